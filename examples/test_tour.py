@@ -1,0 +1,51 @@
+"""The tour runs, on embedded defaults and with the real servers configured."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TOUR = Path(__file__).with_name("tour.py")
+
+
+def run_tour(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(TOUR), *args], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("BUTTRESS_")}
+
+
+def test_tour_on_embedded_defaults() -> None:
+    result = run_tour(clean_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "== buttress-core" in result.stdout
+    assert "a duplicate add is refused: ConflictError" in result.stdout
+    assert "Redis: not set: embedded defaults only" in result.stdout
+    assert "tour finished" in result.stdout
+
+
+def test_tour_with_real_backends(redis_url: str, postgres_dsn: str) -> None:
+    env = {**clean_env(), "BUTTRESS_REDIS_URL": redis_url, "BUTTRESS_POSTGRES_DSN": postgres_dsn}
+    result = run_tour(env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"Redis: {redis_url}" in result.stdout
+
+
+def test_tour_rejects_an_unknown_section() -> None:
+    result = run_tour(clean_env(), "buttress-nope")
+    assert result.returncode == 2
+    assert "unknown section" in result.stdout
+
+
+@pytest.mark.parametrize("section", ["buttress-core"])
+def test_each_section_runs_alone(section: str) -> None:
+    result = run_tour(clean_env(), section)
+    assert result.returncode == 0, result.stderr
+    assert f"== {section}" in result.stdout

@@ -1,0 +1,65 @@
+"""A dependency-free `Serializer`: JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import cast
+
+from .exceptions import SerializationError
+
+__all__ = ["JsonSerializer"]
+
+
+class JsonSerializer[T]:
+    """Encodes values as compact UTF-8 JSON.
+
+    It accepts what `json` accepts (dicts with string keys, lists, strings, numbers, booleans and
+    ``None``); anything else raises `SerializationError` naming the type. Tuples come back as lists,
+    so a value survives the round trip only if it is made of JSON's own types.
+
+    Args:
+        sort_keys: Emit object keys sorted, so equal values give equal bytes.
+
+    Example:
+        >>> s = JsonSerializer[dict[str, int]]()
+        >>> s.loads(s.dumps({"b": 1, "a": 2}))
+        {'b': 1, 'a': 2}
+    """
+
+    __slots__ = ("_decoder", "_encoder")
+
+    format_name = "json"
+
+    def __init__(self, *, sort_keys: bool = False) -> None:
+        self._encoder = json.JSONEncoder(
+            separators=(",", ":"), ensure_ascii=False, allow_nan=False, sort_keys=sort_keys
+        )
+        self._decoder = json.JSONDecoder()
+
+    def dumps(self, value: T) -> bytes:
+        """Encode ``value`` as UTF-8 JSON.
+
+        Raises:
+            SerializationError: ``value`` holds something JSON cannot represent (a set, a NaN, a
+                non-string key of an unsupported type, an object).
+        """
+        try:
+            return self._encoder.encode(value).encode()
+        except (TypeError, ValueError) as exc:
+            raise SerializationError(
+                self.format_name, "dumps", str(exc), type_name=type(value).__name__
+            ) from exc
+
+    def loads(self, data: bytes) -> T:
+        """Decode UTF-8 JSON made by `dumps`.
+
+        Raises:
+            SerializationError: ``data`` is not UTF-8 or not valid JSON.
+        """
+        try:
+            return cast("T", self._decoder.decode(data.decode()))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise SerializationError(self.format_name, "loads", str(exc)) from exc
+
+    def __repr__(self) -> str:
+        return "JsonSerializer()"

@@ -1,0 +1,130 @@
+"""The root error and the cross-cutting errors of buttress-core."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from buttress.core import (
+    BackendUnavailableError,
+    ButtressError,
+    ConfigurationError,
+    ConflictError,
+    NotFoundError,
+    SerializationError,
+    redact_url,
+)
+
+text = st.text(min_size=1, max_size=40).filter(lambda s: s.strip() == s and s != "")
+values = st.one_of(st.none(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20), st.booleans())
+
+
+def all_errors() -> st.SearchStrategy[ButtressError]:
+    return st.one_of(
+        st.builds(ButtressError, text),
+        st.builds(ConfigurationError, text, values, text),
+        st.builds(BackendUnavailableError, text, text, text),
+        st.builds(SerializationError, text, st.sampled_from(["dumps", "loads"]), text),
+        st.builds(NotFoundError, text, values),
+        st.builds(ConflictError, text, values, text),
+    )
+
+
+@given(all_errors())
+def test_every_error_is_a_buttress_error(error: ButtressError) -> None:
+    """Property: every error buttress-core defines is a ButtressError and an Exception."""
+    assert isinstance(error, ButtressError)
+    assert isinstance(error, Exception)
+    assert str(error) == error.message
+
+
+@given(parameter=text, value=values, reason=text)
+def test_configuration_error_carries_its_context(parameter: str, value: object, reason: str) -> None:
+    """Property: a ConfigurationError's message names the parameter, the value and the reason."""
+    error = ConfigurationError(parameter, value, reason)
+    assert isinstance(error, ValueError)
+    assert (error.parameter, error.value, error.reason) == (parameter, value, reason)
+    assert parameter in str(error)
+    assert repr(value) in str(error)
+    assert reason in str(error)
+
+
+def test_configuration_error_can_hide_a_secret_value() -> None:
+    error = ConfigurationError("secret", "hunter2", "must be at least 24 bytes", show_value=False)
+    assert "hunter2" not in str(error)
+    assert error.value == "hunter2"
+    assert str(error) == "invalid secret: must be at least 24 bytes"
+
+
+@given(backend=text, reason=text, password=st.text(alphabet="abcdefghXYZ0123456789", min_size=6, max_size=20))
+def test_backend_unavailable_never_shows_a_password(backend: str, reason: str, password: str) -> None:
+    """Property: the password in a backend URL never reaches the message or the attributes."""
+    assume(password not in f"{backend} {reason} redis://app:***@cache.internal:6379/0 is unavailable")
+    error = BackendUnavailableError(backend, f"redis://app:{password}@cache.internal:6379/0", reason)
+    assert isinstance(error, ConnectionError)
+    assert password not in str(error)
+    assert password not in error.address
+    assert "cache.internal:6379" in str(error)
+    assert backend in str(error)
+    assert reason in str(error)
+
+
+def test_serialization_error_names_the_type_and_operation() -> None:
+    error = SerializationError(
+        "json", "dumps", "Object of type set is not JSON serializable", type_name="set"
+    )
+    assert isinstance(error, ValueError)
+    assert str(error) == "json dumps failed for a set: Object of type set is not JSON serializable"
+    assert (error.format_name, error.operation, error.type_name) == ("json", "dumps", "set")
+    assert "the payload" in str(SerializationError("json", "loads", "bad"))
+
+
+def test_not_found_is_a_lookup_error() -> None:
+    error = NotFoundError("entity", 42)
+    assert isinstance(error, LookupError)
+    assert str(error) == "entity 42 does not exist"
+    assert (error.kind, error.key) == ("entity", 42)
+    with pytest.raises(LookupError):
+        raise error
+
+
+def test_conflict_error_names_what_clashed() -> None:
+    error = ConflictError("entity", "a-1", "an entity with this id exists already")
+    assert str(error) == "entity 'a-1': an entity with this id exists already"
+    assert error.reason.startswith("an entity")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("redis://localhost:6379/0", "redis://localhost:6379/0"),
+        ("redis://:pw@localhost:6379", "redis://:***@localhost:6379"),
+        ("redis://user:pw@localhost", "redis://user:***@localhost"),
+        ("redis://user@localhost", "redis://user@localhost"),
+        (
+            "postgresql://u:p%40ss@db:5432/app?sslmode=require",
+            "postgresql://u:***@db:5432/app?sslmode=require",
+        ),
+        ("postgresql://db/app?password=x&user=u", "postgresql://db/app?password=***&user=u"),
+        ("https://hooks.example/in?token=abc", "https://hooks.example/in?token=***"),
+        ("not a url", "not a url"),
+        ("", ""),
+    ],
+)
+def test_redact_url(url: str, expected: str) -> None:
+    assert redact_url(url) == expected
+
+
+@given(st.text(max_size=60))
+def test_redact_url_accepts_any_text(value: str) -> None:
+    """Property: redact_url never raises, whatever it is given."""
+    assert isinstance(redact_url(value), str)
+
+
+def test_errors_survive_pickling_with_their_message() -> None:
+    # Errors cross process boundaries (worker pools, multiprocessing); the message must survive.
+    error = ButtressError("plain")
+    assert str(pickle.loads(pickle.dumps(error))) == "plain"  # noqa: S301 - our own bytes

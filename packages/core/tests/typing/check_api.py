@@ -1,0 +1,110 @@
+"""Static checks of buttress-core's public types. Run by mypy (``nox -s typecheck``), never by pytest."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import assert_type
+
+from buttress.core import (
+    MISSING,
+    AsyncRepository,
+    CacheProvider,
+    Clock,
+    CommandHandler,
+    EventHandler,
+    Identifiable,
+    JsonSerializer,
+    Missing,
+    Serializer,
+    SystemClock,
+)
+
+
+async def miss_narrows_away(cache: CacheProvider[int]) -> int:
+    value = await cache.get("k")
+    assert_type(value, int | Missing)
+    if value is MISSING:
+        return 0
+    assert_type(value, int)
+    return value
+
+
+def clock_types(clock: Clock) -> None:
+    assert_type(clock.now(), datetime)
+    assert_type(clock.monotonic(), float)
+
+
+def system_clock_is_a_clock() -> Clock:
+    return SystemClock()
+
+
+def json_serializer_is_generic() -> Serializer[dict[str, int]]:
+    serializer = JsonSerializer[dict[str, int]]()
+    assert_type(serializer.loads(b"{}"), dict[str, int])
+    assert_type(serializer.dumps({"a": 1}), bytes)
+    return serializer
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    name: str
+
+
+def user_is_identifiable() -> Identifiable[int]:
+    return User(1, "ada")
+
+
+class UserRepository:
+    def __init__(self) -> None:
+        self.users: dict[int, User] = {}
+
+    async def get(self, id: int) -> User | None:
+        return self.users.get(id)
+
+    async def add(self, entity: User) -> None:
+        self.users[entity.id] = entity
+
+    async def update(self, entity: User) -> None:
+        self.users[entity.id] = entity
+
+    async def delete(self, id: int) -> bool:
+        return self.users.pop(id, None) is not None
+
+    async def list(self, *, limit: int = 100, offset: int = 0) -> Sequence[User]:
+        return list(self.users.values())[offset : offset + limit]
+
+
+async def repository_types(repo: AsyncRepository[User, int]) -> None:
+    assert_type(await repo.get(1), User | None)
+    assert_type(await repo.list(limit=5), Sequence[User])
+    assert_type(await repo.delete(1), bool)
+
+
+def user_repository_conforms() -> AsyncRepository[User, int]:
+    return UserRepository()
+
+
+@dataclass(frozen=True)
+class Rename:
+    user_id: int
+    name: str
+
+
+class RenameHandler:
+    async def handle(self, command: Rename) -> User:
+        return User(command.user_id, command.name)
+
+
+def handler_conforms() -> CommandHandler[Rename, User]:
+    return RenameHandler()
+
+
+class Printer:
+    async def handle(self, event: str) -> None: ...
+
+
+def event_handler_conforms() -> EventHandler[str]:
+    return Printer()

@@ -1,0 +1,50 @@
+"""buttress-testing: real-service fixtures, a fake clock and Protocol conformance suites for pytest.
+
+Installing the package registers its pytest plugin (`buttress.testing.plugin`); the fixtures are then
+available everywhere. Import the rest from here::
+
+    from buttress.testing import CacheProviderContract, FakeClock, RedisServer
+"""
+
+import pytest
+
+# The conformance suites are tests that live in this package: let pytest explain their failures.
+pytest.register_assert_rewrite("buttress.testing.contracts")
+
+from ._clock import FakeClock
+from ._discovery import (
+    POSTGRES_ENV,
+    REDIS_ENV,
+    REQUIRE_ENV,
+    PostgresService,
+    RedisService,
+    ServiceUnavailable,
+    discover_postgres,
+    discover_redis,
+)
+from ._hypothesis import CI_PROFILE, DEV_PROFILE, register_profiles
+from ._servers import PostgresServer, RedisServer, ServerError, free_port
+from .contracts import AsyncRepositoryContract, CacheProviderContract
+from .plugin import PostgresSchema
+
+__all__ = [
+    "CI_PROFILE",
+    "DEV_PROFILE",
+    "POSTGRES_ENV",
+    "REDIS_ENV",
+    "REQUIRE_ENV",
+    "AsyncRepositoryContract",
+    "CacheProviderContract",
+    "FakeClock",
+    "PostgresSchema",
+    "PostgresServer",
+    "PostgresService",
+    "RedisServer",
+    "RedisService",
+    "ServerError",
+    "ServiceUnavailable",
+    "discover_postgres",
+    "discover_redis",
+    "free_port",
+    "register_profiles",
+]

@@ -1,0 +1,289 @@
+"""Throwaway Redis and PostgreSQL servers started from binaries on PATH.
+
+A test that needs to break a server (stop it mid-operation, kill it, restart it) gets its own from
+here, so the shared one is never harmed. The session fixtures also use them when no server is
+configured or listening.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from ._resp import ping
+
+__all__ = ["PostgresServer", "RedisServer", "ServerError", "free_port"]
+
+_START_TIMEOUT = 30.0
+
+
+class ServerError(RuntimeError):
+    """A throwaway server could not be started or stopped; the message says why."""
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_for(check: Callable[[], str | None], what: str, timeout: float = _START_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    last: str | None = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last is None:
+            return
+        time.sleep(0.05)
+    raise ServerError(f"{what} did not come up within {timeout:.0f}s: {last}")
+
+
+class RedisServer:
+    """A private ``redis-server`` on a free port, persisting nothing, for one test.
+
+    ``stop()`` and ``start()`` keep the port, so clients configured with `url` reconnect after a
+    restart. Use it as a context manager or call `close` when done.
+
+    Args:
+        binary: The ``redis-server`` executable; found on PATH when omitted.
+        port: The port to listen on; a free one when omitted.
+
+    Example:
+        >>> with RedisServer() as server:  # doctest: +SKIP
+        ...     server.stop()  # the client sees the server vanish
+        ...     server.start()  # and come back on the same port
+    """
+
+    def __init__(self, *, binary: str | None = None, port: int | None = None) -> None:
+        found = binary or shutil.which("redis-server")
+        if found is None:
+            raise ServerError("redis-server is not on PATH (install it, e.g. `apt-get install redis-server`)")
+        self.binary = found
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._dir = Path(tempfile.mkdtemp(prefix="buttress-redis-"))
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the server process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> None:
+        """Start the server and wait until it answers PING."""
+        if self.running:
+            return
+        log = (self._dir / "redis.log").open("ab")
+        self._process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self._dir),
+                "--protected-mode",
+                "no",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        _wait_for(lambda: self._exited() or ping(self.url), f"redis-server on port {self.port}")
+
+    def stop(self) -> None:
+        """Stop the server gracefully (SIGTERM) and wait for it to exit."""
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """Kill the server at once (SIGKILL), as a crash would."""
+        self._signal(signal.SIGKILL)
+
+    def restart(self) -> None:
+        """Stop the server and start it again on the same port."""
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        """Kill the server if running and remove its directory."""
+        self.kill()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"RedisServer(url={self.url!r}, running={self.running})"
+
+    def _exited(self) -> str | None:
+        if self._process is not None and self._process.poll() is not None:
+            log = (self._dir / "redis.log").read_text(errors="replace")[-2000:]
+            raise ServerError(f"redis-server exited with {self._process.returncode}: {log}")
+        return None
+
+    def _signal(self, sig: signal.Signals) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=_START_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class PostgresServer:
+    """A private PostgreSQL cluster (``initdb`` + ``pg_ctl``) in a temporary directory, for one test.
+
+    Durability is off (``fsync=off``) since the data is thrown away. When run as root, the server runs
+    as the ``postgres`` system user, since PostgreSQL refuses to run as root. Connect with `dsn`
+    (user ``postgres``, trust authentication, database ``postgres``).
+
+    Args:
+        bindir: The directory holding ``initdb`` and ``pg_ctl``; found on PATH when omitted.
+        port: The port to listen on; a free one when omitted.
+    """
+
+    def __init__(self, *, bindir: str | None = None, port: int | None = None) -> None:
+        initdb = shutil.which("initdb", path=bindir) if bindir else shutil.which("initdb")
+        pg_ctl = shutil.which("pg_ctl", path=bindir) if bindir else shutil.which("pg_ctl")
+        if initdb is None or pg_ctl is None:
+            raise ServerError("initdb and pg_ctl are not on PATH (install PostgreSQL's server binaries)")
+        self._initdb = initdb
+        self._pg_ctl = pg_ctl
+        self.port = port or free_port()
+        self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self._user = _postgres_user()
+        self._dir = Path(tempfile.mkdtemp(prefix="buttress-pg-"))
+        self._data = self._dir / "data"
+        if self._user is not None:
+            os.chown(self._dir, self._user.pw_uid, self._user.pw_gid)
+        self._initialised = False
+
+    @property
+    def running(self) -> bool:
+        """Whether the server answers on its port."""
+        return _port_open(self.port)
+
+    def start(self) -> None:
+        """Initialise the cluster on first use, start the server and wait until it accepts connections."""
+        if not self._initialised:
+            self._run(
+                self._initdb,
+                "-D",
+                str(self._data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--locale=C",
+            )
+            self._initialised = True
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self._dir} -c fsync=off "
+            "-c full_page_writes=off -c max_connections=200"
+        )
+        self._run(
+            self._pg_ctl,
+            "-D",
+            str(self._data),
+            "-o",
+            options,
+            "-l",
+            str(self._dir / "pg.log"),
+            "-w",
+            "-t",
+            str(int(_START_TIMEOUT)),
+            "start",
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (``fast`` disconnects clients; ``immediate`` is a crash without cleanup)."""
+        if self._initialised and self.running:
+            self._run(self._pg_ctl, "-D", str(self._data), "-m", mode, "-w", "stop")
+
+    def kill(self) -> None:
+        """Stop the server as a crash would (``pg_ctl stop -m immediate``)."""
+        self.stop("immediate")
+
+    def restart(self) -> None:
+        """Stop the server and start it again on the same port, keeping its data."""
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        """Stop the server if running and remove its directory."""
+        with contextlib.suppress(ServerError):
+            self.stop("immediate")
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresServer(dsn={self.dsn!r})"
+
+    def _run(self, *args: str) -> None:
+        user = self._user.pw_name if self._user is not None else None
+        result = subprocess.run(  # noqa: S603 - fixed argument list, no shell
+            args, user=user, capture_output=True, text=True, check=False, cwd=self._dir
+        )
+        if result.returncode != 0:
+            log = self._dir / "pg.log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise ServerError(
+                f"{Path(args[0]).name} failed ({result.returncode}): {result.stderr.strip()} {tail}".strip()
+            )
+
+
+def _postgres_user() -> pwd.struct_passwd | None:
+    """The account to run PostgreSQL as: ``postgres`` when we are root, else ourselves (``None``)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam("postgres")
+    except KeyError:
+        raise ServerError(
+            "PostgreSQL refuses to run as root and there is no 'postgres' user to run it as"
+        ) from None
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False

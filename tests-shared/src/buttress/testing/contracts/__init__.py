@@ -1,0 +1,18 @@
+"""Conformance suites for the buttress Protocols.
+
+Subclass one, give it a factory, and pytest runs every check against your implementation::
+
+    from buttress.testing import CacheProviderContract
+
+    class TestMyCache(CacheProviderContract):
+        async def make_cache(self) -> MyCache:
+            return MyCache()
+
+The suites hold only behaviour the Protocol's docstring promises, so a correct implementation of the
+Protocol passes them whatever else it does.
+"""
+
+from ._cache import CacheProviderContract
+from ._repository import AsyncRepositoryContract
+
+__all__ = ["AsyncRepositoryContract", "CacheProviderContract"]

@@ -1,0 +1,218 @@
+"""The buttress pytest plugin, registered through the ``pytest11`` entry point.
+
+Installing buttress-testing makes these fixtures available to every test, with no ``conftest.py``:
+
+========================  ========  ===========================================================
+fixture                   scope     gives
+========================  ========  ===========================================================
+``redis_service``         session   the Redis server found for the session (`RedisService`)
+``redis_url``             function  its ``redis://`` URL
+``redis_prefix``          function  a key prefix unique to the test; its keys are deleted after
+``redis_server``          function  a private `RedisServer` the test may stop, kill and restart
+``postgres_service``      session   the PostgreSQL server found for the session
+``postgres_dsn``          session   its DSN
+``postgres_schema``       module    a fresh schema (`PostgresSchema`), dropped after the module
+``postgres_server``       function  a private `PostgresServer` the test may stop and restart
+``fake_clock``            function  a `FakeClock`
+========================  ========  ===========================================================
+
+A service that cannot be found skips the test with a reason, or fails it when the run is started
+with ``--require-services`` or ``BUTTRESS_REQUIRE_SERVICES=1`` (as CI is).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import NoReturn
+
+import pytest
+from hypothesis import settings
+
+from ._clock import FakeClock
+from ._discovery import (
+    REQUIRE_ENV,
+    PostgresService,
+    RedisService,
+    ServiceUnavailable,
+    discover_postgres,
+    discover_redis,
+    run_async,
+)
+from ._hypothesis import CI_PROFILE, DEV_PROFILE, register_profiles
+from ._resp import RespClient
+from ._servers import PostgresServer, RedisServer, ServerError
+
+__all__ = ["PostgresSchema"]
+
+_REQUIRE_OPTION = "--require-services"
+
+
+@dataclass(frozen=True)
+class PostgresSchema:
+    """A PostgreSQL schema that belongs to one test module.
+
+    Attributes:
+        dsn: The server's DSN.
+        name: The schema's name; unique per module, safe to interpolate as an identifier.
+        server_settings: Connection settings that make the schema the ``search_path``; pass them to
+            ``asyncpg.connect(..., server_settings=...)`` or ``asyncpg.create_pool``.
+    """
+
+    dsn: str
+    name: str
+    server_settings: dict[str, str] = field(default_factory=dict)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add ``--require-services``."""
+    group = parser.getgroup("buttress")
+    group.addoption(
+        _REQUIRE_OPTION,
+        action="store_true",
+        default=False,
+        help=f"fail, not skip, a test whose Redis or PostgreSQL cannot be found (also {REQUIRE_ENV}=1)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register markers and the hypothesis profiles; load ``ci`` on CI unless a profile was chosen."""
+    config.addinivalue_line("markers", "redis: needs a Redis server (from buttress-testing's fixtures)")
+    config.addinivalue_line(
+        "markers", "postgres: needs a PostgreSQL server (from buttress-testing's fixtures)"
+    )
+    register_profiles()
+    if config.getoption("hypothesis_profile", None) is None:
+        on_ci = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+        settings.load_profile(CI_PROFILE if on_ci else DEV_PROFILE)
+
+
+def services_required(config: pytest.Config) -> bool:
+    """Whether a missing service fails the test instead of skipping it."""
+    return bool(config.getoption(_REQUIRE_OPTION)) or os.environ.get(REQUIRE_ENV, "") == "1"
+
+
+def _unavailable(config: pytest.Config, reason: str) -> NoReturn:
+    if services_required(config):
+        pytest.fail(f"{reason} [services are required: {_REQUIRE_OPTION} or {REQUIRE_ENV}=1]", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def redis_service(request: pytest.FixtureRequest) -> Iterator[RedisService]:
+    """The Redis server for this session: from ``BUTTRESS_REDIS_URL``, port 6379, or a throwaway one."""
+    found = discover_redis(os.environ)
+    if isinstance(found, ServiceUnavailable):
+        _unavailable(request.config, found.message())
+    try:
+        yield found
+    finally:
+        if found.server is not None:
+            found.server.close()
+
+
+@pytest.fixture
+def redis_url(redis_service: RedisService) -> str:
+    """The session's Redis URL."""
+    return redis_service.url
+
+
+@pytest.fixture
+def redis_prefix(redis_service: RedisService, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A key prefix unique to this test (``bt:<test>:<random>:``); every key under it is deleted after."""
+    prefix = f"bt:{_slug(request.node.name)}:{uuid.uuid4().hex[:12]}:"
+    try:
+        yield prefix
+    finally:
+        with RespClient(redis_service.url) as client:
+            client.scan_delete(f"{_glob_escape(prefix)}*")
+
+
+@pytest.fixture
+def redis_server(request: pytest.FixtureRequest) -> Iterator[RedisServer]:
+    """A private, running redis-server for this test alone; stop, kill and restart it at will."""
+    try:
+        server = RedisServer()
+        server.start()
+    except ServerError as exc:
+        _unavailable(request.config, f"cannot start a private redis-server: {exc}")
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_service(request: pytest.FixtureRequest) -> Iterator[PostgresService]:
+    """The PostgreSQL server for this session: ``BUTTRESS_POSTGRES_DSN``, port 5432, or a throwaway one."""
+    found = discover_postgres(os.environ)
+    if isinstance(found, ServiceUnavailable):
+        _unavailable(request.config, found.message())
+    try:
+        yield found
+    finally:
+        if found.server is not None:
+            found.server.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(postgres_service: PostgresService) -> str:
+    """The session's PostgreSQL DSN."""
+    return postgres_service.dsn
+
+
+@pytest.fixture(scope="module")
+def postgres_schema(
+    postgres_service: PostgresService, request: pytest.FixtureRequest
+) -> Iterator[PostgresSchema]:
+    """A fresh schema for this test module, dropped with everything in it afterwards."""
+    name = f"bt_{_slug(request.module.__name__)[-30:]}_{uuid.uuid4().hex[:10]}".lower()
+    _execute(postgres_service.dsn, f'CREATE SCHEMA "{name}"')
+    try:
+        yield PostgresSchema(postgres_service.dsn, name, {"search_path": name})
+    finally:
+        _execute(postgres_service.dsn, f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+@pytest.fixture
+def postgres_server(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
+    """A private, running PostgreSQL cluster for this test alone; stop, kill and restart it at will."""
+    try:
+        server = PostgresServer()
+        server.start()
+    except ServerError as exc:
+        _unavailable(request.config, f"cannot start a private PostgreSQL: {exc}")
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """A `FakeClock` at 2026-01-01T00:00:00Z that moves only when the test moves it."""
+    return FakeClock()
+
+
+def _execute(dsn: str, statement: str) -> None:
+    async def run() -> None:
+        import asyncpg  # noqa: PLC0415 - optional extra; discovery has checked it is installed
+
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    run_async(run)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_")[:40] or "test"
+
+
+def _glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)

@@ -1,0 +1,87 @@
+"""The plugin's switch between skipping and failing when a service is missing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from hypothesis import settings
+
+from buttress.testing import REDIS_ENV, REQUIRE_ENV, free_port
+
+NEEDS_REDIS = """
+def test_needs_redis(redis_url):
+    assert redis_url
+"""
+
+NEEDS_POSTGRES = """
+def test_needs_postgres(postgres_dsn):
+    assert postgres_dsn
+"""
+
+
+@pytest.fixture
+def dead_services(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point both services at ports nothing listens on."""
+    monkeypatch.setenv(REDIS_ENV, f"redis://127.0.0.1:{free_port()}/0")
+    monkeypatch.setenv("BUTTRESS_POSTGRES_DSN", f"postgresql://postgres@127.0.0.1:{free_port()}/postgres")
+    monkeypatch.delenv(REQUIRE_ENV, raising=False)
+
+
+@pytest.mark.usefixtures("dead_services")
+def test_a_missing_service_skips_with_a_reason(
+    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult]
+) -> None:
+    pytester.makepyfile(NEEDS_REDIS + NEEDS_POSTGRES)
+    result = run_inner("-rs")
+    result.assert_outcomes(skipped=2)
+    result.stdout.fnmatch_lines(["*no Redis server for the tests*BUTTRESS_REDIS_URL=*does not answer*"])
+    result.stdout.fnmatch_lines(["*no PostgreSQL server for the tests*BUTTRESS_POSTGRES_DSN=*"])
+
+
+@pytest.mark.usefixtures("dead_services")
+def test_require_services_turns_a_missing_service_into_a_failure(
+    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult]
+) -> None:
+    pytester.makepyfile(NEEDS_REDIS + NEEDS_POSTGRES)
+    result = run_inner("--require-services")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*no Redis server for the tests*services are required*"])
+    assert result.ret != 0
+
+
+@pytest.mark.usefixtures("dead_services")
+def test_the_environment_variable_requires_services_too(
+    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(REQUIRE_ENV, "1")
+    pytester.makepyfile(NEEDS_REDIS)
+    result = run_inner()
+    result.assert_outcomes(errors=1)
+
+
+def test_a_test_without_services_is_unaffected(
+    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(REDIS_ENV, f"redis://127.0.0.1:{free_port()}/0")
+    pytester.makepyfile("def test_plain(fake_clock):\n    assert fake_clock.monotonic() == 0.0\n")
+    run_inner("--require-services").assert_outcomes(passed=1)
+
+
+def test_the_plugin_registers_its_markers_and_option(
+    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult]
+) -> None:
+    pytester.makepyfile(
+        "import pytest\n\n@pytest.mark.redis\n@pytest.mark.postgres\ndef test_marked():\n    pass\n"
+    )
+    run_inner("--strict-markers").assert_outcomes(passed=1)
+    result = run_inner("--help")
+    result.stdout.fnmatch_lines(["*--require-services*"])
+
+
+def test_hypothesis_profiles_are_registered_and_ci_is_derandomized() -> None:
+    ci = settings.get_profile("ci")
+    dev = settings.get_profile("dev")
+    assert ci.derandomize is True
+    assert ci.deadline is None
+    assert ci.max_examples > dev.max_examples

@@ -1,0 +1,206 @@
+"""Service discovery and the Redis / PostgreSQL fixtures, against real servers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from buttress.testing import (
+    POSTGRES_ENV,
+    REDIS_ENV,
+    PostgresSchema,
+    PostgresServer,
+    RedisServer,
+    ServiceUnavailable,
+    discover_postgres,
+    discover_redis,
+    free_port,
+)
+from buttress.testing._resp import RespClient, ping
+
+
+def test_redis_fixture_gives_a_live_server(redis_url: str) -> None:
+    assert ping(redis_url) is None
+
+
+def test_redis_prefix_is_unique_and_its_keys_are_deleted_after(
+    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult], redis_url: str
+) -> None:
+    record = pytester.path / "prefixes.txt"
+    pytester.makepyfile(
+        f"""
+        from buttress.testing._resp import RespClient
+
+        def test_one(redis_url, redis_prefix):
+            with open({str(record)!r}, "a") as f:
+                f.write(redis_prefix + "\\n")
+            with RespClient(redis_url) as client:
+                for i in range(700):  # more than one SCAN batch
+                    client.execute("SET", f"{{redis_prefix}}{{i}}", i)
+                client.execute("SET", f"{{redis_prefix}}glob*[x]?", "odd name")
+
+        def test_two(redis_prefix):
+            with open({str(record)!r}, "a") as f:
+                f.write(redis_prefix + "\\n")
+        """
+    )
+    run_inner().assert_outcomes(passed=2)
+    first, second = record.read_text().split()
+    assert first != second
+    assert first.startswith("bt:test_one:")
+    with RespClient(redis_url) as client:
+        reply = client.execute("SCAN", 0, "MATCH", f"{first}*", "COUNT", 100_000)
+        assert isinstance(reply, list)
+        assert reply[1] == [], "keys under the prefix survived the test"
+
+
+def test_discovery_prefers_the_environment(redis_url: str) -> None:
+    found = discover_redis({REDIS_ENV: redis_url})
+    assert not isinstance(found, ServiceUnavailable)
+    assert (found.url, found.origin) == (redis_url, "env")
+
+
+def test_a_configured_but_dead_redis_is_reported_not_replaced() -> None:
+    dead = f"redis://:secret@127.0.0.1:{free_port()}/0"
+    found = discover_redis({REDIS_ENV: dead})
+    assert isinstance(found, ServiceUnavailable)
+    assert REDIS_ENV in found.message()
+    assert "secret" not in found.message()
+
+
+@pytest.mark.slow
+def test_throwaway_redis_when_nothing_is_configured_or_listening() -> None:
+    found = discover_redis({}, local_url=f"redis://127.0.0.1:{free_port()}/0")
+    assert not isinstance(found, ServiceUnavailable)
+    assert found.origin == "throwaway"
+    assert found.server is not None
+    try:
+        assert ping(found.url) is None
+    finally:
+        found.server.close()
+    assert ping(found.url) is not None
+
+
+def test_no_redis_anywhere_says_how_to_provide_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    found = discover_redis({}, local_url=f"redis://127.0.0.1:{free_port()}/0")
+    assert isinstance(found, ServiceUnavailable)
+    message = found.message()
+    assert "redis-server is not on PATH" in message
+    assert f"set {REDIS_ENV}=" in message
+
+
+async def test_postgres_schema_is_private_to_the_module(postgres_schema: PostgresSchema) -> None:
+    conn = await asyncpg.connect(postgres_schema.dsn, server_settings=postgres_schema.server_settings)
+    try:
+        assert await conn.fetchval("SELECT current_schema()") == postgres_schema.name
+        await conn.execute("CREATE TABLE t (id int PRIMARY KEY)")
+        await conn.execute("INSERT INTO t VALUES (1)")
+        table = await conn.fetchval("SELECT to_regclass($1)", f"{postgres_schema.name}.t")
+        assert table is not None
+    finally:
+        await conn.close()
+
+
+async def test_postgres_schema_is_shared_within_the_module(postgres_schema: PostgresSchema) -> None:
+    conn = await asyncpg.connect(postgres_schema.dsn, server_settings=postgres_schema.server_settings)
+    try:
+        # The table made by the test above is still here: one schema per module.
+        assert await conn.fetchval("SELECT count(*) FROM t") == 1
+    finally:
+        await conn.close()
+
+
+def test_postgres_discovery_prefers_the_environment(postgres_dsn: str) -> None:
+    found = discover_postgres({POSTGRES_ENV: postgres_dsn})
+    assert not isinstance(found, ServiceUnavailable)
+    assert found.origin == "env"
+
+
+def test_a_configured_but_dead_postgres_is_reported() -> None:
+    found = discover_postgres({POSTGRES_ENV: f"postgresql://u:pw123@127.0.0.1:{free_port()}/x"})
+    assert isinstance(found, ServiceUnavailable)
+    assert POSTGRES_ENV in found.message()
+    assert "pw123" not in found.message()
+
+
+@pytest.mark.slow
+def test_throwaway_postgres_when_nothing_is_configured_or_listening() -> None:
+    found = discover_postgres({}, local_dsn=f"postgresql://postgres@127.0.0.1:{free_port()}/postgres")
+    assert not isinstance(found, ServiceUnavailable)
+    assert found.origin == "throwaway"
+    assert found.server is not None
+    try:
+
+        async def query() -> int:
+            conn = await asyncpg.connect(found.dsn)
+            try:
+                value: int = await conn.fetchval("SELECT 40 + 2")
+                return value
+            finally:
+                await conn.close()
+
+        assert asyncio.run(query()) == 42
+    finally:
+        found.server.close()
+    assert not found.server.running
+
+
+async def test_private_redis_survives_stop_and_start_on_the_same_port(redis_server: RedisServer) -> None:
+    with RespClient(redis_server.url) as client:
+        client.execute("SET", "k", "v")
+    port = redis_server.port
+    redis_server.stop()
+    assert not redis_server.running
+    assert ping(redis_server.url) is not None
+    redis_server.start()
+    assert redis_server.port == port
+    assert ping(redis_server.url) is None
+    with RespClient(redis_server.url) as client:
+        assert client.execute("GET", "k") is None  # nothing is persisted: a restart is a cold cache
+
+
+def test_private_redis_kill_is_abrupt(redis_server: RedisServer) -> None:
+    client = RespClient(redis_server.url)
+    try:
+        redis_server.kill()
+        with pytest.raises(ConnectionError):
+            client.execute("PING")
+    finally:
+        client.close()
+
+
+@pytest.mark.slow
+async def test_private_postgres_restart_keeps_data_and_kill_drops_connections(
+    postgres_server: PostgresServer,
+) -> None:
+    conn = await asyncpg.connect(postgres_server.dsn)
+    await conn.execute("CREATE TABLE kept (v text)")
+    await conn.execute("INSERT INTO kept VALUES ('durable')")
+    postgres_server.kill()
+    with pytest.raises((asyncpg.PostgresError, OSError, asyncpg.InterfaceError)):
+        await conn.fetchval("SELECT 1")
+    conn.terminate()
+    postgres_server.start()
+    conn = await asyncpg.connect(postgres_server.dsn)
+    try:
+        assert await conn.fetchval("SELECT v FROM kept") == "durable"
+    finally:
+        await conn.close()
+
+
+def test_no_postgres_binaries_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    found = discover_postgres({}, local_dsn=f"postgresql://postgres@127.0.0.1:{free_port()}/postgres")
+    assert isinstance(found, ServiceUnavailable)
+    assert "initdb and pg_ctl are not on PATH" in found.message()
+
+
+def test_discovery_reads_only_the_mapping_it_is_given() -> None:
+    found = discover_redis({}, local_url=None, start_throwaway=False)
+    assert isinstance(found, ServiceUnavailable)
+    assert f"{REDIS_ENV} is not set" in found.message()

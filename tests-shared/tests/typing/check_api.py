@@ -1,0 +1,46 @@
+"""Static checks of buttress-testing's public types. Run by mypy (``nox -s typecheck``), never by pytest."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, assert_type
+
+from buttress.core import CacheProvider, Clock
+from buttress.testing import (
+    CacheProviderContract,
+    FakeClock,
+    PostgresServer,
+    PostgresService,
+    RedisServer,
+    RedisService,
+    ServiceUnavailable,
+    discover_postgres,
+    discover_redis,
+    free_port,
+)
+
+
+def fake_clock_is_a_clock() -> Clock:
+    clock = FakeClock()
+    assert_type(clock.now(), datetime)
+    assert_type(clock.monotonic(), float)
+    clock.advance(1.5)
+    return clock
+
+
+def discovery_results() -> None:
+    assert_type(discover_redis({}), RedisService | ServiceUnavailable)
+    assert_type(discover_postgres({}), PostgresService | ServiceUnavailable)
+    assert_type(free_port(), int)
+
+
+def servers() -> None:
+    with RedisServer() as redis:
+        assert_type(redis.url, str)
+    with PostgresServer() as postgres:
+        assert_type(postgres.dsn, str)
+
+
+class MyContract(CacheProviderContract):
+    async def make_cache(self) -> CacheProvider[Any]:
+        raise NotImplementedError
