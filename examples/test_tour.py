@@ -28,6 +28,8 @@ def test_tour_on_embedded_defaults() -> None:
     assert "== buttress-core" in result.stdout
     assert "a duplicate add is refused: ConflictError" in result.stdout
     assert "Redis: not set: embedded defaults only" in result.stdout
+    assert "500 concurrent misses of one key -> loader ran 1x" in result.stdout
+    assert "set BUTTRESS_REDIS_URL to run them" in result.stdout
     assert "tour finished" in result.stdout
 
 
@@ -36,6 +38,8 @@ def test_tour_with_real_backends(redis_url: str, postgres_dsn: str) -> None:
     result = run_tour(env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"Redis: {redis_url}" in result.stdout
+    assert "RedisCache: 200 concurrent misses -> loader ran 1x" in result.stdout
+    assert "b's L1 copy was evicted: {'text': 'bonjour'}" in result.stdout
 
 
 def test_tour_rejects_an_unknown_section() -> None:
@@ -44,7 +48,7 @@ def test_tour_rejects_an_unknown_section() -> None:
     assert "unknown section" in result.stdout
 
 
-@pytest.mark.parametrize("section", ["buttress-core"])
+@pytest.mark.parametrize("section", ["buttress-core", "buttress-caching"])
 def test_each_section_runs_alone(section: str) -> None:
     result = run_tour(clean_env(), section)
     assert result.returncode == 0, result.stderr

@@ -14,7 +14,9 @@ from buttress.testing import (
     REDIS_ENV,
     PostgresSchema,
     PostgresServer,
+    RedisClusterServer,
     RedisServer,
+    ServerError,
     ServiceUnavailable,
     discover_postgres,
     discover_redis,
@@ -204,3 +206,17 @@ def test_discovery_reads_only_the_mapping_it_is_given() -> None:
     found = discover_redis({}, local_url=None, start_throwaway=False)
     assert isinstance(found, ServiceUnavailable)
     assert f"{REDIS_ENV} is not set" in found.message()
+
+
+def test_redis_cluster_fixture_gives_a_healthy_three_master_cluster(redis_cluster_url: str) -> None:
+    with RespClient(redis_cluster_url) as client:
+        info = client.execute("CLUSTER", "INFO")
+        assert isinstance(info, bytes)
+        assert b"cluster_state:ok" in info
+        assert b"cluster_known_nodes:3" in info
+        assert b"cluster_slots_assigned:16384" in info
+
+
+def test_a_cluster_needs_three_masters() -> None:
+    with pytest.raises(ServerError, match="at least 3"):
+        RedisClusterServer(nodes=2)

@@ -23,7 +23,7 @@ from ._discovery import (
     discover_redis,
 )
 from ._hypothesis import CI_PROFILE, DEV_PROFILE, register_profiles
-from ._servers import PostgresServer, RedisServer, ServerError, free_port
+from ._servers import PostgresServer, RedisClusterServer, RedisServer, ServerError, free_port
 from .contracts import AsyncRepositoryContract, CacheProviderContract
 from .plugin import PostgresSchema
 
@@ -39,6 +39,7 @@ __all__ = [
     "PostgresSchema",
     "PostgresServer",
     "PostgresService",
+    "RedisClusterServer",
     "RedisServer",
     "RedisService",
     "ServerError",

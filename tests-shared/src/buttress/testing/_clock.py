@@ -21,7 +21,7 @@ class FakeClock:
         start: The wall-clock time to start at; timezone-aware. Defaults to 2026-01-01T00:00:00Z.
         monotonic_start: The monotonic reading to start at.
 
-    Example:
+    Examples:
         >>> clock = FakeClock()
         >>> clock.advance(30)
         >>> clock.monotonic()

@@ -21,9 +21,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from ._resp import ping
+from ._resp import RespClient, ping
 
-__all__ = ["PostgresServer", "RedisServer", "ServerError", "free_port"]
+__all__ = ["PostgresServer", "RedisClusterServer", "RedisServer", "ServerError", "free_port"]
 
 _START_TIMEOUT = 30.0
 
@@ -61,13 +61,15 @@ class RedisServer:
         binary: The ``redis-server`` executable; found on PATH when omitted.
         port: The port to listen on; a free one when omitted.
 
-    Example:
+    Examples:
         >>> with RedisServer() as server:  # doctest: +SKIP
         ...     server.stop()  # the client sees the server vanish
         ...     server.start()  # and come back on the same port
     """
 
-    def __init__(self, *, binary: str | None = None, port: int | None = None) -> None:
+    def __init__(
+        self, *, binary: str | None = None, port: int | None = None, extra_args: tuple[str, ...] = ()
+    ) -> None:
         found = binary or shutil.which("redis-server")
         if found is None:
             raise ServerError("redis-server is not on PATH (install it, e.g. `apt-get install redis-server`)")
@@ -76,6 +78,7 @@ class RedisServer:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._dir = Path(tempfile.mkdtemp(prefix="buttress-redis-"))
         self._process: subprocess.Popen[bytes] | None = None
+        self._extra_args = extra_args
 
     @property
     def running(self) -> bool:
@@ -102,6 +105,7 @@ class RedisServer:
                 str(self._dir),
                 "--protected-mode",
                 "no",
+                *self._extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -155,6 +159,91 @@ class RedisServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+class RedisClusterServer:
+    """A private Redis Cluster of ``nodes`` masters on free ports, slots split evenly, for one session.
+
+    Each node is a `RedisServer` started with ``--cluster-enabled yes``; the slots are assigned with
+    ``CLUSTER ADDSLOTSRANGE`` and the nodes joined with ``CLUSTER MEET``, so only ``redis-server`` is
+    needed. `url` points at the first node; cluster clients discover the rest.
+
+    Args:
+        nodes: How many masters (at least 3, as Redis Cluster requires for a real majority).
+        binary: The ``redis-server`` executable; found on PATH when omitted.
+    """
+
+    SLOTS = 16384
+
+    def __init__(self, *, nodes: int = 3, binary: str | None = None) -> None:
+        if nodes < 3:
+            raise ServerError("a Redis Cluster needs at least 3 masters")
+        self.nodes = [
+            RedisServer(
+                binary=binary,
+                port=_cluster_port(),
+                extra_args=(
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "2000",
+                ),
+            )
+            for _ in range(nodes)
+        ]
+        self.url = self.nodes[0].url
+
+    def start(self) -> None:
+        """Start every node, assign the slots, join the nodes and wait until the cluster is ``ok``."""
+        for node in self.nodes:
+            node.start()
+        per_node = self.SLOTS // len(self.nodes)
+        for index, node in enumerate(self.nodes):
+            first = index * per_node
+            last = self.SLOTS - 1 if index == len(self.nodes) - 1 else first + per_node - 1
+            with RespClient(node.url) as client:
+                client.execute("CLUSTER", "ADDSLOTSRANGE", first, last)
+        with RespClient(self.nodes[0].url) as client:
+            for node in self.nodes[1:]:
+                client.execute("CLUSTER", "MEET", "127.0.0.1", node.port)
+        _wait_for(self._not_ok, f"Redis Cluster on ports {[n.port for n in self.nodes]}")
+
+    def close(self) -> None:
+        """Kill every node and remove their directories."""
+        for node in self.nodes:
+            node.close()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"RedisClusterServer(url={self.url!r}, nodes={len(self.nodes)})"
+
+    def _not_ok(self) -> str | None:
+        for node in self.nodes:
+            with RespClient(node.url) as client:
+                info = client.execute("CLUSTER", "INFO")
+                text = info.decode() if isinstance(info, bytes) else str(info)
+                if "cluster_state:ok" not in text or f"cluster_known_nodes:{len(self.nodes)}" not in text:
+                    return f"node {node.port} not ready"
+        return None
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster-bus twin (port + 10000) is free too."""
+    for _ in range(100):
+        port = free_port()
+        if port + 10000 < 65536 and not _port_open(port + 10000):
+            return port
+    raise ServerError("found no free port pair for a cluster node")
 
 
 class PostgresServer:

@@ -9,6 +9,7 @@ fixture                   scope     gives
 ``redis_url``             function  its ``redis://`` URL
 ``redis_prefix``          function  a key prefix unique to the test; its keys are deleted after
 ``redis_server``          function  a private `RedisServer` the test may stop, kill and restart
+``redis_cluster_url``     session   a private 3-master Redis Cluster (`RedisClusterServer`)
 ``postgres_service``      session   the PostgreSQL server found for the session
 ``postgres_dsn``          session   its DSN
 ``postgres_schema``       module    a fresh schema (`PostgresSchema`), dropped after the module
@@ -44,7 +45,7 @@ from ._discovery import (
 )
 from ._hypothesis import CI_PROFILE, DEV_PROFILE, register_profiles
 from ._resp import RespClient
-from ._servers import PostgresServer, RedisServer, ServerError
+from ._servers import PostgresServer, RedisClusterServer, RedisServer, ServerError
 
 __all__ = ["PostgresSchema"]
 
@@ -143,6 +144,24 @@ def redis_server(request: pytest.FixtureRequest) -> Iterator[RedisServer]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A private 3-master Redis Cluster for the session, from ``redis-server`` on PATH; its first node's URL.
+
+    Tests share it: isolate them with ``redis_prefix``, as on a single server.
+    """
+    cluster = RedisClusterServer()
+    try:
+        cluster.start()
+    except ServerError as exc:
+        cluster.close()
+        _unavailable(request.config, f"cannot start a private Redis Cluster: {exc}")
+    try:
+        yield cluster.url
+    finally:
+        cluster.close()
 
 
 @pytest.fixture(scope="session")

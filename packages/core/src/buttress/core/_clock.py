@@ -35,7 +35,7 @@ class Clock(Protocol):
 class SystemClock:
     """The real clock: `datetime.now` in UTC and `time.monotonic`.
 
-    Example:
+    Examples:
         >>> clock = SystemClock()
         >>> clock.now().tzinfo
         datetime.timezone.utc

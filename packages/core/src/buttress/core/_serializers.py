@@ -20,7 +20,7 @@ class JsonSerializer[T]:
     Args:
         sort_keys: Emit object keys sorted, so equal values give equal bytes.
 
-    Example:
+    Examples:
         >>> s = JsonSerializer[dict[str, int]]()
         >>> s.loads(s.dumps({"b": 1, "a": 2}))
         {'b': 1, 'a': 2}

@@ -64,7 +64,7 @@ class ConfigurationError(ButtressError, ValueError):
         reason: Why it was rejected and what would be accepted.
         show_value: Whether the message may include ``repr(value)``.
 
-    Example:
+    Examples:
         >>> raise ConfigurationError("max_size", 0, "must be at least 1")
         Traceback (most recent call last):
         ...
@@ -153,7 +153,7 @@ def redact_url(url: str) -> str:
     Use it before a URL or DSN reaches an error message or a log line. Strings that are not URLs are
     returned unchanged.
 
-    Example:
+    Examples:
         >>> redact_url("redis://user:hunter2@cache:6379/0")
         'redis://user:***@cache:6379/0'
         >>> redact_url("postgresql://db/app?password=s3cret&sslmode=require")

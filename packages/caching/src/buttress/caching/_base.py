@@ -1,0 +1,502 @@
+"""What every buttress cache does, whatever it stores into.
+
+TTLs with jitter, single-flight, distributed locking, XFetch early refresh, stale-while-revalidate,
+tags and statistics.
+
+A backend subclasses `BaseCache` and implements its storage hooks (`_now`, `_read`, `_write`,
+`_remove`, `_remove_all`, `_remove_tags`, `_remove_pattern`; optionally the bulk and lock hooks),
+which exchange `Entry` objects; everything a caller sees is defined once, here. The hooks carry a
+leading underscore because callers never use them; their signatures are part of the public API for
+backend authors and change only with a new minor version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import secrets
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+from buttress.core import MISSING, Clock, Missing, SystemClock
+
+from ._entry import Entry
+from ._stats import CacheStats, Counters, telemetry
+from ._validation import (
+    TTL,
+    check_jitter,
+    check_key,
+    check_non_negative,
+    check_positive_int,
+    check_text,
+    ttl_seconds,
+)
+from .exceptions import CacheConfigurationError
+
+logger = logging.getLogger("buttress.caching")
+
+type Loader[T] = Callable[[], Awaitable[T]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Job[T]:
+    """One computation: the loader and how to store its result."""
+
+    loader: Loader[T]
+    ttl: float | None
+    tags: tuple[str, ...]
+    cache_none: bool
+
+
+# Waiting for another process's computation polls at growing intervals up to this many seconds.
+_MAX_POLL = 0.05
+_FIRST_POLL = 0.002
+
+
+def xfetch_should_refresh(*, now: float, expires_at: float, delta: float, beta: float, u: float) -> bool:
+    """XFetch's test (Vattani et al., VLDB 2015): refresh when ``now - Δ·β·ln(u) >= expiry``.
+
+    ``u`` is uniform in (0, 1], so ``-ln(u)`` is an exponential draw: the closer to expiry and the
+    slower the computation (Δ), the likelier an early refresh. At or after expiry it is always true.
+    """
+    return now - delta * beta * math.log(u) >= expires_at
+
+
+class BaseCache[T](ABC):
+    """The behaviour shared by `MemoryCache`, `RedisCache` and `TieredCache`.
+
+    It implements `buttress.core.CacheProvider`, plus bulk operations, tags, patterns and
+    `get_or_compute`, the call that does the real work: it returns the cached value or computes it
+    once, however many callers ask at the same moment.
+
+    Args:
+        name: A name for logs and metrics (``cache.name``).
+        default_ttl: TTL for writes that give none; ``None`` keeps values until evicted or deleted.
+        jitter: Each write's TTL is shortened by a random fraction in this band, so values written
+            together do not expire together. A single number ``f`` means ``(0, f)``; ``None`` disables.
+        xfetch_beta: Eagerness of probabilistic early refresh (1.0 is the paper's optimum; 0 disables).
+        stale_ttl: Keep values this many seconds past their TTL and serve them from `get_or_compute`
+            while one background refresh runs (stale-while-revalidate). ``None`` disables.
+        max_key_bytes: The longest key accepted, in UTF-8 bytes.
+        clock: Where time comes from; tests pass a `buttress.testing.FakeClock`.
+        rng: A source of floats in [0, 1) for jitter and XFetch; tests pass a seeded one.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        default_ttl: TTL | None,
+        jitter: tuple[float, float] | float | None,
+        xfetch_beta: float,
+        stale_ttl: TTL | None,
+        max_key_bytes: int,
+        clock: Clock | None,
+        rng: Callable[[], float] | None,
+    ) -> None:
+        self.name = check_text("name", name)
+        self._default_ttl = ttl_seconds(default_ttl, name="default_ttl")
+        self._jitter = check_jitter(jitter)
+        self._beta = check_non_negative("xfetch_beta", xfetch_beta)
+        self._stale_ttl = ttl_seconds(stale_ttl, name="stale_ttl")
+        self._max_key_bytes = check_positive_int("max_key_bytes", max_key_bytes)
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._random: Callable[[], float] = rng if rng is not None else random.random
+        self._counters = Counters(name=name)
+        self._flights: dict[str, asyncio.Task[Any]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self._closed = False
+        telemetry.track(self._counters)
+
+    # --- the storage primitives a backend provides ----------------------------------------------
+
+    @abstractmethod
+    def _now(self) -> float:
+        """The current time on the axis ``Entry.expires_at`` is measured on."""
+
+    @abstractmethod
+    async def _read(self, key: str) -> Entry[T] | None:
+        """The stored entry for ``key`` (fresh, stale or expired), or ``None``."""
+
+    async def _read_many(self, keys: list[str]) -> list[Entry[T] | None]:
+        return [await self._read(key) for key in keys]
+
+    @abstractmethod
+    async def _write(self, key: str, entry: Entry[T], keep_for: float | None, tags: tuple[str, ...]) -> None:
+        """Store ``entry``; the backend may drop it after ``keep_for`` seconds (``None``: keep)."""
+
+    async def _write_many(
+        self, items: list[tuple[str, Entry[T], float | None]], tags: tuple[str, ...]
+    ) -> None:
+        for key, entry, keep_for in items:
+            await self._write(key, entry, keep_for, tags)
+
+    @abstractmethod
+    async def _remove(self, key: str) -> None:
+        """Remove ``key`` if present."""
+
+    @abstractmethod
+    async def _remove_all(self) -> None:
+        """Remove every key this cache owns."""
+
+    @abstractmethod
+    async def _remove_tags(self, tags: tuple[str, ...]) -> int:
+        """Remove every key written with any of ``tags``; return how many went."""
+
+    @abstractmethod
+    async def _remove_pattern(self, pattern: str) -> int:
+        """Remove every key matching the glob ``pattern``; return how many went."""
+
+    async def _lock(self, key: str, token: str) -> bool | None:
+        """Try to take the distributed lock for ``key``; ``None`` if this backend has no such lock."""
+        return None
+
+    async def _unlock(self, key: str, token: str) -> None:
+        """Release the distributed lock for ``key`` if ``token`` still holds it."""
+        return
+
+    async def _close(self) -> None:
+        """Release the backend's resources."""
+        return
+
+    @property
+    def _lock_wait(self) -> float:
+        """How long a caller waits for another process's computation before computing itself."""
+        return 0.0
+
+    # --- CacheProvider ---------------------------------------------------------------------------
+
+    async def get(self, key: str) -> T | Missing:
+        """Return the fresh value for ``key``, or `MISSING`.
+
+        Raises:
+            InvalidKeyError: ``key`` is not a non-empty string within ``max_key_bytes``.
+        """
+        entry = await self._read(check_key(key, self._max_key_bytes))
+        if entry is not None and entry.fresh(self._now()):
+            self._counters.hits += 1
+            return entry.value
+        self._counters.misses += 1
+        return MISSING
+
+    async def set(self, key: str, value: T, *, ttl: TTL | None = None, tags: Iterable[str] = ()) -> None:
+        """Store ``value`` under ``key`` for ``ttl`` seconds (default: the cache's ``default_ttl``).
+
+        Args:
+            key: The key.
+            value: The value; ``None`` is a value like any other.
+            ttl: Seconds (or a timedelta) until the value expires, shortened by the jitter band.
+            tags: Labels for `invalidate_tags`.
+
+        Raises:
+            CacheConfigurationError: ``ttl`` is not positive, or a tag is not a non-empty string.
+            InvalidKeyError: ``key`` is not a valid key.
+            CacheSerializationError: the value cannot be serialized (byte-storing backends).
+        """
+        key = check_key(key, self._max_key_bytes)
+        entry, keep_for = self._entry(value, self._ttl(ttl), 0.0)
+        await self._write(key, entry, keep_for, self._tags(tags))
+        self._counters.sets += 1
+
+    async def delete(self, key: str) -> bool:
+        """Remove ``key``; return whether it held a fresh value."""
+        key = check_key(key, self._max_key_bytes)
+        entry = await self._read(key)
+        await self._remove(key)
+        return entry is not None and entry.fresh(self._now())
+
+    async def exists(self, key: str) -> bool:
+        """Return whether ``key`` holds a fresh value."""
+        entry = await self._read(check_key(key, self._max_key_bytes))
+        return entry is not None and entry.fresh(self._now())
+
+    async def clear(self) -> None:
+        """Remove every key this cache owns (its prefix or its memory, never other data)."""
+        await self._remove_all()
+
+    # --- bulk, tags, patterns --------------------------------------------------------------------
+
+    async def get_many(self, keys: Iterable[str]) -> dict[str, T]:
+        """Return the fresh values among ``keys``; missing keys are absent from the result."""
+        wanted = [check_key(k, self._max_key_bytes) for k in keys]
+        if not wanted:
+            return {}
+        entries = await self._read_many(wanted)
+        now = self._now()
+        found = {k: e.value for k, e in zip(wanted, entries, strict=True) if e is not None and e.fresh(now)}
+        self._counters.hits += len(found)
+        self._counters.misses += len(wanted) - len(found)
+        return found
+
+    async def set_many(
+        self, items: Mapping[str, T], *, ttl: TTL | None = None, tags: Iterable[str] = ()
+    ) -> None:
+        """Store every value in ``items`` (one round trip where the backend allows); each gets its jitter."""
+        seconds = self._ttl(ttl)
+        prepared: list[tuple[str, Entry[T], float | None]] = []
+        for key, value in items.items():
+            entry, keep_for = self._entry(value, seconds, 0.0)
+            prepared.append((check_key(key, self._max_key_bytes), entry, keep_for))
+        if prepared:
+            await self._write_many(prepared, self._tags(tags))
+            self._counters.sets += len(prepared)
+
+    async def invalidate_tags(self, *tags: str) -> int:
+        """Remove every key written with any of ``tags``; return how many keys went."""
+        return await self._remove_tags(self._tags(tags)) if tags else 0
+
+    async def delete_pattern(self, pattern: str) -> int:
+        """Remove every key matching the glob ``pattern`` (``*``, ``?``, ``[...]``); return how many went.
+
+        Byte-storing backends walk their keys in batches (Redis: SCAN, never KEYS), so it is safe on a
+        large cache, but it is not atomic: keys written meanwhile may survive.
+        """
+        if not isinstance(pattern, str) or not pattern:
+            raise CacheConfigurationError("pattern", pattern, "must be a non-empty glob pattern")
+        return await self._remove_pattern(pattern)
+
+    # --- get_or_compute --------------------------------------------------------------------------
+
+    async def get_or_compute(
+        self,
+        key: str,
+        loader: Loader[T],
+        *,
+        ttl: TTL | None = None,
+        tags: Iterable[str] = (),
+        cache_none: bool = True,
+    ) -> T:
+        """Return the cached value for ``key``, or compute it with ``loader`` and cache it.
+
+        However many callers miss the same key at once, ``loader`` runs once in this process (the
+        others wait for its result), and, on a backend with a distributed lock, once across processes.
+        A fresh value may be recomputed early, with a probability that grows towards its expiry (XFetch),
+        so a hot key is refreshed before it expires rather than by a crowd after. With ``stale_ttl`` set,
+        an expired value is returned at once while one background refresh replaces it.
+
+        Cancelling a caller never cancels the computation others are waiting for, and an exception from
+        ``loader`` reaches every caller waiting on that computation; nothing is cached then.
+
+        Args:
+            key: The key.
+            loader: A coroutine function computing the value.
+            ttl: TTL for the computed value (default: the cache's ``default_ttl``).
+            tags: Labels for `invalidate_tags`.
+            cache_none: Whether a ``None`` result is cached (default) or recomputed next time.
+        """
+        key = check_key(key, self._max_key_bytes)
+        job = _Job(loader, self._ttl(ttl), self._tags(tags), cache_none)
+        entry = await self._read(key)
+        now = self._now()
+        if entry is not None and entry.fresh(now):
+            self._counters.hits += 1
+            if entry.expires_at is not None and self._early(entry, now):
+                self._counters.early_refreshes += 1
+                if self._stale_ttl is not None:
+                    self._refresh_later(key, job, entry.expires_at)
+                    return entry.value
+                return await self._flight(key, job, entry.expires_at)
+            return entry.value
+        self._counters.misses += 1
+        if entry is not None and entry.servable_stale(now):
+            self._counters.stale_served += 1
+            self._refresh_later(key, job, entry.expires_at)
+            return entry.value
+        return await self._flight(key, job, None)
+
+    async def refresh(
+        self,
+        key: str,
+        loader: Loader[T],
+        *,
+        ttl: TTL | None = None,
+        tags: Iterable[str] = (),
+        cache_none: bool = True,
+    ) -> T:
+        """Compute ``key`` with ``loader`` now, ignoring any cached value, and cache the result.
+
+        Concurrent refreshes and misses of the same key still share one computation.
+        """
+        key = check_key(key, self._max_key_bytes)
+        return await self._flight(
+            key, _Job(loader, self._ttl(ttl), self._tags(tags), cache_none), _ANY_EXPIRY
+        )
+
+    # --- statistics and lifecycle ----------------------------------------------------------------
+
+    @property
+    def stats(self) -> CacheStats:
+        """A snapshot of this cache's counters."""
+        return self._counters.snapshot()
+
+    async def aclose(self) -> None:
+        """Cancel background refreshes and release the backend's resources. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        pending = [*self._background, *self._flights.values()]
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        await self._close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _ttl(self, ttl: TTL | None) -> float | None:
+        seconds = ttl_seconds(ttl)
+        return self._default_ttl if seconds is None else seconds
+
+    def _tags(self, tags: Iterable[str]) -> tuple[str, ...]:
+        if isinstance(tags, str):
+            raise CacheConfigurationError("tags", tags, "must be an iterable of tags, not a single string")
+        result = tuple(tags)
+        for tag in result:
+            if not isinstance(tag, str) or not tag:
+                raise CacheConfigurationError("tags", result, "every tag must be a non-empty string")
+        return result
+
+    def jittered(self, ttl: float) -> float:
+        """Return ``ttl`` shortened by a random fraction from the jitter band."""
+        low, high = self._jitter
+        if high == 0.0:
+            return ttl
+        return ttl * (1.0 - (low + (high - low) * self._random()))
+
+    def _entry(self, value: T, ttl: float | None, delta: float) -> tuple[Entry[T], float | None]:
+        if ttl is None:
+            return Entry(value, None, None, delta), None
+        effective = self.jittered(ttl)
+        expires_at = self._now() + effective
+        if self._stale_ttl is None:
+            return Entry(value, expires_at, None, delta), effective
+        return Entry(value, expires_at, expires_at + self._stale_ttl, delta), effective + self._stale_ttl
+
+    def _early(self, entry: Entry[T], now: float) -> bool:
+        if self._beta == 0.0 or entry.delta <= 0.0 or entry.expires_at is None:
+            return False
+        return xfetch_should_refresh(
+            now=now, expires_at=entry.expires_at, delta=entry.delta, beta=self._beta, u=1.0 - self._random()
+        )
+
+    def _flight(self, key: str, job: _Job[T], seen_expiry: float | object | None) -> Coroutine[Any, Any, T]:
+        task = self._flights.get(key)
+        if task is None:
+            task = self._start(key, self._compute(key, job, seen_expiry))
+        else:
+            self._counters.single_flight_joins += 1
+        return _shielded(task)
+
+    def _start(self, key: str, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        task = asyncio.get_running_loop().create_task(work, name=f"buttress-cache:{self.name}:{key[:60]}")
+        self._flights[key] = task
+
+        def finished(done: asyncio.Task[T]) -> None:
+            if self._flights.get(key) is done:
+                del self._flights[key]
+            if not done.cancelled() and done.exception() is not None:
+                # Retrieved here so an error nobody waited for (all callers cancelled) is still logged once.
+                logger.debug("%s: computing %r failed: %r", self.name, key, done.exception())
+
+        task.add_done_callback(finished)
+        return task
+
+    def _refresh_later(self, key: str, job: _Job[T], seen: float | None) -> None:
+        if key in self._flights or self._closed:
+            return
+        task = self._start(key, self._compute(key, job, seen))
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._counters.errors += 1
+            logger.warning("%s: background refresh failed: %r", self.name, task.exception())
+
+    async def _compute(self, key: str, job: _Job[T], seen_expiry: float | object | None) -> T:
+        token = secrets.token_hex(16)
+        held = await self._lock(key, token)
+        if held is False:
+            self._counters.lock_waits += 1
+            outcome = await self._wait_for_other(key, token, seen_expiry)
+            if isinstance(outcome, _Found):
+                return outcome.value
+            held = outcome
+        try:
+            if held:
+                # Another process may have stored a value between our read and taking the lock.
+                entry = await self._read(key)
+                if entry is not None and entry.fresh(self._now()) and _is_newer(entry, seen_expiry):
+                    return entry.value
+            return await self._load_and_store(key, job)
+        finally:
+            if held:
+                await self._unlock(key, token)
+
+    async def _wait_for_other(
+        self, key: str, token: str, seen_expiry: float | object | None
+    ) -> _Found[T] | bool:
+        """Wait for the holder's value; take the lock if the holder goes; give up after ``_lock_wait``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._lock_wait
+        delay = _FIRST_POLL
+        while loop.time() < deadline:
+            await asyncio.sleep(min(delay, max(deadline - loop.time(), 0.0)))
+            delay = min(delay * 2, _MAX_POLL)
+            entry = await self._read(key)
+            if entry is not None and entry.fresh(self._now()) and _is_newer(entry, seen_expiry):
+                return _Found(entry.value)
+            if await self._lock(key, token):
+                return True
+        logger.debug(
+            "%s: gave up waiting for %r after %.2fs; computing it here", self.name, key, self._lock_wait
+        )
+        return False
+
+    async def _load_and_store(self, key: str, job: _Job[T]) -> T:
+        started = self._clock.monotonic()
+        self._counters.loads += 1
+        value = await job.loader()
+        if value is None and not job.cache_none:
+            return value
+        entry, keep_for = self._entry(value, job.ttl, max(self._clock.monotonic() - started, 0.0))
+        await self._write(key, entry, keep_for, job.tags)
+        self._counters.sets += 1
+        return value
+
+
+class _Found[V]:
+    """The value another process computed while we waited for its lock."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: V) -> None:
+        self.value = value
+
+
+# A refresh replaces whatever is stored, so any stored entry counts as "not newer".
+_ANY_EXPIRY = object()
+
+
+def _is_newer(entry: Entry[Any], seen_expiry: float | object | None) -> bool:
+    """Whether ``entry`` was written after the read that led to this computation."""
+    if seen_expiry is _ANY_EXPIRY:
+        return False
+    return seen_expiry is None or entry.expires_at != seen_expiry
+
+
+async def _shielded[R](task: asyncio.Task[R]) -> R:
+    return await asyncio.shield(task)

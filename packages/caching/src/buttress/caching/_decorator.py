@@ -1,0 +1,246 @@
+"""`@cached`: `get_or_compute` as a decorator that keeps the function's signature for type checkers."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextvars import ContextVar
+from typing import Any, Protocol, runtime_checkable
+
+from ._validation import TTL, check_text, ttl_seconds
+from .exceptions import CacheConfigurationError
+
+_BYPASS: ContextVar[bool] = ContextVar("buttress_caching_bypass", default=False)
+
+# Argument parts longer than this are replaced by their SHA-256, so keys stay short and bounded.
+_MAX_ARGS_CHARS = 200
+
+
+@runtime_checkable
+class ComputeCache[T](Protocol):
+    """**Protocol**: what `cached` needs from a cache. `MemoryCache`, `RedisCache` and `TieredCache` have it.
+
+    Methods:
+        get_or_compute: The cached value for a key, or the loader's result, cached.
+        refresh: The loader's result, cached, ignoring what was cached.
+        delete: Remove a key; whether it held a value.
+    """
+
+    async def get_or_compute(
+        self,
+        key: str,
+        loader: Callable[[], Awaitable[T]],
+        *,
+        ttl: TTL | None = None,
+        tags: Iterable[str] = (),
+        cache_none: bool = True,
+    ) -> T:
+        """Return the cached value for ``key`` or compute, cache and return it."""
+        ...
+
+    async def refresh(
+        self,
+        key: str,
+        loader: Callable[[], Awaitable[T]],
+        *,
+        ttl: TTL | None = None,
+        tags: Iterable[str] = (),
+        cache_none: bool = True,
+    ) -> T:
+        """Compute ``key`` now and cache the result."""
+        ...
+
+    async def delete(self, key: str) -> bool:
+        """Remove ``key``; return whether it held a value."""
+        ...
+
+
+@contextlib.contextmanager
+def bypass_cache() -> Iterator[None]:
+    """Within this block (and tasks started in it), `cached` functions neither read nor write the cache.
+
+    Examples:
+        >>> with bypass_cache():  # doctest: +SKIP
+        ...     fresh = await get_user(42)  # always calls the function
+    """
+    token = _BYPASS.set(True)
+    try:
+        yield
+    finally:
+        _BYPASS.reset(token)
+
+
+class CachedFunction[**P, R]:
+    """An async function whose results are cached. Made by `cached`; call it like the function.
+
+    Attributes:
+        __wrapped__: The original function.
+    """
+
+    def __init__(
+        self,
+        func: Callable[P, Awaitable[R]],
+        cache: ComputeCache[R] | Callable[[], ComputeCache[R]],
+        *,
+        ttl: float | None,
+        key: Callable[P, str] | None,
+        namespace: str,
+        tags: Iterable[str] | Callable[P, Iterable[str]],
+        cache_none: bool,
+    ) -> None:
+        self.__wrapped__ = func
+        self._cache = cache
+        self._ttl = ttl
+        self._key = key
+        self._namespace = namespace
+        self._tags = tags
+        self._cache_none = cache_none
+        self._signature = inspect.signature(func)
+        functools.update_wrapper(self, func)
+
+    async def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Return the cached result for these arguments, or call the function and cache its result."""
+        if _BYPASS.get():
+            return await self.__wrapped__(*args, **kwargs)
+        return await self._resolve().get_or_compute(
+            self.key(*args, **kwargs),
+            lambda: self.__wrapped__(*args, **kwargs),
+            ttl=self._ttl,
+            tags=self._tags_for(*args, **kwargs),
+            cache_none=self._cache_none,
+        )
+
+    def key(self, *args: P.args, **kwargs: P.kwargs) -> str:
+        """Return the cache key these arguments map to.
+
+        Raises:
+            CacheConfigurationError: An argument has no stable ``repr`` (it shows a memory address)
+                and no ``key`` function was given, or the arguments do not fit the signature.
+        """
+        if self._key is not None:
+            built = self._key(*args, **kwargs)
+            if not isinstance(built, str) or not built:
+                raise CacheConfigurationError("key", built, "the key function must return a non-empty str")
+            return f"{self._namespace}:{built}"
+        return f"{self._namespace}:{self._default_key(args, kwargs)}"
+
+    async def invalidate(self, *args: P.args, **kwargs: P.kwargs) -> bool:
+        """Remove the cached result for these arguments; return whether there was one."""
+        return await self._resolve().delete(self.key(*args, **kwargs))
+
+    async def refresh(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Call the function now (a per-call bypass of the cached value) and cache the new result."""
+        return await self._resolve().refresh(
+            self.key(*args, **kwargs),
+            lambda: self.__wrapped__(*args, **kwargs),
+            ttl=self._ttl,
+            tags=self._tags_for(*args, **kwargs),
+            cache_none=self._cache_none,
+        )
+
+    def _resolve(self) -> ComputeCache[R]:
+        cache = self._cache
+        if isinstance(cache, ComputeCache):
+            return cache
+        resolved = cache()
+        if not isinstance(resolved, ComputeCache):
+            raise CacheConfigurationError("cache", resolved, "the cache factory must return a cache")
+        return resolved
+
+    def _tags_for(self, *args: P.args, **kwargs: P.kwargs) -> Iterable[str]:
+        return self._tags(*args, **kwargs) if callable(self._tags) else self._tags
+
+    def _default_key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        try:
+            bound = self._signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise CacheConfigurationError("arguments", (args, kwargs), str(exc)) from exc
+        bound.apply_defaults()
+        parts: list[str] = []
+        for name, value in bound.arguments.items():
+            kind = self._signature.parameters[name].kind
+            if kind is inspect.Parameter.VAR_KEYWORD:
+                parts.extend(f"{k}={_stable_repr(k, v)}" for k, v in sorted(value.items()))
+            elif kind is inspect.Parameter.VAR_POSITIONAL:
+                parts.extend(_stable_repr(name, v) for v in value)
+            else:
+                parts.append(f"{name}={_stable_repr(name, value)}")
+        joined = ",".join(parts)
+        if len(joined) > _MAX_ARGS_CHARS:
+            return "sha256:" + hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
+        return joined
+
+    def __repr__(self) -> str:
+        return f"<cached {self._namespace}>"
+
+
+def _stable_repr(name: str, value: object) -> str:
+    text = repr(value)
+    if " at 0x" in text:
+        raise CacheConfigurationError(
+            "key",
+            name,
+            f"argument {name!r} ({type(value).__name__}) has no stable repr; pass key=... to cached()",
+        )
+    return text
+
+
+def cached[**P, R](
+    cache: ComputeCache[R] | Callable[[], ComputeCache[R]],
+    *,
+    ttl: TTL | None = None,
+    key: Callable[P, str] | None = None,
+    namespace: str | None = None,
+    tags: Iterable[str] | Callable[P, Iterable[str]] = (),
+    cache_none: bool = True,
+) -> Callable[[Callable[P, Awaitable[R]]], CachedFunction[P, R]]:
+    """Cache an async function's results in ``cache``, keyed by its arguments.
+
+    The decorated function keeps its signature for type checkers (and for `inspect`), and gains
+    ``invalidate(*args, **kwargs)``, ``refresh(*args, **kwargs)`` and ``key(*args, **kwargs)``.
+    Concurrent calls with the same arguments share one call of the function (see
+    `BaseCache.get_or_compute`); ``None`` results are cached unless ``cache_none=False``.
+
+    Args:
+        cache: The cache, or a zero-argument callable returning it (resolved at each call, for
+            dependency injection and for caches made after import).
+        ttl: TTL of each result (default: the cache's ``default_ttl``).
+        key: Builds the key from the call's arguments; by default the bound arguments' ``repr``s,
+            after defaults are applied, so ``f(1)`` and ``f(x=1)`` share a key.
+        namespace: Prefix of every key; default ``module.qualname`` of the function.
+        tags: Tags for each result, or a function of the arguments returning them.
+        cache_none: Whether a ``None`` result is cached.
+
+    Raises:
+        CacheConfigurationError: ``func`` is not an ``async def`` function, or ``ttl`` is invalid.
+
+    Examples:
+        >>> cache = MemoryCache[dict[str, str]](default_ttl=300)  # doctest: +SKIP
+        >>> @cached(cache, ttl=60)  # doctest: +SKIP
+        ... async def get_user(user_id: int) -> dict[str, str]: ...
+    """
+    seconds = ttl_seconds(ttl)
+    if not (isinstance(cache, ComputeCache) or callable(cache)):
+        raise CacheConfigurationError("cache", cache, "must be a cache or a callable returning one")
+    if namespace is not None:
+        check_text("namespace", namespace)
+
+    def decorate(func: Callable[P, Awaitable[R]]) -> CachedFunction[P, R]:
+        if not inspect.iscoroutinefunction(func):
+            raise CacheConfigurationError(
+                "func", getattr(func, "__qualname__", func), "must be an async function (async def)"
+            )
+        return CachedFunction(
+            func,
+            cache,
+            ttl=seconds,
+            key=key,
+            namespace=namespace or f"{func.__module__}.{func.__qualname__}",
+            tags=tags,
+            cache_none=cache_none,
+        )
+
+    return decorate

@@ -1,0 +1,62 @@
+"""What a cache stores for a key: the value plus the bookkeeping early refresh needs."""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+
+from .exceptions import CacheSerializationError
+
+
+@dataclass(slots=True, frozen=True)
+class Entry[T]:
+    """A cached value with its timing.
+
+    Attributes:
+        value: The cached value.
+        expires_at: When the value stops being fresh, on the backend's time axis (seconds), or ``None``.
+        stale_until: Until when an expired value may still be served while it is refreshed, or ``None``.
+        delta: How long the loader took to compute the value (XFetch's Δ), in seconds.
+    """
+
+    value: T
+    expires_at: float | None
+    stale_until: float | None
+    delta: float
+
+    def fresh(self, now: float) -> bool:
+        """Whether the value is within its TTL at ``now``."""
+        return self.expires_at is None or now < self.expires_at
+
+    def servable_stale(self, now: float) -> bool:
+        """Whether the value has expired but may still be served while a refresh runs."""
+        return not self.fresh(now) and self.stale_until is not None and now < self.stale_until
+
+
+# Stored layout: magic (3 bytes) | expires_at (f64, NaN for none) | stale_until (f64) | delta (f64) | payload
+_MAGIC = b"bt\x01"
+_HEADER = struct.Struct(">ddd")
+_PREFIX = len(_MAGIC) + _HEADER.size
+
+
+def pack(entry_meta: Entry[bytes]) -> bytes:
+    """Encode an entry whose value is already serialized."""
+    header = _HEADER.pack(_nan(entry_meta.expires_at), _nan(entry_meta.stale_until), entry_meta.delta)
+    return _MAGIC + header + entry_meta.value
+
+
+def unpack(data: bytes) -> Entry[bytes]:
+    """Decode bytes made by `pack`; the value stays serialized."""
+    if len(data) < _PREFIX or not data.startswith(_MAGIC):
+        raise CacheSerializationError("buttress-cache", "loads", "not an entry written by buttress-caching")
+    expires_at, stale_until, delta = _HEADER.unpack_from(data, len(_MAGIC))
+    return Entry(data[_PREFIX:], _none(expires_at), _none(stale_until), delta)
+
+
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
+def _none(value: float) -> float | None:
+    return None if math.isnan(value) else value

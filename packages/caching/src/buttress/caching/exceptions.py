@@ -1,0 +1,75 @@
+"""Errors raised by buttress-caching.
+
+::
+
+    ButtressError                                  (buttress.core)
+    └── CachingError                               every error this package raises
+        ├── CacheConfigurationError                (also ConfigurationError, ValueError) a bad argument
+        │   └── InvalidKeyError                    a key that is not a non-empty str within the size limit
+        ├── CacheSerializationError                (also SerializationError, ValueError) a value that cannot
+        │   │                                      be stored, or stored bytes that cannot be read
+        │   └── SignatureMismatchError             a signed (pickle) payload whose HMAC does not verify
+        ├── CacheBackendUnavailableError           (also BackendUnavailableError, ConnectionError) raised
+        │                                          only in strict mode; otherwise the cache degrades
+        └── MissingExtraError                      (also ImportError) a backend whose extra is not installed
+
+A cache that cannot reach its server never fails a request unless it was built with ``strict=True``:
+reads become misses and writes are dropped. Errors in *your* input (a bad TTL, an unserializable value)
+always raise.
+"""
+
+from __future__ import annotations
+
+from buttress.core import BackendUnavailableError, ButtressError, ConfigurationError, SerializationError
+
+__all__ = [
+    "CacheBackendUnavailableError",
+    "CacheConfigurationError",
+    "CacheSerializationError",
+    "CachingError",
+    "InvalidKeyError",
+    "MissingExtraError",
+    "SignatureMismatchError",
+]
+
+
+class CachingError(ButtressError):
+    """Root of every error buttress-caching raises."""
+
+
+class CacheConfigurationError(CachingError, ConfigurationError):
+    """An argument to a cache, a decorator or a cache call is invalid; the message names it."""
+
+
+class InvalidKeyError(CacheConfigurationError):
+    """A cache key is not a non-empty string within the size limit."""
+
+
+class CacheSerializationError(CachingError, SerializationError):
+    """A value cannot be serialized for storage, or stored bytes cannot be deserialized."""
+
+
+class SignatureMismatchError(CacheSerializationError):
+    """A signed payload failed its HMAC check and was not deserialized.
+
+    Raised by `PickleSerializer.loads`; a cache reading such a payload treats it as a miss (and
+    counts an error), so bytes planted in Redis by someone without the secret are never unpickled.
+    """
+
+
+class CacheBackendUnavailableError(CachingError, BackendUnavailableError):
+    """The cache's server cannot be reached and the cache was built with ``strict=True``."""
+
+
+class MissingExtraError(CachingError, ImportError):
+    """A backend or serializer was used without the extra that installs its driver.
+
+    Args:
+        feature: What was asked for, such as ``"RedisCache"``.
+        extra: The extra that installs it, such as ``"redis"``.
+    """
+
+    def __init__(self, feature: str, extra: str) -> None:
+        super().__init__(f"{feature} needs the '{extra}' extra: pip install 'buttress-caching[{extra}]'")
+        self.feature = feature
+        self.extra = extra

@@ -1,0 +1,232 @@
+"""@cached: signatures survive, keys are canonical, invalidation, refresh, bypass and injection work."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import Any
+
+import pytest
+
+from buttress.caching import CacheConfigurationError, CachedFunction, MemoryCache, bypass_cache, cached
+from buttress.core import MISSING
+
+
+@pytest.fixture
+def cache() -> MemoryCache[Any]:
+    return MemoryCache[Any](jitter=None)
+
+
+async def test_signature_name_and_doc_survive(cache: MemoryCache[Any]) -> None:
+    async def get_user(user_id: int, *, verbose: bool = False) -> dict[str, int]:
+        """Fetch a user."""
+        return {"id": user_id}
+
+    wrapped = cached(cache)(get_user)
+    assert isinstance(wrapped, CachedFunction)
+    assert inspect.signature(wrapped) == inspect.signature(get_user)
+    assert wrapped.__name__ == "get_user"
+    assert wrapped.__doc__ == "Fetch a user."
+    assert wrapped.__wrapped__ is get_user
+
+
+async def test_results_are_cached_per_canonical_arguments(cache: MemoryCache[Any]) -> None:
+    calls: list[tuple[int, int]] = []
+
+    @cached(cache, ttl=60)
+    async def add(x: int, y: int = 10) -> int:
+        calls.append((x, y))
+        return x + y
+
+    assert await add(1) == 11
+    assert await add(x=1) == 11
+    assert await add(1, 10) == 11
+    assert await add(1, y=10) == 11
+    assert await add(2) == 12
+    assert calls == [(1, 10), (2, 10)]
+    assert add.key(1) == add.key(x=1, y=10)
+    assert add.key(1).startswith(f"{__name__}.test_results_are_cached_per_canonical_arguments.<locals>.add:")
+
+
+async def test_none_is_cached_by_default_and_not_when_disabled(cache: MemoryCache[Any]) -> None:
+    calls = 0
+
+    @cached(cache)
+    async def find(name: str) -> str | None:
+        nonlocal calls
+        calls += 1
+        return None
+
+    @cached(cache, cache_none=False)
+    async def find_uncached(name: str) -> str | None:
+        nonlocal calls
+        calls += 1
+        return None
+
+    await find("x")
+    await find("x")
+    assert calls == 1
+    await find_uncached("x")
+    await find_uncached("x")
+    assert calls == 3
+
+
+async def test_invalidate_and_refresh(cache: MemoryCache[Any]) -> None:
+    version = 0
+
+    @cached(cache)
+    async def current(key: str) -> int:
+        nonlocal version
+        version += 1
+        return version
+
+    assert await current("a") == 1
+    assert await current("a") == 1
+    assert await current.invalidate("a") is True
+    assert await current.invalidate("a") is False
+    assert await current("a") == 2
+    assert await current.refresh("a") == 3, "refresh bypasses the cached value"
+    assert await current("a") == 3, "and stores the new one"
+
+
+async def test_bypass_cache_skips_reads_and_writes(cache: MemoryCache[Any]) -> None:
+    version = 0
+
+    @cached(cache)
+    async def current() -> int:
+        nonlocal version
+        version += 1
+        return version
+
+    assert await current() == 1
+    with bypass_cache():
+        assert await current() == 2
+        assert await current() == 3
+    assert await current() == 1, "nothing was written while bypassing"
+
+
+async def test_custom_key_namespace_and_tags(cache: MemoryCache[Any]) -> None:
+    @cached(
+        cache,
+        key=lambda user_id, **_: f"user:{user_id}",
+        namespace="svc",
+        tags=lambda user_id, **_: [f"u{user_id}"],
+    )
+    async def profile(user_id: int, *, locale: str = "en") -> str:
+        return f"{user_id}/{locale}"
+
+    assert await profile(7, locale="fr") == "7/fr"
+    assert await profile(7, locale="de") == "7/fr", "the key ignores locale, as the key function says"
+    assert profile.key(7) == "svc:user:7"
+    assert await cache.get("svc:user:7") == "7/fr"
+    assert await cache.invalidate_tags("u7") == 1
+    assert await cache.get("svc:user:7") is MISSING
+
+
+async def test_cache_factory_is_resolved_at_call_time() -> None:
+    holder: dict[str, MemoryCache[Any]] = {}
+
+    @cached(lambda: holder["cache"])
+    async def answer() -> int:
+        return 42
+
+    holder["cache"] = MemoryCache[Any]()
+    assert await answer() == 42
+    assert await holder["cache"].get(answer.key()) == 42
+
+
+async def test_a_factory_returning_something_else_is_a_typed_error() -> None:
+    @cached(object)  # type: ignore[arg-type]
+    async def answer() -> int:
+        return 42
+
+    with pytest.raises(CacheConfigurationError, match="cache"):
+        await answer()
+
+
+async def test_concurrent_calls_share_one_execution(cache: MemoryCache[Any]) -> None:
+    calls = 0
+
+    @cached(cache)
+    async def slow(n: int) -> int:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.01)
+        return n * 2
+
+    assert await asyncio.gather(*(slow(4) for _ in range(200))) == [8] * 200
+    assert calls == 1
+
+
+async def test_arguments_without_a_stable_repr_need_a_key_function(cache: MemoryCache[Any]) -> None:
+    class Opaque:
+        pass
+
+    @cached(cache)
+    async def use(thing: Opaque) -> int:
+        return 1
+
+    with pytest.raises(CacheConfigurationError, match="no stable repr"):
+        await use(Opaque())
+
+
+async def test_long_arguments_are_hashed(cache: MemoryCache[Any]) -> None:
+    @cached(cache)
+    async def echo(text: str) -> str:
+        return text
+
+    key = echo.key("x" * 5000)
+    assert ":sha256:" in key
+    assert len(key) < 300
+    assert await echo("x" * 5000) == "x" * 5000
+
+
+async def test_var_arguments_are_part_of_the_key(cache: MemoryCache[Any]) -> None:
+    @cached(cache)
+    async def join(*parts: str, **options: str) -> str:
+        return "-".join(parts) + str(sorted(options.items()))
+
+    assert join.key("a", "b") != join.key("b", "a")
+    assert join.key(x="1", y="2") == join.key(y="2", x="1")
+    assert await join("a", "b", sep="-") == "a-b[('sep', '-')]"
+
+
+async def test_wrong_arguments_are_a_typed_error(cache: MemoryCache[Any]) -> None:
+    @cached(cache)
+    async def one(x: int) -> int:
+        return x
+
+    with pytest.raises(CacheConfigurationError, match="arguments"):
+        await one(1, 2)  # type: ignore[call-arg]
+
+
+def test_a_sync_function_is_rejected(cache: MemoryCache[Any]) -> None:
+    def sync() -> int:
+        return 1
+
+    with pytest.raises(CacheConfigurationError, match="async def"):
+        cached(cache)(sync)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("options", "name"),
+    [({"ttl": 0}, "ttl"), ({"ttl": -5}, "ttl"), ({"namespace": ""}, "namespace")],
+)
+def test_bad_decorator_arguments(cache: MemoryCache[Any], options: dict[str, Any], name: str) -> None:
+    with pytest.raises(CacheConfigurationError) as info:
+        cached(cache, **options)
+    assert info.value.parameter == name
+
+
+def test_a_non_cache_is_rejected() -> None:
+    with pytest.raises(CacheConfigurationError, match="cache"):
+        cached(42)  # type: ignore[arg-type]
+
+
+async def test_key_function_must_return_a_string(cache: MemoryCache[Any]) -> None:
+    @cached(cache, key=lambda x: x)  # type: ignore[arg-type, return-value]
+    async def f(x: int) -> int:
+        return x
+
+    with pytest.raises(CacheConfigurationError, match="non-empty str"):
+        await f(1)

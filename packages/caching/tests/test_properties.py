@@ -1,0 +1,192 @@
+"""Hypothesis properties of buttress-caching, and a stateful test of MemoryCache against a model."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import OrderedDict
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from buttress.caching import MemoryCache, RedisCache, cached, xfetch_should_refresh
+from buttress.core import MISSING
+from buttress.testing import FakeClock
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+keys = st.text(min_size=1, max_size=30).filter(lambda k: len(k.encode("utf-8", "surrogatepass")) <= 1024)
+positive = st.floats(min_value=1e-3, max_value=1e6, allow_nan=False)
+
+
+@given(key=keys, value=json_values)
+async def test_memory_round_trip(key: str, value: object) -> None:
+    """Property: round-trip — get(k) after set(k, v) is v, for any key and value."""
+    cache = MemoryCache[object]()
+    await cache.set(key, value)
+    assert await cache.get(key) == value
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=40)
+@given(key=keys, value=json_values)
+async def test_redis_round_trip(redis_url: str, redis_prefix: str, key: str, value: object) -> None:
+    """Property: round-trip through real Redis and the default JSON serializer."""
+    cache = RedisCache[object].from_url(redis_url, prefix=redis_prefix)
+    try:
+        await cache.set(key, value, ttl=60)
+        assert await cache.get(key) == value
+    finally:
+        await cache.aclose()
+
+
+@given(ttl=positive, elapsed=st.floats(min_value=0, max_value=2e6, allow_nan=False))
+async def test_ttl_expiry_on_a_fake_clock(ttl: float, elapsed: float) -> None:
+    """Property: TTL expiry — without jitter a value is present exactly while less than ttl has elapsed."""
+    clock = FakeClock()
+    cache = MemoryCache[str](clock=clock, jitter=None)
+    await cache.set("k", "v", ttl=ttl)
+    clock.advance(elapsed)
+    start = 0.0
+    expected_live = start + elapsed < start + ttl
+    assert (await cache.get("k") == "v") is expected_live
+
+
+@given(
+    ttl=positive,
+    band=st.tuples(st.floats(0, 0.99), st.floats(0, 0.99)).map(sorted).map(tuple),
+    draw=st.floats(min_value=0.0, max_value=1.0, exclude_max=True),
+)
+def test_jittered_ttl_stays_in_the_band(ttl: float, band: tuple[float, float], draw: float) -> None:
+    """Property: jitter — every jittered TTL lies in [ttl*(1-high), ttl*(1-low)]."""
+    low, high = band
+    cache = MemoryCache[int](jitter=(low, high), rng=lambda: draw)
+    jittered = cache.jittered(ttl)
+    assert ttl * (1 - high) - 1e-9 * ttl <= jittered <= ttl * (1 - low) + 1e-9 * ttl
+
+
+@given(
+    expires_at=st.floats(-1e6, 1e6),
+    before=st.floats(0, 1e5),
+    delta=st.floats(1e-6, 100),
+    beta=st.floats(1e-3, 10),
+    u=st.floats(min_value=1e-300, max_value=1.0),
+)
+def test_xfetch_window(expires_at: float, before: float, delta: float, beta: float, u: float) -> None:
+    """Property: XFetch never refreshes before the delta*beta*(-ln u)-scaled window, and always by expiry."""
+    window = delta * beta * -math.log(u)
+    now = expires_at - before
+    decision = xfetch_should_refresh(now=now, expires_at=expires_at, delta=delta, beta=beta, u=u)
+    if before == 0:
+        assert decision, "at expiry a refresh always happens"
+    if before > window * (1 + 1e-9) + 1e-9:
+        assert not decision, "outside the window no refresh happens"
+    if before < window * (1 - 1e-9) - 1e-9:
+        assert decision, "inside the window the draw decides for a refresh"
+
+
+@given(calls=st.lists(st.tuples(st.integers(0, 5), st.sampled_from(["a", "b"])), min_size=1, max_size=30))
+async def test_decorator_idempotence(calls: list[tuple[int, str]]) -> None:
+    """Property: decorator idempotence — a cached function returns what the function returns, and runs
+    once per distinct argument list, however the arguments are spelled."""
+    cache = MemoryCache[str]()
+    ran: list[tuple[int, str]] = []
+
+    @cached(cache, ttl=60)
+    async def describe(n: int, tag: str = "a") -> str:
+        ran.append((n, tag))
+        return f"{n}-{tag}"
+
+    for n, tag in calls:
+        by_position = await describe(n, tag)
+        by_keyword = await describe(n=n, tag=tag)
+        assert by_position == by_keyword == f"{n}-{tag}"
+    assert sorted(ran) == sorted(set(calls))
+
+
+class MemoryCacheMachine(RuleBasedStateMachine):
+    """Stateful test: MemoryCache behaves like an LRU dict with deadlines, whatever the operations."""
+
+    MAX_SIZE = 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.clock = FakeClock()
+        self.cache = MemoryCache[int](max_size=self.MAX_SIZE, clock=self.clock, jitter=None)
+        self.model: OrderedDict[str, tuple[int, float | None]] = OrderedDict()
+        self.evictions = 0
+
+    def run(self, coroutine: Any) -> Any:
+        return self.loop.run_until_complete(coroutine)
+
+    def teardown(self) -> None:
+        self.loop.close()
+
+    def _expired(self, key: str) -> bool:
+        _, deadline = self.model[key]
+        return deadline is not None and self.clock.monotonic() >= deadline
+
+    @rule(key=st.sampled_from("abcdef"), value=st.integers(), ttl=st.none() | st.integers(1, 20))
+    def set(self, key: str, value: int, ttl: int | None) -> None:
+        self.run(self.cache.set(key, value, ttl=ttl))
+        self.model[key] = (value, None if ttl is None else self.clock.monotonic() + ttl)
+        self.model.move_to_end(key)
+        while len(self.model) > self.MAX_SIZE:
+            self.model.popitem(last=False)
+            self.evictions += 1
+
+    @rule(key=st.sampled_from("abcdef"))
+    def get(self, key: str) -> None:
+        got = self.run(self.cache.get(key))
+        if key not in self.model:
+            assert got is MISSING
+        elif self._expired(key):
+            assert got is MISSING
+            del self.model[key]
+        else:
+            assert got == self.model[key][0]
+            self.model.move_to_end(key)
+
+    @rule(key=st.sampled_from("abcdef"))
+    def delete(self, key: str) -> None:
+        live = key in self.model and not self._expired(key)
+        assert self.run(self.cache.delete(key)) is live
+        self.model.pop(key, None)
+
+    @rule(seconds=st.integers(0, 15))
+    def advance(self, seconds: int) -> None:
+        self.clock.advance(seconds)
+
+    @precondition(lambda self: len(self.model) > 0)
+    @rule(data=st.data())
+    def tag_free_pattern_delete(self, data: st.DataObject) -> None:
+        key = data.draw(st.sampled_from(sorted(self.model)))
+        self.run(self.cache.delete_pattern(key))
+        del self.model[key]
+
+    @invariant()
+    def bounded_and_counted(self) -> None:
+        assert len(self.cache) <= self.MAX_SIZE
+        assert self.cache.stats.evictions == self.evictions
+        assert set(self.cache._items) == set(self.model)
+
+
+TestMemoryCacheMachine = MemoryCacheMachine.TestCase
+TestMemoryCacheMachine.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
+
+
+@pytest.mark.parametrize("value", [0, "", [], {}, False, None])
+async def test_falsy_values_are_hits(value: object) -> None:
+    cache = MemoryCache[object]()
+    await cache.set("k", value)
+    assert await cache.get("k") is not MISSING
