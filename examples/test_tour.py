@@ -30,6 +30,8 @@ def test_tour_on_embedded_defaults() -> None:
     assert "Redis: not set: embedded defaults only" in result.stdout
     assert "500 concurrent misses of one key -> loader ran 1x" in result.stdout
     assert "set BUTTRESS_REDIS_URL to run them" in result.stdout
+    assert "never more than max_size=4" in result.stdout
+    assert "after close: 0 left" in result.stdout
     assert "tour finished" in result.stdout
 
 
@@ -40,6 +42,7 @@ def test_tour_with_real_backends(redis_url: str, postgres_dsn: str) -> None:
     assert f"Redis: {redis_url}" in result.stdout
     assert "RedisCache: 200 concurrent misses -> loader ran 1x" in result.stdout
     assert "b's L1 copy was evicted: {'text': 'bonjour'}" in result.stdout
+    assert "AsyncpgFactory: PostgreSQL" in result.stdout
 
 
 def test_tour_rejects_an_unknown_section() -> None:
@@ -48,7 +51,7 @@ def test_tour_rejects_an_unknown_section() -> None:
     assert "unknown section" in result.stdout
 
 
-@pytest.mark.parametrize("section", ["buttress-core", "buttress-caching"])
+@pytest.mark.parametrize("section", ["buttress-core", "buttress-caching", "buttress-pooling"])
 def test_each_section_runs_alone(section: str) -> None:
     result = run_tour(clean_env(), section)
     assert result.returncode == 0, result.stderr

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from buttress.core import MISSING, ConfigurationError, ConflictError, Missing, NotFoundError
-from buttress.testing import AsyncRepositoryContract, CacheProviderContract
+from buttress.testing import AsyncRepositoryContract, CacheProviderContract, ResourceFactoryContract
 from buttress.testing.contracts._cache import close_quietly
 
 
@@ -236,3 +236,52 @@ class TestSloppy(AsyncRepositoryContract):
 async def test_missing_type_is_what_get_returns_for_a_miss() -> None:
     assert isinstance(await DictCache().get("nope"), Missing)
     await asyncio.sleep(0)
+
+
+class _Box:
+    def __init__(self) -> None:
+        self.open = True
+
+
+class BoxFactory:
+    async def create(self) -> _Box:
+        return _Box()
+
+    async def destroy(self, resource: _Box) -> None:
+        resource.open = False
+
+    async def check(self, resource: _Box) -> bool:
+        return resource.open
+
+    async def reset(self, resource: _Box) -> None:
+        return None
+
+
+class TestBoxFactory(ResourceFactoryContract):
+    async def make_factory(self) -> Any:
+        return BoxFactory()
+
+
+def test_the_resource_factory_contract_catches_a_check_that_passes_the_dead(
+    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult]
+) -> None:
+    pytester.makepyfile(
+        """
+from buttress.testing import ResourceFactoryContract
+
+class Lenient:
+    async def create(self):
+        return object()
+    async def destroy(self, resource):
+        pass
+    async def check(self, resource):
+        return True
+
+class TestLenient(ResourceFactoryContract):
+    async def make_factory(self):
+        return Lenient()
+"""
+    )
+    result = run_inner("-q")
+    failed = {r.nodeid.split("::")[-1] for r in result.reprec.getfailures()}  # type: ignore[attr-defined]
+    assert failed == {"test_a_destroyed_resource_fails_its_check"}, result.stdout.str()

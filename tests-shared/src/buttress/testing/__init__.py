@@ -24,7 +24,7 @@ from ._discovery import (
 )
 from ._hypothesis import CI_PROFILE, DEV_PROFILE, register_profiles
 from ._servers import PostgresServer, RedisClusterServer, RedisServer, ServerError, free_port
-from .contracts import AsyncRepositoryContract, CacheProviderContract
+from .contracts import AsyncRepositoryContract, CacheProviderContract, ResourceFactoryContract
 from .plugin import PostgresSchema
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "RedisClusterServer",
     "RedisServer",
     "RedisService",
+    "ResourceFactoryContract",
     "ServerError",
     "ServiceUnavailable",
     "discover_postgres",

@@ -14,5 +14,6 @@ Protocol passes them whatever else it does.
 
 from ._cache import CacheProviderContract
 from ._repository import AsyncRepositoryContract
+from ._resource_factory import ResourceFactoryContract
 
-__all__ = ["AsyncRepositoryContract", "CacheProviderContract"]
+__all__ = ["AsyncRepositoryContract", "CacheProviderContract", "ResourceFactoryContract"]

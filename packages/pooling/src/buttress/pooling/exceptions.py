@@ -1,0 +1,88 @@
+"""Errors raised by buttress-pooling.
+
+::
+
+    ButtressError                              (buttress.core)
+    └── PoolError                              every error this package raises
+        ├── PoolConfigurationError             (also ConfigurationError, ValueError) a bad setting
+        ├── PoolTimeoutError                   (also TimeoutError) no resource within the acquire timeout
+        ├── PoolExhaustedError                 max_waiting callers are already waiting
+        ├── PoolClosedError                    the pool is closing or closed
+        ├── ForeignResourceError               (also ValueError) a resource released that this pool did
+        │                                      not hand out (or released twice)
+        ├── PoolInvariantViolation             (also AssertionError) the pool's own counters disagree: a bug
+        └── MissingExtraError                  (also ImportError) a ready-made factory without its extra
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from buttress.core import ButtressError, ConfigurationError
+
+__all__ = [
+    "ForeignResourceError",
+    "MissingExtraError",
+    "PoolClosedError",
+    "PoolConfigurationError",
+    "PoolError",
+    "PoolExhaustedError",
+    "PoolInvariantViolation",
+    "PoolTimeoutError",
+]
+
+
+class PoolError(ButtressError):
+    """Root of every error buttress-pooling raises."""
+
+
+class PoolConfigurationError(PoolError, ConfigurationError):
+    """A pool setting is invalid; the message names it."""
+
+
+class PoolTimeoutError(PoolError, TimeoutError):
+    """No resource could be had within the acquire timeout.
+
+    Args:
+        timeout: The timeout that passed, in seconds.
+        reason: What the pool was doing, including the last creation error if creating failed.
+    """
+
+    def __init__(self, timeout: float, reason: str) -> None:
+        super().__init__(f"no resource within {timeout:g}s: {reason}")
+        self.timeout = timeout
+        self.reason = reason
+
+
+class PoolExhaustedError(PoolError):
+    """``max_waiting`` callers are already waiting; this one is refused at once."""
+
+
+class PoolClosedError(PoolError):
+    """The pool is closing or closed and hands out nothing more."""
+
+
+class ForeignResourceError(PoolError, ValueError):
+    """A resource was released that this pool did not hand out, or was released twice."""
+
+
+class PoolInvariantViolation(PoolError, AssertionError):  # noqa: N818 - the name the design gives it
+    """The pool's state counters no longer add up. It is a bug in the pool; the counts say where.
+
+    Attributes:
+        counts: Every state's count, plus ``total`` and ``max_size``.
+    """
+
+    def __init__(self, reason: str, counts: Mapping[str, int]) -> None:
+        shown = ", ".join(f"{name}={value}" for name, value in counts.items())
+        super().__init__(f"pool invariant violated: {reason} ({shown})")
+        self.counts = dict(counts)
+
+
+class MissingExtraError(PoolError, ImportError):
+    """A ready-made factory was used without the extra that installs its driver."""
+
+    def __init__(self, feature: str, extra: str) -> None:
+        super().__init__(f"{feature} needs the '{extra}' extra: pip install 'buttress-pooling[{extra}]'")
+        self.feature = feature
+        self.extra = extra

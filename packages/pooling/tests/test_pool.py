@@ -1,0 +1,425 @@
+"""Pool behaviour, one guarantee per test, on a factory the tests control."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from buttress.core import ConfigurationError
+from buttress.pooling import (
+    ForeignResourceError,
+    Pool,
+    PoolClosedError,
+    PoolConfigurationError,
+    PoolExhaustedError,
+    PoolInvariantViolation,
+    PoolTimeoutError,
+    ResourceFactory,
+    State,
+)
+from buttress.testing import FakeClock
+
+
+def make(factory: Any, **options: Any) -> Pool[Any]:
+    options.setdefault("health_check_interval", None)
+    options.setdefault("timeout", 1.0)
+    return Pool(factory, **options)
+
+
+async def test_acquire_and_release_reuse_one_resource(factory: Any) -> None:
+    async with make(factory, max_size=3) as pool:
+        async with pool.acquire() as first:
+            assert pool.stats().in_use == 1
+        async with pool.acquire() as second:
+            assert second is first
+        assert factory.resets == 2
+        assert pool.stats().idle == 1
+    assert factory.created[0].destroyed == 1
+
+
+async def test_open_fills_min_size_and_close_destroys_everything(factory: Any) -> None:
+    pool = make(factory, min_size=3, max_size=5)
+    await pool.open()
+    assert pool.stats().idle == 3
+    await pool.close()
+    assert [t.destroyed for t in factory.created] == [1, 1, 1]
+    assert pool.stats().total == 0
+
+
+async def test_explicit_acquire_and_release(factory: Any) -> None:
+    async with make(factory) as pool:
+        resource = await pool.acquire()
+        assert pool.stats().in_use == 1
+        await pool.release(resource)
+        assert pool.stats().in_use == 0
+
+
+async def test_waiters_are_served_in_order(factory: Any) -> None:
+    async with make(factory, max_size=1) as pool:
+        held = await pool.acquire()
+        served: list[int] = []
+
+        async def wait(number: int) -> None:
+            async with pool.acquire():
+                served.append(number)
+                await asyncio.sleep(0)
+
+        waiters = [asyncio.ensure_future(wait(n)) for n in range(5)]
+        await asyncio.sleep(0.01)
+        assert pool.stats().waiting == 5
+        await pool.release(held)
+        await asyncio.gather(*waiters)
+        assert served == [0, 1, 2, 3, 4]
+
+
+async def test_max_size_is_never_exceeded_under_a_spike(factory: Any) -> None:
+    factory.create_delay = 0.01
+    peak = 0
+    async with make(factory, max_size=4, timeout=60) as pool:
+
+        async def work() -> None:
+            nonlocal peak
+            async with pool.acquire():
+                peak = max(peak, pool.stats().total)
+                await asyncio.sleep(0.001)
+
+        await asyncio.gather(*(work() for _ in range(100)))
+    assert peak <= 4
+    assert len(factory.created) <= 4
+
+
+async def test_lifo_and_fifo_order(factory: Any) -> None:
+    for order, expected in (("lifo", "b"), ("fifo", "a")):
+        pool = make(type(factory)(), order=order, max_size=2)
+        async with pool:
+            a, b = await pool.acquire(), await pool.acquire()
+            names = {id(a): "a", id(b): "b"}
+            await pool.release(a)
+            await pool.release(b)
+            async with pool.acquire() as next_one:
+                assert names[id(next_one)] == expected, order
+
+
+async def test_timeout_names_the_last_creation_error(factory: Any) -> None:
+    factory.fail_create = True
+    async with make(factory, backoff_initial=0.01) as pool:
+        with pytest.raises(PoolTimeoutError) as info:
+            await pool.acquire(timeout=0.1)
+        assert isinstance(info.value, TimeoutError)
+        assert "the server refused the connection" in str(info.value)
+        assert pool.stats().create_errors >= 2, "creation was retried with backoff"
+        assert pool.stats().timeouts == 1
+
+
+async def test_creation_recovers_when_the_factory_does(factory: Any) -> None:
+    factory.fail_create = True
+    async with make(factory, backoff_initial=0.01, backoff_max=0.02) as pool:
+        waiter = asyncio.ensure_future(pool.acquire(timeout=2))
+        await asyncio.sleep(0.05)
+        factory.fail_create = False
+        resource = await waiter
+        assert resource.destroyed == 0
+        await pool.release(resource)
+
+
+async def test_timeout_when_everything_is_in_use(factory: Any) -> None:
+    async with make(factory, max_size=1) as pool, pool.acquire():
+        with pytest.raises(PoolTimeoutError, match="all 1 resources are in use"):
+            await pool.acquire(timeout=0.05)
+        assert pool.stats().waiting == 0
+
+
+async def test_max_waiting_refuses_at_once(factory: Any) -> None:
+    async with make(factory, max_size=1, max_waiting=1) as pool:
+        async with pool.acquire():
+            first = asyncio.ensure_future(pool.acquire(timeout=1))
+            await asyncio.sleep(0)
+            with pytest.raises(PoolExhaustedError):
+                await pool.acquire()
+            assert pool.stats().exhausted == 1
+        await pool.release(await first)
+
+
+async def test_a_cancelled_waiter_never_leaks_a_resource(factory: Any) -> None:
+    async with make(factory, max_size=1) as pool:
+        held = await pool.acquire()
+        waiter = asyncio.ensure_future(pool.acquire())
+        await asyncio.sleep(0)
+        # The cancellation lands in the same loop iteration as the hand-over, after it and before the
+        # waiter runs again: the waiter is handed the resource but never gets to use it.
+        factory.on_reset = lambda: asyncio.get_running_loop().call_soon(waiter.cancel)
+        await pool.release(held)
+        factory.on_reset = None
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        stats = pool.stats()
+        assert (stats.in_use, stats.idle) == (0, 1), stats
+        async with pool.acquire(timeout=0.1) as again:
+            assert again is held
+
+
+async def test_a_waiter_that_times_out_as_it_is_served_leaks_nothing(factory: Any) -> None:
+    async with make(factory, max_size=1) as pool:
+        held = await pool.acquire()
+        results = await asyncio.gather(
+            pool.acquire(timeout=0.05), _release_later(pool, held, 0.05), return_exceptions=True
+        )
+        got = results[0]
+        if isinstance(got, BaseException):
+            assert isinstance(got, PoolTimeoutError)
+            assert pool.stats().in_use == 0
+        else:
+            assert pool.stats().in_use == 1
+            await pool.release(got)
+        assert pool.stats().in_use == 0
+
+
+async def _release_later(pool: Pool[Any], resource: Any, delay: float) -> None:
+    await asyncio.sleep(delay)
+    await pool.release(resource)
+
+
+async def test_a_cancelled_release_still_returns_the_resource(factory: Any) -> None:
+    factory.reset_delay = 0.05
+    async with make(factory) as pool:
+        resource = await pool.acquire()
+        releasing = asyncio.ensure_future(pool.release(resource))
+        await asyncio.sleep(0.01)
+        releasing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await releasing
+        await asyncio.sleep(0.1)
+        stats = pool.stats()
+        assert (stats.in_use, stats.idle) == (0, 1), stats
+
+
+async def test_a_failed_reset_destroys_instead_of_reusing(factory: Any) -> None:
+    factory.fail_reset = True
+    async with make(factory) as pool:
+        first = await pool.acquire()
+        await pool.release(first)
+        assert first.destroyed == 1
+        assert pool.stats().reset_failures == 1
+        async with pool.acquire() as second:
+            assert second is not first
+
+
+async def test_discard_destroys(factory: Any) -> None:
+    async with make(factory) as pool:
+        resource = await pool.acquire()
+        await pool.release(resource, discard=True)
+        assert resource.destroyed == 1
+        assert pool.stats().total == 0
+
+
+async def test_releasing_what_the_pool_did_not_hand_out(factory: Any) -> None:
+    async with make(factory) as pool:
+        with pytest.raises(ForeignResourceError):
+            await pool.release(object())
+        resource = await pool.acquire()
+        await pool.release(resource)
+        with pytest.raises(ForeignResourceError) as info:
+            await pool.release(resource)
+        assert isinstance(info.value, ValueError)
+
+
+async def test_lifetime_retires_resources_with_jitter(factory: Any) -> None:
+    clock = FakeClock()
+    factory.clock = clock
+    draws = itertools.chain([0.0, 1.0 - 1e-9], itertools.repeat(0.5))
+    async with make(
+        factory, max_size=2, max_lifetime=100, lifetime_jitter=0.05, clock=clock, rng=lambda: next(draws)
+    ) as pool:
+        a, b = await pool.acquire(), await pool.acquire()  # lifetimes 100 and ~95
+        await pool.release(a)
+        await pool.release(b)
+        clock.advance(96)
+        await pool.run_health_check()
+        assert b.destroyed == 1
+        assert a.destroyed == 0
+        clock.advance(5)
+        async with pool.acquire() as fresh:
+            assert fresh not in (a, b), "an expired resource is never handed out"
+        assert a.destroyed == 1
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=50)
+@given(
+    lifetime=st.floats(1, 1000),
+    steps=st.lists(st.tuples(st.floats(0, 600), st.integers(1, 3)), min_size=1, max_size=8),
+)
+async def test_no_resource_older_than_max_lifetime_is_handed_out(
+    factory_type: Any, lifetime: float, steps: list[tuple[float, int]]
+) -> None:
+    """Property 2 (lifetime): after a health pass, no resource older than max_lifetime is handed out."""
+    clock = FakeClock()
+    factory = factory_type(clock=clock)
+    async with make(factory, max_size=3, max_lifetime=lifetime, clock=clock) as pool:
+        for seconds, count in steps:
+            clock.advance(seconds)
+            await pool.run_health_check()
+            held = [await pool.acquire() for _ in range(count)]
+            for resource in held:
+                assert clock.monotonic() - resource.born < lifetime
+            for resource in held:
+                await pool.release(resource)
+
+
+async def test_max_idle_trims_down_to_min_size(factory: Any) -> None:
+    clock = FakeClock()
+    async with make(factory, min_size=1, max_size=4, max_idle=60, clock=clock) as pool:
+        held = [await pool.acquire() for _ in range(4)]
+        for resource in held:
+            await pool.release(resource)
+        clock.advance(61)
+        await pool.run_health_check()
+        assert pool.stats().total == 1, "idle resources beyond min_size are closed"
+
+
+async def test_health_check_replaces_unhealthy_resources(factory: Any) -> None:
+    async with make(factory, min_size=2, max_size=2) as pool:
+        factory.fail_check = True
+        await pool.run_health_check()
+        assert pool.stats().check_failures == 2
+        factory.fail_check = False
+        assert [t.destroyed for t in factory.created[:2]] == [1, 1]
+        assert pool.stats().idle == 2, "refilled to min_size"
+
+
+async def test_the_health_loop_runs_by_itself(factory: Any) -> None:
+    async with Pool(factory, min_size=1, health_check_interval=0.02) as pool:
+        await asyncio.sleep(0.1)
+        assert factory.checks >= 2
+        assert pool.stats().idle == 1
+
+
+async def test_close_waits_for_resources_in_use(factory: Any) -> None:
+    pool = make(factory)
+    await pool.open()
+    resource = await pool.acquire()
+    closing = asyncio.ensure_future(pool.close(timeout=5))
+    await asyncio.sleep(0.01)
+    assert not closing.done(), "close waits for the resource in use"
+    with pytest.raises(PoolClosedError):
+        await pool.acquire()
+    await pool.release(resource)
+    await closing
+    assert resource.destroyed == 1
+
+
+async def test_close_destroys_stragglers_after_its_timeout(
+    factory: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    pool = make(factory)
+    await pool.open()
+    resource = await pool.acquire()
+    with caplog.at_level(logging.WARNING, logger="buttress.pooling"):
+        await pool.close(timeout=0.02)
+    assert resource.destroyed == 1
+    assert "still in use" in caplog.text
+    await pool.release(resource)  # late release after a forced close is a no-op
+    assert resource.destroyed == 1
+
+
+async def test_close_fails_waiters_and_awaits_creations_in_flight(factory: Any) -> None:
+    factory.create_delay = 0.05
+    pool = make(factory, max_size=2)
+    await pool.open()
+    waiters = [asyncio.ensure_future(pool.acquire()) for _ in range(2)]
+    await asyncio.sleep(0.01)
+    await pool.close()
+    results = await asyncio.gather(*waiters, return_exceptions=True)
+    assert all(isinstance(r, PoolClosedError) for r in results)
+    assert [t.destroyed for t in factory.created] == [1] * len(factory.created)
+    assert len(factory.created) == 2
+
+
+async def test_destroy_errors_are_counted_never_raised(factory: Any) -> None:
+    factory.fail_destroy = True
+    pool = make(factory, min_size=2, max_size=2)
+    await pool.open()
+    await pool.close()
+    assert pool.stats().destroy_errors == 2
+    assert pool.stats().total == 0
+
+
+async def test_drain_replaces_every_resource(factory: Any) -> None:
+    async with make(factory, min_size=2, max_size=3) as pool:
+        held = await pool.acquire()
+        await pool.drain()
+        assert all(t.destroyed == 1 for t in factory.created[:2] if t is not held)
+        await pool.release(held)
+        assert held.destroyed == 1, "a resource from before the drain is not reused"
+        assert pool.stats().idle == 2
+
+
+async def test_resize(factory: Any) -> None:
+    async with make(factory, min_size=1, max_size=4) as pool:
+        held = [await pool.acquire() for _ in range(4)]
+        await pool.resize(max_size=2)
+        for resource in held:
+            await pool.release(resource)
+        assert pool.stats().total <= 2
+        await pool.resize(min_size=3, max_size=5)
+        assert pool.stats().total == 3
+        with pytest.raises(PoolConfigurationError, match="max_size"):
+            await pool.resize(min_size=6)
+
+
+async def test_the_invariant_is_checked(factory: Any) -> None:
+    async with make(factory) as pool:
+        pool._counts[State.IDLE] += 1  # corrupt the books as a bug would
+        with pytest.raises(PoolInvariantViolation) as info:
+            await pool.acquire()
+        assert info.value.counts["idle"] == 1
+        assert info.value.counts["creating"] == 1
+        assert info.value.counts["total"] == 1
+        assert "idle + in_use + creating + destroying + unhealthy != total" in str(info.value)
+        pool._counts[State.IDLE] -= 1
+
+
+@pytest.mark.parametrize(
+    ("options", "name"),
+    [
+        ({"min_size": 5, "max_size": 2}, "max_size"),
+        ({"max_size": 0}, "max_size"),
+        ({"min_size": -1}, "min_size"),
+        ({"timeout": -1}, "timeout"),
+        ({"timeout": 0}, "timeout"),
+        ({"max_waiting": -1}, "max_waiting"),
+        ({"max_lifetime": 0}, "max_lifetime"),
+        ({"lifetime_jitter": 0.9}, "lifetime_jitter"),
+        ({"max_idle": -5}, "max_idle"),
+        ({"health_check_interval": 0}, "health_check_interval"),
+        ({"order": "random"}, "order"),
+        ({"backoff_initial": float("nan")}, "backoff_initial"),
+        ({"name": ""}, "name"),
+    ],
+)
+def test_bad_settings_name_the_field(factory: Any, options: dict[str, Any], name: str) -> None:
+    with pytest.raises(PoolConfigurationError) as info:
+        Pool(factory, **options)
+    assert isinstance(info.value, ConfigurationError)
+    assert isinstance(info.value, ValueError)
+    assert info.value.parameter == name
+
+
+def test_a_factory_without_create_and_destroy_is_refused() -> None:
+    with pytest.raises(PoolConfigurationError, match="factory"):
+        Pool(object())  # type: ignore[misc]
+
+
+async def test_acquire_timeout_is_validated(factory: Any) -> None:
+    async with make(factory) as pool:
+        with pytest.raises(PoolConfigurationError, match="timeout"):
+            pool.acquire(timeout=-1)
+
+
+def test_flaky_factory_is_a_resource_factory(factory: Any) -> None:
+    assert isinstance(factory, ResourceFactory)

@@ -1,0 +1,90 @@
+"""`ResourceFactoryContract`: what a factory for buttress-pooling's ``Pool`` must do."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+import pytest
+import pytest_asyncio
+
+from ._cache import close_quietly
+
+__all__ = ["ResourceFactoryContract"]
+
+
+class ResourceFactoryContract:
+    """Conformance suite for a resource factory (``create``/``destroy``, optional ``check``/``reset``).
+
+    Subclass it (as ``TestSomething``) and implement `make_factory`. The optional methods are tested
+    only when the factory has them.
+    """
+
+    pytestmark: ClassVar[list[pytest.MarkDecorator]] = [pytest.mark.asyncio]
+
+    async def make_factory(self) -> Any:  # noqa: ANN401 - any factory type
+        """Return the factory to test. Subclasses must implement it."""
+        raise NotImplementedError(f"{type(self).__name__} must implement make_factory()")
+
+    @pytest_asyncio.fixture
+    async def factory(self) -> AsyncIterator[Any]:
+        """The factory from `make_factory`, closed after the test if it has ``aclose``/``close``."""
+        made = await self.make_factory()
+        try:
+            yield made
+        finally:
+            await close_quietly(made)
+
+    async def test_create_and_destroy_are_coroutine_functions(self, factory: Any) -> None:
+        assert inspect.iscoroutinefunction(factory.create)
+        assert inspect.iscoroutinefunction(factory.destroy)
+        for name in ("check", "reset"):
+            method = getattr(factory, name, None)
+            assert method is None or inspect.iscoroutinefunction(method), f"{name} must be async"
+
+    async def test_each_create_makes_a_new_resource(self, factory: Any) -> None:
+        first, second = await factory.create(), await factory.create()
+        try:
+            assert first is not second
+        finally:
+            await factory.destroy(first)
+            await factory.destroy(second)
+
+    async def test_concurrent_creates_and_destroys(self, factory: Any) -> None:
+        resources = await asyncio.gather(*(factory.create() for _ in range(8)))
+        assert len({id(r) for r in resources}) == 8
+        await asyncio.gather(*(factory.destroy(r) for r in resources))
+
+    async def test_a_fresh_resource_passes_its_check(self, factory: Any) -> None:
+        if getattr(factory, "check", None) is None:
+            pytest.skip("the factory has no check()")
+        resource = await factory.create()
+        try:
+            assert await factory.check(resource) is True
+        finally:
+            await factory.destroy(resource)
+
+    async def test_a_destroyed_resource_fails_its_check(self, factory: Any) -> None:
+        if getattr(factory, "check", None) is None:
+            pytest.skip("the factory has no check()")
+        resource = await factory.create()
+        await factory.destroy(resource)
+        try:
+            healthy = await factory.check(resource)
+        except Exception:  # noqa: BLE001 - raising is an acceptable way to fail a check
+            healthy = False
+        assert healthy is False, "check() passed a resource that destroy() had disposed of"
+
+    async def test_reset_leaves_the_resource_usable(self, factory: Any) -> None:
+        if getattr(factory, "reset", None) is None:
+            pytest.skip("the factory has no reset()")
+        resource = await factory.create()
+        try:
+            await factory.reset(resource)
+            await factory.reset(resource)  # twice in a row is fine
+            if getattr(factory, "check", None) is not None:
+                assert await factory.check(resource) is True
+        finally:
+            await factory.destroy(resource)
