@@ -275,8 +275,9 @@ class BaseCache[T](ABC):
 
         However many callers miss the same key at once, ``loader`` runs once in this process (the
         others wait for its result), and, on a backend with a distributed lock, once across processes.
-        A fresh value may be recomputed early, with a probability that grows towards its expiry (XFetch),
-        so a hot key is refreshed before it expires rather than by a crowd after. With ``stale_ttl`` set,
+        A fresh value may be recomputed early, in the background while it is still served, with a
+        probability that grows towards its expiry (XFetch), so a hot key is refreshed before it
+        expires rather than by a crowd after. With ``stale_ttl`` set,
         an expired value is returned at once while one background refresh replaces it.
 
         Cancelling a caller never cancels the computation others are waiting for, and an exception from
@@ -296,11 +297,9 @@ class BaseCache[T](ABC):
         if entry is not None and entry.fresh(now):
             self._counters.hits += 1
             if entry.expires_at is not None and self._early(entry, now):
+                # The value is still fresh: serve it and refresh behind it, so no reader ever waits.
                 self._counters.early_refreshes += 1
-                if self._stale_ttl is not None:
-                    self._refresh_later(key, job, entry.expires_at)
-                    return entry.value
-                return await self._flight(key, job, entry.expires_at)
+                self._refresh_later(key, job, entry.expires_at)
             return entry.value
         self._counters.misses += 1
         if entry is not None and entry.servable_stale(now):

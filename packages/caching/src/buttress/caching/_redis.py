@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Self
 
-from buttress.core import Clock, JsonSerializer, SerializationError, Serializer, redact_url
+from buttress.core import Clock, JsonSerializer, SerializationError, Serializer, SystemClock, redact_url
 
 from ._base import BaseCache
 from ._breaker import CircuitBreaker
@@ -160,6 +161,9 @@ class RedisCache[T](BaseCache[T]):
         )
         self._owns_client = False
         self._address = "redis"
+        self._wall: Callable[[], float] = (
+            time.time if isinstance(self._clock, SystemClock) else lambda: self._clock.now().timestamp()
+        )
         # Bounds concurrent calls on a cluster client, whose per-node pools cannot queue callers.
         self._gate: asyncio.Semaphore | None = asyncio.Semaphore(50) if self._cluster else None
         self._cluster_ready = not self._cluster
@@ -204,8 +208,9 @@ class RedisCache[T](BaseCache[T]):
             )
             client = Redis.from_pool(pool)
         cache = cls(client, **options)
-        if cluster:
-            cache._gate = asyncio.Semaphore(max_connections)
+        # At most max_connections calls in flight, the rest queue first come, first served: a burst of
+        # thousands of callers is served in order instead of timing out in the connection pool.
+        cache._gate = asyncio.Semaphore(max_connections)
         cache._owns_client = True
         cache._address = redact_url(url)
         return cache
@@ -220,7 +225,7 @@ class RedisCache[T](BaseCache[T]):
         return self._lock_wait_s
 
     def _now(self) -> float:
-        return self._clock.now().timestamp()
+        return self._wall()
 
     def _key(self, key: str) -> str:
         return self.prefix + key

@@ -36,7 +36,7 @@ class AsyncRepositoryContract:
         """Return the ``n``-th entity; different ``n`` give different ids. Subclasses must implement it."""
         raise NotImplementedError(f"{type(self).__name__} must implement make_entity()")
 
-    def changed(self, entity: Any) -> Identifiable[Hashable]:  # noqa: ANN401 - narrowed by subclasses
+    def changed(self, entity: Any) -> Identifiable[Hashable]:
         """Return a copy of ``entity`` with its id and other content. Subclasses must implement it."""
         raise NotImplementedError(f"{type(self).__name__} must implement changed()")
 

@@ -24,7 +24,7 @@ class ResourceFactoryContract:
 
     pytestmark: ClassVar[list[pytest.MarkDecorator]] = [pytest.mark.asyncio]
 
-    async def make_factory(self) -> Any:  # noqa: ANN401 - any factory type
+    async def make_factory(self) -> Any:
         """Return the factory to test. Subclasses must implement it."""
         raise NotImplementedError(f"{type(self).__name__} must implement make_factory()")
 

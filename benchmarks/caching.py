@@ -1,0 +1,1004 @@
+"""buttress-caching against cashews, aiocache and cachetools, side by side in one run.
+
+Run with ``nox -s bench -- caching`` (or ``python benchmarks/caching.py [--quick]
+[--full-redis-stampede]``); the default run takes about four minutes on two cores. Every library
+talks to the same Redis, in the same process and event loop, after a warm-up. Four workloads, run
+and printed in this order:
+
+1. Redis hit: ``@cached`` (and ``get`` / ``get_or_compute``) on Redis against a raw ``redis.asyncio``
+   GET of the same value, cashews (redis backend, ``@cache``) and aiocache (``RedisCache``, ``@cached``).
+2. Memory hit: ``MemoryCache`` against cachetools' ``TTLCache`` (used directly), cashews ``mem://``
+   and aiocache's ``SimpleMemoryCache``.
+3. Hot key: 1,000 readers of one key whose TTL keeps expiring; reads that had to wait for the
+   loader, and recomputes per TTL window.
+4. Stampede: Zipf-distributed requests from 1,000 concurrent callers, a 10 ms loader; loader calls
+   against unique keys, and wall time. 200,000 requests in memory; 20,000 on Redis unless
+   ``--full-redis-stampede`` (the Redis rows of all three libraries serve ~650-1,600 requests/s here).
+
+Every Redis key this script writes contains a random token; the keys are deleted at the end (by
+SCAN on that token; never FLUSHDB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import contextlib
+import dataclasses
+import datetime
+import functools
+import gc
+import importlib.metadata
+import itertools
+import json
+import os
+import platform
+import random
+import secrets
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import cachetools
+import redis.asyncio as aioredis
+from aiocache import RedisCache as AioRedisCache
+from aiocache import SimpleMemoryCache, cached_stampede
+from aiocache import cached as aio_cached
+from cashews import Cache as CashewsCache
+
+from buttress.caching import MemoryCache, RedisCache, TieredCache, cached
+
+type Value = dict[str, Any]
+type Call = Callable[[], Awaitable[object]]
+type SyncCall = Callable[[], object]
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+LONG_TTL = 600.0
+
+# Workloads with 1,000 concurrent callers give every library the same pool, one connection per caller:
+# redis-py's default pool raises MaxConnectionsError beyond 100 commands in flight, and a smaller
+# BlockingConnectionPool starves some waiters past the libraries' timeouts (its waits are not FIFO).
+POOL_SIZE = 1_000
+
+# Every key written carries this token, so cleanup can find exactly this run's keys.
+TOKEN = f"bench-caching-{secrets.token_hex(6)}"
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big each workload is; ``--quick`` shrinks everything for a smoke run of about a minute."""
+
+    redis_rounds: int
+    memory_rounds: int
+    stampede_requests: int
+    stampede_requests_redis: int
+    stampede_keys: int
+    concurrency: int
+    hot_seconds: float
+    hot_readers: int
+
+
+DEFAULT = Scale(
+    redis_rounds=10_000,
+    memory_rounds=1_000,
+    stampede_requests=200_000,
+    stampede_requests_redis=20_000,
+    stampede_keys=50_000,
+    concurrency=1_000,
+    hot_seconds=5.0,
+    hot_readers=1_000,
+)
+QUICK = Scale(
+    redis_rounds=3_000,
+    memory_rounds=200,
+    stampede_requests=20_000,
+    stampede_requests_redis=10_000,
+    stampede_keys=50_000,
+    concurrency=1_000,
+    hot_seconds=2.0,
+    hot_readers=1_000,
+)
+
+
+# --- values, statistics, tables ---------------------------------------------------------------------------
+
+
+def make_value(i: int) -> Value:
+    """A small JSON-able record of ten fields, the kind of thing an application caches."""
+    return {
+        "id": i,
+        "name": f"user-{i}",
+        "email": f"user{i}@example.com",
+        "active": True,
+        "score": 12.5,
+        "tags": ["admin", "beta"],
+        "created": "2025-01-01T00:00:00+00:00",
+        "country": "NL",
+        "plan": "pro",
+        "logins": 42,
+    }
+
+
+@dataclass(frozen=True)
+class Dist:
+    """Median and the p10-p90 band of a set of samples."""
+
+    p50: float
+    p10: float
+    p90: float
+
+    @classmethod
+    def of(cls, samples: Sequence[float]) -> Dist:
+        deciles = statistics.quantiles(samples, n=10, method="inclusive")
+        return cls(statistics.median(samples), deciles[0], deciles[-1])
+
+    def cell(self, digits: int = 1) -> str:
+        return f"{self.p50:.{digits}f} ({self.p10:.{digits}f}-{self.p90:.{digits}f})"
+
+
+def check(got: object, expected: object) -> None:
+    if got != expected:
+        raise RuntimeError(f"benchmark setup is wrong: read {got!r}, expected {expected!r}")
+
+
+def ratio(ours: float | None, theirs: float | None) -> str:
+    if ours is None or theirs is None or theirs == 0:
+        return "—"
+    return f"{ours / theirs:.2f}x"
+
+
+def print_table(
+    title: str, header: Sequence[str], rows: Sequence[Sequence[str]], notes: Sequence[str] = ()
+) -> None:
+    print(f"\n### {title}\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    if notes:
+        print()
+        for note in notes:
+            print(note)
+    sys.stdout.flush()
+
+
+# --- clients ------------------------------------------------------------------------------------------------
+
+
+def pooled_client(url: str) -> aioredis.Redis:
+    """A client whose pool waits for a free connection instead of failing (the same for every library)."""
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=POOL_SIZE, timeout=30, socket_timeout=5.0
+    )
+    return aioredis.Redis.from_pool(pool)
+
+
+def cashews_cache(url: str, backend: str, name: str, *, size: int) -> CashewsCache:
+    cache = CashewsCache(name=f"bench-{name}-{backend}")
+    if backend == "memory":
+        cache.setup("mem://", size=size)
+    else:
+        # cashews already uses a BlockingConnectionPool (of 10 by default): make it the others' size.
+        cache.setup(url, max_connections=POOL_SIZE, socket_timeout=5.0)
+    return cache
+
+
+def aiocache_options(url: str, backend: str, *, pooled: bool = True) -> dict[str, Any]:
+    """Keyword arguments for aiocache's decorators: the memory cache by default, or its RedisCache."""
+    if backend == "memory":
+        return {}
+    parsed = urlparse(url)
+    options: dict[str, Any] = {
+        "cache": AioRedisCache,
+        "endpoint": parsed.hostname or "127.0.0.1",
+        "port": parsed.port or 6379,
+        "db": int((parsed.path or "/0").lstrip("/") or 0),
+    }
+    if pooled:
+        options |= {
+            "pool_max_size": POOL_SIZE,
+            "connection_pool_class": aioredis.BlockingConnectionPool,
+            "connection_pool_kwargs": {"timeout": 30, "socket_timeout": 5.0},
+        }
+    return options
+
+
+async def close_aiocache(cache: Any, backend: str) -> None:
+    if backend == "memory":
+        # Its entries hold loop.call_later timers (for their TTL); deleting them cancels the timers.
+        await cache.clear(namespace=cache.namespace)
+    await cache.close()
+
+
+# --- timing -------------------------------------------------------------------------------------------------
+
+
+type Sample = Callable[[], Awaitable[float]]
+
+BLOCK = 100
+
+
+def one_call(call: Call) -> Sample:
+    """A sample is one call's latency in µs (for round trips, where the timer's own cost is noise)."""
+    clock = time.perf_counter_ns
+
+    async def sample() -> float:
+        start = clock()
+        await call()
+        return (clock() - start) / 1_000
+
+    return sample
+
+
+def block_of(call: Call) -> Sample:
+    """A sample is the mean latency, in µs, of ``BLOCK`` calls in a row (for calls of a few µs)."""
+    clock = time.perf_counter_ns
+
+    async def sample() -> float:
+        start = clock()
+        for _ in range(BLOCK):
+            await call()
+        return (clock() - start) / 1_000 / BLOCK
+
+    return sample
+
+
+def sync_block_of(call: SyncCall) -> Sample:
+    """`block_of` for a plain function (cachetools), called without any await."""
+    clock = time.perf_counter_ns
+
+    async def sample() -> float:
+        start = clock()
+        for _ in range(BLOCK):
+            call()
+        return (clock() - start) / 1_000 / BLOCK
+
+    return sample
+
+
+async def round_robin(samples: dict[str, Sample], rounds: int, seed: int) -> dict[str, Dist]:
+    """Take ``rounds`` samples of each, one of each per round in a shuffled order.
+
+    Interleaving sample by sample means the drift of a shared, noisy machine hits every library alike.
+    """
+    names = list(samples)
+    for _ in range(max(rounds // 10, 50)):  # warm-up: code paths, connections, CPU caches
+        for name in names:
+            await samples[name]()
+    gc.collect()
+    taken: dict[str, list[float]] = {name: [] for name in names}
+    rng = random.Random(seed)
+    for _ in range(rounds):
+        rng.shuffle(names)
+        for name in names:
+            taken[name].append(await samples[name]())
+    return {name: Dist.of(values) for name, values in taken.items()}
+
+
+# --- workload 1: a hit on Redis -----------------------------------------------------------------------------
+
+
+async def redis_hits(url: str, scale: Scale) -> None:
+    prefix = f"{TOKEN}:w1:"
+    value = make_value(7)
+    # Sequential calls: every library with its default client settings.
+    aio_opts = aiocache_options(url, "redis", pooled=False)
+
+    raw = aioredis.Redis.from_url(url)
+    await raw.set(f"{prefix}raw", json.dumps(value))
+    raw_key = f"{prefix}raw"
+
+    ours: RedisCache[Value] = RedisCache.from_url(url, prefix=f"{prefix}b:", default_ttl=LONG_TTL)
+
+    @cached(ours, ttl=LONG_TTL, namespace="user")
+    async def ours_user(user_id: int) -> Value:
+        return make_value(user_id)
+
+    async def ours_load() -> Value:
+        return value
+
+    cw = CashewsCache(name="bench-redis")
+    cw.setup(url)
+    await cw.init()
+
+    @cw(ttl=LONG_TTL, key=f"{prefix}cw:user:{{user_id}}")
+    async def cw_user(user_id: int) -> Value:
+        return make_value(user_id)
+
+    aio_direct = AioRedisCache(namespace=f"{prefix}ac", **{k: v for k, v in aio_opts.items() if k != "cache"})
+
+    @aio_cached(ttl=int(LONG_TTL), namespace=f"{prefix}acd", **aio_opts)
+    async def aio_user(user_id: int) -> Value:
+        return make_value(user_id)
+
+    try:
+        # Fill every cache once; what follows are hits.
+        await ours_user(7)
+        await ours.set("k", value, ttl=LONG_TTL)
+        await cw_user(7)
+        await cw.set(f"{prefix}cw:k", value, expire=LONG_TTL)
+        await aio_user(7)
+        await aio_direct.set("k", value, ttl=int(LONG_TTL))
+        check(await ours_user(7), value)
+        check(await cw_user(7), value)
+        check(await aio_user(7), value)
+        check(await ours.get("k"), value)
+
+        async def raw_get() -> object:
+            return await raw.get(raw_key)
+
+        async def raw_get_json() -> object:
+            data = await raw.get(raw_key)
+            return json.loads(data) if data is not None else None
+
+        calls: dict[str, Call] = {
+            "raw GET": raw_get,
+            "raw GET + json.loads": raw_get_json,
+            "ours @cached": lambda: ours_user(7),
+            "ours get": lambda: ours.get("k"),
+            "ours get_or_compute": lambda: ours.get_or_compute("k", ours_load, ttl=LONG_TTL),
+            "cashews @cache": lambda: cw_user(7),
+            "cashews get": lambda: cw.get(f"{prefix}cw:k"),
+            "aiocache @cached": lambda: aio_user(7),
+            "aiocache get": lambda: aio_direct.get("k"),
+        }
+        result = await round_robin(
+            {name: one_call(call) for name, call in calls.items()}, scale.redis_rounds, seed=1
+        )
+        stats = ours.stats
+    finally:
+        await ours.aclose()
+        await cw.close()
+        await aio_direct.close()
+        await aio_user.cache.close()
+        await raw.aclose()
+
+    raw_p50 = result["raw GET"].p50
+    raw_json_p50 = result["raw GET + json.loads"].p50
+    rows: list[list[str]] = []
+    for op, ours_name, cw_name, aio_name in (
+        ("`@cached` hit", "ours @cached", "cashews @cache", "aiocache @cached"),
+        ("`get` hit", "ours get", "cashews get", "aiocache get"),
+        ("`get_or_compute` hit", "ours get_or_compute", None, None),
+    ):
+        mine = result[ours_name]
+        rows.append(
+            [
+                op,
+                mine.cell(),
+                result["raw GET"].cell(),
+                result["raw GET + json.loads"].cell(),
+                result[cw_name].cell() if cw_name else "n/a",
+                result[aio_name].cell() if aio_name else "n/a",
+                ratio(mine.p50, raw_p50),
+                ratio(mine.p50, raw_json_p50),
+                ratio(mine.p50, result[cw_name].p50 if cw_name else None),
+                ratio(mine.p50, result[aio_name].p50 if aio_name else None),
+            ]
+        )
+    print_table(
+        "1. Hit on Redis: µs per call, median (p10-p90)",
+        [
+            "operation",
+            "buttress",
+            "raw GET",
+            "raw GET+json",
+            "cashews",
+            "aiocache",
+            "÷ raw",
+            "÷ raw+json",
+            "÷ cashews",
+            "÷ aiocache",
+        ],
+        rows,
+        [
+            f"{scale.redis_rounds:,} calls per cell, each timed, interleaved call by call with the other "
+            "cells in a shuffled order, after a warm-up; "
+            "one key, a 10-field dict. Ratios are buttress median ÷ peer median (< 1: buttress faster).",
+            "Serialization as each library ships: buttress JSON, cashews pickle, aiocache JSON; "
+            "raw GET returns the bytes undecoded.",
+            f"buttress stats after the run: hits={stats.hits}, misses={stats.misses}, errors={stats.errors}.",
+        ],
+    )
+
+
+# --- workload 2: a hit in memory ----------------------------------------------------------------------------
+
+
+async def memory_hits(scale: Scale) -> None:
+    value = make_value(7)
+    ours: MemoryCache[Value] = MemoryCache(max_size=10_000, default_ttl=LONG_TTL)
+
+    @cached(ours, ttl=LONG_TTL, namespace="user")
+    async def ours_user(user_id: int) -> Value:
+        return make_value(user_id)
+
+    async def ours_load() -> Value:
+        return value
+
+    ttl_cache: cachetools.TTLCache[str, Value] = cachetools.TTLCache(maxsize=10_000, ttl=LONG_TTL)
+    lru_cache: cachetools.LRUCache[str, Value] = cachetools.LRUCache(maxsize=10_000)
+
+    async def tc_get_or_compute(key: str, loader: Callable[[], Awaitable[Value]]) -> Value:
+        # What a user writes around cachetools in async code: there is no async API to call.
+        try:
+            return ttl_cache[key]
+        except KeyError:
+            result = await loader()
+            ttl_cache[key] = result
+            return result
+
+    cm = CashewsCache(name="bench-mem")
+    cm.setup("mem://", size=100_000)
+    await cm.init()
+
+    @cm(ttl=LONG_TTL, key=f"{TOKEN}:w2:user:{{user_id}}")
+    async def cm_user(user_id: int) -> Value:
+        return make_value(user_id)
+
+    am = SimpleMemoryCache()
+
+    @aio_cached(ttl=int(LONG_TTL), namespace=f"{TOKEN}:w2")
+    async def am_user(user_id: int) -> Value:
+        return make_value(user_id)
+
+    try:
+        await ours.set("k", value)
+        await ours_user(7)
+        ttl_cache["k"] = value
+        lru_cache["k"] = value
+        await cm.set("k", value, expire=LONG_TTL)
+        await cm_user(7)
+        await am.set("k", value, ttl=int(LONG_TTL))
+        await am_user(7)
+        check(await ours.get("k"), value)
+        check(await cm.get("k"), value)
+        check(await am.get("k"), value)
+
+        def tc_get() -> object:
+            return ttl_cache["k"]
+
+        def lru_get() -> object:
+            return lru_cache["k"]
+
+        async def tc_gc() -> object:
+            return await tc_get_or_compute("k", ours_load)
+
+        calls: dict[str, Call] = {
+            "ours get": lambda: ours.get("k"),
+            "ours get_or_compute": lambda: ours.get_or_compute("k", ours_load, ttl=LONG_TTL),
+            "ours @cached": lambda: ours_user(7),
+            "cachetools get_or_compute": tc_gc,
+            "cashews get": lambda: cm.get("k"),
+            "cashews @cache": lambda: cm_user(7),
+            "aiocache get": lambda: am.get("k"),
+            "aiocache @cached": lambda: am_user(7),
+        }
+        samples = {name: block_of(call) for name, call in calls.items()}
+        samples["cachetools get"] = sync_block_of(tc_get)
+        samples["cachetools LRU get"] = sync_block_of(lru_get)
+        result = await round_robin(samples, scale.memory_rounds, seed=2)
+    finally:
+        await ours.aclose()
+        await cm.close()
+        await am.close()
+
+    rows: list[list[str]] = []
+    for op, names in (
+        ("`get` hit", ("ours get", "cachetools get", "cashews get", "aiocache get")),
+        ("`get_or_compute` hit", ("ours get_or_compute", "cachetools get_or_compute", None, None)),
+        ("`@cached` hit", ("ours @cached", None, "cashews @cache", "aiocache @cached")),
+    ):
+        mine = result[names[0]]
+        peers = [result[n] if n else None for n in names[1:]]
+        rows.append(
+            [
+                op,
+                mine.cell(2),
+                *[p.cell(2) if p else "n/a" for p in peers],
+                *[ratio(mine.p50, p.p50 if p else None) for p in peers],
+            ]
+        )
+    print_table(
+        "2. Hit in memory: µs per call, median (p10-p90)",
+        [
+            "operation",
+            "buttress",
+            "cachetools",
+            "cashews mem://",
+            "aiocache memory",
+            "÷ cachetools",
+            "÷ cashews",
+            "÷ aiocache",
+        ],
+        rows,
+        [
+            f"{scale.memory_rounds:,} samples per cell, each the mean per call of {BLOCK} calls in a row "
+            "(which keeps the timer's own cost out), interleaved block by block with the other cells in a "
+            "shuffled order, after a warm-up.",
+            "cachetools: `TTLCache.__getitem__` called directly (sync, no await); its `get_or_compute` row "
+            "is the try/except-KeyError helper a user writes in async code; it has no async decorator. "
+            f"cachetools `LRUCache.__getitem__`: {result['cachetools LRU get'].cell(2)} µs.",
+            "cashews and aiocache have no get-or-compute call.",
+        ],
+    )
+
+
+# --- workload 3: a hot key whose TTL keeps expiring ---------------------------------------------------------
+
+
+@dataclass
+class HotLoader:
+    """Counts runs and stamps each value with when it was computed (to tell a wait from a hit)."""
+
+    delay: float
+    calls: int = 0
+
+    async def __call__(self) -> Value:
+        self.calls += 1
+        await asyncio.sleep(self.delay)
+        value = make_value(1)
+        value["computed_at"] = time.monotonic()
+        return value
+
+
+@dataclass(frozen=True)
+class HotResult:
+    reads: int
+    waited: int
+    recomputes: int
+    p99_ms: float
+    max_ms: float
+
+
+async def hot_run(
+    call: Callable[[], Awaitable[Value]], loader: HotLoader, scale: Scale, seed: int
+) -> HotResult:
+    """``hot_readers`` tasks read one key for ``hot_seconds``, pausing 0.2-0.6 s between reads.
+
+    A read "waited for the loader" when the value it got was computed after the read began: it
+    could not have been served from the cache (fresh or stale) and had to wait for a computation.
+    """
+    await call()  # the key exists before the readers arrive
+    loader.calls = 0
+    rng = random.Random(seed)
+    reads = waited = 0
+    latencies: list[float] = []
+    gc.collect()
+    stop_at = time.monotonic() + scale.hot_seconds
+
+    async def reader(pause: Callable[[], float]) -> None:
+        nonlocal reads, waited
+        await asyncio.sleep(pause())
+        while time.monotonic() < stop_at:
+            start = time.monotonic()
+            value = await call()
+            end = time.monotonic()
+            reads += 1
+            latencies.append((end - start) * 1_000)
+            if value["computed_at"] > start:
+                waited += 1
+            await asyncio.sleep(pause())
+
+    await asyncio.gather(
+        *(reader(functools.partial(rng.uniform, 0.2, 0.6)) for _ in range(scale.hot_readers))
+    )
+    recomputes = loader.calls
+    latencies.sort()
+    if not latencies:
+        raise RuntimeError(f"no reader finished a read within {scale.hot_seconds} s")
+    return HotResult(reads, waited, recomputes, latencies[int(len(latencies) * 0.99)], latencies[-1])
+
+
+async def hot_key(url: str, scale: Scale) -> None:
+    ttl, delay = 0.5, 0.020
+    prefix = f"{TOKEN}:w4:"
+    warm_scale = dataclasses.replace(scale, hot_seconds=1.0)
+    results: dict[str, HotResult] = {}
+    notes: dict[str, str] = {}
+
+    async def run_ours(name: str, backend: str, **options: Any) -> None:
+        loader = HotLoader(delay)
+        async with contextlib.AsyncExitStack() as stack:
+            cache: MemoryCache[Value] | RedisCache[Value] | TieredCache[Value]
+            if backend == "memory":
+                cache = MemoryCache(max_size=1_000, default_ttl=ttl, **options)
+            else:
+                client = pooled_client(url)
+                stack.push_async_callback(client.aclose)
+                l2: RedisCache[Value] = RedisCache(
+                    client, prefix=f"{prefix}b{len(results)}:", default_ttl=ttl
+                )
+                if backend == "tiered":
+                    cache = TieredCache(l2, l1_max_size=1_000, default_ttl=ttl, **options)
+                    await cache.wait_until_subscribed()
+                else:
+                    cache = RedisCache(client, prefix=f"{prefix}b{len(results)}:", default_ttl=ttl, **options)
+            stack.push_async_callback(cache.aclose)
+
+            async def call() -> Value:
+                return await cache.get_or_compute("hot", loader, ttl=ttl)
+
+            await hot_run(call, loader, warm_scale, 1)  # warm-up; also opens the pool's connections
+            before = cache.stats
+            results[name] = await hot_run(call, loader, scale, 2)
+            after = cache.stats
+            notes[name] = (
+                f"misses {after.misses - before.misses}, "
+                f"stale served {after.stale_served - before.stale_served}, "
+                f"early refreshes {after.early_refreshes - before.early_refreshes}, "
+                f"single-flight joins {after.single_flight_joins - before.single_flight_joins}, "
+                f"errors {after.errors - before.errors}"
+            )
+
+    type Make = Callable[[HotLoader, str], Callable[[], Awaitable[Value]]]
+
+    async def run_peer(name: str, make: Make) -> None:
+        loader = HotLoader(delay)
+        call = make(loader, str(len(results)))
+        await hot_run(call, loader, warm_scale, 1)  # warm-up; also opens the pool's connections
+        results[name] = await hot_run(call, loader, scale, 2)
+
+    for backend in ("memory", "redis"):
+        await run_ours(f"buttress {backend}, `stale_ttl=0.5` (SWR + XFetch)", backend, stale_ttl=ttl)
+        await run_ours(f"buttress {backend}, XFetch only (defaults)", backend)
+        await run_ours(f"buttress {backend}, single-flight only (`xfetch_beta=0`)", backend, xfetch_beta=0.0)
+    await run_ours("buttress tiered (memory L1 + Redis L2), `stale_ttl=0.5`", "tiered", stale_ttl=ttl)
+
+    for backend in ("memory", "redis"):
+        async with contextlib.AsyncExitStack() as stack:
+            cw = cashews_cache(url, backend, "hot", size=1_000)
+            await cw.init()
+            stack.push_async_callback(cw.close)
+
+            def cw_lock(
+                loader: HotLoader, tag: str, cw: CashewsCache = cw, backend: str = backend
+            ) -> Callable[[], Awaitable[Value]]:
+                @cw(ttl=ttl, lock=True, key=f"{prefix}cw-lock:{backend}:{tag}")
+                async def call() -> Value:
+                    return await loader()
+
+                return call
+
+            def cw_early(
+                loader: HotLoader, tag: str, cw: CashewsCache = cw, backend: str = backend
+            ) -> Callable[[], Awaitable[Value]]:
+                # early_ttl: when a background recompute starts; ttl: how long the value is kept.
+                @cw.early(ttl=2 * ttl, early_ttl=ttl, key=f"{prefix}cw-early:{backend}:{tag}")
+                async def call() -> Value:
+                    return await loader()
+
+                return call
+
+            def aio_stampede(
+                loader: HotLoader,
+                tag: str,
+                backend: str = backend,
+                stack: contextlib.AsyncExitStack = stack,
+            ) -> Callable[[], Awaitable[Value]]:
+                @cached_stampede(
+                    ttl=ttl,
+                    lease=2,
+                    namespace=f"{prefix}ac:{backend}:{tag}",
+                    **aiocache_options(url, backend),
+                )
+                async def call() -> Value:
+                    return await loader()
+
+                stack.push_async_callback(close_aiocache, call.cache, backend)
+                typed: Callable[[], Awaitable[Value]] = call
+                return typed
+
+            await run_peer(f"cashews {backend}, `@cache(lock=True)`", cw_lock)
+            await run_peer(f"cashews {backend}, `@cache.early(ttl=1, early_ttl=0.5)`", cw_early)
+            await run_peer(f"aiocache {backend}, `cached_stampede`", aio_stampede)
+
+    windows = scale.hot_seconds / ttl
+    rows = [
+        [
+            name,
+            f"{r.reads:,}",
+            f"{r.waited:,}",
+            f"{r.recomputes}",
+            f"{r.recomputes / windows:.2f}",
+            f"{r.p99_ms:.1f}",
+            f"{r.max_ms:.1f}",
+        ]
+        for name, r in results.items()
+    ]
+    print_table(
+        "3. Hot key: 1,000 readers, TTL 0.5 s, 20 ms loader",
+        [
+            "library / strategy",
+            "reads",
+            "reads that waited for the loader",
+            "loader runs",
+            "loader runs per TTL window",
+            "p99 read, ms",
+            "max read, ms",
+        ],
+        rows,
+        [
+            f"Scale: {scale.hot_readers:,} readers for {scale.hot_seconds:g} s ({windows:g} TTL windows), "
+            "each pausing 0.2-0.6 s between reads (about 2,500 reads/s offered). A read waited for the "
+            "loader when the value it got was computed after it began (so it was served neither fresh nor "
+            "stale). buttress TTLs carry its default 5-15 % jitter. Each row is warmed up for 1 s first.",
+            f"Redis clients: a `BlockingConnectionPool` of {POOL_SIZE} connections for every library.",
+            "buttress counters during the measured run:",
+            *(f"- {name}: {note}" for name, note in notes.items()),
+        ],
+    )
+
+
+# --- workload 4: stampede -----------------------------------------------------------------------------------
+
+
+def zipf_requests(n_requests: int, n_keys: int, s: float, seed: int) -> list[int]:
+    """``n_requests`` key ids drawn from a Zipf(s) law over ``n_keys`` ranks (rank 0 most popular)."""
+    cumulative = list(itertools.accumulate(1.0 / (rank**s) for rank in range(1, n_keys + 1)))
+    total = cumulative[-1]
+    rng = random.Random(seed)
+    last = n_keys - 1
+    return [min(bisect.bisect_left(cumulative, rng.random() * total), last) for _ in range(n_requests)]
+
+
+@dataclass
+class Loader:
+    """A loader that sleeps like a database call and counts how often it ran."""
+
+    delay: float
+    calls: int = 0
+
+    async def __call__(self, key_id: int) -> Value:
+        self.calls += 1
+        await asyncio.sleep(self.delay)
+        return make_value(key_id)
+
+
+@dataclass(frozen=True)
+class StampedeResult:
+    loads: int
+    wall: float
+    latency_ms: Dist
+
+
+async def drive(
+    requests: Sequence[int], concurrency: int, call: Callable[[int], Awaitable[object]]
+) -> tuple[float, Dist]:
+    """Serve ``requests`` from ``concurrency`` workers; return the wall time and the request latencies."""
+    latencies: list[float] = []
+    shared: Iterator[int] = iter(requests)
+    clock = time.perf_counter
+
+    async def worker() -> None:
+        for key_id in shared:  # one iterator shared by all workers: each request is served once
+            start = clock()
+            await call(key_id)
+            latencies.append((clock() - start) * 1_000)
+
+    gc.collect()
+    start = clock()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return clock() - start, Dist.of(latencies)
+
+
+WARM_KEY_OFFSET = 10_000_000
+
+type KeyCall = Callable[[int], Awaitable[object]]
+
+
+async def stampede_targets(
+    url: str, backend: str, delay: float, stack: contextlib.AsyncExitStack
+) -> tuple[dict[str, tuple[KeyCall, Loader]], MemoryCache[Value] | RedisCache[Value]]:
+    """Fresh caches and counting loaders for one stampede run on ``backend``, keyed by library.
+
+    Everything opened is closed by ``stack``; the buttress cache is returned too, for its stats.
+    """
+    prefix = f"{TOKEN}:w3:{backend}:"
+    targets: dict[str, tuple[KeyCall, Loader]] = {}
+
+    loader = Loader(delay)
+    ours: MemoryCache[Value] | RedisCache[Value]
+    if backend == "memory":
+        ours = MemoryCache(max_size=200_000, default_ttl=LONG_TTL)
+    else:
+        client = pooled_client(url)
+        stack.push_async_callback(client.aclose)
+        ours = RedisCache(client, prefix=f"{prefix}b:", default_ttl=LONG_TTL)
+    stack.push_async_callback(ours.aclose)
+
+    def ours_call(
+        key_id: int, cache: MemoryCache[Value] | RedisCache[Value] = ours, load: Loader = loader
+    ) -> Awaitable[Value]:
+        return cache.get_or_compute(f"item:{key_id}", functools.partial(load, key_id), ttl=LONG_TTL)
+
+    targets["buttress"] = (ours_call, loader)
+
+    loader = Loader(delay)
+    cw = cashews_cache(url, backend, "stampede", size=200_000)
+    await cw.init()
+    stack.push_async_callback(cw.close)
+
+    @cw(ttl=LONG_TTL, lock=True, key=f"{prefix}cw:{{key_id}}")
+    async def cw_call(key_id: int, load: Loader = loader) -> Value:
+        return await load(key_id)
+
+    targets["cashews"] = (cw_call, loader)
+
+    loader = Loader(delay)
+
+    @cached_stampede(ttl=int(LONG_TTL), lease=2, namespace=f"{prefix}ac", **aiocache_options(url, backend))
+    async def aio_call(key_id: int, load: Loader = loader) -> Value:
+        return await load(key_id)
+
+    stack.push_async_callback(close_aiocache, aio_call.cache, backend)
+    targets["aiocache"] = (aio_call, loader)
+    return targets, ours
+
+
+async def stampede(url: str, scale: Scale) -> None:
+    delay = 0.010
+    rows: list[list[str]] = []
+    notes: list[str] = []
+    for backend, n_requests in (
+        ("memory", scale.stampede_requests),
+        ("redis", scale.stampede_requests_redis),
+    ):
+        requests = zipf_requests(n_requests, scale.stampede_keys, 1.0, seed=20_251_121)
+        # Warm-up on the same caches and pools, on keys the measured run never asks for.
+        warm = [WARM_KEY_OFFSET + k for k in zipf_requests(2_000, scale.stampede_keys, 1.0, seed=7)]
+        unique = len(set(requests))
+        results: dict[str, StampedeResult] = {}
+        async with contextlib.AsyncExitStack() as stack:
+            errors_before = 0
+            targets, ours = await stampede_targets(url, backend, delay, stack)
+            for name, (call, loader) in targets.items():
+                await drive(warm, scale.concurrency, call)
+                loader.calls = 0
+                if name == "buttress":
+                    errors_before = ours.stats.errors
+                print(f"  stampede: {name} {backend} ...", end="", flush=True)
+                wall, latency = await drive(requests, scale.concurrency, call)
+                results[name] = StampedeResult(loader.calls, wall, latency)
+                print(f" {wall:.1f} s, {loader.calls:,} loads", flush=True)
+            errors = ours.stats.errors - errors_before
+        mine, cw, ac = results["buttress"], results["cashews"], results["aiocache"]
+        rows.extend(
+            [
+                [
+                    f"loader calls ({backend})",
+                    f"{mine.loads:,}",
+                    f"{cw.loads:,}",
+                    f"{ac.loads:,}",
+                    ratio(mine.loads, cw.loads),
+                    ratio(mine.loads, ac.loads),
+                ],
+                [
+                    f"loader calls / unique keys ({backend})",
+                    f"{mine.loads / unique:.3f}",
+                    f"{cw.loads / unique:.3f}",
+                    f"{ac.loads / unique:.3f}",
+                    "",
+                    "",
+                ],
+                [
+                    f"wall time, s ({backend})",
+                    f"{mine.wall:.2f}",
+                    f"{cw.wall:.2f}",
+                    f"{ac.wall:.2f}",
+                    ratio(mine.wall, cw.wall),
+                    ratio(mine.wall, ac.wall),
+                ],
+                [
+                    f"request latency, ms ({backend})",
+                    mine.latency_ms.cell(2),
+                    cw.latency_ms.cell(2),
+                    ac.latency_ms.cell(2),
+                    ratio(mine.latency_ms.p50, cw.latency_ms.p50),
+                    ratio(mine.latency_ms.p50, ac.latency_ms.p50),
+                ],
+            ]
+        )
+        notes.append(
+            f"- {backend}: {n_requests:,} requests over {scale.stampede_keys:,} keys (Zipf s=1.0, seeded), "
+            f"{unique:,} unique keys requested; buttress backend errors: {errors}."
+        )
+    print_table(
+        f"4. Stampede: Zipf requests, {scale.concurrency:,} concurrent callers, 10 ms loader",
+        [
+            "operation",
+            "buttress `get_or_compute`",
+            "cashews `@cache(lock=True)`",
+            "aiocache `cached_stampede`",
+            "/ cashews",
+            "/ aiocache",
+        ],
+        rows,
+        [
+            *notes,
+            "One run per cell (the latency cell is the median and p10-p90 of every request in it). TTL 600 s "
+            "and caches larger than the key space, so each key should be loaded exactly once.",
+            f"Redis clients: a `BlockingConnectionPool` of {POOL_SIZE} connections for all three libraries "
+            "(redis-py's default pool refuses a 101st concurrent command with MaxConnectionsError).",
+        ],
+    )
+
+
+# --- main ---------------------------------------------------------------------------------------------------
+
+
+async def cleanup(url: str) -> int:
+    client = aioredis.Redis.from_url(url)
+    removed = 0
+    try:
+        batch: list[bytes] = []
+        async for name in client.scan_iter(match=f"*{TOKEN}*", count=1_000):
+            batch.append(name)
+            if len(batch) >= 1_000:
+                removed += await client.unlink(*batch)
+                batch.clear()
+        if batch:
+            removed += await client.unlink(*batch)
+    finally:
+        await client.aclose()
+    return removed
+
+
+async def machine(url: str) -> None:
+    client = aioredis.Redis.from_url(url)
+    try:
+        info = await client.info("server")
+    finally:
+        await client.aclose()
+    versions = ", ".join(
+        f"{dist} {importlib.metadata.version(dist)}"
+        for dist in ("buttress-caching", "cashews", "aiocache", "cachetools", "redis")
+    )
+    print(f"# buttress-caching benchmark — {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC\n")
+    print(
+        f"- machine: {os.cpu_count()} cores, {platform.machine()}, {platform.system()} {platform.release()}"
+    )
+    print(f"- Python {platform.python_version()} ({platform.python_implementation()}), asyncio default loop")
+    print(f"- Redis {info.get('redis_version')} at {urlparse(url).hostname}:{urlparse(url).port}")
+    print(f"- {versions}")
+    sys.stdout.flush()
+
+
+async def main(url: str, scale: Scale, quick: bool) -> None:
+    await machine(url)
+    print(
+        f"- scale: {'QUICK (--quick)' if quick else 'default'}: stampede "
+        f"{scale.stampede_requests:,} requests in memory, {scale.stampede_requests_redis:,} on Redis; "
+        f"hot key {scale.hot_seconds:g} s; "
+        f"Redis-hit cells {scale.redis_rounds:,} calls each; key token {TOKEN}"
+    )
+    started = time.perf_counter()
+    try:
+        await redis_hits(url, scale)
+        await memory_hits(scale)
+        await hot_key(url, scale)
+        await stampede(url, scale)  # last: it leaves the biggest heap behind
+    finally:
+        removed = await cleanup(url)
+        print(f"\nCleaned up {removed:,} Redis keys; total run time {time.perf_counter() - started:.0f} s.")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="a small smoke run instead of the full scale")
+    parser.add_argument(
+        "--full-redis-stampede",
+        action="store_true",
+        help="200,000 stampede requests on Redis too (about 8 minutes more; the default is 20,000)",
+    )
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL))
+    args = parser.parse_args()
+    chosen = QUICK if args.quick else DEFAULT
+    if args.full_redis_stampede:
+        chosen = dataclasses.replace(chosen, stampede_requests_redis=chosen.stampede_requests)
+    asyncio.run(main(args.redis_url, chosen, args.quick))
