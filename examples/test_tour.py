@@ -32,6 +32,12 @@ def test_tour_on_embedded_defaults() -> None:
     assert "set BUTTRESS_REDIS_URL to run them" in result.stdout
     assert "never more than max_size=4" in result.stdout
     assert "after close: 0 left" in result.stdout
+    assert "a fresh nonce per request: True" in result.stdout
+    assert "parse() reads the header back to the same policy: True" in result.stdout
+    assert "an unquoted keyword is refused" in result.stdout
+    assert "WSGI middleware: the page's nonce is in its header: True" in result.stdout
+    assert "same browser, new cookie values and address -> same fingerprint: True" in result.stdout
+    assert "a fingerprint made before rotation still verifies: True" in result.stdout
     assert "tour finished" in result.stdout
 
 
@@ -51,7 +57,10 @@ def test_tour_rejects_an_unknown_section() -> None:
     assert "unknown section" in result.stdout
 
 
-@pytest.mark.parametrize("section", ["buttress-core", "buttress-caching", "buttress-pooling"])
+@pytest.mark.parametrize(
+    "section",
+    ["buttress-core", "buttress-caching", "buttress-pooling", "buttress-csp", "buttress-fingerprint"],
+)
 def test_each_section_runs_alone(section: str) -> None:
     result = run_tour(clean_env(), section)
     assert result.returncode == 0, result.stderr

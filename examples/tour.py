@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from wsgiref.util import setup_testing_defaults
 
 from buttress.caching import CacheConfigurationError, MemoryCache, RedisCache, TieredCache, cached
 from buttress.core import (
@@ -27,6 +29,8 @@ from buttress.core import (
     SystemClock,
     redact_url,
 )
+from buttress.csp import NONCE_ENVIRON_KEY, CSPWSGIMiddleware, PolicyError, hash_source, parse, strict
+from buttress.fingerprint import Component, Fingerprinter, FingerprintError, IPMode, from_headers
 from buttress.pooling import AsyncpgFactory, Pool, PoolConfigurationError
 
 
@@ -231,10 +235,90 @@ async def pooling(tour: Tour) -> None:
         tour.say(f"AsyncpgFactory: PostgreSQL {version} through the pool")
 
 
+# --- buttress-csp -------------------------------------------------------------------------------
+
+
+async def csp(tour: Tour) -> None:
+    policy = strict(report_to=("csp", "/csp-reports"))
+    compiled = policy.compile()  # prepared once; each request only draws a nonce
+    first, header = compiled.issue()
+    second, _ = compiled.issue()
+    tour.say(f"strict preset: {header}")
+    tour.say(f"a fresh nonce per request: {first != second} ({len(first)} characters from 16 random bytes)")
+    again = parse(header, nonce=first, reporting_endpoints=policy.reporting_endpoints)
+    tour.say(f"parse() reads the header back to the same policy: {again == policy}")
+    try:
+        policy.with_directive("img-src", "self")
+    except PolicyError as exc:
+        tour.say(f"an unquoted keyword is refused: {exc}")
+
+    def page(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return [f'<script nonce="{environ[NONCE_ENVIRON_KEY]}">go()</script>'.encode()]
+
+    environ: dict[str, object] = {}
+    setup_testing_defaults(environ)
+    sent: dict[str, str] = {}
+
+    def start_response(
+        status: str, headers: list[tuple[str, str]], exc_info: object = None
+    ) -> Callable[[bytes], object]:
+        sent.update(headers)
+        return lambda data: None
+
+    body = b"".join(CSPWSGIMiddleware(page, policy)(environ, start_response))
+    nonce = str(environ[NONCE_ENVIRON_KEY])
+    tour.say(
+        f"WSGI middleware: the page's nonce is in its header: "
+        f"{f"'nonce-{nonce}'" in sent['Content-Security-Policy'] and nonce.encode() in body}"
+    )
+    tour.say(f"Reporting-Endpoints: {sent['Reporting-Endpoints']}")
+    tour.say(f"hash source for an inline script: {hash_source('go()')}")
+
+
+# --- buttress-fingerprint -----------------------------------------------------------------------
+
+
+async def fingerprint(tour: Tour) -> None:
+    old_secret, secret = secrets.token_bytes(32), secrets.token_bytes(32)
+    fingerprinter = Fingerprinter(secret, purpose="tour", previous_secrets=[old_secret])
+    headers = [
+        ("user-agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"),
+        ("accept", "text/html,*/*;q=0.8"),
+        ("accept-language", "nl-NL,nl;q=0.9"),
+        ("accept-encoding", "gzip, br"),
+        ("cookie", "session=3f9a1c; theme=dark"),
+    ]
+    churned = [(n, "session=77b2e0; theme=light" if n == "cookie" else v) for n, v in headers]
+    a = fingerprinter.from_headers(headers, client_ip="203.0.113.7")
+    b = fingerprinter.from_headers(churned, client_ip="198.51.100.20")
+    tour.say(f"same browser, new cookie values and address -> same fingerprint: {a.digest == b.digest}")
+    tour.say(f"confidence {a.confidence:.2f}, low_confidence={a.low_confidence}, purpose={a.purpose!r}")
+    tour.say(f"only keyed hashes leave: user-agent -> {a.components[Component.USER_AGENT]}")
+    thin = fingerprinter.from_headers(headers[:2])
+    tour.say(f"similarity to a request with two of the headers: {fingerprinter.similarity(a, thin):.2f}")
+    elsewhere = Fingerprinter(secrets.token_bytes(32), purpose="tour").from_headers(headers)
+    tour.say(f"another deployment's secret -> unlinkable: {elsewhere.digest != a.digest}")
+    before_rotation = Fingerprinter(old_secret, purpose="tour").from_headers(headers)
+    verified = fingerprinter.verify(before_rotation, from_headers(headers))
+    tour.say(f"a fingerprint made before rotation still verifies: {verified}")
+    by_network = Fingerprinter(secret, purpose="tour", ip=IPMode.PREFIX)
+    same_24 = by_network.from_headers(headers, client_ip="203.0.113.7") == by_network.from_headers(
+        headers, client_ip="203.0.113.99"
+    )
+    tour.say(f"IPMode.PREFIX: two addresses in one /24 agree: {same_24}")
+    try:
+        Fingerprinter(b"too short", purpose="tour")
+    except FingerprintError as exc:
+        tour.say(f"a weak secret is refused: {exc}")
+
+
 SECTIONS: dict[str, Section] = {
     "buttress-core": core,
     "buttress-caching": caching,
     "buttress-pooling": pooling,
+    "buttress-csp": csp,
+    "buttress-fingerprint": fingerprint,
 }
 
 

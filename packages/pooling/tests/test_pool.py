@@ -423,3 +423,13 @@ async def test_acquire_timeout_is_validated(factory: Any) -> None:
 
 def test_flaky_factory_is_a_resource_factory(factory: Any) -> None:
     assert isinstance(factory, ResourceFactory)
+
+
+async def test_max_waiting_zero_still_lets_the_pool_grow(factory: Any) -> None:
+    async with make(factory, max_size=2, max_waiting=0) as pool:
+        first = await pool.acquire()
+        second = await pool.acquire()
+        with pytest.raises(PoolExhaustedError):
+            await pool.acquire()
+        await pool.release(first)
+        await pool.release(second)

@@ -184,3 +184,16 @@ def test_factory_arguments_are_checked() -> None:
     with pytest.raises(PoolConfigurationError, match="dsn"):
         AsyncpgFactory("")
     assert "secret" not in repr(AsyncpgFactory("postgresql://u:secret@h/db"))
+
+
+async def test_reset_releases_advisory_locks_and_listeners(postgres_dsn: str, app_name: str) -> None:
+    async with Pool(factory_for(postgres_dsn, app_name), max_size=1, health_check_interval=None) as pool:
+        async with pool.acquire() as connection:
+            await connection.execute("SELECT pg_advisory_lock(424242)")
+            await connection.execute("LISTEN buttress_pool_test")
+        async with pool.acquire() as connection:
+            held = await connection.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+            )
+            assert held == 0
+            assert await connection.fetchval("SELECT count(*) FROM pg_listening_channels()") == 0

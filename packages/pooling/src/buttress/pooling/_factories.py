@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 class AsyncpgFactory:
-    """Makes asyncpg connections: ``check`` runs ``SELECT 1``, ``reset`` rolls back and runs ``RESET ALL``.
+    """Makes asyncpg connections: ``check`` runs ``SELECT 1``, ``reset`` makes the session like new.
 
     Args:
         dsn: The PostgreSQL DSN.
@@ -64,10 +64,12 @@ class AsyncpgFactory:
         return answer == 1
 
     async def reset(self, resource: asyncpg.Connection) -> None:
-        """Roll back an open transaction and reset session settings, so the next user starts clean."""
-        if resource.is_in_transaction():
-            await resource.execute("ROLLBACK")
-        await resource.execute("RESET ALL")
+        """Return the session to the state of a new connection, so the next user starts clean.
+
+        Uses asyncpg's own reset: an open transaction is rolled back, cursors closed, ``LISTEN``
+        registrations dropped, advisory locks released and settings reset (``RESET ALL``).
+        """
+        await resource.reset(timeout=self._check_timeout)
 
     def __repr__(self) -> str:
         return "AsyncpgFactory(dsn=***)"

@@ -415,7 +415,8 @@ class Pool[R]:
         return None
 
     async def _wait(self, timeout: float) -> _Slot[R]:
-        if self._max_waiting is not None and len(self._waiters) >= self._max_waiting:
+        pool_full = len(self._slots) >= self._max_size
+        if self._max_waiting is not None and pool_full and len(self._waiters) >= self._max_waiting:
             self._c.exhausted += 1
             raise PoolExhaustedError(f"pool {self.name!r}: {len(self._waiters)} callers are waiting already")
         loop = asyncio.get_running_loop()

@@ -1,0 +1,66 @@
+"""Per-request nonces and hash sources."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from typing import Final, Literal
+
+from .exceptions import CSPTypeError, PolicyError
+
+__all__ = ["MIN_NONCE_BYTES", "HashAlgorithm", "generate_nonce", "hash_source"]
+
+MIN_NONCE_BYTES: Final = 16
+"""The fewest random bytes a nonce is made from: 128 bits, as CSP3 recommends."""
+
+type HashAlgorithm = Literal["sha256", "sha384", "sha512"]
+
+
+def generate_nonce(nbytes: int = MIN_NONCE_BYTES) -> str:
+    """Return a fresh nonce: ``nbytes`` random bytes from `secrets`, base64url-encoded without padding.
+
+    Args:
+        nbytes: How many random bytes; at least `MIN_NONCE_BYTES` (16).
+
+    Raises:
+        PolicyError: ``nbytes`` is below 16.
+
+    Examples:
+        >>> len(generate_nonce())
+        22
+    """
+    if isinstance(nbytes, bool) or not isinstance(nbytes, int):
+        raise CSPTypeError("nbytes", "an int", nbytes)
+    if nbytes < MIN_NONCE_BYTES:
+        raise PolicyError("nbytes", nbytes, f"a nonce needs at least {MIN_NONCE_BYTES} random bytes")
+    return secrets.token_urlsafe(nbytes)
+
+
+def hash_source(content: str | bytes, algorithm: HashAlgorithm = "sha256") -> str:
+    """Return the hash source (``'sha256-…'``) that allows an inline script or style with this content.
+
+    The browser hashes the element's text exactly as it appears between the tags, encoded as UTF-8,
+    so pass that text, whitespace included.
+
+    Args:
+        content: The inline script or style text.
+        algorithm: ``"sha256"``, ``"sha384"`` or ``"sha512"``.
+
+    Raises:
+        PolicyError: ``algorithm`` is not one of the three.
+
+    Examples:
+        >>> hash_source("alert(1)")
+        "'sha256-bhHHL3z2vDgxUt0W3dWQOrprscmda2Y5pLsLg4GF+pI='"
+    """
+    if isinstance(content, str):
+        data = content.encode("utf-8")
+    elif isinstance(content, bytes):
+        data = content
+    else:
+        raise CSPTypeError("content", "a str or bytes", content)
+    if algorithm not in ("sha256", "sha384", "sha512"):
+        raise PolicyError("algorithm", algorithm, "use 'sha256', 'sha384' or 'sha512'")
+    digest = hashlib.new(algorithm, data).digest()
+    return f"'{algorithm}-{base64.b64encode(digest).decode('ascii')}'"

@@ -1,0 +1,162 @@
+"""Errors raised by buttress-csp.
+
+::
+
+    ButtressError                                  (buttress.core)
+    └── CSPError                                   every error this package raises
+        ├── PolicyError                            (also ConfigurationError, ValueError) a directive, source,
+        │   │                                      nonce or endpoint that breaks the CSP3 grammar
+        │   └── PolicySyntaxError                  a header given to parse() that is not one valid policy
+        ├── CSPTypeError                           (also TypeError) an argument of the wrong type
+        ├── ReportError                            (also ValueError) a violation report that cannot be read
+        │   ├── ReportTooLargeError                a body over the receiver's size limit
+        │   └── UnsupportedReportTypeError         a body whose content type is not a CSP report type
+        ├── NonceUnavailableError                  (also LookupError) the nonce was asked for outside a
+        │                                          request handled by the middleware
+        └── MissingExtraError                      (also ImportError) a helper whose extra is not installed
+
+Every message says what was wrong and what would be accepted. Report bodies are never quoted in an
+error: they come from browsers, that is from anyone, and may carry other users' URLs.
+"""
+
+from __future__ import annotations
+
+from buttress.core import ButtressError, ConfigurationError
+
+__all__ = [
+    "CSPError",
+    "CSPTypeError",
+    "MissingExtraError",
+    "NonceUnavailableError",
+    "PolicyError",
+    "PolicySyntaxError",
+    "ReportError",
+    "ReportTooLargeError",
+    "UnsupportedReportTypeError",
+]
+
+
+class CSPError(ButtressError):
+    """Root of every error buttress-csp raises."""
+
+
+class PolicyError(CSPError, ConfigurationError):
+    """A directive, source expression, nonce or reporting endpoint breaks the CSP3 grammar.
+
+    Args:
+        parameter: What was being set, such as ``"script-src"`` or ``"nonce"``.
+        value: The rejected value.
+        reason: What is wrong with it and what to write instead.
+        show_value: Whether the message may include ``repr(value)``.
+
+    Attributes:
+        parameter: What was being set.
+        value: The rejected value.
+        reason: What is wrong with it and what to write instead.
+    """
+
+
+class PolicySyntaxError(PolicyError):
+    """A header passed to `parse` is not a single, valid policy.
+
+    Attributes:
+        directive: The directive the problem was found in, or ``None`` when it concerns the header as
+            a whole.
+    """
+
+    def __init__(self, directive: str | None, value: object, reason: str) -> None:
+        super().__init__("header" if directive is None else directive, value, reason)
+        self.directive = directive
+
+
+class CSPTypeError(CSPError, TypeError):
+    """An argument has the wrong type.
+
+    Args:
+        parameter: The argument's name.
+        expected: What it should have been, such as ``"str"``.
+        actual: The type that was given.
+
+    Attributes:
+        parameter: The argument's name.
+        expected: What it should have been.
+        actual: The name of the type that was given.
+    """
+
+    def __init__(self, parameter: str, expected: str, actual: object) -> None:
+        actual_name = type(actual).__name__
+        super().__init__(f"{parameter} must be {expected}, got {actual_name}")
+        self.parameter = parameter
+        self.expected = expected
+        self.actual = actual_name
+
+
+class ReportError(CSPError, ValueError):
+    """A CSP violation report body cannot be read.
+
+    Args:
+        reason: What is wrong with the body. The body itself is never part of the message.
+
+    Attributes:
+        reason: What is wrong with the body.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"unreadable CSP report: {reason}")
+        self.reason = reason
+
+
+class ReportTooLargeError(ReportError):
+    """A report body is larger than the receiver accepts.
+
+    Attributes:
+        size: The body's size in bytes, or a lower bound when reading stopped at the limit.
+        limit: The largest body accepted, in bytes.
+    """
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(
+            f"the body has at least {size} bytes, over the limit of {limit}; "
+            "raise max_bytes if your reports are really that large"
+        )
+        self.size = size
+        self.limit = limit
+
+
+class UnsupportedReportTypeError(ReportError):
+    """A report body arrived with a content type that is not a CSP report type.
+
+    Attributes:
+        content_type: The media type that was given (parameters removed).
+    """
+
+    def __init__(self, content_type: str) -> None:
+        super().__init__(
+            f"content type {content_type!r} is not a CSP report type; expected "
+            "'application/csp-report', 'application/reports+json' or 'application/json'"
+        )
+        self.content_type = content_type
+
+
+class NonceUnavailableError(CSPError, LookupError):
+    """The request's nonce was asked for outside a request handled by the CSP middleware."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "no CSP nonce: current_nonce() was called outside a request handled by CSPMiddleware or "
+            "CSPWSGIMiddleware; wrap the application in one of them"
+        )
+
+
+class MissingExtraError(CSPError, ImportError):
+    """A helper was used without the extra that installs what it needs.
+
+    Args:
+        feature: What was asked for, such as ``"install_jinja2"``.
+        extra: The extra that installs it, such as ``"jinja2"``.
+    """
+
+    def __init__(self, feature: str, extra: str) -> None:
+        super().__init__(f"{feature} needs the '{extra}' extra: pip install 'buttress-csp[{extra}]'")
+        self.feature = feature
+        self.extra = extra

@@ -1,0 +1,117 @@
+"""Errors raised by buttress-fingerprint.
+
+::
+
+    ButtressError                                  (buttress.core)
+    └── FingerprintError                           every error this package raises
+        ├── FingerprintConfigurationError          (also ConfigurationError, ValueError) a weak secret, an
+        │                                          empty purpose, an unknown component, a bad prefix length
+        ├── FingerprintTypeError                   (also TypeError) an argument of the wrong type
+        ├── InvalidRequestError                    (also ValueError) a scope, environ, header list, client
+        │                                          IP or TLS string that cannot be read
+        ├── InvalidFingerprintError                (also ValueError) a stored fingerprint that is not one
+        └── IncomparableFingerprintsError          (also ValueError) two fingerprints made with different
+                                                   keys or purposes
+
+No message carries a secret, a header value or an address: a request's data is personal data, and
+errors end up in logs.
+"""
+
+from __future__ import annotations
+
+from buttress.core import ButtressError, ConfigurationError
+
+__all__ = [
+    "FingerprintConfigurationError",
+    "FingerprintError",
+    "FingerprintTypeError",
+    "IncomparableFingerprintsError",
+    "InvalidFingerprintError",
+    "InvalidRequestError",
+]
+
+
+class FingerprintError(ButtressError):
+    """Root of every error buttress-fingerprint raises."""
+
+
+class FingerprintConfigurationError(FingerprintError, ConfigurationError):
+    """An argument to `Fingerprinter` is invalid; the message names it and what would be accepted.
+
+    Attributes:
+        parameter: The argument's name.
+        value: The rejected value (never shown in the message for secrets).
+        reason: What is wrong and what to do.
+    """
+
+
+class FingerprintTypeError(FingerprintError, TypeError):
+    """An argument has the wrong type.
+
+    Args:
+        parameter: The argument's name.
+        expected: What it should have been.
+        actual: The value that was given; only its type's name is kept.
+
+    Attributes:
+        parameter: The argument's name.
+        expected: What it should have been.
+        actual: The name of the type that was given.
+    """
+
+    def __init__(self, parameter: str, expected: str, actual: object) -> None:
+        actual_name = type(actual).__name__
+        super().__init__(f"{parameter} must be {expected}, got {actual_name}")
+        self.parameter = parameter
+        self.expected = expected
+        self.actual = actual_name
+
+
+class InvalidRequestError(FingerprintError, ValueError):
+    """A request (ASGI scope, WSGI environ, headers, client IP, TLS string) cannot be read.
+
+    Args:
+        part: Which part was malformed, such as ``"scope['headers']"`` or ``"client_ip"``.
+        reason: What is wrong with it. The request's data itself is never quoted.
+
+    Attributes:
+        part: Which part was malformed.
+        reason: What is wrong with it.
+    """
+
+    def __init__(self, part: str, reason: str) -> None:
+        super().__init__(f"cannot read {part}: {reason}")
+        self.part = part
+        self.reason = reason
+
+
+class InvalidFingerprintError(FingerprintError, ValueError):
+    """A value given as a stored fingerprint (a digest or a `Fingerprint.to_dict` record) is not one.
+
+    Attributes:
+        reason: What is wrong with it.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"not a fingerprint: {reason}")
+        self.reason = reason
+
+
+class IncomparableFingerprintsError(FingerprintError, ValueError):
+    """Two fingerprints were compared that were made with different keys or for different purposes.
+
+    Their digests are unrelated by design, so no similarity can be computed: fingerprint both
+    requests with the same `Fingerprinter`.
+
+    Attributes:
+        left: ``(key_id, purpose)`` of the first fingerprint.
+        right: ``(key_id, purpose)`` of the second.
+    """
+
+    def __init__(self, left: tuple[str, str], right: tuple[str, str]) -> None:
+        super().__init__(
+            f"fingerprints made with key {left[0]} for {left[1]!r} and key {right[0]} for {right[1]!r} "
+            "cannot be compared; fingerprint both requests with the same Fingerprinter"
+        )
+        self.left = left
+        self.right = right
