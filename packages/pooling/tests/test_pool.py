@@ -433,3 +433,12 @@ async def test_max_waiting_zero_still_lets_the_pool_grow(factory: Any) -> None:
             await pool.acquire()
         await pool.release(first)
         await pool.release(second)
+
+
+async def test_a_caller_who_finds_only_expired_resources_gets_a_new_one(factory: Any) -> None:
+    clock = FakeClock()
+    async with make(factory, min_size=2, max_size=2, max_lifetime=10, lifetime_jitter=0, clock=clock) as pool:
+        clock.advance(11)  # both idle resources are past their lifetime; no health pass runs
+        async with pool.acquire(timeout=2) as fresh:
+            assert fresh.destroyed == 0
+            assert fresh not in factory.created[:2]

@@ -69,6 +69,10 @@ class State(enum.Enum):
     UNHEALTHY = "unhealthy"
     """It failed its check and is about to be destroyed."""
 
+    # Members are singletons compared by identity; Enum's own __hash__ is Python code, and the
+    # counters look states up several times per acquire and release.
+    __hash__ = object.__hash__
+
 
 @dataclass(frozen=True, slots=True)
 class PoolStats:
@@ -408,11 +412,17 @@ class Pool[R]:
         while self._idle:
             slot = self._idle.pop() if self._lifo else self._idle.popleft()
             if slot.expires_at <= now or slot.generation != self._generation:
-                self._spawn(self._destroy(slot))
+                # Retired, not just destroyed: a replacement starts once the slot is gone, or a caller
+                # who finds only stale resources at max_size would wait for the next health pass.
+                self._spawn(self._retire(slot))
                 continue
             self._transition_state(slot, State.IN_USE)
             return slot
         return None
+
+    async def _retire(self, slot: _Slot[R]) -> None:
+        await self._destroy(slot)
+        self._after_loss()
 
     async def _wait(self, timeout: float) -> _Slot[R]:
         pool_full = len(self._slots) >= self._max_size
@@ -478,8 +488,19 @@ class Pool[R]:
                 f"pool {self.name!r} did not hand out this resource, or it was released"
             )
         self._c.released += 1
+        if not discard and self._reset_fn is None and self._reusable(slot):
+            self._offer(slot)  # nothing to await: no task, no trip around the event loop
+            return
         # Shielded: a caller cancelled mid-release must not strand the resource in IN_USE.
         await asyncio.shield(self._spawn(self._give_back(slot, discard)))
+
+    def _reusable(self, slot: _Slot[R]) -> bool:
+        return (
+            not self._closing
+            and len(self._slots) <= self._max_size
+            and slot.generation == self._generation
+            and slot.expires_at > self._clock.monotonic()
+        )
 
     async def _give_back(self, slot: _Slot[R], discard: bool) -> None:
         surplus = len(self._slots) > self._max_size  # the pool was shrunk while this was out
