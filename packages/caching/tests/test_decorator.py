@@ -7,6 +7,8 @@ import inspect
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from buttress.caching import CacheConfigurationError, CachedFunction, MemoryCache, bypass_cache, cached
 from buttress.core import MISSING
@@ -230,3 +232,28 @@ async def test_key_function_must_return_a_string(cache: MemoryCache[Any]) -> Non
 
     with pytest.raises(CacheConfigurationError, match="non-empty str"):
         await f(1)
+
+
+@given(
+    args=st.lists(st.integers(-5, 5), max_size=3),
+    kwargs=st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), st.integers(-5, 5), max_size=3),
+)
+def test_the_fast_key_path_agrees_with_signature_binding(args: list[int], kwargs: dict[str, int]) -> None:
+    """Property: keys built without Signature.bind equal the bound-argument keys, or fail the same way."""
+
+    async def f(a: int, b: int = 2, c: int = 3) -> int:
+        return a + b + c
+
+    wrapped = cached(MemoryCache[int]())(f)
+    try:
+        slow: str | Exception = wrapped._bound_key(tuple(args), dict(kwargs))
+    except CacheConfigurationError as exc:
+        slow = exc
+    try:
+        fast: str | Exception = wrapped.key(*args, **kwargs)
+    except CacheConfigurationError as exc:
+        fast = exc
+    if isinstance(slow, Exception):
+        assert isinstance(fast, CacheConfigurationError)
+    else:
+        assert fast == f"{wrapped._namespace}:{slow}"

@@ -99,6 +99,13 @@ class CachedFunction[**P, R]:
         self._tags = tags
         self._cache_none = cache_none
         self._signature = inspect.signature(func)
+        parameters = list(self._signature.parameters.values())
+        # Plain signatures (no *args, **kwargs, keyword-only) get keys without Signature.bind per call.
+        self._plain = all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in parameters)
+        self._names = tuple(p.name for p in parameters)
+        self._defaults = {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+        # A cache given directly is resolved once; a factory is called each time (dependency injection).
+        self._fixed: ComputeCache[R] | None = cache if isinstance(cache, ComputeCache) else None
         functools.update_wrapper(self, func)
 
     async def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -142,6 +149,8 @@ class CachedFunction[**P, R]:
         )
 
     def _resolve(self) -> ComputeCache[R]:
+        if self._fixed is not None:
+            return self._fixed
         cache = self._cache
         if isinstance(cache, ComputeCache):
             return cache
@@ -154,6 +163,32 @@ class CachedFunction[**P, R]:
         return self._tags(*args, **kwargs) if callable(self._tags) else self._tags
 
     def _default_key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        values = self._plain_values(args, kwargs)
+        if values is not None:
+            joined = ",".join(f"{name}={_stable_repr(name, values[name])}" for name in self._names)
+            if len(joined) > _MAX_ARGS_CHARS:
+                return "sha256:" + hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
+            return joined
+        return self._bound_key(args, kwargs)
+
+    def _plain_values(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any] | None:
+        """The call's arguments by name, for a plain signature; ``None`` sends the call to `_bound_key`."""
+        names = self._names
+        if not self._plain or len(args) > len(names):
+            return None
+        values = dict(zip(names, args, strict=False))
+        for name, value in kwargs.items():
+            if name in values or (name not in self._defaults and name not in names):
+                return None  # a duplicate or unknown argument: bind() raises the right error
+            values[name] = value
+        for name in names[len(args) :]:
+            if name not in values:
+                if name not in self._defaults:
+                    return None
+                values[name] = self._defaults[name]
+        return values
+
+    def _bound_key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         try:
             bound = self._signature.bind(*args, **kwargs)
         except TypeError as exc:
