@@ -81,16 +81,6 @@ def envelope(payload: bytes, *, expires_at: float | None = None) -> bytes:
 
 
 @pytest.fixture
-async def raw(redis_url: str) -> AsyncIterator[Redis]:
-    """A plain client on the shared server, to look behind the cache's back."""
-    client = Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
 async def make_cache(redis_url: str, redis_prefix: str) -> AsyncIterator[CacheFactory]:
     """Make RedisCaches on their own clients (default: the test's prefix); all are closed after the test."""
     made: list[RedisCache[Any]] = []

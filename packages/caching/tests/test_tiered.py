@@ -45,16 +45,6 @@ async def reads(cache: TieredCache[Any], key: str, expected: object) -> bool:
 
 
 @pytest.fixture
-async def raw(redis_url: str) -> AsyncIterator[Redis]:
-    """A plain client on the shared server, to look behind the caches' backs."""
-    client = Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
 async def make_tiered(redis_url: str, redis_prefix: str) -> AsyncIterator[TieredFactory]:
     """Make subscribed TieredCaches (one "process" each: own client, shared L2 prefix), closed after."""
     made: list[TieredCache[Any]] = []
