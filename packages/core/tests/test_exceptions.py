@@ -9,6 +9,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from buttress.core import (
+    ArgumentTypeError,
     BackendUnavailableError,
     ButtressError,
     ConfigurationError,
@@ -30,6 +31,7 @@ def all_errors() -> st.SearchStrategy[ButtressError]:
         st.builds(SerializationError, text, st.sampled_from(["dumps", "loads"]), text),
         st.builds(NotFoundError, text, values),
         st.builds(ConflictError, text, values, text),
+        st.builds(ArgumentTypeError, text, text, values),
     )
 
 
@@ -128,3 +130,11 @@ def test_errors_survive_pickling_with_their_message() -> None:
     # Errors cross process boundaries (worker pools, multiprocessing); the message must survive.
     error = ButtressError("plain")
     assert str(pickle.loads(pickle.dumps(error))) == "plain"  # noqa: S301 - our own bytes
+
+
+def test_argument_type_error_names_the_type_never_the_value() -> None:
+    error = ArgumentTypeError("secret", "bytes", "hunter2")
+    assert isinstance(error, TypeError)
+    assert str(error) == "secret must be bytes, got str"
+    assert (error.parameter, error.expected, error.actual) == ("secret", "bytes", "str")
+    assert "hunter2" not in str(error)

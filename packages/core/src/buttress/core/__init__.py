@@ -28,6 +28,7 @@ from ._protocols import (
 )
 from ._serializers import JsonSerializer
 from .exceptions import (
+    ArgumentTypeError,
     BackendUnavailableError,
     ButtressError,
     ConfigurationError,
@@ -41,6 +42,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MISSING",
+    "ArgumentTypeError",
     "AsyncRepository",
     "BackendUnavailableError",
     "ButtressError",

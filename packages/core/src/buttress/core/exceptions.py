@@ -6,6 +6,7 @@ where they mean the same thing::
     Exception
     └── ButtressError                      every error a buttress package raises
         ├── ConfigurationError             (also ValueError) an argument or setting is invalid
+        ├── ArgumentTypeError              (also TypeError) an argument has the wrong type
         ├── BackendUnavailableError        (also ConnectionError) a server cannot be reached
         ├── SerializationError             (also ValueError) a value cannot be encoded or decoded
         ├── NotFoundError                  (also LookupError) the thing asked for does not exist
@@ -24,6 +25,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
+    "ArgumentTypeError",
     "BackendUnavailableError",
     "ButtressError",
     "ConfigurationError",
@@ -77,6 +79,37 @@ class ConfigurationError(ButtressError, ValueError):
         self.parameter = parameter
         self.value = value
         self.reason = reason
+
+
+class ArgumentTypeError(ButtressError, TypeError):
+    """An argument has the wrong type.
+
+    Only the name of the given value's type is kept, so a secret passed in the wrong place never
+    reaches a message or a log line.
+
+    Args:
+        parameter: The argument's name, as the caller spelled it.
+        expected: What it should have been, such as ``"a str"``.
+        actual: The value that was given.
+
+    Attributes:
+        parameter: The argument's name.
+        expected: What it should have been.
+        actual: The name of the type that was given.
+
+    Examples:
+        >>> raise ArgumentTypeError("header", "a str", b"raw")
+        Traceback (most recent call last):
+        ...
+        buttress.core.exceptions.ArgumentTypeError: header must be a str, got bytes
+    """
+
+    def __init__(self, parameter: str, expected: str, actual: object) -> None:
+        actual_name = type(actual).__name__
+        super().__init__(f"{parameter} must be {expected}, got {actual_name}")
+        self.parameter = parameter
+        self.expected = expected
+        self.actual = actual_name
 
 
 class BackendUnavailableError(ButtressError, ConnectionError):

@@ -21,7 +21,7 @@ error: they come from browsers, that is from anyone, and may carry other users' 
 
 from __future__ import annotations
 
-from buttress.core import ButtressError, ConfigurationError
+from buttress.core import ArgumentTypeError, ButtressError, ConfigurationError
 
 __all__ = [
     "CSPError",
@@ -69,26 +69,8 @@ class PolicySyntaxError(PolicyError):
         self.directive = directive
 
 
-class CSPTypeError(CSPError, TypeError):
-    """An argument has the wrong type.
-
-    Args:
-        parameter: The argument's name.
-        expected: What it should have been, such as ``"str"``.
-        actual: The type that was given.
-
-    Attributes:
-        parameter: The argument's name.
-        expected: What it should have been.
-        actual: The name of the type that was given.
-    """
-
-    def __init__(self, parameter: str, expected: str, actual: object) -> None:
-        actual_name = type(actual).__name__
-        super().__init__(f"{parameter} must be {expected}, got {actual_name}")
-        self.parameter = parameter
-        self.expected = expected
-        self.actual = actual_name
+class CSPTypeError(CSPError, ArgumentTypeError):
+    """An argument has the wrong type (see `buttress.core.ArgumentTypeError` for the attributes)."""
 
 
 class ReportError(CSPError, ValueError):

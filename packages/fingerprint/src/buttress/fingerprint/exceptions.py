@@ -19,7 +19,7 @@ errors end up in logs.
 
 from __future__ import annotations
 
-from buttress.core import ButtressError, ConfigurationError
+from buttress.core import ArgumentTypeError, ButtressError, ConfigurationError
 
 __all__ = [
     "FingerprintConfigurationError",
@@ -45,26 +45,8 @@ class FingerprintConfigurationError(FingerprintError, ConfigurationError):
     """
 
 
-class FingerprintTypeError(FingerprintError, TypeError):
-    """An argument has the wrong type.
-
-    Args:
-        parameter: The argument's name.
-        expected: What it should have been.
-        actual: The value that was given; only its type's name is kept.
-
-    Attributes:
-        parameter: The argument's name.
-        expected: What it should have been.
-        actual: The name of the type that was given.
-    """
-
-    def __init__(self, parameter: str, expected: str, actual: object) -> None:
-        actual_name = type(actual).__name__
-        super().__init__(f"{parameter} must be {expected}, got {actual_name}")
-        self.parameter = parameter
-        self.expected = expected
-        self.actual = actual_name
+class FingerprintTypeError(FingerprintError, ArgumentTypeError):
+    """An argument has the wrong type (see `buttress.core.ArgumentTypeError` for the attributes)."""
 
 
 class InvalidRequestError(FingerprintError, ValueError):
