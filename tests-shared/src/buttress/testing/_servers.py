@@ -51,7 +51,28 @@ def _wait_for(check: Callable[[], str | None], what: str, timeout: float = _STAR
     raise ServerError(f"{what} did not come up within {timeout:.0f}s: {last}")
 
 
-class RedisServer:
+class _Server:
+    """A server started by `start` and removed by `close`; as a context manager, both."""
+
+    def start(self) -> None:
+        """Start the server."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Stop the server and remove what it left behind."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class RedisServer(_Server):
     """A private ``redis-server`` on a free port, persisting nothing, for one test.
 
     ``stop()`` and ``start()`` keep the port, so clients configured with `url` reconnect after a
@@ -131,15 +152,6 @@ class RedisServer:
         self.kill()
         shutil.rmtree(self._dir, ignore_errors=True)
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"RedisServer(url={self.url!r}, running={self.running})"
 
@@ -161,7 +173,7 @@ class RedisServer:
             process.wait()
 
 
-class RedisClusterServer:
+class RedisClusterServer(_Server):
     """A private Redis Cluster of ``nodes`` masters on free ports, slots split evenly, for one session.
 
     Each node is a `RedisServer` started with ``--cluster-enabled yes``; the slots are assigned with
@@ -215,15 +227,6 @@ class RedisClusterServer:
         for node in self.nodes:
             node.close()
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"RedisClusterServer(url={self.url!r}, nodes={len(self.nodes)})"
 
@@ -246,7 +249,7 @@ def _cluster_port() -> int:
     raise ServerError("found no free port pair for a cluster node")
 
 
-class PostgresServer:
+class PostgresServer(_Server):
     """A private PostgreSQL cluster (``initdb`` + ``pg_ctl``) in a temporary directory, for one test.
 
     Durability is off (``fsync=off``) since the data is thrown away. When run as root, the server runs
@@ -332,15 +335,6 @@ class PostgresServer:
         with contextlib.suppress(ServerError):
             self.stop("immediate")
         shutil.rmtree(self._dir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"PostgresServer(dsn={self.dsn!r})"
