@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
-from buttress.testing import REDIS_ENV, REQUIRE_ENV, free_port
+from buttress.testing import CONFORMANCE_ENV, REDIS_ENV, REQUIRE_ENV, find_conformance_dir, free_port
 
 NEEDS_REDIS = """
 def test_needs_redis(redis_url):
@@ -85,3 +86,50 @@ def test_hypothesis_profiles_are_registered_and_ci_is_derandomized() -> None:
     assert ci.derandomize is True
     assert ci.deadline is None
     assert ci.max_examples > dev.max_examples
+
+
+NEEDS_CONFORMANCE = """
+def test_needs_suites(conformance_dir):
+    assert (conformance_dir / "marker.txt").read_text() == "here"
+"""
+
+
+def test_the_conformance_environment_variable_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    monkeypatch.setenv(CONFORMANCE_ENV, str(suites))
+    assert find_conformance_dir(tmp_path / "elsewhere") == suites
+    monkeypatch.setenv(CONFORMANCE_ENV, str(tmp_path / "missing"))
+    assert find_conformance_dir(tmp_path) is None
+
+
+def test_conformance_suites_are_found_beside_a_parent_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(CONFORMANCE_ENV, raising=False)
+    suites = tmp_path / "shared" / "conformance"
+    suites.mkdir(parents=True)
+    checkout = tmp_path / "main" / "packages" / "flags"
+    checkout.mkdir(parents=True)
+    assert find_conformance_dir(checkout) == suites
+
+
+def test_missing_conformance_suites_skip_or_fail_like_a_service(
+    pytester: pytest.Pytester,
+    run_inner: Callable[..., pytest.RunResult],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.delenv(REQUIRE_ENV, raising=False)
+    monkeypatch.setenv(CONFORMANCE_ENV, str(tmp_path / "absent"))
+    pytester.makepyfile(NEEDS_CONFORMANCE)
+    skipped = run_inner("-rs")
+    skipped.assert_outcomes(skipped=1)
+    skipped.stdout.fnmatch_lines([f"*conformance suites not found: set {CONFORMANCE_ENV}*"])
+    run_inner("--require-services").assert_outcomes(errors=1)
+
+    present = tmp_path / "present"
+    present.mkdir()
+    (present / "marker.txt").write_text("here")
+    monkeypatch.setenv(CONFORMANCE_ENV, str(present))
+    run_inner("--require-services").assert_outcomes(passed=1)

@@ -25,10 +25,11 @@ from ._discovery import (
 from ._hypothesis import CI_PROFILE, DEV_PROFILE, register_profiles
 from ._servers import PostgresServer, RedisClusterServer, RedisServer, ServerError, free_port
 from .contracts import AsyncRepositoryContract, CacheProviderContract, ResourceFactoryContract
-from .plugin import PostgresSchema
+from .plugin import CONFORMANCE_ENV, PostgresSchema, find_conformance_dir
 
 __all__ = [
     "CI_PROFILE",
+    "CONFORMANCE_ENV",
     "DEV_PROFILE",
     "POSTGRES_ENV",
     "REDIS_ENV",
@@ -47,6 +48,7 @@ __all__ = [
     "ServiceUnavailable",
     "discover_postgres",
     "discover_redis",
+    "find_conformance_dir",
     "free_port",
     "register_profiles",
 ]

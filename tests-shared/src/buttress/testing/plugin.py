@@ -15,10 +15,16 @@ fixture                   scope     gives
 ``postgres_schema``       module    a fresh schema (`PostgresSchema`), dropped after the module
 ``postgres_server``       function  a private `PostgresServer` the test may stop and restart
 ``fake_clock``            function  a `FakeClock`
+``conformance_dir``       session   the folder of third-party conformance suites (see below)
 ========================  ========  ===========================================================
 
 A service that cannot be found skips the test with a reason, or fails it when the run is started
 with ``--require-services`` or ``BUTTRESS_REQUIRE_SERVICES=1`` (as CI is).
+
+Third-party conformance suites (the Unleash client specification, the OpenFeature Gherkin suites) are
+not copied into the repository: ``conformance_dir`` finds them in ``BUTTRESS_CONFORMANCE_DIR`` or in
+``../shared/conformance`` beside the checkout, and is treated like a required service: missing, it
+skips, or fails when services are required.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
@@ -47,7 +54,9 @@ from ._hypothesis import CI_PROFILE, DEV_PROFILE, register_profiles
 from ._resp import RespClient
 from ._servers import PostgresServer, RedisClusterServer, RedisServer, ServerError
 
-__all__ = ["PostgresSchema"]
+__all__ = ["CONFORMANCE_ENV", "PostgresSchema", "find_conformance_dir"]
+
+CONFORMANCE_ENV = "BUTTRESS_CONFORMANCE_DIR"
 
 _REQUIRE_OPTION = "--require-services"
 
@@ -208,6 +217,36 @@ def postgres_server(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
         yield server
     finally:
         server.close()
+
+
+def find_conformance_dir(start: Path | None = None) -> Path | None:
+    """Find the folder of third-party conformance suites, or ``None``.
+
+    ``BUTTRESS_CONFORMANCE_DIR`` wins when set; otherwise the first ``shared/conformance`` folder
+    beside ``start`` (the working directory by default) or beside one of its parents.
+    """
+    configured = os.environ.get(CONFORMANCE_ENV)
+    if configured:
+        path = Path(configured)
+        return path if path.is_dir() else None
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        candidate = directory.parent / "shared" / "conformance"
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def conformance_dir(request: pytest.FixtureRequest) -> Path:
+    """Third-party conformance suites: ``BUTTRESS_CONFORMANCE_DIR`` or ``../shared/conformance``."""
+    found = find_conformance_dir(request.config.rootpath)
+    if found is None:
+        _unavailable(
+            request.config,
+            f"conformance suites not found: set {CONFORMANCE_ENV} or place them in ../shared/conformance",
+        )
+    return found
 
 
 @pytest.fixture
