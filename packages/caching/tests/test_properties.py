@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from buttress.caching import MemoryCache, RedisCache, cached, xfetch_should_refresh
+from buttress.caching import InvalidKeyError, MemoryCache, RedisCache, cached, xfetch_should_refresh
+from buttress.caching._validation import check_key
 from buttress.core import MISSING
 from buttress.testing import FakeClock
 
@@ -190,3 +191,15 @@ async def test_falsy_values_are_hits(value: object) -> None:
     cache = MemoryCache[object]()
     await cache.set("k", value)
     assert await cache.get("k") is not MISSING
+
+
+@given(key=st.text(min_size=1, max_size=80), limit=st.integers(1, 160))
+def test_key_size_limit_counts_utf8_bytes(key: str, limit: int) -> None:
+    """Property: a key is accepted exactly when its UTF-8 encoding fits the byte limit."""
+    fits = len(key.encode("utf-8", "surrogatepass")) <= limit
+    try:
+        check_key(key, limit)
+    except InvalidKeyError:
+        assert not fits
+    else:
+        assert fits

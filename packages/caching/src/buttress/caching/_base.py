@@ -291,7 +291,9 @@ class BaseCache[T](ABC):
             cache_none: Whether a ``None`` result is cached (default) or recomputed next time.
         """
         key = check_key(key, self._max_key_bytes)
-        job = _Job(loader, self._ttl(ttl), self._tags(tags), cache_none)
+        # Arguments are checked on every call, hit or miss; the job itself is built only when needed.
+        seconds = self._ttl(ttl)
+        labels = self._tags(tags) if tags or isinstance(tags, str) else ()
         entry = await self._read(key)
         now = self._now()
         if entry is not None and entry.fresh(now):
@@ -299,8 +301,9 @@ class BaseCache[T](ABC):
             if entry.expires_at is not None and self._early(entry, now):
                 # The value is still fresh: serve it and refresh behind it, so no reader ever waits.
                 self._counters.early_refreshes += 1
-                self._refresh_later(key, job, entry.expires_at)
+                self._refresh_later(key, _Job(loader, seconds, labels, cache_none), entry.expires_at)
             return entry.value
+        job = _Job(loader, seconds, labels, cache_none)
         self._counters.misses += 1
         if entry is not None and entry.servable_stale(now):
             self._counters.stale_served += 1

@@ -163,6 +163,13 @@ class CachedFunction[**P, R]:
         return self._tags(*args, **kwargs) if callable(self._tags) else self._tags
 
     def _default_key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        if not kwargs and self._plain and len(args) == len(self._names):
+            # The common call: every argument given by position. No binding, no intermediate dict.
+            pairs = zip(self._names, args, strict=True)
+            joined = ",".join([f"{name}={_stable_repr(name, value)}" for name, value in pairs])
+            if len(joined) > _MAX_ARGS_CHARS:
+                return "sha256:" + hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
+            return joined
         values = self._plain_values(args, kwargs)
         if values is not None:
             joined = ",".join(f"{name}={_stable_repr(name, values[name])}" for name in self._names)

@@ -33,6 +33,9 @@ def check_key(key: object, max_bytes: int) -> str:
         raise InvalidKeyError("key", key, f"must be a str, not {type(key).__name__}")
     if not key:
         raise InvalidKeyError("key", key, "must not be empty")
+    # A code point takes at most 4 bytes in UTF-8: short keys need no encoding to be measured.
+    if len(key) * 4 <= max_bytes:
+        return key
     size = len(key.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
         raise InvalidKeyError(
