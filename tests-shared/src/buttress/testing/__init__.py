@@ -24,7 +24,16 @@ from ._discovery import (
 )
 from ._hypothesis import CI_PROFILE, DEV_PROFILE, register_profiles
 from ._servers import PostgresServer, RedisClusterServer, RedisServer, ServerError, free_port
-from .contracts import AsyncRepositoryContract, CacheProviderContract, ResourceFactoryContract
+from .contracts import (
+    AsyncRepositoryContract,
+    AuditSinkContract,
+    CacheProviderContract,
+    EndpointStoreContract,
+    EventStoreContract,
+    FlagSourceContract,
+    IdempotencyStoreContract,
+    ResourceFactoryContract,
+)
 from .plugin import CONFORMANCE_ENV, PostgresSchema, find_conformance_dir
 
 __all__ = [
@@ -35,8 +44,13 @@ __all__ = [
     "REDIS_ENV",
     "REQUIRE_ENV",
     "AsyncRepositoryContract",
+    "AuditSinkContract",
     "CacheProviderContract",
+    "EndpointStoreContract",
+    "EventStoreContract",
     "FakeClock",
+    "FlagSourceContract",
+    "IdempotencyStoreContract",
     "PostgresSchema",
     "PostgresServer",
     "PostgresService",

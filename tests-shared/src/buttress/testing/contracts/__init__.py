@@ -13,7 +13,20 @@ Protocol passes them whatever else it does.
 """
 
 from ._cache import CacheProviderContract
+from ._event_store import EventStoreContract
+from ._flags import AuditSinkContract, FlagSourceContract
+from ._idempotency import IdempotencyStoreContract
 from ._repository import AsyncRepositoryContract
 from ._resource_factory import ResourceFactoryContract
+from ._webhooks import EndpointStoreContract
 
-__all__ = ["AsyncRepositoryContract", "CacheProviderContract", "ResourceFactoryContract"]
+__all__ = [
+    "AsyncRepositoryContract",
+    "AuditSinkContract",
+    "CacheProviderContract",
+    "EndpointStoreContract",
+    "EventStoreContract",
+    "FlagSourceContract",
+    "IdempotencyStoreContract",
+    "ResourceFactoryContract",
+]
