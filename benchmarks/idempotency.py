@@ -1,0 +1,362 @@
+"""buttress-idempotency's middleware against asgi-idempotency-header, on one Starlette app and one Redis.
+
+Run with ``nox -s bench -- idempotency`` (or ``python benchmarks/idempotency.py [--quick]``); the default
+run takes about a minute and a half. Requests are in-process ASGI calls (a scope, a receive, a send: no
+HTTP client or server in between, so the middleware's own cost is not diluted), 16 in flight at once,
+all in one event loop. Each round runs every variant once, in turn, so drift hits them alike; the table
+gives the median requests/s over the rounds and the 10th-90th percentile spread.
+
+Variants, all wrapping the same Starlette app:
+
+- bare: the app alone (requests carry an Idempotency-Key that nothing reads);
+- buttress: ``IdempotencyMiddleware`` with ``RedisStore``; first-time POSTs (a new key each) and
+  replays (keys completed before the measurement);
+- peer: ``asgi-idempotency-header``'s ``IdempotencyHeaderMiddleware`` with its ``RedisBackend`` on the
+  same Redis, same first-time and replay requests.
+
+Two handlers: ``POST /orders`` reads the JSON body, awaits 5 ms of simulated downstream I/O (the
+database write or payment call a POST exists for) and answers 201 JSON: the workload the issue's
+targets are about (first-time >= 85 % of bare, replays >= 100 %). ``POST /noop`` does no I/O, which
+shows the middleware's raw overhead per request; no target applies to it.
+
+Every Redis key this script writes contains a random token and is deleted at the end (SCAN on it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import gc
+import importlib.metadata
+import itertools
+import json
+import os
+import platform
+import secrets
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import redis.asyncio as aioredis
+from idempotency_header_middleware import IdempotencyHeaderMiddleware
+from idempotency_header_middleware.backends import RedisBackend
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from buttress.idempotency import IdempotencyMiddleware, RedisStore
+
+type ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+TOKEN = f"bench-idempotency-{secrets.token_hex(6)}"
+CONCURRENCY = 16
+IO_SECONDS = 0.005
+BODY = json.dumps({"item": "book", "quantity": 2, "note": "x" * 200}).encode()
+
+
+@dataclass(frozen=True)
+class Scale:
+    rounds: int
+    requests: int  # per variant per round, /orders
+    noop_requests: int  # per variant per round, /noop
+
+
+DEFAULT = Scale(rounds=7, requests=1_000, noop_requests=3_000)
+QUICK = Scale(rounds=3, requests=300, noop_requests=1_000)
+
+
+# --- the app ------------------------------------------------------------------------------------------------
+
+
+def make_app() -> Starlette:
+    serial = itertools.count(1)
+
+    async def orders(request: Request) -> JSONResponse:
+        payload = await request.json()
+        await asyncio.sleep(IO_SECONDS)
+        return JSONResponse({"order": next(serial), "item": payload["item"]}, status_code=201)
+
+    async def noop(request: Request) -> JSONResponse:
+        payload = await request.json()
+        return JSONResponse({"order": next(serial), "item": payload["item"]}, status_code=201)
+
+    return Starlette(
+        routes=[Route("/orders", orders, methods=["POST"]), Route("/noop", noop, methods=["POST"])]
+    )
+
+
+async def call(app: ASGIApp, path: str, key: str) -> int:
+    """One in-process POST; return the status code."""
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"bench"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(BODY)).encode()),
+            (b"idempotency-key", key.encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("bench", 80),
+    }
+    sent = False
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": BODY, "more_body": False}
+        await asyncio.Event().wait()  # the client stays connected
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+async def run(app: ASGIApp, path: str, keys: Sequence[str], expected: int) -> float:
+    """Send one request per key, CONCURRENCY at a time; return requests per second."""
+    queue = iter(keys)
+    failures: list[int] = []
+
+    async def worker() -> None:
+        for key in queue:
+            status = await call(app, path, key)
+            if status != expected:
+                failures.append(status)
+
+    gc.collect()
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"benchmark setup is wrong: {len(failures)} requests answered {failures[:5]}")
+    return len(keys) / elapsed
+
+
+# --- reporting ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stats:
+    p50: float
+    p10: float
+    p90: float
+
+    @classmethod
+    def of(cls, samples: Sequence[float]) -> Stats:
+        ordered = sorted(samples)
+        if len(ordered) < 3:
+            return cls(statistics.median(ordered), ordered[0], ordered[-1])
+        deciles = statistics.quantiles(ordered, n=10, method="inclusive")
+        return cls(statistics.median(ordered), deciles[0], deciles[-1])
+
+    def cell(self) -> str:
+        return f"{self.p50:,.0f} ({self.p10:,.0f}-{self.p90:,.0f})"
+
+
+def ratio(ours: float, theirs: float) -> str:
+    return f"{ours / theirs:.2f}x"
+
+
+def print_table(
+    title: str, header: Sequence[str], rows: Sequence[Sequence[str]], notes: Sequence[str]
+) -> None:
+    print(f"\n### {title}\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    print()
+    for note in notes:
+        print(note)
+    sys.stdout.flush()
+
+
+# --- the workload -------------------------------------------------------------------------------------------
+
+
+async def workload(url: str, path: str, requests: int, rounds: int) -> dict[str, Stats]:
+    app = make_app()
+    store = RedisStore(
+        aioredis.Redis.from_pool(aioredis.BlockingConnectionPool.from_url(url, max_connections=32)),
+        prefix=f"{TOKEN}:buttress:",
+    )
+    peer_client = aioredis.Redis.from_pool(aioredis.BlockingConnectionPool.from_url(url, max_connections=32))
+    peer_backend = RedisBackend(
+        peer_client, keys_key=f"{TOKEN}:peer-keys", response_key=f"{TOKEN}:peer-response:"
+    )
+    ours = IdempotencyMiddleware(app, store)
+    peer = IdempotencyHeaderMiddleware(app, backend=peer_backend)
+    variants: dict[str, tuple[ASGIApp, bool]] = {
+        "bare": (app, False),
+        "buttress first": (ours, False),
+        "buttress replay": (ours, True),
+        "peer first": (peer, False),
+        "peer replay": (peer, True),
+    }
+    replay_keys = [f"{TOKEN}-{path[1:]}-replay-{i}" for i in range(200)]
+    # Complete the replay keys once, and warm every variant up.
+    for name, (variant, _) in variants.items():
+        if name.endswith("replay"):
+            await run(variant, path, replay_keys, 201)
+        else:
+            await run(variant, path, [f"{TOKEN}-warm-{name.replace(' ', '_')}-{i}" for i in range(200)], 201)
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    counter = itertools.count()
+    for _ in range(rounds):
+        for name, (variant, replay) in variants.items():
+            if replay:
+                keys = [replay_keys[i % len(replay_keys)] for i in range(requests)]
+            else:
+                keys = [
+                    f"{TOKEN}-{path[1:]}-{name.replace(' ', '_')}-{next(counter)}" for _ in range(requests)
+                ]
+            samples[name].append(await run(variant, path, keys, 201))
+    await store.client.aclose()
+    await peer_client.aclose()
+    return {name: Stats.of(values) for name, values in samples.items()}
+
+
+def report(title: str, stats: dict[str, Stats], with_targets: bool) -> list[str]:
+    bare = stats["bare"].p50
+    rows = [["bare app (no middleware)", stats["bare"].cell(), "—", "1.00x", "—"]]
+    failures: list[str] = []
+    for kind, target in (("first", 0.85), ("replay", 1.0)):
+        ours, theirs = stats[f"buttress {kind}"].p50, stats[f"peer {kind}"].p50
+        label = "first-time POST (new key)" if kind == "first" else "replay (completed key)"
+        met = ""
+        if with_targets:
+            ok = ours / bare >= target
+            met = f" (target ≥ {target:.2f}x: {'met' if ok else 'NOT met'})"
+            if not ok:
+                failures.append(f"{title}: {label} at {ours / bare:.2f}x of bare, target {target:.2f}x")
+        rows.append(
+            [
+                label,
+                stats[f"buttress {kind}"].cell(),
+                stats[f"peer {kind}"].cell(),
+                ratio(ours, bare) + met,
+                ratio(ours, theirs),
+            ]
+        )
+    print_table(
+        title,
+        [
+            "requests/s, median (p10-p90)",
+            "buttress",
+            "asgi-idempotency-header",
+            "buttress / bare",
+            "buttress / peer",
+        ],
+        rows,
+        [f"bare app: {stats['bare'].cell()} requests/s; {CONCURRENCY} requests in flight."],
+    )
+    return failures
+
+
+async def machine(url: str) -> None:
+    client = aioredis.Redis.from_url(url)
+    try:
+        info = await client.info("server")
+        pings = []
+        for _ in range(300):
+            started = time.perf_counter()
+            await client.ping()
+            pings.append((time.perf_counter() - started) * 1e6)
+    finally:
+        await client.aclose()
+    versions = ", ".join(
+        f"{dist} {importlib.metadata.version(dist)}"
+        for dist in ("buttress-idempotency", "asgi-idempotency-header", "starlette", "redis")
+    )
+    print(f"# buttress-idempotency benchmark — {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC\n")
+    print(
+        f"- machine: {os.cpu_count()} cores, {platform.machine()}, {platform.system()} {platform.release()}"
+    )
+    print(f"- Python {platform.python_version()} ({platform.python_implementation()}), asyncio default loop")
+    print(
+        f"- Redis {info.get('redis_version')} at {urlparse(url).hostname}:{urlparse(url).port}; "
+        f"one PING round trip through redis-py: median {statistics.median(pings):.0f} µs"
+    )
+    print(f"- load average before the run: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"- {versions}")
+    sys.stdout.flush()
+
+
+async def cleanup(url: str) -> int:
+    client = aioredis.Redis.from_url(url)
+    removed = 0
+    try:
+        batch: list[bytes] = []
+        async for name in client.scan_iter(match=f"{TOKEN}*", count=1000):
+            batch.append(name)
+            if len(batch) >= 1000:
+                removed += await client.unlink(*batch)
+                batch.clear()
+        if batch:
+            removed += await client.unlink(*batch)
+    finally:
+        await client.aclose()
+    return removed
+
+
+async def main(url: str, scale: Scale, quick: bool) -> int:
+    await machine(url)
+    print(
+        f"- scale: {'QUICK (--quick)' if quick else 'default'}: {scale.rounds} rounds; "
+        f"{scale.requests:,} requests per variant per round on /orders, {scale.noop_requests:,} on /noop; "
+        f"key token {TOKEN}"
+    )
+    started = time.perf_counter()
+    failures: list[str] = []
+    try:
+        orders = await workload(url, "/orders", scale.requests, scale.rounds)
+        failures += report(
+            f"POST /orders: handler with {IO_SECONDS * 1000:g} ms of downstream I/O (the targets)",
+            orders,
+            True,
+        )
+        noop = await workload(url, "/noop", scale.noop_requests, scale.rounds)
+        report("POST /noop: handler with no I/O (raw middleware overhead; no target)", noop, False)
+        per_request = {
+            name: (1 / noop[name].p50 - 1 / noop["bare"].p50) * 1e6
+            for name in ("buttress first", "buttress replay", "peer first", "peer replay")
+        }
+        print(
+            "\nAdded time per request over bare on /noop (µs, from the medians): "
+            + ", ".join(f"{name} {value:+.0f}" for name, value in per_request.items())
+        )
+    finally:
+        removed = await cleanup(url)
+        print(f"\nCleaned up {removed:,} Redis keys; total run time {time.perf_counter() - started:.0f} s.")
+    for failure in failures:
+        print(f"TARGET MISSED: {failure}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="a small smoke run")
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL))
+    args = parser.parse_args()
+    sys.exit(asyncio.run(main(args.redis_url, QUICK if args.quick else DEFAULT, args.quick)))

@@ -1,0 +1,96 @@
+"""buttress-idempotency: the Idempotency-Key header for HTTP APIs, and at-most-once for message handlers.
+
+Draft-06 semantics (400 / 409 / 422 / replay), request fingerprints, keys scoped to the caller and the
+route, leases with fencing tokens renewed by a heartbeat, atomic claims on memory, Redis and PostgreSQL,
+and a pure ASGI middleware::
+
+    from buttress.idempotency import IdempotencyMiddleware, RedisStore
+
+    store = RedisStore.from_url("redis://localhost:6379/0")
+    app = IdempotencyMiddleware(app, store, principal=lambda scope: scope["state"]["user_id"])
+
+Outside HTTP, the same engine::
+
+    from buttress.idempotency import execute
+
+    receipt = await execute(store, message.id, message.digest, lambda: charge(message))
+
+`RedisStore` needs the ``redis`` extra and `PostgresStore` the ``postgres`` extra; they are imported on
+first use, so `MemoryStore` works with neither installed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._core import DEFAULT_LEASE, DEFAULT_RETENTION, IdempotencySlot, execute, idempotent
+from ._keys import MAX_KEY_LENGTH, parse_idempotency_key, request_fingerprint, scope_key
+from ._memory import MemoryStore
+from ._middleware import IdempotencyMiddleware, default_store_status
+from ._types import Claim, ClaimOutcome, IdempotencyStore, StoredResponse, decode_response, encode_response
+from .exceptions import (
+    FingerprintMismatchError,
+    IdempotencyConfigurationError,
+    IdempotencyError,
+    IdempotencyTypeError,
+    InvalidKeyError,
+    KeyInFlightError,
+    LeaseLostError,
+    MissingExtraError,
+    StoredRecordError,
+    StoreUnavailableError,
+)
+
+if TYPE_CHECKING:
+    from ._postgres import PostgresStore, schema_sql
+    from ._redis import RedisStore
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_LEASE",
+    "DEFAULT_RETENTION",
+    "MAX_KEY_LENGTH",
+    "Claim",
+    "ClaimOutcome",
+    "FingerprintMismatchError",
+    "IdempotencyConfigurationError",
+    "IdempotencyError",
+    "IdempotencyMiddleware",
+    "IdempotencySlot",
+    "IdempotencyStore",
+    "IdempotencyTypeError",
+    "InvalidKeyError",
+    "KeyInFlightError",
+    "LeaseLostError",
+    "MemoryStore",
+    "MissingExtraError",
+    "PostgresStore",
+    "RedisStore",
+    "StoreUnavailableError",
+    "StoredRecordError",
+    "StoredResponse",
+    "__version__",
+    "decode_response",
+    "default_store_status",
+    "encode_response",
+    "execute",
+    "idempotent",
+    "parse_idempotency_key",
+    "request_fingerprint",
+    "schema_sql",
+    "scope_key",
+]
+
+
+def __getattr__(name: str) -> object:
+    # The Redis and PostgreSQL stores import their drivers: load them only when asked for.
+    if name == "RedisStore":
+        from ._redis import RedisStore  # noqa: PLC0415
+
+        return RedisStore
+    if name in {"PostgresStore", "schema_sql"}:
+        from . import _postgres  # noqa: PLC0415
+
+        return getattr(_postgres, name)
+    raise AttributeError(f"module 'buttress.idempotency' has no attribute {name!r}")

@@ -1,0 +1,322 @@
+"""The framework-agnostic engine: `idempotent` (a context manager) and `execute` (a one-call form)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Self
+
+from buttress.core import BackendUnavailableError, JsonSerializer, Serializer
+
+from ._types import ClaimOutcome, IdempotencyStore, StoredResponse
+from ._validation import check_positive, check_text
+from .exceptions import (
+    FingerprintMismatchError,
+    IdempotencyConfigurationError,
+    IdempotencyTypeError,
+    KeyInFlightError,
+    LeaseLostError,
+)
+
+__all__ = ["DEFAULT_LEASE", "DEFAULT_RETENTION", "IdempotencySlot", "execute", "idempotent"]
+
+logger = logging.getLogger("buttress.idempotency")
+
+DEFAULT_LEASE = 30.0
+"""Seconds an in-flight claim holds its key without a heartbeat."""
+
+DEFAULT_RETENTION = 24 * 60 * 60.0
+"""Seconds a completed outcome is kept and replayed: 24 hours."""
+
+
+def heartbeat_interval(lease: float, heartbeat: float | None) -> float | None:
+    """The seconds between renewals: ``lease / 3`` by default, ``None`` for ``0`` (no heartbeat)."""
+    if heartbeat is None:
+        return lease / 3
+    if heartbeat == 0:
+        return None
+    seconds = check_positive("heartbeat", heartbeat)
+    if seconds >= lease:
+        raise IdempotencyConfigurationError("heartbeat", heartbeat, "must be shorter than the lease")
+    return seconds
+
+
+class IdempotencySlot:
+    """One claim on a key, made by `idempotent`: replay what is stored, or run once and record.
+
+    Use it as an async context manager. Entering claims the key:
+
+    - stored outcome: `replay` holds it; do not run the operation, return the replay;
+    - free key: `replay` is ``None``; run the operation, then `complete` with its outcome. Leaving the
+      block without calling `complete` or `release` completes with an empty outcome; leaving it with
+      an exception (cancellation included) releases the key, so a retry runs again;
+    - another live claim: entering raises `KeyInFlightError`; a different fingerprint,
+      `FingerprintMismatchError`; a store that cannot be reached, `StoreUnavailableError` (or, with
+      ``fail_open``, the block runs unguarded: `guarded` is false and nothing is recorded).
+
+    While the block runs, a heartbeat renews the lease every ``heartbeat`` seconds. If a renewal finds
+    the lease gone (the worker stalled past it and another claimed the key), `lease_lost` turns true
+    and `complete` raises `LeaseLostError`.
+
+    Attributes:
+        key: The store key.
+        fingerprint: The request fingerprint.
+        replay: The stored outcome when the key was completed before, else ``None``.
+        guarded: False when the store was unreachable and ``fail_open`` let the block run unguarded.
+        lease_lost: True once a renewal found the lease gone.
+        entered: True once the claim was answered (whatever the answer).
+    """
+
+    __slots__ = (
+        "_done",
+        "_fail_open",
+        "_heartbeat",
+        "_lease",
+        "_renewal",
+        "_retention",
+        "_store",
+        "_timer",
+        "entered",
+        "fingerprint",
+        "guarded",
+        "key",
+        "lease_lost",
+        "replay",
+        "token",
+    )
+
+    def __init__(
+        self,
+        store: IdempotencyStore,
+        key: str,
+        fingerprint: str,
+        *,
+        lease: float = DEFAULT_LEASE,
+        retention: float = DEFAULT_RETENTION,
+        heartbeat: float | None = None,
+        fail_open: bool = False,
+    ) -> None:
+        if not isinstance(store, IdempotencyStore):
+            raise IdempotencyTypeError(
+                "store", "an IdempotencyStore (claim, complete, release, renew)", store
+            )
+        self._store = store
+        self.key = check_text("key", key)
+        self.fingerprint = check_text("fingerprint", fingerprint)
+        self._lease = check_positive("lease", lease)
+        self._retention = check_positive("retention", retention)
+        self._heartbeat = heartbeat_interval(self._lease, heartbeat)
+        self._fail_open = fail_open
+        self.replay: StoredResponse | None = None
+        self.token: str | None = None
+        self.guarded = True
+        self.lease_lost = False
+        self.entered = False
+        self._done = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._renewal: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Self:
+        try:
+            claim = await self._store.claim(self.key, self.fingerprint, lease=self._lease)
+        except BackendUnavailableError as exc:
+            if not self._fail_open:
+                raise
+            logger.warning("idempotency store unavailable, running unguarded (fail_open): %s", exc)
+            self.guarded, self.entered = False, True
+            return self
+        self.entered = True
+        outcome = claim.outcome
+        if outcome == ClaimOutcome.CLAIMED:
+            self.token = claim.token
+            if self._heartbeat is not None:
+                self._schedule()
+            return self
+        if outcome == ClaimOutcome.COMPLETED:
+            self.replay = claim.response
+            return self
+        if outcome == ClaimOutcome.IN_FLIGHT:
+            raise KeyInFlightError(self.key, claim.retry_after)
+        raise FingerprintMismatchError(self.key)
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._stop_heartbeat()
+        if self._done or self.token is None:
+            return
+        if exc_type is None:
+            await self.complete(StoredResponse())
+            return
+        try:
+            await self.release()
+        except BackendUnavailableError as error:
+            logger.warning("could not release idempotency key after a failure (lease will expire): %s", error)
+
+    @property
+    def claimed(self) -> bool:
+        """True while this slot holds the key: the operation should run and its outcome be recorded."""
+        return self.token is not None and not self._done
+
+    async def complete(self, response: StoredResponse) -> None:
+        """Record ``response`` as the key's outcome, replayed to every retry for the retention period.
+
+        Does nothing for a replay or an unguarded (fail-open) slot.
+
+        Raises:
+            LeaseLostError: The lease ran out before the outcome was stored (see `lease_lost`).
+            StoreUnavailableError: The store cannot be reached; the lease will run out by itself.
+            IdempotencyConfigurationError: The slot was completed or released already.
+        """
+        if not isinstance(response, StoredResponse):
+            raise IdempotencyTypeError("response", "a StoredResponse", response)
+        if self.token is None:
+            return
+        self._finish()
+        await self._stop_heartbeat()
+        if not await self._store.complete(self.key, self.token, response, retention=self._retention):
+            self.lease_lost = True
+            raise LeaseLostError(self.key)
+
+    async def release(self) -> bool:
+        """Give the key up without an outcome, so the next request with it runs again.
+
+        Returns whether the store still held this claim (``False`` if the lease had run out).
+
+        Raises:
+            StoreUnavailableError: The store cannot be reached; the lease will run out by itself.
+            IdempotencyConfigurationError: The slot was completed or released already.
+        """
+        if self.token is None:
+            return False
+        self._finish()
+        await self._stop_heartbeat()
+        return await self._store.release(self.key, self.token)
+
+    def _finish(self) -> None:
+        if self._done:
+            raise IdempotencyConfigurationError("slot", self.key, "was completed or released already")
+        self._done = True
+
+    # --- heartbeat: a timer that starts a renewal only when it fires, so short requests pay nothing ---
+
+    def _schedule(self) -> None:
+        assert self._heartbeat is not None  # noqa: S101 - only called with a heartbeat
+        self._timer = asyncio.get_running_loop().call_later(self._heartbeat, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        if not self._done:
+            self._renewal = asyncio.get_running_loop().create_task(self._renew())
+
+    async def _renew(self) -> None:
+        token = self.token
+        if token is None or self._done:
+            return
+        try:
+            alive = await self._store.renew(self.key, token, lease=self._lease)
+        except BackendUnavailableError as exc:
+            logger.warning("idempotency lease renewal failed, retrying at the next beat: %s", exc)
+            alive = True
+        if not alive:
+            self.lease_lost = True
+            logger.warning("idempotency lease lost while the operation ran; its outcome will not be stored")
+            return
+        if not self._done:
+            self._schedule()
+
+    async def _stop_heartbeat(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        renewal, self._renewal = self._renewal, None
+        if renewal is not None and not renewal.done() and renewal is not asyncio.current_task():
+            # Let a renewal in flight finish: cancelling a call mid-command would cost its connection.
+            await asyncio.shield(renewal)
+
+
+def idempotent(
+    store: IdempotencyStore,
+    key: str,
+    fingerprint: str,
+    *,
+    lease: float = DEFAULT_LEASE,
+    retention: float = DEFAULT_RETENTION,
+    heartbeat: float | None = None,
+    fail_open: bool = False,
+) -> IdempotencySlot:
+    """Guard one operation with an idempotency key, for queue consumers, RPC handlers and HTTP alike.
+
+    ::
+
+        async with idempotent(store, message.id, digest(message.body)) as slot:
+            if slot.replay is not None:
+                return slot.replay.body
+            result = await charge(message)
+            await slot.complete(StoredResponse(body=result))
+
+    Args:
+        store: Where records live.
+        key: The store key; scope it to its owner first (see `scope_key`).
+        fingerprint: What the operation is; the key reused with another fingerprint raises
+            `FingerprintMismatchError`.
+        lease: Seconds the claim holds without renewal; a crashed worker's key is free after it.
+        retention: Seconds the outcome is kept and replayed.
+        heartbeat: Seconds between lease renewals while the block runs; default a third of ``lease``;
+            ``0`` turns renewal off.
+        fail_open: When the store cannot be reached, run the block unguarded instead of raising
+            `StoreUnavailableError`.
+
+    Returns:
+        An `IdempotencySlot` to enter with ``async with``.
+    """
+    return IdempotencySlot(
+        store, key, fingerprint, lease=lease, retention=retention, heartbeat=heartbeat, fail_open=fail_open
+    )
+
+
+async def execute[T](
+    store: IdempotencyStore,
+    key: str,
+    fingerprint: str,
+    operation: Callable[[], Awaitable[T]],
+    *,
+    serializer: Serializer[T] | None = None,
+    lease: float = DEFAULT_LEASE,
+    retention: float = DEFAULT_RETENTION,
+    heartbeat: float | None = None,
+    fail_open: bool = False,
+) -> T:
+    """Run ``operation`` at most once per key and return its result, replaying the stored one after.
+
+    The result is stored through ``serializer`` (JSON by default), so a retry gets an equal value
+    without running the operation. An exception from the operation releases the key and propagates.
+    Raises what `idempotent` raises; the arguments are the same.
+
+    Examples:
+        >>> import asyncio
+        >>> from buttress.idempotency import MemoryStore
+        >>> store, calls = MemoryStore(), []
+        >>> async def charge() -> dict[str, int]:
+        ...     calls.append(1)
+        ...     return {"amount": 100}
+        >>> async def twice() -> list[dict[str, int]]:
+        ...     return [await execute(store, "order-7", "charge:100", charge) for _ in range(2)]
+        >>> asyncio.run(twice()), len(calls)
+        ([{'amount': 100}, {'amount': 100}], 1)
+    """
+    if not callable(operation):
+        raise IdempotencyTypeError("operation", "a callable returning an awaitable", operation)
+    codec: Serializer[T] = serializer if serializer is not None else JsonSerializer[T]()
+    slot = idempotent(
+        store, key, fingerprint, lease=lease, retention=retention, heartbeat=heartbeat, fail_open=fail_open
+    )
+    async with slot:
+        if slot.replay is not None:
+            return codec.loads(slot.replay.body)
+        result = await operation()
+        if slot.claimed:
+            await slot.complete(StoredResponse(body=codec.dumps(result)))
+        return result

@@ -1,0 +1,116 @@
+"""Idempotency-Key parsing, key scoping and request fingerprints."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+
+from .exceptions import IdempotencyTypeError, InvalidKeyError
+
+__all__ = ["MAX_KEY_LENGTH", "parse_idempotency_key", "request_fingerprint", "scope_key"]
+
+MAX_KEY_LENGTH = 255
+"""The longest idempotency key accepted, in characters."""
+
+_SAFE = re.compile(r"[A-Za-z0-9\-_.:~+/=]{1,255}")
+_SAFE_CHARS = "letters, digits and - _ . : ~ + / ="
+
+
+def parse_idempotency_key(value: str | bytes) -> str:
+    """Parse an ``Idempotency-Key`` field value: an RFC 8941 sf-string, or tolerated as a bare token.
+
+    ``"8e03978e-40d5-43e8-bc93-6894a57f9324"`` and ``8e03978e-40d5-43e8-bc93-6894a57f9324`` give the
+    same key. Parameters after a quoted key (``"k";v=1``) are ignored, as RFC 8941 allows.
+
+    Raises:
+        InvalidKeyError: The value is empty, badly quoted, longer than 255 characters, or holds a
+            character outside letters, digits and ``- _ . : ~ + / =``.
+        IdempotencyTypeError: ``value`` is neither str nor bytes.
+
+    Examples:
+        >>> parse_idempotency_key('"a1-b2"')
+        'a1-b2'
+    """
+    if isinstance(value, bytes):
+        try:
+            text = value.decode("ascii")
+        except UnicodeDecodeError:
+            raise InvalidKeyError(value, "must be ASCII") from None
+    elif isinstance(value, str):
+        text = value
+    else:
+        raise IdempotencyTypeError("value", "a str or bytes", value)
+    text = text.strip(" \t")
+    key = _unquote(text) if text.startswith('"') else text
+    if not key:
+        raise InvalidKeyError(value, "must not be empty")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidKeyError(value, f"must be at most {MAX_KEY_LENGTH} characters, got {len(key)}")
+    if _SAFE.fullmatch(key) is None:
+        raise InvalidKeyError(value, f"may hold only {_SAFE_CHARS}")
+    return key
+
+
+def _unquote(text: str) -> str:
+    out: list[str] = []
+    index = 1
+    while index < len(text):
+        char = text[index]
+        if char == "\\":
+            if index + 1 >= len(text) or text[index + 1] not in '"\\':
+                raise InvalidKeyError(text, 'a backslash in an sf-string must escape " or \\')
+            out.append(text[index + 1])
+            index += 2
+            continue
+        if char == '"':
+            rest = text[index + 1 :]
+            if rest and not rest.startswith(";"):
+                raise InvalidKeyError(text, "unexpected characters after the closing quote")
+            return "".join(out)
+        if not " " <= char <= "~":
+            raise InvalidKeyError(text, "an sf-string holds only printable ASCII")
+        out.append(char)
+        index += 1
+    raise InvalidKeyError(text, "the sf-string has no closing quote")
+
+
+def _frame(parts: Iterable[bytes]) -> bytes:
+    # Length-prefixing makes the composition unambiguous: ("a:b", "c") and ("a", "b:c") differ.
+    return b"".join(len(part).to_bytes(8, "big") + part for part in parts)
+
+
+def scope_key(key: str, *, principal: str, route: str) -> str:
+    """Compose the store key from the client's key, who sent it and where: a SHA-256 hex digest.
+
+    Two principals, or two routes, using the same client key get different store keys, so they can
+    neither collide nor read each other's responses; the digest keeps raw keys and principal names out
+    of the store.
+
+    Examples:
+        >>> alice = scope_key("k", principal="alice", route="/orders")
+        >>> alice != scope_key("k", principal="bob", route="/orders")
+        True
+    """
+    parts = (key.encode(), principal.encode(), route.encode())
+    return hashlib.sha256(_frame(parts)).hexdigest()
+
+
+def request_fingerprint(
+    method: str,
+    route: str,
+    body: bytes,
+    headers: Iterable[tuple[bytes, bytes]] = (),
+    *,
+    query: bytes = b"",
+) -> str:
+    """The fingerprint of a request: SHA-256 over the method, route, query string, body and chosen headers.
+
+    A key presented again with a different fingerprint is answered 422.
+    """
+    digest = hashlib.sha256(_frame((method.upper().encode(), route.encode(), query)))
+    for name, value in headers:
+        digest.update(_frame((name.lower(), value)))
+    digest.update(b"\x00body\x00")
+    digest.update(body)
+    return digest.hexdigest()

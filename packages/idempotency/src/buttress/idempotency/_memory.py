@@ -1,0 +1,136 @@
+"""`MemoryStore`: an in-process store for one worker, tests and development."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from buttress.core import Clock, SystemClock
+
+from ._types import Claim, ClaimOutcome, StoredResponse
+from ._validation import check_positive, check_positive_int, check_text
+
+__all__ = ["MemoryStore"]
+
+_SWEEP_EVERY = 1024
+
+
+@dataclass(slots=True)
+class _Record:
+    fingerprint: str
+    token: str | None  # None once completed
+    response: StoredResponse | None
+    expires_at: float  # lease end while in flight, retention end once completed (clock.monotonic)
+
+
+class MemoryStore:
+    """An `IdempotencyStore` in a dict, for a single process.
+
+    Every method runs without an ``await`` in the middle, so each is atomic on the event loop. Time
+    comes from ``clock.monotonic()``, so tests move leases and retention with a
+    `buttress.testing.FakeClock`. Expired records are dropped when touched and in a sweep every 1,024
+    claims; `purge` drops them all at once.
+
+    Args:
+        clock: Time source for leases and retention.
+        max_records: The most records kept; when full, a claim evicts the oldest completed (or expired)
+            record. In-flight records are never evicted.
+    """
+
+    def __init__(self, *, clock: Clock | None = None, max_records: int = 100_000) -> None:
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._max = check_positive_int("max_records", max_records)
+        self._records: dict[str, _Record] = {}
+        self._claims = 0
+
+    def __len__(self) -> int:
+        """The number of records held, expired ones included until they are swept."""
+        return len(self._records)
+
+    def _live(self, key: str, now: float) -> _Record | None:
+        record = self._records.get(key)
+        if record is not None and record.expires_at <= now:
+            del self._records[key]
+            return None
+        return record
+
+    async def claim(self, key: str, fingerprint: str, *, lease: float) -> Claim:
+        """Claim ``key`` for ``lease`` seconds, or report what holds it (see `IdempotencyStore`)."""
+        check_text("key", key)
+        check_text("fingerprint", fingerprint)
+        seconds = check_positive("lease", lease)
+        now = self._clock.monotonic()
+        record = self._live(key, now)
+        if record is not None:
+            if record.fingerprint != fingerprint:
+                return Claim(ClaimOutcome.MISMATCH)
+            if record.token is None:
+                return Claim(ClaimOutcome.COMPLETED, response=record.response)
+            return Claim(ClaimOutcome.IN_FLIGHT, retry_after=record.expires_at - now)
+        self._claims += 1
+        if self._claims % _SWEEP_EVERY == 0:
+            self._sweep(now)
+        if len(self._records) >= self._max:
+            self._evict(now)
+        token = secrets.token_urlsafe(12)
+        self._records[key] = _Record(fingerprint, token, None, now + seconds)
+        return Claim(ClaimOutcome.CLAIMED, token=token)
+
+    async def complete(self, key: str, token: str, response: StoredResponse, *, retention: float) -> bool:
+        """Store ``response`` if ``token`` holds a live lease on ``key``; ``False`` if it does not."""
+        seconds = check_positive("retention", retention)
+        now = self._clock.monotonic()
+        record = self._live(key, now)
+        if record is None or record.token is None or record.token != token:
+            return False
+        stored = StoredResponse.of(response.status, response.headers, response.body)
+        record.token, record.response, record.expires_at = None, stored, now + seconds
+        return True
+
+    async def release(self, key: str, token: str) -> bool:
+        """Delete the in-flight record ``token`` holds; ``False`` if it holds none."""
+        record = self._live(key, self._clock.monotonic())
+        if record is None or record.token is None or record.token != token:
+            return False
+        del self._records[key]
+        return True
+
+    async def renew(self, key: str, token: str, *, lease: float) -> bool:
+        """Extend the live lease ``token`` holds to ``lease`` seconds from now."""
+        seconds = check_positive("lease", lease)
+        now = self._clock.monotonic()
+        record = self._live(key, now)
+        if record is None or record.token is None or record.token != token:
+            return False
+        record.expires_at = now + seconds
+        return True
+
+    async def purge(self) -> int:
+        """Drop every expired record now; return how many went."""
+        return self._sweep(self._clock.monotonic())
+
+    def _sweep(self, now: float) -> int:
+        expired = [key for key, record in self._records.items() if record.expires_at <= now]
+        for key in expired:
+            del self._records[key]
+        return len(expired)
+
+    def _evict(self, now: float) -> None:
+        # Records are in claim order: drop expired and completed ones from the oldest until one slot is
+        # free. In-flight records are never evicted, so a store full of them grows past the cap.
+        excess = len(self._records) - self._max + 1
+        victims = []
+        for key, record in self._records.items():
+            if record.token is None or record.expires_at <= now:
+                victims.append(key)
+                if len(victims) >= excess:
+                    break
+        for key in victims:
+            del self._records[key]
+
+    async def aclose(self) -> None:
+        """Drop every record."""
+        self._records.clear()
+
+    def __repr__(self) -> str:
+        return f"MemoryStore(records={len(self._records)}, max_records={self._max})"

@@ -1,0 +1,313 @@
+"""`RedisStore`: idempotency records on Redis (extra ``redis``), one Lua script per operation."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any, Self
+
+from buttress.core import redact_url
+
+from ._types import Claim, ClaimOutcome, StoredResponse, decode_response, encode_response
+from ._validation import check_positive, check_positive_int, check_text
+from .exceptions import (
+    IdempotencyConfigurationError,
+    MissingExtraError,
+    StoredRecordError,
+    StoreUnavailableError,
+)
+
+try:
+    from redis.asyncio import BlockingConnectionPool, Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
+    raise MissingExtraError("RedisStore", "redis") from exc
+
+__all__ = ["RedisStore"]
+
+_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
+
+# A record is a hash: f = fingerprint, t = the lease's token (while in flight), r = the encoded response
+# (once completed). The key's PEXPIRE is the lease while in flight and the retention once completed, so an
+# abandoned claim disappears by itself when its lease runs out. Time is Redis's own.
+#
+# Each operation is a Lua function; every reply is a table whose first element is a code. A key of another
+# type under the prefix answers {-1, error} for that operation alone (redis.pcall), never the whole batch.
+_FUNCTIONS = """
+local function claim(key, fingerprint, token, lease)
+  local rec = redis.pcall('HMGET', key, 'f', 't', 'r')
+  if rec.err then return {-1, rec.err} end
+  if not rec[1] then
+    redis.call('HSET', key, 'f', fingerprint, 't', token)
+    redis.call('PEXPIRE', key, lease)
+    return {1}
+  end
+  if rec[1] ~= fingerprint then return {2} end
+  if rec[3] then return {3, rec[3]} end
+  return {4, redis.call('PTTL', key)}
+end
+
+local function holder(key)
+  local token = redis.pcall('HGET', key, 't')
+  if type(token) == 'table' and token.err then return nil, {-1, token.err} end
+  return token, nil
+end
+
+local function complete(key, token, response, retention)
+  local held, err = holder(key)
+  if err then return err end
+  if held ~= token then return {0} end
+  redis.call('HSET', key, 'r', response)
+  redis.call('HDEL', key, 't')
+  redis.call('PEXPIRE', key, retention)
+  return {1}
+end
+
+local function release(key, token)
+  local held, err = holder(key)
+  if err then return err end
+  if held ~= token then return {0} end
+  redis.call('DEL', key)
+  return {1}
+end
+
+local function renew(key, token, lease)
+  local held, err = holder(key)
+  if err then return err end
+  if held ~= token then return {0} end
+  redis.call('PEXPIRE', key, lease)
+  return {1}
+end
+
+local operations = {c = claim, d = complete, r = release, n = renew}
+local arity = {c = 3, d = 3, r = 1, n = 2}
+"""
+
+# One operation: ARGV = op, its arguments. A batch: KEYS = one key per operation, ARGV = each operation's
+# code followed by its arguments, in order; the reply holds one reply per operation.
+_RUN = (
+    _FUNCTIONS
+    + """
+local out = {}
+local at = 1
+for i = 1, #KEYS do
+  local op = ARGV[at]
+  local n = arity[op]
+  out[i] = operations[op](KEYS[i], unpack(ARGV, at + 1, at + n))
+  at = at + n + 1
+end
+return out
+"""
+)
+
+type _Call = tuple[list[Any], asyncio.Future[Any]]
+
+
+class _Batcher:
+    """Sends concurrent operations to Redis together, as one call of the script per batch.
+
+    Operations made in the same event-loop iteration go out together on the next one. At most
+    ``in_flight`` batches travel at once; operations made while that many are under way wait and go out
+    together as the next batch when one returns. A lone operation costs what it would alone; a hundred
+    concurrent ones cost a few round trips instead of a hundred, and the client's per-command work (most
+    of its time) is paid per batch. Redis runs a script atomically, so each operation is as atomic as
+    alone.
+    """
+
+    __slots__ = ("_in_flight", "_limit", "_pending", "_run", "_scheduled", "_tasks")
+
+    def __init__(self, run: Callable[[list[str], list[Any]], Awaitable[Any]], in_flight: int) -> None:
+        self._run = run
+        self._limit = in_flight
+        self._pending: list[tuple[str, list[Any], asyncio.Future[Any]]] = []
+        self._in_flight = 0
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def call(self, key: str, arguments: list[Any]) -> Any:  # noqa: ANN401
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((key, arguments, future))
+        if not self._scheduled and self._in_flight < self._limit:
+            self._schedule()
+        return await future
+
+    def _schedule(self) -> None:
+        self._scheduled = True
+        task = asyncio.get_running_loop().create_task(self._next())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _next(self) -> None:
+        try:
+            await asyncio.sleep(0)  # let the operations of this loop iteration join the batch
+        finally:
+            self._scheduled = False
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        self._in_flight += 1
+        try:
+            await self._send(batch)
+        except BaseException:
+            for _, _, future in batch:
+                future.cancel()
+            raise
+        finally:
+            self._in_flight -= 1
+            if self._pending and not self._scheduled:
+                self._schedule()
+
+    async def _send(self, batch: list[tuple[str, list[Any], asyncio.Future[Any]]]) -> None:
+        keys = [key for key, _, _ in batch]
+        arguments = [argument for _, operation, _ in batch for argument in operation]
+        try:
+            replies = await self._run(keys, arguments)
+        except Exception as exc:  # noqa: BLE001 - handed to every waiting caller, who raises it
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, _, future), reply in zip(batch, replies, strict=True):
+            if not future.done():
+                future.set_result(reply)
+
+
+class RedisStore:
+    """An `IdempotencyStore` on Redis, shared by every process that uses the same server and prefix.
+
+    Each operation is one ``EVALSHA`` of a registered Lua script, so claim, complete, release and renew
+    are atomic and cost one round trip; a replay is answered by the claim itself. Operations that
+    concurrent requests make while round trips are under way travel together in one ``EVALSHA`` (at most
+    four batches in flight), which Redis runs atomically too. Leases and retention
+    are Redis key expiries (``PEXPIRE``), measured by the Redis server's clock: an abandoned claim
+    vanishes when its lease runs out, with nothing to reap, and application servers' clocks never
+    matter.
+
+    Args:
+        client: A ``redis.asyncio.Redis`` made with ``decode_responses=False`` (the default). The store
+            does not close a client it was given; `from_url` makes one it owns.
+        prefix: Prepended to every key. Must not be empty.
+        batching: Send the operations that concurrent requests make while a round trip is under way
+            together, as one ``EVALSHA`` (each is as atomic as alone). Off, every operation is its own
+            ``EVALSHA``.
+    """
+
+    def __init__(self, client: Redis, *, prefix: str = "idempotency:", batching: bool = True) -> None:
+        if not isinstance(client, Redis):
+            raise IdempotencyConfigurationError(
+                "client", client, "must be a redis.asyncio.Redis (see RedisStore.from_url)"
+            )
+        if client.connection_pool.connection_kwargs.get("decode_responses"):
+            raise IdempotencyConfigurationError(
+                "client", client, "must return bytes: make it with decode_responses=False"
+            )
+        self._client = client
+        self.prefix = check_text("prefix", prefix)
+        self._script = client.register_script(_RUN)
+        self._batcher = _Batcher(self._evaluate, in_flight=4) if batching else None
+        self._owns_client = False
+        self._address = "redis"
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = "idempotency:",
+        socket_timeout: float = 1.0,
+        max_connections: int = 50,
+        pool_timeout: float = 5.0,
+        batching: bool = True,
+    ) -> Self:
+        """Make a store with its own client for ``url`` (``redis://``, ``rediss://``, ``unix://``).
+
+        At most ``max_connections`` are opened; beyond that callers queue up to ``pool_timeout``
+        seconds. ``socket_timeout`` bounds how long a call waits on a server that stopped answering.
+        The client is closed by `aclose`.
+        """
+        if "://" not in check_text("url", url):
+            raise IdempotencyConfigurationError("url", url, "must be a redis:// URL", show_value=False)
+        check_positive_int("max_connections", max_connections)
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=check_positive("pool_timeout", pool_timeout),
+            socket_timeout=check_positive("socket_timeout", socket_timeout),
+            socket_connect_timeout=socket_timeout,
+            # One immediate retry: a pooled connection the server closed reconnects instead of failing.
+            retry=Retry(NoBackoff(), 1),
+            retry_on_error=[RedisConnectionError],
+        )
+        store = cls(Redis.from_pool(pool), prefix=prefix, batching=batching)
+        store._owns_client = True
+        store._address = redact_url(url)
+        return store
+
+    @property
+    def client(self) -> Redis:
+        """The Redis client underneath."""
+        return self._client
+
+    async def _evaluate(self, keys: list[str], arguments: list[Any]) -> Any:  # noqa: ANN401
+        return await self._script(keys=keys, args=arguments)
+
+    async def _run(self, operation: str, key: str, arguments: list[Any]) -> list[Any]:
+        try:
+            if self._batcher is not None:
+                reply = await self._batcher.call(self.prefix + key, arguments)
+            else:
+                (reply,) = await self._evaluate([self.prefix + key], arguments)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailableError("redis", self._address, f"{operation}: {exc}") from exc
+        if reply[0] == -1:
+            error = reply[1].decode(errors="replace") if isinstance(reply[1], bytes) else str(reply[1])
+            raise StoredRecordError("idempotency-record", operation, f"the key holds something else: {error}")
+        return list(reply)
+
+    async def claim(self, key: str, fingerprint: str, *, lease: float) -> Claim:
+        """Claim ``key`` for ``lease`` seconds, or report what holds it (see `IdempotencyStore`)."""
+        check_text("key", key)
+        check_text("fingerprint", fingerprint)
+        lease_ms = _ms(check_positive("lease", lease))
+        token = secrets.token_urlsafe(12)
+        reply = await self._run("claim", key, ["c", fingerprint, token, lease_ms])
+        code = reply[0]
+        if code == 1:
+            return Claim(ClaimOutcome.CLAIMED, token=token)
+        if code == 3:
+            return Claim(ClaimOutcome.COMPLETED, response=decode_response(reply[1]))
+        if code == 4:
+            return Claim(ClaimOutcome.IN_FLIGHT, retry_after=max(int(reply[1]), 0) / 1000)
+        return Claim(ClaimOutcome.MISMATCH)
+
+    async def complete(self, key: str, token: str, response: StoredResponse, *, retention: float) -> bool:
+        """Store ``response`` if ``token`` holds a live lease on ``key``; ``False`` if it does not."""
+        retention_ms = _ms(check_positive("retention", retention))
+        data = encode_response(response)
+        return bool((await self._run("complete", key, ["d", token, data, retention_ms]))[0] == 1)
+
+    async def release(self, key: str, token: str) -> bool:
+        """Delete the in-flight record ``token`` holds; ``False`` if it holds none."""
+        return bool((await self._run("release", key, ["r", token]))[0] == 1)
+
+    async def renew(self, key: str, token: str, *, lease: float) -> bool:
+        """Extend the live lease ``token`` holds to ``lease`` seconds from now."""
+        lease_ms = _ms(check_positive("lease", lease))
+        return bool((await self._run("renew", key, ["n", token, lease_ms]))[0] == 1)
+
+    async def aclose(self) -> None:
+        """Close the client if the store made it (`from_url`)."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    def __repr__(self) -> str:
+        return f"RedisStore(prefix={self.prefix!r}, address={self._address!r})"
+
+
+def _ms(seconds: float) -> int:
+    return max(math.ceil(seconds * 1000), 1)

@@ -1,0 +1,197 @@
+"""The records a store keeps, the answer to a claim, and the `IdempotencyStore` Protocol."""
+
+from __future__ import annotations
+
+import enum
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from .exceptions import IdempotencyConfigurationError, StoredRecordError
+
+__all__ = [
+    "Claim",
+    "ClaimOutcome",
+    "IdempotencyStore",
+    "StoredResponse",
+    "decode_response",
+    "encode_response",
+]
+
+type Header = tuple[bytes, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """The outcome kept for a completed key and replayed to every retry.
+
+    For HTTP it is the response; outside HTTP, ``body`` holds the serialized result and ``status``
+    and ``headers`` are whatever the caller wants to keep (200 and none by default).
+
+    Attributes:
+        status: The status code, 0 to 999.
+        headers: The response headers as ``(name, value)`` byte pairs, in order, repeats kept.
+        body: The body bytes, exactly as sent.
+    """
+
+    status: int = 200
+    headers: tuple[Header, ...] = field(default=())
+    body: bytes = b""
+
+    @classmethod
+    def of(
+        cls, status: int, headers: Iterable[tuple[bytes | str, bytes | str]], body: bytes
+    ) -> StoredResponse:
+        """Build a response from headers given as str or bytes pairs (str is encoded as latin-1).
+
+        Raises:
+            IdempotencyConfigurationError: The status is outside 0-999, or a header or the body has
+                the wrong type.
+        """
+        if isinstance(status, bool) or not isinstance(status, int) or not 0 <= status <= 999:
+            raise IdempotencyConfigurationError("status", status, "must be an int from 0 to 999")
+        if not isinstance(body, bytes | bytearray | memoryview):
+            raise IdempotencyConfigurationError("body", type(body).__name__, "must be bytes")
+        pairs = tuple((_header_bytes(name), _header_bytes(value)) for name, value in headers)
+        return cls(status, pairs, bytes(body))
+
+
+def _header_bytes(value: bytes | str) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("latin-1")
+    raise IdempotencyConfigurationError(
+        "headers", type(value).__name__, "names and values must be bytes or str"
+    )
+
+
+class ClaimOutcome(enum.StrEnum):
+    """What `IdempotencyStore.claim` found.
+
+    Attributes:
+        CLAIMED: The key was free (never used, released, or its lease ran out): the caller holds it now
+            and must run the operation, then complete or release it.
+        IN_FLIGHT: Another holder's lease is live (HTTP 409).
+        COMPLETED: The outcome is stored: replay it.
+        MISMATCH: The key is held or completed for a different fingerprint (HTTP 422).
+    """
+
+    CLAIMED = "claimed"
+    IN_FLIGHT = "in_flight"
+    COMPLETED = "completed"
+    MISMATCH = "mismatch"
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The answer to `IdempotencyStore.claim`.
+
+    Attributes:
+        outcome: What the store found.
+        token: The fencing token of the new lease when ``outcome`` is ``CLAIMED``, else ``None``.
+            Only this token can complete, release or renew the claim.
+        response: The stored outcome when ``outcome`` is ``COMPLETED``, else ``None``.
+        retry_after: Seconds until the holder's lease runs out when ``outcome`` is ``IN_FLIGHT`` (if
+            the store knows), else ``None``.
+    """
+
+    outcome: ClaimOutcome
+    token: str | None = None
+    response: StoredResponse | None = None
+    retry_after: float | None = None
+
+
+@runtime_checkable
+class IdempotencyStore(Protocol):
+    """**Protocol**: where idempotency records live; every method is atomic.
+
+    A record is *in flight* (claimed, with a lease that runs out unless renewed) or *completed* (holds
+    a `StoredResponse` until its retention runs out). An in-flight record whose lease ran out counts as
+    absent: the next `claim` takes it, whatever its fingerprint, and the old token stops working.
+    `buttress.testing.IdempotencyStoreContract` checks that an implementation behaves as written here.
+
+    Keys and fingerprints are opaque strings made by the caller (the middleware passes digests). Stores
+    read only ``status``, ``headers`` and ``body`` from the response they are given.
+
+    Methods:
+        claim: Take the key for ``lease`` seconds, or report why not (in flight, completed, mismatch).
+        complete: Store the outcome for ``retention`` seconds if ``token`` still holds a live lease.
+        release: Delete the in-flight record if ``token`` still holds it, so a retry executes again.
+        renew: Extend a live lease to ``lease`` seconds from now (the heartbeat).
+    """
+
+    async def claim(self, key: str, fingerprint: str, *, lease: float) -> Claim:
+        """Claim ``key`` for a request with ``fingerprint``, or say what holds it.
+
+        Raises:
+            ConfigurationError: ``lease`` is not positive.
+            StoreUnavailableError: The store cannot be reached.
+        """
+        ...
+
+    async def complete(self, key: str, token: str, response: StoredResponse, *, retention: float) -> bool:
+        """Store ``response`` under ``key`` for ``retention`` seconds; ``False`` if the lease was lost.
+
+        Raises:
+            ConfigurationError: ``retention`` is not positive.
+        """
+        ...
+
+    async def release(self, key: str, token: str) -> bool:
+        """Delete the in-flight record ``token`` holds; ``False`` if it holds none (lease lost)."""
+        ...
+
+    async def renew(self, key: str, token: str, *, lease: float) -> bool:
+        """Extend the lease ``token`` holds to ``lease`` seconds from now; ``False`` if it was lost.
+
+        Raises:
+            ConfigurationError: ``lease`` is not positive.
+        """
+        ...
+
+
+# --- the stored form of a response (Redis values, PostgreSQL bytea) ------------------------------------
+
+_VERSION = 1
+_HEAD = struct.Struct(">BHI")  # version, status, header count
+_LENGTHS = struct.Struct(">II")  # name length, value length
+
+
+def encode_response(response: StoredResponse) -> bytes:
+    """Encode a response into the bytes a store keeps (a versioned, length-prefixed binary form)."""
+    headers: Sequence[tuple[bytes, bytes]] = response.headers
+    parts = [_HEAD.pack(_VERSION, response.status, len(headers))]
+    for name, value in headers:
+        parts.append(_LENGTHS.pack(len(name), len(value)))
+        parts.append(name)
+        parts.append(value)
+    parts.append(response.body)
+    return b"".join(parts)
+
+
+def decode_response(data: bytes) -> StoredResponse:
+    """Decode bytes made by `encode_response`.
+
+    Raises:
+        StoredRecordError: The bytes are truncated, of an unknown version, or not a stored response.
+    """
+    view = memoryview(data)
+    try:
+        version, status, count = _HEAD.unpack_from(view, 0)
+        if version != _VERSION:
+            raise StoredRecordError("idempotency-record", "loads", f"unknown record version {version}")
+        offset = _HEAD.size
+        headers: list[Header] = []
+        for _ in range(count):
+            name_len, value_len = _LENGTHS.unpack_from(view, offset)
+            offset += _LENGTHS.size
+            end = offset + name_len + value_len
+            if end > len(view):
+                raise StoredRecordError("idempotency-record", "loads", "truncated header")
+            headers.append((bytes(view[offset : offset + name_len]), bytes(view[offset + name_len : end])))
+            offset = end
+    except struct.error as exc:
+        raise StoredRecordError("idempotency-record", "loads", f"truncated record: {exc}") from exc
+    return StoredResponse(status, tuple(headers), bytes(view[offset:]))

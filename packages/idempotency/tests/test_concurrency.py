@@ -1,0 +1,240 @@
+"""Races and crashes on every store, Redis and PostgreSQL real: at most once, and never locked forever."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import sys
+from typing import Any
+
+import pytest
+
+from buttress.idempotency import (
+    IdempotencyMiddleware,
+    KeyInFlightError,
+    LeaseLostError,
+    MemoryStore,
+    PostgresStore,
+    RedisStore,
+    StoredResponse,
+    idempotent,
+    request_fingerprint,
+    scope_key,
+)
+from buttress.testing import PostgresSchema
+
+DUPLICATES = 100
+TRIALS = 8
+
+
+class Handler:
+    """An ASGI app that counts executions per idempotency key and takes a little while."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, int] = {}
+        self.serial = itertools.count(1)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        message = await receive()
+        key = json.loads(message["body"])["key"]
+        self.runs[key] = self.runs.get(key, 0) + 1
+        await asyncio.sleep(0.02)
+        body = json.dumps({"key": key, "serial": next(self.serial)}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 201,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+async def _stores(kind: str, request: pytest.FixtureRequest, workers: int) -> list[Any]:
+    """``workers`` stores on one backend, each with its own connections, as separate processes would have."""
+    if kind == "memory":
+        return [MemoryStore()] * workers
+    if kind == "redis":
+        url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("redis_prefix")
+        return [RedisStore.from_url(url, prefix=prefix, max_connections=40) for _ in range(workers)]
+    schema: PostgresSchema = request.getfixturevalue("postgres_schema")
+    stores = [
+        PostgresStore.from_dsn(schema.dsn, table=f"{schema.name}.race", max_size=10) for _ in range(workers)
+    ]
+    await stores[0].create_schema()
+    return stores
+
+
+async def _close(stores: list[Any]) -> None:
+    for store in {id(s): s for s in stores}.values():
+        await store.aclose()
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis", "postgres"])
+async def test_100_simultaneous_duplicates_run_the_handler_exactly_once(
+    kind: str, request: pytest.FixtureRequest, make_client: Any
+) -> None:
+    handler = Handler()
+    stores = await _stores(kind, request, workers=4)
+    clients = [make_client(IdempotencyMiddleware(handler, store, lease=10)) for store in stores]
+    try:
+        for trial in range(TRIALS):
+            key = f"trial-{trial}-{kind}"
+            body = json.dumps({"key": key}).encode()
+            responses = await asyncio.gather(
+                *(
+                    clients[i % len(clients)].post("/pay", content=body, headers={"Idempotency-Key": key})
+                    for i in range(DUPLICATES)
+                )
+            )
+            assert handler.runs[key] == 1, f"trial {trial}: the handler ran {handler.runs[key]} times"
+            firsts = [r for r in responses if r.status_code == 201 and "idempotent-replayed" not in r.headers]
+            replays = [r for r in responses if r.headers.get("idempotent-replayed") == "true"]
+            conflicts = [r for r in responses if r.status_code == 409]
+            assert len(firsts) == 1
+            assert len(firsts) + len(replays) + len(conflicts) == DUPLICATES
+            assert all(r.content == firsts[0].content for r in replays)
+            after = await clients[0].post("/pay", content=body, headers={"Idempotency-Key": key})
+            assert after.headers["idempotent-replayed"] == "true"
+            assert after.content == firsts[0].content
+    finally:
+        for client in clients:
+            await client.aclose()
+        await _close(stores)
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis", "postgres"])
+async def test_a_crashed_claim_is_409_until_its_lease_runs_out_then_executes(
+    kind: str, request: pytest.FixtureRequest, make_client: Any
+) -> None:
+    """A worker claimed the key and died: no heartbeat, no release. Its lease is all that holds the key."""
+    handler = Handler()
+    (store,) = await _stores(kind, request, workers=1)
+    body = json.dumps({"key": "crash"}).encode()
+    try:
+        # What the dead worker's middleware did before it died: claim the scoped key, nothing more.
+        dead = await store.claim(
+            scope_key("crash", principal="", route="/pay"),
+            request_fingerprint("POST", "/pay", body),
+            lease=0.6,
+        )
+        assert dead.outcome == "claimed"
+        async with make_client(IdempotencyMiddleware(handler, store)) as client:
+            before = await client.post("/pay", content=body, headers={"Idempotency-Key": "crash"})
+            assert before.status_code == 409
+            assert handler.runs.get("crash") is None
+            await asyncio.sleep(0.7)
+            after = await client.post("/pay", content=body, headers={"Idempotency-Key": "crash"})
+            assert after.status_code == 201
+            assert handler.runs["crash"] == 1
+            replay = await client.post("/pay", content=body, headers={"Idempotency-Key": "crash"})
+            assert replay.headers["idempotent-replayed"] == "true"
+        # The dead worker's token is fenced off: it cannot overwrite the live outcome.
+        assert dead.token is not None
+        late = StoredResponse(500, (), b"late")
+        key = scope_key("crash", principal="", route="/pay")
+        assert await store.complete(key, dead.token, late, retention=60) is False
+    finally:
+        await _close([store])
+
+
+WORKER = """
+import asyncio, sys
+from buttress.idempotency import PostgresStore, RedisStore, idempotent
+
+async def main(kind, address, where):
+    if kind == "redis":
+        store = RedisStore.from_url(address, prefix=where)
+    else:
+        store = PostgresStore.from_dsn(address, table=where)
+    async with idempotent(store, "job-1", "fp", lease=1.0) as slot:
+        assert slot.claimed
+        print("claimed", flush=True)
+        await asyncio.sleep(60)
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("kind", ["redis", "postgres"])
+async def test_a_killed_worker_process_holds_the_key_only_until_its_lease_runs_out(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    """A worker process is SIGKILLed mid-operation: no release, no heartbeat, just its lease."""
+    (store,) = await _stores(kind, request, workers=1)
+    if kind == "redis":
+        address, where = request.getfixturevalue("redis_url"), store.prefix
+    else:
+        address, where = request.getfixturevalue("postgres_schema").dsn, store.table
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", WORKER, kind, address, where, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert worker.stdout is not None
+        assert await asyncio.wait_for(worker.stdout.readline(), 30) == b"claimed\n"
+        worker.kill()
+        await worker.wait()
+        with pytest.raises(KeyInFlightError) as info:
+            async with idempotent(store, "job-1", "fp"):
+                pytest.fail("ran while the dead worker's lease was live")
+        assert info.value.retry_after is not None
+        assert 0 <= info.value.retry_after <= 1.0
+        await asyncio.sleep(info.value.retry_after + 0.1)
+        ran = []
+        async with idempotent(store, "job-1", "fp") as slot:
+            assert slot.claimed
+            ran.append(True)
+        assert ran == [True]
+    finally:
+        if worker.returncode is None:
+            worker.kill()
+            await worker.wait()
+        await _close([store])
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis", "postgres"])
+async def test_a_stalled_worker_loses_its_lease_and_cannot_overwrite_the_retry(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    """Without a heartbeat, a handler that outlives its lease is fenced off when it finally finishes."""
+    (store,) = await _stores(kind, request, workers=1)
+    resume = asyncio.Event()
+    try:
+
+        async def stalled() -> None:
+            async with idempotent(store, "job-2", "fp", lease=0.4, heartbeat=0) as slot:
+                await resume.wait()
+                await slot.complete(StoredResponse(body=b"stale"))
+
+        first = asyncio.create_task(stalled())
+        await asyncio.sleep(0.6)
+        async with idempotent(store, "job-2", "fp") as retry:
+            assert retry.claimed
+            await retry.complete(StoredResponse(body=b"fresh"))
+        resume.set()
+        with pytest.raises(LeaseLostError):
+            await first
+        async with idempotent(store, "job-2", "fp") as replay:
+            assert replay.replay is not None
+            assert replay.replay.body == b"fresh"
+    finally:
+        await _close([store])
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis", "postgres"])
+async def test_the_heartbeat_keeps_a_long_handler_exclusive(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    (store,) = await _stores(kind, request, workers=1)
+    try:
+        async with idempotent(store, "job-3", "fp", lease=0.3, heartbeat=0.1) as slot:
+            for _ in range(4):
+                await asyncio.sleep(0.25)
+                with pytest.raises(KeyInFlightError):
+                    async with idempotent(store, "job-3", "fp"):
+                        pytest.fail("a duplicate ran while the heartbeat held the lease")
+            assert not slot.lease_lost
+            await slot.complete(StoredResponse(body=b"done"))
+    finally:
+        await _close([store])
