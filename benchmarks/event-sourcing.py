@@ -1,0 +1,452 @@
+"""buttress-event-sourcing against eventsourcing's PostgreSQL recorder, side by side in one run.
+
+Run with ``nox -s bench -- event-sourcing`` (or ``python benchmarks/event-sourcing.py [--quick]``);
+the default run takes about a minute on two cores. Both libraries write to the same PostgreSQL server,
+each in a schema of its own that is created for the run and dropped at the end. Four workloads:
+
+1. One writer appends 100-event batches, each to a new stream: buttress ``PostgresEventStore.append``
+   (asyncpg, one round trip) against eventsourcing's ``PostgresApplicationRecorder.insert_events``
+   (psycopg 3, its default gap-safe path: a pipelined transaction that locks the table and inserts with
+   ``executemany``). Both take payloads that are already serialized (``EventData`` / ``StoredEvent``).
+2. Eight concurrent writers append 50-event batches (asyncio tasks on an 8-connection pool; threads on an
+   8-connection psycopg pool for the peer) while a subscriber follows the global log; a subscriber that
+   ever moves past a position it has not delivered counts it as skipped.
+3. Loading a 1,000-event aggregate: from a snapshot at version 990 plus a 10-event tail, against full
+   replay (buttress only: the ratio is the target).
+4. The same load with the snapshot corrupted in the database: the hash check fails, the repository falls
+   back to full replay; compared with plain full replay.
+
+Times are medians over rounds, with the p10-p90 band; ratios compare medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import importlib.metadata
+import logging
+import os
+import platform
+import secrets
+import statistics
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from urllib.parse import urlparse
+
+import asyncpg
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+
+from buttress.event_sourcing import (
+    NO_STREAM,
+    Aggregate,
+    Event,
+    EventCodec,
+    EventData,
+    MemoryEventStore,
+    PostgresEventStore,
+    RecordedEvent,
+    Repository,
+    Subscription,
+    applies,
+)
+
+DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+TOKEN = secrets.token_hex(4)
+OURS_SCHEMA = f"bench_buttress_{TOKEN}"
+PEER_SCHEMA = f"bench_eventsourcing_{TOKEN}"
+PAYLOAD = b'{"amount":"12.50","currency":"EUR","reference":"' + b"x" * 64 + b'"}'
+
+
+@dataclass(frozen=True)
+class Scale:
+    single_rounds: int
+    single_batches: int
+    concurrent_rounds: int
+    concurrent_batches: int
+    load_rounds: int
+
+
+DEFAULT = Scale(
+    single_rounds=5, single_batches=60, concurrent_rounds=6, concurrent_batches=15, load_rounds=60
+)
+QUICK = Scale(single_rounds=2, single_batches=10, concurrent_rounds=1, concurrent_batches=5, load_rounds=10)
+
+
+@dataclass(frozen=True)
+class Dist:
+    """Median and the p10-p90 band of a set of samples."""
+
+    p50: float
+    p10: float
+    p90: float
+
+    @classmethod
+    def of(cls, samples: Sequence[float]) -> Dist:
+        if len(samples) < 2:
+            return cls(samples[0], samples[0], samples[0])
+        deciles = statistics.quantiles(samples, n=10, method="inclusive")
+        return cls(statistics.median(samples), deciles[0], deciles[-1])
+
+    def cell(self, digits: int = 0, unit: str = "") -> str:
+        return f"{self.p50:,.{digits}f}{unit} ({self.p10:,.{digits}f}-{self.p90:,.{digits}f})"
+
+
+def print_table(
+    title: str, header: Sequence[str], rows: Sequence[Sequence[str]], notes: Sequence[str] = ()
+) -> None:
+    print(f"\n### {title}\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    for note in notes:
+        print(note)
+    sys.stdout.flush()
+
+
+def verdict(value: float, target: float, *, at_most: bool = False) -> str:
+    met = value <= target if at_most else value >= target
+    return f"{'≤' if at_most else '≥'} {target:g}x: {'met' if met else 'NOT met'}"
+
+
+# --- setup --------------------------------------------------------------------------------------------------
+
+
+async def admin(dsn: str, statement: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def peer_datastore(dsn: str, pool_size: int) -> PostgresDatastore:
+    url = urlparse(dsn)
+    return PostgresDatastore(
+        dbname=url.path.lstrip("/") or "postgres",
+        host=url.hostname or "127.0.0.1",
+        port=url.port or 5432,
+        user=url.username or "postgres",
+        password=url.password or "",
+        pool_size=pool_size,
+        schema=PEER_SCHEMA,
+    )
+
+
+def peer_recorder(dsn: str, pool_size: int, table: str) -> PostgresApplicationRecorder:
+    recorder = PostgresApplicationRecorder(peer_datastore(dsn, pool_size), events_table_name=table)
+    recorder.create_table()
+    return recorder
+
+
+async def our_store(dsn: str, prefix: str, pool_size: int) -> PostgresEventStore:
+    store = await PostgresEventStore.open(
+        dsn, schema=OURS_SCHEMA, prefix=prefix, min_size=pool_size, max_size=pool_size
+    )
+    await store.create_schema()
+    return store
+
+
+def our_batch(size: int) -> list[EventData]:
+    return [EventData(uuid.uuid4(), "Deposited", PAYLOAD) for _ in range(size)]
+
+
+def peer_batch(size: int) -> list[StoredEvent]:
+    stream = uuid.uuid4()
+    return [StoredEvent(stream, version, "bench:Deposited", PAYLOAD) for version in range(1, size + 1)]
+
+
+# --- 1. one writer ------------------------------------------------------------------------------------------
+
+
+async def single_writer(dsn: str, scale: Scale) -> tuple[Dist, Dist]:
+    store = await our_store(dsn, "single", 2)
+    recorder = peer_recorder(dsn, 1, "single_events")
+    ours: list[float] = []
+    theirs: list[float] = []
+    try:
+        for warm in range(10):
+            await store.append(f"warm-{warm}", our_batch(100), NO_STREAM)
+            recorder.insert_events(peer_batch(100))
+        # Batch by batch, alternating which library goes first, so both see the same load on a shared box.
+        for n in range(scale.single_rounds * scale.single_batches):
+            events, stored = our_batch(100), peer_batch(100)
+            for side in ("ours", "theirs") if n % 2 == 0 else ("theirs", "ours"):
+                started = time.perf_counter()
+                if side == "ours":
+                    await store.append(f"s-{n}", events, NO_STREAM)
+                    ours.append(100 / (time.perf_counter() - started))
+                else:
+                    recorder.insert_events(stored)
+                    theirs.append(100 / (time.perf_counter() - started))
+    finally:
+        await store.aclose()
+        recorder.datastore.close()
+    return Dist.of(ours), Dist.of(theirs)
+
+
+# --- 2. eight writers and a subscriber ----------------------------------------------------------------------
+
+
+async def concurrent_ours(dsn: str, scale: Scale, round_: int) -> tuple[float, int, int]:
+    # 8 writers + the subscriber's reads + its LISTEN connection; the peer gets 8 writers + its follower.
+    store = await our_store(dsn, f"conc{round_}", 10)
+    delivered: list[int] = []
+    skipped = 0
+    total = 8 * scale.concurrent_batches * 50
+
+    async def follow(record: RecordedEvent) -> None:
+        nonlocal skipped
+        expected = delivered[-1] + 1 if delivered else 1
+        skipped += max(0, record.position - expected)
+        delivered.append(record.position)
+
+    # Checkpoints in memory: the peer's follower keeps its position in memory too.
+    subscriber = Subscription(
+        store, follow, name="bench", checkpoints=MemoryEventStore(), batch_size=500, poll_interval=0.5
+    )
+    subscriber.start()
+
+    async def writer(n: int) -> None:
+        for b in range(scale.concurrent_batches):
+            await store.append(f"w{n}-{b}", our_batch(50), NO_STREAM)
+
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(writer(n) for n in range(8)))
+        elapsed = time.perf_counter() - started
+        for _ in range(3000):
+            if len(delivered) >= total:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await subscriber.stop()
+        await store.aclose()
+    missing = total - len(set(delivered))
+    return total / elapsed, skipped, missing
+
+
+def concurrent_theirs(dsn: str, scale: Scale, round_: int) -> tuple[float, int, int]:
+    recorder = peer_recorder(dsn, 9, f"conc{round_}_events")
+    total = 8 * scale.concurrent_batches * 50
+    delivered: list[int] = []
+    done = threading.Event()
+
+    def follow() -> None:
+        last = 0
+        while True:
+            page = recorder.select_notifications(last, 500, inclusive_of_start=False)
+            delivered.extend(n.id for n in page)
+            if page:
+                last = page[-1].id
+            elif done.is_set():
+                return
+            else:
+                time.sleep(0.005)
+
+    def writer() -> None:
+        for _ in range(scale.concurrent_batches):
+            recorder.insert_events(peer_batch(50))
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    writers = [threading.Thread(target=writer) for _ in range(8)]
+    started = time.perf_counter()
+    for thread in writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    for _ in range(3000):
+        if len(delivered) >= total:
+            break
+        time.sleep(0.01)
+    done.set()
+    follower.join()
+    stored = {n.id for n in recorder.select_notifications(None, total + 10)}
+    recorder.datastore.close()
+    skipped = len(stored - set(delivered))
+    return total / elapsed, skipped, total - len(set(delivered))
+
+
+async def concurrent_writers(dsn: str, scale: Scale) -> tuple[Dist, Dist, int, int]:
+    ours: list[float] = []
+    theirs: list[float] = []
+    our_skips = their_skips = our_missing = their_missing = 0
+    for round_ in range(scale.concurrent_rounds):
+        for side in ("ours", "theirs") if round_ % 2 == 0 else ("theirs", "ours"):
+            if side == "ours":
+                rate, skipped, missing = await concurrent_ours(dsn, scale, round_)
+                ours.append(rate)
+                our_skips += skipped
+                our_missing += missing
+            else:
+                rate, skipped, missing = await asyncio.to_thread(concurrent_theirs, dsn, scale, round_)
+                theirs.append(rate)
+                their_skips += skipped
+                their_missing += missing
+    return Dist.of(ours), Dist.of(theirs), our_skips + our_missing, their_skips + their_missing
+
+
+# --- 3/4. loading a 1,000-event aggregate -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Deposited(Event):
+    amount: Decimal
+    note: str
+
+
+class Account(Aggregate[str]):
+    def __init__(self, id: str) -> None:
+        super().__init__(id)
+        self.balance = Decimal(0)
+        self.deposits = 0
+        self.last_note = ""
+
+    @applies(Deposited)
+    def _deposited(self, event: Deposited) -> None:
+        self.balance += event.amount
+        self.deposits += 1
+        self.last_note = event.note
+
+
+async def loading(dsn: str, scale: Scale) -> tuple[Dist, Dist, Dist, Dist]:
+    quiet = logging.getLogger("buttress.event_sourcing")
+    quiet.addHandler(logging.NullHandler())
+    quiet.propagate = False  # the fallback still logs each time; the records are dropped, not printed
+    store = await our_store(dsn, "load", 2)
+    accounts = Repository(Account, store, EventCodec([Deposited]), snapshots=store)
+    try:
+        account = Account("acc-1000")
+        for n in range(990):
+            account.trigger(Deposited, amount=Decimal("1.25"), note=f"deposit {n}")
+        await accounts.save(account)
+        await accounts.take_snapshot(account)
+        for n in range(10):
+            account.trigger(Deposited, amount=Decimal("1.25"), note=f"tail {n}")
+        await accounts.save(account)
+
+        async def timed(*, use_snapshot: bool) -> float:
+            started = time.perf_counter()
+            loaded = await accounts.load("acc-1000", use_snapshot=use_snapshot)
+            elapsed = time.perf_counter() - started
+            if loaded.version != 1000 or loaded.balance != Decimal(1250):
+                raise RuntimeError(f"benchmark setup is wrong: loaded {loaded!r}")
+            return elapsed * 1000
+
+        for _ in range(5):
+            await timed(use_snapshot=True)
+            await timed(use_snapshot=False)
+        snapshot: list[float] = []
+        replay: list[float] = []
+        corrupted: list[float] = []
+        replay_again: list[float] = []
+        for _ in range(scale.load_rounds):
+            snapshot.append(await timed(use_snapshot=True))
+            replay.append(await timed(use_snapshot=False))
+        async with store.transaction() as conn:
+            await conn.execute(
+                f"UPDATE {store.snapshots_table} "  # noqa: S608
+                "SET state = set_byte(state, 5, get_byte(state, 5) # 1)"
+            )
+        before = accounts.snapshot_integrity_failures
+        for _ in range(scale.load_rounds):
+            corrupted.append(await timed(use_snapshot=True))
+            replay_again.append(await timed(use_snapshot=False))
+        if accounts.snapshot_integrity_failures - before != scale.load_rounds:
+            raise RuntimeError("the corrupted snapshot was not detected on every load")
+    finally:
+        await store.aclose()
+    return Dist.of(snapshot), Dist.of(replay), Dist.of(corrupted), Dist.of(replay_again)
+
+
+# --- main ---------------------------------------------------------------------------------------------------
+
+
+async def machine(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        server = await conn.fetchval("SHOW server_version")
+    finally:
+        await conn.close()
+    versions = ", ".join(
+        f"{dist} {importlib.metadata.version(dist)}"
+        for dist in ("buttress-event-sourcing", "eventsourcing", "asyncpg", "psycopg")
+    )
+    print(f"# buttress-event-sourcing benchmark — {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC\n")
+    print(
+        f"- machine: {os.cpu_count()} cores, {platform.machine()}, {platform.system()} {platform.release()}"
+    )
+    print(f"- Python {platform.python_version()} ({platform.python_implementation()}), asyncio default loop")
+    print(f"- PostgreSQL {server} at {urlparse(dsn).hostname}:{urlparse(dsn).port}; schemas *_{TOKEN}")
+    print(f"- {versions}")
+    sys.stdout.flush()
+
+
+async def main(dsn: str, scale: Scale) -> None:
+    await machine(dsn)
+    await admin(dsn, f'CREATE SCHEMA "{OURS_SCHEMA}"; CREATE SCHEMA "{PEER_SCHEMA}"')
+    started = time.perf_counter()
+    try:
+        o1, t1 = await single_writer(dsn, scale)
+        o2, t2, skips_ours, skips_theirs = await concurrent_writers(dsn, scale)
+        snap, replay, corrupt, replay_again = await loading(dsn, scale)
+    finally:
+        await admin(
+            dsn,
+            f'DROP SCHEMA IF EXISTS "{OURS_SCHEMA}" CASCADE; DROP SCHEMA IF EXISTS "{PEER_SCHEMA}" CASCADE',
+        )
+    r1, r2 = o1.p50 / t1.p50, o2.p50 / t2.p50
+    print_table(
+        "Appends on PostgreSQL (events/s, higher is better)",
+        ["workload", "buttress", "eventsourcing", "ratio", "target"],
+        [
+            ["1 writer, 100-event batches", o1.cell(), t1.cell(), f"{r1:.2f}x", verdict(r1, 1.2)],
+            ["8 writers, 50-event batches", o2.cell(), t2.cell(), f"{r2:.2f}x", verdict(r2, 1.0)],
+            ["events a concurrent subscriber skipped or missed", f"{skips_ours}", f"{skips_theirs}", "", "0"],
+        ],
+    )
+    speedup = replay.p50 / snap.p50
+    fallback = corrupt.p50 / replay_again.p50
+    print_table(
+        "Loading a 1,000-event aggregate (ms, lower is better; buttress only)",
+        ["load", "time", "compared with", "ratio", "target"],
+        [
+            [
+                "snapshot (v990) + 10-event tail",
+                snap.cell(2),
+                f"full replay {replay.cell(2)}",
+                f"{speedup:.1f}x faster",
+                verdict(speedup, 5),
+            ],
+            [
+                "corrupted snapshot → fallback replay",
+                corrupt.cell(2),
+                f"full replay {replay_again.cell(2)}",
+                f"{fallback:.2f}x the time",
+                verdict(fallback, 1.1, at_most=True),
+            ],
+        ],
+        [
+            "",
+            "Every corrupted-snapshot load was detected (SHA-256 mismatch), counted and logged, "
+            "then replayed.",
+        ],
+    )
+    print(f"\nTotal run time {time.perf_counter() - started:.0f} s; schemas dropped.")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="a small smoke run instead of the full scale")
+    parser.add_argument("--dsn", default=os.environ.get("BUTTRESS_POSTGRES_DSN", DEFAULT_DSN))
+    args = parser.parse_args()
+    asyncio.run(main(args.dsn, QUICK if args.quick else DEFAULT))

@@ -1,0 +1,568 @@
+"""`PostgresEventStore`: the event store on PostgreSQL through asyncpg (extra ``postgres``).
+
+Gap safety. Global positions are assigned inside the append's transaction after it takes a
+transaction-scoped advisory lock (one lock per events table), and the lock is released only when the
+transaction has committed and become visible. So positions are handed out in commit order: a reader that
+sees position ``p`` can never later find a smaller position committing, and ``read_all`` followers
+never skip an event. Positions are ``max(position) + 1`` under that lock, so they are dense (1, 2, 3, ...
+with no holes, not even after a rolled-back append).
+
+The price: appends to *different* streams serialize for the few statements between the lock and the
+commit (the stream's version check, the batched insert and the commit's WAL flush). Everything before it
+(building and sending the batch) runs in parallel, and each append is a single round trip, so the lock
+is held for well under a millisecond on a local server. The alternative (xid8 + ``pg_snapshot_xmin``
+visibility filtering on read) keeps writers parallel but makes every reader wait out the oldest running
+transaction, including unrelated long ones; the lock keeps readers simple and the log dense.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import zlib
+from collections.abc import AsyncIterator, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+from ._records import (
+    ANY,
+    NO_STREAM,
+    AppendResult,
+    EventData,
+    ExpectedVersion,
+    RecordedEvent,
+    check_events,
+    check_expected,
+    check_position,
+    check_stream_id,
+)
+from ._store import SnapshotRecord, StoredLocation, resolve_replay
+from .exceptions import (
+    ConcurrencyError,
+    EventSourcingConfigurationError,
+    EventStoreUnavailableError,
+    MissingExtraError,
+)
+
+try:
+    import asyncpg
+except ImportError as exc:  # pragma: no cover - exercised by the bare install check
+    raise MissingExtraError("PostgresEventStore", "postgres") from exc
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+__all__ = ["PostgresEventStore"]
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_PREFIX = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
+
+_COLUMNS = "event_id, stream_id, version, position, event_type, data, metadata, schema_version, timestamp"
+
+# What a lost or dying server looks like from asyncpg. InternalClientError is among them: a pooled
+# connection that received the server's shutdown notice while idle reports "another operation is in
+# progress" on its next use (the store never shares a connection between operations, so nothing else
+# causes it), and the pool then replaces that connection.
+_DISCONNECTS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+)
+_OPEN_ERRORS: tuple[type[BaseException], ...] = (*_DISCONNECTS, asyncpg.PostgresError)
+
+
+class PostgresEventStore:
+    """An `EventStore` on PostgreSQL, with snapshots, checkpoints and LISTEN/NOTIFY wake-ups.
+
+    Give it an asyncpg pool you own, or let `PostgresEventStore.open` make (and later close) one. Call
+    `create_schema` once (it is idempotent) to create its tables::
+
+        store = await PostgresEventStore.open("postgresql://app@db/app")
+        await store.create_schema()
+        await store.append("account-1", codec.encode_all(events), NO_STREAM)
+
+    Every append is one round trip: a stored function checks the stream's version and inserts the
+    whole batch (``unnest`` over arrays) in one statement, which commits on its own. See the module
+    docs for how positions stay gap-safe.
+
+    Args:
+        pool: The asyncpg pool to use.
+        schema: The schema holding the tables; ``None`` uses the connection's ``search_path``.
+        prefix: Prefix of the table and function names (``<prefix>_events``, ``<prefix>_snapshots``,
+            ``<prefix>_checkpoints``, ``<prefix>_append``): lowercase letters, digits and ``_``.
+        notify: Send a NOTIFY with the last position on every append, so `wait_for_events` wakes at once.
+    """
+
+    def __init__(
+        self, pool: asyncpg.Pool, *, schema: str | None = None, prefix: str = "es", notify: bool = True
+    ) -> None:
+        if not isinstance(pool, asyncpg.Pool):
+            raise EventSourcingConfigurationError("pool", type(pool).__name__, "must be an asyncpg.Pool")
+        if schema is not None and (not isinstance(schema, str) or not _IDENT.match(schema)):
+            raise EventSourcingConfigurationError(
+                "schema",
+                schema,
+                "must be a lowercase identifier (letters, digits, '_'), at most 63 characters",
+            )
+        if not isinstance(prefix, str) or not _PREFIX.match(prefix):
+            raise EventSourcingConfigurationError(
+                "prefix",
+                prefix,
+                "must be a lowercase identifier (letters, digits, '_'), at most 40 characters",
+            )
+        self._pool = pool
+        self._owns_pool = False
+
+        def qualify(name: str) -> str:
+            return f'"{schema}"."{name}"' if schema else f'"{name}"'
+
+        self.schema = schema
+        self.prefix = prefix
+        self.events_table = qualify(f"{prefix}_events")
+        self.snapshots_table = qualify(f"{prefix}_snapshots")
+        self.checkpoints_table = qualify(f"{prefix}_checkpoints")
+        self._append_function = qualify(f"{prefix}_append")
+        qualified = f"{schema or ''}.{prefix}"
+        self._lock_key = zlib.crc32(f"buttress.event_sourcing:{qualified}".encode())
+        self.channel: str | None = f"{prefix}_{zlib.crc32(qualified.encode()):08x}" if notify else None
+        self._append_sql = (
+            f"SELECT ok, stream_version, last_position FROM {self._append_function}"  # noqa: S608
+            "($1, $2, $3::uuid[], $4::text[], $5::int[], $6::bytea[], $7::bytea[], $8::timestamptz[], "
+            "$9, $10)"
+        )
+        # Kind 0 is the snapshot (its hash rides in the metadata column), kind 1 the events after it. The
+        # server checks the hash too, only to choose the events: after a damaged snapshot it sends the whole
+        # stream, so the fallback costs no second round trip. The repository's own check decides.
+        self._snapshot_and_tail_sql = (
+            "WITH snap AS (SELECT version, state, state_hash, aggregate_type, timestamp, "  # noqa: S608
+            "encode(sha256(state), 'hex') = state_hash AS intact "
+            f"FROM {self.snapshots_table} WHERE stream_id = $1) "
+            "SELECT 0 AS kind, NULL::uuid AS event_id, $1::text AS stream_id, version, "
+            "0::bigint AS position, "
+            "aggregate_type AS event_type, state AS data, convert_to(state_hash, 'UTF8') AS metadata, "
+            "0 AS schema_version, timestamp FROM snap "
+            "UNION ALL SELECT 1, e.event_id, e.stream_id, e.version, e.position, e.event_type, e.data, "
+            f"e.metadata, e.schema_version, e.timestamp FROM {self.events_table} e "
+            "WHERE e.stream_id = $1 AND e.version > coalesce((SELECT version FROM snap WHERE intact), 0) "
+            "ORDER BY kind, version"
+        )
+        self._listener: PoolConnectionProxy[Any] | None = None
+        self._listener_lock = asyncio.Lock()
+        self._listener_lost = False
+        self._notified = 0
+        self._waiters: set[asyncio.Future[None]] = set()
+
+    @classmethod
+    async def open(
+        cls,
+        dsn: str,
+        *,
+        schema: str | None = None,
+        prefix: str = "es",
+        notify: bool = True,
+        min_size: int = 2,
+        max_size: int = 10,
+        server_settings: dict[str, str] | None = None,
+    ) -> Self:
+        """Connect a new pool to ``dsn`` and return a store that closes it in `aclose`.
+
+        Raises:
+            EventStoreUnavailableError: The server cannot be reached.
+        """
+        if not isinstance(dsn, str) or not dsn:
+            raise EventSourcingConfigurationError("dsn", dsn, "must be a PostgreSQL DSN", show_value=False)
+        try:
+            pool = await asyncpg.create_pool(
+                dsn, min_size=min_size, max_size=max_size, server_settings=server_settings
+            )
+        except _OPEN_ERRORS as exc:
+            raise EventStoreUnavailableError("postgresql", dsn, type(exc).__name__) from exc
+        try:
+            store = cls(pool, schema=schema, prefix=prefix, notify=notify)
+        except BaseException:
+            await pool.close()
+            raise
+        store._owns_pool = True
+        return store
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The asyncpg pool the store uses."""
+        return self._pool
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop listening and, if `open` made the pool, close it."""
+        await self._stop_listener()
+        if self._owns_pool:
+            await self._pool.close()
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[PoolConnectionProxy[Any]]:
+        try:
+            async with self._pool.acquire() as conn:
+                yield conn
+        except _DISCONNECTS as exc:
+            raise EventStoreUnavailableError(
+                "postgresql", "the store's pool", f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    async def create_schema(self) -> None:
+        """Create the tables and the append function if they do not exist (safe to call every start)."""
+        sql = _schema_sql(self)
+        async with self._connection() as conn, conn.transaction():
+            # Two processes creating the schema at once would race on the catalog; serialize them.
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", self._lock_key)
+            await conn.execute(sql)
+
+    async def drop_schema(self) -> None:
+        """Drop the tables and the function (every event, snapshot and checkpoint is lost)."""
+        async with self._connection() as conn:
+            await conn.execute(
+                f"DROP FUNCTION IF EXISTS {self._append_function}; DROP TABLE IF EXISTS {self.events_table}, "
+                f"{self.snapshots_table}, {self.checkpoints_table}"
+            )
+
+    async def append(
+        self, stream_id: str, events: Sequence[EventData], expected_version: ExpectedVersion
+    ) -> AppendResult:
+        """Append ``events`` to ``stream_id`` in one round trip; see `EventStore.append` for the rules."""
+        check_stream_id(stream_id)
+        events = check_events(events)
+        expected = check_expected(expected_version)
+        wanted = -1 if expected is ANY else 0 if expected is NO_STREAM else expected
+        args = (
+            stream_id,
+            wanted,
+            [e.event_id for e in events],
+            [e.event_type for e in events],
+            [e.schema_version for e in events],
+            [e.data for e in events],
+            [e.metadata for e in events],
+            [e.timestamp for e in events],
+            self._lock_key,
+            self.channel,
+        )
+        async with self._connection() as conn:
+            try:
+                row = await conn.fetchrow(self._append_sql, *args)
+            except asyncpg.UniqueViolationError:
+                # Only a reused event id gets here: versions and positions are assigned under the lock.
+                return await self._replay_or_raise(conn, stream_id, events, expected, None)
+            if row is None:  # pragma: no cover - the function always returns one row
+                raise EventStoreUnavailableError(
+                    "postgresql", "the store's pool", "the append returned no row"
+                )
+            if not row["ok"]:
+                return await self._replay_or_raise(conn, stream_id, events, expected, row["stream_version"])
+        return AppendResult(stream_id, row["stream_version"], row["last_position"])
+
+    async def _replay_or_raise(
+        self,
+        conn: PoolConnectionProxy[Any],
+        stream_id: str,
+        events: Sequence[EventData],
+        expected: ExpectedVersion,
+        actual: int | None,
+    ) -> AppendResult:
+        rows = await conn.fetch(
+            f"SELECT event_id, stream_id, version, position FROM {self.events_table} "  # noqa: S608
+            "WHERE event_id = ANY($1::uuid[])",
+            [e.event_id for e in events],
+        )
+        stored = {r["event_id"]: StoredLocation(r["stream_id"], r["version"], r["position"]) for r in rows}
+        replay = resolve_replay(stream_id, events, expected, stored)
+        if replay is not None:
+            return replay
+        if actual is None:
+            actual = await conn.fetchval(
+                f"SELECT coalesce(max(version), 0) FROM {self.events_table} WHERE stream_id = $1",  # noqa: S608
+                stream_id,
+            )
+        raise ConcurrencyError(stream_id, expected, int(actual or 0))
+
+    async def read(
+        self, stream_id: str, *, from_version: int = 1, to_version: int | None = None
+    ) -> Sequence[RecordedEvent]:
+        """Return the stream's events with ``from_version <= version <= to_version``."""
+        check_stream_id(stream_id)
+        check_position(from_version, "from_version", 1)
+        upper = 2**62 if to_version is None else check_position(to_version, "to_version", 0)
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                f"SELECT {_COLUMNS} FROM {self.events_table} "  # noqa: S608
+                "WHERE stream_id = $1 AND version >= $2 AND version <= $3 ORDER BY version",
+                stream_id,
+                from_version,
+                upper,
+            )
+        return [RecordedEvent(*row) for row in rows]
+
+    async def read_all(self, after_position: int = 0, limit: int = 1000) -> Sequence[RecordedEvent]:
+        """Return at most ``limit`` events with positions above ``after_position``, in position order."""
+        check_position(after_position, "after_position", 0)
+        check_position(limit, "limit", 1)
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                f"SELECT {_COLUMNS} FROM {self.events_table} WHERE position > $1 ORDER BY position LIMIT $2",  # noqa: S608
+                after_position,
+                limit,
+            )
+        return [RecordedEvent(*row) for row in rows]
+
+    async def last_position(self) -> int:
+        """Return the global position of the newest event, 0 when the store is empty."""
+        async with self._connection() as conn:
+            value = await conn.fetchval(f"SELECT coalesce(max(position), 0) FROM {self.events_table}")  # noqa: S608
+        return int(value or 0)
+
+    # LISTEN/NOTIFY -------------------------------------------------------------------------------
+
+    async def wait_for_events(self, after_position: int, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds for a NOTIFY of an append past ``after_position``.
+
+        The first call starts listening on one pooled connection (held until `aclose`); if that
+        connection is lost, the call returns ``True`` and the next one listens again. Without
+        ``notify=True`` it simply sleeps for ``timeout`` and returns ``True``.
+        """
+        if self.channel is None:
+            await asyncio.sleep(timeout)
+            return True
+        if self._listener is None or self._listener_lost:
+            await self._start_listener()
+            return True  # appends before LISTEN took effect are found by the caller's next read
+        if self._notified > after_position:
+            return True
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.add(waiter)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        except TimeoutError:
+            return False
+        finally:
+            self._waiters.discard(waiter)
+        return True
+
+    async def _start_listener(self) -> None:
+        async with self._listener_lock:
+            if self._listener is not None and not self._listener_lost:
+                return
+            await self._stop_listener()
+            channel = self.channel or ""
+            try:
+                conn = await self._pool.acquire()
+            except _DISCONNECTS as exc:
+                raise EventStoreUnavailableError(
+                    "postgresql", "the store's pool", type(exc).__name__
+                ) from exc
+            try:
+                await conn.add_listener(channel, self._on_notify)
+            except BaseException:
+                await self._pool.release(conn)
+                raise
+            conn.add_termination_listener(self._on_listener_lost)
+            self._listener = conn
+            self._listener_lost = False
+
+    async def _stop_listener(self) -> None:
+        conn, self._listener = self._listener, None
+        if conn is None:
+            return
+        quiet: tuple[type[BaseException], ...] = (*_DISCONNECTS, asyncpg.PostgresError)
+        if self._listener_lost:
+            # A lost connection cannot be reset for reuse: close it so the pool replaces it.
+            with contextlib.suppress(*quiet):
+                conn.terminate()
+        else:
+            with contextlib.suppress(*quiet):
+                if self.channel is not None:
+                    await conn.remove_listener(self.channel, self._on_notify)
+        with contextlib.suppress(*quiet):
+            await self._pool.release(conn)
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        with contextlib.suppress(ValueError, TypeError):
+            self._notified = max(self._notified, int(str(payload)))
+        self._wake()
+
+    def _on_listener_lost(self, _conn: object) -> None:
+        self._listener_lost = True
+        self._wake()
+
+    def _wake(self) -> None:
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # Snapshots and checkpoints -------------------------------------------------------------------
+
+    async def save_snapshot(self, snapshot: SnapshotRecord) -> None:
+        """Store ``snapshot`` unless a snapshot of a later version is stored."""
+        check_stream_id(snapshot.stream_id)
+        async with self._connection() as conn:
+            await conn.execute(
+                f"INSERT INTO {self.snapshots_table} AS s "  # noqa: S608
+                "(stream_id, version, state, state_hash, aggregate_type, timestamp) "
+                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (stream_id) DO UPDATE SET "
+                "version = EXCLUDED.version, state = EXCLUDED.state, state_hash = EXCLUDED.state_hash, "
+                "aggregate_type = EXCLUDED.aggregate_type, timestamp = EXCLUDED.timestamp "
+                "WHERE s.version <= EXCLUDED.version",
+                snapshot.stream_id,
+                snapshot.version,
+                snapshot.state,
+                snapshot.state_hash,
+                snapshot.aggregate_type,
+                snapshot.timestamp,
+            )
+
+    async def load_snapshot(self, stream_id: str) -> SnapshotRecord | None:
+        """Return the latest snapshot of ``stream_id``, or ``None``."""
+        check_stream_id(stream_id)
+        async with self._connection() as conn:
+            row = await conn.fetchrow(
+                "SELECT stream_id, version, state, state_hash, aggregate_type, timestamp "  # noqa: S608
+                f"FROM {self.snapshots_table} WHERE stream_id = $1",
+                stream_id,
+            )
+        return None if row is None else SnapshotRecord(*row)
+
+    async def read_with_snapshot(
+        self, stream_id: str
+    ) -> tuple[SnapshotRecord | None, Sequence[RecordedEvent]]:
+        """Return the latest snapshot of ``stream_id`` (or ``None``) and the events after it, in one query.
+
+        When the snapshot's state does not match its hash, the events are the whole stream.
+        """
+        check_stream_id(stream_id)
+        async with self._connection() as conn:
+            rows = await conn.fetch(self._snapshot_and_tail_sql, stream_id)
+        snapshot: SnapshotRecord | None = None
+        if rows and rows[0]["kind"] == 0:
+            head = rows[0]
+            snapshot = SnapshotRecord(
+                stream_id,
+                head["version"],
+                head["data"],
+                head["metadata"].decode(),
+                head["event_type"],
+                head["timestamp"],
+            )
+            rows = rows[1:]
+        return snapshot, [RecordedEvent(*row[1:]) for row in rows]
+
+    async def load_checkpoint(self, name: str) -> int:
+        """Return the position saved for subscription ``name``, or 0."""
+        async with self._connection() as conn:
+            return await load_checkpoint(conn, self.checkpoints_table, name)
+
+    async def save_checkpoint(self, name: str, position: int) -> None:
+        """Save ``position`` for subscription ``name``."""
+        async with self._connection() as conn:
+            await save_checkpoint(conn, self.checkpoints_table, name, position)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PoolConnectionProxy[Any]]:
+        """A pooled connection inside a transaction: what projections write through."""
+        async with self._connection() as conn, conn.transaction():
+            yield conn
+
+    def __repr__(self) -> str:
+        return f"PostgresEventStore(table={self.events_table})"
+
+
+async def load_checkpoint(conn: PoolConnectionProxy[Any], table: str, name: str) -> int:
+    """Read a checkpoint on ``conn`` (inside the caller's transaction, if any)."""
+    value = await conn.fetchval(f"SELECT position FROM {table} WHERE name = $1", _check_name(name))  # noqa: S608
+    return int(value or 0)
+
+
+async def save_checkpoint(conn: PoolConnectionProxy[Any], table: str, name: str, position: int) -> None:
+    """Write a checkpoint on ``conn`` (inside the caller's transaction, if any)."""
+    await conn.execute(
+        f"INSERT INTO {table} (name, position) VALUES ($1, $2) "  # noqa: S608
+        "ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position",
+        _check_name(name),
+        check_position(position, "position", 0),
+    )
+
+
+def _check_name(name: object) -> str:
+    if not isinstance(name, str) or not name or len(name) > 200:
+        raise EventSourcingConfigurationError(
+            "name", name, "must be a non-empty str of at most 200 characters"
+        )
+    return name
+
+
+def _schema_sql(store: PostgresEventStore) -> str:
+    events = store.events_table
+    p = store.prefix
+    schema_stmt = f'CREATE SCHEMA IF NOT EXISTS "{store.schema}";\n' if store.schema else ""
+    # Every identifier interpolated here was validated against a strict pattern at construction.
+    return f"""{schema_stmt}
+CREATE TABLE IF NOT EXISTS {events} (
+    position bigint PRIMARY KEY,
+    stream_id text NOT NULL,
+    version bigint NOT NULL,
+    event_id uuid NOT NULL,
+    event_type text NOT NULL,
+    schema_version integer NOT NULL,
+    data bytea NOT NULL,
+    metadata bytea NOT NULL,
+    timestamp timestamptz NOT NULL,
+    CONSTRAINT {p}_events_stream_version_key UNIQUE (stream_id, version),
+    CONSTRAINT {p}_events_event_id_key UNIQUE (event_id)
+);
+CREATE TABLE IF NOT EXISTS {store.snapshots_table} (
+    stream_id text PRIMARY KEY,
+    version bigint NOT NULL,
+    state bytea NOT NULL,
+    state_hash text NOT NULL,
+    aggregate_type text NOT NULL,
+    timestamp timestamptz NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {store.checkpoints_table} (
+    name text PRIMARY KEY,
+    position bigint NOT NULL
+);
+CREATE OR REPLACE FUNCTION {store._append_function}(
+    p_stream text, p_expected bigint, p_ids uuid[], p_types text[], p_schema int[], p_data bytea[],
+    p_meta bytea[], p_ts timestamptz[], p_lock bigint, p_channel text
+) RETURNS TABLE (ok boolean, stream_version bigint, last_position bigint)
+LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+    v_current bigint;
+    v_base bigint;
+    v_count bigint := cardinality(p_ids);
+BEGIN
+    -- Held until commit: positions are assigned, and become visible, in commit order.
+    PERFORM pg_advisory_xact_lock(p_lock);
+    SELECT coalesce(max(e.version), 0) INTO v_current FROM {events} e WHERE e.stream_id = p_stream;
+    IF p_expected >= 0 AND v_current <> p_expected THEN
+        RETURN QUERY SELECT false, v_current, 0::bigint;
+        RETURN;
+    END IF;
+    SELECT coalesce(max(e.position), 0) INTO v_base FROM {events} e;
+    INSERT INTO {events}
+        (position, stream_id, version, event_id, event_type, schema_version, data, metadata, timestamp)
+    SELECT v_base + u.ord, p_stream, v_current + u.ord, u.id, u.typ, u.sv, u.d, u.m, u.ts
+    FROM unnest(p_ids, p_types, p_schema, p_data, p_meta, p_ts)
+        WITH ORDINALITY AS u(id, typ, sv, d, m, ts, ord);
+    IF p_channel IS NOT NULL THEN
+        PERFORM pg_notify(p_channel, (v_base + v_count)::text);
+    END IF;
+    RETURN QUERY SELECT true, v_current + v_count, v_base + v_count;
+END
+$fn$;
+"""  # noqa: S608 - every identifier above was validated at construction

@@ -1,0 +1,187 @@
+"""Exactly-once projections into PostgreSQL: the projection's writes and its checkpoint commit together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from ._postgres import PostgresEventStore, save_checkpoint
+from ._records import RecordedEvent, check_position
+from .exceptions import EventSourcingConfigurationError, EventStoreUnavailableError
+
+logger = logging.getLogger("buttress.event_sourcing")
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+__all__ = ["PostgresProjection", "PostgresProjectionRunner"]
+
+_COLUMNS = "event_id, stream_id, version, position, event_type, data, metadata, schema_version, timestamp"
+
+
+@runtime_checkable
+class PostgresProjection(Protocol):
+    """**Protocol**: a read model kept in PostgreSQL tables, fed by `PostgresProjectionRunner`.
+
+    Every method gets a connection that is inside the runner's transaction: write through it, never
+    through another connection, or the exactly-once guarantee is lost.
+
+    Attributes:
+        name: The projection's checkpoint name; unique per store.
+
+    Methods:
+        setup: Create the projection's tables (idempotently).
+        apply: Apply one event to the tables.
+        reset: Empty the tables, before a rebuild from position 0.
+    """
+
+    name: str
+
+    async def setup(self, conn: PoolConnectionProxy[Any]) -> None:
+        """Create the projection's tables if they do not exist."""
+        ...
+
+    async def apply(self, conn: PoolConnectionProxy[Any], event: RecordedEvent) -> None:
+        """Apply ``event``; ignore event types the projection does not care about."""
+        ...
+
+    async def reset(self, conn: PoolConnectionProxy[Any]) -> None:
+        """Remove everything the projection wrote."""
+        ...
+
+
+class PostgresProjectionRunner:
+    """Runs a `PostgresProjection` over a `PostgresEventStore`'s log, exactly once per event.
+
+    Each page of events is applied in one transaction that also moves the checkpoint, after locking the
+    checkpoint's row (``SELECT ... FOR UPDATE``). A crash, a cancelled task or a lost connection before
+    the commit rolls back both the writes and the checkpoint, so the page is applied again, once; and two
+    runners of the same projection take turns instead of applying a page twice.
+
+    Args:
+        store: The store whose log is projected; the projection's tables live in its database.
+        projection: What to apply.
+        batch_size: Events per transaction.
+        poll_interval: Longest wait for a notification before looking again.
+    """
+
+    def __init__(
+        self,
+        store: PostgresEventStore,
+        projection: PostgresProjection,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+    ) -> None:
+        if not isinstance(store, PostgresEventStore):
+            raise EventSourcingConfigurationError(
+                "store", type(store).__name__, "must be a PostgresEventStore"
+            )
+        if not isinstance(projection, PostgresProjection):
+            raise EventSourcingConfigurationError(
+                "projection", type(projection).__name__, "must have name, setup(), apply() and reset()"
+            )
+        if not isinstance(projection.name, str) or not projection.name or len(projection.name) > 200:
+            raise EventSourcingConfigurationError(
+                "projection.name", projection.name, "must be a non-empty str"
+            )
+        check_position(batch_size, "batch_size", 1)
+        if (
+            isinstance(poll_interval, bool)
+            or not isinstance(poll_interval, (int, float))
+            or poll_interval <= 0
+        ):
+            raise EventSourcingConfigurationError("poll_interval", poll_interval, "must be a number > 0")
+        self.store = store
+        self.projection = projection
+        self.batch_size = batch_size
+        self.poll_interval = float(poll_interval)
+        self._task: asyncio.Task[None] | None = None
+
+    async def setup(self) -> None:
+        """Create the projection's tables (the store's schema must exist)."""
+        async with self.store.transaction() as conn:
+            await self.projection.setup(conn)
+
+    async def position(self) -> int:
+        """Return the projection's committed checkpoint."""
+        return await self.store.load_checkpoint(self.projection.name)
+
+    async def step(self) -> int:
+        """Apply the next page of events in one transaction; return how many were applied."""
+        table = self.store.checkpoints_table
+        name = self.projection.name
+        async with self.store.transaction() as conn:
+            await conn.execute(
+                f"INSERT INTO {table} (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING",  # noqa: S608
+                name,
+            )
+            position = await conn.fetchval(f"SELECT position FROM {table} WHERE name = $1 FOR UPDATE", name)  # noqa: S608
+            rows = await conn.fetch(
+                f"SELECT {_COLUMNS} FROM {self.store.events_table} "  # noqa: S608
+                "WHERE position > $1 ORDER BY position LIMIT $2",
+                position,
+                self.batch_size,
+            )
+            if not rows:
+                return 0
+            for row in rows:
+                await self.projection.apply(conn, RecordedEvent(*row))
+            await save_checkpoint(conn, table, name, rows[-1]["position"])
+        return len(rows)
+
+    async def catch_up(self) -> int:
+        """Apply every event stored now past the checkpoint; return how many were applied."""
+        total = 0
+        while count := await self.step():
+            total += count
+        return total
+
+    async def rebuild(self) -> int:
+        """Empty the projection and apply the whole log again; return how many events were applied.
+
+        The reset and the checkpoint's return to 0 commit together, so a crash mid-rebuild resumes it.
+        """
+        async with self.store.transaction() as conn:
+            await self.projection.reset(conn)
+            await save_checkpoint(conn, self.store.checkpoints_table, self.projection.name, 0)
+        return await self.catch_up()
+
+    async def run(self) -> None:
+        """Catch up, then follow new events (woken by LISTEN/NOTIFY) until cancelled.
+
+        While the database is unreachable it logs a warning and retries, backing off up to 30 s; an
+        exception from the projection itself ends the run (its page was rolled back).
+        """
+        failures = 0
+        while True:
+            try:
+                await self.catch_up()
+                await self.store.wait_for_events(await self.position(), self.poll_interval)
+                failures = 0
+            except EventStoreUnavailableError as exc:
+                failures += 1
+                logger.warning(
+                    "projection %r cannot reach the database (%s); retrying", self.projection.name, exc.reason
+                )
+                await asyncio.sleep(min(30.0, self.poll_interval * 2 ** min(failures - 1, 5)))
+
+    def start(self) -> asyncio.Task[None]:
+        """Run `run` in a background task and return it."""
+        if self._task is not None and not self._task.done():
+            raise EventSourcingConfigurationError("runner", self.projection.name, "is running already")
+        self._task = asyncio.get_running_loop().create_task(
+            self.run(), name=f"projection:{self.projection.name}"
+        )
+        return self._task
+
+    async def stop(self) -> None:
+        """Cancel the background task and wait for it to end."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,198 @@
+"""What an event store holds: `EventData` in, `RecordedEvent` out, and the expected-version sentinels."""
+
+from __future__ import annotations
+
+import enum
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Final
+from uuid import UUID
+
+from .exceptions import EventSourcingConfigurationError
+
+__all__ = [
+    "ANY",
+    "NO_STREAM",
+    "AppendResult",
+    "EventData",
+    "ExpectedVersion",
+    "RecordedEvent",
+    "StreamState",
+]
+
+
+class StreamState(enum.Enum):
+    """The type of the expected-version sentinels `NO_STREAM` and `ANY`."""
+
+    NO_STREAM = "NO_STREAM"
+    ANY = "ANY"
+
+    def __repr__(self) -> str:
+        return self.value
+
+    def __str__(self) -> str:
+        return "no stream (version 0)" if self is StreamState.NO_STREAM else "any version"
+
+
+NO_STREAM: Final = StreamState.NO_STREAM
+"""Expected version for an append that must create the stream (the same as ``0``)."""
+
+ANY: Final = StreamState.ANY
+"""Expected version for an append that does not check the stream's version."""
+
+type ExpectedVersion = int | StreamState
+"""What `EventStore.append` accepts as ``expected_version``: an exact version, `NO_STREAM` or `ANY`."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventData:
+    """One event as it is handed to a store: an id, a type name and opaque payload bytes.
+
+    `EventCodec.encode` makes these from domain events; a store never looks inside ``data``.
+
+    Attributes:
+        event_id: The event's unique id; re-appending it is idempotent (see `EventStore.append`).
+        event_type: The registered type name, used to pick the class on read.
+        data: The encoded payload.
+        metadata: Encoded metadata (correlation ids and the like); empty by default.
+        schema_version: The payload's schema version, for upcasting on read.
+        timestamp: When the event happened, timezone-aware.
+    """
+
+    event_id: UUID
+    event_type: str
+    data: bytes
+    metadata: bytes = b""
+    schema_version: int = 1
+    timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def __post_init__(self) -> None:
+        # Validated once, here, so appends only check the batch's shape.
+        if not isinstance(self.event_id, UUID):
+            raise EventSourcingConfigurationError("event_id", self.event_id, "must be a UUID")
+        check_type_name(self.event_type)
+        if not isinstance(self.data, bytes):
+            raise EventSourcingConfigurationError("data", type(self.data).__name__, "must be bytes")
+        if not isinstance(self.metadata, bytes):
+            raise EventSourcingConfigurationError("metadata", type(self.metadata).__name__, "must be bytes")
+        version = self.schema_version
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise EventSourcingConfigurationError("schema_version", version, "must be an int >= 1")
+        if not isinstance(self.timestamp, datetime) or self.timestamp.utcoffset() is None:
+            raise EventSourcingConfigurationError(
+                "timestamp", self.timestamp, "must be a timezone-aware datetime"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """One stored event, as a store returns it.
+
+    Attributes:
+        event_id: The event's unique id.
+        stream_id: The stream it belongs to.
+        version: Its version in that stream: 1 for the first event, then 2, 3, ...
+        position: Its position in the store's global log: 1, 2, 3, ... in commit order.
+        event_type: The registered type name.
+        data: The encoded payload.
+        metadata: Encoded metadata.
+        schema_version: The schema version the payload was stored with.
+        timestamp: When the event happened.
+    """
+
+    event_id: UUID
+    stream_id: str
+    version: int
+    position: int
+    event_type: str
+    data: bytes
+    metadata: bytes
+    schema_version: int
+    timestamp: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """What a successful append reports.
+
+    Attributes:
+        stream_id: The stream appended to.
+        version: The stream's version after the append: pass it as the next ``expected_version``.
+        position: The global position of the append's last event.
+    """
+
+    stream_id: str
+    version: int
+    position: int
+
+
+_MAX_STREAM_ID = 255
+_TYPE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,199}$")
+
+
+def check_stream_id(stream_id: object) -> str:
+    """Return ``stream_id`` if it is a usable stream id, else raise."""
+    if not isinstance(stream_id, str) or not stream_id or len(stream_id) > _MAX_STREAM_ID:
+        raise EventSourcingConfigurationError(
+            "stream_id", stream_id, f"must be a non-empty str of at most {_MAX_STREAM_ID} characters"
+        )
+    if "\x00" in stream_id:
+        raise EventSourcingConfigurationError("stream_id", stream_id, "must not contain NUL characters")
+    return stream_id
+
+
+def check_expected(expected_version: object) -> ExpectedVersion:
+    """Return ``expected_version`` normalised (``0`` → `NO_STREAM`), else raise."""
+    if isinstance(expected_version, StreamState):
+        return expected_version
+    if isinstance(expected_version, bool) or not isinstance(expected_version, int) or expected_version < 0:
+        raise EventSourcingConfigurationError(
+            "expected_version", expected_version, "must be NO_STREAM, ANY or a version >= 0"
+        )
+    return NO_STREAM if expected_version == 0 else expected_version
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_type_name(name: str) -> bool:
+    return _TYPE_NAME.match(name) is not None
+
+
+def check_type_name(name: object, parameter: str = "event_type") -> str:
+    """Return ``name`` if it is a usable event type name, else raise."""
+    if not isinstance(name, str) or not _is_type_name(name):
+        raise EventSourcingConfigurationError(
+            parameter,
+            name,
+            "must be 1-200 characters: letters, digits, '_', '.', ':' or '-', not starting with a digit",
+        )
+    return name
+
+
+def check_events(events: object) -> Sequence[EventData]:
+    """Return ``events`` if it is a non-empty sequence of `EventData` with distinct ids, else raise."""
+    if isinstance(events, (str, bytes)) or not isinstance(events, Sequence) or not events:
+        raise EventSourcingConfigurationError(
+            "events", events, "must be a non-empty sequence of EventData", show_value=False
+        )
+    ids: set[UUID] = set()
+    for index, event in enumerate(events):
+        if not isinstance(event, EventData):
+            raise EventSourcingConfigurationError(
+                f"events[{index}]",
+                type(event).__name__,
+                "must be an EventData (encode domain events with EventCodec.encode)",
+            )
+        ids.add(event.event_id)
+    if len(ids) != len(events):
+        raise EventSourcingConfigurationError("events", "<batch>", "an event id appears twice in one append")
+    return events
+
+
+def check_position(value: object, parameter: str, minimum: int) -> int:
+    """Return ``value`` if it is an int >= ``minimum``, else raise."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise EventSourcingConfigurationError(parameter, value, f"must be an int >= {minimum}")
+    return value

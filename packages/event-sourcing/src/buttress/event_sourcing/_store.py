@@ -1,0 +1,216 @@
+"""The `EventStore`, `SnapshotStore` and `CheckpointStore` Protocols, and the rules every store shares."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+from uuid import UUID
+
+from ._records import NO_STREAM, AppendResult, EventData, ExpectedVersion, RecordedEvent
+from .exceptions import DuplicateEventError
+
+__all__ = [
+    "CheckpointStore",
+    "EventStore",
+    "NotifyingEventStore",
+    "SnapshotRecord",
+    "SnapshotStore",
+    "SnapshottingEventStore",
+]
+
+
+@runtime_checkable
+class EventStore(Protocol):
+    """**Protocol**: an append-only store of event streams with one global, totally ordered log.
+
+    `MemoryEventStore` and `PostgresEventStore` implement it; `buttress.testing.EventStoreContract` checks
+    an implementation against every rule below.
+
+    Versions: a stream's first event has version 1; a stream that has no events is at version 0.
+    Positions: every event also gets a position in the global log, increasing in commit order, so a
+    reader that has seen position ``p`` never later finds an event below ``p`` (gap safety).
+
+    Idempotency: appending events whose ids are stored already is a no-op, and returns what the first
+    append returned, when the whole batch is stored, in this stream, at consecutive versions, and
+    (for an exact ``expected_version``) right after that version. Any other reuse of a stored id raises
+    `DuplicateEventError`. So a retry after a lost reply never duplicates anything.
+
+    Methods:
+        append: Add events to a stream, checking its version; all or nothing.
+        read: A stream's events in version order.
+        read_all: A page of the global log in position order.
+    """
+
+    async def append(
+        self, stream_id: str, events: Sequence[EventData], expected_version: ExpectedVersion
+    ) -> AppendResult:
+        """Append ``events`` to ``stream_id`` atomically, after checking the stream's version.
+
+        Args:
+            stream_id: The stream to append to.
+            events: One or more events with distinct ids.
+            expected_version: `NO_STREAM` (or ``0``): the stream must not exist; an int ``n``: the stream
+                must be at version ``n``; `ANY`: no check.
+
+        Raises:
+            ConcurrencyError: The stream is not at ``expected_version``; ``.expected`` and ``.actual`` say
+                both.
+            DuplicateEventError: An event id is stored already somewhere else.
+            EventSourcingConfigurationError: Malformed arguments.
+        """
+        ...
+
+    async def read(
+        self, stream_id: str, *, from_version: int = 1, to_version: int | None = None
+    ) -> Sequence[RecordedEvent]:
+        """Return the stream's events with ``from_version <= version <= to_version``, in version order.
+
+        An unknown stream reads as empty.
+        """
+        ...
+
+    async def read_all(self, after_position: int = 0, limit: int = 1000) -> Sequence[RecordedEvent]:
+        """Return at most ``limit`` events with positions above ``after_position``, in position order."""
+        ...
+
+
+@runtime_checkable
+class NotifyingEventStore(EventStore, Protocol):
+    """**Protocol**: an `EventStore` that can wake a subscriber when something is appended.
+
+    Methods:
+        wait_for_events: Wait until the log may hold events past a position.
+    """
+
+    async def wait_for_events(self, after_position: int, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds for events past ``after_position``.
+
+        Returns ``True`` when an append was seen (or may have happened), ``False`` on timeout; a caller
+        reads `EventStore.read_all` either way, so a spurious wake is harmless.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRecord:
+    """A stored snapshot: an aggregate's serialized state at a version, and the SHA-256 of that state.
+
+    Attributes:
+        stream_id: The aggregate's stream.
+        version: The stream version the state reflects.
+        state: The canonical serialized state.
+        state_hash: Hex SHA-256 of ``state``, computed when the snapshot was taken.
+        aggregate_type: The aggregate class's name, for readers that hold several kinds.
+        timestamp: When the snapshot was taken.
+    """
+
+    stream_id: str
+    version: int
+    state: bytes
+    state_hash: str
+    aggregate_type: str
+    timestamp: datetime
+
+
+@runtime_checkable
+class SnapshotStore(Protocol):
+    """**Protocol**: where a `Repository` keeps the latest snapshot of each aggregate.
+
+    Methods:
+        save_snapshot: Store a snapshot; a later version replaces an earlier one.
+        load_snapshot: The latest snapshot of a stream, or ``None``.
+    """
+
+    async def save_snapshot(self, snapshot: SnapshotRecord) -> None:
+        """Store ``snapshot``, replacing an older one of the same stream (never a newer one)."""
+        ...
+
+    async def load_snapshot(self, stream_id: str) -> SnapshotRecord | None:
+        """Return the latest snapshot of ``stream_id``, or ``None``."""
+        ...
+
+
+@runtime_checkable
+class SnapshottingEventStore(EventStore, SnapshotStore, Protocol):
+    """**Protocol**: an `EventStore` that keeps snapshots too and reads one with its tail in one go.
+
+    A `Repository` whose event store and snapshot store are the same such object loads an aggregate
+    with a single call (one round trip on PostgreSQL) instead of two.
+
+    Methods:
+        read_with_snapshot: The latest snapshot of a stream and the events after it.
+    """
+
+    async def read_with_snapshot(
+        self, stream_id: str
+    ) -> tuple[SnapshotRecord | None, Sequence[RecordedEvent]]:
+        """Return the stream's latest snapshot (or ``None``) and its events after the snapshot's version.
+
+        Without a snapshot, the events are the whole stream. A store may also return the whole stream (or
+        any longer tail) with a snapshot it can tell is damaged; the repository skips what the snapshot
+        covers and reads whatever is missing.
+        """
+        ...
+
+
+@runtime_checkable
+class CheckpointStore(Protocol):
+    """**Protocol**: where a subscription remembers the last global position it has processed.
+
+    Methods:
+        load_checkpoint: The saved position of a subscription, 0 when none was saved.
+        save_checkpoint: Save a subscription's position.
+    """
+
+    async def load_checkpoint(self, name: str) -> int:
+        """Return the position saved for ``name``, or 0."""
+        ...
+
+    async def save_checkpoint(self, name: str, position: int) -> None:
+        """Save ``position`` for ``name``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLocation:
+    """Where an event id is stored: its stream, version and position."""
+
+    stream_id: str
+    version: int
+    position: int
+
+
+def resolve_replay(
+    stream_id: str,
+    events: Sequence[EventData],
+    expected: ExpectedVersion,
+    stored: Mapping[UUID, StoredLocation],
+) -> AppendResult | None:
+    """Apply the idempotency rule to a batch some of whose ids may be stored already.
+
+    Returns ``None`` when none of the ids is stored (append normally), the original `AppendResult` when
+    the whole batch is stored exactly where this append would have put it, and raises
+    `DuplicateEventError` for any other reuse.
+    """
+    if not stored:
+        return None
+    first = stored.get(events[0].event_id)
+    ok = first is not None and first.stream_id == stream_id
+    if first is not None and ok:
+        expected_first = 1 if expected is NO_STREAM else expected + 1 if isinstance(expected, int) else None
+        ok = expected_first is None or first.version == expected_first
+        for offset, event in enumerate(events):
+            where = stored.get(event.event_id)
+            if where is None or where.stream_id != stream_id or where.version != first.version + offset:
+                ok = False
+                break
+    if ok:
+        last = stored[events[-1].event_id]
+        return AppendResult(stream_id, last.version, last.position)
+    for event in events:
+        where = stored.get(event.event_id)
+        if where is not None:
+            raise DuplicateEventError(event.event_id, where.stream_id, where.version)
+    raise AssertionError("unreachable: stored is not empty")  # pragma: no cover

@@ -1,0 +1,106 @@
+"""Shared fixtures: a domain to test with, and stores on the per-module PostgreSQL schema."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+import asyncpg
+import pytest
+
+from buttress.event_sourcing import Aggregate, Event, EventCodec, PostgresEventStore, applies
+from buttress.testing import PostgresSchema
+
+_prefixes = itertools.count()
+
+
+@dataclass(frozen=True)
+class Opened(Event):
+    owner: str
+
+
+@dataclass(frozen=True)
+class Deposited(Event):
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Withdrawn(Event):
+    amount: Decimal
+    reference: uuid.UUID | None = None
+
+
+class Account(Aggregate[str]):
+    """A small bank account: enough state to tell replays apart."""
+
+    def __init__(self, id: str) -> None:
+        super().__init__(id)
+        self.owner = ""
+        self.balance = Decimal(0)
+        self.history: list[str] = []
+
+    @classmethod
+    def open(cls, id: str, owner: str) -> Account:
+        account = cls(id)
+        account.trigger(Opened, owner=owner)
+        return account
+
+    def deposit(self, amount: Decimal) -> None:
+        self.trigger(Deposited, amount=amount)
+
+    def withdraw(self, amount: Decimal) -> None:
+        self.trigger(Withdrawn, amount=amount, reference=uuid.uuid4())
+
+    @applies(Opened)
+    def _opened(self, event: Opened) -> None:
+        self.owner = event.owner
+
+    @applies(Deposited)
+    def _deposited(self, event: Deposited) -> None:
+        self.balance += event.amount
+        self.history.append(f"+{event.amount}")
+
+    @applies(Withdrawn)
+    def _withdrawn(self, event: Withdrawn) -> None:
+        self.balance -= event.amount
+        self.history.append(f"-{event.amount}")
+
+
+def account_codec(**options: object) -> EventCodec:
+    return EventCodec([Opened, Deposited, Withdrawn], **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def codec() -> EventCodec:
+    return account_codec()
+
+
+def fresh_prefix() -> str:
+    return f"t{next(_prefixes)}_{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture
+async def pg_pool(postgres_schema: PostgresSchema) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(
+        postgres_schema.dsn, min_size=1, max_size=12, server_settings=postgres_schema.server_settings
+    )
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+async def pg_store(
+    pg_pool: asyncpg.Pool, postgres_schema: PostgresSchema
+) -> AsyncIterator[PostgresEventStore]:
+    store = PostgresEventStore(pg_pool, schema=postgres_schema.name, prefix=fresh_prefix())
+    await store.create_schema()
+    try:
+        yield store
+    finally:
+        await store.aclose()
+        await store.drop_schema()

@@ -1,0 +1,41 @@
+"""Both stores pass buttress-testing's `EventStoreContract`."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from buttress.event_sourcing import ANY, NO_STREAM, EventData, MemoryEventStore, PostgresEventStore
+from buttress.testing import EventStoreContract, PostgresSchema
+
+from .conftest import fresh_prefix
+
+
+class _Events:
+    no_stream = NO_STREAM
+    any_version = ANY
+
+    def make_event(self, stream_id: str, index: int) -> EventData:
+        return EventData(uuid.uuid4(), "ContractEvent", f"{stream_id}:{index}".encode())
+
+
+class TestMemoryEventStore(_Events, EventStoreContract):
+    async def make_store(self) -> Any:
+        return MemoryEventStore()
+
+
+@pytest.mark.postgres
+class TestPostgresEventStore(_Events, EventStoreContract):
+    @pytest.fixture(autouse=True)
+    def _schema(self, postgres_schema: PostgresSchema) -> None:
+        # The contract closes each store; the module's schema (and every table in it) is dropped after.
+        self.schema = postgres_schema
+
+    async def make_store(self) -> Any:
+        store = await PostgresEventStore.open(
+            self.schema.dsn, schema=self.schema.name, prefix=fresh_prefix(), min_size=1, max_size=10
+        )
+        await store.create_schema()
+        return store
