@@ -1,0 +1,412 @@
+"""`FlagClient`: an atomically swapped snapshot, refreshed in the background, evaluated synchronously."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import random
+from collections.abc import Callable, Mapping
+from types import MappingProxyType, TracebackType
+from typing import Self, cast
+
+from buttress.core import Clock, SystemClock
+
+from ._engine import CompiledFlag, Outcome, Snapshot, compile_flag_set
+from ._model import (
+    DISABLED_VARIANT,
+    EMPTY_CONTEXT,
+    Context,
+    ErrorCode,
+    EvaluationDetails,
+    FlagSet,
+    Reason,
+    VariantResult,
+)
+from ._sources import FlagSource, WatchableFlagSource
+from ._sticky import ON_WITHOUT_VARIANT, StickyAssignmentStore
+from .exceptions import ClientClosedError, FlagConfigurationError
+
+__all__ = ["ClientStatus", "FlagClient"]
+
+logger = logging.getLogger("buttress.feature_flags")
+
+_NO_METADATA: Mapping[str, str | int | float | bool] = MappingProxyType({})
+_REASONS = {
+    "static": Reason.STATIC,
+    "targeting": Reason.TARGETING_MATCH,
+    "split": Reason.SPLIT,
+    "default": Reason.DEFAULT,
+    "disabled": Reason.DISABLED,
+}
+
+
+class ClientStatus(enum.StrEnum):
+    """Where a `FlagClient` stands (OpenFeature's provider states)."""
+
+    NOT_READY = "NOT_READY"
+    """No snapshot yet: nothing was loaded so far."""
+    READY = "READY"
+    """Serving a fresh snapshot."""
+    STALE = "STALE"
+    """Serving the last good snapshot, older than ``stale_after``, because the source keeps failing."""
+    ERROR = "ERROR"
+    """No snapshot and the last load failed."""
+    FATAL = "FATAL"
+    """Closed: it will never load again."""
+
+
+type StatusListener = Callable[[ClientStatus, Snapshot | None], None]
+
+
+class FlagClient:
+    """Evaluates flags from an in-memory snapshot that a background task keeps fresh.
+
+    Evaluation (`is_enabled`, `get_variant`, `evaluate`) is synchronous, does no I/O and never
+    raises: it reads the current `Snapshot`, which the refresher replaces with one assignment after
+    loading and compiling the whole flag set, so an evaluation never sees a half-updated set. When the
+    source fails, the last good snapshot keeps serving; once it is older than ``stale_after`` results
+    carry ``Reason.STALE`` and the status is ``STALE``, until a load succeeds again.
+
+    Args:
+        source: Where flags come from. A `WatchableFlagSource` wakes the refresher on changes.
+        refresh_interval: Seconds between reloads (and the longest a lost notification delays a change).
+        stale_after: Seconds since the last good load after which a failing source makes results
+            STALE; three refresh intervals by default.
+        clock: Time for staleness and for ``DATE_*`` constraints.
+        sticky_store: Remembers what each ``user_id`` was served, so it keeps it when a rollout shrinks.
+        bootstrap: A flag set to serve before (or instead of) the first load: the client is READY at once.
+        rng: Randomness for contexts with no id under ``random`` or ``default`` stickiness.
+
+    Examples:
+        >>> source = MemoryFlagSource([FlagDefinition("new-checkout")])
+        >>> async with FlagClient(source) as client:  # doctest: +SKIP
+        ...     client.is_enabled("new-checkout", Context(user_id="42"))
+        True
+    """
+
+    def __init__(
+        self,
+        source: FlagSource,
+        *,
+        refresh_interval: float = 30.0,
+        stale_after: float | None = None,
+        clock: Clock | None = None,
+        sticky_store: StickyAssignmentStore | None = None,
+        bootstrap: FlagSet | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not callable(getattr(source, "load", None)):
+            raise FlagConfigurationError("source", type(source).__name__, "must have an async load() method")
+        _positive("refresh_interval", refresh_interval)
+        if stale_after is not None:
+            _positive("stale_after", stale_after)
+        if bootstrap is not None and not isinstance(bootstrap, FlagSet):
+            raise FlagConfigurationError("bootstrap", type(bootstrap).__name__, "must be a FlagSet")
+        self.source = source
+        self.refresh_interval = float(refresh_interval)
+        self.stale_after = float(stale_after) if stale_after is not None else 3 * self.refresh_interval
+        self.clock: Clock = clock or SystemClock()
+        self._sticky = sticky_store
+        self._rng = rng
+        self._snapshot: Snapshot | None = None
+        self._stale = False
+        self._closed = False
+        self._last_success: float | None = None
+        self._last_error: BaseException | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._listeners: list[StatusListener] = []
+        self._status = ClientStatus.NOT_READY
+        self._refresh_lock = asyncio.Lock()
+        if bootstrap is not None:
+            self._install(bootstrap)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load once (a failure is logged, not raised) and start the background refresher.
+
+        Raises:
+            ClientClosedError: The client was closed.
+        """
+        if self._closed:
+            raise ClientClosedError
+        if self._task is not None:
+            return
+        await self.refresh()
+        self._task = asyncio.create_task(self._run(), name="buttress-feature-flags-refresher")
+
+    async def aclose(self) -> None:
+        """Stop the refresher. Evaluations keep answering from the last snapshot; refreshes raise."""
+        if self._closed:
+            return
+        self._closed = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._set_status(ClientStatus.FATAL)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def refresh(self) -> bool:
+        """Load the flag set now and swap it in; return whether the load succeeded.
+
+        A failure keeps the current snapshot, is logged and recorded in `last_error`.
+
+        Raises:
+            ClientClosedError: The client was closed.
+        """
+        if self._closed:
+            raise ClientClosedError
+        async with self._refresh_lock:
+            try:
+                flag_set = await self.source.load()
+                if not isinstance(flag_set, FlagSet):
+                    raise TypeError(f"load() returned {type(flag_set).__name__}, not a FlagSet")  # noqa: TRY301
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure of the source keeps the last good set
+                self._failed(exc)
+                return False
+            self._install(flag_set)
+            return True
+
+    def _install(self, flag_set: FlagSet) -> None:
+        self._snapshot = compile_flag_set(
+            flag_set, now=self.clock.now, rng=self._rng, previous=self._snapshot
+        )
+        self._last_success = self.clock.monotonic()
+        self._last_error = None
+        self._stale = False
+        self._set_status(ClientStatus.READY, changed=True)
+
+    def _failed(self, exc: Exception) -> None:
+        self._last_error = exc
+        logger.warning("flag source %r failed to load: %s", type(self.source).__name__, exc)
+        if self._snapshot is None:
+            self._set_status(ClientStatus.ERROR)
+            return
+        assert self._last_success is not None  # noqa: S101 - set with every snapshot
+        self._stale = self.clock.monotonic() - self._last_success >= self.stale_after
+        if self._stale:
+            self._set_status(ClientStatus.STALE)
+
+    async def _run(self) -> None:
+        watch = isinstance(self.source, WatchableFlagSource)
+        while True:
+            if watch:
+                try:
+                    await cast("WatchableFlagSource", self.source).wait_for_change(self.refresh_interval)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a broken notification channel: fall back to polling
+                    logger.debug("change notifications failed (%s); polling instead", exc)
+                    await asyncio.sleep(self.refresh_interval)
+            else:
+                await asyncio.sleep(self.refresh_interval)
+            await self.refresh()
+
+    # -- status ------------------------------------------------------------------------------------
+
+    @property
+    def status(self) -> ClientStatus:
+        """The client's status (see `ClientStatus`)."""
+        return self._status
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """The snapshot evaluations read now, or ``None`` before the first load."""
+        return self._snapshot
+
+    @property
+    def last_error(self) -> BaseException | None:
+        """The error of the last failed load, cleared by a successful one."""
+        return self._last_error
+
+    def add_listener(self, listener: StatusListener) -> None:
+        """Call ``listener(status, snapshot)`` after every status change and every new snapshot."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: StatusListener) -> None:
+        """Stop calling ``listener``; unknown listeners are ignored."""
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def _set_status(self, status: ClientStatus, *, changed: bool = False) -> None:
+        if status is self._status and not changed:
+            return
+        self._status = status
+        for listener in tuple(self._listeners):
+            try:
+                listener(status, self._snapshot)
+            except Exception:
+                logger.exception("flag client listener %r failed", listener)
+
+    # -- evaluation --------------------------------------------------------------------------------
+
+    def is_enabled(self, key: str, context: Context | None = None, *, default: bool = False) -> bool:
+        """Whether flag ``key`` is on for ``context``.
+
+        ``default`` is returned when the flag is unknown or nothing is loaded yet.
+        """
+        snapshot = self._snapshot
+        if snapshot is None:
+            return default
+        flag = snapshot.get(key)
+        if flag is None:
+            return default
+        ctx = context if context is not None else EMPTY_CONTEXT
+        if self._sticky is not None:
+            return self._sticky_outcome(snapshot, flag, ctx)[0].on
+        return snapshot.is_on(flag, ctx)[0]
+
+    def get_variant(self, key: str, context: Context | None = None) -> VariantResult:
+        """Unleash's ``getVariant``: the variant for ``context``, or the ``disabled`` variant."""
+        snapshot = self._snapshot
+        if snapshot is None:
+            return DISABLED_VARIANT
+        flag = snapshot.get(key)
+        if flag is None:
+            return DISABLED_VARIANT
+        ctx = context if context is not None else EMPTY_CONTEXT
+        if self._sticky is None:
+            return snapshot.variant(flag, ctx)
+        outcome = self._sticky_outcome(snapshot, flag, ctx)[0]
+        if not outcome.on:
+            return DISABLED_VARIANT
+        if outcome.choice is None:
+            return VariantResult(name="disabled", enabled=False, feature_enabled=True)
+        return outcome.choice.result
+
+    def evaluate[T](self, key: str, default: T, context: Context | None = None) -> EvaluationDetails[T]:
+        """Evaluate flag ``key`` to a value of ``default``'s type, with OpenFeature-style details.
+
+        Never raises. An unknown flag gives ``default`` with ``Reason.ERROR`` and
+        ``ErrorCode.FLAG_NOT_FOUND``; a value of another type than ``default`` gives ``default`` with
+        ``ErrorCode.TYPE_MISMATCH``; a disabled flag gives ``default`` with ``Reason.DISABLED``.
+        ``default=None`` accepts a value of any type.
+        """
+        snapshot = self._snapshot
+        if snapshot is None:
+            code = ErrorCode.PROVIDER_FATAL if self._closed else ErrorCode.PROVIDER_NOT_READY
+            return EvaluationDetails(key, default, None, Reason.ERROR, code, "no flags are loaded yet")
+        flag = snapshot.get(key)
+        if flag is None:
+            return EvaluationDetails(
+                key, default, None, Reason.ERROR, ErrorCode.FLAG_NOT_FOUND, f"flag {key!r} does not exist"
+            )
+        ctx = context if context is not None else EMPTY_CONTEXT
+        if self._sticky is not None:
+            outcome, reason = self._sticky_outcome(snapshot, flag, ctx)
+            return self._details(flag, outcome, reason, default)
+        outcome = snapshot.decide(flag, ctx)
+        if self._stale:
+            return self._details(flag, outcome, _REASONS[outcome.matched], default, stale=True)
+        # Details that do not depend on the default's value are built once per outcome and type.
+        cached = outcome.cache.get(type(default))
+        if cached is not None:
+            return cast("EvaluationDetails[T]", cached)
+        details, from_flag = self._resolve(flag, outcome, _REASONS[outcome.matched], default)
+        if from_flag:
+            outcome.cache[type(default)] = details
+        return details
+
+    def _details[T](
+        self, flag: CompiledFlag, outcome: Outcome, reason: Reason, default: T, *, stale: bool = False
+    ) -> EvaluationDetails[T]:
+        return self._resolve(flag, outcome, reason, default, stale=stale)[0]
+
+    def _resolve[T](
+        self, flag: CompiledFlag, outcome: Outcome, reason: Reason, default: T, *, stale: bool = False
+    ) -> tuple[EvaluationDetails[T], bool]:
+        """The details, and whether they hold the flag's value (not the caller's default)."""
+        key, metadata = flag.key, flag.metadata
+        if reason is Reason.DISABLED:
+            return EvaluationDetails(key, default, None, reason, flag_metadata=metadata), False
+        choice = outcome.choice
+        variant = None if choice is None else choice.variant.name
+        value: object
+        if choice is not None and choice.value is not None:
+            value = choice.value
+        elif outcome.on:
+            value = True
+        elif isinstance(default, bool):
+            value = False
+        else:
+            return EvaluationDetails(key, default, None, Reason.DEFAULT, flag_metadata=metadata), False
+        typed = _coerce(value, default)
+        if typed is _MISMATCH:
+            message = f"flag {key!r} holds a {type(value).__name__}, not a {type(default).__name__}"
+            details = EvaluationDetails(
+                key, default, None, Reason.ERROR, ErrorCode.TYPE_MISMATCH, message, flag_metadata=metadata
+            )
+            return details, False
+        if stale:
+            reason = Reason.STALE
+        return EvaluationDetails(key, cast("T", typed), variant, reason, flag_metadata=metadata), True
+
+    def _sticky_outcome(
+        self, snapshot: Snapshot, flag: CompiledFlag, context: Context
+    ) -> tuple[Outcome, Reason]:
+        store = self._sticky
+        subject = context.user_id
+        if store is None or subject is None or not flag.enabled:
+            outcome = snapshot.decide(flag, context)
+            return outcome, _REASONS[outcome.matched]
+        remembered = store.get(flag.key, subject)
+        if remembered is not None:
+            if remembered == ON_WITHOUT_VARIANT:
+                return Outcome(on=True, choice=None, matched="sticky"), Reason.CACHED
+            choice = flag.choices.get(remembered)
+            if choice is not None:
+                return Outcome(on=True, choice=choice, matched="sticky"), Reason.CACHED
+        outcome = snapshot.decide(flag, context)
+        if outcome.on:
+            store.set(
+                flag.key,
+                subject,
+                ON_WITHOUT_VARIANT if outcome.choice is None else outcome.choice.variant.name,
+            )
+        return outcome, _REASONS[outcome.matched]
+
+
+class _Mismatch:
+    pass
+
+
+_MISMATCH = _Mismatch()
+
+
+def _coerce(value: object, default: object) -> object:  # noqa: PLR0911 - one return per JSON type
+    if default is None:
+        return value
+    if isinstance(default, bool):
+        return value if isinstance(value, bool) else _MISMATCH
+    if isinstance(default, int):
+        return value if isinstance(value, int) and not isinstance(value, bool) else _MISMATCH
+    if isinstance(default, float):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        return _MISMATCH
+    if isinstance(default, str):
+        return value if isinstance(value, str) else _MISMATCH
+    if isinstance(default, Mapping):
+        return value if isinstance(value, Mapping) else _MISMATCH
+    if isinstance(default, list | tuple):
+        return value if isinstance(value, list | tuple) else _MISMATCH
+    return value if isinstance(value, type(default)) else _MISMATCH
+
+
+def _positive(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise FlagConfigurationError(name, value, "must be a positive number of seconds")

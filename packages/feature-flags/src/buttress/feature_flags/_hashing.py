@@ -1,0 +1,26 @@
+"""The Unleash-compatible normalized hash: the same bucket on every process, machine and SDK."""
+
+from __future__ import annotations
+
+from mmh3 import hash as _murmur3
+
+__all__ = ["VARIANT_SEED", "normalized_hash"]
+
+VARIANT_SEED = 86028157
+"""The murmur3 seed Unleash uses to pick variants, so a variant does not follow the rollout bucket."""
+
+
+def normalized_hash(identifier: str, group_id: str, normalizer: int = 100, seed: int = 0) -> int:
+    """Return the bucket of ``identifier`` in ``group_id``.
+
+    The bucket is ``murmur3_32(f"{group_id}:{identifier}", seed) % normalizer + 1``.
+
+    Buckets run from 1 to ``normalizer``. With the defaults it is the rollout bucket every Unleash SDK
+    computes: a user is in a ``rollout`` percent rollout when the bucket is ``<= rollout``. Variants use
+    ``seed=VARIANT_SEED`` and the total weight as ``normalizer``.
+
+    Examples:
+        >>> normalized_hash("123", "gr1")
+        73
+    """
+    return _murmur3(f"{group_id}:{identifier}", seed, False) % normalizer + 1

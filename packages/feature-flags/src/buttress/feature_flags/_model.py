@@ -1,0 +1,380 @@
+"""The flag model: immutable definitions, the evaluation context and evaluation results."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+
+__all__ = [
+    "DISABLED_VARIANT",
+    "Constraint",
+    "Context",
+    "Dependency",
+    "ErrorCode",
+    "EvaluationDetails",
+    "FlagDefinition",
+    "FlagSet",
+    "JsonValue",
+    "Operator",
+    "Override",
+    "Payload",
+    "Reason",
+    "Segment",
+    "Strategy",
+    "Variant",
+    "VariantResult",
+]
+
+type JsonValue = bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+class Operator(enum.StrEnum):
+    """A constraint operator, spelled as in the Unleash format."""
+
+    IN = "IN"
+    NOT_IN = "NOT_IN"
+    STR_CONTAINS = "STR_CONTAINS"
+    STR_STARTS_WITH = "STR_STARTS_WITH"
+    STR_ENDS_WITH = "STR_ENDS_WITH"
+    NUM_EQ = "NUM_EQ"
+    NUM_GT = "NUM_GT"
+    NUM_GTE = "NUM_GTE"
+    NUM_LT = "NUM_LT"
+    NUM_LTE = "NUM_LTE"
+    DATE_AFTER = "DATE_AFTER"
+    DATE_BEFORE = "DATE_BEFORE"
+    SEMVER_EQ = "SEMVER_EQ"
+    SEMVER_GT = "SEMVER_GT"
+    SEMVER_LT = "SEMVER_LT"
+    SEMVER_GTE = "SEMVER_GTE"
+    SEMVER_LTE = "SEMVER_LTE"
+    REGEX = "REGEX"
+    IN_CIDR = "IN_CIDR"
+    UNKNOWN = "UNKNOWN"
+    """An operator this version does not know; the constraint never matches (as in every Unleash SDK)."""
+
+
+class Reason(enum.StrEnum):
+    """Why an evaluation gave its value (the OpenFeature reasons)."""
+
+    STATIC = "STATIC"
+    """The flag is on and has no rules: every context gets the same value."""
+    DEFAULT = "DEFAULT"
+    """No rule matched; the flag's default (its default variant, or off) was given."""
+    TARGETING_MATCH = "TARGETING_MATCH"
+    """A rule matched the context and decided the value."""
+    SPLIT = "SPLIT"
+    """The value was picked from weighted variants by the context's hash."""
+    DISABLED = "DISABLED"
+    """The flag is switched off; the caller's default was given."""
+    STALE = "STALE"
+    """The value came from a snapshot older than the client's ``stale_after``: the source is failing."""
+    CACHED = "CACHED"
+    """The value came from the sticky-assignment store."""
+    ERROR = "ERROR"
+    """The caller's default was given because of an error; see the error code."""
+
+
+class ErrorCode(enum.StrEnum):
+    """Why an evaluation ended in ``Reason.ERROR`` (the OpenFeature error codes)."""
+
+    FLAG_NOT_FOUND = "FLAG_NOT_FOUND"
+    TYPE_MISMATCH = "TYPE_MISMATCH"
+    PROVIDER_NOT_READY = "PROVIDER_NOT_READY"
+    PROVIDER_FATAL = "PROVIDER_FATAL"
+    PARSE_ERROR = "PARSE_ERROR"
+    TARGETING_KEY_MISSING = "TARGETING_KEY_MISSING"
+    INVALID_CONTEXT = "INVALID_CONTEXT"
+    GENERAL = "GENERAL"
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """One condition on a context field.
+
+    Attributes:
+        context_name: The field: ``userId``, ``sessionId``, ``remoteAddress``, ``environment``,
+            ``appName``, ``currentTime``, or the name of a custom property.
+        operator: How the field is compared.
+        values: The list operand of ``IN``, ``NOT_IN``, ``STR_*`` and ``IN_CIDR``.
+        value: The single operand of ``NUM_*``, ``DATE_*``, ``SEMVER_*`` and ``REGEX``.
+        inverted: Negate the result.
+        case_insensitive: Compare strings (``STR_*``, ``REGEX``) ignoring case.
+    """
+
+    context_name: str
+    operator: Operator
+    values: tuple[str, ...] = ()
+    value: str | None = None
+    inverted: bool = False
+    case_insensitive: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """An Unleash variant payload: a ``type`` (``string``, ``json``, ``csv``, ``number``) and its text."""
+
+    type: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """Force a variant for contexts whose ``context_name`` field is one of ``values``."""
+
+    context_name: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """A weighted variant.
+
+    Attributes:
+        name: The variant's name, reported as the evaluation's ``variant``.
+        weight: Its share; a variant is picked with probability ``weight / total weight``.
+        value: The typed value an evaluation returns for it (any JSON value); ``None`` when the
+            variant only carries a payload.
+        payload: The Unleash payload, when there is one.
+        stickiness: The context field that is hashed to pick a variant (``default`` is userId →
+            sessionId → remoteAddress → random). Only the first variant's stickiness counts.
+        overrides: Contexts that always get this variant.
+    """
+
+    name: str
+    weight: int = 1
+    value: JsonValue = None
+    payload: Payload | None = None
+    stickiness: str | None = None
+    overrides: tuple[Override, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Strategy:
+    """An activation strategy: the flag is on for a context when a strategy is.
+
+    Attributes:
+        name: ``default``, ``flexibleRollout``, ``userWithId``, ``gradualRolloutUserId``,
+            ``gradualRolloutSessionId``, ``gradualRolloutRandom``, ``remoteAddress`` or
+            ``applicationHostname``; unknown names never match.
+        parameters: The strategy's parameters, as strings (``rollout``, ``stickiness``, ``groupId``, ...).
+        constraints: All must hold.
+        segments: Ids of segments whose constraints must hold too; a missing segment never matches.
+        variants: Variants that replace the flag's own when this strategy is the one that matched.
+    """
+
+    name: str
+    parameters: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    constraints: tuple[Constraint, ...] = ()
+    segments: tuple[int, ...] = ()
+    variants: tuple[Variant, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Dependency:
+    """A parent flag this flag depends on.
+
+    Attributes:
+        feature: The parent's key. A parent that is missing, or has dependencies itself, fails.
+        enabled: Whether the parent must be on (``True``) or off (``False``).
+        variants: When non-empty, the parent's variant must be one of these.
+    """
+
+    feature: str
+    enabled: bool = True
+    variants: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A reusable, named list of constraints that strategies refer to by id (Unleash's global constraints)."""
+
+    id: int
+    name: str = ""
+    constraints: tuple[Constraint, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FlagDefinition:
+    """One flag, immutable.
+
+    Attributes:
+        key: The flag's unique key.
+        enabled: The kill switch: a disabled flag is off for everyone.
+        strategies: Rules; the flag is on for a context when any strategy is, or when there are none.
+        variants: Weighted variants picked for contexts where the flag is on.
+        dependencies: Parent flags that must be in the given state.
+        default_variant: The variant whose value is served when no strategy matches (OpenFeature's
+            default variant); ``None`` serves the flag's off value.
+        description: Free text for people.
+        metadata: Flag metadata, returned with every evaluation (``str``, ``int``, ``float``, ``bool``).
+    """
+
+    key: str
+    enabled: bool = True
+    strategies: tuple[Strategy, ...] = ()
+    variants: tuple[Variant, ...] = ()
+    dependencies: tuple[Dependency, ...] = ()
+    default_variant: str | None = None
+    description: str | None = None
+    metadata: Mapping[str, str | int | float | bool] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
+class FlagSet:
+    """A complete set of flags and the segments they refer to: what a `FlagSource` loads."""
+
+    flags: Mapping[str, FlagDefinition] = field(default_factory=lambda: MappingProxyType({}))
+    segments: Mapping[int, Segment] = field(default_factory=lambda: MappingProxyType({}))
+    version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Who and what a flag is evaluated for.
+
+    Build it once per request; evaluation reads it and never changes it.
+
+    Attributes:
+        user_id: The user's id, the default stickiness.
+        session_id: The session's id, the fallback stickiness.
+        remote_address: The client's IP address.
+        environment: The deployment environment.
+        app_name: The application's name.
+        current_time: The time ``DATE_*`` constraints compare with; the client's clock when ``None``.
+        properties: Any other fields, by name (``tenant``, ``plan``, ``version``, ...).
+    """
+
+    user_id: str | None = None
+    session_id: str | None = None
+    remote_address: str | None = None
+    environment: str | None = None
+    app_name: str | None = None
+    current_time: datetime | None = None
+    properties: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, object]) -> Context:
+        """Build a context from Unleash-style keys (``userId``, ``properties``, ...).
+
+        Unknown top-level keys become properties; non-string values are turned into strings
+        (``True`` → ``"true"``), so a context built from JSON or from OpenFeature's evaluation context
+        compares the same way.
+        """
+        standard: dict[str, str | None] = {}
+        properties: dict[str, str] = {}
+        current_time: datetime | None = None
+        for key, raw in data.items():
+            if key == "properties" and isinstance(raw, Mapping):
+                for name, value in raw.items():
+                    text = context_text(value)
+                    if text is not None:
+                        properties[str(name)] = text
+                continue
+            if key == "currentTime":
+                current_time = raw if isinstance(raw, datetime) else _parse_time(context_text(raw))
+                continue
+            attribute = _STANDARD.get(key)
+            text = context_text(raw)
+            if attribute is not None:
+                standard[attribute] = text
+            elif text is not None:
+                properties[key] = text
+        return cls(
+            current_time=current_time,
+            properties=MappingProxyType(properties) if properties else _EMPTY,
+            **standard,
+        )
+
+    def get(self, name: str) -> str | None:
+        """Return the value of a field by its Unleash name (``userId``) or a property's name."""
+        attribute = _STANDARD.get(name)
+        if attribute is not None:
+            value: str | None = getattr(self, attribute)
+            return value
+        if name == "currentTime":
+            return None if self.current_time is None else self.current_time.isoformat()
+        return self.properties.get(name)
+
+
+_STANDARD = {
+    "userId": "user_id",
+    "sessionId": "session_id",
+    "remoteAddress": "remote_address",
+    "environment": "environment",
+    "appName": "app_name",
+}
+
+EMPTY_CONTEXT = Context()
+
+
+def context_text(value: object) -> str | None:
+    """Turn a context value into the string constraints compare; ``None`` stays ``None``."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationDetails[T]:
+    """The result of an evaluation, in OpenFeature's shape.
+
+    Attributes:
+        flag_key: The flag asked for.
+        value: The resolved value, or the caller's default on error or when disabled.
+        variant: The name of the variant served, when there is one.
+        reason: Why this value was given.
+        error_code: Set when ``reason`` is ``ERROR``.
+        error_message: A human-readable explanation of the error.
+        flag_metadata: The flag's metadata.
+    """
+
+    flag_key: str
+    value: T
+    variant: str | None
+    reason: Reason
+    error_code: ErrorCode | None = None
+    error_message: str | None = None
+    flag_metadata: Mapping[str, str | int | float | bool] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class VariantResult:
+    """The Unleash-style answer of `FlagClient.get_variant`.
+
+    Attributes:
+        name: The variant's name; ``"disabled"`` when no variant applies.
+        enabled: Whether a real variant was picked.
+        feature_enabled: Whether the flag itself is on for the context.
+        payload: The variant's payload, when it has one.
+        value: The variant's typed value, when it has one.
+    """
+
+    name: str
+    enabled: bool
+    feature_enabled: bool
+    payload: Payload | None = None
+    value: JsonValue = None
+
+
+DISABLED_VARIANT = VariantResult(name="disabled", enabled=False, feature_enabled=False)

@@ -1,0 +1,195 @@
+"""`FlagProvider`: an OpenFeature provider over a `FlagClient` (extra ``openfeature``)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, cast
+
+from ._client import ClientStatus, FlagClient
+from ._engine import Snapshot
+from ._model import Context, ErrorCode, EvaluationDetails, context_text
+from .exceptions import FlagConfigurationError, MissingExtraError
+
+try:
+    from openfeature.evaluation_context import EvaluationContext
+    from openfeature.event import ProviderEvent, ProviderEventDetails
+    from openfeature.exception import ErrorCode as OFErrorCode
+    from openfeature.exception import ProviderFatalError, ProviderNotReadyError
+    from openfeature.flag_evaluation import FlagResolutionDetails, FlagValueType, Reason
+    from openfeature.provider import AbstractProvider, Metadata
+except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
+    raise MissingExtraError("FlagProvider", "openfeature") from exc
+
+__all__ = ["FlagProvider", "context_from_openfeature"]
+
+_TARGETING_KEY_FIELD = "userId"
+
+
+def context_from_openfeature(
+    context: EvaluationContext | None, *, targeting_key_field: str = "userId"
+) -> Context:
+    """Turn an OpenFeature evaluation context into a `Context`.
+
+    The targeting key becomes ``targeting_key_field`` (``userId`` by default); attributes named like
+    Unleash's fields (``sessionId``, ``remoteAddress``, ...) fill them, the others become properties.
+    Values are turned into strings (``True`` → ``"true"``); nested objects are ignored.
+    """
+    if context is None:
+        return Context()
+    data: dict[str, object] = {}
+    for name, value in context.attributes.items():
+        if isinstance(value, Mapping | list | tuple):
+            continue
+        if (name == "currentTime" and isinstance(value, datetime)) or context_text(value) is not None:
+            data[name] = value
+    if context.targeting_key is not None:
+        data[targeting_key_field] = context.targeting_key
+    return Context.from_mapping(data)
+
+
+class FlagProvider(AbstractProvider):
+    """An OpenFeature provider that evaluates with a `FlagClient`, locally and without I/O.
+
+    Start the client yourself (``await client.start()``) in your event loop; ``initialize`` waits,
+    up to ``init_timeout`` seconds, for its first snapshot. The provider mirrors the client's status as
+    OpenFeature events: ``PROVIDER_READY``, ``PROVIDER_CONFIGURATION_CHANGED`` on each new snapshot,
+    ``PROVIDER_STALE`` when the source has failed past ``stale_after``, ``PROVIDER_ERROR`` (with
+    ``PROVIDER_FATAL`` once the client is closed).
+
+    Args:
+        client: The client to evaluate with.
+        init_timeout: How long ``initialize`` waits for a first snapshot before reporting an error.
+        targeting_key_field: The `Context` field the targeting key fills.
+    """
+
+    def __init__(
+        self, client: FlagClient, *, init_timeout: float = 10.0, targeting_key_field: str = "userId"
+    ) -> None:
+        super().__init__()
+        if not isinstance(client, FlagClient):
+            raise FlagConfigurationError("client", type(client).__name__, "must be a FlagClient")
+        if isinstance(init_timeout, bool) or not isinstance(init_timeout, int | float) or init_timeout < 0:
+            raise FlagConfigurationError(
+                "init_timeout", init_timeout, "must be a non-negative number of seconds"
+            )
+        self.client = client
+        self.init_timeout = float(init_timeout)
+        self.targeting_key_field = targeting_key_field
+        self._loaded = threading.Event()
+        self._shutdown = threading.Event()
+        self._last_status = client.status
+        if client.snapshot is not None:
+            self._loaded.set()
+        client.add_listener(self._on_status)
+
+    def get_metadata(self) -> Metadata:
+        """The provider's name."""
+        return Metadata(name="buttress-feature-flags")
+
+    def initialize(self, evaluation_context: EvaluationContext) -> None:
+        """Wait for the client's first snapshot.
+
+        Raises:
+            ProviderFatalError: The client is closed.
+            ProviderNotReadyError: No snapshot arrived within ``init_timeout``.
+        """
+        if self._closed():
+            raise ProviderFatalError("the flag client is closed")
+        deadline_hit = not self._loaded.wait(self.init_timeout)
+        if self._closed():
+            raise ProviderFatalError("the flag client is closed")
+        if deadline_hit or self.client.snapshot is None:
+            error = self.client.last_error
+            raise ProviderNotReadyError(f"no flags loaded yet{f': {error}' if error else ''}")
+
+    def _closed(self) -> bool:
+        return self.client.status is ClientStatus.FATAL
+
+    def shutdown(self) -> None:
+        """Stop listening to the client (the client itself is the application's to close)."""
+        self._shutdown.set()
+        self._loaded.set()
+        self.client.remove_listener(self._on_status)
+
+    def _on_status(self, status: ClientStatus, snapshot: Snapshot | None) -> None:
+        if snapshot is not None:
+            self._loaded.set()
+        if not hasattr(self, "_on_emit") or self._shutdown.is_set():
+            return
+        previous, self._last_status = self._last_status, status
+        if status is ClientStatus.READY:
+            if previous is ClientStatus.READY:
+                self.emit_provider_configuration_changed(ProviderEventDetails())
+            else:
+                self.emit(ProviderEvent.PROVIDER_READY, ProviderEventDetails())
+        elif status is ClientStatus.STALE:
+            self.emit(
+                ProviderEvent.PROVIDER_STALE, ProviderEventDetails(message="the flag source is failing")
+            )
+        elif status is ClientStatus.ERROR:
+            self.emit(ProviderEvent.PROVIDER_ERROR, ProviderEventDetails(message=str(self.client.last_error)))
+        elif status is ClientStatus.FATAL:
+            self.emit(
+                ProviderEvent.PROVIDER_ERROR,
+                ProviderEventDetails(
+                    message="the flag client is closed", error_code=OFErrorCode.PROVIDER_FATAL
+                ),
+            )
+
+    def _resolve[T](
+        self, key: str, default: T, context: EvaluationContext | None
+    ) -> FlagResolutionDetails[T]:
+        ctx = context_from_openfeature(context, targeting_key_field=self.targeting_key_field)
+        details: EvaluationDetails[T] = self.client.evaluate(key, default, ctx)
+        return FlagResolutionDetails(
+            value=details.value,
+            variant=details.variant,
+            reason=Reason(details.reason.value),
+            error_code=None if details.error_code is None else _ERROR_CODES[details.error_code],
+            error_message=details.error_message,
+            flag_metadata=dict(details.flag_metadata),
+        )
+
+    def resolve_boolean_details(
+        self, flag_key: str, default_value: bool, evaluation_context: EvaluationContext | None = None
+    ) -> FlagResolutionDetails[bool]:
+        """Resolve a boolean flag."""
+        return self._resolve(flag_key, default_value, evaluation_context)
+
+    def resolve_string_details(
+        self, flag_key: str, default_value: str, evaluation_context: EvaluationContext | None = None
+    ) -> FlagResolutionDetails[str]:
+        """Resolve a string flag."""
+        return self._resolve(flag_key, default_value, evaluation_context)
+
+    def resolve_integer_details(
+        self, flag_key: str, default_value: int, evaluation_context: EvaluationContext | None = None
+    ) -> FlagResolutionDetails[int]:
+        """Resolve an integer flag."""
+        return self._resolve(flag_key, default_value, evaluation_context)
+
+    def resolve_float_details(
+        self, flag_key: str, default_value: float, evaluation_context: EvaluationContext | None = None
+    ) -> FlagResolutionDetails[float]:
+        """Resolve a float flag (integers are widened)."""
+        return self._resolve(flag_key, default_value, evaluation_context)
+
+    def resolve_object_details(
+        self,
+        flag_key: str,
+        default_value: Sequence[FlagValueType] | Mapping[str, FlagValueType],
+        evaluation_context: EvaluationContext | None = None,
+    ) -> FlagResolutionDetails[Sequence[FlagValueType] | Mapping[str, FlagValueType]]:
+        """Resolve an object (JSON object or list) flag."""
+        resolved = self._resolve(flag_key, cast("Any", default_value), evaluation_context)
+        if isinstance(resolved.value, Mapping) and not isinstance(resolved.value, dict):
+            resolved.value = dict(resolved.value)
+        return cast("FlagResolutionDetails[Sequence[FlagValueType] | Mapping[str, FlagValueType]]", resolved)
+
+
+_ERROR_CODES: Mapping[ErrorCode, OFErrorCode] = MappingProxyType(
+    {code: OFErrorCode(code.value) for code in ErrorCode}
+)

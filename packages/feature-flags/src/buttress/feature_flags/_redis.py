@@ -1,0 +1,192 @@
+"""`RedisFlagSource`: flags in a Redis hash, with pub/sub change notification (extra ``redis``)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from types import MappingProxyType
+from typing import Self, cast
+
+from buttress.core import redact_url
+
+from ._model import FlagDefinition, FlagSet, Segment
+from ._parse import flag_from_dict, flag_to_dict, segment_from_dict, segment_to_dict
+from .exceptions import FlagConfigurationError, FlagSourceError, MissingExtraError
+
+try:
+    from redis.asyncio import Redis
+    from redis.asyncio.client import PubSub
+    from redis.exceptions import RedisError
+except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
+    raise MissingExtraError("RedisFlagSource", "redis") from exc
+
+__all__ = ["RedisFlagSource"]
+
+# Read the old value, write the new one and announce the change, as one atomic step.
+_PUT = """
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PUBLISH', KEYS[2], ARGV[1])
+return old
+"""
+_DELETE = """
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old then
+    redis.call('HDEL', KEYS[1], ARGV[1])
+    redis.call('PUBLISH', KEYS[2], ARGV[1])
+end
+return old
+"""
+
+
+class RedisFlagSource:
+    """A writable, watchable `FlagSource` on Redis.
+
+    Flags are JSON (Unleash format) in the hash ``{prefix}flags``, segments in ``{prefix}segments``;
+    every write publishes the flag's key on ``{prefix}changes``, so every client's refresher reloads
+    within milliseconds. ``load`` reads both hashes in one ``MULTI`` transaction: a consistent set.
+
+    Args:
+        client: A ``redis.asyncio.Redis``; the caller closes it (or use `from_url`).
+        prefix: Prepended to every key and to the channel, to share one Redis between sets.
+    """
+
+    def __init__(self, client: Redis, *, prefix: str = "flags:") -> None:
+        if not isinstance(client, Redis):
+            raise FlagConfigurationError("client", type(client).__name__, "must be a redis.asyncio.Redis")
+        if not isinstance(prefix, str):
+            raise FlagConfigurationError("prefix", prefix, "must be a string")
+        self._client = client
+        self._owned = False
+        self.prefix = prefix
+        self._flags_key = f"{prefix}flags"
+        self._segments_key = f"{prefix}segments"
+        self.channel = f"{prefix}changes"
+        self._pubsub: PubSub | None = None
+        self._address = redact_url(_address(client))
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str = "flags:", timeout: float = 5.0) -> Self:
+        """Connect to ``url``; `aclose` closes the connection pool."""
+        if not isinstance(url, str) or not url:
+            raise FlagConfigurationError("url", url, "must be a redis:// URL", show_value=False)
+        client = Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        source = cls(client, prefix=prefix)
+        source._owned = True
+        return source
+
+    def __repr__(self) -> str:
+        return f"RedisFlagSource({self._address!r}, prefix={self.prefix!r})"
+
+    async def aclose(self) -> None:
+        """Close the subscription, and the client when `from_url` made it."""
+        await self._drop_pubsub()
+        if self._owned:
+            await self._client.aclose()
+
+    def _unavailable(self, exc: BaseException) -> FlagSourceError:
+        return FlagSourceError("redis", self._address, str(exc) or type(exc).__name__)
+
+    async def load(self) -> FlagSet:
+        """Read every flag and segment in one transaction."""
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.hgetall(self._flags_key)
+                pipe.hgetall(self._segments_key)
+                raw_flags, raw_segments = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+        segments = {}
+        for raw in raw_segments.values():
+            segment = segment_from_dict(_json(raw))
+            segments[segment.id] = segment
+        flags = {}
+        for raw in raw_flags.values():
+            flag = flag_from_dict(_json(raw))
+            flags[flag.key] = flag
+        return FlagSet(flags=MappingProxyType(flags), segments=MappingProxyType(segments))
+
+    async def get(self, key: str) -> FlagDefinition | None:
+        """Return the stored flag, or ``None``."""
+        try:
+            raw = await self._client.hget(self._flags_key, key)
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+        return None if raw is None else flag_from_dict(_json(raw))
+
+    async def put(self, flag: FlagDefinition) -> FlagDefinition | None:
+        """Store a flag, announce it, and return the previous definition."""
+        if not isinstance(flag, FlagDefinition):
+            raise FlagConfigurationError("flag", type(flag).__name__, "must be a FlagDefinition")
+        payload = json.dumps(flag_to_dict(flag), separators=(",", ":"))
+        old = await self._script(_PUT, flag.key, payload)
+        return None if old is None else flag_from_dict(_json(old))
+
+    async def delete(self, key: str) -> FlagDefinition | None:
+        """Remove a flag, announce it, and return what was removed."""
+        old = await self._script(_DELETE, key)
+        return None if old is None else flag_from_dict(_json(old))
+
+    async def put_segment(self, segment: Segment) -> None:
+        """Store (create or replace) a segment and announce it."""
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.hset(self._segments_key, str(segment.id), json.dumps(segment_to_dict(segment)))
+                pipe.publish(self.channel, f"segment:{segment.id}")
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+
+    async def _script(self, script: str, *args: str) -> bytes | None:
+        try:
+            result = await self._client.eval(script, 2, self._flags_key, self.channel, *args)
+            return cast("bytes | None", result)
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+
+    async def wait_for_change(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a change announced on the channel.
+
+        Raises:
+            FlagSourceError: The subscription broke; the next call subscribes again.
+        """
+        deadline = time.monotonic() + timeout
+        try:
+            if self._pubsub is None:
+                pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+                await pubsub.subscribe(self.channel)
+                self._pubsub = pubsub
+            while (remaining := deadline - time.monotonic()) > 0:
+                message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=remaining)
+                if message is not None and message.get("type") == "message":
+                    await self._drain()
+                    return True
+        except (TimeoutError, RedisError, OSError) as exc:
+            await self._drop_pubsub()
+            raise self._unavailable(exc) from exc
+        return False
+
+    async def _drain(self) -> None:
+        # Coalesce a burst of writes into one reload.
+        assert self._pubsub is not None  # noqa: S101 - called right after a message arrived
+        while await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=0.0) is not None:
+            pass
+
+    async def _drop_pubsub(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+def _json(raw: bytes | str) -> object:
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise FlagSourceError("redis", "-", f"a stored definition is not JSON: {exc}") from exc
+
+
+def _address(client: Redis) -> str:
+    kwargs = client.connection_pool.connection_kwargs
+    return f"redis://{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"

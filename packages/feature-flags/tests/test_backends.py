@@ -1,0 +1,331 @@
+"""Redis and PostgreSQL sources and the audit sink against real servers, including their failures."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import pytest
+from redis.asyncio import Redis
+
+from buttress.feature_flags import (
+    AuditAction,
+    ClientStatus,
+    Context,
+    FlagClient,
+    FlagConfigurationError,
+    FlagDefinition,
+    FlagDefinitionError,
+    FlagManager,
+    FlagSet,
+    FlagSourceError,
+    MemoryFlagSource,
+    PostgresAuditSink,
+    PostgresFlagSource,
+    Reason,
+    RedisFlagSource,
+    RedisStickyStore,
+    Segment,
+    Strategy,
+    flag_from_dict,
+)
+from buttress.testing import FakeClock, PostgresSchema, PostgresServer, RedisServer
+
+from .conftest import rollout_flag
+
+
+async def eventually(check: object, *, attempts: int = 300) -> None:
+    for _ in range(attempts):
+        if check():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.mark.redis
+async def test_redis_pub_sub_delivers_changes_to_every_client(redis_url: str, redis_prefix: str) -> None:
+    writer = RedisFlagSource.from_url(redis_url, prefix=redis_prefix)
+    readers = [RedisFlagSource.from_url(redis_url, prefix=redis_prefix) for _ in range(2)]
+    await writer.put(FlagDefinition("checkout", enabled=False))
+    clients = [
+        FlagClient(source, refresh_interval=60) for source in readers
+    ]  # polling alone would take a minute
+    try:
+        for client in clients:
+            await client.start()
+        assert not any(client.is_enabled("checkout") for client in clients)
+        await asyncio.sleep(0.2)  # let the refreshers subscribe
+        await writer.put(FlagDefinition("checkout"))
+        await eventually(lambda: all(client.is_enabled("checkout") for client in clients))
+        await writer.put_segment(Segment(1, "internal", ()))
+        await writer.put(FlagDefinition("seg", strategies=(Strategy("default", segments=(1,)),)))
+        await eventually(lambda: all(client.is_enabled("seg") for client in clients))
+    finally:
+        for client in clients:
+            await client.aclose()
+        for source in (writer, *readers):
+            await source.aclose()
+
+
+@pytest.mark.redis
+async def test_redis_garbage_in_the_hash_is_a_definition_error(redis_url: str, redis_prefix: str) -> None:
+    source = RedisFlagSource.from_url(redis_url, prefix=redis_prefix)
+    raw = Redis.from_url(redis_url)
+    try:
+        await raw.hset(f"{redis_prefix}flags", "bad", '{"name": "bad", "enabled": "yes"}')
+        with pytest.raises(FlagDefinitionError, match="enabled"):
+            await source.load()
+        await raw.hset(f"{redis_prefix}flags", "bad", "not json")
+        with pytest.raises(FlagSourceError):
+            await source.load()
+    finally:
+        await raw.aclose()
+        await source.aclose()
+
+
+@pytest.mark.redis
+async def test_redis_going_away_keeps_the_snapshot_goes_stale_and_recovers(redis_server: RedisServer) -> None:
+    clock = FakeClock()
+    source = RedisFlagSource.from_url(redis_server.url, timeout=1.0)
+    await source.put(rollout_flag("beta", 100))
+    client = FlagClient(source, refresh_interval=10, stale_after=20, clock=clock)
+    try:
+        assert await client.refresh()
+        redis_server.stop()
+        clock.advance(30)
+        assert not await client.refresh()
+        assert isinstance(client.last_error, FlagSourceError)
+        assert client.status is ClientStatus.STALE
+        details = client.evaluate("beta", False, Context(user_id="u"))
+        assert (details.value, details.reason) == (True, Reason.STALE)
+        with pytest.raises(FlagSourceError):
+            await source.wait_for_change(0.1)
+        redis_server.start()
+        await source.put(rollout_flag("beta", 0))
+        assert await client.refresh()
+        assert client.status is ClientStatus.READY
+        assert not client.is_enabled("beta", Context(user_id="u"))
+    finally:
+        await client.aclose()
+        await source.aclose()
+
+
+def test_redis_bad_arguments() -> None:
+    with pytest.raises(FlagConfigurationError, match="client"):
+        RedisFlagSource("redis://x")  # type: ignore[arg-type]
+    with pytest.raises(FlagConfigurationError, match="url"):
+        RedisFlagSource.from_url("")
+
+
+@pytest.mark.postgres
+async def test_postgres_notify_delivers_changes(postgres_schema: PostgresSchema) -> None:
+    table = f"flags_{uuid.uuid4().hex[:8]}"
+    settings = postgres_schema.server_settings
+    writer = await PostgresFlagSource.from_dsn(postgres_schema.dsn, table=table, server_settings=settings)
+    reader = await PostgresFlagSource.from_dsn(postgres_schema.dsn, table=table, server_settings=settings)
+    client = FlagClient(reader, refresh_interval=60)
+    try:
+        await client.start()
+        await asyncio.sleep(0.2)
+        await writer.put(FlagDefinition("pg-flag"))
+        await eventually(lambda: client.is_enabled("pg-flag"))
+        await writer.put_segment(Segment(7, "s", ()))
+        await writer.put(FlagDefinition("pg-seg", strategies=(Strategy("default", segments=(7,)),)))
+        await eventually(lambda: client.is_enabled("pg-seg"))
+        await writer.delete("pg-flag")
+        await eventually(lambda: not client.is_enabled("pg-flag"))
+    finally:
+        await client.aclose()
+        await writer.aclose()
+        await reader.aclose()
+
+
+@pytest.mark.postgres
+async def test_postgres_manager_and_audit_history(postgres_schema: PostgresSchema) -> None:
+    settings = postgres_schema.server_settings
+    source = await PostgresFlagSource.from_dsn(postgres_schema.dsn, table="managed", server_settings=settings)
+    sink = await PostgresAuditSink.from_dsn(
+        postgres_schema.dsn, table="managed_audit", server_settings=settings
+    )
+    manager = FlagManager(source, sink)
+    try:
+        await manager.create(rollout_flag("pricing", 10), actor="ann")
+        await manager.update(rollout_flag("pricing", 50), actor="bob")
+        await manager.disable("pricing", actor="ann")
+        await manager.enable("pricing", actor="ann")
+        await manager.delete("pricing", actor="cid")
+        history = await manager.history("pricing")
+        assert [event.action for event in history] == [
+            AuditAction.CREATE,
+            AuditAction.MODIFY,
+            AuditAction.DISABLE,
+            AuditAction.ENABLE,
+            AuditAction.DELETE,
+        ]
+        assert history[1].before == rollout_flag("pricing", 10)
+        assert history[1].after == rollout_flag("pricing", 50)
+        assert history[2].after is not None
+        assert history[2].after.enabled is False
+        assert history[-1].after is None
+        assert [event.actor for event in await manager.history("pricing", limit=1)] == ["cid"]
+        await source.drop_schema()
+        await sink.drop_schema()
+        assert await source.get("pricing") is None  # the tables come back, empty, on next use
+        assert await sink.history("pricing") == ()
+    finally:
+        await source.aclose()
+        await sink.aclose()
+
+
+@pytest.mark.postgres
+async def test_postgres_going_away_keeps_the_snapshot_and_recovers(postgres_server: PostgresServer) -> None:
+    source = await PostgresFlagSource.from_dsn(postgres_server.dsn)
+    await source.put(FlagDefinition("kept"))
+    client = FlagClient(source, refresh_interval=10)
+    try:
+        assert await client.refresh()
+        postgres_server.stop()
+        assert not await client.refresh()
+        assert isinstance(client.last_error, FlagSourceError)
+        assert client.is_enabled("kept")
+        postgres_server.start()
+        for _ in range(50):  # the pool's connections died with the server; new ones come back
+            if await client.refresh():
+                break
+            await asyncio.sleep(0.1)
+        assert client.status is ClientStatus.READY
+        await source.put(FlagDefinition("kept", enabled=False))
+        assert await client.refresh()
+        assert not client.is_enabled("kept")
+    finally:
+        await client.aclose()
+        await source.aclose()
+
+
+@pytest.mark.postgres
+async def test_postgres_a_terminated_listener_falls_back_and_resubscribes(
+    postgres_schema: PostgresSchema,
+) -> None:
+    settings = postgres_schema.server_settings
+    source = await PostgresFlagSource.from_dsn(
+        postgres_schema.dsn, table="listen_cut", server_settings=settings
+    )
+    try:
+        await source.wait_for_change(0.05)
+        admin = await asyncpg.connect(postgres_schema.dsn)
+        try:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await admin.close()
+        await asyncio.sleep(0.2)
+        with pytest.raises(FlagSourceError, match="LISTEN"):
+            await source.wait_for_change(0.1)
+        waiter = asyncio.create_task(source.wait_for_change(5))
+        await asyncio.sleep(0.3)
+        await source.put(FlagDefinition("after-cut"))
+        assert await waiter is True
+    finally:
+        await source.aclose()
+
+
+async def test_postgres_bad_arguments() -> None:
+    with pytest.raises(FlagConfigurationError, match="table"):
+        await PostgresFlagSource.from_dsn("postgresql://x/y", table="bad; drop")
+    with pytest.raises(FlagConfigurationError, match="pool"):
+        PostgresAuditSink(object())  # type: ignore[arg-type]
+    with pytest.raises(FlagConfigurationError, match="dsn"):
+        await PostgresAuditSink.from_dsn("")
+
+
+def test_a_strategy_naming_a_missing_segment_never_matches() -> None:
+    flag = flag_from_dict({"name": "s", "strategies": [{"name": "default", "segments": [99]}]})
+    client = FlagClient(MemoryFlagSource(), bootstrap=FlagSet(flags={"s": flag}))
+    assert not client.is_enabled("s")
+
+
+@pytest.mark.redis
+async def test_redis_sticky_assignments_are_shared_between_processes(
+    redis_url: str, redis_prefix: str
+) -> None:
+    first = RedisStickyStore.from_url(redis_url, prefix=redis_prefix, ttl=3600)
+    second = RedisStickyStore.from_url(redis_url, prefix=redis_prefix)
+    users = [Context(user_id=str(n)) for n in range(100)]
+    try:
+        wide = FlagClient(
+            MemoryFlagSource(),
+            bootstrap=FlagSet(flags={"beta": rollout_flag("beta", 100)}),
+            sticky_store=first,
+        )
+        assert all(wide.is_enabled("beta", user) for user in users)
+        await first.flush()
+        # Another process, after the rollout shrank to 10 %: it prefetches and keeps every user on.
+        narrow = FlagClient(
+            MemoryFlagSource(),
+            bootstrap=FlagSet(flags={"beta": rollout_flag("beta", 10)}),
+            sticky_store=second,
+        )
+        for user in users:
+            assert user.user_id is not None
+            await second.prefetch(user.user_id)
+        assert all(narrow.is_enabled("beta", user) for user in users)
+        assert narrow.evaluate("beta", False, users[0]).reason is Reason.CACHED
+        raw = Redis.from_url(redis_url)
+        try:
+            assert 0 < await raw.pttl(f"{redis_prefix}0") <= 3_600_000
+        finally:
+            await raw.aclose()
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+@pytest.mark.redis
+async def test_redis_sticky_first_assignment_wins(redis_url: str, redis_prefix: str) -> None:
+    first = RedisStickyStore.from_url(redis_url, prefix=redis_prefix)
+    second = RedisStickyStore.from_url(redis_url, prefix=redis_prefix)
+    try:
+        first.set("flag", "u1", "blue")
+        await first.flush()
+        second.set("flag", "u1", "green")  # a racing process guessed differently
+        await second.flush()
+        await second.prefetch("u1")
+        assert second.get("flag", "u1") == "blue"
+        assert second.get("flag", "nobody") is None
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+@pytest.mark.redis
+async def test_redis_sticky_store_without_redis_keeps_evaluating(redis_server: RedisServer) -> None:
+    store = RedisStickyStore.from_url(redis_server.url, prefix="s:")
+    client = FlagClient(
+        MemoryFlagSource(), bootstrap=FlagSet(flags={"beta": rollout_flag("beta", 100)}), sticky_store=store
+    )
+    try:
+        redis_server.stop()
+        with pytest.raises(FlagSourceError):
+            await store.prefetch("u1")
+        assert client.is_enabled("beta", Context(user_id="u1"))  # assigned locally, the write is dropped
+        await store.flush()
+        assert client.evaluate("beta", False, Context(user_id="u1")).reason is Reason.CACHED
+        redis_server.start()
+        store.set("other", "u1", "x")
+        await store.flush()
+        await store.prefetch("u1")
+        assert store.get("other", "u1") == "x"
+    finally:
+        await store.aclose()
+
+
+def test_redis_sticky_store_arguments() -> None:
+    with pytest.raises(FlagConfigurationError, match="max_subjects"):
+        RedisStickyStore(Redis(), max_subjects=0)
+    with pytest.raises(FlagConfigurationError, match="ttl"):
+        RedisStickyStore(Redis(), ttl=0)
+    with pytest.raises(FlagConfigurationError, match="client"):
+        RedisStickyStore("redis://")  # type: ignore[arg-type]

@@ -1,0 +1,155 @@
+"""The management API with the memory backends, and the OpenFeature provider's events and context."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from openfeature import api
+from openfeature.evaluation_context import EvaluationContext
+from openfeature.event import ProviderEvent
+from openfeature.provider import ProviderStatus
+
+from buttress.feature_flags import (
+    AuditAction,
+    Context,
+    FlagClient,
+    FlagConfigurationError,
+    FlagDefinition,
+    FlagExistsError,
+    FlagManager,
+    FlagNotFoundError,
+    FlagProvider,
+    FlagSet,
+    MemoryAuditSink,
+    MemoryFlagSource,
+    context_from_openfeature,
+)
+from buttress.testing import FakeClock
+
+from .conftest import rollout_flag
+
+
+async def test_management_calls_emit_events_and_reach_clients() -> None:
+    clock = FakeClock(datetime(2026, 3, 1, 12, tzinfo=timezone(timedelta(hours=2))))
+    source, sink = MemoryFlagSource(), MemoryAuditSink()
+    manager = FlagManager(source, sink, clock=clock)
+    client = FlagClient(source)
+    created = await manager.create(rollout_flag("promo", 100), actor="ann")
+    assert created.action is AuditAction.CREATE
+    assert created.before is None
+    assert created.timestamp == datetime(2026, 3, 1, 10, tzinfo=UTC)
+    assert created.timestamp.tzinfo is UTC
+    await client.refresh()
+    assert client.is_enabled("promo", Context(user_id="1"))
+    disabled = await manager.disable("promo", actor="bob")
+    assert disabled.before == rollout_flag("promo", 100)
+    assert disabled.after is not None
+    assert not disabled.after.enabled
+    await client.refresh()
+    assert not client.is_enabled("promo", Context(user_id="1"))
+    with pytest.raises(FlagExistsError):
+        await manager.create(FlagDefinition("promo"), actor="ann")
+    with pytest.raises(FlagNotFoundError):
+        await manager.update(FlagDefinition("ghost"), actor="ann")
+    with pytest.raises(FlagNotFoundError):
+        await manager.enable("ghost", actor="ann")
+    with pytest.raises(FlagNotFoundError):
+        await manager.delete("ghost", actor="ann")
+    assert [event.action for event in await manager.history("promo")] == [
+        AuditAction.CREATE,
+        AuditAction.DISABLE,
+    ]
+
+
+async def test_concurrent_switches_of_one_flag_each_see_the_previous_state() -> None:
+    source, sink = MemoryFlagSource([FlagDefinition("f")]), MemoryAuditSink()
+    manager = FlagManager(source, sink)
+    await asyncio.gather(
+        *(
+            manager.disable("f", actor=f"a{i}") if i % 2 else manager.enable("f", actor=f"a{i}")
+            for i in range(10)
+        )
+    )
+    history = await manager.history("f")
+    assert len(history) == 10
+    for earlier, later in itertools.pairwise(history):
+        assert later.before == earlier.after
+
+
+@pytest.mark.parametrize("actor", ["", "   ", None, 7])
+async def test_an_actor_is_required(actor: object) -> None:
+    manager = FlagManager(MemoryFlagSource([FlagDefinition("f")]), MemoryAuditSink())
+    with pytest.raises(FlagConfigurationError, match="actor"):
+        await manager.disable("f", actor=actor)  # type: ignore[arg-type]
+    with pytest.raises(FlagConfigurationError, match="flag"):
+        await manager.create({"name": "x"}, actor="ann")  # type: ignore[arg-type]
+
+
+def test_manager_and_sink_arguments_are_checked() -> None:
+    with pytest.raises(FlagConfigurationError, match="source"):
+        FlagManager(object(), MemoryAuditSink())  # type: ignore[arg-type]
+    with pytest.raises(FlagConfigurationError, match="audit"):
+        FlagManager(MemoryFlagSource(), object())  # type: ignore[arg-type]
+
+
+async def test_sinks_reject_what_is_not_an_event() -> None:
+    with pytest.raises(FlagConfigurationError, match="event"):
+        await MemoryAuditSink().record("created")  # type: ignore[arg-type]
+    with pytest.raises(FlagConfigurationError, match="flag"):
+        await MemoryFlagSource().put({"name": "x"})  # type: ignore[arg-type]
+
+
+def test_openfeature_context_maps_the_targeting_key_and_attributes() -> None:
+    context = context_from_openfeature(
+        EvaluationContext(
+            targeting_key="u1",
+            attributes={"sessionId": "s", "plan": "pro", "vip": True, "age": 7, "nested": {"a": 1}},
+        )
+    )
+    assert (context.user_id, context.session_id) == ("u1", "s")
+    assert dict(context.properties) == {"plan": "pro", "vip": "true", "age": "7"}
+    assert context_from_openfeature(None) == Context()
+
+
+def test_the_provider_uses_the_targeting_key_for_rollouts() -> None:
+    client = FlagClient(MemoryFlagSource(), bootstrap=FlagSet(flags={"r": rollout_flag("r", 50)}))
+    provider = FlagProvider(client)
+    api.set_provider_and_wait(provider, "rollout-domain")
+    try:
+        of_client = api.get_client("rollout-domain")
+        for user in map(str, range(30)):
+            expected = client.is_enabled("r", Context(user_id=user))
+            assert of_client.get_boolean_value("r", False, EvaluationContext(targeting_key=user)) is expected
+    finally:
+        api.clear_providers()
+
+
+async def test_the_provider_mirrors_the_client_status_as_events() -> None:
+    source = MemoryFlagSource([FlagDefinition("a")])
+    client = FlagClient(source, refresh_interval=60)
+    await client.refresh()
+    provider = FlagProvider(client)
+    events: list[ProviderEvent] = []
+    api.set_provider_and_wait(provider, "events-domain")
+    try:
+        of_client = api.get_client("events-domain")
+        for event in (ProviderEvent.PROVIDER_CONFIGURATION_CHANGED, ProviderEvent.PROVIDER_ERROR):
+            of_client.add_handler(event, lambda details, kind=event: events.append(kind))
+        await source.put(FlagDefinition("a", enabled=False))
+        await client.refresh()
+        assert ProviderEvent.PROVIDER_CONFIGURATION_CHANGED in events
+        assert of_client.get_boolean_value("a", True) is True  # disabled: the caller's default
+        await client.aclose()
+        assert of_client.get_provider_status() is ProviderStatus.FATAL
+    finally:
+        api.clear_providers()
+
+
+def test_provider_arguments_are_checked() -> None:
+    with pytest.raises(FlagConfigurationError, match="client"):
+        FlagProvider(object())  # type: ignore[arg-type]
+    with pytest.raises(FlagConfigurationError, match="init_timeout"):
+        FlagProvider(FlagClient(MemoryFlagSource()), init_timeout=-1)
