@@ -1,0 +1,79 @@
+"""`RedisReplayGuard`: a replay guard shared by every receiver process (extra ``redis``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from buttress.core import redact_url
+
+from ._replay import check_ttl
+from .exceptions import StoreUnavailableError, WebhookConfigurationError
+
+try:
+    from redis.asyncio import Redis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
+    from .exceptions import MissingExtraError
+
+    raise MissingExtraError("RedisReplayGuard", "redis") from exc
+
+__all__ = ["RedisReplayGuard"]
+
+
+class RedisReplayGuard:
+    """A `ReplayGuard` on Redis: ``SET key 1 NX PX ttl`` claims an id atomically across processes.
+
+    Args:
+        client: A ``redis.asyncio.Redis`` client (the guard does not close it).
+        prefix: Prepended to every key.
+
+    Raises:
+        StoreUnavailableError: Redis cannot be reached (from `claim` / `release`). A receiver should
+            answer 503 so the sender retries, rather than process a webhook it cannot deduplicate.
+    """
+
+    __slots__ = ("_client", "_owned", "_prefix")
+
+    def __init__(self, client: Redis[Any] | Redis, *, prefix: str = "webhooks:seen:") -> None:  # type: ignore[type-arg]
+        if not isinstance(prefix, str):
+            raise WebhookConfigurationError("prefix", prefix, "must be a str")
+        self._client = client
+        self._prefix = prefix
+        self._owned = False
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str = "webhooks:seen:") -> RedisReplayGuard:
+        """Build a guard with its own client for ``url``; close it with `aclose`."""
+        guard = cls(Redis.from_url(url), prefix=prefix)
+        guard._owned = True
+        return guard
+
+    async def claim(self, key: str, ttl: float) -> bool:
+        """Record ``key`` for ``ttl`` seconds; ``True`` on first sight, ``False`` on a replay."""
+        if not isinstance(key, str) or not key:
+            raise WebhookConfigurationError("key", key, "must be a non-empty str")
+        milliseconds = max(1, int(check_ttl(ttl) * 1000))
+        try:
+            stored = await self._client.set(self._prefix + key, b"1", nx=True, px=milliseconds)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+        return bool(stored)
+
+    async def release(self, key: str) -> None:
+        """Forget ``key``."""
+        try:
+            await self._client.delete(self._prefix + key)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+
+    async def aclose(self) -> None:
+        """Close the client if this guard made it (`from_url`)."""
+        if self._owned:
+            await self._client.aclose()
+
+    def _unavailable(self, exc: BaseException) -> StoreUnavailableError:
+        pool = self._client.connection_pool
+        kwargs = pool.connection_kwargs
+        address = f"redis://{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
+        return StoreUnavailableError("redis", redact_url(address), type(exc).__name__)

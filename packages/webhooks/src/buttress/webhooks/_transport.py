@@ -1,0 +1,210 @@
+"""The SSRF guard for httpx: `SafeNetworkBackend`, `SafeTransport` and `safe_client` (extra ``httpx``)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Iterable
+from typing import Protocol, runtime_checkable
+
+from ._ssrf import NetworkPolicy
+from .exceptions import MissingExtraError, UnsafeDestinationError, WebhookConfigurationError
+
+try:
+    import httpcore
+    import httpx
+except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
+    raise MissingExtraError("SafeTransport", "httpx") from exc
+
+__all__ = ["Resolver", "SafeNetworkBackend", "SafeTransport", "SystemResolver", "safe_client"]
+
+
+@runtime_checkable
+class Resolver(Protocol):
+    """**Protocol**: turns a host name into IP addresses.
+
+    Methods:
+        resolve: Return every address ``host`` resolves to for TCP ``port`` (IP literals resolve to
+            themselves); raise `OSError` when it does not resolve.
+    """
+
+    async def resolve(self, host: str, port: int) -> list[str]:
+        """Return the addresses of ``host``."""
+        ...
+
+
+class SystemResolver:
+    """Resolves with the operating system's resolver (``getaddrinfo`` in the event loop's executor)."""
+
+    __slots__ = ()
+
+    async def resolve(self, host: str, port: int) -> list[str]:
+        """Return the addresses of ``host``, in the resolver's order, without duplicates."""
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        seen: dict[str, None] = {}
+        for _family, _type, _proto, _name, sockaddr in infos:
+            seen.setdefault(str(sockaddr[0]), None)
+        return list(seen)
+
+    def __repr__(self) -> str:
+        return "SystemResolver()"
+
+
+class SafeNetworkBackend(httpcore.AsyncNetworkBackend):
+    """An httpcore network backend that resolves once, checks every address, and connects to a checked one.
+
+    The host is resolved here, not by the socket layer, so the address that was checked is the address
+    that is connected to: a DNS answer that changes between the check and the connect (DNS rebinding)
+    cannot slip through. If any address of a host is refused, the host is refused. The request keeps
+    its host name, so the ``Host`` header and TLS SNI/certificate checks are unchanged.
+
+    Args:
+        policy: The address rules; `NetworkPolicy()` (public addresses only) by default.
+        resolver: How host names are resolved; `SystemResolver` by default.
+        inner: The backend that opens the checked connections; httpcore's default when omitted.
+    """
+
+    def __init__(
+        self,
+        policy: NetworkPolicy | None = None,
+        *,
+        resolver: Resolver | None = None,
+        inner: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
+        self._policy = policy if policy is not None else NetworkPolicy()
+        self._resolver: Resolver = resolver if resolver is not None else SystemResolver()
+        self._inner = inner if inner is not None else httpcore.AnyIOBackend()
+
+    @property
+    def policy(self) -> NetworkPolicy:
+        """The address rules in force."""
+        return self._policy
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Resolve ``host``; unless every address passes the policy, refuse; else connect to one."""
+        addresses = await self._resolve(host, port, timeout)
+        for address in addresses:
+            self._policy.check(host, address)
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None  # noqa: S101 - _resolve never returns an empty list
+        raise last
+
+    async def _resolve(self, host: str, port: int, timeout: float | None) -> list[str]:
+        literal = host.strip("[]")
+        try:
+            return [str(ipaddress.ip_address(literal.split("%", 1)[0]))]
+        except ValueError:
+            pass
+        try:
+            async with asyncio.timeout(timeout):
+                addresses = await self._resolver.resolve(host, port)
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(f"resolving {host!r} timed out") from exc
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host!r}: {exc}") from exc
+        if not addresses:
+            raise UnsafeDestinationError(host, None, "the host resolved to no address")
+        return addresses
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Refuse: webhooks go over TCP only."""
+        raise UnsafeDestinationError(path, None, "unix sockets are not a webhook destination")
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep (used by httpcore between connection retries)."""
+        await self._inner.sleep(seconds)
+
+
+class SafeTransport(httpx.AsyncHTTPTransport):
+    """An `httpx.AsyncHTTPTransport` whose every connection goes through `SafeNetworkBackend`.
+
+    Each new connection is checked, so a redirect followed by the client (``follow_redirects=True``)
+    is checked like the first request. Proxies and ``HTTP(S)_PROXY`` variables are ignored (a proxy
+    would connect on our behalf, out of the guard's sight).
+
+    Args:
+        policy: The address rules; public addresses only by default.
+        resolver: How host names are resolved.
+        verify: TLS verification, as for httpx.
+        http2: Enable HTTP/2 (needs ``h2``).
+        limits: Connection pool limits.
+        retries: Connection retries, as for httpx.
+    """
+
+    def __init__(
+        self,
+        policy: NetworkPolicy | None = None,
+        *,
+        resolver: Resolver | None = None,
+        verify: bool | str = True,
+        http2: bool = False,
+        limits: httpx.Limits | None = None,
+        retries: int = 0,
+    ) -> None:
+        limits = (
+            limits if limits is not None else httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        )
+        super().__init__(verify=verify, trust_env=False, http2=http2, limits=limits, retries=retries)
+        self._backend = SafeNetworkBackend(policy, resolver=resolver)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            http1=True,
+            http2=http2,
+            retries=retries,
+            network_backend=self._backend,
+        )
+
+    @property
+    def policy(self) -> NetworkPolicy:
+        """The address rules in force."""
+        return self._backend.policy
+
+
+def safe_client(
+    policy: NetworkPolicy | None = None,
+    *,
+    resolver: Resolver | None = None,
+    timeout: float = 15.0,
+    follow_redirects: bool = False,
+    verify: bool | str = True,
+) -> httpx.AsyncClient:
+    """Return an `httpx.AsyncClient` with the SSRF guard on.
+
+    Args:
+        policy: The address rules; public addresses only by default.
+        resolver: How host names are resolved.
+        timeout: Seconds for each of connect, read, write and pool.
+        follow_redirects: Whether to follow redirects (each hop is checked by the guard).
+        verify: TLS verification, as for httpx.
+    """
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise WebhookConfigurationError("timeout", timeout, "must be a positive number of seconds")
+    return httpx.AsyncClient(
+        transport=SafeTransport(policy, resolver=resolver, verify=verify),
+        timeout=timeout,
+        follow_redirects=follow_redirects,
+        trust_env=False,
+    )

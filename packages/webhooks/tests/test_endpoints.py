@@ -1,0 +1,185 @@
+"""Endpoints: validation, management operations, and both stores against the conformance suite."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from buttress.testing import EndpointStoreContract, FakeClock, PostgresSchema, PostgresServer
+from buttress.webhooks import (
+    Endpoint,
+    EndpointConflictError,
+    EndpointNotFoundError,
+    Endpoints,
+    EndpointStore,
+    InvalidSecretError,
+    MemoryEndpointStore,
+    PostgresEndpointStore,
+    StoreUnavailableError,
+    WebhookConfigurationError,
+    generate_secret,
+    generate_signing_keypair,
+)
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 - the spec's published test secret
+
+
+class TestMemoryEndpointStore(EndpointStoreContract):
+    async def make_store(self) -> MemoryEndpointStore:
+        return MemoryEndpointStore()
+
+    def make_endpoint(self, **fields: Any) -> Endpoint:
+        return Endpoint(**fields)
+
+
+@pytest.mark.postgres
+class TestPostgresEndpointStore(EndpointStoreContract):
+    @pytest.fixture(autouse=True)
+    def _schema(self, postgres_schema: PostgresSchema) -> None:
+        self.schema = postgres_schema
+
+    async def make_store(self) -> PostgresEndpointStore:
+        store = await PostgresEndpointStore.connect(
+            self.schema.dsn,
+            table_prefix=f"c{uuid.uuid4().hex[:8]}_",
+            server_settings=self.schema.server_settings,
+        )
+        await store.create_schema()
+        return store
+
+    def make_endpoint(self, **fields: Any) -> Endpoint:
+        return Endpoint(**fields)
+
+
+def test_endpoint_validation() -> None:
+    good = Endpoint("https://hooks.example.com/x", (SECRET,))
+    assert good.id.startswith("ep_")
+    assert good.enabled
+    assert good.accepts("anything")
+    assert SECRET not in repr(good)
+    bad: list[dict[str, Any]] = [
+        {"url": "ftp://x/"},
+        {"url": "https:///nohost"},
+        {"url": "http://a b/"},
+        {"url": "http://x:0/"},
+        {"url": "http://x:99999/"},
+        {"url": 5},
+        {"url": "https://x/" + "a" * 3000},
+        {"event_types": frozenset()},
+        {"event_types": "one.string"},
+        {"event_types": frozenset({""})},
+        {"rate_limit": 0},
+        {"rate_limit": True},
+        {"headers": {"webhook-id": "x"}},
+        {"headers": {"Content-Type": "x"}},
+        {"headers": {"bad name": "x"}},
+        {"headers": {"X-Ok": "line\r\nbreak"}},
+        {"headers": ["x"]},
+        {"id": ""},
+        {"id": "ü"},
+        {"enabled": "yes"},
+        {"description": 3},
+        {"created_at": datetime(2026, 1, 1)},
+    ]
+    for fields in bad:
+        with pytest.raises(WebhookConfigurationError):
+            Endpoint(**{"url": "https://x.example/", "secrets": (SECRET,), **fields})
+    for secrets in ((), ("nope!",), (5,), (generate_signing_keypair()[1],)):
+        with pytest.raises(InvalidSecretError):
+            Endpoint("https://x.example/", secrets)  # type: ignore[arg-type]
+    assert Endpoint("https://x.example/", SECRET).secrets == (SECRET,)  # type: ignore[arg-type]
+    assert Endpoint("https://x.example/", (generate_signing_keypair()[0],)).secrets
+
+
+def test_signing_secrets_drop_the_previous_ones_when_they_expire() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    endpoint = Endpoint("https://x.example/", ("whsec_" + "A" * 32, SECRET), previous_secrets_expire_at=now)
+    assert endpoint.signing_secrets(now - timedelta(seconds=1)) == endpoint.secrets
+    assert endpoint.signing_secrets(now) == endpoint.secrets[:1]
+
+
+async def test_management_operations() -> None:
+    clock = FakeClock()
+    endpoints = Endpoints(MemoryEndpointStore(), clock=clock)
+    assert isinstance(endpoints.store, EndpointStore)
+    created = await endpoints.create("https://x.example/", event_types=["a"], headers={"X-K": "v"})
+    assert created.secrets[0].startswith("whsec_")
+    assert created.created_at == clock.now()
+    clock.advance(10)
+    updated = await endpoints.update(created.id, url="https://y.example/", event_types=None, rate_limit=3)
+    assert (updated.url, updated.event_types, updated.rate_limit) == ("https://y.example/", None, 3)
+    assert updated.updated_at == clock.now()
+    assert updated.created_at == created.created_at
+    kept = await endpoints.update(created.id, description="d")
+    assert kept.rate_limit == 3
+    assert kept.description == "d"
+
+    rotated = await endpoints.rotate_secret(created.id, grace=timedelta(hours=1))
+    assert rotated.secrets[1] == created.secrets[0]
+    assert rotated.secrets[0] != created.secrets[0]
+    assert rotated.signing_secrets(clock.now()) == rotated.secrets
+    clock.advance(3600)
+    assert rotated.signing_secrets(clock.now()) == rotated.secrets[:1]
+    again = await endpoints.rotate_secret(created.id, new_secret=SECRET, grace=timedelta(0))
+    assert again.secrets == (SECRET,)
+    assert again.previous_secrets_expire_at is None
+
+    disabled = await endpoints.disable(created.id, reason="maintenance")
+    assert not disabled.enabled
+    assert disabled.disabled_reason == "maintenance"
+    assert await endpoints.list(enabled=True) == []
+    enabled = await endpoints.enable(created.id)
+    assert enabled.enabled
+    assert enabled.disabled_reason is None
+    assert [e.id for e in await endpoints.list()] == [created.id]
+    assert (await endpoints.get(created.id)).secrets == (SECRET,)
+    assert await endpoints.delete(created.id) is True
+    with pytest.raises(EndpointNotFoundError):
+        await endpoints.disable(created.id)
+    with pytest.raises(WebhookConfigurationError):
+        await endpoints.rotate_secret("x", grace=timedelta(seconds=-1))
+
+
+async def test_memory_store_rejects_non_endpoints_and_duplicates() -> None:
+    endpoint = Endpoint("https://x.example/", (SECRET,), id="ep_1")
+    with pytest.raises(EndpointConflictError):
+        MemoryEndpointStore([endpoint, endpoint])
+    store = MemoryEndpointStore([endpoint])
+    with pytest.raises(WebhookConfigurationError):
+        await store.create("nope")  # type: ignore[arg-type]
+    with pytest.raises(WebhookConfigurationError):
+        await store.update(replace)  # type: ignore[arg-type]
+
+
+@pytest.mark.postgres
+async def test_postgres_store_outage_raises_store_unavailable(postgres_server: PostgresServer) -> None:
+    store = await PostgresEndpointStore.connect(postgres_server.dsn)
+    try:
+        await store.create_schema()
+        await store.create(Endpoint("https://x.example/", (generate_secret(),), id="ep_1"))
+        postgres_server.stop()
+        with pytest.raises(StoreUnavailableError) as caught:
+            await store.get("ep_1")
+        assert isinstance(caught.value, ConnectionError)
+        postgres_server.start()
+        assert (await store.get("ep_1")).id == "ep_1"
+    finally:
+        await store.aclose()
+
+
+async def test_bad_postgres_arguments(postgres_schema: PostgresSchema) -> None:
+    with pytest.raises(WebhookConfigurationError):
+        PostgresEndpointStore("not a pool")  # type: ignore[arg-type]
+    pool = await asyncpg.create_pool(postgres_schema.dsn, min_size=1, max_size=1)
+    try:
+        with pytest.raises(WebhookConfigurationError):
+            PostgresEndpointStore(pool, table_prefix="Robert'); DROP TABLE x;--")
+    finally:
+        await pool.close()
+    with pytest.raises(WebhookConfigurationError):
+        await PostgresEndpointStore.connect("")

@@ -1,0 +1,455 @@
+"""The PostgreSQL outbox and delivery workers, against a real local HTTP receiver."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from buttress.testing import FakeClock, PostgresServer
+from buttress.webhooks import (
+    DeadDelivery,
+    DeliveryStatus,
+    DeliveryWorker,
+    Endpoint,
+    MemoryEndpointStore,
+    MessageNotFoundError,
+    PostgresOutbox,
+    RetrySchedule,
+    StoreUnavailableError,
+    WebhookConfigurationError,
+    generate_secret,
+)
+
+from .conftest import LOOPBACK, SECRET, Receiver
+
+pytestmark = pytest.mark.postgres
+
+
+async def endpoint(outbox: PostgresOutbox, url: str, **fields: Any) -> Endpoint:
+    return await outbox.endpoints.create(Endpoint(url, (SECRET,), **fields))
+
+
+def worker(outbox: PostgresOutbox, **options: Any) -> DeliveryWorker:
+    options.setdefault("policy", LOOPBACK)
+    return DeliveryWorker(outbox, timeout=5, lease=30, **options)
+
+
+async def test_a_message_is_delivered_signed_and_logged(outbox: PostgresOutbox, receiver: Receiver) -> None:
+    token = receiver.token()
+    ep = await endpoint(outbox, receiver.url(token), headers={"X-Team": "billing"})
+    message = await outbox.send("invoice.paid", {"id": 1, "total": "9.99"})
+    assert message.body == b'{"id":1,"total":"9.99"}'
+    async with worker(outbox) as w:
+        assert await w.drain() == 1
+    assert receiver.ids(token) == [message.id]
+    assert receiver.rejected[token] == 0
+    (delivery,) = await outbox.deliveries(message.id)
+    assert (delivery.status, delivery.attempts, delivery.endpoint_id) == (DeliveryStatus.DELIVERED, 1, ep.id)
+    assert delivery.finished_at == outbox.clock.now()
+    (attempt,) = await outbox.attempts(message.id)
+    assert (attempt.status_code, attempt.outcome, attempt.response_body, attempt.error) == (
+        200,
+        "delivered",
+        "thanks",
+        None,
+    )
+    assert attempt.latency > 0
+    assert (await outbox.message(message.id)).body == message.body
+
+
+async def test_only_enabled_subscribed_endpoints_get_deliveries(
+    outbox: PostgresOutbox, receiver: Receiver
+) -> None:
+    token = receiver.token()
+    wanted = await endpoint(outbox, receiver.url(token), event_types=frozenset({"a"}))
+    await endpoint(outbox, receiver.url(token), event_types=frozenset({"b"}))
+    await endpoint(outbox, receiver.url(token), enabled=False)
+    catch_all = await endpoint(outbox, receiver.url(token))
+    message = await outbox.send("a", b'{"raw": true}')
+    assert sorted(d.endpoint_id for d in await outbox.deliveries(message.id)) == sorted(
+        [wanted.id, catch_all.id]
+    )
+    assert (await outbox.send("nobody", {})).id  # recorded even with no subscriber
+
+
+async def test_failures_follow_the_schedule_then_die_with_a_callback(
+    outbox: PostgresOutbox, receiver: Receiver, fake_clock: FakeClock
+) -> None:
+    token = receiver.token()
+    await endpoint(outbox, receiver.url(token, "fail"))
+    dead: list[DeadDelivery] = []
+
+    async def on_dead(item: DeadDelivery) -> None:
+        dead.append(item)
+
+    message = await outbox.send("e", {})
+    async with worker(outbox, on_dead=on_dead, response_body_limit=100) as w:
+        for wait in (5, 300, 1800):
+            assert await w.run_once() == 1
+            assert await w.run_once() == 0  # not due yet
+            fake_clock.advance(wait - 1)
+            assert await w.run_once() == 0
+            fake_clock.advance(1)
+        assert await w.run_once() == 1
+    (delivery,) = await outbox.deliveries(message.id)
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == (DeliveryStatus.DEAD, 4, 500)
+    attempts = await outbox.attempts(message.id)
+    assert [a.outcome for a in attempts] == ["retry", "retry", "retry", "dead"]
+    assert [a.attempt for a in attempts] == [1, 2, 3, 4]
+    assert all(a.response_body == "x" * 100 for a in attempts)
+    assert [(d.message_id, d.attempts, d.last_status_code) for d in dead] == [(message.id, 4, 500)]
+    assert len(receiver.ids(token)) == 4
+
+
+@pytest.mark.parametrize(
+    ("after", "expected"), [("120", 120.0), ("0", 0.0), ("999999", 3600.0), ("soon", 5.0)]
+)
+async def test_503_honours_retry_after(
+    outbox: PostgresOutbox, receiver: Receiver, after: str, expected: float
+) -> None:
+    token = receiver.token()
+    await endpoint(outbox, receiver.url(token, "busy", after=after))
+    message = await outbox.send("e", {})
+    async with worker(outbox, max_retry_after=3600) as w:
+        await w.run_once()
+    (delivery,) = await outbox.deliveries(message.id)
+    assert delivery.status is DeliveryStatus.PENDING
+    assert delivery.next_attempt_at == outbox.clock.now() + timedelta(seconds=expected)
+
+
+async def test_410_disables_the_endpoint_and_cancels_its_deliveries(
+    outbox: PostgresOutbox, receiver: Receiver
+) -> None:
+    token = receiver.token()
+    ep = await endpoint(outbox, receiver.url(token, "gone"))
+    disabled: list[Endpoint] = []
+
+    async def on_disabled(item: Endpoint) -> None:
+        disabled.append(item)
+
+    first = await outbox.send("e", {})
+    second = await outbox.send("e", {})
+    async with worker(outbox, batch_size=1, concurrency=1, on_endpoint_disabled=on_disabled) as w:
+        assert await w.run_once() == 1
+        assert await w.drain() == 0  # the other delivery was cancelled with the endpoint
+    assert [e.id for e in disabled] == [ep.id]
+    stored = await outbox.endpoints.get(ep.id)
+    assert not stored.enabled
+    assert "410" in str(stored.disabled_reason)
+    statuses = {m.id: (await outbox.deliveries(m.id))[0].status for m in (first, second)}
+    assert set(statuses.values()) == {DeliveryStatus.CANCELLED}
+    assert len(receiver.ids(token)) == 1
+    assert await outbox.send("e", {})
+    assert (await outbox.counts())[DeliveryStatus.PENDING] == 0
+
+
+async def test_a_redirect_is_a_failure_and_is_not_followed(
+    outbox: PostgresOutbox, receiver: Receiver
+) -> None:
+    token = receiver.token()
+    await endpoint(outbox, receiver.url(token, "redirect"))
+    message = await outbox.send("e", {})
+    async with worker(outbox) as w:
+        await w.run_once()
+    (attempt,) = await outbox.attempts(message.id)
+    assert (attempt.status_code, attempt.outcome) == (302, "retry")
+    assert len(receiver.ids(token)) == 1
+
+
+async def test_an_endpoint_failing_for_the_period_is_disabled(
+    outbox: PostgresOutbox, receiver: Receiver, fake_clock: FakeClock
+) -> None:
+    token = receiver.token()
+    failing = await endpoint(outbox, receiver.url(token, "fail"))
+    await outbox.send("e", {})
+    async with worker(outbox, disable_after=timedelta(minutes=10)) as w:
+        await w.run_once()
+        fake_clock.advance(5)
+        await w.run_once()
+        assert (await outbox.endpoints.get(failing.id)).enabled
+        fake_clock.advance(300)
+        await w.run_once()  # failing for 305 s < 600 s
+        assert (await outbox.endpoints.get(failing.id)).enabled
+        fake_clock.advance(1800)
+        await w.run_once()
+    stored = await outbox.endpoints.get(failing.id)
+    assert not stored.enabled
+    assert "failed since" in str(stored.disabled_reason)
+
+
+async def test_a_success_resets_the_failure_period(
+    outbox: PostgresOutbox, receiver: Receiver, fake_clock: FakeClock
+) -> None:
+    token = receiver.token()
+    ep = await endpoint(outbox, receiver.url(token, "busy", after="0"))
+    await outbox.send("e", {})
+    async with worker(outbox, disable_after=timedelta(seconds=60)) as w:
+        await w.run_once()
+        await outbox.endpoints.update(Endpoint(receiver.url(token), (SECRET,), id=ep.id))
+        fake_clock.advance(50)
+        await outbox.send("e", {})
+        await w.drain()
+        fake_clock.advance(100)
+        await outbox.endpoints.update(Endpoint(receiver.url(token, "fail"), (SECRET,), id=ep.id))
+        await outbox.send("e", {})
+        await w.run_once()  # fails, but the failing period starts now
+    assert (await outbox.endpoints.get(ep.id)).enabled
+
+
+async def test_send_joins_the_callers_transaction(outbox: PostgresOutbox, pool: asyncpg.Pool[Any]) -> None:
+    await endpoint(outbox, "http://127.0.0.1:9/")
+    sent: list[str] = []
+
+    async def failing_business_write(connection: Any) -> None:
+        async with connection.transaction():
+            sent.append((await outbox.send("e", {"n": 1}, connection=connection)).id)
+            raise RuntimeError("the business write failed")
+
+    async with pool.acquire() as connection:
+        with pytest.raises(RuntimeError):
+            await failing_business_write(connection)
+        (rolled_back,) = sent
+        async with connection.transaction():
+            committed = await outbox.send("e", {"n": 2}, connection=connection)
+    with pytest.raises(MessageNotFoundError):
+        await outbox.message(rolled_back)
+    assert (await outbox.message(committed.id)).body == b'{"n":2}'
+    assert len(await outbox.deliveries(committed.id)) == 1
+    assert await outbox.deliveries(rolled_back) == []
+
+
+async def test_send_with_a_message_id_is_idempotent(outbox: PostgresOutbox) -> None:
+    await endpoint(outbox, "http://127.0.0.1:9/")
+    first = await outbox.send("e", {"a": 1}, message_id="order-42-paid")
+    again = await outbox.send("e", {"a": 2}, message_id="order-42-paid")
+    assert again == first
+    assert len(await outbox.deliveries("order-42-paid")) == 1
+
+
+async def test_bad_send_arguments(outbox: PostgresOutbox) -> None:
+    for event_type in ("", 5, "x" * 300):
+        with pytest.raises(WebhookConfigurationError):
+            await outbox.send(event_type, {})  # type: ignore[arg-type]
+    with pytest.raises(WebhookConfigurationError):
+        await outbox.send("e", {"x": object()})
+    with pytest.raises(WebhookConfigurationError):
+        await outbox.send("e", {"x": float("nan")})
+    with pytest.raises(WebhookConfigurationError):
+        await outbox.send("e", {}, message_id="bad id\n")
+    with pytest.raises(WebhookConfigurationError):
+        await outbox.recover(datetime_naive())
+    with pytest.raises(WebhookConfigurationError):
+        DeliveryWorker(outbox, timeout=10, lease=10)
+    with pytest.raises(WebhookConfigurationError):
+        DeliveryWorker(outbox, timeout=10, lease=30, batch_size=100, concurrency=10)
+    with pytest.raises(WebhookConfigurationError):
+        DeliveryWorker("outbox")  # type: ignore[arg-type]
+
+
+def datetime_naive() -> Any:
+    return datetime(2026, 1, 1)
+
+
+async def test_a_worker_killed_mid_delivery_is_retried_after_its_lease(
+    outbox: PostgresOutbox, receiver: Receiver, fake_clock: FakeClock
+) -> None:
+    token = receiver.token()
+    await endpoint(outbox, receiver.url(token, "hang-once"))
+    message = await outbox.send("e", {})
+    receiver.hang_seen.clear()
+    receiver.release.clear()
+    first = worker(outbox)
+    task = asyncio.create_task(first.run_once())
+    try:
+        assert await asyncio.to_thread(receiver.hang_seen.wait, 10)
+        task.cancel()  # the worker dies mid-request: nothing of its own cleans up
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        receiver.release.set()
+        await first.aclose()
+    (delivery,) = await outbox.deliveries(message.id)
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 1)
+    async with worker(outbox) as second:
+        assert await second.run_once() == 0  # still leased
+        fake_clock.advance(30)
+        assert await second.run_once() == 1
+    (delivery,) = await outbox.deliveries(message.id)
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 2)
+    assert receiver.ids(token) == [message.id, message.id]
+
+
+async def test_a_late_result_from_an_expired_lease_is_not_applied(
+    outbox: PostgresOutbox, fake_clock: FakeClock
+) -> None:
+    await endpoint(outbox, "http://127.0.0.1:9/")
+    message = await outbox.send("e", {})
+    (old,) = await outbox.claim(limit=10, lease=30, token="old")  # noqa: S106 - a lease token
+    fake_clock.advance(31)
+    (new,) = await outbox.claim(limit=10, lease=30, token="new")  # noqa: S106 - a lease token
+    assert new.delivery_id == old.delivery_id
+    assert new.attempt == 2
+    held, _ = await outbox.complete(old, status=DeliveryStatus.DELIVERED, next_attempt_at=None, attempt=None)
+    assert not held
+    (delivery,) = await outbox.deliveries(message.id)
+    assert delivery.status is DeliveryStatus.PENDING
+
+
+async def test_four_workers_never_deliver_a_message_twice(outbox: PostgresOutbox, receiver: Receiver) -> None:
+    token = receiver.token()
+    await endpoint(outbox, receiver.url(token))
+    sent = {(await outbox.send("e", {"n": n})).id for n in range(120)}
+    workers = [worker(outbox, batch_size=8, concurrency=4) for _ in range(4)]
+    try:
+        counts = await asyncio.gather(*(w.drain() for w in workers))
+    finally:
+        for w in workers:
+            await w.aclose()
+    ids = receiver.ids(token)
+    assert sorted(ids) == sorted(sent)  # each exactly once
+    assert sum(counts) == 120
+    assert sum(1 for c in counts if c) >= 2  # the work was really shared
+    assert (await outbox.counts())[DeliveryStatus.DELIVERED] == 120
+
+
+async def test_replay_and_recover(
+    outbox: PostgresOutbox, pool: asyncpg.Pool[Any], receiver: Receiver, fake_clock: FakeClock
+) -> None:
+    token = receiver.token()
+    short = PostgresOutbox(
+        pool,
+        outbox.endpoints,
+        schedule=RetrySchedule((0,)),
+        clock=fake_clock,
+        table_prefix=outbox.table_prefix,
+    )
+    ep = await endpoint(short, receiver.url(token, "fail"))
+    before = fake_clock.now()
+    one = await short.send("e", {"n": 1})
+    two = await short.send("e", {"n": 2})
+    async with worker(short) as w:
+        await w.drain()
+        assert (await short.counts())[DeliveryStatus.DEAD] == 2
+        await short.endpoints.update(Endpoint(receiver.url(token), (SECRET,), id=ep.id))
+        assert await short.replay(one.id) == 1
+        assert await short.replay(one.id) == 0  # already pending
+        await w.drain()
+        assert (await short.deliveries(one.id))[0].status is DeliveryStatus.DELIVERED
+        assert await short.recover(fake_clock.now() + timedelta(seconds=1)) == 0
+        assert await short.recover(before, endpoint_id="someone-else") == 0
+        assert await short.recover(before) == 1
+        await w.drain()
+    assert (await short.deliveries(two.id))[0].status is DeliveryStatus.DELIVERED
+    assert receiver.ids(token).count(one.id) == 2
+    assert receiver.ids(token).count(two.id) == 2
+    with pytest.raises(MessageNotFoundError):
+        await short.replay("msg_unknown")
+
+
+async def test_replay_to_an_endpoint_created_after_the_message(
+    outbox: PostgresOutbox, receiver: Receiver
+) -> None:
+    token = receiver.token()
+    message = await outbox.send("e", {"late": True})
+    assert await outbox.deliveries(message.id) == []
+    ep = await endpoint(outbox, receiver.url(token))
+    assert await outbox.replay(message.id, endpoint_id=ep.id) == 1
+    async with worker(outbox) as w:
+        await w.drain()
+    assert receiver.ids(token) == [message.id]
+
+
+async def test_rate_limit_postpones_without_counting_attempts(
+    outbox: PostgresOutbox, receiver: Receiver, fake_clock: FakeClock
+) -> None:
+    token = receiver.token()
+    await endpoint(outbox, receiver.url(token), rate_limit=2)
+    for n in range(5):
+        await outbox.send("e", {"n": n})
+    async with worker(outbox) as w:
+        assert await w.run_once() == 5
+        assert len(receiver.ids(token)) == 2
+        assert await w.run_once() == 0
+        fake_clock.advance(1)
+        await w.run_once()
+        assert len(receiver.ids(token)) == 4
+        fake_clock.advance(1)
+        await w.drain()
+    assert len(set(receiver.ids(token))) == 5
+    assert (await outbox.counts())[DeliveryStatus.DELIVERED] == 5
+
+
+async def test_the_ssrf_guard_is_on_by_default(outbox: PostgresOutbox, receiver: Receiver) -> None:
+    token = receiver.token()
+    await endpoint(outbox, receiver.url(token))
+    message = await outbox.send("e", {})
+    async with DeliveryWorker(outbox) as w:
+        await w.run_once()
+    (attempt,) = await outbox.attempts(message.id)
+    assert attempt.status_code is None
+    assert "SSRF" in str(attempt.error)
+    assert "loopback" in str(attempt.error)
+    assert receiver.ids(token) == []
+
+
+async def test_rotation_signs_with_both_secrets_so_the_old_receiver_accepts(
+    outbox: PostgresOutbox, receiver: Receiver, fake_clock: FakeClock
+) -> None:
+    token = receiver.token()
+    ep = await outbox.endpoints.create(
+        Endpoint(
+            receiver.url(token),
+            (generate_secret(), SECRET),
+            previous_secrets_expire_at=fake_clock.now() + timedelta(hours=1),
+        )
+    )
+    await outbox.send("e", {})
+    async with worker(outbox) as w:
+        await w.drain()
+        assert len(receiver.ids(token)) == 1
+        fake_clock.advance(3600)
+        await outbox.send("e", {})
+        await w.drain()
+    assert len(receiver.ids(token)) == 1
+    assert receiver.rejected[token] == 1
+    assert ep.secrets[1] == SECRET
+
+
+async def test_deleted_endpoints_cancel_their_deliveries(outbox: PostgresOutbox) -> None:
+    ep = await endpoint(outbox, "http://127.0.0.1:9/")
+    message = await outbox.send("e", {})
+    await outbox.endpoints.delete(ep.id)
+    async with worker(outbox) as w:
+        await w.drain()
+    (delivery,) = await outbox.deliveries(message.id)
+    assert delivery.status is DeliveryStatus.CANCELLED
+
+
+async def test_a_database_outage_raises_store_unavailable(
+    postgres_server: PostgresServer, fake_clock: FakeClock
+) -> None:
+    box = await PostgresOutbox.connect(postgres_server.dsn, MemoryEndpointStore(), clock=fake_clock)
+    try:
+        await box.create_schema()
+        await box.endpoints.create(Endpoint("http://127.0.0.1:9/", (SECRET,)))
+        kept = await box.send("e", {"before": True})
+        postgres_server.stop()
+        with pytest.raises(StoreUnavailableError):
+            await box.send("e", {})
+        async with worker(box, poll_interval=0.05) as w:
+            with pytest.raises(StoreUnavailableError):
+                await w.run_once()
+            stop = asyncio.Event()
+            runner = asyncio.create_task(w.run(stop=stop))
+            await asyncio.sleep(0.2)  # run() survives the outage
+            assert not runner.done()
+            stop.set()
+            await runner
+        postgres_server.start()
+        assert (await box.message(kept.id)).body == b'{"before":true}'
+    finally:
+        await box.aclose()

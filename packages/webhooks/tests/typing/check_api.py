@@ -1,0 +1,79 @@
+"""Static checks of buttress.webhooks' public API; run by mypy only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import assert_type
+
+import httpx
+
+from buttress.webhooks import (
+    Attempt,
+    Delivery,
+    DeliveryWorker,
+    Endpoint,
+    Endpoints,
+    EndpointStore,
+    GitHubVerifier,
+    MemoryEndpointStore,
+    MemoryReplayGuard,
+    Message,
+    NetworkPolicy,
+    PostgresEndpointStore,
+    PostgresOutbox,
+    RedisReplayGuard,
+    ReplayGuard,
+    RetrySchedule,
+    SafeTransport,
+    StripeVerifier,
+    VerifiedWebhook,
+    Verifier,
+    WebhookEndpoint,
+    WebhookReceiver,
+    WebhookSigner,
+    WebhookVerifier,
+    generate_secret,
+    safe_client,
+)
+
+
+async def check(outbox: PostgresOutbox, store: PostgresEndpointStore, guard: RedisReplayGuard) -> None:
+    secret = generate_secret()
+    assert_type(secret, str)
+    signer = WebhookSigner(secret)
+    assert_type(signer.sign("msg_1", 1, b"{}"), str)
+    assert_type(signer.headers(b"{}"), dict[str, str])
+    verifier = WebhookVerifier([secret])
+    assert_type(verifier.verify({}, b""), VerifiedWebhook)
+    assert_type(verifier.replay_window, float | None)
+    verifiers: list[Verifier] = [verifier, StripeVerifier("s"), GitHubVerifier("s")]
+    webhook = verifiers[0].verify({}, "")
+    assert_type(webhook.id, str | None)
+    assert_type(webhook.timestamp, datetime | None)
+    assert_type(webhook.json(), object)
+
+    guards: list[ReplayGuard] = [MemoryReplayGuard(), guard]
+    receiver = WebhookReceiver(verifier, replay_guard=guards[0])
+    assert_type(await receiver.receive({}, b""), VerifiedWebhook)
+
+    async def handler(webhook: VerifiedWebhook) -> None:
+        return None
+
+    WebhookEndpoint(handler, receiver)
+
+    stores: list[EndpointStore] = [MemoryEndpointStore(), store]
+    endpoints = Endpoints(stores[0])
+    endpoint = await endpoints.create("https://x.example/")
+    assert_type(endpoint, Endpoint)
+    assert_type(await endpoints.list(event_type="a"), list[Endpoint])
+
+    assert_type(await outbox.send("e", {"a": 1}), Message)
+    assert_type(await outbox.deliveries("m"), list[Delivery])
+    assert_type(await outbox.attempts("m"), list[Attempt])
+    assert_type(await outbox.replay("m"), int)
+    assert_type(await outbox.recover(datetime.now()), int)
+    worker = DeliveryWorker(outbox, policy=NetworkPolicy(allow=["127.0.0.0/8"]))
+    assert_type(await worker.run_once(), int)
+    assert_type(RetrySchedule().delay_after(1), float | None)
+    assert_type(safe_client(), httpx.AsyncClient)
+    assert_type(SafeTransport(), SafeTransport)
