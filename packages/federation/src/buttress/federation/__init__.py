@@ -1,0 +1,65 @@
+"""GraphQL Federation for graphql-core.
+
+Subgraph validation with Apollo Federation's error codes (every error, not the first), ``_service`` and
+batched ``_entities`` for any graphql-core schema, a generic asyncio `DataLoader`, and static cost
+limits (IBM ``@cost`` / ``@listSize``, depth, aliases) that see through fragments.
+"""
+
+from ._cost import CostLimits, CostReport, analyze_cost, enforce_cost_limits, execute_with_limits
+from ._dataloader import BatchLoadFn, DataLoader
+from ._runtime import (
+    BatchEntityResolver,
+    EntityKey,
+    Representation,
+    build_federated_schema,
+    entity_keys,
+    federate,
+)
+from ._validate import (
+    BuiltSubgraph,
+    SubgraphError,
+    build_subgraph,
+    check_subgraph,
+    parse_field_set,
+    validate_subgraph,
+)
+from .exceptions import (
+    CostLimitExceededError,
+    DataLoaderError,
+    EntityResolutionError,
+    FederationArgumentTypeError,
+    FederationConfigurationError,
+    FederationError,
+    FederationValidationError,
+    RepresentationError,
+)
+
+__all__ = [
+    "BatchEntityResolver",
+    "BatchLoadFn",
+    "BuiltSubgraph",
+    "CostLimitExceededError",
+    "CostLimits",
+    "CostReport",
+    "DataLoader",
+    "DataLoaderError",
+    "EntityKey",
+    "EntityResolutionError",
+    "FederationArgumentTypeError",
+    "FederationConfigurationError",
+    "FederationError",
+    "FederationValidationError",
+    "Representation",
+    "RepresentationError",
+    "SubgraphError",
+    "analyze_cost",
+    "build_federated_schema",
+    "build_subgraph",
+    "check_subgraph",
+    "enforce_cost_limits",
+    "entity_keys",
+    "execute_with_limits",
+    "federate",
+    "parse_field_set",
+    "validate_subgraph",
+]
