@@ -38,6 +38,15 @@ def test_tour_on_embedded_defaults() -> None:
     assert "WSGI middleware: the page's nonce is in its header: True" in result.stdout
     assert "same browser, new cookie values and address -> same fingerprint: True" in result.stdout
     assert "a fingerprint made before rotation still verifies: True" in result.stdout
+    assert "memory: a message delivered 3 times ran 1 time(s)" in result.stdout
+    assert "memory: a POST, its retry, the key reused for another body -> [201, 201, 422]" in result.stdout
+    assert "an unknown flag -> 'fallback', ERROR/FLAG_NOT_FOUND" in result.stdout
+    assert "validation: ['EXTERNAL_UNUSED'] (User.name)" in result.stdout
+    assert "_entities: 100 users in 1 resolver call" in result.stdout
+    assert "memory: a stale save is refused: expected=7, actual=8" in result.stdout
+    assert "ASGI endpoint: 204, then 200 to its replay; handled 1" in result.stdout
+    assert "SSRF guard: 169.254.169.254 -> cloud metadata service" in result.stdout
+    assert "the same seed replays the campaign: True" in result.stdout
     assert "tour finished" in result.stdout
 
 
@@ -49,6 +58,18 @@ def test_tour_with_real_backends(redis_url: str, postgres_dsn: str) -> None:
     assert "RedisCache: 200 concurrent misses -> loader ran 1x" in result.stdout
     assert "b's L1 copy was evicted: {'text': 'bonjour'}" in result.stdout
     assert "AsyncpgFactory: PostgreSQL" in result.stdout
+    for store in ("redis", "postgres"):
+        assert f"{store}: a message delivered 3 times ran 1 time(s)" in result.stdout
+        assert f"{store}: a POST, its retry, the key reused for another body -> [201, 201, 422]" in (
+            result.stdout
+        )
+    assert "Redis pub/sub reached the client at once: True" in result.stdout
+    assert "PostgreSQL audit trail of tour-checkout: ['create', 'disable']" in result.stdout
+    assert "PostgreSQL: 1000 entities from one SELECT" in result.stdout
+    assert "postgres: a stale save is refused: expected=7, actual=8" in result.stdout
+    assert "postgres: snapshot v7 + tail -> balance 128" in result.stdout
+    assert "RedisReplayGuard: a second copy is refused in every process" in result.stdout
+    assert "outbox: sent in the caller's transaction, delivered with status 204" in result.stdout
 
 
 def test_tour_rejects_an_unknown_section() -> None:
@@ -59,7 +80,19 @@ def test_tour_rejects_an_unknown_section() -> None:
 
 @pytest.mark.parametrize(
     "section",
-    ["buttress-core", "buttress-caching", "buttress-pooling", "buttress-csp", "buttress-fingerprint"],
+    [
+        "buttress-core",
+        "buttress-caching",
+        "buttress-pooling",
+        "buttress-csp",
+        "buttress-fingerprint",
+        "buttress-idempotency",
+        "buttress-feature-flags",
+        "buttress-event-sourcing",
+        "buttress-webhooks",
+        "buttress-federation",
+        "buttress-fuzzing",
+    ],
 )
 def test_each_section_runs_alone(section: str) -> None:
     result = run_tour(clean_env(), section)

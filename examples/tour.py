@@ -12,10 +12,18 @@ import asyncio
 import os
 import secrets
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 from wsgiref.util import setup_testing_defaults
+
+import asyncpg
+import httpx
+from graphql import GraphQLResolveInfo, graphql
 
 from buttress.caching import CacheConfigurationError, MemoryCache, RedisCache, TieredCache, cached
 from buttress.core import (
@@ -30,8 +38,66 @@ from buttress.core import (
     redact_url,
 )
 from buttress.csp import NONCE_ENVIRON_KEY, CSPWSGIMiddleware, PolicyError, hash_source, parse, strict
+from buttress.event_sourcing import (
+    NO_STREAM,
+    Aggregate,
+    ConcurrencyError,
+    Event,
+    EventCodec,
+    EveryNEvents,
+    MemoryEventStore,
+    PostgresEventStore,
+    Repository,
+    applies,
+)
+from buttress.feature_flags import (
+    Context,
+    FlagClient,
+    FlagManager,
+    MemoryFlagSource,
+    PostgresAuditSink,
+    PostgresFlagSource,
+    RedisFlagSource,
+    flag_from_dict,
+)
+from buttress.federation import (
+    CostLimitExceededError,
+    CostLimits,
+    FederationValidationError,
+    Representation,
+    build_federated_schema,
+    enforce_cost_limits,
+    validate_subgraph,
+)
 from buttress.fingerprint import Component, Fingerprinter, FingerprintError, IPMode, from_headers
+from buttress.fuzzing import CrashStore, Fuzzer, FuzzingConfig
+from buttress.idempotency import (
+    IdempotencyMiddleware,
+    KeyInFlightError,
+    MemoryStore,
+    PostgresStore,
+    RedisStore,
+    execute,
+    idempotent,
+)
 from buttress.pooling import AsyncpgFactory, Pool, PoolConfigurationError
+from buttress.webhooks import (
+    DeliveryWorker,
+    Endpoints,
+    MemoryEndpointStore,
+    MemoryReplayGuard,
+    NetworkPolicy,
+    PostgresOutbox,
+    RedisReplayGuard,
+    ReplayedWebhookError,
+    VerifiedWebhook,
+    WebhookEndpoint,
+    WebhookReceiver,
+    WebhookSigner,
+    WebhookVerificationError,
+    WebhookVerifier,
+    generate_secret,
+)
 
 
 @dataclass(frozen=True)
@@ -313,12 +379,347 @@ async def fingerprint(tour: Tour) -> None:
         tour.say(f"a weak secret is refused: {exc}")
 
 
+# --- buttress-idempotency -----------------------------------------------------------------------
+
+type Message = MutableMapping[str, Any]
+
+
+async def order_app(
+    scope: MutableMapping[str, Any],
+    receive: Callable[[], Awaitable[Message]],
+    send: Callable[[Message], Awaitable[None]],
+) -> None:
+    await receive()
+    await send({"type": "http.response.start", "status": 201, "headers": [(b"x-order", b"8")]})
+    await send({"type": "http.response.body", "body": b'{"order": 8}'})
+
+
+async def post(app: IdempotencyMiddleware, key: str, body: bytes) -> int:
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": body}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/orders",
+        "headers": [(b"idempotency-key", key.encode())],
+    }
+    await app(scope, receive, send)
+    return int(sent[0]["status"])
+
+
+async def idempotency(tour: Tour) -> None:
+    stores: list[tuple[str, MemoryStore | RedisStore | PostgresStore]] = [("memory", MemoryStore())]
+    if tour.redis_url is not None:
+        stores.append(("redis", RedisStore.from_url(tour.redis_url, prefix=f"tour:{secrets.token_hex(4)}:")))
+    if tour.postgres_dsn is not None:
+        postgres = PostgresStore.from_dsn(tour.postgres_dsn, table="buttress_tour_idempotency")
+        await postgres.create_schema()
+        stores.append(("postgres", postgres))
+    for name, store in stores:
+        runs: list[int] = []
+
+        async def charge(runs: list[int] = runs) -> dict[str, int]:
+            runs.append(1)
+            return {"charged": 100}
+
+        key = secrets.token_hex(4)  # fresh keys, so a second tour run starts clean
+        results = [await execute(store, key, "charge:100", charge) for _ in range(3)]
+        tour.say(f"{name}: a message delivered 3 times ran {len(runs)} time(s) -> {results[-1]}")
+        async with idempotent(store, key + "-b", "charge:5"):
+            try:
+                await execute(store, key + "-b", "charge:5", charge)
+            except KeyInFlightError as exc:
+                tour.say(
+                    f"{name}: a duplicate while the first runs is refused, retry in {exc.retry_after:.0f} s"
+                )
+        app = IdempotencyMiddleware(order_app, store)
+        statuses = [await post(app, key, body) for body in (b"{}", b"{}", b'{"other": 1}')]
+        tour.say(f"{name}: a POST, its retry, the key reused for another body -> {statuses}")
+        if isinstance(store, RedisStore):  # leave nothing behind on the tour's Redis
+            await store.client.delete(*[k async for k in store.client.scan_iter(match=store.prefix + "*")])
+        await store.aclose()
+
+
+# --- buttress-event-sourcing --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WalletCredited(Event):
+    amount: int
+
+
+class Wallet(Aggregate[str]):
+    def __init__(self, id: str) -> None:
+        super().__init__(id)
+        self.balance = 0
+
+    @applies(WalletCredited)
+    def _credited(self, event: WalletCredited) -> None:
+        self.balance += event.amount
+
+
+async def wallet_walk(tour: Tour, name: str, store: MemoryEventStore | PostgresEventStore) -> None:
+    codec = EventCodec([WalletCredited])
+    wallets = Repository(Wallet, store, codec, snapshots=store, policy=EveryNEvents(5))
+    wallet = Wallet(f"wallet-{secrets.token_hex(3)}")
+    for amount in range(1, 8):
+        wallet.trigger(WalletCredited, amount=amount)
+    batch = codec.encode_all(wallet.pending_events)
+    result = await wallets.save(wallet)
+    again = await store.append(wallet.id, batch, NO_STREAM)
+    saved = result.version if result else 0
+    tour.say(
+        f"{name}: 7 events in one append -> v{saved}; the same append retried is a no-op -> v{again.version}"
+    )
+    first, second = await wallets.load(wallet.id), await wallets.load(wallet.id)
+    first.trigger(WalletCredited, amount=100)
+    second.trigger(WalletCredited, amount=1)
+    await wallets.save(first)
+    try:
+        await wallets.save(second)
+    except ConcurrencyError as exc:
+        tour.say(f"{name}: a stale save is refused: expected={exc.expected}, actual={exc.actual}")
+    snapshot = await store.load_snapshot(wallet.id)
+    loaded = await wallets.load(wallet.id)
+    tour.say(f"{name}: snapshot v{snapshot.version if snapshot else 0} + tail -> balance {loaded.balance}")
+
+
+async def event_sourcing(tour: Tour) -> None:
+    await wallet_walk(tour, "memory", MemoryEventStore())
+    if tour.postgres_dsn is None:
+        tour.say("PostgresEventStore: set BUTTRESS_POSTGRES_DSN to run it")
+        return
+    async with await PostgresEventStore.open(tour.postgres_dsn, prefix=f"tour_{secrets.token_hex(3)}") as pg:
+        await pg.create_schema()
+        try:
+            await wallet_walk(tour, "postgres", pg)
+        finally:
+            await pg.drop_schema()
+
+
+# --- buttress-feature-flags ---------------------------------------------------------------------
+
+
+async def feature_flags(tour: Tour) -> None:
+    rollout = flag_from_dict(
+        {
+            "name": "tour-checkout",
+            "strategies": [
+                {
+                    "name": "flexibleRollout",
+                    "parameters": {"rollout": "30"},
+                    "constraints": [{"contextName": "plan", "operator": "IN", "values": ["pro"]}],
+                }
+            ],
+        }
+    )
+    users = [Context(user_id=str(n), properties={"plan": "pro"}) for n in range(1000)]
+    async with FlagClient(MemoryFlagSource([rollout])) as flags:
+        on = sum(flags.is_enabled("tour-checkout", user) for user in users)
+        tour.say(f"a 30% rollout is on for {on} of 1000 pro users, the same ones on every machine")
+        details = flags.evaluate("missing-flag", "fallback")
+        tour.say(f"an unknown flag -> {details.value!r}, {details.reason}/{details.error_code}")
+    if tour.redis_url is not None:
+        source = RedisFlagSource.from_url(tour.redis_url, prefix=f"tour:{uuid.uuid4().hex[:8]}:")
+        async with FlagClient(source, refresh_interval=60) as flags:
+            await asyncio.sleep(0.1)  # let the refresher subscribe
+            await source.put(rollout)
+            for _ in range(100):  # pub/sub delivers the change: no waiting for the 60 s poll
+                if "tour-checkout" in (flags.snapshot or ()):
+                    break
+                await asyncio.sleep(0.01)
+            tour.say(
+                f"Redis pub/sub reached the client at once: {flags.is_enabled('tour-checkout', users[3])}"
+            )
+        await source.delete("tour-checkout")
+        await source.aclose()
+    if tour.postgres_dsn is not None:
+        table = f"tour_flags_{uuid.uuid4().hex[:8]}"
+        pg_source = await PostgresFlagSource.from_dsn(tour.postgres_dsn, table=table)
+        audit = await PostgresAuditSink.from_dsn(tour.postgres_dsn, table=f"{table}_audit")
+        manager = FlagManager(pg_source, audit)
+        await manager.create(rollout, actor="tour")
+        await manager.disable("tour-checkout", actor="tour")
+        history = [event.action.value for event in await manager.history("tour-checkout")]
+        tour.say(f"PostgreSQL audit trail of tour-checkout: {history}")
+        await pg_source.drop_schema()
+        await audit.drop_schema()
+        await pg_source.aclose()
+        await audit.aclose()
+
+
+# --- buttress-fuzzing ---------------------------------------------------------------------------
+
+
+def parse_range(header: bytes) -> tuple[int, int]:
+    """Parse an HTTP Range header like b"bytes=0-99" (a planted bug: an empty range divides by zero)."""
+    if not header.startswith(b"bytes="):
+        raise ValueError("not a byte range")
+    first, _, last = header[6:].partition(b"-")
+    start, end = int(first or b"0"), int(last or b"0")
+    chunks = 100 // (end - start)  # the bug: start == end
+    return start, chunks
+
+
+async def fuzzing(tour: Tour) -> None:
+    crashes = Path(tempfile.mkdtemp(prefix="tour-fuzz-"))
+    config = FuzzingConfig(
+        max_iterations=20_000, seed=1, crashes_dir=crashes, expected_exceptions=(ValueError,)
+    )
+    report = await Fuzzer(parse_range, config).run_async()
+    tour.say(
+        f"{report.executions} executions, {report.coverage} coverage features, corpus of {report.corpus_size}"
+    )
+    for record in report.crashes:
+        reproducer = (crashes / str(record.reproducer)).read_bytes()
+        tour.say(f"crash {record.signature.id} x{record.count}: {record.signature} <- {reproducer!r}")
+    again = await Fuzzer(parse_range, config).run_async()  # the same seed: the same campaign
+    merged = [(r.signature.exception_type, r.count) for r in CrashStore(crashes).records()]
+    tour.say(
+        f"the same seed replays the campaign: {again.crash_counts == report.crash_counts}; index: {merged}"
+    )
+
+
+# --- buttress-webhooks --------------------------------------------------------------------------
+
+
+async def webhooks(tour: Tour) -> None:
+    secret = generate_secret()
+    body = b'{"type": "invoice.paid", "id": "in_42"}'
+    headers = WebhookSigner(secret).headers(body)
+    verifier = WebhookVerifier(secret)
+    tour.say(f"signed {headers['webhook-id']}, verified: {verifier.verify(headers, body).json()}")
+    try:
+        verifier.verify({**headers, "webhook-timestamp": "not-a-number"}, body)
+    except WebhookVerificationError as exc:
+        tour.say(f"tampered headers are refused with a typed error: {type(exc).__name__}")
+    tour.say(f"SSRF guard: 169.254.169.254 -> {NetworkPolicy().refusal('169.254.169.254')}")
+    received: list[VerifiedWebhook] = []
+
+    async def handle(webhook: VerifiedWebhook) -> None:
+        received.append(webhook)
+
+    app = WebhookEndpoint(handle, WebhookReceiver(verifier, replay_guard=MemoryReplayGuard()))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hooks") as client:
+        first = await client.post("/", headers=headers, content=body)
+        again = await client.post("/", headers=headers, content=body)
+    tour.say(
+        f"ASGI endpoint: {first.status_code}, then {again.status_code} to its replay; handled {len(received)}"
+    )
+    if tour.redis_url is not None:
+        guard = RedisReplayGuard.from_url(tour.redis_url, prefix=f"tour:{secrets.token_hex(4)}:")
+        shared = WebhookReceiver(verifier, replay_guard=guard)
+        webhook = await shared.receive(headers, body)
+        try:
+            await shared.receive(headers, body)
+        except ReplayedWebhookError:
+            tour.say("RedisReplayGuard: a second copy is refused in every process (SET NX PX)")
+        await shared.forget(webhook)
+        await guard.aclose()
+    if tour.postgres_dsn is None:
+        tour.say("PostgresOutbox: set BUTTRESS_POSTGRES_DSN to run it")
+        return
+    endpoints = Endpoints(MemoryEndpointStore())
+    await endpoints.create("https://hooks.example.test/billing", secret=secret, event_types=["invoice.paid"])
+    prefix = f"tour_{secrets.token_hex(4)}_"
+    async with asyncpg.create_pool(tour.postgres_dsn, min_size=1, max_size=2) as pool:
+        outbox = PostgresOutbox(pool, endpoints.store, table_prefix=prefix)
+        await outbox.create_schema()
+        try:
+            async with pool.acquire() as connection, connection.transaction():
+                message = await outbox.send("invoice.paid", {"id": "in_43"}, connection=connection)
+            async with (
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as delivery_client,
+                DeliveryWorker(outbox, client=delivery_client) as worker,
+            ):
+                await worker.drain()
+            (attempt,) = await outbox.attempts(message.id)
+            tour.say(f"outbox: sent in the caller's transaction, delivered with status {attempt.status_code}")
+        finally:
+            tables = ", ".join(
+                f"{prefix}{name}" for name in ("attempts", "deliveries", "messages", "endpoint_health")
+            )
+            await pool.execute(f"DROP TABLE {tables}")
+
+
+# --- buttress-federation ------------------------------------------------------------------------
+
+FEDERATION_SDL = """
+extend schema @link(url: "https://specs.apollo.dev/federation/v2.9",
+                    import: ["@key", "@external", "@listSize"])
+type Query { users(first: Int): [User!]! @listSize(slicingArguments: ["first"]) }
+type User @key(fields: "id") { id: ID! name: String friends: [User!]! }
+"""
+ENTITIES = "query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id name } } }"
+
+
+async def federation(tour: Tour) -> None:
+    try:
+        validate_subgraph(FEDERATION_SDL.replace("name: String", "name: String @external"))
+    except FederationValidationError as exc:
+        tour.say(f"validation: {[e.code for e in exc.errors]} ({exc.errors[0].coordinate})")
+    calls: list[int] = []
+
+    async def users_in_memory(reps: Sequence[Representation], info: GraphQLResolveInfo[Any]) -> list[Any]:
+        calls.append(len(reps))
+        return [{"id": r["id"], "name": f"user {r['id']}"} for r in reps]
+
+    schema = build_federated_schema(FEDERATION_SDL, {"User": users_in_memory})
+    reps: list[dict[str, str]] = [{"__typename": "User", "id": str(i)} for i in range(100)]
+    result = await graphql(schema, ENTITIES, variable_values={"r": [*reps, {"id": "x"}]})
+    errors = result.errors or []
+    tour.say(f"_entities: 100 users in {len(calls)} resolver call; a bad one: {errors[0].message}")
+    query = "{ users(first: 100) { ...F } } fragment F on User { a: friends { id } b: friends { id } }"
+    try:
+        enforce_cost_limits(schema, query, CostLimits(max_cost=100))
+    except CostLimitExceededError as exc:
+        tour.say(f"cost limit, fragments expanded: {exc}")
+    if tour.postgres_dsn is None:
+        tour.say("PostgreSQL entities: set BUTTRESS_POSTGRES_DSN to resolve them from a table")
+        return
+    conn = await asyncpg.connect(tour.postgres_dsn)
+    try:
+        await conn.execute(
+            "CREATE TEMP TABLE tour_users AS"
+            " SELECT g AS id, 'user ' || g AS name FROM generate_series(1, 1000) g"
+        )
+
+        async def users_in_postgres(
+            reps: Sequence[Representation], info: GraphQLResolveInfo[Any]
+        ) -> list[Any]:
+            ids = [int(r["id"]) for r in reps]
+            sql = "SELECT id::text AS id, name FROM tour_users WHERE id = ANY($1::int[])"
+            rows = await conn.fetch(sql, ids)
+            by_id = {int(r["id"]): r for r in rows}
+            return [by_id.get(i) for i in ids]
+
+        pg_schema = build_federated_schema(FEDERATION_SDL, {"User": users_in_postgres})
+        reps = [{"__typename": "User", "id": str(i)} for i in range(1, 1001)]
+        result = await graphql(pg_schema, ENTITIES, variable_values={"r": reps})
+        found = len((result.data or {}).get("_entities", []))
+        tour.say(f"PostgreSQL: {found} entities from one SELECT ... = ANY($1)")
+    finally:
+        await conn.close()
+
+
 SECTIONS: dict[str, Section] = {
     "buttress-core": core,
     "buttress-caching": caching,
     "buttress-pooling": pooling,
     "buttress-csp": csp,
     "buttress-fingerprint": fingerprint,
+    "buttress-idempotency": idempotency,
+    "buttress-event-sourcing": event_sourcing,
+    "buttress-feature-flags": feature_flags,
+    "buttress-webhooks": webhooks,
+    "buttress-federation": federation,
+    "buttress-fuzzing": fuzzing,
 }
 
 
