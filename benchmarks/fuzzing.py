@@ -27,6 +27,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -84,9 +85,16 @@ def _atheris(
 ) -> tuple[int, float, bool]:
     """(executions, seconds, crashed) of one atheris run in a subprocess."""
     script = ATHERIS_SCRIPT.format(here=str(HERE), bugs=bugs, function=function, runs=runs, seed=seed)
-    done = subprocess.run(  # noqa: S603 - our own script, run by this interpreter
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600, check=False
-    )
+    # libFuzzer writes a crash-<sha1> file into its working directory: give it a scratch one.
+    with tempfile.TemporaryDirectory(prefix="bench-atheris-") as scratch:
+        done = subprocess.run(  # noqa: S603 - our own script, run by this interpreter
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+            cwd=scratch,
+        )
     lines = [line for line in done.stderr.splitlines() if line.startswith("RESULT")]
     if not lines:
         raise RuntimeError(f"atheris produced no result:\n{done.stderr[-2000:]}")
