@@ -14,6 +14,7 @@ from buttress.core import (
     ButtressError,
     ConfigurationError,
     ConflictError,
+    MissingExtraError,
     NotFoundError,
     SerializationError,
     redact_url,
@@ -32,6 +33,7 @@ def all_errors() -> st.SearchStrategy[ButtressError]:
         st.builds(NotFoundError, text, values),
         st.builds(ConflictError, text, values, text),
         st.builds(ArgumentTypeError, text, text, values),
+        st.builds(MissingExtraError, text, text),
     )
 
 
@@ -138,3 +140,20 @@ def test_argument_type_error_names_the_type_never_the_value() -> None:
     assert str(error) == "secret must be bytes, got str"
     assert (error.parameter, error.expected, error.actual) == ("secret", "bytes", "str")
     assert "hunter2" not in str(error)
+
+
+def test_missing_extra_error_names_the_install_line_of_the_subclass_distribution() -> None:
+    class PoolingMissingExtraError(MissingExtraError):
+        distribution = "buttress-pooling"
+
+    error = PoolingMissingExtraError("AsyncpgFactory", "asyncpg")
+    assert isinstance(error, ImportError)
+    assert isinstance(error, ButtressError)
+    assert str(error) == "AsyncpgFactory needs the 'asyncpg' extra: pip install 'buttress-pooling[asyncpg]'"
+    assert (error.feature, error.extra, error.distribution) == (
+        "AsyncpgFactory",
+        "asyncpg",
+        "buttress-pooling",
+    )
+    with pytest.raises(ImportError, match=r"buttress-pooling\[asyncpg\]"):
+        raise error

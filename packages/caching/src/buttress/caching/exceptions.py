@@ -21,6 +21,7 @@ always raise.
 from __future__ import annotations
 
 from buttress.core import BackendUnavailableError, ButtressError, ConfigurationError, SerializationError
+from buttress.core import MissingExtraError as CoreMissingExtraError
 
 __all__ = [
     "CacheBackendUnavailableError",
@@ -61,15 +62,10 @@ class CacheBackendUnavailableError(CachingError, BackendUnavailableError):
     """The cache's server cannot be reached and the cache was built with ``strict=True``."""
 
 
-class MissingExtraError(CachingError, ImportError):
+class MissingExtraError(CachingError, CoreMissingExtraError):
     """A backend or serializer was used without the extra that installs its driver.
 
-    Args:
-        feature: What was asked for, such as ``"RedisCache"``.
-        extra: The extra that installs it, such as ``"redis"``.
+    Raised with the feature asked for and the extra that installs it (``feature``, ``extra``).
     """
 
-    def __init__(self, feature: str, extra: str) -> None:
-        super().__init__(f"{feature} needs the '{extra}' extra: pip install 'buttress-caching[{extra}]'")
-        self.feature = feature
-        self.extra = extra
+    distribution = "buttress-caching"

@@ -10,7 +10,8 @@ where they mean the same thing::
         ├── BackendUnavailableError        (also ConnectionError) a server cannot be reached
         ├── SerializationError             (also ValueError) a value cannot be encoded or decoded
         ├── NotFoundError                  (also LookupError) the thing asked for does not exist
-        └── ConflictError                  a write clashes with what is stored (a duplicate id, say)
+        ├── ConflictError                  a write clashes with what is stored (a duplicate id, say)
+        └── MissingExtraError              (also ImportError) an optional extra is not installed
 
 A package's errors derive from its own root (``CachingError(ButtressError)``) and, where the meaning
 matches, from one of these as well (``class CacheConfigurationError(CachingError, ConfigurationError)``), so
@@ -22,6 +23,7 @@ are passed through `redact_url` before they reach an error or a log line.
 
 from __future__ import annotations
 
+from typing import ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "ButtressError",
     "ConfigurationError",
     "ConflictError",
+    "MissingExtraError",
     "NotFoundError",
     "SerializationError",
     "redact_url",
@@ -213,3 +216,35 @@ def _redact_pair(pair: str) -> str:
     if sep and name.lower() in _SECRET_KEYS:
         return f"{name}=***"
     return pair
+
+
+class MissingExtraError(ButtressError, ImportError):
+    """A feature was used without the optional extra that installs what it needs.
+
+    Each package subclasses it under its own root and names its distribution, so the message says
+    exactly what to install.
+
+    Args:
+        feature: What was asked for, such as ``"RedisCache"``.
+        extra: The extra that installs it, such as ``"redis"``.
+
+    Attributes:
+        distribution: The distribution the extra belongs to (set by each package's subclass).
+        feature: What was asked for.
+        extra: The extra's name.
+
+    Examples:
+        >>> class CSPExtra(MissingExtraError):
+        ...     distribution = "buttress-csp"
+        >>> raise CSPExtra("tags", "jinja2")
+        Traceback (most recent call last):
+        ...
+        buttress.core.exceptions.CSPExtra: tags needs the 'jinja2' extra: pip install 'buttress-csp[jinja2]'
+    """
+
+    distribution: ClassVar[str] = "buttress-core"
+
+    def __init__(self, feature: str, extra: str) -> None:
+        super().__init__(f"{feature} needs the '{extra}' extra: pip install '{self.distribution}[{extra}]'")
+        self.feature = feature
+        self.extra = extra

@@ -22,6 +22,7 @@ error: they come from browsers, that is from anyone, and may carry other users' 
 from __future__ import annotations
 
 from buttress.core import ArgumentTypeError, ButtressError, ConfigurationError
+from buttress.core import MissingExtraError as CoreMissingExtraError
 
 __all__ = [
     "CSPError",
@@ -130,15 +131,10 @@ class NonceUnavailableError(CSPError, LookupError):
         )
 
 
-class MissingExtraError(CSPError, ImportError):
+class MissingExtraError(CSPError, CoreMissingExtraError):
     """A helper was used without the extra that installs what it needs.
 
-    Args:
-        feature: What was asked for, such as ``"install_jinja2"``.
-        extra: The extra that installs it, such as ``"jinja2"``.
+    Raised with the feature asked for and the extra that installs it (``feature``, ``extra``).
     """
 
-    def __init__(self, feature: str, extra: str) -> None:
-        super().__init__(f"{feature} needs the '{extra}' extra: pip install 'buttress-csp[{extra}]'")
-        self.feature = feature
-        self.extra = extra
+    distribution = "buttress-csp"

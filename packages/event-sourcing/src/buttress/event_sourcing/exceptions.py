@@ -35,6 +35,9 @@ from buttress.core import (
     NotFoundError,
     SerializationError,
 )
+from buttress.core import (
+    MissingExtraError as CoreMissingExtraError,
+)
 
 __all__ = [
     "AggregateNotFoundError",
@@ -198,17 +201,10 @@ class EventStoreUnavailableError(EventSourcingError, BackendUnavailableError):
     """The event store's database cannot be reached."""
 
 
-class MissingExtraError(EventSourcingError, ImportError):
+class MissingExtraError(EventSourcingError, CoreMissingExtraError):
     """A backend or hook was used without the extra that installs its dependency.
 
-    Args:
-        feature: What was asked for, such as ``"PostgresEventStore"``.
-        extra: The extra that installs it, such as ``"postgres"``.
+    Raised with the feature asked for and the extra that installs it (``feature``, ``extra``).
     """
 
-    def __init__(self, feature: str, extra: str) -> None:
-        super().__init__(
-            f"{feature} needs the '{extra}' extra: pip install 'buttress-event-sourcing[{extra}]'"
-        )
-        self.feature = feature
-        self.extra = extra
+    distribution = "buttress-event-sourcing"

@@ -29,6 +29,9 @@ from buttress.core import (
     ConflictError,
     NotFoundError,
 )
+from buttress.core import (
+    MissingExtraError as CoreMissingExtraError,
+)
 
 __all__ = [
     "ClientClosedError",
@@ -97,17 +100,10 @@ class ClientClosedError(FeatureFlagsError, RuntimeError):
         super().__init__("the flag client is closed; build a new one")
 
 
-class MissingExtraError(FeatureFlagsError, ImportError):
+class MissingExtraError(FeatureFlagsError, CoreMissingExtraError):
     """A backend was used without the extra that installs its driver.
 
-    Args:
-        feature: What was asked for, such as ``"RedisFlagSource"``.
-        extra: The extra that installs it, such as ``"redis"``.
+    Raised with the feature asked for and the extra that installs it (``feature``, ``extra``).
     """
 
-    def __init__(self, feature: str, extra: str) -> None:
-        super().__init__(
-            f"{feature} needs the '{extra}' extra: pip install 'buttress-feature-flags[{extra}]'"
-        )
-        self.feature = feature
-        self.extra = extra
+    distribution = "buttress-feature-flags"

@@ -179,7 +179,7 @@ class StructuredTarget:
             import hypothesis  # noqa: PLC0415 - optional extra, imported when used
             from hypothesis import strategies as st  # noqa: PLC0415
         except ImportError as exc:
-            raise MissingExtraError("hypothesis", "fuzzing a structured target") from exc
+            raise MissingExtraError("fuzzing a structured target", "hypothesis") from exc
         if not callable(function):
             raise FuzzingTypeError("function", "a callable", function)
         if not isinstance(strategy, st.SearchStrategy):

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from buttress.core import ArgumentTypeError, ButtressError, ConfigurationError
+from buttress.core import MissingExtraError as CoreMissingExtraError
 
 if TYPE_CHECKING:
     from ._signature import Frame
@@ -85,22 +86,13 @@ class TargetError(FuzzingError, ValueError):
         self.reason = reason
 
 
-class MissingExtraError(FuzzingError, ImportError):
+class MissingExtraError(FuzzingError, CoreMissingExtraError):
     """An optional dependency is missing.
 
-    Args:
-        extra: The extra that installs it, such as ``"hypothesis"``.
-        feature: What needed it.
-
-    Attributes:
-        extra: The extra's name.
-        feature: What needed it.
+    Raised with the feature asked for and the extra that installs it (``feature``, ``extra``).
     """
 
-    def __init__(self, extra: str, feature: str) -> None:
-        super().__init__(f"{feature} needs the {extra!r} extra: pip install 'buttress-fuzzing[{extra}]'")
-        self.extra = extra
-        self.feature = feature
+    distribution = "buttress-fuzzing"
 
 
 class CoverageUnavailableError(FuzzingError, RuntimeError):

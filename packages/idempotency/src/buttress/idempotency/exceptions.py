@@ -35,6 +35,7 @@ from buttress.core import (
     ConflictError,
     SerializationError,
 )
+from buttress.core import MissingExtraError as CoreMissingExtraError
 
 __all__ = [
     "FingerprintMismatchError",
@@ -120,15 +121,10 @@ class StoredRecordError(IdempotencyError, SerializationError):
     """A stored response cannot be decoded (corrupt or foreign data under the store's prefix)."""
 
 
-class MissingExtraError(IdempotencyError, ImportError):
+class MissingExtraError(IdempotencyError, CoreMissingExtraError):
     """A store was used without the extra that installs its driver.
 
-    Args:
-        feature: What was asked for, such as ``"RedisStore"``.
-        extra: The extra that installs it, such as ``"redis"``.
+    Raised with the feature asked for and the extra that installs it (``feature``, ``extra``).
     """
 
-    def __init__(self, feature: str, extra: str) -> None:
-        super().__init__(f"{feature} needs the '{extra}' extra: pip install 'buttress-idempotency[{extra}]'")
-        self.feature = feature
-        self.extra = extra
+    distribution = "buttress-idempotency"

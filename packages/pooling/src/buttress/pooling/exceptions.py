@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from buttress.core import ButtressError, ConfigurationError
+from buttress.core import MissingExtraError as CoreMissingExtraError
 
 __all__ = [
     "ForeignResourceError",
@@ -79,10 +80,10 @@ class PoolInvariantViolation(PoolError, AssertionError):  # noqa: N818 - the nam
         self.counts = dict(counts)
 
 
-class MissingExtraError(PoolError, ImportError):
-    """A ready-made factory was used without the extra that installs its driver."""
+class MissingExtraError(PoolError, CoreMissingExtraError):
+    """A ready-made factory was used without the extra that installs its driver.
 
-    def __init__(self, feature: str, extra: str) -> None:
-        super().__init__(f"{feature} needs the '{extra}' extra: pip install 'buttress-pooling[{extra}]'")
-        self.feature = feature
-        self.extra = extra
+    Raised with the feature asked for and the extra that installs it (``feature``, ``extra``).
+    """
+
+    distribution = "buttress-pooling"

@@ -36,6 +36,7 @@ from buttress.core import (
     ConflictError,
     NotFoundError,
 )
+from buttress.core import MissingExtraError as CoreMissingExtraError
 
 __all__ = [
     "EndpointConflictError",
@@ -196,15 +197,10 @@ class StoreUnavailableError(WebhooksError, BackendUnavailableError):
     """The outbox's or endpoint store's database cannot be reached."""
 
 
-class MissingExtraError(WebhooksError, ImportError):
+class MissingExtraError(WebhooksError, CoreMissingExtraError):
     """A feature was used without the extra that installs its library.
 
-    Args:
-        feature: What was asked for, such as ``"PostgresOutbox"``.
-        extra: The extra that installs it, such as ``"postgres"``.
+    Raised with the feature asked for and the extra that installs it (``feature``, ``extra``).
     """
 
-    def __init__(self, feature: str, extra: str) -> None:
-        super().__init__(f"{feature} needs the '{extra}' extra: pip install 'buttress-webhooks[{extra}]'")
-        self.feature = feature
-        self.extra = extra
+    distribution = "buttress-webhooks"
