@@ -46,6 +46,7 @@ from urllib.parse import urlparse
 
 import cachetools
 import redis.asyncio as aioredis
+from _harness import print_table, ratio
 from aiocache import RedisCache as AioRedisCache
 from aiocache import SimpleMemoryCache, cached_stampede
 from aiocache import cached as aio_cached
@@ -144,27 +145,6 @@ class Dist:
 def check(got: object, expected: object) -> None:
     if got != expected:
         raise RuntimeError(f"benchmark setup is wrong: read {got!r}, expected {expected!r}")
-
-
-def ratio(ours: float | None, theirs: float | None) -> str:
-    if ours is None or theirs is None or theirs == 0:
-        return "—"
-    return f"{ours / theirs:.2f}x"
-
-
-def print_table(
-    title: str, header: Sequence[str], rows: Sequence[Sequence[str]], notes: Sequence[str] = ()
-) -> None:
-    print(f"\n### {title}\n")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    if notes:
-        print()
-        for note in notes:
-            print(note)
-    sys.stdout.flush()
 
 
 # --- clients ------------------------------------------------------------------------------------------------

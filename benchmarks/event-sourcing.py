@@ -40,6 +40,7 @@ from decimal import Decimal
 from urllib.parse import urlparse
 
 import asyncpg
+from _harness import print_table
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 
@@ -96,19 +97,6 @@ class Dist:
 
     def cell(self, digits: int = 0, unit: str = "") -> str:
         return f"{self.p50:,.{digits}f}{unit} ({self.p10:,.{digits}f}-{self.p90:,.{digits}f})"
-
-
-def print_table(
-    title: str, header: Sequence[str], rows: Sequence[Sequence[str]], notes: Sequence[str] = ()
-) -> None:
-    print(f"\n### {title}\n")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    for note in notes:
-        print(note)
-    sys.stdout.flush()
 
 
 def verdict(value: float, target: float, *, at_most: bool = False) -> str:

@@ -33,13 +33,13 @@ import importlib.metadata
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import mmh3
+from _harness import print_table
 from openfeature import api
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.flag_evaluation import FlagResolutionDetails, Reason
@@ -69,19 +69,6 @@ FEATURE: dict[str, Any] = {
 }
 PLANS = ("free", "pro", "enterprise", "team")
 ROUNDS = 5
-
-
-def print_table(
-    title: str, header: Sequence[str], rows: Sequence[Sequence[str]], notes: Sequence[str] = ()
-) -> None:
-    print(f"\n### {title}\n")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    for note in notes:
-        print(f"\n{note}")
-    sys.stdout.flush()
 
 
 def rate(call: Callable[[int], None], count: int, repeats: int) -> tuple[float, float, float]:

@@ -26,7 +26,6 @@ import os
 import platform
 import secrets
 import statistics
-import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from typing import Any
 import asyncpg
 import strawberry
 import strawberry.federation
+from _harness import print_table, ratio
 from graphql import build_schema, graphql
 from strawberry.types import Info
 
@@ -76,23 +76,6 @@ class Stats:
 
     def cell(self, digits: int = 2) -> str:
         return f"{self.p50:.{digits}f} ({self.p10:.{digits}f}-{self.p90:.{digits}f})"
-
-
-def ratio(ours: float, theirs: float) -> str:
-    return "—" if theirs == 0 else f"{ours / theirs:.2f}x"
-
-
-def print_table(
-    title: str, header: Sequence[str], rows: Sequence[Sequence[str]], notes: Sequence[str] = ()
-) -> None:
-    print(f"\n### {title}\n")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    for note in notes:
-        print(note if note else "")
-    sys.stdout.flush()
 
 
 def check(got: object, expected: object) -> None:

@@ -43,6 +43,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import redis.asyncio as aioredis
+from _harness import print_table, ratio
 from idempotency_header_middleware import IdempotencyHeaderMiddleware
 from idempotency_header_middleware.backends import RedisBackend
 from starlette.applications import Starlette
@@ -172,24 +173,6 @@ class Stats:
 
     def cell(self) -> str:
         return f"{self.p50:,.0f} ({self.p10:,.0f}-{self.p90:,.0f})"
-
-
-def ratio(ours: float, theirs: float) -> str:
-    return f"{ours / theirs:.2f}x"
-
-
-def print_table(
-    title: str, header: Sequence[str], rows: Sequence[Sequence[str]], notes: Sequence[str]
-) -> None:
-    print(f"\n### {title}\n")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    print()
-    for note in notes:
-        print(note)
-    sys.stdout.flush()
 
 
 # --- the workload -------------------------------------------------------------------------------------------

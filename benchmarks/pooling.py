@@ -36,6 +36,7 @@ from typing import Any
 
 import asyncpg
 import psycopg
+from _harness import print_table, ratio
 from psycopg_pool import AsyncConnectionPool
 
 import buttress.pooling
@@ -112,28 +113,6 @@ def number(value: float) -> str:
 
 def cell(value: float, spread: tuple[float, float]) -> str:
     return f"{number(value)} ({number(spread[0])}-{number(spread[1])})"
-
-
-def ratio(ours: float | None, theirs: float | None) -> str:
-    if ours is None or theirs is None or theirs == 0:
-        return "—"
-    value = ours / theirs
-    return f"{value:.2f}x" if value >= 0.1 else f"{value:.2g}x"
-
-
-def print_table(
-    title: str, header: Sequence[str], rows: Sequence[Sequence[str]], notes: Sequence[str] = ()
-) -> None:
-    print(f"\n### {title}\n")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    if notes:
-        print()
-        for note in notes:
-            print(note)
-    sys.stdout.flush()
 
 
 # --- pools ----------------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from typing import Any
 import asyncpg
 import httpx
 import standardwebhooks
+from _harness import print_table, ratio
 
 from buttress.webhooks import (
     DeliveryStatus,
@@ -72,25 +73,6 @@ class Dist:
 
     def cell(self) -> str:
         return f"{self.p50:,.0f} ({self.low:,.0f}-{self.high:,.0f})"
-
-
-def ratio(ours: float, theirs: float) -> str:
-    return f"{ours / theirs:.2f}x" if theirs else "—"
-
-
-def print_table(
-    title: str, header: Sequence[str], rows: Sequence[Sequence[str]], notes: Sequence[str] = ()
-) -> None:
-    print(f"\n### {title}\n")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    if notes:
-        print()
-        for note in notes:
-            print(note)
-    sys.stdout.flush()
 
 
 def per_second(calls: dict[str, Callable[[], object]], count: int, rounds: int) -> dict[str, Dist]:
