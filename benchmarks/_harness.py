@@ -31,3 +31,23 @@ def print_table(
         for note in notes:
             print(note)
     sys.stdout.flush()
+
+
+async def delete_redis_keys(url: str, match: str) -> int:
+    """Delete every key matching ``match`` (SCAN, then UNLINK in batches); return how many went."""
+    import redis.asyncio as aioredis  # noqa: PLC0415 - only the scripts that use Redis need it
+
+    client = aioredis.Redis.from_url(url)
+    removed = 0
+    try:
+        batch: list[bytes] = []
+        async for name in client.scan_iter(match=match, count=1_000):
+            batch.append(name)
+            if len(batch) >= 1_000:
+                removed += await client.unlink(*batch)
+                batch.clear()
+        if batch:
+            removed += await client.unlink(*batch)
+    finally:
+        await client.aclose()
+    return removed

@@ -46,7 +46,7 @@ from urllib.parse import urlparse
 
 import cachetools
 import redis.asyncio as aioredis
-from _harness import print_table, ratio
+from _harness import delete_redis_keys, print_table, ratio
 from aiocache import RedisCache as AioRedisCache
 from aiocache import SimpleMemoryCache, cached_stampede
 from aiocache import cached as aio_cached
@@ -912,23 +912,6 @@ async def stampede(url: str, scale: Scale) -> None:
 # --- main ---------------------------------------------------------------------------------------------------
 
 
-async def cleanup(url: str) -> int:
-    client = aioredis.Redis.from_url(url)
-    removed = 0
-    try:
-        batch: list[bytes] = []
-        async for name in client.scan_iter(match=f"*{TOKEN}*", count=1_000):
-            batch.append(name)
-            if len(batch) >= 1_000:
-                removed += await client.unlink(*batch)
-                batch.clear()
-        if batch:
-            removed += await client.unlink(*batch)
-    finally:
-        await client.aclose()
-    return removed
-
-
 async def machine(url: str) -> None:
     client = aioredis.Redis.from_url(url)
     try:
@@ -964,7 +947,7 @@ async def main(url: str, scale: Scale, quick: bool) -> None:
         await hot_key(url, scale)
         await stampede(url, scale)  # last: it leaves the biggest heap behind
     finally:
-        removed = await cleanup(url)
+        removed = await delete_redis_keys(url, f"*{TOKEN}*")
         print(f"\nCleaned up {removed:,} Redis keys; total run time {time.perf_counter() - started:.0f} s.")
 
 

@@ -43,7 +43,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import redis.asyncio as aioredis
-from _harness import print_table, ratio
+from _harness import delete_redis_keys, print_table, ratio
 from idempotency_header_middleware import IdempotencyHeaderMiddleware
 from idempotency_header_middleware.backends import RedisBackend
 from starlette.applications import Starlette
@@ -286,23 +286,6 @@ async def machine(url: str) -> None:
     sys.stdout.flush()
 
 
-async def cleanup(url: str) -> int:
-    client = aioredis.Redis.from_url(url)
-    removed = 0
-    try:
-        batch: list[bytes] = []
-        async for name in client.scan_iter(match=f"{TOKEN}*", count=1000):
-            batch.append(name)
-            if len(batch) >= 1000:
-                removed += await client.unlink(*batch)
-                batch.clear()
-        if batch:
-            removed += await client.unlink(*batch)
-    finally:
-        await client.aclose()
-    return removed
-
-
 async def main(url: str, scale: Scale, quick: bool) -> int:
     await machine(url)
     print(
@@ -330,7 +313,7 @@ async def main(url: str, scale: Scale, quick: bool) -> int:
             + ", ".join(f"{name} {value:+.0f}" for name, value in per_request.items())
         )
     finally:
-        removed = await cleanup(url)
+        removed = await delete_redis_keys(url, f"{TOKEN}*")
         print(f"\nCleaned up {removed:,} Redis keys; total run time {time.perf_counter() - started:.0f} s.")
     for failure in failures:
         print(f"TARGET MISSED: {failure}")
