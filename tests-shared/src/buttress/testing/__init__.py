@@ -32,7 +32,9 @@ from .contracts import (
     EventStoreContract,
     FlagSourceContract,
     IdempotencyStoreContract,
+    PreferenceStoreContract,
     ResourceFactoryContract,
+    SearchProviderContract,
 )
 from .plugin import CONFORMANCE_ENV, PostgresSchema, find_conformance_dir
 
@@ -54,10 +56,12 @@ __all__ = [
     "PostgresSchema",
     "PostgresServer",
     "PostgresService",
+    "PreferenceStoreContract",
     "RedisClusterServer",
     "RedisServer",
     "RedisService",
     "ResourceFactoryContract",
+    "SearchProviderContract",
     "ServerError",
     "ServiceUnavailable",
     "discover_postgres",

@@ -16,8 +16,10 @@ from ._cache import CacheProviderContract
 from ._event_store import EventStoreContract
 from ._flags import AuditSinkContract, FlagSourceContract
 from ._idempotency import IdempotencyStoreContract
+from ._notifications import PreferenceStoreContract
 from ._repository import AsyncRepositoryContract
 from ._resource_factory import ResourceFactoryContract
+from ._search import SearchProviderContract
 from ._webhooks import EndpointStoreContract
 
 __all__ = [
@@ -28,5 +30,7 @@ __all__ = [
     "EventStoreContract",
     "FlagSourceContract",
     "IdempotencyStoreContract",
+    "PreferenceStoreContract",
     "ResourceFactoryContract",
+    "SearchProviderContract",
 ]
