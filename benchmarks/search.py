@@ -1,0 +1,356 @@
+"""buttress-search against bm25s, rank_bm25 and tantivy on one labelled corpus, in one run.
+
+Every engine gets the same documents (title and body as one text field) and the same tokens: the
+text goes through buttress-search's default `Analyzer` (NFKC, case folding, Unicode words) and the
+peers receive the token lists (tantivy: the tokens joined by spaces, which its default tokenizer
+splits back the same way). Query timings include tokenising the query, for every engine.
+
+Printed, in order:
+
+1. Queries per second (OR of the query's words, top 10): MemorySearch vs rank_bm25 (target >= 10x),
+   with bm25s and tantivy next to it; PostgresSearch (``simple`` configuration, GIN index).
+2. Indexing documents per second (tokenising included): MemorySearch vs rank_bm25 (target >= 1x).
+3. nDCG@10 on the labelled queries: MemorySearch vs bm25s (Lucene BM25, k1 = 1.2, b = 0.75; target
+   within 0.01), rank_bm25 (Okapi), tantivy and PostgresSearch (``ts_rank``).
+4. FallbackSearch's added latency per query (healthy primary; failing primary answered by the
+   fallback) over calling MemorySearch directly.
+
+Medians over repeats, with the 10th-90th percentile spread. PostgreSQL comes from
+``BUTTRESS_BENCH_POSTGRES`` (default ``postgresql://postgres@127.0.0.1:5432/test``); its rows are
+skipped when the server is unreachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+import tantivy
+from rank_bm25 import BM25Okapi
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _harness import print_table, ratio
+from _search_corpus import build
+
+from buttress.search import (
+    Analyzer,
+    FallbackSearch,
+    MemorySearch,
+    PostgresSearch,
+    Schema,
+    SearchQuery,
+    SearchUnavailableError,
+)
+
+logging.getLogger("buttress.search").setLevel(logging.ERROR)  # the failing-primary run warns per query
+DSN = os.environ.get("BUTTRESS_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+REPEATS = 7
+SCHEMA = Schema(searchable={"text": 1.0})
+
+
+@dataclass(frozen=True)
+class Dist:
+    p50: float
+    p10: float
+    p90: float
+
+    @classmethod
+    def of(cls, samples: Sequence[float]) -> Dist:
+        if len(samples) < 2:
+            return cls(samples[0], samples[0], samples[0])
+        deciles = statistics.quantiles(samples, n=10, method="inclusive")
+        return cls(statistics.median(samples), deciles[0], deciles[-1])
+
+    def cell(self, digits: int = 0) -> str:
+        return f"{self.p50:,.{digits}f} ({self.p10:,.{digits}f}-{self.p90:,.{digits}f})"
+
+
+def ndcg_at_10(ranked: Sequence[str], grades: dict[str, int]) -> float:
+    gain = sum(
+        (2 ** grades.get(doc_id, 0) - 1) / math.log2(rank + 2) for rank, doc_id in enumerate(ranked[:10])
+    )
+    ideal = sorted(grades.values(), reverse=True)[:10]
+    best = sum((2**grade - 1) / math.log2(rank + 2) for rank, grade in enumerate(ideal))
+    return gain / best if best else 0.0
+
+
+def rates(runs: dict[str, tuple[Callable[[], Any], int]], repeats: int = REPEATS) -> dict[str, Dist]:
+    """Items per second of each run, sampled round-robin (so load on the machine hits all alike).
+
+    Each run is warmed up once; ``runs`` maps a name to ``(call, items per call)``.
+    """
+    for run, _ in runs.values():
+        run()
+    samples: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, (run, items) in runs.items():
+            start = time.perf_counter()
+            run()
+            samples[name].append(items / (time.perf_counter() - start))
+    return {name: Dist.of(values) for name, values in samples.items()}
+
+
+async def arate(run: Callable[[], Any], items: int, repeats: int = REPEATS) -> Dist:
+    await run()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        await run()
+        samples.append(items / (time.perf_counter() - start))
+    return Dist.of(samples)
+
+
+# -- engines ----------------------------------------------------------------------------------------
+
+
+class Peers:
+    """bm25s, rank_bm25 and tantivy built on the same tokens."""
+
+    def __init__(self, documents: list[dict[str, str]], analyzer: Analyzer) -> None:
+        self.analyzer = analyzer
+        self.ids = [document["id"] for document in documents]
+        self.texts = [document["text"] for document in documents]
+
+    def build_rank_bm25(self) -> BM25Okapi:
+        return BM25Okapi([self.analyzer.tokens(text) for text in self.texts], k1=1.2, b=0.75)
+
+    def build_bm25s(self) -> bm25s.BM25:
+        retriever = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+        retriever.index([self.analyzer.tokens(text) for text in self.texts], show_progress=False)
+        return retriever
+
+    def build_tantivy(self) -> tantivy.Index:
+        builder = tantivy.SchemaBuilder()
+        builder.add_text_field("id", stored=True, tokenizer_name="raw")
+        builder.add_text_field("text", stored=False)
+        index = tantivy.Index(builder.build())
+        writer = index.writer(heap_size=100_000_000, num_threads=1)
+        for doc_id, text in zip(self.ids, self.texts, strict=True):
+            writer.add_document(tantivy.Document(id=doc_id, text=" ".join(self.analyzer.tokens(text))))
+        writer.commit()
+        writer.wait_merging_threads()
+        index.reload()
+        return index
+
+
+def rank_bm25_top(model: BM25Okapi, ids: list[str], analyzer: Analyzer, text: str) -> list[str]:
+    scores = model.get_scores(analyzer.tokens(text))
+    top = np.argpartition(-scores, 10)[:10]
+    return [ids[i] for i in sorted(top, key=lambda i: (-scores[i], ids[i]))]
+
+
+def bm25s_top(model: bm25s.BM25, ids: list[str], analyzer: Analyzer, text: str) -> list[str]:
+    found, _ = model.retrieve([analyzer.tokens(text)], k=10, show_progress=False, n_threads=1)
+    return [ids[i] for i in found[0]]
+
+
+def tantivy_top(index: tantivy.Index, searcher: Any, analyzer: Analyzer, text: str) -> list[str]:
+    query = index.parse_query(" ".join(analyzer.tokens(text)), ["text"])
+    hits = searcher.search(query, 10).hits
+    return [searcher.doc(address)["id"][0] for _, address in hits]
+
+
+# -- the run ----------------------------------------------------------------------------------------
+
+
+async def main() -> None:
+    documents, queries = build()
+    texts = [text for text, _ in queries]
+    analyzer = Analyzer()
+    peers = Peers(documents, analyzer)
+    bench_docs = [{"id": d["id"], "text": d["text"]} for d in documents]
+    print(
+        f"corpus: {len(documents)} documents, {len(queries)} labelled queries; "
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} cores"
+    )
+
+    # Indexing.
+    def index_memory() -> MemorySearch:
+        search = MemorySearch(SCHEMA, analyzer=analyzer)
+        search.index_now(bench_docs)
+        return search
+
+    count = len(documents)
+    index_rates = rates(
+        {
+            "MemorySearch": (index_memory, count),
+            "rank_bm25": (peers.build_rank_bm25, count),
+            "bm25s": (peers.build_bm25s, count),
+            "tantivy": (peers.build_tantivy, count),
+        },
+        9,
+    )
+
+    memory = index_memory()
+    rank = peers.build_rank_bm25()
+    fast = peers.build_bm25s()
+    tindex = peers.build_tantivy()
+    searcher = tindex.searcher()
+    ids = peers.ids
+
+    # Queries.
+    def memory_queries() -> None:
+        for text in texts:
+            memory.search_now(SearchQuery(text, match="any"))
+
+    query_rates = rates(
+        {
+            "MemorySearch": (memory_queries, len(texts)),
+            "rank_bm25": (lambda: [rank_bm25_top(rank, ids, analyzer, t) for t in texts], len(texts)),
+            "bm25s": (lambda: [bm25s_top(fast, ids, analyzer, t) for t in texts], len(texts)),
+            "tantivy": (lambda: [tantivy_top(tindex, searcher, analyzer, t) for t in texts], len(texts)),
+        },
+        5,
+    )
+
+    # Relevance.
+    rankings: dict[str, list[list[str]]] = {
+        "MemorySearch": [memory.search_now(SearchQuery(t, match="any")).ids for t in texts],
+        "bm25s": [bm25s_top(fast, ids, analyzer, t) for t in texts],
+        "rank_bm25": [rank_bm25_top(rank, ids, analyzer, t) for t in texts],
+        "tantivy": [tantivy_top(tindex, searcher, analyzer, t) for t in texts],
+    }
+
+    # Same formula: MemorySearch's scores against bm25s's (float32) on every document.
+    worst = 0.0
+    for text in texts:
+        every = memory.search_now(SearchQuery(text, match="any", limit=10_000))
+        ours = {hit.id: hit.score for hit in every.hits}
+        theirs = fast.get_scores(analyzer.tokens(text))
+        for position, doc_id in enumerate(ids):
+            mine = ours.get(doc_id, 0.0)
+            worst = max(worst, abs(mine - float(theirs[position])) / max(abs(mine), 1e-9))
+
+    # PostgreSQL.
+    postgres_rate: Dist | None = None
+    postgres_index: Dist | None = None
+    postgres = PostgresSearch.from_dsn(DSN, SCHEMA, table="bench_search_documents", max_size=2)
+    try:
+        await postgres.drop_schema()
+        await postgres.create_schema()
+        start = time.perf_counter()
+        for offset in range(0, len(bench_docs), 1000):
+            await postgres.index(bench_docs[offset : offset + 1000])
+        postgres_index = Dist.of([len(bench_docs) / (time.perf_counter() - start)])
+
+        async def postgres_queries() -> None:
+            for text in texts:
+                await postgres.search(SearchQuery(text, match="any"))
+
+        postgres_rate = await arate(postgres_queries, len(texts), 5)
+        rankings["PostgresSearch"] = [(await postgres.search(SearchQuery(t, match="any"))).ids for t in texts]
+        await postgres.drop_schema()
+    except SearchUnavailableError as exc:
+        print(f"PostgreSQL skipped: {exc}")
+    finally:
+        await postgres.aclose()
+
+    # Fallback overhead.
+    class Down:
+        async def search(self, query: SearchQuery) -> Any:
+            raise ConnectionError("down")
+
+    backup = index_memory()
+    healthy = FallbackSearch(memory, backup, timeout=5)
+    failing = FallbackSearch(Down(), backup, timeout=5)  # type: ignore[arg-type]
+    failing.breaker.failure_threshold = 10**9  # keep calling the primary: measure the full failure path
+
+    async def direct() -> None:
+        for text in texts:
+            await memory.search(SearchQuery(text, match="any"))
+
+    async def through(search: FallbackSearch[Any]) -> None:
+        for text in texts:
+            await search.search(SearchQuery(text, match="any"))
+
+    latencies = {}
+    for name, run in (
+        ("direct", direct),
+        ("healthy", lambda: through(healthy)),
+        ("failing", lambda: through(failing)),
+    ):
+        per_second = await arate(run, len(texts), 9)
+        latencies[name] = 1e6 / per_second.p50
+
+    # Tables.
+    peer_names = ["rank_bm25", "bm25s", "tantivy"]
+    ours_q, ours_i = query_rates["MemorySearch"].p50, index_rates["MemorySearch"].p50
+    rows = [
+        [
+            "queries/s (top 10, OR)",
+            query_rates["MemorySearch"].cell(),
+            *(query_rates[name].cell() for name in peer_names),
+            ratio(ours_q, query_rates["rank_bm25"].p50),
+            "≥ 10x",
+        ],
+        [
+            "index documents/s",
+            index_rates["MemorySearch"].cell(),
+            *(index_rates[name].cell() for name in peer_names),
+            ratio(ours_i, index_rates["rank_bm25"].p50),
+            "≥ 1x",
+        ],
+    ]
+    print_table(
+        "MemorySearch vs peers, same corpus and tokens",
+        ["operation", "MemorySearch", *peer_names, "vs rank_bm25", "target"],
+        rows,
+        [
+            f"MemorySearch / bm25s: queries {ratio(ours_q, query_rates['bm25s'].p50)}, "
+            f"indexing {ratio(ours_i, index_rates['bm25s'].p50)}; "
+            f"/ tantivy: queries {ratio(ours_q, query_rates['tantivy'].p50)}, "
+            f"indexing {ratio(ours_i, index_rates['tantivy'].p50)}."
+        ],
+    )
+    grades = [g for _, g in queries]
+    scores = {
+        name: statistics.fmean(ndcg_at_10(r, g) for r, g in zip(ranked, grades, strict=True))
+        for name, ranked in rankings.items()
+    }
+    print_table(
+        "nDCG@10 on the labelled queries",
+        ["engine", "nDCG@10", "vs MemorySearch"],
+        [[name, f"{value:.4f}", f"{value - scores['MemorySearch']:+.4f}"] for name, value in scores.items()],
+        [
+            f"MemorySearch - bm25s = {scores['MemorySearch'] - scores['bm25s']:+.4f} (target: within 0.01); "
+            f"largest relative difference of any document's score from bm25s's: {worst:.1e} "
+            "(bm25s computes in float32; the top 10s differ only in the order of near-ties)."
+        ],
+    )
+    pg_rows = []
+    if postgres_rate is not None and postgres_index is not None:
+        pg_rows = [
+            ["PostgresSearch queries/s (top 10, OR, ts_rank)", postgres_rate.cell()],
+            ["PostgresSearch index documents/s (batches of 1000)", postgres_index.cell()],
+        ]
+    print_table(
+        "PostgresSearch and FallbackSearch",
+        ["measure", "value"],
+        [
+            *pg_rows,
+            ["MemorySearch direct, µs/query", f"{latencies['direct']:.1f}"],
+            [
+                "FallbackSearch, healthy primary: added µs/query",
+                f"{latencies['healthy'] - latencies['direct']:+.1f}",
+            ],
+            [
+                "FallbackSearch, failing primary → fallback: added µs/query",
+                f"{latencies['failing'] - latencies['direct']:+.1f}",
+            ],
+        ],
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,157 @@
+"""`Analyzer`: text to tokens (Unicode normalisation, case folding, word tokenisation, stop words, stems)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .exceptions import MissingExtraError, SearchConfigurationError, SearchTypeError
+
+__all__ = ["ENGLISH_STOP_WORDS", "Analyzer"]
+
+_WORD = re.compile(r"\w+")
+_STEM_CACHE_SIZE = 200_000
+
+ENGLISH_STOP_WORDS: frozenset[str] = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "such",
+        "that",
+        "the",
+        "their",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "was",
+        "will",
+        "with",
+    ]
+)
+"""A short English stop list (articles, conjunctions, common prepositions and auxiliaries)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Analyzer:
+    """Turns text into the tokens that are indexed and searched.
+
+    Steps, in order: Unicode normalisation (``NFKC`` by default, so ``ﬁ`` is ``fi`` and full-width
+    digits are digits), case folding (``str.casefold``: ``Straße`` matches ``strasse``), splitting
+    into runs of Unicode word characters (letters, digits, underscore; every script), dropping stop
+    words, then stemming with a Snowball stemmer when ``stemmer`` names a language (extra
+    ``stemming``; it uses PyStemmer's C implementation when that is installed).
+
+    Args:
+        stop_words: Tokens to drop (compared after case folding), such as `ENGLISH_STOP_WORDS`.
+        stemmer: A Snowball language (``"english"``, ``"french"``, ...) or ``None``.
+        normalization: ``"NFKC"`` (default) or ``"NFC"`` (keeps compatibility characters apart).
+    """
+
+    stop_words: frozenset[str] = frozenset()
+    stemmer: str | None = None
+    normalization: Literal["NFKC", "NFC"] = "NFKC"
+    _stem: Callable[[str], str] | None = field(init=False, repr=False, compare=False, default=None)
+
+    def __post_init__(self) -> None:
+        given: object = self.stop_words
+        if isinstance(given, str) or not isinstance(given, Iterable):
+            raise SearchTypeError("stop_words", "a set of str", given)
+        words = frozenset(given)
+        if not all(isinstance(word, str) for word in words):
+            raise SearchTypeError(
+                "stop_words", "a set of str", next(w for w in words if not isinstance(w, str))
+            )
+        object.__setattr__(self, "stop_words", frozenset(word.casefold() for word in words))
+        if self.normalization not in ("NFKC", "NFC"):
+            raise SearchConfigurationError("normalization", self.normalization, "must be 'NFKC' or 'NFC'")
+        if self.stemmer is not None:
+            if not isinstance(self.stemmer, str):
+                raise SearchTypeError("stemmer", "a str or None", self.stemmer)
+            object.__setattr__(self, "_stem", _snowball(self.stemmer))
+
+    def tokens(self, text: str) -> list[str]:
+        """Return the tokens of ``text``, in order."""
+        if text.isascii():  # already normalised, and case folding is lowering
+            found: list[str] = _WORD.findall(text.lower())
+        else:
+            if not unicodedata.is_normalized(self.normalization, text):
+                text = unicodedata.normalize(self.normalization, text)
+            found = _WORD.findall(text.casefold())
+        if self.stop_words:
+            stop = self.stop_words
+            found = [token for token in found if token not in stop]
+        if self._stem is not None:
+            stem = self._stem
+            found = [stem(token) for token in found]
+        return found
+
+    def spans(self, text: str) -> Iterator[tuple[int, int, list[str]]]:
+        """Yield ``(start, end, tokens)`` for each word of the original ``text`` (for highlighting)."""
+        for match in _WORD.finditer(text):
+            yield match.start(), match.end(), self.tokens(match.group())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the configuration as JSON-ready data (saved with an index)."""
+        return {
+            "stop_words": sorted(self.stop_words),
+            "stemmer": self.stemmer,
+            "normalization": self.normalization,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Analyzer:
+        """Rebuild an analyzer from `to_dict`'s output."""
+        return cls(
+            stop_words=frozenset(data["stop_words"]),
+            stemmer=data["stemmer"],
+            normalization=data["normalization"],
+        )
+
+
+def _snowball(language: str) -> Callable[[str], str]:
+    try:
+        import snowballstemmer  # type: ignore[import-untyped, unused-ignore]  # noqa: PLC0415 - optional extra
+    except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
+        raise MissingExtraError("Analyzer(stemmer=...)", "stemming") from exc
+    try:
+        stemmer = snowballstemmer.stemmer(language)
+    except KeyError as exc:
+        languages = ", ".join(sorted(snowballstemmer.algorithms()))
+        raise SearchConfigurationError(
+            "stemmer", language, f"unknown language; choose one of {languages}"
+        ) from exc
+    cache: dict[str, str] = {}
+
+    def stem(token: str) -> str:
+        found = cache.get(token)
+        if found is None:
+            if len(cache) >= _STEM_CACHE_SIZE:
+                cache.clear()  # a vocabulary this large is unusual: start over rather than grow
+            found = cache[token] = stemmer.stemWord(token)
+        return found
+
+    return stem

@@ -1,0 +1,743 @@
+"""`MemorySearch`: the embedded engine (inverted index, BM25, exact facets, file persistence)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import heapq
+import html
+import json
+import math
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Self
+
+from ._analysis import Analyzer
+from ._query import And, Exists, Filter, Not, Or, Range, SearchQuery, Sort, Term, Terms
+from ._schema import Schema
+from ._types import FacetCount, NumericStats, SearchHit, SearchResult, decode_cursor, encode_cursor
+from .exceptions import IndexFileError, SearchConfigurationError, SearchTypeError
+
+__all__ = ["MemorySearch"]
+
+try:  # the C helper behind Counter, without Counter's per-call overhead
+    from collections import _count_elements as _count  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - other Python implementations
+
+    def _count(mapping: dict[str, int], tokens: Iterable[str]) -> None:
+        for token in tokens:
+            mapping[token] = mapping.get(token, 0) + 1
+
+
+FORMAT = "buttress-search-memory-index"
+FORMAT_VERSION = 1
+
+type Document = dict[str, Any]
+
+
+class _Descending:
+    """Wraps a str so that it sorts in reverse (for a descending keyword sort)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:  # noqa: ANN401 - any comparable value
+        self.value = value
+
+    def __lt__(self, other: _Descending) -> bool:
+        return bool(self.value > other.value)
+
+    def __gt__(self, other: _Descending) -> bool:
+        return bool(self.value < other.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Descending) and bool(self.value == other.value)
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+
+def _component(value: object, descending: bool) -> tuple[int, Any]:
+    """One ascending-comparable part of a sort key; a missing value sorts last either way."""
+    if value is None:
+        return (1, 0)
+    if isinstance(value, str):
+        return (0, _Descending(value) if descending else value)
+    number = float(value)  # type: ignore[arg-type]
+    return (0, -number if descending else number)
+
+
+class MemorySearch:
+    """An in-process search index: BM25 over an inverted index, exact facets, persistence to a file.
+
+    **Scoring.** Each searchable field has its own inverted index and its own BM25 statistics; a
+    document's score is the weighted sum over fields of the field's BM25 score (the "most fields"
+    combination, not BM25F's pooled term frequency), with Lucene's formula::
+
+        idf(t)   = ln(1 + (N - n(t) + 0.5) / (n(t) + 0.5))
+        bm25(t)  = idf(t) * tf / (tf + k1 * (1 - b + b * dl / avgdl))
+
+    where, per field, ``N`` is the number of documents holding the field, ``n(t)`` of those holding
+    ``t``, ``dl`` the document's token count and ``avgdl`` the mean over ``N``. Unlike Lucene, ``dl``
+    is exact rather than a one-byte approximation. A query term repeated counts as many times.
+
+    **Matching.** ``match="all"`` keeps documents holding every term (in any searchable field) and
+    every phrase (as consecutive tokens within one field); ``"any"`` keeps those holding at least one.
+    A term the analyzer splits into several tokens (``e-mail``) acts as a phrase. Excluded terms and
+    phrases remove documents. A query whose words are all stop words matches nothing. Ties in score
+    are broken by id, so pages and cursors are stable. With a `Sort`, ties in the sort fields are
+    broken by id alone, so a cursor over a sorted query is stable under concurrent writes; a cursor
+    over relevance order carries the last score, and writes in between change BM25's statistics
+    (and so the scores): such pages may then repeat or skip a hit, as with any relevance cursor.
+
+    **Speed.** The per-term, per-document BM25 contributions are computed once after a write (lazily,
+    term by term) and kept, so a query is a few dict merges plus `heapq.nlargest`. Writes and queries
+    run on the event loop without awaiting, so each is atomic with respect to other tasks.
+
+    Args:
+        schema: The fields and their uses.
+        analyzer: How text becomes tokens (default: NFKC, case folding, Unicode words).
+        k1: BM25 term-frequency saturation (Lucene's default 1.2).
+        b: BM25 length normalisation, 0..1 (Lucene's default 0.75).
+        marks: The strings put around a highlighted word.
+        escape_html: Whether highlight fragments are HTML-escaped (the marks are not), so they can be
+            inserted in a page as they are.
+        fragment_size: About how many characters a highlight fragment has.
+        max_fragments: At most this many fragments per field.
+    """
+
+    def __init__(
+        self,
+        schema: Schema,
+        *,
+        analyzer: Analyzer | None = None,
+        k1: float = 1.2,
+        b: float = 0.75,
+        marks: tuple[str, str] = ("<mark>", "</mark>"),
+        fragment_size: int = 160,
+        max_fragments: int = 3,
+        escape_html: bool = False,
+    ) -> None:
+        if not isinstance(schema, Schema):
+            raise SearchTypeError("schema", "a Schema", schema)
+        analyzer = Analyzer() if analyzer is None else analyzer
+        if not isinstance(analyzer, Analyzer):
+            raise SearchTypeError("analyzer", "an Analyzer", analyzer)
+        for name, value in (("k1", k1), ("b", b)):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise SearchTypeError(name, "a number", value)
+        if not (math.isfinite(k1) and k1 >= 0):
+            raise SearchConfigurationError("k1", k1, "must be a finite number >= 0")
+        if not (0 <= b <= 1):
+            raise SearchConfigurationError("b", b, "must be between 0 and 1")
+        if not (isinstance(marks, tuple) and len(marks) == 2 and all(isinstance(m, str) for m in marks)):
+            raise SearchTypeError("marks", "a pair of str", marks)
+        for name, size in (("fragment_size", fragment_size), ("max_fragments", max_fragments)):
+            if isinstance(size, bool) or not isinstance(size, int):
+                raise SearchTypeError(name, "an int", size)
+            if size < 1:
+                raise SearchConfigurationError(name, size, "must be at least 1")
+        self.schema = schema
+        self.analyzer = analyzer
+        self.k1 = float(k1)
+        self.b = float(b)
+        self.marks = marks
+        if not isinstance(escape_html, bool):
+            raise SearchTypeError("escape_html", "a bool", escape_html)
+        self.escape_html = escape_html
+        self.fragment_size = fragment_size
+        self.max_fragments = max_fragments
+        self._weights = dict(schema.searchable)
+        self._clear()
+
+    def _clear(self) -> None:
+        self._num: dict[str, int] = {}
+        self._ids: list[str] = []
+        self._docs: list[Document | None] = []
+        self._live: set[int] = set()
+        # Token counts per field and document; phrases are verified by analysing the stored text
+        # again (only for candidates holding every word), so no per-document token list is kept.
+        self._lengths: dict[str, dict[int, int]] = {name: {} for name in self._weights}
+        # Postings are lists of document numbers, appended to on writes; a delete leaves its numbers
+        # behind (counted in _garbage) and readers skip them, compacting a list as they read it and
+        # every list once half of all entries are dead. Term frequencies live in _freqs.
+        self._postings: dict[str, dict[str, list[int]]] = {name: {} for name in self._weights}
+        self._freqs: dict[str, dict[int, dict[str, int]]] = {name: {} for name in self._weights}
+        self._entries = 0
+        self._garbage = 0
+        self._length_sum: dict[str, int] = dict.fromkeys(self._weights, 0)
+        self._values: dict[str, dict[int, Any]] = {name: {} for name in self.schema.fields}
+        self._value_index: dict[str, dict[Any, set[int]]] = {name: {} for name in self.schema.fields}
+        self._invalidate()
+
+    def _invalidate(self) -> None:
+        self._impacts: dict[str, dict[int, float]] = {}
+        self._norms: dict[str, dict[int, float]] = {}
+
+    def __len__(self) -> int:
+        """The number of documents in the index."""
+        return len(self._live)
+
+    # -- writes --------------------------------------------------------------------------------
+
+    async def index(self, documents: Iterable[Mapping[str, Any]]) -> None:
+        """Add or replace documents by id; all or nothing (a bad document raises, none is written).
+
+        Raises:
+            InvalidDocumentError: A document lacks its id or holds a value of the wrong type.
+        """
+        self.index_now(documents)
+
+    def index_now(self, documents: Iterable[Mapping[str, Any]]) -> None:
+        """`index`, synchronously (for loading and for code that is not async)."""
+        if isinstance(documents, Mapping) or not isinstance(documents, Iterable):
+            raise SearchTypeError("documents", "an iterable of documents", documents)
+        split = self.schema.split
+        prepared = [(split(document), document) for document in documents]
+        if not prepared:
+            return
+        latest: dict[str, int] = {}
+        for position, ((doc_id, _, _), _) in enumerate(prepared):
+            latest[doc_id] = position
+        tokenize = self.analyzer.tokens
+        ids, docs, numbers, live = self._ids, self._docs, self._num, self._live
+        lengths_of, postings_of, freqs_of, length_sum = (
+            self._lengths,
+            self._postings,
+            self._freqs,
+            self._length_sum,
+        )
+        for position, ((doc_id, texts, values), document) in enumerate(prepared):
+            if latest[doc_id] != position:
+                continue  # a later document in the same call replaces it
+            old = numbers.get(doc_id)
+            if old is not None:
+                self._remove(old)
+            num = len(ids)
+            ids.append(doc_id)
+            docs.append(dict(document))
+            numbers[doc_id] = num
+            live.add(num)
+            for name, text in texts.items():
+                tokens = tokenize(text)
+                if not tokens:
+                    continue
+                lengths_of[name][num] = len(tokens)
+                length_sum[name] += len(tokens)
+                postings = postings_of[name]
+                frequencies: dict[str, int] = {}
+                _count(frequencies, tokens)
+                freqs_of[name][num] = frequencies
+                self._entries += len(frequencies)
+                for term in frequencies:
+                    try:
+                        postings[term].append(num)
+                    except KeyError:
+                        postings[term] = [num]
+            for name, value in values.items():
+                self._values[name][num] = value
+                index = self._value_index[name]
+                for item in value if isinstance(value, list) else (value,):
+                    index.setdefault(item, set()).add(num)
+        self._invalidate()
+        self._collect()
+
+    async def delete(self, ids: Iterable[str]) -> int:
+        """Remove documents by id; return how many existed."""
+        if isinstance(ids, str) or not isinstance(ids, Iterable):
+            raise SearchTypeError("ids", "an iterable of str", ids)
+        wanted = list(ids)
+        for doc_id in wanted:
+            if not isinstance(doc_id, str):
+                raise SearchTypeError("ids", "an iterable of str", doc_id)
+        removed = 0
+        for doc_id in dict.fromkeys(wanted):
+            num = self._num.get(doc_id)
+            if num is not None:
+                self._remove(num)
+                removed += 1
+        if removed:
+            self._invalidate()
+            self._collect()
+        return removed
+
+    def _remove(self, num: int) -> None:
+        del self._num[self._ids[num]]
+        self._docs[num] = None
+        self._live.discard(num)
+        for name, by_doc in self._lengths.items():
+            length = by_doc.pop(num, None)
+            if length is None:
+                continue
+            self._length_sum[name] -= length
+            self._garbage += len(self._freqs[name].pop(num))
+        for name, values in self._values.items():
+            value = values.pop(num, None)
+            if value is None:
+                continue
+            index = self._value_index[name]
+            for item in value if isinstance(value, list) else (value,):
+                holders = index[item]
+                holders.discard(num)
+                if not holders:
+                    del index[item]
+
+    def _collect(self) -> None:
+        """Drop dead numbers from every postings list once they are half of all entries."""
+        if self._garbage * 2 <= self._entries:
+            return
+        for name, postings in self._postings.items():
+            freqs = self._freqs[name]
+            for term in list(postings):
+                live = [num for num in postings[term] if num in freqs]
+                if live:
+                    postings[term] = live
+                else:
+                    del postings[term]
+        self._entries -= self._garbage
+        self._garbage = 0
+
+    def _live_postings(self, name: str, term: str) -> list[int] | None:
+        """The numbers of the live documents whose field ``name`` holds ``term`` (None: none)."""
+        postings = self._postings[name]
+        found = postings.get(term)
+        if found is None or not self._garbage:
+            return found
+        freqs = self._freqs[name]
+        live = [num for num in found if num in freqs]
+        if len(live) != len(found):
+            self._garbage -= len(found) - len(live)
+            self._entries -= len(found) - len(live)
+            if not live:
+                del postings[term]
+                return None
+            postings[term] = live
+        return live
+
+    # -- scoring -------------------------------------------------------------------------------
+
+    def _norm(self, name: str) -> dict[int, float]:
+        norms = self._norms.get(name)
+        if norms is None:
+            by_doc = self._lengths[name]
+            average = self._length_sum[name] / len(by_doc) if by_doc else 1.0
+            k1, b = self.k1, self.b
+            base, slope = k1 * (1 - b), k1 * b / average
+            norms = self._norms[name] = {num: base + slope * length for num, length in by_doc.items()}
+        return norms
+
+    def _impact(self, term: str) -> dict[int, float]:
+        """Every document holding ``term`` with its weighted BM25 contribution (cached until a write)."""
+        impact = self._impacts.get(term)
+        if impact is not None:
+            return impact
+        impact = {}
+        for name, weight in self._weights.items():
+            postings = self._live_postings(name, term)
+            if not postings:
+                continue
+            total, holding = len(self._lengths[name]), len(postings)
+            factor = weight * math.log(1 + (total - holding + 0.5) / (holding + 0.5))
+            norms, freqs = self._norm(name), self._freqs[name]
+            if not impact:
+                impact = {num: factor * (tf := freqs[num][term]) / (tf + norms[num]) for num in postings}
+                continue
+            for num in postings:
+                tf = freqs[num][term]
+                impact[num] = impact.get(num, 0.0) + factor * tf / (tf + norms[num])
+        self._impacts[term] = impact
+        return impact
+
+    def _phrase(self, tokens: list[str]) -> set[int]:
+        """Documents holding ``tokens`` consecutively within one searchable field."""
+        found: set[int] = set()
+        width = len(tokens)
+        first = tokens[0]
+        for name in self._weights:
+            lists = [self._live_postings(name, token) for token in tokens]
+            if any(item is None for item in lists):
+                continue
+            candidates = set.intersection(*(set(item) for item in lists if item is not None))
+            tokenize = self.analyzer.tokens
+            for num in candidates - found:
+                sequence = tokenize((self._docs[num] or {})[name])
+                for start in range(len(sequence) - width + 1):
+                    if sequence[start] == first and sequence[start : start + width] == tokens:
+                        found.add(num)
+                        break
+        return found
+
+    def _holders(self, tokens: list[str]) -> set[int] | dict[int, float]:
+        return self._impact(tokens[0]) if len(tokens) == 1 else self._phrase(tokens)
+
+    def _match(self, query: SearchQuery) -> dict[int, float]:  # noqa: PLR0912 - one branch per match mode
+        """The matching documents with their scores (0.0 without text), before the filter."""
+        parsed = query.parsed
+        tokenize = self.analyzer.tokens
+        groups = [tokens for tokens in map(tokenize, parsed.positive) if tokens]
+        scores: dict[int, float]
+        if not parsed.positive:
+            scores = dict.fromkeys(self._live, 0.0)
+        elif not groups:
+            scores = {}
+        elif query.match == "any":
+            scores = {}
+            for tokens in groups:
+                for token in tokens:
+                    for num, value in self._impact(token).items():
+                        scores[num] = scores.get(num, 0.0) + value
+            if any(len(tokens) > 1 for tokens in groups):
+                allowed: set[int] = set()
+                for tokens in groups:
+                    allowed.update(self._holders(tokens))
+                scores = {num: score for num, score in scores.items() if num in allowed}
+        else:
+            holders = sorted((self._holders(tokens) for tokens in groups), key=len)
+            candidates = set(holders[0]).intersection(*holders[1:])
+            scores = dict.fromkeys(candidates, 0.0)
+            for tokens in groups:
+                for token in tokens:
+                    impact = self._impact(token)
+                    for num in candidates:
+                        scores[num] += impact[num]
+        for tokens in map(tokenize, parsed.excluded):
+            if tokens and scores:
+                excluded = self._holders(tokens)
+                scores = {num: score for num, score in scores.items() if num not in excluded}
+        return scores
+
+    # -- filters -------------------------------------------------------------------------------
+
+    def _filter(self, item: Filter) -> set[int]:  # noqa: PLR0911 - one return per filter kind
+        match item:
+            case Term(field=name, value=value):
+                return set(self._value_index[name].get(value, ()))
+            case Terms(field=name, values=values):
+                index = self._value_index[name]
+                return set().union(*(index.get(value, ()) for value in values))
+            case Range(field=name):
+                return {num for num, value in self._values[name].items() if item.contains(value)}
+            case Exists(field=name):
+                return set(self._values[name])
+            case And(filters=items):
+                return set(self._live).intersection(*(self._filter(sub) for sub in items))
+            case Or(filters=items):
+                return set().union(*(self._filter(sub) for sub in items))
+            case Not(filter=sub):
+                return self._live - self._filter(sub)
+        raise SearchTypeError("filter", "a filter", item)  # pragma: no cover - checked by the schema
+
+    # -- search --------------------------------------------------------------------------------
+
+    async def search(self, query: SearchQuery) -> SearchResult[Document]:
+        """Run ``query``: hits, exact total, facets and stats over the whole filtered hit set.
+
+        Raises:
+            UnknownFieldError: The query filters, facets, sorts or asks stats on an undeclared field.
+            SearchConfigurationError: A bad cursor.
+        """
+        return self.search_now(query)
+
+    def search_now(self, query: SearchQuery) -> SearchResult[Document]:
+        """`search`, synchronously."""
+        self.schema.check_query(query)
+        cursor = decode_cursor(query)
+        scores = self._match(query)
+        if query.filter is not None and scores:
+            allowed = self._filter(query.filter)
+            if len(allowed) < len(scores):
+                scores = {num: scores[num] for num in allowed if num in scores}
+            else:
+                scores = {num: score for num, score in scores.items() if num in allowed}
+        total = len(scores)
+        facets = {name: self._facet(name, scores) for name in query.facets}
+        stats = {name: self._stats(name, scores) for name in query.stats}
+        key = self._key_function(query.sort, scores)
+        before = 0
+        if cursor is not None:
+            try:
+                after = self._cursor_key(query.sort, cursor)
+                remaining = {num: score for num, score in scores.items() if key(num) > after}
+            except (TypeError, ValueError, IndexError) as exc:
+                raise SearchConfigurationError(
+                    "cursor", query.cursor, "is not a cursor this package made"
+                ) from exc
+            before = total - len(remaining)
+            page = self._top(remaining, key, query.limit, query.sort)
+            more = len(remaining) > query.limit
+        else:
+            before = query.offset
+            page = self._top(scores, key, query.offset + query.limit, query.sort)[query.offset :]
+            more = query.offset + query.limit < total
+        next_cursor = None
+        if more and page:
+            next_cursor = encode_cursor(query, self._raw_key(query.sort, page[-1], scores))
+        terms = self._highlight_terms(query) if query.highlight else set()
+        hits = tuple(
+            SearchHit(
+                id=self._ids[num],
+                score=scores[num],
+                document=dict(self._docs[num] or {}),
+                highlights=self._highlights(num, terms) if terms else {},
+            )
+            for num in page
+        )
+        return SearchResult(
+            hits=hits,
+            total=total,
+            facets=facets,
+            stats=stats,
+            offset=before,
+            limit=query.limit,
+            next_cursor=next_cursor,
+        )
+
+    async def count(self, query: SearchQuery | None = None) -> int:
+        """Return how many documents match ``query`` (all documents when ``None``)."""
+        if query is None:
+            return len(self._live)
+        return self.search_now(dataclasses.replace(query, limit=0, offset=0, cursor=None)).total
+
+    def _key_function(
+        self, sort: tuple[Sort, ...], scores: dict[int, float]
+    ) -> Callable[[int], tuple[Any, ...]]:
+        ids = self._ids
+        if not sort:
+            return lambda num: (-scores[num], ids[num])
+        columns = [(self._values[item.field], item.descending) for item in sort]
+        return lambda num: (
+            *(_component(values.get(num), descending) for values, descending in columns),
+            ids[num],
+        )
+
+    def _cursor_key(self, sort: tuple[Sort, ...], raw: list[Any]) -> tuple[Any, ...]:
+        if len(raw) != len(sort) + 2 or not isinstance(raw[-1], str):
+            raise ValueError("wrong cursor shape")
+        parts = [_component(value, item.descending) for value, item in zip(raw, sort, strict=False)]
+        if sort:
+            return (*parts, raw[-1])
+        return (-float(raw[-2]), raw[-1])
+
+    def _raw_key(self, sort: tuple[Sort, ...], num: int, scores: dict[int, float]) -> list[Any]:
+        return [*(self._values[item.field].get(num) for item in sort), scores[num], self._ids[num]]
+
+    def _top(
+        self,
+        scores: dict[int, float],
+        key: Callable[[int], tuple[Any, ...]],
+        count: int,
+        sort: tuple[Sort, ...],
+    ) -> list[int]:
+        if count <= 0 or not scores:
+            return []
+        if sort or count >= len(scores):
+            return heapq.nsmallest(count, scores, key=key)
+        # Relevance order: the count-th best score is the cut; every document at or above it is a
+        # candidate, and ties at the cut are settled by id.
+        cut = heapq.nlargest(count, scores.values())[-1]
+        return sorted((num for num, score in scores.items() if score >= cut), key=key)[:count]
+
+    # -- facets and stats ----------------------------------------------------------------------
+
+    def _facet(self, name: str, scores: dict[int, float]) -> tuple[FacetCount, ...]:
+        values = self._values[name]
+        counts: Counter[Any] = Counter()
+        if len(scores) > 4 * len(self._value_index[name]):
+            # Few distinct values, many hits: count each value's holders among the hits.
+            for value, holders in self._value_index[name].items():
+                found = sum(1 for num in holders if num in scores)
+                if found:
+                    counts[value] = found
+        else:
+            for num in scores:
+                value = values.get(num)
+                if value is None:
+                    continue
+                if isinstance(value, list):
+                    counts.update(value)
+                else:
+                    counts[value] += 1
+        ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        return tuple(FacetCount(value, count) for value, count in ordered)
+
+    def _stats(self, name: str, scores: dict[int, float]) -> NumericStats:
+        values = self._values[name]
+        numbers = [values[num] for num in scores if num in values]
+        if not numbers:
+            return NumericStats(count=0, min=None, max=None, sum=0, avg=None)
+        total = math.fsum(numbers)
+        return NumericStats(
+            count=len(numbers), min=min(numbers), max=max(numbers), sum=total, avg=total / len(numbers)
+        )
+
+    # -- highlights ----------------------------------------------------------------------------
+
+    def _highlight_terms(self, query: SearchQuery) -> set[str]:
+        tokenize = self.analyzer.tokens
+        return {token for item in query.parsed.positive for token in tokenize(item)}
+
+    def _highlights(self, num: int, terms: set[str]) -> dict[str, tuple[str, ...]]:
+        document = self._docs[num] or {}
+        found: dict[str, tuple[str, ...]] = {}
+        for name in self._weights:
+            text = document.get(name)
+            if not isinstance(text, str) or num not in self._lengths[name]:
+                continue
+            spans = [
+                (start, end) for start, end, tokens in self.analyzer.spans(text) if terms.intersection(tokens)
+            ]
+            if spans:
+                found[name] = self._fragments(text, spans)
+        return found
+
+    def _fragments(self, text: str, spans: list[tuple[int, int]]) -> tuple[str, ...]:
+        opening, closing = self.marks
+        size = self.fragment_size
+        groups: list[list[tuple[int, int]]] = []
+        for span in spans:
+            if groups and span[1] - groups[-1][0][0] <= size:
+                groups[-1].append(span)
+            else:
+                groups.append([span])
+        fragments: list[str] = []
+        for group in groups[: self.max_fragments]:
+            first, last = group[0][0], group[-1][1]
+            slack = max(0, size - (last - first)) // 2
+            start, end = max(0, first - slack), min(len(text), last + slack)
+            if start > 0:
+                space = text.find(" ", start, first)
+                start = space + 1 if space >= 0 else start
+            if end < len(text):
+                space = text.rfind(" ", last, end)
+                end = space if space >= 0 else end
+            escape = html.escape if self.escape_html else str
+            pieces, position = [], start
+            for span_start, span_end in group:
+                pieces += [
+                    escape(text[position:span_start]),
+                    opening,
+                    escape(text[span_start:span_end]),
+                    closing,
+                ]
+                position = span_end
+            pieces.append(escape(text[position:end]))
+            prefix = "…" if start > 0 else ""
+            suffix = "…" if end < len(text) else ""
+            fragments.append(prefix + "".join(pieces).strip() + suffix)
+        return tuple(fragments)
+
+    # -- persistence ---------------------------------------------------------------------------
+
+    async def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the index to ``path`` atomically (a temporary file, fsync, then rename).
+
+        The file holds a versioned header with a SHA-256 of the payload, then the schema, the
+        analyzer, the BM25 parameters and the documents as JSON; `load` re-indexes them.
+
+        Raises:
+            IndexFileError: A document holds a value JSON cannot encode, or the write failed.
+        """
+        payload = self._payload(str(path))
+        await asyncio.to_thread(_write_atomically, Path(path), payload)
+
+    def _payload(self, path: str) -> bytes:
+        body = {
+            "schema": self.schema.to_dict(),
+            "analyzer": self.analyzer.to_dict(),
+            "k1": self.k1,
+            "b": self.b,
+            "documents": [document for document in self._docs if document is not None],
+        }
+        try:
+            data = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+        except (TypeError, ValueError) as exc:
+            raise IndexFileError(
+                path, f"a document cannot be saved as JSON: {exc}", operation="save"
+            ) from exc
+        header = {"format": FORMAT, "version": FORMAT_VERSION, "sha256": hashlib.sha256(data).hexdigest()}
+        return json.dumps(header).encode() + b"\n" + data
+
+    @classmethod
+    async def load(cls, path: str | os.PathLike[str], **options: Any) -> Self:  # noqa: ANN401 - MemorySearch's options
+        """Read an index written by `save`.
+
+        Args:
+            path: The file.
+            **options: Other `MemorySearch` arguments (``marks``, ``fragment_size``, ...); the schema,
+                analyzer, ``k1`` and ``b`` come from the file.
+
+        Raises:
+            IndexFileError: The file is missing, truncated, corrupt, not an index, or of a newer
+                format version.
+        """
+        raw = await asyncio.to_thread(_read, Path(path))
+        body = _decode(str(path), raw)
+        try:
+            schema = Schema.from_dict(body["schema"])
+            analyzer = Analyzer.from_dict(body["analyzer"])
+            k1, b, documents = body["k1"], body["b"], body["documents"]
+            cls(schema, analyzer=analyzer, k1=k1, b=b)  # the file's settings must be valid on their own
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IndexFileError(str(path), f"the index content is invalid: {exc}") from exc
+        search = cls(schema, analyzer=analyzer, k1=k1, b=b, **options)
+        try:
+            search.index_now(documents)
+        except (TypeError, ValueError) as exc:
+            raise IndexFileError(str(path), f"a saved document is invalid: {exc}") from exc
+        return search
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise IndexFileError(str(path), f"cannot be read: {exc.strerror or exc}") from exc
+
+
+def _decode(path: str, raw: bytes) -> dict[str, Any]:
+    head, newline, data = raw.partition(b"\n")
+    try:
+        header = json.loads(head)
+    except ValueError as exc:
+        raise IndexFileError(path, "not a buttress-search index (bad header)") from exc
+    if not newline or not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise IndexFileError(path, "not a buttress-search index (bad header)")
+    version = header.get("version")
+    if version != FORMAT_VERSION:
+        raise IndexFileError(path, f"format version {version!r}; this release reads version {FORMAT_VERSION}")
+    if hashlib.sha256(data).hexdigest() != header.get("sha256"):
+        raise IndexFileError(path, "the checksum does not match: the file is truncated or corrupt")
+    try:
+        body = json.loads(data)
+    except ValueError as exc:  # pragma: no cover - the checksum catches damage first
+        raise IndexFileError(path, "the payload is not JSON") from exc
+    if not isinstance(body, dict):
+        raise IndexFileError(path, "the payload is not an index")
+    return body
+
+
+def _write_atomically(path: Path, payload: bytes) -> None:
+    directory = path.parent if str(path.parent) else Path()
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise IndexFileError(
+            str(path), f"cannot be written: {exc.strerror or exc}", operation="save"
+        ) from exc
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(payload)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise IndexFileError(
+            str(path), f"cannot be written: {exc.strerror or exc}", operation="save"
+        ) from exc
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

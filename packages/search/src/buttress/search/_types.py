@@ -1,0 +1,189 @@
+"""Results and the extension points: `SearchProvider`, `DatabaseFallback` and `Indexer`."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ._query import SearchQuery, Value
+from .exceptions import SearchConfigurationError
+
+__all__ = [
+    "DatabaseFallback",
+    "FacetCount",
+    "Indexer",
+    "NumericStats",
+    "SearchHit",
+    "SearchProvider",
+    "SearchResult",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit[TDocument]:
+    """One matching document.
+
+    Attributes:
+        id: The document's id.
+        score: Its relevance (0.0 for a query without text); comparable within one result only.
+        document: The document as indexed.
+        highlights: Per searchable field that matched, fragments with the matched words wrapped in
+            the provider's marks (``<mark>``/``</mark>`` by default); HTML-escaped only when the
+            provider was made with ``escape_html=True``.
+    """
+
+    id: str
+    score: float
+    document: TDocument
+    highlights: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FacetCount:
+    """How many hits hold ``value`` in the facet's field (a list-valued field counts each value once)."""
+
+    value: Value
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class NumericStats:
+    """Statistics of a number field over the whole hit set (hits without the field are not counted).
+
+    Attributes:
+        count: Hits holding the field.
+        min: The smallest value, or ``None`` when ``count`` is 0 (so are ``max`` and ``avg``).
+        max: The largest value.
+        sum: The sum of the values (0 when ``count`` is 0).
+        avg: ``sum / count``.
+    """
+
+    count: int
+    min: float | None
+    max: float | None
+    sum: float
+    avg: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult[TDocument]:
+    """A page of hits with exact totals, facets and stats over every hit (not only the page).
+
+    Attributes:
+        hits: The page, best first (or in the query's sort order).
+        total: How many documents match, exactly.
+        facets: Per requested field, every value with its exact count, by count descending then value.
+        stats: Per requested number field, its `NumericStats`.
+        offset: The offset of the first hit of the page (with a cursor: hits before it, when known).
+        limit: The page size asked for.
+        next_cursor: Give it as ``SearchQuery.cursor`` for the next page; ``None`` on the last page.
+        degraded: True when `FallbackSearch` answered from its fallback.
+    """
+
+    hits: tuple[SearchHit[TDocument], ...]
+    total: int
+    facets: Mapping[str, tuple[FacetCount, ...]] = field(default_factory=dict)
+    stats: Mapping[str, NumericStats] = field(default_factory=dict)
+    offset: int = 0
+    limit: int = 10
+    next_cursor: str | None = None
+    degraded: bool = False
+
+    @property
+    def ids(self) -> list[str]:
+        """The ids of the page's hits, in order."""
+        return [hit.id for hit in self.hits]
+
+
+class SearchProvider[TDocument](Protocol):
+    """**Protocol**: a search index that documents are written to and queried.
+
+    `MemorySearch` and `PostgresSearch` implement it; `buttress.testing.SearchProviderContract` checks
+    an implementation.
+
+    Methods:
+        index: Add or replace documents (by id). All or nothing per call: a bad document raises
+            `InvalidDocumentError` and none of the call's documents is written.
+        delete: Remove documents by id; return how many existed.
+        search: Run a `SearchQuery`.
+        count: How many documents match a query (every document without one).
+    """
+
+    async def index(self, documents: Iterable[TDocument]) -> None:
+        """Add or replace ``documents``."""
+        ...
+
+    async def delete(self, ids: Iterable[str]) -> int:
+        """Remove the documents with these ids; return how many were removed."""
+        ...
+
+    async def search(self, query: SearchQuery) -> SearchResult[TDocument]:
+        """Return the page of hits, totals, facets and stats for ``query``."""
+        ...
+
+    async def count(self, query: SearchQuery | None = None) -> int:
+        """Return how many documents match ``query`` (all documents when ``None``)."""
+        ...
+
+
+class DatabaseFallback[TDocument](Protocol):
+    """**Protocol**: a plain database query `FallbackSearch` runs when its primary is down or slow.
+
+    Typically an ``ILIKE`` or ``tsvector`` query over the application's own tables. It should honour
+    the query's filter and page; facets and stats may come back empty.
+
+    Methods:
+        search: Answer ``query`` as well as the database can.
+    """
+
+    async def search(self, query: SearchQuery) -> SearchResult[TDocument]:
+        """Answer ``query``."""
+        ...
+
+
+class Indexer[TEntity, TDocument](Protocol):
+    """**Protocol**: maps a domain object to the document that is indexed for it.
+
+    Methods:
+        to_document: Build the document; raise any exception for an entity that cannot be indexed
+            (`bulk_index` reports it against that entity and goes on).
+    """
+
+    def to_document(self, entity: TEntity) -> TDocument:
+        """Return the document for ``entity``."""
+        ...
+
+
+# -- cursors ------------------------------------------------------------------------------------
+
+
+def query_fingerprint(query: SearchQuery) -> str:
+    """A short digest of what decides a query's order and hit set (so a cursor is not reused elsewhere)."""
+    basis = repr((query.text, query.match, query.filter, query.sort))
+    return hashlib.blake2b(basis.encode(), digest_size=6).hexdigest()
+
+
+def encode_cursor(query: SearchQuery, key: list[Any]) -> str:
+    """Encode the sort key of the last hit of a page as an opaque cursor."""
+    payload = json.dumps([query_fingerprint(query), key], separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_cursor(query: SearchQuery) -> list[Any] | None:
+    """Return the sort key stored in ``query.cursor`` (``None`` without a cursor)."""
+    if query.cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(query.cursor + "=" * (-len(query.cursor) % 4))
+        fingerprint, key = json.loads(raw)
+    except (ValueError, TypeError) as exc:
+        raise SearchConfigurationError("cursor", query.cursor, "is not a cursor this package made") from exc
+    if fingerprint != query_fingerprint(query) or not isinstance(key, list):
+        raise SearchConfigurationError(
+            "cursor", query.cursor, "belongs to a different query (text, match, filter or sort changed)"
+        )
+    return key
