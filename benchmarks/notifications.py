@@ -1,0 +1,264 @@
+"""buttress-notifications against pooled raw aiosmtplib and Apprise's ``mailto://``, in one run.
+
+Run with ``nox -s bench -- notifications`` (or ``python benchmarks/notifications.py [--quick]``).
+
+1. Email throughput: the same messages (subject, text and HTML alternative, one recipient each) to
+   the same local aiosmtpd server (plain SMTP on 127.0.0.1, no TLS or AUTH, so only the client side
+   differs). buttress is `SmtpChannel.deliver_many` (pool of 4 connections, one ``RCPT`` per
+   recipient, per-recipient results); the baseline is raw ``aiosmtplib.SMTP.send_message`` over a
+   pool of 4 connections built by hand; Apprise is ``Apprise.notify`` on a ``mailto://`` URL with
+   its per-service throttle turned off (it opens one connection per message and is synchronous).
+   Rounds alternate between the three; the ratio is the median of per-round ratios.
+2. Preference decisions: `MemoryPreferenceStore` lookup + `decide` (opt-in/opt-out and quiet hours
+   in the user's time zone) for 1,000 users spread over nine time zones with weekday windows, at
+   random instants; decisions per second, in one thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import platform
+import random
+import socket
+import statistics
+import threading
+import time
+import warnings
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from datetime import time as wall
+from email.message import EmailMessage
+
+import aiosmtplib
+import apprise
+from _harness import print_table
+from aiosmtpd.controller import Controller
+
+from buttress.notifications import (
+    ANY,
+    Email,
+    MemoryPreferenceStore,
+    Preferences,
+    QuietWindow,
+    SmtpChannel,
+    decide,
+)
+
+POOL = 4
+ZONES = (
+    "UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Sydney",
+    "America/Sao_Paulo", "Asia/Tokyo", "Europe/London", "Pacific/Auckland",
+)  # fmt: skip
+HTML = (
+    "<html><body><h1>Order shipped</h1><p>Your order is on its way.</p>"
+    + "<p>line</p>" * 20
+    + "</body></html>"
+)
+TEXT = "Order shipped\n\nYour order is on its way.\n" + "line\n" * 20
+
+
+@dataclasses.dataclass(frozen=True)
+class Dist:
+    p50: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, samples: Sequence[float]) -> Dist:
+        return cls(statistics.median(samples), min(samples), max(samples))
+
+    def cell(self) -> str:
+        return f"{self.p50:,.0f} ({self.low:,.0f}-{self.high:,.0f})"
+
+
+class Counting:
+    """aiosmtpd handler that only counts accepted messages."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+        with self.lock:
+            self.count += 1
+        return "250 OK"
+
+
+def emails(n: int, tag: str) -> list[Email]:
+    return [
+        Email(to=(f"user{i}@example.com",), subject=f"{tag} order {i} shipped", text=TEXT, html=HTML)
+        for i in range(n)
+    ]
+
+
+async def run_buttress(port: int, batch: list[Email]) -> float:
+    async with SmtpChannel(
+        "127.0.0.1", port, sender="shop@example.com", security="none", pool_size=POOL
+    ) as smtp:
+        start = time.perf_counter()
+        outcomes = await smtp.deliver_many(batch)
+        elapsed = time.perf_counter() - start
+    if not all(isinstance(o, list) and o[0].ok for o in outcomes):
+        raise RuntimeError("buttress failed to send a benchmark message")
+    return len(batch) / elapsed
+
+
+async def run_raw(port: int, batch: list[Email]) -> float:
+    clients = [aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False) for _ in range(POOL)]
+    idle: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
+    start = time.perf_counter()
+
+    async def send(email: Email) -> None:
+        client = await idle.get()
+        try:
+            if not client.is_connected:
+                await client.connect()
+            msg = EmailMessage()
+            msg["From"] = "shop@example.com"
+            msg["To"] = ", ".join(email.to)
+            msg["Subject"] = email.subject
+            msg.set_content(email.text)
+            msg.add_alternative(email.html or "", subtype="html")
+            await client.send_message(msg)
+        finally:
+            idle.put_nowait(client)
+
+    for client in clients:
+        idle.put_nowait(client)
+    await asyncio.gather(*(send(e) for e in batch))
+    elapsed = time.perf_counter() - start
+    for client in clients:
+        with contextlib.suppress(aiosmtplib.SMTPException):
+            await client.quit()
+    return len(batch) / elapsed
+
+
+def run_apprise(port: int, batch: list[Email]) -> float:
+    start = time.perf_counter()
+    for email in batch:
+        target = apprise.Apprise()
+        target.add(
+            f"mailto://127.0.0.1:{port}?smtp=127.0.0.1&from=shop@example.com&to={email.to[0]}&mode=insecure&format=html"
+        )
+        for service in target:
+            service.request_rate_per_sec = 0
+        if not target.notify(title=email.subject, body=HTML):
+            raise RuntimeError("Apprise failed to send a benchmark message")
+    return len(batch) / (time.perf_counter() - start)
+
+
+async def email_bench(rounds: int, n: int, n_apprise: int) -> list[list[str]]:
+    handler = Counting()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        await run_buttress(port, emails(50, "warm"))
+        await run_raw(port, emails(50, "warm"))
+        run_apprise(port, emails(5, "warm"))
+        ours: list[float] = []
+        raw: list[float] = []
+        peer: list[float] = []
+        ratios_raw: list[float] = []
+        ratios_apprise: list[float] = []
+        for r in range(rounds):
+            b = await run_buttress(port, emails(n, f"b{r}"))
+            a = await run_raw(port, emails(n, f"r{r}"))
+            p = await asyncio.to_thread(run_apprise, port, emails(n_apprise, f"a{r}"))
+            ours.append(b)
+            raw.append(a)
+            peer.append(p)
+            ratios_raw.append(b / a)
+            ratios_apprise.append(b / p)
+        expected = 50 + 50 + 5 + rounds * (2 * n + n_apprise)
+        if handler.count != expected:
+            raise RuntimeError(f"the server got {handler.count} messages, expected {expected}")
+    finally:
+        controller.stop()
+    b, a, p = Dist.of(ours), Dist.of(raw), Dist.of(peer)
+    rr, ra = statistics.median(ratios_raw), statistics.median(ratios_apprise)
+    return [
+        ["buttress `SmtpChannel` (pool 4)", b.cell(), "1.00x"],
+        [
+            "raw aiosmtplib (pool 4)",
+            a.cell(),
+            f"buttress = {rr:.2f}x of raw ({'meets' if rr >= 0.8 else 'misses'} >= 0.80x)",
+        ],
+        ["Apprise `mailto://` (throttle off)", p.cell(), f"buttress = {ra:.1f}x Apprise"],
+    ]
+
+
+def decision_bench(rounds: int, n: int) -> list[list[str]]:
+    rng = random.Random(7)
+    store = MemoryPreferenceStore()
+    users = [f"user{i}" for i in range(1000)]
+    for i, user in enumerate(users):
+        nights = QuietWindow.daily(wall(22), wall(7), weekdays=range(5))
+        weekend = (QuietWindow(5, wall(0), wall(10)), QuietWindow(6, wall(0), wall(10)))
+        choices = {("sms", ANY): False, ("email", "marketing"): i % 3 == 0}
+        prefs = Preferences(user, ZONES[i % len(ZONES)], choices, nights + weekend)
+        asyncio.run(store.put(prefs))
+    base = datetime(2026, 3, 1, tzinfo=UTC)
+    cases = [
+        (rng.choice(users), rng.choice(("email", "sms", "push")),
+         rng.choice(("orders", "marketing", "security")),
+         base + timedelta(seconds=rng.randrange(90 * 86400)), rng.random() < 0.05)
+        for _ in range(n)
+    ]  # fmt: skip
+    samples = []
+    verdicts: dict[str, int] = {}
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for user, channel, category, now, critical in cases:
+            d = decide(store.get_now(user), channel, category, now=now, critical=critical)
+        samples.append(n / (time.perf_counter() - start))
+        verdicts[d.verdict.value] = verdicts.get(d.verdict.value, 0) + 1
+    held = sum(
+        1 for u, c, k, t, x in cases[:2000] if decide(store.get_now(u), c, k, now=t, critical=x).release_at
+    )
+    dist = Dist.of(samples)
+    met = "meets" if dist.p50 >= 100_000 else "misses"
+    return [
+        ["lookup + decide (1,000 users, 9 zones)", dist.cell(), f"{met} >= 100,000/s; {held / 20:.0f}% held"]
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and messages")
+    args = parser.parse_args()
+    logging.getLogger("apprise").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    rounds, n, n_apprise = (3, 200, 50) if args.quick else (5, 1000, 200)
+    print(
+        f"buttress-notifications benchmark, {datetime.now(UTC):%Y-%m-%d}, "
+        f"Python {platform.python_version()}, "
+        f"{os.cpu_count()} cores, aiosmtplib {aiosmtplib.__version__}, apprise {apprise.__version__}"
+    )
+    email_rows = asyncio.run(email_bench(rounds, n, n_apprise))
+    print_table(
+        f"Email to a local aiosmtpd (messages/s, median (min-max) of {rounds} rounds)",
+        ["client", "messages/s", "ratio"],
+        email_rows,
+        [
+            f"\n{n} messages per round for buttress and raw aiosmtplib, {n_apprise} for Apprise; "
+            "multipart text + HTML."
+        ],
+    )
+    decisions = decision_bench(rounds, 20_000 if args.quick else 100_000)
+    print_table(
+        "Preference + quiet-hours decisions in memory (decisions/s)",
+        ["operation", "decisions/s", "target"],
+        decisions,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+"""buttress-notifications: multi-channel notifications that respect people's preferences.
+
+Typed Jinja2 templates (sandboxed, validated against a pydantic context model when registered),
+channels for email (SMTP), Web Push (VAPID + aes128gcm), SMS (a Twilio-style provider), generic
+webhooks and, through Apprise, the long tail; preferences per channel x category with quiet hours in
+the user's time zone; digests; token-bucket rate limits; and an outbox with retries, dead letters
+and failover::
+
+    from pydantic import BaseModel
+    from buttress.notifications import Notification, Notifier, Recipient, Template, TemplateRegistry
+
+    class Invoice(BaseModel):
+        number: str
+
+    templates = TemplateRegistry()
+    templates.register(Template("invoice", Invoice, subject="Invoice {{ number }}", text="Pay {{ number }}."))
+    notifier = Notifier(templates=templates, channels=[smtp])
+    await notifier.send(Notification(Recipient("u1", {"email": "a@example.com"}), "billing", "invoice",
+                                     Invoice(number="42")))
+    await DeliveryWorker(notifier).drain()
+
+The core needs only pydantic and Jinja2. `SmtpChannel` needs the ``smtp`` extra, `WebPushChannel`
+``webpush``, `SmsChannel`/`TwilioSmsProvider`/`WebhookChannel` ``http``, `AppriseChannel` ``apprise``,
+`RedisRateLimiter` ``redis`` and the PostgreSQL stores ``postgres``
+(`PostgresPushSubscriptionStore` also ``webpush``); they are imported on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._channels import Message, NotificationChannel, RecipientResult
+from ._digest import DigestRule
+from ._model import DigestContext, DigestEntry, Job, Notification, NotificationStatus, Recipient, Rendered
+from ._notifier import DeliveryWorker, Notifier, RetryPolicy
+from ._outbox import Claim, MemoryOutbox, Outbox
+from ._preferences import (
+    ANY,
+    Decision,
+    MemoryPreferenceStore,
+    PreferenceDefaults,
+    Preferences,
+    PreferenceStore,
+    QuietWindow,
+    Verdict,
+    decide,
+)
+from ._ratelimit import MemoryRateLimiter, Rate, RateLimiter
+from ._templates import Template, TemplateRegistry
+from .exceptions import (
+    DeliveryError,
+    MissingExtraError,
+    NotificationConfigurationError,
+    NotificationNotFoundError,
+    NotificationsError,
+    PermanentDeliveryError,
+    StoreUnavailableError,
+    SubscriptionGoneError,
+    TemplateContextError,
+    TemplateDefinitionError,
+    TemplateError,
+    TemplateRenderError,
+    TransientDeliveryError,
+    UnknownChannelError,
+    UnknownTemplateError,
+)
+
+if TYPE_CHECKING:
+    from ._apprise import AppriseChannel, AppriseMessage
+    from ._http import Sms, SmsChannel, SmsProvider, TwilioSmsProvider, WebhookChannel, WebhookPost
+    from ._postgres import PostgresOutbox, PostgresPreferenceStore
+    from ._push_postgres import PostgresPushSubscriptionStore
+    from ._redis import RedisRateLimiter
+    from ._smtp import Email, SmtpChannel
+    from ._webpush import (
+        MemoryPushSubscriptionStore,
+        PushSubscription,
+        PushSubscriptionStore,
+        VapidKey,
+        WebPush,
+        WebPushChannel,
+    )
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ANY",
+    "AppriseChannel",
+    "AppriseMessage",
+    "Claim",
+    "Decision",
+    "DeliveryError",
+    "DeliveryWorker",
+    "DigestContext",
+    "DigestEntry",
+    "DigestRule",
+    "Email",
+    "Job",
+    "MemoryOutbox",
+    "MemoryPreferenceStore",
+    "MemoryPushSubscriptionStore",
+    "MemoryRateLimiter",
+    "Message",
+    "MissingExtraError",
+    "Notification",
+    "NotificationChannel",
+    "NotificationConfigurationError",
+    "NotificationNotFoundError",
+    "NotificationStatus",
+    "NotificationsError",
+    "Notifier",
+    "Outbox",
+    "PermanentDeliveryError",
+    "PostgresOutbox",
+    "PostgresPreferenceStore",
+    "PostgresPushSubscriptionStore",
+    "PreferenceDefaults",
+    "PreferenceStore",
+    "Preferences",
+    "PushSubscription",
+    "PushSubscriptionStore",
+    "QuietWindow",
+    "Rate",
+    "RateLimiter",
+    "Recipient",
+    "RecipientResult",
+    "RedisRateLimiter",
+    "Rendered",
+    "RetryPolicy",
+    "Sms",
+    "SmsChannel",
+    "SmsProvider",
+    "SmtpChannel",
+    "StoreUnavailableError",
+    "SubscriptionGoneError",
+    "Template",
+    "TemplateContextError",
+    "TemplateDefinitionError",
+    "TemplateError",
+    "TemplateRegistry",
+    "TemplateRenderError",
+    "TransientDeliveryError",
+    "TwilioSmsProvider",
+    "UnknownChannelError",
+    "UnknownTemplateError",
+    "VapidKey",
+    "Verdict",
+    "WebPush",
+    "WebPushChannel",
+    "WebhookChannel",
+    "WebhookPost",
+    "__version__",
+    "decide",
+]
+
+# Names that need an extra, and the private module that holds each.
+_LAZY = {
+    "AppriseChannel": "_apprise",
+    "AppriseMessage": "_apprise",
+    "Sms": "_http",
+    "SmsChannel": "_http",
+    "SmsProvider": "_http",
+    "TwilioSmsProvider": "_http",
+    "WebhookChannel": "_http",
+    "WebhookPost": "_http",
+    "PostgresOutbox": "_postgres",
+    "PostgresPreferenceStore": "_postgres",
+    "PostgresPushSubscriptionStore": "_push_postgres",
+    "RedisRateLimiter": "_redis",
+    "Email": "_smtp",
+    "SmtpChannel": "_smtp",
+    "MemoryPushSubscriptionStore": "_webpush",
+    "PushSubscription": "_webpush",
+    "PushSubscriptionStore": "_webpush",
+    "VapidKey": "_webpush",
+    "WebPush": "_webpush",
+    "WebPushChannel": "_webpush",
+}
+
+
+def __getattr__(name: str) -> object:
+    # Channels and backends load on first use, so the core needs no extra.
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'buttress.notifications' has no attribute {name!r}")
+    from importlib import import_module  # noqa: PLC0415
+
+    return getattr(import_module(f"{__name__}.{module}"), name)

@@ -1,0 +1,68 @@
+"""`DigestRule`: batch a category's notifications per recipient over a window or a daily local schedule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from ._model import check_name
+from .exceptions import NotificationConfigurationError
+
+__all__ = ["DigestRule"]
+
+_EPOCH: Final = datetime(2000, 1, 3, tzinfo=UTC)  # a Monday, so weekly windows start on Mondays
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRule:
+    """Collect notifications of a category into one message per recipient, channel and window.
+
+    Give exactly one of ``window`` (fixed UTC-aligned windows: every 15 minutes, every hour) or
+    ``at`` (daily at this local wall time in the recipient's time zone, e.g. 08:00). A digest is sent
+    when its window closes, then held further if the recipient is in quiet hours.
+
+    Args:
+        key: Names the digest (part of the group); several categories may share one key.
+        template: The registered template rendering a `DigestContext`.
+        window: The window length.
+        at: The daily local send time.
+    """
+
+    key: str
+    template: str
+    window: timedelta | None = None
+    at: time | None = None
+
+    def __post_init__(self) -> None:
+        check_name("key", self.key)
+        check_name("template", self.template)
+        if (self.window is None) == (self.at is None):
+            raise NotificationConfigurationError("window", self.window, "give exactly one of window and at")
+        if self.window is not None and (
+            not isinstance(self.window, timedelta) or self.window < timedelta(seconds=1)
+        ):
+            raise NotificationConfigurationError("window", self.window, "must be a timedelta of at least 1 s")
+        if self.at is not None and (not isinstance(self.at, time) or self.at.tzinfo is not None):
+            raise NotificationConfigurationError(
+                "at", self.at, "must be a naive datetime.time (local wall time)"
+            )
+
+    def closes_at(self, now: datetime, zone: ZoneInfo) -> datetime:
+        """The end (UTC) of the window that ``now`` falls in: the next boundary strictly after ``now``."""
+        now = now.astimezone(UTC)
+        if self.window is not None:
+            windows = (now - _EPOCH) // self.window
+            return _EPOCH + (windows + 1) * self.window
+        at = self.at or time(0)
+        day = now.astimezone(zone).date()
+        for offset in range(3):
+            candidate = datetime.combine(day + timedelta(days=offset), at, tzinfo=zone).astimezone(UTC)
+            if candidate > now:
+                return candidate
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def group(self, recipient_id: str, channel: str, closes_at: datetime) -> str:
+        """The group id shared by every notification of one digest."""
+        return f"{self.key}|{channel}|{closes_at.astimezone(UTC).isoformat()}|{recipient_id}"

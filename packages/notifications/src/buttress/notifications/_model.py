@@ -1,0 +1,189 @@
+"""The values that flow through the package: `Notification`, `NotificationStatus`, `Rendered`, `Job`."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Final
+
+from pydantic import BaseModel
+
+from .exceptions import NotificationConfigurationError
+
+__all__ = [
+    "DigestContext",
+    "DigestEntry",
+    "Job",
+    "Notification",
+    "NotificationStatus",
+    "Recipient",
+    "Rendered",
+]
+
+_NAME: Final = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
+
+
+def check_name(parameter: str, value: object) -> str:
+    """Return ``value`` when it is a short identifier (letters, digits, ``_.:-``); raise otherwise."""
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise NotificationConfigurationError(parameter, value, "must be 1-100 characters of [A-Za-z0-9_.:-]")
+    return value
+
+
+class NotificationStatus(StrEnum):
+    """Where one notification stands on one channel.
+
+    ``PENDING`` waits in the outbox (possibly held by quiet hours until ``available_at``); ``BATCHED``
+    waits for its digest; ``SENDING`` is claimed by a worker; ``SENT``, ``FAILED`` (a permanent
+    rejection, or failed over to another channel), ``SUPPRESSED`` (with a reason) and ``DEAD``
+    (retries exhausted; `requeue` brings it back) are final.
+    """
+
+    PENDING = "pending"
+    BATCHED = "batched"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+    DEAD = "dead"
+
+    @property
+    def final(self) -> bool:
+        """Whether nothing more will happen to a job in this state (unless requeued)."""
+        return self in _FINAL
+
+
+_FINAL: Final = frozenset(
+    {
+        NotificationStatus.SENT,
+        NotificationStatus.FAILED,
+        NotificationStatus.SUPPRESSED,
+        NotificationStatus.DEAD,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Who a notification is for: a user id, and the address each channel should use.
+
+    Args:
+        id: The user's id; preferences and rate limits are keyed by it.
+        addresses: Channel name to address (an email address, a phone number, a webhook URL). Web
+            Push finds its subscriptions by ``id`` and needs no entry here.
+    """
+
+    id: str
+    addresses: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not self.id or len(self.id) > 200:
+            raise NotificationConfigurationError(
+                "recipient.id", self.id, "must be a non-empty string (<= 200)"
+            )
+        object.__setattr__(self, "addresses", dict(self.addresses))
+
+
+@dataclass(frozen=True, slots=True)
+class Notification[TContext: BaseModel]:
+    """One thing to tell one recipient.
+
+    Args:
+        recipient: Who, and where.
+        category: What kind of message (``"billing"``, ``"security"``); preferences are per category.
+        template: The registered template's name.
+        context: An instance of that template's context model.
+        critical: Bypasses quiet hours and digests (never an opt-out).
+        dedupe_key: Sending twice with the same key (per channel) enqueues once.
+        id: Generated when not given.
+    """
+
+    recipient: Recipient
+    category: str
+    template: str
+    context: TContext
+    critical: bool = False
+    dedupe_key: str | None = None
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.recipient, Recipient):
+            raise NotificationConfigurationError(
+                "recipient", type(self.recipient).__name__, "must be a Recipient"
+            )
+        check_name("category", self.category)
+        check_name("template", self.template)
+        if not isinstance(self.context, BaseModel):
+            raise NotificationConfigurationError(
+                "context", type(self.context).__name__, "must be a pydantic model instance"
+            )
+        if self.dedupe_key is not None and (not isinstance(self.dedupe_key, str) or not self.dedupe_key):
+            raise NotificationConfigurationError("dedupe_key", self.dedupe_key, "must be a non-empty string")
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A rendered template: subject line, plain text and (optionally) HTML."""
+
+    subject: str
+    text: str
+    html: str | None = None
+
+
+class DigestEntry(BaseModel):
+    """One notification inside a digest (what its own template rendered)."""
+
+    notification_id: str
+    category: str
+    subject: str
+    text: str
+    html: str | None = None
+    created_at: datetime
+
+
+class DigestContext(BaseModel):
+    """The context a digest template receives: the entries of one window, oldest first."""
+
+    key: str
+    count: int
+    entries: list[DigestEntry]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One notification on one channel, as the outbox stores it.
+
+    Attributes:
+        digest_group: Jobs sharing it are sent as one digest; ``None`` for a single message.
+        digest_template: The template that renders the digest.
+        fallback_channel: Where to fail over on a permanent failure or exhausted retries.
+    """
+
+    id: str
+    notification_id: str
+    recipient_id: str
+    channel: str
+    address: str
+    category: str
+    content: Rendered
+    created_at: datetime
+    available_at: datetime
+    status: NotificationStatus = NotificationStatus.PENDING
+    critical: bool = False
+    dedupe_key: str | None = None
+    attempts: int = 0
+    reason: str | None = None
+    digest_group: str | None = None
+    digest_key: str | None = None
+    digest_template: str | None = None
+    fallback_channel: str | None = None
+    fallback_address: str | None = None
+    lease_until: datetime | None = None
+
+    def but(self, **changes: object) -> Job:
+        """Return a copy with ``changes``."""
+        return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,420 @@
+"""`Notifier` (decides, enqueues) and `DeliveryWorker` (claims, rate-limits, sends, retries, fails over)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from buttress.core import Clock
+
+from ._channels import Message, NotificationChannel
+from ._digest import DigestRule
+from ._model import DigestContext, DigestEntry, Job, Notification, NotificationStatus, Rendered, check_name
+from ._outbox import Claim, MemoryOutbox, Outbox
+from ._preferences import (
+    MemoryPreferenceStore,
+    PreferenceDefaults,
+    Preferences,
+    PreferenceStore,
+    Verdict,
+    decide,
+)
+from ._ratelimit import Rate, RateLimiter
+from ._templates import TemplateRegistry
+from .exceptions import (
+    DeliveryError,
+    NotificationConfigurationError,
+    PermanentDeliveryError,
+    StoreUnavailableError,
+    TemplateError,
+    TransientDeliveryError,
+    UnknownChannelError,
+)
+
+__all__ = ["DeliveryWorker", "Notifier", "RetryPolicy"]
+
+_log = logging.getLogger(__name__)
+_S = NotificationStatus
+_UTC_ZONE: Final = ZoneInfo("UTC")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and when a channel retries transient failures.
+
+    Args:
+        delays: Seconds to wait before each retry; ``len(delays)`` retries, then the job is dead
+            (or fails over).
+        jitter: Each delay is multiplied by a random factor in ``[1 - jitter, 1 + jitter]``.
+    """
+
+    delays: tuple[float, ...] = (5.0, 30.0, 120.0, 600.0, 1800.0)
+    jitter: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not all(isinstance(d, int | float) and d >= 0 for d in self.delays):
+            raise NotificationConfigurationError("delays", self.delays, "must be seconds >= 0")
+        if not 0 <= self.jitter < 1:
+            raise NotificationConfigurationError("jitter", self.jitter, "must be in [0, 1)")
+
+    def delay(self, attempts: int) -> float | None:
+        """Seconds before the next try after ``attempts`` tries, or ``None`` when retries are exhausted."""
+        if attempts > len(self.delays):
+            return None
+        base = self.delays[attempts - 1]
+        return base * random.uniform(1 - self.jitter, 1 + self.jitter)  # noqa: S311 - jitter, not security
+
+
+class Notifier:
+    """Turns a `Notification` into outbox jobs, one per channel, after checking preferences.
+
+    For each channel: an opt-out suppresses (recorded with its reason); a category with a
+    `DigestRule` is batched until its window closes (critical ones are not); quiet hours hold the
+    job until they end (critical ones are not held); the rest are due now. The template is rendered
+    once, at send time, so a bad context fails the caller, not a worker.
+
+    Args:
+        templates: The registry holding every template named by notifications and digest rules.
+        channels: The channels, by their ``name``.
+        outbox: Where jobs go; a `MemoryOutbox` by default.
+        preferences: Where preferences are read; a `MemoryPreferenceStore` by default.
+        defaults: Choices that apply when a user made none.
+        digests: Category → `DigestRule`.
+        failover: Channel → the channel to try when it fails for good (push → email, say).
+        clock: The time source (the outbox's by default).
+    """
+
+    def __init__(
+        self,
+        *,
+        templates: TemplateRegistry,
+        channels: Iterable[NotificationChannel[Any]],
+        outbox: Outbox | None = None,
+        preferences: PreferenceStore | None = None,
+        defaults: PreferenceDefaults | None = None,
+        digests: Mapping[str, DigestRule] | None = None,
+        failover: Mapping[str, str] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if not isinstance(templates, TemplateRegistry):
+            raise NotificationConfigurationError(
+                "templates", type(templates).__name__, "must be a TemplateRegistry"
+            )
+        self.templates = templates
+        self.channels: dict[str, NotificationChannel[Any]] = {}
+        for channel in channels:
+            self.channels[check_name("channel.name", channel.name)] = channel
+        self.outbox: Outbox = outbox if outbox is not None else MemoryOutbox(clock=clock)
+        self.clock: Clock = clock or self.outbox.clock
+        self.preferences: PreferenceStore = (
+            preferences if preferences is not None else MemoryPreferenceStore()
+        )
+        self.defaults = defaults or PreferenceDefaults()
+        self.digests = dict(digests or {})
+        for category, rule in self.digests.items():
+            if not isinstance(rule, DigestRule):
+                raise NotificationConfigurationError("digests", category, "values must be DigestRule")
+            if rule.template not in templates:
+                raise NotificationConfigurationError(
+                    "digests", rule.template, "names an unregistered template"
+                )
+        self.failover = dict(failover or {})
+        for primary, secondary in self.failover.items():
+            for name in (primary, secondary):
+                if name not in self.channels:
+                    raise UnknownChannelError(name)
+
+    async def send(
+        self, notification: Notification[Any], *, channels: Sequence[str] | None = None
+    ) -> list[Job]:
+        """Decide and enqueue ``notification`` on ``channels`` (default: every channel it has an address for).
+
+        Returns:
+            One `Job` per channel, as stored (with status ``pending``, ``batched`` or ``suppressed``).
+
+        Raises:
+            UnknownChannelError: A named channel is not registered.
+            TemplateError: The template is unknown or cannot render this context.
+        """
+        if not isinstance(notification, Notification):
+            raise NotificationConfigurationError(
+                "notification", type(notification).__name__, "must be a Notification"
+            )
+        recipient = notification.recipient
+        names = (
+            list(channels) if channels is not None else [c for c in self.channels if c in recipient.addresses]
+        )
+        for name in names:
+            if name not in self.channels:
+                raise UnknownChannelError(name)
+        content = self.templates.render(notification.template, notification.context)
+        preferences = await self.preferences.get(recipient.id)
+        zone = preferences.zone if preferences is not None else _UTC_ZONE
+        now = self.clock.now()
+        jobs = [self._job(notification, name, content, preferences, zone, now) for name in names]
+        return await self.outbox.enqueue(jobs)
+
+    def _job(  # noqa: PLR0917 - private, called once
+        self,
+        n: Notification[Any],
+        channel: str,
+        content: Rendered,
+        prefs: Preferences | None,
+        zone: ZoneInfo,
+        now: datetime,
+    ) -> Job:
+        job = Job(
+            id=uuid.uuid4().hex,
+            notification_id=n.id,
+            recipient_id=n.recipient.id,
+            channel=channel,
+            address=n.recipient.addresses.get(channel, ""),
+            category=n.category,
+            content=content,
+            created_at=now,
+            available_at=now,
+            critical=n.critical,
+            dedupe_key=n.dedupe_key,
+        )
+        if not job.address:
+            return job.but(status=_S.SUPPRESSED, reason=f"no address for {channel}")
+        decision = decide(prefs, channel, n.category, now=now, critical=n.critical, defaults=self.defaults)
+        if decision.verdict is Verdict.SUPPRESS:
+            return job.but(status=_S.SUPPRESSED, reason=decision.reason)
+        fallback = self.failover.get(channel)
+        if fallback is not None and n.recipient.addresses.get(fallback):
+            fb = decide(prefs, fallback, n.category, now=now, critical=n.critical, defaults=self.defaults)
+            if fb.verdict is not Verdict.SUPPRESS:
+                job = job.but(fallback_channel=fallback, fallback_address=n.recipient.addresses[fallback])
+        rule = self.digests.get(n.category)
+        if rule is not None and not n.critical:
+            closes = rule.closes_at(now, zone)
+            release = (prefs.quiet_until(closes) if prefs is not None else None) or closes
+            return job.but(
+                status=_S.BATCHED,
+                available_at=release,
+                digest_group=rule.group(n.recipient.id, channel, closes),
+                digest_key=rule.key,
+                digest_template=rule.template,
+            )
+        if decision.verdict is Verdict.HOLD and decision.release_at is not None:
+            return job.but(available_at=decision.release_at, reason="held by quiet hours")
+        return job
+
+
+class DeliveryWorker:
+    """Claims due jobs from the outbox and delivers them; run one or many (they share nothing but the outbox).
+
+    Transient failures are retried with the channel's `RetryPolicy`; when retries run out the job is
+    dead, and a permanent failure fails it, each time failing over to the job's fallback channel
+    when it has one. Rate limits are checked before each send: a job over its limit is put back,
+    due when a token will be there, without counting an attempt.
+
+    Args:
+        notifier: Supplies the outbox, channels, templates and clock.
+        retry: The default retry policy.
+        retries: Per-channel policies.
+        limiter: Where token buckets live; no limits without one.
+        recipient_rate: The bucket every recipient gets (keyed ``recipient:<id>``).
+        channel_rates: Channel name → bucket (keyed ``channel:<name>``), e.g. a provider's quota.
+        lease: Seconds a claim is held before another worker may take it.
+        batch: How many jobs (and digest groups) one `run_once` claims.
+    """
+
+    def __init__(
+        self,
+        notifier: Notifier,
+        *,
+        retry: RetryPolicy | None = None,
+        retries: Mapping[str, RetryPolicy] | None = None,
+        limiter: RateLimiter | None = None,
+        recipient_rate: Rate | None = None,
+        channel_rates: Mapping[str, Rate] | None = None,
+        lease: float = 60.0,
+        batch: int = 50,
+    ) -> None:
+        if not isinstance(batch, int) or batch < 1:
+            raise NotificationConfigurationError("batch", batch, "must be an int >= 1")
+        if not isinstance(lease, int | float) or lease <= 0:
+            raise NotificationConfigurationError("lease", lease, "must be seconds > 0")
+        if (recipient_rate is not None or channel_rates) and limiter is None:
+            raise NotificationConfigurationError("limiter", None, "rates need a limiter")
+        self.notifier = notifier
+        self._retry = retry or RetryPolicy()
+        self._retries = dict(retries or {})
+        self._limiter = limiter
+        self._recipient_rate = recipient_rate
+        self._channel_rates = dict(channel_rates or {})
+        self._lease = float(lease)
+        self._batch = batch
+
+    async def run_once(self) -> int:
+        """Claim what is due and process it; return how many claims were processed."""
+        claims = await self.notifier.outbox.claim(limit=self._batch, lease=self._lease)
+        await asyncio.gather(*(self._process(claim) for claim in claims))
+        return len(claims)
+
+    async def drain(self, *, max_rounds: int = 1000) -> int:
+        """Call `run_once` until nothing is due; return the number of claims processed."""
+        total = 0
+        for _ in range(max_rounds):
+            done = await self.run_once()
+            if done == 0:
+                break
+            total += done
+        return total
+
+    async def run(self, *, poll_interval: float = 1.0) -> None:
+        """Process forever, sleeping ``poll_interval`` when nothing is due (cancel to stop).
+
+        An outbox or rate limiter that cannot be reached is logged and retried after ``poll_interval``;
+        the claims it interrupted are taken again when their lease runs out.
+        """
+        while True:
+            try:
+                done = await self.run_once()
+            except StoreUnavailableError as exc:
+                _log.warning("notification worker: %s; retrying in %.1f s", exc, poll_interval)
+                done = 0
+            if done == 0:
+                await asyncio.sleep(poll_interval)
+
+    async def _process(self, claim: Claim) -> None:
+        outbox = _Shielded(self.notifier.outbox)
+        first = claim.jobs[0]
+        now = self.notifier.clock.now()
+        wait = await self._rate_wait(first)
+        if wait > 0:
+            back = _S.BATCHED if claim.digest else _S.PENDING
+            later = now + timedelta(seconds=wait)
+            await outbox.settle(
+                claim, [j.but(status=back, attempts=j.attempts - 1, available_at=later) for j in claim.jobs]
+            )
+            return
+        try:
+            content = self._content(claim)
+        except TemplateError as exc:
+            await outbox.settle(claim, [j.but(status=_S.FAILED, reason=str(exc)) for j in claim.jobs])
+            return
+        channel = self.notifier.channels.get(first.channel)
+        error: DeliveryError | None
+        if channel is None:
+            error = PermanentDeliveryError(first.channel, "no such channel is registered")
+        else:
+            error = await self._deliver(channel, first, content)
+        if error is None:
+            await outbox.settle(claim, [j.but(status=_S.SENT, reason=None) for j in claim.jobs])
+            return
+        outcome, new = self._after_failure(claim, error, now)
+        await outbox.settle(claim, outcome, new)
+
+    async def _rate_wait(self, job: Job) -> float:
+        if self._limiter is None:
+            return 0.0
+        wait = 0.0
+        rate = self._channel_rates.get(job.channel)
+        if rate is not None:
+            wait = await self._limiter.acquire(f"channel:{job.channel}", rate)
+        if wait == 0 and self._recipient_rate is not None:
+            wait = await self._limiter.acquire(f"recipient:{job.recipient_id}", self._recipient_rate)
+        return wait
+
+    def _content(self, claim: Claim) -> Rendered:
+        first = claim.jobs[0]
+        if not claim.digest or first.digest_template is None:
+            return first.content
+        entries = [
+            DigestEntry(
+                notification_id=j.notification_id,
+                category=j.category,
+                subject=j.content.subject,
+                text=j.content.text,
+                html=j.content.html,
+                created_at=j.created_at,
+            )
+            for j in claim.jobs
+        ]
+        context = DigestContext(key=first.digest_key or "", count=len(entries), entries=entries)
+        return self.notifier.templates.render(first.digest_template, context)
+
+    async def _deliver(
+        self, channel: NotificationChannel[Any], job: Job, content: Rendered
+    ) -> DeliveryError | None:
+        message = Message(job.notification_id, job.recipient_id, job.address, content, critical=job.critical)
+        try:
+            results = await channel.deliver(channel.prepare(message))
+        except DeliveryError as exc:
+            return exc
+        except Exception as exc:  # noqa: BLE001 - a channel bug must not kill the worker; retry it
+            _log.exception("channel %s raised while delivering", job.channel)
+            return TransientDeliveryError(job.channel, f"unexpected {type(exc).__name__}")
+        mine = [r for r in results if r.address == job.address]
+        if mine:
+            return mine[0].error
+        # A channel fanning out to several endpoints (a user's browsers) succeeds when one accepted.
+        if any(r.ok for r in results):
+            return None
+        errors = [r.error for r in results if r.error is not None]
+        return errors[0] if errors else PermanentDeliveryError(job.channel, "the channel reported no result")
+
+    def _after_failure(
+        self, claim: Claim, error: DeliveryError, now: datetime
+    ) -> tuple[list[Job], list[Job]]:
+        first = claim.jobs[0]
+        if error.retryable:
+            delay = self._retries.get(first.channel, self._retry).delay(first.attempts)
+            if delay is not None:
+                back = _S.BATCHED if claim.digest else _S.PENDING
+                later = now + timedelta(seconds=delay)
+                return [j.but(status=back, available_at=later, reason=str(error)) for j in claim.jobs], []
+            final = _S.DEAD
+        else:
+            final = _S.FAILED
+        new: list[Job] = []
+        outcome: list[Job] = []
+        for job in claim.jobs:
+            reason = str(error)
+            if job.fallback_channel is not None and job.fallback_address:
+                reason = f"{reason}; failed over to {job.fallback_channel}"
+                new.append(_failover(job, now))
+            outcome.append(job.but(status=final, reason=reason))
+        return outcome, new
+
+
+class _Shielded:
+    """Settles that survive the worker's cancellation.
+
+    A message that went out is recorded as sent even while the worker is being stopped, so it is not
+    sent again when the lease runs out.
+    """
+
+    def __init__(self, outbox: Outbox) -> None:
+        self._outbox = outbox
+
+    async def settle(self, claim: Claim, outcome: Sequence[Job], new: Sequence[Job] = ()) -> None:
+        await asyncio.shield(self._outbox.settle(claim, outcome, new))
+
+
+def _failover(job: Job, now: datetime) -> Job:
+    if job.fallback_channel is None or job.fallback_address is None:  # pragma: no cover - checked by caller
+        raise NotificationConfigurationError("fallback_channel", None, "the job has no fallback")
+    return Job(
+        id=uuid.uuid4().hex,
+        notification_id=job.notification_id,
+        recipient_id=job.recipient_id,
+        channel=job.fallback_channel,
+        address=job.fallback_address,
+        category=job.category,
+        content=job.content,
+        created_at=now,
+        available_at=now,
+        critical=job.critical,
+        reason=f"failover from {job.channel}",
+    )

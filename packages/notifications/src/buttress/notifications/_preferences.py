@@ -1,0 +1,296 @@
+"""Preferences: opt-in/opt-out per channel x category, quiet hours per weekday in the user's time zone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any, Final, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .exceptions import NotificationConfigurationError
+
+__all__ = [
+    "ANY",
+    "Decision",
+    "MemoryPreferenceStore",
+    "PreferenceDefaults",
+    "PreferenceStore",
+    "Preferences",
+    "QuietWindow",
+    "Verdict",
+    "decide",
+]
+
+ANY: Final = "*"
+"""Wildcard for a channel or a category in a preference key."""
+
+_MAX_CHAINED_WINDOWS: Final = 64
+_DAY: Final = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class QuietWindow:
+    """Do-not-disturb from ``start`` to ``end`` (local wall time), starting on ``weekday`` (0 = Monday).
+
+    ``end <= start`` means the window runs past midnight into the next day (22:00-07:00).
+    """
+
+    weekday: int
+    start: time
+    end: time
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.weekday, int) or not 0 <= self.weekday <= 6:
+            raise NotificationConfigurationError("weekday", self.weekday, "must be 0 (Monday) to 6 (Sunday)")
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if not isinstance(value, time) or value.tzinfo is not None:
+                raise NotificationConfigurationError(
+                    name, value, "must be a naive datetime.time (local wall time)"
+                )
+        if self.start == self.end:
+            raise NotificationConfigurationError("end", self.end, "must differ from start")
+
+    @classmethod
+    def daily(cls, start: time, end: time, *, weekdays: Iterable[int] = range(7)) -> tuple[QuietWindow, ...]:
+        """The same window on each of ``weekdays`` (every day by default)."""
+        return tuple(cls(day, start, end) for day in weekdays)
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    """One user's choices.
+
+    Args:
+        user_id: Whose.
+        timezone: An IANA zone name; quiet hours are read in it.
+        choices: ``(channel, category)`` to opted in (``True``) or out (``False``); either part may be
+            `ANY`. The most specific entry wins: exact, then channel-wide, then category-wide, then
+            ``(*, *)``.
+        quiet_hours: The do-not-disturb windows.
+    """
+
+    user_id: str
+    timezone: str = "UTC"
+    choices: Mapping[tuple[str, str], bool] = field(default_factory=dict)
+    quiet_hours: tuple[QuietWindow, ...] = ()
+    zone: ZoneInfo = field(init=False, repr=False, compare=False)
+    _by_day: tuple[tuple[tuple[time, time], ...], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.user_id, str) or not self.user_id:
+            raise NotificationConfigurationError("user_id", self.user_id, "must be a non-empty string")
+        try:
+            zone = ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            raise NotificationConfigurationError(
+                "timezone", self.timezone, "is not an IANA time zone"
+            ) from None
+        choices = dict(self.choices)
+        for key, value in choices.items():
+            if not (isinstance(key, tuple) and len(key) == 2 and all(isinstance(k, str) and k for k in key)):
+                raise NotificationConfigurationError(
+                    "choices", key, "keys must be (channel, category) strings"
+                )
+            if not isinstance(value, bool):
+                raise NotificationConfigurationError("choices", value, "values must be bool")
+        quiet = tuple(self.quiet_hours)
+        if not all(isinstance(w, QuietWindow) for w in quiet):
+            raise NotificationConfigurationError("quiet_hours", quiet, "must hold QuietWindow values")
+        by_day: list[list[tuple[time, time]]] = [[] for _ in range(7)]
+        for window in quiet:
+            by_day[window.weekday].append((window.start, window.end))
+        object.__setattr__(self, "choices", choices)
+        object.__setattr__(self, "quiet_hours", quiet)
+        object.__setattr__(self, "zone", zone)
+        object.__setattr__(self, "_by_day", tuple(tuple(d) for d in by_day))
+
+    def choice(self, channel: str, category: str) -> bool | None:
+        """The user's most specific explicit choice for ``channel`` x ``category``, or ``None``."""
+        return _lookup(self.choices, channel, category)
+
+    def quiet_until(self, now: datetime) -> datetime | None:
+        """When the quiet period holding ``now`` ends (UTC), or ``None`` when ``now`` is not quiet.
+
+        Windows that touch or overlap are chained: the result is the first instant outside every window.
+        Wall times are placed with ``fold=0``: a time skipped by a DST jump lands just after the jump,
+        a repeated one at its first occurrence.
+        """
+        t = now.astimezone(UTC)
+        for _ in range(_MAX_CHAINED_WINDOWS):
+            end = self._window_end(t)
+            if end is None:
+                return None if t == now else t
+            t = end
+        return t  # pragma: no cover - 64 back-to-back windows
+
+    def _window_end(self, t: datetime) -> datetime | None:
+        # t is UTC; aware datetimes with different tzinfo compare as instants.
+        today = t.astimezone(self.zone).date()
+        latest: datetime | None = None
+        for day in (today - _DAY, today):
+            for start, end in self._by_day[day.weekday()]:
+                opens = _at(day, start, self.zone)
+                closes = _at(day if end > start else day + _DAY, end, self.zone)
+                if opens <= t < closes and (latest is None or closes > latest):
+                    latest = closes
+        return latest
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (what the PostgreSQL store writes)."""
+        return {
+            "user_id": self.user_id,
+            "timezone": self.timezone,
+            "choices": [[c, k, v] for (c, k), v in sorted(self.choices.items())],
+            "quiet_hours": [[w.weekday, w.start.isoformat(), w.end.isoformat()] for w in self.quiet_hours],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Preferences:
+        """The inverse of `to_dict`."""
+        return cls(
+            user_id=data["user_id"],
+            timezone=data["timezone"],
+            choices={(c, k): v for c, k, v in data["choices"]},
+            quiet_hours=tuple(
+                QuietWindow(d, time.fromisoformat(s), time.fromisoformat(e))
+                for d, s, e in data["quiet_hours"]
+            ),
+        )
+
+
+def _at(day: date, wall: time, zone: ZoneInfo) -> datetime:
+    # Normalised to UTC: an aware datetime inside a DST gap or fold never compares equal across zones.
+    return datetime.combine(day, wall, tzinfo=zone).astimezone(UTC)
+
+
+def _lookup(choices: Mapping[tuple[str, str], bool], channel: str, category: str) -> bool | None:
+    for key in ((channel, category), (channel, ANY), (ANY, category), (ANY, ANY)):
+        value = choices.get(key)
+        if value is not None:
+            return value
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class PreferenceDefaults:
+    """What applies when a user made no choice: ``(channel, category)`` → bool, with `ANY` wildcards.
+
+    Args:
+        choices: The application's defaults (marketing over SMS off, say).
+        enabled: The answer when nothing matches at all.
+    """
+
+    choices: Mapping[tuple[str, str], bool] = field(default_factory=dict)
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "choices", dict(self.choices))
+
+
+class Verdict(StrEnum):
+    """What to do with a notification on one channel now."""
+
+    DELIVER = "deliver"
+    HOLD = "hold"
+    SUPPRESS = "suppress"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of `decide`: deliver now, hold until ``release_at``, or suppress for ``reason``."""
+
+    verdict: Verdict
+    release_at: datetime | None = None
+    reason: str | None = None
+
+
+_DELIVER: Final = Decision(Verdict.DELIVER)
+_NO_DEFAULTS: Final = PreferenceDefaults()
+
+
+def decide(
+    preferences: Preferences | None,
+    channel: str,
+    category: str,
+    *,
+    now: datetime,
+    critical: bool = False,
+    defaults: PreferenceDefaults = _NO_DEFAULTS,
+) -> Decision:
+    """Decide whether a notification goes out on ``channel`` now.
+
+    An opt-out (the user's, or a default the user did not override) suppresses, critical or not.
+    Otherwise a critical notification is delivered at once; others inside quiet hours are held
+    until the quiet period ends.
+
+    Args:
+        preferences: The user's, or ``None`` when they have none (defaults apply, no quiet hours).
+        channel: The channel's name.
+        category: The notification's category.
+        now: The current time, timezone-aware.
+        critical: Whether to bypass quiet hours.
+        defaults: The application's defaults.
+    """
+    explicit = preferences.choice(channel, category) if preferences is not None else None
+    if explicit is False:
+        return Decision(Verdict.SUPPRESS, reason=f"opted out of {category} on {channel}")
+    if explicit is None:
+        default = _lookup(defaults.choices, channel, category)
+        if default is False or (default is None and not defaults.enabled):
+            return Decision(Verdict.SUPPRESS, reason=f"{category} on {channel} is off by default")
+    if critical or preferences is None or not preferences.quiet_hours:
+        return _DELIVER
+    until = preferences.quiet_until(now)
+    if until is None:
+        return _DELIVER
+    return Decision(Verdict.HOLD, release_at=until, reason="quiet hours")
+
+
+class PreferenceStore(Protocol):
+    """**Protocol**: where users' `Preferences` live.
+
+    ``get`` returns ``None`` for a user who has none; ``put`` replaces a user's preferences whole;
+    ``delete`` reports whether there was something to delete.
+    """
+
+    async def get(self, user_id: str) -> Preferences | None:
+        """Return the user's preferences, or ``None``."""
+        ...
+
+    async def put(self, preferences: Preferences) -> None:
+        """Store ``preferences``, replacing the user's previous ones."""
+        ...
+
+    async def delete(self, user_id: str) -> bool:
+        """Remove the user's preferences; ``True`` if there were any."""
+        ...
+
+
+class MemoryPreferenceStore:
+    """A `PreferenceStore` in a dict, for one process (the embedded default)."""
+
+    def __init__(self, preferences: Iterable[Preferences] = ()) -> None:
+        self._data: dict[str, Preferences] = {p.user_id: p for p in preferences}
+
+    async def get(self, user_id: str) -> Preferences | None:
+        """Return the user's preferences, or ``None``."""
+        return self._data.get(user_id)
+
+    def get_now(self, user_id: str) -> Preferences | None:
+        """`get` without awaiting (for hot loops that already hold the store)."""
+        return self._data.get(user_id)
+
+    async def put(self, preferences: Preferences) -> None:
+        """Store ``preferences``."""
+        if not isinstance(preferences, Preferences):
+            raise NotificationConfigurationError(
+                "preferences", type(preferences).__name__, "must be Preferences"
+            )
+        self._data[preferences.user_id] = preferences
+
+    async def delete(self, user_id: str) -> bool:
+        """Remove the user's preferences."""
+        return self._data.pop(user_id, None) is not None

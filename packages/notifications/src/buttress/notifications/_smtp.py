@@ -1,0 +1,294 @@
+"""`SmtpChannel`: email over SMTP with a small connection pool, STARTTLS/TLS, AUTH and multipart bodies."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import formatdate, make_msgid
+from typing import Literal, Self
+
+from ._channels import Message, RecipientResult
+from ._model import check_name
+from .exceptions import (
+    DeliveryError,
+    MissingExtraError,
+    NotificationConfigurationError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+
+try:
+    import aiosmtplib
+except ImportError as exc:  # pragma: no cover - exercised by the bare session
+    raise MissingExtraError("SmtpChannel", "smtp") from exc
+
+__all__ = ["Email", "SmtpChannel"]
+
+_log = logging.getLogger(__name__)
+_DISCONNECTED = (aiosmtplib.SMTPServerDisconnected, ConnectionError, aiosmtplib.SMTPConnectError, OSError)
+
+
+@dataclass(frozen=True, slots=True)
+class Email:
+    """An email: one message, one or more envelope recipients.
+
+    Args:
+        to: Envelope and ``To:`` recipients.
+        subject: The subject line.
+        text: The text/plain part.
+        html: The text/html alternative, or ``None``.
+        sender: The envelope and ``From:`` address; the channel's default when ``None``.
+        headers: Extra headers (``List-Unsubscribe``, ``Reply-To``...).
+    """
+
+    to: tuple[str, ...]
+    subject: str
+    text: str
+    html: str | None = None
+    sender: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        to: object = self.to
+        if not isinstance(to, tuple) or not to or not all(isinstance(a, str) and "@" in a for a in self.to):
+            raise NotificationConfigurationError(
+                "to", self.to, "must be a non-empty tuple of email addresses"
+            )
+        for name, value in self.headers.items():
+            if "\n" in value or "\r" in value or "\n" in name or ":" in name:
+                raise NotificationConfigurationError(
+                    "headers", name, "header names and values must be one line"
+                )
+
+
+class SmtpChannel:
+    """Send email through an SMTP server, reusing up to ``pool_size`` authenticated connections.
+
+    Each recipient gets its own ``RCPT TO``: a 550 for one address is reported for that address and
+    the others still receive the message. A connection that drops before ``DATA`` is replaced and
+    the message retried once on a fresh one, so nothing is lost and nothing is sent twice; a drop
+    during ``DATA`` (the server may or may not have taken it) is a `TransientDeliveryError`.
+
+    Args:
+        hostname: The server.
+        port: Its port (587 for STARTTLS, 465 for TLS, 25 plain).
+        sender: The default ``From:`` / envelope sender.
+        security: ``"starttls"`` (required upgrade), ``"tls"`` (implicit TLS), ``"opportunistic"`` (STARTTLS
+            when offered) or ``"none"``.
+        username: AUTH user, or ``None`` for no AUTH.
+        password: AUTH password.
+        tls_context: The `ssl.SSLContext` to verify the server with (the system's by default).
+        pool_size: At most this many connections are open at once.
+        timeout: Seconds for each SMTP command.
+        name: The channel's name.
+    """
+
+    def __init__(
+        self,
+        hostname: str,
+        port: int,
+        *,
+        sender: str,
+        security: Literal["starttls", "tls", "opportunistic", "none"] = "starttls",
+        username: str | None = None,
+        password: str | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        pool_size: int = 4,
+        timeout: float = 30.0,
+        name: str = "email",
+    ) -> None:
+        if security not in ("starttls", "tls", "opportunistic", "none"):
+            raise NotificationConfigurationError(
+                "security", security, "must be starttls, tls, opportunistic or none"
+            )
+        if not isinstance(pool_size, int) or pool_size < 1:
+            raise NotificationConfigurationError("pool_size", pool_size, "must be an int >= 1")
+        if not isinstance(sender, str) or "@" not in sender:
+            raise NotificationConfigurationError("sender", sender, "must be an email address")
+        if (username is None) != (password is None):
+            raise NotificationConfigurationError(
+                "username", username, "give both username and password, or neither"
+            )
+        self._name = check_name("name", name)
+        self._hostname = hostname
+        self._port = port
+        self._sender = sender
+        self._security = security
+        self._username = username
+        self._password = password
+        self._tls_context = tls_context
+        self._timeout = timeout
+        self._idle: list[aiosmtplib.SMTP] = []
+        self._slots = asyncio.Semaphore(pool_size)
+        self._domain = sender.rsplit("@", 1)[1]
+
+    @property
+    def name(self) -> str:
+        """The channel's name."""
+        return self._name
+
+    def prepare(self, message: Message) -> Email:
+        """Build an `Email` to ``message.address`` from the rendered subject, text and HTML."""
+        content = message.content
+        headers = {"X-Notification-Id": message.notification_id}
+        if message.critical:
+            headers |= {"Importance": "high", "X-Priority": "1"}
+        return Email(
+            to=(message.address,),
+            subject=content.subject,
+            text=content.text,
+            html=content.html,
+            headers=headers,
+        )
+
+    def mime(self, email: Email) -> bytes:
+        """Return the RFC 5322 bytes for ``email`` (multipart/alternative when it has HTML)."""
+        msg = EmailMessage(policy=SMTP_POLICY)
+        msg["From"] = email.sender or self._sender
+        msg["To"] = ", ".join(email.to)
+        msg["Subject"] = email.subject
+        msg["Date"] = formatdate(localtime=False)
+        msg["Message-ID"] = make_msgid(domain=self._domain)
+        for header, value in email.headers.items():
+            msg[header] = value
+        msg.set_content(email.text)
+        if email.html is not None:
+            msg.add_alternative(email.html, subtype="html")
+        return msg.as_bytes()
+
+    async def deliver(self, payload: Email) -> list[RecipientResult]:
+        """Send ``payload``; return one result per recipient.
+
+        Raises:
+            TransientDeliveryError: The server could not be reached, or the connection dropped during DATA.
+            PermanentDeliveryError: The server refused the sender or the message for everyone.
+        """
+        if not isinstance(payload, Email):
+            raise NotificationConfigurationError("payload", type(payload).__name__, "must be an Email")
+        data = self.mime(payload)
+        sender = payload.sender or self._sender
+        async with self._slots:
+            for attempt in (1, 2):
+                client = await self._acquire()
+                try:
+                    results = await self._transaction(client, sender, payload.to, data)
+                except _RetryError as retry:
+                    await _close(client)
+                    if attempt == 2:
+                        raise TransientDeliveryError(self._name, str(retry)) from None
+                    _log.info("smtp connection dropped before DATA; retrying on a new one")
+                    continue
+                except BaseException:
+                    await _close(client)
+                    raise
+                self._idle.append(client)
+                return results
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def deliver_many(self, payloads: Sequence[Email]) -> list[list[RecipientResult] | DeliveryError]:
+        """Send several emails concurrently over the pool; a whole-message failure is returned, not raised."""
+
+        async def one(email: Email) -> list[RecipientResult] | DeliveryError:
+            try:
+                return await self.deliver(email)
+            except DeliveryError as exc:
+                return exc
+
+        return list(await asyncio.gather(*(one(e) for e in payloads)))
+
+    async def _acquire(self) -> aiosmtplib.SMTP:
+        while self._idle:
+            client = self._idle.pop()
+            if client.is_connected:
+                return client
+        client = aiosmtplib.SMTP(
+            hostname=self._hostname,
+            port=self._port,
+            use_tls=self._security == "tls",
+            start_tls={"starttls": True, "opportunistic": None}.get(self._security, False),
+            tls_context=self._tls_context,
+            timeout=self._timeout,
+        )
+        try:
+            await client.connect()
+            if self._username is not None and self._password is not None:
+                await client.login(self._username, self._password)
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            await _close(client)
+            raise PermanentDeliveryError(self._name, "authentication failed", code=exc.code) from None
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            await _close(client)
+            raise TransientDeliveryError(self._name, f"cannot connect: {type(exc).__name__}") from None
+        return client
+
+    async def _transaction(
+        self, client: aiosmtplib.SMTP, sender: str, recipients: tuple[str, ...], data: bytes
+    ) -> list[RecipientResult]:
+        try:
+            await client.mail(sender)
+            refused: dict[str, DeliveryError] = {}
+            for address in recipients:
+                try:
+                    await client.rcpt(address)
+                except aiosmtplib.SMTPRecipientRefused as exc:
+                    refused[address] = _classify(self._name, exc.code, f"{address} refused: {exc.message}")
+        except aiosmtplib.SMTPSenderRefused as exc:
+            await _reset(client)
+            raise _classify(self._name, exc.code, f"sender refused: {exc.message}") from None
+        except _DISCONNECTED as exc:
+            raise _RetryError(f"connection lost before DATA: {type(exc).__name__}") from None
+        if len(refused) == len(recipients):
+            await _reset(client)
+            return [RecipientResult(a, refused[a]) for a in recipients]
+        try:
+            await client.data(data)
+        except aiosmtplib.SMTPDataError as exc:
+            await _reset(client)
+            raise _classify(self._name, exc.code, f"message refused: {exc.message}") from None
+        except _DISCONNECTED as exc:
+            raise TransientDeliveryError(
+                self._name, f"connection lost during DATA: {type(exc).__name__}"
+            ) from None
+        return [RecipientResult(a, refused.get(a)) for a in recipients]
+
+    async def aclose(self) -> None:
+        """Quit every idle connection."""
+        idle, self._idle = self._idle, []
+        for client in idle:
+            await _close(client)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+class _RetryError(Exception):
+    """The connection failed before the server could have accepted the message."""
+
+
+def _classify(channel: str, code: int, reason: str) -> DeliveryError:
+    if 400 <= code < 500:
+        return TransientDeliveryError(channel, reason, code=code)
+    return PermanentDeliveryError(channel, reason, code=code)
+
+
+async def _reset(client: aiosmtplib.SMTP) -> None:
+    try:
+        await client.rset()
+    except (aiosmtplib.SMTPException, OSError):
+        await _close(client)
+
+
+async def _close(client: aiosmtplib.SMTP) -> None:
+    try:
+        if client.is_connected:
+            await client.quit()
+    except (aiosmtplib.SMTPException, OSError):
+        client.close()

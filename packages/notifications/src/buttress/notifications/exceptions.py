@@ -1,0 +1,184 @@
+"""Errors raised by buttress-notifications.
+
+::
+
+    ButtressError                                   (buttress.core)
+    └── NotificationsError                          every error this package raises
+        ├── NotificationConfigurationError          (also ConfigurationError, ValueError) a bad argument
+        ├── TemplateError                           a template cannot be registered or rendered
+        │   ├── TemplateDefinitionError             (also ValueError) bad syntax or an undeclared variable
+        │   ├── TemplateContextError                (also TypeError) the context is not the template's model
+        │   └── TemplateRenderError                 rendering failed; names the template and the field
+        ├── UnknownTemplateError                    (also NotFoundError, LookupError) no such template
+        ├── UnknownChannelError                     (also NotFoundError, LookupError) no such channel
+        ├── NotificationNotFoundError               (also NotFoundError, LookupError) no such notification
+        ├── DeliveryError                           a channel could not deliver
+        │   ├── TransientDeliveryError              worth retrying (timeouts, 4xx SMTP, HTTP 429/5xx)
+        │   └── PermanentDeliveryError              retrying will not help (550, HTTP 4xx)
+        │       └── SubscriptionGoneError           a push subscription answered 404/410
+        ├── StoreUnavailableError                   (also BackendUnavailableError, ConnectionError)
+        └── MissingExtraError                       (also ImportError) a feature whose extra is missing
+
+Messages name the template, field, channel or recipient involved; they never contain a password, a
+push key or the rendered body.
+"""
+
+from __future__ import annotations
+
+from buttress.core import BackendUnavailableError, ButtressError, ConfigurationError, NotFoundError
+from buttress.core import MissingExtraError as CoreMissingExtraError
+
+__all__ = [
+    "DeliveryError",
+    "MissingExtraError",
+    "NotificationConfigurationError",
+    "NotificationNotFoundError",
+    "NotificationsError",
+    "PermanentDeliveryError",
+    "StoreUnavailableError",
+    "SubscriptionGoneError",
+    "TemplateContextError",
+    "TemplateDefinitionError",
+    "TemplateError",
+    "TemplateRenderError",
+    "TransientDeliveryError",
+    "UnknownChannelError",
+    "UnknownTemplateError",
+]
+
+
+class NotificationsError(ButtressError):
+    """Root of every error buttress-notifications raises."""
+
+
+class NotificationConfigurationError(NotificationsError, ConfigurationError):
+    """An argument or setting is invalid; the message names it and says why."""
+
+
+class TemplateError(NotificationsError):
+    """A template could not be registered or rendered.
+
+    Attributes:
+        template: The template's name.
+    """
+
+    def __init__(self, template: str, message: str) -> None:
+        super().__init__(f"template {template!r}: {message}")
+        self.template = template
+
+
+class TemplateDefinitionError(TemplateError, ValueError):
+    """A template has a syntax error or uses a variable its context model does not declare.
+
+    Attributes:
+        part: ``"subject"``, ``"text"`` or ``"html"``.
+        field: The undeclared variable, or ``None`` for a syntax error.
+        line: The line of a syntax error, when known.
+    """
+
+    def __init__(
+        self, template: str, part: str, reason: str, *, field: str | None = None, line: int | None = None
+    ) -> None:
+        where = f"{part}" + (f" line {line}" if line is not None else "")
+        super().__init__(template, f"{where}: {reason}")
+        self.part = part
+        self.field = field
+        self.line = line
+
+
+class TemplateContextError(TemplateError, TypeError):
+    """The context given to a template is not an instance of its context model.
+
+    Attributes:
+        expected: The model's name.
+        actual: The given value's type name.
+    """
+
+    def __init__(self, template: str, expected: str, actual: str) -> None:
+        super().__init__(template, f"context must be a {expected}, got {actual}")
+        self.expected = expected
+        self.actual = actual
+
+
+class TemplateRenderError(TemplateError):
+    """Rendering failed (an undefined attribute, a sandbox violation, a filter error).
+
+    Attributes:
+        part: ``"subject"``, ``"text"`` or ``"html"``.
+        field: The variable or attribute involved, when it can be named.
+    """
+
+    def __init__(self, template: str, part: str, reason: str, *, field: str | None = None) -> None:
+        named = f" (field {field!r})" if field else ""
+        super().__init__(template, f"rendering {part} failed{named}: {reason}")
+        self.part = part
+        self.field = field
+
+
+class UnknownTemplateError(NotificationsError, NotFoundError):
+    """No template is registered under this name."""
+
+    def __init__(self, name: str) -> None:
+        NotFoundError.__init__(self, "template", name)
+        self.name = name
+
+
+class UnknownChannelError(NotificationsError, NotFoundError):
+    """No channel is registered under this name."""
+
+    def __init__(self, name: str) -> None:
+        NotFoundError.__init__(self, "channel", name)
+        self.name = name
+
+
+class NotificationNotFoundError(NotificationsError, NotFoundError):
+    """No notification with this id is in the outbox."""
+
+    def __init__(self, notification_id: str) -> None:
+        NotFoundError.__init__(self, "notification", notification_id)
+        self.notification_id = notification_id
+
+
+class DeliveryError(NotificationsError):
+    """A channel could not deliver to a recipient.
+
+    Attributes:
+        channel: The channel's name.
+        reason: What the server or provider said (never the message body).
+        code: The SMTP or HTTP status code, when there was one.
+    """
+
+    retryable: bool = False
+
+    def __init__(self, channel: str, reason: str, *, code: int | None = None) -> None:
+        super().__init__(f"{channel}: {reason}" + (f" ({code})" if code is not None else ""))
+        self.channel = channel
+        self.reason = reason
+        self.code = code
+
+
+class TransientDeliveryError(DeliveryError):
+    """A failure worth retrying later: a timeout, a dropped connection, SMTP 4xx, HTTP 429 or 5xx."""
+
+    retryable = True
+
+
+class PermanentDeliveryError(DeliveryError):
+    """A failure retrying will not fix: SMTP 5xx, HTTP 4xx other than 408/429."""
+
+
+class SubscriptionGoneError(PermanentDeliveryError):
+    """A push service answered 404 or 410: the subscription no longer exists and was removed."""
+
+
+class StoreUnavailableError(NotificationsError, BackendUnavailableError):
+    """The preference store, outbox or rate limiter's server cannot be reached."""
+
+
+class MissingExtraError(NotificationsError, CoreMissingExtraError):
+    """A feature needs an optional dependency that is not installed.
+
+    Raised with the feature asked for and the extra that installs it (``feature``, ``extra``).
+    """
+
+    distribution = "buttress-notifications"

@@ -1,0 +1,128 @@
+"""Templates: validated at registration, sandboxed, autoescaped HTML, typed errors."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import BaseModel
+
+from buttress.notifications import (
+    NotificationConfigurationError,
+    Rendered,
+    Template,
+    TemplateContextError,
+    TemplateDefinitionError,
+    TemplateRegistry,
+    TemplateRenderError,
+    UnknownTemplateError,
+)
+
+
+class Customer(BaseModel):
+    name: str
+    vip: bool = False
+
+
+class Order(BaseModel):
+    number: int
+    name: str
+
+
+class Shipment(BaseModel):
+    customer: Customer
+    items: list[str]
+
+
+def test_render_subject_text_and_escaped_html() -> None:
+    registry = TemplateRegistry()
+    registry.register(
+        Template(
+            "order",
+            Order,
+            subject="Order {{ number }}\nfor {{ name }}",
+            text="Hello {{ name }}",
+            html="<p>Hello {{ name }}</p>",
+        )
+    )
+    rendered = registry.render("order", Order(number=7, name="<script>x</script>"))
+    assert rendered == Rendered(
+        subject="Order 7 for <script>x</script>",
+        text="Hello <script>x</script>",
+        html="<p>Hello &lt;script&gt;x&lt;/script&gt;</p>",
+    )
+
+
+def test_nested_models_and_loops() -> None:
+    registry = TemplateRegistry(filters={"shout": str.upper})
+    registry.register(
+        Template(
+            "ship",
+            Shipment,
+            subject="{{ customer.name | shout }}",
+            text="{% for i in items %}- {{ i }}\n{% endfor %}{% if customer.vip %}VIP{% endif %}",
+        )
+    )
+    out = registry.render("ship", Shipment(customer=Customer(name="ann", vip=True), items=["a", "b"]))
+    assert (out.subject, out.text, out.html) == ("ANN", "- a\n- b\nVIP", None)
+
+
+def test_syntax_errors_are_refused_at_registration() -> None:
+    registry = TemplateRegistry()
+    with pytest.raises(TemplateDefinitionError, match=r"'broken'.*text line 2") as info:
+        registry.register(Template("broken", Order, subject="ok", text="line\n{% if number %}"))
+    assert (info.value.template, info.value.part, info.value.line) == ("broken", "text", 2)
+    assert "broken" not in registry
+
+
+@pytest.mark.parametrize("part", ["subject", "text", "html"])
+def test_undeclared_variables_are_refused_at_registration(part: str) -> None:
+    sources = {"subject": "s", "text": "t", "html": "<p>h</p>"}
+    sources[part] = "{{ number }} {{ total }}"
+    with pytest.raises(TemplateDefinitionError, match=r"'total'.*Order") as info:
+        TemplateRegistry().register(Template("t", Order, **sources))
+    assert (info.value.field, info.value.part) == ("total", part)
+
+
+def test_loop_variables_are_not_undeclared() -> None:
+    TemplateRegistry().register(
+        Template("t", Shipment, subject="s", text="{% for x in items %}{{ x }}{% endfor %}")
+    )
+
+
+def test_a_missing_attribute_names_template_and_field() -> None:
+    registry = TemplateRegistry()
+    registry.register(Template("ship", Shipment, subject="{{ customer.email }}", text="t"))
+    with pytest.raises(TemplateRenderError, match=r"'ship'.*subject.*email") as info:
+        registry.render("ship", Shipment(customer=Customer(name="a"), items=[]))
+    assert (info.value.template, info.value.part, info.value.field) == ("ship", "subject", "email")
+
+
+def test_the_sandbox_refuses_private_attributes() -> None:
+    registry = TemplateRegistry()
+    registry.register(
+        Template("evil", Order, subject="s", text="{{ name.__class__.__mro__[1].__subclasses__() }}")
+    )
+    with pytest.raises(TemplateRenderError, match="evil"):
+        registry.render("evil", Order(number=1, name="x"))
+
+
+def test_wrong_context_and_unknown_template() -> None:
+    registry = TemplateRegistry()
+    registry.register(Template("order", Order, subject="s", text="t"))
+    with pytest.raises(TemplateContextError, match="must be a Order, got Customer"):
+        registry.render("order", Customer(name="x"))
+    with pytest.raises(UnknownTemplateError):
+        registry.render("nope", Order(number=1, name="x"))
+    with pytest.raises(UnknownTemplateError):
+        registry.get("nope")
+    assert registry.get("order").context is Order
+
+
+def test_bad_template_definitions() -> None:
+    with pytest.raises(NotificationConfigurationError, match="context"):
+        Template("t", dict, subject="s", text="t")  # type: ignore[type-var]
+    with pytest.raises(NotificationConfigurationError, match="name"):
+        Template("bad name!", Order, subject="s", text="t")
+    with pytest.raises(NotificationConfigurationError, match="text"):
+        Template("t", Order, subject="s", text=None)  # type: ignore[arg-type]
+    with pytest.raises(NotificationConfigurationError, match="template"):
+        TemplateRegistry().register("order")  # type: ignore[arg-type]
