@@ -47,6 +47,10 @@ def test_tour_on_embedded_defaults() -> None:
     assert "ASGI endpoint: 204, then 200 to its replay; handled 1" in result.stdout
     assert "SSRF guard: 169.254.169.254 -> cloud metadata service" in result.stdout
     assert "the same seed replays the campaign: True" in result.stdout
+    assert "memory: ['p1', 'p2'], brands [('Peak', 1), ('Swift', 1)]" in result.stdout
+    assert "email at 23:30 Berlin: hold, released 05:00 UTC" in result.stdout
+    assert "critical SMS after an SMS opt-out: suppress" in result.stdout
+    assert "memory outbox: sent ['Order A-42 shipped'], statuses {'batched': 3, 'sent': 1}" in result.stdout
     assert "tour finished" in result.stdout
 
 
@@ -70,6 +74,10 @@ def test_tour_with_real_backends(redis_url: str, postgres_dsn: str) -> None:
     assert "postgres: snapshot v7 + tail -> balance 128" in result.stdout
     assert "RedisReplayGuard: a second copy is refused in every process" in result.stdout
     assert "outbox: sent in the caller's transaction, delivered with status 204" in result.stdout
+    assert "postgres: ['p1', 'p2'], the same facets: True" in result.stdout
+    assert "primary down: degraded=True" in result.stdout
+    assert "postgres outbox: sent ['Order A-42 shipped'], statuses {'batched': 3, 'sent': 1}" in result.stdout
+    assert "waits [0, 0, 30] s" in result.stdout
 
 
 def test_tour_rejects_an_unknown_section() -> None:
@@ -92,6 +100,8 @@ def test_tour_rejects_an_unknown_section() -> None:
         "buttress-webhooks",
         "buttress-federation",
         "buttress-fuzzing",
+        "buttress-search",
+        "buttress-notifications",
     ],
 )
 def test_each_section_runs_alone(section: str) -> None:

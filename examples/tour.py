@@ -16,7 +16,7 @@ import tempfile
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from wsgiref.util import setup_testing_defaults
@@ -24,6 +24,7 @@ from wsgiref.util import setup_testing_defaults
 import asyncpg
 import httpx
 from graphql import GraphQLResolveInfo, graphql
+from pydantic import BaseModel
 
 from buttress.caching import CacheConfigurationError, MemoryCache, RedisCache, TieredCache, cached
 from buttress.core import (
@@ -80,7 +81,43 @@ from buttress.idempotency import (
     execute,
     idempotent,
 )
+from buttress.notifications import (
+    ANY,
+    DigestContext,
+    DigestRule,
+    MemoryOutbox,
+    MemoryPreferenceStore,
+    Message,
+    Notification,
+    Notifier,
+    Preferences,
+    QuietWindow,
+    Rate,
+    Recipient,
+    RecipientResult,
+    RedisRateLimiter,
+    Template,
+    TemplateDefinitionError,
+    TemplateRegistry,
+    decide,
+)
+from buttress.notifications import (
+    DeliveryWorker as NotificationWorker,
+)
+from buttress.notifications import (
+    PostgresOutbox as NotificationOutbox,
+)
 from buttress.pooling import AsyncpgFactory, Pool, PoolConfigurationError
+from buttress.search import (
+    CircuitBreaker,
+    FallbackSearch,
+    MemorySearch,
+    PostgresSearch,
+    Range,
+    Schema,
+    SearchQuery,
+    SearchUnavailableError,
+)
 from buttress.webhooks import (
     DeliveryWorker,
     Endpoints,
@@ -381,13 +418,13 @@ async def fingerprint(tour: Tour) -> None:
 
 # --- buttress-idempotency -----------------------------------------------------------------------
 
-type Message = MutableMapping[str, Any]
+type AsgiMessage = MutableMapping[str, Any]
 
 
 async def order_app(
     scope: MutableMapping[str, Any],
-    receive: Callable[[], Awaitable[Message]],
-    send: Callable[[Message], Awaitable[None]],
+    receive: Callable[[], Awaitable[AsgiMessage]],
+    send: Callable[[AsgiMessage], Awaitable[None]],
 ) -> None:
     await receive()
     await send({"type": "http.response.start", "status": 201, "headers": [(b"x-order", b"8")]})
@@ -395,12 +432,12 @@ async def order_app(
 
 
 async def post(app: IdempotencyMiddleware, key: str, body: bytes) -> int:
-    sent: list[Message] = []
+    sent: list[AsgiMessage] = []
 
-    async def receive() -> Message:
+    async def receive() -> AsgiMessage:
         return {"type": "http.request", "body": body}
 
-    async def send(message: Message) -> None:
+    async def send(message: AsgiMessage) -> None:
         sent.append(message)
 
     scope = {
@@ -648,6 +685,138 @@ async def webhooks(tour: Tour) -> None:
             await pool.execute(f"DROP TABLE {tables}")
 
 
+# --- buttress-search ----------------------------------------------------------------------------
+
+PRODUCTS = [
+    {
+        "id": "p1",
+        "title": "Trail running shoes",
+        "body": "Grippy soles for mud.",
+        "brand": "Peak",
+        "price": 120,
+    },
+    {"id": "p2", "title": "Road running shoes", "body": "Light on tarmac.", "brand": "Swift", "price": 95},
+    {"id": "p3", "title": "Kids' running shoes", "body": "Velcro straps.", "brand": "Swift", "price": 45},
+]
+PRODUCT_SCHEMA = Schema(
+    searchable={"title": 2.0, "body": 1.0},
+    fields={"brand": "keyword", "price": "number"},
+    facetable={"brand", "price"},
+    sortable={"price"},
+)
+
+
+async def search(tour: Tour) -> None:
+    memory = MemorySearch(PRODUCT_SCHEMA)
+    await memory.index(PRODUCTS)
+    query = SearchQuery(
+        '"running shoes" -kids', filter=Range("price", lte=150), facets=("brand",), highlight=True
+    )
+    result = await memory.search(query)
+    tour.say(f"memory: {result.ids}, brands {[(f.value, f.count) for f in result.facets['brand']]}")
+    tour.say(f"highlight: {result.hits[0].highlights['title'][0]}")
+    with tempfile.TemporaryDirectory() as directory:
+        await memory.save(Path(directory) / "products.bsi")
+        reloaded = await MemorySearch.load(Path(directory) / "products.bsi")
+    tour.say(f"reloaded from a file: {await reloaded.count()} documents")
+    if tour.postgres_dsn is None:
+        tour.say("PostgresSearch: set BUTTRESS_POSTGRES_DSN to run it")
+        return
+    postgres = PostgresSearch.from_dsn(
+        tour.postgres_dsn, PRODUCT_SCHEMA, table=f"tour_products_{secrets.token_hex(3)}"
+    )
+    try:
+        await postgres.create_schema()
+        await postgres.index(PRODUCTS)
+        same = await postgres.search(query)
+        tour.say(f"postgres: {sorted(same.ids)}, the same facets: {same.facets == result.facets}")
+        dead = PostgresSearch.from_dsn("postgresql://nobody@127.0.0.1:1/none", PRODUCT_SCHEMA)
+        fallback = FallbackSearch(dead, postgres, timeout=2, breaker=CircuitBreaker(failure_threshold=1))
+        answer = await fallback.search(query)
+        tour.say(f"primary down: degraded={answer.degraded}, {sorted(answer.ids)} from PostgreSQL")
+        await dead.aclose()
+        await postgres.drop_schema()
+    except SearchUnavailableError as exc:
+        tour.say(f"postgres unavailable: {exc}")
+    finally:
+        await postgres.aclose()
+
+
+# --- buttress-notifications ---------------------------------------------------------------------
+
+
+class TourShipped(BaseModel):
+    order: str
+
+
+class TourInbox:
+    """A channel is anything with a name, prepare() and deliver(); this one keeps what it gets."""
+
+    name = "email"
+
+    def __init__(self) -> None:
+        self.subjects: list[str] = []
+
+    def prepare(self, message: Message) -> Message:
+        return message
+
+    async def deliver(self, payload: Message) -> list[RecipientResult]:
+        self.subjects.append(payload.content.subject)
+        return [RecipientResult(payload.address)]
+
+
+async def notifications(tour: Tour) -> None:
+    templates = TemplateRegistry()
+    templates.register(
+        Template("shipped", TourShipped, subject="Order {{ order }} shipped", text="On its way.")
+    )
+    templates.register(Template("digest", DigestContext, subject="{{ count }} updates", text="..."))
+    try:
+        templates.register(Template("typo", TourShipped, subject="Order {{ ordr }}", text="x"))
+    except TemplateDefinitionError as exc:
+        tour.say(f"refused when registered: {exc}")
+    ann = Preferences("ann", "Europe/Berlin", {("sms", ANY): False}, QuietWindow.daily(time(22), time(7)))
+    night = datetime(2026, 3, 28, 22, 30, tzinfo=UTC)  # 23:30 in Berlin; clocks spring forward at 02:00
+    held = decide(ann, "email", "orders", now=night)
+    released = f"{held.release_at:%H:%M}" if held.release_at else "-"
+    tour.say(f"email at 23:30 Berlin: {held.verdict}, released {released} UTC (07:00 CEST)")
+    critical = decide(ann, "sms", "security", now=night, critical=True)
+    tour.say(f"critical SMS after an SMS opt-out: {critical.verdict}")
+    outboxes: list[tuple[str, MemoryOutbox | NotificationOutbox]] = [("memory", MemoryOutbox())]
+    if tour.postgres_dsn is not None:
+        pg = await NotificationOutbox.connect(tour.postgres_dsn, table_prefix=f"tour_{secrets.token_hex(3)}_")
+        await pg.create_schema()
+        outboxes.append(("postgres", pg))
+    for label, outbox in outboxes:
+        inbox = TourInbox()
+        notifier = Notifier(
+            templates=templates,
+            channels=[inbox],
+            outbox=outbox,
+            preferences=MemoryPreferenceStore([ann]),
+            digests={"social": DigestRule("hourly", "digest", window=timedelta(hours=1))},
+        )
+        who = Recipient("ann", {"email": "ann@example.com"})
+        for n in range(3):
+            await notifier.send(Notification(who, "social", "shipped", TourShipped(order=f"L{n}")))
+        for _ in range(2):  # the same dedupe key twice: one job
+            urgent = TourShipped(order="A-42")
+            await notifier.send(
+                Notification(who, "orders", "shipped", urgent, critical=True, dedupe_key="A-42")
+            )
+        await NotificationWorker(notifier).drain()
+        counts = {status.value: n for status, n in sorted((await outbox.counts()).items())}
+        tour.say(f"{label} outbox: sent {inbox.subjects}, statuses {counts} (social waits for its digest)")
+        if isinstance(outbox, NotificationOutbox):
+            await outbox.drop_schema()
+            await outbox.aclose()
+    if tour.redis_url is not None:
+        prefix = f"tour:{secrets.token_hex(4)}:"
+        async with RedisRateLimiter.from_url(tour.redis_url, prefix=prefix) as limiter:
+            waits = [round(await limiter.acquire("sms-provider", Rate(2, 60))) for _ in range(3)]
+            tour.say(f"Redis token bucket, 2 per minute shared by every worker: waits {waits} s")
+
+
 # --- buttress-federation ------------------------------------------------------------------------
 
 FEDERATION_SDL = """
@@ -720,6 +889,8 @@ SECTIONS: dict[str, Section] = {
     "buttress-webhooks": webhooks,
     "buttress-federation": federation,
     "buttress-fuzzing": fuzzing,
+    "buttress-search": search,
+    "buttress-notifications": notifications,
 }
 
 
