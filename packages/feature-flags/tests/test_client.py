@@ -94,6 +94,22 @@ def test_a_split_reports_split() -> None:
     assert client.evaluate("ab", "", Context(user_id="1")).reason is Reason.SPLIT
 
 
+def test_an_object_value_handed_out_is_the_callers_own_copy() -> None:
+    flag = flag_from_dict(
+        {"name": "layout", "variants": [{"name": "grid", "weight": 1, "value": {"columns": [1, 2]}}]}
+    )
+    client = client_with(flag)
+    first = client.evaluate("layout", {}, Context(user_id="1"))
+    assert first.value == {"columns": [1, 2]}
+    first.value["columns"].append(3)
+    first.value["rows"] = 9
+    assert client.evaluate("layout", {}, Context(user_id="1")).value == {"columns": [1, 2]}
+    variant = client.get_variant("layout", Context(user_id="1"))
+    assert isinstance(variant.value, dict)
+    variant.value["columns"] = []
+    assert client.get_variant("layout", Context(user_id="1")).value == {"columns": [1, 2]}
+
+
 def test_a_value_of_another_type_is_a_type_mismatch() -> None:
     details = client_with(TYPED).evaluate("typed", "text")
     assert (details.value, details.reason, details.error_code) == (

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import dataclasses
 import enum
 import logging
 import random
@@ -280,13 +282,13 @@ class FlagClient:
             return DISABLED_VARIANT
         ctx = context if context is not None else EMPTY_CONTEXT
         if self._sticky is None:
-            return snapshot.variant(flag, ctx)
+            return _own_copy(snapshot.variant(flag, ctx))
         outcome = self._sticky_outcome(snapshot, flag, ctx)[0]
         if not outcome.on:
             return DISABLED_VARIANT
         if outcome.choice is None:
             return VariantResult(name="disabled", enabled=False, feature_enabled=True)
-        return outcome.choice.result
+        return _own_copy(outcome.choice.result)
 
     def evaluate[T](self, key: str, default: T, context: Context | None = None) -> EvaluationDetails[T]:
         """Evaluate flag ``key`` to a value of ``default``'s type, with OpenFeature-style details.
@@ -353,6 +355,10 @@ class FlagClient:
             return details, False
         if stale:
             reason = Reason.STALE
+        if isinstance(typed, dict | list):
+            # A JSON object or array is handed out as a copy, never cached: changing it leaves the flag be.
+            fresh = cast("T", copy.deepcopy(typed))
+            return EvaluationDetails(key, fresh, variant, reason, flag_metadata=metadata), False
         return EvaluationDetails(key, cast("T", typed), variant, reason, flag_metadata=metadata), True
 
     def _sticky_outcome(
@@ -410,3 +416,10 @@ def _coerce(value: object, default: object) -> object:  # noqa: PLR0911 - one re
 def _positive(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise FlagConfigurationError(name, value, "must be a positive number of seconds")
+
+
+def _own_copy(result: VariantResult) -> VariantResult:
+    """``result`` with a JSON object or array value copied, so the caller may change it freely."""
+    if isinstance(result.value, dict | list):
+        return dataclasses.replace(result, value=copy.deepcopy(result.value))
+    return result
