@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from collections.abc import Iterator
 
+import httpcore
 import httpx
 import pytest
 from hypothesis import given
@@ -232,3 +234,60 @@ async def test_unix_sockets_and_env_proxies_are_not_used(monkeypatch: pytest.Mon
     assert SafeTransport(NetworkPolicy(allow=["127.0.0.0/8"])).policy.allowed[0].version == 4
     with pytest.raises(WebhookConfigurationError):
         safe_client(timeout=0)
+
+
+async def test_each_idle_connection_goes_to_one_waiting_request(
+    echo_servers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Property: a pooled connection is handed to one request at a time; every new one is checked.
+
+    httpcore's own pool hands one idle connection to every queued request, and all but one of them
+    bounce off it (``ConnectionNotAvailable``) and go round again.
+    """
+    bounced = 0
+    original = httpcore.AsyncHTTP11Connection.handle_async_request
+
+    async def counting(self: httpcore.AsyncHTTP11Connection, request: httpcore.Request) -> httpcore.Response:
+        nonlocal bounced
+        try:
+            return await original(self, request)
+        except httpcore.ConnectionNotAvailable:
+            bounced += 1
+            raise
+
+    monkeypatch.setattr(httpcore.AsyncHTTP11Connection, "handle_async_request", counting)
+    port = echo_servers["loopback"].rsplit(":", 1)[1]
+    resolver = MapResolver({"pool.example": ["127.0.0.1"]})
+    transport = SafeTransport(
+        NetworkPolicy(allow=["127.0.0.0/8"]),
+        resolver=resolver,
+        limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
+    )
+    async with httpx.AsyncClient(transport=transport) as client:
+        # More requests than connections, so requests queue for connections that come free.
+        answers = await asyncio.gather(*(client.get(f"http://pool.example:{port}/host") for _ in range(200)))
+    assert [a.text for a in answers] == [f"pool.example:{port}"] * 200
+    # The pool's connections were reused, and each new one was resolved and checked.
+    assert 1 <= len(resolver.calls) <= 4
+    assert bounced == 0
+
+
+async def test_a_connection_the_server_hung_up_is_not_reused() -> None:
+    """Property: an idle connection is checked for a server hang-up just before it is handed out."""
+    served = 0
+
+    async def answer_once_then_hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal served
+        await reader.readuntil(b"\r\n\r\n")
+        served += 1
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()  # no "connection: close": the client still holds the connection as idle
+
+    server = await asyncio.start_server(answer_once_then_hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, safe_client(NetworkPolicy(allow=["127.0.0.0/8"])) as client:
+        for _ in range(3):
+            assert (await client.get(f"http://127.0.0.1:{port}/")).text == "ok"
+            await asyncio.sleep(0.05)  # the hang-up reaches the client's socket
+    assert served == 3

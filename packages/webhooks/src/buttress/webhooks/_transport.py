@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import time
 from collections.abc import Iterable
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
 from ._ssrf import NetworkPolicy
 from .exceptions import MissingExtraError, UnsafeDestinationError, WebhookConfigurationError
@@ -135,6 +136,81 @@ class SafeNetworkBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+class _ConnectionPool(httpcore.AsyncConnectionPool):
+    """httpcore's pool, handing an idle connection to one waiting request at a time.
+
+    httpcore 1.0 gives every queued request the first idle connection, including one it already
+    handed to a request whose task has not run yet. All but one of those requests then fail with
+    ``ConnectionNotAvailable`` and queue again, each retry rescanning the pool and polling every idle
+    socket for a server hang-up. Under steady load that is two or three wasted passes per request,
+    the largest single CPU cost of `DeliveryWorker` after the HTTP exchange itself.
+
+    Here a connection already handed out is skipped, and the connection about to be handed out is
+    checked (keep-alive expiry, server hang-up) right then; the other idle connections are swept by
+    the same check at most every `_SWEEP_INTERVAL` seconds instead of on every request. Closed and
+    surplus idle connections are dropped as before, and new connections still go through the
+    guarded network backend.
+    """
+
+    _swept_at = float("-inf")
+
+    def _assign_requests_to_connections(self) -> list[httpcore.AsyncConnectionInterface]:
+        closing: list[httpcore.AsyncConnectionInterface] = []
+        now = time.monotonic()
+        sweep = now - self._swept_at >= _SWEEP_INTERVAL
+        if sweep:
+            self._swept_at = now
+        idle = sum(1 for c in self._connections if c.is_idle())
+        for existing in list(self._connections):
+            if existing.is_closed():
+                self._connections.remove(existing)
+            elif (sweep and existing.has_expired()) or (
+                existing.is_idle() and idle > self._max_keepalive_connections
+            ):
+                # As in httpcore: expired connections go, and idle ones beyond the keep-alive limit.
+                if existing.is_idle():
+                    idle -= 1
+                self._connections.remove(existing)
+                closing.append(existing)
+        # A connection given to a request that has not started on it yet still looks idle.
+        taken = {id(r.connection) for r in self._requests if r.connection is not None}
+        for pool_request in self._requests:
+            if pool_request.is_queued():
+                connection = self._pick(pool_request.request.url.origin, taken, closing)
+                if connection is not None:
+                    taken.add(id(connection))
+                    pool_request.assign_to_connection(connection)
+        return closing
+
+    def _pick(
+        self, origin: httpcore.Origin, taken: set[int], closing: list[httpcore.AsyncConnectionInterface]
+    ) -> httpcore.AsyncConnectionInterface | None:
+        """Return a connection for ``origin`` (reused, or new), or ``None`` when the request must wait."""
+        for connection in list(self._connections):
+            if id(connection) in taken or not connection.can_handle_request(origin):
+                continue
+            if connection.is_available():
+                if not connection.has_expired():
+                    return connection
+                self._connections.remove(connection)
+                closing.append(connection)
+        if len(self._connections) >= self._max_connections:
+            idle = next((c for c in self._connections if id(c) not in taken and c.is_idle()), None)
+            if idle is None:
+                return None  # it waits for a request to finish
+            self._connections.remove(idle)
+            closing.append(idle)
+        connection = self.create_connection(origin)
+        self._connections.append(connection)
+        return connection
+
+
+# The override follows httpcore 1.0's private pool internals; other versions keep their own pool.
+_HTTPCORE_1_0: Final = httpcore.__version__.startswith("1.0.")
+# Seconds between checks of the idle connections that are not being handed out.
+_SWEEP_INTERVAL: Final = 1.0
+
+
 class SafeTransport(httpx.AsyncHTTPTransport):
     """An `httpx.AsyncHTTPTransport` whose every connection goes through `SafeNetworkBackend`.
 
@@ -166,7 +242,9 @@ class SafeTransport(httpx.AsyncHTTPTransport):
         )
         super().__init__(verify=verify, trust_env=False, http2=http2, limits=limits, retries=retries)
         self._backend = SafeNetworkBackend(policy, resolver=resolver)
-        self._pool = httpcore.AsyncConnectionPool(
+        # HTTP/2 connections take many requests at once, so they keep httpcore's own pool.
+        pool = _ConnectionPool if _HTTPCORE_1_0 and not http2 else httpcore.AsyncConnectionPool
+        self._pool = pool(
             ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
