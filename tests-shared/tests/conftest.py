@@ -25,3 +25,14 @@ def run_inner(pytester: pytest.Pytester) -> Callable[..., pytest.RunResult]:
         )
 
     return run
+
+
+@pytest.fixture
+def failed_tests() -> Callable[[pytest.RunResult], set[str]]:
+    """The names, without parametrize ids, of the tests that failed in a ``run_inner`` run."""
+
+    def names(result: pytest.RunResult) -> set[str]:
+        reports = result.reprec.getfailures()  # type: ignore[attr-defined]
+        return {report.nodeid.split("::")[-1].split("[")[0] for report in reports}
+
+    return names

@@ -155,7 +155,10 @@ BROKEN_CACHES = {
 
 @pytest.mark.parametrize("flaw", sorted(BROKEN_CACHES))
 def test_the_cache_contract_catches_a_broken_cache(
-    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult], flaw: str
+    pytester: pytest.Pytester,
+    run_inner: Callable[..., pytest.RunResult],
+    flaw: str,
+    failed_tests: Callable[[pytest.RunResult], set[str]],
 ) -> None:
     method, failing_test = BROKEN_CACHES[flaw]
     pytester.makepyfile(
@@ -177,7 +180,7 @@ class TestBroken(CacheProviderContract):
     )
     pytester.makepyfile(test_dict_cache=_dict_cache_source())
     result = run_inner("-q")
-    failed = {r.nodeid.split("::")[-1].split("[")[0] for r in result.reprec.getfailures()}  # type: ignore[attr-defined]
+    failed = failed_tests(result)
     assert failing_test in failed, result.stdout.str()
 
 
@@ -188,7 +191,9 @@ def _dict_cache_source() -> str:
 
 
 def test_the_repository_contract_catches_a_repository_that_overwrites_on_add(
-    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult]
+    pytester: pytest.Pytester,
+    run_inner: Callable[..., pytest.RunResult],
+    failed_tests: Callable[[pytest.RunResult], set[str]],
 ) -> None:
     pytester.makepyfile(
         """
@@ -224,7 +229,7 @@ class TestSloppy(AsyncRepositoryContract):
 """
     )
     result = run_inner("-q")
-    failed = {r.nodeid.split("::")[-1].split("[")[0] for r in result.reprec.getfailures()}  # type: ignore[attr-defined]
+    failed = failed_tests(result)
     assert failed == {
         "test_add_of_an_existing_id_conflicts_and_keeps_the_original",
         "test_update_of_an_unknown_id_is_not_found",
@@ -263,7 +268,9 @@ class TestBoxFactory(ResourceFactoryContract):
 
 
 def test_the_resource_factory_contract_catches_a_check_that_passes_the_dead(
-    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult]
+    pytester: pytest.Pytester,
+    run_inner: Callable[..., pytest.RunResult],
+    failed_tests: Callable[[pytest.RunResult], set[str]],
 ) -> None:
     pytester.makepyfile(
         """
@@ -283,5 +290,5 @@ class TestLenient(ResourceFactoryContract):
 """
     )
     result = run_inner("-q")
-    failed = {r.nodeid.split("::")[-1] for r in result.reprec.getfailures()}  # type: ignore[attr-defined]
+    failed = failed_tests(result)
     assert failed == {"test_a_destroyed_resource_fails_its_check"}, result.stdout.str()

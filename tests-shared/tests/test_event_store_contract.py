@@ -176,7 +176,10 @@ BROKEN = {
 
 @pytest.mark.parametrize("flaw", sorted(BROKEN))
 def test_the_event_store_contract_catches_a_broken_store(
-    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult], flaw: str
+    pytester: pytest.Pytester,
+    run_inner: Callable[..., pytest.RunResult],
+    flaw: str,
+    failed_tests: Callable[[pytest.RunResult], set[str]],
 ) -> None:
     method, failing_test = BROKEN[flaw]
     pytester.makepyfile(
@@ -204,7 +207,7 @@ class TestBroken(EventStoreContract):
 """
     )
     result = run_inner("-q", "test_broken.py")
-    failed = {r.nodeid.split("::")[-1] for r in result.reprec.getfailures()}  # type: ignore[attr-defined]
+    failed = failed_tests(result)
     assert failing_test in failed, result.stdout.str()
 
 

@@ -147,7 +147,10 @@ BROKEN_SOURCES = {
 
 @pytest.mark.parametrize("flaw", sorted(BROKEN_SOURCES))
 def test_the_source_contract_catches_a_broken_source(
-    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult], flaw: str
+    pytester: pytest.Pytester,
+    run_inner: Callable[..., pytest.RunResult],
+    flaw: str,
+    failed_tests: Callable[[pytest.RunResult], set[str]],
 ) -> None:
     method, failing_test = BROKEN_SOURCES[flaw]
     pytester.makepyfile(reference=REFERENCE)
@@ -168,7 +171,7 @@ class TestBroken(Factories, FlagSourceContract):
 """
     )
     result = run_inner("-q", "-p", "no:randomly")
-    failed = {r.nodeid.split("::")[-1] for r in result.reprec.getfailures()}  # type: ignore[attr-defined]
+    failed = failed_tests(result)
     assert failing_test in failed, result.stdout.str()
 
 
@@ -210,7 +213,10 @@ BROKEN_SINKS = {
 
 @pytest.mark.parametrize("flaw", sorted(BROKEN_SINKS))
 def test_the_sink_contract_catches_a_broken_sink(
-    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult], flaw: str
+    pytester: pytest.Pytester,
+    run_inner: Callable[..., pytest.RunResult],
+    flaw: str,
+    failed_tests: Callable[[pytest.RunResult], set[str]],
 ) -> None:
     method, failing_test = BROKEN_SINKS[flaw]
     pytester.makepyfile(reference=REFERENCE)
@@ -228,7 +234,7 @@ class TestBroken(Factories, AuditSinkContract):
 """
     )
     result = run_inner("-q")
-    failed = {r.nodeid.split("::")[-1] for r in result.reprec.getfailures()}  # type: ignore[attr-defined]
+    failed = failed_tests(result)
     assert failing_test in failed, result.stdout.str()
 
 

@@ -149,7 +149,10 @@ BROKEN_STORES: dict[str, tuple[str, str]] = {
 
 @pytest.mark.parametrize("flaw", sorted(BROKEN_STORES))
 def test_the_idempotency_contract_catches_a_broken_store(
-    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult], flaw: str
+    pytester: pytest.Pytester,
+    run_inner: Callable[..., pytest.RunResult],
+    flaw: str,
+    failed_tests: Callable[[pytest.RunResult], set[str]],
 ) -> None:
     method, failing_test = BROKEN_STORES[flaw]
     pytester.makepyfile(
@@ -171,7 +174,7 @@ class TestBroken(IdempotencyStoreContract):
         dict_store=_dict_store_source(),
     )
     result = run_inner("-q", "-k", failing_test)
-    failed = {r.nodeid.split("::")[-1].split("[")[0] for r in result.reprec.getfailures()}  # type: ignore[attr-defined]
+    failed = failed_tests(result)
     assert failing_test in failed, result.stdout.str()
 
 

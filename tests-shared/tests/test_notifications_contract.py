@@ -112,7 +112,10 @@ BROKEN = {
 
 @pytest.mark.parametrize("flaw", sorted(BROKEN))
 def test_the_contract_catches_a_broken_store(
-    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult], flaw: str
+    pytester: pytest.Pytester,
+    run_inner: Callable[..., pytest.RunResult],
+    flaw: str,
+    failed_tests: Callable[[pytest.RunResult], set[str]],
 ) -> None:
     method, failing_test = BROKEN[flaw]
     pytester.makepyfile(reference=REFERENCE)
@@ -131,7 +134,7 @@ class TestBroken(Factories, PreferenceStoreContract):
 """
     )
     result = run_inner("-q", "-p", "no:randomly")
-    failed = {r.nodeid.split("::")[-1] for r in result.reprec.getfailures()}  # type: ignore[attr-defined]
+    failed = failed_tests(result)
     assert failing_test in failed, result.stdout.str()
 
 

@@ -337,7 +337,10 @@ BROKEN = {
 
 @pytest.mark.parametrize("flaw", sorted(BROKEN))
 def test_the_contract_catches_a_broken_provider(
-    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult], flaw: str
+    pytester: pytest.Pytester,
+    run_inner: Callable[..., pytest.RunResult],
+    flaw: str,
+    failed_tests: Callable[[pytest.RunResult], set[str]],
 ) -> None:
     method, failing_test = BROKEN[flaw]
     pytester.makepyfile(reference=REFERENCE)
@@ -355,7 +358,7 @@ class TestBroken(Builders, SearchProviderContract):
 """
     )
     result = run_inner("-q", "-k", failing_test)
-    failed = {r.nodeid.split("::")[-1].split("[")[0] for r in result.reprec.getfailures()}  # type: ignore[attr-defined]
+    failed = failed_tests(result)
     assert failing_test in failed, result.stdout.str()
 
 

@@ -148,13 +148,16 @@ BROKEN = {
 
 @pytest.mark.parametrize("flaw", sorted(BROKEN))
 def test_the_endpoint_store_contract_catches_a_broken_store(
-    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult], flaw: str
+    pytester: pytest.Pytester,
+    run_inner: Callable[..., pytest.RunResult],
+    flaw: str,
+    failed_tests: Callable[[pytest.RunResult], set[str]],
 ) -> None:
     method, failing = BROKEN[flaw]
     broken = f"\n\nclass Broken(DictStore):\n    {method}\n"
     pytester.makepyfile(test_store=REFERENCE + broken + SUBCLASS.format(store="Broken"))
     result = run_inner("-q")
-    failed = {r.nodeid.split("::")[-1] for r in result.reprec.getfailures()}  # type: ignore[attr-defined]
+    failed = failed_tests(result)
     assert failing <= failed, result.stdout.str()
 
 
