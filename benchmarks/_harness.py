@@ -1,12 +1,14 @@
-"""What every benchmark script here shares: the ratio cell and the Markdown table it prints.
+"""What every benchmark script here shares: sample statistics, the ratio cell and the Markdown table.
 
 The scripts run as ``python benchmarks/<package>.py``, so this module is importable as ``_harness``.
 """
 
 from __future__ import annotations
 
+import statistics
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 
 def ratio(ours: float | None, theirs: float | None) -> str:
@@ -51,3 +53,29 @@ async def delete_redis_keys(url: str, match: str) -> int:
     finally:
         await client.aclose()
     return removed
+
+
+@dataclass(frozen=True)
+class Dist:
+    """A median and a band around it: the p10-p90 deciles (`of`) or the whole range (`range_of`)."""
+
+    p50: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, samples: Sequence[float]) -> Dist:
+        """Median and p10-p90; min-max when there are too few samples for deciles."""
+        if len(samples) < 3:
+            return cls.range_of(samples)
+        deciles = statistics.quantiles(samples, n=10, method="inclusive")
+        return cls(statistics.median(samples), deciles[0], deciles[-1])
+
+    @classmethod
+    def range_of(cls, samples: Sequence[float]) -> Dist:
+        """Median and min-max (for a handful of rounds)."""
+        return cls(statistics.median(samples), min(samples), max(samples))
+
+    def cell(self, digits: int = 0, unit: str = "") -> str:
+        """``p50 (low-high)`` with thousands separators and ``digits`` decimals."""
+        return f"{self.p50:,.{digits}f}{unit} ({self.low:,.{digits}f}-{self.high:,.{digits}f})"

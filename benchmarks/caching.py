@@ -36,7 +36,6 @@ import os
 import platform
 import random
 import secrets
-import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -46,7 +45,7 @@ from urllib.parse import urlparse
 
 import cachetools
 import redis.asyncio as aioredis
-from _harness import delete_redis_keys, print_table, ratio
+from _harness import Dist, delete_redis_keys, print_table, ratio
 from aiocache import RedisCache as AioRedisCache
 from aiocache import SimpleMemoryCache, cached_stampede
 from aiocache import cached as aio_cached
@@ -123,23 +122,6 @@ def make_value(i: int) -> Value:
         "plan": "pro",
         "logins": 42,
     }
-
-
-@dataclass(frozen=True)
-class Dist:
-    """Median and the p10-p90 band of a set of samples."""
-
-    p50: float
-    p10: float
-    p90: float
-
-    @classmethod
-    def of(cls, samples: Sequence[float]) -> Dist:
-        deciles = statistics.quantiles(samples, n=10, method="inclusive")
-        return cls(statistics.median(samples), deciles[0], deciles[-1])
-
-    def cell(self, digits: int = 1) -> str:
-        return f"{self.p50:.{digits}f} ({self.p10:.{digits}f}-{self.p90:.{digits}f})"
 
 
 def check(got: object, expected: object) -> None:
@@ -350,11 +332,11 @@ async def redis_hits(url: str, scale: Scale) -> None:
         rows.append(
             [
                 op,
-                mine.cell(),
-                result["raw GET"].cell(),
-                result["raw GET + json.loads"].cell(),
-                result[cw_name].cell() if cw_name else "n/a",
-                result[aio_name].cell() if aio_name else "n/a",
+                mine.cell(1),
+                result["raw GET"].cell(1),
+                result["raw GET + json.loads"].cell(1),
+                result[cw_name].cell(1) if cw_name else "n/a",
+                result[aio_name].cell(1) if aio_name else "n/a",
                 ratio(mine.p50, raw_p50),
                 ratio(mine.p50, raw_json_p50),
                 ratio(mine.p50, result[cw_name].p50 if cw_name else None),

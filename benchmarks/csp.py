@@ -27,12 +27,12 @@ import importlib.metadata
 import os
 import platform
 import secrets
-import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from _harness import Dist
 
 # This file is csp.py and django-csp's package is ``csp``: take this directory off the path first.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
@@ -77,23 +77,6 @@ settings.SECURE_CSP["script-src"][0] = CSP.NONCE
 POLICY = strict()
 COMPILED = POLICY.compile()
 TARGET_US = 3.0
-
-
-@dataclass(frozen=True)
-class Dist:
-    """Median and the p10-p90 band of per-operation times, in microseconds."""
-
-    p50: float
-    p10: float
-    p90: float
-
-    @classmethod
-    def of(cls, samples: Sequence[float]) -> Dist:
-        deciles = statistics.quantiles(samples, n=10, method="inclusive")
-        return cls(statistics.median(samples), deciles[0], deciles[-1])
-
-    def cell(self) -> str:
-        return f"{self.p50:.2f} ({self.p10:.2f}-{self.p90:.2f})"
 
 
 def measure(operation: Callable[[], object], *, samples: int, per_sample: int) -> Dist:
@@ -286,10 +269,10 @@ def main(argv: Sequence[str]) -> int:
         ("middleware, one request (WSGI / Django)", request),
     ):
         print(
-            f"| {name} | {row['buttress'].cell()} | {row['django-csp'].cell()} | {row['Django'].cell()} | "
+            f"| {name} | {row['buttress'].cell(2)} | {row['django-csp'].cell(2)} | {row['Django'].cell(2)} | "
             f"{ratio(row['buttress'], row['django-csp'])} | {ratio(row['buttress'], row['Django'])} |"
         )
-    print(f"| ASGI middleware, one request (app alone: {bare.cell()}) | {asgi.cell()} | — | — | — | — |")
+    print(f"| ASGI middleware, one request (app alone: {bare.cell(2)}) | {asgi.cell(2)} | — | — | — | — |")
     met = "met" if header["buttress"].p50 <= TARGET_US else "NOT met"
     print(
         f"\ntarget: header + nonce <= {TARGET_US:g} µs per request — {met} "

@@ -29,18 +29,16 @@ import logging
 import os
 import platform
 import secrets
-import statistics
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import urlparse
 
 import asyncpg
-from _harness import print_table
+from _harness import Dist, print_table
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 
@@ -78,25 +76,6 @@ DEFAULT = Scale(
     single_rounds=5, single_batches=60, concurrent_rounds=6, concurrent_batches=15, load_rounds=60
 )
 QUICK = Scale(single_rounds=2, single_batches=10, concurrent_rounds=1, concurrent_batches=5, load_rounds=10)
-
-
-@dataclass(frozen=True)
-class Dist:
-    """Median and the p10-p90 band of a set of samples."""
-
-    p50: float
-    p10: float
-    p90: float
-
-    @classmethod
-    def of(cls, samples: Sequence[float]) -> Dist:
-        if len(samples) < 2:
-            return cls(samples[0], samples[0], samples[0])
-        deciles = statistics.quantiles(samples, n=10, method="inclusive")
-        return cls(statistics.median(samples), deciles[0], deciles[-1])
-
-    def cell(self, digits: int = 0, unit: str = "") -> str:
-        return f"{self.p50:,.{digits}f}{unit} ({self.p10:,.{digits}f}-{self.p90:,.{digits}f})"
 
 
 def verdict(value: float, target: float, *, at_most: bool = False) -> str:

@@ -25,16 +25,14 @@ import importlib.metadata
 import os
 import platform
 import secrets
-import statistics
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import strawberry
 import strawberry.federation
-from _harness import print_table, ratio
+from _harness import Dist, print_table, ratio
 from graphql import build_schema, graphql
 from strawberry.types import Info
 
@@ -60,22 +58,6 @@ extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@
 type Query { me: User }
 type User @key(fields: "id") { id: ID! name: String! }
 """
-
-
-@dataclass(frozen=True)
-class Stats:
-    p50: float
-    p10: float
-    p90: float
-
-    @classmethod
-    def of(cls, samples: Sequence[float]) -> Stats:
-        ordered = sorted(samples)
-        pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
-        return cls(statistics.median(ordered), pick(0.1), pick(0.9))
-
-    def cell(self, digits: int = 2) -> str:
-        return f"{self.p50:.{digits}f} ({self.p10:.{digits}f}-{self.p90:.{digits}f})"
 
 
 def check(got: object, expected: object) -> None:
@@ -191,8 +173,8 @@ async def bench_entities(dsn: str, runs: int) -> None:
                 statements.clear()
                 await call()
                 counts[name] = len(statements)
-            ours_ms = Stats.of(await timed(run_ours, runs))
-            theirs_ms = Stats.of(await timed(run_theirs, runs))
+            ours_ms = Dist.of(await timed(run_ours, runs))
+            theirs_ms = Dist.of(await timed(run_theirs, runs))
         finally:
             await pool.close()
     finally:
@@ -202,7 +184,7 @@ async def bench_entities(dsn: str, runs: int) -> None:
         f"_entities, {ROWS:,} representations of one type, PostgreSQL (ms, median (p10-p90), {runs} runs)",
         ["measure", "buttress-federation", "strawberry federation", "buttress / strawberry"],
         [
-            ["wall time (ms)", ours_ms.cell(), theirs_ms.cell(), ratio(ours_ms.p50, theirs_ms.p50)],
+            ["wall time (ms)", ours_ms.cell(2), theirs_ms.cell(2), ratio(ours_ms.p50, theirs_ms.p50)],
             [
                 "SQL statements",
                 str(counts["buttress"]),
@@ -248,8 +230,8 @@ def bench_validation(runs: int) -> None:
     type_count = sum(1 for name in built.schema.type_map if not name.startswith("__"))  # type: ignore[union-attr]
     with_definitions = sdl + "\n" + definitions_sdl(built.spec, set())
     build_schema(with_definitions)
-    ours = Stats.of(timed_sync(lambda: check_subgraph(sdl), runs))
-    theirs = Stats.of(timed_sync(lambda: build_schema(with_definitions), runs))
+    ours = Dist.of(timed_sync(lambda: check_subgraph(sdl), runs))
+    theirs = Dist.of(timed_sync(lambda: build_schema(with_definitions), runs))
     print_table(
         f"Validation of a {type_count}-type subgraph (ms, median (p10-p90), {runs} runs)",
         ["operation", "buttress check_subgraph", "graphql-core build_schema", "ratio (target <= 2x)"],
@@ -295,7 +277,7 @@ def bench_cost(runs: int) -> None:
             return
         raise RuntimeError("the amplifying query was not rejected")
 
-    took = Stats.of(timed_sync(reject, runs))
+    took = Dist.of(timed_sync(reject, runs))
     print_table(
         f"Cost analysis of a {levels}-level nested-fragment amplification ({len(query):,} bytes of query)",
         ["measure", "buttress", "target"],

@@ -29,11 +29,11 @@ import itertools
 import os
 import platform
 import secrets
-import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+
+from _harness import Dist
 
 from buttress.fingerprint import Fingerprinter, from_environ, from_headers, from_scope
 
@@ -70,23 +70,6 @@ HEADERS = [
 ]
 if len(HEADERS) != 20:
     raise RuntimeError("the benchmark request must have 20 headers")
-
-
-@dataclass(frozen=True)
-class Dist:
-    """Median and the p10-p90 band of per-operation times, in microseconds."""
-
-    p50: float
-    p10: float
-    p90: float
-
-    @classmethod
-    def of(cls, samples: Sequence[float]) -> Dist:
-        deciles = statistics.quantiles(samples, n=10, method="inclusive")
-        return cls(statistics.median(samples), deciles[0], deciles[-1])
-
-    def cell(self) -> str:
-        return f"{self.p50:.2f} ({self.p10:.2f}-{self.p90:.2f})"
 
 
 def measure(operation: Callable[[], object], *, samples: int, per_sample: int) -> Dist:
@@ -196,7 +179,7 @@ def main(argv: Sequence[str]) -> int:
     for name, dist in rows:
         met = "yes" if dist.p50 <= TARGET_US else "no"
         print(
-            f"| {name} | {dist.cell()} | ≤ {TARGET_US:g} | {met} | {baseline.cell()} | "
+            f"| {name} | {dist.cell(2)} | ≤ {TARGET_US:g} | {met} | {baseline.cell(2)} | "
             f"{dist.p50 / baseline.p50:.1f}x |"
         )
     return 0

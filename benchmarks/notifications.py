@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
 import platform
@@ -29,14 +28,13 @@ import statistics
 import threading
 import time
 import warnings
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from datetime import time as wall
 from email.message import EmailMessage
 
 import aiosmtplib
 import apprise
-from _harness import print_table
+from _harness import Dist, print_table
 from aiosmtpd.controller import Controller
 
 from buttress.notifications import (
@@ -60,20 +58,6 @@ HTML = (
     + "</body></html>"
 )
 TEXT = "Order shipped\n\nYour order is on its way.\n" + "line\n" * 20
-
-
-@dataclasses.dataclass(frozen=True)
-class Dist:
-    p50: float
-    low: float
-    high: float
-
-    @classmethod
-    def of(cls, samples: Sequence[float]) -> Dist:
-        return cls(statistics.median(samples), min(samples), max(samples))
-
-    def cell(self) -> str:
-        return f"{self.p50:,.0f} ({self.low:,.0f}-{self.high:,.0f})"
 
 
 class Counting:
@@ -182,7 +166,7 @@ async def email_bench(rounds: int, n: int, n_apprise: int) -> list[list[str]]:
             raise RuntimeError(f"the server got {handler.count} messages, expected {expected}")
     finally:
         controller.stop()
-    b, a, p = Dist.of(ours), Dist.of(raw), Dist.of(peer)
+    b, a, p = Dist.range_of(ours), Dist.range_of(raw), Dist.range_of(peer)
     rr, ra = statistics.median(ratios_raw), statistics.median(ratios_apprise)
     return [
         ["buttress `SmtpChannel` (pool 4)", b.cell(), "1.00x"],
@@ -223,7 +207,7 @@ def decision_bench(rounds: int, n: int) -> list[list[str]]:
     held = sum(
         1 for u, c, k, t, x in cases[:2000] if decide(store.get_now(u), c, k, now=t, critical=x).release_at
     )
-    dist = Dist.of(samples)
+    dist = Dist.range_of(samples)
     met = "meets" if dist.p50 >= 100_000 else "misses"
     return [
         ["lookup + decide (1,000 users, 9 zones)", dist.cell(), f"{met} >= 100,000/s; {held / 20:.0f}% held"]

@@ -30,7 +30,6 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ import tantivy
 from rank_bm25 import BM25Okapi
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _harness import print_table, ratio
+from _harness import Dist, print_table, ratio
 from _search_corpus import build
 
 from buttress.search import (
@@ -57,23 +56,6 @@ logging.getLogger("buttress.search").setLevel(logging.ERROR)  # the failing-prim
 DSN = os.environ.get("BUTTRESS_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REPEATS = 7
 SCHEMA = Schema(searchable={"text": 1.0})
-
-
-@dataclass(frozen=True)
-class Dist:
-    p50: float
-    p10: float
-    p90: float
-
-    @classmethod
-    def of(cls, samples: Sequence[float]) -> Dist:
-        if len(samples) < 2:
-            return cls(samples[0], samples[0], samples[0])
-        deciles = statistics.quantiles(samples, n=10, method="inclusive")
-        return cls(statistics.median(samples), deciles[0], deciles[-1])
-
-    def cell(self, digits: int = 0) -> str:
-        return f"{self.p50:,.{digits}f} ({self.p10:,.{digits}f}-{self.p90:,.{digits}f})"
 
 
 def ndcg_at_10(ranked: Sequence[str], grades: dict[str, int]) -> float:

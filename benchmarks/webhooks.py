@@ -33,14 +33,14 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import standardwebhooks
-from _harness import print_table, ratio
+from _harness import Dist, print_table, ratio
 
 from buttress.webhooks import (
     DeliveryStatus,
@@ -61,20 +61,6 @@ DSN = os.environ.get("BUTTRESS_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5
 CONCURRENCY = 8
 
 
-@dataclasses.dataclass(frozen=True)
-class Dist:
-    p50: float
-    low: float
-    high: float
-
-    @classmethod
-    def of(cls, samples: Sequence[float]) -> Dist:
-        return cls(statistics.median(samples), min(samples), max(samples))
-
-    def cell(self) -> str:
-        return f"{self.p50:,.0f} ({self.low:,.0f}-{self.high:,.0f})"
-
-
 def per_second(calls: dict[str, Callable[[], object]], count: int, rounds: int) -> dict[str, Dist]:
     """Operations/s of each call; rounds alternate between the calls so machine noise hits all alike."""
     for call in calls.values():
@@ -87,7 +73,7 @@ def per_second(calls: dict[str, Callable[[], object]], count: int, rounds: int) 
             for _ in range(count):
                 call()
             samples[name].append(count / (time.perf_counter() - started))
-    return {name: Dist.of(values) for name, values in samples.items()}
+    return {name: Dist.range_of(values) for name, values in samples.items()}
 
 
 def verification(quick: bool) -> None:
@@ -261,7 +247,7 @@ async def delivery(quick: bool) -> None:
                     measured[path] = rate
                     rates[path].append(rate)
                 paired.append(measured["box"] / max(measured["seq"], measured["conc"]))
-            seq, conc, box, enq = (Dist.of(rates[k]) for k in ("seq", "conc", "box", "enqueue"))
+            seq, conc, box, enq = (Dist.range_of(rates[k]) for k in ("seq", "conc", "box", "enqueue"))
             within = statistics.median(paired)
             print_table(
                 f"Delivery to a verifying receiver ({rounds} rounds x {count} messages a path, deliveries/s)",
