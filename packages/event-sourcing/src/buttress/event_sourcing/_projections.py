@@ -8,7 +8,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ._postgres import PostgresEventStore, save_checkpoint
-from ._records import RecordedEvent, check_position
+from ._records import RecordedEvent, check_interval, check_position
 from .exceptions import EventSourcingConfigurationError, EventStoreUnavailableError
 
 logger = logging.getLogger("buttress.event_sourcing")
@@ -88,16 +88,10 @@ class PostgresProjectionRunner:
                 "projection.name", projection.name, "must be a non-empty str"
             )
         check_position(batch_size, "batch_size", 1)
-        if (
-            isinstance(poll_interval, bool)
-            or not isinstance(poll_interval, (int, float))
-            or poll_interval <= 0
-        ):
-            raise EventSourcingConfigurationError("poll_interval", poll_interval, "must be a number > 0")
         self.store = store
         self.projection = projection
         self.batch_size = batch_size
-        self.poll_interval = float(poll_interval)
+        self.poll_interval = check_interval(poll_interval, "poll_interval")
         self._task: asyncio.Task[None] | None = None
 
     async def setup(self) -> None:

@@ -191,6 +191,13 @@ def check_events(events: object) -> Sequence[EventData]:
     return events
 
 
+def check_interval(value: object, parameter: str) -> float:
+    """Return ``value`` as seconds if it is a number > 0, else raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise EventSourcingConfigurationError(parameter, value, "must be a number > 0")
+    return float(value)
+
+
 def check_position(value: object, parameter: str, minimum: int) -> int:
     """Return ``value`` if it is an int >= ``minimum``, else raise."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:

@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from ._records import RecordedEvent, check_position
+from ._records import RecordedEvent, check_interval, check_position
 from ._store import CheckpointStore, EventStore, NotifyingEventStore
 from .exceptions import EventSourcingConfigurationError, EventStoreUnavailableError
 
@@ -62,18 +62,12 @@ class Subscription:
         if not isinstance(name, str) or not name:
             raise EventSourcingConfigurationError("name", name, "must be a non-empty str")
         check_position(batch_size, "batch_size", 1)
-        if (
-            isinstance(poll_interval, bool)
-            or not isinstance(poll_interval, (int, float))
-            or poll_interval <= 0
-        ):
-            raise EventSourcingConfigurationError("poll_interval", poll_interval, "must be a number > 0")
         self.store = store
         self.handler = handler
         self.name = name
         self.checkpoints = checkpoints
         self.batch_size = batch_size
-        self.poll_interval = float(poll_interval)
+        self.poll_interval = check_interval(poll_interval, "poll_interval")
         self.position: int | None = None
         self._task: asyncio.Task[None] | None = None
 
