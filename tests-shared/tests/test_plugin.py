@@ -133,3 +133,25 @@ def test_missing_conformance_suites_skip_or_fail_like_a_service(
     (present / "marker.txt").write_text("here")
     monkeypatch.setenv(CONFORMANCE_ENV, str(present))
     run_inner("--require-services").assert_outcomes(passed=1)
+
+
+NEEDS_A_TOOL = """
+import shutil
+
+def test_needs_a_tool(unavailable):
+    if shutil.which("no-such-tool-anywhere") is None:
+        unavailable("no-such-tool-anywhere is not installed")
+"""
+
+
+def test_a_missing_tool_skips_or_fails_like_a_service(
+    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(REQUIRE_ENV, raising=False)
+    pytester.makepyfile(NEEDS_A_TOOL)
+    skipped = run_inner("-rs")
+    skipped.assert_outcomes(skipped=1)
+    skipped.stdout.fnmatch_lines(["*no-such-tool-anywhere is not installed*"])
+    failed = run_inner("--require-services")
+    failed.assert_outcomes(failed=1)
+    failed.stdout.fnmatch_lines(["*no-such-tool-anywhere is not installed*services are required*"])

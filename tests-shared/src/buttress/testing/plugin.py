@@ -16,6 +16,7 @@ fixture                   scope     gives
 ``postgres_server``       function  a private `PostgresServer` the test may stop and restart
 ``fake_clock``            function  a `FakeClock`
 ``conformance_dir``       session   the folder of third-party conformance suites (see below)
+``unavailable``           function  ``unavailable(reason)``: skip for want of an outside tool
 ========================  ========  ===========================================================
 
 A service that cannot be found skips the test with a reason, or fails it when the run is started
@@ -32,7 +33,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -247,6 +248,20 @@ def conformance_dir(request: pytest.FixtureRequest) -> Path:
             f"conformance suites not found: set {CONFORMANCE_ENV} or place them in ../shared/conformance",
         )
     return found
+
+
+@pytest.fixture
+def unavailable(request: pytest.FixtureRequest) -> Callable[[str], NoReturn]:
+    """Give up on a test whose outside tool (a browser, node, an npm package) is missing.
+
+    ``unavailable(reason)`` skips the test with ``reason``, or fails it when services are required,
+    exactly as a missing Redis or PostgreSQL does.
+    """
+
+    def give_up(reason: str) -> NoReturn:
+        _unavailable(request.config, reason)
+
+    return give_up
 
 
 @pytest.fixture
