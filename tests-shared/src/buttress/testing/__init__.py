@@ -3,7 +3,7 @@
 Installing the package registers its pytest plugin (`buttress.testing.plugin`); the fixtures are then
 available everywhere. Import the rest from here::
 
-    from buttress.testing import CacheProviderContract, FakeClock, RedisServer
+    from buttress.testing import CacheProviderContract, FakeClock, RedisServer, check_hostile
 """
 
 import pytest
@@ -22,6 +22,8 @@ from ._discovery import (
     discover_postgres,
     discover_redis,
 )
+from ._hostile import acheck_hostile, check_hostile, hostile_values
+from ._hostile_http import check_hostile_asgi, check_hostile_wsgi
 from ._hypothesis import CI_PROFILE, DEV_PROFILE, register_profiles
 from ._servers import PostgresServer, RedisClusterServer, RedisServer, ServerError, free_port
 from .contracts import (
@@ -64,9 +66,14 @@ __all__ = [
     "SearchProviderContract",
     "ServerError",
     "ServiceUnavailable",
+    "acheck_hostile",
+    "check_hostile",
+    "check_hostile_asgi",
+    "check_hostile_wsgi",
     "discover_postgres",
     "discover_redis",
     "find_conformance_dir",
     "free_port",
+    "hostile_values",
     "register_profiles",
 ]
