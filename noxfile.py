@@ -7,13 +7,18 @@ a test that imports an undeclared sibling or library fails there.
     nox -l                                   # list sessions
     nox -s "tests-3.12(package='core')"      # one package on one Python
     nox -s bench -- caching                  # benchmarks of the named packages
+    nox -s explore                           # the randomized hypothesis pass, on a time budget
+    nox -s explore -- webhooks --seed 123    # replay one package's pass with a printed seed
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
+import subprocess
 import tempfile
+import time
 import tomllib
 from pathlib import Path
 
@@ -24,6 +29,10 @@ nox.options.default_venv_backend = "uv"
 
 ROOT = Path(__file__).parent
 PYTHONS = ["3.12", "3.13"]
+# The hypothesis profile the tests sessions run, wherever they run: README's command and CI agree.
+TEST_PROFILE = "ci"
+# Seconds the randomized pass may search (the last package run may overrun it by its own length).
+EXPLORE_SECONDS = float(os.environ.get("BUTTRESS_EXPLORE_SECONDS", "300"))
 
 
 def _discover() -> dict[str, Path]:
@@ -184,7 +193,14 @@ def tests(session: nox.Session, package: str) -> None:
     _install_isolated(session, package, with_tests=True)
     tests_dir = PACKAGES[package] / "tests"
     session.chdir(ROOT)
-    session.run("pytest", str(tests_dir.relative_to(ROOT)), "-p", "no:cacheprovider", *session.posargs)
+    session.run(
+        "pytest",
+        str(tests_dir.relative_to(ROOT)),
+        "-p",
+        "no:cacheprovider",
+        f"--hypothesis-profile={TEST_PROFILE}",
+        *session.posargs,
+    )
 
 
 @nox.session(python=PYTHONS[0])
@@ -213,6 +229,64 @@ def tour(session: nox.Session) -> None:
     _sync(session, "--all-packages", "--all-extras", "--group", "dev")
     session.chdir(ROOT)
     session.run("pytest", "examples", "-p", "no:cacheprovider", *session.posargs)
+
+
+def _explore_arguments(posargs: list[str]) -> tuple[list[str], int | None]:
+    packages: list[str] = []
+    seed: int | None = None
+    words = iter(posargs)
+    for word in words:
+        if word == "--seed":
+            seed = int(next(words))
+        elif word.startswith("--seed="):
+            seed = int(word.split("=", 1)[1])
+        else:
+            packages.append(word)
+    unknown = [p for p in packages if p not in PACKAGES]
+    if unknown:
+        raise ValueError(f"unknown packages: {', '.join(unknown)}")
+    return packages, seed
+
+
+@nox.session(python=PYTHONS[0])
+def explore(session: nox.Session) -> None:
+    """The randomized pass: every property and state-machine test, new seeds, a fixed time budget.
+
+    The ``tests`` sessions run the derandomized ``ci`` profile, so they reproduce anywhere but
+    explore the same examples on every run. This session keeps searching: it cycles through the
+    packages, running each one's hypothesis-driven tests (``pytest --explore``) with a fresh
+    ``--hypothesis-seed`` until ``BUTTRESS_EXPLORE_SECONDS`` (300 by default) have passed. Each
+    run's seed is printed; a failure is saved to the example database (``.hypothesis/``) and
+    reported with the command that replays it. ``-- <package> ... --seed N`` replays one run.
+    """
+    _sync(session, "--all-packages", "--all-extras", "--group", "dev")
+    try:
+        wanted, seed = _explore_arguments(list(session.posargs))
+    except ValueError as exc:
+        session.error(str(exc))
+    packages = wanted or list(PACKAGES)
+    session.chdir(ROOT)
+    python = Path(session.virtualenv.location) / "bin" / "python"
+    deadline = time.monotonic() + EXPLORE_SECONDS
+    failures: list[str] = []
+    runs = 0
+    # One full pass always; further passes with new seeds while the budget lasts (none when replaying).
+    while runs == 0 or (seed is None and time.monotonic() < deadline):
+        for package in packages:
+            if runs >= len(packages) and time.monotonic() >= deadline:
+                break
+            run_seed = seed if seed is not None else secrets.randbelow(2**32)
+            tests_dir = str((PACKAGES[package] / "tests").relative_to(ROOT))
+            session.log(f"explore {package} with --hypothesis-seed={run_seed}")
+            # subprocess, not session.run: pytest's "no tests" exit (5) is a normal outcome here.
+            command = [str(python), "-m", "pytest", tests_dir, "-p", "no:cacheprovider", "-q", "--explore"]
+            code = subprocess.call([*command, f"--hypothesis-seed={run_seed}"])
+            runs += 1
+            if code not in (0, 5):
+                failures.append(f"uvx nox -s explore -- {package} --seed {run_seed}")
+    session.log(f"explore: {runs} runs over {len(packages)} packages")
+    if failures:
+        session.error("explore found failures; replay each with:\n  " + "\n  ".join(failures))
 
 
 @nox.session(python=PYTHONS[0])
@@ -298,6 +372,7 @@ nox.options.sessions = [
     *(f"tests-{py}(package='{p}')" for p in PACKAGES for py in PYTHONS),
     *(f"bare(package='{p}')" for p in PACKAGES),
     "tour",
+    "explore",
     "lint",
     "typecheck",
     "docs",

@@ -155,3 +155,43 @@ def test_a_missing_tool_skips_or_fails_like_a_service(
     failed = run_inner("--require-services")
     failed.assert_outcomes(failed=1)
     failed.stdout.fnmatch_lines(["*no-such-tool-anywhere is not installed*services are required*"])
+
+
+EXPLORED = """
+from hypothesis import Phase, given, settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, rule
+
+
+def test_plain():
+    pass
+
+
+@given(st.integers())
+def test_property(n):
+    assert settings.default.derandomize is False
+    assert Phase.explicit not in settings.default.phases
+
+
+class Machine(RuleBasedStateMachine):
+    @rule()
+    def step(self):
+        pass
+
+
+TestMachine = Machine.TestCase
+"""
+
+
+def test_explore_runs_only_hypothesis_tests_under_the_random_profile(
+    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult]
+) -> None:
+    pytester.makepyfile(EXPLORED)
+    result = run_inner("--explore", "--hypothesis-seed=7")
+    result.assert_outcomes(passed=2, deselected=1)
+
+
+def test_without_explore_every_test_runs(
+    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult]
+) -> None:
+    pytester.makepyfile("def test_plain():\n    pass\n")
+    run_inner().assert_outcomes(passed=1)

@@ -24,7 +24,7 @@ from ._discovery import (
 )
 from ._hostile import acheck_hostile, check_hostile, hostile_values
 from ._hostile_http import check_hostile_asgi, check_hostile_wsgi
-from ._hypothesis import CI_PROFILE, DEV_PROFILE, register_profiles
+from ._hypothesis import CI_PROFILE, DEV_PROFILE, EXPLORE_PROFILE, register_profiles
 from ._servers import PostgresServer, RedisClusterServer, RedisServer, ServerError, free_port
 from .contracts import (
     AsyncRepositoryContract,
@@ -44,6 +44,7 @@ __all__ = [
     "CI_PROFILE",
     "CONFORMANCE_ENV",
     "DEV_PROFILE",
+    "EXPLORE_PROFILE",
     "POSTGRES_ENV",
     "REDIS_ENV",
     "REQUIRE_ENV",

@@ -19,6 +19,9 @@ fixture                   scope     gives
 ``unavailable``           function  ``unavailable(reason)``: skip for want of an outside tool
 ========================  ========  ===========================================================
 
+``--explore`` runs only the property and state-machine tests (those hypothesis drives) under the
+random ``explore`` profile; ``nox -s explore`` uses it with a new ``--hypothesis-seed`` on each run.
+
 A service that cannot be found skips the test with a reason, or fails it when the run is started
 with ``--require-services`` or ``BUTTRESS_REQUIRE_SERVICES=1`` (as CI is).
 
@@ -51,7 +54,7 @@ from ._discovery import (
     discover_redis,
     run_async,
 )
-from ._hypothesis import CI_PROFILE, DEV_PROFILE, register_profiles
+from ._hypothesis import CI_PROFILE, DEV_PROFILE, EXPLORE_PROFILE, register_profiles
 from ._resp import RespClient
 from ._servers import PostgresServer, RedisClusterServer, RedisServer, ServerError
 
@@ -60,6 +63,7 @@ __all__ = ["CONFORMANCE_ENV", "PostgresSchema", "find_conformance_dir"]
 CONFORMANCE_ENV = "BUTTRESS_CONFORMANCE_DIR"
 
 _REQUIRE_OPTION = "--require-services"
+_EXPLORE_OPTION = "--explore"
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help=f"fail, not skip, a test whose Redis or PostgreSQL cannot be found (also {REQUIRE_ENV}=1)",
     )
+    group.addoption(
+        _EXPLORE_OPTION,
+        action="store_true",
+        default=False,
+        help="run only hypothesis-driven tests under the random 'explore' profile (with --hypothesis-seed)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -96,9 +106,27 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "postgres: needs a PostgreSQL server (from buttress-testing's fixtures)"
     )
     register_profiles()
-    if config.getoption("hypothesis_profile", None) is None:
+    if config.getoption(_EXPLORE_OPTION):
+        settings.load_profile(EXPLORE_PROFILE)
+    elif config.getoption("hypothesis_profile", None) is None:
         on_ci = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
         settings.load_profile(CI_PROFILE if on_ci else DEV_PROFILE)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``--explore``, keep only the tests hypothesis drives (``@given`` and state machines)."""
+    if not config.getoption(_EXPLORE_OPTION):
+        return
+    kept = [item for item in items if _driven_by_hypothesis(item)]
+    dropped = [item for item in items if not _driven_by_hypothesis(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+def _driven_by_hypothesis(item: pytest.Item) -> bool:
+    function = getattr(item, "obj", None)
+    return bool(getattr(function, "is_hypothesis_test", False))
 
 
 def services_required(config: pytest.Config) -> bool:
