@@ -453,3 +453,149 @@ async def test_a_database_outage_raises_store_unavailable(
         assert (await box.message(kept.id)).body == b'{"before":true}'
     finally:
         await box.aclose()
+
+
+def three_attempts(outbox: PostgresOutbox, pool: asyncpg.Pool[Any]) -> PostgresOutbox:
+    """The same tables under the three-attempt schedule of the outbox state machine."""
+    return PostgresOutbox(
+        pool,
+        outbox.endpoints,
+        schedule=RetrySchedule((0, 10, 20), jitter=0),
+        clock=outbox.clock,
+        table_prefix=outbox.table_prefix,
+    )
+
+
+async def test_issue_28_a_last_attempt_whose_lease_ran_out_is_dead_not_claimed_again(
+    outbox: PostgresOutbox, pool: asyncpg.Pool[Any], fake_clock: FakeClock
+) -> None:
+    """Regression (issue 28): three claims whose leases all expire unanswered, then a fourth claim.
+
+    Attempts count when claimed, so the third expired lease used the last attempt: the next claim
+    finds the delivery dead (with the reason), never hands out attempt 4.
+    """
+    box = three_attempts(outbox, pool)
+    await endpoint(box, "http://127.0.0.1:9/")
+    message = await box.send("e", {})
+    for number in (1, 2, 3):
+        (claim,) = await box.claim(limit=1, lease=30, token=f"w{number}")
+        assert claim.attempt == number
+        fake_clock.advance(31)  # the lease runs out: the worker died
+    assert await box.claim(limit=1, lease=30, token="w4") == []  # noqa: S106 - a lease token
+    (delivery,) = await box.deliveries(message.id)
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.DEAD, 3)
+    assert delivery.last_error is not None
+    assert "lease expired on the last attempt" in delivery.last_error
+    assert delivery.finished_at == fake_clock.now()
+    assert delivery.next_attempt_at is None
+    fake_clock.advance(3600)
+    assert await box.claim(limit=10, lease=30, token="w5") == []  # noqa: S106 - a lease token
+
+
+async def test_a_worker_finding_a_dead_last_lease_calls_on_dead_and_keeps_going(
+    outbox: PostgresOutbox, pool: asyncpg.Pool[Any], receiver: Receiver, fake_clock: FakeClock
+) -> None:
+    """Issue 28 through the worker: the buried delivery reaches ``on_dead``; the round still counts it."""
+    box = three_attempts(outbox, pool)
+    token = receiver.token()
+    ep = await endpoint(box, receiver.url(token))
+    lost = await box.send("e", {"lost": True})
+    for number in (1, 2, 3):
+        assert len(await box.claim(limit=1, lease=30, token=f"dead-worker-{number}")) == 1
+        fake_clock.advance(31)
+    fresh = await box.send("e", {"fresh": True})
+    dead: list[DeadDelivery] = []
+
+    async def on_dead(item: DeadDelivery) -> None:
+        dead.append(item)
+
+    async with worker(box, on_dead=on_dead) as w:
+        assert await w.drain() == 2  # one buried, one delivered
+    assert [(d.message_id, d.endpoint_id, d.attempts, d.last_status_code) for d in dead] == [
+        (lost.id, ep.id, 3, None)
+    ]
+    assert "lease expired on the last attempt (3 of 3)" in str(dead[0].last_error)
+    assert receiver.ids(token) == [fresh.id]
+    # An operator's recover is the one deliberate reset: a new full schedule, from attempt one.
+    assert await box.recover(fake_clock.now()) == 1
+    (delivery,) = await box.deliveries(lost.id)
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 0)
+    async with worker(box) as w:
+        assert await w.drain() == 1
+    assert receiver.ids(token) == [fresh.id, lost.id]
+
+
+async def test_a_retry_asked_for_after_the_last_attempt_is_dead(
+    outbox: PostgresOutbox, pool: asyncpg.Pool[Any], fake_clock: FakeClock
+) -> None:
+    """A caller recording PENDING on the last attempt cannot queue a fourth one: it is dead."""
+    box = three_attempts(outbox, pool)
+    await endpoint(box, "http://127.0.0.1:9/")
+    message = await box.send("e", {})
+    for number in (1, 2, 3):
+        (claim,) = await box.claim(limit=1, lease=30, token=f"w{number}")
+        held, _ = await box.complete(
+            claim, status=DeliveryStatus.PENDING, next_attempt_at=fake_clock.now(), attempt=None
+        )
+        assert held
+    (delivery,) = await box.deliveries(message.id)
+    assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == (DeliveryStatus.DEAD, 3, None)
+    assert delivery.finished_at == fake_clock.now()
+    assert await box.claim(limit=1, lease=30, token="w4") == []  # noqa: S106 - a lease token
+    with pytest.raises(WebhookConfigurationError):
+        await box.complete(claim, status=DeliveryStatus.PENDING, next_attempt_at=None, attempt=None)
+
+
+async def test_a_released_claim_gives_its_attempt_back_once(
+    outbox: PostgresOutbox, pool: asyncpg.Pool[Any], fake_clock: FakeClock
+) -> None:
+    box = three_attempts(outbox, pool)
+    await endpoint(box, "http://127.0.0.1:9/")
+    message = await box.send("e", {})
+    (claim,) = await box.claim(limit=1, lease=30, token="w1")  # noqa: S106 - a lease token
+    assert await box.release([claim]) == 1
+    assert await box.release([claim]) == 0  # the lease is no longer held
+    (delivery,) = await box.deliveries(message.id)
+    assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == (
+        DeliveryStatus.PENDING,
+        0,
+        fake_clock.now(),
+    )
+    assert await box.release([]) == 0
+    with pytest.raises(WebhookConfigurationError):
+        await box.release(["not a claim"])  # type: ignore[list-item]
+
+
+async def test_cancelling_a_worker_gives_back_the_claims_it_never_sent(
+    outbox: PostgresOutbox, receiver: Receiver, fake_clock: FakeClock
+) -> None:
+    """Shutdown releases unsent claims (their attempt unused); the attempt in flight keeps its lease."""
+    token = receiver.token()
+    await endpoint(outbox, receiver.url(token, "hang-once"))
+    first = await outbox.send("e", {"n": 1})
+    second = await outbox.send("e", {"n": 2})
+    receiver.hang_seen.clear()
+    receiver.release.clear()
+    stopping = worker(outbox, batch_size=2, concurrency=1)
+    task = asyncio.create_task(stopping.run_once())
+    try:
+        assert await asyncio.to_thread(receiver.hang_seen.wait, 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        receiver.release.set()
+        await stopping.aclose()
+    (in_flight,) = await outbox.deliveries(first.id)
+    (unsent,) = await outbox.deliveries(second.id)
+    assert (in_flight.status, in_flight.attempts) == (DeliveryStatus.PENDING, 1)
+    assert in_flight.next_attempt_at == fake_clock.now() + timedelta(seconds=30)  # still leased
+    assert (unsent.status, unsent.attempts, unsent.next_attempt_at) == (
+        DeliveryStatus.PENDING,
+        0,
+        fake_clock.now(),
+    )
+    async with worker(outbox) as survivor:
+        assert await survivor.run_once() == 1
+    (unsent,) = await outbox.deliveries(second.id)
+    assert (unsent.status, unsent.attempts) == (DeliveryStatus.DELIVERED, 1)

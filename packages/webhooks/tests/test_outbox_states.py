@@ -31,11 +31,11 @@ from buttress.webhooks import (
     DeliveryWorker,
     Endpoint,
     MemoryEndpointStore,
+    Outcome,
     PostgresOutbox,
     RetrySchedule,
 )
 from buttress.webhooks._delivery import decide
-from buttress.webhooks._postgres import Outcome
 
 from .conftest import LOOPBACK, SECRET, Receiver
 
@@ -43,14 +43,18 @@ pytestmark = pytest.mark.postgres
 
 SCHEDULE = RetrySchedule((0, 10, 20), jitter=0)
 STATUSES = st.sampled_from([200, 204, 302, 404, 410, 429, 500, 503, None])
+LEASE = 30
 
 
 class OutboxMachine(RuleBasedStateMachine):
     """Property: leases, attempts and statuses of the outbox follow the rules whatever the interleaving.
 
-    Workers claim, answer with any status (or die holding their claims), and time passes. Invariants:
-    nothing is claimed by two workers at once; finished deliveries are never claimed again; attempts
-    never exceed the schedule; every delivery is pending, delivered, dead or cancelled.
+    Workers claim, answer with any status, die holding their claims, or give unsent claims back;
+    time passes; an operator replays finished messages. Invariants: nothing is claimed by two
+    workers at once; finished deliveries are never claimed again; no claim carries an attempt past
+    the schedule (``attempt <= schedule.attempts``), and no stored delivery has used more; a delivery
+    whose last attempt's lease ran out is dead, with the reason, never queued again; every delivery
+    is pending, delivered, dead or cancelled.
     """
 
     schema: ClassVar[PostgresSchema]
@@ -70,6 +74,7 @@ class OutboxMachine(RuleBasedStateMachine):
         self.run(self.outbox.create_schema())
         self.held: dict[int, tuple[Claim, datetime]] = {}  # delivery id -> live claim and its lease end
         self.finished: set[int] = set()
+        self.messages: dict[int, str] = {}  # delivery id -> message id, learned from claims
         self.sent = 0
         self.tokens = 0
 
@@ -100,14 +105,24 @@ class OutboxMachine(RuleBasedStateMachine):
     @rule(limit=st.integers(1, 3))
     def claim(self, limit: int) -> None:
         self.tokens += 1
-        claims = self.run(self.outbox.claim(limit=limit, lease=30, token=f"w{self.tokens}"))
+        claims, dead = self.run(self.outbox.claim_and_reap(limit=limit, lease=LEASE, token=f"w{self.tokens}"))
         now = self.clock.now()
+        assert len(claims) + len(dead) <= limit
         for claim in claims:
             assert claim.delivery_id not in self.finished
             previous = self.held.get(claim.delivery_id)
             assert previous is None or previous[1] <= now, "claimed while another lease was live"
-            assert claim.attempt <= SCHEDULE.attempts
-            self.held[claim.delivery_id] = (claim, now + timedelta(seconds=30))
+            assert 1 <= claim.attempt <= SCHEDULE.attempts, f"attempt {claim.attempt} handed out"
+            self.held[claim.delivery_id] = (claim, now + timedelta(seconds=LEASE))
+            self.messages[claim.delivery_id] = claim.message_id
+        for item in dead:
+            assert item.delivery_id not in self.finished
+            previous = self.held.get(item.delivery_id)
+            assert previous is None or previous[1] <= now, "buried while its last lease was live"
+            assert item.attempts == SCHEDULE.attempts
+            assert item.last_error is not None
+            assert "lease expired on the last attempt" in item.last_error
+            self.finished.add(item.delivery_id)
 
     @precondition(lambda self: self.held)
     @rule(data=st.data(), status=STATUSES)
@@ -144,6 +159,30 @@ class OutboxMachine(RuleBasedStateMachine):
             self.finished.add(delivery_id)
 
     @precondition(lambda self: self.held)
+    @rule(data=st.data())
+    def nack_even_on_the_last_attempt(self, data: st.DataObject) -> None:
+        """A caller asks to retry whatever the attempt: the outbox still never queues past the schedule."""
+        delivery_id = data.draw(st.sampled_from(sorted(self.held)))
+        claim, lease_end = self.held.pop(delivery_id)
+        now = self.clock.now()
+        outcome = Outcome(claim, DeliveryStatus.PENDING, now, None)
+        held, _ = self.run(self.outbox.complete_many([outcome]))
+        if now < lease_end:
+            assert delivery_id in held
+        if delivery_id in held and claim.attempt >= SCHEDULE.attempts:
+            self.finished.add(delivery_id)  # buried: no attempt left
+
+    @precondition(lambda self: self.held)
+    @rule(data=st.data())
+    def give_back_unsent(self, data: st.DataObject) -> None:
+        """A worker shutting down releases a claim it never sent: the attempt is not used."""
+        delivery_id = data.draw(st.sampled_from(sorted(self.held)))
+        claim, lease_end = self.held.pop(delivery_id)
+        released = self.run(self.outbox.release([claim]))
+        if self.clock.now() < lease_end:
+            assert released == 1
+
+    @precondition(lambda self: self.held)
     @rule()
     def a_worker_dies(self) -> None:
         self.held.pop(min(self.held))  # its claim is simply never answered
@@ -151,6 +190,16 @@ class OutboxMachine(RuleBasedStateMachine):
     @rule(seconds=st.sampled_from([1, 10, 31]))
     def time_passes(self, seconds: int) -> None:
         self.clock.advance(seconds)
+
+    @precondition(lambda self: self.finished & self.messages.keys())
+    @rule(data=st.data())
+    def an_operator_replays(self, data: st.DataObject) -> None:
+        """Replay restarts a finished delivery's count on purpose: a new schedule, from attempt one."""
+        delivery_id = data.draw(st.sampled_from(sorted(self.finished & self.messages.keys())))
+        assert self.run(self.outbox.replay(self.messages[delivery_id])) == 1
+        self.finished.discard(delivery_id)
+        (delivery,) = self.run(self.outbox.deliveries(self.messages[delivery_id]))
+        assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 0)
 
     @invariant()
     def every_message_has_one_delivery_in_a_known_state(self) -> None:
@@ -160,6 +209,15 @@ class OutboxMachine(RuleBasedStateMachine):
             DeliveryStatus.CANCELLED
         ] == len(self.finished)
 
+    @invariant()
+    def no_delivery_has_used_more_attempts_than_the_schedule_allows(self) -> None:
+        used = self.run(
+            self.pool.fetchval(
+                f"SELECT coalesce(max(attempts), 0) FROM {self.outbox.table_prefix}deliveries"  # noqa: S608
+            )
+        )
+        assert used <= SCHEDULE.attempts
+
 
 def test_the_outbox_state_machine(postgres_schema: PostgresSchema) -> None:
     class Machine(OutboxMachine):
@@ -168,6 +226,30 @@ def test_the_outbox_state_machine(postgres_schema: PostgresSchema) -> None:
     run_state_machine_as_test(
         Machine, settings=settings(max_examples=12, stateful_step_count=25, deadline=None)
     )
+
+
+def test_issue_28_the_shrunk_sequence_in_the_state_machine(postgres_schema: PostgresSchema) -> None:
+    """Regression (issue 28), as the state machine found it: send; three times claim(limit=1) and let
+    31 s pass (each lease runs out unanswered); a worker dies; claim again. That claim handed out
+    ``Claim(attempt=4)`` under a three-attempt schedule; now it buries the delivery instead."""
+
+    class Machine(OutboxMachine):
+        schema = postgres_schema
+
+    machine = Machine()
+    try:
+        machine.send()
+        for _ in range(3):
+            machine.claim(limit=1)
+            machine.time_passes(seconds=31)
+            machine.every_message_has_one_delivery_in_a_known_state()
+        machine.a_worker_dies()
+        machine.claim(limit=1)
+        machine.every_message_has_one_delivery_in_a_known_state()
+        machine.no_delivery_has_used_more_attempts_than_the_schedule_allows()
+        assert machine.run(machine.outbox.counts())[DeliveryStatus.DEAD] == 1
+    finally:
+        machine.teardown()
 
 
 WORKER_SCRIPT = textwrap.dedent(

@@ -60,7 +60,8 @@ from .exceptions import (
 )
 
 if TYPE_CHECKING:
-    from ._postgres import Claim, PostgresEndpointStore, PostgresOutbox
+    from ._outbox import Claim, Outcome, PostgresOutbox
+    from ._postgres import PostgresEndpointStore
     from ._redis import RedisReplayGuard
     from ._transport import Resolver, SafeNetworkBackend, SafeTransport, SystemResolver, safe_client
     from ._worker import DeliveryWorker
@@ -95,6 +96,7 @@ __all__ = [
     "MissingExtraError",
     "MissingHeaderError",
     "NetworkPolicy",
+    "Outcome",
     "PostgresEndpointStore",
     "PostgresOutbox",
     "RedisReplayGuard",
@@ -129,9 +131,10 @@ __all__ = [
 
 # Names that need an extra, and the private module that holds each.
 _LAZY = {
-    "Claim": "_postgres",
+    "Claim": "_outbox",
+    "Outcome": "_outbox",
     "PostgresEndpointStore": "_postgres",
-    "PostgresOutbox": "_postgres",
+    "PostgresOutbox": "_outbox",
     "RedisReplayGuard": "_redis",
     "Resolver": "_transport",
     "SafeNetworkBackend": "_transport",

@@ -14,9 +14,10 @@ from typing import Final, Self
 
 from buttress.core import Clock
 
+from ._checks import positive_int, positive_number
 from ._delivery import Attempt, DeadDelivery, DeliveryStatus, decide
 from ._endpoints import Endpoint
-from ._postgres import Claim, Outcome, PostgresOutbox
+from ._outbox import Claim, Outcome, PostgresOutbox
 from ._ssrf import NetworkPolicy
 from ._standard import WebhookSigner
 from ._transport import Resolver, SafeTransport
@@ -44,18 +45,6 @@ _PIPELINES: Final = 2
 
 type DeadCallback = Callable[[DeadDelivery], Awaitable[None]]
 type DisabledCallback = Callable[[Endpoint], Awaitable[None]]
-
-
-def _positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
-        raise WebhookConfigurationError(name, value, "must be a positive, finite number")
-    return float(value)
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise WebhookConfigurationError(name, value, "must be an int of at least 1")
-    return value
 
 
 class _RateLimiter:
@@ -137,10 +126,10 @@ class DeliveryWorker:
         if not isinstance(outbox, PostgresOutbox):
             raise WebhookConfigurationError("outbox", type(outbox).__name__, "must be a PostgresOutbox")
         self.outbox = outbox
-        self._timeout = _positive("timeout", timeout)
-        self._lease = _positive("lease", lease)
-        self._batch = _positive_int("batch_size", batch_size)
-        self._slots = asyncio.Semaphore(_positive_int("concurrency", concurrency))
+        self._timeout = positive_number("timeout", timeout)
+        self._lease = positive_number("lease", lease)
+        self._batch = positive_int("batch_size", batch_size)
+        self._slots = asyncio.Semaphore(positive_int("concurrency", concurrency))
         # The last delivery of a round may wait for ceil(2 x batch / concurrency) attempts (two rounds
         # share the slots) before it ends; its lease must outlast that.
         worst = self._timeout * -(-_PIPELINES * self._batch // concurrency)
@@ -148,7 +137,7 @@ class DeliveryWorker:
             raise WebhookConfigurationError(
                 "lease", lease, f"must exceed timeout x ceil(2 x batch_size / concurrency) = {worst:g} s"
             )
-        self._max_retry_after = _positive("max_retry_after", max_retry_after)
+        self._max_retry_after = positive_number("max_retry_after", max_retry_after)
         if disable_after is not None and (
             not isinstance(disable_after, timedelta) or disable_after <= timedelta(0)
         ):
@@ -156,8 +145,8 @@ class DeliveryWorker:
                 "disable_after", disable_after, "must be a positive timedelta or None"
             )
         self._disable_after = disable_after
-        self._body_limit = _positive_int("response_body_limit", response_body_limit)
-        self._poll = _positive("poll_interval", poll_interval)
+        self._body_limit = positive_int("response_body_limit", response_body_limit)
+        self._poll = positive_number("poll_interval", poll_interval)
         self._user_agent = user_agent
         self._on_dead = on_dead
         self._on_disabled = on_endpoint_disabled
@@ -188,23 +177,69 @@ class DeliveryWorker:
         return self.outbox.clock
 
     async def run_once(self) -> int:
-        """Claim one batch of due deliveries and attempt each; return how many were claimed."""
+        """Claim one batch of due deliveries and attempt each.
+
+        Deliveries found with no attempt left (the lease of their last attempt ran out: a worker died
+        or hung) are dead; ``on_dead`` is called for each. If the worker is cancelled mid-round, the
+        results it has are recorded and the claims it had not started sending are given back without
+        using an attempt; an attempt in flight keeps its lease, which runs out, and counts.
+
+        Returns:
+            How many due deliveries the round took: claimed, or found dead.
+        """
         self._rounds += 1
         token = f"{self._token_prefix}-{self._rounds}"
-        claims = await self.outbox.claim(limit=self._batch, lease=self._lease, token=token)
-        if not claims:
-            return 0
+        claims, dead = await self.outbox.claim_and_reap(limit=self._batch, lease=self._lease, token=token)
+        if claims:
+            await self._deliver(claims)
+        for item in dead:
+            await self._buried(item)
+        return len(claims) + len(dead)
+
+    async def _deliver(self, claims: list[Claim]) -> None:
+        started: set[int] = set()
+        tasks: list[asyncio.Task[Outcome | None]] = []
         endpoints: dict[str, Endpoint | None] = {}
-        for endpoint_id in {c.endpoint_id for c in claims}:
-            try:
-                endpoints[endpoint_id] = await self.outbox.endpoints.get(endpoint_id)
-            except EndpointNotFoundError:
-                endpoints[endpoint_id] = None
-        results = await asyncio.gather(*(self._process(c, endpoints[c.endpoint_id]) for c in claims))
+        try:
+            for endpoint_id in sorted({c.endpoint_id for c in claims}):
+                try:
+                    endpoints[endpoint_id] = await self.outbox.endpoints.get(endpoint_id)
+                except EndpointNotFoundError:
+                    endpoints[endpoint_id] = None
+            tasks = [asyncio.create_task(self._process(c, endpoints[c.endpoint_id], started)) for c in claims]
+            results = await asyncio.gather(*tasks)
+        except BaseException:
+            # Cancelled (shutdown) or failed: what was not sent goes back without using an attempt.
+            await asyncio.shield(self._give_back(claims, tasks, started, endpoints))
+            raise
         outcomes = [r for r in results if r is not None]
         held, failing = await self.outbox.complete_many(outcomes)
         await self._consequences(outcomes, held, failing, endpoints)
-        return len(claims)
+
+    async def _give_back(
+        self,
+        claims: list[Claim],
+        tasks: list[asyncio.Task[Outcome | None]],
+        started: set[int],
+        endpoints: dict[str, Endpoint | None],
+    ) -> None:
+        """On cancellation: record the finished results, release the claims never sent."""
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+        finished = [t.result() for t in tasks if t.done() and not t.cancelled() and t.exception() is None]
+        outcomes = [o for o in finished if o is not None]
+        unsent = [c for c in claims if c.delivery_id not in started]
+        try:
+            if outcomes:
+                held, failing = await self.outbox.complete_many(outcomes)
+                await self._consequences(outcomes, held, failing, endpoints)
+            released = await self.outbox.release(unsent)
+        except StoreUnavailableError as exc:
+            logger.warning("cancelled with the outbox unavailable; leases will run out: %s", exc)
+            return
+        logger.info("cancelled: recorded %d results, gave back %d unsent claims", len(outcomes), released)
 
     async def run(self, *, stop: asyncio.Event | None = None) -> None:
         """Deliver until ``stop`` is set (or the task is cancelled); survive database outages.
@@ -242,7 +277,7 @@ class DeliveryWorker:
 
         return sum(await asyncio.gather(*(loop() for _ in range(_PIPELINES))))
 
-    async def _process(self, claim: Claim, endpoint: Endpoint | None) -> Outcome | None:
+    async def _process(self, claim: Claim, endpoint: Endpoint | None, started: set[int]) -> Outcome | None:
         if endpoint is None or not endpoint.enabled:
             return Outcome(claim, DeliveryStatus.CANCELLED, None, None)
         wait = self._limiter.wait(endpoint)
@@ -250,6 +285,7 @@ class DeliveryWorker:
             await self.outbox.postpone(claim, self.clock.now() + timedelta(seconds=wait))
             return None
         async with self._slots:
+            started.add(claim.delivery_id)
             attempt, retry_after = await self._attempt(claim, endpoint)
         decision = decide(
             status_code=attempt.status_code,
@@ -369,6 +405,17 @@ class DeliveryWorker:
         )
         if self._on_disabled is not None:
             await _quietly(self._on_disabled(disabled), "on_endpoint_disabled")
+
+    async def _buried(self, dead: DeadDelivery) -> None:
+        logger.warning(
+            "webhook delivery %s to %s is dead after %d attempts: %s",
+            dead.delivery_id,
+            dead.endpoint_id,
+            dead.attempts,
+            dead.last_error,
+        )
+        if self._on_dead is not None:
+            await _quietly(self._on_dead(dead), "on_dead")
 
     async def _dead(self, claim: Claim, attempt: Attempt) -> None:
         logger.warning(
