@@ -9,6 +9,7 @@ a test that imports an undeclared sibling or library fails there.
     nox -s bench -- caching                  # benchmarks of the named packages
     nox -s explore                           # the randomized hypothesis pass, on a time budget
     nox -s explore -- webhooks --seed 123    # replay one package's pass with a printed seed
+    nox -s fuzz                              # fuzz every public parser for a bounded time
 """
 
 from __future__ import annotations
@@ -290,6 +291,18 @@ def explore(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHONS[0])
+def fuzz(session: nox.Session) -> None:
+    """Fuzz every public parser of the suite with buttress-fuzzing for a bounded time (fuzz/run.py).
+
+    ``BUTTRESS_FUZZ_SECONDS`` (120 by default) is shared between the targets; arguments after
+    ``--`` go to ``fuzz/run.py`` (target names, ``--seed N``, ``--seconds S``, ``--update-corpus``).
+    """
+    _sync(session, "--all-packages", "--all-extras", "--group", "dev")
+    session.chdir(ROOT)
+    session.run("python", str(ROOT / "fuzz" / "run.py"), *session.posargs)
+
+
+@nox.session(python=PYTHONS[0])
 def lint(session: nox.Session) -> None:
     """Ruff (check and format) over the tree, and zizmor over the GitHub workflows."""
     session.install("ruff>=0.15", "zizmor>=1.20")
@@ -304,12 +317,12 @@ def typecheck(session: nox.Session) -> None:
     _sync(session, "--all-packages", "--all-extras", "--group", "lint")
     targets = [str(d / "src" / "buttress") for d in PACKAGES.values()]
     targets += [str(d / "tests" / "typing") for d in PACKAGES.values() if (d / "tests" / "typing").is_dir()]
-    targets += ["examples", "noxfile.py", ".github/scripts"]
+    targets += ["examples", "fuzz", "noxfile.py", ".github/scripts"]
     session.run(
         "mypy",
         "--strict",
         *targets,
-        env={"MYPYPATH": os.pathsep.join(str(d / "src") for d in PACKAGES.values())},
+        env={"MYPYPATH": os.pathsep.join([*(str(d / "src") for d in PACKAGES.values()), str(ROOT / "fuzz")])},
     )
 
 
@@ -373,6 +386,7 @@ nox.options.sessions = [
     *(f"bare(package='{p}')" for p in PACKAGES),
     "tour",
     "explore",
+    "fuzz",
     "lint",
     "typecheck",
     "docs",
