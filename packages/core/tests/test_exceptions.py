@@ -134,6 +134,21 @@ def test_errors_survive_pickling_with_their_message() -> None:
     assert str(pickle.loads(pickle.dumps(error))) == "plain"  # noqa: S301 - our own bytes
 
 
+@given(all_errors())
+def test_every_error_survives_pickling_with_its_attributes(error: ButtressError) -> None:
+    """Property: pickling keeps an error's type, message and attributes (subclasses take other arguments)."""
+    copy = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes
+    assert type(copy) is type(error)
+    assert str(copy) == str(error)
+    assert copy.__dict__ == error.__dict__
+
+
+def test_long_values_are_cut_in_messages() -> None:
+    error = ConfigurationError("name", "x" * 100_000, "too long")
+    assert len(str(error)) < 200
+    assert "<100002 chars>" in str(error)
+
+
 def test_argument_type_error_names_the_type_never_the_value() -> None:
     error = ArgumentTypeError("secret", "bytes", "hunter2")
     assert isinstance(error, TypeError)

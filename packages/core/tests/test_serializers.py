@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from buttress.core import ButtressError, JsonSerializer, SerializationError, Serializer
+from buttress.core import ArgumentTypeError, ButtressError, JsonSerializer, SerializationError, Serializer
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
@@ -60,3 +60,31 @@ def test_loads_rejects_bad_bytes(data: bytes) -> None:
         JsonSerializer[object]().loads(data)
     assert info.value.operation == "loads"
     assert info.value.format_name == "json"
+
+
+def test_values_nested_past_the_recursion_limit_are_a_serialization_error() -> None:
+    deep: list[object] = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(SerializationError) as info:
+        JsonSerializer[object]().dumps(deep)
+    assert info.value.operation == "dumps"
+    with pytest.raises(SerializationError) as info:
+        JsonSerializer[object]().loads(b"[" * 100_000 + b"]" * 100_000)
+    assert info.value.operation == "loads"
+
+
+@pytest.mark.parametrize("data", ["{}", None, 5, ["{}"]])
+def test_loads_refuses_what_is_not_bytes(data: object) -> None:
+    with pytest.raises(ArgumentTypeError, match="data must be bytes"):
+        JsonSerializer[object]().loads(data)  # type: ignore[arg-type]
+
+
+def test_loads_takes_any_bytes_like() -> None:
+    assert JsonSerializer[object]().loads(bytearray(b"[1]")) == [1]
+    assert JsonSerializer[object]().loads(memoryview(b"[2]")) == [2]
+
+
+def test_sort_keys_must_be_a_bool() -> None:
+    with pytest.raises(ArgumentTypeError, match="sort_keys must be a bool"):
+        JsonSerializer(sort_keys="yes")  # type: ignore[arg-type]

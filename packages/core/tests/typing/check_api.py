@@ -13,12 +13,17 @@ from buttress.core import (
     CacheProvider,
     Clock,
     CommandHandler,
+    ConfigurationError,
     EventHandler,
     Identifiable,
     JsonSerializer,
     Missing,
     Serializer,
     SystemClock,
+    check_count,
+    check_seconds,
+    check_text,
+    safe_repr,
 )
 
 
@@ -108,3 +113,10 @@ class Printer:
 
 def event_handler_conforms() -> EventHandler[str]:
     return Printer()
+
+
+def checks_return_what_they_accept(value: object) -> None:
+    assert_type(check_seconds("timeout", value, error=ConfigurationError), float)
+    assert_type(check_count("max_size", value, minimum=1), int)
+    assert_type(check_text("key", value, max_bytes=64, show_value=False), str)
+    assert_type(safe_repr(value), str)

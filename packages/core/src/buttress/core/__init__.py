@@ -10,6 +10,7 @@ them can be swapped for your own implementation::
         return None if value is MISSING else value
 """
 
+from ._checks import MAX_COUNT, MAX_SECONDS, check_count, check_seconds, check_text
 from ._clock import Clock, SystemClock
 from ._protocols import (
     MISSING,
@@ -37,11 +38,14 @@ from .exceptions import (
     NotFoundError,
     SerializationError,
     redact_url,
+    safe_repr,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "MAX_COUNT",
+    "MAX_SECONDS",
     "MISSING",
     "ArgumentTypeError",
     "AsyncRepository",
@@ -67,5 +71,9 @@ __all__ = [
     "SystemClock",
     "Timestamped",
     "__version__",
+    "check_count",
+    "check_seconds",
+    "check_text",
     "redact_url",
+    "safe_repr",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import cast
 
-from .exceptions import SerializationError
+from .exceptions import ArgumentTypeError, SerializationError
 
 __all__ = ["JsonSerializer"]
 
@@ -17,8 +17,14 @@ class JsonSerializer[T]:
     ``None``); anything else raises `SerializationError` naming the type. Tuples come back as lists,
     so a value survives the round trip only if it is made of JSON's own types.
 
+    Values nested deeper than the interpreter's recursion limit are refused with `SerializationError`
+    too, on the way in and on the way out.
+
     Args:
         sort_keys: Emit object keys sorted, so equal values give equal bytes.
+
+    Raises:
+        ArgumentTypeError: ``sort_keys`` is not a bool.
 
     Examples:
         >>> s = JsonSerializer[dict[str, int]]()
@@ -31,6 +37,8 @@ class JsonSerializer[T]:
     format_name = "json"
 
     def __init__(self, *, sort_keys: bool = False) -> None:
+        if not isinstance(sort_keys, bool):
+            raise ArgumentTypeError("sort_keys", "a bool", sort_keys)
         self._encoder = json.JSONEncoder(
             separators=(",", ":"), ensure_ascii=False, allow_nan=False, sort_keys=sort_keys
         )
@@ -41,11 +49,12 @@ class JsonSerializer[T]:
 
         Raises:
             SerializationError: ``value`` holds something JSON cannot represent (a set, a NaN, a
-                non-string key of an unsupported type, an object).
+                non-string key of an unsupported type, an object, a lone surrogate, an int of more
+                than 4,300 digits), or is nested too deeply.
         """
         try:
             return self._encoder.encode(value).encode()
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise SerializationError(
                 self.format_name, "dumps", str(exc), type_name=type(value).__name__
             ) from exc
@@ -54,11 +63,14 @@ class JsonSerializer[T]:
         """Decode UTF-8 JSON made by `dumps`.
 
         Raises:
-            SerializationError: ``data`` is not UTF-8 or not valid JSON.
+            SerializationError: ``data`` is not UTF-8 or not valid JSON, or is nested too deeply.
+            ArgumentTypeError: ``data`` is not bytes, bytearray or memoryview.
         """
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise ArgumentTypeError("data", "bytes", data)
         try:
-            return cast("T", self._decoder.decode(data.decode()))
-        except (UnicodeDecodeError, ValueError) as exc:
+            return cast("T", self._decoder.decode(bytes(data).decode()))
+        except (ValueError, RecursionError) as exc:
             raise SerializationError(self.format_name, "loads", str(exc)) from exc
 
     def __repr__(self) -> str:

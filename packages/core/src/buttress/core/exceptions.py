@@ -36,7 +36,10 @@ __all__ = [
     "NotFoundError",
     "SerializationError",
     "redact_url",
+    "safe_repr",
 ]
+
+_REPR_LIMIT = 80
 
 
 class ButtressError(Exception):
@@ -50,11 +53,17 @@ class ButtressError(Exception):
     """
 
     def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+        text = message if isinstance(message, str) else safe_repr(message)
+        super().__init__(text)
+        self.message = text
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Subclasses take other arguments than the message in ``args``: rebuild from the state instead
+        # of calling ``__init__`` again, so every error survives pickling (worker pools, multiprocessing).
+        return (_rebuild, (type(self), self.args, self.__dict__))
 
 
 class ConfigurationError(ButtressError, ValueError):
@@ -77,7 +86,7 @@ class ConfigurationError(ButtressError, ValueError):
     """
 
     def __init__(self, parameter: str, value: object, reason: str, *, show_value: bool = True) -> None:
-        shown = f"={value!r}" if show_value else ""
+        shown = f"={safe_repr(value)}" if show_value else ""
         super().__init__(f"invalid {parameter}{shown}: {reason}")
         self.parameter = parameter
         self.value = value
@@ -125,7 +134,7 @@ class BackendUnavailableError(ButtressError, ConnectionError):
     """
 
     def __init__(self, backend: str, address: str, reason: str) -> None:
-        safe = redact_url(address)
+        safe = redact_url(address) if isinstance(address, str) else safe_repr(address)
         super().__init__(f"{backend} at {safe} is unavailable: {reason}")
         self.backend = backend
         self.address = safe
@@ -162,7 +171,7 @@ class NotFoundError(ButtressError, LookupError):
     """
 
     def __init__(self, kind: str, key: object) -> None:
-        super().__init__(f"{kind} {key!r} does not exist")
+        super().__init__(f"{kind} {safe_repr(key)} does not exist")
         self.kind = kind
         self.key = key
 
@@ -177,7 +186,7 @@ class ConflictError(ButtressError):
     """
 
     def __init__(self, kind: str, key: object, reason: str) -> None:
-        super().__init__(f"{kind} {key!r}: {reason}")
+        super().__init__(f"{kind} {safe_repr(key)}: {reason}")
         self.kind = kind
         self.key = key
         self.reason = reason
@@ -189,12 +198,17 @@ def redact_url(url: str) -> str:
     Use it before a URL or DSN reaches an error message or a log line. Strings that are not URLs are
     returned unchanged.
 
+    Raises:
+        ArgumentTypeError: ``url`` is not a str.
+
     Examples:
         >>> redact_url("redis://user:hunter2@cache:6379/0")
         'redis://user:***@cache:6379/0'
         >>> redact_url("postgresql://db/app?password=s3cret&sslmode=require")
         'postgresql://db/app?password=***&sslmode=require'
     """
+    if not isinstance(url, str):
+        raise ArgumentTypeError("url", "a str", url)
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -248,3 +262,34 @@ class MissingExtraError(ButtressError, ImportError):
         super().__init__(f"{feature} needs the '{extra}' extra: pip install '{self.distribution}[{extra}]'")
         self.feature = feature
         self.extra = extra
+
+
+def safe_repr(value: object) -> str:
+    """Return a short ``repr`` of ``value`` for an error message, whatever the value is.
+
+    Long reprs are cut to 80 characters (saying how long they were); a value whose ``repr`` cannot be
+    made (an int past Python's digit limit, an object whose ``__repr__`` raises) is named by its type.
+    Error constructors use it, so building an error about a hostile value never raises.
+
+    Examples:
+        >>> safe_repr(10**5000)
+        '<int of 16610 bits>'
+        >>> safe_repr("x" * 100)
+        "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...<102 chars>"
+    """
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - any failure of a foreign __repr__ gives the fallback
+        if isinstance(value, int):
+            return f"<int of {value.bit_length()} bits>"
+        return f"<{type(value).__name__} object>"
+    if len(text) <= _REPR_LIMIT:
+        return text
+    return f"{text[:60]}...<{len(text)} chars>"
+
+
+def _rebuild[E: ButtressError](cls: type[E], args: tuple[object, ...], state: dict[str, object]) -> E:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
