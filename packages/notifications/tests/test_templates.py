@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from buttress.notifications import (
@@ -126,3 +130,88 @@ def test_bad_template_definitions() -> None:
         Template("t", Order, subject="s", text=None)  # type: ignore[arg-type]
     with pytest.raises(NotificationConfigurationError, match="template"):
         TemplateRegistry().register("order")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("{{ name | nofilter }}", "No filter named 'nofilter'"),  # jinja2's TemplateAssertionError
+        ("{{ name is nosuchtest }}", "No test named 'nosuchtest'"),
+        ("{{" * 200, "nested too deeply"),  # a RecursionError in jinja2's parser
+        ("{{ " + "(" * 300 + "name" + ")" * 300 + " }}", "nested too deeply"),
+        ("{% extends 'base' %}", "no loader"),
+        ("{% include name %}", "no loader"),
+        ("{% import 'm' as m %}", "no loader"),
+        ("a\x00b", "NUL"),
+        ("\ud800{{ name }}", "lone surrogate"),
+        ("x" * 1_000_001, "limit is 1000000"),
+    ],
+)
+def test_every_way_a_source_can_fail_is_a_definition_error(source: str, reason: str) -> None:
+    registry = TemplateRegistry()
+    with pytest.raises(TemplateDefinitionError, match=re.escape(reason)) as info:
+        registry.register(Template("t", Order, subject="s", text=source))
+    assert (info.value.template, info.value.part) == ("t", "text")
+    assert "t" not in registry
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "reason"),
+    [
+        ("{{ name }}", "a\x00b", "NUL"),  # PostgreSQL cannot store it; no channel carries it
+        ("{{ name }}", "\udcff", "lone surrogate"),
+        ("{{ name * number }}", "ab", "repetition over"),
+        ("{{ 2 ** number }}", "x", "exponent over"),
+        ("{{ range(number) | list }}", "x", "OverflowError"),
+        ("{{ name.__class__ }}", "x", "sandbox"),
+    ],
+)
+def test_every_way_a_render_can_fail_is_a_render_error(source: str, name: str, reason: str) -> None:
+    registry = TemplateRegistry()
+    registry.register(Template("t", Order, subject="s", text=source))
+    with pytest.raises(TemplateRenderError, match=re.escape(reason)):
+        registry.render("t", Order(number=10**7, name=name))
+
+
+def test_lookups_with_names_of_other_types_are_unknown() -> None:
+    registry = TemplateRegistry()
+    assert ["x"] not in registry
+    with pytest.raises(UnknownTemplateError):
+        registry.get(["x"])  # type: ignore[arg-type]
+    with pytest.raises(UnknownTemplateError):
+        registry.render({"x": 1}, Order(number=1, name="x"))  # type: ignore[arg-type]
+    with pytest.raises(NotificationConfigurationError, match="filters"):
+        TemplateRegistry(filters={"not a name": str.upper})
+    with pytest.raises(NotificationConfigurationError, match="filters"):
+        TemplateRegistry(filters={"f": "upper"})  # type: ignore[dict-item]
+
+
+FRAGMENTS = [
+    "{{", "}}", "{%", "%}", "{#", "#}", "{%-", "-%}", " ", "\n", "name", "number", "x", "|", "upper",
+    "nofilter", "for", "in", "endfor", "if", "else", "endif", "(", ")", "[", "]", "'", '"', ".", ",",
+    "__class__", "mro", "range", "9", "99", "*", "**", "~", "+", "-", "/", "//", "%", "is", "defined",
+    "set", "=", "extends", "include", "import", "macro", "endmacro", "call", "raw", "endraw", "loop",
+    "namespace", "\x00", "\ud800", "é", "\u202e", "{{ name }}", "{% for i in range(3) %}",
+]  # fmt: skip
+sources = st.one_of(st.text(max_size=60), st.lists(st.sampled_from(FRAGMENTS), max_size=40).map("".join))
+
+
+@given(subject=sources, text=sources, html=st.none() | sources, name=st.text(), number=st.integers())
+def test_property_any_source_and_context_gives_a_typed_result(
+    subject: str, text: str, html: str | None, name: str, number: int
+) -> None:
+    """Registration raises only TemplateDefinitionError; rendering only TemplateRenderError."""
+    registry = TemplateRegistry()
+    try:
+        registry.register(Template("t", Order, subject=subject, text=text, html=html))
+    except TemplateDefinitionError:
+        return
+    try:
+        rendered = registry.render("t", Order(number=number, name=name))
+    except TemplateRenderError:
+        return
+    for part in (rendered.subject, rendered.text, rendered.html or ""):
+        assert "\x00" not in part
+        part.encode("utf-8")
+    assert "\n" not in rendered.subject
+    assert "\r" not in rendered.subject
