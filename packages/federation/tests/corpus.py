@@ -6,7 +6,7 @@ through Apollo's subgraph validation; the property tests use the strategy direct
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,11 +19,16 @@ V2 = (
 
 @dataclass(frozen=True)
 class Case:
-    """A subgraph SDL and the error codes it must produce (sorted)."""
+    """A subgraph SDL and the error codes it must produce (sorted).
+
+    ``companions`` are other subgraphs of the same supergraph: Apollo judges a Federation 1 subgraph
+    while upgrading it with them (its ``extend type``s need a base definition somewhere).
+    """
 
     name: str
     sdl: str
     codes: tuple[str, ...]
+    companions: tuple[str, ...] = ()
 
 
 def case(name: str, sdl: str, *codes: str) -> Case:
@@ -428,7 +433,7 @@ def generated_corpus(size: int = 80) -> list[Case]:
     @given(faulty_subgraphs())
     def collect(item: Case) -> None:
         if len(found) < size and item.sdl not in {c.sdl for c in found}:
-            found.append(item)
+            found.append(replace(item, name=f"generated-{len(found)}"))
 
     collect()
     return found

@@ -7,6 +7,7 @@ limits (IBM ``@cost`` / ``@listSize``, depth, aliases) that see through fragment
 
 from ._cost import CostLimits, CostReport, analyze_cost, enforce_cost_limits, execute_with_limits
 from ._dataloader import BatchLoadFn, DataLoader
+from ._report import SubgraphError
 from ._runtime import (
     BatchEntityResolver,
     EntityKey,
@@ -17,7 +18,6 @@ from ._runtime import (
 )
 from ._validate import (
     BuiltSubgraph,
-    SubgraphError,
     build_subgraph,
     check_subgraph,
     parse_field_set,
@@ -31,6 +31,7 @@ from .exceptions import (
     FederationConfigurationError,
     FederationError,
     FederationValidationError,
+    FieldSetError,
     RepresentationError,
 )
 
@@ -49,6 +50,7 @@ __all__ = [
     "FederationConfigurationError",
     "FederationError",
     "FederationValidationError",
+    "FieldSetError",
     "Representation",
     "RepresentationError",
     "SubgraphError",

@@ -24,13 +24,14 @@ from graphql import (
     extend_schema,
     parse,
 )
-from graphql.error import GraphQLSyntaxError
 
-from ._validate import build_subgraph, parse_field_set
+from ._fieldsets import parse_field_set
+from ._validate import build_subgraph
 from .exceptions import (
     EntityResolutionError,
     FederationConfigurationError,
     FederationValidationError,
+    FieldSetError,
     RepresentationError,
 )
 
@@ -150,12 +151,12 @@ def entity_keys(schema: GraphQLSchema, *, key_directive: str = "key") -> dict[st
                     continue
                 try:
                     found.append(EntityKey(fields, parse_field_set(fields), resolvable))
-                except GraphQLSyntaxError as error:
+                except FieldSetError as error:
                     raise FederationConfigurationError(
                         "schema",
                         fields,
                         f'@{key_directive}(fields:) on type "{named.name}" is not a valid field '
-                        f"set: {error.message}",
+                        f"set: {error.reason}",
                     ) from error
         if found:
             keys[named.name] = tuple(found)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -11,10 +10,8 @@ __all__ = [
     "FederationSpec",
     "definitions_sdl",
     "elements_for",
-    "parse_federation_url",
 ]
 
-FEDERATION_URL = re.compile(r"^https?://specs\.apollo\.dev/federation/v(\d+)\.(\d+)/?$")
 LATEST_VERSION = (2, 14)
 
 _ALL_LOCATIONS = (
@@ -120,12 +117,6 @@ FEDERATION_V1 = FederationSpec(
     directives={d: d for d in ("key", "requires", "provides", "external", "extends", "tag")},
     types={"FieldSet": "_FieldSet"},
 )
-
-
-def parse_federation_url(url: str) -> tuple[int, int] | None:
-    """The ``(major, minor)`` of a federation spec URL, or ``None`` when it is not one."""
-    match = FEDERATION_URL.match(url)
-    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 def elements_for(version: tuple[int, int]) -> tuple[set[str], set[str]]:

@@ -1,59 +1,41 @@
-"""Subgraph validation: graphql-core builds the schema, then every federation rule is checked."""
+"""Subgraph validation: graphql-core builds the schema, then every federation rule is checked.
+
+The schema is built the way Apollo builds a subgraph: the federation definitions its ``@link`` names are
+added, an ``extend type`` with no base definition is taken as the definition, and the federation
+operations (``_Any``, ``_Service``, ``_Entity``, ``Query._service`` and ``Query._entities``) are added
+before GraphQL validation, so a subgraph with no ``Query`` of its own (an entity-only subgraph) has one.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
 
 from graphql import (
     DefinitionNode,
     DirectiveDefinitionNode,
-    DirectiveNode,
     DocumentNode,
-    FieldNode,
-    GraphQLError,
-    GraphQLField,
-    GraphQLInterfaceType,
-    GraphQLNamedType,
-    GraphQLObjectType,
     GraphQLSchema,
     GraphQLSyntaxError,
-    GraphQLUnionType,
-    InlineFragmentNode,
     InterfaceTypeDefinitionNode,
     InterfaceTypeExtensionNode,
-    ListValueNode,
     ObjectTypeDefinitionNode,
     ObjectTypeExtensionNode,
-    ObjectValueNode,
+    OperationType,
     SchemaDefinitionNode,
     SchemaExtensionNode,
-    SelectionSetNode,
-    StringValueNode,
     TypeDefinitionNode,
+    TypeExtensionNode,
     build_ast_schema,
-    get_named_type,
-    is_composite_type,
-    is_interface_type,
-    is_leaf_type,
-    is_object_type,
     parse,
-    print_ast,
     validate_schema,
 )
-from graphql.language import Source, TokenKind
-from graphql.language.parser import Parser
 from graphql.validation.validate import validate_sdl
 
-from ._spec import (
-    FEDERATION_V1,
-    LATEST_VERSION,
-    FederationSpec,
-    definitions_sdl,
-    elements_for,
-    parse_federation_url,
-)
+from ._fieldsets import FieldSetRules, parse_field_set
+from ._links import read_links
+from ._report import SubgraphError, from_graphql
+from ._rules import check_root_types, check_subgraph_rules
+from ._spec import FEDERATION_V1, FederationSpec, definitions_sdl
 from .exceptions import FederationArgumentTypeError, FederationValidationError
 
 __all__ = [
@@ -65,50 +47,14 @@ __all__ = [
     "validate_subgraph",
 ]
 
-type FieldSetDirective = Literal["key", "requires", "provides"]
-_FIELD_SET_PREFIX: dict[FieldSetDirective, str] = {
-    "key": "KEY",
-    "requires": "REQUIRES",
-    "provides": "PROVIDES",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class SubgraphError:
-    """One problem in a subgraph schema.
-
-    Attributes:
-        code: Apollo Federation's error code (``"KEY_INVALID_FIELDS"``).
-        message: What is wrong, naming the type and field (``On type "User", for @key(...): ...``).
-        coordinate: The schema element concerned (``"User"``, ``"User.name"``), or ``None``.
-        line: 1-based line in the SDL where the problem is, when known.
-        column: 1-based column, when known.
-    """
-
-    code: str
-    message: str
-    coordinate: str | None = None
-    line: int | None = None
-    column: int | None = None
-
-    def as_dict(self) -> dict[str, str | int | None]:
-        """The error as a JSON-ready mapping."""
-        return {
-            "code": self.code,
-            "message": self.message,
-            "coordinate": self.coordinate,
-            "line": self.line,
-            "column": self.column,
-        }
-
 
 @dataclass(frozen=True)
 class BuiltSubgraph:
     """A subgraph schema that was built, with what validation found.
 
     Attributes:
-        schema: The graphql-core schema, federation definitions included (``None`` when the SDL is not
-            a buildable GraphQL schema; ``errors`` then says why).
+        schema: The graphql-core schema, federation definitions and operations included (``None``
+            when the SDL is not a buildable GraphQL schema; ``errors`` then says why).
         spec: The federation version and element names the SDL uses.
         document: The parsed SDL as written (before definitions were added).
         errors: Every problem found.
@@ -118,115 +64,6 @@ class BuiltSubgraph:
     spec: FederationSpec
     document: DocumentNode | None
     errors: tuple[SubgraphError, ...] = field(default=())
-
-
-def _position(node: object) -> tuple[int | None, int | None]:
-    loc = getattr(node, "loc", None)
-    if loc is None or loc.source is None:
-        return None, None
-    location = loc.source.get_location(loc.start)
-    return location.line, location.column
-
-
-def _error(code: str, message: str, coordinate: str | None = None, node: object = None) -> SubgraphError:
-    line, column = _position(node)
-    return SubgraphError(code, message, coordinate, line, column)
-
-
-def _from_graphql(error: GraphQLError) -> SubgraphError:
-    location = error.locations[0] if error.locations else None
-    return SubgraphError(
-        "INVALID_GRAPHQL",
-        error.message,
-        None,
-        location.line if location else None,
-        location.column if location else None,
-    )
-
-
-# --- @link -------------------------------------------------------------------------------------------
-
-
-def _string_arg(directive: DirectiveNode, name: str) -> str | None:
-    for argument in directive.arguments or ():
-        if argument.name.value == name and isinstance(argument.value, StringValueNode):
-            return argument.value.value
-    return None
-
-
-def _schema_directives(document: DocumentNode) -> Iterator[DirectiveNode]:
-    for definition in document.definitions:
-        if isinstance(definition, SchemaDefinitionNode | SchemaExtensionNode):
-            yield from definition.directives or ()
-
-
-def _imports(directive: DirectiveNode) -> Iterator[tuple[str, str | None, DirectiveNode]]:
-    for argument in directive.arguments or ():
-        if argument.name.value != "import" or not isinstance(argument.value, ListValueNode):
-            continue
-        for value in argument.value.values:
-            if isinstance(value, StringValueNode):
-                yield value.value, None, directive
-            elif isinstance(value, ObjectValueNode):
-                fields = {f.name.value: f.value for f in value.fields}
-                name, alias = fields.get("name"), fields.get("as")
-                yield (
-                    name.value if isinstance(name, StringValueNode) else "",
-                    alias.value if isinstance(alias, StringValueNode) else None,
-                    directive,
-                )
-
-
-def _read_links(document: DocumentNode, errors: list[SubgraphError]) -> FederationSpec:
-    links = [d for d in _schema_directives(document) if d.name.value == "link"]
-    federation = [(d, parse_federation_url(_string_arg(d, "url") or "")) for d in links]
-    federation = [(d, v) for d, v in federation if v is not None]
-    if not federation:
-        if links:
-            return FederationSpec(
-                FEDERATION_V1.version, dict(FEDERATION_V1.directives), dict(FEDERATION_V1.types), True
-            )
-        return FEDERATION_V1
-    directive, version = federation[0]
-    assert version is not None  # noqa: S101 - filtered above
-    url = _string_arg(directive, "url")
-    if version[0] != 2 or version > LATEST_VERSION:
-        errors.append(
-            _error(
-                "UNKNOWN_FEDERATION_LINK_VERSION",
-                f"Invalid version v{version[0]}.{version[1]} for the federation feature in @link "
-                f'direction on schema "{url}"',
-                None,
-                directive,
-            )
-        )
-        version = LATEST_VERSION
-    prefix = _string_arg(directive, "as") or "federation"
-    known_directives, known_types = elements_for(version)
-    directives = {d: f"{prefix}__{d}" for d in known_directives}
-    types = {t: f"{prefix}__{t}" for t in known_types}
-    for name, alias, node in _imports(directive):
-        is_directive = name.startswith("@")
-        bare = name.lstrip("@")
-        if (is_directive and bare not in known_directives) or (not is_directive and bare not in known_types):
-            errors.append(
-                _error("INVALID_LINK_DIRECTIVE_USAGE", f'Cannot import unknown element "{name}".', None, node)
-            )
-            continue
-        if alias is not None and alias.startswith("@") != is_directive:
-            kind = "directive" if is_directive else "type"
-            errors.append(
-                _error(
-                    "INVALID_LINK_DIRECTIVE_USAGE",
-                    f'Invalid @link import renaming: {kind} "{name}" cannot be imported as "{alias}".',
-                    None,
-                    node,
-                )
-            )
-            continue
-        target = (alias or name).lstrip("@")
-        (directives if is_directive else types)[bare] = target
-    return FederationSpec(version, directives, types, links=True)
 
 
 # --- building ----------------------------------------------------------------------------------------
@@ -271,13 +108,92 @@ def _promote_orphan_extensions(document: DocumentNode) -> DocumentNode:
     return DocumentNode(definitions=tuple(promoted), loc=document.loc)
 
 
+def _query_root(document: DocumentNode) -> tuple[str, bool]:
+    """The query root's name, and whether a schema definition leaves it out (so it must be added)."""
+    has_definition = False
+    for definition in document.definitions:
+        if isinstance(definition, SchemaDefinitionNode | SchemaExtensionNode):
+            has_definition = has_definition or isinstance(definition, SchemaDefinitionNode)
+            for operation in definition.operation_types or ():
+                if operation.operation == OperationType.QUERY:
+                    return operation.type.name.value, False
+    return "Query", has_definition
+
+
+@dataclass
+class _Survey:
+    """What the SDL defines, as the federation operations need it."""
+
+    kinds: dict[str, type] = field(default_factory=dict)  # type name -> its definition node's class
+    fields: dict[str, set[str]] = field(default_factory=dict)  # type name -> field names, extensions too
+    entities: list[str] = field(default_factory=list)  # object types with a @key, in SDL order
+
+
+def _survey(document: DocumentNode, key: str) -> _Survey:
+    survey = _Survey()
+    for definition in document.definitions:
+        if not isinstance(definition, TypeDefinitionNode | TypeExtensionNode):
+            continue
+        name = definition.name.value
+        if isinstance(definition, TypeDefinitionNode):
+            survey.kinds.setdefault(name, type(definition))
+        declared = getattr(definition, "fields", None) or ()
+        survey.fields.setdefault(name, set()).update(f.name.value for f in declared)
+        is_object = isinstance(definition, ObjectTypeDefinitionNode | ObjectTypeExtensionNode)
+        has_key = any(d.name.value == key for d in definition.directives or ())
+        if is_object and has_key and name not in survey.entities:
+            survey.entities.append(name)
+    survey.entities = [n for n in survey.entities if survey.kinds.get(n) is ObjectTypeDefinitionNode]
+    return survey
+
+
+def _federation_operations(document: DocumentNode, spec: FederationSpec) -> list[str]:
+    """SDL of the federation operations Apollo adds to every subgraph, minus what the SDL defines.
+
+    ``_Entity`` is the union of the object types with a ``@key``; the query root (``Query``, or the
+    type the schema definition names) gets ``_service`` and, when there are entities, ``_entities``.
+    """
+    survey = _survey(document, spec.name("key"))
+    added = [
+        sdl
+        for name, sdl in (
+            ("_Any", "scalar _Any"),
+            ("_Service", "type _Service { sdl: String }"),
+            ("_Entity", f"union _Entity = {' | '.join(survey.entities)}" if survey.entities else ""),
+        )
+        if sdl and name not in survey.kinds
+    ]
+    root, root_missing_from_schema = _query_root(document)
+    wanted = {"_service": "_service: _Service!"}
+    if survey.entities:
+        wanted["_entities"] = "_entities(representations: [_Any!]!): [_Entity]!"
+    if root not in survey.kinds:
+        if root != "Query":
+            return added  # a query root the schema definition names but the SDL never defines
+        added.append(f"type {root} {{ {' '.join(wanted.values())} }}")
+    elif survey.kinds[root] is ObjectTypeDefinitionNode:
+        missing = [text for name, text in wanted.items() if name not in survey.fields.get(root, set())]
+        if missing:
+            added.append(f"extend type {root} {{ {' '.join(missing)} }}")
+    if root_missing_from_schema:
+        added.append(f"extend schema {{ query: {root} }}")
+    return added
+
+
 def _augment(document: DocumentNode, spec: FederationSpec) -> DocumentNode:
-    extra = definitions_sdl(spec, _defined_names(document))
     base = _promote_orphan_extensions(document)
-    if not extra:
+    extra = [definitions_sdl(spec, _defined_names(document)), *_federation_operations(base, spec)]
+    text = "\n".join(part for part in extra if part)
+    if not text:
         return base
-    injected = parse(extra, no_location=True)
+    injected = parse(text, no_location=True)
     return DocumentNode(definitions=(*base.definitions, *injected.definitions), loc=base.loc)
+
+
+def _check_sdl(sdl: object) -> str:
+    if not isinstance(sdl, str):
+        raise FederationArgumentTypeError("sdl", "a str", sdl)
+    return sdl
 
 
 def build_subgraph(sdl: str) -> BuiltSubgraph:
@@ -285,27 +201,38 @@ def build_subgraph(sdl: str) -> BuiltSubgraph:
 
     Returns:
         The built schema (or ``None`` when the SDL does not build) with every error found.
+
+    Raises:
+        FederationArgumentTypeError: ``sdl`` is not a str.
     """
-    errors: list[SubgraphError] = []
+    _check_sdl(sdl)
     try:
         document = parse(sdl)
     except GraphQLSyntaxError as error:
-        return BuiltSubgraph(None, FEDERATION_V1, None, (_from_graphql(error),))
-    spec = _read_links(document, errors)
+        return BuiltSubgraph(None, FEDERATION_V1, None, (from_graphql(error),))
+    except RecursionError:
+        # graphql-core before 3.3 has no nesting limit of its own.
+        too_deep = SubgraphError("INVALID_GRAPHQL", "Syntax Error: Document is nested too deeply.")
+        return BuiltSubgraph(None, FEDERATION_V1, None, (too_deep,))
+    spec, errors = read_links(document)
     if errors:
         # A broken @link leaves the schema's federation names unknown: nothing further can be trusted.
         return BuiltSubgraph(None, spec, document, tuple(errors))
     augmented = _augment(document, spec)
     graphql_errors = validate_sdl(augmented)
     if graphql_errors:
-        errors.extend(_from_graphql(e) for e in graphql_errors)
+        errors.extend(from_graphql(e) for e in graphql_errors)
         return BuiltSubgraph(None, spec, document, tuple(errors))
     schema = build_ast_schema(augmented, assume_valid_sdl=True)
     schema_errors = validate_schema(schema)
     if schema_errors:
-        errors.extend(_from_graphql(e) for e in schema_errors)
+        errors.extend(from_graphql(e) for e in schema_errors)
         return BuiltSubgraph(schema, spec, document, tuple(errors))
-    errors.extend(_FederationRules(schema, spec).check())
+    errors.extend(check_root_types(schema))
+    rules = FieldSetRules(schema, spec)
+    errors.extend(rules.check())
+    if not rules.aborted and spec.is_v2:
+        errors.extend(check_subgraph_rules(schema, spec))
     return BuiltSubgraph(schema, spec, document, tuple(errors))
 
 
@@ -314,6 +241,9 @@ def check_subgraph(sdl: str) -> list[SubgraphError]:
 
     Args:
         sdl: The subgraph's SDL, Federation 2 (``@link`` to the federation spec) or 1 (no ``@link``).
+
+    Raises:
+        FederationArgumentTypeError: ``sdl`` is not a str.
     """
     return list(build_subgraph(sdl).errors)
 
@@ -325,485 +255,14 @@ def validate_subgraph(sdl: str) -> GraphQLSchema:
         sdl: The subgraph's SDL, Federation 2 (``@link`` to the federation spec) or 1 (no ``@link``).
 
     Returns:
-        The graphql-core schema with the federation definitions the SDL uses.
+        The graphql-core schema with the federation definitions the SDL uses and the federation
+        operations (``_service``, ``_entities``; resolve them with `federate`).
 
     Raises:
         FederationValidationError: With every error found (``.errors``), not only the first.
-        ArgumentTypeError: ``sdl`` is not a string.
+        FederationArgumentTypeError: ``sdl`` is not a str.
     """
-    if not isinstance(sdl, str):
-        raise FederationArgumentTypeError("sdl", "a str", sdl)
     built = build_subgraph(sdl)
     if built.errors or built.schema is None:
         raise FederationValidationError(built.errors)
     return built.schema
-
-
-# --- field sets -------------------------------------------------------------------------------------
-
-
-class _FieldSetAbort(Exception):  # noqa: N818 - internal control flow, never escapes
-    def __init__(self, error: SubgraphError) -> None:
-        self.error = error
-
-
-def parse_field_set(fields: str) -> SelectionSetNode:
-    """Parse a FieldSet string (``"id organization { id }"``) into a selection set.
-
-    Raises:
-        GraphQLSyntaxError: The string is not a selection set's content.
-    """
-    source = Source(f"{{{fields}}}")
-    parser = Parser(source)
-    parser.expect_token(TokenKind.SOF)
-    selection_set = parser.parse_selection_set()
-    parser.expect_token(TokenKind.EOF)
-    _reject_empty(selection_set, source)
-    return selection_set
-
-
-def _reject_empty(selection_set: SelectionSetNode, source: Source) -> None:
-    # The GraphQL grammar wants at least one selection between braces.
-    if not selection_set.selections:
-        position = selection_set.loc.end - 1 if selection_set.loc else 0
-        raise GraphQLSyntaxError(source, position, 'Expected Name, found "}".')
-    for selection in selection_set.selections:
-        child = getattr(selection, "selection_set", None)
-        if child is not None:
-            _reject_empty(child, source)
-
-
-class _FederationRules:
-    """The federation checks of one built schema; each check appends to ``errors``, none stops the rest."""
-
-    def __init__(self, schema: GraphQLSchema, spec: FederationSpec) -> None:
-        self.schema = schema
-        self.spec = spec
-        self.errors: list[SubgraphError] = []
-        self.used: set[tuple[str, str]] = set()
-        self._external = spec.name("external")
-
-    # -- helpers
-
-    def _types(self) -> Iterator[GraphQLObjectType | GraphQLInterfaceType]:
-        for named in self.schema.type_map.values():
-            if named.name.startswith("__"):
-                continue
-            if isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
-                yield named
-
-    def _applications(self, nodes: Iterable[object], name: str) -> Iterator[DirectiveNode]:
-        for node in nodes:
-            for directive in getattr(node, "directives", None) or ():
-                if directive.name.value == name:
-                    yield directive
-
-    def _type_nodes(self, named: GraphQLNamedType) -> list[object]:
-        return [n for n in (named.ast_node, *named.extension_ast_nodes) if n is not None]
-
-    def is_external(self, parent: GraphQLObjectType | GraphQLInterfaceType, field_name: str) -> bool:
-        graphql_field = parent.fields.get(field_name)
-        if graphql_field is None:
-            return False
-        if graphql_field.ast_node is not None and any(
-            d.name.value == self._external for d in graphql_field.ast_node.directives or ()
-        ):
-            return True
-        # A type-level @external makes the fields declared in that definition external.
-        for node in self._type_nodes(parent):
-            if any(d.name.value == self._external for d in getattr(node, "directives", None) or ()):
-                declared = {f.name.value for f in getattr(node, "fields", None) or ()}
-                if field_name in declared:
-                    return True
-        return False
-
-    # -- the checks, in the order the report lists them
-
-    def check(self) -> list[SubgraphError]:
-        key, requires, provides = (
-            self.spec.name("key"),
-            self.spec.name("requires"),
-            self.spec.name("provides"),
-        )
-        for named in self._types():
-            for directive in self._applications(self._type_nodes(named), key):
-                self._check_key(named, directive)
-        for named in self._types():
-            for graphql_field_name, graphql_field in named.fields.items():
-                nodes = [graphql_field.ast_node] if graphql_field.ast_node else []
-                for directive in self._applications(nodes, requires):
-                    self._check_requires(named, graphql_field_name, directive)
-        try:
-            for named in self._types():
-                for graphql_field_name, graphql_field in named.fields.items():
-                    nodes = [graphql_field.ast_node] if graphql_field.ast_node else []
-                    for directive in self._applications(nodes, provides):
-                        self._check_provides(named, graphql_field_name, graphql_field, directive)
-        except _FieldSetAbort as fatal:
-            # A @provides that cannot have a target (on a scalar, or on an @external field) leaves
-            # "which fields are used" undefined, so the later checks would only add noise.
-            self.errors.append(fatal.error)
-            return self.errors
-        if self.spec.is_v2:
-            self._check_external_on_interfaces()
-            self._check_external_used()
-        return self.errors
-
-    def _check_key(self, named: GraphQLObjectType | GraphQLInterfaceType, directive: DirectiveNode) -> None:
-        if isinstance(named, GraphQLInterfaceType) and (not self.spec.is_v2 or self.spec.version < (2, 3)):
-            self.errors.append(
-                _error(
-                    "KEY_UNSUPPORTED_ON_INTERFACE",
-                    f'Cannot use @{directive.name.value} on interface "{named.name}": '
-                    f"@{directive.name.value} is not yet supported on interfaces",
-                    named.name,
-                    directive,
-                )
-            )
-        self._field_set("key", named, named.name, "type", directive)
-
-    def _check_requires(
-        self, parent: GraphQLObjectType | GraphQLInterfaceType, field_name: str, directive: DirectiveNode
-    ) -> None:
-        coordinate = f"{parent.name}.{field_name}"
-        if isinstance(parent, GraphQLInterfaceType):
-            self.errors.append(
-                _error(
-                    "REQUIRES_UNSUPPORTED_ON_INTERFACE",
-                    f'Cannot use @{directive.name.value} on field "{coordinate}" of parent type '
-                    f'"{parent.name}": '
-                    f"@{directive.name.value} is not yet supported within interfaces",
-                    coordinate,
-                    directive,
-                )
-            )
-        self._field_set("requires", parent, coordinate, "field", directive)
-
-    def _check_provides(
-        self,
-        parent: GraphQLObjectType | GraphQLInterfaceType,
-        field_name: str,
-        graphql_field: GraphQLField,
-        directive: DirectiveNode,
-    ) -> None:
-        coordinate = f"{parent.name}.{field_name}"
-        if isinstance(parent, GraphQLInterfaceType):
-            self.errors.append(
-                _error(
-                    "PROVIDES_UNSUPPORTED_ON_INTERFACE",
-                    f'Cannot use @{directive.name.value} on field "{coordinate}" of parent type '
-                    f'"{parent.name}": '
-                    f"@{directive.name.value} is not yet supported within interfaces",
-                    coordinate,
-                    directive,
-                )
-            )
-        if self.is_external(parent, field_name):
-            raise _FieldSetAbort(
-                _error(
-                    "EXTERNAL_COLLISION_WITH_ANOTHER_DIRECTIVE",
-                    f'Cannot have both @{directive.name.value} and @{self._external} on field "{coordinate}"',
-                    coordinate,
-                    directive,
-                )
-            )
-        target = get_named_type(graphql_field.type)
-        if not is_composite_type(target):
-            raise _FieldSetAbort(
-                _error(
-                    "PROVIDES_ON_NON_OBJECT_FIELD",
-                    f'Invalid @{directive.name.value} directive on field "{coordinate}": field has type '
-                    f'"{graphql_field.type}" which is not a Composite Type',
-                    coordinate,
-                    directive,
-                )
-            )
-        assert isinstance(target, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType)  # noqa: S101
-        self._field_set("provides", target, coordinate, "field", directive)
-
-    def _field_set(
-        self,
-        kind: FieldSetDirective,
-        target: GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType,
-        coordinate: str,
-        where: str,
-        directive: DirectiveNode,
-    ) -> None:
-        prefix = _FIELD_SET_PREFIX[kind]
-        described = f'On {where} "{coordinate}", for {print_ast(directive)}'
-        value = next((a.value for a in directive.arguments or () if a.name.value == "fields"), None)
-        if not isinstance(value, StringValueNode):
-            self.errors.append(
-                _error(
-                    f"{prefix}_INVALID_FIELDS_TYPE",
-                    f'{described}: Invalid value for argument "fields": must be a string.',
-                    coordinate,
-                    directive,
-                )
-            )
-            return
-        try:
-            selection_set = parse_field_set(value.value)
-        except GraphQLSyntaxError as error:
-            self.errors.append(
-                _error(f"{prefix}_INVALID_FIELDS", f"{described}: {error.message}", coordinate, directive)
-            )
-            return
-        problems: list[SubgraphError] = []
-        try:
-            self._resolve(kind, selection_set, target, described, coordinate, directive)
-        except _FieldSetAbort as abort:
-            self.errors.append(abort.error)
-            return
-        self._collect_used(selection_set, target)
-        self._walk(kind, selection_set, target, False, described, coordinate, directive, problems)
-        self.errors.extend(problems)
-
-    def _fields_of(
-        self, named: GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType
-    ) -> dict[str, GraphQLField]:
-        return {} if isinstance(named, GraphQLUnionType) else named.fields
-
-    def _resolve(  # noqa: PLR0917 - private recursion carrying the directive's context
-        self,
-        kind: FieldSetDirective,
-        selection_set: SelectionSetNode,
-        parent: GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType,
-        described: str,
-        coordinate: str,
-        directive: DirectiveNode,
-    ) -> None:
-        """Check the shape of a field set (fields exist, sub-selections fit); the first fault aborts it."""
-        prefix = _FIELD_SET_PREFIX[kind]
-
-        def abort(code: str, message: str) -> _FieldSetAbort:
-            return _FieldSetAbort(_error(code, f"{described}: {message}", coordinate, directive))
-
-        for selection in selection_set.selections:
-            if isinstance(selection, InlineFragmentNode):
-                condition = (
-                    self.schema.get_type(selection.type_condition.name.value)
-                    if selection.type_condition
-                    else parent
-                )
-                if not isinstance(condition, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType):
-                    raise abort(f"{prefix}_INVALID_FIELDS", f'Unknown type "{selection.type_condition}".')
-                self._resolve(kind, selection.selection_set, condition, described, coordinate, directive)
-                continue
-            if not isinstance(selection, FieldNode):
-                raise abort(f"{prefix}_INVALID_FIELDS", "Fragment spreads are not allowed in a field set.")
-            name = selection.name.value
-            graphql_field = self._fields_of(parent).get(name)
-            if graphql_field is None:
-                hint = (
-                    "the field should either be added to this subgraph or, if it should not be resolved by "
-                    "this subgraph, you need to add it to this subgraph with @external"
-                    if kind == "key"
-                    else "if the field is defined in another subgraph, you need to add it to this subgraph "
-                    "with @external"
-                )
-                raise abort(
-                    f"{prefix}_INVALID_FIELDS",
-                    f'Cannot query field "{name}" on type "{parent.name}" ({hint}).',
-                )
-            field_type = get_named_type(graphql_field.type)
-            if kind == "key" and isinstance(field_type, GraphQLInterfaceType | GraphQLUnionType):
-                what = "Interface" if isinstance(field_type, GraphQLInterfaceType) else "Union"
-                raise _FieldSetAbort(
-                    _error(
-                        "KEY_FIELDS_SELECT_INVALID_TYPE",
-                        f'{described}: field "{parent.name}.{name}" is a {what} type which is '
-                        "not allowed in @key",
-                        coordinate,
-                        directive,
-                    )
-                )
-            if selection.alias is not None:
-                raise abort(
-                    f"{prefix}_INVALID_FIELDS",
-                    f'Cannot use alias "{selection.alias.value}" in "{selection.alias.value}: '
-                    f'{name}": aliases '
-                    f"are not currently supported in @{directive.name.value}",
-                )
-            if is_leaf_type(field_type) and selection.selection_set is not None:
-                raise abort(
-                    f"{prefix}_INVALID_FIELDS",
-                    f'Field "{parent.name}.{name}" of type "{graphql_field.type}" has no '
-                    "subfields: it cannot "
-                    "have a selection set.",
-                )
-            if not is_leaf_type(field_type) and selection.selection_set is None:
-                raise abort(
-                    f"{prefix}_INVALID_FIELDS",
-                    f'Field "{parent.name}.{name}" of type "{graphql_field.type}" must have a '
-                    "selection of subfields.",
-                )
-            if selection.selection_set is not None:
-                assert isinstance(field_type, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType)  # noqa: S101
-                self._resolve(kind, selection.selection_set, field_type, described, coordinate, directive)
-
-    def _walk(  # noqa: PLR0917 - private recursion carrying the directive's context
-        self,
-        kind: FieldSetDirective,
-        selection_set: SelectionSetNode,
-        parent: GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType,
-        external_in_parents: bool,
-        described: str,
-        coordinate: str,
-        directive: DirectiveNode,
-        problems: list[SubgraphError],
-    ) -> None:
-        """Rules of a well-formed field set; every fault is collected."""
-        prefix = _FIELD_SET_PREFIX[kind]
-        for selection in selection_set.selections:
-            if selection.directives:
-                found = ", ".join(print_ast(d) for d in selection.directives)
-                problems.append(
-                    _error(
-                        f"{prefix}_DIRECTIVE_IN_FIELDS_ARG",
-                        f"{described}: cannot have directive applications in the "
-                        f"@{directive.name.value}(fields:) "
-                        f"argument but found {found}.",
-                        coordinate,
-                        directive,
-                    )
-                )
-            if isinstance(selection, InlineFragmentNode):
-                condition = (
-                    self.schema.get_type(selection.type_condition.name.value)
-                    if selection.type_condition
-                    else parent
-                )
-                assert isinstance(condition, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType)  # noqa: S101
-                self._walk(
-                    kind,
-                    selection.selection_set,
-                    condition,
-                    external_in_parents,
-                    described,
-                    coordinate,
-                    directive,
-                    problems,
-                )
-                continue
-            assert isinstance(selection, FieldNode)  # noqa: S101 - _resolve rejected anything else
-            assert not isinstance(parent, GraphQLUnionType)  # noqa: S101
-            name = selection.name.value
-            graphql_field = parent.fields[name]
-            field_coordinate = f"{parent.name}.{name}"
-            external = self.is_external(parent, name)
-            if kind != "requires" and graphql_field.args:
-                problems.append(
-                    _error(
-                        f"{prefix}_FIELDS_HAS_ARGS",
-                        f"{described}: field {field_coordinate} cannot be included because it has arguments "
-                        f"(fields with argument are not allowed in @{directive.name.value})",
-                        coordinate,
-                        directive,
-                    )
-                )
-            must_be_external = selection.selection_set is None and kind != "key" and not external_in_parents
-            if must_be_external and not external and self.spec.is_v2:
-                problems.append(
-                    _error(
-                        f"{prefix}_FIELDS_MISSING_EXTERNAL",
-                        f'{described}: field "{field_coordinate}" should not be part of a '
-                        f"@{directive.name.value} "
-                        f"since it is already provided by this subgraph (it is not marked @{self._external})",
-                        coordinate,
-                        directive,
-                    )
-                )
-            if selection.selection_set is not None:
-                child = get_named_type(graphql_field.type)
-                assert isinstance(child, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType)  # noqa: S101
-                nested_external = external_in_parents or external
-                if not nested_external and isinstance(parent, GraphQLInterfaceType):
-                    nested_external = any(
-                        self.is_external(impl, name) for impl in self.schema.get_possible_types(parent)
-                    )
-                self._walk(
-                    kind,
-                    selection.selection_set,
-                    child,
-                    nested_external,
-                    described,
-                    coordinate,
-                    directive,
-                    problems,
-                )
-
-    def _collect_used(
-        self,
-        selection_set: SelectionSetNode,
-        parent: GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType,
-    ) -> None:
-        for selection in selection_set.selections:
-            if isinstance(selection, InlineFragmentNode):
-                condition = (
-                    self.schema.get_type(selection.type_condition.name.value)
-                    if selection.type_condition
-                    else parent
-                )
-                if isinstance(condition, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType):
-                    self._collect_used(selection.selection_set, condition)
-                continue
-            if not isinstance(selection, FieldNode) or isinstance(parent, GraphQLUnionType):
-                continue
-            name = selection.name.value
-            graphql_field = parent.fields.get(name)
-            if graphql_field is None:
-                continue
-            self.used.add((parent.name, name))
-            if isinstance(parent, GraphQLInterfaceType):
-                for implementation in self.schema.get_possible_types(parent):
-                    if name in implementation.fields:
-                        self.used.add((implementation.name, name))
-            child = get_named_type(graphql_field.type)
-            if selection.selection_set is not None and isinstance(
-                child, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType
-            ):
-                self._collect_used(selection.selection_set, child)
-
-    def _check_external_on_interfaces(self) -> None:
-        for named in self._types():
-            if not is_interface_type(named):
-                continue
-            for name, graphql_field in named.fields.items():
-                node = graphql_field.ast_node
-                if node is not None and any(d.name.value == self._external for d in node.directives or ()):
-                    coordinate = f"{named.name}.{name}"
-                    self.errors.append(
-                        _error(
-                            "EXTERNAL_ON_INTERFACE",
-                            f'Interface type field "{coordinate}" is marked @{self._external} but '
-                            f"@{self._external} is not allowed on interface fields (it is nonsensical).",
-                            coordinate,
-                            node,
-                        )
-                    )
-
-    def _check_external_used(self) -> None:
-        for named in self._types():
-            if not is_object_type(named) and not is_interface_type(named):
-                continue
-            interface_fields: set[str] = set()
-            for interface in getattr(named, "interfaces", ()):
-                interface_fields.update(interface.fields)
-            for name, graphql_field in named.fields.items():
-                if not self.is_external(named, name):
-                    continue
-                if (named.name, name) in self.used or name in interface_fields:
-                    continue
-                coordinate = f"{named.name}.{name}"
-                self.errors.append(
-                    _error(
-                        "EXTERNAL_UNUSED",
-                        f'Field "{coordinate}" is marked @{self._external} but is not used in any federation '
-                        "directive (@key, @provides, @requires) or to satisfy an interface; the "
-                        "field declaration "
-                        "has no use and should be removed (or the field should not be @external).",
-                        coordinate,
-                        graphql_field.ast_node,
-                    )
-                )

@@ -10,6 +10,8 @@
         │                                          the wrong type (SDL that is not a str)
         ├── FederationValidationError              (also ValueError) a subgraph schema that fails
         │                                          validation; ``.errors`` holds every `SubgraphError`
+        ├── FieldSetError                          (also ValueError) a FieldSet string (``@key(fields:)``)
+        │                                          that is not a selection set
         ├── RepresentationError                    (also ValueError) an ``_entities`` representation
         │                                          without ``__typename``, of an unknown type, or
         │                                          missing key fields; reported as a GraphQL error
@@ -31,7 +33,7 @@ from typing import TYPE_CHECKING
 from buttress.core import ArgumentTypeError, ButtressError, ConfigurationError
 
 if TYPE_CHECKING:
-    from ._validate import SubgraphError
+    from ._report import SubgraphError
 
 __all__ = [
     "CostLimitExceededError",
@@ -41,6 +43,7 @@ __all__ = [
     "FederationConfigurationError",
     "FederationError",
     "FederationValidationError",
+    "FieldSetError",
     "RepresentationError",
 ]
 
@@ -71,6 +74,24 @@ class FederationValidationError(FederationError, ValueError):
         more = f" (and {count - 3} more)" if count > 3 else ""
         noun = "error" if count == 1 else "errors"
         super().__init__(f"subgraph schema has {count} {noun}: {head}{more}")
+
+
+class FieldSetError(FederationError, ValueError):
+    """A FieldSet string (``"id organization { id }"``) is not the content of a selection set.
+
+    Attributes:
+        fields: The FieldSet as given.
+        reason: What the parser found wrong (``Expected Name, found "}".``).
+        column: 1-based position in ``fields`` where it went wrong, when known.
+    """
+
+    def __init__(self, fields: str, reason: str, column: int | None = None) -> None:
+        self.fields = fields
+        self.reason = reason
+        self.column = column
+        shown = fields if len(fields) <= 80 else f"{fields[:60]}...<{len(fields)} chars>"
+        where = f" at column {column}" if column is not None else ""
+        super().__init__(f"invalid field set {shown!r}{where}: {reason}")
 
 
 class RepresentationError(FederationError, ValueError):
