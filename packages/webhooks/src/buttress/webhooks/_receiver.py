@@ -74,8 +74,27 @@ class WebhookReceiver:
         return self._verifier
 
     def verify(self, headers: Headers, body: bytes | str) -> VerifiedWebhook:
-        """Verify without the replay guard (synchronous)."""
-        return self._verifier.verify(headers, body)
+        """Verify without the replay guard (synchronous).
+
+        Raises:
+            WebhookVerificationError: It is not authentic (a subclass says why). A verifier of your
+                own that raises anything else has a bug: that is logged, and the webhook is refused
+                with a plain `WebhookVerificationError`, so it is never processed and never a 500.
+        """
+        try:
+            return self._verifier.verify(headers, body)
+        except WebhookVerificationError:
+            raise
+        except Exception as exc:
+            logger.warning(
+                "%s.verify raised %s instead of a WebhookVerificationError; the webhook is refused",
+                type(self._verifier).__name__,
+                type(exc).__name__,
+                exc_info=True,
+            )
+            raise WebhookVerificationError(
+                f"the verifier failed ({type(exc).__name__}); the webhook is refused"
+            ) from exc
 
     async def receive(self, headers: Headers, body: bytes | str) -> VerifiedWebhook:
         """Verify the webhook and claim its id in the replay guard.
@@ -85,7 +104,7 @@ class WebhookReceiver:
             ReplayedWebhookError: It was accepted before, within the replay TTL.
             StoreUnavailableError: The replay guard's server cannot be reached.
         """
-        webhook = self._verifier.verify(headers, body)
+        webhook = self.verify(headers, body)
         if self._guard is not None and not await self._guard.claim(webhook.replay_key, self._ttl):
             raise ReplayedWebhookError(webhook.replay_key)
         return webhook

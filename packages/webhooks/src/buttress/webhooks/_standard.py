@@ -8,13 +8,22 @@ import hmac
 import secrets
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from buttress.core import Clock, SystemClock
 
 from ._keys import Ed25519SigningKey, Ed25519VerifyKey, HmacKey, parse_key
-from ._verify import Headers, VerifiedWebhook, body_bytes, header, tolerance_seconds
+from ._verify import (
+    Headers,
+    VerifiedWebhook,
+    body_bytes,
+    header,
+    parse_unix_seconds,
+    signing_time,
+    tolerance_seconds,
+    utc,
+)
 from .exceptions import (
     InvalidSecretError,
     MalformedHeaderError,
@@ -29,7 +38,6 @@ DEFAULT_TOLERANCE: Final = 300.0
 # A signature header carries one entry per active key; more than this is an attack, not a rotation.
 _MAX_SIGNATURES: Final = 32
 _MAX_ID_LENGTH: Final = 256
-_MAX_TIMESTAMP_DIGITS: Final = 12
 
 type KeyInput = str | bytes | HmacKey | Ed25519SigningKey | Ed25519VerifyKey
 
@@ -97,7 +105,7 @@ class WebhookSigner:
             0 < len(msg_id) <= _MAX_ID_LENGTH and msg_id.isascii() and msg_id.isprintable()
         ):
             raise WebhookConfigurationError("msg_id", msg_id, "must be 1 to 256 printable ASCII characters")
-        content = _content(msg_id, str(_unix(timestamp)), _outgoing_body(body))
+        content = _content(msg_id, str(signing_time(timestamp)), _outgoing_body(body))
         return " ".join(key.signature(content) for key in self._keys)
 
     def headers(
@@ -112,7 +120,7 @@ class WebhookSigner:
             timestamp: The signing time; the clock's now when omitted.
         """
         msg_id = new_message_id() if msg_id is None else msg_id
-        when = _unix(self._clock.now() if timestamp is None else timestamp)
+        when = signing_time(self._clock.now() if timestamp is None else timestamp)
         return {
             "webhook-id": msg_id,
             "webhook-timestamp": str(when),
@@ -129,16 +137,6 @@ def _outgoing_body(body: bytes | str) -> bytes:
     if isinstance(body, str):
         return body.encode("utf-8")
     raise WebhookConfigurationError("body", type(body).__name__, "must be bytes or str")
-
-
-def _unix(timestamp: int | datetime) -> int:
-    if isinstance(timestamp, datetime):
-        if timestamp.tzinfo is None:
-            raise WebhookConfigurationError("timestamp", timestamp, "must be timezone-aware")
-        return int(timestamp.timestamp())
-    if isinstance(timestamp, int) and not isinstance(timestamp, bool) and timestamp >= 0:
-        return timestamp
-    raise WebhookConfigurationError("timestamp", timestamp, "must be non-negative Unix seconds or a datetime")
 
 
 class WebhookVerifier:
@@ -250,21 +248,17 @@ class WebhookVerifier:
             raise MalformedHeaderError(
                 "webhook-id", f"must be 1 to {_MAX_ID_LENGTH} printable ASCII characters"
             )
-        if not (len(stamp) <= _MAX_TIMESTAMP_DIGITS and stamp.isascii() and stamp.isdigit()):
-            raise MalformedHeaderError("webhook-timestamp", "must be Unix seconds as ASCII digits")
-        seconds = int(stamp)
+        seconds = parse_unix_seconds("webhook-timestamp", stamp)
         if self._tolerance is not None:
             now = time.time() if self._system_clock else self._clock.now().timestamp()
             if abs(now - seconds) > self._tolerance:
-                raise TimestampOutsideToleranceError(
-                    datetime.fromtimestamp(seconds, UTC), datetime.fromtimestamp(now, UTC), self._tolerance
-                )
+                raise TimestampOutsideToleranceError(utc(seconds), utc(now), self._tolerance)
         content = b"%s.%s.%s" % (msg_id.encode("ascii"), stamp.encode("ascii"), data)
         single = self._single
         fast = single is not None and " " not in signatures and signatures.isascii()
         if not (fast and hmac.compare_digest(single.signature(content), signatures)):  # type: ignore[union-attr]
             self._check_signatures(signatures, content)
-        return VerifiedWebhook("standard", msg_id, datetime.fromtimestamp(seconds, UTC), data, msg_id)
+        return VerifiedWebhook("standard", msg_id, utc(seconds), data, msg_id)
 
     def _check_signatures(self, signatures: str, content: bytes) -> None:
         entries = signatures.split(" ")

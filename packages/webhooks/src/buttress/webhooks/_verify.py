@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from datetime import UTC, datetime, timedelta
+from typing import Final, Protocol, runtime_checkable
 
 from buttress.core import ArgumentTypeError
 
@@ -17,7 +17,24 @@ from .exceptions import (
     WebhookConfigurationError,
 )
 
-__all__ = ["Headers", "VerifiedWebhook", "Verifier", "body_bytes", "header", "tolerance_seconds"]
+__all__ = [
+    "MAX_TIMESTAMP",
+    "Headers",
+    "VerifiedWebhook",
+    "Verifier",
+    "body_bytes",
+    "header",
+    "parse_unix_seconds",
+    "signing_time",
+    "tolerance_seconds",
+    "utc",
+]
+
+# The last second a datetime can hold, 9999-12-31T23:59:59Z: a later "timestamp" names no time, and
+# is refused as malformed before any arithmetic (12 digits reach 999999999999, the year 33658).
+MAX_TIMESTAMP: Final = 253_402_300_799
+# Signed timestamps are ASCII digits; twelve are enough for any time up to MAX_TIMESTAMP.
+_MAX_TIMESTAMP_DIGITS: Final = 12
 
 type Headers = Mapping[str, str]
 
@@ -140,4 +157,50 @@ def tolerance_seconds(tolerance: float | timedelta | None) -> float | None:
         )
     if not 0 < seconds < float("inf"):
         raise WebhookConfigurationError("tolerance", tolerance, "must be positive and finite")
+    return seconds
+
+
+def parse_unix_seconds(name: str, text: str) -> int:
+    """Return the Unix seconds in header ``name``'s ``text``: 1 to 12 ASCII digits, at most `MAX_TIMESTAMP`.
+
+    Raises:
+        MalformedHeaderError: Anything else: a sign, a fraction, a non-ASCII digit, whitespace, more
+            than 12 digits, or a time after the year 9999.
+    """
+    if not (0 < len(text) <= _MAX_TIMESTAMP_DIGITS and text.isascii() and text.isdigit()):
+        raise MalformedHeaderError(name, "must be Unix seconds as 1 to 12 ASCII digits")
+    seconds = int(text)
+    if seconds > MAX_TIMESTAMP:
+        raise MalformedHeaderError(name, "must be Unix seconds before the year 10000")
+    return seconds
+
+
+def utc(seconds: float) -> datetime:
+    """Return the aware UTC datetime of Unix ``seconds`` (clamped to what a datetime can hold)."""
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (ValueError, OverflowError, OSError):
+        # A clock far outside 1970..9999; never a received timestamp, which parse_unix_seconds bounds.
+        return datetime.min.replace(tzinfo=UTC) if seconds < 0 else datetime.max.replace(tzinfo=UTC)
+
+
+def signing_time(timestamp: object) -> int:
+    """Return the Unix seconds a signer puts in its header: from 0 to `MAX_TIMESTAMP`, as verifiers accept.
+
+    Args:
+        timestamp: Unix seconds (an int), or an aware datetime.
+
+    Raises:
+        WebhookConfigurationError: Not an int or aware datetime, or outside 1970..9999.
+    """
+    if isinstance(timestamp, datetime):
+        if timestamp.tzinfo is None:
+            raise WebhookConfigurationError("timestamp", timestamp, "must be timezone-aware")
+        seconds = int(timestamp.timestamp())
+    elif isinstance(timestamp, int) and not isinstance(timestamp, bool):
+        seconds = timestamp
+    else:
+        raise WebhookConfigurationError("timestamp", timestamp, "must be Unix seconds (an int) or a datetime")
+    if not 0 <= seconds <= MAX_TIMESTAMP:
+        raise WebhookConfigurationError("timestamp", timestamp, "must be a time from 1970 to the year 9999")
     return seconds
