@@ -270,7 +270,7 @@ class FlagClient:
         ctx = context if context is not None else EMPTY_CONTEXT
         if self._sticky is not None:
             return self._sticky_outcome(snapshot, flag, ctx)[0].on
-        return snapshot.is_on(flag, ctx)[0]
+        return snapshot.is_on(flag, ctx)
 
     def get_variant(self, key: str, context: Context | None = None) -> VariantResult:
         """Unleash's ``getVariant``: the variant for ``context``, or the ``disabled`` variant."""

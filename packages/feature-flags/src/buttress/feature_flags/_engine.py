@@ -1,31 +1,42 @@
-"""The evaluation engine: a `FlagSet` compiled into an immutable `Snapshot` that evaluates without I/O."""
+"""The evaluation engine: a `FlagSet` compiled into an immutable `Snapshot` that evaluates without I/O.
+
+Answers follow Unleash's reference engine (yggdrasil) case by case: the strategies compile through
+the same rule language (`_rules`), ``is_enabled`` reads the rule of all strategies at once while a
+variant comes from the first strategy whose own rule matches, variants are picked by the same hash
+and stickiness, and a dependency is judged the way yggdrasil judges it.
+"""
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import random
-import socket
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from operator import attrgetter
 from types import MappingProxyType
 
 from mmh3 import hash as _murmur3
 
-from ._constraints import Check, Getter, compile_constraint, field_getter
 from ._hashing import VARIANT_SEED
 from ._model import (
     DISABLED_VARIANT,
     Context,
-    Dependency,
     FlagDefinition,
     FlagSet,
     JsonValue,
     Payload,
     Segment,
-    Strategy,
     Variant,
     VariantResult,
+)
+from ._rules import (
+    KNOWN_STRATEGIES,
+    Check,
+    RuleError,
+    compile_rule,
+    local_hostname,
+    render_flag,
+    render_strategy,
 )
 
 __all__ = ["CompiledFlag", "Outcome", "Snapshot", "compile_flag_set"]
@@ -70,68 +81,88 @@ class _Choice:
         }
 
 
-class _VariantPicker:
-    """Picks a variant from weighted variants: overrides first, then the stickiness hash."""
+class _Panic:
+    """The engine panics here (variants whose weights sum to 0): the evaluation reports "off"."""
 
-    __slots__ = (
-        "_choices",
-        "_cumulative",
-        "_default_sticky",
-        "_get",
-        "_overrides",
-        "_prefix",
-        "_rng",
-        "_total",
-    )
+
+_PANIC = _Panic()
+_SEED_FIELDS = {
+    "userId": "user_id",
+    "sessionId": "session_id",
+    "environment": "environment",
+    "appName": "app_name",
+    "remoteAddress": "remote_address",
+}
+
+
+class _VariantPicker:
+    """Picks a variant as Unleash does: overrides first, then the stickiness hash over the weights."""
+
+    __slots__ = ("_choices", "_cumulative", "_get", "_overrides", "_prefix", "_rng", "_split", "_total")
 
     def __init__(
-        self, variants: tuple[Variant, ...], group_id: str, stickiness: str | None, rng: Random
+        self,
+        variants: tuple[Variant, ...],
+        group_id: str,
+        stickiness: str | None,
+        rng: Random,
+        *,
+        overrides: bool,
     ) -> None:
-        weighted = [variant for variant in variants if variant.weight > 0]
-        self._total = sum(variant.weight for variant in weighted)
+        self._total = sum(variant.weight for variant in variants)
         self._prefix = f"{group_id}:"
         self._rng = rng
         choices = {variant.name: _choice(variant) for variant in variants}
-        self._choices = tuple(choices[variant.name] for variant in weighted)
+        self._choices = tuple(choices[variant.name] for variant in variants)
         cumulative: list[int] = []
         running = 0
-        for variant in weighted:
+        for variant in variants:
             running += variant.weight
             cumulative.append(running)
         self._cumulative = tuple(cumulative)
+        self._split = sum(1 for variant in variants if variant.weight > 0) > 1
         self._overrides = tuple(
-            (field_getter(override.context_name), frozenset(override.values), choices[variant.name])
-            for variant in variants
+            (_override_getter(override.context_name), frozenset(override.values), choices[variant.name])
+            for variant in (variants if overrides else ())
             for override in variant.overrides
         )
-        self._default_sticky = stickiness in (None, "default")
-        self._get: Getter | None = None if self._default_sticky else field_getter(stickiness or "")
+        self._get = _seed_getter(stickiness)
 
-    @property
-    def empty(self) -> bool:
-        return self._total <= 0
-
-    def pick(self, context: Context) -> tuple[_Choice, bool] | None:
-        """Return the chosen variant and whether the hash chose it (a split), or ``None``."""
+    def pick(self, context: Context) -> tuple[_Choice, bool] | _Panic | None:
+        """The chosen variant and whether the hash chose among several; ``None`` without variants."""
+        if not self._choices:
+            return None
         for get, values, choice in self._overrides:
             if get(context) in values:
                 return choice, False
-        if self._total <= 0:
-            return None
-        if len(self._choices) == 1:
-            return self._choices[0], False
-        if self._default_sticky:
-            identifier = context.user_id or context.session_id or context.remote_address
+        total = self._total
+        if total <= 0:
+            return _PANIC
+        seed = self._get(context)
+        if seed is None:
+            target = self._rng(1, total)
         else:
-            identifier = self._get(context) if self._get is not None else None
-        if identifier is None:
-            target = self._rng(1, self._total)
-        else:
-            target = _murmur3(self._prefix + identifier, VARIANT_SEED, False) % self._total + 1
+            target = _murmur3(self._prefix + seed, VARIANT_SEED, False) % total + 1
         for index, bound in enumerate(self._cumulative):
             if bound >= target:
-                return self._choices[index], True
-        return self._choices[-1], True  # unreachable: the last bound is the total
+                return self._choices[index], self._split
+        return self._choices[-1], self._split  # unreachable: the last bound is the total
+
+
+def _seed_getter(stickiness: str | None) -> Callable[[Context], str | None]:
+    if stickiness is None or stickiness == "default":
+        return lambda context: context.user_id if context.user_id is not None else context.session_id
+    attribute = _SEED_FIELDS.get(stickiness)
+    if attribute is not None:
+        getter: Callable[[Context], str | None] = attrgetter(attribute)
+        return getter
+    return lambda context: context.properties.get(stickiness)
+
+
+def _override_getter(name: str) -> Callable[[Context], str | None]:
+    if name == "currentTime":
+        return Context.current_time_text
+    return _seed_getter(name) if name != "default" else (lambda context: context.properties.get(name))
 
 
 def _choice(variant: Variant) -> _Choice:
@@ -143,10 +174,10 @@ def _choice(variant: Variant) -> _Choice:
 
 
 class _CompiledStrategy:
-    __slots__ = ("checks", "static", "variants")
+    __slots__ = ("rule", "static", "variants")
 
-    def __init__(self, checks: tuple[Check, ...], variants: _VariantPicker | None, *, static: bool) -> None:
-        self.checks = checks
+    def __init__(self, rule: Check, variants: _VariantPicker | None, *, static: bool) -> None:
+        self.rule = rule
         self.variants = variants
         self.static = static
 
@@ -164,7 +195,7 @@ class CompiledFlag:
         "metadata",
         "off_outcome",
         "plain_on",
-        "static",
+        "rule",
         "strategies",
         "variants",
     )
@@ -172,16 +203,17 @@ class CompiledFlag:
     def __init__(
         self,
         definition: FlagDefinition,
-        strategies: tuple[_CompiledStrategy, ...],
+        rule: Check,
+        strategies: tuple[_CompiledStrategy, ...] | None,
         variants: _VariantPicker,
     ) -> None:
         self.definition = definition
         self.key = definition.key
         self.enabled = definition.enabled
-        self.strategies = strategies
+        self.rule = rule  # every strategy at once: what `is_enabled` answers
+        self.strategies = strategies  # one rule each, for variants; None when one does not compile
         self.variants = variants
         self.dependencies = definition.dependencies
-        self.static = not strategies
         self.metadata = definition.metadata
         self.default_choice: _Choice | None = None
         self.plain_on = {
@@ -238,7 +270,7 @@ class Snapshot:
         loaded_at: When it was loaded (the client's clock).
     """
 
-    __slots__ = ("_compiled", "_now", "_rng", "flag_set", "loaded_at")
+    __slots__ = ("_compiled", "_hostname", "_now", "_rng", "flag_set", "loaded_at")
 
     def __init__(
         self,
@@ -248,11 +280,13 @@ class Snapshot:
         now: Callable[[], datetime],
         rng: Random,
         compiled: dict[str, CompiledFlag] | None = None,
+        hostname: str | None = None,
     ) -> None:
         self.flag_set = flag_set
         self.loaded_at = loaded_at
         self._now = now
         self._rng = rng
+        self._hostname = hostname
         self._compiled: dict[str, CompiledFlag] = compiled if compiled is not None else {}
 
     def __len__(self) -> int:
@@ -269,7 +303,7 @@ class Snapshot:
         definition = self.flag_set.flags.get(key)
         if definition is None:
             return None
-        compiled = _compile_flag(definition, self.flag_set.segments, self._now, self._rng)
+        compiled = _compile_flag(definition, self.flag_set.segments, self._now, self._rng, self._hostname)
         # Two threads may compile the same flag at once; both results are equal, the last one stays.
         self._compiled[key] = compiled
         return compiled
@@ -282,55 +316,62 @@ class Snapshot:
         """Every flag key in the snapshot."""
         return frozenset(self.flag_set.flags)
 
-    def is_on(self, flag: CompiledFlag, context: Context) -> tuple[bool, _CompiledStrategy | None]:
-        """Whether ``flag`` is on for ``context``, and the strategy that turned it on."""
+    def is_on(self, flag: CompiledFlag, context: Context) -> bool:
+        """Unleash's ``isEnabled``: the kill switch, the dependencies, then the rule of all strategies."""
         if not flag.enabled:
-            return False, None
+            return False
         if flag.dependencies and not self._dependencies_hold(flag, context):
-            return False, None
-        if flag.static:
-            return True, None
-        for strategy in flag.strategies:
-            for check in strategy.checks:
-                if not check(context):
-                    break
-            else:
-                return True, strategy
-        return False, None
+            return False
+        return flag.rule(context, flag.key)
 
     def _dependencies_hold(self, flag: CompiledFlag, context: Context) -> bool:
-        return all(self._dependency_holds(dependency, context) for dependency in flag.dependencies)
+        # As yggdrasil: the parent is evaluated under the child's name (a rollout without a groupId
+        # hashes with it), and its variant is the one it would pick whether or not it is on.
+        for dependency in flag.dependencies:
+            parent = self.get(dependency.feature)
+            if parent is None or parent.dependencies:  # one level only: a parent with parents fails
+                return False
+            parent_on = parent.enabled and parent.rule(context, flag.key)
+            variant = self._variant_of(parent, context, flag.key)
+            if variant is _PANIC:
+                return False
+            if dependency.variants and variant is not None and variant not in dependency.variants:
+                return False
+            if parent_on is not dependency.enabled:
+                return False
+        return True
 
-    def _dependency_holds(self, dependency: Dependency, context: Context) -> bool:
-        parent = self.get(dependency.feature)
-        # Only one level of dependencies is allowed: a parent with parents (or a cycle) fails.
-        if parent is None or parent.dependencies:
-            return False
-        outcome = self.decide(parent, context)
-        if not dependency.enabled:
-            return not outcome.on
-        if not outcome.on:
-            return False
-        if not dependency.variants:
-            return True
-        name = outcome.choice.variant.name if outcome.choice is not None else "disabled"
-        return name in dependency.variants
-
-    def decide(self, flag: CompiledFlag, context: Context) -> Outcome:
-        """Decide whether the flag is on and which variant it serves."""
-        on, strategy = self.is_on(flag, context)
-        if not on:
-            return flag.off_outcome
-        picked = None
-        if strategy is not None and strategy.variants is not None and not strategy.variants.empty:
+    def _variant_of(self, flag: CompiledFlag, context: Context, toggle: str) -> str | _Panic | None:
+        strategy = _first_match(flag, context, toggle)
+        if strategy is not None and strategy.variants is not None:
             picked = strategy.variants.pick(context)
+        else:
+            picked = flag.variants.pick(context)
+        if picked is None or isinstance(picked, _Panic):
+            return picked
+        return picked[0].variant.name
+
+    def decide(self, flag: CompiledFlag, context: Context) -> Outcome:  # noqa: PLR0911 - one per outcome
+        """Decide whether the flag is on and which variant it serves (Unleash's ``getVariant``)."""
+        if not flag.enabled:
+            return _DISABLED
+        if flag.dependencies and not self._dependencies_hold(flag, context):
+            return flag.off_outcome
+        strategy = _first_match(flag, context, flag.key)
+        if strategy is None and (flag.strategies or not flag.rule(context, flag.key)):
+            return flag.off_outcome
         kind = "static" if strategy is None or strategy.static else "targeting"
-        if picked is None and flag.default_choice is not None:
+        picked: tuple[_Choice, bool] | _Panic | None = None
+        if strategy is not None and strategy.variants is not None:
+            picked = strategy.variants.pick(context)
+        elif flag.default_choice is not None:
             return flag.default_choice.outcomes[kind]
-        if picked is None:
+        else:
             picked = flag.variants.pick(context)
         if picked is None:
             return flag.plain_on[kind]
+        if isinstance(picked, _Panic):
+            return flag.off_outcome
         choice, split = picked
         return choice.outcomes["split" if split else kind]
 
@@ -344,6 +385,13 @@ class Snapshot:
         if outcome.choice is None:
             return _ENABLED_WITHOUT_VARIANT
         return outcome.choice.result
+
+
+def _first_match(flag: CompiledFlag, context: Context, toggle: str) -> _CompiledStrategy | None:
+    for strategy in flag.strategies or ():
+        if strategy.rule(context, toggle):
+            return strategy
+    return None
 
 
 _ENABLED_WITHOUT_VARIANT = VariantResult(name="disabled", enabled=False, feature_enabled=True)
@@ -364,8 +412,8 @@ def compile_flag_set(
         flag_set: The definitions.
         loaded_at: When they were loaded; now by default.
         now: The clock ``DATE_*`` constraints read when the context has no ``current_time``.
-        rng: The randomness of ``random`` stickiness (a context with no id); a fresh ``random.Random``
-            by default. Pass a seeded one to pin it in tests.
+        rng: The randomness of ``random`` stickiness (and of a context with no id under ``default``
+            stickiness); a fresh ``random.Random`` by default. Pass a seeded one to pin it in tests.
         previous: The snapshot this one replaces, built with the same ``now`` and ``rng``. The flags it
             had compiled (the hot set) are compiled here too, or reused as they are when their
             definition and segments did not change; the rest compile on first evaluation. A reload
@@ -373,6 +421,7 @@ def compile_flag_set(
         eager: Compile every flag now.
     """
     randint = previous._rng if previous is not None and rng is None else (rng or random.Random()).randint  # noqa: S311
+    hostname = previous._hostname if previous is not None else local_hostname()
     compiled: dict[str, CompiledFlag] = {}
     hot = flag_set.flags.keys() if eager else (previous.compiled_keys() if previous is not None else ())
     for key in hot:
@@ -380,8 +429,10 @@ def compile_flag_set(
         if flag is None:
             continue
         reused = _reusable(previous, flag, flag_set.segments)
-        compiled[key] = reused if reused is not None else _compile_flag(flag, flag_set.segments, now, randint)
-    return Snapshot(flag_set, loaded_at or now(), now=now, rng=randint, compiled=compiled)
+        compiled[key] = (
+            reused if reused is not None else _compile_flag(flag, flag_set.segments, now, randint, hostname)
+        )
+    return Snapshot(flag_set, loaded_at or now(), now=now, rng=randint, compiled=compiled, hostname=hostname)
 
 
 def _reusable(
@@ -400,133 +451,55 @@ def _reusable(
     return old
 
 
-def _compile_flag(
-    flag: FlagDefinition, segments: Mapping[int, Segment], now: Callable[[], datetime], rng: Random
-) -> CompiledFlag:
-    stickiness = flag.variants[0].stickiness if flag.variants else None
-    variants = _VariantPicker(flag.variants, flag.key, stickiness, rng)
-    strategies = tuple(_compile_strategy(flag, strategy, segments, now, rng) for strategy in flag.strategies)
-    return CompiledFlag(flag, strategies, variants)
-
-
-def _compile_strategy(
-    flag: FlagDefinition,
-    strategy: Strategy,
-    segments: Mapping[int, Segment],
-    now: Callable[[], datetime],
-    rng: Random,
-) -> _CompiledStrategy:
-    checks: list[Check] = []
-    for segment_id in strategy.segments:
-        segment = segments.get(segment_id)
-        if segment is None:
-            checks.append(_never)  # a strategy naming a missing segment never matches
-            continue
-        checks.extend(compile_constraint(constraint, now) for constraint in segment.constraints)
-    checks.extend(compile_constraint(constraint, now) for constraint in strategy.constraints)
-    activation = _activation(flag, strategy, rng)
-    if activation is not None:
-        checks.append(activation)
-    variants = None
-    if strategy.variants:
-        group_id = strategy.parameters.get("groupId") or flag.key
-        sticky = strategy.variants[0].stickiness or strategy.parameters.get("stickiness")
-        variants = _VariantPicker(strategy.variants, group_id, sticky, rng)
-    static = strategy.name == "default" and not checks
-    return _CompiledStrategy(tuple(checks), variants, static=static)
-
-
-def _never(_context: Context) -> bool:
+def _never(_context: Context, _toggle: str) -> bool:
     return False
 
 
-def _percent(parameters: Mapping[str, str], name: str) -> int:
+def _compile_flag(
+    flag: FlagDefinition,
+    segments: Mapping[int, Segment],
+    now: Callable[[], datetime],
+    rng: Random,
+    hostname: str | None,
+) -> CompiledFlag:
+    stickiness = flag.variants[0].stickiness if flag.variants else None
+    variants = _VariantPicker(flag.variants, flag.key, stickiness, rng, overrides=True)
     try:
-        return round(float(parameters.get(name, "0")))
-    except ValueError:
-        return 0
+        rule = compile_rule(render_flag(flag.strategies, segments), now=now, rng=rng, hostname=hostname)
+    except RuleError:
+        rule = _never  # as in Unleash: a flag whose rule does not compile is off for everyone
+    strategies: tuple[_CompiledStrategy, ...] | None
+    try:
+        strategies = _compile_strategies(flag, segments, now, rng, hostname)
+    except RuleError:
+        strategies = None
+    return CompiledFlag(flag, rule, strategies, variants)
 
 
-def _activation(flag: FlagDefinition, strategy: Strategy, rng: Random) -> Check | None:  # noqa: PLR0911
-    """The strategy's own test, or ``None`` for ``default`` (always on)."""
-    name = strategy.name
-    parameters = strategy.parameters
-    if name == "default":
-        return None
-    if name == "flexibleRollout":
-        return rollout_check(
-            _percent(parameters, "rollout"),
-            parameters.get("groupId") or flag.key,
-            parameters.get("stickiness") or "default",
-            rng,
-        )
-    if name == "gradualRolloutUserId":
-        return rollout_check(_percent(parameters, "percentage"), parameters.get("groupId", ""), "userId", rng)
-    if name == "gradualRolloutSessionId":
-        return rollout_check(
-            _percent(parameters, "percentage"), parameters.get("groupId", ""), "sessionId", rng
-        )
-    if name == "gradualRolloutRandom":
-        return rollout_check(_percent(parameters, "percentage"), "", "random", rng)
-    if name == "userWithId":
-        users = frozenset(item.strip() for item in parameters.get("userIds", "").split(","))
-        return lambda context: context.user_id in users
-    if name == "remoteAddress":
-        return _remote_address(parameters.get("IPs", ""))
-    if name == "applicationHostname":
-        hosts = frozenset(item.strip().lower() for item in parameters.get("hostNames", "").split(","))
-        local = socket.gethostname().lower() in hosts
-        return lambda _context: local
-    return _never  # a strategy this version does not implement is off, as in every Unleash SDK
-
-
-def rollout_check(rollout: int, group_id: str, stickiness: str, rng: Random) -> Check:
-    """Compile a percentage rollout: on when the context's bucket in ``group_id`` is ``<= rollout``."""
-    if rollout <= 0:
-        return _never
-    prefix = f"{group_id}:"
-    if stickiness == "random":
-        return lambda _context: rng(1, 100) <= rollout
-    if stickiness == "default":
-
-        def default_sticky(context: Context) -> bool:
-            identifier = context.user_id or context.session_id
-            if identifier is None:
-                return rng(1, 100) <= rollout
-            return _murmur3(prefix + identifier, 0, False) % 100 + 1 <= rollout
-
-        return default_sticky
-    get = field_getter(stickiness)
-
-    def custom_sticky(context: Context) -> bool:
-        identifier = get(context)
-        return identifier is not None and _murmur3(prefix + identifier, 0, False) % 100 + 1 <= rollout
-
-    return custom_sticky
-
-
-def _remote_address(text: str) -> Check:
-    exact: set[str] = set()
-    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        exact.add(item)
-        try:
-            networks.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            continue
-
-    def check(context: Context) -> bool:
-        address = context.remote_address
-        if address is None:
-            return False
-        if address in exact:
-            return True
-        try:
-            parsed = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(parsed in network for network in networks)
-
-    return check
+def _compile_strategies(
+    flag: FlagDefinition,
+    segments: Mapping[int, Segment],
+    now: Callable[[], datetime],
+    rng: Random,
+    hostname: str | None,
+) -> tuple[_CompiledStrategy, ...]:
+    compiled = []
+    custom = 0
+    for strategy in flag.strategies:
+        if strategy.name not in KNOWN_STRATEGIES:
+            custom += 1
+        text = render_strategy(strategy, segments, custom)
+        rule = compile_rule(text, now=now, rng=rng, hostname=hostname)
+        picker = None
+        if strategy.variants:
+            parameters = strategy.parameters
+            picker = _VariantPicker(
+                strategy.variants,
+                parameters.get("groupId", flag.key),
+                parameters.get("stickiness", "default"),
+                rng,
+                overrides=False,
+            )
+        static = strategy.name == "default" and not strategy.constraints and not strategy.segments
+        compiled.append(_CompiledStrategy(rule, picker, static=static))
+    return tuple(compiled)

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
+from .exceptions import FlagConfigurationError
+
 __all__ = [
     "DISABLED_VARIANT",
     "Constraint",
@@ -238,16 +240,25 @@ class FlagSet:
 class Context:
     """Who and what a flag is evaluated for.
 
-    Build it once per request; evaluation reads it and never changes it.
+    Build it once per request; evaluation reads it and never changes it. Every field is text, as in
+    Unleash: constraints compare strings, and ``NUM_*``, ``DATE_*`` and ``SEMVER_*`` parse them the way
+    Unleash's engine does.
 
     Attributes:
-        user_id: The user's id, the default stickiness.
+        user_id: The user's id, the default stickiness (an empty string is an id too).
         session_id: The session's id, the fallback stickiness.
         remote_address: The client's IP address.
         environment: The deployment environment.
         app_name: The application's name.
-        current_time: The time ``DATE_*`` constraints compare with; the client's clock when ``None``.
+        current_time: The time ``DATE_*`` constraints compare with: RFC 3339 text as Unleash carries
+            it, or a `datetime` (written with ``isoformat()``, so an aware one). Text that is not an
+            RFC 3339 date-time with an offset (a date alone, a naive time, anything else) fails every
+            ``DATE_*`` constraint, as in Unleash. ``None`` reads the client's clock.
         properties: Any other fields, by name (``tenant``, ``plan``, ``version``, ...).
+
+    Raises:
+        FlagConfigurationError: A field is not text (or ``current_time`` neither text nor a
+            `datetime`), or holds a lone surrogate, which no Unleash context can carry.
     """
 
     user_id: str | None = None
@@ -255,41 +266,74 @@ class Context:
     remote_address: str | None = None
     environment: str | None = None
     app_name: str | None = None
-    current_time: datetime | None = None
+    current_time: datetime | str | None = None
     properties: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+
+    def __post_init__(self) -> None:
+        for name in ("user_id", "session_id", "remote_address", "environment", "app_name"):
+            value = getattr(self, name)
+            if value is not None:
+                _check_text(name, value)
+        moment = self.current_time
+        if moment is not None and not isinstance(moment, datetime):
+            _check_text("current_time", moment, expected="a str, a datetime or None")
+        properties = self.properties
+        if properties is not _EMPTY:
+            if not isinstance(properties, Mapping):
+                raise FlagConfigurationError(
+                    "properties", type(properties).__name__, "must be a mapping of str to str"
+                )
+            for name, value in properties.items():
+                _check_text("properties", name, expected="a mapping of str to str")
+                _check_text(f"properties[{name!r}]", value)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, object]) -> Context:
         """Build a context from Unleash-style keys (``userId``, ``properties``, ...).
 
-        Unknown top-level keys become properties; non-string values are turned into strings
-        (``True`` → ``"true"``), so a context built from JSON or from OpenFeature's evaluation context
-        compares the same way.
+        Unknown top-level keys become properties (an entry of ``properties`` wins over a top-level key
+        of the same name); non-string values are turned into strings (``True`` → ``"true"``), so a
+        context built from JSON or from OpenFeature's evaluation context compares the same way.
+        ``currentTime`` is kept as given: text as it is, a `datetime` as it is.
+
+        Raises:
+            FlagConfigurationError: ``data`` is not a mapping, or a value holds a lone surrogate.
         """
+        if not isinstance(data, Mapping):
+            raise FlagConfigurationError("data", type(data).__name__, "must be a mapping")
         standard: dict[str, str | None] = {}
         properties: dict[str, str] = {}
-        current_time: datetime | None = None
+        nested: dict[str, str] = {}
+        current_time: datetime | str | None = None
         for key, raw in data.items():
             if key == "properties" and isinstance(raw, Mapping):
                 for name, value in raw.items():
                     text = context_text(value)
                     if text is not None:
-                        properties[str(name)] = text
+                        nested[name if isinstance(name, str) else context_text(name) or ""] = text
                 continue
             if key == "currentTime":
-                current_time = raw if isinstance(raw, datetime) else _parse_time(context_text(raw))
+                current_time = raw if isinstance(raw, datetime) else context_text(raw)
                 continue
-            attribute = _STANDARD.get(key)
+            attribute = _STANDARD.get(key) if isinstance(key, str) else None
             text = context_text(raw)
             if attribute is not None:
                 standard[attribute] = text
             elif text is not None:
-                properties[key] = text
+                properties[key if isinstance(key, str) else context_text(key) or ""] = text
+        properties.update(nested)
         return cls(
             current_time=current_time,
             properties=MappingProxyType(properties) if properties else _EMPTY,
             **standard,
         )
+
+    def current_time_text(self) -> str | None:
+        """``current_time`` as the text constraints read (``isoformat()`` of a `datetime`)."""
+        moment = self.current_time
+        if moment is None or isinstance(moment, str):
+            return moment
+        return moment.isoformat()
 
     def get(self, name: str) -> str | None:
         """Return the value of a field by its Unleash name (``userId``) or a property's name."""
@@ -298,8 +342,20 @@ class Context:
             value: str | None = getattr(self, attribute)
             return value
         if name == "currentTime":
-            return None if self.current_time is None else self.current_time.isoformat()
+            return self.current_time_text()
         return self.properties.get(name)
+
+
+def _check_text(name: str, value: object, *, expected: str = "a str or None") -> None:
+    if not isinstance(value, str):
+        raise FlagConfigurationError(name, type(value).__name__, f"must be {expected}")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise FlagConfigurationError(
+                name, value, "must be valid Unicode (it holds a lone surrogate)", show_value=False
+            ) from None
 
 
 _STANDARD = {
@@ -321,16 +377,12 @@ def context_text(value: object) -> str | None:
         return "true" if value else "false"
     if isinstance(value, datetime):
         return value.isoformat()
-    return str(value)
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if text is None:
-        return None
     try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
+        return str(value)
+    except Exception:  # noqa: BLE001 - an int past str()'s digit limit, a broken __str__
+        raise FlagConfigurationError(
+            "context value", type(value).__name__, "cannot be written as text"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)

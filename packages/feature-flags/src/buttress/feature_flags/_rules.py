@@ -1,0 +1,954 @@
+r"""Strategies compiled the way Unleash's reference engine compiles them, so every answer matches it.
+
+Yggdrasil, the engine inside every current Unleash SDK, does not evaluate a flag's strategies
+directly: it writes them out in a small rule language (``(true and (user_id in ["7"]))``, one
+strategy per ``or``), parses that text with a PEG grammar and evaluates the parse. The corners of
+that route are part of Unleash's behaviour: an operand is pasted into the rule as it is, so a
+``NUM_*`` operand that looks like a date compares as a date; an operand the grammar cannot read, an
+unknown operator or a missing segment turns the whole flag off; ``or`` binds tighter than ``and``.
+
+This module does the same in three steps: `render_flag` / `render_strategy` write the rule text
+exactly as Unleash does, `compile_rule` parses it with the same grammar (a hand-written PEG parser:
+ordered choice, ``" "`` and ``"\\t"`` skipped between tokens, none inside atomic tokens) and builds
+closures that read a `Context`. A rule that does not parse, or whose operands do not convert,
+raises `RuleError`: the caller turns the flag off, as the engine does.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from operator import attrgetter
+
+from mmh3 import hash as _murmur3
+
+from ._model import Constraint, Context, Operator, Segment, Strategy
+from ._regex import compile_regex
+from ._values import (
+    F64_EPSILON,
+    Instant,
+    compare_versions,
+    parse_f64,
+    parse_instant,
+    parse_ip,
+    parse_network,
+    parse_usize,
+    parse_version,
+    rust_trim,
+)
+
+__all__ = [
+    "KNOWN_STRATEGIES",
+    "Check",
+    "Resolver",
+    "RuleError",
+    "compile_rule",
+    "context_resolver",
+    "render_constraint",
+    "render_flag",
+    "render_strategy",
+]
+
+type Check = Callable[[Context, str], bool]
+"""A compiled rule: given a context and the name of the flag being evaluated, whether it holds."""
+type Resolver = Callable[[Context], str | None]
+type Random = Callable[[int, int], int]
+type Clock = Callable[[], datetime]
+
+KNOWN_STRATEGIES = frozenset(
+    {
+        "default",
+        "userWithId",
+        "gradualRolloutUserId",
+        "gradualRolloutRandom",
+        "applicationHostname",
+        "gradualRolloutSessionId",
+        "remoteAddress",
+        "flexibleRollout",
+    }
+)
+
+
+class RuleError(Exception):
+    """A strategy cannot be compiled: the engine turns the flag off (internal)."""
+
+
+# -- writing the rule text (Unleash's `strategy_upgrade`) ----------------------------------------------
+
+_DEFAULT_STICKINESS = "user_id | session_id | random[10000]"
+_RANDOM_STICKINESS = "random[10000]"
+_CONTEXT_NAMES = {
+    "userId": "user_id",
+    "sessionId": "session_id",
+    "currentTime": "current_time",
+    "environment": "environment",
+    "appName": "app_name",
+    "remoteAddress": "remote_address",
+}
+_STRINGY = frozenset(
+    {
+        Operator.NOT_IN,
+        Operator.IN,
+        Operator.STR_ENDS_WITH,
+        Operator.STR_STARTS_WITH,
+        Operator.STR_CONTAINS,
+        Operator.IN_CIDR,
+    }
+)
+_SEMVER = frozenset(
+    {Operator.SEMVER_EQ, Operator.SEMVER_LT, Operator.SEMVER_GT, Operator.SEMVER_LTE, Operator.SEMVER_GTE}
+)
+_OPERATOR_TEXT = {
+    Operator.IN: "in",
+    Operator.NOT_IN: "not_in",
+    Operator.NUM_EQ: "==",
+    Operator.NUM_GT: ">",
+    Operator.NUM_GTE: ">=",
+    Operator.NUM_LT: "<",
+    Operator.NUM_LTE: "<=",
+    Operator.DATE_AFTER: ">",
+    Operator.DATE_BEFORE: "<",
+    Operator.SEMVER_EQ: "==",
+    Operator.SEMVER_LT: "<",
+    Operator.SEMVER_GT: ">",
+    Operator.SEMVER_LTE: "<=",
+    Operator.SEMVER_GTE: ">=",
+    Operator.IN_CIDR: "in_cidr",
+}
+_STRING_OPERATORS = {
+    Operator.STR_ENDS_WITH: "ends_with_any",
+    Operator.STR_STARTS_WITH: "starts_with_any",
+    Operator.STR_CONTAINS: "contains_any",
+    Operator.REGEX: "matches_regex",
+}
+
+
+def context_name(name: str) -> str:
+    """The rule-language name of a context field: ``userId`` → ``user_id``, others ``context["x"]``."""
+    return _CONTEXT_NAMES.get(name) or f'context["{name}"]'
+
+
+def _escape(text: str) -> str:
+    return text.replace('"', '\\"')
+
+
+def render_flag(strategies: Sequence[Strategy], segments: Mapping[int, Segment]) -> str:
+    """The rule text of a flag: its strategies joined with ``or`` (``true`` when it has none).
+
+    Raises:
+        RuleError: A constraint has an unknown operator or no operand, or a segment is missing.
+    """
+    if not strategies:
+        return "true"
+    custom = 0
+    rules = []
+    for strategy in strategies:
+        if strategy.name not in KNOWN_STRATEGIES:
+            custom += 1
+        rules.append(render_strategy(strategy, segments, custom))
+    return " or ".join(rules)
+
+
+def render_strategy(strategy: Strategy, segments: Mapping[int, Segment], custom_index: int = 1) -> str:
+    """The rule text of one strategy, its constraints and its segments' constraints.
+
+    Raises:
+        RuleError: A constraint has an unknown operator or no operand, or a segment is missing.
+    """
+    rule = _strategy_rule(strategy, custom_index)
+    constraints = list(strategy.constraints)
+    for segment_id in strategy.segments:
+        segment = segments.get(segment_id)
+        if segment is None:
+            raise RuleError(f"segment {segment_id} does not exist")
+        constraints.extend(segment.constraints)
+    if not constraints:
+        return rule
+    return f"({rule} and ({' and '.join(render_constraint(item) for item in constraints)}))"
+
+
+def _strategy_rule(strategy: Strategy, custom_index: int) -> str:  # noqa: PLR0911 - one per strategy
+    name, parameters = strategy.name, strategy.parameters
+    if name == "default":
+        return "true"
+    if name == "flexibleRollout":
+        rollout = _rollout(parameters, "rollout")
+        if rollout is None:
+            return "false"
+        rule = f"{rollout}% sticky on {_stickiness(parameters.get('stickiness'))}"
+        group = parameters.get("groupId")
+        return rule if group is None else f'{rule} with group_id of "{group}"'
+    if name in ("gradualRolloutUserId", "gradualRolloutSessionId"):
+        percentage, group = _rollout(parameters, "percentage"), parameters.get("groupId")
+        if percentage is None or group is None:
+            return "false"
+        field = "user_id" if name == "gradualRolloutUserId" else "session_id"
+        return f'{percentage}% sticky on {field} with group_id of "{group}"'
+    if name == "gradualRolloutRandom":
+        percentage = _rollout(parameters, "percentage")
+        return "false" if percentage is None else f"random < {percentage}"
+    if name == "userWithId":
+        ids = parameters.get("userIds")
+        if ids is None:
+            return "false"
+        return f"user_id in [{','.join(f'"{_escape(rust_trim(item))}"' for item in ids.split(','))}]"
+    if name == "remoteAddress":
+        ips = parameters.get("IPs")
+        if ips is None:
+            return "false"
+        return f"remote_address in_cidr [{', '.join(f'"{rust_trim(item)}"' for item in ips.split(','))}]"
+    if name == "applicationHostname":
+        hosts = parameters.get("hostNames", "")
+        return f"hostname in [{', '.join(f'"{rust_trim(item)}"' for item in hosts.split(','))}]"
+    return f'external_value["customStrategy{custom_index}"]'  # a custom strategy: off here
+
+
+def _rollout(parameters: Mapping[str, str], name: str) -> int | None:
+    text = parameters.get(name)
+    return None if text is None else parse_usize(text)
+
+
+def _stickiness(parameter: str | None) -> str:
+    if parameter is None or parameter == "default":
+        return _DEFAULT_STICKINESS
+    if parameter == "random":
+        return _RANDOM_STICKINESS
+    return context_name(parameter)
+
+
+def render_constraint(constraint: Constraint) -> str:
+    """The rule text of one constraint.
+
+    Raises:
+        RuleError: The operator is unknown, or the operand it needs is missing.
+    """
+    operator = constraint.operator
+    if operator is Operator.UNKNOWN:
+        raise RuleError("unknown operator")
+    if operator in _STRING_OPERATORS:
+        text = _STRING_OPERATORS[operator]
+        if constraint.case_insensitive:
+            text += "_ignoring_case" if operator is Operator.REGEX else "_ignore_case"
+    else:
+        text = _OPERATOR_TEXT[operator]
+    if operator in _STRINGY:
+        operand = f"[{', '.join(f'"{_escape(item)}"' for item in constraint.values)}]"
+    elif operator is Operator.REGEX:
+        operand = f'"{_escape(constraint.value or "")}"'
+    else:
+        if constraint.value is None:
+            raise RuleError(f"{operator.value} needs a value")
+        if operator in _SEMVER and constraint.value.startswith("v"):
+            return "false"  # Unleash refuses "v1.2.3" this way, inversion and all
+        operand = constraint.value
+    inversion = "!" if constraint.inverted else ""
+    return f"{inversion}{context_name(constraint.context_name)} {text} {operand}"
+
+
+# -- reading the rule text (Unleash's `strategy_grammar.pest`) -----------------------------------------
+
+
+class _NoMatchError(Exception):
+    """The grammar does not match here; the parser backtracks (internal)."""
+
+
+_FAIL = _NoMatchError()
+_DIGITS = frozenset("0123456789")
+_ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_SEMVER_CHARS = _ALNUM | {"-"}
+_ORDINALS = (("<=", "le"), (">=", "ge"), ("<", "lt"), ("==", "eq"), (">", "gt"))
+_STRING_OPS = (
+    ("starts_with_any_ignore_case", str.startswith, True),
+    ("ends_with_any_ignore_case", str.endswith, True),
+    ("contains_any_ignore_case", lambda text, item: item in text, True),
+    ("starts_with_any", str.startswith, False),
+    ("ends_with_any", str.endswith, False),
+    ("contains_any", lambda text, item: item in text, False),
+)
+
+
+def _always(_context: Context, _toggle: str) -> bool:
+    return True
+
+
+def _never(_context: Context, _toggle: str) -> bool:
+    return False
+
+
+def _now_text(now: Clock) -> str:
+    return now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def context_resolver(name: str, now: Clock) -> Resolver:
+    """A function reading the context field ``name`` (an Unleash name or a property) as text."""
+    attribute = {
+        "userId": "user_id",
+        "sessionId": "session_id",
+        "environment": "environment",
+        "appName": "app_name",
+        "remoteAddress": "remote_address",
+    }.get(name)
+    if attribute is not None:
+        getter: Resolver = attrgetter(attribute)
+        return getter
+    if name == "currentTime":
+        return lambda context: context.current_time_text() or _now_text(now)
+
+    def read_property(context: Context) -> str | None:
+        return context.properties.get(name)
+
+    return read_property
+
+
+class _Parser:
+    """A PEG parser for one rule, building closures as it goes (see the module docstring)."""
+
+    __slots__ = ("hostname", "now", "pos", "rng", "text")
+
+    def __init__(self, text: str, now: Clock, rng: Random, hostname: str | None) -> None:
+        self.text = text
+        self.pos = 0
+        self.now = now
+        self.rng = rng
+        self.hostname = hostname
+
+    # primitives
+
+    def skip(self) -> None:
+        text, pos = self.text, self.pos
+        while pos < len(text) and text[pos] in " \t":
+            pos += 1
+        self.pos = pos
+
+    def literal(self, word: str) -> bool:
+        if self.text.startswith(word, self.pos):
+            self.pos += len(word)
+            return True
+        return False
+
+    def expect(self, word: str) -> None:
+        if not self.literal(word):
+            raise _FAIL
+
+    def attempt[T](self, parse: Callable[[], T]) -> T | None:
+        """Run one alternative; on failure put the position back and return ``None``."""
+        start = self.pos
+        try:
+            return parse()
+        except _NoMatchError:
+            self.pos = start
+            return None
+
+    # rule = SOI expr EOI
+
+    def rule(self) -> Check:
+        self.skip()
+        check = self.expr()
+        self.skip()
+        if self.pos != len(self.text):
+            raise _FAIL
+        return check
+
+    def expr(self) -> Check:
+        # pest's Pratt parser here: `and` is declared before `or`, so `or` binds tighter.
+        terms = [self.term()]
+        operators: list[str] = []
+        while True:
+            start = self.pos
+            try:
+                self.skip()
+                if self.literal("and"):
+                    operator = "and"
+                elif self.literal("or"):
+                    operator = "or"
+                else:
+                    raise _FAIL
+                self.skip()
+                terms.append(self.term())
+            except _NoMatchError:
+                self.pos = start
+                break
+            operators.append(operator)
+        return _combine(terms, operators)
+
+    def term(self) -> Check:
+        check = self.attempt(self.constraint)
+        if check is not None:
+            return check
+        self.expect("(")
+        self.skip()
+        inner = self.expr()
+        self.skip()
+        self.expect(")")
+        return inner
+
+    def constraint(self) -> Check:
+        inversions = 0
+        while True:
+            start = self.pos
+            if inversions:
+                self.skip()
+            if not self.literal("!"):
+                self.pos = start
+                break
+            inversions += 1
+        if inversions:
+            self.skip()
+        if inversions > 1:
+            raise RuleError("more than one '!'")  # the engine cannot compile it either
+        for alternative in (
+            self.rollout,
+            self.ip,
+            self.hostname_rule,
+            self.ordinal_date,
+            self.ordinal_semver,
+            self.ordinal_number,
+            self.boolean,
+            self.string_fragment,
+            self.regex,
+            self.list_rule,
+            self.external,
+        ):
+            check = self.attempt(alternative)
+            if check is not None:
+                return _invert(check) if inversions else check
+        raise _FAIL
+
+    # tokens
+
+    def string(self) -> str:
+        text, pos = self.text, self.pos
+        if pos >= len(text) or text[pos] != '"':
+            raise _FAIL
+        pos += 1
+        start = pos
+        while pos < len(text):
+            if text.startswith('\\"', pos):
+                pos += 2
+            elif text[pos] == '"':
+                break
+            else:
+                pos += 1
+        else:
+            raise _FAIL
+        self.pos = pos + 1
+        return text[start:pos].replace('\\"', '"')
+
+    def string_list(self) -> list[str]:
+        self.expect("[")
+        self.skip()
+        items = [self.string()]
+        while True:
+            start = self.pos
+            self.skip()
+            if not self.literal(","):
+                self.pos = start
+                break
+            self.skip()
+            item = self.attempt(self.string)
+            if item is None:
+                self.pos = start
+                break
+            items.append(item)
+        self.skip()
+        self.expect("]")
+        return items
+
+    def digits(self, *, minimum: int = 1) -> str:
+        text, start = self.text, self.pos
+        pos = start
+        while pos < len(text) and text[pos] in _DIGITS:
+            pos += 1
+        if pos - start < minimum:
+            raise _FAIL
+        self.pos = pos
+        return text[start:pos]
+
+    def exact_digits(self, count: int) -> None:
+        text, pos = self.text, self.pos
+        if pos + count > len(text) or any(char not in _DIGITS for char in text[pos : pos + count]):
+            raise _FAIL
+        self.pos = pos + count
+
+    def atomic_int(self) -> bool:
+        if self.pos < len(self.text) and self.text[self.pos] in "+-":
+            self.pos += 1
+        self.digits()
+        return True
+
+    def number(self) -> str:  # num = @{ int ~ ("." ~ ASCII_DIGIT*)? ~ (^"e" ~ int)? }
+        start = self.pos
+        self.atomic_int()
+        if self.literal("."):
+            self.digits(minimum=0)
+        mark = self.pos
+        if self.pos < len(self.text) and self.text[self.pos] in "eE":
+            self.pos += 1
+            if self.attempt(self.atomic_int) is None:
+                self.pos = mark
+        return self.text[start : self.pos]
+
+    def semver(self) -> str:
+        start = self.pos
+        self.digits()
+        self.expect(".")
+        self.digits()
+        self.expect(".")
+        self.digits()
+        for mark in "-+":
+            if self.text.startswith(mark, self.pos):
+                before = self.pos
+                self.pos += 1
+                if self.attempt(self.semver_fragment) is None:
+                    self.pos = before
+        return self.text[start : self.pos]
+
+    def semver_fragment(self) -> bool:
+        self.semver_word()
+        while True:
+            start = self.pos
+            if not self.literal(".") or self.attempt(self.semver_word) is None:
+                self.pos = start
+                return True
+
+    def semver_word(self) -> bool:
+        text, start = self.text, self.pos
+        pos = start
+        while pos < len(text) and text[pos] in _SEMVER_CHARS:
+            pos += 1
+        if pos == start:
+            raise _FAIL
+        self.pos = pos
+        return True
+
+    def date(self) -> str:
+        start = self.pos
+        for count, separator in ((4, "-"), (2, "-"), (2, "T"), (2, ":"), (2, ":"), (2, "")):
+            self.exact_digits(count)
+            if separator:
+                self.expect(separator)
+        mark = self.pos
+        if self.literal("."):
+            try:
+                self.exact_digits(3)
+            except _NoMatchError:
+                self.pos = mark
+        if not self.literal("Z"):
+            if self.pos >= len(self.text) or self.text[self.pos] not in "+-":
+                raise _FAIL
+            self.pos += 1
+            self.exact_digits(2)
+            self.expect(":")
+            self.exact_digits(2)
+        return self.text[start : self.pos]
+
+    def ordinal(self) -> str:
+        self.skip()
+        for symbol, name in _ORDINALS:
+            if self.literal(symbol):
+                self.skip()
+                return name
+        raise _FAIL
+
+    # context values
+
+    def context_value(self) -> Resolver:
+        if self.literal("random"):
+            return self.random_value()
+        for word, attribute in (
+            ("user_id", "user_id"),
+            ("session_id", "session_id"),
+            ("remote_address", "remote_address"),
+            ("app_name", "app_name"),
+            ("environment", "environment"),
+        ):
+            if self.literal(word):
+                getter: Resolver = attrgetter(attribute)
+                return getter
+        if self.literal("current_time"):
+            now = self.now
+            return lambda context: context.current_time_text() or _now_text(now)
+        self.expect("context[")
+        self.skip()
+        name = self.string()
+        self.skip()
+        self.expect("]")
+
+        def read_property(context: Context) -> str | None:
+            return context.properties.get(name)
+
+        return read_property
+
+    def random_value(self) -> Resolver:
+        # `random[N]` draws from 1..N-1 (`random` alone: 1..99), as text, like the engine.
+        upper = 100
+        start = self.pos
+        if self.literal("["):
+            try:
+                self.skip()
+                digits_start = self.pos
+                if self.pos < len(self.text) and self.text[self.pos] in "+-":
+                    self.pos += 1
+                    self.skip()
+                self.digits()
+                while True:
+                    mark = self.pos
+                    self.skip()
+                    if self.attempt(self.digits) is None:
+                        self.pos = mark
+                        break
+                written = self.text[digits_start : self.pos]
+                self.skip()
+                self.expect("]")
+            except _NoMatchError:
+                self.pos = start
+            else:
+                value = parse_usize(written)
+                upper = 100 if value is None else value
+        if upper <= 1:
+            raise RuleError("empty random range")
+        rng, high = self.rng, upper - 1
+        return lambda _context: str(rng(1, high))
+
+    def stickiness(self) -> list[Resolver]:
+        self.skip()
+        self.expect("sticky on ")
+        self.skip()
+        resolvers = [self.context_value()]
+        while True:
+            start = self.pos
+            self.skip()
+            if not self.literal("|"):
+                self.pos = start
+                break
+            self.skip()
+            resolver = self.attempt(self.context_value)
+            if resolver is None:
+                self.pos = start
+                break
+            resolvers.append(resolver)
+        return resolvers
+
+    # constraints
+
+    def rollout(self) -> Check:
+        if self.literal("100"):
+            written = "100"
+        else:
+            first = self.text[self.pos : self.pos + 1]
+            if first not in _DIGITS or not first:
+                raise _FAIL
+            self.pos += 1
+            mark = self.pos
+            self.skip()
+            second = self.text[self.pos : self.pos + 1]
+            if second and second in _DIGITS:
+                self.pos += 1
+                written = first + second
+            else:
+                self.pos = mark
+                written = first
+        self.skip()
+        self.expect("%")
+        percent = int(written)
+        resolvers = self.attempt(self.stickiness) or []
+        group: str | None = None
+        start = self.pos
+        try:
+            self.skip()
+            self.expect("with group_id of")
+            self.skip()
+            group = self.string()
+        except _NoMatchError:
+            self.pos = start
+        return _rollout_check(percent, resolvers, group)
+
+    def ip(self) -> Check:
+        get = self.context_value()
+        self.skip()
+        self.expect("in_cidr")
+        self.skip()
+        networks = [network for item in self.string_list() if (network := parse_network(item)) is not None]
+
+        def check(context: Context, _toggle: str) -> bool:
+            text = get(context)
+            if text is None:
+                return False
+            address = parse_ip(text)
+            return address is not None and any(address in network for network in networks)
+
+        return check
+
+    def hostname_rule(self) -> Check:
+        self.expect("hostname")
+        self.skip()
+        self.expect("in")
+        self.skip()
+        hosts = {item.lower() for item in self.string_list()}
+        local = self.hostname
+        if local is not None and local.lower() in hosts:
+            return _always
+        return _never
+
+    def ordinal_date(self) -> Check:
+        get = self.context_value()
+        order = self.ordinal()
+        operand = parse_instant(self.date())
+        if operand is None:
+            raise RuleError("not a date-time")
+        test = _ORDER_TESTS[order]
+
+        def check(context: Context, _toggle: str) -> bool:
+            text = get(context)
+            if text is None:
+                return False
+            moment = parse_instant(text)
+            return moment is not None and test(_cmp(moment, operand))
+
+        return check
+
+    def ordinal_semver(self) -> Check:
+        get = self.context_value()
+        order = self.ordinal()
+        operand = parse_version(self.semver())
+        if operand is None:
+            raise RuleError("not a semantic version")
+        test = _ORDER_TESTS[order]
+
+        def check(context: Context, _toggle: str) -> bool:
+            text = get(context)
+            if text is None:
+                return False
+            version = parse_version(text)
+            return version is not None and test(compare_versions(version, operand))
+
+        return check
+
+    def ordinal_number(self) -> Check:
+        get = self.context_value()
+        order = self.ordinal()
+        operand = parse_f64(self.number())
+        if operand is None:
+            raise RuleError("not a number")
+        return _number_check(get, order, operand)
+
+    def boolean(self) -> Check:
+        if self.literal("true"):
+            return _always
+        self.expect("false")
+        return _never
+
+    def string_fragment(self) -> Check:
+        get = self.context_value()
+        self.skip()
+        found = next((item for item in _STRING_OPS if self.literal(item[0])), None)
+        if found is None:
+            raise _FAIL
+        _, test, ignore_case = found
+        self.skip()
+        items = self.string_list()
+        if ignore_case:
+            items = [item.lower() for item in items]
+
+        def check(context: Context, _toggle: str) -> bool:
+            text = get(context)
+            if text is None:
+                return False
+            if ignore_case:
+                text = text.lower()
+            return any(test(text, item) for item in items)
+
+        return check
+
+    def regex(self) -> Check:
+        get = self.context_value()
+        self.skip()
+        if self.literal("matches_regex_ignoring_case"):
+            ignore_case = True
+        else:
+            self.expect("matches_regex")
+            ignore_case = False
+        self.skip()
+        matcher = compile_regex(self.string(), case_insensitive=ignore_case)
+        if matcher is None:
+            return _never  # a pattern the engine cannot build never matches (inversion still applies)
+
+        def check(context: Context, _toggle: str) -> bool:
+            text = get(context)
+            return text is not None and matcher(text)
+
+        return check
+
+    def list_rule(self) -> Check:
+        get = self.context_value()
+        self.skip()
+        if self.literal("in"):
+            negate = False
+        else:
+            self.expect("not_in")
+            negate = True
+        self.skip()
+        numbers = self.attempt(self.numeric_list)
+        if numbers is not None:
+            return _numeric_membership(get, numbers, negate=negate)
+        items = self.attempt(self.string_list)
+        if items is not None:
+            return _membership(get, frozenset(items), negate=negate)
+        self.expect("[]")
+        return _always if negate else _never
+
+    def numeric_list(self) -> list[float]:
+        self.expect("[")
+        self.skip()
+        items = [self.number()]
+        while True:
+            start = self.pos
+            self.skip()
+            if not self.literal(","):
+                self.pos = start
+                break
+            self.skip()
+            item = self.attempt(self.number)
+            if item is None:
+                self.pos = start
+                break
+            items.append(item)
+        self.skip()
+        self.expect("]")
+        values = [parse_f64(item) for item in items]
+        if any(value is None for value in values):
+            raise RuleError("not a number")
+        return [value for value in values if value is not None]
+
+    def external(self) -> Check:
+        self.expect("external_value[")
+        self.skip()
+        self.string()
+        self.skip()
+        self.expect("]")
+        return _never  # custom strategies have no implementation here
+
+
+def _invert(check: Check) -> Check:
+    return lambda context, toggle: not check(context, toggle)
+
+
+def _combine(terms: list[Check], operators: list[str]) -> Check:
+    # Split on `and` (the loosest operator), then each piece is an `or` chain.
+    groups: list[list[Check]] = [[terms[0]]]
+    for operator, term in zip(operators, terms[1:], strict=True):
+        if operator == "and":
+            groups.append([term])
+        else:
+            groups[-1].append(term)
+    alternatives = [group[0] if len(group) == 1 else _any(tuple(group)) for group in groups]
+    if len(alternatives) == 1:
+        return alternatives[0]
+    every = tuple(alternatives)
+    return lambda context, toggle: all(check(context, toggle) for check in every)
+
+
+def _any(checks: tuple[Check, ...]) -> Check:
+    return lambda context, toggle: any(check(context, toggle) for check in checks)
+
+
+def _cmp(left: Instant, right: Instant) -> int:
+    return (left > right) - (left < right)
+
+
+_ORDER_TESTS: dict[str, Callable[[int], bool]] = {
+    "le": lambda order: order <= 0,
+    "ge": lambda order: order >= 0,
+    "lt": lambda order: order < 0,
+    "eq": lambda order: order == 0,
+    "gt": lambda order: order > 0,
+}
+
+
+def _number_check(get: Resolver, order: str, operand: float) -> Check:
+    compare: Callable[[float], bool] = {
+        "le": lambda value: value <= operand,
+        "ge": lambda value: value >= operand,
+        "lt": lambda value: value < operand,
+        "eq": lambda value: abs(value - operand) < F64_EPSILON,
+        "gt": lambda value: value > operand,
+    }[order]
+
+    def check(context: Context, _toggle: str) -> bool:
+        text = get(context)
+        if text is None:
+            return False
+        value = parse_f64(text)
+        return value is not None and compare(value)
+
+    return check
+
+
+def _membership(get: Resolver, values: frozenset[str], *, negate: bool) -> Check:
+    if negate:
+
+        def not_in(context: Context, _toggle: str) -> bool:
+            value = get(context)
+            return value is None or value not in values
+
+        return not_in
+
+    def is_in(context: Context, _toggle: str) -> bool:
+        return get(context) in values
+
+    return is_in
+
+
+def _numeric_membership(get: Resolver, values: list[float], *, negate: bool) -> Check:
+    def check(context: Context, _toggle: str) -> bool:
+        text = get(context)
+        if text is None:
+            return False
+        value = parse_f64(text)
+        if value is None:
+            return False
+        return (value in values) is not negate
+
+    return check
+
+
+def _rollout_check(percent: int, resolvers: list[Resolver], group: str | None) -> Check:
+    def check(context: Context, toggle: str) -> bool:
+        for resolve in resolvers:
+            identifier = resolve(context)
+            if identifier is not None:
+                break
+        else:
+            return False
+        key = f"{toggle if group is None else group}:{identifier}"
+        return _murmur3(key, 0, False) % 100 + 1 <= percent
+
+    return check
+
+
+def compile_rule(text: str, *, now: Clock, rng: Random, hostname: str | None = None) -> Check:
+    """Parse and compile rule ``text``.
+
+    Args:
+        text: The rule, as `render_flag` or `render_strategy` writes it.
+        now: The clock ``current_time`` reads when the context has no current time.
+        rng: ``rng(low, high)``, an int from ``low`` to ``high`` inclusive, for ``random``.
+        hostname: The host's name for ``applicationHostname``; ``None`` when unknown.
+
+    Raises:
+        RuleError: The text does not parse, or an operand does not convert.
+    """
+    parser = _Parser(text, now, rng, hostname)
+    try:
+        return parser.rule()
+    except _NoMatchError:
+        raise RuleError("the rule does not parse") from None
+
+
+def local_hostname() -> str | None:
+    """This host's name, or ``None`` when the system will not tell."""
+    try:
+        return socket.gethostname()
+    except OSError:
+        return None
