@@ -6,12 +6,21 @@ import itertools
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import asyncpg
 import pytest
 
-from buttress.event_sourcing import Aggregate, Event, EventCodec, PostgresEventStore, applies
+from buttress.event_sourcing import (
+    Aggregate,
+    Event,
+    EventCodec,
+    PostgresEventStore,
+    SnapshotRecord,
+    applies,
+    state_hash,
+)
 from buttress.testing import PostgresSchema
 
 _prefixes = itertools.count()
@@ -67,6 +76,29 @@ class Account(Aggregate[str]):
     def _withdrawn(self, event: Withdrawn) -> None:
         self.balance -= event.amount
         self.history.append(f"-{event.amount}")
+
+
+def snapshot_record(
+    stream_id: str,
+    version: int,
+    last_event_id: uuid.UUID,
+    state: bytes = b"{}",
+    *,
+    aggregate_type: str = "Account",
+    schema_version: int = 1,
+) -> SnapshotRecord:
+    """A snapshot row with the hash a repository would have given it."""
+    digest = state_hash(
+        state,
+        stream_id=stream_id,
+        version=version,
+        aggregate_type=aggregate_type,
+        schema_version=schema_version,
+        last_event_id=last_event_id,
+    )
+    return SnapshotRecord(
+        stream_id, version, state, digest, aggregate_type, datetime.now(UTC), schema_version, last_event_id
+    )
 
 
 def account_codec(**options: object) -> EventCodec:

@@ -34,16 +34,14 @@ from buttress.event_sourcing import (
     Repository,
     Snapshot,
     SnapshotIntegrityError,
-    SnapshotRecord,
     UnknownEventTypeError,
     UpcastError,
     ZlibCompressor,
     applies,
     canonical_bytes,
-    state_hash,
 )
 
-from .conftest import Account, Deposited, Opened, Withdrawn, account_codec
+from .conftest import Account, Deposited, Opened, Withdrawn, account_codec, snapshot_record
 
 
 def record_of(data: EventData, stream_id: str = "s", version: int = 1, position: int = 1) -> RecordedEvent:
@@ -116,9 +114,9 @@ def test_appliers_are_inherited_and_match_event_subclasses() -> None:
 
 
 def test_applies_needs_event_classes() -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(EventSourcingConfigurationError, match="event_classes"):
         applies()
-    with pytest.raises(TypeError):
+    with pytest.raises(EventSourcingConfigurationError, match="event_classes"):
         applies("Deposited")  # type: ignore[arg-type]
 
 
@@ -273,7 +271,7 @@ def test_unserializable_payloads_are_serialization_errors() -> None:
     class Odd(Event):
         thing: object
 
-    with pytest.raises(EventSerializationError, match="cannot store"):
+    with pytest.raises(EventSerializationError, match="JSON can hold"):
         EventCodec([Odd]).encode(Odd(stream_id="s", version=1, thing=object()))
 
 
@@ -409,7 +407,9 @@ async def test_the_policy_snapshots_and_load_uses_snapshot_plus_tail() -> None:
     snapshot = await store.load_snapshot("r-3")
     assert snapshot is not None
     assert snapshot.version == 11
-    assert snapshot.state_hash == state_hash(snapshot.state)
+    eleventh = (await store.read("r-3"))[10]
+    assert snapshot.last_event_id == eleventh.event_id
+    assert snapshot.state_hash == snapshot_record("r-3", 11, eleventh.event_id, snapshot.state).state_hash
     account.withdraw(Decimal(1))
     await accounts.save(account)
     loaded = await accounts.load("r-3")
@@ -433,7 +433,7 @@ async def test_a_corrupted_snapshot_is_logged_counted_and_replayed(caplog: pytes
         loaded = await accounts.load("r-4")
     assert loaded.balance == Decimal(7)
     assert accounts.snapshot_integrity_failures == 1
-    assert "fails its SHA-256 check" in caplog.text
+    assert "fails its integrity check (its SHA-256 does not match" in caplog.text
     assert "r-4" in caplog.text
     assert "9" not in caplog.text.split("version")[0]  # the state itself is never logged
 
@@ -473,11 +473,16 @@ async def test_read_with_snapshot_returns_the_tail_after_the_snapshot() -> None:
     snapshot, tail = await store.read_with_snapshot("t")
     assert snapshot is None
     assert [e.version for e in tail] == [1, 2, 3, 4, 5]
-    await store.save_snapshot(SnapshotRecord("t", 3, b"{}", state_hash(b"{}"), "X", datetime.now(UTC)))
+    third = (await store.read("t"))[2]
+    await store.save_snapshot(snapshot_record("t", 3, third.event_id, aggregate_type="X"))
     snapshot, tail = await store.read_with_snapshot("t")
     assert snapshot is not None
     assert snapshot.version == 3
-    assert [e.version for e in tail] == [4, 5]
+    assert [e.version for e in tail] == [3, 4, 5]  # from the snapshot's own last event on
+    await store.save_snapshot(dataclasses.replace(snapshot, version=4))  # hash no longer matches
+    damaged, everything = await store.read_with_snapshot("t")
+    assert damaged is not None
+    assert [e.version for e in everything] == [1, 2, 3, 4, 5]
 
 
 async def test_take_snapshot_needs_a_store_and_saved_events() -> None:
@@ -491,11 +496,17 @@ async def test_take_snapshot_needs_a_store_and_saved_events() -> None:
 
 async def test_an_older_snapshot_never_replaces_a_newer_one() -> None:
     store = MemoryEventStore()
-    now = datetime.now(UTC)
-    newer = SnapshotRecord("s", 5, b"{}", state_hash(b"{}"), "Account", now)
+    newer = snapshot_record("s", 5, uuid.uuid4())
     await store.save_snapshot(newer)
-    await store.save_snapshot(dataclasses.replace(newer, version=3))
+    older = snapshot_record("s", 3, uuid.uuid4())
+    await store.save_snapshot(older)
     assert await store.load_snapshot("s") == newer
+    # ... unless the newer one is damaged: a row whose version was raised never blocks good snapshots.
+    raised = dataclasses.replace(newer, version=500)
+    await store.save_snapshot(raised)
+    assert await store.load_snapshot("s") == raised  # 500 >= 5: stored (the repository will reject it)
+    await store.save_snapshot(older)
+    assert await store.load_snapshot("s") == older
 
 
 def test_bad_repository_arguments_are_rejected() -> None:
@@ -517,9 +528,12 @@ def test_canonical_bytes_are_key_order_independent_and_reject_nan() -> None:
     assert canonical_bytes({"a": "é"}) == '{"a":"é"}'.encode()
     with pytest.raises(EventSerializationError):
         canonical_bytes({"x": float("nan")})
-    snap = Snapshot.of("s", 1, {"a": 1})
+    snap = Snapshot.of("s", 1, {"a": 1}, aggregate_type="Account", last_event_id=uuid.uuid4())
     assert snap.verify()
     assert not dataclasses.replace(snap, state={"a": 2}).verify()
+    for change in ({"version": 2}, {"stream_id": "t"}, {"aggregate_type": "Other"}, {"schema_version": 2}):
+        assert not dataclasses.replace(snap, **change).verify()  # type: ignore[arg-type]
+    assert not dataclasses.replace(snap, last_event_id=uuid.uuid4()).verify()
 
 
 async def test_the_withdrawn_reference_survives_a_snapshot() -> None:

@@ -341,7 +341,8 @@ async def test_the_repository_on_postgres_with_snapshots_and_a_corrupted_row(
     snapshot, tail = await pg_store.read_with_snapshot("pg-acc")
     assert snapshot is not None
     assert (snapshot.version, snapshot.aggregate_type) == (31, "Account")
-    assert [e.version for e in tail] == [32]
+    assert [e.version for e in tail] == [31, 32]  # the snapshot's own last event, then the tail
+    assert snapshot.last_event_id == tail[0].event_id
     assert await pg_store.read_with_snapshot("nobody") == (None, [])
     async with pg_store.transaction() as conn:
         await conn.execute(

@@ -33,11 +33,12 @@ from buttress.event_sourcing import (
     RecordedEvent,
     Repository,
     SnapshotIntegrityError,
+    SnapshotRecord,
     ZlibCompressor,
 )
 from buttress.testing import PostgresSchema
 
-from .conftest import Account, Opened, account_codec, fresh_prefix
+from .conftest import Account, Opened, account_codec, fresh_prefix, snapshot_record
 
 KEY = bytes(range(32))
 
@@ -140,27 +141,56 @@ corruptions = st.one_of(
     st.tuples(st.just("truncate"), st.integers(0, 10_000), st.just(0)),
     st.tuples(st.just("append"), st.integers(0, 255), st.just(0)),
     st.tuples(st.just("hash"), st.integers(0, 63), st.integers(1, 15)),
+    st.tuples(st.just("version"), st.integers(-(2**40), 2**40).filter(bool), st.just(0)),
+    st.tuples(st.just("stream"), st.integers(0, 1000), st.just(0)),
+    st.tuples(st.just("copy"), st.integers(0, 1000), st.just(0)),
+    st.tuples(st.just("type"), st.integers(0, 1000), st.just(0)),
+    st.tuples(st.just("schema"), st.integers(-(2**31), 2**31 - 2).filter(lambda n: n != 0), st.just(0)),
+    st.tuples(st.just("last"), st.integers(0, 2**128 - 1), st.just(0)),
 )
 
 
-def corrupt(state: bytes, digest: str, how: tuple[str, int, int]) -> tuple[bytes, str]:
+def corrupt(record: SnapshotRecord, how: tuple[str, int, int]) -> SnapshotRecord:
+    """Damage one field of a stored snapshot, as a flipped bit, an edit or a copied row would."""
     kind, a, b = how
+    state, digest = record.state, record.state_hash
     if kind == "flip":
         index = a % len(state)
-        return state[:index] + bytes([state[index] ^ (1 << b)]) + state[index + 1 :], digest
+        return dataclasses.replace(
+            record, state=state[:index] + bytes([state[index] ^ (1 << b)]) + state[index + 1 :]
+        )
     if kind == "truncate":
-        return state[: a % len(state)], digest
+        return dataclasses.replace(record, state=state[: a % len(state)])
     if kind == "append":
-        return state + bytes([a]), digest
-    index = a % len(digest)
-    return state, digest[:index] + format((int(digest[index], 16) + b) % 16, "x") + digest[index + 1 :]
+        return dataclasses.replace(record, state=state + bytes([a]))
+    if kind == "hash":
+        index = a % len(digest)
+        changed = digest[:index] + format((int(digest[index], 16) + b) % 16, "x") + digest[index + 1 :]
+        return dataclasses.replace(record, state_hash=changed)
+    if kind == "version":
+        return dataclasses.replace(record, version=record.version + a)
+    if kind == "stream":
+        return dataclasses.replace(
+            record, stream_id=f"other-{a}"
+        )  # stored under "acc", copied from elsewhere
+    if kind == "copy":  # another stream's intact snapshot, stored under "acc"
+        other = f"other-{a}"
+        assert record.last_event_id is not None
+        rehashed = snapshot_record(other, record.version, record.last_event_id, state).state_hash
+        return dataclasses.replace(record, state_hash=rehashed)
+    if kind == "type":
+        return dataclasses.replace(record, aggregate_type=f"Other{a}")
+    if kind == "schema":
+        return dataclasses.replace(record, schema_version=record.schema_version + a)
+    return dataclasses.replace(record, last_event_id=uuid.UUID(int=a))
 
 
 @given(ops=operations, how=corruptions)
 async def test_properties_10_and_11_snapshot_corruption_is_detected_and_replayed(
     ops: list[tuple[str, Decimal]], how: tuple[str, int, int]
 ) -> None:
-    """Property 10: Snapshot Hash Integrity — any change to a stored state (or to its hash) is detected.
+    """Property 10: Snapshot Hash Integrity — any change to a stored state, to its hash, or to what the
+    hash binds (stream, version, aggregate type, state schema version, last event id) is detected.
     Property 11: Corruption Detection — the fallback replay gives the same aggregate as an intact load."""
     store = MemoryEventStore()
     accounts = Repository(Account, store, account_codec(), snapshots=store)
@@ -170,8 +200,7 @@ async def test_properties_10_and_11_snapshot_corruption_is_detected_and_replayed
     intact = await accounts.load("acc")
     good = await store.load_snapshot("acc")
     assert good is not None
-    state, digest = corrupt(good.state, good.state_hash, how)
-    damaged = dataclasses.replace(good, state=state, state_hash=digest)
+    damaged = corrupt(good, how)
     store._snapshots["acc"] = damaged  # overwrite in place, as damage on disk would
     strict = Repository(Account, store, account_codec(), snapshots=store, strict_snapshots=True)
     with pytest.raises(SnapshotIntegrityError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, assert_type
+from uuid import UUID
 
 import asyncpg
 
@@ -33,6 +34,7 @@ from buttress.event_sourcing import (
     StreamState,
     Subscription,
     applies,
+    state_hash,
 )
 
 
@@ -76,8 +78,26 @@ async def check_repository(store: MemoryEventStore) -> None:
     event = account.trigger(Deposited, amount=5)
     assert_type(event, Deposited)
     assert_type(await accounts.save(account), AppendResult | None)
-    assert_type(await accounts.take_snapshot(account), Snapshot)
+    snapshot = await accounts.take_snapshot(account)
+    assert_type(snapshot, Snapshot)
     assert_type(accounts.snapshot_integrity_failures, int)
+    assert_type(account.last_event_id, UUID | None)
+    assert_type(Account.state_schema_version, int)
+    assert_type(snapshot.last_event_id, UUID)
+    assert_type(
+        state_hash(
+            b"{}",
+            stream_id="a",
+            version=1,
+            aggregate_type="Account",
+            schema_version=1,
+            last_event_id=snapshot.last_event_id,
+        ),
+        str,
+    )
+    assert_type(
+        EventCodec(cipher=AesGcmCipher(AesGcmCipher.generate_key()), accept_plaintext=True), EventCodec
+    )
 
 
 def check_errors(error: ConcurrencyError) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import typing
 from collections.abc import Callable
 from typing import Any, ClassVar
+from uuid import UUID
 
-from ._codec import from_jsonable, to_jsonable
 from ._events import DomainEvent
-from .exceptions import EventSourcingError
+from ._values import from_jsonable, to_jsonable
+from .exceptions import EventSerializationError, EventSourcingConfigurationError, EventSourcingError
 
 __all__ = ["Aggregate", "applies"]
 
@@ -27,9 +28,13 @@ def applies[F: Callable[..., None]](*event_classes: type[Any]) -> Callable[[F], 
         ...         self.balance += event.amount  # doctest: +SKIP
     """
     if not event_classes or not all(isinstance(c, type) for c in event_classes):
-        raise TypeError("applies() takes one or more event classes")
+        raise EventSourcingConfigurationError(
+            "event_classes", [type(c).__name__ for c in event_classes], "must be one or more event classes"
+        )
 
     def mark(method: F) -> F:
+        if not callable(method):
+            raise EventSourcingConfigurationError("method", type(method).__name__, "must be a method")
         setattr(method, _MARK, event_classes)
         return method
 
@@ -46,17 +51,24 @@ class Aggregate[ID]:
     Subclasses keep the ``__init__(self, id)`` signature (the repository calls it before replaying)
     and set their initial state there or as annotated class attributes.
 
+    Set the class attribute ``state_schema_version`` (1 by default) to a new number whenever the shape of
+    `snapshot_state` changes: snapshots taken with another number are then not used (the aggregate is
+    replayed from its events) until a new snapshot is taken.
+
     Attributes:
         id: The aggregate's identity; its stream id is ``str(id)``.
         version: The version of the last event applied (0 before the first).
+        state_schema_version: The version of the shape of `snapshot_state` (class attribute).
     """
 
     _appliers: ClassVar[dict[type[Any], str]] = {}
+    state_schema_version: ClassVar[int] = 1
 
     def __init__(self, id: ID) -> None:
         self.id = id
         self.version = 0
         self._pending: list[DomainEvent] = []
+        self._last_event_id: UUID | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:  # noqa: ANN401
         super().__init_subclass__(**kwargs)
@@ -72,6 +84,11 @@ class Aggregate[ID]:
         return str(self.id)
 
     @property
+    def last_event_id(self) -> UUID | None:
+        """The id of the last event applied (or restored from a snapshot); ``None`` before the first."""
+        return self._last_event_id
+
+    @property
     def pending_events(self) -> tuple[DomainEvent, ...]:
         """Events triggered since the aggregate was loaded or last saved."""
         return tuple(self._pending)
@@ -82,8 +99,17 @@ class Aggregate[ID]:
         ``stream_id`` and ``version`` are filled in; pass the payload fields (and optionally
         ``event_id`` or ``timestamp``).
         """
+        if not isinstance(event_class, type):
+            raise EventSourcingConfigurationError(
+                "event_class", type(event_class).__name__, "must be a class"
+            )
         build: Callable[..., E] = event_class
-        event = build(stream_id=self.stream_id, version=self.version + 1, **fields)
+        try:
+            event = build(stream_id=self.stream_id, version=self.version + 1, **fields)
+        except TypeError as exc:  # the fields do not match the class's signature
+            raise EventSourcingConfigurationError(
+                "fields", sorted(fields), f"do not fit {event_class.__name__}({exc})"
+            ) from exc
         self.apply(event)
         self._pending.append(event)
         return event
@@ -95,13 +121,20 @@ class Aggregate[ID]:
             EventSourcingError: The event belongs to another stream, is not the next version, or has no
                 `applies` method.
         """
-        if event.stream_id != self.stream_id or event.version != self.version + 1:
+        try:
+            stream_id, version, event_id = event.stream_id, event.version, event.event_id
+        except AttributeError:
+            raise EventSourcingConfigurationError(
+                "event", type(event).__name__, "must be a domain event (event_id, stream_id, version, ...)"
+            ) from None
+        if stream_id != self.stream_id or version != self.version + 1:
             raise EventSourcingError(
                 f"{type(self).__name__} {self.stream_id!r} at version {self.version} cannot apply "
-                f"{event.event_type} version {event.version} of stream {event.stream_id!r}"
+                f"{type(event).__name__} version {version!r:.40} of stream {stream_id!r:.300}"
             )
         getattr(self, self._applier_for(type(event)))(event)
-        self.version = event.version
+        self.version = version
+        self._last_event_id = event_id
 
     @classmethod
     def _applier_for(cls, event_class: type[Any]) -> str:
@@ -136,20 +169,38 @@ class Aggregate[ID]:
         A value's type comes from the class's annotation for the attribute or, without one, from the
         value ``__init__`` gave it (so ``self.balance = Decimal(0)`` comes back as a `Decimal`).
         """
+        if not isinstance(state, dict):
+            raise EventSourcingConfigurationError("state", type(state).__name__, "must be a dict")
         hints = _annotations(type(self))
+        values = {}
         for name, value in state.items():
+            if not isinstance(name, str) or not name.isidentifier() or name.startswith("_") or name in _OWN:
+                raise EventSourcingConfigurationError(
+                    "state", str(name)[:40], "holds a name that is not a public attribute"
+                )
             hint = hints.get(name)
-            if hint is None:
-                current = getattr(self, name, None)
-                hint = Any if current is None else type(current)
-            setattr(self, name, from_jsonable(value, hint))
+            if hint is not None:
+                values[name] = from_jsonable(value, hint)
+                continue
+            # Without an annotation the type is a guess from __init__'s value, so a value of another type
+            # (a float in an attribute that started as 0) is kept as it was stored.
+            current = getattr(self, name, None)
+            try:
+                values[name] = value if current is None else from_jsonable(value, type(current))
+            except EventSerializationError:
+                values[name] = value
+        for name, value in values.items():
+            setattr(self, name, value)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(id={self.id!r}, version={self.version})"
 
 
+_OWN = frozenset({"id", "version", "state_schema_version", "last_event_id", "pending_events", "stream_id"})
+
+
 def _annotations(cls: type[Any]) -> dict[str, Any]:
     try:
         return typing.get_type_hints(cls)
-    except (NameError, TypeError):
+    except Exception:  # noqa: BLE001 - unresolvable annotations: fall back to the values' own types
         return {}

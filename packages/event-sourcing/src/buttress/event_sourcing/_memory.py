@@ -19,6 +19,7 @@ from ._records import (
     check_position,
     check_stream_id,
 )
+from ._snapshots import check_snapshot, record_intact
 from ._store import SnapshotRecord, StoredLocation, resolve_replay
 from .exceptions import ConcurrencyError, EventSourcingConfigurationError
 
@@ -127,10 +128,10 @@ class MemoryEventStore:
                 waiter.set_result(None)
 
     async def save_snapshot(self, snapshot: SnapshotRecord) -> None:
-        """Keep ``snapshot`` unless a snapshot of a later version is stored."""
-        check_stream_id(snapshot.stream_id)
+        """Keep ``snapshot`` unless an intact snapshot of a later version is stored."""
+        check_snapshot(snapshot)
         held = self._snapshots.get(snapshot.stream_id)
-        if held is None or held.version <= snapshot.version:
+        if held is None or held.version <= snapshot.version or not record_intact(held, snapshot.stream_id):
             self._snapshots[snapshot.stream_id] = snapshot
 
     async def load_snapshot(self, stream_id: str) -> SnapshotRecord | None:
@@ -140,10 +141,15 @@ class MemoryEventStore:
     async def read_with_snapshot(
         self, stream_id: str
     ) -> tuple[SnapshotRecord | None, Sequence[RecordedEvent]]:
-        """Return the latest snapshot of ``stream_id`` (or ``None``) and the events after it."""
+        """Return the latest snapshot of ``stream_id`` (or ``None``) and the events from its version on.
+
+        When the snapshot does not match its hash, the events are the whole stream.
+        """
         snapshot = self._snapshots.get(check_stream_id(stream_id))
         stream = self._streams.get(stream_id, [])
-        return snapshot, stream[0 if snapshot is None else snapshot.version :]
+        if snapshot is None or not record_intact(snapshot, stream_id):
+            return snapshot, stream[:]
+        return snapshot, stream[max(snapshot.version - 1, 0) :]
 
     async def load_checkpoint(self, name: str) -> int:
         """Return the position saved for subscription ``name``, or 0."""

@@ -37,6 +37,7 @@ from ._records import (
     check_position,
     check_stream_id,
 )
+from ._snapshots import HASH_TAG, check_snapshot
 from ._store import SnapshotRecord, StoredLocation, resolve_replay
 from .exceptions import (
     ConcurrencyError,
@@ -134,20 +135,21 @@ class PostgresEventStore:
             "($1, $2, $3::uuid[], $4::text[], $5::int[], $6::bytea[], $7::bytea[], $8::timestamptz[], "
             "$9, $10)"
         )
-        # Kind 0 is the snapshot (its hash rides in the metadata column), kind 1 the events after it. The
-        # server checks the hash too, only to choose the events: after a damaged snapshot it sends the whole
-        # stream, so the fallback costs no second round trip. The repository's own check decides.
+        # Kind 0 is the snapshot (its hash rides in the metadata column, its last event id in event_id),
+        # kind 1 the events from its version on. The server computes the snapshot's hash too, only to
+        # choose the events: after a damaged snapshot it sends the whole stream, so the fallback costs no
+        # second round trip. The repository's own check decides.
         self._snapshot_and_tail_sql = (
             "WITH snap AS (SELECT version, state, state_hash, aggregate_type, timestamp, "  # noqa: S608
-            "encode(sha256(state), 'hex') = state_hash AS intact "
+            f"schema_version, last_event_id, {_hash_sql('$1::text', '')} = state_hash AS intact "
             f"FROM {self.snapshots_table} WHERE stream_id = $1) "
-            "SELECT 0 AS kind, NULL::uuid AS event_id, $1::text AS stream_id, version, "
+            "SELECT 0 AS kind, last_event_id AS event_id, $1::text AS stream_id, version, "
             "0::bigint AS position, "
             "aggregate_type AS event_type, state AS data, convert_to(state_hash, 'UTF8') AS metadata, "
-            "0 AS schema_version, timestamp FROM snap "
+            "schema_version, timestamp FROM snap "
             "UNION ALL SELECT 1, e.event_id, e.stream_id, e.version, e.position, e.event_type, e.data, "
             f"e.metadata, e.schema_version, e.timestamp FROM {self.events_table} e "
-            "WHERE e.stream_id = $1 AND e.version > coalesce((SELECT version FROM snap WHERE intact), 0) "
+            "WHERE e.stream_id = $1 AND e.version >= coalesce((SELECT version FROM snap WHERE intact), 1) "
             "ORDER BY kind, version"
         )
         self._listener: PoolConnectionProxy[Any] | None = None
@@ -408,22 +410,28 @@ class PostgresEventStore:
     # Snapshots and checkpoints -------------------------------------------------------------------
 
     async def save_snapshot(self, snapshot: SnapshotRecord) -> None:
-        """Store ``snapshot`` unless a snapshot of a later version is stored."""
-        check_stream_id(snapshot.stream_id)
+        """Store ``snapshot`` unless an intact snapshot of a later version is stored."""
+        check_snapshot(snapshot)
         async with self._connection() as conn:
             await conn.execute(
                 f"INSERT INTO {self.snapshots_table} AS s "  # noqa: S608
-                "(stream_id, version, state, state_hash, aggregate_type, timestamp) "
-                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (stream_id) DO UPDATE SET "
+                "(stream_id, version, state, state_hash, aggregate_type, timestamp, schema_version, "
+                "last_event_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+                "ON CONFLICT (stream_id) DO UPDATE SET "
                 "version = EXCLUDED.version, state = EXCLUDED.state, state_hash = EXCLUDED.state_hash, "
-                "aggregate_type = EXCLUDED.aggregate_type, timestamp = EXCLUDED.timestamp "
-                "WHERE s.version <= EXCLUDED.version",
+                "aggregate_type = EXCLUDED.aggregate_type, timestamp = EXCLUDED.timestamp, "
+                "schema_version = EXCLUDED.schema_version, last_event_id = EXCLUDED.last_event_id "
+                # A damaged row (an edited version, say) must never block a good snapshot.
+                f"WHERE s.version <= EXCLUDED.version OR {_hash_sql('s.stream_id', 's.')} "
+                "IS DISTINCT FROM s.state_hash",
                 snapshot.stream_id,
                 snapshot.version,
                 snapshot.state,
                 snapshot.state_hash,
                 snapshot.aggregate_type,
                 snapshot.timestamp,
+                snapshot.schema_version,
+                snapshot.last_event_id,
             )
 
     async def load_snapshot(self, stream_id: str) -> SnapshotRecord | None:
@@ -431,8 +439,8 @@ class PostgresEventStore:
         check_stream_id(stream_id)
         async with self._connection() as conn:
             row = await conn.fetchrow(
-                "SELECT stream_id, version, state, state_hash, aggregate_type, timestamp "  # noqa: S608
-                f"FROM {self.snapshots_table} WHERE stream_id = $1",
+                "SELECT stream_id, version, state, state_hash, aggregate_type, timestamp, "  # noqa: S608
+                f"schema_version, last_event_id FROM {self.snapshots_table} WHERE stream_id = $1",
                 stream_id,
             )
         return None if row is None else SnapshotRecord(*row)
@@ -440,9 +448,9 @@ class PostgresEventStore:
     async def read_with_snapshot(
         self, stream_id: str
     ) -> tuple[SnapshotRecord | None, Sequence[RecordedEvent]]:
-        """Return the latest snapshot of ``stream_id`` (or ``None``) and the events after it, in one query.
+        """Return the latest snapshot of ``stream_id`` (or ``None``) and the events from its version on.
 
-        When the snapshot's state does not match its hash, the events are the whole stream.
+        One query. When the snapshot does not match its hash, the events are the whole stream.
         """
         check_stream_id(stream_id)
         async with self._connection() as conn:
@@ -457,6 +465,8 @@ class PostgresEventStore:
                 head["metadata"].decode(),
                 head["event_type"],
                 head["timestamp"],
+                head["schema_version"],
+                head["event_id"],
             )
             rows = rows[1:]
         return snapshot, [RecordedEvent(*row[1:]) for row in rows]
@@ -505,6 +515,22 @@ def _check_name(name: object) -> str:
     return name
 
 
+def _hash_sql(stream_id: str, row: str) -> str:
+    """SQL computing `state_hash` of a snapshot row, byte for byte as `state_hash` does in Python.
+
+    ``stream_id`` is the SQL expression of the stream the row is read as; ``row`` prefixes the columns.
+    """
+    tag = HASH_TAG.hex()
+    return (
+        f"encode(sha256('\\x{tag}'::bytea "
+        f"|| int4send(octet_length(convert_to({stream_id}, 'UTF8'))) || convert_to({stream_id}, 'UTF8') "
+        f"|| int8send({row}version) "
+        f"|| int4send(octet_length(convert_to({row}aggregate_type, 'UTF8'))) "
+        f"|| convert_to({row}aggregate_type, 'UTF8') "
+        f"|| int4send({row}schema_version) || uuid_send({row}last_event_id) || {row}state), 'hex')"
+    )
+
+
 def _schema_sql(store: PostgresEventStore) -> str:
     events = store.events_table
     p = store.prefix
@@ -530,8 +556,14 @@ CREATE TABLE IF NOT EXISTS {store.snapshots_table} (
     state bytea NOT NULL,
     state_hash text NOT NULL,
     aggregate_type text NOT NULL,
-    timestamp timestamptz NOT NULL
+    timestamp timestamptz NOT NULL,
+    schema_version integer NOT NULL DEFAULT 1,
+    last_event_id uuid
 );
+-- Tables made by 0.1.0 previews lack the two bound columns; their rows then fail the hash and are replaced.
+ALTER TABLE {store.snapshots_table}
+    ADD COLUMN IF NOT EXISTS schema_version integer NOT NULL DEFAULT 1,
+    ADD COLUMN IF NOT EXISTS last_event_id uuid;
 CREATE TABLE IF NOT EXISTS {store.checkpoints_table} (
     name text PRIMARY KEY,
     position bigint NOT NULL

@@ -141,6 +141,13 @@ def check_stream_id(stream_id: object) -> str:
         )
     if "\x00" in stream_id:
         raise EventSourcingConfigurationError("stream_id", stream_id, "must not contain NUL characters")
+    if not stream_id.isascii():
+        try:
+            stream_id.encode()
+        except UnicodeEncodeError:
+            raise EventSourcingConfigurationError(
+                "stream_id", stream_id, "must be valid Unicode text (no lone surrogates)"
+            ) from None
     return stream_id
 
 

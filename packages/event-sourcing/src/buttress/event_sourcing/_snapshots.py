@@ -1,18 +1,37 @@
-"""Snapshots with a SHA-256 over the canonical serialized state, and when to take them."""
+"""Snapshots bound by a SHA-256 to their stream, version, type and schema, and when to take them."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import struct
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
+from uuid import UUID
 
+from ._records import check_stream_id
 from ._store import SnapshotRecord
 from .exceptions import EventSerializationError, EventSourcingConfigurationError
 
-__all__ = ["EveryNEvents", "Snapshot", "SnapshotPolicy", "canonical_bytes", "state_hash"]
+__all__ = [
+    "HASH_TAG",
+    "EveryNEvents",
+    "Snapshot",
+    "SnapshotPolicy",
+    "canonical_bytes",
+    "check_snapshot",
+    "record_intact",
+    "state_hash",
+]
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+HASH_TAG = b"buttress.event_sourcing/snapshot/2\x00"
+"""The first bytes hashed: which layout the hash covers (PostgreSQL computes the same bytes)."""
+
+_MAX_VERSION = 2**63
+_MAX_SCHEMA = 2**31
 
 
 def canonical_bytes(state: Any) -> bytes:  # noqa: ANN401
@@ -21,61 +40,203 @@ def canonical_bytes(state: Any) -> bytes:  # noqa: ANN401
     Equal states give equal bytes, so their hashes agree across processes and versions of this library.
 
     Raises:
-        EventSerializationError: ``state`` holds something JSON cannot represent (NaN, a set, an object).
+        EventSerializationError: ``state`` holds something JSON cannot represent (NaN, a set, an object,
+            a lone surrogate).
     """
     try:
         return _ENCODER.encode(state).encode()
-    except (TypeError, ValueError) as exc:
-        raise EventSerializationError("snapshot", "dumps", str(exc), type_name=type(state).__name__) from exc
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise EventSerializationError(
+            "snapshot",
+            "dumps",
+            f"the state is not JSON ({type(exc).__name__})",
+            type_name=type(state).__name__,
+        ) from None
 
 
-def state_hash(canonical: bytes) -> str:
-    """Return the hex SHA-256 of canonical state bytes."""
-    return hashlib.sha256(canonical).hexdigest()
+def state_hash(
+    state: bytes,
+    *,
+    stream_id: str,
+    version: int,
+    aggregate_type: str,
+    schema_version: int,
+    last_event_id: UUID,
+) -> str:
+    """Return the hex SHA-256 that binds a snapshot's state to what a reader relies on.
+
+    The hashed bytes are `HASH_TAG`, then the stream id (UTF-8, after its length as a 4-byte big-endian
+    unsigned int), the version (8-byte big-endian signed), the aggregate type (length-prefixed like the
+    stream id), the state schema version (4-byte big-endian signed), the 16 bytes of ``last_event_id``,
+    and finally the canonical state. Changing any of them changes the hash; the length prefixes keep one
+    field from bleeding into the next.
+
+    Raises:
+        EventSourcingConfigurationError: An argument has the wrong type or is out of range.
+    """
+    if not isinstance(state, bytes):
+        raise EventSourcingConfigurationError(
+            "state", type(state).__name__, "must be bytes", show_value=False
+        )
+    for name, value in (("stream_id", stream_id), ("aggregate_type", aggregate_type)):
+        if not isinstance(value, str):
+            raise EventSourcingConfigurationError(name, type(value).__name__, "must be a str")
+    _check_int(version, "version", _MAX_VERSION)
+    _check_int(schema_version, "schema_version", _MAX_SCHEMA)
+    if not isinstance(last_event_id, UUID):
+        raise EventSourcingConfigurationError("last_event_id", type(last_event_id).__name__, "must be a UUID")
+    try:
+        stream = stream_id.encode()
+        kind = aggregate_type.encode()
+    except UnicodeEncodeError:
+        raise EventSourcingConfigurationError(
+            "stream_id or aggregate_type", "<text>", "must be encodable as UTF-8 (no lone surrogates)"
+        ) from None
+    digest = hashlib.sha256(HASH_TAG)
+    digest.update(struct.pack(">I", len(stream)) + stream + struct.pack(">q", version))
+    digest.update(struct.pack(">I", len(kind)) + kind + struct.pack(">i", schema_version))
+    digest.update(last_event_id.bytes)
+    digest.update(state)
+    return digest.hexdigest()
+
+
+def _check_int(value: object, name: str, bound: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not -bound <= value < bound:
+        raise EventSourcingConfigurationError(name, value, f"must be an int in [-{bound}, {bound})")
+
+
+def record_hash(record: SnapshotRecord, stream_id: str) -> str | None:
+    """The hash ``record`` should carry as the snapshot of ``stream_id``; ``None`` if it cannot have one."""
+    if record.last_event_id is None:
+        return None
+    try:
+        return state_hash(
+            record.state,
+            stream_id=stream_id,
+            version=record.version,
+            aggregate_type=record.aggregate_type,
+            schema_version=record.schema_version,
+            last_event_id=record.last_event_id,
+        )
+    except EventSourcingConfigurationError:
+        return None
+
+
+def record_intact(record: SnapshotRecord, stream_id: str) -> bool:
+    """Return whether ``record`` matches its hash as the snapshot of ``stream_id``."""
+    return record_hash(record, stream_id) == record.state_hash
+
+
+def check_snapshot(snapshot: object) -> SnapshotRecord:
+    """Return ``snapshot`` if a store may save it (a `SnapshotRecord` with usable fields), else raise."""
+    if not isinstance(snapshot, SnapshotRecord):
+        raise EventSourcingConfigurationError("snapshot", type(snapshot).__name__, "must be a SnapshotRecord")
+    check_stream_id(snapshot.stream_id)
+    if snapshot.version < 1:
+        raise EventSourcingConfigurationError("snapshot.version", snapshot.version, "must be >= 1")
+    if snapshot.schema_version < 1:
+        raise EventSourcingConfigurationError(
+            "snapshot.schema_version", snapshot.schema_version, "must be >= 1"
+        )
+    if snapshot.last_event_id is None:
+        raise EventSourcingConfigurationError(
+            "snapshot.last_event_id", None, "must be the id of the last event"
+        )
+    if not snapshot.aggregate_type or len(snapshot.aggregate_type) > 200 or "\x00" in snapshot.aggregate_type:
+        raise EventSourcingConfigurationError(
+            "snapshot.aggregate_type", snapshot.aggregate_type[:200], "must be 1-200 characters without NUL"
+        )
+    if snapshot.timestamp.utcoffset() is None:
+        raise EventSourcingConfigurationError(
+            "snapshot.timestamp", snapshot.timestamp, "must be timezone-aware"
+        )
+    try:
+        snapshot.aggregate_type.encode()
+    except UnicodeEncodeError:
+        raise EventSourcingConfigurationError(
+            "snapshot.aggregate_type", "<text>", "must be encodable as UTF-8 (no lone surrogates)"
+        ) from None
+    return snapshot
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """An aggregate's state at a version, with the SHA-256 of its canonical serialization.
+    """An aggregate's state at a version, with the hash that binds it (see `state_hash`).
 
     Attributes:
         stream_id: The aggregate's stream.
         version: The stream version the state reflects.
         state: The state (JSON types only).
-        state_hash: Hex SHA-256 of `canonical_bytes` of ``state``.
+        state_hash: Hex SHA-256 binding `canonical_bytes` of ``state`` to the other fields.
+        aggregate_type: The aggregate class's name.
+        schema_version: The aggregate class's ``state_schema_version``.
+        last_event_id: The id of the event at ``version``.
     """
 
     stream_id: str
     version: int
     state: dict[str, Any]
     state_hash: str
+    aggregate_type: str
+    schema_version: int
+    last_event_id: UUID
 
     @classmethod
-    def of(cls, stream_id: str, version: int, state: dict[str, Any]) -> Snapshot:
-        """Build a snapshot and compute its hash."""
-        return cls(stream_id, version, state, state_hash(canonical_bytes(state)))
+    def of(
+        cls,
+        stream_id: str,
+        version: int,
+        state: dict[str, Any],
+        *,
+        aggregate_type: str,
+        last_event_id: UUID,
+        schema_version: int = 1,
+    ) -> Snapshot:
+        """Build a snapshot and compute its hash.
+
+        Raises:
+            EventSerializationError: ``state`` is not JSON.
+            EventSourcingConfigurationError: Another argument has the wrong type or is out of range.
+        """
+        if not isinstance(state, dict):
+            raise EventSourcingConfigurationError("state", type(state).__name__, "must be a dict")
+        digest = state_hash(
+            canonical_bytes(state),
+            stream_id=stream_id,
+            version=version,
+            aggregate_type=aggregate_type,
+            schema_version=schema_version,
+            last_event_id=last_event_id,
+        )
+        return cls(stream_id, version, state, digest, aggregate_type, schema_version, last_event_id)
 
     def verify(self) -> bool:
-        """Return whether ``state`` still hashes to ``state_hash``."""
-        return state_hash(canonical_bytes(self.state)) == self.state_hash
+        """Return whether the fields still hash to ``state_hash``."""
+        try:
+            expected = state_hash(
+                canonical_bytes(self.state),
+                stream_id=self.stream_id,
+                version=self.version,
+                aggregate_type=self.aggregate_type,
+                schema_version=self.schema_version,
+                last_event_id=self.last_event_id,
+            )
+        except (EventSerializationError, EventSourcingConfigurationError):
+            return False
+        return expected == self.state_hash
 
-
-def open_record(record: SnapshotRecord) -> tuple[Snapshot | None, str]:
-    """Check a stored record's hash and decode it; returns ``(snapshot, actual_hash)``.
-
-    The snapshot is ``None`` when the stored bytes do not hash to the stored hash, or do not decode to a
-    JSON object.
-    """
-    actual = state_hash(record.state)
-    if actual != record.state_hash:
-        return None, actual
-    try:
-        state = json.loads(record.state)
-    except ValueError:
-        return None, actual
-    if not isinstance(state, dict):
-        return None, actual
-    return Snapshot(record.stream_id, record.version, state, record.state_hash), actual
+    def to_record(self, timestamp: datetime) -> SnapshotRecord:
+        """The `SnapshotRecord` a `SnapshotStore` keeps for this snapshot, taken at ``timestamp``."""
+        return SnapshotRecord(
+            stream_id=self.stream_id,
+            version=self.version,
+            state=canonical_bytes(self.state),
+            state_hash=self.state_hash,
+            aggregate_type=self.aggregate_type,
+            timestamp=timestamp,
+            schema_version=self.schema_version,
+            last_event_id=self.last_event_id,
+        )
 
 
 @runtime_checkable
@@ -107,6 +268,9 @@ class EveryNEvents:
 
     def should_snapshot(self, before: int, after: int) -> bool:
         """Return whether a multiple of ``n`` lies in ``(before, after]``."""
+        for name, value in (("before", before), ("after", after)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise EventSourcingConfigurationError(name, type(value).__name__, "must be an int")
         return after // self.n > before // self.n
 
     def __repr__(self) -> str:

@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 from uuid import UUID
 
 from ._records import NO_STREAM, AppendResult, EventData, ExpectedVersion, RecordedEvent
-from .exceptions import DuplicateEventError
+from .exceptions import DuplicateEventError, EventSourcingConfigurationError
 
 __all__ = [
     "CheckpointStore",
@@ -95,15 +95,25 @@ class NotifyingEventStore(EventStore, Protocol):
 
 @dataclass(frozen=True, slots=True)
 class SnapshotRecord:
-    """A stored snapshot: an aggregate's serialized state at a version, and the SHA-256 of that state.
+    """A stored snapshot: an aggregate's serialized state at a version, and the hash that binds it.
+
+    ``state_hash`` is the SHA-256 of the state *and* of everything a reader relies on to use it: the
+    stream id, the version, the aggregate type, the state's schema version and the id of the event at
+    that version (see `state_hash`). A row whose version was edited, a row copied from another stream,
+    type or database, or a state of another schema version no longer matches its hash, and a
+    `Repository` replays the stream instead of using it. Only ``timestamp`` is not covered: it is never
+    used to load, and stores may keep it at a coarser precision.
 
     Attributes:
         stream_id: The aggregate's stream.
         version: The stream version the state reflects.
         state: The canonical serialized state.
-        state_hash: Hex SHA-256 of ``state``, computed when the snapshot was taken.
-        aggregate_type: The aggregate class's name, for readers that hold several kinds.
+        state_hash: Hex SHA-256 over the fields above (see `state_hash`), computed when the snapshot was
+            taken.
+        aggregate_type: The aggregate class's name.
         timestamp: When the snapshot was taken.
+        schema_version: The aggregate class's ``state_schema_version`` when the snapshot was taken.
+        last_event_id: The id of the event at ``version``, the last one the state includes.
     """
 
     stream_id: str
@@ -112,6 +122,34 @@ class SnapshotRecord:
     state_hash: str
     aggregate_type: str
     timestamp: datetime
+    schema_version: int = 1
+    last_event_id: UUID | None = None
+
+    def __post_init__(self) -> None:
+        # Types only: a stored row with odd values must still load, and then fail its hash check.
+        for name, kind in (
+            ("stream_id", str),
+            ("state", bytes),
+            ("state_hash", str),
+            ("aggregate_type", str),
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, kind):
+                raise EventSourcingConfigurationError(
+                    name, type(value).__name__, f"must be {kind.__name__}", show_value=False
+                )
+        for name, bound in (("version", 2**63), ("schema_version", 2**31)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not -bound <= value < bound:
+                raise EventSourcingConfigurationError(name, value, f"must be an int in [-{bound}, {bound})")
+        if not isinstance(self.timestamp, datetime):
+            raise EventSourcingConfigurationError(
+                "timestamp", type(self.timestamp).__name__, "must be a datetime"
+            )
+        if self.last_event_id is not None and not isinstance(self.last_event_id, UUID):
+            raise EventSourcingConfigurationError(
+                "last_event_id", type(self.last_event_id).__name__, "must be a UUID or None"
+            )
 
 
 @runtime_checkable
@@ -124,7 +162,10 @@ class SnapshotStore(Protocol):
     """
 
     async def save_snapshot(self, snapshot: SnapshotRecord) -> None:
-        """Store ``snapshot``, replacing an older one of the same stream (never a newer one)."""
+        """Store ``snapshot``, replacing an older one of the same stream.
+
+        A newer one is kept, unless it fails its hash check: a damaged row never blocks a good one.
+        """
         ...
 
     async def load_snapshot(self, stream_id: str) -> SnapshotRecord | None:
@@ -146,11 +187,12 @@ class SnapshottingEventStore(EventStore, SnapshotStore, Protocol):
     async def read_with_snapshot(
         self, stream_id: str
     ) -> tuple[SnapshotRecord | None, Sequence[RecordedEvent]]:
-        """Return the stream's latest snapshot (or ``None``) and its events after the snapshot's version.
+        """Return the stream's latest snapshot (or ``None``) and its events from the snapshot's version on.
 
-        Without a snapshot, the events are the whole stream. A store may also return the whole stream (or
-        any longer tail) with a snapshot it can tell is damaged; the repository skips what the snapshot
-        covers and reads whatever is missing.
+        The events start with the one at the snapshot's version (the repository checks that its id is
+        the snapshot's ``last_event_id``), then the tail. Without a snapshot, they are the whole stream.
+        A store may also return the whole stream (or any longer run ending at the stream's end) with a
+        snapshot it can tell is damaged; the repository reads whatever it then misses.
         """
         ...
 

@@ -13,8 +13,10 @@
         │   │                                      state that cannot be encoded, or bytes that cannot be read
         │   ├── UnknownEventTypeError              a stored type name no class is registered for
         │   └── UpcastError                        no upcaster chain leads to the current schema version
-        ├── SnapshotIntegrityError                 a snapshot whose state does not match its SHA-256
-        │                                          (raised only in strict mode; otherwise logged and replayed)
+        ├── SnapshotIntegrityError                 a snapshot that fails its SHA-256 binding (state, stream,
+        │                                          version, type, schema, last event) or does not fit the
+        │                                          stream (raised only in strict mode; otherwise logged,
+        │                                          counted and replayed)
         ├── AggregateNotFoundError                 (also NotFoundError, LookupError) no events for that id
         ├── EventStoreUnavailableError             (also BackendUnavailableError, ConnectionError)
         └── MissingExtraError                      (also ImportError) a backend whose extra is not installed
@@ -169,26 +171,33 @@ class UpcastError(EventSerializationError):
 
 
 class SnapshotIntegrityError(EventSourcingError):
-    """A snapshot's stored state does not hash to its recorded SHA-256.
+    """A snapshot cannot be trusted: it does not match its hash, or what it claims does not fit.
 
-    Raised only by repositories built with ``strict_snapshots=True``; otherwise the mismatch is logged,
-    counted, and the aggregate is rebuilt from its full event history.
+    The hash binds the state to the stream id, the version, the aggregate type, the state schema
+    version and the id of the event at that version, so a damaged state, an edited version and a row
+    copied from another stream all fail it. A snapshot of another aggregate type, one whose event at
+    its version is not in the stream, and one whose state cannot be restored fail too. Raised only by
+    repositories built with ``strict_snapshots=True``; otherwise the failure is logged, counted, and the
+    aggregate is rebuilt from its full event history.
 
     Attributes:
         stream_id: The aggregate's stream.
         version: The version the snapshot claims.
-        expected_hash: The hash stored with the snapshot.
-        actual_hash: The hash of the state as read.
+        reason: What failed, in words (never the state itself).
+        expected_hash: The hash stored with the snapshot ("" when the hash matched).
+        actual_hash: The hash the snapshot's fields give ("" when the hash matched).
     """
 
-    def __init__(self, stream_id: str, version: int, expected_hash: str, actual_hash: str) -> None:
+    def __init__(
+        self, stream_id: str, version: int, reason: str, *, expected_hash: str = "", actual_hash: str = ""
+    ) -> None:
         super().__init__(
-            f"snapshot of stream {stream_id!r} at version {version} fails its integrity check: stored "
-            f"sha256 {expected_hash[:16]}…, state hashes to {actual_hash[:16]}…; the snapshot was changed "
-            "or damaged after it was written"
+            f"snapshot of stream {stream_id!r} at version {version} fails its integrity check: {reason}; "
+            "it was changed, damaged or copied after it was written, or belongs elsewhere"
         )
         self.stream_id = stream_id
         self.version = version
+        self.reason = reason
         self.expected_hash = expected_hash
         self.actual_hash = actual_hash
 
