@@ -8,6 +8,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from ._model import check_name
+from ._wallclock import first_instant
 from .exceptions import NotificationConfigurationError
 
 __all__ = ["DigestRule"]
@@ -57,8 +58,10 @@ class DigestRule:
             return _EPOCH + (windows + 1) * self.window
         at = self.at or time(0)
         day = now.astimezone(zone).date()
+        # The first instant the clock shows ``at`` or later: a skipped time is the jump, a repeated
+        # one its first occurrence, so a fall-back day still has one digest.
         for offset in range(3):
-            candidate = datetime.combine(day + timedelta(days=offset), at, tzinfo=zone).astimezone(UTC)
+            candidate = first_instant(day + timedelta(days=offset), at, zone)
             if candidate > now:
                 return candidate
         raise AssertionError("unreachable")  # pragma: no cover

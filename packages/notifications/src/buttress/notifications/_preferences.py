@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, Final, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ._wallclock import first_instant
 from .exceptions import NotificationConfigurationError
 
 __all__ = [
@@ -26,15 +27,21 @@ __all__ = [
 ANY: Final = "*"
 """Wildcard for a channel or a category in a preference key."""
 
-_MAX_CHAINED_WINDOWS: Final = 64
+_MAX_WINDOWS: Final = 100
 _DAY: Final = timedelta(days=1)
+_DAY_US: Final = 86_400_000_000
+_WEEK_US: Final = 7 * _DAY_US
+_LONGEST_CHAIN: Final = timedelta(days=15)
 
 
 @dataclass(frozen=True, slots=True)
 class QuietWindow:
     """Do-not-disturb from ``start`` to ``end`` (local wall time), starting on ``weekday`` (0 = Monday).
 
-    ``end <= start`` means the window runs past midnight into the next day (22:00-07:00).
+    ``end < start`` means the window runs past midnight into the next day (22:00-07:00), and
+    ``end == start`` that it lasts a whole day (08:00 to 08:00 the next day). Each end is the first
+    instant the user's clock shows that time or later: a time skipped by a spring-forward jump is
+    the jump itself, a time a fall-back repeats counts at its first occurrence.
     """
 
     weekday: int
@@ -42,7 +49,7 @@ class QuietWindow:
     end: time
 
     def __post_init__(self) -> None:
-        if not isinstance(self.weekday, int) or not 0 <= self.weekday <= 6:
+        if not isinstance(self.weekday, int) or isinstance(self.weekday, bool) or not 0 <= self.weekday <= 6:
             raise NotificationConfigurationError("weekday", self.weekday, "must be 0 (Monday) to 6 (Sunday)")
         for name in ("start", "end"):
             value = getattr(self, name)
@@ -50,8 +57,8 @@ class QuietWindow:
                 raise NotificationConfigurationError(
                     name, value, "must be a naive datetime.time (local wall time)"
                 )
-        if self.start == self.end:
-            raise NotificationConfigurationError("end", self.end, "must differ from start")
+            # fold=1 would move a repeated time to its second occurrence; windows use the first.
+            object.__setattr__(self, name, value.replace(fold=0))
 
     @classmethod
     def daily(cls, start: time, end: time, *, weekdays: Iterable[int] = range(7)) -> tuple[QuietWindow, ...]:
@@ -96,9 +103,7 @@ class Preferences:
                 )
             if not isinstance(value, bool):
                 raise NotificationConfigurationError("choices", value, "values must be bool")
-        quiet = tuple(self.quiet_hours)
-        if not all(isinstance(w, QuietWindow) for w in quiet):
-            raise NotificationConfigurationError("quiet_hours", quiet, "must hold QuietWindow values")
+        quiet = _check_quiet_hours(self.quiet_hours)
         by_day: list[list[tuple[time, time]]] = [[] for _ in range(7)]
         for window in quiet:
             by_day[window.weekday].append((window.start, window.end))
@@ -114,26 +119,35 @@ class Preferences:
     def quiet_until(self, now: datetime) -> datetime | None:
         """When the quiet period holding ``now`` ends (UTC), or ``None`` when ``now`` is not quiet.
 
-        Windows that touch or overlap are chained: the result is the first instant outside every window.
-        Wall times are placed with ``fold=0``: a time skipped by a DST jump lands just after the jump,
-        a repeated one at its first occurrence.
+        Windows that touch or overlap are chained: the result is the first instant outside every
+        window. A window starts (and ends) at the first instant the user's clock shows its start
+        (end) time or later: a time a spring-forward jump skips is the jump itself, and a time a
+        fall-back repeats counts once, at its first occurrence.
+
+        Raises:
+            NotificationConfigurationError: ``now`` is not a timezone-aware datetime.
         """
-        t = now.astimezone(UTC)
-        for _ in range(_MAX_CHAINED_WINDOWS):
+        if not isinstance(now, datetime) or now.utcoffset() is None:
+            raise NotificationConfigurationError("now", now, "must be a timezone-aware datetime")
+        start = t = now.astimezone(UTC)
+        # Quiet hours never cover a whole week (checked at construction), so a chain ends within
+        # about a week; a DST jump may swallow the one free slot of a week, hence the margin.
+        while t - start < _LONGEST_CHAIN:
             end = self._window_end(t)
             if end is None:
-                return None if t == now else t
+                return None if t == start else t
             t = end
-        return t  # pragma: no cover - 64 back-to-back windows
+        return t  # pragma: no cover - only with a free slot shorter than every DST jump for weeks
 
     def _window_end(self, t: datetime) -> datetime | None:
-        # t is UTC; aware datetimes with different tzinfo compare as instants.
+        # t is UTC. A window covering t opened on t's local date, the day before, or (after a
+        # fall-back across midnight) the day after.
         today = t.astimezone(self.zone).date()
         latest: datetime | None = None
-        for day in (today - _DAY, today):
+        for day in (today - _DAY, today, today + _DAY):
             for start, end in self._by_day[day.weekday()]:
-                opens = _at(day, start, self.zone)
-                closes = _at(day if end > start else day + _DAY, end, self.zone)
+                opens = first_instant(day, start, self.zone)
+                closes = first_instant(day if end > start else day + _DAY, end, self.zone)
                 if opens <= t < closes and (latest is None or closes > latest):
                     latest = closes
         return latest
@@ -161,9 +175,44 @@ class Preferences:
         )
 
 
-def _at(day: date, wall: time, zone: ZoneInfo) -> datetime:
-    # Normalised to UTC: an aware datetime inside a DST gap or fold never compares equal across zones.
-    return datetime.combine(day, wall, tzinfo=zone).astimezone(UTC)
+def _check_quiet_hours(value: object) -> tuple[QuietWindow, ...]:
+    if isinstance(value, QuietWindow) or not isinstance(value, Iterable) or isinstance(value, str | bytes):
+        raise NotificationConfigurationError("quiet_hours", value, "must be a sequence of QuietWindow values")
+    quiet = tuple(value)
+    if len(quiet) > _MAX_WINDOWS or not all(isinstance(w, QuietWindow) for w in quiet):
+        raise NotificationConfigurationError(
+            "quiet_hours", len(quiet), f"must hold at most {_MAX_WINDOWS} QuietWindow values"
+        )
+    if _covers_the_week(quiet):
+        raise NotificationConfigurationError(
+            "quiet_hours",
+            len(quiet),
+            "cover the whole week, so nothing but critical notifications could ever go out; "
+            "opt out of channels or categories instead",
+        )
+    return quiet
+
+
+def _covers_the_week(quiet: tuple[QuietWindow, ...]) -> bool:
+    """Whether the windows leave no wall-clock time of the week free (in microseconds of the week)."""
+    spans: list[tuple[int, int]] = []
+    for w in quiet:
+        opens = w.weekday * _DAY_US + _micros(w.start)
+        length = (_micros(w.end) - _micros(w.start)) % _DAY_US or _DAY_US
+        closes = opens + length
+        spans.append((opens, min(closes, _WEEK_US)))
+        if closes > _WEEK_US:  # Sunday night runs into Monday
+            spans.append((0, closes - _WEEK_US))
+    covered = 0
+    for opens, closes in sorted(spans):
+        if opens > covered:
+            return False
+        covered = max(covered, closes)
+    return covered >= _WEEK_US
+
+
+def _micros(t: time) -> int:
+    return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000 + t.microsecond
 
 
 def _lookup(choices: Mapping[tuple[str, str], bool], channel: str, category: str) -> bool | None:
