@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -423,3 +425,59 @@ async def test_purge_drops_old_final_jobs_and_frees_dedupe_keys(clock: FakeClock
     (again,) = await notifier.send(note(dedupe_key="k1"))
     assert again.status is S.PENDING
     assert pending.status is S.PENDING
+
+
+class GatedChannel(ScriptedChannel):
+    """Holds every send that starts before ``release_after`` until ``gate`` opens (a slow provider)."""
+
+    def __init__(self, clock: FakeClock, release_after: datetime) -> None:
+        super().__init__("email")
+        self.clock = clock
+        self.release_after = release_after
+        self.gate = asyncio.Event()
+        self.held = 0
+
+    async def deliver(self, payload: Any) -> Any:
+        if self.clock.now() < self.release_after:
+            self.held += 1
+            await self.gate.wait()
+        return await super().deliver(payload)
+
+
+async def test_a_worker_whose_lease_ran_out_starts_no_more_sends(clock: FakeClock) -> None:
+    """A claim lost to lease expiry: the slow worker sends at most its in-flight messages again."""
+    channel = GatedChannel(clock, START + timedelta(seconds=61))
+    notifier = make(clock, channel)
+    for i in range(20):
+        await notifier.send(note(Recipient(f"u{i}", {"email": f"u{i}@example.com"})))
+    slow = asyncio.create_task(DeliveryWorker(notifier, lease=60, batch=20, concurrency=2).run_once())
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert channel.held == 2, "two sends in flight, the other 18 wait for a lane"
+    clock.advance(61)  # the slow worker's lease runs out; another worker takes every job
+    assert await DeliveryWorker(notifier).drain() == 20
+    channel.gate.set()
+    await slow
+    sent = Counter(nid for _, _, nid in channel.sent)
+    assert len(sent) == 20
+    assert sum(sent.values()) - 20 <= 2, "only the sends in flight when the lease ran out go twice"
+    assert await notifier.outbox.counts() == {S.SENT: 20}
+
+
+async def test_sends_start_only_while_half_the_lease_is_left(clock: FakeClock) -> None:
+    class Slow(ScriptedChannel):
+        async def deliver(self, payload: Any) -> Any:
+            clock.advance(10)  # each send takes ten seconds
+            return await super().deliver(payload)
+
+    channel = Slow("email")
+    notifier = make(clock, channel)
+    for i in range(10):
+        await notifier.send(note(Recipient(f"u{i}", {"email": f"u{i}@example.com"})))
+    worker = DeliveryWorker(notifier, lease=60, batch=10, concurrency=1)
+    assert await worker.run_once() == 3  # started at 0, 10 and 20 s; at 30 s only half the lease is left
+    counts = await notifier.outbox.counts()
+    assert counts == {S.SENT: 3, S.PENDING: 7}, "the rest is put back, due at once"
+    assert all(j.attempts == 0 for j in notifier.outbox.snapshot() if j.status is S.PENDING)  # type: ignore[attr-defined]
+    await worker.drain()
+    assert len(channel.sent) == 10

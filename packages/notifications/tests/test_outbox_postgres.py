@@ -15,17 +15,21 @@ from hypothesis import strategies as st
 from buttress.notifications import (
     DeliveryWorker,
     DigestRule,
+    Notification,
     NotificationStatus,
     Notifier,
     PostgresOutbox,
     Recipient,
     RetryPolicy,
+    SmtpChannel,
     StoreUnavailableError,
+    Template,
+    TemplateRegistry,
 )
 from buttress.testing import FakeClock, PostgresServer
 
-from .conftest import ScriptedChannel, table_prefix
-from .test_delivery import START, note, registry
+from .conftest import PASSWORD, USER, MailServer, ScriptedChannel, table_prefix
+from .test_delivery import START, Alert, note, registry
 
 pytestmark = pytest.mark.postgres
 S = NotificationStatus
@@ -249,3 +253,70 @@ async def test_run_survives_an_outage_and_delivers_after_it(postgres_server: Pos
         with pytest.raises(asyncio.CancelledError):
             await task
     assert [nid for _, _, nid in email.sent] == [job.notification_id]
+
+
+class CrashingMailHandler:
+    """Wraps the SMTP receiver's DATA hook: at the chosen counts, kills PostgreSQL mid-send."""
+
+    def __init__(self, server: MailServer, postgres: PostgresServer, at: set[int]) -> None:
+        self.handler = server.handler
+        self.postgres = postgres
+        self.at = at
+        self.inner = server.handler.handle_DATA
+        server.handler.handle_DATA = self.handle_DATA  # type: ignore[method-assign]
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        answer = await self.inner(server, session, envelope)
+        if len(self.handler.ids()) in self.at:
+            # Synchronous on purpose: the receiver stalls while the database dies, so the worker's
+            # other sends are caught in flight, as in a real crash.
+            self.postgres.kill()
+        return answer
+
+
+@pytest.mark.parametrize("concurrency", [1, 8])
+async def test_duplicates_per_postgres_crash_are_bounded_by_concurrency(
+    postgres_server: PostgresServer, mail_server: MailServer, concurrency: int
+) -> None:
+    """A worker whose outbox crashes stops sending its batch; each crash re-sends <= concurrency messages."""
+    clock = FakeClock(START)
+    crashes_at = {60, 200, 410}
+    CrashingMailHandler(mail_server, postgres_server, crashes_at)
+    templates = TemplateRegistry()
+    templates.register(Template("alert", Alert, subject="Alert {{ what }}", text="{{ what }}"))
+    smtp = SmtpChannel(
+        "127.0.0.1",
+        mail_server.port,
+        sender="notify@example.com",
+        username=USER,
+        password=PASSWORD,
+        tls_context=mail_server.client_tls,
+        pool_size=concurrency,
+    )
+    async with await PostgresOutbox.connect(postgres_server.dsn, clock=clock, table_prefix="k_") as box, smtp:
+        await box.create_schema()
+        notifier = Notifier(templates=templates, channels=[smtp], outbox=box, clock=clock)
+        for i in range(500):
+            recipient = Recipient(f"u{i}", {"email": f"u{i}@example.com"})
+            await notifier.send(Notification(recipient, "ops", "alert", Alert(what=str(i))))
+        worker = DeliveryWorker(notifier, batch=50, lease=60, concurrency=concurrency)
+        crashes = 0
+        for _ in range(50):
+            try:
+                if await worker.drain() == 0:
+                    break
+            except StoreUnavailableError:
+                crashes += 1
+                await asyncio.sleep(0.2)  # a worker that kept sending would show it here
+                received = len(mail_server.handler.ids())
+                killed_at = max(n for n in crashes_at if n <= received)
+                assert received <= killed_at + concurrency, (
+                    "the batch kept being sent while the outbox was down"
+                )
+                postgres_server.start()
+                clock.advance(61)  # the crashed claims' leases run out
+        assert await notifier.outbox.counts() == {S.SENT: 500}
+    counts = Counter(mail_server.handler.ids())
+    duplicates = sum(counts.values()) - len(counts)
+    assert (crashes, len(counts)) == (3, 500)
+    assert duplicates <= crashes * concurrency

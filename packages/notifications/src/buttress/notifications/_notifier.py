@@ -6,9 +6,10 @@ import asyncio
 import logging
 import random
 import uuid
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -217,6 +218,12 @@ class DeliveryWorker:
     when it has one. Rate limits are checked before each send: a job over its limit is put back,
     due when a token will be there, without counting an attempt.
 
+    A worker that loses its claim stops sending it: once the outbox cannot record an outcome (its
+    server crashed, the connection dropped), no further send of that batch starts, and no send
+    starts once less than half the lease is left (the rest of the batch is put back, due at once).
+    So an outbox outage makes at most ``concurrency`` messages per worker go out twice: those whose
+    send finished while their outcome could not be written.
+
     Args:
         notifier: Supplies the outbox, channels, templates and clock.
         retry: The default retry policy.
@@ -224,8 +231,10 @@ class DeliveryWorker:
         limiter: Where token buckets live; no limits without one.
         recipient_rate: The bucket every recipient gets (keyed ``recipient:<id>``).
         channel_rates: Channel name → bucket (keyed ``channel:<name>``), e.g. a provider's quota.
-        lease: Seconds a claim is held before another worker may take it.
+        lease: Seconds a claim is held before another worker may take it; make it at least twice
+            the slowest send (an SMTP timeout, say).
         batch: How many jobs (and digest groups) one `run_once` claims.
+        concurrency: How many sends one worker has in flight at once.
     """
 
     def __init__(
@@ -239,9 +248,12 @@ class DeliveryWorker:
         channel_rates: Mapping[str, Rate] | None = None,
         lease: float = 60.0,
         batch: int = 50,
+        concurrency: int = 10,
     ) -> None:
         if not isinstance(batch, int) or batch < 1:
             raise NotificationConfigurationError("batch", batch, "must be an int >= 1")
+        if not isinstance(concurrency, int) or concurrency < 1:
+            raise NotificationConfigurationError("concurrency", concurrency, "must be an int >= 1")
         if not isinstance(lease, int | float) or lease <= 0:
             raise NotificationConfigurationError("lease", lease, "must be seconds > 0")
         if (recipient_rate is not None or channel_rates) and limiter is None:
@@ -254,12 +266,44 @@ class DeliveryWorker:
         self._channel_rates = dict(channel_rates or {})
         self._lease = float(lease)
         self._batch = batch
+        self._concurrency = concurrency
 
     async def run_once(self) -> int:
-        """Claim what is due and process it; return how many claims were processed."""
+        """Claim what is due and process it; return how many claims were processed.
+
+        Raises:
+            StoreUnavailableError: The outbox or the rate limiter could not be reached. The sends
+                already in flight finished; the rest of the batch was not sent, and is claimed
+                again when its lease runs out.
+        """
         claims = await self.notifier.outbox.claim(limit=self._batch, lease=self._lease)
-        await asyncio.gather(*(self._process(claim) for claim in claims))
-        return len(claims)
+        if not claims:
+            return 0
+        batch = _Batch(claims, self._lease)
+        await asyncio.gather(*(self._work(batch) for _ in range(min(self._concurrency, len(claims)))))
+        if batch.error is not None:
+            raise batch.error
+        outbox = _Shielded(self.notifier.outbox)
+        now = self.notifier.clock.now()
+        for claim in batch.late:
+            await outbox.settle(claim, _put_back(claim, now))
+        return batch.started
+
+    async def _work(self, batch: _Batch) -> None:
+        """One of ``concurrency`` lanes: process claims one after another while the batch holds."""
+        while batch.error is None and batch.waiting:
+            claim = batch.waiting.popleft()
+            if self.notifier.clock.now() >= batch.start_by(claim):
+                batch.late.append(claim)  # too little lease left: another worker may take it mid-send
+                continue
+            batch.started += 1
+            try:
+                await self._process(claim)
+            except Exception as exc:  # noqa: BLE001 - re-raised by run_once once every lane stopped
+                # The outcome could not be written (or something broke): stop the whole batch, so
+                # nothing more is sent that would be sent again when the lease runs out.
+                if batch.error is None:
+                    batch.error = exc
 
     async def drain(self, *, max_rounds: int = 1000) -> int:
         """Call `run_once` until nothing is due; return the number of claims processed."""
@@ -292,11 +336,7 @@ class DeliveryWorker:
         now = self.notifier.clock.now()
         wait = await self._rate_wait(first)
         if wait > 0:
-            back = _S.BATCHED if claim.digest else _S.PENDING
-            later = now + timedelta(seconds=wait)
-            await outbox.settle(
-                claim, [j.but(status=back, attempts=j.attempts - 1, available_at=later) for j in claim.jobs]
-            )
+            await outbox.settle(claim, _put_back(claim, now + timedelta(seconds=wait)))
             return
         try:
             content = self._content(claim)
@@ -386,6 +426,28 @@ class DeliveryWorker:
                 new.append(_failover(job, now))
             outcome.append(job.but(status=final, reason=reason))
         return outcome, new
+
+
+class _Batch:
+    """The claims of one `DeliveryWorker.run_once`, shared by its lanes."""
+
+    def __init__(self, claims: Sequence[Claim], lease: float) -> None:
+        self.waiting = deque(claims)
+        self.late: list[Claim] = []
+        self.started = 0
+        self.error: Exception | None = None
+        self._half = timedelta(seconds=lease / 2)
+
+    def start_by(self, claim: Claim) -> datetime:
+        """The last instant a send of ``claim`` may start: half its lease before the lease ends."""
+        until = claim.jobs[0].lease_until
+        return until - self._half if until is not None else datetime.max.replace(tzinfo=UTC)
+
+
+def _put_back(claim: Claim, due: datetime) -> list[Job]:
+    """The claim's jobs back in the queue, due at ``due``, without counting an attempt."""
+    back = _S.BATCHED if claim.digest else _S.PENDING
+    return [j.but(status=back, attempts=j.attempts - 1, available_at=due) for j in claim.jobs]
 
 
 class _Shielded:
