@@ -15,6 +15,7 @@ from buttress.search import (
     ENGLISH_STOP_WORDS,
     Analyzer,
     IndexFileError,
+    InvalidDocumentError,
     MemorySearch,
     Range,
     Schema,
@@ -157,9 +158,10 @@ async def test_match_all_needs_every_term_and_any_one() -> None:
             {"id": "none", "title": "blue hat"},
         ]
     )
-    assert (await search.search(SearchQuery("red shoes"))).ids == ["both"]
+    assert (await search.search(SearchQuery("red shoes", match="all"))).ids == ["both"]
     assert set((await search.search(SearchQuery("red shoes", match="any"))).ids) == {"both", "red"}
     assert (await search.search(SearchQuery("red shoes", match="any"))).ids[0] == "both"
+    assert (await search.search(SearchQuery("red shoes"))).ids == ["both", "red"]  # the default: any
     assert (await search.search(SearchQuery("hat -blue"))).ids == ["red"]
     assert (await search.search(SearchQuery("nothing"))).total == 0
 
@@ -336,18 +338,19 @@ async def test_a_valid_checksum_over_an_invalid_body_is_a_typed_error(tmp_path: 
         await MemorySearch.load(path)
 
 
-async def test_an_unsavable_document_fails_the_save_and_keeps_the_old_file(tmp_path: Path) -> None:
+async def test_a_document_json_cannot_hold_is_refused_so_every_index_can_be_saved(tmp_path: Path) -> None:
     search = MemorySearch(TOPIC_SCHEMA)
     await search.index([{"id": "a", "title": "alpha"}])
     path = tmp_path / "index.bsi"
     await search.save(path)
-    before = path.read_bytes()
-    await search.index([{"id": "b", "title": "bravo", "extra": {1, 2}}])
-    with pytest.raises(IndexFileError):
-        await search.save(path)
-    assert path.read_bytes() == before
+    with pytest.raises(InvalidDocumentError):
+        await search.index([{"id": "b", "title": "bravo", "extra": {1, 2}}])
+    await search.save(path)
+    assert (await MemorySearch.load(path)).search_now(SearchQuery("alpha")).ids == ["a"]
     with pytest.raises(IndexFileError):
         await search.save(tmp_path / "no-such-dir" / "index.bsi")
+    with pytest.raises(IndexFileError):
+        await search.save(tmp_path / "nul\x00name")
 
 
 async def test_replacing_documents_in_one_call_keeps_the_last() -> None:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -96,23 +97,78 @@ async def test_weight_classes_rank_the_title_first(postgres: PostgresSearch) -> 
     assert result.hits[0].score > result.hits[1].score > 0
 
 
-async def test_highlights_come_from_ts_headline(make_postgres: Callable[..., PostgresSearch]) -> None:
-    search = make_postgres(marks=("[[", "]]"))
+async def test_highlights_are_memory_search_s(make_postgres: Callable[..., PostgresSearch]) -> None:
+    """Highlights are made from the page's documents with the same Analyzer: the same fragments."""
+    search = make_postgres(marks=("[[", "]]"), fragment_size=30)
     await search.create_schema()
-    await search.index([{"id": "a", "title": "Red running shoes", "body": "Shoes, for running, on roads."}])
+    memory = MemorySearch(search.schema, marks=("[[", "]]"), fragment_size=30)
+    documents = [
+        {
+            "id": "a",
+            "title": "Red running shoes",
+            "body": "Shoes, for running, on roads. ＳＨＯＥＳ <b>ﬁne</b>",  # noqa: RUF001 - full-width
+        },
+        {"id": "b", "title": "Straße", "body": f"{'x ' * 40}strasse {'y ' * 40} STRASSE"},
+    ]
+    await search.index(documents)
+    await memory.index(documents)
+    for text in ["shoes", '"running shoes" fine', "strasse"]:
+        query = SearchQuery(text, highlight=True)
+        ours = {hit.id: hit.highlights for hit in memory.search_now(query).hits}
+        theirs = {hit.id: hit.highlights for hit in (await search.search(query)).hits}
+        assert ours == theirs, text
     hit = (await search.search(SearchQuery("shoes", highlight=True))).hits[0]
-    assert any("[[shoes]]" in fragment for fragment in hit.highlights["title"])
-    assert any("[[Shoes]]" in fragment for fragment in hit.highlights["body"])
+    assert hit.highlights["title"] == ("Red running [[shoes]]",)
+    wide = "[[ＳＨＯＥＳ]]"  # noqa: RUF001 - full-width on purpose
+    assert any(wide in fragment for fragment in hit.highlights["body"])
     await search.aclose()
 
 
-async def test_an_english_configuration_stems_like_the_stemming_analyzer(
+async def test_a_table_of_the_older_layout_is_re_analysed(
+    make_postgres: Callable[..., PostgresSearch], postgres_schema: PostgresSchema
+) -> None:
+    """A table written by 0.1.0's layout (tsvectors from to_tsvector, no token text) is migrated by
+    create_schema(): every row is re-analysed with the provider's Analyzer, phrases work."""
+    search = make_postgres(Schema(searchable={"title": 1.0}))
+    meta = f"{search.table}_meta"
+    connection = await asyncpg.connect(postgres_schema.dsn)
+    try:
+        await connection.execute(
+            f'CREATE TABLE {search.table} (id text COLLATE "C" PRIMARY KEY, document jsonb NOT NULL, '
+            f"search tsvector NOT NULL); CREATE TABLE {meta} (key text PRIMARY KEY, value text NOT NULL)"
+        )
+        await connection.execute(
+            f"INSERT INTO {meta} VALUES ('settings', $1)",
+            json.dumps({"config": "simple", "classes": {"title": "A"}}),
+        )
+        await connection.executemany(
+            f"INSERT INTO {search.table} VALUES ($1, $2::jsonb, to_tsvector('simple', $3))",
+            [
+                (f"r{n}", json.dumps({"id": f"r{n}", "title": f"Straße u.s.a. row {n}"}), "x")
+                for n in range(1200)
+            ],
+        )
+    finally:
+        await connection.close()
+    with pytest.raises(SearchConfigurationError, match="create_schema"):
+        await search.search(SearchQuery('"u s a"'))  # no token text yet: the old layout
+    await search.create_schema()
+    assert (await search.search(SearchQuery('"strasse u s a row 7"'))).ids == ["r7"]
+    assert await search.count(SearchQuery("usa")) == 0
+    assert await search.count(SearchQuery('"u s a"')) == 1200
+    await search.create_schema()  # nothing left to do
+    await search.drop_schema()
+    await search.aclose()
+
+
+async def test_a_stemming_analyzer_stems_both_providers_alike(
     make_postgres: Callable[..., PostgresSearch],
 ) -> None:
     schema = Schema(searchable={"title": 1.0})
-    search = make_postgres(schema, config="english")
+    analyzer = Analyzer(stemmer="english", stop_words=frozenset({"the", "and"}))
+    search = make_postgres(schema, analyzer=analyzer)
     await search.create_schema()
-    memory = MemorySearch(schema, analyzer=Analyzer(stemmer="english", stop_words=frozenset({"the", "and"})))
+    memory = MemorySearch(schema, analyzer=analyzer)
     documents = [
         {"id": "a", "title": "The runners were running"},
         {"id": "b", "title": "Quiet walks and talks"},
@@ -172,7 +228,8 @@ async def test_a_given_pool_is_used_and_not_closed(
     [
         ({"table": "bad name"}, SearchConfigurationError),
         ({"table": "a.b.c"}, SearchConfigurationError),
-        ({"config": "english; drop"}, SearchConfigurationError),
+        ({"analyzer": "english"}, SearchTypeError),
+        ({"table": "nul\x00"}, SearchConfigurationError),
         ({"marks": "<b>"}, SearchTypeError),
         ({"max_fragments": 0}, SearchConfigurationError),
     ],

@@ -78,7 +78,16 @@ def test_an_overlong_query_is_refused() -> None:
 
 @given(st.text(max_size=60))
 def test_the_parser_either_parses_or_raises_a_typed_error(text: str) -> None:
-    """Property: any string parses, or fails with QuerySyntaxError pointing inside it."""
+    """Property: any string parses, or fails with QuerySyntaxError pointing inside it, or (holding NUL
+    or a lone surrogate, which no backend stores) with SearchConfigurationError; plain syntax never
+    fails on valid text."""
+    valid = "\x00" not in text and not any(0xD800 <= ord(char) <= 0xDFFF for char in text)
+    if not valid:
+        for syntax in ("web", "plain"):
+            with pytest.raises(SearchConfigurationError, match=r"NUL|surrogate"):
+                parse_query(text, syntax)  # type: ignore[arg-type]
+        return
+    assert parse_query(text, "plain").terms == tuple(text.split())
     error: QuerySyntaxError | None = None
     try:
         parsed = parse_query(text)

@@ -2,10 +2,11 @@
 
 Typed queries (`SearchQuery`, filters, `Sort`) run against a `Schema` on any `SearchProvider`:
 `MemorySearch` (embedded, BM25, persistence to a file) or `PostgresSearch` (extra ``postgres``:
-``tsvector``, GIN, ``websearch_to_tsquery``). Results carry exact facet counts, numeric stats,
-highlights and cursors. `FallbackSearch` answers from a fallback, marked ``degraded``, when the
-primary fails or is slow, behind a `CircuitBreaker`. `bulk_index` feeds a provider in batches
-through an `Indexer` and reports per-document errors.
+the same `Analyzer`'s tokens in a ``tsvector`` with a GIN index, so both return the same hit sets).
+Every argument is checked before a backend is asked, the same way for both. Results carry exact
+facet counts, numeric stats, highlights and cursors. `FallbackSearch` answers from a fallback,
+marked ``degraded``, when the primary fails or is slow, behind a `CircuitBreaker`. `bulk_index`
+feeds a provider in batches through an `Indexer` and reports per-document errors.
 """
 
 from __future__ import annotations

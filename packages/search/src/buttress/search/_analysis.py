@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ._filters import check_str
 from .exceptions import MissingExtraError, SearchConfigurationError, SearchTypeError
 
 __all__ = ["ENGLISH_STOP_WORDS", "Analyzer"]
@@ -78,23 +79,23 @@ class Analyzer:
 
     def __post_init__(self) -> None:
         given: object = self.stop_words
-        if isinstance(given, str) or not isinstance(given, Iterable):
+        if isinstance(given, str | bytes | bytearray | Mapping) or not isinstance(given, Iterable):
             raise SearchTypeError("stop_words", "a set of str", given)
-        words = frozenset(given)
-        if not all(isinstance(word, str) for word in words):
-            raise SearchTypeError(
-                "stop_words", "a set of str", next(w for w in words if not isinstance(w, str))
-            )
+        words = [check_str("stop_words", word) for word in list(given)]
         object.__setattr__(self, "stop_words", frozenset(word.casefold() for word in words))
-        if self.normalization not in ("NFKC", "NFC"):
+        if not isinstance(self.normalization, str) or self.normalization not in ("NFKC", "NFC"):
             raise SearchConfigurationError("normalization", self.normalization, "must be 'NFKC' or 'NFC'")
         if self.stemmer is not None:
-            if not isinstance(self.stemmer, str):
-                raise SearchTypeError("stemmer", "a str or None", self.stemmer)
-            object.__setattr__(self, "_stem", _snowball(self.stemmer))
+            object.__setattr__(self, "_stem", _snowball(check_str("stemmer", self.stemmer)))
 
     def tokens(self, text: str) -> list[str]:
-        """Return the tokens of ``text``, in order."""
+        """Return the tokens of ``text``, in order.
+
+        Raises:
+            SearchTypeError: ``text`` is not a str.
+        """
+        if not isinstance(text, str):
+            raise SearchTypeError("text", "a str", text)
         if text.isascii():  # already normalised, and case folding is lowering
             found: list[str] = _WORD.findall(text.lower())
         else:
@@ -110,7 +111,16 @@ class Analyzer:
         return found
 
     def spans(self, text: str) -> Iterator[tuple[int, int, list[str]]]:
-        """Yield ``(start, end, tokens)`` for each word of the original ``text`` (for highlighting)."""
+        """Yield ``(start, end, tokens)`` for each word of the original ``text`` (for highlighting).
+
+        Raises:
+            SearchTypeError: ``text`` is not a str.
+        """
+        if not isinstance(text, str):
+            raise SearchTypeError("text", "a str", text)
+        return self._spans(text)
+
+    def _spans(self, text: str) -> Iterator[tuple[int, int, list[str]]]:
         for match in _WORD.finditer(text):
             yield match.start(), match.end(), self.tokens(match.group())
 
@@ -123,13 +133,22 @@ class Analyzer:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Analyzer:
-        """Rebuild an analyzer from `to_dict`'s output."""
-        return cls(
-            stop_words=frozenset(data["stop_words"]),
-            stemmer=data["stemmer"],
-            normalization=data["normalization"],
-        )
+    def from_dict(cls, data: Mapping[str, Any]) -> Analyzer:
+        """Rebuild an analyzer from `to_dict`'s output.
+
+        Raises:
+            SearchTypeError: ``data`` is not a mapping, or one of its values has the wrong type.
+            SearchConfigurationError: A key is missing or a value is invalid.
+        """
+        if not isinstance(data, Mapping):
+            raise SearchTypeError("data", "a mapping (Analyzer.to_dict's output)", data)
+        keys = ("stop_words", "stemmer", "normalization")
+        missing = [key for key in keys if key not in data]
+        if missing:
+            raise SearchConfigurationError(
+                "data", missing, "is not Analyzer.to_dict()'s output: keys missing"
+            )
+        return cls(**{key: data[key] for key in keys})
 
 
 def _snowball(language: str) -> Callable[[str], str]:

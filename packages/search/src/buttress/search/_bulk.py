@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from ._types import Indexer, SearchProvider
@@ -91,6 +91,12 @@ async def bulk_index[TEntity, TDocument](
         raise SearchConfigurationError("batch_size", batch_size, "must be at least 1")
     if not callable(getattr(indexer, "to_document", None)):
         raise SearchTypeError("indexer", "an Indexer (with to_document)", indexer)
+    if not callable(getattr(provider, "index", None)):
+        raise SearchTypeError("provider", "a search provider (with an index method)", provider)
+    if on_progress is not None and not callable(on_progress):
+        raise SearchTypeError("on_progress", "a callable or None", on_progress)
+    if not isinstance(entities, Iterable | AsyncIterable) or isinstance(entities, str | bytes | Mapping):
+        raise SearchTypeError("entities", "an iterable or async iterable of entities", entities)
     state = _Run(provider, on_progress)
     batch: list[tuple[int, TDocument]] = []
     async for position, entity in _enumerate(entities):

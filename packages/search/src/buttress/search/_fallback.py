@@ -6,11 +6,11 @@ import asyncio
 import dataclasses
 import enum
 import logging
-import math
 from collections.abc import Iterable
 
 from buttress.core import Clock, SystemClock
 
+from ._filters import check_int, check_seconds
 from ._query import SearchQuery
 from ._types import DatabaseFallback, SearchProvider, SearchResult
 from .exceptions import SearchConfigurationError, SearchTypeError, SearchUnavailableError
@@ -19,8 +19,10 @@ __all__ = ["BreakerState", "CircuitBreaker", "FallbackSearch"]
 
 logger = logging.getLogger("buttress.search")
 
-# The caller's own mistakes fail the same everywhere: never a reason to fall back or to trip the breaker.
-_CALLER_ERRORS = (SearchConfigurationError, SearchTypeError)
+# A backend that is down or slow: `SearchUnavailableError` (a ConnectionError), any other
+# ConnectionError or OSError a provider's driver raises, and timeouts. Only these fall back and count
+# against the breaker; anything else (the caller's bad query above all) is raised as it is.
+_BACKEND_FAILURES = (OSError,)
 
 
 class BreakerState(enum.StrEnum):
@@ -51,16 +53,10 @@ class CircuitBreaker:
     def __init__(
         self, *, failure_threshold: int = 5, reset_timeout: float = 30.0, clock: Clock | None = None
     ) -> None:
-        if isinstance(failure_threshold, bool) or not isinstance(failure_threshold, int):
-            raise SearchTypeError("failure_threshold", "an int", failure_threshold)
-        if failure_threshold < 1:
-            raise SearchConfigurationError("failure_threshold", failure_threshold, "must be at least 1")
-        if isinstance(reset_timeout, bool) or not isinstance(reset_timeout, int | float):
-            raise SearchTypeError("reset_timeout", "a number", reset_timeout)
-        if not (math.isfinite(reset_timeout) and reset_timeout > 0):
-            raise SearchConfigurationError("reset_timeout", reset_timeout, "must be a finite number > 0")
-        self.failure_threshold = failure_threshold
-        self.reset_timeout = float(reset_timeout)
+        self.failure_threshold = check_int("failure_threshold", failure_threshold, minimum=1)
+        self.reset_timeout = check_seconds("reset_timeout", reset_timeout)
+        if clock is not None and not callable(getattr(clock, "monotonic", None)):
+            raise SearchTypeError("clock", "a Clock (with monotonic())", clock)
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._state = BreakerState.CLOSED
         self._failures = 0
@@ -124,9 +120,15 @@ class FallbackSearch[TDocument]:
 
     A fallback answer is marked ``degraded=True``. A `CircuitBreaker` sends queries straight to the
     fallback while the primary keeps failing, and lets one probe through after its reset timeout.
-    Malformed queries (`SearchConfigurationError`, `SearchTypeError`) are raised, never hidden by a
-    fallback. Writes (`index`, `delete`) go to the primary only and raise when it is down: a write
-    is never silently dropped. When the fallback fails too, `SearchUnavailableError` is raised.
+
+    Only a backend failure falls back and counts against the breaker: `SearchUnavailableError`
+    (any ``ConnectionError`` or other ``OSError`` from a provider's driver too) or the timeout. Any
+    other error, above all a malformed query (`SearchConfigurationError`, `SearchTypeError`), is
+    raised to the caller as it is, is not answered by the fallback, and neither counts as a failure
+    nor as a success: however many bad queries clients send, the breaker stays where it is.
+
+    Writes (`index`, `delete`) go to the primary only and raise when it is down: a write is never
+    silently dropped. When the fallback fails too, `SearchUnavailableError` is raised.
 
     The timeout cancels the primary's awaitable, so it bounds I/O-bound primaries; a primary that
     computes on the event loop without awaiting cannot be interrupted.
@@ -150,10 +152,7 @@ class FallbackSearch[TDocument]:
             if not callable(getattr(value, "search", None)):
                 raise SearchTypeError(name, "a search provider (with a search method)", value)
         if timeout is not None:
-            if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-                raise SearchTypeError("timeout", "a number or None", timeout)
-            if not (math.isfinite(timeout) and timeout > 0):
-                raise SearchConfigurationError("timeout", timeout, "must be a finite number of seconds > 0")
+            timeout = check_seconds("timeout", timeout)
         if breaker is not None and not isinstance(breaker, CircuitBreaker):
             raise SearchTypeError("breaker", "a CircuitBreaker", breaker)
         self.primary = primary
@@ -170,14 +169,12 @@ class FallbackSearch[TDocument]:
         try:
             async with asyncio.timeout(self.timeout):
                 result = await self.primary.search(query)
-        except _CALLER_ERRORS:
-            self.breaker.record_success()
-            raise
-        except Exception as exc:  # noqa: BLE001 - any failure of the primary is a reason to fall back
+        except _BACKEND_FAILURES as exc:  # TimeoutError is an OSError too
             self.breaker.record_failure()
             logger.warning("search primary failed (%s); answering from the fallback", type(exc).__name__)
             return await self._fall_back(query, exc)
         except BaseException:
+            # The caller's bad query, a bug, a cancellation: says nothing about the primary's health.
             self.breaker.abandon()
             raise
         self.breaker.record_success()
@@ -186,7 +183,7 @@ class FallbackSearch[TDocument]:
     async def _fall_back(self, query: SearchQuery, cause: Exception | None) -> SearchResult[TDocument]:
         try:
             result = await self.fallback.search(query)
-        except _CALLER_ERRORS:
+        except (SearchConfigurationError, SearchTypeError):
             raise
         except Exception as exc:
             reason = f"the fallback failed ({type(exc).__name__})"
@@ -199,7 +196,7 @@ class FallbackSearch[TDocument]:
         """Return how many documents match (from the fallback when the primary is down)."""
         query = SearchQuery() if query is None else query
         if not isinstance(query, SearchQuery):
-            raise SearchTypeError("query", "a SearchQuery", query)
+            raise SearchTypeError("query", "a SearchQuery or None", query)
         return (await self.search(dataclasses.replace(query, limit=0, offset=0, cursor=None))).total
 
     async def index(self, documents: Iterable[TDocument]) -> None:

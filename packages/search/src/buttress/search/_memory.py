@@ -6,21 +6,25 @@ import asyncio
 import dataclasses
 import hashlib
 import heapq
-import html
 import json
 import math
 import os
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Self
 
 from ._analysis import Analyzer
+from ._cursor import decode_cursor, encode_cursor
+from ._filters import check_number
+from ._highlight import Highlighter
+from ._plan import TextPlan, plan_text
 from ._query import And, Exists, Filter, Not, Or, Range, SearchQuery, Sort, Term, Terms
-from ._schema import Schema
-from ._types import FacetCount, NumericStats, SearchHit, SearchResult, decode_cursor, encode_cursor
-from .exceptions import IndexFileError, SearchConfigurationError, SearchTypeError
+from ._schema import Schema, check_ids
+from ._types import FacetCount, NumericStats, SearchHit, SearchResult
+from .exceptions import IndexFileError, SearchConfigurationError, SearchError, SearchTypeError
 
 __all__ = ["MemorySearch"]
 
@@ -126,30 +130,25 @@ class MemorySearch:
         analyzer = Analyzer() if analyzer is None else analyzer
         if not isinstance(analyzer, Analyzer):
             raise SearchTypeError("analyzer", "an Analyzer", analyzer)
-        for name, value in (("k1", k1), ("b", b)):
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise SearchTypeError(name, "a number", value)
-        if not (math.isfinite(k1) and k1 >= 0):
+        if check_number("k1", k1) < 0:
             raise SearchConfigurationError("k1", k1, "must be a finite number >= 0")
-        if not (0 <= b <= 1):
+        if not 0 <= check_number("b", b) <= 1:
             raise SearchConfigurationError("b", b, "must be between 0 and 1")
-        if not (isinstance(marks, tuple) and len(marks) == 2 and all(isinstance(m, str) for m in marks)):
-            raise SearchTypeError("marks", "a pair of str", marks)
-        for name, size in (("fragment_size", fragment_size), ("max_fragments", max_fragments)):
-            if isinstance(size, bool) or not isinstance(size, int):
-                raise SearchTypeError(name, "an int", size)
-            if size < 1:
-                raise SearchConfigurationError(name, size, "must be at least 1")
+        self._highlighter = Highlighter(
+            analyzer,
+            marks=marks,
+            fragment_size=fragment_size,
+            max_fragments=max_fragments,
+            escape_html=escape_html,
+        )
         self.schema = schema
         self.analyzer = analyzer
         self.k1 = float(k1)
         self.b = float(b)
-        self.marks = marks
-        if not isinstance(escape_html, bool):
-            raise SearchTypeError("escape_html", "a bool", escape_html)
+        self.marks = self._highlighter.marks
         self.escape_html = escape_html
-        self.fragment_size = fragment_size
-        self.max_fragments = max_fragments
+        self.fragment_size = self._highlighter.fragment_size
+        self.max_fragments = self._highlighter.max_fragments
         self._weights = dict(schema.searchable)
         self._clear()
 
@@ -246,15 +245,19 @@ class MemorySearch:
         self._collect()
 
     async def delete(self, ids: Iterable[str]) -> int:
-        """Remove documents by id; return how many existed."""
-        if isinstance(ids, str) or not isinstance(ids, Iterable):
-            raise SearchTypeError("ids", "an iterable of str", ids)
-        wanted = list(ids)
-        for doc_id in wanted:
-            if not isinstance(doc_id, str):
-                raise SearchTypeError("ids", "an iterable of str", doc_id)
+        """Remove documents by id; return how many existed.
+
+        Raises:
+            SearchTypeError: ``ids`` is not an iterable of str.
+            SearchConfigurationError: An id could never be a document's (see `Schema.split`).
+        """
+        return self.delete_now(ids)
+
+    def delete_now(self, ids: Iterable[str]) -> int:
+        """`delete`, synchronously."""
+        wanted = check_ids(ids)
         removed = 0
-        for doc_id in dict.fromkeys(wanted):
+        for doc_id in wanted:
             num = self._num.get(doc_id)
             if num is not None:
                 self._remove(num)
@@ -370,43 +373,58 @@ class MemorySearch:
                         break
         return found
 
-    def _holders(self, tokens: list[str]) -> set[int] | dict[int, float]:
-        return self._impact(tokens[0]) if len(tokens) == 1 else self._phrase(tokens)
+    def _holders(self, tokens: tuple[str, ...]) -> set[int] | dict[int, float]:
+        return self._impact(tokens[0]) if len(tokens) == 1 else self._phrase(list(tokens))
 
-    def _match(self, query: SearchQuery) -> dict[int, float]:  # noqa: PLR0912 - one branch per match mode
+    def _match(self, plan: TextPlan) -> dict[int, float]:
         """The matching documents with their scores (0.0 without text), before the filter."""
-        parsed = query.parsed
-        tokenize = self.analyzer.tokens
-        groups = [tokens for tokens in map(tokenize, parsed.positive) if tokens]
+        groups = plan.positive
         scores: dict[int, float]
-        if not parsed.positive:
+        if not plan.has_text:
             scores = dict.fromkeys(self._live, 0.0)
         elif not groups:
             scores = {}
-        elif query.match == "any":
-            scores = {}
-            for tokens in groups:
-                for token in tokens:
-                    for num, value in self._impact(token).items():
-                        scores[num] = scores.get(num, 0.0) + value
-            if any(len(tokens) > 1 for tokens in groups):
-                allowed: set[int] = set()
-                for tokens in groups:
-                    allowed.update(self._holders(tokens))
-                scores = {num: score for num, score in scores.items() if num in allowed}
+        elif plan.required == 1:
+            scores = self._any(groups)
         else:
-            holders = sorted((self._holders(tokens) for tokens in groups), key=len)
-            candidates = set(holders[0]).intersection(*holders[1:])
-            scores = dict.fromkeys(candidates, 0.0)
-            for tokens in groups:
-                for token in tokens:
-                    impact = self._impact(token)
-                    for num in candidates:
-                        scores[num] += impact[num]
-        for tokens in map(tokenize, parsed.excluded):
-            if tokens and scores:
+            scores = self._at_least(groups, plan.required)
+        for tokens in plan.excluded:
+            if scores:
                 excluded = self._holders(tokens)
                 scores = {num: score for num, score in scores.items() if num not in excluded}
+        return scores
+
+    def _any(self, groups: tuple[tuple[str, ...], ...]) -> dict[int, float]:
+        """Documents holding at least one group, scored by every token they hold."""
+        scores: dict[int, float] = {}
+        for tokens in groups:
+            for token in tokens:
+                for num, value in self._impact(token).items():
+                    scores[num] = scores.get(num, 0.0) + value
+        if any(len(tokens) > 1 for tokens in groups):
+            allowed: set[int] = set()
+            for tokens in groups:
+                allowed.update(self._holders(tokens))
+            scores = {num: score for num, score in scores.items() if num in allowed}
+        return scores
+
+    def _at_least(self, groups: tuple[tuple[str, ...], ...], required: int) -> dict[int, float]:
+        """Documents holding ``required`` groups or more (all of them at most), scored like `_any`."""
+        holders = [self._holders(tokens) for tokens in groups]
+        if required >= len(groups):
+            ordered = sorted(holders, key=len)
+            candidates = set(ordered[0]).intersection(*ordered[1:])
+        else:
+            held: Counter[int] = Counter()
+            for found in holders:
+                held.update(iter(found))  # a Mapping would add its values, not count its keys
+            candidates = {num for num, count in held.items() if count >= required}
+        scores = dict.fromkeys(candidates, 0.0)
+        for tokens in groups:
+            for token in tokens:
+                impact = self._impact(token)
+                for num in candidates:
+                    scores[num] += impact.get(num, 0.0)
         return scores
 
     # -- filters -------------------------------------------------------------------------------
@@ -444,8 +462,9 @@ class MemorySearch:
     def search_now(self, query: SearchQuery) -> SearchResult[Document]:
         """`search`, synchronously."""
         self.schema.check_query(query)
-        cursor = decode_cursor(query)
-        scores = self._match(query)
+        cursor = decode_cursor(query, self.schema)
+        plan = plan_text(query, self.analyzer)
+        scores = self._match(plan)
         if query.filter is not None and scores:
             allowed = self._filter(query.filter)
             if len(allowed) < len(scores):
@@ -458,13 +477,8 @@ class MemorySearch:
         key = self._key_function(query.sort, scores)
         before = 0
         if cursor is not None:
-            try:
-                after = self._cursor_key(query.sort, cursor)
-                remaining = {num: score for num, score in scores.items() if key(num) > after}
-            except (TypeError, ValueError, IndexError) as exc:
-                raise SearchConfigurationError(
-                    "cursor", query.cursor, "is not a cursor this package made"
-                ) from exc
+            after = self._cursor_key(query.sort, cursor)
+            remaining = {num: score for num, score in scores.items() if key(num) > after}
             before = total - len(remaining)
             page = self._top(remaining, key, query.limit, query.sort)
             more = len(remaining) > query.limit
@@ -475,13 +489,14 @@ class MemorySearch:
         next_cursor = None
         if more and page:
             next_cursor = encode_cursor(query, self._raw_key(query.sort, page[-1], scores))
-        terms = self._highlight_terms(query) if query.highlight else set()
+        terms = plan.tokens if query.highlight else set()
+        highlight = self._highlighter.highlights
         hits = tuple(
             SearchHit(
                 id=self._ids[num],
                 score=scores[num],
                 document=dict(self._docs[num] or {}),
-                highlights=self._highlights(num, terms) if terms else {},
+                highlights=highlight(self._docs[num] or {}, self._weights, terms) if terms else {},
             )
             for num in page
         )
@@ -499,6 +514,8 @@ class MemorySearch:
         """Return how many documents match ``query`` (all documents when ``None``)."""
         if query is None:
             return len(self._live)
+        if not isinstance(query, SearchQuery):
+            raise SearchTypeError("query", "a SearchQuery or None", query)
         return self.search_now(dataclasses.replace(query, limit=0, offset=0, cursor=None)).total
 
     def _key_function(
@@ -514,8 +531,6 @@ class MemorySearch:
         )
 
     def _cursor_key(self, sort: tuple[Sort, ...], raw: list[Any]) -> tuple[Any, ...]:
-        if len(raw) != len(sort) + 2 or not isinstance(raw[-1], str):
-            raise ValueError("wrong cursor shape")
         parts = [_component(value, item.descending) for value, item in zip(raw, sort, strict=False)]
         if sort:
             return (*parts, raw[-1])
@@ -568,66 +583,14 @@ class MemorySearch:
         numbers = [values[num] for num in scores if num in values]
         if not numbers:
             return NumericStats(count=0, min=None, max=None, sum=0, avg=None)
-        total = math.fsum(numbers)
-        return NumericStats(
-            count=len(numbers), min=min(numbers), max=max(numbers), sum=total, avg=total / len(numbers)
-        )
-
-    # -- highlights ----------------------------------------------------------------------------
-
-    def _highlight_terms(self, query: SearchQuery) -> set[str]:
-        tokenize = self.analyzer.tokens
-        return {token for item in query.parsed.positive for token in tokenize(item)}
-
-    def _highlights(self, num: int, terms: set[str]) -> dict[str, tuple[str, ...]]:
-        document = self._docs[num] or {}
-        found: dict[str, tuple[str, ...]] = {}
-        for name in self._weights:
-            text = document.get(name)
-            if not isinstance(text, str) or num not in self._lengths[name]:
-                continue
-            spans = [
-                (start, end) for start, end, tokens in self.analyzer.spans(text) if terms.intersection(tokens)
-            ]
-            if spans:
-                found[name] = self._fragments(text, spans)
-        return found
-
-    def _fragments(self, text: str, spans: list[tuple[int, int]]) -> tuple[str, ...]:
-        opening, closing = self.marks
-        size = self.fragment_size
-        groups: list[list[tuple[int, int]]] = []
-        for span in spans:
-            if groups and span[1] - groups[-1][0][0] <= size:
-                groups[-1].append(span)
-            else:
-                groups.append([span])
-        fragments: list[str] = []
-        for group in groups[: self.max_fragments]:
-            first, last = group[0][0], group[-1][1]
-            slack = max(0, size - (last - first)) // 2
-            start, end = max(0, first - slack), min(len(text), last + slack)
-            if start > 0:
-                space = text.find(" ", start, first)
-                start = space + 1 if space >= 0 else start
-            if end < len(text):
-                space = text.rfind(" ", last, end)
-                end = space if space >= 0 else end
-            escape = html.escape if self.escape_html else str
-            pieces, position = [], start
-            for span_start, span_end in group:
-                pieces += [
-                    escape(text[position:span_start]),
-                    opening,
-                    escape(text[span_start:span_end]),
-                    closing,
-                ]
-                position = span_end
-            pieces.append(escape(text[position:end]))
-            prefix = "…" if start > 0 else ""
-            suffix = "…" if end < len(text) else ""
-            fragments.append(prefix + "".join(pieces).strip() + suffix)
-        return tuple(fragments)
+        try:
+            total = math.fsum(numbers)
+            average = total / len(numbers)
+        except OverflowError:  # the sum passes the largest float: ±inf, as PostgreSQL's numeric gives
+            exact = sum(map(Fraction, numbers), Fraction(0))
+            total = _to_float(exact)
+            average = _to_float(exact / len(numbers))
+        return NumericStats(count=len(numbers), min=min(numbers), max=max(numbers), sum=total, avg=average)
 
     # -- persistence ---------------------------------------------------------------------------
 
@@ -640,8 +603,9 @@ class MemorySearch:
         Raises:
             IndexFileError: A document holds a value JSON cannot encode, or the write failed.
         """
-        payload = self._payload(str(path))
-        await asyncio.to_thread(_write_atomically, Path(path), payload)
+        target = _path(path)
+        payload = self._payload(str(target))
+        await asyncio.to_thread(_write_atomically, target, payload)
 
     def _payload(self, path: str) -> bytes:
         body = {
@@ -661,33 +625,80 @@ class MemorySearch:
         return json.dumps(header).encode() + b"\n" + data
 
     @classmethod
-    async def load(cls, path: str | os.PathLike[str], **options: Any) -> Self:  # noqa: ANN401 - MemorySearch's options
+    async def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        marks: tuple[str, str] = ("<mark>", "</mark>"),
+        fragment_size: int = 160,
+        max_fragments: int = 3,
+        escape_html: bool = False,
+    ) -> Self:
         """Read an index written by `save`.
 
         Args:
             path: The file.
-            **options: Other `MemorySearch` arguments (``marks``, ``fragment_size``, ...); the schema,
-                analyzer, ``k1`` and ``b`` come from the file.
+            marks: As for `MemorySearch`; the schema, analyzer, ``k1`` and ``b`` come from the file.
+            fragment_size: As for `MemorySearch`.
+            max_fragments: As for `MemorySearch`.
+            escape_html: As for `MemorySearch`.
 
         Raises:
             IndexFileError: The file is missing, truncated, corrupt, not an index, or of a newer
                 format version.
         """
-        raw = await asyncio.to_thread(_read, Path(path))
-        body = _decode(str(path), raw)
+        target = _path(path)
+        # The caller's own options are checked first, so a bad one is its error, not the file's.
+        Highlighter(
+            Analyzer(),
+            marks=marks,
+            fragment_size=fragment_size,
+            max_fragments=max_fragments,
+            escape_html=escape_html,
+        )
+        raw = await asyncio.to_thread(_read, target)
+        body = _decode(str(target), raw)
         try:
             schema = Schema.from_dict(body["schema"])
             analyzer = Analyzer.from_dict(body["analyzer"])
             k1, b, documents = body["k1"], body["b"], body["documents"]
-            cls(schema, analyzer=analyzer, k1=k1, b=b)  # the file's settings must be valid on their own
-        except (KeyError, TypeError, ValueError) as exc:
-            raise IndexFileError(str(path), f"the index content is invalid: {exc}") from exc
-        search = cls(schema, analyzer=analyzer, k1=k1, b=b, **options)
+            search = cls(
+                schema,
+                analyzer=analyzer,
+                k1=k1,
+                b=b,
+                marks=marks,
+                fragment_size=fragment_size,
+                max_fragments=max_fragments,
+                escape_html=escape_html,
+            )
+        except (KeyError, SearchError) as exc:
+            raise IndexFileError(str(target), f"the index content is invalid: {exc}") from exc
+        if not isinstance(documents, list):
+            raise IndexFileError(str(target), "the index content is invalid: documents are not a list")
         try:
             search.index_now(documents)
-        except (TypeError, ValueError) as exc:
-            raise IndexFileError(str(path), f"a saved document is invalid: {exc}") from exc
+        except SearchError as exc:
+            raise IndexFileError(str(target), f"a saved document is invalid: {exc}") from exc
         return search
+
+
+def _to_float(exact: Fraction) -> float:
+    try:
+        return float(exact)
+    except OverflowError:
+        return math.inf if exact > 0 else -math.inf
+
+
+def _path(path: object) -> Path:
+    if not isinstance(path, str | os.PathLike):
+        raise SearchTypeError("path", "a str or os.PathLike", path)
+    name = os.fspath(path)
+    if not isinstance(name, str):
+        raise SearchTypeError("path", "a str path", name)
+    if not name:
+        raise SearchConfigurationError("path", name, "must not be empty")
+    return Path(name)
 
 
 def _read(path: Path) -> bytes:
@@ -695,6 +706,8 @@ def _read(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise IndexFileError(str(path), f"cannot be read: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # NUL, or a name the file system cannot encode
+        raise IndexFileError(str(path), f"is not a valid path: {exc}") from exc
 
 
 def _decode(path: str, raw: bytes) -> dict[str, Any]:
@@ -727,6 +740,8 @@ def _write_atomically(path: Path, payload: bytes) -> None:
         raise IndexFileError(
             str(path), f"cannot be written: {exc.strerror or exc}", operation="save"
         ) from exc
+    except ValueError as exc:  # NUL, or a name the file system cannot encode
+        raise IndexFileError(str(path), f"is not a valid path: {exc}", operation="save") from exc
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(payload)

@@ -1,29 +1,38 @@
-"""`PostgresSearch`: PostgreSQL full-text search (extra ``postgres``, asyncpg)."""
+"""`PostgresSearch`: PostgreSQL full-text search over the Analyzer's tokens (extra ``postgres``, asyncpg)."""
 
 # SQL text is built from validated, quoted identifiers and field-name literals only; every value
-# (query text, filter values, cursors, options) is a bind parameter.
+# (query tokens, filter values, cursors, options) is a bind parameter.
 # ruff: noqa: S608
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import html
 import json
 import logging
+import math
 import re
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any, Self
 
 from buttress.core import redact_url
 
-from ._query import And, Exists, Filter, Not, Or, Range, SearchQuery, Sort, Term, Terms
-from ._schema import Schema
-from ._types import FacetCount, NumericStats, SearchHit, SearchResult, decode_cursor, encode_cursor
+from ._analysis import Analyzer
+from ._cursor import decode_cursor, encode_cursor
+from ._filters import check_int, check_seconds, check_str
+from ._highlight import Highlighter
+from ._pgsql import Params, after_condition, filter_condition, literal, order_by, text_conditions
+from ._pgtext import encode_document
+from ._plan import TextPlan, plan_text
+from ._query import SearchQuery
+from ._schema import Schema, check_ids
+from ._types import FacetCount, NumericStats, SearchHit, SearchResult
 from .exceptions import (
     InvalidDocumentError,
     MissingExtraError,
     SearchConfigurationError,
+    SearchError,
     SearchTypeError,
     SearchUnavailableError,
 )
@@ -49,13 +58,14 @@ _UNAVAILABLE = (
     asyncpg.exceptions.QueryCanceledError,
     asyncpg.exceptions.InternalClientError,  # a connection left in a broken protocol state by a cut
 )
+# What a request's content can make PostgreSQL refuse. Every value is checked before it is sent, so
+# these mean a check is missing: the caller's error all the same, never a reason to fall back.
+_REFUSED = (asyncpg.exceptions.DataError, asyncpg.exceptions.ProgramLimitExceededError)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-_CONFIG = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?")
 _CLASSES = "ABCD"
-_FRAGMENT_DELIMITER = "\ue002"
-_OPEN, _CLOSE = "\ue000", "\ue001"
-_GAP = "'''buttress gap'':1'"
-_GAP_LEXEME = "'buttress gap'"
+_LAYOUT = 2  # 1: tsvectors built by to_tsvector in SQL; 2: the Analyzer's tokens and a token text
+_REBUILD_BATCH = 500
+_MAX_POOL = 1_000
 
 
 def _quote(table: str) -> str:
@@ -65,52 +75,36 @@ def _quote(table: str) -> str:
     return ".".join(f'"{part}"' for part in parts)
 
 
-def _literal(text: str) -> str:
-    """A SQL string literal for a validated identifier-like value (field names, configurations)."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-class _Params:
-    """Collects query parameters and hands out their ``$n`` placeholders."""
-
-    def __init__(self, values: list[Any] | None = None) -> None:
-        self.values: list[Any] = list(values or [])
-
-    def __call__(self, value: Any, cast: str = "") -> str:  # noqa: ANN401 - any bindable value
-        self.values.append(value)
-        return f"${len(self.values)}{cast}"
-
-
 class PostgresSearch:
-    """Search over a PostgreSQL table: a weighted ``tsvector`` with a GIN index, ranked with ``ts_rank``.
+    """Search over a PostgreSQL table whose text is analysed by the same `Analyzer` as `MemorySearch`.
 
     Each document is one row: its id, the document as ``jsonb`` (filters, facets, stats and sorts
-    read it) and a ``tsvector`` built from the searchable fields, each with ``setweight`` to a
-    class (A to D) by its weight: the largest weight is class A, the next B, and so on (at most four
-    distinct weights). Ranking is ``ts_rank`` with those weights, relative to the largest, and
-    length normalisation 1 (divide by ``1 + log(length)``): a frequency-and-weight ranking, not BM25,
-    so the order of hits differs from `MemorySearch` while the hit set, totals, facets and stats are
-    the same (given the same tokens: use the ``simple`` configuration with the default `Analyzer`,
-    or ``english`` with a stemming, stop-word analyzer, and expect small differences between
-    PostgreSQL's and Snowball's stemmers).
+    read it), a ``tsvector`` of the `Analyzer`'s tokens with a GIN index, and the fields' token
+    sequences as text (phrases are matched on it). PostgreSQL's own parser and dictionaries never
+    see the text, so terms, phrases, Unicode normalisation, case folding, stop words and stems are
+    exactly those of a `MemorySearch` with the same analyzer, and both return the same hit sets
+    (see the package README for what is proven and how).
 
-    The text is parsed by `buttress.search.parse_query`; its parts reach the server as parameters of
-    ``websearch_to_tsquery``, combined with AND (``match="all"``) or OR (``"any"``); excluded parts
-    are one more ``websearch_to_tsquery`` that must not match. Filters compile to parameterised SQL
-    over the ``jsonb`` document; facets are ``GROUP BY`` queries over the whole hit set. A page and
-    its total are one statement; with facets or stats every statement runs in one read-only,
-    repeatable-read transaction, so totals, facets and the page agree. Keyword sorts and ties use
-    the ``C`` collation (code point order, as Python). Highlights come from ``ts_headline``, whose
-    parser drops HTML tags from the fragments.
+    Ranking is ``ts_rank`` over weight classes: the largest field weight is class A, the next B, and
+    so on (at most four distinct weights), relative to the largest, with length normalisation 1 (divide
+    by ``1 + log(length)``): a frequency-and-weight ranking, not BM25, so the order of text hits
+    differs from `MemorySearch`'s while hit sets, totals, facets and stats are the same.
+
+    Filters compile to parameterised SQL over the ``jsonb`` document; facets are ``GROUP BY`` queries
+    over the whole hit set. A page and its total are one statement; with facets or stats every
+    statement runs in one read-only, repeatable-read transaction, so totals, facets and the page
+    agree. Keyword sorts and ties use the ``C`` collation (code point order, as Python). Highlights
+    are made in Python from the page's documents, exactly as `MemorySearch` makes them.
 
     Args:
         pool: An ``asyncpg`` pool (not closed by `aclose`); `from_dsn` makes one it owns.
         schema: The fields and their uses.
         table: The table, optionally ``schema.table``.
-        config: The text search configuration (``simple``, ``english``, ...).
+        analyzer: How text becomes tokens (default: NFKC, case folding, Unicode words).
         marks: The strings put around a highlighted word.
-        escape_html: Whether highlight fragments are HTML-escaped (the marks are not).
+        fragment_size: About how many characters a highlight fragment has.
         max_fragments: At most this many highlight fragments per field.
+        escape_html: Whether highlight fragments are HTML-escaped (the marks are not).
     """
 
     def __init__(
@@ -119,8 +113,9 @@ class PostgresSearch:
         schema: Schema,
         *,
         table: str = "search_documents",
-        config: str = "simple",
+        analyzer: Analyzer | None = None,
         marks: tuple[str, str] = ("<mark>", "</mark>"),
+        fragment_size: int = 160,
         max_fragments: int = 3,
         escape_html: bool = False,
     ) -> None:
@@ -128,14 +123,17 @@ class PostgresSearch:
             raise SearchTypeError("pool", "an asyncpg.Pool (or use from_dsn)", pool)
         if not isinstance(schema, Schema):
             raise SearchTypeError("schema", "a Schema", schema)
-        if not isinstance(table, str):
-            raise SearchTypeError("table", "a str", table)
-        if not isinstance(config, str) or not _CONFIG.fullmatch(config):
-            raise SearchConfigurationError("config", config, "must name a text search configuration")
-        if not (isinstance(marks, tuple) and len(marks) == 2 and all(isinstance(m, str) for m in marks)):
-            raise SearchTypeError("marks", "a pair of str", marks)
-        if isinstance(max_fragments, bool) or not isinstance(max_fragments, int) or max_fragments < 1:
-            raise SearchConfigurationError("max_fragments", max_fragments, "must be an int >= 1")
+        self._name = _quote(check_str("table", table))
+        analyzer = Analyzer() if analyzer is None else analyzer
+        if not isinstance(analyzer, Analyzer):
+            raise SearchTypeError("analyzer", "an Analyzer", analyzer)
+        self._highlighter = Highlighter(
+            analyzer,
+            marks=marks,
+            fragment_size=fragment_size,
+            max_fragments=max_fragments,
+            escape_html=escape_html,
+        )
         weights = sorted(set(schema.searchable.values()), reverse=True)
         if len(weights) > len(_CLASSES):
             raise SearchConfigurationError(
@@ -145,13 +143,11 @@ class PostgresSearch:
             )
         self.schema = schema
         self.table = table
-        self.config = config
-        self.marks = marks
-        if not isinstance(escape_html, bool):
-            raise SearchTypeError("escape_html", "a bool", escape_html)
+        self.analyzer = analyzer
+        self.marks = self._highlighter.marks
+        self.fragment_size = self._highlighter.fragment_size
+        self.max_fragments = self._highlighter.max_fragments
         self.escape_html = escape_html
-        self.max_fragments = max_fragments
-        self._name = _quote(table)
         self._pool = pool
         self._owns_pool = False
         self._pool_options: dict[str, Any] = {}
@@ -162,7 +158,6 @@ class PostgresSearch:
         # ts_rank's weight array is ordered {D, C, B, A}.
         ranks = [weights[i] / top if i < len(weights) else 0.1 for i in range(len(_CLASSES))]
         self._rank_weights = "{" + ",".join(repr(value) for value in reversed(ranks)) + "}"
-        self._regconfig = f"{_literal(config)}::regconfig"
 
     @classmethod
     def from_dsn(
@@ -171,29 +166,58 @@ class PostgresSearch:
         schema: Schema,
         *,
         table: str = "search_documents",
-        config: str = "simple",
+        analyzer: Analyzer | None = None,
+        marks: tuple[str, str] = ("<mark>", "</mark>"),
+        fragment_size: int = 160,
+        max_fragments: int = 3,
+        escape_html: bool = False,
         min_size: int = 1,
         max_size: int = 10,
         command_timeout: float = 10.0,
         server_settings: Mapping[str, str] | None = None,
-        **options: Any,  # noqa: ANN401 - PostgresSearch's options
     ) -> Self:
         """Make a provider with its own pool for ``dsn``, opened on first use and closed by `aclose`.
 
         Opening lazily lets an application start while the database is down; calls raise
         `SearchUnavailableError` until it is back.
+
+        Raises:
+            SearchConfigurationError: A bad DSN or option (the DSN is never shown).
+            SearchTypeError: An option of the wrong type.
         """
         if not isinstance(dsn, str) or "://" not in dsn:
             raise SearchConfigurationError("dsn", dsn, "must be a postgresql:// DSN", show_value=False)
-        search = cls(None, schema, table=table, config=config, **options)
+        check_str("dsn", dsn)
+        low = check_int("min_size", min_size, maximum=_MAX_POOL)
+        high = check_int("max_size", max_size, minimum=1, maximum=_MAX_POOL)
+        if low > high:
+            raise SearchConfigurationError("min_size", low, f"must not exceed max_size ({high})")
+        timeout = check_seconds("command_timeout", command_timeout)
+        settings = {} if server_settings is None else server_settings
+        if not isinstance(settings, Mapping):
+            raise SearchTypeError("server_settings", "a mapping of str to str", settings)
+        settings = {
+            check_str("server_settings", key): check_str("server_settings", value, allow_empty=True)
+            for key, value in settings.items()
+        }
+        search = cls(
+            None,
+            schema,
+            table=table,
+            analyzer=analyzer,
+            marks=marks,
+            fragment_size=fragment_size,
+            max_fragments=max_fragments,
+            escape_html=escape_html,
+        )
         search._owns_pool = True
         search._address = redact_url(dsn)
         search._pool_options = {
             "dsn": dsn,
-            "min_size": min_size,
-            "max_size": max_size,
-            "command_timeout": command_timeout,
-            "server_settings": dict(server_settings or {}),
+            "min_size": low,
+            "max_size": high,
+            "command_timeout": timeout,
+            "server_settings": settings,
         }
         return search
 
@@ -216,7 +240,15 @@ class PostgresSearch:
             return self._pool
         async with self._pool_lock:
             if self._pool is None:
-                self._pool = await asyncpg.create_pool(**self._pool_options)
+                try:
+                    self._pool = await asyncpg.create_pool(**self._pool_options)
+                except (ValueError, TypeError, asyncpg.exceptions.ClientConfigurationError) as exc:
+                    raise SearchConfigurationError(
+                        "dsn",
+                        self._address,
+                        f"asyncpg cannot use it ({type(exc).__name__})",
+                        show_value=False,
+                    ) from None
         return self._pool
 
     async def _run(self, operation: str, work: Any) -> Any:  # noqa: ANN401 - whatever the work returns
@@ -224,31 +256,33 @@ class PostgresSearch:
             pool = await self._get_pool()
             async with pool.acquire() as connection:
                 return await work(connection)
+        except SearchError:
+            raise
         except _UNAVAILABLE as exc:
             raise SearchUnavailableError("postgresql", self._address, f"{operation}: {exc}") from exc
-        except asyncpg.exceptions.UndefinedTableError as exc:
+        except (asyncpg.exceptions.UndefinedTableError, asyncpg.exceptions.UndefinedColumnError) as exc:
             raise SearchConfigurationError(
-                "table", self.table, "does not exist: call create_schema() first"
+                "table", self.table, "does not exist or has an older layout: call create_schema() first"
             ) from exc
+        except _REFUSED as exc:
+            # The server's message may quote stored data: name the class and SQLSTATE only.
+            raise SearchConfigurationError(
+                operation,
+                None,
+                f"PostgreSQL refused a value of the request ({type(exc).__name__}, SQLSTATE {exc.sqlstate})",
+                show_value=False,
+            ) from None
+        except asyncpg.PostgresError as exc:
+            raise SearchUnavailableError(
+                "postgresql", self._address, f"{operation}: {type(exc).__name__} (SQLSTATE {exc.sqlstate})"
+            ) from None
 
     # -- schema --------------------------------------------------------------------------------
 
-    def _vector(self, source: str) -> str:
-        """The ``tsvector`` expression over the searchable fields of the jsonb ``source``."""
-        parts = [
-            f"setweight(to_tsvector({self._regconfig}, coalesce({source} ->> {_literal(field)}, '')), "
-            f"'{self._class[field]}')"
-            for field in self.schema.searchable
-        ]
-        if len(parts) == 1:
-            return parts[0]
-        # `||` continues the right vector's positions right after the left's, so a phrase could span
-        # two fields; a placeholder lexeme between them (one no parser makes, deleted afterwards)
-        # leaves a gap of one position.
-        return f"ts_delete({f' || {_GAP}::tsvector || '.join(parts)}, {_GAP_LEXEME})"
-
     def _settings(self) -> str:
-        return json.dumps({"config": self.config, "classes": self._class}, sort_keys=True)
+        return json.dumps(
+            {"layout": _LAYOUT, "analyzer": self.analyzer.to_dict(), "classes": self._class}, sort_keys=True
+        )
 
     def schema_sql(self) -> str:
         """Return the DDL creating the table and its indexes (idempotent)."""
@@ -258,8 +292,10 @@ class PostgresSearch:
             f"CREATE TABLE IF NOT EXISTS {self._name} (\n"
             '    id       text COLLATE "C" PRIMARY KEY,\n'
             "    document jsonb NOT NULL,\n"
-            "    search   tsvector NOT NULL\n"
+            "    search   tsvector NOT NULL,\n"
+            "    tokens   text NOT NULL DEFAULT ''\n"
             ");\n"
+            f"ALTER TABLE {self._name} ADD COLUMN IF NOT EXISTS tokens text NOT NULL DEFAULT '';\n"
             f'CREATE INDEX IF NOT EXISTS "{bare}_search_idx" ON {self._name} USING gin (search);\n'
             f'CREATE INDEX IF NOT EXISTS "{bare}_document_idx" ON {self._name}\n'
             "    USING gin (document jsonb_path_ops);\n"
@@ -267,11 +303,12 @@ class PostgresSearch:
         )
 
     async def create_schema(self) -> None:
-        """Create the table and indexes if missing, and migrate the ``tsvector`` when settings changed.
+        """Create the table and indexes if missing, and re-analyse every row when the settings changed.
 
         Safe to run on every start and from several processes at once (an advisory lock serialises
-        it). When the searchable fields, weight classes or configuration differ from those the
-        table was built with, every row's ``tsvector`` is rebuilt from its stored document.
+        it). When the searchable fields, weight classes or analyzer differ from those the table was
+        built with (or the table comes from an older release), every row's ``tsvector`` and token text
+        are rebuilt from its stored document, in batches, in one transaction.
         """
         meta = _quote(f"{self.table}_meta")
 
@@ -285,9 +322,7 @@ class PostgresSearch:
                 settings = self._settings()
                 if stored == settings:
                     return
-                if stored is not None:
-                    logger.info("search table %s: rebuilding tsvectors for new settings", self.table)
-                    await connection.execute(f"UPDATE {self._name} SET search = {self._vector('document')}")
+                await self._rebuild(connection)
                 await connection.execute(
                     f"INSERT INTO {meta} (key, value) VALUES ('settings', $1) "
                     "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
@@ -295,6 +330,45 @@ class PostgresSearch:
                 )
 
         await self._run("create_schema", work)
+
+    async def _rebuild(self, connection: asyncpg.Connection) -> None:
+        last: str | None = None
+        rebuilt = 0
+        while True:
+            rows = await connection.fetch(
+                f"SELECT id, document::text AS document FROM {self._name} "
+                f"WHERE $1::text IS NULL OR id > $1 ORDER BY id LIMIT {_REBUILD_BATCH}",
+                last,
+            )
+            if not rows:
+                break
+            ids, vectors, texts = [], [], []
+            for row in rows:
+                vector, tokens = self._encode_stored(row["id"], json.loads(row["document"]))
+                ids.append(row["id"])
+                vectors.append(vector)
+                texts.append(tokens)
+            await connection.execute(
+                f"UPDATE {self._name} AS t SET search = u.vector::tsvector, tokens = u.tokens "
+                "FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, vector, tokens) WHERE t.id = u.id",
+                ids,
+                vectors,
+                texts,
+            )
+            rebuilt += len(rows)
+            last = rows[-1]["id"]
+        if rebuilt:
+            logger.info("search table %s: re-analysed %d rows for new settings", self.table, rebuilt)
+
+    def _encode_stored(self, doc_id: str, document: object) -> tuple[str, str]:
+        if not isinstance(document, dict):
+            return "", ""
+        texts = {name: text for name in self.schema.searchable if isinstance(text := document.get(name), str)}
+        try:
+            return encode_document(doc_id, texts, self._class, self.analyzer)
+        except InvalidDocumentError:
+            logger.warning("search table %s: row %r is too large to search; left out", self.table, doc_id)
+            return "", ""
 
     async def drop_schema(self) -> None:
         """Drop the table and its settings (for tests and teardown)."""
@@ -312,43 +386,40 @@ class PostgresSearch:
         """Add or replace documents by id in one transaction (all or nothing).
 
         Raises:
-            InvalidDocumentError: A document lacks its id, holds a wrongly typed value, or cannot be
-                stored as JSON.
+            InvalidDocumentError: A document breaks a rule of `Schema.split` (the same rules as
+                `MemorySearch`), or its distinct words pass PostgreSQL's 1 MB ``tsvector`` limit.
             SearchUnavailableError: The server cannot be reached.
         """
-        if isinstance(documents, Mapping) or not isinstance(documents, Iterable):
+        if isinstance(documents, Mapping | str | bytes) or not isinstance(documents, Iterable):
             raise SearchTypeError("documents", "an iterable of documents", documents)
-        rows: dict[str, str] = {}
+        rows: dict[str, tuple[str, str, str]] = {}
         for document in documents:
-            doc_id, _, _ = self.schema.split(document)
-            try:
-                encoded = json.dumps(dict(document), ensure_ascii=False, allow_nan=False)
-            except (TypeError, ValueError) as exc:
-                raise InvalidDocumentError(doc_id, None, f"cannot be stored as JSON: {exc}") from exc
-            if "\\u0000" in encoded or "\x00" in doc_id:
-                raise InvalidDocumentError(
-                    doc_id, None, "holds a NUL character, which PostgreSQL cannot store"
-                )
+            doc_id, texts, _ = self.schema.split(document)
+            encoded = json.dumps(dict(document), ensure_ascii=False, allow_nan=False)
+            vector, tokens = encode_document(doc_id, texts, self._class, self.analyzer)
             rows.pop(doc_id, None)
-            rows[doc_id] = encoded
+            rows[doc_id] = (encoded, vector, tokens)
         if not rows:
             return
         sql = (
-            f"INSERT INTO {self._name} (id, document, search) "
-            f"SELECT u.id, u.doc::jsonb, {self._vector('u.doc::jsonb')} "
-            "FROM unnest($1::text[], $2::text[]) AS u(id, doc) "
-            "ON CONFLICT (id) DO UPDATE SET document = EXCLUDED.document, search = EXCLUDED.search"
+            f"INSERT INTO {self._name} (id, document, search, tokens) "
+            "SELECT u.id, u.doc::jsonb, u.vector::tsvector, u.tokens "
+            "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(id, doc, vector, tokens) "
+            "ON CONFLICT (id) DO UPDATE SET document = EXCLUDED.document, search = EXCLUDED.search, "
+            "tokens = EXCLUDED.tokens"
         )
-        await self._run("index", lambda connection: connection.execute(sql, list(rows), list(rows.values())))
+        columns = [list(rows), *(list(column) for column in zip(*rows.values(), strict=True))]
+        await self._run("index", lambda connection: connection.execute(sql, *columns))
 
     async def delete(self, ids: Iterable[str]) -> int:
-        """Remove documents by id; return how many existed."""
-        if isinstance(ids, str) or not isinstance(ids, Iterable):
-            raise SearchTypeError("ids", "an iterable of str", ids)
-        wanted = list(dict.fromkeys(ids))
-        for doc_id in wanted:
-            if not isinstance(doc_id, str):
-                raise SearchTypeError("ids", "an iterable of str", doc_id)
+        """Remove documents by id; return how many existed.
+
+        Raises:
+            SearchTypeError: ``ids`` is not an iterable of str.
+            SearchConfigurationError: An id could never be a document's (see `Schema.split`).
+            SearchUnavailableError: The server cannot be reached.
+        """
+        wanted = check_ids(ids)
         if not wanted:
             return 0
         status = await self._run(
@@ -361,154 +432,40 @@ class PostgresSearch:
 
     # -- queries -------------------------------------------------------------------------------
 
-    def _text(self, query: SearchQuery, param: _Params) -> tuple[list[str], str | None]:
-        """WHERE conditions for the text, and the tsquery expression ranking uses (None: no text)."""
-        parsed = query.parsed
-        conditions: list[str] = []
-        tsquery = None
-        if parsed.positive:
-            joiner = " " if query.match == "all" else " or "
-            text = joiner.join(f'"{item}"' for item in parsed.positive)
-            tsquery = f"websearch_to_tsquery({self._regconfig}, {param(text)})"
-            conditions.append(f"search @@ {tsquery}")
-        if parsed.excluded:
-            text = " or ".join(f'"{item}"' for item in parsed.excluded)
-            conditions.append(f"NOT (search @@ websearch_to_tsquery({self._regconfig}, {param(text)}))")
-        return conditions, tsquery
-
-    def _filter(self, item: Filter, param: _Params) -> str:  # noqa: PLR0911 - one return per filter kind
-        match item:
-            case Term(field=name, value=value):
-                placeholder = param(json.dumps(value), "::jsonb")
-                return f"COALESCE((document -> {_literal(name)}) @> {placeholder}, false)"
-            case Terms(field=name, values=values):
-                if not values:
-                    return "false"
-                return "(" + " OR ".join(self._filter(Term(name, value), param) for value in values) + ")"
-            case Range(field=name):
-                number = f"(document ->> {_literal(name)})::float8"
-                bounds = [
-                    f"{number} {operator} {param(float(bound), '::float8')}"
-                    for operator, bound in (
-                        (">=", item.gte),
-                        (">", item.gt),
-                        ("<=", item.lte),
-                        ("<", item.lt),
-                    )
-                    if bound is not None
-                ]
-                return f"COALESCE({' AND '.join(bounds)}, false)"
-            case Exists(field=name):
-                return f"COALESCE((document -> {_literal(name)}) NOT IN ('null'::jsonb, '[]'::jsonb), false)"
-            case And(filters=items):
-                return "(" + " AND ".join([self._filter(sub, param) for sub in items] or ["true"]) + ")"
-            case Or(filters=items):
-                return "(" + " OR ".join([self._filter(sub, param) for sub in items] or ["false"]) + ")"
-            case Not(filter=sub):
-                return f"(NOT {self._filter(sub, param)})"
-        raise SearchTypeError("filter", "a filter", item)  # pragma: no cover - checked by the schema
-
-    def _sort_value(self, sort: Sort) -> str:
-        kind = self.schema.fields[sort.field]
-        raw = f"(document ->> {_literal(sort.field)})"
-        if kind == "number":
-            return f"{raw}::float8"
-        if kind == "boolean":
-            return f"{raw}::boolean"
-        return f'{raw} COLLATE "C"'
-
-    def _order(self, query: SearchQuery) -> str:
-        parts = []
-        for sort in query.sort:
-            value = self._sort_value(sort)
-            parts += [f"({value} IS NULL) ASC", f"{value} {'DESC' if sort.descending else 'ASC'}"]
-        if not parts:
-            parts.append("score DESC")
-        return ", ".join([*parts, "id ASC"])
-
-    def _after(self, query: SearchQuery, raw: list[Any], param: _Params) -> str:
-        """The keyset condition: rows strictly after the cursor's last hit in the query's order."""
-        if len(raw) != len(query.sort) + 2 or not isinstance(raw[-1], str):
-            raise SearchConfigurationError("cursor", query.cursor, "is not a cursor this package made")
-        comparisons: list[tuple[str, str]] = []  # (equal, after)
-        for sort, value in zip(query.sort, raw, strict=False):
-            expression = self._sort_value(sort)
-            if value is None:
-                comparisons.append((f"({expression} IS NULL)", "false"))
-                continue
-            kind = self.schema.fields[sort.field]
-            cast = {"number": "::float8", "boolean": "::boolean"}.get(kind, "")
-            if kind == "number" and (isinstance(value, bool) or not isinstance(value, int | float)):
-                raise SearchConfigurationError("cursor", query.cursor, "is not a cursor this package made")
-            placeholder = param(float(value) if kind == "number" else value, cast)
-            if kind == "keyword":
-                placeholder += ' COLLATE "C"'
-            comparisons.append((f"({expression} IS NOT NULL)", f"({expression} IS NULL)"))
-            operator = "<" if sort.descending else ">"
-            comparisons.append((f"{expression} = {placeholder}", f"{expression} {operator} {placeholder}"))
-        if not isinstance(raw[-2], int | float) or isinstance(raw[-2], bool):
-            raise SearchConfigurationError("cursor", query.cursor, "is not a cursor this package made")
-        if not query.sort:
-            score = param(float(raw[-2]), "::float8")
-            comparisons.append((f"score = {score}", f"score < {score}"))
-        comparisons.append(("false", f"id > {param(raw[-1])}"))
-        alternatives = []
-        for index, (_, after) in enumerate(comparisons):
-            equal = [comparisons[j][0] for j in range(index)]
-            alternatives.append("(" + " AND ".join([*equal, after]) + ")")
-        return "(" + " OR ".join(alternatives) + ")"
-
     async def search(self, query: SearchQuery) -> SearchResult[Document]:
         """Run ``query``: hits, exact total, facets and stats over the whole filtered hit set.
 
         Raises:
             UnknownFieldError: The query filters, facets, sorts or asks stats on an undeclared field.
+            SearchConfigurationError: A cursor this package did not make for this query.
             SearchUnavailableError: The server cannot be reached.
         """
         self.schema.check_query(query)
-        cursor = decode_cursor(query)
-        param = _Params()
-        conditions, tsquery = self._text(query, param)
+        cursor = decode_cursor(query, self.schema)
+        plan = plan_text(query, self.analyzer)
+        param = Params()
+        conditions, tsquery = text_conditions(plan, param)
         if query.filter is not None:
-            conditions.append(self._filter(query.filter, param))
+            conditions.append(filter_condition(query.filter, param))
         score = (
             f"ts_rank('{self._rank_weights}'::float4[], search, {tsquery}, 1)::float8"
             if tsquery
             else "0::float8"
         )
         where = " AND ".join(conditions) or "true"
-        hits = f"hits AS (SELECT id, document, search, {score} AS score FROM {self._name} WHERE {where})"
+        hits = f"hits AS (SELECT id, document, {score} AS score FROM {self._name} WHERE {where})"
         base = list(param.values)
 
-        page_param = _Params(base)
-        after = self._after(query, cursor, page_param) if cursor is not None else "true"
+        page_param = Params(base)
+        after = after_condition(self.schema, query.sort, cursor, page_param) if cursor is not None else "true"
         limit = page_param(query.limit, "::int")
-        offset = page_param(query.offset, "::int")
-        headline = "NULL::text[]"
-        if query.highlight and tsquery:
-            # Private-use sentinels mark the words (and split fragments); they are removed from the
-            # text first, then replaced by the marks after any escaping, so neither the document nor
-            # the marks can break ts_headline's option syntax or the fragment boundaries.
-            options = page_param(
-                f'StartSel="{_OPEN}", StopSel="{_CLOSE}", MaxFragments={self.max_fragments}, '
-                f'MaxWords=25, MinWords=8, FragmentDelimiter="{_FRAGMENT_DELIMITER}"'
-            )
-            strip = page_param(_OPEN + _CLOSE + _FRAGMENT_DELIMITER)
-            headline = (
-                "ARRAY["
-                + ", ".join(
-                    f"ts_headline({self._regconfig}, translate(coalesce(document ->> {_literal(field)}, ''), "
-                    f"{strip}, ''), {tsquery}, {options})"
-                    for field in self.schema.searchable
-                )
-                + "]"
-            )
-        order = self._order(query)
+        offset = page_param(query.offset, "::bigint")
+        order = order_by(self.schema, query.sort)
         remaining = f"(SELECT count(*) FROM hits WHERE {after})" if cursor is not None else "NULL::bigint"
         page_sql = (
             f"WITH {hits}, page AS (SELECT * FROM hits WHERE {after} "
             f"ORDER BY {order} LIMIT {limit} OFFSET {offset}) "
-            f"SELECT id, document::text AS document, score, {headline} AS headlines, "
+            f"SELECT id, document::text AS document, score, "
             f"(SELECT count(*) FROM hits) AS total, {remaining} AS remaining "
             f"FROM page ORDER BY {order}"
         )
@@ -527,7 +484,7 @@ class PostgresSearch:
                 after_count = 0
             facets = {name: await self._facet(connection, hits, base, name) for name in query.facets}
             stats = {name: await self._stats(connection, hits, base, name) for name in query.stats}
-            return self._result(query, rows, total, after_count, facets, stats)
+            return self._result(query, plan, rows, total, after_count, facets, stats)
 
         async def work(connection: asyncpg.Connection) -> SearchResult[Document]:
             if single:
@@ -540,24 +497,21 @@ class PostgresSearch:
     def _result(  # noqa: PLR0917 - private, called once
         self,
         query: SearchQuery,
+        plan: TextPlan,
         rows: list[Any],
         total: int,
         remaining: int | None,
         facets: dict[str, tuple[FacetCount, ...]],
         stats: dict[str, NumericStats],
     ) -> SearchResult[Document]:
+        terms = plan.tokens if query.highlight else set()
         hit_list = []
-        fields = list(self.schema.searchable)
         for row in rows:
-            highlights: dict[str, tuple[str, ...]] = {}
-            for field, text in zip(fields, row["headlines"] or (), strict=False):
-                if text and _OPEN in text:
-                    highlights[field] = tuple(
-                        self._marked(part.strip()) for part in text.split(_FRAGMENT_DELIMITER) if part.strip()
-                    )
-            hit_list.append(
-                SearchHit(row["id"], float(row["score"]), json.loads(row["document"]), highlights)
+            document = json.loads(row["document"])
+            highlights = (
+                self._highlighter.highlights(document, self.schema.searchable, terms) if terms else {}
             )
+            hit_list.append(SearchHit(row["id"], float(row["score"]), document, highlights))
         if query.cursor is not None:
             after = remaining if remaining is not None else 0
             before = total - after
@@ -581,15 +535,10 @@ class PostgresSearch:
             next_cursor=next_cursor,
         )
 
-    def _marked(self, fragment: str) -> str:
-        if self.escape_html:
-            fragment = html.escape(fragment)
-        return fragment.replace(_OPEN, self.marks[0]).replace(_CLOSE, self.marks[1])
-
     async def _facet(
         self, connection: asyncpg.Connection, hits: str, params: list[Any], name: str
     ) -> tuple[FacetCount, ...]:
-        field = _literal(name)
+        field = literal(name)
         sql = (
             f"WITH {hits} SELECT value::text AS value, count(*) AS n "
             "FROM (SELECT DISTINCT h.id, e.value FROM hits h "
@@ -606,11 +555,10 @@ class PostgresSearch:
     async def _stats(
         self, connection: asyncpg.Connection, hits: str, params: list[Any], name: str
     ) -> NumericStats:
-        number = f"(document ->> {_literal(name)})"
+        number = f"(document ->> {literal(name)})"
         sql = (
             f"WITH {hits} SELECT count({number}) AS n, min({number}::float8) AS lo, "
-            f"max({number}::float8) AS hi, "
-            f"coalesce(sum({number}::numeric), 0)::float8 AS total FROM hits"
+            f"max({number}::float8) AS hi, coalesce(sum({number}::numeric), 0) AS total FROM hits"
         )
         row = await connection.fetchrow(sql, *params)
         if row is None:  # pragma: no cover - an aggregate always returns a row
@@ -618,11 +566,15 @@ class PostgresSearch:
         count = int(row["n"])
         if not count:
             return NumericStats(count=0, min=None, max=None, sum=0, avg=None)
-        total = float(row["total"])
-        return NumericStats(count=count, min=row["lo"], max=row["hi"], sum=total, avg=total / count)
+        exact: Decimal = row["total"]
+        total = float(exact)  # ±inf past the largest float, as MemorySearch gives
+        average = total / count if math.isfinite(total) else float(exact / count)
+        return NumericStats(count=count, min=row["lo"], max=row["hi"], sum=total, avg=average)
 
     async def count(self, query: SearchQuery | None = None) -> int:
         """Return how many documents match ``query`` (all documents when ``None``)."""
         if query is None:
             return int(await self._run("count", lambda c: c.fetchval(f"SELECT count(*) FROM {self._name}")))
+        if not isinstance(query, SearchQuery):
+            raise SearchTypeError("query", "a SearchQuery or None", query)
         return (await self.search(dataclasses.replace(query, limit=0, offset=0, cursor=None))).total

@@ -1,15 +1,32 @@
-"""Typed queries: filters, sort, the query object and the parser of the full-text string."""
+"""The query object and the parser of the full-text string (its two syntaxes)."""
 
 from __future__ import annotations
 
-import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
+from ._filters import (
+    And,
+    Exists,
+    Filter,
+    Not,
+    Or,
+    Range,
+    Sort,
+    Term,
+    Terms,
+    Value,
+    check_filter_tree,
+    check_str,
+)
 from .exceptions import QuerySyntaxError, SearchConfigurationError, SearchTypeError
 
 __all__ = [
+    "MAX_LIMIT",
+    "MAX_OFFSET",
+    "MAX_QUERY_LENGTH",
     "And",
     "Exists",
     "Filter",
@@ -25,161 +42,19 @@ __all__ = [
     "parse_query",
 ]
 
-type Value = str | int | float | bool
-"""A filterable value: a keyword (``str``), a number (``int`` / ``float``) or a ``bool``."""
+MAX_QUERY_LENGTH: Final = 4096
+"""The longest query text, in characters."""
 
-MAX_QUERY_LENGTH = 4096
+MAX_LIMIT: Final = 10_000
+"""The largest page; walk further with a cursor."""
 
+MAX_OFFSET: Final = 2**31 - 1
+"""The largest offset (a PostgreSQL ``int``); deep pages are cheaper with a cursor."""
 
-def _check_value(name: str, value: object) -> None:
-    if not isinstance(value, str | int | float | bool):
-        raise SearchTypeError(name, "a str, int, float or bool", value)
-    if isinstance(value, float) and not math.isfinite(value):
-        raise SearchConfigurationError(name, value, "must be a finite number")
+_PERCENT = re.compile(r"(100|[1-9][0-9]?)%")
 
-
-def _check_field(field_name: object) -> None:
-    if not isinstance(field_name, str):
-        raise SearchTypeError("field", "a str", field_name)
-    if not field_name:
-        raise SearchConfigurationError("field", field_name, "must not be empty")
-
-
-@dataclass(frozen=True, slots=True)
-class Term:
-    """Documents whose ``field`` equals ``value`` (for a list-valued field: holds ``value``).
-
-    Numbers compare by value (``1 == 1.0``); a ``bool`` matches only a ``bool``.
-    """
-
-    field: str
-    value: Value
-
-    def __post_init__(self) -> None:
-        _check_field(self.field)
-        _check_value("Term.value", self.value)
-
-
-@dataclass(frozen=True, slots=True)
-class Terms:
-    """Documents whose ``field`` equals any of ``values`` (an empty tuple matches nothing)."""
-
-    field: str
-    values: tuple[Value, ...]
-
-    def __post_init__(self) -> None:
-        _check_field(self.field)
-        given: object = self.values
-        if isinstance(given, str) or not isinstance(given, Sequence):
-            raise SearchTypeError("Terms.values", "a tuple of values", given)
-        object.__setattr__(self, "values", tuple(given))
-        for value in self.values:
-            _check_value("Terms.values", value)
-
-
-@dataclass(frozen=True, slots=True)
-class Range:
-    """Documents whose numeric ``field`` lies in the range; give at least one bound.
-
-    A document without the field never matches.
-    """
-
-    field: str
-    gte: float | None = None
-    gt: float | None = None
-    lte: float | None = None
-    lt: float | None = None
-
-    def __post_init__(self) -> None:
-        _check_field(self.field)
-        bounds = {"gte": self.gte, "gt": self.gt, "lte": self.lte, "lt": self.lt}
-        for name, bound in bounds.items():
-            if bound is None:
-                continue
-            if isinstance(bound, bool) or not isinstance(bound, int | float):
-                raise SearchTypeError(f"Range.{name}", "a number", bound)
-            if not math.isfinite(bound):
-                raise SearchConfigurationError(f"Range.{name}", bound, "must be a finite number")
-        if all(bound is None for bound in bounds.values()):
-            raise SearchConfigurationError("Range", self.field, "give at least one of gte, gt, lte, lt")
-        if self.gte is not None and self.gt is not None:
-            raise SearchConfigurationError("Range", self.field, "give gte or gt, not both")
-        if self.lte is not None and self.lt is not None:
-            raise SearchConfigurationError("Range", self.field, "give lte or lt, not both")
-
-    def contains(self, number: float) -> bool:
-        """Return whether ``number`` lies in the range."""
-        return (
-            (self.gte is None or number >= self.gte)
-            and (self.gt is None or number > self.gt)
-            and (self.lte is None or number <= self.lte)
-            and (self.lt is None or number < self.lt)
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Exists:
-    """Documents that hold ``field`` with a value (``None`` and an empty list count as absent)."""
-
-    field: str
-
-    def __post_init__(self) -> None:
-        _check_field(self.field)
-
-
-@dataclass(frozen=True, slots=True, init=False)
-class And:
-    """Documents matching every filter (no filters: every document)."""
-
-    filters: tuple[Filter, ...]
-
-    def __init__(self, *filters: Filter) -> None:
-        _check_filters("And", filters)
-        object.__setattr__(self, "filters", filters)
-
-
-@dataclass(frozen=True, slots=True, init=False)
-class Or:
-    """Documents matching at least one filter (no filters: no document)."""
-
-    filters: tuple[Filter, ...]
-
-    def __init__(self, *filters: Filter) -> None:
-        _check_filters("Or", filters)
-        object.__setattr__(self, "filters", filters)
-
-
-@dataclass(frozen=True, slots=True)
-class Not:
-    """Documents not matching ``filter``."""
-
-    filter: Filter
-
-    def __post_init__(self) -> None:
-        _check_filters("Not", (self.filter,))
-
-
-type Filter = Term | Terms | Range | Exists | And | Or | Not
-"""Any filter; combine them with `And`, `Or` and `Not`."""
-
-_FILTER_TYPES = (Term, Terms, Range, Exists, And, Or, Not)
-
-
-def _check_filters(owner: str, filters: tuple[object, ...]) -> None:
-    for item in filters:
-        if not isinstance(item, _FILTER_TYPES):
-            raise SearchTypeError(owner, "filters (Term, Terms, Range, Exists, And, Or, Not)", item)
-
-
-@dataclass(frozen=True, slots=True)
-class Sort:
-    """Order by a sortable field; documents without it come last in both directions."""
-
-    field: str
-    descending: bool = False
-
-    def __post_init__(self) -> None:
-        _check_field(self.field)
+type Syntax = Literal["web", "plain"]
+type MatchMode = Literal["all", "any"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,26 +74,48 @@ class ParsedQuery:
     @property
     def positive(self) -> tuple[str, ...]:
         """Terms and phrases, which select and score documents."""
-        return self.terms + self.phrases
+        return tuple(self.terms) + tuple(self.phrases)
 
 
-def parse_query(text: str) -> ParsedQuery:
-    """Split a full-text string into terms, ``"quoted phrases"`` and ``-excluded`` words or phrases.
+def parse_query(text: str, syntax: Syntax = "web") -> ParsedQuery:
+    """Split a full-text string into its parts.
+
+    ``syntax="web"`` (the default) knows two operators, as web search engines do: ``"double
+    quotes"`` around a phrase, and ``-`` before a word or a quoted phrase to exclude it. Nothing else
+    is special, and there is no escape character: a ``-`` inside a word (``e-mail``) or after one
+    (``well-``) is ordinary, and a word starting with ``-`` is searched by quoting it (``"-dash"``
+    finds ``dash``: the analyzer drops punctuation anyway). An unterminated quote, an empty phrase or
+    a ``-`` with nothing after it raises `QuerySyntaxError`.
+
+    ``syntax="plain"`` has no operators: every whitespace-separated word is a term, quotes and
+    dashes are punctuation, and no text raises a syntax error. Use it for text typed by users who
+    were not told about operators.
 
     Raises:
-        QuerySyntaxError: On an unterminated quote, an empty phrase or a ``-`` with nothing after it.
-        SearchTypeError: When ``text`` is not a str.
+        QuerySyntaxError: (``"web"`` only) on an unterminated quote, an empty phrase or a lone ``-``;
+            for either syntax, on a text longer than `MAX_QUERY_LENGTH` characters.
+        SearchConfigurationError: ``text`` holds NUL or a lone surrogate, or ``syntax`` is unknown.
+        SearchTypeError: ``text`` is not a str.
 
     Examples:
         >>> parse_query('red "running shoes" -kids')
         ParsedQuery(terms=('red',), phrases=('running shoes',), excluded=('kids',))
+        >>> parse_query('red "running shoes" -kids', syntax="plain")
+        ParsedQuery(terms=('red', '"running', 'shoes"', '-kids'), phrases=(), excluded=())
     """
-    if not isinstance(text, str):
-        raise SearchTypeError("text", "a str", text)
+    text = check_str("text", text, allow_empty=True)
+    if not isinstance(syntax, str) or syntax not in ("web", "plain"):
+        raise SearchConfigurationError("syntax", syntax, "must be 'web' or 'plain'")
     if len(text) > MAX_QUERY_LENGTH:
         raise QuerySyntaxError(
             text, MAX_QUERY_LENGTH, f"the query is longer than {MAX_QUERY_LENGTH} characters"
         )
+    if syntax == "plain":
+        return ParsedQuery(terms=tuple(text.split()))
+    return _parse_web(text)
+
+
+def _parse_web(text: str) -> ParsedQuery:
     terms: list[str] = []
     phrases: list[str] = []
     excluded: list[str] = []
@@ -233,7 +130,12 @@ def parse_query(text: str) -> ParsedQuery:
         if negated:
             position += 1
             if position == end or text[position].isspace():
-                raise QuerySyntaxError(text, start, "'-' must be followed by a word or a quoted phrase")
+                raise QuerySyntaxError(
+                    text,
+                    start,
+                    "'-' must be followed by a word or a quoted phrase "
+                    "(or search with syntax='plain', where '-' is not an operator)",
+                )
         if text[position] == '"':
             close = text.find('"', position + 1)
             if close < 0:
@@ -252,28 +154,56 @@ def parse_query(text: str) -> ParsedQuery:
     return ParsedQuery(tuple(terms), tuple(phrases), tuple(excluded))
 
 
+def _names(parameter: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, str | bytes | bytearray) or not isinstance(value, Sequence | frozenset | set):
+        raise SearchTypeError(parameter, "a tuple of field names", value)
+    # Repeats ask for the same thing twice: kept once, so a long list of one name costs nothing.
+    return tuple(dict.fromkeys(check_str(parameter, name) for name in value))
+
+
+def _count(parameter: str, value: object, maximum: int, advice: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SearchTypeError(parameter, "an int", value)
+    if value < 0:
+        raise SearchConfigurationError(parameter, value, "must not be negative")
+    if value > maximum:
+        raise SearchConfigurationError(parameter, value, f"must be at most {maximum}{advice}")
+    return int(value)
+
+
 @dataclass(frozen=True, slots=True)
 class SearchQuery:
     """What to search for, how to narrow, count and order it, and which page to return.
 
+    Every argument is checked here, so a bad one raises a typed error before any backend is asked
+    (and so never counts against `FallbackSearch`'s circuit breaker).
+
     Args:
         text: The full-text string (see `parse_query`); empty matches every document (filter-only).
-        filter: A filter every hit must match.
-        match: ``"all"``: a hit holds every term and phrase; ``"any"``: at least one (scored by how
-            many and how rare).
+        filter: A filter every hit must match (at most 1,024 filters, nested at most 32 deep).
+        match: ``"any"`` (default): a hit holds at least one term or phrase (at least
+            ``minimum_should_match`` of them when given), and hits holding more, and rarer, words
+            rank first: Lucene's and Elasticsearch's default OR, suited to natural-language text.
+            ``"all"``: a hit holds every term and phrase, as web search engines do.
         facets: Facetable fields whose exact value counts over the whole filtered hit set to return.
         stats: Numeric facetable fields whose min/max/sum/avg over the hit set to return.
-        sort: Sortable fields to order by; the id breaks ties. Empty: by relevance (score,
-            descending), then id.
-        limit: Hits per page (0 returns only totals, facets and stats).
-        offset: Hits to skip (offset pagination). Not with ``cursor``.
+        sort: Sortable fields to order by (each once); the id breaks ties. Empty: by relevance
+            (score, descending), then id.
+        limit: Hits per page, 0 to 10,000 (0 returns only totals, facets and stats).
+        offset: Hits to skip (offset pagination), at most 2**31 - 1. Not with ``cursor``.
         cursor: ``SearchResult.next_cursor`` of the previous page (cursor pagination).
         highlight: Whether to return highlighted fragments of the searchable fields.
+        minimum_should_match: With ``match="any"``, how many of the terms and phrases a hit must
+            hold: an int (at least 1; more than there are means all of them) or a percentage
+            ``"1%"`` to ``"100%"`` of them, rounded down, at least 1 (Elasticsearch's rule). Terms
+            made only of stop words are not counted.
+        syntax: ``"web"`` (default): ``"phrases"`` and ``-exclusions``; ``"plain"``: no operators,
+            for raw user text (see `parse_query`).
     """
 
     text: str = ""
     filter: Filter | None = None
-    match: Literal["all", "any"] = "all"
+    match: MatchMode = "any"
     facets: tuple[str, ...] = ()
     stats: tuple[str, ...] = ()
     sort: tuple[Sort, ...] = ()
@@ -281,36 +211,77 @@ class SearchQuery:
     offset: int = 0
     cursor: str | None = None
     highlight: bool = False
+    minimum_should_match: int | str | None = None
+    syntax: Syntax = "web"
     parsed: ParsedQuery = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:  # noqa: PLR0912 - one check per argument
-        object.__setattr__(self, "parsed", parse_query(self.text))
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parsed", parse_query(self.text, self.syntax))
         if self.filter is not None:
-            _check_filters("filter", (self.filter,))
-        if self.match not in ("all", "any"):
-            raise SearchConfigurationError("match", self.match, "must be 'all' or 'any'")
-        for name in ("facets", "stats", "sort"):
-            value = getattr(self, name)
-            if isinstance(value, str) or not isinstance(value, Sequence):
-                raise SearchTypeError(name, "a tuple", value)
-            object.__setattr__(self, name, tuple(value))
-        for name in self.facets + self.stats:
-            _check_field(name)
-        for sort in self.sort:
-            if not isinstance(sort, Sort):
-                raise SearchTypeError("sort", "a tuple of Sort", sort)
-        for name in ("limit", "offset"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise SearchTypeError(name, "an int", value)
-            if value < 0:
-                raise SearchConfigurationError(name, value, "must not be negative")
-        if self.limit > 10_000:
-            raise SearchConfigurationError("limit", self.limit, "must be at most 10000; page with a cursor")
+            check_filter_tree("filter", self.filter)
+        if not isinstance(self.match, str) or self.match not in ("all", "any"):
+            raise SearchConfigurationError("match", self.match, "must be 'any' or 'all'")
+        self._check_minimum()
+        object.__setattr__(self, "facets", _names("facets", self.facets))
+        object.__setattr__(self, "stats", _names("stats", self.stats))
+        self._check_sort()
+        object.__setattr__(self, "limit", _count("limit", self.limit, MAX_LIMIT, "; page with a cursor"))
+        object.__setattr__(self, "offset", _count("offset", self.offset, MAX_OFFSET, "; page with a cursor"))
         if self.cursor is not None:
-            if not isinstance(self.cursor, str):
-                raise SearchTypeError("cursor", "a str", self.cursor)
+            check_str("cursor", self.cursor)
             if self.offset:
                 raise SearchConfigurationError("offset", self.offset, "give offset or cursor, not both")
         if not isinstance(self.highlight, bool):
             raise SearchTypeError("highlight", "a bool", self.highlight)
+
+    def _check_minimum(self) -> None:
+        minimum = self.minimum_should_match
+        if minimum is None:
+            return
+        if self.match != "any":
+            raise SearchConfigurationError(
+                "minimum_should_match", minimum, "applies to match='any' only (match='all' needs every part)"
+            )
+        if isinstance(minimum, str):
+            if not _PERCENT.fullmatch(minimum):
+                raise SearchConfigurationError(
+                    "minimum_should_match", minimum, "a percentage is '1%' to '100%'"
+                )
+            return
+        if isinstance(minimum, bool) or not isinstance(minimum, int):
+            raise SearchTypeError("minimum_should_match", "an int, a percentage str or None", minimum)
+        if not 1 <= minimum <= MAX_QUERY_LENGTH:
+            raise SearchConfigurationError(
+                "minimum_should_match", minimum, f"must be from 1 to {MAX_QUERY_LENGTH}"
+            )
+        object.__setattr__(self, "minimum_should_match", int(minimum))
+
+    def _check_sort(self) -> None:
+        given: object = self.sort
+        if isinstance(given, str | bytes | bytearray) or not isinstance(given, Sequence):
+            raise SearchTypeError("sort", "a tuple of Sort", given)
+        seen: set[str] = set()
+        for item in given:
+            if not isinstance(item, Sort):
+                raise SearchTypeError("sort", "a tuple of Sort", item)
+            if item.field in seen:
+                raise SearchConfigurationError("sort", item.field, "sort by each field once")
+            seen.add(item.field)
+        object.__setattr__(self, "sort", tuple(given))
+
+    def required(self, parts: int) -> int:
+        """How many of ``parts`` analysed terms and phrases a hit must hold under this query's match.
+
+        Raises:
+            SearchTypeError: ``parts`` is not an int.
+            SearchConfigurationError: ``parts`` is negative.
+        """
+        parts = _count("parts", parts, MAX_QUERY_LENGTH, "")
+        if self.match == "all":
+            return parts
+        minimum = self.minimum_should_match
+        if minimum is None or not parts:
+            return min(1, parts)
+        if isinstance(minimum, str):
+            return max(1, parts * int(minimum[:-1]) // 100)
+        return min(minimum, parts)

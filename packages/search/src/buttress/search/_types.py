@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from ._query import SearchQuery, Value
-from .exceptions import SearchConfigurationError
 
 __all__ = [
     "DatabaseFallback",
@@ -156,34 +152,3 @@ class Indexer[TEntity, TDocument](Protocol):
     def to_document(self, entity: TEntity) -> TDocument:
         """Return the document for ``entity``."""
         ...
-
-
-# -- cursors ------------------------------------------------------------------------------------
-
-
-def query_fingerprint(query: SearchQuery) -> str:
-    """A short digest of what decides a query's order and hit set (so a cursor is not reused elsewhere)."""
-    basis = repr((query.text, query.match, query.filter, query.sort))
-    return hashlib.blake2b(basis.encode(), digest_size=6).hexdigest()
-
-
-def encode_cursor(query: SearchQuery, key: list[Any]) -> str:
-    """Encode the sort key of the last hit of a page as an opaque cursor."""
-    payload = json.dumps([query_fingerprint(query), key], separators=(",", ":"))
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
-
-
-def decode_cursor(query: SearchQuery) -> list[Any] | None:
-    """Return the sort key stored in ``query.cursor`` (``None`` without a cursor)."""
-    if query.cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(query.cursor + "=" * (-len(query.cursor) % 4))
-        fingerprint, key = json.loads(raw)
-    except (ValueError, TypeError) as exc:
-        raise SearchConfigurationError("cursor", query.cursor, "is not a cursor this package made") from exc
-    if fingerprint != query_fingerprint(query) or not isinstance(key, list):
-        raise SearchConfigurationError(
-            "cursor", query.cursor, "belongs to a different query (text, match, filter or sort changed)"
-        )
-    return key
