@@ -76,6 +76,7 @@ async def check() -> None:
     assert_type(search.breaker.state, BreakerState)
     assert_type(await bulk_index(memory, [Entity()], indexer, batch_size=100), BulkReport)
 
+
 natural = SearchQuery("how do I brew espresso?", minimum_should_match="75%", syntax="plain")
 assert_type(natural.required(4), int)
 assert_type(parse_query("-dash", syntax="plain"), ParsedQuery)

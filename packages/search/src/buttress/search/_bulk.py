@@ -91,8 +91,8 @@ async def bulk_index[TEntity, TDocument](
         raise SearchConfigurationError("batch_size", batch_size, "must be at least 1")
     if not callable(getattr(indexer, "to_document", None)):
         raise SearchTypeError("indexer", "an Indexer (with to_document)", indexer)
-    if not callable(getattr(provider, "index", None)):
-        raise SearchTypeError("provider", "a search provider (with an index method)", provider)
+    if not all(callable(getattr(provider, name, None)) for name in ("index", "delete", "search")):
+        raise SearchTypeError("provider", "a search provider (index, delete, search)", provider)
     if on_progress is not None and not callable(on_progress):
         raise SearchTypeError("on_progress", "a callable or None", on_progress)
     if not isinstance(entities, Iterable | AsyncIterable) or isinstance(entities, str | bytes | Mapping):

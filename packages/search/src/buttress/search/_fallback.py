@@ -201,8 +201,14 @@ class FallbackSearch[TDocument]:
 
     async def index(self, documents: Iterable[TDocument]) -> None:
         """Index on the primary (raises when it is down)."""
+        self._writable("index")
         await self.primary.index(documents)
 
     async def delete(self, ids: Iterable[str]) -> int:
         """Delete on the primary (raises when it is down)."""
+        self._writable("delete")
         return await self.primary.delete(ids)
+
+    def _writable(self, method: str) -> None:
+        if not callable(getattr(self.primary, method, None)):
+            raise SearchTypeError("primary", f"a search provider with {method}() to write to", self.primary)

@@ -29,6 +29,7 @@ from buttress.core import (
     ButtressError,
     ConfigurationError,
     SerializationError,
+    safe_repr,
 )
 from buttress.core import MissingExtraError as CoreMissingExtraError
 
@@ -76,7 +77,8 @@ class UnknownFieldError(SearchConfigurationError):
     """
 
     def __init__(self, field: str, use: str, declared: tuple[str, ...]) -> None:
-        choices = ", ".join(repr(name) for name in declared) or "none"
+        names = declared if isinstance(declared, tuple | list | set | frozenset) else ()
+        choices = ", ".join(safe_repr(name) for name in names) or "none"
         super().__init__(
             f"{use} field",
             field,
