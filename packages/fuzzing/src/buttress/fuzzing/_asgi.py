@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
 
+from ._checks import positive_int, strings
 from .exceptions import FuzzingConfigurationError, FuzzingTypeError, ServerErrorResponse
 
 __all__ = ["AsgiTarget", "HttpRequest"]
@@ -90,6 +91,10 @@ class _Reader:
         return chunk
 
 
+# An HTTP method is a token (RFC 9110 section 9.1): visible ASCII without separators.
+_TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
 def _visible(raw: bytes) -> bytes:
     """Header values: map every byte to visible ASCII, as servers reject control characters."""
     return bytes(32 + b % 95 for b in raw)
@@ -139,14 +144,15 @@ class AsgiTarget:
                 raise FuzzingTypeError("routes", "a sequence of str paths", route)
             if not route.startswith("/"):
                 raise FuzzingConfigurationError("routes", route, "paths must start with '/'")
-        if isinstance(methods, str) or not methods or not all(isinstance(m, str) and m for m in methods):
-            raise FuzzingConfigurationError("methods", methods, "give at least one HTTP method name")
-        if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 0:
-            raise FuzzingConfigurationError("max_body", max_body, "must be an int of at least 0")
+            if not route.isprintable() or not route.encode("utf-8", "replace").decode("utf-8") == route:
+                raise FuzzingConfigurationError("routes", route, "paths must be printable Unicode")
+        names = strings("methods", methods)
+        if not names or not all(_TOKEN.fullmatch(m) for m in names):
+            raise FuzzingConfigurationError("methods", names, "give at least one HTTP method name (a token)")
         self.app = app
         self.routes = tuple(routes)
-        self.methods = tuple(m.upper() for m in methods)
-        self.max_body = max_body
+        self.methods = tuple(m.upper() for m in names)
+        self.max_body = positive_int("max_body", max_body, minimum=0)
         self.spec = f"asgi:{getattr(app, '__module__', None) or type(app).__module__}"
 
     def scope_objects(self) -> tuple[object, ...]:
@@ -161,7 +167,9 @@ class AsgiTarget:
         query, the headers (a name byte and a value), and the rest is the body. The fixed preamble
         keeps the body's offset stable under mutation.
         """
-        reader = _Reader(data)
+        if not isinstance(data, bytes | bytearray):
+            raise FuzzingTypeError("data", "bytes", data)
+        reader = _Reader(bytes(data))
         method = self.methods[reader.byte() % len(self.methods)]
         route = self.routes[reader.byte() % len(self.routes)]
         # Out-of-range bytes mean "none", so most inputs keep their body at offset 4.

@@ -2,83 +2,17 @@
 
 from __future__ import annotations
 
-import math
-import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from buttress.core import Clock, SystemClock
 
+from ._checks import directory, exception_types, positive_float, positive_int, strings, tokens
 from .exceptions import FuzzingConfigurationError, FuzzingTypeError
 
 __all__ = ["FuzzingConfig"]
 
 _MAX_TOOL_ID = 5
-
-
-def _positive_int(name: str, value: object, *, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise FuzzingTypeError(name, "an int", value)
-    if value < minimum:
-        raise FuzzingConfigurationError(name, value, f"must be at least {minimum}")
-    return value
-
-
-def _positive_float(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise FuzzingTypeError(name, "a number of seconds", value)
-    if not math.isfinite(value) or value <= 0:
-        raise FuzzingConfigurationError(name, value, "must be a finite number of seconds above 0")
-    return float(value)
-
-
-def _directory(name: str, value: object) -> Path | None:
-    if value is None:
-        return None
-    if not isinstance(value, str | os.PathLike):
-        raise FuzzingTypeError(name, "a path (str or os.PathLike) or None", value)
-    path = Path(value)
-    if path.exists() and not path.is_dir():
-        raise FuzzingConfigurationError(name, str(path), "exists and is not a directory")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise FuzzingConfigurationError(name, str(path), f"cannot be created: {exc.strerror}") from exc
-    return path
-
-
-def _tokens(value: object) -> tuple[bytes, ...]:
-    if isinstance(value, bytes | str) or not isinstance(value, Iterable):
-        raise FuzzingTypeError("dictionary", "an iterable of bytes or str tokens", value)
-    tokens: list[bytes] = []
-    for item in value:
-        token = item.encode() if isinstance(item, str) else item
-        if not isinstance(token, bytes | bytearray):
-            raise FuzzingTypeError("dictionary", "an iterable of bytes or str tokens", token)
-        if not token:
-            raise FuzzingConfigurationError("dictionary", item, "tokens must not be empty")
-        tokens.append(bytes(token))
-    return tuple(dict.fromkeys(tokens))
-
-
-def _exception_types(value: object) -> tuple[type[BaseException], ...]:
-    if isinstance(value, type):
-        value = (value,)
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise FuzzingTypeError("expected_exceptions", "an iterable of exception classes", value)
-    found: list[type[BaseException]] = []
-    for item in value:
-        if not (isinstance(item, type) and issubclass(item, BaseException)):
-            raise FuzzingTypeError("expected_exceptions", "an iterable of exception classes", item)
-        if item in (BaseException, Exception):
-            raise FuzzingConfigurationError(
-                "expected_exceptions",
-                item.__name__,
-                "would hide every crash; list the exception types your target documents",
-            )
-        found.append(item)
-    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,13 +85,13 @@ class FuzzingConfig:
                 "max_iterations", None, "give max_iterations, max_time or both, so the campaign ends"
             )
         if self.max_iterations is not None:
-            _positive_int("max_iterations", self.max_iterations)
+            positive_int("max_iterations", self.max_iterations)
         if self.max_time is not None:
-            set_(self, "max_time", _positive_float("max_time", self.max_time))
+            set_(self, "max_time", positive_float("max_time", self.max_time))
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise FuzzingTypeError("seed", "an int", self.seed)
-        _positive_int("min_input_size", self.min_input_size, minimum=0)
-        _positive_int("max_input_size", self.max_input_size)
+        positive_int("min_input_size", self.min_input_size, minimum=0)
+        positive_int("max_input_size", self.max_input_size)
         if self.min_input_size > self.max_input_size:
             raise FuzzingConfigurationError(
                 "min_input_size",
@@ -165,36 +99,26 @@ class FuzzingConfig:
                 f"must not exceed max_input_size={self.max_input_size}",
             )
         if self.timeout is not None:
-            set_(self, "timeout", _positive_float("timeout", self.timeout))
-        set_(self, "corpus_dir", _directory("corpus_dir", self.corpus_dir))
-        set_(self, "crashes_dir", _directory("crashes_dir", self.crashes_dir))
-        set_(self, "dictionary", _tokens(self.dictionary))
-        set_(self, "expected_exceptions", _exception_types(self.expected_exceptions))
-        _positive_int("max_frames", self.max_frames)
-        _positive_int("max_mutations", self.max_mutations)
-        _positive_int("minimize_budget", self.minimize_budget, minimum=0)
-        set_(self, "progress_interval", _positive_float("progress_interval", self.progress_interval))
+            set_(self, "timeout", positive_float("timeout", self.timeout))
+        set_(self, "corpus_dir", directory("corpus_dir", self.corpus_dir))
+        set_(self, "crashes_dir", directory("crashes_dir", self.crashes_dir))
+        set_(self, "dictionary", tokens(self.dictionary))
+        set_(self, "expected_exceptions", exception_types(self.expected_exceptions))
+        positive_int("max_frames", self.max_frames)
+        positive_int("max_mutations", self.max_mutations)
+        positive_int("minimize_budget", self.minimize_budget, minimum=0)
+        set_(self, "progress_interval", positive_float("progress_interval", self.progress_interval))
         for name in ("line_numbers", "coverage", "code_constants"):
             if not isinstance(getattr(self, name), bool):
                 raise FuzzingTypeError(name, "a bool", getattr(self, name))
-        set_(self, "skip_functions", self._strings("skip_functions", self.skip_functions))
-        set_(self, "scope", self._strings("scope", self.scope))
+        set_(self, "skip_functions", strings("skip_functions", self.skip_functions))
+        set_(self, "scope", strings("scope", self.scope))
         tool_id = self.monitoring_tool_id
         if tool_id is not None:
-            _positive_int("monitoring_tool_id", tool_id, minimum=0)
+            positive_int("monitoring_tool_id", tool_id, minimum=0)
             if tool_id > _MAX_TOOL_ID:
                 raise FuzzingConfigurationError("monitoring_tool_id", tool_id, "must be between 0 and 5")
         if not (
             callable(getattr(self.clock, "monotonic", None)) and callable(getattr(self.clock, "now", None))
         ):
             raise FuzzingTypeError("clock", "a Clock (with now() and monotonic())", self.clock)
-
-    @staticmethod
-    def _strings(name: str, value: object) -> tuple[str, ...]:
-        if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-            raise FuzzingTypeError(name, "an iterable of str", value)
-        items = tuple(value)
-        for item in items:
-            if not isinstance(item, str | os.PathLike) or not str(item):
-                raise FuzzingTypeError(name, "an iterable of non-empty str", item)
-        return tuple(os.fspath(item) for item in items)

@@ -6,6 +6,9 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Final, Literal
 
+from ._checks import positive_int, random_source, tokens
+from .exceptions import FuzzingConfigurationError, FuzzingTypeError
+
 __all__ = ["INTERESTING_INTEGERS", "Mutator"]
 
 #: Boundary values that break size checks and arithmetic: written as 1, 2, 4 or 8 bytes, either order.
@@ -40,12 +43,14 @@ class Mutator:
         max_size: int = 4096,
         max_mutations: int = 5,
     ) -> None:
-        self._rng = rng
-        self._random = rng.random
-        self.dictionary = list(dictionary)
-        self._min = min_size
-        self._max = max_size
-        self._max_mutations = max_mutations
+        self._rng = random_source(rng)
+        self._random = self._rng.random
+        self.dictionary = list(tokens(dictionary)) if dictionary else []
+        self._min = positive_int("min_size", min_size, minimum=0)
+        self._max = positive_int("max_size", max_size)
+        if self._min > self._max:
+            raise FuzzingConfigurationError("min_size", min_size, f"must not exceed max_size={max_size}")
+        self._max_mutations = positive_int("max_mutations", max_mutations)
         self._operations: list[Callable[[bytearray], None]] = [
             self._flip_bit,
             self._random_byte,
@@ -70,6 +75,10 @@ class Mutator:
 
     def mutate(self, data: bytes, other: bytes | None = None) -> bytes:
         """A mutated copy of ``data``; ``other`` (another corpus input) may be spliced in."""
+        if not isinstance(data, bytes | bytearray):
+            raise FuzzingTypeError("data", "bytes", data)
+        if other is not None and not isinstance(other, bytes | bytearray):
+            raise FuzzingTypeError("other", "bytes or None", other)
         random_ = self._random
         buf = bytearray(data)
         operations = self._operations

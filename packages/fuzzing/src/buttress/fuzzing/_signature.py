@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from .exceptions import FuzzingConfigurationError, FuzzingTypeError, InputTimeout
+from ._checks import positive_int, strings
+from .exceptions import FuzzingTypeError, InputTimeout
 
 __all__ = ["CrashSignature", "Frame", "SignatureBuilder"]
 
@@ -47,6 +48,13 @@ class Frame:
     function: str
     line: int | None = None
 
+    def __post_init__(self) -> None:
+        for name in ("path", "function"):
+            if not isinstance(getattr(self, name), str):
+                raise FuzzingTypeError(name, "a str", getattr(self, name))
+        if self.line is not None and (isinstance(self.line, bool) or not isinstance(self.line, int)):
+            raise FuzzingTypeError("line", "an int or None", self.line)
+
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line is not None else self.path
         return f"{self.function} ({where})"
@@ -73,6 +81,8 @@ class CrashSignature:
     def __post_init__(self) -> None:
         if not isinstance(self.exception_type, str) or not self.exception_type:
             raise FuzzingTypeError("exception_type", "a non-empty str", self.exception_type)
+        if not isinstance(self.frames, tuple) or not all(isinstance(f, Frame) for f in self.frames):
+            raise FuzzingTypeError("frames", "a tuple of Frame", self.frames)
         lines = [_SIGNATURE_VERSION, self.exception_type]
         lines.extend(f"{f.path}\0{f.function}\0{'' if f.line is None else f.line}" for f in self.frames)
         digest = hashlib.sha256("\n".join(lines).encode("utf-8", "surrogatepass")).hexdigest()
@@ -203,14 +213,12 @@ class SignatureBuilder:
         scope: Iterable[str] = (),
         skip_functions: Iterable[str] = (),
     ) -> None:
-        if isinstance(max_frames, bool) or not isinstance(max_frames, int):
-            raise FuzzingTypeError("max_frames", "an int", max_frames)
-        if max_frames < 1:
-            raise FuzzingConfigurationError("max_frames", max_frames, "must be at least 1")
-        self._max_frames = max_frames
-        self._line_numbers = bool(line_numbers)
-        self._scope = tuple(os.path.realpath(s) for s in scope)
-        patterns = [fnmatch.translate(p) for p in skip_functions]
+        self._max_frames = positive_int("max_frames", max_frames)
+        if not isinstance(line_numbers, bool):
+            raise FuzzingTypeError("line_numbers", "a bool", line_numbers)
+        self._line_numbers = line_numbers
+        self._scope = tuple(os.path.realpath(s) for s in strings("scope", scope))
+        patterns = [fnmatch.translate(p) for p in strings("skip_functions", skip_functions)]
         self._skip = re.compile("|".join(patterns)) if patterns else None
         self._files: dict[str, str | None] = {}
 

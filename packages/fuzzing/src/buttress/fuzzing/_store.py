@@ -6,11 +6,13 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from ._checks import directory as checked_directory
+from ._checks import path_or_none, positive_int
 from ._signature import CrashSignature
 from .exceptions import CorruptCrashIndexError, FuzzingTypeError
 
@@ -118,11 +120,10 @@ class CrashStore:
     """
 
     def __init__(self, directory: Path | str | None) -> None:
-        self.directory = Path(directory) if directory is not None else None
+        self.directory = checked_directory("directory", directory)
         self._records: dict[str, CrashRecord] = {}
         self._pending: dict[str, tuple[int, CrashRecord]] = {}
         if self.directory is not None:
-            self.directory.mkdir(parents=True, exist_ok=True)
             self._records = self._read()
 
     @property
@@ -161,10 +162,14 @@ class CrashStore:
 
     def get(self, signature: CrashSignature) -> CrashRecord | None:
         """The record of a signature, or ``None``."""
+        if not isinstance(signature, CrashSignature):
+            raise FuzzingTypeError("signature", "a CrashSignature", signature)
         return self._records.get(signature.digest)
 
     def by_digest(self, digest: str) -> CrashRecord | None:
         """The record whose signature has this digest, or ``None``."""
+        if not isinstance(digest, str):
+            raise FuzzingTypeError("digest", "a str", digest)
         return self._records.get(digest)
 
     def __len__(self) -> int:
@@ -188,6 +193,13 @@ class CrashStore:
         Returns:
             The updated record and whether the signature is new to this store.
         """
+        _check_crash(signature, data, details)
+        if not isinstance(when, datetime):
+            raise FuzzingTypeError("when", "a datetime", when)
+        if not isinstance(message, str):
+            raise FuzzingTypeError("message", "a str", message)
+        if target is not None and not isinstance(target, str):
+            raise FuzzingTypeError("target", "a str or None", target)
         digest = signature.digest
         old = self._records.get(digest)
         message = message.splitlines()[0][:_MESSAGE_LIMIT] if message else ""
@@ -207,6 +219,7 @@ class CrashStore:
 
     def replace_reproducer(self, signature: CrashSignature, data: bytes, details: str = "") -> None:
         """Store a smaller reproducer (a minimised one) for a known signature."""
+        _check_crash(signature, data, details)
         old = self._records.get(signature.digest)
         if old is None or len(data) >= old.size:
             return
@@ -268,10 +281,11 @@ class Corpus:
     """
 
     def __init__(self, directory: Path | str | None) -> None:
-        self.directory = Path(directory) if directory is not None else None
+        self.directory = path_or_none("directory", directory)
 
     def load(self, max_size: int) -> list[bytes]:
         """The stored inputs, in file-name order (so loading is deterministic), cut to ``max_size``."""
+        positive_int("max_size", max_size)
         if self.directory is None or not self.directory.is_dir():
             return []
         return [path.read_bytes()[:max_size] for path in self._files()]
@@ -282,10 +296,14 @@ class Corpus:
 
     def add(self, data: bytes) -> None:
         """Store one input (no-op for an in-memory corpus or an input already stored)."""
+        if not isinstance(data, bytes | bytearray):
+            raise FuzzingTypeError("data", "bytes", data)
+        data = bytes(data)
         if self.directory is None:
             return
         path = self.directory / hashlib.sha256(data).hexdigest()[:40]
         if not path.exists():
+            checked_directory("directory", self.directory)
             _atomic_write(path, data)
 
     def replace_all(self, inputs: list[bytes]) -> int:
@@ -308,8 +326,14 @@ class Corpus:
         return removed
 
 
-def format_table(records: list[CrashRecord]) -> str:
+def format_table(records: Iterable[CrashRecord]) -> str:
     """A plain-text table of crashes: id, count, size, first/last seen and the signature."""
+    given: object = records
+    if isinstance(given, str | bytes) or not isinstance(given, Iterable):
+        raise FuzzingTypeError("records", "a list of CrashRecord", given)
+    records = list(given)
+    if not all(isinstance(r, CrashRecord) for r in records):
+        raise FuzzingTypeError("records", "a list of CrashRecord", records)
     if not records:
         return "no crashes"
     header = f"{'signature':<16}  {'count':>7}  {'size':>6}  {'first seen':<19}  {'last seen':<19}  crash"
@@ -320,3 +344,12 @@ def format_table(records: list[CrashRecord]) -> str:
         for r in records
     )
     return "\n".join(lines)
+
+
+def _check_crash(signature: object, data: object, details: object) -> None:
+    if not isinstance(signature, CrashSignature):
+        raise FuzzingTypeError("signature", "a CrashSignature", signature)
+    if not isinstance(data, bytes):
+        raise FuzzingTypeError("data", "bytes", data)
+    if not isinstance(details, str):
+        raise FuzzingTypeError("details", "a str", details)
