@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from buttress.core import ButtressError
 
-from ._hostile import DEFAULT_TIMEOUT, ErrorLogs, hostile_settings
+from ._hostile import DEFAULT_TIMEOUT, ErrorLogs, hostile_settings, run_quietly
 
 __all__ = ["check_hostile_asgi", "check_hostile_wsgi"]
 
@@ -301,7 +301,7 @@ async def check_hostile_asgi(
         if problems:
             raise AssertionError(f"{scope['method']!r} {scope['path']!r:.60}: " + "; ".join(problems))
 
-    await asyncio.to_thread(run)
+    await asyncio.to_thread(run_quietly, run)
 
 
 def _latin1(data: bytes) -> str:
@@ -406,4 +406,4 @@ def check_hostile_wsgi(
                 f"{environ['REQUEST_METHOD']!r} {environ['PATH_INFO']!r:.60}: " + "; ".join(problems)
             )
 
-    run()
+    run_quietly(run)
