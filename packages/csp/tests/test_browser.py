@@ -1,12 +1,15 @@
 """A real browser agrees: headless Chromium (Debian's) under the strict preset, driven by selenium.
 
-Needs ``chromium`` and ``chromium-driver`` from apt. Without them the test skips, or fails when
-``BUTTRESS_REQUIRE_SERVICES=1`` (as in CI). No browser is ever downloaded.
+Needs ``chromium`` and ``chromium-driver`` from apt, or the browser and driver named by
+``BUTTRESS_CHROMIUM`` and ``BUTTRESS_CHROMEDRIVER`` (GitHub's ubuntu-24.04 runners, where apt's
+``chromium`` is only a snap stub, set them from a browser set-up step). Without them the test skips,
+or fails when ``BUTTRESS_REQUIRE_SERVICES=1`` (as in CI). The tests never download a browser.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,8 +26,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from buttress.csp import NONCE_ENVIRON_KEY, CSPReport, CSPWSGIMiddleware, WSGIReportReceiver, strict
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM = os.environ.get("BUTTRESS_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("BUTTRESS_CHROMEDRIVER", "/usr/bin/chromedriver")
 FLAGS = [
     "--headless",
     "--no-sandbox",
