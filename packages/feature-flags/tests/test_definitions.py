@@ -40,14 +40,6 @@ GOOD: dict[str, Any] = {"name": "f", "strategies": [{"name": "default"}]}
         ({"name": "f", "strategies": {"name": "default"}}, "strategies"),
         ({"name": "f", "strategies": [{"parameters": {}}]}, "strategies[0].name"),
         (
-            {"name": "f", "strategies": [{"name": "flexibleRollout", "parameters": {"rollout": "150"}}]},
-            "strategies[0].parameters.rollout",
-        ),
-        (
-            {"name": "f", "strategies": [{"name": "flexibleRollout", "parameters": {"rollout": "half"}}]},
-            "strategies[0].parameters.rollout",
-        ),
-        (
             {"name": "f", "strategies": [{"name": "default", "constraints": [{"operator": "IN"}]}]},
             "strategies[0].constraints[0].contextName",
         ),
@@ -228,6 +220,32 @@ def _one_constraint(constraint: dict[str, Any]) -> dict[str, Any]:
         ),
         ({"name": "strict", "strategies": [{"name": "everyoneButBob"}]}, "strategies[0].name"),
         ({"name": "strict", "strategies": [{"name": "flexibleRollout"}]}, "strategies[0].parameters.rollout"),
+        (
+            {"name": "strict", "strategies": [{"name": "flexibleRollout", "parameters": {"rollout": "150"}}]},
+            "strategies[0].parameters.rollout",
+        ),
+        (
+            {
+                "name": "strict",
+                "strategies": [{"name": "flexibleRollout", "parameters": {"rollout": "half"}}],
+            },
+            "strategies[0].parameters.rollout",
+        ),
+        (
+            {
+                "name": "strict",
+                "strategies": [{"name": "flexibleRollout", "parameters": {"rollout": "5", "groupId": 'a"b'}}],
+            },
+            "strategies[0].parameters.groupId",
+        ),
+        (
+            _one_constraint({"contextName": "n", "operator": "NUM_GT", "value": "1_000"}),
+            "strategies[0].constraints[0].value",
+        ),
+        (
+            _one_constraint({"contextName": "t", "operator": "DATE_AFTER", "value": "2024-01-01"}),
+            "strategies[0].constraints[0].value",
+        ),
         ({"name": "strict", "variants": [{"name": "a", "weight": 0}]}, "variants"),
         ({"name": "strict", "dependencies": [{"feature": "strict"}]}, "dependencies[0].feature"),
     ],

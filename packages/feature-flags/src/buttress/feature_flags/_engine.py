@@ -70,11 +70,16 @@ def payload_value(payload: Payload | None) -> JsonValue:
 class _Choice:
     """A variant with everything an evaluation returns for it, computed once per snapshot."""
 
-    __slots__ = ("outcomes", "result", "value", "variant")
+    __slots__ = ("outcomes", "result", "result_feature_off", "value", "variant")
 
     def __init__(self, variant: Variant, result: VariantResult, value: JsonValue) -> None:
         self.variant = variant
         self.result = result
+        # Unleash reports `feature_enabled` from its own isEnabled, which may disagree with the rule
+        # that picked the variant (a random rollout draws again): the variant with it off, ready.
+        self.result_feature_off = VariantResult(
+            name=result.name, enabled=True, feature_enabled=False, payload=result.payload, value=result.value
+        )
         self.value = value
         self.outcomes = {
             kind: Outcome(on=True, choice=self, matched=kind) for kind in ("static", "targeting", "split")
@@ -194,6 +199,7 @@ class CompiledFlag:
         "key",
         "metadata",
         "off_outcome",
+        "panic_outcome",
         "plain_on",
         "rule",
         "strategies",
@@ -228,6 +234,8 @@ class CompiledFlag:
         self.off_outcome = (
             Outcome(on=False, choice=self.default_choice, matched="default") if self.enabled else _DISABLED
         )
+        # Weights that sum to 0 make Unleash's engine fail the evaluation: "off", and no variant.
+        self.panic_outcome = Outcome(on=False, choice=self.default_choice, matched="default")
 
 
 class Outcome:
@@ -371,20 +379,26 @@ class Snapshot:
         if picked is None:
             return flag.plain_on[kind]
         if isinstance(picked, _Panic):
-            return flag.off_outcome
+            return flag.panic_outcome
         choice, split = picked
         return choice.outcomes["split" if split else kind]
 
     def variant(self, flag: CompiledFlag | None, context: Context) -> VariantResult:
-        """Unleash's ``getVariant``: the variant, or the ``disabled`` variant."""
+        """Unleash's ``getVariant``: the variant, or the ``disabled`` variant.
+
+        As in Unleash, ``feature_enabled`` is the flag's ``isEnabled`` for the context, asked apart
+        from the variant (the two differ only where a random rollout draws twice, or where the rule of
+        all strategies and the strategies' own rules do).
+        """
         if flag is None:
             return DISABLED_VARIANT
         outcome = self.decide(flag, context)
-        if not outcome.on:
+        if outcome is flag.panic_outcome:
             return DISABLED_VARIANT
-        if outcome.choice is None:
-            return _ENABLED_WITHOUT_VARIANT
-        return outcome.choice.result
+        feature_enabled = self.is_on(flag, context)
+        if not outcome.on or outcome.choice is None:
+            return _ENABLED_WITHOUT_VARIANT if feature_enabled else DISABLED_VARIANT
+        return outcome.choice.result if feature_enabled else outcome.choice.result_feature_off
 
 
 def _first_match(flag: CompiledFlag, context: Context, toggle: str) -> _CompiledStrategy | None:

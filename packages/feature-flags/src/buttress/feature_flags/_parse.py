@@ -32,7 +32,6 @@ __all__ = [
 ]
 
 _OPERATORS = {operator.value: operator for operator in Operator if operator is not Operator.UNKNOWN}
-_PERCENT_PARAMETERS = ("rollout", "percentage")
 
 
 class _Reader:
@@ -160,9 +159,6 @@ def _strategy(reader: _Reader, value: object, path: str, segments: Mapping[int, 
             if item is None:
                 continue
             parameters[str(key)] = reader.scalar_text(item, f"{path}.parameters.{key}")
-    for key in _PERCENT_PARAMETERS:
-        if key in parameters:
-            _percentage(reader, parameters[key], f"{path}.parameters.{key}")
     segment_ids = tuple(
         reader.integer(item, f"{path}.segments[{index}]")
         for index, item in enumerate(reader.sequence(data.get("segments"), f"{path}.segments"))
@@ -182,16 +178,6 @@ def _strategy(reader: _Reader, value: object, path: str, segments: Mapping[int, 
     )
 
 
-def _percentage(reader: _Reader, text: str, path: str) -> int:
-    try:
-        number = float(text)
-    except ValueError:
-        raise reader.fail(path, f"must be a percentage from 0 to 100, got {text!r}") from None
-    if not 0 <= number <= 100:
-        raise reader.fail(path, f"must be a percentage from 0 to 100, got {text!r}")
-    return round(number)
-
-
 def _constraints(reader: _Reader, value: object, path: str) -> tuple[Constraint, ...]:
     return tuple(
         _constraint(reader, item, f"{path}[{index}]")
@@ -209,7 +195,7 @@ def _constraint(reader: _Reader, value: object, path: str) -> Constraint:
     )
     single = data.get("value")
     return Constraint(
-        context_name=reader.text(data.get("contextName"), f"{path}.contextName"),
+        context_name=reader.text(data.get("contextName"), f"{path}.contextName", empty=True),
         operator=operator,
         values=values,
         value=None if single is None else reader.scalar_text(single, f"{path}.value"),
@@ -250,7 +236,7 @@ def _variant(reader: _Reader, value: object, path: str) -> Variant:
         weight=reader.integer(data.get("weight", 1), f"{path}.weight"),
         value=_json(reader, data.get("value"), f"{path}.value"),
         payload=payload,
-        stickiness=None if stickiness is None else reader.text(stickiness, f"{path}.stickiness"),
+        stickiness=None if stickiness is None else reader.text(stickiness, f"{path}.stickiness", empty=True),
         overrides=overrides,
     )
 
@@ -272,7 +258,7 @@ def _json(reader: _Reader, value: object, path: str) -> JsonValue:
 def _override(reader: _Reader, value: object, path: str) -> Override:
     data = reader.mapping(value, path)
     return Override(
-        context_name=reader.text(data.get("contextName"), f"{path}.contextName"),
+        context_name=reader.text(data.get("contextName"), f"{path}.contextName", empty=True),
         values=tuple(
             reader.scalar_text(item, f"{path}.values[{index}]")
             for index, item in enumerate(reader.sequence(data.get("values"), f"{path}.values"))
