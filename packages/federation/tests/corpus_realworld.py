@@ -1210,6 +1210,89 @@ EDGES: list[Case] = [
         "REQUIRES_FIELDS_MISSING_EXTERNAL",
         "REQUIRES_UNSUPPORTED_ON_INTERFACE",
     ),
+    # Directive arguments in SDL are checked against their types, with Apollo's leniency.
+    case(
+        "edge-deprecated-reason-not-a-string",
+        "type Query { a: Int @deprecated(reason: 5) }",
+        "INVALID_GRAPHQL",
+    ),
+    case(
+        "edge-specified-by-url-not-a-string",
+        "scalar S @specifiedBy(url: 5)\ntype Query { a: S }",
+        "INVALID_GRAPHQL",
+    ),
+    case(
+        "edge-key-resolvable-not-a-boolean",
+        _FED + 'type Query { a: Int }\ntype U @key(fields: "id", resolvable: "no") { id: ID! }',
+        "INVALID_GRAPHQL",
+    ),
+    case(
+        "edge-key-fields-null",
+        _FED + "type Query { a: Int }\ntype U @key(fields: null) { id: ID! }",
+        "KEY_INVALID_FIELDS_TYPE",
+    ),
+    case(
+        "edge-list-size-assumed-size-not-an-int",
+        link("2.9", "@listSize") + 'type Query { a: [Int] @listSize(assumedSize: "x") }',
+        "INVALID_GRAPHQL",
+    ),
+    case(
+        "edge-list-size-assumed-size-past-32-bits",
+        link("2.9", "@listSize") + "type Query { a: [Int] @listSize(assumedSize: 99999999999999) }",
+    ),
+    case(
+        "edge-cost-weight-not-an-int",
+        link("2.9", "@cost") + 'type Query { a: Int @cost(weight: "x") }',
+        "INVALID_GRAPHQL",
+    ),
+    case(
+        "edge-int-argument-past-1e21",
+        "directive @my(x: Int) on OBJECT\ntype Query @my(x: 123456789012345678901234567890) { a: Int }",
+        "INVALID_GRAPHQL",
+    ),
+    case(
+        "edge-null-for-a-required-argument",
+        "directive @my(x: String!) on OBJECT\ntype Query @my(x: null) { a: Int }",
+    ),
+    case(
+        "edge-enum-argument-written-as-a-string",
+        'enum E { A B }\ndirective @my(x: E) on OBJECT\ntype Query @my(x: "A") { a: Int }',
+    ),
+    case(
+        "edge-enum-argument-unknown-value",
+        "enum E { A B }\ndirective @my(x: E) on OBJECT\ntype Query @my(x: C) { a: Int }",
+        "INVALID_GRAPHQL",
+    ),
+    case(
+        "edge-input-argument-missing-required-field",
+        "input I { a: Int! b: String }\ndirective @my(x: I) on OBJECT\n"
+        'type Query @my(x: {b: "x"}) { a: Int }',
+    ),
+    case(
+        "edge-input-argument-unknown-field",
+        'input I { a: Int! }\ndirective @my(x: I) on OBJECT\ntype Query @my(x: {a: 1, c: "x"}) { a: Int }',
+        "INVALID_GRAPHQL",
+    ),
+    case(
+        "edge-id-argument-float",
+        "directive @my(x: ID) on OBJECT\ntype Query @my(x: 1.5) { a: Int }",
+        "INVALID_GRAPHQL",
+    ),
+    case(
+        "edge-argument-on-argument-enum-value-and-input-field",
+        "directive @my(x: Int) on ARGUMENT_DEFINITION | ENUM_VALUE | INPUT_FIELD_DEFINITION\n"
+        'enum E { A @my(x: "s") }\ninput I { f: Int @my(x: "s") }\n'
+        'type Query { a(y: Int @my(x: "s"), i: I): E }',
+        "INVALID_GRAPHQL",
+        "INVALID_GRAPHQL",
+        "INVALID_GRAPHQL",
+    ),
+    case(
+        "edge-link-purpose-unknown",
+        'extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", import: ["@key"], for: NOPE)\n'
+        "type Query { a: Int }",
+        "INVALID_GRAPHQL",
+    ),
     # Apollo 2.14.4 throws on these three instead of answering (see test_apollo.APOLLO_CRASHES).
     case(
         "edge-other-link-not-a-url",

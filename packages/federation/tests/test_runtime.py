@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from buttress.federation import (
     EntityResolutionError,
+    FederationArgumentTypeError,
     FederationConfigurationError,
     FederationValidationError,
     Representation,
@@ -237,7 +238,7 @@ def test_configuration_errors() -> None:
         build_federated_schema(SDL, {}, resolvers={"Query.nope": lambda *_: None})
     with pytest.raises(FederationConfigurationError, match="not callable"):
         build_federated_schema(SDL, {"User": "resolver"})  # type: ignore[dict-item]
-    with pytest.raises(FederationConfigurationError, match="GraphQLSchema"):
+    with pytest.raises(FederationArgumentTypeError, match="GraphQLSchema"):
         federate("type Query { a: Int }")  # type: ignore[arg-type]
     with pytest.raises(FederationValidationError):
         build_federated_schema(SDL.replace('"upc"', '"sku"'))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,9 +16,11 @@ from hypothesis import strategies as st
 from buttress.core import ArgumentTypeError, ButtressError
 from buttress.federation import (
     FederationValidationError,
+    FieldSetError,
     SubgraphError,
     build_subgraph,
     check_subgraph,
+    parse_field_set,
     validate_subgraph,
 )
 from buttress.federation.__main__ import main
@@ -205,10 +210,9 @@ def test_cli_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "cannot read" in capsys.readouterr().err
 
 
-def test_cli_needs_a_command() -> None:
-    with pytest.raises(SystemExit) as raised:
-        main([])
-    assert raised.value.code == 2
+def test_cli_needs_a_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "required" in capsys.readouterr().err
 
 
 def test_subgraph_error_as_dict() -> None:
@@ -220,3 +224,139 @@ def test_subgraph_error_as_dict() -> None:
         "line": 1,
         "column": 2,
     }
+
+
+# --- bad input at every door: typed errors, exit statuses, never a traceback --------------------------
+
+RENAMED_BADLY = (
+    'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", '
+    'import: [{name: "@key", as: "@primary-key"}])\ntype User @key(fields: "id") { id: ID! }'
+)
+
+
+def test_a_rename_that_is_not_a_name_is_a_link_error() -> None:
+    """The issue's case: this raised GraphQLSyntaxError from check_subgraph."""
+    (error,) = check_subgraph(RENAMED_BADLY)
+    assert error.code == "INVALID_LINK_DIRECTIVE_USAGE"
+    assert "must use a GraphQL name" in error.message
+    with pytest.raises(FederationValidationError):
+        validate_subgraph(RENAMED_BADLY)
+
+
+@pytest.mark.parametrize(
+    "fields", ["id {", "", "{ }", "a { }", "ident: id @", "\x00", "{" * 5000, "a" + " { a" * 400]
+)
+def test_parse_field_set_raises_field_set_error(fields: str) -> None:
+    with pytest.raises(FieldSetError) as raised:
+        parse_field_set(fields)
+    assert isinstance(raised.value, ValueError)
+    assert isinstance(raised.value, ButtressError)
+    assert raised.value.fields == fields
+    assert raised.value.reason.startswith("Syntax Error")
+    assert len(str(raised.value)) < 400
+
+
+def test_parse_field_set_error_says_where() -> None:
+    with pytest.raises(FieldSetError) as raised:
+        parse_field_set("id org { }")
+    assert raised.value.column == 10
+
+
+@pytest.mark.parametrize("bad", [None, b"id", 12, ["id"]])
+def test_parse_field_set_rejects_non_strings(bad: object) -> None:
+    with pytest.raises(ArgumentTypeError, match="fields"):
+        parse_field_set(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [None, b"type Query { a: Int }", 12])
+def test_check_and_build_reject_non_strings(bad: object) -> None:
+    with pytest.raises(ArgumentTypeError, match="sdl"):
+        check_subgraph(bad)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentTypeError, match="sdl"):
+        build_subgraph(bad)  # type: ignore[arg-type]
+
+
+@given(st.text(max_size=300))
+def test_property_29_any_text_gets_a_verdict(text: str) -> None:
+    """Property 29: check_subgraph answers any text with a list of errors, never an exception."""
+    assert isinstance(check_subgraph(text), list)
+
+
+_TOKENS = [
+    "{", "}", "(", ")", "[", "]", "!", ":", "@", '"', "\\", "extend", "schema", "type", "@key", "@link",
+    "as:", "import:", '"@key"', '{name: "@key", as: "@x-y"}', "query:", "Query", "\x00", "\ud800", "...",
+    "null", "99999999999999999999999", "1e400", "enum", "input", "scalar", "fields:", '"id {"', "url:",
+]  # fmt: skip
+
+
+@given(
+    st.sampled_from([c.sdl for c in HAND]),
+    st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(_TOKENS)), min_size=1, max_size=6),
+)
+def test_property_29_mutated_subgraphs_get_a_verdict(sdl: str, edits: list[tuple[int, str]]) -> None:
+    """Property 29: corpus SDL with tokens spliced in anywhere still gets a verdict, never an exception."""
+    for position, token in edits:
+        at = position % (len(sdl) + 1)
+        sdl = sdl[:at] + token + sdl[at:]
+    assert isinstance(check_subgraph(sdl), list)
+
+
+def _run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "buttress.federation", *args],
+        capture_output=True,
+        text=True,
+        errors="backslashreplace",
+        cwd=cwd,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+    )
+
+
+def test_cli_bad_files_get_a_status_and_a_message_never_a_traceback(tmp_path: Path) -> None:
+    """The command line, run as users run it, on every kind of file it cannot use."""
+    (tmp_path / "latin1.graphql").write_bytes("type Query { caf\u00e9: Int }".encode("latin-1"))
+    (tmp_path / "garbage.graphql").write_bytes(b"\x00\xff{{{ type ]]] @@@")
+    (tmp_path / "renamed.graphql").write_text(RENAMED_BADLY, encoding="utf-8")
+    (tmp_path / "surrogate.graphql").write_text('type Query { a: Int @deprecated(reason: "\\ud800") }')
+    (tmp_path / "unicode-\u00e9.graphql").write_text("type Query { a: Int }", encoding="utf-8")
+    (tmp_path / "folder.graphql").mkdir()
+    cases = {
+        ("validate", "latin1.graphql"): (2, "not UTF-8"),
+        ("validate", "absent.graphql"): (2, "No such file"),
+        ("validate", "folder.graphql"): (2, "cannot read"),
+        ("validate", "garbage.graphql"): (2, "not UTF-8"),
+        ("validate", "renamed.graphql"): (1, "INVALID_LINK_DIRECTIVE_USAGE"),
+        ("validate", "surrogate.graphql"): (1, "INVALID_GRAPHQL"),
+        ("validate", "unicode-\u00e9.graphql"): (0, "valid"),
+        ("validate", "--json", "absent.graphql", "renamed.graphql"): (2, '"unreadable"'),
+        ("validate",): (2, "required"),
+        ("nope",): (2, "invalid choice"),
+        ("validate", "--bogus", "renamed.graphql"): (2, "unrecognized arguments"),
+    }
+    for args, (status, text) in cases.items():
+        done = _run_cli(*args, cwd=tmp_path)
+        assert done.returncode == status, (args, done.stdout, done.stderr)
+        assert text in done.stdout + done.stderr, (args, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr, (args, done.stderr)
+
+
+def test_cli_refuses_files_past_the_size_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("buttress.federation.__main__.MAX_FILE_BYTES", 10)
+    big = _write(tmp_path, "big.graphql", "type Query { a: Int }")
+    assert main(["validate", str(big)]) == 2
+    assert "larger than" in capsys.readouterr().err
+
+
+def test_cli_path_with_nul_byte(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "a\x00b.graphql"]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", [5, "validate x", [b"validate"], [None]])
+def test_cli_argv_of_the_wrong_type(bad: object) -> None:
+    with pytest.raises(ArgumentTypeError, match="argv"):
+        main(bad)  # type: ignore[arg-type]

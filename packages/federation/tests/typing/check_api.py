@@ -16,6 +16,7 @@ from buttress.federation import (
     DataLoader,
     EntityKey,
     FederationValidationError,
+    FieldSetError,
     Representation,
     SubgraphError,
     analyze_cost,
@@ -69,3 +70,6 @@ limits = CostLimits(max_cost=100)
 assert_type(analyze_cost(schema, "{ a }"), CostReport)
 assert_type(enforce_cost_limits(schema, "{ a }", limits).cost, int)
 assert_type(CostLimitExceededError("cost", 2, 1).limit, int)
+assert_type(CostLimits().max_tokens, int | None)
+assert_type(FieldSetError("id {", "Syntax Error").column, int | None)
+assert_type(FieldSetError("id {", "Syntax Error").fields, str)

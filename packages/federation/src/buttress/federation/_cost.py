@@ -35,15 +35,28 @@ from graphql import (
     is_composite_type,
     parse,
     validate,
+    validate_schema,
 )
 from graphql.error import GraphQLSyntaxError
 
-from .exceptions import CostLimitExceededError, FederationConfigurationError
+from ._links import GRAPHQL_NAME
+from .exceptions import (
+    CostLimitExceededError,
+    FederationArgumentTypeError,
+    FederationConfigurationError,
+)
 
 __all__ = ["CostLimits", "CostReport", "analyze_cost", "enforce_cost_limits", "execute_with_limits"]
 
 type _Composite = GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType
 type _Sized = tuple[frozenset[str], int] | None
+
+_MAX_NESTING = 128
+"""Fields, inline fragments and fragment spreads nested deeper than this are refused, not recursed into."""
+_HUGE_DIGITS = 100
+_HUGE: int = 10**100
+"""Where costs, sizes and integer literals saturate: past every limit, and printable (``str()`` refuses
+ints of 4,300 digits and more)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,8 @@ class CostLimits:
         mutation_cost: Cost of a root mutation field.
         cost_directive: The schema's name for ``@cost``.
         list_size_directive: The schema's name for ``@listSize``.
+        max_tokens: The most lexical tokens an operation's text may have before it is parsed (Apollo
+            Router's default is 15,000 too), or ``None``; bounds the work a huge document can cause.
     """
 
     max_cost: int | None = 1000
@@ -78,9 +93,10 @@ class CostLimits:
     mutation_cost: int = 10
     cost_directive: str = "cost"
     list_size_directive: str = "listSize"
+    max_tokens: int | None = 15_000
 
     def __post_init__(self) -> None:
-        for name in ("max_cost", "max_depth", "max_aliases"):
+        for name in ("max_cost", "max_depth", "max_aliases", "max_tokens"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
                 raise FederationConfigurationError(name, value, "must be a non-negative int or None")
@@ -88,6 +104,10 @@ class CostLimits:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise FederationConfigurationError(name, value, "must be a non-negative int")
+        for name in ("cost_directive", "list_size_directive"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not GRAPHQL_NAME.match(value):
+                raise FederationConfigurationError(name, value, "must be a GraphQL name (letters, digits, _)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +145,7 @@ class _Analysis:
     fragments: dict[str, FragmentDefinitionNode]
     memo: dict[tuple[str, _Sized], _Measure] = field(default_factory=dict)
     stack: list[str] = field(default_factory=list)
+    level: int = 0
 
     def directive_args(self, node: object, name: str) -> dict[str, ValueNode] | None:
         for directive in getattr(node, "directives", None) or ():
@@ -134,10 +155,15 @@ class _Analysis:
 
     def int_of(self, value: ValueNode | None) -> int | None:
         if isinstance(value, IntValueNode):
+            digits = value.value.lstrip("-")
+            if len(digits) > _HUGE_DIGITS:
+                return -_HUGE if value.value.startswith("-") else _HUGE
             return int(value.value)
         if isinstance(value, VariableNode):
             given = self.variables.get(value.name.value)
-            return given if isinstance(given, int) and not isinstance(given, bool) else None
+            if not isinstance(given, int) or isinstance(given, bool):
+                return None
+            return max(min(given, _HUGE), -_HUGE)
         return None
 
     def strings_of(self, value: ValueNode | None) -> list[str]:
@@ -154,6 +180,22 @@ class _Analysis:
     def selection_set(
         self, selection_set: SelectionSetNode, parent: _Composite, sized: _Sized, root: bool
     ) -> _Measure:
+        self.level += 1
+        try:
+            return self._selection_set(selection_set, parent, sized, root)
+        finally:
+            self.level -= 1
+
+    def _selection_set(
+        self, selection_set: SelectionSetNode, parent: _Composite, sized: _Sized, root: bool
+    ) -> _Measure:
+        if self.level > _MAX_NESTING:
+            raise FederationConfigurationError(
+                "document",
+                None,
+                f"the operation nests fields and fragments more than {_MAX_NESTING} levels deep",
+                show_value=False,
+            )
         total = _Measure()
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
@@ -209,7 +251,9 @@ class _Analysis:
                 child_sized = (frozenset(sized_fields), self.slice_size(node, definition))
             assert isinstance(named, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType)  # noqa: S101
             child = self.selection_set(node.selection_set, named, child_sized, False)
-        return _Measure(cost + size * child.cost, 1 + child.depth, aliases + child.aliases)
+        # Saturated: a cost past 10**100 is over every limit, and stays a number str() can print.
+        total = min(cost + min(size, _HUGE) * child.cost, _HUGE)
+        return _Measure(total, 1 + child.depth, aliases + child.aliases)
 
     def base_cost(
         self, definition: GraphQLField, named: GraphQLNamedType, root: bool, parent: _Composite
@@ -266,6 +310,70 @@ class _Analysis:
         return self.slice_size(node, definition)
 
 
+def _check_schema(schema: object) -> None:
+    if not isinstance(schema, GraphQLSchema):
+        raise FederationArgumentTypeError("schema", "a graphql-core GraphQLSchema", schema)
+    errors = validate_schema(schema)  # graphql-core caches the answer on the schema
+    if errors:
+        raise FederationConfigurationError(
+            "schema", None, f"is not a valid GraphQL schema: {errors[0].message}", show_value=False
+        )
+
+
+def _check_limits(limits: object, *, optional: bool) -> CostLimits | None:
+    if limits is None and optional:
+        return None
+    if not isinstance(limits, CostLimits):
+        raise FederationArgumentTypeError("limits", "a CostLimits", limits)
+    return limits
+
+
+def _check_request(document: object, variables: object, operation_name: object, *, parsed_ok: bool) -> None:
+    if not isinstance(document, str) and not (parsed_ok and isinstance(document, DocumentNode)):
+        expected = "a str or a parsed DocumentNode" if parsed_ok else "a str"
+        raise FederationArgumentTypeError("document" if parsed_ok else "source", expected, document)
+    if variables is not None and not isinstance(variables, Mapping):
+        raise FederationArgumentTypeError("variables", "a mapping of variable names to values", variables)
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise FederationArgumentTypeError("operation_name", "a str or None", operation_name)
+
+
+def _parse(source: str, limits: CostLimits) -> DocumentNode:
+    try:
+        return parse(source, max_tokens=limits.max_tokens)
+    except GraphQLSyntaxError as error:
+        raise FederationConfigurationError(
+            "document", None, f"the operation does not parse: {error.message}", show_value=False
+        ) from error
+    except RecursionError:  # graphql-core before 3.3 has no nesting limit of its own
+        raise FederationConfigurationError(
+            "document", None, "the operation is nested too deeply to parse", show_value=False
+        ) from None
+
+
+def _request_document(
+    schema: GraphQLSchema,
+    source: object,
+    variable_values: object,
+    operation_name: object,
+    limits: CostLimits,
+) -> DocumentNode | ExecutionResult:
+    """The client's operation parsed and validated, or the result that tells the client why not."""
+    try:
+        _check_request(source, variable_values, operation_name, parsed_ok=False)
+    except FederationArgumentTypeError as error:
+        return ExecutionResult(None, [GraphQLError(str(error), original_error=error)])
+    assert isinstance(source, str)  # noqa: S101 - checked just above
+    try:
+        document = parse(source, max_tokens=limits.max_tokens)
+    except GraphQLSyntaxError as error:
+        return ExecutionResult(None, [error])
+    except RecursionError:  # graphql-core before 3.3 has no nesting limit of its own
+        return ExecutionResult(None, [GraphQLError("Syntax Error: Document is nested too deeply.")])
+    errors = validate(schema, document)
+    return ExecutionResult(None, errors) if errors else document
+
+
 def _operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode:
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name is not None:
@@ -306,15 +414,15 @@ def analyze_cost(
         limits: The weights to use (the limits themselves are not applied here).
 
     Raises:
-        FederationConfigurationError: The document does not parse, or names no such operation.
+        FederationConfigurationError: The document does not parse (or has more than
+            ``limits.max_tokens`` tokens), nests more than 128 levels, or names no such operation.
+        FederationArgumentTypeError: An argument has the wrong type.
     """
+    _check_schema(schema)
+    limits = _check_limits(limits, optional=True) or CostLimits()
+    _check_request(document, variables, operation_name, parsed_ok=True)
     if isinstance(document, str):
-        try:
-            document = parse(document)
-        except GraphQLSyntaxError as error:
-            raise FederationConfigurationError(
-                "document", None, f"the operation does not parse: {error.message}", show_value=False
-            ) from error
+        document = _parse(document, limits)
     operation = _operation(document, operation_name)
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     root_type = {
@@ -326,7 +434,7 @@ def analyze_cost(
         raise FederationConfigurationError(
             "document", None, f"the schema has no {operation.operation.value} type", show_value=False
         )
-    analysis = _Analysis(schema, limits or CostLimits(), variables or {}, fragments)
+    analysis = _Analysis(schema, limits, variables or {}, fragments)
     measure = analysis.selection_set(operation.selection_set, root_type, None, True)
     return CostReport(measure.cost, measure.depth, measure.aliases)
 
@@ -346,7 +454,10 @@ def enforce_cost_limits(
 
     Raises:
         CostLimitExceededError: Naming the measure (cost, depth or aliases), its value and the limit.
+        FederationConfigurationError: As `analyze_cost`.
+        FederationArgumentTypeError: An argument has the wrong type.
     """
+    _check_limits(limits, optional=False)
     report = analyze_cost(schema, document, variables=variables, operation_name=operation_name, limits=limits)
     for measure, value, limit in (
         ("cost", report.cost, limits.max_cost),
@@ -371,15 +482,21 @@ async def execute_with_limits(
     """Parse, validate, check the limits, then execute: an operation over a limit never runs.
 
     A rejected operation gets an `ExecutionResult` with one error whose ``extensions`` hold
-    ``code`` (``"COST_LIMIT_EXCEEDED"``), ``measure``, ``value`` and ``limit``.
+    ``code`` (``"COST_LIMIT_EXCEEDED"``), ``measure``, ``value`` and ``limit``. What a client sends
+    (``source``, ``variable_values``, ``operation_name``) never raises: text that is not a string,
+    does not parse, has more than ``limits.max_tokens`` tokens or nests too deeply is an
+    `ExecutionResult` with a GraphQL error, as every invalid operation is.
+
+    Raises:
+        FederationArgumentTypeError: ``schema`` or ``limits`` has the wrong type (the server's set-up,
+            not the client's request).
+        FederationConfigurationError: ``schema`` is not a valid GraphQL schema.
     """
-    try:
-        document = parse(source)
-    except GraphQLSyntaxError as error:
-        return ExecutionResult(None, [error])
-    errors = validate(schema, document)
-    if errors:
-        return ExecutionResult(None, errors)
+    _check_schema(schema)
+    _check_limits(limits, optional=False)
+    document = _request_document(schema, source, variable_values, operation_name, limits)
+    if isinstance(document, ExecutionResult):
+        return document
     try:
         enforce_cost_limits(
             schema, document, limits, variables=variable_values, operation_name=operation_name

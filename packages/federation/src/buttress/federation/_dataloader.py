@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Literal, overload
 
-from .exceptions import DataLoaderError, FederationConfigurationError
+from .exceptions import DataLoaderError, FederationArgumentTypeError, FederationConfigurationError
 
 __all__ = ["BatchLoadFn", "DataLoader"]
 
 type BatchLoadFn[K, V] = Callable[[Sequence[K]], Awaitable[Sequence[V | BaseException]]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Primed[V]:
+    """A value `DataLoader.prime` put in the cache before any event loop asked for it."""
+
+    value: V
 
 
 class DataLoader[K, V]:
@@ -39,7 +47,9 @@ class DataLoader[K, V]:
         cache_key: Maps a key to what the cache is indexed by (for unhashable keys).
 
     Raises:
-        FederationConfigurationError: ``max_batch_size`` is not a positive int.
+        FederationConfigurationError: ``max_batch_size`` is not a positive int, or ``batch_load`` or
+            ``cache_key`` is not callable.
+        FederationArgumentTypeError: ``cache`` is not a bool.
     """
 
     def __init__(
@@ -63,11 +73,20 @@ class DataLoader[K, V]:
                 "must be an async callable taking a sequence of keys",
                 show_value=False,
             )
+        if cache_key is not None and not callable(cache_key):
+            raise FederationConfigurationError(
+                "cache_key",
+                cache_key,
+                "must be a callable mapping a key to a hashable value",
+                show_value=False,
+            )
+        if not isinstance(cache, bool):
+            raise FederationArgumentTypeError("cache", "a bool", cache)
         self._batch_load = batch_load
         self._max_batch_size = max_batch_size
         self._cache_enabled = cache
         self._cache_key: Callable[[K], Hashable] = cache_key or (lambda key: key)
-        self._cache: dict[Hashable, asyncio.Future[V]] = {}
+        self._cache: dict[Hashable, asyncio.Future[V] | _Primed[V]] = {}
         self._queue: list[tuple[K, asyncio.Future[V]]] = []
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -78,6 +97,7 @@ class DataLoader[K, V]:
         """The value for ``key``, loaded in a batch with the other loads of this tick.
 
         Raises:
+            FederationArgumentTypeError: The key is not hashable and no ``cache_key`` makes it so.
             BaseException: Whatever the batch function returned or raised for this key.
         """
         future = self._future_for(key)
@@ -98,36 +118,69 @@ class DataLoader[K, V]:
         Args:
             keys: The keys to load.
             return_exceptions: Put a failed key's exception in its place instead of raising it.
+
+        Raises:
+            FederationArgumentTypeError: ``keys`` is not iterable, a key is not hashable, or
+                ``return_exceptions`` is not a bool.
         """
-        futures = [self._future_for(key) for key in keys]
+        if not isinstance(return_exceptions, bool):
+            raise FederationArgumentTypeError("return_exceptions", "a bool", return_exceptions)
+        if isinstance(keys, str | bytes) or not isinstance(keys, Iterable):
+            raise FederationArgumentTypeError("keys", "an iterable of keys (not a str)", keys)
+        wanted = list(keys)
+        if self._cache_enabled:
+            for key in wanted:  # every key checked before any is queued
+                self._hashable(key)
+        futures = [self._future_for(key) for key in wanted]
         if return_exceptions:
             return list(await asyncio.gather(*(asyncio.shield(f) for f in futures), return_exceptions=True))
         return list(await asyncio.gather(*(asyncio.shield(f) for f in futures)))
 
     def prime(self, key: K, value: V) -> None:
-        """Put ``value`` in the cache for ``key`` unless it already holds one."""
-        cache_key = self._cache_key(key)
+        """Put ``value`` in the cache for ``key`` unless it already holds one (works outside a loop too).
+
+        Raises:
+            FederationArgumentTypeError: The key is not hashable and no ``cache_key`` makes it so.
+        """
+        cache_key = self._hashable(key)
         if not self._cache_enabled or cache_key in self._cache:
             return
-        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
-        future.set_result(value)
-        self._cache[cache_key] = future
+        self._cache[cache_key] = _Primed(value)
 
     def clear(self, key: K) -> None:
-        """Forget ``key``: the next load asks the batch function again."""
-        self._cache.pop(self._cache_key(key), None)
+        """Forget ``key``: the next load asks the batch function again.
+
+        Raises:
+            FederationArgumentTypeError: The key is not hashable and no ``cache_key`` makes it so.
+        """
+        self._cache.pop(self._hashable(key), None)
 
     def clear_all(self) -> None:
         """Forget every cached key."""
         self._cache.clear()
 
-    def _future_for(self, key: K) -> asyncio.Future[V]:
+    def _hashable(self, key: K) -> Hashable:
         cache_key = self._cache_key(key)
+        try:
+            hash(cache_key)
+        except TypeError:
+            raise FederationArgumentTypeError(
+                "key", "hashable (or give the DataLoader a cache_key that makes it so)", key
+            ) from None
+        return cache_key
+
+    def _future_for(self, key: K) -> asyncio.Future[V]:
+        loop = asyncio.get_running_loop()
+        cache_key = self._hashable(key) if self._cache_enabled else None
         if self._cache_enabled:
             cached = self._cache.get(cache_key)
+            if isinstance(cached, _Primed):
+                primed: asyncio.Future[V] = loop.create_future()
+                primed.set_result(cached.value)
+                self._cache[cache_key] = primed
+                return primed
             if cached is not None:
                 return cached
-        loop = asyncio.get_running_loop()
         future: asyncio.Future[V] = loop.create_future()
         if self._cache_enabled:
             self._cache[cache_key] = future
@@ -171,9 +224,10 @@ class DataLoader[K, V]:
                 future.set_result(value)
 
     def _fail(self, key: K, future: asyncio.Future[V], error: BaseException) -> None:
-        cache_key = self._cache_key(key)
-        if self._cache.get(cache_key) is future:
-            del self._cache[cache_key]
+        if self._cache_enabled:
+            cache_key = self._cache_key(key)
+            if self._cache.get(cache_key) is future:
+                del self._cache[cache_key]
         if not future.done():
             future.set_exception(error)
             # Mark it retrieved: a key nobody awaits any more must not warn "exception never retrieved".

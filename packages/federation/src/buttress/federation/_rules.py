@@ -7,7 +7,6 @@ Root type names, keys of interfaces, ``@interfaceObject``, ``@shareable``, autho
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from graphql import (
     BooleanValueNode,
@@ -23,13 +22,15 @@ from graphql import (
     GraphQLSchema,
     GraphQLType,
     InlineFragmentNode,
+    IntValueNode,
+    ListValueNode,
     SelectionSetNode,
     StringValueNode,
+    ValueNode,
     get_named_type,
     is_composite_type,
     print_ast,
 )
-from graphql.execution.values import get_argument_values
 
 from ._fieldsets import parse_field_set
 from ._report import SubgraphError, error_at
@@ -131,11 +132,14 @@ class _SubgraphRules:
         key = self.name("key")
         return key is not None and any(True for _ in self._type_applications(named, key))
 
-    def _arguments(self, directive: DirectiveNode) -> dict[str, Any]:
-        definition = self.schema.get_directive(directive.name.value)
-        if definition is None:  # pragma: no cover - the schema validated every application
-            return {}
-        return get_argument_values(definition, directive)
+    @staticmethod
+    def _argument(directive: DirectiveNode, name: str) -> ValueNode | None:
+        return next((a.value for a in directive.arguments or () if a.name.value == name), None)
+
+    def _strings(self, directive: DirectiveNode, name: str) -> list[str]:
+        value = self._argument(directive, name)
+        items = value.values if isinstance(value, ListValueNode) else (value,) if value else ()
+        return [item.value for item in items if isinstance(item, StringValueNode)]
 
     # -- the rules
 
@@ -280,17 +284,18 @@ class _SubgraphRules:
     def _check_list_size(
         self, coordinate: str, graphql_field: GraphQLField, directive: DirectiveNode
     ) -> None:
-        arguments = self._arguments(directive)
-        sized_fields: list[str] = arguments.get("sizedFields") or []
-        slicing: list[str] = arguments.get("slicingArguments") or []
-        assumed = arguments.get("assumedSize")
+        sized_fields = self._strings(directive, "sizedFields")
+        slicing = self._strings(directive, "slicingArguments")
+        assumed_node = self._argument(directive, "assumedSize")
+        # Literals were checked against the definition: an Int here has at most 21 digits.
+        assumed = int(assumed_node.value) if isinstance(assumed_node, IntValueNode) else None
 
         def report(code: str, message: str) -> None:
             self.errors.append(error_at(code, message, coordinate, directive))
 
         if not sized_fields and not _is_list(graphql_field.type):
             report("LIST_SIZE_APPLIED_TO_NON_LIST", f'"{coordinate}" is not a list')
-        if isinstance(assumed, int) and assumed < 0:
+        if assumed is not None and assumed < 0:
             report("LIST_SIZE_INVALID_ASSUMED_SIZE", f'Assumed size of "{coordinate}" cannot be negative')
         for argument_name in slicing:
             argument: GraphQLArgument | None = graphql_field.args.get(argument_name)

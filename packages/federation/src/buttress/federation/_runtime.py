@@ -29,6 +29,7 @@ from ._fieldsets import parse_field_set
 from ._validate import build_subgraph
 from .exceptions import (
     EntityResolutionError,
+    FederationArgumentTypeError,
     FederationConfigurationError,
     FederationValidationError,
     FieldSetError,
@@ -91,6 +92,16 @@ class EntityKey:
     selection_set: SelectionSetNode
     resolvable: bool = True
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.fields, str):
+            raise FederationArgumentTypeError("fields", "a str", self.fields)
+        if not isinstance(self.selection_set, SelectionSetNode):
+            raise FederationArgumentTypeError(
+                "selection_set", "a SelectionSetNode (parse_field_set(fields))", self.selection_set
+            )
+        if not isinstance(self.resolvable, bool):
+            raise FederationArgumentTypeError("resolvable", "a bool", self.resolvable)
+
     def missing(self, representation: Representation) -> list[str]:
         """The key fields (dotted paths) that ``representation`` lacks."""
         return _missing(self.selection_set, representation, "")
@@ -136,7 +147,15 @@ def entity_keys(schema: GraphQLSchema, *, key_directive: str = "key") -> dict[st
             `validate_subgraph` keep it).
         key_directive: The name the schema uses for ``@key`` (``"federation__key"``, or an import's
             ``as:`` name).
+
+    Raises:
+        FederationConfigurationError: A ``@key(fields:)`` is not a field set.
+        FederationArgumentTypeError: ``schema`` is not a graphql-core schema, or ``key_directive`` not a
+            str.
     """
+    _check_schema(schema)
+    if not isinstance(key_directive, str):
+        raise FederationArgumentTypeError("key_directive", "a str", key_directive)
     keys: dict[str, tuple[EntityKey, ...]] = {}
     for named in schema.type_map.values():
         if not isinstance(named, GraphQLObjectType) or named.name.startswith("__"):
@@ -310,6 +329,26 @@ def _is_record(value: object) -> bool:
     return callable(getattr(value, "items", None)) and callable(getattr(value, "keys", None))
 
 
+def _check_schema(schema: object) -> None:
+    if not isinstance(schema, GraphQLSchema):
+        raise FederationArgumentTypeError("schema", "a graphql-core GraphQLSchema", schema)
+
+
+def _check_resolvers[R](parameter: str, resolvers: Mapping[str, R] | None) -> dict[str, R]:
+    """A copy of a name -> resolver mapping, each name a str and each resolver callable."""
+    if resolvers is None:
+        return {}
+    if not isinstance(resolvers, Mapping):
+        raise FederationArgumentTypeError(parameter, "a mapping of names to resolvers, or None", resolvers)
+    checked = dict(resolvers.items())
+    for name, resolver in checked.items():
+        if not isinstance(name, str):
+            raise FederationArgumentTypeError(f"{parameter} keys", "str", name)
+        if not callable(resolver):
+            raise FederationConfigurationError(parameter, name, "the resolver is not callable")
+    return checked
+
+
 def _key_directive_name(schema: GraphQLSchema) -> str:
     names = [d.name for d in schema.directives if d.name == "key" or d.name.endswith("__key")]
     return names[0] if names else "key"
@@ -340,11 +379,12 @@ def federate(
         FederationConfigurationError: A resolver names a type that is not an entity, or the schema has
             no query type.
     """
-    if not isinstance(schema, GraphQLSchema):
-        raise FederationConfigurationError(
-            "schema", type(schema).__name__, "must be a graphql-core GraphQLSchema", show_value=False
-        )
-    resolvers = dict(entity_resolvers or {})
+    _check_schema(schema)
+    resolvers = _check_resolvers("entity_resolvers", entity_resolvers)
+    if sdl is not None and not isinstance(sdl, str):
+        raise FederationArgumentTypeError("sdl", "a str or None", sdl)
+    if key_directive is not None and not isinstance(key_directive, str):
+        raise FederationArgumentTypeError("key_directive", "a str or None", key_directive)
     keys = entity_keys(schema, key_directive=key_directive or _key_directive_name(schema))
     unknown = sorted(set(resolvers) - set(keys))
     if unknown:
@@ -355,9 +395,6 @@ def federate(
             f"{'is not an entity type' if len(unknown) == 1 else 'are not entity types'} "
             f"(types with @key: {', '.join(sorted(keys)) or 'none'})",
         )
-    for typename, resolver in resolvers.items():
-        if not callable(resolver):
-            raise FederationConfigurationError("entity_resolvers", typename, "the resolver is not callable")
     query = schema.query_type
     if query is None:
         raise FederationConfigurationError(
@@ -409,13 +446,15 @@ def build_federated_schema(
 
     Raises:
         FederationValidationError: The SDL fails subgraph validation (every error is listed).
-        FederationConfigurationError: A resolver names an unknown type or field.
+        FederationConfigurationError: A resolver names an unknown type or field, or is not callable.
+        FederationArgumentTypeError: An argument has the wrong type.
     """
+    field_resolvers = _check_resolvers("resolvers", resolvers)
     built = build_subgraph(sdl)
     if built.errors or built.schema is None:
         raise FederationValidationError(built.errors)
     schema = federate(built.schema, entity_resolvers, sdl=sdl, key_directive=built.spec.name("key"))
-    for coordinate, resolve in (resolvers or {}).items():
+    for coordinate, resolve in field_resolvers.items():
         type_name, _, field_name = coordinate.partition(".")
         named = schema.type_map.get(type_name)
         if not isinstance(named, GraphQLObjectType) or field_name not in named.fields:

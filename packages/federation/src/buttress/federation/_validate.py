@@ -14,6 +14,7 @@ from graphql import (
     DefinitionNode,
     DirectiveDefinitionNode,
     DocumentNode,
+    GraphQLError,
     GraphQLSchema,
     GraphQLSyntaxError,
     InterfaceTypeDefinitionNode,
@@ -33,6 +34,7 @@ from graphql.validation.validate import validate_sdl
 
 from ._fieldsets import FieldSetRules, parse_field_set
 from ._links import read_links
+from ._literals import check_directive_arguments
 from ._report import SubgraphError, from_graphql
 from ._rules import check_root_types, check_subgraph_rules
 from ._spec import FEDERATION_V1, FederationSpec, definitions_sdl
@@ -196,6 +198,26 @@ def _check_sdl(sdl: object) -> str:
     return sdl
 
 
+def _parse(sdl: str) -> DocumentNode | SubgraphError:
+    try:
+        return parse(sdl)
+    except GraphQLSyntaxError as error:
+        return from_graphql(error)
+    except RecursionError:  # graphql-core before 3.3 has no nesting limit of its own
+        return SubgraphError("INVALID_GRAPHQL", "Syntax Error: Document is nested too deeply.")
+
+
+def _build(augmented: DocumentNode) -> GraphQLSchema | list[SubgraphError]:
+    """graphql-core's schema, or every GraphQL error that keeps it from being one."""
+    errors = [from_graphql(e) for e in validate_sdl(augmented)] or check_directive_arguments(augmented)
+    if errors:
+        return errors
+    try:
+        return build_ast_schema(augmented, assume_valid_sdl=True)
+    except GraphQLError as error:  # what graphql-core checks only while building
+        return [from_graphql(error)]
+
+
 def build_subgraph(sdl: str) -> BuiltSubgraph:
     """Parse and build a subgraph schema, then check every federation rule.
 
@@ -205,29 +227,19 @@ def build_subgraph(sdl: str) -> BuiltSubgraph:
     Raises:
         FederationArgumentTypeError: ``sdl`` is not a str.
     """
-    _check_sdl(sdl)
-    try:
-        document = parse(sdl)
-    except GraphQLSyntaxError as error:
-        return BuiltSubgraph(None, FEDERATION_V1, None, (from_graphql(error),))
-    except RecursionError:
-        # graphql-core before 3.3 has no nesting limit of its own.
-        too_deep = SubgraphError("INVALID_GRAPHQL", "Syntax Error: Document is nested too deeply.")
-        return BuiltSubgraph(None, FEDERATION_V1, None, (too_deep,))
+    document = _parse(_check_sdl(sdl))
+    if isinstance(document, SubgraphError):
+        return BuiltSubgraph(None, FEDERATION_V1, None, (document,))
     spec, errors = read_links(document)
     if errors:
         # A broken @link leaves the schema's federation names unknown: nothing further can be trusted.
         return BuiltSubgraph(None, spec, document, tuple(errors))
-    augmented = _augment(document, spec)
-    graphql_errors = validate_sdl(augmented)
-    if graphql_errors:
-        errors.extend(from_graphql(e) for e in graphql_errors)
-        return BuiltSubgraph(None, spec, document, tuple(errors))
-    schema = build_ast_schema(augmented, assume_valid_sdl=True)
+    schema = _build(_augment(document, spec))
+    if isinstance(schema, list):
+        return BuiltSubgraph(None, spec, document, tuple(schema))
     schema_errors = validate_schema(schema)
     if schema_errors:
-        errors.extend(from_graphql(e) for e in schema_errors)
-        return BuiltSubgraph(schema, spec, document, tuple(errors))
+        return BuiltSubgraph(schema, spec, document, tuple(from_graphql(e) for e in schema_errors))
     errors.extend(check_root_types(schema))
     rules = FieldSetRules(schema, spec)
     errors.extend(rules.check())

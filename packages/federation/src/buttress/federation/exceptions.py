@@ -27,10 +27,10 @@ keeps the original in ``original_error``); nothing else in a request is affected
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from buttress.core import ArgumentTypeError, ButtressError, ConfigurationError
+from buttress.core import ArgumentTypeError, ButtressError, ConfigurationError, safe_repr
 
 if TYPE_CHECKING:
     from ._report import SubgraphError
@@ -52,6 +52,17 @@ class FederationError(ButtressError):
     """Root of every error buttress-federation raises."""
 
 
+def _text(value: object) -> str:
+    """``value`` for a message: a str as it is, anything else (a 5,000-digit int too) by its safe repr."""
+    return value if isinstance(value, str) else safe_repr(value)
+
+
+def _items(parameter: str, value: object) -> tuple[object, ...]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise FederationArgumentTypeError(parameter, "a sequence", value)
+    return tuple(value)
+
+
 class FederationConfigurationError(FederationError, ConfigurationError):
     """An argument is invalid (an unknown entity type, a negative limit); the message names it."""
 
@@ -68,9 +79,11 @@ class FederationValidationError(FederationError, ValueError):
     """
 
     def __init__(self, errors: Sequence[SubgraphError]) -> None:
-        self.errors: tuple[SubgraphError, ...] = tuple(errors)
+        self.errors: tuple[SubgraphError, ...] = _items("errors", errors)  # type: ignore[assignment]
         count = len(self.errors)
-        head = "; ".join(f"[{e.code}] {e.message}" for e in self.errors[:3])
+        head = "; ".join(
+            f"[{_text(getattr(e, 'code', '?'))}] {_text(getattr(e, 'message', e))}" for e in self.errors[:3]
+        )
         more = f" (and {count - 3} more)" if count > 3 else ""
         noun = "error" if count == 1 else "errors"
         super().__init__(f"subgraph schema has {count} {noun}: {head}{more}")
@@ -89,9 +102,8 @@ class FieldSetError(FederationError, ValueError):
         self.fields = fields
         self.reason = reason
         self.column = column
-        shown = fields if len(fields) <= 80 else f"{fields[:60]}...<{len(fields)} chars>"
-        where = f" at column {column}" if column is not None else ""
-        super().__init__(f"invalid field set {shown!r}{where}: {reason}")
+        where = f" at column {_text(column)}" if column is not None else ""
+        super().__init__(f"invalid field set {safe_repr(fields)}{where}: {_text(reason)}")
 
 
 class RepresentationError(FederationError, ValueError):
@@ -108,7 +120,7 @@ class RepresentationError(FederationError, ValueError):
     ) -> None:
         self.index = index
         self.typename = typename
-        self.missing: tuple[str, ...] = tuple(missing)
+        self.missing: tuple[str, ...] = _items("missing", missing)  # type: ignore[assignment]
         super().__init__(message)
 
 
@@ -137,8 +149,8 @@ class CostLimitExceededError(FederationError, ValueError):
         self.measure = measure
         self.value = value
         self.limit = limit
-        what = {"cost": "cost", "depth": "depth", "aliases": "alias count"}.get(measure, measure)
-        super().__init__(f"operation {what} {value} exceeds the limit of {limit}")
+        what = "alias count" if measure == "aliases" else _text(measure)
+        super().__init__(f"operation {what} {_text(value)} exceeds the limit of {_text(limit)}")
 
 
 class DataLoaderError(FederationError):
