@@ -9,7 +9,10 @@ import httpx
 
 from buttress.webhooks import (
     Attempt,
+    Claim,
+    DeadDelivery,
     Delivery,
+    DeliveryStatus,
     DeliveryWorker,
     Endpoint,
     Endpoints,
@@ -19,6 +22,7 @@ from buttress.webhooks import (
     MemoryReplayGuard,
     Message,
     NetworkPolicy,
+    Outcome,
     PostgresEndpointStore,
     PostgresOutbox,
     RedisReplayGuard,
@@ -35,6 +39,8 @@ from buttress.webhooks import (
     generate_secret,
     safe_client,
 )
+
+TOKEN = "lease-token"  # noqa: S105 - a lease token, not a secret
 
 
 async def check(outbox: PostgresOutbox, store: PostgresEndpointStore, guard: RedisReplayGuard) -> None:
@@ -72,6 +78,13 @@ async def check(outbox: PostgresOutbox, store: PostgresEndpointStore, guard: Red
     assert_type(await outbox.attempts("m"), list[Attempt])
     assert_type(await outbox.replay("m"), int)
     assert_type(await outbox.recover(datetime.now()), int)
+    claims, dead = await outbox.claim_and_reap(limit=8, lease=60, token=TOKEN)
+    assert_type(claims, list[Claim])
+    assert_type(dead, list[DeadDelivery])
+    assert_type(await outbox.claim(limit=8, lease=60, token=TOKEN), list[Claim])
+    assert_type(await outbox.release(claims), int)
+    outcomes = [Outcome(c, DeliveryStatus.DELIVERED, None, None) for c in claims]
+    assert_type(await outbox.complete_many(outcomes), tuple[set[int], dict[str, datetime]])
     worker = DeliveryWorker(outbox, policy=NetworkPolicy(allow=["127.0.0.0/8"]))
     assert_type(await worker.run_once(), int)
     assert_type(RetrySchedule().delay_after(1), float | None)

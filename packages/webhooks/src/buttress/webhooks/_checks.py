@@ -1,36 +1,60 @@
-"""Argument checks shared by the outbox, the worker and the transport: each raises a typed error."""
+"""Argument checks of this package, on buttress-core's: each raises a `WebhookConfigurationError`.
+
+Durations, counts and text go through core's `check_seconds`, `check_count` and `check_text`, so
+``10**400``, NaN, NUL and lone surrogates get the same typed error here as everywhere in the suite;
+this module adds what is particular to webhooks (printable ASCII ids, clocks, mappings of settings).
+"""
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Final
+
+from buttress.core import MAX_SECONDS, Clock, SystemClock, check_count, check_seconds, check_text
 
 from .exceptions import WebhookConfigurationError
 
-__all__ = ["positive_int", "positive_number", "printable_ascii"]
+__all__ = [
+    "MAX_INT",
+    "MAX_SECONDS",
+    "aware_datetime",
+    "clock_or_system",
+    "number",
+    "positive_int",
+    "positive_number",
+    "printable_ascii",
+    "string_mapping",
+    "text",
+]
 
-# PostgreSQL's integer columns and LIMIT take 32-bit values; nothing here needs more.
-MAX_INT: int = 2**31 - 1
-# A duration longer than this (about 31 years) is a mistake, and would overflow datetime arithmetic.
-MAX_SECONDS: float = 1e9
-
-
-def positive_number(name: str, value: object, *, maximum: float = MAX_SECONDS) -> float:
-    """Return ``value`` as a float if it is a real number in ``(0, maximum]``."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise WebhookConfigurationError(name, value, "must be a positive number of seconds")
-    if isinstance(value, int) and value > maximum:
-        raise WebhookConfigurationError(name, value, f"must be at most {maximum:g}")
-    number = float(value)
-    if not (math.isfinite(number) and 0 < number <= maximum):
-        raise WebhookConfigurationError(name, value, f"must be positive, finite and at most {maximum:g}")
-    return number
+# PostgreSQL's integer columns and LIMIT take 32-bit values; no count here needs more.
+MAX_INT: Final = 2**31 - 1
 
 
-def positive_int(name: str, value: object, *, maximum: int = MAX_INT) -> int:
-    """Return ``value`` if it is an int in ``[1, maximum]``."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
-        raise WebhookConfigurationError(name, value, f"must be an int from 1 to {maximum}")
-    return value
+def positive_number(name: str, value: object, *, maximum: float = MAX_SECONDS, zero: bool = False) -> float:
+    """Return ``value`` as seconds if it is a number in ``(0, maximum]`` (``[0, maximum]`` with ``zero``)."""
+    return check_seconds(name, value, allow_zero=zero, maximum=maximum, error=WebhookConfigurationError)
+
+
+def number(name: str, value: object, *, low: float, high: float) -> float:
+    """Return ``value`` as a float if it is a number (not a duration) in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise WebhookConfigurationError(name, value, f"must be a number from {low:g} to {high:g}")
+    return float(value)
+
+
+def positive_int(name: str, value: object, *, maximum: int = MAX_INT, minimum: int = 1) -> int:
+    """Return ``value`` if it is an int (not a bool) in ``[minimum, maximum]``."""
+    return check_count(name, value, minimum=minimum, maximum=maximum, error=WebhookConfigurationError)
+
+
+def text(name: str, value: object, *, max_length: int = 256, empty: bool = False) -> str:
+    """Return ``value`` if it is a str every backend can store (no NUL, no lone surrogate), bounded."""
+    checked = check_text(name, value, allow_empty=empty, error=WebhookConfigurationError)
+    if len(checked) > max_length:
+        raise WebhookConfigurationError(name, value, f"must be at most {max_length} characters")
+    return checked
 
 
 def printable_ascii(name: str, value: object, *, max_length: int = 256) -> str:
@@ -43,3 +67,31 @@ def printable_ascii(name: str, value: object, *, max_length: int = 256) -> str:
     ):
         raise WebhookConfigurationError(name, value, f"must be 1 to {max_length} printable ASCII characters")
     return value
+
+
+def aware_datetime(name: str, value: object) -> datetime:
+    """Return ``value`` if it is a timezone-aware datetime."""
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise WebhookConfigurationError(name, value, "must be a timezone-aware datetime")
+    return value
+
+
+def clock_or_system(value: object) -> Clock:
+    """Return ``value`` if it is a `Clock` (``now`` and ``monotonic``), or a `SystemClock` for ``None``."""
+    if value is None:
+        return SystemClock()
+    if not isinstance(value, Clock):
+        raise WebhookConfigurationError("clock", type(value).__name__, "must be a Clock (now and monotonic)")
+    return value
+
+
+def string_mapping(name: str, value: object) -> dict[str, str]:
+    """Return ``value`` as a dict if it is ``None`` or a mapping of str to str (server settings)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise WebhookConfigurationError(name, type(value).__name__, "must be a mapping of str to str")
+    result: dict[str, str] = {}
+    for key, item in value.items():
+        result[text(f"{name} key", key)] = text(f"{name}[{key!r}]", item, max_length=4096, empty=True)
+    return result

@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
+from ._checks import aware_datetime
 from ._schedule import RetrySchedule
+from .exceptions import WebhookConfigurationError
 
 __all__ = [
     "RETRY_AFTER_STATUSES",
@@ -38,6 +40,13 @@ class DeliveryStatus(StrEnum):
     """Every attempt of the schedule failed."""
     CANCELLED = "cancelled"
     """The endpoint was disabled (410 Gone, failing too long, by hand) or deleted."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> DeliveryStatus:
+        # DeliveryStatus("x") raises this typed error (a ValueError, as Enum's own would be).
+        raise WebhookConfigurationError(
+            "status", value, f"must be one of {', '.join(repr(s.value) for s in cls)}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +142,15 @@ class Decision:
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Return the seconds a ``Retry-After`` value asks for (delta-seconds or an HTTP date), or ``None``."""
-    if not value:
+    """Return the seconds a ``Retry-After`` value asks for (delta-seconds or an HTTP date), or ``None``.
+
+    An unparseable value is ``None`` (the schedule applies); so is one that is not a str.
+
+    Raises:
+        WebhookConfigurationError: ``now`` is not a timezone-aware datetime.
+    """
+    aware_datetime("now", now)
+    if not value or not isinstance(value, str):
         return None
     text = value.strip()
     if text.isascii() and text.isdigit():

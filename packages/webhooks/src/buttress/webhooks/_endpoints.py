@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 from typing import Final, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
-from buttress.core import Clock, SystemClock
+from buttress.core import Clock
 
+from ._checks import aware_datetime, clock_or_system, positive_int, text
 from ._keys import Ed25519VerifyKey, generate_secret, parse_key
 from .exceptions import (
     EndpointConflictError,
@@ -22,7 +23,9 @@ from .exceptions import (
 
 __all__ = ["Endpoint", "EndpointStore", "Endpoints", "MemoryEndpointStore", "new_endpoint_id"]
 
-_TOKEN: Final = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE: Final = re.compile(r"[\t\x20-\x7e]*")
+_MAX_HEADER_VALUE: Final = 8192
 # Headers the sender sets itself; an endpoint may not override them.
 _RESERVED_HEADERS: Final = frozenset(
     {
@@ -37,6 +40,8 @@ _RESERVED_HEADERS: Final = frozenset(
     }
 )
 _MAX_URL: Final = 2048
+# Deliveries per second per worker; more is no limit at all.
+_MAX_RATE: Final = 1_000_000
 
 
 def new_endpoint_id() -> str:
@@ -87,24 +92,34 @@ class Endpoint:
             object.__setattr__(self, "event_types", _check_event_types(self.event_types))
         if not isinstance(self.enabled, bool):
             raise WebhookConfigurationError("enabled", self.enabled, "must be a bool")
-        if self.rate_limit is not None and (
-            isinstance(self.rate_limit, bool) or not isinstance(self.rate_limit, int) or self.rate_limit < 1
-        ):
-            raise WebhookConfigurationError("rate_limit", self.rate_limit, "must be a positive int or None")
+        if self.rate_limit is not None:
+            positive_int("rate_limit", self.rate_limit, maximum=_MAX_RATE)
+        if self.disabled_reason is not None:
+            text("disabled_reason", self.disabled_reason, max_length=1024, empty=True)
         object.__setattr__(self, "headers", _check_headers(self.headers))
-        if not isinstance(self.description, str):
-            raise WebhookConfigurationError("description", self.description, "must be a str")
+        text("description", self.description, max_length=4096, empty=True)
         for name in ("previous_secrets_expire_at", "created_at", "updated_at"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
-                raise WebhookConfigurationError(name, value, "must be a timezone-aware datetime or None")
+            if value is not None:
+                aware_datetime(name, value)
 
     def accepts(self, event_type: str) -> bool:
-        """Return whether this endpoint subscribes to ``event_type``."""
+        """Return whether this endpoint subscribes to ``event_type``.
+
+        Raises:
+            WebhookConfigurationError: ``event_type`` is not a str.
+        """
+        if not isinstance(event_type, str):
+            raise WebhookConfigurationError("event_type", event_type, "must be a str")
         return self.event_types is None or event_type in self.event_types
 
     def signing_secrets(self, now: datetime) -> tuple[str, ...]:
-        """Return the secrets that sign at ``now``: the current one, and the previous ones until expiry."""
+        """Return the secrets that sign at ``now``: the current one, and the previous ones until expiry.
+
+        Raises:
+            WebhookConfigurationError: ``now`` is not a timezone-aware datetime.
+        """
+        aware_datetime("now", now)
         expires = self.previous_secrets_expire_at
         if expires is not None and now >= expires:
             return self.secrets[:1]
@@ -122,10 +137,9 @@ def _check_id(value: object) -> None:
 
 
 def _check_url(url: object) -> None:
-    if not isinstance(url, str) or not url or len(url) > _MAX_URL:
-        raise WebhookConfigurationError(
-            "url", url, f"must be a non-empty str of at most {_MAX_URL} characters"
-        )
+    url = text("url", url, max_length=_MAX_URL)
+    if not url.isprintable():
+        raise WebhookConfigurationError("url", url, "must not contain control characters")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -155,9 +169,14 @@ def _check_secrets(value: object) -> tuple[str, ...]:
 def _check_event_types(value: object) -> frozenset[str]:
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise WebhookConfigurationError("event_types", value, "must be a set of event-type names, or None")
-    types = frozenset(value)
-    if not types or not all(isinstance(t, str) and t and len(t) <= 256 for t in types):
+    try:
+        types = frozenset(value)
+    except TypeError:  # an unhashable item
+        raise WebhookConfigurationError("event_types", value, "must hold strs") from None
+    if not types:
         raise WebhookConfigurationError("event_types", value, "must hold at least one non-empty str")
+    for item in types:
+        text("event_types item", item)
     return types
 
 
@@ -165,14 +184,17 @@ def _check_headers(value: object) -> dict[str, str]:
     if not isinstance(value, Mapping):
         raise WebhookConfigurationError("headers", value, "must be a mapping of str to str")
     checked: dict[str, str] = {}
-    for name, text in value.items():
-        if not isinstance(name, str) or not _TOKEN.match(name) or name.lower() in _RESERVED_HEADERS:
+    for name, item in value.items():
+        # fullmatch: "$" would also match before a final newline, letting "X-A\n" through.
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name) or name.lower() in _RESERVED_HEADERS:
             raise WebhookConfigurationError(
                 "headers", name, "names must be HTTP tokens, not reserved headers"
             )
-        if not isinstance(text, str) or any(c in text for c in "\r\n\x00") or not text.isascii():
-            raise WebhookConfigurationError("headers", name, "values must be ASCII str without CR/LF")
-        checked[name] = text
+        if not isinstance(item, str) or len(item) > _MAX_HEADER_VALUE or not _HEADER_VALUE.fullmatch(item):
+            raise WebhookConfigurationError(
+                "headers", name, "values must be printable ASCII (or tab), at most 8192 characters"
+            )
+        checked[name] = item
     return checked
 
 
@@ -220,7 +242,11 @@ class MemoryEndpointStore:
 
     def __init__(self, endpoints: Iterable[Endpoint] = ()) -> None:
         self._items: dict[str, Endpoint] = {}
-        for endpoint in endpoints:
+        given: object = endpoints
+        if isinstance(given, str | bytes) or not isinstance(given, Iterable):
+            raise WebhookConfigurationError("endpoints", type(given).__name__, "must be Endpoint objects")
+        for endpoint in given:
+            _require_endpoint(endpoint)
             if endpoint.id in self._items:
                 raise EndpointConflictError(endpoint.id)
             self._items[endpoint.id] = endpoint
@@ -235,10 +261,11 @@ class MemoryEndpointStore:
 
     async def get(self, endpoint_id: str) -> Endpoint:
         """Return the endpoint with this id."""
-        try:
-            return self._items[endpoint_id]
-        except (KeyError, TypeError):
-            raise EndpointNotFoundError(str(endpoint_id)) from None
+        key = endpoint_key(endpoint_id)
+        found = None if key is None else self._items.get(key)
+        if found is None:
+            raise EndpointNotFoundError(str(endpoint_id))
+        return found
 
     async def update(self, endpoint: Endpoint) -> Endpoint:
         """Replace the endpoint with ``endpoint.id``."""
@@ -250,10 +277,12 @@ class MemoryEndpointStore:
 
     async def delete(self, endpoint_id: str) -> bool:
         """Remove the endpoint; ``True`` if it existed."""
-        return self._items.pop(endpoint_id, None) is not None
+        key = endpoint_key(endpoint_id)
+        return key is not None and self._items.pop(key, None) is not None
 
     async def list(self, *, event_type: str | None = None, enabled: bool | None = None) -> list[Endpoint]:
         """Return matching endpoints, ordered by id."""
+        check_list_filters(event_type, enabled)
         return [
             e
             for _, e in sorted(self._items.items())
@@ -264,6 +293,21 @@ class MemoryEndpointStore:
 def _require_endpoint(endpoint: object) -> None:
     if not isinstance(endpoint, Endpoint):
         raise WebhookConfigurationError("endpoint", type(endpoint).__name__, "must be an Endpoint")
+
+
+def endpoint_key(endpoint_id: object) -> str | None:
+    """Return ``endpoint_id`` if an endpoint could have it (1 to 128 printable ASCII), else ``None``."""
+    if isinstance(endpoint_id, str) and 0 < len(endpoint_id) <= 128 and endpoint_id.isascii():
+        return endpoint_id if endpoint_id.isprintable() else None
+    return None
+
+
+def check_list_filters(event_type: object, enabled: object) -> None:
+    """Check `EndpointStore.list`'s filters: ``event_type`` a str or None, ``enabled`` a bool or None."""
+    if event_type is not None:
+        text("event_type", event_type)
+    if enabled is not None and not isinstance(enabled, bool):
+        raise WebhookConfigurationError("enabled", enabled, "must be a bool or None")
 
 
 class Endpoints:
@@ -280,8 +324,10 @@ class Endpoints:
     __slots__ = ("_clock", "store")
 
     def __init__(self, store: EndpointStore, *, clock: Clock | None = None) -> None:
+        if not isinstance(store, EndpointStore):
+            raise WebhookConfigurationError("store", type(store).__name__, "must be an EndpointStore")
         self.store = store
-        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._clock: Clock = clock_or_system(clock)
 
     async def create(
         self,
@@ -300,9 +346,10 @@ class Endpoints:
             url=url,
             secrets=(secret if secret is not None else generate_secret(),),
             id=endpoint_id if endpoint_id is not None else new_endpoint_id(),
-            event_types=None if event_types is None else frozenset(event_types),
+            # Endpoint checks and converts these; a bad value is its typed error.
+            event_types=event_types,  # type: ignore[arg-type]
             rate_limit=rate_limit,
-            headers=dict(headers or {}),
+            headers=headers if headers is not None else {},
             description=description,
             created_at=now,
             updated_at=now,
@@ -333,11 +380,11 @@ class Endpoints:
         if url is not None:
             changes["url"] = url
         if event_types is not ...:
-            changes["event_types"] = None if event_types is None else frozenset(event_types)  # type: ignore[call-overload]
+            changes["event_types"] = event_types
         if rate_limit is not ...:
             changes["rate_limit"] = rate_limit
         if headers is not None:
-            changes["headers"] = dict(headers)
+            changes["headers"] = headers
         if description is not None:
             changes["description"] = description
         return await self.store.update(replace(current, **changes))  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ import secrets as _secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from .exceptions import InvalidSecretError, MissingExtraError
+from .exceptions import InvalidSecretError, MissingExtraError, WebhookConfigurationError
 
 _openssl_hmac: Callable[..., Any] | None
 try:
@@ -40,6 +40,19 @@ PRIVATE_KEY_PREFIX: Final = "whsk_"
 PUBLIC_KEY_PREFIX: Final = "whpk_"
 MIN_SECRET_BYTES: Final = 24
 MAX_SECRET_BYTES: Final = 64
+
+
+def _not_bytes(parameter: str, value: object) -> WebhookConfigurationError:
+    return WebhookConfigurationError(parameter, type(value).__name__, "must be bytes", show_value=False)
+
+
+def _raw_key(key: object, prefix: str, parameter: str) -> bytes:
+    """The key bytes of a ``whsk_``/``whpk_`` string, or of raw bytes."""
+    if isinstance(key, str):
+        return _b64decode(parameter, key.removeprefix(prefix))
+    if isinstance(key, bytes | bytearray | memoryview):
+        return bytes(key)
+    raise InvalidSecretError(parameter, f"must be a {prefix} str or 32 bytes, got {type(key).__name__}")
 
 
 def _b64decode(parameter: str, text: str) -> bytes:
@@ -82,15 +95,29 @@ class HmacKey:
         self._base = _new_mac(key)
 
     def digest(self, content: bytes) -> bytes:
-        """Return HMAC-SHA256 of ``content`` under this key."""
+        """Return HMAC-SHA256 of ``content`` (bytes-like) under this key.
+
+        Raises:
+            WebhookConfigurationError: ``content`` is not bytes-like.
+        """
         mac = self._base.copy()
-        mac.update(content)
+        try:
+            mac.update(content)
+        except TypeError:
+            raise _not_bytes("content", content) from None
         return mac.digest()
 
     def signature(self, content: bytes) -> str:
-        """Return the ``v1,<base64>`` signature of ``content``."""
+        """Return the ``v1,<base64>`` signature of ``content`` (bytes-like).
+
+        Raises:
+            WebhookConfigurationError: ``content`` is not bytes-like.
+        """
         mac = self._base.copy()
-        mac.update(content)
+        try:
+            mac.update(content)
+        except TypeError:
+            raise _not_bytes("content", content) from None
         return "v1," + binascii.b2a_base64(mac.digest(), newline=False).decode("ascii")
 
     def export(self) -> str:
@@ -151,7 +178,7 @@ class Ed25519VerifyKey:
     version: Final = "v1a"
 
     def __init__(self, key: str | bytes, *, parameter: str = "key") -> None:
-        raw = _b64decode(parameter, key.removeprefix(PUBLIC_KEY_PREFIX)) if isinstance(key, str) else key
+        raw = _raw_key(key, PUBLIC_KEY_PREFIX, parameter)
         if len(raw) != 32:
             raise InvalidSecretError(parameter, f"an ed25519 public key is 32 bytes, got {len(raw)}")
         _, public = _ed25519()
@@ -159,11 +186,18 @@ class Ed25519VerifyKey:
         self._key = public.from_public_bytes(self._raw)
 
     def verify(self, signature: bytes, content: bytes) -> bool:
-        """Return whether ``signature`` is this key's signature of ``content``."""
+        """Return whether ``signature`` is this key's signature of ``content`` (both bytes-like).
+
+        Raises:
+            WebhookConfigurationError: An argument is not bytes-like.
+        """
         from cryptography.exceptions import InvalidSignature  # noqa: PLC0415
 
+        for name, value in (("signature", signature), ("content", content)):
+            if not isinstance(value, bytes | bytearray | memoryview):
+                raise _not_bytes(name, value)
         try:
-            self._key.verify(signature, content)
+            self._key.verify(bytes(signature), bytes(content))
         except InvalidSignature:
             return False
         return True
@@ -190,7 +224,7 @@ class Ed25519SigningKey:
     version: Final = "v1a"
 
     def __init__(self, key: str | bytes, *, parameter: str = "key") -> None:
-        raw = _b64decode(parameter, key.removeprefix(PRIVATE_KEY_PREFIX)) if isinstance(key, str) else key
+        raw = _raw_key(key, PRIVATE_KEY_PREFIX, parameter)
         if len(raw) != 32:
             raise InvalidSecretError(parameter, f"an ed25519 private key is 32 bytes, got {len(raw)}")
         private, _ = _ed25519()
@@ -198,8 +232,14 @@ class Ed25519SigningKey:
         self._key = private.from_private_bytes(self._raw)
 
     def signature(self, content: bytes) -> str:
-        """Return the ``v1a,<base64>`` signature of ``content``."""
-        return "v1a," + base64.b64encode(self._key.sign(content)).decode("ascii")
+        """Return the ``v1a,<base64>`` signature of ``content`` (bytes-like).
+
+        Raises:
+            WebhookConfigurationError: ``content`` is not bytes-like.
+        """
+        if not isinstance(content, bytes | bytearray | memoryview):
+            raise _not_bytes("content", content)
+        return "v1a," + base64.b64encode(self._key.sign(bytes(content))).decode("ascii")
 
     def public_key(self) -> Ed25519VerifyKey:
         """Return the matching public key, to hand to receivers."""

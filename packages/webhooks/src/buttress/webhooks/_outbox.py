@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from buttress.core import Clock, SystemClock
+from buttress.core import Clock
 
-from ._checks import positive_int, positive_number, printable_ascii
+from ._checks import aware_datetime, clock_or_system, positive_int, positive_number, printable_ascii, text
 from ._delivery import Attempt, DeadDelivery, Delivery, DeliveryStatus, Message
-from ._endpoints import EndpointStore
+from ._endpoints import EndpointStore, endpoint_key
 from ._postgres import Connection, PoolOwner, check_prefix, create_pool
 from ._schedule import RetrySchedule
 from ._standard import new_message_id
@@ -39,6 +39,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the bare-install s
 
 __all__ = ["Claim", "Outcome", "PostgresOutbox"]
 
+_CONNECTIONS: Final = (asyncpg.Connection, asyncpg.pool.PoolConnectionProxy)
 # The most deliveries one claim or one result batch may carry.
 _MAX_BATCH: Final = 10_000
 
@@ -125,10 +126,14 @@ class PostgresOutbox(PoolOwner):
     ) -> None:
         super().__init__(pool, owned=_owned)
         prefix = check_prefix(table_prefix)
+        if not isinstance(endpoints, EndpointStore):
+            raise WebhookConfigurationError("endpoints", type(endpoints).__name__, "must be an EndpointStore")
+        if schedule is not None and not isinstance(schedule, RetrySchedule):
+            raise WebhookConfigurationError("schedule", type(schedule).__name__, "must be a RetrySchedule")
         self.table_prefix = prefix
         self.endpoints = endpoints
         self.schedule = schedule if schedule is not None else RetrySchedule()
-        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.clock: Clock = clock_or_system(clock)
         self._messages = prefix + "messages"
         self._deliveries = prefix + "deliveries"
         self._attempts = prefix + "attempts"
@@ -146,8 +151,15 @@ class PostgresOutbox(PoolOwner):
         server_settings: Mapping[str, str] | None = None,
     ) -> PostgresOutbox:
         """Open a pool for ``dsn`` and return an outbox that owns it (close it with `aclose`)."""
+        check_prefix(table_prefix)  # checked before a pool is opened, so a bad argument leaks nothing
         pool = await create_pool(dsn, server_settings)
-        return cls(pool, endpoints, schedule=schedule, clock=clock, table_prefix=table_prefix, _owned=True)
+        try:
+            return cls(
+                pool, endpoints, schedule=schedule, clock=clock, table_prefix=table_prefix, _owned=True
+            )
+        except BaseException:
+            await pool.close()
+            raise
 
     async def create_schema(self) -> None:
         """Create the tables and indexes if they do not exist."""
@@ -226,20 +238,12 @@ class PostgresOutbox(PoolOwner):
             WebhookConfigurationError: ``event_type``, ``payload`` or ``message_id`` is invalid.
             StoreUnavailableError: The database cannot be reached.
         """
-        if not isinstance(event_type, str) or not event_type or len(event_type) > 256:
-            raise WebhookConfigurationError(
-                "event_type", event_type, "must be a non-empty str of at most 256 chars"
-            )
+        text("event_type", event_type)
         body = _encode(payload)
-        msg_id = new_message_id() if message_id is None else message_id
-        if (
-            not isinstance(msg_id, str)
-            or not 0 < len(msg_id) <= 256
-            or not msg_id.isascii()
-            or not msg_id.isprintable()
-        ):
+        msg_id = new_message_id() if message_id is None else printable_ascii("message_id", message_id)
+        if connection is not None and not isinstance(connection, _CONNECTIONS):
             raise WebhookConfigurationError(
-                "message_id", msg_id, "must be 1 to 256 printable ASCII characters"
+                "connection", type(connection).__name__, "must be an asyncpg connection or None"
             )
         targets = [e.id for e in await self.endpoints.list(event_type=event_type, enabled=True)]
         now = self.clock.now()
@@ -287,25 +291,34 @@ class PostgresOutbox(PoolOwner):
             return await self._message(connection, message_id)
 
     async def _message(self, connection: Connection, message_id: str) -> Message:
-        row = await connection.fetchrow(f"SELECT * FROM {self._messages} WHERE id = $1", message_id)
+        key = _message_key(message_id)
+        row = None
+        if key is not None:
+            row = await connection.fetchrow(f"SELECT * FROM {self._messages} WHERE id = $1", key)
         if row is None:
-            raise MessageNotFoundError(message_id)
+            raise MessageNotFoundError(str(message_id))
         return Message(row["id"], row["event_type"], bytes(row["body"]), row["created_at"])
 
     async def deliveries(self, message_id: str) -> list[Delivery]:
         """Return the deliveries of one message, ordered by endpoint id."""
+        key = _message_key(message_id)
+        if key is None:
+            return []
         async with self._connection() as connection:
             rows = await connection.fetch(
                 f'SELECT * FROM {self._deliveries} WHERE message_id = $1 ORDER BY endpoint_id COLLATE "C"',
-                message_id,
+                key,
             )
         return [_delivery(row) for row in rows]
 
     async def attempts(self, message_id: str) -> list[Attempt]:
         """Return every attempt logged for one message, oldest first."""
+        key = _message_key(message_id)
+        if key is None:
+            return []
         async with self._connection() as connection:
             rows = await connection.fetch(
-                f"SELECT * FROM {self._attempts} WHERE message_id = $1 ORDER BY id", message_id
+                f"SELECT * FROM {self._attempts} WHERE message_id = $1 ORDER BY id", key
             )
         return [
             Attempt(
@@ -374,8 +387,9 @@ class PostgresOutbox(PoolOwner):
         Returns the number of deliveries queued again. Re-enable the endpoint first if it was disabled,
         or the worker cancels them again.
         """
-        if not isinstance(since, datetime) or since.tzinfo is None:
-            raise WebhookConfigurationError("since", since, "must be a timezone-aware datetime")
+        _aware("since", since)
+        if endpoint_id is not None and endpoint_key(endpoint_id) is None:
+            return 0  # no endpoint has that id
         async with self._connection() as connection:
             result = await connection.execute(
                 f"UPDATE {self._deliveries} SET status = 'pending', attempts = 0, next_attempt_at = $1, "
@@ -633,6 +647,8 @@ class PostgresOutbox(PoolOwner):
 
     async def cancel_endpoint(self, endpoint_id: str) -> int:
         """Cancel every pending delivery to ``endpoint_id`` (after it was disabled); return how many."""
+        if endpoint_key(endpoint_id) is None:
+            return 0  # no endpoint has that id
         async with self._connection() as connection:
             result = await connection.execute(
                 f"UPDATE {self._deliveries} SET status = 'cancelled', finished_at = $2, lease_token = NULL, "
@@ -668,16 +684,22 @@ def _encode(payload: object) -> bytes:
         return payload
     try:
         return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except RecursionError:
+        raise WebhookConfigurationError("payload", type(payload).__name__, "nests too deeply") from None
     except (TypeError, ValueError) as exc:
         raise WebhookConfigurationError(
             "payload", type(payload).__name__, f"is not JSON-serializable: {exc}"
         ) from None
 
 
-def _aware(name: str, value: object) -> datetime:
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise WebhookConfigurationError(name, value, "must be a timezone-aware datetime")
-    return value
+_aware = aware_datetime
+
+
+def _message_key(message_id: object) -> str | None:
+    """``message_id`` if a message could have it (1 to 256 printable ASCII), else ``None``."""
+    if isinstance(message_id, str) and 0 < len(message_id) <= 256 and message_id.isascii():
+        return message_id if message_id.isprintable() else None
+    return None
 
 
 def _claims(claims: object) -> list[Claim]:

@@ -11,7 +11,10 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Final, Self
 
-from ._endpoints import Endpoint
+from buttress.core import redact_url
+
+from ._checks import string_mapping, text
+from ._endpoints import Endpoint, check_list_filters, endpoint_key
 from .exceptions import (
     EndpointConflictError,
     EndpointNotFoundError,
@@ -111,6 +114,7 @@ class PostgresEndpointStore(PoolOwner):
         cls, dsn: str, *, table_prefix: str = "webhook_", server_settings: Mapping[str, str] | None = None
     ) -> PostgresEndpointStore:
         """Open a pool for ``dsn`` and return a store that owns it (close it with `aclose`)."""
+        check_prefix(table_prefix)  # checked before a pool is opened, so a bad argument leaks nothing
         pool = await create_pool(dsn, server_settings)
         return cls(pool, table_prefix=table_prefix, _owned=True)
 
@@ -151,8 +155,11 @@ class PostgresEndpointStore(PoolOwner):
 
     async def get(self, endpoint_id: str) -> Endpoint:
         """Return the endpoint with this id."""
-        async with self._connection() as connection:
-            row = await connection.fetchrow(f"SELECT * FROM {self._table} WHERE id = $1", str(endpoint_id))
+        key = endpoint_key(endpoint_id)
+        row = None
+        if key is not None:
+            async with self._connection() as connection:
+                row = await connection.fetchrow(f"SELECT * FROM {self._table} WHERE id = $1", key)
         if row is None:
             raise EndpointNotFoundError(str(endpoint_id))
         return _endpoint(row)
@@ -174,14 +181,16 @@ class PostgresEndpointStore(PoolOwner):
 
     async def delete(self, endpoint_id: str) -> bool:
         """Remove the endpoint; ``True`` if it existed."""
+        key = endpoint_key(endpoint_id)
+        if key is None:
+            return False
         async with self._connection() as connection:
-            deleted = await connection.fetchval(
-                f"DELETE FROM {self._table} WHERE id = $1 RETURNING id", str(endpoint_id)
-            )
+            deleted = await connection.fetchval(f"DELETE FROM {self._table} WHERE id = $1 RETURNING id", key)
         return deleted is not None
 
     async def list(self, *, event_type: str | None = None, enabled: bool | None = None) -> list[Endpoint]:
         """Return matching endpoints, ordered by id."""
+        check_list_filters(event_type, enabled)
         async with self._connection() as connection:
             rows = await connection.fetch(
                 f"SELECT * FROM {self._table} WHERE ($1::text IS NULL OR event_types IS NULL "
@@ -232,11 +241,20 @@ def _endpoint(row: asyncpg.Record) -> Endpoint:
 
 
 async def create_pool(dsn: str, server_settings: Mapping[str, str] | None) -> asyncpg.Pool[Any]:
-    if not isinstance(dsn, str) or not dsn:
-        raise WebhookConfigurationError("dsn", dsn, "must be a PostgreSQL DSN", show_value=False)
+    """Open a pool for ``dsn``.
+
+    A bad DSN or setting is a `WebhookConfigurationError`, a server that cannot be reached or refuses
+    the connection a `StoreUnavailableError`; neither shows the DSN's password.
+    """
+    settings = string_mapping("server_settings", server_settings)
+    text("dsn", dsn, max_length=4096)
+    if not dsn.startswith(("postgresql://", "postgres://")):
+        raise WebhookConfigurationError("dsn", redact_url(dsn), "must be a postgresql:// URL")
     try:
-        return await asyncpg.create_pool(
-            dsn, min_size=1, max_size=10, server_settings=dict(server_settings or {})
-        )
-    except _UNAVAILABLE as exc:
+        return await asyncpg.create_pool(dsn, min_size=1, max_size=10, server_settings=settings)
+    except (asyncpg.exceptions.ClientConfigurationError, ValueError) as exc:
+        raise WebhookConfigurationError(
+            "dsn", redact_url(dsn), f"is not a usable PostgreSQL DSN ({type(exc).__name__})"
+        ) from None
+    except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
         raise StoreUnavailableError("postgresql", dsn, type(exc).__name__) from exc

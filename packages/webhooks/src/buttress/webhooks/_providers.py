@@ -9,8 +9,9 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Final
 
-from buttress.core import Clock, SystemClock
+from buttress.core import Clock
 
+from ._checks import clock_or_system
 from ._verify import (
     Headers,
     VerifiedWebhook,
@@ -32,6 +33,7 @@ from .exceptions import (
 __all__ = ["GitHubVerifier", "StripeVerifier"]
 
 _MAX_HEADER = 8192
+_MAX_ID_LENGTH = 256
 # Explicit ASCII ranges: re's \d, like str.isdigit, would also take other scripts' digits.
 _HEX_DIGEST: Final = re.compile(r"[0-9a-fA-F]{64}")
 
@@ -80,7 +82,7 @@ class StripeVerifier:
     ) -> None:
         self._keys = _secrets(secrets, "secrets")
         self._tolerance = tolerance_seconds(tolerance)
-        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._clock: Clock = clock_or_system(clock)
 
     @property
     def replay_window(self) -> float | None:
@@ -193,4 +195,5 @@ def _optional(headers: Headers, name: str) -> str | None:
         value = header(headers, name)
     except WebhookVerificationError:
         return None
-    return value if value.isascii() and value.isprintable() else None
+    # Used as the replay key: one that is not a short printable ASCII id is ignored (the signature is used).
+    return value if len(value) <= _MAX_ID_LENGTH and value.isascii() and value.isprintable() else None

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
+from ._checks import MAX_SECONDS
 from ._replay import ReplayGuard, check_ttl
 from ._verify import Headers, VerifiedWebhook, Verifier
 from .exceptions import (
@@ -25,6 +26,7 @@ logger = logging.getLogger("buttress.webhooks")
 # How long ids are remembered when the scheme signs no timestamp (GitHub) and no ttl is given.
 _UNBOUNDED_REPLAY_TTL: Final = 7 * 24 * 3600.0
 DEFAULT_MAX_BODY: Final = 1024 * 1024
+_MAX_REPLAY_KEY: Final = 4096
 
 type Scope = MutableMapping[str, Any]
 type Message = MutableMapping[str, Any]
@@ -63,9 +65,16 @@ class WebhookReceiver:
             raise WebhookConfigurationError(
                 "verifier", type(verifier).__name__, "must have a verify() method"
             )
+        if replay_guard is not None and not isinstance(replay_guard, ReplayGuard):
+            raise WebhookConfigurationError(
+                "replay_guard", type(replay_guard).__name__, "must be a ReplayGuard (claim, release) or None"
+            )
         self._verifier = verifier
         self._guard = replay_guard
-        window = verifier.replay_window if replay_ttl is None else replay_ttl
+        window = getattr(verifier, "replay_window", None) if replay_ttl is None else replay_ttl
+        # A window past MAX_SECONDS (a tolerance of decades) is remembered for MAX_SECONDS: for ever.
+        if replay_ttl is None and isinstance(window, int | float) and window > MAX_SECONDS:
+            window = MAX_SECONDS
         self._ttl = check_ttl(_UNBOUNDED_REPLAY_TTL if window is None else window)
 
     @property
@@ -105,12 +114,26 @@ class WebhookReceiver:
             StoreUnavailableError: The replay guard's server cannot be reached.
         """
         webhook = self.verify(headers, body)
-        if self._guard is not None and not await self._guard.claim(webhook.replay_key, self._ttl):
-            raise ReplayedWebhookError(webhook.replay_key)
+        if self._guard is None:
+            return webhook
+        key = webhook.replay_key
+        if not isinstance(key, str) or not 0 < len(key) <= _MAX_REPLAY_KEY or not key.isprintable():
+            # Only a verifier of your own can get here: refuse what the guard could not remember.
+            raise WebhookVerificationError(
+                "the verified webhook's replay key is not 1 to 4096 printable chars"
+            )
+        if not await self._guard.claim(key, self._ttl):
+            raise ReplayedWebhookError(key)
         return webhook
 
     async def forget(self, webhook: VerifiedWebhook) -> None:
-        """Release ``webhook``'s id so its retry is accepted (call it when handling failed)."""
+        """Release ``webhook``'s id so its retry is accepted (call it when handling failed).
+
+        Raises:
+            WebhookConfigurationError: ``webhook`` is not a `VerifiedWebhook`.
+        """
+        if not isinstance(webhook, VerifiedWebhook):
+            raise WebhookConfigurationError("webhook", type(webhook).__name__, "must be a VerifiedWebhook")
         if self._guard is not None:
             await self._guard.release(webhook.replay_key)
 

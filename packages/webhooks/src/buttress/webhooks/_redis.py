@@ -6,6 +6,7 @@ from typing import Any
 
 from buttress.core import redact_url
 
+from ._checks import text
 from ._replay import check_ttl
 from .exceptions import StoreUnavailableError, WebhookConfigurationError
 
@@ -36,23 +37,34 @@ class RedisReplayGuard:
     __slots__ = ("_client", "_owned", "_prefix")
 
     def __init__(self, client: Redis[Any] | Redis, *, prefix: str = "webhooks:seen:") -> None:  # type: ignore[type-arg]
-        if not isinstance(prefix, str):
-            raise WebhookConfigurationError("prefix", prefix, "must be a str")
+        if not isinstance(client, Redis):
+            raise WebhookConfigurationError("client", type(client).__name__, "must be a redis.asyncio.Redis")
+        text("prefix", prefix, max_length=1024, empty=True)
         self._client = client
         self._prefix = prefix
         self._owned = False
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "webhooks:seen:") -> RedisReplayGuard:
-        """Build a guard with its own client for ``url``; close it with `aclose`."""
-        guard = cls(Redis.from_url(url), prefix=prefix)
+        """Build a guard with its own client for ``url``; close it with `aclose`.
+
+        Raises:
+            WebhookConfigurationError: ``url`` is not a ``redis://``, ``rediss://`` or ``unix://`` URL.
+        """
+        text("url", url, max_length=4096)
+        try:
+            client = Redis.from_url(url)
+        except (ValueError, TypeError):
+            raise WebhookConfigurationError(
+                "url", redact_url(url), "must be a redis://, rediss:// or unix:// URL"
+            ) from None
+        guard = cls(client, prefix=prefix)
         guard._owned = True
         return guard
 
     async def claim(self, key: str, ttl: float) -> bool:
         """Record ``key`` for ``ttl`` seconds; ``True`` on first sight, ``False`` on a replay."""
-        if not isinstance(key, str) or not key:
-            raise WebhookConfigurationError("key", key, "must be a non-empty str")
+        text("key", key, max_length=4096)
         milliseconds = max(1, int(check_ttl(ttl) * 1000))
         try:
             stored = await self._client.set(self._prefix + key, b"1", nx=True, px=milliseconds)
@@ -62,6 +74,7 @@ class RedisReplayGuard:
 
     async def release(self, key: str) -> None:
         """Forget ``key``."""
+        text("key", key, max_length=4096)
         try:
             await self._client.delete(self._prefix + key)
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import heapq
 from typing import Protocol, runtime_checkable
 
-from buttress.core import Clock, SystemClock
+from buttress.core import Clock
 
+from ._checks import clock_or_system, positive_number, text
 from .exceptions import WebhookConfigurationError
 
 __all__ = ["MemoryReplayGuard", "ReplayGuard", "check_ttl"]
@@ -32,10 +33,8 @@ class ReplayGuard(Protocol):
 
 
 def check_ttl(ttl: float) -> float:
-    """Validate a replay TTL in seconds."""
-    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 < ttl < float("inf"):
-        raise WebhookConfigurationError("ttl", ttl, "must be a positive, finite number of seconds")
-    return float(ttl)
+    """Validate a replay TTL in seconds: positive, at most 100 years."""
+    return positive_number("ttl", ttl)
 
 
 class MemoryReplayGuard:
@@ -55,14 +54,13 @@ class MemoryReplayGuard:
         if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1:
             raise WebhookConfigurationError("max_entries", max_entries, "must be an int of at least 1")
         self._max = max_entries
-        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._clock: Clock = clock_or_system(clock)
         self._expiries: dict[str, float] = {}
         self._heap: list[tuple[float, str]] = []
 
     async def claim(self, key: str, ttl: float) -> bool:
         """Record ``key`` for ``ttl`` seconds; ``True`` on first sight."""
-        if not isinstance(key, str) or not key:
-            raise WebhookConfigurationError("key", key, "must be a non-empty str")
+        text("key", key, max_length=4096)
         ttl = check_ttl(ttl)
         now = self._clock.monotonic()
         self._purge(now)
@@ -78,6 +76,7 @@ class MemoryReplayGuard:
 
     async def release(self, key: str) -> None:
         """Forget ``key``."""
+        text("key", key, max_length=4096)
         self._expiries.pop(key, None)
 
     def __len__(self) -> int:

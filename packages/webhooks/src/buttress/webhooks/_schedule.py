@@ -7,12 +7,15 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Final
 
+from ._checks import number, positive_int, positive_number
 from .exceptions import WebhookConfigurationError
 
 __all__ = ["DEFAULT_DELAYS", "RetrySchedule"]
 
 # Svix's schedule: immediately, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h later.
 DEFAULT_DELAYS: Final = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+# More attempts than this is a schedule that never ends.
+_MAX_ATTEMPTS: Final = 1000
 
 
 class RetrySchedule:
@@ -47,20 +50,17 @@ class RetrySchedule:
         given: object = delays
         if isinstance(given, str) or not isinstance(delays, Sequence) or not delays:
             raise WebhookConfigurationError("delays", delays, "must be a non-empty sequence of seconds")
+        if len(delays) > _MAX_ATTEMPTS:
+            raise WebhookConfigurationError("delays", len(delays), f"at most {_MAX_ATTEMPTS} attempts")
         converted: list[float] = []
-        for delay in delays:
+        for index, delay in enumerate(delays):
             seconds = delay.total_seconds() if isinstance(delay, timedelta) else delay
-            if (
-                isinstance(seconds, bool)
-                or not isinstance(seconds, int | float)
-                or not 0 <= seconds < float("inf")
-            ):
-                raise WebhookConfigurationError("delays", delays, "every delay must be a finite number >= 0")
-            converted.append(float(seconds))
-        if isinstance(jitter, bool) or not isinstance(jitter, int | float) or not 0 <= jitter <= 1:
-            raise WebhookConfigurationError("jitter", jitter, "must be between 0 and 1")
+            # Each delay at most 100 years, so due times never overflow a datetime.
+            converted.append(positive_number(f"delays[{index}]", seconds, zero=True))
         self._delays = tuple(converted)
-        self._jitter = float(jitter)
+        self._jitter = number("jitter", jitter, low=0, high=1)
+        if rng is not None and not isinstance(rng, random.Random):
+            raise WebhookConfigurationError("rng", type(rng).__name__, "must be a random.Random or None")
         self._rng = rng if rng is not None else random.Random()  # noqa: S311 - jitter, not security
 
     @classmethod
@@ -74,13 +74,15 @@ class RetrySchedule:
         jitter: float = 0.1,
     ) -> RetrySchedule:
         """Build ``0, first, first*factor, ...`` (capped at ``cap``) for ``attempts`` attempts."""
-        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
-            raise WebhookConfigurationError("attempts", attempts, "must be an int of at least 1")
-        if not first >= 0 or not factor >= 1 or not cap >= 0:
-            raise WebhookConfigurationError(
-                "first", (first, factor, cap), "need first >= 0, factor >= 1, cap >= 0"
-            )
-        delays = [0.0] + [min(cap, first * factor**n) for n in range(attempts - 1)]
+        positive_int("attempts", attempts, maximum=_MAX_ATTEMPTS)
+        first = positive_number("first", first, zero=True)
+        factor = number("factor", factor, low=1, high=1e6)
+        cap = positive_number("cap", cap, zero=True)
+        delays = [0.0]
+        delay = first
+        for _ in range(attempts - 1):
+            delays.append(min(cap, delay))
+            delay = min(cap, delay * factor)  # capped as it grows: never an overflow
         return cls(delays, jitter=jitter)
 
     @property
@@ -100,6 +102,8 @@ class RetrySchedule:
 
     def delay_after(self, attempt: int) -> float | None:
         """Return the wait after failed attempt ``attempt`` (1-based); ``None`` after the last one."""
+        if isinstance(attempt, bool) or not isinstance(attempt, int):
+            raise WebhookConfigurationError("attempt", attempt, "must be an int")
         if attempt >= len(self._delays) or attempt < 1:
             return None
         base = self._delays[attempt]

@@ -105,11 +105,17 @@ class NetworkPolicy:
     def refusal(self, address: str | IPAddress) -> str | None:
         """Return why ``address`` is refused, or ``None`` when it may be connected to.
 
-        A string that is not an IP address is refused (``"not an IP address"``).
+        A string (or anything else) that is not an IP address is refused (``"not an IP address"``).
         """
-        try:
-            ip = address if not isinstance(address, str) else ipaddress.ip_address(address.split("%", 1)[0])
-        except ValueError:
+        given: object = address
+        if isinstance(given, ipaddress.IPv4Address | ipaddress.IPv6Address):
+            ip = given
+        elif isinstance(given, str):
+            try:
+                ip = ipaddress.ip_address(given.split("%", 1)[0])
+            except ValueError:
+                return "not an IP address"
+        else:
             return "not an IP address"
         if any(ip in net for net in self._allow):
             return None
@@ -149,12 +155,21 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 
 
 def _networks(parameter: str, values: Iterable[str | IPNetwork]) -> tuple[IPNetwork, ...]:
-    if isinstance(values, str):
-        values = [values]
+    given: object = values
+    if isinstance(given, str | ipaddress.IPv4Network | ipaddress.IPv6Network):
+        given = [given]
+    if not isinstance(given, Iterable) or isinstance(given, bytes | bytearray):
+        raise WebhookConfigurationError(parameter, type(given).__name__, "must be networks in CIDR notation")
     result: list[IPNetwork] = []
-    for value in values:
+    for value in given:
+        if isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network):
+            result.append(value)
+            continue
         try:
-            result.append(value if not isinstance(value, str) else ipaddress.ip_network(value, strict=False))
+            network = ipaddress.ip_network(value, strict=False) if isinstance(value, str) else None
         except ValueError:
-            raise WebhookConfigurationError(parameter, value, "must be networks in CIDR notation") from None
+            network = None
+        if network is None:
+            raise WebhookConfigurationError(parameter, value, "must be networks in CIDR notation")
+        result.append(network)
     return tuple(result)

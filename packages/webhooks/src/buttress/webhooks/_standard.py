@@ -13,6 +13,7 @@ from typing import Final
 
 from buttress.core import Clock, SystemClock
 
+from ._checks import clock_or_system
 from ._keys import Ed25519SigningKey, Ed25519VerifyKey, HmacKey, parse_key
 from ._verify import (
     Headers,
@@ -88,7 +89,7 @@ class WebhookSigner:
                 raise InvalidSecretError(f"keys[{index}]", "a whpk_ public key verifies but cannot sign")
             parsed.append(key)
         self._keys = tuple(parsed)
-        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._clock: Clock = clock_or_system(clock)
 
     def sign(self, msg_id: str, timestamp: int | datetime, body: bytes | str) -> str:
         """Return the ``webhook-signature`` header value for one message.
@@ -135,7 +136,12 @@ def _outgoing_body(body: bytes | str) -> bytes:
     if isinstance(body, bytes):
         return body
     if isinstance(body, str):
-        return body.encode("utf-8")
+        try:
+            return body.encode("utf-8")
+        except UnicodeEncodeError:
+            raise WebhookConfigurationError(
+                "body", "str", "is not valid Unicode (a lone surrogate)"
+            ) from None
     raise WebhookConfigurationError("body", type(body).__name__, "must be bytes or str")
 
 
@@ -195,9 +201,11 @@ class WebhookVerifier:
         self._hmac = tuple(hmac_keys)
         self._ed25519 = tuple(ed_keys)
         self._tolerance = tolerance_seconds(tolerance)
-        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._clock: Clock = clock_or_system(clock)
         # The system clock's now() is time.time(); reading it directly saves a datetime per call.
         self._system_clock = type(self._clock) is SystemClock
+        if not isinstance(accept_svix_headers, bool):
+            raise WebhookConfigurationError("accept_svix_headers", accept_svix_headers, "must be a bool")
         self._aliases: tuple[str, ...] = (
             ("svix-id", "svix-timestamp", "svix-signature") if accept_svix_headers else ()
         )

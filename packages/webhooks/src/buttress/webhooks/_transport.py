@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import socket
+import ssl
 import time
 from collections.abc import Iterable
 from typing import Final, Protocol, runtime_checkable
 
+from ._checks import positive_int, positive_number, text
 from ._ssrf import NetworkPolicy
 from .exceptions import MissingExtraError, UnsafeDestinationError, WebhookConfigurationError
 
@@ -41,8 +44,17 @@ class SystemResolver:
     __slots__ = ()
 
     async def resolve(self, host: str, port: int) -> list[str]:
-        """Return the addresses of ``host``, in the resolver's order, without duplicates."""
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        """Return the addresses of ``host``, in the resolver's order, without duplicates.
+
+        Raises:
+            WebhookConfigurationError: ``host`` is not a str or ``port`` not a TCP port.
+            OSError: The name does not resolve (or cannot be a host name at all).
+        """
+        _check_host_and_port(host, port)
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except UnicodeError as exc:  # the IDNA codec refused the name: it resolves to nothing
+            raise socket.gaierror(socket.EAI_NONAME, f"{host!r} is not a valid host name") from exc
         seen: dict[str, None] = {}
         for _family, _type, _proto, _name, sockaddr in infos:
             seen.setdefault(str(sockaddr[0]), None)
@@ -73,6 +85,16 @@ class SafeNetworkBackend(httpcore.AsyncNetworkBackend):
         resolver: Resolver | None = None,
         inner: httpcore.AsyncNetworkBackend | None = None,
     ) -> None:
+        if policy is not None and not isinstance(policy, NetworkPolicy):
+            raise WebhookConfigurationError(
+                "policy", type(policy).__name__, "must be a NetworkPolicy or None"
+            )
+        if resolver is not None and not isinstance(resolver, Resolver):
+            raise WebhookConfigurationError("resolver", type(resolver).__name__, "must be a Resolver or None")
+        if inner is not None and not isinstance(inner, httpcore.AsyncNetworkBackend):
+            raise WebhookConfigurationError(
+                "inner", type(inner).__name__, "must be an httpcore.AsyncNetworkBackend or None"
+            )
         self._policy = policy if policy is not None else NetworkPolicy()
         self._resolver: Resolver = resolver if resolver is not None else SystemResolver()
         self._inner = inner if inner is not None else httpcore.AnyIOBackend()
@@ -90,7 +112,20 @@ class SafeNetworkBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        """Resolve ``host``; unless every address passes the policy, refuse; else connect to one."""
+        """Resolve ``host``; unless every address passes the policy, refuse; else connect to one.
+
+        Raises:
+            UnsafeDestinationError: An address of ``host`` is refused by the policy.
+            WebhookConfigurationError: An argument has the wrong type or is out of range.
+            httpcore.ConnectError: The name does not resolve, or no address accepts the connection.
+            httpcore.ConnectTimeout: Resolving or connecting took longer than ``timeout``.
+        """
+        _check_host_and_port(host, port)
+        if timeout is not None:
+            timeout = positive_number("timeout", timeout, zero=True)
+        if local_address is not None:
+            text("local_address", local_address)
+        options = _socket_options(socket_options)
         addresses = await self._resolve(host, port, timeout)
         for address in addresses:
             self._policy.check(host, address)
@@ -98,7 +133,7 @@ class SafeNetworkBackend(httpcore.AsyncNetworkBackend):
         for address in addresses:
             try:
                 return await self._inner.connect_tcp(
-                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                    address, port, timeout=timeout, local_address=local_address, socket_options=options
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last = exc
@@ -118,9 +153,9 @@ class SafeNetworkBackend(httpcore.AsyncNetworkBackend):
             raise httpcore.ConnectTimeout(f"resolving {host!r} timed out") from exc
         except OSError as exc:
             raise httpcore.ConnectError(f"cannot resolve {host!r}: {exc}") from exc
-        if not addresses:
+        if not isinstance(addresses, list | tuple) or not addresses:
             raise UnsafeDestinationError(host, None, "the host resolved to no address")
-        return addresses
+        return [a if isinstance(a, str) else repr(a) for a in addresses]
 
     async def connect_unix_socket(
         self,
@@ -132,8 +167,12 @@ class SafeNetworkBackend(httpcore.AsyncNetworkBackend):
         raise UnsafeDestinationError(path, None, "unix sockets are not a webhook destination")
 
     async def sleep(self, seconds: float) -> None:
-        """Sleep (used by httpcore between connection retries)."""
-        await self._inner.sleep(seconds)
+        """Sleep (httpcore's pause between connection retries, which is well under a minute).
+
+        Raises:
+            WebhookConfigurationError: ``seconds`` is not a number from 0 to 60.
+        """
+        await self._inner.sleep(positive_number("seconds", seconds, zero=True, maximum=_MAX_SLEEP))
 
 
 class _ConnectionPool(httpcore.AsyncConnectionPool):
@@ -205,6 +244,49 @@ class _ConnectionPool(httpcore.AsyncConnectionPool):
         return connection
 
 
+# httpcore's pause between connection retries is well under this.
+_MAX_SLEEP: Final = 60.0
+_MAX_RETRIES: Final = 10
+
+
+def _check_host_and_port(host: object, port: object) -> None:
+    text("host", host, max_length=1024)
+    positive_int("port", port, minimum=0, maximum=65535)
+
+
+def _socket_options(options: object) -> list[httpcore.SOCKET_OPTION] | None:
+    if options is None:
+        return None
+    if isinstance(options, str | bytes) or not isinstance(options, Iterable):
+        raise WebhookConfigurationError("socket_options", type(options).__name__, "must be tuples or None")
+    checked = list(options)
+    for option in checked:
+        if (
+            not isinstance(option, tuple)
+            or len(option) not in {3, 4}
+            or not all(isinstance(part, int) and not isinstance(part, bool) for part in option[:2])
+        ):
+            raise WebhookConfigurationError("socket_options", option, "each must be (level, option, value)")
+    return checked
+
+
+def _ssl_context(verify: object) -> ssl.SSLContext:
+    """The TLS context for ``verify``: on (certifi's CAs), off, a CA file or directory, or a context."""
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    if isinstance(verify, bool):
+        return httpx.create_ssl_context(verify=verify, trust_env=False)
+    where = text("verify", verify, max_length=4096)
+    try:
+        if os.path.isdir(where):
+            return ssl.create_default_context(capath=where)
+        return ssl.create_default_context(cafile=where)
+    except (OSError, ssl.SSLError, ValueError):
+        raise WebhookConfigurationError(
+            "verify", where, "must be True, False, an ssl.SSLContext, or a readable CA file or directory"
+        ) from None
+
+
 # The override follows httpcore 1.0's private pool internals; other versions keep their own pool.
 _HTTPCORE_1_0: Final = httpcore.__version__.startswith("1.0.")
 # Seconds between checks of the idle connections that are not being handed out.
@@ -221,7 +303,8 @@ class SafeTransport(httpx.AsyncHTTPTransport):
     Args:
         policy: The address rules; public addresses only by default.
         resolver: How host names are resolved.
-        verify: TLS verification, as for httpx.
+        verify: TLS verification: ``True`` (certifi's CAs), ``False``, a CA file or directory, or an
+            ``ssl.SSLContext``.
         http2: Enable HTTP/2 (needs ``h2``).
         limits: Connection pool limits.
         retries: Connection retries, as for httpx.
@@ -232,20 +315,30 @@ class SafeTransport(httpx.AsyncHTTPTransport):
         policy: NetworkPolicy | None = None,
         *,
         resolver: Resolver | None = None,
-        verify: bool | str = True,
+        verify: bool | str | ssl.SSLContext = True,
         http2: bool = False,
         limits: httpx.Limits | None = None,
         retries: int = 0,
     ) -> None:
-        limits = (
-            limits if limits is not None else httpx.Limits(max_connections=100, max_keepalive_connections=20)
-        )
-        super().__init__(verify=verify, trust_env=False, http2=http2, limits=limits, retries=retries)
+        if limits is None:
+            limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        elif not isinstance(limits, httpx.Limits):
+            raise WebhookConfigurationError(
+                "limits", type(limits).__name__, "must be an httpx.Limits or None"
+            )
+        if not isinstance(http2, bool):
+            raise WebhookConfigurationError("http2", http2, "must be a bool")
+        retries = positive_int("retries", retries, minimum=0, maximum=_MAX_RETRIES)
         self._backend = SafeNetworkBackend(policy, resolver=resolver)
+        context = _ssl_context(verify)
+        try:
+            super().__init__(verify=context, trust_env=False, http2=http2, limits=limits, retries=retries)
+        except ImportError:
+            raise WebhookConfigurationError("http2", http2, "needs the h2 package (pip install h2)") from None
         # HTTP/2 connections take many requests at once, so they keep httpcore's own pool.
         pool = _ConnectionPool if _HTTPCORE_1_0 and not http2 else httpcore.AsyncConnectionPool
         self._pool = pool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            ssl_context=context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
@@ -267,7 +360,7 @@ def safe_client(
     resolver: Resolver | None = None,
     timeout: float = 15.0,
     follow_redirects: bool = False,
-    verify: bool | str = True,
+    verify: bool | str | ssl.SSLContext = True,
 ) -> httpx.AsyncClient:
     """Return an `httpx.AsyncClient` with the SSRF guard on.
 
@@ -276,10 +369,12 @@ def safe_client(
         resolver: How host names are resolved.
         timeout: Seconds for each of connect, read, write and pool.
         follow_redirects: Whether to follow redirects (each hop is checked by the guard).
-        verify: TLS verification, as for httpx.
+        verify: TLS verification: ``True`` (certifi's CAs), ``False``, a CA file or directory, or an
+            ``ssl.SSLContext``.
     """
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
-        raise WebhookConfigurationError("timeout", timeout, "must be a positive number of seconds")
+    timeout = positive_number("timeout", timeout)
+    if not isinstance(follow_redirects, bool):
+        raise WebhookConfigurationError("follow_redirects", follow_redirects, "must be a bool")
     return httpx.AsyncClient(
         transport=SafeTransport(policy, resolver=resolver, verify=verify),
         timeout=timeout,

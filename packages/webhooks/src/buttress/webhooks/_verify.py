@@ -10,6 +10,7 @@ from typing import Final, Protocol, runtime_checkable
 
 from buttress.core import ArgumentTypeError
 
+from ._checks import positive_number
 from .exceptions import (
     InvalidBodyError,
     MalformedHeaderError,
@@ -62,11 +63,11 @@ class VerifiedWebhook:
         """Return the body parsed as JSON.
 
         Raises:
-            InvalidBodyError: The body is not JSON.
+            InvalidBodyError: The body is not JSON (or nests deeper than the parser can follow).
         """
         try:
             return json.loads(self.body)
-        except ValueError:
+        except (ValueError, TypeError, RecursionError):
             raise InvalidBodyError("the webhook body is not valid JSON") from None
 
 
@@ -147,17 +148,8 @@ def tolerance_seconds(tolerance: float | timedelta | None) -> float | None:
     """Validate a tolerance argument and return it in seconds."""
     if tolerance is None:
         return None
-    if isinstance(tolerance, timedelta):
-        seconds = tolerance.total_seconds()
-    elif isinstance(tolerance, int | float) and not isinstance(tolerance, bool):
-        seconds = float(tolerance)
-    else:
-        raise WebhookConfigurationError(
-            "tolerance", tolerance, "must be seconds (a number), a timedelta or None"
-        )
-    if not 0 < seconds < float("inf"):
-        raise WebhookConfigurationError("tolerance", tolerance, "must be positive and finite")
-    return seconds
+    seconds = tolerance.total_seconds() if isinstance(tolerance, timedelta) else tolerance
+    return positive_number("tolerance", seconds)
 
 
 def parse_unix_seconds(name: str, text: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -40,6 +41,8 @@ __all__ = ["DeliveryWorker"]
 logger = logging.getLogger("buttress.webhooks")
 
 DEFAULT_USER_AGENT: Final = "buttress-webhooks/0.1"
+# What a User-Agent may hold: printable ASCII and tab (no CR/LF: no header injection).
+_HEADER_VALUE: Final = re.compile(r"[\t\x20-\x7e]*")
 # Rounds in flight at once in run() and drain(): one sends while the other records and claims.
 _PIPELINES: Final = 2
 
@@ -147,7 +150,20 @@ class DeliveryWorker:
         self._disable_after = disable_after
         self._body_limit = positive_int("response_body_limit", response_body_limit)
         self._poll = positive_number("poll_interval", poll_interval)
+        if (
+            not isinstance(user_agent, str)
+            or not _HEADER_VALUE.fullmatch(user_agent)
+            or len(user_agent) > 1024
+        ):
+            raise WebhookConfigurationError("user_agent", user_agent, "must be printable ASCII, at most 1024")
         self._user_agent = user_agent
+        for name, callback in (("on_dead", on_dead), ("on_endpoint_disabled", on_endpoint_disabled)):
+            if callback is not None and not callable(callback):
+                raise WebhookConfigurationError(
+                    name, type(callback).__name__, "must be an async callable or None"
+                )
+        if client is not None and not isinstance(client, httpx.AsyncClient):
+            raise WebhookConfigurationError("client", type(client).__name__, "must be an httpx.AsyncClient")
         self._on_dead = on_dead
         self._on_disabled = on_endpoint_disabled
         self._owns_client = client is None
@@ -247,6 +263,8 @@ class DeliveryWorker:
         Two rounds run at once, sharing the ``concurrency`` slots: while one records its results and
         claims again, the other keeps the slots busy.
         """
+        if stop is not None and not isinstance(stop, asyncio.Event):
+            raise WebhookConfigurationError("stop", type(stop).__name__, "must be an asyncio.Event or None")
         stop = stop if stop is not None else asyncio.Event()
         await asyncio.gather(*(self._loop(stop) for _ in range(_PIPELINES)))
 
@@ -264,7 +282,7 @@ class DeliveryWorker:
 
     async def drain(self, *, max_rounds: int = 1000) -> int:
         """Run rounds (two at once, as `run` does) until nothing is due now; return how many were claimed."""
-        budget = iter(range(max_rounds))
+        budget = iter(range(positive_int("max_rounds", max_rounds)))
 
         async def loop() -> int:
             total = 0
@@ -354,7 +372,8 @@ class DeliveryWorker:
             error = f"timed out after {self._timeout:g} s"
         except UnsafeDestinationError as exc:
             error = f"refused by the SSRF guard: {exc.reason}"
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            # InvalidURL: a URL httpx cannot send to (an IDNA host it refuses) is the attempt's failure.
             error = f"{type(exc).__name__}: {exc}"[:500]
         latency = time.perf_counter() - began
         attempt = Attempt(

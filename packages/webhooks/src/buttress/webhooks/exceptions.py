@@ -37,6 +37,7 @@ from buttress.core import (
     NotFoundError,
 )
 from buttress.core import MissingExtraError as CoreMissingExtraError
+from buttress.core.exceptions import safe_repr
 
 __all__ = [
     "EndpointConflictError",
@@ -109,14 +110,25 @@ class TimestampOutsideToleranceError(WebhookVerificationError):
     """
 
     def __init__(self, timestamp: datetime, now: datetime, tolerance: float) -> None:
-        direction = "old" if timestamp < now else "far in the future"
+        try:
+            direction = "too old" if timestamp < now else "too far in the future"
+        except TypeError:  # not two comparable datetimes: say so plainly rather than fail here
+            direction = "outside the tolerance"
+        try:
+            limit = f"{tolerance:g}"
+        except (TypeError, ValueError, OverflowError):
+            limit = safe_repr(tolerance)
         super().__init__(
-            f"the webhook timestamp {timestamp.isoformat()} is too {direction}: more than {tolerance:g} s "
-            f"from {now.isoformat()}; check both clocks, or this is a replay"
+            f"the webhook timestamp {_when(timestamp)} is {direction}: more than {limit} s "
+            f"from {_when(now)}; check both clocks, or this is a replay"
         )
         self.timestamp = timestamp
         self.now = now
         self.tolerance = tolerance
+
+
+def _when(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else safe_repr(value)
 
 
 class SignatureMismatchError(WebhookVerificationError):

@@ -1,0 +1,554 @@
+"""Every public entry point of buttress-webhooks, driven with hostile arguments: only typed errors come out.
+
+Each function, constructor and method of the public surface (``buttress.webhooks.__all__``) is called
+with hypothesis-generated hostile values in place of its arguments; anything but a ``ButtressError``
+fails. The Protocols (`EndpointStore`, `ReplayGuard`, `Verifier`, `Resolver`) are not callables and
+are left out. Two documented contracts widen what may come out: `Resolver.resolve` raises `OSError`
+when a name does not resolve, and an httpcore network backend (`SafeNetworkBackend.connect_tcp`)
+raises httpcore's ``ConnectError``/``ConnectTimeout``, which httpx turns into its own errors.
+Methods that httpx and httpcore define on the transport classes are their API, not this package's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpcore
+import pytest
+from redis.asyncio import Redis
+
+from buttress.testing import (
+    FakeClock,
+    PostgresSchema,
+    acheck_hostile,
+    check_hostile,
+    check_hostile_asgi,
+    hostile_values,
+)
+from buttress.webhooks import (
+    Attempt,
+    Claim,
+    DeadDelivery,
+    Delivery,
+    DeliveryStatus,
+    DeliveryWorker,
+    Ed25519SigningKey,
+    Ed25519VerifyKey,
+    Endpoint,
+    EndpointConflictError,
+    EndpointNotFoundError,
+    Endpoints,
+    GitHubVerifier,
+    HmacKey,
+    InvalidBodyError,
+    InvalidSecretError,
+    MalformedHeaderError,
+    MemoryEndpointStore,
+    MemoryReplayGuard,
+    Message,
+    MessageNotFoundError,
+    MissingExtraError,
+    MissingHeaderError,
+    NetworkPolicy,
+    Outcome,
+    PostgresEndpointStore,
+    PostgresOutbox,
+    RedisReplayGuard,
+    ReplayedWebhookError,
+    RetrySchedule,
+    SafeNetworkBackend,
+    SafeTransport,
+    SignatureMismatchError,
+    StoreUnavailableError,
+    StripeVerifier,
+    SystemResolver,
+    TimestampOutsideToleranceError,
+    UnsafeDestinationError,
+    VerifiedWebhook,
+    WebhookConfigurationError,
+    WebhookEndpoint,
+    WebhookReceiver,
+    WebhooksError,
+    WebhookSigner,
+    WebhookVerificationError,
+    WebhookVerifier,
+    generate_secret,
+    generate_signing_keypair,
+    parse_retry_after,
+    safe_client,
+)
+
+from .conftest import SECRET
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+BODY = b'{"type": "invoice.paid"}'
+STRIPE_SECRET = "whsec_stripe_test"  # noqa: S105 - a test secret
+PRIVATE, PUBLIC = generate_signing_keypair()
+SIGNING = Ed25519SigningKey(PRIVATE)
+VERIFYING = Ed25519VerifyKey(PUBLIC)
+HEADERS = WebhookSigner(SECRET).headers(BODY, msg_id="msg_1", timestamp=NOW)
+STRIPE = StripeVerifier(STRIPE_SECRET, clock=FakeClock(NOW))
+GITHUB = GitHubVerifier("It's a Secret to Everybody")
+ENDPOINT = Endpoint("https://hooks.example.com/billing", (SECRET,), id="ep_1")
+CLAIM = Claim(1, "msg_1", "ep_1", 1, "invoice.paid", BODY, "token")
+TOKEN = "lease-token"  # noqa: S105 - a lease token, not a secret
+ATTEMPT = Attempt(1, "msg_1", "ep_1", 1, NOW, 200, 0.01, "ok", None, "delivered")
+
+
+class StaticResolver:
+    """A `Resolver` that answers from a table: the SSRF guard is driven without DNS."""
+
+    async def resolve(self, host: str, port: int) -> list[str]:
+        if host == "hooks.example.com":
+            return ["203.0.113.7"]
+        raise OSError(f"{host!r} does not resolve")
+
+
+async def _handler(webhook: VerifiedWebhook) -> None:
+    return None
+
+
+def _json_of(body: bytes) -> object:
+    return VerifiedWebhook("standard", "msg_1", NOW, body, "msg_1").json()
+
+
+Target = tuple[Callable[..., object], tuple[object, ...], dict[str, object]]
+
+TARGETS: list[Target] = [
+    # Signing and verification.
+    (WebhookSigner, (SECRET,), {"clock": FakeClock(NOW)}),
+    (WebhookSigner([SECRET, PRIVATE]).sign, ("msg_1", 1_700_000_000, BODY), {}),
+    (WebhookSigner(SECRET, clock=FakeClock(NOW)).headers, (BODY,), {"msg_id": "msg_1", "timestamp": NOW}),
+    (
+        WebhookVerifier,
+        ([SECRET, PUBLIC],),
+        {"tolerance": 300.0, "clock": FakeClock(NOW), "accept_svix_headers": True},
+    ),
+    (WebhookVerifier([SECRET, PUBLIC], clock=FakeClock(NOW)).verify, (HEADERS, BODY), {}),
+    (WebhookVerifier(SECRET, tolerance=None).verify, (HEADERS, BODY), {}),
+    (StripeVerifier, (STRIPE_SECRET,), {"tolerance": 300.0, "clock": FakeClock(NOW)}),
+    (STRIPE.sign, (BODY,), {"timestamp": 1_767_225_600}),
+    (STRIPE.verify, ({"stripe-signature": STRIPE.sign(BODY)}, BODY), {}),
+    (GitHubVerifier, (["a", b"b"],), {}),
+    (GITHUB.sign, (BODY,), {}),
+    (GITHUB.verify, ({"x-hub-signature-256": GITHUB.sign(BODY), "x-github-delivery": "d-1"}, BODY), {}),
+    (_json_of, (BODY,), {}),
+    # Keys.
+    (HmacKey, (SECRET,), {"parameter": "secret"}),
+    (HmacKey(SECRET).digest, (BODY,), {}),
+    (HmacKey(SECRET).signature, (BODY,), {}),
+    (Ed25519SigningKey, (PRIVATE,), {"parameter": "key"}),
+    (SIGNING.signature, (BODY,), {}),
+    (Ed25519VerifyKey, (PUBLIC,), {"parameter": "key"}),
+    (VERIFYING.verify, (b"\x00" * 64, BODY), {}),
+    (generate_secret, (32,), {}),
+    # Receiving.
+    (MemoryReplayGuard, (), {"max_entries": 10, "clock": FakeClock(NOW)}),
+    (MemoryReplayGuard().claim, ("msg_1", 60.0), {}),
+    (MemoryReplayGuard().release, ("msg_1",), {}),
+    (WebhookReceiver, (WebhookVerifier(SECRET),), {"replay_guard": MemoryReplayGuard(), "replay_ttl": 60.0}),
+    (WebhookReceiver(WebhookVerifier(SECRET, clock=FakeClock(NOW))).verify, (HEADERS, BODY), {}),
+    (
+        WebhookReceiver(
+            WebhookVerifier(SECRET, clock=FakeClock(NOW)), replay_guard=MemoryReplayGuard()
+        ).receive,
+        (HEADERS, BODY),
+        {},
+    ),
+    (
+        WebhookReceiver(WebhookVerifier(SECRET), replay_guard=MemoryReplayGuard()).forget,
+        (VerifiedWebhook("standard", "msg_1", NOW, BODY, "msg_1"),),
+        {},
+    ),
+    (WebhookEndpoint, (_handler, WebhookVerifier(SECRET)), {"max_body_size": 1024}),
+    # Endpoints.
+    (
+        Endpoint,
+        ("https://hooks.example.com/billing", (SECRET,)),
+        {
+            "id": "ep_1",
+            "event_types": frozenset({"invoice.paid"}),
+            "enabled": True,
+            "disabled_reason": None,
+            "rate_limit": 10,
+            "headers": {"X-Team": "billing"},
+            "description": "billing",
+            "previous_secrets_expire_at": NOW,
+            "created_at": NOW,
+            "updated_at": NOW,
+        },
+    ),
+    (ENDPOINT.accepts, ("invoice.paid",), {}),
+    (ENDPOINT.signing_secrets, (NOW,), {}),
+    (MemoryEndpointStore, ([ENDPOINT],), {}),
+    (MemoryEndpointStore([ENDPOINT]).create, (Endpoint("https://hooks.example.com/x", (SECRET,)),), {}),
+    (MemoryEndpointStore([ENDPOINT]).get, ("ep_1",), {}),
+    (MemoryEndpointStore([ENDPOINT]).update, (ENDPOINT,), {}),
+    (MemoryEndpointStore([ENDPOINT]).delete, ("ep_1",), {}),
+    (MemoryEndpointStore([ENDPOINT]).list, (), {"event_type": "invoice.paid", "enabled": True}),
+    (Endpoints, (MemoryEndpointStore(),), {"clock": FakeClock(NOW)}),
+    (
+        Endpoints(MemoryEndpointStore()).create,
+        ("https://hooks.example.com/billing",),
+        {
+            "secret": SECRET,
+            "event_types": ["invoice.paid"],
+            "rate_limit": 5,
+            "headers": {"X-Team": "billing"},
+            "description": "billing",
+            "endpoint_id": "ep_2",
+        },
+    ),
+    (Endpoints(MemoryEndpointStore([ENDPOINT])).get, ("ep_1",), {}),
+    (Endpoints(MemoryEndpointStore([ENDPOINT])).list, (), {"event_type": "e", "enabled": False}),
+    (
+        Endpoints(MemoryEndpointStore([ENDPOINT])).update,
+        ("ep_1",),
+        {
+            "url": "https://hooks.example.com/new",
+            "event_types": ["a"],
+            "rate_limit": 3,
+            "headers": {"X-A": "b"},
+            "description": "d",
+        },
+    ),
+    (
+        Endpoints(MemoryEndpointStore([ENDPOINT])).rotate_secret,
+        ("ep_1",),
+        {"new_secret": generate_secret(), "grace": timedelta(hours=1)},
+    ),
+    (Endpoints(MemoryEndpointStore([ENDPOINT])).disable, ("ep_1",), {"reason": "by hand"}),
+    (Endpoints(MemoryEndpointStore([ENDPOINT])).enable, ("ep_1",), {}),
+    (Endpoints(MemoryEndpointStore([ENDPOINT])).delete, ("ep_1",), {}),
+    # Delivery records and rules.
+    (RetrySchedule, ((0, 5, 300),), {"jitter": 0.1, "rng": random.Random(1)}),
+    (
+        RetrySchedule.exponential,
+        (),
+        {"first": 5.0, "factor": 2.0, "attempts": 8, "cap": 36000.0, "jitter": 0.1},
+    ),
+    (RetrySchedule().delay_after, (1,), {}),
+    (parse_retry_after, ("120", NOW), {}),
+    (DeliveryStatus, ("pending",), {}),
+    (Message, ("msg_1", "e", BODY, NOW), {}),
+    (Delivery, (1, "msg_1", "ep_1", DeliveryStatus.PENDING, 0, NOW, None, None, None, NOW, None), {}),
+    (Attempt, (1, "msg_1", "ep_1", 1, NOW, 200, 0.01, "ok", None, "delivered"), {}),
+    (DeadDelivery, (1, "msg_1", "ep_1", "e", 3, 500, "boom"), {}),
+    (Claim, (1, "msg_1", "ep_1", 1, "e", BODY, "token"), {}),
+    (Outcome, (CLAIM, DeliveryStatus.DELIVERED, None, ATTEMPT), {}),
+    # The SSRF guard.
+    (NetworkPolicy, (), {"allow": ["127.0.0.0/8"], "block": ["203.0.113.0/24"]}),
+    (NetworkPolicy().refusal, ("8.8.8.8",), {}),
+    (NetworkPolicy().check, ("hooks.example.com", "8.8.8.8"), {}),
+    (SafeNetworkBackend, (NetworkPolicy(),), {"resolver": StaticResolver(), "inner": None}),
+    (SafeNetworkBackend(resolver=StaticResolver()).connect_unix_socket, ("/tmp/x",), {"timeout": 1.0}),  # noqa: S108
+    (SafeNetworkBackend(resolver=StaticResolver()).sleep, (0.0,), {}),
+    (
+        SafeTransport,
+        (NetworkPolicy(),),
+        {"resolver": StaticResolver(), "verify": True, "http2": False, "limits": None, "retries": 0},
+    ),
+    (
+        safe_client,
+        (NetworkPolicy(),),
+        {"resolver": StaticResolver(), "timeout": 5.0, "follow_redirects": False, "verify": True},
+    ),
+    # Errors.
+    (WebhooksError, ("message",), {}),
+    (WebhookVerificationError, ("message",), {}),
+    (MissingHeaderError, ("webhook-id",), {}),
+    (MalformedHeaderError, ("webhook-id", "bad"), {}),
+    (InvalidBodyError, ("bad",), {}),
+    (TimestampOutsideToleranceError, (NOW, NOW + timedelta(hours=1), 300.0), {}),
+    (SignatureMismatchError, ("no match",), {}),
+    (ReplayedWebhookError, ("msg_1",), {}),
+    (WebhookConfigurationError, ("timeout", 0, "must be positive"), {"show_value": True}),
+    (InvalidSecretError, ("secret", "bad"), {}),
+    (EndpointNotFoundError, ("ep_1",), {}),
+    (MessageNotFoundError, ("msg_1",), {}),
+    (EndpointConflictError, ("ep_1",), {}),
+    (UnsafeDestinationError, ("hooks.example.com", "10.0.0.1", "private"), {}),
+    (StoreUnavailableError, ("postgresql", "postgresql://u:p@db/x", "refused"), {}),
+    (MissingExtraError, ("PostgresOutbox", "postgres"), {}),
+]
+
+
+def _name(target: Callable[..., object]) -> str:
+    return str(getattr(target, "__qualname__", repr(target)))
+
+
+@pytest.mark.parametrize(("target", "args", "kwargs"), TARGETS, ids=[_name(t) for t, _, _ in TARGETS])
+def test_public_entry_points_raise_only_typed_errors(
+    target: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, object]
+) -> None:
+    """Property: no argument makes a public function, constructor or method raise an untyped error."""
+    check_hostile(target, *args, **kwargs)
+
+
+def test_the_system_resolver_raises_typed_errors_or_oserror() -> None:
+    """Property: `SystemResolver.resolve` raises a typed error for a bad argument, `OSError` (its
+    Protocol's contract) for a name that does not resolve."""
+    check_hostile(SystemResolver().resolve, "localhost", 443, allowed=(OSError,))
+
+
+def test_connect_tcp_raises_typed_errors_or_httpcores() -> None:
+    """Property: the guard's `connect_tcp` refuses with typed errors, or fails the way httpcore expects."""
+    backend = SafeNetworkBackend(resolver=StaticResolver())
+    check_hostile(
+        backend.connect_tcp,
+        "hooks.example.com",
+        443,
+        timeout=1.0,
+        local_address=None,
+        socket_options=None,
+        allowed=(httpcore.ConnectError, httpcore.ConnectTimeout),
+    )
+
+
+@pytest.mark.parametrize(
+    "verifier", [WebhookVerifier(SECRET), STRIPE, GITHUB], ids=["standard", "stripe", "github"]
+)
+async def test_the_asgi_endpoint_never_answers_5xx(verifier: WebhookVerifier) -> None:
+    """Property: hostile HTTP requests into `WebhookEndpoint` never escape as exceptions or 5xx."""
+    await check_hostile_asgi(
+        WebhookEndpoint(_handler, WebhookReceiver(verifier, replay_guard=MemoryReplayGuard()))
+    )
+
+
+# --- Backends: PostgreSQL and Redis, on the test's event loop.
+
+
+@pytest.fixture
+async def pool(postgres_schema: PostgresSchema) -> AsyncIterator[asyncpg.Pool[Any]]:
+    created = await asyncpg.create_pool(
+        postgres_schema.dsn, min_size=1, max_size=4, server_settings=postgres_schema.server_settings
+    )
+    try:
+        yield created
+    finally:
+        await created.close()
+
+
+@pytest.fixture
+async def outbox(pool: asyncpg.Pool[Any]) -> PostgresOutbox:
+    store = MemoryEndpointStore([Endpoint("http://127.0.0.1:9/", (SECRET,), id="ep_1")])
+    box = PostgresOutbox(pool, store, clock=FakeClock(NOW), table_prefix=f"h{uuid.uuid4().hex[:8]}_")
+    await box.create_schema()
+    return box
+
+
+@pytest.mark.postgres
+async def test_the_postgres_endpoint_store_raises_only_typed_errors(
+    pool: asyncpg.Pool[Any], postgres_schema: PostgresSchema
+) -> None:
+    """Property: every method of `PostgresEndpointStore` answers hostile arguments with typed errors."""
+    store = PostgresEndpointStore(pool, table_prefix=f"h{uuid.uuid4().hex[:8]}_")
+    await store.create_schema()
+    await store.create(ENDPOINT)
+    await acheck_hostile(PostgresEndpointStore, pool, table_prefix="webhook_")
+    await acheck_hostile(
+        PostgresEndpointStore.connect,
+        postgres_schema.dsn,
+        table_prefix="webhook_",
+        server_settings=postgres_schema.server_settings,
+        max_examples=25,
+    )
+    await acheck_hostile(store.create, Endpoint("https://hooks.example.com/x", (SECRET,)))
+    await acheck_hostile(store.get, "ep_1")
+    await acheck_hostile(store.update, ENDPOINT)
+    await acheck_hostile(store.delete, "ep_nobody")
+    await acheck_hostile(store.list, event_type="invoice.paid", enabled=True)
+
+
+@pytest.mark.postgres
+async def test_the_outbox_raises_only_typed_errors(
+    outbox: PostgresOutbox, pool: asyncpg.Pool[Any], postgres_schema: PostgresSchema
+) -> None:
+    """Property: every method of `PostgresOutbox` answers hostile arguments with typed errors."""
+    message = await outbox.send("e", {"n": 1}, message_id="msg_kept")
+    await acheck_hostile(
+        PostgresOutbox,
+        pool,
+        outbox.endpoints,
+        schedule=RetrySchedule(),
+        clock=FakeClock(NOW),
+        table_prefix="webhook_",
+    )
+    await acheck_hostile(
+        PostgresOutbox.connect,
+        postgres_schema.dsn,
+        outbox.endpoints,
+        schedule=None,
+        clock=None,
+        table_prefix="webhook_",
+        server_settings=postgres_schema.server_settings,
+        max_examples=25,
+    )
+    async with pool.acquire() as connection:
+        await acheck_hostile(outbox.send, "e", {"n": 2}, connection=connection, message_id=None)
+    await acheck_hostile(outbox.message, message.id)
+    await acheck_hostile(outbox.deliveries, message.id)
+    await acheck_hostile(outbox.attempts, message.id)
+    await acheck_hostile(outbox.replay, message.id, endpoint_id="ep_1")
+    await acheck_hostile(outbox.recover, NOW, endpoint_id="ep_1")
+    await acheck_hostile(outbox.claim, limit=2, lease=30.0, token=TOKEN)
+    await acheck_hostile(outbox.claim_and_reap, limit=2, lease=30.0, token=TOKEN)
+    (claim,) = await outbox.claim(limit=1, lease=30, token=TOKEN) or [CLAIM]
+    outcome = Outcome(claim, DeliveryStatus.PENDING, NOW, ATTEMPT)
+    await acheck_hostile(
+        outbox.complete, claim, status=DeliveryStatus.PENDING, next_attempt_at=NOW, attempt=None
+    )
+    await acheck_hostile(outbox.complete_many, [outcome])
+    await acheck_hostile(outbox.postpone, claim, NOW)
+    await acheck_hostile(outbox.release, [claim], until=NOW)
+    await acheck_hostile(outbox.cancel_endpoint, "ep_nobody")
+
+
+@pytest.mark.postgres
+async def test_the_delivery_worker_raises_only_typed_errors(outbox: PostgresOutbox) -> None:
+    """Property: `DeliveryWorker`'s constructor and methods answer hostile arguments with typed errors."""
+
+    async def on_dead(item: DeadDelivery) -> None:
+        return None
+
+    async def on_disabled(item: Endpoint) -> None:
+        return None
+
+    await acheck_hostile(
+        DeliveryWorker,
+        outbox,
+        policy=NetworkPolicy(),
+        resolver=StaticResolver(),
+        client=None,
+        timeout=5.0,
+        lease=60.0,
+        batch_size=4,
+        concurrency=4,
+        max_retry_after=60.0,
+        disable_after=timedelta(days=1),
+        response_body_limit=100,
+        user_agent="hostile/1",
+        poll_interval=0.01,
+        on_dead=on_dead,
+        on_endpoint_disabled=on_disabled,
+    )
+    async with DeliveryWorker(outbox, resolver=StaticResolver(), timeout=1, lease=30) as worker:
+        stop = asyncio.Event()
+        stop.set()
+        # stop=None runs until cancelled, as documented: every other value is checked.
+        await acheck_hostile(worker.run, stop=stop, values=hostile_values().filter(lambda v: v is not None))
+        await acheck_hostile(worker.drain, max_rounds=2)
+
+
+@pytest.mark.redis
+async def test_the_redis_replay_guard_raises_only_typed_errors(redis_url: str, redis_prefix: str) -> None:
+    """Property: `RedisReplayGuard`'s constructor and methods answer hostile arguments with typed errors."""
+    client: Redis = Redis.from_url(redis_url)
+    try:
+        await acheck_hostile(RedisReplayGuard, client, prefix=redis_prefix)
+        await acheck_hostile(RedisReplayGuard.from_url, redis_url, prefix=redis_prefix, max_examples=25)
+        guard = RedisReplayGuard(client, prefix=redis_prefix)
+        await acheck_hostile(guard.claim, "msg_1", 60.0)
+        await acheck_hostile(guard.release, "msg_1")
+    finally:
+        await client.aclose()
+
+
+# --- What the helper found, one explicit regression each (each raised an untyped error before).
+
+
+def _run(coroutine: Any) -> Any:
+    return asyncio.run(coroutine)
+
+
+FOUND: list[tuple[str, Callable[[], object], type[Exception]]] = [
+    ("a signed str body with a lone surrogate", lambda: WebhookSigner(SECRET).headers("\ud800"), ValueError),
+    ("JSON of a body nested 100000 deep", lambda: _json_of(b"[" * 100_000), InvalidBodyError),
+    ("JSON of a body that is not bytes", lambda: _json_of(0), InvalidBodyError),  # type: ignore[arg-type]
+    ("an HMAC of a str", lambda: HmacKey(SECRET).digest("x"), TypeError),  # type: ignore[arg-type]
+    ("an ed25519 key from an int", lambda: Ed25519SigningKey(0), InvalidSecretError),  # type: ignore[arg-type]
+    ("an ed25519 check of a str", lambda: VERIFYING.verify("x", BODY), TypeError),  # type: ignore[arg-type]
+    (
+        "forgetting a str",
+        lambda: _run(WebhookReceiver(GITHUB, replay_guard=MemoryReplayGuard()).forget("x")),  # type: ignore[arg-type]
+        TypeError,
+    ),
+    ("a memory store of a str", lambda: MemoryEndpointStore(" "), TypeError),  # type: ignore[arg-type]
+    (
+        "headers=' ' for a new endpoint",
+        lambda: _run(
+            Endpoints(MemoryEndpointStore()).create(
+                "https://hooks.example.com/",
+                headers=" ",  # type: ignore[arg-type]
+            )
+        ),
+        ValueError,
+    ),
+    (
+        "an endpoint header name ending in a newline",
+        lambda: Endpoint("https://hooks.example.com/", (SECRET,), headers={"X-Team\n": "a"}),
+        ValueError,
+    ),
+    ("a retry delay of 10**400 seconds", lambda: RetrySchedule((0, 10**400)), ValueError),
+    ("an exponential schedule from a str", lambda: RetrySchedule.exponential(first=""), ValueError),  # type: ignore[arg-type]
+    ("delay_after of a str", lambda: RetrySchedule().delay_after(""), TypeError),  # type: ignore[arg-type]
+    ("a DeliveryStatus that does not exist", lambda: DeliveryStatus(""), ValueError),
+    ("an allow-list of 0", lambda: NetworkPolicy(allow=0), TypeError),  # type: ignore[arg-type]
+    ("a tolerance of 10**400 seconds", lambda: WebhookVerifier(SECRET, tolerance=10**400), ValueError),
+    ("a replay TTL of 10**400 seconds", lambda: _run(MemoryReplayGuard().claim("k", 10**400)), ValueError),
+    ("a CA path of ''", lambda: SafeTransport(verify=""), ValueError),
+    (
+        "a connect timeout of ''",
+        lambda: _run(
+            SafeNetworkBackend(resolver=StaticResolver()).connect_tcp(
+                "hooks.example.com",
+                443,
+                timeout="",  # type: ignore[arg-type]
+            )
+        ),
+        TypeError,
+    ),
+    ("a sleep of '' seconds", lambda: _run(SafeNetworkBackend().sleep("")), TypeError),  # type: ignore[arg-type]
+    (
+        "server settings of ' '",
+        lambda: _run(
+            PostgresOutbox.connect(
+                "postgresql://127.0.0.1/x",
+                MemoryEndpointStore(),
+                server_settings=" ",  # type: ignore[arg-type]
+            )
+        ),
+        TypeError,
+    ),
+    ("a Redis URL of ''", lambda: RedisReplayGuard.from_url(""), ValueError),
+]
+
+
+@pytest.mark.parametrize(("case", "call", "builtin"), FOUND, ids=[case for case, _, _ in FOUND])
+def test_what_the_helper_found_is_a_typed_error(
+    case: str, call: Callable[[], object], builtin: type[Exception]
+) -> None:
+    """Each raised an untyped error before; now a ``WebhooksError`` (a ``ValueError``/``TypeError``
+    where the builtin meaning fits the caller's ``except``)."""
+    with pytest.raises(WebhooksError) as caught:
+        call()
+    assert isinstance(caught.value, ValueError | TypeError | LookupError) or builtin is InvalidBodyError
+
+
+def test_what_the_helper_found_that_is_not_an_error() -> None:
+    """A refusal, an absent id, an unparseable header and a resolver miss answer as documented."""
+    assert NetworkPolicy().refusal(0) == "not an IP address"  # type: ignore[arg-type]
+    assert _run(MemoryEndpointStore().delete([])) is False  # type: ignore[arg-type]
+    assert parse_retry_after(-1, NOW) is None  # type: ignore[arg-type]
+    assert "outside the tolerance" in str(TimestampOutsideToleranceError("", NOW, 10**400))  # type: ignore[arg-type]
+    with pytest.raises(OSError, match="not a valid host name"):
+        _run(SystemResolver().resolve("a" * 64 + ".example", 443))  # a DNS label is at most 63
+    with pytest.raises(WebhookConfigurationError):
+        _run(SystemResolver().resolve("\ud800", 443))
+    assert RetrySchedule.exponential(factor=1e6, attempts=200, cap=36000).delays[-1] == 36000
