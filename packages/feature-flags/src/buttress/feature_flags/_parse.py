@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
@@ -20,16 +21,41 @@ from ._model import (
     Strategy,
     Variant,
 )
-from .exceptions import FlagDefinitionError
+from .exceptions import FlagDefinitionError, FlagSourceError
 
 __all__ = [
+    "MAX_DEPTH",
     "flag_from_dict",
     "flag_set_from_dict",
     "flag_set_to_dict",
     "flag_to_dict",
+    "load_json",
     "segment_from_dict",
     "segment_to_dict",
 ]
+
+MAX_DEPTH = 64
+"""How deeply a variant's JSON ``value`` may nest: deeper (or self-referencing) values are refused."""
+
+
+def load_json(raw: str | bytes, backend: str, address: str) -> object:
+    """Parse a stored JSON document, or raise `FlagSourceError` naming the source and what is wrong.
+
+    ``json.loads`` raises ``ValueError`` for malformed text, ``UnicodeDecodeError`` for bytes that are
+    not UTF-8 and ``RecursionError`` for documents nested past Python's limit; all three are reported
+    the same typed way.
+    """
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise FlagSourceError(backend, address, "not valid JSON: nested too deeply") from None
+    except UnicodeDecodeError as exc:
+        raise FlagSourceError(
+            backend, address, f"not UTF-8 text (byte {exc.start} cannot be decoded)"
+        ) from None
+    except ValueError as exc:
+        raise FlagSourceError(backend, address, f"not valid JSON: {exc}") from None
+
 
 _OPERATORS = {operator.value: operator for operator in Operator if operator is not Operator.UNKNOWN}
 
@@ -69,8 +95,16 @@ class _Reader:
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, int | float) and not (isinstance(value, float) and not math.isfinite(value)):
-            return str(value)
+            try:
+                return str(value)
+            except ValueError:  # an int past str()'s digit limit
+                raise self.fail(path, "is a number too large to write as text") from None
         return self.text(value, path, empty=True)
+
+    def key(self, value: object, path: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(path, f"has a key that is not a string ({type(value).__name__})")
+        return value
 
     def boolean(self, value: object, path: str, default: bool) -> bool:
         if value is None:
@@ -143,9 +177,10 @@ def _metadata(reader: _Reader, value: object) -> Mapping[str, str | int | float 
     items = reader.mapping(value, "metadata")
     result: dict[str, str | int | float | bool] = {}
     for name, item in items.items():
+        key = reader.key(name, "metadata")
         if not isinstance(item, str | int | float | bool):
-            raise reader.fail(f"metadata.{name}", "must be a string, number or boolean")
-        result[str(name)] = item
+            raise reader.fail(f"metadata.{key}", "must be a string, number or boolean")
+        result[key] = item
     return MappingProxyType(result)
 
 
@@ -158,7 +193,8 @@ def _strategy(reader: _Reader, value: object, path: str, segments: Mapping[int, 
         for key, item in reader.mapping(raw_parameters, f"{path}.parameters").items():
             if item is None:
                 continue
-            parameters[str(key)] = reader.scalar_text(item, f"{path}.parameters.{key}")
+            parameter = reader.key(key, f"{path}.parameters")
+            parameters[parameter] = reader.scalar_text(item, f"{path}.parameters.{parameter}")
     segment_ids = tuple(
         reader.integer(item, f"{path}.segments[{index}]")
         for index, item in enumerate(reader.sequence(data.get("segments"), f"{path}.segments"))
@@ -241,7 +277,9 @@ def _variant(reader: _Reader, value: object, path: str) -> Variant:
     )
 
 
-def _json(reader: _Reader, value: object, path: str) -> JsonValue:
+def _json(reader: _Reader, value: object, path: str, depth: int = 0) -> JsonValue:
+    if depth > MAX_DEPTH:
+        raise reader.fail(path, f"nests deeper than {MAX_DEPTH} levels (or refers to itself)")
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
@@ -249,9 +287,12 @@ def _json(reader: _Reader, value: object, path: str) -> JsonValue:
             raise reader.fail(path, "must be a finite number")
         return value
     if isinstance(value, Mapping):
-        return {str(key): _json(reader, item, f"{path}.{key}") for key, item in value.items()}
+        return {
+            reader.key(key, path): _json(reader, item, f"{path}.{key}", depth + 1)
+            for key, item in value.items()
+        }
     if isinstance(value, list | tuple):
-        return [_json(reader, item, f"{path}[{index}]") for index, item in enumerate(value)]
+        return [_json(reader, item, f"{path}[{index}]", depth + 1) for index, item in enumerate(value)]
     raise reader.fail(path, f"must be a JSON value, got {type(value).__name__}")
 
 
@@ -278,6 +319,17 @@ def _dependency(reader: _Reader, value: object, path: str) -> Dependency:
     )
 
 
+def _label(value: object) -> str:
+    """``value`` as short text for a message or a version: never an error, whatever it is."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None or (isinstance(value, int) and abs(value) < 10**18):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    return f"<{type(value).__name__}>"
+
+
 def segment_from_dict(data: object) -> Segment:
     """Read one segment (``id``, ``name``, ``constraints``).
 
@@ -287,7 +339,7 @@ def segment_from_dict(data: object) -> Segment:
     if not isinstance(data, Mapping):
         raise FlagDefinitionError("segment:?", "<segment>", f"must be an object, got {type(data).__name__}")
     raw_id = data.get("id")
-    reader = _Reader(f"segment:{raw_id}")
+    reader = _Reader(f"segment:{_label(raw_id)}")
     segment_id = reader.integer(raw_id, "id")
     name = data.get("name")
     return Segment(
@@ -323,7 +375,7 @@ def flag_set_from_dict(data: object) -> FlagSet:
     return FlagSet(
         flags=MappingProxyType(flags),
         segments=MappingProxyType(segments),
-        version=None if version is None else str(version),
+        version=None if version is None else _label(version),
     )
 
 

@@ -14,7 +14,7 @@ from buttress.core import redact_url
 
 from ._audit import AuditAction, FlagAuditEvent, check_limit
 from ._model import FlagDefinition, FlagSet, Segment
-from ._parse import flag_from_dict, flag_to_dict, segment_from_dict, segment_to_dict
+from ._parse import flag_from_dict, flag_to_dict, load_json, segment_from_dict, segment_to_dict
 from .exceptions import FlagConfigurationError, FlagSourceError, MissingExtraError
 
 try:
@@ -171,11 +171,11 @@ class PostgresFlagSource(_PostgresBase):
             raise self._unavailable(exc) from exc
         segments = {}
         for row in segment_rows:
-            segment = segment_from_dict(json.loads(row["definition"]))
+            segment = segment_from_dict(load_json(row["definition"], "postgresql", "a stored definition"))
             segments[segment.id] = segment
         flags = {}
         for row in flag_rows:
-            flag = flag_from_dict(json.loads(row["definition"]))
+            flag = flag_from_dict(load_json(row["definition"], "postgresql", "a stored definition"))
             flags[flag.key] = flag
         return FlagSet(flags=MappingProxyType(flags), segments=MappingProxyType(segments))
 
@@ -186,7 +186,7 @@ class PostgresFlagSource(_PostgresBase):
             raw = await self._pool.fetchval(f"SELECT definition FROM {self.table} WHERE key = $1", key)  # noqa: S608
         except _UNAVAILABLE as exc:
             raise self._unavailable(exc) from exc
-        return None if raw is None else flag_from_dict(json.loads(raw))
+        return None if raw is None else flag_from_dict(load_json(raw, "postgresql", "a stored definition"))
 
     async def put(self, flag: FlagDefinition) -> FlagDefinition | None:
         """Store a flag, notify, and return the previous definition (read under a row lock)."""
@@ -213,7 +213,7 @@ class PostgresFlagSource(_PostgresBase):
                 await connection.execute("SELECT pg_notify($1, $2)", self.channel, flag.key)
         except _UNAVAILABLE as exc:
             raise self._unavailable(exc) from exc
-        return None if old is None else flag_from_dict(json.loads(old))
+        return None if old is None else flag_from_dict(load_json(old, "postgresql", "a stored definition"))
 
     async def delete(self, key: str) -> FlagDefinition | None:
         """Remove a flag, notify, and return what was removed."""
@@ -228,7 +228,7 @@ class PostgresFlagSource(_PostgresBase):
                     await connection.execute("SELECT pg_notify($1, $2)", self.channel, key)
         except _UNAVAILABLE as exc:
             raise self._unavailable(exc) from exc
-        return None if old is None else flag_from_dict(json.loads(old))
+        return None if old is None else flag_from_dict(load_json(old, "postgresql", "a stored definition"))
 
     async def put_segment(self, segment: Segment) -> None:
         """Store (create or replace) a segment and notify."""
@@ -372,7 +372,7 @@ def _dump(flag: FlagDefinition | None) -> str | None:
 
 
 def _load(raw: str | None) -> FlagDefinition | None:
-    return None if raw is None else flag_from_dict(json.loads(raw))
+    return None if raw is None else flag_from_dict(load_json(raw, "postgresql", "a stored definition"))
 
 
 def _event(row: asyncpg.Record) -> FlagAuditEvent:

@@ -11,7 +11,7 @@ from typing import Self, cast
 from buttress.core import redact_url
 
 from ._model import FlagDefinition, FlagSet, Segment
-from ._parse import flag_from_dict, flag_to_dict, segment_from_dict, segment_to_dict
+from ._parse import flag_from_dict, flag_to_dict, load_json, segment_from_dict, segment_to_dict
 from .exceptions import FlagConfigurationError, FlagSourceError, MissingExtraError
 
 try:
@@ -181,10 +181,7 @@ class RedisFlagSource:
 
 
 def _json(raw: bytes | str) -> object:
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise FlagSourceError("redis", "-", f"a stored definition is not JSON: {exc}") from exc
+    return load_json(raw, "redis", "a stored definition")
 
 
 def _address(client: Redis) -> str:

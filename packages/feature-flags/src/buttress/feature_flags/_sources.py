@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -11,7 +10,7 @@ from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
 from ._model import FlagDefinition, FlagSet, Segment
-from ._parse import flag_set_from_dict
+from ._parse import flag_set_from_dict, load_json
 from .exceptions import FlagConfigurationError, FlagSourceError, MissingExtraError
 
 __all__ = ["FileFlagSource", "FlagSource", "MemoryFlagSource", "WatchableFlagSource", "WritableFlagSource"]
@@ -211,14 +210,27 @@ class FileFlagSource:
             text = self.path.read_text(encoding="utf-8")
         except OSError as exc:
             raise FlagSourceError("file", str(self.path), exc.strerror or type(exc).__name__) from exc
+        except UnicodeDecodeError as exc:
+            reason = f"not UTF-8 text (byte {exc.start} cannot be decoded)"
+            raise FlagSourceError("file", str(self.path), reason) from None
         if self._yaml:
             import yaml  # noqa: PLC0415 - optional extra, checked in __init__
 
             try:
                 return yaml.safe_load(text)
-            except yaml.YAMLError as exc:
-                raise FlagSourceError("file", str(self.path), f"not valid YAML: {exc}") from exc
-        try:
-            return json.loads(text)
-        except ValueError as exc:
-            raise FlagSourceError("file", str(self.path), f"not valid JSON: {exc}") from exc
+            except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
+                # PyYAML raises ValueError for impossible timestamps (2024-13-45), RecursionError for
+                # documents nested past Python's limit.
+                reason = (
+                    f"not valid YAML: {exc}"
+                    if isinstance(exc, yaml.YAMLError)
+                    else f"not valid YAML ({_why(exc)})"
+                )
+                raise FlagSourceError("file", str(self.path), reason) from None
+        return load_json(text, "file", str(self.path))
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return f"{type(exc).__name__}: {exc}"
