@@ -481,3 +481,14 @@ async def test_sends_start_only_while_half_the_lease_is_left(clock: FakeClock) -
     assert all(j.attempts == 0 for j in notifier.outbox.snapshot() if j.status is S.PENDING)  # type: ignore[attr-defined]
     await worker.drain()
     assert len(channel.sent) == 10
+
+
+async def test_any_recipient_id_is_rate_limited_without_breaking_the_worker(clock: FakeClock) -> None:
+    """Recipient ids are free text; the bucket key they make must not be refused inside the worker."""
+    email = ScriptedChannel("email")
+    notifier = make(clock, email)
+    worker = DeliveryWorker(notifier, limiter=MemoryRateLimiter(clock=clock), recipient_rate=Rate(1, 60))
+    for who in ("Ann Smith", "ann@example.com", "Zoë/ü#1"):
+        await notifier.send(note(Recipient(who, {"email": "a@example.com"})))
+    assert await worker.drain() == 3
+    assert len(email.sent) == 3

@@ -121,6 +121,9 @@ async def test_redis_gone_is_store_unavailable(redis_server: RedisServer) -> Non
 async def test_bad_keys_and_rates() -> None:
     limiter = MemoryRateLimiter()
     with pytest.raises(NotificationConfigurationError, match="key"):
-        await limiter.acquire("has space", Rate(1, 1))
+        await limiter.acquire("has\nnewline", Rate(1, 1))
+    with pytest.raises(NotificationConfigurationError, match="key"):
+        await limiter.acquire("", Rate(1, 1))
+    assert await limiter.acquire("recipient:Ann Smith", Rate(1, 1)) == 0.0  # any recipient id is a key
     with pytest.raises(NotificationConfigurationError, match="rate"):
         await limiter.acquire("k", 5)  # type: ignore[arg-type]

@@ -49,6 +49,7 @@ from ._ratelimit import MemoryRateLimiter, Rate, RateLimiter
 from ._templates import Template, TemplateRegistry
 from .exceptions import (
     DeliveryError,
+    InvalidAddressError,
     MissingExtraError,
     NotificationConfigurationError,
     NotificationNotFoundError,
@@ -95,6 +96,7 @@ __all__ = [
     "DigestEntry",
     "DigestRule",
     "Email",
+    "InvalidAddressError",
     "Job",
     "MemoryOutbox",
     "MemoryPreferenceStore",

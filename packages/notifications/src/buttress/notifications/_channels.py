@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ._model import Rendered
-from .exceptions import DeliveryError
+from .exceptions import DeliveryError, NotificationConfigurationError
 
 __all__ = ["Message", "NotificationChannel", "RecipientResult"]
 
@@ -23,6 +23,15 @@ class Message:
     address: str
     content: Rendered
     critical: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("notification_id", "recipient_id", "address"):
+            if not isinstance(getattr(self, name), str):
+                raise NotificationConfigurationError(
+                    name, type(getattr(self, name)).__name__, "must be a string"
+                )
+        if not isinstance(self.content, Rendered):
+            raise NotificationConfigurationError("content", type(self.content).__name__, "must be Rendered")
 
 
 @dataclass(frozen=True, slots=True)

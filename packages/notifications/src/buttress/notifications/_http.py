@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol, Self
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol, Self
 
+from ._address import check_line, check_phone, check_url, unsafe_text
 from ._channels import Message, RecipientResult
 from ._model import check_name
 from .exceptions import (
@@ -26,6 +27,38 @@ except ImportError as exc:  # pragma: no cover - exercised by the bare session
 __all__ = ["Sms", "SmsChannel", "SmsProvider", "TwilioSmsProvider", "WebhookChannel", "WebhookPost"]
 
 MAX_SMS: int = 1600
+_SID: Final = re.compile(r"[A-Za-z0-9]{1,64}")
+_TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")  # RFC 9110 field-name
+
+
+def _surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _check_client(client: object) -> None:
+    if client is not None and not isinstance(client, httpx.AsyncClient):
+        raise NotificationConfigurationError("client", type(client).__name__, "must be an httpx.AsyncClient")
+
+
+def _check_headers(headers: object) -> dict[str, str]:
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise NotificationConfigurationError("headers", type(headers).__name__, "must map names to values")
+    checked: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            raise NotificationConfigurationError("headers", "<name>", "names must be HTTP tokens")
+        if not isinstance(value, str) or not value.isascii() or unsafe_text(value) is not None:
+            raise NotificationConfigurationError(
+                "headers", name, "values must be ASCII without control characters", show_value=False
+            )
+        checked[name] = value
+    return checked
 
 
 def http_error(channel: str, status: int, what: str) -> DeliveryError | None:
@@ -45,10 +78,12 @@ class Sms:
     body: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.to, str) or not self.to.startswith("+") or not self.to[1:].isdigit():
-            raise NotificationConfigurationError("to", self.to, "must be an E.164 number like +15551234567")
-        if not self.body or len(self.body) > MAX_SMS:
-            raise NotificationConfigurationError("body", len(self.body), f"must be 1-{MAX_SMS} characters")
+        check_phone(self.to)
+        if not isinstance(self.body, str) or not self.body or len(self.body) > MAX_SMS:
+            shown = len(self.body) if isinstance(self.body, str) else type(self.body).__name__
+            raise NotificationConfigurationError("body", shown, f"must be 1-{MAX_SMS} characters")
+        if "\x00" in self.body or _surrogate(self.body):
+            raise NotificationConfigurationError("body", "<body>", "must not contain NUL or lone surrogates")
 
 
 class SmsProvider(Protocol):
@@ -83,10 +118,17 @@ class TwilioSmsProvider:
         base_url: str = "https://api.twilio.com/2010-04-01",
         client: httpx.AsyncClient | None = None,
     ) -> None:
-        if not account_sid or not auth_token:
+        if not isinstance(account_sid, str) or not _SID.fullmatch(account_sid):
             raise NotificationConfigurationError(
-                "account_sid", account_sid, "account_sid and auth_token are required"
+                "account_sid", "<sid>", "must be letters and digits (the account id)", show_value=False
             )
+        if not isinstance(auth_token, str) or not auth_token or unsafe_text(auth_token) is not None:
+            raise NotificationConfigurationError(
+                "auth_token", "<secret>", "must be a string without control characters", show_value=False
+            )
+        check_line("sender", sender, max_length=200)
+        check_url(base_url, kind="base_url", https_only=False)
+        _check_client(client)
         self._url = f"{base_url.rstrip('/')}/Accounts/{account_sid}/Messages.json"
         self._auth = httpx.BasicAuth(account_sid, auth_token)
         self._sender = sender
@@ -130,6 +172,10 @@ class SmsChannel:
     """
 
     def __init__(self, provider: SmsProvider, *, name: str = "sms") -> None:
+        if not callable(getattr(provider, "send", None)):
+            raise NotificationConfigurationError(
+                "provider", type(provider).__name__, "must have async send(sms)"
+            )
         self._provider = provider
         self._name = check_name("name", name)
 
@@ -139,11 +185,19 @@ class SmsChannel:
         return self._name
 
     def prepare(self, message: Message) -> Sms:
-        """An `Sms` with the rendered text."""
+        """An `Sms` with the rendered text.
+
+        Raises:
+            InvalidAddressError: The address is not one E.164 number.
+        """
+        if not isinstance(message, Message):
+            raise NotificationConfigurationError("message", type(message).__name__, "must be a Message")
         return Sms(to=message.address, body=message.content.text[:MAX_SMS])
 
     async def deliver(self, payload: Sms) -> list[RecipientResult]:
         """Send it; one result."""
+        if not isinstance(payload, Sms):
+            raise NotificationConfigurationError("payload", type(payload).__name__, "must be an Sms")
         try:
             await self._provider.send(payload)
         except DeliveryError as exc:
@@ -153,10 +207,30 @@ class SmsChannel:
 
 @dataclass(frozen=True, slots=True)
 class WebhookPost:
-    """A JSON POST to one URL."""
+    """A JSON POST to one URL.
+
+    Raises:
+        InvalidAddressError: ``url`` is not one http(s) URL with a host and no credentials.
+        NotificationConfigurationError: ``body`` cannot be written as JSON.
+    """
 
     url: str
     body: Mapping[str, Any]
+    content: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        check_url(self.url, kind="webhook URL", https_only=False)
+        if not isinstance(self.body, Mapping):
+            raise NotificationConfigurationError("body", type(self.body).__name__, "must be a mapping")
+        try:
+            content = json.dumps(
+                self.body, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+            ).encode()
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise NotificationConfigurationError(
+                "body", type(exc).__name__, "cannot be written as JSON (or holds a lone surrogate)"
+            ) from None
+        object.__setattr__(self, "content", content)
 
 
 def default_body(message: Message) -> dict[str, Any]:
@@ -188,8 +262,11 @@ class WebhookChannel:
         client: httpx.AsyncClient | None = None,
         name: str = "webhook",
     ) -> None:
+        if not callable(body):
+            raise NotificationConfigurationError("body", type(body).__name__, "must be a callable")
         self._body = body
-        self._headers = {"content-type": "application/json", **(headers or {})}
+        self._headers = {"content-type": "application/json", **_check_headers(headers)}
+        _check_client(client)
         self._client = client or httpx.AsyncClient(timeout=30)
         self._owned = client is None
         self._name = check_name("name", name)
@@ -200,16 +277,23 @@ class WebhookChannel:
         return self._name
 
     def prepare(self, message: Message) -> WebhookPost:
-        """The POST for ``message.address``."""
-        if urlsplit(message.address).scheme not in ("http", "https"):
-            raise NotificationConfigurationError("address", message.address, "must be an http(s) URL")
+        """The POST for ``message.address``.
+
+        Raises:
+            InvalidAddressError: The address is not one http(s) URL with a host and no credentials.
+            NotificationConfigurationError: The body builder's result cannot be written as JSON.
+        """
+        if not isinstance(message, Message):
+            raise NotificationConfigurationError("message", type(message).__name__, "must be a Message")
+        check_url(message.address, kind="webhook URL", https_only=False)
         return WebhookPost(url=message.address, body=self._body(message))
 
     async def deliver(self, payload: WebhookPost) -> list[RecipientResult]:
         """POST it; one result."""
-        content = json.dumps(payload.body, ensure_ascii=False, separators=(",", ":")).encode()
+        if not isinstance(payload, WebhookPost):
+            raise NotificationConfigurationError("payload", type(payload).__name__, "must be a WebhookPost")
         try:
-            response = await self._client.post(payload.url, content=content, headers=self._headers)
+            response = await self._client.post(payload.url, content=payload.content, headers=self._headers)
         except httpx.HTTPError as exc:
             error: DeliveryError | None = TransientDeliveryError(
                 self._name, f"unreachable: {type(exc).__name__}"

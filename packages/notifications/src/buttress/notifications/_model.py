@@ -12,7 +12,8 @@ from typing import Final
 
 from pydantic import BaseModel
 
-from .exceptions import NotificationConfigurationError
+from ._address import unsafe_text
+from .exceptions import InvalidAddressError, NotificationConfigurationError
 
 __all__ = [
     "DigestContext",
@@ -24,13 +25,28 @@ __all__ = [
     "Rendered",
 ]
 
-_NAME: Final = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
+_NAME: Final = re.compile(r"[A-Za-z0-9_.:\-]{1,100}")
+_MAX_ID: Final = 200
+_MAX_ADDRESS: Final = 4096
 
 
 def check_name(parameter: str, value: object) -> str:
     """Return ``value`` when it is a short identifier (letters, digits, ``_.:-``); raise otherwise."""
-    if not isinstance(value, str) or not _NAME.match(value):
-        raise NotificationConfigurationError(parameter, value, "must be 1-100 characters of [A-Za-z0-9_.:-]")
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        shown = value if isinstance(value, str) and len(value) <= _MAX_ID else type(value).__name__
+        raise NotificationConfigurationError(parameter, shown, "must be 1-100 characters of [A-Za-z0-9_.:-]")
+    return value
+
+
+def check_id(parameter: str, value: object, *, max_length: int = _MAX_ID) -> str:
+    """Return ``value`` when it is 1-200 characters with no control character or lone surrogate."""
+    if not isinstance(value, str) or not value or len(value) > max_length or unsafe_text(value) is not None:
+        shown = value if isinstance(value, str) and len(value) <= max_length else type(value).__name__
+        raise NotificationConfigurationError(
+            parameter,
+            shown,
+            f"must be 1-{max_length} characters, without control characters or lone surrogates",
+        )
     return value
 
 
@@ -72,20 +88,42 @@ class Recipient:
     """Who a notification is for: a user id, and the address each channel should use.
 
     Args:
-        id: The user's id; preferences and rate limits are keyed by it.
-        addresses: Channel name to address (an email address, a phone number, a webhook URL). Web
-            Push finds its subscriptions by ``id`` and needs no entry here.
+        id: The user's id (1-200 characters, no control characters); preferences and rate limits
+            are keyed by it.
+        addresses: Channel name to address: an email address, a phone number, a webhook URL, or
+            for Web Push the user id its subscriptions are stored under. An empty string means
+            "none". Each channel checks its own syntax when the notification is sent.
+
+    Raises:
+        InvalidAddressError: An address is not a string, is over 4096 characters, or holds a
+            control character (CR, LF, NUL...) or a lone surrogate.
     """
 
     id: str
     addresses: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.id, str) or not self.id or len(self.id) > 200:
+        check_id("recipient.id", self.id)
+        if not isinstance(self.addresses, Mapping):
             raise NotificationConfigurationError(
-                "recipient.id", self.id, "must be a non-empty string (<= 200)"
+                "addresses", type(self.addresses).__name__, "must map channel names to addresses"
             )
-        object.__setattr__(self, "addresses", dict(self.addresses))
+        addresses: dict[str, str] = {}
+        for channel, address in self.addresses.items():
+            check_name("addresses", channel)
+            if not isinstance(address, str):
+                raise InvalidAddressError(
+                    "recipient", address, f"must be a string, not {type(address).__name__}", channel=channel
+                )
+            if len(address) > _MAX_ADDRESS:
+                raise InvalidAddressError(
+                    "recipient", address, f"is over {_MAX_ADDRESS} characters", channel=channel
+                )
+            bad = unsafe_text(address)
+            if bad is not None:
+                raise InvalidAddressError("recipient", address, f"contains {bad}", channel=channel)
+            addresses[channel] = address
+        object.__setattr__(self, "addresses", addresses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +159,11 @@ class Notification[TContext: BaseModel]:
             raise NotificationConfigurationError(
                 "context", type(self.context).__name__, "must be a pydantic model instance"
             )
-        if self.dedupe_key is not None and (not isinstance(self.dedupe_key, str) or not self.dedupe_key):
-            raise NotificationConfigurationError("dedupe_key", self.dedupe_key, "must be a non-empty string")
+        if self.dedupe_key is not None:
+            check_id("dedupe_key", self.dedupe_key)
+        check_id("id", self.id)
+        if not isinstance(self.critical, bool):
+            raise NotificationConfigurationError("critical", type(self.critical).__name__, "must be a bool")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +173,12 @@ class Rendered:
     subject: str
     text: str
     html: str | None = None
+
+    def __post_init__(self) -> None:
+        for part in ("subject", "text", "html"):
+            value = getattr(self, part)
+            if not isinstance(value, str) and not (part == "html" and value is None):
+                raise NotificationConfigurationError(part, type(value).__name__, "must be a string")
 
 
 class DigestEntry(BaseModel):

@@ -31,7 +31,9 @@ from ._ratelimit import Rate, RateLimiter
 from ._templates import TemplateRegistry
 from .exceptions import (
     DeliveryError,
+    InvalidAddressError,
     NotificationConfigurationError,
+    NotificationsError,
     PermanentDeliveryError,
     StoreUnavailableError,
     TemplateError,
@@ -143,24 +145,69 @@ class Notifier:
         Raises:
             UnknownChannelError: A named channel is not registered.
             TemplateError: The template is unknown or cannot render this context.
+            InvalidAddressError: An address (or a failover channel's address) is not exactly one
+                valid address for its channel. Nothing was stored.
         """
         if not isinstance(notification, Notification):
             raise NotificationConfigurationError(
                 "notification", type(notification).__name__, "must be a Notification"
             )
         recipient = notification.recipient
-        names = (
-            list(channels) if channels is not None else [c for c in self.channels if c in recipient.addresses]
-        )
-        for name in names:
-            if name not in self.channels:
-                raise UnknownChannelError(name)
+        names = self._channel_names(recipient.addresses, channels)
         content = self.templates.render(notification.template, notification.context)
+        for name in names:
+            self._check_address(name, notification, content)
+            fallback = self.failover.get(name)
+            if fallback is not None:
+                self._check_address(fallback, notification, content)
         preferences = await self.preferences.get(recipient.id)
         zone = preferences.zone if preferences is not None else _UTC_ZONE
         now = self.clock.now()
         jobs = [self._job(notification, name, content, preferences, zone, now) for name in names]
         return await self.outbox.enqueue(jobs)
+
+    def _channel_names(self, addresses: Mapping[str, str], channels: object) -> list[str]:
+        if channels is None:
+            return [c for c in self.channels if c in addresses]
+        if isinstance(channels, str) or not isinstance(channels, Iterable):
+            raise NotificationConfigurationError(
+                "channels", type(channels).__name__, "must be a sequence of channel names"
+            )
+        names: list[str] = []
+        for name in channels:
+            if not isinstance(name, str):
+                raise NotificationConfigurationError(
+                    "channels", type(name).__name__, "must hold channel names"
+                )
+            if name not in self.channels:
+                raise UnknownChannelError(name)
+            if name not in names:  # naming a channel twice sends once
+                names.append(name)
+        return names
+
+    def _check_address(self, name: str, notification: Notification[Any], content: Rendered) -> None:
+        """Refuse, before anything is stored, an address the channel cannot send to.
+
+        The channel's own ``prepare`` is the judge: it is synchronous, does no I/O, and checks the
+        address the way the channel will use it (one bare email address, one E.164 number...).
+        """
+        address = notification.recipient.addresses.get(name, "")
+        if not address:
+            return  # "no address": the job is recorded as suppressed
+        message = Message(notification.id, notification.recipient.id, address, content, notification.critical)
+        try:
+            self.channels[name].prepare(message)
+        except InvalidAddressError as exc:
+            raise InvalidAddressError(exc.kind, exc.value, exc.reason, channel=name) from None
+        except NotificationsError:
+            raise
+        except Exception as exc:
+            raise InvalidAddressError(
+                "recipient",
+                address,
+                f"the channel cannot prepare a message for it ({type(exc).__name__})",
+                channel=name,
+            ) from exc
 
     def _job(  # noqa: PLR0917 - private, called once
         self,

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 from buttress.core import Clock, SystemClock
 
-from ._model import check_name
+from ._model import check_id
 from .exceptions import NotificationConfigurationError
 
 __all__ = ["MemoryRateLimiter", "Rate", "RateLimiter"]
+
+_MAX_KEY: Final = 300
+_MAX_LIMIT: Final = 10**9
+_MAX_PER: Final = 10**9
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +30,22 @@ class Rate:
     per: float
 
     def __post_init__(self) -> None:
-        if not isinstance(self.limit, int) or isinstance(self.limit, bool) or self.limit < 1:
-            raise NotificationConfigurationError("limit", self.limit, "must be an int >= 1")
-        if not isinstance(self.per, int | float) or not self.per > 0:
-            raise NotificationConfigurationError("per", self.per, "must be a number of seconds > 0")
+        if (
+            not isinstance(self.limit, int)
+            or isinstance(self.limit, bool)
+            or not 1 <= self.limit <= _MAX_LIMIT
+        ):
+            raise NotificationConfigurationError(
+                "limit", self.limit, f"must be an int from 1 to {_MAX_LIMIT}"
+            )
+        if (
+            not isinstance(self.per, int | float)
+            or isinstance(self.per, bool)
+            or not 0 < self.per <= _MAX_PER
+        ):
+            raise NotificationConfigurationError("per", self.per, f"must be seconds in (0, {_MAX_PER}]")
+        if not self.limit / self.per > 0:  # a refill rate that rounds to zero would never refill
+            raise NotificationConfigurationError("per", self.per, "gives a refill rate of zero")
 
     @property
     def refill(self) -> float:
@@ -57,12 +73,16 @@ class MemoryRateLimiter:
     """
 
     def __init__(self, *, clock: Clock | None = None) -> None:
+        if clock is not None and not callable(getattr(clock, "monotonic", None)):
+            raise NotificationConfigurationError(
+                "clock", type(clock).__name__, "must be a buttress.core.Clock"
+            )
         self._clock = clock or SystemClock()
         self._buckets: dict[str, tuple[float, float]] = {}
 
     async def acquire(self, key: str, rate: Rate) -> float:
         """Take a token from ``key``'s bucket; return 0.0, or the seconds to wait."""
-        check_name("key", key)
+        check_id("key", key, max_length=_MAX_KEY)
         if not isinstance(rate, Rate):
             raise NotificationConfigurationError("rate", type(rate).__name__, "must be a Rate")
         now = self._clock.monotonic()

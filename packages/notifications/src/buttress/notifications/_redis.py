@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Final, Self
 
-from ._model import check_name
-from ._ratelimit import Rate
+from ._model import check_id
+from ._ratelimit import _MAX_KEY, Rate
 from .exceptions import MissingExtraError, NotificationConfigurationError, StoreUnavailableError
 
 try:
@@ -70,7 +70,7 @@ class RedisRateLimiter:
         Raises:
             StoreUnavailableError: Redis cannot be reached.
         """
-        check_name("key", key)
+        check_id("key", key, max_length=_MAX_KEY)
         if not isinstance(rate, Rate):
             raise NotificationConfigurationError("rate", type(rate).__name__, "must be a Rate")
         try:

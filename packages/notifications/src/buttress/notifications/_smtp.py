@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, make_msgid
-from typing import Literal, Self
+from typing import Final, Literal, Self
 
+from ._address import check_email, check_line, unsafe_text
 from ._channels import Message, RecipientResult
 from ._model import check_name
 from .exceptions import (
@@ -31,6 +33,17 @@ __all__ = ["Email", "SmtpChannel"]
 
 _log = logging.getLogger(__name__)
 _DISCONNECTED = (aiosmtplib.SMTPServerDisconnected, ConnectionError, aiosmtplib.SMTPConnectError, OSError)
+_FIELD_NAME: Final = re.compile(r"[!-9;-~]{1,76}")  # RFC 5322 ftext
+# Headers the channel writes, or that would name other recipients than the envelope's.
+_RESERVED: Final = frozenset(
+    {
+        "from", "to", "cc", "bcc", "sender", "subject", "date", "message-id", "mime-version",
+        "content-type", "content-transfer-encoding",
+    }
+)  # fmt: skip
+_MAX_HEADER: Final = 998  # RFC 5322 section 2.1.1
+_MAX_POOL: Final = 1000
+_MAX_TIMEOUT: Final = 86_400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,15 +68,60 @@ class Email:
 
     def __post_init__(self) -> None:
         to: object = self.to
-        if not isinstance(to, tuple) or not to or not all(isinstance(a, str) and "@" in a for a in self.to):
+        if not isinstance(to, tuple) or not to:
             raise NotificationConfigurationError(
-                "to", self.to, "must be a non-empty tuple of email addresses"
+                "to", type(to).__name__, "must be a non-empty tuple of email addresses"
+            )
+        for address in to:
+            check_email(address)
+        if self.sender is not None:
+            check_email(self.sender, kind="sender")
+        if not isinstance(self.subject, str) or len(self.subject) > _MAX_HEADER:
+            raise NotificationConfigurationError(
+                "subject",
+                type(self.subject).__name__,
+                f"must be a string of at most {_MAX_HEADER} characters",
+            )
+        if unsafe_text(self.subject) is not None:
+            raise NotificationConfigurationError(
+                "subject", "<subject>", "must be one line without control characters"
+            )
+        for part in ("text", "html"):
+            value = getattr(self, part)
+            if value is None and part == "html":
+                continue
+            if not isinstance(value, str) or _surrogate(value):
+                raise NotificationConfigurationError(
+                    part, type(value).__name__, "must be a valid Unicode string"
+                )
+        if not isinstance(self.headers, Mapping):
+            raise NotificationConfigurationError(
+                "headers", type(self.headers).__name__, "must map names to values"
             )
         for name, value in self.headers.items():
-            if "\n" in value or "\r" in value or "\n" in name or ":" in name:
-                raise NotificationConfigurationError(
-                    "headers", name, "header names and values must be one line"
-                )
+            _check_header(name, value)
+        object.__setattr__(self, "headers", dict(self.headers))
+
+
+def _check_header(name: object, value: object) -> None:
+    if not isinstance(name, str) or not _FIELD_NAME.fullmatch(name):
+        raise NotificationConfigurationError("headers", "<name>", "names must be printable ASCII without ':'")
+    if name.lower() in _RESERVED:
+        raise NotificationConfigurationError("headers", name, "is set by the channel (or names recipients)")
+    if not isinstance(value, str) or len(value) > _MAX_HEADER or unsafe_text(value) is not None:
+        raise NotificationConfigurationError(
+            "headers",
+            name,
+            f"values must be one line of at most {_MAX_HEADER} characters, no control characters",
+        )
+
+
+def _surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 class SmtpChannel:
@@ -102,17 +160,38 @@ class SmtpChannel:
         timeout: float = 30.0,
         name: str = "email",
     ) -> None:
-        if security not in ("starttls", "tls", "opportunistic", "none"):
+        if not isinstance(security, str) or security not in ("starttls", "tls", "opportunistic", "none"):
             raise NotificationConfigurationError(
                 "security", security, "must be starttls, tls, opportunistic or none"
             )
-        if not isinstance(pool_size, int) or pool_size < 1:
-            raise NotificationConfigurationError("pool_size", pool_size, "must be an int >= 1")
-        if not isinstance(sender, str) or "@" not in sender:
-            raise NotificationConfigurationError("sender", sender, "must be an email address")
+        if not isinstance(pool_size, int) or isinstance(pool_size, bool) or not 1 <= pool_size <= _MAX_POOL:
+            raise NotificationConfigurationError(
+                "pool_size", pool_size, f"must be an int from 1 to {_MAX_POOL}"
+            )
+        check_email(sender, kind="sender")
+        check_line("hostname", hostname, max_length=253)
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+            raise NotificationConfigurationError("port", port, "must be an int from 1 to 65535")
         if (username is None) != (password is None):
             raise NotificationConfigurationError(
-                "username", username, "give both username and password, or neither"
+                "username", "<username>", "give both username and password, or neither", show_value=False
+            )
+        for parameter, secret in (("username", username), ("password", password)):
+            if secret is not None and (not isinstance(secret, str) or unsafe_text(secret) is not None):
+                raise NotificationConfigurationError(
+                    parameter, "<secret>", "must be a string without control characters", show_value=False
+                )
+        if tls_context is not None and not isinstance(tls_context, ssl.SSLContext):
+            raise NotificationConfigurationError(
+                "tls_context", type(tls_context).__name__, "must be an ssl.SSLContext"
+            )
+        if (
+            not isinstance(timeout, int | float)
+            or isinstance(timeout, bool)
+            or not 0 < timeout <= _MAX_TIMEOUT
+        ):
+            raise NotificationConfigurationError(
+                "timeout", timeout, f"must be seconds in (0, {_MAX_TIMEOUT}]"
             )
         self._name = check_name("name", name)
         self._hostname = hostname
@@ -122,7 +201,7 @@ class SmtpChannel:
         self._username = username
         self._password = password
         self._tls_context = tls_context
-        self._timeout = timeout
+        self._timeout = float(timeout)
         self._idle: list[aiosmtplib.SMTP] = []
         self._slots = asyncio.Semaphore(pool_size)
         self._domain = sender.rsplit("@", 1)[1]
@@ -133,7 +212,13 @@ class SmtpChannel:
         return self._name
 
     def prepare(self, message: Message) -> Email:
-        """Build an `Email` to ``message.address`` from the rendered subject, text and HTML."""
+        """Build an `Email` to ``message.address`` from the rendered subject, text and HTML.
+
+        Raises:
+            InvalidAddressError: The address is not exactly one bare email address.
+        """
+        if not isinstance(message, Message):
+            raise NotificationConfigurationError("message", type(message).__name__, "must be a Message")
         content = message.content
         headers = {"X-Notification-Id": message.notification_id}
         if message.critical:
@@ -148,6 +233,8 @@ class SmtpChannel:
 
     def mime(self, email: Email) -> bytes:
         """Return the RFC 5322 bytes for ``email`` (multipart/alternative when it has HTML)."""
+        if not isinstance(email, Email):
+            raise NotificationConfigurationError("email", type(email).__name__, "must be an Email")
         msg = EmailMessage(policy=SMTP_POLICY)
         msg["From"] = email.sender or self._sender
         msg["To"] = ", ".join(email.to)
@@ -192,6 +279,10 @@ class SmtpChannel:
 
     async def deliver_many(self, payloads: Sequence[Email]) -> list[list[RecipientResult] | DeliveryError]:
         """Send several emails concurrently over the pool; a whole-message failure is returned, not raised."""
+        if not isinstance(payloads, Sequence) or not all(isinstance(e, Email) for e in payloads):
+            raise NotificationConfigurationError(
+                "payloads", type(payloads).__name__, "must be a sequence of Email"
+            )
 
         async def one(email: Email) -> list[RecipientResult] | DeliveryError:
             try:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, Self
 from urllib.parse import urlsplit
 
+from ._address import check_email, check_line, check_url
 from ._channels import Message, RecipientResult
-from ._model import check_name
+from ._model import check_id, check_name
 from .exceptions import (
     DeliveryError,
     MissingExtraError,
@@ -25,6 +27,7 @@ from .exceptions import (
 try:
     import http_ece
     import httpx
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -42,6 +45,11 @@ __all__ = [
 
 # RFC 8291 section 4: one 4096-byte record, minus the 86-byte header, 16-byte tag and 1 delimiter.
 MAX_PAYLOAD: Final = 3993
+_B64URL: Final = re.compile(r"[A-Za-z0-9_-]*={0,2}")
+_TOPIC: Final = re.compile(r"[A-Za-z0-9_-]{1,32}")  # RFC 8030 section 5.4
+_MAX_TTL: Final = 2_419_200  # four weeks, what push services keep at most
+_MAX_JWT_TTL: Final = 86_400  # RFC 8292 section 2: no more than 24 hours
+_MAX_UNIX: Final = 253_402_300_800  # 10000-01-01
 
 
 def b64url(data: bytes) -> str:
@@ -50,8 +58,10 @@ def b64url(data: bytes) -> str:
 
 
 def unb64url(text: str) -> bytes:
-    """Decode base64url with or without padding."""
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Decode base64url with or without padding (strictly: any other character is a ValueError)."""
+    if not isinstance(text, str) or not _B64URL.fullmatch(text):
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(text.rstrip("=") + "=" * (-len(text.rstrip("=")) % 4))
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,27 +78,31 @@ class PushSubscription:
     auth: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.endpoint, str) or urlsplit(self.endpoint).scheme not in ("https", "http"):
-            raise NotificationConfigurationError("endpoint", self.endpoint, "must be an https URL")
+        check_url(self.endpoint, kind="push endpoint", https_only=True)
         try:
             point = unb64url(self.p256dh)
-            ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
             auth = unb64url(self.auth)
-        except (ValueError, TypeError):
+        except ValueError:
             raise NotificationConfigurationError(
-                "p256dh", "<key>", "is not a base64url P-256 point", show_value=False
+                "p256dh", "<key>", "p256dh and auth must be base64url", show_value=False
             ) from None
         if len(point) != 65 or len(auth) != 16:
             raise NotificationConfigurationError(
                 "auth", "<key>", "must be 16 bytes, p256dh 65", show_value=False
             )
+        try:
+            ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+        except ValueError:
+            raise NotificationConfigurationError(
+                "p256dh", "<key>", "is not an uncompressed P-256 point", show_value=False
+            ) from None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PushSubscription:
         """Build one from the browser's JSON: ``{"endpoint": ..., "keys": {"p256dh": ..., "auth": ...}}``."""
         try:
             return cls(data["endpoint"], data["keys"]["p256dh"], data["keys"]["auth"])
-        except (KeyError, TypeError):
+        except (KeyError, TypeError, IndexError):
             raise NotificationConfigurationError(
                 "subscription", "<json>", "needs endpoint, keys.p256dh and keys.auth"
             ) from None
@@ -111,14 +125,16 @@ class VapidKey:
             raise NotificationConfigurationError(
                 "private_key", "<key>", "must be a P-256 private key", show_value=False
             )
-        if not isinstance(subject, str) or not subject.startswith(("mailto:", "https:")):
-            raise NotificationConfigurationError("subject", subject, "must start with mailto: or https:")
+        _check_subject(subject)
         self._key = private_key
         self.subject = subject
         raw = private_key.public_key().public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
         self.application_server_key = b64url(raw)
+
+    def __repr__(self) -> str:
+        return f"VapidKey(subject={self.subject!r}, application_server_key={self.application_server_key!r})"
 
     @classmethod
     def generate(cls, *, subject: str) -> VapidKey:
@@ -128,13 +144,35 @@ class VapidKey:
     @classmethod
     def from_pem(cls, pem: bytes, *, subject: str) -> VapidKey:
         """Load an unencrypted PKCS#8 / SEC1 PEM private key."""
-        key = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(pem, bytes | bytearray | memoryview):
+            raise NotificationConfigurationError("pem", type(pem).__name__, "must be bytes")
+        try:
+            key = serialization.load_pem_private_key(bytes(pem), password=None)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            raise NotificationConfigurationError(
+                "pem", "<key>", "is not an unencrypted PEM private key", show_value=False
+            ) from None
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise NotificationConfigurationError("pem", "<key>", "is not an EC private key", show_value=False)
         return cls(key, subject=subject)
 
     def authorization(self, endpoint: str, *, ttl: int = 12 * 3600, now: float | None = None) -> str:
-        """The ``Authorization: vapid t=<jwt>, k=<key>`` value for ``endpoint``'s origin (ES256 JWT)."""
+        """The ``Authorization: vapid t=<jwt>, k=<key>`` value for ``endpoint``'s origin (ES256 JWT).
+
+        Args:
+            endpoint: The subscription's endpoint.
+            ttl: Seconds the token is valid, at most 24 hours (RFC 8292).
+            now: The issue time (Unix seconds); the system clock by default.
+        """
+        check_url(endpoint, kind="push endpoint", https_only=True)
+        if not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 < ttl <= _MAX_JWT_TTL:
+            raise NotificationConfigurationError(
+                "ttl", ttl, f"must be whole seconds from 1 to {_MAX_JWT_TTL}"
+            )
+        if now is not None and (
+            not isinstance(now, int | float) or isinstance(now, bool) or not 0 <= now < _MAX_UNIX
+        ):
+            raise NotificationConfigurationError("now", now, "must be Unix seconds")
         parts = urlsplit(endpoint)
         issued = int(now if now is not None else time.time())
         header = b64url(json.dumps({"typ": "JWT", "alg": "ES256"}, separators=(",", ":")).encode())
@@ -144,6 +182,20 @@ class VapidKey:
         r, s = decode_dss_signature(self._key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
         signature = b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
         return f"vapid t={header}.{body}.{signature}, k={self.application_server_key}"
+
+
+def _check_subject(subject: object) -> None:
+    if isinstance(subject, str) and subject.startswith("mailto:"):
+        check_email(subject.removeprefix("mailto:"), kind="VAPID subject")
+    elif isinstance(subject, str) and subject.startswith("https:"):
+        check_url(subject, kind="VAPID subject", https_only=True)
+    else:
+        raise NotificationConfigurationError("subject", "<subject>", "must be a mailto: or https: URL")
+
+
+def _check_ttl(ttl: object) -> None:
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 <= ttl <= _MAX_TTL:
+        raise NotificationConfigurationError("ttl", ttl, f"must be whole seconds from 0 to {_MAX_TTL}")
 
 
 class PushSubscriptionStore(Protocol):
@@ -170,10 +222,12 @@ class MemoryPushSubscriptionStore:
 
     async def subscriptions(self, user_id: str) -> list[PushSubscription]:
         """The user's subscriptions."""
+        check_id("user_id", user_id)
         return list(self._by_user.get(user_id, {}).values())
 
     async def add(self, user_id: str, subscription: PushSubscription) -> None:
         """Store a subscription."""
+        check_id("user_id", user_id)
         if not isinstance(subscription, PushSubscription):
             raise NotificationConfigurationError(
                 "subscription", type(subscription).__name__, "must be a PushSubscription"
@@ -183,6 +237,8 @@ class MemoryPushSubscriptionStore:
 
     async def remove(self, endpoint: str) -> bool:
         """Drop the subscription with this endpoint."""
+        if not isinstance(endpoint, str):
+            raise NotificationConfigurationError("endpoint", type(endpoint).__name__, "must be a string")
         return any(subs.pop(endpoint, None) is not None for subs in self._by_user.values())
 
 
@@ -205,12 +261,17 @@ class WebPush:
     topic: str | None = None
 
     def __post_init__(self) -> None:
-        if len(self.data) > MAX_PAYLOAD:
-            raise NotificationConfigurationError("data", len(self.data), f"is over {MAX_PAYLOAD} bytes")
-        if self.urgency not in ("very-low", "low", "normal", "high"):
+        check_id("user_id", self.user_id)
+        if not isinstance(self.data, bytes) or len(self.data) > MAX_PAYLOAD:
+            shown = len(self.data) if isinstance(self.data, bytes) else type(self.data).__name__
+            raise NotificationConfigurationError("data", shown, f"must be bytes, at most {MAX_PAYLOAD}")
+        _check_ttl(self.ttl)
+        if not isinstance(self.urgency, str) or self.urgency not in ("very-low", "low", "normal", "high"):
             raise NotificationConfigurationError(
                 "urgency", self.urgency, "must be very-low, low, normal or high"
             )
+        if self.topic is not None and (not isinstance(self.topic, str) or not _TOPIC.fullmatch(self.topic)):
+            raise NotificationConfigurationError("topic", self.topic, "must be 1-32 base64url characters")
 
 
 class WebPushChannel:
@@ -240,6 +301,16 @@ class WebPushChannel:
     ) -> None:
         if not isinstance(vapid, VapidKey):
             raise NotificationConfigurationError("vapid", type(vapid).__name__, "must be a VapidKey")
+        for member in ("subscriptions", "add", "remove"):
+            if not callable(getattr(subscriptions, member, None)):
+                raise NotificationConfigurationError(
+                    "subscriptions", type(subscriptions).__name__, "must be a PushSubscriptionStore"
+                )
+        if client is not None and not isinstance(client, httpx.AsyncClient):
+            raise NotificationConfigurationError(
+                "client", type(client).__name__, "must be an httpx.AsyncClient"
+            )
+        _check_ttl(ttl)
         self._vapid = vapid
         self.subscriptions = subscriptions
         self._client = client or httpx.AsyncClient(timeout=30)
@@ -253,7 +324,15 @@ class WebPushChannel:
         return self._name
 
     def prepare(self, message: Message) -> WebPush:
-        """A JSON payload ``{"id", "title", "body"}`` for the user's subscriptions."""
+        """A JSON payload ``{"id", "title", "body"}`` for the user's subscriptions.
+
+        Raises:
+            InvalidAddressError: The address (the user id the subscriptions are under) is empty,
+                over 200 characters, or holds a control character.
+        """
+        if not isinstance(message, Message):
+            raise NotificationConfigurationError("message", type(message).__name__, "must be a Message")
+        check_line("push user id", message.address, max_length=200)
         body: dict[str, str] = {
             "id": message.notification_id,
             "title": message.content.subject,
@@ -273,6 +352,8 @@ class WebPushChannel:
 
     async def deliver(self, payload: WebPush) -> list[RecipientResult]:
         """Send to every subscription of the user; one result per subscription endpoint."""
+        if not isinstance(payload, WebPush):
+            raise NotificationConfigurationError("payload", type(payload).__name__, "must be a WebPush")
         subs = await self.subscriptions.subscriptions(payload.user_id)
         if not subs:
             raise PermanentDeliveryError(self._name, "the user has no push subscriptions")
@@ -280,6 +361,14 @@ class WebPushChannel:
 
     def encrypt(self, subscription: PushSubscription, data: bytes) -> bytes:
         """Encrypt ``data`` for ``subscription`` (RFC 8291, aes128gcm, one record)."""
+        if not isinstance(subscription, PushSubscription):
+            raise NotificationConfigurationError(
+                "subscription", type(subscription).__name__, "must be a PushSubscription"
+            )
+        if not isinstance(data, bytes) or len(data) > MAX_PAYLOAD:
+            raise NotificationConfigurationError(
+                "data", type(data).__name__, f"must be bytes, at most {MAX_PAYLOAD}"
+            )
         return bytes(
             http_ece.encrypt(
                 data,

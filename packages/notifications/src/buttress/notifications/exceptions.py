@@ -5,6 +5,7 @@
     ButtressError                                   (buttress.core)
     └── NotificationsError                          every error this package raises
         ├── NotificationConfigurationError          (also ConfigurationError, ValueError) a bad argument
+        │   └── InvalidAddressError                 a recipient's address is not one valid address
         ├── TemplateError                           a template cannot be registered or rendered
         │   ├── TemplateDefinitionError             (also ValueError) bad syntax or an undeclared variable
         │   ├── TemplateContextError                (also TypeError) the context is not the template's model
@@ -30,6 +31,7 @@ from buttress.core import MissingExtraError as CoreMissingExtraError
 
 __all__ = [
     "DeliveryError",
+    "InvalidAddressError",
     "MissingExtraError",
     "NotificationConfigurationError",
     "NotificationNotFoundError",
@@ -53,6 +55,28 @@ class NotificationsError(ButtressError):
 
 class NotificationConfigurationError(NotificationsError, ConfigurationError):
     """An argument or setting is invalid; the message names it and says why."""
+
+
+class InvalidAddressError(NotificationConfigurationError):
+    """A recipient's address is not exactly one valid address for its channel.
+
+    Raised by `Notifier.send` (before anything is stored) and by the channels' payloads: an email
+    address with a display name or a second address, a phone number that is not E.164, a URL that
+    is not http(s). The message says what is wrong but never shows the address (personal data);
+    programs find it on ``value``.
+
+    Attributes:
+        kind: What the address should have been (``"email"``, ``"phone number"``, ``"webhook URL"``).
+        channel: The channel it was given for, when known.
+        value: The rejected address.
+        reason: What is wrong with it.
+    """
+
+    def __init__(self, kind: str, value: object, reason: str, *, channel: str | None = None) -> None:
+        where = f" for channel {channel!r}" if channel is not None else ""
+        super().__init__(f"{kind} address{where}", value, reason, show_value=False)
+        self.kind = kind
+        self.channel = channel
 
 
 class TemplateError(NotificationsError):
