@@ -12,6 +12,8 @@ from aiosmtpd.smtp import Envelope, Session
 
 from buttress.notifications import (
     AppriseChannel,
+    AppriseMessage,
+    InvalidAddressError,
     Message,
     PermanentDeliveryError,
     Rendered,
@@ -61,8 +63,35 @@ async def test_mailto_through_apprise(plain_smtp: tuple[Plain, int]) -> None:
 
 async def test_invalid_url_and_unreachable_service() -> None:
     channel = AppriseChannel(throttle=False)
-    (bad,) = await channel.deliver(channel.prepare(Message("n", "u", "nonsense://", Rendered("s", "t"))))
+    with pytest.raises(InvalidAddressError, match="Apprise URL"):
+        channel.prepare(Message("n", "u", "nonsense://", Rendered("s", "t")))
+    (bad,) = await channel.deliver(AppriseMessage("nonsense://", "s", "t"))
     assert isinstance(bad.error, PermanentDeliveryError)
     down = f"json://127.0.0.1:{free_port()}/hook"
     (failed,) = await channel.deliver(channel.prepare(Message("n", "u", down, Rendered("s", "t"))))
     assert isinstance(failed.error, TransientDeliveryError)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "json://a.example/hook json://b.example/hook",  # Apprise reads two services from one string
+        "json://a.example/hook,json://b.example/hook",
+        "mailto://a.example?to=x@example.com\r\nBcc: y@example.com",
+        "not a url",
+        "",
+    ],
+)
+def test_an_address_must_be_exactly_one_apprise_url(url: str) -> None:
+    with pytest.raises(InvalidAddressError):
+        AppriseChannel().prepare(Message("n", "u", url, Rendered("s", "t")))
+
+
+def test_throttle_false_turns_off_apprises_pause() -> None:
+    from buttress.notifications._apprise import _target  # noqa: PLC0415 - the private helper under test
+
+    slack = "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ"  # Apprise paces Slack at 1.2 s
+    (kept,) = _target(slack) or ()
+    (off,) = _target(slack, throttle=False) or ()
+    assert kept.request_rate_per_sec > 0
+    assert off.request_rate_per_sec == 0

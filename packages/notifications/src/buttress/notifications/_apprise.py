@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
+from typing import Final
 
+from ._address import check_line, unsafe_text
 from ._channels import Message, RecipientResult
 from ._model import check_name
-from .exceptions import MissingExtraError, PermanentDeliveryError, TransientDeliveryError
+from .exceptions import (
+    InvalidAddressError,
+    MissingExtraError,
+    NotificationConfigurationError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
 
 try:
     import apprise
@@ -15,6 +24,10 @@ except ImportError as exc:  # pragma: no cover - exercised by the bare session
     raise MissingExtraError("AppriseChannel", "apprise") from exc
 
 __all__ = ["AppriseChannel", "AppriseMessage"]
+
+_SCHEMA: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://")
+_MAX_URL: Final = 4096
+_MAX_THREADS: Final = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +37,30 @@ class AppriseMessage:
     url: str
     title: str
     body: str
+
+    def __post_init__(self) -> None:
+        url = check_line("Apprise URL", self.url, max_length=_MAX_URL)
+        if not _SCHEMA.match(url) or any(char.isspace() for char in url):
+            raise InvalidAddressError("Apprise URL", url, "must be one schema://... URL without spaces")
+        for part in ("title", "body"):
+            value = getattr(self, part)
+            if not isinstance(value, str) or unsafe_text(value.replace("\n", " ").replace("\t", " ")):
+                raise NotificationConfigurationError(part, type(value).__name__, "must be text without NUL")
+
+
+def _target(url: str, *, throttle: bool = True) -> apprise.Apprise | None:
+    """An Apprise object holding exactly the one service ``url`` names, or ``None``."""
+    target = apprise.Apprise()
+    try:
+        added = target.add(url)
+    except Exception:  # noqa: BLE001 - a plugin's URL parser; whatever fails means "not a URL it knows"
+        return None
+    if not added or len(target) != 1:
+        return None
+    if not throttle:
+        for service in target:
+            service.request_rate_per_sec = 0
+    return target
 
 
 class AppriseChannel:
@@ -43,6 +80,16 @@ class AppriseChannel:
     """
 
     def __init__(self, *, concurrency: int = 4, throttle: bool = True, name: str = "apprise") -> None:
+        if (
+            not isinstance(concurrency, int)
+            or isinstance(concurrency, bool)
+            or not 1 <= concurrency <= _MAX_THREADS
+        ):
+            raise NotificationConfigurationError(
+                "concurrency", concurrency, f"must be an int from 1 to {_MAX_THREADS}"
+            )
+        if not isinstance(throttle, bool):
+            raise NotificationConfigurationError("throttle", type(throttle).__name__, "must be a bool")
         self._name = check_name("name", name)
         self._slots = asyncio.Semaphore(concurrency)
         self._throttle = throttle
@@ -53,13 +100,26 @@ class AppriseChannel:
         return self._name
 
     def prepare(self, message: Message) -> AppriseMessage:
-        """Title from the subject, body from the text."""
-        return AppriseMessage(message.address, message.content.subject, message.content.text)
+        """Title from the subject, body from the text.
+
+        Raises:
+            InvalidAddressError: The address is not exactly one Apprise URL Apprise understands.
+        """
+        if not isinstance(message, Message):
+            raise NotificationConfigurationError("message", type(message).__name__, "must be a Message")
+        payload = AppriseMessage(message.address, message.content.subject, message.content.text)
+        if _target(payload.url) is None:
+            raise InvalidAddressError("Apprise URL", payload.url, "is not one URL of a service Apprise knows")
+        return payload
 
     async def deliver(self, payload: AppriseMessage) -> list[RecipientResult]:
         """Notify in a thread; one result."""
-        target = apprise.Apprise()
-        if not target.add(payload.url):
+        if not isinstance(payload, AppriseMessage):
+            raise NotificationConfigurationError(
+                "payload", type(payload).__name__, "must be an AppriseMessage"
+            )
+        target = _target(payload.url, throttle=self._throttle)
+        if target is None:
             return [
                 RecipientResult(payload.url, PermanentDeliveryError(self._name, "not a valid Apprise URL"))
             ]
