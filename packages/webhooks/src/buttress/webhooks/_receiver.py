@@ -177,10 +177,11 @@ class WebhookEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection."""
-        if scope["type"] == "lifespan":
+        kind = scope.get("type")
+        if kind == "lifespan":
             await _lifespan(receive, send)
             return
-        if scope["type"] != "http":
+        if kind != "http":
             return
         if scope.get("method") != "POST":
             await _respond(send, 405, b"only POST is accepted", [(b"allow", b"POST")])
@@ -226,7 +227,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         message = await receive()
         if message["type"] == "http.disconnect":
             return b"".join(chunks)
-        chunk = message.get("body", b"")
+        chunk = message.get("body") or b""
         size += len(chunk)
         if size > limit:
             return None
