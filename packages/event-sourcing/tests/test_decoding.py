@@ -36,7 +36,7 @@ from buttress.event_sourcing import (
     applies,
 )
 
-from .conftest import Deposited, Opened, account_codec
+from .conftest import Account, Deposited, Opened, account_codec
 
 
 class Colour(Enum):
@@ -512,3 +512,16 @@ def test_a_serializer_returning_text_is_refused() -> None:
     with pytest.raises(EventSerializationError, match="not bytes"):
         EventCodec([Opened], serializer=TextSerializer()).encode(Opened(stream_id="s", version=1, owner="a"))
     assert issubclass(EventSerializationError, SerializationError)
+
+
+def test_trigger_refuses_fields_that_do_not_fit_before_applying_them() -> None:
+    account = Account.open("t", "ada")
+    with pytest.raises(
+        EventSourcingConfigurationError, match="amount: expected a Decimal or an int, got str"
+    ):
+        account.trigger(Deposited, amount="abc")
+    with pytest.raises(EventSourcingConfigurationError, match="do not fit Deposited"):
+        account.trigger(Deposited, amount=Decimal(1), colour="red")
+    assert account.version == 1
+    assert account.balance == 0
+    assert len(account.pending_events) == 1

@@ -21,6 +21,7 @@ import pytest
 from buttress.event_sourcing import (
     Aggregate,
     EventSourcingConfigurationError,
+    EveryNEvents,
     MemoryEventStore,
     PostgresEventStore,
     Repository,
@@ -277,6 +278,48 @@ async def test_a_snapshot_of_another_state_schema_version_is_skipped_not_counted
     with caplog.at_level(logging.INFO, logger="buttress.event_sourcing"):
         assert (await new.load("acc-8")).snapshot_state() == account.snapshot_state()
     assert caplog.text == ""
+
+
+async def test_a_damaged_row_never_blocks_a_good_snapshot(backend: Backend) -> None:
+    """A row whose version was raised by hand would otherwise keep every newer snapshot out."""
+    accounts = Repository(Account, backend.store, account_codec(), snapshots=backend.store)
+    account = await saved_account(accounts, "acc-9", [1, 2])
+    await accounts.take_snapshot(account)
+    await backend.set_columns("acc-9", version=500)
+    account.deposit(Decimal(3))
+    await accounts.save(account)
+    await accounts.take_snapshot(account)
+    stored = await backend.store.load_snapshot("acc-9")
+    assert stored is not None
+    assert stored.version == 4
+    loaded = await accounts.load("acc-9")
+    assert loaded.snapshot_state() == account.snapshot_state()
+    assert accounts.snapshot_integrity_failures == 0
+    # An intact newer snapshot, though, is never replaced by an older one.
+    stale = snapshot_record("acc-9", 2, uuid.uuid4())
+    await backend.store.save_snapshot(stale)
+    assert (await backend.store.load_snapshot("acc-9")) == stored
+
+
+async def test_a_snapshot_that_cannot_be_stored_does_not_fail_the_save(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The events are stored when the snapshot is taken: the save succeeded, and says so."""
+
+    class Odd(Account):
+        def snapshot_state(self) -> dict[str, Any]:
+            return {"x": float("nan")}
+
+    store = MemoryEventStore()
+    accounts = Repository(Odd, store, account_codec(), snapshots=store, policy=EveryNEvents(1))
+    account = Odd("odd")
+    account.deposit(Decimal(1))
+    with caplog.at_level(logging.WARNING, logger="buttress.event_sourcing"):
+        result = await accounts.save(account)
+    assert result is not None
+    assert result.version == 1
+    assert await store.load_snapshot("odd") is None
+    assert "could not store a snapshot" in caplog.text
 
 
 async def test_snapshots_of_nothing_or_of_bad_records_are_refused(backend: Backend) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import types
 import typing
 from collections.abc import Callable
 from typing import Any, ClassVar
 from uuid import UUID
 
-from ._events import DomainEvent
-from ._values import from_jsonable, to_jsonable
+from ._events import ENVELOPE_FIELDS, DomainEvent
+from ._values import Converter, Mismatch, dump_fields, field_converters, from_jsonable, to_jsonable
 from .exceptions import EventSerializationError, EventSourcingConfigurationError, EventSourcingError
 
 __all__ = ["Aggregate", "applies"]
@@ -33,7 +35,7 @@ def applies[F: Callable[..., None]](*event_classes: type[Any]) -> Callable[[F], 
         )
 
     def mark(method: F) -> F:
-        if not callable(method):
+        if not isinstance(method, types.FunctionType):
             raise EventSourcingConfigurationError("method", type(method).__name__, "must be a method")
         setattr(method, _MARK, event_classes)
         return method
@@ -106,10 +108,11 @@ class Aggregate[ID]:
         build: Callable[..., E] = event_class
         try:
             event = build(stream_id=self.stream_id, version=self.version + 1, **fields)
-        except TypeError as exc:  # the fields do not match the class's signature
+        except (TypeError, ValueError) as exc:  # the signature, or the class's own validation, refused
             raise EventSourcingConfigurationError(
-                "fields", sorted(fields), f"do not fit {event_class.__name__}({exc})"
+                "fields", sorted(fields), f"do not fit {event_class.__name__} ({type(exc).__name__}: {exc})"
             ) from exc
+        _check_fields(event)
         self.apply(event)
         self._pending.append(event)
         return event
@@ -194,6 +197,37 @@ class Aggregate[ID]:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(id={self.id!r}, version={self.version})"
+
+
+_PAYLOAD_FIELDS: dict[type[Any], list[tuple[str, Converter]]] = {}
+
+
+def _check_fields(event: object) -> None:
+    """Refuse a dataclass event whose fields do not fit their annotations, before it is applied.
+
+    The codec would refuse it on save anyway; refusing it here keeps a mistyped value out of the state.
+    """
+    cls = type(event)
+    fields = _PAYLOAD_FIELDS.get(cls)
+    if fields is None:
+        if not dataclasses.is_dataclass(event):
+            return
+        try:
+            fields = [(n, c) for n, c in field_converters(cls) if n not in ENVELOPE_FIELDS]
+        except Mismatch as exc:
+            raise EventSourcingConfigurationError(
+                "event_class", cls.__qualname__, f"its annotations cannot be used: {exc.describe()}"
+            ) from None
+        _PAYLOAD_FIELDS[cls] = fields
+    try:
+        dump_fields(fields, event)
+    except Mismatch as exc:
+        raise EventSourcingConfigurationError(
+            "fields",
+            type(event).__name__,
+            f"do not fit their annotations: {exc.describe()}",
+            show_value=False,
+        ) from None
 
 
 _OWN = frozenset({"id", "version", "state_schema_version", "last_event_id", "pending_events", "stream_id"})

@@ -83,11 +83,20 @@ class ZlibCompressor:
 
     def compress(self, data: bytes) -> bytes:
         """Compress with zlib at ``level``."""
+        _check_bytes(data, "data")
         return zlib.compress(data, self.level)
 
     def decompress(self, data: bytes) -> bytes:
-        """Decompress zlib data."""
-        return zlib.decompress(data)
+        """Decompress zlib data.
+
+        Raises:
+            EventSerializationError: ``data`` is not zlib data.
+        """
+        _check_bytes(data, "data")
+        try:
+            return zlib.decompress(data)
+        except zlib.error:
+            raise EventSerializationError("zlib", "loads", "the data is not zlib-compressed") from None
 
     def __repr__(self) -> str:
         return f"ZlibCompressor(level={self.level})"

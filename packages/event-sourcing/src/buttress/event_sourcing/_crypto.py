@@ -40,12 +40,14 @@ class AesGcmCipher:
     @staticmethod
     def generate_key(bits: int = 256) -> bytes:
         """Return a new random key of ``bits`` (128, 192 or 256) bits."""
-        if bits not in (128, 192, 256):
+        if isinstance(bits, bool) or not isinstance(bits, int) or bits not in (128, 192, 256):
             raise EventSourcingConfigurationError("bits", bits, "must be 128, 192 or 256")
         return secrets.token_bytes(bits // 8)
 
     def encrypt(self, plaintext: bytes, associated_data: bytes) -> bytes:
         """Return nonce + ciphertext + tag."""
+        _check_bytes(plaintext, "plaintext")
+        _check_bytes(associated_data, "associated_data")
         nonce = secrets.token_bytes(_NONCE)
         return nonce + self._aead.encrypt(nonce, plaintext, associated_data)
 
@@ -56,6 +58,8 @@ class AesGcmCipher:
             EventSerializationError: The data was changed, belongs to other associated data, or was
                 encrypted with another key.
         """
+        _check_bytes(ciphertext, "ciphertext")
+        _check_bytes(associated_data, "associated_data")
         if len(ciphertext) < _NONCE + 16:
             raise EventSerializationError("aes-gcm", "loads", "the ciphertext is too short")
         try:
@@ -67,3 +71,10 @@ class AesGcmCipher:
 
     def __repr__(self) -> str:
         return "AesGcmCipher(key=<redacted>)"
+
+
+def _check_bytes(value: object, parameter: str) -> None:
+    if not isinstance(value, bytes):
+        raise EventSourcingConfigurationError(
+            parameter, type(value).__name__, "must be bytes", show_value=False
+        )

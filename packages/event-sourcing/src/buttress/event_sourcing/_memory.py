@@ -16,12 +16,14 @@ from ._records import (
     RecordedEvent,
     check_events,
     check_expected,
+    check_interval,
+    check_name,
     check_position,
     check_stream_id,
 )
 from ._snapshots import check_snapshot, record_intact
 from ._store import SnapshotRecord, StoredLocation, resolve_replay
-from .exceptions import ConcurrencyError, EventSourcingConfigurationError
+from .exceptions import ConcurrencyError
 
 __all__ = ["MemoryEventStore"]
 
@@ -110,6 +112,8 @@ class MemoryEventStore:
 
     async def wait_for_events(self, after_position: int, timeout: float) -> bool:
         """Wait at most ``timeout`` seconds for an event past ``after_position``."""
+        check_position(after_position, "after_position", 0)
+        timeout = check_interval(timeout, "timeout")
         if len(self._log) > after_position:
             return True
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -153,19 +157,11 @@ class MemoryEventStore:
 
     async def load_checkpoint(self, name: str) -> int:
         """Return the position saved for subscription ``name``, or 0."""
-        return self._checkpoints.get(_check_name(name), 0)
+        return self._checkpoints.get(check_name(name), 0)
 
     async def save_checkpoint(self, name: str, position: int) -> None:
         """Save ``position`` for subscription ``name``."""
-        self._checkpoints[_check_name(name)] = check_position(position, "position", 0)
+        self._checkpoints[check_name(name)] = check_position(position, "position", 0)
 
     def __repr__(self) -> str:
         return f"MemoryEventStore(streams={len(self._streams)}, events={len(self._log)})"
-
-
-def _check_name(name: object) -> str:
-    if not isinstance(name, str) or not name or len(name) > 200:
-        raise EventSourcingConfigurationError(
-            "name", name, "must be a non-empty str of at most 200 characters"
-        )
-    return name

@@ -25,6 +25,8 @@ from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from buttress.core import check_text
+
 from ._records import (
     ANY,
     NO_STREAM,
@@ -34,6 +36,8 @@ from ._records import (
     RecordedEvent,
     check_events,
     check_expected,
+    check_interval,
+    check_name,
     check_position,
     check_stream_id,
 )
@@ -103,18 +107,7 @@ class PostgresEventStore:
     ) -> None:
         if not isinstance(pool, asyncpg.Pool):
             raise EventSourcingConfigurationError("pool", type(pool).__name__, "must be an asyncpg.Pool")
-        if schema is not None and (not isinstance(schema, str) or not _IDENT.match(schema)):
-            raise EventSourcingConfigurationError(
-                "schema",
-                schema,
-                "must be a lowercase identifier (letters, digits, '_'), at most 63 characters",
-            )
-        if not isinstance(prefix, str) or not _PREFIX.match(prefix):
-            raise EventSourcingConfigurationError(
-                "prefix",
-                prefix,
-                "must be a lowercase identifier (letters, digits, '_'), at most 40 characters",
-            )
+        _check_names(schema, prefix, notify)
         self._pool = pool
         self._owns_pool = False
 
@@ -177,10 +170,20 @@ class PostgresEventStore:
         """
         if not isinstance(dsn, str) or not dsn:
             raise EventSourcingConfigurationError("dsn", dsn, "must be a PostgreSQL DSN", show_value=False)
+        _check_names(schema, prefix, notify)
+        _check_pool_sizes(min_size, max_size)
+        _check_settings(server_settings)
         try:
             pool = await asyncpg.create_pool(
                 dsn, min_size=min_size, max_size=max_size, server_settings=server_settings
             )
+        except (asyncpg.ClientConfigurationError, ValueError, TypeError, UnicodeError) as exc:
+            raise EventSourcingConfigurationError(
+                "dsn",
+                "<redacted>",
+                f"is not a usable PostgreSQL DSN ({type(exc).__name__})",
+                show_value=False,
+            ) from None
         except _OPEN_ERRORS as exc:
             raise EventStoreUnavailableError("postgresql", dsn, type(exc).__name__) from exc
         try:
@@ -338,6 +341,8 @@ class PostgresEventStore:
         connection is lost, the call returns ``True`` and the next one listens again. Without
         ``notify=True`` it simply sleeps for ``timeout`` and returns ``True``.
         """
+        check_position(after_position, "after_position", 0)
+        timeout = check_interval(timeout, "timeout")
         if self.channel is None:
             await asyncio.sleep(timeout)
             return True
@@ -493,7 +498,7 @@ class PostgresEventStore:
 
 async def load_checkpoint(conn: PoolConnectionProxy[Any], table: str, name: str) -> int:
     """Read a checkpoint on ``conn`` (inside the caller's transaction, if any)."""
-    value = await conn.fetchval(f"SELECT position FROM {table} WHERE name = $1", _check_name(name))  # noqa: S608
+    value = await conn.fetchval(f"SELECT position FROM {table} WHERE name = $1", check_name(name))  # noqa: S608
     return int(value or 0)
 
 
@@ -502,17 +507,45 @@ async def save_checkpoint(conn: PoolConnectionProxy[Any], table: str, name: str,
     await conn.execute(
         f"INSERT INTO {table} (name, position) VALUES ($1, $2) "  # noqa: S608
         "ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position",
-        _check_name(name),
+        check_name(name),
         check_position(position, "position", 0),
     )
 
 
-def _check_name(name: object) -> str:
-    if not isinstance(name, str) or not name or len(name) > 200:
+def _check_names(schema: object, prefix: object, notify: object) -> None:
+    if schema is not None and (not isinstance(schema, str) or not _IDENT.fullmatch(schema)):
         raise EventSourcingConfigurationError(
-            "name", name, "must be a non-empty str of at most 200 characters"
+            "schema", schema, "must be a lowercase identifier (letters, digits, '_'), at most 63 characters"
         )
-    return name
+    if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
+        raise EventSourcingConfigurationError(
+            "prefix", prefix, "must be a lowercase identifier (letters, digits, '_'), at most 40 characters"
+        )
+    if not isinstance(notify, bool):
+        raise EventSourcingConfigurationError("notify", type(notify).__name__, "must be a bool")
+
+
+_MAX_POOL = 10_000
+
+
+def _check_pool_sizes(min_size: object, max_size: object) -> None:
+    for name, value, low in (("min_size", min_size, 0), ("max_size", max_size, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= _MAX_POOL:
+            raise EventSourcingConfigurationError(name, value, f"must be an int from {low} to {_MAX_POOL}")
+    if min_size > max_size:  # type: ignore[operator]
+        raise EventSourcingConfigurationError("min_size", min_size, "must not exceed max_size")
+
+
+def _check_settings(settings: object) -> None:
+    if settings is None:
+        return
+    if not isinstance(settings, dict):
+        raise EventSourcingConfigurationError("server_settings", type(settings).__name__, "must be a dict")
+    for key, value in settings.items():
+        name = check_text("server_settings", key, error=EventSourcingConfigurationError)
+        check_text(
+            f"server_settings[{name[:40]!r}]", value, allow_empty=True, error=EventSourcingConfigurationError
+        )
 
 
 def _hash_sql(stream_id: str, row: str) -> str:

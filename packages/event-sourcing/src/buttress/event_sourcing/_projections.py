@@ -8,7 +8,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ._postgres import PostgresEventStore, save_checkpoint
-from ._records import RecordedEvent, check_interval, check_position
+from ._records import RecordedEvent, check_interval, check_name, check_position
 from .exceptions import EventSourcingConfigurationError, EventStoreUnavailableError
 
 logger = logging.getLogger("buttress.event_sourcing")
@@ -83,10 +83,7 @@ class PostgresProjectionRunner:
             raise EventSourcingConfigurationError(
                 "projection", type(projection).__name__, "must have name, setup(), apply() and reset()"
             )
-        if not isinstance(projection.name, str) or not projection.name or len(projection.name) > 200:
-            raise EventSourcingConfigurationError(
-                "projection.name", projection.name, "must be a non-empty str"
-            )
+        check_name(projection.name, "projection.name")
         check_position(batch_size, "batch_size", 1)
         self.store = store
         self.projection = projection

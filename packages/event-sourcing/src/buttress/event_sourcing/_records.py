@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from typing import Final
 from uuid import UUID
 
+from buttress.core import check_count, check_seconds, check_text
+
 from .exceptions import EventSourcingConfigurationError
 
 __all__ = [
@@ -35,6 +37,10 @@ class StreamState(enum.Enum):
 
     def __str__(self) -> str:
         return "no stream (version 0)" if self is StreamState.NO_STREAM else "any version"
+
+    @classmethod
+    def _missing_(cls, value: object) -> StreamState:
+        raise EventSourcingConfigurationError("StreamState", value, "must be 'NO_STREAM' or 'ANY'")
 
 
 NO_STREAM: Final = StreamState.NO_STREAM
@@ -79,12 +85,11 @@ class EventData:
         if not isinstance(self.metadata, bytes):
             raise EventSourcingConfigurationError("metadata", type(self.metadata).__name__, "must be bytes")
         version = self.schema_version
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise EventSourcingConfigurationError("schema_version", version, "must be an int >= 1")
-        if not isinstance(self.timestamp, datetime) or self.timestamp.utcoffset() is None:
+        if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version < 2**31:
             raise EventSourcingConfigurationError(
-                "timestamp", self.timestamp, "must be a timezone-aware datetime"
+                "schema_version", version, "must be an int from 1 to 2**31 - 1"
             )
+        check_timestamp(self.timestamp, "timestamp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,34 +135,52 @@ class AppendResult:
 
 
 _MAX_STREAM_ID = 255
+_MAX_POSITION = 2**63 - 1
 _TYPE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,199}$")
 
 
-def check_stream_id(stream_id: object) -> str:
-    """Return ``stream_id`` if it is a usable stream id, else raise."""
-    if not isinstance(stream_id, str) or not stream_id or len(stream_id) > _MAX_STREAM_ID:
+def check_timestamp(value: object, parameter: str) -> datetime:
+    """Return ``value`` if it is a timezone-aware datetime that exists in UTC, else raise."""
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise EventSourcingConfigurationError(parameter, value, "must be a timezone-aware datetime")
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
         raise EventSourcingConfigurationError(
-            "stream_id", stream_id, f"must be a non-empty str of at most {_MAX_STREAM_ID} characters"
+            parameter, value, "must lie between years 1 and 9999 in UTC"
+        ) from None
+    return value
+
+
+def check_stream_id(stream_id: object) -> str:
+    """Return ``stream_id`` if it is a usable stream id (1-255 characters, no NUL or lone surrogate)."""
+    text = check_text("stream_id", stream_id, error=EventSourcingConfigurationError)
+    if len(text) > _MAX_STREAM_ID:
+        raise EventSourcingConfigurationError(
+            "stream_id", text, f"must be a non-empty str of at most {_MAX_STREAM_ID} characters"
         )
-    if "\x00" in stream_id:
-        raise EventSourcingConfigurationError("stream_id", stream_id, "must not contain NUL characters")
-    if not stream_id.isascii():
-        try:
-            stream_id.encode()
-        except UnicodeEncodeError:
-            raise EventSourcingConfigurationError(
-                "stream_id", stream_id, "must be valid Unicode text (no lone surrogates)"
-            ) from None
-    return stream_id
+    return text
+
+
+def check_name(name: object, parameter: str = "name") -> str:
+    """Return ``name`` if it is a usable checkpoint or subscription name (1-200 characters), else raise."""
+    text = check_text(parameter, name, error=EventSourcingConfigurationError)
+    if len(text) > 200:
+        raise EventSourcingConfigurationError(parameter, text, "must be a str of at most 200 characters")
+    return text
 
 
 def check_expected(expected_version: object) -> ExpectedVersion:
     """Return ``expected_version`` normalised (``0`` → `NO_STREAM`), else raise."""
     if isinstance(expected_version, StreamState):
         return expected_version
-    if isinstance(expected_version, bool) or not isinstance(expected_version, int) or expected_version < 0:
+    if (
+        isinstance(expected_version, bool)
+        or not isinstance(expected_version, int)
+        or not 0 <= expected_version <= _MAX_POSITION
+    ):
         raise EventSourcingConfigurationError(
-            "expected_version", expected_version, "must be NO_STREAM, ANY or a version >= 0"
+            "expected_version", expected_version, "must be NO_STREAM, ANY or a version from 0 to 2**63 - 1"
         )
     return NO_STREAM if expected_version == 0 else expected_version
 
@@ -198,15 +221,14 @@ def check_events(events: object) -> Sequence[EventData]:
     return events
 
 
+_MAX_INTERVAL = 7 * 24 * 3600.0
+
+
 def check_interval(value: object, parameter: str) -> float:
-    """Return ``value`` as seconds if it is a number > 0, else raise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise EventSourcingConfigurationError(parameter, value, "must be a number > 0")
-    return float(value)
+    """Return ``value`` as seconds if it is a finite number > 0 (at most a week), else raise."""
+    return check_seconds(parameter, value, maximum=_MAX_INTERVAL, error=EventSourcingConfigurationError)
 
 
 def check_position(value: object, parameter: str, minimum: int) -> int:
-    """Return ``value`` if it is an int >= ``minimum``, else raise."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise EventSourcingConfigurationError(parameter, value, f"must be an int >= {minimum}")
-    return value
+    """Return ``value`` if it is an int from ``minimum`` to 2**63 - 1 (a PostgreSQL bigint), else raise."""
+    return check_count(parameter, value, minimum=minimum, error=EventSourcingConfigurationError)

@@ -10,7 +10,9 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
-from ._records import check_stream_id
+from buttress.core import check_text
+
+from ._records import check_stream_id, check_timestamp
 from ._store import SnapshotRecord
 from .exceptions import EventSerializationError, EventSourcingConfigurationError
 
@@ -142,20 +144,14 @@ def check_snapshot(snapshot: object) -> SnapshotRecord:
         raise EventSourcingConfigurationError(
             "snapshot.last_event_id", None, "must be the id of the last event"
         )
-    if not snapshot.aggregate_type or len(snapshot.aggregate_type) > 200 or "\x00" in snapshot.aggregate_type:
+    kind = check_text(
+        "snapshot.aggregate_type", snapshot.aggregate_type, error=EventSourcingConfigurationError
+    )
+    if len(kind) > 200:
         raise EventSourcingConfigurationError(
-            "snapshot.aggregate_type", snapshot.aggregate_type[:200], "must be 1-200 characters without NUL"
+            "snapshot.aggregate_type", kind[:200], "must be at most 200 characters"
         )
-    if snapshot.timestamp.utcoffset() is None:
-        raise EventSourcingConfigurationError(
-            "snapshot.timestamp", snapshot.timestamp, "must be timezone-aware"
-        )
-    try:
-        snapshot.aggregate_type.encode()
-    except UnicodeEncodeError:
-        raise EventSourcingConfigurationError(
-            "snapshot.aggregate_type", "<text>", "must be encodable as UTF-8 (no lone surrogates)"
-        ) from None
+    check_timestamp(snapshot.timestamp, "snapshot.timestamp")
     return snapshot
 
 

@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from ._records import RecordedEvent, check_interval, check_position
+from ._records import RecordedEvent, check_interval, check_name, check_position
 from ._store import CheckpointStore, EventStore, NotifyingEventStore
 from .exceptions import EventSourcingConfigurationError, EventStoreUnavailableError
 
@@ -59,8 +59,7 @@ class Subscription:
             raise EventSourcingConfigurationError(
                 "checkpoints", type(checkpoints).__name__, "must be a CheckpointStore"
             )
-        if not isinstance(name, str) or not name:
-            raise EventSourcingConfigurationError("name", name, "must be a non-empty str")
+        check_name(name)
         check_position(batch_size, "batch_size", 1)
         self.store = store
         self.handler = handler

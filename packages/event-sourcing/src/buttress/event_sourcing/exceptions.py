@@ -88,7 +88,9 @@ class ConcurrencyError(EventSourcingError, ConflictError):
     """
 
     def __init__(self, stream_id: str, expected: object, actual: int) -> None:
-        now = "does not exist (version 0)" if actual == 0 else f"is at version {actual}"
+        now = (
+            "does not exist (version 0)" if type(actual) is int and actual == 0 else f"is at version {actual}"
+        )
         ConflictError.__init__(
             self,
             "stream",
