@@ -1,8 +1,9 @@
 """buttress-event-sourcing: async event sourcing with an event store on PostgreSQL.
 
 Aggregates rebuilt from their events, an `EventStore` with expected-version appends (`NO_STREAM`, `ANY`
-or an exact version), idempotent re-appends and one gap-safe global log; snapshots verified by SHA-256;
-catch-up subscriptions, and exactly-once projections into PostgreSQL::
+or an exact version), idempotent re-appends and one gap-safe global log; snapshots bound by SHA-256 to
+their stream, version, aggregate type, state schema and last event; event payloads checked against their
+annotations both ways; catch-up subscriptions, and exactly-once projections into PostgreSQL::
 
     from dataclasses import dataclass
     from buttress.event_sourcing import Aggregate, Event, EventCodec, MemoryEventStore, Repository, applies
