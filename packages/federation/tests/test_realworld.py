@@ -12,9 +12,16 @@ from typing import Any
 import pytest
 from corpus import Case
 from corpus_realworld import FED2_INVENTORY, REAL_WORLD_AND_EDGES
-from graphql import GraphQLObjectType, graphql
+from graphql import GraphQLObjectType, build_schema, graphql
 
-from buttress.federation import build_federated_schema, build_subgraph, check_subgraph, validate_subgraph
+from buttress.federation import (
+    FederationConfigurationError,
+    build_federated_schema,
+    build_subgraph,
+    check_subgraph,
+    federate,
+    validate_subgraph,
+)
 
 
 @pytest.mark.parametrize("case", REAL_WORLD_AND_EDGES, ids=[c.name for c in REAL_WORLD_AND_EDGES])
@@ -104,3 +111,24 @@ async def test_an_entity_only_subgraph_serves_entities() -> None:
     assert result.data["_entities"] == [{"delivery": {"estimatedDelivery": "soon"}}] * 2
     assert result.data["_service"]["sdl"] == FED2_INVENTORY
     assert calls == [2]
+
+
+async def test_federate_gives_a_schema_without_query_one() -> None:
+    """A graphql-core schema of entities only (no query type) gets Query { _service _entities }."""
+    sdl = 'directive @key(fields: String!) repeatable on OBJECT\ntype User @key(fields: "id") { id: ID! }'
+    schema = build_schema(sdl, assume_valid=True)
+    assert schema.query_type is None
+
+    async def by_id(representations: Sequence[Any], _info: Any) -> list[dict[str, Any]]:
+        return [{"id": r["id"]} for r in representations]
+
+    federated = federate(schema, {"User": by_id}, sdl=sdl)
+    result = await graphql(
+        federated,
+        '{ _service { sdl } _entities(representations: [{__typename: "User", id: "7"}]) '
+        "{ ... on User { id } } }",
+    )
+    assert result.errors is None
+    assert result.data == {"_service": {"sdl": sdl}, "_entities": [{"id": "7"}]}
+    with pytest.raises(FederationConfigurationError, match='"Query" is not one'):
+        federate(build_schema("scalar Query\ntype T { a: Int }", assume_valid=True))

@@ -373,11 +373,14 @@ def federate(
         key_directive: The schema's name for ``@key`` (found among its directives when omitted).
 
     Returns:
-        A new schema; the one passed in is not changed.
+        A new schema, the one passed in unchanged; except that a schema which already has every
+        federation part (``_service``, ``_entities``, ``_Any``, ``_Entity``: `validate_subgraph`'s
+        schemas do) is returned itself, with the resolvers set on it.
 
     Raises:
         FederationConfigurationError: A resolver names a type that is not an entity, or the schema has
-            no query type.
+            no query type while a type of another kind is named ``Query``. A schema with no query type
+            gets one (``type Query { _service _entities }``), as Apollo gives an entity-only subgraph.
     """
     _check_schema(schema)
     resolvers = _check_resolvers("entity_resolvers", entity_resolvers)
@@ -396,24 +399,30 @@ def federate(
             f"(types with @key: {', '.join(sorted(keys)) or 'none'})",
         )
     query = schema.query_type
-    if query is None:
+    if (query is None and "Query" in schema.type_map) or not isinstance(query, GraphQLObjectType | None):
         raise FederationConfigurationError(
-            "schema", None, "has no query type to add _service and _entities to", show_value=False
+            "schema",
+            None,
+            'has no query type, and its type "Query" is not one: _service and _entities need a query root',
+            show_value=False,
         )
     if sdl is None:
         from graphql import print_schema  # noqa: PLC0415 - only when no SDL is given
 
         sdl = print_schema(schema)
     # SDL printed by a federation library may already define these; add only what is missing.
-    wanted = {"_Any": "scalar _Any", "_Service": "type _Service { sdl: String! }"}
+    wanted = {"_Any": "scalar _Any", "_Service": "type _Service { sdl: String }"}
     fields = {"_service": "_service: _Service!"}
     if keys:
         wanted["_Entity"] = f"union _Entity = {' | '.join(sorted(keys))}"
         fields["_entities"] = "_entities(representations: [_Any!]!): [_Entity]!"
     extension = [sdl_text for name, sdl_text in wanted.items() if name not in schema.type_map]
-    missing_fields = [text for name, text in fields.items() if name not in query.fields]
-    if missing_fields:
-        extension.append(f"extend type {query.name} {{ {' '.join(missing_fields)} }}")
+    if query is None:  # an entity-only subgraph: Query holds just the federation fields, as in Apollo
+        extension += [f"type Query {{ {' '.join(fields.values())} }}", "extend schema { query: Query }"]
+    else:
+        missing_fields = [text for name, text in fields.items() if name not in query.fields]
+        if missing_fields:
+            extension.append(f"extend type {query.name} {{ {' '.join(missing_fields)} }}")
     extended = extend_schema(schema, parse("\n".join(extension))) if extension else schema
     root = extended.query_type
     assert root is not None  # noqa: S101 - extend_schema keeps the query type
