@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from buttress.core import ConfigurationError
 from buttress.pooling import (
+    MAX_SIZE,
     ForeignResourceError,
     Pool,
     PoolClosedError,
@@ -20,6 +22,7 @@ from buttress.pooling import (
     PoolExhaustedError,
     PoolInvariantViolation,
     PoolTimeoutError,
+    PoolTypeError,
     ResourceFactory,
     State,
 )
@@ -442,3 +445,153 @@ async def test_a_caller_who_finds_only_expired_resources_gets_a_new_one(factory:
         async with pool.acquire(timeout=2) as fresh:
             assert fresh.destroyed == 0
             assert fresh not in factory.created[:2]
+
+
+# --- arguments are checked before anything changes (issue 17) ------------------------------------------
+
+
+@pytest.mark.parametrize("timeout", ["soon", -1, -0.5, math.nan, math.inf, 10**400, True, [1]])
+async def test_a_refused_close_leaves_the_pool_open_and_a_good_close_destroys_everything(
+    factory: Any, timeout: object
+) -> None:
+    """A close with a bad timeout used to mark the pool closing first, so the next close returned at once."""
+    pool = make(factory, min_size=2, max_size=3)
+    await pool.open()
+    resource = await pool.acquire()
+    with pytest.raises(PoolConfigurationError) as info:
+        await pool.close(timeout=timeout)  # type: ignore[arg-type]
+    assert info.value.parameter == "timeout"
+    assert not pool.closed
+    async with pool.acquire() as other:  # still open for business
+        assert other is not resource
+    await pool.close(timeout=0.01)
+    assert [t.destroyed for t in factory.created] == [1] * len(factory.created)
+    assert resource.destroyed == 1
+    assert pool.stats().total == 0
+
+
+async def test_close_with_zero_destroys_resources_in_use_now_and_none_waits_without_limit(
+    factory: Any,
+) -> None:
+    pool = make(factory)
+    await pool.open()
+    resource = await pool.acquire()
+    await pool.close(timeout=0)
+    assert resource.destroyed == 1
+
+    other_pool = make(factory)
+    await other_pool.open()
+    held = await other_pool.acquire()
+    closing = asyncio.ensure_future(other_pool.close(timeout=None))
+    await asyncio.sleep(0.01)
+    assert not closing.done()
+    await other_pool.release(held)
+    await closing
+    assert held.destroyed == 1
+
+
+async def test_a_close_cancelled_part_way_is_finished_by_the_next_close(factory: Any) -> None:
+    pool = make(factory, min_size=1)
+    await pool.open()
+    resource = await pool.acquire()
+    closing = asyncio.ensure_future(pool.close(timeout=60))
+    await asyncio.sleep(0.01)
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    assert pool.closed
+    await pool.close(timeout=0)
+    assert [t.destroyed for t in factory.created] == [1] * len(factory.created)
+    assert resource.destroyed == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "arguments"),
+    [
+        ("acquire", {"timeout": 10**400}),
+        ("acquire", {"timeout": -1}),
+        ("acquire", {"timeout": "1"}),
+        ("resize", {"max_size": 10**400}),
+        ("resize", {"min_size": -1}),
+        ("resize", {"max_size": MAX_SIZE + 1}),
+    ],
+)
+async def test_bad_arguments_are_refused_before_anything_changes(
+    factory: Any, method: str, arguments: dict[str, object]
+) -> None:
+    async with make(factory, min_size=1, max_size=2) as pool:
+        before = pool.stats()
+        with pytest.raises(PoolConfigurationError):
+            await getattr(pool, method)(**arguments)
+        assert pool.stats() == before
+
+
+@pytest.mark.parametrize("flag", ["yes", 1, None])
+async def test_flags_must_be_bools_and_are_checked_before_anything_changes(
+    factory: Any, flag: object
+) -> None:
+    async with make(factory, max_size=2) as pool:
+        resource = await pool.acquire()
+        with pytest.raises(PoolTypeError, match="discard must be a bool"):
+            await pool.release(resource, discard=flag)  # type: ignore[arg-type]
+        assert pool.stats().released == 0
+        assert pool.stats().in_use == 1
+        await pool.release(resource)
+    fresh = make(factory)
+    with pytest.raises(PoolTypeError, match="wait must be a bool"):
+        await fresh.open(wait=flag)  # type: ignore[arg-type]
+    assert fresh.stats().total == 0
+    await fresh.open()
+    await fresh.close()
+
+
+async def test_creation_keeps_retrying_past_a_thousand_failures(caplog: pytest.LogCaptureFixture) -> None:
+    """The backoff step 2**attempts overflowed a float past 1,024 failures, and the retries stopped."""
+
+    class FailsAThousandTimes:
+        def __init__(self) -> None:
+            self.failures = 0
+
+        async def create(self) -> object:
+            if self.failures < 1100:
+                self.failures += 1
+                raise OSError("connection refused")
+            return object()
+
+        async def destroy(self, resource: object) -> None:
+            pass
+
+    caplog.set_level(logging.ERROR, logger="buttress.pooling")  # 1,100 creation warnings
+    factory = FailsAThousandTimes()
+    tiny = 1e-9
+    pool = Pool(factory, min_size=1, health_check_interval=None, backoff_initial=tiny, backoff_max=tiny)
+    async with pool:
+        await pool.release(await pool.acquire(timeout=60))  # a guard against hanging, not a timing assertion
+    assert factory.failures == 1100
+    assert pool.stats().create_errors == 1100
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"clock": "monotonic"}, PoolTypeError),
+        ({"rng": 0.5}, PoolTypeError),
+        ({"check_on_acquire": "yes"}, PoolTypeError),
+        ({"lifetime_jitter": 10**400}, PoolConfigurationError),
+        ({"max_lifetime": 10**400}, PoolConfigurationError),
+        ({"name": "a\x00b"}, PoolConfigurationError),
+        ({"order": ["lifo"]}, PoolConfigurationError),
+        ({"max_waiting": 10**400}, PoolConfigurationError),
+    ],
+)
+def test_constructor_refuses_bad_settings_with_typed_errors(
+    factory: Any, options: dict[str, object], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        Pool(factory, **options)  # type: ignore[arg-type]
+
+
+def test_state_lookup_of_an_unknown_value_is_a_typed_error() -> None:
+    with pytest.raises(PoolConfigurationError, match="not a State"):
+        State("sleeping")
+    assert State("idle") is State.IDLE

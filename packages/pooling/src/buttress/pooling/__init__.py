@@ -11,7 +11,7 @@ driver only when constructed.
 """
 
 from ._factories import AsyncpgFactory, RedisFactory
-from ._pool import AcquireContext, Order, Pool, PoolStats, ResourceFactory, State
+from ._pool import MAX_SIZE, AcquireContext, Order, Pool, PoolStats, ResourceFactory, State
 from .exceptions import (
     ForeignResourceError,
     MissingExtraError,
@@ -21,9 +21,11 @@ from .exceptions import (
     PoolExhaustedError,
     PoolInvariantViolation,
     PoolTimeoutError,
+    PoolTypeError,
 )
 
 __all__ = [
+    "MAX_SIZE",
     "AcquireContext",
     "AsyncpgFactory",
     "ForeignResourceError",
@@ -37,6 +39,7 @@ __all__ = [
     "PoolInvariantViolation",
     "PoolStats",
     "PoolTimeoutError",
+    "PoolTypeError",
     "RedisFactory",
     "ResourceFactory",
     "State",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self, cast, runtime_checkable
 
-from buttress.core import Clock, SystemClock
+from buttress.core import Clock, SystemClock, check_count, check_seconds, check_text
 
 from ._telemetry import telemetry
 from .exceptions import (
@@ -24,9 +24,13 @@ from .exceptions import (
     PoolExhaustedError,
     PoolInvariantViolation,
     PoolTimeoutError,
+    PoolTypeError,
 )
 
 logger = logging.getLogger("buttress.pooling")
+
+MAX_SIZE = 100_000
+"""The largest ``max_size`` (and ``min_size``) a pool accepts: more is a misconfiguration, not a pool."""
 
 
 @runtime_checkable
@@ -72,6 +76,11 @@ class State(enum.Enum):
     # Members are singletons compared by identity; Enum's own __hash__ is Python code, and the
     # counters look states up several times per acquire and release.
     __hash__ = object.__hash__
+
+    @classmethod
+    def _missing_(cls, value: object) -> State:
+        names = ", ".join(repr(state.value) for state in cls)
+        raise PoolConfigurationError("state", value, f"not a State; use one of {names}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +175,10 @@ class AcquireContext[R]:
     __slots__ = ("_pool", "_resource", "_timeout")
 
     def __init__(self, pool: Pool[R], timeout: float | None) -> None:
+        if not isinstance(pool, Pool):
+            raise PoolTypeError("pool", "a Pool", pool)
         self._pool = pool
-        self._timeout = timeout
+        self._timeout = None if timeout is None else _seconds("timeout", timeout)
         self._resource: R | None = None
 
     def __await__(self) -> Generator[Any, None, R]:
@@ -203,7 +214,8 @@ class Pool[R]:
     Args:
         factory: Makes and disposes of the resources (see `ResourceFactory`).
         min_size: Resources kept ready, even when idle.
-        max_size: The most resources that exist at once, in every state together.
+        max_size: The most resources that exist at once, in every state together; at most
+            `MAX_SIZE` (100,000).
         timeout: Default seconds an ``acquire`` waits before `PoolTimeoutError`.
         max_waiting: The most callers waiting at once; beyond it ``acquire`` raises
             `PoolExhaustedError` at once. ``None``: unbounded.
@@ -222,6 +234,16 @@ class Pool[R]:
         name: Name for logs and metrics.
         clock: Time source for lifetimes and idle times (``monotonic()``); tests pass a FakeClock.
         rng: Source of floats in [0, 1) for lifetime and backoff jitter.
+
+    Every duration is a finite number of seconds above zero and at most 100 years
+    (`buttress.core.MAX_SECONDS`). Every method checks all of its arguments before it changes
+    anything, so a call refused with `PoolConfigurationError` or `PoolTypeError` leaves the pool as
+    it was.
+
+    Raises:
+        PoolConfigurationError: A setting is out of range or of the wrong type (numbers, sizes, names).
+        PoolTypeError: ``check_on_acquire`` is not a bool, ``clock`` not a `Clock` or ``rng`` not
+            callable.
     """
 
     def __init__(
@@ -250,32 +272,30 @@ class Pool[R]:
         self._check_fn = getattr(factory, "check", None)
         self._reset_fn = getattr(factory, "reset", None)
         self._min_size, self._max_size = _sizes(min_size, max_size)
-        self._timeout = _positive("timeout", timeout)
+        self._timeout = _seconds("timeout", timeout)
         if max_waiting is not None:
-            _count("max_waiting", max_waiting, minimum=0)
+            check_count("max_waiting", max_waiting, error=PoolConfigurationError)
         self._max_waiting = max_waiting
-        self._max_lifetime = None if max_lifetime is None else _positive("max_lifetime", max_lifetime)
-        if not _number(lifetime_jitter) or not 0 <= lifetime_jitter <= 0.5:
-            raise PoolConfigurationError(
-                "lifetime_jitter", lifetime_jitter, "must be a fraction from 0 to 0.5"
-            )
-        self._lifetime_jitter = float(lifetime_jitter)
-        self._max_idle = None if max_idle is None else _positive("max_idle", max_idle)
+        self._max_lifetime = None if max_lifetime is None else _seconds("max_lifetime", max_lifetime)
+        self._lifetime_jitter = _fraction("lifetime_jitter", lifetime_jitter)
+        self._max_idle = None if max_idle is None else _seconds("max_idle", max_idle)
         self._interval = (
             None
             if health_check_interval is None
-            else _positive("health_check_interval", health_check_interval)
+            else _seconds("health_check_interval", health_check_interval)
         )
-        if order not in ("lifo", "fifo"):
+        if not isinstance(order, str) or order not in ("lifo", "fifo"):
             raise PoolConfigurationError("order", order, "must be 'lifo' or 'fifo'")
         self._lifo = order == "lifo"
-        self._check_on_acquire = bool(check_on_acquire) and self._check_fn is not None
-        self._backoff_initial = _positive("backoff_initial", backoff_initial)
-        self._backoff_max = _positive("backoff_max", backoff_max)
-        if not isinstance(name, str) or not name:
-            raise PoolConfigurationError("name", name, "must be a non-empty string")
-        self.name = name
+        self._check_on_acquire = _flag("check_on_acquire", check_on_acquire) and self._check_fn is not None
+        self._backoff_initial = _seconds("backoff_initial", backoff_initial)
+        self._backoff_max = _seconds("backoff_max", backoff_max)
+        self.name = check_text("name", name, max_bytes=200, error=PoolConfigurationError)
+        if clock is not None and not isinstance(clock, Clock):
+            raise PoolTypeError("clock", "a Clock (now() and monotonic())", clock)
         self._clock: Clock = clock if clock is not None else SystemClock()
+        if rng is not None and not callable(rng):
+            raise PoolTypeError("rng", "a callable returning floats in [0, 1)", rng)
         self._random: Callable[[], float] = rng if rng is not None else random.random
 
         self._slots: dict[int, _Slot[R]] = {}
@@ -303,7 +323,13 @@ class Pool[R]:
     # --- lifecycle -------------------------------------------------------------------------------
 
     async def open(self, *, wait: bool = True) -> None:
-        """Start the health loop and create ``min_size`` resources (awaited when ``wait``)."""
+        """Start the health loop and create ``min_size`` resources (awaited when ``wait``).
+
+        Raises:
+            PoolClosedError: The pool is closing or closed.
+            PoolTypeError: ``wait`` is not a bool.
+        """
+        _flag("wait", wait)
         if self._closing:
             raise PoolClosedError(f"pool {self.name!r} is closed")
         if self._opened:
@@ -331,39 +357,49 @@ class Pool[R]:
         """Whether `close` has begun."""
         return self._closing
 
-    async def close(self, timeout: float = 30.0) -> None:
+    async def close(self, timeout: float | None = 30.0) -> None:
         """Close the pool and leave nothing behind.
 
         New acquires are refused at once and waiters get `PoolClosedError`. Idle resources are
         destroyed; resources in use are waited for up to ``timeout`` seconds and destroyed when they
         come back, or at the timeout even if they have not. Every destruction, including ones the
         health loop started, is awaited. Errors from ``destroy`` are logged and counted, never raised.
+
+        Args:
+            timeout: Seconds to wait for resources in use: from 0 (destroy them now) to 100 years;
+                ``None`` waits for them without limit.
+
+        Raises:
+            PoolConfigurationError: ``timeout`` is negative, not finite or not a number. It is
+                checked before anything else, so the pool is left open and a later `close` works.
         """
-        if self._closing:
-            await self._settle()
-            return
-        self._closing = True
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_exception(PoolClosedError(f"pool {self.name!r} was closed while waiting"))
-        self._waiters.clear()
-        for task in (self._health, self._retry):
-            if task is not None:
-                task.cancel()
+        wait = None if timeout is None else _seconds("timeout", timeout, allow_zero=True)
+        if not self._closing:
+            self._closing = True
+            for waiter in self._waiters:
+                if not waiter.done():
+                    waiter.set_exception(PoolClosedError(f"pool {self.name!r} was closed while waiting"))
+            self._waiters.clear()
+            for task in (self._health, self._retry):
+                if task is not None:
+                    task.cancel()
+        # Everything below is safe to run again: a close that was cancelled part way (or that runs
+        # beside another close) still ends with every resource destroyed.
         await asyncio.gather(
             *(t for t in (self._health, self._retry) if t is not None), return_exceptions=True
         )
         while self._idle:
             self._spawn(self._destroy(self._idle.popleft()))
         try:
-            await asyncio.wait_for(self._nothing_in_use.wait(), timeout)
+            if not self._nothing_in_use.is_set():  # wait_for(..., 0) times out even on a set event
+                await asyncio.wait_for(self._nothing_in_use.wait(), wait)
         except TimeoutError:
             stragglers = [s for s in self._slots.values() if s.state is State.IN_USE]
             logger.warning(
                 "%s: %d resource(s) still in use after %.1fs; destroying them",
                 self.name,
                 len(stragglers),
-                timeout,
+                wait,
             )
             for slot in stragglers:
                 self._forced.add(id(slot.resource))
@@ -389,9 +425,8 @@ class Pool[R]:
                 error when creating failed).
             PoolExhaustedError: ``max_waiting`` callers are already waiting.
             PoolClosedError: The pool is closing or closed.
+            PoolConfigurationError: ``timeout`` is not a number of seconds above 0 (raised at once).
         """
-        if timeout is not None:
-            _positive("timeout", timeout)
         return AcquireContext(self, timeout)
 
     async def _acquire(self, timeout: float | None) -> R:
@@ -478,7 +513,9 @@ class Pool[R]:
 
         Raises:
             ForeignResourceError: ``resource`` was not handed out by this pool, or was given back already.
+            PoolTypeError: ``discard`` is not a bool.
         """
+        _flag("discard", discard)
         if id(resource) in self._forced:
             self._forced.discard(id(resource))
             return  # close() destroyed it after its timeout; nothing left to do
@@ -622,12 +659,17 @@ class Pool[R]:
         await _gather(self._fill_min())
 
     async def resize(self, *, min_size: int | None = None, max_size: int | None = None) -> None:
-        """Change the sizes; shrinking destroys surplus idle resources now, surplus in-use ones on return."""
-        if self._closing:
-            raise PoolClosedError(f"pool {self.name!r} is closed")
+        """Change the sizes; shrinking destroys surplus idle resources now, surplus in-use ones on return.
+
+        Raises:
+            PoolConfigurationError: A size is out of range (checked before anything changes).
+            PoolClosedError: The pool is closing or closed.
+        """
         new_min, new_max = _sizes(
             self._min_size if min_size is None else min_size, self._max_size if max_size is None else max_size
         )
+        if self._closing:
+            raise PoolClosedError(f"pool {self.name!r} is closed")
         self._min_size, self._max_size = new_min, new_max
         self._capacity = max(new_max, len(self._slots))
         surplus = len(self._slots) - new_max
@@ -779,7 +821,8 @@ class Pool[R]:
         if self._closing or (self._retry is not None and not self._retry.done()):
             return
         self._attempts += 1
-        ceiling = min(self._backoff_max, self._backoff_initial * 2 ** (self._attempts - 1))
+        # The exponent stops growing long before 2**n overflows a float: the ceiling is backoff_max by then.
+        ceiling = min(self._backoff_max, self._backoff_initial * 2.0 ** min(self._attempts - 1, 64))
         delay = ceiling * (0.5 + 0.5 * self._random())  # "equal jitter": never less than half the step
 
         async def retry() -> None:
@@ -822,25 +865,25 @@ async def _gather(tasks: list[asyncio.Task[None]]) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+def _seconds(name: str, value: object, *, allow_zero: bool = False) -> float:
+    return check_seconds(name, value, allow_zero=allow_zero, error=PoolConfigurationError)
 
 
-def _positive(name: str, value: object) -> float:
-    if not _number(value) or value <= 0:  # type: ignore[operator]
-        raise PoolConfigurationError(name, value, "must be a positive number of seconds")
-    return float(value)  # type: ignore[arg-type]
+def _fraction(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 0.5:
+        raise PoolConfigurationError(name, value, "must be a fraction from 0 to 0.5")
+    return float(value)
 
 
-def _count(name: str, value: object, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise PoolConfigurationError(name, value, f"must be an integer >= {minimum}")
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise PoolTypeError(name, "a bool", value)
     return value
 
 
 def _sizes(min_size: object, max_size: object) -> tuple[int, int]:
-    low = _count("min_size", min_size, minimum=0)
-    high = _count("max_size", max_size, minimum=1)
+    low = check_count("min_size", min_size, maximum=MAX_SIZE, error=PoolConfigurationError)
+    high = check_count("max_size", max_size, minimum=1, maximum=MAX_SIZE, error=PoolConfigurationError)
     if high < low:
         raise PoolConfigurationError("max_size", max_size, f"must be at least min_size ({low})")
     return low, high

@@ -4,7 +4,11 @@
 
     ButtressError                              (buttress.core)
     └── PoolError                              every error this package raises
-        ├── PoolConfigurationError             (also ConfigurationError, ValueError) a bad setting
+        ├── PoolConfigurationError             (also ConfigurationError, ValueError) a bad setting or
+        │                                      argument, checked before anything changes
+        ├── PoolTypeError                      (also ArgumentTypeError, TypeError) an argument of the
+        │                                      wrong type (a flag that is not a bool, a resource that
+        │                                      is not the factory's kind)
         ├── PoolTimeoutError                   (also TimeoutError) no resource within the acquire timeout
         ├── PoolExhaustedError                 max_waiting callers are already waiting
         ├── PoolClosedError                    the pool is closing or closed
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from buttress.core import ButtressError, ConfigurationError
+from buttress.core import ArgumentTypeError, ButtressError, ConfigurationError, safe_repr
 from buttress.core import MissingExtraError as CoreMissingExtraError
 
 __all__ = [
@@ -30,6 +34,7 @@ __all__ = [
     "PoolExhaustedError",
     "PoolInvariantViolation",
     "PoolTimeoutError",
+    "PoolTypeError",
 ]
 
 
@@ -41,6 +46,10 @@ class PoolConfigurationError(PoolError, ConfigurationError):
     """A pool setting is invalid; the message names it."""
 
 
+class PoolTypeError(PoolError, ArgumentTypeError):
+    """An argument has the wrong type; the message names it and the type given."""
+
+
 class PoolTimeoutError(PoolError, TimeoutError):
     """No resource could be had within the acquire timeout.
 
@@ -50,9 +59,18 @@ class PoolTimeoutError(PoolError, TimeoutError):
     """
 
     def __init__(self, timeout: float, reason: str) -> None:
-        super().__init__(f"no resource within {timeout:g}s: {reason}")
+        super().__init__(f"no resource within {_seconds(timeout)}: {reason}")
         self.timeout = timeout
         self.reason = reason
+
+
+def _seconds(timeout: object) -> str:
+    if isinstance(timeout, int | float) and not isinstance(timeout, bool):
+        try:
+            return f"{float(timeout):g}s"
+        except OverflowError:
+            pass
+    return safe_repr(timeout)
 
 
 class PoolExhaustedError(PoolError):
@@ -75,9 +93,10 @@ class PoolInvariantViolation(PoolError, AssertionError):  # noqa: N818 - the nam
     """
 
     def __init__(self, reason: str, counts: Mapping[str, int]) -> None:
-        shown = ", ".join(f"{name}={value}" for name, value in counts.items())
+        kept = dict(counts) if isinstance(counts, Mapping) else {}
+        shown = ", ".join(f"{name}={safe_repr(value)}" for name, value in kept.items())
         super().__init__(f"pool invariant violated: {reason} ({shown})")
-        self.counts = dict(counts)
+        self.counts = kept
 
 
 class MissingExtraError(PoolError, CoreMissingExtraError):

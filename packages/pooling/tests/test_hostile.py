@@ -1,0 +1,127 @@
+"""Every public entry point of buttress-pooling, driven with hostile arguments: only typed errors come out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from buttress.pooling import (
+    AcquireContext,
+    AsyncpgFactory,
+    ForeignResourceError,
+    MissingExtraError,
+    Pool,
+    PoolClosedError,
+    PoolConfigurationError,
+    PoolError,
+    PoolExhaustedError,
+    PoolInvariantViolation,
+    PoolStats,
+    PoolTimeoutError,
+    PoolTypeError,
+    RedisFactory,
+    State,
+)
+from buttress.testing import FakeClock, acheck_hostile, check_hostile
+
+from .conftest import FlakyFactory
+
+STATS = dict.fromkeys(PoolStats.__dataclass_fields__, 0)
+
+# `timeout` is never passed by name below: it is check_hostile's own parameter. The targets' `timeout`
+# parameters are replaced all the same, since every keyword-able parameter of a signature is.
+TARGETS: list[tuple[Callable[..., object], tuple[object, ...], dict[str, object]]] = [
+    (
+        Pool,
+        (FlakyFactory(),),
+        {
+            "min_size": 0,
+            "max_size": 10,
+            "max_waiting": None,
+            "max_lifetime": 3600.0,
+            "lifetime_jitter": 0.05,
+            "max_idle": 600.0,
+            "health_check_interval": None,
+            "check_on_acquire": False,
+            "order": "lifo",
+            "backoff_initial": 0.1,
+            "backoff_max": 10.0,
+            "name": "pool",
+            "clock": FakeClock(),
+            "rng": lambda: 0.5,
+        },
+    ),
+    (State, ("idle",), {}),
+    (PoolStats, (), STATS),
+    (AsyncpgFactory, ("postgresql://app@db/app",), {"close_timeout": 5.0, "check_timeout": 5.0}),
+    (RedisFactory, ("redis://cache:6379/0",), {}),
+    (AsyncpgFactory("postgresql://app@db/app").destroy, (object(),), {}),
+    (AsyncpgFactory("postgresql://app@db/app").check, (object(),), {}),
+    (AsyncpgFactory("postgresql://app@db/app").reset, (object(),), {}),
+    (RedisFactory("redis://cache:6379/0").destroy, (object(),), {}),
+    (RedisFactory("redis://cache:6379/0").check, (object(),), {}),
+    (PoolError, ("message",), {}),
+    (PoolConfigurationError, ("max_size", 0, "must be at least 1"), {"show_value": True}),
+    (PoolTypeError, ("wait", "a bool", "yes"), {}),
+    (PoolTimeoutError, (5.0, "all 10 resources are in use"), {}),
+    (PoolExhaustedError, ("10 callers are waiting already",), {}),
+    (PoolClosedError, ("pool 'pool' is closed",), {}),
+    (ForeignResourceError, ("pool 'pool' did not hand out this resource",), {}),
+    (PoolInvariantViolation, ("total > max_size", {"idle": 1, "total": 1, "max_size": 0}), {}),
+    (MissingExtraError, ("AsyncpgFactory", "asyncpg"), {}),
+]
+
+
+@pytest.mark.parametrize(
+    ("target", "args", "kwargs"), TARGETS, ids=[getattr(t, "__qualname__", repr(t)) for t, _, _ in TARGETS]
+)
+def test_constructors_and_functions_raise_only_typed_errors(
+    target: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, object]
+) -> None:
+    """Property: no argument makes a constructor, factory method or error of buttress-pooling fail untyped."""
+    check_hostile(target, *args, **kwargs)
+
+
+def test_acquire_context_raises_only_typed_errors() -> None:
+    """Property: AcquireContext, awaited as `pool.acquire()` is, raises only typed errors."""
+    pool: Pool[Any] = Pool(FlakyFactory(), max_size=100_000, health_check_interval=None)
+    check_hostile(AcquireContext, pool, 1.0)
+
+
+@pytest.fixture
+async def pool() -> Any:
+    # Large enough that resources hostile calls acquire and never give back cannot fill it.
+    pool: Pool[Any] = Pool(FlakyFactory(), min_size=1, max_size=100_000, health_check_interval=None)
+    await pool.open()
+    yield pool
+    await pool.close(timeout=0)
+
+
+async def test_acquire_raises_only_typed_errors(pool: Pool[Any]) -> None:
+    """Property: acquire (awaited) refuses a bad timeout with PoolConfigurationError, at once."""
+    await acheck_hostile(pool.acquire)
+
+
+async def test_release_raises_only_typed_errors(pool: Pool[Any]) -> None:
+    """Property: release refuses a foreign resource or a non-bool discard with a typed error."""
+    resource = await pool.acquire()
+    await acheck_hostile(pool.release, resource, discard=False)
+
+
+async def test_open_and_resize_raise_only_typed_errors(pool: Pool[Any]) -> None:
+    """Property: open and resize refuse bad arguments with typed errors, before changing anything."""
+    await acheck_hostile(pool.open, wait=True)
+    await acheck_hostile(pool.resize, min_size=1, max_size=10)
+
+
+async def test_close_raises_only_typed_errors_and_leaves_nothing_behind() -> None:
+    """Property: close refuses a bad timeout before changing anything; what it accepts destroys everything."""
+    factory = FlakyFactory()
+    pool: Pool[Any] = Pool(factory, min_size=2, health_check_interval=None)
+    await pool.open()
+    await acheck_hostile(pool.close, 0)
+    await pool.close(timeout=0)
+    assert pool.stats().total == 0
+    assert [t.destroyed for t in factory.created] == [1] * len(factory.created)
