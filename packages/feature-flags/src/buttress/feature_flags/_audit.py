@@ -88,6 +88,7 @@ class MemoryAuditSink:
     async def history(self, flag_key: str, *, limit: int | None = None) -> Sequence[FlagAuditEvent]:
         """Return the flag's events, oldest first."""
         check_limit(limit)
+        _check_key(flag_key)
         events = self._events.get(flag_key, [])
         return tuple(events if limit is None else events[-limit:])
 

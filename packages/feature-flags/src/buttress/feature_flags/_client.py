@@ -26,7 +26,7 @@ from ._model import (
     Reason,
     VariantResult,
 )
-from ._sources import FlagSource, WatchableFlagSource
+from ._sources import MAX_WAIT, FlagSource, WatchableFlagSource
 from ._sticky import ON_WITHOUT_VARIANT, StickyAssignmentStore
 from .exceptions import ClientClosedError, FlagConfigurationError
 
@@ -106,6 +106,22 @@ class FlagClient:
             _positive("stale_after", stale_after)
         if bootstrap is not None and not isinstance(bootstrap, FlagSet):
             raise FlagConfigurationError("bootstrap", type(bootstrap).__name__, "must be a FlagSet")
+        if clock is not None and not (
+            callable(getattr(clock, "now", None)) and callable(getattr(clock, "monotonic", None))
+        ):
+            raise FlagConfigurationError(
+                "clock", type(clock).__name__, "must be a Clock (now() and monotonic())"
+            )
+        if sticky_store is not None and not (
+            callable(getattr(sticky_store, "get", None)) and callable(getattr(sticky_store, "set", None))
+        ):
+            raise FlagConfigurationError(
+                "sticky_store",
+                type(sticky_store).__name__,
+                "must be a StickyAssignmentStore (get() and set())",
+            )
+        if rng is not None and not isinstance(rng, random.Random):
+            raise FlagConfigurationError("rng", type(rng).__name__, "must be a random.Random")
         self.source = source
         self.refresh_interval = float(refresh_interval)
         self.stale_after = float(stale_after) if stale_after is not None else 3 * self.refresh_interval
@@ -208,7 +224,9 @@ class FlagClient:
         while True:
             if watch:
                 try:
-                    await cast("WatchableFlagSource", self.source).wait_for_change(self.refresh_interval)
+                    await cast("WatchableFlagSource", self.source).wait_for_change(
+                        min(self.refresh_interval, MAX_WAIT)
+                    )
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - a broken notification channel: fall back to polling
@@ -237,11 +255,13 @@ class FlagClient:
 
     def add_listener(self, listener: StatusListener) -> None:
         """Call ``listener(status, snapshot)`` after every status change and every new snapshot."""
+        if not callable(listener):
+            raise FlagConfigurationError("listener", type(listener).__name__, "must be callable")
         self._listeners.append(listener)
 
     def remove_listener(self, listener: StatusListener) -> None:
         """Stop calling ``listener``; unknown listeners are ignored."""
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(ValueError, TypeError):
             self._listeners.remove(listener)
 
     def _set_status(self, status: ClientStatus, *, changed: bool = False) -> None:
@@ -262,25 +282,29 @@ class FlagClient:
         ``default`` is returned when the flag is unknown or nothing is loaded yet.
         """
         snapshot = self._snapshot
-        if snapshot is None:
+        if snapshot is None or not isinstance(key, str):
             return default
         flag = snapshot.get(key)
         if flag is None:
             return default
         ctx = context if context is not None else EMPTY_CONTEXT
+        if not _is_context(ctx):
+            return default  # evaluation never raises: a context of another kind matches nothing
         if self._sticky is not None:
             return self._sticky_outcome(snapshot, flag, ctx)[0].on
         return snapshot.is_on(flag, ctx)
 
-    def get_variant(self, key: str, context: Context | None = None) -> VariantResult:
+    def get_variant(self, key: str, context: Context | None = None) -> VariantResult:  # noqa: PLR0911
         """Unleash's ``getVariant``: the variant for ``context``, or the ``disabled`` variant."""
         snapshot = self._snapshot
-        if snapshot is None:
+        if snapshot is None or not isinstance(key, str):
             return DISABLED_VARIANT
         flag = snapshot.get(key)
         if flag is None:
             return DISABLED_VARIANT
         ctx = context if context is not None else EMPTY_CONTEXT
+        if not _is_context(ctx):
+            return DISABLED_VARIANT
         if self._sticky is None:
             return _own_copy(snapshot.variant(flag, ctx))
         outcome = self._sticky_outcome(snapshot, flag, ctx)[0]
@@ -290,7 +314,7 @@ class FlagClient:
             return VariantResult(name="disabled", enabled=False, feature_enabled=True)
         return _own_copy(outcome.choice.result)
 
-    def evaluate[T](self, key: str, default: T, context: Context | None = None) -> EvaluationDetails[T]:
+    def evaluate[T](self, key: str, default: T, context: Context | None = None) -> EvaluationDetails[T]:  # noqa: PLR0911 - one per error code
         """Evaluate flag ``key`` to a value of ``default``'s type, with OpenFeature-style details.
 
         Never raises. An unknown flag gives ``default`` with ``Reason.ERROR`` and
@@ -302,12 +326,16 @@ class FlagClient:
         if snapshot is None:
             code = ErrorCode.PROVIDER_FATAL if self._closed else ErrorCode.PROVIDER_NOT_READY
             return EvaluationDetails(key, default, None, Reason.ERROR, code, "no flags are loaded yet")
-        flag = snapshot.get(key)
+        flag = snapshot.get(key) if isinstance(key, str) else None
         if flag is None:
+            shown = repr(key) if isinstance(key, str) else f"of type {type(key).__name__}"
             return EvaluationDetails(
-                key, default, None, Reason.ERROR, ErrorCode.FLAG_NOT_FOUND, f"flag {key!r} does not exist"
+                key, default, None, Reason.ERROR, ErrorCode.FLAG_NOT_FOUND, f"flag {shown} does not exist"
             )
         ctx = context if context is not None else EMPTY_CONTEXT
+        if not _is_context(ctx):
+            message = f"the context must be a Context, got {type(ctx).__name__}"
+            return EvaluationDetails(key, default, None, Reason.ERROR, ErrorCode.INVALID_CONTEXT, message)
         if self._sticky is not None:
             outcome, reason = self._sticky_outcome(snapshot, flag, ctx)
             return self._details(flag, outcome, reason, default)
@@ -411,6 +439,11 @@ def _coerce(value: object, default: object) -> object:  # noqa: PLR0911 - one re
     if isinstance(default, list | tuple):
         return value if isinstance(value, list | tuple) else _MISMATCH
     return value if isinstance(value, type(default)) else _MISMATCH
+
+
+def _is_context(value: object) -> bool:
+    """Whether ``value`` is a `Context` (callers typed it so; evaluation checks, since it never raises)."""
+    return isinstance(value, Context)
 
 
 def _positive(name: str, value: object) -> None:

@@ -38,6 +38,7 @@ from ._rules import (
     render_flag,
     render_strategy,
 )
+from .exceptions import FlagConfigurationError
 
 __all__ = ["CompiledFlag", "Outcome", "Snapshot", "compile_flag_set"]
 
@@ -304,7 +305,9 @@ class Snapshot:
         return key in self.flag_set.flags
 
     def get(self, key: str) -> CompiledFlag | None:
-        """The compiled flag, or ``None``."""
+        """The compiled flag, or ``None`` (also for a key that is not a str)."""
+        if not _is_text(key):
+            return None
         compiled = self._compiled.get(key)
         if compiled is not None:
             return compiled
@@ -401,6 +404,10 @@ class Snapshot:
         return outcome.choice.result if feature_enabled else outcome.choice.result_feature_off
 
 
+def _is_text(value: object) -> bool:
+    return isinstance(value, str)
+
+
 def _first_match(flag: CompiledFlag, context: Context, toggle: str) -> _CompiledStrategy | None:
     for strategy in flag.strategies or ():
         if strategy.rule(context, toggle):
@@ -434,6 +441,7 @@ def compile_flag_set(
             thus costs work in proportion to the flags in use, and leaves their objects warm.
         eager: Compile every flag now.
     """
+    _check_compile_arguments(flag_set, loaded_at, now, rng, previous)
     randint = previous._rng if previous is not None and rng is None else (rng or random.Random()).randint  # noqa: S311
     hostname = previous._hostname if previous is not None else local_hostname()
     compiled: dict[str, CompiledFlag] = {}
@@ -447,6 +455,21 @@ def compile_flag_set(
             reused if reused is not None else _compile_flag(flag, flag_set.segments, now, randint, hostname)
         )
     return Snapshot(flag_set, loaded_at or now(), now=now, rng=randint, compiled=compiled, hostname=hostname)
+
+
+def _check_compile_arguments(
+    flag_set: object, loaded_at: object, now: object, rng: object, previous: object
+) -> None:
+    if not isinstance(flag_set, FlagSet):
+        raise FlagConfigurationError("flag_set", type(flag_set).__name__, "must be a FlagSet")
+    if loaded_at is not None and not isinstance(loaded_at, datetime):
+        raise FlagConfigurationError("loaded_at", type(loaded_at).__name__, "must be a datetime")
+    if not callable(now):
+        raise FlagConfigurationError("now", type(now).__name__, "must be a function returning a datetime")
+    if rng is not None and not isinstance(rng, random.Random):
+        raise FlagConfigurationError("rng", type(rng).__name__, "must be a random.Random")
+    if previous is not None and not isinstance(previous, Snapshot):
+        raise FlagConfigurationError("previous", type(previous).__name__, "must be a Snapshot")
 
 
 def _reusable(

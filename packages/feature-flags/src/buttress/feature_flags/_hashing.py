@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from mmh3 import hash as _murmur3
 
+from buttress.core import check_count
+
+from .exceptions import FlagConfigurationError
+
 __all__ = ["VARIANT_SEED", "normalized_hash"]
 
 VARIANT_SEED = 86028157
@@ -19,8 +23,24 @@ def normalized_hash(identifier: str, group_id: str, normalizer: int = 100, seed:
     computes: a user is in a ``rollout`` percent rollout when the bucket is ``<= rollout``. Variants use
     ``seed=VARIANT_SEED`` and the total weight as ``normalizer``.
 
+    Raises:
+        FlagConfigurationError: An argument has the wrong type or is out of range.
+
     Examples:
         >>> normalized_hash("123", "gr1")
         73
     """
+    for name, value in (("identifier", identifier), ("group_id", group_id)):
+        if not isinstance(value, str):
+            raise FlagConfigurationError(name, type(value).__name__, "must be a str")
+        if (
+            not value.isascii()
+            and max(value) >= "\ud800"
+            and any("\ud800" <= char <= "\udfff" for char in value)
+        ):
+            raise FlagConfigurationError(
+                name, value, "must be valid Unicode (it holds a lone surrogate)", show_value=False
+            )
+    check_count("normalizer", normalizer, minimum=1, error=FlagConfigurationError)
+    check_count("seed", seed, maximum=2**32 - 1, error=FlagConfigurationError)
     return _murmur3(f"{group_id}:{identifier}", seed, False) % normalizer + 1

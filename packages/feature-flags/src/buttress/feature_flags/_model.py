@@ -337,6 +337,8 @@ class Context:
 
     def get(self, name: str) -> str | None:
         """Return the value of a field by its Unleash name (``userId``) or a property's name."""
+        if not isinstance(name, str):
+            raise FlagConfigurationError("name", type(name).__name__, "must be a str")
         attribute = _STANDARD.get(name)
         if attribute is not None:
             value: str | None = getattr(self, attribute)

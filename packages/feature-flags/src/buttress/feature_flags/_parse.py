@@ -21,7 +21,7 @@ from ._model import (
     Strategy,
     Variant,
 )
-from .exceptions import FlagDefinitionError, FlagSourceError
+from .exceptions import FlagConfigurationError, FlagDefinitionError, FlagSourceError
 
 __all__ = [
     "MAX_DEPTH",
@@ -417,6 +417,7 @@ def _replay(events: object) -> FlagSet:
 
 def flag_to_dict(flag: FlagDefinition) -> dict[str, Any]:
     """Write a flag as its Unleash-format object; `flag_from_dict` reads it back equal."""
+    _require(flag, FlagDefinition, "flag")
     data: dict[str, Any] = {"name": flag.key, "enabled": flag.enabled}
     if flag.description is not None:
         data["description"] = flag.description
@@ -474,6 +475,7 @@ def _variant_to_dict(variant: Variant) -> dict[str, Any]:
 
 def segment_to_dict(segment: Segment) -> dict[str, Any]:
     """Write a segment as its Unleash-format object."""
+    _require(segment, Segment, "segment")
     return {
         "id": segment.id,
         "name": segment.name,
@@ -483,6 +485,7 @@ def segment_to_dict(segment: Segment) -> dict[str, Any]:
 
 def flag_set_to_dict(flag_set: FlagSet) -> dict[str, Any]:
     """Write a flag set in the ``/client/features`` shape; `flag_set_from_dict` reads it back."""
+    _require(flag_set, FlagSet, "flag_set")
     data: dict[str, Any] = {
         "features": [flag_to_dict(flag) for flag in flag_set.flags.values()],
         "segments": [segment_to_dict(segment) for segment in flag_set.segments.values()],
@@ -490,3 +493,8 @@ def flag_set_to_dict(flag_set: FlagSet) -> dict[str, Any]:
     if flag_set.version is not None:
         data["version"] = flag_set.version
     return data
+
+
+def _require(value: object, kind: type, name: str) -> None:
+    if not isinstance(value, kind):
+        raise FlagConfigurationError(name, type(value).__name__, f"must be a {kind.__name__}")

@@ -9,11 +9,23 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
+from buttress.core import check_seconds, check_text
+
 from ._model import FlagDefinition, FlagSet, Segment
 from ._parse import flag_set_from_dict, load_json
 from .exceptions import FlagConfigurationError, FlagSourceError, MissingExtraError
 
-__all__ = ["FileFlagSource", "FlagSource", "MemoryFlagSource", "WatchableFlagSource", "WritableFlagSource"]
+__all__ = [
+    "MAX_WAIT",
+    "FileFlagSource",
+    "FlagSource",
+    "MemoryFlagSource",
+    "WatchableFlagSource",
+    "WritableFlagSource",
+]
+
+MAX_WAIT = 86_400.0
+"""The longest ``wait_for_change`` accepts, in seconds (a day); the client never asks for more."""
 
 
 @runtime_checkable
@@ -75,11 +87,14 @@ class MemoryFlagSource:
 
     def __init__(self, flags: Iterable[FlagDefinition] = (), segments: Iterable[Segment] = ()) -> None:
         self._flags: dict[str, FlagDefinition] = {}
-        for flag in flags:
-            if not isinstance(flag, FlagDefinition):
+        for flag in _items(flags, "flags"):
+            if not isinstance(flag, FlagDefinition) or not isinstance(flag.key, str):
                 raise FlagConfigurationError("flags", type(flag).__name__, "must hold FlagDefinition objects")
             self._flags[flag.key] = flag
-        self._segments: dict[int, Segment] = {segment.id: segment for segment in segments}
+        self._segments: dict[int, Segment] = {}
+        for item in _items(segments, "segments"):
+            segment = _check_segment(item)
+            self._segments[segment.id] = segment
         self._version = 0
         self._changed = asyncio.Event()
 
@@ -93,12 +108,14 @@ class MemoryFlagSource:
 
     async def get(self, key: str) -> FlagDefinition | None:
         """Return the stored flag, or ``None``."""
-        return self._flags.get(key)
+        return self._flags.get(key) if isinstance(key, str) else None
 
     async def put(self, flag: FlagDefinition) -> FlagDefinition | None:
         """Store a flag and return the previous one."""
         if not isinstance(flag, FlagDefinition):
             raise FlagConfigurationError("flag", type(flag).__name__, "must be a FlagDefinition")
+        if not isinstance(flag.key, str):
+            raise FlagConfigurationError("flag.key", type(flag.key).__name__, "must be a str")
         previous = self._flags.get(flag.key)
         self._flags[flag.key] = flag
         self._touch()
@@ -106,6 +123,8 @@ class MemoryFlagSource:
 
     async def delete(self, key: str) -> FlagDefinition | None:
         """Remove a flag and return it."""
+        if not _is_text(key):
+            return None
         previous = self._flags.pop(key, None)
         if previous is not None:
             self._touch()
@@ -113,17 +132,23 @@ class MemoryFlagSource:
 
     async def put_segment(self, segment: Segment) -> None:
         """Store (create or replace) a segment."""
+        _check_segment(segment)
         self._segments[segment.id] = segment
         self._touch()
 
     async def replace(self, flag_set: FlagSet) -> None:
         """Replace everything with ``flag_set`` in one step."""
+        if not isinstance(flag_set, FlagSet):
+            raise FlagConfigurationError("flag_set", type(flag_set).__name__, "must be a FlagSet")
         self._flags = dict(flag_set.flags)
         self._segments = dict(flag_set.segments)
         self._touch()
 
     async def wait_for_change(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for a write."""
+        timeout = check_seconds(
+            "timeout", timeout, allow_zero=True, maximum=MAX_WAIT, error=FlagConfigurationError
+        )
         try:
             await asyncio.wait_for(self._changed.wait(), timeout)
         except TimeoutError:
@@ -152,16 +177,10 @@ class FileFlagSource:
     def __init__(self, path: str | Path, *, poll_interval: float = 1.0) -> None:
         if not isinstance(path, str | Path) or not str(path):
             raise FlagConfigurationError("path", path, "must be a non-empty str or Path")
-        if (
-            isinstance(poll_interval, bool)
-            or not isinstance(poll_interval, int | float)
-            or poll_interval <= 0
-        ):
-            raise FlagConfigurationError(
-                "poll_interval", poll_interval, "must be a positive number of seconds"
-            )
+        self.poll_interval = check_seconds("poll_interval", poll_interval, error=FlagConfigurationError)
+        if isinstance(path, str):
+            check_text("path", path, error=FlagConfigurationError)
         self.path = Path(path)
-        self.poll_interval = float(poll_interval)
         self._seen: tuple[int, int, int] | None = None
         self._yaml = self.path.suffix.lower() in (".yaml", ".yml")
         if self._yaml:
@@ -186,6 +205,9 @@ class FileFlagSource:
 
     async def wait_for_change(self, timeout: float) -> bool:
         """Poll the file until it changes (since the last load or wait) or ``timeout`` seconds pass."""
+        timeout = check_seconds(
+            "timeout", timeout, allow_zero=True, maximum=MAX_WAIT, error=FlagConfigurationError
+        )
         deadline = time.monotonic() + timeout
         baseline = self._seen
         if baseline is None:
@@ -234,3 +256,19 @@ def _why(exc: BaseException) -> str:
     if isinstance(exc, RecursionError):
         return "nested too deeply"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _items(values: object, name: str) -> list[object]:
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise FlagConfigurationError(name, type(values).__name__, "must be an iterable")
+    return list(values)
+
+
+def _check_segment(segment: object) -> Segment:
+    if not isinstance(segment, Segment) or isinstance(segment.id, bool) or not isinstance(segment.id, int):
+        raise FlagConfigurationError("segment", type(segment).__name__, "must be a Segment with an int id")
+    return segment
+
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, str)

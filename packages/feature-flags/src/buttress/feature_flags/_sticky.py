@@ -53,10 +53,12 @@ class MemoryStickyStore:
 
     def get(self, flag_key: str, subject: str) -> str | None:
         """Return the remembered variant, or ``None``."""
+        _texts(flag_key=flag_key, subject=subject)
         return self._entries.get((flag_key, subject))
 
     def set(self, flag_key: str, subject: str, variant: str) -> None:
         """Remember an assignment, forgetting the oldest one when full."""
+        _texts(flag_key=flag_key, subject=subject, variant=variant)
         key = (flag_key, subject)
         if key not in self._entries and len(self._entries) >= self._max:
             del self._entries[next(iter(self._entries))]
@@ -64,8 +66,15 @@ class MemoryStickyStore:
 
     def forget(self, flag_key: str, subject: str | None = None) -> None:
         """Forget one subject's assignment for a flag, or every assignment of the flag."""
+        _texts(flag_key=flag_key, subject="" if subject is None else subject)
         if subject is not None:
             self._entries.pop((flag_key, subject), None)
             return
         for key in [key for key in self._entries if key[0] == flag_key]:
             del self._entries[key]
+
+
+def _texts(**values: object) -> None:
+    for name, value in values.items():
+        if not isinstance(value, str):
+            raise FlagConfigurationError(name, type(value).__name__, "must be a str")
