@@ -130,6 +130,7 @@ def test_nul_and_lone_surrogates_are_refused_where_they_are_given(
         (lambda: Schema(searchable={"title": 10**400}), SearchConfigurationError),
         (lambda: Schema(searchable={"title": 1.0}, facetable=[["unhashable"]]), SearchTypeError),
         (lambda: Analyzer(stop_words=[["unhashable"]]), SearchTypeError),
+        (lambda: Analyzer(stemmer="\ufeff"), SearchConfigurationError),  # PyStemmer raised UnicodeEncodeError
         (lambda: MemorySearch(SCHEMA, k1=10**400), SearchConfigurationError),
         (lambda: MemorySearch(SCHEMA, b=10**400), SearchConfigurationError),
         (lambda: CircuitBreaker(reset_timeout=10**400), SearchConfigurationError),

@@ -156,13 +156,13 @@ def _snowball(language: str) -> Callable[[str], str]:
         import snowballstemmer  # type: ignore[import-untyped, unused-ignore]  # noqa: PLC0415 - optional extra
     except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
         raise MissingExtraError("Analyzer(stemmer=...)", "stemming") from exc
-    try:
-        stemmer = snowballstemmer.stemmer(language)
-    except KeyError as exc:
-        languages = ", ".join(sorted(snowballstemmer.algorithms()))
+    # Looked up before asking for it: PyStemmer's C code raises more than KeyError on odd names.
+    languages = sorted(snowballstemmer.algorithms())
+    if language not in languages:
         raise SearchConfigurationError(
-            "stemmer", language, f"unknown language; choose one of {languages}"
-        ) from exc
+            "stemmer", language, f"unknown language; choose one of {', '.join(languages)}"
+        )
+    stemmer = snowballstemmer.stemmer(language)
     cache: dict[str, str] = {}
 
     def stem(token: str) -> str:

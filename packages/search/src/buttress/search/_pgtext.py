@@ -1,8 +1,9 @@
 """The `Analyzer`'s tokens as PostgreSQL text search values, so PostgreSQL matches what MemorySearch does.
 
 PostgreSQL never parses the text: each document's tokens come from the provider's `Analyzer` and
-reach the server as a ``tsvector`` literal (quoted lexemes with positions and weight classes), and
-each query's token groups as ``tsquery`` literals. Three of ``tsvector``'s limits would otherwise
+reach the server as one ``tsvector`` literal per field (quoted lexemes with their positions; the SQL
+sets each field's weight class and concatenates them), and each query's token groups as ``tsquery``
+literals. Three of ``tsvector``'s limits would otherwise
 change which documents match, so they are worked around here:
 
 - a lexeme holds at most 2,047 bytes: a token longer than `MAX_LEXEME_BYTES` is stored, and
@@ -61,57 +62,79 @@ def _lexemes(tokens: list[str] | tuple[str, ...]) -> list[str]:
 
 def _quote(value: str) -> str:
     """A lexeme as a quoted ``tsvector`` / ``tsquery`` operand."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+    if "'" in value or "\\" in value:
+        value = value.replace("\\", "\\\\").replace("'", "''")
+    return "'" + value + "'"
 
 
 def encode_document(
-    doc_id: str | None, texts: Mapping[str, str], classes: Mapping[str, str], analyzer: Analyzer
-) -> tuple[str, str]:
-    """Return a document's ``tsvector`` literal and its token text.
+    doc_id: str | None, texts: Mapping[str, str], fields: Iterable[str], analyzer: Analyzer
+) -> tuple[list[str], str]:
+    """Return a document's ``tsvector`` literal per field (in ``fields``' order) and its token text.
+
+    Each field's vector numbers its own positions from 1; PostgreSQL sets the field's weight class
+    and concatenates them (``||`` shifts each vector's positions past the previous one's).
 
     Args:
         doc_id: The document's id (for the error).
         texts: The searchable fields' texts.
-        classes: Every searchable field, in the schema's order, with its weight class (A to D).
+        fields: Every searchable field, in the schema's order.
         analyzer: The provider's analyzer.
 
     Raises:
         InvalidDocumentError: The document's distinct lexemes take more than 1 MB.
     """
-    positions: dict[str, list[str]] = {}
+    vectors: list[dict[str, list[int]]] = []
     segments: list[str] = []
-    position = 0
-    for field, weight in classes.items():
+    tokens = 0
+    for field in fields:
         text = texts.get(field)
-        if not text:
-            continue
-        lexemes = _lexemes(analyzer.tokens(text))
-        if not lexemes:
-            continue
-        segments.append(" " + " ".join(lexemes) + " ")
-        for item in lexemes:
-            position += 1
-            entry = positions.get(item)
-            if entry is None:
-                positions[item] = entry = []
-            if len(entry) < _MAX_POSITIONS and (position <= _MAX_POSITION or len(entry) == 0):
-                entry.append(f"{min(position, _MAX_POSITION)}{weight}")
-        position += 1  # a gap between fields, so ts_rank never sees two fields' words as neighbours
-    return _vector(doc_id, positions), "\n".join(segments)
+        lexemes = _lexemes(analyzer.tokens(text)) if text else []
+        positions: dict[str, list[int]] = {}
+        for index, item in enumerate(lexemes, 1):
+            try:
+                positions[item].append(index)
+            except KeyError:
+                positions[item] = [index]
+        if len(lexemes) > _MAX_POSITIONS:  # PostgreSQL keeps 256 positions, none past 16,383
+            for item, found in positions.items():
+                kept = [position for position in found[:_MAX_POSITIONS] if position <= _MAX_POSITION]
+                positions[item] = kept or [_MAX_POSITION]
+        if lexemes:
+            segments.append(" " + " ".join(lexemes) + " ")
+            tokens += len(lexemes)
+        vectors.append(positions)
+    joined = "\n".join(segments)
+    return _literals(doc_id, vectors, joined, tokens), joined
 
 
-def _vector(doc_id: str | None, positions: dict[str, list[str]]) -> str:
-    sizes = {item: len(item.encode("utf-8", "surrogatepass")) for item in positions}
-    lexeme_bytes = sum(sizes.values())
+def _literals(doc_id: str | None, vectors: list[dict[str, list[int]]], joined: str, tokens: int) -> list[str]:
+    # Lexemes come from the token text: no quote or backslash in it means none to escape.
+    quote = _quote if "'" in joined or "\\" in joined else _plain
     # Per lexeme with positions: up to one byte of alignment, a count and two bytes per position.
-    with_positions = lexeme_bytes + sum(3 + 2 * len(entry) for entry in positions.values())
-    if with_positions <= _MAX_BYTES:
-        return " ".join(f"{_quote(item)}:{','.join(entry)}" for item, entry in positions.items())
-    if lexeme_bytes <= _MAX_BYTES:
-        return " ".join(_quote(item) for item in positions)
+    # The token text's bytes bound the lexemes' (it repeats them): exact sums only when near the limit.
+    if len(joined) * 4 + 5 * tokens <= _MAX_BYTES or _size(vectors, positions=True) <= _MAX_BYTES:
+        return [
+            " ".join(f"{quote(item)}:{str(found)[1:-1].replace(' ', '')}" for item, found in vector.items())
+            for vector in vectors
+        ]
+    if _size(vectors, positions=False) <= _MAX_BYTES:
+        return [" ".join(map(quote, vector)) for vector in vectors]
     raise InvalidDocumentError(
         doc_id, None, "holds more distinct words than PostgreSQL's tsvector can store (1 MB)"
     )
+
+
+def _size(vectors: list[dict[str, list[int]]], *, positions: bool) -> int:
+    """An upper bound of the vectors' size once concatenated (a lexeme in two fields counts twice)."""
+    size = sum(len(item.encode("utf-8", "surrogatepass")) for vector in vectors for item in vector)
+    if positions:
+        size += sum(3 + 2 * len(found) for vector in vectors for found in vector.values())
+    return size
+
+
+def _plain(value: str) -> str:
+    return "'" + value + "'"
 
 
 def group_query(group: Iterable[str]) -> str:

@@ -285,7 +285,10 @@ class PostgresSearch:
         )
 
     def schema_sql(self) -> str:
-        """Return the DDL creating the table and its indexes (idempotent)."""
+        """Return the DDL creating the table, its indexes and its column storage (idempotent)."""
+        return self._create_sql() + self._layout_sql()
+
+    def _create_sql(self) -> str:
         bare = self.table.rsplit(".", 1)[-1]
         meta = _quote(f"{self.table}_meta")
         return (
@@ -295,11 +298,20 @@ class PostgresSearch:
             "    search   tsvector NOT NULL,\n"
             "    tokens   text NOT NULL DEFAULT ''\n"
             ");\n"
-            f"ALTER TABLE {self._name} ADD COLUMN IF NOT EXISTS tokens text NOT NULL DEFAULT '';\n"
             f'CREATE INDEX IF NOT EXISTS "{bare}_search_idx" ON {self._name} USING gin (search);\n'
             f'CREATE INDEX IF NOT EXISTS "{bare}_document_idx" ON {self._name}\n'
             "    USING gin (document jsonb_path_ops);\n"
             f"CREATE TABLE IF NOT EXISTS {meta} (key text PRIMARY KEY, value text NOT NULL);\n"
+        )
+
+    def _layout_sql(self) -> str:
+        # Every candidate row's vector (and, for filters, document) is read: keep them in the row,
+        # compressed only as a last resort. The token text is read for phrases only: it is the first
+        # thing moved out of a row that outgrows a page's share (2 kB), so scans stay narrow.
+        return (
+            f"ALTER TABLE {self._name} ADD COLUMN IF NOT EXISTS tokens text NOT NULL DEFAULT '';\n"
+            f"ALTER TABLE {self._name} ALTER COLUMN search SET STORAGE MAIN,\n"
+            "    ALTER COLUMN document SET STORAGE MAIN, ALTER COLUMN tokens SET STORAGE EXTERNAL;\n"
         )
 
     async def create_schema(self) -> None:
@@ -317,11 +329,12 @@ class PostgresSearch:
                 await connection.execute(
                     "SELECT pg_advisory_xact_lock(hashtext($1))", f"buttress-search:{self.table}"
                 )
-                await connection.execute(self.schema_sql())
+                await connection.execute(self._create_sql())
                 stored = await connection.fetchval(f"SELECT value FROM {meta} WHERE key = 'settings'")
                 settings = self._settings()
                 if stored == settings:
-                    return
+                    return  # nothing more to lock: ALTER TABLE would block readers on every start
+                await connection.execute(self._layout_sql())
                 await self._rebuild(connection)
                 await connection.execute(
                     f"INSERT INTO {meta} (key, value) VALUES ('settings', $1) "
@@ -342,33 +355,54 @@ class PostgresSearch:
             )
             if not rows:
                 break
-            ids, vectors, texts = [], [], []
-            for row in rows:
-                vector, tokens = self._encode_stored(row["id"], json.loads(row["document"]))
-                ids.append(row["id"])
-                vectors.append(vector)
-                texts.append(tokens)
+            encoded = [self._encode_stored(row["id"], json.loads(row["document"])) for row in rows]
+            columns = self._columns([row["id"] for row in rows], encoded)
+            names, arrays = self._unnest(len(columns))
             await connection.execute(
-                f"UPDATE {self._name} AS t SET search = u.vector::tsvector, tokens = u.tokens "
-                "FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, vector, tokens) WHERE t.id = u.id",
-                ids,
-                vectors,
-                texts,
+                f"UPDATE {self._name} AS t SET search = {self._vector_sql()}, tokens = u.tokens "
+                f"FROM unnest({arrays}) AS u({names}) WHERE t.id = u.id",
+                *columns,
             )
             rebuilt += len(rows)
             last = rows[-1]["id"]
         if rebuilt:
             logger.info("search table %s: re-analysed %d rows for new settings", self.table, rebuilt)
 
-    def _encode_stored(self, doc_id: str, document: object) -> tuple[str, str]:
+    def _encode_stored(self, doc_id: str, document: object) -> tuple[list[str], str]:
+        nothing = ([""] * len(self._class), "")
         if not isinstance(document, dict):
-            return "", ""
+            return nothing
         texts = {name: text for name in self.schema.searchable if isinstance(text := document.get(name), str)}
         try:
             return encode_document(doc_id, texts, self._class, self.analyzer)
         except InvalidDocumentError:
             logger.warning("search table %s: row %r is too large to search; left out", self.table, doc_id)
-            return "", ""
+            return nothing
+
+    def _vector_sql(self) -> str:
+        """The row's ``tsvector``: each field's vector (``u.v0``...) set to its class, concatenated."""
+        return " || ".join(
+            f"setweight(u.v{number}::tsvector, '{weight}')"
+            for number, weight in enumerate(self._class.values())
+        )
+
+    def _unnest(self, arrays: int) -> tuple[str, str]:
+        """Column names and ``$n::text[]`` arguments of an unnest: id, [doc,] each field, tokens."""
+        fields = [f"v{number}" for number in range(len(self._class))]
+        names = ["id", *(["doc"] if arrays == len(fields) + 3 else []), *fields, "tokens"]
+        return ", ".join(names), ", ".join(f"${n}::text[]" for n in range(1, arrays + 1))
+
+    def _columns(
+        self, ids: list[str], encoded: list[tuple[list[str], str]], documents: list[str] | None = None
+    ) -> list[list[str]]:
+        """Arrays for `_unnest`: ids, [documents,] each field's vectors, token texts."""
+        fields = [[vectors[number] for vectors, _ in encoded] for number in range(len(self._class))]
+        return [
+            ids,
+            *([documents] if documents is not None else []),
+            *fields,
+            [tokens for _, tokens in encoded],
+        ]
 
     async def drop_schema(self) -> None:
         """Drop the table and its settings (for tests and teardown)."""
@@ -392,23 +426,24 @@ class PostgresSearch:
         """
         if isinstance(documents, Mapping | str | bytes) or not isinstance(documents, Iterable):
             raise SearchTypeError("documents", "an iterable of documents", documents)
-        rows: dict[str, tuple[str, str, str]] = {}
+        rows: dict[str, tuple[str, tuple[list[str], str]]] = {}
         for document in documents:
             doc_id, texts, _ = self.schema.split(document)
             encoded = json.dumps(dict(document), ensure_ascii=False, allow_nan=False)
-            vector, tokens = encode_document(doc_id, texts, self._class, self.analyzer)
             rows.pop(doc_id, None)
-            rows[doc_id] = (encoded, vector, tokens)
+            rows[doc_id] = (encoded, encode_document(doc_id, texts, self._class, self.analyzer))
         if not rows:
             return
+        columns = self._columns(
+            list(rows), [vectors for _, vectors in rows.values()], [encoded for encoded, _ in rows.values()]
+        )
+        names, arrays = self._unnest(len(columns))
         sql = (
             f"INSERT INTO {self._name} (id, document, search, tokens) "
-            "SELECT u.id, u.doc::jsonb, u.vector::tsvector, u.tokens "
-            "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(id, doc, vector, tokens) "
+            f"SELECT u.id, u.doc::jsonb, {self._vector_sql()}, u.tokens FROM unnest({arrays}) AS u({names}) "
             "ON CONFLICT (id) DO UPDATE SET document = EXCLUDED.document, search = EXCLUDED.search, "
             "tokens = EXCLUDED.tokens"
         )
-        columns = [list(rows), *(list(column) for column in zip(*rows.values(), strict=True))]
         await self._run("index", lambda connection: connection.execute(sql, *columns))
 
     async def delete(self, ids: Iterable[str]) -> int:
