@@ -195,3 +195,27 @@ def test_without_explore_every_test_runs(
 ) -> None:
     pytester.makepyfile("def test_plain():\n    pass\n")
     run_inner().assert_outcomes(passed=1)
+
+
+def test_the_ci_profile_named_on_the_command_line_is_ours(
+    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult]
+) -> None:
+    """nox passes --hypothesis-profile=ci: it must load our ci (200 examples), not hypothesis's own."""
+    pytester.makepyfile(
+        "from hypothesis import settings\n\n"
+        "def test_profile():\n"
+        "    assert settings.default.max_examples == 200\n"
+        "    assert settings.default.derandomize is True\n"
+    )
+    run_inner("--hypothesis-profile=ci").assert_outcomes(passed=1)
+
+
+def test_the_explore_profile_can_be_named_on_the_command_line(
+    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult]
+) -> None:
+    pytester.makepyfile(
+        "from hypothesis import settings\n\n"
+        "def test_profile():\n"
+        "    assert settings.default.derandomize is False\n"
+    )
+    run_inner("--hypothesis-profile=explore").assert_outcomes(passed=1)

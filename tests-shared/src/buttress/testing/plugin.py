@@ -62,6 +62,10 @@ __all__ = ["CONFORMANCE_ENV", "PostgresSchema", "find_conformance_dir"]
 
 CONFORMANCE_ENV = "BUTTRESS_CONFORMANCE_DIR"
 
+# Registered on import, before any pytest_configure: hypothesis's own plugin loads the profile named by
+# --hypothesis-profile in its pytest_configure, and has a built-in "ci" of its own to shadow.
+register_profiles()
+
 _REQUIRE_OPTION = "--require-services"
 _EXPLORE_OPTION = "--explore"
 
@@ -105,7 +109,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "postgres: needs a PostgreSQL server (from buttress-testing's fixtures)"
     )
-    register_profiles()
     if config.getoption(_EXPLORE_OPTION):
         settings.load_profile(EXPLORE_PROFILE)
     elif config.getoption("hypothesis_profile", None) is None:
