@@ -207,7 +207,10 @@ def test_the_ci_profile_named_on_the_command_line_is_ours(
         "    assert settings.default.max_examples == 200\n"
         "    assert settings.default.derandomize is True\n"
     )
-    run_inner("--hypothesis-profile=ci").assert_outcomes(passed=1)
+    # A subprocess: in this process the plugin has long been imported and configured.
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "--hypothesis-profile=ci").assert_outcomes(
+        passed=1
+    )
 
 
 def test_the_explore_profile_can_be_named_on_the_command_line(
@@ -218,4 +221,6 @@ def test_the_explore_profile_can_be_named_on_the_command_line(
         "def test_profile():\n"
         "    assert settings.default.derandomize is False\n"
     )
-    run_inner("--hypothesis-profile=explore").assert_outcomes(passed=1)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "--hypothesis-profile=explore").assert_outcomes(
+        passed=1
+    )
