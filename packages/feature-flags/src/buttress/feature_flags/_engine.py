@@ -29,15 +29,8 @@ from ._model import (
     Variant,
     VariantResult,
 )
-from ._rules import (
-    KNOWN_STRATEGIES,
-    Check,
-    RuleError,
-    compile_rule,
-    local_hostname,
-    render_flag,
-    render_strategy,
-)
+from ._render import KNOWN_STRATEGIES, RuleError, render_flag, render_strategy
+from ._rules import Check, compile_rule, local_hostname
 from .exceptions import FlagConfigurationError
 
 __all__ = ["CompiledFlag", "Outcome", "Snapshot", "compile_flag_set"]

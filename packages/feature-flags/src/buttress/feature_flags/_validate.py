@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 from ._model import Constraint, FlagDefinition, Operator, Strategy, Variant
 from ._regex import compile_regex
-from ._rules import KNOWN_STRATEGIES, RuleError, compile_rule, render_constraint, render_strategy
+from ._render import KNOWN_STRATEGIES, RuleError, render_constraint, render_strategy
+from ._rules import compile_rule
 from ._values import parse_instant, parse_network, parse_usize, parse_version
 from .exceptions import FlagDefinitionError
 
