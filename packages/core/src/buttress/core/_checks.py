@@ -50,7 +50,8 @@ def check_seconds(
 
     Raises:
         ConfigurationError: (``error``) ``value`` is not a number, or out of range.
-        ArgumentTypeError: ``maximum`` is not a number or ``error`` not a `ConfigurationError` class.
+        ArgumentTypeError: ``maximum`` is not a number, ``allow_zero`` not a bool or ``error`` not a
+            `ConfigurationError` class.
 
     Examples:
         >>> check_seconds("timeout", 5)
@@ -65,6 +66,7 @@ def check_seconds(
         raise _error(error)(parameter, value, f"must be a number of seconds, got {type(value).__name__}")
     if maximum is not MAX_SECONDS and (isinstance(maximum, bool) or not isinstance(maximum, int | float)):
         raise ArgumentTypeError("maximum", "an int or a float", maximum)
+    _flag("allow_zero", allow_zero)
     # Compared before float(): an int too large for a float is out of range, not an OverflowError, and
     # NaN fails every comparison.
     if (value >= 0 if allow_zero else value > 0) and value <= maximum:
@@ -142,13 +144,14 @@ def check_text(
     Raises:
         ConfigurationError: (``error``) the str is empty, too long, or holds NUL or a lone surrogate.
         ArgumentTypeError: (``type_error``) ``value`` is not a str, when ``type_error`` is given; or
-            ``max_bytes``, ``error`` or ``type_error`` has the wrong type.
+            ``max_bytes``, a flag, ``error`` or ``type_error`` has the wrong type.
 
     Examples:
         >>> check_text("key", "order-7")
         'order-7'
     """
-    hide = show_value is False
+    _flag("allow_empty", allow_empty)
+    hide = _flag("show_value", show_value) is False
     if not isinstance(value, str):
         if type_error is not None:
             if not (isinstance(type_error, type) and issubclass(type_error, ArgumentTypeError)):
@@ -175,6 +178,12 @@ def check_text(
     if size > max_bytes:
         reason = f"must be at most {max_bytes} bytes in UTF-8, got {size}"
         raise _error(error)(parameter, value, reason, show_value=not hide)
+    return value
+
+
+def _flag(name: str, value: object) -> bool:
+    if value is not True and value is not False:
+        raise ArgumentTypeError(name, "a bool", value)
     return value
 
 

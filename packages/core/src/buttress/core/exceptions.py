@@ -76,7 +76,7 @@ class ConfigurationError(ButtressError, ValueError):
         value: The rejected value. It is kept on the error for programs; the message shows its `repr`
             only when ``show_value`` is true, so secrets never reach a log line.
         reason: Why it was rejected and what would be accepted.
-        show_value: Whether the message may include ``repr(value)``.
+        show_value: Whether the message may include ``repr(value)``; only ``True`` shows it.
 
     Examples:
         >>> raise ConfigurationError("max_size", 0, "must be at least 1")
@@ -86,7 +86,7 @@ class ConfigurationError(ButtressError, ValueError):
     """
 
     def __init__(self, parameter: str, value: object, reason: str, *, show_value: bool = True) -> None:
-        shown = f"={safe_repr(value)}" if show_value else ""
+        shown = f"={safe_repr(value)}" if show_value is True else ""  # anything else hides it
         super().__init__(f"invalid {parameter}{shown}: {reason}")
         self.parameter = parameter
         self.value = value
