@@ -112,3 +112,17 @@ def build(
                     grades[document["id"]] = 1
             queries.append((" ".join(words), grades))
     return corpus, queries
+
+
+QUESTION_FORMS = (
+    "which {} should I buy as a beginner?",
+    "what is the best {} under fifty dollars",
+    "looking for {} recommendations, any advice?",
+    "is a {} worth it for everyday use",
+)
+"""Natural-language wrappings of the labelled queries, with words no document holds (as users ask)."""
+
+
+def question_forms(texts: list[str]) -> list[str]:
+    """Each labelled query's words inside one of `QUESTION_FORMS`, in turn (same grades)."""
+    return [QUESTION_FORMS[index % len(QUESTION_FORMS)].format(text) for index, text in enumerate(texts)]
