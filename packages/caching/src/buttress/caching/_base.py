@@ -13,6 +13,7 @@ backend authors and change only with a new minor version.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import math
 import random
@@ -29,6 +30,8 @@ from ._entry import Entry
 from ._stats import CacheStats, Counters, telemetry
 from ._validation import (
     TTL,
+    check_bool,
+    check_callable,
     check_jitter,
     check_key,
     check_non_negative,
@@ -63,7 +66,34 @@ def xfetch_should_refresh(*, now: float, expires_at: float, delta: float, beta: 
 
     ``u`` is uniform in (0, 1], so ``-ln(u)`` is an exponential draw: the closer to expiry and the
     slower the computation (Δ), the likelier an early refresh. At or after expiry it is always true.
+
+    Raises:
+        CacheConfigurationError: An argument is not a finite number, ``delta`` or ``beta`` is
+            negative, or ``u`` is outside (0, 1].
     """
+    values = {"now": now, "expires_at": expires_at, "delta": delta, "beta": beta, "u": u}
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise CacheConfigurationError(name, value, "must be a finite number")
+    now, expires_at, delta, beta, u = (_as_float(name, value) for name, value in values.items())
+    if delta < 0 or beta < 0:
+        raise CacheConfigurationError("delta" if delta < 0 else "beta", min(delta, beta), "must be >= 0")
+    if not 0.0 < u <= 1.0:
+        raise CacheConfigurationError("u", u, "must be in (0, 1]")
+    return _should_refresh(now, expires_at, delta, beta, u)
+
+
+def _as_float(name: str, value: float) -> float:
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise CacheConfigurationError(name, value, "must be a finite number")
+    return number
+
+
+def _should_refresh(now: float, expires_at: float, delta: float, beta: float, u: float) -> bool:
     return now - delta * beta * math.log(u) >= expires_at
 
 
@@ -105,6 +135,11 @@ class BaseCache[T](ABC):
         self._beta = check_non_negative("xfetch_beta", xfetch_beta)
         self._stale_ttl = ttl_seconds(stale_ttl, name="stale_ttl")
         self._max_key_bytes = check_positive_int("max_key_bytes", max_key_bytes)
+        if clock is not None and (isinstance(clock, type) or not isinstance(clock, Clock)):
+            raise CacheConfigurationError(
+                "clock", clock, "must have now() and monotonic(), like SystemClock()"
+            )
+        check_callable("rng", rng, optional=True)
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._random: Callable[[], float] = rng if rng is not None else random.random
         self._counters = Counters(name=name)
@@ -153,7 +188,11 @@ class BaseCache[T](ABC):
         """Remove every key matching the glob ``pattern``; return how many went."""
 
     async def _lock(self, key: str, token: str) -> bool | None:
-        """Try to take the distributed lock for ``key``; ``None`` if this backend has no such lock."""
+        """Try to take the distributed lock for ``key``.
+
+        Returns whether it was taken, or ``None`` when there is no lock to take: the backend has none,
+        or cannot be reached right now. ``None`` makes the caller compute at once, without waiting.
+        """
         return None
 
     async def _unlock(self, key: str, token: str) -> None:
@@ -223,7 +262,7 @@ class BaseCache[T](ABC):
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, T]:
         """Return the fresh values among ``keys``; missing keys are absent from the result."""
-        wanted = [check_key(k, self._max_key_bytes) for k in keys]
+        wanted = [check_key(k, self._max_key_bytes) for k in _iterable("keys", keys)]
         if not wanted:
             return {}
         entries = await self._read_many(wanted)
@@ -237,6 +276,8 @@ class BaseCache[T](ABC):
         self, items: Mapping[str, T], *, ttl: TTL | None = None, tags: Iterable[str] = ()
     ) -> None:
         """Store every value in ``items`` (one round trip where the backend allows); each gets its jitter."""
+        if not isinstance(items, Mapping):
+            raise CacheConfigurationError("items", items, "must be a mapping of keys to values")
         seconds = self._ttl(ttl)
         prepared: list[tuple[str, Entry[T], float | None]] = []
         for key, value in items.items():
@@ -256,9 +297,7 @@ class BaseCache[T](ABC):
         Byte-storing backends walk their keys in batches (Redis: SCAN, never KEYS), so it is safe on a
         large cache, but it is not atomic: keys written meanwhile may survive.
         """
-        if not isinstance(pattern, str) or not pattern:
-            raise CacheConfigurationError("pattern", pattern, "must be a non-empty glob pattern")
-        return await self._remove_pattern(pattern)
+        return await self._remove_pattern(check_text("pattern", pattern))
 
     # --- get_or_compute --------------------------------------------------------------------------
 
@@ -293,7 +332,11 @@ class BaseCache[T](ABC):
         key = check_key(key, self._max_key_bytes)
         # Arguments are checked on every call, hit or miss; the job itself is built only when needed.
         seconds = self._ttl(ttl)
-        labels = self._tags(tags) if tags or isinstance(tags, str) else ()
+        labels = self._tags(tags) if tags != () else ()
+        flag: object = cache_none  # the checks below hold for any object, whatever the annotations say
+        if flag.__class__ is not bool or not callable(loader):
+            check_callable("loader", loader)
+            check_bool("cache_none", cache_none)
         entry = await self._read(key)
         now = self._now()
         if entry is not None and entry.fresh(now):
@@ -325,6 +368,8 @@ class BaseCache[T](ABC):
         Concurrent refreshes and misses of the same key still share one computation.
         """
         key = check_key(key, self._max_key_bytes)
+        check_callable("loader", loader)
+        check_bool("cache_none", cache_none)
         return await self._flight(
             key, _Job(loader, self._ttl(ttl), self._tags(tags), cache_none), _ANY_EXPIRY
         )
@@ -362,25 +407,48 @@ class BaseCache[T](ABC):
         return self._default_ttl if seconds is None else seconds
 
     def _tags(self, tags: Iterable[str]) -> tuple[str, ...]:
-        if isinstance(tags, str):
-            raise CacheConfigurationError("tags", tags, "must be an iterable of tags, not a single string")
-        result = tuple(tags)
+        result = tuple(_iterable("tags", tags))
         for tag in result:
-            if not isinstance(tag, str) or not tag:
+            if not isinstance(tag, str):
                 raise CacheConfigurationError("tags", result, "every tag must be a non-empty string")
+            check_text("tags", tag)
         return result
 
-    def jittered(self, ttl: float) -> float:
-        """Return ``ttl`` shortened by a random fraction from the jitter band."""
+    def jittered(self, ttl: TTL) -> float:
+        """Return ``ttl`` (seconds or a timedelta) shortened by a random fraction from the jitter band.
+
+        Raises:
+            CacheConfigurationError: ``ttl`` is not a valid TTL, or the cache's ``rng`` returned
+                something other than a float in [0, 1).
+        """
+        seconds = ttl_seconds(ttl)
+        assert seconds is not None  # noqa: S101 - ttl_seconds maps only None to None
+        return self._jittered(seconds)
+
+    def _jittered(self, ttl: float) -> float:
         low, high = self._jitter
         if high == 0.0:
             return ttl
-        return ttl * (1.0 - (low + (high - low) * self._random()))
+        return ttl * (1.0 - (low + (high - low) * self._draw()))
+
+    def _draw(self) -> float:
+        """A float in [0, 1) from ``rng``; anything else is the rng's fault and says so."""
+        try:
+            u = self._random()
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            raise CacheConfigurationError("rng", self._random, f"failed when called: {exc!r}") from exc
+        if u.__class__ is float and 0.0 <= u < 1.0:
+            return u
+        if isinstance(u, int | float) and not isinstance(u, bool) and 0 <= u < 1:
+            return float(u)
+        raise CacheConfigurationError(
+            "rng", self._random, f"must return a float in [0, 1), returned {u!r:.40}"
+        )
 
     def _entry(self, value: T, ttl: float | None, delta: float) -> tuple[Entry[T], float | None]:
         if ttl is None:
             return Entry(value, None, None, delta), None
-        effective = self.jittered(ttl)
+        effective = self._jittered(ttl)
         expires_at = self._now() + effective
         if self._stale_ttl is None:
             return Entry(value, expires_at, None, delta), effective
@@ -389,9 +457,7 @@ class BaseCache[T](ABC):
     def _early(self, entry: Entry[T], now: float) -> bool:
         if self._beta == 0.0 or entry.delta <= 0.0 or entry.expires_at is None:
             return False
-        return xfetch_should_refresh(
-            now=now, expires_at=entry.expires_at, delta=entry.delta, beta=self._beta, u=1.0 - self._random()
-        )
+        return _should_refresh(now, entry.expires_at, entry.delta, self._beta, 1.0 - self._draw())
 
     def _flight(self, key: str, job: _Job[T], seen_expiry: float | object | None) -> Coroutine[Any, Any, T]:
         task = self._flights.get(key)
@@ -436,7 +502,7 @@ class BaseCache[T](ABC):
             outcome = await self._wait_for_other(key, token, seen_expiry)
             if isinstance(outcome, _Found):
                 return outcome.value
-            held = outcome
+            held = outcome  # True: the holder went and we took over; False/None: compute unlocked
         try:
             if held:
                 # Another process may have stored a value between our read and taking the lock.
@@ -450,8 +516,12 @@ class BaseCache[T](ABC):
 
     async def _wait_for_other(
         self, key: str, token: str, seen_expiry: float | object | None
-    ) -> _Found[T] | bool:
-        """Wait for the holder's value; take the lock if the holder goes; give up after ``_lock_wait``."""
+    ) -> _Found[T] | bool | None:
+        """Wait for the holder's value; take the lock if the holder goes; give up after ``_lock_wait``.
+
+        Returns ``None`` at once when the lock can no longer be reached (the backend is down or its
+        circuit breaker is open): a holder we cannot see is no reason to wait, so the caller computes.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._lock_wait
         delay = _FIRST_POLL
@@ -461,7 +531,11 @@ class BaseCache[T](ABC):
             entry = await self._read(key)
             if entry is not None and entry.fresh(self._now()) and _is_newer(entry, seen_expiry):
                 return _Found(entry.value)
-            if await self._lock(key, token):
+            held = await self._lock(key, token)
+            if held is None:
+                logger.debug("%s: the lock for %r cannot be reached; computing it here", self.name, key)
+                return None
+            if held:
                 return True
         logger.debug(
             "%s: gave up waiting for %r after %.2fs; computing it here", self.name, key, self._lock_wait
@@ -471,7 +545,14 @@ class BaseCache[T](ABC):
     async def _load_and_store(self, key: str, job: _Job[T]) -> T:
         started = self._clock.monotonic()
         self._counters.loads += 1
-        value = await job.loader()
+        pending = job.loader()
+        if not inspect.isawaitable(pending):
+            raise CacheConfigurationError(
+                "loader",
+                job.loader,
+                f"must return an awaitable (an async def), returned {type(pending).__name__}",
+            )
+        value = await pending
         if value is None and not job.cache_none:
             return value
         entry, keep_for = self._entry(value, job.ttl, max(self._clock.monotonic() - started, 0.0))
@@ -502,3 +583,12 @@ def _is_newer(entry: Entry[Any], seen_expiry: float | object | None) -> bool:
 
 async def _shielded[R](task: asyncio.Task[R]) -> R:
     return await asyncio.shield(task)
+
+
+def _iterable[V](name: str, values: Iterable[V]) -> Iterable[V]:
+    """``values`` if it is an iterable of several items; a str or bytes (one item, surely) is rejected."""
+    if isinstance(values, str | bytes | bytearray | memoryview) or not isinstance(values, Iterable):
+        raise CacheConfigurationError(
+            name, values, "must be an iterable (a list or tuple), not a single value"
+        )
+    return values

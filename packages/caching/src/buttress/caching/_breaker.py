@@ -7,6 +7,8 @@ from enum import Enum
 
 from buttress.core import Clock
 
+from .exceptions import CacheConfigurationError
+
 
 class BreakerState(Enum):
     """Where a circuit breaker stands."""
@@ -17,6 +19,13 @@ class BreakerState(Enum):
     """Calls are skipped until the recovery interval has passed."""
     HALF_OPEN = "half_open"
     """One probe call is in flight; its outcome closes or re-opens the breaker."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> BreakerState:
+        # BreakerState("bogus") raises the package's error (still a ValueError), not Enum's bare one.
+        raise CacheConfigurationError(
+            "state", value, f"must be one of {', '.join(repr(s.value) for s in cls)}"
+        )
 
 
 class CircuitBreaker:
@@ -53,6 +62,11 @@ class CircuitBreaker:
             self._opened_at = now
             return True
         return False
+
+    @property
+    def is_open(self) -> bool:
+        """Whether calls are being skipped now (without letting a probe through, unlike `allow`)."""
+        return self.state is BreakerState.OPEN
 
     def success(self) -> None:
         """Record a call that worked."""

@@ -6,7 +6,7 @@ import math
 import struct
 from dataclasses import dataclass
 
-from .exceptions import CacheSerializationError
+from .exceptions import CacheConfigurationError, CacheSerializationError
 
 
 @dataclass(slots=True, frozen=True)
@@ -26,12 +26,26 @@ class Entry[T]:
     delta: float
 
     def fresh(self, now: float) -> bool:
-        """Whether the value is within its TTL at ``now``."""
-        return self.expires_at is None or now < self.expires_at
+        """Whether the value is within its TTL at ``now``.
+
+        Raises:
+            CacheConfigurationError: ``now`` is not a number.
+        """
+        try:
+            return self.expires_at is None or now < self.expires_at
+        except TypeError:
+            raise CacheConfigurationError("now", now, "must be a number of seconds") from None
 
     def servable_stale(self, now: float) -> bool:
-        """Whether the value has expired but may still be served while a refresh runs."""
-        return not self.fresh(now) and self.stale_until is not None and now < self.stale_until
+        """Whether the value has expired but may still be served while a refresh runs.
+
+        Raises:
+            CacheConfigurationError: ``now`` is not a number.
+        """
+        try:
+            return not self.fresh(now) and self.stale_until is not None and now < self.stale_until
+        except TypeError:
+            raise CacheConfigurationError("now", now, "must be a number of seconds") from None
 
 
 # Stored layout: magic (3 bytes) | expires_at (f64, NaN for none) | stale_until (f64) | delta (f64) | payload

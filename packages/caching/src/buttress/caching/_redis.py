@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import math
 import time
@@ -16,7 +17,9 @@ from ._breaker import CircuitBreaker
 from ._entry import Entry, pack, unpack
 from ._validation import (
     DEFAULT_MAX_KEY_BYTES,
+    MAX_SECONDS,
     TTL,
+    check_bool,
     check_key,
     check_non_negative,
     check_positive,
@@ -36,15 +39,16 @@ try:
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
     from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import MaxConnectionsError, ResponseError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from redis.exceptions import MaxConnectionsError, RedisClusterException, RedisError, ResponseError
 except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
     raise MissingExtraError("RedisCache", "redis") from exc
 
 logger = logging.getLogger("buttress.caching")
 
-# Failures that mean "the server cannot be reached", as opposed to a bug in a command.
-_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
+# Failures of the server rather than of our input (which is checked before any call): it cannot be
+# reached, or answers with an error (CLUSTERDOWN, LOADING, READONLY, OOM, a node that is no cluster).
+# Each one degrades the call (strict mode raises) and counts toward the circuit breaker.
+_UNAVAILABLE = (RedisError, RedisClusterException, OSError, asyncio.TimeoutError)
 
 # Compare-and-delete: release the lock only if it is still ours.
 _UNLOCK = """
@@ -139,17 +143,23 @@ class RedisCache[T](BaseCache[T]):
             raise CacheConfigurationError(
                 "client", client, "must be a redis.asyncio.Redis or RedisCluster (see RedisCache.from_url)"
             )
+        if client.get_encoder().decode_responses:
+            raise CacheConfigurationError(
+                "client", client, "must be made with decode_responses=False: entries are binary"
+            )
         check_text("prefix", prefix)
-        if serializer is not None and not isinstance(serializer, Serializer):
+        if serializer is not None and (
+            isinstance(serializer, type) or not isinstance(serializer, Serializer)
+        ):
             raise CacheConfigurationError("serializer", serializer, "must have dumps(value) and loads(bytes)")
         self._client = client
         self._cluster = isinstance(client, RedisCluster)
         self.prefix = prefix
         self._serializer: Serializer[T] = serializer if serializer is not None else JsonSerializer[T]()
-        self._locking = locking
+        self._locking = check_bool("locking", locking)
         self._lock_ttl_ms = math.ceil(check_positive("lock_ttl", lock_ttl) * 1000)
         self._lock_wait_s = check_non_negative("lock_wait", lock_ttl if lock_wait is None else lock_wait)
-        self._strict = strict
+        self._strict = check_bool("strict", strict)
         self._warn_interval = check_non_negative("warn_interval", warn_interval)
         self._last_warning = -math.inf
         self._breaker = CircuitBreaker(
@@ -188,25 +198,44 @@ class RedisCache[T](BaseCache[T]):
         queue for a free connection (up to ``pool_timeout`` seconds) instead of failing, so a burst of
         thousands of concurrent calls is served, not dropped. ``options`` are `RedisCache`'s arguments.
         """
-        if "://" not in check_text("url", url):
-            raise CacheConfigurationError("url", url, "must be a redis:// URL", show_value=False)
-        check_positive_int("max_connections", max_connections)
-        client: RedisClient
-        timeouts = {"socket_timeout": socket_timeout, "socket_connect_timeout": socket_timeout}
-        if cluster:
-            client = RedisCluster.from_url(url, max_connections=max_connections, **timeouts)
-        else:
-            # One immediate retry on a connection error: a pooled connection the server closed (a
-            # restart, a failover, an idle timeout) reconnects instead of failing the call.
-            pool = BlockingConnectionPool.from_url(
-                url,
-                max_connections=max_connections,
-                timeout=pool_timeout,
-                retry=Retry(NoBackoff(), 1),
-                retry_on_error=[RedisConnectionError],
-                **timeouts,
+        if not isinstance(url, str) or "://" not in url:
+            raise CacheConfigurationError(
+                "url", url, "must be a redis://, rediss:// or unix:// URL", show_value=False
             )
-            client = Redis.from_pool(pool)
+        timeout = check_positive("socket_timeout", socket_timeout)
+        check_positive_int("max_connections", max_connections)
+        waiting = check_positive("pool_timeout", pool_timeout)
+        check_bool("cluster", cluster)
+        unknown = sorted(set(options) - _CACHE_OPTIONS)
+        if unknown:
+            raise CacheConfigurationError(
+                "options", unknown[0][:80], "is not an argument of RedisCache (see its signature)"
+            )
+        client: RedisClient
+        timeouts = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+        try:
+            if cluster:
+                client = RedisCluster.from_url(url, max_connections=max_connections, **timeouts)
+            else:
+                # One immediate retry on a connection error: a pooled connection the server closed (a
+                # restart, a failover, an idle timeout) reconnects instead of failing the call.
+                pool = BlockingConnectionPool.from_url(
+                    url,
+                    max_connections=max_connections,
+                    timeout=waiting,
+                    retry=Retry(NoBackoff(), 1),
+                    retry_on_error=[RedisConnectionError],
+                    **timeouts,
+                )
+                client = Redis.from_pool(pool)
+        except (ValueError, TypeError, UnicodeError, RedisError, RedisClusterException) as exc:
+            # The driver's message may quote the URL and its password: say what is wrong, not what was given.
+            raise CacheConfigurationError(
+                "url",
+                url,
+                f"is not a usable Redis URL ({type(exc).__name__}); check its scheme, port and query options",
+                show_value=False,
+            ) from None
         cache = cls(client, **options)
         # At most max_connections calls in flight, the rest queue first come, first served: a burst of
         # thousands of callers is served in order instead of timing out in the connection pool.
@@ -240,41 +269,46 @@ class RedisCache[T](BaseCache[T]):
 
     async def _guard[R](self, operation: str, call: Callable[[], Awaitable[R]], fallback: R) -> R:
         if not self._breaker.allow():
-            self._counters.errors += 1
-            if self._strict:
-                raise CacheBackendUnavailableError(
-                    "redis", self._address, f"{operation}: circuit breaker is open"
-                )
-            return fallback
+            return self._skip(operation, fallback)
         try:
             if self._gate is None:
                 result = await call()
             else:
                 async with self._gate:
+                    if self._breaker.is_open:
+                        # The breaker opened while this call queued: don't queue callers behind a dead server.
+                        return self._skip(operation, fallback)
                     if not self._cluster_ready:
                         await self._initialize_cluster()
                     result = await call()
         except _UNAVAILABLE as exc:
+            if isinstance(exc, ResponseError) and str(exc).startswith("WRONGTYPE"):
+                # Something other than a cache entry lives under our prefix: not ours to read, so a miss.
+                self._breaker.success()
+                self._counters.errors += 1
+                logger.warning(
+                    "%s: %s found a key of another Redis type; treated as a miss", self.name, operation
+                )
+                return fallback
             if not isinstance(exc, MaxConnectionsError):
                 # An exhausted pool is our congestion, not the server's absence: don't open the breaker.
                 self._breaker.failure()
             self._counters.errors += 1
             if self._strict:
-                raise CacheBackendUnavailableError("redis", self._address, f"{operation}: {exc}") from exc
+                detail = _describe(exc) if isinstance(exc, ResponseError) else str(exc)
+                raise CacheBackendUnavailableError("redis", self._address, f"{operation}: {detail}") from exc
             self._warn(operation, exc)
-            return fallback
-        except ResponseError as exc:
-            if not str(exc).startswith("WRONGTYPE"):
-                raise
-            # Something other than a cache entry lives under our prefix: not ours to read, so a miss.
-            self._breaker.success()
-            self._counters.errors += 1
-            logger.warning(
-                "%s: %s found a key of another Redis type; treated as a miss", self.name, operation
-            )
             return fallback
         self._breaker.success()
         return result
+
+    def _skip[R](self, operation: str, fallback: R) -> R:
+        self._counters.errors += 1
+        if self._strict:
+            raise CacheBackendUnavailableError(
+                "redis", self._address, f"{operation}: circuit breaker is open"
+            )
+        return fallback
 
     async def _initialize_cluster(self) -> None:
         # A fresh cluster client that receives many first commands at once can race while it
@@ -293,7 +327,7 @@ class RedisCache[T](BaseCache[T]):
                 self.name,
                 self._address,
                 operation,
-                type(exc).__name__,
+                _describe(exc),
             )
 
     # --- encoding ----------------------------------------------------------------------------------
@@ -307,6 +341,19 @@ class RedisCache[T](BaseCache[T]):
             raise CacheSerializationError(
                 exc.format_name, "dumps", f"value: {exc.reason}", type_name=exc.type_name
             ) from exc
+        except (ValueError, TypeError, ArithmeticError, RecursionError, AttributeError) as exc:
+            # A serializer that lets its library's error through (json's "Exceeds the limit for integer
+            # string conversion", a custom serializer's TypeError): still the value's fault, still typed.
+            raise CacheSerializationError(
+                _format_name(self._serializer),
+                "dumps",
+                f"value: {type(exc).__name__}: {exc}"[:300],
+                type_name=type(entry.value).__name__,
+            ) from exc
+        if not isinstance(payload, bytes):
+            raise CacheSerializationError(
+                _format_name(self._serializer), "dumps", f"returned {type(payload).__name__}, not bytes"
+            )
         return pack(Entry(payload, entry.expires_at, entry.stale_until, entry.delta))
 
     def _decode(self, key: str, raw: bytes | str) -> Entry[T] | None:
@@ -315,10 +362,19 @@ class RedisCache[T](BaseCache[T]):
             return Entry(
                 self._serializer.loads(stored.value), stored.expires_at, stored.stale_until, stored.delta
             )
-        except SerializationError as exc:
+        except (
+            SerializationError,
+            ValueError,
+            TypeError,
+            ArithmeticError,
+            RecursionError,
+            AttributeError,
+        ) as exc:
             # Foreign, corrupt or forged data is never returned; it reads as a miss and is counted.
             self._counters.errors += 1
-            logger.warning("%s: unreadable value under %r treated as a miss: %s", self.name, key, exc)
+            logger.warning(
+                "%s: unreadable value under %r treated as a miss: %s", self.name, key[:60], type(exc).__name__
+            )
             return None
 
     # --- primitives --------------------------------------------------------------------------------
@@ -347,8 +403,15 @@ class RedisCache[T](BaseCache[T]):
     async def store(self, key: str, entry: Entry[T], keep_for: float | None, tags: tuple[str, ...]) -> bool:
         """Write one entry; return whether it reached Redis (false: dropped because Redis is unreachable).
 
-        A storage hook for caches layered on this one, such as `TieredCache`.
+        A storage hook for caches layered on this one, such as `TieredCache`. ``keep_for`` is how
+        long Redis keeps the entry (``None``: until deleted).
+
+        Raises:
+            InvalidKeyError, CacheConfigurationError: A bad key, entry, ``keep_for`` or tag.
+            CacheSerializationError: The value cannot be serialized.
         """
+        _check_item(key, entry, keep_for, self._max_key_bytes)
+        tags = self._tags(tags)
         data = self._encode(entry)
         if tags:
             return await self.store_many([(key, entry, keep_for)], tags, encoded={key: data})
@@ -366,7 +429,26 @@ class RedisCache[T](BaseCache[T]):
         *,
         encoded: dict[str, bytes] | None = None,
     ) -> bool:
-        """Write entries (and their tags) in one pipeline; return whether they reached Redis."""
+        """Write entries (and their tags) in one pipeline; return whether they reached Redis.
+
+        ``items`` are ``(key, entry, keep_for)`` triples, as `store` takes them.
+
+        Raises:
+            InvalidKeyError, CacheConfigurationError: A bad item or tag.
+            CacheSerializationError: A value cannot be serialized.
+        """
+        if encoded is None:
+            if not isinstance(items, list | tuple):
+                raise CacheConfigurationError(
+                    "items", items, "must be a list of (key, entry, keep_for) triples"
+                )
+            for item in items:
+                if not isinstance(item, tuple) or len(item) != 3:
+                    raise CacheConfigurationError(
+                        "items", item, "each item must be a (key, entry, keep_for) triple"
+                    )
+                _check_item(*item, self._max_key_bytes)
+            tags = self._tags(tags)
         data = encoded or {key: self._encode(entry) for key, entry, _ in items}
 
         async def run() -> bool:
@@ -415,7 +497,11 @@ class RedisCache[T](BaseCache[T]):
         """Remove every key written with any of ``tags``; return how many went and which keys (unprefixed).
 
         A storage hook for caches layered on this one, such as `TieredCache`.
+
+        Raises:
+            CacheConfigurationError: ``tags`` is not an iterable of non-empty strings.
         """
+        tags = self._tags(tags)
 
         async def run() -> tuple[int, list[str]]:
             removed, keys = 0, []
@@ -480,6 +566,39 @@ class RedisCache[T](BaseCache[T]):
 
     def __repr__(self) -> str:
         return f"RedisCache(name={self.name!r}, prefix={self.prefix!r}, address={self._address!r})"
+
+
+def _check_item(key: object, entry: object, keep_for: object, max_key_bytes: int) -> None:
+    check_key(key, max_key_bytes)
+    if not isinstance(entry, Entry):
+        raise CacheConfigurationError("entry", entry, "must be an Entry")
+    if keep_for is not None:
+        check_positive("keep_for", keep_for, maximum=2 * MAX_SECONDS)
+
+
+def _format_name(serializer: object) -> str:
+    name = getattr(serializer, "format_name", None)
+    return name if isinstance(name, str) else type(serializer).__name__
+
+
+def _cache_options() -> frozenset[str]:
+    parameters = inspect.signature(RedisCache.__init__).parameters
+    return frozenset(name for name, p in parameters.items() if p.kind is p.KEYWORD_ONLY)
+
+
+_CACHE_OPTIONS = _cache_options()
+
+
+def _describe(exc: BaseException) -> str:
+    """The exception's type, and for an error reply its code (``OOM``, ``CLUSTERDOWN``), never more.
+
+    Messages may quote keys, so only the code of a server's error reply reaches logs and errors.
+    """
+    if isinstance(exc, ResponseError):
+        code = str(exc).split(" ", 1)[0]
+        if code.isupper() and code.isalpha():
+            return f"{type(exc).__name__} {code}"
+    return type(exc).__name__
 
 
 def _ms(seconds: float | None) -> int | None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from ._entry import Entry
 from ._memory import MemoryCache
 from ._redis import RedisCache
 from ._stats import CacheStats
-from ._validation import TTL, check_positive, check_positive_int, check_text
+from ._validation import MAX_SECONDS, TTL, check_non_negative, check_positive, check_positive_int, check_text
 from .exceptions import CacheConfigurationError
 
 logger = logging.getLogger("buttress.caching")
@@ -106,6 +107,10 @@ class TieredCache[T](BaseCache[T]):
         self._l1_on = False
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
+        # Callers of wait_until_subscribed, told the outcome of the next subscription attempt.
+        self._outcome_waiters: list[asyncio.Future[bool]] = []
+        self._retry_now = asyncio.Event()
+        self._last_warning = -math.inf
 
     @property
     def l1_stats(self) -> CacheStats:
@@ -123,11 +128,32 @@ class TieredCache[T](BaseCache[T]):
         return self._received
 
     async def wait_until_subscribed(self, within: float = 5.0) -> bool:
-        """Start the invalidation listener if needed; wait up to ``within`` seconds; say if it is up."""
+        """Return whether the invalidation subscription is up, trying to make it if it is not.
+
+        Starts the listener if needed (or wakes it from its back-off), then waits for the outcome of
+        its attempt to subscribe, at most ``within`` seconds. When Redis cannot be reached the
+        attempt fails at once, and so does this call: it returns ``False`` without waiting out
+        ``within``.
+
+        Raises:
+            CacheConfigurationError: ``within`` is not a finite number of seconds >= 0.
+        """
+        within = check_non_negative("within", within, maximum=MAX_SECONDS)
+        if self._subscribed.is_set():
+            return True
+        if self._closed:
+            return False
+        outcome = asyncio.get_running_loop().create_future()
+        self._outcome_waiters.append(outcome)
         self._ensure_listening()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._subscribed.wait(), within)
-        return self._subscribed.is_set()
+        self._retry_now.set()
+        try:
+            return await asyncio.wait_for(asyncio.shield(outcome), within)
+        except TimeoutError:
+            return self._subscribed.is_set()
+        finally:
+            if outcome in self._outcome_waiters:
+                self._outcome_waiters.remove(outcome)
 
     # --- primitives -------------------------------------------------------------------------------
 
@@ -298,31 +324,54 @@ class TieredCache[T](BaseCache[T]):
             pubsub = self.l2.client.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
-                # Any (re)connection of the subscription may have missed messages: start L1 empty.
                 connection: Any = pubsub.connection  # set by subscribe()
                 connection.register_connect_callback(self._on_reconnect)
-                await self._l1.clear()
-                self._l1_on = True
-                self._subscribed.set()
-                backoff = 0.05
                 async for message in pubsub.listen():
-                    if message.get("type") == "message":
+                    kind = message.get("type")
+                    if kind == "subscribe":
+                        # Confirmed by the server: from here on no message on the channel is missed.
+                        # Any (re)connection may have missed some before: start L1 empty.
+                        await self._l1.clear()
+                        self._l1_on = True
+                        self._subscribed.set()
+                        self._tell_waiters(True)
+                        backoff = 0.05
+                    elif kind == "message":
                         await self._apply(message["data"])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure of the subscription disables L1 until it is back
                 self._counters.errors += 1
-                logger.warning(
-                    "%s: invalidation subscription lost (%s); L1 disabled until it is back", self.name, exc
-                )
+                self._warn_lost(exc)
             finally:
                 self._l1_on = False
                 self._subscribed.clear()
                 await self._l1.clear()
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
-            await asyncio.sleep(backoff)
+            self._tell_waiters(False)
+            # Back off before the next attempt, unless a caller of wait_until_subscribed asks for one now.
+            self._retry_now.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._retry_now.wait(), backoff)
             backoff = min(backoff * 2, _MAX_BACKOFF)
+
+    def _tell_waiters(self, subscribed: bool) -> None:
+        waiters, self._outcome_waiters = self._outcome_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(subscribed)
+
+    def _warn_lost(self, exc: BaseException) -> None:
+        # At most one warning per the L2's warn_interval, however often the listener retries.
+        now = self._clock.monotonic()
+        if now - self._last_warning >= self.l2._warn_interval:
+            self._last_warning = now
+            logger.warning(
+                "%s: invalidation subscription lost (%s); L1 disabled until it is back",
+                self.name,
+                type(exc).__name__,
+            )
 
     async def _on_reconnect(self, connection: object) -> None:
         self._epoch += 1

@@ -1,4 +1,9 @@
-"""Checks of the arguments every cache takes, each raising an error that names the argument."""
+"""Checks of the arguments every cache takes, each raising an error that names the argument.
+
+Every number a caller passes goes through `_finite`: a bool, a non-number, NaN, an infinity or an
+integer too large for a float (``10**400``) is a `CacheConfigurationError`, never an ``OverflowError``
+or a ``TypeError`` from arithmetic further in.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,25 @@ from .exceptions import CacheConfigurationError, InvalidKeyError
 
 DEFAULT_MAX_KEY_BYTES = 1024
 
+# The longest duration accepted anywhere (TTLs, lock and breaker timings): about 31,700 years. Longer
+# is a mistake (milliseconds given as seconds); "forever" is ``None``. Every backend can store it:
+# Redis expiries are 64-bit milliseconds, 9.2e18.
+MAX_SECONDS = 10**12
+
 type TTL = float | timedelta
+
+
+def _finite(name: str, value: object, expected: str) -> float:
+    """``value`` as a float if it is an int or float (not a bool) with a finite float value."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise CacheConfigurationError(name, value, f"must be {expected}, not {type(value).__name__}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise CacheConfigurationError(name, value, f"must be {expected}, a finite number")
+    return number
 
 
 def ttl_seconds(value: TTL | None, *, name: str = "ttl") -> float | None:
@@ -18,78 +41,120 @@ def ttl_seconds(value: TTL | None, *, name: str = "ttl") -> float | None:
         return None
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
-    elif isinstance(value, bool) or not isinstance(value, int | float):
-        raise CacheConfigurationError(name, value, "must be a number of seconds or a timedelta")
     else:
-        seconds = float(value)
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise CacheConfigurationError(name, value, "must be a positive, finite number of seconds (or None)")
+        seconds = _finite(name, value, "a number of seconds or a timedelta")
+    if not 0 < seconds <= MAX_SECONDS:
+        raise CacheConfigurationError(
+            name, value, f"must be more than 0 and at most {MAX_SECONDS:.0e} seconds (or None for no expiry)"
+        )
     return seconds
 
 
 def check_key(key: object, max_bytes: int) -> str:
-    """Return ``key`` if it is a non-empty ``str`` of at most ``max_bytes`` UTF-8 bytes."""
+    """Return ``key`` if it is a non-empty ``str`` of at most ``max_bytes`` UTF-8 bytes, without NUL.
+
+    A key must be valid UTF-8 (no lone surrogates) so every backend can store it; NUL is reserved for
+    the backends' own bookkeeping keys.
+    """
     if not isinstance(key, str):
         raise InvalidKeyError("key", key, f"must be a str, not {type(key).__name__}")
     if not key:
         raise InvalidKeyError("key", key, "must not be empty")
-    # A code point takes at most 4 bytes in UTF-8: short keys need no encoding to be measured.
-    if len(key) * 4 <= max_bytes:
-        return key
-    size = len(key.encode("utf-8", "surrogatepass"))
-    if size > max_bytes:
-        raise InvalidKeyError(
-            "key",
-            key[:40] + "...",
-            f"is {size} bytes; the limit is {max_bytes} (hash long keys, or raise max_key_bytes)",
-        )
-    return key
+    if key.isascii():
+        if "\x00" in key:
+            raise InvalidKeyError("key", _shown(key), "must not contain NUL")
+        if len(key) <= max_bytes:
+            return key
+        size = len(key)
+    else:
+        try:
+            size = len(key.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise InvalidKeyError(
+                "key", _shown(key), "must be valid UTF-8 (it holds a lone surrogate)"
+            ) from None
+        if "\x00" in key:
+            raise InvalidKeyError("key", _shown(key), "must not contain NUL")
+        if size <= max_bytes:
+            return key
+    raise InvalidKeyError(
+        "key",
+        _shown(key),
+        f"is {size} bytes; the limit is {max_bytes} (hash long keys, or raise max_key_bytes)",
+    )
 
 
-def check_jitter(value: tuple[float, float] | float | None) -> tuple[float, float]:
+def _shown(text: str) -> str:
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
+def check_jitter(value: object) -> tuple[float, float]:
     """Return the jitter band ``(low, high)``; a single number means ``(0, value)``, ``None`` means none."""
     if value is None:
         return (0.0, 0.0)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        low, high = 0.0, float(value)
-    elif (
-        isinstance(value, tuple)
-        and len(value) == 2
-        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
-    ):
-        low, high = float(value[0]), float(value[1])
+    expected = "a fraction in [0, 1), a (low, high) pair of fractions, or None"
+    if isinstance(value, tuple) and len(value) == 2:
+        low, high = (_finite("jitter", v, expected) for v in value)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        low, high = 0.0, _finite("jitter", value, expected)
     else:
-        raise CacheConfigurationError(
-            "jitter", value, "must be a fraction, a (low, high) pair of fractions, or None"
-        )
+        raise CacheConfigurationError("jitter", value, f"must be {expected}")
     if not (0.0 <= low <= high < 1.0):
         raise CacheConfigurationError("jitter", value, "fractions must satisfy 0 <= low <= high < 1")
     return (low, high)
 
 
 def check_positive_int(name: str, value: object, *, minimum: int = 1) -> int:
-    """Return ``value`` if it is an int of at least ``minimum``."""
+    """Return ``value`` if it is an int (not a bool) of at least ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise CacheConfigurationError(name, value, f"must be an integer >= {minimum}")
     return value
 
 
-def check_non_negative(name: str, value: object) -> float:
-    """Return ``value`` as a float if it is a finite number >= 0."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-        raise CacheConfigurationError(name, value, "must be a finite number >= 0")
-    return float(value)
+def check_non_negative(name: str, value: object, *, maximum: float = MAX_SECONDS) -> float:
+    """Return ``value`` as a float if it is a finite number in [0, ``maximum``]."""
+    number = _finite(name, value, "a number >= 0")
+    if not 0 <= number <= maximum:
+        raise CacheConfigurationError(name, value, f"must be a number >= 0 and <= {maximum:g}")
+    return number
 
 
-def check_positive(name: str, value: object) -> float:
-    """Return ``value`` as a float if it is a finite number > 0."""
-    if check_non_negative(name, value) == 0:
-        raise CacheConfigurationError(name, value, "must be greater than 0")
-    return float(value)  # type: ignore[arg-type]
+def check_positive(name: str, value: object, *, maximum: float = MAX_SECONDS) -> float:
+    """Return ``value`` as a float if it is a finite number in (0, ``maximum``]."""
+    number = _finite(name, value, "a number > 0")
+    if not 0 < number <= maximum:
+        raise CacheConfigurationError(name, value, f"must be a number > 0 and <= {maximum:g}")
+    return number
+
+
+def check_bool(name: str, value: object) -> bool:
+    """Return ``value`` if it is a bool (``0``/``1`` and other truthy values are mistakes here)."""
+    if not isinstance(value, bool):
+        raise CacheConfigurationError(name, value, f"must be True or False, not {type(value).__name__}")
+    return value
 
 
 def check_text(name: str, value: object) -> str:
-    """Return ``value`` if it is a non-empty ``str``."""
+    """Return ``value`` if it is a non-empty ``str`` that is valid UTF-8 (no lone surrogates)."""
     if not isinstance(value, str) or not value:
-        raise CacheConfigurationError(name, value, "must be a non-empty string")
+        raise CacheConfigurationError(name, _shown_value(value), "must be a non-empty string")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise CacheConfigurationError(
+                name, _shown(value), "must be valid UTF-8 (no lone surrogates)"
+            ) from None
     return value
+
+
+def check_callable(name: str, value: object, *, optional: bool = False) -> None:
+    """Reject ``value`` unless it is callable (or ``None``, when ``optional``)."""
+    if optional and value is None:
+        return
+    if not callable(value):
+        raise CacheConfigurationError(name, _shown_value(value), "must be callable")
+
+
+def _shown_value(value: object) -> object:
+    return _shown(value) if isinstance(value, str) else value
