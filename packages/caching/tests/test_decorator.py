@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from buttress.caching import CacheConfigurationError, CachedFunction, MemoryCache, bypass_cache, cached
+from buttress.caching import (
+    CacheConfigurationError,
+    CachedFunction,
+    CachingTypeError,
+    MemoryCache,
+    bypass_cache,
+    cached,
+)
 from buttress.core import MISSING
 
 
@@ -160,16 +167,22 @@ async def test_concurrent_calls_share_one_execution(cache: MemoryCache[Any]) -> 
     assert calls == 1
 
 
-async def test_arguments_without_a_stable_repr_need_a_key_function(cache: MemoryCache[Any]) -> None:
+async def test_arguments_the_key_builder_cannot_encode_need_a_key_function(cache: MemoryCache[Any]) -> None:
     class Opaque:
         pass
 
+    calls = 0
+
     @cached(cache)
     async def use(thing: Opaque) -> int:
+        nonlocal calls
+        calls += 1
         return 1
 
-    with pytest.raises(CacheConfigurationError, match="no stable repr"):
+    with pytest.raises(CachingTypeError, match="thing") as info:
         await use(Opaque())
+    assert isinstance(info.value, TypeError)
+    assert calls == 0  # refused before anything ran
 
 
 async def test_long_arguments_are_hashed(cache: MemoryCache[Any]) -> None:

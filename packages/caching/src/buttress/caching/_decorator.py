@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextvars import ContextVar
 from typing import Any, Protocol, runtime_checkable
 
-from ._validation import TTL, check_text, ttl_seconds
+from ._keys import encode_argument, encode_arguments, finish
+from ._validation import TTL, check_bool, check_callable, check_text, ttl_seconds
 from .exceptions import CacheConfigurationError
 
 _BYPASS: ContextVar[bool] = ContextVar("buttress_caching_bypass", default=False)
-
-# Argument parts longer than this are replaced by their SHA-256, so keys stay short and bounded.
-_MAX_ARGS_CHARS = 200
 
 
 @runtime_checkable
@@ -85,19 +82,28 @@ class CachedFunction[**P, R]:
         func: Callable[P, Awaitable[R]],
         cache: ComputeCache[R] | Callable[[], ComputeCache[R]],
         *,
-        ttl: float | None,
+        ttl: TTL | None,
         key: Callable[P, str] | None,
         namespace: str,
         tags: Iterable[str] | Callable[P, Iterable[str]],
         cache_none: bool,
     ) -> None:
+        if not inspect.iscoroutinefunction(func):
+            raise CacheConfigurationError(
+                "func", getattr(func, "__qualname__", func), "must be an async function (async def)"
+            )
+        if not (isinstance(cache, ComputeCache) or callable(cache)):
+            raise CacheConfigurationError("cache", cache, "must be a cache or a callable returning one")
+        check_callable("key", key, optional=True)
+        if not callable(tags):
+            tags = _fixed_tags(tags)
         self.__wrapped__ = func
         self._cache = cache
-        self._ttl = ttl
+        self._ttl = ttl_seconds(ttl)
         self._key = key
-        self._namespace = namespace
+        self._namespace = check_text("namespace", namespace)
         self._tags = tags
-        self._cache_none = cache_none
+        self._cache_none = check_bool("cache_none", cache_none)
         self._signature = inspect.signature(func)
         parameters = list(self._signature.parameters.values())
         # Plain signatures (no *args, **kwargs, keyword-only) get keys without Signature.bind per call.
@@ -123,9 +129,16 @@ class CachedFunction[**P, R]:
     def key(self, *args: P.args, **kwargs: P.kwargs) -> str:
         """Return the cache key these arguments map to.
 
+        Without a ``key`` function, the key is the namespace and the arguments' values, bound to the
+        signature with defaults applied, in the encoding the documentation describes (type-tagged, so
+        ``1``, ``1.0``, ``True`` and ``"1"`` differ; dicts and sets in any order give one key);
+        beyond 200 characters, or with unprintable characters, their SHA-256.
+
         Raises:
-            CacheConfigurationError: An argument has no stable ``repr`` (it shows a memory address)
-                and no ``key`` function was given, or the arguments do not fit the signature.
+            CachingTypeError: An argument (or a value inside one) has a type no key can be built from
+                faithfully, and no ``key`` function was given.
+            CacheConfigurationError: The arguments do not fit the signature, or the ``key`` function
+                returned something other than a non-empty str.
         """
         if self._key is not None:
             built = self._key(*args, **kwargs)
@@ -165,17 +178,10 @@ class CachedFunction[**P, R]:
     def _default_key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         if not kwargs and self._plain and len(args) == len(self._names):
             # The common call: every argument given by position. No binding, no intermediate dict.
-            pairs = zip(self._names, args, strict=True)
-            joined = ",".join([f"{name}={_stable_repr(name, value)}" for name, value in pairs])
-            if len(joined) > _MAX_ARGS_CHARS:
-                return "sha256:" + hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
-            return joined
+            return encode_arguments(self._names, args)
         values = self._plain_values(args, kwargs)
         if values is not None:
-            joined = ",".join(f"{name}={_stable_repr(name, values[name])}" for name in self._names)
-            if len(joined) > _MAX_ARGS_CHARS:
-                return "sha256:" + hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
-            return joined
+            return encode_arguments(self._names, [values[name] for name in self._names])
         return self._bound_key(args, kwargs)
 
     def _plain_values(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any] | None:
@@ -199,35 +205,34 @@ class CachedFunction[**P, R]:
         try:
             bound = self._signature.bind(*args, **kwargs)
         except TypeError as exc:
-            raise CacheConfigurationError("arguments", (args, kwargs), str(exc)) from exc
+            raise CacheConfigurationError("arguments", None, str(exc), show_value=False) from None
         bound.apply_defaults()
         parts: list[str] = []
         for name, value in bound.arguments.items():
             kind = self._signature.parameters[name].kind
             if kind is inspect.Parameter.VAR_KEYWORD:
-                parts.extend(f"{k}={_stable_repr(k, v)}" for k, v in sorted(value.items()))
+                parts.append(f"{name}={encode_argument(name, dict(value))}")
             elif kind is inspect.Parameter.VAR_POSITIONAL:
-                parts.extend(_stable_repr(name, v) for v in value)
+                parts.append(f"{name}={encode_argument(name, tuple(value))}")
             else:
-                parts.append(f"{name}={_stable_repr(name, value)}")
-        joined = ",".join(parts)
-        if len(joined) > _MAX_ARGS_CHARS:
-            return "sha256:" + hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
-        return joined
+                parts.append(f"{name}={encode_argument(name, value)}")
+        return finish(",".join(parts))
 
     def __repr__(self) -> str:
         return f"<cached {self._namespace}>"
 
 
-def _stable_repr(name: str, value: object) -> str:
-    text = repr(value)
-    if " at 0x" in text:
+def _fixed_tags(tags: object) -> tuple[str, ...]:
+    if isinstance(tags, str | bytes) or not isinstance(tags, Iterable):
         raise CacheConfigurationError(
-            "key",
-            name,
-            f"argument {name!r} ({type(value).__name__}) has no stable repr; pass key=... to cached()",
+            "tags", tags, "must be an iterable of tags, or a function returning them"
         )
-    return text
+    fixed = tuple(tags)
+    for tag in fixed:
+        if not isinstance(tag, str):
+            raise CacheConfigurationError("tags", fixed, "every tag must be a non-empty string")
+        check_text("tags", tag)
+    return fixed
 
 
 def cached[**P, R](
@@ -250,14 +255,17 @@ def cached[**P, R](
         cache: The cache, or a zero-argument callable returning it (resolved at each call, for
             dependency injection and for caches made after import).
         ttl: TTL of each result (default: the cache's ``default_ttl``).
-        key: Builds the key from the call's arguments; by default the bound arguments' ``repr``s,
-            after defaults are applied, so ``f(1)`` and ``f(x=1)`` share a key.
+        key: Builds the key from the call's arguments. By default the key is built from the bound
+            arguments' values, after defaults are applied (so ``f(1)`` and ``f(x=1)`` share a key),
+            in a stable, type-tagged encoding (see `CachedFunction.key`); an argument of a type it
+            cannot encode raises `CachingTypeError` when the function is called.
         namespace: Prefix of every key; default ``module.qualname`` of the function.
         tags: Tags for each result, or a function of the arguments returning them.
         cache_none: Whether a ``None`` result is cached.
 
     Raises:
-        CacheConfigurationError: ``func`` is not an ``async def`` function, or ``ttl`` is invalid.
+        CacheConfigurationError: ``func`` is not an ``async def`` function, or another argument is
+            invalid (``ttl``, ``namespace``, a ``key`` that is not callable, ``tags``, ``cache_none``).
 
     Examples:
         >>> cache = MemoryCache[dict[str, str]](default_ttl=300)  # doctest: +SKIP
@@ -269,6 +277,9 @@ def cached[**P, R](
         raise CacheConfigurationError("cache", cache, "must be a cache or a callable returning one")
     if namespace is not None:
         check_text("namespace", namespace)
+    check_callable("key", key, optional=True)
+    fixed_tags = tags if callable(tags) else _fixed_tags(tags)
+    check_bool("cache_none", cache_none)
 
     def decorate(func: Callable[P, Awaitable[R]]) -> CachedFunction[P, R]:
         if not inspect.iscoroutinefunction(func):
@@ -281,7 +292,7 @@ def cached[**P, R](
             ttl=seconds,
             key=key,
             namespace=namespace or f"{func.__module__}.{func.__qualname__}",
-            tags=tags,
+            tags=fixed_tags,
             cache_none=cache_none,
         )
 

@@ -7,9 +7,11 @@ import hmac
 import pickle
 from typing import Any, cast
 
+from ._validation import check_bool
 from .exceptions import (
     CacheConfigurationError,
     CacheSerializationError,
+    CachingTypeError,
     MissingExtraError,
     SignatureMismatchError,
 )
@@ -28,7 +30,10 @@ class PickleSerializer[T]:
     Args:
         secret: At least 32 bytes from a secrets manager (``secrets.token_bytes(32)``).
         previous_secrets: Secrets whose signatures are still accepted on read (never used to sign).
-        protocol: The pickle protocol.
+        protocol: The pickle protocol, from 0 to `pickle.HIGHEST_PROTOCOL` (-1 means the highest).
+
+    Raises:
+        CacheConfigurationError: A secret shorter than 32 bytes or not bytes, or a bad ``protocol``.
     """
 
     __slots__ = ("_keys", "_protocol")
@@ -42,11 +47,23 @@ class PickleSerializer[T]:
         previous_secrets: tuple[bytes, ...] = (),
         protocol: int = pickle.HIGHEST_PROTOCOL,
     ) -> None:
+        if not isinstance(previous_secrets, tuple | list):
+            raise CacheConfigurationError(
+                "previous_secrets", None, "must be a tuple of secrets (bytes)", show_value=False
+            )
         for name, value in (("secret", secret), *(("previous_secrets", s) for s in previous_secrets)):
             if not isinstance(value, bytes) or len(value) < _MIN_SECRET_BYTES:
                 raise CacheConfigurationError(
-                    name, value, f"must be at least {_MIN_SECRET_BYTES} random bytes", show_value=False
+                    name, None, f"must be at least {_MIN_SECRET_BYTES} random bytes", show_value=False
                 )
+        if (
+            isinstance(protocol, bool)
+            or not isinstance(protocol, int)
+            or not -1 <= protocol <= pickle.HIGHEST_PROTOCOL
+        ):
+            raise CacheConfigurationError(
+                "protocol", protocol, f"must be an int from -1 to {pickle.HIGHEST_PROTOCOL}"
+            )
         self._keys = (secret, *previous_secrets)
         self._protocol = protocol
 
@@ -54,9 +71,14 @@ class PickleSerializer[T]:
         """Pickle ``value`` and prefix the signature."""
         try:
             body = pickle.dumps(value, protocol=self._protocol)
-        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        except Exception as exc:
+            # Whatever the value's own __reduce__ raises, or pickle's errors (PicklingError,
+            # TypeError, RecursionError...): the value cannot be stored.
             raise CacheSerializationError(
-                self.format_name, "dumps", str(exc), type_name=type(value).__name__
+                self.format_name,
+                "dumps",
+                f"{type(exc).__name__}: {exc}"[:300],
+                type_name=type(value).__name__,
             ) from exc
         return hmac.digest(self._keys[0], body, hashlib.sha256) + body
 
@@ -64,9 +86,11 @@ class PickleSerializer[T]:
         """Verify the signature, then unpickle.
 
         Raises:
+            CachingTypeError: ``data`` is not bytes.
             SignatureMismatchError: The signature is missing or was not made with a known secret.
             CacheSerializationError: The signature is good but the pickle cannot be loaded.
         """
+        data = _bytes(data)
         signature, body = data[:32], data[32:]
         if len(signature) != 32 or not any(
             hmac.compare_digest(signature, hmac.digest(key, body, hashlib.sha256)) for key in self._keys
@@ -94,6 +118,7 @@ class MsgpackSerializer[T]:
     format_name = "msgpack"
 
     def __init__(self, *, use_list: bool = True) -> None:
+        check_bool("use_list", use_list)
         try:
             import msgpack  # noqa: PLC0415 - optional extra
         except ImportError as exc:
@@ -105,13 +130,22 @@ class MsgpackSerializer[T]:
         """Encode ``value`` with msgpack."""
         try:
             return cast("bytes", self._msgpack.packb(value, use_bin_type=True))
-        except (TypeError, ValueError, OverflowError) as exc:
+        except Exception as exc:
             raise CacheSerializationError(
-                self.format_name, "dumps", str(exc), type_name=type(value).__name__
+                self.format_name,
+                "dumps",
+                f"{type(exc).__name__}: {exc}"[:300],
+                type_name=type(value).__name__,
             ) from exc
 
     def loads(self, data: bytes) -> T:
-        """Decode msgpack bytes."""
+        """Decode msgpack bytes.
+
+        Raises:
+            CachingTypeError: ``data`` is not bytes.
+            CacheSerializationError: ``data`` is not valid msgpack.
+        """
+        data = _bytes(data)
         try:
             return cast("T", self._msgpack.unpackb(data, raw=False, use_list=self._use_list))
         except Exception as exc:
@@ -119,3 +153,11 @@ class MsgpackSerializer[T]:
 
     def __repr__(self) -> str:
         return "MsgpackSerializer()"
+
+
+def _bytes(data: object) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, bytearray | memoryview):
+        return bytes(data)
+    raise CachingTypeError("data", "bytes", data)

@@ -9,6 +9,8 @@
         ├── CacheSerializationError                (also SerializationError, ValueError) a value that cannot
         │   │                                      be stored, or stored bytes that cannot be read
         │   └── SignatureMismatchError             a signed (pickle) payload whose HMAC does not verify
+        ├── CachingTypeError                       (also ArgumentTypeError, TypeError) an argument of a
+        │                                          `cached` function that no key can be built from
         ├── CacheBackendUnavailableError           (also BackendUnavailableError, ConnectionError) raised
         │                                          only in strict mode; otherwise the cache degrades
         └── MissingExtraError                      (also ImportError) a backend whose extra is not installed
@@ -20,7 +22,13 @@ always raise.
 
 from __future__ import annotations
 
-from buttress.core import BackendUnavailableError, ButtressError, ConfigurationError, SerializationError
+from buttress.core import (
+    ArgumentTypeError,
+    BackendUnavailableError,
+    ButtressError,
+    ConfigurationError,
+    SerializationError,
+)
 from buttress.core import MissingExtraError as CoreMissingExtraError
 
 __all__ = [
@@ -28,6 +36,7 @@ __all__ = [
     "CacheConfigurationError",
     "CacheSerializationError",
     "CachingError",
+    "CachingTypeError",
     "InvalidKeyError",
     "MissingExtraError",
     "SignatureMismatchError",
@@ -56,6 +65,31 @@ class SignatureMismatchError(CacheSerializationError):
     Raised by `PickleSerializer.loads`; a cache reading such a payload treats it as a miss (and
     counts an error), so bytes planted in Redis by someone without the secret are never unpickled.
     """
+
+
+class CachingTypeError(CachingError, ArgumentTypeError):
+    """An argument has a type that cannot be used: for `cached`, one no key can be built from faithfully.
+
+    Raised when the function is called, before anything is read or computed, instead of building a
+    key that another call's arguments could share. The message names the argument and, for a value
+    inside a container, where in it (``user.address``, ``items[3]``).
+
+    Args:
+        parameter: The argument, and the path inside it.
+        expected: What it should have been.
+        actual: The value given (only its type's name is kept).
+        reason: Why it was refused and what to do instead.
+
+    Attributes:
+        reason: Why it was refused and what to do instead.
+    """
+
+    def __init__(self, parameter: str, expected: str, actual: object, *, reason: str = "") -> None:
+        super().__init__(parameter, expected, actual)
+        self.reason = reason
+        if reason:
+            self.message = f"{self.message}: {reason}"
+            self.args = (self.message,)
 
 
 class CacheBackendUnavailableError(CachingError, BackendUnavailableError):
