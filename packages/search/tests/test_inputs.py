@@ -21,6 +21,7 @@ from buttress.search import (
     InvalidDocumentError,
     MemorySearch,
     Not,
+    ParsedQuery,
     PostgresSearch,
     Range,
     Schema,
@@ -146,6 +147,8 @@ def test_nul_and_lone_surrogates_are_refused_where_they_are_given(
         ),
         (lambda: PostgresSearch.from_dsn(DEAD_DSN, SCHEMA, min_size=5, max_size=2), SearchConfigurationError),
         (lambda: Schema.from_dict({}), SearchConfigurationError),
+        (lambda: ParsedQuery(terms=5), SearchTypeError),  # type: ignore[arg-type]
+        (lambda: ParsedQuery(phrases=("a\x00",)), SearchConfigurationError),
         (lambda: Analyzer.from_dict({"stemmer": None}), SearchConfigurationError),
     ],
 )

@@ -71,10 +71,17 @@ class ParsedQuery:
     phrases: tuple[str, ...] = ()
     excluded: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        for name in ("terms", "phrases", "excluded"):
+            given: object = getattr(self, name)
+            if isinstance(given, str | bytes | bytearray) or not isinstance(given, Sequence):
+                raise SearchTypeError(f"ParsedQuery.{name}", "a tuple of str", given)
+            object.__setattr__(self, name, tuple(check_str(f"ParsedQuery.{name}", part) for part in given))
+
     @property
     def positive(self) -> tuple[str, ...]:
         """Terms and phrases, which select and score documents."""
-        return tuple(self.terms) + tuple(self.phrases)
+        return self.terms + self.phrases
 
 
 def parse_query(text: str, syntax: Syntax = "web") -> ParsedQuery:
