@@ -16,6 +16,7 @@ import random
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -248,7 +249,6 @@ TARGETS: list[Target] = [
     (NetworkPolicy().check, ("hooks.example.com", "8.8.8.8"), {}),
     (SafeNetworkBackend, (NetworkPolicy(),), {"resolver": StaticResolver(), "inner": None}),
     (SafeNetworkBackend(resolver=StaticResolver()).connect_unix_socket, ("/tmp/x",), {"timeout": 1.0}),  # noqa: S108
-    (SafeNetworkBackend(resolver=StaticResolver()).sleep, (0.0,), {}),
     (
         SafeTransport,
         (NetworkPolicy(),),
@@ -295,6 +295,17 @@ def test_the_system_resolver_raises_typed_errors_or_oserror() -> None:
     """Property: `SystemResolver.resolve` raises a typed error for a bad argument, `OSError` (its
     Protocol's contract) for a name that does not resolve."""
     check_hostile(SystemResolver().resolve, "localhost", 443, allowed=(OSError,))
+
+
+def _sleeps(value: object) -> bool:
+    """A duration the backend really sleeps for (up to a minute): valid, and too slow to draw."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0.01 < value <= 60
+
+
+def test_sleep_raises_typed_errors() -> None:
+    """Property: `SafeNetworkBackend.sleep` takes 0 to 60 seconds; anything else is a typed error."""
+    backend = SafeNetworkBackend(resolver=StaticResolver())
+    check_hostile(backend.sleep, 0.0, values=hostile_values().filter(lambda v: not _sleeps(v)))
 
 
 def test_connect_tcp_raises_typed_errors_or_httpcores() -> None:
@@ -547,8 +558,15 @@ def test_what_the_helper_found_that_is_not_an_error() -> None:
     assert _run(MemoryEndpointStore().delete([])) is False  # type: ignore[arg-type]
     assert parse_retry_after(-1, NOW) is None  # type: ignore[arg-type]
     assert "outside the tolerance" in str(TimestampOutsideToleranceError("", NOW, 10**400))  # type: ignore[arg-type]
+    assert "outside the tolerance" in str(TimestampOutsideToleranceError(0, Decimal("NaN"), Decimal("sNaN")))  # type: ignore[arg-type]
     with pytest.raises(OSError, match="not a valid host name"):
         _run(SystemResolver().resolve("a" * 64 + ".example", 443))  # a DNS label is at most 63
     with pytest.raises(WebhookConfigurationError):
         _run(SystemResolver().resolve("\ud800", 443))
     assert RetrySchedule.exponential(factor=1e6, attempts=200, cap=36000).delays[-1] == 36000
+    # bool(NotImplemented) is a DeprecationWarning (an error here): the value is simply not shown.
+    assert str(WebhookConfigurationError("a", 1, "r", show_value=NotImplemented)) == "invalid a: r"  # type: ignore[arg-type]
+    assert parse_retry_after(NotImplemented, NOW) is None  # type: ignore[arg-type]
+    assert "refusing to connect to 0" in str(UnsafeDestinationError(0, Decimal("sNaN"), "x"))  # type: ignore[arg-type]
+    with pytest.raises(WebhookConfigurationError):
+        SafeTransport(retries=9)  # httpcore would pause 64 s before the 9th

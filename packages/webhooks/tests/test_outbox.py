@@ -599,3 +599,27 @@ async def test_cancelling_a_worker_gives_back_the_claims_it_never_sent(
         assert await survivor.run_once() == 1
     (unsent,) = await outbox.deliveries(second.id)
     assert (unsent.status, unsent.attempts) == (DeliveryStatus.DELIVERED, 1)
+
+
+async def test_a_delivery_past_a_shortened_schedule_is_dead_with_that_reason(
+    outbox: PostgresOutbox, pool: asyncpg.Pool[Any], fake_clock: FakeClock
+) -> None:
+    """A deploy with a shorter schedule buries the deliveries that already used it up."""
+    await endpoint(outbox, "http://127.0.0.1:9/")
+    message = await outbox.send("e", {})
+    for number in (1, 2):
+        (claim,) = await outbox.claim(limit=1, lease=30, token=f"w{number}")
+        await outbox.complete(
+            claim, status=DeliveryStatus.PENDING, next_attempt_at=fake_clock.now(), attempt=None
+        )
+    shorter = PostgresOutbox(
+        pool,
+        outbox.endpoints,
+        schedule=RetrySchedule((0, 5), jitter=0),
+        clock=fake_clock,
+        table_prefix=outbox.table_prefix,
+    )
+    claims, dead = await shorter.claim_and_reap(limit=5, lease=30, token="w3")  # noqa: S106 - a lease token
+    assert claims == []
+    assert [(d.message_id, d.attempts) for d in dead] == [(message.id, 2)]
+    assert dead[0].last_error == "no attempt left under the retry schedule (2 attempts)"

@@ -249,3 +249,20 @@ async def test_lifespan_messages_are_answered() -> None:
 
     await app({"type": "lifespan"}, receive, send)  # type: ignore[arg-type]
     assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+@pytest.mark.redis
+async def test_a_failing_handler_with_the_guard_down_still_answers_500(redis_server: RedisServer) -> None:
+    """The handler fails and Redis goes down before the id is released: a 500, nothing escapes."""
+    guard = RedisReplayGuard.from_url(redis_server.url)
+
+    async def handler(webhook: VerifiedWebhook) -> None:
+        redis_server.stop()
+        raise RuntimeError("handler broke")
+
+    try:
+        app = WebhookEndpoint(handler, WebhookReceiver(WebhookVerifier(SECRET), replay_guard=guard))
+        response = await _post(app, WebhookSigner(SECRET).headers(BODY), BODY)
+        assert response.status_code == 500
+    finally:
+        await guard.aclose()

@@ -150,7 +150,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
         WebhookConfigurationError: ``now`` is not a timezone-aware datetime.
     """
     aware_datetime("now", now)
-    if not value or not isinstance(value, str):
+    if not isinstance(value, str) or not value:
         return None
     text = value.strip()
     if text.isascii() and text.isdigit():

@@ -213,7 +213,11 @@ class WebhookEndpoint:
             result = await self._handler(webhook)
         except Exception:
             logger.exception("webhook handler failed for %s", webhook.replay_key)
-            await self._receiver.forget(webhook)
+            try:
+                await self._receiver.forget(webhook)
+            except StoreUnavailableError:
+                # The id stays claimed until its TTL: the sender's retries are answered 200 until then.
+                logger.warning("replay guard unavailable; could not release %s", webhook.replay_key)
             await _respond(send, 500, b"handler failed")
             return
         status = result if isinstance(result, int) and 200 <= result < 300 else 204

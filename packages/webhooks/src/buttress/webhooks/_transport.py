@@ -167,7 +167,7 @@ class SafeNetworkBackend(httpcore.AsyncNetworkBackend):
         raise UnsafeDestinationError(path, None, "unix sockets are not a webhook destination")
 
     async def sleep(self, seconds: float) -> None:
-        """Sleep (httpcore's pause between connection retries, which is well under a minute).
+        """Sleep (httpcore's pause between connection retries: at most 32 s with 8 retries).
 
         Raises:
             WebhookConfigurationError: ``seconds`` is not a number from 0 to 60.
@@ -244,9 +244,9 @@ class _ConnectionPool(httpcore.AsyncConnectionPool):
         return connection
 
 
-# httpcore's pause between connection retries is well under this.
+# httpcore pauses 0, 0.5, 1, 2... seconds between connection retries: 32 s before the 8th.
+_MAX_RETRIES: Final = 8
 _MAX_SLEEP: Final = 60.0
-_MAX_RETRIES: Final = 10
 
 
 def _check_host_and_port(host: object, port: object) -> None:

@@ -112,11 +112,11 @@ class TimestampOutsideToleranceError(WebhookVerificationError):
     def __init__(self, timestamp: datetime, now: datetime, tolerance: float) -> None:
         try:
             direction = "too old" if timestamp < now else "too far in the future"
-        except TypeError:  # not two comparable datetimes: say so plainly rather than fail here
+        except (TypeError, ArithmeticError):  # not two comparable times: say so rather than fail here
             direction = "outside the tolerance"
         try:
             limit = f"{tolerance:g}"
-        except (TypeError, ValueError, OverflowError):
+        except (TypeError, ValueError, ArithmeticError):
             limit = safe_repr(tolerance)
         super().__init__(
             f"the webhook timestamp {_when(timestamp)} is {direction}: more than {limit} s "
@@ -148,7 +148,14 @@ class ReplayedWebhookError(WebhookVerificationError):
 
 
 class WebhookConfigurationError(WebhooksError, ConfigurationError):
-    """An argument is invalid; the message names it."""
+    """An argument is invalid; the message names it.
+
+    The value is shown in the message only when ``show_value`` is exactly ``True``.
+    """
+
+    def __init__(self, parameter: str, value: object, reason: str, *, show_value: bool = True) -> None:
+        # "is True", not truthiness: NotImplemented or an object with a raising __bool__ hides the value.
+        super().__init__(parameter, value, reason, show_value=show_value is True)
 
 
 class InvalidSecretError(WebhookConfigurationError):
@@ -195,7 +202,7 @@ class UnsafeDestinationError(WebhooksError):
     """
 
     def __init__(self, host: str, address: str | None, reason: str) -> None:
-        where = f" ({address})" if address is not None and address != host else ""
+        where = f" ({address})" if isinstance(address, str) and address != host else ""
         super().__init__(
             f"refusing to connect to {host!r}{where}: {reason}; add the network to the policy's allow-list "
             "only if this destination is meant to be reachable"
