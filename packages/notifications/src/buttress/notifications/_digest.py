@@ -7,12 +7,14 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from ._model import check_name
+from ._model import check_id, check_instant, check_name
 from ._wallclock import first_instant
 from .exceptions import NotificationConfigurationError
 
 __all__ = ["DigestRule"]
 
+_MIN_WINDOW: Final = timedelta(seconds=1)
+_MAX_WINDOW: Final = timedelta(days=366)
 _EPOCH: Final = datetime(2000, 1, 3, tzinfo=UTC)  # a Monday, so weekly windows start on Mondays
 
 
@@ -42,9 +44,11 @@ class DigestRule:
         if (self.window is None) == (self.at is None):
             raise NotificationConfigurationError("window", self.window, "give exactly one of window and at")
         if self.window is not None and (
-            not isinstance(self.window, timedelta) or self.window < timedelta(seconds=1)
+            not isinstance(self.window, timedelta) or not _MIN_WINDOW <= self.window <= _MAX_WINDOW
         ):
-            raise NotificationConfigurationError("window", self.window, "must be a timedelta of at least 1 s")
+            raise NotificationConfigurationError(
+                "window", self.window, "must be a timedelta from 1 second to 366 days"
+            )
         if self.at is not None and (not isinstance(self.at, time) or self.at.tzinfo is not None):
             raise NotificationConfigurationError(
                 "at", self.at, "must be a naive datetime.time (local wall time)"
@@ -52,6 +56,9 @@ class DigestRule:
 
     def closes_at(self, now: datetime, zone: ZoneInfo) -> datetime:
         """The end (UTC) of the window that ``now`` falls in: the next boundary strictly after ``now``."""
+        check_instant("now", now)
+        if not isinstance(zone, ZoneInfo):
+            raise NotificationConfigurationError("zone", type(zone).__name__, "must be a ZoneInfo")
         now = now.astimezone(UTC)
         if self.window is not None:
             windows = (now - _EPOCH) // self.window
@@ -68,4 +75,7 @@ class DigestRule:
 
     def group(self, recipient_id: str, channel: str, closes_at: datetime) -> str:
         """The group id shared by every notification of one digest."""
+        check_id("recipient_id", recipient_id)
+        check_name("channel", channel)
+        check_instant("closes_at", closes_at)
         return f"{self.key}|{channel}|{closes_at.astimezone(UTC).isoformat()}|{recipient_id}"

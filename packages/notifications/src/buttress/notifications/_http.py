@@ -137,6 +137,8 @@ class TwilioSmsProvider:
 
     async def send(self, sms: Sms) -> str:
         """POST ``To``, ``From`` and ``Body``; return the ``sid`` the provider answers with."""
+        if not isinstance(sms, Sms):
+            raise NotificationConfigurationError("sms", type(sms).__name__, "must be an Sms")
         try:
             response = await self._client.post(
                 self._url, data={"To": sms.to, "From": self._sender, "Body": sms.body}, auth=self._auth

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from pydantic import BaseModel
+
+from buttress.core import check_count, check_text
 
 from ._address import unsafe_text
 from .exceptions import InvalidAddressError, NotificationConfigurationError
@@ -25,6 +27,9 @@ __all__ = [
     "Rendered",
 ]
 
+_Config = NotificationConfigurationError
+_MAX_JOB_TEXT: Final = 4096
+_MAX_ATTEMPTS: Final = 2**31 - 1
 _NAME: Final = re.compile(r"[A-Za-z0-9_.:\-]{1,100}")
 _MAX_ID: Final = 200
 _MAX_ADDRESS: Final = 4096
@@ -36,6 +41,28 @@ def check_name(parameter: str, value: object) -> str:
         shown = value if isinstance(value, str) and len(value) <= _MAX_ID else type(value).__name__
         raise NotificationConfigurationError(parameter, shown, "must be 1-100 characters of [A-Za-z0-9_.:-]")
     return value
+
+
+def check_instant(parameter: str, value: object) -> datetime:
+    """Return ``value`` when it is a timezone-aware datetime; raise otherwise."""
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise _Config(parameter, type(value).__name__, "must be a timezone-aware datetime")
+    return value
+
+
+def check_protocol(parameter: str, value: object, members: tuple[str, ...], protocol: str) -> None:
+    """Raise unless ``value`` has every one of ``members`` (a structural check of a Protocol argument)."""
+    if not all(hasattr(value, member) for member in members):
+        raise NotificationConfigurationError(parameter, type(value).__name__, f"must be a {protocol}")
+
+
+def check_mapping(parameter: str, value: object) -> dict[Any, Any]:
+    """A dict copy of ``value`` when it is a mapping (``None`` is empty); raise otherwise."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise NotificationConfigurationError(parameter, type(value).__name__, "must be a mapping")
+    return dict(value.items())
 
 
 def check_id(parameter: str, value: object, *, max_length: int = _MAX_ID) -> str:
@@ -66,6 +93,14 @@ class NotificationStatus(StrEnum):
     FAILED = "failed"
     SUPPRESSED = "suppressed"
     DEAD = "dead"
+
+    @classmethod
+    def _missing_(cls, value: object) -> NotificationStatus:
+        raise NotificationConfigurationError(
+            "status",
+            value if isinstance(value, str) and len(value) <= _MAX_ID else type(value).__name__,
+            "must be one of " + ", ".join(s.value for s in cls),
+        )
 
     @property
     def final(self) -> bool:
@@ -177,8 +212,8 @@ class Rendered:
     def __post_init__(self) -> None:
         for part in ("subject", "text", "html"):
             value = getattr(self, part)
-            if not isinstance(value, str) and not (part == "html" and value is None):
-                raise NotificationConfigurationError(part, type(value).__name__, "must be a string")
+            if value is not None or part != "html":
+                check_text(part, value, allow_empty=True, show_value=False, error=_Config)
 
 
 class DigestEntry(BaseModel):
@@ -231,6 +266,40 @@ class Job:
     fallback_address: str | None = None
     lease_until: datetime | None = None
 
+    def __post_init__(self) -> None:
+        # Checked here, so a job built by hand cannot carry what the outbox's database refuses.
+        for name in ("id", "notification_id", "recipient_id", "channel", "category"):
+            check_text(name, getattr(self, name), max_bytes=_MAX_JOB_TEXT, error=_Config)
+        for name in _OPTIONAL_TEXT:
+            value = getattr(self, name)
+            if value is not None:
+                check_text(name, value, allow_empty=True, error=_Config)
+        if not isinstance(self.content, Rendered):
+            raise _Config("content", type(self.content).__name__, "must be Rendered")
+        for name in ("created_at", "available_at", "lease_until"):
+            value = getattr(self, name)
+            if value is not None or name != "lease_until":
+                check_instant(name, value)
+        if not isinstance(self.status, NotificationStatus):
+            raise _Config("status", type(self.status).__name__, "must be a NotificationStatus")
+        if not isinstance(self.critical, bool):
+            raise _Config("critical", type(self.critical).__name__, "must be a bool")
+        check_count("attempts", self.attempts, maximum=_MAX_ATTEMPTS, error=_Config)
+
     def but(self, **changes: object) -> Job:
-        """Return a copy with ``changes``."""
+        """Return a copy with ``changes``.
+
+        Raises:
+            NotificationConfigurationError: A change names no field of `Job`, or has a bad value.
+        """
+        unknown = sorted(set(changes) - _JOB_FIELDS)
+        if unknown:
+            raise _Config("changes", unknown[0], "names no field of Job")
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+_JOB_FIELDS: Final = frozenset(f.name for f in fields(Job))
+_OPTIONAL_TEXT: Final = (
+    "address", "dedupe_key", "reason", "digest_group", "digest_key", "digest_template",
+    "fallback_channel", "fallback_address",
+)  # fmt: skip

@@ -13,11 +13,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from buttress.core import Clock
+from buttress.core import Clock, check_count, check_seconds
 
 from ._channels import Message, NotificationChannel
 from ._digest import DigestRule
-from ._model import DigestContext, DigestEntry, Job, Notification, NotificationStatus, Rendered, check_name
+from ._model import (
+    DigestContext,
+    DigestEntry,
+    Job,
+    Notification,
+    NotificationStatus,
+    Rendered,
+    check_mapping,
+    check_name,
+    check_protocol,
+)
 from ._outbox import Claim, MemoryOutbox, Outbox
 from ._preferences import (
     MemoryPreferenceStore,
@@ -44,6 +54,12 @@ from .exceptions import (
 __all__ = ["DeliveryWorker", "Notifier", "RetryPolicy"]
 
 _log = logging.getLogger(__name__)
+_Config = NotificationConfigurationError
+_MAX_BATCH: Final = 10_000
+_MAX_CONCURRENCY: Final = 1_000
+_MAX_LEASE: Final = 7 * 86_400.0
+_MAX_DELAY: Final = 365 * 86_400.0
+_MAX_RETRIES: Final = 1_000
 _S = NotificationStatus
 _UTC_ZONE: Final = ZoneInfo("UTC")
 
@@ -62,13 +78,23 @@ class RetryPolicy:
     jitter: float = 0.1
 
     def __post_init__(self) -> None:
-        if not all(isinstance(d, int | float) and d >= 0 for d in self.delays):
-            raise NotificationConfigurationError("delays", self.delays, "must be seconds >= 0")
-        if not 0 <= self.jitter < 1:
-            raise NotificationConfigurationError("jitter", self.jitter, "must be in [0, 1)")
+        delays: object = self.delays
+        if isinstance(delays, str | bytes) or not isinstance(delays, Iterable):
+            raise _Config("delays", type(delays).__name__, "must be a sequence of seconds")
+        checked = tuple(
+            check_seconds("delays", d, allow_zero=True, maximum=_MAX_DELAY, error=_Config) for d in delays
+        )
+        if len(checked) > _MAX_RETRIES:
+            raise _Config("delays", len(checked), f"must hold at most {_MAX_RETRIES} delays")
+        object.__setattr__(self, "delays", checked)
+        jitter = check_seconds("jitter", self.jitter, allow_zero=True, maximum=1.0, error=_Config)
+        if jitter >= 1:
+            raise _Config("jitter", self.jitter, "must be in [0, 1)")
+        object.__setattr__(self, "jitter", jitter)
 
     def delay(self, attempts: int) -> float | None:
         """Seconds before the next try after ``attempts`` tries, or ``None`` when retries are exhausted."""
+        check_count("attempts", attempts, minimum=1, error=_Config)
         if attempts > len(self.delays):
             return None
         base = self.delays[attempts - 1]
@@ -107,30 +133,34 @@ class Notifier:
         clock: Clock | None = None,
     ) -> None:
         if not isinstance(templates, TemplateRegistry):
-            raise NotificationConfigurationError(
-                "templates", type(templates).__name__, "must be a TemplateRegistry"
-            )
+            raise _Config("templates", type(templates).__name__, "must be a TemplateRegistry")
         self.templates = templates
         self.channels: dict[str, NotificationChannel[Any]] = {}
+        given: object = channels
+        if isinstance(given, str | bytes) or not isinstance(given, Iterable):
+            raise _Config("channels", type(given).__name__, "must be channels")
         for channel in channels:
+            check_protocol("channels", channel, ("name", "prepare", "deliver"), "NotificationChannel")
             self.channels[check_name("channel.name", channel.name)] = channel
+        _check_collaborators(outbox, preferences, defaults, clock)
         self.outbox: Outbox = outbox if outbox is not None else MemoryOutbox(clock=clock)
-        self.clock: Clock = clock or self.outbox.clock
+        self.clock: Clock = clock if clock is not None else self.outbox.clock
         self.preferences: PreferenceStore = (
             preferences if preferences is not None else MemoryPreferenceStore()
         )
         self.defaults = defaults or PreferenceDefaults()
-        self.digests = dict(digests or {})
+        self.digests: dict[str, DigestRule] = check_mapping("digests", digests)
         for category, rule in self.digests.items():
+            check_name("digests", category)
             if not isinstance(rule, DigestRule):
-                raise NotificationConfigurationError("digests", category, "values must be DigestRule")
+                raise _Config("digests", category, "values must be DigestRule")
             if rule.template not in templates:
-                raise NotificationConfigurationError(
-                    "digests", rule.template, "names an unregistered template"
-                )
-        self.failover = dict(failover or {})
+                raise _Config("digests", rule.template, "names an unregistered template")
+        self.failover: dict[str, str] = check_mapping("failover", failover)
         for primary, secondary in self.failover.items():
             for name in (primary, secondary):
+                if not isinstance(name, str):
+                    raise _Config("failover", type(name).__name__, "must name channels")
                 if name not in self.channels:
                     raise UnknownChannelError(name)
 
@@ -149,9 +179,7 @@ class Notifier:
                 valid address for its channel. Nothing was stored.
         """
         if not isinstance(notification, Notification):
-            raise NotificationConfigurationError(
-                "notification", type(notification).__name__, "must be a Notification"
-            )
+            raise _Config("notification", type(notification).__name__, "must be a Notification")
         recipient = notification.recipient
         names = self._channel_names(recipient.addresses, channels)
         content = self.templates.render(notification.template, notification.context)
@@ -170,15 +198,11 @@ class Notifier:
         if channels is None:
             return [c for c in self.channels if c in addresses]
         if isinstance(channels, str) or not isinstance(channels, Iterable):
-            raise NotificationConfigurationError(
-                "channels", type(channels).__name__, "must be a sequence of channel names"
-            )
+            raise _Config("channels", type(channels).__name__, "must be a sequence of channel names")
         names: list[str] = []
         for name in channels:
             if not isinstance(name, str):
-                raise NotificationConfigurationError(
-                    "channels", type(name).__name__, "must hold channel names"
-                )
+                raise _Config("channels", type(name).__name__, "must hold channel names")
             if name not in self.channels:
                 raise UnknownChannelError(name)
             if name not in names:  # naming a channel twice sends once
@@ -297,21 +321,29 @@ class DeliveryWorker:
         batch: int = 50,
         concurrency: int = 10,
     ) -> None:
-        if not isinstance(batch, int) or batch < 1:
-            raise NotificationConfigurationError("batch", batch, "must be an int >= 1")
-        if not isinstance(concurrency, int) or concurrency < 1:
-            raise NotificationConfigurationError("concurrency", concurrency, "must be an int >= 1")
-        if not isinstance(lease, int | float) or lease <= 0:
-            raise NotificationConfigurationError("lease", lease, "must be seconds > 0")
-        if (recipient_rate is not None or channel_rates) and limiter is None:
-            raise NotificationConfigurationError("limiter", None, "rates need a limiter")
+        if not isinstance(notifier, Notifier):
+            raise _Config("notifier", type(notifier).__name__, "must be a Notifier")
+        check_count("batch", batch, minimum=1, maximum=_MAX_BATCH, error=_Config)
+        check_count("concurrency", concurrency, minimum=1, maximum=_MAX_CONCURRENCY, error=_Config)
+        self._lease = check_seconds("lease", lease, maximum=_MAX_LEASE, error=_Config)
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise _Config("retry", type(retry).__name__, "must be a RetryPolicy")
+        self._retries: dict[str, RetryPolicy] = check_mapping("retries", retries)
+        if not all(isinstance(p, RetryPolicy) for p in self._retries.values()):
+            raise _Config("retries", "<values>", "values must be RetryPolicy")
+        if limiter is not None:
+            check_protocol("limiter", limiter, ("acquire",), "RateLimiter")
+        if recipient_rate is not None and not isinstance(recipient_rate, Rate):
+            raise _Config("recipient_rate", type(recipient_rate).__name__, "must be a Rate")
+        self._channel_rates: dict[str, Rate] = check_mapping("channel_rates", channel_rates)
+        if not all(isinstance(r, Rate) for r in self._channel_rates.values()):
+            raise _Config("channel_rates", "<values>", "values must be Rate")
+        if (recipient_rate is not None or self._channel_rates) and limiter is None:
+            raise _Config("limiter", None, "rates need a limiter")
         self.notifier = notifier
         self._retry = retry or RetryPolicy()
-        self._retries = dict(retries or {})
         self._limiter = limiter
         self._recipient_rate = recipient_rate
-        self._channel_rates = dict(channel_rates or {})
-        self._lease = float(lease)
         self._batch = batch
         self._concurrency = concurrency
 
@@ -354,6 +386,7 @@ class DeliveryWorker:
 
     async def drain(self, *, max_rounds: int = 1000) -> int:
         """Call `run_once` until nothing is due; return the number of claims processed."""
+        check_count("max_rounds", max_rounds, minimum=1, error=_Config)
         total = 0
         for _ in range(max_rounds):
             done = await self.run_once()
@@ -368,6 +401,7 @@ class DeliveryWorker:
         An outbox or rate limiter that cannot be reached is logged and retried after ``poll_interval``;
         the claims it interrupted are taken again when their lease runs out.
         """
+        check_seconds("poll_interval", poll_interval, maximum=3600.0, error=_Config)
         while True:
             try:
                 done = await self.run_once()
@@ -475,6 +509,17 @@ class DeliveryWorker:
         return outcome, new
 
 
+def _check_collaborators(outbox: object, preferences: object, defaults: object, clock: object) -> None:
+    if outbox is not None:
+        check_protocol("outbox", outbox, ("clock", "enqueue", "claim", "settle"), "Outbox")
+    if preferences is not None:
+        check_protocol("preferences", preferences, ("get", "put", "delete"), "PreferenceStore")
+    if defaults is not None and not isinstance(defaults, PreferenceDefaults):
+        raise _Config("defaults", type(defaults).__name__, "must be PreferenceDefaults")
+    if clock is not None:
+        check_protocol("clock", clock, ("now", "monotonic"), "Clock")
+
+
 class _Batch:
     """The claims of one `DeliveryWorker.run_once`, shared by its lanes."""
 
@@ -513,7 +558,7 @@ class _Shielded:
 
 def _failover(job: Job, now: datetime) -> Job:
     if job.fallback_channel is None or job.fallback_address is None:  # pragma: no cover - checked by caller
-        raise NotificationConfigurationError("fallback_channel", None, "the job has no fallback")
+        raise _Config("fallback_channel", None, "the job has no fallback")
     return Job(
         id=uuid.uuid4().hex,
         notification_id=job.notification_id,

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Final, Protocol
 
-from buttress.core import Clock, SystemClock
+from buttress.core import Clock, SystemClock, check_count, check_seconds, check_text
 
-from ._model import Job, NotificationStatus
+from ._model import Job, NotificationStatus, check_instant, check_protocol
 from .exceptions import NotificationConfigurationError, NotificationNotFoundError
 
 __all__ = ["Claim", "MemoryOutbox", "Outbox"]
 
+_Config = NotificationConfigurationError
+
 _S = NotificationStatus
+_MAX_LIMIT: Final = 10_000
+_MAX_LEASE: Final = 7 * 86_400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +28,12 @@ class Claim:
 
     token: str
     jobs: tuple[Job, ...]
+
+    def __post_init__(self) -> None:
+        check_text("token", self.token, max_bytes=200, error=_Config)
+        jobs: object = self.jobs
+        if not isinstance(jobs, tuple) or not jobs or not all(isinstance(j, Job) for j in jobs):
+            raise _Config("jobs", type(jobs).__name__, "must be a non-empty tuple of Job")
 
     @property
     def digest(self) -> bool:
@@ -82,7 +92,9 @@ class MemoryOutbox:
     """
 
     def __init__(self, *, clock: Clock | None = None) -> None:
-        self._clock = clock or SystemClock()
+        if clock is not None:
+            check_protocol("clock", clock, ("now", "monotonic"), "Clock")
+        self._clock = clock if clock is not None else SystemClock()
         self._jobs: dict[str, Job] = {}
         self._dedupe: dict[tuple[str, str], str] = {}
         self._tokens: dict[str, str] = {}
@@ -95,9 +107,7 @@ class MemoryOutbox:
     async def enqueue(self, jobs: Sequence[Job]) -> list[Job]:
         """Store ``jobs``; return what is stored for each."""
         stored: list[Job] = []
-        for job in jobs:
-            if not isinstance(job, Job):
-                raise NotificationConfigurationError("jobs", type(job).__name__, "must hold Job values")
+        for job in check_jobs("jobs", jobs):
             if job.dedupe_key is not None:
                 existing = self._dedupe.get((job.dedupe_key, job.channel))
                 if existing is not None:
@@ -110,6 +120,7 @@ class MemoryOutbox:
 
     async def claim(self, *, limit: int, lease: float) -> list[Claim]:
         """Lease up to ``limit`` due jobs and up to ``limit`` due digest groups."""
+        limit, lease = check_claim(limit, lease)
         now = self._clock.now()
         until = now + timedelta(seconds=lease)
         singles: list[Job] = []
@@ -143,6 +154,7 @@ class MemoryOutbox:
 
     async def settle(self, claim: Claim, outcome: Sequence[Job], new: Sequence[Job] = ()) -> None:
         """Write the claim's outcome (ignored for jobs whose lease another worker took)."""
+        outcome, new = check_settle(claim, outcome, new)
         for job in outcome:
             if self._tokens.get(job.id) != claim.token:
                 continue
@@ -152,6 +164,7 @@ class MemoryOutbox:
 
     async def jobs(self, notification_id: str) -> list[Job]:
         """Every job of one notification."""
+        check_text("notification_id", notification_id, error=_Config)
         return sorted(
             (j for j in self._jobs.values() if j.notification_id == notification_id), key=lambda j: j.channel
         )
@@ -162,7 +175,7 @@ class MemoryOutbox:
         Raises:
             NotificationNotFoundError: No such job.
         """
-        job = self._jobs.get(job_id)
+        job = self._jobs.get(check_text("job_id", job_id, error=_Config))
         if job is None:
             raise NotificationNotFoundError(job_id)
         return job
@@ -171,7 +184,7 @@ class MemoryOutbox:
         """Move a dead or failed job back to pending, due now."""
         job = await self.get(job_id)
         if job.status not in (_S.DEAD, _S.FAILED):
-            raise NotificationConfigurationError("job_id", job_id, f"is {job.status}, not dead or failed")
+            raise _Config("job_id", job_id, f"is {job.status}, not dead or failed")
         job = job.but(
             status=_S.PENDING, attempts=0, available_at=self._clock.now(), reason=None, digest_group=None
         )
@@ -180,6 +193,7 @@ class MemoryOutbox:
 
     async def purge(self, before: datetime) -> int:
         """Delete final jobs (sent, failed, suppressed, dead) created before ``before``; return how many."""
+        check_instant("before", before)
         gone = [j for j in self._jobs.values() if j.status.final and j.created_at < before]
         for job in gone:
             del self._jobs[job.id]
@@ -198,6 +212,31 @@ class MemoryOutbox:
     def snapshot(self) -> list[Job]:
         """Every job, oldest first (for tests and dashboards)."""
         return sorted(self._jobs.values(), key=lambda j: (j.created_at, j.id))
+
+
+def check_jobs(parameter: str, jobs: object) -> list[Job]:
+    """The jobs of an ``enqueue`` or ``settle`` call, checked: a sequence of `Job`."""
+    if isinstance(jobs, str | bytes) or not isinstance(jobs, Sequence | Iterable):
+        raise _Config(parameter, type(jobs).__name__, "must be a sequence of Job")
+    checked = list(jobs)
+    for job in checked:
+        if not isinstance(job, Job):
+            raise _Config(parameter, type(job).__name__, "must hold Job values")
+    return checked
+
+
+def check_claim(limit: object, lease: object) -> tuple[int, float]:
+    """The arguments of ``claim``, checked."""
+    checked_limit = check_count("limit", limit, minimum=1, maximum=_MAX_LIMIT, error=_Config)
+    checked_lease = check_seconds("lease", lease, maximum=_MAX_LEASE, error=_Config)
+    return checked_limit, checked_lease
+
+
+def check_settle(claim: object, outcome: object, new: object) -> tuple[list[Job], list[Job]]:
+    """The arguments of ``settle``, checked."""
+    if not isinstance(claim, Claim):
+        raise _Config("claim", type(claim).__name__, "must be a Claim")
+    return check_jobs("outcome", outcome), check_jobs("new", new)
 
 
 def _due(job: Job, now: datetime) -> bool:

@@ -8,15 +8,15 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, Final, Self
 
-from buttress.core import Clock, SystemClock
+from buttress.core import Clock, SystemClock, check_text
 
-from ._model import Job, NotificationStatus, Rendered
-from ._outbox import Claim
+from ._model import Job, NotificationStatus, Rendered, check_id, check_instant, check_mapping, check_protocol
+from ._outbox import Claim, check_claim, check_jobs, check_settle
 from ._preferences import Preferences
 from .exceptions import (
     MissingExtraError,
@@ -32,15 +32,18 @@ except ImportError as exc:  # pragma: no cover - exercised by the bare session
 
 __all__ = ["PostgresOutbox", "PostgresPreferenceStore"]
 
+_Config = NotificationConfigurationError
+
 _PREFIX: Final = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 _UNAVAILABLE: Final = (
     OSError,
     TimeoutError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InterfaceError,  # also ConnectionDoesNotExistError: the connection is gone
+    asyncpg.exceptions.PostgresConnectionError,  # class 08
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.ConnectionFailureError,
+    asyncpg.exceptions.CrashShutdownError,  # another backend crashed: every connection is reset
+    asyncpg.exceptions.TooManyConnectionsError,
 )
 _S = NotificationStatus
 _COLUMNS: Final = (
@@ -54,26 +57,49 @@ type Connection = asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any
 
 def _check_prefix(prefix: str) -> str:
     if not isinstance(prefix, str) or not _PREFIX.match(prefix):
-        raise NotificationConfigurationError(
-            "table_prefix", prefix, "must match [a-z_][a-z0-9_]* (max 41 chars)"
-        )
+        raise _Config("table_prefix", prefix, "must match [a-z_][a-z0-9_]* (max 41 chars)")
     return prefix
 
 
 async def _create_pool(dsn: str, server_settings: Mapping[str, str] | None) -> asyncpg.Pool[Any]:
+    check_text("dsn", dsn, max_bytes=4096, show_value=False, error=_Config)
+    settings = check_mapping("server_settings", server_settings)
+    for name, value in settings.items():
+        check_text("server_settings", name, max_bytes=200, error=_Config)
+        check_text("server_settings", value, allow_empty=True, max_bytes=4096, error=_Config)
     try:
         pool: asyncpg.Pool[Any] = await asyncpg.create_pool(
-            dsn, min_size=1, max_size=10, server_settings=dict(server_settings or {})
+            dsn, min_size=1, max_size=10, server_settings=settings
         )
     except _UNAVAILABLE as exc:
         raise StoreUnavailableError("postgresql", "the configured server", type(exc).__name__) from None
+    except (ValueError, TypeError, asyncpg.exceptions.ClientConfigurationError) as exc:
+        raise _Config(
+            "dsn",
+            "<dsn>",
+            f"is not a PostgreSQL DSN asyncpg accepts ({type(exc).__name__})",
+            show_value=False,
+        ) from None
+    except asyncpg.exceptions.PostgresError as exc:  # the server refused a setting, a database, a role
+        raise _Config(
+            "server_settings", "<settings>", f"the server refused them ({exc.sqlstate})", show_value=False
+        ) from None
     return pool
+
+
+async def _owning[T](pool: asyncpg.Pool[Any], make: Callable[[], T]) -> T:
+    """``make()``, closing ``pool`` if it raises, so a refused argument never leaks connections."""
+    try:
+        return make()
+    except BaseException:
+        await pool.close()
+        raise
 
 
 class _PoolOwner:
     def __init__(self, pool: asyncpg.Pool[Any], *, owned: bool) -> None:
         if not isinstance(pool, asyncpg.Pool):
-            raise NotificationConfigurationError("pool", type(pool).__name__, "must be an asyncpg.Pool")
+            raise _Config("pool", type(pool).__name__, "must be an asyncpg.Pool")
         self._pool = pool
         self._owned = owned
 
@@ -116,7 +142,9 @@ class PostgresPreferenceStore(_PoolOwner):
         cls, dsn: str, *, table_prefix: str = "notify_", server_settings: Mapping[str, str] | None = None
     ) -> PostgresPreferenceStore:
         """Open a pool for ``dsn`` and return a store that owns it."""
-        return cls(await _create_pool(dsn, server_settings), table_prefix=table_prefix, _owned=True)
+        _check_prefix(table_prefix)
+        pool = await _create_pool(dsn, server_settings)
+        return await _owning(pool, lambda: cls(pool, table_prefix=table_prefix, _owned=True))
 
     async def create_schema(self) -> None:
         """Create the table if it does not exist."""
@@ -132,16 +160,15 @@ class PostgresPreferenceStore(_PoolOwner):
 
     async def get(self, user_id: str) -> Preferences | None:
         """Return the user's preferences, or ``None``."""
+        check_id("user_id", user_id)
         async with self._connection() as c:
-            raw = await c.fetchval(f"SELECT data::text FROM {self._table} WHERE user_id = $1", str(user_id))
+            raw = await c.fetchval(f"SELECT data::text FROM {self._table} WHERE user_id = $1", user_id)
         return None if raw is None else Preferences.from_dict(json.loads(raw))
 
     async def put(self, preferences: Preferences) -> None:
         """Store ``preferences`` (an upsert)."""
         if not isinstance(preferences, Preferences):
-            raise NotificationConfigurationError(
-                "preferences", type(preferences).__name__, "must be Preferences"
-            )
+            raise _Config("preferences", type(preferences).__name__, "must be Preferences")
         data = json.dumps(preferences.to_dict())
         async with self._connection() as c:
             await c.execute(
@@ -153,8 +180,9 @@ class PostgresPreferenceStore(_PoolOwner):
 
     async def delete(self, user_id: str) -> bool:
         """Remove the user's preferences."""
+        check_id("user_id", user_id)
         async with self._connection() as c:
-            gone = await c.fetchval(f"DELETE FROM {self._table} WHERE user_id = $1 RETURNING 1", str(user_id))
+            gone = await c.fetchval(f"DELETE FROM {self._table} WHERE user_id = $1 RETURNING 1", user_id)
         return gone is not None
 
 
@@ -183,9 +211,11 @@ class PostgresOutbox(_PoolOwner):
     ) -> None:
         super().__init__(pool, owned=_owned)
         prefix = _check_prefix(table_prefix)
+        if clock is not None:
+            check_protocol("clock", clock, ("now", "monotonic"), "Clock")
         self._jobs = prefix + "jobs"
         self._closed = prefix + "digests"
-        self._clock = clock or SystemClock()
+        self._clock = clock if clock is not None else SystemClock()
 
     @classmethod
     async def connect(
@@ -197,8 +227,11 @@ class PostgresOutbox(_PoolOwner):
         server_settings: Mapping[str, str] | None = None,
     ) -> PostgresOutbox:
         """Open a pool for ``dsn`` and return an outbox that owns it."""
+        _check_prefix(table_prefix)
+        if clock is not None:
+            check_protocol("clock", clock, ("now", "monotonic"), "Clock")
         pool = await _create_pool(dsn, server_settings)
-        return cls(pool, clock=clock, table_prefix=table_prefix, _owned=True)
+        return await _owning(pool, lambda: cls(pool, clock=clock, table_prefix=table_prefix, _owned=True))
 
     @property
     def clock(self) -> Clock:
@@ -239,9 +272,7 @@ class PostgresOutbox(_PoolOwner):
 
     async def enqueue(self, jobs: Sequence[Job]) -> list[Job]:
         """Store ``jobs``; return what is stored for each (the earlier job for a duplicate)."""
-        for job in jobs:
-            if not isinstance(job, Job):
-                raise NotificationConfigurationError("jobs", type(job).__name__, "must hold Job values")
+        jobs = check_jobs("jobs", jobs)
         stored: list[Job] = []
         async with self._connection() as c, c.transaction():
             stored.extend([await self._insert(c, job) for job in jobs])
@@ -275,6 +306,7 @@ class PostgresOutbox(_PoolOwner):
 
     async def claim(self, *, limit: int, lease: float) -> list[Claim]:
         """Lease up to ``limit`` due single jobs (``SKIP LOCKED``) and up to ``limit`` due digest groups."""
+        limit, lease = check_claim(limit, lease)
         now = self._clock.now()
         until = now + timedelta(seconds=lease)
         token = secrets.token_hex(8)
@@ -338,6 +370,7 @@ class PostgresOutbox(_PoolOwner):
 
     async def settle(self, claim: Claim, outcome: Sequence[Job], new: Sequence[Job] = ()) -> None:
         """Write the claim's outcome (ignored for jobs whose lease was lost); enqueue ``new``."""
+        outcome, new = check_settle(claim, outcome, new)
         async with self._connection() as c, c.transaction():
             await c.executemany(
                 f"UPDATE {self._jobs} SET status = $3, reason = $4, available_at = $5, attempts = $6, "
@@ -349,6 +382,7 @@ class PostgresOutbox(_PoolOwner):
 
     async def jobs(self, notification_id: str) -> list[Job]:
         """Every job of one notification, by channel."""
+        check_text("notification_id", notification_id, error=_Config)
         async with self._connection() as c:
             rows = await c.fetch(
                 f"SELECT {_COLUMNS} FROM {self._jobs} WHERE notification_id = $1 "
@@ -363,6 +397,7 @@ class PostgresOutbox(_PoolOwner):
         Raises:
             NotificationNotFoundError: No such job.
         """
+        check_text("job_id", job_id, error=_Config)
         async with self._connection() as c:
             row = await c.fetchrow(f"SELECT {_COLUMNS} FROM {self._jobs} WHERE id = $1", job_id)
         if row is None:
@@ -371,6 +406,7 @@ class PostgresOutbox(_PoolOwner):
 
     async def requeue(self, job_id: str) -> Job:
         """Move a dead or failed job back to pending, due now, with its attempts reset."""
+        check_text("job_id", job_id, error=_Config)
         async with self._connection() as c:
             row = await c.fetchrow(
                 f"UPDATE {self._jobs} SET status = 'pending', attempts = 0, available_at = $2, "
@@ -381,7 +417,7 @@ class PostgresOutbox(_PoolOwner):
             )
         if row is None:
             job = await self.get(job_id)
-            raise NotificationConfigurationError("job_id", job_id, f"is {job.status}, not dead or failed")
+            raise _Config("job_id", job_id, f"is {job.status}, not dead or failed")
         return _job(row)
 
     async def purge(self, before: datetime) -> int:
@@ -389,6 +425,7 @@ class PostgresOutbox(_PoolOwner):
 
         Their dedupe keys are released with them; closed digest records older than ``before`` go too.
         """
+        check_instant("before", before)
         async with self._connection() as c, c.transaction():
             deleted = await c.fetch(
                 f"DELETE FROM {self._jobs} WHERE created_at < $1 "

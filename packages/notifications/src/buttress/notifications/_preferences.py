@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -9,6 +10,7 @@ from enum import StrEnum
 from typing import Any, Final, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ._model import check_id
 from ._wallclock import first_instant
 from .exceptions import NotificationConfigurationError
 
@@ -24,10 +26,14 @@ __all__ = [
     "decide",
 ]
 
+_Config = NotificationConfigurationError
+
 ANY: Final = "*"
 """Wildcard for a channel or a category in a preference key."""
 
 _MAX_WINDOWS: Final = 100
+_MAX_ZONE_NAME: Final = 255
+_MAX_KEY_PART: Final = 100
 _DAY: Final = timedelta(days=1)
 _DAY_US: Final = 86_400_000_000
 _WEEK_US: Final = 7 * _DAY_US
@@ -50,20 +56,23 @@ class QuietWindow:
 
     def __post_init__(self) -> None:
         if not isinstance(self.weekday, int) or isinstance(self.weekday, bool) or not 0 <= self.weekday <= 6:
-            raise NotificationConfigurationError("weekday", self.weekday, "must be 0 (Monday) to 6 (Sunday)")
+            raise _Config("weekday", self.weekday, "must be 0 (Monday) to 6 (Sunday)")
         for name in ("start", "end"):
             value = getattr(self, name)
             if not isinstance(value, time) or value.tzinfo is not None:
-                raise NotificationConfigurationError(
-                    name, value, "must be a naive datetime.time (local wall time)"
-                )
+                raise _Config(name, value, "must be a naive datetime.time (local wall time)")
             # fold=1 would move a repeated time to its second occurrence; windows use the first.
             object.__setattr__(self, name, value.replace(fold=0))
 
     @classmethod
     def daily(cls, start: time, end: time, *, weekdays: Iterable[int] = range(7)) -> tuple[QuietWindow, ...]:
         """The same window on each of ``weekdays`` (every day by default)."""
-        return tuple(cls(day, start, end) for day in weekdays)
+        if isinstance(weekdays, str | bytes) or not isinstance(weekdays, Iterable):
+            raise _Config("weekdays", type(weekdays).__name__, "must be weekday numbers")
+        days = list(itertools.islice(weekdays, 8))
+        if len(days) > 7:
+            raise _Config("weekdays", len(days), "must hold at most 7 days")
+        return tuple(cls(day, start, end) for day in days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,22 +96,14 @@ class Preferences:
     _by_day: tuple[tuple[tuple[time, time], ...], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.user_id, str) or not self.user_id:
-            raise NotificationConfigurationError("user_id", self.user_id, "must be a non-empty string")
+        check_id("user_id", self.user_id)
         try:
+            if not isinstance(self.timezone, str) or not 0 < len(self.timezone) <= _MAX_ZONE_NAME:
+                raise ValueError(self.timezone)  # noqa: TRY301 - one message for every bad name
             zone = ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError, TypeError):
-            raise NotificationConfigurationError(
-                "timezone", self.timezone, "is not an IANA time zone"
-            ) from None
-        choices = dict(self.choices)
-        for key, value in choices.items():
-            if not (isinstance(key, tuple) and len(key) == 2 and all(isinstance(k, str) and k for k in key)):
-                raise NotificationConfigurationError(
-                    "choices", key, "keys must be (channel, category) strings"
-                )
-            if not isinstance(value, bool):
-                raise NotificationConfigurationError("choices", value, "values must be bool")
+        except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+            raise _Config("timezone", self.timezone, "is not an IANA time zone") from None
+        choices = _check_choices(self.choices)
         quiet = _check_quiet_hours(self.quiet_hours)
         by_day: list[list[tuple[time, time]]] = [[] for _ in range(7)]
         for window in quiet:
@@ -114,6 +115,8 @@ class Preferences:
 
     def choice(self, channel: str, category: str) -> bool | None:
         """The user's most specific explicit choice for ``channel`` x ``category``, or ``None``."""
+        _check_key_part("channel", channel)
+        _check_key_part("category", category)
         return _lookup(self.choices, channel, category)
 
     def quiet_until(self, now: datetime) -> datetime | None:
@@ -128,7 +131,7 @@ class Preferences:
             NotificationConfigurationError: ``now`` is not a timezone-aware datetime.
         """
         if not isinstance(now, datetime) or now.utcoffset() is None:
-            raise NotificationConfigurationError("now", now, "must be a timezone-aware datetime")
+            raise _Config("now", now, "must be a timezone-aware datetime")
         start = t = now.astimezone(UTC)
         # Quiet hours never cover a whole week (checked at construction), so a chain ends within
         # about a week; a DST jump may swallow the one free slot of a week, hence the margin.
@@ -163,28 +166,58 @@ class Preferences:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Preferences:
-        """The inverse of `to_dict`."""
-        return cls(
-            user_id=data["user_id"],
-            timezone=data["timezone"],
-            choices={(c, k): v for c, k, v in data["choices"]},
-            quiet_hours=tuple(
-                QuietWindow(d, time.fromisoformat(s), time.fromisoformat(e))
-                for d, s, e in data["quiet_hours"]
-            ),
-        )
+        """The inverse of `to_dict`.
+
+        Raises:
+            NotificationConfigurationError: ``data`` is not what `to_dict` writes.
+        """
+        try:
+            return cls(
+                user_id=data["user_id"],
+                timezone=data["timezone"],
+                choices={(c, k): v for c, k, v in data["choices"]},
+                quiet_hours=tuple(
+                    QuietWindow(d, time.fromisoformat(s), time.fromisoformat(e))
+                    for d, s, e in data["quiet_hours"]
+                ),
+            )
+        except NotificationConfigurationError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise _Config("data", type(exc).__name__, "is not a preferences document (see to_dict)") from None
+
+
+def _check_key_part(parameter: str, value: object) -> str:
+    if not isinstance(value, str) or not value or len(value) > _MAX_KEY_PART:
+        shown = value if isinstance(value, str) and len(value) <= _MAX_KEY_PART else type(value).__name__
+        raise _Config(parameter, shown, f"must be a name of 1-{_MAX_KEY_PART} characters")
+    return value
+
+
+def _check_choices(value: object) -> dict[tuple[str, str], bool]:
+    if not isinstance(value, Mapping):
+        raise _Config("choices", type(value).__name__, "must map (channel, category) to bool")
+    choices: dict[tuple[str, str], bool] = {}
+    for key, choice in value.items():
+        if not (isinstance(key, tuple) and len(key) == 2):
+            raise _Config("choices", type(key).__name__, "keys must be (channel, category)")
+        channel, category = key
+        _check_key_part("choices", channel)
+        _check_key_part("choices", category)
+        if not isinstance(choice, bool):
+            raise _Config("choices", type(choice).__name__, "values must be bool")
+        choices[channel, category] = choice
+    return choices
 
 
 def _check_quiet_hours(value: object) -> tuple[QuietWindow, ...]:
     if isinstance(value, QuietWindow) or not isinstance(value, Iterable) or isinstance(value, str | bytes):
-        raise NotificationConfigurationError("quiet_hours", value, "must be a sequence of QuietWindow values")
+        raise _Config("quiet_hours", value, "must be a sequence of QuietWindow values")
     quiet = tuple(value)
     if len(quiet) > _MAX_WINDOWS or not all(isinstance(w, QuietWindow) for w in quiet):
-        raise NotificationConfigurationError(
-            "quiet_hours", len(quiet), f"must hold at most {_MAX_WINDOWS} QuietWindow values"
-        )
+        raise _Config("quiet_hours", len(quiet), f"must hold at most {_MAX_WINDOWS} QuietWindow values")
     if _covers_the_week(quiet):
-        raise NotificationConfigurationError(
+        raise _Config(
             "quiet_hours",
             len(quiet),
             "cover the whole week, so nothing but critical notifications could ever go out; "
@@ -236,7 +269,9 @@ class PreferenceDefaults:
     enabled: bool = True
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "choices", dict(self.choices))
+        object.__setattr__(self, "choices", _check_choices(self.choices))
+        if not isinstance(self.enabled, bool):
+            raise _Config("enabled", type(self.enabled).__name__, "must be a bool")
 
 
 class Verdict(StrEnum):
@@ -245,6 +280,11 @@ class Verdict(StrEnum):
     DELIVER = "deliver"
     HOLD = "hold"
     SUPPRESS = "suppress"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Verdict:
+        shown = value if isinstance(value, str) and len(value) <= 100 else type(value).__name__
+        raise _Config("verdict", shown, "must be deliver, hold or suppress")
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +323,16 @@ def decide(
         critical: Whether to bypass quiet hours.
         defaults: The application's defaults.
     """
+    if preferences is not None and not isinstance(preferences, Preferences):
+        raise _Config("preferences", type(preferences).__name__, "must be Preferences")
+    _check_key_part("channel", channel)
+    _check_key_part("category", category)
+    if not isinstance(now, datetime) or now.utcoffset() is None:
+        raise _Config("now", type(now).__name__, "must be a timezone-aware datetime")
+    if not isinstance(critical, bool):
+        raise _Config("critical", type(critical).__name__, "must be a bool")
+    if not isinstance(defaults, PreferenceDefaults):
+        raise _Config("defaults", type(defaults).__name__, "must be PreferenceDefaults")
     explicit = preferences.choice(channel, category) if preferences is not None else None
     if explicit is False:
         return Decision(Verdict.SUPPRESS, reason=f"opted out of {category} on {channel}")
@@ -322,24 +372,29 @@ class MemoryPreferenceStore:
     """A `PreferenceStore` in a dict, for one process (the embedded default)."""
 
     def __init__(self, preferences: Iterable[Preferences] = ()) -> None:
-        self._data: dict[str, Preferences] = {p.user_id: p for p in preferences}
+        given: object = preferences
+        if isinstance(given, str | bytes) or not isinstance(given, Iterable):
+            raise _Config("preferences", type(given).__name__, "must be an iterable of Preferences")
+        self._data: dict[str, Preferences] = {}
+        for p in preferences:
+            if not isinstance(p, Preferences):
+                raise _Config("preferences", type(p).__name__, "must hold Preferences")
+            self._data[p.user_id] = p
 
     async def get(self, user_id: str) -> Preferences | None:
         """Return the user's preferences, or ``None``."""
-        return self._data.get(user_id)
+        return self._data.get(check_id("user_id", user_id))
 
     def get_now(self, user_id: str) -> Preferences | None:
         """`get` without awaiting (for hot loops that already hold the store)."""
-        return self._data.get(user_id)
+        return self._data.get(check_id("user_id", user_id))
 
     async def put(self, preferences: Preferences) -> None:
         """Store ``preferences``."""
         if not isinstance(preferences, Preferences):
-            raise NotificationConfigurationError(
-                "preferences", type(preferences).__name__, "must be Preferences"
-            )
+            raise _Config("preferences", type(preferences).__name__, "must be Preferences")
         self._data[preferences.user_id] = preferences
 
     async def delete(self, user_id: str) -> bool:
         """Remove the user's preferences."""
-        return self._data.pop(user_id, None) is not None
+        return self._data.pop(check_id("user_id", user_id), None) is not None

@@ -8,7 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._postgres import _check_prefix, _create_pool, _PoolOwner
+from buttress.core import check_text
+
+from ._model import check_id
+from ._postgres import _check_prefix, _create_pool, _owning, _PoolOwner
 from ._webpush import PushSubscription
 from .exceptions import NotificationConfigurationError
 
@@ -37,7 +40,9 @@ class PostgresPushSubscriptionStore(_PoolOwner):
         cls, dsn: str, *, table_prefix: str = "notify_", server_settings: Mapping[str, str] | None = None
     ) -> PostgresPushSubscriptionStore:
         """Open a pool for ``dsn`` and return a store that owns it."""
-        return cls(await _create_pool(dsn, server_settings), table_prefix=table_prefix, _owned=True)
+        _check_prefix(table_prefix)
+        pool = await _create_pool(dsn, server_settings)
+        return await _owning(pool, lambda: cls(pool, table_prefix=table_prefix, _owned=True))
 
     async def create_schema(self) -> None:
         """Create the table if it does not exist."""
@@ -50,6 +55,7 @@ class PostgresPushSubscriptionStore(_PoolOwner):
 
     async def subscriptions(self, user_id: str) -> list[PushSubscription]:
         """The user's subscriptions, by endpoint."""
+        check_id("user_id", user_id)
         async with self._connection() as c:
             rows = await c.fetch(
                 f"SELECT endpoint, p256dh, auth FROM {self._table} WHERE user_id = $1 ORDER BY endpoint",
@@ -59,6 +65,7 @@ class PostgresPushSubscriptionStore(_PoolOwner):
 
     async def add(self, user_id: str, subscription: PushSubscription) -> None:
         """Store a subscription; an endpoint seen before moves to ``user_id`` with its new keys."""
+        check_id("user_id", user_id)
         if not isinstance(subscription, PushSubscription):
             raise NotificationConfigurationError(
                 "subscription", type(subscription).__name__, "must be a PushSubscription"
@@ -76,6 +83,7 @@ class PostgresPushSubscriptionStore(_PoolOwner):
 
     async def remove(self, endpoint: str) -> bool:
         """Drop the subscription with this endpoint."""
+        check_text("endpoint", endpoint, max_bytes=4096, error=NotificationConfigurationError)
         async with self._connection() as c:
             gone = await c.fetchval(f"DELETE FROM {self._table} WHERE endpoint = $1 RETURNING 1", endpoint)
         return gone is not None

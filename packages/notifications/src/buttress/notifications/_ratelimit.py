@@ -77,7 +77,7 @@ class MemoryRateLimiter:
             raise NotificationConfigurationError(
                 "clock", type(clock).__name__, "must be a buttress.core.Clock"
             )
-        self._clock = clock or SystemClock()
+        self._clock = clock if clock is not None else SystemClock()
         self._buckets: dict[str, tuple[float, float]] = {}
 
     async def acquire(self, key: str, rate: Rate) -> float:

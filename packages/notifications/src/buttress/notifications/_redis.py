@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Final, Self
 
+from buttress.core import check_text
+
 from ._model import check_id
 from ._ratelimit import _MAX_KEY, Rate
 from .exceptions import MissingExtraError, NotificationConfigurationError, StoreUnavailableError
@@ -16,6 +18,8 @@ except ImportError as exc:  # pragma: no cover - exercised by the bare session
     raise MissingExtraError("RedisRateLimiter", "redis") from exc
 
 __all__ = ["RedisRateLimiter"]
+
+_Config = NotificationConfigurationError
 
 # One round trip, atomic: refill from the server's TIME (so workers' clocks do not matter), take a
 # token or report the wait. Times are integer microseconds formatted with %.0f so no precision is lost.
@@ -52,8 +56,9 @@ class RedisRateLimiter:
     """
 
     def __init__(self, client: aioredis.Redis, *, prefix: str = "notify:rate:", _owned: bool = False) -> None:
-        if not isinstance(prefix, str):
-            raise NotificationConfigurationError("prefix", prefix, "must be a string")
+        check_text("prefix", prefix, allow_empty=True, max_bytes=200, error=_Config)
+        if not isinstance(client, aioredis.Redis | aioredis.RedisCluster):
+            raise _Config("client", type(client).__name__, "must be a redis.asyncio client")
         self._client = client
         self._prefix = prefix
         self._owned = _owned
@@ -61,8 +66,20 @@ class RedisRateLimiter:
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "notify:rate:") -> RedisRateLimiter:
-        """Connect to ``url`` (``redis://...``); `aclose` closes the client."""
-        return cls(aioredis.Redis.from_url(url), prefix=prefix, _owned=True)
+        """Connect to ``url`` (``redis://...``); `aclose` closes the client.
+
+        Raises:
+            NotificationConfigurationError: ``url`` is not a Redis URL.
+        """
+        check_text("url", url, max_bytes=4096, show_value=False, error=_Config)
+        check_text("prefix", prefix, allow_empty=True, max_bytes=200, error=_Config)
+        try:
+            client = aioredis.Redis.from_url(url)
+        except (ValueError, TypeError) as exc:
+            raise _Config(
+                "url", "<url>", f"is not a Redis URL ({type(exc).__name__})", show_value=False
+            ) from None
+        return cls(client, prefix=prefix, _owned=True)
 
     async def acquire(self, key: str, rate: Rate) -> float:
         """Take a token from ``key``'s bucket; return 0.0, or the seconds to wait.
@@ -72,7 +89,7 @@ class RedisRateLimiter:
         """
         check_id("key", key, max_length=_MAX_KEY)
         if not isinstance(rate, Rate):
-            raise NotificationConfigurationError("rate", type(rate).__name__, "must be a Rate")
+            raise _Config("rate", type(rate).__name__, "must be a Rate")
         try:
             wait_us = await self._script(keys=[self._prefix + key], args=[rate.limit, rate.refill])
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:

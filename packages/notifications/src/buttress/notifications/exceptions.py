@@ -56,6 +56,10 @@ class NotificationsError(ButtressError):
 class NotificationConfigurationError(NotificationsError, ConfigurationError):
     """An argument or setting is invalid; the message names it and says why."""
 
+    def __init__(self, parameter: str, value: object, reason: str, *, show_value: bool = True) -> None:
+        # Only a real True shows the value: anything else (a value passed in the wrong place) hides it.
+        super().__init__(parameter, value, reason, show_value=show_value is True)
+
 
 class InvalidAddressError(NotificationConfigurationError):
     """A recipient's address is not exactly one valid address for its channel.
