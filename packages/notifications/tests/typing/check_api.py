@@ -13,6 +13,7 @@ from buttress.notifications import (
     DeliveryWorker,
     DigestRule,
     Email,
+    InvalidAddressError,
     Job,
     MemoryOutbox,
     MemoryPreferenceStore,
@@ -105,3 +106,8 @@ async def check(outbox: PostgresOutbox, limiter: RedisRateLimiter, push: WebPush
     assert_type(await subs.subscriptions("u"), list[PushSubscription])
     channels: list[NotificationChannel[Any]] = [smtp]
     del channels
+    assert_type(await DeliveryWorker(notifier, concurrency=4, lease=60).run_once(), int)
+    error = InvalidAddressError("email", "a", "why", channel="email")
+    assert_type(error.kind, str)
+    assert_type(error.channel, str | None)
+    assert isinstance(error, ValueError)
