@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from buttress.notifications import (
     DeliveryWorker,
     DigestContext,
     DigestRule,
+    Job,
     MemoryOutbox,
     MemoryPreferenceStore,
     MemoryRateLimiter,
@@ -28,7 +30,9 @@ from buttress.notifications import (
     QuietWindow,
     Rate,
     Recipient,
+    Rendered,
     RetryPolicy,
+    SmtpChannel,
     Template,
     TemplateRegistry,
     TemplateRenderError,
@@ -492,3 +496,30 @@ async def test_any_recipient_id_is_rate_limited_without_breaking_the_worker(cloc
         await notifier.send(note(Recipient(who, {"email": "a@example.com"})))
     assert await worker.drain() == 3
     assert len(email.sent) == 3
+
+
+async def test_a_stored_job_whose_address_cannot_be_used_fails_at_once_without_a_traceback(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A job stored before addresses were checked (or by hand) fails on its first attempt, quietly."""
+    smtp = SmtpChannel("127.0.0.1", 25, sender="notify@example.com")
+    notifier = Notifier(templates=registry(), channels=[smtp], clock=clock)
+    bad = Job(
+        id="j1",
+        notification_id="n1",
+        recipient_id="alice",
+        channel="email",
+        address="u@example.com, evil@attacker.test",
+        category="ops",
+        content=Rendered("s", "t"),
+        created_at=START,
+        available_at=START,
+    )
+    await notifier.outbox.enqueue([bad])
+    with caplog.at_level(logging.WARNING):
+        assert await DeliveryWorker(notifier).drain() == 1
+    (stored,) = await notifier.outbox.jobs("n1")
+    assert (stored.status, stored.attempts) == (S.FAILED, 1)
+    assert "cannot be prepared" in (stored.reason or "")
+    assert "evil@attacker.test" not in (stored.reason or "")
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []

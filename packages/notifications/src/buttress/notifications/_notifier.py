@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from buttress.core import Clock, check_count, check_seconds
 
-from ._channels import Message, NotificationChannel
+from ._channels import Message, NotificationChannel, RecipientResult
 from ._digest import DigestRule
 from ._model import (
     DigestContext,
@@ -470,20 +470,22 @@ class DeliveryWorker:
     ) -> DeliveryError | None:
         message = Message(job.notification_id, job.recipient_id, job.address, content, critical=job.critical)
         try:
-            results = await channel.deliver(channel.prepare(message))
+            payload = channel.prepare(message)
+        except NotificationConfigurationError as exc:
+            # Stored before addresses were checked at send (or the digest cannot be built): no retry
+            # will change it, so it fails now instead of dying slowly with a traceback per attempt.
+            return PermanentDeliveryError(job.channel, f"the message cannot be prepared: {exc.reason}")
+        except Exception as exc:  # noqa: BLE001 - a channel bug must not kill the worker; retry it
+            _log.exception("channel %s raised while preparing", job.channel)
+            return TransientDeliveryError(job.channel, f"unexpected {type(exc).__name__}")
+        try:
+            results = await channel.deliver(payload)
         except DeliveryError as exc:
             return exc
         except Exception as exc:  # noqa: BLE001 - a channel bug must not kill the worker; retry it
             _log.exception("channel %s raised while delivering", job.channel)
             return TransientDeliveryError(job.channel, f"unexpected {type(exc).__name__}")
-        mine = [r for r in results if r.address == job.address]
-        if mine:
-            return mine[0].error
-        # A channel fanning out to several endpoints (a user's browsers) succeeds when one accepted.
-        if any(r.ok for r in results):
-            return None
-        errors = [r.error for r in results if r.error is not None]
-        return errors[0] if errors else PermanentDeliveryError(job.channel, "the channel reported no result")
+        return _outcome(job, results)
 
     def _after_failure(
         self, claim: Claim, error: DeliveryError, now: datetime
@@ -518,6 +520,18 @@ def _check_collaborators(outbox: object, preferences: object, defaults: object, 
         raise _Config("defaults", type(defaults).__name__, "must be PreferenceDefaults")
     if clock is not None:
         check_protocol("clock", clock, ("now", "monotonic"), "Clock")
+
+
+def _outcome(job: Job, results: Sequence[RecipientResult]) -> DeliveryError | None:
+    """The job's error from a channel's results, or ``None`` when it was delivered."""
+    mine = [r for r in results if r.address == job.address]
+    if mine:
+        return mine[0].error
+    # A channel fanning out to several endpoints (a user's browsers) succeeds when one accepted.
+    if any(r.ok for r in results):
+        return None
+    errors = [r.error for r in results if r.error is not None]
+    return errors[0] if errors else PermanentDeliveryError(job.channel, "the channel reported no result")
 
 
 class _Batch:
