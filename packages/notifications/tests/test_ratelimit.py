@@ -12,13 +12,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from buttress.notifications import (
+    DeliveryWorker,
     MemoryRateLimiter,
     NotificationConfigurationError,
+    NotificationStatus,
+    Notifier,
     Rate,
+    Recipient,
     RedisRateLimiter,
     StoreUnavailableError,
 )
 from buttress.testing import FakeClock, RedisServer
+
+from .conftest import ScriptedChannel
+from .test_delivery import START, note, registry
 
 
 @given(
@@ -127,3 +134,23 @@ async def test_bad_keys_and_rates() -> None:
     assert await limiter.acquire("recipient:Ann Smith", Rate(1, 1)) == 0.0  # any recipient id is a key
     with pytest.raises(NotificationConfigurationError, match="rate"):
         await limiter.acquire("k", 5)  # type: ignore[arg-type]
+
+
+@pytest.mark.redis
+async def test_a_limiter_outage_puts_the_unsent_batch_back(redis_server: RedisServer) -> None:
+    """Redis gone mid-batch: nothing more is sent; the claims are due again at once, not after the lease."""
+    clock = FakeClock(START)
+    email = ScriptedChannel("email")
+    notifier = Notifier(templates=registry(), channels=[email], clock=clock)
+    for i in range(5):
+        await notifier.send(note(Recipient(f"u{i}", {"email": f"u{i}@example.com"})))
+    async with RedisRateLimiter.from_url(redis_server.url) as limiter:
+        worker = DeliveryWorker(notifier, limiter=limiter, recipient_rate=Rate(100, 1), concurrency=1)
+        redis_server.stop()
+        with pytest.raises(StoreUnavailableError):
+            await worker.run_once()
+        assert email.sent == []
+        assert await notifier.outbox.counts() == {NotificationStatus.PENDING: 5}
+        redis_server.start()
+        assert await worker.drain() == 5
+    assert len(email.sent) == 5

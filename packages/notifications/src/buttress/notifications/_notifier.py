@@ -352,20 +352,26 @@ class DeliveryWorker:
 
         Raises:
             StoreUnavailableError: The outbox or the rate limiter could not be reached. The sends
-                already in flight finished; the rest of the batch was not sent, and is claimed
-                again when its lease runs out.
+                already in flight finished; the rest of the batch was not sent, and was put back
+                (or, with the outbox down, is claimed again when its lease runs out).
         """
         claims = await self.notifier.outbox.claim(limit=self._batch, lease=self._lease)
         if not claims:
             return 0
         batch = _Batch(claims, self._lease)
         await asyncio.gather(*(self._work(batch) for _ in range(min(self._concurrency, len(claims)))))
-        if batch.error is not None:
-            raise batch.error
+        # What was not sent goes back, due at once (a claim another worker took meanwhile is not
+        # touched: its lease token differs). If the outbox is down, its lease runs out instead.
         outbox = _Shielded(self.notifier.outbox)
         now = self.notifier.clock.now()
-        for claim in batch.late:
-            await outbox.settle(claim, _put_back(claim, now))
+        try:
+            for claim in [*batch.late, *batch.waiting]:
+                await outbox.settle(claim, _put_back(claim, now))
+        except StoreUnavailableError:
+            if batch.error is None:
+                raise
+        if batch.error is not None:
+            raise batch.error
         return batch.started
 
     async def _work(self, batch: _Batch) -> None:
@@ -415,7 +421,11 @@ class DeliveryWorker:
         outbox = _Shielded(self.notifier.outbox)
         first = claim.jobs[0]
         now = self.notifier.clock.now()
-        wait = await self._rate_wait(first)
+        try:
+            wait = await self._rate_wait(first)
+        except StoreUnavailableError:
+            await outbox.settle(claim, _put_back(claim, now))  # not sent: due again at once
+            raise
         if wait > 0:
             await outbox.settle(claim, _put_back(claim, now + timedelta(seconds=wait)))
             return
