@@ -23,7 +23,7 @@ from ._middleware import (
     current_nonce,
     install_jinja2,
 )
-from ._nonce import MIN_NONCE_BYTES, HashAlgorithm, generate_nonce, hash_source
+from ._nonce import MAX_NONCE_BYTES, MIN_NONCE_BYTES, HashAlgorithm, generate_nonce, hash_source
 from ._policy import (
     ENFORCE_HEADER,
     REPORT_ONLY_HEADER,
@@ -59,6 +59,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_MAX_REPORT_BYTES",
     "ENFORCE_HEADER",
+    "MAX_NONCE_BYTES",
     "MIN_NONCE_BYTES",
     "NONCE",
     "NONCE_ENVIRON_KEY",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 from enum import Enum, StrEnum
 from typing import Final, final
+
+from .exceptions import PolicyError
 
 __all__ = ["NONCE", "Directive", "Keyword", "NoncePlaceholder", "Source", "ValueKind", "kind_of"]
 
@@ -12,8 +15,17 @@ class Directive(StrEnum):
     """The directives of CSP Level 3 (and the Trusted Types additions), by their header names.
 
     Every member is a `str`, so ``Directive.SCRIPT_SRC == "script-src"``; functions that take a
-    directive accept either.
+    directive accept either. ``Directive("script-source")`` raises `PolicyError` (a ``ValueError``).
     """
+
+    @classmethod
+    def _missing_(cls, value: object) -> Directive:
+        names = sorted(d.value for d in cls)
+        close = difflib.get_close_matches(value, names, n=1) if isinstance(value, str) else []
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise PolicyError(
+            "directive", value, f"not a CSP Level 3 directive; {hint}see Directive for the list"
+        )
 
     BASE_URI = "base-uri"
     CHILD_SRC = "child-src"
@@ -46,6 +58,11 @@ class Directive(StrEnum):
 
 class Keyword(StrEnum):
     """Keyword sources, quoted as they appear in a header: ``Keyword.SELF == "'self'"``."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> Keyword:
+        words = ", ".join(k.value for k in cls)
+        raise PolicyError("keyword", value, f"not a CSP keyword source; the keywords are {words}")
 
     SELF = "'self'"
     NONE = "'none'"

@@ -31,6 +31,8 @@ __all__ = [
 _DIRECTIVE_NAME: Final = re.compile(r"[A-Za-z0-9-]+")
 # base64-value = 1*( ALPHA / DIGIT / "+" / "/" / "-" / "_" )*2( "=" )
 _BASE64_VALUE: Final = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
+# 16 bytes (128 bits, CSP3's recommendation) are 22 base64 characters before any padding.
+MIN_NONCE_LENGTH: Final = 22
 _SCHEME: Final = r"[A-Za-z][A-Za-z0-9+.-]*"
 _SCHEME_SOURCE: Final = re.compile(rf"{_SCHEME}:")
 # host-source = [ scheme-part "://" ] host-part [ ":" port-part ] [ path-part ]
@@ -101,7 +103,11 @@ def check_directive_name(name: object) -> str:
 
 
 def check_nonce_value(nonce: object, *, parameter: str = "nonce") -> str:
-    """Return ``nonce`` if it is a CSP base64-value; raise `PolicyError` otherwise."""
+    """Return ``nonce`` if it is a CSP base64-value carrying at least 128 bits; raise `PolicyError` otherwise.
+
+    CSP3 asks for nonces of at least 128 bits from a secure random source: 16 bytes, which are 22
+    base64 or base64url characters (not counting ``=`` padding). A shorter value cannot hold them.
+    """
     if not isinstance(nonce, str):
         raise CSPTypeError(parameter, "a str", nonce)
     if not _BASE64_VALUE.fullmatch(nonce):
@@ -110,6 +116,14 @@ def check_nonce_value(nonce: object, *, parameter: str = "nonce") -> str:
             nonce,
             "a nonce is base64 or base64url characters (A-Z a-z 0-9 + / - _, up to two '=' at the end); "
             "use generate_nonce()",
+            show_value=False,
+        )
+    if len(nonce.rstrip("=")) < MIN_NONCE_LENGTH:
+        raise PolicyError(
+            parameter,
+            nonce,
+            f"a nonce needs at least 128 random bits: {MIN_NONCE_LENGTH} base64 characters or more "
+            "(CSP3); use generate_nonce()",
             show_value=False,
         )
     return nonce

@@ -73,6 +73,14 @@ def install_jinja2(environment: jinja2.Environment, *, name: str = "csp_nonce") 
     environment.globals[name] = current_nonce
 
 
+def _settings(key_name: str, key: object, respect_existing: object) -> str:
+    if not isinstance(key, str) or not key:
+        raise CSPTypeError(key_name, "a non-empty str", key)
+    if not isinstance(respect_existing, bool):
+        raise CSPTypeError("respect_existing", "a bool", respect_existing)
+    return key
+
+
 def _compile(policy: Policy | CompiledPolicy, nonce_bytes: int) -> CompiledPolicy:
     if isinstance(policy, CompiledPolicy):
         return policy
@@ -115,7 +123,7 @@ class CSPMiddleware:
             raise CSPTypeError("app", "an ASGI application", app)
         self.app = app
         self.policy: Final = _compile(policy, nonce_bytes)
-        self._state_key = state_key
+        self._state_key = _settings("state_key", state_key, respect_existing)
         self._respect_existing = respect_existing
         self._name = self.policy.header_name.lower().encode("latin-1")
         endpoints = self.policy.reporting_endpoints
@@ -127,7 +135,7 @@ class CSPMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
-        if scope["type"] != "http":
+        if scope.get("type") != "http":
             await self.app(scope, receive, send)
             return
         nonce, value = self.policy.issue()
@@ -180,7 +188,7 @@ class CSPWSGIMiddleware:
             raise CSPTypeError("app", "a WSGI application", app)
         self.app = app
         self.policy: Final = _compile(policy, nonce_bytes)
-        self._environ_key = environ_key
+        self._environ_key = _settings("environ_key", environ_key, respect_existing)
         self._respect_existing = respect_existing
         self._name = self.policy.header_name.lower()
         endpoints = self.policy.reporting_endpoints

@@ -14,6 +14,9 @@ __all__ = ["MIN_NONCE_BYTES", "HashAlgorithm", "generate_nonce", "hash_source"]
 MIN_NONCE_BYTES: Final = 16
 """The fewest random bytes a nonce is made from: 128 bits, as CSP3 recommends."""
 
+MAX_NONCE_BYTES: Final = 1024
+"""The most random bytes a nonce is made from: more only lengthens every response header."""
+
 type HashAlgorithm = Literal["sha256", "sha384", "sha512"]
 
 
@@ -21,10 +24,11 @@ def generate_nonce(nbytes: int = MIN_NONCE_BYTES) -> str:
     """Return a fresh nonce: ``nbytes`` random bytes from `secrets`, base64url-encoded without padding.
 
     Args:
-        nbytes: How many random bytes; at least `MIN_NONCE_BYTES` (16).
+        nbytes: How many random bytes; from `MIN_NONCE_BYTES` (16) to `MAX_NONCE_BYTES` (1024).
 
     Raises:
-        PolicyError: ``nbytes`` is below 16.
+        PolicyError: ``nbytes`` is below 16 or above 1024.
+        CSPTypeError: ``nbytes`` is not an int.
 
     Examples:
         >>> len(generate_nonce())
@@ -34,6 +38,10 @@ def generate_nonce(nbytes: int = MIN_NONCE_BYTES) -> str:
         raise CSPTypeError("nbytes", "an int", nbytes)
     if nbytes < MIN_NONCE_BYTES:
         raise PolicyError("nbytes", nbytes, f"a nonce needs at least {MIN_NONCE_BYTES} random bytes")
+    if nbytes > MAX_NONCE_BYTES:
+        raise PolicyError(
+            "nbytes", nbytes, f"a nonce of more than {MAX_NONCE_BYTES} bytes only costs header size"
+        )
     return secrets.token_urlsafe(nbytes)
 
 
@@ -49,18 +57,24 @@ def hash_source(content: str | bytes, algorithm: HashAlgorithm = "sha256") -> st
 
     Raises:
         PolicyError: ``algorithm`` is not one of the three.
+        CSPTypeError: ``content`` is neither str nor bytes.
 
     Examples:
         >>> hash_source("alert(1)")
         "'sha256-bhHHL3z2vDgxUt0W3dWQOrprscmda2Y5pLsLg4GF+pI='"
     """
     if isinstance(content, str):
-        data = content.encode("utf-8")
-    elif isinstance(content, bytes):
-        data = content
+        try:
+            data = content.encode("utf-8")
+        except UnicodeEncodeError:
+            raise PolicyError(
+                "content", "", "holds a lone surrogate, which no page can contain", show_value=False
+            ) from None
+    elif isinstance(content, bytes | bytearray | memoryview):
+        data = bytes(content)
     else:
         raise CSPTypeError("content", "a str or bytes", content)
-    if algorithm not in ("sha256", "sha384", "sha512"):
+    if not isinstance(algorithm, str) or algorithm not in ("sha256", "sha384", "sha512"):
         raise PolicyError("algorithm", algorithm, "use 'sha256', 'sha384' or 'sha512'")
     digest = hashlib.new(algorithm, data).digest()
     return f"'{algorithm}-{base64.b64encode(digest).decode('ascii')}'"

@@ -68,8 +68,8 @@ class Policy:
         ...     .with_directive("script-src", NONCE, Keyword.STRICT_DYNAMIC)
         ...     .with_directive("object-src", Keyword.NONE)
         ... )
-        >>> policy.serialize(nonce="rAnd0m-nonce_value")
-        "script-src 'nonce-rAnd0m-nonce_value' 'strict-dynamic'; object-src 'none'"
+        >>> policy.serialize(nonce="rAnd0m-nonce_value-0123")
+        "script-src 'nonce-rAnd0m-nonce_value-0123' 'strict-dynamic'; object-src 'none'"
     """
 
     __slots__ = ("_directives", "_endpoints", "_report_only")
@@ -260,7 +260,7 @@ class Policy:
 
         Raises:
             PolicyError: The policy is empty, or holds `NONCE` and no ``nonce`` was given, or the
-                nonce is not base64.
+                nonce is not base64 or base64url of at least 22 characters (128 bits, as CSP3 asks).
         """
         if not self._directives:
             raise PolicyError("policy", self, "an empty policy restricts nothing; add directives first")
@@ -373,7 +373,11 @@ class CompiledPolicy:
         return nonce, nonce.join(self._parts)
 
     def render(self, nonce: str) -> str:
-        """Return the header value with ``nonce`` (checked to be base64) in place of `NONCE`."""
+        """Return the header value with ``nonce`` in place of `NONCE`.
+
+        Raises:
+            PolicyError: ``nonce`` is not base64 or base64url of at least 22 characters (128 bits).
+        """
         return check_nonce_value(nonce).join(self._parts)
 
     def headers(self, nonce: str) -> list[tuple[str, str]]:
@@ -408,7 +412,8 @@ def parse(
 
     Raises:
         PolicySyntaxError: The header holds several policies (a ``,``), a directive twice, or a
-            directive or source that breaks the grammar.
+            directive or source that breaks the grammar (a ``'nonce-…'`` source of fewer than 22
+            base64 characters included: it cannot carry the 128 bits CSP3 asks for).
         CSPTypeError: ``header`` is not a `str`.
     """
     if not isinstance(header, str):

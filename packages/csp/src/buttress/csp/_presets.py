@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._directives import NONCE, Directive, Keyword, Source
 from ._policy import Policy
+from .exceptions import CSPTypeError
 
 __all__ = ["compatible", "strict"]
 
@@ -12,9 +13,17 @@ def _with_reporting(policy: Policy, report_uri: str | None, report_to: tuple[str
     if report_uri is not None:
         policy = policy.with_report_uri(report_uri)
     if report_to is not None:
+        if not isinstance(report_to, tuple | list) or len(report_to) != 2:
+            raise CSPTypeError("report_to", "a (name, url) pair", report_to)
         name, url = report_to
         policy = policy.with_reporting_endpoint(name, url)
     return policy
+
+
+def _flags(**flags: object) -> None:
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise CSPTypeError(name, "a bool", value)
 
 
 def strict(
@@ -47,6 +56,7 @@ def strict(
         >>> strict().serialize(nonce="abcdefghijklmnopqrstuv")
         "script-src 'nonce-abcdefghijklmnopqrstuv' 'strict-dynamic' https: 'unsafe-inline'; object-src 'none'; base-uri 'none'"
     """  # noqa: E501
+    _flags(trusted_types=trusted_types, fallbacks=fallbacks, report_only=report_only)
     script_src: list[Source] = [NONCE, Keyword.STRICT_DYNAMIC]
     if fallbacks:
         script_src += ["https:", Keyword.UNSAFE_INLINE]
@@ -87,6 +97,7 @@ def compatible(
         report_to: ``(name, url)`` of a Reporting-Endpoints entry that ``report-to`` names.
         report_only: Report violations without blocking anything.
     """
+    _flags(report_only=report_only)
     policy = Policy(
         [
             (Directive.DEFAULT_SRC, Keyword.SELF),

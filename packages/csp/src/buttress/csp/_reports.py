@@ -250,9 +250,11 @@ class ReportReceiver:
     """An ASGI application that receives CSP reports: mount it at your ``report-uri`` / endpoint URL.
 
     It answers ``204`` when the body was read (and passes the reports to ``handler``), ``400`` for a
-    malformed body, ``405`` for a method other than POST, ``413`` for a body over ``max_bytes``
-    (refused from ``Content-Length`` before reading, or as soon as the limit is passed) and ``415``
-    for another content type.
+    malformed body or ``Content-Length``, ``405`` for a method other than POST, ``413`` for a body
+    over ``max_bytes`` (refused from ``Content-Length`` before reading, or as soon as the limit is
+    passed) and ``415`` for another content type. No request makes it fail: only ``handler`` can
+    (its exception is a 500). The ``204`` carries no ``Content-Length`` (RFC 9110 forbids one on a
+    204); every other answer has ``Content-Length: 0``.
 
     Args:
         handler: Called with the reports of every well-formed request.
@@ -267,16 +269,16 @@ class ReportReceiver:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection (other than HTTP, it does nothing)."""
-        if scope["type"] != "http":
+        if scope.get("type") != "http":
             return
         if scope.get("method") != "POST":
             await _asgi_respond(send, 405, [(b"allow", b"POST")])
             return
         headers = {bytes(k).lower(): bytes(v) for k, v in scope.get("headers", ())}
-        try:
-            declared = int(headers.get(b"content-length", b"0") or b"0")
-        except ValueError:
-            declared = 0
+        declared = _content_length(headers.get(b"content-length"))
+        if declared is None:
+            await _asgi_respond(send, 400)
+            return
         if declared > self.max_bytes:
             await _asgi_respond(send, 413)
             return
@@ -312,14 +314,20 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
+def _content_length(value: bytes | None) -> int | None:
+    """The declared body size; 0 when there is none; ``None`` when it is not a run of digits (RFC 9110)."""
+    if value is None:
+        return 0
+    value = value.strip(b" \t")
+    if not value.isdigit():  # bytes.isdigit is ASCII digits only: no sign, space, "_" or exponent
+        return None
+    return int(value) if len(value) <= 18 else 10**18
+
+
 async def _asgi_respond(send: Send, status: int, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-length", b"0"), *headers],
-        }
-    )
+    # RFC 9110 section 8.6: no Content-Length on a 204 (or a 1xx); every other answer here has no body.
+    length = [] if status == 204 else [(b"content-length", b"0")]
+    await send({"type": "http.response.start", "status": status, "headers": [*length, *headers]})
     await send({"type": "http.response.body", "body": b""})
 
 
@@ -327,7 +335,8 @@ class WSGIReportReceiver:
     """The WSGI twin of `ReportReceiver`, with a synchronous handler.
 
     A request without ``Content-Length`` is answered ``411`` unless the server marks its input as
-    terminated (``wsgi.input_terminated``), since reading it could otherwise block.
+    terminated (``wsgi.input_terminated``), since reading it could otherwise block; one whose
+    ``Content-Length`` is not a run of digits, ``400``. The ``204`` carries no ``Content-Length``.
 
     Args:
         handler: Called with the reports of every well-formed request.
@@ -356,18 +365,19 @@ class WSGIReportReceiver:
         return _wsgi_respond(start_response, "204 No Content")
 
     def _read(self, environ: WSGIEnviron) -> bytes | str:
-        stream = environ["wsgi.input"]
-        raw_length = str(environ.get("CONTENT_LENGTH", "") or "")
+        stream = environ.get("wsgi.input")
+        if stream is None:
+            return "400 Bad Request"
+        raw_length = environ.get("CONTENT_LENGTH", "") or ""
         if not raw_length:
-            if not environ.get("wsgi.input_terminated"):
+            if environ.get("wsgi.input_terminated") is not True:
                 return "411 Length Required"
             body = bytes(stream.read(self.max_bytes + 1))
             return "413 Content Too Large" if len(body) > self.max_bytes else body
-        try:
-            length = int(raw_length)
-        except ValueError:
-            return "400 Bad Request"
-        if length < 0:
+        length = _content_length(
+            raw_length.encode("latin-1", "replace") if isinstance(raw_length, str) else None
+        )
+        if length is None:
             return "400 Bad Request"
         if length > self.max_bytes:
             return "413 Content Too Large"
@@ -377,5 +387,6 @@ class WSGIReportReceiver:
 def _wsgi_respond(
     start_response: StartResponse, status: str, headers: Iterable[tuple[str, str]] = ()
 ) -> list[bytes]:
-    start_response(status, [("Content-Length", "0"), *headers])
+    length = [] if status.startswith("204") else [("Content-Length", "0")]
+    start_response(status, [*length, *headers])
     return []
