@@ -137,7 +137,7 @@ class TemplateRenderError(TemplateError):
     """
 
     def __init__(self, template: str, part: str, reason: str, *, field: str | None = None) -> None:
-        named = f" (field {field!r})" if field else ""
+        named = f" (field {field!r})" if field is not None else ""
         super().__init__(template, f"rendering {part} failed{named}: {reason}")
         self.part = part
         self.field = field
