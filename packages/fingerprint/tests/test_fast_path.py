@@ -88,7 +88,10 @@ configurations = st.fixed_dictionaries(
         "cache_size": st.sampled_from([0, 1, 3, 4096]),
     }
 )
-addresses = st.one_of(st.none(), st.ip_addresses().map(str))
+# An IPv6 zone is client-controlled text in the scope: non-ASCII, a lone surrogate, NUL, spaces.
+zones = st.sampled_from(["eth0", "1", "\u00fc", "\udcff", "\x00", "a b", "\u4e2d"])
+zoned = st.tuples(st.ip_addresses(v=6).map(str), zones).map(lambda drawn: f"{drawn[0]}%{drawn[1]}")
+addresses = st.one_of(st.none(), st.ip_addresses().map(str), zoned)
 tls_values = st.one_of(st.none(), st.just("t13d1516h2_8daaf6152771"), st.just(["ja3", "ja4"]))
 
 

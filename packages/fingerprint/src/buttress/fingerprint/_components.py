@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from .exceptions import FingerprintTypeError, InvalidRequestError
+from .exceptions import FingerprintConfigurationError, FingerprintTypeError, InvalidRequestError
 
 __all__ = [
     "Component",
@@ -49,6 +49,11 @@ class Component(StrEnum):
     TLS = "tls"
     """TLS fingerprint strings (JA3, JA4, ...) supplied by the server or a proxy."""
 
+    @classmethod
+    def _missing_(cls, value: object) -> Component:
+        names = ", ".join(c.value for c in cls)
+        raise FingerprintConfigurationError("component", value, f"not a component; use one of {names}")
+
 
 @dataclass(frozen=True, slots=True)
 class Components:
@@ -60,6 +65,13 @@ class Components:
 
     This object holds the request's own data. Keep it inside the request; what may be stored or sent
     on is the `Fingerprint` made from it, which holds only keyed hashes.
+
+    An IPv6 zone (the ``%eth0`` of ``fe80::1%eth0``) names an interface of the server, not anything
+    about the client: it is dropped from ``ip``, so it never reaches a fingerprint.
+
+    Raises:
+        FingerprintTypeError: A text component is not a str (or ``None``), or ``ip`` is not an
+            ``ipaddress`` address (or ``None``).
     """
 
     user_agent: str | None = None
@@ -71,6 +83,17 @@ class Components:
     cookie_names: str | None = None
     ip: IPAddress | None = None
     tls: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in _TEXT_FIELDS:
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise FingerprintTypeError(name, "a str or None", value)
+        ip = self.ip
+        if ip is not None:
+            if not isinstance(ip, ipaddress.IPv4Address | ipaddress.IPv6Address):
+                raise FingerprintTypeError("ip", "an ipaddress address or None", ip)
+            object.__setattr__(self, "ip", _unzoned(ip))
 
     def text(self) -> dict[Component, str]:
         """Return the present components other than `Component.IP`, in `Component` order."""
@@ -88,6 +111,28 @@ class Components:
             )
             if value
         }
+
+
+_TEXT_FIELDS: Final = (
+    "user_agent",
+    "accept",
+    "accept_language",
+    "accept_encoding",
+    "client_hints",
+    "header_order",
+    "cookie_names",
+    "tls",
+)
+
+
+def _unzoned(address: IPAddress) -> IPAddress:
+    """The address without an IPv6 zone, and an IPv4-mapped IPv6 address as the IPv4 address it is."""
+    if address.version == 6:
+        if address.scope_id is not None:
+            address = ipaddress.IPv6Address(address.packed)
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+    return address
 
 
 def _normalize(value: str) -> str:
@@ -223,7 +268,7 @@ def _ip(value: object, part: str, *, strict: bool) -> IPAddress | None:
     if value is None:
         return None
     if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
-        return value
+        return _unzoned(value)
     if not isinstance(value, str):
         raise FingerprintTypeError(part, "a str or an ipaddress address", value)
     try:
@@ -232,9 +277,7 @@ def _ip(value: object, part: str, *, strict: bool) -> IPAddress | None:
         if strict:
             raise InvalidRequestError(part, "not an IPv4 or IPv6 address") from None
         return None  # a server's client field may be a socket path or a name: no address to use
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
+    return _unzoned(address)
 
 
 def from_headers(
@@ -250,6 +293,7 @@ def from_headers(
             `Component.HEADER_ORDER` meaningful). Names are matched case-insensitively.
         client_ip: The client's address, if you want it available to a `Fingerprinter` that uses it.
             Behind a proxy, pass the address the proxy reported, after checking the proxy is yours.
+            An IPv6 zone (``%eth0``) is dropped: it names a server interface.
         tls: TLS fingerprint strings supplied by your server or proxy (JA3, JA4, ...).
 
     Raises:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -84,6 +83,10 @@ class IPMode(StrEnum):
     """The network prefix only: /24 for IPv4 and /48 for IPv6 by default."""
     FULL = "full"
     """The whole address."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> IPMode:
+        raise FingerprintConfigurationError("ip", value, "use IPMode.EXCLUDE, IPMode.PREFIX or IPMode.FULL")
 
 
 class _Key:
@@ -895,7 +898,7 @@ def _prefix(value: object, parameter: str, bits: int) -> int:
 def _number(value: object, parameter: str, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise FingerprintTypeError(parameter, "a number", value)
-    if not math.isfinite(value) or not low <= value <= high:
+    if not low <= value <= high:  # NaN and infinities fail too; an int of any size is compared exactly
         raise FingerprintConfigurationError(parameter, value, f"must be from {low:g} to {high:g}")
     return float(value)
 

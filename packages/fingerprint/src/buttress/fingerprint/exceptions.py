@@ -19,7 +19,7 @@ errors end up in logs.
 
 from __future__ import annotations
 
-from buttress.core import ArgumentTypeError, ButtressError, ConfigurationError
+from buttress.core import ArgumentTypeError, ButtressError, ConfigurationError, safe_repr
 
 __all__ = [
     "FingerprintConfigurationError",
@@ -92,8 +92,14 @@ class IncomparableFingerprintsError(FingerprintError, ValueError):
 
     def __init__(self, left: tuple[str, str], right: tuple[str, str]) -> None:
         super().__init__(
-            f"fingerprints made with key {left[0]} for {left[1]!r} and key {right[0]} for {right[1]!r} "
+            f"fingerprints made with {_made_with(left)} and {_made_with(right)} "
             "cannot be compared; fingerprint both requests with the same Fingerprinter"
         )
         self.left = left
         self.right = right
+
+
+def _made_with(origin: object) -> str:
+    if isinstance(origin, tuple) and len(origin) == 2:
+        return f"key {safe_repr(origin[0]).strip(chr(39))} for {safe_repr(origin[1])}"
+    return safe_repr(origin)
