@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -11,7 +12,7 @@ from typing import Self
 from buttress.core import BackendUnavailableError, JsonSerializer, Serializer
 
 from ._types import ClaimOutcome, IdempotencyStore, StoredResponse
-from ._validation import check_positive, check_text
+from ._validation import check_bool, check_positive, check_store_text
 from .exceptions import (
     FingerprintMismatchError,
     IdempotencyConfigurationError,
@@ -33,6 +34,8 @@ DEFAULT_RETENTION = 24 * 60 * 60.0
 
 def heartbeat_interval(lease: float, heartbeat: float | None) -> float | None:
     """The seconds between renewals: ``lease / 3`` by default, ``None`` for ``0`` (no heartbeat)."""
+    if isinstance(heartbeat, bool):
+        raise IdempotencyConfigurationError("heartbeat", heartbeat, "must be seconds, 0 or None, not a bool")
     if heartbeat is None:
         return lease / 3
     if heartbeat == 0:
@@ -103,12 +106,12 @@ class IdempotencySlot:
                 "store", "an IdempotencyStore (claim, complete, release, renew)", store
             )
         self._store = store
-        self.key = check_text("key", key)
-        self.fingerprint = check_text("fingerprint", fingerprint)
+        self.key = check_store_text("key", key)
+        self.fingerprint = check_store_text("fingerprint", fingerprint)
         self._lease = check_positive("lease", lease)
         self._retention = check_positive("retention", retention)
         self._heartbeat = heartbeat_interval(self._lease, heartbeat)
-        self._fail_open = fail_open
+        self._fail_open = check_bool("fail_open", fail_open)
         self.replay: StoredResponse | None = None
         self.token: str | None = None
         self.guarded = True
@@ -259,9 +262,10 @@ def idempotent(
 
     Args:
         store: Where records live.
-        key: The store key; scope it to its owner first (see `scope_key`).
-        fingerprint: What the operation is; the key reused with another fingerprint raises
-            `FingerprintMismatchError`.
+        key: The store key; scope it to its owner first (see `scope_key`). At most 1,024 UTF-8
+            bytes, without NUL or lone surrogates, so that every store can hold it.
+        fingerprint: What the operation is (a digest, within the same limits as ``key``); the key
+            reused with another fingerprint raises `FingerprintMismatchError`.
         lease: Seconds the claim holds without renewal; a crashed worker's key is free after it.
         retention: Seconds the outcome is kept and replayed.
         heartbeat: Seconds between lease renewals while the block runs; default a third of ``lease``;
@@ -269,8 +273,16 @@ def idempotent(
         fail_open: When the store cannot be reached, run the block unguarded instead of raising
             `StoreUnavailableError`.
 
+    Durations are finite numbers of seconds above zero and at most 100 years.
+
     Returns:
         An `IdempotencySlot` to enter with ``async with``.
+
+    Raises:
+        IdempotencyConfigurationError: An argument is out of range (a key that is empty, too long or
+            holds NUL, a duration that is not finite or past 100 years, a heartbeat not shorter than
+            the lease).
+        IdempotencyTypeError: An argument has the wrong type.
     """
     return IdempotencySlot(
         store, key, fingerprint, lease=lease, retention=retention, heartbeat=heartbeat, fail_open=fail_open
@@ -309,6 +321,8 @@ async def execute[T](
     """
     if not callable(operation):
         raise IdempotencyTypeError("operation", "a callable returning an awaitable", operation)
+    if serializer is not None and not isinstance(serializer, Serializer):
+        raise IdempotencyTypeError("serializer", "a Serializer (dumps and loads)", serializer)
     codec: Serializer[T] = serializer if serializer is not None else JsonSerializer[T]()
     slot = idempotent(
         store, key, fingerprint, lease=lease, retention=retention, heartbeat=heartbeat, fail_open=fail_open
@@ -316,7 +330,10 @@ async def execute[T](
     async with slot:
         if slot.replay is not None:
             return codec.loads(slot.replay.body)
-        result = await operation()
+        pending = operation()
+        if not inspect.isawaitable(pending):
+            raise IdempotencyTypeError("operation", "a callable returning an awaitable", pending)
+        result = await pending
         if slot.claimed:
             await slot.complete(StoredResponse(body=codec.dumps(result)))
         return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
+from typing import Final
 
 from .exceptions import IdempotencyTypeError, InvalidKeyError
 
@@ -25,7 +26,8 @@ def parse_idempotency_key(value: str | bytes) -> str:
 
     Raises:
         InvalidKeyError: The value is empty, badly quoted, longer than 255 characters, or holds a
-            character outside letters, digits and ``- _ . : ~ + / =``.
+            character outside letters, digits and ``- _ . : ~ + / =`` (NUL, CR, LF, non-ASCII and lone
+            surrogates included). Work is bounded by the key's limit, however long the value.
         IdempotencyTypeError: ``value`` is neither str nor bytes.
 
     Examples:
@@ -42,11 +44,11 @@ def parse_idempotency_key(value: str | bytes) -> str:
     else:
         raise IdempotencyTypeError("value", "a str or bytes", value)
     text = text.strip(" \t")
-    key = _unquote(text) if text.startswith('"') else text
+    key = _unquote(text) if text.startswith('"') else text[: MAX_KEY_LENGTH + 1]
     if not key:
         raise InvalidKeyError(value, "must not be empty")
     if len(key) > MAX_KEY_LENGTH:
-        raise InvalidKeyError(value, f"must be at most {MAX_KEY_LENGTH} characters, got {len(key)}")
+        raise InvalidKeyError(value, f"must be at most {MAX_KEY_LENGTH} characters")
     if _SAFE.fullmatch(key) is None:
         raise InvalidKeyError(value, f"may hold only {_SAFE_CHARS}")
     return key
@@ -71,6 +73,8 @@ def _unquote(text: str) -> str:
         if not " " <= char <= "~":
             raise InvalidKeyError(text, "an sf-string holds only printable ASCII")
         out.append(char)
+        if len(out) > MAX_KEY_LENGTH:  # the key is too long whatever follows: stop reading
+            return "".join(out)
         index += 1
     raise InvalidKeyError(text, "the sf-string has no closing quote")
 
@@ -85,15 +89,36 @@ def scope_key(key: str, *, principal: str, route: str) -> str:
 
     Two principals, or two routes, using the same client key get different store keys, so they can
     neither collide nor read each other's responses; the digest keeps raw keys and principal names out
-    of the store.
+    of the store. Any str is accepted, NUL and lone surrogates included (a path can hold them): each
+    is encoded as UTF-8 with ``surrogatepass``, which gives distinct bytes for distinct strs.
+
+    Raises:
+        IdempotencyTypeError: An argument is not a str.
 
     Examples:
         >>> alice = scope_key("k", principal="alice", route="/orders")
         >>> alice != scope_key("k", principal="bob", route="/orders")
         True
     """
-    parts = (key.encode(), principal.encode(), route.encode())
+    parts = (_utf8("key", key), _utf8("principal", principal), _utf8("route", route))
     return hashlib.sha256(_frame(parts)).hexdigest()
+
+
+def _utf8(name: str, value: object) -> bytes:
+    if not isinstance(value, str):
+        raise IdempotencyTypeError(name, "a str", value)
+    return value.encode("utf-8", _SURROGATEPASS)
+
+
+_SURROGATEPASS: Final = "surrogatepass"
+
+
+def _raw(name: str, value: object) -> bytes:
+    if value.__class__ is bytes:
+        return value
+    if not isinstance(value, bytes | bytearray | memoryview):
+        raise IdempotencyTypeError(name, "bytes", value)
+    return bytes(value)
 
 
 def request_fingerprint(
@@ -107,10 +132,27 @@ def request_fingerprint(
     """The fingerprint of a request: SHA-256 over the method, route, query string, body and chosen headers.
 
     A key presented again with a different fingerprint is answered 422.
+
+    Raises:
+        IdempotencyTypeError: ``method`` or ``route`` is not a str, ``body`` or ``query`` not bytes, or
+            ``headers`` not an iterable of ``(bytes, bytes)`` pairs.
     """
-    digest = hashlib.sha256(_frame((method.upper().encode(), route.encode(), query)))
-    for name, value in headers:
-        digest.update(_frame((name.lower(), value)))
+    digest = hashlib.sha256(
+        _frame(
+            (
+                _utf8("method", method.upper() if isinstance(method, str) else method),
+                _utf8("route", route),
+                _raw("query", query),
+            )
+        )
+    )
+    given: object = headers  # callers may not type-check: look at what really came
+    if isinstance(given, str | bytes) or not isinstance(given, Iterable):
+        raise IdempotencyTypeError("headers", "an iterable of (bytes, bytes) pairs", given)
+    for pair in given:
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise IdempotencyTypeError("headers", "an iterable of (bytes, bytes) pairs", pair)
+        digest.update(_frame((_raw("header name", pair[0]).lower(), _raw("header value", pair[1]))))
     digest.update(b"\x00body\x00")
-    digest.update(body)
+    digest.update(_raw("body", body))
     return digest.hexdigest()

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from buttress.core import Clock, SystemClock
 
-from ._types import Claim, ClaimOutcome, StoredResponse
-from ._validation import check_positive, check_positive_int, check_text
+from ._types import Claim, ClaimOutcome, StoredResponse, as_stored
+from ._validation import check_held, check_positive, check_positive_int, check_store_text
+from .exceptions import IdempotencyTypeError
 
 __all__ = ["MemoryStore"]
 
@@ -35,9 +36,15 @@ class MemoryStore:
         clock: Time source for leases and retention.
         max_records: The most records kept; when full, a claim evicts the oldest completed (or expired)
             record. In-flight records are never evicted.
+
+    Every method checks all of its arguments before it reads or changes a record: keys, fingerprints
+    and tokens are strs of at most 1,024 UTF-8 bytes without NUL or lone surrogates, as every store
+    takes them; durations are finite seconds above zero, at most 100 years.
     """
 
     def __init__(self, *, clock: Clock | None = None, max_records: int = 100_000) -> None:
+        if clock is not None and not isinstance(clock, Clock):
+            raise IdempotencyTypeError("clock", "a Clock (now() and monotonic())", clock)
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._max = check_positive_int("max_records", max_records)
         self._records: dict[str, _Record] = {}
@@ -56,8 +63,8 @@ class MemoryStore:
 
     async def claim(self, key: str, fingerprint: str, *, lease: float) -> Claim:
         """Claim ``key`` for ``lease`` seconds, or report what holds it (see `IdempotencyStore`)."""
-        check_text("key", key)
-        check_text("fingerprint", fingerprint)
+        check_store_text("key", key)
+        check_store_text("fingerprint", fingerprint)
         seconds = check_positive("lease", lease)
         now = self._clock.monotonic()
         record = self._live(key, now)
@@ -78,17 +85,19 @@ class MemoryStore:
 
     async def complete(self, key: str, token: str, response: StoredResponse, *, retention: float) -> bool:
         """Store ``response`` if ``token`` holds a live lease on ``key``; ``False`` if it does not."""
+        check_held(key, token)
+        stored = as_stored(response)
         seconds = check_positive("retention", retention)
         now = self._clock.monotonic()
         record = self._live(key, now)
         if record is None or record.token is None or record.token != token:
             return False
-        stored = StoredResponse.of(response.status, response.headers, response.body)
         record.token, record.response, record.expires_at = None, stored, now + seconds
         return True
 
     async def release(self, key: str, token: str) -> bool:
         """Delete the in-flight record ``token`` holds; ``False`` if it holds none."""
+        check_held(key, token)
         record = self._live(key, self._clock.monotonic())
         if record is None or record.token is None or record.token != token:
             return False
@@ -97,6 +106,7 @@ class MemoryStore:
 
     async def renew(self, key: str, token: str, *, lease: float) -> bool:
         """Extend the live lease ``token`` holds to ``lease`` seconds from now."""
+        check_held(key, token)
         seconds = check_positive("lease", lease)
         now = self._clock.monotonic()
         record = self._live(key, now)

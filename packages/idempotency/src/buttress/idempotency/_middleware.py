@@ -14,9 +14,10 @@ from buttress.core import BackendUnavailableError
 from ._core import DEFAULT_LEASE, DEFAULT_RETENTION, IdempotencySlot, heartbeat_interval
 from ._keys import parse_idempotency_key, request_fingerprint, scope_key
 from ._types import IdempotencyStore, StoredResponse
-from ._validation import check_positive, check_positive_int, check_text
+from ._validation import check_bool, check_positive, check_positive_int, check_text, check_token
 from .exceptions import (
     FingerprintMismatchError,
+    IdempotencyError,
     IdempotencyTypeError,
     InvalidKeyError,
     KeyInFlightError,
@@ -44,12 +45,35 @@ def default_store_status(status: int) -> bool:
 
     5xx means the server failed and a retry should run again. 408, 425 and 429 say "not now" without
     the operation having run, so storing them would turn a retry into the same refusal for 24 hours.
+
+    Raises:
+        IdempotencyTypeError: ``status`` is not an int.
     """
+    if isinstance(status, bool) or not isinstance(status, int):
+        raise IdempotencyTypeError("status", "an int", status)
     return status < 500 and status not in _TRANSIENT_4XX
 
 
 def _path(scope: Scope) -> str:
     return str(scope["path"])
+
+
+def _names(parameter: str, names: object) -> Iterable[object]:
+    """``names`` if it is an iterable of names other than one str (``methods="POST"`` is a mistake)."""
+    if isinstance(names, str | bytes) or not isinstance(names, Iterable):
+        raise IdempotencyTypeError(parameter, "an iterable of names (not one str)", names)
+    return names
+
+
+def _retry_seconds(retry_after: object) -> int:
+    """Whole seconds for ``Retry-After`` from a store's estimate: at least 1, whatever the store said."""
+    if (
+        isinstance(retry_after, int | float)
+        and not isinstance(retry_after, bool)
+        and 1 <= retry_after < 2**31
+    ):
+        return math.ceil(retry_after)
+    return 1
 
 
 class _Problem(Exception):  # noqa: N818 - a response to send, not an error to report
@@ -114,6 +138,18 @@ class IdempotencyMiddleware:
             of answering 503.
         retry_after: Seconds advertised in ``Retry-After`` on a 503.
         problem_type: The prefix of the ``type`` URI of problem responses.
+
+    Whatever a request carries, the middleware answers it with the application's response, a replay
+    or a 4xx problem, never a 5xx of its own making: an ``Idempotency-Key`` that is malformed (NUL,
+    CR/LF, non-ASCII, a lone surrogate, an unterminated or overlong sf-string) is a 400, and client
+    input never reaches the store (keys and fingerprints are digests), so it can neither fail there
+    nor look like a store outage. Only an unreachable store gives a 503, and only when failing closed.
+
+    Raises:
+        IdempotencyConfigurationError: A setting is out of range: a method or header name that is
+            not an HTTP token, a duration that is not finite or past 100 years, a size below 1.
+        IdempotencyTypeError: A setting has the wrong type (``methods=5``, a callback that is not
+            callable, a flag that is not a bool).
     """
 
     def __init__(
@@ -144,33 +180,30 @@ class IdempotencyMiddleware:
             raise IdempotencyTypeError(
                 "store", "an IdempotencyStore (claim, complete, release, renew)", store
             )
-        if isinstance(methods, str):
-            raise IdempotencyTypeError("methods", "an iterable of method names, not one str", methods)
         self.app = app
         self.store = store
-        self._methods = frozenset(check_text("methods", m).upper() for m in methods)
+        self._methods = frozenset(check_token("methods", m).upper() for m in _names("methods", methods))
         if not isinstance(required, bool) and not callable(required):
             raise IdempotencyTypeError("required", "a bool or a function of the scope", required)
         self._required = required
-        self._header = check_text("header", header).lower().encode("latin-1")
+        self._header = check_token("header", header).lower().encode("ascii")
         self._header_name = header
         self._replayed = (
             None
             if replayed_header is None
-            else check_text("replayed_header", replayed_header).lower().encode()
+            else check_token("replayed_header", replayed_header).lower().encode("ascii")
         )
         for name, extractor in (("principal", principal), ("route", route), ("store_status", store_status)):
             if extractor is not None and not callable(extractor):
                 raise IdempotencyTypeError(name, "a callable", extractor)
         self._principal = principal
         self._route: RouteExtractor = route if route is not None else _path
-        if isinstance(fingerprint_headers, str):
-            raise IdempotencyTypeError(
-                "fingerprint_headers", "an iterable of header names", fingerprint_headers
-            )
         self._fp_headers = tuple(
             sorted(
-                {check_text("fingerprint_headers", h).lower().encode("latin-1") for h in fingerprint_headers}
+                {
+                    check_token("fingerprint_headers", h).lower().encode("ascii")
+                    for h in _names("fingerprint_headers", fingerprint_headers)
+                }
             )
         )
         self._lease = check_positive("lease", lease)
@@ -180,13 +213,13 @@ class IdempotencyMiddleware:
         self._store_status = store_status
         self._max_request = check_positive_int("max_request_bytes", max_request_bytes)
         self._max_response = check_positive_int("max_response_bytes", max_response_bytes)
-        self._fail_open = bool(fail_open)
-        self._retry_after = str(check_positive_int("retry_after", retry_after)).encode()
+        self._fail_open = check_bool("fail_open", fail_open)
+        self._retry_after = str(check_positive_int("retry_after", retry_after, maximum=2**31 - 1)).encode()
         self._problem_type = check_text("problem_type", problem_type)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection; other scopes and methods pass straight through."""
-        if scope["type"] != "http" or scope["method"] not in self._methods:
+        if scope.get("type") != "http" or scope.get("method") not in self._methods:
             await self.app(scope, receive, send)
             return
         try:
@@ -198,6 +231,10 @@ class IdempotencyMiddleware:
                 client_key = parse_idempotency_key(raw)
             except InvalidKeyError as exc:
                 raise _Problem(400, "invalid-key", "Invalid Idempotency-Key", exc.reason) from None
+            except IdempotencyTypeError:  # a header value that is not bytes: unreadable, not a key
+                raise _Problem(
+                    400, "invalid-key", "Invalid Idempotency-Key", "the header value is not bytes"
+                ) from None
             body = await _read_body(receive, self._max_request)
             if body is None:
                 return  # the client went away before sending its body
@@ -207,7 +244,7 @@ class IdempotencyMiddleware:
 
     def _find_key(self, scope: Scope) -> bytes | None:
         raw: bytes | None = None
-        for name, value in scope["headers"]:
+        for name, value in scope.get("headers", ()):
             if name == self._header or name.lower() == self._header:
                 if raw is not None:
                     raise _Problem(
@@ -249,7 +286,7 @@ class IdempotencyMiddleware:
         try:
             await slot.__aenter__()
         except KeyInFlightError as exc:
-            wait = str(max(math.ceil(exc.retry_after or 1), 1)).encode()
+            wait = str(_retry_seconds(exc.retry_after)).encode()
             raise _Problem(
                 409,
                 "in-flight",
@@ -406,7 +443,13 @@ class _Capture:
         body = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
         self._chunks = []
         try:
-            await self._slot.complete(StoredResponse(self._status, self._headers, body))
+            response = StoredResponse(self._status, self._headers, body)
+        except IdempotencyError as exc:  # a status past 999: sent as the application gave it, not stored
+            logger.warning("not storing an idempotent response the application sent: %s", exc)
+            await self._slot.release()
+            return
+        try:
+            await self._slot.complete(response)
         except LeaseLostError as exc:
             logger.warning("%s", exc)
         except BackendUnavailableError as exc:

@@ -7,13 +7,20 @@ import contextlib
 import logging
 import re
 import secrets
+from collections.abc import Mapping
 from typing import Any, Self
+from urllib.parse import urlsplit
 
-from buttress.core import redact_url
+from buttress.core import check_count, redact_url
 
 from ._types import Claim, ClaimOutcome, StoredResponse, decode_response, encode_response
-from ._validation import check_positive, check_positive_int, check_text
-from .exceptions import IdempotencyConfigurationError, MissingExtraError, StoreUnavailableError
+from ._validation import check_held, check_positive, check_positive_int, check_store_text, check_text
+from .exceptions import (
+    IdempotencyConfigurationError,
+    IdempotencyError,
+    MissingExtraError,
+    StoreUnavailableError,
+)
 
 try:
     import asyncpg
@@ -74,7 +81,7 @@ WHERE r.key = $1 AND r.expires_at > clock_timestamp() AND NOT EXISTS (SELECT 1 F
 
 
 def _quote(table: str) -> str:
-    parts = table.split(".")
+    parts = check_text("table", table).split(".")
     if len(parts) > 2 or not all(_IDENTIFIER.fullmatch(part) for part in parts):
         raise IdempotencyConfigurationError(
             "table", table, "must be a table name, optionally schema-qualified (letters, digits, _)"
@@ -156,19 +163,39 @@ class PostgresStore:
         """Make a store with its own pool for ``dsn``, opened on first use and closed by `aclose`.
 
         Opening lazily lets an application start while the database is down: calls then raise
-        `StoreUnavailableError` (the middleware answers 503) until it is back.
+        `StoreUnavailableError` (the middleware answers 503) until it is back. So that a call never
+        fails later on what could be checked now, everything is checked here.
+
+        Raises:
+            IdempotencyConfigurationError: The DSN is not a ``postgresql://`` URL with a numeric port
+                (it is never shown in the message), ``min_size`` is not an int from 0 to
+                ``max_size``, ``max_size`` not from 1 to 10,000, ``command_timeout`` not a finite
+                number of seconds above zero, or ``server_settings`` not a mapping of str to str.
         """
-        if "://" not in check_text("dsn", dsn):
-            raise IdempotencyConfigurationError("dsn", dsn, "must be a postgresql:// DSN", show_value=False)
+        text = check_text("dsn", dsn)
+        try:
+            parts = urlsplit(text)
+            parts.port  # noqa: B018 - parsing the port is the check
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme.lower() not in {"postgresql", "postgres"}:
+            raise IdempotencyConfigurationError(
+                "dsn", dsn, "must be a postgresql:// DSN with a numeric port", show_value=False
+            )
+        high = check_positive_int("max_size", max_size, maximum=10_000)
+        low = check_count("min_size", min_size, error=IdempotencyConfigurationError)
+        if low > high:
+            raise IdempotencyConfigurationError("min_size", min_size, f"must be at most max_size ({high})")
+        settings = _settings(server_settings)
         store = cls(None, table=table)
         store._owns_pool = True
-        store._address = redact_url(dsn)
+        store._address = redact_url(text)
         store._pool_options = {
-            "dsn": dsn,
-            "min_size": check_positive_int("min_size", min_size) if min_size else 0,
-            "max_size": check_positive_int("max_size", max_size),
+            "dsn": text,
+            "min_size": low,
+            "max_size": high,
             "command_timeout": check_positive("command_timeout", command_timeout),
-            "server_settings": dict(server_settings or {}),
+            "server_settings": settings,
         }
         return store
 
@@ -177,7 +204,12 @@ class PostgresStore:
             return self._pool
         async with self._pool_lock:
             if self._pool is None:
-                self._pool = await asyncpg.create_pool(**self._pool_options)
+                try:
+                    self._pool = await asyncpg.create_pool(**self._pool_options)
+                except (ValueError, TypeError) as exc:  # what asyncpg reads from the DSN when it connects
+                    raise IdempotencyConfigurationError(
+                        "dsn", self._address, f"asyncpg cannot use it: {type(exc).__name__}", show_value=False
+                    ) from None
         return self._pool
 
     async def _call(self, operation: str, method: str, sql: str, *args: Any) -> Any:  # noqa: ANN401
@@ -194,8 +226,8 @@ class PostgresStore:
 
     async def claim(self, key: str, fingerprint: str, *, lease: float) -> Claim:
         """Claim ``key`` for ``lease`` seconds, or report what holds it (see `IdempotencyStore`)."""
-        check_text("key", key)
-        check_text("fingerprint", fingerprint)
+        check_store_text("key", key)
+        check_store_text("fingerprint", fingerprint)
         seconds = check_positive("lease", lease)
         token = secrets.token_urlsafe(12)
         for _ in range(_CLAIM_ATTEMPTS):
@@ -207,18 +239,20 @@ class PostgresStore:
 
     async def complete(self, key: str, token: str, response: StoredResponse, *, retention: float) -> bool:
         """Store ``response`` if ``token`` holds a live lease on ``key``; ``False`` if it does not."""
+        check_held(key, token)
         seconds = check_positive("retention", retention)
-        status = await self._call(
-            "complete", "execute", self._complete_sql, key, token, encode_response(response), seconds
-        )
+        data = encode_response(response)
+        status = await self._call("complete", "execute", self._complete_sql, key, token, data, seconds)
         return bool(status == "UPDATE 1")
 
     async def release(self, key: str, token: str) -> bool:
         """Delete the in-flight record ``token`` holds; ``False`` if it holds none."""
+        check_held(key, token)
         return bool(await self._call("release", "execute", self._release_sql, key, token) == "DELETE 1")
 
     async def renew(self, key: str, token: str, *, lease: float) -> bool:
         """Extend the live lease ``token`` holds to ``lease`` seconds from now."""
+        check_held(key, token)
         seconds = check_positive("lease", lease)
         return bool(await self._call("renew", "execute", self._renew_sql, key, token, seconds) == "UPDATE 1")
 
@@ -241,13 +275,24 @@ class PostgresStore:
         """Run `reap` every ``interval`` seconds in a background task until `aclose` (or cancellation).
 
         Failures (the database briefly down) are logged and retried at the next interval.
+
+        Raises:
+            IdempotencyConfigurationError: ``interval`` or ``batch_size`` is out of range, or the
+                reaper runs already.
+            IdempotencyError: No event loop is running (call it from async code).
         """
         seconds = check_positive("interval", interval)
         check_positive_int("batch_size", batch_size)
         if self._reaper is not None and not self._reaper.done():
             raise IdempotencyConfigurationError("reaper", "running", "start_reaper was called already")
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise IdempotencyError(
+                "start_reaper needs a running event loop: call it from async code"
+            ) from None
 
-        async def loop() -> None:
+        async def reap_forever() -> None:
             while True:
                 await asyncio.sleep(seconds)
                 try:
@@ -258,7 +303,7 @@ class PostgresStore:
                     if removed:
                         logger.debug("idempotency reaper removed %d expired records", removed)
 
-        self._reaper = asyncio.get_running_loop().create_task(loop(), name="idempotency-reaper")
+        self._reaper = loop.create_task(reap_forever(), name="idempotency-reaper")
         return self._reaper
 
     async def aclose(self) -> None:
@@ -274,6 +319,19 @@ class PostgresStore:
 
     def __repr__(self) -> str:
         return f"PostgresStore(table={self.table!r}, address={self._address!r})"
+
+
+def _settings(server_settings: object) -> dict[str, str]:
+    if server_settings is None:
+        return {}
+    if not isinstance(server_settings, Mapping):
+        raise IdempotencyConfigurationError(
+            "server_settings", type(server_settings).__name__, "must be a mapping of str to str"
+        )
+    return {
+        check_text("server_settings", name): check_text("server_settings", value)
+        for name, value in server_settings.items()
+    }
 
 
 def _claim_from(row: Any, token: str) -> Claim:  # noqa: ANN401 - an asyncpg Record

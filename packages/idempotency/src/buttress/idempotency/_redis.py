@@ -7,11 +7,19 @@ import math
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 from buttress.core import redact_url
 
 from ._types import Claim, ClaimOutcome, StoredResponse, decode_response, encode_response
-from ._validation import check_positive, check_positive_int, check_text
+from ._validation import (
+    check_bool,
+    check_held,
+    check_positive,
+    check_positive_int,
+    check_store_text,
+    check_text,
+)
 from .exceptions import (
     IdempotencyConfigurationError,
     MissingExtraError,
@@ -209,7 +217,7 @@ class RedisStore:
         self._client = client
         self.prefix = check_text("prefix", prefix)
         self._script = client.register_script(_RUN)
-        self._batcher = _Batcher(self._evaluate, in_flight=4) if batching else None
+        self._batcher = _Batcher(self._evaluate, in_flight=4) if check_bool("batching", batching) else None
         self._owns_client = False
         self._address = "redis"
 
@@ -229,20 +237,37 @@ class RedisStore:
         At most ``max_connections`` are opened; beyond that callers queue up to ``pool_timeout``
         seconds. ``socket_timeout`` bounds how long a call waits on a server that stopped answering.
         The client is closed by `aclose`.
+
+        Raises:
+            IdempotencyConfigurationError: The URL is not a Redis URL redis-py can read (it is never
+                shown in the message), a timeout is not a finite number of seconds above zero, or
+                ``max_connections`` is not an int from 1 to 100,000.
         """
-        if "://" not in check_text("url", url):
-            raise IdempotencyConfigurationError("url", url, "must be a redis:// URL", show_value=False)
-        check_positive_int("max_connections", max_connections)
-        pool = BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=check_positive("pool_timeout", pool_timeout),
-            socket_timeout=check_positive("socket_timeout", socket_timeout),
-            socket_connect_timeout=socket_timeout,
-            # One immediate retry: a pooled connection the server closed reconnects instead of failing.
-            retry=Retry(NoBackoff(), 1),
-            retry_on_error=[RedisConnectionError],
-        )
+        text = check_text("url", url)
+        if _scheme(text) not in {"redis", "rediss", "unix"}:
+            raise IdempotencyConfigurationError(
+                "url", url, "must be a redis://, rediss:// or unix:// URL", show_value=False
+            )
+        connections = check_positive_int("max_connections", max_connections, maximum=100_000)
+        waiting = check_positive("pool_timeout", pool_timeout)
+        socket = check_positive("socket_timeout", socket_timeout)
+        check_text("prefix", prefix)
+        check_bool("batching", batching)
+        try:
+            pool = BlockingConnectionPool.from_url(
+                text,
+                max_connections=connections,
+                timeout=waiting,
+                socket_timeout=socket,
+                socket_connect_timeout=socket,
+                # One immediate retry: a pooled connection the server closed reconnects instead of failing.
+                retry=Retry(NoBackoff(), 1),
+                retry_on_error=[RedisConnectionError],
+            )
+        except (ValueError, TypeError) as exc:  # a port that is not a number, a bad query option
+            raise IdempotencyConfigurationError(
+                "url", url, f"redis-py cannot read it ({type(exc).__name__})", show_value=False
+            ) from None
         store = cls(Redis.from_pool(pool), prefix=prefix, batching=batching)
         store._owns_client = True
         store._address = redact_url(url)
@@ -271,8 +296,8 @@ class RedisStore:
 
     async def claim(self, key: str, fingerprint: str, *, lease: float) -> Claim:
         """Claim ``key`` for ``lease`` seconds, or report what holds it (see `IdempotencyStore`)."""
-        check_text("key", key)
-        check_text("fingerprint", fingerprint)
+        check_store_text("key", key)
+        check_store_text("fingerprint", fingerprint)
         lease_ms = _ms(check_positive("lease", lease))
         token = secrets.token_urlsafe(12)
         reply = await self._run("claim", key, ["c", fingerprint, token, lease_ms])
@@ -287,16 +312,19 @@ class RedisStore:
 
     async def complete(self, key: str, token: str, response: StoredResponse, *, retention: float) -> bool:
         """Store ``response`` if ``token`` holds a live lease on ``key``; ``False`` if it does not."""
+        check_held(key, token)
         retention_ms = _ms(check_positive("retention", retention))
         data = encode_response(response)
         return bool((await self._run("complete", key, ["d", token, data, retention_ms]))[0] == 1)
 
     async def release(self, key: str, token: str) -> bool:
         """Delete the in-flight record ``token`` holds; ``False`` if it holds none."""
+        check_held(key, token)
         return bool((await self._run("release", key, ["r", token]))[0] == 1)
 
     async def renew(self, key: str, token: str, *, lease: float) -> bool:
         """Extend the live lease ``token`` holds to ``lease`` seconds from now."""
+        check_held(key, token)
         lease_ms = _ms(check_positive("lease", lease))
         return bool((await self._run("renew", key, ["n", token, lease_ms]))[0] == 1)
 
@@ -307,6 +335,13 @@ class RedisStore:
 
     def __repr__(self) -> str:
         return f"RedisStore(prefix={self.prefix!r}, address={self._address!r})"
+
+
+def _scheme(url: str) -> str:
+    try:
+        return urlsplit(url).scheme.lower()
+    except ValueError:
+        return ""
 
 
 def _ms(seconds: float) -> int:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from .exceptions import IdempotencyConfigurationError, StoredRecordError
+from .exceptions import IdempotencyConfigurationError, IdempotencyTypeError, StoredRecordError
 
 __all__ = [
     "Claim",
@@ -33,11 +33,28 @@ class StoredResponse:
         status: The status code, 0 to 999.
         headers: The response headers as ``(name, value)`` byte pairs, in order, repeats kept.
         body: The body bytes, exactly as sent.
+
+    Raises:
+        IdempotencyConfigurationError: The status is not an int from 0 to 999, a header is not a pair
+            of bytes, or the body is not bytes (checked at construction, so a response that cannot be
+            stored never exists). Headers given as a list are kept as a tuple; a bytearray or
+            memoryview body as bytes.
     """
 
     status: int = 200
     headers: tuple[Header, ...] = field(default=())
     body: bytes = b""
+
+    def __post_init__(self) -> None:
+        status, headers, body = self.status, self.headers, self.body
+        if isinstance(status, bool) or not isinstance(status, int) or not 0 <= status <= 999:
+            raise IdempotencyConfigurationError("status", status, "must be an int from 0 to 999")
+        if headers.__class__ is not tuple or not all(map(_is_header, headers)):
+            object.__setattr__(self, "headers", _headers(headers))
+        if body.__class__ is not bytes:
+            if not isinstance(body, bytes | bytearray | memoryview):
+                raise IdempotencyConfigurationError("body", type(body).__name__, "must be bytes")
+            object.__setattr__(self, "body", bytes(body))
 
     @classmethod
     def of(
@@ -47,21 +64,77 @@ class StoredResponse:
 
         Raises:
             IdempotencyConfigurationError: The status is outside 0-999, or a header or the body has
-                the wrong type.
+                the wrong type, or a str header holds a character outside latin-1.
         """
-        if isinstance(status, bool) or not isinstance(status, int) or not 0 <= status <= 999:
-            raise IdempotencyConfigurationError("status", status, "must be an int from 0 to 999")
-        if not isinstance(body, bytes | bytearray | memoryview):
-            raise IdempotencyConfigurationError("body", type(body).__name__, "must be bytes")
-        pairs = tuple((_header_bytes(name), _header_bytes(value)) for name, value in headers)
-        return cls(status, pairs, bytes(body))
+        given: object = headers  # callers may not type-check: look at what really came
+        if isinstance(given, str | bytes) or not isinstance(given, Iterable):
+            raise IdempotencyConfigurationError(
+                "headers", type(given).__name__, "must be (name, value) pairs of bytes or str"
+            )
+        return cls(status, tuple(_header_pair(pair) for pair in given), body)
 
 
-def _header_bytes(value: bytes | str) -> bytes:
-    if isinstance(value, bytes):
-        return value
+def as_stored(response: object) -> StoredResponse:
+    """``response`` as a checked `StoredResponse`; a store reads only status, headers and body."""
+    if response.__class__ is StoredResponse:
+        return response  # checked when it was made
+    try:
+        status, headers, body = response.status, response.headers, response.body  # type: ignore[attr-defined]
+    except AttributeError:
+        raise IdempotencyTypeError("response", "a StoredResponse (status, headers, body)", response) from None
+    return StoredResponse.of(status, headers, body)
+
+
+def _is_header(pair: object) -> bool:
+    return (
+        pair.__class__ is tuple
+        and len(pair) == 2
+        and pair[0].__class__ is bytes
+        and pair[1].__class__ is bytes
+    )
+
+
+def _headers(headers: object) -> tuple[Header, ...]:
+    """The headers as a tuple of pairs of bytes, from any iterable of pairs of bytes-like values."""
+    if isinstance(headers, str | bytes) or not isinstance(headers, Iterable):
+        raise IdempotencyConfigurationError(
+            "headers", type(headers).__name__, "must be (name, value) pairs of bytes"
+        )
+    pairs: list[Header] = []
+    for pair in headers:
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise IdempotencyConfigurationError(
+                "headers", type(pair).__name__, "must be (name, value) pairs of bytes"
+            )
+        name, value = pair
+        if not isinstance(name, bytes | bytearray | memoryview) or not isinstance(
+            value, bytes | bytearray | memoryview
+        ):
+            raise IdempotencyConfigurationError(
+                "headers", type(pair).__name__, "must be (name, value) pairs of bytes"
+            )
+        pairs.append((bytes(name), bytes(value)))
+    return tuple(pairs)
+
+
+def _header_pair(pair: object) -> Header:
+    if not isinstance(pair, tuple | list) or len(pair) != 2:
+        raise IdempotencyConfigurationError(
+            "headers", type(pair).__name__, "must be (name, value) pairs of bytes or str"
+        )
+    return _header_bytes(pair[0]), _header_bytes(pair[1])
+
+
+def _header_bytes(value: object) -> bytes:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
     if isinstance(value, str):
-        return value.encode("latin-1")
+        try:
+            return value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise IdempotencyConfigurationError(
+                "headers", type(value).__name__, "a str name or value must be latin-1 text"
+            ) from None
     raise IdempotencyConfigurationError(
         "headers", type(value).__name__, "names and values must be bytes or str"
     )
@@ -82,6 +155,11 @@ class ClaimOutcome(enum.StrEnum):
     IN_FLIGHT = "in_flight"
     COMPLETED = "completed"
     MISMATCH = "mismatch"
+
+    @classmethod
+    def _missing_(cls, value: object) -> ClaimOutcome:
+        names = ", ".join(repr(outcome.value) for outcome in cls)
+        raise IdempotencyConfigurationError("outcome", value, f"not a ClaimOutcome; use one of {names}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +238,13 @@ _LENGTHS = struct.Struct(">II")  # name length, value length
 
 
 def encode_response(response: StoredResponse) -> bytes:
-    """Encode a response into the bytes a store keeps (a versioned, length-prefixed binary form)."""
+    """Encode a response into the bytes a store keeps (a versioned, length-prefixed binary form).
+
+    Raises:
+        IdempotencyTypeError: ``response`` has no ``status``, ``headers`` and ``body``.
+        IdempotencyConfigurationError: They are not a status from 0 to 999, pairs of bytes and bytes.
+    """
+    response = as_stored(response)
     headers: Sequence[tuple[bytes, bytes]] = response.headers
     parts = [_HEAD.pack(_VERSION, response.status, len(headers))]
     for name, value in headers:
@@ -176,7 +260,10 @@ def decode_response(data: bytes) -> StoredResponse:
 
     Raises:
         StoredRecordError: The bytes are truncated, of an unknown version, or not a stored response.
+        IdempotencyTypeError: ``data`` is not bytes.
     """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise IdempotencyTypeError("data", "bytes", data)
     view = memoryview(data)
     try:
         version, status, count = _HEAD.unpack_from(view, 0)
@@ -194,4 +281,7 @@ def decode_response(data: bytes) -> StoredResponse:
             offset = end
     except struct.error as exc:
         raise StoredRecordError("idempotency-record", "loads", f"truncated record: {exc}") from exc
-    return StoredResponse(status, tuple(headers), bytes(view[offset:]))
+    try:
+        return StoredResponse(status, tuple(headers), bytes(view[offset:]))
+    except IdempotencyConfigurationError as exc:  # a status past 999: not a record this package wrote
+        raise StoredRecordError("idempotency-record", "loads", exc.reason) from exc
