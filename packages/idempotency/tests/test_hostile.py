@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from buttress.core import ButtressError
 from buttress.idempotency import (
@@ -307,6 +308,7 @@ SYNC_TARGETS: list[tuple[Callable[..., object], tuple[object, ...], dict[str, ob
         {"table": "keys", "min_size": 1, "max_size": 2, "command_timeout": 1.0, "server_settings": None},
     ),
     (PostgresStore, (None,), {"table": "keys"}),
+    (RedisStore, (Redis.from_url("redis://localhost:6379/0"),), {"prefix": "p:", "batching": True}),
     (PostgresStore(None).start_reaper, (), {"interval": 60.0, "batch_size": 10}),
     (schema_sql, ("keys",), {}),
     (IdempotencyError, ("message",), {}),
@@ -416,3 +418,9 @@ async def test_the_middleware_never_answers_5xx_on_redis(redis_store: RedisStore
 
 def test_errors_are_buttress_errors() -> None:
     assert issubclass(IdempotencyError, ButtressError)
+
+
+@pytest.mark.parametrize("method", [["POST"], None, b"POST"])
+async def test_a_scope_method_that_is_not_a_str_passes_through(method: object) -> None:
+    status, _ = await call(IdempotencyMiddleware(benign, MemoryStore()), [(b"idempotency-key", b"k")], method)  # type: ignore[arg-type]
+    assert status == 200

@@ -219,7 +219,8 @@ class IdempotencyMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection; other scopes and methods pass straight through."""
-        if scope.get("type") != "http" or scope.get("method") not in self._methods:
+        method = scope.get("method")
+        if scope.get("type") != "http" or not isinstance(method, str) or method not in self._methods:
             await self.app(scope, receive, send)
             return
         try:
