@@ -26,7 +26,10 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
-keys = st.text(min_size=1, max_size=30).filter(lambda k: len(k.encode("utf-8", "surrogatepass")) <= 1024)
+# A valid key: non-empty, valid UTF-8 (hypothesis's text has no surrogates), no NUL, at most 1024 bytes.
+keys = st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=30).filter(
+    lambda k: len(k.encode("utf-8")) <= 1024
+)
 positive = st.floats(min_value=1e-3, max_value=1e6, allow_nan=False)
 
 
@@ -193,13 +196,19 @@ async def test_falsy_values_are_hits(value: object) -> None:
     assert await cache.get("k") is not MISSING
 
 
-@given(key=st.text(min_size=1, max_size=80), limit=st.integers(1, 160))
-def test_key_size_limit_counts_utf8_bytes(key: str, limit: int) -> None:
-    """Property: a key is accepted exactly when its UTF-8 encoding fits the byte limit."""
-    fits = len(key.encode("utf-8", "surrogatepass")) <= limit
+any_text = st.text(st.one_of(st.characters(), st.characters(categories=["Cs"]), st.just("\x00")), max_size=80)
+
+
+@given(key=any_text, limit=st.integers(1, 160))
+def test_key_validity(key: str, limit: int) -> None:
+    """Property: a key is accepted exactly when it is non-empty, valid UTF-8, NUL-free and fits the limit."""
+    try:
+        valid = bool(key) and "\x00" not in key and len(key.encode("utf-8")) <= limit
+    except UnicodeEncodeError:
+        valid = False  # a lone surrogate: no backend could store it alike
     try:
         check_key(key, limit)
     except InvalidKeyError:
-        assert not fits
+        assert not valid
     else:
-        assert fits
+        assert valid

@@ -422,7 +422,8 @@ class BaseCache[T](ABC):
                 something other than a float in [0, 1).
         """
         seconds = ttl_seconds(ttl)
-        assert seconds is not None  # noqa: S101 - ttl_seconds maps only None to None
+        if seconds is None:
+            raise CacheConfigurationError("ttl", ttl, "must be a number of seconds or a timedelta")
         return self._jittered(seconds)
 
     def _jittered(self, ttl: float) -> float:

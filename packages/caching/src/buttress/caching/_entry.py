@@ -33,7 +33,7 @@ class Entry[T]:
         """
         try:
             return self.expires_at is None or now < self.expires_at
-        except TypeError:
+        except (TypeError, ArithmeticError):  # a str, or a Decimal NaN that refuses to compare
             raise CacheConfigurationError("now", now, "must be a number of seconds") from None
 
     def servable_stale(self, now: float) -> bool:
@@ -44,7 +44,7 @@ class Entry[T]:
         """
         try:
             return not self.fresh(now) and self.stale_until is not None and now < self.stale_until
-        except TypeError:
+        except (TypeError, ArithmeticError):  # a str, or a Decimal NaN that refuses to compare
             raise CacheConfigurationError("now", now, "must be a number of seconds") from None
 
 

@@ -414,7 +414,7 @@ class RedisCache[T](BaseCache[T]):
         tags = self._tags(tags)
         data = self._encode(entry)
         if tags:
-            return await self.store_many([(key, entry, keep_for)], tags, encoded={key: data})
+            return await self._store_many([(key, keep_for)], {key: data}, tags)
 
         async def run() -> bool:
             await self._client.set(self._key(key), data, px=_ms(keep_for))
@@ -423,11 +423,7 @@ class RedisCache[T](BaseCache[T]):
         return await self._guard("set", run, False)
 
     async def store_many(
-        self,
-        items: list[tuple[str, Entry[T], float | None]],
-        tags: tuple[str, ...],
-        *,
-        encoded: dict[str, bytes] | None = None,
+        self, items: list[tuple[str, Entry[T], float | None]], tags: tuple[str, ...]
     ) -> bool:
         """Write entries (and their tags) in one pipeline; return whether they reached Redis.
 
@@ -437,29 +433,33 @@ class RedisCache[T](BaseCache[T]):
             InvalidKeyError, CacheConfigurationError: A bad item or tag.
             CacheSerializationError: A value cannot be serialized.
         """
-        if encoded is None:
-            if not isinstance(items, list | tuple):
+        if not isinstance(items, list | tuple):
+            raise CacheConfigurationError("items", items, "must be a list of (key, entry, keep_for) triples")
+        for item in items:
+            if not isinstance(item, tuple) or len(item) != 3:
                 raise CacheConfigurationError(
-                    "items", items, "must be a list of (key, entry, keep_for) triples"
+                    "items", item, "each item must be a (key, entry, keep_for) triple"
                 )
-            for item in items:
-                if not isinstance(item, tuple) or len(item) != 3:
-                    raise CacheConfigurationError(
-                        "items", item, "each item must be a (key, entry, keep_for) triple"
-                    )
-                _check_item(*item, self._max_key_bytes)
-            tags = self._tags(tags)
-        data = encoded or {key: self._encode(entry) for key, entry, _ in items}
+            _check_item(*item, self._max_key_bytes)
+        tags = self._tags(tags)
+        data = {key: self._encode(entry) for key, entry, _ in items}
+        return await self._store_many([(key, keep_for) for key, _, keep_for in items], data, tags)
+
+    async def _store_many(
+        self, items: list[tuple[str, float | None]], data: dict[str, bytes], tags: tuple[str, ...]
+    ) -> bool:
+        if not items:
+            return True  # nothing to write (and SADD with no member is an error)
 
         async def run() -> bool:
             pipe = self._client.pipeline(transaction=False)
             longest: float | None = 0.0
-            for key, _, keep_for in items:
+            for key, keep_for in items:
                 pipe.set(self._key(key), data[key], px=_ms(keep_for))
                 longest = None if longest is None or keep_for is None else max(longest, keep_for)
             for tag in tags:
                 tag_key = self._tag_key(tag)
-                pipe.sadd(tag_key, *(self._key(key) for key, _, _ in items))
+                pipe.sadd(tag_key, *(self._key(key) for key, _ in items))
                 if longest is None:
                     pipe.persist(tag_key)
                 else:

@@ -86,9 +86,9 @@ class CachingTypeError(CachingError, ArgumentTypeError):
 
     def __init__(self, parameter: str, expected: str, actual: object, *, reason: str = "") -> None:
         super().__init__(parameter, expected, actual)
-        self.reason = reason
-        if reason:
-            self.message = f"{self.message}: {reason}"
+        self.reason = reason if isinstance(reason, str) else repr(reason)
+        if self.reason:
+            self.message = f"{self.message}: {self.reason}"
             self.args = (self.message,)
 
 

@@ -1,0 +1,311 @@
+"""Every public entry point of buttress-caching, driven with hostile arguments: only typed errors come out.
+
+Each function, constructor and public method of ``buttress.caching.__all__`` is called with
+hypothesis-generated hostile values (wrong types, ``10**400``, NaN, NUL, lone surrogates, CR/LF,
+non-UTF-8 bytes, very long strings) in place of its arguments; anything but a `ButtressError` fails.
+
+Left out, with the reason: `ComputeCache` (a Protocol) and `BaseCache` (abstract; its methods are
+driven through the three backends); `bypass_cache`, `clear`, `aclose` and `ping` (no argument).
+Callbacks (``loader``, ``rng``, a ``key`` or ``tags`` function, a cache factory) are the caller's
+code, whose own exceptions reach the caller unchanged by contract; they are kept out of the general
+runs and driven separately with every hostile value that is not callable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from hypothesis import strategies as st
+from redis.asyncio import Redis
+
+from buttress.caching import (
+    BreakerState,
+    CacheBackendUnavailableError,
+    CacheConfigurationError,
+    CachedFunction,
+    CacheSerializationError,
+    CacheStats,
+    CachingError,
+    CachingTypeError,
+    Entry,
+    InvalidKeyError,
+    MemoryCache,
+    MissingExtraError,
+    MsgpackSerializer,
+    PickleSerializer,
+    RedisCache,
+    SignatureMismatchError,
+    TieredCache,
+    cached,
+    xfetch_should_refresh,
+)
+from buttress.core import MISSING
+from buttress.testing import FakeClock, acheck_hostile, check_hostile, hostile_values
+
+SECRET = b"s" * 32
+CALLBACKS = ("loader", "rng", "key", "tags", "cache", "func")
+
+
+def not_callable() -> st.SearchStrategy[object]:
+    return hostile_values().filter(lambda value: not callable(value))
+
+
+async def load() -> int:
+    return 1
+
+
+async def function(
+    a: int, b: str = "x", *rest: object, c: float = 1.0, **options: object
+) -> tuple[object, ...]:
+    return (a, b, rest, c, options)
+
+
+async def plain(a: int, b: str = "x") -> list[object]:
+    return [a, b]
+
+
+def memory() -> MemoryCache[Any]:
+    return MemoryCache[Any](max_size=100, jitter=None, xfetch_beta=0)
+
+
+MEMORY_OPTIONS: dict[str, object] = {
+    "max_size": 100,
+    "default_ttl": 60.0,
+    "jitter": (0.05, 0.15),
+    "xfetch_beta": 1.0,
+    "stale_ttl": 5.0,
+    "name": "m",
+    "max_key_bytes": 1024,
+    "clock": FakeClock(),
+}
+CACHED_OPTIONS: dict[str, object] = {
+    "ttl": 60.0,
+    "namespace": "ns",
+    "cache_none": True,
+}
+
+Target = tuple[Callable[..., object], tuple[object, ...], dict[str, object]]
+
+SYNC_TARGETS: list[Target] = [
+    (MemoryCache, (), MEMORY_OPTIONS),
+    (memory().jittered, (60.0,), {}),
+    (cached, (memory(),), CACHED_OPTIONS),
+    (CachedFunction, (plain, memory()), {**CACHED_OPTIONS, "key": None, "tags": ()}),
+    (cached(memory())(function).key, (1, "x", 2), {"c": 2.0, "d": 3}),
+    (cached(memory())(plain).key, (1,), {"b": "y"}),
+    (xfetch_should_refresh, (), {"now": 0.0, "expires_at": 10.0, "delta": 1.0, "beta": 1.0, "u": 0.5}),
+    (Entry, (1, 10.0, 20.0, 0.1), {}),
+    (Entry(1, 10.0, 20.0, 0.1).fresh, (5.0,), {}),
+    (Entry(1, 10.0, 20.0, 0.1).servable_stale, (15.0,), {}),
+    (CacheStats, (), {"hits": 1, "misses": 1}),
+    (BreakerState, ("closed",), {}),
+    (PickleSerializer, (SECRET,), {"previous_secrets": (SECRET,), "protocol": 5}),
+    (PickleSerializer(SECRET).dumps, ({"a": 1},), {}),
+    (PickleSerializer(SECRET).loads, (PickleSerializer(SECRET).dumps(1),), {}),
+    (MsgpackSerializer, (), {"use_list": True}),
+    (MsgpackSerializer().dumps, ({"a": 1},), {}),
+    (MsgpackSerializer().loads, (MsgpackSerializer().dumps(1),), {}),
+    # The errors: constructing one from any arguments must not raise.
+    (CachingError, ("message",), {}),
+    (CacheConfigurationError, ("ttl", 1, "reason"), {"show_value": True}),
+    (InvalidKeyError, ("key", "k", "reason"), {}),
+    (CacheSerializationError, ("json", "dumps", "reason"), {"type_name": "int"}),
+    (SignatureMismatchError, ("pickle", "loads", "reason"), {}),
+    (CacheBackendUnavailableError, ("redis", "redis://h", "reason"), {}),
+    (CachingTypeError, ("a", "an int", object()), {"reason": "why"}),
+    (MissingExtraError, ("RedisCache", "redis"), {}),
+]
+
+
+def _name(target: Callable[..., object]) -> str:
+    return str(getattr(target, "__qualname__", None) or repr(target))
+
+
+@pytest.mark.parametrize(
+    ("target", "args", "kwargs"), SYNC_TARGETS, ids=[_name(t) for t, _, _ in SYNC_TARGETS]
+)
+def test_public_entry_points_raise_only_typed_errors(
+    target: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, object]
+) -> None:
+    """Property: no argument makes a public function, constructor or method raise an untyped error."""
+    check_hostile(target, *args, keep=CALLBACKS, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("target", "args", "kwargs", "callback"),
+    [
+        (MemoryCache, (), {"rng": None}, "rng"),
+        (cached, (memory(),), {"key": None, "tags": ()}, "key"),
+        (cached, (memory(),), {"key": None, "tags": ()}, "tags"),
+        (cached, (memory(),), {}, "cache"),
+        (cached(memory()), (plain,), {}, "func"),
+        (CachedFunction, (plain, memory()), {**CACHED_OPTIONS, "key": None, "tags": ()}, "key"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_callback_arguments_that_are_not_callable_raise_typed_errors(
+    target: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, object], callback: str
+) -> None:
+    """Property: a value that is not callable where a callback belongs is a typed error at once."""
+    others = tuple(name for name in (*CALLBACKS, *MEMORY_OPTIONS, *CACHED_OPTIONS) if name != callback)
+    if callback in ("cache", "func"):
+        check_hostile(target, *args, keep=others, values=not_callable(), **kwargs)
+    else:
+        check_hostile(target, *args, keep=others, values=not_callable(), **{callback: None, **kwargs})
+
+
+# --- methods of the caches, which run on an event loop -------------------------------------------------
+
+
+async def _drive_cache_methods(cache: MemoryCache[Any] | RedisCache[Any] | TieredCache[Any]) -> None:
+    await cache.set("k", 1)
+    await acheck_hostile(cache.get, "k")
+    await acheck_hostile(cache.set, "k", 1, ttl=60.0, tags=["t"])
+    await acheck_hostile(cache.delete, "k")
+    await acheck_hostile(cache.exists, "k")
+    await acheck_hostile(cache.get_many, ["k", "j"])
+    await acheck_hostile(cache.set_many, {"k": 1, "j": 2}, ttl=60.0, tags=["t"])
+    await acheck_hostile(cache.invalidate_tags, "t", "u")
+    await acheck_hostile(cache.delete_pattern, "k*")
+    await acheck_hostile(
+        cache.get_or_compute, "k", load, ttl=60.0, tags=["t"], cache_none=True, keep=("loader",)
+    )
+    await acheck_hostile(
+        cache.get_or_compute, "k", load, keep=("key", "ttl", "tags", "cache_none"), values=not_callable()
+    )
+    await acheck_hostile(cache.refresh, "k", load, ttl=60.0, tags=["t"], cache_none=False, keep=("loader",))
+    await acheck_hostile(
+        cache.refresh, "k", load, keep=("key", "ttl", "tags", "cache_none"), values=not_callable()
+    )
+    await acheck_hostile(cache.jittered, 60.0)
+    function_cached = cached(cache, namespace="hostile")(function)
+    await acheck_hostile(function_cached, 1, "x", 2, c=2.0, d=3)
+    await acheck_hostile(function_cached.invalidate, 1, "x", c=2.0)
+    await acheck_hostile(function_cached.refresh, 1, "x", c=2.0)
+
+
+async def test_memory_cache_methods_raise_only_typed_errors() -> None:
+    """Property: every method of `MemoryCache` answers hostile arguments with typed errors."""
+    cache = MemoryCache[Any](max_size=1_000)
+    try:
+        await _drive_cache_methods(cache)
+    finally:
+        await cache.aclose()
+
+
+@pytest.fixture
+async def redis_cache(redis_url: str, redis_prefix: str) -> AsyncIterator[RedisCache[Any]]:
+    cache = RedisCache[Any].from_url(redis_url, prefix=redis_prefix, socket_timeout=2.0)
+    try:
+        yield cache
+    finally:
+        await cache.aclose()
+
+
+@pytest.mark.redis
+async def test_redis_cache_raises_only_typed_errors(
+    redis_cache: RedisCache[Any], redis_url: str, redis_prefix: str
+) -> None:
+    """Property: `RedisCache`, its constructors and methods answer hostile arguments with typed errors."""
+    client = Redis.from_url(redis_url)
+    made: list[RedisCache[Any]] = []
+
+    def make(*args: Any, **kwargs: Any) -> RedisCache[Any]:
+        cache = RedisCache[Any](*args, **kwargs)
+        made.append(cache)
+        return cache
+
+    def make_from_url(*args: Any, **kwargs: Any) -> RedisCache[Any]:
+        cache = RedisCache[Any].from_url(*args, **kwargs)
+        made.append(cache)
+        return cache
+
+    try:
+        redis_options = {
+            "prefix": redis_prefix,
+            "serializer": PickleSerializer(SECRET),
+            "default_ttl": 60.0,
+            "jitter": 0.1,
+            "xfetch_beta": 1.0,
+            "stale_ttl": 5.0,
+            "locking": True,
+            "lock_ttl": 10.0,
+            "lock_wait": 1.0,
+            "strict": False,
+            "breaker_threshold": 3,
+            "breaker_recovery": 5.0,
+            "warn_interval": 30.0,
+            "name": "r",
+            "max_key_bytes": 1024,
+            "clock": FakeClock(),
+        }
+        await acheck_hostile(make, client, keep=CALLBACKS, **redis_options)
+        await acheck_hostile(
+            make_from_url,
+            redis_url,
+            socket_timeout=1.0,
+            max_connections=10,
+            pool_timeout=1.0,
+            cluster=False,
+            prefix=redis_prefix,
+            keep=CALLBACKS,
+        )
+        await _drive_cache_methods(redis_cache)
+        entry = Entry("v", None, None, 0.0)
+        await acheck_hostile(redis_cache.store, "k", entry, 60.0, ("t",))
+        await acheck_hostile(redis_cache.store_many, [("k", entry, 60.0)], ("t",))
+        await acheck_hostile(redis_cache.remove_tagged, ("t",))
+        assert redis_cache.stats.errors == 0, (
+            f"no hostile argument may reach Redis and fail there: {redis_cache.stats}"
+        )
+    finally:
+        for cache in made:
+            await cache.aclose()
+        await client.aclose()
+
+
+@pytest.mark.redis
+async def test_tiered_cache_raises_only_typed_errors(redis_url: str, redis_prefix: str) -> None:
+    """Property: `TieredCache`, its constructor and methods answer hostile arguments with typed errors."""
+    l2 = RedisCache[Any].from_url(redis_url, prefix=redis_prefix, socket_timeout=2.0)
+    cache = TieredCache[Any](l2, l1_ttl=5.0)
+    try:
+        await acheck_hostile(
+            TieredCache,
+            l2,
+            l1_max_size=100,
+            l1_ttl=5.0,
+            channel="c",
+            default_ttl=60.0,
+            jitter=None,
+            xfetch_beta=1.0,
+            stale_ttl=None,
+            name="t",
+            clock=FakeClock(),
+            keep=CALLBACKS,
+        )
+        assert await cache.wait_until_subscribed()
+        await acheck_hostile(cache.wait_until_subscribed, 0.5)
+        await _drive_cache_methods(cache)
+        assert l2.stats.errors == 0, "no hostile argument may reach Redis and fail there"
+    finally:
+        await cache.aclose()
+
+
+async def test_a_loader_that_is_not_a_coroutine_function_is_a_typed_error() -> None:
+    cache = memory()
+
+    with pytest.raises(CacheConfigurationError, match="loader"):
+        await cache.get_or_compute("k", lambda: 42)  # type: ignore[arg-type, return-value]
+    with pytest.raises(CacheConfigurationError, match="loader"):
+        await cache.get_or_compute("k", "not callable")  # type: ignore[arg-type]
+    assert await cache.get("k") is MISSING
+
+
+@pytest.mark.redis
+async def test_storing_no_items_with_tags_is_a_no_op(redis_cache: RedisCache[Any]) -> None:
+    """Found by the hostile run: an empty batch with tags sent SADD without members, an error reply."""
+    assert await redis_cache.store_many([], ("t",)) is True
+    assert redis_cache.stats.errors == 0
