@@ -54,7 +54,7 @@ from buttress.search import (
     bulk_index,
     parse_query,
 )
-from buttress.testing import acheck_hostile, check_hostile
+from buttress.testing import acheck_hostile, check_hostile, hostile_values
 
 SCHEMA = Schema(
     searchable={"title": 2.0, "body": 1.0},
@@ -244,13 +244,24 @@ def test_bulk_index_raises_only_typed_errors() -> None:
     )
 
 
-async def test_save_and_load_raise_only_typed_errors(tmp_path: Path) -> None:
-    """Property: a hostile path or option to save/load is a typed error (IndexFileError for the file)."""
+async def test_save_and_load_raise_only_typed_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Property: a hostile path or option to save/load is a typed error (IndexFileError for the file).
+
+    Hostile paths are relative and the test runs in its own directory: save writes where it is told.
+    """
+    monkeypatch.chdir(tmp_path)
+    values = hostile_values(relative_paths=True)
     path = tmp_path / "index.bsi"
     await filled().save(path)
-    await acheck_hostile(filled().save, path)
+    await acheck_hostile(filled().save, path, values=values)
     await acheck_hostile(
-        MemorySearch.load, path, marks=("<b>", "</b>"), fragment_size=100, max_fragments=2, escape_html=False
+        MemorySearch.load,
+        path,
+        marks=("<b>", "</b>"),
+        fragment_size=100,
+        max_fragments=2,
+        escape_html=False,
+        values=values,
     )
 
 

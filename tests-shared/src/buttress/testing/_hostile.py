@@ -153,17 +153,22 @@ def _wrong_types() -> tuple[object, ...]:
     )
 
 
-def hostile_values() -> st.SearchStrategy[object]:
+def hostile_values(*, relative_paths: bool = False) -> st.SearchStrategy[object]:
     """Hypothesis strategy: values no well-checked public API may fail on with an untyped exception.
 
     Wrong types, huge, negative and non-finite numbers, NUL, lone surrogates, CR/LF, non-UTF-8
     bytes, very long strings, and random text and bytes of every kind, including surrogates.
 
+    Args:
+        relative_paths: Leave out text and bytes that would name a place outside the working
+            directory (absolute, ``~`` or ``..``), for targets that write files where they are told:
+            drive them from a temporary working directory (``monkeypatch.chdir(tmp_path)``).
+
     Returns:
         A strategy to draw hostile values from.
     """
     any_char = st.one_of(st.characters(), st.characters(categories=["Cs"]), st.sampled_from("\x00\r\n\t"))
-    return st.one_of(
+    values = st.one_of(
         st.sampled_from(_HOSTILE_STRINGS),
         st.sampled_from(_LONG_VALUES).map(lambda unit_count: unit_count[0] * unit_count[1]),
         st.sampled_from(_HOSTILE_NUMBERS),
@@ -178,6 +183,16 @@ def hostile_values() -> st.SearchStrategy[object]:
             st.text(any_char, max_size=8), st.one_of(st.text(max_size=8), st.integers()), max_size=3
         ),
     )
+    return values.filter(_stays_here) if relative_paths else values
+
+
+def _stays_here(value: object) -> bool:
+    """Whether a value, read as a path, stays below the working directory."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        value = bytes(value).decode("latin-1")
+    if not isinstance(value, str):
+        return True
+    return not (value.startswith(("/", "\\", "~")) or ".." in value)
 
 
 @dataclass(frozen=True)
