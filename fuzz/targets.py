@@ -16,7 +16,13 @@ from pydantic import BaseModel
 
 from buttress.csp import parse, parse_reports
 from buttress.feature_flags import flag_from_dict, flag_set_from_dict
-from buttress.federation import check_subgraph, parse_field_set
+from buttress.federation import (
+    CostLimits,
+    build_subgraph,
+    check_subgraph,
+    execute_with_limits,
+    parse_field_set,
+)
 from buttress.fingerprint import Fingerprinter, from_headers, from_scope
 from buttress.idempotency import decode_response, parse_idempotency_key
 from buttress.notifications import Template, TemplateRegistry
@@ -108,6 +114,24 @@ def federation_field_set(data: bytes) -> None:
     parse_field_set(_text(data))
 
 
+_SUBGRAPH = build_subgraph(
+    'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])\n'
+    "type Query { product(upc: ID!): Product, products(first: Int = 5): [Product!]! }\n"
+    'type Product @key(fields: "upc") { upc: ID!, name: String, related(first: Int): [Product!]! }\n'
+)
+_LIMITS = CostLimits()
+assert _SUBGRAPH.schema is not None, _SUBGRAPH.errors  # noqa: S101 - the harness's own fixture
+_SCHEMA = _SUBGRAPH.schema
+
+
+async def federation_query(data: bytes) -> None:
+    """A client's GraphQL operation against a subgraph, under the default cost limits.
+
+    Bad client input comes back as GraphQL errors in the result; only an exception is a crash.
+    """
+    await execute_with_limits(_SCHEMA, _text(data), _LIMITS)
+
+
 def search_query(data: bytes) -> None:
     """A user's search query text."""
     parse_query(_text(data))
@@ -149,7 +173,7 @@ def fingerprint_request(data: bytes) -> None:
     from_headers({_text(n): _text(v) for n, v in headers}, client_ip=client or None)
 
 
-TARGETS: dict[str, Callable[[bytes], None]] = {
+TARGETS: dict[str, Callable[[bytes], object]] = {
     target.__name__: target
     for target in (
         csp_policy,
@@ -161,6 +185,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
         flag_document,
         federation_sdl,
         federation_field_set,
+        federation_query,
         search_query,
         idempotency_key,
         idempotency_stored_response,
