@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from buttress.caching import BreakerState, RedisCache, TieredCache
+from buttress.caching import BreakerState, CacheBackendUnavailableError, RedisCache, TieredCache
 from buttress.core import MISSING
-from buttress.testing import FakeClock, RedisServer
+from buttress.testing import FakeClock, RedisServer, ServerError, free_port
 
 pytestmark = pytest.mark.redis
 
@@ -278,3 +278,50 @@ async def test_a_node_that_is_not_a_cluster_degrades_instead_of_raising(redis_se
         assert cache.stats.errors == 1
     finally:
         await close(cache)
+
+
+# --- a server that answers, with an error ------------------------------------------------------------
+
+
+async def test_error_replies_of_a_full_server_degrade_like_an_unreachable_one(
+    redis_server: RedisServer,
+) -> None:
+    """OOM on every write (maxmemory reached, no eviction): writes drop, loaders run, nothing raises."""
+    admin = Redis.from_url(redis_server.url)
+    cache = cache_on(redis_server, breaker_threshold=1_000)
+    strict = cache_on(redis_server, strict=True)
+    try:
+        await admin.config_set("maxmemory-policy", "noeviction")
+        await admin.config_set("maxmemory", 1)
+        load, calls = counting_loader()
+
+        await cache.set("k", "v")  # dropped, not raised
+        assert await cache.get_or_compute("k", load) == "computed here"
+        assert await cache.get("k") is MISSING
+        assert calls == [1]
+        assert cache.stats.errors >= 2
+        with pytest.raises(CacheBackendUnavailableError, match="OutOfMemoryError"):
+            await strict.set("k", "v")
+    finally:
+        await admin.aclose()
+        await close(cache, strict)
+
+
+async def test_a_read_only_replica_degrades_writes_and_serves_reads() -> None:
+    """READONLY on writes (a replica, as after a failover): writes drop, reads still work."""
+    try:
+        server = RedisServer(extra_args=("--replicaof", "127.0.0.1", str(free_port())))
+        server.start()
+    except ServerError as exc:
+        pytest.skip(f"cannot start a private redis-server: {exc}")
+    cache = cache_on(server, breaker_threshold=1_000)
+    try:
+        load, calls = counting_loader()
+        assert await asyncio.wait_for(cache.get_or_compute("k", load), BOUND) == "computed here"
+        await cache.set("k", "v")
+        assert await cache.get("k") is MISSING
+        assert calls == [1]
+        assert cache.stats.errors >= 2
+    finally:
+        await close(cache)
+        server.close()

@@ -440,6 +440,9 @@ class BaseCache[T](ABC):
             raise CacheConfigurationError("rng", self._random, f"failed when called: {exc!r}") from exc
         if u.__class__ is float and 0.0 <= u < 1.0:
             return u
+        return self._checked_draw(u)
+
+    def _checked_draw(self, u: object) -> float:
         if isinstance(u, int | float) and not isinstance(u, bool) and 0 <= u < 1:
             return float(u)
         raise CacheConfigurationError(
@@ -456,9 +459,16 @@ class BaseCache[T](ABC):
         return Entry(value, expires_at, expires_at + self._stale_ttl, delta), effective + self._stale_ttl
 
     def _early(self, entry: Entry[T], now: float) -> bool:
+        # On every hit of get_or_compute: _draw and _should_refresh inlined.
         if self._beta == 0.0 or entry.delta <= 0.0 or entry.expires_at is None:
             return False
-        return _should_refresh(now, entry.expires_at, entry.delta, self._beta, 1.0 - self._draw())
+        try:
+            u = self._random()
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            raise CacheConfigurationError("rng", self._random, f"failed when called: {exc!r}") from exc
+        if u.__class__ is not float or not 0.0 <= u < 1.0:
+            u = self._checked_draw(u)
+        return now - entry.delta * self._beta * math.log(1.0 - u) >= entry.expires_at
 
     def _flight(self, key: str, job: _Job[T], seen_expiry: float | object | None) -> Coroutine[Any, Any, T]:
         task = self._flights.get(key)

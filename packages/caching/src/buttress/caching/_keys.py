@@ -95,7 +95,7 @@ def encode(value: object, depth: int = 0) -> str:
 def encode_arguments(names: Iterable[str], values: Iterable[object]) -> str:
     """``name=value,...`` for the arguments, finished by `finish`: the part of a key after the namespace."""
     parts = []
-    for name, value in zip(names, values, strict=True):
+    for name, value in zip(names, values):  # noqa: B905 - equal lengths by construction; strict costs
         # str and int inlined (as `_str` and `_int` encode them): the hot path of a @cached hit.
         cls = value.__class__
         if cls is str:
@@ -104,7 +104,10 @@ def encode_arguments(names: Iterable[str], values: Iterable[object]) -> str:
             parts.append(f"{name}=i{value}")
         else:
             parts.append(f"{name}={encode_argument(name, value)}")
-    return finish(",".join(parts))
+    joined = ",".join(parts)
+    if len(joined) <= MAX_ARGS_CHARS and joined.isprintable():
+        return joined
+    return finish(joined)
 
 
 def encode_argument(name: str, value: object) -> str:

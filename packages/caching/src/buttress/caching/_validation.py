@@ -39,6 +39,12 @@ def ttl_seconds(value: TTL | None, *, name: str = "ttl") -> float | None:
     """Return ``value`` in seconds, or ``None``; reject zero, negative, infinite and non-numeric TTLs."""
     if value is None:
         return None
+    # The common cases first (every get_or_compute checks its TTL): NaN fails both comparisons.
+    kind = value.__class__
+    if kind is float or kind is int:
+        number: float = value  # type: ignore[assignment]
+        if 0 < number <= MAX_SECONDS:
+            return float(number)
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
     else:
@@ -60,11 +66,11 @@ def check_key(key: object, max_bytes: int) -> str:
         raise InvalidKeyError("key", key, f"must be a str, not {type(key).__name__}")
     if not key:
         raise InvalidKeyError("key", key, "must not be empty")
-    if key.isascii():
+    if key.isascii():  # O(1): CPython keeps the flag
+        if len(key) <= max_bytes and "\x00" not in key:
+            return key
         if "\x00" in key:
             raise InvalidKeyError("key", _shown(key), "must not contain NUL")
-        if len(key) <= max_bytes:
-            return key
         size = len(key)
     else:
         try:
