@@ -202,3 +202,16 @@ def test_a_wsgi_exception_fails() -> None:
 
     with pytest.raises(AssertionError, match="UnicodeEncodeError"):
         check_hostile_wsgi(strict)
+
+
+def test_a_target_argument_named_like_an_option_goes_in_kwargs() -> None:
+    """The helper's own options never reach the target; ``kwargs=`` carries the target's namesakes."""
+    seen: set[object] = set()
+
+    async def close(timeout: float, name: str = "pool") -> None:
+        seen.add(timeout)
+        await asyncio.sleep(0)
+        checked_ttl(name)
+
+    check_hostile(close, kwargs={"timeout": 0}, keep={"timeout"}, max_examples=10)
+    assert seen == {0}

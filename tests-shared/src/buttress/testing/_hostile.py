@@ -367,7 +367,8 @@ def check_hostile(
     values: st.SearchStrategy[object] | None = None,
     max_examples: int | None = None,
     timeout: float = DEFAULT_TIMEOUT,
-    **kwargs: object,
+    kwargs: Mapping[str, object] | None = None,
+    **keywords: object,
 ) -> None:
     """Call ``target`` with hostile arguments; fail on any exception that is not a `ButtressError`.
 
@@ -384,7 +385,10 @@ def check_hostile(
         values: The strategy hostile values are drawn from; `hostile_values` by default.
         max_examples: How many calls to make; the loaded hypothesis profile's count by default.
         timeout: Seconds an awaited call may take before the check fails.
-        **kwargs: Valid keyword arguments; each may be replaced by a hostile value.
+        kwargs: Valid keyword arguments whose names are also options of this helper (``timeout``,
+            ``values``, ``keep``, ``allowed``, ``max_examples``, ``kwargs``): an option is never
+            passed to the target, so a target's own ``timeout=0`` goes here.
+        **keywords: Valid keyword arguments; each may be replaced by a hostile value.
 
     Raises:
         AssertionError: A call raised or logged an untyped exception, or hung; hypothesis reports
@@ -399,6 +403,7 @@ def check_hostile(
         raise RuntimeError(
             "check_hostile was called inside a running event loop: use await acheck_hostile(...)"
         )
+    kwargs = {**(kwargs or {}), **keywords}
     slots, typed, arguments = _plan(target, args, kwargs, keep, allowed, values)
     name = _describe(target)
     del slots
@@ -438,7 +443,8 @@ async def acheck_hostile(
     values: st.SearchStrategy[object] | None = None,
     max_examples: int | None = None,
     timeout: float = DEFAULT_TIMEOUT,
-    **kwargs: object,
+    kwargs: Mapping[str, object] | None = None,
+    **keywords: object,
 ) -> None:
     """`check_hostile` for async tests: every call runs on the caller's event loop.
 
@@ -449,6 +455,7 @@ async def acheck_hostile(
     Raises:
         AssertionError: A call raised or logged an untyped exception, or hung.
     """
+    kwargs = {**(kwargs or {}), **keywords}
     slots, typed, arguments = _plan(target, args, kwargs, keep, allowed, values)
     del slots
     name = _describe(target)
