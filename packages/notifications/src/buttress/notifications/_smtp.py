@@ -297,6 +297,7 @@ class SmtpChannel:
             client = self._idle.pop()
             if client.is_connected:
                 return client
+            client.close()  # the server closed it while idle
         client = aiosmtplib.SMTP(
             hostname=self._hostname,
             port=self._port,
@@ -382,4 +383,6 @@ async def _close(client: aiosmtplib.SMTP) -> None:
         if client.is_connected:
             await client.quit()
     except (aiosmtplib.SMTPException, OSError):
-        client.close()
+        pass
+    finally:
+        client.close()  # also when the server already dropped it: the socket is ours to release
