@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -9,20 +10,40 @@ import pytest
 from buttress.core import (
     ArgumentTypeError,
     BackendUnavailableError,
+    BackgroundTask,
     ButtressError,
     ConfigurationError,
     ConflictError,
     JsonSerializer,
     MissingExtraError,
     NotFoundError,
+    Owned,
     SerializationError,
+    Telemetry,
     check_count,
     check_seconds,
     check_text,
+    connection_errors,
+    read_body,
     redact_url,
+    respond,
     safe_repr,
+    unavailable_on,
 )
-from buttress.testing import check_hostile
+from buttress.testing import acheck_hostile, check_hostile
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def _send(message: object) -> None:
+    return None
+
+
+async def _receive() -> dict[str, object]:
+    return {"type": "http.request", "body": b"abc"}
+
 
 TARGETS: list[tuple[Callable[..., object], tuple[object, ...], dict[str, object]]] = [
     (JsonSerializer, (), {"sort_keys": True}),
@@ -42,6 +63,19 @@ TARGETS: list[tuple[Callable[..., object], tuple[object, ...], dict[str, object]
     (NotFoundError, ("entity", 42), {}),
     (ConflictError, ("entity", "a-1", "exists"), {}),
     (MissingExtraError, ("RedisCache", "redis"), {}),
+    (Telemetry, ("buttress.caching", "1.0"), {}),
+    (
+        Telemetry("buttress.hostile_a").counter,
+        ("buttress.hostile.counter",),
+        {"unit": "1", "description": ""},
+    ),
+    (Telemetry("buttress.hostile_b").histogram, ("buttress.hostile.histogram",), {"unit": "s"}),
+    (Telemetry("buttress.hostile_c").up_down_counter, ("buttress.hostile.updown",), {}),
+    (Telemetry("buttress.hostile_d").observe, ("buttress.hostile.gauge", list), {"kind": "gauge"}),
+    (Owned, ("pool", _nothing), {}),
+    (BackgroundTask, ("worker", _nothing), {"logger": logging.getLogger("x"), "restart_delay": 1.0}),
+    (connection_errors, ("redis", "asyncpg"), {}),
+    (unavailable_on, ((OSError,),), {"backend": "redis", "address": "redis://h"}),
 ]
 
 
@@ -53,6 +87,12 @@ def test_public_entry_points_raise_only_typed_errors(
 ) -> None:
     """Property: no argument makes a public function or constructor of buttress-core raise untyped errors."""
     check_hostile(target, *args, **kwargs)
+
+
+async def test_asgi_helpers_raise_only_typed_errors() -> None:
+    """Property: read_body and respond answer bad arguments with typed errors."""
+    await acheck_hostile(read_body, _receive, limit=10, keep={"receive"})
+    await acheck_hostile(respond, _send, 200, headers=[(b"a", b"b")], body=b"x", keep={"send"})
 
 
 @pytest.mark.parametrize(

@@ -14,15 +14,25 @@ from buttress.core import (
     Clock,
     CommandHandler,
     ConfigurationError,
+    Counter,
     EventHandler,
+    Histogram,
     Identifiable,
     JsonSerializer,
     Missing,
+    Owned,
+    Receive,
+    Send,
     Serializer,
     SystemClock,
+    Telemetry,
+    UpDownCounter,
     check_count,
     check_seconds,
     check_text,
+    connection_errors,
+    read_body,
+    respond,
     safe_repr,
 )
 
@@ -120,3 +130,14 @@ def checks_return_what_they_accept(value: object) -> None:
     assert_type(check_count("max_size", value, minimum=1), int)
     assert_type(check_text("key", value, max_bytes=64, show_value=False), str)
     assert_type(safe_repr(value), str)
+
+
+async def plumbing_types(receive: Receive, send: Send) -> None:
+    telemetry = Telemetry("buttress.example")
+    assert_type(telemetry.counter("buttress.example.hits"), Counter)
+    assert_type(telemetry.histogram("buttress.example.duration"), Histogram)
+    assert_type(telemetry.up_down_counter("buttress.example.inflight"), UpDownCounter)
+    assert_type(Owned("pool").value, str)
+    assert_type(await read_body(receive, limit=10), bytes | None)
+    assert_type(connection_errors("redis"), tuple[type[BaseException], ...])
+    await respond(send, 204)

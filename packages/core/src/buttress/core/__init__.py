@@ -10,6 +10,7 @@ them can be swapped for your own implementation::
         return None if value is MISSING else value
 """
 
+from ._asgi import ASGIApp, ClientDisconnectedError, Message, Receive, Scope, Send, read_body, respond
 from ._checks import MAX_COUNT, MAX_SECONDS, check_count, check_seconds, check_text
 from ._clock import Clock, SystemClock
 from ._protocols import (
@@ -27,7 +28,11 @@ from ._protocols import (
     SoftDeletable,
     Timestamped,
 )
+from ._resources import AsyncResource, Owned
 from ._serializers import JsonSerializer
+from ._tasks import BackgroundTask
+from ._telemetry import Attributes, Counter, Histogram, Observation, Telemetry, UpDownCounter
+from ._unavailable import Driver, connection_errors, unavailable_on
 from .exceptions import (
     ArgumentTypeError,
     BackendUnavailableError,
@@ -47,33 +52,53 @@ __all__ = [
     "MAX_COUNT",
     "MAX_SECONDS",
     "MISSING",
+    "ASGIApp",
     "ArgumentTypeError",
     "AsyncRepository",
+    "AsyncResource",
+    "Attributes",
     "BackendUnavailableError",
+    "BackgroundTask",
     "ButtressError",
     "CacheProvider",
+    "ClientDisconnectedError",
     "Clock",
     "Command",
     "CommandHandler",
     "ConfigurationError",
     "ConflictError",
+    "Counter",
+    "Driver",
     "EventHandler",
+    "Histogram",
     "Identifiable",
     "JsonSerializer",
+    "Message",
     "Missing",
     "MissingExtraError",
     "NotFoundError",
+    "Observation",
+    "Owned",
     "Query",
     "QueryHandler",
+    "Receive",
+    "Scope",
+    "Send",
     "SerializationError",
     "Serializer",
     "SoftDeletable",
     "SystemClock",
+    "Telemetry",
     "Timestamped",
+    "UpDownCounter",
     "__version__",
     "check_count",
     "check_seconds",
     "check_text",
+    "connection_errors",
+    "read_body",
     "redact_url",
+    "respond",
     "safe_repr",
+    "unavailable_on",
 ]

@@ -1,0 +1,222 @@
+"""OpenTelemetry metrics for every package, bound on first use and free when the API is absent.
+
+A package makes one `Telemetry` for its instruments and records through them::
+
+    from buttress.core import Telemetry
+
+    _telemetry = Telemetry("buttress.caching")
+    _hits = _telemetry.counter("buttress.cache.hits", unit="{hit}", description="Cache hits.")
+
+    _hits.add(1, {"cache.name": name})
+
+Nothing is imported or created until the first measurement: then, when ``opentelemetry-api`` can be
+imported, the instrument is created on the global meter provider's meter for the package (the API's
+proxy meter, so an SDK the application installs later still receives it); when it cannot, the
+instrument turns into a no-op for good. Libraries never install an SDK: the application does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final, Literal
+
+from ._checks import check_text
+from .exceptions import ArgumentTypeError, ConfigurationError
+
+__all__ = ["Attributes", "Counter", "Histogram", "Observation", "Telemetry", "UpDownCounter"]
+
+type Attributes = Mapping[str, str | bool | int | float]
+"""Attributes of one measurement: OpenTelemetry's primitive attribute values."""
+
+type Observation = tuple[float, Attributes]
+"""One value an observable instrument reports at collection time, with its attributes."""
+
+# OpenTelemetry's instrument-name syntax (the API refuses others with a warning and drops them).
+_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.\-/]{0,254}")
+_UNSET: Final = object()
+
+
+def _meter(scope: str, version: str | None) -> Any:  # noqa: ANN401 - the API's Meter, when importable
+    """The API's meter for ``scope``, or ``None`` when opentelemetry-api is not installed."""
+    try:
+        from opentelemetry import metrics  # noqa: PLC0415 - optional, imported on first measurement
+    except ImportError:
+        return None
+    return metrics.get_meter(scope, version or "")
+
+
+class _Instrument:
+    """Shared laziness: the real instrument is made on the first measurement."""
+
+    __slots__ = ("_description", "_instrument", "_name", "_telemetry", "_unit")
+
+    _kind: str = ""
+
+    def __init__(self, telemetry: Telemetry, name: str, unit: str, description: str) -> None:
+        self._telemetry = telemetry
+        self._name = name
+        self._unit = unit
+        self._description = description
+        self._instrument: Any = _UNSET
+
+    @property
+    def name(self) -> str:
+        """The instrument's name, such as ``buttress.cache.hits``."""
+        return self._name
+
+    def _bind(self) -> Any:  # noqa: ANN401 - the API's instrument, or None
+        meter = self._telemetry.meter()
+        if meter is None:
+            self._instrument = None
+            return None
+        create = getattr(meter, f"create_{self._kind}")
+        self._instrument = create(self._name, unit=self._unit, description=self._description)
+        return self._instrument
+
+
+class Counter(_Instrument):
+    """A monotonic sum (requests served, errors raised). Made by `Telemetry.counter`."""
+
+    __slots__ = ()
+    _kind = "counter"
+
+    def add(self, amount: int | float = 1, attributes: Attributes | None = None) -> None:
+        """Add ``amount`` (at least 0) with ``attributes``."""
+        instrument = self._instrument
+        if instrument is _UNSET:
+            instrument = self._bind()
+        if instrument is not None:
+            instrument.add(amount, attributes)
+
+
+class UpDownCounter(_Instrument):
+    """A sum that goes both ways (items in flight). Made by `Telemetry.up_down_counter`."""
+
+    __slots__ = ()
+    _kind = "up_down_counter"
+
+    def add(self, amount: int | float, attributes: Attributes | None = None) -> None:
+        """Add ``amount`` (negative to subtract) with ``attributes``."""
+        instrument = self._instrument
+        if instrument is _UNSET:
+            instrument = self._bind()
+        if instrument is not None:
+            instrument.add(amount, attributes)
+
+
+class Histogram(_Instrument):
+    """A distribution of measurements (durations, sizes). Made by `Telemetry.histogram`."""
+
+    __slots__ = ()
+    _kind = "histogram"
+
+    def record(self, value: int | float, attributes: Attributes | None = None) -> None:
+        """Record ``value`` with ``attributes``."""
+        instrument = self._instrument
+        if instrument is _UNSET:
+            instrument = self._bind()
+        if instrument is not None:
+            instrument.record(value, attributes)
+
+
+type ObservableKind = Literal["gauge", "counter", "up_down_counter"]
+
+
+class Telemetry:
+    """The OpenTelemetry instruments of one package, bound lazily.
+
+    Args:
+        scope: The instrumentation scope: the package's import name, such as ``"buttress.caching"``.
+        version: The package's version, reported with the scope.
+
+    Raises:
+        ConfigurationError: ``scope`` is not a ``buttress.`` module name.
+        ArgumentTypeError: ``version`` is not a str or ``None``.
+    """
+
+    def __init__(self, scope: str, version: str | None = None) -> None:
+        check_text("scope", scope)
+        if not re.fullmatch(r"buttress\.[a-z_][a-z0-9_]*", scope):
+            raise ConfigurationError("scope", scope, "must be a buttress package's import name")
+        if version is not None and not isinstance(version, str):
+            raise ArgumentTypeError("version", "a str or None", version)
+        self.scope = scope
+        self.version = version
+        self._meter: Any = _UNSET
+        self._names: set[str] = set()
+
+    def meter(self) -> Any:  # noqa: ANN401 - the API's Meter, or None without opentelemetry-api
+        """The API's meter for this scope (made on first call), or ``None`` without the API."""
+        if self._meter is _UNSET:
+            self._meter = _meter(self.scope, self.version)
+        return self._meter
+
+    def _claim(self, name: str, unit: str, description: str) -> None:
+        check_text("name", name)
+        if not _NAME.fullmatch(name) or not name.startswith("buttress."):
+            raise ConfigurationError(
+                "name", name, "must follow OpenTelemetry's syntax and start with 'buttress.'"
+            )
+        check_text("unit", unit, allow_empty=True, max_bytes=63)
+        check_text("description", description, allow_empty=True)
+        if name in self._names:
+            raise ConfigurationError("name", name, "is already an instrument of this scope")
+        self._names.add(name)
+
+    def counter(self, name: str, *, unit: str = "1", description: str = "") -> Counter:
+        """A monotonic counter named ``name`` (``buttress.<area>.<what>``)."""
+        self._claim(name, unit, description)
+        return Counter(self, name, unit, description)
+
+    def up_down_counter(self, name: str, *, unit: str = "1", description: str = "") -> UpDownCounter:
+        """A counter that can go down."""
+        self._claim(name, unit, description)
+        return UpDownCounter(self, name, unit, description)
+
+    def histogram(self, name: str, *, unit: str = "s", description: str = "") -> Histogram:
+        """A histogram; durations in seconds (``unit="s"``), as OpenTelemetry's conventions ask."""
+        self._claim(name, unit, description)
+        return Histogram(self, name, unit, description)
+
+    def observe(
+        self,
+        name: str,
+        callback: Callable[[], Iterable[Observation]],
+        *,
+        kind: ObservableKind = "gauge",
+        unit: str = "1",
+        description: str = "",
+    ) -> None:
+        """Report ``callback()``'s values at each collection (pool sizes, cumulative totals).
+
+        Nothing runs on a hot path: the callback is called by the SDK's reader when it collects.
+        Unlike the other instruments, this one is registered at once (when the API is importable).
+
+        Args:
+            name: The instrument's name.
+            callback: Returns ``(value, attributes)`` pairs, one per thing observed.
+            kind: ``"gauge"`` (a current value), ``"counter"`` (a monotonic total) or
+                ``"up_down_counter"`` (a total that can go down).
+            unit: The unit, UCUM style (``"s"``, ``"By"``, ``"{connection}"``).
+            description: What it measures.
+
+        Raises:
+            ConfigurationError: A bad name, unit, description or kind.
+            ArgumentTypeError: ``callback`` is not callable.
+        """
+        if not callable(callback):
+            raise ArgumentTypeError("callback", "a callable", callback)
+        if kind not in ("gauge", "counter", "up_down_counter"):
+            raise ConfigurationError("kind", kind, "must be 'gauge', 'counter' or 'up_down_counter'")
+        self._claim(name, unit, description)
+        meter = self.meter()
+        if meter is None:
+            return
+        from opentelemetry.metrics import Observation as OtelObservation  # noqa: PLC0415
+
+        def collect(_options: object) -> list[Any]:
+            return [OtelObservation(value, dict(attributes)) for value, attributes in callback()]
+
+        create = getattr(meter, f"create_observable_{kind}")
+        create(name, callbacks=[collect], unit=unit, description=description)

@@ -1,0 +1,268 @@
+"""The plumbing every package shares: telemetry, owned resources, background tasks, driver errors, ASGI."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Any
+
+import pytest
+from opentelemetry import metrics
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from buttress.core import (
+    ArgumentTypeError,
+    AsyncResource,
+    BackendUnavailableError,
+    BackgroundTask,
+    ButtressError,
+    ClientDisconnectedError,
+    ConfigurationError,
+    Owned,
+    Telemetry,
+    connection_errors,
+    read_body,
+    respond,
+    unavailable_on,
+)
+
+_READER = InMemoryMetricReader()
+
+
+@pytest.fixture(scope="module")
+def reader() -> InMemoryMetricReader:
+    """The process's SDK reader (the global meter provider can be set only once)."""
+    if not isinstance(metrics.get_meter_provider(), MeterProvider):
+        metrics.set_meter_provider(MeterProvider(metric_readers=[_READER]))
+    return _READER
+
+
+def _points(reader: InMemoryMetricReader, name: str) -> list[Any]:
+    data = reader.get_metrics_data()
+    found = []
+    for resource in data.resource_metrics if data else []:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name == name:
+                    found.extend(metric.data.data_points)
+    return found
+
+
+# --- Telemetry ---------------------------------------------------------------------------------------
+
+
+def test_instruments_reach_the_sdk_on_first_use(reader: InMemoryMetricReader) -> None:
+    telemetry = Telemetry("buttress.core_test_a", "1.0")
+    hits = telemetry.counter("buttress.core_test.hits", unit="{hit}")
+    sizes = telemetry.histogram("buttress.core_test.size", unit="By")
+    inflight = telemetry.up_down_counter("buttress.core_test.inflight")
+    hits.add(2, {"cache.name": "x"})
+    hits.add(1, {"cache.name": "x"})
+    sizes.record(10)
+    inflight.add(3)
+    inflight.add(-1)
+    assert [p.value for p in _points(reader, "buttress.core_test.hits")] == [3]
+    assert [p.sum for p in _points(reader, "buttress.core_test.size")] == [10]
+    assert [p.value for p in _points(reader, "buttress.core_test.inflight")] == [2]
+
+
+def test_observable_instruments_read_at_collection(reader: InMemoryMetricReader) -> None:
+    live = {"a": 1.0}
+    Telemetry("buttress.core_test_b").observe(
+        "buttress.core_test.live", lambda: [(v, {"pool.name": k}) for k, v in live.items()]
+    )
+    live["a"] = 7.0
+    assert [p.value for p in _points(reader, "buttress.core_test.live")] == [7.0]
+
+
+def test_without_the_api_instruments_do_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "opentelemetry", None)  # import fails as if not installed
+    telemetry = Telemetry("buttress.core_test_c")
+    counter = telemetry.counter("buttress.core_test.absent")
+    counter.add(1)
+    counter.add(1)
+    telemetry.observe("buttress.core_test.absent_gauge", list)
+    assert telemetry.meter() is None
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [("cache.hits", ConfigurationError), ("buttress.bad name", ConfigurationError), (5, ConfigurationError)],
+)
+def test_instrument_names_follow_the_convention(name: object, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        Telemetry("buttress.core_test_d").counter(name)  # type: ignore[arg-type]
+
+
+def test_an_instrument_name_is_claimed_once() -> None:
+    telemetry = Telemetry("buttress.core_test_e")
+    telemetry.counter("buttress.core_test.once")
+    with pytest.raises(ConfigurationError, match="already"):
+        telemetry.histogram("buttress.core_test.once")
+
+
+def test_scope_is_a_buttress_package() -> None:
+    with pytest.raises(ConfigurationError):
+        Telemetry("myapp")
+
+
+# --- Owned and AsyncResource ---------------------------------------------------------------------------
+
+
+class Holder(AsyncResource):
+    def __init__(self, pool: Owned[str]) -> None:
+        super().__init__()
+        self.pool = pool
+
+    async def _aclose(self) -> None:
+        await self.pool.release()
+
+
+async def test_an_owned_value_is_closed_once_and_a_borrowed_one_never() -> None:
+    closes: list[str] = []
+
+    async def close() -> None:
+        closes.append("closed")
+
+    owned = Holder(Owned("pool", close))
+    borrowed = Holder(Owned("pool"))
+    async with owned, borrowed:
+        assert owned.pool.owned
+        assert not borrowed.pool.owned
+    await owned.aclose()
+    assert closes == ["closed"]
+    assert owned.closed
+    assert borrowed.closed
+
+
+def test_owned_refuses_a_close_that_is_not_callable() -> None:
+    with pytest.raises(ArgumentTypeError):
+        Owned("pool", "close")  # type: ignore[arg-type]
+
+
+# --- BackgroundTask --------------------------------------------------------------------------------------
+
+
+async def test_a_crashing_task_is_logged_and_restarted(caplog: pytest.LogCaptureFixture) -> None:
+    runs: list[int] = []
+    done = asyncio.Event()
+
+    async def work() -> None:
+        runs.append(1)
+        if len(runs) < 3:
+            raise RuntimeError("boom")
+        done.set()
+
+    task = BackgroundTask("worker", work, logger=logging.getLogger("test.tasks"), restart_delay=0)
+    with caplog.at_level(logging.ERROR, logger="test.tasks"):
+        task.start()
+        await asyncio.wait_for(done.wait(), 5)
+    assert len(runs) == 3
+    assert task.crashes == 2
+    assert sum("worker failed" in r.getMessage() for r in caplog.records) == 2
+    await task.aclose()
+
+
+async def test_stop_cancels_a_running_task_and_leaves_nothing_behind() -> None:
+    started = asyncio.Event()
+
+    async def forever() -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    task = BackgroundTask("forever", forever, logger=logging.getLogger("test.tasks"))
+    task.start()
+    await asyncio.wait_for(started.wait(), 5)
+    assert task.running
+    await task.aclose()
+    assert not task.running
+    with pytest.raises(ButtressError, match="stopped"):
+        task.start()
+
+
+def test_start_needs_a_running_loop() -> None:
+    async def work() -> None:
+        return None
+
+    with pytest.raises(ButtressError, match="event loop"):
+        BackgroundTask("t", work, logger=logging.getLogger("t")).start()
+
+
+# --- connection errors -----------------------------------------------------------------------------------
+
+
+def test_connection_errors_name_the_drivers_that_are_installed() -> None:
+    errors = connection_errors("redis", "asyncpg", "httpx", "aiosmtplib")
+    assert OSError in errors
+    assert TimeoutError in errors
+    with pytest.raises(ConfigurationError):
+        connection_errors("mysql")  # type: ignore[arg-type]
+
+
+def test_unavailable_on_maps_and_redacts() -> None:
+    class StoreUnavailableError(BackendUnavailableError):
+        pass
+
+    with (
+        pytest.raises(StoreUnavailableError) as caught,
+        unavailable_on(
+            (ConnectionRefusedError,), StoreUnavailableError, backend="redis", address="redis://:s3cret@h/0"
+        ),
+    ):
+        raise ConnectionRefusedError("refused")
+    assert "s3cret" not in str(caught.value)
+    assert isinstance(caught.value.__cause__, ConnectionRefusedError)
+    with pytest.raises(ValueError, match="bad input"), unavailable_on((OSError,), backend="x", address="y"):
+        raise ValueError("bad input")
+
+
+# --- ASGI ------------------------------------------------------------------------------------------------
+
+
+def _receiver(*messages: dict[str, Any]) -> Any:
+    pending = list(messages)
+
+    async def receive() -> dict[str, Any]:
+        return pending.pop(0) if pending else {"type": "http.disconnect"}
+
+    return receive
+
+
+async def test_read_body_joins_chunks_and_stops_past_the_limit() -> None:
+    chunks = (
+        {"type": "http.request", "body": b"ab", "more_body": True},
+        {"type": "http.request", "body": b"cd"},
+    )
+    assert await read_body(_receiver(*chunks), limit=4) == b"abcd"
+    assert await read_body(_receiver(*chunks), limit=3) is None
+    with pytest.raises(ClientDisconnectedError):
+        await read_body(_receiver({"type": "http.request", "body": b"a", "more_body": True}), limit=4)
+
+
+@pytest.fixture
+def sent() -> list[dict[str, Any]]:
+    return []
+
+
+@pytest.mark.parametrize("status", [204, 304, 101])
+async def test_respond_sends_no_length_or_body_where_http_forbids(
+    status: int, sent: list[dict[str, Any]]
+) -> None:
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await respond(send, status, headers=[(b"content-length", b"5")], body=b"hello")
+    assert all(name != b"content-length" for name, _ in sent[0]["headers"])
+    assert sent[1]["body"] == b""
+
+
+async def test_respond_sets_the_length_of_the_body(sent: list[dict[str, Any]]) -> None:
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await respond(send, 400, headers=[(b"content-type", b"text/plain")], body=b"bad")
+    assert (b"content-length", b"3") in sent[0]["headers"]
+    with pytest.raises(ConfigurationError):
+        await respond(send, 99)
