@@ -250,7 +250,7 @@ async def test_save_and_load_raise_only_typed_errors(tmp_path: Path, monkeypatch
     Hostile paths are relative and the test runs in its own directory: save writes where it is told.
     """
     monkeypatch.chdir(tmp_path)
-    values = hostile_values(relative_paths=True)
+    values = hostile_values()
     path = tmp_path / "index.bsi"
     await filled().save(path)
     await acheck_hostile(filled().save, path, values=values)

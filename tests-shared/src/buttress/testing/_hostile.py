@@ -153,7 +153,7 @@ def _wrong_types() -> tuple[object, ...]:
     )
 
 
-def hostile_values(*, relative_paths: bool = False) -> st.SearchStrategy[object]:
+def hostile_values(*, relative_paths: bool = True) -> st.SearchStrategy[object]:
     """Hypothesis strategy: values no well-checked public API may fail on with an untyped exception.
 
     Wrong types, huge, negative and non-finite numbers, NUL, lone surrogates, CR/LF, non-UTF-8
@@ -161,8 +161,11 @@ def hostile_values(*, relative_paths: bool = False) -> st.SearchStrategy[object]
 
     Args:
         relative_paths: Leave out text and bytes that would name a place outside the working
-            directory (absolute, ``~`` or ``..``), for targets that write files where they are told:
-            drive them from a temporary working directory (``monkeypatch.chdir(tmp_path)``).
+            directory (absolute, ``~`` or ``..``). On by default, because a target that writes a
+            file where it is told would otherwise write over the machine's own files (one wrote
+            over ``/etc/passwd`` through ``../../etc/passwd``); drive such targets from a temporary
+            working directory too (``monkeypatch.chdir(tmp_path)``). Turn it off only for targets
+            that never touch the file system, to include path-traversal strings.
 
     Returns:
         A strategy to draw hostile values from.
