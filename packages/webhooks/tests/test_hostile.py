@@ -3,7 +3,8 @@
 Each function, constructor and method of the public surface (``buttress.webhooks.__all__``) is called
 with hypothesis-generated hostile values in place of its arguments; anything but a ``ButtressError``
 fails. The Protocols (`EndpointStore`, `ReplayGuard`, `Verifier`, `Resolver`) are not callables and
-are left out. Two documented contracts widen what may come out: `Resolver.resolve` raises `OSError`
+are left out; `WebhookReceiver.accept`, an async context manager, is entered and left by
+`_accept_once`. Two documented contracts widen what may come out: `Resolver.resolve` raises `OSError`
 when a name does not resolve, and an httpcore network backend (`SafeNetworkBackend.connect_tcp`)
 raises httpcore's ``ConnectError``/``ConnectTimeout``, which httpx turns into its own errors.
 Methods that httpx and httpcore define on the transport classes are their API, not this package's.
@@ -61,7 +62,9 @@ from buttress.webhooks import (
     PostgresEndpointStore,
     PostgresOutbox,
     RedisReplayGuard,
+    ReplayClaim,
     ReplayedWebhookError,
+    ReplayStatus,
     RetrySchedule,
     SafeNetworkBackend,
     SafeTransport,
@@ -74,6 +77,7 @@ from buttress.webhooks import (
     VerifiedWebhook,
     WebhookConfigurationError,
     WebhookEndpoint,
+    WebhookInFlightError,
     WebhookReceiver,
     WebhooksError,
     WebhookSigner,
@@ -115,6 +119,15 @@ async def _handler(webhook: VerifiedWebhook) -> None:
     return None
 
 
+RECEIVER = WebhookReceiver(WebhookVerifier(SECRET, clock=FakeClock(NOW)), replay_guard=MemoryReplayGuard())
+
+
+async def _accept_once(headers: object, body: object) -> None:
+    """`WebhookReceiver.accept` entered and left (an async context manager: not awaitable itself)."""
+    async with RECEIVER.accept(headers, body):  # type: ignore[arg-type]
+        pass
+
+
 def _json_of(body: bytes) -> object:
     return VerifiedWebhook("standard", "msg_1", NOW, body, "msg_1").json()
 
@@ -152,8 +165,16 @@ TARGETS: list[Target] = [
     # Receiving.
     (MemoryReplayGuard, (), {"max_entries": 10, "clock": FakeClock(NOW)}),
     (MemoryReplayGuard().claim, ("msg_1", 60.0), {}),
-    (MemoryReplayGuard().release, ("msg_1",), {}),
-    (WebhookReceiver, (WebhookVerifier(SECRET),), {"replay_guard": MemoryReplayGuard(), "replay_ttl": 60.0}),
+    (MemoryReplayGuard().complete, ("msg_1", 60.0), {}),
+    (MemoryReplayGuard().release, ("msg_1", "token"), {}),
+    (ReplayStatus, ("claimed",), {}),
+    (ReplayClaim, (ReplayStatus.CLAIMED, "token"), {"lease_left": 0.0}),
+    (ReplayClaim, (ReplayStatus.IN_FLIGHT,), {"token": "", "lease_left": 30.0}),
+    (
+        WebhookReceiver,
+        (WebhookVerifier(SECRET),),
+        {"replay_guard": MemoryReplayGuard(), "replay_ttl": 60.0, "lease": 30.0},
+    ),
     (WebhookReceiver(WebhookVerifier(SECRET, clock=FakeClock(NOW))).verify, (HEADERS, BODY), {}),
     (
         WebhookReceiver(
@@ -164,9 +185,20 @@ TARGETS: list[Target] = [
     ),
     (
         WebhookReceiver(WebhookVerifier(SECRET), replay_guard=MemoryReplayGuard()).forget,
-        (VerifiedWebhook("standard", "msg_1", NOW, BODY, "msg_1"),),
+        (VerifiedWebhook("standard", "msg_1", NOW, BODY, "msg_1", "token"),),
         {},
     ),
+    (
+        WebhookReceiver(WebhookVerifier(SECRET), replay_guard=MemoryReplayGuard()).complete,
+        (VerifiedWebhook("standard", "msg_1", NOW, BODY, "msg_1", "token"),),
+        {},
+    ),
+    (
+        WebhookReceiver(WebhookVerifier(SECRET), replay_guard=MemoryReplayGuard()).settle,
+        (VerifiedWebhook("standard", "msg_1", NOW, BODY, "msg_1", "token"),),
+        {"handled": True},
+    ),
+    (_accept_once, (HEADERS, BODY), {}),
     (WebhookEndpoint, (_handler, WebhookVerifier(SECRET)), {"max_body_size": 1024}),
     # Endpoints.
     (
@@ -268,6 +300,7 @@ TARGETS: list[Target] = [
     (TimestampOutsideToleranceError, (NOW, NOW + timedelta(hours=1), 300.0), {}),
     (SignatureMismatchError, ("no match",), {}),
     (ReplayedWebhookError, ("msg_1",), {}),
+    (WebhookInFlightError, ("msg_1", 30.0), {}),
     (WebhookConfigurationError, ("timeout", 0, "must be positive"), {"show_value": True}),
     (InvalidSecretError, ("secret", "bad"), {}),
     (EndpointNotFoundError, ("ep_1",), {}),
@@ -466,7 +499,8 @@ async def test_the_redis_replay_guard_raises_only_typed_errors(redis_url: str, r
         await acheck_hostile(RedisReplayGuard.from_url, redis_url, prefix=redis_prefix, max_examples=25)
         guard = RedisReplayGuard(client, prefix=redis_prefix)
         await acheck_hostile(guard.claim, "msg_1", 60.0)
-        await acheck_hostile(guard.release, "msg_1")
+        await acheck_hostile(guard.complete, "msg_1", 60.0)
+        await acheck_hostile(guard.release, "msg_1", "token")
     finally:
         await client.aclose()
 

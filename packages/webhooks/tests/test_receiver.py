@@ -17,12 +17,15 @@ from buttress.webhooks import (
     GitHubVerifier,
     MemoryReplayGuard,
     RedisReplayGuard,
+    ReplayClaim,
     ReplayedWebhookError,
     ReplayGuard,
+    ReplayStatus,
     StoreUnavailableError,
     VerifiedWebhook,
     WebhookConfigurationError,
     WebhookEndpoint,
+    WebhookInFlightError,
     WebhookReceiver,
     WebhookSigner,
     WebhookVerifier,
@@ -33,10 +36,17 @@ SECRET = generate_secret()
 BODY = b'{"type": "invoice.paid"}'
 
 
-async def test_the_receiver_accepts_an_id_once() -> None:
+async def test_the_receiver_hands_an_id_to_one_delivery_and_replays_it_once_done() -> None:
     receiver = WebhookReceiver(WebhookVerifier(SECRET), replay_guard=MemoryReplayGuard())
     headers = WebhookSigner(SECRET).headers(BODY)
-    assert (await receiver.receive(headers, BODY)).body == BODY
+    webhook = await receiver.receive(headers, BODY)
+    assert webhook.body == BODY
+    assert webhook.claim_token
+    with pytest.raises(WebhookInFlightError) as in_flight:  # claimed, not handled yet: not a replay
+        await receiver.receive(headers, BODY)
+    assert in_flight.value.replay_key == headers["webhook-id"]
+    assert 0 < in_flight.value.retry_after <= 60
+    await receiver.complete(webhook)
     with pytest.raises(ReplayedWebhookError) as caught:
         await receiver.receive(headers, BODY)
     assert caught.value.replay_key == headers["webhook-id"]
@@ -52,6 +62,19 @@ async def test_forget_lets_a_retry_in() -> None:
     assert (await receiver.receive(headers, BODY)).id == webhook.id
 
 
+async def test_accept_marks_done_on_success_and_releases_on_failure() -> None:
+    receiver = WebhookReceiver(WebhookVerifier(SECRET), replay_guard=MemoryReplayGuard())
+    headers = WebhookSigner(SECRET).headers(BODY)
+    with pytest.raises(RuntimeError):
+        async with receiver.accept(headers, BODY):
+            raise RuntimeError("handler broke")
+    async with receiver.accept(headers, BODY) as webhook:  # released: the retry is handled
+        assert webhook.id == headers["webhook-id"]
+    with pytest.raises(ReplayedWebhookError):
+        async with receiver.accept(headers, BODY):
+            raise AssertionError("a replay is not handed over")
+
+
 async def test_without_a_guard_replays_pass_and_ttl_defaults_follow_the_verifier() -> None:
     receiver = WebhookReceiver(WebhookVerifier(SECRET))
     headers = WebhookSigner(SECRET).headers(BODY)
@@ -65,16 +88,25 @@ async def test_without_a_guard_replays_pass_and_ttl_defaults_follow_the_verifier
         WebhookReceiver(object())  # type: ignore[arg-type]
 
 
-async def test_memory_guard_expires_and_bounds_memory() -> None:
+async def test_memory_guard_leases_expire_done_marks_last_and_memory_is_bounded() -> None:
     clock = FakeClock()
     guard = MemoryReplayGuard(max_entries=3, clock=clock)
     assert isinstance(guard, ReplayGuard)
-    assert await guard.claim("a", 10)
-    assert not await guard.claim("a", 10)
-    clock.advance(10)
-    assert await guard.claim("a", 10)
+    first = await guard.claim("a", 10)
+    assert first.status is ReplayStatus.CLAIMED
+    assert await guard.claim("a", 10) == ReplayClaim(ReplayStatus.IN_FLIGHT, lease_left=10)
+    clock.advance(10)  # the lease ran out: free again
+    second = await guard.claim("a", 10)
+    assert second.status is ReplayStatus.CLAIMED
+    await guard.release("a", first.token)  # the first claim's token frees nothing any more
+    assert (await guard.claim("a", 10)).status is ReplayStatus.IN_FLIGHT
+    await guard.complete("a", 100)
+    await guard.release("a", second.token)  # a done mark is never released
+    assert (await guard.claim("a", 10)).status is ReplayStatus.DONE
+    clock.advance(100)
+    assert (await guard.claim("a", 10)).status is ReplayStatus.CLAIMED
     for key in "bcde":
-        assert await guard.claim(key, 100)
+        assert (await guard.claim(key, 100)).status is ReplayStatus.CLAIMED
     assert len(guard) == 3
     with pytest.raises(WebhookConfigurationError):
         await guard.claim("", 1)
@@ -85,34 +117,57 @@ async def test_memory_guard_expires_and_bounds_memory() -> None:
 
 
 class ReplayGuardMachine(RuleBasedStateMachine):
-    """Property: MemoryReplayGuard behaves like a dict of expiry times (claim, release, time passing)."""
+    """Property: MemoryReplayGuard behaves like a dict of (expiry, holder) per id through claims,
+    completions, releases (by the right and wrong token) and time passing."""
 
     def __init__(self) -> None:
         super().__init__()
         self.clock = FakeClock()
         self.guard = MemoryReplayGuard(clock=self.clock)
-        self.model: dict[str, float] = {}
+        # key -> (expiry, token); "" is a done mark.
+        self.model: dict[str, tuple[float, str]] = {}
+        self.tokens: list[tuple[str, str]] = []
+
+    def _live(self, key: str) -> tuple[float, str] | None:
+        entry = self.model.get(key)
+        return entry if entry is not None and entry[0] > self.clock.monotonic() else None
+
+    @rule(key=st.sampled_from("abcde"), lease=st.integers(1, 20))
+    def claim(self, key: str, lease: int) -> None:
+        now = self.clock.monotonic()
+        entry = self._live(key)
+        found = _complete(self.guard.claim(key, lease))
+        if entry is None:
+            assert found.status is ReplayStatus.CLAIMED
+            self.model[key] = (now + lease, found.token)
+            self.tokens.append((key, found.token))
+        elif entry[1] == "":
+            assert found == ReplayClaim(ReplayStatus.DONE)
+        else:
+            assert found == ReplayClaim(ReplayStatus.IN_FLIGHT, lease_left=entry[0] - now)
 
     @rule(key=st.sampled_from("abcde"), ttl=st.integers(1, 20))
-    def claim(self, key: str, ttl: int) -> None:
-        now = self.clock.monotonic()
-        expected = not (key in self.model and self.model[key] > now)
-        assert _complete(self.guard.claim(key, ttl)) is expected
-        if expected:
-            self.model[key] = now + ttl
+    def complete(self, key: str, ttl: int) -> None:
+        _complete(self.guard.complete(key, ttl))
+        self.model[key] = (self.clock.monotonic() + ttl, "")
 
-    @rule(key=st.sampled_from("abcde"))
-    def release(self, key: str) -> None:
-        _complete(self.guard.release(key))
-        self.model.pop(key, None)
+    @rule(data=st.data())
+    def release(self, data: st.DataObject) -> None:
+        if not self.tokens:
+            return
+        key, token = data.draw(st.sampled_from(self.tokens))
+        _complete(self.guard.release(key, token))
+        entry = self._live(key)
+        if entry is not None and entry[1] == token:
+            del self.model[key]
 
     @rule(seconds=st.integers(0, 15))
     def advance(self, seconds: int) -> None:
         self.clock.advance(seconds)
 
     @invariant()
-    def never_holds_more_than_the_model(self) -> None:
-        live = {k for k, v in self.model.items() if v > self.clock.monotonic()}
+    def holds_what_the_model_holds(self) -> None:
+        live = {k for k in self.model if self._live(k) is not None}
         assert len(self.guard) >= len(live)
 
 
@@ -140,14 +195,26 @@ async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
 
 
 @pytest.mark.redis
-async def test_redis_guard_set_nx_px(redis_client: Redis, redis_prefix: str) -> None:
+async def test_redis_guard_leases_done_marks_and_tokens(redis_client: Redis, redis_prefix: str) -> None:
     guard = RedisReplayGuard(redis_client, prefix=redis_prefix)
-    assert await guard.claim("msg_1", 30)
-    assert not await guard.claim("msg_1", 30)
-    ttl = await redis_client.pttl(redis_prefix + "msg_1")
-    assert 0 < ttl <= 30_000
-    await guard.release("msg_1")
-    assert await guard.claim("msg_1", 0.05)
+    claim = await guard.claim("msg_1", 30)
+    assert claim.status is ReplayStatus.CLAIMED
+    assert await redis_client.get(redis_prefix + "msg_1") == b"lease:" + claim.token.encode()
+    busy = await guard.claim("msg_1", 30)
+    assert busy.status is ReplayStatus.IN_FLIGHT
+    assert 0 < busy.lease_left <= 30
+    await guard.release("msg_1", "not-the-token")
+    assert (await guard.claim("msg_1", 30)).status is ReplayStatus.IN_FLIGHT
+    await guard.complete("msg_1", 30)
+    assert await redis_client.get(redis_prefix + "msg_1") == b"done"
+    assert 0 < await redis_client.pttl(redis_prefix + "msg_1") <= 30_000
+    await guard.release("msg_1", claim.token)  # a done mark is never released
+    assert (await guard.claim("msg_1", 30)).status is ReplayStatus.DONE
+    await redis_client.set(redis_prefix + "old", b"1")  # what earlier versions wrote: a done mark
+    assert (await guard.claim("old", 30)).status is ReplayStatus.DONE
+    again = await guard.claim("msg_2", 30)
+    await guard.release("msg_2", again.token)
+    assert (await guard.claim("msg_2", 30)).status is ReplayStatus.CLAIMED
 
 
 @pytest.mark.redis
@@ -155,7 +222,8 @@ async def test_redis_guard_is_atomic_across_concurrent_claims(redis_url: str, re
     guards = [RedisReplayGuard.from_url(redis_url, prefix=redis_prefix) for _ in range(4)]
     try:
         results = await asyncio.gather(*(g.claim("same", 30) for g in guards for _ in range(5)))
-        assert sum(results) == 1
+        assert [r.status for r in results].count(ReplayStatus.CLAIMED) == 1
+        assert [r.status for r in results].count(ReplayStatus.IN_FLIGHT) == 19
     finally:
         for g in guards:
             await g.aclose()
@@ -167,14 +235,16 @@ async def test_redis_guard_down_raises_store_unavailable_and_endpoint_answers_50
 ) -> None:
     guard = RedisReplayGuard.from_url(redis_server.url)
     try:
-        assert await guard.claim("x", 10)
+        assert (await guard.claim("x", 10)).status is ReplayStatus.CLAIMED
         redis_server.stop()
-        with pytest.raises(StoreUnavailableError) as caught:
-            await guard.claim("y", 10)
-        assert isinstance(caught.value, ConnectionError)
+        for call in (guard.claim("y", 10), guard.complete("x", 10), guard.release("x", "t")):
+            with pytest.raises(StoreUnavailableError) as caught:
+                await call
+            assert isinstance(caught.value, ConnectionError)
         app = WebhookEndpoint(_record([]), WebhookReceiver(WebhookVerifier(SECRET), replay_guard=guard))
         response = await _post(app, WebhookSigner(SECRET).headers(BODY), BODY)
         assert response.status_code == 503
+        assert response.headers["retry-after"] == "5"
     finally:
         await guard.aclose()
 

@@ -8,6 +8,7 @@ from typing import assert_type
 import httpx
 
 from buttress.webhooks import (
+    DEFAULT_LEASE,
     Attempt,
     Claim,
     DeadDelivery,
@@ -26,13 +27,16 @@ from buttress.webhooks import (
     PostgresEndpointStore,
     PostgresOutbox,
     RedisReplayGuard,
+    ReplayClaim,
     ReplayGuard,
+    ReplayStatus,
     RetrySchedule,
     SafeTransport,
     StripeVerifier,
     VerifiedWebhook,
     Verifier,
     WebhookEndpoint,
+    WebhookInFlightError,
     WebhookReceiver,
     WebhookSigner,
     WebhookVerifier,
@@ -59,8 +63,21 @@ async def check(outbox: PostgresOutbox, store: PostgresEndpointStore, guard: Red
     assert_type(webhook.json(), object)
 
     guards: list[ReplayGuard] = [MemoryReplayGuard(), guard]
-    receiver = WebhookReceiver(verifier, replay_guard=guards[0])
-    assert_type(await receiver.receive({}, b""), VerifiedWebhook)
+    assert_type(await guards[0].claim("k", 60.0), ReplayClaim)
+    assert_type((await guard.claim("k", 60.0)).status, ReplayStatus)
+    receiver = WebhookReceiver(verifier, replay_guard=guards[0], lease=DEFAULT_LEASE)
+    received = await receiver.receive({}, b"")
+    assert_type(received, VerifiedWebhook)
+    assert_type(received.claim_token, str | None)
+    await receiver.complete(received)
+    await receiver.forget(received)
+    assert_type(await receiver.settle(received, handled=True), bool)
+    async with receiver.accept({}, b"") as accepted:
+        assert_type(accepted, VerifiedWebhook)
+    try:
+        await receiver.receive({}, b"")
+    except WebhookInFlightError as exc:
+        assert_type(exc.retry_after, float)
 
     async def handler(webhook: VerifiedWebhook) -> None:
         return None

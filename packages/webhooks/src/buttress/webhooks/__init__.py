@@ -35,7 +35,7 @@ from ._keys import (
 )
 from ._providers import GitHubVerifier, StripeVerifier
 from ._receiver import WebhookEndpoint, WebhookReceiver
-from ._replay import MemoryReplayGuard, ReplayGuard
+from ._replay import DEFAULT_LEASE, MemoryReplayGuard, ReplayClaim, ReplayGuard, ReplayStatus
 from ._schedule import DEFAULT_DELAYS, RetrySchedule
 from ._ssrf import BLOCKED_NETWORKS, CLOUD_METADATA_ADDRESSES, NetworkPolicy
 from ._standard import DEFAULT_TOLERANCE, WebhookSigner, WebhookVerifier, new_message_id
@@ -55,6 +55,7 @@ from .exceptions import (
     TimestampOutsideToleranceError,
     UnsafeDestinationError,
     WebhookConfigurationError,
+    WebhookInFlightError,
     WebhooksError,
     WebhookVerificationError,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "BLOCKED_NETWORKS",
     "CLOUD_METADATA_ADDRESSES",
     "DEFAULT_DELAYS",
+    "DEFAULT_LEASE",
     "DEFAULT_TOLERANCE",
     "Attempt",
     "Claim",
@@ -100,7 +102,9 @@ __all__ = [
     "PostgresEndpointStore",
     "PostgresOutbox",
     "RedisReplayGuard",
+    "ReplayClaim",
     "ReplayGuard",
+    "ReplayStatus",
     "ReplayedWebhookError",
     "Resolver",
     "RetrySchedule",
@@ -116,6 +120,7 @@ __all__ = [
     "Verifier",
     "WebhookConfigurationError",
     "WebhookEndpoint",
+    "WebhookInFlightError",
     "WebhookReceiver",
     "WebhookSigner",
     "WebhookVerificationError",

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import math
+from typing import Any, Final
 
 from buttress.core import redact_url
 
 from ._checks import text
-from ._replay import check_ttl
+from ._replay import ReplayClaim, ReplayStatus, check_ttl, new_claim_token
 from .exceptions import StoreUnavailableError, WebhookConfigurationError
 
 try:
     from redis.asyncio import Redis
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from redis.exceptions import RedisError, ResponseError
 except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
     from .exceptions import MissingExtraError
 
@@ -21,20 +22,58 @@ except ImportError as exc:  # pragma: no cover - exercised by the bare-install s
 
 __all__ = ["RedisReplayGuard"]
 
+# Failures of the server, not of our input (checked before any call): it cannot be reached, or
+# answers with an error (LOADING after a restart, READONLY replica, OOM, MISCONF).
+_UNAVAILABLE: Final = (RedisError, OSError, asyncio.TimeoutError)
+
+# A held id's value: the claim's token behind this prefix. Any other value (``done``, and the ``1``
+# older versions wrote when they claimed) is a done mark.
+_LEASE: Final = "lease:"
+_DONE: Final = b"done"
+
+# Take a free id under a lease; otherwise say what holds it: {1} claimed, {2, pttl} in flight, {3} done.
+_CLAIM: Final = """
+local value = redis.call('GET', KEYS[1])
+if not value then
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+    return {1, 0}
+end
+if string.sub(value, 1, 6) == 'lease:' then
+    return {2, redis.call('PTTL', KEYS[1])}
+end
+return {3, 0}
+"""
+
+# Compare-and-delete: free the id only if this claim still holds it.
+_RELEASE: Final = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
 
 class RedisReplayGuard:
-    """A `ReplayGuard` on Redis: ``SET key 1 NX PX ttl`` claims an id atomically across processes.
+    """A `ReplayGuard` on Redis, atomic across processes.
+
+    A claim is one Lua script: a free key is set to ``lease:<token>`` with ``PX lease``, otherwise
+    its value says in flight (with its ``PTTL``) or done. `complete` sets ``done`` with ``PX ttl``;
+    `release` deletes the key only if it still holds the claim's token. Expiry is Redis's own, so a
+    lease left behind by a receiver that died (or could not reach Redis to release it) runs out
+    without anyone's help, and a Redis that persists its data keeps leases and done marks across a
+    restart.
 
     Args:
         client: A ``redis.asyncio.Redis`` client (the guard does not close it).
         prefix: Prepended to every key.
 
     Raises:
-        StoreUnavailableError: Redis cannot be reached (from `claim` / `release`). A receiver should
-            answer 503 so the sender retries, rather than process a webhook it cannot deduplicate.
+        StoreUnavailableError: Redis cannot be reached or answers with an error (LOADING, READONLY,
+            OOM...) (from `claim`, `complete`, `release`). `WebhookEndpoint` answers 503 with
+            ``Retry-After`` so the sender retries, rather than process a webhook it cannot deduplicate.
     """
 
-    __slots__ = ("_client", "_owned", "_prefix")
+    __slots__ = ("_claim", "_client", "_owned", "_prefix", "_release")
 
     def __init__(self, client: Redis[Any] | Redis, *, prefix: str = "webhooks:seen:") -> None:  # type: ignore[type-arg]
         if not isinstance(client, Redis):
@@ -43,6 +82,8 @@ class RedisReplayGuard:
         self._client = client
         self._prefix = prefix
         self._owned = False
+        self._claim = client.register_script(_CLAIM)
+        self._release = client.register_script(_RELEASE)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "webhooks:seen:") -> RedisReplayGuard:
@@ -62,31 +103,58 @@ class RedisReplayGuard:
         guard._owned = True
         return guard
 
-    async def claim(self, key: str, ttl: float) -> bool:
-        """Record ``key`` for ``ttl`` seconds; ``True`` on first sight, ``False`` on a replay."""
+    async def claim(self, key: str, lease: float) -> ReplayClaim:
+        """Take ``key`` for ``lease`` seconds if it is free; say what was found."""
         text("key", key, max_length=4096)
-        milliseconds = max(1, int(check_ttl(ttl) * 1000))
+        milliseconds = max(1, math.ceil(check_ttl(lease, "lease") * 1000))
+        token = new_claim_token()
         try:
-            stored = await self._client.set(self._prefix + key, b"1", nx=True, px=milliseconds)
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise self._unavailable(exc) from exc
-        return bool(stored)
+            found = await self._claim(keys=[self._prefix + key], args=[_LEASE + token, milliseconds])
+        except _UNAVAILABLE as exc:
+            raise self._unavailable("claim", exc) from exc
+        code, pttl = int(found[0]), int(found[1])
+        if code == 1:
+            return ReplayClaim(ReplayStatus.CLAIMED, token)
+        if code == 2:  # the script's answer codes: 1 claimed, 2 in flight, 3 done
+            return ReplayClaim(ReplayStatus.IN_FLIGHT, lease_left=max(pttl, 0) / 1000)
+        return ReplayClaim(ReplayStatus.DONE)
 
-    async def release(self, key: str) -> None:
-        """Forget ``key``."""
+    async def complete(self, key: str, ttl: float) -> None:
+        """Mark ``key`` done for ``ttl`` seconds."""
         text("key", key, max_length=4096)
+        milliseconds = max(1, math.ceil(check_ttl(ttl) * 1000))
         try:
-            await self._client.delete(self._prefix + key)
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise self._unavailable(exc) from exc
+            await self._client.set(self._prefix + key, _DONE, px=milliseconds)
+        except _UNAVAILABLE as exc:
+            raise self._unavailable("complete", exc) from exc
+
+    async def release(self, key: str, token: str) -> None:
+        """Free ``key`` if the claim ``token`` still holds it."""
+        text("key", key, max_length=4096)
+        text("token", token, max_length=256)
+        try:
+            await self._release(keys=[self._prefix + key], args=[_LEASE + token])
+        except _UNAVAILABLE as exc:
+            raise self._unavailable("release", exc) from exc
 
     async def aclose(self) -> None:
         """Close the client if this guard made it (`from_url`)."""
         if self._owned:
             await self._client.aclose()
 
-    def _unavailable(self, exc: BaseException) -> StoreUnavailableError:
-        pool = self._client.connection_pool
-        kwargs = pool.connection_kwargs
+    def _unavailable(self, operation: str, exc: BaseException) -> StoreUnavailableError:
+        kwargs = self._client.connection_pool.connection_kwargs
         address = f"redis://{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
-        return StoreUnavailableError("redis", redact_url(address), type(exc).__name__)
+        return StoreUnavailableError("redis", redact_url(address), f"{operation}: {_describe(exc)}")
+
+
+def _describe(exc: BaseException) -> str:
+    """The exception's type, and for an error reply its code (``OOM``, ``READONLY``), never more.
+
+    Messages may quote keys, so only the code of a server's error reply reaches logs and errors.
+    """
+    if isinstance(exc, ResponseError):
+        code = str(exc).split(" ", 1)[0]
+        if code.isupper() and code.isalpha():
+            return f"{type(exc).__name__} {code}"
+    return type(exc).__name__

@@ -1,90 +1,224 @@
-"""Replay guards: remember which webhooks were accepted, so a captured one cannot be played again."""
+"""Replay guards: remember which webhooks were handled, so a captured one cannot be played again.
+
+A delivery first *claims* its id under a short lease (in flight); only when its handler has succeeded
+is the id marked *done* for the replay TTL. A claim whose handler failed is released, and one whose
+release could not be written (the guard was down) runs out with its lease. So an id is answered as
+a replay only after a handler succeeded for it, whatever fails in between.
+"""
 
 from __future__ import annotations
 
 import heapq
-from typing import Protocol, runtime_checkable
+import math
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final, Protocol, runtime_checkable
 
 from buttress.core import Clock
 
 from ._checks import clock_or_system, positive_number, text
 from .exceptions import WebhookConfigurationError
 
-__all__ = ["MemoryReplayGuard", "ReplayGuard", "check_ttl"]
+__all__ = [
+    "DEFAULT_LEASE",
+    "MemoryReplayGuard",
+    "ReplayClaim",
+    "ReplayGuard",
+    "ReplayStatus",
+    "check_ttl",
+    "new_claim_token",
+    "retry_after_seconds",
+]
+
+DEFAULT_LEASE: Final = 60.0
+"""Seconds a delivery's claim holds its id while the handler runs (the sender's own timeout is
+15 s for Svix, 10 s for GitHub; a handler still running after the lease may be run again)."""
+
+_MAX_KEY: Final = 4096
+
+
+class ReplayStatus(StrEnum):
+    """What `ReplayGuard.claim` found for an id."""
+
+    CLAIMED = "claimed"
+    """The id was free (never seen, released, or its lease ran out): this delivery holds it now."""
+    IN_FLIGHT = "in_flight"
+    """Another delivery holds the id under a lease that is still running: it may yet fail."""
+    DONE = "done"
+    """A handler succeeded for the id within the replay TTL: this delivery is a replay."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> ReplayStatus:
+        # ReplayStatus("x") raises this typed error (a ValueError, as Enum's own would be).
+        raise WebhookConfigurationError(
+            "status", value, f"must be one of {', '.join(repr(s.value) for s in cls)}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayClaim:
+    """The answer of `ReplayGuard.claim`.
+
+    Attributes:
+        status: What the guard found (`ReplayStatus`).
+        token: For `ReplayStatus.CLAIMED`, what identifies this claim (give it to `ReplayGuard.release`);
+            empty otherwise.
+        lease_left: For `ReplayStatus.IN_FLIGHT`, the seconds until the other claim's lease runs out.
+
+    Raises:
+        WebhookConfigurationError: The fields do not fit together (a guard of your own has a bug).
+    """
+
+    status: ReplayStatus
+    token: str = ""
+    lease_left: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.status, ReplayStatus):
+            raise WebhookConfigurationError("status", self.status, "must be a ReplayStatus")
+        if self.status is ReplayStatus.CLAIMED:
+            text("token", self.token, max_length=256)
+        elif self.token != "":
+            raise WebhookConfigurationError("token", None, "is given only with CLAIMED", show_value=False)
+        positive_number("lease_left", self.lease_left, zero=True)
 
 
 @runtime_checkable
 class ReplayGuard(Protocol):
-    """**Protocol**: a set of recently accepted webhook ids with an expiry.
+    """**Protocol**: which webhook ids are being handled (leased) or were handled (done), with expiry.
+
+    Every method is atomic per key: of two concurrent claims of a free id, one gets
+    `ReplayStatus.CLAIMED` and the other `ReplayStatus.IN_FLIGHT`. A guard that cannot reach its store
+    raises `StoreUnavailableError`. `buttress.webhooks`' own guards pass the same contract tests
+    (``tests/test_replay_guards.py``).
 
     Methods:
-        claim: Record ``key`` for ``ttl`` seconds; return ``True`` if it was not there (first sight),
-            ``False`` if it was (a replay). Atomic: of two concurrent claims, one wins.
-        release: Forget ``key``, so a webhook whose handling failed can be accepted when it is retried.
+        claim: Take ``key`` for ``lease`` seconds if it is free (never seen, released, or its lease ran
+            out) and answer `ReplayStatus.CLAIMED` with a new token; otherwise answer
+            `ReplayStatus.IN_FLIGHT` (with the lease left) or `ReplayStatus.DONE`, and change nothing.
+        complete: Mark ``key`` done for ``ttl`` seconds, whoever holds it: call it only after a handler
+            succeeded for the id.
+        release: Free ``key`` if it is still held by the claim ``token`` (a lease that ran out and
+            was taken by another delivery, or a done mark, is left alone).
     """
 
-    async def claim(self, key: str, ttl: float) -> bool:
-        """Record ``key`` for ``ttl`` seconds; ``True`` on first sight, ``False`` on a replay."""
+    async def claim(self, key: str, lease: float) -> ReplayClaim:
+        """Take ``key`` for ``lease`` seconds if free; say what was found."""
         ...
 
-    async def release(self, key: str) -> None:
-        """Forget ``key``."""
+    async def complete(self, key: str, ttl: float) -> None:
+        """Mark ``key`` done (handled) for ``ttl`` seconds."""
+        ...
+
+    async def release(self, key: str, token: str) -> None:
+        """Free ``key`` if the claim ``token`` still holds it."""
         ...
 
 
-def check_ttl(ttl: float) -> float:
-    """Validate a replay TTL in seconds: positive, at most 100 years."""
-    return positive_number("ttl", ttl)
+def check_ttl(ttl: float, name: str = "ttl") -> float:
+    """Validate a replay TTL or lease in seconds: positive, at most 100 years."""
+    return positive_number(name, ttl)
+
+
+def new_claim_token() -> str:
+    """A fresh claim token: 128 random bits, unique across processes."""
+    return secrets.token_hex(16)
+
+
+# An entry's token for a done mark; claim tokens are never empty.
+_DONE: Final = ""
 
 
 class MemoryReplayGuard:
     """A `ReplayGuard` in this process's memory (one receiver process; use `RedisReplayGuard` for more).
 
     Expired ids are dropped as new ones arrive; ``max_entries`` bounds memory by evicting the ids that
-    expire soonest.
+    expire soonest (an evicted lease lets a concurrent duplicate in, an evicted done mark lets a
+    replay in: duplicates, never a lost webhook).
 
     Args:
         max_entries: The most ids held at once.
         clock: Where expiry times come from (its monotonic reading).
     """
 
-    __slots__ = ("_clock", "_expiries", "_heap", "_max")
+    __slots__ = ("_clock", "_entries", "_heap", "_max")
 
     def __init__(self, *, max_entries: int = 100_000, clock: Clock | None = None) -> None:
         if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1:
             raise WebhookConfigurationError("max_entries", max_entries, "must be an int of at least 1")
         self._max = max_entries
         self._clock: Clock = clock_or_system(clock)
-        self._expiries: dict[str, float] = {}
+        # key -> (expiry, token); the token is _DONE for a done mark.
+        self._entries: dict[str, tuple[float, str]] = {}
+        # (expiry, key) for every entry ever set; stale pairs (the key was set again) are skipped.
         self._heap: list[tuple[float, str]] = []
 
-    async def claim(self, key: str, ttl: float) -> bool:
-        """Record ``key`` for ``ttl`` seconds; ``True`` on first sight."""
-        text("key", key, max_length=4096)
+    async def claim(self, key: str, lease: float) -> ReplayClaim:
+        """Take ``key`` for ``lease`` seconds if it is free; say what was found."""
+        text("key", key, max_length=_MAX_KEY)
+        lease = check_ttl(lease, "lease")
+        now = self._clock.monotonic()
+        self._purge(now)
+        entry = self._entries.get(key)
+        if entry is not None:
+            expires, token = entry
+            if token == _DONE:
+                return ReplayClaim(ReplayStatus.DONE)
+            return ReplayClaim(ReplayStatus.IN_FLIGHT, lease_left=expires - now)
+        token = new_claim_token()
+        self._set(key, now + lease, token)
+        return ReplayClaim(ReplayStatus.CLAIMED, token)
+
+    async def complete(self, key: str, ttl: float) -> None:
+        """Mark ``key`` done for ``ttl`` seconds."""
+        text("key", key, max_length=_MAX_KEY)
         ttl = check_ttl(ttl)
         now = self._clock.monotonic()
         self._purge(now)
-        expires = self._expiries.get(key)
-        if expires is not None and expires > now:
-            return False
-        while len(self._expiries) >= self._max and self._heap:
-            _, oldest = heapq.heappop(self._heap)
-            self._expiries.pop(oldest, None)
-        self._expiries[key] = now + ttl
-        heapq.heappush(self._heap, (now + ttl, key))
-        return True
+        self._set(key, now + ttl, _DONE)
 
-    async def release(self, key: str) -> None:
-        """Forget ``key``."""
-        text("key", key, max_length=4096)
-        self._expiries.pop(key, None)
+    async def release(self, key: str, token: str) -> None:
+        """Free ``key`` if the claim ``token`` still holds it."""
+        text("key", key, max_length=_MAX_KEY)
+        text("token", token, max_length=256)
+        entry = self._entries.get(key)
+        if entry is not None and entry[1] == token:
+            del self._entries[key]
 
     def __len__(self) -> int:
-        return len(self._expiries)
+        return len(self._entries)
+
+    def _set(self, key: str, expires: float, token: str) -> None:
+        if key not in self._entries:
+            self._evict(self._max - 1)
+        self._entries[key] = (expires, token)
+        heapq.heappush(self._heap, (expires, key))
+        if len(self._heap) > 2 * len(self._entries) + 64:
+            # Released and re-set keys leave stale pairs behind: rebuild before they outweigh the entries.
+            self._heap = [(expires, key) for key, (expires, _) in self._entries.items()]
+            heapq.heapify(self._heap)
+
+    def _evict(self, keep: int) -> None:
+        """Drop the entries that expire soonest until at most ``keep`` remain."""
+        heap = self._heap
+        while len(self._entries) > keep and heap:
+            expires, key = heapq.heappop(heap)
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] == expires:
+                del self._entries[key]
 
     def _purge(self, now: float) -> None:
         heap = self._heap
         while heap and heap[0][0] <= now:
             expires, key = heapq.heappop(heap)
-            if self._expiries.get(key) == expires:
-                del self._expiries[key]
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] == expires:
+                del self._entries[key]
+
+
+def retry_after_seconds(seconds: float) -> int:
+    """Whole seconds for a ``Retry-After`` header: ``seconds`` rounded up, at least 1."""
+    if not math.isfinite(seconds) or seconds <= 1:
+        return 1
+    return math.ceil(min(seconds, 86_400.0))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol, runtime_checkable
 
@@ -51,6 +51,9 @@ class VerifiedWebhook:
         timestamp: The signed timestamp, or ``None`` for schemes that sign none (GitHub).
         body: The raw body that was signed.
         replay_key: What a replay guard remembers: the id when there is one, otherwise the signature.
+        claim_token: The replay guard's token for this delivery's claim, set by
+            `WebhookReceiver.receive` (``None`` from a bare verifier, or without a guard). Give the
+            webhook back to `WebhookReceiver.complete` or `WebhookReceiver.forget`. Not compared, not shown.
     """
 
     scheme: str
@@ -58,6 +61,7 @@ class VerifiedWebhook:
     timestamp: datetime | None
     body: bytes
     replay_key: str
+    claim_token: str | None = field(default=None, repr=False, compare=False)
 
     def json(self) -> object:
         """Return the body parsed as JSON.

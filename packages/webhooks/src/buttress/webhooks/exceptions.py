@@ -11,6 +11,7 @@
         │   ├── TimestampOutsideToleranceError      the timestamp is too old or too far in the future
         │   ├── SignatureMismatchError              no signature matches any of the keys
         │   └── ReplayedWebhookError                this webhook was accepted once already
+        ├── WebhookInFlightError                    another delivery of this webhook is being handled
         ├── WebhookConfigurationError               (also ConfigurationError, ValueError) a bad argument
         │   └── InvalidSecretError                  a secret or key that cannot be used
         ├── EndpointNotFoundError                   (also NotFoundError, LookupError) no such endpoint
@@ -21,8 +22,10 @@
         └── MissingExtraError                       (also ImportError) a feature whose extra is missing
 
 Every way a received webhook can be wrong ends in a `WebhookVerificationError`: catch that one class
-in a receiver and answer 4xx. No ``ValueError``, ``binascii.Error`` or ``UnicodeDecodeError`` escapes
-the verifiers. Messages never contain a secret, a signature or the body.
+in a receiver and answer 4xx. `WebhookInFlightError` and `StoreUnavailableError` say nothing is wrong
+with the webhook: answer 503 with ``Retry-After``, so the sender retries. No ``ValueError``,
+``binascii.Error`` or ``UnicodeDecodeError`` escapes the verifiers. Messages never contain a
+secret, a signature or the body.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ __all__ = [
     "TimestampOutsideToleranceError",
     "UnsafeDestinationError",
     "WebhookConfigurationError",
+    "WebhookInFlightError",
     "WebhookVerificationError",
     "WebhooksError",
 ]
@@ -147,6 +151,30 @@ class ReplayedWebhookError(WebhookVerificationError):
         self.replay_key = replay_key
 
 
+class WebhookInFlightError(WebhooksError):
+    """Another delivery of this webhook holds its id: its handler is running and may yet fail.
+
+    Not a verification error: the webhook is authentic and must not be dropped. Answer 503 with
+    ``Retry-After`` (`WebhookEndpoint` does), so the sender retries; the retry is a replay if the
+    other delivery's handler succeeded, and is handled if it failed or its lease ran out.
+
+    Attributes:
+        replay_key: The id (or signature) being handled.
+        retry_after: Seconds until the other delivery's lease runs out.
+    """
+
+    def __init__(self, replay_key: str, retry_after: float) -> None:
+        try:
+            wait = f"{retry_after:.3g} s"
+        except (TypeError, ValueError, ArithmeticError):
+            wait = safe_repr(retry_after)
+        super().__init__(
+            f"webhook {safe_repr(replay_key)} is being handled by another delivery; retry in {wait}"
+        )
+        self.replay_key = replay_key
+        self.retry_after = retry_after
+
+
 class WebhookConfigurationError(WebhooksError, ConfigurationError):
     """An argument is invalid; the message names it.
 
@@ -213,7 +241,7 @@ class UnsafeDestinationError(WebhooksError):
 
 
 class StoreUnavailableError(WebhooksError, BackendUnavailableError):
-    """The outbox's or endpoint store's database cannot be reached."""
+    """The outbox's or endpoint store's database, or the replay guard's server, cannot be reached."""
 
 
 class MissingExtraError(WebhooksError, CoreMissingExtraError):
