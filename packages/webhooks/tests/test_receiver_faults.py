@@ -355,6 +355,94 @@ async def test_the_guard_down_before_the_claim_answers_503_and_the_retry_is_hand
 # --- The memory guard alone: time is a FakeClock, so leases can run out mid-handler.
 
 
+async def test_retry_after_is_the_lease_left_rounded_up() -> None:
+    harness = MemoryHarness()
+    entered, finish = asyncio.Event(), asyncio.Event()
+
+    async def handler(webhook: VerifiedWebhook) -> None:
+        if not entered.is_set():
+            entered.set()
+            await finish.wait()
+
+    app = _app(harness, handler)
+    headers = WebhookSigner(SECRET).headers(BODY)
+    first = asyncio.ensure_future(_post(app, headers))
+    await entered.wait()
+    answers = []
+    for seconds in (0.0, 10.5, 19.2):
+        harness.clock.advance(seconds)
+        answers.append((await _post(app, headers)).headers["retry-after"])
+    assert answers == ["30", "20", "1"]  # 30 s left, 19.5, 0.3
+    harness.clock.advance(0.3)  # the lease ran out: the retry is handled
+    assert (await _post(app, headers)).status_code == 204
+    finish.set()
+    assert (await first).status_code == 204  # it succeeded too, late: a duplicate past its lease
+
+
+async def test_the_documented_framework_view_gives_the_endpoints_answers() -> None:
+    """The README's Starlette view around `WebhookReceiver.accept`, as written there."""
+    import math  # noqa: PLC0415 - the README's snippet, verbatim
+
+    from starlette.applications import Starlette  # noqa: PLC0415
+    from starlette.requests import Request  # noqa: PLC0415
+    from starlette.responses import Response  # noqa: PLC0415
+    from starlette.routing import Route  # noqa: PLC0415
+
+    from buttress.webhooks import (  # noqa: PLC0415
+        ReplayedWebhookError,
+        WebhookInFlightError,
+        WebhookVerificationError,
+    )
+
+    harness = MemoryHarness()
+    receiver = WebhookReceiver(WebhookVerifier(SECRET), replay_guard=harness.guard, lease=60)
+    runs: list[str] = []
+    entered, finish = asyncio.Event(), asyncio.Event()
+
+    async def handle(webhook: VerifiedWebhook) -> None:
+        runs.append("run")
+        if len(runs) == 1:
+            raise RuntimeError("handler broke")
+        if len(runs) == 2:
+            entered.set()
+            await finish.wait()
+
+    async def webhook_view(request: Request) -> Response:
+        try:
+            async with receiver.accept(request.headers, await request.body()) as webhook:
+                await handle(webhook)  # if it raises: released, and the framework answers 500
+        except ReplayedWebhookError:  # catch it before WebhookVerificationError, its base class
+            return Response(status_code=200)  # a handler succeeded for it
+        except WebhookInFlightError as exc:
+            wait = str(max(1, math.ceil(exc.retry_after)))  # the lease left
+            return Response(status_code=503, headers={"retry-after": wait})
+        except StoreUnavailableError:
+            return Response(status_code=503, headers={"retry-after": "5"})
+        except WebhookVerificationError:
+            return Response(status_code=401)
+        return Response(status_code=204)
+
+    app = Starlette(routes=[Route("/hook", webhook_view, methods=["POST"])])
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    headers = WebhookSigner(SECRET).headers(BODY)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.post("/hook", headers=headers, content=BODY)).status_code == 500
+        second = asyncio.ensure_future(client.post("/hook", headers=headers, content=BODY))
+        await entered.wait()
+        busy = await client.post("/hook", headers=headers, content=BODY)
+        assert (busy.status_code, busy.headers["retry-after"]) == (503, "60")
+        finish.set()
+        assert (await second).status_code == 204
+        assert (await client.post("/hook", headers=headers, content=BODY)).status_code == 200
+        await harness.down()
+        other = WebhookSigner(SECRET).headers(BODY)
+        down = await client.post("/hook", headers=other, content=BODY)
+        assert (down.status_code, down.headers["retry-after"]) == (503, "5")
+        forged = WebhookSigner(generate_secret()).headers(BODY)
+        assert (await client.post("/hook", headers=forged, content=BODY)).status_code == 401
+    assert runs == ["run", "run"]
+
+
 async def test_a_handler_that_returns_a_failure_status_is_not_marked_done() -> None:
     """A handler may answer 4xx/5xx itself: that is "not handled", so the retry runs it again."""
     statuses = [503, 422, None]
