@@ -45,17 +45,11 @@ from ._model import (
     Variant,
     VariantResult,
 )
-from ._parse import (
-    flag_from_dict,
-    flag_set_from_dict,
-    flag_set_to_dict,
-    flag_to_dict,
-    segment_from_dict,
-    segment_to_dict,
-)
+from ._parse import flag_from_dict, flag_set_from_dict, segment_from_dict
 from ._sources import FileFlagSource, FlagSource, MemoryFlagSource, WatchableFlagSource, WritableFlagSource
 from ._sticky import ON_WITHOUT_VARIANT, MemoryStickyStore, StickyAssignmentStore
 from ._validate import KNOWN_STRATEGIES, validate_flag
+from ._write import flag_set_to_dict, flag_to_dict, segment_to_dict
 from .exceptions import (
     ClientClosedError,
     FeatureFlagsError,

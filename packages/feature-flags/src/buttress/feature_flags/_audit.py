@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
-from buttress.core import Clock, SystemClock
+from buttress.core import Clock, SystemClock, check_count, check_text
 
-from ._model import FlagDefinition
+from ._model import FlagDefinition, refuse_member
 from ._sources import WritableFlagSource
 from ._validate import validate_flag
 from .exceptions import FlagConfigurationError, FlagExistsError, FlagNotFoundError
@@ -28,6 +28,10 @@ class AuditAction(enum.StrEnum):
     DISABLE = "disable"
     MODIFY = "modify"
     DELETE = "delete"
+
+    @classmethod
+    def _missing_(cls, value: object) -> AuditAction:
+        refuse_member(cls, value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +72,30 @@ class AuditSink(Protocol):
 
 
 def check_limit(limit: object) -> None:
-    """Reject a ``limit`` that is not ``None`` or a positive integer."""
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise FlagConfigurationError("limit", limit, "must be None or a positive integer")
+    """Reject a ``limit`` that is not ``None`` or an int from 1 to ``2**63 - 1`` (a ``bigint``)."""
+    if limit is not None:
+        check_count("limit", limit, minimum=1, error=FlagConfigurationError)
+
+
+def check_event(event: object) -> FlagAuditEvent:
+    """Reject an event whose fields do not have their documented types (it may be built by hand)."""
+    if not isinstance(event, FlagAuditEvent):
+        raise FlagConfigurationError("event", type(event).__name__, "must be a FlagAuditEvent")
+    check_text("event.actor", event.actor, error=FlagConfigurationError)
+    if not isinstance(event.action, AuditAction):
+        raise FlagConfigurationError("event.action", type(event.action).__name__, "must be an AuditAction")
+    check_text("event.flag_key", event.flag_key, error=FlagConfigurationError)
+    for name, flag in (("event.before", event.before), ("event.after", event.after)):
+        if flag is not None and not isinstance(flag, FlagDefinition):
+            raise FlagConfigurationError(name, type(flag).__name__, "must be a FlagDefinition or None")
+    moment = event.timestamp
+    if not isinstance(moment, datetime) or moment.utcoffset() is None:
+        raise FlagConfigurationError("event.timestamp", moment, "must be a timezone-aware datetime")
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it: no UTC date to store
+        raise FlagConfigurationError("event.timestamp", moment, "is out of range in UTC") from None
+    return event
 
 
 class MemoryAuditSink:
@@ -80,9 +105,12 @@ class MemoryAuditSink:
         self._events: dict[str, list[FlagAuditEvent]] = {}
 
     async def record(self, event: FlagAuditEvent) -> None:
-        """Keep ``event``."""
-        if not isinstance(event, FlagAuditEvent):
-            raise FlagConfigurationError("event", type(event).__name__, "must be a FlagAuditEvent")
+        """Keep ``event``.
+
+        Raises:
+            FlagConfigurationError: ``event`` is not a `FlagAuditEvent`, or a field of it is wrong.
+        """
+        check_event(event)
         self._events.setdefault(event.flag_key, []).append(event)
 
     async def history(self, flag_key: str, *, limit: int | None = None) -> Sequence[FlagAuditEvent]:

@@ -25,6 +25,7 @@ from ._model import (
     FlagSet,
     Reason,
     VariantResult,
+    refuse_member,
 )
 from ._sources import MAX_WAIT, FlagSource, WatchableFlagSource
 from ._sticky import ON_WITHOUT_VARIANT, StickyAssignmentStore
@@ -57,6 +58,10 @@ class ClientStatus(enum.StrEnum):
     """No snapshot and the last load failed."""
     FATAL = "FATAL"
     """Closed: it will never load again."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> ClientStatus:
+        refuse_member(cls, value)
 
 
 type StatusListener = Callable[[ClientStatus, Snapshot | None], None]
@@ -292,7 +297,7 @@ class FlagClient:
             return default  # evaluation never raises: a context of another kind matches nothing
         if self._sticky is not None:
             return self._sticky_outcome(snapshot, flag, ctx)[0].on
-        return snapshot.is_on(flag, ctx)
+        return snapshot._is_on(flag, ctx)
 
     def get_variant(self, key: str, context: Context | None = None) -> VariantResult:  # noqa: PLR0911
         """Unleash's ``getVariant``: the variant for ``context``, or the ``disabled`` variant."""
@@ -306,7 +311,7 @@ class FlagClient:
         if not _is_context(ctx):
             return DISABLED_VARIANT
         if self._sticky is None:
-            return _own_copy(snapshot.variant(flag, ctx))
+            return _own_copy(snapshot._variant(flag, ctx))
         outcome = self._sticky_outcome(snapshot, flag, ctx)[0]
         if not outcome.on:
             return DISABLED_VARIANT
@@ -339,7 +344,7 @@ class FlagClient:
         if self._sticky is not None:
             outcome, reason = self._sticky_outcome(snapshot, flag, ctx)
             return self._details(flag, outcome, reason, default)
-        outcome = snapshot.decide(flag, ctx)
+        outcome = snapshot._decide(flag, ctx)
         if self._stale:
             return self._details(flag, outcome, _REASONS[outcome.matched], default, stale=True)
         # Details that do not depend on the default's value are built once per outcome and type.
@@ -395,7 +400,7 @@ class FlagClient:
         store = self._sticky
         subject = context.user_id
         if store is None or subject is None or not flag.enabled:
-            outcome = snapshot.decide(flag, context)
+            outcome = snapshot._decide(flag, context)
             return outcome, _REASONS[outcome.matched]
         remembered = store.get(flag.key, subject)
         if remembered is not None:
@@ -404,7 +409,7 @@ class FlagClient:
             choice = flag.choices.get(remembered)
             if choice is not None:
                 return Outcome(on=True, choice=choice, matched="sticky"), Reason.CACHED
-        outcome = snapshot.decide(flag, context)
+        outcome = snapshot._decide(flag, context)
         if outcome.on:
             store.set(
                 flag.key,

@@ -31,7 +31,8 @@ from ._model import (
 )
 from ._render import KNOWN_STRATEGIES, RuleError, render_flag, render_strategy
 from ._rules import Check, compile_rule, local_hostname
-from .exceptions import FlagConfigurationError
+from ._write import normalized, normalized_segment
+from .exceptions import FeatureFlagsError, FlagConfigurationError
 
 __all__ = ["CompiledFlag", "Outcome", "Snapshot", "compile_flag_set"]
 
@@ -321,7 +322,42 @@ class Snapshot:
         return frozenset(self.flag_set.flags)
 
     def is_on(self, flag: CompiledFlag, context: Context) -> bool:
-        """Unleash's ``isEnabled``: the kill switch, the dependencies, then the rule of all strategies."""
+        """Unleash's ``isEnabled``: the kill switch, the dependencies, then the rule of all strategies.
+
+        Raises:
+            FlagConfigurationError: ``flag`` is not what `get` returns, or ``context`` not a `Context`.
+        """
+        _check_arguments(flag, context)
+        return self._is_on(flag, context)
+
+    def decide(self, flag: CompiledFlag, context: Context) -> Outcome:
+        """Decide whether the flag is on and which variant it serves (Unleash's ``getVariant``).
+
+        Raises:
+            FlagConfigurationError: ``flag`` is not what `get` returns, or ``context`` not a `Context`.
+        """
+        _check_arguments(flag, context)
+        return self._decide(flag, context)
+
+    def variant(self, flag: CompiledFlag | None, context: Context) -> VariantResult:
+        """Unleash's ``getVariant``: the variant, or the ``disabled`` variant.
+
+        As in Unleash, ``feature_enabled`` is the flag's ``isEnabled`` for the context, asked apart
+        from the variant (the two differ only where a random rollout draws twice, or where the rule of
+        all strategies and the strategies' own rules do).
+
+        Raises:
+            FlagConfigurationError: ``flag`` is neither ``None`` nor what `get` returns, or ``context``
+                not a `Context`.
+        """
+        if flag is None:
+            return DISABLED_VARIANT
+        _check_arguments(flag, context)
+        return self._variant(flag, context)
+
+    # The client calls these directly: its flags come from `get` and its contexts are checked.
+
+    def _is_on(self, flag: CompiledFlag, context: Context) -> bool:
         if not flag.enabled:
             return False
         if flag.dependencies and not self._dependencies_hold(flag, context):
@@ -355,8 +391,7 @@ class Snapshot:
             return picked
         return picked[0].variant.name
 
-    def decide(self, flag: CompiledFlag, context: Context) -> Outcome:  # noqa: PLR0911 - one per outcome
-        """Decide whether the flag is on and which variant it serves (Unleash's ``getVariant``)."""
+    def _decide(self, flag: CompiledFlag, context: Context) -> Outcome:  # noqa: PLR0911 - one per outcome
         if not flag.enabled:
             return _DISABLED
         if flag.dependencies and not self._dependencies_hold(flag, context):
@@ -379,19 +414,11 @@ class Snapshot:
         choice, split = picked
         return choice.outcomes["split" if split else kind]
 
-    def variant(self, flag: CompiledFlag | None, context: Context) -> VariantResult:
-        """Unleash's ``getVariant``: the variant, or the ``disabled`` variant.
-
-        As in Unleash, ``feature_enabled`` is the flag's ``isEnabled`` for the context, asked apart
-        from the variant (the two differ only where a random rollout draws twice, or where the rule of
-        all strategies and the strategies' own rules do).
-        """
-        if flag is None:
-            return DISABLED_VARIANT
-        outcome = self.decide(flag, context)
+    def _variant(self, flag: CompiledFlag, context: Context) -> VariantResult:
+        outcome = self._decide(flag, context)
         if outcome is flag.panic_outcome:
             return DISABLED_VARIANT
-        feature_enabled = self.is_on(flag, context)
+        feature_enabled = self._is_on(flag, context)
         if not outcome.on or outcome.choice is None:
             return _ENABLED_WITHOUT_VARIANT if feature_enabled else DISABLED_VARIANT
         return outcome.choice.result if feature_enabled else outcome.choice.result_feature_off
@@ -399,6 +426,15 @@ class Snapshot:
 
 def _is_text(value: object) -> bool:
     return isinstance(value, str)
+
+
+def _check_arguments(flag: object, context: object) -> None:
+    if not isinstance(flag, CompiledFlag):
+        raise FlagConfigurationError(
+            "flag", type(flag).__name__, "must be a compiled flag from Snapshot.get()"
+        )
+    if not isinstance(context, Context):
+        raise FlagConfigurationError("context", type(context).__name__, "must be a Context")
 
 
 def _first_match(flag: CompiledFlag, context: Context, toggle: str) -> _CompiledStrategy | None:
@@ -443,7 +479,7 @@ def compile_flag_set(
         flag = flag_set.flags.get(key)
         if flag is None:
             continue
-        reused = _reusable(previous, flag, flag_set.segments)
+        reused = _reusable(previous, key, flag, flag_set.segments)
         compiled[key] = (
             reused if reused is not None else _compile_flag(flag, flag_set.segments, now, randint, hostname)
         )
@@ -466,12 +502,12 @@ def _check_compile_arguments(
 
 
 def _reusable(
-    previous: Snapshot | None, flag: FlagDefinition, segments: Mapping[int, Segment]
+    previous: Snapshot | None, key: str, flag: FlagDefinition, segments: Mapping[int, Segment]
 ) -> CompiledFlag | None:
     if previous is None:
         return None
-    old = previous._compiled.get(flag.key)
-    if old is None or old.definition != flag:
+    old = previous._compiled.get(key)
+    if old is None or old.definition != flag:  # a compiled definition is well-formed: so is ``flag``
         return None
     old_segments = previous.flag_set.segments
     for strategy in flag.strategies:
@@ -492,6 +528,13 @@ def _compile_flag(
     rng: Random,
     hostname: str | None,
 ) -> CompiledFlag:
+    try:
+        # A definition built by hand may hold fields of the wrong type; evaluation must not raise on
+        # them. Read as a backend would read it back, it is well-formed (and unchanged if it was).
+        flag = normalized(flag)
+    except FeatureFlagsError:
+        return _malformed(flag, rng)
+    segments = _well_formed_segments(flag, segments)
     stickiness = flag.variants[0].stickiness if flag.variants else None
     variants = _VariantPicker(flag.variants, flag.key, stickiness, rng, overrides=True)
     try:
@@ -504,6 +547,28 @@ def _compile_flag(
     except RuleError:
         strategies = None
     return CompiledFlag(flag, rule, strategies, variants)
+
+
+def _malformed(flag: object, rng: Random) -> CompiledFlag:
+    """A flag whose definition cannot be read: off for everyone, like one whose rule does not compile."""
+    key = getattr(flag, "key", None)
+    key = key if isinstance(key, str) else "?"
+    return CompiledFlag(FlagDefinition(key), _never, None, _VariantPicker((), key, None, rng, overrides=True))
+
+
+def _well_formed_segments(flag: FlagDefinition, segments: Mapping[int, Segment]) -> Mapping[int, Segment]:
+    """The segments ``flag`` refers to that can be read; a malformed one counts as missing (never matches)."""
+    usable: dict[int, Segment] = {}
+    for strategy in flag.strategies:
+        for segment_id in strategy.segments:
+            segment = segments.get(segment_id)
+            if segment is None or segment_id in usable:
+                continue
+            try:
+                usable[segment_id] = normalized_segment(segment)
+            except FeatureFlagsError:
+                continue
+    return usable
 
 
 def _compile_strategies(

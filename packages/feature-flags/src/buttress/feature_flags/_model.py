@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
+from typing import NoReturn
 
 from .exceptions import FlagConfigurationError
 
@@ -35,6 +36,12 @@ type JsonValue = bool | int | float | str | list[JsonValue] | dict[str, JsonValu
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
+def refuse_member(kind: type[enum.Enum], value: object) -> NoReturn:
+    """Raise the package's error for ``Kind(value)`` of an unknown value (it is still a ValueError)."""
+    names = ", ".join(str(member.value) for member in kind)
+    raise FlagConfigurationError(kind.__name__, value, f"must be one of {names}")
+
+
 class Operator(enum.StrEnum):
     """A constraint operator, spelled as in the Unleash format."""
 
@@ -60,6 +67,10 @@ class Operator(enum.StrEnum):
     UNKNOWN = "UNKNOWN"
     """An operator this version does not know; the constraint never matches (as in every Unleash SDK)."""
 
+    @classmethod
+    def _missing_(cls, value: object) -> Operator:
+        refuse_member(cls, value)
+
 
 class Reason(enum.StrEnum):
     """Why an evaluation gave its value (the OpenFeature reasons)."""
@@ -81,6 +92,10 @@ class Reason(enum.StrEnum):
     ERROR = "ERROR"
     """The caller's default was given because of an error; see the error code."""
 
+    @classmethod
+    def _missing_(cls, value: object) -> Reason:
+        refuse_member(cls, value)
+
 
 class ErrorCode(enum.StrEnum):
     """Why an evaluation ended in ``Reason.ERROR`` (the OpenFeature error codes)."""
@@ -93,6 +108,10 @@ class ErrorCode(enum.StrEnum):
     TARGETING_KEY_MISSING = "TARGETING_KEY_MISSING"
     INVALID_CONTEXT = "INVALID_CONTEXT"
     GENERAL = "GENERAL"
+
+    @classmethod
+    def _missing_(cls, value: object) -> ErrorCode:
+        refuse_member(cls, value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,10 +292,10 @@ class Context:
         for name in ("user_id", "session_id", "remote_address", "environment", "app_name"):
             value = getattr(self, name)
             if value is not None:
-                _check_text(name, value)
+                check_context_text(name, value)
         moment = self.current_time
         if moment is not None and not isinstance(moment, datetime):
-            _check_text("current_time", moment, expected="a str, a datetime or None")
+            check_context_text("current_time", moment, expected="a str, a datetime or None")
         properties = self.properties
         if properties is not _EMPTY:
             if not isinstance(properties, Mapping):
@@ -284,8 +303,8 @@ class Context:
                     "properties", type(properties).__name__, "must be a mapping of str to str"
                 )
             for name, value in properties.items():
-                _check_text("properties", name, expected="a mapping of str to str")
-                _check_text(f"properties[{name!r}]", value)
+                check_context_text("properties", name, expected="a mapping of str to str")
+                check_context_text(f"properties[{name!r}]", value)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, object]) -> Context:
@@ -348,7 +367,8 @@ class Context:
         return self.properties.get(name)
 
 
-def _check_text(name: str, value: object, *, expected: str = "a str or None") -> None:
+def check_context_text(name: str, value: object, *, expected: str = "a str or None") -> None:
+    """Refuse what is not a str, or holds a lone surrogate (NUL is text a context may carry)."""
     if not isinstance(value, str):
         raise FlagConfigurationError(name, type(value).__name__, f"must be {expected}")
     if not value.isascii():

@@ -8,6 +8,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, cast
 
+from buttress.core import check_seconds, check_text
+
 from ._client import ClientStatus, FlagClient
 from ._engine import Snapshot
 from ._model import Context, ErrorCode, EvaluationDetails, context_text
@@ -36,9 +38,18 @@ def context_from_openfeature(
     The targeting key becomes ``targeting_key_field`` (``userId`` by default); attributes named like
     Unleash's fields (``sessionId``, ``remoteAddress``, ...) fill them, the others become properties.
     Values are turned into strings (``True`` → ``"true"``); nested objects are ignored.
+
+    Raises:
+        FlagConfigurationError: ``context`` is not an ``EvaluationContext`` or ``None``, or
+            ``targeting_key_field`` not a non-empty str; or a value is not text a `Context` holds.
     """
+    check_text("targeting_key_field", targeting_key_field, error=FlagConfigurationError)
     if context is None:
         return Context()
+    if not isinstance(context, EvaluationContext):
+        raise FlagConfigurationError(
+            "context", type(context).__name__, "must be an openfeature EvaluationContext or None"
+        )
     data: dict[str, object] = {}
     for name, value in context.attributes.items():
         if isinstance(value, Mapping | list | tuple):
@@ -71,13 +82,13 @@ class FlagProvider(AbstractProvider):
         super().__init__()
         if not isinstance(client, FlagClient):
             raise FlagConfigurationError("client", type(client).__name__, "must be a FlagClient")
-        if isinstance(init_timeout, bool) or not isinstance(init_timeout, int | float) or init_timeout < 0:
-            raise FlagConfigurationError(
-                "init_timeout", init_timeout, "must be a non-negative number of seconds"
-            )
+        self.init_timeout = check_seconds(
+            "init_timeout", init_timeout, allow_zero=True, error=FlagConfigurationError
+        )
+        self.targeting_key_field = check_text(
+            "targeting_key_field", targeting_key_field, error=FlagConfigurationError
+        )
         self.client = client
-        self.init_timeout = float(init_timeout)
-        self.targeting_key_field = targeting_key_field
         self._loaded = threading.Event()
         self._shutdown = threading.Event()
         self._last_status = client.status
@@ -142,7 +153,15 @@ class FlagProvider(AbstractProvider):
     def _resolve[T](
         self, key: str, default: T, context: EvaluationContext | None
     ) -> FlagResolutionDetails[T]:
-        ctx = context_from_openfeature(context, targeting_key_field=self.targeting_key_field)
+        try:
+            ctx = context_from_openfeature(context, targeting_key_field=self.targeting_key_field)
+        except FlagConfigurationError as exc:  # evaluation never raises: the context is reported
+            return FlagResolutionDetails(
+                value=default,
+                reason=Reason.ERROR,
+                error_code=OFErrorCode.INVALID_CONTEXT,
+                error_message=str(exc),
+            )
         details: EvaluationDetails[T] = self.client.evaluate(key, default, ctx)
         return FlagResolutionDetails(
             value=details.value,

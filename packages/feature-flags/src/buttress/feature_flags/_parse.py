@@ -1,4 +1,7 @@
-"""Reading and writing flag definitions in the Unleash client-API format (plus typed variant values)."""
+"""Reading flag definitions in the Unleash client-API format (plus typed variant values).
+
+`_write` writes them.
+"""
 
 from __future__ import annotations
 
@@ -21,17 +24,14 @@ from ._model import (
     Strategy,
     Variant,
 )
-from .exceptions import FlagConfigurationError, FlagDefinitionError, FlagSourceError
+from .exceptions import FlagDefinitionError, FlagSourceError
 
 __all__ = [
     "MAX_DEPTH",
     "flag_from_dict",
     "flag_set_from_dict",
-    "flag_set_to_dict",
-    "flag_to_dict",
     "load_json",
     "segment_from_dict",
-    "segment_to_dict",
 ]
 
 MAX_DEPTH = 64
@@ -79,7 +79,7 @@ class _Reader:
     def sequence(self, value: object, path: str) -> Sequence[Any]:
         if value is None:
             return ()
-        if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        if not isinstance(value, list | tuple):  # a JSON array (not text, bytes, a range, ...)
             raise self.fail(path, f"must be a list, got {type(value).__name__}")
         return value
 
@@ -180,6 +180,8 @@ def _metadata(reader: _Reader, value: object) -> Mapping[str, str | int | float 
         key = reader.key(name, "metadata")
         if not isinstance(item, str | int | float | bool):
             raise reader.fail(f"metadata.{key}", "must be a string, number or boolean")
+        if isinstance(item, float) and not math.isfinite(item):  # no JSON (nor jsonb) carries it
+            raise reader.fail(f"metadata.{key}", "must be a finite number")
         result[key] = item
     return MappingProxyType(result)
 
@@ -413,88 +415,3 @@ def _replay(events: object) -> FlagSet:
         else:
             raise reader.fail(f"events[{index}].type", f"is not a known event type: {kind!r}")
     return FlagSet(flags=MappingProxyType(flags), segments=MappingProxyType(segments))
-
-
-def flag_to_dict(flag: FlagDefinition) -> dict[str, Any]:
-    """Write a flag as its Unleash-format object; `flag_from_dict` reads it back equal."""
-    _require(flag, FlagDefinition, "flag")
-    data: dict[str, Any] = {"name": flag.key, "enabled": flag.enabled}
-    if flag.description is not None:
-        data["description"] = flag.description
-    data["strategies"] = [_strategy_to_dict(strategy) for strategy in flag.strategies]
-    data["variants"] = [_variant_to_dict(variant) for variant in flag.variants]
-    if flag.dependencies:
-        data["dependencies"] = [
-            {"feature": item.feature, "enabled": item.enabled, "variants": list(item.variants)}
-            for item in flag.dependencies
-        ]
-    if flag.default_variant is not None:
-        data["defaultVariant"] = flag.default_variant
-    if flag.metadata:
-        data["metadata"] = dict(flag.metadata)
-    return data
-
-
-def _strategy_to_dict(strategy: Strategy) -> dict[str, Any]:
-    return {
-        "name": strategy.name,
-        "parameters": dict(strategy.parameters),
-        "constraints": [_constraint_to_dict(item) for item in strategy.constraints],
-        "segments": list(strategy.segments),
-        "variants": [_variant_to_dict(item) for item in strategy.variants],
-    }
-
-
-def _constraint_to_dict(constraint: Constraint) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "contextName": constraint.context_name,
-        "operator": constraint.operator.value,
-        "values": list(constraint.values),
-        "inverted": constraint.inverted,
-        "caseInsensitive": constraint.case_insensitive,
-    }
-    if constraint.value is not None:
-        data["value"] = constraint.value
-    return data
-
-
-def _variant_to_dict(variant: Variant) -> dict[str, Any]:
-    data: dict[str, Any] = {"name": variant.name, "weight": variant.weight}
-    if variant.value is not None:
-        data["value"] = variant.value
-    if variant.payload is not None:
-        data["payload"] = {"type": variant.payload.type, "value": variant.payload.value}
-    if variant.stickiness is not None:
-        data["stickiness"] = variant.stickiness
-    if variant.overrides:
-        data["overrides"] = [
-            {"contextName": item.context_name, "values": list(item.values)} for item in variant.overrides
-        ]
-    return data
-
-
-def segment_to_dict(segment: Segment) -> dict[str, Any]:
-    """Write a segment as its Unleash-format object."""
-    _require(segment, Segment, "segment")
-    return {
-        "id": segment.id,
-        "name": segment.name,
-        "constraints": [_constraint_to_dict(item) for item in segment.constraints],
-    }
-
-
-def flag_set_to_dict(flag_set: FlagSet) -> dict[str, Any]:
-    """Write a flag set in the ``/client/features`` shape; `flag_set_from_dict` reads it back."""
-    _require(flag_set, FlagSet, "flag_set")
-    data: dict[str, Any] = {
-        "features": [flag_to_dict(flag) for flag in flag_set.flags.values()],
-        "segments": [segment_to_dict(segment) for segment in flag_set.segments.values()],
-    }
-    if flag_set.version is not None:
-        data["version"] = flag_set.version
-    return data
-
-
-def _require(value: object, kind: type, name: str) -> None:
-    if not isinstance(value, kind):
-        raise FlagConfigurationError(name, type(value).__name__, f"must be a {kind.__name__}")

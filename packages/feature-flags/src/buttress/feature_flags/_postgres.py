@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Self
 
-from buttress.core import redact_url
+from buttress.core import check_seconds, check_text, redact_url
 
-from ._audit import AuditAction, FlagAuditEvent, check_limit
+from ._audit import AuditAction, FlagAuditEvent, check_event, check_limit
 from ._model import FlagDefinition, FlagSet, Segment
-from ._parse import flag_from_dict, flag_to_dict, load_json, segment_from_dict, segment_to_dict
+from ._parse import flag_from_dict, load_json, segment_from_dict
+from ._sources import MAX_WAIT
+from ._write import check_key, flag_to_json, segment_to_json
 from .exceptions import FlagConfigurationError, FlagSourceError, MissingExtraError
 
 try:
@@ -26,7 +27,16 @@ except ImportError as exc:  # pragma: no cover - exercised by the bare-install s
 __all__ = ["PostgresAuditSink", "PostgresFlagSource"]
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,50}$")
-_UNAVAILABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncio.TimeoutError)
+_UNAVAILABLE = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,  # class 08
+    asyncpg.InterfaceError,  # also a connection that is gone; its DataError is prevented by the checks
+    asyncpg.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,  # another backend crashed: every connection is reset
+    asyncpg.TooManyConnectionsError,
+)
 
 
 def _identifier(name: str, value: object) -> str:
@@ -46,22 +56,38 @@ class _PostgresBase:
         self._schema_lock = asyncio.Lock()
 
     @classmethod
-    async def _make_pool(cls, dsn: str, server_settings: Mapping[str, str] | None) -> asyncpg.Pool:
-        if not isinstance(dsn, str) or not dsn:
-            raise FlagConfigurationError("dsn", dsn, "must be a postgresql:// DSN", show_value=False)
+    async def _make_pool(cls, dsn: object, server_settings: object) -> asyncpg.Pool:
+        url = check_text("dsn", dsn, max_bytes=4096, show_value=False, error=FlagConfigurationError)
+        settings = _settings(server_settings)
         try:
             pool: asyncpg.Pool = await asyncpg.create_pool(
-                dsn, min_size=1, max_size=4, server_settings=dict(server_settings or {})
+                url, min_size=1, max_size=4, server_settings=settings
             )
+        except (ValueError, TypeError, asyncpg.ClientConfigurationError) as exc:
+            # Before _UNAVAILABLE: ClientConfigurationError is an InterfaceError too. The driver's message
+            # may quote the DSN and its password: say what is wrong, not what was given.
+            raise FlagConfigurationError(
+                "dsn",
+                url,
+                f"is not a PostgreSQL DSN asyncpg accepts ({type(exc).__name__})",
+                show_value=False,
+            ) from None
         except _UNAVAILABLE as exc:
-            raise FlagSourceError("postgresql", dsn, str(exc) or type(exc).__name__) from exc
+            raise FlagSourceError("postgresql", url, _reason(exc)) from exc
+        except asyncpg.PostgresError as exc:  # the server refused a setting, the database or the role
+            raise FlagConfigurationError(
+                "server_settings",
+                settings,
+                f"or the DSN's database or role were refused by the server ({exc.sqlstate})",
+                show_value=False,
+            ) from None
         return pool
 
     def _schema_ready(self) -> bool:
         return self._ready
 
     def _unavailable(self, exc: BaseException) -> FlagSourceError:
-        return FlagSourceError("postgresql", self._address, str(exc) or type(exc).__name__)
+        return FlagSourceError("postgresql", self._address, _reason(exc))
 
     async def _ensure(self, statements: Sequence[str]) -> None:
         if self._ready:
@@ -90,10 +116,18 @@ class PostgresFlagSource(_PostgresBase):
     listening reload as soon as it commits. ``load`` reads both tables in one ``REPEATABLE READ``
     transaction: a consistent set.
 
+    Flag keys, and all text in a definition, must be free of NUL and lone surrogates (``text`` and
+    ``jsonb`` cannot hold them); a key or definition that is not is refused with a typed error before
+    the query, and never counts as the database being unavailable.
+
     Args:
         pool: An ``asyncpg.Pool``; the caller closes it (or use `from_dsn`).
         table: The flags table's name.
         channel: The NOTIFY channel; ``{table}_changes`` by default.
+
+    Raises:
+        FlagConfigurationError: ``pool`` is not an ``asyncpg.Pool``, or ``table`` or ``channel`` is not
+            a lower-case SQL identifier.
     """
 
     def __init__(
@@ -115,8 +149,15 @@ class PostgresFlagSource(_PostgresBase):
         channel: str | None = None,
         server_settings: Mapping[str, str] | None = None,
     ) -> Self:
-        """Open a pool on ``dsn`` (closed by `aclose`)."""
+        """Open a pool on ``dsn`` (closed by `aclose`).
+
+        Raises:
+            FlagConfigurationError: An argument is wrong, or the server refused the DSN's database or
+                role or one of ``server_settings``; nothing is left open.
+            FlagSourceError: The server cannot be reached.
+        """
         _identifier("table", table)
+        _identifier("channel", channel if channel is not None else f"{table}_changes")
         pool = await cls._make_pool(dsn, server_settings)
         source = cls(pool, table=table, channel=channel)
         source._owned = True
@@ -180,7 +221,12 @@ class PostgresFlagSource(_PostgresBase):
         return FlagSet(flags=MappingProxyType(flags), segments=MappingProxyType(segments))
 
     async def get(self, key: str) -> FlagDefinition | None:
-        """Return the stored flag, or ``None``."""
+        """Return the stored flag, or ``None``.
+
+        Raises:
+            FlagConfigurationError: ``key`` is not a non-empty str free of NUL and lone surrogates.
+        """
+        check_key(key)
         await self.create_schema()
         try:
             raw = await self._pool.fetchval(f"SELECT definition FROM {self.table} WHERE key = $1", key)  # noqa: S608
@@ -189,11 +235,14 @@ class PostgresFlagSource(_PostgresBase):
         return None if raw is None else flag_from_dict(load_json(raw, "postgresql", "a stored definition"))
 
     async def put(self, flag: FlagDefinition) -> FlagDefinition | None:
-        """Store a flag, notify, and return the previous definition (read under a row lock)."""
-        if not isinstance(flag, FlagDefinition):
-            raise FlagConfigurationError("flag", type(flag).__name__, "must be a FlagDefinition")
+        """Store a flag, notify, and return the previous definition (read under a row lock).
+
+        Raises:
+            FlagConfigurationError: ``flag`` is not a `FlagDefinition`.
+            FlagDefinitionError: A field has the wrong type, or holds NUL or a lone surrogate.
+        """
+        payload = flag_to_json(flag)
         await self.create_schema()
-        payload = json.dumps(flag_to_dict(flag))
         try:
             async with self._pool.acquire() as connection, connection.transaction():
                 # Lock the key (even when absent) so two writers cannot both see the same "before".
@@ -216,7 +265,12 @@ class PostgresFlagSource(_PostgresBase):
         return None if old is None else flag_from_dict(load_json(old, "postgresql", "a stored definition"))
 
     async def delete(self, key: str) -> FlagDefinition | None:
-        """Remove a flag, notify, and return what was removed."""
+        """Remove a flag, notify, and return what was removed.
+
+        Raises:
+            FlagConfigurationError: ``key`` is not a non-empty str free of NUL and lone surrogates.
+        """
+        check_key(key)
         await self.create_schema()
         try:
             async with self._pool.acquire() as connection, connection.transaction():
@@ -231,7 +285,14 @@ class PostgresFlagSource(_PostgresBase):
         return None if old is None else flag_from_dict(load_json(old, "postgresql", "a stored definition"))
 
     async def put_segment(self, segment: Segment) -> None:
-        """Store (create or replace) a segment and notify."""
+        """Store (create or replace) a segment and notify.
+
+        Raises:
+            FlagConfigurationError: ``segment`` is not a `Segment`.
+            FlagDefinitionError: A field has the wrong type or holds NUL or a lone surrogate, or the id
+                is negative or past ``2**63 - 1`` (a ``bigint``).
+        """
+        payload = segment_to_json(segment)
         await self.create_schema()
         try:
             async with self._pool.acquire() as connection, connection.transaction():
@@ -239,7 +300,7 @@ class PostgresFlagSource(_PostgresBase):
                     f"INSERT INTO {self._segments} (id, definition) VALUES ($1, $2::jsonb)"  # noqa: S608
                     " ON CONFLICT (id) DO UPDATE SET definition = EXCLUDED.definition",
                     segment.id,
-                    json.dumps(segment_to_dict(segment)),
+                    payload,
                 )
                 await connection.execute("SELECT pg_notify($1, $2)", self.channel, f"segment:{segment.id}")
         except _UNAVAILABLE as exc:
@@ -249,8 +310,12 @@ class PostgresFlagSource(_PostgresBase):
         """Wait up to ``timeout`` seconds for a NOTIFY on the channel.
 
         Raises:
+            FlagConfigurationError: ``timeout`` is not a number of seconds from 0 to a day.
             FlagSourceError: The listening connection cannot be opened, or was lost.
         """
+        timeout = check_seconds(
+            "timeout", timeout, allow_zero=True, maximum=MAX_WAIT, error=FlagConfigurationError
+        )
         listener = self._listener
         if listener is not None and _lost(listener):
             self._listener = None
@@ -281,6 +346,10 @@ class PostgresAuditSink(_PostgresBase):
     Args:
         pool: An ``asyncpg.Pool``; the caller closes it (or use `from_dsn`).
         table: The table's name; created on first use.
+
+    Raises:
+        FlagConfigurationError: ``pool`` is not an ``asyncpg.Pool``, or ``table`` is not a lower-case
+            SQL identifier.
     """
 
     def __init__(self, pool: asyncpg.Pool, *, table: str = "feature_flag_audit") -> None:
@@ -291,7 +360,13 @@ class PostgresAuditSink(_PostgresBase):
     async def from_dsn(
         cls, dsn: str, *, table: str = "feature_flag_audit", server_settings: Mapping[str, str] | None = None
     ) -> Self:
-        """Open a pool on ``dsn`` (closed by `aclose`)."""
+        """Open a pool on ``dsn`` (closed by `aclose`).
+
+        Raises:
+            FlagConfigurationError: An argument is wrong, or the server refused the DSN's database or
+                role or one of ``server_settings``; nothing is left open.
+            FlagSourceError: The server cannot be reached.
+        """
         _identifier("table", table)
         pool = await cls._make_pool(dsn, server_settings)
         sink = cls(pool, table=table)
@@ -327,9 +402,15 @@ class PostgresAuditSink(_PostgresBase):
         self._ready = False
 
     async def record(self, event: FlagAuditEvent) -> None:
-        """Insert the event."""
-        if not isinstance(event, FlagAuditEvent):
-            raise FlagConfigurationError("event", type(event).__name__, "must be a FlagAuditEvent")
+        """Insert the event.
+
+        Raises:
+            FlagConfigurationError: ``event`` is not a `FlagAuditEvent`, or a field of it is wrong (see
+                `FlagAuditEvent`).
+            FlagDefinitionError: ``before`` or ``after`` cannot be stored (see `PostgresFlagSource.put`).
+        """
+        check_event(event)
+        before, after = _dump(event.before), _dump(event.after)
         await self.create_schema()
         try:
             await self._pool.execute(
@@ -338,15 +419,21 @@ class PostgresAuditSink(_PostgresBase):
                 event.flag_key,
                 event.action.value,
                 event.actor,
-                _dump(event.before),
-                _dump(event.after),
+                before,
+                after,
                 event.timestamp,
             )
         except _UNAVAILABLE as exc:
             raise self._unavailable(exc) from exc
 
     async def history(self, flag_key: str, *, limit: int | None = None) -> Sequence[FlagAuditEvent]:
-        """Return the flag's events, oldest first; ``limit`` keeps the newest."""
+        """Return the flag's events, oldest first; ``limit`` keeps the newest.
+
+        Raises:
+            FlagConfigurationError: ``flag_key`` is not a non-empty str free of NUL and lone
+                surrogates, or ``limit`` not ``None`` or an int from 1 to ``2**63 - 1``.
+        """
+        check_key(flag_key, "flag_key")
         check_limit(limit)
         await self.create_schema()
         query = (
@@ -368,7 +455,31 @@ def _lost(connection: PoolConnectionProxy[asyncpg.Record]) -> bool:
 
 
 def _dump(flag: FlagDefinition | None) -> str | None:
-    return None if flag is None else json.dumps(flag_to_dict(flag))
+    return None if flag is None else flag_to_json(flag)
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _settings(server_settings: object) -> dict[str, str]:
+    if server_settings is None:
+        return {}
+    if not isinstance(server_settings, Mapping):
+        raise FlagConfigurationError(
+            "server_settings", type(server_settings).__name__, "must be a mapping of str to str"
+        )
+    settings: dict[str, str] = {}
+    for name, value in server_settings.items():
+        key = check_text("server_settings", name, max_bytes=200, error=FlagConfigurationError)
+        settings[key] = check_text(
+            f"server_settings[{key!r}]",
+            value,
+            allow_empty=True,
+            max_bytes=4096,
+            error=FlagConfigurationError,
+        )
+    return settings
 
 
 def _load(raw: str | None) -> FlagDefinition | None:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from types import MappingProxyType
 from typing import Self, cast
 
-from buttress.core import redact_url
+from buttress.core import check_seconds, check_text, redact_url
 
 from ._model import FlagDefinition, FlagSet, Segment
-from ._parse import flag_from_dict, flag_to_dict, load_json, segment_from_dict, segment_to_dict
+from ._parse import flag_from_dict, load_json, segment_from_dict
+from ._sources import MAX_WAIT
+from ._write import check_key, flag_to_json, segment_to_json
 from .exceptions import FlagConfigurationError, FlagSourceError, MissingExtraError
 
 try:
@@ -21,7 +22,9 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
     raise MissingExtraError("RedisFlagSource", "redis") from exc
 
-__all__ = ["RedisFlagSource"]
+__all__ = ["RedisFlagSource", "redis_client"]
+
+_MAX_PREFIX = 1024
 
 # Read the old value, write the new one and announce the change, as one atomic step.
 _PUT = """
@@ -47,16 +50,22 @@ class RedisFlagSource:
     every write publishes the flag's key on ``{prefix}changes``, so every client's refresher reloads
     within milliseconds. ``load`` reads both hashes in one ``MULTI`` transaction: a consistent set.
 
+    Flag keys, and all text in a definition, must be free of NUL and lone surrogates (the same rule as
+    `PostgresFlagSource`'s, so a definition moves between them unchanged); a key or definition that is
+    not is refused with a typed error before Redis is asked.
+
     Args:
         client: A ``redis.asyncio.Redis``; the caller closes it (or use `from_url`).
         prefix: Prepended to every key and to the channel, to share one Redis between sets.
+
+    Raises:
+        FlagConfigurationError: ``client`` is not a ``redis.asyncio.Redis``, or ``prefix`` not text.
     """
 
     def __init__(self, client: Redis, *, prefix: str = "flags:") -> None:
         if not isinstance(client, Redis):
             raise FlagConfigurationError("client", type(client).__name__, "must be a redis.asyncio.Redis")
-        if not isinstance(prefix, str):
-            raise FlagConfigurationError("prefix", prefix, "must be a string")
+        check_text("prefix", prefix, allow_empty=True, max_bytes=_MAX_PREFIX, error=FlagConfigurationError)
         self._client = client
         self._owned = False
         self.prefix = prefix
@@ -68,11 +77,16 @@ class RedisFlagSource:
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "flags:", timeout: float = 5.0) -> Self:
-        """Connect to ``url``; `aclose` closes the connection pool."""
-        if not isinstance(url, str) or not url:
-            raise FlagConfigurationError("url", url, "must be a redis:// URL", show_value=False)
-        client = Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
-        source = cls(client, prefix=prefix)
+        """Connect to ``url`` (``redis://``, ``rediss://``, ``unix://``); `aclose` closes the connection pool.
+
+        ``timeout`` bounds, in seconds, how long a call waits for Redis.
+
+        Raises:
+            FlagConfigurationError: ``url`` is not a Redis URL, ``prefix`` not text, or ``timeout``
+                not a number of seconds above zero.
+        """
+        check_text("prefix", prefix, allow_empty=True, max_bytes=_MAX_PREFIX, error=FlagConfigurationError)
+        source = cls(redis_client(url, timeout=timeout), prefix=prefix)
         source._owned = True
         return source
 
@@ -108,7 +122,12 @@ class RedisFlagSource:
         return FlagSet(flags=MappingProxyType(flags), segments=MappingProxyType(segments))
 
     async def get(self, key: str) -> FlagDefinition | None:
-        """Return the stored flag, or ``None``."""
+        """Return the stored flag, or ``None``.
+
+        Raises:
+            FlagConfigurationError: ``key`` is not a non-empty str free of NUL and lone surrogates.
+        """
+        check_key(key)
         try:
             raw = await self._client.hget(self._flags_key, key)
         except (RedisError, OSError) as exc:
@@ -116,23 +135,37 @@ class RedisFlagSource:
         return None if raw is None else flag_from_dict(_json(raw))
 
     async def put(self, flag: FlagDefinition) -> FlagDefinition | None:
-        """Store a flag, announce it, and return the previous definition."""
-        if not isinstance(flag, FlagDefinition):
-            raise FlagConfigurationError("flag", type(flag).__name__, "must be a FlagDefinition")
-        payload = json.dumps(flag_to_dict(flag), separators=(",", ":"))
+        """Store a flag, announce it, and return the previous definition.
+
+        Raises:
+            FlagConfigurationError: ``flag`` is not a `FlagDefinition`.
+            FlagDefinitionError: A field has the wrong type, or holds NUL or a lone surrogate.
+        """
+        payload = flag_to_json(flag)
         old = await self._script(_PUT, flag.key, payload)
         return None if old is None else flag_from_dict(_json(old))
 
     async def delete(self, key: str) -> FlagDefinition | None:
-        """Remove a flag, announce it, and return what was removed."""
+        """Remove a flag, announce it, and return what was removed.
+
+        Raises:
+            FlagConfigurationError: ``key`` is not a non-empty str free of NUL and lone surrogates.
+        """
+        check_key(key)
         old = await self._script(_DELETE, key)
         return None if old is None else flag_from_dict(_json(old))
 
     async def put_segment(self, segment: Segment) -> None:
-        """Store (create or replace) a segment and announce it."""
+        """Store (create or replace) a segment and announce it.
+
+        Raises:
+            FlagConfigurationError: ``segment`` is not a `Segment`.
+            FlagDefinitionError: A field is wrong (see `PostgresFlagSource.put_segment`).
+        """
+        payload = segment_to_json(segment)
         try:
             async with self._client.pipeline(transaction=True) as pipe:
-                pipe.hset(self._segments_key, str(segment.id), json.dumps(segment_to_dict(segment)))
+                pipe.hset(self._segments_key, str(segment.id), payload)
                 pipe.publish(self.channel, f"segment:{segment.id}")
                 await pipe.execute()
         except (RedisError, OSError) as exc:
@@ -149,8 +182,12 @@ class RedisFlagSource:
         """Wait up to ``timeout`` seconds for a change announced on the channel.
 
         Raises:
+            FlagConfigurationError: ``timeout`` is not a number of seconds from 0 to a day.
             FlagSourceError: The subscription broke; the next call subscribes again.
         """
+        timeout = check_seconds(
+            "timeout", timeout, allow_zero=True, maximum=MAX_WAIT, error=FlagConfigurationError
+        )
         deadline = time.monotonic() + timeout
         try:
             if self._pubsub is None:
@@ -178,6 +215,18 @@ class RedisFlagSource:
         if pubsub is not None:
             with contextlib.suppress(RedisError, OSError):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+def redis_client(url: object, *, timeout: object = None) -> Redis:
+    """A client for ``url`` (not connected yet); a URL the driver cannot read is a typed error."""
+    text = check_text("url", url, max_bytes=4096, show_value=False, error=FlagConfigurationError)
+    seconds = None if timeout is None else check_seconds("timeout", timeout, error=FlagConfigurationError)
+    try:
+        return Redis.from_url(text, socket_timeout=seconds, socket_connect_timeout=seconds)
+    except (ValueError, TypeError) as exc:  # the driver's message may quote the URL and its password
+        raise FlagConfigurationError(
+            "url", url, f"is not a Redis URL ({type(exc).__name__})", show_value=False
+        ) from None
 
 
 def _json(raw: bytes | str) -> object:

@@ -8,6 +8,9 @@ import logging
 from collections import OrderedDict
 from typing import Self
 
+from buttress.core import check_count, check_seconds, check_text
+
+from ._model import check_context_text
 from .exceptions import FlagConfigurationError, FlagSourceError, MissingExtraError
 
 try:
@@ -15,6 +18,8 @@ try:
     from redis.exceptions import RedisError
 except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
     raise MissingExtraError("RedisStickyStore", "redis") from exc
+
+from ._redis import redis_client
 
 __all__ = ["RedisStickyStore"]
 
@@ -36,6 +41,11 @@ class RedisStickyStore:
         prefix: Prepended to each subject's hash key.
         max_subjects: How many subjects the local cache keeps (least recently prefetched go first).
         ttl: Seconds a subject's assignments live in Redis after their last write; ``None`` keeps them.
+
+    Raises:
+        FlagConfigurationError: ``client`` is not a ``redis.asyncio.Redis``, ``prefix`` not text,
+            ``max_subjects`` not a positive int, or ``ttl`` not ``None`` or a number of seconds above
+            zero (at most 100 years).
     """
 
     def __init__(
@@ -43,15 +53,9 @@ class RedisStickyStore:
     ) -> None:
         if not isinstance(client, Redis):
             raise FlagConfigurationError("client", type(client).__name__, "must be a redis.asyncio.Redis")
-        if isinstance(max_subjects, bool) or not isinstance(max_subjects, int) or max_subjects < 1:
-            raise FlagConfigurationError("max_subjects", max_subjects, "must be a positive integer")
-        if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl <= 0):
-            raise FlagConfigurationError("ttl", ttl, "must be None or a positive number of seconds")
         self._client = client
         self._owned = False
-        self.prefix = prefix
-        self._max = max_subjects
-        self._ttl_ms = None if ttl is None else max(1, int(ttl * 1000))
+        self.prefix, self._max, self._ttl_ms = _settings(prefix, max_subjects, ttl)
         self._cache: OrderedDict[str, dict[str, str]] = OrderedDict()
         self._pending: asyncio.Queue[tuple[str, str, str]] = asyncio.Queue(maxsize=10_000)
         self._writer: asyncio.Task[None] | None = None
@@ -60,10 +64,14 @@ class RedisStickyStore:
     def from_url(
         cls, url: str, *, prefix: str = "sticky:", max_subjects: int = 100_000, ttl: float | None = None
     ) -> Self:
-        """Connect to ``url``; `aclose` closes the connection pool."""
-        if not isinstance(url, str) or not url:
-            raise FlagConfigurationError("url", url, "must be a redis:// URL", show_value=False)
-        store = cls(Redis.from_url(url), prefix=prefix, max_subjects=max_subjects, ttl=ttl)
+        """Connect to ``url``; `aclose` closes the connection pool.
+
+        Raises:
+            FlagConfigurationError: ``url`` is not a Redis URL, or another argument is wrong (as for
+                the constructor).
+        """
+        _settings(prefix, max_subjects, ttl)
+        store = cls(redis_client(url), prefix=prefix, max_subjects=max_subjects, ttl=ttl)
         store._owned = True
         return store
 
@@ -71,8 +79,10 @@ class RedisStickyStore:
         """Load ``subject``'s assignments from Redis into the local cache (call it before evaluating).
 
         Raises:
+            FlagConfigurationError: ``subject`` is not a str, or holds a lone surrogate.
             FlagSourceError: Redis cannot be reached; the cache keeps what it had.
         """
+        check_context_text("subject", subject, expected="a str")
         try:
             raw = await self._client.hgetall(f"{self.prefix}{subject}")
         except (RedisError, OSError) as exc:
@@ -83,17 +93,31 @@ class RedisStickyStore:
         self._remember(subject, {**local, **assignments})
 
     def get(self, flag_key: str, subject: str) -> str | None:
-        """The cached assignment, or ``None`` (no I/O)."""
+        """The cached assignment, or ``None`` (no I/O).
+
+        Raises:
+            FlagConfigurationError: ``flag_key`` or ``subject`` is not a str.
+        """
+        _texts(flag_key=flag_key, subject=subject)
         assignments = self._cache.get(subject)
         return None if assignments is None else assignments.get(flag_key)
 
     def set(self, flag_key: str, subject: str, variant: str) -> None:
-        """Remember an assignment locally and queue it for Redis (``HSETNX``: the first one wins)."""
+        """Remember an assignment locally and queue it for Redis (``HSETNX``: the first one wins).
+
+        Text Redis cannot carry (a lone surrogate, from a flag document that holds one) stays local.
+
+        Raises:
+            FlagConfigurationError: ``flag_key``, ``subject`` or ``variant`` is not a str.
+        """
+        _texts(flag_key=flag_key, subject=subject, variant=variant)
         assignments = self._cache.get(subject)
         if assignments is None:
             assignments = {}
             self._remember(subject, assignments)
         assignments[flag_key] = variant
+        if not all(_encodable(text) for text in (flag_key, subject, variant)):
+            return
         try:
             self._pending.put_nowait((subject, flag_key, variant))
         except asyncio.QueueFull:
@@ -131,6 +155,8 @@ class RedisStickyStore:
                     await pipe.execute()
             except (RedisError, OSError) as exc:
                 logger.warning("sticky assignment for %r not written to Redis: %s", flag_key, exc)
+            except Exception:  # a bug, not an outage: report it, and keep writing the others
+                logger.exception("sticky assignment for %r not written to Redis", flag_key)
             finally:
                 self._pending.task_done()
 
@@ -142,5 +168,32 @@ class RedisStickyStore:
             await self._client.aclose()
 
 
+def _settings(prefix: object, max_subjects: object, ttl: object) -> tuple[str, int, int | None]:
+    """The checked prefix, cache size and TTL in milliseconds."""
+    prefix = check_text("prefix", prefix, allow_empty=True, max_bytes=1024, error=FlagConfigurationError)
+    size = check_count("max_subjects", max_subjects, minimum=1, error=FlagConfigurationError)
+    if ttl is None:
+        return prefix, size, None
+    seconds = check_seconds("ttl", ttl, error=FlagConfigurationError)
+    return prefix, size, max(1, int(seconds * 1000))
+
+
+def _texts(**values: object) -> None:
+    for name, value in values.items():
+        if not isinstance(value, str):
+            raise FlagConfigurationError(name, type(value).__name__, "must be a str")
+
+
+def _encodable(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    # Written by this class as UTF-8; anything else (another writer) cannot match a flag or variant.
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value

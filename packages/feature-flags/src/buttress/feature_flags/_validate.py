@@ -11,6 +11,7 @@ from ._regex import compile_regex
 from ._render import KNOWN_STRATEGIES, RuleError, render_constraint, render_strategy
 from ._rules import compile_rule
 from ._values import parse_instant, parse_network, parse_usize, parse_version
+from ._write import normalized
 from .exceptions import FlagDefinitionError
 
 __all__ = ["KNOWN_STRATEGIES", "validate_flag"]
@@ -67,13 +68,18 @@ def validate_flag(flag: FlagDefinition) -> None:
     not parse as its operator's kind (number, RFC 3339 date-time with an offset, semantic version,
     regular expression, IP address or CIDR), a list operator without values, a name or parameter that
     would break out of its quotes in Unleash's rule language, a dependency on the flag itself, and
-    variants whose weights are all zero.
+    variants whose weights are all zero. A field of the wrong type (a definition built by hand) is
+    named the same way; the definition is checked as a backend stores it and reads it back.
 
     Raises:
         FlagDefinitionError: The first problem found.
     """
     if not isinstance(flag, FlagDefinition):
         raise FlagDefinitionError("?", "<flag>", f"must be a FlagDefinition, got {type(flag).__name__}")
+    # What is checked is what a backend stores and reads back: a definition built by hand with a
+    # field of the wrong type fails here, and one that reads as its type (an operator given as text)
+    # is checked as it will be read.
+    flag = normalized(flag)
     key = flag.key
     for index, strategy in enumerate(flag.strategies):
         path = f"strategies[{index}]"
