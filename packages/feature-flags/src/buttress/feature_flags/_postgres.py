@@ -31,7 +31,9 @@ _UNAVAILABLE = (
     OSError,
     asyncio.TimeoutError,
     asyncpg.PostgresConnectionError,  # class 08
-    asyncpg.InterfaceError,  # also a connection that is gone; its DataError is prevented by the checks
+    asyncpg.InterfaceError,  # a connection that is gone (ClientConfigurationError is one too: see _make_pool)
+    # Server states, not the caller's doing: without them a refused connection in _make_pool would read
+    # as a refused setting.
     asyncpg.CannotConnectNowError,  # starting up or shutting down
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,  # another backend crashed: every connection is reset
