@@ -306,6 +306,27 @@ def _verdict(
         raise AssertionError(f"{call} logged an untyped exception: {logs.untyped[0]:.300}")
 
 
+def _judge(
+    name: str,
+    replaced: Mapping[_Slot, object],
+    typed: tuple[type[BaseException], ...],
+    call: Callable[[], object],
+) -> None:
+    """Make one call with ERROR logs watched, and fail unless it ended well or with a typed error."""
+    shown = f"{name}({', '.join(f'{s.name}={_short(v)}' for s, v in replaced.items())})"
+    logs = ErrorLogs(typed)
+    root = logging.getLogger()
+    root.addHandler(logs)
+    error: BaseException | None = None
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001 - the verdict sorts typed from untyped
+        error = exc
+    finally:
+        root.removeHandler(logs)
+    _verdict(shown, error, logs, typed)
+
+
 def _hostile_arguments(
     slots: list[_Slot], values: st.SearchStrategy[object]
 ) -> st.SearchStrategy[dict[_Slot, object]]:
@@ -417,22 +438,15 @@ def check_hostile(
         @given(arguments)
         def run(replaced: dict[_Slot, object]) -> None:
             call_args, call_kwargs = _apply(args, kwargs, replaced)
-            call = f"{name}({', '.join(f'{s.name}={_short(v)}' for s, v in replaced.items())})"
-            logs = ErrorLogs(typed)
-            root = logging.getLogger()
-            root.addHandler(logs)
-            error: BaseException | None = None
-            try:
+
+            def call() -> None:
                 result = target(*call_args, **call_kwargs)
                 if _needs_loop(result):
                     runner.run(_settle(result, timeout))
                 else:
                     _drain(result)
-            except Exception as exc:  # noqa: BLE001 - the verdict sorts typed from untyped
-                error = exc
-            finally:
-                root.removeHandler(logs)
-            _verdict(call, error, logs, typed)
+
+            _judge(name, replaced, typed, call)
 
         run_quietly(run)
 
@@ -475,17 +489,11 @@ async def acheck_hostile(
     @given(arguments)
     def run(replaced: dict[_Slot, object]) -> None:
         call_args, call_kwargs = _apply(args, kwargs, replaced)
-        call = f"{name}({', '.join(f'{s.name}={_short(v)}' for s, v in replaced.items())})"
-        logs = ErrorLogs(typed)
-        root = logging.getLogger()
-        root.addHandler(logs)
-        error: BaseException | None = None
-        try:
-            asyncio.run_coroutine_threadsafe(invoke(call_args, call_kwargs), loop).result()
-        except Exception as exc:  # noqa: BLE001 - the verdict sorts typed from untyped
-            error = exc
-        finally:
-            root.removeHandler(logs)
-        _verdict(call, error, logs, typed)
+        _judge(
+            name,
+            replaced,
+            typed,
+            lambda: asyncio.run_coroutine_threadsafe(invoke(call_args, call_kwargs), loop).result(),
+        )
 
     await asyncio.to_thread(run_quietly, run)
