@@ -25,7 +25,7 @@ from ._discovery import (
 from ._hostile import acheck_hostile, check_hostile, hostile_values
 from ._hostile_http import check_hostile_asgi, check_hostile_wsgi
 from ._hypothesis import CI_PROFILE, DEV_PROFILE, EXPLORE_PROFILE, register_profiles
-from ._servers import PostgresServer, RedisClusterServer, RedisServer, ServerError, free_port
+from ._servers import PostgresServer, RedisClusterServer, RedisServer, free_port
 from .contracts import (
     AsyncRepositoryContract,
     AuditSinkContract,
@@ -38,6 +38,7 @@ from .contracts import (
     ResourceFactoryContract,
     SearchProviderContract,
 )
+from .exceptions import ServerError, TestingConfigurationError, TestingError, TestingTypeError
 from .plugin import CONFORMANCE_ENV, PostgresSchema, find_conformance_dir
 
 __all__ = [
@@ -67,6 +68,9 @@ __all__ = [
     "SearchProviderContract",
     "ServerError",
     "ServiceUnavailable",
+    "TestingConfigurationError",
+    "TestingError",
+    "TestingTypeError",
     "acheck_hostile",
     "check_hostile",
     "check_hostile_asgi",

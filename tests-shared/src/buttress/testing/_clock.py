@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
+import sys
 from datetime import UTC, datetime, timedelta
 
-from buttress.core import ConfigurationError
+from .exceptions import TestingConfigurationError, TestingTypeError
 
 __all__ = ["FakeClock"]
 
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+_LARGEST_FLOAT = int(sys.float_info.max)
 
 
 class FakeClock:
@@ -19,7 +22,12 @@ class FakeClock:
 
     Args:
         start: The wall-clock time to start at; timezone-aware. Defaults to 2026-01-01T00:00:00Z.
-        monotonic_start: The monotonic reading to start at.
+        monotonic_start: The monotonic reading to start at: a finite ``int`` or ``float``.
+
+    Raises:
+        TestingTypeError: ``start`` is not a datetime.
+        TestingConfigurationError: ``start`` is naive or before year 1 in UTC, or ``monotonic_start``
+            is not a finite number.
 
     Examples:
         >>> clock = FakeClock()
@@ -32,7 +40,7 @@ class FakeClock:
 
     def __init__(self, start: datetime = _EPOCH, *, monotonic_start: float = 0.0) -> None:
         self._now = _aware("start", start)
-        self._monotonic = float(monotonic_start)
+        self._monotonic = _finite("monotonic_start", monotonic_start)
 
     def now(self) -> datetime:
         """Return the fake wall-clock time (UTC)."""
@@ -45,13 +53,19 @@ class FakeClock:
     def advance(self, seconds: float | timedelta) -> None:
         """Move both readings forward.
 
+        A refused call moves neither reading.
+
         Raises:
-            ConfigurationError: ``seconds`` is negative; a monotonic clock never goes back.
+            TestingTypeError: ``seconds`` is neither a number nor a `timedelta`.
+            TestingConfigurationError: ``seconds`` is negative (a monotonic clock never goes back), not
+                finite, or would move the wall clock past year 9999.
         """
-        delta = seconds.total_seconds() if isinstance(seconds, timedelta) else float(seconds)
-        if delta < 0:
-            raise ConfigurationError("seconds", seconds, "a clock only moves forward; use set() to jump")
-        self._now += timedelta(seconds=delta)
+        step, delta = _step(seconds)
+        try:
+            now = self._now + step
+        except OverflowError:
+            raise _past_the_end(seconds) from None
+        self._now = now
         self._monotonic += delta
 
     def set(self, when: datetime) -> None:
@@ -61,7 +75,8 @@ class FakeClock:
         when it is earlier, as a real monotonic clock would.
 
         Raises:
-            ConfigurationError: ``when`` is naive.
+            TestingTypeError: ``when`` is not a datetime.
+            TestingConfigurationError: ``when`` is naive or before year 1 in UTC.
         """
         when = _aware("when", when)
         delta = (when - self._now).total_seconds()
@@ -72,7 +87,44 @@ class FakeClock:
         return f"FakeClock(now={self._now.isoformat()}, monotonic={self._monotonic})"
 
 
-def _aware(name: str, value: datetime) -> datetime:
+def _aware(name: str, value: object) -> datetime:
+    if not isinstance(value, datetime):
+        raise TestingTypeError(name, "a timezone-aware datetime", value)
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ConfigurationError(name, value, "must be timezone-aware (use datetime(..., tzinfo=UTC))")
-    return value.astimezone(UTC)
+        raise TestingConfigurationError(name, value, "must be timezone-aware (use datetime(..., tzinfo=UTC))")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise TestingConfigurationError(name, value, "lies outside years 1 to 9999 in UTC") from None
+
+
+def _finite(name: str, value: object, *, what: str = "a number") -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TestingTypeError(name, what, value)
+    # Compared before float(): an int too large for a float is out of range, not an OverflowError.
+    if isinstance(value, int) and abs(value) > _LARGEST_FLOAT:
+        raise TestingConfigurationError(name, value, "must be a finite number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise TestingConfigurationError(name, value, "must be a finite number")
+    return number
+
+
+def _step(seconds: object) -> tuple[timedelta, float]:
+    """The wall-clock step and the monotonic one (a float keeps sub-microsecond steps) of an advance."""
+    if isinstance(seconds, timedelta):
+        delta = seconds.total_seconds()
+    else:
+        delta = _finite("seconds", seconds, what="a number of seconds or a timedelta")
+    if delta < 0:
+        raise TestingConfigurationError("seconds", seconds, "a clock only moves forward; use set() to jump")
+    if isinstance(seconds, timedelta):
+        return seconds, delta
+    try:
+        return timedelta(seconds=delta), delta
+    except OverflowError:
+        raise _past_the_end(seconds) from None
+
+
+def _past_the_end(seconds: object) -> TestingConfigurationError:
+    return TestingConfigurationError("seconds", seconds, "moves the clock past year 9999")

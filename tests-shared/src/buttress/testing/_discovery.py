@@ -10,14 +10,15 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import threading
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from buttress.core import redact_url
 
 from ._resp import ping
-from ._servers import PostgresServer, RedisServer, ServerError
+from ._servers import PostgresServer, RedisServer, checked_text
+from .exceptions import ServerError, TestingConfigurationError, TestingTypeError
 
 __all__ = [
     "POSTGRES_ENV",
@@ -42,10 +43,30 @@ type Origin = Literal["env", "local", "throwaway"]
 
 @dataclass(frozen=True)
 class ServiceUnavailable:
-    """Why a service could not be found, and how to provide one."""
+    """Why a service could not be found, and how to provide one.
+
+    Attributes:
+        service: The service's name, such as ``"Redis"``.
+        reasons: What was tried and why each step failed; a sequence of str, kept as a tuple.
+
+    Raises:
+        TestingTypeError: An attribute has the wrong type.
+        TestingConfigurationError: A str holds NUL or a lone surrogate, or ``service`` is empty.
+    """
 
     service: str
     reasons: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        checked_text("service", self.service)
+        reasons: object = self.reasons
+        if isinstance(reasons, str | bytes | bytearray) or not isinstance(reasons, Sequence):
+            raise TestingTypeError("reasons", "a tuple of str", reasons)
+        checked = tuple(
+            checked_text(f"reasons[{index}]", reason, allow_empty=True)
+            for index, reason in enumerate(reasons)
+        )
+        object.__setattr__(self, "reasons", checked)
 
     def message(self) -> str:
         """A message for a skip or a failure."""
@@ -59,12 +80,21 @@ class RedisService:
 
     Attributes:
         url: A ``redis://`` URL for it.
-        origin: Where it came from: the environment, the local default port, or a throwaway server.
+        origin: Where it came from: ``"env"``, ``"local"`` (the default port) or ``"throwaway"``.
+        server: The throwaway server, for its owner to close; ``None`` otherwise.
+
+    Raises:
+        TestingTypeError: An attribute has the wrong type.
+        TestingConfigurationError: ``url`` is empty or holds NUL or a lone surrogate, or ``origin`` is
+            none of the three.
     """
 
     url: str
     origin: Origin
     server: RedisServer | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _check_service("url", self.url, self.origin, self.server, RedisServer)
 
 
 @dataclass(frozen=True)
@@ -73,12 +103,36 @@ class PostgresService:
 
     Attributes:
         dsn: A ``postgresql://`` DSN for it, to a database the tests may create schemas in.
-        origin: Where it came from: the environment, the local default port, or a throwaway server.
+        origin: Where it came from: ``"env"``, ``"local"`` (the default port) or ``"throwaway"``.
+        server: The throwaway server, for its owner to close; ``None`` otherwise.
+
+    Raises:
+        TestingTypeError: An attribute has the wrong type.
+        TestingConfigurationError: ``dsn`` is empty or holds NUL or a lone surrogate, or ``origin`` is
+            none of the three.
     """
 
     dsn: str
     origin: Origin
     server: PostgresServer | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _check_service("dsn", self.dsn, self.origin, self.server, PostgresServer)
+
+
+_ORIGINS: tuple[Origin, ...] = ("env", "local", "throwaway")
+
+
+def _check_service(
+    name: str, address: object, origin: object, server: object, kind: type[RedisServer | PostgresServer]
+) -> None:
+    checked_text(name, address, show_value=False)
+    if not isinstance(origin, str):
+        raise TestingTypeError("origin", "a str", origin)
+    if origin not in _ORIGINS:
+        raise TestingConfigurationError("origin", origin, f"must be one of {', '.join(_ORIGINS)}")
+    if server is not None and not isinstance(server, kind):
+        raise TestingTypeError("server", f"a {kind.__name__} or None", server)
 
 
 def discover_redis(
@@ -90,8 +144,20 @@ def discover_redis(
     """Find a Redis server, in the documented order.
 
     A URL set in the environment is used or reported, never silently replaced by another server.
+
+    Args:
+        environ: The environment to read `REDIS_ENV` from (``os.environ``, or a dict in tests).
+        local_url: The URL of the usual local server, tried next; ``None`` skips that step.
+        start_throwaway: Whether to start a throwaway ``redis-server`` as the last resort; the caller
+            then closes ``found.server``.
+
+    Raises:
+        TestingTypeError: An argument (or the environment's value) has the wrong type.
+        TestingConfigurationError: A URL holds NUL or a lone surrogate, or ``local_url`` is empty.
     """
-    configured = environ.get(REDIS_ENV)
+    configured = _configured(environ, REDIS_ENV)
+    local_url = _local("local_url", local_url)
+    _flag("start_throwaway", start_throwaway)
     if configured:
         problem = ping(configured)
         if problem is None:
@@ -104,7 +170,7 @@ def discover_redis(
         problem = ping(local_url)
         if problem is None:
             return RedisService(local_url, "local")
-        reasons.append(f"nothing answers at {local_url} ({problem})")
+        reasons.append(f"nothing answers at {redact_url(local_url)} ({problem})")
     if start_throwaway:
         try:
             server = RedisServer()
@@ -127,12 +193,27 @@ def discover_postgres(
     local_dsn: str | None = LOCAL_POSTGRES_DSN,
     start_throwaway: bool = True,
 ) -> PostgresService | ServiceUnavailable:
-    """Find a PostgreSQL server, in the documented order. Needs asyncpg (``buttress-testing[postgres]``)."""
+    """Find a PostgreSQL server, in the documented order. Needs asyncpg (``buttress-testing[postgres]``).
+
+    A DSN set in the environment is used or reported, never silently replaced by another server.
+
+    Args:
+        environ: The environment to read `POSTGRES_ENV` from (``os.environ``, or a dict in tests).
+        local_dsn: The DSN of the usual local server, tried next; ``None`` skips that step.
+        start_throwaway: Whether to start a throwaway cluster (``initdb`` + ``pg_ctl``) as the last
+            resort; the caller then closes ``found.server``.
+
+    Raises:
+        TestingTypeError: An argument (or the environment's value) has the wrong type.
+        TestingConfigurationError: A DSN holds NUL or a lone surrogate, or ``local_dsn`` is empty.
+    """
+    configured = _configured(environ, POSTGRES_ENV)
+    local_dsn = _local("local_dsn", local_dsn)
+    _flag("start_throwaway", start_throwaway)
     if importlib.util.find_spec("asyncpg") is None:
         return ServiceUnavailable(
             "PostgreSQL", ("the PostgreSQL fixtures need asyncpg: install 'buttress-testing[postgres]'",)
         )
-    configured = environ.get(POSTGRES_ENV)
     if configured:
         problem = probe_postgres(configured)
         if problem is None:
@@ -145,7 +226,7 @@ def discover_postgres(
         problem = probe_postgres(local_dsn)
         if problem is None:
             return PostgresService(local_dsn, "local")
-        reasons.append(f"nothing answers at {local_dsn} ({problem})")
+        reasons.append(f"nothing answers at {redact_url(local_dsn)} ({problem})")
     if start_throwaway:
         try:
             server = PostgresServer()
@@ -162,6 +243,24 @@ def discover_postgres(
     return ServiceUnavailable(
         "PostgreSQL", (*reasons, f"set {POSTGRES_ENV}=postgresql://user@host:port/db to use one")
     )
+
+
+def _configured(environ: object, variable: str) -> str | None:
+    """The URL the environment sets for ``variable``: checked like an argument, and never shown."""
+    if not isinstance(environ, Mapping):
+        raise TestingTypeError("environ", "a mapping such as os.environ", environ)
+    value = environ.get(variable)
+    return None if value is None else checked_text(variable, value, allow_empty=True, show_value=False)
+
+
+def _local(parameter: str, value: object) -> str | None:
+    return None if value is None else checked_text(parameter, value, show_value=False)
+
+
+def _flag(parameter: str, value: object) -> bool:
+    if value is not True and value is not False:
+        raise TestingTypeError(parameter, "a bool", value)
+    return value
 
 
 def probe_postgres(dsn: str, *, timeout: float = 3.0) -> str | None:

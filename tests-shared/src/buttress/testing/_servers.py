@@ -16,20 +16,21 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Final, Self
+
+from buttress.core import check_count, check_text, safe_repr
 
 from ._resp import RespClient, ping
+from .exceptions import ServerError, TestingConfigurationError, TestingTypeError
 
-__all__ = ["PostgresServer", "RedisClusterServer", "RedisServer", "ServerError", "free_port"]
+__all__ = ["PostgresServer", "RedisClusterServer", "RedisServer", "free_port"]
 
 _START_TIMEOUT = 30.0
-
-
-class ServerError(RuntimeError):
-    """A throwaway server could not be started or stopped; the message says why."""
+MAX_CLUSTER_NODES: Final = 100
+_STOP_MODES: Final = ("smart", "fast", "immediate")
 
 
 def free_port() -> int:
@@ -38,6 +39,40 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def checked_text(parameter: str, value: object, *, allow_empty: bool = False, show_value: bool = True) -> str:
+    """``value`` if it is a str a process, a path or a driver can carry (no NUL, no lone surrogate)."""
+    return check_text(
+        parameter,
+        value,
+        allow_empty=allow_empty,
+        show_value=show_value,
+        error=TestingConfigurationError,
+        type_error=TestingTypeError,
+    )
+
+
+def _optional_text(parameter: str, value: object) -> str | None:
+    return None if value is None else checked_text(parameter, value)
+
+
+def _port(value: object) -> int:
+    """The port asked for, or a free one for ``None``."""
+    if value is None:
+        return free_port()
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TestingTypeError("port", "an int or None", value)
+    return check_count("port", value, minimum=1, maximum=65535, error=TestingConfigurationError)
+
+
+def _arguments(parameter: str, value: object) -> tuple[str, ...]:
+    """A sequence of command-line arguments (never a lone str, which would be split into letters)."""
+    if isinstance(value, str | bytes | bytearray) or not isinstance(value, Sequence):
+        raise TestingTypeError(parameter, "a tuple of str", value)
+    return tuple(
+        checked_text(f"{parameter}[{index}]", item, allow_empty=True) for index, item in enumerate(value)
+    )
 
 
 def _wait_for(check: Callable[[], str | None], what: str, timeout: float = _START_TIMEOUT) -> None:
@@ -79,8 +114,15 @@ class RedisServer(_Server):
     restart. Use it as a context manager or call `close` when done.
 
     Args:
-        binary: The ``redis-server`` executable; found on PATH when omitted.
-        port: The port to listen on; a free one when omitted.
+        binary: The ``redis-server`` executable: a path, or a name looked up on PATH; ``redis-server``
+            on PATH when omitted.
+        port: The port to listen on, from 1 to 65535; a free one when omitted.
+        extra_args: More command-line arguments for ``redis-server``, each a str.
+
+    Raises:
+        TestingTypeError: An argument has the wrong type.
+        TestingConfigurationError: ``port`` is out of range, or a str holds NUL or a lone surrogate.
+        ServerError: The executable is not there.
 
     Examples:
         >>> with RedisServer() as server:  # doctest: +SKIP
@@ -91,15 +133,13 @@ class RedisServer(_Server):
     def __init__(
         self, *, binary: str | None = None, port: int | None = None, extra_args: tuple[str, ...] = ()
     ) -> None:
-        found = binary or shutil.which("redis-server")
-        if found is None:
-            raise ServerError("redis-server is not on PATH (install it, e.g. `apt-get install redis-server`)")
-        self.binary = found
-        self.port = port or free_port()
+        asked = _optional_text("binary", binary)
+        self._extra_args = _arguments("extra_args", extra_args)
+        self.port = _port(port)
+        self.binary = _redis_binary(asked)
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._dir = Path(tempfile.mkdtemp(prefix="buttress-redis-"))
         self._process: subprocess.Popen[bytes] | None = None
-        self._extra_args = extra_args
 
     @property
     def running(self) -> bool:
@@ -107,32 +147,41 @@ class RedisServer(_Server):
         return self._process is not None and self._process.poll() is None
 
     def start(self) -> None:
-        """Start the server and wait until it answers PING."""
+        """Start the server and wait until it answers PING.
+
+        Raises:
+            ServerError: The executable could not be run, exited, or did not answer in 30 s.
+        """
         if self.running:
             return
-        log = (self._dir / "redis.log").open("ab")
-        self._process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self._dir),
-                "--protected-mode",
-                "no",
-                *self._extra_args,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
+        try:
+            self._process = self._spawn()
+        except OSError as exc:
+            raise ServerError(f"redis-server could not be run: {exc}") from exc
         _wait_for(lambda: self._exited() or ping(self.url), f"redis-server on port {self.port}")
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        with (self._dir / "redis.log").open("ab") as log:
+            return subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
+                [
+                    self.binary,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self._dir),
+                    "--protected-mode",
+                    "no",
+                    *self._extra_args,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def stop(self) -> None:
         """Stop the server gracefully (SIGTERM) and wait for it to exit."""
@@ -181,30 +230,32 @@ class RedisClusterServer(_Server):
     needed. `url` points at the first node; cluster clients discover the rest.
 
     Args:
-        nodes: How many masters (at least 3, as Redis Cluster requires for a real majority).
+        nodes: How many masters, from 3 (Redis Cluster needs them for a real majority) to 100.
         binary: The ``redis-server`` executable; found on PATH when omitted.
+
+    Raises:
+        TestingTypeError: An argument has the wrong type.
+        TestingConfigurationError: ``nodes`` is above 100, or ``binary`` holds NUL or a lone surrogate.
+        ServerError: ``nodes`` is below 3, the executable is not there, or no free ports were found.
     """
 
     SLOTS = 16384
 
     def __init__(self, *, nodes: int = 3, binary: str | None = None) -> None:
+        if isinstance(nodes, bool) or not isinstance(nodes, int):
+            raise TestingTypeError("nodes", "an int", nodes)
         if nodes < 3:
-            raise ServerError("a Redis Cluster needs at least 3 masters")
-        self.nodes = [
-            RedisServer(
-                binary=binary,
-                port=_cluster_port(),
-                extra_args=(
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--cluster-node-timeout",
-                    "2000",
-                ),
-            )
-            for _ in range(nodes)
-        ]
+            # A ServerError, as it always was (and a TestingError like every other bad argument).
+            raise ServerError(f"invalid nodes={nodes}: a Redis Cluster needs at least 3 masters")
+        check_count("nodes", nodes, maximum=MAX_CLUSTER_NODES, error=TestingConfigurationError)
+        binary = _redis_binary(_optional_text("binary", binary))
+        self.nodes: list[RedisServer] = []
+        try:
+            for _ in range(nodes):
+                self.nodes.append(RedisServer(binary=binary, port=_cluster_port(), extra_args=_CLUSTER_ARGS))
+        except BaseException:
+            self.close()
+            raise
         self.url = self.nodes[0].url
 
     def start(self) -> None:
@@ -240,6 +291,28 @@ class RedisClusterServer(_Server):
         return None
 
 
+_CLUSTER_ARGS = (
+    "--cluster-enabled",
+    "yes",
+    "--cluster-config-file",
+    "nodes.conf",
+    "--cluster-node-timeout",
+    "2000",
+)
+
+
+def _redis_binary(asked: str | None) -> str:
+    if asked is None:
+        found = shutil.which("redis-server")
+        if found is None:
+            raise ServerError("redis-server is not on PATH (install it, e.g. `apt-get install redis-server`)")
+        return found
+    found = shutil.which(asked)
+    if found is None:
+        raise ServerError(f"binary={safe_repr(asked)} is not an executable file, nor the name of one on PATH")
+    return found
+
+
 def _cluster_port() -> int:
     """A free port whose cluster-bus twin (port + 10000) is free too."""
     for _ in range(100):
@@ -258,17 +331,26 @@ class PostgresServer(_Server):
 
     Args:
         bindir: The directory holding ``initdb`` and ``pg_ctl``; found on PATH when omitted.
-        port: The port to listen on; a free one when omitted.
+        port: The port to listen on, from 1 to 65535; a free one when omitted.
+
+    Raises:
+        TestingTypeError: An argument has the wrong type.
+        TestingConfigurationError: ``port`` is out of range, or ``bindir`` holds NUL or a lone
+            surrogate.
+        ServerError: ``initdb`` or ``pg_ctl`` is not there, or there is no ``postgres`` user to run
+            them as when running as root.
     """
 
     def __init__(self, *, bindir: str | None = None, port: int | None = None) -> None:
-        initdb = shutil.which("initdb", path=bindir) if bindir else shutil.which("initdb")
-        pg_ctl = shutil.which("pg_ctl", path=bindir) if bindir else shutil.which("pg_ctl")
+        bindir = _optional_text("bindir", bindir)
+        self.port = _port(port)
+        initdb = shutil.which("initdb", path=bindir)
+        pg_ctl = shutil.which("pg_ctl", path=bindir)
         if initdb is None or pg_ctl is None:
-            raise ServerError("initdb and pg_ctl are not on PATH (install PostgreSQL's server binaries)")
+            where = "on PATH" if bindir is None else f"in bindir={safe_repr(bindir)}"
+            raise ServerError(f"initdb and pg_ctl are not {where} (install PostgreSQL's server binaries)")
         self._initdb = initdb
         self._pg_ctl = pg_ctl
-        self.port = port or free_port()
         self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
         self._user = _postgres_user()
         self._dir = Path(tempfile.mkdtemp(prefix="buttress-pg-"))
@@ -283,7 +365,11 @@ class PostgresServer(_Server):
         return _port_open(self.port)
 
     def start(self) -> None:
-        """Initialise the cluster on first use, start the server and wait until it accepts connections."""
+        """Initialise the cluster on first use, start the server and wait until it accepts connections.
+
+        Raises:
+            ServerError: ``initdb`` or ``pg_ctl`` could not be run, or failed (the message has its log).
+        """
         if not self._initialised:
             self._run(
                 self._initdb,
@@ -317,7 +403,17 @@ class PostgresServer(_Server):
         )
 
     def stop(self, mode: str = "fast") -> None:
-        """Stop the server (``fast`` disconnects clients; ``immediate`` is a crash without cleanup)."""
+        """Stop the server (``fast`` disconnects clients; ``immediate`` is a crash without cleanup).
+
+        Raises:
+            TestingTypeError: ``mode`` is not a str.
+            TestingConfigurationError: ``mode`` is not ``smart``, ``fast`` or ``immediate``.
+            ServerError: ``pg_ctl`` failed.
+        """
+        if not isinstance(mode, str):
+            raise TestingTypeError("mode", "a str", mode)
+        if mode not in _STOP_MODES:
+            raise TestingConfigurationError("mode", mode, f"must be one of {', '.join(_STOP_MODES)}")
         if self._initialised and self.running:
             self._run(self._pg_ctl, "-D", str(self._data), "-m", mode, "-w", "stop")
 
@@ -341,9 +437,12 @@ class PostgresServer(_Server):
 
     def _run(self, *args: str) -> None:
         user = self._user.pw_name if self._user is not None else None
-        result = subprocess.run(  # noqa: S603 - fixed argument list, no shell
-            args, user=user, capture_output=True, text=True, check=False, cwd=self._dir
-        )
+        try:
+            result = subprocess.run(  # noqa: S603 - fixed argument list, no shell
+                args, user=user, capture_output=True, text=True, errors="replace", check=False, cwd=self._dir
+            )
+        except OSError as exc:
+            raise ServerError(f"{Path(args[0]).name} could not be run: {exc}") from exc
         if result.returncode != 0:
             log = self._dir / "pg.log"
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""

@@ -36,7 +36,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -56,7 +56,8 @@ from ._discovery import (
 )
 from ._hypothesis import CI_PROFILE, DEV_PROFILE, EXPLORE_PROFILE, register_profiles
 from ._resp import RespClient
-from ._servers import PostgresServer, RedisClusterServer, RedisServer, ServerError
+from ._servers import PostgresServer, RedisClusterServer, RedisServer, checked_text
+from .exceptions import ServerError, TestingConfigurationError, TestingTypeError
 
 __all__ = ["CONFORMANCE_ENV", "PostgresSchema", "find_conformance_dir"]
 
@@ -76,14 +77,43 @@ class PostgresSchema:
 
     Attributes:
         dsn: The server's DSN.
-        name: The schema's name; unique per module, safe to interpolate as an identifier.
+        name: The schema's name; unique per module, safe to interpolate as an identifier: lower-case
+            ASCII letters, digits and ``_``, not starting with a digit, at most 63 characters.
         server_settings: Connection settings that make the schema the ``search_path``; pass them to
             ``asyncpg.connect(..., server_settings=...)`` or ``asyncpg.create_pool``.
+
+    Raises:
+        TestingTypeError: An attribute has the wrong type.
+        TestingConfigurationError: ``name`` is not such an identifier, or a str holds NUL or a lone
+            surrogate.
     """
 
     dsn: str
     name: str
     server_settings: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        checked_text("dsn", self.dsn, show_value=False)
+        name = checked_text("name", self.name)
+        if not _SCHEMA_NAME.fullmatch(name):
+            raise TestingConfigurationError(
+                "name",
+                name,
+                "must be lower-case ASCII letters, digits and _, not starting with a digit, up to 63",
+            )
+        settings = self.server_settings
+        if not isinstance(settings, Mapping):
+            raise TestingTypeError("server_settings", "a dict of str to str", settings)
+        checked = {
+            checked_text("server_settings key", key): checked_text(
+                f"server_settings[{key!r}]", value, allow_empty=True
+            )
+            for key, value in settings.items()
+        }
+        object.__setattr__(self, "server_settings", checked)
+
+
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -251,22 +281,44 @@ def postgres_server(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
         server.close()
 
 
-def find_conformance_dir(start: Path | None = None) -> Path | None:
+def find_conformance_dir(start: str | os.PathLike[str] | None = None) -> Path | None:
     """Find the folder of third-party conformance suites, or ``None``.
 
     ``BUTTRESS_CONFORMANCE_DIR`` wins when set; otherwise the first ``shared/conformance`` folder
     beside ``start`` (the working directory by default) or beside one of its parents.
+
+    Raises:
+        TestingTypeError: ``start`` is not a str or a path.
+        TestingConfigurationError: ``start`` is empty or holds NUL or a lone surrogate.
     """
+    given = None if start is None else _start_path(start)
     configured = os.environ.get(CONFORMANCE_ENV)
     if configured:
         path = Path(configured)
-        return path if path.is_dir() else None
-    here = (start or Path.cwd()).resolve()
+        return path if _is_dir(path) else None
+    here = (given or Path.cwd()).resolve()
     for directory in (here, *here.parents):
         candidate = directory.parent / "shared" / "conformance"
-        if candidate.is_dir():
+        if _is_dir(candidate):
             return candidate
     return None
+
+
+def _start_path(start: object) -> Path:
+    if not isinstance(start, str | os.PathLike):
+        raise TestingTypeError("start", "a str or a path", start)
+    text = os.fspath(start)
+    if not isinstance(text, str):  # a bytes path (os.PathLike[bytes])
+        raise TestingTypeError("start", "a str or a path", text)
+    return Path(checked_text("start", text))
+
+
+def _is_dir(path: Path) -> bool:
+    """Whether ``path`` is a directory; a name the system refuses (too long, say) is not one."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 @pytest.fixture(scope="session")
