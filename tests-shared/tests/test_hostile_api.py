@@ -208,6 +208,16 @@ def test_find_conformance_dir_takes_a_str_path(tmp_path: Path, monkeypatch: pyte
     assert find_conformance_dir(str(tmp_path / "checkout" / "packages")) == suites
 
 
+def test_a_name_the_system_refuses_is_not_found_rather_than_an_os_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 300-character folder name below ``start`` made ``is_dir`` raise ENAMETOOLONG."""
+    monkeypatch.delenv(CONFORMANCE_ENV, raising=False)
+    assert find_conformance_dir(tmp_path / ("x" * 300) / "y") is None
+    monkeypatch.setenv(CONFORMANCE_ENV, str(tmp_path / ("x" * 300)))
+    assert find_conformance_dir() is None
+
+
 # --- discovery ------------------------------------------------------------------------------------
 
 
