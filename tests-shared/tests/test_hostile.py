@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
@@ -24,7 +23,8 @@ def checked_ttl(key: str, ttl: float = 1.0) -> str:
         raise ConfigurationError("key", key, "must not contain NUL")
     if isinstance(ttl, bool) or not isinstance(ttl, int | float):
         raise ArgumentTypeError("ttl", "a number", ttl)
-    if not math.isfinite(ttl) or ttl <= 0:
+    # Compared before isfinite: math.isfinite(10**400) raises OverflowError.
+    if not (0 < ttl <= 1e9):
         raise ConfigurationError("ttl", ttl, "must be a positive finite number")
     return key
 
