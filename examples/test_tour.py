@@ -72,7 +72,8 @@ def test_tour_with_real_backends(redis_url: str, postgres_dsn: str) -> None:
     assert "PostgreSQL: 1000 entities from one SELECT" in result.stdout
     assert "postgres: a stale save is refused: expected=7, actual=8" in result.stdout
     assert "postgres: snapshot v7 + tail -> balance 128" in result.stdout
-    assert "RedisReplayGuard: a second copy is refused in every process" in result.stdout
+    assert "RedisReplayGuard: a copy arriving while the first is handled is told to retry" in result.stdout
+    assert "RedisReplayGuard: once handled, a copy is a replay in every process" in result.stdout
     assert "outbox: sent in the caller's transaction, delivered with status 204" in result.stdout
     assert "postgres: ['p1', 'p2'], the same facets: True" in result.stdout
     assert "primary down: degraded=True" in result.stdout

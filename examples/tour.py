@@ -129,6 +129,7 @@ from buttress.webhooks import (
     ReplayedWebhookError,
     VerifiedWebhook,
     WebhookEndpoint,
+    WebhookInFlightError,
     WebhookReceiver,
     WebhookSigner,
     WebhookVerificationError,
@@ -650,15 +651,7 @@ async def webhooks(tour: Tour) -> None:
         f"ASGI endpoint: {first.status_code}, then {again.status_code} to its replay; handled {len(received)}"
     )
     if tour.redis_url is not None:
-        guard = RedisReplayGuard.from_url(tour.redis_url, prefix=f"tour:{secrets.token_hex(4)}:")
-        shared = WebhookReceiver(verifier, replay_guard=guard)
-        webhook = await shared.receive(headers, body)
-        try:
-            await shared.receive(headers, body)
-        except ReplayedWebhookError:
-            tour.say("RedisReplayGuard: a second copy is refused in every process (SET NX PX)")
-        await shared.forget(webhook)
-        await guard.aclose()
+        await shared_replay_guard(tour, tour.redis_url, verifier, headers, body)
     if tour.postgres_dsn is None:
         tour.say("PostgresOutbox: set BUTTRESS_POSTGRES_DSN to run it")
         return
@@ -683,6 +676,25 @@ async def webhooks(tour: Tour) -> None:
                 f"{prefix}{name}" for name in ("attempts", "deliveries", "messages", "endpoint_health")
             )
             await pool.execute(f"DROP TABLE {tables}")
+
+
+async def shared_replay_guard(
+    tour: Tour, redis_url: str, verifier: WebhookVerifier, headers: dict[str, str], body: bytes
+) -> None:
+    guard = RedisReplayGuard.from_url(redis_url, prefix=f"tour:{secrets.token_hex(4)}:")
+    shared = WebhookReceiver(verifier, replay_guard=guard)
+    webhook = await shared.receive(headers, body)  # claimed under a lease, not yet handled
+    try:
+        await shared.receive(headers, body)
+    except WebhookInFlightError:
+        tour.say("RedisReplayGuard: a copy arriving while the first is handled is told to retry (503)")
+    await shared.complete(webhook)
+    try:
+        async with shared.accept(headers, body):
+            pass
+    except ReplayedWebhookError:
+        tour.say("RedisReplayGuard: once handled, a copy is a replay in every process")
+    await guard.aclose()
 
 
 # --- buttress-search ----------------------------------------------------------------------------
