@@ -8,9 +8,6 @@ import sys
 from typing import Any
 
 import pytest
-from opentelemetry import metrics
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from buttress.core import (
     ArgumentTypeError,
@@ -27,33 +24,12 @@ from buttress.core import (
     respond,
     unavailable_on,
 )
-
-_READER = InMemoryMetricReader()
-
-
-@pytest.fixture(scope="module")
-def reader() -> InMemoryMetricReader:
-    """The process's SDK reader (the global meter provider can be set only once)."""
-    if not isinstance(metrics.get_meter_provider(), MeterProvider):
-        metrics.set_meter_provider(MeterProvider(metric_readers=[_READER]))
-    return _READER
-
-
-def _points(reader: InMemoryMetricReader, name: str) -> list[Any]:
-    data = reader.get_metrics_data()
-    found = []
-    for resource in data.resource_metrics if data else []:
-        for scope in resource.scope_metrics:
-            for metric in scope.metrics:
-                if metric.name == name:
-                    found.extend(metric.data.data_points)
-    return found
-
+from buttress.testing import RecordedMetrics
 
 # --- Telemetry ---------------------------------------------------------------------------------------
 
 
-def test_instruments_reach_the_sdk_on_first_use(reader: InMemoryMetricReader) -> None:
+def test_instruments_reach_the_sdk_on_first_use(metric_reader: RecordedMetrics) -> None:
     telemetry = Telemetry("buttress.core_test_a", "1.0")
     hits = telemetry.counter("buttress.core_test.hits", unit="{hit}")
     sizes = telemetry.histogram("buttress.core_test.size", unit="By")
@@ -63,18 +39,18 @@ def test_instruments_reach_the_sdk_on_first_use(reader: InMemoryMetricReader) ->
     sizes.record(10)
     inflight.add(3)
     inflight.add(-1)
-    assert [p.value for p in _points(reader, "buttress.core_test.hits")] == [3]
-    assert [p.sum for p in _points(reader, "buttress.core_test.size")] == [10]
-    assert [p.value for p in _points(reader, "buttress.core_test.inflight")] == [2]
+    assert [p.value for p in metric_reader.points("buttress.core_test.hits")] == [3]
+    assert [p.value for p in metric_reader.points("buttress.core_test.size")] == [10]
+    assert [p.value for p in metric_reader.points("buttress.core_test.inflight")] == [2]
 
 
-def test_observable_instruments_read_at_collection(reader: InMemoryMetricReader) -> None:
+def test_observable_instruments_read_at_collection(metric_reader: RecordedMetrics) -> None:
     live = {"a": 1.0}
     Telemetry("buttress.core_test_b").observe(
         "buttress.core_test.live", lambda: [(v, {"pool.name": k}) for k, v in live.items()]
     )
     live["a"] = 7.0
-    assert [p.value for p in _points(reader, "buttress.core_test.live")] == [7.0]
+    assert [p.value for p in metric_reader.points("buttress.core_test.live")] == [7.0]
 
 
 def test_without_the_api_instruments_do_nothing(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,6 +25,7 @@ from ._discovery import (
 from ._hostile import acheck_hostile, check_hostile, hostile_values
 from ._hostile_http import check_hostile_asgi, check_hostile_wsgi
 from ._hypothesis import CI_PROFILE, DEV_PROFILE, EXPLORE_PROFILE, register_profiles
+from ._metrics import MetricPoint, RecordedMetrics, install_metric_reader
 from ._servers import PostgresServer, RedisClusterServer, RedisServer, free_port
 from .contracts import (
     AsyncRepositoryContract,
@@ -57,10 +58,12 @@ __all__ = [
     "FakeClock",
     "FlagSourceContract",
     "IdempotencyStoreContract",
+    "MetricPoint",
     "PostgresSchema",
     "PostgresServer",
     "PostgresService",
     "PreferenceStoreContract",
+    "RecordedMetrics",
     "RedisClusterServer",
     "RedisServer",
     "RedisService",
@@ -80,5 +83,6 @@ __all__ = [
     "find_conformance_dir",
     "free_port",
     "hostile_values",
+    "install_metric_reader",
     "register_profiles",
 ]

@@ -13,8 +13,12 @@ fixture                   scope     gives
 ``postgres_service``      session   the PostgreSQL server found for the session
 ``postgres_dsn``          session   its DSN
 ``postgres_schema``       module    a fresh schema (`PostgresSchema`), dropped after the module
+``postgres_pool``         function  an asyncpg pool (1..12) on ``postgres_schema`` (extra ``postgres``)
+``postgres_table``        function  a table name unique to the test, for ``table=``
 ``postgres_server``       function  a private `PostgresServer` the test may stop and restart
 ``fake_clock``            function  a `FakeClock`
+``metric_reader``         function  the OpenTelemetry metrics recorded during the test
+                                    (`RecordedMetrics`; extra ``telemetry``)
 ``conformance_dir``       session   the folder of third-party conformance suites (see below)
 ``unavailable``           function  ``unavailable(reason)``: skip for want of an outside tool
 ========================  ========  ===========================================================
@@ -33,13 +37,14 @@ skips, or fails when services are required.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 from hypothesis import settings
@@ -55,6 +60,7 @@ from ._discovery import (
     run_async,
 )
 from ._hypothesis import CI_PROFILE, DEV_PROFILE, EXPLORE_PROFILE, register_profiles
+from ._metrics import RecordedMetrics
 from ._resp import RespClient
 from ._servers import PostgresServer, RedisClusterServer, RedisServer, checked_text
 from .exceptions import ServerError, TestingConfigurationError, TestingTypeError
@@ -265,6 +271,40 @@ def postgres_schema(
         yield PostgresSchema(postgres_service.dsn, name, {"search_path": name})
     finally:
         _execute(postgres_service.dsn, f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+@pytest.fixture
+async def postgres_pool(
+    postgres_schema: PostgresSchema, request: pytest.FixtureRequest
+) -> AsyncIterator[Any]:
+    """An asyncpg pool (1 to 12 connections) whose ``search_path`` is this module's schema."""
+    try:
+        asyncpg = importlib.import_module("asyncpg")
+    except ImportError:
+        _unavailable(request.config, "asyncpg is not installed (install buttress-testing[postgres])")
+    pool = await asyncpg.create_pool(
+        postgres_schema.dsn, min_size=1, max_size=12, server_settings=postgres_schema.server_settings
+    )
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+def postgres_table(request: pytest.FixtureRequest) -> str:
+    """A table name unique to this test (lower-case, at most 40 characters), to pass as ``table=``."""
+    return f"t_{_slug(request.node.name)[:20]}_{uuid.uuid4().hex[:12]}".lower()
+
+
+@pytest.fixture
+def metric_reader() -> RecordedMetrics:
+    """The OpenTelemetry metrics recorded from the start of this test (`RecordedMetrics`).
+
+    The first use installs an SDK meter provider with an in-memory reader as the process's global
+    provider (it can be set only once), so a package's instruments report to it.
+    """
+    return RecordedMetrics()
 
 
 @pytest.fixture
