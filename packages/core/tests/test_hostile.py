@@ -24,6 +24,7 @@ from buttress.core import (
     check_seconds,
     check_text,
     connection_errors,
+    lazy_exports,
     read_body,
     redact_url,
     respond,
@@ -76,6 +77,7 @@ TARGETS: list[tuple[Callable[..., object], tuple[object, ...], dict[str, object]
     (BackgroundTask, ("worker", _nothing), {"logger": logging.getLogger("x"), "restart_delay": 1.0}),
     (connection_errors, ("redis", "asyncpg"), {}),
     (unavailable_on, ((OSError,),), {"backend": "redis", "address": "redis://h"}),
+    (lazy_exports, ("buttress.core", {"Telemetry": "_telemetry"}), {}),
 ]
 
 

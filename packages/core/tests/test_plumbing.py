@@ -20,11 +20,12 @@ from buttress.core import (
     Owned,
     Telemetry,
     connection_errors,
+    lazy_exports,
     read_body,
     respond,
     unavailable_on,
 )
-from buttress.testing import RecordedMetrics
+from buttress.testing import RecordedMetrics, check_hostile
 
 # --- Telemetry ---------------------------------------------------------------------------------------
 
@@ -242,3 +243,21 @@ async def test_respond_sets_the_length_of_the_body(sent: list[dict[str, Any]]) -
     assert (b"content-length", b"3") in sent[0]["headers"]
     with pytest.raises(ConfigurationError):
         await respond(send, 99)
+
+
+# --- lazy_exports ------------------------------------------------------------------------------------
+
+
+def test_lazy_exports_import_on_first_use_and_refuse_unknown_names() -> None:
+    getattr_ = lazy_exports("buttress.core", {"Telemetry": "_telemetry"})
+    assert getattr_("Telemetry") is Telemetry
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        getattr_("Nope")
+
+
+def test_lazy_exports_check_their_table() -> None:
+    with pytest.raises(ConfigurationError, match="private module"):
+        lazy_exports("buttress.core", {"X": "os"})
+    with pytest.raises(ArgumentTypeError):
+        lazy_exports("buttress.core", {"X": 1})  # type: ignore[dict-item]
+    check_hostile(lazy_exports, "buttress.core", {"X": "_x"})

@@ -13,6 +13,7 @@ them can be swapped for your own implementation::
 from ._asgi import ASGIApp, ClientDisconnectedError, Message, Receive, Scope, Send, read_body, respond
 from ._checks import MAX_COUNT, MAX_SECONDS, check_count, check_seconds, check_text
 from ._clock import Clock, SystemClock
+from ._lazy import lazy_exports
 from ._protocols import (
     MISSING,
     AsyncRepository,
@@ -96,6 +97,7 @@ __all__ = [
     "check_seconds",
     "check_text",
     "connection_errors",
+    "lazy_exports",
     "read_body",
     "redact_url",
     "respond",
