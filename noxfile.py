@@ -312,12 +312,21 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHONS[0])
+def conventions(session: nox.Session) -> None:
+    """The suite's face (docs/contributing.md): error names, connect/from_url/aclose, extras, loggers,
+    telemetry listed and tested, no sibling imports. ``nox -s conventions -- caching`` checks one."""
+    _sync(session, "--all-packages", "--all-extras", "--group", "dev")
+    session.run("pytest", "tools", "-p", "no:cacheprovider", "-q")
+    session.run("python", str(ROOT / "tools" / "conventions.py"), *session.posargs)
+
+
+@nox.session(python=PYTHONS[0])
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over every package's source and its tests/typing checks."""
     _sync(session, "--all-packages", "--all-extras", "--group", "lint")
     targets = [str(d / "src" / "buttress") for d in PACKAGES.values()]
     targets += [str(d / "tests" / "typing") for d in PACKAGES.values() if (d / "tests" / "typing").is_dir()]
-    targets += ["examples", "fuzz", "noxfile.py", ".github/scripts"]
+    targets += ["examples", "fuzz", "tools", "noxfile.py", ".github/scripts"]
     session.run(
         "mypy",
         "--strict",
