@@ -255,8 +255,8 @@ def source(package: Package) -> Iterator[str]:
     for path, tree in _sources(package):
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and _dotted(node.func) in ("logging.getLogger", "getLogger"):
-                args = node.args
-                if not args or not (isinstance(args[0], ast.Name) and args[0].id == "__name__"):
+                args = node.args  # no argument: the root logger, to attach a handler to
+                if args and not (isinstance(args[0], ast.Name) and args[0].id == "__name__"):
                     yield f"{_where(path, node)}: loggers are logging.getLogger(__name__)"
             if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 yield from _sibling(package, path, node, node.module)

@@ -30,6 +30,7 @@ from buttress.testing import (
     POSTGRES_ENV,
     REDIS_ENV,
     FakeClock,
+    MissingExtraError,
     PostgresSchema,
     PostgresServer,
     PostgresService,
@@ -70,6 +71,8 @@ def test_every_error_is_rooted_in_testing_error_and_the_matching_builtin() -> No
     assert issubclass(TestingTypeError, TypeError)
     assert issubclass(ServerError, TestingError)
     assert issubclass(ServerError, RuntimeError)
+    assert issubclass(MissingExtraError, TestingError)
+    assert issubclass(MissingExtraError, ImportError)
 
 
 def test_server_error_keeps_its_message_and_survives_pickling() -> None:
@@ -85,6 +88,7 @@ ERRORS: list[tuple[Callable[..., object], tuple[object, ...]]] = [
     (TestingConfigurationError, ("port", 0, "must be from 1 to 65535")),
     (TestingTypeError, ("binary", "a str", 5)),
     (ServerError, ("redis-server exited with 1",)),
+    (MissingExtraError, ("the metric_reader fixture", "telemetry")),
 ]
 
 

@@ -39,7 +39,13 @@ from .contracts import (
     ResourceFactoryContract,
     SearchProviderContract,
 )
-from .exceptions import ServerError, TestingConfigurationError, TestingError, TestingTypeError
+from .exceptions import (
+    MissingExtraError,
+    ServerError,
+    TestingConfigurationError,
+    TestingError,
+    TestingTypeError,
+)
 from .plugin import CONFORMANCE_ENV, PostgresSchema, find_conformance_dir
 
 __all__ = [
@@ -59,6 +65,7 @@ __all__ = [
     "FlagSourceContract",
     "IdempotencyStoreContract",
     "MetricPoint",
+    "MissingExtraError",
     "PostgresSchema",
     "PostgresServer",
     "PostgresService",

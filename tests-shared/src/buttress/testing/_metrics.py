@@ -17,13 +17,11 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
-from .exceptions import TestingConfigurationError, TestingTypeError
+from .exceptions import MissingExtraError, TestingConfigurationError, TestingTypeError
 
 __all__ = ["MetricPoint", "RecordedMetrics", "install_metric_reader"]
-
-_EXTRA_HINT: Final = "install buttress-testing[telemetry] (opentelemetry-sdk) to read metrics back"
 
 type AttributeValue = str | bool | int | float
 
@@ -56,8 +54,9 @@ def install_metric_reader() -> Any:  # noqa: ANN401 - the SDK's InMemoryMetricRe
     """Install (once) the session's SDK meter provider with an in-memory reader, and return the reader.
 
     Raises:
-        TestingConfigurationError: opentelemetry-sdk is not installed, or the process's global
-            meter provider was already set to something else (it can be set only once).
+        MissingExtraError: opentelemetry-sdk is not installed (the ``telemetry`` extra).
+        TestingConfigurationError: The process's global meter provider was already set to
+            something else (it can be set only once).
     """
     global _READER  # noqa: PLW0603 - the API's global provider can be set once per process
     if _READER is not None:
@@ -67,7 +66,7 @@ def install_metric_reader() -> Any:  # noqa: ANN401 - the SDK's InMemoryMetricRe
         sdk = importlib.import_module("opentelemetry.sdk.metrics")
         export = importlib.import_module("opentelemetry.sdk.metrics.export")
     except ImportError as exc:
-        raise TestingConfigurationError("metric_reader", "opentelemetry-sdk", _EXTRA_HINT) from exc
+        raise MissingExtraError("the metric_reader fixture", "telemetry") from exc
     reader = export.InMemoryMetricReader()
     metrics.set_meter_provider(sdk.MeterProvider(metric_readers=[reader]))
     if reader not in getattr(metrics.get_meter_provider(), "_all_metric_readers", ()):

@@ -8,8 +8,10 @@
         │                                  a naive datetime, a port out of range, text with NUL
         ├── TestingTypeError               (also ArgumentTypeError, TypeError) an argument has the
         │                                  wrong type
-        └── ServerError                    (also RuntimeError) a throwaway server could not be found,
-                                           started or stopped; the message says why
+        ├── ServerError                    (also RuntimeError) a throwaway server could not be found,
+        │                                  started or stopped; the message says why
+        └── MissingExtraError              (also ImportError) a fixture needs an extra:
+                                           ``metric_reader`` needs ``buttress-testing[telemetry]``
 
 Arguments are checked where they enter (a constructor, ``discover_redis``, ``FakeClock.advance``),
 before a server is started, a directory is made or the clock moves, so a rejected call changes
@@ -19,8 +21,15 @@ nothing. The conformance suites' assertion failures are test failures, not error
 from __future__ import annotations
 
 from buttress.core import ArgumentTypeError, ButtressError, ConfigurationError
+from buttress.core import MissingExtraError as CoreMissingExtraError
 
-__all__ = ["ServerError", "TestingConfigurationError", "TestingError", "TestingTypeError"]
+__all__ = [
+    "MissingExtraError",
+    "ServerError",
+    "TestingConfigurationError",
+    "TestingError",
+    "TestingTypeError",
+]
 
 
 class TestingError(ButtressError):
@@ -42,3 +51,9 @@ class ServerError(TestingError, RuntimeError):
 
     It is a ``RuntimeError`` as it always was, so ``except RuntimeError`` keeps catching it.
     """
+
+
+class MissingExtraError(TestingError, CoreMissingExtraError):
+    """A fixture or helper was used without the extra that installs what it needs."""
+
+    distribution = "buttress-testing"
