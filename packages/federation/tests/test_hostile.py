@@ -27,9 +27,9 @@ from buttress.federation import (
     DataLoaderError,
     EntityKey,
     EntityResolutionError,
-    FederationArgumentTypeError,
     FederationConfigurationError,
     FederationError,
+    FederationTypeError,
     FederationValidationError,
     FieldSetError,
     RepresentationError,
@@ -99,7 +99,7 @@ TARGETS: list[tuple[Callable[..., object], tuple[object, ...], dict[str, object]
     (FederationError, ("message",), {}),
     # show_value is buttress-core's ConfigurationError's own (NotImplemented there warns: reported).
     (FederationConfigurationError, ("max_cost", -1, "must be positive"), {"keep": ("show_value",)}),
-    (FederationArgumentTypeError, ("sdl", "a str", 5), {}),
+    (FederationTypeError, ("sdl", "a str", 5), {}),
     (FederationValidationError, ([ERROR],), {}),
     (FieldSetError, ("id {", "Syntax Error", 4), {}),
     (RepresentationError, ("message",), {"index": 0, "typename": "User", "missing": ("id",)}),
@@ -230,14 +230,14 @@ async def test_a_source_that_is_not_text_is_a_graphql_error(bad: object) -> None
     result = await execute_with_limits(SCHEMA, bad, CostLimits())  # type: ignore[arg-type]
     assert result.data is None
     assert result.errors is not None
-    assert isinstance(result.errors[0].original_error, FederationArgumentTypeError)
+    assert isinstance(result.errors[0].original_error, FederationTypeError)
 
 
 @pytest.mark.parametrize("bad", [[1], "x", 5])
 async def test_variables_that_are_not_a_mapping_are_a_graphql_error(bad: object) -> None:
     result = await execute_with_limits(SCHEMA, QUERY, CostLimits(), variable_values=bad)  # type: ignore[arg-type]
     assert result.errors is not None
-    assert isinstance(result.errors[0].original_error, FederationArgumentTypeError)
+    assert isinstance(result.errors[0].original_error, FederationTypeError)
 
 
 def test_fragment_chain_is_refused_with_a_typed_error() -> None:
@@ -256,6 +256,6 @@ def test_huge_costs_saturate_and_print() -> None:
 
 
 def test_schema_is_checked() -> None:
-    with pytest.raises(FederationArgumentTypeError, match="schema"):
+    with pytest.raises(FederationTypeError, match="schema"):
         analyze_cost("type Query { a: Int }", "{ a }")  # type: ignore[arg-type]
     assert isinstance(SCHEMA, GraphQLSchema)

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from buttress.federation import (
     EntityResolutionError,
-    FederationArgumentTypeError,
     FederationConfigurationError,
+    FederationTypeError,
     FederationValidationError,
     Representation,
     RepresentationError,
@@ -238,7 +238,7 @@ def test_configuration_errors() -> None:
         build_federated_schema(SDL, {}, resolvers={"Query.nope": lambda *_: None})
     with pytest.raises(FederationConfigurationError, match="not callable"):
         build_federated_schema(SDL, {"User": "resolver"})  # type: ignore[dict-item]
-    with pytest.raises(FederationArgumentTypeError, match="GraphQLSchema"):
+    with pytest.raises(FederationTypeError, match="GraphQLSchema"):
         federate("type Query { a: Int }")  # type: ignore[arg-type]
     with pytest.raises(FederationValidationError):
         build_federated_schema(SDL.replace('"upc"', '"sku"'))

@@ -21,7 +21,7 @@ from typing import NoReturn, TextIO
 
 from ._report import SubgraphError
 from ._validate import check_subgraph
-from .exceptions import FederationArgumentTypeError
+from .exceptions import FederationTypeError
 
 __all__ = ["MAX_FILE_BYTES", "main"]
 
@@ -94,10 +94,10 @@ def _check_argv(argv: object) -> list[str] | None:
     if argv is None:
         return None
     if isinstance(argv, str | bytes) or not isinstance(argv, Sequence):
-        raise FederationArgumentTypeError("argv", "a sequence of str or None", argv)
+        raise FederationTypeError("argv", "a sequence of str or None", argv)
     if not all(isinstance(arg, str) for arg in argv):
         bad = next(arg for arg in argv if not isinstance(arg, str))
-        raise FederationArgumentTypeError("argv", "a sequence of str (one item is not)", bad)
+        raise FederationTypeError("argv", "a sequence of str (one item is not)", bad)
     return list(argv)
 
 
@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: The arguments after the program name; ``sys.argv[1:]`` when ``None``.
 
     Raises:
-        FederationArgumentTypeError: ``argv`` is not a sequence of str.
+        FederationTypeError: ``argv`` is not a sequence of str.
     """
     arguments = _check_argv(argv)
     try:

@@ -40,10 +40,11 @@ from graphql import (
 from graphql.error import GraphQLSyntaxError
 
 from ._links import GRAPHQL_NAME
+from ._metrics import LIMIT_REJECTIONS, OPERATION_COST, OPERATIONS
 from .exceptions import (
     CostLimitExceededError,
-    FederationArgumentTypeError,
     FederationConfigurationError,
+    FederationTypeError,
 )
 
 __all__ = ["CostLimits", "CostReport", "analyze_cost", "enforce_cost_limits", "execute_with_limits"]
@@ -312,7 +313,7 @@ class _Analysis:
 
 def _check_schema(schema: object) -> None:
     if not isinstance(schema, GraphQLSchema):
-        raise FederationArgumentTypeError("schema", "a graphql-core GraphQLSchema", schema)
+        raise FederationTypeError("schema", "a graphql-core GraphQLSchema", schema)
     errors = validate_schema(schema)  # graphql-core caches the answer on the schema
     if errors:
         raise FederationConfigurationError(
@@ -324,18 +325,18 @@ def _check_limits(limits: object, *, optional: bool) -> CostLimits | None:
     if limits is None and optional:
         return None
     if not isinstance(limits, CostLimits):
-        raise FederationArgumentTypeError("limits", "a CostLimits", limits)
+        raise FederationTypeError("limits", "a CostLimits", limits)
     return limits
 
 
 def _check_request(document: object, variables: object, operation_name: object, *, parsed_ok: bool) -> None:
     if not isinstance(document, str) and not (parsed_ok and isinstance(document, DocumentNode)):
         expected = "a str or a parsed DocumentNode" if parsed_ok else "a str"
-        raise FederationArgumentTypeError("document" if parsed_ok else "source", expected, document)
+        raise FederationTypeError("document" if parsed_ok else "source", expected, document)
     if variables is not None and not isinstance(variables, Mapping):
-        raise FederationArgumentTypeError("variables", "a mapping of variable names to values", variables)
+        raise FederationTypeError("variables", "a mapping of variable names to values", variables)
     if operation_name is not None and not isinstance(operation_name, str):
-        raise FederationArgumentTypeError("operation_name", "a str or None", operation_name)
+        raise FederationTypeError("operation_name", "a str or None", operation_name)
 
 
 def _parse(source: str, limits: CostLimits) -> DocumentNode:
@@ -361,7 +362,7 @@ def _request_document(
     """The client's operation parsed and validated, or the result that tells the client why not."""
     try:
         _check_request(source, variable_values, operation_name, parsed_ok=False)
-    except FederationArgumentTypeError as error:
+    except FederationTypeError as error:
         return ExecutionResult(None, [GraphQLError(str(error), original_error=error)])
     assert isinstance(source, str)  # noqa: S101 - checked just above
     try:
@@ -416,7 +417,7 @@ def analyze_cost(
     Raises:
         FederationConfigurationError: The document does not parse (or has more than
             ``limits.max_tokens`` tokens), nests more than 128 levels, or names no such operation.
-        FederationArgumentTypeError: An argument has the wrong type.
+        FederationTypeError: An argument has the wrong type.
     """
     _check_schema(schema)
     limits = _check_limits(limits, optional=True) or CostLimits()
@@ -455,16 +456,18 @@ def enforce_cost_limits(
     Raises:
         CostLimitExceededError: Naming the measure (cost, depth or aliases), its value and the limit.
         FederationConfigurationError: As `analyze_cost`.
-        FederationArgumentTypeError: An argument has the wrong type.
+        FederationTypeError: An argument has the wrong type.
     """
     _check_limits(limits, optional=False)
     report = analyze_cost(schema, document, variables=variables, operation_name=operation_name, limits=limits)
+    OPERATION_COST.record(report.cost)
     for measure, value, limit in (
         ("cost", report.cost, limits.max_cost),
         ("depth", report.depth, limits.max_depth),
         ("aliases", report.aliases, limits.max_aliases),
     ):
         if limit is not None and value > limit:
+            LIMIT_REJECTIONS.add(1, {"federation.limit": measure})
             raise CostLimitExceededError(measure, value, limit)
     return report
 
@@ -488,7 +491,7 @@ async def execute_with_limits(
     `ExecutionResult` with a GraphQL error, as every invalid operation is.
 
     Raises:
-        FederationArgumentTypeError: ``schema`` or ``limits`` has the wrong type (the server's set-up,
+        FederationTypeError: ``schema`` or ``limits`` has the wrong type (the server's set-up,
             not the client's request).
         FederationConfigurationError: ``schema`` is not a valid GraphQL schema.
     """
@@ -496,6 +499,7 @@ async def execute_with_limits(
     _check_limits(limits, optional=False)
     document = _request_document(schema, source, variable_values, operation_name, limits)
     if isinstance(document, ExecutionResult):
+        OPERATIONS.add(1, {"outcome": "invalid"})
         return document
     try:
         enforce_cost_limits(
@@ -508,9 +512,12 @@ async def execute_with_limits(
             "value": error.value,
             "limit": error.limit,
         }
+        OPERATIONS.add(1, {"outcome": "rejected"})
         return ExecutionResult(None, [GraphQLError(str(error), original_error=error, extensions=extensions)])
     except FederationConfigurationError as error:
+        OPERATIONS.add(1, {"outcome": "invalid"})
         return ExecutionResult(None, [GraphQLError(str(error), original_error=error)])
+    OPERATIONS.add(1, {"outcome": "executed"})
     result = execute(
         schema,
         document,

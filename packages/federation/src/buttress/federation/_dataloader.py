@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, overload
 
-from .exceptions import DataLoaderError, FederationArgumentTypeError, FederationConfigurationError
+from ._metrics import BATCH_SIZE, BATCHES
+from .exceptions import DataLoaderError, FederationConfigurationError, FederationTypeError
 
 __all__ = ["BatchLoadFn", "DataLoader"]
 
@@ -49,7 +50,7 @@ class DataLoader[K, V]:
     Raises:
         FederationConfigurationError: ``max_batch_size`` is not a positive int, or ``batch_load`` or
             ``cache_key`` is not callable.
-        FederationArgumentTypeError: ``cache`` is not a bool.
+        FederationTypeError: ``cache`` is not a bool.
     """
 
     def __init__(
@@ -81,7 +82,7 @@ class DataLoader[K, V]:
                 show_value=False,
             )
         if not isinstance(cache, bool):
-            raise FederationArgumentTypeError("cache", "a bool", cache)
+            raise FederationTypeError("cache", "a bool", cache)
         self._batch_load = batch_load
         self._max_batch_size = max_batch_size
         self._cache_enabled = cache
@@ -97,7 +98,7 @@ class DataLoader[K, V]:
         """The value for ``key``, loaded in a batch with the other loads of this tick.
 
         Raises:
-            FederationArgumentTypeError: The key is not hashable and no ``cache_key`` makes it so.
+            FederationTypeError: The key is not hashable and no ``cache_key`` makes it so.
             BaseException: Whatever the batch function returned or raised for this key.
         """
         future = self._future_for(key)
@@ -120,13 +121,13 @@ class DataLoader[K, V]:
             return_exceptions: Put a failed key's exception in its place instead of raising it.
 
         Raises:
-            FederationArgumentTypeError: ``keys`` is not iterable, a key is not hashable, or
+            FederationTypeError: ``keys`` is not iterable, a key is not hashable, or
                 ``return_exceptions`` is not a bool.
         """
         if not isinstance(return_exceptions, bool):
-            raise FederationArgumentTypeError("return_exceptions", "a bool", return_exceptions)
+            raise FederationTypeError("return_exceptions", "a bool", return_exceptions)
         if isinstance(keys, str | bytes) or not isinstance(keys, Iterable):
-            raise FederationArgumentTypeError("keys", "an iterable of keys (not a str)", keys)
+            raise FederationTypeError("keys", "an iterable of keys (not a str)", keys)
         wanted = list(keys)
         if self._cache_enabled:
             for key in wanted:  # every key checked before any is queued
@@ -140,7 +141,7 @@ class DataLoader[K, V]:
         """Put ``value`` in the cache for ``key`` unless it already holds one (works outside a loop too).
 
         Raises:
-            FederationArgumentTypeError: The key is not hashable and no ``cache_key`` makes it so.
+            FederationTypeError: The key is not hashable and no ``cache_key`` makes it so.
         """
         cache_key = self._hashable(key)
         if not self._cache_enabled or cache_key in self._cache:
@@ -151,7 +152,7 @@ class DataLoader[K, V]:
         """Forget ``key``: the next load asks the batch function again.
 
         Raises:
-            FederationArgumentTypeError: The key is not hashable and no ``cache_key`` makes it so.
+            FederationTypeError: The key is not hashable and no ``cache_key`` makes it so.
         """
         self._cache.pop(self._hashable(key), None)
 
@@ -164,7 +165,7 @@ class DataLoader[K, V]:
         try:
             hash(cache_key)
         except TypeError:
-            raise FederationArgumentTypeError(
+            raise FederationTypeError(
                 "key", "hashable (or give the DataLoader a cache_key that makes it so)", key
             ) from None
         return cache_key
@@ -202,6 +203,8 @@ class DataLoader[K, V]:
     async def _run(self, batch: list[tuple[K, asyncio.Future[V]]]) -> None:
         keys = [key for key, _ in batch]
         self.batch_calls += 1
+        BATCHES.add(1)
+        BATCH_SIZE.record(len(keys))
         try:
             values = await self._batch_load(keys)
         except Exception as error:  # noqa: BLE001 - handed to every waiting caller

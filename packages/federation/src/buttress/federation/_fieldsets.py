@@ -31,7 +31,7 @@ from graphql.language.parser import Parser
 from ._report import SubgraphError
 from ._report import error_at as _error
 from ._spec import FederationSpec
-from .exceptions import FederationArgumentTypeError, FieldSetError
+from .exceptions import FederationTypeError, FieldSetError
 
 __all__ = ["FieldSetRules", "parse_field_set"]
 
@@ -54,10 +54,10 @@ def parse_field_set(fields: str) -> SelectionSetNode:
     Raises:
         FieldSetError: The string is not a selection set's content (``.reason`` says why, ``.column``
             where).
-        FederationArgumentTypeError: ``fields`` is not a str.
+        FederationTypeError: ``fields`` is not a str.
     """
     if not isinstance(fields, str):
-        raise FederationArgumentTypeError("fields", "a str", fields)
+        raise FederationTypeError("fields", "a str", fields)
     source = Source(f"{{{fields}}}")
     try:
         parser = Parser(source, no_location=False)

@@ -26,11 +26,12 @@ from graphql import (
 )
 
 from ._fieldsets import parse_field_set
+from ._metrics import ENTITIES, RESOLVER_CALLS
 from ._validate import build_subgraph
 from .exceptions import (
     EntityResolutionError,
-    FederationArgumentTypeError,
     FederationConfigurationError,
+    FederationTypeError,
     FederationValidationError,
     FieldSetError,
     RepresentationError,
@@ -94,13 +95,13 @@ class EntityKey:
 
     def __post_init__(self) -> None:
         if not isinstance(self.fields, str):
-            raise FederationArgumentTypeError("fields", "a str", self.fields)
+            raise FederationTypeError("fields", "a str", self.fields)
         if not isinstance(self.selection_set, SelectionSetNode):
-            raise FederationArgumentTypeError(
+            raise FederationTypeError(
                 "selection_set", "a SelectionSetNode (parse_field_set(fields))", self.selection_set
             )
         if not isinstance(self.resolvable, bool):
-            raise FederationArgumentTypeError("resolvable", "a bool", self.resolvable)
+            raise FederationTypeError("resolvable", "a bool", self.resolvable)
 
     def missing(self, representation: Representation) -> list[str]:
         """The key fields (dotted paths) that ``representation`` lacks."""
@@ -150,12 +151,12 @@ def entity_keys(schema: GraphQLSchema, *, key_directive: str = "key") -> dict[st
 
     Raises:
         FederationConfigurationError: A ``@key(fields:)`` is not a field set.
-        FederationArgumentTypeError: ``schema`` is not a graphql-core schema, or ``key_directive`` not a
+        FederationTypeError: ``schema`` is not a graphql-core schema, or ``key_directive`` not a
             str.
     """
     _check_schema(schema)
     if not isinstance(key_directive, str):
-        raise FederationArgumentTypeError("key_directive", "a str", key_directive)
+        raise FederationTypeError("key_directive", "a str", key_directive)
     keys: dict[str, tuple[EntityKey, ...]] = {}
     for named in schema.type_map.values():
         if not isinstance(named, GraphQLObjectType) or named.name.startswith("__"):
@@ -251,6 +252,11 @@ class _Entities:
                 for typename, indexes in groups.items()
             )
         )
+        errors = sum(isinstance(result, BaseException) for result in results)
+        if errors:
+            ENTITIES.add(errors, {"outcome": "error"})
+        if len(results) - errors:
+            ENTITIES.add(len(results) - errors, {"outcome": "resolved"})
         return results
 
     async def _resolve(
@@ -271,6 +277,7 @@ class _Entities:
                 results[index] = error
             return
         batch = [representations[index] for index in indexes]
+        RESOLVER_CALLS.add(1)
         try:
             returned = resolver(batch, info)  # type: ignore[arg-type]
             values = await returned if inspect.isawaitable(returned) else returned
@@ -331,7 +338,7 @@ def _is_record(value: object) -> bool:
 
 def _check_schema(schema: object) -> None:
     if not isinstance(schema, GraphQLSchema):
-        raise FederationArgumentTypeError("schema", "a graphql-core GraphQLSchema", schema)
+        raise FederationTypeError("schema", "a graphql-core GraphQLSchema", schema)
 
 
 def _check_resolvers[R](parameter: str, resolvers: Mapping[str, R] | None) -> dict[str, R]:
@@ -339,11 +346,11 @@ def _check_resolvers[R](parameter: str, resolvers: Mapping[str, R] | None) -> di
     if resolvers is None:
         return {}
     if not isinstance(resolvers, Mapping):
-        raise FederationArgumentTypeError(parameter, "a mapping of names to resolvers, or None", resolvers)
+        raise FederationTypeError(parameter, "a mapping of names to resolvers, or None", resolvers)
     checked = dict(resolvers.items())
     for name, resolver in checked.items():
         if not isinstance(name, str):
-            raise FederationArgumentTypeError(f"{parameter} keys", "str", name)
+            raise FederationTypeError(f"{parameter} keys", "str", name)
         if not callable(resolver):
             raise FederationConfigurationError(parameter, name, "the resolver is not callable")
     return checked
@@ -385,9 +392,9 @@ def federate(
     _check_schema(schema)
     resolvers = _check_resolvers("entity_resolvers", entity_resolvers)
     if sdl is not None and not isinstance(sdl, str):
-        raise FederationArgumentTypeError("sdl", "a str or None", sdl)
+        raise FederationTypeError("sdl", "a str or None", sdl)
     if key_directive is not None and not isinstance(key_directive, str):
-        raise FederationArgumentTypeError("key_directive", "a str or None", key_directive)
+        raise FederationTypeError("key_directive", "a str or None", key_directive)
     keys = entity_keys(schema, key_directive=key_directive or _key_directive_name(schema))
     unknown = sorted(set(resolvers) - set(keys))
     if unknown:
@@ -456,7 +463,7 @@ def build_federated_schema(
     Raises:
         FederationValidationError: The SDL fails subgraph validation (every error is listed).
         FederationConfigurationError: A resolver names an unknown type or field, or is not callable.
-        FederationArgumentTypeError: An argument has the wrong type.
+        FederationTypeError: An argument has the wrong type.
     """
     field_resolvers = _check_resolvers("resolvers", resolvers)
     built = build_subgraph(sdl)

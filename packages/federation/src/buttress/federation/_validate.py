@@ -35,10 +35,11 @@ from graphql.validation.validate import validate_sdl
 from ._fieldsets import FieldSetRules, parse_field_set
 from ._links import read_links
 from ._literals import check_directive_arguments
+from ._metrics import VALIDATIONS
 from ._report import SubgraphError, from_graphql
 from ._rules import check_root_types, check_subgraph_rules
 from ._spec import FEDERATION_V1, FederationSpec, definitions_sdl
-from .exceptions import FederationArgumentTypeError, FederationValidationError
+from .exceptions import FederationTypeError, FederationValidationError
 
 __all__ = [
     "BuiltSubgraph",
@@ -194,7 +195,7 @@ def _augment(document: DocumentNode, spec: FederationSpec) -> DocumentNode:
 
 def _check_sdl(sdl: object) -> str:
     if not isinstance(sdl, str):
-        raise FederationArgumentTypeError("sdl", "a str", sdl)
+        raise FederationTypeError("sdl", "a str", sdl)
     return sdl
 
 
@@ -225,9 +226,15 @@ def build_subgraph(sdl: str) -> BuiltSubgraph:
         The built schema (or ``None`` when the SDL does not build) with every error found.
 
     Raises:
-        FederationArgumentTypeError: ``sdl`` is not a str.
+        FederationTypeError: ``sdl`` is not a str.
     """
-    document = _parse(_check_sdl(sdl))
+    built = _build_subgraph(_check_sdl(sdl))
+    VALIDATIONS.add(1, {"outcome": "invalid" if built.errors else "valid"})
+    return built
+
+
+def _build_subgraph(sdl: str) -> BuiltSubgraph:
+    document = _parse(sdl)
     if isinstance(document, SubgraphError):
         return BuiltSubgraph(None, FEDERATION_V1, None, (document,))
     spec, errors = read_links(document)
@@ -255,7 +262,7 @@ def check_subgraph(sdl: str) -> list[SubgraphError]:
         sdl: The subgraph's SDL, Federation 2 (``@link`` to the federation spec) or 1 (no ``@link``).
 
     Raises:
-        FederationArgumentTypeError: ``sdl`` is not a str.
+        FederationTypeError: ``sdl`` is not a str.
     """
     return list(build_subgraph(sdl).errors)
 
@@ -272,7 +279,7 @@ def validate_subgraph(sdl: str) -> GraphQLSchema:
 
     Raises:
         FederationValidationError: With every error found (``.errors``), not only the first.
-        FederationArgumentTypeError: ``sdl`` is not a str.
+        FederationTypeError: ``sdl`` is not a str.
     """
     built = build_subgraph(sdl)
     if built.errors or built.schema is None:

@@ -6,7 +6,7 @@
     └── FederationError                            every error this package raises
         ├── FederationConfigurationError           (also ConfigurationError, ValueError) a bad argument:
         │                                          a resolver for an unknown type, a negative limit
-        ├── FederationArgumentTypeError            (also ArgumentTypeError, TypeError) an argument of
+        ├── FederationTypeError            (also ArgumentTypeError, TypeError) an argument of
         │                                          the wrong type (SDL that is not a str)
         ├── FederationValidationError              (also ValueError) a subgraph schema that fails
         │                                          validation; ``.errors`` holds every `SubgraphError`
@@ -39,9 +39,9 @@ __all__ = [
     "CostLimitExceededError",
     "DataLoaderError",
     "EntityResolutionError",
-    "FederationArgumentTypeError",
     "FederationConfigurationError",
     "FederationError",
+    "FederationTypeError",
     "FederationValidationError",
     "FieldSetError",
     "RepresentationError",
@@ -59,7 +59,7 @@ def _text(value: object) -> str:
 
 def _items(parameter: str, value: object) -> tuple[object, ...]:
     if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise FederationArgumentTypeError(parameter, "a sequence", value)
+        raise FederationTypeError(parameter, "a sequence", value)
     return tuple(value)
 
 
@@ -67,7 +67,7 @@ class FederationConfigurationError(FederationError, ConfigurationError):
     """An argument is invalid (an unknown entity type, a negative limit); the message names it."""
 
 
-class FederationArgumentTypeError(FederationError, ArgumentTypeError):
+class FederationTypeError(FederationError, ArgumentTypeError):
     """An argument has the wrong type; the message names the parameter and the type given."""
 
 
