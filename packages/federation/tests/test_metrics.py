@@ -35,8 +35,8 @@ def test_subgraph_validations_are_counted_by_outcome(metric_reader: RecordedMetr
     assert check_subgraph(SDL) == []
     assert check_subgraph(BROKEN) != []
     name = "buttress.federation.subgraph.validations"
-    assert metric_reader.value(name, {"outcome": "valid"}) == 1
-    assert metric_reader.value(name, {"outcome": "invalid"}) == 1
+    assert metric_reader.value(name, {"federation.outcome": "valid"}) == 1
+    assert metric_reader.value(name, {"federation.outcome": "invalid"}) == 1
 
 
 async def test_operations_cost_and_rejections_are_recorded(metric_reader: RecordedMetrics) -> None:
@@ -48,9 +48,9 @@ async def test_operations_cost_and_rejections_are_recorded(metric_reader: Record
     assert rejected.errors
     assert (await execute_with_limits(SCHEMA, "{ items(", limits)).errors
     name = "buttress.federation.operations"
-    assert metric_reader.value(name, {"outcome": "executed"}) == 1
-    assert metric_reader.value(name, {"outcome": "rejected"}) == 1
-    assert metric_reader.value(name, {"outcome": "invalid"}) == 1
+    assert metric_reader.value(name, {"federation.outcome": "executed"}) == 1
+    assert metric_reader.value(name, {"federation.outcome": "rejected"}) == 1
+    assert metric_reader.value(name, {"federation.outcome": "invalid"}) == 1
     assert (
         metric_reader.value("buttress.federation.cost_limit.rejections", {"federation.limit": "aliases"}) == 1
     )
@@ -66,8 +66,8 @@ async def test_entities_and_resolver_calls_are_counted(metric_reader: RecordedMe
     ]
     result = await graphql(schema, ENTITIES, variable_values={"r": representations})
     assert result.errors
-    assert metric_reader.value("buttress.federation.entities", {"outcome": "resolved"}) == 2
-    assert metric_reader.value("buttress.federation.entities", {"outcome": "error"}) == 1
+    assert metric_reader.value("buttress.federation.entities", {"federation.outcome": "resolved"}) == 2
+    assert metric_reader.value("buttress.federation.entities", {"federation.outcome": "error"}) == 1
     assert metric_reader.value("buttress.federation.entity_resolver.calls") == 1
 
 

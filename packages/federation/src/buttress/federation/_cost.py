@@ -499,7 +499,7 @@ async def execute_with_limits(
     _check_limits(limits, optional=False)
     document = _request_document(schema, source, variable_values, operation_name, limits)
     if isinstance(document, ExecutionResult):
-        OPERATIONS.add(1, {"outcome": "invalid"})
+        OPERATIONS.add(1, {"federation.outcome": "invalid"})
         return document
     try:
         enforce_cost_limits(
@@ -512,12 +512,12 @@ async def execute_with_limits(
             "value": error.value,
             "limit": error.limit,
         }
-        OPERATIONS.add(1, {"outcome": "rejected"})
+        OPERATIONS.add(1, {"federation.outcome": "rejected"})
         return ExecutionResult(None, [GraphQLError(str(error), original_error=error, extensions=extensions)])
     except FederationConfigurationError as error:
-        OPERATIONS.add(1, {"outcome": "invalid"})
+        OPERATIONS.add(1, {"federation.outcome": "invalid"})
         return ExecutionResult(None, [GraphQLError(str(error), original_error=error)])
-    OPERATIONS.add(1, {"outcome": "executed"})
+    OPERATIONS.add(1, {"federation.outcome": "executed"})
     result = execute(
         schema,
         document,

@@ -254,9 +254,9 @@ class _Entities:
         )
         errors = sum(isinstance(result, BaseException) for result in results)
         if errors:
-            ENTITIES.add(errors, {"outcome": "error"})
+            ENTITIES.add(errors, {"federation.outcome": "error"})
         if len(results) - errors:
-            ENTITIES.add(len(results) - errors, {"outcome": "resolved"})
+            ENTITIES.add(len(results) - errors, {"federation.outcome": "resolved"})
         return results
 
     async def _resolve(

@@ -229,7 +229,7 @@ def build_subgraph(sdl: str) -> BuiltSubgraph:
         FederationTypeError: ``sdl`` is not a str.
     """
     built = _build_subgraph(_check_sdl(sdl))
-    VALIDATIONS.add(1, {"outcome": "invalid" if built.errors else "valid"})
+    VALIDATIONS.add(1, {"federation.outcome": "invalid" if built.errors else "valid"})
     return built
 
 
