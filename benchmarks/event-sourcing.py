@@ -113,9 +113,9 @@ def peer_recorder(dsn: str, pool_size: int, table: str) -> PostgresApplicationRe
     return recorder
 
 
-async def our_store(dsn: str, prefix: str, pool_size: int) -> PostgresEventStore:
-    store = await PostgresEventStore.open(
-        dsn, schema=OURS_SCHEMA, prefix=prefix, min_size=pool_size, max_size=pool_size
+async def our_store(dsn: str, table: str, pool_size: int) -> PostgresEventStore:
+    store = await PostgresEventStore.connect(
+        dsn, table=f"{OURS_SCHEMA}.{table}", min_size=pool_size, max_size=pool_size
     )
     await store.create_schema()
     return store

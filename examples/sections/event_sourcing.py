@@ -74,7 +74,8 @@ async def run(tour: Tour) -> None:
     if tour.postgres_dsn is None:
         tour.say("PostgresEventStore: set BUTTRESS_POSTGRES_DSN to run it")
         return
-    async with await PostgresEventStore.open(tour.postgres_dsn, prefix=f"tour_{secrets.token_hex(3)}") as pg:
+    table = f"tour_{secrets.token_hex(3)}_events"
+    async with await PostgresEventStore.connect(tour.postgres_dsn, table=table) as pg:
         await pg.create_schema()
         try:
             await wallet_walk(tour, "postgres", pg)

@@ -21,9 +21,8 @@ from buttress.event_sourcing import (
     applies,
     state_hash,
 )
-from buttress.testing import PostgresSchema
 
-_prefixes = itertools.count()
+_tables = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -110,26 +109,14 @@ def codec() -> EventCodec:
     return account_codec()
 
 
-def fresh_prefix() -> str:
-    return f"t{next(_prefixes)}_{uuid.uuid4().hex[:6]}"
+def fresh_table() -> str:
+    """A table name of its own, where a test cannot take the ``postgres_table`` fixture."""
+    return f"t{next(_tables)}_{uuid.uuid4().hex[:6]}"
 
 
 @pytest.fixture
-async def pg_pool(postgres_schema: PostgresSchema) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(
-        postgres_schema.dsn, min_size=1, max_size=12, server_settings=postgres_schema.server_settings
-    )
-    try:
-        yield pool
-    finally:
-        await pool.close()
-
-
-@pytest.fixture
-async def pg_store(
-    pg_pool: asyncpg.Pool, postgres_schema: PostgresSchema
-) -> AsyncIterator[PostgresEventStore]:
-    store = PostgresEventStore(pg_pool, schema=postgres_schema.name, prefix=fresh_prefix())
+async def pg_store(postgres_pool: asyncpg.Pool, postgres_table: str) -> AsyncIterator[PostgresEventStore]:
+    store = PostgresEventStore(postgres_pool, table=postgres_table)
     await store.create_schema()
     try:
         yield store

@@ -10,7 +10,7 @@ import pytest
 from buttress.event_sourcing import ANY, NO_STREAM, EventData, MemoryEventStore, PostgresEventStore
 from buttress.testing import EventStoreContract, PostgresSchema
 
-from .conftest import fresh_prefix
+from .conftest import fresh_table
 
 
 class _Events:
@@ -34,8 +34,8 @@ class TestPostgresEventStore(_Events, EventStoreContract):
         self.schema = postgres_schema
 
     async def make_store(self) -> Any:
-        store = await PostgresEventStore.open(
-            self.schema.dsn, schema=self.schema.name, prefix=fresh_prefix(), min_size=1, max_size=10
+        store = await PostgresEventStore.connect(
+            self.schema.dsn, table=f"{self.schema.name}.{fresh_table()}", min_size=1, max_size=10
         )
         await store.create_schema()
         return store

@@ -27,6 +27,7 @@ from buttress.event_sourcing import (
     EventSerializationError,
     EventSourcingConfigurationError,
     EventSourcingError,
+    EventSourcingTypeError,
     MemoryEventStore,
     RecordedEvent,
     Repository,
@@ -283,7 +284,7 @@ def test_unknown_types_and_malformed_records_are_typed() -> None:
     codec = account_codec()
     with pytest.raises(UnknownEventTypeError):
         codec.decode(with_payload({}, event_type="Nope"))
-    with pytest.raises(EventSourcingConfigurationError, match="RecordedEvent"):
+    with pytest.raises(EventSourcingTypeError, match="RecordedEvent"):
         codec.decode("not a record")  # type: ignore[arg-type]
     odd = dataclasses.replace(with_payload({"amount": "1"}, event_type="Deposited"), schema_version="1")  # type: ignore[arg-type]
     with pytest.raises(EventSerializationError, match="schema version"):

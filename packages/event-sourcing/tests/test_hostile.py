@@ -35,7 +35,8 @@ from buttress.event_sourcing import (
     EventSerializationError,
     EventSourcingConfigurationError,
     EventSourcingError,
-    EventStoreUnavailableError,
+    EventSourcingTypeError,
+    EventSourcingUnavailableError,
     EveryNEvents,
     MemoryEventStore,
     MissingExtraError,
@@ -197,6 +198,7 @@ TARGETS: list[Target] = [
     (EventSourcingError, ("message",), {}),
     # show_value is kept: buttress.core's ConfigurationError tests its truth, which NotImplemented refuses.
     (EventSourcingConfigurationError, ("p", 1, "reason"), {"show_value": True, "keep": ("show_value",)}),
+    (EventSourcingTypeError, ("p", "a str", 1), {}),
     (ConcurrencyError, ("s", 1, 2), {}),
     (DuplicateEventError, (EVENT_ID, "s", 1), {}),
     (EventSerializationError, ("event", "loads", "reason"), {"type_name": "X"}),
@@ -204,7 +206,7 @@ TARGETS: list[Target] = [
     (UpcastError, ("X", 1, 2, "reason"), {}),
     (SnapshotIntegrityError, ("s", 1, "reason"), {"expected_hash": "a", "actual_hash": "b"}),
     (AggregateNotFoundError, ("Account", "acc"), {}),
-    (EventStoreUnavailableError, ("postgresql", "postgresql://u:p@db/x", "refused"), {}),
+    (EventSourcingUnavailableError, ("postgresql", "postgresql://u:p@db/x", "refused"), {}),
     (MissingExtraError, ("PostgresEventStore", "postgres"), {}),
 ]
 
@@ -280,14 +282,13 @@ async def test_the_postgres_store_raises_only_typed_errors(
     await pg_store.append("s", codec.encode_all(account.collect_events()), NO_STREAM)
     accounts = Repository(Account, pg_store, codec, snapshots=pg_store)
     await accounts.take_snapshot(await accounts.load("s"))
-    await acheck_hostile(PostgresEventStore, pg_store.pool, schema="hostile", prefix="es", notify=True)
+    await acheck_hostile(PostgresEventStore, pg_store.pool, table="hostile.es_events", notify=True)
     # The pool sizes are kept while the DSN is the shared server's (a hostile size must not open hundreds
     # of connections to it), then driven against an address that refuses at once.
     await acheck_hostile(
-        PostgresEventStore.open,
+        PostgresEventStore.connect,
         postgres_schema.dsn,
-        schema=postgres_schema.name,
-        prefix="es",
+        table=f"{postgres_schema.name}.es_events",
         notify=False,
         min_size=0,
         max_size=1,
@@ -296,7 +297,7 @@ async def test_the_postgres_store_raises_only_typed_errors(
         max_examples=25,
     )
     await acheck_hostile(
-        PostgresEventStore.open, "postgresql://127.0.0.1:1/none", min_size=1, max_size=2, keep=("dsn",)
+        PostgresEventStore.connect, "postgresql://127.0.0.1:1/none", min_size=1, max_size=2, keep=("dsn",)
     )
     await acheck_hostile(pg_store.append, "s", [EventData(uuid.uuid4(), "T", b"")], ANY)
     await acheck_hostile(pg_store.read, "s", from_version=1, to_version=2)

@@ -28,6 +28,7 @@ from buttress.event_sourcing import (
     EventSerializationError,
     EventSourcingConfigurationError,
     EventSourcingError,
+    EventSourcingTypeError,
     EveryNEvents,
     MemoryEventStore,
     RecordedEvent,
@@ -258,7 +259,7 @@ def test_bad_codec_arguments_are_rejected() -> None:
         AesGcmCipher(b"short")
     with pytest.raises(EventSourcingConfigurationError, match="level"):
         ZlibCompressor(0)
-    with pytest.raises(EventSourcingConfigurationError, match="serializer"):
+    with pytest.raises(EventSourcingTypeError, match="serializer"):
         EventCodec(serializer=object())  # type: ignore[arg-type]
     with pytest.raises(EventSourcingConfigurationError, match="compress_min_size"):
         EventCodec(compress_min_size=-1)
@@ -289,35 +290,41 @@ async def test_expected_version_zero_means_no_stream() -> None:
     assert "version 1" in str(info.value)
 
 
+BAD_VALUE = EventSourcingConfigurationError
+BAD_TYPE = EventSourcingTypeError
+
+
 @pytest.mark.parametrize(
-    ("call", "parameter"),
+    ("call", "parameter", "error"),
     [
-        (lambda s: s.append("", [EventData(uuid.uuid4(), "T", b"")], ANY), "stream_id"),
-        (lambda s: s.append(7, [EventData(uuid.uuid4(), "T", b"")], ANY), "stream_id"),
-        (lambda s: s.append("s", "not events", ANY), "events"),
-        (lambda s: s.append("s", [b"raw"], ANY), r"events\[0\]"),
-        (lambda s: s.append("s", [EventData(uuid.uuid4(), "", b"")], ANY), "event_type"),
-        (lambda s: s.append("s", [EventData(uuid.uuid4(), "T", "text")], ANY), "data"),  # type: ignore[arg-type]
+        (lambda s: s.append("", [EventData(uuid.uuid4(), "T", b"")], ANY), "stream_id", BAD_VALUE),
+        (lambda s: s.append(7, [EventData(uuid.uuid4(), "T", b"")], ANY), "stream_id", BAD_TYPE),
+        (lambda s: s.append("s", "not events", ANY), "events", BAD_TYPE),
+        (lambda s: s.append("s", [b"raw"], ANY), r"events\[0\]", BAD_TYPE),
+        (lambda s: s.append("s", [EventData(uuid.uuid4(), "", b"")], ANY), "event_type", BAD_VALUE),
+        (lambda s: s.append("s", [EventData(uuid.uuid4(), "T", "text")], ANY), "data", BAD_TYPE),  # type: ignore[arg-type]
         (
             lambda s: s.append("s", [EventData(uuid.uuid4(), "T", b"", schema_version=0)], ANY),
             "schema_version",
+            BAD_VALUE,
         ),
         (
             lambda s: s.append("s", [EventData(uuid.uuid4(), "T", b"", timestamp=datetime(2026, 1, 1))], ANY),
             "timestamp",
+            BAD_VALUE,
         ),
-        (lambda s: s.append("s", [EventData(uuid.UUID(int=1), "T", b"")] * 2, ANY), "twice"),
-        (lambda s: s.append("s", [EventData(uuid.uuid4(), "T", b"")], True), "expected_version"),
-        (lambda s: s.read("s", from_version=0), "from_version"),
-        (lambda s: s.read_all(0, limit=True), "limit"),
-        (lambda s: s.save_checkpoint("", 1), "name"),
-        (lambda s: s.save_checkpoint("p", -1), "position"),
+        (lambda s: s.append("s", [EventData(uuid.UUID(int=1), "T", b"")] * 2, ANY), "twice", BAD_VALUE),
+        (lambda s: s.append("s", [EventData(uuid.uuid4(), "T", b"")], True), "expected_version", BAD_TYPE),
+        (lambda s: s.read("s", from_version=0), "from_version", BAD_VALUE),
+        (lambda s: s.read_all(0, limit=True), "limit", BAD_TYPE),
+        (lambda s: s.save_checkpoint("", 1), "name", BAD_VALUE),
+        (lambda s: s.save_checkpoint("p", -1), "position", BAD_VALUE),
     ],
 )
-async def test_bad_store_input_is_a_configuration_error(call: Any, parameter: str) -> None:
-    with pytest.raises(EventSourcingConfigurationError, match=parameter) as info:
+async def test_bad_store_input_is_a_typed_error(call: Any, parameter: str, error: type[Exception]) -> None:
+    with pytest.raises(error, match=parameter) as info:
         await call(MemoryEventStore())
-    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, ValueError if error is EventSourcingConfigurationError else TypeError)
 
 
 async def test_a_reused_id_reports_where_it_is_stored() -> None:
@@ -513,9 +520,9 @@ def test_bad_repository_arguments_are_rejected() -> None:
     store = MemoryEventStore()
     with pytest.raises(EventSourcingConfigurationError, match="aggregate_type"):
         Repository(int, store, account_codec())  # type: ignore[type-var]
-    with pytest.raises(EventSourcingConfigurationError, match="store"):
+    with pytest.raises(EventSourcingTypeError, match="store"):
         Repository(Account, object(), account_codec())  # type: ignore[arg-type]
-    with pytest.raises(EventSourcingConfigurationError, match="codec"):
+    with pytest.raises(EventSourcingTypeError, match="codec"):
         Repository(Account, store, object())  # type: ignore[arg-type]
     with pytest.raises(EventSourcingConfigurationError, match="policy"):
         Repository(Account, store, account_codec(), policy=EveryNEvents(5))

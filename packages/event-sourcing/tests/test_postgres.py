@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import traceback
 import uuid
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -19,7 +18,8 @@ from buttress.event_sourcing import (
     ConcurrencyError,
     EventData,
     EventSourcingConfigurationError,
-    EventStoreUnavailableError,
+    EventSourcingTypeError,
+    EventSourcingUnavailableError,
     PostgresEventStore,
     PostgresProjectionRunner,
     RecordedEvent,
@@ -48,7 +48,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], what: str, attempts: 
 
 
 async def test_a_later_append_cannot_commit_before_an_earlier_one(
-    pg_store: PostgresEventStore, pg_pool: asyncpg.Pool
+    pg_store: PostgresEventStore, postgres_pool: asyncpg.Pool
 ) -> None:
     """Gap safety: while one append's transaction is held open, a second append waits, and a
     ``read_all`` follower never sees a position past an uncommitted one, so it never skips."""
@@ -63,7 +63,7 @@ async def test_a_later_append_cannot_commit_before_an_earlier_one(
 
     follower = asyncio.create_task(follow())
     held = batch(1, "held")
-    async with pg_pool.acquire() as slow:
+    async with postgres_pool.acquire() as slow:
         transaction = slow.transaction()
         await transaction.start()
         # The first writer runs the store's own append statement but does not commit yet.
@@ -86,7 +86,7 @@ async def test_a_later_append_cannot_commit_before_an_earlier_one(
         fast = asyncio.create_task(pg_store.append("fast", batch(2, "fast"), NO_STREAM))
 
         async def fast_waits_for_the_lock() -> bool:
-            async with pg_pool.acquire() as probe:
+            async with postgres_pool.acquire() as probe:
                 waiting = await probe.fetchval(
                     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
                 )
@@ -103,14 +103,18 @@ async def test_a_later_append_cannot_commit_before_an_earlier_one(
 
 
 async def test_without_the_lock_a_follower_really_would_skip(
-    pg_pool: asyncpg.Pool, postgres_schema: PostgresSchema
+    postgres_pool: asyncpg.Pool, postgres_schema: PostgresSchema
 ) -> None:
     """Control: the scenario above, against a plain ``bigserial`` log, loses an event for a follower."""
     table = f'"{postgres_schema.name}".naive_{uuid.uuid4().hex[:8]}'
-    async with pg_pool.acquire() as conn:
+    async with postgres_pool.acquire() as conn:
         await conn.execute(f"CREATE TABLE {table} (position bigserial PRIMARY KEY, body text)")
     try:
-        async with pg_pool.acquire() as slow, pg_pool.acquire() as fast, pg_pool.acquire() as reader:
+        async with (
+            postgres_pool.acquire() as slow,
+            postgres_pool.acquire() as fast,
+            postgres_pool.acquire() as reader,
+        ):
             transaction = slow.transaction()
             await transaction.start()
             await slow.execute(f"INSERT INTO {table} (body) VALUES ('earlier number')")  # noqa: S608
@@ -127,7 +131,7 @@ async def test_without_the_lock_a_follower_really_would_skip(
         assert [r["position"] for r in first_read] == [2]
         assert second_read == []  # position 1 committed later and is never delivered: the classic gap bug
     finally:
-        async with pg_pool.acquire() as conn:
+        async with postgres_pool.acquire() as conn:
             await conn.execute(f"DROP TABLE {table}")
 
 
@@ -177,7 +181,7 @@ async def test_ten_writers_and_a_follower_see_every_event_once_in_order(pg_store
     follower = Subscription(
         pg_store, handle, name="follower", checkpoints=pg_store, batch_size=17, poll_interval=0.2
     )
-    task = follower.start()
+    follower.start()
     appended: set[uuid.UUID] = set()
 
     async def writer(n: int) -> None:
@@ -193,8 +197,8 @@ async def test_ten_writers_and_a_follower_see_every_event_once_in_order(pg_store
         return len(delivered) >= len(appended)
 
     await eventually(caught_up, "the follower caught up")
-    await follower.stop()
-    assert task.done()
+    await follower.aclose()
+    assert not follower.running
     positions = [r.position for r in delivered]
     assert positions == list(range(1, len(appended) + 1))  # every position, once, in order: no gap
     assert {r.event_id for r in delivered} == appended
@@ -215,12 +219,12 @@ async def test_listen_notify_wakes_a_waiting_subscriber(pg_store: PostgresEventS
 
 
 async def test_the_listener_survives_its_connection_being_killed(
-    pg_store: PostgresEventStore, pg_pool: asyncpg.Pool
+    pg_store: PostgresEventStore, postgres_pool: asyncpg.Pool
 ) -> None:
     await pg_store.wait_for_events(0, 0.01)
     listener = pg_store._listener
     assert listener is not None
-    async with pg_pool.acquire() as admin:
+    async with postgres_pool.acquire() as admin:
         await admin.execute("SELECT pg_terminate_backend($1)", listener.get_server_pid())
 
     # The loss wakes or times out a wait; the next wait listens again, and notifications arrive.
@@ -236,12 +240,12 @@ async def test_the_listener_survives_its_connection_being_killed(
 
 
 async def test_a_stopped_server_is_unavailable_then_recovers(postgres_server: PostgresServer) -> None:
-    store = await PostgresEventStore.open(postgres_server.dsn, min_size=1, max_size=2)
+    store = await PostgresEventStore.connect(postgres_server.dsn, min_size=1, max_size=2)
     try:
         await store.create_schema()
         await store.append("s", batch(1), NO_STREAM)
         postgres_server.stop()
-        with pytest.raises(EventStoreUnavailableError) as info:
+        with pytest.raises(EventSourcingUnavailableError) as info:
             await store.append("s", batch(1), 1)
         assert isinstance(info.value, ConnectionError)
         postgres_server.start()
@@ -249,7 +253,7 @@ async def test_a_stopped_server_is_unavailable_then_recovers(postgres_server: Po
         async def appends() -> bool:
             try:
                 await store.append("s", batch(1), ANY)
-            except EventStoreUnavailableError:
+            except EventSourcingUnavailableError:
                 return False
             return True
 
@@ -262,7 +266,7 @@ async def test_a_stopped_server_is_unavailable_then_recovers(postgres_server: Po
 async def test_a_subscription_rides_out_a_server_restart(
     postgres_server: PostgresServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = await PostgresEventStore.open(postgres_server.dsn, min_size=1, max_size=3)
+    store = await PostgresEventStore.connect(postgres_server.dsn, min_size=1, max_size=3)
     delivered: list[int] = []
 
     async def handle(record: RecordedEvent) -> None:
@@ -274,13 +278,14 @@ async def test_a_subscription_rides_out_a_server_restart(
     try:
         await store.create_schema()
         follower = Subscription(store, handle, name="f", checkpoints=store, poll_interval=0.05)
-        task = follower.start()
+        follower.start()
         await store.append("s", batch(2), NO_STREAM)
         await eventually(lambda: delivered_count(2), "the first events delivered")
         postgres_server.stop()
 
         async def warned() -> bool:
-            assert not task.done(), "".join(traceback.format_exception(task.exception()))
+            assert follower.running
+            assert follower.crashes == 0, "the outage was not ridden out inside the run"
             return "cannot reach the store" in caplog.text
 
         await eventually(warned, "the subscription noticed the outage")
@@ -289,37 +294,91 @@ async def test_a_subscription_rides_out_a_server_restart(
         async def appends() -> bool:
             try:
                 await store.append("s", batch(2), 2)
-            except EventStoreUnavailableError:
+            except EventSourcingUnavailableError:
                 return False
             return True
 
         await eventually(appends, "appending after the restart")
         await eventually(lambda: delivered_count(4), "the events after the restart delivered", attempts=1500)
-        await follower.stop()
+        await follower.aclose()
         assert delivered == [1, 2, 3, 4]
     finally:
         await store.aclose()
 
 
-async def test_open_on_a_dead_address_is_unavailable_and_redacted() -> None:
-    with pytest.raises(EventStoreUnavailableError) as info:
-        await PostgresEventStore.open("postgresql://app:hunter2@127.0.0.1:1/db", min_size=1, max_size=1)
+async def test_connect_to_a_dead_address_is_unavailable_and_redacted() -> None:
+    with pytest.raises(EventSourcingUnavailableError) as info:
+        await PostgresEventStore.connect("postgresql://app:hunter2@127.0.0.1:1/db", min_size=1, max_size=1)
     assert "hunter2" not in str(info.value)
 
 
-async def test_bad_store_arguments_are_rejected(pg_pool: asyncpg.Pool) -> None:
-    with pytest.raises(EventSourcingConfigurationError, match="pool"):
+async def test_bad_store_arguments_are_rejected(postgres_pool: asyncpg.Pool) -> None:
+    with pytest.raises(EventSourcingTypeError, match="pool"):
         PostgresEventStore("postgresql://x")  # type: ignore[arg-type]
-    with pytest.raises(EventSourcingConfigurationError, match="prefix"):
-        PostgresEventStore(pg_pool, prefix="Bad-Name")
-    with pytest.raises(EventSourcingConfigurationError, match="schema"):
-        PostgresEventStore(pg_pool, schema='x"; DROP TABLE y; --')
+    with pytest.raises(EventSourcingConfigurationError, match="table"):
+        PostgresEventStore(postgres_pool, table="Bad-Name")
+    with pytest.raises(EventSourcingConfigurationError, match="table"):
+        PostgresEventStore(postgres_pool, table='x"; DROP TABLE y; --.events')
+    with pytest.raises(EventSourcingConfigurationError, match="table"):
+        PostgresEventStore(postgres_pool, table="a" * 41)
+    with pytest.raises(EventSourcingTypeError, match="table"):
+        PostgresEventStore(postgres_pool, table=7)  # type: ignore[arg-type]
+    with pytest.raises(EventSourcingTypeError, match="notify"):
+        PostgresEventStore(postgres_pool, notify="yes")  # type: ignore[arg-type]
+    with pytest.raises(EventSourcingTypeError, match="max_size"):
+        await PostgresEventStore.connect("postgresql://127.0.0.1:1/db", max_size="10")  # type: ignore[arg-type]
+    with pytest.raises(EventSourcingConfigurationError, match="min_size"):
+        await PostgresEventStore.connect("postgresql://127.0.0.1:1/db", min_size=3, max_size=2)
+
+
+async def test_a_borrowed_pool_stays_open_and_an_owned_one_is_closed(
+    postgres_pool: asyncpg.Pool, postgres_schema: PostgresSchema, postgres_table: str
+) -> None:
+    async with PostgresEventStore(pool=postgres_pool, table=postgres_table) as borrowed:
+        assert borrowed.pool is postgres_pool
+    assert borrowed.closed
+    assert not postgres_pool.is_closing()
+    owned = await PostgresEventStore.connect(
+        postgres_schema.dsn, table=postgres_table, server_settings=postgres_schema.server_settings
+    )
+    async with owned:
+        await owned.create_schema()
+        await owned.append("s", batch(1), NO_STREAM)
+    assert owned.pool.is_closing()
+    await owned.aclose()  # idempotent
+
+
+async def test_a_schema_qualified_table_names_every_object_after_it(
+    postgres_pool: asyncpg.Pool, postgres_schema: PostgresSchema
+) -> None:
+    schema = f"{postgres_schema.name}_q"
+    store = PostgresEventStore(postgres_pool, table=f"{schema}.orders")
+    assert store.table == f"{schema}.orders"
+    assert store.events_table == f'"{schema}"."orders"'
+    assert store.snapshots_table == f'"{schema}"."orders_snapshots"'
+    assert store.checkpoints_table == f'"{schema}"."orders_checkpoints"'
+    try:
+        await store.create_schema()  # creates the schema too
+        await store.append("s", batch(2), NO_STREAM)
+        await store.save_checkpoint("sub", 2)
+        async with postgres_pool.acquire() as conn:
+            names = await conn.fetch(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = $1", schema
+            )
+        assert sorted(r["table_name"] for r in names) == [
+            "orders",
+            "orders_checkpoints",
+            "orders_snapshots",
+        ]
+    finally:
+        async with postgres_pool.acquire() as conn:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 async def test_create_schema_is_idempotent_and_concurrent_safe(
-    pg_pool: asyncpg.Pool, postgres_schema: PostgresSchema
+    postgres_pool: asyncpg.Pool, postgres_table: str
 ) -> None:
-    store = PostgresEventStore(pg_pool, schema=postgres_schema.name, prefix="idem")
+    store = PostgresEventStore(postgres_pool, table=postgres_table)
     await asyncio.gather(store.create_schema(), store.create_schema())
     await store.create_schema()
     await store.append("s", batch(1), NO_STREAM)
@@ -398,7 +457,7 @@ async def applied(store: PostgresEventStore, table: str) -> dict[str, int]:
 
 
 async def test_a_projection_applies_each_event_once_and_rebuilds(pg_store: PostgresEventStore) -> None:
-    table = f"{pg_store.prefix}_totals"
+    table = f"{pg_store.table}_totals"
     runner = PostgresProjectionRunner(pg_store, Totals(table), batch_size=4)
     await runner.setup()
     for n in range(3):
@@ -412,23 +471,23 @@ async def test_a_projection_applies_each_event_once_and_rebuilds(pg_store: Postg
 
 
 async def test_a_crash_between_write_and_checkpoint_applies_nothing_twice(
-    pg_store: PostgresEventStore, pg_pool: asyncpg.Pool
+    pg_store: PostgresEventStore, postgres_pool: asyncpg.Pool
 ) -> None:
     """The projection's connection is killed after its writes, before the commit that holds the checkpoint."""
-    table = f"{pg_store.prefix}_crash"
+    table = f"{pg_store.table}_crash"
     calls = 0
 
     async def crash_on_the_seventh(conn: PoolConnectionProxy[Any]) -> None:
         nonlocal calls
         calls += 1
         if calls == 7:
-            async with pg_pool.acquire() as admin:
+            async with postgres_pool.acquire() as admin:
                 await admin.execute("SELECT pg_terminate_backend($1)", conn.get_server_pid())
 
     await pg_store.append("c-1", batch(10), NO_STREAM)
     crashing = PostgresProjectionRunner(pg_store, Totals(table, crash_on_the_seventh), batch_size=5)
     await crashing.setup()
-    with pytest.raises((EventStoreUnavailableError, asyncpg.PostgresError)):
+    with pytest.raises((EventSourcingUnavailableError, asyncpg.PostgresError)):
         await crashing.catch_up()
     assert await applied(pg_store, table) == {"c-1": 5}  # the first page committed; the second rolled back
     assert await crashing.position() == 5
@@ -438,7 +497,7 @@ async def test_a_crash_between_write_and_checkpoint_applies_nothing_twice(
 
 
 async def test_two_runners_of_one_projection_take_turns(pg_store: PostgresEventStore) -> None:
-    table = f"{pg_store.prefix}_twins"
+    table = f"{pg_store.table}_twins"
     for n in range(4):
         await pg_store.append(f"t-{n}", batch(25), NO_STREAM)
     first = PostgresProjectionRunner(pg_store, Totals(table), batch_size=7)
@@ -450,7 +509,7 @@ async def test_two_runners_of_one_projection_take_turns(pg_store: PostgresEventS
 
 
 async def test_a_running_projection_follows_new_events(pg_store: PostgresEventStore) -> None:
-    table = f"{pg_store.prefix}_live"
+    table = f"{pg_store.table}_live"
     runner = PostgresProjectionRunner(pg_store, Totals(table), poll_interval=5)
     await runner.setup()
     runner.start()
@@ -464,15 +523,16 @@ async def test_a_running_projection_follows_new_events(pg_store: PostgresEventSt
 
         await eventually(projected, "the notified projection applied the events")
     finally:
-        await runner.stop()
+        await runner.aclose()
+        assert not runner.running
 
 
 def test_bad_runner_arguments_are_rejected(pg_store: PostgresEventStore) -> None:
     from buttress.event_sourcing import MemoryEventStore  # noqa: PLC0415
 
-    with pytest.raises(EventSourcingConfigurationError, match="store"):
+    with pytest.raises(EventSourcingTypeError, match="store"):
         PostgresProjectionRunner(MemoryEventStore(), Totals("x"))  # type: ignore[arg-type]
-    with pytest.raises(EventSourcingConfigurationError, match="projection"):
+    with pytest.raises(EventSourcingTypeError, match="projection"):
         PostgresProjectionRunner(pg_store, object())  # type: ignore[arg-type]
     with pytest.raises(EventSourcingConfigurationError, match="batch_size"):
         PostgresProjectionRunner(pg_store, Totals("x"), batch_size=0)

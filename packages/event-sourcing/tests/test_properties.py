@@ -38,7 +38,7 @@ from buttress.event_sourcing import (
 )
 from buttress.testing import PostgresSchema
 
-from .conftest import Account, Opened, account_codec, fresh_prefix, snapshot_record
+from .conftest import Account, Opened, account_codec, fresh_table, snapshot_record
 
 KEY = bytes(range(32))
 
@@ -311,7 +311,7 @@ def test_postgres_store_against_a_model(postgres_schema: PostgresSchema) -> None
 
     async def make() -> PostgresEventStore:
         pool = await asyncpg.create_pool(postgres_schema.dsn, min_size=1, max_size=2)
-        store = PostgresEventStore(pool, schema=postgres_schema.name, prefix=fresh_prefix())
+        store = PostgresEventStore(pool, table=f"{postgres_schema.name}.{fresh_table()}")
         await store.create_schema()
         return store
 

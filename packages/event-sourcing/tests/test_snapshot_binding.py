@@ -21,6 +21,7 @@ import pytest
 from buttress.event_sourcing import (
     Aggregate,
     EventSourcingConfigurationError,
+    EventSourcingTypeError,
     EveryNEvents,
     MemoryEventStore,
     PostgresEventStore,
@@ -336,7 +337,7 @@ async def test_snapshots_of_nothing_or_of_bad_records_are_refused(backend: Backe
     ):
         with pytest.raises(EventSourcingConfigurationError):
             await backend.store.save_snapshot(bad)
-    with pytest.raises(EventSourcingConfigurationError):
+    with pytest.raises(EventSourcingTypeError):
         await backend.store.save_snapshot("not a record")  # type: ignore[arg-type]
     with pytest.raises(EventSourcingConfigurationError):
         SnapshotRecord("s", 10**400, b"", "", "A", good.timestamp)

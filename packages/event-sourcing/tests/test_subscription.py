@@ -11,6 +11,7 @@ from buttress.event_sourcing import (
     NO_STREAM,
     EventData,
     EventSourcingConfigurationError,
+    EventSourcingTypeError,
     MemoryEventStore,
     RecordedEvent,
     Subscription,
@@ -90,8 +91,10 @@ async def test_a_running_subscription_follows_new_appends() -> None:
     await asyncio.sleep(0)
     await store.append("b", batch(3), NO_STREAM)
     await asyncio.wait_for(done.wait(), 10)
-    await sub.stop()
-    await sub.stop()
+    await sub.aclose()
+    await sub.aclose()
+    assert sub.closed
+    assert not sub.running
     assert seen == [1, 2, 3, 4, 5]
     assert "live" in repr(sub)
 
@@ -124,7 +127,7 @@ async def test_a_store_without_notifications_is_polled() -> None:
         if len(seen) == 2:
             break
         await asyncio.sleep(0.01)
-    await sub.stop()
+    await sub.aclose()
     assert seen == [1, 2]
 
 
@@ -139,14 +142,15 @@ async def _append(seen: list[int], record: RecordedEvent) -> None:
         ({"batch_size": 0}, "batch_size"),
         ({"poll_interval": 0}, "poll_interval"),
         ({"checkpoints": object()}, "checkpoints"),
+        ({"batch_size": "500"}, "batch_size"),
     ],
 )
 def test_bad_subscription_arguments_are_rejected(kwargs: dict[str, object], parameter: str) -> None:
     store = MemoryEventStore()
     options: dict[str, object] = {"name": "p", "checkpoints": store, **kwargs}
-    with pytest.raises(EventSourcingConfigurationError, match=parameter):
+    with pytest.raises((EventSourcingConfigurationError, EventSourcingTypeError), match=parameter):
         Subscription(store, _noop, **options)  # type: ignore[arg-type]
-    with pytest.raises(EventSourcingConfigurationError, match="store"):
+    with pytest.raises(EventSourcingTypeError, match="store"):
         Subscription(object(), _noop, name="p", checkpoints=store)  # type: ignore[arg-type]
 
 

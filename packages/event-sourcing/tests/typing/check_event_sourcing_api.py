@@ -9,7 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
-from buttress.core import ConflictError
+from buttress.core import ArgumentTypeError, BackendUnavailableError, ConflictError
 from buttress.event_sourcing import (
     ANY,
     NO_STREAM,
@@ -21,6 +21,8 @@ from buttress.event_sourcing import (
     Event,
     EventCodec,
     EventData,
+    EventSourcingTypeError,
+    EventSourcingUnavailableError,
     EventStore,
     EveryNEvents,
     MemoryEventStore,
@@ -64,7 +66,15 @@ async def check_store(store: MemoryEventStore, pool: asyncpg.Pool) -> None:
     assert_type(await store.read_all(0, 10), Sequence[RecordedEvent])
     assert_type(await store.load_snapshot("s"), SnapshotRecord | None)
     as_protocols: tuple[EventStore, SnapshotStore, CheckpointStore] = (store, store, store)
-    postgres = PostgresEventStore(pool, schema="app")
+    postgres = PostgresEventStore(pool=pool, table="app.orders_events")
+    assert_type(postgres.table, str)
+    assert_type(postgres.pool, asyncpg.Pool)
+    owned = await PostgresEventStore.connect("postgresql://db/app", table="orders", min_size=1, max_size=4)
+    assert_type(owned, PostgresEventStore)
+    async with owned as entered:
+        assert_type(entered, PostgresEventStore)
+    assert_type(await owned.aclose(), None)
+    assert_type(owned.closed, bool)
     also: tuple[EventStore, SnapshotStore, CheckpointStore] = (postgres, postgres, postgres)
     assert_type(await postgres.append("s", [], ANY), AppendResult)
     del as_protocols, also
@@ -100,11 +110,17 @@ async def check_repository(store: MemoryEventStore) -> None:
     )
 
 
-def check_errors(error: ConcurrencyError) -> None:
+def check_errors(
+    error: ConcurrencyError, wrong: EventSourcingTypeError, down: EventSourcingUnavailableError
+) -> None:
     conflict: ConflictError = error
     assert_type(error.stream_id, str)
     assert_type(error.actual, int)
-    del conflict
+    as_type_error: ArgumentTypeError = wrong
+    assert_type(wrong.parameter, str)
+    as_unavailable: BackendUnavailableError = down
+    assert_type(down.address, str)
+    del conflict, as_type_error, as_unavailable
 
 
 async def check_subscriptions(store: MemoryEventStore, postgres: PostgresEventStore) -> None:
@@ -113,6 +129,11 @@ async def check_subscriptions(store: MemoryEventStore, postgres: PostgresEventSt
 
     sub = Subscription(store, handle, name="p", checkpoints=store)
     assert_type(await sub.catch_up(), int)
+    async with sub:
+        assert_type(sub.start(), None)
+        assert_type(sub.running, bool)
+        assert_type(sub.crashes, int)
+    assert_type(await sub.aclose(), None)
 
     class Totals:
         name = "totals"
@@ -123,3 +144,7 @@ async def check_subscriptions(store: MemoryEventStore, postgres: PostgresEventSt
 
     runner = PostgresProjectionRunner(postgres, Totals())
     assert_type(await runner.rebuild(), int)
+    async with runner:
+        assert_type(runner.start(), None)
+        assert_type(runner.running, bool)
+    assert_type(await runner.aclose(), None)

@@ -32,7 +32,12 @@ annotations both ways; catch-up subscriptions, and exactly-once projections into
 
 from __future__ import annotations
 
+# Set before the imports below: `_metrics` reports it with the instrumentation scope.
+__version__ = "0.1.0"
+
 from typing import TYPE_CHECKING
+
+from buttress.core import lazy_exports
 
 from ._aggregate import Aggregate, applies
 from ._codec import Cipher, Compressor, EventCodec, Upcaster, ZlibCompressor
@@ -57,7 +62,8 @@ from .exceptions import (
     EventSerializationError,
     EventSourcingConfigurationError,
     EventSourcingError,
-    EventStoreUnavailableError,
+    EventSourcingTypeError,
+    EventSourcingUnavailableError,
     MissingExtraError,
     SnapshotIntegrityError,
     UnknownEventTypeError,
@@ -68,8 +74,6 @@ if TYPE_CHECKING:
     from ._crypto import AesGcmCipher
     from ._postgres import PostgresEventStore
     from ._projections import PostgresProjection, PostgresProjectionRunner
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ANY",
@@ -90,8 +94,9 @@ __all__ = [
     "EventSerializationError",
     "EventSourcingConfigurationError",
     "EventSourcingError",
+    "EventSourcingTypeError",
+    "EventSourcingUnavailableError",
     "EventStore",
-    "EventStoreUnavailableError",
     "EveryNEvents",
     "ExpectedVersion",
     "MemoryEventStore",
@@ -120,19 +125,13 @@ __all__ = [
     "state_hash",
 ]
 
-_LAZY = {
-    "AesGcmCipher": "._crypto",
-    "PostgresEventStore": "._postgres",
-    "PostgresProjection": "._projections",
-    "PostgresProjectionRunner": "._projections",
-}
-
-
-def __getattr__(name: str) -> object:
-    # Backends behind extras load on first use, so the package imports without asyncpg or cryptography.
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'buttress.event_sourcing' has no attribute {name!r}")
-    import importlib  # noqa: PLC0415
-
-    return getattr(importlib.import_module(module, __name__), name)
+# Backends behind extras load on first use, so the package imports without asyncpg or cryptography.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "AesGcmCipher": "_crypto",
+        "PostgresEventStore": "_postgres",
+        "PostgresProjection": "_projections",
+        "PostgresProjectionRunner": "_projections",
+    },
+)

@@ -11,7 +11,12 @@ from uuid import UUID
 
 from ._events import ENVELOPE_FIELDS, DomainEvent
 from ._values import Converter, Mismatch, dump_fields, field_converters, from_jsonable, to_jsonable
-from .exceptions import EventSerializationError, EventSourcingConfigurationError, EventSourcingError
+from .exceptions import (
+    EventSerializationError,
+    EventSourcingConfigurationError,
+    EventSourcingError,
+    EventSourcingTypeError,
+)
 
 __all__ = ["Aggregate", "applies"]
 
@@ -36,7 +41,7 @@ def applies[F: Callable[..., None]](*event_classes: type[Any]) -> Callable[[F], 
 
     def mark(method: F) -> F:
         if not isinstance(method, types.FunctionType):
-            raise EventSourcingConfigurationError("method", type(method).__name__, "must be a method")
+            raise EventSourcingTypeError("method", "a method", method)
         setattr(method, _MARK, event_classes)
         return method
 
@@ -102,9 +107,7 @@ class Aggregate[ID]:
         ``event_id`` or ``timestamp``).
         """
         if not isinstance(event_class, type):
-            raise EventSourcingConfigurationError(
-                "event_class", type(event_class).__name__, "must be a class"
-            )
+            raise EventSourcingTypeError("event_class", "a class", event_class)
         build: Callable[..., E] = event_class
         try:
             event = build(stream_id=self.stream_id, version=self.version + 1, **fields)
@@ -127,8 +130,8 @@ class Aggregate[ID]:
         try:
             stream_id, version, event_id = event.stream_id, event.version, event.event_id
         except AttributeError:
-            raise EventSourcingConfigurationError(
-                "event", type(event).__name__, "must be a domain event (event_id, stream_id, version, ...)"
+            raise EventSourcingTypeError(
+                "event", "a domain event (event_id, stream_id, version, ...)", event
             ) from None
         if stream_id != self.stream_id or version != self.version + 1:
             raise EventSourcingError(
@@ -173,7 +176,7 @@ class Aggregate[ID]:
         value ``__init__`` gave it (so ``self.balance = Decimal(0)`` comes back as a `Decimal`).
         """
         if not isinstance(state, dict):
-            raise EventSourcingConfigurationError("state", type(state).__name__, "must be a dict")
+            raise EventSourcingTypeError("state", "a dict", state)
         hints = _annotations(type(self))
         values = {}
         for name, value in state.items():

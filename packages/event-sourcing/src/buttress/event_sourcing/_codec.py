@@ -18,6 +18,7 @@ from ._values import Converter, Mismatch, build, dump_fields, field_converters, 
 from .exceptions import (
     EventSerializationError,
     EventSourcingConfigurationError,
+    EventSourcingTypeError,
     UnknownEventTypeError,
     UpcastError,
 )
@@ -151,17 +152,13 @@ class EventCodec:
         accept_plaintext: bool = False,
     ) -> None:
         if serializer is not None and not isinstance(serializer, Serializer):
-            raise EventSourcingConfigurationError(
-                "serializer", type(serializer).__name__, "must have dumps() and loads()"
-            )
+            raise EventSourcingTypeError("serializer", "an object with dumps() and loads()", serializer)
         if compressor is not None and not isinstance(compressor, Compressor):
-            raise EventSourcingConfigurationError(
-                "compressor", type(compressor).__name__, "must have compress() and decompress()"
+            raise EventSourcingTypeError(
+                "compressor", "an object with compress() and decompress()", compressor
             )
         if cipher is not None and not isinstance(cipher, Cipher):
-            raise EventSourcingConfigurationError(
-                "cipher", type(cipher).__name__, "must have encrypt() and decrypt()"
-            )
+            raise EventSourcingTypeError("cipher", "an object with encrypt() and decrypt()", cipher)
         if (
             isinstance(compress_min_size, bool)
             or not isinstance(compress_min_size, int)
@@ -171,9 +168,7 @@ class EventCodec:
                 "compress_min_size", compress_min_size, "must be an int >= 0"
             )
         if not isinstance(accept_plaintext, bool):
-            raise EventSourcingConfigurationError(
-                "accept_plaintext", type(accept_plaintext).__name__, "must be a bool"
-            )
+            raise EventSourcingTypeError("accept_plaintext", "a bool", accept_plaintext)
         _check_iterable(types, "types", "an iterable of event classes")
         self._serializer: Serializer[dict[str, Any]] = serializer or JsonSerializer[dict[str, Any]](
             sort_keys=True
@@ -247,7 +242,7 @@ class EventCodec:
         check_type_name(event_type)
         _check_from_version(from_version)
         if not callable(function):
-            raise EventSourcingConfigurationError("function", type(function).__name__, "must be callable")
+            raise EventSourcingTypeError("function", "a callable", function)
         key = (event_type, from_version)
         if key in self._upcasters:
             raise EventSourcingConfigurationError(
@@ -287,7 +282,7 @@ class EventCodec:
         event_class = type(event)
         type_name = self.type_name(event_class)
         if metadata is not None and not isinstance(metadata, Mapping):
-            raise EventSourcingConfigurationError("metadata", type(metadata).__name__, "must be a mapping")
+            raise EventSourcingTypeError("metadata", "a mapping", metadata)
         event_id, stream_id, version, timestamp = _envelope_of(event)
         schema_version = _schema_version(event_class)
         fields = self._fields[event_class]
@@ -427,9 +422,7 @@ class EventCodec:
                 class (a field of the wrong type, a missing or unknown field).
         """
         if not isinstance(record, RecordedEvent):
-            raise EventSourcingConfigurationError(
-                "record", type(record).__name__, "must be a RecordedEvent (what a store's read returns)"
-            )
+            raise EventSourcingTypeError("record", "a RecordedEvent (what a store's read returns)", record)
         event_type = record.event_type
         event_class = self._by_name.get(event_type) if isinstance(event_type, str) else None
         if event_class is None:
@@ -533,12 +526,12 @@ def _check_from_version(from_version: object) -> None:
 
 def _check_iterable(value: object, parameter: str, what: str) -> None:
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise EventSourcingConfigurationError(parameter, type(value).__name__, f"must be {what}")
+        raise EventSourcingTypeError(parameter, what, value)
 
 
 def _check_bytes(value: object, parameter: str) -> None:
     if not isinstance(value, bytes):
-        raise EventSourcingConfigurationError(parameter, type(value).__name__, "must be bytes")
+        raise EventSourcingTypeError(parameter, "bytes", value)
 
 
 _MAX_INT32 = 2**31
@@ -563,14 +556,16 @@ def _envelope_of(event: object) -> tuple[UUID, str, int, datetime]:
     version = getattr(event, "version", None)
     timestamp = getattr(event, "timestamp", None)
     if not isinstance(event_id, UUID):
-        raise EventSourcingConfigurationError("event.event_id", type(event_id).__name__, "must be a UUID")
+        raise EventSourcingTypeError("event.event_id", "a UUID", event_id)
     if not isinstance(stream_id, str):
-        raise EventSourcingConfigurationError("event.stream_id", type(stream_id).__name__, "must be a str")
+        raise EventSourcingTypeError("event.stream_id", "a str", stream_id)
     if isinstance(version, bool) or not isinstance(version, int) or not 0 < version < _MAX_INT64:
         raise EventSourcingConfigurationError("event.version", version, "must be an int >= 1")
-    if not isinstance(timestamp, datetime) or timestamp.utcoffset() is None:
+    if not isinstance(timestamp, datetime):
+        raise EventSourcingTypeError("event.timestamp", "a timezone-aware datetime", timestamp)
+    if timestamp.utcoffset() is None:
         raise EventSourcingConfigurationError(
-            "event.timestamp", type(timestamp).__name__, "must be a timezone-aware datetime"
+            "event.timestamp", timestamp, "must be a timezone-aware datetime"
         )
     return event_id, stream_id, version, timestamp
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import secrets
 
-from .exceptions import EventSerializationError, EventSourcingConfigurationError, MissingExtraError
+from .exceptions import (
+    EventSerializationError,
+    EventSourcingConfigurationError,
+    EventSourcingTypeError,
+    MissingExtraError,
+)
 
 try:
     from cryptography.exceptions import InvalidTag
@@ -75,6 +80,4 @@ class AesGcmCipher:
 
 def _check_bytes(value: object, parameter: str) -> None:
     if not isinstance(value, bytes):
-        raise EventSourcingConfigurationError(
-            parameter, type(value).__name__, "must be bytes", show_value=False
-        )
+        raise EventSourcingTypeError(parameter, "bytes", value)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import time
 from collections.abc import Sequence
 from uuid import UUID
 
+from ._metrics import record_append
 from ._records import (
     ANY,
     NO_STREAM,
@@ -23,7 +25,7 @@ from ._records import (
 )
 from ._snapshots import check_snapshot, record_intact
 from ._store import SnapshotRecord, StoredLocation, resolve_replay
-from .exceptions import ConcurrencyError
+from .exceptions import ConcurrencyError, DuplicateEventError
 
 __all__ = ["MemoryEventStore"]
 
@@ -60,13 +62,20 @@ class MemoryEventStore:
         check_stream_id(stream_id)
         events = check_events(events)
         expected = check_expected(expected_version)
+        started = time.perf_counter()
         stored = {e.event_id: self._ids[e.event_id] for e in events if e.event_id in self._ids}
-        replay = resolve_replay(stream_id, events, expected, stored)
+        try:
+            replay = resolve_replay(stream_id, events, expected, stored)
+        except DuplicateEventError:
+            record_append("memory", started, "duplicate", 0)
+            raise
         if replay is not None:
+            record_append("memory", started, "replayed", 0)
             return replay
         stream = self._streams.get(stream_id, [])
         current = len(stream)
         if expected is not ANY and current != (0 if expected is NO_STREAM else expected):
+            record_append("memory", started, "conflict", 0)
             raise ConcurrencyError(stream_id, expected, current)
         position = len(self._log)
         recorded = [
@@ -88,6 +97,7 @@ class MemoryEventStore:
         for r in recorded:
             self._ids[r.event_id] = StoredLocation(stream_id, r.version, r.position)
         self._wake()
+        record_append("memory", started, "appended", len(recorded))
         last = recorded[-1]
         return AppendResult(stream_id, last.version, last.position)
 

@@ -20,13 +20,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 import zlib
-from collections.abc import AsyncIterator, Sequence
-from types import TracebackType
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
-from buttress.core import check_text
+from buttress.core import AsyncResource, Owned, check_count, check_text, connection_errors, unavailable_on
 
+from ._metrics import UNAVAILABLE, record_append
 from ._records import (
     ANY,
     NO_STREAM,
@@ -45,8 +46,10 @@ from ._snapshots import HASH_TAG, check_snapshot
 from ._store import SnapshotRecord, StoredLocation, resolve_replay
 from .exceptions import (
     ConcurrencyError,
+    DuplicateEventError,
     EventSourcingConfigurationError,
-    EventStoreUnavailableError,
+    EventSourcingTypeError,
+    EventSourcingUnavailableError,
     MissingExtraError,
 )
 
@@ -61,32 +64,41 @@ if TYPE_CHECKING:
 __all__ = ["PostgresEventStore"]
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_PREFIX = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
+_TABLE = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
 
 _COLUMNS = "event_id, stream_id, version, position, event_type, data, metadata, schema_version, timestamp"
 
-# What a lost or dying server looks like from asyncpg. InternalClientError is among them: a pooled
+# What a lost or dying server looks like from asyncpg: core's list, plus InternalClientError. A pooled
 # connection that received the server's shutdown notice while idle reports "another operation is in
 # progress" on its next use (the store never shares a connection between operations, so nothing else
 # causes it), and the pool then replaces that connection.
 _DISCONNECTS: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
+    *connection_errors("asyncpg"),
     asyncpg.InternalClientError,
-    asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
 )
 _OPEN_ERRORS: tuple[type[BaseException], ...] = (*_DISCONNECTS, asyncpg.PostgresError)
 
 
-class PostgresEventStore:
+@contextlib.contextmanager
+def _unavailable(address: str, errors: tuple[type[BaseException], ...] = _DISCONNECTS) -> Iterator[None]:
+    """Map ``errors`` to `EventSourcingUnavailableError` (address redacted), counting each outage."""
+    try:
+        with unavailable_on(errors, EventSourcingUnavailableError, backend="postgresql", address=address):
+            yield
+    except EventSourcingUnavailableError:
+        UNAVAILABLE.add(1, {"db.system": "postgresql"})
+        raise
+
+
+class PostgresEventStore(AsyncResource):
     """An `EventStore` on PostgreSQL, with snapshots, checkpoints and LISTEN/NOTIFY wake-ups.
 
-    Give it an asyncpg pool you own, or let `PostgresEventStore.open` make (and later close) one. Call
-    `create_schema` once (it is idempotent) to create its tables::
+    Give it an asyncpg pool you own (``PostgresEventStore(pool=pool)``), or let
+    `PostgresEventStore.connect` open one, which `aclose` then closes. Call `create_schema` once (it
+    is idempotent) to create its tables::
 
-        store = await PostgresEventStore.open("postgresql://app@db/app")
+        store = await PostgresEventStore.connect("postgresql://app@db/app", table="orders_events")
         await store.create_schema()
         await store.append("account-1", codec.encode_all(events), NO_STREAM)
 
@@ -95,34 +107,39 @@ class PostgresEventStore:
     docs for how positions stay gap-safe.
 
     Args:
-        pool: The asyncpg pool to use.
-        schema: The schema holding the tables; ``None`` uses the connection's ``search_path``.
-        prefix: Prefix of the table and function names (``<prefix>_events``, ``<prefix>_snapshots``,
-            ``<prefix>_checkpoints``, ``<prefix>_append``): lowercase letters, digits and ``_``.
+        pool: The asyncpg pool to use; the store never closes it.
+        table: The events table, optionally schema-qualified (``"app.orders_events"``); without a
+            schema it lives on the connection's ``search_path``. The store's other objects are named
+            after it: ``<table>_snapshots``, ``<table>_checkpoints`` and the function ``<table>_append``.
+            Lowercase letters, digits and ``_``; at most 40 characters (63 for the schema).
         notify: Send a NOTIFY with the last position on every append, so `wait_for_events` wakes at once.
+
+    Raises:
+        EventSourcingTypeError: ``pool`` is not an asyncpg pool, or ``notify`` not a bool.
+        EventSourcingConfigurationError: ``table`` is not a valid name.
     """
 
-    def __init__(
-        self, pool: asyncpg.Pool, *, schema: str | None = None, prefix: str = "es", notify: bool = True
-    ) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, table: str = "es_events", notify: bool = True) -> None:
         if not isinstance(pool, asyncpg.Pool):
-            raise EventSourcingConfigurationError("pool", type(pool).__name__, "must be an asyncpg.Pool")
-        _check_names(schema, prefix, notify)
-        self._pool = pool
-        self._owns_pool = False
+            raise EventSourcingTypeError("pool", "an asyncpg.Pool", pool)
+        schema, name = _check_table(table)
+        _check_notify(notify)
+        super().__init__()
+        self._pool: Owned[asyncpg.Pool] = Owned(pool)
 
         def qualify(name: str) -> str:
             return f'"{schema}"."{name}"' if schema else f'"{name}"'
 
-        self.schema = schema
-        self.prefix = prefix
-        self.events_table = qualify(f"{prefix}_events")
-        self.snapshots_table = qualify(f"{prefix}_snapshots")
-        self.checkpoints_table = qualify(f"{prefix}_checkpoints")
-        self._append_function = qualify(f"{prefix}_append")
-        qualified = f"{schema or ''}.{prefix}"
+        self.table = table
+        self._schema = schema
+        self._name = name
+        self.events_table = qualify(name)
+        self.snapshots_table = qualify(f"{name}_snapshots")
+        self.checkpoints_table = qualify(f"{name}_checkpoints")
+        self._append_function = qualify(f"{name}_append")
+        qualified = f"{schema or ''}.{name}"
         self._lock_key = zlib.crc32(f"buttress.event_sourcing:{qualified}".encode())
-        self.channel: str | None = f"{prefix}_{zlib.crc32(qualified.encode()):08x}" if notify else None
+        self.channel: str | None = f"{name}_{zlib.crc32(qualified.encode()):08x}" if notify else None
         self._append_sql = (
             f"SELECT ok, stream_version, last_position FROM {self._append_function}"  # noqa: S608
             "($1, $2, $3::uuid[], $4::text[], $5::int[], $6::bytea[], $7::bytea[], $8::timestamptz[], "
@@ -152,76 +169,78 @@ class PostgresEventStore:
         self._waiters: set[asyncio.Future[None]] = set()
 
     @classmethod
-    async def open(
+    async def connect(
         cls,
         dsn: str,
         *,
-        schema: str | None = None,
-        prefix: str = "es",
+        table: str = "es_events",
         notify: bool = True,
-        min_size: int = 2,
+        min_size: int = 1,
         max_size: int = 10,
         server_settings: dict[str, str] | None = None,
     ) -> Self:
-        """Connect a new pool to ``dsn`` and return a store that closes it in `aclose`.
+        """Open a pool on ``dsn`` and return a store that owns it (`aclose` closes it).
+
+        Args:
+            dsn: The PostgreSQL DSN; its password never reaches an error message.
+            table: As for the constructor.
+            notify: As for the constructor.
+            min_size: Connections the pool keeps open.
+            max_size: The most connections the pool opens.
+            server_settings: Settings for every connection (``{"search_path": "app"}``).
 
         Raises:
-            EventStoreUnavailableError: The server cannot be reached.
+            EventSourcingUnavailableError: The server cannot be reached.
+            EventSourcingConfigurationError: A bad DSN, table name or pool size.
+            EventSourcingTypeError: An argument of the wrong type.
         """
-        if not isinstance(dsn, str) or not dsn:
-            raise EventSourcingConfigurationError("dsn", dsn, "must be a PostgreSQL DSN", show_value=False)
-        _check_names(schema, prefix, notify)
+        check_text(
+            "dsn",
+            dsn,
+            show_value=False,
+            error=EventSourcingConfigurationError,
+            type_error=EventSourcingTypeError,
+        )
+        _check_table(table)
+        _check_notify(notify)
         _check_pool_sizes(min_size, max_size)
         _check_settings(server_settings)
+        with _unavailable(dsn, _OPEN_ERRORS):
+            try:
+                pool = await asyncpg.create_pool(
+                    dsn, min_size=min_size, max_size=max_size, server_settings=server_settings
+                )
+            except (asyncpg.ClientConfigurationError, ValueError, TypeError, UnicodeError) as exc:
+                # Bad input is never reported as an outage.
+                raise EventSourcingConfigurationError(
+                    "dsn",
+                    "<redacted>",
+                    f"is not a usable PostgreSQL DSN ({type(exc).__name__})",
+                    show_value=False,
+                ) from None
         try:
-            pool = await asyncpg.create_pool(
-                dsn, min_size=min_size, max_size=max_size, server_settings=server_settings
-            )
-        except (asyncpg.ClientConfigurationError, ValueError, TypeError, UnicodeError) as exc:
-            raise EventSourcingConfigurationError(
-                "dsn",
-                "<redacted>",
-                f"is not a usable PostgreSQL DSN ({type(exc).__name__})",
-                show_value=False,
-            ) from None
-        except _OPEN_ERRORS as exc:
-            raise EventStoreUnavailableError("postgresql", dsn, type(exc).__name__) from exc
-        try:
-            store = cls(pool, schema=schema, prefix=prefix, notify=notify)
+            store = cls(pool, table=table, notify=notify)
         except BaseException:
             await pool.close()
             raise
-        store._owns_pool = True
+        store._pool = Owned(pool, pool.close)
         return store
 
     @property
     def pool(self) -> asyncpg.Pool:
         """The asyncpg pool the store uses."""
-        return self._pool
+        return self._pool.value
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Stop listening and, if `open` made the pool, close it."""
+    async def _aclose(self) -> None:
+        """Stop listening and, if `connect` opened the pool, close it."""
         await self._stop_listener()
-        if self._owns_pool:
-            await self._pool.close()
+        await self._pool.release()
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[PoolConnectionProxy[Any]]:
-        try:
-            async with self._pool.acquire() as conn:
+        with _unavailable("the store's pool"):
+            async with self._pool.value.acquire() as conn:
                 yield conn
-        except _DISCONNECTS as exc:
-            raise EventStoreUnavailableError(
-                "postgresql", "the store's pool", f"{type(exc).__name__}: {exc}"
-            ) from exc
 
     async def create_schema(self) -> None:
         """Create the tables and the append function if they do not exist (safe to call every start)."""
@@ -246,6 +265,28 @@ class PostgresEventStore:
         check_stream_id(stream_id)
         events = check_events(events)
         expected = check_expected(expected_version)
+        started = time.perf_counter()
+        try:
+            result, written = await self._append(stream_id, events, expected)
+        except ConcurrencyError:
+            record_append("postgresql", started, "conflict", 0)
+            raise
+        except DuplicateEventError:
+            record_append("postgresql", started, "duplicate", 0)
+            raise
+        except EventSourcingUnavailableError:
+            record_append("postgresql", started, "unavailable", 0)
+            raise
+        except Exception:
+            record_append("postgresql", started, "error", 0)
+            raise
+        record_append("postgresql", started, "appended" if written else "replayed", written)
+        return result
+
+    async def _append(
+        self, stream_id: str, events: Sequence[EventData], expected: ExpectedVersion
+    ) -> tuple[AppendResult, int]:
+        """The append itself; also says how many events it wrote (0 for an idempotent re-append)."""
         wanted = -1 if expected is ANY else 0 if expected is NO_STREAM else expected
         args = (
             stream_id,
@@ -264,14 +305,17 @@ class PostgresEventStore:
                 row = await conn.fetchrow(self._append_sql, *args)
             except asyncpg.UniqueViolationError:
                 # Only a reused event id gets here: versions and positions are assigned under the lock.
-                return await self._replay_or_raise(conn, stream_id, events, expected, None)
+                return await self._replay_or_raise(conn, stream_id, events, expected, None), 0
             if row is None:  # pragma: no cover - the function always returns one row
-                raise EventStoreUnavailableError(
+                raise EventSourcingUnavailableError(
                     "postgresql", "the store's pool", "the append returned no row"
                 )
             if not row["ok"]:
-                return await self._replay_or_raise(conn, stream_id, events, expected, row["stream_version"])
-        return AppendResult(stream_id, row["stream_version"], row["last_position"])
+                replayed = await self._replay_or_raise(
+                    conn, stream_id, events, expected, row["stream_version"]
+                )
+                return replayed, 0
+        return AppendResult(stream_id, row["stream_version"], row["last_position"]), len(events)
 
     async def _replay_or_raise(
         self,
@@ -367,16 +411,12 @@ class PostgresEventStore:
                 return
             await self._stop_listener()
             channel = self.channel or ""
-            try:
-                conn = await self._pool.acquire()
-            except _DISCONNECTS as exc:
-                raise EventStoreUnavailableError(
-                    "postgresql", "the store's pool", type(exc).__name__
-                ) from exc
+            with _unavailable("the store's pool"):
+                conn = await self._pool.value.acquire()
             try:
                 await conn.add_listener(channel, self._on_notify)
             except BaseException:
-                await self._pool.release(conn)
+                await self._pool.value.release(conn)
                 raise
             conn.add_termination_listener(self._on_listener_lost)
             self._listener = conn
@@ -396,7 +436,7 @@ class PostgresEventStore:
                 if self.channel is not None:
                     await conn.remove_listener(self.channel, self._on_notify)
         with contextlib.suppress(*quiet):
-            await self._pool.release(conn)
+            await self._pool.value.release(conn)
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         with contextlib.suppress(ValueError, TypeError):
@@ -493,7 +533,7 @@ class PostgresEventStore:
             yield conn
 
     def __repr__(self) -> str:
-        return f"PostgresEventStore(table={self.events_table})"
+        return f"PostgresEventStore(table={self.table!r})"
 
 
 async def load_checkpoint(conn: PoolConnectionProxy[Any], table: str, name: str) -> int:
@@ -512,27 +552,39 @@ async def save_checkpoint(conn: PoolConnectionProxy[Any], table: str, name: str,
     )
 
 
-def _check_names(schema: object, prefix: object, notify: object) -> None:
-    if schema is not None and (not isinstance(schema, str) or not _IDENT.fullmatch(schema)):
+def _check_table(table: object) -> tuple[str | None, str]:
+    """Split ``table`` into its schema (or ``None``) and name, once both are valid identifiers."""
+    text = check_text(
+        "table", table, error=EventSourcingConfigurationError, type_error=EventSourcingTypeError
+    )
+    schema, dot, name = text.rpartition(".")
+    if not _TABLE.fullmatch(name) or (dot and not _IDENT.fullmatch(schema)):
         raise EventSourcingConfigurationError(
-            "schema", schema, "must be a lowercase identifier (letters, digits, '_'), at most 63 characters"
+            "table",
+            text,
+            "must be a lowercase identifier (letters, digits, '_') of at most 40 characters, "
+            "optionally after a schema and a dot ('app.orders_events')",
         )
-    if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
-        raise EventSourcingConfigurationError(
-            "prefix", prefix, "must be a lowercase identifier (letters, digits, '_'), at most 40 characters"
-        )
+    return (schema or None), name
+
+
+def _check_notify(notify: object) -> None:
     if not isinstance(notify, bool):
-        raise EventSourcingConfigurationError("notify", type(notify).__name__, "must be a bool")
+        raise EventSourcingTypeError("notify", "a bool", notify)
 
 
 _MAX_POOL = 10_000
 
 
 def _check_pool_sizes(min_size: object, max_size: object) -> None:
+    sizes = []
     for name, value, low in (("min_size", min_size, 0), ("max_size", max_size, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= _MAX_POOL:
-            raise EventSourcingConfigurationError(name, value, f"must be an int from {low} to {_MAX_POOL}")
-    if min_size > max_size:  # type: ignore[operator]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise EventSourcingTypeError(name, "an int", value)
+        sizes.append(
+            check_count(name, value, minimum=low, maximum=_MAX_POOL, error=EventSourcingConfigurationError)
+        )
+    if sizes[0] > sizes[1]:
         raise EventSourcingConfigurationError("min_size", min_size, "must not exceed max_size")
 
 
@@ -540,11 +592,20 @@ def _check_settings(settings: object) -> None:
     if settings is None:
         return
     if not isinstance(settings, dict):
-        raise EventSourcingConfigurationError("server_settings", type(settings).__name__, "must be a dict")
+        raise EventSourcingTypeError("server_settings", "a dict of str to str or None", settings)
     for key, value in settings.items():
-        name = check_text("server_settings", key, error=EventSourcingConfigurationError)
+        name = check_text(
+            "server_settings",
+            key,
+            error=EventSourcingConfigurationError,
+            type_error=EventSourcingTypeError,
+        )
         check_text(
-            f"server_settings[{name[:40]!r}]", value, allow_empty=True, error=EventSourcingConfigurationError
+            f"server_settings[{name[:40]!r}]",
+            value,
+            allow_empty=True,
+            error=EventSourcingConfigurationError,
+            type_error=EventSourcingTypeError,
         )
 
 
@@ -566,8 +627,8 @@ def _hash_sql(stream_id: str, row: str) -> str:
 
 def _schema_sql(store: PostgresEventStore) -> str:
     events = store.events_table
-    p = store.prefix
-    schema_stmt = f'CREATE SCHEMA IF NOT EXISTS "{store.schema}";\n' if store.schema else ""
+    p = store._name
+    schema_stmt = f'CREATE SCHEMA IF NOT EXISTS "{store._schema}";\n' if store._schema else ""
     # Every identifier interpolated here was validated against a strict pattern at construction.
     return f"""{schema_stmt}
 CREATE TABLE IF NOT EXISTS {events} (
@@ -580,8 +641,8 @@ CREATE TABLE IF NOT EXISTS {events} (
     data bytea NOT NULL,
     metadata bytea NOT NULL,
     timestamp timestamptz NOT NULL,
-    CONSTRAINT {p}_events_stream_version_key UNIQUE (stream_id, version),
-    CONSTRAINT {p}_events_event_id_key UNIQUE (event_id)
+    CONSTRAINT {p}_stream_version_key UNIQUE (stream_id, version),
+    CONSTRAINT {p}_event_id_key UNIQUE (event_id)
 );
 CREATE TABLE IF NOT EXISTS {store.snapshots_table} (
     stream_id text PRIMARY KEY,

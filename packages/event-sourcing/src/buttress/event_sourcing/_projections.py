@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from buttress.core import AsyncResource, BackgroundTask
+
+from ._metrics import EVENTS_HANDLED
 from ._postgres import PostgresEventStore, save_checkpoint
 from ._records import RecordedEvent, check_interval, check_name, check_position
-from .exceptions import EventSourcingConfigurationError, EventStoreUnavailableError
+from .exceptions import (
+    EventSourcingConfigurationError,
+    EventSourcingError,
+    EventSourcingTypeError,
+    EventSourcingUnavailableError,
+)
 
-logger = logging.getLogger("buttress.event_sourcing")
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -52,13 +59,17 @@ class PostgresProjection(Protocol):
         ...
 
 
-class PostgresProjectionRunner:
+class PostgresProjectionRunner(AsyncResource):
     """Runs a `PostgresProjection` over a `PostgresEventStore`'s log, exactly once per event.
 
     Each page of events is applied in one transaction that also moves the checkpoint, after locking the
     checkpoint's row (``SELECT ... FOR UPDATE``). A crash, a cancelled task or a lost connection before
     the commit rolls back both the writes and the checkpoint, so the page is applied again, once; and two
     runners of the same projection take turns instead of applying a page twice.
+
+    `start` follows the log in a supervised background task (core's `BackgroundTask`): an exception
+    from the projection is logged and the page is tried again after a pause (1 s, doubling up to
+    30 s). `aclose` (or leaving ``async with``) stops it; the store, and its pool, stay open.
 
     Args:
         store: The store whose log is projected; the projection's tables live in its database.
@@ -76,20 +87,20 @@ class PostgresProjectionRunner:
         poll_interval: float = 1.0,
     ) -> None:
         if not isinstance(store, PostgresEventStore):
-            raise EventSourcingConfigurationError(
-                "store", type(store).__name__, "must be a PostgresEventStore"
-            )
+            raise EventSourcingTypeError("store", "a PostgresEventStore", store)
         if not isinstance(projection, PostgresProjection):
-            raise EventSourcingConfigurationError(
-                "projection", type(projection).__name__, "must have name, setup(), apply() and reset()"
+            raise EventSourcingTypeError(
+                "projection", "a PostgresProjection (name, setup(), apply() and reset())", projection
             )
         check_name(projection.name, "projection.name")
         check_position(batch_size, "batch_size", 1)
+        super().__init__()
         self.store = store
         self.projection = projection
         self.batch_size = batch_size
         self.poll_interval = check_interval(poll_interval, "poll_interval")
-        self._task: asyncio.Task[None] | None = None
+        self._attributes = {"subscription.name": projection.name, "subscription.kind": "projection"}
+        self._task: BackgroundTask | None = None
 
     async def setup(self) -> None:
         """Create the projection's tables (the store's schema must exist)."""
@@ -121,6 +132,7 @@ class PostgresProjectionRunner:
             for row in rows:
                 await self.projection.apply(conn, RecordedEvent(*row))
             await save_checkpoint(conn, table, name, rows[-1]["position"])
+        EVENTS_HANDLED.add(len(rows), self._attributes)
         return len(rows)
 
     async def catch_up(self) -> int:
@@ -152,27 +164,46 @@ class PostgresProjectionRunner:
                 await self.catch_up()
                 await self.store.wait_for_events(await self.position(), self.poll_interval)
                 failures = 0
-            except EventStoreUnavailableError as exc:
+            except EventSourcingUnavailableError as exc:
                 failures += 1
                 logger.warning(
                     "projection %r cannot reach the database (%s); retrying", self.projection.name, exc.reason
                 )
                 await asyncio.sleep(min(30.0, self.poll_interval * 2 ** min(failures - 1, 5)))
 
-    def start(self) -> asyncio.Task[None]:
-        """Run `run` in a background task and return it."""
-        if self._task is not None and not self._task.done():
-            raise EventSourcingConfigurationError("runner", self.projection.name, "is running already")
-        self._task = asyncio.get_running_loop().create_task(
-            self.run(), name=f"projection:{self.projection.name}"
-        )
-        return self._task
+    @property
+    def running(self) -> bool:
+        """Whether `start` started the background task and it has not ended."""
+        return self._task is not None and self._task.running
 
-    async def stop(self) -> None:
-        """Cancel the background task and wait for it to end."""
+    @property
+    def crashes(self) -> int:
+        """How many times the background task failed (the projection raised) and restarted."""
+        return 0 if self._task is None else self._task.crashes
+
+    def start(self) -> None:
+        """Run `run` in a supervised background task, until `aclose`.
+
+        Raises:
+            EventSourcingConfigurationError: It is running already.
+            EventSourcingError: It was closed, or there is no running event loop.
+        """
+        name = self.projection.name
+        if self.closed:
+            raise EventSourcingError(f"projection runner {name!r} was closed; make a new one")
+        if self.running:
+            raise EventSourcingConfigurationError("runner", name, "is running already")
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            raise EventSourcingError(
+                f"projection runner {name!r} must be started inside a running event loop"
+            ) from None
+        self._task = BackgroundTask(f"projection:{name}", self.run, logger=logger)
+        self._task.start()
+
+    async def _aclose(self) -> None:
+        """Cancel the background task and wait for it to end (the store stays open)."""
         task, self._task = self._task, None
-        if task is None:
-            return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        if task is not None:
+            await task.aclose()

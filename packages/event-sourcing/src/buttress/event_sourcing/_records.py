@@ -13,7 +13,7 @@ from uuid import UUID
 
 from buttress.core import check_count, check_seconds, check_text
 
-from .exceptions import EventSourcingConfigurationError
+from .exceptions import EventSourcingConfigurationError, EventSourcingTypeError
 
 __all__ = [
     "ANY",
@@ -78,17 +78,13 @@ class EventData:
     def __post_init__(self) -> None:
         # Validated once, here, so appends only check the batch's shape.
         if not isinstance(self.event_id, UUID):
-            raise EventSourcingConfigurationError("event_id", self.event_id, "must be a UUID")
+            raise EventSourcingTypeError("event_id", "a UUID", self.event_id)
         check_type_name(self.event_type)
         if not isinstance(self.data, bytes):
-            raise EventSourcingConfigurationError("data", type(self.data).__name__, "must be bytes")
+            raise EventSourcingTypeError("data", "bytes", self.data)
         if not isinstance(self.metadata, bytes):
-            raise EventSourcingConfigurationError("metadata", type(self.metadata).__name__, "must be bytes")
-        version = self.schema_version
-        if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version < 2**31:
-            raise EventSourcingConfigurationError(
-                "schema_version", version, "must be an int from 1 to 2**31 - 1"
-            )
+            raise EventSourcingTypeError("metadata", "bytes", self.metadata)
+        check_int(self.schema_version, "schema_version", 1, 2**31 - 1)
         check_timestamp(self.timestamp, "timestamp")
 
 
@@ -141,7 +137,9 @@ _TYPE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,199}$")
 
 def check_timestamp(value: object, parameter: str) -> datetime:
     """Return ``value`` if it is a timezone-aware datetime that exists in UTC, else raise."""
-    if not isinstance(value, datetime) or value.utcoffset() is None:
+    if not isinstance(value, datetime):
+        raise EventSourcingTypeError(parameter, "a timezone-aware datetime", value)
+    if value.utcoffset() is None:
         raise EventSourcingConfigurationError(parameter, value, "must be a timezone-aware datetime")
     try:
         value.astimezone(UTC)
@@ -154,7 +152,9 @@ def check_timestamp(value: object, parameter: str) -> datetime:
 
 def check_stream_id(stream_id: object) -> str:
     """Return ``stream_id`` if it is a usable stream id (1-255 characters, no NUL or lone surrogate)."""
-    text = check_text("stream_id", stream_id, error=EventSourcingConfigurationError)
+    text = check_text(
+        "stream_id", stream_id, error=EventSourcingConfigurationError, type_error=EventSourcingTypeError
+    )
     if len(text) > _MAX_STREAM_ID:
         raise EventSourcingConfigurationError(
             "stream_id", text, f"must be a non-empty str of at most {_MAX_STREAM_ID} characters"
@@ -164,7 +164,9 @@ def check_stream_id(stream_id: object) -> str:
 
 def check_name(name: object, parameter: str = "name") -> str:
     """Return ``name`` if it is a usable checkpoint or subscription name (1-200 characters), else raise."""
-    text = check_text(parameter, name, error=EventSourcingConfigurationError)
+    text = check_text(
+        parameter, name, error=EventSourcingConfigurationError, type_error=EventSourcingTypeError
+    )
     if len(text) > 200:
         raise EventSourcingConfigurationError(parameter, text, "must be a str of at most 200 characters")
     return text
@@ -174,11 +176,9 @@ def check_expected(expected_version: object) -> ExpectedVersion:
     """Return ``expected_version`` normalised (``0`` → `NO_STREAM`), else raise."""
     if isinstance(expected_version, StreamState):
         return expected_version
-    if (
-        isinstance(expected_version, bool)
-        or not isinstance(expected_version, int)
-        or not 0 <= expected_version <= _MAX_POSITION
-    ):
+    if isinstance(expected_version, bool) or not isinstance(expected_version, int):
+        raise EventSourcingTypeError("expected_version", "NO_STREAM, ANY or an int", expected_version)
+    if not 0 <= expected_version <= _MAX_POSITION:
         raise EventSourcingConfigurationError(
             "expected_version", expected_version, "must be NO_STREAM, ANY or a version from 0 to 2**63 - 1"
         )
@@ -192,7 +192,9 @@ def _is_type_name(name: str) -> bool:
 
 def check_type_name(name: object, parameter: str = "event_type") -> str:
     """Return ``name`` if it is a usable event type name, else raise."""
-    if not isinstance(name, str) or not _is_type_name(name):
+    if not isinstance(name, str):
+        raise EventSourcingTypeError(parameter, "a str", name)
+    if not _is_type_name(name):
         raise EventSourcingConfigurationError(
             parameter,
             name,
@@ -203,17 +205,17 @@ def check_type_name(name: object, parameter: str = "event_type") -> str:
 
 def check_events(events: object) -> Sequence[EventData]:
     """Return ``events`` if it is a non-empty sequence of `EventData` with distinct ids, else raise."""
-    if isinstance(events, (str, bytes)) or not isinstance(events, Sequence) or not events:
+    if isinstance(events, (str, bytes)) or not isinstance(events, Sequence):
+        raise EventSourcingTypeError("events", "a sequence of EventData", events)
+    if not events:
         raise EventSourcingConfigurationError(
             "events", events, "must be a non-empty sequence of EventData", show_value=False
         )
     ids: set[UUID] = set()
     for index, event in enumerate(events):
         if not isinstance(event, EventData):
-            raise EventSourcingConfigurationError(
-                f"events[{index}]",
-                type(event).__name__,
-                "must be an EventData (encode domain events with EventCodec.encode)",
+            raise EventSourcingTypeError(
+                f"events[{index}]", "an EventData (encode domain events with EventCodec.encode)", event
             )
         ids.add(event.event_id)
     if len(ids) != len(events):
@@ -226,9 +228,20 @@ _MAX_INTERVAL = 7 * 24 * 3600.0
 
 def check_interval(value: object, parameter: str) -> float:
     """Return ``value`` as seconds if it is a finite number > 0 (at most a week), else raise."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise EventSourcingTypeError(parameter, "a number of seconds", value)
     return check_seconds(parameter, value, maximum=_MAX_INTERVAL, error=EventSourcingConfigurationError)
+
+
+def check_int(value: object, parameter: str, minimum: int, maximum: int = _MAX_POSITION) -> int:
+    """Return ``value`` if it is an int from ``minimum`` to ``maximum``; a non-int is a type error."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise EventSourcingTypeError(parameter, "an int", value)
+    return check_count(
+        parameter, value, minimum=minimum, maximum=maximum, error=EventSourcingConfigurationError
+    )
 
 
 def check_position(value: object, parameter: str, minimum: int) -> int:
     """Return ``value`` if it is an int from ``minimum`` to 2**63 - 1 (a PostgreSQL bigint), else raise."""
-    return check_count(parameter, value, minimum=minimum, error=EventSourcingConfigurationError)
+    return check_int(value, parameter, minimum)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -12,6 +13,14 @@ from buttress.core import Clock, SystemClock
 
 from ._aggregate import Aggregate
 from ._codec import EventCodec
+from ._metrics import (
+    EVENTS_REPLAYED,
+    INTEGRITY_FAILURES,
+    LOAD_DURATION,
+    LOADS,
+    SNAPSHOT_READS,
+    SNAPSHOT_WRITES,
+)
 from ._records import AppendResult, RecordedEvent, check_stream_id
 from ._snapshots import Snapshot, SnapshotPolicy, canonical_bytes, record_hash, state_hash
 from ._store import EventStore, SnapshotRecord, SnapshotStore, SnapshottingEventStore
@@ -19,13 +28,14 @@ from .exceptions import (
     AggregateNotFoundError,
     EventSerializationError,
     EventSourcingConfigurationError,
-    EventStoreUnavailableError,
+    EventSourcingTypeError,
+    EventSourcingUnavailableError,
     SnapshotIntegrityError,
 )
 
 __all__ = ["Repository"]
 
-logger = logging.getLogger("buttress.event_sourcing")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +75,8 @@ class Repository[A: Aggregate[Any]]:
     the aggregate type, the state schema version and the id of the event at that version; see
     `state_hash`), was taken of this repository's aggregate type, its last event id is the id of the
     stream's event at its version, and its state restores. Otherwise the repository logs a warning on
-    the ``buttress.event_sourcing`` logger, adds one to `snapshot_integrity_failures`, and replays the
+    the ``buttress.event_sourcing._repository`` logger, adds one to `snapshot_integrity_failures` (and
+    to the ``buttress.event_sourcing.snapshot.integrity_failures`` counter), and replays the
     full history instead, which gives the same aggregate as an intact snapshot would have; with
     ``strict_snapshots=True`` it raises `SnapshotIntegrityError` instead. A snapshot taken under another
     ``state_schema_version`` of the class is outdated, not damaged: it is skipped (logged at INFO, not
@@ -102,23 +113,19 @@ class Repository[A: Aggregate[Any]]:
                 "aggregate_type", aggregate_type, "must be an Aggregate subclass"
             )
         if not isinstance(store, EventStore):
-            raise EventSourcingConfigurationError("store", type(store).__name__, "must be an EventStore")
+            raise EventSourcingTypeError("store", "an EventStore", store)
         if not isinstance(codec, EventCodec):
-            raise EventSourcingConfigurationError("codec", type(codec).__name__, "must be an EventCodec")
+            raise EventSourcingTypeError("codec", "an EventCodec", codec)
         if snapshots is not None and not isinstance(snapshots, SnapshotStore):
-            raise EventSourcingConfigurationError(
-                "snapshots", type(snapshots).__name__, "must be a SnapshotStore"
-            )
+            raise EventSourcingTypeError("snapshots", "a SnapshotStore", snapshots)
         if policy is not None and not isinstance(policy, SnapshotPolicy):
-            raise EventSourcingConfigurationError("policy", type(policy).__name__, "must be a SnapshotPolicy")
+            raise EventSourcingTypeError("policy", "a SnapshotPolicy", policy)
         if policy is not None and snapshots is None:
             raise EventSourcingConfigurationError("policy", policy, "needs a snapshot store (snapshots=...)")
         if not isinstance(strict_snapshots, bool):
-            raise EventSourcingConfigurationError(
-                "strict_snapshots", type(strict_snapshots).__name__, "must be a bool"
-            )
+            raise EventSourcingTypeError("strict_snapshots", "a bool", strict_snapshots)
         if clock is not None and not isinstance(clock, Clock):
-            raise EventSourcingConfigurationError("clock", type(clock).__name__, "must be a Clock")
+            raise EventSourcingTypeError("clock", "a Clock", clock)
         _state_schema_version(aggregate_type)
         self.aggregate_type = aggregate_type
         self.store = store
@@ -130,6 +137,7 @@ class Repository[A: Aggregate[Any]]:
         same = snapshots is not None and cast("object", snapshots) is store
         self._combined = store if same and isinstance(store, SnapshottingEventStore) else None
         self.snapshot_integrity_failures = 0
+        self._attributes = {"aggregate.type": aggregate_type.__name__}
 
     async def load(self, id: object, *, use_snapshot: bool = True) -> A:
         """Return the aggregate with ``id``, rebuilt from its snapshot (if any and intact) and events.
@@ -145,9 +153,8 @@ class Repository[A: Aggregate[Any]]:
         """
         stream_id = check_stream_id(_stream_of(id))
         if not isinstance(use_snapshot, bool):
-            raise EventSourcingConfigurationError(
-                "use_snapshot", type(use_snapshot).__name__, "must be a bool"
-            )
+            raise EventSourcingTypeError("use_snapshot", "a bool", use_snapshot)
+        started = time.perf_counter()
         aggregate: A | None = None
         records: Sequence[RecordedEvent] | None = None
         if use_snapshot and self.snapshots is not None:
@@ -159,7 +166,12 @@ class Repository[A: Aggregate[Any]]:
         decode, apply = self.codec.decode, aggregate.apply
         for record in records:
             apply(decode(record))
-        if aggregate.version == 0:
+        found = aggregate.version != 0
+        LOAD_DURATION.record(time.perf_counter() - started, self._attributes)
+        LOADS.add(1, {**self._attributes, "outcome": "found" if found else "not_found"})
+        if records:
+            EVENTS_REPLAYED.add(len(records), self._attributes)
+        if not found:
             raise AggregateNotFoundError(self.aggregate_type.__name__, id)
         return aggregate
 
@@ -178,17 +190,17 @@ class Repository[A: Aggregate[Any]]:
             assert self.snapshots is not None  # noqa: S101 - the caller checked
             stored = await self.snapshots.load_snapshot(stream_id)
         if stored is None:
+            SNAPSHOT_READS.add(1, {**self._attributes, "outcome": "miss"})
             return None, records
         if not isinstance(stored, SnapshotRecord):
-            raise EventSourcingConfigurationError(
-                "snapshots", type(stored).__name__, "returned something other than a SnapshotRecord"
-            )
+            raise EventSourcingTypeError("snapshots.load_snapshot()", "a SnapshotRecord or None", stored)
         problem = self._check_record(stream_id, stored)
         if problem is None and records is None:
             records = await self.store.read(stream_id, from_version=stored.version)
         if problem is None and records is not None:
             aggregate, tail, problem = self._restore(id, stored, records)
             if aggregate is not None:
+                SNAPSHOT_READS.add(1, {**self._attributes, "outcome": "hit"})
                 return aggregate, tail
         if problem is not None:
             self._reject(stream_id, stored, problem)
@@ -237,6 +249,8 @@ class Repository[A: Aggregate[Any]]:
         return aggregate, records[index + 1 :], None
 
     def _reject(self, stream_id: str, stored: SnapshotRecord, problem: _Problem) -> None:
+        outcome = "outdated" if problem.outdated else "rejected"
+        SNAPSHOT_READS.add(1, {**self._attributes, "outcome": outcome})
         if problem.outdated:
             logger.info(
                 "snapshot of stream %r at version %d is not used (%s); replaying the full history",
@@ -246,6 +260,7 @@ class Repository[A: Aggregate[Any]]:
             )
             return
         self.snapshot_integrity_failures += 1
+        INTEGRITY_FAILURES.add(1, self._attributes)
         if self.strict_snapshots:
             raise SnapshotIntegrityError(
                 stream_id,
@@ -291,7 +306,7 @@ class Repository[A: Aggregate[Any]]:
         if self.policy is not None and self.policy.should_snapshot(before, aggregate.version):
             try:
                 await self.take_snapshot(aggregate)
-            except (EventStoreUnavailableError, EventSerializationError) as exc:
+            except (EventSourcingUnavailableError, EventSerializationError) as exc:
                 # The events are stored: failing the save now would make the caller retry what succeeded.
                 logger.warning("could not store a snapshot of %r: %s", aggregate.stream_id, exc)
         return result
@@ -333,18 +348,22 @@ class Repository[A: Aggregate[Any]]:
             schema_version=schema_version,
             last_event_id=last_event_id,
         )
-        await self.snapshots.save_snapshot(
-            SnapshotRecord(
-                stream_id=aggregate.stream_id,
-                version=aggregate.version,
-                state=canonical,
-                state_hash=digest,
-                aggregate_type=aggregate_type,
-                timestamp=self._clock.now(),
-                schema_version=schema_version,
-                last_event_id=last_event_id,
-            )
+        record = SnapshotRecord(
+            stream_id=aggregate.stream_id,
+            version=aggregate.version,
+            state=canonical,
+            state_hash=digest,
+            aggregate_type=aggregate_type,
+            timestamp=self._clock.now(),
+            schema_version=schema_version,
+            last_event_id=last_event_id,
         )
+        try:
+            await self.snapshots.save_snapshot(record)
+        except Exception:
+            SNAPSHOT_WRITES.add(1, {**self._attributes, "outcome": "failed"})
+            raise
+        SNAPSHOT_WRITES.add(1, {**self._attributes, "outcome": "stored"})
         return Snapshot(
             aggregate.stream_id,
             aggregate.version,
@@ -357,9 +376,7 @@ class Repository[A: Aggregate[Any]]:
 
     def _check_aggregate(self, aggregate: object) -> None:
         if not isinstance(aggregate, self.aggregate_type):
-            raise EventSourcingConfigurationError(
-                "aggregate", type(aggregate).__name__, f"must be a {self.aggregate_type.__name__}"
-            )
+            raise EventSourcingTypeError("aggregate", f"a {self.aggregate_type.__name__}", aggregate)
 
     def __repr__(self) -> str:
         return f"Repository({self.aggregate_type.__name__}, store={self.store!r})"

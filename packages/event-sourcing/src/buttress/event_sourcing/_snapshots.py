@@ -14,7 +14,7 @@ from buttress.core import check_text
 
 from ._records import check_stream_id, check_timestamp
 from ._store import SnapshotRecord
-from .exceptions import EventSerializationError, EventSourcingConfigurationError
+from .exceptions import EventSerializationError, EventSourcingConfigurationError, EventSourcingTypeError
 
 __all__ = [
     "HASH_TAG",
@@ -77,16 +77,14 @@ def state_hash(
         EventSourcingConfigurationError: An argument has the wrong type or is out of range.
     """
     if not isinstance(state, bytes):
-        raise EventSourcingConfigurationError(
-            "state", type(state).__name__, "must be bytes", show_value=False
-        )
+        raise EventSourcingTypeError("state", "bytes", state)
     for name, value in (("stream_id", stream_id), ("aggregate_type", aggregate_type)):
         if not isinstance(value, str):
-            raise EventSourcingConfigurationError(name, type(value).__name__, "must be a str")
+            raise EventSourcingTypeError(name, "a str", value)
     _check_int(version, "version", _MAX_VERSION)
     _check_int(schema_version, "schema_version", _MAX_SCHEMA)
     if not isinstance(last_event_id, UUID):
-        raise EventSourcingConfigurationError("last_event_id", type(last_event_id).__name__, "must be a UUID")
+        raise EventSourcingTypeError("last_event_id", "a UUID", last_event_id)
     try:
         stream = stream_id.encode()
         kind = aggregate_type.encode()
@@ -132,7 +130,7 @@ def record_intact(record: SnapshotRecord, stream_id: str) -> bool:
 def check_snapshot(snapshot: object) -> SnapshotRecord:
     """Return ``snapshot`` if a store may save it (a `SnapshotRecord` with usable fields), else raise."""
     if not isinstance(snapshot, SnapshotRecord):
-        raise EventSourcingConfigurationError("snapshot", type(snapshot).__name__, "must be a SnapshotRecord")
+        raise EventSourcingTypeError("snapshot", "a SnapshotRecord", snapshot)
     check_stream_id(snapshot.stream_id)
     if snapshot.version < 1:
         raise EventSourcingConfigurationError("snapshot.version", snapshot.version, "must be >= 1")
@@ -195,7 +193,7 @@ class Snapshot:
             EventSourcingConfigurationError: Another argument has the wrong type or is out of range.
         """
         if not isinstance(state, dict):
-            raise EventSourcingConfigurationError("state", type(state).__name__, "must be a dict")
+            raise EventSourcingTypeError("state", "a dict", state)
         digest = state_hash(
             canonical_bytes(state),
             stream_id=stream_id,
@@ -266,7 +264,7 @@ class EveryNEvents:
         """Return whether a multiple of ``n`` lies in ``(before, after]``."""
         for name, value in (("before", before), ("after", after)):
             if isinstance(value, bool) or not isinstance(value, int):
-                raise EventSourcingConfigurationError(name, type(value).__name__, "must be an int")
+                raise EventSourcingTypeError(name, "an int", value)
         return after // self.n > before // self.n
 
     def __repr__(self) -> str:

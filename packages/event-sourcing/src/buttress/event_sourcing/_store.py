@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 from uuid import UUID
 
 from ._records import NO_STREAM, AppendResult, EventData, ExpectedVersion, RecordedEvent
-from .exceptions import DuplicateEventError, EventSourcingConfigurationError
+from .exceptions import DuplicateEventError, EventSourcingConfigurationError, EventSourcingTypeError
 
 __all__ = [
     "CheckpointStore",
@@ -135,21 +135,15 @@ class SnapshotRecord:
         ):
             value = getattr(self, name)
             if not isinstance(value, kind):
-                raise EventSourcingConfigurationError(
-                    name, type(value).__name__, f"must be {kind.__name__}", show_value=False
-                )
+                raise EventSourcingTypeError(name, f"a {kind.__name__}", value)
         for name, bound in (("version", 2**63), ("schema_version", 2**31)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not -bound <= value < bound:
                 raise EventSourcingConfigurationError(name, value, f"must be an int in [-{bound}, {bound})")
         if not isinstance(self.timestamp, datetime):
-            raise EventSourcingConfigurationError(
-                "timestamp", type(self.timestamp).__name__, "must be a datetime"
-            )
+            raise EventSourcingTypeError("timestamp", "a datetime", self.timestamp)
         if self.last_event_id is not None and not isinstance(self.last_event_id, UUID):
-            raise EventSourcingConfigurationError(
-                "last_event_id", type(self.last_event_id).__name__, "must be a UUID or None"
-            )
+            raise EventSourcingTypeError("last_event_id", "a UUID or None", self.last_event_id)
 
 
 @runtime_checkable

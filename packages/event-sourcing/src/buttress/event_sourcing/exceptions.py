@@ -4,7 +4,9 @@
 
     ButtressError                                  (buttress.core)
     └── EventSourcingError                         every error this package raises
-        ├── EventSourcingConfigurationError        (also ConfigurationError, ValueError) a bad argument
+        ├── EventSourcingConfigurationError        (also ConfigurationError, ValueError) a bad value
+        ├── EventSourcingTypeError                 (also ArgumentTypeError, TypeError) a value of the
+        │                                          wrong type
         ├── ConcurrencyError                       (also ConflictError) the stream is not at the expected
         │                                          version; carries .stream_id, .expected and .actual
         ├── DuplicateEventError                    (also ConflictError) an event id is stored already,
@@ -18,7 +20,8 @@
         │                                          stream (raised only in strict mode; otherwise logged,
         │                                          counted and replayed)
         ├── AggregateNotFoundError                 (also NotFoundError, LookupError) no events for that id
-        ├── EventStoreUnavailableError             (also BackendUnavailableError, ConnectionError)
+        ├── EventSourcingUnavailableError          (also BackendUnavailableError, ConnectionError) the
+        │                                          database cannot be reached
         └── MissingExtraError                      (also ImportError) a backend whose extra is not installed
 
 Errors carry their context as attributes as well as in the message. Payloads (event data, snapshot state)
@@ -30,6 +33,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from buttress.core import (
+    ArgumentTypeError,
     BackendUnavailableError,
     ButtressError,
     ConfigurationError,
@@ -48,7 +52,8 @@ __all__ = [
     "EventSerializationError",
     "EventSourcingConfigurationError",
     "EventSourcingError",
-    "EventStoreUnavailableError",
+    "EventSourcingTypeError",
+    "EventSourcingUnavailableError",
     "MissingExtraError",
     "SnapshotIntegrityError",
     "UnknownEventTypeError",
@@ -62,6 +67,10 @@ class EventSourcingError(ButtressError):
 
 class EventSourcingConfigurationError(EventSourcingError, ConfigurationError):
     """An argument to a store, codec, repository or subscription is invalid; the message names it."""
+
+
+class EventSourcingTypeError(EventSourcingError, ArgumentTypeError):
+    """An argument has the wrong type (``.parameter``, ``.expected``, ``.actual``: its type's name)."""
 
 
 def describe_expected(expected: object) -> str:
@@ -208,8 +217,8 @@ class AggregateNotFoundError(EventSourcingError, NotFoundError):
     """No events are stored for the aggregate that was asked for."""
 
 
-class EventStoreUnavailableError(EventSourcingError, BackendUnavailableError):
-    """The event store's database cannot be reached."""
+class EventSourcingUnavailableError(EventSourcingError, BackendUnavailableError):
+    """The event store's database cannot be reached (``.backend``, ``.address`` redacted, ``.reason``)."""
 
 
 class MissingExtraError(EventSourcingError, CoreMissingExtraError):
