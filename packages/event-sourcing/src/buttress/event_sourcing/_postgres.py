@@ -87,7 +87,7 @@ def _unavailable(address: str, errors: tuple[type[BaseException], ...] = _DISCON
         with unavailable_on(errors, EventSourcingUnavailableError, backend="postgresql", address=address):
             yield
     except EventSourcingUnavailableError:
-        UNAVAILABLE.add(1, {"db.system": "postgresql"})
+        UNAVAILABLE.add(1, {"backend": "postgresql"})
         raise
 
 
