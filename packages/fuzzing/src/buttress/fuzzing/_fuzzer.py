@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from ._config import FuzzingConfig
 from ._coverage import CoverageMonitor
+from ._metrics import CAMPAIGN_DURATION, CRASHES, EXECUTIONS, TIMEOUTS
 from ._mutate import Mutator
 from ._progress import Progress
 from ._signature import CrashSignature, SignatureBuilder
@@ -42,7 +43,7 @@ __all__ = [
     "assert_no_crashes_async",
 ]
 
-logger = logging.getLogger("buttress.fuzzing")
+logger = logging.getLogger(__name__)
 
 type _Step = Generator[bytes, BaseException | None, None]
 _TIME_CHECK_EVERY = 64
@@ -679,6 +680,7 @@ class Fuzzer:
             )
             + (" (interrupted)" if self._interrupted else " (done)")
         )
+        _measure(run, len(new), now - run.started, interrupted=self._interrupted)
         return FuzzReport(
             executions=run.executions,
             minimize_executions=run.minimize_executions,
@@ -742,3 +744,18 @@ async def assert_no_crashes_async(
 ) -> FuzzReport:
     """`assert_no_crashes` on the running event loop (for async tests and loop-bound resources)."""
     return _raise_on_crashes(await Fuzzer(target, _helper_config(config, overrides)).run_async())
+
+
+def _measure(run: _Run, new: int, elapsed: float, *, interrupted: bool) -> None:
+    """Report one campaign to the package's instruments."""
+    EXECUTIONS.add(run.executions, {"fuzzing.phase": "campaign"})
+    if run.minimize_executions:
+        EXECUTIONS.add(run.minimize_executions, {"fuzzing.phase": "minimize"})
+    if new:
+        CRASHES.add(new, {"fuzzing.novelty": "new"})
+    if len(run.crash_counts) > new:
+        CRASHES.add(len(run.crash_counts) - new, {"fuzzing.novelty": "known"})
+    if run.timeouts:
+        TIMEOUTS.add(run.timeouts)
+    outcome = "interrupted" if interrupted else "done"
+    CAMPAIGN_DURATION.record(max(elapsed, 0.0), {"fuzzing.outcome": outcome})
