@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 import threading
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -13,7 +12,6 @@ from email.message import Message
 from email.policy import default as default_policy
 from typing import Any
 
-import asyncpg
 import pytest
 import trustme
 from aiosmtpd.controller import Controller
@@ -29,7 +27,7 @@ from buttress.notifications import (
     Rendered,
     TransientDeliveryError,
 )
-from buttress.testing import PostgresSchema, free_port
+from buttress.testing import free_port
 
 USER, PASSWORD = "mailer", "s3cret-pass"
 
@@ -196,21 +194,6 @@ async def http_server() -> AsyncIterator[HttpServer]:
     finally:
         server.close()
         await server.wait_closed()
-
-
-@pytest.fixture
-async def pool(postgres_schema: PostgresSchema) -> AsyncIterator[asyncpg.Pool[Any]]:
-    created = await asyncpg.create_pool(
-        postgres_schema.dsn, min_size=1, max_size=12, server_settings=postgres_schema.server_settings
-    )
-    try:
-        yield created
-    finally:
-        await created.close()
-
-
-def table_prefix() -> str:
-    return f"t{uuid.uuid4().hex[:8]}_"
 
 
 class ScriptedChannel:

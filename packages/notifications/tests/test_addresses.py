@@ -17,7 +17,7 @@ from buttress.notifications import (
     MemoryOutbox,
     MemoryPushSubscriptionStore,
     Message,
-    NotificationConfigurationError,
+    NotificationsConfigurationError,
     Notifier,
     PushSubscription,
     Recipient,
@@ -176,7 +176,7 @@ def test_push_subscriptions_are_strict() -> None:
         (P256DH, AUTH[:10] + "+" + AUTH[11:]),  # base64, not base64url
         ("C" + P256DH[1:], AUTH),  # not an uncompressed point
     ):
-        with pytest.raises(NotificationConfigurationError):
+        with pytest.raises(NotificationsConfigurationError):
             PushSubscription("https://push.example/sub/1", p256dh, auth)
 
 
@@ -185,7 +185,7 @@ def test_channel_payloads_check_their_address_too() -> None:
         Sms(to="+1555123456\uff17", body="hi")  # a fullwidth digit seven
     with pytest.raises(InvalidAddressError):
         WebhookPost(url="https://a.example/hook\r\nX: 1", body={})
-    with pytest.raises(NotificationConfigurationError, match="JSON"):
+    with pytest.raises(NotificationsConfigurationError, match="JSON"):
         WebhookPost(url="https://a.example/hook", body={"x": {1, 2}})
     smtp = SmtpChannel("127.0.0.1", 25, sender="notify@example.com")
     with pytest.raises(InvalidAddressError):

@@ -23,8 +23,9 @@ from buttress.notifications import (
     MemoryPreferenceStore,
     MemoryRateLimiter,
     Notification,
-    NotificationConfigurationError,
+    NotificationsConfigurationError,
     NotificationStatus,
+    NotificationsTypeError,
     Notifier,
     Preferences,
     QuietWindow,
@@ -166,7 +167,7 @@ async def test_transient_failures_retry_with_backoff_then_dead_and_requeue(clock
     (sent,) = await notifier.outbox.jobs(job.notification_id)
     assert sent.status is S.SENT
     assert len(email.sent) == 1
-    with pytest.raises(NotificationConfigurationError, match="not dead"):
+    with pytest.raises(NotificationsConfigurationError, match="not dead"):
         await notifier.outbox.requeue(dead.id)
 
 
@@ -265,28 +266,28 @@ async def test_render_errors_fail_the_caller_not_the_worker(clock: FakeClock) ->
 
 
 def test_bad_configuration(clock: FakeClock) -> None:
-    with pytest.raises(NotificationConfigurationError, match="templates"):
+    with pytest.raises(NotificationsTypeError, match="templates"):
         Notifier(templates={}, channels=[])  # type: ignore[arg-type]
-    with pytest.raises(NotificationConfigurationError, match="unregistered"):
+    with pytest.raises(NotificationsConfigurationError, match="unregistered"):
         make(clock, digests={"ops": DigestRule("k", "nope", window=timedelta(hours=1))})
     with pytest.raises(UnknownChannelError):
         make(clock, failover={"email": "pigeon"})
     notifier = make(clock)
-    with pytest.raises(NotificationConfigurationError, match="limiter"):
+    with pytest.raises(NotificationsConfigurationError, match="limiter"):
         DeliveryWorker(notifier, recipient_rate=Rate(1, 1))
-    with pytest.raises(NotificationConfigurationError, match="batch"):
+    with pytest.raises(NotificationsConfigurationError, match="batch"):
         DeliveryWorker(notifier, batch=0)
-    with pytest.raises(NotificationConfigurationError, match="delays"):
+    with pytest.raises(NotificationsConfigurationError, match="delays"):
         RetryPolicy((-1,))
-    with pytest.raises(NotificationConfigurationError, match="recipient"):
+    with pytest.raises(NotificationsTypeError, match="recipient"):
         Notification("alice", "ops", "alert", Alert(what="x"))  # type: ignore[arg-type]
-    with pytest.raises(NotificationConfigurationError, match="context"):
+    with pytest.raises(NotificationsTypeError, match="context"):
         Notification(alice(), "ops", "alert", {"what": "x"})  # type: ignore[arg-type]
-    with pytest.raises(NotificationConfigurationError, match="category"):
+    with pytest.raises(NotificationsConfigurationError, match="category"):
         Notification(alice(), "has space", "alert", Alert(what="x"))
-    with pytest.raises(NotificationConfigurationError, match="limit"):
+    with pytest.raises(NotificationsConfigurationError, match="limit"):
         Rate(0, 1)
-    with pytest.raises(NotificationConfigurationError, match="per"):
+    with pytest.raises(NotificationsConfigurationError, match="per"):
         Rate(1, 0)
 
 

@@ -9,7 +9,7 @@ pydantic's own `ValidationError` (a ValueError with the field errors), as every 
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -71,7 +71,6 @@ from buttress.notifications import (
 )
 from buttress.testing import FakeClock, PostgresSchema, acheck_hostile, check_hostile, free_port
 
-from .conftest import table_prefix
 from .test_delivery import START, Alert, note, registry
 from .test_webpush import Browser
 
@@ -202,9 +201,10 @@ for _error in n.exceptions.__all__:
         "TransientDeliveryError": ("email", "why"),
         "PermanentDeliveryError": ("email", "why"),
         "SubscriptionGoneError": ("push", "why"),
-        "StoreUnavailableError": ("postgresql", "db", "why"),
+        "NotificationsUnavailableError": ("postgresql", "db", "why"),
         "MissingExtraError": ("feature", "extra"),
-        "NotificationConfigurationError": ("p", 1, "why"),
+        "NotificationsConfigurationError": ("p", 1, "why"),
+        "NotificationsTypeError": ("p", "a str", 1),
         "InvalidAddressError": ("email", "x", "why"),
         "NotificationsError": ("why",),
     }[_error]
@@ -341,29 +341,20 @@ def test_run_refuses_a_bad_poll_interval_at_once() -> None:
 # --- Backends bound to the test's event loop ----------------------------------------------------
 
 
-@pytest.fixture
-async def pool(postgres_schema: PostgresSchema) -> AsyncIterator[asyncpg.Pool[Any]]:
-    created = await asyncpg.create_pool(
-        postgres_schema.dsn, min_size=1, max_size=4, server_settings=postgres_schema.server_settings
-    )
-    try:
-        yield created
-    finally:
-        await created.close()
-
-
 @pytest.mark.postgres
-async def test_postgres_stores(pool: asyncpg.Pool[Any], postgres_schema: PostgresSchema) -> None:
-    prefix = table_prefix()
-    outbox = PostgresOutbox(pool, clock=FakeClock(START), table_prefix=prefix)
+async def test_postgres_stores(
+    postgres_pool: asyncpg.Pool[Any], postgres_schema: PostgresSchema, postgres_table: str
+) -> None:
+    pool = postgres_pool
+    outbox = PostgresOutbox(pool, table=postgres_table, clock=FakeClock(START))
     await outbox.create_schema()
-    prefs = PostgresPreferenceStore(pool, table_prefix=prefix)
+    prefs = PostgresPreferenceStore(pool, table=f"{postgres_table}_prefs")
     await prefs.create_schema()
-    subs = PostgresPushSubscriptionStore(pool, table_prefix=prefix)
+    subs = PostgresPushSubscriptionStore(pool, table=f"{postgres_table}_subs")
     await subs.create_schema()
-    await acheck_hostile(PostgresOutbox, pool, max_examples=40, clock=FakeClock(START), table_prefix=prefix)
-    await acheck_hostile(PostgresPreferenceStore, pool, max_examples=40, table_prefix=prefix)
-    await acheck_hostile(PostgresPushSubscriptionStore, pool, max_examples=40, table_prefix=prefix)
+    await acheck_hostile(PostgresOutbox, pool, max_examples=40, table=postgres_table, clock=FakeClock(START))
+    await acheck_hostile(PostgresPreferenceStore, pool, max_examples=40, table=f"{postgres_table}_prefs")
+    await acheck_hostile(PostgresPushSubscriptionStore, pool, max_examples=40, table=f"{postgres_table}_subs")
     claim = Claim("t", (JOB.but(status=NotificationStatus.SENDING),))
     for target, args, kwargs in [
         (outbox.enqueue, ([JOB],), {}),
@@ -388,14 +379,26 @@ async def test_postgres_stores(pool: asyncpg.Pool[Any], postgres_schema: Postgre
         PostgresPreferenceStore.connect,
         PostgresPushSubscriptionStore.connect,
     ):
+        # min_size stays 0: a hostile pool size never opens hundreds of connections to the server.
         await acheck_hostile(
-            _connect_and_close(connect), dsn, max_examples=25, table_prefix=prefix, server_settings=settings
+            _connect_and_close(connect),
+            dsn,
+            max_examples=25,
+            keep=("min_size",),
+            table=postgres_table,
+            min_size=0,
+            max_size=2,
+            server_settings=settings,
         )
 
 
 def _connect_and_close(connect: Callable[..., Any]) -> Callable[..., Any]:
-    async def run(dsn: object, *, table_prefix: object, server_settings: object) -> None:
-        store = await connect(dsn, table_prefix=table_prefix, server_settings=server_settings)
+    async def run(
+        dsn: object, *, table: object, min_size: object, max_size: object, server_settings: object
+    ) -> None:
+        store = await connect(
+            dsn, table=table, min_size=min_size, max_size=max_size, server_settings=server_settings
+        )
         await store.aclose()
 
     return run

@@ -13,7 +13,7 @@ from buttress.notifications import (
     DeliveryWorker,
     Message,
     Notification,
-    NotificationConfigurationError,
+    NotificationsConfigurationError,
     NotificationStatus,
     Notifier,
     PermanentDeliveryError,
@@ -140,12 +140,12 @@ async def test_webhook_channel_custom_body_and_failures(http_server: HttpServer)
 
 
 def test_bad_input() -> None:
-    with pytest.raises(NotificationConfigurationError, match=r"E\.164"):
+    with pytest.raises(NotificationsConfigurationError, match=r"E\.164"):
         Sms("5551234", "x")
-    with pytest.raises(NotificationConfigurationError, match="body"):
+    with pytest.raises(NotificationsConfigurationError, match="body"):
         Sms("+15551234567", "")
-    with pytest.raises(NotificationConfigurationError, match="account_sid"):
+    with pytest.raises(NotificationsConfigurationError, match="account_sid"):
         TwilioSmsProvider("", "t", sender="+1")
     hook = WebhookChannel()
-    with pytest.raises(NotificationConfigurationError, match="address"):
+    with pytest.raises(NotificationsConfigurationError, match="address"):
         hook.prepare(Message("n", "u", "mailto:x@y.z", Rendered("s", "t")))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,34 +18,41 @@ from buttress.notifications import (
     DigestRule,
     Notification,
     NotificationStatus,
+    NotificationsUnavailableError,
     Notifier,
     PostgresOutbox,
     Recipient,
     RetryPolicy,
     SmtpChannel,
-    StoreUnavailableError,
     Template,
     TemplateRegistry,
 )
 from buttress.testing import FakeClock, PostgresServer
 
-from .conftest import PASSWORD, USER, MailServer, ScriptedChannel, table_prefix
+from .conftest import PASSWORD, USER, MailServer, ScriptedChannel
 from .test_delivery import START, Alert, note, registry
 
 pytestmark = pytest.mark.postgres
 S = NotificationStatus
 
 
-async def outbox(pool: asyncpg.Pool[Any], clock: FakeClock) -> PostgresOutbox:
-    box = PostgresOutbox(pool, clock=clock, table_prefix=table_prefix())
+async def outbox(pool: asyncpg.Pool[Any], clock: FakeClock, table: str) -> PostgresOutbox:
+    box = PostgresOutbox(pool, table=table, clock=clock)
     await box.create_schema()
     return box
 
 
-async def test_many_workers_deliver_each_job_exactly_once(pool: asyncpg.Pool[Any]) -> None:
+async def test_many_workers_deliver_each_job_exactly_once(
+    postgres_pool: asyncpg.Pool[Any], postgres_table: str
+) -> None:
     clock = FakeClock(START)
     email = ScriptedChannel("email")
-    notifier = Notifier(templates=registry(), channels=[email], outbox=await outbox(pool, clock), clock=clock)
+    notifier = Notifier(
+        templates=registry(),
+        channels=[email],
+        outbox=await outbox(postgres_pool, clock, postgres_table),
+        clock=clock,
+    )
     sent = []
     for i in range(60):
         sent += await notifier.send(note(Recipient(f"u{i}", {"email": f"u{i}@example.com"}), what=str(i)))
@@ -56,14 +64,16 @@ async def test_many_workers_deliver_each_job_exactly_once(pool: asyncpg.Pool[Any
     assert await notifier.outbox.counts() == {S.SENT: 60}
 
 
-async def test_retry_dead_letter_failover_and_requeue(pool: asyncpg.Pool[Any]) -> None:
+async def test_retry_dead_letter_failover_and_requeue(
+    postgres_pool: asyncpg.Pool[Any], postgres_table: str
+) -> None:
     clock = FakeClock(START)
     push = ScriptedChannel("push", failures={"alice": ["transient", "transient"]})
     email = ScriptedChannel("email", failures={"bob@example.com": ["permanent"]})
     notifier = Notifier(
         templates=registry(),
         channels=[push, email],
-        outbox=await outbox(pool, clock),
+        outbox=await outbox(postgres_pool, clock, postgres_table),
         failover={"push": "email"},
         clock=clock,
     )
@@ -87,9 +97,9 @@ async def test_retry_dead_letter_failover_and_requeue(pool: asyncpg.Pool[Any]) -
     assert (await notifier.outbox.get(bob.id)).status is S.SENT  # type: ignore[attr-defined]
 
 
-async def test_dedupe_across_processes(pool: asyncpg.Pool[Any]) -> None:
+async def test_dedupe_across_processes(postgres_pool: asyncpg.Pool[Any], postgres_table: str) -> None:
     clock = FakeClock(START)
-    box = await outbox(pool, clock)
+    box = await outbox(postgres_pool, clock, postgres_table)
     notifiers = [
         Notifier(templates=registry(), channels=[ScriptedChannel("email")], outbox=box, clock=clock)
         for _ in range(4)
@@ -98,9 +108,11 @@ async def test_dedupe_across_processes(pool: asyncpg.Pool[Any]) -> None:
     assert len({job.id for (job,) in results}) == 1
 
 
-async def test_an_expired_lease_is_claimed_again(pool: asyncpg.Pool[Any]) -> None:
+async def test_an_expired_lease_is_claimed_again(
+    postgres_pool: asyncpg.Pool[Any], postgres_table: str
+) -> None:
     clock = FakeClock(START)
-    box = await outbox(pool, clock)
+    box = await outbox(postgres_pool, clock, postgres_table)
     email = ScriptedChannel("email")
     notifier = Notifier(templates=registry(), channels=[email], outbox=box, clock=clock)
     await notifier.send(note())
@@ -116,7 +128,7 @@ async def test_an_expired_lease_is_claimed_again(pool: asyncpg.Pool[Any]) -> Non
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sizes=st.lists(st.integers(1, 6), min_size=1, max_size=4), workers=st.integers(2, 5))
 async def test_property_digest_groups_are_complete_and_sent_once(
-    pool: asyncpg.Pool[Any], sizes: list[int], workers: int
+    postgres_pool: asyncpg.Pool[Any], postgres_table: str, sizes: list[int], workers: int
 ) -> None:
     """Property: with several workers, each digest window yields exactly one message holding every entry."""
     clock = FakeClock(START)
@@ -125,7 +137,7 @@ async def test_property_digest_groups_are_complete_and_sent_once(
     notifier = Notifier(
         templates=registry(),
         channels=[email],
-        outbox=await outbox(pool, clock),
+        outbox=await outbox(postgres_pool, clock, f"{postgres_table}_{secrets.token_hex(3)}"),
         digests={"ops": rule},
         clock=clock,
     )
@@ -143,11 +155,13 @@ async def test_property_digest_groups_are_complete_and_sent_once(
         assert content.subject == f"{expected[address]} updates"
 
 
-async def test_a_late_entry_for_a_closed_digest_is_sent_alone(pool: asyncpg.Pool[Any]) -> None:
+async def test_a_late_entry_for_a_closed_digest_is_sent_alone(
+    postgres_pool: asyncpg.Pool[Any], postgres_table: str
+) -> None:
     clock = FakeClock(START)
     email = ScriptedChannel("email")
     rule = DigestRule("hourly", "digest", window=timedelta(hours=1))
-    box = await outbox(pool, clock)
+    box = await outbox(postgres_pool, clock, postgres_table)
     notifier = Notifier(
         templates=registry(), channels=[email], outbox=box, digests={"ops": rule}, clock=clock
     )
@@ -166,16 +180,16 @@ async def test_a_late_entry_for_a_closed_digest_is_sent_alone(pool: asyncpg.Pool
 
 async def test_server_gone_is_store_unavailable(postgres_server: PostgresServer) -> None:
     clock = FakeClock(START)
-    async with await PostgresOutbox.connect(postgres_server.dsn, clock=clock, table_prefix="t_") as box:
+    async with await PostgresOutbox.connect(postgres_server.dsn, clock=clock, table="t") as box:
         await box.create_schema()
         notifier = Notifier(
             templates=registry(), channels=[ScriptedChannel("email")], outbox=box, clock=clock
         )
         await notifier.send(note())
         postgres_server.stop()
-        with pytest.raises(StoreUnavailableError):
+        with pytest.raises(NotificationsUnavailableError):
             await notifier.send(note())
-        with pytest.raises(StoreUnavailableError):
+        with pytest.raises(NotificationsUnavailableError):
             await DeliveryWorker(notifier).run_once()
 
 
@@ -195,11 +209,16 @@ class Hanging(ScriptedChannel):
         return await super().deliver(payload)
 
 
-async def test_a_worker_cancelled_mid_send_loses_nothing(pool: asyncpg.Pool[Any]) -> None:
+async def test_a_worker_cancelled_mid_send_loses_nothing(
+    postgres_pool: asyncpg.Pool[Any], postgres_table: str
+) -> None:
     clock = FakeClock(START)
     channel = Hanging()
     notifier = Notifier(
-        templates=registry(), channels=[channel], outbox=await outbox(pool, clock), clock=clock
+        templates=registry(),
+        channels=[channel],
+        outbox=await outbox(postgres_pool, clock, postgres_table),
+        clock=clock,
     )
     jobs = [await notifier.send(note(Recipient(f"u{i}", {"email": f"u{i}@x.io"}))) for i in range(5)]
     task = asyncio.create_task(DeliveryWorker(notifier, lease=30, batch=1).run_once())
@@ -215,12 +234,12 @@ async def test_a_worker_cancelled_mid_send_loses_nothing(pool: asyncpg.Pool[Any]
     assert sorted(nid for _, _, nid in channel.sent) == sorted(j.notification_id for (j,) in jobs)
 
 
-async def test_purge(pool: asyncpg.Pool[Any]) -> None:
+async def test_purge(postgres_pool: asyncpg.Pool[Any], postgres_table: str) -> None:
     clock = FakeClock(START)
     notifier = Notifier(
         templates=registry(),
         channels=[ScriptedChannel("email")],
-        outbox=await outbox(pool, clock),
+        outbox=await outbox(postgres_pool, clock, postgres_table),
         clock=clock,
     )
     await notifier.send(note(dedupe_key="k1"))
@@ -236,7 +255,7 @@ async def test_purge(pool: asyncpg.Pool[Any]) -> None:
 async def test_run_survives_an_outage_and_delivers_after_it(postgres_server: PostgresServer) -> None:
     clock = FakeClock(START)
     email = ScriptedChannel("email")
-    async with await PostgresOutbox.connect(postgres_server.dsn, clock=clock, table_prefix="r_") as box:
+    async with await PostgresOutbox.connect(postgres_server.dsn, clock=clock, table="r") as box:
         await box.create_schema()
         notifier = Notifier(templates=registry(), channels=[email], outbox=box, clock=clock)
         postgres_server.stop()
@@ -293,7 +312,7 @@ async def test_duplicates_per_postgres_crash_are_bounded_by_concurrency(
         tls_context=mail_server.client_tls,
         pool_size=concurrency,
     )
-    async with await PostgresOutbox.connect(postgres_server.dsn, clock=clock, table_prefix="k_") as box, smtp:
+    async with await PostgresOutbox.connect(postgres_server.dsn, clock=clock, table="k") as box, smtp:
         await box.create_schema()
         notifier = Notifier(templates=templates, channels=[smtp], outbox=box, clock=clock)
         for i in range(500):
@@ -305,7 +324,7 @@ async def test_duplicates_per_postgres_crash_are_bounded_by_concurrency(
             try:
                 if await worker.drain() == 0:
                     break
-            except StoreUnavailableError:
+            except NotificationsUnavailableError:
                 crashes += 1
                 await asyncio.sleep(0.2)  # a worker that kept sending would show it here
                 received = len(mail_server.handler.ids())

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from buttress.notifications import (
     ANY,
     DigestRule,
-    NotificationConfigurationError,
+    NotificationsConfigurationError,
     PreferenceDefaults,
     Preferences,
     QuietWindow,
@@ -121,21 +121,21 @@ def test_round_trip_through_a_dict() -> None:
 
 
 def test_bad_preferences_are_refused() -> None:
-    with pytest.raises(NotificationConfigurationError, match="timezone"):
+    with pytest.raises(NotificationsConfigurationError, match="timezone"):
         Preferences("u", timezone="Mars/Olympus")
-    with pytest.raises(NotificationConfigurationError, match="user_id"):
+    with pytest.raises(NotificationsConfigurationError, match="user_id"):
         Preferences("")
-    with pytest.raises(NotificationConfigurationError, match="choices"):
+    with pytest.raises(NotificationsConfigurationError, match="choices"):
         Preferences("u", choices={("email",): True})  # type: ignore[dict-item]
-    with pytest.raises(NotificationConfigurationError, match="choices"):
+    with pytest.raises(NotificationsConfigurationError, match="choices"):
         Preferences("u", choices={("email", "x"): "yes"})  # type: ignore[dict-item]
-    with pytest.raises(NotificationConfigurationError, match="weekday"):
+    with pytest.raises(NotificationsConfigurationError, match="weekday"):
         QuietWindow(7, time(1), time(2))
-    with pytest.raises(NotificationConfigurationError, match="weekday"):
+    with pytest.raises(NotificationsConfigurationError, match="weekday"):
         QuietWindow(True, time(1), time(2))  # type: ignore[arg-type]
-    with pytest.raises(NotificationConfigurationError, match="start"):
+    with pytest.raises(NotificationsConfigurationError, match="start"):
         QuietWindow(1, time(1, tzinfo=UTC), time(2))
-    with pytest.raises(NotificationConfigurationError, match="quiet_hours"):
+    with pytest.raises(NotificationsConfigurationError, match="quiet_hours"):
         Preferences("u", quiet_hours=((1, time(1), time(2)),))  # type: ignore[arg-type]
 
 
@@ -248,9 +248,9 @@ def test_property_fixed_digest_windows_partition_time(now: datetime, minutes: in
 
 
 def test_bad_digest_rules() -> None:
-    with pytest.raises(NotificationConfigurationError, match="exactly one"):
+    with pytest.raises(NotificationsConfigurationError, match="exactly one"):
         DigestRule("k", "t")
-    with pytest.raises(NotificationConfigurationError, match="exactly one"):
+    with pytest.raises(NotificationsConfigurationError, match="exactly one"):
         DigestRule("k", "t", window=timedelta(hours=1), at=time(8))
-    with pytest.raises(NotificationConfigurationError, match="window"):
+    with pytest.raises(NotificationsConfigurationError, match="window"):
         DigestRule("k", "t", window=timedelta(0))

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from buttress.notifications import (
     DigestRule,
-    NotificationConfigurationError,
+    NotificationsConfigurationError,
     Preferences,
     QuietWindow,
     Verdict,
@@ -167,7 +167,7 @@ def scenarios(draw: st.DrawFn) -> tuple[str, datetime, list[QuietWindow]]:
 def check(zone_name: str, now: datetime, quiet: list[QuietWindow]) -> None:
     try:
         prefs = Preferences("u", timezone=zone_name, quiet_hours=tuple(quiet))
-    except NotificationConfigurationError:
+    except NotificationsConfigurationError:
         assume(False)  # the windows cover the whole week
         raise
     zone = ZoneInfo(zone_name)
@@ -244,9 +244,9 @@ def test_whole_day_windows_and_whole_week_coverage() -> None:
     prefs = Preferences("u", timezone="Europe/Berlin", quiet_hours=(day,))
     # Wednesday 2024-06-05 08:00 CEST to Thursday 08:00 CEST.
     assert prefs.quiet_until(datetime(2024, 6, 5, 6, 0, tzinfo=UTC)) == datetime(2024, 6, 6, 6, 0, tzinfo=UTC)
-    with pytest.raises(NotificationConfigurationError, match="whole week"):
+    with pytest.raises(NotificationsConfigurationError, match="whole week"):
         Preferences("u", quiet_hours=QuietWindow.daily(time(9), time(9)))
-    with pytest.raises(NotificationConfigurationError, match="whole week"):
+    with pytest.raises(NotificationsConfigurationError, match="whole week"):
         Preferences("u", quiet_hours=W.daily(time(0), time(12)) + W.daily(time(12), time(0)))
     # One free minute a week is enough.
     Preferences("u", quiet_hours=(*W.daily(time(0), time(0), weekdays=range(6)), W(6, time(0), time(23, 59))))

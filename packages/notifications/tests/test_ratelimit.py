@@ -14,13 +14,14 @@ from hypothesis import strategies as st
 from buttress.notifications import (
     DeliveryWorker,
     MemoryRateLimiter,
-    NotificationConfigurationError,
+    NotificationsConfigurationError,
     NotificationStatus,
+    NotificationsTypeError,
+    NotificationsUnavailableError,
     Notifier,
     Rate,
     Recipient,
     RedisRateLimiter,
-    StoreUnavailableError,
 )
 from buttress.testing import FakeClock, RedisServer
 
@@ -121,18 +122,18 @@ async def test_redis_gone_is_store_unavailable(redis_server: RedisServer) -> Non
     async with RedisRateLimiter.from_url(redis_server.url) as limiter:
         assert await limiter.acquire("k", Rate(1, 1)) == 0.0
         redis_server.stop()
-        with pytest.raises(StoreUnavailableError):
+        with pytest.raises(NotificationsUnavailableError):
             await limiter.acquire("k", Rate(1, 1))
 
 
 async def test_bad_keys_and_rates() -> None:
     limiter = MemoryRateLimiter()
-    with pytest.raises(NotificationConfigurationError, match="key"):
+    with pytest.raises(NotificationsConfigurationError, match="key"):
         await limiter.acquire("has\nnewline", Rate(1, 1))
-    with pytest.raises(NotificationConfigurationError, match="key"):
+    with pytest.raises(NotificationsConfigurationError, match="key"):
         await limiter.acquire("", Rate(1, 1))
     assert await limiter.acquire("recipient:Ann Smith", Rate(1, 1)) == 0.0  # any recipient id is a key
-    with pytest.raises(NotificationConfigurationError, match="rate"):
+    with pytest.raises(NotificationsTypeError, match="rate"):
         await limiter.acquire("k", 5)  # type: ignore[arg-type]
 
 
@@ -147,7 +148,7 @@ async def test_a_limiter_outage_puts_the_unsent_batch_back(redis_server: RedisSe
     async with RedisRateLimiter.from_url(redis_server.url) as limiter:
         worker = DeliveryWorker(notifier, limiter=limiter, recipient_rate=Rate(100, 1), concurrency=1)
         redis_server.stop()
-        with pytest.raises(StoreUnavailableError):
+        with pytest.raises(NotificationsUnavailableError):
             await worker.run_once()
         assert email.sent == []
         assert await notifier.outbox.counts() == {NotificationStatus.PENDING: 5}

@@ -13,8 +13,9 @@ from buttress.notifications import (
     Email,
     Message,
     Notification,
-    NotificationConfigurationError,
+    NotificationsConfigurationError,
     NotificationStatus,
+    NotificationsTypeError,
     Notifier,
     PermanentDeliveryError,
     Recipient,
@@ -174,17 +175,17 @@ async def test_through_the_notifier_and_worker(mail_server: MailServer, fake_clo
 
 
 def test_bad_configuration_is_refused() -> None:
-    with pytest.raises(NotificationConfigurationError, match="security"):
+    with pytest.raises(NotificationsConfigurationError, match="security"):
         SmtpChannel("h", 25, sender="a@b.c", security="ssl")  # type: ignore[arg-type]
-    with pytest.raises(NotificationConfigurationError, match="pool_size"):
+    with pytest.raises(NotificationsConfigurationError, match="pool_size"):
         SmtpChannel("h", 25, sender="a@b.c", pool_size=0)
-    with pytest.raises(NotificationConfigurationError, match="sender"):
+    with pytest.raises(NotificationsConfigurationError, match="sender"):
         SmtpChannel("h", 25, sender="nobody")
-    with pytest.raises(NotificationConfigurationError, match="username"):
+    with pytest.raises(NotificationsConfigurationError, match="username"):
         SmtpChannel("h", 25, sender="a@b.c", username="u")
-    with pytest.raises(NotificationConfigurationError, match="to"):
+    with pytest.raises(NotificationsTypeError, match="to"):
         Email(to="a@b.c", subject="s", text="t")  # type: ignore[arg-type]
-    with pytest.raises(NotificationConfigurationError, match="headers"):
+    with pytest.raises(NotificationsConfigurationError, match="headers"):
         Email(to=("a@b.c",), subject="s", text="t", headers={"X": "a\r\nBcc: evil@x"})
     smtp = SmtpChannel("h", 25, sender="a@b.c")
     email = smtp.prepare(Message("n1", "u1", "a@b.c", Rendered("s", "t")))

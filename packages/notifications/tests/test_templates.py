@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from buttress.notifications import (
-    NotificationConfigurationError,
+    NotificationsConfigurationError,
+    NotificationsTypeError,
     Rendered,
     Template,
     TemplateContextError,
@@ -122,13 +123,13 @@ def test_wrong_context_and_unknown_template() -> None:
 
 
 def test_bad_template_definitions() -> None:
-    with pytest.raises(NotificationConfigurationError, match="context"):
+    with pytest.raises(NotificationsConfigurationError, match="context"):
         Template("t", dict, subject="s", text="t")  # type: ignore[type-var]
-    with pytest.raises(NotificationConfigurationError, match="name"):
+    with pytest.raises(NotificationsConfigurationError, match="name"):
         Template("bad name!", Order, subject="s", text="t")
-    with pytest.raises(NotificationConfigurationError, match="text"):
+    with pytest.raises(NotificationsTypeError, match="text"):
         Template("t", Order, subject="s", text=None)  # type: ignore[arg-type]
-    with pytest.raises(NotificationConfigurationError, match="template"):
+    with pytest.raises(NotificationsTypeError, match="template"):
         TemplateRegistry().register("order")  # type: ignore[arg-type]
 
 
@@ -180,9 +181,9 @@ def test_lookups_with_names_of_other_types_are_unknown() -> None:
         registry.get(["x"])  # type: ignore[arg-type]
     with pytest.raises(UnknownTemplateError):
         registry.render({"x": 1}, Order(number=1, name="x"))  # type: ignore[arg-type]
-    with pytest.raises(NotificationConfigurationError, match="filters"):
+    with pytest.raises(NotificationsConfigurationError, match="filters"):
         TemplateRegistry(filters={"not a name": str.upper})
-    with pytest.raises(NotificationConfigurationError, match="filters"):
+    with pytest.raises(NotificationsConfigurationError, match="filters"):
         TemplateRegistry(filters={"f": "upper"})  # type: ignore[dict-item]
 
 

@@ -19,8 +19,9 @@ from buttress.notifications import (
     MemoryPushSubscriptionStore,
     Message,
     Notification,
-    NotificationConfigurationError,
+    NotificationsConfigurationError,
     NotificationStatus,
+    NotificationsTypeError,
     Notifier,
     PermanentDeliveryError,
     PostgresPushSubscriptionStore,
@@ -37,7 +38,7 @@ from buttress.notifications import (
 from buttress.notifications._webpush import b64url, unb64url
 from buttress.testing import FakeClock
 
-from .conftest import HttpRequest, HttpServer, table_prefix
+from .conftest import HttpRequest, HttpServer
 from .test_templates import Order
 
 
@@ -177,11 +178,11 @@ async def test_through_the_worker_a_410_fails_over_to_email(
 
 def test_bad_subscriptions_and_keys() -> None:
     good = Browser("https://push.example.com/x").subscription
-    with pytest.raises(NotificationConfigurationError, match="endpoint"):
+    with pytest.raises(NotificationsConfigurationError, match="endpoint"):
         PushSubscription("ftp://x", good.p256dh, good.auth)
-    with pytest.raises(NotificationConfigurationError, match="p256dh"):
+    with pytest.raises(NotificationsConfigurationError, match="p256dh"):
         PushSubscription("https://x", "not-a-key", good.auth)
-    with pytest.raises(NotificationConfigurationError, match="auth"):
+    with pytest.raises(NotificationsConfigurationError, match="auth"):
         PushSubscription("https://x", good.p256dh, b64url(b"short"))
     assert (
         PushSubscription.from_json(
@@ -189,11 +190,11 @@ def test_bad_subscriptions_and_keys() -> None:
         )
         == good
     )
-    with pytest.raises(NotificationConfigurationError, match="subscription"):
+    with pytest.raises(NotificationsConfigurationError, match="subscription"):
         PushSubscription.from_json({"endpoint": "https://x"})
-    with pytest.raises(NotificationConfigurationError, match="subject"):
+    with pytest.raises(NotificationsConfigurationError, match="subject"):
         VapidKey.generate(subject="ops@example.com")
-    with pytest.raises(NotificationConfigurationError, match="private_key"):
+    with pytest.raises(NotificationsConfigurationError, match="private_key"):
         VapidKey(ec.generate_private_key(ec.SECP384R1()), subject="mailto:a@b.c")
     pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -209,8 +210,10 @@ def test_a_long_body_is_cut_to_fit_one_record() -> None:
 
 
 @pytest.mark.postgres
-async def test_postgres_subscription_store_and_410(http_server: HttpServer, pool: asyncpg.Pool[Any]) -> None:
-    store = PostgresPushSubscriptionStore(pool, table_prefix=table_prefix())
+async def test_postgres_subscription_store_and_410(
+    http_server: HttpServer, postgres_pool: asyncpg.Pool[Any], postgres_table: str
+) -> None:
+    store = PostgresPushSubscriptionStore(postgres_pool, table=postgres_table)
     await store.create_schema()
     http_server.routes["/gone"] = status_route(410)
     http_server.routes["/live"] = status_route(201)
@@ -228,5 +231,5 @@ async def test_postgres_subscription_store_and_410(http_server: HttpServer, pool
     assert sorted(r.ok for r in results) == [False, True]
     assert await store.subscriptions("alice") == [live.subscription]
     assert await store.remove(gone.subscription.endpoint) is False
-    with pytest.raises(NotificationConfigurationError, match="subscription"):
+    with pytest.raises(NotificationsTypeError, match="subscription"):
         await store.add("alice", {"endpoint": "x"})  # type: ignore[arg-type]

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from buttress.core import lazy_exports
+
 from ._channels import Message, NotificationChannel, RecipientResult
 from ._digest import DigestRule
 from ._model import DigestContext, DigestEntry, Job, Notification, NotificationStatus, Recipient, Rendered
@@ -47,15 +49,17 @@ from ._preferences import (
 )
 from ._ratelimit import MemoryRateLimiter, Rate, RateLimiter
 from ._templates import Template, TemplateRegistry
+from ._version import __version__
 from .exceptions import (
     DeliveryError,
     InvalidAddressError,
     MissingExtraError,
-    NotificationConfigurationError,
     NotificationNotFoundError,
+    NotificationsConfigurationError,
     NotificationsError,
+    NotificationsTypeError,
+    NotificationsUnavailableError,
     PermanentDeliveryError,
-    StoreUnavailableError,
     SubscriptionGoneError,
     TemplateContextError,
     TemplateDefinitionError,
@@ -82,7 +86,6 @@ if TYPE_CHECKING:
         WebPushChannel,
     )
 
-__version__ = "0.1.0"
 
 __all__ = [
     "ANY",
@@ -106,10 +109,12 @@ __all__ = [
     "MissingExtraError",
     "Notification",
     "NotificationChannel",
-    "NotificationConfigurationError",
     "NotificationNotFoundError",
     "NotificationStatus",
+    "NotificationsConfigurationError",
     "NotificationsError",
+    "NotificationsTypeError",
+    "NotificationsUnavailableError",
     "Notifier",
     "Outbox",
     "PermanentDeliveryError",
@@ -133,7 +138,6 @@ __all__ = [
     "SmsChannel",
     "SmsProvider",
     "SmtpChannel",
-    "StoreUnavailableError",
     "SubscriptionGoneError",
     "Template",
     "TemplateContextError",
@@ -155,36 +159,29 @@ __all__ = [
     "decide",
 ]
 
-# Names that need an extra, and the private module that holds each.
-_LAZY = {
-    "AppriseChannel": "_apprise",
-    "AppriseMessage": "_apprise",
-    "Sms": "_http",
-    "SmsChannel": "_http",
-    "SmsProvider": "_http",
-    "TwilioSmsProvider": "_http",
-    "WebhookChannel": "_http",
-    "WebhookPost": "_http",
-    "PostgresOutbox": "_postgres",
-    "PostgresPreferenceStore": "_postgres",
-    "PostgresPushSubscriptionStore": "_push_postgres",
-    "RedisRateLimiter": "_redis",
-    "Email": "_smtp",
-    "SmtpChannel": "_smtp",
-    "MemoryPushSubscriptionStore": "_webpush",
-    "PushSubscription": "_webpush",
-    "PushSubscriptionStore": "_webpush",
-    "VapidKey": "_webpush",
-    "WebPush": "_webpush",
-    "WebPushChannel": "_webpush",
-}
-
-
-def __getattr__(name: str) -> object:
-    # Channels and backends load on first use, so the core needs no extra.
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'buttress.notifications' has no attribute {name!r}")
-    from importlib import import_module  # noqa: PLC0415
-
-    return getattr(import_module(f"{__name__}.{module}"), name)
+# Channels and backends load on first use, so the core needs no extra.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "AppriseChannel": "_apprise",
+        "AppriseMessage": "_apprise",
+        "Sms": "_http",
+        "SmsChannel": "_http",
+        "SmsProvider": "_http",
+        "TwilioSmsProvider": "_http",
+        "WebhookChannel": "_http",
+        "WebhookPost": "_http",
+        "PostgresOutbox": "_postgres",
+        "PostgresPreferenceStore": "_postgres",
+        "PostgresPushSubscriptionStore": "_push_postgres",
+        "RedisRateLimiter": "_redis",
+        "Email": "_smtp",
+        "SmtpChannel": "_smtp",
+        "MemoryPushSubscriptionStore": "_webpush",
+        "PushSubscription": "_webpush",
+        "PushSubscriptionStore": "_webpush",
+        "VapidKey": "_webpush",
+        "WebPush": "_webpush",
+        "WebPushChannel": "_webpush",
+    },
+)

@@ -13,7 +13,8 @@ from ._model import check_name
 from .exceptions import (
     InvalidAddressError,
     MissingExtraError,
-    NotificationConfigurationError,
+    NotificationsConfigurationError,
+    NotificationsTypeError,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
@@ -44,8 +45,12 @@ class AppriseMessage:
             raise InvalidAddressError("Apprise URL", url, "must be one schema://... URL without spaces")
         for part in ("title", "body"):
             value = getattr(self, part)
-            if not isinstance(value, str) or unsafe_text(value.replace("\n", " ").replace("\t", " ")):
-                raise NotificationConfigurationError(part, type(value).__name__, "must be text without NUL")
+            if not isinstance(value, str):
+                raise NotificationsTypeError(part, "a str", value)
+            if unsafe_text(value.replace("\n", " ").replace("\t", " ")):
+                raise NotificationsConfigurationError(
+                    part, "<text>", "must be text without NUL or control characters", show_value=False
+                )
 
 
 def _target(url: str, *, throttle: bool = True) -> apprise.Apprise | None:
@@ -85,11 +90,11 @@ class AppriseChannel:
             or isinstance(concurrency, bool)
             or not 1 <= concurrency <= _MAX_THREADS
         ):
-            raise NotificationConfigurationError(
+            raise NotificationsConfigurationError(
                 "concurrency", concurrency, f"must be an int from 1 to {_MAX_THREADS}"
             )
         if not isinstance(throttle, bool):
-            raise NotificationConfigurationError("throttle", type(throttle).__name__, "must be a bool")
+            raise NotificationsTypeError("throttle", "a bool", throttle)
         self._name = check_name("name", name)
         self._slots = asyncio.Semaphore(concurrency)
         self._throttle = throttle
@@ -106,7 +111,7 @@ class AppriseChannel:
             InvalidAddressError: The address is not exactly one Apprise URL Apprise understands.
         """
         if not isinstance(message, Message):
-            raise NotificationConfigurationError("message", type(message).__name__, "must be a Message")
+            raise NotificationsTypeError("message", "a Message", message)
         payload = AppriseMessage(message.address, message.content.subject, message.content.text)
         if _target(payload.url) is None:
             raise InvalidAddressError("Apprise URL", payload.url, "is not one URL of a service Apprise knows")
@@ -115,9 +120,7 @@ class AppriseChannel:
     async def deliver(self, payload: AppriseMessage) -> list[RecipientResult]:
         """Notify in a thread; one result."""
         if not isinstance(payload, AppriseMessage):
-            raise NotificationConfigurationError(
-                "payload", type(payload).__name__, "must be an AppriseMessage"
-            )
+            raise NotificationsTypeError("payload", "an AppriseMessage", payload)
         target = _target(payload.url, throttle=self._throttle)
         if target is None:
             return [

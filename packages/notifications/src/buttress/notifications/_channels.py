@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ._model import Rendered
-from .exceptions import DeliveryError, NotificationConfigurationError
+from .exceptions import DeliveryError, NotificationsTypeError
 
 __all__ = ["Message", "NotificationChannel", "RecipientResult"]
 
@@ -27,11 +27,9 @@ class Message:
     def __post_init__(self) -> None:
         for name in ("notification_id", "recipient_id", "address"):
             if not isinstance(getattr(self, name), str):
-                raise NotificationConfigurationError(
-                    name, type(getattr(self, name)).__name__, "must be a string"
-                )
+                raise NotificationsTypeError(name, "a string", getattr(self, name))
         if not isinstance(self.content, Rendered):
-            raise NotificationConfigurationError("content", type(self.content).__name__, "must be Rendered")
+            raise NotificationsTypeError("content", "Rendered", self.content)
 
 
 @dataclass(frozen=True, slots=True)

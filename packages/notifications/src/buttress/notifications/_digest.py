@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from ._model import check_id, check_instant, check_name
 from ._wallclock import first_instant
-from .exceptions import NotificationConfigurationError
+from .exceptions import NotificationsConfigurationError, NotificationsTypeError
 
 __all__ = ["DigestRule"]
 
@@ -42,15 +42,15 @@ class DigestRule:
         check_name("key", self.key)
         check_name("template", self.template)
         if (self.window is None) == (self.at is None):
-            raise NotificationConfigurationError("window", self.window, "give exactly one of window and at")
+            raise NotificationsConfigurationError("window", self.window, "give exactly one of window and at")
         if self.window is not None and (
             not isinstance(self.window, timedelta) or not _MIN_WINDOW <= self.window <= _MAX_WINDOW
         ):
-            raise NotificationConfigurationError(
+            raise NotificationsConfigurationError(
                 "window", self.window, "must be a timedelta from 1 second to 366 days"
             )
         if self.at is not None and (not isinstance(self.at, time) or self.at.tzinfo is not None):
-            raise NotificationConfigurationError(
+            raise NotificationsConfigurationError(
                 "at", self.at, "must be a naive datetime.time (local wall time)"
             )
 
@@ -58,7 +58,7 @@ class DigestRule:
         """The end (UTC) of the window that ``now`` falls in: the next boundary strictly after ``now``."""
         check_instant("now", now)
         if not isinstance(zone, ZoneInfo):
-            raise NotificationConfigurationError("zone", type(zone).__name__, "must be a ZoneInfo")
+            raise NotificationsTypeError("zone", "a ZoneInfo", zone)
         now = now.astimezone(UTC)
         if self.window is not None:
             windows = (now - _EPOCH) // self.window

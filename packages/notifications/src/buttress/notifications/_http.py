@@ -6,7 +6,9 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol, Self
+from typing import Any, Final, Protocol
+
+from buttress.core import AsyncResource, Owned, connection_errors
 
 from ._address import check_line, check_phone, check_url, unsafe_text
 from ._channels import Message, RecipientResult
@@ -14,7 +16,8 @@ from ._model import check_name
 from .exceptions import (
     DeliveryError,
     MissingExtraError,
-    NotificationConfigurationError,
+    NotificationsConfigurationError,
+    NotificationsTypeError,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
@@ -27,6 +30,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the bare session
 __all__ = ["Sms", "SmsChannel", "SmsProvider", "TwilioSmsProvider", "WebhookChannel", "WebhookPost"]
 
 MAX_SMS: int = 1600
+_UNREACHABLE: Final = connection_errors("httpx")
 _SID: Final = re.compile(r"[A-Za-z0-9]{1,64}")
 _TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")  # RFC 9110 field-name
 
@@ -41,20 +45,28 @@ def _surrogate(text: str) -> bool:
 
 def _check_client(client: object) -> None:
     if client is not None and not isinstance(client, httpx.AsyncClient):
-        raise NotificationConfigurationError("client", type(client).__name__, "must be an httpx.AsyncClient")
+        raise NotificationsTypeError("client", "an httpx.AsyncClient", client)
+
+
+def _own_client(client: httpx.AsyncClient | None) -> Owned[httpx.AsyncClient]:
+    """The application's client (borrowed), or a new one this object owns and closes."""
+    if client is not None:
+        return Owned(client)
+    made = httpx.AsyncClient(timeout=30)
+    return Owned(made, made.aclose)
 
 
 def _check_headers(headers: object) -> dict[str, str]:
     if headers is None:
         return {}
     if not isinstance(headers, Mapping):
-        raise NotificationConfigurationError("headers", type(headers).__name__, "must map names to values")
+        raise NotificationsTypeError("headers", "a mapping of names to values", headers)
     checked: dict[str, str] = {}
     for name, value in headers.items():
         if not isinstance(name, str) or not _TOKEN.fullmatch(name):
-            raise NotificationConfigurationError("headers", "<name>", "names must be HTTP tokens")
+            raise NotificationsConfigurationError("headers", "<name>", "names must be HTTP tokens")
         if not isinstance(value, str) or not value.isascii() or unsafe_text(value) is not None:
-            raise NotificationConfigurationError(
+            raise NotificationsConfigurationError(
                 "headers", name, "values must be ASCII without control characters", show_value=False
             )
         checked[name] = value
@@ -81,9 +93,9 @@ class Sms:
         check_phone(self.to)
         if not isinstance(self.body, str) or not self.body or len(self.body) > MAX_SMS:
             shown = len(self.body) if isinstance(self.body, str) else type(self.body).__name__
-            raise NotificationConfigurationError("body", shown, f"must be 1-{MAX_SMS} characters")
+            raise NotificationsConfigurationError("body", shown, f"must be 1-{MAX_SMS} characters")
         if "\x00" in self.body or _surrogate(self.body):
-            raise NotificationConfigurationError("body", "<body>", "must not contain NUL or lone surrogates")
+            raise NotificationsConfigurationError("body", "<body>", "must not contain NUL or lone surrogates")
 
 
 class SmsProvider(Protocol):
@@ -98,7 +110,7 @@ class SmsProvider(Protocol):
         ...
 
 
-class TwilioSmsProvider:
+class TwilioSmsProvider(AsyncResource):
     """An `SmsProvider` for APIs shaped like Twilio's: a form POST to ``/Accounts/<sid>/Messages.json``.
 
     Args:
@@ -118,12 +130,13 @@ class TwilioSmsProvider:
         base_url: str = "https://api.twilio.com/2010-04-01",
         client: httpx.AsyncClient | None = None,
     ) -> None:
+        super().__init__()
         if not isinstance(account_sid, str) or not _SID.fullmatch(account_sid):
-            raise NotificationConfigurationError(
+            raise NotificationsConfigurationError(
                 "account_sid", "<sid>", "must be letters and digits (the account id)", show_value=False
             )
         if not isinstance(auth_token, str) or not auth_token or unsafe_text(auth_token) is not None:
-            raise NotificationConfigurationError(
+            raise NotificationsConfigurationError(
                 "auth_token", "<secret>", "must be a string without control characters", show_value=False
             )
         check_line("sender", sender, max_length=200)
@@ -132,19 +145,20 @@ class TwilioSmsProvider:
         self._url = f"{base_url.rstrip('/')}/Accounts/{account_sid}/Messages.json"
         self._auth = httpx.BasicAuth(account_sid, auth_token)
         self._sender = sender
-        self._client = client or httpx.AsyncClient(timeout=30)
-        self._owned = client is None
+        self._client = _own_client(client)
 
     async def send(self, sms: Sms) -> str:
         """POST ``To``, ``From`` and ``Body``; return the ``sid`` the provider answers with."""
         if not isinstance(sms, Sms):
-            raise NotificationConfigurationError("sms", type(sms).__name__, "must be an Sms")
+            raise NotificationsTypeError("sms", "an Sms", sms)
         try:
-            response = await self._client.post(
+            response = await self._client.value.post(
                 self._url, data={"To": sms.to, "From": self._sender, "Body": sms.body}, auth=self._auth
             )
-        except httpx.HTTPError as exc:
+        except _UNREACHABLE as exc:
             raise TransientDeliveryError("sms", f"provider unreachable: {type(exc).__name__}") from None
+        except httpx.HTTPError as exc:
+            raise TransientDeliveryError("sms", f"provider request failed: {type(exc).__name__}") from None
         error = http_error("sms", response.status_code, "the SMS provider")
         if error is not None:
             raise error
@@ -153,16 +167,8 @@ class TwilioSmsProvider:
         except (ValueError, KeyError, TypeError):
             return ""
 
-    async def aclose(self) -> None:
-        """Close the HTTP client if the provider made it."""
-        if self._owned:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+    async def _aclose(self) -> None:
+        await self._client.release()
 
 
 class SmsChannel:
@@ -175,9 +181,7 @@ class SmsChannel:
 
     def __init__(self, provider: SmsProvider, *, name: str = "sms") -> None:
         if not callable(getattr(provider, "send", None)):
-            raise NotificationConfigurationError(
-                "provider", type(provider).__name__, "must have async send(sms)"
-            )
+            raise NotificationsTypeError("provider", "an object with async send(sms)", provider)
         self._provider = provider
         self._name = check_name("name", name)
 
@@ -193,13 +197,13 @@ class SmsChannel:
             InvalidAddressError: The address is not one E.164 number.
         """
         if not isinstance(message, Message):
-            raise NotificationConfigurationError("message", type(message).__name__, "must be a Message")
+            raise NotificationsTypeError("message", "a Message", message)
         return Sms(to=message.address, body=message.content.text[:MAX_SMS])
 
     async def deliver(self, payload: Sms) -> list[RecipientResult]:
         """Send it; one result."""
         if not isinstance(payload, Sms):
-            raise NotificationConfigurationError("payload", type(payload).__name__, "must be an Sms")
+            raise NotificationsTypeError("payload", "an Sms", payload)
         try:
             await self._provider.send(payload)
         except DeliveryError as exc:
@@ -213,7 +217,7 @@ class WebhookPost:
 
     Raises:
         InvalidAddressError: ``url`` is not one http(s) URL with a host and no credentials.
-        NotificationConfigurationError: ``body`` cannot be written as JSON.
+        NotificationsConfigurationError: ``body`` cannot be written as JSON.
     """
 
     url: str
@@ -223,13 +227,13 @@ class WebhookPost:
     def __post_init__(self) -> None:
         check_url(self.url, kind="webhook URL", https_only=False)
         if not isinstance(self.body, Mapping):
-            raise NotificationConfigurationError("body", type(self.body).__name__, "must be a mapping")
+            raise NotificationsTypeError("body", "a mapping", self.body)
         try:
             content = json.dumps(
                 self.body, ensure_ascii=False, separators=(",", ":"), allow_nan=False
             ).encode()
         except (TypeError, ValueError, RecursionError) as exc:
-            raise NotificationConfigurationError(
+            raise NotificationsConfigurationError(
                 "body", type(exc).__name__, "cannot be written as JSON (or holds a lone surrogate)"
             ) from None
         object.__setattr__(self, "content", content)
@@ -246,7 +250,7 @@ def default_body(message: Message) -> dict[str, Any]:
     }
 
 
-class WebhookChannel:
+class WebhookChannel(AsyncResource):
     """POST each notification as JSON to the recipient's URL (a chat incoming webhook, your own service).
 
     Args:
@@ -264,13 +268,13 @@ class WebhookChannel:
         client: httpx.AsyncClient | None = None,
         name: str = "webhook",
     ) -> None:
+        super().__init__()
         if not callable(body):
-            raise NotificationConfigurationError("body", type(body).__name__, "must be a callable")
+            raise NotificationsTypeError("body", "a callable", body)
         self._body = body
         self._headers = {"content-type": "application/json", **_check_headers(headers)}
         _check_client(client)
-        self._client = client or httpx.AsyncClient(timeout=30)
-        self._owned = client is None
+        self._client = _own_client(client)
         self._name = check_name("name", name)
 
     @property
@@ -283,34 +287,30 @@ class WebhookChannel:
 
         Raises:
             InvalidAddressError: The address is not one http(s) URL with a host and no credentials.
-            NotificationConfigurationError: The body builder's result cannot be written as JSON.
+            NotificationsConfigurationError: The body builder's result cannot be written as JSON.
         """
         if not isinstance(message, Message):
-            raise NotificationConfigurationError("message", type(message).__name__, "must be a Message")
+            raise NotificationsTypeError("message", "a Message", message)
         check_url(message.address, kind="webhook URL", https_only=False)
         return WebhookPost(url=message.address, body=self._body(message))
 
     async def deliver(self, payload: WebhookPost) -> list[RecipientResult]:
         """POST it; one result."""
         if not isinstance(payload, WebhookPost):
-            raise NotificationConfigurationError("payload", type(payload).__name__, "must be a WebhookPost")
+            raise NotificationsTypeError("payload", "a WebhookPost", payload)
         try:
-            response = await self._client.post(payload.url, content=payload.content, headers=self._headers)
-        except httpx.HTTPError as exc:
+            response = await self._client.value.post(
+                payload.url, content=payload.content, headers=self._headers
+            )
+        except _UNREACHABLE as exc:
             error: DeliveryError | None = TransientDeliveryError(
                 self._name, f"unreachable: {type(exc).__name__}"
             )
+        except httpx.HTTPError as exc:
+            error = TransientDeliveryError(self._name, f"request failed: {type(exc).__name__}")
         else:
             error = http_error(self._name, response.status_code, "the webhook")
         return [RecipientResult(payload.url, error)]
 
-    async def aclose(self) -> None:
-        """Close the HTTP client if the channel made it."""
-        if self._owned:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+    async def _aclose(self) -> None:
+        await self._client.release()

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from buttress.core import check_count, check_text
 
 from ._address import unsafe_text
-from .exceptions import InvalidAddressError, NotificationConfigurationError
+from .exceptions import InvalidAddressError, NotificationsConfigurationError, NotificationsTypeError
 
 __all__ = [
     "DigestContext",
@@ -27,7 +27,7 @@ __all__ = [
     "Rendered",
 ]
 
-_Config = NotificationConfigurationError
+_Config = NotificationsConfigurationError
 _MAX_JOB_TEXT: Final = 4096
 _MAX_ATTEMPTS: Final = 2**31 - 1
 _NAME: Final = re.compile(r"[A-Za-z0-9_.:\-]{1,100}")
@@ -37,23 +37,27 @@ _MAX_ADDRESS: Final = 4096
 
 def check_name(parameter: str, value: object) -> str:
     """Return ``value`` when it is a short identifier (letters, digits, ``_.:-``); raise otherwise."""
-    if not isinstance(value, str) or not _NAME.fullmatch(value):
-        shown = value if isinstance(value, str) and len(value) <= _MAX_ID else type(value).__name__
-        raise NotificationConfigurationError(parameter, shown, "must be 1-100 characters of [A-Za-z0-9_.:-]")
+    if not isinstance(value, str):
+        raise NotificationsTypeError(parameter, "a str", value)
+    if not _NAME.fullmatch(value):
+        shown = value if len(value) <= _MAX_ID else f"<{len(value)} characters>"
+        raise NotificationsConfigurationError(parameter, shown, "must be 1-100 characters of [A-Za-z0-9_.:-]")
     return value
 
 
 def check_instant(parameter: str, value: object) -> datetime:
     """Return ``value`` when it is a timezone-aware datetime; raise otherwise."""
-    if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise _Config(parameter, type(value).__name__, "must be a timezone-aware datetime")
+    if not isinstance(value, datetime):
+        raise NotificationsTypeError(parameter, "a timezone-aware datetime", value)
+    if value.utcoffset() is None:
+        raise NotificationsConfigurationError(parameter, value, "must be timezone-aware")
     return value
 
 
 def check_protocol(parameter: str, value: object, members: tuple[str, ...], protocol: str) -> None:
     """Raise unless ``value`` has every one of ``members`` (a structural check of a Protocol argument)."""
     if not all(hasattr(value, member) for member in members):
-        raise NotificationConfigurationError(parameter, type(value).__name__, f"must be a {protocol}")
+        raise NotificationsTypeError(parameter, f"a {protocol}", value)
 
 
 def check_mapping(parameter: str, value: object) -> dict[Any, Any]:
@@ -61,15 +65,17 @@ def check_mapping(parameter: str, value: object) -> dict[Any, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise NotificationConfigurationError(parameter, type(value).__name__, "must be a mapping")
+        raise NotificationsTypeError(parameter, "a mapping", value)
     return dict(value.items())
 
 
 def check_id(parameter: str, value: object, *, max_length: int = _MAX_ID) -> str:
     """Return ``value`` when it is 1-200 characters with no control character or lone surrogate."""
-    if not isinstance(value, str) or not value or len(value) > max_length or unsafe_text(value) is not None:
-        shown = value if isinstance(value, str) and len(value) <= max_length else type(value).__name__
-        raise NotificationConfigurationError(
+    if not isinstance(value, str):
+        raise NotificationsTypeError(parameter, "a str", value)
+    if not value or len(value) > max_length or unsafe_text(value) is not None:
+        shown = value if len(value) <= max_length else f"<{len(value)} characters>"
+        raise NotificationsConfigurationError(
             parameter,
             shown,
             f"must be 1-{max_length} characters, without control characters or lone surrogates",
@@ -96,7 +102,7 @@ class NotificationStatus(StrEnum):
 
     @classmethod
     def _missing_(cls, value: object) -> NotificationStatus:
-        raise NotificationConfigurationError(
+        raise NotificationsConfigurationError(
             "status",
             value if isinstance(value, str) and len(value) <= _MAX_ID else type(value).__name__,
             "must be one of " + ", ".join(s.value for s in cls),
@@ -140,8 +146,8 @@ class Recipient:
     def __post_init__(self) -> None:
         check_id("recipient.id", self.id)
         if not isinstance(self.addresses, Mapping):
-            raise NotificationConfigurationError(
-                "addresses", type(self.addresses).__name__, "must map channel names to addresses"
+            raise NotificationsTypeError(
+                "addresses", "a mapping of channel names to addresses", self.addresses
             )
         addresses: dict[str, str] = {}
         for channel, address in self.addresses.items():
@@ -185,20 +191,16 @@ class Notification[TContext: BaseModel]:
 
     def __post_init__(self) -> None:
         if not isinstance(self.recipient, Recipient):
-            raise NotificationConfigurationError(
-                "recipient", type(self.recipient).__name__, "must be a Recipient"
-            )
+            raise NotificationsTypeError("recipient", "a Recipient", self.recipient)
         check_name("category", self.category)
         check_name("template", self.template)
         if not isinstance(self.context, BaseModel):
-            raise NotificationConfigurationError(
-                "context", type(self.context).__name__, "must be a pydantic model instance"
-            )
+            raise NotificationsTypeError("context", "a pydantic model instance", self.context)
         if self.dedupe_key is not None:
             check_id("dedupe_key", self.dedupe_key)
         check_id("id", self.id)
         if not isinstance(self.critical, bool):
-            raise NotificationConfigurationError("critical", type(self.critical).__name__, "must be a bool")
+            raise NotificationsTypeError("critical", "a bool", self.critical)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +215,14 @@ class Rendered:
         for part in ("subject", "text", "html"):
             value = getattr(self, part)
             if value is not None or part != "html":
-                check_text(part, value, allow_empty=True, show_value=False, error=_Config)
+                check_text(
+                    part,
+                    value,
+                    allow_empty=True,
+                    show_value=False,
+                    error=_Config,
+                    type_error=NotificationsTypeError,
+                )
 
 
 class DigestEntry(BaseModel):
@@ -269,28 +278,34 @@ class Job:
     def __post_init__(self) -> None:
         # Checked here, so a job built by hand cannot carry what the outbox's database refuses.
         for name in ("id", "notification_id", "recipient_id", "channel", "category"):
-            check_text(name, getattr(self, name), max_bytes=_MAX_JOB_TEXT, error=_Config)
+            check_text(
+                name,
+                getattr(self, name),
+                max_bytes=_MAX_JOB_TEXT,
+                error=_Config,
+                type_error=NotificationsTypeError,
+            )
         for name in _OPTIONAL_TEXT:
             value = getattr(self, name)
             if value is not None:
-                check_text(name, value, allow_empty=True, error=_Config)
+                check_text(name, value, allow_empty=True, error=_Config, type_error=NotificationsTypeError)
         if not isinstance(self.content, Rendered):
-            raise _Config("content", type(self.content).__name__, "must be Rendered")
+            raise NotificationsTypeError("content", "Rendered", self.content)
         for name in ("created_at", "available_at", "lease_until"):
             value = getattr(self, name)
             if value is not None or name != "lease_until":
                 check_instant(name, value)
         if not isinstance(self.status, NotificationStatus):
-            raise _Config("status", type(self.status).__name__, "must be a NotificationStatus")
+            raise NotificationsTypeError("status", "a NotificationStatus", self.status)
         if not isinstance(self.critical, bool):
-            raise _Config("critical", type(self.critical).__name__, "must be a bool")
+            raise NotificationsTypeError("critical", "a bool", self.critical)
         check_count("attempts", self.attempts, maximum=_MAX_ATTEMPTS, error=_Config)
 
     def but(self, **changes: object) -> Job:
         """Return a copy with ``changes``.
 
         Raises:
-            NotificationConfigurationError: A change names no field of `Job`, or has a bad value.
+            NotificationsConfigurationError: A change names no field of `Job`, or has a bad value.
         """
         unknown = sorted(set(changes) - _JOB_FIELDS)
         if unknown:

@@ -17,6 +17,17 @@ from buttress.core import Clock, check_count, check_seconds
 
 from ._channels import Message, NotificationChannel, RecipientResult
 from ._digest import DigestRule
+from ._metrics import (
+    CLAIMS,
+    DEAD,
+    DECISIONS,
+    FAILED,
+    LEASE_LOSSES,
+    RATE_LIMIT_WAITS,
+    SEND_DURATION,
+    SENT,
+    channel_kind,
+)
 from ._model import (
     DigestContext,
     DigestEntry,
@@ -42,10 +53,11 @@ from ._templates import TemplateRegistry
 from .exceptions import (
     DeliveryError,
     InvalidAddressError,
-    NotificationConfigurationError,
+    NotificationsConfigurationError,
     NotificationsError,
+    NotificationsTypeError,
+    NotificationsUnavailableError,
     PermanentDeliveryError,
-    StoreUnavailableError,
     TemplateError,
     TransientDeliveryError,
     UnknownChannelError,
@@ -54,7 +66,7 @@ from .exceptions import (
 __all__ = ["DeliveryWorker", "Notifier", "RetryPolicy"]
 
 _log = logging.getLogger(__name__)
-_Config = NotificationConfigurationError
+_Config = NotificationsConfigurationError
 _MAX_BATCH: Final = 10_000
 _MAX_CONCURRENCY: Final = 1_000
 _MAX_LEASE: Final = 7 * 86_400.0
@@ -80,7 +92,7 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         delays: object = self.delays
         if isinstance(delays, str | bytes) or not isinstance(delays, Iterable):
-            raise _Config("delays", type(delays).__name__, "must be a sequence of seconds")
+            raise NotificationsTypeError("delays", "a sequence of seconds", delays)
         checked = tuple(
             check_seconds("delays", d, allow_zero=True, maximum=_MAX_DELAY, error=_Config) for d in delays
         )
@@ -133,12 +145,12 @@ class Notifier:
         clock: Clock | None = None,
     ) -> None:
         if not isinstance(templates, TemplateRegistry):
-            raise _Config("templates", type(templates).__name__, "must be a TemplateRegistry")
+            raise NotificationsTypeError("templates", "a TemplateRegistry", templates)
         self.templates = templates
         self.channels: dict[str, NotificationChannel[Any]] = {}
         given: object = channels
         if isinstance(given, str | bytes) or not isinstance(given, Iterable):
-            raise _Config("channels", type(given).__name__, "must be channels")
+            raise NotificationsTypeError("channels", "channels", given)
         for channel in channels:
             check_protocol("channels", channel, ("name", "prepare", "deliver"), "NotificationChannel")
             self.channels[check_name("channel.name", channel.name)] = channel
@@ -160,7 +172,7 @@ class Notifier:
         for primary, secondary in self.failover.items():
             for name in (primary, secondary):
                 if not isinstance(name, str):
-                    raise _Config("failover", type(name).__name__, "must name channels")
+                    raise NotificationsTypeError("failover", "channel names", name)
                 if name not in self.channels:
                     raise UnknownChannelError(name)
 
@@ -179,7 +191,7 @@ class Notifier:
                 valid address for its channel. Nothing was stored.
         """
         if not isinstance(notification, Notification):
-            raise _Config("notification", type(notification).__name__, "must be a Notification")
+            raise NotificationsTypeError("notification", "a Notification", notification)
         recipient = notification.recipient
         names = self._channel_names(recipient.addresses, channels)
         content = self.templates.render(notification.template, notification.context)
@@ -191,18 +203,22 @@ class Notifier:
         preferences = await self.preferences.get(recipient.id)
         zone = preferences.zone if preferences is not None else _UTC_ZONE
         now = self.clock.now()
-        jobs = [self._job(notification, name, content, preferences, zone, now) for name in names]
-        return await self.outbox.enqueue(jobs)
+        decided = [self._job(notification, name, content, preferences, zone, now) for name in names]
+        stored = await self.outbox.enqueue([job for job, _ in decided])
+        for job, decision in decided:
+            kind = channel_kind(self.channels[job.channel])
+            DECISIONS.add(1, {"notification.channel.kind": kind, "notification.decision": decision})
+        return stored
 
     def _channel_names(self, addresses: Mapping[str, str], channels: object) -> list[str]:
         if channels is None:
             return [c for c in self.channels if c in addresses]
         if isinstance(channels, str) or not isinstance(channels, Iterable):
-            raise _Config("channels", type(channels).__name__, "must be a sequence of channel names")
+            raise NotificationsTypeError("channels", "a sequence of channel names", channels)
         names: list[str] = []
         for name in channels:
             if not isinstance(name, str):
-                raise _Config("channels", type(name).__name__, "must hold channel names")
+                raise NotificationsTypeError("channels", "a sequence of channel names", name)
             if name not in self.channels:
                 raise UnknownChannelError(name)
             if name not in names:  # naming a channel twice sends once
@@ -241,7 +257,8 @@ class Notifier:
         prefs: Preferences | None,
         zone: ZoneInfo,
         now: datetime,
-    ) -> Job:
+    ) -> tuple[Job, str]:
+        """The job for one channel, and the decision taken: send, hold, suppress or digest."""
         job = Job(
             id=uuid.uuid4().hex,
             notification_id=n.id,
@@ -256,10 +273,10 @@ class Notifier:
             dedupe_key=n.dedupe_key,
         )
         if not job.address:
-            return job.but(status=_S.SUPPRESSED, reason=f"no address for {channel}")
+            return job.but(status=_S.SUPPRESSED, reason=f"no address for {channel}"), "suppress"
         decision = decide(prefs, channel, n.category, now=now, critical=n.critical, defaults=self.defaults)
         if decision.verdict is Verdict.SUPPRESS:
-            return job.but(status=_S.SUPPRESSED, reason=decision.reason)
+            return job.but(status=_S.SUPPRESSED, reason=decision.reason), "suppress"
         fallback = self.failover.get(channel)
         if fallback is not None and n.recipient.addresses.get(fallback):
             fb = decide(prefs, fallback, n.category, now=now, critical=n.critical, defaults=self.defaults)
@@ -269,16 +286,17 @@ class Notifier:
         if rule is not None and not n.critical:
             closes = rule.closes_at(now, zone)
             release = (prefs.quiet_until(closes) if prefs is not None else None) or closes
-            return job.but(
+            batched = job.but(
                 status=_S.BATCHED,
                 available_at=release,
                 digest_group=rule.group(n.recipient.id, channel, closes),
                 digest_key=rule.key,
                 digest_template=rule.template,
             )
+            return batched, "digest"
         if decision.verdict is Verdict.HOLD and decision.release_at is not None:
-            return job.but(available_at=decision.release_at, reason="held by quiet hours")
-        return job
+            return job.but(available_at=decision.release_at, reason="held by quiet hours"), "hold"
+        return job, "send"
 
 
 class DeliveryWorker:
@@ -322,19 +340,19 @@ class DeliveryWorker:
         concurrency: int = 10,
     ) -> None:
         if not isinstance(notifier, Notifier):
-            raise _Config("notifier", type(notifier).__name__, "must be a Notifier")
+            raise NotificationsTypeError("notifier", "a Notifier", notifier)
         check_count("batch", batch, minimum=1, maximum=_MAX_BATCH, error=_Config)
         check_count("concurrency", concurrency, minimum=1, maximum=_MAX_CONCURRENCY, error=_Config)
         self._lease = check_seconds("lease", lease, maximum=_MAX_LEASE, error=_Config)
         if retry is not None and not isinstance(retry, RetryPolicy):
-            raise _Config("retry", type(retry).__name__, "must be a RetryPolicy")
+            raise NotificationsTypeError("retry", "a RetryPolicy", retry)
         self._retries: dict[str, RetryPolicy] = check_mapping("retries", retries)
         if not all(isinstance(p, RetryPolicy) for p in self._retries.values()):
             raise _Config("retries", "<values>", "values must be RetryPolicy")
         if limiter is not None:
             check_protocol("limiter", limiter, ("acquire",), "RateLimiter")
         if recipient_rate is not None and not isinstance(recipient_rate, Rate):
-            raise _Config("recipient_rate", type(recipient_rate).__name__, "must be a Rate")
+            raise NotificationsTypeError("recipient_rate", "a Rate", recipient_rate)
         self._channel_rates: dict[str, Rate] = check_mapping("channel_rates", channel_rates)
         if not all(isinstance(r, Rate) for r in self._channel_rates.values()):
             raise _Config("channel_rates", "<values>", "values must be Rate")
@@ -351,23 +369,34 @@ class DeliveryWorker:
         """Claim what is due and process it; return how many claims were processed.
 
         Raises:
-            StoreUnavailableError: The outbox or the rate limiter could not be reached. The sends
+            NotificationsUnavailableError: The outbox or the rate limiter could not be reached. The sends
                 already in flight finished; the rest of the batch was not sent, and was put back
                 (or, with the outbox down, is claimed again when its lease runs out).
         """
         claims = await self.notifier.outbox.claim(limit=self._batch, lease=self._lease)
         if not claims:
             return 0
+        for claim in claims:
+            CLAIMS.add(1, {"notification.claim.kind": "digest" if claim.digest else "single"})
         batch = _Batch(claims, self._lease)
         await asyncio.gather(*(self._work(batch) for _ in range(min(self._concurrency, len(claims)))))
         # What was not sent goes back, due at once (a claim another worker took meanwhile is not
         # touched: its lease token differs). If the outbox is down, its lease runs out instead.
         outbox = _Shielded(self.notifier.outbox)
         now = self.notifier.clock.now()
+        rest = [*batch.late, *batch.waiting]
+        late = {id(claim) for claim in batch.late}
         try:
-            for claim in [*batch.late, *batch.waiting]:
+            while rest:
+                claim = rest[0]
                 await outbox.settle(claim, _put_back(claim, now))
-        except StoreUnavailableError:
+                rest.pop(0)
+                if id(claim) in late:
+                    LEASE_LOSSES.add(1, {"notification.lease.reason": "expiring"})
+        except NotificationsUnavailableError:
+            # The failed settle counted its own claim; the rest were not tried and run out too.
+            if len(rest) > 1:
+                LEASE_LOSSES.add(len(rest) - 1, {"notification.lease.reason": "unavailable"})
             if batch.error is None:
                 raise
         if batch.error is not None:
@@ -411,7 +440,7 @@ class DeliveryWorker:
         while True:
             try:
                 done = await self.run_once()
-            except StoreUnavailableError as exc:
+            except NotificationsUnavailableError as exc:
                 _log.warning("notification worker: %s; retrying in %.1f s", exc, poll_interval)
                 done = 0
             if done == 0:
@@ -421,41 +450,54 @@ class DeliveryWorker:
         outbox = _Shielded(self.notifier.outbox)
         first = claim.jobs[0]
         now = self.notifier.clock.now()
+        channel = self.notifier.channels.get(first.channel)
+        kind = {"notification.channel.kind": channel_kind(channel)}
         try:
-            wait = await self._rate_wait(first)
-        except StoreUnavailableError:
+            wait, scope = await self._rate_wait(first)
+        except NotificationsUnavailableError:
             await outbox.settle(claim, _put_back(claim, now))  # not sent: due again at once
             raise
         if wait > 0:
+            RATE_LIMIT_WAITS.add(1, {**kind, "notification.rate_limit.scope": scope})
             await outbox.settle(claim, _put_back(claim, now + timedelta(seconds=wait)))
             return
         try:
             content = self._content(claim)
         except TemplateError as exc:
+            FAILED.add(1, {**kind, "notification.outcome": "permanent"})
             await outbox.settle(claim, [j.but(status=_S.FAILED, reason=str(exc)) for j in claim.jobs])
             return
-        channel = self.notifier.channels.get(first.channel)
         error: DeliveryError | None
         if channel is None:
             error = PermanentDeliveryError(first.channel, "no such channel is registered")
         else:
+            started = self.notifier.clock.monotonic()
             error = await self._deliver(channel, first, content)
+            SEND_DURATION.record(max(0.0, self.notifier.clock.monotonic() - started), kind)
         if error is None:
+            SENT.add(1, kind)
             await outbox.settle(claim, [j.but(status=_S.SENT, reason=None) for j in claim.jobs])
             return
+        FAILED.add(1, {**kind, "notification.outcome": "transient" if error.retryable else "permanent"})
         outcome, new = self._after_failure(claim, error, now)
+        if outcome and outcome[0].status is _S.DEAD:
+            DEAD.add(len(outcome), kind)
         await outbox.settle(claim, outcome, new)
 
-    async def _rate_wait(self, job: Job) -> float:
+    async def _rate_wait(self, job: Job) -> tuple[float, str]:
+        """Seconds until ``job`` may be sent (0.0: now), and which bucket said so."""
         if self._limiter is None:
-            return 0.0
-        wait = 0.0
+            return 0.0, ""
         rate = self._channel_rates.get(job.channel)
         if rate is not None:
             wait = await self._limiter.acquire(f"channel:{job.channel}", rate)
-        if wait == 0 and self._recipient_rate is not None:
+            if wait > 0:
+                return wait, "channel"
+        if self._recipient_rate is not None:
             wait = await self._limiter.acquire(f"recipient:{job.recipient_id}", self._recipient_rate)
-        return wait
+            if wait > 0:
+                return wait, "recipient"
+        return 0.0, ""
 
     def _content(self, claim: Claim) -> Rendered:
         first = claim.jobs[0]
@@ -481,7 +523,7 @@ class DeliveryWorker:
         message = Message(job.notification_id, job.recipient_id, job.address, content, critical=job.critical)
         try:
             payload = channel.prepare(message)
-        except NotificationConfigurationError as exc:
+        except NotificationsConfigurationError as exc:
             # Stored before addresses were checked at send (or the digest cannot be built): no retry
             # will change it, so it fails now instead of dying slowly with a traceback per attempt.
             return PermanentDeliveryError(job.channel, f"the message cannot be prepared: {exc.reason}")
@@ -527,7 +569,7 @@ def _check_collaborators(outbox: object, preferences: object, defaults: object, 
     if preferences is not None:
         check_protocol("preferences", preferences, ("get", "put", "delete"), "PreferenceStore")
     if defaults is not None and not isinstance(defaults, PreferenceDefaults):
-        raise _Config("defaults", type(defaults).__name__, "must be PreferenceDefaults")
+        raise NotificationsTypeError("defaults", "PreferenceDefaults", defaults)
     if clock is not None:
         check_protocol("clock", clock, ("now", "monotonic"), "Clock")
 
@@ -577,7 +619,12 @@ class _Shielded:
         self._outbox = outbox
 
     async def settle(self, claim: Claim, outcome: Sequence[Job], new: Sequence[Job] = ()) -> None:
-        await asyncio.shield(self._outbox.settle(claim, outcome, new))
+        try:
+            await asyncio.shield(self._outbox.settle(claim, outcome, new))
+        except NotificationsUnavailableError:
+            # The outcome is not written: the claim stays leased until its lease runs out.
+            LEASE_LOSSES.add(1, {"notification.lease.reason": "unavailable"})
+            raise
 
 
 def _failover(job: Job, now: datetime) -> Job:

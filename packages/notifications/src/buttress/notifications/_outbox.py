@@ -11,11 +11,11 @@ from typing import Final, Protocol
 from buttress.core import Clock, SystemClock, check_count, check_seconds, check_text
 
 from ._model import Job, NotificationStatus, check_instant, check_protocol
-from .exceptions import NotificationConfigurationError, NotificationNotFoundError
+from .exceptions import NotificationNotFoundError, NotificationsConfigurationError, NotificationsTypeError
 
 __all__ = ["Claim", "MemoryOutbox", "Outbox"]
 
-_Config = NotificationConfigurationError
+_Config = NotificationsConfigurationError
 
 _S = NotificationStatus
 _MAX_LIMIT: Final = 10_000
@@ -30,10 +30,12 @@ class Claim:
     jobs: tuple[Job, ...]
 
     def __post_init__(self) -> None:
-        check_text("token", self.token, max_bytes=200, error=_Config)
+        check_text("token", self.token, max_bytes=200, error=_Config, type_error=NotificationsTypeError)
         jobs: object = self.jobs
-        if not isinstance(jobs, tuple) or not jobs or not all(isinstance(j, Job) for j in jobs):
-            raise _Config("jobs", type(jobs).__name__, "must be a non-empty tuple of Job")
+        if not isinstance(jobs, tuple) or not all(isinstance(j, Job) for j in jobs):
+            raise NotificationsTypeError("jobs", "a tuple of Job", jobs)
+        if not jobs:
+            raise _Config("jobs", jobs, "must hold at least one Job")
 
     @property
     def digest(self) -> bool:
@@ -164,7 +166,7 @@ class MemoryOutbox:
 
     async def jobs(self, notification_id: str) -> list[Job]:
         """Every job of one notification."""
-        check_text("notification_id", notification_id, error=_Config)
+        check_text("notification_id", notification_id, error=_Config, type_error=NotificationsTypeError)
         return sorted(
             (j for j in self._jobs.values() if j.notification_id == notification_id), key=lambda j: j.channel
         )
@@ -175,7 +177,7 @@ class MemoryOutbox:
         Raises:
             NotificationNotFoundError: No such job.
         """
-        job = self._jobs.get(check_text("job_id", job_id, error=_Config))
+        job = self._jobs.get(check_text("job_id", job_id, error=_Config, type_error=NotificationsTypeError))
         if job is None:
             raise NotificationNotFoundError(job_id)
         return job
@@ -217,11 +219,11 @@ class MemoryOutbox:
 def check_jobs(parameter: str, jobs: object) -> list[Job]:
     """The jobs of an ``enqueue`` or ``settle`` call, checked: a sequence of `Job`."""
     if isinstance(jobs, str | bytes) or not isinstance(jobs, Sequence | Iterable):
-        raise _Config(parameter, type(jobs).__name__, "must be a sequence of Job")
+        raise NotificationsTypeError(parameter, "a sequence of Job", jobs)
     checked = list(jobs)
     for job in checked:
         if not isinstance(job, Job):
-            raise _Config(parameter, type(job).__name__, "must hold Job values")
+            raise NotificationsTypeError(parameter, "a sequence of Job", job)
     return checked
 
 
@@ -235,7 +237,7 @@ def check_claim(limit: object, lease: object) -> tuple[int, float]:
 def check_settle(claim: object, outcome: object, new: object) -> tuple[list[Job], list[Job]]:
     """The arguments of ``settle``, checked."""
     if not isinstance(claim, Claim):
-        raise _Config("claim", type(claim).__name__, "must be a Claim")
+        raise NotificationsTypeError("claim", "a Claim", claim)
     return check_jobs("outcome", outcome), check_jobs("new", new)
 
 

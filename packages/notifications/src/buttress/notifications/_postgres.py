@@ -1,50 +1,31 @@
 """PostgreSQL: `PostgresPreferenceStore` and `PostgresOutbox`, ``SKIP LOCKED`` claims (extra ``postgres``)."""
 
-# Table names are interpolated into SQL; they come from a prefix checked against [a-z_][a-z0-9_]*.
+# Table names are interpolated into SQL; they are checked against [schema.]name by Table.parse.
 # ruff: noqa: S608
 
 from __future__ import annotations
 
 import json
-import re
 import secrets
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final
 
 from buttress.core import Clock, SystemClock, check_text
 
-from ._model import Job, NotificationStatus, Rendered, check_id, check_instant, check_mapping, check_protocol
+from ._model import Job, NotificationStatus, Rendered, check_id, check_instant, check_protocol
 from ._outbox import Claim, check_claim, check_jobs, check_settle
+from ._pg import Connection, PostgresBackend, Table, adopt, check_pool_size, create_pool
 from ._preferences import Preferences
-from .exceptions import (
-    MissingExtraError,
-    NotificationConfigurationError,
-    NotificationNotFoundError,
-    StoreUnavailableError,
-)
+from .exceptions import NotificationNotFoundError, NotificationsConfigurationError, NotificationsTypeError
 
-try:
+if TYPE_CHECKING:
     import asyncpg
-except ImportError as exc:  # pragma: no cover - exercised by the bare session
-    raise MissingExtraError("PostgresOutbox / PostgresPreferenceStore", "postgres") from exc
 
 __all__ = ["PostgresOutbox", "PostgresPreferenceStore"]
 
-_Config = NotificationConfigurationError
+_Config = NotificationsConfigurationError
 
-_PREFIX: Final = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
-_UNAVAILABLE: Final = (
-    OSError,
-    TimeoutError,
-    asyncpg.exceptions.InterfaceError,  # also ConnectionDoesNotExistError: the connection is gone
-    asyncpg.exceptions.PostgresConnectionError,  # class 08
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CrashShutdownError,  # another backend crashed: every connection is reset
-    asyncpg.exceptions.TooManyConnectionsError,
-)
 _S = NotificationStatus
 _COLUMNS: Final = (
     "id, notification_id, recipient_id, channel, address, category, subject, text_body, html_body, "
@@ -52,99 +33,40 @@ _COLUMNS: Final = (
     "digest_template, fallback_channel, fallback_address, lease_until"
 )
 
-type Connection = asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]
 
-
-def _check_prefix(prefix: str) -> str:
-    if not isinstance(prefix, str) or not _PREFIX.match(prefix):
-        raise _Config("table_prefix", prefix, "must match [a-z_][a-z0-9_]* (max 41 chars)")
-    return prefix
-
-
-async def _create_pool(dsn: str, server_settings: Mapping[str, str] | None) -> asyncpg.Pool[Any]:
-    check_text("dsn", dsn, max_bytes=4096, show_value=False, error=_Config)
-    settings = check_mapping("server_settings", server_settings)
-    for name, value in settings.items():
-        check_text("server_settings", name, max_bytes=200, error=_Config)
-        check_text("server_settings", value, allow_empty=True, max_bytes=4096, error=_Config)
-    try:
-        pool: asyncpg.Pool[Any] = await asyncpg.create_pool(
-            dsn, min_size=1, max_size=10, server_settings=settings
-        )
-    except _UNAVAILABLE as exc:
-        raise StoreUnavailableError("postgresql", "the configured server", type(exc).__name__) from None
-    except (ValueError, TypeError, asyncpg.exceptions.ClientConfigurationError) as exc:
-        raise _Config(
-            "dsn",
-            "<dsn>",
-            f"is not a PostgreSQL DSN asyncpg accepts ({type(exc).__name__})",
-            show_value=False,
-        ) from None
-    except asyncpg.exceptions.PostgresError as exc:  # the server refused a setting, a database, a role
-        raise _Config(
-            "server_settings", "<settings>", f"the server refused them ({exc.sqlstate})", show_value=False
-        ) from None
-    return pool
-
-
-async def _owning[T](pool: asyncpg.Pool[Any], make: Callable[[], T]) -> T:
-    """``make()``, closing ``pool`` if it raises, so a refused argument never leaks connections."""
-    try:
-        return make()
-    except BaseException:
-        await pool.close()
-        raise
-
-
-class _PoolOwner:
-    def __init__(self, pool: asyncpg.Pool[Any], *, owned: bool) -> None:
-        if not isinstance(pool, asyncpg.Pool):
-            raise _Config("pool", type(pool).__name__, "must be an asyncpg.Pool")
-        self._pool = pool
-        self._owned = owned
-
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[Connection]:
-        try:
-            async with self._pool.acquire() as connection:
-                yield connection
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailableError("postgresql", "the pool's server", type(exc).__name__) from None
-
-    async def aclose(self) -> None:
-        """Close the pool if this object opened it (``connect``)."""
-        if self._owned:
-            await self._pool.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-
-class PostgresPreferenceStore(_PoolOwner):
-    """A `PreferenceStore` in one table (``<prefix>preferences``: user id, JSON document).
+class PostgresPreferenceStore(PostgresBackend):
+    """A `PreferenceStore` in one table (user id, JSON document).
 
     Args:
-        pool: An asyncpg pool (closed by `aclose` only when `connect` made it).
-        table_prefix: Prepended to the table name.
+        pool: An asyncpg pool the application owns (never closed by the store); `connect` opens
+            one that `aclose` closes.
+        table: The table's name, optionally ``"schema.table"``.
     """
 
-    def __init__(
-        self, pool: asyncpg.Pool[Any], *, table_prefix: str = "notify_", _owned: bool = False
-    ) -> None:
-        super().__init__(pool, owned=_owned)
-        self._table = _check_prefix(table_prefix) + "preferences"
+    def __init__(self, pool: asyncpg.Pool[Any], *, table: str = "notify_preferences") -> None:
+        super().__init__(pool)
+        self._table = Table.parse(table).sql
 
     @classmethod
     async def connect(
-        cls, dsn: str, *, table_prefix: str = "notify_", server_settings: Mapping[str, str] | None = None
+        cls,
+        dsn: str,
+        *,
+        table: str = "notify_preferences",
+        min_size: int = 1,
+        max_size: int = 10,
+        server_settings: Mapping[str, str] | None = None,
     ) -> PostgresPreferenceStore:
-        """Open a pool for ``dsn`` and return a store that owns it."""
-        _check_prefix(table_prefix)
-        pool = await _create_pool(dsn, server_settings)
-        return await _owning(pool, lambda: cls(pool, table_prefix=table_prefix, _owned=True))
+        """Open a pool of ``min_size`` to ``max_size`` connections to ``dsn``; `aclose` closes it.
+
+        Raises:
+            NotificationsConfigurationError: A bad DSN, table, size or setting.
+            NotificationsUnavailableError: The server cannot be reached.
+        """
+        Table.parse(table)
+        low, high = check_pool_size(min_size, max_size)
+        pool = await create_pool(dsn, min_size=low, max_size=high, server_settings=server_settings)
+        return await adopt(pool, dsn, lambda: cls(pool, table=table))
 
     async def create_schema(self) -> None:
         """Create the table if it does not exist."""
@@ -168,7 +90,7 @@ class PostgresPreferenceStore(_PoolOwner):
     async def put(self, preferences: Preferences) -> None:
         """Store ``preferences`` (an upsert)."""
         if not isinstance(preferences, Preferences):
-            raise _Config("preferences", type(preferences).__name__, "must be Preferences")
+            raise NotificationsTypeError("preferences", "Preferences", preferences)
         data = json.dumps(preferences.to_dict())
         async with self._connection() as c:
             await c.execute(
@@ -186,7 +108,7 @@ class PostgresPreferenceStore(_PoolOwner):
         return gone is not None
 
 
-class PostgresOutbox(_PoolOwner):
+class PostgresOutbox(PostgresBackend):
     """An `Outbox` in PostgreSQL that any number of workers, in any number of processes, share.
 
     Single jobs are claimed with ``FOR UPDATE SKIP LOCKED``. A digest group is claimed under a
@@ -196,25 +118,22 @@ class PostgresOutbox(_PoolOwner):
     Times come from ``clock``; keep the workers' clocks in sync (NTP).
 
     Args:
-        pool: An asyncpg pool.
+        pool: An asyncpg pool the application owns (never closed by the outbox); `connect` opens
+            one that `aclose` closes.
+        table: The base name of the tables, optionally ``"schema.name"``: jobs live in
+            ``<table>_jobs``, closed digest windows in ``<table>_digests``.
         clock: The time source.
-        table_prefix: Prepended to the table names (``<prefix>jobs``, ``<prefix>digests``).
     """
 
-    def __init__(
-        self,
-        pool: asyncpg.Pool[Any],
-        *,
-        clock: Clock | None = None,
-        table_prefix: str = "notify_",
-        _owned: bool = False,
-    ) -> None:
-        super().__init__(pool, owned=_owned)
-        prefix = _check_prefix(table_prefix)
+    def __init__(self, pool: asyncpg.Pool[Any], *, table: str = "notify", clock: Clock | None = None) -> None:
+        super().__init__(pool)
+        base = Table.parse(table)
         if clock is not None:
             check_protocol("clock", clock, ("now", "monotonic"), "Clock")
-        self._jobs = prefix + "jobs"
-        self._closed = prefix + "digests"
+        jobs = base.derived("jobs")
+        self._jobs = jobs.sql
+        self._index = jobs.name  # index names are never schema-qualified
+        self._closed = base.derived("digests").sql
         self._clock = clock if clock is not None else SystemClock()
 
     @classmethod
@@ -222,16 +141,24 @@ class PostgresOutbox(_PoolOwner):
         cls,
         dsn: str,
         *,
+        table: str = "notify",
+        min_size: int = 1,
+        max_size: int = 10,
         clock: Clock | None = None,
-        table_prefix: str = "notify_",
         server_settings: Mapping[str, str] | None = None,
     ) -> PostgresOutbox:
-        """Open a pool for ``dsn`` and return an outbox that owns it."""
-        _check_prefix(table_prefix)
+        """Open a pool of ``min_size`` to ``max_size`` connections to ``dsn``; `aclose` closes it.
+
+        Raises:
+            NotificationsConfigurationError: A bad DSN, table, size or setting.
+            NotificationsUnavailableError: The server cannot be reached.
+        """
+        Table.parse(table)
+        low, high = check_pool_size(min_size, max_size)
         if clock is not None:
             check_protocol("clock", clock, ("now", "monotonic"), "Clock")
-        pool = await _create_pool(dsn, server_settings)
-        return await _owning(pool, lambda: cls(pool, clock=clock, table_prefix=table_prefix, _owned=True))
+        pool = await create_pool(dsn, min_size=low, max_size=high, server_settings=server_settings)
+        return await adopt(pool, dsn, lambda: cls(pool, table=table, clock=clock))
 
     @property
     def clock(self) -> Clock:
@@ -253,12 +180,12 @@ class PostgresOutbox(_PoolOwner):
                     fallback_channel text, fallback_address text,
                     lease_until timestamptz, lease_token text
                 );
-                CREATE UNIQUE INDEX IF NOT EXISTS {self._jobs}_dedupe
+                CREATE UNIQUE INDEX IF NOT EXISTS {self._index}_dedupe
                     ON {self._jobs} (dedupe_key, channel) WHERE dedupe_key IS NOT NULL;
-                CREATE INDEX IF NOT EXISTS {self._jobs}_due ON {self._jobs} (status, available_at);
-                CREATE INDEX IF NOT EXISTS {self._jobs}_group ON {self._jobs} (digest_group)
+                CREATE INDEX IF NOT EXISTS {self._index}_due ON {self._jobs} (status, available_at);
+                CREATE INDEX IF NOT EXISTS {self._index}_group ON {self._jobs} (digest_group)
                     WHERE digest_group IS NOT NULL;
-                CREATE INDEX IF NOT EXISTS {self._jobs}_notification ON {self._jobs} (notification_id);
+                CREATE INDEX IF NOT EXISTS {self._index}_notification ON {self._jobs} (notification_id);
                 CREATE TABLE IF NOT EXISTS {self._closed} (
                     grp text PRIMARY KEY, closed_at timestamptz NOT NULL
                 );
@@ -382,7 +309,7 @@ class PostgresOutbox(_PoolOwner):
 
     async def jobs(self, notification_id: str) -> list[Job]:
         """Every job of one notification, by channel."""
-        check_text("notification_id", notification_id, error=_Config)
+        check_text("notification_id", notification_id, error=_Config, type_error=NotificationsTypeError)
         async with self._connection() as c:
             rows = await c.fetch(
                 f"SELECT {_COLUMNS} FROM {self._jobs} WHERE notification_id = $1 "
@@ -397,7 +324,7 @@ class PostgresOutbox(_PoolOwner):
         Raises:
             NotificationNotFoundError: No such job.
         """
-        check_text("job_id", job_id, error=_Config)
+        check_text("job_id", job_id, error=_Config, type_error=NotificationsTypeError)
         async with self._connection() as c:
             row = await c.fetchrow(f"SELECT {_COLUMNS} FROM {self._jobs} WHERE id = $1", job_id)
         if row is None:
@@ -406,7 +333,7 @@ class PostgresOutbox(_PoolOwner):
 
     async def requeue(self, job_id: str) -> Job:
         """Move a dead or failed job back to pending, due now, with its attempts reset."""
-        check_text("job_id", job_id, error=_Config)
+        check_text("job_id", job_id, error=_Config, type_error=NotificationsTypeError)
         async with self._connection() as c:
             row = await c.fetchrow(
                 f"UPDATE {self._jobs} SET status = 'pending', attempts = 0, available_at = $2, "

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ._model import check_id
 from ._wallclock import first_instant
-from .exceptions import NotificationConfigurationError
+from .exceptions import NotificationsConfigurationError, NotificationsTypeError
 
 __all__ = [
     "ANY",
@@ -26,7 +26,7 @@ __all__ = [
     "decide",
 ]
 
-_Config = NotificationConfigurationError
+_Config = NotificationsConfigurationError
 
 ANY: Final = "*"
 """Wildcard for a channel or a category in a preference key."""
@@ -68,7 +68,7 @@ class QuietWindow:
     def daily(cls, start: time, end: time, *, weekdays: Iterable[int] = range(7)) -> tuple[QuietWindow, ...]:
         """The same window on each of ``weekdays`` (every day by default)."""
         if isinstance(weekdays, str | bytes) or not isinstance(weekdays, Iterable):
-            raise _Config("weekdays", type(weekdays).__name__, "must be weekday numbers")
+            raise NotificationsTypeError("weekdays", "weekday numbers", weekdays)
         days = list(itertools.islice(weekdays, 8))
         if len(days) > 7:
             raise _Config("weekdays", len(days), "must hold at most 7 days")
@@ -128,10 +128,12 @@ class Preferences:
         fall-back repeats counts once, at its first occurrence.
 
         Raises:
-            NotificationConfigurationError: ``now`` is not a timezone-aware datetime.
+            NotificationsConfigurationError: ``now`` is not a timezone-aware datetime.
         """
-        if not isinstance(now, datetime) or now.utcoffset() is None:
-            raise _Config("now", now, "must be a timezone-aware datetime")
+        if not isinstance(now, datetime):
+            raise NotificationsTypeError("now", "a timezone-aware datetime", now)
+        if now.utcoffset() is None:
+            raise _Config("now", now, "must be timezone-aware")
         start = t = now.astimezone(UTC)
         # Quiet hours never cover a whole week (checked at construction), so a chain ends within
         # about a week; a DST jump may swallow the one free slot of a week, hence the margin.
@@ -169,7 +171,7 @@ class Preferences:
         """The inverse of `to_dict`.
 
         Raises:
-            NotificationConfigurationError: ``data`` is not what `to_dict` writes.
+            NotificationsConfigurationError: ``data`` is not what `to_dict` writes.
         """
         try:
             return cls(
@@ -181,7 +183,7 @@ class Preferences:
                     for d, s, e in data["quiet_hours"]
                 ),
             )
-        except NotificationConfigurationError:
+        except NotificationsConfigurationError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise _Config("data", type(exc).__name__, "is not a preferences document (see to_dict)") from None
@@ -196,7 +198,7 @@ def _check_key_part(parameter: str, value: object) -> str:
 
 def _check_choices(value: object) -> dict[tuple[str, str], bool]:
     if not isinstance(value, Mapping):
-        raise _Config("choices", type(value).__name__, "must map (channel, category) to bool")
+        raise NotificationsTypeError("choices", "a mapping of (channel, category) to bool", value)
     choices: dict[tuple[str, str], bool] = {}
     for key, choice in value.items():
         if not (isinstance(key, tuple) and len(key) == 2):
@@ -271,7 +273,7 @@ class PreferenceDefaults:
     def __post_init__(self) -> None:
         object.__setattr__(self, "choices", _check_choices(self.choices))
         if not isinstance(self.enabled, bool):
-            raise _Config("enabled", type(self.enabled).__name__, "must be a bool")
+            raise NotificationsTypeError("enabled", "a bool", self.enabled)
 
 
 class Verdict(StrEnum):
@@ -324,15 +326,17 @@ def decide(
         defaults: The application's defaults.
     """
     if preferences is not None and not isinstance(preferences, Preferences):
-        raise _Config("preferences", type(preferences).__name__, "must be Preferences")
+        raise NotificationsTypeError("preferences", "Preferences", preferences)
     _check_key_part("channel", channel)
     _check_key_part("category", category)
-    if not isinstance(now, datetime) or now.utcoffset() is None:
-        raise _Config("now", type(now).__name__, "must be a timezone-aware datetime")
+    if not isinstance(now, datetime):
+        raise NotificationsTypeError("now", "a timezone-aware datetime", now)
+    if now.utcoffset() is None:
+        raise _Config("now", now, "must be timezone-aware")
     if not isinstance(critical, bool):
-        raise _Config("critical", type(critical).__name__, "must be a bool")
+        raise NotificationsTypeError("critical", "a bool", critical)
     if not isinstance(defaults, PreferenceDefaults):
-        raise _Config("defaults", type(defaults).__name__, "must be PreferenceDefaults")
+        raise NotificationsTypeError("defaults", "PreferenceDefaults", defaults)
     explicit = preferences.choice(channel, category) if preferences is not None else None
     if explicit is False:
         return Decision(Verdict.SUPPRESS, reason=f"opted out of {category} on {channel}")
@@ -374,11 +378,11 @@ class MemoryPreferenceStore:
     def __init__(self, preferences: Iterable[Preferences] = ()) -> None:
         given: object = preferences
         if isinstance(given, str | bytes) or not isinstance(given, Iterable):
-            raise _Config("preferences", type(given).__name__, "must be an iterable of Preferences")
+            raise NotificationsTypeError("preferences", "an iterable of Preferences", given)
         self._data: dict[str, Preferences] = {}
         for p in preferences:
             if not isinstance(p, Preferences):
-                raise _Config("preferences", type(p).__name__, "must hold Preferences")
+                raise NotificationsTypeError("preferences", "a sequence of Preferences", p)
             self._data[p.user_id] = p
 
     async def get(self, user_id: str) -> Preferences | None:
@@ -392,7 +396,7 @@ class MemoryPreferenceStore:
     async def put(self, preferences: Preferences) -> None:
         """Store ``preferences``."""
         if not isinstance(preferences, Preferences):
-            raise _Config("preferences", type(preferences).__name__, "must be Preferences")
+            raise NotificationsTypeError("preferences", "Preferences", preferences)
         self._data[preferences.user_id] = preferences
 
     async def delete(self, user_id: str) -> bool:

@@ -1,6 +1,6 @@
 """`PostgresPushSubscriptionStore`: push subscriptions in PostgreSQL (extras ``webpush``, ``postgres``)."""
 
-# The table name is interpolated into SQL; it comes from a prefix checked against [a-z_][a-z0-9_]*.
+# The table name is interpolated into SQL; it is checked against [schema.]name by Table.parse.
 # ruff: noqa: S608
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from buttress.core import check_text
 
 from ._model import check_id
-from ._postgres import _check_prefix, _create_pool, _owning, _PoolOwner
+from ._pg import PostgresBackend, Table, adopt, check_pool_size, create_pool
 from ._webpush import PushSubscription
-from .exceptions import NotificationConfigurationError
+from .exceptions import NotificationsConfigurationError, NotificationsTypeError
 
 if TYPE_CHECKING:
     import asyncpg
@@ -21,28 +21,41 @@ if TYPE_CHECKING:
 __all__ = ["PostgresPushSubscriptionStore"]
 
 
-class PostgresPushSubscriptionStore(_PoolOwner):
-    """A `PushSubscriptionStore` in one table (``<prefix>push_subscriptions``, keyed by endpoint).
+class PostgresPushSubscriptionStore(PostgresBackend):
+    """A `PushSubscriptionStore` in one table, keyed by endpoint.
 
     Args:
-        pool: An asyncpg pool (closed by `aclose` only when `connect` made it).
-        table_prefix: Prepended to the table name.
+        pool: An asyncpg pool the application owns (never closed by the store); `connect` opens
+            one that `aclose` closes.
+        table: The table's name, optionally ``"schema.table"``.
     """
 
-    def __init__(
-        self, pool: asyncpg.Pool[Any], *, table_prefix: str = "notify_", _owned: bool = False
-    ) -> None:
-        super().__init__(pool, owned=_owned)
-        self._table = _check_prefix(table_prefix) + "push_subscriptions"
+    def __init__(self, pool: asyncpg.Pool[Any], *, table: str = "notify_push_subscriptions") -> None:
+        super().__init__(pool)
+        parsed = Table.parse(table)
+        self._table = parsed.sql
+        self._index = parsed.name  # index names are never schema-qualified
 
     @classmethod
     async def connect(
-        cls, dsn: str, *, table_prefix: str = "notify_", server_settings: Mapping[str, str] | None = None
+        cls,
+        dsn: str,
+        *,
+        table: str = "notify_push_subscriptions",
+        min_size: int = 1,
+        max_size: int = 10,
+        server_settings: Mapping[str, str] | None = None,
     ) -> PostgresPushSubscriptionStore:
-        """Open a pool for ``dsn`` and return a store that owns it."""
-        _check_prefix(table_prefix)
-        pool = await _create_pool(dsn, server_settings)
-        return await _owning(pool, lambda: cls(pool, table_prefix=table_prefix, _owned=True))
+        """Open a pool of ``min_size`` to ``max_size`` connections to ``dsn``; `aclose` closes it.
+
+        Raises:
+            NotificationsConfigurationError: A bad DSN, table, size or setting.
+            NotificationsUnavailableError: The server cannot be reached.
+        """
+        Table.parse(table)
+        low, high = check_pool_size(min_size, max_size)
+        pool = await create_pool(dsn, min_size=low, max_size=high, server_settings=server_settings)
+        return await adopt(pool, dsn, lambda: cls(pool, table=table))
 
     async def create_schema(self) -> None:
         """Create the table if it does not exist."""
@@ -50,8 +63,13 @@ class PostgresPushSubscriptionStore(_PoolOwner):
             await c.execute(
                 f"CREATE TABLE IF NOT EXISTS {self._table} (endpoint text PRIMARY KEY, "
                 "user_id text NOT NULL, p256dh text NOT NULL, auth text NOT NULL); "
-                f"CREATE INDEX IF NOT EXISTS {self._table}_user ON {self._table} (user_id)"
+                f"CREATE INDEX IF NOT EXISTS {self._index}_user ON {self._table} (user_id)"
             )
+
+    async def drop_schema(self) -> None:
+        """Drop the table (tests, tours, uninstalling)."""
+        async with self._connection() as c:
+            await c.execute(f"DROP TABLE IF EXISTS {self._table}")
 
     async def subscriptions(self, user_id: str) -> list[PushSubscription]:
         """The user's subscriptions, by endpoint."""
@@ -67,9 +85,7 @@ class PostgresPushSubscriptionStore(_PoolOwner):
         """Store a subscription; an endpoint seen before moves to ``user_id`` with its new keys."""
         check_id("user_id", user_id)
         if not isinstance(subscription, PushSubscription):
-            raise NotificationConfigurationError(
-                "subscription", type(subscription).__name__, "must be a PushSubscription"
-            )
+            raise NotificationsTypeError("subscription", "a PushSubscription", subscription)
         async with self._connection() as c:
             await c.execute(
                 f"INSERT INTO {self._table} (endpoint, user_id, p256dh, auth) VALUES ($1, $2, $3, $4) "
@@ -83,7 +99,13 @@ class PostgresPushSubscriptionStore(_PoolOwner):
 
     async def remove(self, endpoint: str) -> bool:
         """Drop the subscription with this endpoint."""
-        check_text("endpoint", endpoint, max_bytes=4096, error=NotificationConfigurationError)
+        check_text(
+            "endpoint",
+            endpoint,
+            max_bytes=4096,
+            error=NotificationsConfigurationError,
+            type_error=NotificationsTypeError,
+        )
         async with self._connection() as c:
             gone = await c.fetchval(f"DELETE FROM {self._table} WHERE endpoint = $1 RETURNING 1", endpoint)
         return gone is not None

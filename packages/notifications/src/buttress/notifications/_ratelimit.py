@@ -8,7 +8,7 @@ from typing import Final, Protocol
 from buttress.core import Clock, SystemClock
 
 from ._model import check_id
-from .exceptions import NotificationConfigurationError
+from .exceptions import NotificationsConfigurationError, NotificationsTypeError
 
 __all__ = ["MemoryRateLimiter", "Rate", "RateLimiter"]
 
@@ -35,7 +35,7 @@ class Rate:
             or isinstance(self.limit, bool)
             or not 1 <= self.limit <= _MAX_LIMIT
         ):
-            raise NotificationConfigurationError(
+            raise NotificationsConfigurationError(
                 "limit", self.limit, f"must be an int from 1 to {_MAX_LIMIT}"
             )
         if (
@@ -43,9 +43,9 @@ class Rate:
             or isinstance(self.per, bool)
             or not 0 < self.per <= _MAX_PER
         ):
-            raise NotificationConfigurationError("per", self.per, f"must be seconds in (0, {_MAX_PER}]")
+            raise NotificationsConfigurationError("per", self.per, f"must be seconds in (0, {_MAX_PER}]")
         if not self.limit / self.per > 0:  # a refill rate that rounds to zero would never refill
-            raise NotificationConfigurationError("per", self.per, "gives a refill rate of zero")
+            raise NotificationsConfigurationError("per", self.per, "gives a refill rate of zero")
 
     @property
     def refill(self) -> float:
@@ -74,9 +74,7 @@ class MemoryRateLimiter:
 
     def __init__(self, *, clock: Clock | None = None) -> None:
         if clock is not None and not callable(getattr(clock, "monotonic", None)):
-            raise NotificationConfigurationError(
-                "clock", type(clock).__name__, "must be a buttress.core.Clock"
-            )
+            raise NotificationsTypeError("clock", "a buttress.core.Clock", clock)
         self._clock = clock if clock is not None else SystemClock()
         self._buckets: dict[str, tuple[float, float]] = {}
 
@@ -84,7 +82,7 @@ class MemoryRateLimiter:
         """Take a token from ``key``'s bucket; return 0.0, or the seconds to wait."""
         check_id("key", key, max_length=_MAX_KEY)
         if not isinstance(rate, Rate):
-            raise NotificationConfigurationError("rate", type(rate).__name__, "must be a Rate")
+            raise NotificationsTypeError("rate", "a Rate", rate)
         now = self._clock.monotonic()
         tokens, at = self._buckets.get(key, (float(rate.limit), now))
         tokens = min(float(rate.limit), tokens + max(0.0, now - at) * rate.refill)

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any, Final, Self
+from typing import Any, Final
 
-from buttress.core import check_text
+from buttress.core import AsyncResource, Owned, check_text, connection_errors, redact_url, unavailable_on
 
 from ._model import check_id
 from ._ratelimit import _MAX_KEY, Rate
-from .exceptions import MissingExtraError, NotificationConfigurationError, StoreUnavailableError
+from .exceptions import (
+    MissingExtraError,
+    NotificationsConfigurationError,
+    NotificationsTypeError,
+    NotificationsUnavailableError,
+)
 
 try:
     import redis.asyncio as aioredis
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
 except ImportError as exc:  # pragma: no cover - exercised by the bare session
     raise MissingExtraError("RedisRateLimiter", "redis") from exc
 
 __all__ = ["RedisRateLimiter"]
 
-_Config = NotificationConfigurationError
+_DOWN: Final = connection_errors("redis")
+
+_Config = NotificationsConfigurationError
 
 # One round trip, atomic: refill from the server's TIME (so workers' clocks do not matter), take a
 # token or report the wait. Times are integer microseconds formatted with %.0f so no precision is lost.
@@ -47,62 +52,75 @@ return string.format('%.0f', wait)
 """
 
 
-class RedisRateLimiter:
+class RedisRateLimiter(AsyncResource):
     """A `RateLimiter` whose buckets live in Redis, so every worker process shares one limit.
 
     Args:
-        client: A ``redis.asyncio.Redis`` client (not closed by the limiter unless made by `from_url`).
+        client: A ``redis.asyncio`` client the application owns (never closed by the limiter);
+            `from_url` makes one that `aclose` closes.
         prefix: Prepended to every bucket key.
     """
 
-    def __init__(self, client: aioredis.Redis, *, prefix: str = "notify:rate:", _owned: bool = False) -> None:
-        check_text("prefix", prefix, allow_empty=True, max_bytes=200, error=_Config)
+    def __init__(self, client: aioredis.Redis, *, prefix: str = "notify:rate:") -> None:
+        super().__init__()
+        check_text(
+            "prefix",
+            prefix,
+            allow_empty=True,
+            max_bytes=200,
+            error=_Config,
+            type_error=NotificationsTypeError,
+        )
         if not isinstance(client, aioredis.Redis | aioredis.RedisCluster):
-            raise _Config("client", type(client).__name__, "must be a redis.asyncio client")
-        self._client = client
+            raise NotificationsTypeError("client", "a redis.asyncio client", client)
+        self._client: Owned[aioredis.Redis] = Owned(client)
         self._prefix = prefix
-        self._owned = _owned
+        self._address = "the application's client"
         self._script: Any = client.register_script(_SCRIPT)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "notify:rate:") -> RedisRateLimiter:
-        """Connect to ``url`` (``redis://...``); `aclose` closes the client.
+        """A limiter with its own client for ``url`` (``redis://...``), connected on first use.
+
+        `aclose` closes the client.
 
         Raises:
-            NotificationConfigurationError: ``url`` is not a Redis URL.
+            NotificationsConfigurationError: ``url`` is not a Redis URL.
         """
-        check_text("url", url, max_bytes=4096, show_value=False, error=_Config)
-        check_text("prefix", prefix, allow_empty=True, max_bytes=200, error=_Config)
+        check_text(
+            "url", url, max_bytes=4096, show_value=False, error=_Config, type_error=NotificationsTypeError
+        )
+        check_text(
+            "prefix",
+            prefix,
+            allow_empty=True,
+            max_bytes=200,
+            error=_Config,
+            type_error=NotificationsTypeError,
+        )
         try:
             client = aioredis.Redis.from_url(url)
         except (ValueError, TypeError) as exc:
             raise _Config(
                 "url", "<url>", f"is not a Redis URL ({type(exc).__name__})", show_value=False
             ) from None
-        return cls(client, prefix=prefix, _owned=True)
+        limiter = cls(client, prefix=prefix)
+        limiter._client = Owned(client, client.aclose)
+        limiter._address = redact_url(url)
+        return limiter
 
     async def acquire(self, key: str, rate: Rate) -> float:
         """Take a token from ``key``'s bucket; return 0.0, or the seconds to wait.
 
         Raises:
-            StoreUnavailableError: Redis cannot be reached.
+            NotificationsUnavailableError: Redis cannot be reached.
         """
         check_id("key", key, max_length=_MAX_KEY)
         if not isinstance(rate, Rate):
-            raise _Config("rate", type(rate).__name__, "must be a Rate")
-        try:
+            raise NotificationsTypeError("rate", "a Rate", rate)
+        with unavailable_on(_DOWN, NotificationsUnavailableError, backend="redis", address=self._address):
             wait_us = await self._script(keys=[self._prefix + key], args=[rate.limit, rate.refill])
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise StoreUnavailableError("redis", "the rate limiter's server", type(exc).__name__) from None
         return int(wait_us) / 1_000_000
 
-    async def aclose(self) -> None:
-        """Close the client if `from_url` made it."""
-        if self._owned:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+    async def _aclose(self) -> None:
+        await self._client.release()

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, make_msgid
-from typing import Final, Literal, Self
+from typing import Final, Literal
+
+from buttress.core import AsyncResource, connection_errors
 
 from ._address import check_email, check_line, unsafe_text
 from ._channels import Message, RecipientResult
@@ -19,7 +21,8 @@ from ._model import check_name
 from .exceptions import (
     DeliveryError,
     MissingExtraError,
-    NotificationConfigurationError,
+    NotificationsConfigurationError,
+    NotificationsTypeError,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
@@ -32,7 +35,9 @@ except ImportError as exc:  # pragma: no cover - exercised by the bare session
 __all__ = ["Email", "SmtpChannel"]
 
 _log = logging.getLogger(__name__)
-_DISCONNECTED = (aiosmtplib.SMTPServerDisconnected, ConnectionError, aiosmtplib.SMTPConnectError, OSError)
+# The connection is gone (refused, reset, timed out, closed by the server): retried on a new one
+# before DATA, a transient failure during it.
+_DISCONNECTED: Final = connection_errors("aiosmtplib")
 _FIELD_NAME: Final = re.compile(r"[!-9;-~]{1,76}")  # RFC 5322 ftext
 # Headers the channel writes, or that would name other recipients than the envelope's.
 _RESERVED: Final = frozenset(
@@ -68,48 +73,54 @@ class Email:
 
     def __post_init__(self) -> None:
         to: object = self.to
-        if not isinstance(to, tuple) or not to:
-            raise NotificationConfigurationError(
-                "to", type(to).__name__, "must be a non-empty tuple of email addresses"
-            )
+        if not isinstance(to, tuple):
+            raise NotificationsTypeError("to", "a tuple of email addresses", to)
+        if not to:
+            raise NotificationsConfigurationError("to", to, "must hold at least one address")
         for address in to:
             check_email(address)
         if self.sender is not None:
             check_email(self.sender, kind="sender")
-        if not isinstance(self.subject, str) or len(self.subject) > _MAX_HEADER:
-            raise NotificationConfigurationError(
-                "subject",
-                type(self.subject).__name__,
-                f"must be a string of at most {_MAX_HEADER} characters",
-            )
-        if unsafe_text(self.subject) is not None:
-            raise NotificationConfigurationError(
-                "subject", "<subject>", "must be one line without control characters"
-            )
+        _check_subject(self.subject)
         for part in ("text", "html"):
             value = getattr(self, part)
             if value is None and part == "html":
                 continue
-            if not isinstance(value, str) or _surrogate(value):
-                raise NotificationConfigurationError(
-                    part, type(value).__name__, "must be a valid Unicode string"
+            if not isinstance(value, str):
+                raise NotificationsTypeError(part, "a str", value)
+            if _surrogate(value):
+                raise NotificationsConfigurationError(
+                    part, "<text>", "must be valid Unicode (no lone surrogates)", show_value=False
                 )
         if not isinstance(self.headers, Mapping):
-            raise NotificationConfigurationError(
-                "headers", type(self.headers).__name__, "must map names to values"
-            )
+            raise NotificationsTypeError("headers", "a mapping of names to values", self.headers)
         for name, value in self.headers.items():
             _check_header(name, value)
         object.__setattr__(self, "headers", dict(self.headers))
 
 
+def _check_subject(subject: object) -> None:
+    if not isinstance(subject, str):
+        raise NotificationsTypeError("subject", "a str", subject)
+    if len(subject) > _MAX_HEADER:
+        raise NotificationsConfigurationError(
+            "subject", len(subject), f"must be at most {_MAX_HEADER} characters"
+        )
+    if unsafe_text(subject) is not None:
+        raise NotificationsConfigurationError(
+            "subject", "<subject>", "must be one line without control characters"
+        )
+
+
 def _check_header(name: object, value: object) -> None:
     if not isinstance(name, str) or not _FIELD_NAME.fullmatch(name):
-        raise NotificationConfigurationError("headers", "<name>", "names must be printable ASCII without ':'")
+        raise NotificationsConfigurationError(
+            "headers", "<name>", "names must be printable ASCII without ':'"
+        )
     if name.lower() in _RESERVED:
-        raise NotificationConfigurationError("headers", name, "is set by the channel (or names recipients)")
+        raise NotificationsConfigurationError("headers", name, "is set by the channel (or names recipients)")
     if not isinstance(value, str) or len(value) > _MAX_HEADER or unsafe_text(value) is not None:
-        raise NotificationConfigurationError(
+        raise NotificationsConfigurationError(
             "headers",
             name,
             f"values must be one line of at most {_MAX_HEADER} characters, no control characters",
@@ -124,7 +135,7 @@ def _surrogate(text: str) -> bool:
     return False
 
 
-class SmtpChannel:
+class SmtpChannel(AsyncResource):
     """Send email through an SMTP server, reusing up to ``pool_size`` authenticated connections.
 
     Each recipient gets its own ``RCPT TO``: a 550 for one address is reported for that address and
@@ -160,37 +171,36 @@ class SmtpChannel:
         timeout: float = 30.0,
         name: str = "email",
     ) -> None:
+        super().__init__()
         if not isinstance(security, str) or security not in ("starttls", "tls", "opportunistic", "none"):
-            raise NotificationConfigurationError(
+            raise NotificationsConfigurationError(
                 "security", security, "must be starttls, tls, opportunistic or none"
             )
         if not isinstance(pool_size, int) or isinstance(pool_size, bool) or not 1 <= pool_size <= _MAX_POOL:
-            raise NotificationConfigurationError(
+            raise NotificationsConfigurationError(
                 "pool_size", pool_size, f"must be an int from 1 to {_MAX_POOL}"
             )
         check_email(sender, kind="sender")
         check_line("hostname", hostname, max_length=253)
         if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
-            raise NotificationConfigurationError("port", port, "must be an int from 1 to 65535")
+            raise NotificationsConfigurationError("port", port, "must be an int from 1 to 65535")
         if (username is None) != (password is None):
-            raise NotificationConfigurationError(
+            raise NotificationsConfigurationError(
                 "username", "<username>", "give both username and password, or neither", show_value=False
             )
         for parameter, secret in (("username", username), ("password", password)):
             if secret is not None and (not isinstance(secret, str) or unsafe_text(secret) is not None):
-                raise NotificationConfigurationError(
+                raise NotificationsConfigurationError(
                     parameter, "<secret>", "must be a string without control characters", show_value=False
                 )
         if tls_context is not None and not isinstance(tls_context, ssl.SSLContext):
-            raise NotificationConfigurationError(
-                "tls_context", type(tls_context).__name__, "must be an ssl.SSLContext"
-            )
+            raise NotificationsTypeError("tls_context", "an ssl.SSLContext", tls_context)
         if (
             not isinstance(timeout, int | float)
             or isinstance(timeout, bool)
             or not 0 < timeout <= _MAX_TIMEOUT
         ):
-            raise NotificationConfigurationError(
+            raise NotificationsConfigurationError(
                 "timeout", timeout, f"must be seconds in (0, {_MAX_TIMEOUT}]"
             )
         self._name = check_name("name", name)
@@ -218,7 +228,7 @@ class SmtpChannel:
             InvalidAddressError: The address is not exactly one bare email address.
         """
         if not isinstance(message, Message):
-            raise NotificationConfigurationError("message", type(message).__name__, "must be a Message")
+            raise NotificationsTypeError("message", "a Message", message)
         content = message.content
         headers = {"X-Notification-Id": message.notification_id}
         if message.critical:
@@ -234,7 +244,7 @@ class SmtpChannel:
     def mime(self, email: Email) -> bytes:
         """Return the RFC 5322 bytes for ``email`` (multipart/alternative when it has HTML)."""
         if not isinstance(email, Email):
-            raise NotificationConfigurationError("email", type(email).__name__, "must be an Email")
+            raise NotificationsTypeError("email", "an Email", email)
         msg = EmailMessage(policy=SMTP_POLICY)
         msg["From"] = email.sender or self._sender
         msg["To"] = ", ".join(email.to)
@@ -256,7 +266,7 @@ class SmtpChannel:
             PermanentDeliveryError: The server refused the sender or the message for everyone.
         """
         if not isinstance(payload, Email):
-            raise NotificationConfigurationError("payload", type(payload).__name__, "must be an Email")
+            raise NotificationsTypeError("payload", "an Email", payload)
         data = self.mime(payload)
         sender = payload.sender or self._sender
         async with self._slots:
@@ -280,9 +290,7 @@ class SmtpChannel:
     async def deliver_many(self, payloads: Sequence[Email]) -> list[list[RecipientResult] | DeliveryError]:
         """Send several emails concurrently over the pool; a whole-message failure is returned, not raised."""
         if not isinstance(payloads, Sequence) or not all(isinstance(e, Email) for e in payloads):
-            raise NotificationConfigurationError(
-                "payloads", type(payloads).__name__, "must be a sequence of Email"
-            )
+            raise NotificationsTypeError("payloads", "a sequence of Email", payloads)
 
         async def one(email: Email) -> list[RecipientResult] | DeliveryError:
             try:
@@ -348,17 +356,11 @@ class SmtpChannel:
             ) from None
         return [RecipientResult(a, refused.get(a)) for a in recipients]
 
-    async def aclose(self) -> None:
+    async def _aclose(self) -> None:
         """Quit every idle connection."""
         idle, self._idle = self._idle, []
         for client in idle:
             await _close(client)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
 
 class _RetryError(Exception):

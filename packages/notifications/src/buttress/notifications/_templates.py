@@ -15,7 +15,8 @@ from pydantic import BaseModel
 
 from ._model import Rendered, check_name
 from .exceptions import (
-    NotificationConfigurationError,
+    NotificationsConfigurationError,
+    NotificationsTypeError,
     TemplateContextError,
     TemplateDefinitionError,
     TemplateRenderError,
@@ -61,13 +62,13 @@ class Template[TContext: BaseModel]:
     def __post_init__(self) -> None:
         check_name("name", self.name)
         if not (isinstance(self.context, type) and issubclass(self.context, BaseModel)):
-            raise NotificationConfigurationError(
+            raise NotificationsConfigurationError(
                 "context", self.context, "must be a pydantic BaseModel class"
             )
         for part in ("subject", "text", "html"):
             value = getattr(self, part)
             if not isinstance(value, str) and not (part == "html" and value is None):
-                raise NotificationConfigurationError(part, type(value).__name__, "must be a template string")
+                raise NotificationsTypeError(part, "a template string", value)
 
 
 class _Sandbox(SandboxedEnvironment):
@@ -118,10 +119,10 @@ class TemplateRegistry:
             TemplateDefinitionError: A syntax error (an unknown filter or test, nesting too deep), a
                 variable the context model lacks, ``extends``/``include``/``import`` (there is no
                 loader), a source over 1,000,000 characters, NUL or a lone surrogate.
-            NotificationConfigurationError: ``template`` is not a `Template`.
+            NotificationsConfigurationError: ``template`` is not a `Template`.
         """
         if not isinstance(template, Template):
-            raise NotificationConfigurationError("template", type(template).__name__, "must be a Template")
+            raise NotificationsTypeError("template", "a Template", template)
         fields = set(template.context.model_fields)
         parts: list[tuple[str, jinja2.Template]] = []
         for part in ("subject", "text", "html"):
@@ -219,13 +220,13 @@ def _check_filters(filters: object) -> dict[str, Callable[..., Any]]:
     if filters is None:
         return {}
     if not isinstance(filters, Mapping):
-        raise NotificationConfigurationError("filters", type(filters).__name__, "must map names to callables")
+        raise NotificationsTypeError("filters", "a mapping of names to callables", filters)
     checked: dict[str, Callable[..., Any]] = {}
     for key, value in filters.items():
         if not isinstance(key, str) or not key.isidentifier() or not key.isascii():
-            raise NotificationConfigurationError("filters", key, "names must be ASCII identifiers")
+            raise NotificationsConfigurationError("filters", key, "names must be ASCII identifiers")
         if not callable(value):
-            raise NotificationConfigurationError("filters", key, "values must be callables")
+            raise NotificationsConfigurationError("filters", key, "values must be callables")
         checked[key] = value
     return checked
 

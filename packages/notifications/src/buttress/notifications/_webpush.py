@@ -9,8 +9,10 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any, Final, Protocol, Self
+from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
+
+from buttress.core import AsyncResource, Owned, connection_errors
 
 from ._address import check_email, check_line, check_url
 from ._channels import Message, RecipientResult
@@ -18,7 +20,8 @@ from ._model import check_id, check_name
 from .exceptions import (
     DeliveryError,
     MissingExtraError,
-    NotificationConfigurationError,
+    NotificationsConfigurationError,
+    NotificationsTypeError,
     PermanentDeliveryError,
     SubscriptionGoneError,
     TransientDeliveryError,
@@ -42,6 +45,8 @@ __all__ = [
     "WebPush",
     "WebPushChannel",
 ]
+
+_UNREACHABLE: Final = connection_errors("httpx")
 
 # RFC 8291 section 4: one 4096-byte record, minus the 86-byte header, 16-byte tag and 1 delimiter.
 MAX_PAYLOAD: Final = 3993
@@ -69,7 +74,7 @@ class PushSubscription:
     """A browser's ``PushSubscription.toJSON()``: the endpoint and its ``p256dh`` and ``auth`` keys.
 
     Raises:
-        NotificationConfigurationError: The endpoint is not https (or http on loopback for tests), the
+        NotificationsConfigurationError: The endpoint is not https (or http on loopback for tests), the
             ``p256dh`` key is not an uncompressed P-256 point, or ``auth`` is not 16 bytes.
     """
 
@@ -83,17 +88,17 @@ class PushSubscription:
             point = unb64url(self.p256dh)
             auth = unb64url(self.auth)
         except ValueError:
-            raise NotificationConfigurationError(
+            raise NotificationsConfigurationError(
                 "p256dh", "<key>", "p256dh and auth must be base64url", show_value=False
             ) from None
         if len(point) != 65 or len(auth) != 16:
-            raise NotificationConfigurationError(
+            raise NotificationsConfigurationError(
                 "auth", "<key>", "must be 16 bytes, p256dh 65", show_value=False
             )
         try:
             ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
         except ValueError:
-            raise NotificationConfigurationError(
+            raise NotificationsConfigurationError(
                 "p256dh", "<key>", "is not an uncompressed P-256 point", show_value=False
             ) from None
 
@@ -103,7 +108,7 @@ class PushSubscription:
         try:
             return cls(data["endpoint"], data["keys"]["p256dh"], data["keys"]["auth"])
         except (KeyError, TypeError, IndexError):
-            raise NotificationConfigurationError(
+            raise NotificationsConfigurationError(
                 "subscription", "<json>", "needs endpoint, keys.p256dh and keys.auth"
             ) from None
 
@@ -122,7 +127,7 @@ class VapidKey:
         if not isinstance(private_key, ec.EllipticCurvePrivateKey) or not isinstance(
             private_key.curve, ec.SECP256R1
         ):
-            raise NotificationConfigurationError(
+            raise NotificationsConfigurationError(
                 "private_key", "<key>", "must be a P-256 private key", show_value=False
             )
         _check_subject(subject)
@@ -145,15 +150,17 @@ class VapidKey:
     def from_pem(cls, pem: bytes, *, subject: str) -> VapidKey:
         """Load an unencrypted PKCS#8 / SEC1 PEM private key."""
         if not isinstance(pem, bytes | bytearray | memoryview):
-            raise NotificationConfigurationError("pem", type(pem).__name__, "must be bytes")
+            raise NotificationsTypeError("pem", "bytes", pem)
         try:
             key = serialization.load_pem_private_key(bytes(pem), password=None)
         except (ValueError, TypeError, UnsupportedAlgorithm):
-            raise NotificationConfigurationError(
+            raise NotificationsConfigurationError(
                 "pem", "<key>", "is not an unencrypted PEM private key", show_value=False
             ) from None
         if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise NotificationConfigurationError("pem", "<key>", "is not an EC private key", show_value=False)
+            raise NotificationsConfigurationError(
+                "pem", "<key>", "is not an EC private key", show_value=False
+            )
         return cls(key, subject=subject)
 
     def authorization(self, endpoint: str, *, ttl: int = 12 * 3600, now: float | None = None) -> str:
@@ -166,13 +173,13 @@ class VapidKey:
         """
         check_url(endpoint, kind="push endpoint", https_only=True)
         if not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 < ttl <= _MAX_JWT_TTL:
-            raise NotificationConfigurationError(
+            raise NotificationsConfigurationError(
                 "ttl", ttl, f"must be whole seconds from 1 to {_MAX_JWT_TTL}"
             )
         if now is not None and (
             not isinstance(now, int | float) or isinstance(now, bool) or not 0 <= now < _MAX_UNIX
         ):
-            raise NotificationConfigurationError("now", now, "must be Unix seconds")
+            raise NotificationsConfigurationError("now", now, "must be Unix seconds")
         parts = urlsplit(endpoint)
         issued = int(now if now is not None else time.time())
         header = b64url(json.dumps({"typ": "JWT", "alg": "ES256"}, separators=(",", ":")).encode())
@@ -190,12 +197,12 @@ def _check_subject(subject: object) -> None:
     elif isinstance(subject, str) and subject.startswith("https:"):
         check_url(subject, kind="VAPID subject", https_only=True)
     else:
-        raise NotificationConfigurationError("subject", "<subject>", "must be a mailto: or https: URL")
+        raise NotificationsConfigurationError("subject", "<subject>", "must be a mailto: or https: URL")
 
 
 def _check_ttl(ttl: object) -> None:
     if not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 <= ttl <= _MAX_TTL:
-        raise NotificationConfigurationError("ttl", ttl, f"must be whole seconds from 0 to {_MAX_TTL}")
+        raise NotificationsConfigurationError("ttl", ttl, f"must be whole seconds from 0 to {_MAX_TTL}")
 
 
 class PushSubscriptionStore(Protocol):
@@ -229,16 +236,14 @@ class MemoryPushSubscriptionStore:
         """Store a subscription."""
         check_id("user_id", user_id)
         if not isinstance(subscription, PushSubscription):
-            raise NotificationConfigurationError(
-                "subscription", type(subscription).__name__, "must be a PushSubscription"
-            )
+            raise NotificationsTypeError("subscription", "a PushSubscription", subscription)
         await self.remove(subscription.endpoint)
         self._by_user.setdefault(user_id, {})[subscription.endpoint] = subscription
 
     async def remove(self, endpoint: str) -> bool:
         """Drop the subscription with this endpoint."""
         if not isinstance(endpoint, str):
-            raise NotificationConfigurationError("endpoint", type(endpoint).__name__, "must be a string")
+            raise NotificationsTypeError("endpoint", "a string", endpoint)
         return any(subs.pop(endpoint, None) is not None for subs in self._by_user.values())
 
 
@@ -262,19 +267,22 @@ class WebPush:
 
     def __post_init__(self) -> None:
         check_id("user_id", self.user_id)
-        if not isinstance(self.data, bytes) or len(self.data) > MAX_PAYLOAD:
-            shown = len(self.data) if isinstance(self.data, bytes) else type(self.data).__name__
-            raise NotificationConfigurationError("data", shown, f"must be bytes, at most {MAX_PAYLOAD}")
+        if not isinstance(self.data, bytes):
+            raise NotificationsTypeError("data", "bytes", self.data)
+        if len(self.data) > MAX_PAYLOAD:
+            raise NotificationsConfigurationError(
+                "data", len(self.data), f"must be at most {MAX_PAYLOAD} bytes"
+            )
         _check_ttl(self.ttl)
         if not isinstance(self.urgency, str) or self.urgency not in ("very-low", "low", "normal", "high"):
-            raise NotificationConfigurationError(
+            raise NotificationsConfigurationError(
                 "urgency", self.urgency, "must be very-low, low, normal or high"
             )
         if self.topic is not None and (not isinstance(self.topic, str) or not _TOPIC.fullmatch(self.topic)):
-            raise NotificationConfigurationError("topic", self.topic, "must be 1-32 base64url characters")
+            raise NotificationsConfigurationError("topic", self.topic, "must be 1-32 base64url characters")
 
 
-class WebPushChannel:
+class WebPushChannel(AsyncResource):
     """Deliver to browsers through their push services (the recipient's address is their user id).
 
     Each message is encrypted for each subscription with a fresh ECDH key and salt (RFC 8291,
@@ -299,22 +307,23 @@ class WebPushChannel:
         ttl: int = 86400,
         name: str = "push",
     ) -> None:
+        super().__init__()
         if not isinstance(vapid, VapidKey):
-            raise NotificationConfigurationError("vapid", type(vapid).__name__, "must be a VapidKey")
+            raise NotificationsTypeError("vapid", "a VapidKey", vapid)
         for member in ("subscriptions", "add", "remove"):
             if not callable(getattr(subscriptions, member, None)):
-                raise NotificationConfigurationError(
-                    "subscriptions", type(subscriptions).__name__, "must be a PushSubscriptionStore"
-                )
+                raise NotificationsTypeError("subscriptions", "a PushSubscriptionStore", subscriptions)
         if client is not None and not isinstance(client, httpx.AsyncClient):
-            raise NotificationConfigurationError(
-                "client", type(client).__name__, "must be an httpx.AsyncClient"
-            )
+            raise NotificationsTypeError("client", "an httpx.AsyncClient", client)
         _check_ttl(ttl)
         self._vapid = vapid
         self.subscriptions = subscriptions
-        self._client = client or httpx.AsyncClient(timeout=30)
-        self._owned = client is None
+        self._client: Owned[httpx.AsyncClient]
+        if client is None:
+            made = httpx.AsyncClient(timeout=30)
+            self._client = Owned(made, made.aclose)
+        else:
+            self._client = Owned(client)
         self._ttl = ttl
         self._name = check_name("name", name)
 
@@ -331,7 +340,7 @@ class WebPushChannel:
                 over 200 characters, or holds a control character.
         """
         if not isinstance(message, Message):
-            raise NotificationConfigurationError("message", type(message).__name__, "must be a Message")
+            raise NotificationsTypeError("message", "a Message", message)
         check_line("push user id", message.address, max_length=200)
         body: dict[str, str] = {
             "id": message.notification_id,
@@ -353,7 +362,7 @@ class WebPushChannel:
     async def deliver(self, payload: WebPush) -> list[RecipientResult]:
         """Send to every subscription of the user; one result per subscription endpoint."""
         if not isinstance(payload, WebPush):
-            raise NotificationConfigurationError("payload", type(payload).__name__, "must be a WebPush")
+            raise NotificationsTypeError("payload", "a WebPush", payload)
         subs = await self.subscriptions.subscriptions(payload.user_id)
         if not subs:
             raise PermanentDeliveryError(self._name, "the user has no push subscriptions")
@@ -362,13 +371,11 @@ class WebPushChannel:
     def encrypt(self, subscription: PushSubscription, data: bytes) -> bytes:
         """Encrypt ``data`` for ``subscription`` (RFC 8291, aes128gcm, one record)."""
         if not isinstance(subscription, PushSubscription):
-            raise NotificationConfigurationError(
-                "subscription", type(subscription).__name__, "must be a PushSubscription"
-            )
-        if not isinstance(data, bytes) or len(data) > MAX_PAYLOAD:
-            raise NotificationConfigurationError(
-                "data", type(data).__name__, f"must be bytes, at most {MAX_PAYLOAD}"
-            )
+            raise NotificationsTypeError("subscription", "a PushSubscription", subscription)
+        if not isinstance(data, bytes):
+            raise NotificationsTypeError("data", "bytes", data)
+        if len(data) > MAX_PAYLOAD:
+            raise NotificationsConfigurationError("data", len(data), f"must be at most {MAX_PAYLOAD} bytes")
         return bytes(
             http_ece.encrypt(
                 data,
@@ -391,13 +398,18 @@ class WebPushChannel:
         if payload.topic:
             headers["Topic"] = payload.topic
         try:
-            response = await self._client.post(
+            response = await self._client.value.post(
                 sub.endpoint, content=self.encrypt(sub, payload.data), headers=headers
+            )
+        except _UNREACHABLE as exc:
+            return RecipientResult(
+                sub.endpoint,
+                TransientDeliveryError(self._name, f"push service unreachable: {type(exc).__name__}"),
             )
         except httpx.HTTPError as exc:
             return RecipientResult(
                 sub.endpoint,
-                TransientDeliveryError(self._name, f"push service unreachable: {type(exc).__name__}"),
+                TransientDeliveryError(self._name, f"push request failed: {type(exc).__name__}"),
             )
         return RecipientResult(sub.endpoint, await self._outcome(sub, response.status_code))
 
@@ -411,13 +423,5 @@ class WebPushChannel:
             return TransientDeliveryError(self._name, "push service busy", code=status)
         return PermanentDeliveryError(self._name, "push service refused the message", code=status)
 
-    async def aclose(self) -> None:
-        """Close the HTTP client if the channel made it."""
-        if self._owned:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+    async def _aclose(self) -> None:
+        await self._client.release()

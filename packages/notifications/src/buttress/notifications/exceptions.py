@@ -4,8 +4,9 @@
 
     ButtressError                                   (buttress.core)
     └── NotificationsError                          every error this package raises
-        ├── NotificationConfigurationError          (also ConfigurationError, ValueError) a bad argument
+        ├── NotificationsConfigurationError         (also ConfigurationError, ValueError) a bad value
         │   └── InvalidAddressError                 a recipient's address is not one valid address
+        ├── NotificationsTypeError                  (also ArgumentTypeError, TypeError) a wrong type
         ├── TemplateError                           a template cannot be registered or rendered
         │   ├── TemplateDefinitionError             (also ValueError) bad syntax or an undeclared variable
         │   ├── TemplateContextError                (also TypeError) the context is not the template's model
@@ -17,7 +18,8 @@
         │   ├── TransientDeliveryError              worth retrying (timeouts, 4xx SMTP, HTTP 429/5xx)
         │   └── PermanentDeliveryError              retrying will not help (550, HTTP 4xx)
         │       └── SubscriptionGoneError           a push subscription answered 404/410
-        ├── StoreUnavailableError                   (also BackendUnavailableError, ConnectionError)
+        ├── NotificationsUnavailableError           (also BackendUnavailableError, ConnectionError) the
+        │                                           outbox's, a store's or the rate limiter's server is down
         └── MissingExtraError                       (also ImportError) a feature whose extra is missing
 
 Messages name the template, field, channel or recipient involved; they never contain a password, a
@@ -26,18 +28,25 @@ push key or the rendered body.
 
 from __future__ import annotations
 
-from buttress.core import BackendUnavailableError, ButtressError, ConfigurationError, NotFoundError
+from buttress.core import (
+    ArgumentTypeError,
+    BackendUnavailableError,
+    ButtressError,
+    ConfigurationError,
+    NotFoundError,
+)
 from buttress.core import MissingExtraError as CoreMissingExtraError
 
 __all__ = [
     "DeliveryError",
     "InvalidAddressError",
     "MissingExtraError",
-    "NotificationConfigurationError",
     "NotificationNotFoundError",
+    "NotificationsConfigurationError",
     "NotificationsError",
+    "NotificationsTypeError",
+    "NotificationsUnavailableError",
     "PermanentDeliveryError",
-    "StoreUnavailableError",
     "SubscriptionGoneError",
     "TemplateContextError",
     "TemplateDefinitionError",
@@ -53,7 +62,7 @@ class NotificationsError(ButtressError):
     """Root of every error buttress-notifications raises."""
 
 
-class NotificationConfigurationError(NotificationsError, ConfigurationError):
+class NotificationsConfigurationError(NotificationsError, ConfigurationError):
     """An argument or setting is invalid; the message names it and says why."""
 
     def __init__(self, parameter: str, value: object, reason: str, *, show_value: bool = True) -> None:
@@ -61,7 +70,14 @@ class NotificationConfigurationError(NotificationsError, ConfigurationError):
         super().__init__(parameter, value, reason, show_value=show_value is True)
 
 
-class InvalidAddressError(NotificationConfigurationError):
+class NotificationsTypeError(NotificationsError, ArgumentTypeError):
+    """An argument has the wrong type; the message names it, what it should be and the type given.
+
+    Only the given value's type name is kept (``actual``), never the value.
+    """
+
+
+class InvalidAddressError(NotificationsConfigurationError):
     """A recipient's address is not exactly one valid address for its channel.
 
     Raised by `Notifier.send` (before anything is stored) and by the channels' payloads: an email
@@ -199,8 +215,14 @@ class SubscriptionGoneError(PermanentDeliveryError):
     """A push service answered 404 or 410: the subscription no longer exists and was removed."""
 
 
-class StoreUnavailableError(NotificationsError, BackendUnavailableError):
-    """The preference store, outbox or rate limiter's server cannot be reached."""
+class NotificationsUnavailableError(NotificationsError, BackendUnavailableError):
+    """The outbox's, a store's or the rate limiter's server cannot be reached.
+
+    Attributes:
+        backend: ``"postgresql"`` or ``"redis"``.
+        address: Where it was looked for, with any password redacted.
+        reason: What the driver reported.
+    """
 
 
 class MissingExtraError(NotificationsError, CoreMissingExtraError):

@@ -11,15 +11,14 @@ import pytest
 
 from buttress.notifications import (
     MemoryPreferenceStore,
-    NotificationConfigurationError,
+    NotificationsConfigurationError,
+    NotificationsTypeError,
+    NotificationsUnavailableError,
     PostgresPreferenceStore,
     Preferences,
     QuietWindow,
-    StoreUnavailableError,
 )
 from buttress.testing import PostgresSchema, PostgresServer, PreferenceStoreContract
-
-from .conftest import table_prefix
 
 
 class Factories:
@@ -44,12 +43,19 @@ class TestMemoryPreferenceStore(Factories, PreferenceStoreContract):
 @pytest.mark.postgres
 class TestPostgresPreferenceStore(Factories, PreferenceStoreContract):
     @pytest.fixture(autouse=True)
-    def _schema(self, postgres_schema: PostgresSchema) -> None:
+    def _schema(self, postgres_schema: PostgresSchema, postgres_table: str) -> None:
         self.schema = postgres_schema
+        self.table = postgres_table
+        self.made = 0
 
     async def make_store(self) -> PostgresPreferenceStore:
+        self.made += 1  # a fresh table for each store the suite makes
         store = await PostgresPreferenceStore.connect(
-            self.schema.dsn, table_prefix=table_prefix(), server_settings=self.schema.server_settings
+            self.schema.dsn,
+            table=f"{self.table}_{self.made}",
+            min_size=1,
+            max_size=2,
+            server_settings=self.schema.server_settings,
         )
         await store.create_schema()
         return store
@@ -61,19 +67,19 @@ async def test_postgres_store_gone_is_unavailable(postgres_server: PostgresServe
         await store.create_schema()
         await store.put(Preferences("u"))
         postgres_server.stop()
-        with pytest.raises(StoreUnavailableError):
+        with pytest.raises(NotificationsUnavailableError):
             await store.get("u")
 
 
 @pytest.mark.postgres
-async def test_postgres_store_bad_input(pool: asyncpg.Pool[Any]) -> None:
-    with pytest.raises(NotificationConfigurationError, match="table_prefix"):
-        PostgresPreferenceStore(pool, table_prefix="x; drop table")
-    with pytest.raises(NotificationConfigurationError, match="pool"):
+async def test_postgres_store_bad_input(postgres_pool: asyncpg.Pool[Any], postgres_table: str) -> None:
+    with pytest.raises(NotificationsConfigurationError, match="table"):
+        PostgresPreferenceStore(postgres_pool, table="x; drop table")
+    with pytest.raises(NotificationsTypeError, match="pool"):
         PostgresPreferenceStore("postgres://")  # type: ignore[arg-type]
-    store = PostgresPreferenceStore(pool, table_prefix=table_prefix())
-    with pytest.raises(NotificationConfigurationError, match="preferences"):
+    store = PostgresPreferenceStore(postgres_pool, table=postgres_table)
+    with pytest.raises(NotificationsTypeError, match="preferences"):
         await store.put({"user_id": "u"})  # type: ignore[arg-type]
     memory = MemoryPreferenceStore()
-    with pytest.raises(NotificationConfigurationError, match="preferences"):
+    with pytest.raises(NotificationsTypeError, match="preferences"):
         await memory.put({"user_id": "u"})  # type: ignore[arg-type]
