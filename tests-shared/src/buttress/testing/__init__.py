@@ -38,6 +38,7 @@ from .contracts import (
     PreferenceStoreContract,
     ResourceFactoryContract,
     SearchProviderContract,
+    SnapshotStoreContract,
 )
 from .exceptions import (
     MissingExtraError,
@@ -78,6 +79,7 @@ __all__ = [
     "SearchProviderContract",
     "ServerError",
     "ServiceUnavailable",
+    "SnapshotStoreContract",
     "TestingConfigurationError",
     "TestingError",
     "TestingTypeError",

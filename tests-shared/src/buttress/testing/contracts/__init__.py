@@ -20,6 +20,7 @@ from ._notifications import PreferenceStoreContract
 from ._repository import AsyncRepositoryContract
 from ._resource_factory import ResourceFactoryContract
 from ._search import SearchProviderContract
+from ._snapshot_store import SnapshotStoreContract
 from ._webhooks import EndpointStoreContract
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "PreferenceStoreContract",
     "ResourceFactoryContract",
     "SearchProviderContract",
+    "SnapshotStoreContract",
 ]
