@@ -87,7 +87,9 @@ async def run(tour: Tour) -> None:
     tour.say(f"critical SMS after an SMS opt-out: {critical.verdict}")
     outboxes: list[tuple[str, MemoryOutbox | NotificationOutbox]] = [("memory", MemoryOutbox())]
     if tour.postgres_dsn is not None:
-        pg = await NotificationOutbox.connect(tour.postgres_dsn, table_prefix=f"tour_{secrets.token_hex(3)}_")
+        pg = await NotificationOutbox.connect(
+            tour.postgres_dsn, table=f"tour_{secrets.token_hex(3)}", min_size=1, max_size=2
+        )
         await pg.create_schema()
         outboxes.append(("postgres", pg))
     for label, outbox in outboxes:
