@@ -374,3 +374,23 @@ def test_wsgi_middleware() -> None:
     assert Component.TLS not in seen[1].components
     with pytest.raises(FingerprintTypeError):
         FingerprintWSGIMiddleware(app, None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("error", "parameter"),
+    [
+        (InvalidRequestError("client_ip", "not an address"), "client_ip"),
+        (InvalidFingerprintError("'digest' must be 64 lower-case hex digits"), "fingerprint"),
+        (IncomparableFingerprintsError(("0" * 12, "a"), ("1" * 12, "b")), "b"),
+    ],
+)
+def test_every_bad_value_is_a_configuration_error(
+    error: FingerprintConfigurationError, parameter: str
+) -> None:
+    """The drawn tree: the specific errors of a bad value sit under FingerprintConfigurationError."""
+    assert isinstance(error, FingerprintConfigurationError)
+    assert isinstance(error, ConfigurationError)
+    assert isinstance(error, ValueError)
+    assert error.parameter == parameter
+    assert error.value is None  # a request's data or a stored record never rides on an error
+    assert error.reason in str(error)

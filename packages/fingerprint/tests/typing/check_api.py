@@ -9,9 +9,12 @@ from buttress.fingerprint import (
     Component,
     Components,
     Fingerprint,
+    FingerprintConfigurationError,
     Fingerprinter,
     FingerprintMiddleware,
     FingerprintWSGIMiddleware,
+    InvalidFingerprintError,
+    InvalidRequestError,
     IPAddress,
     IPMode,
     from_environ,
@@ -59,3 +62,12 @@ def middleware_types() -> None:
     )
     assert_type(FingerprintMiddleware(asgi_app, fingerprinter), FingerprintMiddleware)
     FingerprintMiddleware(asgi_app, "fingerprinter")  # type: ignore[arg-type]
+
+
+def error_types(error: InvalidRequestError, stored: InvalidFingerprintError) -> None:
+    assert_type(error.part, str)
+    assert_type(error.parameter, str)
+    assert_type(error.reason, str)
+    assert_type(stored.reason, str)
+    configuration: FingerprintConfigurationError = stored
+    assert_type(configuration.value, object)

@@ -18,13 +18,15 @@ secrets, and `Fingerprinter.similarity` compares two fingerprints component by c
 from __future__ import annotations
 
 from ._components import Component, Components, Headers, IPAddress, from_environ, from_headers, from_scope
-from ._fingerprinter import DEFAULT_ENTROPY_BITS, MIN_SECRET_BYTES, Fingerprint, Fingerprinter, IPMode
+from ._encoding import MIN_SECRET_BYTES
+from ._fingerprinter import DEFAULT_ENTROPY_BITS, Fingerprint, Fingerprinter, IPMode
 from ._middleware import (
     FINGERPRINT_ENVIRON_KEY,
     FINGERPRINT_STATE_KEY,
     FingerprintMiddleware,
     FingerprintWSGIMiddleware,
 )
+from ._version import __version__
 from .exceptions import (
     FingerprintConfigurationError,
     FingerprintError,
@@ -33,8 +35,6 @@ from .exceptions import (
     InvalidFingerprintError,
     InvalidRequestError,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_ENTROPY_BITS",

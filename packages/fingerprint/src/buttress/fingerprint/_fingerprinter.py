@@ -1,17 +1,23 @@
-"""Keyed fingerprints: HMAC-SHA256 over a canonical encoding, with key rotation, confidence and similarity."""
+"""The façade: `Fingerprinter` makes, verifies and compares keyed fingerprints; `Fingerprint` is one.
+
+What it puts together lives beside it, one concern each: reading the request (``_components`` for
+the definition, ``_extraction`` for the short road), the canonical encoding and its HMAC with key
+rotation (``_encoding``), and the memo of what was worked out before (``_memo``).
+"""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from operator import itemgetter
+from functools import partial
+from time import perf_counter
 from types import MappingProxyType
-from typing import Any, Final, NamedTuple, Self
+from typing import Any, Final, Self
+
+from buttress.core import Attributes
 
 from ._components import (
     Component,
@@ -20,13 +26,16 @@ from ._components import (
     IPAddress,
     environ_address,
     environ_components,
-    environ_header,
     scope_request,
 )
 from ._components import _build as build
 from ._components import _ip as check_ip
 from ._components import _items as header_items
 from ._components import _tls as check_tls
+from ._encoding import HEADS, Encoder, Entry, Keyring, canonical, check_secret
+from ._extraction import NamesPlan, Read, Reader
+from ._memo import MISSING, REQUEST, VALUE, Memo
+from ._metrics import COMPUTED, DURATION, MEMO_HITS, MEMO_MISSES, SOURCES, VERIFICATIONS, VERIFIED
 from .exceptions import (
     FingerprintConfigurationError,
     FingerprintTypeError,
@@ -36,14 +45,10 @@ from .exceptions import (
 
 __all__ = [
     "DEFAULT_ENTROPY_BITS",
-    "MIN_SECRET_BYTES",
     "Fingerprint",
     "Fingerprinter",
     "IPMode",
 ]
-
-MIN_SECRET_BYTES: Final = 32
-"""The shortest secret accepted: 256 bits, the size of an HMAC-SHA256 key."""
 
 DEFAULT_ENTROPY_BITS: Final[Mapping[Component, float]] = MappingProxyType(
     {
@@ -65,13 +70,15 @@ these headers, not measurements of your traffic; pass ``entropy=`` to use your o
 counts for 60 % of `Component.IP`'s bits.
 """
 
-_FORMAT: Final = b"buttress.fingerprint/v1"
 _DIGEST_HEX: Final = re.compile(r"[0-9a-f]{64}")
 _COMPONENT_HEX: Final = re.compile(r"[0-9a-f]{32}")
 _KEY_ID_HEX: Final = re.compile(r"[0-9a-f]{12}")
-_BLOCK: Final = 64  # SHA-256's block size, for HMAC's pads
 _PREFIX_WEIGHT: Final = 0.6
 _TARGET_BITS: Final = 33.0  # log2 of about 8.6 billion: enough to tell every person apart
+_REQUEST_SCOPES: Final = frozenset({"http", "websocket"})
+_BY_COMPONENTS, _BY_SCOPE, _BY_ENVIRON, _BY_HEADERS = (
+    SOURCES[s] for s in ("components", "scope", "environ", "headers")
+)
 
 
 class IPMode(StrEnum):
@@ -87,27 +94,6 @@ class IPMode(StrEnum):
     @classmethod
     def _missing_(cls, value: object) -> IPMode:
         raise FingerprintConfigurationError("ip", value, "use IPMode.EXCLUDE, IPMode.PREFIX or IPMode.FULL")
-
-
-class _Key:
-    """HMAC-SHA256 with one key, its pads hashed once so each message costs two hash continuations."""
-
-    __slots__ = ("_inner", "_outer", "key_id")
-
-    def __init__(self, secret: bytes, purpose: str) -> None:
-        # One subkey per (secret, purpose): the same secret used for two purposes yields unlinkable values.
-        subkey = hmac.digest(secret, _FORMAT + b"\x00purpose\x00" + purpose.encode("utf-8"), "sha256")
-        padded = subkey.ljust(_BLOCK, b"\x00")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded)).copy
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded)).copy
-        self.key_id: str = self.mac(b"key-id")[:6].hex()
-
-    def mac(self, message: bytes) -> bytes:
-        inner = self._inner()
-        inner.update(message)
-        outer = self._outer()
-        outer.update(inner.digest())
-        return outer.digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,14 +243,13 @@ class Fingerprinter:
         cache_size: int = 4096,
     ) -> None:
         self.purpose: Final = _check_purpose(purpose)
-        _check_secret(secret, "secret")
+        check_secret(secret, "secret")
         olds: object = previous_secrets
         if isinstance(olds, (bytes, str)) or not isinstance(olds, Sequence):
             raise FingerprintTypeError("previous_secrets", "a sequence of bytes", olds)
         for old in olds:
-            _check_secret(old, "previous_secrets")
-        self._key = _Key(secret, purpose)
-        self._previous = tuple(_Key(old, purpose) for old in previous_secrets)
+            check_secret(old, "previous_secrets")
+        self._keys: Final = Keyring(secret, previous_secrets, purpose)
         self.excluded: Final = frozenset(_component(c, "exclude") for c in _iterable(exclude, "exclude"))
         self.ip_mode: Final = _ip_mode(ip)
         self.ipv4_prefix: Final = _prefix(ipv4_prefix, "ipv4_prefix", 32)
@@ -283,15 +268,13 @@ class Fingerprinter:
         if cache_size < 0:
             raise FingerprintConfigurationError("cache_size", cache_size, "must be 0 (no cache) or more")
         self.cache_size: Final = cache_size
-        self._cache: dict[tuple[object, ...], Any] = {}
+        self._cache: Final = Memo(cache_size)
+        self._encoder: Final = Encoder(self._keys.current, self._cache)
         # What each request needs, worked out once for this configuration.
         used = [c for c in Component if c not in self.excluded]
         self._uses_ip: Final = self.ip_mode is not IPMode.EXCLUDE and Component.IP in used
-        self._headers: Final = tuple(c for c in _HEADER_VALUES if c in used)
-        self._uses_hints: Final = Component.CLIENT_HINTS in used
-        self._uses_order: Final = Component.HEADER_ORDER in used
-        self._uses_cookies: Final = Component.COOKIE_NAMES in used
         self._uses_tls: Final = Component.TLS in used
+        self._reader: Final = Reader(used, self._cache, partial(self._encoder.entry, Component.HEADER_ORDER))
         self._scores: list[tuple[float, bool] | None] = [None] * (1 << len(Component))
 
     def clear_cache(self) -> None:
@@ -301,13 +284,13 @@ class Fingerprinter:
     @property
     def key_id(self) -> str:
         """The identifier of the current key, as stored on each new `Fingerprint`."""
-        return self._key.key_id
+        return self._keys.current.key_id
 
     def __repr__(self) -> str:
         excluded = sorted(c.value for c in self.excluded)
         return (
             f"Fingerprinter(purpose={self.purpose!r}, key_id={self.key_id!r}, "
-            f"previous_keys={len(self._previous)}, exclude={excluded}, ip={self.ip_mode.value!r})"
+            f"previous_keys={len(self._keys.previous)}, exclude={excluded}, ip={self.ip_mode.value!r})"
         )
 
     # --- making fingerprints ------------------------------------------------------------------
@@ -345,35 +328,28 @@ class Fingerprinter:
 
     def fingerprint(self, components: Components) -> Fingerprint:
         """Return the fingerprint of ``components`` under the current key."""
-        return self._assemble([self._text_entry(c, v) for c, v in self.used(components).items()])
+        start = perf_counter()
+        found = self._fingerprint(components)
+        _measure(start, _BY_COMPONENTS)
+        return found
 
     def from_scope(
         self, scope: Mapping[str, object], *, tls: str | Sequence[str] | None = None
     ) -> Fingerprint:
         """Fingerprint an ASGI scope. See `from_scope` (the function) for what is read."""
-        if scope.__class__ is dict and not self._uses_ip:  # what servers pass, read without detours
-            headers = scope.get("headers")
-            if headers.__class__ is list and headers and scope.get("type") in _REQUEST_SCOPES:
-                found = self._from_pairs(headers, None, tls)
-                return found if found is not None else self.fingerprint(build(headers, None, tls))
-        headers, address = scope_request(scope, with_ip=self._uses_ip)
-        if headers.__class__ is list and headers:
-            found = self._from_pairs(headers, self._ip_text(address), tls)
-            if found is not None:
-                return found
-        return self.fingerprint(build(headers, address, tls))
+        start = perf_counter()
+        found = self._from_scope(scope, tls)
+        _measure(start, _BY_SCOPE)
+        return found
 
     def from_environ(
         self, environ: Mapping[str, object], *, tls: str | Sequence[str] | None = None
     ) -> Fingerprint:
         """Fingerprint a WSGI environ. See `from_environ` (the function) for what is read."""
-        if environ.__class__ is not dict and not isinstance(environ, Mapping):
-            raise FingerprintTypeError("environ", "a WSGI environ (a mapping)", environ)
-        ip_text = self._ip_text(environ_address(environ)) if self._uses_ip else None
-        found = self._from_environ(environ, ip_text, tls)
-        if found is not None:
-            return found
-        return self.fingerprint(environ_components(environ, tls, with_ip=self._uses_ip))
+        start = perf_counter()
+        found = self._from_environ(environ, tls)
+        _measure(start, _BY_ENVIRON)
+        return found
 
     def from_headers(
         self,
@@ -383,135 +359,75 @@ class Fingerprinter:
         tls: str | Sequence[str] | None = None,
     ) -> Fingerprint:
         """Fingerprint request headers. See `from_headers` (the function) for what is read."""
+        start = perf_counter()
+        found = self._from_headers(headers, client_ip, tls)
+        _measure(start, _BY_HEADERS)
+        return found
+
+    def _fingerprint(self, components: Components) -> Fingerprint:
+        text_entry = self._encoder.text_entry
+        return self._assemble([text_entry(c, v) for c, v in self.used(components).items()])
+
+    def _from_scope(self, scope: Mapping[str, object], tls: str | Sequence[str] | None) -> Fingerprint:
+        if scope.__class__ is dict and not self._uses_ip:  # what servers pass, read without detours
+            headers = scope.get("headers")
+            if headers.__class__ is list and headers and scope.get("type") in _REQUEST_SCOPES:
+                read = self._reader.pairs(headers)
+                if read is not None:
+                    return self._from_read(read, None, tls)
+                return self._fingerprint(build(headers, None, tls))
+        headers, address = scope_request(scope, with_ip=self._uses_ip)
+        if headers.__class__ is list and headers:
+            read = self._reader.pairs(headers)
+            if read is not None:
+                return self._from_read(read, self._ip_text(address), tls)
+        return self._fingerprint(build(headers, address, tls))
+
+    def _from_environ(self, environ: Mapping[str, object], tls: str | Sequence[str] | None) -> Fingerprint:
+        if environ.__class__ is not dict and not isinstance(environ, Mapping):
+            raise FingerprintTypeError("environ", "a WSGI environ (a mapping)", environ)
+        ip_text = self._ip_text(environ_address(environ)) if self._uses_ip else None
+        read = self._reader.environ(environ)
+        if read is not None:
+            return self._from_read(read, ip_text, tls)
+        return self._fingerprint(environ_components(environ, tls, with_ip=self._uses_ip))
+
+    def _from_headers(
+        self, headers: Headers, client_ip: str | IPAddress | None, tls: str | Sequence[str] | None
+    ) -> Fingerprint:
         address = None if client_ip is None else check_ip(client_ip, "client_ip", strict=True)
         pairs = headers if headers.__class__ is list else list(header_items(headers))
         if pairs:
-            found = self._from_pairs(pairs, self._ip_text(address), tls)
-            if found is not None:
-                return found
-        return self.fingerprint(build(pairs, address, tls))
+            read = self._reader.pairs(pairs)
+            if read is not None:
+                return self._from_read(read, self._ip_text(address), tls)
+        return self._fingerprint(build(pairs, address, tls))
 
-    def _from_environ(
-        self, environ: Mapping[str, object], ip_text: str | None, tls: str | Sequence[str] | None
-    ) -> Fingerprint | None:
-        """The short road for a WSGI environ, or None where it does not apply."""
-        try:
-            keys = "\n".join(environ)
-        except TypeError:  # a key that is not a str: the long road skips it
-            return None
-        plan: _EnvironPlan | None = self._cache.get((_ENVIRON, keys), _MISSING)
-        if plan is _MISSING:
-            plan = self._environ_plan(keys, len(environ))
-            self._keep((_ENVIRON, keys), plan)
-        if plan is None or plan.size != len(environ):
-            return None
-        try:
-            "".join(plan.values(environ))
-        except TypeError:  # a value that is not a str: the long road skips it
-            return None
-        if plan.content and not all(environ[key] for key in plan.content):  # an empty CONTENT_* is no header
-            read = zip(plan.read, plan.names, strict=True)
-            pairs = [(name, environ[key]) for key, name in read if environ[key] or key[0] == "H"]
-            return self._from_pairs(pairs, ip_text, tls) if pairs else None
-        cookie: Any = None if plan.cookie is None else environ[plan.cookie]
-        return self._from_plan(plan.headers, plan.pick(environ), cookie, plan.order, ip_text=ip_text, tls=tls)
-
-    def _environ_plan(self, keys: str, size: int) -> _EnvironPlan | None:
-        """Which keys of an environ whose keys, joined by newlines, are ``keys`` are headers."""
-        split = keys.split("\n")
-        if len(split) != size:  # a key holding a newline
-            return None
-        read = [key for key in split if environ_header(key) is not None]
-        names = [environ_header(key) or "" for key in read]
-        order = ",".join(names)
-        headers = self._names_plan(order) if names else None
-        if headers is None or headers.size != len(names):
-            return None
-        return _EnvironPlan(
-            size=size,
-            values=_picker(read),
-            pick=_picker([read[i] for i in headers.positions]),
-            cookie=None if headers.cookie is None else read[headers.cookie],
-            content=tuple(key for key in read if key[0] != "H"),
-            read=tuple(read),
-            names=tuple(names),
-            order=order,
-            headers=headers,
-        )
-
-    def _from_pairs(
-        self, pairs: list[Any], ip_text: str | None, tls: str | Sequence[str] | None
-    ) -> Fingerprint | None:
-        """The short road for a non-empty list of header pairs, or None where it does not apply."""
-        first = pairs[0]
-        if (first.__class__ is not tuple and first.__class__ is not list) or len(first) != 2:
-            return None
-        kind = first[1].__class__
-        try:
-            names = [name for name, value in pairs if value.__class__ is kind]
-            if len(names) != len(pairs):  # values of more than one type
-                return None
-            if kind is bytes:
-                order: Any = b",".join(names)  # and every name bytes too
-            elif kind is str:
-                order = ",".join(names)
-            else:
-                return None
-        except (TypeError, ValueError):  # not pairs, or names of another type
-            return None
-        plan: _NamesPlan | None = self._cache.get((_NAMES, order), _MISSING)
-        if plan is _MISSING:
-            plan = self._names_plan(order)
-            self._keep((_NAMES, order), plan)
-        if plan is None or plan.size != len(pairs):
-            return None
-        cookie = None if plan.cookie is None else pairs[plan.cookie][1]
-        values = tuple(map(_VALUE_OF, plan.pick(pairs)))
-        return self._from_plan(plan, values, cookie, order, ip_text=ip_text, tls=tls)
-
-    def _from_plan(
-        self,
-        plan: _NamesPlan,
-        values: tuple[Any, ...],
-        cookie: bytes | str | None,
-        order: bytes | str,
-        *,
-        ip_text: str | None,
-        tls: str | Sequence[str] | None,
-    ) -> Fingerprint:
-        """Fingerprint a request whose header names, joined by commas, are ``order``.
-
-        ``values`` are those of the headers ``plan`` says to read; ``cookie`` is the cookie header,
-        if present and read.
-        """
-        cache = self._cache
-        cookies = None
-        if cookie is not None:
-            # Cookie names are remembered by the header's length and hash(), never by the header,
-            # which holds credentials. Two headers alike in both are taken to name the same cookies:
-            # for distinct headers the chance is about 2**-64, and no worse than sending those names.
-            seen = (_COOKIE_HEADER, plan.kind, len(cookie), hash(cookie))
-            cookies = cache.get(seen)
-            if cookies is None:
-                cookies = _cookie_names(cookie)
-                self._keep(seen, cookies)
+    def _from_read(self, read: Read, ip_text: str | None, tls: str | Sequence[str] | None) -> Fingerprint:
+        """Fingerprint a request the `Reader` read: from the memo if it was made before."""
+        plan, values, cookie, order = read
+        cookies = None if cookie is None else self._reader.cookies(plan.kind, cookie)
         tls_text = None
         if tls is not None:
             tls_text = check_tls(tls)
             if not self._uses_tls:
                 tls_text = None
-        if ip_text is not None:  # the address is never cached
+        if ip_text is not None:  # the address is never kept
             return self._make(plan, values, cookies, ip_text, tls_text)
-        request = (_REQUEST, order, values, cookies, tls_text)
-        known: Fingerprint | None = cache.get(request)
+        request = (REQUEST, order, values, cookies, tls_text)
+        known: Fingerprint | None = self._cache.get(request)
         if known is None:
             known = self._make(plan, values, cookies, None, tls_text)
-            self._keep(request, known)
+            self._cache.keep(request, known)
+            if self.cache_size:
+                MEMO_MISSES.add(1)
+        else:
+            MEMO_HITS.add(1)
         return known
 
     def _make(
         self,
-        plan: _NamesPlan,
+        plan: NamesPlan,
         values: tuple[Any, ...],
         cookies: bytes | str | None,
         ip_text: str | None,
@@ -519,133 +435,42 @@ class Fingerprinter:
     ) -> Fingerprint:
         """The fingerprint of a request not seen before, from the components that were."""
         get = self._cache.get
-        entries: list[_Entry] = []
+        encoder = self._encoder
+        entries: list[Entry] = []
         for component, value in zip(plan.headers, values, strict=False):  # values go on with hints
-            entry = get((_VALUE, component, value), _MISSING)
-            if entry is _MISSING:
-                entry = self._value_entry(component, value)
+            entry = get((VALUE, component, value), MISSING)
+            if entry is MISSING:
+                entry = encoder.value_entry(component, value)
             if entry is not None:
                 entries.append(entry)
         if plan.hints:
-            entries.append(self._hints_entry(plan.hints, values[len(plan.headers) :]))
+            entries.append(encoder.hints_entry(plan.hints, values[len(plan.headers) :]))
         if plan.order is not None:
             entries.append(plan.order)
         if cookies is not None:
-            entry = self._cookies_entry(cookies)
+            entry = encoder.cookies_entry(cookies)
             if entry is not None:
                 entries.append(entry)
         if ip_text is not None:
-            entries.append(self._entry(Component.IP, ip_text.encode("ascii")))
+            entries.append(encoder.entry(Component.IP, ip_text.encode("ascii")))
         if tls_text is not None:
-            entries.append(self._text_entry(Component.TLS, tls_text))
+            entries.append(encoder.text_entry(Component.TLS, tls_text))
         return self._assemble(entries)
 
-    def _names_plan(self, order: bytes | str) -> _NamesPlan | None:
-        """What to read from requests whose header names, joined by commas, are ``order``.
-
-        None unless each name is an HTTP token (so that no name holds a comma or whitespace) and
-        no name comes twice in any case: such requests take the long road.
-        """
-        if isinstance(order, str):
-            if not order.isascii():
-                return None
-            raw = order.encode("ascii")
-        else:
-            raw = order
-        lowered = raw.lower()
-        if lowered.translate(None, _TOKEN_BYTES):
-            return None
-        text = lowered.decode("ascii")
-        names = text.split(",")
-        at = dict(zip(names, range(len(names)), strict=True))
-        if len(at) != len(names):
-            return None
-        headers = tuple(filter(at.__contains__, self._headers))  # a Component is its name
-        hints: tuple[str, ...] = ()
-        if self._uses_hints and _HINT in text:
-            hints = tuple(sorted([_HINT + n.partition(",")[0] for n in ("," + text).split("," + _HINT)[1:]]))
-        positions = (*map(at.__getitem__, headers), *map(at.__getitem__, hints))
-        return _NamesPlan(
-            bytes if isinstance(order, bytes) else str,
-            len(names),
-            positions,
-            _picker(positions),
-            headers,
-            hints,
-            at.get("cookie") if self._uses_cookies else None,
-            self._entry(Component.HEADER_ORDER, lowered) if lowered and self._uses_order else None,
-        )
-
-    def _value_entry(self, component: Component, value: bytes | str) -> _Entry | None:
-        cache_key = (_VALUE, component, value)
-        entry: _Entry | None = self._cache.get(cache_key, _MISSING)
-        if entry is _MISSING:
-            text = " ".join((value.decode("latin-1") if isinstance(value, bytes) else value).split())
-            entry = self._entry(component, text.encode("utf-8", "surrogatepass")) if text else None
-            self._keep(cache_key, entry)
-        return entry
-
-    def _hints_entry(self, names: tuple[str, ...], values: tuple[Any, ...]) -> _Entry:
-        cache_key = (_HINTS, names, values)
-        entry: _Entry | None = self._cache.get(cache_key)
-        if entry is None:
-            text = "\n".join(
-                [
-                    f"{n}={' '.join((v.decode('latin-1') if v.__class__ is bytes else v).split())}"
-                    for n, v in zip(names, values, strict=True)
-                ]
-            )
-            entry = self._entry(Component.CLIENT_HINTS, text.encode("utf-8", "surrogatepass"))
-            self._keep(cache_key, entry)
-        return entry
-
-    def _cookies_entry(self, names: bytes | str) -> _Entry | None:
-        cache_key = (_COOKIES, names)
-        entry: _Entry | None = self._cache.get(cache_key, _MISSING)
-        if entry is _MISSING:
-            text = _decoded(names)
-            entry = (
-                self._entry(Component.COOKIE_NAMES, text.encode("utf-8", "surrogatepass")) if text else None
-            )
-            self._keep(cache_key, entry)
-        return entry
-
-    def _text_entry(self, component: Component, text: str) -> _Entry:
-        if component is Component.IP or not self.cache_size:  # the address is never cached
-            return self._entry(component, text.encode("utf-8", "surrogatepass"))
-        cache_key = (_TEXT, component, text)
-        entry: _Entry | None = self._cache.get(cache_key)
-        if entry is None:
-            entry = self._entry(component, text.encode("utf-8", "surrogatepass"))
-            self._keep(cache_key, entry)
-        return entry
-
-    def _entry(self, component: Component, encoded: bytes) -> _Entry:
-        """A component's field of the canonical encoding, its own keyed hash and its presence bit."""
-        field = _FIELD_NAMES[component] + len(encoded).to_bytes(4, "big") + encoded
-        digest = self._key.mac(_COMPONENT_LABELS[component] + encoded)[:16].hex()
-        return component, field, digest, _BITS[component]
-
-    def _keep(self, cache_key: tuple[object, ...], value: object) -> None:
-        if self.cache_size:
-            cache = self._cache
-            if len(cache) >= self.cache_size:
-                cache.clear()  # cheaper than evicting one by one, and bounded all the same
-            cache[cache_key] = value
-
-    def _assemble(self, entries: list[_Entry]) -> Fingerprint:
+    def _assemble(self, entries: list[Entry]) -> Fingerprint:
         """The fingerprint of the components in ``entries``, which are in `Component` order."""
         if entries:
             components, fields, digests, bits = zip(*entries, strict=True)
-            message = _HEADS[len(fields)] + b"".join(fields)
+            message = HEADS[len(fields)] + b"".join(fields)
             hashes = dict(zip(components, digests, strict=True))
             mask = sum(bits)
         else:
-            message, hashes, mask = _HEADS[0], {}, 0
+            message, hashes, mask = HEADS[0], {}, 0
         confidence, low = self._scores[mask] or self._score(mask)
+        key = self._keys.current
         fingerprint = object.__new__(Fingerprint)
-        _SET_DIGEST(fingerprint, self._key.mac(message).hex())
-        _SET_KEY_ID(fingerprint, self._key.key_id)
+        _SET_DIGEST(fingerprint, key.mac(message).hex())
+        _SET_KEY_ID(fingerprint, key.key_id)
         _SET_PURPOSE(fingerprint, self.purpose)
         _SET_COMPONENTS(fingerprint, MappingProxyType(hashes))
         _SET_CONFIDENCE(fingerprint, confidence)
@@ -685,14 +510,10 @@ class Fingerprinter:
             digest = fingerprint
         else:
             raise InvalidFingerprintError("expected a Fingerprint or a digest of 64 lower-case hex digits")
-        message = _canonical(
-            {c: v.encode("utf-8", "surrogatepass") for c, v in self.used(components).items()}
-        )
-        expected = bytes.fromhex(digest)
-        matched = False
-        for key in (self._key, *self._previous):
-            matched |= hmac.compare_digest(key.mac(message), expected)
-        return matched
+        message = canonical({c: v.encode("utf-8", "surrogatepass") for c, v in self.used(components).items()})
+        outcome = self._keys.verify(message, bytes.fromhex(digest))
+        VERIFICATIONS.add(1, VERIFIED[outcome])
+        return outcome != "mismatch"
 
     def similarity(self, a: Fingerprint, b: Fingerprint) -> float:
         """Return how alike two fingerprints are, from 0 (nothing shared) to 1 (every component equal).
@@ -718,120 +539,10 @@ class Fingerprinter:
         return shared / total
 
 
-# Each component's name, length-prefixed, as it opens its field in the canonical encoding.
-_FIELD_NAMES: Final = {c: len(c.value).to_bytes(1, "big") + c.value.encode("ascii") for c in Component}
-# What the canonical encoding starts with, for each number of fields.
-_HEADS: Final = tuple(_FORMAT + n.to_bytes(1, "big") for n in range(len(Component) + 1))
-# What each component's own keyed hash is taken over, before its value.
-_COMPONENT_LABELS: Final = {c: b"component\x00" + c.value.encode("ascii") + b"\x00" for c in Component}
-_BITS: Final = {c: 1 << i for i, c in enumerate(Component)}
-_REQUEST_SCOPES: Final = frozenset({"http", "websocket"})
-_VALUE_OF: Final = itemgetter(1)  # of a (name, value) pair
-_HINT: Final = "sec-ch-ua"  # what the name of every client hint about the user agent starts with
-_HEADER_VALUES: Final = (
-    Component.USER_AGENT,
-    Component.ACCEPT,
-    Component.ACCEPT_LANGUAGE,
-    Component.ACCEPT_ENCODING,
-)
-# The characters of HTTP header names (RFC 9110 tokens) in lower case, and the comma that joins them.
-_TOKEN_BYTES: Final = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz,"
-# What str.strip() strips from latin-1 text and bytes.strip() does not.
-_LATIN1_ONLY_SPACE: Final = b"\x1c\x1d\x1e\x1f\x85\xa0"
-
-# The cache holds several kinds of entries; the first item of a key says which.
-_TEXT: Final = 0  # (_TEXT, component, canonical text) -> _Entry
-_VALUE: Final = 1  # (_VALUE, component, header value as received) -> _Entry | None
-_HINTS: Final = 2  # (_HINTS, names, values as received) -> _Entry
-_COOKIES: Final = 3  # (_COOKIES, cookie names joined) -> _Entry | None
-_NAMES: Final = 4  # (_NAMES, header names joined) -> _NamesPlan | None
-_ENVIRON: Final = 5  # (_ENVIRON, environ keys joined) -> _EnvironPlan | None
-_REQUEST: Final = 6  # (_REQUEST, names joined, values read, cookie names, tls) -> Fingerprint
-_COOKIE_HEADER: Final = 7  # (_COOKIE_HEADER, type, length, hash() of a cookie header) -> cookie names
-_MISSING: Final[Any] = object()
-
-type _Entry = tuple[Component, bytes, str, int]
-"""A component: itself, its field of the canonical encoding, its own keyed hash, its presence bit."""
-
-
-class _NamesPlan(NamedTuple):
-    """What to read from a request with a given list of header names (see `Fingerprinter._names_plan`)."""
-
-    kind: type
-    """The type of the names and values: bytes or str."""
-    size: int
-    """How many names."""
-    positions: tuple[int, ...]
-    """Where the headers read are: those of ``headers``, then those of ``hints``."""
-    pick: Callable[[Sequence[Any]], tuple[Any, ...]]
-    """Takes the pairs read from the list of pairs: those of ``headers``, then those of ``hints``."""
-    headers: tuple[Component, ...]
-    """The components of `_HEADER_VALUES` used and present."""
-    hints: tuple[str, ...]
-    """The names of the client hints present, sorted, if client hints are used."""
-    cookie: int | None
-    """Where the cookie header is, if present and cookie names are used."""
-    order: _Entry | None
-    """The `Component.HEADER_ORDER` component, if used."""
-
-
-class _EnvironPlan(NamedTuple):
-    """Which keys of a WSGI environ with given keys are headers (see `Fingerprinter._environ_plan`)."""
-
-    size: int
-    """How many keys."""
-    values: Callable[[Mapping[str, Any]], tuple[Any, ...]]
-    """Takes the value of every header."""
-    pick: Callable[[Mapping[str, Any]], tuple[Any, ...]]
-    """Takes the values ``headers`` says to read."""
-    cookie: str | None
-    """The cookie header's key, if present and cookie names are used."""
-    content: tuple[str, ...]
-    """``CONTENT_TYPE`` and ``CONTENT_LENGTH``, if present: they count only when not empty."""
-    read: tuple[str, ...]
-    """The keys that are headers, in environ order."""
-    names: tuple[str, ...]
-    """Their header names."""
-    order: str
-    """The names joined by commas."""
-    headers: _NamesPlan
-    """What to read from those headers."""
-
-
-def _picker(positions: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]]:
-    """A function taking the items at ``positions`` (indexes or keys) from its argument, as a tuple."""
-    if len(positions) > 1:
-        return itemgetter(*positions)
-    if positions:
-        (position,) = positions
-        return lambda items: (items[position],)
-    return lambda _: ()
-
-
-def _decoded(value: bytes | str) -> str:
-    return value.decode("latin-1") if isinstance(value, bytes) else value
-
-
-def _cookie_names(value: bytes | str) -> bytes | str:
-    """The sorted, distinct names in a cookie header, joined by commas (as `Components` has them)."""
-    if isinstance(value, bytes):
-        raw = {crumb.split(b"=", 1)[0].strip() for crumb in value.split(b";")}
-        raw.discard(b"")
-        joined = b",".join(sorted(raw))
-        if len(joined.translate(None, _LATIN1_ONLY_SPACE)) == len(joined):
-            return joined
-        value = value.decode("latin-1")  # a name with space that only the text's strip() sees
-    names = {crumb.split("=", 1)[0].strip() for crumb in value.split(";")}
-    names.discard("")
-    return ",".join(sorted(names))
-
-
-def _canonical(encoded: Mapping[Component, bytes]) -> bytes:
-    """Length-prefixed fields in `Fingerprinter.used` order, which is fixed: no two sets share an encoding."""
-    parts = [_FORMAT, len(encoded).to_bytes(1, "big")]
-    for component, value in encoded.items():
-        parts += (_FIELD_NAMES[component], len(value).to_bytes(4, "big"), value)
-    return b"".join(parts)
+def _measure(start: float, source: Attributes) -> None:
+    """Count a fingerprint made from ``source`` and record how long it took since ``start``."""
+    DURATION.record(perf_counter() - start, source)
+    COMPUTED.add(1, source)
 
 
 def _check_purpose(purpose: object) -> str:
@@ -844,18 +555,6 @@ def _check_purpose(purpose: object) -> str:
             "declare what the fingerprints are for in 1 to 200 printable characters, e.g. 'fraud-prevention'",
         )
     return purpose
-
-
-def _check_secret(secret: object, parameter: str) -> None:
-    if not isinstance(secret, (bytes, bytearray)):
-        raise FingerprintTypeError(parameter, "bytes", secret)
-    if len(secret) < MIN_SECRET_BYTES:
-        raise FingerprintConfigurationError(
-            parameter,
-            secret,
-            f"a secret needs at least {MIN_SECRET_BYTES} bytes; make one with secrets.token_bytes(32)",
-            show_value=False,
-        )
 
 
 def _iterable(value: object, parameter: str) -> Iterable[object]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable
 from typing import Any, Final
+
+from buttress.core import ASGIApp, Receive, Scope, Send, respond
 
 from ._components import _tls as check_tls
 from ._fingerprinter import Fingerprinter
@@ -19,7 +21,7 @@ __all__ = [
     "FingerprintWSGIMiddleware",
 ]
 
-logger = logging.getLogger("buttress.fingerprint")
+logger = logging.getLogger(__name__)
 
 FINGERPRINT_STATE_KEY: Final = "fingerprint"
 """Where `FingerprintMiddleware` puts the `Fingerprint` in ``scope["state"]``."""
@@ -27,11 +29,6 @@ FINGERPRINT_STATE_KEY: Final = "fingerprint"
 FINGERPRINT_ENVIRON_KEY: Final = "buttress.fingerprint"
 """Where `FingerprintWSGIMiddleware` puts the `Fingerprint` in the WSGI environ."""
 
-# ASGI scopes and messages are dicts whose values have many types: Any is their honest type.
-type _Scope = MutableMapping[str, Any]
-type _Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-type _Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-type ASGIApp = Callable[[_Scope, _Receive, _Send], Awaitable[None]]
 type WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 # RFC 9110 section 5.6.2: the characters of a header name.
@@ -132,7 +129,7 @@ class FingerprintMiddleware:
         header = _tls_header(tls_header)
         self._tls_header = header.lower().encode("ascii") if header else None
 
-    async def __call__(self, scope: _Scope, receive: _Receive, send: _Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection; lifespan scopes pass through."""
         kind = scope.get("type")
         if kind in {"http", "websocket"}:
@@ -149,14 +146,11 @@ class FingerprintMiddleware:
         await self.app(scope, receive, send)
 
 
-async def _refuse(kind: object, send: _Send, error: InvalidRequestError) -> None:
+async def _refuse(kind: object, send: Send, error: InvalidRequestError) -> None:
     if kind == "websocket":
         await send({"type": "websocket.close", "code": 1008})
         return
-    body = _problem(error)
-    headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 400, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
+    await respond(send, 400, headers=[(b"content-type", b"application/problem+json")], body=_problem(error))
 
 
 class FingerprintWSGIMiddleware:

@@ -4,14 +4,18 @@
 
     ButtressError                                  (buttress.core)
     └── FingerprintError                           every error this package raises
-        ├── FingerprintConfigurationError          (also ConfigurationError, ValueError) a weak secret, an
-        │                                          empty purpose, an unknown component, a bad prefix length
-        ├── FingerprintTypeError                   (also TypeError) an argument of the wrong type
-        ├── InvalidRequestError                    (also ValueError) a scope, environ, header list, client
-        │                                          IP or TLS string that cannot be read
-        ├── InvalidFingerprintError                (also ValueError) a stored fingerprint that is not one
-        └── IncomparableFingerprintsError          (also ValueError) two fingerprints made with different
-                                                   keys or purposes
+        ├── FingerprintConfigurationError          (also core ConfigurationError, a ValueError) a bad
+        │   │                                      value: a weak secret, an empty purpose, an unknown
+        │   │                                      component, a bad prefix length
+        │   ├── InvalidRequestError                a scope, environ, header list, client IP or TLS
+        │   │                                      string that cannot be read
+        │   ├── InvalidFingerprintError            a stored fingerprint that is not one
+        │   └── IncomparableFingerprintsError      two fingerprints made with different keys or purposes
+        └── FingerprintTypeError                   (also core ArgumentTypeError, a TypeError) an
+                                                   argument of the wrong type
+
+``except FingerprintConfigurationError`` (or ``ValueError``) catches every bad value, whatever its
+kind; the three specific errors keep their own attributes beside ``parameter`` and ``reason``.
 
 No message carries a secret, a header value or an address: a request's data is personal data, and
 errors end up in logs.
@@ -49,7 +53,19 @@ class FingerprintTypeError(FingerprintError, ArgumentTypeError):
     """An argument has the wrong type (see `buttress.core.ArgumentTypeError` for the attributes)."""
 
 
-class InvalidRequestError(FingerprintError, ValueError):
+def _bad_value(error: FingerprintConfigurationError, message: str, parameter: str, reason: str) -> None:
+    """Fill a specific error in: its own message, and the attributes of `ConfigurationError`.
+
+    ``value`` is ``None``: what was refused is a request's data or a stored record, which stays
+    out of errors (they end up in logs).
+    """
+    ButtressError.__init__(error, message)
+    error.parameter = parameter
+    error.value = None
+    error.reason = reason
+
+
+class InvalidRequestError(FingerprintConfigurationError):
     """A request (ASGI scope, WSGI environ, headers, client IP, TLS string) cannot be read.
 
     Args:
@@ -57,29 +73,28 @@ class InvalidRequestError(FingerprintError, ValueError):
         reason: What is wrong with it. The request's data itself is never quoted.
 
     Attributes:
-        part: Which part was malformed.
+        part: Which part was malformed (also ``parameter``).
         reason: What is wrong with it.
     """
 
     def __init__(self, part: str, reason: str) -> None:
-        super().__init__(f"cannot read {part}: {reason}")
+        _bad_value(self, f"cannot read {part}: {reason}", part, reason)
         self.part = part
-        self.reason = reason
 
 
-class InvalidFingerprintError(FingerprintError, ValueError):
+class InvalidFingerprintError(FingerprintConfigurationError):
     """A value given as a stored fingerprint (a digest or a `Fingerprint.to_dict` record) is not one.
 
     Attributes:
+        parameter: ``"fingerprint"``.
         reason: What is wrong with it.
     """
 
     def __init__(self, reason: str) -> None:
-        super().__init__(f"not a fingerprint: {reason}")
-        self.reason = reason
+        _bad_value(self, f"not a fingerprint: {reason}", "fingerprint", reason)
 
 
-class IncomparableFingerprintsError(FingerprintError, ValueError):
+class IncomparableFingerprintsError(FingerprintConfigurationError):
     """Two fingerprints were compared that were made with different keys or for different purposes.
 
     Their digests are unrelated by design, so no similarity can be computed: fingerprint both
@@ -88,13 +103,15 @@ class IncomparableFingerprintsError(FingerprintError, ValueError):
     Attributes:
         left: ``(key_id, purpose)`` of the first fingerprint.
         right: ``(key_id, purpose)`` of the second.
+        parameter: ``"b"``, the second fingerprint given to `Fingerprinter.similarity`.
     """
 
     def __init__(self, left: tuple[str, str], right: tuple[str, str]) -> None:
-        super().__init__(
+        reason = (
             f"fingerprints made with {_made_with(left)} and {_made_with(right)} "
             "cannot be compared; fingerprint both requests with the same Fingerprinter"
         )
+        _bad_value(self, reason, "b", reason)
         self.left = left
         self.right = right
 
