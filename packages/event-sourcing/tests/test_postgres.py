@@ -527,6 +527,32 @@ async def test_a_running_projection_follows_new_events(pg_store: PostgresEventSt
         assert not runner.running
 
 
+async def test_a_failing_projection_is_retried_and_applies_each_event_once(
+    pg_store: PostgresEventStore,
+) -> None:
+    """Under `start`, a projection's exception rolls its page back and the page is applied again."""
+    table = f"{pg_store.table}_retry"
+    failed: list[bool] = []
+
+    async def fail_once(conn: PoolConnectionProxy[Any]) -> None:
+        if not failed:
+            failed.append(True)
+            raise RuntimeError("the read model refused")
+
+    await pg_store.append("r-1", batch(6), NO_STREAM)
+    async with PostgresProjectionRunner(pg_store, Totals(table, fail_once), batch_size=4) as runner:
+        await runner.setup()
+        runner.start()
+
+        async def projected() -> bool:
+            return (await applied(pg_store, table)).get("r-1") == 6
+
+        await eventually(projected, "the retried projection applied every event", attempts=1500)
+        assert runner.crashes == 1
+    assert await applied(pg_store, table) == {"r-1": 6}
+    assert await runner.position() == 6
+
+
 def test_bad_runner_arguments_are_rejected(pg_store: PostgresEventStore) -> None:
     from buttress.event_sourcing import MemoryEventStore  # noqa: PLC0415
 

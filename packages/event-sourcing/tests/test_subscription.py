@@ -11,6 +11,7 @@ from buttress.event_sourcing import (
     NO_STREAM,
     EventData,
     EventSourcingConfigurationError,
+    EventSourcingError,
     EventSourcingTypeError,
     MemoryEventStore,
     RecordedEvent,
@@ -97,6 +98,49 @@ async def test_a_running_subscription_follows_new_appends() -> None:
     assert not sub.running
     assert seen == [1, 2, 3, 4, 5]
     assert "live" in repr(sub)
+
+
+async def test_a_failing_handler_is_logged_and_the_event_tried_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Under `start`, a handler's exception does not end the subscription: the event comes again."""
+    store = MemoryEventStore()
+    await store.append("a", batch(4), NO_STREAM)
+    seen: list[int] = []
+    done = asyncio.Event()
+
+    async def flaky(record: RecordedEvent) -> None:
+        if record.position == 3 and 3 not in seen:
+            seen.append(3)
+            raise RuntimeError("the mail server said no")
+        seen.append(record.position)
+        if record.position == 4:
+            done.set()
+
+    async with Subscription(store, flaky, name="retry", checkpoints=store, batch_size=2) as sub:
+        sub.start()
+        await asyncio.wait_for(done.wait(), 20)
+        assert sub.running
+        assert sub.crashes == 1
+    assert not sub.running
+    assert seen == [1, 2, 3, 3, 4]
+    assert "subscription:retry failed" in caplog.text
+    assert await store.load_checkpoint("retry") == 4
+
+
+async def test_a_closed_subscription_cannot_start_again() -> None:
+    store = MemoryEventStore()
+    sub = Subscription(store, _noop, name="closed", checkpoints=store)
+    await sub.aclose()
+    with pytest.raises(EventSourcingError, match="closed"):
+        sub.start()
+
+
+def test_starting_outside_an_event_loop_is_a_typed_error() -> None:
+    store = MemoryEventStore()
+    sub = Subscription(store, _noop, name="no-loop", checkpoints=store)
+    with pytest.raises(EventSourcingError, match="event loop"):
+        sub.start()
 
 
 class PollingOnly:
