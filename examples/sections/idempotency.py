@@ -68,7 +68,7 @@ async def run(tour: Tour) -> None:
     if tour.redis_url is not None:
         stores.append(("redis", RedisStore.from_url(tour.redis_url, prefix=f"tour:{secrets.token_hex(4)}:")))
     if tour.postgres_dsn is not None:
-        postgres = PostgresStore.from_dsn(tour.postgres_dsn, table="buttress_tour_idempotency")
+        postgres = await PostgresStore.connect(tour.postgres_dsn, table="buttress_tour_idempotency")
         await postgres.create_schema()
         stores.append(("postgres", postgres))
     for name, store in stores:

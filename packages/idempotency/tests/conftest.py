@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
 from buttress.idempotency import MemoryStore, PostgresStore, RedisStore
-from buttress.testing import PostgresSchema
 
 
 @pytest.fixture
@@ -27,13 +27,9 @@ _tables = iter(range(1_000_000))
 
 
 @pytest.fixture
-async def postgres_store(postgres_schema: PostgresSchema) -> AsyncIterator[PostgresStore]:
-    """A `PostgresStore` on a fresh table in the module's schema."""
-    store = PostgresStore.from_dsn(
-        postgres_schema.dsn,
-        table=f"{postgres_schema.name}.keys_{next(_tables)}",
-        max_size=20,
-    )
+async def postgres_store(postgres_pool: asyncpg.Pool, postgres_table: str) -> AsyncIterator[PostgresStore]:
+    """A `PostgresStore` on the module's schema, in a table of its own, around buttress-testing's pool."""
+    store = PostgresStore(pool=postgres_pool, table=postgres_table)
     await store.create_schema()
     try:
         yield store
@@ -61,7 +57,7 @@ async def any_store(store_kind: tuple[str, Any]) -> AsyncIterator[MemoryStore | 
     elif kind == "redis":
         store = RedisStore.from_url(service[0], prefix=service[1])
     else:
-        store = PostgresStore.from_dsn(service.dsn, table=f"{service.name}.keys_{next(_tables)}")
+        store = await PostgresStore.connect(service.dsn, table=f"{service.name}.keys_{next(_tables)}")
         await store.create_schema()
     try:
         yield store

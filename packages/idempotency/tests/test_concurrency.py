@@ -60,7 +60,8 @@ async def _stores(kind: str, request: pytest.FixtureRequest, workers: int) -> li
         return [RedisStore.from_url(url, prefix=prefix, max_connections=40) for _ in range(workers)]
     schema: PostgresSchema = request.getfixturevalue("postgres_schema")
     stores = [
-        PostgresStore.from_dsn(schema.dsn, table=f"{schema.name}.race", max_size=10) for _ in range(workers)
+        await PostgresStore.connect(schema.dsn, table=f"{schema.name}.race", max_size=10)
+        for _ in range(workers)
     ]
     await stores[0].create_schema()
     return stores
@@ -147,7 +148,7 @@ async def main(kind, address, where):
     if kind == "redis":
         store = RedisStore.from_url(address, prefix=where)
     else:
-        store = PostgresStore.from_dsn(address, table=where)
+        store = await PostgresStore.connect(address, table=where)
     async with idempotent(store, "job-1", "fp", lease=1.0) as slot:
         assert slot.claimed
         print("claimed", flush=True)

@@ -41,7 +41,7 @@ class TestPostgresStore(IdempotencyStoreContract):
         self.schema = postgres_schema
 
     async def make_store(self) -> Any:
-        store = PostgresStore.from_dsn(
+        store = await PostgresStore.connect(
             self.schema.dsn, table=f"{self.schema.name}.contract", max_size=self.concurrency
         )
         await store.create_schema()

@@ -10,9 +10,9 @@ import pytest
 
 from buttress.idempotency import (
     IdempotencyMiddleware,
+    IdempotencyUnavailableError,
     PostgresStore,
     RedisStore,
-    StoreUnavailableError,
     execute,
     idempotent,
 )
@@ -96,7 +96,7 @@ async def test_the_core_fails_closed_and_open_on_a_dead_redis(redis_server: Redi
         return "done"
 
     try:
-        with pytest.raises(StoreUnavailableError) as info:
+        with pytest.raises(IdempotencyUnavailableError) as info:
             await execute(store, "k", "fp", operation)
         assert isinstance(info.value, ConnectionError)
         assert ran == []
@@ -112,7 +112,7 @@ async def test_the_core_fails_closed_and_open_on_a_dead_redis(redis_server: Redi
 async def test_postgres_down_is_503_and_back_up_works(
     postgres_server: PostgresServer, counting_app: Any, make_client: Any
 ) -> None:
-    store = PostgresStore.from_dsn(postgres_server.dsn, command_timeout=2)
+    store = await PostgresStore.connect(postgres_server.dsn, command_timeout=2)
     await store.create_schema()
     app = IdempotencyMiddleware(counting_app, store)
     try:
@@ -129,18 +129,28 @@ async def test_postgres_down_is_503_and_back_up_works(
         await store.aclose()
 
 
-async def test_an_unreachable_postgres_at_startup_is_503_not_a_crash(
-    counting_app: Any, make_client: Any
+async def test_an_unreachable_postgres_at_connect_is_unavailable_with_the_password_redacted() -> None:
+    with pytest.raises(IdempotencyUnavailableError) as info:
+        await PostgresStore.connect("postgresql://postgres:secret@127.0.0.1:1/none")
+    assert isinstance(info.value, ConnectionError)
+    assert info.value.backend == "postgresql"
+    assert "secret" not in str(info.value)
+    assert "secret" not in info.value.address
+
+
+async def test_a_stopped_postgres_after_connect_is_unavailable_not_a_crash(
+    postgres_server: PostgresServer, counting_app: Any, make_client: Any
 ) -> None:
-    store = PostgresStore.from_dsn("postgresql://postgres:secret@127.0.0.1:1/none")
+    store = await PostgresStore.connect(postgres_server.dsn, command_timeout=2)
+    await store.create_schema()
+    postgres_server.stop()
     app = IdempotencyMiddleware(counting_app, store)
     try:
         async with make_client(app) as client:
             response = await client.post("/orders", headers={"Idempotency-Key": "k"})
         assert response.status_code == 503
-        assert "secret" not in response.text
-        with pytest.raises(StoreUnavailableError) as info:
+        with pytest.raises(IdempotencyUnavailableError):
             await store.claim("k", "fp", lease=1)
-        assert "secret" not in str(info.value)
+        assert counting_app.calls == 0
     finally:
         await store.aclose()

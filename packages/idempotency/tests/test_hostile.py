@@ -28,6 +28,7 @@ from buttress.idempotency import (
     IdempotencyMiddleware,
     IdempotencySlot,
     IdempotencyTypeError,
+    IdempotencyUnavailableError,
     InvalidKeyError,
     KeyInFlightError,
     LeaseLostError,
@@ -37,7 +38,6 @@ from buttress.idempotency import (
     RedisStore,
     StoredRecordError,
     StoredResponse,
-    StoreUnavailableError,
     decode_response,
     default_store_status,
     encode_response,
@@ -90,7 +90,6 @@ async def call(app: Any, headers: list[tuple[bytes, bytes]], method: str = "POST
         lambda: IdempotencyMiddleware(benign, MemoryStore(), retention=HUGE),
         lambda: RedisStore.from_url("redis://localhost:6379/0", socket_timeout=HUGE),
         lambda: RedisStore.from_url("redis://localhost:6379/0", pool_timeout=HUGE),
-        lambda: PostgresStore.from_dsn("postgresql://localhost/db", command_timeout=HUGE),
     ],
 )
 def test_a_huge_duration_is_a_configuration_error_not_an_overflow(make: Callable[[], object]) -> None:
@@ -104,8 +103,13 @@ def test_a_huge_count_is_a_configuration_error_not_an_overflow() -> None:
         IdempotencyMiddleware(benign, MemoryStore(), retry_after=10**5000)
     with pytest.raises(IdempotencyConfigurationError, match="max_connections"):
         RedisStore.from_url("redis://localhost:6379/0", max_connections=HUGE)
+
+
+async def test_a_huge_duration_or_count_at_connect_is_a_configuration_error() -> None:
+    with pytest.raises(IdempotencyConfigurationError, match="at most 3155760000"):
+        await PostgresStore.connect("postgresql://localhost/db", command_timeout=HUGE)
     with pytest.raises(IdempotencyConfigurationError, match="max_size"):
-        PostgresStore.from_dsn("postgresql://localhost/db", max_size=HUGE)
+        await PostgresStore.connect("postgresql://localhost/db", max_size=HUGE)
 
 
 async def test_a_huge_lease_or_retention_at_a_store_is_a_configuration_error() -> None:
@@ -303,13 +307,10 @@ SYNC_TARGETS: list[tuple[Callable[..., object], tuple[object, ...], dict[str, ob
         {"prefix": "p:", "socket_timeout": 1.0, "max_connections": 5, "pool_timeout": 1.0, "batching": True},
     ),
     (
-        PostgresStore.from_dsn,
-        ("postgresql://localhost/db",),
-        {"table": "keys", "min_size": 1, "max_size": 2, "command_timeout": 1.0, "server_settings": None},
+        RedisStore,
+        (),
+        {"client": Redis.from_url("redis://localhost:6379/0"), "prefix": "p:", "batching": True},
     ),
-    (PostgresStore, (None,), {"table": "keys"}),
-    (RedisStore, (Redis.from_url("redis://localhost:6379/0"),), {"prefix": "p:", "batching": True}),
-    (PostgresStore(None).start_reaper, (), {"interval": 60.0, "batch_size": 10}),
     (schema_sql, ("keys",), {}),
     (IdempotencyError, ("message",), {}),
     (IdempotencyConfigurationError, ("lease", 0, "must be above 0"), {"show_value": True}),
@@ -318,7 +319,7 @@ SYNC_TARGETS: list[tuple[Callable[..., object], tuple[object, ...], dict[str, ob
     (KeyInFlightError, ("k", 1.5), {}),
     (FingerprintMismatchError, ("k",), {}),
     (LeaseLostError, ("k",), {}),
-    (StoreUnavailableError, ("redis", "redis://u:p@h", "refused"), {}),
+    (IdempotencyUnavailableError, ("redis", "redis://u:p@h", "refused"), {}),
     (StoredRecordError, ("idempotency-record", "loads", "truncated"), {"type_name": None}),
     (MissingExtraError, ("RedisStore", "redis"), {}),
 ]
@@ -390,6 +391,44 @@ async def test_postgres_store_methods_raise_only_typed_errors(postgres_store: Po
             await task
 
     await acheck_hostile(start_reaper, interval=60.0, batch_size=10)
+
+
+async def test_postgres_store_construction_raises_only_typed_errors(
+    postgres_pool: Any, postgres_schema: Any
+) -> None:
+    """Property: PostgresStore(pool=...) and PostgresStore.connect refuse bad arguments with typed errors."""
+    await acheck_hostile(PostgresStore, pool=postgres_pool, table="keys")
+
+    async def connect(
+        dsn: str,
+        *,
+        table: str = "keys",
+        min_size: int = 1,
+        max_size: int = 2,
+        command_timeout: float = 1.0,
+        server_settings: dict[str, str] | None = None,
+    ) -> None:
+        # connect returns a store that owns its pool: close it, so the check leaves no pool behind.
+        store = await PostgresStore.connect(
+            dsn,
+            table=table,
+            min_size=min_size,
+            max_size=max_size,
+            command_timeout=command_timeout,
+            server_settings=server_settings,
+        )
+        await store.aclose()
+
+    await acheck_hostile(
+        connect,
+        postgres_schema.dsn,
+        table="keys",
+        min_size=1,
+        max_size=2,
+        command_timeout=1.0,
+        server_settings=None,
+        max_examples=40,
+    )
 
 
 async def test_slot_complete_raises_only_typed_errors() -> None:

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from buttress.idempotency import (
     IdempotencyConfigurationError,
+    IdempotencyTypeError,
     MemoryStore,
     PostgresStore,
     RedisStore,
@@ -75,8 +76,8 @@ async def test_redis_store_rejects_bad_clients_and_settings(redis_url: str) -> N
             RedisStore(decoding)
     finally:
         await decoding.aclose()
-    with pytest.raises(IdempotencyConfigurationError, match="client"):
-        RedisStore("redis://localhost")  # type: ignore[arg-type]
+    with pytest.raises(IdempotencyTypeError, match="client"):
+        RedisStore(client="redis://localhost")  # type: ignore[arg-type]
     with pytest.raises(IdempotencyConfigurationError, match="prefix"):
         RedisStore.from_url(redis_url, prefix="")
     with pytest.raises(IdempotencyConfigurationError) as info:
@@ -88,7 +89,7 @@ async def test_redis_store_rejects_bad_clients_and_settings(redis_url: str) -> N
 
 async def test_a_given_redis_client_is_not_closed(redis_url: str, redis_prefix: str) -> None:
     client = Redis.from_url(redis_url)
-    store = RedisStore(client, prefix=redis_prefix)
+    store = RedisStore(client=client, prefix=redis_prefix)
     await store.claim("k", "fp", lease=1)
     await store.aclose()
     assert await client.ping()
@@ -123,7 +124,7 @@ async def test_the_reaper_deletes_expired_rows_only(postgres_store: PostgresStor
 
 
 async def test_the_background_reaper_runs_until_closed(postgres_schema: PostgresSchema) -> None:
-    store = PostgresStore.from_dsn(postgres_schema.dsn, table=f"{postgres_schema.name}.reaped")
+    store = await PostgresStore.connect(postgres_schema.dsn, table=f"{postgres_schema.name}.reaped")
     await store.create_schema()
     try:
         await store.claim("gone", "fp", lease=0.1)
@@ -143,7 +144,7 @@ async def test_the_background_reaper_runs_until_closed(postgres_schema: Postgres
 async def test_a_given_pool_is_used_and_not_closed(postgres_schema: PostgresSchema) -> None:
     pool = await asyncpg.create_pool(postgres_schema.dsn, min_size=1, max_size=2)
     try:
-        store = PostgresStore(pool, table=f"{postgres_schema.name}.given")
+        store = PostgresStore(pool=pool, table=f"{postgres_schema.name}.given")
         await store.create_schema()
         await store.create_schema()  # idempotent DDL
         assert (await store.claim("k", "fp", lease=1)).outcome == "claimed"
@@ -161,19 +162,47 @@ def test_schema_sql_is_a_documented_migration() -> None:
 
 
 @pytest.mark.parametrize("table", ["", "a.b.c", "drop table x", 'x"; --', "1abc", "a" * 64])
-def test_bad_table_names_are_rejected(table: str) -> None:
+async def test_bad_table_names_are_rejected(table: str, postgres_pool: asyncpg.Pool) -> None:
     with pytest.raises(IdempotencyConfigurationError, match="table"):
-        PostgresStore(None, table=table)
+        PostgresStore(pool=postgres_pool, table=table)
+    with pytest.raises(IdempotencyConfigurationError, match="table"):
+        await PostgresStore.connect("postgresql://db/x", table=table)  # refused before connecting
 
 
-def test_postgres_store_rejects_bad_settings() -> None:
-    with pytest.raises(IdempotencyConfigurationError, match="pool"):
-        PostgresStore("postgresql://x")  # type: ignore[arg-type]
+async def test_postgres_store_rejects_bad_settings() -> None:
+    with pytest.raises(IdempotencyTypeError, match="pool"):
+        PostgresStore(pool="postgresql://x")  # type: ignore[arg-type]
     with pytest.raises(IdempotencyConfigurationError) as info:
-        PostgresStore.from_dsn("host=db password=hunter2")
+        await PostgresStore.connect("host=db password=hunter2")
     assert "hunter2" not in str(info.value)
     with pytest.raises(IdempotencyConfigurationError, match="max_size"):
-        PostgresStore.from_dsn("postgresql://db/x", max_size=0)
+        await PostgresStore.connect("postgresql://db/x", max_size=0)
+
+
+async def test_a_dsn_the_server_refuses_is_a_configuration_error(postgres_schema: PostgresSchema) -> None:
+    """Bad input is never reported as an outage: an unknown database is the caller's error."""
+    dsn = postgres_schema.dsn.rsplit("/", 1)[0] + "/no_such_database_here"
+    with pytest.raises(IdempotencyConfigurationError, match="dsn"):
+        await PostgresStore.connect(dsn)
+    with pytest.raises(IdempotencyConfigurationError, match="dsn"):
+        await PostgresStore.connect(postgres_schema.dsn, server_settings={"no_such.setting!": "x"})
+
+
+async def test_the_schema_can_be_dropped_and_made_again(postgres_store: PostgresStore) -> None:
+    await postgres_store.claim("k", "fp", lease=30)
+    await postgres_store.drop_schema()
+    await postgres_store.drop_schema()  # idempotent
+    await postgres_store.create_schema()
+    assert (await postgres_store.claim("k", "fp", lease=30)).outcome == "claimed"
+
+
+async def test_an_owned_pool_is_closed_once_and_async_with_closes_it(postgres_schema: PostgresSchema) -> None:
+    async with await PostgresStore.connect(postgres_schema.dsn, table="owned") as store:
+        await store.create_schema()
+        pool = store._pool.value
+    assert pool.is_closing()
+    await store.aclose()  # idempotent
+    assert store.closed
 
 
 async def test_reap_rejects_a_bad_batch(postgres_store: PostgresStore) -> None:

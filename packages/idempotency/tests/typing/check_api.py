@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any, assert_type
 
+import asyncpg
+from redis.asyncio import Redis
+
 from buttress.idempotency import (
     Claim,
     ClaimOutcome,
     IdempotencyMiddleware,
     IdempotencySlot,
     IdempotencyStore,
+    IdempotencyUnavailableError,
     MemoryStore,
     PostgresStore,
     RedisStore,
@@ -30,9 +34,19 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
 async def checks() -> None:
     memory: IdempotencyStore = MemoryStore()
     redis: IdempotencyStore = RedisStore.from_url("redis://localhost")
-    postgres: IdempotencyStore = PostgresStore.from_dsn("postgresql://localhost/db")
-    assert_type(RedisStore.from_url("redis://localhost"), RedisStore)
-    assert_type(PostgresStore.from_dsn("postgresql://localhost/db"), PostgresStore)
+    postgres: IdempotencyStore = await PostgresStore.connect("postgresql://localhost/db")
+    assert_type(RedisStore.from_url("redis://localhost", prefix="p:"), RedisStore)
+    assert_type(RedisStore(client=Redis(), prefix="p:"), RedisStore)
+    assert_type(
+        await PostgresStore.connect("postgresql://localhost/db", table="t", min_size=1, max_size=10),
+        PostgresStore,
+    )
+    pool: asyncpg.Pool = await asyncpg.create_pool("postgresql://localhost/db")
+    assert_type(PostgresStore(pool=pool, table="t"), PostgresStore)
+    async with PostgresStore(pool=pool, table="t") as store:
+        assert_type(store, PostgresStore)
+        assert_type(await store.drop_schema(), None)
+    assert_type(IdempotencyUnavailableError("redis", "redis://h", "refused").address, str)
     assert_type(schema_sql("t"), str)
 
     claim = await memory.claim("k", "fp", lease=30)

@@ -6,7 +6,7 @@ and a pure ASGI middleware::
 
     from buttress.idempotency import IdempotencyMiddleware, RedisStore
 
-    store = RedisStore.from_url("redis://localhost:6379/0")
+    store = RedisStore.from_url("redis://localhost:6379/0", prefix="orders:idempotency:")
     app = IdempotencyMiddleware(app, store, principal=lambda scope: scope["state"]["user_id"])
 
 Outside HTTP, the same engine::
@@ -23,29 +23,30 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from buttress.core import lazy_exports
+
 from ._core import DEFAULT_LEASE, DEFAULT_RETENTION, IdempotencySlot, execute, idempotent
 from ._keys import MAX_KEY_LENGTH, parse_idempotency_key, request_fingerprint, scope_key
 from ._memory import MemoryStore
 from ._middleware import IdempotencyMiddleware, default_store_status
 from ._types import Claim, ClaimOutcome, IdempotencyStore, StoredResponse, decode_response, encode_response
+from ._version import __version__
 from .exceptions import (
     FingerprintMismatchError,
     IdempotencyConfigurationError,
     IdempotencyError,
     IdempotencyTypeError,
+    IdempotencyUnavailableError,
     InvalidKeyError,
     KeyInFlightError,
     LeaseLostError,
     MissingExtraError,
     StoredRecordError,
-    StoreUnavailableError,
 )
 
 if TYPE_CHECKING:
     from ._postgres import PostgresStore, schema_sql
     from ._redis import RedisStore
-
-__version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_LEASE",
@@ -60,6 +61,7 @@ __all__ = [
     "IdempotencySlot",
     "IdempotencyStore",
     "IdempotencyTypeError",
+    "IdempotencyUnavailableError",
     "InvalidKeyError",
     "KeyInFlightError",
     "LeaseLostError",
@@ -67,7 +69,6 @@ __all__ = [
     "MissingExtraError",
     "PostgresStore",
     "RedisStore",
-    "StoreUnavailableError",
     "StoredRecordError",
     "StoredResponse",
     "__version__",
@@ -83,14 +84,6 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    # The Redis and PostgreSQL stores import their drivers: load them only when asked for.
-    if name == "RedisStore":
-        from ._redis import RedisStore  # noqa: PLC0415
-
-        return RedisStore
-    if name in {"PostgresStore", "schema_sql"}:
-        from . import _postgres  # noqa: PLC0415
-
-        return getattr(_postgres, name)
-    raise AttributeError(f"module 'buttress.idempotency' has no attribute {name!r}")
+__getattr__ = lazy_exports(
+    __name__, {"PostgresStore": "_postgres", "schema_sql": "_postgres", "RedisStore": "_redis"}
+)

@@ -11,6 +11,7 @@ from typing import Self
 
 from buttress.core import BackendUnavailableError, JsonSerializer, Serializer
 
+from ._metrics import LEASE_LOSSES, REQUESTS
 from ._types import ClaimOutcome, IdempotencyStore, StoredResponse
 from ._validation import check_bool, check_positive, check_store_text
 from .exceptions import (
@@ -23,7 +24,7 @@ from .exceptions import (
 
 __all__ = ["DEFAULT_LEASE", "DEFAULT_RETENTION", "IdempotencySlot", "execute", "idempotent"]
 
-logger = logging.getLogger("buttress.idempotency")
+logger = logging.getLogger(__name__)
 
 DEFAULT_LEASE = 30.0
 """Seconds an in-flight claim holds its key without a heartbeat."""
@@ -56,7 +57,7 @@ class IdempotencySlot:
       block without calling `complete` or `release` completes with an empty outcome; leaving it with
       an exception (cancellation included) releases the key, so a retry runs again;
     - another live claim: entering raises `KeyInFlightError`; a different fingerprint,
-      `FingerprintMismatchError`; a store that cannot be reached, `StoreUnavailableError` (or, with
+      `FingerprintMismatchError`; a store that cannot be reached, `IdempotencyUnavailableError` (or, with
       ``fail_open``, the block runs unguarded: `guarded` is false and nothing is recorded).
 
     While the block runs, a heartbeat renews the lease every ``heartbeat`` seconds. If a renewal finds
@@ -129,19 +130,24 @@ class IdempotencySlot:
                 raise
             logger.warning("idempotency store unavailable, running unguarded (fail_open): %s", exc)
             self.guarded, self.entered = False, True
+            REQUESTS.add(1, {"idempotency.outcome": "unguarded"})
             return self
         self.entered = True
         outcome = claim.outcome
         if outcome == ClaimOutcome.CLAIMED:
+            REQUESTS.add(1, {"idempotency.outcome": "executed"})
             self.token = claim.token
             if self._heartbeat is not None:
                 self._schedule()
             return self
         if outcome == ClaimOutcome.COMPLETED:
+            REQUESTS.add(1, {"idempotency.outcome": "replayed"})
             self.replay = claim.response
             return self
         if outcome == ClaimOutcome.IN_FLIGHT:
+            REQUESTS.add(1, {"idempotency.outcome": "in_flight"})
             raise KeyInFlightError(self.key, claim.retry_after)
+        REQUESTS.add(1, {"idempotency.outcome": "fingerprint_mismatch"})
         raise FingerprintMismatchError(self.key)
 
     async def __aexit__(
@@ -170,7 +176,7 @@ class IdempotencySlot:
 
         Raises:
             LeaseLostError: The lease ran out before the outcome was stored (see `lease_lost`).
-            StoreUnavailableError: The store cannot be reached; the lease will run out by itself.
+            IdempotencyUnavailableError: The store cannot be reached; the lease will run out by itself.
             IdempotencyConfigurationError: The slot was completed or released already.
         """
         if not isinstance(response, StoredResponse):
@@ -180,6 +186,8 @@ class IdempotencySlot:
         self._finish()
         await self._stop_heartbeat()
         if not await self._store.complete(self.key, self.token, response, retention=self._retention):
+            if not self.lease_lost:  # a renewal that found it gone counted it already
+                LEASE_LOSSES.add(1, {"idempotency.operation": "complete"})
             self.lease_lost = True
             raise LeaseLostError(self.key)
 
@@ -189,7 +197,7 @@ class IdempotencySlot:
         Returns whether the store still held this claim (``False`` if the lease had run out).
 
         Raises:
-            StoreUnavailableError: The store cannot be reached; the lease will run out by itself.
+            IdempotencyUnavailableError: The store cannot be reached; the lease will run out by itself.
             IdempotencyConfigurationError: The slot was completed or released already.
         """
         if self.token is None:
@@ -225,6 +233,7 @@ class IdempotencySlot:
             alive = True
         if not alive:
             self.lease_lost = True
+            LEASE_LOSSES.add(1, {"idempotency.operation": "renew"})
             logger.warning("idempotency lease lost while the operation ran; its outcome will not be stored")
             return
         if not self._done:
@@ -271,7 +280,7 @@ def idempotent(
         heartbeat: Seconds between lease renewals while the block runs; default a third of ``lease``;
             ``0`` turns renewal off.
         fail_open: When the store cannot be reached, run the block unguarded instead of raising
-            `StoreUnavailableError`.
+            `IdempotencyUnavailableError`.
 
     Durations are finite numbers of seconds above zero and at most 100 years.
 

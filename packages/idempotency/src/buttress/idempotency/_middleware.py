@@ -6,10 +6,20 @@ import inspect
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
 
-from buttress.core import BackendUnavailableError
+from buttress.core import (
+    ArgumentTypeError,
+    ASGIApp,
+    BackendUnavailableError,
+    ClientDisconnectedError,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    respond,
+)
 
 from ._core import DEFAULT_LEASE, DEFAULT_RETENTION, IdempotencySlot, heartbeat_interval
 from ._keys import parse_idempotency_key, request_fingerprint, scope_key
@@ -26,14 +36,8 @@ from .exceptions import (
 
 __all__ = ["IdempotencyMiddleware", "default_store_status"]
 
-logger = logging.getLogger("buttress.idempotency")
+logger = logging.getLogger(__name__)
 
-# ASGI scopes and messages are dicts whose values have many types: Any is their honest type.
-type Scope = MutableMapping[str, Any]
-type Message = MutableMapping[str, Any]
-type Receive = Callable[[], Awaitable[Message]]
-type Send = Callable[[Message], Awaitable[None]]
-type ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 type PrincipalExtractor = Callable[[Scope], Awaitable[str | None] | str | None]
 type RouteExtractor = Callable[[Scope], str]
 
@@ -236,12 +240,29 @@ class IdempotencyMiddleware:
                 raise _Problem(
                     400, "invalid-key", "Invalid Idempotency-Key", "the header value is not bytes"
                 ) from None
-            body = await _read_body(receive, self._max_request)
+            body = await self._read_body(receive)
             if body is None:
                 return  # the client went away before sending its body
             await self._guarded(scope, receive, send, client_key, body)
         except _Problem as problem:
             await self._send_problem(send, problem)
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        """The whole request body; ``None`` if the client left first; a 413 problem past the limit."""
+        try:
+            body = await read_body(receive, limit=self._max_request)
+        except ClientDisconnectedError:
+            return None
+        except ArgumentTypeError:
+            raise _Problem(400, "bad-body", "Unreadable request body", "a body chunk is not bytes") from None
+        if body is None:
+            raise _Problem(
+                413,
+                "request-too-large",
+                "Request body too large",
+                f"bodies over {self._max_request} bytes are not accepted",
+            )
+        return body
 
     def _find_key(self, scope: Scope) -> bytes | None:
         raw: bytes | None = None
@@ -336,6 +357,8 @@ class IdempotencyMiddleware:
         headers = list(response.headers)
         if self._replayed is not None:
             headers.append((self._replayed, b"true"))
+        # Sent as stored, byte for byte: the application's own status and headers (any status it
+        # sent, 600-999 included), which `respond` would normalise.
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body, "more_body": False})
 
@@ -346,48 +369,8 @@ class IdempotencyMiddleware:
             "status": problem.status,
             "detail": problem.detail,
         }
-        body = json.dumps(document).encode()
-        headers = [
-            (b"content-type", b"application/problem+json"),
-            (b"content-length", str(len(body)).encode()),
-            *problem.headers,
-        ]
-        await send({"type": "http.response.start", "status": problem.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body, "more_body": False})
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    message = await receive()
-    if message["type"] != "http.request":
-        return None
-    body: bytes = message.get("body", b"")
-    if not message.get("more_body", False):
-        if len(body) > limit:
-            raise _Problem(
-                413,
-                "request-too-large",
-                "Request body too large",
-                f"bodies over {limit} bytes are not accepted",
-            )
-        return body
-    chunks = [body]
-    size = len(body)
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _Problem(
-                413,
-                "request-too-large",
-                "Request body too large",
-                f"bodies over {limit} bytes are not accepted",
-            )
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+        headers = [(b"content-type", b"application/problem+json"), *problem.headers]
+        await respond(send, problem.status, headers=headers, body=json.dumps(document).encode())
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:

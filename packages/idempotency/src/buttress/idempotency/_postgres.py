@@ -8,18 +8,20 @@ import logging
 import re
 import secrets
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
-from buttress.core import check_count, redact_url
+from buttress.core import AsyncResource, Owned, check_count, connection_errors, redact_url
 
+from ._metrics import store_call
 from ._types import Claim, ClaimOutcome, StoredResponse, decode_response, encode_response
 from ._validation import check_held, check_positive, check_positive_int, check_store_text, check_text
 from .exceptions import (
     IdempotencyConfigurationError,
     IdempotencyError,
+    IdempotencyTypeError,
+    IdempotencyUnavailableError,
     MissingExtraError,
-    StoreUnavailableError,
 )
 
 try:
@@ -29,16 +31,9 @@ except ImportError as exc:  # pragma: no cover - exercised by the bare-install s
 
 __all__ = ["PostgresStore", "schema_sql"]
 
-logger = logging.getLogger("buttress.idempotency")
+logger = logging.getLogger(__name__)
 
-_UNAVAILABLE = (
-    OSError,
-    asyncio.TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.CannotConnectNowError,
-)
+_UNAVAILABLE: Final = connection_errors("asyncpg")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _CLAIM_ATTEMPTS = 8
 
@@ -111,7 +106,7 @@ def schema_sql(table: str = "idempotency_keys") -> str:
     )
 
 
-class PostgresStore:
+class PostgresStore(AsyncResource):
     """An `IdempotencyStore` in a PostgreSQL table, shared by every process using the same database.
 
     Each operation is one statement. A claim is ``INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE
@@ -124,21 +119,27 @@ class PostgresStore:
     Expired rows count as absent at once and are deleted by `reap` (or the background reaper that
     `start_reaper` runs). Create the table with `create_schema` or put `schema_sql` in a migration.
 
+    Build it around a pool the application owns, or let `connect` open one it owns::
+
+        store = PostgresStore(pool=pool, table="orders_idempotency")  # the pool stays open on aclose
+        store = await PostgresStore.connect(dsn, table="orders_idempotency")  # aclose closes it
+
     Args:
-        pool: An ``asyncpg`` pool. The store does not close a pool it was given; `from_dsn` makes one it
-            owns.
+        pool: An ``asyncpg`` pool. The store does not close a pool it was given.
         table: The table name, optionally ``schema.table``.
+
+    Raises:
+        IdempotencyTypeError: ``pool`` is not an ``asyncpg.Pool``.
+        IdempotencyConfigurationError: ``table`` is not a table name.
     """
 
-    def __init__(self, pool: asyncpg.Pool | None, *, table: str = "idempotency_keys") -> None:
-        if pool is not None and not isinstance(pool, asyncpg.Pool):
-            raise IdempotencyConfigurationError("pool", pool, "must be an asyncpg.Pool (see from_dsn)")
+    def __init__(self, pool: asyncpg.Pool, *, table: str = "idempotency_keys") -> None:
+        super().__init__()
+        if not isinstance(pool, asyncpg.Pool):
+            raise IdempotencyTypeError("pool", "an asyncpg.Pool (or use PostgresStore.connect)", pool)
         self.table = check_text("table", table)
         name = _quote(table)
-        self._pool = pool
-        self._owns_pool = False
-        self._pool_options: dict[str, Any] = {}
-        self._pool_lock = asyncio.Lock()
+        self._pool: Owned[asyncpg.Pool] = Owned(pool)
         self._address = "postgresql"
         self._reaper: asyncio.Task[None] | None = None
         sql = {label: template.replace("{table}", name) for label, template in _SQL.items()}
@@ -148,9 +149,10 @@ class PostgresStore:
         self._renew_sql = sql["renew"]
         self._reap_sql = sql["reap"]
         self._schema_sql = schema_sql(table)
+        self._drop_sql = f"DROP TABLE IF EXISTS {name}"
 
     @classmethod
-    def from_dsn(
+    async def connect(
         cls,
         dsn: str,
         *,
@@ -158,19 +160,20 @@ class PostgresStore:
         min_size: int = 1,
         max_size: int = 10,
         command_timeout: float = 5.0,
-        server_settings: dict[str, str] | None = None,
+        server_settings: Mapping[str, str] | None = None,
     ) -> Self:
-        """Make a store with its own pool for ``dsn``, opened on first use and closed by `aclose`.
+        """Open a pool for ``dsn`` and return a store that owns it (`aclose` closes it).
 
-        Opening lazily lets an application start while the database is down: calls then raise
-        `StoreUnavailableError` (the middleware answers 503) until it is back. So that a call never
-        fails later on what could be checked now, everything is checked here.
+        Everything is checked before the pool is opened.
 
         Raises:
-            IdempotencyConfigurationError: The DSN is not a ``postgresql://`` URL with a numeric port
-                (it is never shown in the message), ``min_size`` is not an int from 0 to
-                ``max_size``, ``max_size`` not from 1 to 10,000, ``command_timeout`` not a finite
-                number of seconds above zero, or ``server_settings`` not a mapping of str to str.
+            IdempotencyConfigurationError: The DSN is not a ``postgresql://`` URL with a numeric port,
+                or the server refuses it (a wrong password, an unknown database or setting; the DSN
+                is never shown in the message); ``table`` is not a table name; ``min_size`` is not an
+                int from 0 to ``max_size``, ``max_size`` not from 1 to 10,000, ``command_timeout``
+                not a finite number of seconds above zero, or ``server_settings`` not a mapping of
+                str to str.
+            IdempotencyUnavailableError: The server cannot be reached (the DSN's password redacted).
         """
         text = check_text("dsn", dsn)
         try:
@@ -182,47 +185,45 @@ class PostgresStore:
             raise IdempotencyConfigurationError(
                 "dsn", dsn, "must be a postgresql:// DSN with a numeric port", show_value=False
             )
+        _quote(check_text("table", table))
         high = check_positive_int("max_size", max_size, maximum=10_000)
         low = check_count("min_size", min_size, error=IdempotencyConfigurationError)
         if low > high:
             raise IdempotencyConfigurationError("min_size", min_size, f"must be at most max_size ({high})")
+        timeout = check_positive("command_timeout", command_timeout)
         settings = _settings(server_settings)
-        store = cls(None, table=table)
-        store._owns_pool = True
-        store._address = redact_url(text)
-        store._pool_options = {
-            "dsn": text,
-            "min_size": low,
-            "max_size": high,
-            "command_timeout": check_positive("command_timeout", command_timeout),
-            "server_settings": settings,
-        }
+        address = redact_url(text)
+        try:
+            with store_call(_UNAVAILABLE, store="postgresql", operation="connect", address=address):
+                pool = await asyncpg.create_pool(
+                    dsn=text,
+                    min_size=low,
+                    max_size=high,
+                    command_timeout=timeout,
+                    server_settings=settings,
+                )
+        except (ValueError, TypeError, asyncpg.PostgresError) as exc:
+            # What asyncpg reads from the DSN when it connects, and what the server refuses at login.
+            raise IdempotencyConfigurationError(
+                "dsn", address, f"the server refused it: {type(exc).__name__}", show_value=False
+            ) from None
+        store = cls(pool, table=table)
+        store._pool = Owned(pool, pool.close)
+        store._address = address
         return store
 
-    async def _get_pool(self) -> asyncpg.Pool:
-        if self._pool is not None:
-            return self._pool
-        async with self._pool_lock:
-            if self._pool is None:
-                try:
-                    self._pool = await asyncpg.create_pool(**self._pool_options)
-                except (ValueError, TypeError) as exc:  # what asyncpg reads from the DSN when it connects
-                    raise IdempotencyConfigurationError(
-                        "dsn", self._address, f"asyncpg cannot use it: {type(exc).__name__}", show_value=False
-                    ) from None
-        return self._pool
-
     async def _call(self, operation: str, method: str, sql: str, *args: Any) -> Any:  # noqa: ANN401
-        try:
-            pool = await self._get_pool()
-            async with pool.acquire() as conn:
+        with store_call(_UNAVAILABLE, store="postgresql", operation=operation, address=self._address):
+            async with self._pool.value.acquire() as conn:
                 return await getattr(conn, method)(sql, *args)
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailableError("postgresql", self._address, f"{operation}: {exc}") from exc
 
     async def create_schema(self) -> None:
         """Create the table and its index if they do not exist (the DDL is `schema_sql`)."""
         await self._call("create_schema", "execute", self._schema_sql)
+
+    async def drop_schema(self) -> None:
+        """Drop the table and every record in it (tests, tours, uninstalling)."""
+        await self._call("drop_schema", "execute", self._drop_sql)
 
     async def claim(self, key: str, fingerprint: str, *, lease: float) -> Claim:
         """Claim ``key`` for ``lease`` seconds, or report what holds it (see `IdempotencyStore`)."""
@@ -235,7 +236,9 @@ class PostgresStore:
             # No row: a concurrent claim committed after this statement's snapshot; look again.
             if row is not None:
                 return _claim_from(row, token)
-        raise StoreUnavailableError("postgresql", self._address, "claim: the key kept changing under load")
+        raise IdempotencyUnavailableError(
+            "postgresql", self._address, "claim: the key kept changing under load"
+        )
 
     async def complete(self, key: str, token: str, response: StoredResponse, *, retention: float) -> bool:
         """Store ``response`` if ``token`` holds a live lease on ``key``; ``False`` if it does not."""
@@ -297,7 +300,7 @@ class PostgresStore:
                 await asyncio.sleep(seconds)
                 try:
                     removed = await self.reap(batch_size=batch_size)
-                except StoreUnavailableError as exc:
+                except IdempotencyUnavailableError as exc:
                     logger.warning("idempotency reaper: %s", exc)
                 else:
                     if removed:
@@ -306,16 +309,14 @@ class PostgresStore:
         self._reaper = loop.create_task(reap_forever(), name="idempotency-reaper")
         return self._reaper
 
-    async def aclose(self) -> None:
-        """Stop the reaper and close the pool if the store made it (`from_dsn`)."""
-        if self._reaper is not None:
-            self._reaper.cancel()
+    async def _aclose(self) -> None:
+        """Stop the reaper, then close the pool if the store opened it (`connect`)."""
+        reaper, self._reaper = self._reaper, None
+        if reaper is not None:
+            reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
-            self._reaper = None
-        if self._owns_pool and self._pool is not None:
-            pool, self._pool = self._pool, None
-            await pool.close()
+                await reaper
+        await self._pool.release()
 
     def __repr__(self) -> str:
         return f"PostgresStore(table={self.table!r}, address={self._address!r})"

@@ -6,11 +6,12 @@ import asyncio
 import math
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any, Self
+from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
-from buttress.core import redact_url
+from buttress.core import AsyncResource, Owned, connection_errors, redact_url
 
+from ._metrics import store_call
 from ._types import Claim, ClaimOutcome, StoredResponse, decode_response, encode_response
 from ._validation import (
     check_bool,
@@ -22,9 +23,9 @@ from ._validation import (
 )
 from .exceptions import (
     IdempotencyConfigurationError,
+    IdempotencyTypeError,
     MissingExtraError,
     StoredRecordError,
-    StoreUnavailableError,
 )
 
 try:
@@ -32,13 +33,12 @@ try:
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
     from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
 except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
     raise MissingExtraError("RedisStore", "redis") from exc
 
 __all__ = ["RedisStore"]
 
-_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
+_UNAVAILABLE: Final = connection_errors("redis")
 
 # A record is a hash: f = fingerprint, t = the lease's token (while in flight), r = the encoded response
 # (once completed). The key's PEXPIRE is the lease while in flight and the retention once completed, so an
@@ -185,7 +185,7 @@ class _Batcher:
                 future.set_result(reply)
 
 
-class RedisStore:
+class RedisStore(AsyncResource):
     """An `IdempotencyStore` on Redis, shared by every process that uses the same server and prefix.
 
     Each operation is one ``EVALSHA`` of a registered Lua script, so claim, complete, release and renew
@@ -198,7 +198,7 @@ class RedisStore:
 
     Args:
         client: A ``redis.asyncio.Redis`` made with ``decode_responses=False`` (the default). The store
-            does not close a client it was given; `from_url` makes one it owns.
+            does not close a client it was given; `from_url` makes one it owns and `aclose` closes.
         prefix: Prepended to every key. Must not be empty.
         batching: Send the operations that concurrent requests make while a round trip is under way
             together, as one ``EVALSHA`` (each is as atomic as alone). Off, every operation is its own
@@ -206,19 +206,17 @@ class RedisStore:
     """
 
     def __init__(self, client: Redis, *, prefix: str = "idempotency:", batching: bool = True) -> None:
+        super().__init__()
         if not isinstance(client, Redis):
-            raise IdempotencyConfigurationError(
-                "client", client, "must be a redis.asyncio.Redis (see RedisStore.from_url)"
-            )
+            raise IdempotencyTypeError("client", "a redis.asyncio.Redis (or use RedisStore.from_url)", client)
         if client.connection_pool.connection_kwargs.get("decode_responses"):
             raise IdempotencyConfigurationError(
                 "client", client, "must return bytes: make it with decode_responses=False"
             )
-        self._client = client
+        self._client: Owned[Redis] = Owned(client)
         self.prefix = check_text("prefix", prefix)
         self._script = client.register_script(_RUN)
         self._batcher = _Batcher(self._evaluate, in_flight=4) if check_bool("batching", batching) else None
-        self._owns_client = False
         self._address = "redis"
 
     @classmethod
@@ -268,27 +266,26 @@ class RedisStore:
             raise IdempotencyConfigurationError(
                 "url", url, f"redis-py cannot read it ({type(exc).__name__})", show_value=False
             ) from None
-        store = cls(Redis.from_pool(pool), prefix=prefix, batching=batching)
-        store._owns_client = True
+        client = Redis.from_pool(pool)
+        store = cls(client, prefix=prefix, batching=batching)
+        store._client = Owned(client, client.aclose)
         store._address = redact_url(url)
         return store
 
     @property
     def client(self) -> Redis:
         """The Redis client underneath."""
-        return self._client
+        return self._client.value
 
     async def _evaluate(self, keys: list[str], arguments: list[Any]) -> Any:  # noqa: ANN401
         return await self._script(keys=keys, args=arguments)
 
     async def _run(self, operation: str, key: str, arguments: list[Any]) -> list[Any]:
-        try:
+        with store_call(_UNAVAILABLE, store="redis", operation=operation, address=self._address):
             if self._batcher is not None:
                 reply = await self._batcher.call(self.prefix + key, arguments)
             else:
                 (reply,) = await self._evaluate([self.prefix + key], arguments)
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailableError("redis", self._address, f"{operation}: {exc}") from exc
         if reply[0] == -1:
             error = reply[1].decode(errors="replace") if isinstance(reply[1], bytes) else str(reply[1])
             raise StoredRecordError("idempotency-record", operation, f"the key holds something else: {error}")
@@ -328,10 +325,9 @@ class RedisStore:
         lease_ms = _ms(check_positive("lease", lease))
         return bool((await self._run("renew", key, ["n", token, lease_ms]))[0] == 1)
 
-    async def aclose(self) -> None:
+    async def _aclose(self) -> None:
         """Close the client if the store made it (`from_url`)."""
-        if self._owns_client:
-            await self._client.aclose()
+        await self._client.release()
 
     def __repr__(self) -> str:
         return f"RedisStore(prefix={self.prefix!r}, address={self._address!r})"

@@ -205,7 +205,7 @@ class IdempotencyStore(Protocol):
 
         Raises:
             ConfigurationError: ``lease`` is not positive.
-            StoreUnavailableError: The store cannot be reached.
+            IdempotencyUnavailableError: The store cannot be reached.
         """
         ...
 

@@ -15,7 +15,7 @@
         │                                          request (HTTP 422)
         ├── LeaseLostError                         the lease expired and the key may belong to another
         │                                          worker: the outcome was not stored
-        ├── StoreUnavailableError                  (also BackendUnavailableError, ConnectionError) the
+        ├── IdempotencyUnavailableError            (also BackendUnavailableError, ConnectionError) the
         │                                          store cannot be reached (HTTP 503 when failing closed)
         ├── StoredRecordError                      (also SerializationError, ValueError) a stored record
         │                                          cannot be read back
@@ -42,11 +42,11 @@ __all__ = [
     "IdempotencyConfigurationError",
     "IdempotencyError",
     "IdempotencyTypeError",
+    "IdempotencyUnavailableError",
     "InvalidKeyError",
     "KeyInFlightError",
     "LeaseLostError",
     "MissingExtraError",
-    "StoreUnavailableError",
     "StoredRecordError",
 ]
 
@@ -113,8 +113,14 @@ class LeaseLostError(IdempotencyError):
         self.key = key
 
 
-class StoreUnavailableError(IdempotencyError, BackendUnavailableError):
-    """The store's server cannot be reached."""
+class IdempotencyUnavailableError(IdempotencyError, BackendUnavailableError):
+    """The store's server cannot be reached.
+
+    Attributes:
+        backend: ``"redis"`` or ``"postgresql"``.
+        address: The server's URL or DSN, with credentials removed.
+        reason: What failed.
+    """
 
 
 class StoredRecordError(IdempotencyError, SerializationError):
