@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, assert_type
 
+import asyncpg
+import redis.asyncio as aioredis
 from pydantic import BaseModel
 
+from buttress.core import ArgumentTypeError, BackendUnavailableError, ConfigurationError
 from buttress.notifications import (
     Claim,
     Decision,
@@ -21,9 +24,13 @@ from buttress.notifications import (
     Message,
     Notification,
     NotificationChannel,
+    NotificationsConfigurationError,
     NotificationStatus,
+    NotificationsTypeError,
+    NotificationsUnavailableError,
     Notifier,
     PostgresOutbox,
+    PostgresPreferenceStore,
     PostgresPushSubscriptionStore,
     Preferences,
     PreferenceStore,
@@ -111,3 +118,33 @@ async def check(outbox: PostgresOutbox, limiter: RedisRateLimiter, push: WebPush
     assert_type(error.kind, str)
     assert_type(error.channel, str | None)
     assert isinstance(error, ValueError)
+
+
+async def check_construction(pool: asyncpg.Pool[Any], client: aioredis.Redis) -> None:
+    outbox = PostgresOutbox(pool=pool, table="app.notify")
+    assert_type(outbox, PostgresOutbox)
+    owned = await PostgresOutbox.connect("postgresql://db/app", table="notify", min_size=1, max_size=10)
+    assert_type(owned, PostgresOutbox)
+    async with owned as entered:
+        assert_type(entered, PostgresOutbox)
+    assert_type(await owned.aclose(), None)
+    assert_type(owned.closed, bool)
+    prefs = await PostgresPreferenceStore.connect("postgresql://db/app", table="prefs", max_size=2)
+    assert_type(prefs, PostgresPreferenceStore)
+    assert_type(PostgresPreferenceStore(pool=pool, table="prefs"), PostgresPreferenceStore)
+    subs = await PostgresPushSubscriptionStore.connect("postgresql://db/app", table="subs", min_size=0)
+    assert_type(subs, PostgresPushSubscriptionStore)
+    assert_type(await subs.drop_schema(), None)
+    assert_type(RedisRateLimiter(client=client, prefix="rate:"), RedisRateLimiter)
+    async with RedisRateLimiter.from_url("redis://cache", prefix="rate:") as limiter:
+        assert_type(limiter, RedisRateLimiter)
+    async with WebhookChannel() as hook:
+        assert_type(hook, WebhookChannel)
+    type_error = NotificationsTypeError("p", "a str", 1)
+    assert isinstance(type_error, ArgumentTypeError)
+    assert isinstance(type_error, TypeError)
+    assert_type(type_error.parameter, str)
+    assert isinstance(NotificationsConfigurationError("p", 1, "why"), ConfigurationError)
+    down = NotificationsUnavailableError("postgresql", "postgresql://db", "refused")
+    assert isinstance(down, BackendUnavailableError)
+    assert_type(down.address, str)
