@@ -313,8 +313,9 @@ async def acquire_release(dsn: str, scale: Scale) -> None:
             )
         stats = ours.stats()
     finally:
-        for pool in (ours, checked, bare, apg):
-            await pool.close()
+        for pool in (ours, checked, bare):
+            await pool.aclose()
+        await apg.close()
         await pcg.close()
     print_table(
         f"1. Acquire + release, no query: pool of {SIZE} (filled), µs per cycle, value (range over repeats)",
@@ -383,7 +384,7 @@ async def overhead(scale: Scale) -> None:
             rows += latency_rows(result, label, columns[0], ["asyncio.Queue baseline"], columns)
         stats = ours.stats()
     finally:
-        await ours.close()
+        await ours.aclose()
     print_table(
         f"2. Pool overhead with a no-op resource: pool of {SIZE}, µs per cycle, value (range over repeats)",
         ["operation", *columns, "buttress ÷ Queue"],
@@ -435,7 +436,7 @@ async def buttress_probe(dsn: str, label: str, **options: Any) -> tuple[Probe, C
 
     async def close() -> None:
         RECOVERY_STATS.append(pool.stats())
-        await pool.close()
+        await pool.aclose()
 
     return probe, close
 

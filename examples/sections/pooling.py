@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from buttress.pooling import AsyncpgFactory, Pool, PoolConfigurationError
+from buttress.pooling import AsyncpgFactory, Pool, PoolConfig, PoolConfigurationError
 
 from ._tour import Tour
 
 #: Lines the section prints on embedded defaults (no server set), and with the real servers set.
 EMBEDDED: tuple[str, ...] = (
     "never more than max_size=4",
+    "made and entered: 0 resources (no I/O until needed)",
     "after close: 0 left",
 )
 REAL: tuple[str, ...] = ("AsyncpgFactory: PostgreSQL",)
@@ -38,7 +39,10 @@ class WorkerFactory:
 
 async def run(tour: Tour) -> None:
     factory = WorkerFactory()
-    async with Pool(factory, min_size=2, max_size=4, health_check_interval=None) as pool:
+    config = PoolConfig(min_size=2, max_size=4, health_check_interval=None)
+    async with Pool(factory, config=config) as pool:
+        tour.say(f"made and entered: {pool.stats().total} resources (no I/O until needed)")
+        await pool.open()  # optional warm-up; the first acquire would start the pool anyway
         tour.say(f"opened with min_size=2: {pool.stats().idle} idle")
 
         async def job(n: int) -> int:
@@ -53,7 +57,7 @@ async def run(tour: Tour) -> None:
             f"idle + in_use + creating + destroying + unhealthy = {stats.total} (checked on every change)"
         )
         try:
-            Pool(factory, min_size=5, max_size=2)
+            PoolConfig(min_size=5, max_size=2)
         except PoolConfigurationError as exc:
             tour.say(f"bad sizes are refused: {exc}")
     tour.say(f"after close: {pool.stats().total} left, {pool.stats().destroyed} destroyed")

@@ -14,6 +14,7 @@ from buttress.pooling import (
     MissingExtraError,
     Pool,
     PoolClosedError,
+    PoolConfig,
     PoolConfigurationError,
     PoolError,
     PoolExhaustedError,
@@ -21,6 +22,7 @@ from buttress.pooling import (
     PoolStats,
     PoolTimeoutError,
     PoolTypeError,
+    PoolUnavailableError,
     RedisFactory,
     State,
 )
@@ -30,9 +32,26 @@ from .conftest import FlakyFactory
 
 STATS = dict.fromkeys(PoolStats.__dataclass_fields__, 0)
 
+SETTINGS: dict[str, object] = {
+    "min_size": 0,
+    "max_size": 10,
+    "max_waiting": None,
+    "max_lifetime": 3600.0,
+    "lifetime_jitter": 0.05,
+    "max_idle": 600.0,
+    "health_check_interval": None,
+    "check_on_acquire": False,
+    "order": "lifo",
+    "backoff_initial": 0.1,
+    "backoff_max": 10.0,
+    "name": "pool",
+}
+
 # `timeout` is never passed by name below: it is check_hostile's own parameter. The targets' `timeout`
 # parameters are replaced all the same, since every keyword-able parameter of a signature is.
 TARGETS: list[tuple[Callable[..., object], tuple[object, ...], dict[str, object]]] = [
+    (PoolConfig, (), SETTINGS),
+    (Pool, (FlakyFactory(),), {"config": PoolConfig(), "clock": FakeClock(), "rng": lambda: 0.5}),
     (
         Pool,
         (FlakyFactory(),),
@@ -66,11 +85,12 @@ TARGETS: list[tuple[Callable[..., object], tuple[object, ...], dict[str, object]
     (PoolConfigurationError, ("max_size", 0, "must be at least 1"), {"show_value": True}),
     (PoolTypeError, ("wait", "a bool", "yes"), {}),
     (PoolTimeoutError, (5.0, "all 10 resources are in use"), {}),
+    (PoolUnavailableError, ("redis", "redis://:secret@cache:6379/0", "ConnectionError"), {}),
     (PoolExhaustedError, ("10 callers are waiting already",), {}),
     (PoolClosedError, ("pool 'pool' is closed",), {}),
     (ForeignResourceError, ("pool 'pool' did not hand out this resource",), {}),
     (PoolInvariantViolation, ("total > max_size", {"idle": 1, "total": 1, "max_size": 0}), {}),
-    (MissingExtraError, ("AsyncpgFactory", "asyncpg"), {}),
+    (MissingExtraError, ("AsyncpgFactory", "postgres"), {}),
 ]
 
 
@@ -96,7 +116,7 @@ async def pool() -> Any:
     pool: Pool[Any] = Pool(FlakyFactory(), min_size=1, max_size=100_000, health_check_interval=None)
     await pool.open()
     yield pool
-    await pool.close(timeout=0)
+    await pool.aclose(timeout=0)
 
 
 async def test_acquire_raises_only_typed_errors(pool: Pool[Any]) -> None:
@@ -116,12 +136,12 @@ async def test_open_and_resize_raise_only_typed_errors(pool: Pool[Any]) -> None:
     await acheck_hostile(pool.resize, min_size=1, max_size=10)
 
 
-async def test_close_raises_only_typed_errors_and_leaves_nothing_behind() -> None:
-    """Property: close refuses a bad timeout before changing anything; what it accepts destroys everything."""
+async def test_aclose_raises_only_typed_errors_and_leaves_nothing_behind() -> None:
+    """Property: aclose refuses a bad timeout before changing anything; a good one destroys everything."""
     factory = FlakyFactory()
     pool: Pool[Any] = Pool(factory, min_size=2, health_check_interval=None)
     await pool.open()
-    await acheck_hostile(pool.close, 0)
-    await pool.close(timeout=0)
+    await acheck_hostile(pool.aclose, kwargs={"timeout": 0})
+    await pool.aclose(timeout=0)
     assert pool.stats().total == 0
     assert [t.destroyed for t in factory.created] == [1] * len(factory.created)

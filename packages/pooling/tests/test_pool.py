@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import math
@@ -18,6 +19,7 @@ from buttress.pooling import (
     ForeignResourceError,
     Pool,
     PoolClosedError,
+    PoolConfig,
     PoolConfigurationError,
     PoolExhaustedError,
     PoolInvariantViolation,
@@ -50,7 +52,7 @@ async def test_open_fills_min_size_and_close_destroys_everything(factory: Any) -
     pool = make(factory, min_size=3, max_size=5)
     await pool.open()
     assert pool.stats().idle == 3
-    await pool.close()
+    await pool.aclose()
     assert [t.destroyed for t in factory.created] == [1, 1, 1]
     assert pool.stats().total == 0
 
@@ -287,6 +289,7 @@ async def test_max_idle_trims_down_to_min_size(factory: Any) -> None:
 
 async def test_health_check_replaces_unhealthy_resources(factory: Any) -> None:
     async with make(factory, min_size=2, max_size=2) as pool:
+        await pool.open()
         factory.fail_check = True
         await pool.run_health_check()
         assert pool.stats().check_failures == 2
@@ -297,6 +300,7 @@ async def test_health_check_replaces_unhealthy_resources(factory: Any) -> None:
 
 async def test_the_health_loop_runs_by_itself(factory: Any) -> None:
     async with Pool(factory, min_size=1, health_check_interval=0.02) as pool:
+        await pool.open()
         await asyncio.sleep(0.1)
         assert factory.checks >= 2
         assert pool.stats().idle == 1
@@ -306,7 +310,7 @@ async def test_close_waits_for_resources_in_use(factory: Any) -> None:
     pool = make(factory)
     await pool.open()
     resource = await pool.acquire()
-    closing = asyncio.ensure_future(pool.close(timeout=5))
+    closing = asyncio.ensure_future(pool.aclose(timeout=5))
     await asyncio.sleep(0.01)
     assert not closing.done(), "close waits for the resource in use"
     with pytest.raises(PoolClosedError):
@@ -323,7 +327,7 @@ async def test_close_destroys_stragglers_after_its_timeout(
     await pool.open()
     resource = await pool.acquire()
     with caplog.at_level(logging.WARNING, logger="buttress.pooling"):
-        await pool.close(timeout=0.02)
+        await pool.aclose(timeout=0.02)
     assert resource.destroyed == 1
     assert "still in use" in caplog.text
     await pool.release(resource)  # late release after a forced close is a no-op
@@ -336,7 +340,7 @@ async def test_close_fails_waiters_and_awaits_creations_in_flight(factory: Any) 
     await pool.open()
     waiters = [asyncio.ensure_future(pool.acquire()) for _ in range(2)]
     await asyncio.sleep(0.01)
-    await pool.close()
+    await pool.aclose()
     results = await asyncio.gather(*waiters, return_exceptions=True)
     assert all(isinstance(r, PoolClosedError) for r in results)
     assert [t.destroyed for t in factory.created] == [1] * len(factory.created)
@@ -347,7 +351,7 @@ async def test_destroy_errors_are_counted_never_raised(factory: Any) -> None:
     factory.fail_destroy = True
     pool = make(factory, min_size=2, max_size=2)
     await pool.open()
-    await pool.close()
+    await pool.aclose()
     assert pool.stats().destroy_errors == 2
     assert pool.stats().total == 0
 
@@ -377,14 +381,14 @@ async def test_resize(factory: Any) -> None:
 
 async def test_the_invariant_is_checked(factory: Any) -> None:
     async with make(factory) as pool:
-        pool._counts[State.IDLE] += 1  # corrupt the books as a bug would
+        pool._books.counts[State.IDLE] += 1  # corrupt the books as a bug would
         with pytest.raises(PoolInvariantViolation) as info:
             await pool.acquire()
         assert info.value.counts["idle"] == 1
         assert info.value.counts["creating"] == 1
         assert info.value.counts["total"] == 1
         assert "idle + in_use + creating + destroying + unhealthy != total" in str(info.value)
-        pool._counts[State.IDLE] -= 1
+        pool._books.counts[State.IDLE] -= 1
 
 
 @pytest.mark.parametrize(
@@ -441,6 +445,7 @@ async def test_max_waiting_zero_still_lets_the_pool_grow(factory: Any) -> None:
 async def test_a_caller_who_finds_only_expired_resources_gets_a_new_one(factory: Any) -> None:
     clock = FakeClock()
     async with make(factory, min_size=2, max_size=2, max_lifetime=10, lifetime_jitter=0, clock=clock) as pool:
+        await pool.open()
         clock.advance(11)  # both idle resources are past their lifetime; no health pass runs
         async with pool.acquire(timeout=2) as fresh:
             assert fresh.destroyed == 0
@@ -459,12 +464,12 @@ async def test_a_refused_close_leaves_the_pool_open_and_a_good_close_destroys_ev
     await pool.open()
     resource = await pool.acquire()
     with pytest.raises(PoolConfigurationError) as info:
-        await pool.close(timeout=timeout)  # type: ignore[arg-type]
+        await pool.aclose(timeout=timeout)  # type: ignore[arg-type]
     assert info.value.parameter == "timeout"
     assert not pool.closed
     async with pool.acquire() as other:  # still open for business
         assert other is not resource
-    await pool.close(timeout=0.01)
+    await pool.aclose(timeout=0.01)
     assert [t.destroyed for t in factory.created] == [1] * len(factory.created)
     assert resource.destroyed == 1
     assert pool.stats().total == 0
@@ -476,13 +481,13 @@ async def test_close_with_zero_destroys_resources_in_use_now_and_none_waits_with
     pool = make(factory)
     await pool.open()
     resource = await pool.acquire()
-    await pool.close(timeout=0)
+    await pool.aclose(timeout=0)
     assert resource.destroyed == 1
 
     other_pool = make(factory)
     await other_pool.open()
     held = await other_pool.acquire()
-    closing = asyncio.ensure_future(other_pool.close(timeout=None))
+    closing = asyncio.ensure_future(other_pool.aclose(timeout=None))
     await asyncio.sleep(0.01)
     assert not closing.done()
     await other_pool.release(held)
@@ -494,13 +499,13 @@ async def test_a_close_cancelled_part_way_is_finished_by_the_next_close(factory:
     pool = make(factory, min_size=1)
     await pool.open()
     resource = await pool.acquire()
-    closing = asyncio.ensure_future(pool.close(timeout=60))
+    closing = asyncio.ensure_future(pool.aclose(timeout=60))
     await asyncio.sleep(0.01)
     closing.cancel()
     with pytest.raises(asyncio.CancelledError):
         await closing
     assert pool.closed
-    await pool.close(timeout=0)
+    await pool.aclose(timeout=0)
     assert [t.destroyed for t in factory.created] == [1] * len(factory.created)
     assert resource.destroyed == 1
 
@@ -542,7 +547,7 @@ async def test_flags_must_be_bools_and_are_checked_before_anything_changes(
         await fresh.open(wait=flag)  # type: ignore[arg-type]
     assert fresh.stats().total == 0
     await fresh.open()
-    await fresh.close()
+    await fresh.aclose()
 
 
 async def test_creation_keeps_retrying_past_a_thousand_failures(caplog: pytest.LogCaptureFixture) -> None:
@@ -595,3 +600,87 @@ def test_state_lookup_of_an_unknown_value_is_a_typed_error() -> None:
     with pytest.raises(PoolConfigurationError, match="not a State"):
         State("sleeping")
     assert State("idle") is State.IDLE
+
+
+# --- opening, closing and the config (issue 18) --------------------------------------------------------
+
+
+async def test_making_and_entering_a_pool_do_no_io_and_the_first_acquire_starts_it(factory: Any) -> None:
+    pool = make(factory, min_size=3, max_size=5)
+    async with pool:
+        assert factory.created == [], "async with does no I/O"
+        assert pool.stats().total == 0
+        async with pool.acquire() as resource:
+            assert resource.destroyed == 0
+        await asyncio.sleep(0.01)  # the min_size creations the first acquire started
+        assert pool.stats().total == 3
+    assert [t.destroyed for t in factory.created] == [1, 1, 1]
+
+
+async def test_open_warms_the_pool_up_and_is_idempotent(factory: Any) -> None:
+    async with make(factory, min_size=2, max_size=4) as pool:
+        await pool.open()
+        assert pool.stats().idle == 2
+        await pool.open()
+        assert len(factory.created) == 2
+    with pytest.raises(PoolClosedError):
+        await pool.open()
+
+
+async def test_aclose_is_idempotent_and_async_with_closes(factory: Any) -> None:
+    pool = make(factory, min_size=1)
+    async with pool:
+        await pool.open()
+    assert pool.closed
+    await pool.aclose()
+    await pool.aclose(timeout=0)
+    assert [t.destroyed for t in factory.created] == [1]
+    with pytest.raises(PoolClosedError):
+        await pool.acquire()
+
+
+def test_a_config_is_frozen_checked_and_shared(factory: Any) -> None:
+    config = PoolConfig(min_size=1, max_size=4, timeout=2, name="shared")
+    assert config.timeout == 2.0
+    assert isinstance(config.timeout, float)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.max_size = 5  # type: ignore[misc]
+    first, second = Pool(factory, config=config), Pool(factory, config=config, max_size=8)
+    assert first.config is config
+    assert (second.config.min_size, second.config.max_size, second.name) == (1, 8, "shared")
+    with pytest.raises(PoolConfigurationError) as info:
+        dataclasses.replace(config, max_size=0)
+    assert info.value.parameter == "max_size"
+
+
+def test_a_setting_that_does_not_exist_and_a_config_of_the_wrong_type_are_refused(factory: Any) -> None:
+    with pytest.raises(PoolConfigurationError) as info:
+        Pool(factory, max_sise=3)  # type: ignore[call-arg]
+    assert info.value.parameter == "max_sise"
+    with pytest.raises(PoolTypeError):
+        Pool(factory, config={"max_size": 3})  # type: ignore[arg-type]
+
+
+async def test_resize_updates_the_config(factory: Any) -> None:
+    async with make(factory, min_size=1, max_size=4) as pool:
+        await pool.resize(max_size=6)
+        assert (pool.config.min_size, pool.config.max_size) == (1, 6)
+        assert pool.stats().max_size == 6
+
+
+async def test_a_timed_out_waiter_leaves_the_line(factory: Any) -> None:
+    """A timed-out waiter stayed in the queue and counted against max_waiting until a release."""
+    async with make(factory, max_size=1, max_waiting=1) as pool, pool.acquire():
+        with pytest.raises(PoolTimeoutError):
+            await pool.acquire(timeout=0.01)
+        waiter = asyncio.ensure_future(pool.acquire(timeout=0.05))
+        with pytest.raises(PoolTimeoutError):
+            await waiter  # waited its turn: not refused as if two callers were waiting
+
+
+async def test_a_timeout_after_failed_creations_carries_the_last_error(factory: Any) -> None:
+    factory.fail_create = True
+    async with make(factory, backoff_initial=0.01) as pool:
+        with pytest.raises(PoolTimeoutError) as info:
+            await pool.acquire(timeout=0.05)
+    assert type(info.value.__cause__).__name__ == "FactoryError"

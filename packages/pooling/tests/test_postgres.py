@@ -10,7 +10,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from buttress.pooling import AsyncpgFactory, Pool, PoolConfigurationError
+from buttress.core import BackendUnavailableError
+from buttress.pooling import AsyncpgFactory, Pool, PoolConfigurationError, PoolUnavailableError
+from buttress.testing import PostgresServer
 
 
 @pytest.fixture
@@ -54,6 +56,7 @@ async def test_queries_run_and_reset_cleans_the_session(postgres_dsn: str, app_n
 async def test_recovers_after_every_backend_is_killed(postgres_dsn: str, app_name: str, admin: Any) -> None:
     pool = Pool(factory_for(postgres_dsn, app_name), min_size=3, max_size=3, health_check_interval=None)
     async with pool:
+        await pool.open()
         assert len(await backends(admin, app_name)) == 3
         assert await kill_all(admin, app_name) == 3
         await pool.run_health_check()  # finds them dead, destroys them, refills
@@ -112,7 +115,7 @@ async def test_close_leaves_no_connection_even_with_destructions_in_flight(
     health = asyncio.ensure_future(pool.run_health_check())  # starts destroying the expired idle ones
     await asyncio.sleep(0)
     releasing = [asyncio.ensure_future(pool.release(c)) for c in held]
-    await pool.close(timeout=5)
+    await pool.aclose(timeout=5)
     await asyncio.gather(health, *releasing, return_exceptions=True)
     assert await backends(admin, app_name) == []
     stats = pool.stats()
@@ -197,3 +200,41 @@ async def test_reset_releases_advisory_locks_and_listeners(postgres_dsn: str, ap
             )
             assert held == 0
             assert await connection.fetchval("SELECT count(*) FROM pg_listening_channels()") == 0
+
+
+# --- "unavailable" is the server's failure, never the caller's input (issue 18) ---------------------
+
+
+async def test_a_server_that_cannot_be_reached_is_unavailable_with_the_password_redacted() -> None:
+    factory = AsyncpgFactory("postgresql://app:hunter2@127.0.0.1:1/app", timeout=2)
+    with pytest.raises(PoolUnavailableError) as info:
+        await factory.create()
+    assert isinstance(info.value, BackendUnavailableError)
+    assert isinstance(info.value, ConnectionError)
+    assert info.value.backend == "postgresql"
+    assert "hunter2" not in str(info.value)
+    assert "hunter2" not in info.value.address
+
+
+async def test_a_stopped_server_is_unavailable(postgres_server: PostgresServer) -> None:
+    factory = AsyncpgFactory(postgres_server.dsn, timeout=5)
+    connection = await factory.create()
+    await factory.destroy(connection)
+    postgres_server.stop()
+    with pytest.raises(PoolUnavailableError):
+        await factory.create()
+
+
+async def test_a_dsn_asyncpg_refuses_is_a_configuration_error_not_an_outage(postgres_dsn: str) -> None:
+    factory = AsyncpgFactory(f"{postgres_dsn}?sslmode=sometimes")
+    with pytest.raises(PoolConfigurationError) as info:
+        await factory.create()
+    assert not isinstance(info.value, PoolUnavailableError)
+    assert info.value.parameter == "dsn"
+
+
+async def test_bad_connect_options_are_a_configuration_error_not_an_outage(postgres_dsn: str) -> None:
+    factory = AsyncpgFactory(postgres_dsn, command_timeout="soon")
+    with pytest.raises(PoolConfigurationError) as info:
+        await factory.create()
+    assert not isinstance(info.value, PoolUnavailableError)

@@ -126,7 +126,7 @@ class PoolMachine(RuleBasedStateMachine):
     @rule()
     def close(self) -> None:
         self.closed = True
-        self.run(self.pool.close(timeout=0.01))
+        self.run(self.pool.aclose(timeout=0.01))
         self.held.clear()  # destroyed by close after its timeout; their release is a no-op
 
     @invariant()
@@ -145,7 +145,7 @@ class PoolMachine(RuleBasedStateMachine):
         try:
             for resource in self.held:
                 self.run(self.pool.release(resource))
-            self.run(self.pool.close(timeout=0.01))
+            self.run(self.pool.aclose(timeout=0.01))
             self.run(asyncio.sleep(0.01))  # let a pending backoff retry notice the close
             # Property 3: closure completeness, every created resource destroyed exactly once.
             assert [t.destroyed for t in self.factory.created] == [1] * len(self.factory.created)

@@ -6,12 +6,25 @@
         async with pool.acquire(timeout=5) as connection:
             await connection.fetchval("SELECT 1")
 
-`AsyncpgFactory` needs the ``asyncpg`` extra and `RedisFactory` the ``redis`` extra; they import their
-driver only when constructed.
+Making a pool and entering ``async with`` do no I/O: the first ``acquire`` starts the pool, or
+``await pool.open()`` does it ahead of time. `AsyncpgFactory` needs the ``postgres`` extra and
+`RedisFactory` the ``redis`` extra; they are imported on first use.
 """
 
-from ._factories import AsyncpgFactory, RedisFactory
-from ._pool import MAX_SIZE, AcquireContext, Order, Pool, PoolStats, ResourceFactory, State
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from buttress.core import lazy_exports
+
+# Set before the imports below: `_metrics` reports it with the instrumentation scope.
+__version__ = "0.1.0"
+
+from ._accounting import PoolStats, State
+from ._acquire import AcquireContext
+from ._config import MAX_SIZE, Order, PoolConfig, PoolSettings
+from ._pool import Pool
+from ._protocol import ResourceFactory
 from .exceptions import (
     ForeignResourceError,
     MissingExtraError,
@@ -22,7 +35,14 @@ from .exceptions import (
     PoolInvariantViolation,
     PoolTimeoutError,
     PoolTypeError,
+    PoolUnavailableError,
 )
+
+if TYPE_CHECKING:
+    from ._asyncpg import AsyncpgFactory
+    from ._redis import RedisFactory
+
+__getattr__ = lazy_exports(__name__, {"AsyncpgFactory": "_asyncpg", "RedisFactory": "_redis"})
 
 __all__ = [
     "MAX_SIZE",
@@ -33,14 +53,18 @@ __all__ = [
     "Order",
     "Pool",
     "PoolClosedError",
+    "PoolConfig",
     "PoolConfigurationError",
     "PoolError",
     "PoolExhaustedError",
     "PoolInvariantViolation",
+    "PoolSettings",
     "PoolStats",
     "PoolTimeoutError",
     "PoolTypeError",
+    "PoolUnavailableError",
     "RedisFactory",
     "ResourceFactory",
     "State",
+    "__version__",
 ]

@@ -9,6 +9,8 @@
         ├── PoolTypeError                      (also ArgumentTypeError, TypeError) an argument of the
         │                                      wrong type (a flag that is not a bool, a resource that
         │                                      is not the factory's kind)
+        ├── PoolUnavailableError               (also BackendUnavailableError, ConnectionError) a
+        │                                      ready-made factory's server cannot be reached
         ├── PoolTimeoutError                   (also TimeoutError) no resource within the acquire timeout
         ├── PoolExhaustedError                 max_waiting callers are already waiting
         ├── PoolClosedError                    the pool is closing or closed
@@ -22,7 +24,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from buttress.core import ArgumentTypeError, ButtressError, ConfigurationError, safe_repr
+from buttress.core import (
+    ArgumentTypeError,
+    BackendUnavailableError,
+    ButtressError,
+    ConfigurationError,
+    safe_repr,
+)
 from buttress.core import MissingExtraError as CoreMissingExtraError
 
 __all__ = [
@@ -35,6 +43,7 @@ __all__ = [
     "PoolInvariantViolation",
     "PoolTimeoutError",
     "PoolTypeError",
+    "PoolUnavailableError",
 ]
 
 
@@ -48,6 +57,16 @@ class PoolConfigurationError(PoolError, ConfigurationError):
 
 class PoolTypeError(PoolError, ArgumentTypeError):
     """An argument has the wrong type; the message names it and the type given."""
+
+
+class PoolUnavailableError(PoolError, BackendUnavailableError):
+    """A ready-made factory could not reach its server (refused, reset, timed out, shutting down).
+
+    Raised by `AsyncpgFactory.create` and `RedisFactory.create`; a pool counts it as a failed
+    creation and retries with backoff. ``.backend`` names the server (``"postgresql"``,
+    ``"redis"``), ``.address`` is its URL with the credentials redacted, ``.reason`` the driver's
+    error. A bad DSN, URL or password is a `PoolConfigurationError` instead, never this.
+    """
 
 
 class PoolTimeoutError(PoolError, TimeoutError):

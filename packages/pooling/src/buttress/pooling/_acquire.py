@@ -1,0 +1,256 @@
+"""Handing resources out and taking them back: `AcquireContext`, waiting in line, release."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Generator
+from types import TracebackType
+from typing import Any, cast
+
+from ._accounting import Slot, State
+from ._config import check_flag, check_pool_seconds
+from ._lifecycle import PoolCore
+from ._metrics import ACQUIRE_DURATION, EXHAUSTED, TIMEOUTS
+from .exceptions import (
+    ForeignResourceError,
+    PoolClosedError,
+    PoolExhaustedError,
+    PoolTimeoutError,
+    PoolTypeError,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class AcquireContext[R]:
+    """What `Pool.acquire` returns: await it for a resource, or use it with ``async with``.
+
+    ``async with pool.acquire() as resource:`` gives the resource back when the block ends, however
+    it ends. ``resource = await pool.acquire()`` leaves that to you: call `Pool.release`.
+    """
+
+    __slots__ = ("_pool", "_resource", "_timeout")
+
+    def __init__(self, pool: Acquiring[R], timeout: float | None) -> None:
+        if not isinstance(pool, Acquiring):
+            raise PoolTypeError("pool", "a Pool", pool)
+        self._pool = pool
+        self._timeout = None if timeout is None else check_pool_seconds("timeout", timeout)
+        self._resource: R | None = None
+
+    def __await__(self) -> Generator[Any, None, R]:
+        return self._pool._acquire(self._timeout).__await__()
+
+    async def __aenter__(self) -> R:
+        self._resource = await self._pool._acquire(self._timeout)
+        return self._resource
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        resource, self._resource = self._resource, None
+        if resource is not None:
+            await self._pool.release(resource)
+
+
+class Acquiring[R](PoolCore[R]):
+    """`acquire` and `release`, over the shared state of `PoolCore`."""
+
+    def acquire(self, *, timeout: float | None = None) -> AcquireContext[R]:
+        """Get a resource: ``async with pool.acquire() as r:`` or ``r = await pool.acquire()``.
+
+        The first acquire of a pool that was not opened starts it (health loop, ``min_size``
+        creations in the background).
+
+        Args:
+            timeout: Seconds to wait; default the config's ``timeout``.
+
+        Raises:
+            PoolTimeoutError: No resource within the timeout (the message gives the last creation
+                error when creating failed, and ``__cause__`` is that error).
+            PoolExhaustedError: ``max_waiting`` callers are already waiting.
+            PoolClosedError: The pool is closing or closed.
+            PoolConfigurationError: ``timeout`` is not a number of seconds above 0 (raised at once).
+        """
+        return AcquireContext(self, timeout)
+
+    async def _acquire(self, timeout: float | None) -> R:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        outcome = "error"
+        try:
+            slot = await self._get(timeout)
+            outcome = "acquired"
+        except PoolTimeoutError:
+            outcome = "timeout"
+            raise
+        except PoolExhaustedError:
+            outcome = "exhausted"
+            raise
+        except PoolClosedError:
+            outcome = "closed"
+            raise
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
+        finally:
+            ACQUIRE_DURATION.record(loop.time() - started, {**self._attributes, "outcome": outcome})
+        self._books.totals.acquired += 1
+        return cast("R", slot.resource)
+
+    async def _get(self, timeout: float | None) -> Slot[R]:
+        if self._closing:
+            raise PoolClosedError(self._closed_error_message())
+        if not self._opened:
+            await self.open(wait=False)
+        slot = self._take_idle()
+        while slot is not None and self._check_on_acquire and not await self._passes_check(slot):
+            slot = self._take_idle()
+        if slot is None:
+            slot = await self._wait(self._config.timeout if timeout is None else timeout)
+        return slot
+
+    def _take_idle(self) -> Slot[R] | None:
+        now = self._clock.monotonic()
+        while self._idle:
+            slot = self._idle.pop() if self._lifo else self._idle.popleft()
+            if slot.expires_at <= now or slot.generation != self._generation:
+                # Retired, not just destroyed: a replacement starts once the slot is gone, or a caller
+                # who finds only stale resources at max_size would wait for the next health pass.
+                self._spawn(self._retire(slot))
+                continue
+            self._books.move(slot, State.IN_USE)
+            return slot
+        return None
+
+    async def _passes_check(self, slot: Slot[R]) -> bool:
+        """Check a slot the caller holds (IN_USE); destroy it if it fails."""
+        check = self._check_fn
+        if check is None:
+            return True
+        failure: Exception | None = None
+        try:
+            healthy = bool(await check(slot.resource))
+        except asyncio.CancelledError:
+            self._offer(slot)
+            raise
+        except Exception as exc:  # noqa: BLE001 - a failing check is an unhealthy resource
+            healthy, failure = False, exc
+        if not healthy:
+            self._failed("check", failure)
+            self._books.totals.check_failures += 1
+            self._books.move(slot, State.UNHEALTHY)
+            await self._spawn(self._destroy(slot))
+            self._after_loss()
+        return healthy
+
+    async def _wait(self, timeout: float) -> Slot[R]:
+        books = self._books
+        pool_full = len(books.slots) >= books.max_size
+        max_waiting = self._config.max_waiting
+        if max_waiting is not None and pool_full and len(self._waiters) >= max_waiting:
+            books.totals.exhausted += 1
+            EXHAUSTED.add(1, self._attributes)
+            raise PoolExhaustedError(f"pool {self.name!r}: {len(self._waiters)} callers are waiting already")
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Slot[R]] = loop.create_future()
+        self._waiters.append(waiter)
+        self._grow()
+        started = loop.time()
+        got: Slot[R] | None = None
+        try:
+            async with asyncio.timeout(timeout):
+                got = await waiter
+        except TimeoutError:
+            books.totals.timeouts += 1
+            TIMEOUTS.add(1, self._attributes)
+            raise PoolTimeoutError(timeout, self._why_waiting()) from self._last_create_error
+        finally:
+            waited = loop.time() - started
+            books.totals.wait_time_total += waited
+            books.totals.wait_time_max = max(books.totals.wait_time_max, waited)
+            if got is None:
+                self._abandon(waiter)
+        return got
+
+    def _abandon(self, waiter: asyncio.Future[Slot[R]]) -> None:
+        """Clean up after a wait that ends without a resource (timeout, cancellation, close).
+
+        A resource handed over in the same instant the caller gave up goes back to the pool, so a
+        cancelled or timed-out waiter never leaks one.
+        """
+        if waiter.done() and not waiter.cancelled():
+            if waiter.exception() is None:
+                self._offer(waiter.result())
+            return
+        # A timeout cancels the future itself: take it out of the line either way, or max_waiting
+        # would count it until a release reached it.
+        waiter.cancel()
+        with contextlib.suppress(ValueError):
+            self._waiters.remove(waiter)
+
+    def _why_waiting(self) -> str:
+        max_size = self._books.max_size
+        if self._last_create_error is not None and len(self._books.slots) < max_size:
+            error = self._last_create_error
+            return f"creating a resource failed: {type(error).__name__}: {error}"
+        return f"all {max_size} resources are in use"
+
+    async def release(self, resource: R, *, discard: bool = False) -> None:
+        """Give ``resource`` back; with ``discard=True`` it is destroyed instead of reused.
+
+        The resource is reset (when the factory has ``reset``) and handed to the first waiter or made
+        idle. One that is past its lifetime, failed its reset, or was handed out before `drain` is
+        destroyed. The work finishes even if the caller is cancelled meanwhile.
+
+        Raises:
+            ForeignResourceError: ``resource`` was not handed out by this pool, or was given back already.
+            PoolTypeError: ``discard`` is not a bool.
+        """
+        check_flag("discard", discard)
+        if id(resource) in self._forced:
+            self._forced.discard(id(resource))
+            return  # aclose() destroyed it after its timeout; nothing left to do
+        slot = self._books.by_resource.get(id(resource))
+        if slot is None or slot.resource is not resource or slot.state is not State.IN_USE:
+            raise ForeignResourceError(
+                f"pool {self.name!r} did not hand out this resource, or it was released"
+            )
+        self._books.totals.released += 1
+        if not discard and self._reset_fn is None and self._reusable(slot):
+            self._offer(slot)  # nothing to await: no task, no trip around the event loop
+            return
+        # Shielded: a caller cancelled mid-release must not strand the resource in IN_USE.
+        await asyncio.shield(self._spawn(self._give_back(slot, discard)))
+
+    def _reusable(self, slot: Slot[R]) -> bool:
+        return (
+            not self._closing
+            and len(self._books.slots) <= self._books.max_size
+            and slot.generation == self._generation
+            and slot.expires_at > self._clock.monotonic()
+        )
+
+    async def _give_back(self, slot: Slot[R], discard: bool) -> None:
+        if discard or not self._reusable(slot):
+            await self._destroy(slot)
+            self._after_loss()
+            return
+        if self._reset_fn is not None:
+            try:
+                await self._reset_fn(slot.resource)
+            except Exception as exc:  # noqa: BLE001 - a failed reset means the resource is not reused
+                self._books.totals.reset_failures += 1
+                self._failed("reset", exc)
+                logger.warning(
+                    "%s: reset failed (%s: %s); destroying the resource", self.name, type(exc).__name__, exc
+                )
+                await self._destroy(slot)
+                self._after_loss()
+                return
+        if self._closing:  # aclose() may have begun while the reset ran
+            await self._destroy(slot)
+            return
+        self._offer(slot)
