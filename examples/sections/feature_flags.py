@@ -41,6 +41,7 @@ async def run(tour: Tour) -> None:
     )
     users = [Context(user_id=str(n), properties={"plan": "pro"}) for n in range(1000)]
     async with FlagClient(MemoryFlagSource([rollout])) as flags:
+        await flags.start()  # the first load, then the background refresher
         on = sum(flags.is_enabled("tour-checkout", user) for user in users)
         tour.say(f"a 30% rollout is on for {on} of 1000 pro users, the same ones on every machine")
         details = flags.evaluate("missing-flag", "fallback")
@@ -48,6 +49,7 @@ async def run(tour: Tour) -> None:
     if tour.redis_url is not None:
         source = RedisFlagSource.from_url(tour.redis_url, prefix=f"tour:{uuid.uuid4().hex[:8]}:")
         async with FlagClient(source, refresh_interval=60) as flags:
+            await flags.start()
             await asyncio.sleep(0.1)  # let the refresher subscribe
             await source.put(rollout)
             for _ in range(100):  # pub/sub delivers the change: no waiting for the 60 s poll
@@ -61,8 +63,8 @@ async def run(tour: Tour) -> None:
         await source.aclose()
     if tour.postgres_dsn is not None:
         table = f"tour_flags_{uuid.uuid4().hex[:8]}"
-        pg_source = await PostgresFlagSource.from_dsn(tour.postgres_dsn, table=table)
-        audit = await PostgresAuditSink.from_dsn(tour.postgres_dsn, table=f"{table}_audit")
+        pg_source = await PostgresFlagSource.connect(tour.postgres_dsn, table=table, max_size=4)
+        audit = await PostgresAuditSink.connect(tour.postgres_dsn, table=f"{table}_audit", max_size=2)
         manager = FlagManager(pg_source, audit)
         await manager.create(rollout, actor="tour")
         await manager.disable("tour-checkout", actor="tour")

@@ -13,13 +13,15 @@ from buttress.feature_flags import (
     AuditAction,
     ClientStatus,
     Context,
+    FeatureFlagsConfigurationError,
+    FeatureFlagsTypeError,
+    FeatureFlagsUnavailableError,
     FlagClient,
-    FlagConfigurationError,
     FlagDefinition,
     FlagDefinitionError,
+    FlagDocumentError,
     FlagManager,
     FlagSet,
-    FlagSourceError,
     MemoryFlagSource,
     PostgresAuditSink,
     PostgresFlagSource,
@@ -77,7 +79,7 @@ async def test_redis_garbage_in_the_hash_is_a_definition_error(redis_url: str, r
         with pytest.raises(FlagDefinitionError, match="enabled"):
             await source.load()
         await raw.hset(f"{redis_prefix}flags", "bad", "not json")
-        with pytest.raises(FlagSourceError):
+        with pytest.raises(FlagDocumentError):
             await source.load()
     finally:
         await raw.aclose()
@@ -95,11 +97,11 @@ async def test_redis_going_away_keeps_the_snapshot_goes_stale_and_recovers(redis
         redis_server.stop()
         clock.advance(30)
         assert not await client.refresh()
-        assert isinstance(client.last_error, FlagSourceError)
+        assert isinstance(client.last_error, FeatureFlagsUnavailableError)
         assert client.status is ClientStatus.STALE
         details = client.evaluate("beta", False, Context(user_id="u"))
         assert (details.value, details.reason) == (True, Reason.STALE)
-        with pytest.raises(FlagSourceError):
+        with pytest.raises(FeatureFlagsUnavailableError):
             await source.wait_for_change(0.1)
         redis_server.start()
         await source.put(rollout_flag("beta", 0))
@@ -112,9 +114,9 @@ async def test_redis_going_away_keeps_the_snapshot_goes_stale_and_recovers(redis
 
 
 def test_redis_bad_arguments() -> None:
-    with pytest.raises(FlagConfigurationError, match="client"):
+    with pytest.raises(FeatureFlagsTypeError, match="client"):
         RedisFlagSource("redis://x")  # type: ignore[arg-type]
-    with pytest.raises(FlagConfigurationError, match="url"):
+    with pytest.raises(FeatureFlagsConfigurationError, match="url"):
         RedisFlagSource.from_url("")
 
 
@@ -122,8 +124,8 @@ def test_redis_bad_arguments() -> None:
 async def test_postgres_notify_delivers_changes(postgres_schema: PostgresSchema) -> None:
     table = f"flags_{uuid.uuid4().hex[:8]}"
     settings = postgres_schema.server_settings
-    writer = await PostgresFlagSource.from_dsn(postgres_schema.dsn, table=table, server_settings=settings)
-    reader = await PostgresFlagSource.from_dsn(postgres_schema.dsn, table=table, server_settings=settings)
+    writer = await PostgresFlagSource.connect(postgres_schema.dsn, table=table, server_settings=settings)
+    reader = await PostgresFlagSource.connect(postgres_schema.dsn, table=table, server_settings=settings)
     client = FlagClient(reader, refresh_interval=60)
     try:
         await client.start()
@@ -144,8 +146,8 @@ async def test_postgres_notify_delivers_changes(postgres_schema: PostgresSchema)
 @pytest.mark.postgres
 async def test_postgres_manager_and_audit_history(postgres_schema: PostgresSchema) -> None:
     settings = postgres_schema.server_settings
-    source = await PostgresFlagSource.from_dsn(postgres_schema.dsn, table="managed", server_settings=settings)
-    sink = await PostgresAuditSink.from_dsn(
+    source = await PostgresFlagSource.connect(postgres_schema.dsn, table="managed", server_settings=settings)
+    sink = await PostgresAuditSink.connect(
         postgres_schema.dsn, table="managed_audit", server_settings=settings
     )
     manager = FlagManager(source, sink)
@@ -180,14 +182,14 @@ async def test_postgres_manager_and_audit_history(postgres_schema: PostgresSchem
 
 @pytest.mark.postgres
 async def test_postgres_going_away_keeps_the_snapshot_and_recovers(postgres_server: PostgresServer) -> None:
-    source = await PostgresFlagSource.from_dsn(postgres_server.dsn)
+    source = await PostgresFlagSource.connect(postgres_server.dsn)
     await source.put(FlagDefinition("kept"))
     client = FlagClient(source, refresh_interval=10)
     try:
         assert await client.refresh()
         postgres_server.stop()
         assert not await client.refresh()
-        assert isinstance(client.last_error, FlagSourceError)
+        assert isinstance(client.last_error, FeatureFlagsUnavailableError)
         assert client.is_enabled("kept")
         postgres_server.start()
         for _ in range(50):  # the pool's connections died with the server; new ones come back
@@ -208,7 +210,7 @@ async def test_postgres_a_terminated_listener_falls_back_and_resubscribes(
     postgres_schema: PostgresSchema,
 ) -> None:
     settings = postgres_schema.server_settings
-    source = await PostgresFlagSource.from_dsn(
+    source = await PostgresFlagSource.connect(
         postgres_schema.dsn, table="listen_cut", server_settings=settings
     )
     try:
@@ -222,7 +224,7 @@ async def test_postgres_a_terminated_listener_falls_back_and_resubscribes(
         finally:
             await admin.close()
         await asyncio.sleep(0.2)
-        with pytest.raises(FlagSourceError, match="LISTEN"):
+        with pytest.raises(FeatureFlagsUnavailableError, match="LISTEN"):
             await source.wait_for_change(0.1)
         waiter = asyncio.create_task(source.wait_for_change(5))
         await asyncio.sleep(0.3)
@@ -233,12 +235,12 @@ async def test_postgres_a_terminated_listener_falls_back_and_resubscribes(
 
 
 async def test_postgres_bad_arguments() -> None:
-    with pytest.raises(FlagConfigurationError, match="table"):
-        await PostgresFlagSource.from_dsn("postgresql://x/y", table="bad; drop")
-    with pytest.raises(FlagConfigurationError, match="pool"):
+    with pytest.raises(FeatureFlagsConfigurationError, match="table"):
+        await PostgresFlagSource.connect("postgresql://x/y", table="bad; drop")
+    with pytest.raises(FeatureFlagsTypeError, match="pool"):
         PostgresAuditSink(object())  # type: ignore[arg-type]
-    with pytest.raises(FlagConfigurationError, match="dsn"):
-        await PostgresAuditSink.from_dsn("")
+    with pytest.raises(FeatureFlagsConfigurationError, match="dsn"):
+        await PostgresAuditSink.connect("")
 
 
 def test_a_strategy_naming_a_missing_segment_never_matches() -> None:
@@ -308,7 +310,7 @@ async def test_redis_sticky_store_without_redis_keeps_evaluating(redis_server: R
     )
     try:
         redis_server.stop()
-        with pytest.raises(FlagSourceError):
+        with pytest.raises(FeatureFlagsUnavailableError):
             await store.prefetch("u1")
         assert client.is_enabled("beta", Context(user_id="u1"))  # assigned locally, the write is dropped
         await store.flush()
@@ -323,9 +325,9 @@ async def test_redis_sticky_store_without_redis_keeps_evaluating(redis_server: R
 
 
 def test_redis_sticky_store_arguments() -> None:
-    with pytest.raises(FlagConfigurationError, match="max_subjects"):
+    with pytest.raises(FeatureFlagsConfigurationError, match="max_subjects"):
         RedisStickyStore(Redis(), max_subjects=0)
-    with pytest.raises(FlagConfigurationError, match="ttl"):
+    with pytest.raises(FeatureFlagsConfigurationError, match="ttl"):
         RedisStickyStore(Redis(), ttl=0)
-    with pytest.raises(FlagConfigurationError, match="client"):
+    with pytest.raises(FeatureFlagsTypeError, match="client"):
         RedisStickyStore("redis://")  # type: ignore[arg-type]

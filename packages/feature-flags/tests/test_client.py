@@ -12,8 +12,9 @@ from buttress.feature_flags import (
     Constraint,
     Context,
     ErrorCode,
+    FeatureFlagsConfigurationError,
+    FeatureFlagsTypeError,
     FlagClient,
-    FlagConfigurationError,
     FlagDefinition,
     FlagSet,
     MemoryFlagSource,
@@ -131,6 +132,9 @@ def test_a_client_without_a_snapshot_is_not_ready() -> None:
 async def test_start_loads_and_the_refresher_follows_changes() -> None:
     source = MemoryFlagSource([FlagDefinition("a")])
     async with FlagClient(source, refresh_interval=60) as client:
+        assert client.status is ClientStatus.NOT_READY  # entering does no I/O: start() loads
+        await client.start()
+        await client.start()  # once
         assert client.status is ClientStatus.READY
         assert client.is_enabled("a")
         await source.put(FlagDefinition("a", enabled=False))
@@ -142,6 +146,9 @@ async def test_start_loads_and_the_refresher_follows_changes() -> None:
     assert client.status is ClientStatus.FATAL
     with pytest.raises(ClientClosedError):
         await client.refresh()
+    with pytest.raises(ClientClosedError):
+        await client.start()
+    await client.aclose()  # idempotent
 
 
 async def test_a_failing_source_keeps_the_last_good_snapshot_then_goes_stale_and_recovers(
@@ -276,14 +283,14 @@ def test_a_sticky_store_keeps_variants_and_forgets_removed_ones() -> None:
     ],
 )
 def test_bad_client_arguments_are_rejected(argument: str, value: object) -> None:
-    with pytest.raises(FlagConfigurationError, match=argument):
+    with pytest.raises((FeatureFlagsConfigurationError, FeatureFlagsTypeError), match=argument):
         FlagClient(MemoryFlagSource(), **{argument: value})  # type: ignore[arg-type]
 
 
 def test_a_source_without_load_is_rejected() -> None:
-    with pytest.raises(FlagConfigurationError, match="source"):
+    with pytest.raises(FeatureFlagsTypeError, match="source"):
         FlagClient(object())  # type: ignore[arg-type]
-    with pytest.raises(FlagConfigurationError, match="max_entries"):
+    with pytest.raises(FeatureFlagsConfigurationError, match="max_entries"):
         MemoryStickyStore(max_entries=0)
 
 

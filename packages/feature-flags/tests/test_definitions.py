@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 
 from buttress.feature_flags import (
+    FeatureFlagsConfigurationError,
     FeatureFlagsError,
+    FeatureFlagsUnavailableError,
     FileFlagSource,
     FlagClient,
-    FlagConfigurationError,
     FlagDefinitionError,
+    FlagDocumentError,
     FlagManager,
-    FlagSourceError,
     MemoryAuditSink,
     MemoryFlagSource,
     Operator,
@@ -133,15 +134,15 @@ def test_a_flag_set_round_trips_with_segments() -> None:
 
 
 async def test_file_source_errors(tmp_path: Path) -> None:
-    with pytest.raises(FlagSourceError, match=r"missing\.json"):
+    with pytest.raises(FeatureFlagsUnavailableError, match=r"missing\.json"):
         await FileFlagSource(tmp_path / "missing.json").load()
     bad = tmp_path / "bad.json"
     bad.write_text("{", encoding="utf-8")
-    with pytest.raises(FlagSourceError, match="JSON"):
+    with pytest.raises(FlagDocumentError, match="JSON"):
         await FileFlagSource(bad).load()
     bad_yaml = tmp_path / "bad.yaml"
     bad_yaml.write_text("features: [", encoding="utf-8")
-    with pytest.raises(FlagSourceError, match="YAML"):
+    with pytest.raises(FlagDocumentError, match="YAML"):
         await FileFlagSource(bad_yaml).load()
     wrong = tmp_path / "wrong.json"
     wrong.write_text(json.dumps({"features": [{"name": "x", "enabled": 1}]}), encoding="utf-8")
@@ -175,9 +176,9 @@ async def test_a_file_edit_reaches_a_running_client(tmp_path: Path) -> None:
 
 
 def test_file_source_arguments_are_checked() -> None:
-    with pytest.raises(FlagConfigurationError, match="poll_interval"):
+    with pytest.raises(FeatureFlagsConfigurationError, match="poll_interval"):
         FileFlagSource("flags.json", poll_interval=0)
-    with pytest.raises(FlagConfigurationError, match="path"):
+    with pytest.raises(FeatureFlagsConfigurationError, match="path"):
         FileFlagSource("")
 
 

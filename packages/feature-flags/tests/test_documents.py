@@ -1,9 +1,9 @@
 """Every flag-document parser turns garbage into a typed error that says what was wrong.
 
 Documents come from files (JSON, YAML), Redis and PostgreSQL, and in the Unleash client-API shapes
-(``/client/features``, the delta-API events). Whatever the bytes, a load raises `FlagSourceError`
-(the document cannot be read) or `FlagDefinitionError` (it reads, but a flag in it is malformed),
-never ``UnicodeDecodeError``, ``RecursionError``, ``ValueError`` or ``TypeError``.
+(``/client/features``, the delta-API events). Whatever the bytes, a load raises `FlagDocumentError`
+(the document cannot be read: bad content, not an outage) or `FlagDefinitionError` (it reads, but a
+flag in it is malformed), never ``UnicodeDecodeError``, ``RecursionError``, ``ValueError`` or ``TypeError``.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from hypothesis import strategies as st
 from buttress.feature_flags import (
     FileFlagSource,
     FlagDefinitionError,
-    FlagSourceError,
+    FlagDocumentError,
     flag_from_dict,
     flag_set_from_dict,
     segment_from_dict,
 )
 
-TYPED = (FlagSourceError, FlagDefinitionError)
+TYPED = (FlagDocumentError, FlagDefinitionError)
 
 
 def load(path: Path) -> object:
@@ -35,11 +35,13 @@ def load(path: Path) -> object:
 
 
 @pytest.mark.parametrize("suffix", [".json", ".yaml"])
-def test_a_file_that_is_not_utf8_is_a_source_error(tmp_path: Path, suffix: str) -> None:
+def test_a_file_that_is_not_utf8_is_a_document_error_not_an_outage(tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"flags{suffix}"
     path.write_bytes(b'{"features": [{"name": "caf\xe9"}]}')
-    with pytest.raises(FlagSourceError, match="not UTF-8"):
+    with pytest.raises(FlagDocumentError, match="not UTF-8") as raised:
         load(path)
+    assert not isinstance(raised.value, ConnectionError)
+    assert isinstance(raised.value, ValueError)
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ CR/LF, non-UTF-8 bytes, very long strings) in place of its arguments; anything b
 is added without being driven here.
 
 The Redis and PostgreSQL backends are driven against the real servers; there, bad input must also
-never be reported as the backend being unavailable (`FlagSourceError`): the server is up, so only the
-input can be wrong. Definitions and audit events are dataclasses that check nothing when built, so
-their fields are driven too, through the writers that store them.
+never be reported as the backend being unavailable (`FeatureFlagsUnavailableError`): the server is
+up, so only the input can be wrong. Definitions and audit events are dataclasses that check nothing
+when built, so their fields are driven too, through the writers that store them.
 
 Evaluation (``is_enabled``, ``get_variant``, ``evaluate``) never raises at all: a key or context of
 the wrong kind is an unknown flag or an invalid context.
@@ -41,16 +41,16 @@ from buttress.feature_flags import (
     Constraint,
     Context,
     Dependency,
+    FeatureFlagsConfigurationError,
+    FeatureFlagsUnavailableError,
     FileFlagSource,
     FlagAuditEvent,
     FlagClient,
-    FlagConfigurationError,
     FlagDefinition,
     FlagDefinitionError,
     FlagManager,
     FlagProvider,
     FlagSet,
-    FlagSourceError,
     MemoryAuditSink,
     MemoryFlagSource,
     MemoryStickyStore,
@@ -176,13 +176,13 @@ def through[T, R](builder: Callable[..., T], use: Callable[[T], R]) -> Callable[
 
 
 def healthy[**P, R](method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """``method``, failing on `FlagSourceError`: with the server up, only the input can be wrong."""
+    """``method``, failing on `FeatureFlagsUnavailableError`: with the server up, only input is wrong."""
 
     @functools.wraps(method)
     async def call(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await method(*args, **kwargs)
-        except FlagSourceError as exc:
+        except FeatureFlagsUnavailableError as exc:
             raise AssertionError(f"bad input was reported as the backend being unavailable: {exc}") from exc
 
     return call
@@ -195,11 +195,13 @@ def _constructors() -> dict[str, tuple[Callable[..., object], tuple[object, ...]
     """Public callables driven synchronously: name -> (target, valid args, valid kwargs)."""
     error_arguments: dict[str, tuple[object, ...]] = {
         "FeatureFlagsError": ("why",),
-        "FlagConfigurationError": ("p", 1, "why"),
+        "FeatureFlagsConfigurationError": ("p", 1, "why"),
         "FlagDefinitionError": ("f", "field", "why"),
         "FlagExistsError": ("f",),
         "FlagNotFoundError": ("f",),
-        "FlagSourceError": ("redis", "redis://h", "why"),
+        "FeatureFlagsUnavailableError": ("redis", "redis://h", "why"),
+        "FeatureFlagsTypeError": ("p", "a str", 1),
+        "FlagDocumentError": ("file", "flags.json", "why"),
         "MissingExtraError": ("RedisFlagSource", "redis"),
     }
     calls: dict[str, tuple[Callable[..., object], tuple[object, ...], dict[str, object]]] = {
@@ -289,6 +291,7 @@ NOT_DRIVEN = {
     "KNOWN_STRATEGIES": "constant",
     "ON_WITHOUT_VARIANT": "constant",
     "VARIANT_SEED": "constant",
+    "__version__": "constant",
     "JsonValue": "type alias",
     "AuditSink": "Protocol",
     "FlagSource": "Protocol",
@@ -368,9 +371,15 @@ METHODS: dict[str, dict[str, tuple[tuple[object, ...], dict[str, object]]]] = {
         "set": (("f", "u", "a"), {}),
     },
     "PostgresFlagSource": {
-        "from_dsn": (
+        "connect": (
             ("<dsn>",),
-            {"table": "hostile_flags", "channel": None, "server_settings": "<settings>"},
+            {
+                "table": "hostile_flags",
+                "channel": None,
+                "min_size": 1,
+                "max_size": 2,
+                "server_settings": "<settings>",
+            },
         ),
         "get": (("f",), {}),
         "put": ((FLAG,), {}),
@@ -379,7 +388,10 @@ METHODS: dict[str, dict[str, tuple[tuple[object, ...], dict[str, object]]]] = {
         "wait_for_change": ((0.01,), {}),
     },
     "PostgresAuditSink": {
-        "from_dsn": (("<dsn>",), {"table": "hostile_audit", "server_settings": "<settings>"}),
+        "connect": (
+            ("<dsn>",),
+            {"table": "hostile_audit", "min_size": 1, "max_size": 2, "server_settings": "<settings>"},
+        ),
         "record": ((EVENT,), {}),
         "history": (("f",), {"limit": 5}),
     },
@@ -539,7 +551,7 @@ def test_wait_for_change_refuses_bad_timeouts(tmp_path: Path, timeout: object) -
     path = tmp_path / "flags.json"
     path.write_text('{"features": []}', encoding="utf-8")
     for source in (MemoryFlagSource(), FileFlagSource(path)):
-        with pytest.raises(FlagConfigurationError):
+        with pytest.raises(FeatureFlagsConfigurationError):
             asyncio.run(source.wait_for_change(timeout))  # type: ignore[arg-type]
 
 
@@ -613,11 +625,11 @@ def opened_and_closed(factory: Callable[..., object]) -> Callable[..., Awaitable
 def _backend_calls(owner: str, instance: object, placeholders: dict[str, object]) -> Iterator[Call]:
     """Each table entry of ``owner`` as (target, args, kwargs, options), placeholders filled in.
 
-    Factories close what they open; async targets fail on `FlagSourceError` (see `healthy`).
+    Factories close what they open; async targets fail on `FeatureFlagsUnavailableError` (see `healthy`).
     """
     for method, (args, kwargs) in METHODS[owner].items():
         target = getattr(instance, method)
-        if method.startswith("from_"):
+        if method.startswith("from_") or method == "connect":
             target = opened_and_closed(target)
         if inspect.iscoroutinefunction(target):
             target = healthy(target)
@@ -699,7 +711,7 @@ async def test_redis_sticky_store_keeps_surrogates_local(redis_client: Redis, re
 @pytest.mark.postgres
 async def test_postgres_flag_source(postgres_schema: PostgresSchema) -> None:
     dsn, settings = postgres_schema.dsn, postgres_schema.server_settings
-    source = await PostgresFlagSource.from_dsn(dsn, table="hostile_flags", server_settings=settings)
+    source = await PostgresFlagSource.connect(dsn, table="hostile_flags", server_settings=settings)
     await source.put(FLAG)
     try:
         pool = source._pool
@@ -717,7 +729,7 @@ async def test_postgres_flag_source(postgres_schema: PostgresSchema) -> None:
 @pytest.mark.postgres
 async def test_postgres_audit_sink(postgres_schema: PostgresSchema) -> None:
     dsn, settings = postgres_schema.dsn, postgres_schema.server_settings
-    sink = await PostgresAuditSink.from_dsn(dsn, table="hostile_audit", server_settings=settings)
+    sink = await PostgresAuditSink.connect(dsn, table="hostile_audit", server_settings=settings)
     try:
         pool = sink._pool
         await acheck_hostile(PostgresAuditSink, pool, table="hostile_audit", max_examples=BACKEND_EXAMPLES)
@@ -734,7 +746,7 @@ async def test_postgres_audit_sink(postgres_schema: PostgresSchema) -> None:
 @pytest.mark.postgres
 async def test_postgres_manager_with_hand_built_definitions(postgres_schema: PostgresSchema) -> None:
     dsn, settings = postgres_schema.dsn, postgres_schema.server_settings
-    source = await PostgresFlagSource.from_dsn(dsn, table="hostile_managed", server_settings=settings)
+    source = await PostgresFlagSource.connect(dsn, table="hostile_managed", server_settings=settings)
     create = healthy(FlagManager(source, MemoryAuditSink(), clock=FakeClock()).create)
     try:
         await acheck_hostile(through(built_flag, lambda flag: create(flag, actor="ann")), max_examples=100)
@@ -745,19 +757,19 @@ async def test_postgres_manager_with_hand_built_definitions(postgres_schema: Pos
 @pytest.mark.postgres
 async def test_postgres_server_refusals_are_configuration_errors(postgres_schema: PostgresSchema) -> None:
     """A setting, database or role the server refuses is the caller's configuration, not an outage."""
-    with pytest.raises(FlagConfigurationError, match="server_settings"):
-        await PostgresFlagSource.from_dsn(postgres_schema.dsn, server_settings={"no_such_setting": "1"})
+    with pytest.raises(FeatureFlagsConfigurationError, match="server_settings"):
+        await PostgresFlagSource.connect(postgres_schema.dsn, server_settings={"no_such_setting": "1"})
     missing = postgres_schema.dsn.rsplit("/", 1)[0] + "/no_such_database"
-    with pytest.raises(FlagConfigurationError):
-        await PostgresAuditSink.from_dsn(missing)
-    with pytest.raises(FlagConfigurationError, match="dsn"):
-        await PostgresAuditSink.from_dsn("mysql://localhost/x")
+    with pytest.raises(FeatureFlagsConfigurationError):
+        await PostgresAuditSink.connect(missing)
+    with pytest.raises(FeatureFlagsConfigurationError, match="dsn"):
+        await PostgresAuditSink.connect("mysql://localhost/x")
 
 
 async def test_postgres_arguments_are_checked_before_a_pool_is_opened() -> None:
-    """Nothing listens on port 1: an argument refused after connecting would be a FlagSourceError."""
+    """Nothing listens on port 1: an argument refused after connecting would be reported unavailable."""
     nowhere = "postgresql://127.0.0.1:1/x"
-    with pytest.raises(FlagConfigurationError, match="channel"):
-        await PostgresFlagSource.from_dsn(nowhere, channel="Not An Identifier")
-    with pytest.raises(FlagConfigurationError, match="server_settings"):
-        await PostgresFlagSource.from_dsn(nowhere, server_settings={"a": "\x00"})
+    with pytest.raises(FeatureFlagsConfigurationError, match="channel"):
+        await PostgresFlagSource.connect(nowhere, channel="Not An Identifier")
+    with pytest.raises(FeatureFlagsConfigurationError, match="server_settings"):
+        await PostgresFlagSource.connect(nowhere, server_settings={"a": "\x00"})

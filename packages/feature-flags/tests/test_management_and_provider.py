@@ -15,8 +15,9 @@ from openfeature.provider import ProviderStatus
 from buttress.feature_flags import (
     AuditAction,
     Context,
+    FeatureFlagsConfigurationError,
+    FeatureFlagsTypeError,
     FlagClient,
-    FlagConfigurationError,
     FlagDefinition,
     FlagExistsError,
     FlagManager,
@@ -82,23 +83,24 @@ async def test_concurrent_switches_of_one_flag_each_see_the_previous_state() -> 
 @pytest.mark.parametrize("actor", ["", "   ", None, 7])
 async def test_an_actor_is_required(actor: object) -> None:
     manager = FlagManager(MemoryFlagSource([FlagDefinition("f")]), MemoryAuditSink())
-    with pytest.raises(FlagConfigurationError, match="actor"):
+    error = FeatureFlagsConfigurationError if isinstance(actor, str) else FeatureFlagsTypeError
+    with pytest.raises(error, match="actor"):
         await manager.disable("f", actor=actor)  # type: ignore[arg-type]
-    with pytest.raises(FlagConfigurationError, match="flag"):
+    with pytest.raises(FeatureFlagsTypeError, match="flag"):
         await manager.create({"name": "x"}, actor="ann")  # type: ignore[arg-type]
 
 
 def test_manager_and_sink_arguments_are_checked() -> None:
-    with pytest.raises(FlagConfigurationError, match="source"):
+    with pytest.raises(FeatureFlagsTypeError, match="source"):
         FlagManager(object(), MemoryAuditSink())  # type: ignore[arg-type]
-    with pytest.raises(FlagConfigurationError, match="audit"):
+    with pytest.raises(FeatureFlagsTypeError, match="audit"):
         FlagManager(MemoryFlagSource(), object())  # type: ignore[arg-type]
 
 
 async def test_sinks_reject_what_is_not_an_event() -> None:
-    with pytest.raises(FlagConfigurationError, match="event"):
+    with pytest.raises(FeatureFlagsTypeError, match="event"):
         await MemoryAuditSink().record("created")  # type: ignore[arg-type]
-    with pytest.raises(FlagConfigurationError, match="flag"):
+    with pytest.raises(FeatureFlagsTypeError, match="flag"):
         await MemoryFlagSource().put({"name": "x"})  # type: ignore[arg-type]
 
 
@@ -149,7 +151,7 @@ async def test_the_provider_mirrors_the_client_status_as_events() -> None:
 
 
 def test_provider_arguments_are_checked() -> None:
-    with pytest.raises(FlagConfigurationError, match="client"):
+    with pytest.raises(FeatureFlagsTypeError, match="client"):
         FlagProvider(object())  # type: ignore[arg-type]
-    with pytest.raises(FlagConfigurationError, match="init_timeout"):
+    with pytest.raises(FeatureFlagsConfigurationError, match="init_timeout"):
         FlagProvider(FlagClient(MemoryFlagSource()), init_timeout=-1)

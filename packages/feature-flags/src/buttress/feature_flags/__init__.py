@@ -11,6 +11,7 @@ a background task refreshes the snapshot and swaps it atomically::
         "strategies": [{"name": "flexibleRollout", "parameters": {"rollout": "25"}}],
     })])
     async with FlagClient(source) as flags:
+        await flags.start()
         if flags.is_enabled("new-checkout", Context(user_id="42")):
             ...
 
@@ -22,6 +23,8 @@ extra. They are imported on first use, so the rest works with none of them insta
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from buttress.core import lazy_exports
 
 from ._audit import AuditAction, AuditSink, FlagAuditEvent, FlagManager, MemoryAuditSink
 from ._client import ClientStatus, FlagClient
@@ -49,15 +52,18 @@ from ._parse import flag_from_dict, flag_set_from_dict, segment_from_dict
 from ._sources import FileFlagSource, FlagSource, MemoryFlagSource, WatchableFlagSource, WritableFlagSource
 from ._sticky import ON_WITHOUT_VARIANT, MemoryStickyStore, StickyAssignmentStore
 from ._validate import KNOWN_STRATEGIES, validate_flag
+from ._version import __version__
 from ._write import flag_set_to_dict, flag_to_dict, segment_to_dict
 from .exceptions import (
     ClientClosedError,
+    FeatureFlagsConfigurationError,
     FeatureFlagsError,
-    FlagConfigurationError,
+    FeatureFlagsTypeError,
+    FeatureFlagsUnavailableError,
     FlagDefinitionError,
+    FlagDocumentError,
     FlagExistsError,
     FlagNotFoundError,
-    FlagSourceError,
     MissingExtraError,
 )
 
@@ -80,20 +86,22 @@ __all__ = [
     "Dependency",
     "ErrorCode",
     "EvaluationDetails",
+    "FeatureFlagsConfigurationError",
     "FeatureFlagsError",
+    "FeatureFlagsTypeError",
+    "FeatureFlagsUnavailableError",
     "FileFlagSource",
     "FlagAuditEvent",
     "FlagClient",
-    "FlagConfigurationError",
     "FlagDefinition",
     "FlagDefinitionError",
+    "FlagDocumentError",
     "FlagExistsError",
     "FlagManager",
     "FlagNotFoundError",
     "FlagProvider",
     "FlagSet",
     "FlagSource",
-    "FlagSourceError",
     "JsonValue",
     "MemoryAuditSink",
     "MemoryFlagSource",
@@ -115,6 +123,7 @@ __all__ = [
     "VariantResult",
     "WatchableFlagSource",
     "WritableFlagSource",
+    "__version__",
     "compile_flag_set",
     "context_from_openfeature",
     "flag_from_dict",
@@ -127,21 +136,15 @@ __all__ = [
     "validate_flag",
 ]
 
-_LAZY = {
-    "RedisFlagSource": "._redis",
-    "RedisStickyStore": "._redis_sticky",
-    "PostgresFlagSource": "._postgres",
-    "PostgresAuditSink": "._postgres",
-    "FlagProvider": "._openfeature",
-    "context_from_openfeature": "._openfeature",
-}
-
-
-def __getattr__(name: str) -> object:
-    # Backends import their drivers; load them only when asked for, so nothing else needs an extra.
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'buttress.feature_flags' has no attribute {name!r}")
-    from importlib import import_module  # noqa: PLC0415
-
-    return getattr(import_module(module, __name__), name)
+# Backends import their drivers: loaded on first use, so nothing else needs an extra.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "RedisFlagSource": "_redis",
+        "RedisStickyStore": "_redis_sticky",
+        "PostgresFlagSource": "_postgres",
+        "PostgresAuditSink": "_postgres",
+        "FlagProvider": "_openfeature",
+        "context_from_openfeature": "_openfeature",
+    },
+)

@@ -15,7 +15,12 @@ from buttress.core import Clock, SystemClock, check_count, check_text
 from ._model import FlagDefinition, refuse_member
 from ._sources import WritableFlagSource
 from ._validate import validate_flag
-from .exceptions import FlagConfigurationError, FlagExistsError, FlagNotFoundError
+from .exceptions import (
+    FeatureFlagsConfigurationError,
+    FeatureFlagsTypeError,
+    FlagExistsError,
+    FlagNotFoundError,
+)
 
 __all__ = ["AuditAction", "AuditSink", "FlagAuditEvent", "FlagManager", "MemoryAuditSink"]
 
@@ -74,27 +79,34 @@ class AuditSink(Protocol):
 def check_limit(limit: object) -> None:
     """Reject a ``limit`` that is not ``None`` or an int from 1 to ``2**63 - 1`` (a ``bigint``)."""
     if limit is not None:
-        check_count("limit", limit, minimum=1, error=FlagConfigurationError)
+        check_count("limit", limit, minimum=1, error=FeatureFlagsConfigurationError)
 
 
 def check_event(event: object) -> FlagAuditEvent:
     """Reject an event whose fields do not have their documented types (it may be built by hand)."""
     if not isinstance(event, FlagAuditEvent):
-        raise FlagConfigurationError("event", type(event).__name__, "must be a FlagAuditEvent")
-    check_text("event.actor", event.actor, error=FlagConfigurationError)
+        raise FeatureFlagsTypeError("event", "a FlagAuditEvent", event)
+    check_text(
+        "event.actor", event.actor, error=FeatureFlagsConfigurationError, type_error=FeatureFlagsTypeError
+    )
     if not isinstance(event.action, AuditAction):
-        raise FlagConfigurationError("event.action", type(event.action).__name__, "must be an AuditAction")
-    check_text("event.flag_key", event.flag_key, error=FlagConfigurationError)
+        raise FeatureFlagsTypeError("event.action", "an AuditAction", event.action)
+    check_text(
+        "event.flag_key",
+        event.flag_key,
+        error=FeatureFlagsConfigurationError,
+        type_error=FeatureFlagsTypeError,
+    )
     for name, flag in (("event.before", event.before), ("event.after", event.after)):
         if flag is not None and not isinstance(flag, FlagDefinition):
-            raise FlagConfigurationError(name, type(flag).__name__, "must be a FlagDefinition or None")
+            raise FeatureFlagsTypeError(name, "a FlagDefinition or None", flag)
     moment = event.timestamp
     if not isinstance(moment, datetime) or moment.utcoffset() is None:
-        raise FlagConfigurationError("event.timestamp", moment, "must be a timezone-aware datetime")
+        raise FeatureFlagsConfigurationError("event.timestamp", moment, "must be a timezone-aware datetime")
     try:
         moment.astimezone(UTC)
     except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it: no UTC date to store
-        raise FlagConfigurationError("event.timestamp", moment, "is out of range in UTC") from None
+        raise FeatureFlagsConfigurationError("event.timestamp", moment, "is out of range in UTC") from None
     return event
 
 
@@ -108,7 +120,8 @@ class MemoryAuditSink:
         """Keep ``event``.
 
         Raises:
-            FlagConfigurationError: ``event`` is not a `FlagAuditEvent`, or a field of it is wrong.
+            FeatureFlagsTypeError: ``event`` is not a `FlagAuditEvent`, or a field has the wrong type.
+            FeatureFlagsConfigurationError: A field of ``event`` is wrong.
         """
         check_event(event)
         self._events.setdefault(event.flag_key, []).append(event)
@@ -141,7 +154,7 @@ class FlagManager:
             ("audit", audit, ("record",)),
         ):
             if not all(callable(getattr(value, method, None)) for method in methods):
-                raise FlagConfigurationError(name, type(value).__name__, f"must have {', '.join(methods)}()")
+                raise FeatureFlagsTypeError(name, f"an object with {', '.join(methods)}()", value)
         self.source = source
         self.audit = audit
         self.clock: Clock = clock or SystemClock()
@@ -230,18 +243,24 @@ class FlagManager:
 
 
 def _check_actor(actor: object) -> None:
-    if not isinstance(actor, str) or not actor.strip():
-        raise FlagConfigurationError("actor", actor, "must be a non-empty string naming who makes the change")
+    if not isinstance(actor, str):
+        raise FeatureFlagsTypeError("actor", "a str naming who makes the change", actor)
+    if not actor.strip():
+        raise FeatureFlagsConfigurationError(
+            "actor", actor, "must be a non-empty string naming who makes the change"
+        )
 
 
 def _check_key(key: object) -> None:
-    if not isinstance(key, str) or not key:
-        raise FlagConfigurationError("key", key, "must be a non-empty string")
+    if not isinstance(key, str):
+        raise FeatureFlagsTypeError("key", "a str", key)
+    if not key:
+        raise FeatureFlagsConfigurationError("key", key, "must be a non-empty string")
 
 
 def _check(flag: object, actor: object) -> None:
     if not isinstance(flag, FlagDefinition):
-        raise FlagConfigurationError("flag", type(flag).__name__, "must be a FlagDefinition")
+        raise FeatureFlagsTypeError("flag", "a FlagDefinition", flag)
     _check_key(flag.key)
     _check_actor(actor)
     validate_flag(flag)

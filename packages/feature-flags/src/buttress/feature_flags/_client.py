@@ -9,13 +9,22 @@ import dataclasses
 import enum
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
-from types import MappingProxyType, TracebackType
-from typing import Self, cast
+from types import MappingProxyType
+from typing import cast
 
-from buttress.core import Clock, SystemClock
+from buttress.core import AsyncResource, Attributes, BackgroundTask, Clock, SystemClock
 
 from ._engine import CompiledFlag, Outcome, Snapshot, compile_flag_set
+from ._metrics import (
+    CHANGES,
+    EVALUATION_ERRORS,
+    EVALUATIONS,
+    REFRESH_DURATION,
+    REFRESHES,
+    SOURCE_FAILURES,
+)
 from ._model import (
     DISABLED_VARIANT,
     EMPTY_CONTEXT,
@@ -29,11 +38,11 @@ from ._model import (
 )
 from ._sources import MAX_WAIT, FlagSource, WatchableFlagSource
 from ._sticky import ON_WITHOUT_VARIANT, StickyAssignmentStore
-from .exceptions import ClientClosedError, FlagConfigurationError
+from .exceptions import ClientClosedError, FeatureFlagsConfigurationError, FeatureFlagsTypeError
 
 __all__ = ["ClientStatus", "FlagClient"]
 
-logger = logging.getLogger("buttress.feature_flags")
+logger = logging.getLogger(__name__)
 
 _NO_METADATA: Mapping[str, str | int | float | bool] = MappingProxyType({})
 _REASONS = {
@@ -66,8 +75,13 @@ class ClientStatus(enum.StrEnum):
 
 type StatusListener = Callable[[ClientStatus, Snapshot | None], None]
 
+_UNKNOWN_FLAG: Attributes = MappingProxyType({"feature_flag.result.reason": Reason.ERROR.value.lower()})
+_ERROR_TYPES: Mapping[ErrorCode, Attributes] = MappingProxyType(
+    {code: MappingProxyType({"error.type": code.value.lower()}) for code in ErrorCode}
+)
 
-class FlagClient:
+
+class FlagClient(AsyncResource):
     """Evaluates flags from an in-memory snapshot that a background task keeps fresh.
 
     Evaluation (`is_enabled`, `get_variant`, `evaluate`) is synchronous, does no I/O and never
@@ -86,9 +100,14 @@ class FlagClient:
         bootstrap: A flag set to serve before (or instead of) the first load: the client is READY at once.
         rng: Randomness for contexts with no id under ``random`` or ``default`` stickiness.
 
+    `start` loads the flags once and starts the background refresher; `aclose` (or leaving
+    ``async with``) stops it. Entering ``async with`` does nothing else, so a client is started
+    explicitly, as an Unleash or OpenFeature client is initialized.
+
     Examples:
         >>> source = MemoryFlagSource([FlagDefinition("new-checkout")])
         >>> async with FlagClient(source) as client:  # doctest: +SKIP
+        ...     await client.start()
         ...     client.is_enabled("new-checkout", Context(user_id="42"))
         True
     """
@@ -105,28 +124,25 @@ class FlagClient:
         rng: random.Random | None = None,
     ) -> None:
         if not callable(getattr(source, "load", None)):
-            raise FlagConfigurationError("source", type(source).__name__, "must have an async load() method")
+            raise FeatureFlagsTypeError("source", "an object with an async load() method", source)
         _positive("refresh_interval", refresh_interval)
         if stale_after is not None:
             _positive("stale_after", stale_after)
         if bootstrap is not None and not isinstance(bootstrap, FlagSet):
-            raise FlagConfigurationError("bootstrap", type(bootstrap).__name__, "must be a FlagSet")
+            raise FeatureFlagsTypeError("bootstrap", "a FlagSet", bootstrap)
         if clock is not None and not (
             callable(getattr(clock, "now", None)) and callable(getattr(clock, "monotonic", None))
         ):
-            raise FlagConfigurationError(
-                "clock", type(clock).__name__, "must be a Clock (now() and monotonic())"
-            )
+            raise FeatureFlagsTypeError("clock", "a Clock (now() and monotonic())", clock)
         if sticky_store is not None and not (
             callable(getattr(sticky_store, "get", None)) and callable(getattr(sticky_store, "set", None))
         ):
-            raise FlagConfigurationError(
-                "sticky_store",
-                type(sticky_store).__name__,
-                "must be a StickyAssignmentStore (get() and set())",
+            raise FeatureFlagsTypeError(
+                "sticky_store", "a StickyAssignmentStore (get() and set())", sticky_store
             )
         if rng is not None and not isinstance(rng, random.Random):
-            raise FlagConfigurationError("rng", type(rng).__name__, "must be a random.Random")
+            raise FeatureFlagsTypeError("rng", "a random.Random", rng)
+        super().__init__()
         self.source = source
         self.refresh_interval = float(refresh_interval)
         self.stale_after = float(stale_after) if stale_after is not None else 3 * self.refresh_interval
@@ -135,10 +151,10 @@ class FlagClient:
         self._rng = rng
         self._snapshot: Snapshot | None = None
         self._stale = False
-        self._closed = False
         self._last_success: float | None = None
         self._last_error: BaseException | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._refresher = BackgroundTask("buttress-feature-flags-refresher", self._run, logger=logger)
+        self._source_attributes: Attributes = {"feature_flag.source": type(source).__name__}
         self._listeners: list[StatusListener] = []
         self._status = ClientStatus.NOT_READY
         self._refresh_lock = asyncio.Lock()
@@ -150,36 +166,23 @@ class FlagClient:
     async def start(self) -> None:
         """Load once (a failure is logged, not raised) and start the background refresher.
 
+        Calling it again does nothing.
+
         Raises:
             ClientClosedError: The client was closed.
         """
-        if self._closed:
+        if self.closed:
             raise ClientClosedError
-        if self._task is not None:
+        if self._refresher.running:
             return
         await self.refresh()
-        self._task = asyncio.create_task(self._run(), name="buttress-feature-flags-refresher")
+        if not self.closed:
+            self._refresher.start()
 
-    async def aclose(self) -> None:
+    async def _aclose(self) -> None:
         """Stop the refresher. Evaluations keep answering from the last snapshot; refreshes raise."""
-        if self._closed:
-            return
-        self._closed = True
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._refresher.aclose()
         self._set_status(ClientStatus.FATAL)
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
     async def refresh(self) -> bool:
         """Load the flag set now and swap it in; return whether the load succeeded.
@@ -189,9 +192,10 @@ class FlagClient:
         Raises:
             ClientClosedError: The client was closed.
         """
-        if self._closed:
+        if self.closed:
             raise ClientClosedError
         async with self._refresh_lock:
+            started = time.perf_counter()
             try:
                 flag_set = await self.source.load()
                 if not isinstance(flag_set, FlagSet):
@@ -200,9 +204,20 @@ class FlagClient:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure of the source keeps the last good set
                 self._failed(exc)
+                self._measure_refresh("failure", started)
+                SOURCE_FAILURES.add(1, self._failure_attributes("load", exc))
                 return False
             self._install(flag_set)
+            self._measure_refresh("success", started)
             return True
+
+    def _measure_refresh(self, outcome: str, started: float) -> None:
+        attributes = {**self._source_attributes, "outcome": outcome}
+        REFRESHES.add(1, attributes)
+        REFRESH_DURATION.record(time.perf_counter() - started, attributes)
+
+    def _failure_attributes(self, operation: str, exc: BaseException) -> Attributes:
+        return {**self._source_attributes, "operation": operation, "error.type": type(exc).__name__}
 
     def _install(self, flag_set: FlagSet) -> None:
         self._snapshot = compile_flag_set(
@@ -229,14 +244,18 @@ class FlagClient:
         while True:
             if watch:
                 try:
-                    await cast("WatchableFlagSource", self.source).wait_for_change(
+                    changed = await cast("WatchableFlagSource", self.source).wait_for_change(
                         min(self.refresh_interval, MAX_WAIT)
                     )
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - a broken notification channel: fall back to polling
+                    SOURCE_FAILURES.add(1, self._failure_attributes("watch", exc))
                     logger.debug("change notifications failed (%s); polling instead", exc)
                     await asyncio.sleep(self.refresh_interval)
+                else:
+                    if changed:
+                        CHANGES.add(1, self._source_attributes)
             else:
                 await asyncio.sleep(self.refresh_interval)
             await self.refresh()
@@ -261,7 +280,7 @@ class FlagClient:
     def add_listener(self, listener: StatusListener) -> None:
         """Call ``listener(status, snapshot)`` after every status change and every new snapshot."""
         if not callable(listener):
-            raise FlagConfigurationError("listener", type(listener).__name__, "must be callable")
+            raise FeatureFlagsTypeError("listener", "callable", listener)
         self._listeners.append(listener)
 
     def remove_listener(self, listener: StatusListener) -> None:
@@ -287,39 +306,64 @@ class FlagClient:
         ``default`` is returned when the flag is unknown or nothing is loaded yet.
         """
         snapshot = self._snapshot
-        if snapshot is None or not isinstance(key, str):
+        if snapshot is None:
+            self._count_error(None, self._not_ready())
             return default
         flag = snapshot.get(key)
         if flag is None:
+            self._count_error(None, ErrorCode.FLAG_NOT_FOUND)
             return default
         ctx = context if context is not None else EMPTY_CONTEXT
         if not _is_context(ctx):
+            self._count_error(flag, ErrorCode.INVALID_CONTEXT)
             return default  # evaluation never raises: a context of another kind matches nothing
         if self._sticky is not None:
-            return self._sticky_outcome(snapshot, flag, ctx)[0].on
-        return snapshot._is_on(flag, ctx)
+            outcome, reason = self._sticky_outcome(snapshot, flag, ctx)
+            self._count(flag, self._current(reason), None)
+            return outcome.on
+        on = snapshot._is_on(flag, ctx)
+        # is_enabled reads the rule of all strategies at once, not which one matched: a flag whose
+        # strategies all let everyone through is STATIC, any other that is on TARGETING_MATCH.
+        if not flag.enabled:
+            reason = Reason.DISABLED
+        elif not on:
+            reason = Reason.DEFAULT
+        else:
+            reason = Reason.STATIC if flag.static else Reason.TARGETING_MATCH
+        self._count(flag, self._current(reason), None)
+        return on
 
     def get_variant(self, key: str, context: Context | None = None) -> VariantResult:  # noqa: PLR0911
         """Unleash's ``getVariant``: the variant for ``context``, or the ``disabled`` variant."""
         snapshot = self._snapshot
-        if snapshot is None or not isinstance(key, str):
+        if snapshot is None:
+            self._count_error(None, self._not_ready())
             return DISABLED_VARIANT
         flag = snapshot.get(key)
         if flag is None:
+            self._count_error(None, ErrorCode.FLAG_NOT_FOUND)
             return DISABLED_VARIANT
         ctx = context if context is not None else EMPTY_CONTEXT
         if not _is_context(ctx):
+            self._count_error(flag, ErrorCode.INVALID_CONTEXT)
             return DISABLED_VARIANT
         if self._sticky is None:
-            return _own_copy(snapshot._variant(flag, ctx))
-        outcome = self._sticky_outcome(snapshot, flag, ctx)[0]
+            result, decided = snapshot._variant_outcome(flag, ctx)
+            reason = self._current(_REASONS[decided.matched])
+            self._count(flag, reason, result.name if result.enabled else None)
+            return _own_copy(result)
+        outcome, reason = self._sticky_outcome(snapshot, flag, ctx)
+        reason = self._current(reason)
         if not outcome.on:
+            self._count(flag, reason, None)
             return DISABLED_VARIANT
         if outcome.choice is None:
+            self._count(flag, reason, None)
             return VariantResult(name="disabled", enabled=False, feature_enabled=True)
+        self._count(flag, reason, outcome.choice.variant.name)
         return _own_copy(outcome.choice.result)
 
-    def evaluate[T](self, key: str, default: T, context: Context | None = None) -> EvaluationDetails[T]:  # noqa: PLR0911 - one per error code
+    def evaluate[T](self, key: str, default: T, context: Context | None = None) -> EvaluationDetails[T]:
         """Evaluate flag ``key`` to a value of ``default``'s type, with OpenFeature-style details.
 
         Never raises. An unknown flag gives ``default`` with ``Reason.ERROR`` and
@@ -329,14 +373,26 @@ class FlagClient:
         """
         snapshot = self._snapshot
         if snapshot is None:
-            code = ErrorCode.PROVIDER_FATAL if self._closed else ErrorCode.PROVIDER_NOT_READY
+            code = self._not_ready()
+            self._count_error(None, code)
             return EvaluationDetails(key, default, None, Reason.ERROR, code, "no flags are loaded yet")
-        flag = snapshot.get(key) if isinstance(key, str) else None
+        flag = snapshot.get(key)
         if flag is None:
+            self._count_error(None, ErrorCode.FLAG_NOT_FOUND)
             shown = repr(key) if isinstance(key, str) else f"of type {type(key).__name__}"
             return EvaluationDetails(
                 key, default, None, Reason.ERROR, ErrorCode.FLAG_NOT_FOUND, f"flag {shown} does not exist"
             )
+        details = self._evaluate(snapshot, flag, key, default, context)
+        if details.error_code is not None:
+            self._count_error(flag, details.error_code)
+        else:
+            self._count(flag, details.reason, details.variant)
+        return details
+
+    def _evaluate[T](
+        self, snapshot: Snapshot, flag: CompiledFlag, key: str, default: T, context: Context | None
+    ) -> EvaluationDetails[T]:
         ctx = context if context is not None else EMPTY_CONTEXT
         if not _is_context(ctx):
             message = f"the context must be a Context, got {type(ctx).__name__}"
@@ -355,6 +411,39 @@ class FlagClient:
         if from_flag:
             outcome.cache[type(default)] = details
         return details
+
+    # -- metrics -----------------------------------------------------------------------------------
+
+    def _not_ready(self) -> ErrorCode:
+        return ErrorCode.PROVIDER_FATAL if self.closed else ErrorCode.PROVIDER_NOT_READY
+
+    def _current(self, reason: Reason) -> Reason:
+        """``reason``, or STALE while the last good snapshot is past ``stale_after``."""
+        return Reason.STALE if self._stale and reason is not Reason.DISABLED else reason
+
+    @staticmethod
+    def _count(flag: CompiledFlag, reason: Reason, variant: str | None) -> None:
+        # The attributes are built once per flag, reason and variant: all bounded by the definitions.
+        attributes = flag.labels.get((reason, variant))
+        if attributes is None:
+            labels = {"feature_flag.key": flag.key, "feature_flag.result.reason": reason.value.lower()}
+            if variant is not None:
+                labels["feature_flag.result.variant"] = variant
+            attributes = flag.labels[(reason, variant)] = labels
+        EVALUATIONS.add(1, attributes)
+
+    @classmethod
+    def _count_error(cls, flag: CompiledFlag | None, code: ErrorCode) -> None:
+        if flag is None:  # an unknown key: never recorded, a caller could make up any number of them
+            EVALUATIONS.add(1, _UNKNOWN_FLAG)
+            EVALUATION_ERRORS.add(1, _ERROR_TYPES[code])
+            return
+        cls._count(flag, Reason.ERROR, None)
+        attributes = flag.labels.get((code, None))
+        if attributes is None:
+            labels = {"error.type": code.value.lower(), "feature_flag.key": flag.key}
+            attributes = flag.labels[(code, None)] = labels
+        EVALUATION_ERRORS.add(1, attributes)
 
     def _details[T](
         self, flag: CompiledFlag, outcome: Outcome, reason: Reason, default: T, *, stale: bool = False
@@ -453,7 +542,7 @@ def _is_context(value: object) -> bool:
 
 def _positive(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise FlagConfigurationError(name, value, "must be a positive number of seconds")
+        raise FeatureFlagsConfigurationError(name, value, "must be a positive number of seconds")
 
 
 def _own_copy(result: VariantResult) -> VariantResult:

@@ -32,7 +32,7 @@ from ._model import (
 from ._render import KNOWN_STRATEGIES, RuleError, render_flag, render_strategy
 from ._rules import Check, compile_rule, local_hostname
 from ._write import normalized, normalized_segment
-from .exceptions import FeatureFlagsError, FlagConfigurationError
+from .exceptions import FeatureFlagsError, FeatureFlagsTypeError
 
 __all__ = ["CompiledFlag", "Outcome", "Snapshot", "compile_flag_set"]
 
@@ -192,11 +192,13 @@ class CompiledFlag:
         "dependencies",
         "enabled",
         "key",
+        "labels",
         "metadata",
         "off_outcome",
         "panic_outcome",
         "plain_on",
         "rule",
+        "static",
         "strategies",
         "variants",
     )
@@ -213,6 +215,10 @@ class CompiledFlag:
         self.enabled = definition.enabled
         self.rule = rule  # every strategy at once: what `is_enabled` answers
         self.strategies = strategies  # one rule each, for variants; None when one does not compile
+        # On for everyone its switch lets through: no strategy, or only unconstrained "default" ones.
+        self.static = strategies is not None and all(strategy.static for strategy in strategies)
+        # Metric attributes, by (reason, variant): built once per outcome, bounded by the definition.
+        self.labels: dict[tuple[str, str | None], Mapping[str, str]] = {}
         self.variants = variants
         self.dependencies = definition.dependencies
         self.metadata = definition.metadata
@@ -325,7 +331,7 @@ class Snapshot:
         """Unleash's ``isEnabled``: the kill switch, the dependencies, then the rule of all strategies.
 
         Raises:
-            FlagConfigurationError: ``flag`` is not what `get` returns, or ``context`` not a `Context`.
+            FeatureFlagsTypeError: ``flag`` is not what `get` returns, or ``context`` not a `Context`.
         """
         _check_arguments(flag, context)
         return self._is_on(flag, context)
@@ -334,7 +340,7 @@ class Snapshot:
         """Decide whether the flag is on and which variant it serves (Unleash's ``getVariant``).
 
         Raises:
-            FlagConfigurationError: ``flag`` is not what `get` returns, or ``context`` not a `Context`.
+            FeatureFlagsTypeError: ``flag`` is not what `get` returns, or ``context`` not a `Context`.
         """
         _check_arguments(flag, context)
         return self._decide(flag, context)
@@ -347,7 +353,7 @@ class Snapshot:
         all strategies and the strategies' own rules do).
 
         Raises:
-            FlagConfigurationError: ``flag`` is neither ``None`` nor what `get` returns, or ``context``
+            FeatureFlagsTypeError: ``flag`` is neither ``None`` nor what `get` returns, or ``context``
                 not a `Context`.
         """
         if flag is None:
@@ -415,13 +421,17 @@ class Snapshot:
         return choice.outcomes["split" if split else kind]
 
     def _variant(self, flag: CompiledFlag, context: Context) -> VariantResult:
+        return self._variant_outcome(flag, context)[0]
+
+    def _variant_outcome(self, flag: CompiledFlag, context: Context) -> tuple[VariantResult, Outcome]:
+        """The variant, and the outcome of the strategies that picked it (for the client's metrics)."""
         outcome = self._decide(flag, context)
         if outcome is flag.panic_outcome:
-            return DISABLED_VARIANT
+            return DISABLED_VARIANT, outcome
         feature_enabled = self._is_on(flag, context)
         if not outcome.on or outcome.choice is None:
-            return _ENABLED_WITHOUT_VARIANT if feature_enabled else DISABLED_VARIANT
-        return outcome.choice.result if feature_enabled else outcome.choice.result_feature_off
+            return (_ENABLED_WITHOUT_VARIANT if feature_enabled else DISABLED_VARIANT), outcome
+        return (outcome.choice.result if feature_enabled else outcome.choice.result_feature_off), outcome
 
 
 def _is_text(value: object) -> bool:
@@ -430,11 +440,9 @@ def _is_text(value: object) -> bool:
 
 def _check_arguments(flag: object, context: object) -> None:
     if not isinstance(flag, CompiledFlag):
-        raise FlagConfigurationError(
-            "flag", type(flag).__name__, "must be a compiled flag from Snapshot.get()"
-        )
+        raise FeatureFlagsTypeError("flag", "a compiled flag from Snapshot.get()", flag)
     if not isinstance(context, Context):
-        raise FlagConfigurationError("context", type(context).__name__, "must be a Context")
+        raise FeatureFlagsTypeError("context", "a Context", context)
 
 
 def _first_match(flag: CompiledFlag, context: Context, toggle: str) -> _CompiledStrategy | None:
@@ -490,15 +498,15 @@ def _check_compile_arguments(
     flag_set: object, loaded_at: object, now: object, rng: object, previous: object
 ) -> None:
     if not isinstance(flag_set, FlagSet):
-        raise FlagConfigurationError("flag_set", type(flag_set).__name__, "must be a FlagSet")
+        raise FeatureFlagsTypeError("flag_set", "a FlagSet", flag_set)
     if loaded_at is not None and not isinstance(loaded_at, datetime):
-        raise FlagConfigurationError("loaded_at", type(loaded_at).__name__, "must be a datetime")
+        raise FeatureFlagsTypeError("loaded_at", "a datetime", loaded_at)
     if not callable(now):
-        raise FlagConfigurationError("now", type(now).__name__, "must be a function returning a datetime")
+        raise FeatureFlagsTypeError("now", "a function returning a datetime", now)
     if rng is not None and not isinstance(rng, random.Random):
-        raise FlagConfigurationError("rng", type(rng).__name__, "must be a random.Random")
+        raise FeatureFlagsTypeError("rng", "a random.Random", rng)
     if previous is not None and not isinstance(previous, Snapshot):
-        raise FlagConfigurationError("previous", type(previous).__name__, "must be a Snapshot")
+        raise FeatureFlagsTypeError("previous", "a Snapshot", previous)
 
 
 def _reusable(

@@ -6,7 +6,7 @@ from mmh3 import hash as _murmur3
 
 from buttress.core import check_count
 
-from .exceptions import FlagConfigurationError
+from .exceptions import FeatureFlagsConfigurationError, FeatureFlagsTypeError
 
 __all__ = ["VARIANT_SEED", "normalized_hash"]
 
@@ -24,7 +24,8 @@ def normalized_hash(identifier: str, group_id: str, normalizer: int = 100, seed:
     ``seed=VARIANT_SEED`` and the total weight as ``normalizer``.
 
     Raises:
-        FlagConfigurationError: An argument has the wrong type or is out of range.
+        FeatureFlagsTypeError: ``identifier`` or ``group_id`` is not a str.
+        FeatureFlagsConfigurationError: An argument is out of range, or holds a lone surrogate.
 
     Examples:
         >>> normalized_hash("123", "gr1")
@@ -32,15 +33,15 @@ def normalized_hash(identifier: str, group_id: str, normalizer: int = 100, seed:
     """
     for name, value in (("identifier", identifier), ("group_id", group_id)):
         if not isinstance(value, str):
-            raise FlagConfigurationError(name, type(value).__name__, "must be a str")
+            raise FeatureFlagsTypeError(name, "a str", value)
         if (
             not value.isascii()
             and max(value) >= "\ud800"
             and any("\ud800" <= char <= "\udfff" for char in value)
         ):
-            raise FlagConfigurationError(
+            raise FeatureFlagsConfigurationError(
                 name, value, "must be valid Unicode (it holds a lone surrogate)", show_value=False
             )
-    check_count("normalizer", normalizer, minimum=1, error=FlagConfigurationError)
-    check_count("seed", seed, maximum=2**32 - 1, error=FlagConfigurationError)
+    check_count("normalizer", normalizer, minimum=1, error=FeatureFlagsConfigurationError)
+    check_count("seed", seed, maximum=2**32 - 1, error=FeatureFlagsConfigurationError)
     return _murmur3(f"{group_id}:{identifier}", seed, False) % normalizer + 1

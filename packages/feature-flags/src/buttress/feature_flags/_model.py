@@ -9,7 +9,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import NoReturn
 
-from .exceptions import FlagConfigurationError
+from .exceptions import FeatureFlagsConfigurationError, FeatureFlagsTypeError
 
 __all__ = [
     "DISABLED_VARIANT",
@@ -39,7 +39,7 @@ _EMPTY: Mapping[str, str] = MappingProxyType({})
 def refuse_member(kind: type[enum.Enum], value: object) -> NoReturn:
     """Raise the package's error for ``Kind(value)`` of an unknown value (it is still a ValueError)."""
     names = ", ".join(str(member.value) for member in kind)
-    raise FlagConfigurationError(kind.__name__, value, f"must be one of {names}")
+    raise FeatureFlagsConfigurationError(kind.__name__, value, f"must be one of {names}")
 
 
 class Operator(enum.StrEnum):
@@ -276,8 +276,10 @@ class Context:
         properties: Any other fields, by name (``tenant``, ``plan``, ``version``, ...).
 
     Raises:
-        FlagConfigurationError: A field is not text (or ``current_time`` neither text nor a
-            `datetime`), or holds a lone surrogate, which no Unleash context can carry.
+        FeatureFlagsTypeError: A field is not text (or ``current_time`` neither text nor a
+            `datetime`).
+        FeatureFlagsConfigurationError: A field holds a lone surrogate, which no Unleash context can
+            carry.
     """
 
     user_id: str | None = None
@@ -299,9 +301,7 @@ class Context:
         properties = self.properties
         if properties is not _EMPTY:
             if not isinstance(properties, Mapping):
-                raise FlagConfigurationError(
-                    "properties", type(properties).__name__, "must be a mapping of str to str"
-                )
+                raise FeatureFlagsTypeError("properties", "a mapping of str to str", properties)
             for name, value in properties.items():
                 check_context_text("properties", name, expected="a mapping of str to str")
                 check_context_text(f"properties[{name!r}]", value)
@@ -316,10 +316,11 @@ class Context:
         ``currentTime`` is kept as given: text as it is, a `datetime` as it is.
 
         Raises:
-            FlagConfigurationError: ``data`` is not a mapping, or a value holds a lone surrogate.
+            FeatureFlagsTypeError: ``data`` is not a mapping.
+            FeatureFlagsConfigurationError: A value holds a lone surrogate.
         """
         if not isinstance(data, Mapping):
-            raise FlagConfigurationError("data", type(data).__name__, "must be a mapping")
+            raise FeatureFlagsTypeError("data", "a mapping", data)
         standard: dict[str, str | None] = {}
         properties: dict[str, str] = {}
         nested: dict[str, str] = {}
@@ -357,7 +358,7 @@ class Context:
     def get(self, name: str) -> str | None:
         """Return the value of a field by its Unleash name (``userId``) or a property's name."""
         if not isinstance(name, str):
-            raise FlagConfigurationError("name", type(name).__name__, "must be a str")
+            raise FeatureFlagsTypeError("name", "a str", name)
         attribute = _STANDARD.get(name)
         if attribute is not None:
             value: str | None = getattr(self, attribute)
@@ -370,12 +371,12 @@ class Context:
 def check_context_text(name: str, value: object, *, expected: str = "a str or None") -> None:
     """Refuse what is not a str, or holds a lone surrogate (NUL is text a context may carry)."""
     if not isinstance(value, str):
-        raise FlagConfigurationError(name, type(value).__name__, f"must be {expected}")
+        raise FeatureFlagsTypeError(name, f"{expected}", value)
     if not value.isascii():
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise FlagConfigurationError(
+            raise FeatureFlagsConfigurationError(
                 name, value, "must be valid Unicode (it holds a lone surrogate)", show_value=False
             ) from None
 
@@ -402,7 +403,7 @@ def context_text(value: object) -> str | None:
     try:
         return str(value)
     except Exception:  # noqa: BLE001 - an int past str()'s digit limit, a broken __str__
-        raise FlagConfigurationError(
+        raise FeatureFlagsConfigurationError(
             "context value", type(value).__name__, "cannot be written as text"
         ) from None
 

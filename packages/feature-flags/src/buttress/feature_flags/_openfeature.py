@@ -13,7 +13,7 @@ from buttress.core import check_seconds, check_text
 from ._client import ClientStatus, FlagClient
 from ._engine import Snapshot
 from ._model import Context, ErrorCode, EvaluationDetails, context_text
-from .exceptions import FlagConfigurationError, MissingExtraError
+from .exceptions import FeatureFlagsConfigurationError, FeatureFlagsTypeError, MissingExtraError
 
 try:
     from openfeature.evaluation_context import EvaluationContext
@@ -40,16 +40,21 @@ def context_from_openfeature(
     Values are turned into strings (``True`` → ``"true"``); nested objects are ignored.
 
     Raises:
-        FlagConfigurationError: ``context`` is not an ``EvaluationContext`` or ``None``, or
-            ``targeting_key_field`` not a non-empty str; or a value is not text a `Context` holds.
+        FeatureFlagsTypeError: ``context`` is not an ``EvaluationContext`` or ``None``, or
+            ``targeting_key_field`` not a str.
+        FeatureFlagsConfigurationError: ``targeting_key_field`` is empty, or a value is not text a
+            `Context` holds.
     """
-    check_text("targeting_key_field", targeting_key_field, error=FlagConfigurationError)
+    check_text(
+        "targeting_key_field",
+        targeting_key_field,
+        error=FeatureFlagsConfigurationError,
+        type_error=FeatureFlagsTypeError,
+    )
     if context is None:
         return Context()
     if not isinstance(context, EvaluationContext):
-        raise FlagConfigurationError(
-            "context", type(context).__name__, "must be an openfeature EvaluationContext or None"
-        )
+        raise FeatureFlagsTypeError("context", "an openfeature EvaluationContext or None", context)
     data: dict[str, object] = {}
     for name, value in context.attributes.items():
         if isinstance(value, Mapping | list | tuple):
@@ -81,12 +86,15 @@ class FlagProvider(AbstractProvider):
     ) -> None:
         super().__init__()
         if not isinstance(client, FlagClient):
-            raise FlagConfigurationError("client", type(client).__name__, "must be a FlagClient")
+            raise FeatureFlagsTypeError("client", "a FlagClient", client)
         self.init_timeout = check_seconds(
-            "init_timeout", init_timeout, allow_zero=True, error=FlagConfigurationError
+            "init_timeout", init_timeout, allow_zero=True, error=FeatureFlagsConfigurationError
         )
         self.targeting_key_field = check_text(
-            "targeting_key_field", targeting_key_field, error=FlagConfigurationError
+            "targeting_key_field",
+            targeting_key_field,
+            error=FeatureFlagsConfigurationError,
+            type_error=FeatureFlagsTypeError,
         )
         self.client = client
         self._loaded = threading.Event()
@@ -155,7 +163,10 @@ class FlagProvider(AbstractProvider):
     ) -> FlagResolutionDetails[T]:
         try:
             ctx = context_from_openfeature(context, targeting_key_field=self.targeting_key_field)
-        except FlagConfigurationError as exc:  # evaluation never raises: the context is reported
+        except (
+            FeatureFlagsConfigurationError,
+            FeatureFlagsTypeError,
+        ) as exc:  # evaluation never raises: the context is reported
             return FlagResolutionDetails(
                 value=default,
                 reason=Reason.ERROR,

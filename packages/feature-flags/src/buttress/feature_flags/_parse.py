@@ -24,7 +24,7 @@ from ._model import (
     Strategy,
     Variant,
 )
-from .exceptions import FlagDefinitionError, FlagSourceError
+from .exceptions import FlagDefinitionError, FlagDocumentError
 
 __all__ = [
     "MAX_DEPTH",
@@ -39,7 +39,7 @@ MAX_DEPTH = 64
 
 
 def load_json(raw: str | bytes, backend: str, address: str) -> object:
-    """Parse a stored JSON document, or raise `FlagSourceError` naming the source and what is wrong.
+    """Parse a stored JSON document, or raise `FlagDocumentError` naming the source and what is wrong.
 
     ``json.loads`` raises ``ValueError`` for malformed text, ``UnicodeDecodeError`` for bytes that are
     not UTF-8 and ``RecursionError`` for documents nested past Python's limit; all three are reported
@@ -48,13 +48,13 @@ def load_json(raw: str | bytes, backend: str, address: str) -> object:
     try:
         return json.loads(raw)
     except RecursionError:
-        raise FlagSourceError(backend, address, "not valid JSON: nested too deeply") from None
+        raise FlagDocumentError(backend, address, "not valid JSON: nested too deeply") from None
     except UnicodeDecodeError as exc:
-        raise FlagSourceError(
+        raise FlagDocumentError(
             backend, address, f"not UTF-8 text (byte {exc.start} cannot be decoded)"
         ) from None
     except ValueError as exc:
-        raise FlagSourceError(backend, address, f"not valid JSON: {exc}") from None
+        raise FlagDocumentError(backend, address, f"not valid JSON: {exc}") from None
 
 
 _OPERATORS = {operator.value: operator for operator in Operator if operator is not Operator.UNKNOWN}

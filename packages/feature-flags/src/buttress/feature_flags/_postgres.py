@@ -6,17 +6,32 @@ import asyncio
 import contextlib
 import re
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from types import MappingProxyType
 from typing import Self
 
-from buttress.core import check_seconds, check_text, redact_url
+from buttress.core import (
+    AsyncResource,
+    Owned,
+    check_count,
+    check_seconds,
+    check_text,
+    connection_errors,
+    redact_url,
+    unavailable_on,
+)
 
 from ._audit import AuditAction, FlagAuditEvent, check_event, check_limit
 from ._model import FlagDefinition, FlagSet, Segment
 from ._parse import flag_from_dict, load_json, segment_from_dict
 from ._sources import MAX_WAIT
 from ._write import check_key, flag_to_json, segment_to_json
-from .exceptions import FlagConfigurationError, FlagSourceError, MissingExtraError
+from .exceptions import (
+    FeatureFlagsConfigurationError,
+    FeatureFlagsTypeError,
+    FeatureFlagsUnavailableError,
+    MissingExtraError,
+)
 
 try:
     import asyncpg
@@ -26,70 +41,107 @@ except ImportError as exc:  # pragma: no cover - exercised by the bare-install s
 
 __all__ = ["PostgresAuditSink", "PostgresFlagSource"]
 
-_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,50}$")
-_UNAVAILABLE = (
-    OSError,
-    asyncio.TimeoutError,
-    asyncpg.PostgresConnectionError,  # class 08
-    asyncpg.InterfaceError,  # a connection that is gone (ClientConfigurationError is one too: see _make_pool)
-    # Server states, not the caller's doing: without them a refused connection in _make_pool would read
-    # as a refused setting.
-    asyncpg.CannotConnectNowError,  # starting up or shutting down
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,  # another backend crashed: every connection is reset
-    asyncpg.TooManyConnectionsError,
-)
+_NAME = r"[a-z_][a-z0-9_]{0,50}"
+_TABLE = re.compile(rf"(?:{_NAME}\.)?{_NAME}")
+_IDENTIFIER = re.compile(_NAME)
+_DOWN = connection_errors("asyncpg")
+"""What asyncpg raises when the server cannot be reached (refused, reset, shut down, too busy)."""
+_MAX_POOL = 1_000
 
 
-def _identifier(name: str, value: object) -> str:
-    if not isinstance(value, str) or not _IDENTIFIER.match(value):
-        raise FlagConfigurationError(name, value, "must be a lower-case SQL identifier ([a-z_][a-z0-9_]*)")
+def _table(value: object) -> str:
+    if not isinstance(value, str):
+        raise FeatureFlagsTypeError("table", "a str", value)
+    if not _TABLE.fullmatch(value):
+        raise FeatureFlagsConfigurationError(
+            "table", value, "must be a lower-case SQL identifier ([a-z_][a-z0-9_]*), or schema.table"
+        )
     return value
 
 
-class _PostgresBase:
-    def __init__(self, pool: asyncpg.Pool, *, address: str = "postgresql") -> None:
+def _channel(value: object, table: str) -> str:
+    if value is None:
+        return f"{table.replace('.', '_')}_changes"
+    if not isinstance(value, str):
+        raise FeatureFlagsTypeError("channel", "a str or None", value)
+    if not _IDENTIFIER.fullmatch(value):
+        raise FeatureFlagsConfigurationError(
+            "channel", value, "must be a lower-case SQL identifier ([a-z_][a-z0-9_]*)"
+        )
+    return value
+
+
+def _pool_sizes(min_size: object, max_size: object) -> tuple[int, int]:
+    low = check_count("min_size", min_size, maximum=_MAX_POOL, error=FeatureFlagsConfigurationError)
+    high = check_count(
+        "max_size", max_size, minimum=1, maximum=_MAX_POOL, error=FeatureFlagsConfigurationError
+    )
+    if low > high:
+        raise FeatureFlagsConfigurationError("min_size", low, f"must be at most max_size ({high})")
+    return low, high
+
+
+class _PostgresBase(AsyncResource):
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        super().__init__()
         if not isinstance(pool, asyncpg.Pool):
-            raise FlagConfigurationError("pool", type(pool).__name__, "must be an asyncpg.Pool")
+            raise FeatureFlagsTypeError("pool", "an asyncpg.Pool", pool)
         self._pool = pool
-        self._owned = False
-        self._address = redact_url(address)
+        self._owner: Owned[asyncpg.Pool] = Owned(pool)  # borrowed: the application closes it
+        self._address = "postgresql"
         self._ready = False
         self._schema_lock = asyncio.Lock()
 
-    @classmethod
-    async def _make_pool(cls, dsn: object, server_settings: object) -> asyncpg.Pool:
-        url = check_text("dsn", dsn, max_bytes=4096, show_value=False, error=FlagConfigurationError)
+    def _own(self, dsn: str) -> None:
+        """Take the pool `connect` opened: `aclose` closes it."""
+        self._owner = Owned(self._pool, self._pool.close)
+        self._address = redact_url(dsn)
+
+    async def _aclose(self) -> None:
+        await self._owner.release()
+
+    def _down(self) -> AbstractContextManager[None]:
+        """Map asyncpg's "server unreachable" errors to `FeatureFlagsUnavailableError`."""
+        return unavailable_on(
+            _DOWN, FeatureFlagsUnavailableError, backend="postgresql", address=self._address
+        )
+
+    @staticmethod
+    async def _make_pool(
+        dsn: object, server_settings: object, min_size: object, max_size: object
+    ) -> asyncpg.Pool:
+        url = check_text(
+            "dsn",
+            dsn,
+            max_bytes=4096,
+            show_value=False,
+            error=FeatureFlagsConfigurationError,
+            type_error=FeatureFlagsTypeError,
+        )
         settings = _settings(server_settings)
-        try:
-            pool: asyncpg.Pool = await asyncpg.create_pool(
-                url, min_size=1, max_size=4, server_settings=settings
-            )
-        except (ValueError, TypeError, asyncpg.ClientConfigurationError) as exc:
-            # Before _UNAVAILABLE: ClientConfigurationError is an InterfaceError too. The driver's message
-            # may quote the DSN and its password: say what is wrong, not what was given.
-            raise FlagConfigurationError(
-                "dsn",
-                url,
-                f"is not a PostgreSQL DSN asyncpg accepts ({type(exc).__name__})",
-                show_value=False,
-            ) from None
-        except _UNAVAILABLE as exc:
-            raise FlagSourceError("postgresql", url, _reason(exc)) from exc
-        except asyncpg.PostgresError as exc:  # the server refused a setting, the database or the role
-            raise FlagConfigurationError(
-                "server_settings",
-                settings,
-                f"or the DSN's database or role were refused by the server ({exc.sqlstate})",
-                show_value=False,
-            ) from None
+        low, high = _pool_sizes(min_size, max_size)
+        with unavailable_on(_DOWN, FeatureFlagsUnavailableError, backend="postgresql", address=url):
+            try:
+                pool: asyncpg.Pool = await asyncpg.create_pool(
+                    url, min_size=low, max_size=high, server_settings=settings
+                )
+            except asyncpg.ClientConfigurationError as exc:  # an InterfaceError: before _DOWN
+                raise _bad_dsn(url, exc) from None
+            except _DOWN:
+                raise
+            except (ValueError, TypeError) as exc:
+                raise _bad_dsn(url, exc) from None
+            except asyncpg.PostgresError as exc:  # the server refused a setting, the database or the role
+                raise FeatureFlagsConfigurationError(
+                    "server_settings",
+                    settings,
+                    f"or the DSN's database or role were refused by the server ({exc.sqlstate})",
+                    show_value=False,
+                ) from None
         return pool
 
     def _schema_ready(self) -> bool:
         return self._ready
-
-    def _unavailable(self, exc: BaseException) -> FlagSourceError:
-        return FlagSourceError("postgresql", self._address, _reason(exc))
 
     async def _ensure(self, statements: Sequence[str]) -> None:
         if self._ready:
@@ -97,7 +149,7 @@ class _PostgresBase:
         async with self._schema_lock:
             if self._schema_ready():  # another task created it while this one waited
                 return
-            try:
+            with self._down():
                 async with self._pool.acquire() as connection, connection.transaction():
                     # Serialize concurrent CREATE ... IF NOT EXISTS from several processes.
                     await connection.execute(
@@ -105,8 +157,6 @@ class _PostgresBase:
                     )
                     for statement in statements:
                         await connection.execute(statement)
-            except _UNAVAILABLE as exc:
-                raise self._unavailable(exc) from exc
             self._ready = True
 
 
@@ -123,62 +173,68 @@ class PostgresFlagSource(_PostgresBase):
     the query, and never counts as the database being unavailable.
 
     Args:
-        pool: An ``asyncpg.Pool``; the caller closes it (or use `from_dsn`).
-        table: The flags table's name.
-        channel: The NOTIFY channel; ``{table}_changes`` by default.
+        pool: An ``asyncpg.Pool`` the application owns and closes (or use `connect`).
+        table: The flags table's name (``"schema.table"`` to name its schema).
+        channel: The NOTIFY channel; ``{table}_changes`` by default (a dot becomes ``_``).
 
     Raises:
-        FlagConfigurationError: ``pool`` is not an ``asyncpg.Pool``, or ``table`` or ``channel`` is not
-            a lower-case SQL identifier.
+        FeatureFlagsTypeError: ``pool`` is not an ``asyncpg.Pool``, or ``table`` or ``channel`` not a str.
+        FeatureFlagsConfigurationError: ``table`` or ``channel`` is not a lower-case SQL identifier.
+
+    Examples:
+        >>> source = PostgresFlagSource(pool=pool, table="feature_flags")  # doctest: +SKIP
+        >>> source = await PostgresFlagSource.connect(dsn, table="feature_flags")  # doctest: +SKIP
     """
 
     def __init__(
         self, pool: asyncpg.Pool, *, table: str = "feature_flags", channel: str | None = None
     ) -> None:
         super().__init__(pool)
-        self.table = _identifier("table", table)
-        self.channel = _identifier("channel", channel if channel is not None else f"{table}_changes")
+        self.table = _table(table)
+        self.channel = _channel(channel, self.table)
         self._segments = f"{self.table}_segments"
         self._listener: PoolConnectionProxy[asyncpg.Record] | None = None
         self._changed = asyncio.Event()
 
     @classmethod
-    async def from_dsn(
+    async def connect(
         cls,
         dsn: str,
         *,
         table: str = "feature_flags",
         channel: str | None = None,
+        min_size: int = 1,
+        max_size: int = 10,
         server_settings: Mapping[str, str] | None = None,
     ) -> Self:
-        """Open a pool on ``dsn`` (closed by `aclose`).
+        """Open a pool of ``min_size`` to ``max_size`` connections on ``dsn``; `aclose` closes it.
+
+        While a client watches the source, one of the connections listens for notifications.
 
         Raises:
-            FlagConfigurationError: An argument is wrong, or the server refused the DSN's database or
-                role or one of ``server_settings``; nothing is left open.
-            FlagSourceError: The server cannot be reached.
+            FeatureFlagsConfigurationError: An argument is wrong, or the server refused the DSN's
+                database or role or one of ``server_settings``; nothing is left open.
+            FeatureFlagsTypeError: An argument has the wrong type.
+            FeatureFlagsUnavailableError: The server cannot be reached.
         """
-        _identifier("table", table)
-        _identifier("channel", channel if channel is not None else f"{table}_changes")
-        pool = await cls._make_pool(dsn, server_settings)
+        _channel(channel, _table(table))
+        pool = await cls._make_pool(dsn, server_settings, min_size, max_size)
         source = cls(pool, table=table, channel=channel)
-        source._owned = True
-        source._address = redact_url(dsn)
+        source._own(dsn)
         return source
 
     def __repr__(self) -> str:
         return f"PostgresFlagSource({self._address!r}, table={self.table!r})"
 
-    async def aclose(self) -> None:
-        """Stop listening, and close the pool when `from_dsn` opened it."""
+    async def _aclose(self) -> None:
+        """Stop listening, and close the pool when `connect` opened it."""
         listener, self._listener = self._listener, None
         if listener is not None:
-            with contextlib.suppress(*_UNAVAILABLE):
+            with contextlib.suppress(*_DOWN):
                 await listener.remove_listener(self.channel, self._notified)
-            with contextlib.suppress(*_UNAVAILABLE):
+            with contextlib.suppress(*_DOWN):
                 await self._pool.release(listener)
-        if self._owned:
-            await self._pool.close()
+        await super()._aclose()
 
     async def create_schema(self) -> None:
         """Create the tables if missing (done on first use anyway)."""
@@ -194,24 +250,20 @@ class PostgresFlagSource(_PostgresBase):
 
     async def drop_schema(self) -> None:
         """Drop the flags and segments tables with everything in them (for tests and teardown)."""
-        try:
+        with self._down():
             await self._pool.execute(f"DROP TABLE IF EXISTS {self.table}, {self._segments}")
-        except _UNAVAILABLE as exc:
-            raise self._unavailable(exc) from exc
         self._ready = False
 
     async def load(self) -> FlagSet:
         """Read every flag and segment in one snapshot transaction."""
         await self.create_schema()
-        try:
+        with self._down():
             async with (
                 self._pool.acquire() as connection,
                 connection.transaction(isolation="repeatable_read", readonly=True),
             ):
                 flag_rows = await connection.fetch(f"SELECT definition FROM {self.table}")  # noqa: S608
                 segment_rows = await connection.fetch(f"SELECT definition FROM {self._segments}")  # noqa: S608
-        except _UNAVAILABLE as exc:
-            raise self._unavailable(exc) from exc
         segments = {}
         for row in segment_rows:
             segment = segment_from_dict(load_json(row["definition"], "postgresql", "a stored definition"))
@@ -226,26 +278,25 @@ class PostgresFlagSource(_PostgresBase):
         """Return the stored flag, or ``None``.
 
         Raises:
-            FlagConfigurationError: ``key`` is not a non-empty str free of NUL and lone surrogates.
+            FeatureFlagsConfigurationError: ``key`` is empty, or holds NUL or a lone surrogate.
+            FeatureFlagsTypeError: ``key`` is not a str.
         """
         check_key(key)
         await self.create_schema()
-        try:
+        with self._down():
             raw = await self._pool.fetchval(f"SELECT definition FROM {self.table} WHERE key = $1", key)  # noqa: S608
-        except _UNAVAILABLE as exc:
-            raise self._unavailable(exc) from exc
         return None if raw is None else flag_from_dict(load_json(raw, "postgresql", "a stored definition"))
 
     async def put(self, flag: FlagDefinition) -> FlagDefinition | None:
         """Store a flag, notify, and return the previous definition (read under a row lock).
 
         Raises:
-            FlagConfigurationError: ``flag`` is not a `FlagDefinition`.
+            FeatureFlagsTypeError: ``flag`` is not a `FlagDefinition`.
             FlagDefinitionError: A field has the wrong type, or holds NUL or a lone surrogate.
         """
         payload = flag_to_json(flag)
         await self.create_schema()
-        try:
+        with self._down():
             async with self._pool.acquire() as connection, connection.transaction():
                 # Lock the key (even when absent) so two writers cannot both see the same "before".
                 await connection.execute(
@@ -262,19 +313,18 @@ class PostgresFlagSource(_PostgresBase):
                     payload,
                 )
                 await connection.execute("SELECT pg_notify($1, $2)", self.channel, flag.key)
-        except _UNAVAILABLE as exc:
-            raise self._unavailable(exc) from exc
         return None if old is None else flag_from_dict(load_json(old, "postgresql", "a stored definition"))
 
     async def delete(self, key: str) -> FlagDefinition | None:
         """Remove a flag, notify, and return what was removed.
 
         Raises:
-            FlagConfigurationError: ``key`` is not a non-empty str free of NUL and lone surrogates.
+            FeatureFlagsConfigurationError: ``key`` is empty, or holds NUL or a lone surrogate.
+            FeatureFlagsTypeError: ``key`` is not a str.
         """
         check_key(key)
         await self.create_schema()
-        try:
+        with self._down():
             async with self._pool.acquire() as connection, connection.transaction():
                 old = await connection.fetchval(
                     f"DELETE FROM {self.table} WHERE key = $1 RETURNING definition",  # noqa: S608
@@ -282,21 +332,19 @@ class PostgresFlagSource(_PostgresBase):
                 )
                 if old is not None:
                     await connection.execute("SELECT pg_notify($1, $2)", self.channel, key)
-        except _UNAVAILABLE as exc:
-            raise self._unavailable(exc) from exc
         return None if old is None else flag_from_dict(load_json(old, "postgresql", "a stored definition"))
 
     async def put_segment(self, segment: Segment) -> None:
         """Store (create or replace) a segment and notify.
 
         Raises:
-            FlagConfigurationError: ``segment`` is not a `Segment`.
+            FeatureFlagsTypeError: ``segment`` is not a `Segment`.
             FlagDefinitionError: A field has the wrong type or holds NUL or a lone surrogate, or the id
                 is negative or past ``2**63 - 1`` (a ``bigint``).
         """
         payload = segment_to_json(segment)
         await self.create_schema()
-        try:
+        with self._down():
             async with self._pool.acquire() as connection, connection.transaction():
                 await connection.execute(
                     f"INSERT INTO {self._segments} (id, definition) VALUES ($1, $2::jsonb)"  # noqa: S608
@@ -305,31 +353,27 @@ class PostgresFlagSource(_PostgresBase):
                     payload,
                 )
                 await connection.execute("SELECT pg_notify($1, $2)", self.channel, f"segment:{segment.id}")
-        except _UNAVAILABLE as exc:
-            raise self._unavailable(exc) from exc
 
     async def wait_for_change(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for a NOTIFY on the channel.
 
         Raises:
-            FlagConfigurationError: ``timeout`` is not a number of seconds from 0 to a day.
-            FlagSourceError: The listening connection cannot be opened, or was lost.
+            FeatureFlagsConfigurationError: ``timeout`` is not a number of seconds from 0 to a day.
+            FeatureFlagsUnavailableError: The listening connection cannot be opened, or was lost.
         """
         timeout = check_seconds(
-            "timeout", timeout, allow_zero=True, maximum=MAX_WAIT, error=FlagConfigurationError
+            "timeout", timeout, allow_zero=True, maximum=MAX_WAIT, error=FeatureFlagsConfigurationError
         )
         listener = self._listener
         if listener is not None and _lost(listener):
             self._listener = None
-            with contextlib.suppress(*_UNAVAILABLE):
+            with contextlib.suppress(*_DOWN):
                 await self._pool.release(listener)
-            raise self._unavailable(ConnectionError("the LISTEN connection was lost"))
+            raise FeatureFlagsUnavailableError("postgresql", self._address, "the LISTEN connection was lost")
         if listener is None:
-            try:
+            with self._down():
                 listener = await self._pool.acquire()
                 await listener.add_listener(self.channel, self._notified)
-            except _UNAVAILABLE as exc:
-                raise self._unavailable(exc) from exc
             self._listener = listener
         try:
             await asyncio.wait_for(self._changed.wait(), timeout)
@@ -346,43 +390,44 @@ class PostgresAuditSink(_PostgresBase):
     """An `AuditSink` on PostgreSQL: one row per event, indexed for per-flag history.
 
     Args:
-        pool: An ``asyncpg.Pool``; the caller closes it (or use `from_dsn`).
-        table: The table's name; created on first use.
+        pool: An ``asyncpg.Pool`` the application owns and closes (or use `connect`).
+        table: The table's name (``"schema.table"`` to name its schema); created on first use.
 
     Raises:
-        FlagConfigurationError: ``pool`` is not an ``asyncpg.Pool``, or ``table`` is not a lower-case
-            SQL identifier.
+        FeatureFlagsTypeError: ``pool`` is not an ``asyncpg.Pool``, or ``table`` not a str.
+        FeatureFlagsConfigurationError: ``table`` is not a lower-case SQL identifier.
     """
 
     def __init__(self, pool: asyncpg.Pool, *, table: str = "feature_flag_audit") -> None:
         super().__init__(pool)
-        self.table = _identifier("table", table)
+        self.table = _table(table)
 
     @classmethod
-    async def from_dsn(
-        cls, dsn: str, *, table: str = "feature_flag_audit", server_settings: Mapping[str, str] | None = None
+    async def connect(
+        cls,
+        dsn: str,
+        *,
+        table: str = "feature_flag_audit",
+        min_size: int = 1,
+        max_size: int = 10,
+        server_settings: Mapping[str, str] | None = None,
     ) -> Self:
-        """Open a pool on ``dsn`` (closed by `aclose`).
+        """Open a pool of ``min_size`` to ``max_size`` connections on ``dsn``; `aclose` closes it.
 
         Raises:
-            FlagConfigurationError: An argument is wrong, or the server refused the DSN's database or
-                role or one of ``server_settings``; nothing is left open.
-            FlagSourceError: The server cannot be reached.
+            FeatureFlagsConfigurationError: An argument is wrong, or the server refused the DSN's
+                database or role or one of ``server_settings``; nothing is left open.
+            FeatureFlagsTypeError: An argument has the wrong type.
+            FeatureFlagsUnavailableError: The server cannot be reached.
         """
-        _identifier("table", table)
-        pool = await cls._make_pool(dsn, server_settings)
+        _table(table)
+        pool = await cls._make_pool(dsn, server_settings, min_size, max_size)
         sink = cls(pool, table=table)
-        sink._owned = True
-        sink._address = redact_url(dsn)
+        sink._own(dsn)
         return sink
 
     def __repr__(self) -> str:
         return f"PostgresAuditSink({self._address!r}, table={self.table!r})"
-
-    async def aclose(self) -> None:
-        """Close the pool when `from_dsn` opened it."""
-        if self._owned:
-            await self._pool.close()
 
     async def create_schema(self) -> None:
         """Create the table and its index if missing (done on first use anyway)."""
@@ -391,30 +436,29 @@ class PostgresAuditSink(_PostgresBase):
                 f"CREATE TABLE IF NOT EXISTS {self.table} ("
                 " id bigserial PRIMARY KEY, flag_key text NOT NULL, action text NOT NULL,"
                 " actor text NOT NULL, before jsonb, after jsonb, at timestamptz NOT NULL)",
-                f"CREATE INDEX IF NOT EXISTS {self.table}_flag_idx ON {self.table} (flag_key, id)",
+                f"CREATE INDEX IF NOT EXISTS {self.table.rpartition('.')[2]}_flag_idx"
+                f" ON {self.table} (flag_key, id)",
             )
         )
 
     async def drop_schema(self) -> None:
         """Drop the audit table with every event in it (for tests and teardown)."""
-        try:
+        with self._down():
             await self._pool.execute(f"DROP TABLE IF EXISTS {self.table}")
-        except _UNAVAILABLE as exc:
-            raise self._unavailable(exc) from exc
         self._ready = False
 
     async def record(self, event: FlagAuditEvent) -> None:
         """Insert the event.
 
         Raises:
-            FlagConfigurationError: ``event`` is not a `FlagAuditEvent`, or a field of it is wrong (see
-                `FlagAuditEvent`).
+            FeatureFlagsTypeError: ``event`` is not a `FlagAuditEvent`, or a field has the wrong type.
+            FeatureFlagsConfigurationError: A field of ``event`` is wrong (see `FlagAuditEvent`).
             FlagDefinitionError: ``before`` or ``after`` cannot be stored (see `PostgresFlagSource.put`).
         """
         check_event(event)
         before, after = _dump(event.before), _dump(event.after)
         await self.create_schema()
-        try:
+        with self._down():
             await self._pool.execute(
                 f"INSERT INTO {self.table} (flag_key, action, actor, before, after, at)"  # noqa: S608
                 " VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6)",
@@ -425,14 +469,12 @@ class PostgresAuditSink(_PostgresBase):
                 after,
                 event.timestamp,
             )
-        except _UNAVAILABLE as exc:
-            raise self._unavailable(exc) from exc
 
     async def history(self, flag_key: str, *, limit: int | None = None) -> Sequence[FlagAuditEvent]:
         """Return the flag's events, oldest first; ``limit`` keeps the newest.
 
         Raises:
-            FlagConfigurationError: ``flag_key`` is not a non-empty str free of NUL and lone
+            FeatureFlagsConfigurationError: ``flag_key`` is not a non-empty str free of NUL and lone
                 surrogates, or ``limit`` not ``None`` or an int from 1 to ``2**63 - 1``.
         """
         check_key(flag_key, "flag_key")
@@ -442,10 +484,8 @@ class PostgresAuditSink(_PostgresBase):
             f"SELECT * FROM (SELECT id, flag_key, action, actor, before, after, at FROM {self.table}"  # noqa: S608
             " WHERE flag_key = $1 ORDER BY id DESC LIMIT $2) AS recent ORDER BY id"
         )
-        try:
+        with self._down():
             rows = await self._pool.fetch(query, flag_key, limit)
-        except _UNAVAILABLE as exc:
-            raise self._unavailable(exc) from exc
         return tuple(_event(row) for row in rows)
 
 
@@ -460,26 +500,37 @@ def _dump(flag: FlagDefinition | None) -> str | None:
     return None if flag is None else flag_to_json(flag)
 
 
-def _reason(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+def _bad_dsn(url: str, exc: BaseException) -> FeatureFlagsConfigurationError:
+    # The driver's message may quote the DSN and its password: say what is wrong, not what was given.
+    return FeatureFlagsConfigurationError(
+        "dsn",
+        url,
+        f"is not a PostgreSQL DSN asyncpg accepts ({type(exc).__name__})",
+        show_value=False,
+    )
 
 
 def _settings(server_settings: object) -> dict[str, str]:
     if server_settings is None:
         return {}
     if not isinstance(server_settings, Mapping):
-        raise FlagConfigurationError(
-            "server_settings", type(server_settings).__name__, "must be a mapping of str to str"
-        )
+        raise FeatureFlagsTypeError("server_settings", "a mapping of str to str", server_settings)
     settings: dict[str, str] = {}
     for name, value in server_settings.items():
-        key = check_text("server_settings", name, max_bytes=200, error=FlagConfigurationError)
+        key = check_text(
+            "server_settings",
+            name,
+            max_bytes=200,
+            error=FeatureFlagsConfigurationError,
+            type_error=FeatureFlagsTypeError,
+        )
         settings[key] = check_text(
             f"server_settings[{key!r}]",
             value,
             allow_empty=True,
             max_bytes=4096,
-            error=FlagConfigurationError,
+            error=FeatureFlagsConfigurationError,
+            type_error=FeatureFlagsTypeError,
         )
     return settings
 

@@ -3,90 +3,99 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import OrderedDict
 from typing import Self
 
-from buttress.core import check_count, check_seconds, check_text
+from buttress.core import AsyncResource, BackgroundTask, Owned, check_count, check_seconds, check_text
 
+from ._metrics import STICKY_WRITE_FAILURES
 from ._model import check_context_text
-from .exceptions import FlagConfigurationError, FlagSourceError, MissingExtraError
+from .exceptions import (
+    FeatureFlagsConfigurationError,
+    FeatureFlagsError,
+    FeatureFlagsTypeError,
+    MissingExtraError,
+)
 
 try:
     from redis.asyncio import Redis
-    from redis.exceptions import RedisError
 except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
     raise MissingExtraError("RedisStickyStore", "redis") from exc
 
-from ._redis import redis_client
+from ._redis import redis_address, redis_client, redis_errors
 
 __all__ = ["RedisStickyStore"]
 
-logger = logging.getLogger("buttress.feature_flags")
+logger = logging.getLogger(__name__)
 
 
-class RedisStickyStore:
+class RedisStickyStore(AsyncResource):
     """A `StickyAssignmentStore` whose assignments every process shares, without I/O on evaluation.
 
     Evaluation is synchronous, so the store answers from a bounded in-process cache. Fill it per
     subject before evaluating with ``await store.prefetch(user_id)`` (one ``HGETALL`` of the subject's
     hash ``{prefix}{subject}``); new assignments are written behind, in the background, with
     ``HSETNX``: the first process to assign a subject a variant wins, and a process that prefetched
-    later sees that variant. When Redis is unreachable, ``prefetch`` raises `FlagSourceError` and
-    writes are dropped (and logged); evaluation keeps working from the cache.
+    later sees that variant. When Redis is unreachable, ``prefetch`` raises `FeatureFlagsUnavailableError`
+    and writes are dropped (logged, and counted as ``buttress.feature_flags.sticky.write_failures``);
+    evaluation keeps working from the cache.
 
     Args:
-        client: A ``redis.asyncio.Redis``; the caller closes it (or use `from_url`).
+        client: A ``redis.asyncio.Redis`` the application owns and closes (or use `from_url`).
         prefix: Prepended to each subject's hash key.
         max_subjects: How many subjects the local cache keeps (least recently prefetched go first).
         ttl: Seconds a subject's assignments live in Redis after their last write; ``None`` keeps them.
 
     Raises:
-        FlagConfigurationError: ``client`` is not a ``redis.asyncio.Redis``, ``prefix`` not text,
-            ``max_subjects`` not a positive int, or ``ttl`` not ``None`` or a number of seconds above
-            zero (at most 100 years).
+        FeatureFlagsTypeError: ``client`` is not a ``redis.asyncio.Redis``, or ``prefix`` not a str.
+        FeatureFlagsConfigurationError: ``prefix`` is not text Redis can carry, ``max_subjects`` not a
+            positive int, or ``ttl`` not ``None`` or a number of seconds above zero (at most 100 years).
     """
 
     def __init__(
         self, client: Redis, *, prefix: str = "sticky:", max_subjects: int = 100_000, ttl: float | None = None
     ) -> None:
+        super().__init__()
         if not isinstance(client, Redis):
-            raise FlagConfigurationError("client", type(client).__name__, "must be a redis.asyncio.Redis")
+            raise FeatureFlagsTypeError("client", "a redis.asyncio.Redis", client)
         self._client = client
-        self._owned = False
+        self._owner: Owned[Redis] = Owned(client)
+        self._address = redis_address(client)
         self.prefix, self._max, self._ttl_ms = _settings(prefix, max_subjects, ttl)
         self._cache: OrderedDict[str, dict[str, str]] = OrderedDict()
         self._pending: asyncio.Queue[tuple[str, str, str]] = asyncio.Queue(maxsize=10_000)
-        self._writer: asyncio.Task[None] | None = None
+        self._writer = BackgroundTask(
+            "buttress-feature-flags-sticky-writer", self._write_behind, logger=logger
+        )
 
     @classmethod
     def from_url(
         cls, url: str, *, prefix: str = "sticky:", max_subjects: int = 100_000, ttl: float | None = None
     ) -> Self:
-        """Connect to ``url``; `aclose` closes the connection pool.
+        """A store on ``url`` (it connects on first use); `aclose` closes its client.
 
         Raises:
-            FlagConfigurationError: ``url`` is not a Redis URL, or another argument is wrong (as for
-                the constructor).
+            FeatureFlagsConfigurationError: ``url`` is not a Redis URL, or another argument is wrong
+                (as for the constructor).
+            FeatureFlagsTypeError: An argument has the wrong type.
         """
         _settings(prefix, max_subjects, ttl)
-        store = cls(redis_client(url), prefix=prefix, max_subjects=max_subjects, ttl=ttl)
-        store._owned = True
+        client = redis_client(url)
+        store = cls(client, prefix=prefix, max_subjects=max_subjects, ttl=ttl)
+        store._owner = Owned(client, client.aclose)
         return store
 
     async def prefetch(self, subject: str) -> None:
         """Load ``subject``'s assignments from Redis into the local cache (call it before evaluating).
 
         Raises:
-            FlagConfigurationError: ``subject`` is not a str, or holds a lone surrogate.
-            FlagSourceError: Redis cannot be reached; the cache keeps what it had.
+            FeatureFlagsConfigurationError: ``subject`` is not a str, or holds a lone surrogate.
+            FeatureFlagsUnavailableError: Redis cannot be reached; the cache keeps what it had.
         """
         check_context_text("subject", subject, expected="a str")
-        try:
+        with redis_errors(self._address):
             raw = await self._client.hgetall(f"{self.prefix}{subject}")
-        except (RedisError, OSError) as exc:
-            raise FlagSourceError("redis", "sticky store", str(exc) or type(exc).__name__) from exc
         assignments = {_text(flag): _text(variant) for flag, variant in raw.items()}
         local = self._cache.get(subject, {})
         # Redis holds the first assignment of every process; it wins over a local guess.
@@ -96,7 +105,7 @@ class RedisStickyStore:
         """The cached assignment, or ``None`` (no I/O).
 
         Raises:
-            FlagConfigurationError: ``flag_key`` or ``subject`` is not a str.
+            FeatureFlagsTypeError: ``flag_key`` or ``subject`` is not a str.
         """
         _texts(flag_key=flag_key, subject=subject)
         assignments = self._cache.get(subject)
@@ -108,7 +117,7 @@ class RedisStickyStore:
         Text Redis cannot carry (a lone surrogate, from a flag document that holds one) stays local.
 
         Raises:
-            FlagConfigurationError: ``flag_key``, ``subject`` or ``variant`` is not a str.
+            FeatureFlagsTypeError: ``flag_key``, ``subject`` or ``variant`` is not a str.
         """
         _texts(flag_key=flag_key, subject=subject, variant=variant)
         assignments = self._cache.get(subject)
@@ -132,56 +141,71 @@ class RedisStickyStore:
             self._cache.popitem(last=False)
 
     def _ensure_writer(self) -> None:
-        if self._writer is None or self._writer.done():
-            try:
-                self._writer = asyncio.get_running_loop().create_task(self._write_behind())
-            except RuntimeError:
-                return  # no running loop (a synchronous caller): the next set() in a loop flushes
+        if self._writer.running or self._writer.closed:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no running loop (a synchronous caller): the next set() in a loop starts it
+        self._writer.start()
 
     async def flush(self) -> None:
         """Wait until every queued assignment has been written (or dropped because Redis failed)."""
         self._ensure_writer()
-        await self._pending.join()
+        if self._writer.running:
+            await self._pending.join()
 
     async def _write_behind(self) -> None:
-        while not self._pending.empty():
-            subject, flag_key, variant = self._pending.get_nowait()
-            key = f"{self.prefix}{subject}"
+        while True:
+            subject, flag_key, variant = await self._pending.get()
             try:
-                async with self._client.pipeline(transaction=False) as pipe:
-                    pipe.hsetnx(key, flag_key, variant)
-                    if self._ttl_ms is not None:
-                        pipe.pexpire(key, self._ttl_ms)
-                    await pipe.execute()
-            except (RedisError, OSError) as exc:
+                await self._write(subject, flag_key, variant)
+            except FeatureFlagsError as exc:
+                STICKY_WRITE_FAILURES.add(1, {"error.type": type(exc).__name__})
                 logger.warning("sticky assignment for %r not written to Redis: %s", flag_key, exc)
-            except Exception:  # a bug, not an outage: report it, and keep writing the others
+            except Exception as exc:  # a bug, not an outage: report it, and keep writing the others
+                STICKY_WRITE_FAILURES.add(1, {"error.type": type(exc).__name__})
                 logger.exception("sticky assignment for %r not written to Redis", flag_key)
             finally:
                 self._pending.task_done()
 
-    async def aclose(self) -> None:
-        """Write what is queued, then close the client when `from_url` made it."""
-        with contextlib.suppress(RedisError, OSError):
-            await self.flush()
-        if self._owned:
-            await self._client.aclose()
+    async def _write(self, subject: str, flag_key: str, variant: str) -> None:
+        key = f"{self.prefix}{subject}"
+        with redis_errors(self._address):
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.hsetnx(key, flag_key, variant)
+                if self._ttl_ms is not None:
+                    pipe.pexpire(key, self._ttl_ms)
+                await pipe.execute()
+
+    async def _aclose(self) -> None:
+        """Write what is queued, stop the writer, then close the client when `from_url` made it."""
+        await self.flush()
+        await self._writer.aclose()
+        await self._owner.release()
 
 
 def _settings(prefix: object, max_subjects: object, ttl: object) -> tuple[str, int, int | None]:
     """The checked prefix, cache size and TTL in milliseconds."""
-    prefix = check_text("prefix", prefix, allow_empty=True, max_bytes=1024, error=FlagConfigurationError)
-    size = check_count("max_subjects", max_subjects, minimum=1, error=FlagConfigurationError)
+    prefix = check_text(
+        "prefix",
+        prefix,
+        allow_empty=True,
+        max_bytes=1024,
+        error=FeatureFlagsConfigurationError,
+        type_error=FeatureFlagsTypeError,
+    )
+    size = check_count("max_subjects", max_subjects, minimum=1, error=FeatureFlagsConfigurationError)
     if ttl is None:
         return prefix, size, None
-    seconds = check_seconds("ttl", ttl, error=FlagConfigurationError)
+    seconds = check_seconds("ttl", ttl, error=FeatureFlagsConfigurationError)
     return prefix, size, max(1, int(seconds * 1000))
 
 
 def _texts(**values: object) -> None:
     for name, value in values.items():
         if not isinstance(value, str):
-            raise FlagConfigurationError(name, type(value).__name__, "must be a str")
+            raise FeatureFlagsTypeError(name, "a str", value)
 
 
 def _encodable(text: str) -> bool:

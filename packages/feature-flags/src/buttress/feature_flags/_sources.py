@@ -13,7 +13,13 @@ from buttress.core import check_seconds, check_text
 
 from ._model import FlagDefinition, FlagSet, Segment
 from ._parse import flag_set_from_dict, load_json
-from .exceptions import FlagConfigurationError, FlagSourceError, MissingExtraError
+from .exceptions import (
+    FeatureFlagsConfigurationError,
+    FeatureFlagsTypeError,
+    FeatureFlagsUnavailableError,
+    FlagDocumentError,
+    MissingExtraError,
+)
 
 __all__ = [
     "MAX_WAIT",
@@ -33,9 +39,10 @@ class FlagSource(Protocol):
     """**Protocol**: where a `FlagClient` loads its flags from.
 
     ``load`` returns the complete current flag set, read consistently (never half of one write).
-    It raises on failure (`buttress.feature_flags.FlagSourceError` for an unreachable backend,
-    `buttress.feature_flags.FlagDefinitionError` for malformed data); the client then keeps its last
-    good snapshot. `buttress.testing.FlagSourceContract` checks an implementation.
+    It raises on failure (`buttress.feature_flags.FeatureFlagsUnavailableError` for an unreachable
+    backend, `buttress.feature_flags.FlagDocumentError` or `buttress.feature_flags.FlagDefinitionError`
+    for malformed data); the client then keeps its last good snapshot.
+    `buttress.testing.FlagSourceContract` checks an implementation.
     """
 
     async def load(self) -> FlagSet:
@@ -89,7 +96,7 @@ class MemoryFlagSource:
         self._flags: dict[str, FlagDefinition] = {}
         for flag in _items(flags, "flags"):
             if not isinstance(flag, FlagDefinition) or not isinstance(flag.key, str):
-                raise FlagConfigurationError("flags", type(flag).__name__, "must hold FlagDefinition objects")
+                raise FeatureFlagsTypeError("flags", "an iterable of FlagDefinition objects", flag)
             self._flags[flag.key] = flag
         self._segments: dict[int, Segment] = {}
         for item in _items(segments, "segments"):
@@ -113,9 +120,9 @@ class MemoryFlagSource:
     async def put(self, flag: FlagDefinition) -> FlagDefinition | None:
         """Store a flag and return the previous one."""
         if not isinstance(flag, FlagDefinition):
-            raise FlagConfigurationError("flag", type(flag).__name__, "must be a FlagDefinition")
+            raise FeatureFlagsTypeError("flag", "a FlagDefinition", flag)
         if not isinstance(flag.key, str):
-            raise FlagConfigurationError("flag.key", type(flag.key).__name__, "must be a str")
+            raise FeatureFlagsTypeError("flag.key", "a str", flag.key)
         previous = self._flags.get(flag.key)
         self._flags[flag.key] = flag
         self._touch()
@@ -139,7 +146,7 @@ class MemoryFlagSource:
     async def replace(self, flag_set: FlagSet) -> None:
         """Replace everything with ``flag_set`` in one step."""
         if not isinstance(flag_set, FlagSet):
-            raise FlagConfigurationError("flag_set", type(flag_set).__name__, "must be a FlagSet")
+            raise FeatureFlagsTypeError("flag_set", "a FlagSet", flag_set)
         self._flags = dict(flag_set.flags)
         self._segments = dict(flag_set.segments)
         self._touch()
@@ -147,7 +154,7 @@ class MemoryFlagSource:
     async def wait_for_change(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for a write."""
         timeout = check_seconds(
-            "timeout", timeout, allow_zero=True, maximum=MAX_WAIT, error=FlagConfigurationError
+            "timeout", timeout, allow_zero=True, maximum=MAX_WAIT, error=FeatureFlagsConfigurationError
         )
         try:
             await asyncio.wait_for(self._changed.wait(), timeout)
@@ -176,10 +183,12 @@ class FileFlagSource:
 
     def __init__(self, path: str | Path, *, poll_interval: float = 1.0) -> None:
         if not isinstance(path, str | Path) or not str(path):
-            raise FlagConfigurationError("path", path, "must be a non-empty str or Path")
-        self.poll_interval = check_seconds("poll_interval", poll_interval, error=FlagConfigurationError)
+            raise FeatureFlagsConfigurationError("path", path, "must be a non-empty str or Path")
+        self.poll_interval = check_seconds(
+            "poll_interval", poll_interval, error=FeatureFlagsConfigurationError
+        )
         if isinstance(path, str):
-            check_text("path", path, error=FlagConfigurationError)
+            check_text("path", path, error=FeatureFlagsConfigurationError, type_error=FeatureFlagsTypeError)
         self.path = Path(path)
         self._seen: tuple[int, int, int] | None = None
         self._yaml = self.path.suffix.lower() in (".yaml", ".yml")
@@ -196,7 +205,8 @@ class FileFlagSource:
         """Read and parse the file.
 
         Raises:
-            FlagSourceError: The file cannot be read or is not valid JSON/YAML.
+            FeatureFlagsUnavailableError: The file cannot be read (missing, not permitted).
+            FlagDocumentError: The file is not UTF-8, or not valid JSON/YAML.
             FlagDefinitionError: A flag in it is malformed.
         """
         self._seen = await asyncio.to_thread(self._signature)
@@ -206,7 +216,7 @@ class FileFlagSource:
     async def wait_for_change(self, timeout: float) -> bool:
         """Poll the file until it changes (since the last load or wait) or ``timeout`` seconds pass."""
         timeout = check_seconds(
-            "timeout", timeout, allow_zero=True, maximum=MAX_WAIT, error=FlagConfigurationError
+            "timeout", timeout, allow_zero=True, maximum=MAX_WAIT, error=FeatureFlagsConfigurationError
         )
         deadline = time.monotonic() + timeout
         baseline = self._seen
@@ -231,10 +241,12 @@ class FileFlagSource:
         try:
             text = self.path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise FlagSourceError("file", str(self.path), exc.strerror or type(exc).__name__) from exc
+            raise FeatureFlagsUnavailableError(
+                "file", str(self.path), exc.strerror or type(exc).__name__
+            ) from exc
         except UnicodeDecodeError as exc:
             reason = f"not UTF-8 text (byte {exc.start} cannot be decoded)"
-            raise FlagSourceError("file", str(self.path), reason) from None
+            raise FlagDocumentError("file", str(self.path), reason) from None
         if self._yaml:
             import yaml  # noqa: PLC0415 - optional extra, checked in __init__
 
@@ -248,7 +260,7 @@ class FileFlagSource:
                     if isinstance(exc, yaml.YAMLError)
                     else f"not valid YAML ({_why(exc)})"
                 )
-                raise FlagSourceError("file", str(self.path), reason) from None
+                raise FlagDocumentError("file", str(self.path), reason) from None
         return load_json(text, "file", str(self.path))
 
 
@@ -260,13 +272,13 @@ def _why(exc: BaseException) -> str:
 
 def _items(values: object, name: str) -> list[object]:
     if isinstance(values, str | bytes) or not isinstance(values, Iterable):
-        raise FlagConfigurationError(name, type(values).__name__, "must be an iterable")
+        raise FeatureFlagsTypeError(name, "an iterable", values)
     return list(values)
 
 
 def _check_segment(segment: object) -> Segment:
     if not isinstance(segment, Segment) or isinstance(segment.id, bool) or not isinstance(segment.id, int):
-        raise FlagConfigurationError("segment", type(segment).__name__, "must be a Segment with an int id")
+        raise FeatureFlagsTypeError("segment", "a Segment with an int id", segment)
     return segment
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from .exceptions import FlagConfigurationError
+from .exceptions import FeatureFlagsConfigurationError, FeatureFlagsTypeError
 
 __all__ = ["ON_WITHOUT_VARIANT", "MemoryStickyStore", "StickyAssignmentStore"]
 
@@ -37,14 +37,14 @@ class MemoryStickyStore:
         max_entries: How many (flag, subject) assignments to keep.
 
     Raises:
-        FlagConfigurationError: ``max_entries`` is not a positive integer.
+        FeatureFlagsConfigurationError: ``max_entries`` is not a positive integer.
     """
 
     __slots__ = ("_entries", "_max")
 
     def __init__(self, *, max_entries: int = 100_000) -> None:
         if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1:
-            raise FlagConfigurationError("max_entries", max_entries, "must be a positive integer")
+            raise FeatureFlagsConfigurationError("max_entries", max_entries, "must be a positive integer")
         self._max = max_entries
         self._entries: dict[tuple[str, str], str] = {}
 
@@ -77,4 +77,4 @@ class MemoryStickyStore:
 def _texts(**values: object) -> None:
     for name, value in values.items():
         if not isinstance(value, str):
-            raise FlagConfigurationError(name, type(value).__name__, "must be a str")
+            raise FeatureFlagsTypeError(name, "a str", value)

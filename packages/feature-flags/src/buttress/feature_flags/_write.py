@@ -30,7 +30,7 @@ from ._model import (
     Variant,
 )
 from ._parse import flag_from_dict, segment_from_dict
-from .exceptions import FlagConfigurationError, FlagDefinitionError
+from .exceptions import FeatureFlagsConfigurationError, FeatureFlagsTypeError, FlagDefinitionError
 
 __all__ = [
     "MAX_KEY_BYTES",
@@ -60,7 +60,7 @@ def flag_to_dict(flag: FlagDefinition) -> dict[str, Any]:
     """Write a flag as its Unleash-format object, in plain JSON types; `flag_from_dict` reads it back.
 
     Raises:
-        FlagConfigurationError: ``flag`` is not a `FlagDefinition`.
+        FeatureFlagsTypeError: ``flag`` is not a `FlagDefinition`.
         FlagDefinitionError: One of its fields holds a value of the wrong type (named in the error).
     """
     return _flag_data(normalized(flag))
@@ -70,7 +70,7 @@ def normalized(flag: FlagDefinition) -> FlagDefinition:
     """``flag`` as a backend would store it and read it back: every field of its documented type.
 
     Raises:
-        FlagConfigurationError: ``flag`` is not a `FlagDefinition`.
+        FeatureFlagsTypeError: ``flag`` is not a `FlagDefinition`.
         FlagDefinitionError: A field holds a value that does not read as its type (named in the error,
             with the path the parser reads).
     """
@@ -97,7 +97,7 @@ def segment_to_dict(segment: Segment) -> dict[str, Any]:
     """Write a segment as its Unleash-format object.
 
     Raises:
-        FlagConfigurationError: ``segment`` is not a `Segment`.
+        FeatureFlagsTypeError: ``segment`` is not a `Segment`.
         FlagDefinitionError: One of its fields holds a value of the wrong type.
     """
     return _segment_data(normalized_segment(segment))
@@ -133,7 +133,7 @@ def flag_to_json(flag: FlagDefinition) -> str:
     """The JSON a backend stores for ``flag``, checked so that every backend can keep it.
 
     Raises:
-        FlagConfigurationError: ``flag`` is not a `FlagDefinition`.
+        FeatureFlagsTypeError: ``flag`` is not a `FlagDefinition`.
         FlagDefinitionError: A field has the wrong type, or text in it holds NUL or a lone surrogate.
     """
     data = flag_to_dict(flag)
@@ -148,7 +148,7 @@ def segment_to_json(segment: Segment) -> str:
     """The JSON a backend stores for ``segment``, checked like `flag_to_json`; the id fits a ``bigint``.
 
     Raises:
-        FlagConfigurationError: ``segment`` is not a `Segment`.
+        FeatureFlagsTypeError: ``segment`` is not a `Segment`.
         FlagDefinitionError: A field is wrong, or the id is past `MAX_SEGMENT_ID`.
     """
     data = segment_to_dict(segment)
@@ -161,9 +161,16 @@ def check_key(key: object, parameter: str = "key") -> str:
     """A flag key a backend can look up: non-empty, no NUL or lone surrogate, `MAX_KEY_BYTES` at most.
 
     Raises:
-        FlagConfigurationError: ``key`` is anything else.
+        FeatureFlagsConfigurationError: ``key`` is empty, too long, or holds NUL or a lone surrogate.
+        FeatureFlagsTypeError: ``key`` is not a str.
     """
-    return check_text(parameter, key, max_bytes=MAX_KEY_BYTES, error=FlagConfigurationError)
+    return check_text(
+        parameter,
+        key,
+        max_bytes=MAX_KEY_BYTES,
+        error=FeatureFlagsConfigurationError,
+        type_error=FeatureFlagsTypeError,
+    )
 
 
 def _storable(owner: str, data: dict[str, Any]) -> str:
@@ -283,4 +290,4 @@ def _dependency_to_dict(dependency: Dependency) -> dict[str, Any]:
 
 def _require(value: object, kind: type, name: str) -> None:
     if not isinstance(value, kind):
-        raise FlagConfigurationError(name, type(value).__name__, f"must be a {kind.__name__}")
+        raise FeatureFlagsTypeError(name, f"a {kind.__name__}", value)

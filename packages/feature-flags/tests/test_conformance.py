@@ -1,4 +1,4 @@
-"""Every source and sink passes buttress-testing's contracts; Redis and PostgreSQL for real."""
+"""Every source and sink passes buttress-testing's conformance suites; Redis and PostgreSQL for real."""
 
 from __future__ import annotations
 
@@ -82,14 +82,12 @@ class TestRedisFlagSource(_Flags, FlagSourceContract):
 @pytest.mark.postgres
 class TestPostgresFlagSource(_Flags, FlagSourceContract):
     @pytest.fixture(autouse=True)
-    def _postgres(self, postgres_schema: PostgresSchema) -> None:
-        self.schema = postgres_schema
+    def _postgres(self, postgres_pool: Any, postgres_table: str) -> None:
+        self.pool, self.table = postgres_pool, postgres_table
 
     async def make_source(self, flags: Sequence[Any]) -> Any:
-        table = f"flags_{uuid.uuid4().hex[:10]}"
-        source = await PostgresFlagSource.from_dsn(
-            self.schema.dsn, table=table, server_settings=self.schema.server_settings
-        )
+        table = f"{self.table}_{uuid.uuid4().hex[:4]}"
+        source = PostgresFlagSource(pool=self.pool, table=table)
         for flag in flags:
             await source.put(flag)
         return source
@@ -113,12 +111,29 @@ class TestMemoryAuditSink(_Events, AuditSinkContract):
 @pytest.mark.postgres
 class TestPostgresAuditSink(_Events, AuditSinkContract):
     @pytest.fixture(autouse=True)
-    def _postgres(self, postgres_schema: PostgresSchema) -> None:
-        self.schema = postgres_schema
+    def _postgres(self, postgres_pool: Any, postgres_table: str) -> None:
+        self.pool, self.table = postgres_pool, postgres_table
 
     async def make_sink(self) -> Any:
-        return await PostgresAuditSink.from_dsn(
+        return PostgresAuditSink(pool=self.pool, table=self.table)
+
+
+@pytest.mark.postgres
+class TestOwnedPostgresFlagSource(_Flags, FlagSourceContract):
+    """`connect` opens a pool of its own, which `aclose` closes."""
+
+    @pytest.fixture(autouse=True)
+    def _postgres(self, postgres_schema: PostgresSchema, postgres_table: str) -> None:
+        self.schema, self.table = postgres_schema, postgres_table
+
+    async def make_source(self, flags: Sequence[Any]) -> Any:
+        source = await PostgresFlagSource.connect(
             self.schema.dsn,
-            table=f"audit_{uuid.uuid4().hex[:10]}",
+            table=f"{self.table}_{uuid.uuid4().hex[:4]}",
+            min_size=1,
+            max_size=4,
             server_settings=self.schema.server_settings,
         )
+        for flag in flags:
+            await source.put(flag)
+        return source

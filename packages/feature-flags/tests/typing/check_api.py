@@ -5,14 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import assert_type
 
+import asyncpg
+from redis.asyncio import Redis
+
 from buttress.feature_flags import (
     AuditSink,
     ClientStatus,
     Context,
     EvaluationDetails,
+    FeatureFlagsConfigurationError,
+    FeatureFlagsError,
+    FeatureFlagsTypeError,
+    FeatureFlagsUnavailableError,
     FlagAuditEvent,
     FlagClient,
     FlagDefinition,
+    FlagDefinitionError,
+    FlagDocumentError,
     FlagManager,
     FlagProvider,
     FlagSet,
@@ -65,15 +74,45 @@ async def management_types() -> None:
     await manager.create(FlagDefinition("a"))  # type: ignore[call-arg]
 
 
-async def backend_types(url: str, dsn: str) -> None:
-    redis_source: WritableFlagSource = RedisFlagSource.from_url(url)
-    postgres_source: WritableFlagSource = await PostgresFlagSource.from_dsn(dsn)
-    sink: AuditSink = await PostgresAuditSink.from_dsn(dsn)
+async def backend_types(url: str, dsn: str, pool: asyncpg.Pool, client: Redis) -> None:
+    redis_source: WritableFlagSource = RedisFlagSource.from_url(url, prefix="app:")
+    postgres_source: WritableFlagSource = await PostgresFlagSource.connect(
+        dsn, table="flags", min_size=1, max_size=10
+    )
+    sink: AuditSink = await PostgresAuditSink.connect(dsn, table="audit", min_size=1, max_size=4)
+    assert_type(PostgresFlagSource(pool=pool, table="flags"), PostgresFlagSource)
+    assert_type(PostgresAuditSink(pool=pool, table="audit"), PostgresAuditSink)
+    assert_type(RedisFlagSource(client=client, prefix="app:"), RedisFlagSource)
+    async with PostgresFlagSource(pool=pool) as borrowed:
+        assert_type(borrowed, PostgresFlagSource)
+        assert_type(await borrowed.aclose(), None)
+    await PostgresFlagSource.from_dsn(dsn)  # type: ignore[attr-defined]
     assert_type(await redis_source.load(), FlagSet)
     assert_type(await postgres_source.get("a"), FlagDefinition | None)
     assert_type(await sink.history("a", limit=5), Sequence[FlagAuditEvent])
     sticky: StickyAssignmentStore = RedisStickyStore.from_url(url, ttl=3600)
     assert_type(sticky.get("flag", "user"), str | None)
+
+
+async def lifecycle_types(source: FlagSource) -> None:
+    async with FlagClient(source) as client:
+        assert_type(client, FlagClient)
+        assert_type(await client.start(), None)
+    assert_type(client.closed, bool)
+
+
+def error_types() -> None:
+    assert_type(FeatureFlagsTypeError("p", "a str", 1).expected, str)
+    assert_type(FeatureFlagsUnavailableError("redis", "redis://h", "down").address, str)
+    assert_type(FlagDocumentError("file", "flags.json", "not UTF-8").reason, str)
+    assert_type(FlagDefinitionError("f", "name", "bad").field, str)
+    errors: tuple[FeatureFlagsError, ValueError, ConnectionError, TypeError] = (
+        FeatureFlagsConfigurationError("p", 1, "bad"),
+        FlagDocumentError("file", "flags.json", "not JSON"),
+        FeatureFlagsUnavailableError("redis", "redis://h", "down"),
+        FeatureFlagsTypeError("p", "a str", 1),
+    )
+    assert_type(errors[0], FeatureFlagsError)
 
 
 def provider_types(client: FlagClient) -> None:
