@@ -242,7 +242,7 @@ def test_every_public_name_is_driven_or_is_not_callable() -> None:
         "EventStore",
         "ExpectedVersion",
         "NotifyingEventStore",
-        "PostgresProjection",
+        "Projection",
         "SnapshotPolicy",
         "SnapshotStore",
         "SnapshottingEventStore",

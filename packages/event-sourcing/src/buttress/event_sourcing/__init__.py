@@ -73,7 +73,7 @@ from .exceptions import (
 if TYPE_CHECKING:
     from ._crypto import AesGcmCipher
     from ._postgres import PostgresEventStore
-    from ._projections import PostgresProjection, PostgresProjectionRunner
+    from ._projections import PostgresProjectionRunner, Projection
 
 __all__ = [
     "ANY",
@@ -103,8 +103,8 @@ __all__ = [
     "MissingExtraError",
     "NotifyingEventStore",
     "PostgresEventStore",
-    "PostgresProjection",
     "PostgresProjectionRunner",
+    "Projection",
     "RecordedEvent",
     "Repository",
     "Snapshot",
@@ -131,7 +131,7 @@ __getattr__ = lazy_exports(
     {
         "AesGcmCipher": "_crypto",
         "PostgresEventStore": "_postgres",
-        "PostgresProjection": "_projections",
+        "Projection": "_projections",
         "PostgresProjectionRunner": "_projections",
     },
 )

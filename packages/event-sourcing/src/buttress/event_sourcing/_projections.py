@@ -23,13 +23,13 @@ logger = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
 
-__all__ = ["PostgresProjection", "PostgresProjectionRunner"]
+__all__ = ["PostgresProjectionRunner", "Projection"]
 
 _COLUMNS = "event_id, stream_id, version, position, event_type, data, metadata, schema_version, timestamp"
 
 
 @runtime_checkable
-class PostgresProjection(Protocol):
+class Projection(Protocol):
     """**Protocol**: a read model kept in PostgreSQL tables, fed by `PostgresProjectionRunner`.
 
     Every method gets a connection that is inside the runner's transaction: write through it, never
@@ -60,7 +60,7 @@ class PostgresProjection(Protocol):
 
 
 class PostgresProjectionRunner(AsyncResource):
-    """Runs a `PostgresProjection` over a `PostgresEventStore`'s log, exactly once per event.
+    """Runs a `Projection` over a `PostgresEventStore`'s log, exactly once per event.
 
     Each page of events is applied in one transaction that also moves the checkpoint, after locking the
     checkpoint's row (``SELECT ... FOR UPDATE``). A crash, a cancelled task or a lost connection before
@@ -81,16 +81,16 @@ class PostgresProjectionRunner(AsyncResource):
     def __init__(
         self,
         store: PostgresEventStore,
-        projection: PostgresProjection,
+        projection: Projection,
         *,
         batch_size: int = 500,
         poll_interval: float = 1.0,
     ) -> None:
         if not isinstance(store, PostgresEventStore):
             raise EventSourcingTypeError("store", "a PostgresEventStore", store)
-        if not isinstance(projection, PostgresProjection):
+        if not isinstance(projection, Projection):
             raise EventSourcingTypeError(
-                "projection", "a PostgresProjection (name, setup(), apply() and reset())", projection
+                "projection", "a Projection (name, setup(), apply() and reset())", projection
             )
         check_name(projection.name, "projection.name")
         check_position(batch_size, "batch_size", 1)
