@@ -197,7 +197,9 @@ async def test_the_schema_can_be_dropped_and_made_again(postgres_store: Postgres
 
 
 async def test_an_owned_pool_is_closed_once_and_async_with_closes_it(postgres_schema: PostgresSchema) -> None:
-    async with await PostgresStore.connect(postgres_schema.dsn, table="owned") as store:
+    async with await PostgresStore.connect(
+        postgres_schema.dsn, table=f"{postgres_schema.name}.owned"
+    ) as store:
         await store.create_schema()
         pool = store._pool.value
     assert pool.is_closing()
