@@ -11,6 +11,7 @@ from buttress.webhooks import (
     DeliveryWorker,
     Endpoints,
     MemoryEndpointStore,
+    MemoryOutbox,
     MemoryReplayGuard,
     NetworkPolicy,
     PostgresOutbox,
@@ -32,6 +33,7 @@ from ._tour import Tour
 EMBEDDED: tuple[str, ...] = (
     "ASGI endpoint: 204, then 200 to its replay; handled 1",
     "SSRF guard: 169.254.169.254 -> cloud metadata service",
+    "MemoryOutbox: sent, delivered by a DeliveryWorker with status 204",
 )
 REAL: tuple[str, ...] = (
     "RedisReplayGuard: a copy arriving while the first is handled is told to retry",
@@ -63,32 +65,43 @@ async def run(tour: Tour) -> None:
     tour.say(
         f"ASGI endpoint: {first.status_code}, then {again.status_code} to its replay; handled {len(received)}"
     )
+    endpoints = Endpoints(MemoryEndpointStore())
+    await endpoints.create("https://hooks.example.test/billing", secret=secret, event_types=["invoice.paid"])
+    memory = MemoryOutbox(endpoints.store)  # the embedded default: no server needed
+    sent = await memory.send("invoice.paid", {"id": "in_42b"})
+    await deliver(memory, app)
+    (tried,) = await memory.attempts(sent.id)
+    tour.say(f"MemoryOutbox: sent, delivered by a DeliveryWorker with status {tried.status_code}")
     if tour.redis_url is not None:
         await shared_replay_guard(tour, tour.redis_url, verifier, headers, body)
     if tour.postgres_dsn is None:
         tour.say("PostgresOutbox: set BUTTRESS_POSTGRES_DSN to run it")
         return
-    endpoints = Endpoints(MemoryEndpointStore())
-    await endpoints.create("https://hooks.example.test/billing", secret=secret, event_types=["invoice.paid"])
-    prefix = f"tour_{secrets.token_hex(4)}_"
-    async with asyncpg.create_pool(tour.postgres_dsn, min_size=1, max_size=2) as pool:
-        outbox = PostgresOutbox(pool, endpoints.store, table_prefix=prefix)
+    table = f"tour_{secrets.token_hex(4)}"
+    outbox = await PostgresOutbox.connect(tour.postgres_dsn, endpoints.store, table=table, max_size=2)
+    async with outbox:  # closes the pool connect() opened
         await outbox.create_schema()
         try:
-            async with pool.acquire() as connection, connection.transaction():
-                message = await outbox.send("invoice.paid", {"id": "in_43"}, connection=connection)
-            async with (
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as delivery_client,
-                DeliveryWorker(outbox, client=delivery_client) as worker,
-            ):
-                await worker.drain()
+            connection = await asyncpg.connect(tour.postgres_dsn)  # the application's own
+            try:
+                async with connection.transaction():  # the webhook commits with the business write
+                    message = await outbox.send("invoice.paid", {"id": "in_43"}, connection=connection)
+            finally:
+                await connection.close()
+            await deliver(outbox, app)
             (attempt,) = await outbox.attempts(message.id)
             tour.say(f"outbox: sent in the caller's transaction, delivered with status {attempt.status_code}")
         finally:
-            tables = ", ".join(
-                f"{prefix}{name}" for name in ("attempts", "deliveries", "messages", "endpoint_health")
-            )
-            await pool.execute(f"DROP TABLE {tables}")
+            await outbox.drop_schema()
+
+
+async def deliver(outbox: MemoryOutbox | PostgresOutbox, app: WebhookEndpoint) -> None:
+    """Deliver what is due, to ``app`` in this process (an ASGI transport: no network)."""
+    async with (
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client,
+        DeliveryWorker(outbox, client=client) as worker,
+    ):
+        await worker.drain()
 
 
 async def shared_replay_guard(

@@ -7,7 +7,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from buttress.testing import FakeClock, PostgresSchema, free_port
+from buttress.testing import FakeClock, free_port
 from buttress.webhooks import (
     MemoryEndpointStore,
     NetworkPolicy,
@@ -142,27 +142,16 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-async def pool(postgres_schema: PostgresSchema) -> AsyncIterator[asyncpg.Pool[Any]]:
-    """A pool on this module's schema."""
-    created = await asyncpg.create_pool(
-        postgres_schema.dsn, min_size=1, max_size=8, server_settings=postgres_schema.server_settings
-    )
-    try:
-        yield created
-    finally:
-        await created.close()
-
-
-@pytest.fixture
-async def outbox(pool: asyncpg.Pool[Any], fake_clock: FakeClock) -> AsyncIterator[PostgresOutbox]:
-    """An outbox with fresh tables (unique prefix), a memory endpoint store and a jitter-free schedule."""
-    prefix = f"t{uuid.uuid4().hex[:8]}_"
+async def outbox(
+    postgres_pool: asyncpg.Pool[Any], postgres_table: str, fake_clock: FakeClock
+) -> PostgresOutbox:
+    """An outbox with fresh tables (unique names), a memory endpoint store and a jitter-free schedule."""
     box = PostgresOutbox(
-        pool,
+        postgres_pool,
         MemoryEndpointStore(),
         schedule=RetrySchedule((0, 5, 300, 1800), jitter=0),
         clock=fake_clock,
-        table_prefix=prefix,
+        table=postgres_table,
     )
     await box.create_schema()
     return box

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from buttress.testing import EndpointStoreContract, FakeClock, PostgresSchema, PostgresServer
+from buttress.testing import FakeClock, PostgresSchema, PostgresServer
 from buttress.webhooks import (
     Endpoint,
     EndpointConflictError,
@@ -20,40 +19,14 @@ from buttress.webhooks import (
     InvalidSecretError,
     MemoryEndpointStore,
     PostgresEndpointStore,
-    StoreUnavailableError,
-    WebhookConfigurationError,
+    WebhooksConfigurationError,
+    WebhooksTypeError,
+    WebhooksUnavailableError,
     generate_secret,
     generate_signing_keypair,
 )
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 - the spec's published test secret
-
-
-class TestMemoryEndpointStore(EndpointStoreContract):
-    async def make_store(self) -> MemoryEndpointStore:
-        return MemoryEndpointStore()
-
-    def make_endpoint(self, **fields: Any) -> Endpoint:
-        return Endpoint(**fields)
-
-
-@pytest.mark.postgres
-class TestPostgresEndpointStore(EndpointStoreContract):
-    @pytest.fixture(autouse=True)
-    def _schema(self, postgres_schema: PostgresSchema) -> None:
-        self.schema = postgres_schema
-
-    async def make_store(self) -> PostgresEndpointStore:
-        store = await PostgresEndpointStore.connect(
-            self.schema.dsn,
-            table_prefix=f"c{uuid.uuid4().hex[:8]}_",
-            server_settings=self.schema.server_settings,
-        )
-        await store.create_schema()
-        return store
-
-    def make_endpoint(self, **fields: Any) -> Endpoint:
-        return Endpoint(**fields)
 
 
 def test_endpoint_validation() -> None:
@@ -87,7 +60,7 @@ def test_endpoint_validation() -> None:
         {"created_at": datetime(2026, 1, 1)},
     ]
     for fields in bad:
-        with pytest.raises(WebhookConfigurationError):
+        with pytest.raises(WebhooksConfigurationError):
             Endpoint(**{"url": "https://x.example/", "secrets": (SECRET,), **fields})
     for secrets in ((), ("nope!",), (5,), (generate_signing_keypair()[1],)):
         with pytest.raises(InvalidSecretError):
@@ -141,7 +114,7 @@ async def test_management_operations() -> None:
     assert await endpoints.delete(created.id) is True
     with pytest.raises(EndpointNotFoundError):
         await endpoints.disable(created.id)
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         await endpoints.rotate_secret("x", grace=timedelta(seconds=-1))
 
 
@@ -150,9 +123,9 @@ async def test_memory_store_rejects_non_endpoints_and_duplicates() -> None:
     with pytest.raises(EndpointConflictError):
         MemoryEndpointStore([endpoint, endpoint])
     store = MemoryEndpointStore([endpoint])
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksTypeError):
         await store.create("nope")  # type: ignore[arg-type]
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksTypeError):
         await store.update(replace)  # type: ignore[arg-type]
 
 
@@ -163,7 +136,7 @@ async def test_postgres_store_outage_raises_store_unavailable(postgres_server: P
         await store.create_schema()
         await store.create(Endpoint("https://x.example/", (generate_secret(),), id="ep_1"))
         postgres_server.stop()
-        with pytest.raises(StoreUnavailableError) as caught:
+        with pytest.raises(WebhooksUnavailableError) as caught:
             await store.get("ep_1")
         assert isinstance(caught.value, ConnectionError)
         postgres_server.start()
@@ -173,13 +146,13 @@ async def test_postgres_store_outage_raises_store_unavailable(postgres_server: P
 
 
 async def test_bad_postgres_arguments(postgres_schema: PostgresSchema) -> None:
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksTypeError):
         PostgresEndpointStore("not a pool")  # type: ignore[arg-type]
     pool = await asyncpg.create_pool(postgres_schema.dsn, min_size=1, max_size=1)
     try:
-        with pytest.raises(WebhookConfigurationError):
-            PostgresEndpointStore(pool, table_prefix="Robert'); DROP TABLE x;--")
+        with pytest.raises(WebhooksConfigurationError):
+            PostgresEndpointStore(pool, table="Robert'); DROP TABLE x;--")
     finally:
         await pool.close()
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         await PostgresEndpointStore.connect("")

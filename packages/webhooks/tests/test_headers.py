@@ -24,9 +24,9 @@ from buttress.webhooks import (
     TimestampOutsideToleranceError,
     VerifiedWebhook,
     Verifier,
-    WebhookConfigurationError,
     WebhookEndpoint,
     WebhookReceiver,
+    WebhooksConfigurationError,
     WebhookSigner,
     WebhookVerificationError,
     WebhookVerifier,
@@ -112,9 +112,9 @@ def test_the_last_second_of_9999_still_verifies_when_the_tolerance_is_off() -> N
 
 def test_signers_refuse_times_no_verifier_accepts() -> None:
     for bad in (LAST_SECOND + 1, -1, 10**400, datetime(1900, 1, 1, tzinfo=UTC), 1.5, "1"):
-        with pytest.raises(WebhookConfigurationError):
+        with pytest.raises(WebhooksConfigurationError):
             WebhookSigner(SECRET).sign("msg_1", bad, BODY)  # type: ignore[arg-type]
-        with pytest.raises(WebhookConfigurationError):
+        with pytest.raises(WebhooksConfigurationError):
             StripeVerifier(STRIPE_SECRET).sign(BODY, bad)  # type: ignore[arg-type]
     assert WebhookSigner(SECRET).headers(BODY, timestamp=LAST_SECOND)["webhook-timestamp"] == str(LAST_SECOND)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -52,6 +52,7 @@ from buttress.webhooks import (
     InvalidSecretError,
     MalformedHeaderError,
     MemoryEndpointStore,
+    MemoryOutbox,
     MemoryReplayGuard,
     Message,
     MessageNotFoundError,
@@ -69,18 +70,18 @@ from buttress.webhooks import (
     SafeNetworkBackend,
     SafeTransport,
     SignatureMismatchError,
-    StoreUnavailableError,
     StripeVerifier,
     SystemResolver,
     TimestampOutsideToleranceError,
     UnsafeDestinationError,
     VerifiedWebhook,
-    WebhookConfigurationError,
     WebhookEndpoint,
     WebhookInFlightError,
     WebhookReceiver,
+    WebhooksConfigurationError,
     WebhooksError,
     WebhookSigner,
+    WebhooksUnavailableError,
     WebhookVerificationError,
     WebhookVerifier,
     generate_secret,
@@ -301,13 +302,13 @@ TARGETS: list[Target] = [
     (SignatureMismatchError, ("no match",), {}),
     (ReplayedWebhookError, ("msg_1",), {}),
     (WebhookInFlightError, ("msg_1", 30.0), {}),
-    (WebhookConfigurationError, ("timeout", 0, "must be positive"), {"show_value": True}),
+    (WebhooksConfigurationError, ("timeout", 0, "must be positive"), {"show_value": True}),
     (InvalidSecretError, ("secret", "bad"), {}),
     (EndpointNotFoundError, ("ep_1",), {}),
     (MessageNotFoundError, ("msg_1",), {}),
     (EndpointConflictError, ("ep_1",), {}),
     (UnsafeDestinationError, ("hooks.example.com", "10.0.0.1", "private"), {}),
-    (StoreUnavailableError, ("postgresql", "postgresql://u:p@db/x", "refused"), {}),
+    (WebhooksUnavailableError, ("postgresql", "postgresql://u:p@db/x", "refused"), {}),
     (MissingExtraError, ("PostgresOutbox", "postgres"), {}),
 ]
 
@@ -369,37 +370,28 @@ async def test_the_asgi_endpoint_never_answers_5xx(verifier: WebhookVerifier) ->
 
 
 @pytest.fixture
-async def pool(postgres_schema: PostgresSchema) -> AsyncIterator[asyncpg.Pool[Any]]:
-    created = await asyncpg.create_pool(
-        postgres_schema.dsn, min_size=1, max_size=4, server_settings=postgres_schema.server_settings
-    )
-    try:
-        yield created
-    finally:
-        await created.close()
-
-
-@pytest.fixture
-async def outbox(pool: asyncpg.Pool[Any]) -> PostgresOutbox:
+async def outbox(postgres_pool: asyncpg.Pool[Any]) -> PostgresOutbox:
     store = MemoryEndpointStore([Endpoint("http://127.0.0.1:9/", (SECRET,), id="ep_1")])
-    box = PostgresOutbox(pool, store, clock=FakeClock(NOW), table_prefix=f"h{uuid.uuid4().hex[:8]}_")
+    box = PostgresOutbox(postgres_pool, store, clock=FakeClock(NOW), table=f"h{uuid.uuid4().hex[:8]}")
     await box.create_schema()
     return box
 
 
 @pytest.mark.postgres
 async def test_the_postgres_endpoint_store_raises_only_typed_errors(
-    pool: asyncpg.Pool[Any], postgres_schema: PostgresSchema
+    postgres_pool: asyncpg.Pool[Any], postgres_schema: PostgresSchema
 ) -> None:
     """Property: every method of `PostgresEndpointStore` answers hostile arguments with typed errors."""
-    store = PostgresEndpointStore(pool, table_prefix=f"h{uuid.uuid4().hex[:8]}_")
+    store = PostgresEndpointStore(postgres_pool, table=f"h{uuid.uuid4().hex[:8]}")
     await store.create_schema()
     await store.create(ENDPOINT)
-    await acheck_hostile(PostgresEndpointStore, pool, table_prefix="webhook_")
+    await acheck_hostile(PostgresEndpointStore, postgres_pool, table="webhook_")
     await acheck_hostile(
         PostgresEndpointStore.connect,
         postgres_schema.dsn,
-        table_prefix="webhook_",
+        table="webhook",
+        min_size=1,
+        max_size=2,
         server_settings=postgres_schema.server_settings,
         max_examples=25,
     )
@@ -412,17 +404,17 @@ async def test_the_postgres_endpoint_store_raises_only_typed_errors(
 
 @pytest.mark.postgres
 async def test_the_outbox_raises_only_typed_errors(
-    outbox: PostgresOutbox, pool: asyncpg.Pool[Any], postgres_schema: PostgresSchema
+    outbox: PostgresOutbox, postgres_pool: asyncpg.Pool[Any], postgres_schema: PostgresSchema
 ) -> None:
     """Property: every method of `PostgresOutbox` answers hostile arguments with typed errors."""
     message = await outbox.send("e", {"n": 1}, message_id="msg_kept")
     await acheck_hostile(
         PostgresOutbox,
-        pool,
+        postgres_pool,
         outbox.endpoints,
         schedule=RetrySchedule(),
         clock=FakeClock(NOW),
-        table_prefix="webhook_",
+        table="webhook",
     )
     await acheck_hostile(
         PostgresOutbox.connect,
@@ -430,26 +422,44 @@ async def test_the_outbox_raises_only_typed_errors(
         outbox.endpoints,
         schedule=None,
         clock=None,
-        table_prefix="webhook_",
+        table="webhook",
+        min_size=1,
+        max_size=2,
         server_settings=postgres_schema.server_settings,
         max_examples=25,
     )
-    async with pool.acquire() as connection:
+    async with postgres_pool.acquire() as connection:
         await acheck_hostile(outbox.send, "e", {"n": 2}, connection=connection, message_id=None)
     await acheck_hostile(outbox.message, message.id)
     await acheck_hostile(outbox.deliveries, message.id)
     await acheck_hostile(outbox.attempts, message.id)
-    await acheck_hostile(outbox.replay, message.id, endpoint_id="ep_1")
+    await acheck_hostile(outbox.requeue, message.id, endpoint_id="ep_1")
     await acheck_hostile(outbox.recover, NOW, endpoint_id="ep_1")
     await acheck_hostile(outbox.claim, limit=2, lease=30.0, token=TOKEN)
-    await acheck_hostile(outbox.claim_and_reap, limit=2, lease=30.0, token=TOKEN)
-    (claim,) = await outbox.claim(limit=1, lease=30, token=TOKEN) or [CLAIM]
+    claims, _ = await outbox.claim(limit=1, lease=30, token=TOKEN)
+    claim = claims[0] if claims else CLAIM
     outcome = Outcome(claim, DeliveryStatus.PENDING, NOW, ATTEMPT)
-    await acheck_hostile(
-        outbox.complete, claim, status=DeliveryStatus.PENDING, next_attempt_at=NOW, attempt=None
-    )
-    await acheck_hostile(outbox.complete_many, [outcome])
-    await acheck_hostile(outbox.postpone, claim, NOW)
+    await acheck_hostile(outbox.settle, [outcome])
+    await acheck_hostile(outbox.release, [claim], until=NOW)
+    await acheck_hostile(outbox.cancel_endpoint, "ep_nobody")
+
+
+async def test_the_memory_outbox_raises_only_typed_errors() -> None:
+    """Property: every method of `MemoryOutbox` answers hostile arguments with typed errors."""
+    store = MemoryEndpointStore([Endpoint("http://127.0.0.1:9/", (SECRET,), id="ep_1")])
+    await acheck_hostile(MemoryOutbox, store, schedule=RetrySchedule(), clock=FakeClock(NOW))
+    outbox = MemoryOutbox(store, clock=FakeClock(NOW))
+    message = await outbox.send("e", {"n": 1}, message_id="msg_kept")
+    await acheck_hostile(outbox.send, "e", {"n": 2}, message_id=None)
+    await acheck_hostile(outbox.message, message.id)
+    await acheck_hostile(outbox.deliveries, message.id)
+    await acheck_hostile(outbox.attempts, message.id)
+    await acheck_hostile(outbox.requeue, message.id, endpoint_id="ep_1")
+    await acheck_hostile(outbox.recover, NOW, endpoint_id="ep_1")
+    await acheck_hostile(outbox.claim, limit=2, lease=30.0, token=TOKEN)
+    claims, _ = await outbox.claim(limit=1, lease=30, token=TOKEN)
+    claim = claims[0] if claims else CLAIM
+    await acheck_hostile(outbox.settle, [Outcome(claim, DeliveryStatus.PENDING, NOW, ATTEMPT)])
     await acheck_hostile(outbox.release, [claim], until=NOW)
     await acheck_hostile(outbox.cancel_endpoint, "ep_nobody")
 
@@ -595,12 +605,12 @@ def test_what_the_helper_found_that_is_not_an_error() -> None:
     assert "outside the tolerance" in str(TimestampOutsideToleranceError(0, Decimal("NaN"), Decimal("sNaN")))  # type: ignore[arg-type]
     with pytest.raises(OSError, match="not a valid host name"):
         _run(SystemResolver().resolve("a" * 64 + ".example", 443))  # a DNS label is at most 63
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         _run(SystemResolver().resolve("\ud800", 443))
     assert RetrySchedule.exponential(factor=1e6, attempts=200, cap=36000).delays[-1] == 36000
     # bool(NotImplemented) is a DeprecationWarning (an error here): the value is simply not shown.
-    assert str(WebhookConfigurationError("a", 1, "r", show_value=NotImplemented)) == "invalid a: r"  # type: ignore[arg-type]
+    assert str(WebhooksConfigurationError("a", 1, "r", show_value=NotImplemented)) == "invalid a: r"  # type: ignore[arg-type]
     assert parse_retry_after(NotImplemented, NOW) is None  # type: ignore[arg-type]
     assert "refusing to connect to 0" in str(UnsafeDestinationError(0, Decimal("sNaN"), "x"))  # type: ignore[arg-type]
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         SafeTransport(retries=9)  # httpcore would pause 64 s before the 9th

@@ -17,10 +17,12 @@ from buttress.webhooks import (
     Endpoint,
     MemoryEndpointStore,
     MessageNotFoundError,
+    Outcome,
     PostgresOutbox,
     RetrySchedule,
-    StoreUnavailableError,
-    WebhookConfigurationError,
+    WebhooksConfigurationError,
+    WebhooksTypeError,
+    WebhooksUnavailableError,
     generate_secret,
 )
 
@@ -200,7 +202,9 @@ async def test_a_success_resets_the_failure_period(
     assert (await outbox.endpoints.get(ep.id)).enabled
 
 
-async def test_send_joins_the_callers_transaction(outbox: PostgresOutbox, pool: asyncpg.Pool[Any]) -> None:
+async def test_send_joins_the_callers_transaction(
+    outbox: PostgresOutbox, postgres_pool: asyncpg.Pool[Any]
+) -> None:
     await endpoint(outbox, "http://127.0.0.1:9/")
     sent: list[str] = []
 
@@ -209,7 +213,7 @@ async def test_send_joins_the_callers_transaction(outbox: PostgresOutbox, pool: 
             sent.append((await outbox.send("e", {"n": 1}, connection=connection)).id)
             raise RuntimeError("the business write failed")
 
-    async with pool.acquire() as connection:
+    async with postgres_pool.acquire() as connection:
         with pytest.raises(RuntimeError):
             await failing_business_write(connection)
         (rolled_back,) = sent
@@ -232,21 +236,21 @@ async def test_send_with_a_message_id_is_idempotent(outbox: PostgresOutbox) -> N
 
 async def test_bad_send_arguments(outbox: PostgresOutbox) -> None:
     for event_type in ("", 5, "x" * 300):
-        with pytest.raises(WebhookConfigurationError):
+        with pytest.raises(WebhooksConfigurationError):
             await outbox.send(event_type, {})  # type: ignore[arg-type]
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         await outbox.send("e", {"x": object()})
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         await outbox.send("e", {"x": float("nan")})
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         await outbox.send("e", {}, message_id="bad id\n")
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         await outbox.recover(datetime_naive())
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         DeliveryWorker(outbox, timeout=10, lease=10)
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         DeliveryWorker(outbox, timeout=10, lease=30, batch_size=100, concurrency=10)
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksTypeError):
         DeliveryWorker("outbox")  # type: ignore[arg-type]
 
 
@@ -288,12 +292,12 @@ async def test_a_late_result_from_an_expired_lease_is_not_applied(
 ) -> None:
     await endpoint(outbox, "http://127.0.0.1:9/")
     message = await outbox.send("e", {})
-    (old,) = await outbox.claim(limit=10, lease=30, token="old")  # noqa: S106 - a lease token
+    (old,), _ = await outbox.claim(limit=10, lease=30, token="old")  # noqa: S106 - a lease token
     fake_clock.advance(31)
-    (new,) = await outbox.claim(limit=10, lease=30, token="new")  # noqa: S106 - a lease token
+    (new,), _ = await outbox.claim(limit=10, lease=30, token="new")  # noqa: S106 - a lease token
     assert new.delivery_id == old.delivery_id
     assert new.attempt == 2
-    held, _ = await outbox.complete(old, status=DeliveryStatus.DELIVERED, next_attempt_at=None, attempt=None)
+    held, _ = await outbox.settle([Outcome(old, DeliveryStatus.DELIVERED, None, None)])
     assert not held
     (delivery,) = await outbox.deliveries(message.id)
     assert delivery.status is DeliveryStatus.PENDING
@@ -317,15 +321,15 @@ async def test_four_workers_never_deliver_a_message_twice(outbox: PostgresOutbox
 
 
 async def test_replay_and_recover(
-    outbox: PostgresOutbox, pool: asyncpg.Pool[Any], receiver: Receiver, fake_clock: FakeClock
+    outbox: PostgresOutbox, postgres_pool: asyncpg.Pool[Any], receiver: Receiver, fake_clock: FakeClock
 ) -> None:
     token = receiver.token()
     short = PostgresOutbox(
-        pool,
+        postgres_pool,
         outbox.endpoints,
         schedule=RetrySchedule((0,)),
         clock=fake_clock,
-        table_prefix=outbox.table_prefix,
+        table=outbox.table,
     )
     ep = await endpoint(short, receiver.url(token, "fail"))
     before = fake_clock.now()
@@ -335,8 +339,8 @@ async def test_replay_and_recover(
         await w.drain()
         assert (await short.counts())[DeliveryStatus.DEAD] == 2
         await short.endpoints.update(Endpoint(receiver.url(token), (SECRET,), id=ep.id))
-        assert await short.replay(one.id) == 1
-        assert await short.replay(one.id) == 0  # already pending
+        assert await short.requeue(one.id) == 1
+        assert await short.requeue(one.id) == 0  # already pending
         await w.drain()
         assert (await short.deliveries(one.id))[0].status is DeliveryStatus.DELIVERED
         assert await short.recover(fake_clock.now() + timedelta(seconds=1)) == 0
@@ -347,7 +351,7 @@ async def test_replay_and_recover(
     assert receiver.ids(token).count(one.id) == 2
     assert receiver.ids(token).count(two.id) == 2
     with pytest.raises(MessageNotFoundError):
-        await short.replay("msg_unknown")
+        await short.requeue("msg_unknown")
 
 
 async def test_replay_to_an_endpoint_created_after_the_message(
@@ -357,7 +361,7 @@ async def test_replay_to_an_endpoint_created_after_the_message(
     message = await outbox.send("e", {"late": True})
     assert await outbox.deliveries(message.id) == []
     ep = await endpoint(outbox, receiver.url(token))
-    assert await outbox.replay(message.id, endpoint_id=ep.id) == 1
+    assert await outbox.requeue(message.id, endpoint_id=ep.id) == 1
     async with worker(outbox) as w:
         await w.drain()
     assert receiver.ids(token) == [message.id]
@@ -438,10 +442,10 @@ async def test_a_database_outage_raises_store_unavailable(
         await box.endpoints.create(Endpoint("http://127.0.0.1:9/", (SECRET,)))
         kept = await box.send("e", {"before": True})
         postgres_server.stop()
-        with pytest.raises(StoreUnavailableError):
+        with pytest.raises(WebhooksUnavailableError):
             await box.send("e", {})
         async with worker(box, poll_interval=0.05) as w:
-            with pytest.raises(StoreUnavailableError):
+            with pytest.raises(WebhooksUnavailableError):
                 await w.run_once()
             stop = asyncio.Event()
             runner = asyncio.create_task(w.run(stop=stop))
@@ -455,33 +459,33 @@ async def test_a_database_outage_raises_store_unavailable(
         await box.aclose()
 
 
-def three_attempts(outbox: PostgresOutbox, pool: asyncpg.Pool[Any]) -> PostgresOutbox:
+def three_attempts(outbox: PostgresOutbox, postgres_pool: asyncpg.Pool[Any]) -> PostgresOutbox:
     """The same tables under the three-attempt schedule of the outbox state machine."""
     return PostgresOutbox(
-        pool,
+        postgres_pool,
         outbox.endpoints,
         schedule=RetrySchedule((0, 10, 20), jitter=0),
         clock=outbox.clock,
-        table_prefix=outbox.table_prefix,
+        table=outbox.table,
     )
 
 
 async def test_issue_28_a_last_attempt_whose_lease_ran_out_is_dead_not_claimed_again(
-    outbox: PostgresOutbox, pool: asyncpg.Pool[Any], fake_clock: FakeClock
+    outbox: PostgresOutbox, postgres_pool: asyncpg.Pool[Any], fake_clock: FakeClock
 ) -> None:
     """Regression (issue 28): three claims whose leases all expire unanswered, then a fourth claim.
 
     Attempts count when claimed, so the third expired lease used the last attempt: the next claim
     finds the delivery dead (with the reason), never hands out attempt 4.
     """
-    box = three_attempts(outbox, pool)
+    box = three_attempts(outbox, postgres_pool)
     await endpoint(box, "http://127.0.0.1:9/")
     message = await box.send("e", {})
     for number in (1, 2, 3):
-        (claim,) = await box.claim(limit=1, lease=30, token=f"w{number}")
+        (claim,), _ = await box.claim(limit=1, lease=30, token=f"w{number}")
         assert claim.attempt == number
         fake_clock.advance(31)  # the lease runs out: the worker died
-    assert await box.claim(limit=1, lease=30, token="w4") == []  # noqa: S106 - a lease token
+    assert (await box.claim(limit=1, lease=30, token="w4"))[0] == []  # noqa: S106 - a lease token
     (delivery,) = await box.deliveries(message.id)
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.DEAD, 3)
     assert delivery.last_error is not None
@@ -489,19 +493,19 @@ async def test_issue_28_a_last_attempt_whose_lease_ran_out_is_dead_not_claimed_a
     assert delivery.finished_at == fake_clock.now()
     assert delivery.next_attempt_at is None
     fake_clock.advance(3600)
-    assert await box.claim(limit=10, lease=30, token="w5") == []  # noqa: S106 - a lease token
+    assert (await box.claim(limit=10, lease=30, token="w5"))[0] == []  # noqa: S106 - a lease token
 
 
 async def test_a_worker_finding_a_dead_last_lease_calls_on_dead_and_keeps_going(
-    outbox: PostgresOutbox, pool: asyncpg.Pool[Any], receiver: Receiver, fake_clock: FakeClock
+    outbox: PostgresOutbox, postgres_pool: asyncpg.Pool[Any], receiver: Receiver, fake_clock: FakeClock
 ) -> None:
     """Issue 28 through the worker: the buried delivery reaches ``on_dead``; the round still counts it."""
-    box = three_attempts(outbox, pool)
+    box = three_attempts(outbox, postgres_pool)
     token = receiver.token()
     ep = await endpoint(box, receiver.url(token))
     lost = await box.send("e", {"lost": True})
     for number in (1, 2, 3):
-        assert len(await box.claim(limit=1, lease=30, token=f"dead-worker-{number}")) == 1
+        assert len((await box.claim(limit=1, lease=30, token=f"dead-worker-{number}"))[0]) == 1
         fake_clock.advance(31)
     fresh = await box.send("e", {"fresh": True})
     dead: list[DeadDelivery] = []
@@ -526,33 +530,31 @@ async def test_a_worker_finding_a_dead_last_lease_calls_on_dead_and_keeps_going(
 
 
 async def test_a_retry_asked_for_after_the_last_attempt_is_dead(
-    outbox: PostgresOutbox, pool: asyncpg.Pool[Any], fake_clock: FakeClock
+    outbox: PostgresOutbox, postgres_pool: asyncpg.Pool[Any], fake_clock: FakeClock
 ) -> None:
     """A caller recording PENDING on the last attempt cannot queue a fourth one: it is dead."""
-    box = three_attempts(outbox, pool)
+    box = three_attempts(outbox, postgres_pool)
     await endpoint(box, "http://127.0.0.1:9/")
     message = await box.send("e", {})
     for number in (1, 2, 3):
-        (claim,) = await box.claim(limit=1, lease=30, token=f"w{number}")
-        held, _ = await box.complete(
-            claim, status=DeliveryStatus.PENDING, next_attempt_at=fake_clock.now(), attempt=None
-        )
+        (claim,), _ = await box.claim(limit=1, lease=30, token=f"w{number}")
+        held, _ = await box.settle([Outcome(claim, DeliveryStatus.PENDING, fake_clock.now(), None)])
         assert held
     (delivery,) = await box.deliveries(message.id)
     assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == (DeliveryStatus.DEAD, 3, None)
     assert delivery.finished_at == fake_clock.now()
-    assert await box.claim(limit=1, lease=30, token="w4") == []  # noqa: S106 - a lease token
-    with pytest.raises(WebhookConfigurationError):
-        await box.complete(claim, status=DeliveryStatus.PENDING, next_attempt_at=None, attempt=None)
+    assert (await box.claim(limit=1, lease=30, token="w4"))[0] == []  # noqa: S106 - a lease token
+    with pytest.raises(WebhooksConfigurationError):
+        await box.settle([Outcome(claim, DeliveryStatus.PENDING, None, None)])
 
 
 async def test_a_released_claim_gives_its_attempt_back_once(
-    outbox: PostgresOutbox, pool: asyncpg.Pool[Any], fake_clock: FakeClock
+    outbox: PostgresOutbox, postgres_pool: asyncpg.Pool[Any], fake_clock: FakeClock
 ) -> None:
-    box = three_attempts(outbox, pool)
+    box = three_attempts(outbox, postgres_pool)
     await endpoint(box, "http://127.0.0.1:9/")
     message = await box.send("e", {})
-    (claim,) = await box.claim(limit=1, lease=30, token="w1")  # noqa: S106 - a lease token
+    (claim,), _ = await box.claim(limit=1, lease=30, token="w1")  # noqa: S106 - a lease token
     assert await box.release([claim]) == 1
     assert await box.release([claim]) == 0  # the lease is no longer held
     (delivery,) = await box.deliveries(message.id)
@@ -562,7 +564,7 @@ async def test_a_released_claim_gives_its_attempt_back_once(
         fake_clock.now(),
     )
     assert await box.release([]) == 0
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         await box.release(["not a claim"])  # type: ignore[list-item]
 
 
@@ -602,24 +604,22 @@ async def test_cancelling_a_worker_gives_back_the_claims_it_never_sent(
 
 
 async def test_a_delivery_past_a_shortened_schedule_is_dead_with_that_reason(
-    outbox: PostgresOutbox, pool: asyncpg.Pool[Any], fake_clock: FakeClock
+    outbox: PostgresOutbox, postgres_pool: asyncpg.Pool[Any], fake_clock: FakeClock
 ) -> None:
     """A deploy with a shorter schedule buries the deliveries that already used it up."""
     await endpoint(outbox, "http://127.0.0.1:9/")
     message = await outbox.send("e", {})
     for number in (1, 2):
-        (claim,) = await outbox.claim(limit=1, lease=30, token=f"w{number}")
-        await outbox.complete(
-            claim, status=DeliveryStatus.PENDING, next_attempt_at=fake_clock.now(), attempt=None
-        )
+        (claim,), _ = await outbox.claim(limit=1, lease=30, token=f"w{number}")
+        await outbox.settle([Outcome(claim, DeliveryStatus.PENDING, fake_clock.now(), None)])
     shorter = PostgresOutbox(
-        pool,
+        postgres_pool,
         outbox.endpoints,
         schedule=RetrySchedule((0, 5), jitter=0),
         clock=fake_clock,
-        table_prefix=outbox.table_prefix,
+        table=outbox.table,
     )
-    claims, dead = await shorter.claim_and_reap(limit=5, lease=30, token="w3")  # noqa: S106 - a lease token
+    claims, dead = await shorter.claim(limit=5, lease=30, token="w3")  # noqa: S106 - a lease token
     assert claims == []
     assert [(d.message_id, d.attempts) for d in dead] == [(message.id, 2)]
     assert dead[0].last_error == "no attempt left under the retry schedule (2 attempts)"

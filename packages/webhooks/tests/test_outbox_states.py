@@ -30,6 +30,7 @@ from buttress.webhooks import (
     DeliveryWorker,
     Endpoint,
     MemoryEndpointStore,
+    MemoryOutbox,
     Outcome,
     PostgresOutbox,
     RetrySchedule,
@@ -37,8 +38,6 @@ from buttress.webhooks import (
 from buttress.webhooks._delivery import decide
 
 from .conftest import LOOPBACK, SECRET, Receiver
-
-pytestmark = pytest.mark.postgres
 
 SCHEDULE = RetrySchedule((0, 10, 20), jitter=0)
 STATUSES = st.sampled_from([200, 204, 302, 404, 410, 429, 500, 503, None])
@@ -57,55 +56,45 @@ class OutboxMachine(RuleBasedStateMachine):
     is pending, delivered, dead or cancelled.
     """
 
-    schema: ClassVar[PostgresSchema]
-
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.new_event_loop()
         self.clock = FakeClock()
-        self.pool: Any = self.run(self._pool())
-        self.outbox = PostgresOutbox(
-            self.pool,
-            MemoryEndpointStore([Endpoint("http://127.0.0.1:9/", (SECRET,), id="ep")]),
-            schedule=SCHEDULE,
-            clock=self.clock,
-            table_prefix=f"m{uuid.uuid4().hex[:8]}_",
+        self.outbox: MemoryOutbox | PostgresOutbox = self.make_outbox(
+            MemoryEndpointStore([Endpoint("http://127.0.0.1:9/", (SECRET,), id="ep")])
         )
-        self.run(self.outbox.create_schema())
         self.held: dict[int, tuple[Claim, datetime]] = {}  # delivery id -> live claim and its lease end
         self.finished: set[int] = set()
         self.messages: dict[int, str] = {}  # delivery id -> message id, learned from claims
         self.sent = 0
+        self.sent_ids: list[str] = []
         self.tokens = 0
 
-    async def _pool(self) -> Any:
-        return await asyncpg.create_pool(
-            self.schema.dsn, min_size=1, max_size=2, server_settings=self.schema.server_settings
-        )
+    def make_outbox(self, endpoints: MemoryEndpointStore) -> MemoryOutbox | PostgresOutbox:
+        """The outbox under test (the embedded default here; PostgreSQL in the subclass)."""
+        return MemoryOutbox(endpoints, schedule=SCHEDULE, clock=self.clock)
+
+    def most_attempts_used(self) -> int:
+        """The most attempts any stored delivery has used."""
+        deliveries = [d for m in self.sent_ids for d in self.run(self.outbox.deliveries(m))]
+        return max((d.attempts for d in deliveries), default=0)
 
     def run(self, coroutine: Any) -> Any:
         return self.loop.run_until_complete(coroutine)
 
     def teardown(self) -> None:
-        prefix = self.outbox.table_prefix
-        self.run(
-            self.pool.execute(
-                f"DROP TABLE IF EXISTS {prefix}attempts, {prefix}deliveries, {prefix}messages, "
-                f"{prefix}endpoint_health CASCADE"
-            )
-        )
-        self.run(self.pool.close())
         self.loop.close()
 
     @rule()
     def send(self) -> None:
-        self.run(self.outbox.send("e", {"n": self.sent}))
+        message = self.run(self.outbox.send("e", {"n": self.sent}))
+        self.sent_ids.append(message.id)
         self.sent += 1
 
     @rule(limit=st.integers(1, 3))
     def claim(self, limit: int) -> None:
         self.tokens += 1
-        claims, dead = self.run(self.outbox.claim_and_reap(limit=limit, lease=LEASE, token=f"w{self.tokens}"))
+        claims, dead = self.run(self.outbox.claim(limit=limit, lease=LEASE, token=f"w{self.tokens}"))
         now = self.clock.now()
         assert len(claims) + len(dead) <= limit
         for claim in claims:
@@ -151,7 +140,7 @@ class OutboxMachine(RuleBasedStateMachine):
             decision.outcome,
         )
         held, _ = self.run(
-            self.outbox.complete_many([Outcome(claim, decision.status, decision.next_attempt_at, attempt)])
+            self.outbox.settle([Outcome(claim, decision.status, decision.next_attempt_at, attempt)])
         )
         if now < lease_end:
             assert delivery_id in held
@@ -166,7 +155,7 @@ class OutboxMachine(RuleBasedStateMachine):
         claim, lease_end = self.held.pop(delivery_id)
         now = self.clock.now()
         outcome = Outcome(claim, DeliveryStatus.PENDING, now, None)
-        held, _ = self.run(self.outbox.complete_many([outcome]))
+        held, _ = self.run(self.outbox.settle([outcome]))
         if now < lease_end:
             assert delivery_id in held
         if delivery_id in held and claim.attempt >= SCHEDULE.attempts:
@@ -205,7 +194,7 @@ class OutboxMachine(RuleBasedStateMachine):
     def an_operator_replays(self, data: st.DataObject) -> None:
         """Replay restarts a finished delivery's count on purpose: a new schedule, from attempt one."""
         delivery_id = data.draw(st.sampled_from(sorted(self.finished & self.messages.keys())))
-        assert self.run(self.outbox.replay(self.messages[delivery_id])) == 1
+        assert self.run(self.outbox.requeue(self.messages[delivery_id])) == 1
         self.finished.discard(delivery_id)
         (delivery,) = self.run(self.outbox.deliveries(self.messages[delivery_id]))
         assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 0)
@@ -220,34 +209,72 @@ class OutboxMachine(RuleBasedStateMachine):
 
     @invariant()
     def no_delivery_has_used_more_attempts_than_the_schedule_allows(self) -> None:
-        used = self.run(
-            self.pool.fetchval(
-                f"SELECT coalesce(max(attempts), 0) FROM {self.outbox.table_prefix}deliveries"  # noqa: S608
-            )
+        assert self.most_attempts_used() <= SCHEDULE.attempts
+
+
+class PostgresOutboxMachine(OutboxMachine):
+    """The same machine on `PostgresOutbox`, in this module's schema."""
+
+    schema: ClassVar[PostgresSchema]
+
+    def make_outbox(self, endpoints: MemoryEndpointStore) -> PostgresOutbox:
+        self.pool: Any = self.run(self._pool())
+        outbox = PostgresOutbox(
+            self.pool, endpoints, schedule=SCHEDULE, clock=self.clock, table=f"m{uuid.uuid4().hex[:8]}"
         )
-        assert used <= SCHEDULE.attempts
+        self.run(outbox.create_schema())
+        return outbox
+
+    async def _pool(self) -> Any:
+        # Made inside the loop: asyncpg's pool binds to the running loop.
+        return await asyncpg.create_pool(
+            self.schema.dsn, min_size=1, max_size=2, server_settings=self.schema.server_settings
+        )
+
+    def most_attempts_used(self) -> int:
+        # One query, not one per message: the machine checks this after every step.
+        assert isinstance(self.outbox, PostgresOutbox)
+        table = f"{self.outbox.table}_deliveries"
+        return int(self.run(self.pool.fetchval(f"SELECT coalesce(max(attempts), 0) FROM {table}")))  # noqa: S608
+
+    def teardown(self) -> None:
+        assert isinstance(self.outbox, PostgresOutbox)
+        self.run(self.outbox.drop_schema())
+        self.run(self.pool.close())
+        super().teardown()
 
 
-@pytest.fixture(autouse=True, scope="module")
+@pytest.fixture(scope="module")
 def _machine_schema(postgres_schema: PostgresSchema) -> None:
-    OutboxMachine.schema = postgres_schema
+    PostgresOutboxMachine.schema = postgres_schema
 
 
-# A TestCase, not run_state_machine_as_test inside a function: hypothesis drives it visibly, so the
-# randomized pass (`nox -s explore`, `pytest --explore`) runs it with new seeds on every CI run.
-TestOutboxMachine = OutboxMachine.TestCase
+# TestCases, not run_state_machine_as_test inside a function: hypothesis drives them visibly, so the
+# randomized pass (`nox -s explore`, `pytest --explore`) runs them with new seeds on every CI run.
+TestMemoryOutboxMachine = OutboxMachine.TestCase
+TestMemoryOutboxMachine.settings = settings(max_examples=50, stateful_step_count=25, deadline=None)
+TestOutboxMachine = pytest.mark.usefixtures("_machine_schema")(
+    pytest.mark.postgres(PostgresOutboxMachine.TestCase)
+)
 TestOutboxMachine.settings = settings(max_examples=50, stateful_step_count=25, deadline=None)
 
 
-def test_issue_28_the_shrunk_sequence_in_the_state_machine(postgres_schema: PostgresSchema) -> None:
+@pytest.mark.parametrize("backend", ["memory", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_issue_28_the_shrunk_sequence_in_the_state_machine(
+    request: pytest.FixtureRequest, backend: str
+) -> None:
     """Regression (issue 28), as the state machine found it: send; three times claim(limit=1) and let
     31 s pass (each lease runs out unanswered); a worker dies; claim again. That claim handed out
     ``Claim(attempt=4)`` under a three-attempt schedule; now it buries the delivery instead."""
 
-    class Machine(OutboxMachine):
-        schema = postgres_schema
+    if backend == "postgres":
 
-    machine = Machine()
+        class Machine(PostgresOutboxMachine):
+            schema = request.getfixturevalue("postgres_schema")
+
+        machine: OutboxMachine = Machine()
+    else:
+        machine = OutboxMachine()
     try:
         machine.send()
         for _ in range(3):
@@ -270,10 +297,10 @@ WORKER_SCRIPT = textwrap.dedent(
     from buttress.webhooks import DeliveryWorker, Endpoint, MemoryEndpointStore, NetworkPolicy, PostgresOutbox
 
     async def main():
-        dsn, schema, prefix, url, secret = sys.argv[1:6]
+        dsn, schema, table, url, secret = sys.argv[1:6]
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2, server_settings={"search_path": schema})
         store = MemoryEndpointStore([Endpoint(url, (secret,), id="ep_killed")])
-        outbox = PostgresOutbox(pool, store, table_prefix=prefix)
+        outbox = PostgresOutbox(pool, store, table=table)
         worker = DeliveryWorker(outbox, policy=NetworkPolicy(allow=["127.0.0.0/8"]), timeout=5, lease=30)
         print("claiming", flush=True)
         await worker.run_once()
@@ -283,6 +310,7 @@ WORKER_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.postgres
 async def test_a_worker_process_killed_mid_delivery_loses_nothing(
     outbox: PostgresOutbox, receiver: Receiver, postgres_schema: PostgresSchema, fake_clock: FakeClock
 ) -> None:
@@ -292,14 +320,14 @@ async def test_a_worker_process_killed_mid_delivery_loses_nothing(
     message = await outbox.send("e", {"kill": "me"})
     receiver.hang_seen.clear()
     receiver.release.clear()
-    prefix = outbox.table_prefix
+    table = outbox.table
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
         WORKER_SCRIPT,
         postgres_schema.dsn,
         postgres_schema.name,
-        prefix,
+        table,
         url,
         SECRET,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},

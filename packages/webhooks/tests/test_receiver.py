@@ -21,13 +21,14 @@ from buttress.webhooks import (
     ReplayedWebhookError,
     ReplayGuard,
     ReplayStatus,
-    StoreUnavailableError,
     VerifiedWebhook,
-    WebhookConfigurationError,
     WebhookEndpoint,
     WebhookInFlightError,
     WebhookReceiver,
+    WebhooksConfigurationError,
     WebhookSigner,
+    WebhooksTypeError,
+    WebhooksUnavailableError,
     WebhookVerifier,
     generate_secret,
 )
@@ -82,9 +83,9 @@ async def test_without_a_guard_replays_pass_and_ttl_defaults_follow_the_verifier
     await receiver.receive(headers, BODY)
     assert receiver.verify(headers, BODY).id == headers["webhook-id"]
     WebhookReceiver(GitHubVerifier("s"), replay_guard=MemoryReplayGuard())  # no window: 7 days
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         WebhookReceiver(WebhookVerifier(SECRET), replay_ttl=0)
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         WebhookReceiver(object())  # type: ignore[arg-type]
 
 
@@ -108,11 +109,11 @@ async def test_memory_guard_leases_expire_done_marks_last_and_memory_is_bounded(
     for key in "bcde":
         assert (await guard.claim(key, 100)).status is ReplayStatus.CLAIMED
     assert len(guard) == 3
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         await guard.claim("", 1)
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         await guard.claim("x", -1)
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         MemoryReplayGuard(max_entries=0)
 
 
@@ -238,7 +239,7 @@ async def test_redis_guard_down_raises_store_unavailable_and_endpoint_answers_50
         assert (await guard.claim("x", 10)).status is ReplayStatus.CLAIMED
         redis_server.stop()
         for call in (guard.claim("y", 10), guard.complete("x", 10), guard.release("x", "t")):
-            with pytest.raises(StoreUnavailableError) as caught:
+            with pytest.raises(WebhooksUnavailableError) as caught:
                 await call
             assert isinstance(caught.value, ConnectionError)
         app = WebhookEndpoint(_record([]), WebhookReceiver(WebhookVerifier(SECRET), replay_guard=guard))
@@ -300,9 +301,9 @@ async def test_a_failing_handler_answers_500_and_the_retry_is_accepted() -> None
 async def test_body_limit_and_bad_arguments() -> None:
     app = WebhookEndpoint(_record([]), WebhookVerifier(SECRET), max_body_size=10)
     assert (await _post(app, WebhookSigner(SECRET).headers(BODY), BODY)).status_code == 413
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         WebhookEndpoint(_record([]), WebhookVerifier(SECRET), max_body_size=0)
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksTypeError):
         WebhookEndpoint("nope", WebhookVerifier(SECRET))  # type: ignore[arg-type]
 
 

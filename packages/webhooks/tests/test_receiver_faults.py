@@ -5,7 +5,7 @@ handler succeeded for its id, so an honest sender's retries end in a handled web
 a duplicate run happens only when a handler succeeded but its done mark could not be written, when
 a handler runs past its lease, or when the guard loses its data.
 
-Each scenario runs on the memory guard (an outage is a wrapper that raises `StoreUnavailableError`
+Each scenario runs on the memory guard (an outage is a wrapper that raises `WebhooksUnavailableError`
 in front of it; time is a `FakeClock`) and on a private Redis (``redis_server``) that is stopped,
 killed and restarted for real. The private server saves its data on shutdown (``CONFIG SET save``),
 as a production Redis does, so a stop keeps the guard's leases and done marks; a kill loses them.
@@ -32,11 +32,11 @@ from buttress.webhooks import (
     MemoryReplayGuard,
     RedisReplayGuard,
     ReplayClaim,
-    StoreUnavailableError,
     VerifiedWebhook,
     WebhookEndpoint,
     WebhookReceiver,
     WebhookSigner,
+    WebhooksUnavailableError,
     WebhookVerifier,
     generate_secret,
 )
@@ -50,7 +50,7 @@ Handler = Callable[[VerifiedWebhook], Awaitable[object]]
 class Outage:
     """A `ReplayGuard` in front of a real `MemoryReplayGuard` that the test can take down.
 
-    ``down``: every call raises `StoreUnavailableError` before reaching the guard. ``reply_lost``:
+    ``down``: every call raises `WebhooksUnavailableError` before reaching the guard. ``reply_lost``:
     every call reaches the guard and then raises, as when Redis applied a command and the connection
     died before its reply.
     """
@@ -60,7 +60,7 @@ class Outage:
         self.mode = "up"
 
     def _fail(self) -> None:
-        raise StoreUnavailableError("memory", "memory://outage", "taken down by the test")
+        raise WebhooksUnavailableError("memory", "memory://outage", "taken down by the test")
 
     async def _call[T](self, call: Coroutine[object, object, T]) -> T:
         if self.mode == "down":
@@ -416,7 +416,7 @@ async def test_the_documented_framework_view_gives_the_endpoints_answers() -> No
         except WebhookInFlightError as exc:
             wait = str(max(1, math.ceil(exc.retry_after)))  # the lease left
             return Response(status_code=503, headers={"retry-after": wait})
-        except StoreUnavailableError:
+        except WebhooksUnavailableError:
             return Response(status_code=503, headers={"retry-after": "5"})
         except WebhookVerificationError:
             return Response(status_code=401)
@@ -572,7 +572,7 @@ async def test_error_replies_of_the_guards_redis_are_a_503(redis_server: RedisSe
         headers = WebhookSigner(SECRET).headers(BODY)
         response = await _post(app, headers)
         assert (response.status_code, response.headers["retry-after"]) == (503, "5")
-        with pytest.raises(StoreUnavailableError, match="OutOfMemory"):
+        with pytest.raises(WebhooksUnavailableError, match="OutOfMemory"):
             await guard.claim("x", 10)
         await admin.config_set("maxmemory", "0")
         assert (await _post(app, headers)).status_code == 204

@@ -13,7 +13,7 @@ from buttress.webhooks import (
     DEFAULT_DELAYS,
     DeliveryStatus,
     RetrySchedule,
-    WebhookConfigurationError,
+    WebhooksConfigurationError,
     parse_retry_after,
 )
 from buttress.webhooks._delivery import RETRY_AFTER_STATUSES, decide
@@ -45,13 +45,13 @@ def test_exponential_and_timedelta_schedules() -> None:
     assert schedule.delays == (0, 1, 3, 9, 20)
     assert RetrySchedule([timedelta(minutes=1)]).delays == (60.0,)
     for bad in ([], "5", [-1], [float("inf")], [True]):
-        with pytest.raises(WebhookConfigurationError):
+        with pytest.raises(WebhooksConfigurationError):
             RetrySchedule(bad)  # type: ignore[arg-type]
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         RetrySchedule(jitter=2)
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         RetrySchedule.exponential(attempts=0)
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         RetrySchedule.exponential(factor=0.5)
 
 

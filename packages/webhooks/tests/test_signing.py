@@ -23,8 +23,9 @@ from buttress.webhooks import (
     MissingHeaderError,
     SignatureMismatchError,
     TimestampOutsideToleranceError,
-    WebhookConfigurationError,
+    WebhooksConfigurationError,
     WebhookSigner,
+    WebhooksTypeError,
     WebhookVerificationError,
     WebhookVerifier,
     generate_secret,
@@ -184,18 +185,18 @@ def test_secret_sizes_and_bad_arguments() -> None:
             generate_secret(bad)  # type: ignore[arg-type]
     with pytest.raises(InvalidSecretError):
         WebhookVerifier([])
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         WebhookVerifier(SECRET, tolerance=0)
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         WebhookVerifier(SECRET, tolerance="5")  # type: ignore[arg-type]
     signer = WebhookSigner(SECRET)
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         signer.sign("", 1, b"")
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         signer.sign("id", -1, b"")
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         signer.sign("id", datetime(2026, 1, 1), b"")
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksTypeError):
         signer.sign("id", 1, 5)  # type: ignore[arg-type]
     with pytest.raises(ArgumentTypeError):
         WebhookVerifier(SECRET).verify([("webhook-id", "x")], b"")  # type: ignore[arg-type]

@@ -22,7 +22,7 @@ from buttress.webhooks import (
     SafeNetworkBackend,
     SafeTransport,
     UnsafeDestinationError,
-    WebhookConfigurationError,
+    WebhooksConfigurationError,
     safe_client,
 )
 
@@ -93,7 +93,7 @@ def test_allow_and_block_lists() -> None:
     assert "blocked by policy" in str(policy.refusal("8.8.8.8"))
     assert policy.refusal("not-an-ip") == "not an IP address"
     assert NetworkPolicy(allow="127.0.0.1/32").refusal("127.0.0.1") is None
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         NetworkPolicy(allow=["nonsense"])
 
 
@@ -232,7 +232,7 @@ async def test_unix_sockets_and_env_proxies_are_not_used(monkeypatch: pytest.Mon
         with pytest.raises(UnsafeDestinationError):
             await client.get("http://127.0.0.1:9/")
     assert SafeTransport(NetworkPolicy(allow=["127.0.0.0/8"])).policy.allowed[0].version == 4
-    with pytest.raises(WebhookConfigurationError):
+    with pytest.raises(WebhooksConfigurationError):
         safe_client(timeout=0)
 
 

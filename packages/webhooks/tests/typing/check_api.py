@@ -20,9 +20,11 @@ from buttress.webhooks import (
     EndpointStore,
     GitHubVerifier,
     MemoryEndpointStore,
+    MemoryOutbox,
     MemoryReplayGuard,
     Message,
     NetworkPolicy,
+    Outbox,
     Outcome,
     PostgresEndpointStore,
     PostgresOutbox,
@@ -39,6 +41,8 @@ from buttress.webhooks import (
     WebhookInFlightError,
     WebhookReceiver,
     WebhookSigner,
+    WebhooksTypeError,
+    WebhooksUnavailableError,
     WebhookVerifier,
     generate_secret,
     safe_client,
@@ -93,17 +97,53 @@ async def check(outbox: PostgresOutbox, store: PostgresEndpointStore, guard: Red
     assert_type(await outbox.send("e", {"a": 1}), Message)
     assert_type(await outbox.deliveries("m"), list[Delivery])
     assert_type(await outbox.attempts("m"), list[Attempt])
-    assert_type(await outbox.replay("m"), int)
+    assert_type(await outbox.requeue("m"), int)
     assert_type(await outbox.recover(datetime.now()), int)
-    claims, dead = await outbox.claim_and_reap(limit=8, lease=60, token=TOKEN)
+    claims, dead = await outbox.claim(limit=8, lease=60, token=TOKEN)
     assert_type(claims, list[Claim])
     assert_type(dead, list[DeadDelivery])
-    assert_type(await outbox.claim(limit=8, lease=60, token=TOKEN), list[Claim])
     assert_type(await outbox.release(claims), int)
     outcomes = [Outcome(c, DeliveryStatus.DELIVERED, None, None) for c in claims]
-    assert_type(await outbox.complete_many(outcomes), tuple[set[int], dict[str, datetime]])
+    assert_type(await outbox.settle(outcomes), tuple[set[int], dict[str, datetime]])
     worker = DeliveryWorker(outbox, policy=NetworkPolicy(allow=["127.0.0.0/8"]))
     assert_type(await worker.run_once(), int)
     assert_type(RetrySchedule().delay_after(1), float | None)
     assert_type(safe_client(), httpx.AsyncClient)
     assert_type(SafeTransport(), SafeTransport)
+
+
+async def check_the_face(dsn: str, store: PostgresEndpointStore) -> None:
+    outbox = await PostgresOutbox.connect(dsn, store, table="orders_webhook", min_size=1, max_size=4)
+    assert_type(outbox, PostgresOutbox)
+    assert_type(outbox.table, str)
+    await outbox.create_schema()
+    await outbox.drop_schema()
+    async with outbox:
+        pass
+    await outbox.aclose()
+    opened = await PostgresEndpointStore.connect(dsn, table="orders_endpoints", max_size=2)
+    assert_type(opened, PostgresEndpointStore)
+    await opened.drop_schema()
+    guard = RedisReplayGuard.from_url("redis://localhost", prefix="orders:")
+    assert_type(guard, RedisReplayGuard)
+    async with guard:
+        pass
+
+    memory = MemoryOutbox(MemoryEndpointStore(), schedule=RetrySchedule((0, 5)))
+    outboxes: list[Outbox] = [memory, outbox]
+    claims, dead = await outboxes[0].claim(limit=8, lease=60, token=TOKEN)
+    assert_type(claims, list[Claim])
+    assert_type(dead, list[DeadDelivery])
+    assert_type(await outboxes[0].release(claims, until=None), int)
+    assert_type(await outboxes[0].cancel_endpoint("ep_1"), int)
+    assert_type(await memory.send("e", b"{}"), Message)
+    assert_type(await memory.requeue("m", endpoint_id="ep_1"), int)
+    assert_type(await memory.counts(), dict[DeliveryStatus, int])
+    async with DeliveryWorker(memory, policy=NetworkPolicy()) as worker:
+        assert_type(await worker.drain(), int)
+    try:
+        DeliveryWorker(memory, timeout=1.0)
+    except WebhooksTypeError as exc:
+        assert_type(exc.parameter, str)
+    except WebhooksUnavailableError as exc:
+        assert_type(exc.backend, str)

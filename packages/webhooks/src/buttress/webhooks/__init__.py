@@ -11,18 +11,21 @@ signatures, with a replay guard and a small ASGI endpoint::
     except WebhookVerificationError:
         return Response(status_code=401)
 
-Sending: `WebhookSigner` signs; `PostgresOutbox` records messages durably (in your transaction when
-given your connection) and `DeliveryWorker` delivers them with retries through an SSRF-safe httpx
-transport (`SafeTransport`).
+Sending: `WebhookSigner` signs; an `Outbox` records messages (`MemoryOutbox` in one process,
+`PostgresOutbox` durably, in your transaction when given your connection) and `DeliveryWorker`
+delivers them with retries through an SSRF-safe httpx transport (`SafeTransport`).
 
-The verification side needs only buttress-core. `PostgresOutbox` and `PostgresEndpointStore` need the
-``postgres`` extra, `SafeTransport`/`DeliveryWorker` the ``httpx`` extra, `RedisReplayGuard` the
-``redis`` extra and ``v1a`` keys the ``ed25519`` extra; they are imported on first use.
+The verification side and `MemoryOutbox` need only buttress-core. `PostgresOutbox` and
+`PostgresEndpointStore` need the ``postgres`` extra, `SafeTransport`/`DeliveryWorker` the ``http``
+extra, `RedisReplayGuard` the ``redis`` extra and ``v1a`` keys the ``ed25519`` extra; they are
+imported on first use.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from buttress.core import lazy_exports
 
 from ._delivery import Attempt, DeadDelivery, Delivery, DeliveryStatus, Message, parse_retry_after
 from ._endpoints import Endpoint, Endpoints, EndpointStore, MemoryEndpointStore, new_endpoint_id
@@ -33,6 +36,7 @@ from ._keys import (
     generate_secret,
     generate_signing_keypair,
 )
+from ._outbox import Claim, MemoryOutbox, Outbox, Outcome
 from ._providers import GitHubVerifier, StripeVerifier
 from ._receiver import WebhookEndpoint, WebhookReceiver
 from ._replay import DEFAULT_LEASE, MemoryReplayGuard, ReplayClaim, ReplayGuard, ReplayStatus
@@ -51,18 +55,19 @@ from .exceptions import (
     MissingHeaderError,
     ReplayedWebhookError,
     SignatureMismatchError,
-    StoreUnavailableError,
     TimestampOutsideToleranceError,
     UnsafeDestinationError,
-    WebhookConfigurationError,
     WebhookInFlightError,
+    WebhooksConfigurationError,
     WebhooksError,
+    WebhooksTypeError,
+    WebhooksUnavailableError,
     WebhookVerificationError,
 )
 
 if TYPE_CHECKING:
-    from ._outbox import Claim, Outcome, PostgresOutbox
     from ._postgres import PostgresEndpointStore
+    from ._postgres_outbox import PostgresOutbox
     from ._redis import RedisReplayGuard
     from ._transport import Resolver, SafeNetworkBackend, SafeTransport, SystemResolver, safe_client
     from ._worker import DeliveryWorker
@@ -92,12 +97,14 @@ __all__ = [
     "InvalidSecretError",
     "MalformedHeaderError",
     "MemoryEndpointStore",
+    "MemoryOutbox",
     "MemoryReplayGuard",
     "Message",
     "MessageNotFoundError",
     "MissingExtraError",
     "MissingHeaderError",
     "NetworkPolicy",
+    "Outbox",
     "Outcome",
     "PostgresEndpointStore",
     "PostgresOutbox",
@@ -111,21 +118,22 @@ __all__ = [
     "SafeNetworkBackend",
     "SafeTransport",
     "SignatureMismatchError",
-    "StoreUnavailableError",
     "StripeVerifier",
     "SystemResolver",
     "TimestampOutsideToleranceError",
     "UnsafeDestinationError",
     "VerifiedWebhook",
     "Verifier",
-    "WebhookConfigurationError",
     "WebhookEndpoint",
     "WebhookInFlightError",
     "WebhookReceiver",
     "WebhookSigner",
     "WebhookVerificationError",
     "WebhookVerifier",
+    "WebhooksConfigurationError",
     "WebhooksError",
+    "WebhooksTypeError",
+    "WebhooksUnavailableError",
     "generate_secret",
     "generate_signing_keypair",
     "new_endpoint_id",
@@ -134,27 +142,18 @@ __all__ = [
     "safe_client",
 ]
 
-# Names that need an extra, and the private module that holds each.
-_LAZY = {
-    "Claim": "_outbox",
-    "Outcome": "_outbox",
-    "PostgresEndpointStore": "_postgres",
-    "PostgresOutbox": "_outbox",
-    "RedisReplayGuard": "_redis",
-    "Resolver": "_transport",
-    "SafeNetworkBackend": "_transport",
-    "SafeTransport": "_transport",
-    "SystemResolver": "_transport",
-    "safe_client": "_transport",
-    "DeliveryWorker": "_worker",
-}
-
-
-def __getattr__(name: str) -> object:
-    # Load the backends only when asked for, so verification needs no extra.
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'buttress.webhooks' has no attribute {name!r}")
-    from importlib import import_module  # noqa: PLC0415
-
-    return getattr(import_module(f"{__name__}.{module}"), name)
+# Names that need an extra, and the private module that holds each: imported on first use.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "DeliveryWorker": "_worker",
+        "PostgresEndpointStore": "_postgres",
+        "PostgresOutbox": "_postgres_outbox",
+        "RedisReplayGuard": "_redis",
+        "Resolver": "_transport",
+        "SafeNetworkBackend": "_transport",
+        "SafeTransport": "_transport",
+        "SystemResolver": "_transport",
+        "safe_client": "_transport",
+    },
+)

@@ -1,4 +1,4 @@
-"""Argument checks of this package, on buttress-core's: each raises a `WebhookConfigurationError`.
+"""Argument checks of this package, on buttress-core's: each raises a `WebhooksConfigurationError`.
 
 Durations, counts and text go through core's `check_seconds`, `check_count` and `check_text`, so
 ``10**400``, NaN, NUL and lone surrogates get the same typed error here as everywhere in the suite;
@@ -13,7 +13,7 @@ from typing import Final
 
 from buttress.core import MAX_SECONDS, Clock, SystemClock, check_count, check_seconds, check_text
 
-from .exceptions import WebhookConfigurationError
+from .exceptions import WebhooksConfigurationError, WebhooksTypeError
 
 __all__ = [
     "MAX_INT",
@@ -34,26 +34,26 @@ MAX_INT: Final = 2**31 - 1
 
 def positive_number(name: str, value: object, *, maximum: float = MAX_SECONDS, zero: bool = False) -> float:
     """Return ``value`` as seconds if it is a number in ``(0, maximum]`` (``[0, maximum]`` with ``zero``)."""
-    return check_seconds(name, value, allow_zero=zero, maximum=maximum, error=WebhookConfigurationError)
+    return check_seconds(name, value, allow_zero=zero, maximum=maximum, error=WebhooksConfigurationError)
 
 
 def number(name: str, value: object, *, low: float, high: float) -> float:
     """Return ``value`` as a float if it is a number (not a duration) in ``[low, high]``."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise WebhookConfigurationError(name, value, f"must be a number from {low:g} to {high:g}")
+        raise WebhooksConfigurationError(name, value, f"must be a number from {low:g} to {high:g}")
     return float(value)
 
 
 def positive_int(name: str, value: object, *, maximum: int = MAX_INT, minimum: int = 1) -> int:
     """Return ``value`` if it is an int (not a bool) in ``[minimum, maximum]``."""
-    return check_count(name, value, minimum=minimum, maximum=maximum, error=WebhookConfigurationError)
+    return check_count(name, value, minimum=minimum, maximum=maximum, error=WebhooksConfigurationError)
 
 
 def text(name: str, value: object, *, max_length: int = 256, empty: bool = False) -> str:
     """Return ``value`` if it is a str every backend can store (no NUL, no lone surrogate), bounded."""
-    checked = check_text(name, value, allow_empty=empty, error=WebhookConfigurationError)
+    checked = check_text(name, value, allow_empty=empty, error=WebhooksConfigurationError)
     if len(checked) > max_length:
-        raise WebhookConfigurationError(name, value, f"must be at most {max_length} characters")
+        raise WebhooksConfigurationError(name, value, f"must be at most {max_length} characters")
     return checked
 
 
@@ -65,14 +65,14 @@ def printable_ascii(name: str, value: object, *, max_length: int = 256) -> str:
         or not value.isascii()
         or not value.isprintable()
     ):
-        raise WebhookConfigurationError(name, value, f"must be 1 to {max_length} printable ASCII characters")
+        raise WebhooksConfigurationError(name, value, f"must be 1 to {max_length} printable ASCII characters")
     return value
 
 
 def aware_datetime(name: str, value: object) -> datetime:
     """Return ``value`` if it is a timezone-aware datetime."""
     if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise WebhookConfigurationError(name, value, "must be a timezone-aware datetime")
+        raise WebhooksConfigurationError(name, value, "must be a timezone-aware datetime")
     return value
 
 
@@ -81,7 +81,7 @@ def clock_or_system(value: object) -> Clock:
     if value is None:
         return SystemClock()
     if not isinstance(value, Clock):
-        raise WebhookConfigurationError("clock", type(value).__name__, "must be a Clock (now and monotonic)")
+        raise WebhooksTypeError("clock", "a Clock (now and monotonic)", value)
     return value
 
 
@@ -90,7 +90,7 @@ def string_mapping(name: str, value: object) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise WebhookConfigurationError(name, type(value).__name__, "must be a mapping of str to str")
+        raise WebhooksTypeError(name, "a mapping of str to str", value)
     result: dict[str, str] = {}
     for key, item in value.items():
         result[text(f"{name} key", key)] = text(f"{name}[{key!r}]", item, max_length=4096, empty=True)

@@ -11,7 +11,7 @@ from typing import Final
 
 from ._checks import aware_datetime
 from ._schedule import RetrySchedule
-from .exceptions import WebhookConfigurationError
+from .exceptions import WebhooksConfigurationError
 
 __all__ = [
     "RETRY_AFTER_STATUSES",
@@ -44,7 +44,7 @@ class DeliveryStatus(StrEnum):
     @classmethod
     def _missing_(cls, value: object) -> DeliveryStatus:
         # DeliveryStatus("x") raises this typed error (a ValueError, as Enum's own would be).
-        raise WebhookConfigurationError(
+        raise WebhooksConfigurationError(
             "status", value, f"must be one of {', '.join(repr(s.value) for s in cls)}"
         )
 
@@ -147,7 +147,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     An unparseable value is ``None`` (the schedule applies); so is one that is not a str.
 
     Raises:
-        WebhookConfigurationError: ``now`` is not a timezone-aware datetime.
+        WebhooksConfigurationError: ``now`` is not a timezone-aware datetime.
     """
     aware_datetime("now", now)
     if not isinstance(value, str) or not value:

@@ -18,7 +18,8 @@ from .exceptions import (
     EndpointConflictError,
     EndpointNotFoundError,
     InvalidSecretError,
-    WebhookConfigurationError,
+    WebhooksConfigurationError,
+    WebhooksTypeError,
 )
 
 __all__ = ["Endpoint", "EndpointStore", "Endpoints", "MemoryEndpointStore", "new_endpoint_id"]
@@ -91,7 +92,7 @@ class Endpoint:
         if self.event_types is not None:
             object.__setattr__(self, "event_types", _check_event_types(self.event_types))
         if not isinstance(self.enabled, bool):
-            raise WebhookConfigurationError("enabled", self.enabled, "must be a bool")
+            raise WebhooksConfigurationError("enabled", self.enabled, "must be a bool")
         if self.rate_limit is not None:
             positive_int("rate_limit", self.rate_limit, maximum=_MAX_RATE)
         if self.disabled_reason is not None:
@@ -107,17 +108,17 @@ class Endpoint:
         """Return whether this endpoint subscribes to ``event_type``.
 
         Raises:
-            WebhookConfigurationError: ``event_type`` is not a str.
+            WebhooksConfigurationError: ``event_type`` is not a str.
         """
         if not isinstance(event_type, str):
-            raise WebhookConfigurationError("event_type", event_type, "must be a str")
+            raise WebhooksConfigurationError("event_type", event_type, "must be a str")
         return self.event_types is None or event_type in self.event_types
 
     def signing_secrets(self, now: datetime) -> tuple[str, ...]:
         """Return the secrets that sign at ``now``: the current one, and the previous ones until expiry.
 
         Raises:
-            WebhookConfigurationError: ``now`` is not a timezone-aware datetime.
+            WebhooksConfigurationError: ``now`` is not a timezone-aware datetime.
         """
         aware_datetime("now", now)
         expires = self.previous_secrets_expire_at
@@ -133,22 +134,22 @@ def _check_id(value: object) -> None:
         or not value.isascii()
         or not value.isprintable()
     ):
-        raise WebhookConfigurationError("id", value, "must be 1 to 128 printable ASCII characters")
+        raise WebhooksConfigurationError("id", value, "must be 1 to 128 printable ASCII characters")
 
 
 def _check_url(url: object) -> None:
     url = text("url", url, max_length=_MAX_URL)
     if not url.isprintable():
-        raise WebhookConfigurationError("url", url, "must not contain control characters")
+        raise WebhooksConfigurationError("url", url, "must not contain control characters")
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise WebhookConfigurationError("url", url, "is not a valid URL") from None
+        raise WebhooksConfigurationError("url", url, "is not a valid URL") from None
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise WebhookConfigurationError("url", url, "must be an http:// or https:// URL with a host")
+        raise WebhooksConfigurationError("url", url, "must be an http:// or https:// URL with a host")
     if port == 0 or any(c in url for c in "\r\n\t "):
-        raise WebhookConfigurationError("url", url, "has an invalid port or whitespace")
+        raise WebhooksConfigurationError("url", url, "has an invalid port or whitespace")
 
 
 def _check_secrets(value: object) -> tuple[str, ...]:
@@ -168,13 +169,13 @@ def _check_secrets(value: object) -> tuple[str, ...]:
 
 def _check_event_types(value: object) -> frozenset[str]:
     if isinstance(value, str) or not isinstance(value, Iterable):
-        raise WebhookConfigurationError("event_types", value, "must be a set of event-type names, or None")
+        raise WebhooksConfigurationError("event_types", value, "must be a set of event-type names, or None")
     try:
         types = frozenset(value)
     except TypeError:  # an unhashable item
-        raise WebhookConfigurationError("event_types", value, "must hold strs") from None
+        raise WebhooksConfigurationError("event_types", value, "must hold strs") from None
     if not types:
-        raise WebhookConfigurationError("event_types", value, "must hold at least one non-empty str")
+        raise WebhooksConfigurationError("event_types", value, "must hold at least one non-empty str")
     for item in types:
         text("event_types item", item)
     return types
@@ -182,16 +183,16 @@ def _check_event_types(value: object) -> frozenset[str]:
 
 def _check_headers(value: object) -> dict[str, str]:
     if not isinstance(value, Mapping):
-        raise WebhookConfigurationError("headers", value, "must be a mapping of str to str")
+        raise WebhooksConfigurationError("headers", value, "must be a mapping of str to str")
     checked: dict[str, str] = {}
     for name, item in value.items():
         # fullmatch: "$" would also match before a final newline, letting "X-A\n" through.
         if not isinstance(name, str) or not _TOKEN.fullmatch(name) or name.lower() in _RESERVED_HEADERS:
-            raise WebhookConfigurationError(
+            raise WebhooksConfigurationError(
                 "headers", name, "names must be HTTP tokens, not reserved headers"
             )
         if not isinstance(item, str) or len(item) > _MAX_HEADER_VALUE or not _HEADER_VALUE.fullmatch(item):
-            raise WebhookConfigurationError(
+            raise WebhooksConfigurationError(
                 "headers", name, "values must be printable ASCII (or tab), at most 8192 characters"
             )
         checked[name] = item
@@ -244,7 +245,7 @@ class MemoryEndpointStore:
         self._items: dict[str, Endpoint] = {}
         given: object = endpoints
         if isinstance(given, str | bytes) or not isinstance(given, Iterable):
-            raise WebhookConfigurationError("endpoints", type(given).__name__, "must be Endpoint objects")
+            raise WebhooksTypeError("endpoints", "Endpoint objects", given)
         for endpoint in given:
             _require_endpoint(endpoint)
             if endpoint.id in self._items:
@@ -292,7 +293,7 @@ class MemoryEndpointStore:
 
 def _require_endpoint(endpoint: object) -> None:
     if not isinstance(endpoint, Endpoint):
-        raise WebhookConfigurationError("endpoint", type(endpoint).__name__, "must be an Endpoint")
+        raise WebhooksTypeError("endpoint", "an Endpoint", endpoint)
 
 
 def endpoint_key(endpoint_id: object) -> str | None:
@@ -307,7 +308,7 @@ def check_list_filters(event_type: object, enabled: object) -> None:
     if event_type is not None:
         text("event_type", event_type)
     if enabled is not None and not isinstance(enabled, bool):
-        raise WebhookConfigurationError("enabled", enabled, "must be a bool or None")
+        raise WebhooksConfigurationError("enabled", enabled, "must be a bool or None")
 
 
 class Endpoints:
@@ -325,7 +326,7 @@ class Endpoints:
 
     def __init__(self, store: EndpointStore, *, clock: Clock | None = None) -> None:
         if not isinstance(store, EndpointStore):
-            raise WebhookConfigurationError("store", type(store).__name__, "must be an EndpointStore")
+            raise WebhooksTypeError("store", "an EndpointStore", store)
         self.store = store
         self._clock: Clock = clock_or_system(clock)
 
@@ -398,7 +399,7 @@ class Endpoints:
         secret at any moment in it without rejecting a delivery.
         """
         if not isinstance(grace, timedelta) or grace < timedelta(0):
-            raise WebhookConfigurationError("grace", grace, "must be a non-negative timedelta")
+            raise WebhooksConfigurationError("grace", grace, "must be a non-negative timedelta")
         current = await self.store.get(endpoint_id)
         now = self._clock.now()
         secret = new_secret if new_secret is not None else generate_secret()

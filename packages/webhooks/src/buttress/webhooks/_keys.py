@@ -9,7 +9,7 @@ import secrets as _secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from .exceptions import InvalidSecretError, MissingExtraError, WebhookConfigurationError
+from .exceptions import InvalidSecretError, MissingExtraError, WebhooksConfigurationError
 
 _openssl_hmac: Callable[..., Any] | None
 try:
@@ -42,8 +42,8 @@ MIN_SECRET_BYTES: Final = 24
 MAX_SECRET_BYTES: Final = 64
 
 
-def _not_bytes(parameter: str, value: object) -> WebhookConfigurationError:
-    return WebhookConfigurationError(parameter, type(value).__name__, "must be bytes", show_value=False)
+def _not_bytes(parameter: str, value: object) -> WebhooksConfigurationError:
+    return WebhooksConfigurationError(parameter, type(value).__name__, "must be bytes", show_value=False)
 
 
 def _raw_key(key: object, prefix: str, parameter: str) -> bytes:
@@ -98,7 +98,7 @@ class HmacKey:
         """Return HMAC-SHA256 of ``content`` (bytes-like) under this key.
 
         Raises:
-            WebhookConfigurationError: ``content`` is not bytes-like.
+            WebhooksConfigurationError: ``content`` is not bytes-like.
         """
         mac = self._base.copy()
         try:
@@ -111,7 +111,7 @@ class HmacKey:
         """Return the ``v1,<base64>`` signature of ``content`` (bytes-like).
 
         Raises:
-            WebhookConfigurationError: ``content`` is not bytes-like.
+            WebhooksConfigurationError: ``content`` is not bytes-like.
         """
         mac = self._base.copy()
         try:
@@ -189,7 +189,7 @@ class Ed25519VerifyKey:
         """Return whether ``signature`` is this key's signature of ``content`` (both bytes-like).
 
         Raises:
-            WebhookConfigurationError: An argument is not bytes-like.
+            WebhooksConfigurationError: An argument is not bytes-like.
         """
         from cryptography.exceptions import InvalidSignature  # noqa: PLC0415
 
@@ -235,7 +235,7 @@ class Ed25519SigningKey:
         """Return the ``v1a,<base64>`` signature of ``content`` (bytes-like).
 
         Raises:
-            WebhookConfigurationError: ``content`` is not bytes-like.
+            WebhooksConfigurationError: ``content`` is not bytes-like.
         """
         if not isinstance(content, bytes | bytearray | memoryview):
             raise _not_bytes("content", content)

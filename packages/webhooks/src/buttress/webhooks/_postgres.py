@@ -1,6 +1,6 @@
 """PostgreSQL: the pool plumbing the outbox shares, and `PostgresEndpointStore` (extra ``postgres``)."""
 
-# Table names are interpolated into SQL; they are built from a prefix checked against [a-z_][a-z0-9_]*.
+# Table names are interpolated into SQL; they are checked against [a-z_][a-z0-9_]* first.
 # ruff: noqa: S608
 
 from __future__ import annotations
@@ -9,18 +9,19 @@ import json
 import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Final, Self
+from typing import Any, Final
 
-from buttress.core import redact_url
+from buttress.core import AsyncResource, Owned, connection_errors, redact_url, unavailable_on
 
-from ._checks import string_mapping, text
+from ._checks import positive_int, string_mapping, text
 from ._endpoints import Endpoint, check_list_filters, endpoint_key
 from .exceptions import (
     EndpointConflictError,
     EndpointNotFoundError,
     MissingExtraError,
-    StoreUnavailableError,
-    WebhookConfigurationError,
+    WebhooksConfigurationError,
+    WebhooksTypeError,
+    WebhooksUnavailableError,
 )
 
 try:
@@ -28,95 +29,112 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
     raise MissingExtraError("PostgresOutbox / PostgresEndpointStore", "postgres") from exc
 
-__all__ = ["Connection", "PoolOwner", "PostgresEndpointStore", "check_prefix", "create_pool"]
+__all__ = ["Connection", "PostgresBackend", "PostgresEndpointStore", "check_table", "open_pool"]
 
-_PREFIX: Final = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
+_TABLE: Final = re.compile(r"(?:[a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,40}")
 # Failures that mean "the database cannot be reached", as opposed to a bad statement.
-_UNAVAILABLE: Final = (
-    OSError,
-    TimeoutError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.InterfaceError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.ConnectionFailureError,
-)
-
+_DOWN: Final = connection_errors("asyncpg")
 # An argument asyncpg cannot encode (the client-side DataError is an InterfaceError, so it is caught
-# first), or a value the server refuses as data (NUL or an invalid byte sequence in text).
+# before the unavailable mapping), or a value the server refuses as data (NUL or an invalid byte
+# sequence in text).
 _BAD_INPUT: Final = (asyncpg.exceptions._base.DataError, asyncpg.exceptions.DataError)
+_BORROWED: Final = "the pool's server"
 
 type Connection = asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]
 
 
-def check_prefix(prefix: str) -> str:
-    if not isinstance(prefix, str) or not _PREFIX.match(prefix):
-        raise WebhookConfigurationError("table_prefix", prefix, "must match [a-z_][a-z0-9_]* (max 41 chars)")
-    return prefix
+def check_table(table: object) -> str:
+    """``table`` if it is a table name (optionally ``schema.table``) that can be put in SQL as is."""
+    if not isinstance(table, str):
+        raise WebhooksTypeError("table", "a str", table)
+    if not _TABLE.fullmatch(table):
+        raise WebhooksConfigurationError(
+            "table", table, "must be [a-z_][a-z0-9_]* (at most 41 characters), optionally schema-qualified"
+        )
+    return table
 
 
-class PoolOwner:
-    """Holds an asyncpg pool, maps connection failures to `StoreUnavailableError`."""
+class PostgresBackend(AsyncResource):
+    """Holds an asyncpg pool (owned or borrowed); maps connection failures to `WebhooksUnavailableError`."""
 
-    def __init__(self, pool: asyncpg.Pool[Any], *, owned: bool = False) -> None:
+    def __init__(self, pool: asyncpg.Pool[Any]) -> None:
         if not isinstance(pool, asyncpg.Pool):
-            raise WebhookConfigurationError("pool", type(pool).__name__, "must be an asyncpg.Pool")
-        self._pool = pool
-        self._owned = owned
+            raise WebhooksTypeError("pool", "an asyncpg.Pool", pool)
+        super().__init__()
+        self._pool_ref: Owned[asyncpg.Pool[Any]] = Owned(pool)
+        self._address = _BORROWED
+
+    @property
+    def _pool(self) -> asyncpg.Pool[Any]:
+        return self._pool_ref.value
+
+    def _own(self, pool: asyncpg.Pool[Any], dsn: str) -> None:
+        """Take ownership of ``pool`` (opened by `connect`): `aclose` closes it."""
+        self._pool_ref = Owned(pool, pool.close)
+        self._address = dsn
 
     @asynccontextmanager
     async def _connection(self, given: Connection | None = None) -> AsyncIterator[Connection]:
-        try:
-            if given is not None:
-                yield given
-            else:
-                async with self._pool.acquire() as connection:
-                    yield connection
-        except _BAD_INPUT as exc:
-            # asyncpg could not encode an argument, or the server refused its value (NUL in text):
-            # the caller's input, which no retry fixes. Neither value nor message is repeated.
-            raise WebhookConfigurationError(
-                "argument", None, f"the database refused a value ({type(exc).__name__})", show_value=False
-            ) from None
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailableError("postgresql", "the pool's server", type(exc).__name__) from exc
+        with unavailable_on(_DOWN, WebhooksUnavailableError, backend="postgresql", address=self._address):
+            try:
+                if given is not None:
+                    yield given
+                else:
+                    async with self._pool.acquire() as connection:
+                        yield connection
+            except _BAD_INPUT as exc:
+                # asyncpg could not encode an argument, or the server refused its value (NUL in
+                # text): the caller's input, which no retry fixes. Neither value nor message is shown.
+                raise WebhooksConfigurationError(
+                    "argument", None, f"the database refused a value ({type(exc).__name__})", show_value=False
+                ) from None
 
-    async def aclose(self) -> None:
-        """Close the pool if this object opened it (`connect`)."""
-        if self._owned:
-            await self._pool.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+    async def _aclose(self) -> None:
+        await self._pool_ref.release()
 
 
-class PostgresEndpointStore(PoolOwner):
-    """An `EndpointStore` in one PostgreSQL table (``<prefix>endpoints``).
+class PostgresEndpointStore(PostgresBackend):
+    """An `EndpointStore` in one PostgreSQL table (``webhook_endpoints`` by default).
 
     Secrets are stored as given; encrypt the column (or the disk) if your threat model needs it.
 
     Args:
-        pool: An asyncpg pool (the store does not close it unless it came from `connect`).
-        table_prefix: Prepended to the table name; tables live in the connection's ``search_path``.
+        pool: An asyncpg pool the application owns (the store never closes it).
+        table: The table's name, optionally ``schema.table`` (else it lives in the connection's
+            ``search_path``).
+
+    Examples:
+        ``store = await PostgresEndpointStore.connect(dsn, table="webhook_endpoints")`` opens a pool
+        the store owns and closes in `aclose`.
     """
 
-    def __init__(
-        self, pool: asyncpg.Pool[Any], *, table_prefix: str = "webhook_", _owned: bool = False
-    ) -> None:
-        super().__init__(pool, owned=_owned)
-        self._table = check_prefix(table_prefix) + "endpoints"
+    def __init__(self, pool: asyncpg.Pool[Any], *, table: str = "webhook_endpoints") -> None:
+        self.table = check_table(table)
+        super().__init__(pool)
+        self._table = self.table
 
     @classmethod
     async def connect(
-        cls, dsn: str, *, table_prefix: str = "webhook_", server_settings: Mapping[str, str] | None = None
+        cls,
+        dsn: str,
+        *,
+        table: str = "webhook_endpoints",
+        min_size: int = 1,
+        max_size: int = 10,
+        server_settings: Mapping[str, str] | None = None,
     ) -> PostgresEndpointStore:
-        """Open a pool for ``dsn`` and return a store that owns it (close it with `aclose`)."""
-        check_prefix(table_prefix)  # checked before a pool is opened, so a bad argument leaks nothing
-        pool = await create_pool(dsn, server_settings)
-        return cls(pool, table_prefix=table_prefix, _owned=True)
+        """Open a pool for ``dsn`` and return a store that owns it (closed by `aclose`).
+
+        Raises:
+            WebhooksConfigurationError: A bad DSN, table name, pool size or setting (checked before
+                any connection is made).
+            WebhooksUnavailableError: The server cannot be reached or refuses the connection.
+        """
+        check_table(table)  # checked before a pool is opened, so a bad argument leaks nothing
+        pool = await open_pool(dsn, min_size=min_size, max_size=max_size, server_settings=server_settings)
+        store = cls(pool, table=table)
+        store._own(pool, dsn)
+        return store
 
     async def create_schema(self) -> None:
         """Create the table if it does not exist."""
@@ -139,6 +157,11 @@ class PostgresEndpointStore(PoolOwner):
                 )
                 """
             )
+
+    async def drop_schema(self) -> None:
+        """Drop the table (and every endpoint in it)."""
+        async with self._connection() as connection:
+            await connection.execute(f"DROP TABLE IF EXISTS {self._table}")
 
     async def create(self, endpoint: Endpoint) -> Endpoint:
         """Store a new endpoint."""
@@ -203,7 +226,7 @@ class PostgresEndpointStore(PoolOwner):
 
 def _require(endpoint: object) -> None:
     if not isinstance(endpoint, Endpoint):
-        raise WebhookConfigurationError("endpoint", type(endpoint).__name__, "must be an Endpoint")
+        raise WebhooksTypeError("endpoint", "an Endpoint", endpoint)
 
 
 def _endpoint_row(e: Endpoint) -> tuple[object, ...]:
@@ -240,21 +263,29 @@ def _endpoint(row: asyncpg.Record) -> Endpoint:
     )
 
 
-async def create_pool(dsn: str, server_settings: Mapping[str, str] | None) -> asyncpg.Pool[Any]:
-    """Open a pool for ``dsn``.
+async def open_pool(
+    dsn: object, *, min_size: object, max_size: object, server_settings: object
+) -> asyncpg.Pool[Any]:
+    """Open a pool for ``dsn`` of ``min_size`` to ``max_size`` connections.
 
-    A bad DSN or setting is a `WebhookConfigurationError`, a server that cannot be reached or refuses
-    the connection a `StoreUnavailableError`; neither shows the DSN's password.
+    A bad DSN, size or setting is a `WebhooksConfigurationError` (raised before connecting), a server
+    that cannot be reached or refuses the connection a `WebhooksUnavailableError`; neither shows the
+    DSN's password.
     """
     settings = string_mapping("server_settings", server_settings)
-    text("dsn", dsn, max_length=4096)
+    dsn = text("dsn", dsn, max_length=4096)
     if not dsn.startswith(("postgresql://", "postgres://")):
-        raise WebhookConfigurationError("dsn", redact_url(dsn), "must be a postgresql:// URL")
-    try:
-        return await asyncpg.create_pool(dsn, min_size=1, max_size=10, server_settings=settings)
-    except (asyncpg.exceptions.ClientConfigurationError, ValueError) as exc:
-        raise WebhookConfigurationError(
-            "dsn", redact_url(dsn), f"is not a usable PostgreSQL DSN ({type(exc).__name__})"
-        ) from None
-    except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
-        raise StoreUnavailableError("postgresql", dsn, type(exc).__name__) from exc
+        raise WebhooksConfigurationError("dsn", redact_url(dsn), "must be a postgresql:// URL")
+    low = positive_int("min_size", min_size, minimum=0, maximum=1000)
+    high = positive_int("max_size", max_size, maximum=1000)
+    if low > high:
+        raise WebhooksConfigurationError("min_size", low, f"must not exceed max_size ({high})")
+    down: tuple[type[BaseException], ...] = (*_DOWN, asyncpg.PostgresError)
+    with unavailable_on(down, WebhooksUnavailableError, backend="postgresql", address=dsn):
+        try:
+            return await asyncpg.create_pool(dsn, min_size=low, max_size=high, server_settings=settings)
+        except (asyncpg.exceptions.ClientConfigurationError, ValueError) as exc:
+            # Before the unavailable mapping: asyncpg's configuration error is an InterfaceError too.
+            raise WebhooksConfigurationError(
+                "dsn", redact_url(dsn), f"is not a usable PostgreSQL DSN ({type(exc).__name__})"
+            ) from None

@@ -12,6 +12,7 @@ from typing import Final
 from buttress.core import Clock
 
 from ._checks import clock_or_system
+from ._metrics import counted_verifications
 from ._verify import (
     Headers,
     VerifiedWebhook,
@@ -96,6 +97,7 @@ class StripeVerifier:
         content = b"%d.%s" % (when, data)
         return ",".join([f"t={when}", *(f"v1={_hex_digest(k, content)}" for k in self._keys)])
 
+    @counted_verifications("stripe")
     def verify(self, headers: Headers, body: bytes | str) -> VerifiedWebhook:
         """Verify a Stripe webhook.
 
@@ -165,6 +167,7 @@ class GitHubVerifier:
         """Return an ``X-Hub-Signature-256`` value for ``body`` under the first secret."""
         return "sha256=" + _hex_digest(self._keys[0], body_bytes(body))
 
+    @counted_verifications("github")
     def verify(self, headers: Headers, body: bytes | str) -> VerifiedWebhook:
         """Verify a GitHub webhook.
 

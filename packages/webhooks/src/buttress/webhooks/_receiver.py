@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import Any, Final
+from typing import Final
+
+from buttress.core import ArgumentTypeError, ClientDisconnectedError, Receive, Scope, Send, read_body, respond
 
 from ._checks import MAX_SECONDS
+from ._metrics import REFUSALS, UNAVAILABLE
 from ._replay import (
     DEFAULT_LEASE,
     ReplayClaim,
@@ -23,16 +26,17 @@ from .exceptions import (
     MalformedHeaderError,
     MissingHeaderError,
     ReplayedWebhookError,
-    StoreUnavailableError,
-    WebhookConfigurationError,
     WebhookInFlightError,
+    WebhooksConfigurationError,
     WebhooksError,
+    WebhooksTypeError,
+    WebhooksUnavailableError,
     WebhookVerificationError,
 )
 
 __all__ = ["WebhookEndpoint", "WebhookReceiver"]
 
-logger = logging.getLogger("buttress.webhooks")
+logger = logging.getLogger(__name__)
 
 # How long ids are remembered when the scheme signs no timestamp (GitHub) and no ttl is given.
 _UNBOUNDED_REPLAY_TTL: Final = 7 * 24 * 3600.0
@@ -41,11 +45,10 @@ _MAX_REPLAY_KEY: Final = 4096
 # Retry-After when the replay guard cannot be reached: long enough for a reconnect, short enough for
 # senders that honour it (Svix's next retry is 5 s after the first attempt).
 _GUARD_DOWN_RETRY: Final = b"5"
+_REPLAYED: Final = {"webhooks.reason": "replay"}
+_IN_FLIGHT: Final = {"webhooks.reason": "in_flight"}
+_GUARD: Final = {"webhooks.component": "replay_guard"}
 
-type Scope = MutableMapping[str, Any]
-type Message = MutableMapping[str, Any]
-type Receive = Callable[[], Awaitable[Message]]
-type Send = Callable[[Message], Awaitable[None]]
 type Handler = Callable[[VerifiedWebhook], Awaitable[object]]
 
 
@@ -89,11 +92,11 @@ class WebhookReceiver:
         lease: float = DEFAULT_LEASE,
     ) -> None:
         if not callable(getattr(verifier, "verify", None)):
-            raise WebhookConfigurationError(
+            raise WebhooksConfigurationError(
                 "verifier", type(verifier).__name__, "must have a verify() method"
             )
         if replay_guard is not None and not isinstance(replay_guard, ReplayGuard):
-            raise WebhookConfigurationError(
+            raise WebhooksConfigurationError(
                 "replay_guard",
                 type(replay_guard).__name__,
                 "must be a ReplayGuard (claim, complete, release) or None",
@@ -149,7 +152,7 @@ class WebhookReceiver:
             WebhookVerificationError: It is not authentic (a subclass says why).
             ReplayedWebhookError: A handler succeeded for it already, within the replay TTL.
             WebhookInFlightError: Another delivery of it holds the id under a running lease.
-            StoreUnavailableError: The replay guard's server cannot be reached.
+            WebhooksUnavailableError: The replay guard's server cannot be reached.
         """
         webhook = self.verify(headers, body)
         guard = self._guard
@@ -167,10 +170,12 @@ class WebhookReceiver:
             logger.error(
                 "%s.claim returned %s, not a ReplayClaim", type(guard).__name__, type(claim).__name__
             )
-            raise StoreUnavailableError("replay guard", type(guard).__name__, "claim: not a ReplayClaim")
+            raise WebhooksUnavailableError("replay guard", type(guard).__name__, "claim: not a ReplayClaim")
         if claim.status is ReplayStatus.DONE:
+            REFUSALS.add(1, _REPLAYED)
             raise ReplayedWebhookError(key)
         if claim.status is ReplayStatus.IN_FLIGHT:
+            REFUSALS.add(1, _IN_FLIGHT)
             raise WebhookInFlightError(key, claim.lease_left)
         return replace(webhook, claim_token=claim.token)
 
@@ -180,12 +185,12 @@ class WebhookReceiver:
         Call it only once the handler has succeeded.
 
         Raises:
-            WebhookConfigurationError: ``webhook`` is not a `VerifiedWebhook`.
-            StoreUnavailableError: The replay guard's server cannot be reached (the claim then runs
+            WebhooksConfigurationError: ``webhook`` is not a `VerifiedWebhook`.
+            WebhooksUnavailableError: The replay guard's server cannot be reached (the claim then runs
                 out with its lease, and a later delivery of the id is handled again).
         """
         if not isinstance(webhook, VerifiedWebhook):
-            raise WebhookConfigurationError("webhook", type(webhook).__name__, "must be a VerifiedWebhook")
+            raise WebhooksTypeError("webhook", "a VerifiedWebhook", webhook)
         guard = self._guard
         if guard is not None and webhook.claim_token is not None:
             await _guarded("complete", guard, guard.complete(webhook.replay_key, self._ttl))
@@ -197,12 +202,12 @@ class WebhookReceiver:
         took after this one's lease ran out.
 
         Raises:
-            WebhookConfigurationError: ``webhook`` is not a `VerifiedWebhook`.
-            StoreUnavailableError: The replay guard's server cannot be reached (the claim then runs
+            WebhooksConfigurationError: ``webhook`` is not a `VerifiedWebhook`.
+            WebhooksUnavailableError: The replay guard's server cannot be reached (the claim then runs
                 out with its lease; until then a retry gets `WebhookInFlightError`, never a replay).
         """
         if not isinstance(webhook, VerifiedWebhook):
-            raise WebhookConfigurationError("webhook", type(webhook).__name__, "must be a VerifiedWebhook")
+            raise WebhooksTypeError("webhook", "a VerifiedWebhook", webhook)
         guard = self._guard
         if guard is not None and webhook.claim_token is not None:
             await _guarded("release", guard, guard.release(webhook.replay_key, webhook.claim_token))
@@ -218,7 +223,7 @@ class WebhookReceiver:
             WebhookVerificationError: It is not authentic (answer 400/401), including
                 `ReplayedWebhookError` (answer 2xx: it was handled).
             WebhookInFlightError: Another delivery is being handled (answer 503 with ``Retry-After``).
-            StoreUnavailableError: The replay guard cannot be reached (answer 503 with ``Retry-After``).
+            WebhooksUnavailableError: The replay guard cannot be reached (answer 503 with ``Retry-After``).
         """
         webhook = await self.receive(headers, body)
         try:
@@ -235,16 +240,16 @@ class WebhookReceiver:
             Whether the guard recorded it.
 
         Raises:
-            WebhookConfigurationError: ``webhook`` is not a `VerifiedWebhook`, or ``handled`` not a bool.
+            WebhooksConfigurationError: ``webhook`` is not a `VerifiedWebhook`, or ``handled`` not a bool.
         """
         if not isinstance(handled, bool):
-            raise WebhookConfigurationError("handled", handled, "must be a bool")
+            raise WebhooksConfigurationError("handled", handled, "must be a bool")
         try:
             if handled:
                 await self.complete(webhook)
             else:
                 await self.forget(webhook)
-        except StoreUnavailableError as exc:
+        except WebhooksUnavailableError as exc:
             if handled:
                 logger.warning(
                     "replay guard unavailable (%s); %s was handled but is not marked done: a delivery "
@@ -264,12 +269,14 @@ class WebhookReceiver:
 
 
 async def _guarded[T](operation: str, guard: ReplayGuard, call: Awaitable[T]) -> T:
-    """Await a guard's ``call``; anything but a typed `StoreUnavailableError` is a guard bug, logged."""
+    """Await a guard's ``call``; anything but a typed `WebhooksUnavailableError` is a guard bug, logged."""
     try:
         return await call
-    except StoreUnavailableError:
+    except WebhooksUnavailableError:
+        UNAVAILABLE.add(1, _GUARD)
         raise
     except Exception as exc:
+        UNAVAILABLE.add(1, _GUARD)
         logger.error(
             "%s.%s raised %s; treated as an unavailable guard",
             type(guard).__name__,
@@ -277,7 +284,7 @@ async def _guarded[T](operation: str, guard: ReplayGuard, call: Awaitable[T]) ->
             type(exc).__name__,
             exc_info=True,
         )
-        raise StoreUnavailableError(
+        raise WebhooksUnavailableError(
             "replay guard", type(guard).__name__, f"{operation}: {type(exc).__name__}"
         ) from exc
 
@@ -320,9 +327,9 @@ class WebhookEndpoint:
         max_body_size: int = DEFAULT_MAX_BODY,
     ) -> None:
         if not callable(handler):
-            raise WebhookConfigurationError("handler", type(handler).__name__, "must be an async callable")
+            raise WebhooksTypeError("handler", "an async callable", handler)
         if isinstance(max_body_size, bool) or not isinstance(max_body_size, int) or max_body_size < 1:
-            raise WebhookConfigurationError("max_body_size", max_body_size, "must be a positive int")
+            raise WebhooksConfigurationError("max_body_size", max_body_size, "must be a positive int")
         self._handler = handler
         self._receiver = receiver if isinstance(receiver, WebhookReceiver) else WebhookReceiver(receiver)
         self._max_body = max_body_size
@@ -338,7 +345,15 @@ class WebhookEndpoint:
         if scope.get("method") != "POST":
             await _respond(send, 405, b"only POST is accepted", [(b"allow", b"POST")])
             return
-        body = await _read_body(receive, self._max_body)
+        try:
+            body = await read_body(receive, limit=self._max_body)
+        except ClientDisconnectedError:
+            # The sender went away mid-body: the answer likely reaches no one, and it retries.
+            await _respond(send, 400, b"the request body was cut short")
+            return
+        except ArgumentTypeError:
+            await _respond(send, 400, b"the request body is not bytes")
+            return
         if body is None:
             await _respond(send, 413, b"body too large")
             return
@@ -383,7 +398,7 @@ def _refusal(exc: WebhooksError) -> tuple[int, bytes, list[tuple[bytes, bytes]]]
     if isinstance(exc, WebhookInFlightError):
         wait = str(retry_after_seconds(exc.retry_after)).encode()
         return 503, b"being handled by another delivery", [(b"retry-after", wait)]
-    # StoreUnavailableError: the replay guard is down. Nothing is wrong with the webhook.
+    # WebhooksUnavailableError: the replay guard is down. Nothing is wrong with the webhook.
     logger.warning("replay guard unavailable (%s); asking the sender to retry", type(exc).__name__)
     return 503, b"try again later", [(b"retry-after", _GUARD_DOWN_RETRY)]
 
@@ -401,31 +416,11 @@ def _handler_status(result: object) -> int:
     return 500
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return b"".join(chunks)
-        chunk = message.get("body") or b""
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
 async def _respond(
     send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    raw = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
-    if status == 204:
-        raw = []
-        body = b""
-    await send({"type": "http.response.start", "status": status, "headers": raw + (headers or [])})
-    await send({"type": "http.response.body", "body": body})
+    kind = [] if status == 204 else [(b"content-type", b"text/plain; charset=utf-8")]
+    await respond(send, status, headers=[*kind, *(headers or [])], body=body)
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

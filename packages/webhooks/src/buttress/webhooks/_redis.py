@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 from typing import Any, Final
 
-from buttress.core import redact_url
+from buttress.core import AsyncResource, Owned, connection_errors, redact_url
 
 from ._checks import text
 from ._replay import ReplayClaim, ReplayStatus, check_ttl, new_claim_token
-from .exceptions import StoreUnavailableError, WebhookConfigurationError
+from .exceptions import WebhooksConfigurationError, WebhooksTypeError, WebhooksUnavailableError
 
 try:
     from redis.asyncio import Redis
@@ -22,9 +21,12 @@ except ImportError as exc:  # pragma: no cover - exercised by the bare-install s
 
 __all__ = ["RedisReplayGuard"]
 
-# Failures of the server, not of our input (checked before any call): it cannot be reached, or
-# answers with an error (LOADING after a restart, READONLY replica, OOM, MISCONF).
-_UNAVAILABLE: Final = (RedisError, OSError, asyncio.TimeoutError)
+# Failures of the server, not of our input (checked before any call): it cannot be reached (core's
+# list for redis-py), or answers with an error reply (LOADING after a restart, READONLY replica, OOM,
+# MISCONF): a guard that cannot record an id is as unusable as one that cannot be reached. The
+# reason kept is the reply's code, never its message (which may quote a key), so core's
+# `unavailable_on` (which repeats the message) is not used here.
+_UNAVAILABLE: Final[tuple[type[BaseException], ...]] = (*connection_errors("redis"), RedisError)
 
 # A held id's value: the claim's token behind this prefix. Any other value (``done``, and the ``1``
 # older versions wrote when they claimed) is a done mark.
@@ -53,7 +55,7 @@ return 0
 """
 
 
-class RedisReplayGuard:
+class RedisReplayGuard(AsyncResource):
     """A `ReplayGuard` on Redis, atomic across processes.
 
     A claim is one Lua script: a free key is set to ``lease:<token>`` with ``PX lease``, otherwise
@@ -64,24 +66,28 @@ class RedisReplayGuard:
     restart.
 
     Args:
-        client: A ``redis.asyncio.Redis`` client (the guard does not close it).
+        client: A ``redis.asyncio.Redis`` client (the guard does not close it; `from_url` makes one
+            the guard owns).
         prefix: Prepended to every key.
 
     Raises:
-        StoreUnavailableError: Redis cannot be reached or answers with an error (LOADING, READONLY,
+        WebhooksUnavailableError: Redis cannot be reached or answers with an error (LOADING, READONLY,
             OOM...) (from `claim`, `complete`, `release`). `WebhookEndpoint` answers 503 with
             ``Retry-After`` so the sender retries, rather than process a webhook it cannot deduplicate.
     """
 
     __slots__ = ("_claim", "_client", "_owned", "_prefix", "_release")
 
+    _owned: Owned[Redis]
+
     def __init__(self, client: Redis[Any] | Redis, *, prefix: str = "webhooks:seen:") -> None:  # type: ignore[type-arg]
         if not isinstance(client, Redis):
-            raise WebhookConfigurationError("client", type(client).__name__, "must be a redis.asyncio.Redis")
+            raise WebhooksTypeError("client", "a redis.asyncio.Redis", client)
         text("prefix", prefix, max_length=1024, empty=True)
+        super().__init__()
         self._client = client
         self._prefix = prefix
-        self._owned = False
+        self._owned = Owned(client)
         self._claim = client.register_script(_CLAIM)
         self._release = client.register_script(_RELEASE)
 
@@ -90,17 +96,18 @@ class RedisReplayGuard:
         """Build a guard with its own client for ``url``; close it with `aclose`.
 
         Raises:
-            WebhookConfigurationError: ``url`` is not a ``redis://``, ``rediss://`` or ``unix://`` URL.
+            WebhooksConfigurationError: ``url`` is not a ``redis://``, ``rediss://`` or ``unix://`` URL.
         """
         text("url", url, max_length=4096)
+        text("prefix", prefix, max_length=1024, empty=True)
         try:
             client = Redis.from_url(url)
         except (ValueError, TypeError):
-            raise WebhookConfigurationError(
+            raise WebhooksConfigurationError(
                 "url", redact_url(url), "must be a redis://, rediss:// or unix:// URL"
             ) from None
-        guard = cls(client, prefix=prefix)
-        guard._owned = True
+        guard = cls(client, prefix=prefix)  # the prefix was checked first: nothing to close on failure
+        guard._owned = Owned(client, client.aclose)
         return guard
 
     async def claim(self, key: str, lease: float) -> ReplayClaim:
@@ -137,15 +144,14 @@ class RedisReplayGuard:
         except _UNAVAILABLE as exc:
             raise self._unavailable("release", exc) from exc
 
-    async def aclose(self) -> None:
+    async def _aclose(self) -> None:
         """Close the client if this guard made it (`from_url`)."""
-        if self._owned:
-            await self._client.aclose()
+        await self._owned.release()
 
-    def _unavailable(self, operation: str, exc: BaseException) -> StoreUnavailableError:
+    def _unavailable(self, operation: str, exc: BaseException) -> WebhooksUnavailableError:
         kwargs = self._client.connection_pool.connection_kwargs
         address = f"redis://{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
-        return StoreUnavailableError("redis", redact_url(address), f"{operation}: {_describe(exc)}")
+        return WebhooksUnavailableError("redis", redact_url(address), f"{operation}: {_describe(exc)}")
 
 
 def _describe(exc: BaseException) -> str:

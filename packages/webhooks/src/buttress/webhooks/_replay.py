@@ -18,7 +18,7 @@ from typing import Final, Protocol, runtime_checkable
 from buttress.core import Clock
 
 from ._checks import clock_or_system, positive_number, text
-from .exceptions import WebhookConfigurationError
+from .exceptions import WebhooksConfigurationError
 
 __all__ = [
     "DEFAULT_LEASE",
@@ -51,7 +51,7 @@ class ReplayStatus(StrEnum):
     @classmethod
     def _missing_(cls, value: object) -> ReplayStatus:
         # ReplayStatus("x") raises this typed error (a ValueError, as Enum's own would be).
-        raise WebhookConfigurationError(
+        raise WebhooksConfigurationError(
             "status", value, f"must be one of {', '.join(repr(s.value) for s in cls)}"
         )
 
@@ -67,7 +67,7 @@ class ReplayClaim:
         lease_left: For `ReplayStatus.IN_FLIGHT`, the seconds until the other claim's lease runs out.
 
     Raises:
-        WebhookConfigurationError: The fields do not fit together (a guard of your own has a bug).
+        WebhooksConfigurationError: The fields do not fit together (a guard of your own has a bug).
     """
 
     status: ReplayStatus
@@ -76,11 +76,11 @@ class ReplayClaim:
 
     def __post_init__(self) -> None:
         if not isinstance(self.status, ReplayStatus):
-            raise WebhookConfigurationError("status", self.status, "must be a ReplayStatus")
+            raise WebhooksConfigurationError("status", self.status, "must be a ReplayStatus")
         if self.status is ReplayStatus.CLAIMED:
             text("token", self.token, max_length=256)
         elif self.token != "":
-            raise WebhookConfigurationError("token", None, "is given only with CLAIMED", show_value=False)
+            raise WebhooksConfigurationError("token", None, "is given only with CLAIMED", show_value=False)
         positive_number("lease_left", self.lease_left, zero=True)
 
 
@@ -90,8 +90,8 @@ class ReplayGuard(Protocol):
 
     Every method is atomic per key: of two concurrent claims of a free id, one gets
     `ReplayStatus.CLAIMED` and the other `ReplayStatus.IN_FLIGHT`. A guard that cannot reach its store
-    raises `StoreUnavailableError`. `buttress.webhooks`' own guards pass the same contract tests
-    (``tests/test_replay_guards.py``).
+    raises `WebhooksUnavailableError`. ``buttress.testing.ReplayGuardContract`` is its conformance
+    suite, which `buttress.webhooks`' own guards pass.
 
     Methods:
         claim: Take ``key`` for ``lease`` seconds if it is free (never seen, released, or its lease ran
@@ -146,7 +146,7 @@ class MemoryReplayGuard:
 
     def __init__(self, *, max_entries: int = 100_000, clock: Clock | None = None) -> None:
         if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1:
-            raise WebhookConfigurationError("max_entries", max_entries, "must be an int of at least 1")
+            raise WebhooksConfigurationError("max_entries", max_entries, "must be an int of at least 1")
         self._max = max_entries
         self._clock: Clock = clock_or_system(clock)
         # key -> (expiry, token); the token is _DONE for a done mark.

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Final
 
 from ._checks import number, positive_int, positive_number
-from .exceptions import WebhookConfigurationError
+from .exceptions import WebhooksConfigurationError, WebhooksTypeError
 
 __all__ = ["DEFAULT_DELAYS", "RetrySchedule"]
 
@@ -49,9 +49,9 @@ class RetrySchedule:
     ) -> None:
         given: object = delays
         if isinstance(given, str) or not isinstance(delays, Sequence) or not delays:
-            raise WebhookConfigurationError("delays", delays, "must be a non-empty sequence of seconds")
+            raise WebhooksConfigurationError("delays", delays, "must be a non-empty sequence of seconds")
         if len(delays) > _MAX_ATTEMPTS:
-            raise WebhookConfigurationError("delays", len(delays), f"at most {_MAX_ATTEMPTS} attempts")
+            raise WebhooksConfigurationError("delays", len(delays), f"at most {_MAX_ATTEMPTS} attempts")
         converted: list[float] = []
         for index, delay in enumerate(delays):
             seconds = delay.total_seconds() if isinstance(delay, timedelta) else delay
@@ -60,7 +60,7 @@ class RetrySchedule:
         self._delays = tuple(converted)
         self._jitter = number("jitter", jitter, low=0, high=1)
         if rng is not None and not isinstance(rng, random.Random):
-            raise WebhookConfigurationError("rng", type(rng).__name__, "must be a random.Random or None")
+            raise WebhooksTypeError("rng", "a random.Random or None", rng)
         self._rng = rng if rng is not None else random.Random()  # noqa: S311 - jitter, not security
 
     @classmethod
@@ -103,7 +103,7 @@ class RetrySchedule:
     def delay_after(self, attempt: int) -> float | None:
         """Return the wait after failed attempt ``attempt`` (1-based); ``None`` after the last one."""
         if isinstance(attempt, bool) or not isinstance(attempt, int):
-            raise WebhookConfigurationError("attempt", attempt, "must be an int")
+            raise WebhooksConfigurationError("attempt", attempt, "must be an int")
         if attempt >= len(self._delays) or attempt < 1:
             return None
         base = self._delays[attempt]

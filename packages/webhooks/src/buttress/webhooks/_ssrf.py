@@ -6,7 +6,7 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Final
 
-from .exceptions import UnsafeDestinationError, WebhookConfigurationError
+from .exceptions import UnsafeDestinationError, WebhooksConfigurationError, WebhooksTypeError
 
 __all__ = ["BLOCKED_NETWORKS", "CLOUD_METADATA_ADDRESSES", "NetworkPolicy"]
 
@@ -80,7 +80,7 @@ class NetworkPolicy:
         block: Extra networks to refuse on top of the defaults.
 
     Raises:
-        WebhookConfigurationError: A network is not valid CIDR notation.
+        WebhooksConfigurationError: A network is not valid CIDR notation.
 
     Examples:
         >>> NetworkPolicy().refusal("10.1.2.3")
@@ -159,7 +159,7 @@ def _networks(parameter: str, values: Iterable[str | IPNetwork]) -> tuple[IPNetw
     if isinstance(given, str | ipaddress.IPv4Network | ipaddress.IPv6Network):
         given = [given]
     if not isinstance(given, Iterable) or isinstance(given, bytes | bytearray):
-        raise WebhookConfigurationError(parameter, type(given).__name__, "must be networks in CIDR notation")
+        raise WebhooksTypeError(parameter, "networks in CIDR notation", given)
     result: list[IPNetwork] = []
     for value in given:
         if isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network):
@@ -170,6 +170,6 @@ def _networks(parameter: str, values: Iterable[str | IPNetwork]) -> tuple[IPNetw
         except ValueError:
             network = None
         if network is None:
-            raise WebhookConfigurationError(parameter, value, "must be networks in CIDR notation")
+            raise WebhooksConfigurationError(parameter, value, "must be networks in CIDR notation")
         result.append(network)
     return tuple(result)

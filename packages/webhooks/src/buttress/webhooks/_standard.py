@@ -15,6 +15,7 @@ from buttress.core import Clock, SystemClock
 
 from ._checks import clock_or_system
 from ._keys import Ed25519SigningKey, Ed25519VerifyKey, HmacKey, parse_key
+from ._metrics import counted_verifications
 from ._verify import (
     Headers,
     VerifiedWebhook,
@@ -30,7 +31,8 @@ from .exceptions import (
     MalformedHeaderError,
     SignatureMismatchError,
     TimestampOutsideToleranceError,
-    WebhookConfigurationError,
+    WebhooksConfigurationError,
+    WebhooksTypeError,
 )
 
 __all__ = ["DEFAULT_TOLERANCE", "WebhookSigner", "WebhookVerifier", "new_message_id"]
@@ -100,12 +102,12 @@ class WebhookSigner:
             body: The exact bytes that will be sent (a str is encoded as UTF-8).
 
         Raises:
-            WebhookConfigurationError: ``msg_id`` or ``timestamp`` is invalid.
+            WebhooksConfigurationError: ``msg_id`` or ``timestamp`` is invalid.
         """
         if not isinstance(msg_id, str) or not (
             0 < len(msg_id) <= _MAX_ID_LENGTH and msg_id.isascii() and msg_id.isprintable()
         ):
-            raise WebhookConfigurationError("msg_id", msg_id, "must be 1 to 256 printable ASCII characters")
+            raise WebhooksConfigurationError("msg_id", msg_id, "must be 1 to 256 printable ASCII characters")
         content = _content(msg_id, str(signing_time(timestamp)), _outgoing_body(body))
         return " ".join(key.signature(content) for key in self._keys)
 
@@ -139,10 +141,10 @@ def _outgoing_body(body: bytes | str) -> bytes:
         try:
             return body.encode("utf-8")
         except UnicodeEncodeError:
-            raise WebhookConfigurationError(
+            raise WebhooksConfigurationError(
                 "body", "str", "is not valid Unicode (a lone surrogate)"
             ) from None
-    raise WebhookConfigurationError("body", type(body).__name__, "must be bytes or str")
+    raise WebhooksTypeError("body", "bytes or str", body)
 
 
 class WebhookVerifier:
@@ -163,7 +165,7 @@ class WebhookVerifier:
 
     Raises:
         InvalidSecretError: A key is malformed.
-        WebhookConfigurationError: The tolerance is not positive.
+        WebhooksConfigurationError: The tolerance is not positive.
 
     Examples:
         >>> verifier = WebhookVerifier("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", tolerance=None)
@@ -205,7 +207,7 @@ class WebhookVerifier:
         # The system clock's now() is time.time(); reading it directly saves a datetime per call.
         self._system_clock = type(self._clock) is SystemClock
         if not isinstance(accept_svix_headers, bool):
-            raise WebhookConfigurationError("accept_svix_headers", accept_svix_headers, "must be a bool")
+            raise WebhooksConfigurationError("accept_svix_headers", accept_svix_headers, "must be a bool")
         self._aliases: tuple[str, ...] = (
             ("svix-id", "svix-timestamp", "svix-signature") if accept_svix_headers else ()
         )
@@ -222,6 +224,7 @@ class WebhookVerifier:
         """Twice the tolerance: how long a captured webhook keeps verifying."""
         return None if self._tolerance is None else 2 * self._tolerance
 
+    @counted_verifications("standard")
     def verify(self, headers: Headers, body: bytes | str) -> VerifiedWebhook:
         """Verify one received webhook.
 

@@ -13,7 +13,12 @@ from typing import Final, Protocol, runtime_checkable
 
 from ._checks import positive_int, positive_number, text
 from ._ssrf import NetworkPolicy
-from .exceptions import MissingExtraError, UnsafeDestinationError, WebhookConfigurationError
+from .exceptions import (
+    MissingExtraError,
+    UnsafeDestinationError,
+    WebhooksConfigurationError,
+    WebhooksTypeError,
+)
 
 try:
     import httpcore
@@ -47,7 +52,7 @@ class SystemResolver:
         """Return the addresses of ``host``, in the resolver's order, without duplicates.
 
         Raises:
-            WebhookConfigurationError: ``host`` is not a str or ``port`` not a TCP port.
+            WebhooksConfigurationError: ``host`` is not a str or ``port`` not a TCP port.
             OSError: The name does not resolve (or cannot be a host name at all).
         """
         _check_host_and_port(host, port)
@@ -86,13 +91,13 @@ class SafeNetworkBackend(httpcore.AsyncNetworkBackend):
         inner: httpcore.AsyncNetworkBackend | None = None,
     ) -> None:
         if policy is not None and not isinstance(policy, NetworkPolicy):
-            raise WebhookConfigurationError(
+            raise WebhooksConfigurationError(
                 "policy", type(policy).__name__, "must be a NetworkPolicy or None"
             )
         if resolver is not None and not isinstance(resolver, Resolver):
-            raise WebhookConfigurationError("resolver", type(resolver).__name__, "must be a Resolver or None")
+            raise WebhooksTypeError("resolver", "a Resolver or None", resolver)
         if inner is not None and not isinstance(inner, httpcore.AsyncNetworkBackend):
-            raise WebhookConfigurationError(
+            raise WebhooksConfigurationError(
                 "inner", type(inner).__name__, "must be an httpcore.AsyncNetworkBackend or None"
             )
         self._policy = policy if policy is not None else NetworkPolicy()
@@ -116,7 +121,7 @@ class SafeNetworkBackend(httpcore.AsyncNetworkBackend):
 
         Raises:
             UnsafeDestinationError: An address of ``host`` is refused by the policy.
-            WebhookConfigurationError: An argument has the wrong type or is out of range.
+            WebhooksConfigurationError: An argument has the wrong type or is out of range.
             httpcore.ConnectError: The name does not resolve, or no address accepts the connection.
             httpcore.ConnectTimeout: Resolving or connecting took longer than ``timeout``.
         """
@@ -170,7 +175,7 @@ class SafeNetworkBackend(httpcore.AsyncNetworkBackend):
         """Sleep (httpcore's pause between connection retries: at most 32 s with 8 retries).
 
         Raises:
-            WebhookConfigurationError: ``seconds`` is not a number from 0 to 60.
+            WebhooksConfigurationError: ``seconds`` is not a number from 0 to 60.
         """
         await self._inner.sleep(positive_number("seconds", seconds, zero=True, maximum=_MAX_SLEEP))
 
@@ -258,7 +263,7 @@ def _socket_options(options: object) -> list[httpcore.SOCKET_OPTION] | None:
     if options is None:
         return None
     if isinstance(options, str | bytes) or not isinstance(options, Iterable):
-        raise WebhookConfigurationError("socket_options", type(options).__name__, "must be tuples or None")
+        raise WebhooksTypeError("socket_options", "tuples or None", options)
     checked = list(options)
     for option in checked:
         if (
@@ -266,7 +271,7 @@ def _socket_options(options: object) -> list[httpcore.SOCKET_OPTION] | None:
             or len(option) not in {3, 4}
             or not all(isinstance(part, int) and not isinstance(part, bool) for part in option[:2])
         ):
-            raise WebhookConfigurationError("socket_options", option, "each must be (level, option, value)")
+            raise WebhooksConfigurationError("socket_options", option, "each must be (level, option, value)")
     return checked
 
 
@@ -282,7 +287,7 @@ def _ssl_context(verify: object) -> ssl.SSLContext:
             return ssl.create_default_context(capath=where)
         return ssl.create_default_context(cafile=where)
     except (OSError, ssl.SSLError, ValueError):
-        raise WebhookConfigurationError(
+        raise WebhooksConfigurationError(
             "verify", where, "must be True, False, an ssl.SSLContext, or a readable CA file or directory"
         ) from None
 
@@ -323,18 +328,20 @@ class SafeTransport(httpx.AsyncHTTPTransport):
         if limits is None:
             limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
         elif not isinstance(limits, httpx.Limits):
-            raise WebhookConfigurationError(
+            raise WebhooksConfigurationError(
                 "limits", type(limits).__name__, "must be an httpx.Limits or None"
             )
         if not isinstance(http2, bool):
-            raise WebhookConfigurationError("http2", http2, "must be a bool")
+            raise WebhooksConfigurationError("http2", http2, "must be a bool")
         retries = positive_int("retries", retries, minimum=0, maximum=_MAX_RETRIES)
         self._backend = SafeNetworkBackend(policy, resolver=resolver)
         context = _ssl_context(verify)
         try:
             super().__init__(verify=context, trust_env=False, http2=http2, limits=limits, retries=retries)
         except ImportError:
-            raise WebhookConfigurationError("http2", http2, "needs the h2 package (pip install h2)") from None
+            raise WebhooksConfigurationError(
+                "http2", http2, "needs the h2 package (pip install h2)"
+            ) from None
         # HTTP/2 connections take many requests at once, so they keep httpcore's own pool.
         pool = _ConnectionPool if _HTTPCORE_1_0 and not http2 else httpcore.AsyncConnectionPool
         self._pool = pool(
@@ -374,7 +381,7 @@ def safe_client(
     """
     timeout = positive_number("timeout", timeout)
     if not isinstance(follow_redirects, bool):
-        raise WebhookConfigurationError("follow_redirects", follow_redirects, "must be a bool")
+        raise WebhooksConfigurationError("follow_redirects", follow_redirects, "must be a bool")
     return httpx.AsyncClient(
         transport=SafeTransport(policy, resolver=resolver, verify=verify),
         timeout=timeout,

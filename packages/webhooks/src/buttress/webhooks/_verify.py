@@ -15,7 +15,7 @@ from .exceptions import (
     InvalidBodyError,
     MalformedHeaderError,
     MissingHeaderError,
-    WebhookConfigurationError,
+    WebhooksConfigurationError,
 )
 
 __all__ = [
@@ -187,16 +187,18 @@ def signing_time(timestamp: object) -> int:
         timestamp: Unix seconds (an int), or an aware datetime.
 
     Raises:
-        WebhookConfigurationError: Not an int or aware datetime, or outside 1970..9999.
+        WebhooksConfigurationError: Not an int or aware datetime, or outside 1970..9999.
     """
     if isinstance(timestamp, datetime):
         if timestamp.tzinfo is None:
-            raise WebhookConfigurationError("timestamp", timestamp, "must be timezone-aware")
+            raise WebhooksConfigurationError("timestamp", timestamp, "must be timezone-aware")
         seconds = int(timestamp.timestamp())
     elif isinstance(timestamp, int) and not isinstance(timestamp, bool):
         seconds = timestamp
     else:
-        raise WebhookConfigurationError("timestamp", timestamp, "must be Unix seconds (an int) or a datetime")
+        raise WebhooksConfigurationError(
+            "timestamp", timestamp, "must be Unix seconds (an int) or a datetime"
+        )
     if not 0 <= seconds <= MAX_TIMESTAMP:
-        raise WebhookConfigurationError("timestamp", timestamp, "must be a time from 1970 to the year 9999")
+        raise WebhooksConfigurationError("timestamp", timestamp, "must be a time from 1970 to the year 9999")
     return seconds

@@ -1,4 +1,4 @@
-"""`DeliveryWorker`: claims due deliveries from a `PostgresOutbox`, signs and sends them (extra ``httpx``)."""
+"""`DeliveryWorker`: claims due deliveries from an `Outbox`, signs and sends them (extra ``http``)."""
 
 from __future__ import annotations
 
@@ -11,22 +11,24 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Final, Self
+from typing import Final
 
-from buttress.core import Clock
+from buttress.core import AsyncResource, Clock, Owned
 
 from ._checks import positive_int, positive_number
 from ._delivery import Attempt, DeadDelivery, DeliveryStatus, decide
 from ._endpoints import Endpoint
-from ._outbox import Claim, Outcome, PostgresOutbox
+from ._metrics import CLAIM_SIZE, DEAD, DELIVERIES, DELIVERY_DURATION, ENDPOINT_HEALTH, UNAVAILABLE
+from ._outbox import Claim, Outbox, Outcome
 from ._ssrf import NetworkPolicy
 from ._standard import WebhookSigner
 from ._transport import Resolver, SafeTransport
 from .exceptions import (
     EndpointNotFoundError,
-    StoreUnavailableError,
     UnsafeDestinationError,
-    WebhookConfigurationError,
+    WebhooksConfigurationError,
+    WebhooksTypeError,
+    WebhooksUnavailableError,
 )
 
 try:
@@ -34,17 +36,21 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
     from .exceptions import MissingExtraError
 
-    raise MissingExtraError("DeliveryWorker", "httpx") from exc
+    raise MissingExtraError("DeliveryWorker", "http") from exc
 
 __all__ = ["DeliveryWorker"]
 
-logger = logging.getLogger("buttress.webhooks")
+logger = logging.getLogger(__name__)
 
 DEFAULT_USER_AGENT: Final = "buttress-webhooks/0.1"
 # What a User-Agent may hold: printable ASCII and tab (no CR/LF: no header injection).
 _HEADER_VALUE: Final = re.compile(r"[\t\x20-\x7e]*")
 # Rounds in flight at once in run() and drain(): one sends while the other records and claims.
 _PIPELINES: Final = 2
+_OUTBOX_DOWN: Final = {"webhooks.component": "outbox"}
+_LEASE_EXPIRED: Final = {"webhooks.reason": "lease_expired"}
+_LAST_FAILED: Final = {"webhooks.reason": "last_attempt_failed"}
+_STARTED_FAILING: Final = {"webhooks.change": "failing"}
 
 type DeadCallback = Callable[[DeadDelivery], Awaitable[None]]
 type DisabledCallback = Callable[[Endpoint], Awaitable[None]]
@@ -72,11 +78,12 @@ class _RateLimiter:
         return (1 - tokens) / rate
 
 
-class DeliveryWorker:
-    """Delivers webhooks from a `PostgresOutbox`: claim, sign, POST, record, schedule.
+class DeliveryWorker(AsyncResource):
+    """Delivers webhooks from an `Outbox`: claim, sign, POST, record, schedule.
 
-    Run as many as you like, in as many processes: each claims due deliveries with ``FOR UPDATE SKIP
-    LOCKED`` under a lease, so each delivery goes to one worker at a time. A worker that dies mid-
+    With a `PostgresOutbox`, run as many as you like, in as many processes: each claims due deliveries
+    with ``FOR UPDATE SKIP LOCKED`` under a lease, so each delivery goes to one worker at a time; a
+    `MemoryOutbox` serves the workers of one process. A worker that dies mid-
     delivery leaves the lease to run out; the delivery is then due again and another worker sends it
     (the receiver sees the same ``webhook-id``, and deduplicates on it).
 
@@ -87,12 +94,12 @@ class DeliveryWorker:
     endpoint whose attempts have all failed for ``disable_after`` is disabled (``on_endpoint_disabled``).
 
     Args:
-        outbox: Where deliveries come from.
+        outbox: Where deliveries come from: any `Outbox` (`MemoryOutbox`, `PostgresOutbox`, your own).
         policy: The SSRF guard's address rules (public addresses only by default). Ignored when
             ``client`` is given: then the client's transport is responsible.
         resolver: How host names are resolved by the guard.
-        client: An httpx client to send with (its redirects must be off); one with `SafeTransport`
-            is built when omitted.
+        client: An httpx client to send with (its redirects must be off; the worker never closes
+            it); one with `SafeTransport` is built, and closed by `aclose`, when omitted.
         timeout: Seconds an attempt may take, in all.
         lease: Seconds a claim is held; must exceed ``timeout``, so a live worker never loses its lease.
         batch_size: Deliveries claimed per round.
@@ -109,7 +116,7 @@ class DeliveryWorker:
 
     def __init__(
         self,
-        outbox: PostgresOutbox,
+        outbox: Outbox,
         *,
         policy: NetworkPolicy | None = None,
         resolver: Resolver | None = None,
@@ -126,9 +133,9 @@ class DeliveryWorker:
         on_dead: DeadCallback | None = None,
         on_endpoint_disabled: DisabledCallback | None = None,
     ) -> None:
-        if not isinstance(outbox, PostgresOutbox):
-            raise WebhookConfigurationError("outbox", type(outbox).__name__, "must be a PostgresOutbox")
-        self.outbox = outbox
+        if not isinstance(outbox, Outbox):
+            raise WebhooksTypeError("outbox", "an Outbox (claim, settle, release, cancel_endpoint)", outbox)
+        self.outbox: Outbox = outbox
         self._timeout = positive_number("timeout", timeout)
         self._lease = positive_number("lease", lease)
         self._batch = positive_int("batch_size", batch_size)
@@ -137,14 +144,14 @@ class DeliveryWorker:
         # share the slots) before it ends; its lease must outlast that.
         worst = self._timeout * -(-_PIPELINES * self._batch // concurrency)
         if self._lease <= worst:
-            raise WebhookConfigurationError(
+            raise WebhooksConfigurationError(
                 "lease", lease, f"must exceed timeout x ceil(2 x batch_size / concurrency) = {worst:g} s"
             )
         self._max_retry_after = positive_number("max_retry_after", max_retry_after)
         if disable_after is not None and (
             not isinstance(disable_after, timedelta) or disable_after <= timedelta(0)
         ):
-            raise WebhookConfigurationError(
+            raise WebhooksConfigurationError(
                 "disable_after", disable_after, "must be a positive timedelta or None"
             )
         self._disable_after = disable_after
@@ -155,18 +162,20 @@ class DeliveryWorker:
             or not _HEADER_VALUE.fullmatch(user_agent)
             or len(user_agent) > 1024
         ):
-            raise WebhookConfigurationError("user_agent", user_agent, "must be printable ASCII, at most 1024")
+            raise WebhooksConfigurationError(
+                "user_agent", user_agent, "must be printable ASCII, at most 1024"
+            )
         self._user_agent = user_agent
         for name, callback in (("on_dead", on_dead), ("on_endpoint_disabled", on_endpoint_disabled)):
             if callback is not None and not callable(callback):
-                raise WebhookConfigurationError(
+                raise WebhooksConfigurationError(
                     name, type(callback).__name__, "must be an async callable or None"
                 )
         if client is not None and not isinstance(client, httpx.AsyncClient):
-            raise WebhookConfigurationError("client", type(client).__name__, "must be an httpx.AsyncClient")
+            raise WebhooksTypeError("client", "an httpx.AsyncClient", client)
         self._on_dead = on_dead
         self._on_disabled = on_endpoint_disabled
-        self._owns_client = client is None
+        super().__init__()
         self._client = (
             client
             if client is not None
@@ -182,6 +191,7 @@ class DeliveryWorker:
                 trust_env=False,
             )
         )
+        self._owned = Owned(self._client, None if client is not None else self._client.aclose)
         self._signers: dict[tuple[str, tuple[str, ...]], WebhookSigner] = {}
         self._limiter = _RateLimiter(outbox.clock)
         self._token_prefix = secrets.token_hex(6)
@@ -205,7 +215,8 @@ class DeliveryWorker:
         """
         self._rounds += 1
         token = f"{self._token_prefix}-{self._rounds}"
-        claims, dead = await self.outbox.claim_and_reap(limit=self._batch, lease=self._lease, token=token)
+        claims, dead = await self.outbox.claim(limit=self._batch, lease=self._lease, token=token)
+        CLAIM_SIZE.record(len(claims) + len(dead))
         if claims:
             await self._deliver(claims)
         for item in dead:
@@ -229,7 +240,7 @@ class DeliveryWorker:
             await asyncio.shield(self._give_back(claims, tasks, started, endpoints))
             raise
         outcomes = [r for r in results if r is not None]
-        held, failing = await self.outbox.complete_many(outcomes)
+        held, failing = await self.outbox.settle(outcomes)
         await self._consequences(outcomes, held, failing, endpoints)
 
     async def _give_back(
@@ -249,10 +260,11 @@ class DeliveryWorker:
         unsent = [c for c in claims if c.delivery_id not in started]
         try:
             if outcomes:
-                held, failing = await self.outbox.complete_many(outcomes)
+                held, failing = await self.outbox.settle(outcomes)
                 await self._consequences(outcomes, held, failing, endpoints)
             released = await self.outbox.release(unsent)
-        except StoreUnavailableError as exc:
+        except WebhooksUnavailableError as exc:
+            UNAVAILABLE.add(1, _OUTBOX_DOWN)
             logger.warning("cancelled with the outbox unavailable; leases will run out: %s", exc)
             return
         logger.info("cancelled: recorded %d results, gave back %d unsent claims", len(outcomes), released)
@@ -264,7 +276,7 @@ class DeliveryWorker:
         claims again, the other keeps the slots busy.
         """
         if stop is not None and not isinstance(stop, asyncio.Event):
-            raise WebhookConfigurationError("stop", type(stop).__name__, "must be an asyncio.Event or None")
+            raise WebhooksTypeError("stop", "an asyncio.Event or None", stop)
         stop = stop if stop is not None else asyncio.Event()
         await asyncio.gather(*(self._loop(stop) for _ in range(_PIPELINES)))
 
@@ -272,7 +284,8 @@ class DeliveryWorker:
         while not stop.is_set():
             try:
                 claimed = await self.run_once()
-            except StoreUnavailableError as exc:
+            except WebhooksUnavailableError as exc:
+                UNAVAILABLE.add(1, _OUTBOX_DOWN)
                 logger.warning("webhook outbox unavailable, retrying in %.1f s: %s", self._poll, exc)
                 claimed = 0
             if claimed:
@@ -300,7 +313,7 @@ class DeliveryWorker:
             return Outcome(claim, DeliveryStatus.CANCELLED, None, None)
         wait = self._limiter.wait(endpoint)
         if wait > 0:
-            await self.outbox.postpone(claim, self.clock.now() + timedelta(seconds=wait))
+            await self.outbox.release([claim], until=self.clock.now() + timedelta(seconds=wait))
             return None
         async with self._slots:
             started.add(claim.delivery_id)
@@ -314,6 +327,9 @@ class DeliveryWorker:
             max_retry_after=self._max_retry_after,
         )
         attempt = replace(attempt, outcome=decision.outcome)
+        measured = {"webhooks.outcome": decision.outcome}
+        DELIVERIES.add(1, measured)
+        DELIVERY_DURATION.record(attempt.latency, measured)
         return Outcome(claim, decision.status, decision.next_attempt_at, attempt)
 
     async def _consequences(
@@ -337,14 +353,17 @@ class DeliveryWorker:
                 gone.add(claim.endpoint_id)
             elif outcome.status is DeliveryStatus.DEAD:
                 await self._dead(claim, attempt)
+        now = self.clock.now()
+        for since in failing.values():
+            if since == now:  # this batch's failure started the endpoint's failing period
+                ENDPOINT_HEALTH.add(1, _STARTED_FAILING)
         for endpoint_id in sorted(gone):
-            await self._disable(endpoint_id, "the endpoint answered 410 Gone")
+            await self._disable(endpoint_id, "the endpoint answered 410 Gone", "gone")
         if self._disable_after is None:
             return
-        now = self.clock.now()
         for endpoint_id, since in sorted(failing.items()):
             if endpoint_id not in gone and endpoints.get(endpoint_id) and now - since >= self._disable_after:
-                await self._disable(endpoint_id, f"every attempt failed since {since.isoformat()}")
+                await self._disable(endpoint_id, f"every attempt failed since {since.isoformat()}", "failing")
 
     async def _attempt(self, claim: Claim, endpoint: Endpoint) -> tuple[Attempt, str | None]:
         started_at = self.clock.now()
@@ -408,7 +427,7 @@ class DeliveryWorker:
             signer = self._signers[cache_key] = WebhookSigner(keys, clock=self.clock)
         return signer
 
-    async def _disable(self, endpoint_id: str, reason: str) -> None:
+    async def _disable(self, endpoint_id: str, reason: str, why: str) -> None:
         try:
             current = await self.outbox.endpoints.get(endpoint_id)
         except EndpointNotFoundError:
@@ -419,6 +438,7 @@ class DeliveryWorker:
             replace(current, enabled=False, disabled_reason=reason, updated_at=self.clock.now())
         )
         cancelled = await self.outbox.cancel_endpoint(endpoint_id)
+        ENDPOINT_HEALTH.add(1, {"webhooks.change": "disabled", "webhooks.reason": why})
         logger.warning(
             "disabled webhook endpoint %s (%s); cancelled %d deliveries", endpoint_id, reason, cancelled
         )
@@ -426,6 +446,7 @@ class DeliveryWorker:
             await _quietly(self._on_disabled(disabled), "on_endpoint_disabled")
 
     async def _buried(self, dead: DeadDelivery) -> None:
+        DEAD.add(1, _LEASE_EXPIRED)
         logger.warning(
             "webhook delivery %s to %s is dead after %d attempts: %s",
             dead.delivery_id,
@@ -437,6 +458,7 @@ class DeliveryWorker:
             await _quietly(self._on_dead(dead), "on_dead")
 
     async def _dead(self, claim: Claim, attempt: Attempt) -> None:
+        DEAD.add(1, _LAST_FAILED)
         logger.warning(
             "webhook delivery %s to %s is dead after %d attempts",
             claim.delivery_id,
@@ -455,16 +477,9 @@ class DeliveryWorker:
             )
             await _quietly(self._on_dead(dead), "on_dead")
 
-    async def aclose(self) -> None:
+    async def _aclose(self) -> None:
         """Close the HTTP client if the worker built it."""
-        if self._owns_client:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+        await self._owned.release()
 
 
 async def _quietly(call: Awaitable[None], name: str) -> None:

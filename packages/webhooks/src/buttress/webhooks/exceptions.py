@@ -12,17 +12,18 @@
         │   ├── SignatureMismatchError              no signature matches any of the keys
         │   └── ReplayedWebhookError                this webhook was accepted once already
         ├── WebhookInFlightError                    another delivery of this webhook is being handled
-        ├── WebhookConfigurationError               (also ConfigurationError, ValueError) a bad argument
+        ├── WebhooksConfigurationError              (also ConfigurationError, ValueError) a bad argument
         │   └── InvalidSecretError                  a secret or key that cannot be used
+        ├── WebhooksTypeError                       (also ArgumentTypeError, TypeError) a wrong type
         ├── EndpointNotFoundError                   (also NotFoundError, LookupError) no such endpoint
         ├── MessageNotFoundError                    (also NotFoundError, LookupError) no such message
         ├── EndpointConflictError                   (also ConflictError) an endpoint id that exists already
         ├── UnsafeDestinationError                  the SSRF guard refused an address
-        ├── StoreUnavailableError                  (also BackendUnavailableError, ConnectionError)
+        ├── WebhooksUnavailableError                (also BackendUnavailableError, ConnectionError)
         └── MissingExtraError                       (also ImportError) a feature whose extra is missing
 
 Every way a received webhook can be wrong ends in a `WebhookVerificationError`: catch that one class
-in a receiver and answer 4xx. `WebhookInFlightError` and `StoreUnavailableError` say nothing is wrong
+in a receiver and answer 4xx. `WebhookInFlightError` and `WebhooksUnavailableError` say nothing is wrong
 with the webhook: answer 503 with ``Retry-After``, so the sender retries. No ``ValueError``,
 ``binascii.Error`` or ``UnicodeDecodeError`` escapes the verifiers. Messages never contain a
 secret, a signature or the body.
@@ -33,6 +34,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from buttress.core import (
+    ArgumentTypeError,
     BackendUnavailableError,
     ButtressError,
     ConfigurationError,
@@ -53,13 +55,14 @@ __all__ = [
     "MissingHeaderError",
     "ReplayedWebhookError",
     "SignatureMismatchError",
-    "StoreUnavailableError",
     "TimestampOutsideToleranceError",
     "UnsafeDestinationError",
-    "WebhookConfigurationError",
     "WebhookInFlightError",
     "WebhookVerificationError",
+    "WebhooksConfigurationError",
     "WebhooksError",
+    "WebhooksTypeError",
+    "WebhooksUnavailableError",
 ]
 
 
@@ -175,7 +178,7 @@ class WebhookInFlightError(WebhooksError):
         self.retry_after = retry_after
 
 
-class WebhookConfigurationError(WebhooksError, ConfigurationError):
+class WebhooksConfigurationError(WebhooksError, ConfigurationError):
     """An argument is invalid; the message names it.
 
     The value is shown in the message only when ``show_value`` is exactly ``True``.
@@ -186,7 +189,17 @@ class WebhookConfigurationError(WebhooksError, ConfigurationError):
         super().__init__(parameter, value, reason, show_value=show_value is True)
 
 
-class InvalidSecretError(WebhookConfigurationError):
+class WebhooksTypeError(WebhooksError, ArgumentTypeError):
+    """An argument has the wrong type; the message names the argument and the type given (never the value).
+
+    Attributes:
+        parameter: The argument's name.
+        expected: What it should have been.
+        actual: The name of the type that was given.
+    """
+
+
+class InvalidSecretError(WebhooksConfigurationError):
     """A secret or key has the wrong prefix, is not base64, or has the wrong length.
 
     The message never shows the secret.
@@ -240,8 +253,14 @@ class UnsafeDestinationError(WebhooksError):
         self.reason = reason
 
 
-class StoreUnavailableError(WebhooksError, BackendUnavailableError):
-    """The outbox's or endpoint store's database, or the replay guard's server, cannot be reached."""
+class WebhooksUnavailableError(WebhooksError, BackendUnavailableError):
+    """The outbox's or endpoint store's database, or the replay guard's server, cannot be reached.
+
+    Attributes:
+        backend: ``"postgresql"`` or ``"redis"`` (or ``"replay guard"`` for a guard of your own).
+        address: Where it was reached, redacted (no password).
+        reason: The driver's error type, and its message when it has one.
+    """
 
 
 class MissingExtraError(WebhooksError, CoreMissingExtraError):

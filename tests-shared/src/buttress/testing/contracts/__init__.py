@@ -22,6 +22,7 @@ from ._resource_factory import ResourceFactoryContract
 from ._search import SearchProviderContract
 from ._snapshot_store import SnapshotStoreContract
 from ._webhooks import EndpointStoreContract
+from ._webhooks_delivery import OutboxContract, ReplayGuardContract
 
 __all__ = [
     "AsyncRepositoryContract",
@@ -31,7 +32,9 @@ __all__ = [
     "EventStoreContract",
     "FlagSourceContract",
     "IdempotencyStoreContract",
+    "OutboxContract",
     "PreferenceStoreContract",
+    "ReplayGuardContract",
     "ResourceFactoryContract",
     "SearchProviderContract",
     "SnapshotStoreContract",
