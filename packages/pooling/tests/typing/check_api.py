@@ -7,7 +7,15 @@ from typing import assert_type
 import asyncpg
 from redis.asyncio import Redis
 
-from buttress.pooling import AsyncpgFactory, Pool, PoolStats, RedisFactory, ResourceFactory
+from buttress.pooling import (
+    AsyncpgFactory,
+    Pool,
+    PoolConfig,
+    PoolStats,
+    PoolUnavailableError,
+    RedisFactory,
+    ResourceFactory,
+)
 
 
 class Socket:
@@ -44,3 +52,22 @@ async def ready_made_factories(dsn: str, url: str) -> None:
         assert_type(connection, asyncpg.Connection)
     async with Pool(RedisFactory(url)) as redis, redis.acquire() as client:
         assert_type(client, Redis)
+
+
+async def config_and_lifecycle() -> None:
+    config = PoolConfig(min_size=1, max_size=4, timeout=5)
+    assert_type(config.max_size, int)
+    assert_type(config.max_lifetime, float | None)
+    pool = Pool(SocketFactory(), config=config, max_size=8, order="fifo")
+    assert_type(pool, Pool[Socket])
+    assert_type(pool.config, PoolConfig)
+    assert_type(await pool.open(), None)
+    assert_type(await pool.aclose(timeout=5), None)
+    assert_type(pool.closed, bool)
+    async with Pool(SocketFactory()) as entered:
+        assert_type(entered, Pool[Socket])
+
+
+def unavailable_is_a_connection_error(error: PoolUnavailableError) -> ConnectionError:
+    assert_type(error.address, str)
+    return error
