@@ -160,7 +160,8 @@ class _PostgresBase(AsyncResource):
             self._ready = True
 
 
-class PostgresFlagSource(_PostgresBase):
+# AsyncResource is named again (the base has it already) so the face shows at the class itself.
+class PostgresFlagSource(_PostgresBase, AsyncResource):
     """A writable, watchable `FlagSource` on PostgreSQL.
 
     Flags live as JSONB (Unleash format) in ``table``, segments in ``{table}_segments``; the tables
@@ -386,7 +387,7 @@ class PostgresFlagSource(_PostgresBase):
         self._changed.set()
 
 
-class PostgresAuditSink(_PostgresBase):
+class PostgresAuditSink(_PostgresBase, AsyncResource):
     """An `AuditSink` on PostgreSQL: one row per event, indexed for per-flag history.
 
     Args:
