@@ -18,6 +18,9 @@ class TestAsyncpgFactory(ResourceFactoryContract):
     async def make_factory(self) -> Any:
         return AsyncpgFactory(self.dsn)
 
+    async def make_unreachable_factory(self) -> Any:
+        return AsyncpgFactory("postgresql://app:secret@127.0.0.1:1/app", timeout=2)
+
 
 class TestRedisFactory(ResourceFactoryContract):
     @pytest.fixture(autouse=True)
@@ -26,3 +29,6 @@ class TestRedisFactory(ResourceFactoryContract):
 
     async def make_factory(self) -> Any:
         return RedisFactory(self.url)
+
+    async def make_unreachable_factory(self) -> Any:
+        return RedisFactory("redis://:secret@127.0.0.1:1/0", socket_connect_timeout=2)

@@ -10,6 +10,8 @@ from typing import Any, ClassVar
 import pytest
 import pytest_asyncio
 
+from buttress.core import BackendUnavailableError
+
 from ._cache import close_quietly
 
 __all__ = ["ResourceFactoryContract"]
@@ -19,7 +21,10 @@ class ResourceFactoryContract:
     """Conformance suite for a resource factory (``create``/``destroy``, optional ``check``/``reset``).
 
     Subclass it (as ``TestSomething``) and implement `make_factory`. The optional methods are tested
-    only when the factory has them.
+    only when the factory has them. A factory that talks to a server also implements
+    `make_unreachable_factory`, and its ``create`` must then report an unreachable server as a
+    `buttress.core.BackendUnavailableError` (its package's ``<S>UnavailableError``), not as the
+    driver's own error.
     """
 
     pytestmark: ClassVar[list[pytest.MarkDecorator]] = [pytest.mark.asyncio]
@@ -27,6 +32,13 @@ class ResourceFactoryContract:
     async def make_factory(self) -> Any:
         """Return the factory to test. Subclasses must implement it."""
         raise NotImplementedError(f"{type(self).__name__} must implement make_factory()")
+
+    async def make_unreachable_factory(self) -> Any:
+        """Return a factory like `make_factory`'s whose server cannot be reached.
+
+        The default, ``None``, says the factory talks to no server, and skips that test.
+        """
+        return None
 
     @pytest_asyncio.fixture
     async def factory(self) -> AsyncIterator[Any]:
@@ -88,3 +100,13 @@ class ResourceFactoryContract:
                 assert await factory.check(resource) is True
         finally:
             await factory.destroy(resource)
+
+    async def test_an_unreachable_server_is_reported_as_unavailable(self) -> None:
+        factory = await self.make_unreachable_factory()
+        if factory is None:
+            pytest.skip("make_unreachable_factory() returns None: the factory talks to no server")
+        try:
+            with pytest.raises(BackendUnavailableError):
+                await factory.create()
+        finally:
+            await close_quietly(factory)
