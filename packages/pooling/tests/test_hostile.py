@@ -19,6 +19,7 @@ from buttress.pooling import (
     PoolError,
     PoolExhaustedError,
     PoolInvariantViolation,
+    PoolSettings,
     PoolStats,
     PoolTimeoutError,
     PoolTypeError,
@@ -51,6 +52,7 @@ SETTINGS: dict[str, object] = {
 # parameters are replaced all the same, since every keyword-able parameter of a signature is.
 TARGETS: list[tuple[Callable[..., object], tuple[object, ...], dict[str, object]]] = [
     (PoolConfig, (), SETTINGS),
+    (PoolSettings, (), SETTINGS),
     (Pool, (FlakyFactory(),), {"config": PoolConfig(), "clock": FakeClock(), "rng": lambda: 0.5}),
     (
         Pool,

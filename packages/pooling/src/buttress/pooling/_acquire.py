@@ -96,7 +96,7 @@ class Acquiring[R](PoolCore[R]):
             outcome = "cancelled"
             raise
         finally:
-            ACQUIRE_DURATION.record(loop.time() - started, {**self._attributes, "outcome": outcome})
+            ACQUIRE_DURATION.record(loop.time() - started, self._outcomes[outcome])
         self._books.totals.acquired += 1
         return cast("R", slot.resource)
 

@@ -18,7 +18,7 @@ from buttress.core import AsyncResource, BackgroundTask, Clock
 
 from ._accounting import Ledger, Slot, State
 from ._config import PoolConfig
-from ._metrics import CREATED, DESTROYED, FAILURES
+from ._metrics import ACQUIRE_OUTCOMES, CREATED, DESTROYED, FAILURES
 from ._protocol import ResourceFactory
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,10 @@ class PoolCore[R](AsyncResource):
         self._closing = False
         self._forced: set[int] = set()
         self._attributes: Final = {"pool.name": config.name}
+        # Made once: an acquire records its duration with one of these, allocating nothing.
+        self._outcomes: Final = {
+            outcome: {**self._attributes, "outcome": outcome} for outcome in ACQUIRE_OUTCOMES
+        }
 
     @property
     def name(self) -> str:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACQUIRE_DURATION",
+    "ACQUIRE_OUTCOMES",
     "CREATED",
     "DESTROYED",
     "EXHAUSTED",
@@ -64,6 +65,9 @@ ACQUIRE_DURATION: Final = TELEMETRY.histogram(
     description="Time an acquire took, waiting included, by outcome (acquired, timeout, exhausted,"
     " closed, cancelled).",
 )
+
+ACQUIRE_OUTCOMES: Final = ("acquired", "timeout", "exhausted", "closed", "cancelled", "error")
+"""The values of ``outcome`` on ``buttress.pooling.acquire.duration``."""
 
 _live: weakref.WeakSet[Pool[object]] = weakref.WeakSet()
 _observing = False
