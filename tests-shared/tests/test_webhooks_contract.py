@@ -171,3 +171,130 @@ def test_hooks_that_are_not_implemented_fail_loudly(
     result = run_inner("-q")
     assert "must implement make_store()" in result.stdout.str()
     result.assert_outcomes(errors=11)
+
+
+# --- OutboxContract and ReplayGuardContract run on buttress-webhooks' records (skipped without it).
+
+OUTBOX = """
+from dataclasses import replace
+
+from buttress.testing import OutboxContract
+from buttress.webhooks import MemoryOutbox
+
+
+class {name}(MemoryOutbox):
+    {method}
+
+
+class TestOutbox(OutboxContract):
+    async def make_outbox(self, endpoints, *, schedule, clock):
+        return {name}(endpoints, schedule=schedule, clock=clock)
+"""
+
+BROKEN_OUTBOXES = {
+    "settle_ignores_the_lease": (
+        "async def settle(self, outcomes):\n"
+        "        for o in outcomes:\n"
+        "            self._rows[o.claim.delivery_id].token = o.claim.token\n"
+        "        return await super().settle(outcomes)",
+        {"test_a_result_is_applied_under_the_held_lease_only"},
+    ),
+    "release_keeps_the_attempt": (
+        "async def release(self, claims, *, until=None):\n"
+        "        released = await super().release(claims, until=until)\n"
+        "        for c in claims:\n"
+        "            row = self._rows[c.delivery_id]\n"
+        "            row.delivery = replace(row.delivery, attempts=row.delivery.attempts + 1)\n"
+        "        return released",
+        {"test_release_gives_an_unsent_attempt_back_once"},
+    ),
+    "cancel_does_nothing": (
+        "async def cancel_endpoint(self, endpoint_id):\n        return 0",
+        {"test_cancel_endpoint_cancels_what_is_pending"},
+    ),
+    "claims_twice": (
+        "async def claim(self, *, limit, lease, token):\n"
+        "        claims, dead = await super().claim(limit=limit, lease=lease, token=token)\n"
+        "        for c in claims:\n"
+        "            row = self._rows[c.delivery_id]\n"
+        "            row.delivery = replace(row.delivery, next_attempt_at=self.clock.now())\n"
+        "        return claims, dead",
+        {"test_a_due_delivery_is_claimed_once_under_its_lease"},
+    ),
+}
+
+
+def test_a_correct_outbox_passes(
+    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult]
+) -> None:
+    pytest.importorskip("buttress.webhooks")
+    pytester.makepyfile(test_outbox=OUTBOX.format(name="Correct", method="pass"))
+    result = run_inner("-q")
+    result.assert_outcomes(passed=13)
+
+
+@pytest.mark.parametrize("flaw", sorted(BROKEN_OUTBOXES))
+def test_the_outbox_contract_catches_a_broken_outbox(
+    pytester: pytest.Pytester,
+    run_inner: Callable[..., pytest.RunResult],
+    flaw: str,
+    failed_tests: Callable[[pytest.RunResult], set[str]],
+) -> None:
+    pytest.importorskip("buttress.webhooks")
+    method, failing = BROKEN_OUTBOXES[flaw]
+    pytester.makepyfile(test_outbox=OUTBOX.format(name="Broken", method=method))
+    result = run_inner("-q")
+    assert failing <= failed_tests(result), result.stdout.str()
+
+
+GUARD = """
+from buttress.testing import FakeClock, ReplayGuardContract
+from buttress.webhooks import MemoryReplayGuard
+
+
+class {name}(MemoryReplayGuard):
+    {method}
+
+
+class TestGuard(ReplayGuardContract):
+    async def make_guard(self):
+        self.clock = FakeClock()
+        return {name}(clock=self.clock)
+
+    async def wait(self, guard, seconds):
+        self.clock.advance(seconds)
+"""
+
+BROKEN_GUARDS = {
+    "release_ignores_the_token": (
+        "async def release(self, key, token):\n        self._entries.pop(key, None)",
+        {"test_release_frees_the_id_for_the_holding_claim_only", "test_complete_makes_the_id_a_replay"},
+    ),
+    "complete_does_nothing": (
+        "async def complete(self, key, ttl):\n        return None",
+        {"test_complete_makes_the_id_a_replay", "test_a_done_mark_runs_out_with_its_ttl"},
+    ),
+}
+
+
+def test_a_correct_replay_guard_passes(
+    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult]
+) -> None:
+    pytest.importorskip("buttress.webhooks")
+    pytester.makepyfile(test_guard=GUARD.format(name="Correct", method="pass"))
+    result = run_inner("-q")
+    result.assert_outcomes(passed=7)
+
+
+@pytest.mark.parametrize("flaw", sorted(BROKEN_GUARDS))
+def test_the_replay_guard_contract_catches_a_broken_guard(
+    pytester: pytest.Pytester,
+    run_inner: Callable[..., pytest.RunResult],
+    flaw: str,
+    failed_tests: Callable[[pytest.RunResult], set[str]],
+) -> None:
+    pytest.importorskip("buttress.webhooks")
+    method, failing = BROKEN_GUARDS[flaw]
+    pytester.makepyfile(test_guard=GUARD.format(name="Broken", method=method))
+    result = run_inner("-q")
+    assert failing <= failed_tests(result), result.stdout.str()
