@@ -10,6 +10,7 @@ from buttress.core import ButtressError, ConfigurationError
 from buttress.csp import (
     NONCE,
     CompiledPolicy,
+    CSPConfigurationError,
     CSPError,
     CSPTypeError,
     Directive,
@@ -17,6 +18,9 @@ from buttress.csp import (
     Policy,
     PolicyError,
     PolicySyntaxError,
+    ReportError,
+    ReportTooLargeError,
+    UnsupportedReportTypeError,
     compatible,
     generate_nonce,
     hash_source,
@@ -278,6 +282,30 @@ def test_bad_types_raise_csp_type_error() -> None:
         strict().with_reporting_endpoint("a", None)  # type: ignore[arg-type]
     assert issubclass(CSPTypeError, TypeError)
     assert issubclass(CSPTypeError, CSPError)
+
+
+def test_every_bad_value_is_a_configuration_error() -> None:
+    """The drawn tree: policy and report errors sit under CSPConfigurationError, a ConfigurationError."""
+    for error in (
+        PolicyError,
+        PolicySyntaxError,
+        ReportError,
+        ReportTooLargeError,
+        UnsupportedReportTypeError,
+    ):
+        assert issubclass(error, CSPConfigurationError)
+    assert issubclass(CSPConfigurationError, ConfigurationError)
+    assert issubclass(CSPConfigurationError, CSPError)
+    assert issubclass(CSPConfigurationError, ValueError)
+    unsupported = UnsupportedReportTypeError("text/plain")
+    assert (unsupported.parameter, unsupported.value, unsupported.content_type) == (
+        "content_type",
+        None,
+        "text/plain",
+    )
+    unreadable = ReportError("the body is not valid JSON")
+    assert (unreadable.parameter, unreadable.value) == ("body", None)
+    assert str(unreadable) == "unreadable CSP report: the body is not valid JSON"
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from buttress.csp import (
+    CSPConfigurationError,
     CSPReport,
     CSPTypeError,
-    PolicyError,
     ReportError,
     ReportReceiver,
     ReportTooLargeError,
@@ -166,7 +166,7 @@ def test_size_limit_and_bad_arguments() -> None:
         parse_reports("{}", "application/json")  # type: ignore[arg-type]
     with pytest.raises(CSPTypeError):
         parse_reports(b"{}", None)  # type: ignore[arg-type]
-    with pytest.raises(PolicyError):
+    with pytest.raises(CSPConfigurationError):
         parse_reports(b"{}", "application/json", max_bytes=0)
     with pytest.raises(CSPTypeError):
         parse_reports(b"{}", "application/json", max_bytes=1.5)  # type: ignore[arg-type]
@@ -237,6 +237,7 @@ async def asgi_post(
     method: str = "POST",
     chunks: int = 1,
     declared: int | None = None,
+    cut_short: bool = False,
 ) -> int:
     headers = [(b"content-type", content_type)]
     if declared is not None:
@@ -246,6 +247,8 @@ async def asgi_post(
     messages = [
         {"type": "http.request", "body": p, "more_body": i < len(parts) - 1} for i, p in enumerate(parts)
     ]
+    if cut_short:  # the client leaves before the body's last chunk
+        messages[-1]["more_body"] = True
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -272,6 +275,15 @@ async def test_asgi_receiver_statuses() -> None:
     assert await asgi_post(app, body, b"application/csp-report", declared=10**9) == 413
     assert len(collector.batches) == 2
     await app({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
+
+
+async def test_a_body_cut_short_is_a_bad_request_not_a_report() -> None:
+    """A client that leaves mid-body sent no report: 400, and the handler never sees half of one."""
+    collector = Collector()
+    app = ReportReceiver(collector, max_bytes=2048)
+    body = json.dumps(LEGACY).encode()
+    assert await asgi_post(app, body, b"application/csp-report", chunks=3, cut_short=True) == 400
+    assert collector.batches == []
 
 
 def wsgi_post(app: Any, environ: dict[str, Any]) -> str:
@@ -319,5 +331,5 @@ def test_receivers_reject_bad_arguments() -> None:
         ReportReceiver(None)  # type: ignore[arg-type]
     with pytest.raises(CSPTypeError):
         WSGIReportReceiver(None)  # type: ignore[arg-type]
-    with pytest.raises(PolicyError):
+    with pytest.raises(CSPConfigurationError):
         ReportReceiver(Collector(), max_bytes=-1)

@@ -10,6 +10,7 @@ import jinja2
 from buttress.csp import (
     NONCE,
     CompiledPolicy,
+    CSPConfigurationError,
     CSPMiddleware,
     CSPReport,
     CSPWSGIMiddleware,
@@ -17,9 +18,12 @@ from buttress.csp import (
     Keyword,
     NoncePlaceholder,
     Policy,
+    PolicyError,
+    ReportError,
     ReportHandler,
     ReportReceiver,
     Source,
+    UnsupportedReportTypeError,
     WSGIReportReceiver,
     compatible,
     current_nonce,
@@ -80,3 +84,15 @@ def report_types() -> None:
     assert_type(ReportReceiver(handler, max_bytes=1024), ReportReceiver)
     assert_type(WSGIReportReceiver(lambda reports: None), WSGIReportReceiver)
     assert_type(CSPWSGIMiddleware(lambda environ, start: [b""], strict()), CSPWSGIMiddleware)
+
+
+def error_types(
+    error: CSPConfigurationError, report: ReportError, unsupported: UnsupportedReportTypeError
+) -> None:
+    assert_type(error.parameter, str)
+    assert_type(error.reason, str)
+    assert_type(report.reason, str)
+    assert_type(unsupported.content_type, str)
+    bad_values: list[CSPConfigurationError] = [PolicyError("script-src", "x", "bad"), report]
+    assert_type(bad_values[0].value, object)
+    CSPConfigurationError("max_bytes", 0)  # type: ignore[call-arg]

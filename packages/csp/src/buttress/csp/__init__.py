@@ -42,7 +42,9 @@ from ._reports import (
     WSGIReportReceiver,
     parse_reports,
 )
+from ._version import __version__
 from .exceptions import (
+    CSPConfigurationError,
     CSPError,
     CSPTypeError,
     MissingExtraError,
@@ -54,8 +56,6 @@ from .exceptions import (
     UnsupportedReportTypeError,
 )
 
-__version__ = "0.1.0"
-
 __all__ = [
     "DEFAULT_MAX_REPORT_BYTES",
     "ENFORCE_HEADER",
@@ -66,6 +66,7 @@ __all__ = [
     "NONCE_STATE_KEY",
     "REPORTING_ENDPOINTS_HEADER",
     "REPORT_ONLY_HEADER",
+    "CSPConfigurationError",
     "CSPError",
     "CSPMiddleware",
     "CSPReport",

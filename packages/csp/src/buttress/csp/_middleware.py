@@ -6,8 +6,11 @@ from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Final
 
-from ._asgi import ASGIApp, ExcInfo, Message, Receive, Scope, Send, StartResponse, WSGIApp, WSGIEnviron
+from buttress.core import ASGIApp, Message, Receive, Scope, Send
+
+from ._metrics import RESPONSES, response_attributes
 from ._policy import REPORTING_ENDPOINTS_HEADER, CompiledPolicy, Policy
+from ._wsgi import ExcInfo, StartResponse, WSGIApp, WSGIEnviron
 from .exceptions import CSPTypeError, MissingExtraError, NonceUnavailableError
 
 if TYPE_CHECKING:
@@ -126,6 +129,7 @@ class CSPMiddleware:
         self._state_key = _settings("state_key", state_key, respect_existing)
         self._respect_existing = respect_existing
         self._name = self.policy.header_name.lower().encode("latin-1")
+        self._measured = response_attributes("asgi", report_only=self.policy.policy.report_only)
         endpoints = self.policy.reporting_endpoints
         self._extra: tuple[tuple[bytes, bytes], ...] = (
             ((REPORTING_ENDPOINTS_HEADER.lower().encode("latin-1"), endpoints.encode("latin-1")),)
@@ -151,6 +155,7 @@ class CSPMiddleware:
                 if not (self._respect_existing and any(n.lower() == self._name for n, _ in headers)):
                     headers.extend(ours)
                     message = {**message, "headers": headers}
+                    RESPONSES.add(1, self._measured)
             await send(message)
 
         token = _current.set(nonce)
@@ -191,6 +196,7 @@ class CSPWSGIMiddleware:
         self._environ_key = _settings("environ_key", environ_key, respect_existing)
         self._respect_existing = respect_existing
         self._name = self.policy.header_name.lower()
+        self._measured = response_attributes("wsgi", report_only=self.policy.policy.report_only)
         endpoints = self.policy.reporting_endpoints
         self._extra: tuple[tuple[str, str], ...] = (
             ((REPORTING_ENDPOINTS_HEADER, endpoints),) if endpoints is not None else ()
@@ -201,12 +207,17 @@ class CSPWSGIMiddleware:
         nonce, value = self.policy.issue()
         environ[self._environ_key] = nonce
         ours = [(self.policy.header_name, value), *self._extra]
+        counted = False
 
         def start_with_policy(
             status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None, /
         ) -> Callable[[bytes], object]:
+            nonlocal counted
             if not (self._respect_existing and any(n.lower() == self._name for n, _ in headers)):
                 headers = [*headers, *ours]
+                if not counted:  # an error page that replaces the response is the same response
+                    RESPONSES.add(1, self._measured)
+                    counted = True
             if exc_info is None:
                 return start_response(status, headers)
             return start_response(status, headers, exc_info)

@@ -7,9 +7,17 @@ import hashlib
 import secrets
 from typing import Final, Literal
 
+from ._metrics import NONCES
 from .exceptions import CSPTypeError, PolicyError
 
-__all__ = ["MIN_NONCE_BYTES", "HashAlgorithm", "generate_nonce", "hash_source"]
+__all__ = [
+    "MAX_NONCE_BYTES",
+    "MIN_NONCE_BYTES",
+    "HashAlgorithm",
+    "check_nonce_bytes",
+    "generate_nonce",
+    "hash_source",
+]
 
 MIN_NONCE_BYTES: Final = 16
 """The fewest random bytes a nonce is made from: 128 bits, as CSP3 recommends."""
@@ -34,15 +42,22 @@ def generate_nonce(nbytes: int = MIN_NONCE_BYTES) -> str:
         >>> len(generate_nonce())
         22
     """
+    nonce = secrets.token_urlsafe(check_nonce_bytes(nbytes))
+    NONCES.add(1)
+    return nonce
+
+
+def check_nonce_bytes(nbytes: object, parameter: str = "nbytes") -> int:
+    """Refuse a nonce size that is not an int from `MIN_NONCE_BYTES` to `MAX_NONCE_BYTES`."""
     if isinstance(nbytes, bool) or not isinstance(nbytes, int):
-        raise CSPTypeError("nbytes", "an int", nbytes)
+        raise CSPTypeError(parameter, "an int", nbytes)
     if nbytes < MIN_NONCE_BYTES:
-        raise PolicyError("nbytes", nbytes, f"a nonce needs at least {MIN_NONCE_BYTES} random bytes")
+        raise PolicyError(parameter, nbytes, f"a nonce needs at least {MIN_NONCE_BYTES} random bytes")
     if nbytes > MAX_NONCE_BYTES:
         raise PolicyError(
-            "nbytes", nbytes, f"a nonce of more than {MAX_NONCE_BYTES} bytes only costs header size"
+            parameter, nbytes, f"a nonce of more than {MAX_NONCE_BYTES} bytes only costs header size"
         )
-    return secrets.token_urlsafe(nbytes)
+    return nbytes
 
 
 def hash_source(content: str | bytes, algorithm: HashAlgorithm = "sha256") -> str:

@@ -9,7 +9,8 @@ from typing import Final, Self, final
 
 from ._directives import NONCE, Directive, NoncePlaceholder, Source
 from ._grammar import check_directive_name, check_endpoint, check_nonce_value, check_sources
-from ._nonce import generate_nonce
+from ._metrics import NONCES
+from ._nonce import check_nonce_bytes
 from .exceptions import CSPTypeError, PolicyError, PolicySyntaxError
 
 __all__ = [
@@ -340,7 +341,7 @@ class CompiledPolicy:
     def __init__(self, policy: Policy, *, nonce_bytes: int = 16) -> None:
         if not isinstance(policy, Policy):
             raise CSPTypeError("policy", "a Policy", policy)
-        generate_nonce(nonce_bytes)  # validates nonce_bytes
+        check_nonce_bytes(nonce_bytes, "nonce_bytes")
         self.policy: Final = policy
         self.header_name: Final = policy.header_name
         self._nonce_bytes = nonce_bytes
@@ -370,6 +371,7 @@ class CompiledPolicy:
     def issue(self) -> tuple[str, str]:
         """Draw a fresh nonce and return it with the policy header value carrying it."""
         nonce = secrets.token_urlsafe(self._nonce_bytes)
+        NONCES.add(1)
         return nonce, nonce.join(self._parts)
 
     def render(self, nonce: str) -> str:

@@ -8,10 +8,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, Protocol
 
-from ._asgi import Receive, Scope, Send, StartResponse, WSGIEnviron
+from buttress.core import ArgumentTypeError, ClientDisconnectedError, Receive, Scope, Send, read_body, respond
+
+from ._metrics import ReportOutcome, count_report, count_violation, report_type
+from ._wsgi import StartResponse, WSGIEnviron
 from .exceptions import (
+    CSPConfigurationError,
     CSPTypeError,
-    PolicyError,
     ReportError,
     ReportTooLargeError,
     UnsupportedReportTypeError,
@@ -27,7 +30,7 @@ __all__ = [
     "parse_reports",
 ]
 
-logger = logging.getLogger("buttress.csp")
+logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_REPORT_BYTES: Final = 64 * 1024
 """The default size limit of a report body: far above a real report, far below a memory problem."""
@@ -119,6 +122,19 @@ def parse_reports(
     if not isinstance(body, (bytes, bytearray, memoryview)):
         raise CSPTypeError("body", "bytes", body)
     _check_limit(max_bytes)
+    kind = report_type(content_type)
+    try:
+        reports = _parse(body, content_type, max_bytes)
+    except ReportError as error:
+        count_report(kind, _outcome_of(error))
+        raise
+    count_report(kind, "accepted")
+    for report in reports:
+        count_violation(report.effective_directive)
+    return reports
+
+
+def _parse(body: bytes, content_type: str, max_bytes: int) -> list[CSPReport]:
     if len(body) > max_bytes:
         raise ReportTooLargeError(len(body), max_bytes)
     media_type = _media_type(content_type)
@@ -136,11 +152,19 @@ def parse_reports(
     raise ReportError(f"a {media_type} body must be {expected}")
 
 
+def _outcome_of(error: ReportError) -> ReportOutcome:
+    if isinstance(error, ReportTooLargeError):
+        return "too_large"
+    if isinstance(error, UnsupportedReportTypeError):
+        return "unsupported"
+    return "malformed"
+
+
 def _check_limit(max_bytes: object) -> int:
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int):
         raise CSPTypeError("max_bytes", "an int", max_bytes)
     if max_bytes < 1:
-        raise PolicyError("max_bytes", max_bytes, "must be at least 1")
+        raise CSPConfigurationError("max_bytes", max_bytes, "must be at least 1")
     return max_bytes
 
 
@@ -238,12 +262,15 @@ class SyncReportHandler(Protocol):
         ...
 
 
+_STATUSES: Final[dict[ReportOutcome, tuple[int, str]]] = {
+    "too_large": (413, "413 Content Too Large"),
+    "unsupported": (415, "415 Unsupported Media Type"),
+    "malformed": (400, "400 Bad Request"),
+}
+
+
 def _status_of(error: ReportError) -> tuple[int, str]:
-    if isinstance(error, ReportTooLargeError):
-        return 413, "413 Content Too Large"
-    if isinstance(error, UnsupportedReportTypeError):
-        return 415, "415 Unsupported Media Type"
-    return 400, "400 Bad Request"
+    return _STATUSES[_outcome_of(error)]
 
 
 class ReportReceiver:
@@ -272,46 +299,36 @@ class ReportReceiver:
         if scope.get("type") != "http":
             return
         if scope.get("method") != "POST":
-            await _asgi_respond(send, 405, [(b"allow", b"POST")])
+            await respond(send, 405, headers=[(b"allow", b"POST")])
             return
         headers = {bytes(k).lower(): bytes(v) for k, v in scope.get("headers", ())}
-        declared = _content_length(headers.get(b"content-length"))
-        if declared is None:
-            await _asgi_respond(send, 400)
-            return
-        if declared > self.max_bytes:
-            await _asgi_respond(send, 413)
-            return
-        body = await _read_body(receive, self.max_bytes)
-        if body is None:
-            await _asgi_respond(send, 413)
+        content_type = headers.get(b"content-type", b"").decode("latin-1")
+        body = await self._read(headers, receive)
+        if isinstance(body, str):
+            count_report(report_type(content_type), body)
+            await respond(send, _STATUSES[body][0])
             return
         try:
-            reports = parse_reports(
-                body, headers.get(b"content-type", b"").decode("latin-1"), max_bytes=self.max_bytes
-            )
+            reports = parse_reports(body, content_type, max_bytes=self.max_bytes)
         except ReportError as exc:
             logger.debug("refused a CSP report: %s", exc.reason)
-            await _asgi_respond(send, _status_of(exc)[0])
+            await respond(send, _status_of(exc)[0])
             return
         await self.handler(reports)
-        await _asgi_respond(send, 204)
+        await respond(send, 204)
 
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return b"".join(chunks)
-        chunk = bytes(message.get("body", b""))
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+    async def _read(self, headers: Mapping[bytes, bytes], receive: Receive) -> bytes | ReportOutcome:
+        """The body, or why it was refused before reading it all."""
+        declared = _content_length(headers.get(b"content-length"))
+        if declared is None:
+            return "malformed"
+        if declared > self.max_bytes:
+            return "too_large"
+        try:
+            body = await read_body(receive, limit=self.max_bytes)
+        except (ClientDisconnectedError, ArgumentTypeError):  # cut short, or a chunk that is not bytes
+            return "malformed"
+        return "too_large" if body is None else body
 
 
 def _content_length(value: bytes | None) -> int | None:
@@ -322,13 +339,6 @@ def _content_length(value: bytes | None) -> int | None:
     if not value.isdigit():  # bytes.isdigit is ASCII digits only: no sign, space, "_" or exponent
         return None
     return int(value) if len(value) <= 18 else 10**18
-
-
-async def _asgi_respond(send: Send, status: int, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
-    # RFC 9110 section 8.6: no Content-Length on a 204 (or a 1xx); every other answer here has no body.
-    length = [] if status == 204 else [(b"content-length", b"0")]
-    await send({"type": "http.response.start", "status": status, "headers": [*length, *headers]})
-    await send({"type": "http.response.body", "body": b""})
 
 
 class WSGIReportReceiver:
@@ -353,11 +363,13 @@ class WSGIReportReceiver:
         """Handle one WSGI request."""
         if environ.get("REQUEST_METHOD") != "POST":
             return _wsgi_respond(start_response, "405 Method Not Allowed", [("Allow", "POST")])
+        content_type = str(environ.get("CONTENT_TYPE", ""))
         body = self._read(environ)
         if isinstance(body, str):
+            count_report(report_type(content_type), "too_large" if body.startswith("413") else "malformed")
             return _wsgi_respond(start_response, body)
         try:
-            reports = parse_reports(body, str(environ.get("CONTENT_TYPE", "")), max_bytes=self.max_bytes)
+            reports = parse_reports(body, content_type, max_bytes=self.max_bytes)
         except ReportError as exc:
             logger.debug("refused a CSP report: %s", exc.reason)
             return _wsgi_respond(start_response, _status_of(exc)[1])

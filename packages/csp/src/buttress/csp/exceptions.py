@@ -4,16 +4,22 @@
 
     ButtressError                                  (buttress.core)
     └── CSPError                                   every error this package raises
-        ├── PolicyError                            (also ConfigurationError, ValueError) a directive, source,
-        │   │                                      nonce or endpoint that breaks the CSP3 grammar
-        │   └── PolicySyntaxError                  a header given to parse() that is not one valid policy
-        ├── CSPTypeError                           (also TypeError) an argument of the wrong type
-        ├── ReportError                            (also ValueError) a violation report that cannot be read
-        │   ├── ReportTooLargeError                a body over the receiver's size limit
-        │   └── UnsupportedReportTypeError         a body whose content type is not a CSP report type
+        ├── CSPConfigurationError                  (also core ConfigurationError, a ValueError) a bad
+        │   │                                      value, such as a report size limit below 1
+        │   ├── PolicyError                        a directive, source, nonce or endpoint that breaks
+        │   │   │                                  the CSP3 grammar
+        │   │   └── PolicySyntaxError              a header given to parse() that is not one valid policy
+        │   └── ReportError                        a violation report that cannot be read
+        │       ├── ReportTooLargeError            a body over the receiver's size limit
+        │       └── UnsupportedReportTypeError     a body whose content type is not a CSP report type
+        ├── CSPTypeError                           (also core ArgumentTypeError, a TypeError) an
+        │                                          argument of the wrong type
         ├── NonceUnavailableError                  (also LookupError) the nonce was asked for outside a
         │                                          request handled by the middleware
-        └── MissingExtraError                      (also ImportError) a helper whose extra is not installed
+        └── MissingExtraError                      (also core MissingExtraError, an ImportError) a
+                                                   helper whose extra is not installed
+
+``except CSPConfigurationError`` (or ``ValueError``) catches every bad value, a policy's or a report's.
 
 Every message says what was wrong and what would be accepted. Report bodies are never quoted in an
 error: they come from browsers, that is from anyone, and may carry other users' URLs.
@@ -25,6 +31,7 @@ from buttress.core import ArgumentTypeError, ButtressError, ConfigurationError
 from buttress.core import MissingExtraError as CoreMissingExtraError
 
 __all__ = [
+    "CSPConfigurationError",
     "CSPError",
     "CSPTypeError",
     "MissingExtraError",
@@ -41,7 +48,23 @@ class CSPError(ButtressError):
     """Root of every error buttress-csp raises."""
 
 
-class PolicyError(CSPError, ConfigurationError):
+class CSPConfigurationError(CSPError, ConfigurationError):
+    """A value is invalid; the message names the argument and what would be accepted.
+
+    Args:
+        parameter: The argument or setting, as the caller spelled it.
+        value: The rejected value.
+        reason: What is wrong with it and what to write instead.
+        show_value: Whether the message may include ``repr(value)``.
+
+    Attributes:
+        parameter: The argument or setting.
+        value: The rejected value.
+        reason: What is wrong with it.
+    """
+
+
+class PolicyError(CSPConfigurationError):
     """A directive, source expression, nonce or reporting endpoint breaks the CSP3 grammar.
 
     Args:
@@ -74,18 +97,22 @@ class CSPTypeError(CSPError, ArgumentTypeError):
     """An argument has the wrong type (see `buttress.core.ArgumentTypeError` for the attributes)."""
 
 
-class ReportError(CSPError, ValueError):
+class ReportError(CSPConfigurationError):
     """A CSP violation report body cannot be read.
 
     Args:
         reason: What is wrong with the body. The body itself is never part of the message.
 
     Attributes:
+        parameter: ``"body"`` (``"content_type"`` for `UnsupportedReportTypeError`).
+        value: ``None``: a report comes from anyone's browser and is never kept on an error.
         reason: What is wrong with the body.
     """
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"unreadable CSP report: {reason}")
+    def __init__(self, reason: str, *, parameter: str = "body") -> None:
+        ButtressError.__init__(self, f"unreadable CSP report: {reason}")
+        self.parameter = parameter
+        self.value = None
         self.reason = reason
 
 
@@ -116,7 +143,8 @@ class UnsupportedReportTypeError(ReportError):
     def __init__(self, content_type: str) -> None:
         super().__init__(
             f"content type {content_type!r} is not a CSP report type; expected "
-            "'application/csp-report', 'application/reports+json' or 'application/json'"
+            "'application/csp-report', 'application/reports+json' or 'application/json'",
+            parameter="content_type",
         )
         self.content_type = content_type
 

@@ -1,19 +1,15 @@
-"""The few ASGI and WSGI types the middleware needs, so no framework is required."""
+"""The few WSGI types the middleware and receiver need, so no framework is required.
+
+The ASGI types are core's (`buttress.core.Scope`, `Receive`, `Send`, `ASGIApp`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any, Protocol
 
-__all__ = ["ASGIApp", "Message", "Receive", "Scope", "Send", "StartResponse", "WSGIApp", "WSGIEnviron"]
-
-# ASGI scopes and messages are dicts whose values have many types: Any is their honest type.
-type Scope = MutableMapping[str, Any]
-type Message = MutableMapping[str, Any]
-type Receive = Callable[[], Awaitable[Message]]
-type Send = Callable[[Message], Awaitable[None]]
-type ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+__all__ = ["ExcInfo", "StartResponse", "WSGIApp", "WSGIEnviron"]
 
 type WSGIEnviron = dict[str, Any]
 type ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
