@@ -29,7 +29,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
     raise MissingExtraError("PostgresOutbox / PostgresEndpointStore", "postgres") from exc
 
-__all__ = ["Connection", "PostgresBackend", "PostgresEndpointStore", "check_table", "open_pool"]
+__all__ = ["Connection", "PoolBacked", "PostgresEndpointStore", "check_table", "open_pool"]
 
 _TABLE: Final = re.compile(r"(?:[a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,40}")
 # Failures that mean "the database cannot be reached", as opposed to a bad statement.
@@ -54,7 +54,7 @@ def check_table(table: object) -> str:
     return table
 
 
-class PostgresBackend(AsyncResource):
+class PoolBacked(AsyncResource):
     """Holds an asyncpg pool (owned or borrowed); maps connection failures to `WebhooksUnavailableError`."""
 
     def __init__(self, pool: asyncpg.Pool[Any]) -> None:
@@ -93,7 +93,7 @@ class PostgresBackend(AsyncResource):
         await self._pool_ref.release()
 
 
-class PostgresEndpointStore(PostgresBackend):
+class PostgresEndpointStore(PoolBacked, AsyncResource):
     """An `EndpointStore` in one PostgreSQL table (``webhook_endpoints`` by default).
 
     Secrets are stored as given; encrypt the column (or the disk) if your threat model needs it.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from buttress.core import Clock
+from buttress.core import AsyncResource, Clock
 
 from .._endpoints import EndpointStore
 from .._outbox import check_outbox_parts
@@ -27,7 +27,7 @@ from ._writes import Writes
 __all__ = ["PostgresOutbox"]
 
 
-class PostgresOutbox(Schema, Writes, Queries, Operator, WorkerSide):
+class PostgresOutbox(Schema, Writes, Queries, Operator, WorkerSide, AsyncResource):
     """The durable `Outbox`: messages and their deliveries, in PostgreSQL.
 
     `send` writes one message row and one delivery row per subscribed, enabled endpoint. Given the

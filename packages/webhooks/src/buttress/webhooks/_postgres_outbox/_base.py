@@ -10,12 +10,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from buttress.core import Clock
+from buttress.core import AsyncResource, Clock
 
 from .._delivery import Message
 from .._endpoints import EndpointStore
 from .._outbox import check_outbox_parts, message_key
-from .._postgres import Connection, PostgresBackend, check_table
+from .._postgres import Connection, PoolBacked, check_table
 from .._schedule import RetrySchedule
 from ..exceptions import MessageNotFoundError
 
@@ -53,7 +53,7 @@ class Tables:
         )
 
 
-class OutboxBase(PostgresBackend):
+class OutboxBase(PoolBacked, AsyncResource):
     """The pool, table names, endpoint store, schedule and clock of a `PostgresOutbox`."""
 
     def __init__(
