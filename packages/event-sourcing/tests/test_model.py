@@ -263,6 +263,17 @@ def test_bad_codec_arguments_are_rejected() -> None:
         EventCodec(serializer=object())  # type: ignore[arg-type]
     with pytest.raises(EventSourcingConfigurationError, match="compress_min_size"):
         EventCodec(compress_min_size=-1)
+    # A value of the wrong type is a TypeError, a bad value of the right type a ValueError.
+    for wrong in (
+        lambda: ZlibCompressor("6"),  # type: ignore[arg-type]
+        lambda: AesGcmCipher("a key as text"),  # type: ignore[arg-type]
+        lambda: AesGcmCipher.generate_key(256.0),  # type: ignore[arg-type]
+        lambda: EventCodec(compress_min_size="256"),  # type: ignore[arg-type]
+        lambda: EveryNEvents("100"),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(EventSourcingTypeError) as info:
+            wrong()
+        assert isinstance(info.value, TypeError)
     with pytest.raises(EventSerializationError, match="header"):
         EventCodec([Opened]).decode(record_of(EventData(uuid.uuid4(), "Opened", b"\xf0{}")))
 

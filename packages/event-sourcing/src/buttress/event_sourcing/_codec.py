@@ -78,7 +78,9 @@ class ZlibCompressor:
     """
 
     def __init__(self, level: int = 6) -> None:
-        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 9:
+        if isinstance(level, bool) or not isinstance(level, int):
+            raise EventSourcingTypeError("level", "an int", level)
+        if not 1 <= level <= 9:
             raise EventSourcingConfigurationError("level", level, "must be an int from 1 to 9")
         self.level = level
 
@@ -159,11 +161,9 @@ class EventCodec:
             )
         if cipher is not None and not isinstance(cipher, Cipher):
             raise EventSourcingTypeError("cipher", "an object with encrypt() and decrypt()", cipher)
-        if (
-            isinstance(compress_min_size, bool)
-            or not isinstance(compress_min_size, int)
-            or compress_min_size < 0
-        ):
+        if isinstance(compress_min_size, bool) or not isinstance(compress_min_size, int):
+            raise EventSourcingTypeError("compress_min_size", "an int", compress_min_size)
+        if compress_min_size < 0:
             raise EventSourcingConfigurationError(
                 "compress_min_size", compress_min_size, "must be an int >= 0"
             )
@@ -516,11 +516,9 @@ class EventCodec:
 
 
 def _check_from_version(from_version: object) -> None:
-    if (
-        isinstance(from_version, bool)
-        or not isinstance(from_version, int)
-        or not 1 <= from_version < _MAX_INT32
-    ):
+    if isinstance(from_version, bool) or not isinstance(from_version, int):
+        raise EventSourcingTypeError("from_version", "an int", from_version)
+    if not 1 <= from_version < _MAX_INT32:
         raise EventSourcingConfigurationError("from_version", from_version, "must be an int >= 1")
 
 
@@ -559,7 +557,9 @@ def _envelope_of(event: object) -> tuple[UUID, str, int, datetime]:
         raise EventSourcingTypeError("event.event_id", "a UUID", event_id)
     if not isinstance(stream_id, str):
         raise EventSourcingTypeError("event.stream_id", "a str", stream_id)
-    if isinstance(version, bool) or not isinstance(version, int) or not 0 < version < _MAX_INT64:
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise EventSourcingTypeError("event.version", "an int", version)
+    if not 0 < version < _MAX_INT64:
         raise EventSourcingConfigurationError("event.version", version, "must be an int >= 1")
     if not isinstance(timestamp, datetime):
         raise EventSourcingTypeError("event.timestamp", "a timezone-aware datetime", timestamp)

@@ -36,7 +36,9 @@ class AesGcmCipher:
     __slots__ = ("_aead",)
 
     def __init__(self, key: bytes) -> None:
-        if not isinstance(key, bytes) or len(key) not in (16, 24, 32):
+        if not isinstance(key, bytes):
+            raise EventSourcingTypeError("key", "bytes", key)
+        if len(key) not in (16, 24, 32):
             raise EventSourcingConfigurationError(
                 "key", "<redacted>", "must be 16, 24 or 32 bytes", show_value=False
             )
@@ -45,7 +47,9 @@ class AesGcmCipher:
     @staticmethod
     def generate_key(bits: int = 256) -> bytes:
         """Return a new random key of ``bits`` (128, 192 or 256) bits."""
-        if isinstance(bits, bool) or not isinstance(bits, int) or bits not in (128, 192, 256):
+        if isinstance(bits, bool) or not isinstance(bits, int):
+            raise EventSourcingTypeError("bits", "an int", bits)
+        if bits not in (128, 192, 256):
             raise EventSourcingConfigurationError("bits", bits, "must be 128, 192 or 256")
         return secrets.token_bytes(bits // 8)
 

@@ -101,7 +101,9 @@ def state_hash(
 
 
 def _check_int(value: object, name: str, bound: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not -bound <= value < bound:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise EventSourcingTypeError(name, "an int", value)
+    if not -bound <= value < bound:
         raise EventSourcingConfigurationError(name, value, f"must be an int in [-{bound}, {bound})")
 
 
@@ -256,7 +258,9 @@ class EveryNEvents:
     __slots__ = ("n",)
 
     def __init__(self, n: int) -> None:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise EventSourcingTypeError("n", "an int", n)
+        if n < 1:
             raise EventSourcingConfigurationError("n", n, "must be an int >= 1")
         self.n = n
 

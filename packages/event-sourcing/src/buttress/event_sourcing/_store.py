@@ -138,7 +138,9 @@ class SnapshotRecord:
                 raise EventSourcingTypeError(name, f"a {kind.__name__}", value)
         for name, bound in (("version", 2**63), ("schema_version", 2**31)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not -bound <= value < bound:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise EventSourcingTypeError(name, "an int", value)
+            if not -bound <= value < bound:
                 raise EventSourcingConfigurationError(name, value, f"must be an int in [-{bound}, {bound})")
         if not isinstance(self.timestamp, datetime):
             raise EventSourcingTypeError("timestamp", "a datetime", self.timestamp)
