@@ -237,7 +237,7 @@ async def main() -> None:
     # PostgreSQL.
     postgres_rate: Dist | None = None
     postgres_index: Dist | None = None
-    postgres = PostgresSearch.from_dsn(DSN, SCHEMA, table="bench_search_documents", max_size=2)
+    postgres = await PostgresSearch.connect(DSN, SCHEMA, table="bench_search_documents", max_size=2)
     try:
         await postgres.drop_schema()
         await postgres.create_schema()

@@ -62,15 +62,22 @@ async def run(tour: Tour) -> None:
     if tour.postgres_dsn is None:
         tour.say("PostgresSearch: set BUTTRESS_POSTGRES_DSN to run it")
         return
-    postgres = PostgresSearch.from_dsn(
-        tour.postgres_dsn, PRODUCT_SCHEMA, table=f"tour_products_{secrets.token_hex(3)}"
-    )
+    try:
+        postgres = await PostgresSearch.connect(
+            tour.postgres_dsn, PRODUCT_SCHEMA, table=f"tour_products_{secrets.token_hex(3)}"
+        )
+    except SearchUnavailableError as exc:
+        tour.say(f"postgres unavailable: {exc}")
+        return
     try:
         await postgres.create_schema()
         await postgres.index(PRODUCTS)
         same = await postgres.search(query)
         tour.say(f"postgres: {sorted(same.ids)}, the same facets: {same.facets == result.facets}")
-        dead = PostgresSearch.from_dsn("postgresql://nobody@127.0.0.1:1/none", PRODUCT_SCHEMA)
+        # min_size=0 opens no connection yet: the first query finds the server gone.
+        dead = await PostgresSearch.connect(
+            "postgresql://nobody@127.0.0.1:1/none", PRODUCT_SCHEMA, min_size=0
+        )
         fallback = FallbackSearch(dead, postgres, timeout=2, breaker=CircuitBreaker(failure_threshold=1))
         answer = await fallback.search(query)
         tour.say(f"primary down: degraded={answer.degraded}, {sorted(answer.ids)} from PostgreSQL")

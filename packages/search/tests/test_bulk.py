@@ -87,7 +87,10 @@ async def test_bulk_into_postgres(postgres: PostgresSearch) -> None:
 
 
 async def test_a_dead_backend_propagates_with_a_note(search_schema: Schema) -> None:
-    search = PostgresSearch.from_dsn("postgresql://postgres:secret@127.0.0.1:1/none", search_schema)
+    # min_size=0: the pool opens no connection until the first call, which finds the server gone.
+    search = await PostgresSearch.connect(
+        "postgresql://postgres:secret@127.0.0.1:1/none", search_schema, min_size=0
+    )
     with pytest.raises(SearchUnavailableError) as info:
         await bulk_index(search, products(20)[:3], ProductIndexer())
     assert "secret" not in str(info.value)

@@ -8,7 +8,7 @@ since `SearchQuery`'s own default is ``"any"``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
@@ -82,25 +82,25 @@ class TestMemorySearch(Builders, SearchProviderContract):
 
 class TestPostgresSearch(Builders, SearchProviderContract):
     @pytest.fixture(autouse=True)
-    def _bind(self, make_postgres: Callable[..., PostgresSearch]) -> None:
+    def _bind(self, make_postgres: Callable[..., Awaitable[PostgresSearch]]) -> None:
         self.make_postgres = make_postgres
 
     async def make_provider(self) -> PostgresSearch:
-        search = self.make_postgres()
+        search = await self.make_postgres()
         await search.create_schema()
         return search
 
 
 @pytest.mark.parametrize("kind", ["memory", "postgres"])
 async def test_highlights_can_be_html_escaped(
-    kind: str, search_schema: Schema, make_postgres: Callable[..., PostgresSearch]
+    kind: str, search_schema: Schema, make_postgres: Callable[..., Awaitable[PostgresSearch]]
 ) -> None:
     """Escaped fragments keep the document's markup inert and the marks live, on both providers."""
     provider: MemorySearch | PostgresSearch
     if kind == "memory":
         provider = MemorySearch(search_schema, escape_html=True, marks=('<em class="hit">', "</em>"))
     else:
-        provider = make_postgres(escape_html=True, marks=('<em class="hit">', "</em>"))
+        provider = await make_postgres(escape_html=True, marks=('<em class="hit">', "</em>"))
         await provider.create_schema()
     try:
         await provider.index(

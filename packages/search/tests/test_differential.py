@@ -8,7 +8,7 @@ text: punctuation, every script, compatibility characters, combining marks and v
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from itertools import count
 from typing import Any
 
@@ -194,11 +194,11 @@ _tables = count()
 
 @pytest.fixture(params=sorted(ANALYZERS))
 async def pair(
-    request: pytest.FixtureRequest, make_postgres: Callable[..., PostgresSearch]
+    request: pytest.FixtureRequest, make_postgres: Callable[..., Awaitable[PostgresSearch]]
 ) -> AsyncIterator[tuple[MemorySearch, PostgresSearch]]:
     """A MemorySearch and a PostgresSearch with the same analyzer (default, or English stemming)."""
     analyzer = ANALYZERS[request.param]
-    postgres = make_postgres(SCHEMA, analyzer=analyzer)
+    postgres = await make_postgres(SCHEMA, analyzer=analyzer)
     await postgres.create_schema()
     try:
         yield MemorySearch(SCHEMA, analyzer=analyzer), postgres

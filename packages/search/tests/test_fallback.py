@@ -291,7 +291,7 @@ TestBreakerMachine.settings = settings(max_examples=60, stateful_step_count=30, 
 async def test_postgres_stopped_is_a_typed_error_and_recovers(
     postgres_server: PostgresServer, search_schema: Schema
 ) -> None:
-    search = PostgresSearch.from_dsn(postgres_server.dsn, search_schema, command_timeout=3)
+    search = await PostgresSearch.connect(postgres_server.dsn, search_schema, command_timeout=3)
     try:
         await search.create_schema()
         await search.index(DOCUMENTS)
@@ -318,7 +318,7 @@ async def test_fallback_from_a_dead_postgres_to_memory(
     postgres_server: PostgresServer, search_schema: Schema, fake_clock: FakeClock, how: str
 ) -> None:
     """PostgreSQL shut down cleanly or killed mid-flight: queries are answered by memory, degraded."""
-    primary = PostgresSearch.from_dsn(postgres_server.dsn, search_schema, command_timeout=3)
+    primary = await PostgresSearch.connect(postgres_server.dsn, search_schema, command_timeout=3)
     backup = MemorySearch(search_schema)
     await backup.index(DOCUMENTS)
     breaker = CircuitBreaker(failure_threshold=2, reset_timeout=60, clock=fake_clock)

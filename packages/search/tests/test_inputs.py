@@ -3,9 +3,11 @@ and never counts against `FallbackSearch`'s circuit breaker."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import inspect
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -45,32 +47,9 @@ SCHEMA = Schema(
 )
 
 BAD_TEXT = ["nul \x00 byte", "lone \ud800 surrogate", "\udfff"]
-DEAD_DSN = "postgresql://nobody@127.0.0.1:1/none"
+DEAD_DSN = "postgresql://nobody@127.0.0.1:1/none"  # the conftest's `dead` fixture's server
 
 type Provider = MemorySearch | PostgresSearch
-
-
-@pytest.fixture(params=["memory", "postgres"])
-async def provider(
-    request: pytest.FixtureRequest, make_postgres: Callable[..., PostgresSearch]
-) -> AsyncIterator[Provider]:
-    """Each provider, empty, on the contract's schema."""
-    if request.param == "memory":
-        yield MemorySearch(SCHEMA)
-        return
-    search = make_postgres()
-    await search.create_schema()
-    try:
-        yield search
-    finally:
-        await search.aclose()
-
-
-@pytest.fixture
-async def dead() -> AsyncIterator[PostgresSearch]:
-    """A PostgresSearch whose server cannot be reached: any call that gets that far is unavailable."""
-    async with PostgresSearch.from_dsn(DEAD_DSN, SCHEMA) as search:
-        yield search
 
 
 # -- query values are checked when the query is built ---------------------------------------------
@@ -140,12 +119,12 @@ def test_nul_and_lone_surrogates_are_refused_where_they_are_given(
             lambda: FallbackSearch(MemorySearch(SCHEMA), MemorySearch(SCHEMA), timeout=10**400),
             SearchConfigurationError,
         ),
-        (lambda: PostgresSearch.from_dsn(DEAD_DSN, SCHEMA, max_size=10**400), SearchConfigurationError),
+        (lambda: PostgresSearch.connect(DEAD_DSN, SCHEMA, max_size=10**400), SearchConfigurationError),
         (
-            lambda: PostgresSearch.from_dsn(DEAD_DSN, SCHEMA, command_timeout=float("inf")),
+            lambda: PostgresSearch.connect(DEAD_DSN, SCHEMA, command_timeout=float("inf")),
             SearchConfigurationError,
         ),
-        (lambda: PostgresSearch.from_dsn(DEAD_DSN, SCHEMA, min_size=5, max_size=2), SearchConfigurationError),
+        (lambda: PostgresSearch.connect(DEAD_DSN, SCHEMA, min_size=5, max_size=2), SearchConfigurationError),
         (lambda: Schema.from_dict({}), SearchConfigurationError),
         (lambda: ParsedQuery(terms=5), SearchTypeError),  # type: ignore[arg-type]
         (lambda: ParsedQuery(phrases=("a\x00",)), SearchConfigurationError),
@@ -157,7 +136,13 @@ def test_numbers_and_options_out_of_range_are_typed_errors(
 ) -> None:
     """Huge, non-finite and out-of-range numbers are typed errors, never OverflowError or TypeError."""
     with pytest.raises(error):
-        build()
+        _made(build)
+
+
+def _made(build: Callable[[], object]) -> object:
+    """What ``build`` makes, awaited when it is a coroutine (``PostgresSearch.connect``)."""
+    made = build()
+    return asyncio.run(made) if inspect.iscoroutine(made) else made
 
 
 def test_a_filter_tree_too_big_or_too_deep_is_refused() -> None:
@@ -320,9 +305,11 @@ async def test_a_sum_past_the_largest_float_is_infinite_on_both_providers(provid
 # -- FallbackSearch: the caller's bad query never trips the breaker -------------------------------
 
 
-async def test_bad_queries_never_open_the_breaker(make_postgres: Callable[..., PostgresSearch]) -> None:
+async def test_bad_queries_never_open_the_breaker(
+    make_postgres: Callable[..., Awaitable[PostgresSearch]],
+) -> None:
     """Property of the breaker: it counts backend failures only, whatever clients send."""
-    postgres = make_postgres()
+    postgres = await make_postgres()
     await postgres.create_schema()
     await postgres.index([{"id": "a", "title": "alpha", "price": 3}])
     breaker = CircuitBreaker(failure_threshold=3)
@@ -373,13 +360,13 @@ async def test_bad_queries_neither_count_nor_reset_real_failures(dead: PostgresS
 
 
 async def test_an_error_postgresql_raises_on_a_stored_value_is_typed_and_quotes_nothing(
-    make_postgres: Callable[..., PostgresSearch], postgres_schema: PostgresSchema
+    make_postgres: Callable[..., Awaitable[PostgresSearch]], postgres_schema: PostgresSchema
 ) -> None:
     """A row written behind the provider's back (a price that is not a number) makes PostgreSQL
     refuse the cast: a typed error naming the SQLSTATE, without the stored value."""
     import asyncpg  # noqa: PLC0415
 
-    search = make_postgres()
+    search = await make_postgres()
     await search.create_schema()
     connection = await asyncpg.connect(postgres_schema.dsn)
     try:

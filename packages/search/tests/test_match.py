@@ -4,7 +4,7 @@ narrows them, and ``syntax="plain"`` takes raw user text; both providers answer 
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -37,7 +37,7 @@ type Provider = MemorySearch | PostgresSearch
 
 @pytest.fixture(params=["memory", "postgres"])
 async def provider(
-    request: pytest.FixtureRequest, make_postgres: Callable[..., PostgresSearch]
+    request: pytest.FixtureRequest, make_postgres: Callable[..., Awaitable[PostgresSearch]]
 ) -> AsyncIterator[Provider]:
     """Each provider holding the documents above."""
     if request.param == "memory":
@@ -45,7 +45,7 @@ async def provider(
         await search.index(DOCUMENTS)
         yield search
         return
-    postgres = make_postgres(SCHEMA)
+    postgres = await make_postgres(SCHEMA)
     await postgres.create_schema()
     await postgres.index(DOCUMENTS)
     try:

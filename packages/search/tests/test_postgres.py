@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -31,11 +31,11 @@ HOSTILE = ["'; DROP TABLE x; --", 'quote " and \\ backslash', "$1", "%s", "ünï
 
 
 async def test_create_schema_is_idempotent_and_concurrent(
-    make_postgres: Callable[..., PostgresSearch],
+    make_postgres: Callable[..., Awaitable[PostgresSearch]],
 ) -> None:
     import asyncio  # noqa: PLC0415
 
-    search = make_postgres()
+    search = await make_postgres()
     try:
         await asyncio.gather(*(search.create_schema() for _ in range(4)))
         await search.create_schema()
@@ -48,13 +48,13 @@ async def test_create_schema_is_idempotent_and_concurrent(
 
 
 async def test_create_schema_migrates_the_vectors(
-    make_postgres: Callable[..., PostgresSearch], postgres_schema: PostgresSchema
+    make_postgres: Callable[..., Awaitable[PostgresSearch]], postgres_schema: PostgresSchema
 ) -> None:
-    first = make_postgres(Schema(searchable={"title": 1.0}))
+    first = await make_postgres(Schema(searchable={"title": 1.0}))
     await first.create_schema()
     await first.index([{"id": "a", "title": "alpha", "body": "bravo"}])
     assert await first.count(SearchQuery("bravo")) == 0
-    second = PostgresSearch.from_dsn(
+    second = await PostgresSearch.connect(
         postgres_schema.dsn, Schema(searchable={"title": 2.0, "body": 1.0}), table=first.table
     )
     await second.create_schema()
@@ -97,9 +97,11 @@ async def test_weight_classes_rank_the_title_first(postgres: PostgresSearch) -> 
     assert result.hits[0].score > result.hits[1].score > 0
 
 
-async def test_highlights_are_memory_search_s(make_postgres: Callable[..., PostgresSearch]) -> None:
+async def test_highlights_are_memory_search_s(
+    make_postgres: Callable[..., Awaitable[PostgresSearch]],
+) -> None:
     """Highlights are made from the page's documents with the same Analyzer: the same fragments."""
-    search = make_postgres(marks=("[[", "]]"), fragment_size=30)
+    search = await make_postgres(marks=("[[", "]]"), fragment_size=30)
     await search.create_schema()
     memory = MemorySearch(search.schema, marks=("[[", "]]"), fragment_size=30)
     documents = [
@@ -125,11 +127,11 @@ async def test_highlights_are_memory_search_s(make_postgres: Callable[..., Postg
 
 
 async def test_a_table_of_the_older_layout_is_re_analysed(
-    make_postgres: Callable[..., PostgresSearch], postgres_schema: PostgresSchema
+    make_postgres: Callable[..., Awaitable[PostgresSearch]], postgres_schema: PostgresSchema
 ) -> None:
     """A table written by 0.1.0's layout (tsvectors from to_tsvector, no token text) is migrated by
     create_schema(): every row is re-analysed with the provider's Analyzer, phrases work."""
-    search = make_postgres(Schema(searchable={"title": 1.0}))
+    search = await make_postgres(Schema(searchable={"title": 1.0}))
     meta = f"{search.table}_meta"
     connection = await asyncpg.connect(postgres_schema.dsn)
     try:
@@ -162,11 +164,11 @@ async def test_a_table_of_the_older_layout_is_re_analysed(
 
 
 async def test_a_stemming_analyzer_stems_both_providers_alike(
-    make_postgres: Callable[..., PostgresSearch],
+    make_postgres: Callable[..., Awaitable[PostgresSearch]],
 ) -> None:
     schema = Schema(searchable={"title": 1.0})
     analyzer = Analyzer(stemmer="english", stop_words=frozenset({"the", "and"}))
-    search = make_postgres(schema, analyzer=analyzer)
+    search = await make_postgres(schema, analyzer=analyzer)
     await search.create_schema()
     memory = MemorySearch(schema, analyzer=analyzer)
     documents = [
@@ -193,20 +195,48 @@ async def test_bad_documents_are_refused_before_the_server(postgres: PostgresSea
     assert await postgres.count() == 0
 
 
-async def test_a_missing_table_says_to_create_it(make_postgres: Callable[..., PostgresSearch]) -> None:
-    search = make_postgres()
+async def test_a_missing_table_says_to_create_it(
+    make_postgres: Callable[..., Awaitable[PostgresSearch]],
+) -> None:
+    search = await make_postgres()
     with pytest.raises(SearchConfigurationError, match="create_schema"):
         await search.search(SearchQuery("alpha"))
     await search.aclose()
 
 
 async def test_an_unreachable_server_is_a_typed_error_without_the_password(search_schema: Schema) -> None:
-    async with PostgresSearch.from_dsn(
-        "postgresql://postgres:secret@127.0.0.1:1/none", search_schema
-    ) as search:
+    dsn = "postgresql://postgres:secret@127.0.0.1:1/none"
+    with pytest.raises(SearchUnavailableError) as refused:
+        await PostgresSearch.connect(dsn, search_schema)
+    assert "secret" not in str(refused.value)
+    assert isinstance(refused.value, ConnectionError)
+    async with await PostgresSearch.connect(dsn, search_schema, min_size=0) as search:
         with pytest.raises(SearchUnavailableError) as info:
             await search.search(SearchQuery("alpha"))
     assert "secret" not in str(info.value)
+
+
+async def test_a_dsn_the_server_refuses_is_a_configuration_error(
+    postgres_schema: PostgresSchema, search_schema: Schema
+) -> None:
+    """Bad input is never reported as an outage: an unknown database is the caller's error."""
+    dsn = postgres_schema.dsn.rsplit("/", 1)[0] + "/no_such_database_here"
+    with pytest.raises(SearchConfigurationError, match="dsn"):
+        await PostgresSearch.connect(dsn, search_schema)
+
+
+async def test_an_owned_pool_is_closed_by_async_with(
+    postgres_schema: PostgresSchema, search_schema: Schema
+) -> None:
+    async with await PostgresSearch.connect(
+        postgres_schema.dsn, search_schema, table=f"{postgres_schema.name}.owned"
+    ) as search:
+        await search.create_schema()
+        await search.drop_schema()
+        pool = search._pool.value
+    assert pool.is_closing()
+    await search.aclose()  # idempotent
+    assert search.closed
 
 
 async def test_a_given_pool_is_used_and_not_closed(
@@ -214,7 +244,7 @@ async def test_a_given_pool_is_used_and_not_closed(
 ) -> None:
     pool = await asyncpg.create_pool(postgres_schema.dsn, min_size=1, max_size=2)
     try:
-        search = PostgresSearch(pool, search_schema, table=f"{postgres_schema.name}.given_pool")
+        search = PostgresSearch(pool=pool, schema=search_schema, table=f"{postgres_schema.name}.given_pool")
         await search.create_schema()
         await search.index([{"id": "a", "title": "alpha"}])
         await search.aclose()
@@ -234,27 +264,29 @@ async def test_a_given_pool_is_used_and_not_closed(
         ({"max_fragments": 0}, SearchConfigurationError),
     ],
 )
-def test_bad_postgres_arguments(
-    search_schema: Schema, options: dict[str, Any], error: type[Exception]
+async def test_bad_postgres_arguments(
+    search_schema: Schema, options: dict[str, Any], error: type[Exception], postgres_pool: asyncpg.Pool
 ) -> None:
     with pytest.raises(error):
-        PostgresSearch(None, search_schema, **options)
+        PostgresSearch(postgres_pool, search_schema, **options)
+    with pytest.raises(error):  # checked before a pool is opened: the server is never asked
+        await PostgresSearch.connect("postgresql://nobody@127.0.0.1:1/none", search_schema, **options)
 
 
-def test_more_than_four_weights_do_not_fit_the_classes() -> None:
+async def test_more_than_four_weights_do_not_fit_the_classes(postgres_pool: asyncpg.Pool) -> None:
     schema = Schema(searchable={name: float(n + 1) for n, name in enumerate("abcde")})
     with pytest.raises(SearchConfigurationError, match="four"):
-        PostgresSearch(None, schema)
+        PostgresSearch(postgres_pool, schema)
     with pytest.raises(SearchTypeError):
         PostgresSearch("postgresql://x", schema)  # type: ignore[arg-type]
     with pytest.raises(SearchConfigurationError):
-        PostgresSearch.from_dsn("not a dsn", Schema(searchable={"a": 1.0}))
+        await PostgresSearch.connect("not a dsn", Schema(searchable={"a": 1.0}))
 
 
 async def test_a_cut_connection_is_a_typed_error_then_recovers(
-    make_postgres: Callable[..., PostgresSearch], postgres_schema: PostgresSchema
+    make_postgres: Callable[..., Awaitable[PostgresSearch]], postgres_schema: PostgresSchema
 ) -> None:
-    search = make_postgres(
+    search = await make_postgres(
         server_settings={**postgres_schema.server_settings, "application_name": "search-cut"}
     )
     await search.create_schema()

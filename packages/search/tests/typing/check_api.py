@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, assert_type
+from typing import Any, assert_type, cast
+
+import asyncpg
 
 from buttress.search import (
     Analyzer,
@@ -31,7 +33,8 @@ from buttress.search import (
 
 schema = Schema(searchable={"title": 2.0}, fields={"price": "number"}, sortable={"price"})
 memory = MemorySearch(schema, analyzer=Analyzer(stemmer="english"))
-postgres = PostgresSearch.from_dsn("postgresql://localhost/db", schema)
+# This file is only type-checked: the pool is never a real one here.
+postgres = PostgresSearch(pool=cast("asyncpg.Pool", None), schema=schema, table="products")
 query = SearchQuery("red shoes", filter=Range("price", lte=100), sort=(Sort("price"),), facets=("price",))
 
 assert_type(parse_query("a -b"), ParsedQuery)
@@ -80,5 +83,17 @@ async def check() -> None:
 natural = SearchQuery("how do I brew espresso?", minimum_should_match="75%", syntax="plain")
 assert_type(natural.required(4), int)
 assert_type(parse_query("-dash", syntax="plain"), ParsedQuery)
-same_tokens = PostgresSearch.from_dsn("postgresql://localhost/db", schema, analyzer=Analyzer())
-assert_type(same_tokens.analyzer, Analyzer)
+
+
+async def connected() -> None:
+    """`connect` (an owned pool) and the constructor around a borrowed pool."""
+    same_tokens = await PostgresSearch.connect(
+        "postgresql://localhost/db", schema, analyzer=Analyzer(), table="t", min_size=1, max_size=10
+    )
+    assert_type(same_tokens, PostgresSearch)
+    assert_type(same_tokens.analyzer, Analyzer)
+    pool: asyncpg.Pool = await asyncpg.create_pool("postgresql://localhost/db")
+    async with PostgresSearch(pool=pool, schema=schema, table="t") as borrowed:
+        assert_type(borrowed, PostgresSearch)
+        assert_type(await borrowed.drop_schema(), None)
+    assert_type(borrowed.closed, bool)

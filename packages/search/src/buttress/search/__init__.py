@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from buttress.core import lazy_exports
+
 from ._analysis import ENGLISH_STOP_WORDS, Analyzer
 from ._bulk import BulkProgress, BulkReport, DocumentFailure, bulk_index
 from ._fallback import BreakerState, CircuitBreaker, FallbackSearch
@@ -42,6 +44,7 @@ from ._types import (
     SearchProvider,
     SearchResult,
 )
+from ._version import __version__
 from .exceptions import (
     IndexFileError,
     InvalidDocumentError,
@@ -98,15 +101,10 @@ __all__ = [
     "Terms",
     "UnknownFieldError",
     "Value",
+    "__version__",
     "bulk_index",
     "parse_query",
 ]
 
 
-def __getattr__(name: str) -> object:
-    """Import `PostgresSearch` on first use, so the package imports without the ``postgres`` extra."""
-    if name == "PostgresSearch":
-        from ._postgres import PostgresSearch  # noqa: PLC0415 - optional extra
-
-        return PostgresSearch
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {"PostgresSearch": "_postgres"})

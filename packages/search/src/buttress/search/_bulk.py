@@ -12,7 +12,7 @@ from .exceptions import InvalidDocumentError, SearchConfigurationError, SearchTy
 
 __all__ = ["BulkProgress", "BulkReport", "DocumentFailure", "bulk_index"]
 
-logger = logging.getLogger("buttress.search")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

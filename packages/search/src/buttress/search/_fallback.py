@@ -11,13 +11,14 @@ from collections.abc import Iterable
 from buttress.core import Clock, SystemClock
 
 from ._filters import check_int, check_seconds
+from ._metrics import BREAKER_REJECTIONS, BREAKER_TRANSITIONS, FALLBACK_ANSWERS
 from ._query import SearchQuery
 from ._types import DatabaseFallback, SearchProvider, SearchResult
 from .exceptions import SearchConfigurationError, SearchTypeError, SearchUnavailableError
 
 __all__ = ["BreakerState", "CircuitBreaker", "FallbackSearch"]
 
-logger = logging.getLogger("buttress.search")
+logger = logging.getLogger(__name__)
 
 # A backend that is down or slow: `SearchUnavailableError` (a ConnectionError), any other
 # ConnectionError or OSError a provider's driver raises, and timeouts. Only these fall back and count
@@ -70,8 +71,13 @@ class CircuitBreaker:
             self._state is BreakerState.OPEN
             and self._clock.monotonic() - self._opened_at >= self.reset_timeout
         ):
-            self._state = BreakerState.HALF_OPEN
+            self._move(BreakerState.HALF_OPEN)
         return self._state
+
+    def _move(self, state: BreakerState) -> None:
+        if state is not self._state:
+            BREAKER_TRANSITIONS.add(1, {"search.breaker.state": state.value})
+        self._state = state
 
     @property
     def failures(self) -> int:
@@ -92,7 +98,7 @@ class CircuitBreaker:
         """The primary answered: close the breaker."""
         if self._state is not BreakerState.CLOSED:
             logger.info("search circuit breaker closed: the primary answered")
-        self._state = BreakerState.CLOSED
+        self._move(BreakerState.CLOSED)
         self._failures = 0
         self._probing = False
 
@@ -105,7 +111,7 @@ class CircuitBreaker:
         elif self._state is BreakerState.OPEN:
             return  # a call admitted before the breaker opened; the timeout already runs
         logger.warning("search circuit breaker opened after %d failure(s)", max(self._failures, 1))
-        self._state = BreakerState.OPEN
+        self._move(BreakerState.OPEN)
         self._opened_at = self._clock.monotonic()
         self._failures = 0
         self._probing = False
@@ -165,6 +171,7 @@ class FallbackSearch[TDocument]:
         if not isinstance(query, SearchQuery):
             raise SearchTypeError("query", "a SearchQuery", query)
         if not self.breaker.allow():
+            BREAKER_REJECTIONS.add(1)
             return await self._fall_back(query, None)
         try:
             async with asyncio.timeout(self.timeout):
@@ -190,6 +197,10 @@ class FallbackSearch[TDocument]:
             if cause is not None:
                 reason = f"the primary failed ({type(cause).__name__}) and {reason}"
             raise SearchUnavailableError("search", "primary and fallback", reason) from exc
+        why = "breaker_open" if cause is None else "failure"
+        if isinstance(cause, TimeoutError):
+            why = "timeout"
+        FALLBACK_ANSWERS.add(1, {"search.fallback.reason": why})
         return dataclasses.replace(result, degraded=True)
 
     async def count(self, query: SearchQuery | None = None) -> int:

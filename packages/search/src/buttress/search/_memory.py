@@ -14,12 +14,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Final, Self
 
 from ._analysis import Analyzer
 from ._cursor import decode_cursor, encode_cursor
 from ._filters import check_number
 from ._highlight import Highlighter
+from ._metrics import DOCUMENTS_INDEXED, INDEX_DURATION, QUERIES, QUERY_DURATION, timed
 from ._plan import TextPlan, plan_text
 from ._query import And, Exists, Filter, Not, Or, Range, SearchQuery, Sort, Term, Terms
 from ._schema import Schema, check_ids
@@ -41,6 +42,11 @@ FORMAT = "buttress-search-memory-index"
 FORMAT_VERSION = 1
 
 type Document = dict[str, Any]
+
+
+_PROVIDER: Final = {"search.provider": "memory"}
+_INDEX: Final = {"search.provider": "memory", "search.operation": "index"}
+_DELETE: Final = {"search.provider": "memory", "search.operation": "delete"}
 
 
 class _Descending:
@@ -192,12 +198,17 @@ class MemorySearch:
 
     def index_now(self, documents: Iterable[Mapping[str, Any]]) -> None:
         """`index`, synchronously (for loading and for code that is not async)."""
+        with timed(INDEX_DURATION, _INDEX):
+            added = self._index(documents)
+        DOCUMENTS_INDEXED.add(added, _PROVIDER)
+
+    def _index(self, documents: Iterable[Mapping[str, Any]]) -> int:
         if isinstance(documents, Mapping) or not isinstance(documents, Iterable):
             raise SearchTypeError("documents", "an iterable of documents", documents)
         split = self.schema.split
         prepared = [(split(document), document) for document in documents]
         if not prepared:
-            return
+            return 0
         latest: dict[str, int] = {}
         for position, ((doc_id, _, _), _) in enumerate(prepared):
             latest[doc_id] = position
@@ -243,6 +254,7 @@ class MemorySearch:
                     index.setdefault(item, set()).add(num)
         self._invalidate()
         self._collect()
+        return len(latest)
 
     async def delete(self, ids: Iterable[str]) -> int:
         """Remove documents by id; return how many existed.
@@ -255,6 +267,10 @@ class MemorySearch:
 
     def delete_now(self, ids: Iterable[str]) -> int:
         """`delete`, synchronously."""
+        with timed(INDEX_DURATION, _DELETE):
+            return self._delete(ids)
+
+    def _delete(self, ids: Iterable[str]) -> int:
         wanted = check_ids(ids)
         removed = 0
         for doc_id in wanted:
@@ -461,6 +477,11 @@ class MemorySearch:
 
     def search_now(self, query: SearchQuery) -> SearchResult[Document]:
         """`search`, synchronously."""
+        QUERIES.add(1, _PROVIDER)
+        with timed(QUERY_DURATION, _PROVIDER):
+            return self._search(query)
+
+    def _search(self, query: SearchQuery) -> SearchResult[Document]:
         self.schema.check_query(query)
         cursor = decode_cursor(query, self.schema)
         plan = plan_text(query, self.analyzer)

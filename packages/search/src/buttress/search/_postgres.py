@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import logging
@@ -14,14 +13,15 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any, Self
+from typing import Any, Final, Self
 
-from buttress.core import redact_url
+from buttress.core import AsyncResource, Owned, connection_errors, redact_url, unavailable_on
 
 from ._analysis import Analyzer
 from ._cursor import decode_cursor, encode_cursor
 from ._filters import check_int, check_seconds, check_str
 from ._highlight import Highlighter
+from ._metrics import DOCUMENTS_INDEXED, INDEX_DURATION, QUERIES, QUERY_DURATION, UNAVAILABLE, timed
 from ._pgsql import Params, after_condition, filter_condition, literal, order_by, text_conditions
 from ._pgtext import encode_document
 from ._plan import TextPlan, plan_text
@@ -44,20 +44,21 @@ except ImportError as exc:  # pragma: no cover - exercised by the bare-install s
 
 __all__ = ["PostgresSearch"]
 
-logger = logging.getLogger("buttress.search")
+logger = logging.getLogger(__name__)
 
 type Document = dict[str, Any]
 
-_UNAVAILABLE = (
-    OSError,
-    asyncio.TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.CannotConnectNowError,
+# Core's "server unreachable" errors for asyncpg, and two more that mean the same for a search: a
+# statement cancelled by the server (statement_timeout, a shutdown) and a connection left in a broken
+# protocol state by a cut.
+_UNAVAILABLE: Final[tuple[type[BaseException], ...]] = (
+    *connection_errors("asyncpg"),
     asyncpg.exceptions.QueryCanceledError,
-    asyncpg.exceptions.InternalClientError,  # a connection left in a broken protocol state by a cut
+    asyncpg.exceptions.InternalClientError,
 )
+_PROVIDER: Final = {"search.provider": "postgresql"}
+_INDEX: Final = {"search.provider": "postgresql", "search.operation": "index"}
+_DELETE: Final = {"search.provider": "postgresql", "search.operation": "delete"}
 # What a request's content can make PostgreSQL refuse. Every value is checked before it is sent, so
 # these mean a check is missing: the caller's error all the same, never a reason to fall back.
 _REFUSED = (asyncpg.exceptions.DataError, asyncpg.exceptions.ProgramLimitExceededError)
@@ -75,7 +76,7 @@ def _quote(table: str) -> str:
     return ".".join(f'"{part}"' for part in parts)
 
 
-class PostgresSearch:
+class PostgresSearch(AsyncResource):
     """Search over a PostgreSQL table whose text is analysed by the same `Analyzer` as `MemorySearch`.
 
     Each document is one row: its id, the document as ``jsonb`` (filters, facets, stats and sorts
@@ -96,8 +97,13 @@ class PostgresSearch:
     agree. Keyword sorts and ties use the ``C`` collation (code point order, as Python). Highlights
     are made in Python from the page's documents, exactly as `MemorySearch` makes them.
 
+    Build it around a pool the application owns, or let `connect` open one it owns::
+
+        search = PostgresSearch(pool=pool, schema=schema, table="products_search")
+        search = await PostgresSearch.connect(dsn, schema, table="products_search", max_size=10)
+
     Args:
-        pool: An ``asyncpg`` pool (not closed by `aclose`); `from_dsn` makes one it owns.
+        pool: An ``asyncpg`` pool, never closed by `aclose` (`connect` opens one it owns).
         schema: The fields and their uses.
         table: The table, optionally ``schema.table``.
         analyzer: How text becomes tokens (default: NFKC, case folding, Unicode words).
@@ -109,7 +115,7 @@ class PostgresSearch:
 
     def __init__(
         self,
-        pool: asyncpg.Pool | None,
+        pool: asyncpg.Pool,
         schema: Schema,
         *,
         table: str = "search_documents",
@@ -119,8 +125,32 @@ class PostgresSearch:
         max_fragments: int = 3,
         escape_html: bool = False,
     ) -> None:
-        if pool is not None and not isinstance(pool, asyncpg.Pool):
-            raise SearchTypeError("pool", "an asyncpg.Pool (or use from_dsn)", pool)
+        super().__init__()
+        if not isinstance(pool, asyncpg.Pool):
+            raise SearchTypeError("pool", "an asyncpg.Pool (or use PostgresSearch.connect)", pool)
+        self._configure(
+            schema,
+            table=table,
+            analyzer=analyzer,
+            marks=marks,
+            fragment_size=fragment_size,
+            max_fragments=max_fragments,
+            escape_html=escape_html,
+        )
+        self._pool: Owned[asyncpg.Pool] = Owned(pool)
+        self._address = "postgresql"
+
+    def _configure(
+        self,
+        schema: Schema,
+        *,
+        table: str,
+        analyzer: Analyzer | None,
+        marks: tuple[str, str],
+        fragment_size: int,
+        max_fragments: int,
+        escape_html: bool,
+    ) -> None:
         if not isinstance(schema, Schema):
             raise SearchTypeError("schema", "a Schema", schema)
         self._name = _quote(check_str("table", table))
@@ -148,11 +178,6 @@ class PostgresSearch:
         self.fragment_size = self._highlighter.fragment_size
         self.max_fragments = self._highlighter.max_fragments
         self.escape_html = escape_html
-        self._pool = pool
-        self._owns_pool = False
-        self._pool_options: dict[str, Any] = {}
-        self._pool_lock = asyncio.Lock()
-        self._address = "postgresql"
         self._class = {field: _CLASSES[weights.index(weight)] for field, weight in schema.searchable.items()}
         top = weights[0]
         # ts_rank's weight array is ordered {D, C, B, A}.
@@ -160,7 +185,7 @@ class PostgresSearch:
         self._rank_weights = "{" + ",".join(repr(value) for value in reversed(ranks)) + "}"
 
     @classmethod
-    def from_dsn(
+    async def connect(
         cls,
         dsn: str,
         schema: Schema,
@@ -176,18 +201,30 @@ class PostgresSearch:
         command_timeout: float = 10.0,
         server_settings: Mapping[str, str] | None = None,
     ) -> Self:
-        """Make a provider with its own pool for ``dsn``, opened on first use and closed by `aclose`.
+        """Open a pool for ``dsn`` and return a provider that owns it (`aclose` closes it).
 
-        Opening lazily lets an application start while the database is down; calls raise
-        `SearchUnavailableError` until it is back.
+        Every argument is checked before the pool is opened.
 
         Raises:
-            SearchConfigurationError: A bad DSN or option (the DSN is never shown).
+            SearchConfigurationError: A bad DSN or option, or a DSN the server refuses (an unknown
+                database or setting, a wrong password); the DSN is never shown.
             SearchTypeError: An option of the wrong type.
+            SearchUnavailableError: The server cannot be reached (the DSN's password redacted).
         """
         if not isinstance(dsn, str) or "://" not in dsn:
             raise SearchConfigurationError("dsn", dsn, "must be a postgresql:// DSN", show_value=False)
         check_str("dsn", dsn)
+        search = cls.__new__(cls)
+        AsyncResource.__init__(search)
+        search._configure(
+            schema,
+            table=table,
+            analyzer=analyzer,
+            marks=marks,
+            fragment_size=fragment_size,
+            max_fragments=max_fragments,
+            escape_html=escape_html,
+        )
         low = check_int("min_size", min_size, maximum=_MAX_POOL)
         high = check_int("max_size", max_size, minimum=1, maximum=_MAX_POOL)
         if low > high:
@@ -200,66 +237,49 @@ class PostgresSearch:
             check_str("server_settings", key): check_str("server_settings", value, allow_empty=True)
             for key, value in settings.items()
         }
-        search = cls(
-            None,
-            schema,
-            table=table,
-            analyzer=analyzer,
-            marks=marks,
-            fragment_size=fragment_size,
-            max_fragments=max_fragments,
-            escape_html=escape_html,
-        )
-        search._owns_pool = True
-        search._address = redact_url(dsn)
-        search._pool_options = {
-            "dsn": dsn,
-            "min_size": low,
-            "max_size": high,
-            "command_timeout": timeout,
-            "server_settings": settings,
-        }
+        address = redact_url(dsn)
+        try:
+            with unavailable_on(_UNAVAILABLE, SearchUnavailableError, backend="postgresql", address=address):
+                pool = await asyncpg.create_pool(
+                    dsn=dsn,
+                    min_size=low,
+                    max_size=high,
+                    command_timeout=timeout,
+                    server_settings=settings,
+                )
+        except SearchUnavailableError:
+            UNAVAILABLE.add(1, {"search.provider": "postgresql", "search.operation": "connect"})
+            raise
+        except (
+            ValueError,
+            TypeError,
+            asyncpg.exceptions.ClientConfigurationError,
+            asyncpg.PostgresError,
+        ) as exc:
+            # What asyncpg reads from the DSN when it connects, and what the server refuses at login.
+            raise SearchConfigurationError(
+                "dsn", address, f"the server or asyncpg refused it ({type(exc).__name__})", show_value=False
+            ) from None
+        search._pool = Owned(pool, pool.close)
+        search._address = address
         return search
 
-    async def aclose(self) -> None:
-        """Close the pool if this provider made it."""
-        if self._owns_pool and self._pool is not None:
-            pool, self._pool = self._pool, None
-            await pool.close()
-
-    async def __aenter__(self) -> Self:
-        """Return self; `aclose` on exit."""
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        """Close the pool this provider made."""
-        await self.aclose()
-
-    async def _get_pool(self) -> asyncpg.Pool:
-        if self._pool is not None:
-            return self._pool
-        async with self._pool_lock:
-            if self._pool is None:
-                try:
-                    self._pool = await asyncpg.create_pool(**self._pool_options)
-                except (ValueError, TypeError, asyncpg.exceptions.ClientConfigurationError) as exc:
-                    raise SearchConfigurationError(
-                        "dsn",
-                        self._address,
-                        f"asyncpg cannot use it ({type(exc).__name__})",
-                        show_value=False,
-                    ) from None
-        return self._pool
+    async def _aclose(self) -> None:
+        """Close the pool if this provider opened it (`connect`)."""
+        await self._pool.release()
 
     async def _run(self, operation: str, work: Any) -> Any:  # noqa: ANN401 - whatever the work returns
         try:
-            pool = await self._get_pool()
-            async with pool.acquire() as connection:
-                return await work(connection)
+            with unavailable_on(
+                _UNAVAILABLE, SearchUnavailableError, backend="postgresql", address=self._address
+            ):
+                async with self._pool.value.acquire() as connection:
+                    return await work(connection)
+        except SearchUnavailableError:
+            UNAVAILABLE.add(1, {"search.provider": "postgresql", "search.operation": operation})
+            raise
         except SearchError:
             raise
-        except _UNAVAILABLE as exc:
-            raise SearchUnavailableError("postgresql", self._address, f"{operation}: {exc}") from exc
         except (asyncpg.exceptions.UndefinedTableError, asyncpg.exceptions.UndefinedColumnError) as exc:
             raise SearchConfigurationError(
                 "table", self.table, "does not exist or has an older layout: call create_schema() first"
@@ -273,6 +293,7 @@ class PostgresSearch:
                 show_value=False,
             ) from None
         except asyncpg.PostgresError as exc:
+            UNAVAILABLE.add(1, {"search.provider": "postgresql", "search.operation": operation})
             raise SearchUnavailableError(
                 "postgresql", self._address, f"{operation}: {type(exc).__name__} (SQLSTATE {exc.sqlstate})"
             ) from None
@@ -424,6 +445,11 @@ class PostgresSearch:
                 `MemorySearch`), or its distinct words pass PostgreSQL's 1 MB ``tsvector`` limit.
             SearchUnavailableError: The server cannot be reached.
         """
+        with timed(INDEX_DURATION, _INDEX):
+            added = await self._index(documents)
+        DOCUMENTS_INDEXED.add(added, _PROVIDER)
+
+    async def _index(self, documents: Iterable[Mapping[str, Any]]) -> int:
         if isinstance(documents, Mapping | str | bytes) or not isinstance(documents, Iterable):
             raise SearchTypeError("documents", "an iterable of documents", documents)
         rows: dict[str, tuple[str, tuple[list[str], str]]] = {}
@@ -433,7 +459,7 @@ class PostgresSearch:
             rows.pop(doc_id, None)
             rows[doc_id] = (encoded, encode_document(doc_id, texts, self._class, self.analyzer))
         if not rows:
-            return
+            return 0
         columns = self._columns(
             list(rows), [vectors for _, vectors in rows.values()], [encoded for encoded, _ in rows.values()]
         )
@@ -445,6 +471,7 @@ class PostgresSearch:
             "tokens = EXCLUDED.tokens"
         )
         await self._run("index", lambda connection: connection.execute(sql, *columns))
+        return len(rows)
 
     async def delete(self, ids: Iterable[str]) -> int:
         """Remove documents by id; return how many existed.
@@ -454,6 +481,10 @@ class PostgresSearch:
             SearchConfigurationError: An id could never be a document's (see `Schema.split`).
             SearchUnavailableError: The server cannot be reached.
         """
+        with timed(INDEX_DURATION, _DELETE):
+            return await self._delete(ids)
+
+    async def _delete(self, ids: Iterable[str]) -> int:
         wanted = check_ids(ids)
         if not wanted:
             return 0
@@ -475,6 +506,11 @@ class PostgresSearch:
             SearchConfigurationError: A cursor this package did not make for this query.
             SearchUnavailableError: The server cannot be reached.
         """
+        QUERIES.add(1, _PROVIDER)
+        with timed(QUERY_DURATION, _PROVIDER):
+            return await self._search(query)
+
+    async def _search(self, query: SearchQuery) -> SearchResult[Document]:
         self.schema.check_query(query)
         cursor = decode_cursor(query, self.schema)
         plan = plan_text(query, self.analyzer)
