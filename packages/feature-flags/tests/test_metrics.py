@@ -238,3 +238,13 @@ def test_a_targeting_flag_with_a_static_strategy_too_is_counted_as_targeting(
     mixed = FlagDefinition("mixed", strategies=(*TARGETED.strategies, Strategy("default")))
     client_with(mixed).is_enabled("mixed", Context(user_id="free"))
     assert metric_reader.value(EVALUATIONS, reason("mixed", "targeting_match")) == 1
+
+
+def test_the_openfeature_provider_counts_through_the_client(metric_reader: RecordedMetrics) -> None:
+    from buttress.feature_flags import FlagProvider  # noqa: PLC0415 - the openfeature extra
+
+    provider = FlagProvider(client_with(FlagDefinition("on")), init_timeout=0.0)
+    assert provider.resolve_boolean_details("on", False).value is True
+    provider.resolve_boolean_details("on", False, "not a context")  # type: ignore[arg-type]
+    assert metric_reader.value(EVALUATIONS, reason("on", "static")) == 1
+    assert metric_reader.value(ERRORS, {"error.type": "invalid_context", "feature_flag.key": "on"}) == 1

@@ -432,6 +432,11 @@ class FlagClient(AsyncResource):
             attributes = flag.labels[(reason, variant)] = labels
         EVALUATIONS.add(1, attributes)
 
+    def _count_invalid_context(self, key: str) -> None:
+        """Count an evaluation whose context could not even be built (by `FlagProvider`)."""
+        snapshot = self._snapshot
+        self._count_error(None if snapshot is None else snapshot.get(key), ErrorCode.INVALID_CONTEXT)
+
     @classmethod
     def _count_error(cls, flag: CompiledFlag | None, code: ErrorCode) -> None:
         if flag is None:  # an unknown key: never recorded, a caller could make up any number of them

@@ -163,10 +163,9 @@ class FlagProvider(AbstractProvider):
     ) -> FlagResolutionDetails[T]:
         try:
             ctx = context_from_openfeature(context, targeting_key_field=self.targeting_key_field)
-        except (
-            FeatureFlagsConfigurationError,
-            FeatureFlagsTypeError,
-        ) as exc:  # evaluation never raises: the context is reported
+        except (FeatureFlagsConfigurationError, FeatureFlagsTypeError) as exc:
+            # Evaluation never raises: the context is reported, and counted as the client counts it.
+            self.client._count_invalid_context(key)
             return FlagResolutionDetails(
                 value=default,
                 reason=Reason.ERROR,
