@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from buttress.core import (
-    AsyncResource,
     Owned,
     check_count,
     check_text,
@@ -39,7 +38,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the bare session
         "PostgresOutbox / PostgresPreferenceStore / PostgresPushSubscriptionStore", "postgres"
     ) from exc
 
-__all__ = ["Connection", "PostgresBackend", "Table", "adopt", "check_pool_size", "create_pool"]
+__all__ = ["Connection", "Table", "_PoolHolder", "adopt", "check_pool_size", "create_pool"]
 
 _Config = NotificationsConfigurationError
 
@@ -122,8 +121,12 @@ async def create_pool(
     return pool
 
 
-class PostgresBackend(AsyncResource):
-    """Base of the PostgreSQL backends: holds the pool, owned or borrowed, and maps outages."""
+class _PoolHolder:
+    """What the PostgreSQL backends share: the pool, owned or borrowed, and outages mapped.
+
+    A mixin placed before `AsyncResource` (``class PostgresOutbox(_PoolHolder, AsyncResource)``):
+    its ``_aclose`` releases the pool when the backend owns it.
+    """
 
     def __init__(self, pool: asyncpg.Pool[Any]) -> None:
         super().__init__()
@@ -149,7 +152,7 @@ class PostgresBackend(AsyncResource):
         await self._pool.release()
 
 
-async def adopt[B: PostgresBackend](pool: asyncpg.Pool[Any], dsn: str, make: Callable[[], B]) -> B:
+async def adopt[B: _PoolHolder](pool: asyncpg.Pool[Any], dsn: str, make: Callable[[], B]) -> B:
     """``make()`` (a backend around ``pool``), owning ``pool``; the pool is closed if it refuses."""
     try:
         backend = make()

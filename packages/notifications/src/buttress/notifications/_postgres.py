@@ -11,11 +11,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from buttress.core import Clock, SystemClock, check_text
+from buttress.core import AsyncResource, Clock, SystemClock, check_text
 
 from ._model import Job, NotificationStatus, Rendered, check_id, check_instant, check_protocol
 from ._outbox import Claim, check_claim, check_jobs, check_settle
-from ._pg import Connection, PostgresBackend, Table, adopt, check_pool_size, create_pool
+from ._pg import Connection, Table, _PoolHolder, adopt, check_pool_size, create_pool
 from ._preferences import Preferences
 from .exceptions import NotificationNotFoundError, NotificationsConfigurationError, NotificationsTypeError
 
@@ -34,7 +34,7 @@ _COLUMNS: Final = (
 )
 
 
-class PostgresPreferenceStore(PostgresBackend):
+class PostgresPreferenceStore(_PoolHolder, AsyncResource):
     """A `PreferenceStore` in one table (user id, JSON document).
 
     Args:
@@ -108,7 +108,7 @@ class PostgresPreferenceStore(PostgresBackend):
         return gone is not None
 
 
-class PostgresOutbox(PostgresBackend):
+class PostgresOutbox(_PoolHolder, AsyncResource):
     """An `Outbox` in PostgreSQL that any number of workers, in any number of processes, share.
 
     Single jobs are claimed with ``FOR UPDATE SKIP LOCKED``. A digest group is claimed under a

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from buttress.core import check_text
+from buttress.core import AsyncResource, check_text
 
 from ._model import check_id
-from ._pg import PostgresBackend, Table, adopt, check_pool_size, create_pool
+from ._pg import Table, _PoolHolder, adopt, check_pool_size, create_pool
 from ._webpush import PushSubscription
 from .exceptions import NotificationsConfigurationError, NotificationsTypeError
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["PostgresPushSubscriptionStore"]
 
 
-class PostgresPushSubscriptionStore(PostgresBackend):
+class PostgresPushSubscriptionStore(_PoolHolder, AsyncResource):
     """A `PushSubscriptionStore` in one table, keyed by endpoint.
 
     Args:
