@@ -331,3 +331,107 @@ def test_redis_sticky_store_arguments() -> None:
         RedisStickyStore(Redis(), ttl=0)
     with pytest.raises(FeatureFlagsTypeError, match="client"):
         RedisStickyStore("redis://")  # type: ignore[arg-type]
+
+
+# --- Owned and borrowed pools and clients, and what "unavailable" means -------------------------
+
+
+@pytest.mark.postgres
+async def test_a_borrowed_pool_is_never_closed(postgres_pool: asyncpg.Pool, postgres_table: str) -> None:
+    async with PostgresFlagSource(pool=postgres_pool, table=postgres_table) as source:
+        await source.put(FlagDefinition("borrowed"))
+    async with PostgresAuditSink(pool=postgres_pool, table=f"{postgres_table}_audit") as sink:
+        assert await sink.history("borrowed") == ()
+    await source.aclose()  # idempotent
+    assert source.closed
+    assert await postgres_pool.fetchval("SELECT 1") == 1
+    assert (await PostgresFlagSource(pool=postgres_pool, table=postgres_table).load()).flags.keys() == {
+        "borrowed"
+    }
+
+
+@pytest.mark.postgres
+async def test_connect_owns_its_pool_and_aclose_closes_it(
+    postgres_schema: PostgresSchema, postgres_table: str
+) -> None:
+    source = await PostgresFlagSource.connect(
+        postgres_schema.dsn,
+        table=f"{postgres_schema.name}.{postgres_table}",
+        min_size=1,
+        max_size=2,
+        server_settings=postgres_schema.server_settings,
+    )
+    pool = source._pool
+    assert pool.get_max_size() == 2
+    await source.put(FlagDefinition("owned"))
+    assert await source.wait_for_change(0.01) is False  # one connection listens now
+    async with source:
+        assert "owned" in (await source.load()).flags
+    assert pool.is_closing()
+    await source.aclose()
+
+
+@pytest.mark.postgres
+async def test_table_may_name_a_schema(postgres_pool: asyncpg.Pool, postgres_schema: PostgresSchema) -> None:
+    sink = PostgresAuditSink(pool=postgres_pool, table=f"{postgres_schema.name}.audit_in_schema")
+    source = PostgresFlagSource(pool=postgres_pool, table=f"{postgres_schema.name}.flags_in_schema")
+    assert source.channel.endswith("_changes")
+    assert len(source.channel.encode()) <= 63  # the schema's name is long: shortened with a hash
+    manager = FlagManager(source, sink)
+    await manager.create(FlagDefinition("schema"), actor="ann")
+    assert [event.action for event in await manager.history("schema")] == [AuditAction.CREATE]
+
+
+async def test_an_unreachable_postgres_is_unavailable_and_its_password_stays_out() -> None:
+    with pytest.raises(FeatureFlagsUnavailableError) as raised:
+        await PostgresFlagSource.connect("postgresql://ann:s3cret@127.0.0.1:1/flags")
+    assert raised.value.backend == "postgresql"
+    assert "s3cret" not in str(raised.value)
+    assert "s3cret" not in raised.value.address
+
+
+async def test_pool_sizes_are_checked_before_connecting() -> None:
+    nowhere = "postgresql://127.0.0.1:1/x"
+    with pytest.raises(FeatureFlagsConfigurationError, match="min_size"):
+        await PostgresFlagSource.connect(nowhere, min_size=5, max_size=2)
+    with pytest.raises(FeatureFlagsConfigurationError, match="max_size"):
+        await PostgresAuditSink.connect(nowhere, max_size=0)
+    with pytest.raises(FeatureFlagsTypeError, match="table"):
+        await PostgresAuditSink.connect(nowhere, table=7)  # type: ignore[arg-type]
+
+
+@pytest.mark.redis
+async def test_a_borrowed_redis_client_is_never_closed(redis_url: str, redis_prefix: str) -> None:
+    client = Redis.from_url(redis_url)
+    try:
+        async with RedisFlagSource(client=client, prefix=redis_prefix) as source:
+            await source.put(FlagDefinition("borrowed"))
+            assert await source.wait_for_change(0.01) is False
+        async with RedisStickyStore(client=client, prefix=redis_prefix) as store:
+            store.set("borrowed", "u", "a")
+        assert await client.ping()
+        assert await client.hget(f"{redis_prefix}u", "borrowed") == b"a"  # flushed on close
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.redis
+async def test_a_key_of_another_type_is_bad_content_not_an_outage(redis_url: str, redis_prefix: str) -> None:
+    raw = Redis.from_url(redis_url)
+    try:
+        await raw.set(f"{redis_prefix}flags", "a string where a hash belongs")
+        async with RedisFlagSource.from_url(redis_url, prefix=redis_prefix) as source:
+            with pytest.raises(FlagDocumentError, match="another type") as raised:
+                await source.load()
+            assert not isinstance(raised.value, ConnectionError)
+    finally:
+        await raw.aclose()
+
+
+@pytest.mark.redis
+async def test_an_unreachable_redis_is_unavailable_and_its_password_stays_out() -> None:
+    async with RedisFlagSource.from_url("redis://:s3cret@127.0.0.1:1/0", timeout=1.0) as source:
+        with pytest.raises(FeatureFlagsUnavailableError) as raised:
+            await source.load()
+    assert raised.value.backend == "redis"
+    assert "s3cret" not in str(raised.value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -47,6 +48,7 @@ _IDENTIFIER = re.compile(_NAME)
 _DOWN = connection_errors("asyncpg")
 """What asyncpg raises when the server cannot be reached (refused, reset, shut down, too busy)."""
 _MAX_POOL = 1_000
+_MAX_CHANNEL = 63  # PostgreSQL's identifiers (and NOTIFY channels) are at most 63 bytes
 
 
 def _table(value: object) -> str:
@@ -61,7 +63,11 @@ def _table(value: object) -> str:
 
 def _channel(value: object, table: str) -> str:
     if value is None:
-        return f"{table.replace('.', '_')}_changes"
+        base = table.replace(".", "_")
+        if len(base) + len("_changes") > _MAX_CHANNEL:  # a schema-qualified name can be too long
+            digest = hashlib.blake2s(base.encode(), digest_size=4).hexdigest()
+            base = f"{base[: _MAX_CHANNEL - len('_changes') - 9]}_{digest}"
+        return f"{base}_changes"
     if not isinstance(value, str):
         raise FeatureFlagsTypeError("channel", "a str or None", value)
     if not _IDENTIFIER.fullmatch(value):
@@ -176,7 +182,8 @@ class PostgresFlagSource(_PostgresBase, AsyncResource):
     Args:
         pool: An ``asyncpg.Pool`` the application owns and closes (or use `connect`).
         table: The flags table's name (``"schema.table"`` to name its schema).
-        channel: The NOTIFY channel; ``{table}_changes`` by default (a dot becomes ``_``).
+        channel: The NOTIFY channel; ``{table}_changes`` by default (a dot becomes ``_``, and a name
+            past PostgreSQL's 63 bytes is shortened with a hash of it).
 
     Raises:
         FeatureFlagsTypeError: ``pool`` is not an ``asyncpg.Pool``, or ``table`` or ``channel`` not a str.

@@ -57,7 +57,7 @@ def redis_errors(address: str) -> Iterator[None]:
         with unavailable_on(_DOWN, FeatureFlagsUnavailableError, backend="redis", address=address):
             yield
     except ResponseError as exc:
-        if str(exc).startswith("WRONGTYPE"):
+        if "WRONGTYPE" in str(exc):  # alone, or quoted by a pipeline's error
             reason = "a key under the prefix holds another type of value (another program's data?)"
             raise FlagDocumentError("redis", address, reason) from None
         raise FeatureFlagsUnavailableError("redis", address, f"the server refused: {exc}") from exc
