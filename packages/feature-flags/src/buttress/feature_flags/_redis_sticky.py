@@ -90,7 +90,8 @@ class RedisStickyStore(AsyncResource):
         """Load ``subject``'s assignments from Redis into the local cache (call it before evaluating).
 
         Raises:
-            FeatureFlagsConfigurationError: ``subject`` is not a str, or holds a lone surrogate.
+            FeatureFlagsTypeError: ``subject`` is not a str.
+            FeatureFlagsConfigurationError: ``subject`` holds a lone surrogate.
             FeatureFlagsUnavailableError: Redis cannot be reached; the cache keeps what it had.
         """
         check_context_text("subject", subject, expected="a str")
