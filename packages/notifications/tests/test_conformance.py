@@ -1,4 +1,7 @@
-"""The memory and PostgreSQL preference stores pass buttress-testing's PreferenceStoreContract."""
+"""Our backends pass buttress-testing's suites: PreferenceStoreContract and NotificationOutboxContract.
+
+Each runs on the memory backend and on PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +13,23 @@ import asyncpg
 import pytest
 
 from buttress.notifications import (
+    MemoryOutbox,
     MemoryPreferenceStore,
     NotificationsConfigurationError,
     NotificationsTypeError,
     NotificationsUnavailableError,
+    PostgresOutbox,
     PostgresPreferenceStore,
     Preferences,
     QuietWindow,
 )
-from buttress.testing import PostgresSchema, PostgresServer, PreferenceStoreContract
+from buttress.testing import (
+    FakeClock,
+    NotificationOutboxContract,
+    PostgresSchema,
+    PostgresServer,
+    PreferenceStoreContract,
+)
 
 
 class Factories:
@@ -59,6 +70,31 @@ class TestPostgresPreferenceStore(Factories, PreferenceStoreContract):
         )
         await store.create_schema()
         return store
+
+
+class TestMemoryOutbox(NotificationOutboxContract):
+    async def make_outbox(self, *, clock: FakeClock) -> MemoryOutbox:
+        return MemoryOutbox(clock=clock)
+
+
+@pytest.mark.postgres
+class TestPostgresOutbox(NotificationOutboxContract):
+    @pytest.fixture(autouse=True)
+    def _schema(self, postgres_schema: PostgresSchema, postgres_table: str) -> None:
+        self.schema = postgres_schema
+        self.table = postgres_table
+
+    async def make_outbox(self, *, clock: FakeClock) -> PostgresOutbox:
+        outbox = await PostgresOutbox.connect(
+            self.schema.dsn,
+            table=self.table,
+            clock=clock,
+            min_size=1,
+            max_size=self.concurrency,
+            server_settings=self.schema.server_settings,
+        )
+        await outbox.create_schema()
+        return outbox
 
 
 @pytest.mark.postgres

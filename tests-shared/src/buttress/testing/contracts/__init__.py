@@ -16,7 +16,7 @@ from ._cache import CacheProviderContract
 from ._event_store import EventStoreContract
 from ._flags import AuditSinkContract, FlagSourceContract
 from ._idempotency import IdempotencyStoreContract
-from ._notifications import PreferenceStoreContract
+from ._notifications import NotificationOutboxContract, PreferenceStoreContract
 from ._repository import AsyncRepositoryContract
 from ._resource_factory import ResourceFactoryContract
 from ._search import SearchProviderContract
@@ -32,6 +32,7 @@ __all__ = [
     "EventStoreContract",
     "FlagSourceContract",
     "IdempotencyStoreContract",
+    "NotificationOutboxContract",
     "OutboxContract",
     "PreferenceStoreContract",
     "ReplayGuardContract",
