@@ -438,7 +438,111 @@ def check(names: list[str]) -> list[str]:
     return findings
 
 
+# --- the drift table --------------------------------------------------------------------------------
+
+
+def _facts(package: Package) -> dict[str, set[str]]:
+    """What each package does, convention by convention, as the issue's drift table counts it."""
+    facts: dict[str, set[str]] = {key: set() for key in DRIFT}
+    for path, tree in _sources(package):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and node.name.startswith("Postgres"):
+                for item in node.body:
+                    if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name in (
+                        "connect",
+                        "from_dsn",
+                        "open",
+                    ):
+                        kind = "async " if isinstance(item, ast.AsyncFunctionDef) else "sync "
+                        facts["postgres construction"].add(kind + item.name)
+                    if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name in (
+                        "__init__",
+                        "connect",
+                    ):
+                        names = {a.arg for a in (*item.args.args, *item.args.kwonlyargs)}
+                        facts["table argument"] |= names & {"table", "table_prefix", "prefix", "schema"}
+                        if item.name == "connect":
+                            sized = {"min_size", "max_size"} <= names
+                            facts["pool size"].add("a parameter" if sized else "fixed")
+            if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                for item in node.body:
+                    if isinstance(item, ast.AsyncFunctionDef) and item.name in ("close", "aclose"):
+                        facts["closing"].add(item.name + "()")
+                if _derives_resource(node):
+                    facts["closing"].add("aclose()")
+            if (
+                isinstance(node, ast.Call)
+                and _dotted(node.func) in ("logging.getLogger", "getLogger")
+                and node.args
+            ):
+                first = node.args[0]
+                literal = isinstance(first, ast.Constant)
+                facts["logger names"].add("literal" if literal else "__name__")
+            if (
+                isinstance(node, ast.FunctionDef)
+                and node.name == "__getattr__"
+                and path.name == "__init__.py"
+            ):
+                facts["lazy loading of extras"].add("private __getattr__")
+            if isinstance(node, ast.Call) and _dotted(node.func).endswith("lazy_exports"):
+                facts["lazy loading of extras"].add("core lazy_exports")
+    for extra, requirements in _project(package).get("optional-dependencies", {}).items():
+        if any(_requirement_name(r) == "asyncpg" for r in requirements):
+            facts["postgres extra"].add(extra)
+    module = _import(f"{package.import_name}.exceptions")
+    core = importlib.import_module("buttress.core")
+    for name, value in vars(module or {}).items():
+        if not inspect.isclass(value):
+            continue
+        # The package's own class that derives directly from core's (its subclasses are refinements).
+        if core.BackendUnavailableError in value.__bases__:
+            facts["unavailable error"].add(name)
+        if core.ArgumentTypeError in value.__bases__:
+            facts["wrong-type error"].add(name)
+    if _instruments(package):
+        facts["metrics"].add(f"{len(_instruments(package))} instruments")
+    tests = package.directory / "tests"
+    for path in sorted([*tests.glob("test_conformance.py"), *tests.glob("test_contract*.py")]):
+        facts["conformance file"].add(path.name)
+    return facts
+
+
+DRIFT: Final = (
+    "postgres construction",
+    "table argument",
+    "pool size",
+    "closing",
+    "postgres extra",
+    "unavailable error",
+    "wrong-type error",
+    "lazy loading of extras",
+    "logger names",
+    "metrics",
+    "conformance file",
+)
+
+
+def drift() -> str:
+    """The issue's drift table, measured: for each convention, who does what."""
+    rows = ["| convention | what the packages do |", "|---|---|"]
+    facts = {name: _facts(package) for name, package in packages().items() if name not in ("core", "testing")}
+    for key in DRIFT:
+        seen: dict[str, list[str]] = {}
+        for name, found in facts.items():
+            for value in sorted(found[key]):
+                seen.setdefault(value, []).append(name)
+        cells = [
+            f"`{value}`: {', '.join(names)}"
+            for value, names in sorted(seen.items(), key=lambda i: -len(i[1]))
+        ]
+        rows.append(f"| {key} | {'; '.join(cells) or '—'} |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--drift"]:
+        print(drift())
+        return 0
     findings = check(argv)
     for finding in findings:
         print(finding)

@@ -273,3 +273,11 @@ def test_a_redis_backend_without_from_url_is_found(demo: Path) -> None:
 def test_a_renamed_conformance_file_is_found(demo: Path) -> None:
     (demo.parents[2] / "tests" / "test_contracts.py").write_text("")
     assert any("conformance tests are tests/test_conformance.py" in f for f in findings())
+
+
+def test_the_drift_table_says_what_the_package_does(demo: Path) -> None:
+    table = conventions.drift()
+    assert "| closing | `aclose()`: demo |" in table
+    assert "| unavailable error | `DemoUnavailableError`: demo |" in table
+    assert "| lazy loading of extras | `core lazy_exports`: demo |" in table
+    assert "| logger names | `__name__`: demo |" in table
