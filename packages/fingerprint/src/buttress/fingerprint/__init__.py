@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from ._components import Component, Components, Headers, IPAddress, from_environ, from_headers, from_scope
 from ._encoding import MIN_SECRET_BYTES
-from ._fingerprinter import DEFAULT_ENTROPY_BITS, Fingerprint, Fingerprinter, IPMode
+from ._fingerprint import Fingerprint
+from ._fingerprinter import DEFAULT_ENTROPY_BITS, Fingerprinter, IPMode
 from ._middleware import (
     FINGERPRINT_ENVIRON_KEY,
     FINGERPRINT_STATE_KEY,

@@ -1,21 +1,20 @@
-"""The façade: `Fingerprinter` makes, verifies and compares keyed fingerprints; `Fingerprint` is one.
+"""The façade: `Fingerprinter` makes, verifies and compares keyed fingerprints (`Fingerprint`).
 
 What it puts together lives beside it, one concern each: reading the request (``_components`` for
 the definition, ``_extraction`` for the short road), the canonical encoding and its HMAC with key
-rotation (``_encoding``), and the memo of what was worked out before (``_memo``).
+rotation (``_encoding``), the memo of what was worked out before (``_memo``), and the value it
+returns (``_fingerprint``).
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
 from time import perf_counter
 from types import MappingProxyType
-from typing import Any, Final, Self
+from typing import Any, Final
 
 from buttress.core import Attributes
 
@@ -34,6 +33,16 @@ from ._components import _items as header_items
 from ._components import _tls as check_tls
 from ._encoding import HEADS, Encoder, Entry, Keyring, canonical, check_secret
 from ._extraction import NamesPlan, Read, Reader
+from ._fingerprint import (
+    DIGEST_HEX,
+    SET_COMPONENTS,
+    SET_CONFIDENCE,
+    SET_DIGEST,
+    SET_KEY_ID,
+    SET_LOW,
+    SET_PURPOSE,
+    Fingerprint,
+)
 from ._memo import MISSING, REQUEST, VALUE, Memo
 from ._metrics import COMPUTED, DURATION, MEMO_HITS, MEMO_MISSES, SOURCES, VERIFICATIONS, VERIFIED
 from .exceptions import (
@@ -43,12 +52,7 @@ from .exceptions import (
     InvalidFingerprintError,
 )
 
-__all__ = [
-    "DEFAULT_ENTROPY_BITS",
-    "Fingerprint",
-    "Fingerprinter",
-    "IPMode",
-]
+__all__ = ["DEFAULT_ENTROPY_BITS", "Fingerprinter", "IPMode"]
 
 DEFAULT_ENTROPY_BITS: Final[Mapping[Component, float]] = MappingProxyType(
     {
@@ -70,9 +74,6 @@ these headers, not measurements of your traffic; pass ``entropy=`` to use your o
 counts for 60 % of `Component.IP`'s bits.
 """
 
-_DIGEST_HEX: Final = re.compile(r"[0-9a-f]{64}")
-_COMPONENT_HEX: Final = re.compile(r"[0-9a-f]{32}")
-_KEY_ID_HEX: Final = re.compile(r"[0-9a-f]{12}")
 _PREFIX_WEIGHT: Final = 0.6
 _TARGET_BITS: Final = 33.0  # log2 of about 8.6 billion: enough to tell every person apart
 _REQUEST_SCOPES: Final = frozenset({"http", "websocket"})
@@ -94,96 +95,6 @@ class IPMode(StrEnum):
     @classmethod
     def _missing_(cls, value: object) -> IPMode:
         raise FingerprintConfigurationError("ip", value, "use IPMode.EXCLUDE, IPMode.PREFIX or IPMode.FULL")
-
-
-@dataclass(frozen=True, slots=True)
-class Fingerprint:
-    """A request's fingerprint: keyed hashes and a confidence score, nothing of the request itself.
-
-    Attributes:
-        digest: HMAC-SHA256 of the canonical encoding of every component used, as 64 hex digits.
-            Equal digests mean equal components (under the same key and purpose).
-        key_id: A short public identifier of the key that made it (not the key, nor derived usefully
-            from it), so you can tell fingerprints made before a key rotation.
-        purpose: The purpose declared by the `Fingerprinter`.
-        components: Each component used, mapped to its own keyed hash (32 hex digits); what
-            `Fingerprinter.similarity` compares.
-        confidence: From 0 to 1: the estimated bits of the components present, over 33 bits.
-        low_confidence: Fewer high-entropy components were present than the `Fingerprinter` asks for:
-            many browsers would share this fingerprint.
-    """
-
-    digest: str
-    key_id: str
-    purpose: str
-    components: Mapping[Component, str]
-    confidence: float
-    low_confidence: bool
-
-    def __str__(self) -> str:
-        return self.digest
-
-    def __hash__(self) -> int:
-        return hash((self.digest, self.key_id, self.purpose))
-
-    def to_dict(self) -> dict[str, object]:
-        """Return a JSON-ready record of the fingerprint, for storage; `from_dict` reads it back."""
-        return {
-            "digest": self.digest,
-            "key_id": self.key_id,
-            "purpose": self.purpose,
-            "components": {str(c): d for c, d in self.components.items()},
-            "confidence": self.confidence,
-            "low_confidence": self.low_confidence,
-        }
-
-    @classmethod
-    def from_dict(cls, record: Mapping[str, object]) -> Self:
-        """Read a record made by `to_dict`.
-
-        Raises:
-            InvalidFingerprintError: The record is not shaped like one.
-        """
-        if not isinstance(record, Mapping):
-            raise InvalidFingerprintError("a record must be a mapping")
-        digest, key_id, purpose = record.get("digest"), record.get("key_id"), record.get("purpose")
-        if not isinstance(digest, str) or not _DIGEST_HEX.fullmatch(digest):
-            raise InvalidFingerprintError("'digest' must be 64 lower-case hex digits")
-        if not isinstance(key_id, str) or not _KEY_ID_HEX.fullmatch(key_id):
-            raise InvalidFingerprintError("'key_id' must be 12 lower-case hex digits")
-        if not isinstance(purpose, str) or not purpose:
-            raise InvalidFingerprintError("'purpose' must be a non-empty string")
-        confidence = record.get("confidence")
-        if (
-            isinstance(confidence, bool)
-            or not isinstance(confidence, (int, float))
-            or not 0 <= confidence <= 1
-        ):
-            raise InvalidFingerprintError("'confidence' must be a number from 0 to 1")
-        low = record.get("low_confidence")
-        if not isinstance(low, bool):
-            raise InvalidFingerprintError("'low_confidence' must be a bool")
-        raw = record.get("components")
-        if not isinstance(raw, Mapping):
-            raise InvalidFingerprintError("'components' must be a mapping")
-        components: dict[Component, str] = {}
-        for name, value in raw.items():
-            try:
-                component = Component(name)
-            except ValueError:
-                raise InvalidFingerprintError("'components' names an unknown component") from None
-            if not isinstance(value, str) or not _COMPONENT_HEX.fullmatch(value):
-                raise InvalidFingerprintError("a component hash must be 32 lower-case hex digits")
-            components[component] = value
-        return cls(digest, key_id, purpose, MappingProxyType(components), float(confidence), low)
-
-
-# The slots' own descriptors: `Fingerprinter` fills a new Fingerprint through them, skipping the frozen
-# __init__'s checks (a fifth of the cost of a fingerprint not seen before) for values it made itself.
-_SET_DIGEST, _SET_KEY_ID, _SET_PURPOSE, _SET_COMPONENTS, _SET_CONFIDENCE, _SET_LOW = (
-    vars(Fingerprint)[name].__set__
-    for name in ("digest", "key_id", "purpose", "components", "confidence", "low_confidence")
-)
 
 
 class Fingerprinter:
@@ -469,12 +380,12 @@ class Fingerprinter:
         confidence, low = self._scores[mask] or self._score(mask)
         key = self._keys.current
         fingerprint = object.__new__(Fingerprint)
-        _SET_DIGEST(fingerprint, key.mac(message).hex())
-        _SET_KEY_ID(fingerprint, key.key_id)
-        _SET_PURPOSE(fingerprint, self.purpose)
-        _SET_COMPONENTS(fingerprint, MappingProxyType(hashes))
-        _SET_CONFIDENCE(fingerprint, confidence)
-        _SET_LOW(fingerprint, low)
+        SET_DIGEST(fingerprint, key.mac(message).hex())
+        SET_KEY_ID(fingerprint, key.key_id)
+        SET_PURPOSE(fingerprint, self.purpose)
+        SET_COMPONENTS(fingerprint, MappingProxyType(hashes))
+        SET_CONFIDENCE(fingerprint, confidence)
+        SET_LOW(fingerprint, low)
         return fingerprint
 
     def _score(self, mask: int) -> tuple[float, bool]:
@@ -506,7 +417,7 @@ class Fingerprinter:
         """
         if isinstance(fingerprint, Fingerprint):
             digest = fingerprint.digest
-        elif isinstance(fingerprint, str) and _DIGEST_HEX.fullmatch(fingerprint):
+        elif isinstance(fingerprint, str) and DIGEST_HEX.fullmatch(fingerprint):
             digest = fingerprint
         else:
             raise InvalidFingerprintError("expected a Fingerprint or a digest of 64 lower-case hex digits")
