@@ -573,11 +573,10 @@ async def hot_key(url: str, scale: Scale) -> None:
             else:
                 client = pooled_client(url)
                 stack.push_async_callback(client.aclose)
-                l2: RedisCache[Value] = RedisCache(
-                    client, prefix=f"{prefix}b{len(results)}:", default_ttl=ttl
-                )
                 if backend == "tiered":
-                    cache = TieredCache(l2, l1_max_size=1_000, default_ttl=ttl, **options)
+                    cache = TieredCache(
+                        client, prefix=f"{prefix}b{len(results)}:", l1_max_size=1_000, default_ttl=ttl, **options
+                    )
                     await cache.wait_until_subscribed()
                 else:
                     cache = RedisCache(client, prefix=f"{prefix}b{len(results)}:", default_ttl=ttl, **options)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from buttress.caching import CacheConfigurationError, MemoryCache, RedisCache, TieredCache, cached
+from buttress.caching import CachingConfigurationError, MemoryCache, RedisCache, TieredCache, cached
 
 from ._tour import Tour
 
@@ -46,7 +46,7 @@ async def run(tour: Tour) -> None:
     tour.say(f"after invalidate(2): cached? {await memory.exists(profile.key(2))}")
     try:
         await memory.set("k", {}, ttl=0)
-    except CacheConfigurationError as exc:
+    except CachingConfigurationError as exc:
         tour.say(f"a zero TTL is refused: {exc}")
     tour.say(f"memory stats: {memory.stats}")
 
@@ -60,8 +60,8 @@ async def run(tour: Tour) -> None:
         loads = 0
         await asyncio.gather(*(shared.get_or_compute("user:3", lambda: fetch_profile(3)) for _ in range(200)))
         tour.say(f"RedisCache: 200 concurrent misses -> loader ran {loads}x (single-flight + Redis lock)")
-        a = TieredCache[dict[str, object]](RedisCache.from_url(tour.redis_url, prefix=prefix))
-        b = TieredCache[dict[str, object]](RedisCache.from_url(tour.redis_url, prefix=prefix))
+        a = TieredCache[dict[str, object]].from_url(tour.redis_url, prefix=prefix)
+        b = TieredCache[dict[str, object]].from_url(tour.redis_url, prefix=prefix)
         async with a, b:
             await a.wait_until_subscribed()
             await b.wait_until_subscribed()

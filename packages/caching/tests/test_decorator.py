@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from buttress.caching import (
-    CacheConfigurationError,
     CachedFunction,
+    CachingConfigurationError,
     CachingTypeError,
     MemoryCache,
     bypass_cache,
@@ -149,7 +149,7 @@ async def test_a_factory_returning_something_else_is_a_typed_error() -> None:
     async def answer() -> int:
         return 42
 
-    with pytest.raises(CacheConfigurationError, match="cache"):
+    with pytest.raises(CachingConfigurationError, match="cache"):
         await answer()
 
 
@@ -211,7 +211,7 @@ async def test_wrong_arguments_are_a_typed_error(cache: MemoryCache[Any]) -> Non
     async def one(x: int) -> int:
         return x
 
-    with pytest.raises(CacheConfigurationError, match="arguments"):
+    with pytest.raises(CachingConfigurationError, match="arguments"):
         await one(1, 2)  # type: ignore[call-arg]
 
 
@@ -219,7 +219,7 @@ def test_a_sync_function_is_rejected(cache: MemoryCache[Any]) -> None:
     def sync() -> int:
         return 1
 
-    with pytest.raises(CacheConfigurationError, match="async def"):
+    with pytest.raises(CachingConfigurationError, match="async def"):
         cached(cache)(sync)  # type: ignore[arg-type]
 
 
@@ -228,13 +228,13 @@ def test_a_sync_function_is_rejected(cache: MemoryCache[Any]) -> None:
     [({"ttl": 0}, "ttl"), ({"ttl": -5}, "ttl"), ({"namespace": ""}, "namespace")],
 )
 def test_bad_decorator_arguments(cache: MemoryCache[Any], options: dict[str, Any], name: str) -> None:
-    with pytest.raises(CacheConfigurationError) as info:
+    with pytest.raises(CachingConfigurationError) as info:
         cached(cache, **options)
     assert info.value.parameter == name
 
 
 def test_a_non_cache_is_rejected() -> None:
-    with pytest.raises(CacheConfigurationError, match="cache"):
+    with pytest.raises(CachingConfigurationError, match="cache"):
         cached(42)  # type: ignore[arg-type]
 
 
@@ -243,7 +243,7 @@ async def test_key_function_must_return_a_string(cache: MemoryCache[Any]) -> Non
     async def f(x: int) -> int:
         return x
 
-    with pytest.raises(CacheConfigurationError, match="non-empty str"):
+    with pytest.raises(CachingConfigurationError, match="non-empty str"):
         await f(1)
 
 
@@ -260,13 +260,13 @@ def test_the_fast_key_path_agrees_with_signature_binding(args: list[int], kwargs
     wrapped = cached(MemoryCache[int]())(f)
     try:
         slow: str | Exception = wrapped._bound_key(tuple(args), dict(kwargs))
-    except CacheConfigurationError as exc:
+    except CachingConfigurationError as exc:
         slow = exc
     try:
         fast: str | Exception = wrapped.key(*args, **kwargs)
-    except CacheConfigurationError as exc:
+    except CachingConfigurationError as exc:
         fast = exc
     if isinstance(slow, Exception):
-        assert isinstance(fast, CacheConfigurationError)
+        assert isinstance(fast, CachingConfigurationError)
     else:
         assert fast == f"{wrapped._namespace}:{slow}"

@@ -4,8 +4,9 @@ Each function, constructor and public method of ``buttress.caching.__all__`` is 
 hypothesis-generated hostile values (wrong types, ``10**400``, NaN, NUL, lone surrogates, CR/LF,
 non-UTF-8 bytes, very long strings) in place of its arguments; anything but a `ButtressError` fails.
 
-Left out, with the reason: `ComputeCache` (a Protocol) and `BaseCache` (abstract; its methods are
-driven through the three backends); `bypass_cache`, `clear`, `aclose` and `ping` (no argument).
+Left out, with the reason: `ComputeCache` and `CacheStorage` (Protocols; the storages' methods are
+driven on the three storages, the `Cache` methods through the three caches); `StoredItem` (a type
+alias); `bypass_cache`, `clear`, `aclose` and `ping` (no argument).
 Callbacks (``loader``, ``rng``, a ``key`` or ``tags`` function, a cache factory) are the caller's
 code, whose own exceptions reach the caller unchanged by contract; they are kept out of the general
 runs and driven separately with every hostile value that is not callable.
@@ -22,22 +23,28 @@ from redis.asyncio import Redis
 
 from buttress.caching import (
     BreakerState,
-    CacheBackendUnavailableError,
-    CacheConfigurationError,
+    Cache,
     CachedFunction,
     CacheSerializationError,
     CacheStats,
+    CacheStorage,
+    CachingBusyError,
+    CachingConfigurationError,
     CachingError,
     CachingTypeError,
+    CachingUnavailableError,
     Entry,
     InvalidKeyError,
     MemoryCache,
+    MemoryStorage,
     MissingExtraError,
     MsgpackSerializer,
     PickleSerializer,
     RedisCache,
+    RedisStorage,
     SignatureMismatchError,
     TieredCache,
+    TieredStorage,
     cached,
     xfetch_should_refresh,
 )
@@ -90,6 +97,29 @@ Target = tuple[Callable[..., object], tuple[object, ...], dict[str, object]]
 
 SYNC_TARGETS: list[Target] = [
     (MemoryCache, (), MEMORY_OPTIONS),
+    (MemoryStorage, (), {"max_size": 100, "name": "m", "clock": FakeClock()}),
+    (
+        Cache,
+        (MemoryStorage(),),
+        {
+            "serializer": PickleSerializer(SECRET),
+            "default_ttl": 60.0,
+            "jitter": 0.1,
+            "xfetch_beta": 1.0,
+            "stale_ttl": 5.0,
+            "locking": True,
+            "lock_ttl": 10.0,
+            "lock_wait": 1.0,
+            "strict": False,
+            "breaker_threshold": 3,
+            "breaker_recovery": 5.0,
+            "warn_interval": 30.0,
+            "max_concurrency": 10,
+            "name": "c",
+            "max_key_bytes": 1024,
+            "clock": FakeClock(),
+        },
+    ),
     (memory().jittered, (60.0,), {}),
     (cached, (memory(),), CACHED_OPTIONS),
     (CachedFunction, (plain, memory()), {**CACHED_OPTIONS, "key": None, "tags": ()}),
@@ -109,11 +139,12 @@ SYNC_TARGETS: list[Target] = [
     (MsgpackSerializer().loads, (MsgpackSerializer().dumps(1),), {}),
     # The errors: constructing one from any arguments must not raise.
     (CachingError, ("message",), {}),
-    (CacheConfigurationError, ("ttl", 1, "reason"), {"show_value": True}),
+    (CachingConfigurationError, ("ttl", 1, "reason"), {"show_value": True}),
     (InvalidKeyError, ("key", "k", "reason"), {}),
     (CacheSerializationError, ("json", "dumps", "reason"), {"type_name": "int"}),
     (SignatureMismatchError, ("pickle", "loads", "reason"), {}),
-    (CacheBackendUnavailableError, ("redis", "redis://h", "reason"), {}),
+    (CachingUnavailableError, ("redis", "redis://h", "reason"), {}),
+    (CachingBusyError, ("redis", "redis://h", "reason"), {}),
     (CachingTypeError, ("a", "an int", object()), {"reason": "why"}),
     (MissingExtraError, ("RedisCache", "redis"), {}),
 ]
@@ -186,13 +217,30 @@ async def _drive_cache_methods(cache: MemoryCache[Any] | RedisCache[Any] | Tiere
     await acheck_hostile(function_cached.refresh, 1, "x", c=2.0)
 
 
+async def _drive_storage_methods(storage: CacheStorage[Any], value: object) -> None:
+    entry = Entry(value, None, None, 0.0)
+    await storage.write([("k", entry, 60.0)], ["t"])
+    await acheck_hostile(storage.read, "k")
+    await acheck_hostile(storage.read_many, ["k", "j"])
+    await acheck_hostile(storage.write, [("k", entry, 60.0), ("j", entry, None)], ["t"])
+    await acheck_hostile(storage.remove, "k")
+    await acheck_hostile(storage.remove_tags, ["t", "u"])
+    await acheck_hostile(storage.remove_pattern, "k*")
+    await acheck_hostile(storage.lock, "k", "token", 10.0)
+    await acheck_hostile(storage.unlock, "k", "token")
+
+
 async def test_memory_cache_methods_raise_only_typed_errors() -> None:
     """Property: every method of `MemoryCache` answers hostile arguments with typed errors."""
     cache = MemoryCache[Any](max_size=1_000)
+    storage = MemoryStorage[Any](max_size=1_000)
     try:
         await _drive_cache_methods(cache)
+        await _drive_storage_methods(storage, {"a": 1})
+        await acheck_hostile(storage.read_now, "k")
     finally:
         await cache.aclose()
+        await storage.aclose()
 
 
 @pytest.fixture
@@ -221,6 +269,18 @@ async def test_redis_cache_raises_only_typed_errors(
         cache = RedisCache[Any].from_url(*args, **kwargs)
         made.append(cache)
         return cache
+
+    storages: list[RedisStorage] = []
+
+    def made_storage(*args: Any, **kwargs: Any) -> RedisStorage:
+        storage = RedisStorage(*args, **kwargs)
+        storages.append(storage)
+        return storage
+
+    def made_storage_from_url(*args: Any, **kwargs: Any) -> RedisStorage:
+        storage = RedisStorage.from_url(*args, **kwargs)
+        storages.append(storage)
+        return storage
 
     try:
         redis_options = {
@@ -253,53 +313,104 @@ async def test_redis_cache_raises_only_typed_errors(
             keep=CALLBACKS,
         )
         await _drive_cache_methods(redis_cache)
-        entry = Entry("v", None, None, 0.0)
-        await acheck_hostile(redis_cache.store, "k", entry, 60.0, ("t",))
-        await acheck_hostile(redis_cache.store_many, [("k", entry, 60.0)], ("t",))
-        await acheck_hostile(redis_cache.remove_tagged, ("t",))
+        await acheck_hostile(made_storage, client, prefix=redis_prefix, max_concurrency=10)
+        await acheck_hostile(
+            made_storage_from_url,
+            redis_url,
+            prefix=redis_prefix,
+            socket_timeout=1.0,
+            max_connections=10,
+            pool_timeout=1.0,
+            cluster=False,
+        )
+        storage = RedisStorage(client, prefix=redis_prefix)
+        await _drive_storage_methods(storage, b"v")
         assert redis_cache.stats.errors == 0, (
             f"no hostile argument may reach Redis and fail there: {redis_cache.stats}"
         )
     finally:
         for cache in made:
             await cache.aclose()
+        for made_one in storages:
+            await made_one.aclose()
         await client.aclose()
 
 
 @pytest.mark.redis
 async def test_tiered_cache_raises_only_typed_errors(redis_url: str, redis_prefix: str) -> None:
-    """Property: `TieredCache`, its constructor and methods answer hostile arguments with typed errors."""
-    l2 = RedisCache[Any].from_url(redis_url, prefix=redis_prefix, socket_timeout=2.0)
-    cache = TieredCache[Any](l2, l1_ttl=5.0)
+    """Property: `TieredCache`, `TieredStorage`, their constructors and methods answer hostile arguments
+    with typed errors."""
+    client = Redis.from_url(redis_url)
+    cache = TieredCache[Any](client, prefix=redis_prefix, l1_ttl=5.0)
+    made: list[TieredCache[Any] | TieredStorage[Any]] = []
+
+    def keep[R: TieredCache[Any] | TieredStorage[Any]](made_one: R) -> R:
+        made.append(made_one)
+        return made_one
+
+    options: dict[str, object] = {
+        "prefix": redis_prefix,
+        "l1_max_size": 100,
+        "l1_ttl": 5.0,
+        "channel": "c",
+        "default_ttl": 60.0,
+        "jitter": None,
+        "xfetch_beta": 1.0,
+        "stale_ttl": None,
+        "name": "t",
+        "clock": FakeClock(),
+    }
     try:
+        await acheck_hostile(lambda *a, **k: keep(TieredCache(*a, **k)), client, keep=CALLBACKS, **options)
         await acheck_hostile(
-            TieredCache,
-            l2,
-            l1_max_size=100,
-            l1_ttl=5.0,
+            lambda *a, **k: keep(TieredCache.from_url(*a, **k)), redis_url, keep=CALLBACKS, **options
+        )
+        await acheck_hostile(
+            lambda *a, **k: keep(TieredStorage(*a, **k)),
+            MemoryStorage(),
+            RedisStorage(client, prefix=redis_prefix),
+            client=client,
             channel="c",
-            default_ttl=60.0,
-            jitter=None,
-            xfetch_beta=1.0,
-            stale_ttl=None,
+            l1_ttl=5.0,
+            warn_interval=30.0,
             name="t",
             clock=FakeClock(),
-            keep=CALLBACKS,
+        )
+        await acheck_hostile(
+            lambda *a, **k: keep(TieredStorage.from_url(*a, **k)),
+            redis_url,
+            prefix=redis_prefix,
+            l1_max_size=10,
+            l1_ttl=5.0,
+            channel="c",
+            socket_timeout=1.0,
+            max_connections=10,
+            pool_timeout=1.0,
+            cluster=False,
+            warn_interval=30.0,
+            name="t",
+            clock=FakeClock(),
         )
         assert await cache.wait_until_subscribed()
         await acheck_hostile(cache.wait_until_subscribed, 0.5)
         await _drive_cache_methods(cache)
-        assert l2.stats.errors == 0, "no hostile argument may reach Redis and fail there"
+        storage = keep(TieredStorage.from_url(redis_url, prefix=redis_prefix))
+        assert await storage.wait_until_subscribed()
+        await _drive_storage_methods(storage, b"v")
+        assert cache.stats.errors == 0, "no hostile argument may reach Redis and fail there"
     finally:
         await cache.aclose()
+        for made_one in made:
+            await made_one.aclose()
+        await client.aclose()
 
 
 async def test_a_loader_that_is_not_a_coroutine_function_is_a_typed_error() -> None:
     cache = memory()
 
-    with pytest.raises(CacheConfigurationError, match="loader"):
+    with pytest.raises(CachingConfigurationError, match="loader"):
         await cache.get_or_compute("k", lambda: 42)  # type: ignore[arg-type, return-value]
-    with pytest.raises(CacheConfigurationError, match="loader"):
+    with pytest.raises(CachingConfigurationError, match="loader"):
         await cache.get_or_compute("k", "not callable")  # type: ignore[arg-type]
     assert await cache.get("k") is MISSING
 
@@ -307,5 +418,6 @@ async def test_a_loader_that_is_not_a_coroutine_function_is_a_typed_error() -> N
 @pytest.mark.redis
 async def test_storing_no_items_with_tags_is_a_no_op(redis_cache: RedisCache[Any]) -> None:
     """Found by the hostile run: an empty batch with tags sent SADD without members, an error reply."""
-    assert await redis_cache.store_many([], ("t",)) is True
+    await redis_cache.storage.write([], ["t"])
+    await redis_cache.set_many({}, tags=["t"])
     assert redis_cache.stats.errors == 0

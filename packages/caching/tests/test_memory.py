@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from buttress.caching import CacheConfigurationError, InvalidKeyError, MemoryCache
+from buttress.caching import CachingConfigurationError, InvalidKeyError, MemoryCache
 from buttress.core import MISSING, ConfigurationError
 from buttress.testing import FakeClock
 
@@ -101,7 +101,7 @@ async def test_delete_pattern_uses_glob_syntax(fake_clock: FakeClock) -> None:
     await cache.set_many({"user:1": 1, "user:2": 2, "user:10": 10, "team:1": 0})
     assert await cache.delete_pattern("user:?") == 2
     assert await cache.get_many(["user:1", "user:2", "user:10", "team:1"]) == {"user:10": 10, "team:1": 0}
-    with pytest.raises(CacheConfigurationError, match="pattern"):
+    with pytest.raises(CachingConfigurationError, match="pattern"):
         await cache.delete_pattern("")
 
 
@@ -322,7 +322,7 @@ async def test_aclose_cancels_background_refreshes(fake_clock: FakeClock) -> Non
     ],
 )
 def test_bad_construction_is_a_typed_error_naming_the_argument(options: dict[str, Any], name: str) -> None:
-    with pytest.raises(CacheConfigurationError) as info:
+    with pytest.raises(CachingConfigurationError) as info:
         MemoryCache[Any](**options)
     assert isinstance(info.value, ConfigurationError)
     assert isinstance(info.value, ValueError)
@@ -364,14 +364,14 @@ async def test_bad_keys_are_rejected_everywhere(key: Any, reason: str) -> None:
 @pytest.mark.parametrize("ttl", [0, -1, float("nan"), "10", True])
 async def test_bad_ttls_are_rejected(ttl: Any) -> None:
     cache = MemoryCache[Any]()
-    with pytest.raises(CacheConfigurationError, match="ttl"):
+    with pytest.raises(CachingConfigurationError, match="ttl"):
         await cache.set("k", 1, ttl=ttl)
-    with pytest.raises(CacheConfigurationError, match="ttl"):
+    with pytest.raises(CachingConfigurationError, match="ttl"):
         await cache.set_many({"k": 1}, ttl=ttl)
     assert await cache.get("k") is MISSING
 
 
 @pytest.mark.parametrize("tags", ["single-string", [""], [1]])
 async def test_bad_tags_are_rejected(tags: Any) -> None:
-    with pytest.raises(CacheConfigurationError, match="tag"):
+    with pytest.raises(CachingConfigurationError, match="tag"):
         await MemoryCache[Any]().set("k", 1, tags=tags)

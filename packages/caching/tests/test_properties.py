@@ -191,7 +191,7 @@ class MemoryCacheMachine(RuleBasedStateMachine):
     def bounded_and_counted(self) -> None:
         assert len(self.cache) <= self.MAX_SIZE
         assert self.cache.stats.evictions == self.evictions
-        assert set(self.cache._items) == set(self.model)
+        assert set(self.cache.storage._items) == set(self.model)  # type: ignore[attr-defined]
 
 
 TestMemoryCacheMachine = MemoryCacheMachine.TestCase

@@ -24,10 +24,10 @@ from redis.asyncio import Redis
 
 from buttress.caching import (
     BreakerState,
-    CacheBackendUnavailableError,
-    CacheConfigurationError,
     CacheSerializationError,
+    CachingConfigurationError,
     CachingError,
+    CachingUnavailableError,
     MsgpackSerializer,
     PickleSerializer,
     RedisCache,
@@ -37,6 +37,25 @@ from buttress.core import MISSING, BackendUnavailableError, ButtressError
 from buttress.testing import FakeClock, RedisServer
 
 pytestmark = pytest.mark.redis
+
+
+def lock_key(cache: object, key: str) -> str:
+    """The Redis key of the distributed lock on ``key`` (internal keys sit behind a NUL byte)."""
+    return f"{_prefix(cache)}\x00lock:{key}"
+
+
+def tag_key(cache: object, tag: str) -> str:
+    """The Redis key of the set of keys written with ``tag``."""
+    return f"{_prefix(cache)}\x00tag:{tag}"
+
+
+def _prefix(cache: object) -> str:
+    storage = getattr(cache, "storage", cache)
+    storage = getattr(storage, "l2", storage)
+    prefix = getattr(storage, "prefix", None)
+    assert isinstance(prefix, str), f"{cache!r} has no Redis prefix"
+    return prefix
+
 
 SECRET = b"s" * 32
 OTHER_SECRET = b"o" * 32
@@ -128,13 +147,13 @@ async def test_clear_removes_only_its_own_prefix(
     await neighbour.set("k", "neighbour's")
     outside = f"{redis_prefix}outside"
     await raw.set(outside, b"not the cache's")
-    await raw.set(mine._lock_key("k"), b"token", px=60_000)  # internal keys under the prefix go too
+    await raw.set(lock_key(mine, "k"), b"token", px=60_000)  # internal keys under the prefix go too
 
     await mine.clear()
 
     assert await mine.get("k") is MISSING
     assert await mine.get("other") is MISSING
-    assert await raw.exists(mine._tag_key("tag"), mine._lock_key("k")) == 0
+    assert await raw.exists(tag_key(mine, "tag"), lock_key(mine, "k")) == 0
     assert await neighbour.get("k") == "neighbour's"
     assert await raw.get(outside) == b"not the cache's"
 
@@ -186,11 +205,11 @@ async def test_a_tag_set_lives_as_long_as_its_longest_lived_member(
     await cache.set("short", 1, ttl=5, tags=["t"])
     await cache.set("long", 2, ttl=50, tags=["t"])
     await cache.set("shorter-again", 3, ttl=1, tags=["t"])
-    tag_ttl = await raw.pttl(cache._tag_key("t"))
+    tag_ttl = await raw.pttl(tag_key(cache, "t"))
     assert 45_000 < tag_ttl <= 50_000
 
     await cache.set("forever", 4, tags=["t"])
-    assert await raw.pttl(cache._tag_key("t")) == -1  # a member without TTL keeps its tag set forever
+    assert await raw.pttl(tag_key(cache, "t")) == -1  # a member without TTL keeps its tag set forever
 
 
 async def test_delete_pattern_removes_more_keys_than_one_scan_batch(
@@ -204,7 +223,7 @@ async def test_delete_pattern_removes_more_keys_than_one_scan_batch(
 
     assert await cache.get_many([f"user:{i}" for i in range(0, 1_234, 97)]) == {}
     assert await cache.get_many([f"order:{i}" for i in range(5)]) == {f"order:{i}": i for i in range(5)}
-    assert await raw.exists(cache._tag_key("users")) == 1  # internal keys are not the caller's to match
+    assert await raw.exists(tag_key(cache, "users")) == 1  # internal keys are not the caller's to match
     assert await cache.delete_pattern("order:[0-2]") == 3
     assert await cache.get_many([f"order:{i}" for i in range(5)]) == {"order:3": 3, "order:4": 4}
 
@@ -212,15 +231,15 @@ async def test_delete_pattern_removes_more_keys_than_one_scan_batch(
 async def test_delete_pattern_never_matches_internal_keys(make_cache: CacheFactory, raw: Redis) -> None:
     cache = make_cache()
     await cache.set("k", 1, tags=["t"])
-    await raw.set(cache._lock_key("other"), b"held", px=60_000)
+    await raw.set(lock_key(cache, "other"), b"held", px=60_000)
 
     assert await cache.delete_pattern("*") == 1
 
-    assert await raw.exists(cache._tag_key("t"), cache._lock_key("other")) == 2
+    assert await raw.exists(tag_key(cache, "t"), lock_key(cache, "other")) == 2
 
 
 async def test_delete_pattern_rejects_an_empty_pattern(make_cache: CacheFactory) -> None:
-    with pytest.raises(CacheConfigurationError):
+    with pytest.raises(CachingConfigurationError):
         await make_cache().delete_pattern("")
 
 
@@ -277,7 +296,7 @@ async def test_stale_ttl_keeps_values_on_the_server_past_their_ttl(
 async def test_from_url_owns_its_client_and_closes_it(make_cache: CacheFactory, raw: Redis) -> None:
     cache = make_cache()
     name = f"bt-owned-{secrets.token_hex(4)}"
-    await cache.client.client_setname(name)
+    await cache.storage._client.client_setname(name)  # type: ignore[attr-defined]
 
     async def connected() -> bool:
         return any(c.get("name") == name for c in await raw.client_list())
@@ -327,7 +346,7 @@ async def test_a_client_it_was_given_is_left_open(redis_url: str, redis_prefix: 
 async def test_bad_arguments_are_rejected(redis_url: str, options: dict[str, Any]) -> None:
     client = Redis.from_url(redis_url)
     try:
-        with pytest.raises(CacheConfigurationError) as info:
+        with pytest.raises(CachingConfigurationError) as info:
             RedisCache(client, **options)
         assert isinstance(info.value, ValueError)
         assert isinstance(info.value, CachingError)
@@ -337,22 +356,22 @@ async def test_bad_arguments_are_rejected(redis_url: str, options: dict[str, Any
 
 @pytest.mark.parametrize("client", [object(), "redis://localhost", redis.Redis()], ids=repr)
 def test_a_client_that_is_not_an_async_redis_is_rejected(client: object) -> None:
-    with pytest.raises(CacheConfigurationError, match="client") as info:
+    with pytest.raises(CachingConfigurationError, match="client") as info:
         RedisCache(client)  # type: ignore[arg-type]
     assert isinstance(info.value, ValueError)
 
 
 @pytest.mark.parametrize("url", ["", "localhost:6379", 6379])
 def test_from_url_rejects_what_is_not_a_url(url: Any) -> None:
-    with pytest.raises(CacheConfigurationError, match="url"):
+    with pytest.raises(CachingConfigurationError, match="url"):
         RedisCache.from_url(url)
 
 
 def test_pickle_serializer_rejects_a_short_secret() -> None:
-    with pytest.raises(CacheConfigurationError) as info:
+    with pytest.raises(CachingConfigurationError) as info:
         PickleSerializer(b"short")
     assert "short" not in str(info.value)  # the secret is never shown
-    with pytest.raises(CacheConfigurationError):
+    with pytest.raises(CachingConfigurationError):
         PickleSerializer(SECRET, previous_secrets=(b"x",))
 
 
@@ -504,7 +523,7 @@ async def test_an_unserializable_value_raises_naming_its_type_and_stores_nothing
 
     with pytest.raises(CacheSerializationError):
         await cache.get_or_compute("computed", load)
-    assert await raw.exists(cache._lock_key("computed")) == 0  # the lock was released
+    assert await raw.exists(lock_key(cache, "computed")) == 0  # the lock was released
     assert [key async for key in raw.scan_iter(match=f"{redis_prefix}*")] == []
     assert cache.stats.sets == 0
 
@@ -538,7 +557,7 @@ async def test_concurrent_misses_in_two_processes_load_once(make_cache: CacheFac
     assert results == [{"v": 42}] * 50
     assert a.stats.loads + b.stats.loads == 1
     assert a.stats.lock_waits + b.stats.lock_waits == 1
-    assert await raw.exists(a._lock_key("hot")) == 0
+    assert await raw.exists(lock_key(a, "hot")) == 0
 
 
 async def test_the_other_process_waits_for_the_lock_holders_value(
@@ -558,7 +577,7 @@ async def test_the_other_process_waits_for_the_lock_holders_value(
         return "from a waiter"
 
     holder = asyncio.create_task(holder_cache.get_or_compute("k", slow_load, ttl=60))
-    assert await eventually(lambda: _exists(raw, holder_cache._lock_key("k")))
+    assert await eventually(lambda: _exists(raw, lock_key(holder_cache, "k")))
     waiters = [asyncio.create_task(waiter_cache.get_or_compute("k", waiter_load, ttl=60)) for _ in range(10)]
     assert await eventually(lambda: _true(waiter_cache.stats.lock_waits == 1))
     assert not any(w.done() for w in waiters)
@@ -568,7 +587,7 @@ async def test_the_other_process_waits_for_the_lock_holders_value(
     assert await holder == "from the holder"
     assert await asyncio.gather(*waiters) == ["from the holder"] * 10
     assert waiter_calls == 0
-    assert await raw.exists(holder_cache._lock_key("k")) == 0
+    assert await raw.exists(lock_key(holder_cache, "k")) == 0
 
 
 async def _exists(client: Redis, name: str) -> bool:
@@ -584,7 +603,7 @@ async def test_a_lock_whose_holder_died_frees_itself_after_lock_ttl(
 ) -> None:
     cache = make_cache(lock_ttl=0.5)
     # A process took the lock and died before computing: nobody will release it.
-    await raw.set(cache._lock_key("k"), b"token-of-a-dead-process", px=500)
+    await raw.set(lock_key(cache, "k"), b"token-of-a-dead-process", px=500)
     calls = 0
 
     async def load() -> str:
@@ -596,20 +615,20 @@ async def test_a_lock_whose_holder_died_frees_itself_after_lock_ttl(
     assert calls == 1
     assert cache.stats.lock_waits == 1
     assert await make_cache().get("k") == "computed"
-    assert await raw.exists(cache._lock_key("k")) == 0
+    assert await raw.exists(lock_key(cache, "k")) == 0
 
 
 async def test_a_waiter_that_gives_up_never_deletes_someone_elses_lock(
     make_cache: CacheFactory, raw: Redis
 ) -> None:
     cache = make_cache(lock_ttl=30, lock_wait=0.2)
-    await raw.set(cache._lock_key("k"), b"someone-else", px=30_000)
+    await raw.set(lock_key(cache, "k"), b"someone-else", px=30_000)
 
     async def load() -> str:
         return "computed anyway"
 
     assert await asyncio.wait_for(cache.get_or_compute("k", load), timeout=10) == "computed anyway"
-    assert await raw.get(cache._lock_key("k")) == b"someone-else"  # compare-and-delete left it alone
+    assert await raw.get(lock_key(cache, "k")) == b"someone-else"  # compare-and-delete left it alone
 
 
 async def test_a_holder_whose_loader_fails_releases_the_lock_at_once(
@@ -626,7 +645,7 @@ async def test_a_holder_whose_loader_fails_releases_the_lock_at_once(
         return "from the waiter"
 
     holder = asyncio.create_task(holder_cache.get_or_compute("k", failing))
-    assert await eventually(lambda: _exists(raw, holder_cache._lock_key("k")))
+    assert await eventually(lambda: _exists(raw, lock_key(holder_cache, "k")))
     waiter = asyncio.create_task(waiter_cache.get_or_compute("k", load))
     assert await eventually(lambda: _true(waiter_cache.stats.lock_waits == 1))
 
@@ -650,7 +669,7 @@ async def test_a_cancelled_computation_releases_the_lock(make_cache: CacheFactor
         return "from the waiter"
 
     caller = asyncio.create_task(holder_cache.get_or_compute("k", hangs))
-    assert await eventually(lambda: _exists(raw, holder_cache._lock_key("k")))
+    assert await eventually(lambda: _exists(raw, lock_key(holder_cache, "k")))
     waiter = asyncio.create_task(waiter_cache.get_or_compute("k", load))
     assert await eventually(lambda: _true(waiter_cache.stats.lock_waits == 1))
 
@@ -673,7 +692,7 @@ async def test_without_locking_each_process_computes(make_cache: CacheFactory, r
 
     await asyncio.gather(a.get_or_compute("k", load), b.get_or_compute("k", load))
     assert calls == 2
-    assert await raw.exists(a._lock_key("k")) == 0
+    assert await raw.exists(lock_key(a, "k")) == 0
 
 
 # --- the server going away -------------------------------------------------------------------------
@@ -891,7 +910,7 @@ async def test_strict_mode_raises_a_typed_error_that_hides_the_password(
         assert await cache.get("k") == "v"
         redis_server.stop()
 
-        with pytest.raises(CacheBackendUnavailableError) as info:
+        with pytest.raises(CachingUnavailableError) as info:
             await cache.get("k")
         error = info.value
         assert isinstance(error, ConnectionError)
@@ -903,10 +922,10 @@ async def test_strict_mode_raises_a_typed_error_that_hides_the_password(
         assert "app:***@" in str(error)
         assert password not in repr(cache)
 
-        with pytest.raises(CacheBackendUnavailableError):
+        with pytest.raises(CachingUnavailableError):
             await cache.set("k", "v2")
         assert breaker(cache) is BreakerState.OPEN
-        with pytest.raises(CacheBackendUnavailableError, match="circuit breaker") as info:
+        with pytest.raises(CachingUnavailableError, match="circuit breaker") as info:
             await cache.get_or_compute("k", load)
         assert password not in str(info.value)
         assert calls == 0

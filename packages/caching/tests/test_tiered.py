@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from buttress.caching import CacheConfigurationError, MemoryCache, RedisCache, TieredCache
+from buttress.caching import (
+    CachingConfigurationError,
+    MemoryCache,
+    MemoryStorage,
+    RedisCache,
+    TieredCache,
+    TieredStorage,
+)
 from buttress.caching._entry import Entry, pack
 from buttress.core import MISSING
 from buttress.testing import FakeClock, RedisServer
@@ -52,15 +59,10 @@ async def make_tiered(redis_url: str, redis_prefix: str) -> AsyncIterator[Tiered
     async def make(
         url: str | None = None, *, l2_options: dict[str, Any] | None = None, **options: Any
     ) -> Any:
-        l2: RedisCache[Any] = RedisCache.from_url(
-            url or redis_url, prefix=redis_prefix, socket_timeout=0.5, **(l2_options or {})
+        options.setdefault("l1_ttl", 30)
+        cache: TieredCache[Any] = TieredCache.from_url(
+            url or redis_url, prefix=redis_prefix, socket_timeout=0.5, **(l2_options or {}), **options
         )
-        try:
-            options.setdefault("l1_ttl", 30)
-            cache = TieredCache(l2, **options)
-        except BaseException:
-            await l2.aclose()
-            raise
         made.append(cache)
         assert await cache.wait_until_subscribed()
         assert cache.l1_active
@@ -252,7 +254,7 @@ async def test_an_invalidation_message_with_wrongly_typed_fields_is_ignored(
 async def test_an_l1_copy_never_outlives_l1_ttl(
     make_tiered: TieredFactory, fake_clock: FakeClock, redis_url: str, redis_prefix: str
 ) -> None:
-    cache = await make_tiered(l1_ttl=5, clock=fake_clock, l2_options={"clock": fake_clock})
+    cache = await make_tiered(l1_ttl=5, clock=fake_clock)
     # A writer that publishes nothing: the change reaches L2 behind the L1's back.
     silent: RedisCache[Any] = RedisCache.from_url(redis_url, prefix=redis_prefix, clock=fake_clock)
     try:
@@ -269,7 +271,7 @@ async def test_an_l1_copy_never_outlives_l1_ttl(
 
 
 async def test_an_l1_copy_never_outlives_the_value(make_tiered: TieredFactory, fake_clock: FakeClock) -> None:
-    cache = await make_tiered(l1_ttl=60, jitter=None, clock=fake_clock, l2_options={"clock": fake_clock})
+    cache = await make_tiered(l1_ttl=60, jitter=None, clock=fake_clock)
     await cache.set("k", "v", ttl=2)
     assert await cache.get("k") == "v"
     fake_clock.advance(2)
@@ -329,7 +331,7 @@ async def test_a_write_that_l2_dropped_is_not_served_from_l1(
     make_tiered: TieredFactory, redis_server: RedisServer, fake_clock: FakeClock
 ) -> None:
     # The fake clock holds a's breaker open for as long as the test needs.
-    a = await make_tiered(url=redis_server.url, l2_options={"breaker_threshold": 1, "clock": fake_clock})
+    a = await make_tiered(url=redis_server.url, breaker_threshold=1, clock=fake_clock)
     b = await make_tiered(url=redis_server.url)
     redis_server.stop()
     assert await eventually(lambda: _is(not a.l1_active and not b.l1_active))
@@ -399,19 +401,33 @@ async def _equals(value: Awaitable[object], expected: object) -> bool:
     ids=repr,
 )
 async def test_bad_arguments_are_rejected(redis_url: str, redis_prefix: str, options: dict[str, Any]) -> None:
-    l2: RedisCache[Any] = RedisCache.from_url(redis_url, prefix=redis_prefix)
+    with pytest.raises(CachingConfigurationError) as info:
+        TieredCache.from_url(redis_url, prefix=redis_prefix, **options)
+    assert isinstance(info.value, ValueError)
+    client = Redis.from_url(redis_url)
     try:
-        with pytest.raises(CacheConfigurationError) as info:
-            TieredCache(l2, **options)
+        with pytest.raises(CachingConfigurationError) as info:
+            TieredCache(client, prefix=redis_prefix, **options)
         assert isinstance(info.value, ValueError)
     finally:
-        await l2.aclose()
+        await client.aclose()
 
 
-@pytest.mark.parametrize("l2", [MemoryCache(), object(), None], ids=repr)
-def test_an_l2_that_is_not_a_redis_cache_is_rejected(l2: object) -> None:
-    with pytest.raises(CacheConfigurationError, match="l2"):
-        TieredCache(l2)  # type: ignore[arg-type]
+@pytest.mark.parametrize("client", [MemoryCache(), object(), None], ids=repr)
+def test_a_client_that_is_not_redis_is_rejected(client: object) -> None:
+    with pytest.raises(CachingConfigurationError, match="client"):
+        TieredCache(client)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("storage", [MemoryCache(), object(), None, MemoryStorage], ids=repr)
+async def test_tiers_that_are_not_storages_are_rejected(redis_url: str, storage: object) -> None:
+    client = Redis.from_url(redis_url)
+    try:
+        for l1, l2 in [(storage, MemoryStorage()), (MemoryStorage(), storage)]:
+            with pytest.raises(CachingConfigurationError, match="l1" if l1 is storage else "l2"):
+                TieredStorage(l1, l2, client=client, channel="c")  # type: ignore[arg-type]
+    finally:
+        await client.aclose()
 
 
 async def test_a_read_that_overlaps_an_invalidation_does_not_fill_l1(
@@ -427,7 +443,19 @@ async def test_a_read_that_overlaps_an_invalidation_does_not_fill_l1(
     # Simulate the race deterministically: the invalidation is applied while the read is in flight.
     read = asyncio.ensure_future(reader.get("k"))
     await asyncio.sleep(0)  # the read is now waiting for Redis's answer
-    await reader._apply('{"o": "elsewhere", "op": "keys", "a": ["k"]}')
+    await reader.storage._apply(  # type: ignore[attr-defined]
+        '{"o": "elsewhere", "op": "keys", "a": ["k"]}'
+    )
     assert await read == "old"
     await raw.delete(f"{redis_prefix}k")
     assert await reader.get("k") is MISSING, "the overlapping read was not kept in L1"
+
+
+async def test_the_caches_own_settings_apply_to_l2(
+    make_tiered: TieredFactory, raw: Redis, redis_prefix: str
+) -> None:
+    """The TTL, jitter and stale settings of a TieredCache reach Redis: no L2 cache ignores them."""
+    cache = await make_tiered(default_ttl=100, jitter=(0.5, 0.5), stale_ttl=20)
+    await cache.set("k", "v")
+    kept_ms = await raw.pttl(f"{redis_prefix}k")
+    assert 69_000 < kept_ms <= 70_000  # 100 s shortened by the fixed 50 % jitter, plus 20 s of stale

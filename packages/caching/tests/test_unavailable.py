@@ -18,11 +18,30 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from buttress.caching import BreakerState, CacheBackendUnavailableError, RedisCache, TieredCache
+from buttress.caching import BreakerState, CachingUnavailableError, RedisCache, TieredCache
 from buttress.core import MISSING
 from buttress.testing import FakeClock, RedisServer, ServerError, free_port
 
 pytestmark = pytest.mark.redis
+
+
+def lock_key(cache: object, key: str) -> str:
+    """The Redis key of the distributed lock on ``key`` (internal keys sit behind a NUL byte)."""
+    return f"{_prefix(cache)}\x00lock:{key}"
+
+
+def tag_key(cache: object, tag: str) -> str:
+    """The Redis key of the set of keys written with ``tag``."""
+    return f"{_prefix(cache)}\x00tag:{tag}"
+
+
+def _prefix(cache: object) -> str:
+    storage = getattr(cache, "storage", cache)
+    storage = getattr(storage, "l2", storage)
+    prefix = getattr(storage, "prefix", None)
+    assert isinstance(prefix, str), f"{cache!r} has no Redis prefix"
+    return prefix
+
 
 HOUR = 3600
 BOUND = 5  # seconds a test gives a call that must not wait; far below lock_wait
@@ -52,6 +71,13 @@ def cache_on(server: RedisServer, **options: Any) -> RedisCache[Any]:
     return RedisCache[Any].from_url(server.url, prefix="bt:", **options)
 
 
+def tiered_on(server: RedisServer, **options: Any) -> TieredCache[Any]:
+    options.setdefault("lock_ttl", HOUR)
+    options.setdefault("lock_wait", HOUR)
+    options.setdefault("socket_timeout", 0.5)
+    return TieredCache[Any].from_url(server.url, prefix="bt:", **options)
+
+
 async def hold_the_lock(
     holder: RedisCache[Any] | TieredCache[Any], key: str, url: str
 ) -> tuple[asyncio.Task[Any], asyncio.Event]:
@@ -63,12 +89,12 @@ async def hold_the_lock(
         return "from the holder"
 
     task = asyncio.create_task(holder.get_or_compute(key, slow))
-    l2 = holder.l2 if isinstance(holder, TieredCache) else holder
+    l2 = holder
     raw = Redis.from_url(url)
     try:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + BOUND
-        while not await raw.exists(l2._lock_key(key)):
+        while not await raw.exists(lock_key(l2, key)):
             assert loop.time() < deadline, "the holder never took the lock"
             await asyncio.sleep(0.01)
     finally:
@@ -133,8 +159,8 @@ async def test_a_waiter_computes_at_once_when_redis_stops_answering(redis_server
 
 
 async def test_a_tiered_waiter_computes_at_once_when_redis_goes_away(redis_server: RedisServer) -> None:
-    holder = TieredCache[Any](cache_on(redis_server))
-    waiter = TieredCache[Any](cache_on(redis_server))
+    holder = tiered_on(redis_server)
+    waiter = tiered_on(redis_server)
     try:
         task, release = await hold_the_lock(holder, "k", redis_server.url)
         load, calls = counting_loader()
@@ -164,7 +190,9 @@ async def test_an_early_refresh_behind_a_lock_held_elsewhere_ends_when_redis_goe
 
         assert await reader.get_or_compute("k", first, ttl=10) == "v1"
         # Another process holds k's lock, as if it were refreshing k too.
-        await reader.client.set(reader._lock_key("k"), b"someone", px=HOUR * 1000)
+        other = Redis.from_url(redis_server.url)
+        await other.set(lock_key(reader, "k"), b"someone", px=HOUR * 1000)
+        await other.aclose()
         load, calls = counting_loader("v2")
         assert await reader.get_or_compute("k", load, ttl=10) == "v1"  # served; the refresh starts behind
         assert await eventually(lambda: reader.stats.lock_waits == 1)
@@ -205,7 +233,7 @@ async def test_a_tiered_cache_with_redis_down_from_the_start_computes_and_report
     redis_server: RedisServer,
 ) -> None:
     redis_server.kill()
-    cache = TieredCache[Any](cache_on(redis_server))
+    cache = tiered_on(redis_server)
     try:
         load, calls = counting_loader()
         assert await asyncio.wait_for(cache.get_or_compute("k", load), BOUND) == "computed here"
@@ -219,7 +247,7 @@ async def test_a_tiered_cache_with_redis_down_from_the_start_computes_and_report
 
 
 async def test_wait_until_subscribed_still_waits_for_a_server_that_answers(redis_server: RedisServer) -> None:
-    cache = TieredCache[Any](cache_on(redis_server))
+    cache = tiered_on(redis_server)
     try:
         assert await asyncio.wait_for(cache.wait_until_subscribed(within=HOUR), BOUND) is True
         redis_server.kill()
@@ -300,7 +328,7 @@ async def test_error_replies_of_a_full_server_degrade_like_an_unreachable_one(
         assert await cache.get("k") is MISSING
         assert calls == [1]
         assert cache.stats.errors >= 2
-        with pytest.raises(CacheBackendUnavailableError, match="OutOfMemoryError"):
+        with pytest.raises(CachingUnavailableError, match="OutOfMemoryError"):
             await strict.set("k", "v")
     finally:
         await admin.aclose()

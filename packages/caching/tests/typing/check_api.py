@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from typing import assert_type
+from typing import Any, assert_type
+
+from redis.asyncio import Redis
 
 from buttress.caching import (
+    Cache,
     CachedFunction,
     CacheStats,
+    CacheStorage,
     ComputeCache,
+    Entry,
     MemoryCache,
+    MemoryStorage,
     PickleSerializer,
     RedisCache,
+    RedisStorage,
     TieredCache,
+    TieredStorage,
     cached,
 )
-from buttress.core import CacheProvider, Missing, Serializer
+from buttress.core import CacheProvider, JsonSerializer, Missing, Serializer
 
 cache = MemoryCache[dict[str, int]](max_size=100, default_ttl=60)
 
@@ -58,3 +66,27 @@ def pickle_serializer_is_a_serializer() -> Serializer[set[int]]:
 
 def redis_from_url() -> RedisCache[int]:
     return RedisCache[int].from_url("redis://localhost:6379/0", prefix="app:", default_ttl=60)
+
+
+def tiered_from_url() -> TieredCache[int]:
+    return TieredCache[int].from_url("redis://localhost:6379/0", prefix="app:", l1_ttl=5)
+
+
+def storages_are_cache_storages(client: Redis) -> None:
+    memory = MemoryStorage[bytes](max_size=10)
+    redis = RedisStorage(client, prefix="app:")
+    tiered = TieredStorage[bytes](memory, redis, client=client, channel="app:inv")
+    storages: list[CacheStorage[bytes]] = [memory, redis, tiered, TieredStorage.from_url("redis://h")]
+    assert_type(RedisStorage.from_url("redis://h", prefix="p:"), RedisStorage)
+    del storages
+
+
+async def a_cache_over_any_storage(storage: CacheStorage[bytes]) -> None:
+    cache = Cache[list[int]](storage, serializer=JsonSerializer(), default_ttl=60, max_concurrency=50)
+    assert_type(await cache.get("k"), list[int] | Missing)
+    assert_type(cache.storage, CacheStorage[Any])
+    assert_type(await storage.read("k"), Entry[bytes] | None)
+    assert_type(await storage.remove_tags(["t"]), list[str])
+    assert_type(await storage.lock("k", "token", 10.0), bool | None)
+    await storage.write([("k", Entry(b"v", None, None, 0.0), 60.0)], ["t"])
+    await storage.write([("k", Entry("not bytes", None, None, 0.0), 60.0)])  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ from enum import Enum
 
 from buttress.core import Clock
 
-from .exceptions import CacheConfigurationError
+from .exceptions import CachingConfigurationError
 
 
 class BreakerState(Enum):
@@ -23,7 +23,7 @@ class BreakerState(Enum):
     @classmethod
     def _missing_(cls, value: object) -> BreakerState:
         # BreakerState("bogus") raises the package's error (still a ValueError), not Enum's bare one.
-        raise CacheConfigurationError(
+        raise CachingConfigurationError(
             "state", value, f"must be one of {', '.join(repr(s.value) for s in cls)}"
         )
 

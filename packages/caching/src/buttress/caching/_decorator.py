@@ -11,7 +11,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from ._keys import encode_argument, encode_arguments, finish
 from ._validation import TTL, check_bool, check_callable, check_text, ttl_seconds
-from .exceptions import CacheConfigurationError
+from .exceptions import CachingConfigurationError
 
 _BYPASS: ContextVar[bool] = ContextVar("buttress_caching_bypass", default=False)
 
@@ -89,11 +89,11 @@ class CachedFunction[**P, R]:
         cache_none: bool,
     ) -> None:
         if not inspect.iscoroutinefunction(func):
-            raise CacheConfigurationError(
+            raise CachingConfigurationError(
                 "func", getattr(func, "__qualname__", func), "must be an async function (async def)"
             )
         if not (isinstance(cache, ComputeCache) or callable(cache)):
-            raise CacheConfigurationError("cache", cache, "must be a cache or a callable returning one")
+            raise CachingConfigurationError("cache", cache, "must be a cache or a callable returning one")
         check_callable("key", key, optional=True)
         if not callable(tags):
             tags = _fixed_tags(tags)
@@ -137,13 +137,13 @@ class CachedFunction[**P, R]:
         Raises:
             CachingTypeError: An argument (or a value inside one) has a type no key can be built from
                 faithfully, and no ``key`` function was given.
-            CacheConfigurationError: The arguments do not fit the signature, or the ``key`` function
+            CachingConfigurationError: The arguments do not fit the signature, or the ``key`` function
                 returned something other than a non-empty str.
         """
         if self._key is not None:
             built = self._key(*args, **kwargs)
             if not isinstance(built, str) or not built:
-                raise CacheConfigurationError("key", built, "the key function must return a non-empty str")
+                raise CachingConfigurationError("key", built, "the key function must return a non-empty str")
             return f"{self._namespace}:{built}"
         return f"{self._namespace}:{self._default_key(args, kwargs)}"
 
@@ -169,7 +169,7 @@ class CachedFunction[**P, R]:
             return cache
         resolved = cache()
         if not isinstance(resolved, ComputeCache):
-            raise CacheConfigurationError("cache", resolved, "the cache factory must return a cache")
+            raise CachingConfigurationError("cache", resolved, "the cache factory must return a cache")
         return resolved
 
     def _tags_for(self, *args: P.args, **kwargs: P.kwargs) -> Iterable[str]:
@@ -205,7 +205,7 @@ class CachedFunction[**P, R]:
         try:
             bound = self._signature.bind(*args, **kwargs)
         except TypeError as exc:
-            raise CacheConfigurationError("arguments", None, str(exc), show_value=False) from None
+            raise CachingConfigurationError("arguments", None, str(exc), show_value=False) from None
         bound.apply_defaults()
         parts: list[str] = []
         for name, value in bound.arguments.items():
@@ -224,13 +224,13 @@ class CachedFunction[**P, R]:
 
 def _fixed_tags(tags: object) -> tuple[str, ...]:
     if isinstance(tags, str | bytes) or not isinstance(tags, Iterable):
-        raise CacheConfigurationError(
+        raise CachingConfigurationError(
             "tags", tags, "must be an iterable of tags, or a function returning them"
         )
     fixed = tuple(tags)
     for tag in fixed:
         if not isinstance(tag, str):
-            raise CacheConfigurationError("tags", fixed, "every tag must be a non-empty string")
+            raise CachingConfigurationError("tags", fixed, "every tag must be a non-empty string")
         check_text("tags", tag)
     return fixed
 
@@ -249,7 +249,7 @@ def cached[**P, R](
     The decorated function keeps its signature for type checkers (and for `inspect`), and gains
     ``invalidate(*args, **kwargs)``, ``refresh(*args, **kwargs)`` and ``key(*args, **kwargs)``.
     Concurrent calls with the same arguments share one call of the function (see
-    `BaseCache.get_or_compute`); ``None`` results are cached unless ``cache_none=False``.
+    `Cache.get_or_compute`); ``None`` results are cached unless ``cache_none=False``.
 
     Args:
         cache: The cache, or a zero-argument callable returning it (resolved at each call, for
@@ -264,7 +264,7 @@ def cached[**P, R](
         cache_none: Whether a ``None`` result is cached.
 
     Raises:
-        CacheConfigurationError: ``func`` is not an ``async def`` function, or another argument is
+        CachingConfigurationError: ``func`` is not an ``async def`` function, or another argument is
             invalid (``ttl``, ``namespace``, a ``key`` that is not callable, ``tags``, ``cache_none``).
 
     Examples:
@@ -274,7 +274,7 @@ def cached[**P, R](
     """
     seconds = ttl_seconds(ttl)
     if not (isinstance(cache, ComputeCache) or callable(cache)):
-        raise CacheConfigurationError("cache", cache, "must be a cache or a callable returning one")
+        raise CachingConfigurationError("cache", cache, "must be a cache or a callable returning one")
     if namespace is not None:
         check_text("namespace", namespace)
     check_callable("key", key, optional=True)
@@ -283,7 +283,7 @@ def cached[**P, R](
 
     def decorate(func: Callable[P, Awaitable[R]]) -> CachedFunction[P, R]:
         if not inspect.iscoroutinefunction(func):
-            raise CacheConfigurationError(
+            raise CachingConfigurationError(
                 "func", getattr(func, "__qualname__", func), "must be an async function (async def)"
             )
         return CachedFunction(

@@ -6,7 +6,7 @@ import math
 import struct
 from dataclasses import dataclass
 
-from .exceptions import CacheConfigurationError, CacheSerializationError
+from .exceptions import CacheSerializationError, CachingConfigurationError
 
 
 @dataclass(slots=True, frozen=True)
@@ -29,23 +29,23 @@ class Entry[T]:
         """Whether the value is within its TTL at ``now``.
 
         Raises:
-            CacheConfigurationError: ``now`` is not a number.
+            CachingConfigurationError: ``now`` is not a number.
         """
         try:
             return self.expires_at is None or now < self.expires_at
         except (TypeError, ArithmeticError):  # a str, or a Decimal NaN that refuses to compare
-            raise CacheConfigurationError("now", now, "must be a number of seconds") from None
+            raise CachingConfigurationError("now", now, "must be a number of seconds") from None
 
     def servable_stale(self, now: float) -> bool:
         """Whether the value has expired but may still be served while a refresh runs.
 
         Raises:
-            CacheConfigurationError: ``now`` is not a number.
+            CachingConfigurationError: ``now`` is not a number.
         """
         try:
             return not self.fresh(now) and self.stale_until is not None and now < self.stale_until
         except (TypeError, ArithmeticError):  # a str, or a Decimal NaN that refuses to compare
-            raise CacheConfigurationError("now", now, "must be a number of seconds") from None
+            raise CachingConfigurationError("now", now, "must be a number of seconds") from None
 
 
 # Stored layout: magic (3 bytes) | expires_at (f64, NaN for none) | stale_until (f64) | delta (f64) | payload

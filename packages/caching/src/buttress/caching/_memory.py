@@ -1,27 +1,179 @@
-"""`MemoryCache`: an in-process LRU cache with per-entry TTL, the embedded default."""
+"""`MemoryStorage`, an in-process LRU with a lifetime per entry, and `MemoryCache`, the cache over it."""
 
 from __future__ import annotations
 
 import fnmatch
 import re
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
-from buttress.core import MISSING, Clock, Missing
+from buttress.core import MISSING, AsyncResource, Clock, Missing, SystemClock
 
-from ._base import BaseCache
+from ._cache import Cache
 from ._entry import Entry
-from ._validation import DEFAULT_MAX_KEY_BYTES, TTL, check_positive_int
+from ._metrics import track
+from ._stats import CacheStats, Counters
+from ._storage import StoredItem
+from ._validation import (
+    DEFAULT_MAX_KEY_BYTES,
+    TTL,
+    check_positive_int,
+    check_storage_key,
+    check_storage_keys,
+    check_stored_items,
+    check_tag_list,
+    check_text,
+)
+from .exceptions import CachingConfigurationError
+
+__all__ = ["MemoryCache", "MemoryStorage"]
 
 
-class MemoryCache[T](BaseCache[T]):
-    """An LRU cache in this process's memory, with a TTL per entry.
+class MemoryStorage[V](AsyncResource):
+    """A `CacheStorage` in this process's memory: an LRU of at most ``max_size`` keys.
 
     Every operation on one key is O(1): an ordered dict keeps recency, a read moves the key to the
-    front, and a write beyond ``max_size`` evicts the least recently used key. Expired entries are
-    dropped when they are read or reach the end of the LRU order. All work happens between awaits, so
-    concurrent tasks see each operation whole. Values are stored as they are, not copied: do not
-    mutate a value after caching it.
+    front, and a write beyond ``max_size`` evicts the least recently used key. An entry is dropped
+    once the ``keep_for`` it was written with has passed (measured on ``clock.monotonic()``), when
+    it is read or reaches the end of the LRU order. All work happens between awaits, so concurrent
+    tasks see each operation whole. Entries are kept as they are, not copied. It has no lock shared
+    between processes (`lock` returns ``None``): single-flight in the cache covers this process.
+
+    Args:
+        max_size: The most keys held; the least recently used go first.
+        name: Name for metrics (``cache.name`` of ``buttress.caching.evictions``).
+        clock: Time source (its ``monotonic()``); tests pass a FakeClock.
+
+    Raises:
+        CachingConfigurationError: ``max_size`` is not an integer >= 1, or ``clock`` is no clock.
+    """
+
+    def __init__(self, *, max_size: int = 10_000, name: str = "memory", clock: Clock | None = None) -> None:
+        super().__init__()
+        self.max_size = check_positive_int("max_size", max_size)
+        if clock is not None and (isinstance(clock, type) or not isinstance(clock, Clock)):
+            raise CachingConfigurationError(
+                "clock", clock, "must have now() and monotonic(), like SystemClock()"
+            )
+        self._monotonic = (clock if clock is not None else SystemClock()).monotonic
+        self._items: OrderedDict[str, tuple[Entry[V], float | None]] = OrderedDict()
+        self._tag_index: dict[str, set[str]] = {}
+        self._key_tags: dict[str, tuple[str, ...]] = {}
+        self._counters = Counters(name=check_text("name", name))
+        track(self._counters)
+
+    def __len__(self) -> int:
+        """The number of keys held, including expired ones not yet dropped."""
+        return len(self._items)
+
+    @property
+    def evictions(self) -> int:
+        """How many entries were dropped to respect ``max_size``."""
+        return self._counters.evictions
+
+    def read_now(self, key: str) -> Entry[V] | None:
+        """`read` without an await, for callers in this process's hot paths.
+
+        Raises:
+            InvalidKeyError: ``key`` is not a key a storage can hold.
+        """
+        slot = self._items.get(key) if key.__class__ is str else self._items.get(check_storage_key(key))
+        if slot is None:
+            return None
+        entry, drop_at = slot
+        if drop_at is not None and self._monotonic() >= drop_at:
+            self._forget(key)
+            return None
+        self._items.move_to_end(key)
+        return entry
+
+    async def read(self, key: str) -> Entry[V] | None:
+        """Return the entry under ``key`` (moving it to the front of the LRU order), or ``None``."""
+        return self.read_now(check_storage_key(key))
+
+    async def read_many(self, keys: Sequence[str]) -> list[Entry[V] | None]:
+        """Return the entries under ``keys``, in order."""
+        return [self.read_now(key) for key in check_storage_keys(keys)]
+
+    async def write(self, items: Sequence[StoredItem[V]], tags: Sequence[str] = ()) -> None:
+        """Store the ``(key, entry, keep_for)`` items with ``tags``, evicting the least recently used."""
+        checked = check_stored_items(items)
+        labels = check_tag_list(tags)
+        now = self._monotonic()
+        for key, entry, keep_for in checked:
+            self._put(key, entry, None if keep_for is None else now + keep_for, labels)
+
+    def _put(self, key: str, entry: Entry[V], drop_at: float | None, tags: tuple[str, ...]) -> None:
+        if key in self._items:
+            self._untag(key)
+        self._items[key] = (entry, drop_at)
+        self._items.move_to_end(key)
+        if tags:
+            self._key_tags[key] = tags
+            for tag in tags:
+                self._tag_index.setdefault(tag, set()).add(key)
+        while len(self._items) > self.max_size:
+            self._forget(next(iter(self._items)))
+            self._counters.evictions += 1
+
+    async def remove(self, key: str) -> bool:
+        """Remove ``key``; return whether it held an entry not yet past its ``keep_for``."""
+        return self.read_now(check_storage_key(key)) is not None and self._forget(key)
+
+    async def remove_tags(self, tags: Sequence[str]) -> list[str]:
+        """Remove every key written with any of ``tags``; return them."""
+        keys = set().union(*(self._tag_index.get(tag, set()) for tag in check_tag_list(tags)))
+        return [key for key in keys if self._forget(key)]
+
+    async def remove_pattern(self, pattern: str) -> int:
+        """Remove every key matching the glob ``pattern``; return how many went."""
+        match = re.compile(fnmatch.translate(check_text("pattern", pattern)), re.DOTALL).match
+        doomed = [key for key in self._items if match(key)]
+        for key in doomed:
+            self._forget(key)
+        return len(doomed)
+
+    async def clear(self) -> None:
+        """Remove every entry."""
+        self._items.clear()
+        self._tag_index.clear()
+        self._key_tags.clear()
+
+    async def lock(self, key: str, token: str, ttl: float) -> bool | None:
+        """Return ``None``: a memory storage has no lock shared between processes."""
+        check_storage_key(key)
+        return None
+
+    async def unlock(self, key: str, token: str) -> None:
+        """Do nothing: there is no lock to release."""
+        check_storage_key(key)
+
+    async def _aclose(self) -> None:
+        await self.clear()
+
+    def _forget(self, key: str) -> bool:
+        if self._items.pop(key, None) is None:
+            return False
+        self._untag(key)
+        return True
+
+    def _untag(self, key: str) -> None:
+        for tag in self._key_tags.pop(key, ()):
+            members = self._tag_index.get(tag)
+            if members is not None:
+                members.discard(key)
+                if not members:
+                    del self._tag_index[tag]
+
+    def __repr__(self) -> str:
+        return f"MemoryStorage(max_size={self.max_size}, size={len(self._items)})"
+
+
+class MemoryCache[T](Cache[T]):
+    """A `Cache` over a `MemoryStorage`: an LRU in this process, the embedded default.
+
+    Values are stored as they are, not copied: do not mutate a value after caching it.
 
     Args:
         max_size: The most keys held; the least recently used go first.
@@ -31,7 +183,7 @@ class MemoryCache[T](BaseCache[T]):
         stale_ttl: Serve values this long past expiry from `get_or_compute` while refreshing.
         name: Name for logs and metrics.
         max_key_bytes: The longest key accepted.
-        clock: Time source (its ``monotonic()`` is used); tests pass a FakeClock.
+        clock: Time source; tests pass a FakeClock.
         rng: Source of floats in [0, 1) for jitter and XFetch.
 
     Examples:
@@ -58,107 +210,55 @@ class MemoryCache[T](BaseCache[T]):
         clock: Clock | None = None,
         rng: Callable[[], float] | None = None,
     ) -> None:
+        check_text("name", name)
+        memory = MemoryStorage[T](max_size=max_size, name=name, clock=clock)
         super().__init__(
-            name=name,
+            memory,
             default_ttl=default_ttl,
             jitter=jitter,
             xfetch_beta=xfetch_beta,
             stale_ttl=stale_ttl,
+            name=name,
             max_key_bytes=max_key_bytes,
             clock=clock,
             rng=rng,
         )
-        self.max_size = check_positive_int("max_size", max_size)
+        self._memory = memory
         # A key of at most this many characters is within max_key_bytes whatever it holds (UTF-8 <= 4 B/char).
         self._fast_key_chars = self._max_key_bytes // 4
-        self._items: OrderedDict[str, tuple[Entry[T], float | None]] = OrderedDict()
-        self._tag_index: dict[str, set[str]] = {}
-        self._key_tags: dict[str, tuple[str, ...]] = {}
+
+    @property
+    def max_size(self) -> int:
+        """The most keys held."""
+        return self._memory.max_size
 
     def __len__(self) -> int:
         """The number of keys held, including expired ones not yet dropped."""
-        return len(self._items)
+        return len(self._memory)
 
     @property
     def size(self) -> int:
         """The number of keys held, including expired ones not yet dropped."""
-        return len(self._items)
+        return len(self._memory)
 
-    def _now(self) -> float:
-        return self._clock.monotonic()
+    @property
+    def stats(self) -> CacheStats:
+        """A snapshot of this cache's counters, with its storage's evictions."""
+        return replace(self._counters.snapshot(), evictions=self._memory.evictions)
 
     async def get(self, key: str) -> T | Missing:
-        # The hot path, inlined: one dict lookup, one recency move.
-        if type(key) is not str or not key or len(key) > self._fast_key_chars:
+        # The hot path, inlined: one dict lookup, one recency move; a memory storage cannot fail.
+        if key.__class__ is not str or not key or len(key) > self._fast_key_chars:
             return await super().get(key)
-        slot = self._items.get(key)
-        if slot is not None:
-            entry, drop_at = slot
-            now = self._clock.monotonic()
-            if entry.expires_at is None or now < entry.expires_at:
-                self._items.move_to_end(key)
-                self._counters.hits += 1
-                return entry.value
-            if drop_at is not None and now >= drop_at:
-                self._forget(key)
+        entry = self._memory.read_now(key)
+        if entry is not None and (entry.expires_at is None or self._now() < entry.expires_at):
+            self._counters.hits += 1
+            return entry.value
         self._counters.misses += 1
         return MISSING
 
     async def _read(self, key: str) -> Entry[T] | None:
-        slot = self._items.get(key)
-        if slot is None:
-            return None
-        entry, drop_at = slot
-        if drop_at is not None and self._clock.monotonic() >= drop_at:
-            self._forget(key)
-            return None
-        self._items.move_to_end(key)
-        return entry
+        return self._memory.read_now(key)
 
-    async def _write(self, key: str, entry: Entry[T], keep_for: float | None, tags: tuple[str, ...]) -> None:
-        drop_at = None if keep_for is None else self._clock.monotonic() + keep_for
-        if key in self._items:
-            self._untag(key)
-        self._items[key] = (entry, drop_at)
-        self._items.move_to_end(key)
-        if tags:
-            self._key_tags[key] = tags
-            for tag in tags:
-                self._tag_index.setdefault(tag, set()).add(key)
-        while len(self._items) > self.max_size:
-            oldest = next(iter(self._items))
-            self._forget(oldest)
-            self._counters.evictions += 1
-
-    async def _remove(self, key: str) -> None:
-        self._forget(key)
-
-    async def _remove_all(self) -> None:
-        self._items.clear()
-        self._tag_index.clear()
-        self._key_tags.clear()
-
-    async def _remove_tags(self, tags: tuple[str, ...]) -> int:
-        keys = set().union(*(self._tag_index.get(tag, set()) for tag in tags))
-        for key in keys:
-            self._forget(key)
-        return len(keys)
-
-    async def _remove_pattern(self, pattern: str) -> int:
-        match = re.compile(fnmatch.translate(pattern)).match
-        doomed = [key for key in self._items if match(key)]
-        for key in doomed:
-            self._forget(key)
-        return len(doomed)
-
-    def _forget(self, key: str) -> None:
-        if self._items.pop(key, None) is not None:
-            self._untag(key)
-
-    def _untag(self, key: str) -> None:
-        for tag in self._key_tags.pop(key, ()):
-            members = self._tag_index.get(tag)
-            if members is not None:
-                members.discard(key)
-                if not members:
-                    del self._tag_index[tag]
+    def __repr__(self) -> str:
+        return f"MemoryCache(name={self.name!r}, max_size={self.max_size})"

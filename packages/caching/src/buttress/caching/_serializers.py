@@ -9,8 +9,8 @@ from typing import Any, cast
 
 from ._validation import check_bool
 from .exceptions import (
-    CacheConfigurationError,
     CacheSerializationError,
+    CachingConfigurationError,
     CachingTypeError,
     MissingExtraError,
     SignatureMismatchError,
@@ -33,7 +33,7 @@ class PickleSerializer[T]:
         protocol: The pickle protocol, from 0 to `pickle.HIGHEST_PROTOCOL` (-1 means the highest).
 
     Raises:
-        CacheConfigurationError: A secret shorter than 32 bytes or not bytes, or a bad ``protocol``.
+        CachingConfigurationError: A secret shorter than 32 bytes or not bytes, or a bad ``protocol``.
     """
 
     __slots__ = ("_keys", "_protocol")
@@ -48,12 +48,12 @@ class PickleSerializer[T]:
         protocol: int = pickle.HIGHEST_PROTOCOL,
     ) -> None:
         if not isinstance(previous_secrets, tuple | list):
-            raise CacheConfigurationError(
+            raise CachingConfigurationError(
                 "previous_secrets", None, "must be a tuple of secrets (bytes)", show_value=False
             )
         for name, value in (("secret", secret), *(("previous_secrets", s) for s in previous_secrets)):
             if not isinstance(value, bytes) or len(value) < _MIN_SECRET_BYTES:
-                raise CacheConfigurationError(
+                raise CachingConfigurationError(
                     name, None, f"must be at least {_MIN_SECRET_BYTES} random bytes", show_value=False
                 )
         if (
@@ -61,7 +61,7 @@ class PickleSerializer[T]:
             or not isinstance(protocol, int)
             or not -1 <= protocol <= pickle.HIGHEST_PROTOCOL
         ):
-            raise CacheConfigurationError(
+            raise CachingConfigurationError(
                 "protocol", protocol, f"must be an int from -1 to {pickle.HIGHEST_PROTOCOL}"
             )
         self._keys = (secret, *previous_secrets)

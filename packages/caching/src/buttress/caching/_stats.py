@@ -1,13 +1,8 @@
-"""Counters every cache keeps, readable in process and exported as OpenTelemetry metrics."""
+"""Counters every cache keeps, readable in process (`Cache.stats`) and exported by `_metrics`."""
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
-
-from opentelemetry import metrics
-from opentelemetry.metrics import CallbackOptions, Observation
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +13,7 @@ class CacheStats:
         hits: Reads that found a fresh value.
         misses: Reads that found nothing (or only an expired value).
         sets: Values written.
-        evictions: Values dropped to respect ``max_size`` (memory caches).
+        evictions: Values dropped to respect ``max_size`` (memory storages).
         errors: Backend operations that failed (and were degraded to a miss or a dropped write).
         single_flight_joins: Callers that waited for a computation another caller had started.
         lock_waits: Computations that waited for another process holding the distributed lock.
@@ -64,42 +59,3 @@ class Counters:
     def snapshot(self) -> CacheStats:
         """Return the counters as an immutable `CacheStats`."""
         return CacheStats(**{f.name: getattr(self, f.name) for f in fields(CacheStats)})
-
-
-class _Telemetry:
-    """Observable OpenTelemetry counters that read the live caches' counters when collected.
-
-    Reading happens only when a metrics SDK collects, so the hot path pays nothing. Without an SDK
-    installed by the application, opentelemetry-api makes all of this a no-op.
-    """
-
-    def __init__(self) -> None:
-        self._live: weakref.WeakSet[Counters] = weakref.WeakSet()
-        self._registered = False
-
-    def track(self, counters: Counters) -> None:
-        self._live.add(counters)
-        if not self._registered:
-            self._register()
-            self._registered = True
-
-    def _register(self) -> None:
-        meter = metrics.get_meter("buttress.caching")
-        for f in fields(CacheStats):
-            meter.create_observable_counter(
-                f"buttress.cache.{f.name}",
-                callbacks=[self._callback(f.name)],
-                unit="{" + f.name.rstrip("s") + "}",
-                description=f"Cache {f.name.replace('_', ' ')}",
-            )
-
-    def _callback(self, name: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
-        live = self._live
-
-        def observe(options: CallbackOptions) -> Iterable[Observation]:
-            return [Observation(getattr(c, name), {"cache.name": c.name}) for c in list(live)]
-
-        return observe
-
-
-telemetry = _Telemetry()

@@ -1,7 +1,7 @@
 """Checks of the arguments every cache takes, each raising an error that names the argument.
 
 Every number a caller passes goes through `_finite`: a bool, a non-number, NaN, an infinity or an
-integer too large for a float (``10**400``) is a `CacheConfigurationError`, never an ``OverflowError``
+integer too large for a float (``10**400``) is a `CachingConfigurationError`, never an ``OverflowError``
 or a ``TypeError`` from arithmetic further in.
 """
 
@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
+from typing import Any
 
-from .exceptions import CacheConfigurationError, InvalidKeyError
+from ._entry import Entry
+from .exceptions import CachingConfigurationError, InvalidKeyError
 
 DEFAULT_MAX_KEY_BYTES = 1024
 
@@ -25,13 +27,13 @@ type TTL = float | timedelta
 def _finite(name: str, value: object, expected: str) -> float:
     """``value`` as a float if it is an int or float (not a bool) with a finite float value."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise CacheConfigurationError(name, value, f"must be {expected}, not {type(value).__name__}")
+        raise CachingConfigurationError(name, value, f"must be {expected}, not {type(value).__name__}")
     try:
         number = float(value)
     except OverflowError:
         number = math.inf
     if not math.isfinite(number):
-        raise CacheConfigurationError(name, value, f"must be {expected}, a finite number")
+        raise CachingConfigurationError(name, value, f"must be {expected}, a finite number")
     return number
 
 
@@ -50,7 +52,7 @@ def ttl_seconds(value: TTL | None, *, name: str = "ttl") -> float | None:
     else:
         seconds = _finite(name, value, "a number of seconds or a timedelta")
     if not 0 < seconds <= MAX_SECONDS:
-        raise CacheConfigurationError(
+        raise CachingConfigurationError(
             name, value, f"must be more than 0 and at most {MAX_SECONDS:.0e} seconds (or None for no expiry)"
         )
     return seconds
@@ -104,16 +106,16 @@ def check_jitter(value: object) -> tuple[float, float]:
     elif isinstance(value, int | float) and not isinstance(value, bool):
         low, high = 0.0, _finite("jitter", value, expected)
     else:
-        raise CacheConfigurationError("jitter", value, f"must be {expected}")
+        raise CachingConfigurationError("jitter", value, f"must be {expected}")
     if not (0.0 <= low <= high < 1.0):
-        raise CacheConfigurationError("jitter", value, "fractions must satisfy 0 <= low <= high < 1")
+        raise CachingConfigurationError("jitter", value, "fractions must satisfy 0 <= low <= high < 1")
     return (low, high)
 
 
 def check_positive_int(name: str, value: object, *, minimum: int = 1) -> int:
     """Return ``value`` if it is an int (not a bool) of at least ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise CacheConfigurationError(name, value, f"must be an integer >= {minimum}")
+        raise CachingConfigurationError(name, value, f"must be an integer >= {minimum}")
     return value
 
 
@@ -121,7 +123,7 @@ def check_non_negative(name: str, value: object, *, maximum: float = MAX_SECONDS
     """Return ``value`` as a float if it is a finite number in [0, ``maximum``]."""
     number = _finite(name, value, "a number >= 0")
     if not 0 <= number <= maximum:
-        raise CacheConfigurationError(name, value, f"must be a number >= 0 and <= {maximum:g}")
+        raise CachingConfigurationError(name, value, f"must be a number >= 0 and <= {maximum:g}")
     return number
 
 
@@ -129,26 +131,26 @@ def check_positive(name: str, value: object, *, maximum: float = MAX_SECONDS) ->
     """Return ``value`` as a float if it is a finite number in (0, ``maximum``]."""
     number = _finite(name, value, "a number > 0")
     if not 0 < number <= maximum:
-        raise CacheConfigurationError(name, value, f"must be a number > 0 and <= {maximum:g}")
+        raise CachingConfigurationError(name, value, f"must be a number > 0 and <= {maximum:g}")
     return number
 
 
 def check_bool(name: str, value: object) -> bool:
     """Return ``value`` if it is a bool (``0``/``1`` and other truthy values are mistakes here)."""
     if not isinstance(value, bool):
-        raise CacheConfigurationError(name, value, f"must be True or False, not {type(value).__name__}")
+        raise CachingConfigurationError(name, value, f"must be True or False, not {type(value).__name__}")
     return value
 
 
 def check_text(name: str, value: object) -> str:
     """Return ``value`` if it is a non-empty ``str`` that is valid UTF-8 (no lone surrogates)."""
     if not isinstance(value, str) or not value:
-        raise CacheConfigurationError(name, _shown_value(value), "must be a non-empty string")
+        raise CachingConfigurationError(name, _shown_value(value), "must be a non-empty string")
     if not value.isascii():
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise CacheConfigurationError(
+            raise CachingConfigurationError(
                 name, _shown(value), "must be valid UTF-8 (no lone surrogates)"
             ) from None
     return value
@@ -159,8 +161,57 @@ def check_callable(name: str, value: object, *, optional: bool = False) -> None:
     if optional and value is None:
         return
     if not callable(value):
-        raise CacheConfigurationError(name, _shown_value(value), "must be callable")
+        raise CachingConfigurationError(name, _shown_value(value), "must be callable")
 
 
 def _shown_value(value: object) -> object:
     return _shown(value) if isinstance(value, str) else value
+
+
+# --- arguments of a storage's methods (called by a cache with checked values, or by anyone) --------
+
+# A storage accepts keys of any length the cache in front allows; this bounds what one call can hold.
+MAX_STORAGE_KEY_BYTES = 1 << 20
+
+
+def check_storage_key(key: object) -> str:
+    """Return ``key`` if a storage can hold it: a non-empty UTF-8 ``str`` without NUL."""
+    if isinstance(key, str) and 0 < len(key) <= 256 and key.isascii() and "\x00" not in key:
+        return key
+    return check_key(key, MAX_STORAGE_KEY_BYTES)
+
+
+def check_storage_keys(keys: object) -> list[str]:
+    """Return ``keys`` as a list if it is a list or tuple of storable keys."""
+    if not isinstance(keys, list | tuple):
+        raise CachingConfigurationError("keys", keys, "must be a list or tuple of keys")
+    return [check_storage_key(key) for key in keys]
+
+
+def check_tag_list(tags: object) -> tuple[str, ...]:
+    """Return ``tags`` as a tuple if it is a list or tuple of non-empty strings."""
+    if not isinstance(tags, list | tuple):
+        raise CachingConfigurationError("tags", tags, "must be a list or tuple of non-empty strings")
+    for tag in tags:
+        check_text("tags", tag)
+    return tuple(tags)
+
+
+def check_stored_items(items: object) -> list[tuple[str, Any, float | None]]:
+    """Return ``items`` as a list if each is a ``(key, Entry, keep_for)`` triple a storage can keep."""
+    if not isinstance(items, list | tuple):
+        raise CachingConfigurationError("items", items, "must be a list of (key, entry, keep_for) triples")
+    checked = []
+    for item in items:
+        if not isinstance(item, tuple) or len(item) != 3:
+            raise CachingConfigurationError(
+                "items", item, "each item must be a (key, entry, keep_for) triple"
+            )
+        key, entry, keep_for = item
+        check_storage_key(key)
+        if not isinstance(entry, Entry):
+            raise CachingConfigurationError("entry", entry, "must be an Entry")
+        if keep_for is not None:
+            check_positive("keep_for", keep_for, maximum=2 * MAX_SECONDS)
+        checked.append(item)
+    return checked

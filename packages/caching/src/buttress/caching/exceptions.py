@@ -4,15 +4,18 @@
 
     ButtressError                                  (buttress.core)
     └── CachingError                               every error this package raises
-        ├── CacheConfigurationError                (also ConfigurationError, ValueError) a bad argument
+        ├── CachingConfigurationError              (also ConfigurationError, ValueError) a bad argument
         │   └── InvalidKeyError                    a key that is not a non-empty str within the size limit
         ├── CacheSerializationError                (also SerializationError, ValueError) a value that cannot
         │   │                                      be stored, or stored bytes that cannot be read
         │   └── SignatureMismatchError             a signed (pickle) payload whose HMAC does not verify
         ├── CachingTypeError                       (also ArgumentTypeError, TypeError) an argument of a
         │                                          `cached` function that no key can be built from
-        ├── CacheBackendUnavailableError           (also BackendUnavailableError, ConnectionError) raised
-        │                                          only in strict mode; otherwise the cache degrades
+        ├── CachingUnavailableError                (also BackendUnavailableError, ConnectionError) the
+        │                                          server cannot be reached: raised by a storage, and
+        │   │                                      by a cache only in strict mode (else it degrades)
+        │   └── CachingBusyError                   every connection of the client is in use: our
+        │                                          congestion, which never opens the circuit breaker
         └── MissingExtraError                      (also ImportError) a backend whose extra is not installed
 
 A cache that cannot reach its server never fails a request unless it was built with ``strict=True``:
@@ -32,11 +35,12 @@ from buttress.core import (
 from buttress.core import MissingExtraError as CoreMissingExtraError
 
 __all__ = [
-    "CacheBackendUnavailableError",
-    "CacheConfigurationError",
     "CacheSerializationError",
+    "CachingBusyError",
+    "CachingConfigurationError",
     "CachingError",
     "CachingTypeError",
+    "CachingUnavailableError",
     "InvalidKeyError",
     "MissingExtraError",
     "SignatureMismatchError",
@@ -47,11 +51,11 @@ class CachingError(ButtressError):
     """Root of every error buttress-caching raises."""
 
 
-class CacheConfigurationError(CachingError, ConfigurationError):
+class CachingConfigurationError(CachingError, ConfigurationError):
     """An argument to a cache, a decorator or a cache call is invalid; the message names it."""
 
 
-class InvalidKeyError(CacheConfigurationError):
+class InvalidKeyError(CachingConfigurationError):
     """A cache key is not a non-empty string within the size limit."""
 
 
@@ -92,8 +96,21 @@ class CachingTypeError(CachingError, ArgumentTypeError):
             self.args = (self.message,)
 
 
-class CacheBackendUnavailableError(CachingError, BackendUnavailableError):
-    """The cache's server cannot be reached and the cache was built with ``strict=True``."""
+class CachingUnavailableError(CachingError, BackendUnavailableError):
+    """The cache's server cannot be reached.
+
+    A storage raises it for every call its server cannot answer; a cache built with ``strict=True``
+    passes it on, any other cache degrades instead (a miss, a dropped write) and counts an error.
+    """
+
+
+class CachingBusyError(CachingUnavailableError):
+    """Every connection of the storage's client is in use, and the client does not queue callers.
+
+    The server may be fine: this is congestion on the caller's side, so a cache degrades the call
+    but does not count it toward its circuit breaker. Bound the cache's ``max_concurrency`` (or use
+    `from_url`, whose pool queues callers) to avoid it.
+    """
 
 
 class MissingExtraError(CachingError, CoreMissingExtraError):

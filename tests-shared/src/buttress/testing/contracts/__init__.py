@@ -13,6 +13,7 @@ Protocol passes them whatever else it does.
 """
 
 from ._cache import CacheProviderContract
+from ._cache_storage import CacheStorageContract
 from ._event_store import EventStoreContract
 from ._flags import AuditSinkContract, FlagSourceContract
 from ._idempotency import IdempotencyStoreContract
@@ -28,6 +29,7 @@ __all__ = [
     "AsyncRepositoryContract",
     "AuditSinkContract",
     "CacheProviderContract",
+    "CacheStorageContract",
     "EndpointStoreContract",
     "EventStoreContract",
     "FlagSourceContract",

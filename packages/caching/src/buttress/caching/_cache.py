@@ -1,13 +1,8 @@
-"""What every buttress cache does, whatever it stores into.
+"""`Cache`: the policy every buttress cache applies, whatever storage keeps its entries.
 
-TTLs with jitter, single-flight, distributed locking, XFetch early refresh, stale-while-revalidate,
-tags and statistics.
-
-A backend subclasses `BaseCache` and implements its storage hooks (`_now`, `_read`, `_write`,
-`_remove`, `_remove_all`, `_remove_tags`, `_remove_pattern`; optionally the bulk and lock hooks),
-which exchange `Entry` objects; everything a caller sees is defined once, here. The hooks carry a
-leading underscore because callers never use them; their signatures are part of the public API for
-backend authors and change only with a new minor version.
+TTLs with jitter, single-flight, the distributed lock, XFetch early refresh, stale-while-revalidate,
+tags, the serializer, the circuit breaker and statistics live here, once. Entries are kept by a
+`CacheStorage` (memory, Redis, tiered, or one of yours), which knows nothing of any of them.
 """
 
 from __future__ import annotations
@@ -18,30 +13,39 @@ import logging
 import math
 import random
 import secrets
-from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-from buttress.core import MISSING, Clock, Missing, SystemClock
+from buttress.core import MISSING, AsyncResource, Clock, Missing, SerializationError, Serializer, SystemClock
 
+from ._breaker import CircuitBreaker
 from ._entry import Entry
-from ._stats import CacheStats, Counters, telemetry
+from ._metrics import LOAD_DURATION, track
+from ._stats import CacheStats, Counters
+from ._storage import CacheStorage, StoredItem
 from ._validation import (
+    DEFAULT_MAX_KEY_BYTES,
     TTL,
     check_bool,
     check_callable,
     check_jitter,
     check_key,
     check_non_negative,
+    check_positive,
     check_positive_int,
     check_text,
     ttl_seconds,
 )
-from .exceptions import CacheConfigurationError
+from .exceptions import (
+    CacheSerializationError,
+    CachingBusyError,
+    CachingConfigurationError,
+    CachingUnavailableError,
+)
 
-logger = logging.getLogger("buttress.caching")
+logger = logging.getLogger(__name__)
 
 type Loader[T] = Callable[[], Awaitable[T]]
 
@@ -68,18 +72,18 @@ def xfetch_should_refresh(*, now: float, expires_at: float, delta: float, beta: 
     slower the computation (Δ), the likelier an early refresh. At or after expiry it is always true.
 
     Raises:
-        CacheConfigurationError: An argument is not a finite number, ``delta`` or ``beta`` is
+        CachingConfigurationError: An argument is not a finite number, ``delta`` or ``beta`` is
             negative, or ``u`` is outside (0, 1].
     """
     values = {"now": now, "expires_at": expires_at, "delta": delta, "beta": beta, "u": u}
     for name, value in values.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise CacheConfigurationError(name, value, "must be a finite number")
+            raise CachingConfigurationError(name, value, "must be a finite number")
     now, expires_at, delta, beta, u = (_as_float(name, value) for name, value in values.items())
     if delta < 0 or beta < 0:
-        raise CacheConfigurationError("delta" if delta < 0 else "beta", min(delta, beta), "must be >= 0")
+        raise CachingConfigurationError("delta" if delta < 0 else "beta", min(delta, beta), "must be >= 0")
     if not 0.0 < u <= 1.0:
-        raise CacheConfigurationError("u", u, "must be in (0, 1]")
+        raise CachingConfigurationError("u", u, "must be in (0, 1]")
     return _should_refresh(now, expires_at, delta, beta, u)
 
 
@@ -89,7 +93,7 @@ def _as_float(name: str, value: float) -> float:
     except OverflowError:
         number = math.inf
     if not math.isfinite(number):
-        raise CacheConfigurationError(name, value, "must be a finite number")
+        raise CachingConfigurationError(name, value, "must be a finite number")
     return number
 
 
@@ -97,116 +101,271 @@ def _should_refresh(now: float, expires_at: float, delta: float, beta: float, u:
     return now - delta * beta * math.log(u) >= expires_at
 
 
-class BaseCache[T](ABC):
-    """The behaviour shared by `MemoryCache`, `RedisCache` and `TieredCache`.
+class Cache[T](AsyncResource):
+    """A cache: the policy (TTLs, jitter, early refresh, stampede protection, failures) over a storage.
 
     It implements `buttress.core.CacheProvider`, plus bulk operations, tags, patterns and
     `get_or_compute`, the call that does the real work: it returns the cached value or computes it
-    once, however many callers ask at the same moment.
+    once, however many callers ask at the same moment. `MemoryCache`, `RedisCache` and `TieredCache`
+    are this class over the matching storage; build one over your own `CacheStorage` directly::
+
+        cache = Cache[dict[str, str]](MyStorage(), serializer=JsonSerializer(), default_ttl=300)
+
+    Every setting applies whatever the storage. When the storage raises `CachingUnavailableError`,
+    reads become misses and writes are dropped (loaders still run), an error is counted and a warning
+    logged at most once per ``warn_interval``; after ``breaker_threshold`` consecutive failures a
+    circuit breaker stops calling the storage for ``breaker_recovery`` seconds, then lets one probe
+    through. With ``strict=True`` those failures raise `CachingUnavailableError` instead.
 
     Args:
-        name: A name for logs and metrics (``cache.name``).
+        storage: Where entries are kept. The cache closes it in `aclose`.
+        serializer: How values become bytes for a storage that keeps bytes (Redis); ``None`` keeps
+            the values themselves (a memory storage).
         default_ttl: TTL for writes that give none; ``None`` keeps values until evicted or deleted.
         jitter: Each write's TTL is shortened by a random fraction in this band, so values written
             together do not expire together. A single number ``f`` means ``(0, f)``; ``None`` disables.
         xfetch_beta: Eagerness of probabilistic early refresh (1.0 is the paper's optimum; 0 disables).
         stale_ttl: Keep values this many seconds past their TTL and serve them from `get_or_compute`
             while one background refresh runs (stale-while-revalidate). ``None`` disables.
+        locking: Whether `get_or_compute` takes the storage's lock on a miss (when it has one), so one
+            process computes while the others wait for its value.
+        lock_ttl: Seconds after which a lock whose holder vanished frees itself.
+        lock_wait: Seconds a caller waits for the lock holder's value before computing itself
+            (default: ``lock_ttl``).
+        strict: Raise `CachingUnavailableError` instead of degrading.
+        breaker_threshold: Consecutive failures that open the circuit breaker.
+        breaker_recovery: Seconds the breaker stays open before it lets one probe through.
+        warn_interval: The least time between two warnings about the storage being unreachable.
+        max_concurrency: The most storage calls in flight at once; the others queue, and once the
+            breaker opens, a queued call takes its fallback instead of waiting on a dead server.
+            ``None``: no bound.
+        name: A name for logs and metrics (``cache.name``).
         max_key_bytes: The longest key accepted, in UTF-8 bytes.
-        clock: Where time comes from; tests pass a `buttress.testing.FakeClock`.
+        clock: Where time comes from: ``now()`` timestamps entries (an axis every process shares),
+            ``monotonic()`` times loaders, the breaker and warnings; tests pass a
+            `buttress.testing.FakeClock`.
         rng: A source of floats in [0, 1) for jitter and XFetch; tests pass a seeded one.
+
+    Raises:
+        CachingConfigurationError: A setting is out of range or of the wrong kind.
     """
 
     def __init__(
         self,
+        storage: CacheStorage[Any],
         *,
-        name: str,
-        default_ttl: TTL | None,
-        jitter: tuple[float, float] | float | None,
-        xfetch_beta: float,
-        stale_ttl: TTL | None,
-        max_key_bytes: int,
-        clock: Clock | None,
-        rng: Callable[[], float] | None,
+        serializer: Serializer[T] | None = None,
+        default_ttl: TTL | None = None,
+        jitter: tuple[float, float] | float | None = (0.05, 0.15),
+        xfetch_beta: float = 1.0,
+        stale_ttl: TTL | None = None,
+        locking: bool = True,
+        lock_ttl: float = 10.0,
+        lock_wait: float | None = None,
+        strict: bool = False,
+        breaker_threshold: int = 3,
+        breaker_recovery: float = 5.0,
+        warn_interval: float = 30.0,
+        max_concurrency: int | None = None,
+        name: str = "cache",
+        max_key_bytes: int = DEFAULT_MAX_KEY_BYTES,
+        clock: Clock | None = None,
+        rng: Callable[[], float] | None = None,
     ) -> None:
+        super().__init__()
+        if isinstance(storage, type) or not isinstance(storage, CacheStorage):
+            raise CachingConfigurationError(
+                "storage", storage, "must be a CacheStorage (read, write, remove, ..., aclose)"
+            )
+        if serializer is not None and (
+            isinstance(serializer, type) or not isinstance(serializer, Serializer)
+        ):
+            raise CachingConfigurationError(
+                "serializer", serializer, "must have dumps(value) and loads(bytes)"
+            )
         self.name = check_text("name", name)
         self._default_ttl = ttl_seconds(default_ttl, name="default_ttl")
         self._jitter = check_jitter(jitter)
         self._beta = check_non_negative("xfetch_beta", xfetch_beta)
         self._stale_ttl = ttl_seconds(stale_ttl, name="stale_ttl")
+        self._locking = check_bool("locking", locking)
+        self._lock_ttl = check_positive("lock_ttl", lock_ttl)
+        self._lock_wait = check_non_negative("lock_wait", lock_ttl if lock_wait is None else lock_wait)
+        self._strict = check_bool("strict", strict)
+        threshold = check_positive_int("breaker_threshold", breaker_threshold)
+        recovery = check_non_negative("breaker_recovery", breaker_recovery)
+        self._warn_interval = check_non_negative("warn_interval", warn_interval)
         self._max_key_bytes = check_positive_int("max_key_bytes", max_key_bytes)
         if clock is not None and (isinstance(clock, type) or not isinstance(clock, Clock)):
-            raise CacheConfigurationError(
+            raise CachingConfigurationError(
                 "clock", clock, "must have now() and monotonic(), like SystemClock()"
             )
         check_callable("rng", rng, optional=True)
+        self._storage = storage
+        self._serializer = serializer
         self._clock: Clock = clock if clock is not None else SystemClock()
+        clock_now = self._clock
+        self._now: Callable[[], float] = (
+            time.time if isinstance(clock_now, SystemClock) else lambda: clock_now.now().timestamp()
+        )
         self._random: Callable[[], float] = rng if rng is not None else random.random
+        self._breaker = CircuitBreaker(
+            threshold=threshold, recovery=recovery, clock=self._clock, logger=logger, name=name
+        )
+        self._gate = (
+            None
+            if max_concurrency is None
+            else asyncio.Semaphore(check_positive_int("max_concurrency", max_concurrency))
+        )
+        self._last_warning = -math.inf
+        self._down = ("storage", self.name)  # (backend, address) of the last failure, for strict errors
         self._counters = Counters(name=name)
         self._flights: dict[str, asyncio.Task[Any]] = {}
         self._background: set[asyncio.Task[Any]] = set()
-        self._closed = False
-        telemetry.track(self._counters)
-
-    # --- the storage primitives a backend provides ----------------------------------------------
-
-    @abstractmethod
-    def _now(self) -> float:
-        """The current time on the axis ``Entry.expires_at`` is measured on."""
-
-    @abstractmethod
-    async def _read(self, key: str) -> Entry[T] | None:
-        """The stored entry for ``key`` (fresh, stale or expired), or ``None``."""
-
-    async def _read_many(self, keys: list[str]) -> list[Entry[T] | None]:
-        return [await self._read(key) for key in keys]
-
-    @abstractmethod
-    async def _write(self, key: str, entry: Entry[T], keep_for: float | None, tags: tuple[str, ...]) -> None:
-        """Store ``entry``; the backend may drop it after ``keep_for`` seconds (``None``: keep)."""
-
-    async def _write_many(
-        self, items: list[tuple[str, Entry[T], float | None]], tags: tuple[str, ...]
-    ) -> None:
-        for key, entry, keep_for in items:
-            await self._write(key, entry, keep_for, tags)
-
-    @abstractmethod
-    async def _remove(self, key: str) -> None:
-        """Remove ``key`` if present."""
-
-    @abstractmethod
-    async def _remove_all(self) -> None:
-        """Remove every key this cache owns."""
-
-    @abstractmethod
-    async def _remove_tags(self, tags: tuple[str, ...]) -> int:
-        """Remove every key written with any of ``tags``; return how many went."""
-
-    @abstractmethod
-    async def _remove_pattern(self, pattern: str) -> int:
-        """Remove every key matching the glob ``pattern``; return how many went."""
-
-    async def _lock(self, key: str, token: str) -> bool | None:
-        """Try to take the distributed lock for ``key``.
-
-        Returns whether it was taken, or ``None`` when there is no lock to take: the backend has none,
-        or cannot be reached right now. ``None`` makes the caller compute at once, without waiting.
-        """
-        return None
-
-    async def _unlock(self, key: str, token: str) -> None:
-        """Release the distributed lock for ``key`` if ``token`` still holds it."""
-        return
-
-    async def _close(self) -> None:
-        """Release the backend's resources."""
-        return
+        track(self._counters)
 
     @property
-    def _lock_wait(self) -> float:
-        """How long a caller waits for another process's computation before computing itself."""
-        return 0.0
+    def storage(self) -> CacheStorage[Any]:
+        """The storage that keeps this cache's entries."""
+        return self._storage
+
+    # --- calling the storage ---------------------------------------------------------------------
+
+    async def _call[R](self, operation: str, call: Callable[[], Awaitable[R]], fallback: R) -> R:
+        """Run one storage call under the breaker; an unreachable storage degrades to ``fallback``."""
+        breaker = self._breaker
+        if not breaker.allow():
+            return self._skip(operation, fallback)
+        try:
+            if self._gate is None:
+                result = await call()
+            else:
+                async with self._gate:
+                    if breaker.is_open:
+                        # The breaker opened while this call queued: don't queue callers behind a dead server.
+                        return self._skip(operation, fallback)
+                    result = await call()
+        except CachingUnavailableError as exc:
+            if not isinstance(exc, CachingBusyError):
+                # An exhausted pool is our congestion, not the server's absence: don't open the breaker.
+                breaker.failure()
+            self._counters.errors += 1
+            self._down = (exc.backend, exc.address)
+            if self._strict:
+                raise type(exc)(exc.backend, exc.address, f"{operation}: {exc.reason}") from exc
+            self._warn(operation, exc)
+            return fallback
+        except CacheSerializationError as exc:
+            # Data under our key that the storage cannot read (another Redis type, a broken layout):
+            # the server answered, so the breaker is not told; the read is a miss.
+            breaker.success()
+            self._counters.errors += 1
+            logger.warning(
+                "%s: %s found unreadable data; treated as a miss: %s", self.name, operation, exc.reason
+            )
+            return fallback
+        breaker.success()
+        return result
+
+    def _skip[R](self, operation: str, fallback: R) -> R:
+        self._counters.errors += 1
+        if self._strict:
+            backend, address = self._down
+            raise CachingUnavailableError(backend, address, f"{operation}: circuit breaker is open")
+        return fallback
+
+    def _warn(self, operation: str, exc: CachingUnavailableError) -> None:
+        now = self._clock.monotonic()
+        if now - self._last_warning >= self._warn_interval:
+            self._last_warning = now
+            logger.warning(
+                "%s: %s at %s is unavailable (%s: %s); serving misses and dropping writes",
+                self.name,
+                exc.backend,
+                exc.address,
+                operation,
+                exc.reason,
+            )
+
+    async def _read(self, key: str) -> Entry[T] | None:
+        entry = await self._call("get", lambda: self._storage.read(key), None)
+        if entry is None or self._serializer is None:
+            return entry
+        return self._decode(key, entry)
+
+    async def _read_many(self, keys: list[str]) -> list[Entry[T] | None]:
+        nothing: list[Entry[Any] | None] = [None] * len(keys)
+        entries = await self._call("mget", lambda: self._storage.read_many(keys), nothing)
+        if self._serializer is None:
+            return list(entries)
+        return [None if e is None else self._decode(k, e) for k, e in zip(keys, entries, strict=True)]
+
+    async def _write(self, items: list[StoredItem[T]], tags: tuple[str, ...]) -> None:
+        stored: Sequence[StoredItem[Any]] = items
+        if self._serializer is not None:
+            stored = [(key, self._encode(entry), keep_for) for key, entry, keep_for in items]
+        await self._call("set", lambda: self._storage.write(stored, tags), None)
+
+    async def _lock(self, key: str, token: str) -> bool | None:
+        """Whether the storage's lock was taken; ``None`` when there is none to take (or none reachable)."""
+        if not self._locking:
+            return None
+        return await self._call("lock", lambda: self._storage.lock(key, token, self._lock_ttl), None)
+
+    async def _unlock(self, key: str, token: str) -> None:
+        await self._call("unlock", lambda: self._storage.unlock(key, token), None)
+
+    # --- encoding --------------------------------------------------------------------------------
+
+    def _encode(self, entry: Entry[T]) -> Entry[bytes]:
+        serializer = self._serializer
+        assert serializer is not None  # noqa: S101 - only called with a serializer
+        try:
+            payload = serializer.dumps(entry.value)
+        except CacheSerializationError:
+            raise
+        except SerializationError as exc:
+            raise CacheSerializationError(
+                exc.format_name, "dumps", f"value: {exc.reason}", type_name=exc.type_name
+            ) from exc
+        except (ValueError, TypeError, ArithmeticError, RecursionError, AttributeError) as exc:
+            # A serializer that lets its library's error through (json's "Exceeds the limit for integer
+            # string conversion", a custom serializer's TypeError): still the value's fault, still typed.
+            raise CacheSerializationError(
+                _format_name(serializer),
+                "dumps",
+                f"value: {type(exc).__name__}: {exc}"[:300],
+                type_name=type(entry.value).__name__,
+            ) from exc
+        if not isinstance(payload, bytes):
+            raise CacheSerializationError(
+                _format_name(serializer), "dumps", f"returned {type(payload).__name__}, not bytes"
+            )
+        return Entry(payload, entry.expires_at, entry.stale_until, entry.delta)
+
+    def _decode(self, key: str, stored: Entry[Any]) -> Entry[T] | None:
+        serializer = self._serializer
+        assert serializer is not None  # noqa: S101 - only called with a serializer
+        try:
+            if not isinstance(stored.value, bytes):
+                raise CacheSerializationError(
+                    _format_name(serializer), "loads", "the storage returned no bytes"
+                )
+            return Entry(serializer.loads(stored.value), stored.expires_at, stored.stale_until, stored.delta)
+        except (
+            SerializationError,
+            ValueError,
+            TypeError,
+            ArithmeticError,
+            RecursionError,
+            AttributeError,
+        ) as exc:
+            # Foreign, corrupt or forged data is never returned; it reads as a miss and is counted.
+            self._counters.errors += 1
+            logger.warning(
+                "%s: unreadable value under %r treated as a miss: %s", self.name, key[:60], type(exc).__name__
+            )
+            return None
 
     # --- CacheProvider ---------------------------------------------------------------------------
 
@@ -233,20 +392,23 @@ class BaseCache[T](ABC):
             tags: Labels for `invalidate_tags`.
 
         Raises:
-            CacheConfigurationError: ``ttl`` is not positive, or a tag is not a non-empty string.
+            CachingConfigurationError: ``ttl`` is not positive, or a tag is not a non-empty string.
             InvalidKeyError: ``key`` is not a valid key.
-            CacheSerializationError: the value cannot be serialized (byte-storing backends).
+            CacheSerializationError: the value cannot be serialized (caches with a serializer).
         """
         key = check_key(key, self._max_key_bytes)
         entry, keep_for = self._entry(value, self._ttl(ttl), 0.0)
-        await self._write(key, entry, keep_for, self._tags(tags))
+        await self._write([(key, entry, keep_for)], self._tags(tags))
         self._counters.sets += 1
 
     async def delete(self, key: str) -> bool:
         """Remove ``key``; return whether it held a fresh value."""
         key = check_key(key, self._max_key_bytes)
+        if self._stale_ttl is None:
+            # Entries are kept exactly as long as they are fresh: the storage's answer is the answer.
+            return await self._call("delete", lambda: self._storage.remove(key), False)
         entry = await self._read(key)
-        await self._remove(key)
+        await self._call("delete", lambda: self._storage.remove(key), False)
         return entry is not None and entry.fresh(self._now())
 
     async def exists(self, key: str) -> bool:
@@ -255,8 +417,8 @@ class BaseCache[T](ABC):
         return entry is not None and entry.fresh(self._now())
 
     async def clear(self) -> None:
-        """Remove every key this cache owns (its prefix or its memory, never other data)."""
-        await self._remove_all()
+        """Remove every key the storage holds (its prefix or its memory, never other data)."""
+        await self._call("clear", self._storage.clear, None)
 
     # --- bulk, tags, patterns --------------------------------------------------------------------
 
@@ -275,29 +437,34 @@ class BaseCache[T](ABC):
     async def set_many(
         self, items: Mapping[str, T], *, ttl: TTL | None = None, tags: Iterable[str] = ()
     ) -> None:
-        """Store every value in ``items`` (one round trip where the backend allows); each gets its jitter."""
+        """Store every value in ``items`` (one round trip where the storage allows); each gets its jitter."""
         if not isinstance(items, Mapping):
-            raise CacheConfigurationError("items", items, "must be a mapping of keys to values")
+            raise CachingConfigurationError("items", items, "must be a mapping of keys to values")
         seconds = self._ttl(ttl)
-        prepared: list[tuple[str, Entry[T], float | None]] = []
+        prepared: list[StoredItem[T]] = []
         for key, value in items.items():
             entry, keep_for = self._entry(value, seconds, 0.0)
             prepared.append((check_key(key, self._max_key_bytes), entry, keep_for))
+        labels = self._tags(tags)
         if prepared:
-            await self._write_many(prepared, self._tags(tags))
+            await self._write(prepared, labels)
             self._counters.sets += len(prepared)
 
     async def invalidate_tags(self, *tags: str) -> int:
         """Remove every key written with any of ``tags``; return how many keys went."""
-        return await self._remove_tags(self._tags(tags)) if tags else 0
+        if not tags:
+            return 0
+        labels = self._tags(tags)
+        return len(await self._call("invalidate_tags", lambda: self._storage.remove_tags(labels), []))
 
     async def delete_pattern(self, pattern: str) -> int:
         """Remove every key matching the glob ``pattern`` (``*``, ``?``, ``[...]``); return how many went.
 
-        Byte-storing backends walk their keys in batches (Redis: SCAN, never KEYS), so it is safe on a
-        large cache, but it is not atomic: keys written meanwhile may survive.
+        Storages that keep bytes walk their keys in batches (Redis: SCAN, never KEYS), so it is safe on
+        a large cache, but it is not atomic: keys written meanwhile may survive.
         """
-        return await self._remove_pattern(check_text("pattern", pattern))
+        pattern = check_text("pattern", pattern)
+        return await self._call("delete_pattern", lambda: self._storage.remove_pattern(pattern), 0)
 
     # --- get_or_compute --------------------------------------------------------------------------
 
@@ -381,24 +548,13 @@ class BaseCache[T](ABC):
         """A snapshot of this cache's counters."""
         return self._counters.snapshot()
 
-    async def aclose(self) -> None:
-        """Cancel background refreshes and release the backend's resources. Safe to call twice."""
-        if self._closed:
-            return
-        self._closed = True
+    async def _aclose(self) -> None:
+        """Cancel background refreshes, let computations in flight finish, and close the storage."""
         pending = [*self._background, *self._flights.values()]
         for task in self._background:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        await self._close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
+        await self._storage.aclose()
 
     # --- internals -------------------------------------------------------------------------------
 
@@ -410,7 +566,7 @@ class BaseCache[T](ABC):
         result = tuple(_iterable("tags", tags))
         for tag in result:
             if not isinstance(tag, str):
-                raise CacheConfigurationError("tags", result, "every tag must be a non-empty string")
+                raise CachingConfigurationError("tags", result, "every tag must be a non-empty string")
             check_text("tags", tag)
         return result
 
@@ -418,12 +574,12 @@ class BaseCache[T](ABC):
         """Return ``ttl`` (seconds or a timedelta) shortened by a random fraction from the jitter band.
 
         Raises:
-            CacheConfigurationError: ``ttl`` is not a valid TTL, or the cache's ``rng`` returned
+            CachingConfigurationError: ``ttl`` is not a valid TTL, or the cache's ``rng`` returned
                 something other than a float in [0, 1).
         """
         seconds = ttl_seconds(ttl)
         if seconds is None:
-            raise CacheConfigurationError("ttl", ttl, "must be a number of seconds or a timedelta")
+            raise CachingConfigurationError("ttl", ttl, "must be a number of seconds or a timedelta")
         return self._jittered(seconds)
 
     def _jittered(self, ttl: float) -> float:
@@ -437,7 +593,7 @@ class BaseCache[T](ABC):
         try:
             u = self._random()
         except (TypeError, ValueError, ArithmeticError) as exc:
-            raise CacheConfigurationError("rng", self._random, f"failed when called: {exc!r}") from exc
+            raise CachingConfigurationError("rng", self._random, f"failed when called: {exc!r}") from exc
         if u.__class__ is float and 0.0 <= u < 1.0:
             return u
         return self._checked_draw(u)
@@ -445,7 +601,7 @@ class BaseCache[T](ABC):
     def _checked_draw(self, u: object) -> float:
         if isinstance(u, int | float) and not isinstance(u, bool) and 0 <= u < 1:
             return float(u)
-        raise CacheConfigurationError(
+        raise CachingConfigurationError(
             "rng", self._random, f"must return a float in [0, 1), returned {u!r:.40}"
         )
 
@@ -465,7 +621,7 @@ class BaseCache[T](ABC):
         try:
             u = self._random()
         except (TypeError, ValueError, ArithmeticError) as exc:
-            raise CacheConfigurationError("rng", self._random, f"failed when called: {exc!r}") from exc
+            raise CachingConfigurationError("rng", self._random, f"failed when called: {exc!r}") from exc
         if u.__class__ is not float or not 0.0 <= u < 1.0:
             u = self._checked_draw(u)
         return now - entry.delta * self._beta * math.log(1.0 - u) >= entry.expires_at
@@ -493,7 +649,7 @@ class BaseCache[T](ABC):
         return task
 
     def _refresh_later(self, key: str, job: _Job[T], seen: float | None) -> None:
-        if key in self._flights or self._closed:
+        if key in self._flights or self.closed:
             return
         task = self._start(key, self._compute(key, job, seen))
         self._background.add(task)
@@ -558,16 +714,18 @@ class BaseCache[T](ABC):
         self._counters.loads += 1
         pending = job.loader()
         if not inspect.isawaitable(pending):
-            raise CacheConfigurationError(
+            raise CachingConfigurationError(
                 "loader",
                 job.loader,
                 f"must return an awaitable (an async def), returned {type(pending).__name__}",
             )
         value = await pending
+        took = max(self._clock.monotonic() - started, 0.0)
+        LOAD_DURATION.record(took, {"cache.name": self.name})
         if value is None and not job.cache_none:
             return value
-        entry, keep_for = self._entry(value, job.ttl, max(self._clock.monotonic() - started, 0.0))
-        await self._write(key, entry, keep_for, job.tags)
+        entry, keep_for = self._entry(value, job.ttl, took)
+        await self._write([(key, entry, keep_for)], job.tags)
         self._counters.sets += 1
         return value
 
@@ -599,7 +757,12 @@ async def _shielded[R](task: asyncio.Task[R]) -> R:
 def _iterable[V](name: str, values: Iterable[V]) -> Iterable[V]:
     """``values`` if it is an iterable of several items; a str or bytes (one item, surely) is rejected."""
     if isinstance(values, str | bytes | bytearray | memoryview) or not isinstance(values, Iterable):
-        raise CacheConfigurationError(
+        raise CachingConfigurationError(
             name, values, "must be an iterable (a list or tuple), not a single value"
         )
     return values
+
+
+def _format_name(serializer: object) -> str:
+    name = getattr(serializer, "format_name", None)
+    return name if isinstance(name, str) else type(serializer).__name__

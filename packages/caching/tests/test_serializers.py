@@ -1,4 +1,4 @@
-"""Serializers (signed pickle, msgpack) and the OpenTelemetry metrics."""
+"""Serializers: signed pickle and msgpack."""
 
 from __future__ import annotations
 
@@ -6,14 +6,10 @@ import pickle
 from datetime import UTC, datetime
 
 import pytest
-from opentelemetry import metrics
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from buttress.caching import (
-    CacheConfigurationError,
     CacheSerializationError,
-    MemoryCache,
+    CachingConfigurationError,
     MsgpackSerializer,
     PickleSerializer,
     SignatureMismatchError,
@@ -59,7 +55,7 @@ def test_pickle_accepts_previous_secrets_for_rotation() -> None:
 
 @pytest.mark.parametrize("secret", [b"short", "s" * 32, b""])
 def test_pickle_needs_a_long_byte_secret_and_never_shows_it(secret: object) -> None:
-    with pytest.raises(CacheConfigurationError) as info:
+    with pytest.raises(CachingConfigurationError) as info:
         PickleSerializer[object](secret)  # type: ignore[arg-type]
     assert info.value.parameter == "secret"
     assert repr(secret) not in str(info.value)
@@ -79,29 +75,3 @@ def test_msgpack_round_trip_and_errors() -> None:
     assert info.value.type_name == "set"
     with pytest.raises(CacheSerializationError):
         serializer.loads(b"\xc1")
-
-
-async def test_counters_are_exported_as_opentelemetry_metrics() -> None:
-    reader = InMemoryMetricReader()
-    provider = MeterProvider(metric_readers=[reader])
-    metrics.set_meter_provider(provider)
-    try:
-        cache = MemoryCache[int](name="metrics-test")
-        await cache.set("k", 1)
-        await cache.get("k")
-        await cache.get("k")
-        await cache.get("missing")
-        data = reader.get_metrics_data()
-        assert data is not None
-        points: dict[str, int] = {}
-        for resource_metrics in data.resource_metrics:
-            for scope in resource_metrics.scope_metrics:
-                for metric in scope.metrics:
-                    for point in metric.data.data_points:  # type: ignore[union-attr]
-                        if point.attributes.get("cache.name") == "metrics-test":
-                            points[metric.name] = int(point.value)  # type: ignore[union-attr]
-        assert points["buttress.cache.hits"] == 2
-        assert points["buttress.cache.misses"] == 1
-        assert points["buttress.cache.sets"] == 1
-    finally:
-        provider.shutdown()
