@@ -177,3 +177,36 @@ async def test_an_unreachable_redis_is_unavailable_without_its_password() -> Non
             await limiter.acquire("k", Rate(1, 60))
     assert info.value.backend == "redis"
     assert SECRET not in str(info.value)
+
+
+async def _open_and_use(dsn: str, min_size: int) -> None:
+    async with await PostgresOutbox.connect(dsn, min_size=min_size, max_size=1) as store:
+        await store.create_schema()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("min_size", [0, 1])
+async def test_a_dsn_asyncpg_cannot_use_is_bad_input_not_an_outage(
+    postgres_schema: PostgresSchema, min_size: int
+) -> None:
+    """A pool of min_size=0 reads its DSN on first use: the error is the same, then."""
+    good = postgres_schema.dsn
+    base = good.rsplit("/", 1)[0]
+    for dsn in (
+        f"{good}?sslmode=bogus",
+        good.replace("postgresql://", "mysql://", 1).replace("postgres://", "mysql://", 1),
+        "postgresql://[bad",
+        "postgresql://u@127.0.0.1:99999/db",
+        f"{base}/no_such_database_{secrets.token_hex(4)}",
+    ):
+        with pytest.raises(NotificationsConfigurationError, match="dsn") as info:
+            await _open_and_use(dsn, min_size)
+        assert not isinstance(info.value, NotificationsUnavailableError)
+
+
+@pytest.mark.redis
+async def test_a_database_redis_does_not_have_is_bad_input_not_an_outage(redis_url: str) -> None:
+    url = redis_url.rsplit("/", 1)[0] + "/99999"
+    async with RedisRateLimiter.from_url(url) as limiter:
+        with pytest.raises(NotificationsConfigurationError, match="url"):
+            await limiter.acquire("k", Rate(1, 60))

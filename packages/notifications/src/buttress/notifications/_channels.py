@@ -29,7 +29,7 @@ class Message:
             if not isinstance(getattr(self, name), str):
                 raise NotificationsTypeError(name, "a string", getattr(self, name))
         if not isinstance(self.content, Rendered):
-            raise NotificationsTypeError("content", "Rendered", self.content)
+            raise NotificationsTypeError("content", "a Rendered", self.content)
 
 
 @dataclass(frozen=True, slots=True)

@@ -290,7 +290,7 @@ class Job:
             if value is not None:
                 check_text(name, value, allow_empty=True, error=_Config, type_error=NotificationsTypeError)
         if not isinstance(self.content, Rendered):
-            raise NotificationsTypeError("content", "Rendered", self.content)
+            raise NotificationsTypeError("content", "a Rendered", self.content)
         for name in ("created_at", "available_at", "lease_until"):
             value = getattr(self, name)
             if value is not None or name != "lease_until":

@@ -150,7 +150,7 @@ class Notifier:
         self.channels: dict[str, NotificationChannel[Any]] = {}
         given: object = channels
         if isinstance(given, str | bytes) or not isinstance(given, Iterable):
-            raise NotificationsTypeError("channels", "channels", given)
+            raise NotificationsTypeError("channels", "an iterable of channels", given)
         for channel in channels:
             check_protocol("channels", channel, ("name", "prepare", "deliver"), "NotificationChannel")
             self.channels[check_name("channel.name", channel.name)] = channel
@@ -172,7 +172,7 @@ class Notifier:
         for primary, secondary in self.failover.items():
             for name in (primary, secondary):
                 if not isinstance(name, str):
-                    raise NotificationsTypeError("failover", "channel names", name)
+                    raise NotificationsTypeError("failover", "a mapping of channel names", name)
                 if name not in self.channels:
                     raise UnknownChannelError(name)
 
@@ -569,7 +569,7 @@ def _check_collaborators(outbox: object, preferences: object, defaults: object, 
     if preferences is not None:
         check_protocol("preferences", preferences, ("get", "put", "delete"), "PreferenceStore")
     if defaults is not None and not isinstance(defaults, PreferenceDefaults):
-        raise NotificationsTypeError("defaults", "PreferenceDefaults", defaults)
+        raise NotificationsTypeError("defaults", "a PreferenceDefaults", defaults)
     if clock is not None:
         check_protocol("clock", clock, ("now", "monotonic"), "Clock")
 

@@ -47,6 +47,10 @@ _IDENTIFIER: Final = r"[a-z_][a-z0-9_]{0,44}"
 _TABLE: Final = re.compile(rf"(?:({_IDENTIFIER})\.)?({_IDENTIFIER})")
 _MAX_POOL: Final = 1_000
 _BORROWED: Final = "the application's pool"
+# What asyncpg raises for a DSN it cannot use (a bad scheme, sslmode or port): bad input, not an
+# outage, though ClientConfigurationError is an InterfaceError. A pool with min_size=0 raises it on
+# the first acquire.
+_BAD_DSN: Final = (asyncpg.exceptions.ClientConfigurationError, ValueError, TypeError, OverflowError)
 
 type Connection = asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]
 
@@ -104,21 +108,31 @@ async def create_pool(
         )
     try:
         with unavailable_on(_DOWN, NotificationsUnavailableError, backend="postgresql", address=dsn):
-            pool: asyncpg.Pool[Any] = await asyncpg.create_pool(
-                dsn, min_size=min_size, max_size=max_size, server_settings=settings
-            )
-    except (ValueError, TypeError, asyncpg.exceptions.ClientConfigurationError) as exc:
-        raise _Config(
-            "dsn",
-            "<dsn>",
-            f"is not a PostgreSQL DSN asyncpg accepts ({type(exc).__name__})",
-            show_value=False,
-        ) from None
+            try:
+                pool: asyncpg.Pool[Any] = await asyncpg.create_pool(
+                    dsn, min_size=min_size, max_size=max_size, server_settings=settings
+                )
+            except _BAD_DSN as exc:  # before unavailable_on: ClientConfigurationError is an InterfaceError
+                raise _bad_dsn(exc) from None
     except asyncpg.exceptions.PostgresError as exc:  # the server refused a setting, a database, a role
-        raise _Config(
-            "server_settings", "<settings>", f"the server refused them ({exc.sqlstate})", show_value=False
-        ) from None
+        raise _refused(exc) from None
     return pool
+
+
+def _bad_dsn(exc: BaseException) -> NotificationsConfigurationError:
+    return _Config(
+        "dsn", "<dsn>", f"is not a PostgreSQL DSN asyncpg accepts ({type(exc).__name__})", show_value=False
+    )
+
+
+def _refused(exc: asyncpg.exceptions.PostgresError) -> NotificationsConfigurationError:
+    return _Config(
+        "dsn",
+        "<dsn>",
+        f"the server refused the connection (SQLSTATE {exc.sqlstate}): check the database, role, "
+        "password and server_settings",
+        show_value=False,
+    )
 
 
 class _PoolHolder:
@@ -142,11 +156,22 @@ class _PoolHolder:
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[Connection]:
+        pool = self._pool.value
         with unavailable_on(
             _DOWN, NotificationsUnavailableError, backend="postgresql", address=self._address
         ):
-            async with self._pool.value.acquire() as connection:
+            try:
+                connection = await pool.acquire()
+            except _BAD_DSN as exc:  # a pool of min_size=0 reads its DSN on the first acquire
+                raise _bad_dsn(exc) from None
+            except _DOWN:
+                raise  # an outage, mapped by unavailable_on
+            except asyncpg.exceptions.PostgresError as exc:  # its first connection was refused
+                raise _refused(exc) from None
+            try:
                 yield connection
+            finally:
+                await pool.release(connection)
 
     async def _aclose(self) -> None:
         await self._pool.release()

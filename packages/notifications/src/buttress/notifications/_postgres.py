@@ -90,7 +90,7 @@ class PostgresPreferenceStore(_PoolHolder, AsyncResource):
     async def put(self, preferences: Preferences) -> None:
         """Store ``preferences`` (an upsert)."""
         if not isinstance(preferences, Preferences):
-            raise NotificationsTypeError("preferences", "Preferences", preferences)
+            raise NotificationsTypeError("preferences", "a Preferences", preferences)
         data = json.dumps(preferences.to_dict())
         async with self._connection() as c:
             await c.execute(

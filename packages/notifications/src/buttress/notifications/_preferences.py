@@ -68,7 +68,7 @@ class QuietWindow:
     def daily(cls, start: time, end: time, *, weekdays: Iterable[int] = range(7)) -> tuple[QuietWindow, ...]:
         """The same window on each of ``weekdays`` (every day by default)."""
         if isinstance(weekdays, str | bytes) or not isinstance(weekdays, Iterable):
-            raise NotificationsTypeError("weekdays", "weekday numbers", weekdays)
+            raise NotificationsTypeError("weekdays", "an iterable of weekday numbers", weekdays)
         days = list(itertools.islice(weekdays, 8))
         if len(days) > 7:
             raise _Config("weekdays", len(days), "must hold at most 7 days")
@@ -326,7 +326,7 @@ def decide(
         defaults: The application's defaults.
     """
     if preferences is not None and not isinstance(preferences, Preferences):
-        raise NotificationsTypeError("preferences", "Preferences", preferences)
+        raise NotificationsTypeError("preferences", "a Preferences", preferences)
     _check_key_part("channel", channel)
     _check_key_part("category", category)
     if not isinstance(now, datetime):
@@ -336,7 +336,7 @@ def decide(
     if not isinstance(critical, bool):
         raise NotificationsTypeError("critical", "a bool", critical)
     if not isinstance(defaults, PreferenceDefaults):
-        raise NotificationsTypeError("defaults", "PreferenceDefaults", defaults)
+        raise NotificationsTypeError("defaults", "a PreferenceDefaults", defaults)
     explicit = preferences.choice(channel, category) if preferences is not None else None
     if explicit is False:
         return Decision(Verdict.SUPPRESS, reason=f"opted out of {category} on {channel}")
@@ -396,7 +396,7 @@ class MemoryPreferenceStore:
     async def put(self, preferences: Preferences) -> None:
         """Store ``preferences``."""
         if not isinstance(preferences, Preferences):
-            raise NotificationsTypeError("preferences", "Preferences", preferences)
+            raise NotificationsTypeError("preferences", "a Preferences", preferences)
         self._data[preferences.user_id] = preferences
 
     async def delete(self, user_id: str) -> bool:

@@ -11,12 +11,14 @@ from ._ratelimit import _MAX_KEY, Rate
 from .exceptions import (
     MissingExtraError,
     NotificationsConfigurationError,
+    NotificationsError,
     NotificationsTypeError,
     NotificationsUnavailableError,
 )
 
 try:
     import redis.asyncio as aioredis
+    from redis.exceptions import ResponseError
 except ImportError as exc:  # pragma: no cover - exercised by the bare session
     raise MissingExtraError("RedisRateLimiter", "redis") from exc
 
@@ -50,6 +52,20 @@ redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'at', stri
 redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / per_us / 1000) + 1000)
 return string.format('%.0f', wait)
 """
+
+
+def _refused(exc: ResponseError, address: str) -> NotificationsError:
+    """The error for an error reply from the server.
+
+    The URL's database does not exist: bad configuration. Anything else (out of memory, a
+    read-only replica, a busy script) means the server cannot serve us now: an outage to wait out.
+    """
+    reason = str(exc)
+    if reason.startswith("DB index"):
+        return _Config(
+            "url", "<url>", f"names a database the server does not have ({reason})", show_value=False
+        )
+    return NotificationsUnavailableError("redis", address, f"{type(exc).__name__}: {reason}")
 
 
 class RedisRateLimiter(AsyncResource):
@@ -119,7 +135,10 @@ class RedisRateLimiter(AsyncResource):
         if not isinstance(rate, Rate):
             raise NotificationsTypeError("rate", "a Rate", rate)
         with unavailable_on(_DOWN, NotificationsUnavailableError, backend="redis", address=self._address):
-            wait_us = await self._script(keys=[self._prefix + key], args=[rate.limit, rate.refill])
+            try:
+                wait_us = await self._script(keys=[self._prefix + key], args=[rate.limit, rate.refill])
+            except ResponseError as exc:
+                raise _refused(exc, self._address) from exc
         return int(wait_us) / 1_000_000
 
     async def _aclose(self) -> None:
