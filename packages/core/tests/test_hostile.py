@@ -18,6 +18,7 @@ from buttress.core import (
     MissingExtraError,
     NotFoundError,
     Owned,
+    PostgresErrors,
     SerializationError,
     Telemetry,
     check_count,
@@ -78,6 +79,7 @@ TARGETS: list[tuple[Callable[..., object], tuple[object, ...], dict[str, object]
     (connection_errors, ("redis", "asyncpg"), {}),
     (unavailable_on, ((OSError,),), {"backend": "redis", "address": "redis://h"}),
     (lazy_exports, ("buttress.core", {"Telemetry": "_telemetry"}), {}),
+    (PostgresErrors, (), {}),
 ]
 
 

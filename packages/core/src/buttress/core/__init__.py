@@ -14,6 +14,7 @@ from ._asgi import ASGIApp, ClientDisconnectedError, Message, Receive, Scope, Se
 from ._checks import MAX_COUNT, MAX_SECONDS, check_count, check_seconds, check_text
 from ._clock import Clock, SystemClock
 from ._lazy import lazy_exports
+from ._postgres import PostgresBackend, PostgresErrors, TableName, check_pool_size, open_pool
 from ._protocols import (
     MISSING,
     AsyncRepository,
@@ -80,6 +81,8 @@ __all__ = [
     "NotFoundError",
     "Observation",
     "Owned",
+    "PostgresBackend",
+    "PostgresErrors",
     "Query",
     "QueryHandler",
     "Receive",
@@ -89,15 +92,18 @@ __all__ = [
     "Serializer",
     "SoftDeletable",
     "SystemClock",
+    "TableName",
     "Telemetry",
     "Timestamped",
     "UpDownCounter",
     "__version__",
     "check_count",
+    "check_pool_size",
     "check_seconds",
     "check_text",
     "connection_errors",
     "lazy_exports",
+    "open_pool",
     "read_body",
     "redact_url",
     "respond",

@@ -1,0 +1,336 @@
+"""What every PostgreSQL backend of the suite shares: table names, the pool (owned or borrowed), outages.
+
+A backend is built around a pool the application owns (``X(pool, table=...)``, never closed by the
+backend) or opens its own (``await X.connect(dsn, table=..., min_size=..., max_size=...)``, closed
+by ``aclose``). `PostgresBackend` is that base; each package gives it its own error classes through
+`PostgresErrors`, so a bad argument is the package's configuration or type error and a server that
+cannot be reached is its unavailable error::
+
+    class _Backend(PostgresBackend):
+        errors = PostgresErrors(StoreConfigurationError, StoreTypeError, StoreUnavailableError)
+
+
+    class PostgresStore(_Backend):
+        def __init__(self, pool: asyncpg.Pool, *, table: str = "store") -> None:
+            super().__init__(pool)
+            self.table = TableName.parse(table, errors=self.errors)
+
+        @classmethod
+        async def connect(cls, dsn: str, *, table: str = "store", max_size: int = 10) -> Self:
+            TableName.parse(table, errors=cls.errors)  # checked before any connection is made
+            return await cls._open(dsn, lambda pool: cls(pool, table=table), max_size=max_size)
+
+asyncpg is imported only when a pool is opened or checked, so core keeps no runtime dependency: a
+package's backend module imports asyncpg itself (behind its ``postgres`` extra) before it gets here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final, Self
+
+from ._checks import check_count, check_text
+from ._resources import AsyncResource, Owned
+from ._unavailable import connection_errors, unavailable_on
+from .exceptions import ArgumentTypeError, BackendUnavailableError, ConfigurationError, redact_url
+
+__all__ = ["PostgresBackend", "PostgresErrors", "TableName", "check_pool_size", "open_pool"]
+
+_NAME: Final = r"[a-z_][a-z0-9_]*"
+_TABLE: Final = re.compile(rf"(?:({_NAME})\.)?({_NAME})")
+#: PostgreSQL truncates identifiers past 63 bytes; a table name leaves room for a ``_<suffix>``.
+MAX_TABLE_NAME: Final = 48
+MAX_IDENTIFIER: Final = 63
+MAX_POOL_SIZE: Final = 1_000
+_MAX_DSN: Final = 4_096
+_BORROWED: Final = "the application's pool"
+
+
+@dataclass(frozen=True, slots=True)
+class PostgresErrors:
+    """The error classes a package's PostgreSQL backends raise.
+
+    Attributes:
+        configuration: For a bad value (a table name, a pool size, a DSN the driver or the server
+            refuses): the package's `ConfigurationError`.
+        type_error: For a value of the wrong type: the package's `ArgumentTypeError`.
+        unavailable: For a server that cannot be reached: the package's `BackendUnavailableError`.
+    """
+
+    configuration: type[ConfigurationError] = ConfigurationError
+    type_error: type[ArgumentTypeError] = ArgumentTypeError
+    unavailable: type[BackendUnavailableError] = BackendUnavailableError
+
+    def __post_init__(self) -> None:
+        for name, base in (
+            ("configuration", ConfigurationError),
+            ("type_error", ArgumentTypeError),
+            ("unavailable", BackendUnavailableError),
+        ):
+            value = getattr(self, name)
+            if not (isinstance(value, type) and issubclass(value, base)):
+                raise ArgumentTypeError(name, f"a subclass of {base.__name__}", value)
+
+
+_CORE_ERRORS: Final = PostgresErrors()
+
+
+def _check_errors(errors: object) -> PostgresErrors:
+    if not isinstance(errors, PostgresErrors):
+        raise ArgumentTypeError("errors", "a PostgresErrors", errors)
+    return errors
+
+
+def _asyncpg() -> Any:  # noqa: ANN401 - the asyncpg module, imported only where it is used
+    return importlib.import_module("asyncpg")
+
+
+@dataclass(frozen=True, slots=True)
+class TableName:
+    """A checked table name, ``"name"`` or ``"schema.name"``, and the names derived from it.
+
+    Attributes:
+        schema: The schema, or ``None`` for the connection's ``search_path``.
+        name: The table's name.
+    """
+
+    schema: str | None
+    name: str
+
+    @classmethod
+    def parse(cls, table: object, *, errors: PostgresErrors = _CORE_ERRORS) -> TableName:
+        """Check ``table``: lower-case SQL identifiers (``[a-z_][a-z0-9_]*``), optionally qualified.
+
+        The name is at most 48 characters, so ``<name>_<suffix>`` stays within PostgreSQL's 63; the
+        schema at most 63. Checked names are safe to interpolate into SQL unquoted.
+
+        Raises:
+            ArgumentTypeError: ``table`` is not a str (as ``errors.type_error``).
+            ConfigurationError: It is not such a name (as ``errors.configuration``).
+        """
+        errors = _check_errors(errors)
+        text = check_text(
+            "table",
+            table,
+            max_bytes=2 * MAX_IDENTIFIER + 1,
+            error=errors.configuration,
+            type_error=errors.type_error,
+        )
+        match = _TABLE.fullmatch(text)
+        if (
+            match is None
+            or len(match.group(2)) > MAX_TABLE_NAME
+            or len(match.group(1) or "") > MAX_IDENTIFIER
+        ):
+            raise errors.configuration(
+                "table",
+                table,
+                f"must be [schema.]name in lower-case SQL identifiers ([a-z_][a-z0-9_]*), the name at "
+                f"most {MAX_TABLE_NAME} characters",
+            )
+        return cls(match.group(1), match.group(2))
+
+    def derived(self, suffix: str) -> TableName:
+        """The table ``<name>_<suffix>`` in the same schema (``suffix`` is the package's own constant)."""
+        return TableName(self.schema, f"{self.name}_{suffix}")
+
+    @property
+    def sql(self) -> str:
+        """The name to interpolate into SQL (checked, so it needs no quoting)."""
+        return self.name if self.schema is None else f"{self.schema}.{self.name}"
+
+    def __str__(self) -> str:
+        return self.sql
+
+
+def check_pool_size(
+    min_size: object, max_size: object, *, errors: PostgresErrors = _CORE_ERRORS
+) -> tuple[int, int]:
+    """``(min_size, max_size)``, checked: 0 <= min_size <= max_size, 1 <= max_size <= 1000.
+
+    Raises:
+        ConfigurationError: Out of range, or ``min_size`` above ``max_size`` (as ``errors.configuration``).
+    """
+    errors = _check_errors(errors)
+    low = check_count("min_size", min_size, maximum=MAX_POOL_SIZE, error=errors.configuration)
+    high = check_count("max_size", max_size, minimum=1, maximum=MAX_POOL_SIZE, error=errors.configuration)
+    if low > high:
+        raise errors.configuration("min_size", low, f"must not exceed max_size ({high})")
+    return low, high
+
+
+def _check_dsn(dsn: object, errors: PostgresErrors) -> str:
+    text = check_text(
+        "dsn",
+        dsn,
+        max_bytes=_MAX_DSN,
+        show_value=False,
+        error=errors.configuration,
+        type_error=errors.type_error,
+    )
+    if not text.startswith(("postgresql://", "postgres://")):
+        raise errors.configuration("dsn", redact_url(text), "must be a postgresql:// URL")
+    return text
+
+
+def _check_settings(settings: object, errors: PostgresErrors) -> dict[str, str]:
+    if settings is None:
+        return {}
+    if not isinstance(settings, Mapping):
+        raise errors.type_error("server_settings", "a mapping of str to str, or None", settings)
+    checked: dict[str, str] = {}
+    for name, value in settings.items():
+        key = check_text(
+            "server_settings", name, max_bytes=200, error=errors.configuration, type_error=errors.type_error
+        )
+        checked[key] = check_text(
+            "server_settings",
+            value,
+            allow_empty=True,
+            max_bytes=_MAX_DSN,
+            error=errors.configuration,
+            type_error=errors.type_error,
+        )
+    return checked
+
+
+def _bad_dsn(exc: BaseException, dsn: str, errors: PostgresErrors) -> ConfigurationError:
+    return errors.configuration(
+        "dsn", redact_url(dsn), f"is not a PostgreSQL DSN asyncpg accepts ({type(exc).__name__})"
+    )
+
+
+def _refused(exc: Any, dsn: str, errors: PostgresErrors) -> ConfigurationError:  # noqa: ANN401 - asyncpg's error
+    return errors.configuration(
+        "dsn",
+        redact_url(dsn),
+        f"the server refused the connection (SQLSTATE {getattr(exc, 'sqlstate', '?')}): check the "
+        "database, role, password and server_settings",
+    )
+
+
+async def open_pool(
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    server_settings: Mapping[str, str] | None = None,
+    errors: PostgresErrors = _CORE_ERRORS,
+) -> Any:  # noqa: ANN401 - an asyncpg.Pool; core does not depend on asyncpg
+    """Open an asyncpg pool of ``min_size`` to ``max_size`` connections on ``dsn``.
+
+    Everything is checked before a connection is made. A server that cannot be reached is
+    ``errors.unavailable``; a DSN asyncpg cannot use, or a database, role, password or setting the
+    server refuses, is ``errors.configuration`` (the application's input, never an outage). The
+    DSN's password reaches no message.
+
+    Raises:
+        ConfigurationError: As above (``errors.configuration``).
+        ArgumentTypeError: An argument of the wrong type (``errors.type_error``).
+        BackendUnavailableError: The server cannot be reached (``errors.unavailable``).
+    """
+    errors = _check_errors(errors)
+    text = _check_dsn(dsn, errors)
+    low, high = check_pool_size(min_size, max_size, errors=errors)
+    settings = _check_settings(server_settings, errors)
+    asyncpg = _asyncpg()
+    bad_dsn = (asyncpg.exceptions.ClientConfigurationError, ValueError, TypeError, OverflowError)
+    try:
+        with unavailable_on(
+            connection_errors("asyncpg"), errors.unavailable, backend="postgresql", address=text
+        ):
+            try:
+                return await asyncpg.create_pool(text, min_size=low, max_size=high, server_settings=settings)
+            except bad_dsn as exc:  # first: ClientConfigurationError is an InterfaceError as well
+                raise _bad_dsn(exc, text, errors) from None
+    except asyncpg.exceptions.PostgresError as exc:
+        raise _refused(exc, text, errors) from None
+
+
+class PostgresBackend(AsyncResource):
+    """Base of the suite's PostgreSQL backends: the pool, owned or borrowed, and outages mapped.
+
+    Subclasses set `errors` to their package's classes. Built with a pool (``X(pool)``), the backend
+    borrows it and never closes it; `_open` (behind each backend's ``connect``) opens one the backend
+    owns, closed by `aclose`.
+
+    Args:
+        pool: An ``asyncpg.Pool``.
+
+    Raises:
+        ArgumentTypeError: ``pool`` is not an ``asyncpg.Pool`` (as ``errors.type_error``).
+    """
+
+    errors: ClassVar[PostgresErrors] = _CORE_ERRORS
+
+    def __init__(self, pool: Any) -> None:  # noqa: ANN401 - an asyncpg.Pool
+        super().__init__()
+        if not isinstance(pool, _asyncpg().Pool):
+            raise self.errors.type_error("pool", "an asyncpg.Pool", pool)
+        self._owned: Owned[Any] = Owned(pool)
+        self._address = _BORROWED
+
+    @property
+    def pool(self) -> Any:  # noqa: ANN401 - the asyncpg.Pool
+        """The pool in use (the application's, or the one `connect` opened)."""
+        return self._owned.value
+
+    @property
+    def owns_pool(self) -> bool:
+        """Whether `aclose` closes the pool (it was opened by ``connect``)."""
+        return self._owned.owned
+
+    @classmethod
+    async def _open(
+        cls,
+        dsn: str,
+        build: Callable[[Any], Self],
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        server_settings: Mapping[str, str] | None = None,
+    ) -> Self:
+        """Open a pool on ``dsn`` and ``build`` the backend around it; the backend owns the pool.
+
+        The pool is closed again if ``build`` raises. Check the backend's own arguments before
+        calling this, so that a bad one opens nothing.
+        """
+        pool = await open_pool(
+            dsn, min_size=min_size, max_size=max_size, server_settings=server_settings, errors=cls.errors
+        )
+        try:
+            backend = build(pool)
+        except BaseException:
+            await pool.close()
+            raise
+        backend._owned = Owned(pool, pool.close)
+        backend._address = redact_url(dsn)
+        return backend
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        """A connection from the pool; an outage while it is held is ``errors.unavailable``."""
+        asyncpg = _asyncpg()
+        pool = self._owned.value
+        down = connection_errors("asyncpg")
+        with unavailable_on(down, self.errors.unavailable, backend="postgresql", address=self._address):
+            try:
+                connection = await pool.acquire()
+            except (asyncpg.exceptions.ClientConfigurationError, ValueError) as exc:
+                # First (it is an InterfaceError too): a pool of min_size=0 reads its DSN only now.
+                raise _bad_dsn(exc, self._address, self.errors) from None
+            except down:
+                raise  # an outage: mapped by unavailable_on
+            except asyncpg.exceptions.PostgresError as exc:  # its first connection was refused
+                raise _refused(exc, self._address, self.errors) from None
+            try:
+                yield connection
+            finally:
+                await pool.release(connection)
+
+    async def _aclose(self) -> None:
+        await self._owned.release()

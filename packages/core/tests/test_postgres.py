@@ -1,0 +1,198 @@
+"""What the PostgreSQL backends share: table names, pool sizes, an owned or borrowed pool, outages.
+
+Run against the real server (buttress-testing's ``postgres_dsn``) and a private one it stops.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+import asyncpg
+import pytest
+
+from buttress.core import (
+    ArgumentTypeError,
+    BackendUnavailableError,
+    ConfigurationError,
+    PostgresBackend,
+    PostgresErrors,
+    TableName,
+    check_pool_size,
+    open_pool,
+)
+from buttress.testing import PostgresServer, acheck_hostile, check_hostile
+
+
+class StoreConfigurationError(ConfigurationError):
+    """A package's configuration error."""
+
+
+class StoreTypeError(ArgumentTypeError):
+    """A package's type error."""
+
+
+class StoreUnavailableError(BackendUnavailableError):
+    """A package's unavailable error."""
+
+
+ERRORS = PostgresErrors(StoreConfigurationError, StoreTypeError, StoreUnavailableError)
+
+
+class Store(PostgresBackend):
+    errors = ERRORS
+
+    def __init__(self, pool: Any, *, table: str = "store") -> None:
+        super().__init__(pool)
+        self.table = TableName.parse(table, errors=self.errors)
+
+    @classmethod
+    async def connect(cls, dsn: str, *, table: str = "store", min_size: int = 1, max_size: int = 4) -> Self:
+        TableName.parse(table, errors=cls.errors)
+        return await cls._open(dsn, lambda pool: cls(pool, table=table), min_size=min_size, max_size=max_size)
+
+    async def now(self) -> object:
+        async with self._connection() as connection:
+            return await connection.fetchval("SELECT 1")
+
+
+# --- TableName and pool sizes -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("table", "sql"),
+    [("orders", "orders"), ("app.orders", "app.orders"), ("_x9", "_x9"), ("a" * 48, "a" * 48)],
+)
+def test_table_names_are_lower_case_identifiers_optionally_qualified(table: str, sql: str) -> None:
+    parsed = TableName.parse(table)
+    assert parsed.sql == sql == str(parsed)
+    assert parsed.derived("attempts").sql == f"{sql}_attempts"
+
+
+@pytest.mark.parametrize(
+    "table", ["", "Orders", "1abc", "a-b", "a.b.c", "a" * 49, "orders;drop", "x y", '"q"', "a\x00", "ä"]
+)
+def test_other_table_names_are_the_packages_configuration_error(table: str) -> None:
+    with pytest.raises(StoreConfigurationError):
+        TableName.parse(table, errors=ERRORS)
+
+
+def test_a_table_that_is_not_text_is_the_packages_type_error() -> None:
+    with pytest.raises(StoreTypeError):
+        TableName.parse(5, errors=ERRORS)
+
+
+@pytest.mark.parametrize(("low", "high"), [(0, 1), (1, 10), (10, 10), (0, 1000)])
+def test_pool_sizes_in_range(low: int, high: int) -> None:
+    assert check_pool_size(low, high) == (low, high)
+
+
+@pytest.mark.parametrize(("low", "high"), [(-1, 1), (1, 0), (5, 4), (0, 1001), (True, 2), (0, 10**400)])
+def test_pool_sizes_out_of_range(low: object, high: object) -> None:
+    with pytest.raises(StoreConfigurationError):
+        check_pool_size(low, high, errors=ERRORS)
+
+
+def test_the_helpers_raise_only_typed_errors() -> None:
+    check_hostile(TableName.parse, "app.orders", errors=ERRORS)
+    check_hostile(check_pool_size, 1, 10, errors=ERRORS)
+    check_hostile(PostgresErrors)
+
+
+# --- pools --------------------------------------------------------------------------------------
+
+
+async def test_connect_owns_its_pool_and_aclose_closes_it(postgres_dsn: str) -> None:
+    store = await Store.connect(postgres_dsn, table="app.orders", min_size=1, max_size=2)
+    assert store.owns_pool
+    assert await store.now() == 1
+    await store.aclose()
+    await store.aclose()
+    assert store.pool.is_closing()
+
+
+async def test_a_borrowed_pool_is_never_closed(postgres_pool: Any) -> None:
+    async with Store(postgres_pool) as store:
+        assert not store.owns_pool
+        assert await store.now() == 1
+    assert not postgres_pool.is_closing()
+    assert await postgres_pool.fetchval("SELECT 2") == 2
+
+
+async def test_a_bad_table_opens_nothing(postgres_dsn: str) -> None:
+    with pytest.raises(StoreConfigurationError):
+        await Store.connect(postgres_dsn, table="Bad Name")
+
+
+async def test_a_pool_that_is_not_a_pool_is_the_packages_type_error() -> None:
+    with pytest.raises(StoreTypeError):
+        Store(object())
+
+
+async def test_a_dsn_the_server_refuses_is_configuration_not_an_outage(postgres_dsn: str) -> None:
+    refused = postgres_dsn.rsplit("/", 1)[0] + "/no_such_database_here"
+    with pytest.raises(StoreConfigurationError) as caught:
+        await open_pool(refused, min_size=1, max_size=1, errors=ERRORS)
+    assert not isinstance(caught.value, BackendUnavailableError)
+    with pytest.raises(StoreConfigurationError):
+        await open_pool(postgres_dsn, server_settings={"work_mem": "not a size"}, errors=ERRORS)
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "mysql://h/db",
+        "not a url",
+        "postgresql://127.0.0.1:99999999/db",
+        "postgresql://127.0.0.1/db?sslmode=nope",
+    ],
+)
+async def test_a_dsn_asyncpg_cannot_use_is_configuration(dsn: str) -> None:
+    with pytest.raises(StoreConfigurationError):
+        await open_pool(dsn, errors=ERRORS)
+
+
+async def test_an_unreachable_server_is_the_packages_unavailable_error_without_the_password(
+    postgres_server: PostgresServer,
+) -> None:
+    dsn = postgres_server.dsn.replace("postgres@", "postgres:s3cret@", 1)
+    assert "s3cret" in dsn
+    store = await Store.connect(postgres_server.dsn, min_size=0, max_size=1)
+    postgres_server.stop()
+    with pytest.raises(StoreUnavailableError) as caught:
+        await store.now()
+    assert caught.value.backend == "postgresql"
+    with pytest.raises(StoreUnavailableError) as caught:
+        await open_pool(dsn, errors=ERRORS)
+    assert "s3cret" not in str(caught.value)
+    await store.aclose()
+
+
+async def test_open_pool_raises_only_typed_errors(postgres_dsn: str) -> None:
+    async def opened(*args: Any, **kwargs: Any) -> None:
+        pool = await open_pool(*args, **kwargs)
+        await pool.close()
+
+    await acheck_hostile(opened, postgres_dsn, min_size=0, max_size=1, server_settings=None, errors=ERRORS,
+                         keep=("errors",), max_examples=40)  # fmt: skip
+
+
+async def test_a_build_that_fails_closes_the_new_pool(
+    postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[Any] = []
+    real = asyncpg.create_pool
+
+    async def spy(*args: Any, **kwargs: Any) -> Any:
+        pool = await real(*args, **kwargs)
+        opened.append(pool)
+        return pool
+
+    monkeypatch.setattr(asyncpg, "create_pool", spy)
+
+    def refuse(pool: Any) -> Store:
+        raise StoreConfigurationError("table", "x", "refused by the backend")
+
+    with pytest.raises(StoreConfigurationError):
+        await Store._open(postgres_dsn, refuse, min_size=1, max_size=1)
+    assert opened
+    assert opened[0].is_closing()
