@@ -309,7 +309,8 @@ def _class_face(path: Path, node: ast.ClassDef) -> Iterator[str]:
     # A backend: named after its server, or built on a pool. Factories hand what they make to a
     # pool, discovery records describe a server, and an acquire context is scoped by its pool.
     named = node.name.startswith(("Postgres", "Redis")) and not node.name.endswith(("Factory", "Service"))
-    backend = (named or "pool" in parameters) and not node.name.endswith("Context")
+    protocol = any(_dotted(base).split(".")[-1] == "Protocol" for base in node.bases)
+    backend = (named or "pool" in parameters) and not node.name.endswith("Context") and not protocol
     if backend and "aclose" not in methods and not _derives_resource(node):
         yield f"{_where(path, node)}: {node.name} holds a pool or client but has no aclose()"
     if init is None:
