@@ -9,6 +9,7 @@ import pytest
 
 from buttress.core import (
     ArgumentTypeError,
+    BackendErrors,
     BackendUnavailableError,
     BackgroundTask,
     ButtressError,
@@ -18,7 +19,6 @@ from buttress.core import (
     MissingExtraError,
     NotFoundError,
     Owned,
-    PostgresErrors,
     SerializationError,
     Telemetry,
     check_count,
@@ -79,7 +79,7 @@ TARGETS: list[tuple[Callable[..., object], tuple[object, ...], dict[str, object]
     (connection_errors, ("redis", "asyncpg"), {}),
     (unavailable_on, ((OSError,),), {"backend": "redis", "address": "redis://h"}),
     (lazy_exports, ("buttress.core", {"Telemetry": "_telemetry"}), {}),
-    (PostgresErrors, (), {}),
+    (BackendErrors, (), {}),
 ]
 
 

@@ -12,10 +12,10 @@ import pytest
 
 from buttress.core import (
     ArgumentTypeError,
+    BackendErrors,
     BackendUnavailableError,
     ConfigurationError,
     PostgresBackend,
-    PostgresErrors,
     TableName,
     check_pool_size,
     open_pool,
@@ -35,7 +35,7 @@ class StoreUnavailableError(BackendUnavailableError):
     """A package's unavailable error."""
 
 
-ERRORS = PostgresErrors(StoreConfigurationError, StoreTypeError, StoreUnavailableError)
+ERRORS = BackendErrors(StoreConfigurationError, StoreTypeError, StoreUnavailableError)
 
 
 class Store(PostgresBackend):
@@ -95,7 +95,7 @@ def test_pool_sizes_out_of_range(low: object, high: object) -> None:
 def test_the_helpers_raise_only_typed_errors() -> None:
     check_hostile(TableName.parse, "app.orders", errors=ERRORS)
     check_hostile(check_pool_size, 1, 10, errors=ERRORS)
-    check_hostile(PostgresErrors)
+    check_hostile(BackendErrors)
 
 
 # --- pools --------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from ._asgi import ASGIApp, ClientDisconnectedError, Message, Receive, Scope, Se
 from ._checks import MAX_COUNT, MAX_SECONDS, check_count, check_seconds, check_text
 from ._clock import Clock, SystemClock
 from ._lazy import lazy_exports
-from ._postgres import PostgresBackend, PostgresErrors, TableName, check_pool_size, open_pool
+from ._postgres import BackendErrors, PostgresBackend, TableName, check_pool_size, open_pool
 from ._protocols import (
     MISSING,
     AsyncRepository,
@@ -59,6 +59,7 @@ __all__ = [
     "AsyncRepository",
     "AsyncResource",
     "Attributes",
+    "BackendErrors",
     "BackendUnavailableError",
     "BackgroundTask",
     "ButtressError",
@@ -82,7 +83,6 @@ __all__ = [
     "Observation",
     "Owned",
     "PostgresBackend",
-    "PostgresErrors",
     "Query",
     "QueryHandler",
     "Receive",

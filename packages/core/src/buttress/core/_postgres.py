@@ -3,11 +3,11 @@
 A backend is built around a pool the application owns (``X(pool, table=...)``, never closed by the
 backend) or opens its own (``await X.connect(dsn, table=..., min_size=..., max_size=...)``, closed
 by ``aclose``). `PostgresBackend` is that base; each package gives it its own error classes through
-`PostgresErrors`, so a bad argument is the package's configuration or type error and a server that
+`BackendErrors`, so a bad argument is the package's configuration or type error and a server that
 cannot be reached is its unavailable error::
 
     class _Backend(PostgresBackend):
-        errors = PostgresErrors(StoreConfigurationError, StoreTypeError, StoreUnavailableError)
+        errors = BackendErrors(StoreConfigurationError, StoreTypeError, StoreUnavailableError)
 
 
     class PostgresStore(_Backend):
@@ -38,7 +38,7 @@ from ._resources import AsyncResource, Owned
 from ._unavailable import connection_errors, unavailable_on
 from .exceptions import ArgumentTypeError, BackendUnavailableError, ConfigurationError, redact_url
 
-__all__ = ["PostgresBackend", "PostgresErrors", "TableName", "check_pool_size", "open_pool"]
+__all__ = ["BackendErrors", "PostgresBackend", "TableName", "check_pool_size", "open_pool"]
 
 _NAME: Final = r"[a-z_][a-z0-9_]*"
 _TABLE: Final = re.compile(rf"(?:({_NAME})\.)?({_NAME})")
@@ -51,8 +51,8 @@ _BORROWED: Final = "the application's pool"
 
 
 @dataclass(frozen=True, slots=True)
-class PostgresErrors:
-    """The error classes a package's PostgreSQL backends raise.
+class BackendErrors:
+    """The error classes a package's backends raise (its PostgreSQL ones take them here).
 
     Attributes:
         configuration: For a bad value (a table name, a pool size, a DSN the driver or the server
@@ -76,12 +76,12 @@ class PostgresErrors:
                 raise ArgumentTypeError(name, f"a subclass of {base.__name__}", value)
 
 
-_CORE_ERRORS: Final = PostgresErrors()
+_CORE_ERRORS: Final = BackendErrors()
 
 
-def _check_errors(errors: object) -> PostgresErrors:
-    if not isinstance(errors, PostgresErrors):
-        raise ArgumentTypeError("errors", "a PostgresErrors", errors)
+def _check_errors(errors: object) -> BackendErrors:
+    if not isinstance(errors, BackendErrors):
+        raise ArgumentTypeError("errors", "a BackendErrors", errors)
     return errors
 
 
@@ -102,7 +102,7 @@ class TableName:
     name: str
 
     @classmethod
-    def parse(cls, table: object, *, errors: PostgresErrors = _CORE_ERRORS) -> TableName:
+    def parse(cls, table: object, *, errors: BackendErrors = _CORE_ERRORS) -> TableName:
         """Check ``table``: lower-case SQL identifiers (``[a-z_][a-z0-9_]*``), optionally qualified.
 
         The name is at most 48 characters, so ``<name>_<suffix>`` stays within PostgreSQL's 63; the
@@ -148,7 +148,7 @@ class TableName:
 
 
 def check_pool_size(
-    min_size: object, max_size: object, *, errors: PostgresErrors = _CORE_ERRORS
+    min_size: object, max_size: object, *, errors: BackendErrors = _CORE_ERRORS
 ) -> tuple[int, int]:
     """``(min_size, max_size)``, checked: 0 <= min_size <= max_size, 1 <= max_size <= 1000.
 
@@ -163,7 +163,7 @@ def check_pool_size(
     return low, high
 
 
-def _check_dsn(dsn: object, errors: PostgresErrors) -> str:
+def _check_dsn(dsn: object, errors: BackendErrors) -> str:
     text = check_text(
         "dsn",
         dsn,
@@ -177,7 +177,7 @@ def _check_dsn(dsn: object, errors: PostgresErrors) -> str:
     return text
 
 
-def _check_settings(settings: object, errors: PostgresErrors) -> dict[str, str]:
+def _check_settings(settings: object, errors: BackendErrors) -> dict[str, str]:
     if settings is None:
         return {}
     if not isinstance(settings, Mapping):
@@ -198,13 +198,13 @@ def _check_settings(settings: object, errors: PostgresErrors) -> dict[str, str]:
     return checked
 
 
-def _bad_dsn(exc: BaseException, dsn: str, errors: PostgresErrors) -> ConfigurationError:
+def _bad_dsn(exc: BaseException, dsn: str, errors: BackendErrors) -> ConfigurationError:
     return errors.configuration(
         "dsn", redact_url(dsn), f"is not a PostgreSQL DSN asyncpg accepts ({type(exc).__name__})"
     )
 
 
-def _refused(exc: Any, dsn: str, errors: PostgresErrors) -> ConfigurationError:  # noqa: ANN401 - asyncpg's error
+def _refused(exc: Any, dsn: str, errors: BackendErrors) -> ConfigurationError:  # noqa: ANN401 - asyncpg's error
     return errors.configuration(
         "dsn",
         redact_url(dsn),
@@ -219,7 +219,7 @@ async def open_pool(
     min_size: int = 1,
     max_size: int = 10,
     server_settings: Mapping[str, str] | None = None,
-    errors: PostgresErrors = _CORE_ERRORS,
+    errors: BackendErrors = _CORE_ERRORS,
 ) -> Any:  # noqa: ANN401 - an asyncpg.Pool; core does not depend on asyncpg
     """Open an asyncpg pool of ``min_size`` to ``max_size`` connections on ``dsn``.
 
@@ -265,7 +265,7 @@ class PostgresBackend(AsyncResource):
         ArgumentTypeError: ``pool`` is not an ``asyncpg.Pool`` (as ``errors.type_error``).
     """
 
-    errors: ClassVar[PostgresErrors] = _CORE_ERRORS
+    errors: ClassVar[BackendErrors] = _CORE_ERRORS
 
     def __init__(self, pool: Any) -> None:  # noqa: ANN401 - an asyncpg.Pool
         super().__init__()
