@@ -283,7 +283,10 @@ class SmtpChannel(AsyncResource):
                 except BaseException:
                     await _close(client)
                     raise
-                self._idle.append(client)
+                if self.closed:  # closed while this send was in flight: keep nothing open
+                    await _close(client)
+                else:
+                    self._idle.append(client)
                 return results
         raise AssertionError("unreachable")  # pragma: no cover
 
