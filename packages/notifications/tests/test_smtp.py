@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 
 import pytest
@@ -216,3 +217,22 @@ async def test_implicit_tls(ca: trustme.CA) -> None:
         controller.stop()
     assert result.ok
     assert [str(r.message["Subject"]) for r in handler.received] == ["over TLS"]
+
+
+async def test_a_send_that_ends_after_aclose_keeps_no_connection_open(mail_server: MailServer) -> None:
+    """aclose runs once: a connection returned by a send still in flight is quit, not kept idle."""
+    quits: list[str] = []
+
+    async def handle_QUIT(server: object, session: object, envelope: object) -> str:  # noqa: N802
+        quits.append("QUIT")
+        return "221 Bye"
+
+    mail_server.handler.handle_QUIT = handle_QUIT  # type: ignore[attr-defined]
+    smtp = channel(mail_server, pool_size=1)
+    sending = asyncio.create_task(smtp.deliver(Email(to=("a@example.com",), subject="late", text="t")))
+    await asyncio.sleep(0)  # the send has started: it is connecting
+    await smtp.aclose()
+    (result,) = await sending
+    assert result.ok
+    assert smtp.closed
+    assert quits == ["QUIT"]
