@@ -177,3 +177,21 @@ def test_every_instrument_is_named_after_the_package() -> None:
     }
     assert all(name.startswith("buttress.webhooks.") for name in names)
     assert len(names) == 8
+
+
+@pytest.mark.postgres
+async def test_an_endpoint_starting_to_fail_is_counted_on_the_real_clock(
+    metric_reader: RecordedMetrics, receiver: Receiver, postgres_pool: Any, postgres_table: str
+) -> None:
+    """On the system clock and PostgreSQL's timestamps too, not only on a frozen fake clock."""
+    token = receiver.token()
+    store = MemoryEndpointStore([Endpoint(receiver.url(token, "fail"), (SECRET,), id="ep_fail")])
+    outbox = PostgresOutbox(postgres_pool, store, table=postgres_table, schedule=RetrySchedule((0, 3600)))
+    await outbox.create_schema()
+    await outbox.send("e", {"n": 1})
+    async with DeliveryWorker(outbox, policy=LOOPBACK, timeout=5, lease=30) as worker:
+        assert await worker.run_once() == 1
+    assert (
+        metric_reader.value("buttress.webhooks.endpoint.health_changes", {"webhooks.change": "failing"}) == 1
+    )
+    assert metric_reader.value("buttress.webhooks.delivery.attempts", {"webhooks.outcome": "retry"}) == 1

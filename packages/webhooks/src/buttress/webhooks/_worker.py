@@ -240,8 +240,9 @@ class DeliveryWorker(AsyncResource):
             await asyncio.shield(self._give_back(claims, tasks, started, endpoints))
             raise
         outcomes = [r for r in results if r is not None]
+        settled_at = self.clock.now()
         held, failing = await self.outbox.settle(outcomes)
-        await self._consequences(outcomes, held, failing, endpoints)
+        await self._consequences(outcomes, held, failing, endpoints, settled_at)
 
     async def _give_back(
         self,
@@ -260,8 +261,9 @@ class DeliveryWorker(AsyncResource):
         unsent = [c for c in claims if c.delivery_id not in started]
         try:
             if outcomes:
+                settled_at = self.clock.now()
                 held, failing = await self.outbox.settle(outcomes)
-                await self._consequences(outcomes, held, failing, endpoints)
+                await self._consequences(outcomes, held, failing, endpoints, settled_at)
             released = await self.outbox.release(unsent)
         except WebhooksUnavailableError as exc:
             UNAVAILABLE.add(1, _OUTBOX_DOWN)
@@ -338,6 +340,7 @@ class DeliveryWorker(AsyncResource):
         held: set[int],
         failing: dict[str, datetime],
         endpoints: dict[str, Endpoint | None],
+        settled_at: datetime,
     ) -> None:
         gone: set[str] = set()
         for outcome in outcomes:
@@ -353,10 +356,10 @@ class DeliveryWorker(AsyncResource):
                 gone.add(claim.endpoint_id)
             elif outcome.status is DeliveryStatus.DEAD:
                 await self._dead(claim, attempt)
-        now = self.clock.now()
         for since in failing.values():
-            if since == now:  # this batch's failure started the endpoint's failing period
+            if since >= settled_at:  # this batch's failure started the endpoint's failing period
                 ENDPOINT_HEALTH.add(1, _STARTED_FAILING)
+        now = self.clock.now()
         for endpoint_id in sorted(gone):
             await self._disable(endpoint_id, "the endpoint answered 410 Gone", "gone")
         if self._disable_after is None:
