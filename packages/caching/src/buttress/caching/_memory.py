@@ -72,8 +72,12 @@ class MemoryStorage[V](AsyncResource):
         """How many entries were dropped to respect ``max_size``."""
         return self._counters.evictions
 
-    def read_now(self, key: str) -> Entry[V] | None:
+    def read_now(self, key: str, now: float | None = None) -> Entry[V] | None:
         """`read` without an await, for callers in this process's hot paths.
+
+        Args:
+            key: The key.
+            now: The storage clock's ``monotonic()`` reading, when the caller just took it.
 
         Raises:
             InvalidKeyError: ``key`` is not a key a storage can hold.
@@ -82,7 +86,7 @@ class MemoryStorage[V](AsyncResource):
         if slot is None:
             return None
         entry, drop_at = slot
-        if drop_at is not None and self._monotonic() >= drop_at:
+        if drop_at is not None and (now if isinstance(now, float) else self._monotonic()) >= drop_at:
             self._forget(key)
             return None
         self._items.move_to_end(key)
@@ -224,6 +228,9 @@ class MemoryCache[T](Cache[T]):
             rng=rng,
         )
         self._memory = memory
+        # Entries never leave the process: expiries are measured on the storage's monotonic clock,
+        # so one reading serves both the cache's freshness test and the storage's drop test.
+        self._now = self._clock.monotonic
         # A key of at most this many characters is within max_key_bytes whatever it holds (UTF-8 <= 4 B/char).
         self._fast_key_chars = self._max_key_bytes // 4
 
@@ -250,8 +257,9 @@ class MemoryCache[T](Cache[T]):
         # The hot path, inlined: one dict lookup, one recency move; a memory storage cannot fail.
         if key.__class__ is not str or not key or len(key) > self._fast_key_chars:
             return await super().get(key)
-        entry = self._memory.read_now(key)
-        if entry is not None and (entry.expires_at is None or self._now() < entry.expires_at):
+        now = self._now()
+        entry = self._memory.read_now(key, now)
+        if entry is not None and (entry.expires_at is None or now < entry.expires_at):
             self._counters.hits += 1
             return entry.value
         self._counters.misses += 1
