@@ -14,11 +14,14 @@ from graphql import (
     DirectiveNode,
     FieldNode,
     GraphQLAbstractType,
+    GraphQLError,
     GraphQLObjectType,
     GraphQLResolveInfo,
     GraphQLSchema,
     GraphQLUnionType,
     InlineFragmentNode,
+    ObjectTypeDefinitionNode,
+    ObjectTypeExtensionNode,
     SelectionSetNode,
     StringValueNode,
     extend_schema,
@@ -141,11 +144,12 @@ def _directive_args(directive: DirectiveNode) -> tuple[str | None, bool]:
 
 
 def entity_keys(schema: GraphQLSchema, *, key_directive: str = "key") -> dict[str, tuple[EntityKey, ...]]:
-    """The ``@key``s of every object type of a schema built from SDL, by type name.
+    """The ``@key``s of every object type of a schema, by type name.
 
     Args:
-        schema: A graphql-core schema whose types keep their SDL (``build_schema`` and
-            `validate_subgraph` keep it).
+        schema: A graphql-core schema whose types keep their SDL (``build_schema``,
+            `validate_subgraph` and ariadne keep it), or one built by strawberry (its ``@key``s are
+            read from strawberry's type definitions).
         key_directive: The name the schema uses for ``@key`` (``"federation__key"``, or an import's
             ``as:`` name).
 
@@ -161,26 +165,68 @@ def entity_keys(schema: GraphQLSchema, *, key_directive: str = "key") -> dict[st
     for named in schema.type_map.values():
         if not isinstance(named, GraphQLObjectType) or named.name.startswith("__"):
             continue
-        found: list[EntityKey] = []
-        for node in (named.ast_node, *named.extension_ast_nodes):
-            for directive in getattr(node, "directives", None) or ():
-                if directive.name.value != key_directive:
-                    continue
-                fields, resolvable = _directive_args(directive)
-                if fields is None:
-                    continue
-                try:
-                    found.append(EntityKey(fields, parse_field_set(fields), resolvable))
-                except FieldSetError as error:
-                    raise FederationConfigurationError(
-                        "schema",
-                        fields,
-                        f'@{key_directive}(fields:) on type "{named.name}" is not a valid field '
-                        f"set: {error.reason}",
-                    ) from error
+        found = [
+            _entity_key(named.name, key_directive, fields, resolvable)
+            for fields, resolvable in _declared_keys(named, key_directive)
+        ]
         if found:
             keys[named.name] = tuple(found)
     return keys
+
+
+def _entity_key(typename: str, key_directive: str, fields: str, resolvable: bool) -> EntityKey:
+    try:
+        return EntityKey(fields, parse_field_set(fields), resolvable)
+    except FieldSetError as error:
+        raise FederationConfigurationError(
+            "schema",
+            fields,
+            f'@{key_directive}(fields:) on type "{typename}" is not a valid field set: {error.reason}',
+        ) from error
+
+
+def _declared_keys(named: GraphQLObjectType, key_directive: str) -> list[tuple[str, bool]]:
+    """The ``(fields, resolvable)`` of a type's keys: from its SDL, or from strawberry's definition."""
+    declared: list[tuple[str, bool]] = []
+    for node in (named.ast_node, *named.extension_ast_nodes):
+        for directive in getattr(node, "directives", None) or ():
+            if directive.name.value == key_directive:
+                fields, resolvable = _directive_args(directive)
+                if fields is not None:
+                    declared.append((fields, resolvable))
+    if declared or named.ast_node is not None:
+        return declared
+    # A schema built by strawberry has no SDL nodes: its @key directives are objects of its own
+    # definition (strawberry.federation.schema_directives.Key), read here without importing strawberry.
+    definition = (named.extensions or {}).get("strawberry-definition")
+    for directive in getattr(definition, "directives", None) or ():
+        fields = getattr(directive, "fields", None)
+        if type(directive).__name__ == "Key" and isinstance(fields, str):
+            resolvable = getattr(directive, "resolvable", True)
+            declared.append((fields, resolvable if isinstance(resolvable, bool) else True))
+    return declared
+
+
+def _sdl_keys(sdl: str, key_directive: str) -> dict[str, tuple[EntityKey, ...]]:
+    """The ``@key``s written in an SDL text, by type name (for a schema whose types lost theirs)."""
+    try:
+        document = parse(sdl)
+    except GraphQLError as error:
+        raise FederationConfigurationError(
+            "sdl", None, f"does not parse: {error.message}", show_value=False
+        ) from error
+    found: dict[str, list[EntityKey]] = {}
+    for definition in document.definitions:
+        if not isinstance(definition, ObjectTypeDefinitionNode | ObjectTypeExtensionNode):
+            continue
+        for directive in definition.directives or ():
+            if directive.name.value != key_directive:
+                continue
+            fields, resolvable = _directive_args(directive)
+            if fields is not None:
+                name = definition.name.value
+                found.setdefault(name, []).append(_entity_key(name, key_directive, fields, resolvable))
+    return {name: tuple(keys) for name, keys in found.items()}
 
 
 class _Entities:
@@ -361,6 +407,15 @@ def _key_directive_name(schema: GraphQLSchema) -> str:
     return names[0] if names else "key"
 
 
+def _schema_keys(schema: GraphQLSchema, sdl: str | None, key_name: str) -> dict[str, tuple[EntityKey, ...]]:
+    keys = entity_keys(schema, key_directive=key_name)
+    if sdl is not None:  # types whose schema lost their @key (a schema printed, then rebuilt)
+        for name, sdl_keys in _sdl_keys(sdl, key_name).items():
+            if name not in keys and isinstance(schema.type_map.get(name), GraphQLObjectType):
+                keys[name] = sdl_keys
+    return keys
+
+
 def federate(
     schema: GraphQLSchema,
     entity_resolvers: Mapping[str, BatchEntityResolver[Any]] | None = None,
@@ -371,12 +426,17 @@ def federate(
     """Add ``_service``, ``_entities``, ``_Any`` and ``_Entity`` to a graphql-core schema.
 
     The schema's own resolvers are kept (``extend_schema`` copies them), so this works on a schema you
-    already wired, from `build_schema`, ariadne's ``make_executable_schema`` or any graphql-core code.
+    already wired, from `build_schema`, ariadne or strawberry (``strawberry_schema._schema``), or any
+    graphql-core code.
 
     Args:
-        schema: A schema built from SDL (its types keep their ``@key`` directives).
+        schema: A graphql-core schema. Its entity types are the object types with a ``@key``: in
+            their SDL, in strawberry's definition of them (``strawberry.federation.type(keys=...)``),
+            or, for types that have neither, in ``sdl``.
         entity_resolvers: Entity type name -> its `BatchEntityResolver`.
-        sdl: What ``_service { sdl }`` answers (the subgraph's SDL); defaults to the schema printed.
+        sdl: What ``_service { sdl }`` answers (the subgraph's SDL). When omitted, a ``_service``
+            that already has a resolver (strawberry's federation schema) keeps it; otherwise it
+            answers the schema printed.
         key_directive: The schema's name for ``@key`` (found among its directives when omitted).
 
     Returns:
@@ -385,9 +445,10 @@ def federate(
         schemas do) is returned itself, with the resolvers set on it.
 
     Raises:
-        FederationConfigurationError: A resolver names a type that is not an entity, or the schema has
-            no query type while a type of another kind is named ``Query``. A schema with no query type
-            gets one (``type Query { _service _entities }``), as Apollo gives an entity-only subgraph.
+        FederationConfigurationError: A resolver names a type that is not an entity, ``sdl`` does not
+            parse, or the schema has no query type while a type of another kind is named
+            ``Query``. A schema with no query type gets one
+            (``type Query { _service _entities }``), as Apollo gives an entity-only subgraph.
     """
     _check_schema(schema)
     resolvers = _check_resolvers("entity_resolvers", entity_resolvers)
@@ -395,7 +456,7 @@ def federate(
         raise FederationTypeError("sdl", "a str or None", sdl)
     if key_directive is not None and not isinstance(key_directive, str):
         raise FederationTypeError("key_directive", "a str or None", key_directive)
-    keys = entity_keys(schema, key_directive=key_directive or _key_directive_name(schema))
+    keys = _schema_keys(schema, sdl, key_directive or _key_directive_name(schema))
     unknown = sorted(set(resolvers) - set(keys))
     if unknown:
         raise FederationConfigurationError(
@@ -413,7 +474,11 @@ def federate(
             'has no query type, and its type "Query" is not one: _service and _entities need a query root',
             show_value=False,
         )
-    if sdl is None:
+    # A schema whose _service already answers (strawberry's federation schema prints its own SDL,
+    # directives included) keeps its resolver when no SDL is given.
+    existing_service = query.fields.get("_service") if query is not None else None
+    keep_service = sdl is None and existing_service is not None and existing_service.resolve is not None
+    if sdl is None and not keep_service:
         from graphql import print_schema  # noqa: PLC0415 - only when no SDL is given
 
         sdl = print_schema(schema)
@@ -433,8 +498,9 @@ def federate(
     extended = extend_schema(schema, parse("\n".join(extension))) if extension else schema
     root = extended.query_type
     assert root is not None  # noqa: S101 - extend_schema keeps the query type
-    service = {"sdl": sdl}
-    root.fields["_service"].resolve = lambda _root, _info: service
+    if not keep_service:
+        service = {"sdl": sdl}
+        root.fields["_service"].resolve = lambda _root, _info: service
     if keys:
         entities = _Entities(keys, resolvers)
         root.fields["_entities"].resolve = entities
