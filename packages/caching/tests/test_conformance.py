@@ -5,7 +5,7 @@ The Redis and tiered ones run against real Redis.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from buttress.caching import (
     MemoryStorage,
     RedisCache,
     RedisStorage,
+    StoredItem,
     TieredCache,
     TieredStorage,
 )
@@ -112,3 +113,64 @@ class TestTieredStorage(StorageContract):
         storage = TieredStorage.from_url(self.url, prefix=self.prefix, l1_max_size=500)
         assert await storage.wait_until_subscribed()
         return storage
+
+
+# --- the storage suite catches a broken storage --------------------------------------------------
+
+
+class KeepsForever(MemoryStorage[bytes]):
+    """Ignores keep_for."""
+
+    async def write(self, items: Sequence[StoredItem[bytes]], tags: Sequence[str] = ()) -> None:
+        await super().write([(key, entry, None) for key, entry, _ in items], tags)
+
+
+class RemovesEveryTag(MemoryStorage[bytes]):
+    """Removes every key on any tag."""
+
+    async def remove_tags(self, tags: Sequence[str]) -> list[str]:
+        return [key for key in list(self._items) if await self.remove(key)]
+
+
+class SharesItsLock(MemoryStorage[bytes]):
+    """Hands the lock to everyone who asks."""
+
+    async def lock(self, key: str, token: str, ttl: float) -> bool | None:
+        return True
+
+
+class ForgetsOrder(MemoryStorage[bytes]):
+    """Answers read_many in sorted order instead of the order asked."""
+
+    async def read_many(self, keys: Sequence[str]) -> list[Entry[bytes] | None]:
+        return await super().read_many(sorted(keys))
+
+
+@pytest.mark.parametrize(
+    ("broken", "check"),
+    [
+        (KeepsForever, "test_an_entry_goes_after_its_keep_for"),
+        (RemovesEveryTag, "test_remove_tags_removes_exactly_the_tagged_keys"),
+        (SharesItsLock, "test_a_lock_has_one_holder_at_a_time"),
+        (SharesItsLock, "test_concurrent_lockers_get_one_lock"),
+        (ForgetsOrder, "test_a_batch_write_is_read_back_in_order"),
+    ],
+)
+async def test_the_storage_suite_fails_a_storage_that_breaks_the_protocol(
+    broken: type[MemoryStorage[bytes]], check: str
+) -> None:
+    """The suite a user runs on their own storage notices each of these flaws."""
+
+    class Suite(StorageContract):
+        short_keep = 0.05
+        expiry_wait = 0.3
+
+        async def make_storage(self) -> Any:
+            return broken()
+
+    suite = Suite()
+    storage = await suite.make_storage()
+    with pytest.raises(AssertionError):
+        await getattr(suite, check)(storage)
+    if "lock" not in check:  # a memory storage has no lock to check
+        await getattr(suite, check)(MemoryStorage[bytes]())  # the check passes on a correct storage
