@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Final
@@ -31,20 +32,61 @@ NONCE_STATE_KEY: Final = "csp_nonce"
 NONCE_ENVIRON_KEY: Final = "buttress.csp.nonce"
 """Where `CSPWSGIMiddleware` puts the nonce in the WSGI environ."""
 
-_current: ContextVar[str | None] = ContextVar("buttress.csp.nonce", default=None)
+logger = logging.getLogger(__name__)
+
+
+class _Issued:
+    """The nonce of one request, and whether `current_nonce` handed it out."""
+
+    __slots__ = ("nonce", "taken")
+
+    def __init__(self, nonce: str) -> None:
+        self.nonce = nonce
+        self.taken = False
+
+
+_current: ContextVar[_Issued | None] = ContextVar("buttress.csp.nonce", default=None)
 
 
 def current_nonce() -> str:
     """Return the nonce of the request being handled, from inside the middleware's application call.
 
+    When the response turns out to carry another policy header already (the middleware then leaves
+    it alone, see ``respect_existing``) and that header does not hold this nonce, the middleware logs
+    a warning once: the nonce handed out here is in no header, so the browser blocks what it marks.
+
     Raises:
         NonceUnavailableError: Called outside a request handled by `CSPMiddleware` or
             `CSPWSGIMiddleware`.
     """
-    nonce = _current.get()
-    if nonce is None:
+    issued = _current.get()
+    if issued is None:
         raise NonceUnavailableError
-    return nonce
+    issued.taken = True
+    return issued.nonce
+
+
+class _StepAsideWarning:
+    """Warns once per middleware when a nonce it handed out ends up in no header."""
+
+    __slots__ = ("_header", "_warned")
+
+    def __init__(self, header: str) -> None:
+        self._header = header
+        self._warned = False
+
+    def check(self, issued: _Issued, existing: str | None) -> None:
+        if self._warned or existing is None or not issued.taken or issued.nonce in existing:
+            return
+        self._warned = True
+        logger.warning(
+            "the response already had a %s header (set by the application or a framework "
+            "middleware such as Django's ContentSecurityPolicyMiddleware), so buttress-csp left it "
+            "as it was; the nonce current_nonce() handed out is in no header and the browser "
+            "blocks what it marks. Keep one policy: remove the other one, or pass "
+            "respect_existing=False to replace it (logged once)",
+            self._header,
+        )
 
 
 def install_jinja2(environment: jinja2.Environment, *, name: str = "csp_nonce") -> None:
@@ -92,6 +134,10 @@ def _compile(policy: Policy | CompiledPolicy, nonce_bytes: int) -> CompiledPolic
     raise CSPTypeError("policy", "a Policy or a CompiledPolicy", policy)
 
 
+def _text(value: object) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes | bytearray) else str(value)
+
+
 class CSPMiddleware:
     """Pure ASGI middleware: a fresh nonce for every HTTP request, and the policy headers on its response.
 
@@ -105,7 +151,9 @@ class CSPMiddleware:
         nonce_bytes: Random bytes per nonce, when ``policy`` is a `Policy`.
         state_key: The key of the nonce in ``scope["state"]``.
         respect_existing: Leave a response alone that already carries a policy header of the same
-            name (a route that sets its own policy); ``False`` replaces it.
+            name (a route that sets its own policy); ``False`` replaces it. When a response left
+            alone this way does not hold the nonce `current_nonce` handed out during its request,
+            a warning is logged (once per middleware): that nonce is in no header.
 
     Examples:
         >>> from buttress.csp import CSPMiddleware, strict
@@ -130,6 +178,7 @@ class CSPMiddleware:
         self._respect_existing = respect_existing
         self._name = self.policy.header_name.lower().encode("latin-1")
         self._measured = response_attributes("asgi", report_only=self.policy.policy.report_only)
+        self._step_aside = _StepAsideWarning(self.policy.header_name)
         endpoints = self.policy.reporting_endpoints
         self._extra: tuple[tuple[bytes, bytes], ...] = (
             ((REPORTING_ENDPOINTS_HEADER.lower().encode("latin-1"), endpoints.encode("latin-1")),)
@@ -148,21 +197,27 @@ class CSPMiddleware:
             state = scope["state"] = {}
         state[self._state_key] = nonce
         ours = [(self._name, value.encode("latin-1")), *self._extra]
+        issued = _Issued(nonce)
+        existing: list[str] = []
 
         async def send_with_policy(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
-                if not (self._respect_existing and any(n.lower() == self._name for n, _ in headers)):
+                theirs = [_text(v) for n, v in headers if n.lower() == self._name]
+                if self._respect_existing and theirs:
+                    existing.append(" ".join(theirs))
+                else:
                     headers.extend(ours)
                     message = {**message, "headers": headers}
                     RESPONSES.add(1, self._measured)
             await send(message)
 
-        token = _current.set(nonce)
+        token = _current.set(issued)
         try:
             await self.app(scope, receive, send_with_policy)
         finally:
             _current.reset(token)
+        self._step_aside.check(issued, existing[0] if existing else None)
 
 
 class CSPWSGIMiddleware:
@@ -177,7 +232,8 @@ class CSPWSGIMiddleware:
         nonce_bytes: Random bytes per nonce, when ``policy`` is a `Policy`.
         environ_key: The key of the nonce in the environ.
         respect_existing: Leave a response alone that already carries a policy header of the same
-            name; ``False`` replaces it.
+            name; ``False`` replaces it. A nonce `current_nonce` handed out that the header left
+            alone does not hold is logged as a warning (once per middleware).
     """
 
     def __init__(
@@ -197,6 +253,7 @@ class CSPWSGIMiddleware:
         self._respect_existing = respect_existing
         self._name = self.policy.header_name.lower()
         self._measured = response_attributes("wsgi", report_only=self.policy.policy.report_only)
+        self._step_aside = _StepAsideWarning(self.policy.header_name)
         endpoints = self.policy.reporting_endpoints
         self._extra: tuple[tuple[str, str], ...] = (
             ((REPORTING_ENDPOINTS_HEADER, endpoints),) if endpoints is not None else ()
@@ -208,12 +265,18 @@ class CSPWSGIMiddleware:
         environ[self._environ_key] = nonce
         ours = [(self.policy.header_name, value), *self._extra]
         counted = False
+        issued = _Issued(nonce)
+        existing: list[str] = []
 
         def start_with_policy(
             status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None, /
         ) -> Callable[[bytes], object]:
             nonlocal counted
-            if not (self._respect_existing and any(n.lower() == self._name for n, _ in headers)):
+            theirs = [str(v) for n, v in headers if str(n).lower() == self._name]
+            if self._respect_existing and theirs:
+                existing[:] = [" ".join(theirs)]
+            else:
+                existing.clear()
                 headers = [*headers, *ours]
                 if not counted:  # an error page that replaces the response is the same response
                     RESPONSES.add(1, self._measured)
@@ -222,8 +285,10 @@ class CSPWSGIMiddleware:
                 return start_response(status, headers)
             return start_response(status, headers, exc_info)
 
-        token = _current.set(nonce)
+        token = _current.set(issued)
         try:
-            return self.app(environ, start_with_policy)
+            body = self.app(environ, start_with_policy)
         finally:
             _current.reset(token)
+        self._step_aside.check(issued, existing[0] if existing else None)
+        return body
