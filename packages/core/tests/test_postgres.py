@@ -196,3 +196,74 @@ async def test_a_build_that_fails_closes_the_new_pool(
         await Store._open(postgres_dsn, refuse, min_size=1, max_size=1)
     assert opened
     assert opened[0].is_closing()
+
+# --- what some backends need beyond the common case ---------------------------------------------
+
+
+def test_a_backend_can_ask_for_shorter_table_names() -> None:
+    assert TableName.parse("app." + "a" * 40, errors=ERRORS, max_length=40).name == "a" * 40
+    with pytest.raises(StoreConfigurationError, match="at most 40"):
+        TableName.parse("a" * 41, errors=ERRORS, max_length=40)
+    for limit in (0, 49):
+        with pytest.raises(ConfigurationError, match="max_length"):
+            TableName.parse("orders", max_length=limit)
+
+
+async def test_command_timeout_bounds_every_statement(postgres_dsn: str) -> None:
+    pool = await open_pool(postgres_dsn, min_size=0, max_size=1, command_timeout=0.2, errors=ERRORS)
+    try:
+        assert await pool.fetchval("SELECT 1") == 1
+        with pytest.raises(TimeoutError):
+            await pool.execute("SELECT pg_sleep(30)")
+    finally:
+        pool.terminate()
+    for timeout in (0, -1, float("nan"), 10**400, True):
+        with pytest.raises(StoreConfigurationError, match="command_timeout"):
+            await open_pool(postgres_dsn, command_timeout=timeout, errors=ERRORS)
+
+
+class LossyStore(Store):
+    outages = (asyncpg.InternalClientError,)
+
+
+async def test_a_backend_names_the_driver_errors_that_also_mean_an_outage(postgres_pool: Any) -> None:
+    with pytest.raises(StoreUnavailableError), LossyStore(postgres_pool)._unavailable():
+        raise asyncpg.InternalClientError("cut")
+    with pytest.raises(asyncpg.InternalClientError), Store(postgres_pool)._unavailable():
+        raise asyncpg.InternalClientError("cut")
+    with pytest.raises(StoreUnavailableError):
+        async with LossyStore(postgres_pool)._connection():
+            raise asyncpg.InternalClientError("cut")
+
+
+async def test_a_held_connection_listens_until_given_back(postgres_dsn: str) -> None:
+    store = await Store.connect(postgres_dsn, min_size=1, max_size=2)
+    heard: list[str] = []
+    connection = await store._acquire()
+    try:
+
+        def hear(*args: object) -> None:
+            heard.append(str(args[-1]))
+
+        await connection.add_listener("core_postgres_test", hear)
+        async with store._connection() as other:
+            await other.execute("SELECT pg_notify('core_postgres_test', 'hello')")
+        for _ in range(100):
+            if heard:
+                break
+            await connection.execute("SELECT 1")
+        assert heard == ["hello"]
+        await connection.remove_listener("core_postgres_test", hear)
+    finally:
+        await store.pool.release(connection)
+        await store.aclose()
+
+
+async def test_acquiring_from_a_stopped_server_is_the_packages_unavailable_error(
+    postgres_server: PostgresServer,
+) -> None:
+    store = await Store.connect(postgres_server.dsn, min_size=0, max_size=1)
+    postgres_server.stop()
+    with pytest.raises(StoreUnavailableError):
+        await store._acquire()
+    await store.aclose()

@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Self
 
-from ._checks import check_count, check_text
+from ._checks import check_count, check_seconds, check_text
 from ._resources import AsyncResource, Owned
 from ._unavailable import connection_errors, unavailable_on
 from .exceptions import ArgumentTypeError, BackendUnavailableError, ConfigurationError, redact_url
@@ -102,17 +102,26 @@ class TableName:
     name: str
 
     @classmethod
-    def parse(cls, table: object, *, errors: BackendErrors = _CORE_ERRORS) -> TableName:
+    def parse(
+        cls, table: object, *, errors: BackendErrors = _CORE_ERRORS, max_length: int = MAX_TABLE_NAME
+    ) -> TableName:
         """Check ``table``: lower-case SQL identifiers (``[a-z_][a-z0-9_]*``), optionally qualified.
 
         The name is at most 48 characters, so ``<name>_<suffix>`` stays within PostgreSQL's 63; the
         schema at most 63. Checked names are safe to interpolate into SQL unquoted.
+
+        Args:
+            table: The name to check.
+            errors: The package's error classes.
+            max_length: A shorter limit for the name (1 to 48), for a backend whose longest derived
+                name (a constraint ``<name>_stream_version_key``, say) needs a longer suffix.
 
         Raises:
             ArgumentTypeError: ``table`` is not a str (as ``errors.type_error``).
             ConfigurationError: It is not such a name (as ``errors.configuration``).
         """
         errors = _check_errors(errors)
+        limit = check_count("max_length", max_length, minimum=1, maximum=MAX_TABLE_NAME)
         text = check_text(
             "table",
             table,
@@ -121,16 +130,12 @@ class TableName:
             type_error=errors.type_error,
         )
         match = _TABLE.fullmatch(text)
-        if (
-            match is None
-            or len(match.group(2)) > MAX_TABLE_NAME
-            or len(match.group(1) or "") > MAX_IDENTIFIER
-        ):
+        if match is None or len(match.group(2)) > limit or len(match.group(1) or "") > MAX_IDENTIFIER:
             raise errors.configuration(
                 "table",
                 table,
                 f"must be [schema.]name in lower-case SQL identifiers ([a-z_][a-z0-9_]*), the name at "
-                f"most {MAX_TABLE_NAME} characters",
+                f"most {limit} characters",
             )
         return cls(match.group(1), match.group(2))
 
@@ -219,6 +224,7 @@ async def open_pool(
     min_size: int = 1,
     max_size: int = 10,
     server_settings: Mapping[str, str] | None = None,
+    command_timeout: float | None = None,
     errors: BackendErrors = _CORE_ERRORS,
 ) -> Any:  # noqa: ANN401 - an asyncpg.Pool; core does not depend on asyncpg
     """Open an asyncpg pool of ``min_size`` to ``max_size`` connections on ``dsn``.
@@ -226,7 +232,8 @@ async def open_pool(
     Everything is checked before a connection is made. A server that cannot be reached is
     ``errors.unavailable``; a DSN asyncpg cannot use, or a database, role, password or setting the
     server refuses, is ``errors.configuration`` (the application's input, never an outage). The
-    DSN's password reaches no message.
+    DSN's password reaches no message. ``command_timeout`` (seconds, or ``None`` for none) bounds
+    every statement run on the pool's connections.
 
     Raises:
         ConfigurationError: As above (``errors.configuration``).
@@ -237,6 +244,11 @@ async def open_pool(
     text = _check_dsn(dsn, errors)
     low, high = check_pool_size(min_size, max_size, errors=errors)
     settings = _check_settings(server_settings, errors)
+    timeout = (
+        None
+        if command_timeout is None
+        else check_seconds("command_timeout", command_timeout, error=errors.configuration)
+    )
     asyncpg = _asyncpg()
     bad_dsn = (asyncpg.exceptions.ClientConfigurationError, ValueError, TypeError, OverflowError)
     try:
@@ -244,7 +256,9 @@ async def open_pool(
             connection_errors("asyncpg"), errors.unavailable, backend="postgresql", address=text
         ):
             try:
-                return await asyncpg.create_pool(text, min_size=low, max_size=high, server_settings=settings)
+                return await asyncpg.create_pool(
+                    text, min_size=low, max_size=high, server_settings=settings, command_timeout=timeout
+                )
             except bad_dsn as exc:  # first: ClientConfigurationError is an InterfaceError as well
                 raise _bad_dsn(exc, text, errors) from None
     except asyncpg.exceptions.PostgresError as exc:
@@ -254,9 +268,10 @@ async def open_pool(
 class PostgresBackend(AsyncResource):
     """Base of the suite's PostgreSQL backends: the pool, owned or borrowed, and outages mapped.
 
-    Subclasses set `errors` to their package's classes. Built with a pool (``X(pool)``), the backend
-    borrows it and never closes it; `_open` (behind each backend's ``connect``) opens one the backend
-    owns, closed by `aclose`.
+    Subclasses set `errors` to their package's classes, and `outages` to the driver errors beyond
+    ``connection_errors("asyncpg")`` that mean the server is lost for them. Built with a pool
+    (``X(pool)``), the backend borrows it and never closes it; `_open` (behind each backend's
+    ``connect``) opens one the backend owns, closed by `aclose`.
 
     Args:
         pool: An ``asyncpg.Pool``.
@@ -266,6 +281,8 @@ class PostgresBackend(AsyncResource):
     """
 
     errors: ClassVar[BackendErrors] = _CORE_ERRORS
+    #: asyncpg errors that also mean an outage for this backend (``asyncpg.InternalClientError``, say).
+    outages: ClassVar[tuple[type[BaseException], ...]] = ()
 
     def __init__(self, pool: Any) -> None:  # noqa: ANN401 - an asyncpg.Pool
         super().__init__()
@@ -293,6 +310,7 @@ class PostgresBackend(AsyncResource):
         min_size: int = 1,
         max_size: int = 10,
         server_settings: Mapping[str, str] | None = None,
+        command_timeout: float | None = None,
     ) -> Self:
         """Open a pool on ``dsn`` and ``build`` the backend around it; the backend owns the pool.
 
@@ -300,7 +318,12 @@ class PostgresBackend(AsyncResource):
         calling this, so that a bad one opens nothing.
         """
         pool = await open_pool(
-            dsn, min_size=min_size, max_size=max_size, server_settings=server_settings, errors=cls.errors
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            server_settings=server_settings,
+            command_timeout=command_timeout,
+            errors=cls.errors,
         )
         try:
             backend = build(pool)
@@ -311,22 +334,42 @@ class PostgresBackend(AsyncResource):
         backend._address = redact_url(dsn)
         return backend
 
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[Any]:
-        """A connection from the pool; an outage while it is held is ``errors.unavailable``."""
+    def _outages(self) -> tuple[type[BaseException], ...]:
+        return (*connection_errors("asyncpg"), *self.outages)
+
+    @contextmanager
+    def _unavailable(self) -> Iterator[None]:
+        """Map an outage inside the block to ``errors.unavailable`` (the address redacted)."""
+        with unavailable_on(
+            self._outages(), self.errors.unavailable, backend="postgresql", address=self._address
+        ):
+            yield
+
+    async def _acquire(self) -> Any:  # noqa: ANN401 - an asyncpg connection
+        """A connection the caller holds (a LISTEN, say) and gives back with ``pool.release``.
+
+        An outage is ``errors.unavailable``; a DSN or login the server refuses (a pool of
+        ``min_size=0`` connects only now) is ``errors.configuration``.
+        """
         asyncpg = _asyncpg()
-        pool = self._owned.value
-        down = connection_errors("asyncpg")
-        with unavailable_on(down, self.errors.unavailable, backend="postgresql", address=self._address):
+        down = self._outages()
+        with self._unavailable():
             try:
-                connection = await pool.acquire()
+                return await self._owned.value.acquire()
             except (asyncpg.exceptions.ClientConfigurationError, ValueError) as exc:
                 # First (it is an InterfaceError too): a pool of min_size=0 reads its DSN only now.
                 raise _bad_dsn(exc, self._address, self.errors) from None
             except down:
-                raise  # an outage: mapped by unavailable_on
+                raise  # an outage: mapped by _unavailable
             except asyncpg.exceptions.PostgresError as exc:  # its first connection was refused
                 raise _refused(exc, self._address, self.errors) from None
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        """A connection from the pool; an outage while it is held is ``errors.unavailable``."""
+        connection = await self._acquire()
+        pool = self._owned.value
+        with self._unavailable():
             try:
                 yield connection
             finally:
