@@ -151,6 +151,12 @@ async def test_a_dsn_asyncpg_cannot_use_is_configuration(dsn: str) -> None:
         await open_pool(dsn, errors=ERRORS)
 
 
+async def test_a_keyword_dsn_is_refused_without_showing_its_password() -> None:
+    with pytest.raises(StoreConfigurationError, match="postgresql://") as caught:
+        await open_pool("host=db password=hunter2", errors=ERRORS)
+    assert "hunter2" not in str(caught.value)
+
+
 async def test_an_unreachable_server_is_the_packages_unavailable_error_without_the_password(
     postgres_server: PostgresServer,
 ) -> None:

@@ -178,7 +178,7 @@ def _check_dsn(dsn: object, errors: BackendErrors) -> str:
         type_error=errors.type_error,
     )
     if not text.startswith(("postgresql://", "postgres://")):
-        raise errors.configuration("dsn", redact_url(text), "must be a postgresql:// URL")
+        raise errors.configuration("dsn", redact_url(text), "must be a postgresql:// URL", show_value=False)
     return text
 
 
