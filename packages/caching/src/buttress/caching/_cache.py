@@ -30,6 +30,7 @@ from ._validation import (
     TTL,
     check_bool,
     check_callable,
+    check_factor,
     check_jitter,
     check_key,
     check_non_negative,
@@ -186,7 +187,7 @@ class Cache[T](AsyncResource):
         self.name = check_text("name", name)
         self._default_ttl = ttl_seconds(default_ttl, name="default_ttl")
         self._jitter = check_jitter(jitter)
-        self._beta = check_non_negative("xfetch_beta", xfetch_beta)
+        self._beta = check_factor("xfetch_beta", xfetch_beta)
         self._stale_ttl = ttl_seconds(stale_ttl, name="stale_ttl")
         self._locking = check_bool("locking", locking)
         self._lock_ttl = check_positive("lock_ttl", lock_ttl)

@@ -11,6 +11,9 @@ import math
 from datetime import timedelta
 from typing import Any
 
+from buttress.core import check_count, check_seconds
+from buttress.core import check_text as core_check_text
+
 from ._entry import Entry
 from .exceptions import CachingConfigurationError, InvalidKeyError
 
@@ -113,25 +116,25 @@ def check_jitter(value: object) -> tuple[float, float]:
 
 
 def check_positive_int(name: str, value: object, *, minimum: int = 1) -> int:
-    """Return ``value`` if it is an int (not a bool) of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise CachingConfigurationError(name, value, f"must be an integer >= {minimum}")
-    return value
+    """Return ``value`` if it is an int (not a bool) of at least ``minimum`` (core's `check_count`)."""
+    return check_count(name, value, minimum=minimum, error=CachingConfigurationError)
 
 
 def check_non_negative(name: str, value: object, *, maximum: float = MAX_SECONDS) -> float:
-    """Return ``value`` as a float if it is a finite number in [0, ``maximum``]."""
-    number = _finite(name, value, "a number >= 0")
-    if not 0 <= number <= maximum:
-        raise CachingConfigurationError(name, value, f"must be a number >= 0 and <= {maximum:g}")
-    return number
+    """Return ``value`` as a float if it is a finite number of seconds in [0, ``maximum``]."""
+    return check_seconds(name, value, allow_zero=True, maximum=maximum, error=CachingConfigurationError)
 
 
 def check_positive(name: str, value: object, *, maximum: float = MAX_SECONDS) -> float:
-    """Return ``value`` as a float if it is a finite number in (0, ``maximum``]."""
-    number = _finite(name, value, "a number > 0")
-    if not 0 < number <= maximum:
-        raise CachingConfigurationError(name, value, f"must be a number > 0 and <= {maximum:g}")
+    """Return ``value`` as a float if it is a finite number of seconds in (0, ``maximum``]."""
+    return check_seconds(name, value, maximum=maximum, error=CachingConfigurationError)
+
+
+def check_factor(name: str, value: object) -> float:
+    """Return ``value`` as a float if it is a finite number in [0, 1e12] (a factor, not a duration)."""
+    number = _finite(name, value, "a number >= 0")
+    if not 0 <= number <= MAX_SECONDS:
+        raise CachingConfigurationError(name, value, f"must be a number >= 0 and <= {MAX_SECONDS:g}")
     return number
 
 
@@ -143,17 +146,8 @@ def check_bool(name: str, value: object) -> bool:
 
 
 def check_text(name: str, value: object) -> str:
-    """Return ``value`` if it is a non-empty ``str`` that is valid UTF-8 (no lone surrogates)."""
-    if not isinstance(value, str) or not value:
-        raise CachingConfigurationError(name, _shown_value(value), "must be a non-empty string")
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise CachingConfigurationError(
-                name, _shown(value), "must be valid UTF-8 (no lone surrogates)"
-            ) from None
-    return value
+    """Return ``value`` if it is a non-empty ``str`` without NUL or a lone surrogate (core's `check_text`)."""
+    return core_check_text(name, value, error=CachingConfigurationError)
 
 
 def check_callable(name: str, value: object, *, optional: bool = False) -> None:
