@@ -261,3 +261,32 @@ def test_lazy_exports_check_their_table() -> None:
     with pytest.raises(ArgumentTypeError):
         lazy_exports("buttress.core", {"X": 1})  # type: ignore[dict-item]
     check_hostile(lazy_exports, "buttress.core", {"X": "_x"})
+
+
+def test_a_driver_error_that_is_also_a_value_error_is_never_unavailable() -> None:
+    class DriverInterfaceError(Exception):
+        pass
+
+    class DriverDataError(DriverInterfaceError, ValueError):
+        pass
+
+    with (
+        pytest.raises(DriverDataError),
+        unavailable_on((DriverInterfaceError,), backend="db", address="db://h"),
+    ):
+        raise DriverDataError("cannot encode")
+    with (
+        pytest.raises(ConfigurationError, match="cannot encode"),
+        unavailable_on(
+            (DriverInterfaceError,),
+            backend="db",
+            address="db://h",
+            bad_input=lambda exc: ConfigurationError("value", None, str(exc), show_value=False),
+        ),
+    ):
+        raise DriverDataError("cannot encode")
+    with (
+        pytest.raises(BackendUnavailableError),
+        unavailable_on((DriverInterfaceError,), backend="db", address="db://h"),
+    ):
+        raise DriverInterfaceError("connection lost")

@@ -203,6 +203,7 @@ async def test_a_build_that_fails_closes_the_new_pool(
     assert opened
     assert opened[0].is_closing()
 
+
 # --- what some backends need beyond the common case ---------------------------------------------
 
 
@@ -273,3 +274,13 @@ async def test_acquiring_from_a_stopped_server_is_the_packages_unavailable_error
     with pytest.raises(StoreUnavailableError):
         await store._acquire()
     await store.aclose()
+
+
+async def test_a_value_the_driver_cannot_send_is_the_callers_error_not_an_outage(postgres_pool: Any) -> None:
+    """asyncpg's client-side DataError is an InterfaceError, like a lost connection: it is bad input."""
+    store = Store(postgres_pool)
+    with pytest.raises(StoreConfigurationError) as caught:
+        async with store._connection() as connection:
+            await connection.fetchval("SELECT $1::int", "private 42")
+    assert not isinstance(caught.value, BackendUnavailableError)
+    assert "private" not in str(caught.value)  # the value is not repeated in the message

@@ -341,9 +341,16 @@ class PostgresBackend(AsyncResource):
     def _unavailable(self) -> Iterator[None]:
         """Map an outage inside the block to ``errors.unavailable`` (the address redacted)."""
         with unavailable_on(
-            self._outages(), self.errors.unavailable, backend="postgresql", address=self._address
+            self._outages(),
+            self.errors.unavailable,
+            backend="postgresql",
+            address=self._address,
+            bad_input=self._bad_value,
         ):
-            yield
+            try:
+                yield
+            except _asyncpg().exceptions.DataError as exc:  # SQLSTATE class 22: the value, not the server
+                raise self._bad_value(exc) from exc
 
     async def _acquire(self) -> Any:  # noqa: ANN401 - an asyncpg connection
         """A connection the caller holds (a LISTEN, say) and gives back with ``pool.release``.
@@ -374,6 +381,15 @@ class PostgresBackend(AsyncResource):
                 yield connection
             finally:
                 await pool.release(connection)
+
+    def _bad_value(self, exc: BaseException) -> ConfigurationError:
+        """A value the driver could not send (asyncpg's ``DataError``): the caller's input, not an outage."""
+        return self.errors.configuration(
+            "value",
+            None,
+            f"PostgreSQL cannot take a value it was given ({type(exc).__name__})",
+            show_value=False,
+        )
 
     async def _aclose(self) -> None:
         await self._owned.release()

@@ -12,7 +12,9 @@ redacted. `connection_errors` names those exceptions once for every driver the s
     with unavailable_on(_DOWN, StoreUnavailableError, backend="redis", address=url):
         value = await client.get(key)
 
-A client's bad input is never in these tuples: only failures of the server or the path to it.
+A client's bad input is never reported as an outage: only failures of the server or the path to it.
+A driver error that is also a ``ValueError`` or ``TypeError`` (asyncpg files some input errors
+under ``InterfaceError``) passes through `unavailable_on` as the caller's error instead.
 """
 
 from __future__ import annotations
@@ -91,8 +93,9 @@ def unavailable_on(
     *,
     backend: str,
     address: str,
+    bad_input: Callable[[BaseException], BaseException] | None = None,
 ) -> Iterator[None]:
-    """Re-raise any of ``errors`` as ``raise_as(backend, address, reason)``, chained to the cause.
+    r"""Re-raise any of ``errors`` as ``raise_as(backend, address, reason)``, chained to the cause.
 
     Works around ``await`` inside ``async def`` too. ``address`` is redacted by
     `BackendUnavailableError` before it reaches the message.
@@ -102,9 +105,19 @@ def unavailable_on(
         raise_as: The package's `BackendUnavailableError` subclass.
         backend: A short name of the backend (``"redis"``, ``"postgresql"``).
         address: Its URL or DSN; credentials never reach the message.
+        bad_input: Builds the package's error for a driver error that is the caller's input, not an
+            outage. Drivers put some of those under their connection errors (asyncpg's ``DataError``
+            for a value it cannot encode and ``ClientConfigurationError`` for a DSN it cannot use are
+            ``InterfaceError``\ s, as a lost connection is): any error that is also a ``ValueError``
+            or ``TypeError`` is never reported as unavailable. It is raised as ``bad_input(exc)``,
+            or unchanged without ``bad_input``.
     """
     try:
         yield
     except errors as exc:
+        if isinstance(exc, ValueError | TypeError):
+            if bad_input is None:
+                raise
+            raise bad_input(exc) from exc
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         raise raise_as(backend, address, reason) from exc
