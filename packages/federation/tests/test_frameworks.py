@@ -22,9 +22,17 @@ import pytest
 import strawberry
 import strawberry.asgi
 import uvicorn
-from graphql import GraphQLSchema
+from graphql import GraphQLSchema, parse, validate
+from strawberry.extensions import AddValidationRules
 
-from buttress.federation import CostLimits, build_federated_schema, execute_with_limits, federate
+from buttress.federation import (
+    CostLimits,
+    FederationTypeError,
+    build_federated_schema,
+    cost_limits_rule,
+    execute_with_limits,
+    federate,
+)
 from buttress.testing import free_port
 
 NAMES = {"1": "lamp", "2": "desk", "3": "chair"}
@@ -65,7 +73,8 @@ async def products_by_id(representations: Sequence[Any], info: Any) -> list[Prod
     return [Product(id=i, name=names[i]) if i in names else None for i in ids]
 
 
-schema = strawberry.federation.Schema(query=Query)
+rule = cost_limits_rule(CostLimits(max_cost=100, max_aliases=10))
+schema = strawberry.federation.Schema(query=Query, extensions=[lambda: AddValidationRules([rule])])
 federate(schema._schema, {"Product": products_by_id})  # sets _entities on strawberry's own schema
 app = strawberry.asgi.GraphQL(schema)
 # The recipe ends here.
@@ -94,7 +103,8 @@ async def product_rows(representations: Sequence[Any], info: Any) -> list[dict[s
 
 federated = build_federated_schema(SDL, {"Product": product_rows})  # validates the subgraph
 query.bind_to_schema(federated)  # ariadne's bindables wire the schema's own fields
-ariadne_app = ariadne.asgi.GraphQL(federated)
+rules = [cost_limits_rule(CostLimits(max_cost=100, max_aliases=10))]
+ariadne_app = ariadne.asgi.GraphQL(federated, validation_rules=rules)
 # The recipe ends here.
 
 
@@ -192,12 +202,25 @@ async def test_strawberry_cost_limits() -> None:
     assert allowed.data == {"topProducts": [{"name": "lamp"}, {"name": "desk"}]}
 
 
+ALIASED = "{ " + " ".join(f"p{i}: topProducts {{ id }}" for i in range(11)) + " }"
+REFUSED = {"code": "COST_LIMIT_EXCEEDED", "measure": "aliases", "value": 11, "limit": 10}
+
+
+async def _post_raw(url: str, query_text: str) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=10) as client:
+        return await client.post(url, json={"query": query_text})
+
+
 async def test_strawberry_over_http() -> None:
     with serving(app) as url:  # the recipe's app
         body = await _post(url, ENTITIES, {"r": REPRESENTATIONS})
         service = await _post(url, "{ _service { sdl } }")
+        refused = await _post_raw(url, ALIASED)
     _check_entities(body["data"], body["errors"])
     assert "@key" in service["data"]["_service"]["sdl"]
+    assert refused.status_code == 200  # strawberry answers a validation error 200
+    assert refused.json()["data"] is None
+    assert [error["extensions"] for error in refused.json()["errors"]] == [REFUSED]
 
 
 async def test_plain_strawberry_schema_keys_from_the_sdl() -> None:
@@ -275,8 +298,11 @@ async def test_ariadne_over_http() -> None:
     with serving(ariadne_app) as url:  # the recipe's app
         body = await _post(url, ENTITIES, {"r": REPRESENTATIONS})
         top = await _post(url, "{ topProducts(first: 2) { id } }")
+        refused = await _post_raw(url, ALIASED)
     _check_entities(body["data"], body["errors"])
     assert top == {"data": {"topProducts": [{"id": "1"}, {"id": "2"}]}}
+    assert refused.status_code == 400  # ariadne answers a validation error 400
+    assert [error["extensions"] for error in refused.json()["errors"]] == [REFUSED]
 
 
 async def test_strawberry_and_ariadne_requests_run_concurrently() -> None:
@@ -308,3 +334,22 @@ def test_the_guide_shows_these_recipes() -> None:
     assert len(recipes) == 2
     for recipe in recipes:
         assert recipe.strip() in guide
+
+
+def test_cost_limits_rule_in_graphql_cores_validate() -> None:
+    """One error per operation over a limit; the operation within the limits passes; no variables."""
+    schema = ariadne_schema()
+    rule = cost_limits_rule(CostLimits(max_cost=100, max_aliases=10, max_depth=2))
+    document = parse(
+        ALIASED.replace("{ ", "query Wide { ", 1)
+        + " query Narrow { topProducts { id } }"
+        + " query Deep($n: Int) { topProducts(first: $n) { id } }"
+    )
+    errors = validate(schema, document, [rule])
+    assert [(error.extensions or {}).get("measure") for error in errors] == ["aliases"]
+    assert errors[0].locations is not None
+    assert validate(schema, parse("{ topProducts { id name } }"), [rule]) == []
+    deep = validate(schema, parse("{ topProducts { id } }"), [cost_limits_rule(CostLimits(max_depth=1))])
+    assert [(error.extensions or {}).get("measure") for error in deep] == ["depth"]
+    with pytest.raises(FederationTypeError):
+        cost_limits_rule(object())  # type: ignore[arg-type]

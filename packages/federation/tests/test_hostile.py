@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from graphql import ExecutionResult, GraphQLError, GraphQLSchema, graphql
+from graphql import ExecutionResult, GraphQLError, GraphQLSchema, graphql, parse, validate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -38,6 +38,7 @@ from buttress.federation import (
     build_federated_schema,
     build_subgraph,
     check_subgraph,
+    cost_limits_rule,
     enforce_cost_limits,
     entity_keys,
     execute_with_limits,
@@ -90,6 +91,7 @@ TARGETS: list[tuple[Callable[..., object], tuple[object, ...], dict[str, object]
     (CostReport, (1, 2, 3), {}),
     (analyze_cost, (SCHEMA, QUERY), {"variables": {"n": 3}, "operation_name": "Q", "limits": CostLimits()}),
     (enforce_cost_limits, (SCHEMA, QUERY, CostLimits()), {"variables": {"n": 3}, "operation_name": "Q"}),
+    (cost_limits_rule, (CostLimits(),), {}),
     (
         execute_with_limits,
         (SCHEMA, QUERY, CostLimits()),
@@ -223,6 +225,29 @@ async def test_hostile_operations_are_graphql_errors(source: str) -> None:
     result = await execute_with_limits(SCHEMA, source, CostLimits(), variable_values={"n": 10**400})
     assert isinstance(result, ExecutionResult)
     assert _untyped(result) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "query { users { " + "friends { " * 140 + "id" + " }" * 141 + " }",
+        "query { " + " ".join(f"a{i}: me {{ id }}" for i in range(20_000)) + " }",
+        DEEP_FRAGMENTS,
+        "query($n: Int) { users(first: $n) { id } }",
+        "query { users(first: 99999999999999999999999999) { id } }",
+        "query A { me { id } } query A { me { id } } { me { id } }",
+    ],
+    ids=["deep", "huge", "fragment-chain", "variable", "huge-int", "several-operations"],
+)
+def test_the_cost_rule_answers_hostile_operations_with_graphql_errors(source: str) -> None:
+    """Property: the validation rule reports; it never raises, whatever the operation."""
+    errors = validate(SCHEMA, parse(source, max_tokens=None), [cost_limits_rule(CostLimits())])
+    assert all(isinstance(error, GraphQLError) for error in errors)
+    assert [
+        e
+        for e in errors
+        if e.original_error is not None and not isinstance(e.original_error, FederationError)
+    ] == []
 
 
 @pytest.mark.parametrize("bad", [5, None, b"{ me { id } }", ["{ me { id } }"]])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, assert_type
 
-from graphql import GraphQLResolveInfo, GraphQLSchema, SelectionSetNode
+from graphql import GraphQLResolveInfo, GraphQLSchema, SelectionSetNode, ValidationRule
 
 from buttress.federation import (
     BatchEntityResolver,
@@ -23,6 +23,7 @@ from buttress.federation import (
     build_federated_schema,
     build_subgraph,
     check_subgraph,
+    cost_limits_rule,
     enforce_cost_limits,
     entity_keys,
     federate,
@@ -69,6 +70,7 @@ async def loaders() -> None:
 limits = CostLimits(max_cost=100)
 assert_type(analyze_cost(schema, "{ a }"), CostReport)
 assert_type(enforce_cost_limits(schema, "{ a }", limits).cost, int)
+assert_type(cost_limits_rule(limits), type[ValidationRule])
 assert_type(CostLimitExceededError("cost", 2, 1).limit, int)
 assert_type(CostLimits().max_tokens, int | None)
 assert_type(FieldSetError("id {", "Syntax Error").column, int | None)

@@ -23,6 +23,7 @@ from ._validate import (
     parse_field_set,
     validate_subgraph,
 )
+from ._validation_rule import cost_limits_rule
 from .exceptions import (
     CostLimitExceededError,
     DataLoaderError,
@@ -58,6 +59,7 @@ __all__ = [
     "build_federated_schema",
     "build_subgraph",
     "check_subgraph",
+    "cost_limits_rule",
     "enforce_cost_limits",
     "entity_keys",
     "execute_with_limits",
