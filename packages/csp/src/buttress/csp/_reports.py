@@ -274,7 +274,12 @@ def _status_of(error: ReportError) -> tuple[int, str]:
 
 
 class ReportReceiver:
-    """An ASGI application that receives CSP reports: mount it at your ``report-uri`` / endpoint URL.
+    """An ASGI application that receives CSP reports: route it at your ``report-uri`` / endpoint URL.
+
+    It reads no path, so any route that hands it the request works; give it the exact URL the policy
+    names (Starlette and FastAPI: ``Route("/csp-reports", receiver, methods=["POST"])``; Litestar:
+    ``asgi("/csp-reports", is_mount=True)``). A Starlette ``Mount`` serves only the paths below its
+    prefix and answers the URL itself with a redirect, which browsers do not follow for reports.
 
     It answers ``204`` when the body was read (and passes the reports to ``handler``), ``400`` for a
     malformed body or ``Content-Length``, ``405`` for a method other than POST, ``413`` for a body
