@@ -397,6 +397,7 @@ nox.options.sessions = [
     "explore",
     "fuzz",
     "lint",
+    "conventions",
     "typecheck",
     "docs",
     "build",

@@ -28,8 +28,9 @@ ROOT: Final = Path(__file__).resolve().parent.parent
 # The driver a backend extra installs decides its name: extras are named after the service.
 SERVICE_EXTRAS: Final = {"redis": "redis", "asyncpg": "postgres", "aiosmtplib": "smtp", "httpx": "http"}
 
-# Packages whose only runtime is plumbing for the others (core) or tests (testing): no instruments.
-NO_TELEMETRY: Final = frozenset({"core", "testing"})
+# Packages that serve the others: plumbing (core) and tests (testing). No instruments of their own;
+# their base classes and test servers are not backends.
+SUPPORT_PACKAGES: Final = frozenset({"core", "testing"})
 
 # Exceptions that are not errors of the package, with the reason they live in exceptions.py.
 FOREIGN_EXCEPTIONS: Final = {
@@ -263,7 +264,12 @@ def source(package: Package) -> Iterator[str]:
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     yield from _sibling(package, path, node, alias.name)
-            if isinstance(node, ast.ClassDef) and _public_class(path, node) and package.name != "testing":
+            # core's bases (PostgresBackend) leave connect() to each backend; testing's servers are processes
+            if (
+                isinstance(node, ast.ClassDef)
+                and _public_class(path, node)
+                and package.name not in SUPPORT_PACKAGES
+            ):
                 yield from _class_face(path, node)
             if (
                 isinstance(node, ast.FunctionDef)
@@ -372,7 +378,7 @@ def _documented(package: Package) -> set[str]:
 @rule
 def telemetry(package: Package) -> Iterator[str]:
     """Instruments through core's Telemetry, named under the package, listed on the telemetry page, tested."""
-    if package.name in NO_TELEMETRY:
+    if package.name in SUPPORT_PACKAGES:
         return
     instruments = _instruments(package)
     if not instruments:
