@@ -276,6 +276,18 @@ async def test_acquiring_from_a_stopped_server_is_the_packages_unavailable_error
     await store.aclose()
 
 
+@pytest.mark.parametrize(
+    "dsn", ["postgresql://u@127.0.0.1:99999/db", "postgresql://127.0.0.1/db?sslmode=nope"]
+)
+async def test_a_dsn_a_lazy_pool_cannot_use_is_configuration_on_first_use(dsn: str) -> None:
+    """A pool of min_size=0 reads its DSN on the first acquire: the error is the same as at connect."""
+    store = await Store.connect(dsn, min_size=0, max_size=1)
+    with pytest.raises(StoreConfigurationError, match="dsn") as caught:
+        await store.now()
+    assert not isinstance(caught.value, BackendUnavailableError)
+    await store.aclose()
+
+
 async def test_a_value_the_driver_cannot_send_is_the_callers_error_not_an_outage(postgres_pool: Any) -> None:
     """asyncpg's client-side DataError is an InterfaceError, like a lost connection: it is bad input."""
     store = Store(postgres_pool)

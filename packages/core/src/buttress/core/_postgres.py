@@ -203,6 +203,12 @@ def _check_settings(settings: object, errors: BackendErrors) -> dict[str, str]:
     return checked
 
 
+def _bad_dsn_errors(asyncpg: Any) -> tuple[type[BaseException], ...]:  # noqa: ANN401 - the module
+    # What asyncpg raises for a DSN it cannot use (a bad scheme, sslmode, or a port out of range,
+    # an OverflowError from the socket): at connect, or on a pool of min_size=0's first acquire.
+    return (asyncpg.exceptions.ClientConfigurationError, ValueError, TypeError, OverflowError)
+
+
 def _bad_dsn(exc: BaseException, dsn: str, errors: BackendErrors) -> ConfigurationError:
     return errors.configuration(
         "dsn", redact_url(dsn), f"is not a PostgreSQL DSN asyncpg accepts ({type(exc).__name__})"
@@ -250,7 +256,7 @@ async def open_pool(
         else check_seconds("command_timeout", command_timeout, error=errors.configuration)
     )
     asyncpg = _asyncpg()
-    bad_dsn = (asyncpg.exceptions.ClientConfigurationError, ValueError, TypeError, OverflowError)
+    bad_dsn = _bad_dsn_errors(asyncpg)
     try:
         with unavailable_on(
             connection_errors("asyncpg"), errors.unavailable, backend="postgresql", address=text
@@ -363,7 +369,7 @@ class PostgresBackend(AsyncResource):
         with self._unavailable():
             try:
                 return await self._owned.value.acquire()
-            except (asyncpg.exceptions.ClientConfigurationError, ValueError) as exc:
+            except _bad_dsn_errors(asyncpg) as exc:
                 # First (it is an InterfaceError too): a pool of min_size=0 reads its DSN only now.
                 raise _bad_dsn(exc, self._address, self.errors) from None
             except down:
