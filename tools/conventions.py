@@ -466,8 +466,15 @@ def _facts(package: Package) -> dict[str, set[str]]:
                         "__init__",
                         "connect",
                     ):
-                        names = {a.arg for a in (*item.args.args, *item.args.kwonlyargs)}
-                        facts["table argument"] |= names & {"table", "table_prefix", "prefix", "schema"}
+                        arguments = (*item.args.args, *item.args.kwonlyargs)
+                        names = {a.arg for a in arguments}
+                        # a schema= naming a PostgreSQL schema (a str), not search's document Schema
+                        named = {
+                            a.arg
+                            for a in arguments
+                            if a.arg != "schema" or "str" in ast.unparse(a.annotation or ast.Constant(""))
+                        }
+                        facts["table argument"] |= named & {"table", "table_prefix", "prefix", "schema"}
                         if item.name == "connect":
                             sized = {"min_size", "max_size"} <= names
                             facts["pool size"].add("a parameter" if sized else "fixed")
