@@ -201,7 +201,7 @@ async def test_an_owned_pool_is_closed_once_and_async_with_closes_it(postgres_sc
         postgres_schema.dsn, table=f"{postgres_schema.name}.owned"
     ) as store:
         await store.create_schema()
-        pool = store._pool.value
+        pool = store.pool
     assert pool.is_closing()
     await store.aclose()  # idempotent
     assert store.closed

@@ -5,17 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import secrets
 from collections.abc import Mapping
-from typing import Any, Final, Self
-from urllib.parse import urlsplit
+from typing import Any, ClassVar, Self
 
-from buttress.core import AsyncResource, Owned, check_count, connection_errors, redact_url
+from buttress.core import AsyncResource, BackendErrors, PostgresBackend, TableName
 
 from ._metrics import store_call
 from ._types import Claim, ClaimOutcome, StoredResponse, decode_response, encode_response
-from ._validation import check_held, check_positive, check_positive_int, check_store_text, check_text
+from ._validation import check_held, check_positive, check_positive_int, check_store_text
 from .exceptions import (
     IdempotencyConfigurationError,
     IdempotencyError,
@@ -33,8 +31,7 @@ __all__ = ["PostgresStore", "schema_sql"]
 
 logger = logging.getLogger(__name__)
 
-_UNAVAILABLE: Final = connection_errors("asyncpg")
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_ERRORS = BackendErrors(IdempotencyConfigurationError, IdempotencyTypeError, IdempotencyUnavailableError)
 _CLAIM_ATTEMPTS = 8
 
 # {table} is replaced by the validated, quoted table name.
@@ -75,13 +72,8 @@ WHERE r.key = $1 AND r.expires_at > clock_timestamp() AND NOT EXISTS (SELECT 1 F
 }
 
 
-def _quote(table: str) -> str:
-    parts = check_text("table", table).split(".")
-    if len(parts) > 2 or not all(_IDENTIFIER.fullmatch(part) for part in parts):
-        raise IdempotencyConfigurationError(
-            "table", table, "must be a table name, optionally schema-qualified (letters, digits, _)"
-        )
-    return ".".join(f'"{part}"' for part in parts)
+def _quote(table: TableName) -> str:
+    return f'"{table.name}"' if table.schema is None else f'"{table.schema}"."{table.name}"'
 
 
 def schema_sql(table: str = "idempotency_keys") -> str:
@@ -91,8 +83,9 @@ def schema_sql(table: str = "idempotency_keys") -> str:
     once ``response`` is set (``expires_at`` is the end of its retention). Rows past ``expires_at``
     count as absent and are deleted by `PostgresStore.reap`.
     """
-    name = _quote(table)
-    index = f'"{table.rsplit(".", 1)[-1]}_expires_at_idx"'
+    parsed = TableName.parse(table, errors=_ERRORS)
+    name = _quote(parsed)
+    index = f'"{parsed.name}_expires_at_idx"'
     return (
         f"CREATE TABLE IF NOT EXISTS {name} (\n"
         "    key         text PRIMARY KEY,\n"
@@ -106,7 +99,8 @@ def schema_sql(table: str = "idempotency_keys") -> str:
     )
 
 
-class PostgresStore(AsyncResource):
+# AsyncResource is named again (PostgresBackend has it already) so the face shows at the class itself.
+class PostgresStore(PostgresBackend, AsyncResource):
     """An `IdempotencyStore` in a PostgreSQL table, shared by every process using the same database.
 
     Each operation is one statement. A claim is ``INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE
@@ -133,14 +127,13 @@ class PostgresStore(AsyncResource):
         IdempotencyConfigurationError: ``table`` is not a table name.
     """
 
+    errors: ClassVar[BackendErrors] = _ERRORS
+
     def __init__(self, pool: asyncpg.Pool, *, table: str = "idempotency_keys") -> None:
-        super().__init__()
-        if not isinstance(pool, asyncpg.Pool):
-            raise IdempotencyTypeError("pool", "an asyncpg.Pool (or use PostgresStore.connect)", pool)
-        self.table = check_text("table", table)
-        name = _quote(table)
-        self._pool: Owned[asyncpg.Pool] = Owned(pool)
-        self._address = "postgresql"
+        parsed = TableName.parse(table, errors=_ERRORS)
+        super().__init__(pool)
+        self.table = parsed.sql
+        name = _quote(parsed)
         self._reaper: asyncio.Task[None] | None = None
         sql = {label: template.replace("{table}", name) for label, template in _SQL.items()}
         self._claim_sql = sql["claim"]
@@ -167,54 +160,29 @@ class PostgresStore(AsyncResource):
         Everything is checked before the pool is opened.
 
         Raises:
-            IdempotencyConfigurationError: The DSN is not a ``postgresql://`` URL with a numeric port,
+            IdempotencyConfigurationError: The DSN is not a ``postgresql://`` URL asyncpg can use,
                 or the server refuses it (a wrong password, an unknown database or setting; the DSN
                 is never shown in the message); ``table`` is not a table name; ``min_size`` is not an
-                int from 0 to ``max_size``, ``max_size`` not from 1 to 10,000, ``command_timeout``
+                int from 0 to ``max_size``, ``max_size`` not from 1 to 1,000, ``command_timeout``
                 not a finite number of seconds above zero, or ``server_settings`` not a mapping of
                 str to str.
             IdempotencyUnavailableError: The server cannot be reached (the DSN's password redacted).
         """
-        text = check_text("dsn", dsn)
-        try:
-            parts = urlsplit(text)
-            parts.port  # noqa: B018 - parsing the port is the check
-        except ValueError:
-            parts = None
-        if parts is None or parts.scheme.lower() not in {"postgresql", "postgres"}:
-            raise IdempotencyConfigurationError(
-                "dsn", dsn, "must be a postgresql:// DSN with a numeric port", show_value=False
-            )
-        _quote(check_text("table", table))
-        high = check_positive_int("max_size", max_size, maximum=10_000)
-        low = check_count("min_size", min_size, error=IdempotencyConfigurationError)
-        if low > high:
-            raise IdempotencyConfigurationError("min_size", min_size, f"must be at most max_size ({high})")
+        TableName.parse(table, errors=_ERRORS)  # checked before any connection is made
         timeout = check_positive("command_timeout", command_timeout)
-        settings = _settings(server_settings)
-        address = redact_url(text)
-        try:
-            with store_call(_UNAVAILABLE, store="postgresql", operation="connect", address=address):
-                pool = await asyncpg.create_pool(
-                    dsn=text,
-                    min_size=low,
-                    max_size=high,
-                    command_timeout=timeout,
-                    server_settings=settings,
-                )
-        except (ValueError, TypeError, asyncpg.PostgresError) as exc:
-            # What asyncpg reads from the DSN when it connects, and what the server refuses at login.
-            raise IdempotencyConfigurationError(
-                "dsn", address, f"the server refused it: {type(exc).__name__}", show_value=False
-            ) from None
-        store = cls(pool, table=table)
-        store._pool = Owned(pool, pool.close)
-        store._address = address
-        return store
+        with store_call((), store="postgresql", operation="connect", address="postgresql"):
+            return await cls._open(
+                dsn,
+                lambda pool: cls(pool, table=table),
+                min_size=min_size,
+                max_size=max_size,
+                command_timeout=timeout,
+                server_settings=server_settings,
+            )
 
     async def _call(self, operation: str, method: str, sql: str, *args: Any) -> Any:  # noqa: ANN401
-        with store_call(_UNAVAILABLE, store="postgresql", operation=operation, address=self._address):
-            async with self._pool.value.acquire() as conn:
+        with store_call((), store="postgresql", operation=operation, address=self._address):
+            async with self._connection() as conn:
                 return await getattr(conn, method)(sql, *args)
 
     async def create_schema(self) -> None:
@@ -316,23 +284,10 @@ class PostgresStore(AsyncResource):
             reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reaper
-        await self._pool.release()
+        await super()._aclose()
 
     def __repr__(self) -> str:
         return f"PostgresStore(table={self.table!r}, address={self._address!r})"
-
-
-def _settings(server_settings: object) -> dict[str, str]:
-    if server_settings is None:
-        return {}
-    if not isinstance(server_settings, Mapping):
-        raise IdempotencyConfigurationError(
-            "server_settings", type(server_settings).__name__, "must be a mapping of str to str"
-        )
-    return {
-        check_text("server_settings", name): check_text("server_settings", value)
-        for name, value in server_settings.items()
-    }
 
 
 def _claim_from(row: Any, token: str) -> Claim:  # noqa: ANN401 - an asyncpg Record
