@@ -1,6 +1,6 @@
 """PostgreSQL: `PostgresPreferenceStore` and `PostgresOutbox`, ``SKIP LOCKED`` claims (extra ``postgres``)."""
 
-# Table names are interpolated into SQL; they are checked against [schema.]name by Table.parse.
+# Table names are interpolated into SQL; they are checked against [schema.]name by TableName.parse.
 # ruff: noqa: S608
 
 from __future__ import annotations
@@ -9,22 +9,45 @@ import json
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, ClassVar, Final
 
-from buttress.core import AsyncResource, Clock, SystemClock, check_text
+from buttress.core import (
+    AsyncResource,
+    BackendErrors,
+    Clock,
+    PostgresBackend,
+    SystemClock,
+    TableName,
+    check_text,
+)
 
 from ._model import Job, NotificationStatus, Rendered, check_id, check_instant, check_protocol
 from ._outbox import Claim, check_claim, check_jobs, check_settle
-from ._pg import Connection, Table, _PoolHolder, adopt, check_pool_size, create_pool
 from ._preferences import Preferences
-from .exceptions import NotificationNotFoundError, NotificationsConfigurationError, NotificationsTypeError
+from .exceptions import (
+    MissingExtraError,
+    NotificationNotFoundError,
+    NotificationsConfigurationError,
+    NotificationsTypeError,
+    NotificationsUnavailableError,
+)
 
-if TYPE_CHECKING:
+try:
     import asyncpg
+except ImportError as exc:  # pragma: no cover - exercised by the bare session
+    raise MissingExtraError(
+        "PostgresOutbox / PostgresPreferenceStore / PostgresPushSubscriptionStore", "postgres"
+    ) from exc
 
-__all__ = ["PostgresOutbox", "PostgresPreferenceStore"]
+__all__ = ["ERRORS", "Connection", "PostgresOutbox", "PostgresPreferenceStore"]
 
 _Config = NotificationsConfigurationError
+#: The package's error classes, for core's PostgreSQL plumbing.
+ERRORS: Final = BackendErrors(_Config, NotificationsTypeError, NotificationsUnavailableError)
+# The longest derived name is the index <name>_jobs_notification: 18 characters past the name.
+_OUTBOX_TABLE: Final = 63 - len("_jobs_notification")
+
+type Connection = asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]
 
 _S = NotificationStatus
 _COLUMNS: Final = (
@@ -34,7 +57,8 @@ _COLUMNS: Final = (
 )
 
 
-class PostgresPreferenceStore(_PoolHolder, AsyncResource):
+# AsyncResource is named again (PostgresBackend has it already) so the face shows at the class itself.
+class PostgresPreferenceStore(PostgresBackend, AsyncResource):
     """A `PreferenceStore` in one table (user id, JSON document).
 
     Args:
@@ -43,9 +67,11 @@ class PostgresPreferenceStore(_PoolHolder, AsyncResource):
         table: The table's name, optionally ``"schema.table"``.
     """
 
+    errors: ClassVar[BackendErrors] = ERRORS
+
     def __init__(self, pool: asyncpg.Pool[Any], *, table: str = "notify_preferences") -> None:
         super().__init__(pool)
-        self._table = Table.parse(table).sql
+        self._table = TableName.parse(table, errors=ERRORS).sql
 
     @classmethod
     async def connect(
@@ -63,10 +89,14 @@ class PostgresPreferenceStore(_PoolHolder, AsyncResource):
             NotificationsConfigurationError: A bad DSN, table, size or setting.
             NotificationsUnavailableError: The server cannot be reached.
         """
-        Table.parse(table)
-        low, high = check_pool_size(min_size, max_size)
-        pool = await create_pool(dsn, min_size=low, max_size=high, server_settings=server_settings)
-        return await adopt(pool, dsn, lambda: cls(pool, table=table))
+        TableName.parse(table, errors=ERRORS)  # checked before any connection is made
+        return await cls._open(
+            dsn,
+            lambda pool: cls(pool, table=table),
+            min_size=min_size,
+            max_size=max_size,
+            server_settings=server_settings,
+        )
 
     async def create_schema(self) -> None:
         """Create the table if it does not exist."""
@@ -108,7 +138,7 @@ class PostgresPreferenceStore(_PoolHolder, AsyncResource):
         return gone is not None
 
 
-class PostgresOutbox(_PoolHolder, AsyncResource):
+class PostgresOutbox(PostgresBackend, AsyncResource):
     """An `Outbox` in PostgreSQL that any number of workers, in any number of processes, share.
 
     Single jobs are claimed with ``FOR UPDATE SKIP LOCKED``. A digest group is claimed under a
@@ -125,9 +155,11 @@ class PostgresOutbox(_PoolHolder, AsyncResource):
         clock: The time source.
     """
 
+    errors: ClassVar[BackendErrors] = ERRORS
+
     def __init__(self, pool: asyncpg.Pool[Any], *, table: str = "notify", clock: Clock | None = None) -> None:
         super().__init__(pool)
-        base = Table.parse(table)
+        base = TableName.parse(table, errors=ERRORS, max_length=_OUTBOX_TABLE)
         if clock is not None:
             check_protocol("clock", clock, ("now", "monotonic"), "Clock")
         jobs = base.derived("jobs")
@@ -153,12 +185,16 @@ class PostgresOutbox(_PoolHolder, AsyncResource):
             NotificationsConfigurationError: A bad DSN, table, size or setting.
             NotificationsUnavailableError: The server cannot be reached.
         """
-        Table.parse(table)
-        low, high = check_pool_size(min_size, max_size)
+        TableName.parse(table, errors=ERRORS, max_length=_OUTBOX_TABLE)  # checked before connecting
         if clock is not None:
             check_protocol("clock", clock, ("now", "monotonic"), "Clock")
-        pool = await create_pool(dsn, min_size=low, max_size=high, server_settings=server_settings)
-        return await adopt(pool, dsn, lambda: cls(pool, table=table, clock=clock))
+        return await cls._open(
+            dsn,
+            lambda pool: cls(pool, table=table, clock=clock),
+            min_size=min_size,
+            max_size=max_size,
+            server_settings=server_settings,
+        )
 
     @property
     def clock(self) -> Clock:

@@ -1,17 +1,17 @@
 """`PostgresPushSubscriptionStore`: push subscriptions in PostgreSQL (extras ``webpush``, ``postgres``)."""
 
-# The table name is interpolated into SQL; it is checked against [schema.]name by Table.parse.
+# The table name is interpolated into SQL; it is checked against [schema.]name by TableName.parse.
 # ruff: noqa: S608
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from buttress.core import AsyncResource, check_text
+from buttress.core import AsyncResource, BackendErrors, PostgresBackend, TableName, check_text
 
 from ._model import check_id
-from ._pg import Table, _PoolHolder, adopt, check_pool_size, create_pool
+from ._postgres import ERRORS
 from ._webpush import PushSubscription
 from .exceptions import NotificationsConfigurationError, NotificationsTypeError
 
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 __all__ = ["PostgresPushSubscriptionStore"]
 
 
-class PostgresPushSubscriptionStore(_PoolHolder, AsyncResource):
+# AsyncResource is named again (PostgresBackend has it already) so the face shows at the class itself.
+class PostgresPushSubscriptionStore(PostgresBackend, AsyncResource):
     """A `PushSubscriptionStore` in one table, keyed by endpoint.
 
     Args:
@@ -30,9 +31,11 @@ class PostgresPushSubscriptionStore(_PoolHolder, AsyncResource):
         table: The table's name, optionally ``"schema.table"``.
     """
 
+    errors: ClassVar[BackendErrors] = ERRORS
+
     def __init__(self, pool: asyncpg.Pool[Any], *, table: str = "notify_push_subscriptions") -> None:
         super().__init__(pool)
-        parsed = Table.parse(table)
+        parsed = TableName.parse(table, errors=ERRORS)
         self._table = parsed.sql
         self._index = parsed.name  # index names are never schema-qualified
 
@@ -52,10 +55,14 @@ class PostgresPushSubscriptionStore(_PoolHolder, AsyncResource):
             NotificationsConfigurationError: A bad DSN, table, size or setting.
             NotificationsUnavailableError: The server cannot be reached.
         """
-        Table.parse(table)
-        low, high = check_pool_size(min_size, max_size)
-        pool = await create_pool(dsn, min_size=low, max_size=high, server_settings=server_settings)
-        return await adopt(pool, dsn, lambda: cls(pool, table=table))
+        TableName.parse(table, errors=ERRORS)  # checked before any connection is made
+        return await cls._open(
+            dsn,
+            lambda pool: cls(pool, table=table),
+            min_size=min_size,
+            max_size=max_size,
+            server_settings=server_settings,
+        )
 
     async def create_schema(self) -> None:
         """Create the table if it does not exist."""
