@@ -361,7 +361,7 @@ async def test_connect_owns_its_pool_and_aclose_closes_it(
         max_size=2,
         server_settings=postgres_schema.server_settings,
     )
-    pool = source._pool
+    pool = source.pool
     assert pool.get_max_size() == 2
     await source.put(FlagDefinition("owned"))
     assert await source.wait_for_change(0.01) is False  # one connection listens now

@@ -714,7 +714,7 @@ async def test_postgres_flag_source(postgres_schema: PostgresSchema) -> None:
     source = await PostgresFlagSource.connect(dsn, table="hostile_flags", server_settings=settings)
     await source.put(FLAG)
     try:
-        pool = source._pool
+        pool = source.pool
         await acheck_hostile(
             PostgresFlagSource, pool, table="hostile_flags", channel="c", max_examples=BACKEND_EXAMPLES
         )
@@ -731,7 +731,7 @@ async def test_postgres_audit_sink(postgres_schema: PostgresSchema) -> None:
     dsn, settings = postgres_schema.dsn, postgres_schema.server_settings
     sink = await PostgresAuditSink.connect(dsn, table="hostile_audit", server_settings=settings)
     try:
-        pool = sink._pool
+        pool = sink.pool
         await acheck_hostile(PostgresAuditSink, pool, table="hostile_audit", max_examples=BACKEND_EXAMPLES)
         await _drive_backend("PostgresAuditSink", sink, {"<dsn>": dsn, "<settings>": settings})
         record = healthy(sink.record)

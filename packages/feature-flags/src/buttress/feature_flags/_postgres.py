@@ -7,20 +7,10 @@ import contextlib
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
 from types import MappingProxyType
-from typing import Self
+from typing import ClassVar, Self
 
-from buttress.core import (
-    AsyncResource,
-    Owned,
-    check_count,
-    check_seconds,
-    check_text,
-    connection_errors,
-    redact_url,
-    unavailable_on,
-)
+from buttress.core import AsyncResource, BackendErrors, PostgresBackend, TableName, check_seconds
 
 from ._audit import AuditAction, FlagAuditEvent, check_event, check_limit
 from ._model import FlagDefinition, FlagSet, Segment
@@ -42,23 +32,13 @@ except ImportError as exc:  # pragma: no cover - exercised by the bare-install s
 
 __all__ = ["PostgresAuditSink", "PostgresFlagSource"]
 
-_NAME = r"[a-z_][a-z0-9_]{0,50}"
-_TABLE = re.compile(rf"(?:{_NAME}\.)?{_NAME}")
-_IDENTIFIER = re.compile(_NAME)
-_DOWN = connection_errors("asyncpg")
-"""What asyncpg raises when the server cannot be reached (refused, reset, shut down, too busy)."""
-_MAX_POOL = 1_000
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,50}")
+_ERRORS = BackendErrors(FeatureFlagsConfigurationError, FeatureFlagsTypeError, FeatureFlagsUnavailableError)
 _MAX_CHANNEL = 63  # PostgreSQL's identifiers (and NOTIFY channels) are at most 63 bytes
 
 
 def _table(value: object) -> str:
-    if not isinstance(value, str):
-        raise FeatureFlagsTypeError("table", "a str", value)
-    if not _TABLE.fullmatch(value):
-        raise FeatureFlagsConfigurationError(
-            "table", value, "must be a lower-case SQL identifier ([a-z_][a-z0-9_]*), or schema.table"
-        )
-    return value
+    return TableName.parse(value, errors=_ERRORS).sql
 
 
 def _channel(value: object, table: str) -> str:
@@ -77,74 +57,13 @@ def _channel(value: object, table: str) -> str:
     return value
 
 
-def _pool_sizes(min_size: object, max_size: object) -> tuple[int, int]:
-    low = check_count("min_size", min_size, maximum=_MAX_POOL, error=FeatureFlagsConfigurationError)
-    high = check_count(
-        "max_size", max_size, minimum=1, maximum=_MAX_POOL, error=FeatureFlagsConfigurationError
-    )
-    if low > high:
-        raise FeatureFlagsConfigurationError("min_size", low, f"must be at most max_size ({high})")
-    return low, high
+class _PostgresBase(PostgresBackend):
+    errors: ClassVar[BackendErrors] = _ERRORS
 
-
-class _PostgresBase(AsyncResource):
     def __init__(self, pool: asyncpg.Pool) -> None:
-        super().__init__()
-        if not isinstance(pool, asyncpg.Pool):
-            raise FeatureFlagsTypeError("pool", "an asyncpg.Pool", pool)
-        self._pool = pool
-        self._owner: Owned[asyncpg.Pool] = Owned(pool)  # borrowed: the application closes it
-        self._address = "postgresql"
+        super().__init__(pool)
         self._ready = False
         self._schema_lock = asyncio.Lock()
-
-    def _own(self, dsn: str) -> None:
-        """Take the pool `connect` opened: `aclose` closes it."""
-        self._owner = Owned(self._pool, self._pool.close)
-        self._address = redact_url(dsn)
-
-    async def _aclose(self) -> None:
-        await self._owner.release()
-
-    def _down(self) -> AbstractContextManager[None]:
-        """Map asyncpg's "server unreachable" errors to `FeatureFlagsUnavailableError`."""
-        return unavailable_on(
-            _DOWN, FeatureFlagsUnavailableError, backend="postgresql", address=self._address
-        )
-
-    @staticmethod
-    async def _make_pool(
-        dsn: object, server_settings: object, min_size: object, max_size: object
-    ) -> asyncpg.Pool:
-        url = check_text(
-            "dsn",
-            dsn,
-            max_bytes=4096,
-            show_value=False,
-            error=FeatureFlagsConfigurationError,
-            type_error=FeatureFlagsTypeError,
-        )
-        settings = _settings(server_settings)
-        low, high = _pool_sizes(min_size, max_size)
-        with unavailable_on(_DOWN, FeatureFlagsUnavailableError, backend="postgresql", address=url):
-            try:
-                pool: asyncpg.Pool = await asyncpg.create_pool(
-                    url, min_size=low, max_size=high, server_settings=settings
-                )
-            except asyncpg.ClientConfigurationError as exc:  # an InterfaceError: before _DOWN
-                raise _bad_dsn(url, exc) from None
-            except _DOWN:
-                raise
-            except (ValueError, TypeError) as exc:
-                raise _bad_dsn(url, exc) from None
-            except asyncpg.PostgresError as exc:  # the server refused a setting, the database or the role
-                raise FeatureFlagsConfigurationError(
-                    "server_settings",
-                    settings,
-                    f"or the DSN's database or role were refused by the server ({exc.sqlstate})",
-                    show_value=False,
-                ) from None
-        return pool
 
     def _schema_ready(self) -> bool:
         return self._ready
@@ -155,14 +74,11 @@ class _PostgresBase(AsyncResource):
         async with self._schema_lock:
             if self._schema_ready():  # another task created it while this one waited
                 return
-            with self._down():
-                async with self._pool.acquire() as connection, connection.transaction():
-                    # Serialize concurrent CREATE ... IF NOT EXISTS from several processes.
-                    await connection.execute(
-                        "SELECT pg_advisory_xact_lock(hashtext('buttress_feature_flags'))"
-                    )
-                    for statement in statements:
-                        await connection.execute(statement)
+            async with self._connection() as connection, connection.transaction():
+                # Serialize concurrent CREATE ... IF NOT EXISTS from several processes.
+                await connection.execute("SELECT pg_advisory_xact_lock(hashtext('buttress_feature_flags'))")
+                for statement in statements:
+                    await connection.execute(statement)
             self._ready = True
 
 
@@ -225,11 +141,14 @@ class PostgresFlagSource(_PostgresBase, AsyncResource):
             FeatureFlagsTypeError: An argument has the wrong type.
             FeatureFlagsUnavailableError: The server cannot be reached.
         """
-        _channel(channel, _table(table))
-        pool = await cls._make_pool(dsn, server_settings, min_size, max_size)
-        source = cls(pool, table=table, channel=channel)
-        source._own(dsn)
-        return source
+        _channel(channel, _table(table))  # checked before any connection is made
+        return await cls._open(
+            dsn,
+            lambda pool: cls(pool, table=table, channel=channel),
+            min_size=min_size,
+            max_size=max_size,
+            server_settings=server_settings,
+        )
 
     def __repr__(self) -> str:
         return f"PostgresFlagSource({self._address!r}, table={self.table!r})"
@@ -238,10 +157,10 @@ class PostgresFlagSource(_PostgresBase, AsyncResource):
         """Stop listening, and close the pool when `connect` opened it."""
         listener, self._listener = self._listener, None
         if listener is not None:
-            with contextlib.suppress(*_DOWN):
+            with contextlib.suppress(*self._outages()):
                 await listener.remove_listener(self.channel, self._notified)
-            with contextlib.suppress(*_DOWN):
-                await self._pool.release(listener)
+            with contextlib.suppress(*self._outages()):
+                await self.pool.release(listener)
         await super()._aclose()
 
     async def create_schema(self) -> None:
@@ -258,20 +177,19 @@ class PostgresFlagSource(_PostgresBase, AsyncResource):
 
     async def drop_schema(self) -> None:
         """Drop the flags and segments tables with everything in them (for tests and teardown)."""
-        with self._down():
-            await self._pool.execute(f"DROP TABLE IF EXISTS {self.table}, {self._segments}")
+        async with self._connection() as connection:
+            await connection.execute(f"DROP TABLE IF EXISTS {self.table}, {self._segments}")
         self._ready = False
 
     async def load(self) -> FlagSet:
         """Read every flag and segment in one snapshot transaction."""
         await self.create_schema()
-        with self._down():
-            async with (
-                self._pool.acquire() as connection,
-                connection.transaction(isolation="repeatable_read", readonly=True),
-            ):
-                flag_rows = await connection.fetch(f"SELECT definition FROM {self.table}")  # noqa: S608
-                segment_rows = await connection.fetch(f"SELECT definition FROM {self._segments}")  # noqa: S608
+        async with (
+            self._connection() as connection,
+            connection.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            flag_rows = await connection.fetch(f"SELECT definition FROM {self.table}")  # noqa: S608
+            segment_rows = await connection.fetch(f"SELECT definition FROM {self._segments}")  # noqa: S608
         segments = {}
         for row in segment_rows:
             segment = segment_from_dict(load_json(row["definition"], "postgresql", "a stored definition"))
@@ -291,8 +209,8 @@ class PostgresFlagSource(_PostgresBase, AsyncResource):
         """
         check_key(key)
         await self.create_schema()
-        with self._down():
-            raw = await self._pool.fetchval(f"SELECT definition FROM {self.table} WHERE key = $1", key)  # noqa: S608
+        async with self._connection() as connection:
+            raw = await connection.fetchval(f"SELECT definition FROM {self.table} WHERE key = $1", key)  # noqa: S608
         return None if raw is None else flag_from_dict(load_json(raw, "postgresql", "a stored definition"))
 
     async def put(self, flag: FlagDefinition) -> FlagDefinition | None:
@@ -304,23 +222,20 @@ class PostgresFlagSource(_PostgresBase, AsyncResource):
         """
         payload = flag_to_json(flag)
         await self.create_schema()
-        with self._down():
-            async with self._pool.acquire() as connection, connection.transaction():
-                # Lock the key (even when absent) so two writers cannot both see the same "before".
-                await connection.execute(
-                    "SELECT pg_advisory_xact_lock(hashtext($1))", f"{self.table}:{flag.key}"
-                )
-                old = await connection.fetchval(
-                    f"SELECT definition FROM {self.table} WHERE key = $1",  # noqa: S608
-                    flag.key,
-                )
-                await connection.execute(
-                    f"INSERT INTO {self.table} (key, definition, updated_at) VALUES ($1, $2::jsonb, now())"  # noqa: S608
-                    " ON CONFLICT (key) DO UPDATE SET definition = EXCLUDED.definition, updated_at = now()",
-                    flag.key,
-                    payload,
-                )
-                await connection.execute("SELECT pg_notify($1, $2)", self.channel, flag.key)
+        async with self._connection() as connection, connection.transaction():
+            # Lock the key (even when absent) so two writers cannot both see the same "before".
+            await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"{self.table}:{flag.key}")
+            old = await connection.fetchval(
+                f"SELECT definition FROM {self.table} WHERE key = $1",  # noqa: S608
+                flag.key,
+            )
+            await connection.execute(
+                f"INSERT INTO {self.table} (key, definition, updated_at) VALUES ($1, $2::jsonb, now())"  # noqa: S608
+                " ON CONFLICT (key) DO UPDATE SET definition = EXCLUDED.definition, updated_at = now()",
+                flag.key,
+                payload,
+            )
+            await connection.execute("SELECT pg_notify($1, $2)", self.channel, flag.key)
         return None if old is None else flag_from_dict(load_json(old, "postgresql", "a stored definition"))
 
     async def delete(self, key: str) -> FlagDefinition | None:
@@ -332,14 +247,13 @@ class PostgresFlagSource(_PostgresBase, AsyncResource):
         """
         check_key(key)
         await self.create_schema()
-        with self._down():
-            async with self._pool.acquire() as connection, connection.transaction():
-                old = await connection.fetchval(
-                    f"DELETE FROM {self.table} WHERE key = $1 RETURNING definition",  # noqa: S608
-                    key,
-                )
-                if old is not None:
-                    await connection.execute("SELECT pg_notify($1, $2)", self.channel, key)
+        async with self._connection() as connection, connection.transaction():
+            old = await connection.fetchval(
+                f"DELETE FROM {self.table} WHERE key = $1 RETURNING definition",  # noqa: S608
+                key,
+            )
+            if old is not None:
+                await connection.execute("SELECT pg_notify($1, $2)", self.channel, key)
         return None if old is None else flag_from_dict(load_json(old, "postgresql", "a stored definition"))
 
     async def put_segment(self, segment: Segment) -> None:
@@ -352,15 +266,14 @@ class PostgresFlagSource(_PostgresBase, AsyncResource):
         """
         payload = segment_to_json(segment)
         await self.create_schema()
-        with self._down():
-            async with self._pool.acquire() as connection, connection.transaction():
-                await connection.execute(
-                    f"INSERT INTO {self._segments} (id, definition) VALUES ($1, $2::jsonb)"  # noqa: S608
-                    " ON CONFLICT (id) DO UPDATE SET definition = EXCLUDED.definition",
-                    segment.id,
-                    payload,
-                )
-                await connection.execute("SELECT pg_notify($1, $2)", self.channel, f"segment:{segment.id}")
+        async with self._connection() as connection, connection.transaction():
+            await connection.execute(
+                f"INSERT INTO {self._segments} (id, definition) VALUES ($1, $2::jsonb)"  # noqa: S608
+                " ON CONFLICT (id) DO UPDATE SET definition = EXCLUDED.definition",
+                segment.id,
+                payload,
+            )
+            await connection.execute("SELECT pg_notify($1, $2)", self.channel, f"segment:{segment.id}")
 
     async def wait_for_change(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for a NOTIFY on the channel.
@@ -375,13 +288,18 @@ class PostgresFlagSource(_PostgresBase, AsyncResource):
         listener = self._listener
         if listener is not None and _lost(listener):
             self._listener = None
-            with contextlib.suppress(*_DOWN):
-                await self._pool.release(listener)
+            with contextlib.suppress(*self._outages()):
+                await self.pool.release(listener)
             raise FeatureFlagsUnavailableError("postgresql", self._address, "the LISTEN connection was lost")
         if listener is None:
-            with self._down():
-                listener = await self._pool.acquire()
-                await listener.add_listener(self.channel, self._notified)
+            listener = await self._acquire()
+            try:
+                with self._unavailable():
+                    await listener.add_listener(self.channel, self._notified)
+            except BaseException:
+                with contextlib.suppress(*self._outages()):
+                    await self.pool.release(listener)
+                raise
             self._listener = listener
         try:
             await asyncio.wait_for(self._changed.wait(), timeout)
@@ -428,11 +346,14 @@ class PostgresAuditSink(_PostgresBase, AsyncResource):
             FeatureFlagsTypeError: An argument has the wrong type.
             FeatureFlagsUnavailableError: The server cannot be reached.
         """
-        _table(table)
-        pool = await cls._make_pool(dsn, server_settings, min_size, max_size)
-        sink = cls(pool, table=table)
-        sink._own(dsn)
-        return sink
+        _table(table)  # checked before any connection is made
+        return await cls._open(
+            dsn,
+            lambda pool: cls(pool, table=table),
+            min_size=min_size,
+            max_size=max_size,
+            server_settings=server_settings,
+        )
 
     def __repr__(self) -> str:
         return f"PostgresAuditSink({self._address!r}, table={self.table!r})"
@@ -451,8 +372,8 @@ class PostgresAuditSink(_PostgresBase, AsyncResource):
 
     async def drop_schema(self) -> None:
         """Drop the audit table with every event in it (for tests and teardown)."""
-        with self._down():
-            await self._pool.execute(f"DROP TABLE IF EXISTS {self.table}")
+        async with self._connection() as connection:
+            await connection.execute(f"DROP TABLE IF EXISTS {self.table}")
         self._ready = False
 
     async def record(self, event: FlagAuditEvent) -> None:
@@ -466,8 +387,8 @@ class PostgresAuditSink(_PostgresBase, AsyncResource):
         check_event(event)
         before, after = _dump(event.before), _dump(event.after)
         await self.create_schema()
-        with self._down():
-            await self._pool.execute(
+        async with self._connection() as connection:
+            await connection.execute(
                 f"INSERT INTO {self.table} (flag_key, action, actor, before, after, at)"  # noqa: S608
                 " VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6)",
                 event.flag_key,
@@ -492,8 +413,8 @@ class PostgresAuditSink(_PostgresBase, AsyncResource):
             f"SELECT * FROM (SELECT id, flag_key, action, actor, before, after, at FROM {self.table}"  # noqa: S608
             " WHERE flag_key = $1 ORDER BY id DESC LIMIT $2) AS recent ORDER BY id"
         )
-        with self._down():
-            rows = await self._pool.fetch(query, flag_key, limit)
+        async with self._connection() as connection:
+            rows = await connection.fetch(query, flag_key, limit)
         return tuple(_event(row) for row in rows)
 
 
@@ -506,41 +427,6 @@ def _lost(connection: PoolConnectionProxy[asyncpg.Record]) -> bool:
 
 def _dump(flag: FlagDefinition | None) -> str | None:
     return None if flag is None else flag_to_json(flag)
-
-
-def _bad_dsn(url: str, exc: BaseException) -> FeatureFlagsConfigurationError:
-    # The driver's message may quote the DSN and its password: say what is wrong, not what was given.
-    return FeatureFlagsConfigurationError(
-        "dsn",
-        url,
-        f"is not a PostgreSQL DSN asyncpg accepts ({type(exc).__name__})",
-        show_value=False,
-    )
-
-
-def _settings(server_settings: object) -> dict[str, str]:
-    if server_settings is None:
-        return {}
-    if not isinstance(server_settings, Mapping):
-        raise FeatureFlagsTypeError("server_settings", "a mapping of str to str", server_settings)
-    settings: dict[str, str] = {}
-    for name, value in server_settings.items():
-        key = check_text(
-            "server_settings",
-            name,
-            max_bytes=200,
-            error=FeatureFlagsConfigurationError,
-            type_error=FeatureFlagsTypeError,
-        )
-        settings[key] = check_text(
-            f"server_settings[{key!r}]",
-            value,
-            allow_empty=True,
-            max_bytes=4096,
-            error=FeatureFlagsConfigurationError,
-            type_error=FeatureFlagsTypeError,
-        )
-    return settings
 
 
 def _load(raw: str | None) -> FlagDefinition | None:
