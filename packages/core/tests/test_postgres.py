@@ -296,3 +296,11 @@ async def test_a_value_the_driver_cannot_send_is_the_callers_error_not_an_outage
             await connection.fetchval("SELECT $1::int", "private 42")
     assert not isinstance(caught.value, BackendUnavailableError)
     assert "private" not in str(caught.value)  # the value is not repeated in the message
+
+
+async def test_a_value_the_server_refuses_names_its_sqlstate_not_the_value(postgres_pool: Any) -> None:
+    store = Store(postgres_pool)
+    with pytest.raises(StoreConfigurationError, match="SQLSTATE 22P02") as caught:
+        async with store._connection() as connection:
+            await connection.fetchval("SELECT 'private 42'::text::int")
+    assert "private" not in str(caught.value)

@@ -389,11 +389,16 @@ class PostgresBackend(AsyncResource):
                 await pool.release(connection)
 
     def _bad_value(self, exc: BaseException) -> ConfigurationError:
-        """A value the driver could not send (asyncpg's ``DataError``): the caller's input, not an outage."""
+        """A value the driver could not send (asyncpg's ``DataError``): the caller's input, not an outage.
+
+        The server's own refusals name their SQLSTATE (never the value, which its message may quote).
+        """
+        sqlstate = getattr(exc, "sqlstate", None)
+        code = f", SQLSTATE {sqlstate}" if isinstance(sqlstate, str) else ""
         return self.errors.configuration(
             "value",
             None,
-            f"PostgreSQL cannot take a value it was given ({type(exc).__name__})",
+            f"PostgreSQL cannot take a value it was given ({type(exc).__name__}{code})",
             show_value=False,
         )
 
