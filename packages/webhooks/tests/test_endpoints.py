@@ -19,6 +19,7 @@ from buttress.webhooks import (
     InvalidSecretError,
     MemoryEndpointStore,
     PostgresEndpointStore,
+    PostgresOutbox,
     WebhooksConfigurationError,
     WebhooksTypeError,
     WebhooksUnavailableError,
@@ -156,3 +157,44 @@ async def test_bad_postgres_arguments(postgres_schema: PostgresSchema) -> None:
         await pool.close()
     with pytest.raises(WebhooksConfigurationError):
         await PostgresEndpointStore.connect("")
+
+
+@pytest.mark.postgres
+async def test_a_database_the_server_refuses_is_configuration_not_an_outage(
+    postgres_schema: PostgresSchema,
+) -> None:
+    """An unknown database is the application's input, which no retry fixes: never an outage."""
+    dsn = postgres_schema.dsn.rsplit("/", 1)[0] + "/no_such_database_webhooks"
+    for connect in (
+        lambda: PostgresEndpointStore.connect(dsn),
+        lambda: PostgresOutbox.connect(dsn, MemoryEndpointStore()),
+    ):
+        with pytest.raises(WebhooksConfigurationError, match="dsn") as caught:
+            await connect()
+        assert not isinstance(caught.value, WebhooksUnavailableError)
+
+
+@pytest.mark.postgres
+async def test_table_names_leave_room_for_the_names_derived_from_them(
+    postgres_pool: asyncpg.Pool[Any],
+) -> None:
+    """A store's table is at most 48 characters; the outbox's stem 43 (``<stem>_deliveries_finished``)."""
+    store = PostgresEndpointStore(postgres_pool, table="s" * 48)
+    outbox = PostgresOutbox(postgres_pool, store, table="o" * 43)
+    for bad in (lambda: PostgresEndpointStore(postgres_pool, table="s" * 49),
+                lambda: PostgresOutbox(postgres_pool, store, table="o" * 44)):  # fmt: skip
+        with pytest.raises(WebhooksConfigurationError, match="table"):
+            bad()
+    try:
+        await store.create_schema()
+        await outbox.create_schema()
+        wanted = [
+            "o" * 43 + suffix for suffix in ("_attempts_message", "_deliveries_due", "_deliveries_finished")
+        ]
+        found = await postgres_pool.fetchval(
+            "SELECT count(*) FROM pg_indexes WHERE indexname = ANY($1::text[])", wanted
+        )
+        assert found == len(wanted)  # each named in full: none cut at 63 bytes
+    finally:
+        await outbox.drop_schema()
+        await store.drop_schema()

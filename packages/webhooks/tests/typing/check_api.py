@@ -123,6 +123,8 @@ async def check_the_face(dsn: str, store: PostgresEndpointStore) -> None:
     await outbox.aclose()
     opened = await PostgresEndpointStore.connect(dsn, table="orders_endpoints", max_size=2)
     assert_type(opened, PostgresEndpointStore)
+    assert_type(opened.owns_pool, bool)
+    assert_type(outbox.owns_pool, bool)
     await opened.drop_schema()
     guard = RedisReplayGuard.from_url("redis://localhost", prefix="orders:")
     assert_type(guard, RedisReplayGuard)

@@ -2,12 +2,11 @@
 
 Durations, counts and text go through core's `check_seconds`, `check_count` and `check_text`, so
 ``10**400``, NaN, NUL and lone surrogates get the same typed error here as everywhere in the suite;
-this module adds what is particular to webhooks (printable ASCII ids, clocks, mappings of settings).
+this module adds what is particular to webhooks (printable ASCII ids, clocks).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
 
@@ -24,7 +23,6 @@ __all__ = [
     "positive_int",
     "positive_number",
     "printable_ascii",
-    "string_mapping",
     "text",
 ]
 
@@ -83,15 +81,3 @@ def clock_or_system(value: object) -> Clock:
     if not isinstance(value, Clock):
         raise WebhooksTypeError("clock", "a Clock (now and monotonic)", value)
     return value
-
-
-def string_mapping(name: str, value: object) -> dict[str, str]:
-    """Return ``value`` as a dict if it is ``None`` or a mapping of str to str (server settings)."""
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise WebhooksTypeError(name, "a mapping of str to str", value)
-    result: dict[str, str] = {}
-    for key, item in value.items():
-        result[text(f"{name} key", key)] = text(f"{name}[{key!r}]", item, max_length=4096, empty=True)
-    return result

@@ -1,19 +1,20 @@
-"""PostgreSQL: the pool plumbing the outbox shares, and `PostgresEndpointStore` (extra ``postgres``)."""
+"""PostgreSQL: `PostgresEndpointStore` and what the outbox shares with it (extra ``postgres``).
 
-# Table names are interpolated into SQL; they are checked against [a-z_][a-z0-9_]* first.
+The pool (owned or borrowed), the table names and the outages are core's `PostgresBackend` and
+`TableName`, given the package's error classes (`ERRORS`).
+"""
+
+# Table names are interpolated into SQL; they are checked by core's TableName.parse first.
 # ruff: noqa: S608
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
-from typing import Any, Final
+from collections.abc import Mapping
+from typing import Any, ClassVar, Final
 
-from buttress.core import AsyncResource, Owned, connection_errors, redact_url, unavailable_on
+from buttress.core import AsyncResource, BackendErrors, PostgresBackend, TableName
 
-from ._checks import positive_int, string_mapping, text
 from ._endpoints import Endpoint, check_list_filters, endpoint_key
 from .exceptions import (
     EndpointConflictError,
@@ -29,71 +30,16 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
     raise MissingExtraError("PostgresOutbox / PostgresEndpointStore", "postgres") from exc
 
-__all__ = ["Connection", "PoolBacked", "PostgresEndpointStore", "check_table", "open_pool"]
+__all__ = ["ERRORS", "Connection", "PostgresEndpointStore"]
 
-_TABLE: Final = re.compile(r"(?:[a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,40}")
-# Failures that mean "the database cannot be reached", as opposed to a bad statement.
-_DOWN: Final = connection_errors("asyncpg")
-# An argument asyncpg cannot encode (the client-side DataError is an InterfaceError, so it is caught
-# before the unavailable mapping), or a value the server refuses as data (NUL or an invalid byte
-# sequence in text).
-_BAD_INPUT: Final = (asyncpg.exceptions._base.DataError, asyncpg.exceptions.DataError)
-_BORROWED: Final = "the pool's server"
+#: The package's error classes, for core's PostgreSQL plumbing.
+ERRORS: Final = BackendErrors(WebhooksConfigurationError, WebhooksTypeError, WebhooksUnavailableError)
 
 type Connection = asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]
 
 
-def check_table(table: object) -> str:
-    """``table`` if it is a table name (optionally ``schema.table``) that can be put in SQL as is."""
-    if not isinstance(table, str):
-        raise WebhooksTypeError("table", "a str", table)
-    if not _TABLE.fullmatch(table):
-        raise WebhooksConfigurationError(
-            "table", table, "must be [a-z_][a-z0-9_]* (at most 41 characters), optionally schema-qualified"
-        )
-    return table
-
-
-class PoolBacked(AsyncResource):
-    """Holds an asyncpg pool (owned or borrowed); maps connection failures to `WebhooksUnavailableError`."""
-
-    def __init__(self, pool: asyncpg.Pool[Any]) -> None:
-        if not isinstance(pool, asyncpg.Pool):
-            raise WebhooksTypeError("pool", "an asyncpg.Pool", pool)
-        super().__init__()
-        self._pool_ref: Owned[asyncpg.Pool[Any]] = Owned(pool)
-        self._address = _BORROWED
-
-    @property
-    def _pool(self) -> asyncpg.Pool[Any]:
-        return self._pool_ref.value
-
-    def _own(self, pool: asyncpg.Pool[Any], dsn: str) -> None:
-        """Take ownership of ``pool`` (opened by `connect`): `aclose` closes it."""
-        self._pool_ref = Owned(pool, pool.close)
-        self._address = dsn
-
-    @asynccontextmanager
-    async def _connection(self, given: Connection | None = None) -> AsyncIterator[Connection]:
-        with unavailable_on(_DOWN, WebhooksUnavailableError, backend="postgresql", address=self._address):
-            try:
-                if given is not None:
-                    yield given
-                else:
-                    async with self._pool.acquire() as connection:
-                        yield connection
-            except _BAD_INPUT as exc:
-                # asyncpg could not encode an argument, or the server refused its value (NUL in
-                # text): the caller's input, which no retry fixes. Neither value nor message is shown.
-                raise WebhooksConfigurationError(
-                    "argument", None, f"the database refused a value ({type(exc).__name__})", show_value=False
-                ) from None
-
-    async def _aclose(self) -> None:
-        await self._pool_ref.release()
-
-
-class PostgresEndpointStore(PoolBacked, AsyncResource):
+# AsyncResource is named again (PostgresBackend has it already) so the face shows at the class itself.
+class PostgresEndpointStore(PostgresBackend, AsyncResource):
     """An `EndpointStore` in one PostgreSQL table (``webhook_endpoints`` by default).
 
     Secrets are stored as given; encrypt the column (or the disk) if your threat model needs it.
@@ -108,8 +54,10 @@ class PostgresEndpointStore(PoolBacked, AsyncResource):
         the store owns and closes in `aclose`.
     """
 
+    errors: ClassVar[BackendErrors] = ERRORS
+
     def __init__(self, pool: asyncpg.Pool[Any], *, table: str = "webhook_endpoints") -> None:
-        self.table = check_table(table)
+        self.table = TableName.parse(table, errors=ERRORS).sql
         super().__init__(pool)
         self._table = self.table
 
@@ -127,14 +75,19 @@ class PostgresEndpointStore(PoolBacked, AsyncResource):
 
         Raises:
             WebhooksConfigurationError: A bad DSN, table name, pool size or setting (checked before
-                any connection is made).
-            WebhooksUnavailableError: The server cannot be reached or refuses the connection.
+                any connection is made), or a database, role, password or setting the server refuses.
+            WebhooksUnavailableError: The server cannot be reached.
         """
-        check_table(table)  # checked before a pool is opened, so a bad argument leaks nothing
-        pool = await open_pool(dsn, min_size=min_size, max_size=max_size, server_settings=server_settings)
-        store = cls(pool, table=table)
-        store._own(pool, dsn)
-        return store
+        TableName.parse(
+            table, errors=ERRORS
+        )  # checked before a pool is opened, so a bad argument leaks nothing
+        return await cls._open(
+            dsn,
+            lambda pool: cls(pool, table=table),
+            min_size=min_size,
+            max_size=max_size,
+            server_settings=server_settings,
+        )
 
     async def create_schema(self) -> None:
         """Create the table if it does not exist."""
@@ -261,31 +214,3 @@ def _endpoint(row: asyncpg.Record) -> Endpoint:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
-
-
-async def open_pool(
-    dsn: object, *, min_size: object, max_size: object, server_settings: object
-) -> asyncpg.Pool[Any]:
-    """Open a pool for ``dsn`` of ``min_size`` to ``max_size`` connections.
-
-    A bad DSN, size or setting is a `WebhooksConfigurationError` (raised before connecting), a server
-    that cannot be reached or refuses the connection a `WebhooksUnavailableError`; neither shows the
-    DSN's password.
-    """
-    settings = string_mapping("server_settings", server_settings)
-    dsn = text("dsn", dsn, max_length=4096)
-    if not dsn.startswith(("postgresql://", "postgres://")):
-        raise WebhooksConfigurationError("dsn", redact_url(dsn), "must be a postgresql:// URL")
-    low = positive_int("min_size", min_size, minimum=0, maximum=1000)
-    high = positive_int("max_size", max_size, maximum=1000)
-    if low > high:
-        raise WebhooksConfigurationError("min_size", low, f"must not exceed max_size ({high})")
-    down: tuple[type[BaseException], ...] = (*_DOWN, asyncpg.PostgresError)
-    with unavailable_on(down, WebhooksUnavailableError, backend="postgresql", address=dsn):
-        try:
-            return await asyncpg.create_pool(dsn, min_size=low, max_size=high, server_settings=settings)
-        except (asyncpg.exceptions.ClientConfigurationError, ValueError) as exc:
-            # Before the unavailable mapping: asyncpg's configuration error is an InterfaceError too.
-            raise WebhooksConfigurationError(
-                "dsn", redact_url(dsn), f"is not a usable PostgreSQL DSN ({type(exc).__name__})"
-            ) from None

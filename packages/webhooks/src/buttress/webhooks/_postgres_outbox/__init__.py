@@ -15,9 +15,8 @@ from buttress.core import AsyncResource, Clock
 
 from .._endpoints import EndpointStore
 from .._outbox import check_outbox_parts
-from .._postgres import check_table, open_pool
 from .._schedule import RetrySchedule
-from ._base import asyncpg
+from ._base import Tables, asyncpg
 from ._operator import Operator
 from ._queries import Queries
 from ._schema import Schema
@@ -81,14 +80,17 @@ class PostgresOutbox(Schema, Writes, Queries, Operator, WorkerSide, AsyncResourc
 
         Raises:
             WebhooksConfigurationError: A bad DSN, table name, pool size or setting (checked before
-                any connection is made).
+                any connection is made), or a database, role, password or setting the server refuses.
             WebhooksTypeError: ``endpoints``, ``schedule`` or ``clock`` has the wrong type.
-            WebhooksUnavailableError: The server cannot be reached or refuses the connection.
+            WebhooksUnavailableError: The server cannot be reached.
         """
         # Checked before a pool is opened, so a bad argument leaks nothing.
-        check_table(table)
+        Tables.named(table)
         check_outbox_parts(endpoints, schedule, clock)
-        pool = await open_pool(dsn, min_size=min_size, max_size=max_size, server_settings=server_settings)
-        outbox = cls(pool, endpoints, table=table, schedule=schedule, clock=clock)
-        outbox._own(pool, dsn)
-        return outbox
+        return await cls._open(
+            dsn,
+            lambda pool: cls(pool, endpoints, table=table, schedule=schedule, clock=clock),
+            min_size=min_size,
+            max_size=max_size,
+            server_settings=server_settings,
+        )

@@ -1,6 +1,6 @@
 """What every part of `PostgresOutbox` shares: the pool, the table names, the clock and schedule."""
 
-# Table names are interpolated into SQL; they are checked against [a-z_][a-z0-9_]* first.
+# Table names are interpolated into SQL; they are checked by core's TableName.parse first.
 # ruff: noqa: S608
 
 from __future__ import annotations
@@ -8,14 +8,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Final
 
-from buttress.core import AsyncResource, Clock
+from buttress.core import AsyncResource, BackendErrors, Clock, PostgresBackend, TableName
 
 from .._delivery import Message
 from .._endpoints import EndpointStore
 from .._outbox import check_outbox_parts, message_key
-from .._postgres import Connection, PoolBacked, check_table
+from .._postgres import ERRORS, Connection
 from .._schedule import RetrySchedule
 from ..exceptions import MessageNotFoundError
 
@@ -28,14 +28,19 @@ except ImportError as exc:  # pragma: no cover - exercised by the bare-install s
 
 __all__ = ["Connection", "OutboxBase", "Tables", "affected", "asyncpg"]
 
+# The longest name derived from the stem is the index <stem>_deliveries_finished (PostgreSQL: 63).
+_MAX_STEM: Final = 63 - len("_deliveries_finished")
+
 
 @dataclass(frozen=True, slots=True)
 class Tables:
     """The outbox's table names: ``<table>_messages``, ``_deliveries``, ``_attempts``, ``_endpoint_health``.
 
-    ``index`` is the unqualified stem that index names start with (an index lives in its table's schema).
+    ``stem`` is the checked ``table``; ``index`` the unqualified stem that index names start with
+    (an index lives in its table's schema).
     """
 
+    stem: str
     messages: str
     deliveries: str
     attempts: str
@@ -43,18 +48,24 @@ class Tables:
     index: str
 
     @classmethod
-    def named(cls, table: str) -> Tables:
+    def named(cls, table: object) -> Tables:
+        """The names for ``table``, checked (``[schema.]stem``, the stem at most 43 characters)."""
+        base = TableName.parse(table, errors=ERRORS, max_length=_MAX_STEM)
         return cls(
-            messages=f"{table}_messages",
-            deliveries=f"{table}_deliveries",
-            attempts=f"{table}_attempts",
-            health=f"{table}_endpoint_health",
-            index=table.rpartition(".")[2],
+            stem=base.sql,
+            messages=base.derived("messages").sql,
+            deliveries=base.derived("deliveries").sql,
+            attempts=base.derived("attempts").sql,
+            health=base.derived("endpoint_health").sql,
+            index=base.name,
         )
 
 
-class OutboxBase(PoolBacked, AsyncResource):
+# AsyncResource is named again (PostgresBackend has it already) so the face shows at the class itself.
+class OutboxBase(PostgresBackend, AsyncResource):
     """The pool, table names, endpoint store, schedule and clock of a `PostgresOutbox`."""
+
+    errors: ClassVar[BackendErrors] = ERRORS
 
     def __init__(
         self,
@@ -65,11 +76,11 @@ class OutboxBase(PoolBacked, AsyncResource):
         schedule: RetrySchedule | None = None,
         clock: Clock | None = None,
     ) -> None:
-        checked = check_table(table)
+        tables = Tables.named(table)
         parts = check_outbox_parts(endpoints, schedule, clock)
         super().__init__(pool)
-        self.table = checked
-        self._tables = Tables.named(checked)
+        self.table = tables.stem
+        self._tables = tables
         self._endpoints, self._schedule, self._clock = parts
 
     @property
@@ -90,9 +101,9 @@ class OutboxBase(PoolBacked, AsyncResource):
     @asynccontextmanager
     async def _transaction(self, given: Connection | None) -> AsyncIterator[Connection]:
         if given is not None:
-            # The caller's transaction: commit and rollback are theirs.
-            async with self._connection(given) as connection:
-                yield connection
+            # The caller's transaction: commit and rollback are theirs; outages are still mapped.
+            with self._unavailable():
+                yield given
             return
         async with self._connection() as connection, connection.transaction():
             yield connection
