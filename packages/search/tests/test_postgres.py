@@ -233,7 +233,7 @@ async def test_an_owned_pool_is_closed_by_async_with(
     ) as search:
         await search.create_schema()
         await search.drop_schema()
-        pool = search._pool.value
+        pool = search.pool
     assert pool.is_closing()
     await search.aclose()  # idempotent
     assert search.closed

@@ -10,16 +10,15 @@ import dataclasses
 import json
 import logging
 import math
-import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any, Final, Self
+from typing import Any, ClassVar, Final, Self
 
-from buttress.core import AsyncResource, Owned, connection_errors, redact_url, unavailable_on
+from buttress.core import AsyncResource, BackendErrors, PostgresBackend, TableName
 
 from ._analysis import Analyzer
 from ._cursor import decode_cursor, encode_cursor
-from ._filters import check_int, check_seconds, check_str
+from ._filters import check_seconds
 from ._highlight import Highlighter
 from ._metrics import DOCUMENTS_INDEXED, INDEX_DURATION, QUERIES, QUERY_DURATION, UNAVAILABLE, timed
 from ._pgsql import Params, after_condition, filter_condition, literal, order_by, text_conditions
@@ -48,35 +47,24 @@ logger = logging.getLogger(__name__)
 
 type Document = dict[str, Any]
 
-# Core's "server unreachable" errors for asyncpg, and two more that mean the same for a search: a
-# statement cancelled by the server (statement_timeout, a shutdown) and a connection left in a broken
-# protocol state by a cut.
-_UNAVAILABLE: Final[tuple[type[BaseException], ...]] = (
-    *connection_errors("asyncpg"),
-    asyncpg.exceptions.QueryCanceledError,
-    asyncpg.exceptions.InternalClientError,
-)
+_ERRORS: Final = BackendErrors(SearchConfigurationError, SearchTypeError, SearchUnavailableError)
 _PROVIDER: Final = {"search.provider": "postgresql"}
 _INDEX: Final = {"search.provider": "postgresql", "search.operation": "index"}
 _DELETE: Final = {"search.provider": "postgresql", "search.operation": "delete"}
 # What a request's content can make PostgreSQL refuse. Every value is checked before it is sent, so
 # these mean a check is missing: the caller's error all the same, never a reason to fall back.
 _REFUSED = (asyncpg.exceptions.DataError, asyncpg.exceptions.ProgramLimitExceededError)
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _CLASSES = "ABCD"
 _LAYOUT = 2  # 1: tsvectors built by to_tsvector in SQL; 2: the Analyzer's tokens and a token text
 _REBUILD_BATCH = 500
-_MAX_POOL = 1_000
 
 
-def _quote(table: str) -> str:
-    parts = table.split(".")
-    if len(parts) > 2 or not all(_IDENTIFIER.fullmatch(part) for part in parts):
-        raise SearchConfigurationError("table", table, "must be a table name, optionally schema-qualified")
-    return ".".join(f'"{part}"' for part in parts)
+def _quote(table: TableName) -> str:
+    return f'"{table.name}"' if table.schema is None else f'"{table.schema}"."{table.name}"'
 
 
-class PostgresSearch(AsyncResource):
+# AsyncResource is named again (PostgresBackend has it already) so the face shows at the class itself.
+class PostgresSearch(PostgresBackend, AsyncResource):
     """Search over a PostgreSQL table whose text is analysed by the same `Analyzer` as `MemorySearch`.
 
     Each document is one row: its id, the document as ``jsonb`` (filters, facets, stats and sorts
@@ -113,6 +101,11 @@ class PostgresSearch(AsyncResource):
         escape_html: Whether highlight fragments are HTML-escaped (the marks are not).
     """
 
+    errors: ClassVar[BackendErrors] = _ERRORS
+    # An outage beyond core's list: a connection left in a broken protocol state by a cut. (A
+    # statement the server cancels, for statement_timeout or a shutdown, is in core's list already.)
+    outages: ClassVar[tuple[type[BaseException], ...]] = (asyncpg.exceptions.InternalClientError,)
+
     def __init__(
         self,
         pool: asyncpg.Pool,
@@ -125,9 +118,7 @@ class PostgresSearch(AsyncResource):
         max_fragments: int = 3,
         escape_html: bool = False,
     ) -> None:
-        super().__init__()
-        if not isinstance(pool, asyncpg.Pool):
-            raise SearchTypeError("pool", "an asyncpg.Pool (or use PostgresSearch.connect)", pool)
+        super().__init__(pool)
         self._configure(
             schema,
             table=table,
@@ -137,8 +128,6 @@ class PostgresSearch(AsyncResource):
             max_fragments=max_fragments,
             escape_html=escape_html,
         )
-        self._pool: Owned[asyncpg.Pool] = Owned(pool)
-        self._address = "postgresql"
 
     def _configure(
         self,
@@ -153,7 +142,9 @@ class PostgresSearch(AsyncResource):
     ) -> None:
         if not isinstance(schema, Schema):
             raise SearchTypeError("schema", "a Schema", schema)
-        self._name = _quote(check_str("table", table))
+        parsed = TableName.parse(table, errors=_ERRORS)
+        self._name = _quote(parsed)
+        self._meta = _quote(parsed.derived("meta"))
         analyzer = Analyzer() if analyzer is None else analyzer
         if not isinstance(analyzer, Analyzer):
             raise SearchTypeError("analyzer", "an Analyzer", analyzer)
@@ -211,12 +202,8 @@ class PostgresSearch(AsyncResource):
             SearchTypeError: An option of the wrong type.
             SearchUnavailableError: The server cannot be reached (the DSN's password redacted).
         """
-        if not isinstance(dsn, str) or "://" not in dsn:
-            raise SearchConfigurationError("dsn", dsn, "must be a postgresql:// DSN", show_value=False)
-        check_str("dsn", dsn)
-        search = cls.__new__(cls)
-        AsyncResource.__init__(search)
-        search._configure(
+        # Every option is checked before any connection is made.
+        cls.__new__(cls)._configure(
             schema,
             table=table,
             analyzer=analyzer,
@@ -225,56 +212,33 @@ class PostgresSearch(AsyncResource):
             max_fragments=max_fragments,
             escape_html=escape_html,
         )
-        low = check_int("min_size", min_size, maximum=_MAX_POOL)
-        high = check_int("max_size", max_size, minimum=1, maximum=_MAX_POOL)
-        if low > high:
-            raise SearchConfigurationError("min_size", low, f"must not exceed max_size ({high})")
         timeout = check_seconds("command_timeout", command_timeout)
-        settings = {} if server_settings is None else server_settings
-        if not isinstance(settings, Mapping):
-            raise SearchTypeError("server_settings", "a mapping of str to str", settings)
-        settings = {
-            check_str("server_settings", key): check_str("server_settings", value, allow_empty=True)
-            for key, value in settings.items()
-        }
-        address = redact_url(dsn)
         try:
-            with unavailable_on(_UNAVAILABLE, SearchUnavailableError, backend="postgresql", address=address):
-                pool = await asyncpg.create_pool(
-                    dsn=dsn,
-                    min_size=low,
-                    max_size=high,
-                    command_timeout=timeout,
-                    server_settings=settings,
-                )
+            return await cls._open(
+                dsn,
+                lambda pool: cls(
+                    pool,
+                    schema,
+                    table=table,
+                    analyzer=analyzer,
+                    marks=marks,
+                    fragment_size=fragment_size,
+                    max_fragments=max_fragments,
+                    escape_html=escape_html,
+                ),
+                min_size=min_size,
+                max_size=max_size,
+                command_timeout=timeout,
+                server_settings=server_settings,
+            )
         except SearchUnavailableError:
             UNAVAILABLE.add(1, {"search.provider": "postgresql", "search.operation": "connect"})
             raise
-        except (
-            ValueError,
-            TypeError,
-            asyncpg.exceptions.ClientConfigurationError,
-            asyncpg.PostgresError,
-        ) as exc:
-            # What asyncpg reads from the DSN when it connects, and what the server refuses at login.
-            raise SearchConfigurationError(
-                "dsn", address, f"the server or asyncpg refused it ({type(exc).__name__})", show_value=False
-            ) from None
-        search._pool = Owned(pool, pool.close)
-        search._address = address
-        return search
-
-    async def _aclose(self) -> None:
-        """Close the pool if this provider opened it (`connect`)."""
-        await self._pool.release()
 
     async def _run(self, operation: str, work: Any) -> Any:  # noqa: ANN401 - whatever the work returns
         try:
-            with unavailable_on(
-                _UNAVAILABLE, SearchUnavailableError, backend="postgresql", address=self._address
-            ):
-                async with self._pool.value.acquire() as connection:
-                    return await work(connection)
+            async with self._connection() as connection:
+                return await work(connection)
         except SearchUnavailableError:
             UNAVAILABLE.add(1, {"search.provider": "postgresql", "search.operation": operation})
             raise
@@ -311,7 +275,7 @@ class PostgresSearch(AsyncResource):
 
     def _create_sql(self) -> str:
         bare = self.table.rsplit(".", 1)[-1]
-        meta = _quote(f"{self.table}_meta")
+        meta = self._meta
         return (
             f"CREATE TABLE IF NOT EXISTS {self._name} (\n"
             '    id       text COLLATE "C" PRIMARY KEY,\n'
@@ -343,7 +307,7 @@ class PostgresSearch(AsyncResource):
         built with (or the table comes from an older release), every row's ``tsvector`` and token text
         are rebuilt from its stored document, in batches, in one transaction.
         """
-        meta = _quote(f"{self.table}_meta")
+        meta = self._meta
 
         async def work(connection: asyncpg.Connection) -> None:
             async with connection.transaction():
@@ -427,7 +391,7 @@ class PostgresSearch(AsyncResource):
 
     async def drop_schema(self) -> None:
         """Drop the table and its settings (for tests and teardown)."""
-        meta = _quote(f"{self.table}_meta")
+        meta = self._meta
         await self._run(
             "drop_schema",
             lambda connection: connection.execute(
