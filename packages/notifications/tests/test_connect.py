@@ -135,6 +135,34 @@ async def test_bad_tables_and_sizes_are_refused_before_connecting(postgres_pool:
         await PostgresOutbox.connect(unreachable, table="Bad")
 
 
+@pytest.mark.postgres
+async def test_table_names_leave_room_for_the_names_derived_from_them(
+    postgres_pool: asyncpg.Pool[Any],
+) -> None:
+    """A store's table is at most 48 characters; the outbox's 45 (its index ``<name>_jobs_notification``)."""
+    prefs = PostgresPreferenceStore(postgres_pool, table="p" * 48)
+    subs = PostgresPushSubscriptionStore(postgres_pool, table="s" * 48)
+    outbox = PostgresOutbox(postgres_pool, table="o" * 45)
+    for make, longest in (
+        (PostgresPreferenceStore, 48),
+        (PostgresPushSubscriptionStore, 48),
+        (PostgresOutbox, 45),
+    ):
+        with pytest.raises(NotificationsConfigurationError, match="table"):
+            make(postgres_pool, table="t" * (longest + 1))
+    try:
+        for store in (prefs, subs, outbox):
+            await store.create_schema()
+        found = await postgres_pool.fetchval(
+            "SELECT count(*) FROM pg_indexes WHERE indexname = ANY($1::text[])",
+            ["s" * 48 + "_user", "o" * 45 + "_jobs_notification", "o" * 45 + "_jobs_dedupe"],
+        )
+        assert found == 3  # each named in full: none cut at 63 bytes
+    finally:
+        for store in (prefs, subs, outbox):
+            await store.drop_schema()
+
+
 async def test_an_unreachable_postgres_is_unavailable_without_its_password() -> None:
     dsn = f"postgresql://u:{SECRET}@127.0.0.1:{free_port()}/db"
     for connect in (

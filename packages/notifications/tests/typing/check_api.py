@@ -129,6 +129,7 @@ async def check_construction(pool: asyncpg.Pool[Any], client: aioredis.Redis) ->
         assert_type(entered, PostgresOutbox)
     assert_type(await owned.aclose(), None)
     assert_type(owned.closed, bool)
+    assert_type(owned.owns_pool, bool)
     prefs = await PostgresPreferenceStore.connect("postgresql://db/app", table="prefs", max_size=2)
     assert_type(prefs, PostgresPreferenceStore)
     assert_type(PostgresPreferenceStore(pool=pool, table="prefs"), PostgresPreferenceStore)
