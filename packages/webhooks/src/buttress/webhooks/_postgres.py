@@ -78,9 +78,8 @@ class PostgresEndpointStore(PostgresBackend, AsyncResource):
                 any connection is made), or a database, role, password or setting the server refuses.
             WebhooksUnavailableError: The server cannot be reached.
         """
-        TableName.parse(
-            table, errors=ERRORS
-        )  # checked before a pool is opened, so a bad argument leaks nothing
+        # Checked before a pool is opened, so a bad argument leaks nothing.
+        TableName.parse(table, errors=ERRORS)
         return await cls._open(
             dsn,
             lambda pool: cls(pool, table=table),
