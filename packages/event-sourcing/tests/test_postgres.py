@@ -325,7 +325,7 @@ async def test_bad_store_arguments_are_rejected(postgres_pool: asyncpg.Pool) -> 
         PostgresEventStore(postgres_pool, table=7)  # type: ignore[arg-type]
     with pytest.raises(EventSourcingTypeError, match="notify"):
         PostgresEventStore(postgres_pool, notify="yes")  # type: ignore[arg-type]
-    with pytest.raises(EventSourcingTypeError, match="max_size"):
+    with pytest.raises(EventSourcingConfigurationError, match="max_size"):  # core's check_pool_size
         await PostgresEventStore.connect("postgresql://127.0.0.1:1/db", max_size="10")  # type: ignore[arg-type]
     with pytest.raises(EventSourcingConfigurationError, match="min_size"):
         await PostgresEventStore.connect("postgresql://127.0.0.1:1/db", min_size=3, max_size=2)

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
 import zlib
-from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Self
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
-from buttress.core import AsyncResource, Owned, check_count, check_text, connection_errors, unavailable_on
+from buttress.core import AsyncResource, BackendErrors, PostgresBackend, TableName
 
 from ._metrics import UNAVAILABLE, record_append
 from ._records import (
@@ -63,35 +62,27 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresEventStore"]
 
-_IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_TABLE = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
+_ERRORS: Final = BackendErrors(
+    EventSourcingConfigurationError, EventSourcingTypeError, EventSourcingUnavailableError
+)
+#: ``<table>_stream_version_key`` must fit PostgreSQL's 63 bytes.
+_MAX_TABLE: Final = 40
 
 _COLUMNS = "event_id, stream_id, version, position, event_type, data, metadata, schema_version, timestamp"
 
-# What a lost or dying server looks like from asyncpg: core's list, plus InternalClientError. A pooled
-# connection that received the server's shutdown notice while idle reports "another operation is in
-# progress" on its next use (the store never shares a connection between operations, so nothing else
-# causes it), and the pool then replaces that connection.
-_DISCONNECTS: tuple[type[BaseException], ...] = (
-    *connection_errors("asyncpg"),
-    asyncpg.InternalClientError,
-    asyncpg.AdminShutdownError,
-)
-_OPEN_ERRORS: tuple[type[BaseException], ...] = (*_DISCONNECTS, asyncpg.PostgresError)
-
 
 @contextlib.contextmanager
-def _unavailable(address: str, errors: tuple[type[BaseException], ...] = _DISCONNECTS) -> Iterator[None]:
-    """Map ``errors`` to `EventSourcingUnavailableError` (address redacted), counting each outage."""
+def _counted() -> Iterator[None]:
+    """Count each `EventSourcingUnavailableError` leaving the block as an outage."""
     try:
-        with unavailable_on(errors, EventSourcingUnavailableError, backend="postgresql", address=address):
-            yield
+        yield
     except EventSourcingUnavailableError:
         UNAVAILABLE.add(1, {"backend": "postgresql"})
         raise
 
 
-class PostgresEventStore(AsyncResource):
+# AsyncResource is named again (PostgresBackend has it already) so the face shows at the class itself.
+class PostgresEventStore(PostgresBackend, AsyncResource):
     """An `EventStore` on PostgreSQL, with snapshots, checkpoints and LISTEN/NOTIFY wake-ups.
 
     Give it an asyncpg pool you own (``PostgresEventStore(pool=pool)``), or let
@@ -119,13 +110,18 @@ class PostgresEventStore(AsyncResource):
         EventSourcingConfigurationError: ``table`` is not a valid name.
     """
 
+    errors: ClassVar[BackendErrors] = _ERRORS
+    # What a lost or dying server looks like from asyncpg beyond core's list: a pooled connection
+    # that received the server's shutdown notice while idle reports "another operation is in
+    # progress" on its next use (the store never shares a connection between operations, so nothing
+    # else causes it), and the pool then replaces that connection.
+    outages: ClassVar[tuple[type[BaseException], ...]] = (asyncpg.InternalClientError,)
+
     def __init__(self, pool: asyncpg.Pool, *, table: str = "es_events", notify: bool = True) -> None:
-        if not isinstance(pool, asyncpg.Pool):
-            raise EventSourcingTypeError("pool", "an asyncpg.Pool", pool)
-        schema, name = _check_table(table)
+        parsed = TableName.parse(table, errors=_ERRORS, max_length=_MAX_TABLE)
         _check_notify(notify)
-        super().__init__()
-        self._pool: Owned[asyncpg.Pool] = Owned(pool)
+        super().__init__(pool)
+        schema, name = parsed.schema, parsed.name
 
         def qualify(name: str) -> str:
             return f'"{schema}"."{name}"' if schema else f'"{name}"'
@@ -177,7 +173,7 @@ class PostgresEventStore(AsyncResource):
         notify: bool = True,
         min_size: int = 1,
         max_size: int = 10,
-        server_settings: dict[str, str] | None = None,
+        server_settings: Mapping[str, str] | None = None,
     ) -> Self:
         """Open a pool on ``dsn`` and return a store that owns it (`aclose` closes it).
 
@@ -194,52 +190,32 @@ class PostgresEventStore(AsyncResource):
             EventSourcingConfigurationError: A bad DSN, table name or pool size.
             EventSourcingTypeError: An argument of the wrong type.
         """
-        check_text(
-            "dsn",
-            dsn,
-            show_value=False,
-            error=EventSourcingConfigurationError,
-            type_error=EventSourcingTypeError,
-        )
-        _check_table(table)
+        TableName.parse(table, errors=_ERRORS, max_length=_MAX_TABLE)  # checked before connecting
         _check_notify(notify)
-        _check_pool_sizes(min_size, max_size)
-        _check_settings(server_settings)
-        with _unavailable(dsn, _OPEN_ERRORS):
-            try:
-                pool = await asyncpg.create_pool(
-                    dsn, min_size=min_size, max_size=max_size, server_settings=server_settings
-                )
-            except (asyncpg.ClientConfigurationError, ValueError, TypeError, UnicodeError) as exc:
-                # Bad input is never reported as an outage.
-                raise EventSourcingConfigurationError(
-                    "dsn",
-                    "<redacted>",
-                    f"is not a usable PostgreSQL DSN ({type(exc).__name__})",
-                    show_value=False,
-                ) from None
-        try:
-            store = cls(pool, table=table, notify=notify)
-        except BaseException:
-            await pool.close()
-            raise
-        store._pool = Owned(pool, pool.close)
-        return store
+        with _counted():
+            return await cls._open(
+                dsn,
+                lambda pool: cls(pool, table=table, notify=notify),
+                min_size=min_size,
+                max_size=max_size,
+                server_settings=server_settings,
+            )
 
-    @property
-    def pool(self) -> asyncpg.Pool:
-        """The asyncpg pool the store uses."""
-        return self._pool.value
+    if TYPE_CHECKING:
+
+        @property
+        def pool(self) -> asyncpg.Pool:
+            """The asyncpg pool the store uses (the application's, or the one `connect` opened)."""
 
     async def _aclose(self) -> None:
         """Stop listening and, if `connect` opened the pool, close it."""
         await self._stop_listener()
-        await self._pool.release()
+        await super()._aclose()
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[PoolConnectionProxy[Any]]:
-        with _unavailable("the store's pool"):
-            async with self._pool.value.acquire() as conn:
+        with _counted():
+            async with super()._connection() as conn:
                 yield conn
 
     async def create_schema(self) -> None:
@@ -307,9 +283,7 @@ class PostgresEventStore(AsyncResource):
                 # Only a reused event id gets here: versions and positions are assigned under the lock.
                 return await self._replay_or_raise(conn, stream_id, events, expected, None), 0
             if row is None:  # pragma: no cover - the function always returns one row
-                raise EventSourcingUnavailableError(
-                    "postgresql", "the store's pool", "the append returned no row"
-                )
+                raise EventSourcingUnavailableError("postgresql", self._address, "the append returned no row")
             if not row["ok"]:
                 replayed = await self._replay_or_raise(
                     conn, stream_id, events, expected, row["stream_version"]
@@ -411,12 +385,12 @@ class PostgresEventStore(AsyncResource):
                 return
             await self._stop_listener()
             channel = self.channel or ""
-            with _unavailable("the store's pool"):
-                conn = await self._pool.value.acquire()
+            with _counted():
+                conn = await self._acquire()
             try:
                 await conn.add_listener(channel, self._on_notify)
             except BaseException:
-                await self._pool.value.release(conn)
+                await self.pool.release(conn)
                 raise
             conn.add_termination_listener(self._on_listener_lost)
             self._listener = conn
@@ -426,7 +400,7 @@ class PostgresEventStore(AsyncResource):
         conn, self._listener = self._listener, None
         if conn is None:
             return
-        quiet: tuple[type[BaseException], ...] = (*_DISCONNECTS, asyncpg.PostgresError)
+        quiet: tuple[type[BaseException], ...] = (*self._outages(), asyncpg.PostgresError)
         if self._listener_lost:
             # A lost connection cannot be reset for reuse: close it so the pool replaces it.
             with contextlib.suppress(*quiet):
@@ -436,7 +410,7 @@ class PostgresEventStore(AsyncResource):
                 if self.channel is not None:
                     await conn.remove_listener(self.channel, self._on_notify)
         with contextlib.suppress(*quiet):
-            await self._pool.value.release(conn)
+            await self.pool.release(conn)
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         with contextlib.suppress(ValueError, TypeError):
@@ -552,61 +526,9 @@ async def save_checkpoint(conn: PoolConnectionProxy[Any], table: str, name: str,
     )
 
 
-def _check_table(table: object) -> tuple[str | None, str]:
-    """Split ``table`` into its schema (or ``None``) and name, once both are valid identifiers."""
-    text = check_text(
-        "table", table, error=EventSourcingConfigurationError, type_error=EventSourcingTypeError
-    )
-    schema, dot, name = text.rpartition(".")
-    if not _TABLE.fullmatch(name) or (dot and not _IDENT.fullmatch(schema)):
-        raise EventSourcingConfigurationError(
-            "table",
-            text,
-            "must be a lowercase identifier (letters, digits, '_') of at most 40 characters, "
-            "optionally after a schema and a dot ('app.orders_events')",
-        )
-    return (schema or None), name
-
-
 def _check_notify(notify: object) -> None:
     if not isinstance(notify, bool):
         raise EventSourcingTypeError("notify", "a bool", notify)
-
-
-_MAX_POOL = 10_000
-
-
-def _check_pool_sizes(min_size: object, max_size: object) -> None:
-    sizes = []
-    for name, value, low in (("min_size", min_size, 0), ("max_size", max_size, 1)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise EventSourcingTypeError(name, "an int", value)
-        sizes.append(
-            check_count(name, value, minimum=low, maximum=_MAX_POOL, error=EventSourcingConfigurationError)
-        )
-    if sizes[0] > sizes[1]:
-        raise EventSourcingConfigurationError("min_size", min_size, "must not exceed max_size")
-
-
-def _check_settings(settings: object) -> None:
-    if settings is None:
-        return
-    if not isinstance(settings, dict):
-        raise EventSourcingTypeError("server_settings", "a dict of str to str or None", settings)
-    for key, value in settings.items():
-        name = check_text(
-            "server_settings",
-            key,
-            error=EventSourcingConfigurationError,
-            type_error=EventSourcingTypeError,
-        )
-        check_text(
-            f"server_settings[{name[:40]!r}]",
-            value,
-            allow_empty=True,
-            error=EventSourcingConfigurationError,
-            type_error=EventSourcingTypeError,
-        )
 
 
 def _hash_sql(stream_id: str, row: str) -> str:
