@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from litestar import Litestar, asgi
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
 from buttress.csp import CSPReport, ReportReceiver
-from buttress.testing import free_port
+from buttress.testing import serve_asgi
 
 LEGACY = json.dumps(
     {
@@ -74,29 +71,11 @@ def litestar_app(receiver: ReportReceiver) -> Litestar:
 APPS = {"starlette": starlette_app, "fastapi": fastapi_app, "litestar": litestar_app}
 
 
-class _Server(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # the server runs in a thread
-        pass
-
-
 @contextmanager
 def serving(app: Any) -> Iterator[str]:
-    """``app`` under uvicorn on 127.0.0.1, in a thread; yields its base URL."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    server = _Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(5)
+    """``app`` under uvicorn on 127.0.0.1 (buttress-testing's serve_asgi); yields its URL."""
+    with serve_asgi(app) as base:
+        yield f"{base}"
 
 
 @pytest.mark.parametrize("framework", sorted(APPS))

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +19,6 @@ import httpx
 import pytest
 import strawberry
 import strawberry.asgi
-import uvicorn
 from graphql import GraphQLSchema, parse, validate
 from strawberry.extensions import AddValidationRules
 
@@ -33,7 +30,7 @@ from buttress.federation import (
     execute_with_limits,
     federate,
 )
-from buttress.testing import free_port
+from buttress.testing import serve_asgi
 
 NAMES = {"1": "lamp", "2": "desk", "3": "chair"}
 ENTITIES = "query($r: [_Any!]!) { _entities(representations: $r) { ... on Product { id name } } }"
@@ -135,29 +132,11 @@ def _check_entities(data: Any, errors: Sequence[Any]) -> None:
     assert BATCHES == [3]  # the three Product representations reached the resolver in one call
 
 
-class _Server(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # the server runs in a thread
-        pass
-
-
 @contextmanager
 def serving(app: Any) -> Iterator[str]:
-    """``app`` under uvicorn on 127.0.0.1, in a thread; yields its GraphQL URL."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    server = _Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.should_exit = True
-        thread.join(5)
+    """``app`` under uvicorn on 127.0.0.1 (buttress-testing's serve_asgi); yields its URL."""
+    with serve_asgi(app) as base:
+        yield f"{base}/"
 
 
 async def _post(url: str, query_text: str, variables: dict[str, Any] | None = None) -> Any:

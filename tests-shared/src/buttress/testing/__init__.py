@@ -11,6 +11,7 @@ import pytest
 # The conformance suites are tests that live in this package: let pytest explain their failures.
 pytest.register_assert_rewrite("buttress.testing.contracts")
 
+from ._asgi_server import serve_asgi
 from ._clock import FakeClock
 from ._discovery import (
     POSTGRES_ENV,
@@ -70,9 +71,9 @@ __all__ = [
     "FakeClock",
     "FlagSourceContract",
     "IdempotencyStoreContract",
-    "NotificationOutboxContract",
     "MetricPoint",
     "MissingExtraError",
+    "NotificationOutboxContract",
     "OutboxContract",
     "PostgresSchema",
     "PostgresServer",
@@ -102,4 +103,5 @@ __all__ = [
     "hostile_values",
     "install_metric_reader",
     "register_profiles",
+    "serve_asgi",
 ]
