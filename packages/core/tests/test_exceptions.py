@@ -161,14 +161,14 @@ def test_missing_extra_error_names_the_install_line_of_the_subclass_distribution
     class PoolingMissingExtraError(MissingExtraError):
         distribution = "buttress-pooling"
 
-    error = PoolingMissingExtraError("AsyncpgFactory", "asyncpg")
+    error = PoolingMissingExtraError("AsyncpgFactory", "postgres")
     assert isinstance(error, ImportError)
     assert isinstance(error, ButtressError)
-    assert str(error) == "AsyncpgFactory needs the 'asyncpg' extra: pip install 'buttress-pooling[asyncpg]'"
+    assert str(error) == "AsyncpgFactory needs the 'postgres' extra: pip install 'buttress-pooling[postgres]'"
     assert (error.feature, error.extra, error.distribution) == (
         "AsyncpgFactory",
-        "asyncpg",
+        "postgres",
         "buttress-pooling",
     )
-    with pytest.raises(ImportError, match=r"buttress-pooling\[asyncpg\]"):
+    with pytest.raises(ImportError, match=r"buttress-pooling\[postgres\]"):
         raise error

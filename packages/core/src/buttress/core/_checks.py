@@ -5,7 +5,7 @@ package's errors stay rooted in its own tree::
 
     from buttress.core import check_seconds
 
-    self._ttl = check_seconds("ttl", ttl, error=CacheConfigurationError)
+    self._ttl = check_seconds("ttl", ttl, error=CachingConfigurationError)
 """
 
 from __future__ import annotations

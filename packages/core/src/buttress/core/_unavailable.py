@@ -9,7 +9,7 @@ redacted. `connection_errors` names those exceptions once for every driver the s
 
     _DOWN = connection_errors("redis")
 
-    with unavailable_on(_DOWN, StoreUnavailableError, backend="redis", address=url):
+    with unavailable_on(_DOWN, IdempotencyUnavailableError, backend="redis", address=url):
         value = await client.get(key)
 
 A client's bad input is never reported as an outage: only failures of the server or the path to it.

@@ -14,7 +14,7 @@ where they mean the same thing::
         └── MissingExtraError              (also ImportError) an optional extra is not installed
 
 A package's errors derive from its own root (``CachingError(ButtressError)``) and, where the meaning
-matches, from one of these as well (``class CacheConfigurationError(CachingError, ConfigurationError)``), so
+matches, from one of these as well (``class CachingConfigurationError(CachingError, ConfigurationError)``), so
 ``except ButtressError`` catches everything the suite raises and ``except ValueError`` keeps working.
 
 Errors carry their context as attributes as well as in the message, and never carry a secret: URLs
