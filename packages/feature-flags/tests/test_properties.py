@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -46,6 +46,7 @@ def fresh_client(*flags: FlagDefinition) -> FlagClient:
     rollout=st.integers(0, 100),
     weights=st.lists(st.integers(1, 50), min_size=1, max_size=5),
 )
+@example(user="K;", key='\\"', rollout=7, weights=[1])  # an escaped quote: explore's shrunk case
 def test_property_12_consistency(user: str, key: str, rollout: int, weights: list[int]) -> None:
     """Property 12: Consistency: the same user and flag give the same result on every fresh client."""
     variants = tuple(Variant(f"v{index}", weight) for index, weight in enumerate(weights))
@@ -61,10 +62,12 @@ def test_property_12_consistency(user: str, key: str, rollout: int, weights: lis
         for c in (fresh_client(flag) for _ in range(3))
     }
     assert len(results) == 1
-    # ...and it is the documented, cross-SDK hash. A group id holding a double quote or ending in a
-    # backslash breaks out of its quotes in Unleash's rule language, which turns the flag off.
-    quotable = '"' not in key and not key.endswith("\\")
-    assert results.pop()[0] is (quotable and rollout > 0 and normalized_hash(user, key) <= rollout)
+    # ...and it is the documented, cross-SDK hash. A group id with a double quote or a backslash is
+    # read through the escapes of Unleash's rule language (an escaped quote stays inside its quotes, a
+    # bare one breaks out and turns the flag off): those answers are checked against UnleashClient
+    # itself (test_unleash_differential.py), not against this formula.
+    if '"' not in key and "\\" not in key:
+        assert results.pop()[0] is (rollout > 0 and normalized_hash(user, key) <= rollout)
 
 
 @given(user=ids, group=keys, low=st.integers(0, 100), high=st.integers(0, 100))
