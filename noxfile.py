@@ -331,7 +331,11 @@ def typecheck(session: nox.Session) -> None:
         "mypy",
         "--strict",
         *targets,
-        env={"MYPYPATH": os.pathsep.join([*(str(d / "src") for d in PACKAGES.values()), str(ROOT / "fuzz")])},
+        env={
+            "MYPYPATH": os.pathsep.join(
+                [*(str(d / "src") for d in PACKAGES.values()), str(ROOT / "fuzz"), str(ROOT / "examples")]
+            )
+        },
     )
 
 
