@@ -66,6 +66,11 @@ def test_every_package_has_a_section() -> None:
     assert packages - {"buttress-testing"} <= set(MODULES)
 
 
+def test_the_tour_names_its_sections_in_order() -> None:
+    listed = TOUR.read_text().split("The sections, in order:", 1)[1].split('"""', 1)[0]
+    assert [name.strip() for name in listed.split(",")] == list(MODULES)
+
+
 def test_tour_rejects_an_unknown_section() -> None:
     result = run_tour(clean_env(), "buttress-nope")
     assert result.returncode == 2

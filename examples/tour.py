@@ -4,7 +4,12 @@
 
 Set ``BUTTRESS_REDIS_URL`` and/or ``BUTTRESS_POSTGRES_DSN`` and the sections that have a Redis or
 PostgreSQL backend run against those servers as well. Every package adds its section as a module
-under ``examples/sections/``.
+under ``examples/sections/``; name one or more to run only those (``uv run examples/tour.py
+buttress-caching``). The sections, in order:
+
+    buttress-core, buttress-caching, buttress-pooling, buttress-csp, buttress-fingerprint,
+    buttress-idempotency, buttress-event-sourcing, buttress-feature-flags, buttress-fuzzing,
+    buttress-webhooks, buttress-search, buttress-notifications, buttress-federation
 """
 
 from __future__ import annotations
