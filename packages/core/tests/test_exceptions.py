@@ -5,7 +5,7 @@ from __future__ import annotations
 import pickle
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from buttress.core import (
@@ -18,6 +18,7 @@ from buttress.core import (
     NotFoundError,
     SerializationError,
     redact_url,
+    safe_repr,
 )
 
 text = st.text(min_size=1, max_size=40).filter(lambda s: s.strip() == s and s != "")
@@ -46,13 +47,21 @@ def test_every_error_is_a_buttress_error(error: ButtressError) -> None:
 
 
 @given(parameter=text, value=values, reason=text)
+# explore (seed 3642888171, on d33d4a2): a short str whose repr escapes to more than 80
+# characters is shown cut, as safe_repr documents; the old oracle expected the whole repr.
+@example(
+    parameter="0",
+    value="00000\x1f\x1f\x1f\x1f\x1f\x08\U00010324\U0001239a\U0001239a\U00018cd6\U0001fbcb",
+    reason="0",
+)
 def test_configuration_error_carries_its_context(parameter: str, value: object, reason: str) -> None:
-    """Property: a ConfigurationError's message names the parameter, the value and the reason."""
+    """Property: a ConfigurationError's message names the parameter, the value (as safe_repr shows it,
+    at most 80 characters) and the reason."""
     error = ConfigurationError(parameter, value, reason)
     assert isinstance(error, ValueError)
     assert (error.parameter, error.value, error.reason) == (parameter, value, reason)
     assert parameter in str(error)
-    assert repr(value) in str(error)
+    assert safe_repr(value) in str(error)
     assert reason in str(error)
 
 
