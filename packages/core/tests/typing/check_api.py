@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import assert_type
+from typing import Any, Self, assert_type
 
 from buttress.core import (
     MISSING,
     AsyncRepository,
+    BackendErrors,
     CacheProvider,
     Clock,
     CommandHandler,
@@ -22,6 +23,7 @@ from buttress.core import (
     Missing,
     Owned,
     Receive,
+    RedisBackend,
     Send,
     Serializer,
     SystemClock,
@@ -31,6 +33,7 @@ from buttress.core import (
     check_seconds,
     check_text,
     connection_errors,
+    open_redis,
     read_body,
     respond,
     safe_repr,
@@ -141,3 +144,21 @@ async def plumbing_types(receive: Receive, send: Send) -> None:
     assert_type(await read_body(receive, limit=10), bytes | None)
     assert_type(connection_errors("redis"), tuple[type[BaseException], ...])
     await respond(send, 204)
+
+
+class RedisThing(RedisBackend):
+    errors = BackendErrors()
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str = "thing:") -> Self:
+        return cls._from_url(url, lambda client: cls(client, prefix=prefix), max_connections=4)
+
+
+async def redis_backend_types() -> None:
+    thing = RedisThing.from_url("redis://127.0.0.1/0")
+    assert_type(thing, RedisThing)
+    assert_type(thing.prefix, str)
+    assert_type(thing.owns_client, bool)
+    assert_type(thing.accepts_cluster, bool)
+    assert_type(open_redis("redis://127.0.0.1/0", cluster=False), Any)
+    await thing.aclose()

@@ -30,6 +30,7 @@ from ._protocols import (
     SoftDeletable,
     Timestamped,
 )
+from ._redis import RedisBackend, open_redis
 from ._resources import AsyncResource, Owned
 from ._serializers import JsonSerializer
 from ._tasks import BackgroundTask
@@ -86,6 +87,7 @@ __all__ = [
     "Query",
     "QueryHandler",
     "Receive",
+    "RedisBackend",
     "Scope",
     "Send",
     "SerializationError",
@@ -104,6 +106,7 @@ __all__ = [
     "connection_errors",
     "lazy_exports",
     "open_pool",
+    "open_redis",
     "read_body",
     "redact_url",
     "respond",

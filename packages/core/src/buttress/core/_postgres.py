@@ -52,7 +52,7 @@ _BORROWED: Final = "the application's pool"
 
 @dataclass(frozen=True, slots=True)
 class BackendErrors:
-    """The error classes a package's backends raise (its PostgreSQL ones take them here).
+    """The error classes a package's backends raise (its PostgreSQL and Redis ones take them here).
 
     Attributes:
         configuration: For a bad value (a table name, a pool size, a DSN the driver or the server
