@@ -169,7 +169,13 @@ def test_wsgi_reports_by_type_and_outcome(metric_reader: RecordedMetrics) -> Non
     app = WSGIReportReceiver(lambda reports: None, max_bytes=512)
     assert post_sync(app, legacy("script-src"), "application/csp-report").startswith("204")
     assert post_sync(app, b"x" * 600, "application/csp-report").startswith("413")
-    assert post_sync(app, legacy("script-src"), "application/csp-report", CONTENT_LENGTH="").startswith("411")
+    assert post_sync(
+        app,
+        legacy("script-src"),
+        "application/csp-report",
+        CONTENT_LENGTH="",
+        HTTP_TRANSFER_ENCODING="chunked",
+    ).startswith("411")
     assert post_sync(app, b"[]", "application/csp-report").startswith("400")
     assert post_sync(app, legacy("script-src"), "text/html").startswith("415")
     assert post_sync(app, legacy("script-src"), "application/csp-report", REQUEST_METHOD="GET").startswith(

@@ -316,7 +316,8 @@ def test_wsgi_receiver_statuses() -> None:
     assert wsgi_post(app, env(body, "text/plain")).startswith("415")
     assert wsgi_post(app, env(b"x" * 5000)).startswith("413")
     assert wsgi_post(app, env(body, REQUEST_METHOD="GET")).startswith("405")
-    assert wsgi_post(app, env(body, CONTENT_LENGTH="")).startswith("411")
+    assert wsgi_post(app, env(body, CONTENT_LENGTH="", HTTP_TRANSFER_ENCODING="chunked")).startswith("411")
+    assert wsgi_post(app, env(body, CONTENT_LENGTH="")).startswith("400")  # no length, no body: not a report
     assert wsgi_post(app, env(body, CONTENT_LENGTH="", **{"wsgi.input_terminated": True})).startswith("204")
     assert wsgi_post(app, env(b"x" * 5000, CONTENT_LENGTH="", **{"wsgi.input_terminated": True})).startswith(
         "413"

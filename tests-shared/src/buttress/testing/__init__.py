@@ -28,6 +28,7 @@ from ._hostile_http import check_hostile_asgi, check_hostile_wsgi
 from ._hypothesis import CI_PROFILE, DEV_PROFILE, EXPLORE_PROFILE, register_profiles
 from ._metrics import MetricPoint, RecordedMetrics, install_metric_reader
 from ._servers import PostgresServer, RedisClusterServer, RedisServer, free_port
+from ._wsgi_server import serve_wsgi
 from .contracts import (
     AsyncRepositoryContract,
     AuditSinkContract,
@@ -104,4 +105,5 @@ __all__ = [
     "install_metric_reader",
     "register_profiles",
     "serve_asgi",
+    "serve_wsgi",
 ]

@@ -7,11 +7,10 @@ from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Final
 
-from buttress.core import ASGIApp, Message, Receive, Scope, Send
+from buttress.core import ASGIApp, ExcInfo, Message, Receive, Scope, Send, StartResponse, WSGIApp, WSGIEnviron
 
 from ._metrics import RESPONSES, response_attributes
 from ._policy import REPORTING_ENDPOINTS_HEADER, CompiledPolicy, Policy
-from ._wsgi import ExcInfo, StartResponse, WSGIApp, WSGIEnviron
 from .exceptions import CSPTypeError, MissingExtraError, NonceUnavailableError
 
 if TYPE_CHECKING:

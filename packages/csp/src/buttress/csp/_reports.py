@@ -8,10 +8,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, Protocol
 
-from buttress.core import ArgumentTypeError, ClientDisconnectedError, Receive, Scope, Send, read_body, respond
+from buttress.core import (
+    ArgumentTypeError,
+    ClientDisconnectedError,
+    Receive,
+    Scope,
+    Send,
+    StartResponse,
+    UnreadableBodyError,
+    WSGIEnviron,
+    declared_length,
+    read_body,
+    read_wsgi_body,
+    respond,
+    wsgi_respond,
+)
 
 from ._metrics import ReportOutcome, count_report, count_violation, report_type
-from ._wsgi import StartResponse, WSGIEnviron
 from .exceptions import (
     CSPConfigurationError,
     CSPTypeError,
@@ -262,14 +275,10 @@ class SyncReportHandler(Protocol):
         ...
 
 
-_STATUSES: Final[dict[ReportOutcome, tuple[int, str]]] = {
-    "too_large": (413, "413 Content Too Large"),
-    "unsupported": (415, "415 Unsupported Media Type"),
-    "malformed": (400, "400 Bad Request"),
-}
+_STATUSES: Final[dict[ReportOutcome, int]] = {"too_large": 413, "unsupported": 415, "malformed": 400}
 
 
-def _status_of(error: ReportError) -> tuple[int, str]:
+def _status_of(error: ReportError) -> int:
     return _STATUSES[_outcome_of(error)]
 
 
@@ -311,20 +320,20 @@ class ReportReceiver:
         body = await self._read(headers, receive)
         if isinstance(body, str):
             count_report(report_type(content_type), body)
-            await respond(send, _STATUSES[body][0])
+            await respond(send, _STATUSES[body])
             return
         try:
             reports = parse_reports(body, content_type, max_bytes=self.max_bytes)
         except ReportError as exc:
             logger.debug("refused a CSP report: %s", exc.reason)
-            await respond(send, _status_of(exc)[0])
+            await respond(send, _status_of(exc))
             return
         await self.handler(reports)
         await respond(send, 204)
 
     async def _read(self, headers: Mapping[bytes, bytes], receive: Receive) -> bytes | ReportOutcome:
         """The body, or why it was refused before reading it all."""
-        declared = _content_length(headers.get(b"content-length"))
+        declared = declared_length(headers.get(b"content-length"))
         if declared is None:
             return "malformed"
         if declared > self.max_bytes:
@@ -336,22 +345,14 @@ class ReportReceiver:
         return "too_large" if body is None else body
 
 
-def _content_length(value: bytes | None) -> int | None:
-    """The declared body size; 0 when there is none; ``None`` when it is not a run of digits (RFC 9110)."""
-    if value is None:
-        return 0
-    value = value.strip(b" \t")
-    if not value.isdigit():  # bytes.isdigit is ASCII digits only: no sign, space, "_" or exponent
-        return None
-    return int(value) if len(value) <= 18 else 10**18
-
-
 class WSGIReportReceiver:
     """The WSGI twin of `ReportReceiver`, with a synchronous handler.
 
-    A request without ``Content-Length`` is answered ``411`` unless the server marks its input as
-    terminated (``wsgi.input_terminated``), since reading it could otherwise block; one whose
-    ``Content-Length`` is not a run of digits, ``400``. The ``204`` carries no ``Content-Length``.
+    The body is read with core's `read_wsgi_body`: never past ``Content-Length``; without one, what
+    the server delimited (``wsgi.input_terminated``), or nothing when the request has no
+    ``Transfer-Encoding`` either. A body of unknown length the server did not delimit is answered
+    ``411`` (reading it could block); a ``Content-Length`` that is not a run of digits, ``400``. The
+    ``204`` carries no ``Content-Length``.
 
     Args:
         handler: Called with the reports of every well-formed request.
@@ -367,43 +368,23 @@ class WSGIReportReceiver:
     def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
         """Handle one WSGI request."""
         if environ.get("REQUEST_METHOD") != "POST":
-            return _wsgi_respond(start_response, "405 Method Not Allowed", [("Allow", "POST")])
+            return wsgi_respond(start_response, 405, headers=[("Allow", "POST")])
         content_type = str(environ.get("CONTENT_TYPE", ""))
-        body = self._read(environ)
-        if isinstance(body, str):
-            count_report(report_type(content_type), "too_large" if body.startswith("413") else "malformed")
-            return _wsgi_respond(start_response, body)
+        try:
+            body = read_wsgi_body(environ, limit=self.max_bytes)
+        except UnreadableBodyError as exc:
+            count_report(report_type(content_type), "malformed")
+            return wsgi_respond(start_response, exc.status)
+        except ClientDisconnectedError:
+            count_report(report_type(content_type), "malformed")
+            return wsgi_respond(start_response, 400)
+        if body is None:
+            count_report(report_type(content_type), "too_large")
+            return wsgi_respond(start_response, 413)
         try:
             reports = parse_reports(body, content_type, max_bytes=self.max_bytes)
         except ReportError as exc:
             logger.debug("refused a CSP report: %s", exc.reason)
-            return _wsgi_respond(start_response, _status_of(exc)[1])
+            return wsgi_respond(start_response, _status_of(exc))
         self.handler(reports)
-        return _wsgi_respond(start_response, "204 No Content")
-
-    def _read(self, environ: WSGIEnviron) -> bytes | str:
-        stream = environ.get("wsgi.input")
-        if stream is None:
-            return "400 Bad Request"
-        raw_length = environ.get("CONTENT_LENGTH", "") or ""
-        if not raw_length:
-            if environ.get("wsgi.input_terminated") is not True:
-                return "411 Length Required"
-            body = bytes(stream.read(self.max_bytes + 1))
-            return "413 Content Too Large" if len(body) > self.max_bytes else body
-        length = _content_length(
-            raw_length.encode("latin-1", "replace") if isinstance(raw_length, str) else None
-        )
-        if length is None:
-            return "400 Bad Request"
-        if length > self.max_bytes:
-            return "413 Content Too Large"
-        return bytes(stream.read(length))
-
-
-def _wsgi_respond(
-    start_response: StartResponse, status: str, headers: Iterable[tuple[str, str]] = ()
-) -> list[bytes]:
-    length = [] if status.startswith("204") else [("Content-Length", "0")]
-    start_response(status, [*length, *headers])
-    return []
+        return wsgi_respond(start_response, 204)
