@@ -1,4 +1,4 @@
-"""The ``metric_reader``, ``postgres_pool`` and ``postgres_table`` fixtures."""
+"""The ``metric_reader``, ``span_recorder``, ``postgres_pool`` and ``postgres_table`` fixtures."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from buttress.core import Telemetry
 from buttress.testing import (
     PostgresSchema,
     RecordedMetrics,
+    RecordedSpans,
     TestingConfigurationError,
     TestingTypeError,
     check_hostile,
     install_metric_reader,
+    install_span_exporter,
 )
 
 TELEMETRY = Telemetry("buttress.testing_fixture_test")
@@ -24,6 +26,26 @@ LIVE = {"a": 3.0}
 TELEMETRY.observe(
     "buttress.testing_fixture_test.live", lambda: [(v, {"pool.name": k}) for k, v in LIVE.items()]
 )
+
+
+def test_the_span_recorder_holds_the_spans_of_its_own_test(span_recorder: RecordedSpans) -> None:
+    with TELEMETRY.span("before"):
+        pass
+    later = RecordedSpans()
+    assert install_span_exporter() is install_span_exporter()
+    with pytest.raises(ValueError, match="boom"), TELEMETRY.span("after", {"testing.step": 2}):
+        raise ValueError("boom")
+    assert [span.name for span in span_recorder.spans()] == ["before", "after"]
+    (after,) = later.spans()
+    assert (after.name, after.attributes, after.error, after.exceptions) == (
+        "after",
+        {"testing.step": 2},
+        True,
+        ("ValueError",),
+    )
+    assert later.spans("before") == []
+    with pytest.raises(TestingTypeError):
+        later.spans(3)  # type: ignore[arg-type]
 
 
 def test_the_reader_counts_from_the_start_of_each_test(metric_reader: RecordedMetrics) -> None:

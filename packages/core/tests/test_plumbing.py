@@ -25,7 +25,7 @@ from buttress.core import (
     respond,
     unavailable_on,
 )
-from buttress.testing import RecordedMetrics, check_hostile
+from buttress.testing import RecordedMetrics, RecordedSpans, check_hostile
 
 # --- Telemetry ---------------------------------------------------------------------------------------
 
@@ -78,6 +78,30 @@ def test_an_instrument_name_is_claimed_once() -> None:
     telemetry.counter("buttress.core_test.once")
     with pytest.raises(ConfigurationError, match="already"):
         telemetry.histogram("buttress.core_test.once")
+
+
+def test_spans_reach_the_sdk_and_record_what_escapes(span_recorder: RecordedSpans) -> None:
+    telemetry = Telemetry("buttress.core_test_f", "1.0")
+    with telemetry.span("outer", {"core.kind": "test"}), telemetry.span("inner"):
+        pass
+    with pytest.raises(KeyError), telemetry.span("failing"):
+        raise KeyError("gone")
+    outer, inner, failing = (span_recorder.spans(name)[0] for name in ("outer", "inner", "failing"))
+    assert outer.attributes == {"core.kind": "test"}
+    assert inner.parent_id == outer.span_id
+    assert outer.parent_id is None
+    assert (outer.error, failing.error, failing.exceptions) == (False, True, ("KeyError",))
+
+
+def test_without_the_api_a_span_is_a_shared_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "opentelemetry", None)
+    telemetry = Telemetry("buttress.core_test_g")
+    with telemetry.span("nothing") as span:
+        assert span is None
+    assert telemetry.span("again") is telemetry.span("and again")
+    assert telemetry.tracer() is None
+    with pytest.raises(ArgumentTypeError):
+        telemetry.span(b"name")  # type: ignore[arg-type]
 
 
 def test_scope_is_a_buttress_package() -> None:

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -132,8 +131,20 @@ def test_missing_is_a_falsy_singleton_distinct_from_none() -> None:
     assert list(Missing) == [MISSING]
 
 
-def test_command_and_query_are_not_runtime_checkable() -> None:
-    # An empty Protocol would accept every object; isinstance must refuse rather than mislead.
-    for marker in (Command, Query):
-        with pytest.raises(TypeError):
-            isinstance(object(), marker)
+def test_command_and_query_are_nominal_bases_that_carry_their_result() -> None:
+    # A memberless Protocol would match every object; these are bases a message derives from.
+    @dataclass(frozen=True, slots=True)
+    class Rename(Command[None]):
+        name: str
+
+    @dataclass(frozen=True, slots=True)
+    class Lookup(Query[int]):
+        key: str
+
+    assert isinstance(Rename("x"), Command)
+    assert isinstance(Lookup("k"), Query)
+    assert not isinstance(object(), Command)
+    assert not isinstance(Rename("x"), Query)
+    assert not hasattr(Rename("x"), "__dict__")  # the bases add no state to a slotted message
+    assert Command.__type_params__[0].__name__ == "R"
+    assert Rename.__orig_bases__ == (Command[None],)  # type: ignore[attr-defined]

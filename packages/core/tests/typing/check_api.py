@@ -13,6 +13,7 @@ from buttress.core import (
     BackendErrors,
     CacheProvider,
     Clock,
+    Command,
     CommandHandler,
     ConfigurationError,
     Counter,
@@ -22,6 +23,8 @@ from buttress.core import (
     JsonSerializer,
     Missing,
     Owned,
+    Query,
+    QueryHandler,
     Receive,
     RedisBackend,
     Send,
@@ -106,9 +109,30 @@ def user_repository_conforms() -> AsyncRepository[User, int]:
 
 
 @dataclass(frozen=True)
-class Rename:
+class Rename(Command[User]):
     user_id: int
     name: str
+
+
+@dataclass(frozen=True)
+class Find(Query[User | None]):
+    user_id: int
+
+
+class FindHandler:
+    async def handle(self, query: Find) -> User | None:
+        return None
+
+
+def query_handler_conforms() -> QueryHandler[Find, User | None]:
+    return FindHandler()
+
+
+async def a_bus_can_read_the_result_a_message_declares() -> None:
+    async def send[R](command: Command[R]) -> R:
+        raise NotImplementedError
+
+    assert_type(await send(Rename(1, "ada")), User)
 
 
 class RenameHandler:

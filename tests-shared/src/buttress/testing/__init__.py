@@ -28,6 +28,7 @@ from ._hostile_http import check_hostile_asgi, check_hostile_wsgi
 from ._hypothesis import CI_PROFILE, DEV_PROFILE, EXPLORE_PROFILE, register_profiles
 from ._metrics import MetricPoint, RecordedMetrics, install_metric_reader
 from ._servers import PostgresServer, RedisClusterServer, RedisServer, free_port
+from ._spans import RecordedSpans, SpanRecord, install_span_exporter
 from ._wsgi_server import serve_wsgi
 from .contracts import (
     AsyncRepositoryContract,
@@ -81,6 +82,7 @@ __all__ = [
     "PostgresService",
     "PreferenceStoreContract",
     "RecordedMetrics",
+    "RecordedSpans",
     "RedisClusterServer",
     "RedisServer",
     "RedisService",
@@ -90,6 +92,7 @@ __all__ = [
     "ServerError",
     "ServiceUnavailable",
     "SnapshotStoreContract",
+    "SpanRecord",
     "TestingConfigurationError",
     "TestingError",
     "TestingTypeError",
@@ -103,6 +106,7 @@ __all__ = [
     "free_port",
     "hostile_values",
     "install_metric_reader",
+    "install_span_exporter",
     "register_profiles",
     "serve_asgi",
     "serve_wsgi",

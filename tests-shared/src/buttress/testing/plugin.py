@@ -19,6 +19,8 @@ fixture                   scope     gives
 ``fake_clock``            function  a `FakeClock`
 ``metric_reader``         function  the OpenTelemetry metrics recorded during the test
                                     (`RecordedMetrics`; extra ``telemetry``)
+``span_recorder``         function  the OpenTelemetry spans finished during the test
+                                    (`RecordedSpans`; extra ``telemetry``)
 ``conformance_dir``       session   the folder of third-party conformance suites (see below)
 ``unavailable``           function  ``unavailable(reason)``: skip for want of an outside tool
 ========================  ========  ===========================================================
@@ -63,6 +65,7 @@ from ._hypothesis import CI_PROFILE, DEV_PROFILE, EXPLORE_PROFILE, register_prof
 from ._metrics import RecordedMetrics
 from ._resp import RespClient
 from ._servers import PostgresServer, RedisClusterServer, RedisServer, checked_text
+from ._spans import RecordedSpans
 from .exceptions import ServerError, TestingConfigurationError, TestingTypeError
 
 __all__ = ["CONFORMANCE_ENV", "PostgresSchema", "find_conformance_dir"]
@@ -305,6 +308,16 @@ def metric_reader() -> RecordedMetrics:
     provider (it can be set only once), so a package's instruments report to it.
     """
     return RecordedMetrics()
+
+
+@pytest.fixture
+def span_recorder() -> RecordedSpans:
+    """The OpenTelemetry spans finished from the start of this test (`RecordedSpans`).
+
+    The first use installs an SDK tracer provider with an in-memory exporter as the process's global
+    provider (it can be set only once), so a package's spans reach it.
+    """
+    return RecordedSpans()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Hashable, Sequence
 from datetime import datetime
-from typing import Final, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
 __all__ = [
     "MISSING",
@@ -197,29 +197,42 @@ class EventHandler[E](Protocol):
         ...
 
 
-class Command(Protocol):
-    """**Protocol**: a request to change state (the write side of CQRS).
+class Command[R]:
+    """A request to change state (the write side of CQRS) whose handler returns ``R``.
 
-    It has no required members: any immutable object (a frozen dataclass, a pydantic model) can be a
-    command. It exists so that handler signatures say which side they are on; it is deliberately not
-    runtime-checkable, since every object would pass.
+    Subclass it with the result type, so a bus can type ``send(command) -> R`` end to end::
+
+        @dataclass(frozen=True)
+        class RenameUser(Command[None]):
+            user_id: int
+            name: str
+
+    It has no members and no state (``__slots__`` is empty), so frozen and slotted dataclasses and
+    pydantic models can derive from it. It is a base class rather than a Protocol because a memberless
+    Protocol cannot carry ``R`` (every object would match it with any ``R``) and a pydantic model cannot
+    derive from a Protocol (their metaclasses clash).
     """
 
+    __slots__ = ()
 
-class Query(Protocol):
-    """**Protocol**: a request to read state without changing it (the read side of CQRS).
 
-    Like `Command`, it has no required members and is not runtime-checkable.
+class Query[R]:
+    """A request to read state without changing it (the read side of CQRS), answered with ``R``.
+
+    Like `Command`, subclass it with the result type (``class GetUser(Query[User])``); it has no
+    members and no state.
     """
+
+    __slots__ = ()
 
 
 @runtime_checkable
-class CommandHandler[C: Command, R](Protocol):
+class CommandHandler[C: Command[Any], R](Protocol):
     """**Protocol**: executes commands of type ``C`` and returns ``R``.
 
     Methods:
-        handle: Execute the command. It may change state; it should be safe to retry when the command
-            carries an idempotency key.
+        handle: Execute the command and return what it declares (``C`` is a ``Command[R]``). It may
+            change state; it should be safe to retry when the command carries an idempotency key.
     """
 
     async def handle(self, command: C) -> R:
@@ -228,11 +241,12 @@ class CommandHandler[C: Command, R](Protocol):
 
 
 @runtime_checkable
-class QueryHandler[Q: Query, R](Protocol):
+class QueryHandler[Q: Query[Any], R](Protocol):
     """**Protocol**: answers queries of type ``Q`` with ``R``.
 
     Methods:
-        handle: Answer the query. It must not change state.
+        handle: Answer the query with what it declares (``Q`` is a ``Query[R]``). It must not change
+            state.
     """
 
     async def handle(self, query: Q) -> R:

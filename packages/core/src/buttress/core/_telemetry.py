@@ -1,4 +1,4 @@
-"""OpenTelemetry metrics for every package, bound on first use and free when the API is absent.
+"""OpenTelemetry metrics (and spans) for every package, bound on first use and free when the API is absent.
 
 A package makes one `Telemetry` for its instruments and records through them::
 
@@ -13,12 +13,17 @@ Nothing is imported or created until the first measurement: then, when ``opentel
 imported, the instrument is created on the global meter provider's meter for the package (the API's
 proxy meter, so an SDK the application installs later still receives it); when it cannot, the
 instrument turns into a no-op for good. Libraries never install an SDK: the application does.
+
+Spans work the same way: ``with _telemetry.span("send CreateOrder", {"cqrs.kind": "command"}):`` runs
+the block in a span of the package's tracer, which records an exception that leaves the block; without
+the API it is a shared no-op context manager.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Final, Literal
 
 from ._checks import check_text
@@ -35,6 +40,7 @@ type Observation = tuple[float, Attributes]
 # OpenTelemetry's instrument-name syntax (the API refuses others with a warning and drops them).
 _NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.\-/]{0,254}")
 _UNSET: Final = object()
+_NO_SPAN: Final[AbstractContextManager[None]] = nullcontext()
 
 
 def _meter(scope: str, version: str | None) -> Any:  # noqa: ANN401 - the API's Meter, when importable
@@ -44,6 +50,15 @@ def _meter(scope: str, version: str | None) -> Any:  # noqa: ANN401 - the API's 
     except ImportError:
         return None
     return metrics.get_meter(scope, version or "")
+
+
+def _tracer(scope: str, version: str | None) -> Any:  # noqa: ANN401 - the API's Tracer, when importable
+    """The API's tracer for ``scope``, or ``None`` when opentelemetry-api is not installed."""
+    try:
+        from opentelemetry import trace  # noqa: PLC0415 - optional, imported on first span
+    except ImportError:
+        return None
+    return trace.get_tracer(scope, version or "")
 
 
 class _Instrument:
@@ -144,6 +159,7 @@ class Telemetry:
         self.scope = scope
         self.version = version
         self._meter: Any = _UNSET
+        self._tracer: Any = _UNSET
         self._names: set[str] = set()
 
     def meter(self) -> Any:  # noqa: ANN401 - the API's Meter, or None without opentelemetry-api
@@ -151,6 +167,40 @@ class Telemetry:
         if self._meter is _UNSET:
             self._meter = _meter(self.scope, self.version)
         return self._meter
+
+    def tracer(self) -> Any:  # noqa: ANN401 - the API's Tracer, or None without opentelemetry-api
+        """The API's tracer for this scope (made on first call), or ``None`` without the API.
+
+        It is the API's proxy tracer, so spans reach a tracer provider the application installs later.
+        """
+        if self._tracer is _UNSET:
+            self._tracer = _tracer(self.scope, self.version)
+        return self._tracer
+
+    def span(self, name: str, attributes: Attributes | None = None) -> AbstractContextManager[object]:
+        """A context manager that runs its block in a span named ``name`` (a no-op without the API).
+
+        The span is the current span inside the block, so spans opened there are its children; an
+        exception that leaves the block is recorded on it and sets its status to error.
+
+        Args:
+            name: The span's name: low-cardinality, such as ``"send CreateOrder"``.
+            attributes: The span's attributes (never keys, ids or user data).
+
+        Raises:
+            ArgumentTypeError: ``name`` is not a str.
+        """
+        if not isinstance(name, str):
+            raise ArgumentTypeError("name", "a str", name)
+        tracer = self._tracer
+        if tracer is _UNSET:
+            tracer = self.tracer()
+        if tracer is None:
+            return _NO_SPAN
+        span: AbstractContextManager[object] = tracer.start_as_current_span(
+            name, attributes=attributes, record_exception=True, set_status_on_exception=True
+        )
+        return span
 
     def _claim(self, name: str, unit: str, description: str) -> None:
         check_text("name", name)
