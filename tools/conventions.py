@@ -41,6 +41,9 @@ FOREIGN_EXCEPTIONS: Final = {
 
 # Method and parameter names the face replaced.
 RETIRED_CLASSMETHODS: Final = {"from_dsn": "connect", "open": "connect"}
+
+# Core's bases of every object that holds a pool, a client or a task: each gives aclose().
+RESOURCE_BASES: Final = frozenset({"AsyncResource", "BackgroundTask", "PostgresBackend", "RedisBackend"})
 RETIRED_PARAMETERS: Final = {"table_prefix": "table=", "dsn": "connect(dsn)"}
 
 INSTRUMENT_METHODS: Final = frozenset({"counter", "histogram", "up_down_counter", "observe"})
@@ -254,6 +257,7 @@ def _public_class(path: Path, node: ast.ClassDef) -> bool:
 @rule
 def source(package: Package) -> Iterator[str]:
     """Loggers by __name__, no sibling imports, one verb per act, no private lazy-loading copies."""
+    resources = _descendants(package, RESOURCE_BASES)
     for path, tree in _sources(package):
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and _dotted(node.func) in ("logging.getLogger", "getLogger"):
@@ -271,7 +275,7 @@ def source(package: Package) -> Iterator[str]:
                 and _public_class(path, node)
                 and package.name not in SUPPORT_PACKAGES
             ):
-                yield from _class_face(path, node)
+                yield from _class_face(path, node, resources)
             if (
                 isinstance(node, ast.FunctionDef)
                 and node.name == "__getattr__"
@@ -302,7 +306,7 @@ def _decorators(node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     return {_dotted(d) for d in node.decorator_list}
 
 
-def _class_face(path: Path, node: ast.ClassDef) -> Iterator[str]:
+def _class_face(path: Path, node: ast.ClassDef, resources: frozenset[str]) -> Iterator[str]:
     methods = {
         item.name: item for item in node.body if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
     }
@@ -318,7 +322,7 @@ def _class_face(path: Path, node: ast.ClassDef) -> Iterator[str]:
     named = node.name.startswith(("Postgres", "Redis")) and not node.name.endswith(("Factory", "Service"))
     protocol = any(_dotted(base).split(".")[-1] == "Protocol" for base in node.bases)
     backend = (named or "pool" in parameters) and not node.name.endswith("Context") and not protocol
-    if backend and "aclose" not in methods and not _derives_resource(node):
+    if backend and "aclose" not in methods and not _derives_resource(node, resources):
         yield f"{_where(path, node)}: {node.name} holds a pool or client but has no aclose()"
     if init is None:
         return
@@ -336,8 +340,27 @@ def _class_face(path: Path, node: ast.ClassDef) -> Iterator[str]:
         yield f"{_where(path, init)}: {node.name}(prefix=...): PostgreSQL backends take table="
 
 
-def _derives_resource(node: ast.ClassDef) -> bool:
-    return any(_dotted(base).split(".")[-1] in ("AsyncResource", "BackgroundTask") for base in node.bases)
+def _base_names(node: ast.ClassDef) -> set[str]:
+    # `Base`, `core.Base` and `Base[T]` all name Base.
+    return {_dotted(b.value if isinstance(b, ast.Subscript) else b).split(".")[-1] for b in node.bases}
+
+
+def _derives_resource(node: ast.ClassDef, resources: frozenset[str] = RESOURCE_BASES) -> bool:
+    return bool(_base_names(node) & resources)
+
+
+def _descendants(package: Package, roots: frozenset[str]) -> frozenset[str]:
+    """``roots`` and the package's classes that derive from one of them, through its own bases too."""
+    bases = {
+        node.name: _base_names(node)
+        for _, tree in _sources(package)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef)
+    }
+    found = set(roots)
+    while grown := {name for name, named in bases.items() if name not in found and named & found}:
+        found |= grown
+    return frozenset(found)
 
 
 # --- telemetry -------------------------------------------------------------------------------------

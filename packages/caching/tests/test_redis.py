@@ -25,12 +25,15 @@ from redis.asyncio import Redis
 from buttress.caching import (
     BreakerState,
     CacheSerializationError,
+    CachingBusyError,
     CachingConfigurationError,
     CachingError,
+    CachingTypeError,
     CachingUnavailableError,
     MsgpackSerializer,
     PickleSerializer,
     RedisCache,
+    RedisStorage,
 )
 from buttress.caching._entry import Entry, pack
 from buttress.core import MISSING, BackendUnavailableError, ButtressError
@@ -328,7 +331,6 @@ async def test_a_client_it_was_given_is_left_open(redis_url: str, redis_prefix: 
     "options",
     [
         {"prefix": ""},
-        {"prefix": None},
         {"serializer": object()},
         {"serializer": "json"},
         {"lock_ttl": 0},
@@ -356,15 +358,26 @@ async def test_bad_arguments_are_rejected(redis_url: str, options: dict[str, Any
 
 @pytest.mark.parametrize("client", [object(), "redis://localhost", redis.Redis()], ids=repr)
 def test_a_client_that_is_not_an_async_redis_is_rejected(client: object) -> None:
-    with pytest.raises(CachingConfigurationError, match="client") as info:
+    with pytest.raises(CachingTypeError, match="client") as info:
         RedisCache(client)  # type: ignore[arg-type]
-    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, TypeError)
 
 
-@pytest.mark.parametrize("url", ["", "localhost:6379", 6379])
+async def test_a_prefix_that_is_not_a_str_is_a_type_error(redis_url: str) -> None:
+    client = Redis.from_url(redis_url)
+    try:
+        with pytest.raises(CachingTypeError, match="prefix"):
+            RedisCache(client, prefix=None)  # type: ignore[arg-type]
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize("url", ["", "localhost:6379"])
 def test_from_url_rejects_what_is_not_a_url(url: Any) -> None:
     with pytest.raises(CachingConfigurationError, match="url"):
         RedisCache.from_url(url)
+    with pytest.raises(CachingTypeError, match="url"):
+        RedisCache.from_url(6379)  # type: ignore[arg-type]
 
 
 def test_pickle_serializer_rejects_a_short_secret() -> None:
@@ -526,6 +539,30 @@ async def test_an_unserializable_value_raises_naming_its_type_and_stores_nothing
     assert await raw.exists(lock_key(cache, "computed")) == 0  # the lock was released
     assert [key async for key in raw.scan_iter(match=f"{redis_prefix}*")] == []
     assert cache.stats.sets == 0
+
+
+async def test_a_key_of_another_redis_type_under_the_prefix_is_a_serialization_error(
+    redis_url: str, redis_prefix: str
+) -> None:
+    async with RedisStorage.from_url(redis_url, prefix=redis_prefix) as storage:
+        await storage.client.lpush(f"{redis_prefix}k", b"not an entry")
+        with pytest.raises(CacheSerializationError, match="another Redis type"):
+            await storage.read("k")
+
+
+async def test_a_client_with_no_free_connection_is_busy_not_unavailable(
+    redis_url: str, redis_prefix: str
+) -> None:
+    client = Redis.from_url(redis_url, max_connections=1)  # redis-py's own pool: no queue, it refuses
+    storage = RedisStorage(client, prefix=redis_prefix)
+    held = await client.connection_pool.get_connection()
+    try:
+        with pytest.raises(CachingBusyError) as info:
+            await storage.read("k")
+        assert info.value.reason == "MaxConnectionsError"
+    finally:
+        await client.connection_pool.release(held)
+        await client.aclose()
 
 
 async def test_an_unpicklable_value_raises(make_cache: CacheFactory) -> None:

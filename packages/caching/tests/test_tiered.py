@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from buttress.caching import (
     CachingConfigurationError,
+    CachingTypeError,
     MemoryCache,
     MemoryStorage,
     RedisCache,
@@ -415,7 +416,7 @@ async def test_bad_arguments_are_rejected(redis_url: str, redis_prefix: str, opt
 
 @pytest.mark.parametrize("client", [MemoryCache(), object(), None], ids=repr)
 def test_a_client_that_is_not_redis_is_rejected(client: object) -> None:
-    with pytest.raises(CachingConfigurationError, match="client"):
+    with pytest.raises(CachingTypeError, match="client"):
         TieredCache(client)  # type: ignore[arg-type]
 
 

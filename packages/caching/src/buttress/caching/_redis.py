@@ -10,14 +10,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Self
 
 from buttress.core import (
-    AsyncResource,
+    BackendErrors,
+    BackendUnavailableError,
     Clock,
     JsonSerializer,
-    Owned,
+    RedisBackend,
     Serializer,
-    connection_errors,
-    redact_url,
-    unavailable_on,
 )
 
 from ._cache import Cache
@@ -26,7 +24,6 @@ from ._storage import StoredItem
 from ._validation import (
     DEFAULT_MAX_KEY_BYTES,
     TTL,
-    check_bool,
     check_positive,
     check_positive_int,
     check_storage_key,
@@ -39,31 +36,21 @@ from .exceptions import (
     CacheSerializationError,
     CachingBusyError,
     CachingConfigurationError,
+    CachingTypeError,
     CachingUnavailableError,
     MissingExtraError,
 )
 
 try:
-    from redis.asyncio import BlockingConnectionPool, Redis
+    from redis.asyncio import Redis
     from redis.asyncio.cluster import RedisCluster
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import RedisClusterException, RedisError, ResponseError
+    from redis.exceptions import MaxConnectionsError, RedisClusterException, RedisError, ResponseError
 except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
     raise MissingExtraError("RedisStorage", "redis") from exc
 
 __all__ = ["RedisCache", "RedisClient", "RedisStorage"]
 
 logger = logging.getLogger(__name__)
-
-# Failures of the server rather than of our input (which is checked before any call): it cannot be
-# reached, or answers with an error (CLUSTERDOWN, LOADING, READONLY, OOM, a node that is no cluster).
-_UNAVAILABLE: tuple[type[BaseException], ...] = (
-    *connection_errors("redis"),
-    RedisError,
-    RedisClusterException,
-)
 
 # Compare-and-delete: release the lock only if it is still ours.
 _UNLOCK = """
@@ -82,67 +69,41 @@ _CLUSTER_CONCURRENCY = 50
 type RedisClient = Redis | RedisCluster
 
 
-def _unavailable(backend: str, address: str, reason: str) -> CachingUnavailableError:
-    # The driver's message may quote keys: keep the exception's type and an error reply's code only.
-    kind, _, message = reason.partition(": ")
-    if kind == "MaxConnectionsError":
-        return CachingBusyError(backend, address, kind)
-    code = message.split(" ", 1)[0]
-    shown = f"{kind} {code}" if kind == "ResponseError" and code.isupper() and code.isalpha() else kind
-    return CachingUnavailableError(backend, address, shown)
+class _RedisBackend(RedisBackend):
+    """What the package's Redis objects share: its errors, its outages, and Redis Cluster."""
+
+    errors = BackendErrors(CachingConfigurationError, CachingTypeError, CachingUnavailableError)
+    # Failures of the server rather than of our input (which is checked before any call): it cannot be
+    # reached, or answers with an error (CLUSTERDOWN, LOADING, READONLY, OOM, a node that is no cluster).
+    outages = (RedisError, RedisClusterException)
+    accepts_cluster = True
+
+    def _outage(self, exc: BaseException) -> BackendUnavailableError:
+        if isinstance(exc, MaxConnectionsError):  # our own congestion, not the server's failure
+            return CachingBusyError("redis", self._address, type(exc).__name__)
+        return super()._outage(exc)
 
 
-def connect(
-    url: str, *, socket_timeout: float, max_connections: int, pool_timeout: float, cluster: bool
-) -> RedisClient:
-    """A client for ``url`` with bounded timeouts, for the ``from_url`` factories of this package."""
-    if not isinstance(url, str) or "://" not in url:
-        raise CachingConfigurationError(
-            "url", url, "must be a redis://, rediss:// or unix:// URL", show_value=False
-        )
-    timeout = check_positive("socket_timeout", socket_timeout)
-    check_positive_int("max_connections", max_connections)
-    waiting = check_positive("pool_timeout", pool_timeout)
-    check_bool("cluster", cluster)
-    timeouts = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
-    try:
-        if cluster:
-            return RedisCluster.from_url(url, max_connections=max_connections, **timeouts)
-        # One immediate retry on a connection error: a pooled connection the server closed (a
-        # restart, a failover, an idle timeout) reconnects instead of failing the call.
-        pool = BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=waiting,
-            retry=Retry(NoBackoff(), 1),
-            retry_on_error=[RedisConnectionError],
-            **timeouts,
-        )
-        return Redis.from_pool(pool)
-    except (ValueError, TypeError, UnicodeError, RedisError, RedisClusterException) as exc:
-        # The driver's message may quote the URL and its password: say what is wrong, not what was given.
-        raise CachingConfigurationError(
-            "url",
-            url,
-            f"is not a usable Redis URL ({type(exc).__name__}); check its scheme, port and query options",
-            show_value=False,
-        ) from None
+class InvalidationChannel(_RedisBackend):
+    """The pub/sub channel a `TieredStorage` announces changes on (its name is the prefix).
+
+    The client is borrowed: whoever opened it closes it.
+    """
+
+    def __init__(self, client: RedisClient, *, channel: str) -> None:
+        super().__init__(client, prefix=channel)
+
+    async def publish(self, message: str) -> None:
+        """Send ``message`` on the channel.
+
+        Raises:
+            CachingUnavailableError: Redis cannot be reached or answers with an error.
+        """
+        with self._unavailable():
+            await self.client.publish(self.prefix, message)
 
 
-def check_client(client: object) -> RedisClient:
-    """Return ``client`` if it is a binary redis.asyncio client (single node or cluster)."""
-    if not isinstance(client, Redis | RedisCluster):
-        raise CachingConfigurationError(
-            "client", client, "must be a redis.asyncio.Redis or RedisCluster (see from_url)"
-        )
-    if client.get_encoder().decode_responses:
-        raise CachingConfigurationError(
-            "client", client, "must be made with decode_responses=False: entries are binary"
-        )
-    return client
-
-
-class RedisStorage(AsyncResource):
+class RedisStorage(_RedisBackend):
     """A `CacheStorage` on Redis (single node or `redis.asyncio.RedisCluster`), shared by every process.
 
     It keeps entries whose values are bytes (a `Cache` with a serializer writes those), each under
@@ -160,23 +121,21 @@ class RedisStorage(AsyncResource):
             (default: 50 on a cluster client, whose per-node pools cannot queue callers; none otherwise).
 
     Raises:
-        CachingConfigurationError: A client of the wrong kind, an empty prefix or a bad bound.
+        CachingTypeError: A client of the wrong kind, or a prefix that is not a str.
+        CachingConfigurationError: A client that decodes responses, an empty prefix or a bad bound.
     """
 
     def __init__(
         self, client: RedisClient, *, prefix: str = "cache:", max_concurrency: int | None = None
     ) -> None:
-        super().__init__()
-        self._client = check_client(client)
-        self.prefix = check_text("prefix", prefix)
+        super().__init__(client, prefix=prefix)
+        self._client = client  # read on every call: an attribute, not the `client` property
         self._cluster = isinstance(client, RedisCluster)
         if max_concurrency is None:
             max_concurrency = _CLUSTER_CONCURRENCY if self._cluster else None
         else:
             check_positive_int("max_concurrency", max_concurrency)
         self._gate = None if max_concurrency is None else asyncio.Semaphore(max_concurrency)
-        self._owned: Owned[RedisClient] = Owned(client)
-        self._address = "redis"
         self._cluster_ready = not self._cluster
         self._cluster_lock = asyncio.Lock()
         self._unlock_script = client.register_script(_UNLOCK)
@@ -202,19 +161,16 @@ class RedisStorage(AsyncResource):
 
         Raises:
             CachingConfigurationError: A bad URL (never quoted) or option.
+            CachingTypeError: An argument of the wrong type.
         """
-        check_text("prefix", prefix)
-        client = connect(
+        return cls._from_url(
             url,
+            lambda client: cls(client, prefix=prefix, max_concurrency=max_connections),
             socket_timeout=socket_timeout,
             max_connections=max_connections,
             pool_timeout=pool_timeout,
             cluster=cluster,
         )
-        storage = cls(client, prefix=prefix, max_concurrency=max_connections)
-        storage._owned = Owned(client, client.aclose)
-        storage._address = redact_url(url)
-        return storage
 
     def _key(self, key: str) -> str:
         return self.prefix + key
@@ -226,7 +182,7 @@ class RedisStorage(AsyncResource):
         return f"{self.prefix}{_INTERNAL}lock:{key}"
 
     async def _run[R](self, call: Callable[[], Awaitable[R]]) -> R:
-        with unavailable_on(_UNAVAILABLE, _unavailable, backend="redis", address=self._address):
+        with self._unavailable():
             try:
                 if self._gate is None:
                     return await call()
@@ -254,7 +210,7 @@ class RedisStorage(AsyncResource):
         """Return whether Redis answers (never raises)."""
         try:
             return bool(await self._client.ping())
-        except _UNAVAILABLE:
+        except self._outages():
             return False
 
     # --- the storage ----------------------------------------------------------------------------
@@ -391,9 +347,6 @@ class RedisStorage(AsyncResource):
         name = self._lock_key(check_storage_key(key))
         value = check_text("token", token)
         await self._run(lambda: self._unlock_script(keys=[name], args=[value]))
-
-    async def _aclose(self) -> None:
-        await self._owned.release()
 
     def __repr__(self) -> str:
         return f"RedisStorage(prefix={self.prefix!r}, address={self._address!r})"

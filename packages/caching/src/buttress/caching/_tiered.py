@@ -18,21 +18,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, Self
 
-from buttress.core import (
-    AsyncResource,
-    Clock,
-    JsonSerializer,
-    Owned,
-    Serializer,
-    SystemClock,
-    redact_url,
-    unavailable_on,
-)
+from buttress.core import AsyncResource, Clock, JsonSerializer, Owned, Serializer, SystemClock, open_redis
 
 from ._cache import Cache
 from ._entry import Entry
 from ._memory import MemoryStorage
-from ._redis import _UNAVAILABLE, RedisClient, RedisStorage, _unavailable, check_client, connect
+from ._redis import InvalidationChannel, RedisClient, RedisStorage
 from ._stats import CacheStats
 from ._storage import CacheStorage, StoredItem
 from ._validation import (
@@ -104,8 +95,9 @@ class TieredStorage[V](AsyncResource):
         for parameter, storage in (("l1", l1), ("l2", l2)):
             if isinstance(storage, type) or not isinstance(storage, CacheStorage):
                 raise CachingConfigurationError(parameter, storage, "must be a CacheStorage")
-        self._client = check_client(client)
         self.channel = check_text("channel", channel)
+        self._channel = InvalidationChannel(client, channel=self.channel)  # checks the client
+        self._client = client
         self._l1_ttl = check_positive("l1_ttl", l1_ttl)
         self._warn_interval = check_non_negative("warn_interval", warn_interval)
         self.name = check_text("name", name)
@@ -121,7 +113,6 @@ class TieredStorage[V](AsyncResource):
         self.l1 = l1
         self.l2 = l2
         self._owned: Owned[RedisClient] = Owned(client)
-        self._address = "redis"
         self._origin = secrets.token_hex(8)
         # An L2 read that overlapped a change of its key (a write, a delete, an invalidation message)
         # or a broad invalidation (tags, pattern, clear, reconnect) must not fill L1: _marks holds a
@@ -169,12 +160,13 @@ class TieredStorage[V](AsyncResource):
         """
         check_text("prefix", prefix)
         check_positive_int("l1_max_size", l1_max_size)
-        client = connect(
+        client = open_redis(
             url,
             socket_timeout=socket_timeout,
             max_connections=max_connections,
             pool_timeout=pool_timeout,
             cluster=cluster,
+            errors=InvalidationChannel.errors,
         )
         storage = TieredStorage[bytes](
             MemoryStorage[bytes](max_size=l1_max_size, name=f"{name}.l1", clock=clock),
@@ -187,7 +179,6 @@ class TieredStorage[V](AsyncResource):
             clock=clock,
         )
         storage._owned = Owned(client, client.aclose)
-        storage._address = redact_url(url)
         return storage
 
     @property
@@ -390,8 +381,7 @@ class TieredStorage[V](AsyncResource):
 
     async def _publish(self, op: str, args: list[str]) -> None:
         message = json.dumps({"o": self._origin, "op": op, "a": args})
-        with unavailable_on(_UNAVAILABLE, _unavailable, backend="redis", address=self._address):
-            await self._client.publish(self.channel, message)
+        await self._channel.publish(message)
 
     async def _apply(self, data: bytes | str) -> None:
         try:
@@ -561,7 +551,7 @@ class TieredCache[T](Cache[T]):
                 MemoryStorage[bytes](
                     max_size=check_positive_int("l1_max_size", l1_max_size), name=f"{name}.l1", clock=clock
                 ),
-                RedisStorage(check_client(client), prefix=prefix),
+                RedisStorage(client, prefix=prefix),
                 client=client,
                 channel=f"{prefix}__invalidate__" if channel is None else channel,
                 l1_ttl=l1_ttl,

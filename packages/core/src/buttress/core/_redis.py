@@ -91,8 +91,8 @@ def _check_url(url: object, errors: BackendErrors) -> str:
 
 
 def _check_cluster(cluster: object, errors: BackendErrors) -> bool:
-    if cluster is not True and cluster is not False:
-        raise errors.type_error("cluster", "a bool", cluster)
+    if cluster is not True and cluster is not False:  # an option, like the numbers: a bad value
+        raise errors.configuration("cluster", cluster, f"must be True or False, not {type(cluster).__name__}")
     return cluster
 
 
@@ -125,8 +125,9 @@ def open_redis(
 
     Raises:
         ConfigurationError: ``url`` is not a Redis URL redis-py can use (a bad scheme, port or query
-            option), or a timeout or ``max_connections`` is out of range (as ``errors.configuration``).
-        ArgumentTypeError: ``url`` is not a str or ``cluster`` not a bool (as ``errors.type_error``).
+            option), a timeout or ``max_connections`` is out of range, or ``cluster`` is not a bool
+            (as ``errors.configuration``).
+        ArgumentTypeError: ``url`` is not a str (as ``errors.type_error``).
     """
     errors = _check_errors(errors)
     text = _check_url(url, errors)
