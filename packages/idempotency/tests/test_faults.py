@@ -47,6 +47,27 @@ async def test_redis_down_is_503_and_the_handler_does_not_run(
         await store.aclose()
 
 
+async def test_a_full_redis_is_unavailable_naming_only_its_error_code(
+    redis_server: RedisServer, counting_app: Any, make_client: Any
+) -> None:
+    """OOM on every claim (maxmemory reached, no eviction) is an outage: 503, the handler does not run."""
+    store = RedisStore.from_url(redis_server.url, socket_timeout=0.5)
+    app = IdempotencyMiddleware(counting_app, store)
+    try:
+        await store.client.config_set("maxmemory-policy", "noeviction")
+        await store.client.config_set("maxmemory", 1)
+        with pytest.raises(IdempotencyUnavailableError) as info:
+            await store.claim("order-7", "fp", lease=5.0)
+        assert info.value.reason == "OutOfMemoryError"
+        assert "order-7" not in str(info.value)
+        async with make_client(app) as client:
+            full = await client.post("/orders", headers={"Idempotency-Key": "k"})
+        assert full.status_code == 503
+        assert counting_app.calls == 0
+    finally:
+        await store.aclose()
+
+
 async def test_redis_down_with_fail_open_runs_the_handler(
     redis_server: RedisServer, counting_app: Any, make_client: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

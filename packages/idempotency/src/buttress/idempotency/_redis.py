@@ -6,39 +6,30 @@ import asyncio
 import math
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, Self
-from urllib.parse import urlsplit
+from typing import Any, ClassVar, Self
 
-from buttress.core import AsyncResource, Owned, connection_errors, redact_url
+from buttress.core import AsyncResource, BackendErrors, RedisBackend
 
 from ._metrics import store_call
 from ._types import Claim, ClaimOutcome, StoredResponse, decode_response, encode_response
-from ._validation import (
-    check_bool,
-    check_held,
-    check_positive,
-    check_positive_int,
-    check_store_text,
-    check_text,
-)
+from ._validation import check_bool, check_held, check_positive, check_store_text
 from .exceptions import (
     IdempotencyConfigurationError,
     IdempotencyTypeError,
+    IdempotencyUnavailableError,
     MissingExtraError,
     StoredRecordError,
 )
 
 try:
-    from redis.asyncio import BlockingConnectionPool, Redis
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
-    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
 except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
     raise MissingExtraError("RedisStore", "redis") from exc
 
 __all__ = ["RedisStore"]
 
-_UNAVAILABLE: Final = connection_errors("redis")
+_ERRORS = BackendErrors(IdempotencyConfigurationError, IdempotencyTypeError, IdempotencyUnavailableError)
 
 # A record is a hash: f = fingerprint, t = the lease's token (while in flight), r = the encoded response
 # (once completed). The key's PEXPIRE is the lease while in flight and the retention once completed, so an
@@ -185,7 +176,8 @@ class _Batcher:
                 future.set_result(reply)
 
 
-class RedisStore(AsyncResource):
+# AsyncResource is named again (RedisBackend has it already) so the face shows at the class itself.
+class RedisStore(RedisBackend, AsyncResource):
     """An `IdempotencyStore` on Redis, shared by every process that uses the same server and prefix.
 
     Each operation is one ``EVALSHA`` of a registered Lua script, so claim, complete, release and renew
@@ -203,21 +195,22 @@ class RedisStore(AsyncResource):
         batching: Send the operations that concurrent requests make while a round trip is under way
             together, as one ``EVALSHA`` (each is as atomic as alone). Off, every operation is its own
             ``EVALSHA``.
+
+    Raises:
+        IdempotencyTypeError: ``client`` is not a ``redis.asyncio.Redis``, or ``prefix`` not a str.
+        IdempotencyConfigurationError: ``client`` decodes responses, ``prefix`` is empty (or holds
+            NUL or a lone surrogate), or ``batching`` is not a bool.
     """
 
+    errors: ClassVar[BackendErrors] = _ERRORS
+    # Any error reply the scripts do not catch (OOM, READONLY, MISCONF, NOSCRIPT after a flush...):
+    # the server cannot serve the store now.
+    outages: ClassVar[tuple[type[BaseException], ...]] = (RedisError,)
+
     def __init__(self, client: Redis, *, prefix: str = "idempotency:", batching: bool = True) -> None:
-        super().__init__()
-        if not isinstance(client, Redis):
-            raise IdempotencyTypeError("client", "a redis.asyncio.Redis (or use RedisStore.from_url)", client)
-        if client.connection_pool.connection_kwargs.get("decode_responses"):
-            raise IdempotencyConfigurationError(
-                "client", client, "must return bytes: make it with decode_responses=False"
-            )
-        self._client: Owned[Redis] = Owned(client)
-        self.prefix = check_text("prefix", prefix)
+        super().__init__(client, prefix=prefix)
         self._script = client.register_script(_RUN)
         self._batcher = _Batcher(self._evaluate, in_flight=4) if check_bool("batching", batching) else None
-        self._address = "redis"
 
     @classmethod
     def from_url(
@@ -240,48 +233,21 @@ class RedisStore(AsyncResource):
             IdempotencyConfigurationError: The URL is not a Redis URL redis-py can read (it is never
                 shown in the message), a timeout is not a finite number of seconds above zero, or
                 ``max_connections`` is not an int from 1 to 100,000.
+            IdempotencyTypeError: ``url`` or ``prefix`` is not a str.
         """
-        text = check_text("url", url)
-        if _scheme(text) not in {"redis", "rediss", "unix"}:
-            raise IdempotencyConfigurationError(
-                "url", url, "must be a redis://, rediss:// or unix:// URL", show_value=False
-            )
-        connections = check_positive_int("max_connections", max_connections, maximum=100_000)
-        waiting = check_positive("pool_timeout", pool_timeout)
-        socket = check_positive("socket_timeout", socket_timeout)
-        check_text("prefix", prefix)
-        check_bool("batching", batching)
-        try:
-            pool = BlockingConnectionPool.from_url(
-                text,
-                max_connections=connections,
-                timeout=waiting,
-                socket_timeout=socket,
-                socket_connect_timeout=socket,
-                # One immediate retry: a pooled connection the server closed reconnects instead of failing.
-                retry=Retry(NoBackoff(), 1),
-                retry_on_error=[RedisConnectionError],
-            )
-        except (ValueError, TypeError) as exc:  # a port that is not a number, a bad query option
-            raise IdempotencyConfigurationError(
-                "url", url, f"redis-py cannot read it ({type(exc).__name__})", show_value=False
-            ) from None
-        client = Redis.from_pool(pool)
-        store = cls(client, prefix=prefix, batching=batching)
-        store._client = Owned(client, client.aclose)
-        store._address = redact_url(url)
-        return store
-
-    @property
-    def client(self) -> Redis:
-        """The Redis client underneath."""
-        return self._client.value
+        return cls._from_url(
+            url,
+            lambda client: cls(client, prefix=prefix, batching=batching),
+            socket_timeout=socket_timeout,
+            max_connections=max_connections,
+            pool_timeout=pool_timeout,
+        )
 
     async def _evaluate(self, keys: list[str], arguments: list[Any]) -> Any:  # noqa: ANN401
         return await self._script(keys=keys, args=arguments)
 
     async def _run(self, operation: str, key: str, arguments: list[Any]) -> list[Any]:
-        with store_call(_UNAVAILABLE, store="redis", operation=operation, address=self._address):
+        with store_call((), store="redis", operation=operation, address=self._address), self._unavailable():
             if self._batcher is not None:
                 reply = await self._batcher.call(self.prefix + key, arguments)
             else:
@@ -325,19 +291,8 @@ class RedisStore(AsyncResource):
         lease_ms = _ms(check_positive("lease", lease))
         return bool((await self._run("renew", key, ["n", token, lease_ms]))[0] == 1)
 
-    async def _aclose(self) -> None:
-        """Close the client if the store made it (`from_url`)."""
-        await self._client.release()
-
     def __repr__(self) -> str:
         return f"RedisStore(prefix={self.prefix!r}, address={self._address!r})"
-
-
-def _scheme(url: str) -> str:
-    try:
-        return urlsplit(url).scheme.lower()
-    except ValueError:
-        return ""
 
 
 def _ms(seconds: float) -> int:
