@@ -89,7 +89,7 @@ async def test_redis_garbage_in_the_hash_is_a_definition_error(redis_url: str, r
 @pytest.mark.redis
 async def test_redis_going_away_keeps_the_snapshot_goes_stale_and_recovers(redis_server: RedisServer) -> None:
     clock = FakeClock()
-    source = RedisFlagSource.from_url(redis_server.url, timeout=1.0)
+    source = RedisFlagSource.from_url(redis_server.url, socket_timeout=1.0)
     await source.put(rollout_flag("beta", 100))
     client = FlagClient(source, refresh_interval=10, stale_after=20, clock=clock)
     try:
@@ -430,7 +430,7 @@ async def test_a_key_of_another_type_is_bad_content_not_an_outage(redis_url: str
 
 @pytest.mark.redis
 async def test_an_unreachable_redis_is_unavailable_and_its_password_stays_out() -> None:
-    async with RedisFlagSource.from_url("redis://:s3cret@127.0.0.1:1/0", timeout=1.0) as source:
+    async with RedisFlagSource.from_url("redis://:s3cret@127.0.0.1:1/0", socket_timeout=1.0) as source:
         with pytest.raises(FeatureFlagsUnavailableError) as raised:
             await source.load()
     assert raised.value.backend == "redis"

@@ -357,7 +357,7 @@ METHODS: dict[str, dict[str, tuple[tuple[object, ...], dict[str, object]]]] = {
         "delete": (("g",), {"actor": "ann"}),
     },
     "RedisFlagSource": {
-        "from_url": (("<url>",), {"prefix": "<prefix>", "timeout": 1.0}),
+        "from_url": (("<url>",), {"prefix": "<prefix>", "socket_timeout": 1.0, "max_connections": 4}),
         "get": (("f",), {}),
         "put": ((FLAG,), {}),
         "delete": (("g",), {}),

@@ -6,17 +6,9 @@ import contextlib
 import time
 from collections.abc import Iterator
 from types import MappingProxyType
-from typing import Self, cast
+from typing import ClassVar, Self, cast
 
-from buttress.core import (
-    AsyncResource,
-    Owned,
-    check_seconds,
-    check_text,
-    connection_errors,
-    redact_url,
-    unavailable_on,
-)
+from buttress.core import AsyncResource, BackendErrors, RedisBackend, check_seconds
 
 from ._model import FlagDefinition, FlagSet, Segment
 from ._parse import flag_from_dict, load_json, segment_from_dict
@@ -38,31 +30,32 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
     raise MissingExtraError("RedisFlagSource", "redis") from exc
 
-__all__ = ["RedisFlagSource", "redis_address", "redis_client", "redis_errors"]
-
-_MAX_PREFIX = 1024
-_DOWN = connection_errors("redis")
-"""What redis-py raises when the server cannot be reached (refused, reset, timed out, loading)."""
+__all__ = ["RedisFlagSource"]
 
 
-@contextlib.contextmanager
-def redis_errors(address: str) -> Iterator[None]:
-    """Map redis-py's errors to the package's: unreachable or refusing to serve is an outage.
+class _RedisBackend(RedisBackend):
+    """What the package's Redis backends share: its errors, and what counts as an outage for them."""
 
-    A key of the wrong type (``WRONGTYPE``: another program's data under the prefix) is bad content,
-    not an outage. Any other error reply (``OOM``, ``READONLY``, ``MISCONF``) means the server cannot
-    serve the source now: unavailable.
-    """
-    try:
-        with unavailable_on(_DOWN, FeatureFlagsUnavailableError, backend="redis", address=address):
-            yield
-    except ResponseError as exc:
-        if "WRONGTYPE" in str(exc):  # alone, or quoted by a pipeline's error
-            reason = "a key under the prefix holds another type of value (another program's data?)"
-            raise FlagDocumentError("redis", address, reason) from None
-        raise FeatureFlagsUnavailableError("redis", address, f"the server refused: {exc}") from exc
-    except RedisError as exc:  # anything else of the driver's: the server cannot serve the request
-        raise FeatureFlagsUnavailableError("redis", address, f"{type(exc).__name__}: {exc}") from exc
+    errors: ClassVar[BackendErrors] = BackendErrors(
+        FeatureFlagsConfigurationError, FeatureFlagsTypeError, FeatureFlagsUnavailableError
+    )
+    # Any error reply (OOM, READONLY, MISCONF): the server cannot serve the flags now.
+    outages: ClassVar[tuple[type[BaseException], ...]] = (RedisError,)
+
+    @contextlib.contextmanager
+    def _redis_errors(self) -> Iterator[None]:
+        """Outages as core maps them; a key of the wrong type is bad content, not an outage.
+
+        ``WRONGTYPE`` means another program's data lives under the prefix: a `FlagDocumentError`.
+        """
+        with self._unavailable():
+            try:
+                yield
+            except ResponseError as exc:
+                if "WRONGTYPE" in str(exc):  # alone, or quoted by a pipeline's error
+                    reason = "a key under the prefix holds another type of value (another program's data?)"
+                    raise FlagDocumentError("redis", self._address, reason) from None
+                raise
 
 
 # Read the old value, write the new one and announce the change, as one atomic step.
@@ -82,7 +75,8 @@ return old
 """
 
 
-class RedisFlagSource(AsyncResource):
+# AsyncResource is named again (RedisBackend has it already) so the face shows at the class itself.
+class RedisFlagSource(_RedisBackend, AsyncResource):
     """A writable, watchable `FlagSource` on Redis.
 
     Flags are JSON (Unleash format) in the hash ``{prefix}flags``, segments in ``{prefix}segments``;
@@ -94,44 +88,53 @@ class RedisFlagSource(AsyncResource):
     not is refused with a typed error before Redis is asked.
 
     Args:
-        client: A ``redis.asyncio.Redis`` the application owns and closes (or use `from_url`).
+        client: A ``redis.asyncio.Redis`` made with ``decode_responses=False`` (redis-py's default),
+            which the application owns and closes (or use `from_url`).
         prefix: Prepended to every key and to the channel, to share one Redis between sets.
 
     Raises:
         FeatureFlagsTypeError: ``client`` is not a ``redis.asyncio.Redis``, or ``prefix`` not a str.
-        FeatureFlagsConfigurationError: ``prefix`` is not text Redis can carry.
+        FeatureFlagsConfigurationError: ``client`` decodes responses, or ``prefix`` is empty or not
+            text Redis can carry.
     """
 
     def __init__(self, client: Redis, *, prefix: str = "flags:") -> None:
-        super().__init__()
-        if not isinstance(client, Redis):
-            raise FeatureFlagsTypeError("client", "a redis.asyncio.Redis", client)
-        _prefix(prefix)
+        super().__init__(client, prefix=prefix)
         self._client = client
-        self._owner: Owned[Redis] = Owned(client)
-        self.prefix = prefix
         self._flags_key = f"{prefix}flags"
         self._segments_key = f"{prefix}segments"
         self.channel = f"{prefix}changes"
         self._pubsub: PubSub | None = None
-        self._address = redis_address(client)
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = "flags:", timeout: float = 5.0) -> Self:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = "flags:",
+        socket_timeout: float = 1.0,
+        max_connections: int = 50,
+        pool_timeout: float = 5.0,
+    ) -> Self:
         """A source on ``url`` (``redis://``, ``rediss://``, ``unix://``); `aclose` closes its client.
 
-        It connects on first use. ``timeout`` bounds, in seconds, how long a call waits for Redis.
+        It connects on first use. ``socket_timeout`` bounds, in seconds, how long a call waits for
+        Redis (`wait_for_change` waits as long as it is asked); at most ``max_connections`` calls are
+        in flight, the others queue up to ``pool_timeout`` seconds for a connection.
 
         Raises:
-            FeatureFlagsConfigurationError: ``url`` is not a Redis URL, ``prefix`` not text, or
-                ``timeout`` not a number of seconds above zero.
-            FeatureFlagsTypeError: An argument has the wrong type.
+            FeatureFlagsConfigurationError: ``url`` is not a Redis URL (it is never shown), ``prefix``
+                not text, a timeout not a number of seconds above zero, or ``max_connections`` not an
+                int from 1 to 100,000.
+            FeatureFlagsTypeError: ``url`` or ``prefix`` is not a str.
         """
-        _prefix(prefix)
-        client = redis_client(url, timeout=timeout)
-        source = cls(client, prefix=prefix)
-        source._owner = Owned(client, client.aclose)
-        return source
+        return cls._from_url(
+            url,
+            lambda client: cls(client, prefix=prefix),
+            socket_timeout=socket_timeout,
+            max_connections=max_connections,
+            pool_timeout=pool_timeout,
+        )
 
     def __repr__(self) -> str:
         return f"RedisFlagSource({self._address!r}, prefix={self.prefix!r})"
@@ -139,11 +142,11 @@ class RedisFlagSource(AsyncResource):
     async def _aclose(self) -> None:
         """Close the subscription, and the client when `from_url` made it."""
         await self._drop_pubsub()
-        await self._owner.release()
+        await super()._aclose()
 
     async def load(self) -> FlagSet:
         """Read every flag and segment in one transaction."""
-        with redis_errors(self._address):
+        with self._redis_errors():
             async with self._client.pipeline(transaction=True) as pipe:
                 pipe.hgetall(self._flags_key)
                 pipe.hgetall(self._segments_key)
@@ -166,7 +169,7 @@ class RedisFlagSource(AsyncResource):
             FeatureFlagsTypeError: ``key`` is not a str.
         """
         check_key(key)
-        with redis_errors(self._address):
+        with self._redis_errors():
             raw = await self._client.hget(self._flags_key, key)
         return None if raw is None else flag_from_dict(_json(raw))
 
@@ -200,14 +203,14 @@ class RedisFlagSource(AsyncResource):
             FlagDefinitionError: A field is wrong (see `PostgresFlagSource.put_segment`).
         """
         payload = segment_to_json(segment)
-        with redis_errors(self._address):
+        with self._redis_errors():
             async with self._client.pipeline(transaction=True) as pipe:
                 pipe.hset(self._segments_key, str(segment.id), payload)
                 pipe.publish(self.channel, f"segment:{segment.id}")
                 await pipe.execute()
 
     async def _script(self, script: str, *args: str) -> bytes | None:
-        with redis_errors(self._address):
+        with self._redis_errors():
             result = await self._client.eval(script, 2, self._flags_key, self.channel, *args)
             return cast("bytes | None", result)
 
@@ -223,7 +226,7 @@ class RedisFlagSource(AsyncResource):
         )
         deadline = time.monotonic() + timeout
         try:
-            with redis_errors(self._address):
+            with self._redis_errors():
                 return await self._wait(deadline)
         except FeatureFlagsError:
             await self._drop_pubsub()
@@ -250,49 +253,9 @@ class RedisFlagSource(AsyncResource):
     async def _drop_pubsub(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
-            with contextlib.suppress(RedisError, *_DOWN):
+            with contextlib.suppress(*self._outages()):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
-
-
-def redis_client(url: object, *, timeout: object = None) -> Redis:
-    """A client for ``url`` (not connected yet); a URL the driver cannot read is a typed error."""
-    text = check_text(
-        "url",
-        url,
-        max_bytes=4096,
-        show_value=False,
-        error=FeatureFlagsConfigurationError,
-        type_error=FeatureFlagsTypeError,
-    )
-    seconds = (
-        None if timeout is None else check_seconds("timeout", timeout, error=FeatureFlagsConfigurationError)
-    )
-    try:
-        return Redis.from_url(text, socket_timeout=seconds, socket_connect_timeout=seconds)
-    except (ValueError, TypeError) as exc:  # the driver's message may quote the URL and its password
-        raise FeatureFlagsConfigurationError(
-            "url", url, f"is not a Redis URL ({type(exc).__name__})", show_value=False
-        ) from None
-
-
-def _prefix(prefix: object) -> str:
-    return check_text(
-        "prefix",
-        prefix,
-        allow_empty=True,
-        max_bytes=_MAX_PREFIX,
-        error=FeatureFlagsConfigurationError,
-        type_error=FeatureFlagsTypeError,
-    )
 
 
 def _json(raw: bytes | str) -> object:
     return load_json(raw, "redis", "a stored definition")
-
-
-def redis_address(client: Redis) -> str:
-    """Where ``client`` connects, without credentials, for errors and logs."""
-    kwargs = client.connection_pool.connection_kwargs
-    if "path" in kwargs:
-        return redact_url(f"unix://{kwargs['path']}")
-    return redact_url(f"redis://{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}")

@@ -7,7 +7,7 @@ import logging
 from collections import OrderedDict
 from typing import Self
 
-from buttress.core import AsyncResource, BackgroundTask, Owned, check_count, check_seconds, check_text
+from buttress.core import AsyncResource, BackgroundTask, check_count, check_seconds
 
 from ._metrics import STICKY_WRITE_FAILURES
 from ._model import check_context_text
@@ -23,14 +23,15 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
     raise MissingExtraError("RedisStickyStore", "redis") from exc
 
-from ._redis import redis_address, redis_client, redis_errors
+from ._redis import _RedisBackend
 
 __all__ = ["RedisStickyStore"]
 
 logger = logging.getLogger(__name__)
 
 
-class RedisStickyStore(AsyncResource):
+# AsyncResource is named again (RedisBackend has it already) so the face shows at the class itself.
+class RedisStickyStore(_RedisBackend, AsyncResource):
     """A `StickyAssignmentStore` whose assignments every process shares, without I/O on evaluation.
 
     Evaluation is synchronous, so the store answers from a bounded in-process cache. Fill it per
@@ -42,27 +43,25 @@ class RedisStickyStore(AsyncResource):
     evaluation keeps working from the cache.
 
     Args:
-        client: A ``redis.asyncio.Redis`` the application owns and closes (or use `from_url`).
+        client: A ``redis.asyncio.Redis`` made with ``decode_responses=False`` (redis-py's default),
+            which the application owns and closes (or use `from_url`).
         prefix: Prepended to each subject's hash key.
         max_subjects: How many subjects the local cache keeps (least recently prefetched go first).
         ttl: Seconds a subject's assignments live in Redis after their last write; ``None`` keeps them.
 
     Raises:
         FeatureFlagsTypeError: ``client`` is not a ``redis.asyncio.Redis``, or ``prefix`` not a str.
-        FeatureFlagsConfigurationError: ``prefix`` is not text Redis can carry, ``max_subjects`` not a
-            positive int, or ``ttl`` not ``None`` or a number of seconds above zero (at most 100 years).
+        FeatureFlagsConfigurationError: ``client`` decodes responses, ``prefix`` is empty or not text
+            Redis can carry, ``max_subjects`` not a positive int, or ``ttl`` not ``None`` or a number of
+            seconds above zero (at most 100 years).
     """
 
     def __init__(
         self, client: Redis, *, prefix: str = "sticky:", max_subjects: int = 100_000, ttl: float | None = None
     ) -> None:
-        super().__init__()
-        if not isinstance(client, Redis):
-            raise FeatureFlagsTypeError("client", "a redis.asyncio.Redis", client)
+        super().__init__(client, prefix=prefix)
         self._client = client
-        self._owner: Owned[Redis] = Owned(client)
-        self._address = redis_address(client)
-        self.prefix, self._max, self._ttl_ms = _settings(prefix, max_subjects, ttl)
+        self._max, self._ttl_ms = _settings(max_subjects, ttl)
         self._cache: OrderedDict[str, dict[str, str]] = OrderedDict()
         self._pending: asyncio.Queue[tuple[str, str, str]] = asyncio.Queue(maxsize=10_000)
         self._writer = BackgroundTask(
@@ -71,20 +70,32 @@ class RedisStickyStore(AsyncResource):
 
     @classmethod
     def from_url(
-        cls, url: str, *, prefix: str = "sticky:", max_subjects: int = 100_000, ttl: float | None = None
+        cls,
+        url: str,
+        *,
+        prefix: str = "sticky:",
+        max_subjects: int = 100_000,
+        ttl: float | None = None,
+        socket_timeout: float = 1.0,
+        max_connections: int = 50,
+        pool_timeout: float = 5.0,
     ) -> Self:
         """A store on ``url`` (it connects on first use); `aclose` closes its client.
 
+        The connection options are `RedisFlagSource.from_url`'s.
+
         Raises:
-            FeatureFlagsConfigurationError: ``url`` is not a Redis URL, or another argument is wrong
-                (as for the constructor).
+            FeatureFlagsConfigurationError: ``url`` is not a Redis URL (it is never shown), or another
+                argument is wrong (as for the constructor and `RedisFlagSource.from_url`).
             FeatureFlagsTypeError: An argument has the wrong type.
         """
-        _settings(prefix, max_subjects, ttl)
-        client = redis_client(url)
-        store = cls(client, prefix=prefix, max_subjects=max_subjects, ttl=ttl)
-        store._owner = Owned(client, client.aclose)
-        return store
+        return cls._from_url(
+            url,
+            lambda client: cls(client, prefix=prefix, max_subjects=max_subjects, ttl=ttl),
+            socket_timeout=socket_timeout,
+            max_connections=max_connections,
+            pool_timeout=pool_timeout,
+        )
 
     async def prefetch(self, subject: str) -> None:
         """Load ``subject``'s assignments from Redis into the local cache (call it before evaluating).
@@ -95,7 +106,7 @@ class RedisStickyStore(AsyncResource):
             FeatureFlagsUnavailableError: Redis cannot be reached; the cache keeps what it had.
         """
         check_context_text("subject", subject, expected="a str")
-        with redis_errors(self._address):
+        with self._redis_errors():
             raw = await self._client.hgetall(f"{self.prefix}{subject}")
         assignments = {_text(flag): _text(variant) for flag, variant in raw.items()}
         local = self._cache.get(subject, {})
@@ -172,7 +183,7 @@ class RedisStickyStore(AsyncResource):
 
     async def _write(self, subject: str, flag_key: str, variant: str) -> None:
         key = f"{self.prefix}{subject}"
-        with redis_errors(self._address):
+        with self._redis_errors():
             async with self._client.pipeline(transaction=False) as pipe:
                 pipe.hsetnx(key, flag_key, variant)
                 if self._ttl_ms is not None:
@@ -183,24 +194,16 @@ class RedisStickyStore(AsyncResource):
         """Write what is queued, stop the writer, then close the client when `from_url` made it."""
         await self.flush()
         await self._writer.aclose()
-        await self._owner.release()
+        await super()._aclose()
 
 
-def _settings(prefix: object, max_subjects: object, ttl: object) -> tuple[str, int, int | None]:
-    """The checked prefix, cache size and TTL in milliseconds."""
-    prefix = check_text(
-        "prefix",
-        prefix,
-        allow_empty=True,
-        max_bytes=1024,
-        error=FeatureFlagsConfigurationError,
-        type_error=FeatureFlagsTypeError,
-    )
+def _settings(max_subjects: object, ttl: object) -> tuple[int, int | None]:
+    """The checked cache size and TTL in milliseconds."""
     size = check_count("max_subjects", max_subjects, minimum=1, error=FeatureFlagsConfigurationError)
     if ttl is None:
-        return prefix, size, None
+        return size, None
     seconds = check_seconds("ttl", ttl, error=FeatureFlagsConfigurationError)
-    return prefix, size, max(1, int(seconds * 1000))
+    return size, max(1, int(seconds * 1000))
 
 
 def _texts(**values: object) -> None:
