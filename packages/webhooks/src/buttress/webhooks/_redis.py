@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
-from buttress.core import AsyncResource, Owned, connection_errors, redact_url
+from buttress.core import AsyncResource, BackendErrors, RedisBackend
 
 from ._checks import text
 from ._replay import ReplayClaim, ReplayStatus, check_ttl, new_claim_token
@@ -13,20 +13,13 @@ from .exceptions import WebhooksConfigurationError, WebhooksTypeError, WebhooksU
 
 try:
     from redis.asyncio import Redis
-    from redis.exceptions import RedisError, ResponseError
+    from redis.exceptions import RedisError
 except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
     from .exceptions import MissingExtraError
 
     raise MissingExtraError("RedisReplayGuard", "redis") from exc
 
 __all__ = ["RedisReplayGuard"]
-
-# Failures of the server, not of our input (checked before any call): it cannot be reached (core's
-# list for redis-py), or answers with an error reply (LOADING after a restart, READONLY replica, OOM,
-# MISCONF): a guard that cannot record an id is as unusable as one that cannot be reached. The
-# reason kept is the reply's code, never its message (which may quote a key), so core's
-# `unavailable_on` (which repeats the message) is not used here.
-_UNAVAILABLE: Final[tuple[type[BaseException], ...]] = (*connection_errors("redis"), RedisError)
 
 # A held id's value: the claim's token behind this prefix. Any other value (``done``, and the ``1``
 # older versions wrote when they claimed) is a done mark.
@@ -55,7 +48,8 @@ return 0
 """
 
 
-class RedisReplayGuard(AsyncResource):
+# AsyncResource is named again (RedisBackend has it already) so the face shows at the class itself.
+class RedisReplayGuard(RedisBackend, AsyncResource):
     """A `ReplayGuard` on Redis, atomic across processes.
 
     A claim is one Lua script: a free key is set to ``lease:<token>`` with ``PX lease``, otherwise
@@ -66,59 +60,66 @@ class RedisReplayGuard(AsyncResource):
     restart.
 
     Args:
-        client: A ``redis.asyncio.Redis`` client (the guard does not close it; `from_url` makes one
-            the guard owns).
-        prefix: Prepended to every key.
+        client: A ``redis.asyncio.Redis`` client made with ``decode_responses=False`` (redis-py's
+            default); the guard does not close it (`from_url` makes one the guard owns).
+        prefix: Prepended to every key; not empty.
 
     Raises:
+        WebhooksTypeError: ``client`` is not a ``redis.asyncio.Redis``, or ``prefix`` not a str.
+        WebhooksConfigurationError: ``client`` decodes responses, or ``prefix`` is empty, longer than
+            1,024 bytes, or holds NUL or a lone surrogate.
         WebhooksUnavailableError: Redis cannot be reached or answers with an error (LOADING, READONLY,
             OOM...) (from `claim`, `complete`, `release`). `WebhookEndpoint` answers 503 with
             ``Retry-After`` so the sender retries, rather than process a webhook it cannot deduplicate.
     """
 
-    __slots__ = ("_claim", "_client", "_owned", "_prefix", "_release")
-
-    _owned: Owned[Redis]
+    errors: ClassVar[BackendErrors] = BackendErrors(
+        WebhooksConfigurationError, WebhooksTypeError, WebhooksUnavailableError
+    )
+    # An error reply (LOADING after a restart, READONLY replica, OOM, MISCONF): a guard that cannot
+    # record an id is as unusable as one that cannot be reached. Only the reply's code is kept.
+    outages: ClassVar[tuple[type[BaseException], ...]] = (RedisError,)
 
     def __init__(self, client: Redis[Any] | Redis, *, prefix: str = "webhooks:seen:") -> None:  # type: ignore[type-arg]
-        if not isinstance(client, Redis):
-            raise WebhooksTypeError("client", "a redis.asyncio.Redis", client)
-        text("prefix", prefix, max_length=1024, empty=True)
-        super().__init__()
-        self._client = client
-        self._prefix = prefix
-        self._owned = Owned(client)
+        super().__init__(client, prefix=prefix)
         self._claim = client.register_script(_CLAIM)
         self._release = client.register_script(_RELEASE)
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = "webhooks:seen:") -> RedisReplayGuard:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = "webhooks:seen:",
+        socket_timeout: float = 1.0,
+        max_connections: int = 50,
+        pool_timeout: float = 5.0,
+    ) -> RedisReplayGuard:
         """Build a guard with its own client for ``url``; close it with `aclose`.
 
+        ``socket_timeout`` bounds how long a call waits on a server that stopped answering; at most
+        ``max_connections`` calls are in flight, the others queue up to ``pool_timeout`` seconds.
+
         Raises:
-            WebhooksConfigurationError: ``url`` is not a ``redis://``, ``rediss://`` or ``unix://`` URL.
+            WebhooksConfigurationError: ``url`` is not a ``redis://``, ``rediss://`` or ``unix://`` URL
+                redis-py can read (it is never shown), or an option is out of range.
+            WebhooksTypeError: ``url`` or ``prefix`` is not a str.
         """
-        text("url", url, max_length=4096)
-        text("prefix", prefix, max_length=1024, empty=True)
-        try:
-            client = Redis.from_url(url)
-        except (ValueError, TypeError):
-            raise WebhooksConfigurationError(
-                "url", redact_url(url), "must be a redis://, rediss:// or unix:// URL"
-            ) from None
-        guard = cls(client, prefix=prefix)  # the prefix was checked first: nothing to close on failure
-        guard._owned = Owned(client, client.aclose)
-        return guard
+        return cls._from_url(
+            url,
+            lambda client: cls(client, prefix=prefix),
+            socket_timeout=socket_timeout,
+            max_connections=max_connections,
+            pool_timeout=pool_timeout,
+        )
 
     async def claim(self, key: str, lease: float) -> ReplayClaim:
         """Take ``key`` for ``lease`` seconds if it is free; say what was found."""
         text("key", key, max_length=4096)
         milliseconds = max(1, math.ceil(check_ttl(lease, "lease") * 1000))
         token = new_claim_token()
-        try:
-            found = await self._claim(keys=[self._prefix + key], args=[_LEASE + token, milliseconds])
-        except _UNAVAILABLE as exc:
-            raise self._unavailable("claim", exc) from exc
+        with self._unavailable():
+            found = await self._claim(keys=[self.prefix + key], args=[_LEASE + token, milliseconds])
         code, pttl = int(found[0]), int(found[1])
         if code == 1:
             return ReplayClaim(ReplayStatus.CLAIMED, token)
@@ -130,37 +131,12 @@ class RedisReplayGuard(AsyncResource):
         """Mark ``key`` done for ``ttl`` seconds."""
         text("key", key, max_length=4096)
         milliseconds = max(1, math.ceil(check_ttl(ttl) * 1000))
-        try:
-            await self._client.set(self._prefix + key, _DONE, px=milliseconds)
-        except _UNAVAILABLE as exc:
-            raise self._unavailable("complete", exc) from exc
+        with self._unavailable():
+            await self.client.set(self.prefix + key, _DONE, px=milliseconds)
 
     async def release(self, key: str, token: str) -> None:
         """Free ``key`` if the claim ``token`` still holds it."""
         text("key", key, max_length=4096)
         text("token", token, max_length=256)
-        try:
-            await self._release(keys=[self._prefix + key], args=[_LEASE + token])
-        except _UNAVAILABLE as exc:
-            raise self._unavailable("release", exc) from exc
-
-    async def _aclose(self) -> None:
-        """Close the client if this guard made it (`from_url`)."""
-        await self._owned.release()
-
-    def _unavailable(self, operation: str, exc: BaseException) -> WebhooksUnavailableError:
-        kwargs = self._client.connection_pool.connection_kwargs
-        address = f"redis://{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
-        return WebhooksUnavailableError("redis", redact_url(address), f"{operation}: {_describe(exc)}")
-
-
-def _describe(exc: BaseException) -> str:
-    """The exception's type, and for an error reply its code (``OOM``, ``READONLY``), never more.
-
-    Messages may quote keys, so only the code of a server's error reply reaches logs and errors.
-    """
-    if isinstance(exc, ResponseError):
-        code = str(exc).split(" ", 1)[0]
-        if code.isupper() and code.isalpha():
-            return f"{type(exc).__name__} {code}"
-    return type(exc).__name__
+        with self._unavailable():
+            await self._release(keys=[self.prefix + key], args=[_LEASE + token])
