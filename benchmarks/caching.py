@@ -255,7 +255,7 @@ async def redis_hits(url: str, scale: Scale) -> None:
     await raw.set(f"{prefix}raw", json.dumps(value))
     raw_key = f"{prefix}raw"
 
-    ours: RedisCache[Value] = RedisCache.from_url(url, prefix=f"{prefix}b:", default_ttl=LONG_TTL)
+    ours: RedisCache[Value] = RedisCache.from_url(url, prefix=f"{prefix}b:", ttl=LONG_TTL)
 
     @cached(ours, ttl=LONG_TTL, namespace="user")
     async def ours_user(user_id: int) -> Value:
@@ -374,7 +374,7 @@ async def redis_hits(url: str, scale: Scale) -> None:
 
 async def memory_hits(scale: Scale) -> None:
     value = make_value(7)
-    ours: MemoryCache[Value] = MemoryCache(max_size=10_000, default_ttl=LONG_TTL)
+    ours: MemoryCache[Value] = MemoryCache(max_size=10_000, ttl=LONG_TTL)
 
     @cached(ours, ttl=LONG_TTL, namespace="user")
     async def ours_user(user_id: int) -> Value:
@@ -569,7 +569,7 @@ async def hot_key(url: str, scale: Scale) -> None:
         async with contextlib.AsyncExitStack() as stack:
             cache: MemoryCache[Value] | RedisCache[Value] | TieredCache[Value]
             if backend == "memory":
-                cache = MemoryCache(max_size=1_000, default_ttl=ttl, **options)
+                cache = MemoryCache(max_size=1_000, ttl=ttl, **options)
             else:
                 client = pooled_client(url)
                 stack.push_async_callback(client.aclose)
@@ -578,12 +578,12 @@ async def hot_key(url: str, scale: Scale) -> None:
                         client,
                         prefix=f"{prefix}b{len(results)}:",
                         l1_max_size=1_000,
-                        default_ttl=ttl,
+                        ttl=ttl,
                         **options,
                     )
                     await cache.wait_until_subscribed()
                 else:
-                    cache = RedisCache(client, prefix=f"{prefix}b{len(results)}:", default_ttl=ttl, **options)
+                    cache = RedisCache(client, prefix=f"{prefix}b{len(results)}:", ttl=ttl, **options)
             stack.push_async_callback(cache.aclose)
 
             async def call() -> Value:
@@ -776,11 +776,11 @@ async def stampede_targets(
     loader = Loader(delay)
     ours: MemoryCache[Value] | RedisCache[Value]
     if backend == "memory":
-        ours = MemoryCache(max_size=200_000, default_ttl=LONG_TTL)
+        ours = MemoryCache(max_size=200_000, ttl=LONG_TTL)
     else:
         client = pooled_client(url)
         stack.push_async_callback(client.aclose)
-        ours = RedisCache(client, prefix=f"{prefix}b:", default_ttl=LONG_TTL)
+        ours = RedisCache(client, prefix=f"{prefix}b:", ttl=LONG_TTL)
     stack.push_async_callback(ours.aclose)
 
     def ours_call(

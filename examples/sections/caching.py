@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 
-from buttress.caching import CachingConfigurationError, MemoryCache, RedisCache, TieredCache, cached
+from buttress.caching import (
+    CachePolicy,
+    CachingConfigurationError,
+    MemoryCache,
+    RedisCache,
+    TieredCache,
+    cached,
+)
 
 from ._tour import Tour
 
@@ -21,7 +29,9 @@ REAL: tuple[str, ...] = (
 
 
 async def run(tour: Tour) -> None:
-    memory = MemoryCache[dict[str, object]](max_size=1_000, default_ttl=60)
+    # One policy (TTL, stale-while-revalidate, jitter, locks, failures), whatever keeps the entries.
+    policy = CachePolicy(ttl=60, stale_ttl=30)
+    memory = MemoryCache[dict[str, object]](max_size=1_000, policy=policy)
     loads = 0
 
     async def fetch_profile(user_id: int) -> dict[str, object]:
@@ -42,6 +52,9 @@ async def run(tour: Tour) -> None:
     await profile(2)
     await profile(user_id=2)
     tour.say(f"@cached: profile(2) and profile(user_id=2) share one entry; loads so far: {loads}")
+    tour.say(
+        f"a cached view is still a coroutine function to frameworks: {inspect.iscoroutinefunction(profile)}"
+    )
     await profile.invalidate(2)
     tour.say(f"after invalidate(2): cached? {await memory.exists(profile.key(2))}")
     try:
@@ -54,14 +67,12 @@ async def run(tour: Tour) -> None:
         tour.say("RedisCache and TieredCache: set BUTTRESS_REDIS_URL to run them")
         return
     prefix = f"tour:{os.getpid()}:"
-    async with RedisCache[dict[str, object]].from_url(
-        tour.redis_url, prefix=prefix, default_ttl=60
-    ) as shared:
+    async with RedisCache[dict[str, object]].from_url(tour.redis_url, prefix=prefix, policy=policy) as shared:
         loads = 0
         await asyncio.gather(*(shared.get_or_compute("user:3", lambda: fetch_profile(3)) for _ in range(200)))
         tour.say(f"RedisCache: 200 concurrent misses -> loader ran {loads}x (single-flight + Redis lock)")
-        a = TieredCache[dict[str, object]].from_url(tour.redis_url, prefix=prefix)
-        b = TieredCache[dict[str, object]].from_url(tour.redis_url, prefix=prefix)
+        a = TieredCache[dict[str, object]].from_url(tour.redis_url, prefix=prefix, policy=policy)
+        b = TieredCache[dict[str, object]].from_url(tour.redis_url, prefix=prefix, policy=policy)
         async with a, b:
             await a.wait_until_subscribed()
             await b.wait_until_subscribed()

@@ -59,10 +59,10 @@ def _redis(**options: object) -> RedisCache[Any]:
 
 
 CONSTRUCTOR_DURATIONS: list[tuple[str, Call]] = [
-    ("MemoryCache(default_ttl)", lambda v: _memory(default_ttl=v)),
+    ("MemoryCache(ttl)", lambda v: _memory(ttl=v)),
     ("MemoryCache(stale_ttl)", lambda v: _memory(stale_ttl=v)),
     ("MemoryCache(xfetch_beta)", lambda v: _memory(xfetch_beta=v)),
-    ("RedisCache(default_ttl)", lambda v: _redis(default_ttl=v)),
+    ("RedisCache(ttl)", lambda v: _redis(ttl=v)),
     ("RedisCache(stale_ttl)", lambda v: _redis(stale_ttl=v)),
     ("RedisCache(lock_ttl)", lambda v: _redis(lock_ttl=v)),
     ("RedisCache(lock_wait)", lambda v: _redis(lock_wait=v)),
@@ -71,7 +71,7 @@ CONSTRUCTOR_DURATIONS: list[tuple[str, Call]] = [
     ("RedisCache.from_url(socket_timeout)", lambda v: RedisCache.from_url("redis://h", socket_timeout=v)),  # type: ignore[arg-type]
     ("RedisCache.from_url(pool_timeout)", lambda v: RedisCache.from_url("redis://h", pool_timeout=v)),  # type: ignore[arg-type]
     ("TieredCache(l1_ttl)", lambda v: TieredCache(Redis(), l1_ttl=v)),  # type: ignore[arg-type]
-    ("TieredCache(default_ttl)", lambda v: TieredCache(Redis(), default_ttl=v)),  # type: ignore[arg-type]
+    ("TieredCache(ttl)", lambda v: TieredCache(Redis(), ttl=v)),  # type: ignore[arg-type]
     ("cached(ttl)", lambda v: cached(_memory(), ttl=v)),  # type: ignore[arg-type]
     ("MemoryCache.jittered(ttl)", lambda v: _memory().jittered(v)),  # type: ignore[arg-type]
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import typing
 from typing import Any
 
 import pytest
@@ -11,7 +12,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from buttress.caching import (
-    CachedFunction,
     CachingConfigurationError,
     CachingTypeError,
     MemoryCache,
@@ -32,11 +32,72 @@ async def test_signature_name_and_doc_survive(cache: MemoryCache[Any]) -> None:
         return {"id": user_id}
 
     wrapped = cached(cache)(get_user)
-    assert isinstance(wrapped, CachedFunction)
     assert inspect.signature(wrapped) == inspect.signature(get_user)
     assert wrapped.__name__ == "get_user"
     assert wrapped.__doc__ == "Fetch a user."
     assert wrapped.__wrapped__ is get_user
+
+
+class Profile(typing.NamedTuple):
+    """A type of this module, named in a view's annotations as a framework resolves them."""
+
+    user_id: int
+
+
+async def view(user_id: int, verbose: bool = False) -> Profile:
+    """A view as a framework sees it: its annotations name this module's types (as strings here)."""
+    return Profile(user_id)
+
+
+def test_a_cached_function_is_a_coroutine_function_with_resolvable_annotations(
+    cache: MemoryCache[Any],
+) -> None:
+    """What frameworks read: a real ``async def`` function (Starlette routes functions, Flask, Quart and
+    Django await coroutine functions), ``__wrapped__``, ``__signature__`` and annotations that resolve
+    to the view's own types, with no type variable of this package and no name it imports only for
+    type checkers (Litestar failed at startup with ``NameError: name 'P' is not defined``)."""
+    wrapped = cached(cache)(view)
+    assert inspect.iscoroutinefunction(wrapped)
+    assert inspect.isfunction(wrapped)
+    assert wrapped.__wrapped__ is view
+    assert wrapped.__signature__ == inspect.signature(view)  # type: ignore[attr-defined]
+    assert (wrapped.__module__, wrapped.__qualname__) == (view.__module__, view.__qualname__)
+    hints = typing.get_type_hints(wrapped)
+    assert hints == {"user_id": int, "verbose": bool, "return": Profile}
+    assert typing.get_type_hints(wrapped) == typing.get_type_hints(view)
+
+
+async def test_bypass_cache_is_also_a_decorator_that_keeps_coroutine_functions(
+    cache: MemoryCache[Any],
+) -> None:
+    calls: list[int] = []
+
+    @cached(cache)
+    async def current() -> int:
+        calls.append(1)
+        return len(calls)
+
+    @bypass_cache()
+    async def fresh_view() -> int:
+        return await current()
+
+    @bypass_cache()
+    def in_a_thread() -> bool:
+        return cached_now()
+
+    def cached_now() -> bool:
+        from buttress.caching._decorator import _BYPASS  # noqa: PLC0415 - the flag itself
+
+        return _BYPASS.get()
+
+    assert inspect.iscoroutinefunction(fresh_view)
+    assert fresh_view.__name__ == "fresh_view"
+    assert await current() == 1
+    assert await fresh_view() == 2, "the decorated view bypasses the cache"
+    assert await fresh_view() == 3
+    assert await current() == 1, "outside it, the cached value is served again"
+    assert in_a_thread() is True
+    assert cached_now() is False
 
 
 async def test_results_are_cached_per_canonical_arguments(cache: MemoryCache[Any]) -> None:
@@ -258,8 +319,9 @@ def test_the_fast_key_path_agrees_with_signature_binding(args: list[int], kwargs
         return a + b + c
 
     wrapped = cached(MemoryCache[int]())(f)
+    keys = wrapped.key.__self__  # type: ignore[attr-defined]  # what builds the keys
     try:
-        slow: str | Exception = wrapped._bound_key(tuple(args), dict(kwargs))
+        slow: str | Exception = keys._bound_key(tuple(args), dict(kwargs))
     except CachingConfigurationError as exc:
         slow = exc
     try:
@@ -269,4 +331,4 @@ def test_the_fast_key_path_agrees_with_signature_binding(args: list[int], kwargs
     if isinstance(slow, Exception):
         assert isinstance(fast, CachingConfigurationError)
     else:
-        assert fast == f"{wrapped._namespace}:{slow}"
+        assert fast == f"{keys._namespace}:{slow}"

@@ -4,9 +4,10 @@ Each function, constructor and public method of ``buttress.caching.__all__`` is 
 hypothesis-generated hostile values (wrong types, ``10**400``, NaN, NUL, lone surrogates, CR/LF,
 non-UTF-8 bytes, very long strings) in place of its arguments; anything but a `ButtressError` fails.
 
-Left out, with the reason: `ComputeCache` and `CacheStorage` (Protocols; the storages' methods are
-driven on the three storages, the `Cache` methods through the three caches); `StoredItem` (a type
-alias); `bypass_cache`, `clear`, `aclose` and `ping` (no argument).
+Left out, with the reason: `ComputeCache`, `CachedFunction` and `CacheStorage` (Protocols; the
+storages' methods are driven on the three storages, the `Cache` methods through the three caches, a
+cached function through `cached`); `StoredItem` and `CachePolicyOptions` (types: the options are
+driven as keyword arguments of every cache); `clear`, `aclose` and `ping` (no argument).
 Callbacks (``loader``, ``rng``, a ``key`` or ``tags`` function, a cache factory) are the caller's
 code, whose own exceptions reach the caller unchanged by contract; they are kept out of the general
 runs and driven separately with every hostile value that is not callable.
@@ -24,7 +25,7 @@ from redis.asyncio import Redis
 from buttress.caching import (
     BreakerState,
     Cache,
-    CachedFunction,
+    CachePolicy,
     CacheSerializationError,
     CacheStats,
     CacheStorage,
@@ -45,6 +46,7 @@ from buttress.caching import (
     SignatureMismatchError,
     TieredCache,
     TieredStorage,
+    bypass_cache,
     cached,
     xfetch_should_refresh,
 )
@@ -77,9 +79,25 @@ def memory() -> MemoryCache[Any]:
     return MemoryCache[Any](max_size=100, jitter=None, xfetch_beta=0)
 
 
+POLICY_OPTIONS: dict[str, object] = {
+    "ttl": 60.0,
+    "jitter": 0.1,
+    "stale_ttl": 5.0,
+    "xfetch_beta": 1.0,
+    "locking": True,
+    "lock_ttl": 10.0,
+    "lock_wait": 1.0,
+    "strict": False,
+    "breaker_threshold": 3,
+    "breaker_recovery": 5.0,
+    "warn_interval": 30.0,
+    "max_concurrency": 10,
+    "max_key_bytes": 1024,
+}
 MEMORY_OPTIONS: dict[str, object] = {
     "max_size": 100,
-    "default_ttl": 60.0,
+    "policy": CachePolicy(),
+    "ttl": 60.0,
     "jitter": (0.05, 0.15),
     "xfetch_beta": 1.0,
     "stale_ttl": 5.0,
@@ -98,31 +116,20 @@ Target = tuple[Callable[..., object], tuple[object, ...], dict[str, object]]
 SYNC_TARGETS: list[Target] = [
     (MemoryCache, (), MEMORY_OPTIONS),
     (MemoryStorage, (), {"max_size": 100, "name": "m", "clock": FakeClock()}),
+    (CachePolicy, (), POLICY_OPTIONS),
     (
         Cache,
         (MemoryStorage(),),
         {
+            "policy": CachePolicy(ttl=30.0),
             "serializer": PickleSerializer(SECRET),
-            "default_ttl": 60.0,
-            "jitter": 0.1,
-            "xfetch_beta": 1.0,
-            "stale_ttl": 5.0,
-            "locking": True,
-            "lock_ttl": 10.0,
-            "lock_wait": 1.0,
-            "strict": False,
-            "breaker_threshold": 3,
-            "breaker_recovery": 5.0,
-            "warn_interval": 30.0,
-            "max_concurrency": 10,
             "name": "c",
-            "max_key_bytes": 1024,
             "clock": FakeClock(),
+            **POLICY_OPTIONS,
         },
     ),
     (memory().jittered, (60.0,), {}),
     (cached, (memory(),), CACHED_OPTIONS),
-    (CachedFunction, (plain, memory()), {**CACHED_OPTIONS, "key": None, "tags": ()}),
     (cached(memory())(function).key, (1, "x", 2), {"c": 2.0, "d": 3}),
     (cached(memory())(plain).key, (1,), {"b": "y"}),
     (xfetch_should_refresh, (), {"now": 0.0, "expires_at": 10.0, "delta": 1.0, "beta": 1.0, "u": 0.5}),
@@ -172,7 +179,7 @@ def test_public_entry_points_raise_only_typed_errors(
         (cached, (memory(),), {"key": None, "tags": ()}, "tags"),
         (cached, (memory(),), {}, "cache"),
         (cached(memory()), (plain,), {}, "func"),
-        (CachedFunction, (plain, memory()), {**CACHED_OPTIONS, "key": None, "tags": ()}, "key"),
+        (bypass_cache(), (plain,), {}, "func"),
     ],
     ids=lambda v: v if isinstance(v, str) else "",
 )
@@ -285,21 +292,11 @@ async def test_redis_cache_raises_only_typed_errors(
     try:
         redis_options = {
             "prefix": redis_prefix,
+            "policy": CachePolicy(),
             "serializer": PickleSerializer(SECRET),
-            "default_ttl": 60.0,
-            "jitter": 0.1,
-            "xfetch_beta": 1.0,
-            "stale_ttl": 5.0,
-            "locking": True,
-            "lock_ttl": 10.0,
-            "lock_wait": 1.0,
-            "strict": False,
-            "breaker_threshold": 3,
-            "breaker_recovery": 5.0,
-            "warn_interval": 30.0,
             "name": "r",
-            "max_key_bytes": 1024,
             "clock": FakeClock(),
+            **POLICY_OPTIONS,
         }
         await acheck_hostile(make, client, keep=CALLBACKS, **redis_options)
         await acheck_hostile(
@@ -309,8 +306,8 @@ async def test_redis_cache_raises_only_typed_errors(
             max_connections=10,
             pool_timeout=1.0,
             cluster=False,
-            prefix=redis_prefix,
             keep=CALLBACKS,
+            **redis_options,
         )
         await _drive_cache_methods(redis_cache)
         await acheck_hostile(made_storage, client, prefix=redis_prefix, max_concurrency=10)
@@ -353,12 +350,10 @@ async def test_tiered_cache_raises_only_typed_errors(redis_url: str, redis_prefi
         "l1_max_size": 100,
         "l1_ttl": 5.0,
         "channel": "c",
-        "default_ttl": 60.0,
-        "jitter": None,
-        "xfetch_beta": 1.0,
-        "stale_ttl": None,
+        "policy": CachePolicy(jitter=None),
         "name": "t",
         "clock": FakeClock(),
+        **POLICY_OPTIONS,
     }
     try:
         await acheck_hostile(lambda *a, **k: keep(TieredCache(*a, **k)), client, keep=CALLBACKS, **options)

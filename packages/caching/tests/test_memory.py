@@ -28,7 +28,7 @@ async def test_ttl_expires_on_the_clock(fake_clock: FakeClock) -> None:
 
 
 async def test_default_ttl_applies_and_explicit_ttl_wins(fake_clock: FakeClock) -> None:
-    cache = make(fake_clock, default_ttl=5)
+    cache = make(fake_clock, ttl=5)
     await cache.set("default", 1)
     await cache.set("explicit", 2, ttl=50)
     fake_clock.advance(6)
@@ -308,9 +308,9 @@ async def test_aclose_cancels_background_refreshes(fake_clock: FakeClock) -> Non
         ({"max_size": 0}, "max_size"),
         ({"max_size": 1.5}, "max_size"),
         ({"max_size": True}, "max_size"),
-        ({"default_ttl": 0}, "default_ttl"),
-        ({"default_ttl": -3}, "default_ttl"),
-        ({"default_ttl": float("inf")}, "default_ttl"),
+        ({"ttl": 0}, "ttl"),
+        ({"ttl": -3}, "ttl"),
+        ({"ttl": float("inf")}, "ttl"),
         ({"jitter": 1.0}, "jitter"),
         ({"jitter": -0.1}, "jitter"),
         ({"jitter": (0.2, 0.1)}, "jitter"),

@@ -250,7 +250,7 @@ async def test_delete_pattern_rejects_an_empty_pattern(make_cache: CacheFactory)
 
 
 async def test_ttl_is_set_on_the_server(make_cache: CacheFactory, raw: Redis, redis_prefix: str) -> None:
-    cache = make_cache(jitter=None, default_ttl=20)
+    cache = make_cache(jitter=None, ttl=20)
     await cache.set("explicit", 1, ttl=3)
     await cache.set("default", 2)
 
@@ -338,7 +338,7 @@ async def test_a_client_it_was_given_is_left_open(redis_url: str, redis_prefix: 
         {"breaker_threshold": 0},
         {"breaker_recovery": -1},
         {"warn_interval": float("nan")},
-        {"default_ttl": 0},
+        {"ttl": 0},
         {"jitter": (0.5, 0.1)},
         {"xfetch_beta": -1},
         {"name": ""},

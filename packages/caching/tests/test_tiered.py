@@ -456,7 +456,7 @@ async def test_the_caches_own_settings_apply_to_l2(
     make_tiered: TieredFactory, raw: Redis, redis_prefix: str
 ) -> None:
     """The TTL, jitter and stale settings of a TieredCache reach Redis: no L2 cache ignores them."""
-    cache = await make_tiered(default_ttl=100, jitter=(0.5, 0.5), stale_ttl=20)
+    cache = await make_tiered(ttl=100, jitter=(0.5, 0.5), stale_ttl=20)
     await cache.set("k", "v")
     kept_ms = await raw.pttl(f"{redis_prefix}k")
     assert 69_000 < kept_ms <= 70_000  # 100 s shortened by the fixed 50 % jitter, plus 20 s of stale

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
 from typing import Any, assert_type
 
 from redis.asyncio import Redis
@@ -9,6 +12,8 @@ from redis.asyncio import Redis
 from buttress.caching import (
     Cache,
     CachedFunction,
+    CachePolicy,
+    CachePolicyOptions,
     CacheStats,
     CacheStorage,
     ComputeCache,
@@ -20,11 +25,13 @@ from buttress.caching import (
     RedisStorage,
     TieredCache,
     TieredStorage,
+    bypass_cache,
     cached,
 )
 from buttress.core import CacheProvider, JsonSerializer, Missing, Serializer
 
-cache = MemoryCache[dict[str, int]](max_size=100, default_ttl=60)
+cache = MemoryCache[dict[str, int]](max_size=100, ttl=60)
+POLICY = CachePolicy(ttl=60, stale_ttl=30, strict=True)
 
 
 @cached(cache, ttl=30)
@@ -32,8 +39,17 @@ async def get_user(user_id: int, *, fresh: bool = False) -> dict[str, int]:
     return {"id": user_id}
 
 
+@cached(cache)
+async def get_item(item_id: int) -> dict[str, int]:
+    return {"id": item_id}
+
+
 async def decorator_keeps_the_signature() -> None:
-    assert isinstance(get_user, CachedFunction)
+    typed: CachedFunction[[int], dict[str, int]] = get_item
+    original: Callable[[int], Awaitable[dict[str, int]]] = get_item.__wrapped__
+    pending: Coroutine[Any, Any, dict[str, int]] = get_item(1)
+    assert_type(await pending, dict[str, int])
+    del typed, original
     assert_type(await get_user(1), dict[str, int])
     assert_type(await get_user(1, fresh=True), dict[str, int])
     assert_type(await get_user.invalidate(1), bool)
@@ -60,16 +76,41 @@ def backends_are_cache_providers(redis_cache: RedisCache[str], tiered: TieredCac
     del providers, computing
 
 
+def policies() -> None:
+    assert_type(POLICY.ttl, float | timedelta | None)
+    assert_type(POLICY.jitter, tuple[float, float] | float | None)
+    assert_type(POLICY.breaker_threshold, int)
+    assert_type(MemoryCache[int](policy=POLICY).policy, CachePolicy)
+    assert_type(MemoryCache[int](policy=POLICY, ttl=5, jitter=None), MemoryCache[int])
+    MemoryCache[int](ttl="60")  # type: ignore[arg-type]
+    MemoryCache[int](default_ttl=60)  # type: ignore[call-arg]
+    MemoryCache[int](policy={"ttl": 60})  # type: ignore[arg-type]
+    CachePolicy(strict=1.5)  # type: ignore[arg-type]
+    options: CachePolicyOptions = {"ttl": 60, "strict": True}
+    assert_type(MemoryCache[int](**options), MemoryCache[int])
+
+
+def bypass_is_a_decorator_too() -> None:
+    @bypass_cache()
+    async def view(user_id: int) -> str:
+        return str(user_id)
+
+    still_a_view: Callable[[int], Coroutine[Any, Any, str]] = view
+    assert inspect.iscoroutinefunction(still_a_view)
+    with bypass_cache():
+        pass
+
+
 def pickle_serializer_is_a_serializer() -> Serializer[set[int]]:
     return PickleSerializer[set[int]](b"0" * 32)
 
 
 def redis_from_url() -> RedisCache[int]:
-    return RedisCache[int].from_url("redis://localhost:6379/0", prefix="app:", default_ttl=60)
+    return RedisCache[int].from_url("redis://localhost:6379/0", prefix="app:", policy=POLICY, ttl=60)
 
 
 def tiered_from_url() -> TieredCache[int]:
-    return TieredCache[int].from_url("redis://localhost:6379/0", prefix="app:", l1_ttl=5)
+    return TieredCache[int].from_url("redis://localhost:6379/0", prefix="app:", l1_ttl=5, policy=POLICY)
 
 
 def storages_are_cache_storages(client: Redis) -> None:
@@ -82,7 +123,7 @@ def storages_are_cache_storages(client: Redis) -> None:
 
 
 async def a_cache_over_any_storage(storage: CacheStorage[bytes]) -> None:
-    cache = Cache[list[int]](storage, serializer=JsonSerializer(), default_ttl=60, max_concurrency=50)
+    cache = Cache[list[int]](storage, serializer=JsonSerializer(), ttl=60, max_concurrency=50)
     assert_type(await cache.get("k"), list[int] | Missing)
     assert_type(cache.storage, CacheStorage[Any])
     assert_type(await storage.read("k"), Entry[bytes] | None)

@@ -8,7 +8,7 @@ over every public function, constructor, method and ASGI/WSGI application::
     from buttress.testing import check_hostile, acheck_hostile, check_hostile_asgi
 
     def test_constructor_rejects_bad_input_with_typed_errors() -> None:
-        check_hostile(MemoryCache, max_size=100, default_ttl=60.0)
+        check_hostile(MemoryCache, max_size=100, ttl=60.0)
 
     async def test_get_rejects_bad_input_with_typed_errors(cache: RedisCache[str]) -> None:
         await acheck_hostile(cache.get, "key")

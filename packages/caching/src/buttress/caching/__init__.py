@@ -5,16 +5,17 @@ early expiration (XFetch), stale-while-revalidate, TTL jitter, tags and a typed 
 
     from buttress.caching import MemoryCache, cached
 
-    cache = MemoryCache[dict[str, str]](max_size=10_000, default_ttl=300)
+    cache = MemoryCache[dict[str, str]](max_size=10_000, ttl=300)
 
     @cached(cache, ttl=60)
     async def get_user(user_id: int) -> dict[str, str]:
         return await db.fetch_user(user_id)
 
-A `Cache` holds the policy and keeps its entries in a `CacheStorage`: `MemoryCache`, `RedisCache`
-and `TieredCache` are the cache over `MemoryStorage`, `RedisStorage` and `TieredStorage`. The Redis
-ones need the ``redis`` extra (``pip install 'buttress-caching[redis]'``); `MsgpackSerializer` needs
-``msgpack``. They are imported on first use, so the memory cache works with neither installed.
+A `Cache` applies a `CachePolicy` (given as ``policy=``, or its settings one by one: ``ttl=300``)
+and keeps its entries in a `CacheStorage`: `MemoryCache`, `RedisCache` and `TieredCache` are the
+cache over `MemoryStorage`, `RedisStorage` and `TieredStorage`. The Redis ones need the ``redis``
+extra (``pip install 'buttress-caching[redis]'``); `MsgpackSerializer` needs ``msgpack``. They are
+imported on first use, so the memory cache works with neither installed.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ._cache import Cache, xfetch_should_refresh
 from ._decorator import CachedFunction, ComputeCache, bypass_cache, cached
 from ._entry import Entry
 from ._memory import MemoryCache, MemoryStorage
+from ._policy import CachePolicy, CachePolicyOptions
 from ._serializers import MsgpackSerializer, PickleSerializer
 from ._stats import CacheStats
 from ._storage import CacheStorage, StoredItem
@@ -50,6 +52,8 @@ if TYPE_CHECKING:
 __all__ = [
     "BreakerState",
     "Cache",
+    "CachePolicy",
+    "CachePolicyOptions",
     "CacheSerializationError",
     "CacheStats",
     "CacheStorage",

@@ -16,29 +16,17 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
 from buttress.core import MISSING, AsyncResource, Clock, Missing, SerializationError, Serializer, SystemClock
 
 from ._breaker import CircuitBreaker
 from ._entry import Entry
 from ._metrics import LOAD_DURATION, track
+from ._policy import CachePolicy, CachePolicyOptions, resolve_policy
 from ._stats import CacheStats, Counters
 from ._storage import CacheStorage, StoredItem
-from ._validation import (
-    DEFAULT_MAX_KEY_BYTES,
-    TTL,
-    check_bool,
-    check_callable,
-    check_factor,
-    check_jitter,
-    check_key,
-    check_non_negative,
-    check_positive,
-    check_positive_int,
-    check_text,
-    ttl_seconds,
-)
+from ._validation import TTL, check_bool, check_callable, check_jitter, check_key, check_text, ttl_seconds
 from .exceptions import (
     CacheSerializationError,
     CachingBusyError,
@@ -110,42 +98,26 @@ class Cache[T](AsyncResource):
     once, however many callers ask at the same moment. `MemoryCache`, `RedisCache` and `TieredCache`
     are this class over the matching storage; build one over your own `CacheStorage` directly::
 
-        cache = Cache[dict[str, str]](MyStorage(), serializer=JsonSerializer(), default_ttl=300)
+        cache = Cache[dict[str, str]](MyStorage(), serializer=JsonSerializer(), ttl=300)
 
-    Every setting applies whatever the storage. When the storage raises `CachingUnavailableError`,
-    reads become misses and writes are dropped (loaders still run), an error is counted and a warning
-    logged at most once per ``warn_interval``; after ``breaker_threshold`` consecutive failures a
-    circuit breaker stops calling the storage for ``breaker_recovery`` seconds, then lets one probe
-    through. With ``strict=True`` those failures raise `CachingUnavailableError` instead.
+    Every setting of its `CachePolicy` applies whatever the storage. When the storage raises
+    `CachingUnavailableError`, reads become misses and writes are dropped (loaders still run), an
+    error is counted and a warning logged at most once per ``warn_interval``; after
+    ``breaker_threshold`` consecutive failures a circuit breaker stops calling the storage for
+    ``breaker_recovery`` seconds, then lets one probe through. With ``strict=True`` those failures
+    raise `CachingUnavailableError` instead.
 
     Args:
         storage: Where entries are kept. The cache closes it in `aclose`.
+        policy: TTLs, jitter, early refresh, locking and failure handling (default: `CachePolicy()`).
         serializer: How values become bytes for a storage that keeps bytes (Redis); ``None`` keeps
             the values themselves (a memory storage).
-        default_ttl: TTL for writes that give none; ``None`` keeps values until evicted or deleted.
-        jitter: Each write's TTL is shortened by a random fraction in this band, so values written
-            together do not expire together. A single number ``f`` means ``(0, f)``; ``None`` disables.
-        xfetch_beta: Eagerness of probabilistic early refresh (1.0 is the paper's optimum; 0 disables).
-        stale_ttl: Keep values this many seconds past their TTL and serve them from `get_or_compute`
-            while one background refresh runs (stale-while-revalidate). ``None`` disables.
-        locking: Whether `get_or_compute` takes the storage's lock on a miss (when it has one), so one
-            process computes while the others wait for its value.
-        lock_ttl: Seconds after which a lock whose holder vanished frees itself.
-        lock_wait: Seconds a caller waits for the lock holder's value before computing itself
-            (default: ``lock_ttl``).
-        strict: Raise `CachingUnavailableError` instead of degrading.
-        breaker_threshold: Consecutive failures that open the circuit breaker.
-        breaker_recovery: Seconds the breaker stays open before it lets one probe through.
-        warn_interval: The least time between two warnings about the storage being unreachable.
-        max_concurrency: The most storage calls in flight at once; the others queue, and once the
-            breaker opens, a queued call takes its fallback instead of waiting on a dead server.
-            ``None``: no bound.
         name: A name for logs and metrics (``cache.name``).
-        max_key_bytes: The longest key accepted, in UTF-8 bytes.
         clock: Where time comes from: ``now()`` timestamps entries (an axis every process shares),
             ``monotonic()`` times loaders, the breaker and warnings; tests pass a
             `buttress.testing.FakeClock`.
         rng: A source of floats in [0, 1) for jitter and XFetch; tests pass a seeded one.
+        **options: Settings of `CachePolicy` given one by one (``ttl=60``); they override ``policy``.
 
     Raises:
         CachingConfigurationError: A setting is out of range or of the wrong kind.
@@ -155,23 +127,12 @@ class Cache[T](AsyncResource):
         self,
         storage: CacheStorage[Any],
         *,
+        policy: CachePolicy | None = None,
         serializer: Serializer[T] | None = None,
-        default_ttl: TTL | None = None,
-        jitter: tuple[float, float] | float | None = (0.05, 0.15),
-        xfetch_beta: float = 1.0,
-        stale_ttl: TTL | None = None,
-        locking: bool = True,
-        lock_ttl: float = 10.0,
-        lock_wait: float | None = None,
-        strict: bool = False,
-        breaker_threshold: int = 3,
-        breaker_recovery: float = 5.0,
-        warn_interval: float = 30.0,
-        max_concurrency: int | None = None,
         name: str = "cache",
-        max_key_bytes: int = DEFAULT_MAX_KEY_BYTES,
         clock: Clock | None = None,
         rng: Callable[[], float] | None = None,
+        **options: Unpack[CachePolicyOptions],
     ) -> None:
         super().__init__()
         if isinstance(storage, type) or not isinstance(storage, CacheStorage):
@@ -185,18 +146,18 @@ class Cache[T](AsyncResource):
                 "serializer", serializer, "must have dumps(value) and loads(bytes)"
             )
         self.name = check_text("name", name)
-        self._default_ttl = ttl_seconds(default_ttl, name="default_ttl")
-        self._jitter = check_jitter(jitter)
-        self._beta = check_factor("xfetch_beta", xfetch_beta)
-        self._stale_ttl = ttl_seconds(stale_ttl, name="stale_ttl")
-        self._locking = check_bool("locking", locking)
-        self._lock_ttl = check_positive("lock_ttl", lock_ttl)
-        self._lock_wait = check_non_negative("lock_wait", lock_ttl if lock_wait is None else lock_wait)
-        self._strict = check_bool("strict", strict)
-        threshold = check_positive_int("breaker_threshold", breaker_threshold)
-        recovery = check_non_negative("breaker_recovery", breaker_recovery)
-        self._warn_interval = check_non_negative("warn_interval", warn_interval)
-        self._max_key_bytes = check_positive_int("max_key_bytes", max_key_bytes)
+        self._policy = settings = resolve_policy(policy, options)
+        # The settings the hot paths read, as plain attributes (checked and normalized by the policy).
+        self._default_ttl = ttl_seconds(settings.ttl)
+        self._jitter = check_jitter(settings.jitter)
+        self._beta = settings.xfetch_beta
+        self._stale_ttl = ttl_seconds(settings.stale_ttl)
+        self._locking = settings.locking
+        self._lock_ttl = settings.lock_ttl
+        self._lock_wait = settings.lock_ttl if settings.lock_wait is None else settings.lock_wait
+        self._strict = settings.strict
+        self._warn_interval = settings.warn_interval
+        self._max_key_bytes = settings.max_key_bytes
         if clock is not None and (isinstance(clock, type) or not isinstance(clock, Clock)):
             raise CachingConfigurationError(
                 "clock", clock, "must have now() and monotonic(), like SystemClock()"
@@ -211,19 +172,25 @@ class Cache[T](AsyncResource):
         )
         self._random: Callable[[], float] = rng if rng is not None else random.random
         self._breaker = CircuitBreaker(
-            threshold=threshold, recovery=recovery, clock=self._clock, logger=logger, name=name
+            threshold=settings.breaker_threshold,
+            recovery=settings.breaker_recovery,
+            clock=self._clock,
+            logger=logger,
+            name=name,
         )
-        self._gate = (
-            None
-            if max_concurrency is None
-            else asyncio.Semaphore(check_positive_int("max_concurrency", max_concurrency))
-        )
+        limit = settings.max_concurrency
+        self._gate = None if limit is None else asyncio.Semaphore(limit)
         self._last_warning = -math.inf
         self._down = ("storage", self.name)  # (backend, address) of the last failure, for strict errors
         self._counters = Counters(name=name)
         self._flights: dict[str, asyncio.Task[Any]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         track(self._counters)
+
+    @property
+    def policy(self) -> CachePolicy:
+        """The settings this cache applies."""
+        return self._policy
 
     @property
     def storage(self) -> CacheStorage[Any]:
@@ -384,7 +351,7 @@ class Cache[T](AsyncResource):
         return MISSING
 
     async def set(self, key: str, value: T, *, ttl: TTL | None = None, tags: Iterable[str] = ()) -> None:
-        """Store ``value`` under ``key`` for ``ttl`` seconds (default: the cache's ``default_ttl``).
+        """Store ``value`` under ``key`` for ``ttl`` seconds (default: the policy's ``ttl``).
 
         Args:
             key: The key.
@@ -493,7 +460,7 @@ class Cache[T](AsyncResource):
         Args:
             key: The key.
             loader: A coroutine function computing the value.
-            ttl: TTL for the computed value (default: the cache's ``default_ttl``).
+            ttl: TTL for the computed value (default: the policy's ``ttl``).
             tags: Labels for `invalidate_tags`.
             cache_none: Whether a ``None`` result is cached (default) or recomputed next time.
         """

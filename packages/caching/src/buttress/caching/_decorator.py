@@ -1,13 +1,18 @@
-"""`@cached`: `get_or_compute` as a decorator that keeps the function's signature for type checkers."""
+"""`@cached`: `get_or_compute` as a decorator that keeps the function's signature for type checkers.
+
+A decorated function stays an ``async def`` function (``inspect.iscoroutinefunction`` is true) with the
+original's name, ``__wrapped__``, ``__signature__`` and annotations, so every web framework takes a
+cached view for the view it wraps: Starlette and Django route functions, Flask and Quart await
+coroutine functions, and FastAPI and Litestar resolve the view's own annotations.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Iterable, Iterator
-from contextvars import ContextVar
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from contextvars import ContextVar, Token
+from typing import Any, Protocol, cast, overload, runtime_checkable
 
 from ._keys import encode_argument, encode_arguments, finish
 from ._validation import TTL, check_bool, check_callable, check_text, ttl_seconds
@@ -55,76 +60,92 @@ class ComputeCache[T](Protocol):
         ...
 
 
-@contextlib.contextmanager
-def bypass_cache() -> Iterator[None]:
+class _Bypass:
+    """What `bypass_cache` returns: a context manager that is also a decorator (sync or async)."""
+
+    __slots__ = ("_tokens",)
+
+    def __init__(self) -> None:
+        self._tokens: list[Token[bool]] = []
+
+    def __enter__(self) -> None:
+        self._tokens.append(_BYPASS.set(True))
+
+    def __exit__(self, *exc_info: object) -> None:
+        _BYPASS.reset(self._tokens.pop())
+
+    @overload
+    def __call__[**P, R](
+        self, func: Callable[P, Coroutine[Any, Any, R]]
+    ) -> Callable[P, Coroutine[Any, Any, R]]: ...
+
+    @overload
+    def __call__[**P, R](self, func: Callable[P, R]) -> Callable[P, R]: ...
+
+    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Return ``func`` running every call inside the bypass, an ``async def`` if ``func`` is one."""
+        check_callable("func", func)
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def bypassing(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - func's own types
+                token = _BYPASS.set(True)
+                try:
+                    return await func(*args, **kwargs)
+                finally:
+                    _BYPASS.reset(token)
+
+            return bypassing
+
+        @functools.wraps(func)
+        def bypassing_sync(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - func's own types
+            token = _BYPASS.set(True)
+            try:
+                return func(*args, **kwargs)
+            finally:
+                _BYPASS.reset(token)
+
+        return bypassing_sync
+
+
+def bypass_cache() -> _Bypass:
     """Within this block (and tasks started in it), `cached` functions neither read nor write the cache.
+
+    It is also a decorator: a function decorated with ``@bypass_cache()`` runs every call inside the
+    bypass, and an ``async def`` stays one (so a view keeps looking like a view to its framework).
 
     Examples:
         >>> with bypass_cache():  # doctest: +SKIP
         ...     fresh = await get_user(42)  # always calls the function
+        >>> @bypass_cache()  # doctest: +SKIP
+        ... async def admin_view(user_id: int) -> dict[str, str]:
+        ...     return await get_user(user_id)  # never served from the cache
     """
-    token = _BYPASS.set(True)
-    try:
-        yield
-    finally:
-        _BYPASS.reset(token)
+    return _Bypass()
 
 
-class CachedFunction[**P, R]:
-    """An async function whose results are cached. Made by `cached`; call it like the function.
+class CachedFunction[**P, R](Protocol):
+    """**Protocol**: an async function whose results are cached, as `cached` returns it.
+
+    It is a real ``async def`` function: call it like the function it wraps. It carries the
+    original's ``__name__``, ``__doc__``, ``__module__``, ``__qualname__``, annotations and
+    ``__signature__``, so frameworks and type checkers see the original.
 
     Attributes:
         __wrapped__: The original function.
+
+    Methods:
+        __call__: Return the cached result for these arguments, or call the function and cache it.
+        key: The cache key these arguments map to.
+        invalidate: Remove the cached result for these arguments; whether there was one.
+        refresh: Call the function now, ignoring the cached result, and cache the new result.
     """
 
-    def __init__(
-        self,
-        func: Callable[P, Awaitable[R]],
-        cache: ComputeCache[R] | Callable[[], ComputeCache[R]],
-        *,
-        ttl: TTL | None,
-        key: Callable[P, str] | None,
-        namespace: str,
-        tags: Iterable[str] | Callable[P, Iterable[str]],
-        cache_none: bool,
-    ) -> None:
-        if not inspect.iscoroutinefunction(func):
-            raise CachingConfigurationError(
-                "func", getattr(func, "__qualname__", func), "must be an async function (async def)"
-            )
-        if not (isinstance(cache, ComputeCache) or callable(cache)):
-            raise CachingConfigurationError("cache", cache, "must be a cache or a callable returning one")
-        check_callable("key", key, optional=True)
-        if not callable(tags):
-            tags = _fixed_tags(tags)
-        self.__wrapped__ = func
-        self._cache = cache
-        self._ttl = ttl_seconds(ttl)
-        self._key = key
-        self._namespace = check_text("namespace", namespace)
-        self._tags = tags
-        self._cache_none = check_bool("cache_none", cache_none)
-        self._signature = inspect.signature(func)
-        parameters = list(self._signature.parameters.values())
-        # Plain signatures (no *args, **kwargs, keyword-only) get keys without Signature.bind per call.
-        self._plain = all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in parameters)
-        self._names = tuple(p.name for p in parameters)
-        self._defaults = {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
-        # A cache given directly is resolved once; a factory is called each time (dependency injection).
-        self._fixed: ComputeCache[R] | None = cache if isinstance(cache, ComputeCache) else None
-        functools.update_wrapper(self, func)
+    __wrapped__: Callable[P, Awaitable[R]]
 
-    async def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R]:
         """Return the cached result for these arguments, or call the function and cache its result."""
-        if _BYPASS.get():
-            return await self.__wrapped__(*args, **kwargs)
-        return await self._resolve().get_or_compute(
-            self.key(*args, **kwargs),
-            lambda: self.__wrapped__(*args, **kwargs),
-            ttl=self._ttl,
-            tags=self._tags_for(*args, **kwargs),
-            cache_none=self._cache_none,
-        )
+        ...
 
     def key(self, *args: P.args, **kwargs: P.kwargs) -> str:
         """Return the cache key these arguments map to.
@@ -140,6 +161,75 @@ class CachedFunction[**P, R]:
             CachingConfigurationError: The arguments do not fit the signature, or the ``key`` function
                 returned something other than a non-empty str.
         """
+        ...
+
+    async def invalidate(self, *args: P.args, **kwargs: P.kwargs) -> bool:
+        """Remove the cached result for these arguments; return whether there was one."""
+        ...
+
+    async def refresh(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Call the function now (a per-call bypass of the cached value) and cache the new result."""
+        ...
+
+
+class _Caching[**P, R]:
+    """What a cached function knows: its cache, how its keys are built, its TTL and tags."""
+
+    def __init__(
+        self,
+        func: Callable[P, Awaitable[R]],
+        cache: ComputeCache[R] | Callable[[], ComputeCache[R]],
+        *,
+        ttl: float | None,
+        key: Callable[P, str] | None,
+        namespace: str,
+        tags: tuple[str, ...] | Callable[P, Iterable[str]],
+        cache_none: bool,
+    ) -> None:
+        # The arguments were checked by `cached`.
+        self.__wrapped__ = func
+        self._cache = cache
+        self._ttl = ttl
+        self._key = key
+        self._namespace = namespace
+        self._tags = tags
+        self._cache_none = cache_none
+        self._signature = inspect.signature(func)
+        parameters = list(self._signature.parameters.values())
+        # Plain signatures (no *args, **kwargs, keyword-only) get keys without Signature.bind per call.
+        self._plain = all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in parameters)
+        self._names = tuple(p.name for p in parameters)
+        self._defaults = {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+        # A cache given directly is resolved once; a factory is called each time (dependency injection).
+        self._fixed: ComputeCache[R] | None = cache if isinstance(cache, ComputeCache) else None
+
+    def function(self) -> CachedFunction[P, R]:
+        """The ``async def`` function that stands for the original: it reads and fills the cache."""
+        func = self.__wrapped__
+        resolve, key, tags_for = self._resolve, self.key, self._tags_for
+        ttl, cache_none = self._ttl, self._cache_none
+
+        @functools.wraps(func)
+        async def cached_function(*args: P.args, **kwargs: P.kwargs) -> R:
+            if _BYPASS.get():
+                return await func(*args, **kwargs)
+            return await resolve().get_or_compute(
+                key(*args, **kwargs),
+                lambda: func(*args, **kwargs),
+                ttl=ttl,
+                tags=tags_for(*args, **kwargs),
+                cache_none=cache_none,
+            )
+
+        # Frameworks read the signature (FastAPI, Litestar) and resolve its annotations, which
+        # functools.wraps copied from the original: none of this module's names reach them.
+        vars(cached_function).update(
+            __signature__=self._signature, key=self.key, invalidate=self.invalidate, refresh=self.refresh
+        )
+        return cast("CachedFunction[P, R]", cached_function)
+
+    def key(self, *args: P.args, **kwargs: P.kwargs) -> str:
+        """The cache key of these arguments (documented on `CachedFunction.key`)."""
         if self._key is not None:
             built = self._key(*args, **kwargs)
             if not isinstance(built, str) or not built:
@@ -218,9 +308,6 @@ class CachedFunction[**P, R]:
                 parts.append(f"{name}={encode_argument(name, value)}")
         return finish(",".join(parts))
 
-    def __repr__(self) -> str:
-        return f"<cached {self._namespace}>"
-
 
 def _fixed_tags(tags: object) -> tuple[str, ...]:
     if isinstance(tags, str | bytes) or not isinstance(tags, Iterable):
@@ -246,15 +333,17 @@ def cached[**P, R](
 ) -> Callable[[Callable[P, Awaitable[R]]], CachedFunction[P, R]]:
     """Cache an async function's results in ``cache``, keyed by its arguments.
 
-    The decorated function keeps its signature for type checkers (and for `inspect`), and gains
-    ``invalidate(*args, **kwargs)``, ``refresh(*args, **kwargs)`` and ``key(*args, **kwargs)``.
+    The decorated function stays an ``async def`` function with the original's name, signature and
+    annotations, for type checkers, `inspect` and web frameworks (a cached view is still a view), and
+    gains ``invalidate(*args, **kwargs)``, ``refresh(*args, **kwargs)`` and ``key(*args, **kwargs)``
+    (see `CachedFunction`).
     Concurrent calls with the same arguments share one call of the function (see
     `Cache.get_or_compute`); ``None`` results are cached unless ``cache_none=False``.
 
     Args:
         cache: The cache, or a zero-argument callable returning it (resolved at each call, for
             dependency injection and for caches made after import).
-        ttl: TTL of each result (default: the cache's ``default_ttl``).
+        ttl: TTL of each result (default: the cache's policy's ``ttl``).
         key: Builds the key from the call's arguments. By default the key is built from the bound
             arguments' values, after defaults are applied (so ``f(1)`` and ``f(x=1)`` share a key),
             in a stable, type-tagged encoding (see `CachedFunction.key`); an argument of a type it
@@ -268,7 +357,7 @@ def cached[**P, R](
             invalid (``ttl``, ``namespace``, a ``key`` that is not callable, ``tags``, ``cache_none``).
 
     Examples:
-        >>> cache = MemoryCache[dict[str, str]](default_ttl=300)  # doctest: +SKIP
+        >>> cache = MemoryCache[dict[str, str]](ttl=300)  # doctest: +SKIP
         >>> @cached(cache, ttl=60)  # doctest: +SKIP
         ... async def get_user(user_id: int) -> dict[str, str]: ...
     """
@@ -286,7 +375,7 @@ def cached[**P, R](
             raise CachingConfigurationError(
                 "func", getattr(func, "__qualname__", func), "must be an async function (async def)"
             )
-        return CachedFunction(
+        return _Caching(
             func,
             cache,
             ttl=seconds,
@@ -294,6 +383,6 @@ def cached[**P, R](
             namespace=namespace or f"{func.__module__}.{func.__qualname__}",
             tags=fixed_tags,
             cache_none=cache_none,
-        )
+        ).function()
 
     return decorate

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Unpack
 
 from buttress.core import MISSING, AsyncResource, Clock, Missing, SystemClock
 
 from ._cache import Cache
 from ._entry import Entry
 from ._metrics import track
+from ._policy import CachePolicy, CachePolicyOptions
 from ._stats import CacheStats, Counters
 from ._storage import StoredItem
 from ._validation import (
-    DEFAULT_MAX_KEY_BYTES,
-    TTL,
     check_positive_int,
     check_storage_key,
     check_storage_keys,
@@ -56,7 +57,10 @@ class MemoryStorage[V](AsyncResource):
             raise CachingConfigurationError(
                 "clock", clock, "must have now() and monotonic(), like SystemClock()"
             )
-        self._monotonic = (clock if clock is not None else SystemClock()).monotonic
+        # The system clock's reading without a method call in between: it is on every read's path.
+        self._monotonic: Callable[[], float] = (
+            time.monotonic if clock is None or isinstance(clock, SystemClock) else clock.monotonic
+        )
         self._items: OrderedDict[str, tuple[Entry[V], float | None]] = OrderedDict()
         self._tag_index: dict[str, set[str]] = {}
         self._key_tags: dict[str, tuple[str, ...]] = {}
@@ -181,19 +185,17 @@ class MemoryCache[T](Cache[T]):
 
     Args:
         max_size: The most keys held; the least recently used go first.
-        default_ttl: TTL for writes that give none; ``None`` keeps values until evicted.
-        jitter: Band by which each TTL is shortened at random; default 5-15 %.
-        xfetch_beta: Eagerness of probabilistic early refresh in `get_or_compute` (0 disables).
-        stale_ttl: Serve values this long past expiry from `get_or_compute` while refreshing.
+        policy: TTLs, jitter, early refresh and the rest (default: `CachePolicy()`); a memory storage
+            has no lock shared between processes, so the lock settings do not apply.
         name: Name for logs and metrics.
-        max_key_bytes: The longest key accepted.
         clock: Time source; tests pass a FakeClock.
         rng: Source of floats in [0, 1) for jitter and XFetch.
+        **options: Settings of `CachePolicy` given one by one (``ttl=60``); they override ``policy``.
 
     Examples:
         >>> import asyncio
         >>> async def main() -> int:
-        ...     cache = MemoryCache[int](max_size=1_000, default_ttl=60)
+        ...     cache = MemoryCache[int](max_size=1_000, ttl=60)
         ...     async def load() -> int:
         ...         return 42
         ...     return await cache.get_or_compute("answer", load)
@@ -205,32 +207,22 @@ class MemoryCache[T](Cache[T]):
         self,
         *,
         max_size: int = 10_000,
-        default_ttl: TTL | None = None,
-        jitter: tuple[float, float] | float | None = (0.05, 0.15),
-        xfetch_beta: float = 1.0,
-        stale_ttl: TTL | None = None,
+        policy: CachePolicy | None = None,
         name: str = "memory",
-        max_key_bytes: int = DEFAULT_MAX_KEY_BYTES,
         clock: Clock | None = None,
         rng: Callable[[], float] | None = None,
+        **options: Unpack[CachePolicyOptions],
     ) -> None:
         check_text("name", name)
         memory = MemoryStorage[T](max_size=max_size, name=name, clock=clock)
-        super().__init__(
-            memory,
-            default_ttl=default_ttl,
-            jitter=jitter,
-            xfetch_beta=xfetch_beta,
-            stale_ttl=stale_ttl,
-            name=name,
-            max_key_bytes=max_key_bytes,
-            clock=clock,
-            rng=rng,
-        )
+        super().__init__(memory, policy=policy, name=name, clock=clock, rng=rng, **options)
         self._memory = memory
+        # The hot path reads the storage's own dict: this cache made the storage, in this module, and
+        # is its only user (see get).
+        self._items = memory._items
         # Entries never leave the process: expiries are measured on the storage's monotonic clock,
         # so one reading serves both the cache's freshness test and the storage's drop test.
-        self._now = self._clock.monotonic
+        self._now = memory._monotonic
         # A key of at most this many characters is within max_key_bytes whatever it holds (UTF-8 <= 4 B/char).
         self._fast_key_chars = self._max_key_bytes // 4
 
@@ -254,19 +246,31 @@ class MemoryCache[T](Cache[T]):
         return replace(self._counters.snapshot(), evictions=self._memory.evictions)
 
     async def get(self, key: str) -> T | Missing:
-        # The hot path, inlined: one dict lookup, one recency move; a memory storage cannot fail.
-        if key.__class__ is not str or not key or len(key) > self._fast_key_chars:
-            return await super().get(key)
-        now = self._now()
-        entry = self._memory.read_now(key, now)
-        if entry is not None and (entry.expires_at is None or now < entry.expires_at):
-            self._counters.hits += 1
-            return entry.value
-        self._counters.misses += 1
-        return MISSING
+        # The hot path, inlined: one dict lookup, one clock reading, one recency move. A memory
+        # storage cannot fail; an entry past its expiry (or its drop time) goes the long way.
+        if key.__class__ is str and key and len(key) <= self._fast_key_chars:
+            slot = self._items.get(key)
+            if slot is None:
+                self._counters.misses += 1
+                return MISSING
+            entry, drop_at = slot
+            now = self._now()
+            expires_at = entry.expires_at
+            if (expires_at is None or now < expires_at) and (drop_at is None or now < drop_at):
+                self._items.move_to_end(key)
+                self._counters.hits += 1
+                return entry.value
+        return await super().get(key)
 
     async def _read(self, key: str) -> Entry[T] | None:
-        return self._memory.read_now(key)
+        slot = self._items.get(key)
+        if slot is None:
+            return None
+        drop_at = slot[1]
+        if drop_at is not None and self._now() >= drop_at:
+            return self._memory.read_now(key)  # drops it
+        self._items.move_to_end(key)
+        return slot[0]
 
     def __repr__(self) -> str:
         return f"MemoryCache(name={self.name!r}, max_size={self.max_size})"

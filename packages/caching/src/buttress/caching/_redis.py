@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Self
+from typing import Any, Self, Unpack
 
 from buttress.core import (
     BackendErrors,
@@ -20,10 +19,9 @@ from buttress.core import (
 
 from ._cache import Cache
 from ._entry import Entry, pack, unpack
+from ._policy import CachePolicy, CachePolicyOptions, resolve_policy, with_concurrency
 from ._storage import StoredItem
 from ._validation import (
-    DEFAULT_MAX_KEY_BYTES,
-    TTL,
     check_positive,
     check_positive_int,
     check_storage_key,
@@ -365,26 +363,13 @@ class RedisCache[T](Cache[T]):
         client: A ``redis.asyncio.Redis`` or ``RedisCluster`` (never closed by the cache; `from_url`
             makes one it owns), or a `RedisStorage` (closed by the cache; its own prefix applies).
         prefix: Prepended to every key; `clear` removes exactly the keys under it. Must not be empty.
+        policy: TTLs, jitter, early refresh, locking and failure handling (default: `CachePolicy()`).
         serializer: How values become bytes; default `JsonSerializer`.
-        default_ttl: TTL for writes that give none; ``None`` keeps values until deleted.
-        jitter: Band by which each TTL is shortened at random; default 5-15 %.
-        xfetch_beta: Eagerness of probabilistic early refresh (0 disables).
-        stale_ttl: Serve values this long past expiry from `get_or_compute` while refreshing.
-        locking: Whether `get_or_compute` takes the distributed lock on a miss.
-        lock_ttl: Seconds after which a lock whose holder vanished frees itself.
-        lock_wait: Seconds a caller waits for the lock holder's value before computing itself
-            (default: ``lock_ttl``).
-        strict: Raise `CachingUnavailableError` instead of degrading.
-        breaker_threshold: Consecutive failures that open the circuit breaker.
-        breaker_recovery: Seconds the breaker stays open before it lets one probe through.
-        warn_interval: The least time between two warnings about the server being unreachable.
-        max_concurrency: The most Redis calls in flight at once (`from_url`: ``max_connections``);
-            once the breaker opens, queued calls take their fallback at once.
         name: Name for logs and metrics.
-        max_key_bytes: The longest key accepted.
         clock: Time source: ``now()`` timestamps entries (shared by all processes), ``monotonic()``
             paces the breaker and warnings.
         rng: Source of floats in [0, 1) for jitter and XFetch.
+        **options: Settings of `CachePolicy` given one by one (``ttl=60``); they override ``policy``.
     """
 
     def __init__(
@@ -392,44 +377,22 @@ class RedisCache[T](Cache[T]):
         client: RedisClient | RedisStorage,
         *,
         prefix: str = "cache:",
+        policy: CachePolicy | None = None,
         serializer: Serializer[T] | None = None,
-        default_ttl: TTL | None = None,
-        jitter: tuple[float, float] | float | None = (0.05, 0.15),
-        xfetch_beta: float = 1.0,
-        stale_ttl: TTL | None = None,
-        locking: bool = True,
-        lock_ttl: float = 10.0,
-        lock_wait: float | None = None,
-        strict: bool = False,
-        breaker_threshold: int = 3,
-        breaker_recovery: float = 5.0,
-        warn_interval: float = 30.0,
-        max_concurrency: int | None = None,
         name: str = "redis",
-        max_key_bytes: int = DEFAULT_MAX_KEY_BYTES,
         clock: Clock | None = None,
         rng: Callable[[], float] | None = None,
+        **options: Unpack[CachePolicyOptions],
     ) -> None:
         storage = client if isinstance(client, RedisStorage) else RedisStorage(client, prefix=prefix)
         super().__init__(
             storage,
+            policy=policy,
             serializer=serializer if serializer is not None else JsonSerializer[T](),
-            default_ttl=default_ttl,
-            jitter=jitter,
-            xfetch_beta=xfetch_beta,
-            stale_ttl=stale_ttl,
-            locking=locking,
-            lock_ttl=lock_ttl,
-            lock_wait=lock_wait,
-            strict=strict,
-            breaker_threshold=breaker_threshold,
-            breaker_recovery=breaker_recovery,
-            warn_interval=warn_interval,
-            max_concurrency=max_concurrency,
             name=name,
-            max_key_bytes=max_key_bytes,
             clock=clock,
             rng=rng,
+            **options,
         )
         self._redis = storage
 
@@ -443,21 +406,23 @@ class RedisCache[T](Cache[T]):
         max_connections: int = 50,
         pool_timeout: float = 5.0,
         cluster: bool = False,
-        **options: Any,  # noqa: ANN401 - RedisCache's keyword arguments, passed through
+        policy: CachePolicy | None = None,
+        serializer: Serializer[T] | None = None,
+        name: str = "redis",
+        clock: Clock | None = None,
+        rng: Callable[[], float] | None = None,
+        **options: Unpack[CachePolicyOptions],
     ) -> Self:
         """Make a cache with its own client for ``url`` (``redis://``, ``rediss://``, ``unix://``).
 
         The client is closed by `aclose`; see `RedisStorage.from_url` for the connection options.
-        ``options`` are `RedisCache`'s other arguments.
+        The other arguments are `RedisCache`'s; the policy's ``max_concurrency`` defaults to
+        ``max_connections``.
 
         Raises:
-            CachingConfigurationError: A bad URL (never quoted) or option.
+            CachingConfigurationError: A bad URL (never quoted), option or setting.
         """
-        unknown = sorted(set(options) - _CACHE_OPTIONS)
-        if unknown:
-            raise CachingConfigurationError(
-                "options", unknown[0][:80], "is not an argument of RedisCache (see its signature)"
-            )
+        settings = with_concurrency(resolve_policy(policy, options), max_connections)
         storage = RedisStorage.from_url(
             url,
             prefix=prefix,
@@ -466,8 +431,7 @@ class RedisCache[T](Cache[T]):
             pool_timeout=pool_timeout,
             cluster=cluster,
         )
-        options.setdefault("max_concurrency", max_connections)
-        return cls(storage, **options)
+        return cls(storage, policy=settings, serializer=serializer, name=name, clock=clock, rng=rng)
 
     async def aclose(self) -> None:
         """Cancel background refreshes and close the storage, with the client `from_url` made.
@@ -505,14 +469,6 @@ def _readable(raw: bytes | None, name: str) -> Entry[bytes] | None:
     except CacheSerializationError:
         logger.warning("unreadable entry under %r read as a miss", name[:60])
         return None
-
-
-def _cache_options() -> frozenset[str]:
-    parameters = inspect.signature(RedisCache.__init__).parameters
-    return frozenset(name for name, p in parameters.items() if p.kind is p.KEYWORD_ONLY) - {"prefix"}
-
-
-_CACHE_OPTIONS = _cache_options()
 
 
 def _ms(seconds: float | None) -> int | None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import json
 import logging
 import math
@@ -16,20 +15,19 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any, Self
+from typing import Any, Self, Unpack
 
 from buttress.core import AsyncResource, Clock, JsonSerializer, Owned, Serializer, SystemClock, open_redis
 
 from ._cache import Cache
 from ._entry import Entry
 from ._memory import MemoryStorage
+from ._policy import CachePolicy, CachePolicyOptions, resolve_policy, with_concurrency
 from ._redis import InvalidationChannel, RedisClient, RedisStorage
 from ._stats import CacheStats
 from ._storage import CacheStorage, StoredItem
 from ._validation import (
-    DEFAULT_MAX_KEY_BYTES,
     MAX_SECONDS,
-    TTL,
     check_non_negative,
     check_positive,
     check_positive_int,
@@ -158,8 +156,6 @@ class TieredStorage[V](AsyncResource):
         Raises:
             CachingConfigurationError: A bad URL (never quoted) or option.
         """
-        check_text("prefix", prefix)
-        check_positive_int("l1_max_size", l1_max_size)
         client = open_redis(
             url,
             socket_timeout=socket_timeout,
@@ -168,13 +164,14 @@ class TieredStorage[V](AsyncResource):
             cluster=cluster,
             errors=InvalidationChannel.errors,
         )
-        storage = TieredStorage[bytes](
-            MemoryStorage[bytes](max_size=l1_max_size, name=f"{name}.l1", clock=clock),
-            RedisStorage(client, prefix=prefix, max_concurrency=max_connections),
-            client=client,
-            channel=f"{prefix}__invalidate__" if channel is None else channel,
+        storage = _over_redis(
+            client,
+            prefix=prefix,
+            l1_max_size=l1_max_size,
             l1_ttl=l1_ttl,
+            channel=channel,
             warn_interval=warn_interval,
+            max_concurrency=max_connections,
             name=name,
             clock=clock,
         )
@@ -484,8 +481,8 @@ class TieredStorage[V](AsyncResource):
 class TieredCache[T](Cache[T]):
     """A `Cache` over a `TieredStorage`: a memory L1 per process in front of a shared Redis L2.
 
-    Every setting of the cache (TTL, jitter, XFetch, stale serving, locking, strictness, breaker)
-    applies to both tiers; see `TieredStorage` for the staleness bound of L1 copies.
+    Every setting of the cache's `CachePolicy` (TTL, jitter, XFetch, stale serving, locking,
+    strictness, breaker) applies to both tiers; see `TieredStorage` for the staleness bound of L1 copies.
 
     Args:
         client: A ``redis.asyncio.Redis`` or ``RedisCluster`` for L2 and the invalidation channel
@@ -496,24 +493,13 @@ class TieredCache[T](Cache[T]):
         l1_ttl: The longest an L1 copy is served without going back to L2.
         channel: The pub/sub channel; default ``<prefix>__invalidate__``. Processes sharing an L2
             must use the same one.
+        policy: TTLs, jitter, early refresh, locking and failure handling (default: `CachePolicy()`);
+            its ``warn_interval`` also paces warnings about the invalidation subscription.
         serializer: How values become bytes; default `JsonSerializer`.
-        default_ttl: TTL for writes that give none.
-        jitter: Band by which each TTL is shortened at random; default 5-15 %.
-        xfetch_beta: Eagerness of probabilistic early refresh (0 disables).
-        stale_ttl: Serve values this long past expiry from `get_or_compute` while refreshing.
-        locking: Whether `get_or_compute` takes the distributed lock on a miss.
-        lock_ttl: Seconds after which a lock whose holder vanished frees itself.
-        lock_wait: Seconds a caller waits for the lock holder's value (default: ``lock_ttl``).
-        strict: Raise `CachingUnavailableError` instead of degrading.
-        breaker_threshold: Consecutive failures that open the circuit breaker.
-        breaker_recovery: Seconds the breaker stays open before it lets one probe through.
-        warn_interval: The least time between two warnings about Redis being unreachable.
-        max_concurrency: The most Redis calls in flight at once (`from_url`: ``max_connections``);
-            once the breaker opens, queued calls take their fallback at once.
         name: Name for logs and metrics.
-        max_key_bytes: The longest key accepted.
         clock: Time source (``now()`` is the axis every process shares).
         rng: Source of floats in [0, 1) for jitter and XFetch.
+        **options: Settings of `CachePolicy` given one by one (``ttl=60``); they override ``policy``.
     """
 
     def __init__(
@@ -524,58 +510,33 @@ class TieredCache[T](Cache[T]):
         l1_max_size: int = 10_000,
         l1_ttl: float = 30.0,
         channel: str | None = None,
+        policy: CachePolicy | None = None,
         serializer: Serializer[T] | None = None,
-        default_ttl: TTL | None = None,
-        jitter: tuple[float, float] | float | None = (0.05, 0.15),
-        xfetch_beta: float = 1.0,
-        stale_ttl: TTL | None = None,
-        locking: bool = True,
-        lock_ttl: float = 10.0,
-        lock_wait: float | None = None,
-        strict: bool = False,
-        breaker_threshold: int = 3,
-        breaker_recovery: float = 5.0,
-        warn_interval: float = 30.0,
-        max_concurrency: int | None = None,
         name: str = "tiered",
-        max_key_bytes: int = DEFAULT_MAX_KEY_BYTES,
         clock: Clock | None = None,
         rng: Callable[[], float] | None = None,
+        **options: Unpack[CachePolicyOptions],
     ) -> None:
+        settings = resolve_policy(policy, options)
         if isinstance(client, TieredStorage):
             storage = client
         else:
-            check_text("prefix", prefix)
-            check_text("name", name)
-            storage = TieredStorage[bytes](
-                MemoryStorage[bytes](
-                    max_size=check_positive_int("l1_max_size", l1_max_size), name=f"{name}.l1", clock=clock
-                ),
-                RedisStorage(client, prefix=prefix),
-                client=client,
-                channel=f"{prefix}__invalidate__" if channel is None else channel,
+            storage = _over_redis(
+                client,
+                prefix=prefix,
+                l1_max_size=l1_max_size,
                 l1_ttl=l1_ttl,
-                warn_interval=warn_interval,
+                channel=channel,
+                warn_interval=settings.warn_interval,
+                max_concurrency=None,
                 name=name,
                 clock=clock,
             )
         super().__init__(
             storage,
+            policy=settings,
             serializer=serializer if serializer is not None else JsonSerializer[T](),
-            default_ttl=default_ttl,
-            jitter=jitter,
-            xfetch_beta=xfetch_beta,
-            stale_ttl=stale_ttl,
-            locking=locking,
-            lock_ttl=lock_ttl,
-            lock_wait=lock_wait,
-            strict=strict,
-            breaker_threshold=breaker_threshold,
-            breaker_recovery=breaker_recovery,
-            warn_interval=warn_interval,
-            max_concurrency=max_concurrency,
             name=name,
-            max_key_bytes=max_key_bytes,
             clock=clock,
             rng=rng,
         )
@@ -594,23 +555,23 @@ class TieredCache[T](Cache[T]):
         max_connections: int = 50,
         pool_timeout: float = 5.0,
         cluster: bool = False,
-        **options: Any,  # noqa: ANN401 - TieredCache's keyword arguments, passed through
+        policy: CachePolicy | None = None,
+        serializer: Serializer[T] | None = None,
+        name: str = "tiered",
+        clock: Clock | None = None,
+        rng: Callable[[], float] | None = None,
+        **options: Unpack[CachePolicyOptions],
     ) -> Self:
         """Make a cache with its own client for ``url`` (``redis://``, ``rediss://``, ``unix://``).
 
         The client is closed by `aclose`; see `RedisStorage.from_url` for the connection options.
-        ``options`` are `TieredCache`'s other arguments.
+        The other arguments are `TieredCache`'s; the policy's ``max_concurrency`` defaults to
+        ``max_connections``.
 
         Raises:
-            CachingConfigurationError: A bad URL (never quoted) or option.
+            CachingConfigurationError: A bad URL (never quoted), option or setting.
         """
-        unknown = sorted(set(options) - _TIERED_OPTIONS)
-        if unknown:
-            raise CachingConfigurationError(
-                "options", unknown[0][:80], "is not an argument of TieredCache (see its signature)"
-            )
-        name = options.get("name", "tiered")
-        check_text("name", name)
+        settings = with_concurrency(resolve_policy(policy, options), max_connections)
         storage = TieredStorage.from_url(
             url,
             prefix=prefix,
@@ -621,12 +582,11 @@ class TieredCache[T](Cache[T]):
             max_connections=max_connections,
             pool_timeout=pool_timeout,
             cluster=cluster,
-            warn_interval=options.get("warn_interval", 30.0),
+            warn_interval=settings.warn_interval,
             name=name,
-            clock=options.get("clock"),
+            clock=clock,
         )
-        options.setdefault("max_concurrency", max_connections)
-        return cls(storage, **options)
+        return cls(storage, policy=settings, serializer=serializer, name=name, clock=clock, rng=rng)
 
     @property
     def stats(self) -> CacheStats:
@@ -668,12 +628,32 @@ class TieredCache[T](Cache[T]):
         return f"TieredCache(name={self.name!r}, storage={self._tiers!r})"
 
 
-def _options(kind: type) -> frozenset[str]:
-    parameters = inspect.signature(kind).parameters
-    return frozenset(name for name, p in parameters.items() if p.kind is p.KEYWORD_ONLY)
-
-
-_TIERED_OPTIONS = _options(TieredCache) - {"prefix", "l1_max_size", "l1_ttl", "channel"}
+def _over_redis(
+    client: RedisClient,
+    *,
+    prefix: str,
+    l1_max_size: int,
+    l1_ttl: float,
+    channel: str | None,
+    warn_interval: float,
+    max_concurrency: int | None,
+    name: str,
+    clock: Clock | None,
+) -> TieredStorage[bytes]:
+    """A `MemoryStorage` L1 over a `RedisStorage` L2 on ``client``, which also carries the invalidations."""
+    check_text("prefix", prefix)
+    check_text("name", name)
+    check_positive_int("l1_max_size", l1_max_size)
+    return TieredStorage[bytes](
+        MemoryStorage[bytes](max_size=l1_max_size, name=f"{name}.l1", clock=clock),
+        RedisStorage(client, prefix=prefix, max_concurrency=max_concurrency),
+        client=client,
+        channel=f"{prefix}__invalidate__" if channel is None else channel,
+        l1_ttl=l1_ttl,
+        warn_interval=warn_interval,
+        name=name,
+        clock=clock,
+    )
 
 
 def _sequence(name: str, values: object) -> Sequence[Any]:
