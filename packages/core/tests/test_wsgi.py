@@ -18,6 +18,7 @@ from buttress.core import (
     UnreadableBodyError,
     declared_length,
     read_wsgi_body,
+    wsgi_headers,
     wsgi_respond,
 )
 from buttress.testing import check_hostile
@@ -147,3 +148,22 @@ def test_the_wsgi_helpers_raise_only_typed_errors() -> None:
     check_hostile(wsgi_respond, start_response, 200, headers=[("a", "b")], body=b"x", keep={"start_response"})
     check_hostile(declared_length, "12")
     check_hostile(UnreadableBodyError, 400, "reason")
+
+
+def test_wsgi_headers_gives_the_request_headers_back_their_names() -> None:
+    environ = {
+        "HTTP_WEBHOOK_ID": "msg_1",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": "2",
+        "HTTP_X_A": "1",
+        "PATH_INFO": "/hooks",
+        "HTTP_BROKEN": b"not a str",
+        "wsgi.input": io.BytesIO(),
+    }
+    assert wsgi_headers(environ) == [
+        ("webhook-id", "msg_1"),
+        ("content-type", "application/json"),
+        ("content-length", "2"),
+        ("x-a", "1"),
+    ]
+    check_hostile(wsgi_headers, environ)

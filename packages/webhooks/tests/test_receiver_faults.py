@@ -777,7 +777,7 @@ class ReceiverMachine(RuleBasedStateMachine):
     def nothing_unhandled_is_done(self) -> None:
         for message in MESSAGES:
             if self.handled[message] == 0:
-                entry = self.guard.inner._entries.get(message)
+                entry = self.guard.inner._table._entries.get(message)
                 assert entry is None or entry[1] != "", f"{message} marked done but never handled"
 
     @invariant()
@@ -786,7 +786,7 @@ class ReceiverMachine(RuleBasedStateMachine):
         now = self.clock.monotonic()
         for pending in self.pending:
             if pending.generation == self.generation and now < pending.claimed_at + LEASE:
-                entry = self.guard.inner._entries.get(pending.message)
+                entry = self.guard.inner._table._entries.get(pending.message)
                 assert entry is not None, "a running lease was released by another delivery"
                 assert entry[1] in (pending.token, ""), "a running lease was taken by another delivery"
 

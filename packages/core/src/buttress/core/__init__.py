@@ -44,6 +44,7 @@ from ._wsgi import (
     WSGIEnviron,
     declared_length,
     read_wsgi_body,
+    wsgi_headers,
     wsgi_respond,
 )
 from .exceptions import (
@@ -129,5 +130,6 @@ __all__ = [
     "respond",
     "safe_repr",
     "unavailable_on",
+    "wsgi_headers",
     "wsgi_respond",
 ]

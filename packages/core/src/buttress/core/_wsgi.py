@@ -24,6 +24,7 @@ __all__ = [
     "WSGIEnviron",
     "declared_length",
     "read_wsgi_body",
+    "wsgi_headers",
     "wsgi_respond",
 ]
 
@@ -164,6 +165,29 @@ def _read_terminated(stream: Any, limit: int) -> bytes | None:  # noqa: ANN401 -
         if size > limit:
             return None
         chunks.append(chunk)
+
+
+def wsgi_headers(environ: WSGIEnviron) -> list[tuple[str, str]]:
+    """The request's headers from a WSGI environ: lower-case names with dashes, as sent, in order.
+
+    ``HTTP_WEBHOOK_ID`` is ``webhook-id``; ``CONTENT_TYPE`` and ``CONTENT_LENGTH`` (which carry no
+    ``HTTP_`` prefix) are ``content-type`` and ``content-length``. Values stay the server's latin-1
+    native strings; a value that is not a str (a server's bug) is left out.
+
+    Raises:
+        ArgumentTypeError: ``environ`` is not a dict.
+    """
+    if not isinstance(environ, dict):
+        raise ArgumentTypeError("environ", "a WSGI environ (a dict)", environ)
+    headers: list[tuple[str, str]] = []
+    for key, value in environ.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            continue
+        if key.startswith("HTTP_"):
+            headers.append((key[5:].lower().replace("_", "-"), value))
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            headers.append((key.lower().replace("_", "-"), value))
+    return headers
 
 
 def _status_line(status: int) -> str:

@@ -1,7 +1,8 @@
 """buttress-webhooks: both sides of a webhook.
 
 Receiving: verify Standard Webhooks (``v1`` HMAC-SHA256 and ``v1a`` ed25519), Stripe and GitHub
-signatures, with a replay guard and a small ASGI endpoint::
+signatures, with a replay guard and a small ASGI endpoint (`SyncWebhookReceiver` and
+`WSGIWebhookEndpoint` are their synchronous twins, for Flask and Django under WSGI)::
 
     from buttress.webhooks import WebhookVerifier, WebhookVerificationError
 
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING
 from buttress.core import lazy_exports
 
 from ._delivery import Attempt, DeadDelivery, Delivery, DeliveryStatus, Message, parse_retry_after
+from ._endpoint import WebhookAnswer, WebhookEndpoint, WSGIWebhookEndpoint
 from ._endpoints import Endpoint, Endpoints, EndpointStore, MemoryEndpointStore, new_endpoint_id
 from ._keys import (
     Ed25519SigningKey,
@@ -38,12 +40,21 @@ from ._keys import (
 )
 from ._outbox import Claim, MemoryOutbox, Outbox, Outcome
 from ._providers import GitHubVerifier, StripeVerifier
-from ._receiver import WebhookEndpoint, WebhookReceiver
-from ._replay import DEFAULT_LEASE, MemoryReplayGuard, ReplayClaim, ReplayGuard, ReplayStatus
+from ._receiver import WebhookReceiver
+from ._replay import (
+    DEFAULT_LEASE,
+    MemoryReplayGuard,
+    ReplayClaim,
+    ReplayGuard,
+    ReplayStatus,
+    SyncMemoryReplayGuard,
+    SyncReplayGuard,
+)
 from ._schedule import DEFAULT_DELAYS, RetrySchedule
 from ._ssrf import BLOCKED_NETWORKS, CLOUD_METADATA_ADDRESSES, NetworkPolicy
 from ._standard import DEFAULT_TOLERANCE, WebhookSigner, WebhookVerifier, new_message_id
-from ._verify import VerifiedWebhook, Verifier
+from ._sync import SyncWebhookReceiver
+from ._verify import Headers, VerifiedWebhook, Verifier
 from .exceptions import (
     EndpointConflictError,
     EndpointNotFoundError,
@@ -92,6 +103,7 @@ __all__ = [
     "EndpointStore",
     "Endpoints",
     "GitHubVerifier",
+    "Headers",
     "HmacKey",
     "InvalidBodyError",
     "InvalidSecretError",
@@ -119,11 +131,16 @@ __all__ = [
     "SafeTransport",
     "SignatureMismatchError",
     "StripeVerifier",
+    "SyncMemoryReplayGuard",
+    "SyncReplayGuard",
+    "SyncWebhookReceiver",
     "SystemResolver",
     "TimestampOutsideToleranceError",
     "UnsafeDestinationError",
     "VerifiedWebhook",
     "Verifier",
+    "WSGIWebhookEndpoint",
+    "WebhookAnswer",
     "WebhookEndpoint",
     "WebhookInFlightError",
     "WebhookReceiver",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import math
 import secrets
+import threading
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, Protocol, runtime_checkable
@@ -26,6 +27,8 @@ __all__ = [
     "ReplayClaim",
     "ReplayGuard",
     "ReplayStatus",
+    "SyncMemoryReplayGuard",
+    "SyncReplayGuard",
     "check_ttl",
     "new_claim_token",
     "retry_after_seconds",
@@ -130,21 +133,42 @@ def new_claim_token() -> str:
 _DONE: Final = ""
 
 
-class MemoryReplayGuard:
-    """A `ReplayGuard` in this process's memory (one receiver process; use `RedisReplayGuard` for more).
+@runtime_checkable
+class SyncReplayGuard(Protocol):
+    """**Protocol**: `ReplayGuard`'s synchronous twin, for `SyncWebhookReceiver` and WSGI servers.
 
-    Expired ids are dropped as new ones arrive; ``max_entries`` bounds memory by evicting the ids that
-    expire soonest (an evicted lease lets a concurrent duplicate in, an evicted done mark lets a
-    replay in: duplicates, never a lost webhook).
+    The same three methods with the same contract, called from any of the server's threads: each is
+    atomic per key across threads. `SyncMemoryReplayGuard` implements it.
 
-    Args:
-        max_entries: The most ids held at once.
-        clock: Where expiry times come from (its monotonic reading).
+    Methods:
+        claim: Take ``key`` for ``lease`` seconds if it is free; otherwise say what holds it.
+        complete: Mark ``key`` done for ``ttl`` seconds: call it only after a handler succeeded.
+        release: Free ``key`` if it is still held by the claim ``token``.
+    """
+
+    def claim(self, key: str, lease: float) -> ReplayClaim:
+        """Take ``key`` for ``lease`` seconds if free; say what was found."""
+        ...
+
+    def complete(self, key: str, ttl: float) -> None:
+        """Mark ``key`` done (handled) for ``ttl`` seconds."""
+        ...
+
+    def release(self, key: str, token: str) -> None:
+        """Free ``key`` if the claim ``token`` still holds it."""
+        ...
+
+
+class _ReplayTable:
+    """The ids a memory guard holds, with their expiry: the rules both memory guards share.
+
+    Not thread-safe by itself: `MemoryReplayGuard` runs on one event loop, `SyncMemoryReplayGuard`
+    holds a lock around every call.
     """
 
     __slots__ = ("_clock", "_entries", "_heap", "_max")
 
-    def __init__(self, *, max_entries: int = 100_000, clock: Clock | None = None) -> None:
+    def __init__(self, max_entries: object, clock: object) -> None:
         if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1:
             raise WebhooksConfigurationError("max_entries", max_entries, "must be an int of at least 1")
         self._max = max_entries
@@ -154,8 +178,7 @@ class MemoryReplayGuard:
         # (expiry, key) for every entry ever set; stale pairs (the key was set again) are skipped.
         self._heap: list[tuple[float, str]] = []
 
-    async def claim(self, key: str, lease: float) -> ReplayClaim:
-        """Take ``key`` for ``lease`` seconds if it is free; say what was found."""
+    def claim(self, key: str, lease: float) -> ReplayClaim:
         text("key", key, max_length=_MAX_KEY)
         lease = check_ttl(lease, "lease")
         now = self._clock.monotonic()
@@ -170,16 +193,14 @@ class MemoryReplayGuard:
         self._set(key, now + lease, token)
         return ReplayClaim(ReplayStatus.CLAIMED, token)
 
-    async def complete(self, key: str, ttl: float) -> None:
-        """Mark ``key`` done for ``ttl`` seconds."""
+    def complete(self, key: str, ttl: float) -> None:
         text("key", key, max_length=_MAX_KEY)
         ttl = check_ttl(ttl)
         now = self._clock.monotonic()
         self._purge(now)
         self._set(key, now + ttl, _DONE)
 
-    async def release(self, key: str, token: str) -> None:
-        """Free ``key`` if the claim ``token`` still holds it."""
+    def release(self, key: str, token: str) -> None:
         text("key", key, max_length=_MAX_KEY)
         text("token", token, max_length=256)
         entry = self._entries.get(key)
@@ -215,6 +236,77 @@ class MemoryReplayGuard:
             entry = self._entries.get(key)
             if entry is not None and entry[0] == expires:
                 del self._entries[key]
+
+
+class MemoryReplayGuard:
+    """A `ReplayGuard` in this process's memory (one receiver process; use `RedisReplayGuard` for more).
+
+    Expired ids are dropped as new ones arrive; ``max_entries`` bounds memory by evicting the ids that
+    expire soonest (an evicted lease lets a concurrent duplicate in, an evicted done mark lets a
+    replay in: duplicates, never a lost webhook). `SyncMemoryReplayGuard` is its synchronous twin.
+
+    Args:
+        max_entries: The most ids held at once.
+        clock: Where expiry times come from (its monotonic reading).
+    """
+
+    __slots__ = ("_table",)
+
+    def __init__(self, *, max_entries: int = 100_000, clock: Clock | None = None) -> None:
+        self._table = _ReplayTable(max_entries, clock)
+
+    async def claim(self, key: str, lease: float) -> ReplayClaim:
+        """Take ``key`` for ``lease`` seconds if it is free; say what was found."""
+        return self._table.claim(key, lease)
+
+    async def complete(self, key: str, ttl: float) -> None:
+        """Mark ``key`` done for ``ttl`` seconds."""
+        self._table.complete(key, ttl)
+
+    async def release(self, key: str, token: str) -> None:
+        """Free ``key`` if the claim ``token`` still holds it."""
+        self._table.release(key, token)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+class SyncMemoryReplayGuard:
+    """A `SyncReplayGuard` in this process's memory, shared by every thread of a WSGI server.
+
+    The same table and rules as `MemoryReplayGuard`, behind a lock: of two threads claiming a free
+    id at once, one gets `ReplayStatus.CLAIMED` and the other `ReplayStatus.IN_FLIGHT`. It covers one
+    process; a server with several worker processes gives each its own guard, so a replay reaching
+    another worker is not caught (see the guide's WSGI section).
+
+    Args:
+        max_entries: The most ids held at once.
+        clock: Where expiry times come from (its monotonic reading).
+    """
+
+    __slots__ = ("_lock", "_table")
+
+    def __init__(self, *, max_entries: int = 100_000, clock: Clock | None = None) -> None:
+        self._table = _ReplayTable(max_entries, clock)
+        self._lock = threading.Lock()
+
+    def claim(self, key: str, lease: float) -> ReplayClaim:
+        """Take ``key`` for ``lease`` seconds if it is free; say what was found."""
+        with self._lock:
+            return self._table.claim(key, lease)
+
+    def complete(self, key: str, ttl: float) -> None:
+        """Mark ``key`` done for ``ttl`` seconds."""
+        with self._lock:
+            self._table.complete(key, ttl)
+
+    def release(self, key: str, token: str) -> None:
+        """Free ``key`` if the claim ``token`` still holds it."""
+        with self._lock:
+            self._table.release(key, token)
+
+    def __len__(self) -> int:
+        return len(self._table)
 
 
 def retry_after_seconds(seconds: float) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol, runtime_checkable
@@ -37,7 +37,26 @@ MAX_TIMESTAMP: Final = 253_402_300_799
 # Signed timestamps are ASCII digits; twelve are enough for any time up to MAX_TIMESTAMP.
 _MAX_TIMESTAMP_DIGITS: Final = 12
 
-type Headers = Mapping[str, str]
+
+class Headers(Protocol):
+    """**Protocol**: a request's headers, as every framework hands them over.
+
+    A ``Mapping[str, str]`` (a dict, Starlette's and Django's headers) is one, and so are werkzeug's
+    ``Headers`` (Flask's ``request.headers``) and other multi-dicts: lookups are case-insensitive
+    either way.
+
+    Methods:
+        get: The value of one header, or ``None``.
+        items: Every (name, value) pair.
+    """
+
+    def get(self, key: str, /) -> str | None:
+        """The value of header ``key``, or ``None``."""
+        ...
+
+    def items(self) -> Iterable[tuple[str, str]]:
+        """Every (name, value) pair."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +122,9 @@ class Verifier(Protocol):
 
 def header(headers: Headers, name: str, *aliases: str) -> str:
     """Return the non-empty value of header ``name`` (lower-case), looked up case-insensitively."""
-    if not isinstance(headers, Mapping):
+    if not isinstance(headers, Mapping) and not (
+        callable(getattr(headers, "get", None)) and callable(getattr(headers, "items", None))
+    ):
         raise ArgumentTypeError("headers", "a mapping of header names to values", headers)
     for candidate in (name, *aliases):
         value: object = headers.get(candidate)

@@ -1,0 +1,159 @@
+"""`SyncWebhookReceiver`: the synchronous face of `WebhookReceiver`, for WSGI servers.
+
+The rules are `WebhookReceiver`'s and `WebhookEndpoint`'s own (``_receiver``): verification, the
+reading of a claim, the reporting of a guard's failure. Only the calls differ: a `SyncReplayGuard`
+is called, not awaited. No event loop is involved.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ._receiver import (
+    check_handled,
+    check_ttls,
+    check_verifier,
+    claimed,
+    guarding,
+    log_unsettled,
+    replay_key,
+    settled,
+    verify_with,
+)
+from ._replay import DEFAULT_LEASE, SyncReplayGuard
+from ._verify import Headers, VerifiedWebhook, Verifier
+from .exceptions import WebhooksConfigurationError, WebhooksUnavailableError
+
+__all__ = ["SyncWebhookReceiver"]
+
+logger = logging.getLogger(__name__)
+
+
+class SyncWebhookReceiver:
+    """`WebhookReceiver`'s synchronous twin: verify, and hand each id to one handler until it succeeds.
+
+    For Flask and Django (WSGI) views, and any code without an event loop. The rules are
+    `WebhookReceiver`'s, with a `SyncReplayGuard` (`SyncMemoryReplayGuard`) called from the server's
+    threads::
+
+        receiver = SyncWebhookReceiver(WebhookVerifier(secret), replay_guard=SyncMemoryReplayGuard())
+
+        @app.post("/webhooks")
+        def webhooks() -> Response:
+            try:
+                with receiver.accept(request.headers, request.get_data()) as webhook:
+                    process(webhook)  # raises: the id is released, the sender's retry is handled
+            except ReplayedWebhookError:
+                return Response(status=200)
+            ...
+
+    Args:
+        verifier: A `Verifier` (`WebhookVerifier`, `StripeVerifier`, `GitHubVerifier` or yours).
+        replay_guard: A `SyncReplayGuard`; ``None`` accepts replays that are still inside the
+            timestamp tolerance.
+        replay_ttl: How long handled ids are remembered; defaults to the verifier's ``replay_window``.
+        lease: How long a delivery holds its id while its handler runs (60 s by default).
+
+    Raises:
+        WebhooksConfigurationError: A bad argument, or an async `ReplayGuard` (it belongs to
+            `WebhookReceiver`).
+    """
+
+    __slots__ = ("_guard", "_lease", "_ttl", "_verifier")
+
+    def __init__(
+        self,
+        verifier: Verifier,
+        *,
+        replay_guard: SyncReplayGuard | None = None,
+        replay_ttl: float | None = None,
+        lease: float = DEFAULT_LEASE,
+    ) -> None:
+        if replay_guard is not None and (
+            not isinstance(replay_guard, SyncReplayGuard) or inspect.iscoroutinefunction(replay_guard.claim)
+        ):
+            raise WebhooksConfigurationError(
+                "replay_guard",
+                type(replay_guard).__name__,
+                "must be a SyncReplayGuard (claim, complete, release) or None; "
+                "an async ReplayGuard goes to WebhookReceiver",
+            )
+        self._verifier = check_verifier(verifier)
+        self._guard = replay_guard
+        self._ttl, self._lease = check_ttls(verifier, replay_ttl, lease)
+
+    @property
+    def verifier(self) -> Verifier:
+        """The verifier in use."""
+        return self._verifier
+
+    def verify(self, headers: Headers, body: bytes | str) -> VerifiedWebhook:
+        """Verify without the replay guard (see `WebhookReceiver.verify`)."""
+        return verify_with(self._verifier, headers, body)
+
+    def receive(self, headers: Headers, body: bytes | str) -> VerifiedWebhook:
+        """Verify the webhook and claim its id under the lease (see `WebhookReceiver.receive`).
+
+        Raises:
+            WebhookVerificationError: It is not authentic (a subclass says why).
+            ReplayedWebhookError: A handler succeeded for it already, within the replay TTL.
+            WebhookInFlightError: Another delivery of it holds the id under a running lease.
+            WebhooksUnavailableError: The replay guard cannot be reached.
+        """
+        webhook = self.verify(headers, body)
+        guard = self._guard
+        if guard is None:
+            return webhook
+        key = replay_key(webhook)
+        with guarding("claim", guard):
+            claim = guard.claim(key, self._lease)
+        return claimed(webhook, claim, guard)
+
+    def complete(self, webhook: VerifiedWebhook) -> None:
+        """Mark ``webhook``'s id handled (see `WebhookReceiver.complete`)."""
+        guard = self._guard
+        if guard is not None and settled(webhook):
+            with guarding("complete", guard):
+                guard.complete(webhook.replay_key, self._ttl)
+
+    def forget(self, webhook: VerifiedWebhook) -> None:
+        """Release ``webhook``'s claim so its retry is handled (see `WebhookReceiver.forget`)."""
+        guard = self._guard
+        if guard is not None and settled(webhook):
+            assert webhook.claim_token is not None  # noqa: S101 - settled() checked it
+            with guarding("release", guard):
+                guard.release(webhook.replay_key, webhook.claim_token)
+
+    def settle(self, webhook: VerifiedWebhook, *, handled: bool) -> bool:
+        """`complete` (``handled``) or `forget` ``webhook``; log instead of raising if the guard is down.
+
+        Returns:
+            Whether the guard recorded it.
+        """
+        check_handled(handled)
+        try:
+            if handled:
+                self.complete(webhook)
+            else:
+                self.forget(webhook)
+        except WebhooksUnavailableError as exc:
+            log_unsettled(exc, webhook, handled=handled)
+            return False
+        return True
+
+    @contextmanager
+    def accept(self, headers: Headers, body: bytes | str) -> Iterator[VerifiedWebhook]:
+        """Receive the webhook for the ``with`` block: done if the block ends, released if it raises.
+
+        Raises what `receive` raises (see `WebhookReceiver.accept` for the answer to each).
+        """
+        webhook = self.receive(headers, body)
+        try:
+            yield webhook
+        except BaseException:
+            self.settle(webhook, handled=False)
+            raise
+        self.settle(webhook, handled=True)
