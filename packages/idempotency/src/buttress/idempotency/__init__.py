@@ -2,7 +2,7 @@
 
 Draft-06 semantics (400 / 409 / 422 / replay), request fingerprints, keys scoped to the caller and the
 route, leases with fencing tokens renewed by a heartbeat, atomic claims on memory, Redis and PostgreSQL,
-and a pure ASGI middleware::
+and a pure ASGI middleware (`IdempotencyWSGIMiddleware` over `SyncMemoryStore` is its WSGI twin)::
 
     from buttress.idempotency import IdempotencyMiddleware, RedisStore
 
@@ -26,10 +26,20 @@ from typing import TYPE_CHECKING
 from buttress.core import lazy_exports
 
 from ._core import DEFAULT_LEASE, DEFAULT_RETENTION, IdempotencySlot, execute, idempotent
+from ._http import default_store_status
 from ._keys import MAX_KEY_LENGTH, parse_idempotency_key, request_fingerprint, scope_key
-from ._memory import MemoryStore
-from ._middleware import IdempotencyMiddleware, default_store_status
-from ._types import Claim, ClaimOutcome, IdempotencyStore, StoredResponse, decode_response, encode_response
+from ._memory import MemoryStore, SyncMemoryStore
+from ._middleware import IdempotencyMiddleware
+from ._sync import IdempotencyWSGIMiddleware, SyncIdempotencySlot
+from ._types import (
+    Claim,
+    ClaimOutcome,
+    IdempotencyStore,
+    StoredResponse,
+    SyncIdempotencyStore,
+    decode_response,
+    encode_response,
+)
 from ._version import __version__
 from .exceptions import (
     FingerprintMismatchError,
@@ -62,6 +72,7 @@ __all__ = [
     "IdempotencyStore",
     "IdempotencyTypeError",
     "IdempotencyUnavailableError",
+    "IdempotencyWSGIMiddleware",
     "InvalidKeyError",
     "KeyInFlightError",
     "LeaseLostError",
@@ -71,6 +82,9 @@ __all__ = [
     "RedisStore",
     "StoredRecordError",
     "StoredResponse",
+    "SyncIdempotencySlot",
+    "SyncIdempotencyStore",
+    "SyncMemoryStore",
     "__version__",
     "decode_response",
     "default_store_status",

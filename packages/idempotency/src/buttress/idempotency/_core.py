@@ -12,7 +12,7 @@ from typing import Self
 from buttress.core import BackendUnavailableError, JsonSerializer, Serializer
 
 from ._metrics import LEASE_LOSSES, REQUESTS
-from ._types import ClaimOutcome, IdempotencyStore, StoredResponse
+from ._types import Claim, ClaimOutcome, IdempotencyStore, StoredResponse
 from ._validation import check_bool, check_positive, check_store_text
 from .exceptions import (
     FingerprintMismatchError,
@@ -22,7 +22,7 @@ from .exceptions import (
     LeaseLostError,
 )
 
-__all__ = ["DEFAULT_LEASE", "DEFAULT_RETENTION", "IdempotencySlot", "execute", "idempotent"]
+__all__ = ["DEFAULT_LEASE", "DEFAULT_RETENTION", "IdempotencySlot", "SlotRules", "execute", "idempotent"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,112 @@ def heartbeat_interval(lease: float, heartbeat: float | None) -> float | None:
     return seconds
 
 
-class IdempotencySlot:
+class SlotRules:
+    """What an async and a sync slot share: the checked settings and every decision on a claim.
+
+    `IdempotencySlot` and `SyncIdempotencySlot` (``_sync``) only call the store, one awaiting it.
+    """
+
+    __slots__ = (
+        "_done",
+        "_fail_open",
+        "_heartbeat",
+        "_lease",
+        "_retention",
+        "_store",
+        "entered",
+        "fingerprint",
+        "guarded",
+        "key",
+        "lease_lost",
+        "replay",
+        "token",
+    )
+
+    def __init__(
+        self,
+        store: object,
+        key: str,
+        fingerprint: str,
+        *,
+        lease: float,
+        retention: float,
+        heartbeat: float | None,
+        fail_open: bool,
+    ) -> None:
+        self._store = store
+        self.key = check_store_text("key", key)
+        self.fingerprint = check_store_text("fingerprint", fingerprint)
+        self._lease = check_positive("lease", lease)
+        self._retention = check_positive("retention", retention)
+        self._heartbeat = heartbeat_interval(self._lease, heartbeat)
+        self._fail_open = check_bool("fail_open", fail_open)
+        self.replay: StoredResponse | None = None
+        self.token: str | None = None
+        self.guarded = True
+        self.lease_lost = False
+        self.entered = False
+        self._done = False
+
+    def _unguarded(self, exc: BackendUnavailableError) -> None:
+        """The store could not be reached for the claim: raise, or (``fail_open``) run unguarded."""
+        if not self._fail_open:
+            raise exc
+        logger.warning("idempotency store unavailable, running unguarded (fail_open): %s", exc)
+        self.guarded, self.entered = False, True
+        REQUESTS.add(1, {"idempotency.outcome": "unguarded"})
+
+    def _entered(self, claim: Claim) -> bool:
+        """Take in the store's answer to the claim; whether the slot holds the key (start the heartbeat).
+
+        Raises:
+            KeyInFlightError: Another live claim holds the key.
+            FingerprintMismatchError: The key holds a different request.
+        """
+        self.entered = True
+        outcome = claim.outcome
+        if outcome == ClaimOutcome.CLAIMED:
+            REQUESTS.add(1, {"idempotency.outcome": "executed"})
+            self.token = claim.token
+            return self._heartbeat is not None
+        if outcome == ClaimOutcome.COMPLETED:
+            REQUESTS.add(1, {"idempotency.outcome": "replayed"})
+            self.replay = claim.response
+            return False
+        if outcome == ClaimOutcome.IN_FLIGHT:
+            REQUESTS.add(1, {"idempotency.outcome": "in_flight"})
+            raise KeyInFlightError(self.key, claim.retry_after)
+        REQUESTS.add(1, {"idempotency.outcome": "fingerprint_mismatch"})
+        raise FingerprintMismatchError(self.key)
+
+    @property
+    def claimed(self) -> bool:
+        """True while this slot holds the key: the operation should run and its outcome be recorded."""
+        return self.token is not None and not self._done
+
+    def _finish(self) -> None:
+        if self._done:
+            raise IdempotencyConfigurationError("slot", self.key, "was completed or released already")
+        self._done = True
+
+    def _lost(self) -> LeaseLostError:
+        """The store would not take the outcome: the lease had run out."""
+        if not self.lease_lost:  # a renewal that found it gone counted it already
+            LEASE_LOSSES.add(1, {"idempotency.operation": "complete"})
+        self.lease_lost = True
+        return LeaseLostError(self.key)
+
+    def _renewed(self, alive: bool) -> bool:
+        """Take in a renewal's answer; whether to keep beating."""
+        if not alive:
+            self.lease_lost = True
+            LEASE_LOSSES.add(1, {"idempotency.operation": "renew"})
+            logger.warning("idempotency lease lost while the operation ran; its outcome will not be stored")
+            return False
+        return not self._done
+
+
+class IdempotencySlot(SlotRules):
     """One claim on a key, made by `idempotent`: replay what is stored, or run once and record.
 
     Use it as an async context manager. Entering claims the key:
@@ -73,23 +178,7 @@ class IdempotencySlot:
         entered: True once the claim was answered (whatever the answer).
     """
 
-    __slots__ = (
-        "_done",
-        "_fail_open",
-        "_heartbeat",
-        "_lease",
-        "_renewal",
-        "_retention",
-        "_store",
-        "_timer",
-        "entered",
-        "fingerprint",
-        "guarded",
-        "key",
-        "lease_lost",
-        "replay",
-        "token",
-    )
+    __slots__ = ("_renewal", "_timer")
 
     def __init__(
         self,
@@ -106,19 +195,16 @@ class IdempotencySlot:
             raise IdempotencyTypeError(
                 "store", "an IdempotencyStore (claim, complete, release, renew)", store
             )
-        self._store = store
-        self.key = check_store_text("key", key)
-        self.fingerprint = check_store_text("fingerprint", fingerprint)
-        self._lease = check_positive("lease", lease)
-        self._retention = check_positive("retention", retention)
-        self._heartbeat = heartbeat_interval(self._lease, heartbeat)
-        self._fail_open = check_bool("fail_open", fail_open)
-        self.replay: StoredResponse | None = None
-        self.token: str | None = None
-        self.guarded = True
-        self.lease_lost = False
-        self.entered = False
-        self._done = False
+        super().__init__(
+            store,
+            key,
+            fingerprint,
+            lease=lease,
+            retention=retention,
+            heartbeat=heartbeat,
+            fail_open=fail_open,
+        )
+        self._store: IdempotencyStore = store
         self._timer: asyncio.TimerHandle | None = None
         self._renewal: asyncio.Task[None] | None = None
 
@@ -126,29 +212,11 @@ class IdempotencySlot:
         try:
             claim = await self._store.claim(self.key, self.fingerprint, lease=self._lease)
         except BackendUnavailableError as exc:
-            if not self._fail_open:
-                raise
-            logger.warning("idempotency store unavailable, running unguarded (fail_open): %s", exc)
-            self.guarded, self.entered = False, True
-            REQUESTS.add(1, {"idempotency.outcome": "unguarded"})
+            self._unguarded(exc)
             return self
-        self.entered = True
-        outcome = claim.outcome
-        if outcome == ClaimOutcome.CLAIMED:
-            REQUESTS.add(1, {"idempotency.outcome": "executed"})
-            self.token = claim.token
-            if self._heartbeat is not None:
-                self._schedule()
-            return self
-        if outcome == ClaimOutcome.COMPLETED:
-            REQUESTS.add(1, {"idempotency.outcome": "replayed"})
-            self.replay = claim.response
-            return self
-        if outcome == ClaimOutcome.IN_FLIGHT:
-            REQUESTS.add(1, {"idempotency.outcome": "in_flight"})
-            raise KeyInFlightError(self.key, claim.retry_after)
-        REQUESTS.add(1, {"idempotency.outcome": "fingerprint_mismatch"})
-        raise FingerprintMismatchError(self.key)
+        if self._entered(claim):
+            self._schedule()
+        return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -163,11 +231,6 @@ class IdempotencySlot:
             await self.release()
         except BackendUnavailableError as error:
             logger.warning("could not release idempotency key after a failure (lease will expire): %s", error)
-
-    @property
-    def claimed(self) -> bool:
-        """True while this slot holds the key: the operation should run and its outcome be recorded."""
-        return self.token is not None and not self._done
 
     async def complete(self, response: StoredResponse) -> None:
         """Record ``response`` as the key's outcome, replayed to every retry for the retention period.
@@ -186,10 +249,7 @@ class IdempotencySlot:
         self._finish()
         await self._stop_heartbeat()
         if not await self._store.complete(self.key, self.token, response, retention=self._retention):
-            if not self.lease_lost:  # a renewal that found it gone counted it already
-                LEASE_LOSSES.add(1, {"idempotency.operation": "complete"})
-            self.lease_lost = True
-            raise LeaseLostError(self.key)
+            raise self._lost()
 
     async def release(self) -> bool:
         """Give the key up without an outcome, so the next request with it runs again.
@@ -205,11 +265,6 @@ class IdempotencySlot:
         self._finish()
         await self._stop_heartbeat()
         return await self._store.release(self.key, self.token)
-
-    def _finish(self) -> None:
-        if self._done:
-            raise IdempotencyConfigurationError("slot", self.key, "was completed or released already")
-        self._done = True
 
     # --- heartbeat: a timer that starts a renewal only when it fires, so short requests pay nothing ---
 
@@ -231,12 +286,7 @@ class IdempotencySlot:
         except BackendUnavailableError as exc:
             logger.warning("idempotency lease renewal failed, retrying at the next beat: %s", exc)
             alive = True
-        if not alive:
-            self.lease_lost = True
-            LEASE_LOSSES.add(1, {"idempotency.operation": "renew"})
-            logger.warning("idempotency lease lost while the operation ran; its outcome will not be stored")
-            return
-        if not self._done:
+        if self._renewed(alive):
             self._schedule()
 
     async def _stop_heartbeat(self) -> None:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import inspect
-import json
 import logging
-import math
 from collections.abc import Awaitable, Callable, Iterable
 
 from buttress.core import (
@@ -21,15 +19,13 @@ from buttress.core import (
     respond,
 )
 
-from ._core import DEFAULT_LEASE, DEFAULT_RETENTION, IdempotencySlot, heartbeat_interval
-from ._keys import parse_idempotency_key, request_fingerprint, scope_key
+from ._core import DEFAULT_LEASE, DEFAULT_RETENTION, IdempotencySlot
+from ._http import HttpRules, Problem, default_store_status
 from ._types import IdempotencyStore, StoredResponse
-from ._validation import check_bool, check_positive, check_positive_int, check_text, check_token
 from .exceptions import (
     FingerprintMismatchError,
     IdempotencyError,
     IdempotencyTypeError,
-    InvalidKeyError,
     KeyInFlightError,
     LeaseLostError,
 )
@@ -41,62 +37,12 @@ logger = logging.getLogger(__name__)
 type PrincipalExtractor = Callable[[Scope], Awaitable[str | None] | str | None]
 type RouteExtractor = Callable[[Scope], str]
 
-_TRANSIENT_4XX = frozenset({408, 425, 429})
-
-
-def default_store_status(status: int) -> bool:
-    """Whether a response with ``status`` is stored and replayed: yes below 500, except 408, 425 and 429.
-
-    5xx means the server failed and a retry should run again. 408, 425 and 429 say "not now" without
-    the operation having run, so storing them would turn a retry into the same refusal for 24 hours.
-
-    Raises:
-        IdempotencyTypeError: ``status`` is not an int.
-    """
-    if isinstance(status, bool) or not isinstance(status, int):
-        raise IdempotencyTypeError("status", "an int", status)
-    return status < 500 and status not in _TRANSIENT_4XX
-
 
 def _path(scope: Scope) -> str:
     return str(scope["path"])
 
 
-def _names(parameter: str, names: object) -> Iterable[object]:
-    """``names`` if it is an iterable of names other than one str (``methods="POST"`` is a mistake)."""
-    if isinstance(names, str | bytes) or not isinstance(names, Iterable):
-        raise IdempotencyTypeError(parameter, "an iterable of names (not one str)", names)
-    return names
-
-
-def _retry_seconds(retry_after: object) -> int:
-    """Whole seconds for ``Retry-After`` from a store's estimate: at least 1, whatever the store said."""
-    if (
-        isinstance(retry_after, int | float)
-        and not isinstance(retry_after, bool)
-        and 1 <= retry_after < 2**31
-    ):
-        return math.ceil(retry_after)
-    return 1
-
-
-class _Problem(Exception):  # noqa: N818 - a response to send, not an error to report
-    """An RFC 9457 problem response the middleware answers with instead of running the application."""
-
-    def __init__(
-        self,
-        status: int,
-        slug: str,
-        title: str,
-        detail: str,
-        headers: list[tuple[bytes, bytes]] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.status, self.slug, self.title, self.detail = status, slug, title, detail
-        self.headers = headers or []
-
-
-class IdempotencyMiddleware:
+class IdempotencyMiddleware(HttpRules):
     """Pure ASGI middleware implementing the ``Idempotency-Key`` header (IETF httpapi draft-06).
 
     For a request whose method is in ``methods`` and that carries the header, the middleware buffers
@@ -184,47 +130,31 @@ class IdempotencyMiddleware:
             raise IdempotencyTypeError(
                 "store", "an IdempotencyStore (claim, complete, release, renew)", store
             )
+        super().__init__(
+            methods=methods,
+            required=required,
+            header=header,
+            replayed_header=replayed_header,
+            principal=principal,
+            route=route,
+            fingerprint_headers=fingerprint_headers,
+            lease=lease,
+            heartbeat=heartbeat,
+            retention=retention,
+            store_status=store_status,
+            max_request_bytes=max_request_bytes,
+            max_response_bytes=max_response_bytes,
+            fail_open=fail_open,
+            retry_after=retry_after,
+            problem_type=problem_type,
+            default_route=_path,
+        )
         self.app = app
         self.store = store
-        self._methods = frozenset(check_token("methods", m).upper() for m in _names("methods", methods))
-        if not isinstance(required, bool) and not callable(required):
-            raise IdempotencyTypeError("required", "a bool or a function of the scope", required)
-        self._required = required
-        self._header = check_token("header", header).lower().encode("ascii")
-        self._header_name = header
-        self._replayed = (
-            None
-            if replayed_header is None
-            else check_token("replayed_header", replayed_header).lower().encode("ascii")
-        )
-        for name, extractor in (("principal", principal), ("route", route), ("store_status", store_status)):
-            if extractor is not None and not callable(extractor):
-                raise IdempotencyTypeError(name, "a callable", extractor)
-        self._principal = principal
-        self._route: RouteExtractor = route if route is not None else _path
-        self._fp_headers = tuple(
-            sorted(
-                {
-                    check_token("fingerprint_headers", h).lower().encode("ascii")
-                    for h in _names("fingerprint_headers", fingerprint_headers)
-                }
-            )
-        )
-        self._lease = check_positive("lease", lease)
-        self._retention = check_positive("retention", retention)
-        self._heartbeat = heartbeat
-        heartbeat_interval(self._lease, heartbeat)  # reject a bad heartbeat here, not per request
-        self._store_status = store_status
-        self._max_request = check_positive_int("max_request_bytes", max_request_bytes)
-        self._max_response = check_positive_int("max_response_bytes", max_response_bytes)
-        self._fail_open = check_bool("fail_open", fail_open)
-        self._retry_after = str(check_positive_int("retry_after", retry_after, maximum=2**31 - 1)).encode()
-        self._problem_type = check_text("problem_type", problem_type)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection; other scopes and methods pass straight through."""
-        method = scope.get("method")
-        if scope.get("type") != "http" or not isinstance(method, str) or method not in self._methods:
+        if scope.get("type") != "http" or not self._guards(scope.get("method")):
             await self.app(scope, receive, send)
             return
         try:
@@ -232,19 +162,12 @@ class IdempotencyMiddleware:
             if raw is None:
                 await self.app(scope, receive, send)
                 return
-            try:
-                client_key = parse_idempotency_key(raw)
-            except InvalidKeyError as exc:
-                raise _Problem(400, "invalid-key", "Invalid Idempotency-Key", exc.reason) from None
-            except IdempotencyTypeError:  # a header value that is not bytes: unreadable, not a key
-                raise _Problem(
-                    400, "invalid-key", "Invalid Idempotency-Key", "the header value is not bytes"
-                ) from None
+            client_key = self._client_key(raw)
             body = await self._read_body(receive)
             if body is None:
                 return  # the client went away before sending its body
             await self._guarded(scope, receive, send, client_key, body)
-        except _Problem as problem:
+        except Problem as problem:
             await self._send_problem(send, problem)
 
     async def _read_body(self, receive: Receive) -> bytes | None:
@@ -254,14 +177,9 @@ class IdempotencyMiddleware:
         except ClientDisconnectedError:
             return None
         except ArgumentTypeError:
-            raise _Problem(400, "bad-body", "Unreadable request body", "a body chunk is not bytes") from None
+            raise Problem(400, "bad-body", "Unreadable request body", "a body chunk is not bytes") from None
         if body is None:
-            raise _Problem(
-                413,
-                "request-too-large",
-                "Request body too large",
-                f"bodies over {self._max_request} bytes are not accepted",
-            )
+            raise self._too_large()
         return body
 
     def _find_key(self, scope: Scope) -> bytes | None:
@@ -269,33 +187,29 @@ class IdempotencyMiddleware:
         for name, value in scope.get("headers", ()):
             if name == self._header or name.lower() == self._header:
                 if raw is not None:
-                    raise _Problem(
-                        400, "invalid-key", "Invalid Idempotency-Key", "the header was sent more than once"
-                    )
+                    raise self._duplicated()
                 raw = value
-        if raw is None and (self._required is True or (callable(self._required) and self._required(scope))):
-            raise _Problem(
-                400,
-                "key-missing",
-                "Idempotency-Key is missing",
-                f"this request must carry an {self._header_name} header",
-            )
+        if raw is None and self._is_required(scope):
+            raise self._missing()
         return raw
 
     async def _guarded(
         self, scope: Scope, receive: Receive, send: Send, client_key: str, body: bytes
     ) -> None:
         route = self._route(scope)
-        principal: str | None = None
+        principal: object = None
         if self._principal is not None:
             found = self._principal(scope)
             principal = await found if inspect.isawaitable(found) else found
-            if principal is not None and not isinstance(principal, str):
-                raise IdempotencyTypeError("principal()", "to return a str or None", principal)
-        headers = self._selected_headers(scope) if self._fp_headers else ()
-        query = scope.get("query_string") or b""
-        fingerprint = request_fingerprint(scope["method"], route, body, headers, query=bytes(query))
-        key = scope_key(client_key, principal=principal or "", route=route)
+        key, fingerprint = self._identity(
+            client_key,
+            body,
+            method=scope["method"],
+            route=route,
+            headers=((bytes(name), bytes(value)) for name, value in scope["headers"] if self._fp_headers),
+            query=bytes(scope.get("query_string") or b""),
+            principal=principal,
+        )
         slot = IdempotencySlot(
             self.store,
             key,
@@ -307,30 +221,8 @@ class IdempotencyMiddleware:
         )
         try:
             await slot.__aenter__()
-        except KeyInFlightError as exc:
-            wait = str(_retry_seconds(exc.retry_after)).encode()
-            raise _Problem(
-                409,
-                "in-flight",
-                "Request in progress",
-                "a request with this Idempotency-Key is still being processed; retry later",
-                [(b"retry-after", wait)],
-            ) from None
-        except FingerprintMismatchError:
-            raise _Problem(
-                422,
-                "fingerprint-mismatch",
-                "Idempotency-Key reused",
-                "this Idempotency-Key was used for a different request; use a new key",
-            ) from None
-        except BackendUnavailableError:
-            raise _Problem(
-                503,
-                "store-unavailable",
-                "Service unavailable",
-                "idempotency cannot be guaranteed right now; the request was not processed",
-                [(b"retry-after", self._retry_after)],
-            ) from None
+        except (KeyInFlightError, FingerprintMismatchError, BackendUnavailableError) as exc:
+            raise self._refused(exc) from None
         if slot.replay is not None:
             await self._send_replay(send, slot.replay)
             return
@@ -343,34 +235,16 @@ class IdempotencyMiddleware:
         await capture.finish()
         await slot.__aexit__(None, None, None)
 
-    def _selected_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
-        wanted = self._fp_headers
-        picked = [
-            (bytes(name).lower(), bytes(value))
-            for name, value in scope["headers"]
-            if bytes(name).lower() in wanted
-        ]
-        picked.sort()
-        return picked
-
     async def _send_replay(self, send: Send, response: StoredResponse) -> None:
-        headers = list(response.headers)
-        if self._replayed is not None:
-            headers.append((self._replayed, b"true"))
         # Sent as stored, byte for byte: the application's own status and headers (any status it
         # sent, 600-999 included), which `respond` would normalise.
+        headers = self._replay_headers(response)
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body, "more_body": False})
 
-    async def _send_problem(self, send: Send, problem: _Problem) -> None:
-        document = {
-            "type": self._problem_type + problem.slug,
-            "title": problem.title,
-            "status": problem.status,
-            "detail": problem.detail,
-        }
-        headers = [(b"content-type", b"application/problem+json"), *problem.headers]
-        await respond(send, problem.status, headers=headers, body=json.dumps(document).encode())
+    async def _send_problem(self, send: Send, problem: Problem) -> None:
+        headers, body = self._problem_response(problem)
+        await respond(send, problem.status, headers=headers, body=body)
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:
@@ -406,7 +280,7 @@ class _Capture:
         if kind == "http.response.start":
             self._status = status = message["status"]
             self._headers = tuple((bytes(n), bytes(v)) for n, v in message.get("headers", ()))
-            if self._storing and not self._middleware._store_status(status):
+            if self._storing and not self._middleware._storable(status):
                 await self._give_up()
         elif kind == "http.response.body":
             if self._storing:

@@ -15,6 +15,7 @@ __all__ = [
     "ClaimOutcome",
     "IdempotencyStore",
     "StoredResponse",
+    "SyncIdempotencyStore",
     "decode_response",
     "encode_response",
 ]
@@ -227,6 +228,37 @@ class IdempotencyStore(Protocol):
         Raises:
             ConfigurationError: ``lease`` is not positive.
         """
+        ...
+
+
+@runtime_checkable
+class SyncIdempotencyStore(Protocol):
+    """**Protocol**: `IdempotencyStore`'s synchronous twin, for `IdempotencyWSGIMiddleware`.
+
+    The same four methods with the same contract, called from any of a WSGI server's threads: each is
+    atomic across threads. `SyncMemoryStore` implements it.
+
+    Methods:
+        claim: Take the key for ``lease`` seconds, or report why not (in flight, completed, mismatch).
+        complete: Store the outcome for ``retention`` seconds if ``token`` still holds a live lease.
+        release: Delete the in-flight record if ``token`` still holds it, so a retry executes again.
+        renew: Extend a live lease to ``lease`` seconds from now (the heartbeat).
+    """
+
+    def claim(self, key: str, fingerprint: str, *, lease: float) -> Claim:
+        """Claim ``key`` for a request with ``fingerprint``, or say what holds it."""
+        ...
+
+    def complete(self, key: str, token: str, response: StoredResponse, *, retention: float) -> bool:
+        """Store ``response`` under ``key`` for ``retention`` seconds; ``False`` if the lease was lost."""
+        ...
+
+    def release(self, key: str, token: str) -> bool:
+        """Delete the in-flight record ``token`` holds; ``False`` if it holds none (lease lost)."""
+        ...
+
+    def renew(self, key: str, token: str, *, lease: float) -> bool:
+        """Extend the lease ``token`` holds to ``lease`` seconds from now; ``False`` if it was lost."""
         ...
 
 
