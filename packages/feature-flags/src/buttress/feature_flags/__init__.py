@@ -15,6 +15,9 @@ a background task refreshes the snapshot and swaps it atomically::
         if flags.is_enabled("new-checkout", Context(user_id="42")):
             ...
 
+Synchronous code (Flask, Django under WSGI) uses `ThreadedFlagClient`: the same client, its
+refresher on a thread of its own, so ``flags.is_enabled(...)`` is a plain call with no event loop.
+
 `RedisFlagSource` and `RedisStickyStore` need the ``redis`` extra, `PostgresFlagSource` and
 `PostgresAuditSink` the ``postgres`` extra, and `FlagProvider` (OpenFeature) the ``openfeature``
 extra. They are imported on first use, so the rest works with none of them installed.
@@ -51,6 +54,7 @@ from ._model import (
 from ._parse import flag_from_dict, flag_set_from_dict, segment_from_dict
 from ._sources import FileFlagSource, FlagSource, MemoryFlagSource, WatchableFlagSource, WritableFlagSource
 from ._sticky import ON_WITHOUT_VARIANT, MemoryStickyStore, StickyAssignmentStore
+from ._threaded import ThreadedFlagClient
 from ._validate import KNOWN_STRATEGIES, validate_flag
 from ._version import __version__
 from ._write import flag_set_to_dict, flag_to_dict, segment_to_dict
@@ -119,6 +123,7 @@ __all__ = [
     "Snapshot",
     "StickyAssignmentStore",
     "Strategy",
+    "ThreadedFlagClient",
     "Variant",
     "VariantResult",
     "WatchableFlagSource",

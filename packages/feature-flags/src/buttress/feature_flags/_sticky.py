@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Protocol
 
 from .exceptions import FeatureFlagsConfigurationError, FeatureFlagsTypeError
@@ -40,13 +41,16 @@ class MemoryStickyStore:
         FeatureFlagsConfigurationError: ``max_entries`` is not a positive integer.
     """
 
-    __slots__ = ("_entries", "_max")
+    __slots__ = ("_entries", "_lock", "_max")
 
     def __init__(self, *, max_entries: int = 100_000) -> None:
         if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1:
             raise FeatureFlagsConfigurationError("max_entries", max_entries, "must be a positive integer")
         self._max = max_entries
         self._entries: dict[tuple[str, str], str] = {}
+        # Evaluations may run in many threads (`ThreadedFlagClient`): writes that read then change
+        # the dict hold this lock, so two of them never evict the same entry or iterate a changing dict.
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -60,18 +64,20 @@ class MemoryStickyStore:
         """Remember an assignment, forgetting the oldest one when full."""
         _texts(flag_key=flag_key, subject=subject, variant=variant)
         key = (flag_key, subject)
-        if key not in self._entries and len(self._entries) >= self._max:
-            del self._entries[next(iter(self._entries))]
-        self._entries[key] = variant
+        with self._lock:
+            if key not in self._entries and len(self._entries) >= self._max:
+                del self._entries[next(iter(self._entries))]
+            self._entries[key] = variant
 
     def forget(self, flag_key: str, subject: str | None = None) -> None:
         """Forget one subject's assignment for a flag, or every assignment of the flag."""
         _texts(flag_key=flag_key, subject="" if subject is None else subject)
-        if subject is not None:
-            self._entries.pop((flag_key, subject), None)
-            return
-        for key in [key for key in self._entries if key[0] == flag_key]:
-            del self._entries[key]
+        with self._lock:
+            if subject is not None:
+                self._entries.pop((flag_key, subject), None)
+                return
+            for key in [key for key in self._entries if key[0] == flag_key]:
+                del self._entries[key]
 
 
 def _texts(**values: object) -> None:
