@@ -284,7 +284,8 @@ def _constructors() -> dict[str, tuple[Callable[..., object], tuple[object, ...]
 
 CONSTRUCTORS = _constructors()
 # FileFlagSource writes nothing but reads a path: driven from a temporary directory below.
-DRIVEN_APART = {"FileFlagSource"}
+# ThreadedFlagClient owns a thread: driven in tests/test_threaded.py, started and closed around it.
+DRIVEN_APART = {"FileFlagSource", "ThreadedFlagClient"}
 # Constructed against the real servers, in the backend tests below.
 BACKENDS = {"RedisFlagSource", "RedisStickyStore", "PostgresFlagSource", "PostgresAuditSink"}
 NOT_DRIVEN = {
@@ -342,6 +343,16 @@ METHODS: dict[str, dict[str, tuple[tuple[object, ...], dict[str, object]]]] = {
         "wait_for_change": ((0.01,), {}),
     },
     "FileFlagSource": {"wait_for_change": ((0.01,), {})},
+    "ThreadedFlagClient": {
+        "start": ((), {"timeout": 5.0}),
+        "refresh": ((), {"timeout": 5.0}),
+        "close": ((), {"timeout": 5.0}),
+        "add_listener": ((lambda status, snapshot: None,), {}),
+        "remove_listener": ((lambda status, snapshot: None,), {}),
+        "is_enabled": (("f", Context(user_id="u")), {"default": False}),
+        "get_variant": (("f", Context(user_id="u")), {}),
+        "evaluate": (("f", "x", Context(user_id="u")), {}),
+    },
     "MemoryStickyStore": {
         "get": (("f", "u"), {}),
         "set": (("f", "u", "a"), {}),

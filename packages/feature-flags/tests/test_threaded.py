@@ -44,6 +44,8 @@ from buttress.feature_flags import (
 )
 from buttress.testing import check_hostile, check_hostile_wsgi, serve_wsgi
 
+from .test_hostile import METHODS
+
 BETA = FlagDefinition(
     "new-checkout",
     strategies=(
@@ -264,11 +266,6 @@ def test_the_threaded_client_raises_only_typed_errors() -> None:
         max_examples=30,
     )
     with ThreadedFlagClient(MemoryFlagSource([BETA])) as flags:
-        check_hostile(flags.start, timeout=5.0, max_examples=20)
-        check_hostile(flags.refresh, timeout=5.0, max_examples=20)
-        for method, args in [
-            (flags.is_enabled, ("new-checkout", Context(user_id="alice"))),
-            (flags.get_variant, ("new-checkout", Context(user_id="alice"))),
-            (flags.evaluate, ("new-checkout", False, Context(user_id="alice"))),
-        ]:
-            check_hostile(method, *args)
+        # The methods test_hostile.py lists for it (close last: it ends the client).
+        for method, (args, kwargs) in METHODS["ThreadedFlagClient"].items():
+            check_hostile(getattr(flags, method), *args, kwargs=kwargs, max_examples=20)
