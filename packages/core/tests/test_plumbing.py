@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
 import sys
 from typing import Any
 
@@ -52,6 +53,90 @@ def test_observable_instruments_read_at_collection(metric_reader: RecordedMetric
     )
     live["a"] = 7.0
     assert [p.value for p in metric_reader.points("buttress.core_test.live")] == [7.0]
+
+
+_PROVIDER_SET_LATER = """
+from opentelemetry import metrics
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from buttress.core import Telemetry
+
+telemetry = Telemetry("buttress.core_test_late")
+hits = telemetry.counter("buttress.core_test.late_hits")
+sizes = telemetry.histogram("buttress.core_test.late_size", unit="By")
+inflight = telemetry.up_down_counter("buttress.core_test.late_inflight")
+hits.add(5, {"k": "v"})  # bound to the API's proxy: no provider yet, so nothing is recorded
+sizes.record(50)
+inflight.add(5)
+reader = InMemoryMetricReader()
+metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+hits.add(2, {"k": "v"})
+hits.add(1, {"k": "v"})
+sizes.record(7)
+inflight.add(-3)
+found = {
+    metric.name: [(dict(p.attributes), getattr(p, "value", None) or p.sum) for p in metric.data.data_points]
+    for resource in reader.get_metrics_data().resource_metrics
+    for scope in resource.scope_metrics
+    for metric in scope.metrics
+}
+print(sorted(found.items()))
+"""
+
+
+def test_instruments_bound_before_the_provider_reach_it_once_it_is_set() -> None:
+    """An SDK installed after a package measured once still receives every later measurement.
+
+    It runs in a new interpreter: the API's global provider can be set once per process.
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", _PROVIDER_SET_LATER], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == str(
+        [
+            ("buttress.core_test.late_hits", [({"k": "v"}, 3)]),
+            ("buttress.core_test.late_inflight", [({}, -3)]),
+            ("buttress.core_test.late_size", [({}, 7)]),
+        ]
+    )
+
+
+class _Recorder:
+    """An instrument of a meter that is not the API's proxy: what it is given, it keeps."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[float, object]] = []
+
+    def add(self, amount: float, attributes: object = None) -> None:
+        self.calls.append((amount, attributes))
+
+    record = add
+
+
+class _Meter:
+    def __init__(self) -> None:
+        self.made: dict[str, _Recorder] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        def create(instrument: str, **_: object) -> _Recorder:
+            return self.made.setdefault(instrument, _Recorder())
+
+        return create
+
+
+def test_a_meter_that_gives_its_own_instruments_gets_every_measurement() -> None:
+    """A meter from an SDK set before the first measurement hands out instruments that are no proxy."""
+    telemetry = Telemetry("buttress.core_test_own")
+    meter = _Meter()
+    telemetry._meter = meter  # as the API's get_meter would return it
+    hits = telemetry.counter("buttress.core_test.own_hits")
+    sizes = telemetry.histogram("buttress.core_test.own_size")
+    hits.add(1, {"k": "v"})
+    hits.add(2)
+    sizes.record(0.5)
+    assert meter.made["buttress.core_test.own_hits"].calls == [(1, {"k": "v"}), (2, None)]
+    assert meter.made["buttress.core_test.own_size"].calls == [(0.5, None)]
 
 
 def test_without_the_api_instruments_do_nothing(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -62,9 +62,13 @@ def _tracer(scope: str, version: str | None) -> Any:  # noqa: ANN401 - the API's
 
 
 class _Instrument:
-    """Shared laziness: the real instrument is made on the first measurement."""
+    """Shared laziness: the real instrument is made on the first measurement.
 
-    __slots__ = ("_description", "_instrument", "_name", "_telemetry", "_unit")
+    A measurement then costs one attribute check and no call while no SDK is installed, and goes to the
+    SDK's instrument directly (not through the API's proxy) once there is one.
+    """
+
+    __slots__ = ("_description", "_name", "_proxy", "_target", "_telemetry", "_unit")
 
     _kind: str = ""
 
@@ -73,21 +77,57 @@ class _Instrument:
         self._name = name
         self._unit = unit
         self._description = description
-        self._instrument: Any = _UNSET
+        # Where measurements go: `_Unbound` until the first one, then the SDK's instrument or None.
+        self._target: Any = _Unbound(self)
+        # When `_target` is None: the API's proxy, whose `_real_instrument` is the SDK's instrument
+        # once the application sets a meter provider (None until then; always None without the API).
+        self._proxy: Any = _NO_SDK
 
     @property
     def name(self) -> str:
         """The instrument's name, such as ``buttress.cache.hits``."""
         return self._name
 
-    def _bind(self) -> Any:  # noqa: ANN401 - the API's instrument, or None
+    def _bind(self) -> None:
+        self._target = None
         meter = self._telemetry.meter()
         if meter is None:
-            self._instrument = None
-            return None
+            return
         create = getattr(meter, f"create_{self._kind}")
-        self._instrument = create(self._name, unit=self._unit, description=self._description)
-        return self._instrument
+        instrument = create(self._name, unit=self._unit, description=self._description)
+        if hasattr(instrument, "_real_instrument"):
+            # The API's proxy (no provider was set when the meter was made): read what it forwards to,
+            # and skip its call. Were the attribute renamed, measurements would go through the proxy.
+            self._proxy = instrument
+        else:
+            self._target = instrument
+
+
+class _NoSDK:
+    """The `_Instrument._proxy` of an instrument that has no SDK behind it for good (no API)."""
+
+    __slots__ = ()
+    _real_instrument: Final = None
+
+
+_NO_SDK: Final = _NoSDK()
+
+
+class _Unbound:
+    """An instrument's target before its first measurement: binds the instrument and passes it on."""
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner: _Instrument) -> None:
+        self._owner = owner
+
+    def add(self, amount: int | float, attributes: Attributes | None) -> None:
+        self._owner._bind()
+        self._owner.add(amount, attributes)  # type: ignore[attr-defined]
+
+    def record(self, value: int | float, attributes: Attributes | None) -> None:
+        self._owner._bind()
+        self._owner.record(value, attributes)  # type: ignore[attr-defined]
 
 
 class Counter(_Instrument):
@@ -98,11 +138,9 @@ class Counter(_Instrument):
 
     def add(self, amount: int | float = 1, attributes: Attributes | None = None) -> None:
         """Add ``amount`` (at least 0) with ``attributes``."""
-        instrument = self._instrument
-        if instrument is _UNSET:
-            instrument = self._bind()
-        if instrument is not None:
-            instrument.add(amount, attributes)
+        if (target := self._target) is None and (target := self._proxy._real_instrument) is None:
+            return
+        target.add(amount, attributes)
 
 
 class UpDownCounter(_Instrument):
@@ -113,11 +151,9 @@ class UpDownCounter(_Instrument):
 
     def add(self, amount: int | float, attributes: Attributes | None = None) -> None:
         """Add ``amount`` (negative to subtract) with ``attributes``."""
-        instrument = self._instrument
-        if instrument is _UNSET:
-            instrument = self._bind()
-        if instrument is not None:
-            instrument.add(amount, attributes)
+        if (target := self._target) is None and (target := self._proxy._real_instrument) is None:
+            return
+        target.add(amount, attributes)
 
 
 class Histogram(_Instrument):
@@ -128,11 +164,9 @@ class Histogram(_Instrument):
 
     def record(self, value: int | float, attributes: Attributes | None = None) -> None:
         """Record ``value`` with ``attributes``."""
-        instrument = self._instrument
-        if instrument is _UNSET:
-            instrument = self._bind()
-        if instrument is not None:
-            instrument.record(value, attributes)
+        if (target := self._target) is None and (target := self._proxy._real_instrument) is None:
+            return
+        target.record(value, attributes)
 
 
 type ObservableKind = Literal["gauge", "counter", "up_down_counter"]
