@@ -153,16 +153,7 @@ BROKEN_CACHES = {
 }
 
 
-@pytest.mark.parametrize("flaw", sorted(BROKEN_CACHES))
-def test_the_cache_contract_catches_a_broken_cache(
-    pytester: pytest.Pytester,
-    run_inner: Callable[..., pytest.RunResult],
-    flaw: str,
-    failed_tests: Callable[[pytest.RunResult], set[str]],
-) -> None:
-    method, failing_test = BROKEN_CACHES[flaw]
-    pytester.makepyfile(
-        f"""
+CACHE = """
 from buttress.core import MISSING
 from buttress.testing import CacheProviderContract
 from test_dict_cache import DictCache
@@ -177,11 +168,16 @@ class TestBroken(CacheProviderContract):
     async def make_cache(self):
         return Broken()
 """
+
+
+@pytest.mark.parametrize("flaw", sorted(BROKEN_CACHES))
+def test_the_cache_contract_catches_a_broken_cache(
+    contract_catches: Callable[..., set[str]], flaw: str
+) -> None:
+    method, failing_test = BROKEN_CACHES[flaw]
+    contract_catches(
+        failing_test, test_dict_cache=_dict_cache_source(), test_broken=CACHE.format(method=method)
     )
-    pytester.makepyfile(test_dict_cache=_dict_cache_source())
-    result = run_inner("-q")
-    failed = failed_tests(result)
-    assert failing_test in failed, result.stdout.str()
 
 
 def _dict_cache_source() -> str:
@@ -191,12 +187,17 @@ def _dict_cache_source() -> str:
 
 
 def test_the_repository_contract_catches_a_repository_that_overwrites_on_add(
-    pytester: pytest.Pytester,
-    run_inner: Callable[..., pytest.RunResult],
-    failed_tests: Callable[[pytest.RunResult], set[str]],
+    contract_catches: Callable[..., set[str]],
 ) -> None:
-    pytester.makepyfile(
-        """
+    failing = {
+        "test_add_of_an_existing_id_conflicts_and_keeps_the_original",
+        "test_update_of_an_unknown_id_is_not_found",
+        "test_list_rejects_a_bad_page",
+        "test_concurrent_adds_of_one_id_store_exactly_one",
+    }
+    failed = contract_catches(
+        failing,
+        test_sloppy="""
 from dataclasses import dataclass, replace
 from buttress.testing import AsyncRepositoryContract
 
@@ -226,16 +227,9 @@ class TestSloppy(AsyncRepositoryContract):
         return Note(n, str(n))
     def changed(self, entity):
         return replace(entity, text="x")
-"""
+""",
     )
-    result = run_inner("-q")
-    failed = failed_tests(result)
-    assert failed == {
-        "test_add_of_an_existing_id_conflicts_and_keeps_the_original",
-        "test_update_of_an_unknown_id_is_not_found",
-        "test_list_rejects_a_bad_page",
-        "test_concurrent_adds_of_one_id_store_exactly_one",
-    }, result.stdout.str()
+    assert failed == failing
 
 
 async def test_missing_type_is_what_get_returns_for_a_miss() -> None:
@@ -268,12 +262,12 @@ class TestBoxFactory(ResourceFactoryContract):
 
 
 def test_the_resource_factory_contract_catches_a_check_that_passes_the_dead(
-    pytester: pytest.Pytester,
-    run_inner: Callable[..., pytest.RunResult],
-    failed_tests: Callable[[pytest.RunResult], set[str]],
+    contract_catches: Callable[..., set[str]],
 ) -> None:
-    pytester.makepyfile(
-        """
+    failing = {"test_a_destroyed_resource_fails_its_check"}
+    failed = contract_catches(
+        failing,
+        test_lenient="""
 from buttress.testing import ResourceFactoryContract
 
 class Lenient:
@@ -287,8 +281,6 @@ class Lenient:
 class TestLenient(ResourceFactoryContract):
     async def make_factory(self):
         return Lenient()
-"""
+""",
     )
-    result = run_inner("-q")
-    failed = failed_tests(result)
-    assert failed == {"test_a_destroyed_resource_fails_its_check"}, result.stdout.str()
+    assert failed == failing

@@ -145,17 +145,7 @@ BROKEN_SOURCES = {
 }
 
 
-@pytest.mark.parametrize("flaw", sorted(BROKEN_SOURCES))
-def test_the_source_contract_catches_a_broken_source(
-    pytester: pytest.Pytester,
-    run_inner: Callable[..., pytest.RunResult],
-    flaw: str,
-    failed_tests: Callable[[pytest.RunResult], set[str]],
-) -> None:
-    method, failing_test = BROKEN_SOURCES[flaw]
-    pytester.makepyfile(reference=REFERENCE)
-    pytester.makepyfile(
-        f"""
+SOURCE = """
 import asyncio
 from buttress.testing import FlagSourceContract
 from reference import DictSource, Factories
@@ -169,10 +159,15 @@ class TestBroken(Factories, FlagSourceContract):
     async def make_source(self, flags):
         return Broken(flags)
 """
-    )
-    result = run_inner("-q", "-p", "no:randomly")
-    failed = failed_tests(result)
-    assert failing_test in failed, result.stdout.str()
+
+
+@pytest.mark.parametrize("flaw", sorted(BROKEN_SOURCES))
+def test_the_source_contract_catches_a_broken_source(
+    contract_catches: Callable[..., set[str]], flaw: str
+) -> None:
+    method, failing_test = BROKEN_SOURCES[flaw]
+    module = SOURCE.format(method=method)
+    contract_catches(failing_test, "-p", "no:randomly", reference=REFERENCE, test_broken=module)
 
 
 BROKEN_SINKS = {
@@ -211,17 +206,7 @@ BROKEN_SINKS = {
 }
 
 
-@pytest.mark.parametrize("flaw", sorted(BROKEN_SINKS))
-def test_the_sink_contract_catches_a_broken_sink(
-    pytester: pytest.Pytester,
-    run_inner: Callable[..., pytest.RunResult],
-    flaw: str,
-    failed_tests: Callable[[pytest.RunResult], set[str]],
-) -> None:
-    method, failing_test = BROKEN_SINKS[flaw]
-    pytester.makepyfile(reference=REFERENCE)
-    pytester.makepyfile(
-        f"""
+SINK = """
 from buttress.testing import AuditSinkContract
 from reference import Factories, ListSink
 
@@ -232,18 +217,20 @@ class TestBroken(Factories, AuditSinkContract):
     async def make_sink(self):
         return Broken()
 """
-    )
-    result = run_inner("-q")
-    failed = failed_tests(result)
-    assert failing_test in failed, result.stdout.str()
 
 
-def test_the_correct_reference_passes_inner_runs_too(
-    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult]
+@pytest.mark.parametrize("flaw", sorted(BROKEN_SINKS))
+def test_the_sink_contract_catches_a_broken_sink(
+    contract_catches: Callable[..., set[str]], flaw: str
 ) -> None:
-    pytester.makepyfile(reference=REFERENCE)
-    pytester.makepyfile(
-        """
+    method, failing_test = BROKEN_SINKS[flaw]
+    contract_catches(failing_test, reference=REFERENCE, test_broken=SINK.format(method=method))
+
+
+def test_the_correct_reference_passes_inner_runs_too(contract_passes: Callable[..., int]) -> None:
+    passed = contract_passes(
+        reference=REFERENCE,
+        test_good="""
 from buttress.testing import AuditSinkContract, FlagSourceContract
 from reference import DictSource, Factories, ListSink
 
@@ -261,13 +248,9 @@ class TestReadOnly(Factories, FlagSourceContract):
 class TestSink(Factories, AuditSinkContract):
     async def make_sink(self):
         return ListSink()
-"""
+""",
     )
-    result = run_inner("-q")
-    outcomes = result.parseoutcomes()
-    assert outcomes.get("failed", 0) == 0, result.stdout.str()
-    assert outcomes.get("errors", 0) == 0, result.stdout.str()
-    assert outcomes["passed"] >= 20
+    assert passed >= 20
 
 
 def test_subclasses_must_provide_their_factories() -> None:

@@ -147,16 +147,7 @@ BROKEN_STORES: dict[str, tuple[str, str]] = {
 }
 
 
-@pytest.mark.parametrize("flaw", sorted(BROKEN_STORES))
-def test_the_idempotency_contract_catches_a_broken_store(
-    pytester: pytest.Pytester,
-    run_inner: Callable[..., pytest.RunResult],
-    flaw: str,
-    failed_tests: Callable[[pytest.RunResult], set[str]],
-) -> None:
-    method, failing_test = BROKEN_STORES[flaw]
-    pytester.makepyfile(
-        test_broken=f"""
+STORE = """
 import asyncio, time
 from buttress.testing import IdempotencyStoreContract
 from dict_store import DictStore
@@ -170,19 +161,21 @@ class TestBroken(IdempotencyStoreContract):
 
     async def make_store(self):
         return Broken()
-""",
-        dict_store=_dict_store_source(),
-    )
-    result = run_inner("-q", "-k", failing_test)
-    failed = failed_tests(result)
-    assert failing_test in failed, result.stdout.str()
+"""
 
 
-def test_the_correct_store_passes_under_pytester_too(
-    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult]
+@pytest.mark.parametrize("flaw", sorted(BROKEN_STORES))
+def test_the_idempotency_contract_catches_a_broken_store(
+    contract_catches: Callable[..., set[str]], flaw: str
 ) -> None:
+    method, failing_test = BROKEN_STORES[flaw]
+    module = STORE.format(method=method)
+    contract_catches(failing_test, "-k", failing_test, test_broken=module, dict_store=_dict_store_source())
+
+
+def test_the_correct_store_passes_under_pytester_too(contract_passes: Callable[..., int]) -> None:
     """The inner harness itself is sound: the unbroken store passes every check there."""
-    pytester.makepyfile(
+    passed = contract_passes(
         test_fine="""
 from buttress.testing import IdempotencyStoreContract
 from dict_store import DictStore
@@ -195,8 +188,7 @@ class TestFine(IdempotencyStoreContract):
 """,
         dict_store=_dict_store_source(),
     )
-    result = run_inner("-q")
-    result.assert_outcomes(passed=len(_contract_tests()))
+    assert passed == len(_contract_tests())
 
 
 def _contract_tests() -> list[str]:

@@ -110,17 +110,7 @@ BROKEN = {
 }
 
 
-@pytest.mark.parametrize("flaw", sorted(BROKEN))
-def test_the_contract_catches_a_broken_store(
-    pytester: pytest.Pytester,
-    run_inner: Callable[..., pytest.RunResult],
-    flaw: str,
-    failed_tests: Callable[[pytest.RunResult], set[str]],
-) -> None:
-    method, failing_test = BROKEN[flaw]
-    pytester.makepyfile(reference=REFERENCE)
-    pytester.makepyfile(
-        f"""
+STORE = """
 import asyncio
 from buttress.testing import PreferenceStoreContract
 from reference import DictStore, Factories, Prefs
@@ -132,25 +122,27 @@ class TestBroken(Factories, PreferenceStoreContract):
     async def make_store(self):
         return Broken()
 """
-    )
-    result = run_inner("-q", "-p", "no:randomly")
-    failed = failed_tests(result)
-    assert failing_test in failed, result.stdout.str()
 
 
-def test_the_contract_passes_the_reference(
-    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult]
-) -> None:
-    pytester.makepyfile(reference=REFERENCE)
-    pytester.makepyfile(
-        """
+@pytest.mark.parametrize("flaw", sorted(BROKEN))
+def test_the_contract_catches_a_broken_store(contract_catches: Callable[..., set[str]], flaw: str) -> None:
+    method, failing_test = BROKEN[flaw]
+    module = STORE.format(method=method)
+    contract_catches(failing_test, "-p", "no:randomly", reference=REFERENCE, test_broken=module)
+
+
+def test_the_contract_passes_the_reference(contract_passes: Callable[..., int]) -> None:
+    passed = contract_passes(
+        "-p",
+        "no:randomly",
+        reference=REFERENCE,
+        test_good="""
 from buttress.testing import PreferenceStoreContract
 from reference import DictStore, Factories
 
 class TestGood(Factories, PreferenceStoreContract):
     async def make_store(self):
         return DictStore()
-"""
+""",
     )
-    result = run_inner("-q", "-p", "no:randomly")
-    result.assert_outcomes(passed=8)
+    assert passed == 8

@@ -335,17 +335,7 @@ BROKEN = {
 }
 
 
-@pytest.mark.parametrize("flaw", sorted(BROKEN))
-def test_the_contract_catches_a_broken_provider(
-    pytester: pytest.Pytester,
-    run_inner: Callable[..., pytest.RunResult],
-    flaw: str,
-    failed_tests: Callable[[pytest.RunResult], set[str]],
-) -> None:
-    method, failing_test = BROKEN[flaw]
-    pytester.makepyfile(reference=REFERENCE)
-    pytester.makepyfile(
-        f"""
+PROVIDER = """
 from buttress.testing import SearchProviderContract
 from reference import Builders, Provider
 
@@ -356,28 +346,25 @@ class TestBroken(Builders, SearchProviderContract):
     async def make_provider(self):
         return Broken()
 """
-    )
-    result = run_inner("-q", "-k", failing_test)
-    failed = failed_tests(result)
-    assert failing_test in failed, result.stdout.str()
 
 
-def test_the_correct_reference_passes_an_inner_run(
-    pytester: pytest.Pytester, run_inner: Callable[..., pytest.RunResult]
-) -> None:
-    pytester.makepyfile(reference=REFERENCE)
-    pytester.makepyfile(
-        """
+@pytest.mark.parametrize("flaw", sorted(BROKEN))
+def test_the_contract_catches_a_broken_provider(contract_catches: Callable[..., set[str]], flaw: str) -> None:
+    method, failing_test = BROKEN[flaw]
+    module = PROVIDER.format(method=method)
+    contract_catches(failing_test, "-k", failing_test, reference=REFERENCE, test_broken=module)
+
+
+def test_the_correct_reference_passes_an_inner_run(contract_passes: Callable[..., int]) -> None:
+    passed = contract_passes(
+        reference=REFERENCE,
+        test_reference="""
 from buttress.testing import SearchProviderContract
 from reference import Builders, Provider
 
 class TestReference(Builders, SearchProviderContract):
     async def make_provider(self):
         return Provider()
-"""
+""",
     )
-    result = run_inner("-q")
-    outcomes = result.parseoutcomes()
-    assert result.ret == 0, result.stdout.str()
-    assert outcomes.get("passed", 0) >= 50
-    assert "failed" not in outcomes
+    assert passed >= 50

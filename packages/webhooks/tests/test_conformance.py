@@ -1,8 +1,12 @@
-"""buttress-testing's suites for every Protocol users may implement, on each of this package's backends."""
+"""buttress-testing's suites for every Protocol users may implement, on each of this package's backends.
+
+The suites are duck-typed: the hooks here build this package's records for them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -17,14 +21,20 @@ from buttress.testing import (
     ReplayGuardContract,
 )
 from buttress.webhooks import (
+    Attempt,
+    Claim,
+    DeliveryStatus,
     Endpoint,
     EndpointStore,
     MemoryEndpointStore,
     MemoryOutbox,
     MemoryReplayGuard,
+    Outbox,
+    Outcome,
     PostgresEndpointStore,
     PostgresOutbox,
     RedisReplayGuard,
+    ReplayGuard,
     RetrySchedule,
 )
 
@@ -55,7 +65,48 @@ class TestPostgresEndpointStore(EndpointStoreContract):
         return Endpoint(**fields)
 
 
-class TestMemoryOutbox(OutboxContract):
+class WebhooksOutboxContract(OutboxContract):
+    """`OutboxContract` over this package's records, and the Protocol's own isinstance check."""
+
+    def make_endpoint(self, **fields: Any) -> Endpoint:
+        return Endpoint(**fields)
+
+    async def make_endpoint_store(self, endpoints: Sequence[Endpoint]) -> MemoryEndpointStore:
+        return MemoryEndpointStore(endpoints)
+
+    def make_schedule(self, delays: tuple[float, ...]) -> RetrySchedule:
+        return RetrySchedule(delays, jitter=0)
+
+    def make_outcome(
+        self,
+        claim: Claim,
+        status: str,
+        *,
+        next_attempt_at: datetime | None,
+        attempted_at: datetime,
+        status_code: int | None,
+        error: str | None,
+    ) -> Outcome:
+        logged = "delivered" if status == "delivered" else "retry"
+        attempt = Attempt(
+            claim.delivery_id,
+            claim.message_id,
+            claim.endpoint_id,
+            claim.attempt,
+            attempted_at,
+            status_code,
+            0.0,
+            "",
+            error,
+            logged,
+        )
+        return Outcome(claim, DeliveryStatus(status), next_attempt_at, attempt)
+
+    async def test_it_is_the_protocol(self, outbox: Any) -> None:
+        assert isinstance(outbox, Outbox)
+
+
+class TestMemoryOutbox(WebhooksOutboxContract):
     async def make_outbox(
         self, endpoints: EndpointStore, *, schedule: RetrySchedule, clock: FakeClock
     ) -> MemoryOutbox:
@@ -63,7 +114,7 @@ class TestMemoryOutbox(OutboxContract):
 
 
 @pytest.mark.postgres
-class TestPostgresOutbox(OutboxContract):
+class TestPostgresOutbox(WebhooksOutboxContract):
     @pytest.fixture(autouse=True)
     def _pool(self, postgres_pool: asyncpg.Pool[Any], postgres_table: str) -> None:
         self.pool = postgres_pool
@@ -77,7 +128,14 @@ class TestPostgresOutbox(OutboxContract):
         return outbox
 
 
-class TestMemoryReplayGuard(ReplayGuardContract):
+class WebhooksReplayGuardContract(ReplayGuardContract):
+    """`ReplayGuardContract`, and the Protocol's own isinstance check."""
+
+    async def test_it_is_the_protocol(self, guard: Any) -> None:
+        assert isinstance(guard, ReplayGuard)
+
+
+class TestMemoryReplayGuard(WebhooksReplayGuardContract):
     @pytest.fixture(autouse=True)
     def _clock(self) -> None:
         self.clock = FakeClock()
@@ -90,7 +148,7 @@ class TestMemoryReplayGuard(ReplayGuardContract):
 
 
 @pytest.mark.redis
-class TestRedisReplayGuard(ReplayGuardContract):
+class TestRedisReplayGuard(WebhooksReplayGuardContract):
     @pytest.fixture(autouse=True)
     async def _client(self, redis_url: str, redis_prefix: str) -> AsyncIterator[None]:
         self.client: Redis = Redis.from_url(redis_url)

@@ -1,17 +1,16 @@
-"""`OutboxContract` and `ReplayGuardContract`: what a buttress-webhooks outbox and replay guard must do.
+"""`OutboxContract` and `ReplayGuardContract`: what a webhook outbox and replay guard must do.
 
-Both suites use buttress-webhooks' own records (``Outcome``, ``Attempt``, ``ReplayStatus``...): an
-implementation of these Protocols has buttress-webhooks installed by definition. It is imported
-when a test runs, so importing buttress-testing never needs it.
+Both suites are duck-typed, so buttress-testing does not depend on buttress-webhooks: the outbox
+suite builds the records it drives an outbox with (endpoints, a retry schedule, the outcome of an
+attempt) through hooks the subclass implements, and reads what comes back by attribute. A status is
+read as its ``value`` when it has one (an enum such as ``DeliveryStatus``), else as it is.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
-from collections.abc import AsyncIterator
-from datetime import timedelta
-from types import ModuleType
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import pytest
@@ -27,22 +26,58 @@ __all__ = ["OutboxContract", "ReplayGuardContract"]
 
 _SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the spec's published test secret
 _LEASE = 30.0
+_OUTBOX_MEMBERS = ("claim", "settle", "release", "cancel_endpoint")
+_GUARD_MEMBERS = ("claim", "complete", "release")
 
 
-def _webhooks() -> ModuleType:
-    try:
-        return importlib.import_module("buttress.webhooks")
-    except ImportError:  # pragma: no cover - a suite for its Protocols without the package
-        pytest.skip("buttress-webhooks is not installed")
+def _status(record: Any) -> str:
+    """``record.status`` as text: an enum's ``value``, or the status itself."""
+    status = record.status
+    return str(getattr(status, "value", status))
+
+
+def _missing(implementation: object, members: Sequence[str]) -> list[str]:
+    return [name for name in members if not callable(getattr(implementation, name, None))]
 
 
 class OutboxContract:
     """Conformance suite for a webhook outbox (``buttress.webhooks.Outbox``), the worker's side.
 
-    Subclass it in a ``test_*.py`` module (as ``TestSomething``) and implement `make_outbox`, which
-    gets the endpoint store, retry schedule and clock to build the outbox around. The suite sends
-    messages with `send` and reads deliveries back with `deliveries`; both default to the outbox's
-    own ``send`` and ``deliveries`` methods (which `MemoryOutbox` and `PostgresOutbox` have).
+    Subclass it in a ``test_*.py`` module (as ``TestSomething``) and implement its hooks; this suite
+    does not import buttress-webhooks, so they build the outbox and the records it takes. With
+    buttress-webhooks' own records::
+
+        from buttress.testing import OutboxContract
+        from buttress.webhooks import (
+            Attempt, DeliveryStatus, Endpoint, MemoryEndpointStore, Outcome, RetrySchedule,
+        )
+
+        class TestMyOutbox(OutboxContract):
+            async def make_outbox(self, endpoints, *, schedule, clock):
+                return MyOutbox(endpoints, schedule=schedule, clock=clock)
+
+            def make_endpoint(self, **fields):
+                return Endpoint(**fields)
+
+            async def make_endpoint_store(self, endpoints):
+                return MemoryEndpointStore(endpoints)
+
+            def make_schedule(self, delays):
+                return RetrySchedule(delays, jitter=0)
+
+            def make_outcome(self, claim, status, *, next_attempt_at, attempted_at, status_code, error):
+                outcome = "delivered" if status == "delivered" else "retry"
+                attempt = Attempt(
+                    claim.delivery_id, claim.message_id, claim.endpoint_id, claim.attempt,
+                    attempted_at, status_code, 0.0, "", error, outcome,
+                )
+                return Outcome(claim, DeliveryStatus(status), next_attempt_at, attempt)
+
+    The suite sends messages with `send` and reads deliveries back with `deliveries`; both default to
+    the outbox's own ``send`` and ``deliveries`` methods (which ``MemoryOutbox`` and
+    ``PostgresOutbox`` have). It reads claims (``delivery_id``, ``message_id``, ``endpoint_id``,
+    ``attempt``, ``event_type``, ``body``, ``token``), dead deliveries (``message_id``, ``attempts``,
+    ``last_error``) and deliveries (``endpoint_id``, ``status``, ``attempts``) by attribute.
 
     What it checks: a due delivery goes to one claimer at a time, under a lease; a lease that runs out
     makes it claimable again with the next attempt; ``settle`` applies a result only under the lease
@@ -58,8 +93,49 @@ class OutboxContract:
     delays: ClassVar[tuple[float, ...]] = (0, 10, 20)
 
     async def make_outbox(self, endpoints: Any, *, schedule: Any, clock: FakeClock) -> Any:
-        """Return a new, empty outbox over ``endpoints``. Subclasses must implement it."""
+        """Return a new, empty outbox over ``endpoints``, under ``schedule``, reading time from ``clock``.
+
+        Subclasses must implement it; the outbox is closed after the test (``aclose()`` or ``close()``).
+        """
         raise NotImplementedError(f"{type(self).__name__} must implement make_outbox()")
+
+    def make_endpoint(
+        self, *, id: str, url: str, secrets: tuple[str, ...], event_types: frozenset[str] | None = None
+    ) -> Any:
+        """Return an endpoint record: ``event_types`` ``None`` subscribes to every event type.
+
+        ``EndpointStoreContract.make_endpoint`` takes the same fields. Subclasses must implement it.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement make_endpoint()")
+
+    async def make_endpoint_store(self, endpoints: Sequence[Any]) -> Any:
+        """Return an endpoint store holding ``endpoints`` (enabled). Subclasses must implement it."""
+        raise NotImplementedError(f"{type(self).__name__} must implement make_endpoint_store()")
+
+    def make_schedule(self, delays: tuple[float, ...]) -> Any:
+        """Return a retry schedule of ``len(delays)`` attempts after these delays, with no jitter.
+
+        Subclasses must implement it.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement make_schedule()")
+
+    def make_outcome(
+        self,
+        claim: Any,
+        status: str,
+        *,
+        next_attempt_at: datetime | None,
+        attempted_at: datetime,
+        status_code: int | None,
+        error: str | None,
+    ) -> Any:
+        """Return the result of an attempt made under ``claim``, for the outbox's ``settle``.
+
+        ``status`` is the delivery's new status, ``"delivered"`` or ``"pending"`` (due again at
+        ``next_attempt_at``); the attempt started at ``attempted_at`` and got ``status_code``, or no
+        answer and ``error``. Subclasses must implement it.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement make_outcome()")
 
     async def send(self, outbox: Any, event_type: str, payload: object) -> Any:
         """Record a message for every subscribed endpoint; return it (with its ``id``)."""
@@ -77,54 +153,50 @@ class OutboxContract:
     @pytest_asyncio.fixture
     async def outbox(self, clock: FakeClock) -> AsyncIterator[Any]:
         """An outbox with two endpoints (``ep_a``, ``ep_b``) under the suite's schedule."""
-        webhooks = _webhooks()
-        endpoints = webhooks.MemoryEndpointStore(
-            [
-                webhooks.Endpoint("http://127.0.0.1:9/a", (_SECRET,), id="ep_a"),
-                webhooks.Endpoint("http://127.0.0.1:9/b", (_SECRET,), id="ep_b", event_types={"b.only"}),
-            ]
+        everything = self.make_endpoint(id="ep_a", url="http://127.0.0.1:9/a", secrets=(_SECRET,))
+        one_type = self.make_endpoint(
+            id="ep_b", url="http://127.0.0.1:9/b", secrets=(_SECRET,), event_types=frozenset({"b.only"})
         )
-        schedule = webhooks.RetrySchedule(self.delays, jitter=0)
-        created = await self.make_outbox(endpoints, schedule=schedule, clock=clock)
+        endpoints = await self.make_endpoint_store([everything, one_type])
         try:
-            yield created
+            created = await self.make_outbox(endpoints, schedule=self.make_schedule(self.delays), clock=clock)
+            try:
+                yield created
+            finally:
+                await close_quietly(created)
         finally:
-            await close_quietly(created)
+            await close_quietly(endpoints)
 
     # --- helpers
 
     def _outcome(self, claim: Any, status: str, clock: FakeClock, *, code: int | None = None) -> Any:
-        webhooks = _webhooks()
-        delivery_status = webhooks.DeliveryStatus(status)
-        attempt = webhooks.Attempt(
-            claim.delivery_id,
-            claim.message_id,
-            claim.endpoint_id,
-            claim.attempt,
-            clock.now(),
-            code,
-            0.01,
-            "",
-            None if code is not None else "refused",
-            "delivered" if status == "delivered" else "retry",
+        return self.make_outcome(
+            claim,
+            status,
+            next_attempt_at=clock.now() + timedelta(seconds=10) if status == "pending" else None,
+            attempted_at=clock.now(),
+            status_code=code,
+            error=None if code is not None else "refused",
         )
-        due = clock.now() + timedelta(seconds=10) if status == "pending" else None
-        return webhooks.Outcome(claim, delivery_status, due, attempt)
 
     async def _one(self, outbox: Any, token: str) -> Any:
         claims, dead = await outbox.claim(limit=10, lease=_LEASE, token=token)
-        assert dead == []
+        assert list(dead) == []
         assert len(claims) == 1, f"expected one claim, got {claims!r}"
         return claims[0]
 
+    async def _nothing_due(self, outbox: Any, token: str) -> None:
+        claims, dead = await outbox.claim(limit=10, lease=_LEASE, token=token)
+        assert (list(claims), list(dead)) == ([], []), "nothing is due"
+
     # --- the checks
 
-    async def test_it_is_an_outbox(self, outbox: Any) -> None:
-        """It has the Protocol's members, and the schedule and clock it was given."""
-        assert isinstance(outbox, _webhooks().Outbox)
+    async def test_it_is_an_outbox(self, outbox: Any, clock: FakeClock) -> None:
+        """It has the Protocol's members, and the schedule, clock and endpoints it was given."""
+        assert _missing(outbox, _OUTBOX_MEMBERS) == [], "an outbox has these methods"
         assert outbox.schedule.attempts == len(self.delays)
-        assert outbox.clock.now() is not None
-        assert outbox.endpoints is not None
+        assert outbox.clock.now() == clock.now()
+        assert [e.id for e in await outbox.endpoints.list()] == ["ep_a", "ep_b"]
 
     async def test_a_due_delivery_is_claimed_once_under_its_lease(
         self, outbox: Any, clock: FakeClock
@@ -136,7 +208,7 @@ class OutboxContract:
         assert claim.body == b'{"n":1}'
         assert claim.token == "w1"
         clock.advance(_LEASE - 1)
-        assert await outbox.claim(limit=10, lease=_LEASE, token="w2") == ([], [])
+        await self._nothing_due(outbox, "w2")
 
     async def test_only_subscribed_enabled_endpoints_get_a_delivery(self, outbox: Any) -> None:
         message = await self.send(outbox, "b.only", {})
@@ -177,9 +249,9 @@ class OutboxContract:
         held, _ = await outbox.settle([self._outcome(new, "delivered", clock, code=200)])
         assert held == {new.delivery_id}
         (delivery,) = await self.deliveries(outbox, message.id)
-        assert (delivery.status.value, delivery.attempts) == ("delivered", 2)
+        assert (_status(delivery), delivery.attempts) == ("delivered", 2)
         clock.advance(3600)
-        assert await outbox.claim(limit=10, lease=_LEASE, token="late") == ([], [])
+        await self._nothing_due(outbox, "late")
 
     async def test_a_failed_attempt_is_due_again_when_asked(self, outbox: Any, clock: FakeClock) -> None:
         await self.send(outbox, "a.event", {})
@@ -187,7 +259,7 @@ class OutboxContract:
         held, _ = await outbox.settle([self._outcome(claim, "pending", clock, code=500)])
         assert held == {claim.delivery_id}
         clock.advance(9)
-        assert await outbox.claim(limit=10, lease=_LEASE, token="w2") == ([], [])
+        await self._nothing_due(outbox, "w2")
         clock.advance(1)
         assert (await self._one(outbox, "w3")).attempt == 2
 
@@ -200,13 +272,13 @@ class OutboxContract:
             assert (await self._one(outbox, f"w{number}")).attempt == number
             clock.advance(_LEASE + 1)
         claims, dead = await outbox.claim(limit=10, lease=_LEASE, token="wx")
-        assert claims == []
+        assert list(claims) == []
         assert [(d.message_id, d.attempts) for d in dead] == [(message.id, len(self.delays))]
         assert "lease expired on the last attempt" in str(dead[0].last_error)
         (delivery,) = await self.deliveries(outbox, message.id)
-        assert delivery.status.value == "dead"
+        assert _status(delivery) == "dead"
         clock.advance(86_400)
-        assert await outbox.claim(limit=10, lease=_LEASE, token="wy") == ([], [])
+        await self._nothing_due(outbox, "wy")
 
     async def test_a_retry_asked_for_after_the_last_attempt_is_dead(
         self, outbox: Any, clock: FakeClock
@@ -218,8 +290,8 @@ class OutboxContract:
             assert held == {claim.delivery_id}
             clock.advance(60)
         (delivery,) = await self.deliveries(outbox, message.id)
-        assert (delivery.status.value, delivery.attempts) == ("dead", len(self.delays))
-        assert await outbox.claim(limit=10, lease=_LEASE, token="wx") == ([], [])
+        assert (_status(delivery), delivery.attempts) == ("dead", len(self.delays))
+        await self._nothing_due(outbox, "wx")
 
     async def test_release_gives_an_unsent_attempt_back_once(self, outbox: Any, clock: FakeClock) -> None:
         message = await self.send(outbox, "a.event", {})
@@ -233,7 +305,7 @@ class OutboxContract:
         later = clock.now() + timedelta(seconds=100)
         assert await outbox.release([again], until=later) == 1
         clock.advance(99)
-        assert await outbox.claim(limit=10, lease=_LEASE, token="w3") == ([], [])
+        await self._nothing_due(outbox, "w3")
         clock.advance(1)
         assert (await self._one(outbox, "w4")).attempt == 1
         assert await outbox.release([]) == 0
@@ -243,7 +315,7 @@ class OutboxContract:
         assert await outbox.cancel_endpoint("ep_b") == 1
         assert await outbox.cancel_endpoint("ep_b") == 0
         assert await outbox.cancel_endpoint("ep_nobody") == 0
-        statuses = {d.endpoint_id: d.status.value for d in await self.deliveries(outbox, message.id)}
+        statuses = {d.endpoint_id: _status(d) for d in await self.deliveries(outbox, message.id)}
         assert statuses == {"ep_a": "pending", "ep_b": "cancelled"}
         claim = await self._one(outbox, "w1")
         assert claim.endpoint_id == "ep_a"
@@ -261,14 +333,9 @@ class OutboxContract:
         _, failing = await outbox.settle([self._outcome(second, "pending", clock, code=500)])
         assert failing == {"ep_a": started}
         clock.advance(5)
-        again = await self._one_of(outbox, "w2")
+        again = await self._one(outbox, "w2")
         _, failing = await outbox.settle([self._outcome(again, "delivered", clock, code=200)])
         assert failing == {}
-
-    async def _one_of(self, outbox: Any, token: str) -> Any:
-        claims, _ = await outbox.claim(limit=1, lease=_LEASE, token=token)
-        assert len(claims) == 1
-        return claims[0]
 
     async def test_bad_arguments_are_refused_with_a_value_error(self, outbox: Any) -> None:
         with pytest.raises(ValueError):  # noqa: PT011 - the Protocol promises a ValueError subclass
@@ -312,55 +379,51 @@ class ReplayGuardContract:
         finally:
             await close_quietly(created)
 
-    @staticmethod
-    def _status(claim: Any) -> str:
-        return str(claim.status.value)
-
     async def test_it_is_a_replay_guard(self, guard: Any) -> None:
-        assert isinstance(guard, _webhooks().ReplayGuard)
+        assert _missing(guard, _GUARD_MEMBERS) == [], "a replay guard has these methods"
 
     async def test_a_free_id_is_claimed_then_in_flight(self, guard: Any) -> None:
         first = await guard.claim("k1", 30)
-        assert self._status(first) == "claimed"
+        assert _status(first) == "claimed"
         assert first.token
         second = await guard.claim("k1", 30)
-        assert self._status(second) == "in_flight"
+        assert _status(second) == "in_flight"
         assert 0 < second.lease_left <= 30
-        assert self._status(await guard.claim("k2", 30)) == "claimed"
+        assert _status(await guard.claim("k2", 30)) == "claimed"
 
     async def test_concurrent_claims_of_a_free_id_give_it_to_exactly_one(self, guard: Any) -> None:
         results = await asyncio.gather(*(guard.claim("race", 30) for _ in range(20)))
-        statuses = sorted(self._status(r) for r in results)
+        statuses = sorted(_status(r) for r in results)
         assert statuses == ["claimed"] + ["in_flight"] * 19
 
     async def test_complete_makes_the_id_a_replay(self, guard: Any) -> None:
         claim = await guard.claim("k", 30)
         await guard.complete("k", 3600)
-        assert self._status(await guard.claim("k", 30)) == "done"
+        assert _status(await guard.claim("k", 30)) == "done"
         await guard.release("k", claim.token)  # a done mark is never released
-        assert self._status(await guard.claim("k", 30)) == "done"
+        assert _status(await guard.claim("k", 30)) == "done"
 
     async def test_release_frees_the_id_for_the_holding_claim_only(self, guard: Any) -> None:
         first = await guard.claim("k", 30)
         await guard.release("k", "not-the-token")
-        assert self._status(await guard.claim("k", 30)) == "in_flight"
+        assert _status(await guard.claim("k", 30)) == "in_flight"
         await guard.release("k", first.token)
         second = await guard.claim("k", 30)
-        assert self._status(second) == "claimed"
+        assert _status(second) == "claimed"
         await guard.release("k", first.token)  # the first claim's token frees nothing any more
-        assert self._status(await guard.claim("k", 30)) == "in_flight"
+        assert _status(await guard.claim("k", 30)) == "in_flight"
 
     async def test_a_lease_runs_out_and_a_stale_release_frees_nothing(self, guard: Any) -> None:
         first = await guard.claim("k", self.short)
         await self.wait(guard, self.short * 2)
         second = await guard.claim("k", 30)
-        assert self._status(second) == "claimed"
+        assert _status(second) == "claimed"
         await guard.release("k", first.token)
-        assert self._status(await guard.claim("k", 30)) == "in_flight"
+        assert _status(await guard.claim("k", 30)) == "in_flight"
 
     async def test_a_done_mark_runs_out_with_its_ttl(self, guard: Any) -> None:
         await guard.claim("k", 30)
         await guard.complete("k", self.short)
-        assert self._status(await guard.claim("k", 30)) == "done"
+        assert _status(await guard.claim("k", 30)) == "done"
         await self.wait(guard, self.short * 2)
-        assert self._status(await guard.claim("k", 30)) == "claimed"
+        assert _status(await guard.claim("k", 30)) == "claimed"
