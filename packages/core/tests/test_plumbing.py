@@ -189,6 +189,16 @@ def test_without_the_api_a_span_is_a_shared_no_op(monkeypatch: pytest.MonkeyPatc
         telemetry.span(b"name")  # type: ignore[arg-type]
 
 
+def test_before_a_tracer_provider_is_installed_a_span_is_the_shared_no_op(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    trace = pytest.importorskip("opentelemetry.trace")
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", None)
+    telemetry = Telemetry("buttress.core_test_h")
+    assert telemetry.tracer() is not None
+    assert telemetry.span("early") is telemetry.span("early too")
+
+
 def test_scope_is_a_buttress_package() -> None:
     with pytest.raises(ConfigurationError):
         Telemetry("myapp")

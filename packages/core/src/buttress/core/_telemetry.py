@@ -21,6 +21,7 @@ the API it is a shared no-op context manager.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
@@ -52,13 +53,25 @@ def _meter(scope: str, version: str | None) -> Any:  # noqa: ANN401 - the API's 
     return metrics.get_meter(scope, version or "")
 
 
-def _tracer(scope: str, version: str | None) -> Any:  # noqa: ANN401 - the API's Tracer, when importable
-    """The API's tracer for ``scope``, or ``None`` when opentelemetry-api is not installed."""
+def _tracer(scope: str, version: str | None) -> tuple[Any, Any]:
+    """The API's tracer for ``scope`` and its ``trace`` module, or ``None`` for both without the API."""
     try:
         from opentelemetry import trace  # noqa: PLC0415 - optional, imported on first span
     except ImportError:
-        return None
-    return trace.get_tracer(scope, version or "")
+        return None, None
+    # A provider named by the environment is loaded on first use: spans are always made then.
+    named = bool(os.environ.get("OTEL_PYTHON_TRACER_PROVIDER"))
+    return trace.get_tracer(scope, version or ""), (None if named else trace)
+
+
+def _no_provider(trace: Any) -> bool:  # noqa: ANN401 - the API's trace module
+    """Whether no tracer provider is installed yet, so every span would be a no-op one.
+
+    The API's proxy tracer makes non-recording spans until a provider is set, at the cost of a few
+    microseconds each; the provider is read from the API's module global on every call (a reading
+    that fails, in an API version without it, counts as installed, so spans are made).
+    """
+    return trace is not None and getattr(trace, "_TRACER_PROVIDER", True) is None
 
 
 class _Instrument:
@@ -194,6 +207,7 @@ class Telemetry:
         self.version = version
         self._meter: Any = _UNSET
         self._tracer: Any = _UNSET
+        self._trace: Any = None
         self._names: set[str] = set()
 
     def meter(self) -> Any:  # noqa: ANN401 - the API's Meter, or None without opentelemetry-api
@@ -208,11 +222,14 @@ class Telemetry:
         It is the API's proxy tracer, so spans reach a tracer provider the application installs later.
         """
         if self._tracer is _UNSET:
-            self._tracer = _tracer(self.scope, self.version)
+            self._tracer, self._trace = _tracer(self.scope, self.version)
         return self._tracer
 
     def span(self, name: str, attributes: Attributes | None = None) -> AbstractContextManager[object]:
-        """A context manager that runs its block in a span named ``name`` (a no-op without the API).
+        """A context manager that runs its block in a span named ``name``.
+
+        Without the API, or before the application installs a tracer provider, it is a shared no-op
+        (the API would only make a non-recording span, at a cost of microseconds).
 
         The span is the current span inside the block, so spans opened there are its children; an
         exception that leaves the block is recorded on it and sets its status to error.
@@ -229,7 +246,7 @@ class Telemetry:
         tracer = self._tracer
         if tracer is _UNSET:
             tracer = self.tracer()
-        if tracer is None:
+        if tracer is None or _no_provider(self._trace):
             return _NO_SPAN
         span: AbstractContextManager[object] = tracer.start_as_current_span(
             name, attributes=attributes, record_exception=True, set_status_on_exception=True
