@@ -14,6 +14,7 @@ Protocol passes them whatever else it does.
 
 from ._cache import CacheProviderContract
 from ._cache_storage import CacheStorageContract
+from ._cqrs import DependencyProviderContract, EventOutboxContract, MiddlewareContract, UnitOfWorkContract
 from ._event_store import EventStoreContract
 from ._flags import AuditSinkContract, FlagSourceContract
 from ._idempotency import IdempotencyStoreContract
@@ -30,10 +31,13 @@ __all__ = [
     "AuditSinkContract",
     "CacheProviderContract",
     "CacheStorageContract",
+    "DependencyProviderContract",
     "EndpointStoreContract",
+    "EventOutboxContract",
     "EventStoreContract",
     "FlagSourceContract",
     "IdempotencyStoreContract",
+    "MiddlewareContract",
     "NotificationOutboxContract",
     "OutboxContract",
     "PreferenceStoreContract",
@@ -41,4 +45,5 @@ __all__ = [
     "ResourceFactoryContract",
     "SearchProviderContract",
     "SnapshotStoreContract",
+    "UnitOfWorkContract",
 ]
