@@ -12,6 +12,7 @@ from types import ModuleType
 from . import (
     caching,
     core,
+    cqrs,
     csp,
     event_sourcing,
     feature_flags,
@@ -42,5 +43,6 @@ MODULES: dict[str, ModuleType] = {
     "buttress-search": search,
     "buttress-notifications": notifications,
     "buttress-federation": federation,
+    "buttress-cqrs": cqrs,
 }
 SECTIONS: dict[str, Section] = {name: module.run for name, module in MODULES.items()}
