@@ -9,7 +9,7 @@ import asyncio
 import gc
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any, Self
+from typing import Any, Self, Unpack
 
 import pytest
 
@@ -25,6 +25,7 @@ from buttress.core import (
     BackendUnavailableError,
     ConfigurationError,
     RedisBackend,
+    RedisOptions,
     open_redis,
 )
 from buttress.testing import RedisServer, acheck_hostile, check_hostile
@@ -56,8 +57,8 @@ class Store(RedisBackend):
         super().__init__(client, prefix=prefix)
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = "store:", socket_timeout: float = 1.0) -> Self:
-        return cls._from_url(url, lambda client: cls(client, prefix=prefix), socket_timeout=socket_timeout)
+    def from_url(cls, url: str, *, prefix: str = "store:", **options: Unpack[RedisOptions]) -> Self:
+        return cls._from_url(url, lambda client: cls(client, prefix=prefix), **options)
 
     async def run(self, *command: object) -> Any:
         with self._unavailable():

@@ -30,7 +30,7 @@ from ._protocols import (
     SoftDeletable,
     Timestamped,
 )
-from ._redis import RedisBackend, open_redis
+from ._redis import RedisBackend, RedisOptions, open_redis
 from ._resources import AsyncResource, Owned
 from ._serializers import JsonSerializer
 from ._tasks import BackgroundTask
@@ -100,6 +100,7 @@ __all__ = [
     "QueryHandler",
     "Receive",
     "RedisBackend",
+    "RedisOptions",
     "Scope",
     "Send",
     "SerializationError",

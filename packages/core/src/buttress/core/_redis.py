@@ -13,10 +13,8 @@ error::
             super().__init__(client, prefix=prefix)
 
         @classmethod
-        def from_url(cls, url: str, *, prefix: str = "store:", max_connections: int = 50) -> Self:
-            return cls._from_url(
-                url, lambda client: cls(client, prefix=prefix), max_connections=max_connections
-            )
+        def from_url(cls, url: str, *, prefix: str = "store:", **options: Unpack[RedisOptions]) -> Self:
+            return cls._from_url(url, lambda client: cls(client, prefix=prefix), **options)
 
         async def get(self, key: str) -> bytes | None:
             with self._unavailable():
@@ -35,7 +33,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar, Final, Self
+from typing import Any, ClassVar, Final, Self, TypedDict, Unpack
 from urllib.parse import urlsplit
 
 from ._checks import check_count, check_seconds, check_text
@@ -44,7 +42,7 @@ from ._resources import AsyncResource, Owned
 from ._unavailable import connection_errors
 from .exceptions import ArgumentTypeError, BackendUnavailableError, ConfigurationError, redact_url
 
-__all__ = ["RedisBackend", "open_redis"]
+__all__ = ["RedisBackend", "RedisOptions", "open_redis"]
 
 MAX_PREFIX: Final = 1_024
 """The longest key prefix a Redis backend takes, in UTF-8 bytes."""
@@ -62,6 +60,24 @@ _NO_DATABASE: Final = "DB index is out of range"
 
 def _module(name: str) -> Any:  # noqa: ANN401 - a redis-py module, imported only where it is used
     return importlib.import_module(name)
+
+
+class RedisOptions(TypedDict, total=False):
+    """How `open_redis` tunes a client: every Redis backend's ``from_url`` takes these keywords.
+
+    Attributes:
+        socket_timeout: Seconds a connect or a reply may take (default 1).
+        max_connections: The most connections open at once, from 1 to 100,000 (default 50); beyond
+            them callers queue.
+        pool_timeout: Seconds a call waits for a free connection (default 5).
+
+    Examples:
+        >>> options: RedisOptions = {"socket_timeout": 0.5, "max_connections": 10}
+    """
+
+    socket_timeout: float
+    max_connections: int
+    pool_timeout: float
 
 
 def _check_errors(errors: object) -> BackendErrors:
@@ -273,20 +289,14 @@ class RedisBackend(AsyncResource):
 
     @classmethod
     def _from_url(
-        cls,
-        url: str,
-        build: Callable[[Any], Self],
-        *,
-        socket_timeout: float = 1.0,
-        max_connections: int = 50,
-        pool_timeout: float = 5.0,
-        cluster: bool = False,
+        cls, url: str, build: Callable[[Any], Self], *, cluster: bool = False, **options: Unpack[RedisOptions]
     ) -> Self:
         """Open a client on ``url`` with `open_redis` and ``build`` the backend around it, which owns it.
 
-        Everything is checked before the client is made. If ``build`` raises, nothing is left open:
-        the client has made no connection (redis-py connects on first use, and a synchronous
-        ``build`` cannot), so it goes with the error, as a closed one would.
+        ``options`` tune the client (`RedisOptions`). Everything is checked before the client is
+        made. If ``build`` raises, nothing is left open: the client has made no connection
+        (redis-py connects on first use, and a synchronous ``build`` cannot), so it goes with the
+        error, as a closed one would.
 
         Raises:
             ConfigurationError: As `open_redis`, or ``cluster=True`` on a backend that does not
@@ -296,14 +306,7 @@ class RedisBackend(AsyncResource):
             raise cls.errors.configuration(
                 "cluster", cluster, f"{cls.__name__} does not run on Redis Cluster"
             )
-        client = open_redis(
-            url,
-            socket_timeout=socket_timeout,
-            max_connections=max_connections,
-            pool_timeout=pool_timeout,
-            cluster=cluster,
-            errors=cls.errors,
-        )
+        client = open_redis(url, cluster=cluster, errors=cls.errors, **options)
         backend = build(client)  # on failure the unused client goes with it: it opened nothing
         backend._owned = Owned(client, client.aclose)
         backend._address = redact_url(url)

@@ -6,9 +6,9 @@ import contextlib
 import time
 from collections.abc import Iterator
 from types import MappingProxyType
-from typing import ClassVar, Self, cast
+from typing import ClassVar, Self, Unpack, cast
 
-from buttress.core import AsyncResource, BackendErrors, RedisBackend, check_seconds
+from buttress.core import AsyncResource, BackendErrors, RedisBackend, RedisOptions, check_seconds
 
 from ._model import FlagDefinition, FlagSet, Segment
 from ._parse import flag_from_dict, load_json, segment_from_dict
@@ -107,20 +107,13 @@ class RedisFlagSource(_RedisBackend, AsyncResource):
         self._pubsub: PubSub | None = None
 
     @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        prefix: str = "flags:",
-        socket_timeout: float = 1.0,
-        max_connections: int = 50,
-        pool_timeout: float = 5.0,
-    ) -> Self:
+    def from_url(cls, url: str, *, prefix: str = "flags:", **options: Unpack[RedisOptions]) -> Self:
         """A source on ``url`` (``redis://``, ``rediss://``, ``unix://``); `aclose` closes its client.
 
-        It connects on first use. ``socket_timeout`` bounds, in seconds, how long a call waits for
-        Redis (`wait_for_change` waits as long as it is asked); at most ``max_connections`` calls are
-        in flight, the others queue up to ``pool_timeout`` seconds for a connection.
+        It connects on first use. The client is core's `open_redis`, tuned by ``options``
+        (`RedisOptions`): ``socket_timeout`` (1 s) bounds how long a call waits for Redis
+        (`wait_for_change` waits as long as it is asked); at most ``max_connections`` (50) calls are
+        in flight, the others queue up to ``pool_timeout`` (5 s) for a connection.
 
         Raises:
             FeatureFlagsConfigurationError: ``url`` is not a Redis URL (it is never shown), ``prefix``
@@ -128,13 +121,7 @@ class RedisFlagSource(_RedisBackend, AsyncResource):
                 int from 1 to 100,000.
             FeatureFlagsTypeError: ``url`` or ``prefix`` is not a str.
         """
-        return cls._from_url(
-            url,
-            lambda client: cls(client, prefix=prefix),
-            socket_timeout=socket_timeout,
-            max_connections=max_connections,
-            pool_timeout=pool_timeout,
-        )
+        return cls._from_url(url, lambda client: cls(client, prefix=prefix), **options)
 
     def __repr__(self) -> str:
         return f"RedisFlagSource({self._address!r}, prefix={self.prefix!r})"

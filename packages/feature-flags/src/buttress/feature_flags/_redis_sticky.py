@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from typing import Self
+from typing import Self, Unpack
 
-from buttress.core import AsyncResource, BackgroundTask, check_count, check_seconds
+from buttress.core import AsyncResource, BackgroundTask, RedisOptions, check_count, check_seconds
 
 from ._metrics import STICKY_WRITE_FAILURES
 from ._model import check_context_text
@@ -76,13 +76,11 @@ class RedisStickyStore(_RedisBackend, AsyncResource):
         prefix: str = "sticky:",
         max_subjects: int = 100_000,
         ttl: float | None = None,
-        socket_timeout: float = 1.0,
-        max_connections: int = 50,
-        pool_timeout: float = 5.0,
+        **options: Unpack[RedisOptions],
     ) -> Self:
         """A store on ``url`` (it connects on first use); `aclose` closes its client.
 
-        The connection options are `RedisFlagSource.from_url`'s.
+        ``options`` tune the client (`RedisOptions`), as for `RedisFlagSource.from_url`.
 
         Raises:
             FeatureFlagsConfigurationError: ``url`` is not a Redis URL (it is never shown), or another
@@ -90,11 +88,7 @@ class RedisStickyStore(_RedisBackend, AsyncResource):
             FeatureFlagsTypeError: An argument has the wrong type.
         """
         return cls._from_url(
-            url,
-            lambda client: cls(client, prefix=prefix, max_subjects=max_subjects, ttl=ttl),
-            socket_timeout=socket_timeout,
-            max_connections=max_connections,
-            pool_timeout=pool_timeout,
+            url, lambda client: cls(client, prefix=prefix, max_subjects=max_subjects, ttl=ttl), **options
         )
 
     async def prefetch(self, subject: str) -> None:

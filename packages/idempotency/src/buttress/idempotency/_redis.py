@@ -6,9 +6,9 @@ import asyncio
 import math
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, Unpack
 
-from buttress.core import AsyncResource, BackendErrors, RedisBackend
+from buttress.core import AsyncResource, BackendErrors, RedisBackend, RedisOptions
 
 from ._metrics import store_call
 from ._types import Claim, ClaimOutcome, StoredResponse, decode_response, encode_response
@@ -214,20 +214,14 @@ class RedisStore(RedisBackend, AsyncResource):
 
     @classmethod
     def from_url(
-        cls,
-        url: str,
-        *,
-        prefix: str = "idempotency:",
-        socket_timeout: float = 1.0,
-        max_connections: int = 50,
-        pool_timeout: float = 5.0,
-        batching: bool = True,
+        cls, url: str, *, prefix: str = "idempotency:", batching: bool = True, **options: Unpack[RedisOptions]
     ) -> Self:
         """Make a store with its own client for ``url`` (``redis://``, ``rediss://``, ``unix://``).
 
-        At most ``max_connections`` are opened; beyond that callers queue up to ``pool_timeout``
-        seconds. ``socket_timeout`` bounds how long a call waits on a server that stopped answering.
-        The client is closed by `aclose`.
+        The client is core's `open_redis`, tuned by ``options`` (`RedisOptions`): at most
+        ``max_connections`` (50) are opened, beyond that callers queue up to ``pool_timeout`` (5)
+        seconds, and ``socket_timeout`` (1) bounds how long a call waits on a server that stopped
+        answering. The client is closed by `aclose`.
 
         Raises:
             IdempotencyConfigurationError: The URL is not a Redis URL redis-py can read (it is never
@@ -235,13 +229,7 @@ class RedisStore(RedisBackend, AsyncResource):
                 ``max_connections`` is not an int from 1 to 100,000.
             IdempotencyTypeError: ``url`` or ``prefix`` is not a str.
         """
-        return cls._from_url(
-            url,
-            lambda client: cls(client, prefix=prefix, batching=batching),
-            socket_timeout=socket_timeout,
-            max_connections=max_connections,
-            pool_timeout=pool_timeout,
-        )
+        return cls._from_url(url, lambda client: cls(client, prefix=prefix, batching=batching), **options)
 
     async def _evaluate(self, keys: list[str], arguments: list[Any]) -> Any:  # noqa: ANN401
         return await self._script(keys=keys, args=arguments)

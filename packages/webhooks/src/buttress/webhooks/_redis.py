@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, Unpack
 
-from buttress.core import AsyncResource, BackendErrors, RedisBackend
+from buttress.core import AsyncResource, BackendErrors, RedisBackend, RedisOptions
 
 from ._checks import text
 from ._replay import ReplayClaim, ReplayStatus, check_ttl, new_claim_token
@@ -87,31 +87,20 @@ class RedisReplayGuard(RedisBackend, AsyncResource):
 
     @classmethod
     def from_url(
-        cls,
-        url: str,
-        *,
-        prefix: str = "webhooks:seen:",
-        socket_timeout: float = 1.0,
-        max_connections: int = 50,
-        pool_timeout: float = 5.0,
+        cls, url: str, *, prefix: str = "webhooks:seen:", **options: Unpack[RedisOptions]
     ) -> RedisReplayGuard:
         """Build a guard with its own client for ``url``; close it with `aclose`.
 
-        ``socket_timeout`` bounds how long a call waits on a server that stopped answering; at most
-        ``max_connections`` calls are in flight, the others queue up to ``pool_timeout`` seconds.
+        The client is core's `open_redis`, tuned by ``options`` (`RedisOptions`): a call waits at
+        most ``socket_timeout`` (1 s) on a server that stopped answering, and at most
+        ``max_connections`` (50) are in flight, the others queueing up to ``pool_timeout`` (5 s).
 
         Raises:
             WebhooksConfigurationError: ``url`` is not a ``redis://``, ``rediss://`` or ``unix://`` URL
                 redis-py can read (it is never shown), or an option is out of range.
             WebhooksTypeError: ``url`` or ``prefix`` is not a str.
         """
-        return cls._from_url(
-            url,
-            lambda client: cls(client, prefix=prefix),
-            socket_timeout=socket_timeout,
-            max_connections=max_connections,
-            pool_timeout=pool_timeout,
-        )
+        return cls._from_url(url, lambda client: cls(client, prefix=prefix), **options)
 
     async def claim(self, key: str, lease: float) -> ReplayClaim:
         """Take ``key`` for ``lease`` seconds if it is free; say what was found."""
