@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, ClassVar, Final, Unpack
 
-from buttress.core import AsyncResource, Owned, check_text, connection_errors, redact_url, unavailable_on
+from buttress.core import AsyncResource, BackendErrors, RedisBackend, RedisOptions
 
 from ._model import check_id
 from ._ratelimit import _MAX_KEY, Rate
 from .exceptions import (
     MissingExtraError,
     NotificationsConfigurationError,
-    NotificationsError,
     NotificationsTypeError,
     NotificationsUnavailableError,
 )
@@ -23,10 +22,6 @@ except ImportError as exc:  # pragma: no cover - exercised by the bare session
     raise MissingExtraError("RedisRateLimiter", "redis") from exc
 
 __all__ = ["RedisRateLimiter"]
-
-_DOWN: Final = connection_errors("redis")
-
-_Config = NotificationsConfigurationError
 
 # One round trip, atomic: refill from the server's TIME (so workers' clocks do not matter), take a
 # token or report the wait. Times are integer microseconds formatted with %.0f so no precision is lost.
@@ -54,92 +49,61 @@ return string.format('%.0f', wait)
 """
 
 
-def _refused(exc: ResponseError, address: str) -> NotificationsError:
-    """The error for an error reply from the server.
-
-    The URL's database does not exist: bad configuration. Anything else (out of memory, a
-    read-only replica, a busy script) means the server cannot serve us now: an outage to wait out.
-    """
-    reason = str(exc)
-    if reason.startswith("DB index"):
-        return _Config(
-            "url", "<url>", f"names a database the server does not have ({reason})", show_value=False
-        )
-    return NotificationsUnavailableError("redis", address, f"{type(exc).__name__}: {reason}")
-
-
-class RedisRateLimiter(AsyncResource):
+# AsyncResource is named again (RedisBackend has it already) so the face shows at the class itself.
+class RedisRateLimiter(RedisBackend, AsyncResource):
     """A `RateLimiter` whose buckets live in Redis, so every worker process shares one limit.
 
     Args:
-        client: A ``redis.asyncio`` client the application owns (never closed by the limiter);
-            `from_url` makes one that `aclose` closes.
-        prefix: Prepended to every bucket key.
+        client: A ``redis.asyncio.Redis`` made with ``decode_responses=False`` (redis-py's default),
+            which the application owns (never closed by the limiter); `from_url` makes one that
+            `aclose` closes.
+        prefix: Prepended to every bucket key; not empty.
+
+    Raises:
+        NotificationsTypeError: ``client`` is not a ``redis.asyncio.Redis``, or ``prefix`` not a str.
+        NotificationsConfigurationError: ``client`` decodes responses, or ``prefix`` is empty, longer
+            than 1,024 bytes, or holds NUL or a lone surrogate.
     """
 
+    errors: ClassVar[BackendErrors] = BackendErrors(
+        NotificationsConfigurationError, NotificationsTypeError, NotificationsUnavailableError
+    )
+    # An error reply (out of memory, a read-only replica, a busy script): the server cannot serve us
+    # now, an outage to wait out. A database the URL names but the server lacks is core's
+    # configuration error.
+    outages: ClassVar[tuple[type[BaseException], ...]] = (ResponseError,)
+
     def __init__(self, client: aioredis.Redis, *, prefix: str = "notify:rate:") -> None:
-        super().__init__()
-        check_text(
-            "prefix",
-            prefix,
-            allow_empty=True,
-            max_bytes=200,
-            error=_Config,
-            type_error=NotificationsTypeError,
-        )
-        if not isinstance(client, aioredis.Redis | aioredis.RedisCluster):
-            raise NotificationsTypeError("client", "a redis.asyncio client", client)
-        self._client: Owned[aioredis.Redis] = Owned(client)
-        self._prefix = prefix
-        self._address = "the application's client"
+        super().__init__(client, prefix=prefix)
         self._script: Any = client.register_script(_SCRIPT)
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = "notify:rate:") -> RedisRateLimiter:
+    def from_url(
+        cls, url: str, *, prefix: str = "notify:rate:", **options: Unpack[RedisOptions]
+    ) -> RedisRateLimiter:
         """A limiter with its own client for ``url`` (``redis://...``), connected on first use.
 
-        `aclose` closes the client.
+        `aclose` closes the client. It is core's `open_redis`, tuned by ``options``
+        (`RedisOptions`: ``socket_timeout``, ``max_connections``, ``pool_timeout``).
 
         Raises:
-            NotificationsConfigurationError: ``url`` is not a Redis URL.
+            NotificationsConfigurationError: ``url`` is not a Redis URL (it is never shown), or an
+                option is out of range.
+            NotificationsTypeError: ``url`` or ``prefix`` is not a str.
         """
-        check_text(
-            "url", url, max_bytes=4096, show_value=False, error=_Config, type_error=NotificationsTypeError
-        )
-        check_text(
-            "prefix",
-            prefix,
-            allow_empty=True,
-            max_bytes=200,
-            error=_Config,
-            type_error=NotificationsTypeError,
-        )
-        try:
-            client = aioredis.Redis.from_url(url)
-        except (ValueError, TypeError) as exc:
-            raise _Config(
-                "url", "<url>", f"is not a Redis URL ({type(exc).__name__})", show_value=False
-            ) from None
-        limiter = cls(client, prefix=prefix)
-        limiter._client = Owned(client, client.aclose)
-        limiter._address = redact_url(url)
-        return limiter
+        return cls._from_url(url, lambda client: cls(client, prefix=prefix), **options)
 
     async def acquire(self, key: str, rate: Rate) -> float:
         """Take a token from ``key``'s bucket; return 0.0, or the seconds to wait.
 
         Raises:
-            NotificationsUnavailableError: Redis cannot be reached.
+            NotificationsUnavailableError: Redis cannot be reached, or answers with an error.
+            NotificationsConfigurationError: The URL names a database the server does not have, or
+                the server refuses its password.
         """
         check_id("key", key, max_length=_MAX_KEY)
         if not isinstance(rate, Rate):
             raise NotificationsTypeError("rate", "a Rate", rate)
-        with unavailable_on(_DOWN, NotificationsUnavailableError, backend="redis", address=self._address):
-            try:
-                wait_us = await self._script(keys=[self._prefix + key], args=[rate.limit, rate.refill])
-            except ResponseError as exc:
-                raise _refused(exc, self._address) from exc
+        with self._unavailable():
+            wait_us = await self._script(keys=[self.prefix + key], args=[rate.limit, rate.refill])
         return int(wait_us) / 1_000_000
-
-    async def _aclose(self) -> None:
-        await self._client.release()
