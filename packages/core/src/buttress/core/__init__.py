@@ -11,10 +11,11 @@ them can be swapped for your own implementation::
 """
 
 from ._asgi import ASGIApp, ClientDisconnectedError, Message, Receive, Scope, Send, read_body, respond
+from ._backends import BackendErrors
 from ._checks import MAX_COUNT, MAX_SECONDS, check_count, check_seconds, check_text
 from ._clock import Clock, SystemClock
 from ._lazy import lazy_exports
-from ._postgres import BackendErrors, PostgresBackend, TableName, check_pool_size, open_pool
+from ._postgres import PostgresBackend, TableName, check_pool_size, open_pool
 from ._protocols import (
     MISSING,
     AsyncRepository,

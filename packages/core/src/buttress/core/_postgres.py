@@ -33,10 +33,11 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Self
 
+from ._backends import CORE_ERRORS, BackendErrors, check_address, check_errors
 from ._checks import check_count, check_seconds, check_text
 from ._resources import AsyncResource, Owned
 from ._unavailable import connection_errors, unavailable_on
-from .exceptions import ArgumentTypeError, BackendUnavailableError, ConfigurationError, redact_url
+from .exceptions import ConfigurationError, redact_url
 
 __all__ = ["BackendErrors", "PostgresBackend", "TableName", "check_pool_size", "open_pool"]
 
@@ -46,43 +47,8 @@ _TABLE: Final = re.compile(rf"(?:({_NAME})\.)?({_NAME})")
 MAX_TABLE_NAME: Final = 48
 MAX_IDENTIFIER: Final = 63
 MAX_POOL_SIZE: Final = 1_000
-_MAX_DSN: Final = 4_096
+_MAX_DSN: Final = 4_096  # server_settings' values: as long as a DSN
 _BORROWED: Final = "the application's pool"
-
-
-@dataclass(frozen=True, slots=True)
-class BackendErrors:
-    """The error classes a package's backends raise (its PostgreSQL and Redis ones take them here).
-
-    Attributes:
-        configuration: For a bad value (a table name, a pool size, a DSN the driver or the server
-            refuses): the package's `ConfigurationError`.
-        type_error: For a value of the wrong type: the package's `ArgumentTypeError`.
-        unavailable: For a server that cannot be reached: the package's `BackendUnavailableError`.
-    """
-
-    configuration: type[ConfigurationError] = ConfigurationError
-    type_error: type[ArgumentTypeError] = ArgumentTypeError
-    unavailable: type[BackendUnavailableError] = BackendUnavailableError
-
-    def __post_init__(self) -> None:
-        for name, base in (
-            ("configuration", ConfigurationError),
-            ("type_error", ArgumentTypeError),
-            ("unavailable", BackendUnavailableError),
-        ):
-            value = getattr(self, name)
-            if not (isinstance(value, type) and issubclass(value, base)):
-                raise ArgumentTypeError(name, f"a subclass of {base.__name__}", value)
-
-
-_CORE_ERRORS: Final = BackendErrors()
-
-
-def _check_errors(errors: object) -> BackendErrors:
-    if not isinstance(errors, BackendErrors):
-        raise ArgumentTypeError("errors", "a BackendErrors", errors)
-    return errors
 
 
 def _asyncpg() -> Any:  # noqa: ANN401 - the asyncpg module, imported only where it is used
@@ -103,7 +69,7 @@ class TableName:
 
     @classmethod
     def parse(
-        cls, table: object, *, errors: BackendErrors = _CORE_ERRORS, max_length: int = MAX_TABLE_NAME
+        cls, table: object, *, errors: BackendErrors = CORE_ERRORS, max_length: int = MAX_TABLE_NAME
     ) -> TableName:
         """Check ``table``: lower-case SQL identifiers (``[a-z_][a-z0-9_]*``), optionally qualified.
 
@@ -120,7 +86,7 @@ class TableName:
             ArgumentTypeError: ``table`` is not a str (as ``errors.type_error``).
             ConfigurationError: It is not such a name (as ``errors.configuration``).
         """
-        errors = _check_errors(errors)
+        errors = check_errors(errors)
         limit = check_count("max_length", max_length, minimum=1, maximum=MAX_TABLE_NAME)
         text = check_text(
             "table",
@@ -153,14 +119,14 @@ class TableName:
 
 
 def check_pool_size(
-    min_size: object, max_size: object, *, errors: BackendErrors = _CORE_ERRORS
+    min_size: object, max_size: object, *, errors: BackendErrors = CORE_ERRORS
 ) -> tuple[int, int]:
     """``(min_size, max_size)``, checked: 0 <= min_size <= max_size, 1 <= max_size <= 1000.
 
     Raises:
         ConfigurationError: Out of range, or ``min_size`` above ``max_size`` (as ``errors.configuration``).
     """
-    errors = _check_errors(errors)
+    errors = check_errors(errors)
     low = check_count("min_size", min_size, maximum=MAX_POOL_SIZE, error=errors.configuration)
     high = check_count("max_size", max_size, minimum=1, maximum=MAX_POOL_SIZE, error=errors.configuration)
     if low > high:
@@ -169,14 +135,7 @@ def check_pool_size(
 
 
 def _check_dsn(dsn: object, errors: BackendErrors) -> str:
-    text = check_text(
-        "dsn",
-        dsn,
-        max_bytes=_MAX_DSN,
-        show_value=False,
-        error=errors.configuration,
-        type_error=errors.type_error,
-    )
+    text = check_address("dsn", dsn, errors)
     if not text.startswith(("postgresql://", "postgres://")):
         raise errors.configuration("dsn", redact_url(text), "must be a postgresql:// URL", show_value=False)
     return text
@@ -231,7 +190,7 @@ async def open_pool(
     max_size: int = 10,
     server_settings: Mapping[str, str] | None = None,
     command_timeout: float | None = None,
-    errors: BackendErrors = _CORE_ERRORS,
+    errors: BackendErrors = CORE_ERRORS,
 ) -> Any:  # noqa: ANN401 - an asyncpg.Pool; core does not depend on asyncpg
     """Open an asyncpg pool of ``min_size`` to ``max_size`` connections on ``dsn``.
 
@@ -246,7 +205,7 @@ async def open_pool(
         ArgumentTypeError: An argument of the wrong type (``errors.type_error``).
         BackendUnavailableError: The server cannot be reached (``errors.unavailable``).
     """
-    errors = _check_errors(errors)
+    errors = check_errors(errors)
     text = _check_dsn(dsn, errors)
     low, high = check_pool_size(min_size, max_size, errors=errors)
     settings = _check_settings(server_settings, errors)
@@ -286,7 +245,7 @@ class PostgresBackend(AsyncResource):
         ArgumentTypeError: ``pool`` is not an ``asyncpg.Pool`` (as ``errors.type_error``).
     """
 
-    errors: ClassVar[BackendErrors] = _CORE_ERRORS
+    errors: ClassVar[BackendErrors] = CORE_ERRORS
     #: asyncpg errors that also mean an outage for this backend (``asyncpg.InternalClientError``, say).
     outages: ClassVar[tuple[type[BaseException], ...]] = ()
 

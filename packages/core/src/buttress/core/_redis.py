@@ -36,11 +36,11 @@ from contextlib import contextmanager
 from typing import Any, ClassVar, Final, Self, TypedDict, Unpack
 from urllib.parse import urlsplit
 
+from ._backends import CORE_ERRORS, BackendErrors, check_address, check_errors
 from ._checks import check_count, check_seconds, check_text
-from ._postgres import BackendErrors
 from ._resources import AsyncResource, Owned
 from ._unavailable import connection_errors
-from .exceptions import ArgumentTypeError, BackendUnavailableError, ConfigurationError, redact_url
+from .exceptions import BackendUnavailableError, ConfigurationError, redact_url
 
 __all__ = ["RedisBackend", "RedisOptions", "open_redis"]
 
@@ -50,10 +50,8 @@ MAX_PREFIX: Final = 1_024
 MAX_CONNECTIONS: Final = 100_000
 """The most connections `open_redis` lets one client open."""
 
-_MAX_URL: Final = 4_096
 _SCHEMES: Final = frozenset({"redis", "rediss", "unix"})
 _BORROWED: Final = "the application's client"
-_CORE_ERRORS: Final = BackendErrors()
 # The error reply a server gives when the URL's database number is past its `databases` setting.
 _NO_DATABASE: Final = "DB index is out of range"
 
@@ -80,21 +78,8 @@ class RedisOptions(TypedDict, total=False):
     pool_timeout: float
 
 
-def _check_errors(errors: object) -> BackendErrors:
-    if not isinstance(errors, BackendErrors):
-        raise ArgumentTypeError("errors", "a BackendErrors", errors)
-    return errors
-
-
 def _check_url(url: object, errors: BackendErrors) -> str:
-    text = check_text(
-        "url",
-        url,
-        max_bytes=_MAX_URL,
-        show_value=False,
-        error=errors.configuration,
-        type_error=errors.type_error,
-    )
+    text = check_address("url", url, errors)
     try:
         scheme = urlsplit(text).scheme.lower()
     except ValueError:  # an unbalanced bracket in the host, say
@@ -119,7 +104,7 @@ def open_redis(
     max_connections: int = 50,
     pool_timeout: float = 5.0,
     cluster: bool = False,
-    errors: BackendErrors = _CORE_ERRORS,
+    errors: BackendErrors = CORE_ERRORS,
 ) -> Any:  # noqa: ANN401 - a redis.asyncio.Redis or RedisCluster; core does not depend on redis
     """A ``redis.asyncio`` client for ``url`` (``redis://``, ``rediss://``, ``unix://``), tuned for backends.
 
@@ -145,7 +130,7 @@ def open_redis(
             (as ``errors.configuration``).
         ArgumentTypeError: ``url`` is not a str (as ``errors.type_error``).
     """
-    errors = _check_errors(errors)
+    errors = check_errors(errors)
     text = _check_url(url, errors)
     timeout = check_seconds("socket_timeout", socket_timeout, error=errors.configuration)
     connections = check_count(
@@ -234,7 +219,7 @@ class RedisBackend(AsyncResource):
             NUL or a lone surrogate (as ``errors.configuration``).
     """
 
-    errors: ClassVar[BackendErrors] = _CORE_ERRORS
+    errors: ClassVar[BackendErrors] = CORE_ERRORS
     #: redis-py errors that also mean an outage for this backend (``RedisError``: any error reply).
     outages: ClassVar[tuple[type[BaseException], ...]] = ()
     #: Whether the backend takes a ``RedisCluster`` (set once it has been proven on one).
