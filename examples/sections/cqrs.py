@@ -1,4 +1,4 @@
-"""The tour's buttress-cqrs section: typed buses, events after commit, an outbox, a cached query."""
+"""The tour's buttress-cqrs section: typed buses, events after commit, an outbox relayed into webhooks."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from buttress.cqrs import (
     QueryBus,
     TransactionMiddleware,
 )
+from buttress.webhooks import Endpoints, MemoryEndpointStore, generate_secret
+from buttress.webhooks import MemoryOutbox as WebhookOutbox
 
 from ._tour import Tour
 
@@ -28,6 +30,7 @@ EMBEDDED: tuple[str, ...] = (
     "ask(Stock('tea')) twice -> 5 5, handler ran 1 time(s)",
     "after Restocked('tea'): ask -> 12, handler ran 2 time(s)",
     "outbox: 1 event(s) relayed after commit, 0 pending",
+    "relayed through a core EventHandler into buttress-webhooks: 1 delivery queued",
     "unregistered: HandlerNotFoundError",
 )
 REAL: tuple[str, ...] = ()
@@ -149,6 +152,23 @@ async def run(tour: Tour) -> None:
     relayed = Seen()
     count = await OutboxRelay(outbox, relayed).relay_once()
     tour.say(f"outbox: {count} event(s) relayed after commit, {outbox.pending} pending")
+    # The bridge to a sibling package is the application's: a core EventHandler that turns each
+    # event into a webhook in buttress-webhooks' outbox. buttress-cqrs knows neither side.
+    endpoints = Endpoints(MemoryEndpointStore())
+    await endpoints.create(
+        "https://hooks.example.test/stock", secret=generate_secret(), event_types=["stock"]
+    )
+    webhooks, queued = WebhookOutbox(endpoints.store), []
+
+    class ToWebhooks:
+        async def handle(self, event: object) -> None:
+            if isinstance(event, Restocked):
+                message = await webhooks.send("stock", {"sku": event.sku})
+                queued.extend(await webhooks.deliveries(message.id))
+
+    await durable.send(Restock("cake", 2))
+    await OutboxRelay(outbox, ToWebhooks()).relay_once()
+    tour.say(f"relayed through a core EventHandler into buttress-webhooks: {len(queued)} delivery queued")
     try:
         await commands.send(Discontinue("tea"))
     except HandlerNotFoundError as exc:
