@@ -44,6 +44,15 @@ RETIRED_CLASSMETHODS: Final = {"from_dsn": "connect", "open": "connect"}
 
 # Core's bases of every object that holds a pool, a client or a task: each gives aclose().
 RESOURCE_BASES: Final = frozenset({"AsyncResource", "BackgroundTask", "PostgresBackend", "RedisBackend"})
+
+# Classes with a from_url classmethod that are not core RedisBackends, and why. Every other one is:
+# its client (owned or borrowed), its prefix and its outages are core's, not a private copy.
+FROM_URL_EXEMPT: Final = {
+    ("caching", "RedisCache"): "a cache (policy) over a RedisStorage, which RedisStorage.from_url opens",
+    ("caching", "TieredCache"): "a cache (policy) over a TieredStorage, which TieredStorage.from_url opens",
+    ("caching", "TieredStorage"): "two storages composed through the Protocol; its Redis parts, the "
+    "RedisStorage L2 and the InvalidationChannel, are RedisBackends on the client it opens",
+}
 RETIRED_PARAMETERS: Final = {"table_prefix": "table=", "dsn": "connect(dsn)"}
 
 INSTRUMENT_METHODS: Final = frozenset({"counter", "histogram", "up_down_counter", "observe"})
@@ -258,6 +267,8 @@ def _public_class(path: Path, node: ast.ClassDef) -> bool:
 def source(package: Package) -> Iterator[str]:
     """Loggers by __name__, no sibling imports, one verb per act, no private lazy-loading copies."""
     resources = _descendants(package, RESOURCE_BASES)
+    if package.name not in SUPPORT_PACKAGES:
+        yield from _redis_backends(package)
     for path, tree in _sources(package):
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and _dotted(node.func) in ("logging.getLogger", "getLogger"):
@@ -338,6 +349,30 @@ def _class_face(path: Path, node: ast.ClassDef, resources: frozenset[str]) -> It
         yield f"{_where(path, node)}: {node.name} takes a client but has no from_url() classmethod"
     if node.name.startswith("Postgres") and "prefix" in parameters:
         yield f"{_where(path, init)}: {node.name}(prefix=...): PostgreSQL backends take table="
+
+
+def _redis_backends(package: Package) -> Iterator[str]:
+    """A class with a ``from_url`` classmethod derives from core's RedisBackend, or says why not."""
+    backends = _descendants(package, frozenset({"RedisBackend"}))
+    found: set[str] = set()
+    for path, tree in _sources(package):
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ClassDef) or not any(
+                isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+                and item.name == "from_url"
+                and "classmethod" in _decorators(item)
+                for item in node.body
+            ):
+                continue
+            found.add(node.name)
+            if node.name not in backends and (package.name, node.name) not in FROM_URL_EXEMPT:
+                yield (
+                    f"{_where(path, node)}: {node.name}.from_url: a Redis backend derives from core's "
+                    "RedisBackend (client, prefix, outages), or FROM_URL_EXEMPT says why it does not"
+                )
+    for name, exempt in FROM_URL_EXEMPT:
+        if name == package.name and (exempt not in found or exempt in backends):
+            yield f"FROM_URL_EXEMPT names {exempt}, which is not a from_url class apart from RedisBackend"
 
 
 def _base_names(node: ast.ClassDef) -> set[str]:

@@ -84,16 +84,16 @@ class MemoryThing(AsyncResource):
 REDIS = """
 from typing import Self
 
-from buttress.core import AsyncResource
+from buttress.core import RedisBackend
 
 
-class RedisThing(AsyncResource):
+class RedisThing(RedisBackend):
     def __init__(self, client: object, *, prefix: str = "demo:") -> None:
-        super().__init__()
+        super().__init__(client, prefix=prefix)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "demo:") -> Self:
-        return cls(object(), prefix=prefix)
+        return cls._from_url(url, lambda client: cls(client, prefix=prefix))
 """
 
 METRICS = """
@@ -268,6 +268,32 @@ def test_a_private_lazy_getattr_is_found(demo: Path) -> None:
 def test_a_redis_backend_without_from_url_is_found(demo: Path) -> None:
     edit(demo / "_redis.py", "def from_url(", "def connect_url(")
     assert any("RedisThing takes a client but has no from_url()" in f for f in findings())
+
+
+def test_a_from_url_class_off_redis_backend_is_found(demo: Path) -> None:
+    edit(demo / "_redis.py", "import RedisBackend", "import AsyncResource")
+    edit(demo / "_redis.py", "class RedisThing(RedisBackend):", "class RedisThing(AsyncResource):")
+    expected = "RedisThing.from_url: a Redis backend derives from core's RedisBackend"
+    assert any(expected in f for f in findings())
+
+
+def test_a_redis_backend_through_the_packages_own_base_passes(demo: Path) -> None:
+    edit(
+        demo / "_redis.py",
+        "class RedisThing(RedisBackend):",
+        "class _Base(RedisBackend):\n    pass\n\n\nclass RedisThing(_Base):",
+    )
+    assert findings() == []
+
+
+def test_an_exempt_from_url_class_passes_and_a_stale_exemption_is_found(
+    demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(conventions, "FROM_URL_EXEMPT", {("demo", "RedisThing"): "a front over a backend"})
+    assert any("FROM_URL_EXEMPT names RedisThing" in f for f in findings())  # it is a RedisBackend
+    edit(demo / "_redis.py", "import RedisBackend", "import AsyncResource")
+    edit(demo / "_redis.py", "class RedisThing(RedisBackend):", "class RedisThing(AsyncResource):")
+    assert findings() == []
 
 
 def test_a_renamed_conformance_file_is_found(demo: Path) -> None:
