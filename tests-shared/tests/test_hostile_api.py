@@ -18,6 +18,7 @@ import functools
 import math
 import pickle
 import shutil
+import types
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -30,6 +31,7 @@ from buttress.testing import (
     POSTGRES_ENV,
     REDIS_ENV,
     FakeClock,
+    HostileTargets,
     MissingExtraError,
     PostgresSchema,
     PostgresServer,
@@ -43,6 +45,7 @@ from buttress.testing import (
     TestingError,
     TestingTypeError,
     check_hostile,
+    closing_factory,
     discover_postgres,
     discover_redis,
     find_conformance_dir,
@@ -442,3 +445,28 @@ def test_argument_free_functions_still_answer() -> None:
     clock = FakeClock()
     assert clock.now() == START
     assert clock.monotonic() == 0.0
+
+
+# --- the table of hostile targets -----------------------------------------------------------------
+
+
+def _typed(key: str) -> str:
+    if not isinstance(key, str):
+        raise TestingTypeError("key", "a str", key)
+    return key
+
+
+def test_hostile_targets_raise_only_typed_errors() -> None:
+    """`HostileTargets` and its methods refuse bad arguments with typed errors (the guard's verdict on a
+    package is an AssertionError, as for any test helper)."""
+    check_hostile(HostileTargets, kwargs={"keep": (), "allowed": (), "values": None, "max_examples": 10})
+    table = HostileTargets()
+    table.add(_typed, "k")
+    options = {"keep": (), "allowed": (), "values": None, "max_examples": 5, "timeout": 1.0, "kwargs": None}
+    check_hostile(HostileTargets().add, _typed, "k", covers="x", kwargs=options)
+    check_hostile(table.parametrize, "target")
+    check_hostile(table.drives, "Name")
+    empty = types.ModuleType("empty")
+    empty.__all__ = []  # type: ignore[attr-defined]
+    check_hostile(table.assert_covers, empty, exempt=None, methods=False, allowed=(AssertionError,))
+    check_hostile(closing_factory, FakeClock)

@@ -25,6 +25,7 @@ from ._discovery import (
 )
 from ._hostile import acheck_hostile, check_hostile, hostile_values
 from ._hostile_http import check_hostile_asgi, check_hostile_wsgi
+from ._hostile_targets import HostileTarget, HostileTargets, closing_factory
 from ._hypothesis import CI_PROFILE, DEV_PROFILE, EXPLORE_PROFILE, register_profiles
 from ._metrics import MetricPoint, RecordedMetrics, install_metric_reader
 from ._servers import PostgresServer, RedisClusterServer, RedisServer, free_port
@@ -78,6 +79,8 @@ __all__ = [
     "EventStoreContract",
     "FakeClock",
     "FlagSourceContract",
+    "HostileTarget",
+    "HostileTargets",
     "IdempotencyStoreContract",
     "MetricPoint",
     "MiddlewareContract",
@@ -108,6 +111,7 @@ __all__ = [
     "check_hostile",
     "check_hostile_asgi",
     "check_hostile_wsgi",
+    "closing_factory",
     "discover_postgres",
     "discover_redis",
     "find_conformance_dir",
