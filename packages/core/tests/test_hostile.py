@@ -3,36 +3,46 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 import pytest
 
+import buttress.core as core
 from buttress.core import (
+    MISSING,
     ArgumentTypeError,
     BackendErrors,
     BackendUnavailableError,
     BackgroundTask,
     ButtressError,
+    ClientDisconnectedError,
     ConfigurationError,
     ConflictError,
+    Counter,
+    Histogram,
     JsonSerializer,
+    Missing,
     MissingExtraError,
     NotFoundError,
     Owned,
+    PostgresBackend,
     SerializationError,
+    TableName,
     Telemetry,
+    UpDownCounter,
     check_count,
+    check_pool_size,
     check_seconds,
     check_text,
     connection_errors,
     lazy_exports,
+    open_pool,
     read_body,
     redact_url,
     respond,
     safe_repr,
     unavailable_on,
 )
-from buttress.testing import acheck_hostile, check_hostile
+from buttress.testing import HostileTarget, HostileTargets, closing_factory
 
 
 async def _nothing() -> None:
@@ -47,56 +57,78 @@ async def _receive() -> dict[str, object]:
     return {"type": "http.request", "body": b"abc"}
 
 
-TARGETS: list[tuple[Callable[..., object], tuple[object, ...], dict[str, object]]] = [
-    (JsonSerializer, (), {"sort_keys": True}),
-    (JsonSerializer[object]().dumps, ({"a": [1, "b"]},), {}),
-    (JsonSerializer[object](sort_keys=True).dumps, ({"a": 1, "b": None},), {}),
-    (JsonSerializer[object]().loads, (b'{"a": 1}',), {}),
-    (redact_url, ("redis://user:pw@cache:6379/0",), {}),
-    (safe_repr, ("value",), {}),
-    (check_seconds, ("timeout", 5.0), {"allow_zero": False, "maximum": 60.0}),
-    (check_count, ("max_size", 10), {"minimum": 1, "maximum": 100}),
-    (check_text, ("key", "order-7"), {"allow_empty": False, "max_bytes": 64, "show_value": False}),
-    (ButtressError, ("message",), {}),
-    (ConfigurationError, ("max_size", 0, "must be at least 1"), {"show_value": True}),
-    (ArgumentTypeError, ("header", "a str", b"raw"), {}),
-    (BackendUnavailableError, ("redis", "redis://u:p@cache:6379", "refused"), {}),
-    (SerializationError, ("json", "dumps", "bad"), {"type_name": "set"}),
-    (NotFoundError, ("entity", 42), {}),
-    (ConflictError, ("entity", "a-1", "exists"), {}),
-    (MissingExtraError, ("RedisCache", "redis"), {}),
-    (Telemetry, ("buttress.caching", "1.0"), {}),
-    (
-        Telemetry("buttress.hostile_a").counter,
-        ("buttress.hostile.counter",),
-        {"unit": "1", "description": ""},
-    ),
-    (Telemetry("buttress.hostile_b").histogram, ("buttress.hostile.histogram",), {"unit": "s"}),
-    (Telemetry("buttress.hostile_c").up_down_counter, ("buttress.hostile.updown",), {}),
-    (Telemetry("buttress.hostile_d").observe, ("buttress.hostile.gauge", list), {"kind": "gauge"}),
-    (Owned, ("pool", _nothing), {}),
-    (BackgroundTask, ("worker", _nothing), {"logger": logging.getLogger("x"), "restart_delay": 1.0}),
-    (connection_errors, ("redis", "asyncpg"), {}),
-    (unavailable_on, ((OSError,),), {"backend": "redis", "address": "redis://h"}),
-    (lazy_exports, ("buttress.core", {"Telemetry": "_telemetry"}), {}),
-    (BackendErrors, (), {}),
-]
-
-
-@pytest.mark.parametrize(
-    ("target", "args", "kwargs"), TARGETS, ids=[getattr(t, "__qualname__", repr(t)) for t, _, _ in TARGETS]
+TARGETS = HostileTargets()
+TARGETS.add(JsonSerializer, sort_keys=True)
+TARGETS.add(JsonSerializer[object]().dumps, {"a": [1, "b"]})
+TARGETS.add(JsonSerializer[object](sort_keys=True).dumps, {"a": 1, "b": None})
+TARGETS.add(JsonSerializer[object]().loads, b'{"a": 1}')
+TARGETS.add(redact_url, "redis://user:pw@cache:6379/0")
+TARGETS.add(safe_repr, "value")
+TARGETS.add(check_seconds, "timeout", 5.0, allow_zero=False, maximum=60.0)
+TARGETS.add(check_count, "max_size", 10, minimum=1, maximum=100)
+TARGETS.add(check_text, "key", "order-7", allow_empty=False, max_bytes=64, show_value=False)
+TARGETS.add(ButtressError, "message")
+TARGETS.add(ConfigurationError, "max_size", 0, "must be at least 1", show_value=True)
+TARGETS.add(ArgumentTypeError, "header", "a str", b"raw")
+TARGETS.add(BackendUnavailableError, "redis", "redis://u:p@cache:6379", "refused")
+TARGETS.add(SerializationError, "json", "dumps", "bad", type_name="set")
+TARGETS.add(NotFoundError, "entity", 42)
+TARGETS.add(ConflictError, "entity", "a-1", "exists")
+TARGETS.add(MissingExtraError, "RedisCache", "redis")
+TARGETS.add(Telemetry, "buttress.caching", "1.0")
+TARGETS.add(Telemetry("buttress.hostile_a").counter, "buttress.hostile.counter", unit="1", description="")
+TARGETS.add(Telemetry("buttress.hostile_b").histogram, "buttress.hostile.histogram", unit="s")
+TARGETS.add(Telemetry("buttress.hostile_c").up_down_counter, "buttress.hostile.updown")
+TARGETS.add(Telemetry("buttress.hostile_d").observe, "buttress.hostile.gauge", list, kind="gauge")
+TARGETS.add(Owned, "pool", _nothing)
+TARGETS.add(BackgroundTask, "worker", _nothing, logger=logging.getLogger("x"), restart_delay=1.0)
+TARGETS.add(connection_errors, "redis", "asyncpg")
+TARGETS.add(unavailable_on, (OSError,), backend="redis", address="redis://h")
+TARGETS.add(lazy_exports, "buttress.core", {"Telemetry": "_telemetry"})
+TARGETS.add(BackendErrors)
+TARGETS.add(BackendErrors, ConfigurationError, ArgumentTypeError, BackendUnavailableError)
+TARGETS.add(ClientDisconnectedError, "the client went away")
+TARGETS.add(Counter, Telemetry("buttress.hostile_e"), "buttress.hostile.c", "1", "")
+TARGETS.add(Histogram, Telemetry("buttress.hostile_f"), "buttress.hostile.h", "s", "")
+TARGETS.add(UpDownCounter, Telemetry("buttress.hostile_g"), "buttress.hostile.u", "1", "")
+TARGETS.add(Missing, "MISSING")
+TARGETS.add(TableName, "app", "orders")
+TARGETS.add(TableName.parse, "app.orders", errors=BackendErrors(), max_length=48)
+TARGETS.add(TableName(None, "orders").derived, "stream")
+TARGETS.add(check_pool_size, 1, 10, errors=BackendErrors())
+# The pool is replaced in every call: no call can be valid, so no server is needed.
+TARGETS.add(PostgresBackend, object())
+# Nothing listens on port 1: a valid call fails at once with BackendUnavailableError, typed.
+TARGETS.add(
+    closing_factory(open_pool),
+    "postgresql://127.0.0.1:1/none",
+    min_size=1,
+    max_size=2,
+    server_settings={"application_name": "hostile"},
+    command_timeout=1.0,
+    errors=BackendErrors(),
 )
-def test_public_entry_points_raise_only_typed_errors(
-    target: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, object]
-) -> None:
+TARGETS.add(read_body, _receive, limit=10, keep={"receive"})
+TARGETS.add(respond, _send, 200, headers=[(b"a", b"b")], body=b"x", keep={"send"})
+
+
+@TARGETS.parametrize()
+def test_public_entry_points_raise_only_typed_errors(target: HostileTarget) -> None:
     """Property: no argument makes a public function or constructor of buttress-core raise untyped errors."""
-    check_hostile(target, *args, **kwargs)
+    target.check()
 
 
-async def test_asgi_helpers_raise_only_typed_errors() -> None:
-    """Property: read_body and respond answer bad arguments with typed errors."""
-    await acheck_hostile(read_body, _receive, limit=10, keep={"receive"})
-    await acheck_hostile(respond, _send, 200, headers=[(b"a", b"b")], body=b"x", keep={"send"})
+def test_every_public_name_is_driven() -> None:
+    """Every name in ``__all__`` is driven, or has nothing to drive (a Protocol, an alias, a constant)."""
+    TARGETS.assert_covers(core)
+
+
+def test_looking_up_missing_by_another_value_is_a_typed_error() -> None:
+    """Found when `Missing` was first driven: Enum's lookup raised a bare ValueError."""
+    assert Missing("MISSING") is MISSING
+    with pytest.raises(ConfigurationError, match="must be 'MISSING'") as raised:
+        Missing("")
+    assert isinstance(raised.value, ValueError)
 
 
 @pytest.mark.parametrize(

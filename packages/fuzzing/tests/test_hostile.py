@@ -11,22 +11,40 @@ from typing import Any
 import pytest
 from hypothesis import strategies as st
 
+import buttress.fuzzing as fuzzing
 from buttress.fuzzing import (
     AsgiTarget,
     Corpus,
+    CorpusMinimization,
+    CorruptCrashIndexError,
+    CoverageUnavailableError,
+    CrashesFoundError,
+    CrashRecord,
     CrashSignature,
     CrashStore,
     Frame,
     Fuzzer,
     FuzzingConfig,
+    FuzzingConfigurationError,
+    FuzzingError,
+    FuzzingTypeError,
+    FuzzReport,
+    HttpRequest,
+    InputTimeout,
+    MissingExtraError,
     Mutator,
+    Reproduction,
+    ServerErrorResponse,
     SignatureBuilder,
+    StructuredTarget,
+    TargetError,
     assert_no_crashes,
+    assert_no_crashes_async,
     format_table,
     load_target,
     structured,
 )
-from buttress.testing import check_hostile, hostile_values
+from buttress.testing import HostileTarget, HostileTargets, hostile_values
 
 # Paths stay under the test's working directory (a fresh tmp_path): nothing absolute, nothing climbing out.
 VALUES = hostile_values(relative_paths=True)
@@ -49,55 +67,82 @@ async def app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable
 SIGNATURE = CrashSignature("ValueError", (Frame("pkg/mod.py", "parse"),))
 
 
-def test_config() -> None:
-    check_hostile(FuzzingConfig, max_iterations=10, seed=1, values=VALUES, keep={"clock"})
+WHEN = datetime(2026, 1, 1, tzinfo=UTC)
+RECORD = CrashRecord(SIGNATURE, 1, WHEN, WHEN, None, 1, "m")
+
+TARGETS = HostileTargets(values=VALUES)
+TARGETS.add(FuzzingConfig, max_iterations=10, seed=1, keep={"clock"})
+TARGETS.add(Fuzzer, parse, FuzzingConfig(max_iterations=5))
+TARGETS.add(Fuzzer(parse, FuzzingConfig(max_iterations=5)).reproduce, b"x")
+TARGETS.add(Fuzzer(parse, FuzzingConfig(max_iterations=5)).signature, ValueError("x"))
+# max_iterations stays: a huge but valid budget would run for as long as it says.
+TARGETS.add(assert_no_crashes, parse, None, max_iterations=5, keep={"target", "max_iterations"})
+TARGETS.add(assert_no_crashes_async, parse, None, max_iterations=5, keep={"target", "max_iterations"})
+TARGETS.add(Mutator, random.Random(1))
+TARGETS.add(Mutator(random.Random(1)).mutate, b"abc", b"def")
+TARGETS.add(SignatureBuilder, max_frames=3)
+TARGETS.add(SignatureBuilder().signature, ValueError("x"))
+TARGETS.add(CrashSignature, "ValueError", (Frame("a.py", "f"),))
+TARGETS.add(Frame, "a.py", "f", 3)
+TARGETS.add(format_table, [])
+TARGETS.add(load_target, "json:loads")
+TARGETS.add(structured, parse, st.binary())
+TARGETS.add(StructuredTarget, parse, st.binary())
+TARGETS.add(AsgiTarget, app, ["/items/{id}"])
+TARGETS.add(AsgiTarget(app, ["/items/{id}"]).request, b"abc")
+# Records and errors.
+TARGETS.add(CrashRecord, SIGNATURE, 1, WHEN, WHEN, None, 1, "m", target="json:loads")
+TARGETS.add(CorpusMinimization, 3, (b"x",), 2, 1)
+TARGETS.add(FuzzReport, 10, 0, (RECORD,), (), {}, {}, 1, 1, 0, 0.5, interrupted=False)
+TARGETS.add(HttpRequest, "GET", "/items/{id}", "/items/1", b"", [], b"")
+TARGETS.add(Reproduction, SIGNATURE, ValueError("x"))
+TARGETS.add(FuzzingError, "message")
+TARGETS.add(FuzzingConfigurationError, "max_iterations", 0, "must be at least 1", show_value=True)
+TARGETS.add(FuzzingTypeError, "seed", "an int", "x")
+TARGETS.add(TargetError, "json:loads", "not found")
+TARGETS.add(CorruptCrashIndexError, Path("crashes/index.json"), "truncated")
+TARGETS.add(CoverageUnavailableError, {1: "another tracer"})
+TARGETS.add(CrashesFoundError, [RECORD], "table")
+TARGETS.add(InputTimeout, 1.0)
+TARGETS.add(ServerErrorResponse, 500, "GET", "/items/{id}")
+TARGETS.add(MissingExtraError, "AsgiTarget", "asgi")
 
 
-def test_fuzzer() -> None:
-    config = FuzzingConfig(max_iterations=5)
-    check_hostile(Fuzzer, parse, config, values=VALUES)
-    fuzzer = Fuzzer(parse, config)
-    check_hostile(fuzzer.reproduce, b"x", values=VALUES)
-    check_hostile(fuzzer.signature, ValueError("x"), values=VALUES)
+@TARGETS.parametrize()
+def test_public_entry_points_raise_only_typed_errors(target: HostileTarget) -> None:
+    """Property: no argument makes a function, constructor or method of buttress-fuzzing fail untyped."""
+    target.check()
 
 
-def test_assert_no_crashes() -> None:
-    # max_iterations stays: a huge but valid budget would run for as long as it says.
-    check_hostile(
-        assert_no_crashes, parse, None, max_iterations=5, keep={"target", "max_iterations"}, values=VALUES
-    )
-
-
-def test_mutator() -> None:
-    check_hostile(Mutator, random.Random(1), values=VALUES)
-    mutator = Mutator(random.Random(1))
-    check_hostile(mutator.mutate, b"abc", b"def", values=VALUES)
-
-
-def test_signatures() -> None:
-    check_hostile(SignatureBuilder, max_frames=3, values=VALUES)
-    check_hostile(CrashSignature, "ValueError", (Frame("a.py", "f"),), values=VALUES)
-    check_hostile(Frame, "a.py", "f", 3, values=VALUES)
-    check_hostile(SignatureBuilder().signature, ValueError("x"), values=VALUES)
-
-
+@TARGETS.drives("Corpus", "CrashStore")
 def test_stores(tmp_path: Path) -> None:
-    check_hostile(Corpus, "corpus", values=VALUES)
+    """Property: the stores answer hostile arguments with typed errors (they write below ``tmp_path``)."""
     corpus = Corpus(tmp_path / "corpus")
-    check_hostile(corpus.add, b"seed", values=VALUES)
-    check_hostile(corpus.load, 4096, values=VALUES)
-    check_hostile(CrashStore, "crashes", values=VALUES)
     store = CrashStore(tmp_path / "crashes")
-    when = datetime(2026, 1, 1, tzinfo=UTC)
-    check_hostile(store.record, SIGNATURE, b"x", when=when, message="m", values=VALUES)
-    check_hostile(store.get, SIGNATURE, values=VALUES)
-    check_hostile(store.by_digest, "0" * 16, values=VALUES)
-    check_hostile(format_table, [], values=VALUES)
+    calls = HostileTargets(values=VALUES)
+    calls.add(Corpus, "corpus")
+    calls.add(corpus.add, b"seed")
+    calls.add(corpus.load, 4096)
+    calls.add(CrashStore, "crashes")
+    calls.add(store.record, SIGNATURE, b"x", when=WHEN, message="m")
+    calls.add(store.get, SIGNATURE)
+    calls.add(store.by_digest, "0" * 16)
+    calls.check_all()
 
 
-def test_targets() -> None:
-    check_hostile(load_target, "json:loads", values=VALUES)
-    check_hostile(structured, parse, st.binary(), values=VALUES)
-    check_hostile(AsgiTarget, app, ["/items/{id}"], values=VALUES)
-    target = AsgiTarget(app, ["/items/{id}"])
-    check_hostile(target.request, b"abc", values=VALUES)
+def test_every_public_name_is_driven() -> None:
+    """Every name in ``__all__`` is driven, or has nothing to drive (a Protocol, an alias, a constant)."""
+    TARGETS.assert_covers(fuzzing)
+
+
+def test_errors_first_driven_by_the_coverage_guard_are_typed_or_render() -> None:
+    """Found when every public name was first driven: each raised an untyped error while being built."""
+    with pytest.raises(FuzzingTypeError, match="holders"):
+        CoverageUnavailableError("")  # type: ignore[arg-type]  # was AttributeError
+    with pytest.raises(FuzzingTypeError, match="records"):
+        CrashesFoundError(0, "table")  # type: ignore[arg-type]  # was TypeError from len()
+    with pytest.raises(FuzzingTypeError, match="table"):
+        CrashesFoundError([RECORD], None)  # type: ignore[arg-type]
+    assert str(InputTimeout("")) == "input ran longer than ''s"  # type: ignore[arg-type]  # was ValueError
+    assert str(InputTimeout(10**400)).startswith("input ran longer than 1000")
+    assert str(InputTimeout(0.5)) == "input ran longer than 0.5s"

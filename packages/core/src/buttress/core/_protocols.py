@@ -7,6 +7,8 @@ from collections.abc import Hashable, Sequence
 from datetime import datetime
 from typing import Any, Final, Protocol, runtime_checkable
 
+from .exceptions import ConfigurationError
+
 __all__ = [
     "MISSING",
     "AsyncRepository",
@@ -38,6 +40,11 @@ class Missing(enum.Enum):
 
     def __bool__(self) -> bool:
         return False
+
+    @classmethod
+    def _missing_(cls, value: object) -> Missing:
+        # Enum's own lookup raises a bare ValueError: name the one value there is, as a typed error.
+        raise ConfigurationError("Missing", value, "must be 'MISSING'")
 
 
 MISSING: Final = Missing.MISSING

@@ -25,11 +25,11 @@ it), and `ServerErrorResponse` is what an `AsgiTarget` raises when the app answe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from buttress.core import ArgumentTypeError, ButtressError, ConfigurationError
+from buttress.core import ArgumentTypeError, ButtressError, ConfigurationError, safe_repr
 from buttress.core import MissingExtraError as CoreMissingExtraError
 
 if TYPE_CHECKING:
@@ -110,7 +110,11 @@ class CoverageUnavailableError(FuzzingError, RuntimeError):
     """
 
     def __init__(self, holders: dict[int, str]) -> None:
-        taken = ", ".join(f"{tool_id} (held by {name!r})" for tool_id, name in holders.items())
+        if not isinstance(holders, Mapping):
+            raise FuzzingTypeError("holders", "a dict of tool ids to tool names", holders)
+        taken = ", ".join(
+            f"{safe_repr(tool_id)} (held by {safe_repr(name)})" for tool_id, name in holders.items()
+        )
         super().__init__(
             f"no sys.monitoring tool id is free for coverage: {taken}; stop the other tool, pass "
             "monitoring_tool_id= with a free id, or fuzz without guidance with coverage=False"
@@ -153,6 +157,10 @@ class CrashesFoundError(FuzzingError, AssertionError):
     """
 
     def __init__(self, records: Sequence[CrashRecord], table: str) -> None:
+        if not isinstance(records, Sequence):
+            raise FuzzingTypeError("records", "a sequence of CrashRecord", records)
+        if not isinstance(table, str):
+            raise FuzzingTypeError("table", "a str", table)
         super().__init__(f"fuzzing found {len(records)} distinct crash(es):\n{table}")
         self.records = tuple(records)
 
@@ -203,5 +211,7 @@ class InputTimeout(BaseException):
     """
 
     def __init__(self, seconds: float) -> None:
-        super().__init__(f"input ran longer than {seconds:g}s")
+        # Built by the harness from a checked timeout; any other value is shown, never a format error.
+        shown = f"{seconds:g}" if isinstance(seconds, float) else safe_repr(seconds)
+        super().__init__(f"input ran longer than {shown}s")
         self.seconds = seconds
