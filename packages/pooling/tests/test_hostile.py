@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+import buttress.pooling as pooling
 from buttress.pooling import (
     AcquireContext,
     AsyncpgFactory,
@@ -27,7 +27,7 @@ from buttress.pooling import (
     RedisFactory,
     State,
 )
-from buttress.testing import FakeClock, acheck_hostile, check_hostile
+from buttress.testing import FakeClock, HostileTarget, HostileTargets, acheck_hostile, check_hostile
 
 from .conftest import FlakyFactory
 
@@ -50,62 +50,61 @@ SETTINGS: dict[str, object] = {
 
 # `timeout` is never passed by name below: it is check_hostile's own parameter. The targets' `timeout`
 # parameters are replaced all the same, since every keyword-able parameter of a signature is.
-TARGETS: list[tuple[Callable[..., object], tuple[object, ...], dict[str, object]]] = [
-    (PoolConfig, (), SETTINGS),
-    (PoolSettings, (), SETTINGS),
-    (Pool, (FlakyFactory(),), {"config": PoolConfig(), "clock": FakeClock(), "rng": lambda: 0.5}),
-    (
-        Pool,
-        (FlakyFactory(),),
-        {
-            "min_size": 0,
-            "max_size": 10,
-            "max_waiting": None,
-            "max_lifetime": 3600.0,
-            "lifetime_jitter": 0.05,
-            "max_idle": 600.0,
-            "health_check_interval": None,
-            "check_on_acquire": False,
-            "order": "lifo",
-            "backoff_initial": 0.1,
-            "backoff_max": 10.0,
-            "name": "pool",
-            "clock": FakeClock(),
-            "rng": lambda: 0.5,
-        },
-    ),
-    (State, ("idle",), {}),
-    (PoolStats, (), STATS),
-    (AsyncpgFactory, ("postgresql://app@db/app",), {"close_timeout": 5.0, "check_timeout": 5.0}),
-    (RedisFactory, ("redis://cache:6379/0",), {}),
-    (AsyncpgFactory("postgresql://app@db/app").destroy, (object(),), {}),
-    (AsyncpgFactory("postgresql://app@db/app").check, (object(),), {}),
-    (AsyncpgFactory("postgresql://app@db/app").reset, (object(),), {}),
-    (RedisFactory("redis://cache:6379/0").destroy, (object(),), {}),
-    (RedisFactory("redis://cache:6379/0").check, (object(),), {}),
-    (PoolError, ("message",), {}),
-    (PoolConfigurationError, ("max_size", 0, "must be at least 1"), {"show_value": True}),
-    (PoolTypeError, ("wait", "a bool", "yes"), {}),
-    (PoolTimeoutError, (5.0, "all 10 resources are in use"), {}),
-    (PoolUnavailableError, ("redis", "redis://:secret@cache:6379/0", "ConnectionError"), {}),
-    (PoolExhaustedError, ("10 callers are waiting already",), {}),
-    (PoolClosedError, ("pool 'pool' is closed",), {}),
-    (ForeignResourceError, ("pool 'pool' did not hand out this resource",), {}),
-    (PoolInvariantViolation, ("total > max_size", {"idle": 1, "total": 1, "max_size": 0}), {}),
-    (MissingExtraError, ("AsyncpgFactory", "postgres"), {}),
-]
-
-
-@pytest.mark.parametrize(
-    ("target", "args", "kwargs"), TARGETS, ids=[getattr(t, "__qualname__", repr(t)) for t, _, _ in TARGETS]
+TARGETS = HostileTargets()
+TARGETS.add(PoolConfig, **SETTINGS)
+TARGETS.add(PoolSettings, **SETTINGS)
+TARGETS.add(Pool, FlakyFactory(), config=PoolConfig(), clock=FakeClock(), rng=lambda: 0.5)
+TARGETS.add(
+    Pool,
+    FlakyFactory(),
+    min_size=0,
+    max_size=10,
+    max_waiting=None,
+    max_lifetime=3600.0,
+    lifetime_jitter=0.05,
+    max_idle=600.0,
+    health_check_interval=None,
+    check_on_acquire=False,
+    order="lifo",
+    backoff_initial=0.1,
+    backoff_max=10.0,
+    name="pool",
+    clock=FakeClock(),
+    rng=lambda: 0.5,
 )
-def test_constructors_and_functions_raise_only_typed_errors(
-    target: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, object]
-) -> None:
+TARGETS.add(State, "idle")
+TARGETS.add(PoolStats, **STATS)
+TARGETS.add(AsyncpgFactory, "postgresql://app@db/app", close_timeout=5.0, check_timeout=5.0)
+TARGETS.add(RedisFactory, "redis://cache:6379/0")
+TARGETS.add(AsyncpgFactory("postgresql://app@db/app").destroy, object())
+TARGETS.add(AsyncpgFactory("postgresql://app@db/app").check, object())
+TARGETS.add(AsyncpgFactory("postgresql://app@db/app").reset, object())
+TARGETS.add(RedisFactory("redis://cache:6379/0").destroy, object())
+TARGETS.add(RedisFactory("redis://cache:6379/0").check, object())
+TARGETS.add(PoolError, "message")
+TARGETS.add(PoolConfigurationError, "max_size", 0, "must be at least 1", show_value=True)
+TARGETS.add(PoolTypeError, "wait", "a bool", "yes")
+TARGETS.add(PoolTimeoutError, 5.0, "all 10 resources are in use")
+TARGETS.add(PoolUnavailableError, "redis", "redis://:secret@cache:6379/0", "ConnectionError")
+TARGETS.add(PoolExhaustedError, "10 callers are waiting already")
+TARGETS.add(PoolClosedError, "pool 'pool' is closed")
+TARGETS.add(ForeignResourceError, "pool 'pool' did not hand out this resource")
+TARGETS.add(PoolInvariantViolation, "total > max_size", {"idle": 1, "total": 1, "max_size": 0})
+TARGETS.add(MissingExtraError, "AsyncpgFactory", "postgres")
+
+
+@TARGETS.parametrize()
+def test_constructors_and_functions_raise_only_typed_errors(target: HostileTarget) -> None:
     """Property: no argument makes a constructor, factory method or error of buttress-pooling fail untyped."""
-    check_hostile(target, *args, **kwargs)
+    target.check()
 
 
+def test_every_public_name_is_driven() -> None:
+    """Every name in ``__all__`` is driven, or has nothing to drive (a Protocol, an alias, a constant)."""
+    TARGETS.assert_covers(pooling)
+
+
+@TARGETS.drives("AcquireContext")
 def test_acquire_context_raises_only_typed_errors() -> None:
     """Property: AcquireContext, awaited as `pool.acquire()` is, raises only typed errors."""
     pool: Pool[Any] = Pool(FlakyFactory(), max_size=100_000, health_check_interval=None)
