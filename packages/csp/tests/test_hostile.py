@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+import buttress.csp as csp
 from buttress.csp import (
     NONCE,
     CompiledPolicy,
@@ -26,7 +27,6 @@ from buttress.csp import (
     Directive,
     Keyword,
     MissingExtraError,
-    NonceUnavailableError,
     Policy,
     PolicyError,
     PolicySyntaxError,
@@ -43,7 +43,13 @@ from buttress.csp import (
     parse_reports,
     strict,
 )
-from buttress.testing import check_hostile, check_hostile_asgi, check_hostile_wsgi
+from buttress.testing import (
+    HostileTarget,
+    HostileTargets,
+    check_hostile,
+    check_hostile_asgi,
+    check_hostile_wsgi,
+)
 
 NONCE_22 = "abcdefghijklmnopqrstuv"  # 22 base64url characters: 132 bits, the shortest accepted
 REPORT = json.dumps(
@@ -170,84 +176,66 @@ def test_settings_of_the_wrong_kind_are_typed_errors(make: Callable[[], object])
 POLICY = strict(report_to=("csp", "/csp-reports"))
 COMPILED = POLICY.compile()
 
-TARGETS: list[tuple[Callable[..., object], tuple[object, ...], dict[str, object]]] = [
-    (generate_nonce, (16,), {}),
-    (hash_source, ("alert(1)", "sha256"), {}),
-    (
-        parse,
-        ("script-src 'self'; object-src 'none'",),
-        {"nonce": None, "report_only": False, "reporting_endpoints": ()},
-    ),
-    (parse_reports, (REPORT, "application/csp-report"), {"max_bytes": 1024}),
-    (
-        strict,
-        (),
-        {
-            "trusted_types": False,
-            "fallbacks": True,
-            "report_uri": "/csp",
-            "report_to": ("csp", "/r"),
-            "report_only": False,
-        },
-    ),
-    (compatible, (), {"report_uri": "/csp", "report_to": ("csp", "/r"), "report_only": False}),
-    (
-        Policy,
-        ({"script-src": [NONCE, Keyword.STRICT_DYNAMIC]},),
-        {"report_only": False, "reporting_endpoints": {"csp": "/r"}},
-    ),
-    (POLICY.with_directive, ("img-src", "'self'"), {}),
-    (POLICY.with_sources, ("script-src", "https:"), {}),
-    (POLICY.without, ("object-src",), {}),
-    (POLICY.as_report_only, (True,), {}),
-    (POLICY.with_report_uri, ("/csp",), {}),
-    (POLICY.with_reporting_endpoint, ("csp", "/r"), {"report_to": True}),
-    (POLICY.get, ("script-src",), {}),
-    (POLICY.serialize, (NONCE_22,), {}),
-    (POLICY.headers, (NONCE_22,), {}),
-    (POLICY.compile, (), {"nonce_bytes": 16}),
-    (CompiledPolicy, (POLICY,), {"nonce_bytes": 16}),
-    (COMPILED.render, (NONCE_22,), {}),
-    (COMPILED.headers, (NONCE_22,), {}),
-    (Directive, ("script-src",), {}),
-    (Keyword, ("'self'",), {}),
-    (CSPReport, ("https://example.test/", "script-src"), {"blocked_uri": "inline", "line_number": 1}),
-    (
-        CSPMiddleware,
-        (ignore, POLICY),
-        {"nonce_bytes": 16, "state_key": "csp_nonce", "respect_existing": True},
-    ),
-    (
-        CSPWSGIMiddleware,
-        (ignore_sync, POLICY),
-        {"nonce_bytes": 16, "environ_key": "k", "respect_existing": True},
-    ),
-    (ReportReceiver, (ignore,), {"max_bytes": 1024}),
-    (WSGIReportReceiver, (ignore_sync,), {"max_bytes": 1024}),
-    (CSPConfigurationError, ("max_bytes", 0, "bad"), {"show_value": True}),
-    (PolicyError, ("script-src", "x", "bad"), {"show_value": True}),
-    (PolicySyntaxError, ("script-src", "x", "bad"), {}),
-    (CSPTypeError, ("header", "a str", 5), {}),
-    (ReportError, ("not JSON",), {}),
-    (ReportTooLargeError, (2000, 1024), {}),
-    (UnsupportedReportTypeError, ("text/plain",), {}),
-    (NonceUnavailableError, (), {}),
-    (MissingExtraError, ("install_jinja2", "jinja2"), {}),
-]
-
-
-@pytest.mark.parametrize(
-    ("target", "args", "kwargs"), TARGETS, ids=[getattr(t, "__qualname__", repr(t)) for t, _, _ in TARGETS]
+TARGETS = HostileTargets()
+TARGETS.add(generate_nonce, 16)
+TARGETS.add(hash_source, "alert(1)", "sha256")
+TARGETS.add(
+    parse, "script-src 'self'; object-src 'none'", nonce=None, report_only=False, reporting_endpoints=()
 )
-def test_public_entry_points_raise_only_typed_errors(
-    target: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, object]
-) -> None:
+TARGETS.add(parse_reports, REPORT, "application/csp-report", max_bytes=1024)
+TARGETS.add(
+    strict, trusted_types=False, fallbacks=True, report_uri="/csp", report_to=("csp", "/r"), report_only=False
+)
+TARGETS.add(compatible, report_uri="/csp", report_to=("csp", "/r"), report_only=False)
+TARGETS.add(
+    Policy,
+    {"script-src": [NONCE, Keyword.STRICT_DYNAMIC]},
+    report_only=False,
+    reporting_endpoints={"csp": "/r"},
+)
+TARGETS.add(POLICY.with_directive, "img-src", "'self'")
+TARGETS.add(POLICY.with_sources, "script-src", "https:")
+TARGETS.add(POLICY.without, "object-src")
+TARGETS.add(POLICY.as_report_only, True)
+TARGETS.add(POLICY.with_report_uri, "/csp")
+TARGETS.add(POLICY.with_reporting_endpoint, "csp", "/r", report_to=True)
+TARGETS.add(POLICY.get, "script-src")
+TARGETS.add(POLICY.serialize, NONCE_22)
+TARGETS.add(POLICY.headers, NONCE_22)
+TARGETS.add(POLICY.compile, nonce_bytes=16)
+TARGETS.add(CompiledPolicy, POLICY, nonce_bytes=16)
+TARGETS.add(COMPILED.render, NONCE_22)
+TARGETS.add(COMPILED.headers, NONCE_22)
+TARGETS.add(Directive, "script-src")
+TARGETS.add(Keyword, "'self'")
+TARGETS.add(CSPReport, "https://example.test/", "script-src", blocked_uri="inline", line_number=1)
+TARGETS.add(CSPMiddleware, ignore, POLICY, nonce_bytes=16, state_key="csp_nonce", respect_existing=True)
+TARGETS.add(CSPWSGIMiddleware, ignore_sync, POLICY, nonce_bytes=16, environ_key="k", respect_existing=True)
+TARGETS.add(ReportReceiver, ignore, max_bytes=1024)
+TARGETS.add(WSGIReportReceiver, ignore_sync, max_bytes=1024)
+TARGETS.add(CSPError, "message")
+TARGETS.add(CSPConfigurationError, "max_bytes", 0, "bad", show_value=True)
+TARGETS.add(PolicyError, "script-src", "x", "bad", show_value=True)
+TARGETS.add(PolicySyntaxError, "script-src", "x", "bad")
+TARGETS.add(CSPTypeError, "header", "a str", 5)
+TARGETS.add(ReportError, "not JSON")
+TARGETS.add(ReportTooLargeError, 2000, 1024)
+TARGETS.add(UnsupportedReportTypeError, "text/plain")
+TARGETS.add(MissingExtraError, "install_jinja2", "jinja2")
+
+
+@TARGETS.parametrize()
+def test_public_entry_points_raise_only_typed_errors(target: HostileTarget) -> None:
     """Property: no argument makes a function, constructor or method of buttress-csp raise untyped errors."""
-    if not args and not kwargs:
-        pytest.skip(f"{target.__qualname__} takes no argument")
-    check_hostile(target, *args, **kwargs)
+    target.check()
 
 
+def test_every_public_name_is_driven() -> None:
+    """Every name in ``__all__`` is driven, or has nothing to drive (a Protocol, an alias, a constant)."""
+    TARGETS.assert_covers(csp)
+
+
+@TARGETS.drives("install_jinja2")
 def test_install_jinja2_raises_only_typed_errors() -> None:
     """Property: install_jinja2 refuses what is not an environment, or not a name, with a typed error."""
     jinja2 = pytest.importorskip("jinja2")

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+import buttress.fingerprint as fingerprint
 from buttress.fingerprint import (
     Component,
     Components,
@@ -32,7 +33,7 @@ from buttress.fingerprint import (
     from_headers,
     from_scope,
 )
-from buttress.testing import check_hostile, check_hostile_asgi, check_hostile_wsgi
+from buttress.testing import HostileTarget, HostileTargets, check_hostile_asgi, check_hostile_wsgi
 
 SECRET = b"h" * 32
 HEADERS = [(b"user-agent", b"Mozilla/5.0"), (b"accept-language", b"nl")]
@@ -242,88 +243,77 @@ PREFIX = fingerprinter(ip=IPMode.PREFIX, cache_size=0)
 SAMPLE = FULL.from_headers(HEADERS, client_ip="192.0.2.1")
 SCOPE = scope(("fe80::1%eth0", 1))
 
-TARGETS: list[tuple[Callable[..., object], tuple[object, ...], dict[str, object]]] = [
-    (
-        Fingerprinter,
-        (SECRET,),
-        {
-            "purpose": "fraud-prevention",
-            "previous_secrets": (b"p" * 32,),
-            "exclude": (Component.TLS,),
-            "ip": IPMode.PREFIX,
-            "ipv4_prefix": 24,
-            "ipv6_prefix": 48,
-            "entropy": {Component.USER_AGENT: 9.0},
-            "high_entropy_bits": 4.0,
-            "min_high_entropy": 2,
-            "cache_size": 16,
-        },
-    ),
-    (from_headers, (HEADERS,), {"client_ip": "192.0.2.1", "tls": "t13d_abc"}),
-    (from_scope, (SCOPE,), {"tls": "t13d_abc"}),
-    (from_environ, ({"HTTP_USER_AGENT": "x", "REMOTE_ADDR": "192.0.2.1"},), {"tls": "t13d_abc"}),
-    (
-        Components,
-        (),
-        {
-            "user_agent": "x",
-            "accept": "a",
-            "accept_language": "nl",
-            "accept_encoding": "gzip",
-            "client_hints": "sec-ch-ua=x",
-            "header_order": "user-agent",
-            "cookie_names": "a",
-            "ip": ipaddress.ip_address("192.0.2.1"),
-            "tls": "t13d_abc",
-        },
-    ),
-    (Component, ("user-agent",), {}),
-    (IPMode, ("full",), {}),
-    (Fingerprint.from_dict, (SAMPLE.to_dict(),), {}),
-    (
-        Fingerprint,
-        (
-            SAMPLE.digest,
-            SAMPLE.key_id,
-            SAMPLE.purpose,
-            SAMPLE.components,
-            SAMPLE.confidence,
-            SAMPLE.low_confidence,
-        ),
-        {},
-    ),
-    (FingerprintMiddleware, (ok, FULL), {"state_key": "fingerprint", "tls_header": "x-ja4"}),
-    (FingerprintWSGIMiddleware, (ok, FULL), {"environ_key": "buttress.fingerprint", "tls_header": "x-ja4"}),
-    (FingerprintConfigurationError, ("purpose", "", "declare it"), {"show_value": True}),
-    (FingerprintTypeError, ("secret", "bytes", "x"), {}),
-    (InvalidRequestError, ("scope['headers']", "must be a list"), {}),
-    (InvalidFingerprintError, ("'digest' must be 64 hex digits",), {}),
-    (IncomparableFingerprintsError, (("a" * 12, "p"), ("b" * 12, "q")), {}),
-]
-for _f in (FULL, PREFIX):
-    TARGETS += [
-        (_f.from_scope, (SCOPE,), {"tls": "t13d_abc"}),
-        (
-            _f.from_environ,
-            ({"HTTP_USER_AGENT": "x", "REMOTE_ADDR": "fe80::1%\u00fc"},),
-            {"tls": ["ja3", "ja4"]},
-        ),
-        (_f.from_headers, (HEADERS,), {"client_ip": "fe80::1%\u00fc", "tls": "t13d_abc"}),
-        (_f.fingerprint, (from_headers(HEADERS, client_ip="192.0.2.1"),), {}),
-        (_f.used, (from_headers(HEADERS),), {}),
-        (_f.verify, (SAMPLE, from_headers(HEADERS)), {}),
-        (_f.similarity, (SAMPLE, SAMPLE), {}),
-    ]
-
-
-@pytest.mark.parametrize(
-    ("target", "args", "kwargs"), TARGETS, ids=[getattr(t, "__qualname__", repr(t)) for t, _, _ in TARGETS]
+TARGETS = HostileTargets()
+TARGETS.add(
+    Fingerprinter,
+    SECRET,
+    purpose="fraud-prevention",
+    previous_secrets=(b"p" * 32,),
+    exclude=(Component.TLS,),
+    ip=IPMode.PREFIX,
+    ipv4_prefix=24,
+    ipv6_prefix=48,
+    entropy={Component.USER_AGENT: 9.0},
+    high_entropy_bits=4.0,
+    min_high_entropy=2,
+    cache_size=16,
 )
-def test_public_entry_points_raise_only_typed_errors(
-    target: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, object]
-) -> None:
+TARGETS.add(from_headers, HEADERS, client_ip="192.0.2.1", tls="t13d_abc")
+TARGETS.add(from_scope, SCOPE, tls="t13d_abc")
+TARGETS.add(from_environ, {"HTTP_USER_AGENT": "x", "REMOTE_ADDR": "192.0.2.1"}, tls="t13d_abc")
+TARGETS.add(
+    Components,
+    user_agent="x",
+    accept="a",
+    accept_language="nl",
+    accept_encoding="gzip",
+    client_hints="sec-ch-ua=x",
+    header_order="user-agent",
+    cookie_names="a",
+    ip=ipaddress.ip_address("192.0.2.1"),
+    tls="t13d_abc",
+)
+TARGETS.add(Component, "user-agent")
+TARGETS.add(IPMode, "full")
+TARGETS.add(Fingerprint.from_dict, SAMPLE.to_dict())
+TARGETS.add(
+    Fingerprint,
+    SAMPLE.digest,
+    SAMPLE.key_id,
+    SAMPLE.purpose,
+    SAMPLE.components,
+    SAMPLE.confidence,
+    SAMPLE.low_confidence,
+)
+TARGETS.add(FingerprintMiddleware, ok, FULL, state_key="fingerprint", tls_header="x-ja4")
+TARGETS.add(FingerprintWSGIMiddleware, ok, FULL, environ_key="buttress.fingerprint", tls_header="x-ja4")
+TARGETS.add(FingerprintError, "message")
+TARGETS.add(FingerprintConfigurationError, "purpose", "", "declare it", show_value=True)
+TARGETS.add(FingerprintTypeError, "secret", "bytes", "x")
+TARGETS.add(InvalidRequestError, "scope['headers']", "must be a list")
+TARGETS.add(InvalidFingerprintError, "'digest' must be 64 hex digits")
+TARGETS.add(IncomparableFingerprintsError, ("a" * 12, "p"), ("b" * 12, "q"))
+for _f in (FULL, PREFIX):
+    TARGETS.add(_f.from_scope, SCOPE, tls="t13d_abc")
+    TARGETS.add(
+        _f.from_environ, {"HTTP_USER_AGENT": "x", "REMOTE_ADDR": "fe80::1%\u00fc"}, tls=["ja3", "ja4"]
+    )
+    TARGETS.add(_f.from_headers, HEADERS, client_ip="fe80::1%\u00fc", tls="t13d_abc")
+    TARGETS.add(_f.fingerprint, from_headers(HEADERS, client_ip="192.0.2.1"))
+    TARGETS.add(_f.used, from_headers(HEADERS))
+    TARGETS.add(_f.verify, SAMPLE, from_headers(HEADERS))
+    TARGETS.add(_f.similarity, SAMPLE, SAMPLE)
+
+
+@TARGETS.parametrize()
+def test_public_entry_points_raise_only_typed_errors(target: HostileTarget) -> None:
     """Property: no argument makes a function, constructor or method of buttress-fingerprint fail untyped."""
-    check_hostile(target, *args, **kwargs)
+    target.check()
+
+
+def test_every_public_name_is_driven() -> None:
+    """Every name in ``__all__`` is driven, or has nothing to drive (a Protocol, an alias, a constant)."""
+    TARGETS.assert_covers(fingerprint)
 
 
 @pytest.mark.parametrize("mode", list(IPMode))
