@@ -13,11 +13,13 @@ import json
 import random
 import string
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
+import buttress.idempotency as idempotency
 from buttress.core import ButtressError
 from buttress.idempotency import (
     Claim,
@@ -48,7 +50,14 @@ from buttress.idempotency import (
     schema_sql,
     scope_key,
 )
-from buttress.testing import FakeClock, acheck_hostile, check_hostile, check_hostile_asgi
+from buttress.testing import (
+    FakeClock,
+    HostileTarget,
+    HostileTargets,
+    acheck_hostile,
+    check_hostile_asgi,
+    closing_factory,
+)
 
 HUGE = 10**400
 
@@ -251,111 +260,98 @@ def test_stored_responses_are_checked_when_made() -> None:
 
 # --- the hostile-argument helper over every public entry point ------------------------------------------
 
+
 # `timeout` is never passed by name: it is the helper's own parameter. A target's `timeout` parameter is
 # replaced all the same, since every keyword-able parameter of the signature is.
-SYNC_TARGETS: list[tuple[Callable[..., object], tuple[object, ...], dict[str, object]]] = [
-    (parse_idempotency_key, ('"8e03978e-40d5"',), {}),
-    (scope_key, ("k",), {"principal": "alice", "route": "/orders"}),
-    (
-        request_fingerprint,
-        ("POST", "/orders", b"{}", [(b"content-type", b"application/json")]),
-        {"query": b""},
-    ),
-    (default_store_status, (201,), {}),
-    (encode_response, (StoredResponse(201, ((b"a", b"b"),), b"c"),), {}),
-    (decode_response, (encode_response(StoredResponse(201, ((b"a", b"b"),), b"c")),), {}),
-    (StoredResponse, (201, ((b"a", b"b"),), b"c"), {}),
-    (StoredResponse.of, (201, [("a", "b")], b"c"), {}),
-    (Claim, (ClaimOutcome.CLAIMED,), {"token": "t", "response": None, "retry_after": None}),
-    (ClaimOutcome, ("claimed",), {}),
-    (MemoryStore, (), {"clock": FakeClock(), "max_records": 10}),
-    (
-        IdempotencySlot,
-        (MemoryStore(), "k", "fp"),
-        {"lease": 30.0, "retention": 60.0, "heartbeat": None, "fail_open": False},
-    ),
-    (
-        idempotent,
-        (MemoryStore(), "k", "fp"),
-        {"lease": 30.0, "retention": 60.0, "heartbeat": None, "fail_open": False},
-    ),
-    (
-        IdempotencyMiddleware,
-        (benign, MemoryStore()),
-        {
-            "methods": ("POST",),
-            "required": False,
-            "header": "Idempotency-Key",
-            "replayed_header": "Idempotent-Replayed",
-            "principal": None,
-            "route": None,
-            "fingerprint_headers": ("content-type",),
-            "lease": 30.0,
-            "heartbeat": None,
-            "retention": 60.0,
-            "store_status": default_store_status,
-            "max_request_bytes": 1024,
-            "max_response_bytes": 1024,
-            "fail_open": False,
-            "retry_after": 1,
-            "problem_type": "urn:x:",
-        },
-    ),
-    (
-        RedisStore.from_url,
-        ("redis://localhost:6379/0",),
-        {"prefix": "p:", "socket_timeout": 1.0, "max_connections": 5, "pool_timeout": 1.0, "batching": True},
-    ),
-    (
-        RedisStore,
-        (),
-        {"client": Redis.from_url("redis://localhost:6379/0"), "prefix": "p:", "batching": True},
-    ),
-    (schema_sql, ("keys",), {}),
-    (IdempotencyError, ("message",), {}),
-    (IdempotencyConfigurationError, ("lease", 0, "must be above 0"), {"show_value": True}),
-    (IdempotencyTypeError, ("store", "an IdempotencyStore", 5), {}),
-    (InvalidKeyError, ("k\x00", "may hold only letters"), {}),
-    (KeyInFlightError, ("k", 1.5), {}),
-    (FingerprintMismatchError, ("k",), {}),
-    (LeaseLostError, ("k",), {}),
-    (IdempotencyUnavailableError, ("redis", "redis://u:p@h", "refused"), {}),
-    (StoredRecordError, ("idempotency-record", "loads", "truncated"), {"type_name": None}),
-    (MissingExtraError, ("RedisStore", "redis"), {}),
-]
-
-
-@pytest.mark.parametrize(
-    ("target", "args", "kwargs"),
-    SYNC_TARGETS,
-    ids=[getattr(t, "__qualname__", repr(t)) for t, _, _ in SYNC_TARGETS],
-)
-def test_functions_and_constructors_raise_only_typed_errors(
-    target: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, object]
-) -> None:
-    """Property: no argument makes a function or constructor of buttress-idempotency raise untyped."""
-    check_hostile(target, *args, **kwargs)
-
-
 async def _operation() -> dict[str, int]:
     return {"amount": 100}
 
 
-def test_execute_raises_only_typed_errors() -> None:
-    """Property: execute's own arguments get typed errors (the operation's exceptions are its own)."""
-    check_hostile(
-        execute,
-        MemoryStore(),
-        "k",
-        "fp",
-        _operation,
-        keep=("operation",),
-        serializer=None,
-        lease=30.0,
-        retention=60.0,
-        heartbeat=None,
-        fail_open=False,
-    )
+TARGETS = HostileTargets()
+TARGETS.add(parse_idempotency_key, '"8e03978e-40d5"')
+TARGETS.add(scope_key, "k", principal="alice", route="/orders")
+TARGETS.add(
+    request_fingerprint, "POST", "/orders", b"{}", [(b"content-type", b"application/json")], query=b""
+)
+TARGETS.add(default_store_status, 201)
+TARGETS.add(encode_response, StoredResponse(201, ((b"a", b"b"),), b"c"))
+TARGETS.add(decode_response, encode_response(StoredResponse(201, ((b"a", b"b"),), b"c")))
+TARGETS.add(StoredResponse, 201, ((b"a", b"b"),), b"c")
+TARGETS.add(StoredResponse.of, 201, [("a", "b")], b"c")
+TARGETS.add(Claim, ClaimOutcome.CLAIMED, token="t", response=None, retry_after=None)  # noqa: S106
+TARGETS.add(ClaimOutcome, "claimed")
+TARGETS.add(MemoryStore, clock=FakeClock(), max_records=10)
+TARGETS.add(
+    IdempotencySlot, MemoryStore(), "k", "fp", lease=30.0, retention=60.0, heartbeat=None, fail_open=False
+)
+TARGETS.add(idempotent, MemoryStore(), "k", "fp", lease=30.0, retention=60.0, heartbeat=None, fail_open=False)
+TARGETS.add(
+    IdempotencyMiddleware,
+    benign,
+    MemoryStore(),
+    methods=("POST",),
+    required=False,
+    header="Idempotency-Key",
+    replayed_header="Idempotent-Replayed",
+    principal=None,
+    route=None,
+    fingerprint_headers=("content-type",),
+    lease=30.0,
+    heartbeat=None,
+    retention=60.0,
+    store_status=default_store_status,
+    max_request_bytes=1024,
+    max_response_bytes=1024,
+    fail_open=False,
+    retry_after=1,
+    problem_type="urn:x:",
+)
+TARGETS.add(
+    RedisStore.from_url,
+    "redis://localhost:6379/0",
+    prefix="p:",
+    socket_timeout=1.0,
+    max_connections=5,
+    pool_timeout=1.0,
+    batching=True,
+)
+TARGETS.add(RedisStore, client=Redis.from_url("redis://localhost:6379/0"), prefix="p:", batching=True)
+TARGETS.add(schema_sql, "keys")
+# The operation is kept: what it raises is its own, and reaches the caller unchanged.
+TARGETS.add(
+    execute,
+    MemoryStore(),
+    "k",
+    "fp",
+    _operation,
+    keep=("operation",),
+    serializer=None,
+    lease=30.0,
+    retention=60.0,
+    heartbeat=None,
+    fail_open=False,
+)
+TARGETS.add(IdempotencyError, "message")
+TARGETS.add(IdempotencyConfigurationError, "lease", 0, "must be above 0", show_value=True)
+TARGETS.add(IdempotencyTypeError, "store", "an IdempotencyStore", 5)
+TARGETS.add(InvalidKeyError, "k\x00", "may hold only letters")
+TARGETS.add(KeyInFlightError, "k", 1.5)
+TARGETS.add(FingerprintMismatchError, "k")
+TARGETS.add(LeaseLostError, "k")
+TARGETS.add(IdempotencyUnavailableError, "redis", "redis://u:p@h", "refused")
+TARGETS.add(StoredRecordError, "idempotency-record", "loads", "truncated", type_name=None)
+TARGETS.add(MissingExtraError, "RedisStore", "redis")
+
+
+@TARGETS.parametrize()
+def test_functions_and_constructors_raise_only_typed_errors(target: HostileTarget) -> None:
+    """Property: no argument makes a function or constructor of buttress-idempotency raise untyped."""
+    target.check()
+
+
+def test_every_public_name_is_driven() -> None:
+    """Every name in ``__all__`` is driven, or has nothing to drive (a Protocol, an alias, a constant)."""
+    TARGETS.assert_covers(idempotency)
 
 
 async def _store_methods(store: Any) -> None:
@@ -378,6 +374,7 @@ async def test_redis_store_methods_raise_only_typed_errors(redis_store: RedisSto
     await _store_methods(redis_store)
 
 
+@TARGETS.drives("PostgresStore")
 async def test_postgres_store_methods_raise_only_typed_errors(postgres_store: PostgresStore) -> None:
     """Property: PostgresStore's methods refuse bad arguments before PostgreSQL sees them."""
     await _store_methods(postgres_store)
@@ -398,29 +395,8 @@ async def test_postgres_store_construction_raises_only_typed_errors(
 ) -> None:
     """Property: PostgresStore(pool=...) and PostgresStore.connect refuse bad arguments with typed errors."""
     await acheck_hostile(PostgresStore, pool=postgres_pool, table="keys")
-
-    async def connect(
-        dsn: str,
-        *,
-        table: str = "keys",
-        min_size: int = 1,
-        max_size: int = 2,
-        command_timeout: float = 1.0,
-        server_settings: dict[str, str] | None = None,
-    ) -> None:
-        # connect returns a store that owns its pool: close it, so the check leaves no pool behind.
-        store = await PostgresStore.connect(
-            dsn,
-            table=table,
-            min_size=min_size,
-            max_size=max_size,
-            command_timeout=command_timeout,
-            server_settings=server_settings,
-        )
-        await store.aclose()
-
     await acheck_hostile(
-        connect,
+        closing_factory(PostgresStore.connect),
         postgres_schema.dsn,
         table="keys",
         min_size=1,
@@ -431,6 +407,7 @@ async def test_postgres_store_construction_raises_only_typed_errors(
     )
 
 
+@TARGETS.drives("IdempotencySlot.complete")
 async def test_slot_complete_raises_only_typed_errors() -> None:
     """Property: IdempotencySlot.complete refuses what is not a response with a typed error."""
     async with idempotent(MemoryStore(), "k", "fp") as slot:
@@ -463,3 +440,12 @@ def test_errors_are_buttress_errors() -> None:
 async def test_a_scope_method_that_is_not_a_str_passes_through(method: object) -> None:
     status, _ = await call(IdempotencyMiddleware(benign, MemoryStore()), [(b"idempotency-key", b"k")], method)  # type: ignore[arg-type]
     assert status == 200
+
+
+@pytest.mark.parametrize("heartbeat", [Decimal("sNaN"), Decimal("NaN"), Decimal(0)])
+def test_a_heartbeat_that_is_not_an_int_or_a_float_is_a_configuration_error(heartbeat: Decimal) -> None:
+    """Found by the hostile run: ``Decimal("sNaN") == 0`` raised decimal.InvalidOperation."""
+    with pytest.raises(IdempotencyConfigurationError, match="heartbeat"):
+        idempotent(MemoryStore(), "k", "fp", heartbeat=heartbeat)  # type: ignore[arg-type]
+    with pytest.raises(IdempotencyConfigurationError, match="heartbeat"):
+        IdempotencyMiddleware(benign, MemoryStore(), heartbeat=heartbeat)  # type: ignore[arg-type]

@@ -39,7 +39,8 @@ def heartbeat_interval(lease: float, heartbeat: float | None) -> float | None:
         raise IdempotencyConfigurationError("heartbeat", heartbeat, "must be seconds, 0 or None, not a bool")
     if heartbeat is None:
         return lease / 3
-    if heartbeat == 0:
+    # Only an int or a float is compared with 0 here: Decimal("sNaN") == 0 raises InvalidOperation.
+    if isinstance(heartbeat, int | float) and heartbeat == 0:
         return None
     seconds = check_positive("heartbeat", heartbeat)
     if seconds >= lease:

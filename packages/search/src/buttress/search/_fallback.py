@@ -36,6 +36,13 @@ class BreakerState(enum.StrEnum):
     HALF_OPEN = "half_open"
     """One probe call may try the primary; its outcome closes or re-opens the breaker."""
 
+    @classmethod
+    def _missing_(cls, value: object) -> BreakerState:
+        # BreakerState("bogus") raises the package's error (still a ValueError), not Enum's bare one.
+        raise SearchConfigurationError(
+            "state", value, f"must be one of {', '.join(repr(s.value) for s in cls)}"
+        )
+
 
 class CircuitBreaker:
     """Stops calling a failing primary for a while, then lets one probe through.
