@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import time
 from collections.abc import Sequence
 from uuid import UUID
 
+from . import _rules as rules
 from ._metrics import record_append
-from ._records import (
-    ANY,
-    NO_STREAM,
-    AppendResult,
-    EventData,
-    ExpectedVersion,
-    RecordedEvent,
-    check_events,
-    check_expected,
-    check_interval,
-    check_name,
-    check_position,
-    check_stream_id,
-)
+from ._records import ANY, NO_STREAM, AppendResult, EventData, ExpectedVersion, RecordedEvent
 from ._snapshots import check_snapshot, record_intact
-from ._store import SnapshotRecord, StoredLocation, resolve_replay
+from ._store import SnapshotRecord, StoredLocation, Wakeup, resolve_replay
 from .exceptions import ConcurrencyError, DuplicateEventError
 
 __all__ = ["MemoryEventStore"]
@@ -53,15 +40,13 @@ class MemoryEventStore:
         self._ids: dict[UUID, StoredLocation] = {}
         self._snapshots: dict[str, SnapshotRecord] = {}
         self._checkpoints: dict[str, int] = {}
-        self._waiters: set[asyncio.Future[None]] = set()
+        self._appended = Wakeup()
 
     async def append(
         self, stream_id: str, events: Sequence[EventData], expected_version: ExpectedVersion
     ) -> AppendResult:
         """Append ``events`` to ``stream_id``; see `EventStore.append` for the rules."""
-        check_stream_id(stream_id)
-        events = check_events(events)
-        expected = check_expected(expected_version)
+        stream_id, events, expected = rules.append(stream_id, events, expected_version)
         started = time.perf_counter()
         stored = {e.event_id: self._ids[e.event_id] for e in events if e.event_id in self._ids}
         try:
@@ -96,7 +81,7 @@ class MemoryEventStore:
         self._log.extend(recorded)
         for r in recorded:
             self._ids[r.event_id] = StoredLocation(stream_id, r.version, r.position)
-        self._wake()
+        self._appended.wake()
         record_append("memory", started, "appended", len(recorded))
         last = recorded[-1]
         return AppendResult(stream_id, last.version, last.position)
@@ -105,41 +90,23 @@ class MemoryEventStore:
         self, stream_id: str, *, from_version: int = 1, to_version: int | None = None
     ) -> Sequence[RecordedEvent]:
         """Return the stream's events with ``from_version <= version <= to_version``."""
-        check_stream_id(stream_id)
-        check_position(from_version, "from_version", 1)
-        if to_version is not None:
-            check_position(to_version, "to_version", 0)
+        stream_id, from_version, to_version = rules.read(stream_id, from_version, to_version)
         stream = self._streams.get(stream_id, [])
         end = len(stream) if to_version is None else min(to_version, len(stream))
         return stream[from_version - 1 : end]
 
     async def read_all(self, after_position: int = 0, limit: int = 1000) -> Sequence[RecordedEvent]:
         """Return at most ``limit`` events with positions above ``after_position``."""
-        check_position(after_position, "after_position", 0)
-        check_position(limit, "limit", 1)
+        after_position, limit = rules.read_all(after_position, limit)
         start = bisect.bisect_right(self._log, after_position, key=lambda r: r.position)
         return self._log[start : start + limit]
 
     async def wait_for_events(self, after_position: int, timeout: float) -> bool:
         """Wait at most ``timeout`` seconds for an event past ``after_position``."""
-        check_position(after_position, "after_position", 0)
-        timeout = check_interval(timeout, "timeout")
+        after_position, timeout = rules.wait_for_events(after_position, timeout)
         if len(self._log) > after_position:
             return True
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.add(waiter)
-        try:
-            await asyncio.wait_for(asyncio.shield(waiter), timeout)
-        except TimeoutError:
-            return False
-        finally:
-            self._waiters.discard(waiter)
-        return True
-
-    def _wake(self) -> None:
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        return await self._appended.wait(timeout)
 
     async def save_snapshot(self, snapshot: SnapshotRecord) -> None:
         """Keep ``snapshot`` unless an intact snapshot of a later version is stored."""
@@ -150,7 +117,7 @@ class MemoryEventStore:
 
     async def load_snapshot(self, stream_id: str) -> SnapshotRecord | None:
         """Return the latest snapshot of ``stream_id``, or ``None``."""
-        return self._snapshots.get(check_stream_id(stream_id))
+        return self._snapshots.get(rules.stream_id(stream_id))
 
     async def read_with_snapshot(
         self, stream_id: str
@@ -159,7 +126,7 @@ class MemoryEventStore:
 
         When the snapshot does not match its hash, the events are the whole stream.
         """
-        snapshot = self._snapshots.get(check_stream_id(stream_id))
+        snapshot = self._snapshots.get(rules.stream_id(stream_id))
         stream = self._streams.get(stream_id, [])
         if snapshot is None or not record_intact(snapshot, stream_id):
             return snapshot, stream[:]
@@ -167,11 +134,12 @@ class MemoryEventStore:
 
     async def load_checkpoint(self, name: str) -> int:
         """Return the position saved for subscription ``name``, or 0."""
-        return self._checkpoints.get(check_name(name), 0)
+        return self._checkpoints.get(rules.checkpoint_name(name), 0)
 
     async def save_checkpoint(self, name: str, position: int) -> None:
         """Save ``position`` for subscription ``name``."""
-        self._checkpoints[check_name(name)] = check_position(position, "position", 0)
+        name, position = rules.save_checkpoint(name, position)
+        self._checkpoints[name] = position
 
     def __repr__(self) -> str:
         return f"MemoryEventStore(streams={len(self._streams)}, events={len(self._log)})"

@@ -26,23 +26,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
 from buttress.core import AsyncResource, BackendErrors, PostgresBackend, TableName
 
+from . import _rules as rules
 from ._metrics import UNAVAILABLE, record_append
-from ._records import (
-    ANY,
-    NO_STREAM,
-    AppendResult,
-    EventData,
-    ExpectedVersion,
-    RecordedEvent,
-    check_events,
-    check_expected,
-    check_interval,
-    check_name,
-    check_position,
-    check_stream_id,
-)
+from ._records import ANY, NO_STREAM, AppendResult, EventData, ExpectedVersion, RecordedEvent
 from ._snapshots import HASH_TAG, check_snapshot
-from ._store import SnapshotRecord, StoredLocation, resolve_replay
+from ._store import SnapshotRecord, StoredLocation, Wakeup, resolve_replay
 from .exceptions import (
     ConcurrencyError,
     DuplicateEventError,
@@ -162,7 +150,7 @@ class PostgresEventStore(PostgresBackend, AsyncResource):
         self._listener_lock = asyncio.Lock()
         self._listener_lost = False
         self._notified = 0
-        self._waiters: set[asyncio.Future[None]] = set()
+        self._notifications = Wakeup()
 
     @classmethod
     async def connect(
@@ -238,9 +226,7 @@ class PostgresEventStore(PostgresBackend, AsyncResource):
         self, stream_id: str, events: Sequence[EventData], expected_version: ExpectedVersion
     ) -> AppendResult:
         """Append ``events`` to ``stream_id`` in one round trip; see `EventStore.append` for the rules."""
-        check_stream_id(stream_id)
-        events = check_events(events)
-        expected = check_expected(expected_version)
+        stream_id, events, expected = rules.append(stream_id, events, expected_version)
         started = time.perf_counter()
         try:
             result, written = await self._append(stream_id, events, expected)
@@ -319,9 +305,8 @@ class PostgresEventStore(PostgresBackend, AsyncResource):
         self, stream_id: str, *, from_version: int = 1, to_version: int | None = None
     ) -> Sequence[RecordedEvent]:
         """Return the stream's events with ``from_version <= version <= to_version``."""
-        check_stream_id(stream_id)
-        check_position(from_version, "from_version", 1)
-        upper = 2**62 if to_version is None else check_position(to_version, "to_version", 0)
+        stream_id, from_version, to_version = rules.read(stream_id, from_version, to_version)
+        upper = 2**62 if to_version is None else to_version
         async with self._connection() as conn:
             rows = await conn.fetch(
                 f"SELECT {_COLUMNS} FROM {self.events_table} "  # noqa: S608
@@ -334,8 +319,7 @@ class PostgresEventStore(PostgresBackend, AsyncResource):
 
     async def read_all(self, after_position: int = 0, limit: int = 1000) -> Sequence[RecordedEvent]:
         """Return at most ``limit`` events with positions above ``after_position``, in position order."""
-        check_position(after_position, "after_position", 0)
-        check_position(limit, "limit", 1)
+        after_position, limit = rules.read_all(after_position, limit)
         async with self._connection() as conn:
             rows = await conn.fetch(
                 f"SELECT {_COLUMNS} FROM {self.events_table} WHERE position > $1 ORDER BY position LIMIT $2",  # noqa: S608
@@ -359,8 +343,7 @@ class PostgresEventStore(PostgresBackend, AsyncResource):
         connection is lost, the call returns ``True`` and the next one listens again. Without
         ``notify=True`` it simply sleeps for ``timeout`` and returns ``True``.
         """
-        check_position(after_position, "after_position", 0)
-        timeout = check_interval(timeout, "timeout")
+        after_position, timeout = rules.wait_for_events(after_position, timeout)
         if self.channel is None:
             await asyncio.sleep(timeout)
             return True
@@ -369,15 +352,7 @@ class PostgresEventStore(PostgresBackend, AsyncResource):
             return True  # appends before LISTEN took effect are found by the caller's next read
         if self._notified > after_position:
             return True
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.add(waiter)
-        try:
-            await asyncio.wait_for(asyncio.shield(waiter), timeout)
-        except TimeoutError:
-            return False
-        finally:
-            self._waiters.discard(waiter)
-        return True
+        return await self._notifications.wait(timeout)
 
     async def _start_listener(self) -> None:
         async with self._listener_lock:
@@ -415,16 +390,11 @@ class PostgresEventStore(PostgresBackend, AsyncResource):
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         with contextlib.suppress(ValueError, TypeError):
             self._notified = max(self._notified, int(str(payload)))
-        self._wake()
+        self._notifications.wake()
 
     def _on_listener_lost(self, _conn: object) -> None:
         self._listener_lost = True
-        self._wake()
-
-    def _wake(self) -> None:
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        self._notifications.wake()
 
     # Snapshots and checkpoints -------------------------------------------------------------------
 
@@ -455,7 +425,7 @@ class PostgresEventStore(PostgresBackend, AsyncResource):
 
     async def load_snapshot(self, stream_id: str) -> SnapshotRecord | None:
         """Return the latest snapshot of ``stream_id``, or ``None``."""
-        check_stream_id(stream_id)
+        rules.stream_id(stream_id)
         async with self._connection() as conn:
             row = await conn.fetchrow(
                 "SELECT stream_id, version, state, state_hash, aggregate_type, timestamp, "  # noqa: S608
@@ -471,7 +441,7 @@ class PostgresEventStore(PostgresBackend, AsyncResource):
 
         One query. When the snapshot does not match its hash, the events are the whole stream.
         """
-        check_stream_id(stream_id)
+        rules.stream_id(stream_id)
         async with self._connection() as conn:
             rows = await conn.fetch(self._snapshot_and_tail_sql, stream_id)
         snapshot: SnapshotRecord | None = None
@@ -512,7 +482,7 @@ class PostgresEventStore(PostgresBackend, AsyncResource):
 
 async def load_checkpoint(conn: PoolConnectionProxy[Any], table: str, name: str) -> int:
     """Read a checkpoint on ``conn`` (inside the caller's transaction, if any)."""
-    value = await conn.fetchval(f"SELECT position FROM {table} WHERE name = $1", check_name(name))  # noqa: S608
+    value = await conn.fetchval(f"SELECT position FROM {table} WHERE name = $1", rules.checkpoint_name(name))  # noqa: S608
     return int(value or 0)
 
 
@@ -521,8 +491,7 @@ async def save_checkpoint(conn: PoolConnectionProxy[Any], table: str, name: str,
     await conn.execute(
         f"INSERT INTO {table} (name, position) VALUES ($1, $2) "  # noqa: S608
         "ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position",
-        check_name(name),
-        check_position(position, "position", 0),
+        *rules.save_checkpoint(name, position),
     )
 
 

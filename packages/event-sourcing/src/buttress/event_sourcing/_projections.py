@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from buttress.core import AsyncResource, BackgroundTask
+from buttress.core import AsyncResource
 
+from ._follow import Follower
 from ._metrics import EVENTS_HANDLED
 from ._postgres import PostgresEventStore, save_checkpoint
 from ._records import RecordedEvent, check_interval, check_name, check_position
-from .exceptions import (
-    EventSourcingConfigurationError,
-    EventSourcingError,
-    EventSourcingTypeError,
-    EventSourcingUnavailableError,
-)
-
-logger = logging.getLogger(__name__)
+from .exceptions import EventSourcingTypeError
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -59,7 +51,7 @@ class Projection(Protocol):
         ...
 
 
-class PostgresProjectionRunner(AsyncResource):
+class PostgresProjectionRunner(Follower, AsyncResource):
     """Runs a `Projection` over a `PostgresEventStore`'s log, exactly once per event.
 
     Each page of events is applied in one transaction that also moves the checkpoint, after locking the
@@ -77,6 +69,10 @@ class PostgresProjectionRunner(AsyncResource):
         batch_size: Events per transaction.
         poll_interval: Longest wait for a notification before looking again.
     """
+
+    _kind = "projection runner"
+    _parameter = "runner"
+    _task_prefix = "projection"
 
     def __init__(
         self,
@@ -100,7 +96,7 @@ class PostgresProjectionRunner(AsyncResource):
         self.batch_size = batch_size
         self.poll_interval = check_interval(poll_interval, "poll_interval")
         self._attributes = {"subscription.name": projection.name, "subscription.kind": "projection"}
-        self._task: BackgroundTask | None = None
+        self._task = None
 
     async def setup(self) -> None:
         """Create the projection's tables (the store's schema must exist)."""
@@ -152,58 +148,9 @@ class PostgresProjectionRunner(AsyncResource):
             await save_checkpoint(conn, self.store.checkpoints_table, self.projection.name, 0)
         return await self.catch_up()
 
-    async def run(self) -> None:
-        """Catch up, then follow new events (woken by LISTEN/NOTIFY) until cancelled.
-
-        While the database is unreachable it logs a warning and retries, backing off up to 30 s; an
-        exception from the projection itself ends the run (its page was rolled back).
-        """
-        failures = 0
-        while True:
-            try:
-                await self.catch_up()
-                await self.store.wait_for_events(await self.position(), self.poll_interval)
-                failures = 0
-            except EventSourcingUnavailableError as exc:
-                failures += 1
-                logger.warning(
-                    "projection %r cannot reach the database (%s); retrying", self.projection.name, exc.reason
-                )
-                await asyncio.sleep(min(30.0, self.poll_interval * 2 ** min(failures - 1, 5)))
-
     @property
-    def running(self) -> bool:
-        """Whether `start` started the background task and it has not ended."""
-        return self._task is not None and self._task.running
+    def _label(self) -> str:
+        return self.projection.name
 
-    @property
-    def crashes(self) -> int:
-        """How many times the background task failed (the projection raised) and restarted."""
-        return 0 if self._task is None else self._task.crashes
-
-    def start(self) -> None:
-        """Run `run` in a supervised background task, until `aclose`.
-
-        Raises:
-            EventSourcingConfigurationError: It is running already.
-            EventSourcingError: It was closed, or there is no running event loop.
-        """
-        name = self.projection.name
-        if self.closed:
-            raise EventSourcingError(f"projection runner {name!r} was closed; make a new one")
-        if self.running:
-            raise EventSourcingConfigurationError("runner", name, "is running already")
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            raise EventSourcingError(
-                f"projection runner {name!r} must be started inside a running event loop"
-            ) from None
-        self._task = BackgroundTask(f"projection:{name}", self.run, logger=logger)
-        self._task.start()
-
-    async def _aclose(self) -> None:
-        """Cancel the background task and wait for it to end (the store stays open)."""
-        task, self._task = self._task, None
-        if task is not None:
-            await task.aclose()
+    async def _wait(self) -> None:
+        await self.store.wait_for_events(await self.position(), self.poll_interval)

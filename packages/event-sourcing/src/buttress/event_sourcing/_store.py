@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -252,3 +253,30 @@ def resolve_replay(
         if where is not None:
             raise DuplicateEventError(event.event_id, where.stream_id, where.version)
     raise AssertionError("unreachable: stored is not empty")  # pragma: no cover
+
+
+class Wakeup:
+    """The tasks waiting in a store's ``wait_for_events``, woken together when events may have come."""
+
+    __slots__ = ("_waiters",)
+
+    def __init__(self) -> None:
+        self._waiters: set[asyncio.Future[None]] = set()
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds for `wake`; return whether it came."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.add(waiter)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        except TimeoutError:
+            return False
+        finally:
+            self._waiters.discard(waiter)
+        return True
+
+    def wake(self) -> None:
+        """Wake every task waiting now."""
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)

@@ -3,29 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 
-from buttress.core import AsyncResource, BackgroundTask
+from buttress.core import AsyncResource
 
+from ._follow import Follower
 from ._metrics import EVENTS_HANDLED
 from ._records import RecordedEvent, check_interval, check_name, check_position
 from ._store import CheckpointStore, EventStore, NotifyingEventStore
-from .exceptions import (
-    EventSourcingConfigurationError,
-    EventSourcingError,
-    EventSourcingTypeError,
-    EventSourcingUnavailableError,
-)
+from .exceptions import EventSourcingTypeError
 
 __all__ = ["Subscription"]
 
-logger = logging.getLogger(__name__)
 
 type Handler = Callable[[RecordedEvent], Awaitable[None]]
 
 
-class Subscription(AsyncResource):
+class Subscription(Follower, AsyncResource):
     """Feeds every event of the global log, in position order, to ``handler``, and remembers how far it got.
 
     It starts after the position saved under ``name`` in ``checkpoints``, reads `EventStore.read_all`
@@ -51,6 +45,10 @@ class Subscription(AsyncResource):
         poll_interval: Seconds between checks when the store cannot notify (and the longest wait for a
             notification).
     """
+
+    _kind = "subscription"
+    _parameter = "subscription"
+    _task_prefix = "subscription"
 
     def __init__(
         self,
@@ -79,7 +77,7 @@ class Subscription(AsyncResource):
         self.poll_interval = check_interval(poll_interval, "poll_interval")
         self.position: int | None = None
         self._attributes = {"subscription.name": name, "subscription.kind": "subscription"}
-        self._task: BackgroundTask | None = None
+        self._task = None
 
     async def catch_up(self) -> int:
         """Process every event stored now past the checkpoint; return how many were handled."""
@@ -102,62 +100,15 @@ class Subscription(AsyncResource):
                     EVENTS_HANDLED.add(done, self._attributes)
             await self.checkpoints.save_checkpoint(self.name, self.position)
 
-    async def run(self) -> None:
-        """Catch up, then follow new events until cancelled.
-
-        While the store is unreachable (`EventSourcingUnavailableError`), it logs a warning and retries
-        every ``poll_interval`` seconds (up to 30 s apart as failures repeat); a handler's own exception
-        ends the run.
-        """
-        failures = 0
-        while True:
-            try:
-                await self.catch_up()
-                if isinstance(self.store, NotifyingEventStore):
-                    await self.store.wait_for_events(self.position or 0, self.poll_interval)
-                else:
-                    await asyncio.sleep(self.poll_interval)
-                failures = 0
-            except EventSourcingUnavailableError as exc:
-                failures += 1
-                logger.warning("subscription %r cannot reach the store (%s); retrying", self.name, exc.reason)
-                await asyncio.sleep(min(30.0, self.poll_interval * 2 ** min(failures - 1, 5)))
-
     @property
-    def running(self) -> bool:
-        """Whether `start` started the background task and it has not ended."""
-        return self._task is not None and self._task.running
+    def _label(self) -> str:
+        return self.name
 
-    @property
-    def crashes(self) -> int:
-        """How many times the background task's handler (or the store) failed and it restarted."""
-        return 0 if self._task is None else self._task.crashes
-
-    def start(self) -> None:
-        """Run `run` in a supervised background task, until `aclose`.
-
-        Raises:
-            EventSourcingConfigurationError: It is running already.
-            EventSourcingError: It was closed, or there is no running event loop.
-        """
-        if self.closed:
-            raise EventSourcingError(f"subscription {self.name!r} was closed; make a new one")
-        if self.running:
-            raise EventSourcingConfigurationError("subscription", self.name, "is running already")
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            raise EventSourcingError(
-                f"subscription {self.name!r} must be started inside a running event loop"
-            ) from None
-        self._task = BackgroundTask(f"subscription:{self.name}", self.run, logger=logger)
-        self._task.start()
-
-    async def _aclose(self) -> None:
-        """Cancel the background task and wait for it to end."""
-        task, self._task = self._task, None
-        if task is not None:
-            await task.aclose()
+    async def _wait(self) -> None:
+        if isinstance(self.store, NotifyingEventStore):
+            await self.store.wait_for_events(self.position or 0, self.poll_interval)
+        else:
+            await asyncio.sleep(self.poll_interval)
 
     def __repr__(self) -> str:
         return f"Subscription(name={self.name!r}, position={self.position})"
