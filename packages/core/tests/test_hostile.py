@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 
 import pytest
@@ -25,22 +26,28 @@ from buttress.core import (
     NotFoundError,
     Owned,
     PostgresBackend,
+    RedisBackend,
     SerializationError,
     TableName,
     Telemetry,
+    UnreadableBodyError,
     UpDownCounter,
     check_count,
     check_pool_size,
     check_seconds,
     check_text,
     connection_errors,
+    declared_length,
     lazy_exports,
     open_pool,
+    open_redis,
     read_body,
+    read_wsgi_body,
     redact_url,
     respond,
     safe_repr,
     unavailable_on,
+    wsgi_respond,
 )
 from buttress.testing import HostileTarget, HostileTargets, closing_factory
 
@@ -50,6 +57,10 @@ async def _nothing() -> None:
 
 
 async def _send(message: object) -> None:
+    return None
+
+
+def _start_response(status: str, headers: list[tuple[str, str]]) -> None:
     return None
 
 
@@ -108,6 +119,21 @@ TARGETS.add(
     command_timeout=1.0,
     errors=BackendErrors(),
 )
+TARGETS.add(RedisBackend, open_redis("redis://127.0.0.1:1/0"), prefix="hostile:")
+# Nothing listens on port 1, and a client connects only when first used: nothing is reached.
+TARGETS.add(
+    closing_factory(open_redis),
+    "redis://127.0.0.1:1/0",
+    socket_timeout=1.0,
+    max_connections=5,
+    pool_timeout=1.0,
+    cluster=False,
+    errors=BackendErrors(),
+)
+TARGETS.add(UnreadableBodyError, 400, "Content-Length is not a number")
+TARGETS.add(declared_length, "12")
+TARGETS.add(read_wsgi_body, {"CONTENT_LENGTH": "3", "wsgi.input": io.BytesIO(b"abc")}, limit=10)
+TARGETS.add(wsgi_respond, _start_response, 200, headers=[("a", "b")], body=b"x", keep={"start_response"})
 TARGETS.add(read_body, _receive, limit=10, keep={"receive"})
 TARGETS.add(respond, _send, 200, headers=[(b"a", b"b")], body=b"x", keep={"send"})
 
