@@ -47,6 +47,7 @@ from buttress.core import (
     respond,
     safe_repr,
     unavailable_on,
+    wsgi_headers,
     wsgi_respond,
 )
 from buttress.testing import HostileTarget, HostileTargets, closing_factory
@@ -132,6 +133,7 @@ TARGETS.add(
 )
 TARGETS.add(UnreadableBodyError, 400, "Content-Length is not a number")
 TARGETS.add(declared_length, "12")
+TARGETS.add(wsgi_headers, {"HTTP_X_REQUEST_ID": "r-1", "CONTENT_TYPE": "text/plain"})
 TARGETS.add(read_wsgi_body, {"CONTENT_LENGTH": "3", "wsgi.input": io.BytesIO(b"abc")}, limit=10)
 TARGETS.add(wsgi_respond, _start_response, 200, headers=[("a", "b")], body=b"x", keep={"start_response"})
 TARGETS.add(read_body, _receive, limit=10, keep={"receive"})

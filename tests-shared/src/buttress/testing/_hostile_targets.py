@@ -311,7 +311,8 @@ class HostileTargets:
         """Fail unless every name of ``module.__all__`` is driven, needs no driving, or is exempt.
 
         A name needs no driving when there is nothing to replace: a value that is not callable (a
-        constant, a ``type`` alias), a Protocol, a typing form, or a callable without parameters.
+        constant, a ``type`` alias), a Protocol, a TypedDict, a typing form, or a callable without
+        parameters.
         Any other name is driven when a target covers it or one of its methods, or a test names it
         in `drives`; otherwise ``exempt`` must give the reason it is not.
 
@@ -487,8 +488,8 @@ def _is_protocol(value: object) -> bool:
 
 def _nothing_to_drive(value: object) -> bool:
     """Whether a public value has no parameter a hostile value could take the place of."""
-    if not callable(value) or _is_protocol(value):
-        return True
+    if not callable(value) or _is_protocol(value) or typing.is_typeddict(value):
+        return True  # a TypedDict is a dict with key hints: it checks nothing when built
     if isinstance(value, typing.TypeAliasType | types.GenericAlias | types.UnionType):
         return True
     if not isinstance(value, type) and type(value).__module__ == "typing":  # Union[...], Literal[...]
