@@ -470,3 +470,8 @@ def test_hostile_targets_raise_only_typed_errors() -> None:
     empty.__all__ = []  # type: ignore[attr-defined]
     check_hostile(table.assert_covers, empty, exempt=None, methods=False, allowed=(AssertionError,))
     check_hostile(closing_factory, FakeClock)
+
+
+def test_closing_factory_wraps_any_callable() -> None:
+    """Found by the hostile run: functools.wraps(type) failed on type's __type_params__ descriptor."""
+    assert callable(closing_factory(type))

@@ -383,7 +383,8 @@ def closing_factory[**P](factory: Callable[P, object]) -> Callable[P, Awaitable[
     if not callable(factory):
         raise TestingTypeError("factory", "a callable", factory)
 
-    @functools.wraps(factory)
+    # Names only: a class's __dict__ is not the wrapper's, and type's __type_params__ is no tuple.
+    @functools.wraps(factory, assigned=("__module__", "__name__", "__qualname__", "__doc__"), updated=())
     async def make_and_close(*args: P.args, **kwargs: P.kwargs) -> None:
         made = factory(*args, **kwargs)
         if inspect.isawaitable(made):
