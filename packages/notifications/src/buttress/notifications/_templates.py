@@ -5,12 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import jinja2
-from jinja2 import meta
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel
 
 from ._model import Rendered, check_name
@@ -23,13 +19,13 @@ from .exceptions import (
     UnknownTemplateError,
 )
 
+if TYPE_CHECKING:
+    import jinja2
+
 __all__ = ["Template", "TemplateRegistry"]
 
 MAX_SOURCE: Final = 1_000_000
 """The longest template source (characters per part) `TemplateRegistry.register` accepts."""
-_MAX_EXPONENT: Final = 1000
-_MAX_REPEAT: Final = 1_000_000
-_QUOTED: Final = re.compile(r"'([^']+)'")
 _SPACE: Final = re.compile(r"\s+")
 
 
@@ -71,22 +67,6 @@ class Template[TContext: BaseModel]:
                 raise NotificationsTypeError(part, "a template string", value)
 
 
-class _Sandbox(SandboxedEnvironment):
-    """Jinja2's sandbox, with ``*`` and ``**`` bounded so a context value cannot make a huge result."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:  # noqa: ANN401
-        if operator == "**" and isinstance(right, int) and abs(right) > _MAX_EXPONENT:
-            raise SecurityError(f"an exponent over {_MAX_EXPONENT} is refused")
-        if operator == "*":
-            for seq, times in ((left, right), (right, left)):
-                sized = isinstance(seq, str | bytes | list | tuple) and isinstance(times, int)
-                if sized and len(seq) * times > _MAX_REPEAT:
-                    raise SecurityError(f"a repetition over {_MAX_REPEAT} items is refused")
-        return super().call_binop(context, operator, left, right)
-
-
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     template: Template[Any]
@@ -106,10 +86,10 @@ class TemplateRegistry:
 
     def __init__(self, *, filters: Mapping[str, Callable[..., Any]] | None = None) -> None:
         filters = _check_filters(filters)
-        self._text = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False)
-        self._html = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=True)
-        for env in (self._text, self._html):
-            env.filters.update(filters)
+        from . import _sandbox  # noqa: PLC0415 - Jinja2 loads with the first registry, not the package
+
+        self._sandbox = _sandbox
+        self._text, self._html = _sandbox.environments(filters)
         self._templates: dict[str, _Compiled] = {}
 
     def register[TContext: BaseModel](self, template: Template[TContext]) -> Template[TContext]:
@@ -128,8 +108,9 @@ class TemplateRegistry:
         for part in ("subject", "text", "html"):
             source = getattr(template, part)
             if source is not None:
+                _check_source(template.name, part, source)
                 env = self._html if part == "html" else self._text
-                parts.append((part, _compile(env, template, part, source, fields)))
+                parts.append((part, self._sandbox.compile_part(env, template, part, source, fields)))
         self._templates[template.name] = _Compiled(template, tuple(parts))
         return template
 
@@ -164,14 +145,7 @@ class TemplateRegistry:
         values = {field: getattr(context, field) for field in type(context).model_fields}
         out: dict[str, str] = {}
         for part, template in compiled.parts:
-            try:
-                out[part] = template.render(values)
-            except jinja2.UndefinedError as exc:
-                raise TemplateRenderError(name, part, str(exc), field=_field(str(exc))) from None
-            except SecurityError as exc:
-                raise TemplateRenderError(name, part, f"the sandbox refused it: {exc}") from None
-            except Exception as exc:  # noqa: BLE001 - a filter or a model property raised
-                raise TemplateRenderError(name, part, f"{type(exc).__name__}: {exc}") from None
+            out[part] = self._sandbox.render_part(name, part, template, values)
             bad = _unstorable(out[part])
             if bad is not None:
                 raise TemplateRenderError(name, part, f"the result contains {bad}; no channel carries it")
@@ -180,40 +154,12 @@ class TemplateRegistry:
         )
 
 
-def _compile(
-    env: SandboxedEnvironment, template: Template[Any], part: str, source: str, fields: set[str]
-) -> jinja2.Template:
-    """Parse and compile one part, turning every way that can fail into `TemplateDefinitionError`."""
-    name = template.name
+def _check_source(name: str, part: str, source: str) -> None:
     if len(source) > MAX_SOURCE:
         raise TemplateDefinitionError(name, part, f"is {len(source)} characters; the limit is {MAX_SOURCE}")
     bad = _unstorable(source)
     if bad is not None:
         raise TemplateDefinitionError(name, part, f"contains {bad}")
-    try:
-        parsed = env.parse(source)
-        referenced = list(meta.find_referenced_templates(parsed))
-        undeclared = meta.find_undeclared_variables(parsed)
-        compiled = env.from_string(parsed)
-    except jinja2.TemplateSyntaxError as exc:  # also TemplateAssertionError: an unknown filter or test
-        raise TemplateDefinitionError(name, part, exc.message or "syntax error", line=exc.lineno) from None
-    except RecursionError:
-        raise TemplateDefinitionError(name, part, "is nested too deeply to compile") from None
-    except Exception as exc:  # noqa: BLE001 - Jinja2's compiler; whatever fails is the template's fault
-        raise TemplateDefinitionError(name, part, f"cannot be compiled ({type(exc).__name__})") from None
-    if referenced:
-        raise TemplateDefinitionError(
-            name, part, "uses extends, include or import; templates here stand alone (there is no loader)"
-        )
-    unknown = sorted(undeclared - fields - set(env.globals))
-    if unknown:
-        raise TemplateDefinitionError(
-            name,
-            part,
-            f"uses {unknown[0]!r}, which {template.context.__name__} does not declare",
-            field=unknown[0],
-        )
-    return compiled
 
 
 def _check_filters(filters: object) -> dict[str, Callable[..., Any]]:
@@ -240,9 +186,3 @@ def _unstorable(text: str) -> str | None:
     except UnicodeEncodeError:
         return "a lone surrogate (not valid UTF-8)"
     return None
-
-
-def _field(message: str) -> str | None:
-    """Pull the missing name out of Jinja2's "'x' is undefined" / "... has no attribute 'x'"."""
-    found = _QUOTED.findall(message)
-    return found[-1] if found else None
