@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -15,9 +16,17 @@ from .exceptions import MissingExtraError, ServerError, TestingConfigurationErro
 
 __all__ = ["serve_asgi"]
 
+_ROOT_PATH = re.compile(r"(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+")
+
 
 @contextmanager
-def serve_asgi(app: Any, *, lifespan: str = "off", startup_timeout: float = 10.0) -> Iterator[str]:  # noqa: ANN401 - any ASGI app
+def serve_asgi(
+    app: Any,  # noqa: ANN401 - any ASGI app
+    *,
+    lifespan: str = "off",
+    startup_timeout: float = 10.0,
+    root_path: str = "",
+) -> Iterator[str]:
     """Serve ``app`` under uvicorn on 127.0.0.1 (a free port, in a thread); yield its base URL.
 
     The server stops when the block ends. Use it to drive an app over real HTTP::
@@ -29,11 +38,15 @@ def serve_asgi(app: Any, *, lifespan: str = "off", startup_timeout: float = 10.0
         app: The ASGI application.
         lifespan: uvicorn's ``lifespan`` setting: ``"off"``, ``"on"`` or ``"auto"``.
         startup_timeout: Seconds to wait for the server to accept connections.
+        root_path: The prefix the app is served under, as uvicorn's ``--root-path`` sets it for an app
+            behind a proxy that strips it: requests go to the yielded URL without it, and the app sees
+            it as ``scope["root_path"]`` and in front of ``scope["path"]``. ``""`` (the default) or a
+            path such as ``"/shop"``.
 
     Raises:
         MissingExtraError: uvicorn is not installed (the ``asgi`` extra).
         TestingTypeError: ``app`` is not callable.
-        TestingConfigurationError: A bad ``lifespan`` or ``startup_timeout``.
+        TestingConfigurationError: A bad ``lifespan``, ``startup_timeout`` or ``root_path``.
         ServerError: The server did not start in time.
     """
     if not callable(app):
@@ -48,6 +61,12 @@ def serve_asgi(app: Any, *, lifespan: str = "off", startup_timeout: float = 10.0
         raise TestingConfigurationError(
             "startup_timeout", startup_timeout, "must be a number of seconds from 0 to 300"
         )
+    if not isinstance(root_path, str):
+        raise TestingTypeError("root_path", "a str", root_path)
+    if root_path and not _ROOT_PATH.fullmatch(root_path):
+        raise TestingConfigurationError(
+            "root_path", root_path, "must be '' or a path like '/shop' (no trailing slash, no query)"
+        )
     try:
         uvicorn = importlib.import_module("uvicorn")
     except ImportError as exc:
@@ -58,7 +77,9 @@ def serve_asgi(app: Any, *, lifespan: str = "off", startup_timeout: float = 10.0
             pass
 
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan, root_path=root_path
+    )
     server = _ThreadServer(config)
 
     def run() -> None:
