@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import assert_type
+from wsgiref.types import StartResponse as StdlibStartResponse
+from wsgiref.types import WSGIApplication
 
 from buttress.core import (
     StartResponse,
@@ -29,3 +31,17 @@ def endpoint(environ: WSGIEnviron, start_response: StartResponse) -> Iterable[by
 
 def an_endpoint_is_a_wsgi_app() -> WSGIApp:
     return endpoint
+
+
+def a_wsgi_app_is_the_standard_library_s_and_back(app: WSGIApp, std: WSGIApplication) -> None:
+    """werkzeug's DispatcherMiddleware, Flask's and Django's apps are typed with these."""
+    as_std: WSGIApplication = app
+    as_ours: WSGIApp = std
+    start: StartResponse = stdlib_start_response(std)
+    assert_type(as_std, WSGIApplication)
+    assert_type(as_ours, WSGIApp)
+    assert_type(start, StartResponse)
+
+
+def stdlib_start_response(_: WSGIApplication) -> StdlibStartResponse:
+    raise NotImplementedError

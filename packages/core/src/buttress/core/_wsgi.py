@@ -29,7 +29,12 @@ __all__ = [
 ]
 
 type WSGIEnviron = dict[str, Any]
-type ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+type ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
+"""What ``sys.exc_info()`` returns, as PEP 3333 passes it to ``start_response`` (typeshed's ``OptExcInfo``).
+
+Spelled as the standard library's ``wsgiref.types`` spells it, so a `WSGIApp` is a
+``wsgiref.types.WSGIApplication`` and the other way round: werkzeug's, Flask's and Django's WSGI
+callables fit where buttress takes one, and buttress's fit theirs."""
 
 # Content-Length values longer than this are larger than any limit: no need to build the int.
 _MAX_DIGITS: Final = 18
