@@ -737,7 +737,7 @@ async def test_without_locking_each_process_computes(make_cache: CacheFactory, r
 
 def breaker(cache: RedisCache[Any]) -> BreakerState:
     """The state of the cache's circuit breaker (a function, so type checkers do not narrow it)."""
-    return cache._breaker.state
+    return cache.breaker_state
 
 
 def unavailable_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:

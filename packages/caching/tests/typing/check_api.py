@@ -10,6 +10,7 @@ from typing import Any, assert_type
 from redis.asyncio import Redis
 
 from buttress.caching import (
+    BreakerState,
     Cache,
     CachedFunction,
     CachePolicy,
@@ -68,6 +69,7 @@ async def memory_cache_types() -> None:
 
     assert_type(await cache.get_or_compute("k", load), dict[str, int])
     assert_type(cache.stats, CacheStats)
+    assert_type(cache.breaker_state, BreakerState)
 
 
 def backends_are_cache_providers(redis_cache: RedisCache[str], tiered: TieredCache[str]) -> None:

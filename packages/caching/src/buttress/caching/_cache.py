@@ -20,7 +20,7 @@ from typing import Any, Unpack
 
 from buttress.core import MISSING, AsyncResource, Clock, Missing, SerializationError, Serializer, SystemClock
 
-from ._breaker import CircuitBreaker
+from ._breaker import BreakerState, CircuitBreaker
 from ._entry import Entry
 from ._metrics import LOAD_DURATION, track
 from ._policy import CachePolicy, CachePolicyOptions, resolve_policy
@@ -515,6 +515,15 @@ class Cache[T](AsyncResource):
     def stats(self) -> CacheStats:
         """A snapshot of this cache's counters."""
         return self._counters.snapshot()
+
+    @property
+    def breaker_state(self) -> BreakerState:
+        """Where the circuit breaker in front of the storage stands: closed, open or half-open.
+
+        Open means the storage is not called and every read is a miss until a probe gets through;
+        buttress-health's ``BreakerCheck`` reports it.
+        """
+        return self._breaker.state
 
     async def _aclose(self) -> None:
         """Cancel background refreshes, let computations in flight finish, and close the storage."""
