@@ -9,7 +9,8 @@ buttress-caching``). The sections, in order:
 
     buttress-core, buttress-caching, buttress-pooling, buttress-csp, buttress-fingerprint,
     buttress-idempotency, buttress-event-sourcing, buttress-feature-flags, buttress-fuzzing,
-    buttress-webhooks, buttress-search, buttress-notifications, buttress-federation, buttress-cqrs
+    buttress-webhooks, buttress-search, buttress-notifications, buttress-federation, buttress-cqrs,
+    buttress-health
 """
 
 from __future__ import annotations

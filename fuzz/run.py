@@ -39,6 +39,7 @@ SCOPES = {
     "idempotency": ["buttress.idempotency"],
     "notification": ["buttress.notifications"],
     "fingerprint": ["buttress.fingerprint"],
+    "health": ["buttress.health"],
 }
 
 

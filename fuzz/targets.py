@@ -24,6 +24,7 @@ from buttress.federation import (
     parse_field_set,
 )
 from buttress.fingerprint import Fingerprinter, from_headers, from_scope
+from buttress.health import parse_status
 from buttress.idempotency import decode_response, parse_idempotency_key
 from buttress.notifications import Template, TemplateRegistry
 from buttress.search import parse_query
@@ -148,6 +149,12 @@ def idempotency_stored_response(data: bytes) -> None:
     decode_response(data)
 
 
+def health_document(data: bytes) -> None:
+    """An upstream service's health+json answer, as bytes and as text (what `HTTPCheck` reads)."""
+    parse_status(data)
+    parse_status(_text(data))
+
+
 class _Context(BaseModel):
     name: str
     count: int
@@ -189,6 +196,7 @@ TARGETS: dict[str, Callable[[bytes], object]] = {
         search_query,
         idempotency_key,
         idempotency_stored_response,
+        health_document,
         notification_template,
         fingerprint_request,
     )

@@ -19,6 +19,7 @@ from . import (
     federation,
     fingerprint,
     fuzzing,
+    health,
     idempotency,
     notifications,
     pooling,
@@ -44,5 +45,6 @@ MODULES: dict[str, ModuleType] = {
     "buttress-notifications": notifications,
     "buttress-federation": federation,
     "buttress-cqrs": cqrs,
+    "buttress-health": health,
 }
 SECTIONS: dict[str, Section] = {name: module.run for name, module in MODULES.items()}

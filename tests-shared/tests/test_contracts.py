@@ -12,7 +12,12 @@ from typing import Any
 import pytest
 
 from buttress.core import MISSING, ConfigurationError, ConflictError, Missing, NotFoundError
-from buttress.testing import AsyncRepositoryContract, CacheProviderContract, ResourceFactoryContract
+from buttress.testing import (
+    AsyncRepositoryContract,
+    CacheProviderContract,
+    HealthCheckContract,
+    ResourceFactoryContract,
+)
 from buttress.testing.contracts._cache import close_quietly
 
 
@@ -281,6 +286,66 @@ class Lenient:
 class TestLenient(ResourceFactoryContract):
     async def make_factory(self):
         return Lenient()
+""",
+    )
+    assert failed == failing
+
+
+class Healthy:
+    """A correct check: answers pass, read structurally (no buttress-health import)."""
+
+    def __init__(self, status: str = "pass") -> None:
+        self.status = status
+
+    async def check(self) -> Any:
+        await asyncio.sleep(0)
+        return _Result(self.status, output=None if self.status == "pass" else "down")
+
+
+@dataclass(frozen=True)
+class _Result:
+    status: str
+    observed_value: object = None
+    observed_unit: str | None = None
+    output: str | None = None
+    component_type: str | None = None
+
+
+class TestHealthy(HealthCheckContract):
+    async def make_check(self) -> Any:
+        return Healthy()
+
+    async def make_failing_check(self) -> Any:
+        return Healthy("fail")
+
+
+def test_the_health_check_contract_catches_a_check_that_passes_what_is_down(
+    contract_catches: Callable[..., set[str]],
+) -> None:
+    failing = {
+        "test_an_unhealthy_dependency_fails",
+        "test_an_unhealthy_dependency_keeps_failing_without_breaking",
+    }
+    failed = contract_catches(
+        failing,
+        test_optimist="""
+from dataclasses import dataclass
+from buttress.testing import HealthCheckContract
+
+@dataclass
+class Result:
+    status: str
+    output: str = None
+
+class Optimist:
+    async def check(self):
+        return Result("pass")
+
+class TestOptimist(HealthCheckContract):
+    async def make_check(self):
+        return Optimist()
+    async def make_failing_check(self):
+        return Optimist()
 """,
     )
     assert failed == failing

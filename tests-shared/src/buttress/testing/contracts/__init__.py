@@ -17,6 +17,7 @@ from ._cache_storage import CacheStorageContract
 from ._cqrs import DependencyProviderContract, EventOutboxContract, MiddlewareContract, UnitOfWorkContract
 from ._event_store import EventStoreContract
 from ._flags import AuditSinkContract, FlagSourceContract
+from ._health import HealthCheckContract
 from ._idempotency import IdempotencyStoreContract
 from ._notifications import NotificationOutboxContract, PreferenceStoreContract
 from ._repository import AsyncRepositoryContract
@@ -36,6 +37,7 @@ __all__ = [
     "EventOutboxContract",
     "EventStoreContract",
     "FlagSourceContract",
+    "HealthCheckContract",
     "IdempotencyStoreContract",
     "MiddlewareContract",
     "NotificationOutboxContract",

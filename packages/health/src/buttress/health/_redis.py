@@ -1,0 +1,71 @@
+"""`RedisCheck`: Redis answers PING (extra ``redis``)."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Final, Self, Unpack
+
+from buttress.core import BackendErrors, RedisBackend, RedisOptions
+
+from ._status import CheckResult
+from ._timing import round_trip
+from .exceptions import HealthConfigurationError, HealthTypeError, HealthUnavailableError, MissingExtraError
+
+try:
+    from redis.asyncio import Redis
+except ImportError as exc:  # pragma: no cover - exercised by the bare session
+    raise MissingExtraError("RedisCheck", "redis") from exc
+
+__all__ = ["RedisCheck"]
+
+# PING writes no key; core's RedisBackend asks every backend for a prefix all the same.
+_PREFIX: Final = "health:"
+
+
+class RedisCheck(RedisBackend):
+    """Redis answers PING: pass with the round trip in seconds, else fail.
+
+    Reported as ``responseTime`` of a ``datastore``. Built on the application's client
+    (``RedisCheck(client=client)``, never closed by the check) or on its own
+    (``RedisCheck.from_url(url)``, core's tuned client that connects on the first check and is
+    closed by `aclose`). A server that is down fails the check with its address redacted; a
+    password or database it refuses fails it as a configuration error.
+
+    Args:
+        client: A ``redis.asyncio.Redis`` client (``decode_responses=False``, redis-py's default).
+
+    Raises:
+        HealthTypeError: ``client`` is not a ``redis.asyncio.Redis``.
+        HealthConfigurationError: ``client`` decodes responses.
+    """
+
+    errors = BackendErrors(HealthConfigurationError, HealthTypeError, HealthUnavailableError)
+    downstream: ClassVar[bool] = True
+
+    def __init__(self, *, client: Redis) -> None:
+        super().__init__(client, prefix=_PREFIX)
+
+    @classmethod
+    def from_url(cls, url: str, **options: Unpack[RedisOptions]) -> Self:
+        """A check with a client of its own on ``url`` (``redis://``, ``rediss://``, ``unix://``); no I/O yet.
+
+        The client is core's `open_redis`, tuned by ``options`` (`buttress.core.RedisOptions`):
+        ``socket_timeout`` (1 s) bounds a PING on a server that stopped answering; a check needs
+        one connection, so ``max_connections`` is 2 unless given.
+
+        Raises:
+            HealthConfigurationError: ``url`` is not a Redis URL redis-py can use, or a bad option.
+            HealthTypeError: ``url`` is not a str.
+        """
+        tuned: RedisOptions = {"max_connections": 2, **options}
+        return cls._from_url(url, lambda client: cls(client=client), **tuned)
+
+    async def check(self) -> CheckResult:
+        """PING once."""
+        return await round_trip(self._ping, component_type="datastore")
+
+    async def _ping(self) -> None:
+        with self._unavailable():
+            await self.client.ping()
+
+    def __repr__(self) -> str:
+        return f"RedisCheck(address={self._address!r}, owns_client={self.owns_client})"
