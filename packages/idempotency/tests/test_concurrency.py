@@ -55,9 +55,14 @@ async def _stores(kind: str, request: pytest.FixtureRequest, workers: int) -> li
     """``workers`` stores on one backend, each with its own connections, as separate processes would have."""
     if kind == "memory":
         return [MemoryStore()] * workers
-    if kind == "redis":
-        url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("redis_prefix")
-        return [RedisStore.from_url(url, prefix=prefix, max_connections=40) for _ in range(workers)]
+    if kind in {"redis", "redis-cluster"}:
+        cluster = kind == "redis-cluster"
+        url = request.getfixturevalue("redis_cluster_url" if cluster else "redis_url")
+        prefix = request.getfixturevalue("redis_prefix")
+        return [
+            RedisStore.from_url(url, prefix=prefix, max_connections=40, cluster=cluster)
+            for _ in range(workers)
+        ]
     schema: PostgresSchema = request.getfixturevalue("postgres_schema")
     stores = [
         await PostgresStore.connect(schema.dsn, table=f"{schema.name}.race", max_size=10)
@@ -72,7 +77,7 @@ async def _close(stores: list[Any]) -> None:
         await store.aclose()
 
 
-@pytest.mark.parametrize("kind", ["memory", "redis", "postgres"])
+@pytest.mark.parametrize("kind", ["memory", "redis", "redis-cluster", "postgres"])
 async def test_100_simultaneous_duplicates_run_the_handler_exactly_once(
     kind: str, request: pytest.FixtureRequest, make_client: Any
 ) -> None:
@@ -145,8 +150,8 @@ import asyncio, sys
 from buttress.idempotency import PostgresStore, RedisStore, idempotent
 
 async def main(kind, address, where):
-    if kind == "redis":
-        store = RedisStore.from_url(address, prefix=where)
+    if kind in {"redis", "redis-cluster"}:
+        store = RedisStore.from_url(address, prefix=where, cluster=kind == "redis-cluster")
     else:
         store = await PostgresStore.connect(address, table=where)
     async with idempotent(store, "job-1", "fp", lease=1.0) as slot:
@@ -158,14 +163,15 @@ asyncio.run(main(*sys.argv[1:]))
 """
 
 
-@pytest.mark.parametrize("kind", ["redis", "postgres"])
+@pytest.mark.parametrize("kind", ["redis", "redis-cluster", "postgres"])
 async def test_a_killed_worker_process_holds_the_key_only_until_its_lease_runs_out(
     kind: str, request: pytest.FixtureRequest
 ) -> None:
     """A worker process is SIGKILLed mid-operation: no release, no heartbeat, just its lease."""
     (store,) = await _stores(kind, request, workers=1)
-    if kind == "redis":
-        address, where = request.getfixturevalue("redis_url"), store.prefix
+    if kind in {"redis", "redis-cluster"}:
+        fixture = "redis_cluster_url" if kind == "redis-cluster" else "redis_url"
+        address, where = request.getfixturevalue(fixture), store.prefix
     else:
         address, where = request.getfixturevalue("postgres_schema").dsn, store.table
     worker = await asyncio.create_subprocess_exec(
@@ -237,5 +243,27 @@ async def test_the_heartbeat_keeps_a_long_handler_exclusive(
                         pytest.fail("a duplicate ran while the heartbeat held the lease")
             assert not slot.lease_lost
             await slot.complete(StoredResponse(body=b"done"))
+    finally:
+        await _close([store])
+
+
+async def test_a_batch_spanning_every_cluster_slot_is_split_per_slot(request: pytest.FixtureRequest) -> None:
+    """Hundreds of concurrent claims on distinct keys go out as batches that one EVALSHA could not carry."""
+    (store,) = await _stores("redis-cluster", request, workers=1)
+    try:
+        keys = [f"spread-{i}" for i in range(300)]
+        claims = await asyncio.gather(*(store.claim(key, "fp", lease=10) for key in keys))
+        assert [claim.outcome for claim in claims] == ["claimed"] * len(keys)
+        again = await asyncio.gather(*(store.claim(key, "fp", lease=10) for key in keys))
+        assert {claim.outcome for claim in again} == {"in_flight"}
+        done = await asyncio.gather(
+            *(
+                store.complete(key, claim.token, StoredResponse(200, (), key.encode()), retention=60)
+                for key, claim in zip(keys, claims, strict=True)
+            )
+        )
+        assert all(done)
+        replays = await asyncio.gather(*(store.claim(key, "fp", lease=10) for key in keys))
+        assert [claim.response.body for claim in replays] == [key.encode() for key in keys]
     finally:
         await _close([store])

@@ -55,3 +55,19 @@ class TestRedisStoreWithoutBatching(TestRedisStore):
 
     async def make_store(self) -> Any:
         return RedisStore.from_url(self.url, prefix=self.prefix, batching=False)
+
+
+class TestRedisStoreOnACluster(IdempotencyStoreContract):
+    """The same contract on a real 3-primary Redis Cluster: batches split per hash slot."""
+
+    @pytest.fixture(autouse=True)
+    def _redis(self, redis_cluster_url: str, redis_prefix: str) -> None:
+        self.url, self.prefix = redis_cluster_url, redis_prefix
+
+    async def make_store(self) -> Any:
+        return RedisStore.from_url(self.url, prefix=self.prefix, cluster=True)
+
+
+class TestRedisStoreOnAClusterWithoutBatching(TestRedisStoreOnACluster):
+    async def make_store(self) -> Any:
+        return RedisStore.from_url(self.url, prefix=self.prefix, cluster=True, batching=False)

@@ -1,4 +1,4 @@
-"""`RedisStore`: idempotency records on Redis (extra ``redis``), one Lua script per operation."""
+"""`RedisStore`: idempotency records on Redis or Redis Cluster (extra ``redis``), one Lua script each."""
 
 from __future__ import annotations
 
@@ -23,17 +23,28 @@ from .exceptions import (
 
 try:
     from redis.asyncio import Redis
-    from redis.exceptions import RedisError
+    from redis.asyncio.cluster import RedisCluster
+    from redis.exceptions import RedisClusterException, RedisError
 except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
     raise MissingExtraError("RedisStore", "redis") from exc
 
 __all__ = ["RedisStore"]
+
+# Calls in flight at once on a cluster client, whose per-node pools cannot make callers queue.
+_CLUSTER_CONCURRENCY = 50
+
+type RedisClient = Redis | RedisCluster
 
 _ERRORS = BackendErrors(IdempotencyConfigurationError, IdempotencyTypeError, IdempotencyUnavailableError)
 
 # A record is a hash: f = fingerprint, t = the lease's token (while in flight), r = the encoded response
 # (once completed). The key's PEXPIRE is the lease while in flight and the retention once completed, so an
 # abandoned claim disappears by itself when its lease runs out. Time is Redis's own.
+#
+# Every operation touches that one key alone, so on Redis Cluster a record needs no hash tag: each
+# idempotency key hashes to its own slot and the records spread over every primary. A batch may hold
+# keys of many slots, which one EVALSHA cannot touch on a cluster (CROSSSLOT): there it is split per
+# slot, one EVALSHA per slot, sent together.
 #
 # Each operation is a Lua function; every reply is a table whose first element is a code. A key of another
 # type under the prefix answers {-1, error} for that operation alone (redis.pcall), never the whole batch.
@@ -118,10 +129,16 @@ class _Batcher:
     alone.
     """
 
-    __slots__ = ("_in_flight", "_limit", "_pending", "_run", "_scheduled", "_tasks")
+    __slots__ = ("_in_flight", "_limit", "_pending", "_run", "_scheduled", "_slot", "_tasks")
 
-    def __init__(self, run: Callable[[list[str], list[Any]], Awaitable[Any]], in_flight: int) -> None:
+    def __init__(
+        self,
+        run: Callable[[list[str], list[Any]], Awaitable[Any]],
+        in_flight: int,
+        slot: Callable[[str], int] | None = None,
+    ) -> None:
         self._run = run
+        self._slot = slot
         self._limit = in_flight
         self._pending: list[tuple[str, list[Any], asyncio.Future[Any]]] = []
         self._in_flight = 0
@@ -162,6 +179,16 @@ class _Batcher:
                 self._schedule()
 
     async def _send(self, batch: list[tuple[str, list[Any], asyncio.Future[Any]]]) -> None:
+        if self._slot is None:
+            await self._send_one(batch)
+            return
+        # On a cluster one script call touches the keys of one slot: one call per slot, sent together.
+        groups: dict[int, list[tuple[str, list[Any], asyncio.Future[Any]]]] = {}
+        for call in batch:
+            groups.setdefault(self._slot(call[0]), []).append(call)
+        await asyncio.gather(*(self._send_one(group) for group in groups.values()))
+
+    async def _send_one(self, batch: list[tuple[str, list[Any], asyncio.Future[Any]]]) -> None:
         keys = [key for key, _, _ in batch]
         arguments = [argument for _, operation, _ in batch for argument in operation]
         try:
@@ -178,7 +205,7 @@ class _Batcher:
 
 # AsyncResource is named again (RedisBackend has it already) so the face shows at the class itself.
 class RedisStore(RedisBackend, AsyncResource):
-    """An `IdempotencyStore` on Redis, shared by every process that uses the same server and prefix.
+    """An `IdempotencyStore` on Redis or Redis Cluster, shared by every process on the same server and prefix.
 
     Each operation is one ``EVALSHA`` of a registered Lua script, so claim, complete, release and renew
     are atomic and cost one round trip; a replay is answered by the claim itself. Operations that
@@ -188,16 +215,23 @@ class RedisStore(RedisBackend, AsyncResource):
     vanishes when its lease runs out, with nothing to reap, and application servers' clocks never
     matter.
 
+    On Redis Cluster each record is one key that every operation touches alone, so records spread over
+    every primary by their idempotency key; a batch is split per hash slot (one ``EVALSHA`` per slot,
+    sent together), and at most 50 calls are in flight at once (the cluster client's per-node pools
+    cannot make callers queue).
+
     Args:
-        client: A ``redis.asyncio.Redis`` made with ``decode_responses=False`` (the default). The store
-            does not close a client it was given; `from_url` makes one it owns and `aclose` closes.
+        client: A ``redis.asyncio.Redis`` or ``RedisCluster`` made with ``decode_responses=False`` (the
+            default). The store does not close a client it was given; `from_url` makes one it owns and
+            `aclose` closes.
         prefix: Prepended to every key. Must not be empty.
         batching: Send the operations that concurrent requests make while a round trip is under way
             together, as one ``EVALSHA`` (each is as atomic as alone). Off, every operation is its own
             ``EVALSHA``.
 
     Raises:
-        IdempotencyTypeError: ``client`` is not a ``redis.asyncio.Redis``, or ``prefix`` not a str.
+        IdempotencyTypeError: ``client`` is not a ``redis.asyncio.Redis`` or ``RedisCluster``, or
+            ``prefix`` not a str.
         IdempotencyConfigurationError: ``client`` decodes responses, ``prefix`` is empty (or holds
             NUL or a lone surrogate), or ``batching`` is not a bool.
     """
@@ -205,34 +239,66 @@ class RedisStore(RedisBackend, AsyncResource):
     errors: ClassVar[BackendErrors] = _ERRORS
     # Any error reply the scripts do not catch (OOM, READONLY, MISCONF, NOSCRIPT after a flush...):
     # the server cannot serve the store now.
-    outages: ClassVar[tuple[type[BaseException], ...]] = (RedisError,)
+    # A cluster that cannot route a call (no node for a slot, CLUSTERDOWN) is an outage too.
+    outages: ClassVar[tuple[type[BaseException], ...]] = (RedisError, RedisClusterException)
+    accepts_cluster: ClassVar[bool] = True
 
-    def __init__(self, client: Redis, *, prefix: str = "idempotency:", batching: bool = True) -> None:
+    def __init__(self, client: RedisClient, *, prefix: str = "idempotency:", batching: bool = True) -> None:
         super().__init__(client, prefix=prefix)
         self._script = client.register_script(_RUN)
-        self._batcher = _Batcher(self._evaluate, in_flight=4) if check_bool("batching", batching) else None
+        self._cluster = client if isinstance(client, RedisCluster) else None
+        self._gate = None if self._cluster is None else asyncio.Semaphore(_CLUSTER_CONCURRENCY)
+        self._cluster_lock = asyncio.Lock()
+        self._cluster_ready = self._cluster is None
+        slot = None if self._cluster is None else self._cluster.keyslot
+        if check_bool("batching", batching):
+            self._batcher: _Batcher | None = _Batcher(self._evaluate, in_flight=4, slot=slot)
+        else:
+            self._batcher = None
 
     @classmethod
     def from_url(
-        cls, url: str, *, prefix: str = "idempotency:", batching: bool = True, **options: Unpack[RedisOptions]
+        cls,
+        url: str,
+        *,
+        prefix: str = "idempotency:",
+        batching: bool = True,
+        cluster: bool = False,
+        **options: Unpack[RedisOptions],
     ) -> Self:
         """Make a store with its own client for ``url`` (``redis://``, ``rediss://``, ``unix://``).
 
         The client is core's `open_redis`, tuned by ``options`` (`RedisOptions`): at most
         ``max_connections`` (50) are opened, beyond that callers queue up to ``pool_timeout`` (5)
         seconds, and ``socket_timeout`` (1) bounds how long a call waits on a server that stopped
-        answering. The client is closed by `aclose`.
+        answering. With ``cluster=True`` it is a ``RedisCluster`` that finds every node from the one
+        in ``url`` (``redis://`` or ``rediss://``). The client is closed by `aclose`.
 
         Raises:
             IdempotencyConfigurationError: The URL is not a Redis URL redis-py can read (it is never
                 shown in the message), a timeout is not a finite number of seconds above zero, or
-                ``max_connections`` is not an int from 1 to 100,000.
+                ``max_connections`` is not an int from 1 to 100,000, or ``cluster`` is not a bool.
             IdempotencyTypeError: ``url`` or ``prefix`` is not a str.
         """
-        return cls._from_url(url, lambda client: cls(client, prefix=prefix, batching=batching), **options)
+        return cls._from_url(
+            url, lambda client: cls(client, prefix=prefix, batching=batching), cluster=cluster, **options
+        )
 
     async def _evaluate(self, keys: list[str], arguments: list[Any]) -> Any:  # noqa: ANN401
-        return await self._script(keys=keys, args=arguments)
+        if self._gate is None:
+            return await self._script(keys=keys, args=arguments)
+        async with self._gate:
+            if not self._cluster_ready:
+                await self._initialize_cluster()
+            return await self._script(keys=keys, args=arguments)
+
+    async def _initialize_cluster(self) -> None:
+        # A fresh cluster client that receives many first commands at once can race while it
+        # discovers the nodes; discover them once, up front.
+        async with self._cluster_lock:
+            if not self._cluster_ready and self._cluster is not None:
+                await self._cluster.initialize()
+                self._cluster_ready = True
 
     async def _run(self, operation: str, key: str, arguments: list[Any]) -> list[Any]:
         with store_call((), store="redis", operation=operation, address=self._address), self._unavailable():
