@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+import buttress.health as package
 from buttress.health import (
     BacklogCheck,
     BreakerCheck,
@@ -18,24 +19,41 @@ from buttress.health import (
     DiskSpaceCheck,
     FunctionCheck,
     HealthApp,
+    HealthConfigurationError,
+    HealthError,
     HealthRegistry,
     HealthReport,
+    HealthResponseError,
+    HealthTypeError,
+    HealthUnavailableError,
     HTTPCheck,
     InFlightMiddleware,
+    MissingExtraError,
     PoolCheck,
     PostgresCheck,
     RedisCheck,
     ServiceInfo,
     ShutdownCoordinator,
+    ShutdownReport,
+    ShutdownState,
     SQLAlchemyCheck,
     Status,
+    StatusChange,
     WSGIHealthApp,
     aggregate,
     parse_status,
     render_health,
 )
-from buttress.testing import acheck_hostile, check_hostile, check_hostile_asgi, check_hostile_wsgi
+from buttress.testing import (
+    HostileTargets,
+    acheck_hostile,
+    check_hostile,
+    check_hostile_asgi,
+    check_hostile_wsgi,
+)
 from buttress.webhooks import MemoryOutbox
+
+TARGETS = HostileTargets()
 
 
 async def ok() -> bool:
@@ -71,6 +89,24 @@ class Guarded:
     breaker_state = "closed"
 
 
+@TARGETS.drives(
+    "HealthRegistry",
+    "CheckResult",
+    "CheckReport",
+    "ServiceInfo",
+    "FunctionCheck",
+    "DiskSpaceCheck",
+    "PoolCheck",
+    "BreakerCheck",
+    "BacklogCheck",
+    "HealthApp",
+    "WSGIHealthApp",
+    "ShutdownCoordinator",
+    "InFlightMiddleware",
+    "HTTPCheck",
+    "RedisCheck",
+    "SQLAlchemyCheck",
+)
 def test_the_constructors_type_their_errors(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     now = datetime(2026, 1, 1, tzinfo=UTC)
@@ -95,6 +131,33 @@ def test_the_constructors_type_their_errors(monkeypatch: pytest.MonkeyPatch, tmp
     check_hostile(SQLAlchemyCheck, object(), query="SELECT 1")
 
 
+@TARGETS.drives(
+    "HealthReport",
+    "ShutdownReport",
+    "ShutdownState",
+    "StatusChange",
+    "HealthError",
+    "HealthConfigurationError",
+    "HealthTypeError",
+    "HealthUnavailableError",
+    "HealthResponseError",
+    "MissingExtraError",
+)
+def test_the_records_and_errors_type_their_errors() -> None:
+    report = CheckReport("db", CheckResult(Status.PASS), True, datetime(2026, 1, 1, tzinfo=UTC), 0.1)
+    check_hostile(HealthReport, "ready", Status.PASS, (report,), output=None)
+    check_hostile(ShutdownReport, True, 0, ("pool",), (("cache", "timed out"),), 1.0)
+    check_hostile(ShutdownState, "running")
+    check_hostile(StatusChange, "db", None, Status.PASS, report)
+    check_hostile(HealthError, "message")
+    check_hostile(HealthConfigurationError, "timeout", 5, "must be positive", show_value=True)
+    check_hostile(HealthTypeError, "timeout", "a float", "5")
+    check_hostile(HealthUnavailableError, "redis", "redis://:secret@cache:6379/0", "refused")
+    check_hostile(HealthResponseError, "not JSON")
+    check_hostile(MissingExtraError, "RedisCheck", "redis")
+
+
+@TARGETS.drives("render_health", "parse_status", "aggregate", "Status")
 def test_the_functions_type_their_errors() -> None:
     report = HealthReport("ready", Status.PASS)
     check_hostile(render_health, report, details=True, service=None)
@@ -103,6 +166,13 @@ def test_the_functions_type_their_errors() -> None:
     check_hostile(Status, "pass")
 
 
+@TARGETS.drives(
+    "HealthRegistry.add",
+    "HealthRegistry.remove",
+    "HealthRegistry.run",
+    "HealthRegistry.subscribe",
+    "HealthRegistry.drain",
+)
 async def test_the_registrys_methods_type_their_errors() -> None:
     registry = healthy_registry()
     await acheck_hostile(
@@ -114,6 +184,11 @@ async def test_the_registrys_methods_type_their_errors() -> None:
     await acheck_hostile(HealthRegistry().drain, "shutting down")
 
 
+@TARGETS.drives(
+    "ShutdownCoordinator.register",
+    "ShutdownCoordinator.install_signal_handlers",
+    "ShutdownCoordinator.shutdown",
+)
 async def test_the_coordinators_methods_type_their_errors() -> None:
     coordinator = ShutdownCoordinator(drain_delay=0)
 
@@ -127,6 +202,7 @@ async def test_the_coordinators_methods_type_their_errors() -> None:
 
 
 @pytest.mark.postgres
+@TARGETS.drives("PostgresCheck")
 async def test_postgres_entry_points_type_their_errors(postgres_pool: Any, postgres_dsn: str) -> None:
     await acheck_hostile(PostgresCheck, postgres_pool, query="SELECT 1")
     await acheck_hostile(
@@ -164,3 +240,9 @@ async def test_a_probe_survives_checks_that_misbehave() -> None:
     report = await registry.ready()
     assert [c.status for c in report.checks] == [Status.FAIL, Status.FAIL]
     assert report.checks[0].result.output == "Weird"
+
+
+def test_every_public_name_is_driven() -> None:
+    TARGETS.assert_covers(
+        package,
+    )

@@ -62,6 +62,11 @@ class ShutdownState(enum.Enum):
     STOPPED = "stopped"
     """Done: see the `ShutdownReport`."""
 
+    @classmethod
+    def _missing_(cls, value: object) -> ShutdownState:
+        names = ", ".join(repr(state.value) for state in cls)
+        raise HealthConfigurationError("state", value, f"must be one of {names}")
+
 
 _ORDER: Final = {state: index for index, state in enumerate(ShutdownState)}
 
