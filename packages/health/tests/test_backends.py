@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -202,3 +203,31 @@ def test_sqlalchemy_check_checks_its_arguments() -> None:
 async def test_asyncpg_is_the_postgres_driver() -> None:
     assert PostgresCheck.errors.unavailable is HealthUnavailableError
     assert asyncpg.Pool is not None
+
+
+@pytest.mark.postgres
+async def test_a_connection_cut_by_the_server_fails_one_probe_at_most_then_recovers(
+    postgres_dsn: str,
+) -> None:
+    name = f"bt_health_{uuid.uuid4().hex[:12]}"
+    pool = await asyncpg.create_pool(
+        postgres_dsn, min_size=1, max_size=1, server_settings={"application_name": name}
+    )
+    registry = HealthRegistry()
+    registry.add("postgresql:responseTime", PostgresCheck(pool))
+    try:
+        assert (await registry.ready()).status is Status.PASS
+        killer = await asyncpg.connect(postgres_dsn)
+        try:
+            killed = await killer.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+                name,
+            )
+        finally:
+            await killer.close()
+        assert killed == 1
+        statuses = [(await registry.ready()).status for _ in range(3)]
+        assert statuses[-1] is Status.PASS, statuses
+        assert statuses.count(Status.FAIL) <= 1, "the pool replaced the cut connection"
+    finally:
+        await pool.close()
