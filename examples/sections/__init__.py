@@ -22,6 +22,7 @@ from . import (
     health,
     idempotency,
     notifications,
+    persistence,
     pooling,
     search,
     webhooks,
@@ -46,5 +47,6 @@ MODULES: dict[str, ModuleType] = {
     "buttress-federation": federation,
     "buttress-cqrs": cqrs,
     "buttress-health": health,
+    "buttress-persistence": persistence,
 }
 SECTIONS: dict[str, Section] = {name: module.run for name, module in MODULES.items()}

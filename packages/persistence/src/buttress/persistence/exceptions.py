@@ -143,7 +143,8 @@ class VersionConflictError(PersistenceError, ConflictError):
     """
 
     def __init__(self, kind: str, key: object, *, expected: object, actual: object) -> None:
-        reason = f"was changed by another writer (expected version {expected!r}, stored {actual!r})"
+        versions = f"expected version {safe_repr(expected)}, stored {safe_repr(actual)}"
+        reason = f"was changed by another writer ({versions})"
         super().__init__(kind, key, reason)
         self.expected = expected
         self.actual = actual
