@@ -46,22 +46,13 @@ class TestVersionedSoftDeleteRepository(AsyncRepositoryContract):
         return dataclasses.replace(entity, title=entity.title + " (changed)")
 
 
-class TestSQLiteRepository(AsyncRepositoryContract):
-    """The embedded default: SQLite through aiosqlite."""
+class TestSQLiteRepository(TestVersionedSoftDeleteRepository):
+    """The embedded default: SQLite through aiosqlite, with soft delete and versions on."""
 
     @pytest.fixture(autouse=True)
-    async def _database(self, tmp_path: Any) -> AsyncIterator[None]:
+    async def _database(self, tmp_path: Any) -> AsyncIterator[None]:  # type: ignore[override]
         self.database = await DatabaseSession.connect(f"sqlite:///{tmp_path}/contract.db")
         async with self.database.engine.begin() as connection:  # collation "C" is PostgreSQL's
             await connection.run_sync(Doc.__table__.create)
         yield
         await self.database.aclose()
-
-    async def make_repository(self) -> Any:
-        return SqlAlchemyRepository(self.database, Doc, soft_delete="deleted_at", version="version")
-
-    def make_entity(self, n: int) -> Any:
-        return Doc(id=n, title=f"doc {n}", score=n)
-
-    def changed(self, entity: Any) -> Any:
-        return dataclasses.replace(entity, title=entity.title + " (changed)")

@@ -167,62 +167,53 @@ class FieldSpecification(Specification[Any]):
         return frozenset((self.field,))
 
 
+class _Junction[T](Specification[T]):
+    """``AND`` or ``OR`` of parts under Kleene logic: ``_dominant`` decides, unknown beats the other."""
+
+    __slots__ = ()
+    parts: tuple[Specification[T], ...]
+    _dominant: bool
+    _join: Callable[..., ColumnElement[bool]]
+
+    def __post_init__(self) -> None:
+        _check_parts(self.parts)
+
+    def evaluate(self, candidate: T) -> Truth:
+        """Kleene conjunction (AND) or disjunction (OR) of the parts."""
+        result: Truth = not self._dominant
+        for part in self.parts:
+            truth = part.evaluate(candidate)
+            if truth is self._dominant:
+                return truth
+            if truth is None:
+                result = None
+        return result
+
+    def to_sql_condition(self, model: type[Any]) -> ColumnElement[bool]:
+        """``(a AND b AND ...)`` or ``(a OR b OR ...)``."""
+        return type(self)._join(*(part.to_sql_condition(model) for part in self.parts))
+
+    def fields(self) -> frozenset[str]:
+        """The fields of every part."""
+        return frozenset().union(*(part.fields() for part in self.parts))
+
+
 @dataclass(frozen=True, slots=True)
-class AndSpecification[T](Specification[T]):
+class AndSpecification[T](_Junction[T]):
     """All of ``parts`` (SQL ``AND``: false wins over unknown, unknown over true)."""
 
     parts: tuple[Specification[T], ...]
-
-    def __post_init__(self) -> None:
-        _check_parts(self.parts)
-
-    def evaluate(self, candidate: T) -> Truth:
-        """Kleene conjunction of the parts."""
-        result: Truth = True
-        for part in self.parts:
-            truth = part.evaluate(candidate)
-            if truth is False:
-                return False
-            if truth is None:
-                result = None
-        return result
-
-    def to_sql_condition(self, model: type[Any]) -> ColumnElement[bool]:
-        """``(a AND b AND ...)``."""
-        return and_(*(part.to_sql_condition(model) for part in self.parts))
-
-    def fields(self) -> frozenset[str]:
-        """The fields of every part."""
-        return frozenset().union(*(part.fields() for part in self.parts))
+    _dominant = False
+    _join = and_
 
 
 @dataclass(frozen=True, slots=True)
-class OrSpecification[T](Specification[T]):
+class OrSpecification[T](_Junction[T]):
     """Any of ``parts`` (SQL ``OR``: true wins over unknown, unknown over false)."""
 
     parts: tuple[Specification[T], ...]
-
-    def __post_init__(self) -> None:
-        _check_parts(self.parts)
-
-    def evaluate(self, candidate: T) -> Truth:
-        """Kleene disjunction of the parts."""
-        result: Truth = False
-        for part in self.parts:
-            truth = part.evaluate(candidate)
-            if truth is True:
-                return True
-            if truth is None:
-                result = None
-        return result
-
-    def to_sql_condition(self, model: type[Any]) -> ColumnElement[bool]:
-        """``(a OR b OR ...)``."""
-        return or_(*(part.to_sql_condition(model) for part in self.parts))
-
-    def fields(self) -> frozenset[str]:
-        """The fields of every part."""
-        return frozenset().union(*(part.fields() for part in self.parts))
+    _dominant = True
+    _join = or_
 
 
 @dataclass(frozen=True, slots=True)
