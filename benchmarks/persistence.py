@@ -99,7 +99,7 @@ async def build(engine: object) -> float:
         await connection.execute(
             text(
                 f"INSERT INTO {SCHEMA}.orders (id, total, status) "  # noqa: S608 - constants of this script
-                "SELECT i, (i * 7919) % 1000, CASE WHEN i % 3 = 0 THEN 'paid' ELSE 'open' END "
+                "SELECT i, (i::bigint * 7919) % 1000, CASE WHEN i % 3 = 0 THEN 'paid' ELSE 'open' END "
                 f"FROM generate_series(1, {ROWS}) AS i"
             )
         )
