@@ -564,7 +564,7 @@ def _facts(package: Package) -> dict[str, set[str]]:
             facts["postgres extra"].add(extra)
     module = _import(f"{package.import_name}.exceptions")
     core = importlib.import_module("buttress.core")
-    for name, value in vars(module or {}).items():
+    for name, value in (vars(module) if module is not None else {}).items():
         if not inspect.isclass(value):
             continue
         # The package's own class that derives directly from core's (its subclasses are refinements).

@@ -307,3 +307,13 @@ def test_the_drift_table_says_what_the_package_does(demo: Path) -> None:
     assert "| unavailable error | `DemoUnavailableError`: demo |" in table
     assert "| lazy loading of extras | `core lazy_exports`: demo |" in table
     assert "| logger names | `__name__`: demo |" in table
+
+
+def test_the_drift_table_survives_a_package_that_cannot_be_imported(demo: Path) -> None:
+    """A package whose modules do not import (not installed in this venv) is still tabled, not a crash."""
+    (demo / "exceptions.py").write_text("raise ImportError('not installed here')\n")
+    for name in [m for m in sys.modules if m == "buttress.demo" or m.startswith("buttress.demo.")]:
+        del sys.modules[name]
+    table = conventions.drift()
+    assert "| closing | `aclose()`: demo |" in table
+    assert "DemoUnavailableError" not in table
