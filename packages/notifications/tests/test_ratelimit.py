@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from redis.asyncio.cluster import RedisCluster
 
 from buttress.notifications import (
     DeliveryWorker,
@@ -67,9 +69,14 @@ async def test_memory_wait_is_exact_and_keys_are_separate() -> None:
     assert await limiter.acquire("a", rate) == 0.0
 
 
-@pytest.fixture
-async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_url)
+@pytest.fixture(params=["single", "cluster"])
+async def redis_client(request: pytest.FixtureRequest) -> AsyncIterator[aioredis.Redis]:
+    """A client of the single server, then of the 3-primary Redis Cluster: each bucket is one key."""
+    client: Any
+    if request.param == "cluster":
+        client = RedisCluster.from_url(request.getfixturevalue("redis_cluster_url"))
+    else:
+        client = aioredis.Redis.from_url(request.getfixturevalue("redis_url"))
     try:
         yield client
     finally:

@@ -158,3 +158,15 @@ class TestRedisReplayGuard(WebhooksReplayGuardContract):
 
     async def make_guard(self) -> RedisReplayGuard:
         return RedisReplayGuard(self.client, prefix=self.prefix)
+
+
+@pytest.mark.redis
+class TestRedisReplayGuardOnACluster(WebhooksReplayGuardContract):
+    """The same contract on a real 3-primary Redis Cluster: each id is one key, in its own slot."""
+
+    @pytest.fixture(autouse=True)
+    def _cluster(self, redis_cluster_url: str, redis_prefix: str) -> None:
+        self.url, self.prefix = redis_cluster_url, redis_prefix
+
+    async def make_guard(self) -> RedisReplayGuard:
+        return RedisReplayGuard.from_url(self.url, prefix=self.prefix, cluster=True)

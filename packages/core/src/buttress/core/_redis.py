@@ -30,6 +30,7 @@ package's backend module imports redis itself (behind its ``redis`` extra) befor
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -237,6 +238,8 @@ class RedisBackend(AsyncResource):
         )
         self._owned: Owned[Any] = Owned(client)
         self._address = _client_address(client)
+        cluster = _module("redis.asyncio.cluster").RedisCluster
+        self._discovery: asyncio.Lock | None = asyncio.Lock() if isinstance(client, cluster) else None
 
     def _check_client(self, client: Any) -> None:  # noqa: ANN401 - checked here
         asyncio_module = _module("redis.asyncio")
@@ -296,6 +299,20 @@ class RedisBackend(AsyncResource):
         backend._owned = Owned(client, client.aclose)
         backend._address = redact_url(url)
         return backend
+
+    async def _discover(self) -> None:
+        """On a ``RedisCluster`` client, find the nodes once before the first command (else nothing).
+
+        A fresh cluster client that receives many first commands at once can race while it
+        discovers the nodes; a backend awaits this (inside `_unavailable`) before its calls.
+        """
+        lock = self._discovery
+        if lock is None:
+            return
+        async with lock:
+            if self._discovery is not None:
+                await self.client.initialize()
+                self._discovery = None
 
     def _outages(self) -> tuple[type[BaseException], ...]:
         return (*connection_errors("redis"), *self.outages)

@@ -248,8 +248,6 @@ class RedisStore(RedisBackend, AsyncResource):
         self._script = client.register_script(_RUN)
         self._cluster = client if isinstance(client, RedisCluster) else None
         self._gate = None if self._cluster is None else asyncio.Semaphore(_CLUSTER_CONCURRENCY)
-        self._cluster_lock = asyncio.Lock()
-        self._cluster_ready = self._cluster is None
         slot = None if self._cluster is None else self._cluster.keyslot
         if check_bool("batching", batching):
             self._batcher: _Batcher | None = _Batcher(self._evaluate, in_flight=4, slot=slot)
@@ -288,17 +286,8 @@ class RedisStore(RedisBackend, AsyncResource):
         if self._gate is None:
             return await self._script(keys=keys, args=arguments)
         async with self._gate:
-            if not self._cluster_ready:
-                await self._initialize_cluster()
+            await self._discover()
             return await self._script(keys=keys, args=arguments)
-
-    async def _initialize_cluster(self) -> None:
-        # A fresh cluster client that receives many first commands at once can race while it
-        # discovers the nodes; discover them once, up front.
-        async with self._cluster_lock:
-            if not self._cluster_ready and self._cluster is not None:
-                await self._cluster.initialize()
-                self._cluster_ready = True
 
     async def _run(self, operation: str, key: str, arguments: list[Any]) -> list[Any]:
         with store_call((), store="redis", operation=operation, address=self._address), self._unavailable():

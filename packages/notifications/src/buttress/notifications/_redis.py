@@ -17,7 +17,8 @@ from .exceptions import (
 
 try:
     import redis.asyncio as aioredis
-    from redis.exceptions import ResponseError
+    from redis.asyncio.cluster import RedisCluster
+    from redis.exceptions import RedisClusterException, ResponseError
 except ImportError as exc:  # pragma: no cover - exercised by the bare session
     raise MissingExtraError("RedisRateLimiter", "redis") from exc
 
@@ -53,14 +54,18 @@ return string.format('%.0f', wait)
 class RedisRateLimiter(RedisBackend, AsyncResource):
     """A `RateLimiter` whose buckets live in Redis, so every worker process shares one limit.
 
+    Each bucket is one key that the script touches alone, so on Redis Cluster buckets spread over
+    every primary with no hash tag.
+
     Args:
-        client: A ``redis.asyncio.Redis`` made with ``decode_responses=False`` (redis-py's default),
-            which the application owns (never closed by the limiter); `from_url` makes one that
-            `aclose` closes.
+        client: A ``redis.asyncio.Redis`` or ``RedisCluster`` made with ``decode_responses=False``
+            (redis-py's default), which the application owns (never closed by the limiter);
+            `from_url` makes one that `aclose` closes.
         prefix: Prepended to every bucket key; not empty.
 
     Raises:
-        NotificationsTypeError: ``client`` is not a ``redis.asyncio.Redis``, or ``prefix`` not a str.
+        NotificationsTypeError: ``client`` is not a ``redis.asyncio.Redis`` or ``RedisCluster``, or
+            ``prefix`` not a str.
         NotificationsConfigurationError: ``client`` decodes responses, or ``prefix`` is empty, longer
             than 1,024 bytes, or holds NUL or a lone surrogate.
     """
@@ -70,28 +75,35 @@ class RedisRateLimiter(RedisBackend, AsyncResource):
     )
     # An error reply (out of memory, a read-only replica, a busy script): the server cannot serve us
     # now, an outage to wait out. A database the URL names but the server lacks is core's
-    # configuration error.
-    outages: ClassVar[tuple[type[BaseException], ...]] = (ResponseError,)
+    # configuration error. A cluster that cannot route a call (no node for a slot) is an outage too.
+    outages: ClassVar[tuple[type[BaseException], ...]] = (ResponseError, RedisClusterException)
+    accepts_cluster: ClassVar[bool] = True
 
-    def __init__(self, client: aioredis.Redis, *, prefix: str = "notify:rate:") -> None:
+    def __init__(self, client: aioredis.Redis | RedisCluster, *, prefix: str = "notify:rate:") -> None:
         super().__init__(client, prefix=prefix)
         self._script: Any = client.register_script(_SCRIPT)
 
     @classmethod
     def from_url(
-        cls, url: str, *, prefix: str = "notify:rate:", **options: Unpack[RedisOptions]
+        cls,
+        url: str,
+        *,
+        prefix: str = "notify:rate:",
+        cluster: bool = False,
+        **options: Unpack[RedisOptions],
     ) -> RedisRateLimiter:
         """A limiter with its own client for ``url`` (``redis://...``), connected on first use.
 
         `aclose` closes the client. It is core's `open_redis`, tuned by ``options``
-        (`RedisOptions`: ``socket_timeout``, ``max_connections``, ``pool_timeout``).
+        (`RedisOptions`: ``socket_timeout``, ``max_connections``, ``pool_timeout``); with
+        ``cluster=True`` a ``RedisCluster`` that finds every node from the one in ``url``.
 
         Raises:
             NotificationsConfigurationError: ``url`` is not a Redis URL (it is never shown), or an
-                option is out of range.
+                option is out of range, or ``cluster`` is not a bool.
             NotificationsTypeError: ``url`` or ``prefix`` is not a str.
         """
-        return cls._from_url(url, lambda client: cls(client, prefix=prefix), **options)
+        return cls._from_url(url, lambda client: cls(client, prefix=prefix), cluster=cluster, **options)
 
     async def acquire(self, key: str, rate: Rate) -> float:
         """Take a token from ``key``'s bucket; return 0.0, or the seconds to wait.
@@ -105,5 +117,6 @@ class RedisRateLimiter(RedisBackend, AsyncResource):
         if not isinstance(rate, Rate):
             raise NotificationsTypeError("rate", "a Rate", rate)
         with self._unavailable():
+            await self._discover()
             wait_us = await self._script(keys=[self.prefix + key], args=[rate.limit, rate.refill])
         return int(wait_us) / 1_000_000
