@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import asyncpg
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from buttress.feature_flags import (
     AuditAction,
@@ -249,12 +251,21 @@ def test_a_strategy_naming_a_missing_segment_never_matches() -> None:
     assert not client.is_enabled("s")
 
 
+@pytest.fixture(params=["single", "cluster"])
+def sticky_redis(request: pytest.FixtureRequest) -> tuple[str, bool]:
+    """The single server's URL, then the 3-primary Redis Cluster's: a subject's hash is one key."""
+    if request.param == "cluster":
+        return request.getfixturevalue("redis_cluster_url"), True
+    return request.getfixturevalue("redis_url"), False
+
+
 @pytest.mark.redis
 async def test_redis_sticky_assignments_are_shared_between_processes(
-    redis_url: str, redis_prefix: str
+    sticky_redis: tuple[str, bool], redis_prefix: str
 ) -> None:
-    first = RedisStickyStore.from_url(redis_url, prefix=redis_prefix, ttl=3600)
-    second = RedisStickyStore.from_url(redis_url, prefix=redis_prefix)
+    redis_url, cluster = sticky_redis
+    first = RedisStickyStore.from_url(redis_url, prefix=redis_prefix, ttl=3600, cluster=cluster)
+    second = RedisStickyStore.from_url(redis_url, prefix=redis_prefix, cluster=cluster)
     users = [Context(user_id=str(n)) for n in range(100)]
     try:
         wide = FlagClient(
@@ -275,7 +286,7 @@ async def test_redis_sticky_assignments_are_shared_between_processes(
             await second.prefetch(user.user_id)
         assert all(narrow.is_enabled("beta", user) for user in users)
         assert narrow.evaluate("beta", False, users[0]).reason is Reason.CACHED
-        raw = Redis.from_url(redis_url)
+        raw: Any = RedisCluster.from_url(redis_url) if cluster else Redis.from_url(redis_url)
         try:
             assert 0 < await raw.pttl(f"{redis_prefix}0") <= 3_600_000
         finally:
@@ -286,9 +297,10 @@ async def test_redis_sticky_assignments_are_shared_between_processes(
 
 
 @pytest.mark.redis
-async def test_redis_sticky_first_assignment_wins(redis_url: str, redis_prefix: str) -> None:
-    first = RedisStickyStore.from_url(redis_url, prefix=redis_prefix)
-    second = RedisStickyStore.from_url(redis_url, prefix=redis_prefix)
+async def test_redis_sticky_first_assignment_wins(sticky_redis: tuple[str, bool], redis_prefix: str) -> None:
+    redis_url, cluster = sticky_redis
+    first = RedisStickyStore.from_url(redis_url, prefix=redis_prefix, cluster=cluster)
+    second = RedisStickyStore.from_url(redis_url, prefix=redis_prefix, cluster=cluster)
     try:
         first.set("flag", "u1", "blue")
         await first.flush()

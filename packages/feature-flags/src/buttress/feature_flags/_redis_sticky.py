@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from typing import Self, Unpack
+from typing import ClassVar, Self, Unpack
 
 from buttress.core import AsyncResource, BackgroundTask, RedisOptions, check_count, check_seconds
 
@@ -20,6 +20,8 @@ from .exceptions import (
 
 try:
     from redis.asyncio import Redis
+    from redis.asyncio.cluster import RedisCluster
+    from redis.exceptions import RedisClusterException, RedisError
 except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
     raise MissingExtraError("RedisStickyStore", "redis") from exc
 
@@ -40,24 +42,36 @@ class RedisStickyStore(_RedisBackend, AsyncResource):
     ``HSETNX``: the first process to assign a subject a variant wins, and a process that prefetched
     later sees that variant. When Redis is unreachable, ``prefetch`` raises `FeatureFlagsUnavailableError`
     and writes are dropped (logged, and counted as ``buttress.feature_flags.sticky.write_failures``);
-    evaluation keeps working from the cache.
+    evaluation keeps working from the cache. On Redis Cluster (a ``RedisCluster`` client, or
+    ``from_url(..., cluster=True)``) each subject's hash is one key, so subjects spread over every
+    primary with no hash tag.
 
     Args:
-        client: A ``redis.asyncio.Redis`` made with ``decode_responses=False`` (redis-py's default),
-            which the application owns and closes (or use `from_url`).
+        client: A ``redis.asyncio.Redis`` or ``RedisCluster`` made with ``decode_responses=False``
+            (redis-py's default), which the application owns and closes (or use `from_url`).
         prefix: Prepended to each subject's hash key.
         max_subjects: How many subjects the local cache keeps (least recently prefetched go first).
         ttl: Seconds a subject's assignments live in Redis after their last write; ``None`` keeps them.
 
     Raises:
-        FeatureFlagsTypeError: ``client`` is not a ``redis.asyncio.Redis``, or ``prefix`` not a str.
+        FeatureFlagsTypeError: ``client`` is not a ``redis.asyncio.Redis`` or ``RedisCluster``, or
+            ``prefix`` not a str.
         FeatureFlagsConfigurationError: ``client`` decodes responses, ``prefix`` is empty or not text
             Redis can carry, ``max_subjects`` not a positive int, or ``ttl`` not ``None`` or a number of
             seconds above zero (at most 100 years).
     """
 
+    # Any error reply, or a cluster that cannot route a call (no node for a slot): an outage.
+    outages: ClassVar[tuple[type[BaseException], ...]] = (RedisError, RedisClusterException)
+    accepts_cluster: ClassVar[bool] = True
+
     def __init__(
-        self, client: Redis, *, prefix: str = "sticky:", max_subjects: int = 100_000, ttl: float | None = None
+        self,
+        client: Redis | RedisCluster,
+        *,
+        prefix: str = "sticky:",
+        max_subjects: int = 100_000,
+        ttl: float | None = None,
     ) -> None:
         super().__init__(client, prefix=prefix)
         self._client = client
@@ -76,11 +90,13 @@ class RedisStickyStore(_RedisBackend, AsyncResource):
         prefix: str = "sticky:",
         max_subjects: int = 100_000,
         ttl: float | None = None,
+        cluster: bool = False,
         **options: Unpack[RedisOptions],
     ) -> Self:
         """A store on ``url`` (it connects on first use); `aclose` closes its client.
 
-        ``options`` tune the client (`RedisOptions`), as for `RedisFlagSource.from_url`.
+        ``options`` tune the client (`RedisOptions`), as for `RedisFlagSource.from_url`; with
+        ``cluster=True`` it is a ``RedisCluster`` that finds every node from the one in ``url``.
 
         Raises:
             FeatureFlagsConfigurationError: ``url`` is not a Redis URL (it is never shown), or another
@@ -88,7 +104,10 @@ class RedisStickyStore(_RedisBackend, AsyncResource):
             FeatureFlagsTypeError: An argument has the wrong type.
         """
         return cls._from_url(
-            url, lambda client: cls(client, prefix=prefix, max_subjects=max_subjects, ttl=ttl), **options
+            url,
+            lambda client: cls(client, prefix=prefix, max_subjects=max_subjects, ttl=ttl),
+            cluster=cluster,
+            **options,
         )
 
     async def prefetch(self, subject: str) -> None:
@@ -101,6 +120,7 @@ class RedisStickyStore(_RedisBackend, AsyncResource):
         """
         check_context_text("subject", subject, expected="a str")
         with self._redis_errors():
+            await self._discover()
             raw = await self._client.hgetall(f"{self.prefix}{subject}")
         assignments = {_text(flag): _text(variant) for flag, variant in raw.items()}
         local = self._cache.get(subject, {})
@@ -178,6 +198,7 @@ class RedisStickyStore(_RedisBackend, AsyncResource):
     async def _write(self, subject: str, flag_key: str, variant: str) -> None:
         key = f"{self.prefix}{subject}"
         with self._redis_errors():
+            await self._discover()
             async with self._client.pipeline(transaction=False) as pipe:
                 pipe.hsetnx(key, flag_key, variant)
                 if self._ttl_ms is not None:
