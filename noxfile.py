@@ -6,6 +6,7 @@ a test that imports an undeclared sibling or library fails there.
 
     nox -l                                   # list sessions
     nox -s "tests-3.12(package='core')"      # one package on one Python
+    nox -s frameworks                        # each framework example under real servers, over HTTP
     nox -s bench -- caching                  # benchmarks of the named packages
     nox -s explore                           # the randomized hypothesis pass, on a time budget
     nox -s explore -- webhooks --seed 123    # replay one package's pass with a printed seed
@@ -229,7 +230,15 @@ def tour(session: nox.Session) -> None:
     """Run the tour's tests: every section on embedded defaults and on the real servers."""
     _sync(session, "--all-packages", "--all-extras", "--group", "dev")
     session.chdir(ROOT)
-    session.run("pytest", "examples", "-p", "no:cacheprovider", *session.posargs)
+    session.run("pytest", "examples/test_tour.py", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHONS[0])
+def frameworks(session: nox.Session) -> None:
+    """Serve each framework example (examples/frameworks) under real servers and drive it over HTTP."""
+    _sync(session, "--all-packages", "--all-extras", "--group", "dev")
+    session.chdir(ROOT)
+    session.run("pytest", "examples/frameworks/tests", "-p", "no:cacheprovider", *session.posargs)
 
 
 def _explore_arguments(posargs: list[str]) -> tuple[list[str], int | None]:
@@ -398,6 +407,7 @@ nox.options.sessions = [
     *(f"tests-{py}(package='{p}')" for p in PACKAGES for py in PYTHONS),
     *(f"bare(package='{p}')" for p in PACKAGES),
     "tour",
+    "frameworks",
     "explore",
     "fuzz",
     "lint",

@@ -1,0 +1,1 @@
+"""Framework examples: one small app per framework, wiring every web-facing buttress package."""

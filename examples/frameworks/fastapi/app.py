@@ -1,0 +1,93 @@
+"""FastAPI: every web-facing buttress package in one app, on embedded defaults.
+
+    uv run uvicorn --app-dir examples frameworks.fastapi.app:app
+
+``add_middleware`` wraps what is already there, so the last one added is the outermost: CSP is
+added first (innermost), then idempotency, then the fingerprint. The webhook endpoint and the CSP
+report receiver are ASGI apps routed at their exact URLs through ``app.router.add_route``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.templating import Jinja2Templates
+from strawberry.fastapi import GraphQLRouter
+
+from buttress.caching import cached
+from buttress.csp import CSPMiddleware, ReportReceiver, install_jinja2
+from buttress.fingerprint import FingerprintMiddleware
+from buttress.idempotency import IdempotencyMiddleware
+from buttress.webhooks import WebhookEndpoint
+
+from ..shop import BETA, REPORTS_URL, Shop, download, policy, strawberry_schema, user
+
+TEMPLATES = Path(__file__).parent.parent / "templates"
+
+
+def create_app(shop: Shop | None = None, *, root_path: str = "") -> FastAPI:
+    """A new app around ``shop`` (a new `Shop` by default); ``root_path`` is the prefix it is served under."""
+    shop = shop or Shop(policy=policy(root_path))
+    templates = Jinja2Templates(directory=TEMPLATES)
+    install_jinja2(templates.env)  # {{ csp_nonce() }} in templates
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await shop.start()
+        yield
+        await shop.stop()
+
+    app = FastAPI(lifespan=lifespan)
+    app.add_middleware(CSPMiddleware, policy=shop.policy)
+    app.add_middleware(IdempotencyMiddleware, store=shop.idempotency)
+    app.add_middleware(FingerprintMiddleware, fingerprinter=shop.fingerprinter)
+
+    @app.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)  # HEAD is not implied
+    async def page(request: Request, user_id: str | None = None) -> HTMLResponse:
+        beta = shop.flags.is_enabled(BETA, user(user_id))
+        context = {"beta": beta, "fingerprint": request.state.fingerprint.digest}
+        return templates.TemplateResponse(request, "page.html", context)
+
+    @app.post("/orders", status_code=201)
+    async def place_order(payload: dict[str, Any]) -> dict[str, Any]:
+        return shop.order(payload)
+
+    @app.post("/upload")
+    async def upload(request: Request) -> dict[str, Any]:
+        digest, size = hashlib.sha256(), 0
+        async for chunk in request.stream():
+            digest.update(chunk)
+            size += len(chunk)
+        return {"bytes": size, "sha256": digest.hexdigest()}
+
+    @app.get("/download")
+    async def download_file() -> StreamingResponse:
+        return StreamingResponse(download(), media_type="application/octet-stream")
+
+    @app.get("/products/{product_id}")
+    @cached(shop.cache, ttl=60)  # under the route decorator: the parameters are the key
+    async def product(product_id: str) -> dict[str, str | int]:
+        return shop.product(product_id)
+
+    @app.websocket("/ws")
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        text = await websocket.receive_text()
+        await websocket.send_text(f"{text} ({websocket.state.fingerprint.confidence:.2f})")
+        await websocket.close()
+
+    # ASGI apps at exact paths: Starlette's Route runs them as apps (FastAPI's types expect a view)
+    webhooks = WebhookEndpoint(shop.handle_webhook, shop.webhooks)
+    app.router.add_route("/webhooks", webhooks, methods=["POST"])  # type: ignore[arg-type]
+    app.router.add_route(REPORTS_URL, ReportReceiver(shop.store_reports), methods=["POST"])  # type: ignore[arg-type]
+    app.include_router(GraphQLRouter(strawberry_schema()), prefix="/graphql")
+    return app
+
+
+app = create_app()

@@ -1,0 +1,82 @@
+"""Flask: every web-facing buttress package in one WSGI app, on embedded defaults.
+
+    uv run flask --app examples/frameworks/flask/app.py run
+
+The WSGI twins wrap ``app.wsgi_app`` (outermost first: fingerprint, idempotency, CSP), over the
+synchronous store, receiver and flag client of `SyncShop`: no event loop, no thread glue. werkzeug's
+``DispatcherMiddleware`` serves the webhook endpoint and the CSP report receiver at their exact URLs.
+The cached view and the GraphQL view are async views (``flask[async]``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, render_template, request
+from strawberry.flask.views import AsyncGraphQLView
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+from buttress.caching import cached
+from buttress.csp import CSPWSGIMiddleware, WSGIReportReceiver, install_jinja2
+from buttress.fingerprint import FingerprintWSGIMiddleware
+from buttress.idempotency import IdempotencyWSGIMiddleware
+from buttress.webhooks import WSGIWebhookEndpoint
+
+from ..shop import BETA, REPORTS_URL, SyncShop, download, policy, strawberry_schema, user
+
+TEMPLATES = Path(__file__).parent.parent / "templates"
+
+
+def create_app(shop: SyncShop | None = None, *, root_path: str = "") -> Flask:
+    """A new app around ``shop`` (a new `SyncShop` by default), its flags loaded."""
+    shop = shop or SyncShop(policy=policy(root_path))
+    shop.start()  # the flags' first load; they refresh in a thread of their own from now on
+    app = Flask(__name__, template_folder=str(TEMPLATES))
+    install_jinja2(app.jinja_env)  # {{ csp_nonce() }} in templates
+    routed = DispatcherMiddleware(
+        app.wsgi_app,
+        {
+            "/webhooks": WSGIWebhookEndpoint(shop.handle, shop.webhooks),
+            REPORTS_URL: WSGIReportReceiver(shop.store_reports),
+        },
+    )
+    app.wsgi_app = FingerprintWSGIMiddleware(  # type: ignore[method-assign]
+        IdempotencyWSGIMiddleware(CSPWSGIMiddleware(routed, shop.policy), shop.idempotency),
+        shop.fingerprinter,
+    )
+
+    @app.get("/")
+    def page() -> str:
+        beta = shop.flags.is_enabled(BETA, user(request.args.get("user_id")))
+        fingerprint = request.environ["buttress.fingerprint"]
+        return render_template("page.html", beta=beta, fingerprint=fingerprint.digest)
+
+    @app.post("/orders")
+    def place_order() -> tuple[dict[str, Any], int]:
+        return shop.order(request.get_json()), 201
+
+    @app.post("/upload")
+    def upload() -> dict[str, Any]:
+        digest, size = hashlib.sha256(), 0
+        while chunk := request.stream.read(64 * 1024):
+            digest.update(chunk)
+            size += len(chunk)
+        return {"bytes": size, "sha256": digest.hexdigest()}
+
+    @app.get("/download")
+    def download_file() -> Response:
+        return Response(download(), mimetype="application/octet-stream")
+
+    @app.get("/products/<product_id>")
+    @cached(shop.cache, ttl=60)  # under the route decorator: the parameters are the key
+    async def product(product_id: str) -> dict[str, str | int]:
+        return shop.product(product_id)
+
+    graphql = AsyncGraphQLView.as_view("graphql", schema=strawberry_schema())
+    app.add_url_rule("/graphql", view_func=graphql, methods=["GET", "POST"])
+    return app
+
+
+app = create_app()

@@ -1,0 +1,103 @@
+"""Quart: every web-facing buttress package in one app, on embedded defaults.
+
+    uv run uvicorn --app-dir examples frameworks.quart.app:app
+
+The middlewares wrap ``app.asgi_app`` (outermost first: fingerprint, idempotency, CSP). Quart routes
+views, not ASGI apps, so the webhook endpoint answers from a view (``endpoint.answer``) and CSP
+reports are parsed in one (``parse_reports``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from quart import Quart, Response, render_template, request, websocket
+from strawberry.quart.views import GraphQLView
+
+from buttress.caching import cached
+from buttress.csp import CSPMiddleware, install_jinja2
+from buttress.fingerprint import FingerprintMiddleware
+from buttress.idempotency import IdempotencyMiddleware
+from buttress.webhooks import WebhookEndpoint
+
+from ..shop import BETA, REPORTS_URL, Shop, download, policy, strawberry_schema, user
+
+TEMPLATES = Path(__file__).parent.parent / "templates"
+
+
+def create_app(shop: Shop | None = None, *, root_path: str = "") -> Quart:
+    """A new app around ``shop`` (a new `Shop` by default); ``root_path`` is the prefix it is served under."""
+    shop = shop or Shop(policy=policy(root_path))
+    app = Quart(__name__, template_folder=str(TEMPLATES))
+    install_jinja2(app.jinja_env)  # {{ csp_nonce() }} in templates
+    # Quart types ASGI messages as TypedDicts, which mypy cannot match to the mutable mappings
+    # buttress's middlewares take: each wrapping needs its ignore, with no effect at run time.
+    app.asgi_app = FingerprintMiddleware(  # type: ignore[method-assign, assignment]
+        IdempotencyMiddleware(CSPMiddleware(app.asgi_app, shop.policy), shop.idempotency),  # type: ignore[arg-type]
+        shop.fingerprinter,
+    )
+    endpoint = WebhookEndpoint(shop.handle_webhook, shop.webhooks)
+
+    app.before_serving(shop.start)
+    app.after_serving(shop.stop)
+
+    @app.get("/")
+    async def page() -> str:
+        beta = shop.flags.is_enabled(BETA, user(request.args.get("user_id")))
+        fingerprint = request.scope["state"]["fingerprint"]
+        return await render_template("page.html", beta=beta, fingerprint=fingerprint.digest)
+
+    @app.post("/orders")
+    async def place_order() -> tuple[dict[str, Any], int]:
+        return shop.order(await request.get_json()), 201
+
+    @app.post("/upload")
+    async def upload() -> dict[str, Any]:
+        digest, size = hashlib.sha256(), 0
+        async for chunk in request.body:
+            digest.update(chunk)
+            size += len(chunk)
+        return {"bytes": size, "sha256": digest.hexdigest()}
+
+    @app.get("/download")
+    async def download_file() -> Response:
+        async def chunks() -> AsyncIterator[bytes]:
+            for chunk in download():
+                yield chunk
+
+        return Response(chunks(), mimetype="application/octet-stream")
+
+    @app.get("/products/<product_id>")
+    @cached(shop.cache, ttl=60)  # under the route decorator: the parameters are the key
+    async def product(product_id: str) -> dict[str, str | int]:
+        return shop.product(product_id)
+
+    @app.post("/webhooks")
+    async def webhooks() -> tuple[bytes, int, list[tuple[str, str]]]:
+        answer = await endpoint.answer(request.headers, await request.body)
+        return answer.body, answer.status, list(answer.headers)
+
+    @app.post(REPORTS_URL)
+    async def csp_reports() -> tuple[str, int]:
+        body = await request.body
+        return "", shop.read_reports(body, request.content_type or "")
+
+    @app.websocket("/ws")
+    async def echo() -> None:
+        message = await websocket.receive()
+        text = message if isinstance(message, str) else message.decode()
+        confidence = websocket.scope["state"]["fingerprint"].confidence
+        await websocket.send(f"{text} ({confidence:.2f})")
+
+    app.add_url_rule(
+        "/graphql",
+        view_func=GraphQLView.as_view("graphql", schema=strawberry_schema()),
+        methods=["GET", "POST"],
+    )
+    return app
+
+
+app = create_app()

@@ -1,0 +1,260 @@
+"""The shop every framework example serves: its data and the buttress objects, on embedded defaults.
+
+Each ``examples/frameworks/<framework>/app.py`` wires these into one framework, so the examples
+differ only where the frameworks do. Nothing here needs a server: the idempotency store, the replay
+guard, the cache and the flag source are the in-memory ones (swap in the Redis or PostgreSQL ones
+in production; nothing else changes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import ariadne
+import strawberry
+from graphql import ASTValidationRule, GraphQLSchema
+from strawberry.extensions import AddValidationRules
+
+from buttress.caching import MemoryCache
+from buttress.csp import (
+    CSPReport,
+    Policy,
+    ReportError,
+    ReportTooLargeError,
+    UnsupportedReportTypeError,
+    parse_reports,
+    strict,
+)
+from buttress.feature_flags import (
+    Context,
+    FlagClient,
+    FlagDefinition,
+    MemoryFlagSource,
+    ThreadedFlagClient,
+    flag_from_dict,
+)
+from buttress.federation import CostLimits, build_federated_schema, cost_limits_rule, federate
+from buttress.fingerprint import Fingerprinter
+from buttress.idempotency import MemoryStore, SyncMemoryStore
+from buttress.webhooks import (
+    MemoryReplayGuard,
+    SyncMemoryReplayGuard,
+    SyncWebhookReceiver,
+    VerifiedWebhook,
+    WebhookReceiver,
+    WebhookVerifier,
+)
+
+# In production both come from your secret store; these are an example's, known to its tests.
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 - the example's own
+FINGERPRINT_SECRET = b"an example's fingerprint key, 32+ bytes long"
+
+REPORTS_URL = "/csp-reports"
+"""Where browsers send CSP violation reports (the policy names it; each app routes it exactly)."""
+BETA = "beta-banner"
+"""The flag each app reads in its page: on for the user ``alice`` only."""
+STREAM_BYTES = 1024 * 1024
+"""The size of ``GET /download``, streamed in 64 KiB chunks."""
+CHUNK = 64 * 1024
+
+PRODUCTS = {"1": "teapot", "2": "kettle", "3": "mug"}
+
+
+def beta_flag() -> FlagDefinition:
+    """The Unleash-format definition of `BETA`."""
+    return flag_from_dict(
+        {"name": BETA, "strategies": [{"name": "userWithId", "parameters": {"userIds": "alice"}}]}
+    )
+
+
+def policy(root_path: str = "") -> Policy:
+    """The strict CSP preset, reporting to `REPORTS_URL` under the app's root path."""
+    return strict(report_to=("csp", f"{root_path}{REPORTS_URL}"))
+
+
+def user(query_user: str | None) -> Context:
+    """The flag context of a request (a real app reads its session; here ``?user_id=`` names it)."""
+    return Context(user_id=query_user or None)
+
+
+def download() -> Iterator[bytes]:
+    """`STREAM_BYTES` of a known pattern, in chunks (a test compares its SHA-256)."""
+    block = bytes(range(256)) * (CHUNK // 256)
+    for _ in range(STREAM_BYTES // CHUNK):
+        yield block
+
+
+def download_digest() -> str:
+    return hashlib.sha256(b"".join(download())).hexdigest()
+
+
+@dataclass
+class ShopState:
+    """What every form of the shop holds: the objects with no async/sync form, and its counters."""
+
+    policy: Policy = field(default_factory=policy)
+    fingerprinter: Fingerprinter = field(
+        default_factory=lambda: Fingerprinter(FINGERPRINT_SECRET, purpose="example-shop")
+    )
+    cache: MemoryCache[Any] = field(default_factory=lambda: MemoryCache[Any](max_size=1000))
+    orders: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    loads: list[str] = field(default_factory=list)
+    """The product ids the cached view loaded (a hit loads nothing)."""
+    handled: list[str | None] = field(default_factory=list)
+    """The ids of the webhooks handled."""
+    reports: list[CSPReport] = field(default_factory=list)
+    """The CSP violation reports browsers sent."""
+    lifespan: list[str] = field(default_factory=list)
+    """``startup`` and ``shutdown``, as the framework ran them."""
+
+    def handle(self, webhook: VerifiedWebhook) -> None:
+        """What the shop does with a verified webhook (raise, and the sender retries it)."""
+        self.handled.append(webhook.id)
+
+    def read_reports(self, body: bytes, content_type: str) -> int:
+        """A report view's work where no receiver app can be routed: parse, keep, answer a status."""
+        try:
+            reports = parse_reports(body, content_type)
+        except ReportTooLargeError:
+            return 413
+        except UnsupportedReportTypeError:
+            return 415
+        except ReportError:
+            return 400
+        self.reports.extend(reports)
+        return 204
+
+    def product(self, product_id: str) -> dict[str, str | int]:
+        """The product behind the cached view; each call is a load (a database query in real life)."""
+        self.loads.append(product_id)
+        return {"id": product_id, "name": PRODUCTS.get(product_id, "unknown"), "load": len(self.loads)}
+
+    def order(self, payload: Any) -> dict[str, Any]:  # noqa: ANN401 - any JSON
+        """Place an order: each call is a new one (idempotency keeps a retry from calling it again)."""
+        item = payload.get("item") if isinstance(payload, dict) else None
+        return {"order": next(self.orders), "item": item}
+
+
+@dataclass
+class Shop(ShopState):
+    """The shop of an ASGI app: the async store, flag client and webhook receiver.
+
+    Each ``create_app()`` makes a new one, so two apps (two tests) share nothing.
+    """
+
+    idempotency: MemoryStore = field(default_factory=MemoryStore)
+    flags: FlagClient = field(default_factory=lambda: FlagClient(MemoryFlagSource([beta_flag()])))
+    webhooks: WebhookReceiver = field(
+        default_factory=lambda: WebhookReceiver(
+            WebhookVerifier(WEBHOOK_SECRET), replay_guard=MemoryReplayGuard()
+        )
+    )
+
+    async def start(self) -> None:
+        """The app's startup: the flag client's first load and its background refresh."""
+        await self.flags.start()
+        self.lifespan.append("startup")
+
+    async def stop(self) -> None:
+        await self.flags.aclose()
+        self.lifespan.append("shutdown")
+
+    async def handle_webhook(self, webhook: VerifiedWebhook) -> None:
+        self.handle(webhook)
+
+    async def store_reports(self, reports: Sequence[CSPReport]) -> None:
+        """Where CSP violation reports go (a log or a table in real life)."""
+        self.reports.extend(reports)
+
+
+@dataclass
+class SyncShop(ShopState):
+    """The shop of a WSGI app (and of Django's views): the synchronous twins, no event loop needed."""
+
+    idempotency: SyncMemoryStore = field(default_factory=SyncMemoryStore)
+    flags: ThreadedFlagClient = field(
+        default_factory=lambda: ThreadedFlagClient(MemoryFlagSource([beta_flag()]))
+    )
+    webhooks: SyncWebhookReceiver = field(
+        default_factory=lambda: SyncWebhookReceiver(
+            WebhookVerifier(WEBHOOK_SECRET), replay_guard=SyncMemoryReplayGuard()
+        )
+    )
+
+    def start(self) -> None:
+        """The flag client's first load, then its refresh in a thread of its own."""
+        self.flags.start()
+        self.lifespan.append("startup")
+
+    def stop(self) -> None:
+        self.flags.close()
+        self.lifespan.append("shutdown")
+
+    def store_reports(self, reports: Sequence[CSPReport]) -> None:
+        self.reports.extend(reports)
+
+
+# --- Federation: a subgraph whose Product entities resolve in one batch per request ---
+
+
+def graphql_validation_rules() -> list[type[ASTValidationRule]]:
+    """Cost limits as a graphql-core validation rule: an operation over them never runs."""
+    return [cost_limits_rule(CostLimits(max_cost=100, max_aliases=10))]
+
+
+# strawberry: its own federation types; buttress-federation replaces _entities with the batched one.
+
+
+@strawberry.federation.type(keys=["id"])
+class Product:
+    id: strawberry.ID
+    name: str
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def products(self) -> list[Product]:
+        return [Product(id=strawberry.ID(i), name=name) for i, name in PRODUCTS.items()]
+
+
+async def products_by_id(representations: Sequence[Any], info: Any) -> list[Product | None]:  # noqa: ANN401
+    """Every ``Product`` representation of a request, in one call (one SQL query in real life)."""
+    ids = [str(r["id"]) for r in representations]
+    return [Product(id=strawberry.ID(i), name=PRODUCTS[i]) if i in PRODUCTS else None for i in ids]
+
+
+def strawberry_schema() -> strawberry.federation.Schema:
+    """The strawberry federation schema with the batched ``_entities`` (changed in place)."""
+    schema = strawberry.federation.Schema(
+        query=Query, extensions=[lambda: AddValidationRules(graphql_validation_rules())]
+    )
+    federate(schema._schema, {"Product": products_by_id})
+    return schema
+
+
+# ariadne: the SDL is built by buttress-federation (ariadne alone does not know @link or @key).
+
+SDL = """
+extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", import: ["@key"])
+type Query { products: [Product!]! }
+type Product @key(fields: "id") { id: ID! name: String! }
+"""
+
+
+async def product_rows(representations: Sequence[Any], info: Any) -> list[dict[str, str] | None]:  # noqa: ANN401
+    ids = [str(r["id"]) for r in representations]
+    return [{"id": i, "name": PRODUCTS[i]} if i in PRODUCTS else None for i in ids]
+
+
+def ariadne_schema() -> GraphQLSchema:
+    """The subgraph for ariadne: validated, ``_entities`` batched, ariadne's bindables on it."""
+    query = ariadne.QueryType()
+    query.set_field("products", lambda *_: [{"id": i, "name": n} for i, n in PRODUCTS.items()])
+    schema = build_federated_schema(SDL, {"Product": product_rows})
+    query.bind_to_schema(schema)
+    return schema

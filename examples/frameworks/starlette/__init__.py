@@ -1,0 +1,1 @@
+"""The starlette example."""

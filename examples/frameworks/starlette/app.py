@@ -1,0 +1,99 @@
+"""Starlette: every web-facing buttress package in one app, on embedded defaults.
+
+    uv run uvicorn --app-dir examples frameworks.starlette.app:app
+
+Middlewares, outermost first: fingerprint, idempotency, CSP (so a replayed response carries the
+CSP header and nonce it was first sent with). The webhook endpoint and the CSP report receiver are
+ASGI apps routed at their exact URLs (a ``Mount`` would answer 307 to the trailing-slash form).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import ariadne.asgi
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.templating import Jinja2Templates
+from starlette.websockets import WebSocket
+
+from buttress.caching import cached
+from buttress.csp import CSPMiddleware, ReportReceiver, install_jinja2
+from buttress.fingerprint import FingerprintMiddleware
+from buttress.idempotency import IdempotencyMiddleware
+from buttress.webhooks import WebhookEndpoint
+
+from ..shop import BETA, REPORTS_URL, Shop, ariadne_schema, download, graphql_validation_rules, policy, user
+
+TEMPLATES = Path(__file__).parent.parent / "templates"
+
+
+def create_app(shop: Shop | None = None, *, root_path: str = "") -> Starlette:
+    """A new app around ``shop`` (a new `Shop` by default); ``root_path`` is the prefix it is served under."""
+    shop = shop or Shop(policy=policy(root_path))
+    templates = Jinja2Templates(directory=TEMPLATES)
+    install_jinja2(templates.env)  # {{ csp_nonce() }} in templates
+
+    async def page(request: Request) -> Response:
+        beta = shop.flags.is_enabled(BETA, user(request.query_params.get("user_id")))
+        context = {"beta": beta, "fingerprint": request.state.fingerprint.digest}
+        return templates.TemplateResponse(request, "page.html", context)
+
+    async def place_order(request: Request) -> Response:
+        return JSONResponse(shop.order(await request.json()), status_code=201)
+
+    async def upload(request: Request) -> Response:
+        digest, size = hashlib.sha256(), 0
+        async for chunk in request.stream():
+            digest.update(chunk)
+            size += len(chunk)
+        return JSONResponse({"bytes": size, "sha256": digest.hexdigest()})
+
+    async def download_file(request: Request) -> Response:
+        return StreamingResponse(download(), media_type="application/octet-stream")
+
+    @cached(shop.cache, ttl=60, key=lambda request: request.url.path)  # the request is no key
+    async def product(request: Request) -> JSONResponse:
+        return JSONResponse(shop.product(request.path_params["product_id"]))
+
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        text = await websocket.receive_text()
+        await websocket.send_text(f"{text} ({websocket.state.fingerprint.confidence:.2f})")
+        await websocket.close()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await shop.start()
+        yield
+        await shop.stop()
+
+    graphql = ariadne.asgi.GraphQL(ariadne_schema(), validation_rules=graphql_validation_rules())
+    return Starlette(
+        routes=[
+            Route("/", page),
+            Route("/orders", place_order, methods=["POST"]),
+            Route("/upload", upload, methods=["POST"]),
+            Route("/download", download_file),
+            Route("/products/{product_id}", product),
+            Route("/webhooks", WebhookEndpoint(shop.handle_webhook, shop.webhooks), methods=["POST"]),
+            Route(REPORTS_URL, ReportReceiver(shop.store_reports), methods=["POST"]),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/ws", echo),
+        ],
+        middleware=[
+            Middleware(FingerprintMiddleware, fingerprinter=shop.fingerprinter),
+            Middleware(IdempotencyMiddleware, store=shop.idempotency),
+            Middleware(CSPMiddleware, policy=shop.policy),
+        ],
+        lifespan=lifespan,
+    )
+
+
+app = create_app()
