@@ -21,6 +21,7 @@ from buttress.core import (
     Counter,
     Histogram,
     JsonSerializer,
+    LoopThread,
     Missing,
     MissingExtraError,
     NotFoundError,
@@ -93,6 +94,9 @@ TARGETS.add(Telemetry("buttress.hostile_b").histogram, "buttress.hostile.histogr
 TARGETS.add(Telemetry("buttress.hostile_c").up_down_counter, "buttress.hostile.updown")
 TARGETS.add(Telemetry("buttress.hostile_d").observe, "buttress.hostile.gauge", list, kind="gauge")
 TARGETS.add(Owned, "pool", _nothing)
+TARGETS.add(LoopThread, "buttress-hostile")
+# Never started: a valid stop returns at once (run and submit: test_loop_thread.py drives their arguments).
+TARGETS.add(LoopThread("buttress-hostile").stop, 1.0)
 TARGETS.add(BackgroundTask, "worker", _nothing, logger=logging.getLogger("x"), restart_delay=1.0)
 TARGETS.add(connection_errors, "redis", "asyncpg")
 TARGETS.add(unavailable_on, (OSError,), backend="redis", address="redis://h")

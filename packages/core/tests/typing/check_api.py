@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +23,7 @@ from buttress.core import (
     Histogram,
     Identifiable,
     JsonSerializer,
+    LoopThread,
     Missing,
     Owned,
     Query,
@@ -186,3 +189,16 @@ async def redis_backend_types() -> None:
     assert_type(thing.accepts_cluster, bool)
     assert_type(open_redis("redis://127.0.0.1/0", cluster=False), Any)
     await thing.aclose()
+
+
+def loop_thread_types() -> None:
+    runner = LoopThread("typing")
+    assert_type(runner.start(), asyncio.AbstractEventLoop)
+
+    async def answer() -> int:
+        return 42
+
+    assert_type(runner.run(answer(), 1.0), int)
+    assert_type(runner.submit(answer()), concurrent.futures.Future[int])
+    assert_type(runner.stop(1.0), bool)
+    assert_type(runner.running, bool)

@@ -15,6 +15,7 @@ from ._backends import BackendErrors
 from ._checks import MAX_COUNT, MAX_SECONDS, check_count, check_seconds, check_text
 from ._clock import Clock, SystemClock
 from ._lazy import lazy_exports
+from ._loop_thread import LoopThread
 from ._postgres import PostgresBackend, TableName, check_pool_size, open_pool
 from ._protocols import (
     MISSING,
@@ -90,6 +91,7 @@ __all__ = [
     "Histogram",
     "Identifiable",
     "JsonSerializer",
+    "LoopThread",
     "Message",
     "Missing",
     "MissingExtraError",

@@ -17,7 +17,7 @@ from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, Self
 
-from buttress.core import Clock
+from buttress.core import ButtressError, Clock, LoopThread
 
 from ._client import ClientStatus, FlagClient, StatusListener
 from ._engine import Snapshot
@@ -67,7 +67,7 @@ class ThreadedFlagClient:
         FeatureFlagsConfigurationError: An argument is out of range.
     """
 
-    __slots__ = ("_client", "_lock", "_loop", "_thread")
+    __slots__ = ("_client", "_closing", "_runner")
 
     def __init__(
         self,
@@ -89,9 +89,8 @@ class ThreadedFlagClient:
             bootstrap=bootstrap,
             rng=rng,
         )
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._runner = LoopThread("buttress-feature-flags")
+        self._closing = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -109,17 +108,11 @@ class ThreadedFlagClient:
             FeatureFlagsConfigurationError: ``timeout`` is not a number of seconds from 0 to 300.
         """
         seconds = _timeout(timeout)
-        with self._lock:
+        with self._closing:  # never starts a loop that a concurrent close() would leave running
             if self._client.closed:
                 raise ClientClosedError
-            loop = self._loop
-            if loop is None:
-                loop = self._loop = asyncio.new_event_loop()
-                self._thread = threading.Thread(
-                    target=_run_forever, args=(loop,), name="buttress-feature-flags", daemon=True
-                )
-                self._thread.start()
-        started = asyncio.run_coroutine_threadsafe(self._client.start(), loop)
+            self._runner.start()
+        started = self._submit(self._client.start())
         try:
             started.result(seconds)
         except concurrent.futures.TimeoutError:
@@ -145,20 +138,16 @@ class ThreadedFlagClient:
             FeatureFlagsConfigurationError: ``timeout`` is not a number of seconds from 0 to 300.
         """
         seconds = _timeout(timeout)
-        with self._lock:
-            loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
-        if loop is None or thread is None:
-            self._close_unstarted()
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(self._client.aclose(), loop).result(seconds)
-        except concurrent.futures.TimeoutError:
-            logger.warning("the flag refresher did not stop within %s s; leaving its thread", seconds)
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(seconds)
-            if not thread.is_alive():
-                loop.close()
+        with self._closing:
+            if not self._runner.running:
+                self._close_unstarted()
+                return
+            try:
+                self._runner.run(self._client.aclose(), seconds)
+            except TimeoutError:
+                logger.warning("the flag refresher did not stop within %s s; leaving its thread", seconds)
+            finally:
+                self._runner.stop(seconds)
 
     def _close_unstarted(self) -> None:
         """Close a client that never started: nothing is bound to a loop yet, so a short one does."""
@@ -173,12 +162,17 @@ class ThreadedFlagClient:
     ) -> None:
         self.close()
 
-    def _call[T](self, coroutine: Coroutine[Any, Any, T], seconds: float) -> T:
-        loop = self._loop
-        if loop is None or self._client.closed:
+    def _submit[T](self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        if self._client.closed:
             coroutine.close()
             raise ClientClosedError
-        return asyncio.run_coroutine_threadsafe(coroutine, loop).result(seconds)
+        try:
+            return self._runner.submit(coroutine)
+        except ButtressError:  # not started, or stopped by close() in another thread
+            raise ClientClosedError from None
+
+    def _call[T](self, coroutine: Coroutine[Any, Any, T], seconds: float) -> T:
+        return self._submit(coroutine).result(seconds)
 
     # -- status and evaluation: the FlagClient's own, read from any thread --------------------------
 
@@ -226,11 +220,6 @@ class ThreadedFlagClient:
     def evaluate[T](self, key: str, default: T, context: Context | None = None) -> EvaluationDetails[T]:
         """Evaluate flag ``key`` with details (see `FlagClient.evaluate`); never raises."""
         return self._client.evaluate(key, default, context)
-
-
-def _run_forever(loop: asyncio.AbstractEventLoop) -> None:
-    asyncio.set_event_loop(loop)
-    loop.run_forever()
 
 
 def _timeout(value: object) -> float:

@@ -8,13 +8,13 @@ paths 404. Details (each check, error texts) are shown only to callers ``details
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Final
 
 from buttress.core import (
+    ButtressError,
+    LoopThread,
     Receive,
     Scope,
     Send,
@@ -195,18 +195,7 @@ class WSGIHealthApp:
         self._timeout = (
             None if timeout is None else check_seconds("timeout", timeout, error=HealthConfigurationError)
         )
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def _event_loop(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                thread = threading.Thread(target=loop.run_forever, name="buttress-health", daemon=True)
-                thread.start()
-                self._loop, self._thread = loop, thread
-            return self._loop
+        self._runner = LoopThread("buttress-health")
 
     def call[T](self, function: Callable[..., Awaitable[T]], /, *args: object) -> T:
         """Run ``function(*args)`` on the app's event loop and return its result (build checks here).
@@ -220,18 +209,17 @@ class WSGIHealthApp:
         async def run() -> T:
             return await function(*args)
 
-        return asyncio.run_coroutine_threadsafe(run(), self._event_loop()).result()
+        self._runner.start()
+        return self._runner.run(run())
 
     def close(self) -> None:
         """Close the registry on the app's loop and stop its thread."""
-        with self._lock:
-            loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
-        if loop is None or thread is None:
+        if not self._runner.running:
             return
-        asyncio.run_coroutine_threadsafe(self.registry.aclose(), loop).result()
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-        loop.close()
+        try:
+            self._runner.run(self.registry.aclose())
+        finally:
+            self._runner.stop()
 
     def _wait(self) -> float:
         if self._timeout is not None:
@@ -247,13 +235,12 @@ class WSGIHealthApp:
         group = _group_of(path, "", self.registry) if isinstance(path, str) else None
         if group is None:
             return _wsgi(start_response, method, 404, _NOT_FOUND)
-        future = asyncio.run_coroutine_threadsafe(self.registry.run(group), self._event_loop())
+        self._runner.start()
         try:
-            report: HealthReport = future.result(self._wait())
-        except HealthError:
+            report: HealthReport = self._runner.run(self.registry.run(group), self._wait())
+        except ButtressError:  # the registry, or the app's loop, was closed
             return _wsgi(start_response, method, 503, _CLOSED)
         except TimeoutError:
-            future.cancel()
             report = HealthReport(group, Status.FAIL, output="the checks did not finish in time")
         body = render_health(report, details=_allowed(self._details, environ), service=self.service)
         return _wsgi(start_response, method, report.http_status, body)
