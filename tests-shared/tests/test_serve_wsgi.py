@@ -8,8 +8,17 @@ from typing import Any
 
 import httpx
 import pytest
+from django.core.wsgi import get_wsgi_application
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
 
-from buttress.testing import TestingConfigurationError, TestingTypeError, check_hostile, serve_wsgi
+from buttress.testing import (
+    TestingConfigurationError,
+    TestingTypeError,
+    check_hostile,
+    django_urls,
+    serve_wsgi,
+)
 
 
 def hello(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -65,3 +74,24 @@ def test_serve_wsgi_raises_only_typed_errors() -> None:
             pass
 
     check_hostile(served, hello, threaded=False, max_examples=25)
+
+
+def test_django_urls_routes_each_block_s_own_views() -> None:
+    """Two blocks in a row each serve their own URL set from one process-wide Django configuration."""
+
+    def first(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(b"first")
+
+    def second(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(b"second")
+
+    for name, view in (("first", first), ("second", second)):
+        with django_urls([path("page", view)]), serve_wsgi(get_wsgi_application()) as base:
+            response = httpx.get(f"{base}/page")
+            assert (response.status_code, response.text) == (200, name)
+
+
+def test_django_urls_refuses_what_is_not_a_sequence_of_patterns() -> None:
+    for bad in ("page", b"page", 3, None):
+        with pytest.raises(TestingTypeError):
+            django_urls(bad)  # type: ignore[arg-type]

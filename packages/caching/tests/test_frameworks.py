@@ -11,16 +11,12 @@ times, the view's body run once.
 from __future__ import annotations
 
 import inspect
-import sys
-import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import django
 import httpx
 import pytest
-from django.conf import settings
 from django.core.asgi import get_asgi_application
 from django.core.wsgi import get_wsgi_application
 from django.http import HttpRequest, JsonResponse
@@ -36,7 +32,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from buttress.caching import MemoryCache, cached
-from buttress.testing import serve_asgi, serve_wsgi
+from buttress.testing import django_urls, serve_asgi, serve_wsgi
 
 
 @dataclass(frozen=True)
@@ -141,42 +137,16 @@ def test_flask_async_view_under_a_wsgi_server(views: Views) -> None:
 
 # --- Django: an async view, under WSGI (wsgiref) and ASGI (uvicorn) -------------------------------
 
-URLS = "buttress_caching_django_test_urls"
-DJANGO_VIEWS: list[Views] = []  # the Views of the running test: Django's URLconf is process-wide
-
-
-def _configure_django() -> None:
-    def current() -> Views:
-        return DJANGO_VIEWS[-1]
-
-    @cached(lambda: current().cache, key=lambda request, user_id: f"user:{user_id}")
-    async def user(request: HttpRequest, user_id: int) -> JsonResponse:
-        profile = current().profile(user_id)
-        return JsonResponse({"user_id": profile.user_id, "name": profile.name})
-
-    urls = types.ModuleType(URLS)
-    urls.urlpatterns = [path("users/<int:user_id>", user)]  # type: ignore[attr-defined]
-    sys.modules[URLS] = urls
-    if not settings.configured:
-        settings.configure(
-            DEBUG=False,
-            ALLOWED_HOSTS=["127.0.0.1"],
-            ROOT_URLCONF=URLS,
-            SECRET_KEY="buttress-caching-tests",  # noqa: S106 - a test setting, signs nothing
-            MIDDLEWARE=[],
-            INSTALLED_APPS=[],
-        )
-        django.setup()
-
 
 @pytest.fixture
 def django_views(views: Views) -> Iterator[Views]:
-    _configure_django()
-    DJANGO_VIEWS.append(views)
-    try:
+    @cached(lambda: views.cache, key=lambda request, user_id: f"user:{user_id}")
+    async def user(request: HttpRequest, user_id: int) -> JsonResponse:
+        profile = views.profile(user_id)
+        return JsonResponse({"user_id": profile.user_id, "name": profile.name})
+
+    with django_urls([path("users/<int:user_id>", user)]):
         yield views
-    finally:
-        DJANGO_VIEWS.remove(views)
 
 
 def test_django_async_view_under_a_wsgi_server(django_views: Views) -> None:

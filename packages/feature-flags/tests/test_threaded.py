@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import threading
-import types
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-import django
 import httpx
 import pytest
-from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 from django.http import HttpRequest, HttpResponse
-from django.test import override_settings
 from django.urls import path
 from flask import Flask, request
 
@@ -42,7 +38,7 @@ from buttress.feature_flags import (
     ThreadedFlagClient,
     flag_set_to_dict,
 )
-from buttress.testing import check_hostile, check_hostile_wsgi, serve_wsgi
+from buttress.testing import check_hostile, check_hostile_wsgi, django_urls, serve_wsgi
 
 from .test_hostile import METHODS
 
@@ -200,30 +196,13 @@ def flask_app() -> Flask:
     return app
 
 
-URLS = "buttress_feature_flags_django_test_urls"
-
-
 def django_checkout(request: HttpRequest) -> HttpResponse:
     user = request.GET.get("user")
     return HttpResponse("new" if FLAGS.is_enabled("new-checkout", Context(user_id=user)) else "old")
 
 
-def _django() -> Any:
-    urls = types.ModuleType(URLS)
-    urls.urlpatterns = [path("checkout", django_checkout)]  # type: ignore[attr-defined]
-    sys.modules[URLS] = urls
-    if not settings.configured:
-        settings.configure(
-            DEBUG=False,
-            SECRET_KEY="a test key, not a secret",  # noqa: S106
-            ALLOWED_HOSTS=["127.0.0.1", "testserver"],
-            ROOT_URLCONF=URLS,
-            MIDDLEWARE=[],
-            INSTALLED_APPS=[],
-        )
-        django.setup()
-    # Another module may have configured Django first: its settings stay, these URLs are ours.
-    return override_settings(ROOT_URLCONF=URLS, ALLOWED_HOSTS=["127.0.0.1", "testserver"], MIDDLEWARE=[])
+def _django() -> AbstractContextManager[None]:
+    return django_urls([path("checkout", django_checkout)])
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -10,19 +10,15 @@ import asyncio
 import io
 import itertools
 import json
-import sys
 import threading
-import types
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
-import django
 import httpx
 import pytest
-from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.test import override_settings
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from flask import Flask, request
@@ -49,6 +45,7 @@ from buttress.testing import (
     IdempotencyStoreContract,
     check_hostile,
     check_hostile_wsgi,
+    django_urls,
     serve_wsgi,
 )
 
@@ -367,7 +364,6 @@ def flask_app(store: SyncMemoryStore) -> Flask:
     return app
 
 
-URLS = "buttress_idempotency_django_test_urls"
 DJANGO_COUNTER = itertools.count(1)
 
 
@@ -376,22 +372,8 @@ def django_orders(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"order": next(DJANGO_COUNTER), **json.loads(request.body or b"{}")}, status=201)
 
 
-def _django() -> Any:
-    urls = types.ModuleType(URLS)
-    urls.urlpatterns = [path("orders", django_orders)]  # type: ignore[attr-defined]
-    sys.modules[URLS] = urls
-    if not settings.configured:
-        settings.configure(
-            DEBUG=False,
-            SECRET_KEY="a test key, not a secret",  # noqa: S106
-            ALLOWED_HOSTS=["127.0.0.1", "testserver"],
-            ROOT_URLCONF=URLS,
-            MIDDLEWARE=[],
-            INSTALLED_APPS=[],
-        )
-        django.setup()
-    # Another module may have configured Django first: its settings stay, these URLs are ours.
-    return override_settings(ROOT_URLCONF=URLS, ALLOWED_HOSTS=["127.0.0.1", "testserver"], MIDDLEWARE=[])
+def _django() -> AbstractContextManager[None]:
+    return django_urls([path("orders", django_orders)])
 
 
 def drive(base: str) -> None:

@@ -4,18 +4,13 @@ redirect: a sender's POST gets one answer, and that is the one that counts."""
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Iterator
-from typing import Any
+from contextlib import AbstractContextManager
 
-import django
 import httpx
 import pytest
-from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 from django.http import HttpRequest, HttpResponse
-from django.test import override_settings
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from fastapi import FastAPI
@@ -25,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from buttress.testing import check_hostile_wsgi, serve_asgi, serve_wsgi
+from buttress.testing import check_hostile_wsgi, django_urls, serve_asgi, serve_wsgi
 from buttress.webhooks import (
     MemoryReplayGuard,
     SyncMemoryReplayGuard,
@@ -147,7 +142,6 @@ def test_flask_never_answers_5xx_to_a_client() -> None:
 
 # --- Django (WSGI): a view on the endpoint's answer --------------------------------------------------
 
-URLS = "buttress_webhooks_django_test_urls"
 DJANGO_ENDPOINT = wsgi_endpoint()
 
 
@@ -160,22 +154,8 @@ def django_webhooks(request: HttpRequest) -> HttpResponse:
     return HttpResponse(answer.body, status=answer.status, headers=dict(answer.headers))
 
 
-def _django() -> Any:
-    urls = types.ModuleType(URLS)
-    urls.urlpatterns = [path("webhooks", django_webhooks)]  # type: ignore[attr-defined]
-    sys.modules[URLS] = urls
-    if not settings.configured:
-        settings.configure(
-            DEBUG=False,
-            SECRET_KEY="a test key, not a secret",  # noqa: S106
-            ALLOWED_HOSTS=["127.0.0.1", "testserver"],
-            ROOT_URLCONF=URLS,
-            MIDDLEWARE=[],
-            INSTALLED_APPS=[],
-        )
-        django.setup()
-    # Another module may have configured Django first: its settings stay, these URLs are ours.
-    return override_settings(ROOT_URLCONF=URLS, ALLOWED_HOSTS=["127.0.0.1", "testserver"], MIDDLEWARE=[])
+def _django() -> AbstractContextManager[None]:
+    return django_urls([path("webhooks", django_webhooks)])
 
 
 def test_django_under_a_wsgi_server() -> None:

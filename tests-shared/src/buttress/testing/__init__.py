@@ -23,6 +23,7 @@ from ._discovery import (
     discover_postgres,
     discover_redis,
 )
+from ._django import django_urls
 from ._hostile import acheck_hostile, check_hostile, hostile_values
 from ._hostile_http import check_hostile_asgi, check_hostile_wsgi
 from ._hostile_targets import HostileTarget, HostileTargets, closing_factory
@@ -116,6 +117,7 @@ __all__ = [
     "closing_factory",
     "discover_postgres",
     "discover_redis",
+    "django_urls",
     "find_conformance_dir",
     "free_port",
     "hostile_values",
