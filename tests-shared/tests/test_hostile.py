@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 
 from buttress.core import ArgumentTypeError, ConfigurationError
-from buttress.testing import acheck_hostile, check_hostile, check_hostile_asgi, check_hostile_wsgi
+from buttress.testing import (
+    TestingConfigurationError,
+    TestingTypeError,
+    acheck_hostile,
+    check_hostile,
+    check_hostile_asgi,
+    check_hostile_wsgi,
+    hostile_values,
+)
 
 type Receive = Callable[[], Awaitable[dict[str, Any]]]
 type Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -215,3 +223,56 @@ def test_a_target_argument_named_like_an_option_goes_in_kwargs() -> None:
 
     check_hostile(close, kwargs={"timeout": 0}, keep={"timeout"}, max_examples=10)
     assert seen == {0}
+
+
+BAD_OPTIONS: list[tuple[dict[str, object], type[Exception]]] = [
+    ({"keep": "key"}, TestingTypeError),
+    ({"keep": [1]}, TestingTypeError),
+    ({"allowed": ValueError}, TestingTypeError),
+    ({"allowed": [ValueError, "x"]}, TestingTypeError),
+    ({"values": [1, 2]}, TestingTypeError),
+    ({"max_examples": 0}, TestingConfigurationError),
+    ({"max_examples": "10"}, TestingTypeError),
+    ({"timeout": float("nan")}, TestingConfigurationError),
+    ({"timeout": 10**400}, TestingConfigurationError),
+    ({"timeout": None}, TestingTypeError),
+    ({"kwargs": ["ttl"]}, TestingTypeError),
+]
+
+
+@pytest.mark.parametrize(("options", "error"), BAD_OPTIONS)
+def test_the_helpers_own_options_are_checked_with_typed_errors(
+    options: dict[str, object], error: type[Exception]
+) -> None:
+    """The helpers drive hypothesis themselves, so they cannot be driven by check_hostile: their options
+    are checked here, one bad value each, before any call is made."""
+    with pytest.raises(error):
+        check_hostile(checked_ttl, "k", **options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("options", "error"), BAD_OPTIONS)
+async def test_the_async_helpers_options_are_checked_with_typed_errors(
+    options: dict[str, object], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        await acheck_hostile(checked_ttl, "k", **options)  # type: ignore[arg-type]
+
+
+def test_a_target_that_is_not_callable_or_has_nothing_to_replace_is_a_typed_error() -> None:
+    with pytest.raises(TestingTypeError, match="target"):
+        check_hostile(5)  # type: ignore[arg-type]
+    with pytest.raises(TestingConfigurationError, match="no parameter to replace"):
+        check_hostile(checked_ttl, "k", keep={"key", "ttl"})
+
+
+async def test_an_app_that_is_not_callable_is_a_typed_error() -> None:
+    with pytest.raises(TestingTypeError, match="app"):
+        await check_hostile_asgi("app")  # type: ignore[arg-type]
+    with pytest.raises(TestingConfigurationError, match="timeout"):
+        await check_hostile_asgi(checked_ttl, timeout=-1)  # type: ignore[arg-type]
+    with pytest.raises(TestingTypeError, match="app"):
+        check_hostile_wsgi(None)  # type: ignore[arg-type]
+    with pytest.raises(TestingConfigurationError, match="max_examples"):
+        check_hostile_wsgi(checked_ttl, max_examples=-5)  # type: ignore[arg-type]
+    with pytest.raises(TestingTypeError, match="relative_paths"):
+        hostile_values(relative_paths="yes")  # type: ignore[arg-type]

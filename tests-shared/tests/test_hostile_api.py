@@ -25,22 +25,28 @@ from pathlib import Path
 
 import pytest
 
+import buttress.testing as testing
 from buttress.core import ArgumentTypeError, ButtressError, ConfigurationError
 from buttress.testing import (
     CONFORMANCE_ENV,
     POSTGRES_ENV,
     REDIS_ENV,
     FakeClock,
+    HostileTarget,
     HostileTargets,
+    MetricPoint,
     MissingExtraError,
     PostgresSchema,
     PostgresServer,
     PostgresService,
+    RecordedMetrics,
+    RecordedSpans,
     RedisClusterServer,
     RedisServer,
     RedisService,
     ServerError,
     ServiceUnavailable,
+    SpanRecord,
     TestingConfigurationError,
     TestingError,
     TestingTypeError,
@@ -59,6 +65,14 @@ LAST_DAY = datetime(9999, 12, 31, tzinfo=UTC)
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 NOT_TRUE = hostile_values().filter(lambda value: value is not True)
+
+TARGETS = HostileTargets()
+TARGETS.add(hostile_values, relative_paths=True)
+TARGETS.add(MetricPoint, "buttress.x.hits", "{hit}", "counter", {"x.kind": "a"}, 1.0, None)
+TARGETS.add(SpanRecord, "span", {"x.kind": "a"}, False, (), 1, None)
+TARGETS.add(RecordedMetrics, keep=())  # a reader of the wrong kind is refused before it is read
+TARGETS.add(RecordedSpans, keep=())  # the same for an exporter
+TARGETS.add(HostileTarget, len, ("k",), {}, frozenset(), (), None, None, 1.0, "len", id="len")
 
 
 # --- the error tree -------------------------------------------------------------------------------
@@ -95,6 +109,9 @@ ERRORS: list[tuple[Callable[..., object], tuple[object, ...]]] = [
 ]
 
 
+@TARGETS.drives(
+    "TestingError", "TestingConfigurationError", "TestingTypeError", "ServerError", "MissingExtraError"
+)
 @pytest.mark.parametrize(("error", "args"), ERRORS, ids=[e.__name__ for e, _ in ERRORS])
 def test_error_constructors_raise_only_typed_errors(
     error: Callable[..., object], args: tuple[object, ...]
@@ -111,6 +128,7 @@ def _readings_are_sane(clock: FakeClock, before: float) -> None:
         raise AssertionError(f"clock left broken: now={now!r}, monotonic={monotonic!r}")
 
 
+@TARGETS.drives("FakeClock", "FakeClock.advance", "FakeClock.set")
 def test_fake_clock_constructor_raises_only_typed_errors() -> None:
     check_hostile(FakeClock, START, monotonic_start=0.0)
 
@@ -194,6 +212,7 @@ def test_the_errors_are_also_the_configuration_errors_they_were() -> None:
 # --- conformance suites' folder -------------------------------------------------------------------
 
 
+@TARGETS.drives("find_conformance_dir")
 def test_find_conformance_dir_raises_only_typed_errors(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -243,6 +262,7 @@ def _checked[**P](discover: Callable[P, object]) -> Callable[P, None]:
     return run
 
 
+@TARGETS.drives("discover_redis", "discover_postgres")
 @pytest.mark.parametrize(
     ("discover", "local"),
     [(discover_redis, {"local_url": LOCAL_REDIS}), (discover_postgres, {"local_dsn": LOCAL_POSTGRES})],
@@ -296,6 +316,7 @@ def test_a_local_url_never_reaches_a_reason_with_its_password() -> None:
     assert "hunter2" not in found_pg.message()
 
 
+@TARGETS.drives("ServiceUnavailable", "RedisService", "PostgresService")
 @pytest.mark.parametrize(
     ("target", "args"),
     [
@@ -329,14 +350,17 @@ def _closing[**P](cls: Callable[P, RedisServer | RedisClusterServer | PostgresSe
     return build
 
 
+@TARGETS.drives("RedisServer")
 def test_redis_server_constructor_raises_only_typed_errors() -> None:
     check_hostile(_closing(RedisServer), binary=shutil.which("redis-server"), port=free_port(), extra_args=())
 
 
+@TARGETS.drives("RedisClusterServer")
 def test_redis_cluster_server_constructor_raises_only_typed_errors() -> None:
     check_hostile(_closing(RedisClusterServer), nodes=3, binary=shutil.which("redis-server"))
 
 
+@TARGETS.drives("PostgresServer")
 def test_postgres_server_constructor_raises_only_typed_errors() -> None:
     initdb = shutil.which("initdb")
     check_hostile(
@@ -422,6 +446,7 @@ def test_postgres_binaries_that_cannot_run_are_a_server_error_at_start(tmp_path:
 # --- the plugin's records -------------------------------------------------------------------------
 
 
+@TARGETS.drives("PostgresSchema")
 def test_postgres_schema_raises_only_typed_errors() -> None:
     check_hostile(
         PostgresSchema, LOCAL_POSTGRES, "bt_module_0123456789", {"search_path": "bt_module_0123456789"}
@@ -456,6 +481,7 @@ def _typed(key: str) -> str:
     return key
 
 
+@TARGETS.drives("HostileTargets", "closing_factory")
 def test_hostile_targets_raise_only_typed_errors() -> None:
     """`HostileTargets` and its methods refuse bad arguments with typed errors (the guard's verdict on a
     package is an AssertionError, as for any test helper)."""
@@ -475,3 +501,33 @@ def test_hostile_targets_raise_only_typed_errors() -> None:
 def test_closing_factory_wraps_any_callable() -> None:
     """Found by the hostile run: functools.wraps(type) failed on type's __type_params__ descriptor."""
     assert callable(closing_factory(type))
+
+
+@TARGETS.parametrize()
+def test_records_and_readers_raise_only_typed_errors(target: HostileTarget) -> None:
+    target.check()
+
+
+def test_every_public_name_is_driven() -> None:
+    """Every name in ``__all__`` is driven here, needs no driving, or says where it is driven."""
+    helper = "drives hypothesis itself, so it cannot run under check_hostile: tests/test_hostile.py "
+    TARGETS.assert_covers(
+        testing,
+        exempt={
+            "check_hostile": helper + "refuses each bad option by name",
+            "acheck_hostile": helper + "refuses each bad option by name",
+            "check_hostile_asgi": helper + "refuses a bad app, max_examples and timeout",
+            "check_hostile_wsgi": helper + "refuses a bad app and max_examples",
+            "serve_asgi": "driven with check_hostile in tests/test_serve_asgi.py (it starts a server)",
+            "serve_wsgi": "driven with check_hostile in tests/test_serve_wsgi.py (it starts a server)",
+        },
+    )
+
+
+def test_what_the_guard_found_is_typed() -> None:
+    """Found when every public name was first driven: a reader or exporter of the wrong kind raised
+    AttributeError."""
+    with pytest.raises(TestingTypeError, match="reader"):
+        RecordedMetrics(reader=5)
+    with pytest.raises(TestingTypeError, match="exporter"):
+        RecordedSpans(exporter="spans")

@@ -224,6 +224,18 @@ def test_a_method_target_drives_its_class_and_drives_counts() -> None:
     assert table.driven() == {"Store.get", "checked", "Colour"}
 
 
+def test_a_name_given_to_drives_must_be_public() -> None:
+    table = HostileTargets()
+    table.add(checked, "k")
+
+    @table.drives("Store.gett", "Gone")
+    def test_elsewhere() -> None: ...
+
+    with pytest.raises(AssertionError, match=r"Gone: named in drives\(\)") as raised:
+        table.assert_covers(package("checked", "Store"), exempt={"Store": "why"})
+    assert "Store.gett: named in drives()" in str(raised.value)
+
+
 def test_an_exemption_needs_a_reason_and_a_name_that_needs_driving() -> None:
     table = HostileTargets()
     table.add(checked, "k")

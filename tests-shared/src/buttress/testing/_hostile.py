@@ -40,7 +40,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import HypothesisWarning
 
-from buttress.core import ButtressError
+from buttress.core import ButtressError, check_seconds
+
+from .exceptions import TestingConfigurationError, TestingTypeError
 
 __all__ = ["acheck_hostile", "check_hostile", "hostile_values"]
 
@@ -169,7 +171,12 @@ def hostile_values(*, relative_paths: bool = True) -> st.SearchStrategy[object]:
 
     Returns:
         A strategy to draw hostile values from.
+
+    Raises:
+        TestingTypeError: ``relative_paths`` is not a bool.
     """
+    if relative_paths is not True and relative_paths is not False:
+        raise TestingTypeError("relative_paths", "a bool", relative_paths)
     any_char = st.one_of(st.characters(), st.characters(categories=["Cs"]), st.sampled_from("\x00\r\n\t"))
     values = st.one_of(
         st.sampled_from(_HOSTILE_STRINGS),
@@ -354,7 +361,62 @@ def run_quietly(test: Callable[[], None]) -> None:
         test()
 
 
+def checked_names(parameter: str, value: object) -> frozenset[str]:
+    """``keep``: a collection of parameter names (not a str, whose letters would be names)."""
+    if isinstance(value, str) or not isinstance(value, Collection):
+        raise TestingTypeError(parameter, "a collection of parameter names", value)
+    names = tuple(value)
+    if not all(isinstance(name, str) for name in names):
+        raise TestingTypeError(parameter, "a collection of str", value)
+    return frozenset(names)
+
+
+def checked_allowed(value: object) -> tuple[type[BaseException], ...]:
+    """``allowed``: exception types."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise TestingTypeError("allowed", "an iterable of exception types", value)
+    kinds = tuple(value)
+    if not all(isinstance(kind, type) and issubclass(kind, BaseException) for kind in kinds):
+        raise TestingTypeError("allowed", "an iterable of exception types", value)
+    return kinds
+
+
+def checked_values(value: object) -> st.SearchStrategy[object] | None:
+    """``values``: a hypothesis strategy, or ``None`` for `hostile_values`."""
+    if value is not None and not isinstance(value, st.SearchStrategy):
+        raise TestingTypeError("values", "a hypothesis strategy or None", value)
+    return value
+
+
+def checked_examples(value: object) -> int | None:
+    """``max_examples``: from 1 to 100,000, or ``None`` for the hypothesis profile's count."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TestingTypeError("max_examples", "an int or None", value)
+    if not 1 <= value <= 100_000:
+        raise TestingConfigurationError("max_examples", value, "must be from 1 to 100000")
+    return value
+
+
+def checked_timeout(value: object) -> float:
+    """``timeout``: a finite number of seconds above 0 (and at most 100 years)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TestingTypeError("timeout", "an int or a float", value)
+    return check_seconds("timeout", value, error=TestingConfigurationError)
+
+
+def checked_kwargs(value: object) -> dict[str, object]:
+    """``kwargs``: a mapping of str keys, or ``None``."""
+    if value is None:
+        return {}
+    if not (isinstance(value, Mapping) and all(isinstance(name, str) for name in value)):
+        raise TestingTypeError("kwargs", "a mapping of str keys, or None", value)
+    return dict(value)
+
+
 def hostile_settings(max_examples: int | None) -> settings:
+    max_examples = checked_examples(max_examples)
     current = settings.default
     chosen = max_examples if max_examples is not None else (current.max_examples if current else 100)
     return settings(
@@ -374,11 +436,15 @@ def _plan(  # noqa: PLR0917 - private; mirrors the public signature
     values: st.SearchStrategy[object] | None,
 ) -> tuple[list[_Slot], tuple[type[BaseException], ...], st.SearchStrategy[dict[_Slot, object]]]:
     if not callable(target):
-        raise TypeError(f"target must be callable, got {type(target).__name__}")
+        raise TestingTypeError("target", "a callable", target)
+    keep = checked_names("keep", keep)
+    typed: tuple[type[BaseException], ...] = (ButtressError, *checked_allowed(allowed))
+    values = checked_values(values)
     slots = _slots(target, args, kwargs, keep)
     if not slots:
-        raise ValueError(f"{_describe(target)} has no parameter to replace: pass its arguments or unset keep")
-    typed: tuple[type[BaseException], ...] = (ButtressError, *allowed)
+        raise TestingConfigurationError(
+            "target", _describe(target), "has no parameter to replace: pass its arguments or unset keep"
+        )
     return slots, typed, _hostile_arguments(slots, values if values is not None else hostile_values())
 
 
@@ -418,6 +484,9 @@ def check_hostile(
         AssertionError: A call raised or logged an untyped exception, or hung; hypothesis reports
             the smallest arguments that do so.
         RuntimeError: Called while an event loop is running in this thread.
+        TestingTypeError: ``target`` is not callable, or an option has the wrong type.
+        TestingConfigurationError: ``max_examples`` or ``timeout`` is out of range, or the target
+            has no parameter left to replace.
     """
     try:
         asyncio.get_running_loop()
@@ -427,7 +496,9 @@ def check_hostile(
         raise RuntimeError(
             "check_hostile was called inside a running event loop: use await acheck_hostile(...)"
         )
-    kwargs = {**(kwargs or {}), **keywords}
+    kwargs = {**checked_kwargs(kwargs), **keywords}
+    timeout = checked_timeout(timeout)
+    checked_examples(max_examples)
     slots, typed, arguments = _plan(target, args, kwargs, keep, allowed, values)
     name = _describe(target)
     del slots
@@ -471,8 +542,12 @@ async def acheck_hostile(
 
     Raises:
         AssertionError: A call raised or logged an untyped exception, or hung.
+        TestingTypeError: ``target`` is not callable, or an option has the wrong type.
+        TestingConfigurationError: An option is out of range, or nothing is left to replace.
     """
-    kwargs = {**(kwargs or {}), **keywords}
+    kwargs = {**checked_kwargs(kwargs), **keywords}
+    timeout = checked_timeout(timeout)
+    checked_examples(max_examples)
     slots, typed, arguments = _plan(target, args, kwargs, keep, allowed, values)
     del slots
     name = _describe(target)

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from buttress.core import ButtressError
 
-from ._hostile import DEFAULT_TIMEOUT, ErrorLogs, hostile_settings, run_quietly
+from ._hostile import DEFAULT_TIMEOUT, ErrorLogs, checked_timeout, hostile_settings, run_quietly
+from .exceptions import TestingTypeError
 
 __all__ = ["check_hostile_asgi", "check_hostile_wsgi"]
 
@@ -280,7 +281,12 @@ async def check_hostile_asgi(
 
     Raises:
         AssertionError: A request found a problem; hypothesis reports the smallest such request.
+        TestingTypeError: ``app`` is not callable, or an option has the wrong type.
+        TestingConfigurationError: ``max_examples`` or ``timeout`` is out of range.
     """
+    if not callable(app):
+        raise TestingTypeError("app", "an ASGI application", app)
+    timeout = checked_timeout(timeout)
     loop = asyncio.get_running_loop()
 
     @hostile_settings(max_examples)
@@ -356,7 +362,11 @@ def check_hostile_wsgi(
 
     Raises:
         AssertionError: A request found a problem; hypothesis reports the smallest such request.
+        TestingTypeError: ``app`` is not callable, or ``max_examples`` has the wrong type.
+        TestingConfigurationError: ``max_examples`` is out of range.
     """
+    if not callable(app):
+        raise TestingTypeError("app", "a WSGI application", app)
 
     @hostile_settings(max_examples)
     @given(_wsgi_environ())

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
 import types
 import typing
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping
@@ -41,7 +40,17 @@ from enum import Enum
 import pytest
 from hypothesis import strategies as st
 
-from ._hostile import DEFAULT_TIMEOUT, acheck_hostile, check_hostile
+from ._hostile import (
+    DEFAULT_TIMEOUT,
+    acheck_hostile,
+    check_hostile,
+    checked_allowed,
+    checked_examples,
+    checked_kwargs,
+    checked_names,
+    checked_timeout,
+    checked_values,
+)
 from .exceptions import TestingConfigurationError, TestingTypeError
 
 __all__ = ["HostileTarget", "HostileTargets", "closing_factory"]
@@ -139,10 +148,10 @@ class HostileTargets:
         values: st.SearchStrategy[object] | None = None,
         max_examples: int | None = None,
     ) -> None:
-        self._keep = _names("keep", keep)
-        self._allowed = _exception_types(allowed)
-        self._values = _strategy(values)
-        self._max_examples = _examples(max_examples)
+        self._keep = checked_names("keep", keep)
+        self._allowed = checked_allowed(allowed)
+        self._values = checked_values(values)
+        self._max_examples = checked_examples(max_examples)
         self._targets: list[HostileTarget] = []
         self._ids: dict[str, int] = {}
         self._driven: set[str] = set()
@@ -194,26 +203,18 @@ class HostileTargets:
             raise TestingTypeError("target", "a callable", target)
         if covers is not None and (not isinstance(covers, str) or not covers.isprintable() or not covers):
             raise TestingTypeError("covers", "a printable, non-empty str or None", covers)
-        if kwargs is not None and not (
-            isinstance(kwargs, Mapping) and all(isinstance(name, str) for name in kwargs)
-        ):
-            raise TestingTypeError("kwargs", "a mapping of str keys, or None", kwargs)
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-            raise TestingTypeError("timeout", "an int or a float", timeout)
-        if not 0 < timeout < math.inf:
-            raise TestingConfigurationError("timeout", timeout, "must be a finite number above 0")
-        examples = _examples(max_examples)
-        strategy = _strategy(values)
+        examples = checked_examples(max_examples)
+        strategy = checked_values(values)
         name = covers if covers is not None else _public_name(target)
         recorded = HostileTarget(
             target=target,
             args=args,
-            kwargs={**(kwargs or {}), **keywords},
-            keep=self._keep | _names("keep", keep),
-            allowed=(*self._allowed, *_exception_types(allowed)),
+            kwargs={**checked_kwargs(kwargs), **keywords},
+            keep=self._keep | checked_names("keep", keep),
+            allowed=(*self._allowed, *checked_allowed(allowed)),
             values=strategy if strategy is not None else self._values,
             max_examples=examples if examples is not None else self._max_examples,
-            timeout=float(timeout),
+            timeout=checked_timeout(timeout),
             covers=name,
             id=self._unique_id(name if name is not None else _anonymous(target)),
         )
@@ -324,7 +325,8 @@ class HostileTargets:
 
         Raises:
             AssertionError: A name is neither driven nor exempt; an exemption has no reason, names
-                nothing public, or names what is driven or needs no driving.
+                nothing public, or names what is driven or needs no driving; a name given to
+                `drives` is not public.
             TestingTypeError: ``module`` is not a module with an ``__all__``, ``exempt`` is not a
                 mapping of str to str, or ``methods`` is not a bool.
         """
@@ -352,6 +354,11 @@ class HostileTargets:
         problems.extend(
             f"{name}: neither driven nor exempt (add a target, or exempt it with a reason)"
             for name in sorted(required - set(reasons) - driven - top)
+        )
+        problems.extend(
+            f"{name}: named in drives(), but {module.__name__} has no such public name"
+            for name in sorted(self._driven)
+            if not _names_public(module, public, name)
         )
         if problems:
             raise AssertionError(f"{module.__name__}.__all__ is not covered:\n  " + "\n  ".join(problems))
@@ -396,40 +403,6 @@ def closing_factory[**P](factory: Callable[P, object]) -> Callable[P, Awaitable[
                 await closed
 
     return make_and_close
-
-
-def _names(parameter: str, value: object) -> frozenset[str]:
-    if isinstance(value, str) or not isinstance(value, Collection):
-        raise TestingTypeError(parameter, "a collection of parameter names", value)
-    names = tuple(value)
-    if not all(isinstance(name, str) for name in names):
-        raise TestingTypeError(parameter, "a collection of str", value)
-    return frozenset(names)
-
-
-def _exception_types(value: object) -> tuple[type[BaseException], ...]:
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise TestingTypeError("allowed", "an iterable of exception types", value)
-    types_ = tuple(value)
-    if not all(isinstance(kind, type) and issubclass(kind, BaseException) for kind in types_):
-        raise TestingTypeError("allowed", "an iterable of exception types", value)
-    return types_
-
-
-def _strategy(value: object) -> st.SearchStrategy[object] | None:
-    if value is not None and not isinstance(value, st.SearchStrategy):
-        raise TestingTypeError("values", "a hypothesis strategy or None", value)
-    return value
-
-
-def _examples(value: object) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TestingTypeError("max_examples", "an int or None", value)
-    if not 1 <= value <= 100_000:
-        raise TestingConfigurationError("max_examples", value, "must be from 1 to 100000")
-    return value
 
 
 def _public_name(target: object) -> str | None:
@@ -481,6 +454,14 @@ def _exemptions(exempt: object) -> dict[str, str]:
     ):
         raise TestingTypeError("exempt", "a mapping of names to reasons (str to str)", exempt)
     return dict(exempt)
+
+
+def _names_public(module: types.ModuleType, public: tuple[str, ...], name: str) -> bool:
+    """Whether ``name`` (``"Name"`` or ``"Name.attribute"``) is public in ``module``."""
+    top, _, attribute = name.partition(".")
+    if top not in public:
+        return False
+    return not attribute or hasattr(getattr(module, top), attribute)
 
 
 def _is_protocol(value: object) -> bool:

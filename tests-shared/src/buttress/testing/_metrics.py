@@ -118,9 +118,14 @@ class RecordedMetrics:
 
     Args:
         reader: The SDK reader; `install_metric_reader` by default.
+
+    Raises:
+        TestingTypeError: ``reader`` is not a metric reader.
     """
 
     def __init__(self, reader: Any = None) -> None:  # noqa: ANN401 - the SDK's reader
+        if reader is not None and not callable(getattr(reader, "get_metrics_data", None)):
+            raise TestingTypeError("reader", "an SDK metric reader (with get_metrics_data) or None", reader)
         self._reader = install_metric_reader() if reader is None else reader
         self._start = {self._key(p): p for p in _collect(self._reader)}
 

@@ -100,9 +100,16 @@ class RecordedSpans:
 
     Args:
         exporter: The SDK exporter; `install_span_exporter` by default.
+
+    Raises:
+        TestingTypeError: ``exporter`` is not a span exporter.
     """
 
     def __init__(self, exporter: Any = None) -> None:  # noqa: ANN401 - the SDK's exporter
+        if exporter is not None and not callable(getattr(exporter, "get_finished_spans", None)):
+            raise TestingTypeError(
+                "exporter", "an SDK span exporter (with get_finished_spans) or None", exporter
+            )
         self._exporter = install_span_exporter() if exporter is None else exporter
         self._start = len(self._exporter.get_finished_spans())
 
