@@ -9,7 +9,7 @@ import json
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, Self
 
 from buttress.core import (
     AsyncResource,
@@ -39,7 +39,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the bare session
         "PostgresOutbox / PostgresPreferenceStore / PostgresPushSubscriptionStore", "postgres"
     ) from exc
 
-__all__ = ["ERRORS", "Connection", "PostgresOutbox", "PostgresPreferenceStore"]
+__all__ = ["ERRORS", "Connection", "PostgresOutbox", "PostgresPreferenceStore", "TableStore"]
 
 _Config = NotificationsConfigurationError
 #: The package's error classes, for core's PostgreSQL plumbing.
@@ -57,8 +57,37 @@ _COLUMNS: Final = (
 )
 
 
+class TableStore(PostgresBackend, AsyncResource):
+    """What the package's one-table stores share: the checked table, opening a pool, dropping the table."""
+
+    errors: ClassVar[BackendErrors] = ERRORS
+
+    def __init__(self, pool: asyncpg.Pool[Any], *, table: str) -> None:
+        super().__init__(pool)
+        self._table_name = TableName.parse(table, errors=ERRORS)
+        self._table = self._table_name.sql
+
+    @classmethod
+    async def _connect(
+        cls, dsn: str, table: str, min_size: int, max_size: int, server_settings: Mapping[str, str] | None
+    ) -> Self:
+        TableName.parse(table, errors=ERRORS)  # checked before any connection is made
+        return await cls._open(
+            dsn,
+            lambda pool: cls(pool, table=table),
+            min_size=min_size,
+            max_size=max_size,
+            server_settings=server_settings,
+        )
+
+    async def drop_schema(self) -> None:
+        """Drop the table (tests, tours, uninstalling)."""
+        async with self._connection() as c:
+            await c.execute(f"DROP TABLE IF EXISTS {self._table}")
+
+
 # AsyncResource is named again (PostgresBackend has it already) so the face shows at the class itself.
-class PostgresPreferenceStore(PostgresBackend, AsyncResource):
+class PostgresPreferenceStore(TableStore, AsyncResource):
     """A `PreferenceStore` in one table (user id, JSON document).
 
     Args:
@@ -67,11 +96,8 @@ class PostgresPreferenceStore(PostgresBackend, AsyncResource):
         table: The table's name, optionally ``"schema.table"``.
     """
 
-    errors: ClassVar[BackendErrors] = ERRORS
-
     def __init__(self, pool: asyncpg.Pool[Any], *, table: str = "notify_preferences") -> None:
-        super().__init__(pool)
-        self._table = TableName.parse(table, errors=ERRORS).sql
+        super().__init__(pool, table=table)
 
     @classmethod
     async def connect(
@@ -83,20 +109,15 @@ class PostgresPreferenceStore(PostgresBackend, AsyncResource):
         max_size: int = 10,
         server_settings: Mapping[str, str] | None = None,
     ) -> PostgresPreferenceStore:
-        """Open a pool of ``min_size`` to ``max_size`` connections to ``dsn``; `aclose` closes it.
+        """Open a pool of ``min_size`` to ``max_size`` connections to ``dsn`` for preferences in ``table``.
+
+        The store owns the pool: `aclose` closes it.
 
         Raises:
             NotificationsConfigurationError: A bad DSN, table, size or setting.
             NotificationsUnavailableError: The server cannot be reached.
         """
-        TableName.parse(table, errors=ERRORS)  # checked before any connection is made
-        return await cls._open(
-            dsn,
-            lambda pool: cls(pool, table=table),
-            min_size=min_size,
-            max_size=max_size,
-            server_settings=server_settings,
-        )
+        return await cls._connect(dsn, table, min_size, max_size, server_settings)
 
     async def create_schema(self) -> None:
         """Create the table if it does not exist."""
@@ -104,11 +125,6 @@ class PostgresPreferenceStore(PostgresBackend, AsyncResource):
             await c.execute(
                 f"CREATE TABLE IF NOT EXISTS {self._table} (user_id text PRIMARY KEY, data jsonb NOT NULL)"
             )
-
-    async def drop_schema(self) -> None:
-        """Drop the table (tests, tours, uninstalling)."""
-        async with self._connection() as c:
-            await c.execute(f"DROP TABLE IF EXISTS {self._table}")
 
     async def get(self, user_id: str) -> Preferences | None:
         """Return the user's preferences, or ``None``."""

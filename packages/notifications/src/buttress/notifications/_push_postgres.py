@@ -6,12 +6,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
-from buttress.core import AsyncResource, BackendErrors, PostgresBackend, TableName, check_text
+from buttress.core import AsyncResource, check_text
 
 from ._model import check_id
-from ._postgres import ERRORS
+from ._postgres import TableStore
 from ._webpush import PushSubscription
 from .exceptions import NotificationsConfigurationError, NotificationsTypeError
 
@@ -22,7 +22,7 @@ __all__ = ["PostgresPushSubscriptionStore"]
 
 
 # AsyncResource is named again (PostgresBackend has it already) so the face shows at the class itself.
-class PostgresPushSubscriptionStore(PostgresBackend, AsyncResource):
+class PostgresPushSubscriptionStore(TableStore, AsyncResource):
     """A `PushSubscriptionStore` in one table, keyed by endpoint.
 
     Args:
@@ -31,13 +31,9 @@ class PostgresPushSubscriptionStore(PostgresBackend, AsyncResource):
         table: The table's name, optionally ``"schema.table"``.
     """
 
-    errors: ClassVar[BackendErrors] = ERRORS
-
     def __init__(self, pool: asyncpg.Pool[Any], *, table: str = "notify_push_subscriptions") -> None:
-        super().__init__(pool)
-        parsed = TableName.parse(table, errors=ERRORS)
-        self._table = parsed.sql
-        self._index = parsed.name  # index names are never schema-qualified
+        super().__init__(pool, table=table)
+        self._index = self._table_name.name  # index names are never schema-qualified
 
     @classmethod
     async def connect(
@@ -49,20 +45,15 @@ class PostgresPushSubscriptionStore(PostgresBackend, AsyncResource):
         max_size: int = 10,
         server_settings: Mapping[str, str] | None = None,
     ) -> PostgresPushSubscriptionStore:
-        """Open a pool of ``min_size`` to ``max_size`` connections to ``dsn``; `aclose` closes it.
+        """Open a pool of ``min_size`` to ``max_size`` connections to ``dsn`` for subscriptions in ``table``.
+
+        The store owns the pool: `aclose` closes it.
 
         Raises:
             NotificationsConfigurationError: A bad DSN, table, size or setting.
             NotificationsUnavailableError: The server cannot be reached.
         """
-        TableName.parse(table, errors=ERRORS)  # checked before any connection is made
-        return await cls._open(
-            dsn,
-            lambda pool: cls(pool, table=table),
-            min_size=min_size,
-            max_size=max_size,
-            server_settings=server_settings,
-        )
+        return await cls._connect(dsn, table, min_size, max_size, server_settings)
 
     async def create_schema(self) -> None:
         """Create the table if it does not exist."""
@@ -72,11 +63,6 @@ class PostgresPushSubscriptionStore(PostgresBackend, AsyncResource):
                 "user_id text NOT NULL, p256dh text NOT NULL, auth text NOT NULL); "
                 f"CREATE INDEX IF NOT EXISTS {self._index}_user ON {self._table} (user_id)"
             )
-
-    async def drop_schema(self) -> None:
-        """Drop the table (tests, tours, uninstalling)."""
-        async with self._connection() as c:
-            await c.execute(f"DROP TABLE IF EXISTS {self._table}")
 
     async def subscriptions(self, user_id: str) -> list[PushSubscription]:
         """The user's subscriptions, by endpoint."""
