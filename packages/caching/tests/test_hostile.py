@@ -22,6 +22,7 @@ import pytest
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
+import buttress.caching as caching
 from buttress.caching import (
     BreakerState,
     Cache,
@@ -51,7 +52,15 @@ from buttress.caching import (
     xfetch_should_refresh,
 )
 from buttress.core import MISSING
-from buttress.testing import FakeClock, acheck_hostile, check_hostile, hostile_values
+from buttress.testing import (
+    FakeClock,
+    HostileTarget,
+    HostileTargets,
+    acheck_hostile,
+    check_hostile,
+    closing_factory,
+    hostile_values,
+)
 
 SECRET = b"s" * 32
 CALLBACKS = ("loader", "rng", "key", "tags", "cache", "func")
@@ -111,64 +120,56 @@ CACHED_OPTIONS: dict[str, object] = {
     "cache_none": True,
 }
 
-Target = tuple[Callable[..., object], tuple[object, ...], dict[str, object]]
-
-SYNC_TARGETS: list[Target] = [
-    (MemoryCache, (), MEMORY_OPTIONS),
-    (MemoryStorage, (), {"max_size": 100, "name": "m", "clock": FakeClock()}),
-    (CachePolicy, (), POLICY_OPTIONS),
-    (
-        Cache,
-        (MemoryStorage(),),
-        {
-            "policy": CachePolicy(ttl=30.0),
-            "serializer": PickleSerializer(SECRET),
-            "name": "c",
-            "clock": FakeClock(),
-            **POLICY_OPTIONS,
-        },
-    ),
-    (memory().jittered, (60.0,), {}),
-    (cached, (memory(),), CACHED_OPTIONS),
-    (cached(memory())(function).key, (1, "x", 2), {"c": 2.0, "d": 3}),
-    (cached(memory())(plain).key, (1,), {"b": "y"}),
-    (xfetch_should_refresh, (), {"now": 0.0, "expires_at": 10.0, "delta": 1.0, "beta": 1.0, "u": 0.5}),
-    (Entry, (1, 10.0, 20.0, 0.1), {}),
-    (Entry(1, 10.0, 20.0, 0.1).fresh, (5.0,), {}),
-    (Entry(1, 10.0, 20.0, 0.1).servable_stale, (15.0,), {}),
-    (CacheStats, (), {"hits": 1, "misses": 1}),
-    (BreakerState, ("closed",), {}),
-    (PickleSerializer, (SECRET,), {"previous_secrets": (SECRET,), "protocol": 5}),
-    (PickleSerializer(SECRET).dumps, ({"a": 1},), {}),
-    (PickleSerializer(SECRET).loads, (PickleSerializer(SECRET).dumps(1),), {}),
-    (MsgpackSerializer, (), {"use_list": True}),
-    (MsgpackSerializer().dumps, ({"a": 1},), {}),
-    (MsgpackSerializer().loads, (MsgpackSerializer().dumps(1),), {}),
-    # The errors: constructing one from any arguments must not raise.
-    (CachingError, ("message",), {}),
-    (CachingConfigurationError, ("ttl", 1, "reason"), {"show_value": True}),
-    (InvalidKeyError, ("key", "k", "reason"), {}),
-    (CacheSerializationError, ("json", "dumps", "reason"), {"type_name": "int"}),
-    (SignatureMismatchError, ("pickle", "loads", "reason"), {}),
-    (CachingUnavailableError, ("redis", "redis://h", "reason"), {}),
-    (CachingBusyError, ("redis", "redis://h", "reason"), {}),
-    (CachingTypeError, ("a", "an int", object()), {"reason": "why"}),
-    (MissingExtraError, ("RedisCache", "redis"), {}),
-]
-
-
-def _name(target: Callable[..., object]) -> str:
-    return str(getattr(target, "__qualname__", None) or repr(target))
-
-
-@pytest.mark.parametrize(
-    ("target", "args", "kwargs"), SYNC_TARGETS, ids=[_name(t) for t, _, _ in SYNC_TARGETS]
+TARGETS = HostileTargets(keep=CALLBACKS)
+TARGETS.add(MemoryCache, **MEMORY_OPTIONS)
+TARGETS.add(MemoryStorage, max_size=100, name="m", clock=FakeClock())
+TARGETS.add(CachePolicy, **POLICY_OPTIONS)
+TARGETS.add(
+    Cache,
+    MemoryStorage(),
+    policy=CachePolicy(ttl=30.0),
+    serializer=PickleSerializer(SECRET),
+    name="c",
+    clock=FakeClock(),
+    **POLICY_OPTIONS,
 )
-def test_public_entry_points_raise_only_typed_errors(
-    target: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, object]
-) -> None:
+TARGETS.add(memory().jittered, 60.0)
+TARGETS.add(cached, memory(), **CACHED_OPTIONS)
+TARGETS.add(cached(memory())(function).key, 1, "x", 2, c=2.0, d=3)
+TARGETS.add(cached(memory())(plain).key, 1, b="y")
+TARGETS.add(xfetch_should_refresh, now=0.0, expires_at=10.0, delta=1.0, beta=1.0, u=0.5)
+TARGETS.add(Entry, 1, 10.0, 20.0, 0.1)
+TARGETS.add(Entry(1, 10.0, 20.0, 0.1).fresh, 5.0)
+TARGETS.add(Entry(1, 10.0, 20.0, 0.1).servable_stale, 15.0)
+TARGETS.add(CacheStats, hits=1, misses=1)
+TARGETS.add(BreakerState, "closed")
+TARGETS.add(PickleSerializer, SECRET, previous_secrets=(SECRET,), protocol=5)
+TARGETS.add(PickleSerializer(SECRET).dumps, {"a": 1})
+TARGETS.add(PickleSerializer(SECRET).loads, PickleSerializer(SECRET).dumps(1))
+TARGETS.add(MsgpackSerializer, use_list=True)
+TARGETS.add(MsgpackSerializer().dumps, {"a": 1})
+TARGETS.add(MsgpackSerializer().loads, MsgpackSerializer().dumps(1))
+# The errors: constructing one from any arguments must not raise.
+TARGETS.add(CachingError, "message")
+TARGETS.add(CachingConfigurationError, "ttl", 1, "reason", show_value=True)
+TARGETS.add(InvalidKeyError, "key", "k", "reason")
+TARGETS.add(CacheSerializationError, "json", "dumps", "reason", type_name="int")
+TARGETS.add(SignatureMismatchError, "pickle", "loads", "reason")
+TARGETS.add(CachingUnavailableError, "redis", "redis://h", "reason")
+TARGETS.add(CachingBusyError, "redis", "redis://h", "reason")
+TARGETS.add(CachingTypeError, "a", "an int", object(), reason="why")
+TARGETS.add(MissingExtraError, "RedisCache", "redis")
+
+
+@TARGETS.parametrize()
+def test_public_entry_points_raise_only_typed_errors(target: HostileTarget) -> None:
     """Property: no argument makes a public function, constructor or method raise an untyped error."""
-    check_hostile(target, *args, keep=CALLBACKS, **kwargs)
+    target.check()
+
+
+def test_every_public_name_is_driven() -> None:
+    """Every name in ``__all__`` is driven, or has nothing to drive (a Protocol, an alias, a constant)."""
+    TARGETS.assert_covers(caching)
 
 
 @pytest.mark.parametrize(
@@ -259,36 +260,13 @@ async def redis_cache(redis_url: str, redis_prefix: str) -> AsyncIterator[RedisC
         await cache.aclose()
 
 
+@TARGETS.drives("RedisCache", "RedisStorage")
 @pytest.mark.redis
 async def test_redis_cache_raises_only_typed_errors(
     redis_cache: RedisCache[Any], redis_url: str, redis_prefix: str
 ) -> None:
     """Property: `RedisCache`, its constructors and methods answer hostile arguments with typed errors."""
     client = Redis.from_url(redis_url)
-    made: list[RedisCache[Any]] = []
-
-    def make(*args: Any, **kwargs: Any) -> RedisCache[Any]:
-        cache = RedisCache[Any](*args, **kwargs)
-        made.append(cache)
-        return cache
-
-    def make_from_url(*args: Any, **kwargs: Any) -> RedisCache[Any]:
-        cache = RedisCache[Any].from_url(*args, **kwargs)
-        made.append(cache)
-        return cache
-
-    storages: list[RedisStorage] = []
-
-    def made_storage(*args: Any, **kwargs: Any) -> RedisStorage:
-        storage = RedisStorage(*args, **kwargs)
-        storages.append(storage)
-        return storage
-
-    def made_storage_from_url(*args: Any, **kwargs: Any) -> RedisStorage:
-        storage = RedisStorage.from_url(*args, **kwargs)
-        storages.append(storage)
-        return storage
-
     try:
         redis_options = {
             "prefix": redis_prefix,
@@ -298,9 +276,9 @@ async def test_redis_cache_raises_only_typed_errors(
             "clock": FakeClock(),
             **POLICY_OPTIONS,
         }
-        await acheck_hostile(make, client, keep=CALLBACKS, **redis_options)
+        await acheck_hostile(closing_factory(RedisCache), client, keep=CALLBACKS, **redis_options)
         await acheck_hostile(
-            make_from_url,
+            closing_factory(RedisCache.from_url),
             redis_url,
             socket_timeout=1.0,
             max_connections=10,
@@ -310,9 +288,9 @@ async def test_redis_cache_raises_only_typed_errors(
             **redis_options,
         )
         await _drive_cache_methods(redis_cache)
-        await acheck_hostile(made_storage, client, prefix=redis_prefix, max_concurrency=10)
+        await acheck_hostile(closing_factory(RedisStorage), client, prefix=redis_prefix, max_concurrency=10)
         await acheck_hostile(
-            made_storage_from_url,
+            closing_factory(RedisStorage.from_url),
             redis_url,
             prefix=redis_prefix,
             socket_timeout=1.0,
@@ -326,24 +304,17 @@ async def test_redis_cache_raises_only_typed_errors(
             f"no hostile argument may reach Redis and fail there: {redis_cache.stats}"
         )
     finally:
-        for cache in made:
-            await cache.aclose()
-        for made_one in storages:
-            await made_one.aclose()
         await client.aclose()
 
 
+@TARGETS.drives("TieredCache", "TieredStorage")
 @pytest.mark.redis
 async def test_tiered_cache_raises_only_typed_errors(redis_url: str, redis_prefix: str) -> None:
     """Property: `TieredCache`, `TieredStorage`, their constructors and methods answer hostile arguments
     with typed errors."""
     client = Redis.from_url(redis_url)
     cache = TieredCache[Any](client, prefix=redis_prefix, l1_ttl=5.0)
-    made: list[TieredCache[Any] | TieredStorage[Any]] = []
-
-    def keep[R: TieredCache[Any] | TieredStorage[Any]](made_one: R) -> R:
-        made.append(made_one)
-        return made_one
+    storage = TieredStorage[Any].from_url(redis_url, prefix=redis_prefix)
 
     options: dict[str, object] = {
         "prefix": redis_prefix,
@@ -356,12 +327,10 @@ async def test_tiered_cache_raises_only_typed_errors(redis_url: str, redis_prefi
         **POLICY_OPTIONS,
     }
     try:
-        await acheck_hostile(lambda *a, **k: keep(TieredCache(*a, **k)), client, keep=CALLBACKS, **options)
+        await acheck_hostile(closing_factory(TieredCache), client, keep=CALLBACKS, **options)
+        await acheck_hostile(closing_factory(TieredCache.from_url), redis_url, keep=CALLBACKS, **options)
         await acheck_hostile(
-            lambda *a, **k: keep(TieredCache.from_url(*a, **k)), redis_url, keep=CALLBACKS, **options
-        )
-        await acheck_hostile(
-            lambda *a, **k: keep(TieredStorage(*a, **k)),
+            closing_factory(TieredStorage),
             MemoryStorage(),
             RedisStorage(client, prefix=redis_prefix),
             client=client,
@@ -372,7 +341,7 @@ async def test_tiered_cache_raises_only_typed_errors(redis_url: str, redis_prefi
             clock=FakeClock(),
         )
         await acheck_hostile(
-            lambda *a, **k: keep(TieredStorage.from_url(*a, **k)),
+            closing_factory(TieredStorage.from_url),
             redis_url,
             prefix=redis_prefix,
             l1_max_size=10,
@@ -389,14 +358,12 @@ async def test_tiered_cache_raises_only_typed_errors(redis_url: str, redis_prefi
         assert await cache.wait_until_subscribed()
         await acheck_hostile(cache.wait_until_subscribed, 0.5)
         await _drive_cache_methods(cache)
-        storage = keep(TieredStorage.from_url(redis_url, prefix=redis_prefix))
         assert await storage.wait_until_subscribed()
         await _drive_storage_methods(storage, b"v")
         assert cache.stats.errors == 0, "no hostile argument may reach Redis and fail there"
     finally:
         await cache.aclose()
-        for made_one in made:
-            await made_one.aclose()
+        await storage.aclose()
         await client.aclose()
 
 
