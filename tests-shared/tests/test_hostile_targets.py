@@ -265,3 +265,6 @@ def test_methods_asks_for_every_public_method_with_parameters() -> None:
         exempt={"Colour": "an enum", "Store.put": "driven by the conformance suite", "Store.named": "x"},
         methods=True,
     )
+    other = HostileTargets()
+    other.add(checked, "k")
+    other.assert_covers(package("checked", "Store"), exempt={"Store": "driven elsewhere"}, methods=True)

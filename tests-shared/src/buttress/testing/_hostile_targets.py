@@ -321,7 +321,8 @@ class HostileTargets:
             module: The package (``import buttress.caching as package``).
             exempt: Public names (or ``"Class.method"``) left undriven, each with the reason.
             methods: Also require every public method with parameters of every public class (not a
-                Protocol, an enum or an error) that the package defines to be driven or exempt.
+                Protocol, an enum or an error) that the package defines to be driven or exempt (an
+                exempt class exempts its methods).
 
         Raises:
             AssertionError: A name is neither driven nor exempt; an exemption has no reason, names
@@ -341,6 +342,7 @@ class HostileTargets:
             required |= {
                 f"{name}.{method}"
                 for name in public
+                if name not in reasons  # an exempt class's reason covers its methods
                 for method in _public_methods(getattr(module, name), module.__name__)
             }
         problems: list[str] = []

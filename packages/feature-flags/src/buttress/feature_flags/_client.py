@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import cast
 
-from buttress.core import AsyncResource, Attributes, BackgroundTask, Clock, SystemClock
+from buttress.core import AsyncResource, Attributes, BackgroundTask, Clock, SystemClock, check_seconds
 
 from ._engine import CompiledFlag, Outcome, Snapshot, compile_flag_set
 from ._metrics import (
@@ -546,8 +546,8 @@ def _is_context(value: object) -> bool:
 
 
 def _positive(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise FeatureFlagsConfigurationError(name, value, "must be a positive number of seconds")
+    # Bounded (100 years): float(10**400) would be an OverflowError, and inf a timer that never fires.
+    check_seconds(name, value, error=FeatureFlagsConfigurationError)
 
 
 def _own_copy(result: VariantResult) -> VariantResult:

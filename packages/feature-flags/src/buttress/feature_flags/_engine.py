@@ -479,6 +479,8 @@ def compile_flag_set(
         eager: Compile every flag now.
     """
     _check_compile_arguments(flag_set, loaded_at, now, rng, previous)
+    if eager is not True and eager is not False:  # NotImplemented in `if` is a DeprecationWarning
+        raise FeatureFlagsTypeError("eager", "a bool", eager)
     randint = previous._rng if previous is not None and rng is None else (rng or random.Random()).randint  # noqa: S311
     hostname = previous._hostname if previous is not None else local_hostname()
     compiled: dict[str, CompiledFlag] = {}
