@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import pytest
 
+import buttress.cqrs as cqrs
 from buttress.cqrs import (
     Cached,
     CommandBus,
+    CQRSConfigurationError,
     CQRSError,
+    CQRSTypeError,
     Dependencies,
     Dispatch,
+    DispatchTimeoutError,
+    DuplicateHandlerError,
     EventBus,
+    EventDeliveryError,
     HandlerNotFoundError,
     LoggingMiddleware,
     MemoryOutbox,
     MemoryUnitOfWork,
+    MessageValidationError,
+    MissingExtraError,
+    OutboxEntry,
     OutboxRelay,
     QueryBus,
     RetryMiddleware,
@@ -24,7 +33,7 @@ from buttress.cqrs import (
     after,
     before,
 )
-from buttress.testing import acheck_hostile, check_hostile
+from buttress.testing import HostileTarget, HostileTargets, acheck_hostile, check_hostile
 
 from .conftest import Balance, BalanceHandler, Collector, Deposit, DepositHandler, DictCache, Ledger
 
@@ -37,24 +46,46 @@ async def hook(_dispatch: Dispatch, *_result: object) -> None:
     return None
 
 
-def test_every_constructor_types_its_errors() -> None:
-    events = EventBus()
-    check_hostile(CommandBus, middleware=[LoggingMiddleware()], events=events, provider=Dependencies())
-    check_hostile(
-        QueryBus, middleware=(), provider=None, cache=DictCache(), events=events, cache_prefix="app:"
-    )
-    check_hostile(Cached, ttl=30.0, key=str)
-    check_hostile(LoggingMiddleware, None, level=20)
-    check_hostile(RetryMiddleware, ConnectionError, attempts=3, delay=0.0, max_delay=1.0, jitter=False)
-    check_hostile(TimeoutMiddleware, 1.0)
-    check_hostile(TransactionMiddleware, begin, outbox=MemoryOutbox())
-    check_hostile(ValidationMiddleware, strict=False)
-    check_hostile(OutboxRelay, MemoryOutbox(), events, batch=10)
-    check_hostile(Dispatch, Deposit("a", 1), "command", provider=None)
-    check_hostile(before, hook)
-    check_hostile(after, hook)
+EVENTS = EventBus()
+
+TARGETS = HostileTargets()
+TARGETS.add(CommandBus, middleware=[LoggingMiddleware()], events=EVENTS, provider=Dependencies())
+TARGETS.add(QueryBus, middleware=(), provider=None, cache=DictCache(), events=EVENTS, cache_prefix="app:")
+TARGETS.add(Cached, ttl=30.0, key=str)
+TARGETS.add(LoggingMiddleware, None, level=20)
+TARGETS.add(RetryMiddleware, ConnectionError, attempts=3, delay=0.0, max_delay=1.0, jitter=False)
+TARGETS.add(TimeoutMiddleware, 1.0)
+TARGETS.add(TransactionMiddleware, begin, outbox=MemoryOutbox())
+TARGETS.add(ValidationMiddleware, strict=False)
+TARGETS.add(ValidationMiddleware().validate, Deposit("a", 1))
+TARGETS.add(OutboxRelay, MemoryOutbox(), EVENTS, batch=10)
+TARGETS.add(OutboxEntry, "id", "event", 1)
+TARGETS.add(Dispatch, Deposit("a", 1), "command", provider=None)
+TARGETS.add(before, hook)
+TARGETS.add(after, hook)
+# The errors: building one from any arguments must not raise anything but a typed error.
+TARGETS.add(CQRSError, "message")
+TARGETS.add(CQRSConfigurationError, "batch", 0, "must be at least 1", show_value=True)
+TARGETS.add(CQRSTypeError, "handler", "a handler", 5)
+TARGETS.add(HandlerNotFoundError, "command", Deposit)
+TARGETS.add(DuplicateHandlerError, Deposit)
+TARGETS.add(DispatchTimeoutError, Deposit, 1.0)
+TARGETS.add(EventDeliveryError, [ValueError("boom")])
+TARGETS.add(MessageValidationError, Deposit, [{"loc": ("amount",), "msg": "too small"}])
+TARGETS.add(MissingExtraError, "ValidationMiddleware", "pydantic")
 
 
+@TARGETS.parametrize()
+def test_every_constructor_and_error_types_its_errors(target: HostileTarget) -> None:
+    target.check()
+
+
+def test_every_public_name_is_driven() -> None:
+    """Every name in ``__all__`` is driven, or has nothing to drive (a Protocol, an alias, a constant)."""
+    TARGETS.assert_covers(cqrs)
+
+
+@TARGETS.drives("CommandBus.register", "QueryBus.register", "Cached.invalidated_by")
 def test_registration_types_its_errors(ledger: Ledger) -> None:
     def register_command(*args: object, **kwargs: object) -> None:
         CommandBus().register(*args, **kwargs)  # type: ignore[call-overload]
@@ -69,6 +100,7 @@ def test_registration_types_its_errors(ledger: Ledger) -> None:
     check_hostile(CommandBus().__contains__, Deposit)
 
 
+@TARGETS.drives("CommandBus.send", "QueryBus.ask")
 async def test_dispatching_types_its_errors(ledger: Ledger) -> None:
     commands, queries = CommandBus(), QueryBus()
     commands.register(Deposit, DepositHandler(ledger))
@@ -79,6 +111,7 @@ async def test_dispatching_types_its_errors(ledger: Ledger) -> None:
         await commands.send("not a command")  # type: ignore[arg-type]
 
 
+@TARGETS.drives("EventBus", "Dependencies")
 async def test_events_and_dependencies_type_their_errors() -> None:
     events = EventBus()
     await acheck_hostile(events.subscribe, str, Collector())
@@ -92,6 +125,7 @@ async def test_events_and_dependencies_type_their_errors() -> None:
         await acheck_hostile(scope.get, str)
 
 
+@TARGETS.drives("Dispatch.record", "Dispatch.get")
 async def test_the_dispatch_types_its_errors() -> None:
     dispatch = Dispatch(Deposit("a", 1), "command", provider=Dependencies().value(str, "x"))
     await acheck_hostile(dispatch.record, "event")
@@ -100,6 +134,7 @@ async def test_the_dispatch_types_its_errors() -> None:
     await dispatch._close(None)
 
 
+@TARGETS.drives("MemoryUnitOfWork", "MemoryOutbox", "OutboxRelay.start")
 async def test_units_of_work_and_the_outbox_type_their_errors() -> None:
     await acheck_hostile(MemoryUnitOfWork().on_commit, lambda: None)
     outbox = MemoryOutbox()
@@ -111,9 +146,20 @@ async def test_units_of_work_and_the_outbox_type_their_errors() -> None:
     await relay.aclose()
 
 
-def test_validation_types_its_errors() -> None:
-    check_hostile(ValidationMiddleware().validate, Deposit("a", 1))
-
-
 def test_errors_share_one_root() -> None:
     assert issubclass(HandlerNotFoundError, CQRSError)
+
+
+def test_errors_built_from_the_wrong_kinds_render_or_type_their_arguments() -> None:
+    """Found when every public name was first driven: each raised AttributeError, TypeError or ValueError
+    while being built from an argument of the wrong kind."""
+    assert "str" in str(HandlerNotFoundError("command", ""))  # type: ignore[arg-type]
+    assert "str" in str(DuplicateHandlerError(""))  # type: ignore[arg-type]
+    assert "within 1 seconds" in str(DispatchTimeoutError(Deposit, "1"))  # type: ignore[arg-type]
+    assert "int of" in str(DispatchTimeoutError(Deposit, 10**5000))
+    with pytest.raises(CQRSTypeError, match="errors"):
+        EventDeliveryError(5)  # type: ignore[arg-type]
+    with pytest.raises(CQRSTypeError, match="errors"):
+        MessageValidationError(Deposit, 5)  # type: ignore[arg-type]
+    assert "int" in str(MessageValidationError(Deposit, [1]))  # type: ignore[list-item]
+    assert str(DispatchTimeoutError(Deposit, 1.5)) == "Deposit was not handled within 1.5 seconds"

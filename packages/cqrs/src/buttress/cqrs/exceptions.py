@@ -21,9 +21,9 @@ errors that happened.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from buttress.core import ArgumentTypeError, ButtressError, ConfigurationError, NotFoundError
+from buttress.core import ArgumentTypeError, ButtressError, ConfigurationError, NotFoundError, safe_repr
 from buttress.core import MissingExtraError as CoreMissingExtraError
 
 __all__ = [
@@ -61,7 +61,7 @@ class DuplicateHandlerError(CQRSConfigurationError):
     def __init__(self, message_type: type) -> None:
         super().__init__(
             "message_type",
-            message_type.__qualname__,
+            _type_name(message_type),
             "has a handler already: a command or query type has exactly one handler",
         )
         self.message_type = message_type
@@ -76,15 +76,34 @@ class MessageValidationError(CQRSConfigurationError):
     """
 
     def __init__(self, message_type: type, errors: Sequence[dict[str, object]]) -> None:
-        places = "; ".join(f"{_loc(e.get('loc'))}: {e.get('type')}" for e in errors[:5])
+        if not isinstance(errors, Sequence):
+            raise CQRSTypeError("errors", "a sequence of pydantic error dicts", errors)
+        places = "; ".join(_place(e) for e in errors[:5])
         reason = f"failed validation ({places})"
-        super().__init__(message_type.__qualname__, message_type.__qualname__, reason, show_value=False)
+        name = _type_name(message_type)
+        super().__init__(name, name, reason, show_value=False)
         self.message_type = message_type
         self.errors = list(errors)
 
 
+def _place(error: object) -> str:
+    if not isinstance(error, Mapping):
+        return type(error).__qualname__
+    return f"{_loc(error.get('loc'))}: {_text(error.get('type'))}"
+
+
 def _loc(loc: object) -> str:
-    return ".".join(map(str, loc)) if isinstance(loc, tuple | list) else str(loc)
+    return ".".join(map(_text, loc)) if isinstance(loc, tuple | list) else _text(loc)
+
+
+def _text(part: object) -> str:
+    """``part`` as text for a message: a str as it is, anything else shown safely (never a huge int)."""
+    return part if isinstance(part, str) else safe_repr(part)
+
+
+def _type_name(message_type: object) -> str:
+    """The message type's name; what is not a type is named by its type (never shown as a value)."""
+    return message_type.__qualname__ if isinstance(message_type, type) else type(message_type).__qualname__
 
 
 class HandlerNotFoundError(CQRSError, NotFoundError):
@@ -95,7 +114,7 @@ class HandlerNotFoundError(CQRSError, NotFoundError):
     """
 
     def __init__(self, kind: str, message_type: type) -> None:
-        super().__init__(f"{kind} handler for", message_type.__qualname__)
+        super().__init__(f"{_text(kind)} handler for", _type_name(message_type))
         self.message_type = message_type
 
 
@@ -108,7 +127,8 @@ class DispatchTimeoutError(CQRSError, TimeoutError):
     """
 
     def __init__(self, message_type: type, seconds: float) -> None:
-        super().__init__(f"{message_type.__qualname__} was not handled within {seconds:g} seconds")
+        shown = f"{seconds:g}" if isinstance(seconds, float) else _text(seconds)
+        super().__init__(f"{_type_name(message_type)} was not handled within {shown} seconds")
         self.message_type = message_type
         self.seconds = seconds
 
@@ -121,6 +141,8 @@ class EventDeliveryError(CQRSError):
     """
 
     def __init__(self, errors: Sequence[Exception]) -> None:
+        if not isinstance(errors, Sequence):
+            raise CQRSTypeError("errors", "a sequence of exceptions", errors)
         kinds = ", ".join(sorted({type(error).__qualname__ for error in errors}))
         super().__init__(f"{len(errors)} event handler call(s) failed: {kinds}")
         self.errors = list(errors)
