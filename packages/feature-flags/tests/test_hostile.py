@@ -741,3 +741,10 @@ def test_eager_must_be_a_bool(eager: object) -> None:
     """Found by the hostile run: ``eager=NotImplemented`` was tested for truth (a DeprecationWarning)."""
     with pytest.raises(ff.FeatureFlagsTypeError, match="eager"):
         compile_flag_set(FLAG_SET, eager=eager)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("clock", [NotImplemented, 5, "now"])
+def test_a_manager_clock_that_is_not_a_clock_is_a_type_error(clock: object) -> None:
+    """Found by the hostile run: ``clock or SystemClock()`` tested NotImplemented for truth."""
+    with pytest.raises(ff.FeatureFlagsTypeError, match="clock"):
+        FlagManager(MemoryFlagSource(), MemoryAuditSink(), clock=clock)  # type: ignore[arg-type]

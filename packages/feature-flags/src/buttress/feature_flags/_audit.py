@@ -155,9 +155,11 @@ class FlagManager:
         ):
             if not all(callable(getattr(value, method, None)) for method in methods):
                 raise FeatureFlagsTypeError(name, f"an object with {', '.join(methods)}()", value)
+        if clock is not None and not callable(getattr(clock, "now", None)):
+            raise FeatureFlagsTypeError("clock", "a Clock (now())", clock)
         self.source = source
         self.audit = audit
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock if clock is not None else SystemClock()
         self._locks: dict[str, asyncio.Lock] = {}
 
     def _lock(self, key: str) -> asyncio.Lock:
