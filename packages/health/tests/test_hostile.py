@@ -122,7 +122,8 @@ def test_the_constructors_type_their_errors(monkeypatch: pytest.MonkeyPatch, tmp
     check_hostile(BreakerCheck, Guarded())
     check_hostile(BacklogCheck, MemoryOutbox(), warn_above=10, fail_above=None, states=("pending",))
     check_hostile(HealthApp, healthy_registry(), details=False, service=None)
-    check_hostile(WSGIHealthApp, healthy_registry(), details=False, service=None, timeout=None)
+    # The app's own timeout goes through kwargs: a bare timeout= is the helper's option.
+    check_hostile(WSGIHealthApp, healthy_registry(), details=False, service=None, kwargs={"timeout": None})
     check_hostile(ShutdownCoordinator, HealthRegistry(), drain_delay=1.0, grace=1.0, close_timeout=1.0)
     check_hostile(InFlightMiddleware, benign, ShutdownCoordinator(), exempt=("/health",))
     check_hostile(HTTPCheck, "http://127.0.0.1:9/health", client=None, timeout=1.0)
