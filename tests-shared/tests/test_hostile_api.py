@@ -520,6 +520,7 @@ def test_every_public_name_is_driven() -> None:
             "check_hostile_wsgi": helper + "refuses a bad app and max_examples",
             "serve_asgi": "driven with check_hostile in tests/test_serve_asgi.py (it starts a server)",
             "serve_wsgi": "driven with check_hostile in tests/test_serve_wsgi.py (it starts a server)",
+            "django_urls": "driven with check_hostile in tests/test_serve_wsgi.py (it configures Django)",
         },
     )
 

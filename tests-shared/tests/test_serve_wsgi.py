@@ -95,3 +95,4 @@ def test_django_urls_refuses_what_is_not_a_sequence_of_patterns() -> None:
     for bad in ("page", b"page", 3, None):
         with pytest.raises(TestingTypeError):
             django_urls(bad)  # type: ignore[arg-type]
+    check_hostile(django_urls, [])
