@@ -212,8 +212,10 @@ async def test_postgres_a_terminated_listener_falls_back_and_resubscribes(
     postgres_schema: PostgresSchema,
 ) -> None:
     settings = postgres_schema.server_settings
+    # A channel of its own: the server is shared, and only this test's listener may be cut.
+    channel = f"listen_cut_{uuid.uuid4().hex[:12]}"
     source = await PostgresFlagSource.connect(
-        postgres_schema.dsn, table="listen_cut", server_settings=settings
+        postgres_schema.dsn, table="listen_cut", channel=channel, server_settings=settings
     )
     try:
         await source.wait_for_change(0.05)
@@ -221,7 +223,8 @@ async def test_postgres_a_terminated_listener_falls_back_and_resubscribes(
         try:
             await admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
+                " WHERE query LIKE $1 AND pid <> pg_backend_pid()",
+                f"LISTEN%{channel}%",
             )
         finally:
             await admin.close()

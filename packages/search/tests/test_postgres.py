@@ -286,8 +286,9 @@ async def test_more_than_four_weights_do_not_fit_the_classes(postgres_pool: asyn
 async def test_a_cut_connection_is_a_typed_error_then_recovers(
     make_postgres: Callable[..., Awaitable[PostgresSearch]], postgres_schema: PostgresSchema
 ) -> None:
+    name = f"search-cut-{postgres_schema.name}"  # its own: the server is shared
     search = await make_postgres(
-        server_settings={**postgres_schema.server_settings, "application_name": "search-cut"}
+        server_settings={**postgres_schema.server_settings, "application_name": name}
     )
     await search.create_schema()
     await search.index([{"id": "a", "title": "alpha"}])
@@ -295,8 +296,7 @@ async def test_a_cut_connection_is_a_typed_error_then_recovers(
     admin = await asyncpg.connect(postgres_schema.dsn)
     try:
         killed = await admin.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE application_name = 'search-cut'"
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", name
         )
         assert killed >= 1
     finally:
