@@ -335,7 +335,7 @@ def typecheck(session: nox.Session) -> None:
     _sync(session, "--all-packages", "--all-extras", "--group", "lint")
     targets = [str(d / "src" / "buttress") for d in PACKAGES.values()]
     targets += [str(d / "tests" / "typing") for d in PACKAGES.values() if (d / "tests" / "typing").is_dir()]
-    targets += ["examples", "fuzz", "tools/conventions.py", "noxfile.py", ".github/scripts"]
+    targets += ["examples", "fuzz", "tools/conventions.py", "noxfile.py", ".github/scripts", ".ci/lanes.py"]
     session.run(
         "mypy",
         "--strict",
