@@ -47,10 +47,27 @@ async def eventually(check: object, *, attempts: int = 300) -> None:
     raise AssertionError("condition not met in time")
 
 
+def flags_key(prefix: str) -> str:
+    """Where `RedisFlagSource` keeps the flags under ``prefix``: tagged by the prefix."""
+    return f"{prefix}{{{prefix}}}flags"
+
+
+@pytest.fixture(params=["single", "cluster"])
+def any_redis(request: pytest.FixtureRequest) -> tuple[str, bool]:
+    """The single server's URL, then the 3-primary Redis Cluster's."""
+    if request.param == "cluster":
+        return request.getfixturevalue("redis_cluster_url"), True
+    return request.getfixturevalue("redis_url"), False
+
+
 @pytest.mark.redis
-async def test_redis_pub_sub_delivers_changes_to_every_client(redis_url: str, redis_prefix: str) -> None:
-    writer = RedisFlagSource.from_url(redis_url, prefix=redis_prefix)
-    readers = [RedisFlagSource.from_url(redis_url, prefix=redis_prefix) for _ in range(2)]
+async def test_redis_pub_sub_delivers_changes_to_every_client(
+    any_redis: tuple[str, bool], redis_prefix: str
+) -> None:
+    """Sharded pub/sub on the server (Redis 7) and on the cluster, where the channel has a shard."""
+    redis_url, cluster = any_redis
+    writer = RedisFlagSource.from_url(redis_url, prefix=redis_prefix, cluster=cluster)
+    readers = [RedisFlagSource.from_url(redis_url, prefix=redis_prefix, cluster=cluster) for _ in range(2)]
     await writer.put(FlagDefinition("checkout", enabled=False))
     clients = [
         FlagClient(source, refresh_interval=60) for source in readers
@@ -77,10 +94,10 @@ async def test_redis_garbage_in_the_hash_is_a_definition_error(redis_url: str, r
     source = RedisFlagSource.from_url(redis_url, prefix=redis_prefix)
     raw = Redis.from_url(redis_url)
     try:
-        await raw.hset(f"{redis_prefix}flags", "bad", '{"name": "bad", "enabled": "yes"}')
+        await raw.hset(flags_key(redis_prefix), "bad", '{"name": "bad", "enabled": "yes"}')
         with pytest.raises(FlagDefinitionError, match="enabled"):
             await source.load()
-        await raw.hset(f"{redis_prefix}flags", "bad", "not json")
+        await raw.hset(flags_key(redis_prefix), "bad", "not json")
         with pytest.raises(FlagDocumentError):
             await source.load()
     finally:
@@ -120,6 +137,48 @@ def test_redis_bad_arguments() -> None:
         RedisFlagSource("redis://x")  # type: ignore[arg-type]
     with pytest.raises(FeatureFlagsConfigurationError, match="url"):
         RedisFlagSource.from_url("")
+    with pytest.raises(FeatureFlagsConfigurationError, match="empty hash tag"):
+        RedisFlagSource.from_url("redis://127.0.0.1:1/0", prefix="app{}:")
+    with pytest.raises(FeatureFlagsConfigurationError, match="cluster"):
+        RedisFlagSource.from_url("redis://127.0.0.1:1/0", cluster="yes")  # type: ignore[arg-type]
+
+
+@pytest.mark.redis
+async def test_redis_source_names_share_one_slot_and_prefixes_spread(redis_cluster_url: str) -> None:
+    """Property: a source's hashes and channel share a slot; different prefixes spread over the primaries."""
+    client = RedisCluster.from_url(redis_cluster_url)
+    try:
+        await client.initialize()
+        owners = set()
+        for n in range(30):
+            source = RedisFlagSource(client, prefix=f"project-{n}:")
+            names = [flags_key(source.prefix), f"{source.prefix}{{{source.prefix}}}segments", source.channel]
+            assert len({client.keyslot(name) for name in names}) == 1
+            owners.add(client.get_node_from_key(source.channel).name)
+        assert len(owners) == 3
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.redis
+async def test_redis_before_sharded_pub_sub_falls_back_to_plain_pub_sub() -> None:
+    """A server without SPUBLISH/SSUBSCRIBE (before Redis 7; here the commands are renamed away)."""
+    old = RedisServer(extra_args=("--rename-command", "SPUBLISH", "", "--rename-command", "SSUBSCRIBE", ""))
+    with old:
+        writer = RedisFlagSource.from_url(old.url)
+        reader = RedisFlagSource.from_url(old.url)
+        try:
+            assert await reader.wait_for_change(0.01) is False  # subscribed, with SUBSCRIBE
+            await writer.put(FlagDefinition("legacy"))
+            assert await reader.wait_for_change(5) is True
+            await writer.put_segment(Segment(1, "internal", ()))
+            assert await reader.wait_for_change(5) is True
+            assert await writer.delete("legacy") is not None
+            assert await reader.wait_for_change(5) is True
+            assert "legacy" not in (await reader.load()).flags
+        finally:
+            await writer.aclose()
+            await reader.aclose()
 
 
 @pytest.mark.postgres
@@ -434,7 +493,7 @@ async def test_a_borrowed_redis_client_is_never_closed(redis_url: str, redis_pre
 async def test_a_key_of_another_type_is_bad_content_not_an_outage(redis_url: str, redis_prefix: str) -> None:
     raw = Redis.from_url(redis_url)
     try:
-        await raw.set(f"{redis_prefix}flags", "a string where a hash belongs")
+        await raw.set(flags_key(redis_prefix), "a string where a hash belongs")
         async with RedisFlagSource.from_url(redis_url, prefix=redis_prefix) as source:
             with pytest.raises(FlagDocumentError, match="another type") as raised:
                 await source.load()

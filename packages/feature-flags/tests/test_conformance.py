@@ -68,15 +68,30 @@ class TestYamlFileFlagSource(TestFileFlagSource):
 
 @pytest.mark.redis
 class TestRedisFlagSource(_Flags, FlagSourceContract):
+    cluster = False
+
     @pytest.fixture(autouse=True)
     def _redis(self, redis_url: str, redis_prefix: str) -> None:
         self.url, self.prefix = redis_url, redis_prefix
 
     async def make_source(self, flags: Sequence[Any]) -> Any:
-        source = RedisFlagSource.from_url(self.url, prefix=f"{self.prefix}{uuid.uuid4().hex[:6]}:")
+        source = RedisFlagSource.from_url(
+            self.url, prefix=f"{self.prefix}{uuid.uuid4().hex[:6]}:", cluster=self.cluster
+        )
         for flag in flags:
             await source.put(flag)
         return source
+
+
+@pytest.mark.redis
+class TestRedisFlagSourceOnCluster(TestRedisFlagSource):
+    """The same contract on the 3-primary Redis Cluster: a prefix's names share one hash tag."""
+
+    cluster = True
+
+    @pytest.fixture(autouse=True)
+    def _redis(self, redis_cluster_url: str, redis_prefix: str) -> None:
+        self.url, self.prefix = redis_cluster_url, redis_prefix
 
 
 @pytest.mark.postgres

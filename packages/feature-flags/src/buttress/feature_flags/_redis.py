@@ -1,4 +1,10 @@
-"""`RedisFlagSource`: flags in a Redis hash, with pub/sub change notification (extra ``redis``)."""
+"""`RedisFlagSource`: flags in a Redis hash, with pub/sub change notification (extra ``redis``).
+
+The three names a source uses (two hashes and a channel) share one hash tag, the prefix itself, so
+its scripts run on Redis Cluster too and each prefix (each flag project) lands on its own slot.
+Changes go out on sharded pub/sub (``SPUBLISH``/``SSUBSCRIBE``, Redis 7) where the server has it,
+and on plain pub/sub where it does not: one code path for a single server and a cluster.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +32,9 @@ from .exceptions import (
 try:
     from redis.asyncio import Redis
     from redis.asyncio.client import PubSub
-    from redis.exceptions import RedisError, ResponseError
+    from redis.asyncio.cluster import ClusterPubSub, RedisCluster
+    from redis.crc import key_slot
+    from redis.exceptions import RedisClusterException, RedisError, ResponseError
 except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
     raise MissingExtraError("RedisFlagSource", "redis") from exc
 
@@ -39,8 +47,8 @@ class _RedisBackend(RedisBackend):
     errors: ClassVar[BackendErrors] = BackendErrors(
         FeatureFlagsConfigurationError, FeatureFlagsTypeError, FeatureFlagsUnavailableError
     )
-    # Any error reply (OOM, READONLY, MISCONF): the server cannot serve the flags now.
-    outages: ClassVar[tuple[type[BaseException], ...]] = (RedisError,)
+    # Any error reply (OOM, READONLY, MISCONF), or a cluster that cannot route a call: an outage.
+    outages: ClassVar[tuple[type[BaseException], ...]] = (RedisError, RedisClusterException)
 
     @contextlib.contextmanager
     def _redis_errors(self) -> Iterator[None]:
@@ -58,70 +66,114 @@ class _RedisBackend(RedisBackend):
                 raise
 
 
-# Read the old value, write the new one and announce the change, as one atomic step.
-_PUT = """
+# Read the old value, write the new one and announce the change, as one atomic step. The
+# announcement is sharded (SPUBLISH, Redis 7) where the server has the command, plain PUBLISH where
+# it has not; the subscriber makes the same choice (`_subscribe`), so both meet on one server.
+_ANNOUNCE = """
+local function announce(channel, message)
+    local sent = redis.pcall('SPUBLISH', channel, message)
+    if type(sent) == 'table' and sent.err then
+        redis.call('PUBLISH', channel, message)
+    end
+end
+"""
+# KEYS: the hash, the channel; ARGV: the field, the new value, the announcement.
+_PUT = (
+    _ANNOUNCE
+    + """
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('PUBLISH', KEYS[2], ARGV[1])
+announce(KEYS[2], ARGV[3])
 return old
 """
-_DELETE = """
+)
+_DELETE = (
+    _ANNOUNCE
+    + """
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if old then
     redis.call('HDEL', KEYS[1], ARGV[1])
-    redis.call('PUBLISH', KEYS[2], ARGV[1])
+    announce(KEYS[2], ARGV[1])
 end
 return old
 """
+)
+# Both hashes at one instant: a consistent set (on a cluster as on one server: they share a slot).
+_LOAD = """
+return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
+"""
+
+
+def _names(prefix: str) -> tuple[str, str, str]:
+    """The flags hash, the segments hash and the channel: under ``prefix``, tagged by it.
+
+    ``app:`` gives ``app:{app:}flags``, ``app:{app:}segments`` and ``app:{app:}changes``: every
+    name starts with the prefix (as every backend's keys do) and hashes by one tag. Only a prefix
+    holding an empty tag (``{}``) would part them; it is refused.
+    """
+    names = (f"{prefix}{{{prefix}}}flags", f"{prefix}{{{prefix}}}segments", f"{prefix}{{{prefix}}}changes")
+    if len({key_slot(name.encode()) for name in names}) != 1:
+        raise FeatureFlagsConfigurationError(
+            "prefix", prefix, "holds an empty hash tag '{}': its keys would not share a Redis Cluster slot"
+        )
+    return names
 
 
 # AsyncResource is named again (RedisBackend has it already) so the face shows at the class itself.
 class RedisFlagSource(_RedisBackend, AsyncResource):
     """A writable, watchable `FlagSource` on Redis.
 
-    Flags are JSON (Unleash format) in the hash ``{prefix}flags``, segments in ``{prefix}segments``;
-    every write publishes the flag's key on ``{prefix}changes``, so every client's refresher reloads
-    within milliseconds. ``load`` reads both hashes in one ``MULTI`` transaction: a consistent set.
+    Flags are JSON (Unleash format) in the hash ``<prefix>{<prefix>}flags``, segments in
+    ``<prefix>{<prefix>}segments``; every write publishes the flag's key on
+    ``<prefix>{<prefix>}changes`` (sharded pub/sub where the server has it, Redis 7), so every
+    client's refresher reloads within milliseconds. ``load`` reads both hashes in one script: a
+    consistent set. The names share one hash tag (the prefix), so the source runs on Redis Cluster
+    (a ``RedisCluster`` client, or ``from_url(..., cluster=True)``), each prefix on its own slot.
 
     Flag keys, and all text in a definition, must be free of NUL and lone surrogates (the same rule as
     `PostgresFlagSource`'s, so a definition moves between them unchanged); a key or definition that is
     not is refused with a typed error before Redis is asked.
 
     Args:
-        client: A ``redis.asyncio.Redis`` made with ``decode_responses=False`` (redis-py's default),
-            which the application owns and closes (or use `from_url`).
+        client: A ``redis.asyncio.Redis`` or ``RedisCluster`` made with ``decode_responses=False``
+            (redis-py's default), which the application owns and closes (or use `from_url`).
         prefix: Prepended to every key and to the channel, to share one Redis between sets.
 
     Raises:
-        FeatureFlagsTypeError: ``client`` is not a ``redis.asyncio.Redis``, or ``prefix`` not a str.
-        FeatureFlagsConfigurationError: ``client`` decodes responses, or ``prefix`` is empty or not
-            text Redis can carry.
+        FeatureFlagsTypeError: ``client`` is not a ``redis.asyncio.Redis`` or ``RedisCluster``, or
+            ``prefix`` not a str.
+        FeatureFlagsConfigurationError: ``client`` decodes responses, or ``prefix`` is empty, not
+            text Redis can carry, or holds an empty hash tag (``{}``).
     """
 
-    def __init__(self, client: Redis, *, prefix: str = "flags:") -> None:
+    accepts_cluster: ClassVar[bool] = True
+
+    def __init__(self, client: Redis | RedisCluster, *, prefix: str = "flags:") -> None:
         super().__init__(client, prefix=prefix)
         self._client = client
-        self._flags_key = f"{prefix}flags"
-        self._segments_key = f"{prefix}segments"
-        self.channel = f"{prefix}changes"
+        self._flags_key, self._segments_key, self.channel = _names(self.prefix)
         self._pubsub: PubSub | None = None
+        self._sharded = True  # until the server says it has no SSUBSCRIBE
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = "flags:", **options: Unpack[RedisOptions]) -> Self:
+    def from_url(
+        cls, url: str, *, prefix: str = "flags:", cluster: bool = False, **options: Unpack[RedisOptions]
+    ) -> Self:
         """A source on ``url`` (``redis://``, ``rediss://``, ``unix://``); `aclose` closes its client.
 
         It connects on first use. The client is core's `open_redis`, tuned by ``options``
         (`RedisOptions`): ``socket_timeout`` (1 s) bounds how long a call waits for Redis
         (`wait_for_change` waits as long as it is asked); at most ``max_connections`` (50) calls are
-        in flight, the others queue up to ``pool_timeout`` (5 s) for a connection.
+        in flight, the others queue up to ``pool_timeout`` (5 s) for a connection. With
+        ``cluster=True`` the client is a ``RedisCluster`` that finds every node from the one in ``url``.
 
         Raises:
             FeatureFlagsConfigurationError: ``url`` is not a Redis URL (it is never shown), ``prefix``
-                not text, a timeout not a number of seconds above zero, or ``max_connections`` not an
-                int from 1 to 100,000.
+                not text, a timeout not a number of seconds above zero, ``max_connections`` not an
+                int from 1 to 100,000, or ``cluster`` not a bool.
             FeatureFlagsTypeError: ``url`` or ``prefix`` is not a str.
         """
-        return cls._from_url(url, lambda client: cls(client, prefix=prefix), **options)
+        return cls._from_url(url, lambda client: cls(client, prefix=prefix), cluster=cluster, **options)
 
     def __repr__(self) -> str:
         return f"RedisFlagSource({self._address!r}, prefix={self.prefix!r})"
@@ -134,16 +186,14 @@ class RedisFlagSource(_RedisBackend, AsyncResource):
     async def load(self) -> FlagSet:
         """Read every flag and segment in one transaction."""
         with self._redis_errors():
-            async with self._client.pipeline(transaction=True) as pipe:
-                pipe.hgetall(self._flags_key)
-                pipe.hgetall(self._segments_key)
-                raw_flags, raw_segments = await pipe.execute()
+            await self._discover()
+            raw_flags, raw_segments = await self._client.eval(_LOAD, 2, self._flags_key, self._segments_key)
         segments = {}
-        for raw in raw_segments.values():
+        for raw in _values(raw_segments):
             segment = segment_from_dict(_json(raw))
             segments[segment.id] = segment
         flags = {}
-        for raw in raw_flags.values():
+        for raw in _values(raw_flags):
             flag = flag_from_dict(_json(raw))
             flags[flag.key] = flag
         return FlagSet(flags=MappingProxyType(flags), segments=MappingProxyType(segments))
@@ -157,6 +207,7 @@ class RedisFlagSource(_RedisBackend, AsyncResource):
         """
         check_key(key)
         with self._redis_errors():
+            await self._discover()
             raw = await self._client.hget(self._flags_key, key)
         return None if raw is None else flag_from_dict(_json(raw))
 
@@ -168,7 +219,7 @@ class RedisFlagSource(_RedisBackend, AsyncResource):
             FlagDefinitionError: A field has the wrong type, or holds NUL or a lone surrogate.
         """
         payload = flag_to_json(flag)
-        old = await self._script(_PUT, flag.key, payload)
+        old = await self._script(_PUT, self._flags_key, flag.key, payload, flag.key)
         return None if old is None else flag_from_dict(_json(old))
 
     async def delete(self, key: str) -> FlagDefinition | None:
@@ -179,7 +230,7 @@ class RedisFlagSource(_RedisBackend, AsyncResource):
             FeatureFlagsTypeError: ``key`` is not a str.
         """
         check_key(key)
-        old = await self._script(_DELETE, key)
+        old = await self._script(_DELETE, self._flags_key, key)
         return None if old is None else flag_from_dict(_json(old))
 
     async def put_segment(self, segment: Segment) -> None:
@@ -190,15 +241,12 @@ class RedisFlagSource(_RedisBackend, AsyncResource):
             FlagDefinitionError: A field is wrong (see `PostgresFlagSource.put_segment`).
         """
         payload = segment_to_json(segment)
-        with self._redis_errors():
-            async with self._client.pipeline(transaction=True) as pipe:
-                pipe.hset(self._segments_key, str(segment.id), payload)
-                pipe.publish(self.channel, f"segment:{segment.id}")
-                await pipe.execute()
+        await self._script(_PUT, self._segments_key, str(segment.id), payload, f"segment:{segment.id}")
 
-    async def _script(self, script: str, *args: str) -> bytes | None:
+    async def _script(self, script: str, key: str, *args: str) -> bytes | None:
         with self._redis_errors():
-            result = await self._client.eval(script, 2, self._flags_key, self.channel, *args)
+            await self._discover()
+            result = await self._client.eval(script, 2, key, self.channel, *args)
             return cast("bytes | None", result)
 
     async def wait_for_change(self, timeout: float) -> bool:
@@ -220,28 +268,69 @@ class RedisFlagSource(_RedisBackend, AsyncResource):
             raise
 
     async def _wait(self, deadline: float) -> bool:
-        if self._pubsub is None:
-            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
-            await pubsub.subscribe(self.channel)
-            self._pubsub = pubsub
+        pubsub = self._pubsub
+        if pubsub is None:
+            await self._discover()
+            pubsub = self._pubsub = await self._subscribe()
         while (remaining := deadline - time.monotonic()) > 0:
-            message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=remaining)
-            if message is not None and message.get("type") == "message":
-                await self._drain()
+            try:
+                message = await self._next(pubsub, remaining)
+            except ResponseError as exc:
+                # A server without SSUBSCRIBE answers it here, at the first read: subscribe plainly.
+                if not (self._sharded and _unknown_command(exc)):
+                    raise
+                self._sharded = False
+                await self._drop_pubsub()
+                pubsub = self._pubsub = await self._subscribe()
+                continue
+            if message is not None and message.get("type") in {"message", "smessage"}:
+                while await self._next(pubsub, 0.0) is not None:  # a burst of writes: one reload
+                    pass
                 return True
         return False
 
-    async def _drain(self) -> None:
-        # Coalesce a burst of writes into one reload.
-        assert self._pubsub is not None  # noqa: S101 - called right after a message arrived
-        while await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=0.0) is not None:
-            pass
+    async def _subscribe(self) -> PubSub:
+        """A subscription to the channel: sharded where the server has ``SSUBSCRIBE``, else plain."""
+        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        try:
+            if self._sharded:
+                try:
+                    await pubsub.ssubscribe(self.channel)
+                except ResponseError as exc:
+                    if not _unknown_command(exc):
+                        raise
+                    self._sharded = False  # before Redis 7: the script publishes with PUBLISH too
+            if not self._sharded:
+                await pubsub.subscribe(self.channel)
+        except BaseException:
+            with contextlib.suppress(*self._outages()):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            raise
+        return pubsub
+
+    async def _next(self, pubsub: PubSub, timeout: float) -> dict[str, object] | None:
+        """The next message, waiting up to ``timeout`` seconds (a cluster's shard messages arrive apart)."""
+        if isinstance(pubsub, ClusterPubSub) and self._sharded:
+            message = await pubsub.get_sharded_message(ignore_subscribe_messages=True, timeout=timeout)
+        else:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=timeout)
+        return cast("dict[str, object] | None", message)
 
     async def _drop_pubsub(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
             with contextlib.suppress(*self._outages()):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+def _unknown_command(exc: ResponseError) -> bool:
+    return str(exc).lower().startswith("unknown command")
+
+
+def _values(raw: object) -> list[bytes]:
+    """The values of a script's flat ``HGETALL`` reply (field, value, field, value...)."""
+    items = cast("list[bytes]", raw)
+    return items[1::2]
 
 
 def _json(raw: bytes | str) -> object:
