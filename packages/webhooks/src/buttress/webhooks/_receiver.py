@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
-from typing import Final
+from typing import ClassVar, Final
 
 from ._checks import MAX_SECONDS
 from ._metrics import REFUSALS, UNAVAILABLE
@@ -21,6 +21,7 @@ from ._replay import (
     ReplayClaim,
     ReplayGuard,
     ReplayStatus,
+    SyncReplayGuard,
     check_ttl,
 )
 from ._verify import Headers, VerifiedWebhook, Verifier
@@ -45,7 +46,59 @@ _IN_FLIGHT: Final = {"webhooks.reason": "in_flight"}
 _GUARD: Final = {"webhooks.component": "replay_guard"}
 
 
-class WebhookReceiver:
+class ReceiverBase[G: (ReplayGuard, SyncReplayGuard)]:
+    """What `WebhookReceiver` and `SyncWebhookReceiver` share: the arguments, their checks, `verify`.
+
+    A subclass names the guard it takes (``ReplayGuard`` awaited, ``SyncReplayGuard`` called) and the
+    twin that takes the other kind, for the error that points a wrong guard to it.
+    """
+
+    __slots__ = ("_guard", "_lease", "_ttl", "_verifier")
+
+    # (the Protocol, whether its claim is awaited, how it is described, the receiver for the other kind)
+    _guard_kind: ClassVar[tuple[type, bool, str, str]]
+
+    def __init__(
+        self,
+        verifier: Verifier,
+        *,
+        replay_guard: G | None = None,
+        replay_ttl: float | None = None,
+        lease: float = DEFAULT_LEASE,
+    ) -> None:
+        kind, awaited, described, twin = self._guard_kind
+        if replay_guard is not None and (
+            not isinstance(replay_guard, kind)
+            or inspect.iscoroutinefunction(getattr(replay_guard, "claim", None)) is not awaited
+        ):
+            other = "a SyncReplayGuard" if awaited else "an async ReplayGuard"
+            raise WebhooksConfigurationError(
+                "replay_guard",
+                type(replay_guard).__name__,
+                f"must be {described} or None; {other} goes to {twin}",
+            )
+        self._verifier = check_verifier(verifier)
+        self._guard: G | None = replay_guard
+        self._ttl, self._lease = check_ttls(verifier, replay_ttl, lease)
+
+    @property
+    def verifier(self) -> Verifier:
+        """The verifier in use."""
+        return self._verifier
+
+    def verify(self, headers: Headers, body: bytes | str) -> VerifiedWebhook:
+        """Verify without the replay guard (synchronous).
+
+        Raises:
+            WebhookVerificationError: It is not authentic (a subclass says why). A verifier of your
+                own that raises anything but a `WebhookVerificationError` has a bug: that is logged, and
+                the webhook is refused with a plain `WebhookVerificationError`, so it is never
+                processed and never a 500.
+        """
+        return verify_with(self._verifier, headers, body)
+
+
+class WebhookReceiver(ReceiverBase[ReplayGuard]):
     """Verifies webhooks and, with a replay guard, hands each id to one handler until it succeeds.
 
     Framework-independent: hand it the headers and the raw body from any server, and handle the
@@ -74,44 +127,8 @@ class WebhookReceiver:
         >>> receiver = WebhookReceiver(WebhookVerifier(generate_secret()))
     """
 
-    __slots__ = ("_guard", "_lease", "_ttl", "_verifier")
-
-    def __init__(
-        self,
-        verifier: Verifier,
-        *,
-        replay_guard: ReplayGuard | None = None,
-        replay_ttl: float | None = None,
-        lease: float = DEFAULT_LEASE,
-    ) -> None:
-        if replay_guard is not None and (
-            not isinstance(replay_guard, ReplayGuard) or not inspect.iscoroutinefunction(replay_guard.claim)
-        ):
-            raise WebhooksConfigurationError(
-                "replay_guard",
-                type(replay_guard).__name__,
-                "must be a ReplayGuard (async claim, complete, release) or None; "
-                "a SyncReplayGuard goes to SyncWebhookReceiver",
-            )
-        self._verifier = check_verifier(verifier)
-        self._guard = replay_guard
-        self._ttl, self._lease = check_ttls(verifier, replay_ttl, lease)
-
-    @property
-    def verifier(self) -> Verifier:
-        """The verifier in use."""
-        return self._verifier
-
-    def verify(self, headers: Headers, body: bytes | str) -> VerifiedWebhook:
-        """Verify without the replay guard (synchronous).
-
-        Raises:
-            WebhookVerificationError: It is not authentic (a subclass says why). A verifier of your
-                own that raises anything but a `WebhookVerificationError` has a bug: that is logged, and
-                the webhook is refused with a plain `WebhookVerificationError`, so it is never
-                processed and never a 500.
-        """
-        return verify_with(self._verifier, headers, body)
+    __slots__ = ()
+    _guard_kind = (ReplayGuard, True, "a ReplayGuard (async claim, complete, release)", "SyncWebhookReceiver")
 
     async def receive(self, headers: Headers, body: bytes | str) -> VerifiedWebhook:
         """Verify the webhook and claim its id under the lease; `complete` or `forget` it afterwards.

@@ -7,32 +7,29 @@ is called, not awaited. No event loop is involved.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ._receiver import (
+    ReceiverBase,
     check_handled,
-    check_ttls,
-    check_verifier,
     claimed,
     guarding,
     log_unsettled,
     replay_key,
     settled,
-    verify_with,
 )
-from ._replay import DEFAULT_LEASE, SyncReplayGuard
-from ._verify import Headers, VerifiedWebhook, Verifier
-from .exceptions import WebhooksConfigurationError, WebhooksUnavailableError
+from ._replay import SyncReplayGuard
+from ._verify import Headers, VerifiedWebhook
+from .exceptions import WebhooksUnavailableError
 
 __all__ = ["SyncWebhookReceiver"]
 
 logger = logging.getLogger(__name__)
 
 
-class SyncWebhookReceiver:
+class SyncWebhookReceiver(ReceiverBase[SyncReplayGuard]):
     """`WebhookReceiver`'s synchronous twin: verify, and hand each id to one handler until it succeeds.
 
     For Flask and Django (WSGI) views, and any code without an event loop. The rules are
@@ -62,37 +59,8 @@ class SyncWebhookReceiver:
             `WebhookReceiver`).
     """
 
-    __slots__ = ("_guard", "_lease", "_ttl", "_verifier")
-
-    def __init__(
-        self,
-        verifier: Verifier,
-        *,
-        replay_guard: SyncReplayGuard | None = None,
-        replay_ttl: float | None = None,
-        lease: float = DEFAULT_LEASE,
-    ) -> None:
-        if replay_guard is not None and (
-            not isinstance(replay_guard, SyncReplayGuard) or inspect.iscoroutinefunction(replay_guard.claim)
-        ):
-            raise WebhooksConfigurationError(
-                "replay_guard",
-                type(replay_guard).__name__,
-                "must be a SyncReplayGuard (claim, complete, release) or None; "
-                "an async ReplayGuard goes to WebhookReceiver",
-            )
-        self._verifier = check_verifier(verifier)
-        self._guard = replay_guard
-        self._ttl, self._lease = check_ttls(verifier, replay_ttl, lease)
-
-    @property
-    def verifier(self) -> Verifier:
-        """The verifier in use."""
-        return self._verifier
-
-    def verify(self, headers: Headers, body: bytes | str) -> VerifiedWebhook:
-        """Verify without the replay guard (see `WebhookReceiver.verify`)."""
-        return verify_with(self._verifier, headers, body)
+    __slots__ = ()
+    _guard_kind = (SyncReplayGuard, False, "a SyncReplayGuard (claim, complete, release)", "WebhookReceiver")
 
     def receive(self, headers: Headers, body: bytes | str) -> VerifiedWebhook:
         """Verify the webhook and claim its id under the lease (see `WebhookReceiver.receive`).
