@@ -8,7 +8,14 @@ from datetime import datetime
 import pytest
 from sqlalchemy import DateTime, ForeignKey, String
 from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, MappedAsDataclass, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    MappedAsDataclass,
+    mapped_column,
+    reconstructor,
+    relationship,
+)
 
 from buttress.persistence import DatabaseSession
 from buttress.testing import PostgresSchema
@@ -36,6 +43,18 @@ class Doc(Base):
     score: Mapped[int] = mapped_column(default=0)
     version: Mapped[int | None] = mapped_column(default=None)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class Note(Base):
+    """An entity with a ``@reconstructor``: the repository reads it through the ORM's own loading."""
+
+    __tablename__ = "notes"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    text: Mapped[str]
+
+    @reconstructor
+    def _loaded(self) -> None:
+        self.__dict__["loaded_by_orm"] = True
 
 
 class Author(Base):

@@ -10,6 +10,8 @@ import textwrap
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import inspect
+from sqlalchemy.exc import InvalidRequestError
 
 from buttress.persistence import (
     DatabaseSession,
@@ -24,7 +26,7 @@ from buttress.persistence import (
 )
 from buttress.testing import FakeClock, PostgresSchema, RecordedMetrics
 
-from .conftest import Author, Doc, Item, Row, Tag
+from .conftest import Author, Doc, Item, Note, Row, Tag
 
 
 @pytest.fixture
@@ -250,3 +252,46 @@ def test_the_repository_checks_its_configuration(database: DatabaseSession) -> N
         SqlAlchemyRepository(database, Doc, version="deleted_at")
     with pytest.raises(PersistenceTypeError):
         SqlAlchemyRepository(database, dict)
+
+
+async def test_entities_read_on_a_connection_are_what_a_session_loads(database: DatabaseSession) -> None:
+    """Reads build detached entities from rows: equal to the ORM's, with the same identity, and an ORM
+    session that adopts one updates the stored row (it knows the entity is stored)."""
+    items: SqlAlchemyRepository[Item, int] = SqlAlchemyRepository(database, Item)
+    await items.add_many([Item(id=1, name="a", rank=None), Item(id=2, name="b", rank=7)])
+    found = await items.get(2)
+    listed = await items.list()
+    async with database.session() as session:
+        loaded = await session.get(Item, 2)
+        assert loaded is not None
+        identity = inspect(loaded).key
+    assert found == loaded
+    assert listed[1] == loaded
+    state = inspect(found)
+    assert state.detached
+    assert state.key == identity
+    assert not state.modified
+    async with database.session() as session:
+        session.add(found)
+        found.name = "changed"
+    assert (await items.get(2)) == Item(id=2, name="changed", rank=7)
+    rows: SqlAlchemyRepository[Row, int] = SqlAlchemyRepository(database, Row)
+    await rows.add(Row(id=1))
+    row = await rows.get(1)
+    assert row is not None
+    with pytest.raises(InvalidRequestError, match="lazy='raise'"):
+        _ = row.author
+
+
+async def test_a_mapping_with_load_listeners_is_read_through_the_orm(database: DatabaseSession) -> None:
+    """A ``@reconstructor`` (a ``load`` listener) runs for every entity the repository returns."""
+    notes: SqlAlchemyRepository[Note, int] = SqlAlchemyRepository(database, Note)
+    await notes.add_many([Note(id=1, text="x"), Note(id=2, text="y")])
+    found = await notes.get(1)
+    assert found is not None
+    assert found.__dict__.get("loaded_by_orm") is True
+    assert inspect(found).detached
+    listed = await notes.find(FieldSpecification("text", "eq", "y"))
+    assert [(n.id, n.__dict__.get("loaded_by_orm")) for n in listed] == [(2, True)]
+    page = await notes.page(per_page=1)
+    assert [n.id for n in page.items] == [1]

@@ -89,6 +89,25 @@ async def test_a_database_error_is_typed_with_its_cause_chained(database: Databa
     assert "no_such_table" not in str(info.value)  # the statement stays out of the message
 
 
+async def test_a_connection_block_is_rolled_back_and_its_errors_typed(database: DatabaseSession) -> None:
+    """``connection()`` is for reads: what its block writes is rolled back when it ends, and a
+    statement the database refuses is a DatabaseError with the cause chained."""
+    async with database.connection() as connection:
+        await connection.execute(insert(Item).values(id=1, name="gone"))
+        assert (await connection.execute(select(Item.id))).scalar_one() == 1
+    async with database.connection() as connection:
+        assert (await connection.execute(select(Item.id))).first() is None
+    with pytest.raises(DatabaseError) as info:
+        async with database.connection() as connection:
+            await connection.execute(text("SELECT * FROM no_such_table"))
+    assert info.value.sqlstate == "42P01"
+    assert type(info.value.__cause__).__module__.startswith("sqlalchemy")
+    await database.aclose()
+    with pytest.raises(PersistenceConfigurationError):
+        async with database.connection():
+            pass
+
+
 async def test_commit_keeps_what_the_block_wrote(database: DatabaseSession) -> None:
     async with database.session() as session:
         session.add(Item(id=7, name="seven"))

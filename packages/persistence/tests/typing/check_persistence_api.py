@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import assert_type
 
 from sqlalchemy import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from buttress.core import AsyncRepository
@@ -42,6 +43,10 @@ class Order(Base):
 async def check(url: str) -> None:
     db = await DatabaseSession.connect(url, pool_size=5, max_overflow=10)
     assert_type(db, DatabaseSession)
+    async with db.connection() as connection:
+        assert_type(connection, AsyncConnection)
+    async with db.session() as session:
+        assert_type(session, AsyncSession)
     repo = SqlAlchemyRepository[Order, int](db, Order, version="version")
     as_protocol: AsyncRepository[Order, int] = repo
     del as_protocol

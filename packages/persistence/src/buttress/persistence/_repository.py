@@ -8,15 +8,28 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
-from sqlalchemy import ColumnElement, Select, Table, delete, false, func, insert, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    false,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Mapper
-from sqlalchemy.sql.sqltypes import DateTime, Integer
+from sqlalchemy.sql.sqltypes import BigInteger, DateTime, Integer
 
 from buttress.core import MAX_COUNT, Clock, SystemClock, check_count
 
 from ._cursor import CursorCodec, CursorPosition, fingerprint
 from ._errors import driver_cause, sqlstate
+from ._loading import Loader
 from ._metrics import CONFLICTS, OPERATION_DURATION, TELEMETRY, Operation
 from ._pagination import MAX_OFFSET, MAX_PER_PAGE, Page, keyset_condition
 from ._query import ListQuery
@@ -65,6 +78,9 @@ class SqlAlchemyRepository[T, ID: Hashable]:
     Each call runs in its own transaction. Entities you pass in are never attached to a session (their
     column values are read and written with Core statements), so the same object can be added,
     updated and compared freely; entities returned are detached copies with every column loaded.
+    Reads of a plain mapping (one table, no inheritance, no deferred column, no ``load`` listener)
+    run on a Core connection and build those entities from the rows; other mappings are read
+    through an ORM session.
 
     Args:
         database: Where the entities live.
@@ -83,12 +99,16 @@ class SqlAlchemyRepository[T, ID: Hashable]:
     """
 
     __slots__ = (
+        "_by_id",
         "_clock",
         "_database",
         "_kind",
+        "_listing",
+        "_loader",
         "_mapper",
         "_model",
         "_pk",
+        "_pk_type",
         "_soft_delete",
         "_table",
         "_version",
@@ -121,6 +141,21 @@ class SqlAlchemyRepository[T, ID: Hashable]:
         if clock is not None and not callable(getattr(clock, "now", None)):
             raise PersistenceTypeError("clock", "a Clock (an object with now())", clock)
         self._clock: Clock = clock if clock is not None else SystemClock()
+        self._pk_type = _python_type(mapper.column_attrs[self._pk].columns[0])
+        self._loader: Loader[T] = Loader(mapper, self._pk)
+        # The statements every get and list sends, built once: only their parameters change.
+        by_pk = sort_columns(mapper, (SortField(self._pk),))
+        self._by_id = {
+            hidden: self._select(self._column(self._pk) == bindparam("id"), hidden)
+            for hidden in (False, True)
+        }
+        self._listing = {
+            hidden: self._select(true(), hidden)
+            .order_by(*by_pk)
+            .limit(bindparam("limit", type_=BigInteger))
+            .offset(bindparam("offset", type_=BigInteger))
+            for hidden in (False, True)
+        }
 
     @property
     def model(self) -> type[T]:
@@ -157,7 +192,7 @@ class SqlAlchemyRepository[T, ID: Hashable]:
             raise PersistenceTypeError("id", "a primary key value", value)
         if isinstance(value, bool) or (isinstance(value, int) and not -MAX_COUNT - 1 <= value <= MAX_COUNT):
             raise PersistenceConfigurationError("id", value, "is not a primary key value this table can hold")
-        python_type = _python_type(self._mapper.column_attrs[self._pk].columns[0])
+        python_type = self._pk_type
         if python_type is not None and not isinstance(value, python_type):
             raise PersistenceTypeError("id", f"a {python_type.__name__}", value)
         return cast("ID", value)
@@ -194,8 +229,17 @@ class SqlAlchemyRepository[T, ID: Hashable]:
             raise PersistenceTypeError("spec", "a Specification or None", spec)
         return spec.to_sql_condition(self._model)
 
-    def _select(self, where: ColumnElement[bool], include_deleted: bool) -> Select[T]:
-        return select(self._model).where(where, self._live(include_deleted))
+    def _select(self, where: ColumnElement[bool], include_deleted: bool) -> Select[Any]:
+        return self._loader.select(self._model).where(where, self._live(include_deleted))
+
+    async def _read(self, statement: Select[Any], parameters: Mapping[str, object] | None = None) -> list[T]:
+        """The entities ``statement`` (from `_select`) selects, in one transaction."""
+        if self._loader.orm:
+            async with self._database.session() as session:
+                return list((await session.execute(statement, parameters)).scalars().all())
+        async with self._database.connection() as connection:
+            rows = (await connection.execute(statement, parameters)).all()
+        return self._loader.entities(rows)
 
     def _sort(self, order_by: Iterable[SortField | str]) -> tuple[SortField, ...]:
         if isinstance(order_by, str) or not isinstance(order_by, Iterable):
@@ -212,9 +256,8 @@ class SqlAlchemyRepository[T, ID: Hashable]:
         key = self._id(id)
         self._flag("include_deleted", include_deleted)
         with self._operation("get"):
-            statement = self._select(self._column(self._pk) == key, include_deleted)
-            async with self._database.session() as session:
-                return (await session.execute(statement)).scalars().first()
+            found = await self._read(self._by_id[include_deleted], {"id": key})
+        return found[0] if found else None
 
     async def add(self, entity: T) -> None:
         """Store a new entity; its version (if versioned) is set to 1 on the object you passed.
@@ -376,12 +419,16 @@ class SqlAlchemyRepository[T, ID: Hashable]:
         limit = check_count("limit", limit, minimum=1, error=PersistenceConfigurationError)
         offset = check_count("offset", offset, error=PersistenceConfigurationError)
         self._flag("include_deleted", include_deleted)
-        where = self._where(spec)
-        order = sort_columns(self._mapper, self._sort(order_by))
-        with self._operation(_operation):
+        keys = self._sort(order_by)
+        if spec is None and keys == (SortField(self._pk),):
+            statement, parameters = self._listing[include_deleted], {"limit": limit, "offset": offset}
+        else:
+            where = self._where(spec)
+            order = sort_columns(self._mapper, keys)
             statement = self._select(where, include_deleted).order_by(*order).limit(limit).offset(offset)
-            async with self._database.session() as session:
-                return list((await session.execute(statement)).scalars().all())
+            parameters = None
+        with self._operation(_operation):
+            return await self._read(statement, parameters)
 
     async def count(self, spec: Specification[T] | None = None, *, include_deleted: bool = False) -> int:
         """How many entities satisfy ``spec`` (all when ``None``)."""
@@ -485,8 +532,7 @@ class SqlAlchemyRepository[T, ID: Hashable]:
                 .limit(per_page + 1)
                 .offset(offset)
             )
-            async with self._database.session() as session:
-                rows = list((await session.execute(statement)).scalars().all())
+            rows = await self._read(statement)
         return Page(items=rows[:per_page], per_page=per_page, page=page, has_next=len(rows) > per_page)
 
     def query_fingerprint(self, spec: Specification[T] | None, order_by: Iterable[SortField | str]) -> str:
@@ -534,8 +580,7 @@ class SqlAlchemyRepository[T, ID: Hashable]:
             statement = (
                 self._select(where, False).order_by(*sort_columns(self._mapper, keys)).limit(per_page + 1)
             )
-            async with self._database.session() as session:
-                rows = list((await session.execute(statement)).scalars().all())
+            rows = await self._read(statement)
         items = rows[:per_page]
         has_next = len(rows) > per_page
         next_cursor = None
