@@ -57,6 +57,15 @@ class Note(Base):
         self.__dict__["loaded_by_orm"] = True
 
 
+class Moment(Base):
+    """Times of both kinds: an aware column (``timestamptz``) and a naive one (``timestamp``, UTC)."""
+
+    __tablename__ = "moments"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    local: Mapped[datetime | None] = mapped_column(DateTime(), default=None)
+
+
 class Author(Base):
     __tablename__ = "authors"
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)

@@ -7,6 +7,7 @@ NULLs in every column, evaluated by `Specification.is_satisfied_by` in Python an
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
@@ -15,7 +16,7 @@ from sqlalchemy import delete, insert, select
 
 from buttress.persistence import DatabaseSession, FieldSpecification, Specification, escape_like
 
-from .conftest import Author, Row, Tag
+from .conftest import Author, Moment, Row, Tag
 
 ALPHABET = st.sampled_from(["a", "A", "b", "%", "_", "\\", "é", "ß", "😀", " ", "'"])
 TEXT = st.lists(ALPHABET, max_size=4).map("".join)
@@ -178,3 +179,65 @@ async def test_escaped_user_text_matches_literally_on_both_sides(
     expected = {row.id for row in rows if row.b is not None and term in row.b}
     assert in_python(spec, rows) == expected
     assert await selected(database, spec) == expected
+
+
+INSTANTS = st.integers(-3, 3).map(lambda hours: datetime(2026, 3, 1, 12, tzinfo=UTC) + timedelta(hours=hours))
+OFFSETS = st.sampled_from([UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5, minutes=-30))])
+
+
+@st.composite
+def times(draw: st.DrawFn) -> datetime:
+    """An instant near noon UTC, written naive (meaning UTC) or aware at some offset."""
+    instant = draw(INSTANTS)
+    return instant.replace(tzinfo=None) if draw(st.booleans()) else instant.astimezone(draw(OFFSETS))
+
+
+@st.composite
+def time_specs(draw: st.DrawFn) -> Specification[Any]:
+    field = draw(st.sampled_from(["at", "local"]))
+    op = draw(st.sampled_from(["eq", "ne", "gt", "lt", "ge", "le", "in", "between", "is_null"]))
+    if op == "is_null":
+        return FieldSpecification(field, "is_null", draw(st.booleans()))
+    if op == "in":
+        return FieldSpecification(field, "in", draw(st.lists(times(), min_size=1, max_size=3)))
+    if op == "between":
+        return FieldSpecification(field, "between", (draw(times()), draw(times())))
+    return FieldSpecification(field, op, draw(times()))
+
+
+TIME_SPECS = st.recursive(
+    time_specs(),
+    lambda inner: st.one_of(
+        st.tuples(inner, inner).map(lambda pair: pair[0] & pair[1]), inner.map(lambda spec: ~spec)
+    ),
+    max_leaves=3,
+)
+
+
+@PROPERTY
+@given(
+    moments=st.lists(
+        st.tuples(st.none() | INSTANTS.flatmap(lambda i: OFFSETS.map(i.astimezone)), st.none() | INSTANTS),
+        max_size=6,
+    ),
+    spec=TIME_SPECS,
+)
+async def test_naive_and_aware_times_select_the_same_rows_on_both_sides(
+    database: DatabaseSession,
+    moments: list[tuple[datetime | None, datetime | None]],
+    spec: Specification[Any],
+) -> None:
+    """Property 5d: datetimes — a naive datetime means UTC on both sides, so filters of either kind
+    select the same rows of an aware (``timestamptz``) and a naive (``timestamp``) column in Python
+    and in PostgreSQL, and never raise."""
+    rows = [
+        Moment(id=n, at=at, local=None if local is None else local.replace(tzinfo=None))
+        for n, (at, local) in enumerate(moments)
+    ]
+    async with database.session() as session:
+        await session.execute(delete(Moment))
+        if rows:
+            await session.execute(insert(Moment), [{"id": m.id, "at": m.at, "local": m.local} for m in rows])
+        found = await session.execute(select(Moment.id).where(spec.to_sql_condition(Moment)))
+        in_sql = set(found.scalars())
+    assert in_sql == {m.id for m in rows if spec.is_satisfied_by(m)}, spec

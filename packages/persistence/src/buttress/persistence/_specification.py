@@ -11,6 +11,11 @@ true when some related row satisfies the comparison, false otherwise (never unkn
 Python: a missing related object or an empty collection makes it false. Each field specification is
 its own ``EXISTS``: ``tags.label == "a" & tags.rank > 3`` asks for *some* tag labelled "a" and *some*
 tag ranked above 3, not necessarily the same one.
+
+A naive datetime (no UTC offset) means UTC, on both sides: Python compares it with an aware one as
+the UTC instant, and SQL sends a value in the column's own kind (an aware one for a
+``DateTime(timezone=True)`` column, a naive UTC one otherwise), so a filter and a row may differ in
+kind without an error or a different answer.
 """
 
 from __future__ import annotations
@@ -21,9 +26,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from datetime import UTC, datetime
 from typing import Any, Final, Literal, cast, get_args
 
-from sqlalchemy import ColumnElement, and_, inspect, not_, or_
+from sqlalchemy import ColumnElement, DateTime, and_, inspect, not_, or_
 from sqlalchemy.orm import Mapper, RelationshipProperty
 
 from ._values import check_field, check_scalar, like_regex
@@ -325,11 +331,17 @@ def _prepare(op: str, value: object) -> tuple[object, Callable[[object], Truth]]
         return value, (lambda v: (v is None) is value)
     if op == "in":
         values = _in_values(value)
-        return values, (lambda v: None if v is None else _in(v, values))
+        instants = tuple(_instant(item) for item in values)
+        return values, (lambda v: None if v is None else _in(_instant(v), instants))
     if op == "between":
         low, high = _bounds(value)
+        first, last = _instant(low), _instant(high)
         return (low, high), (
-            lambda v: None if v is None else _ordered(low, "le", v) and _ordered(v, "le", high)
+            lambda v: (
+                None
+                if v is None
+                else _ordered(first, "le", _instant(v)) and _ordered(_instant(v), "le", last)
+            )
         )
     if op == "like":
         if not isinstance(value, str):
@@ -339,9 +351,26 @@ def _prepare(op: str, value: object) -> tuple[object, Callable[[object], Truth]]
         return value, (lambda v: None if v is None else _like(regex, v))
     check_scalar("value", value)
     compare = _COMPARE[op]
+    instant = _instant(value)
     if op in ("eq", "ne"):
-        return value, (lambda v: None if v is None else bool(compare(v, value)))
-    return value, (lambda v: None if v is None else _ordered(v, op, value))
+        return value, (lambda v: None if v is None else bool(compare(_instant(v), instant)))
+    return value, (lambda v: None if v is None else _ordered(_instant(v), op, instant))
+
+
+def _instant(value: object) -> object:
+    """A naive datetime as the UTC instant it means; any other value as it is."""
+    if isinstance(value, datetime) and value.utcoffset() is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _in_kind(value: object, aware: bool) -> object:
+    """A datetime in a column's kind: aware for ``timezone=True``, else naive UTC (as `_instant` reads it)."""
+    if not isinstance(value, datetime):
+        return value
+    if aware:
+        return _instant(value)
+    return value if value.utcoffset() is None else value.astimezone(UTC).replace(tzinfo=None)
 
 
 def _in_values(value: object) -> tuple[object, ...]:
@@ -435,6 +464,12 @@ def _compile_path(
 
 def _compare(column: Any, spec: FieldSpecification) -> ColumnElement[bool]:  # noqa: ANN401 - a column attribute
     op, value = spec.op, spec.value
+    if isinstance(column.type, DateTime) and op != "is_null":
+        aware = bool(column.type.timezone)
+        if op in ("in", "between"):
+            value = tuple(_in_kind(item, aware) for item in cast("tuple[object, ...]", value))
+        else:
+            value = _in_kind(value, aware)
     if op == "is_null":
         return cast("ColumnElement[bool]", column.is_(None) if value else column.is_not(None))
     if op == "in":
@@ -473,7 +508,7 @@ def _check_column_value(column: Any, spec: FieldSpecification, path: str) -> Non
 
 
 def _suits(value: object, expected: type) -> bool:
-    from datetime import date, datetime  # noqa: PLC0415
+    from datetime import date  # noqa: PLC0415
     from decimal import Decimal  # noqa: PLC0415
 
     if expected is bool:
