@@ -40,6 +40,7 @@ SCOPES = {
     "notification": ["buttress.notifications"],
     "fingerprint": ["buttress.fingerprint"],
     "health": ["buttress.health"],
+    "persistence": ["buttress.persistence"],
 }
 
 

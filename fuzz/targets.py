@@ -8,11 +8,19 @@ them with buttress-fuzzing, seeded from ``fuzz/corpus/<target>/``.
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
+import hmac
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from uuid import UUID
 
 from pydantic import BaseModel
+from sqlalchemy import ForeignKey
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from buttress.csp import parse, parse_reports
 from buttress.feature_flags import flag_from_dict, flag_set_from_dict
@@ -27,6 +35,7 @@ from buttress.fingerprint import Fingerprinter, from_headers, from_scope
 from buttress.health import parse_status
 from buttress.idempotency import decode_response, parse_idempotency_key
 from buttress.notifications import Template, TemplateRegistry
+from buttress.persistence import CursorCodec, InvalidCursorError, QuerySchema
 from buttress.search import parse_query
 from buttress.webhooks import GitHubVerifier, StripeVerifier, WebhookVerifier, parse_retry_after
 
@@ -180,6 +189,97 @@ def fingerprint_request(data: bytes) -> None:
     from_headers({_text(n): _text(v) for n, v in headers}, client_ip=client or None)
 
 
+class _Base(DeclarativeBase):
+    pass
+
+
+class _Author(_Base):
+    __tablename__ = "authors"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str | None]
+
+
+class _Order(_Base):
+    __tablename__ = "orders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str | None]
+    total: Mapped[int | None]
+    price: Mapped[Decimal | None]
+    ratio: Mapped[float | None]
+    paid: Mapped[bool | None]
+    placed: Mapped[date | None]
+    created_at: Mapped[datetime | None]
+    ref: Mapped[UUID | None]
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("authors.id"))
+    author: Mapped[_Author | None] = relationship()
+
+
+_ORDER_FIELDS: dict[str, type] = {
+    "status": str,
+    "total": int,
+    "price": Decimal,
+    "ratio": float,
+    "paid": bool,
+    "placed": date,
+    "created_at": datetime,
+    "ref": UUID,
+    "author.name": str,
+}
+_QUERIES = (
+    QuerySchema(filters=_ORDER_FIELDS, sorts=["total", "created_at", "status"], default_sort=["-created_at"]),
+    QuerySchema(filters=_ORDER_FIELDS, sorts=["total"], pagination="cursor", per_page=50),
+)
+_SAMPLE = _Order(
+    id=1,
+    status="open",
+    total=3,
+    price=Decimal("9.99"),
+    ratio=0.5,
+    paid=False,
+    placed=date(2026, 1, 1),
+    created_at=_NOW,
+    ref=UUID(int=7),
+    author=_Author(id=1, name="Ann"),
+)
+
+
+def persistence_query(data: bytes) -> None:
+    """A client's list query string (``filter=...&sort=...&page=...``), as bytes and as text.
+
+    Both paging modes parse it; a filter the schema accepts must also compile to SQL and evaluate in
+    Python.
+    """
+    for schema in _QUERIES:
+        for params in (data, _text(data)):
+            query = schema.parse(params)
+            if query.where is not None:
+                query.where.to_sql_condition(_Order)
+                query.where.evaluate(_SAMPLE)
+
+
+_CURSORS = CursorCodec(b"c" * 32)
+
+
+def persistence_cursor(data: bytes) -> None:
+    """A cursor a client sends back: the text as a token, then the bytes as a signed token's payload.
+
+    Signing the bytes with the server's key reaches the decoding behind the signature check (what a
+    bug in encoding could hand out); a position that decodes is encoded and decoded back to itself.
+    """
+    with contextlib.suppress(InvalidCursorError):
+        _CURSORS.decode(_text(data), query="q")
+    token = f"{_b64(data)}.{_b64(hmac.new(b'c' * 32, data, hashlib.sha256).digest()[:16])}"
+    position = _CURSORS.decode(token, query="q")
+    encoded = _CURSORS.encode(position)
+    again = _CURSORS.encode(_CURSORS.decode(encoded, query="q"))
+    if again != encoded:  # tokens, not values: a NaN sort value is not equal to itself
+        raise AssertionError(f"{encoded!r} came back as {again!r}")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
 TARGETS: dict[str, Callable[[bytes], object]] = {
     target.__name__: target
     for target in (
@@ -199,5 +299,7 @@ TARGETS: dict[str, Callable[[bytes], object]] = {
         health_document,
         notification_template,
         fingerprint_request,
+        persistence_query,
+        persistence_cursor,
     )
 }

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import secrets
 from typing import Any
 
@@ -159,3 +162,24 @@ async def test_fetch_follows_a_parsed_query(database: DatabaseSession) -> None:
     assert [i.id for i in first.items + list(second.items)] == [0, 2, 4, 6, 8]
     with pytest.raises(PersistenceConfigurationError):
         await repo.fetch(query)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"k":[["td",[9999999999,0,0]]],"q":"q","v":1}',  # timedelta out of range
+        b'{"k":[["td",[1e400,0,0]]],"q":"q","v":1}',  # infinity as days
+        b'{"k":[["f","0x1p99999"]],"q":"q","v":1}',  # float out of range
+        b'{"k":[["d","sNaN"]],"q":"q","v":1}',  # a NaN that raises when compared
+        b'{"k":[["i","1"]],"q":"q","v":2}',  # another version
+        b'{"k":[["x","1"]],"q":"q","v":1}',  # an unknown tag
+    ],
+)
+def test_a_signed_cursor_that_holds_no_position_is_refused(payload: bytes) -> None:
+    """Behind a valid signature (a key that leaked, an older encoder), a payload that decodes to no
+    sort position is still an InvalidCursorError, never an arithmetic error."""
+    key = b"k" * 32
+    mac = hmac.new(key, payload, hashlib.sha256).digest()[:16]
+    token = ".".join(base64.urlsafe_b64encode(part).rstrip(b"=").decode() for part in (payload, mac))
+    with pytest.raises(InvalidCursorError):
+        CursorCodec(key).decode(token, query="q")

@@ -109,6 +109,8 @@ def test_malformed_json_is_a_typed_error_with_a_safe_message(filter_text: str) -
         ({"cursor": "abc"}, "cursor"),
         ({"sort": "total,total"}, "sort"),
         ({"page": ["1", "2"]}, "page"),
+        ({"filter": '{"price": {"gt": "1e999999999"}}'}, "filter"),
+        ({"filter": '{"price": {"lt": "-1e-1001"}}'}, "filter"),
     ],
 )
 def test_bad_parameters_are_typed_errors(params: dict[str, Any], parameter: str) -> None:

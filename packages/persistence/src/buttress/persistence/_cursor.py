@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Final
 from uuid import UUID
 
@@ -94,7 +94,10 @@ def _decode_value(item: object) -> object:
     decoder = decoders.get(tag)
     if decoder is None:
         raise ValueError("unknown tag")
-    return decoder(payload)
+    value = decoder(payload)
+    if isinstance(value, Decimal) and value.is_snan():
+        raise ValueError("a signalling NaN is no sort value")  # it raises when compared
+    return value
 
 
 def _b64(data: bytes) -> str:
@@ -157,7 +160,14 @@ class CursorCodec:
             body = json.loads(payload)
             version, made_for = body.get("v"), body["q"]
             values = tuple(_decode_value(item) for item in body["k"])
-        except (ValueError, KeyError, TypeError, AttributeError, InvalidOperation, RecursionError):
+        except (
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            ArithmeticError,  # InvalidOperation, and OverflowError from a timedelta or float out of range
+            RecursionError,
+        ):
             raise InvalidCursorError("is not a cursor this API handed out") from None
         if version != _VERSION:
             raise InvalidCursorError("is not a cursor this API handed out")

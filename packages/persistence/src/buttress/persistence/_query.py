@@ -56,6 +56,7 @@ FIELD_OPERATORS: Final[Mapping[type, tuple[Operator, ...]]] = {
 _MAX_SORT_KEYS: Final = 5
 _MAX_IN: Final = 100
 _MAX_DIGITS: Final = 19
+_MAX_EXPONENT: Final = 1000
 _PARAMETERS: Final = ("filter", "sort", "page", "per_page", "cursor")
 
 
@@ -353,7 +354,8 @@ def _number(value: object) -> Decimal | None:
         number = Decimal(str(value))
     except InvalidOperation:
         return None
-    return number if number.is_finite() else None
+    # Beyond 1e±1000 no column holds it (PostgreSQL's numeric refuses such exponents): a 400, not a 500.
+    return number if number.is_finite() and -_MAX_EXPONENT <= number.adjusted() <= _MAX_EXPONENT else None
 
 
 def _iso(kind: type, value: object) -> object:
