@@ -52,6 +52,7 @@ from .contracts import (
     ResourceFactoryContract,
     SearchProviderContract,
     SnapshotStoreContract,
+    TokenStoreContract,
     UnitOfWorkContract,
 )
 from .exceptions import (
@@ -109,6 +110,7 @@ __all__ = [
     "TestingConfigurationError",
     "TestingError",
     "TestingTypeError",
+    "TokenStoreContract",
     "UnitOfWorkContract",
     "acheck_hostile",
     "check_hostile",

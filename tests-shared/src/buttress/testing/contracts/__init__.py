@@ -12,6 +12,7 @@ The suites hold only behaviour the Protocol's docstring promises, so a correct i
 Protocol passes them whatever else it does.
 """
 
+from ._auth import TokenStoreContract
 from ._cache import CacheProviderContract
 from ._cache_storage import CacheStorageContract
 from ._cqrs import DependencyProviderContract, EventOutboxContract, MiddlewareContract, UnitOfWorkContract
@@ -47,5 +48,6 @@ __all__ = [
     "ResourceFactoryContract",
     "SearchProviderContract",
     "SnapshotStoreContract",
+    "TokenStoreContract",
     "UnitOfWorkContract",
 ]
