@@ -256,6 +256,26 @@ def test_a_package_without_instruments_or_metric_tests_is_found(demo: Path) -> N
     assert any("exports no OpenTelemetry instrument" in f for f in findings())
 
 
+def test_opentelemetry_imports_are_found_unless_the_package_is_the_integration(
+    demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    edit(
+        demo / "_memory.py",
+        "from ._metrics import HITS\n",
+        "from ._metrics import HITS\nfrom opentelemetry import trace\n",
+    )
+    edit(
+        demo.parents[2] / "pyproject.toml",
+        '"buttress-core>=0.1.0,<0.2"',
+        '"buttress-core>=0.1.0,<0.2", "opentelemetry-api"',
+    )
+    found = findings()
+    assert any("imports opentelemetry: instruments go through core's Telemetry" in f for f in found)
+    assert any("depends on opentelemetry-api" in f for f in found)
+    monkeypatch.setattr(conventions, "OPENTELEMETRY_PACKAGES", {"demo": "the integration"})
+    assert findings() == []
+
+
 def test_a_private_lazy_getattr_is_found(demo: Path) -> None:
     edit(
         demo / "__init__.py",

@@ -29,6 +29,7 @@ from ._hostile_http import check_hostile_asgi, check_hostile_wsgi
 from ._hostile_targets import HostileTarget, HostileTargets, closing_factory
 from ._hypothesis import CI_PROFILE, DEV_PROFILE, EXPLORE_PROFILE, register_profiles
 from ._metrics import MetricPoint, RecordedMetrics, install_metric_reader
+from ._otel_globals import isolated_opentelemetry
 from ._servers import PostgresServer, RedisClusterServer, RedisServer, free_port
 from ._spans import RecordedSpans, SpanRecord, install_span_exporter
 from ._wsgi_server import serve_wsgi
@@ -125,6 +126,7 @@ __all__ = [
     "hostile_values",
     "install_metric_reader",
     "install_span_exporter",
+    "isolated_opentelemetry",
     "register_profiles",
     "serve_asgi",
     "serve_wsgi",

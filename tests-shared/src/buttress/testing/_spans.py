@@ -36,6 +36,9 @@ class SpanRecord:
         exceptions: The type names of the exceptions recorded on it, in order.
         span_id: Its id.
         parent_id: Its parent's id, or ``None`` for a root span.
+        status: Its status code: ``"UNSET"``, ``"OK"`` or ``"ERROR"``.
+        kind: Its kind: ``"INTERNAL"``, ``"SERVER"``, ``"CLIENT"``, ``"PRODUCER"`` or ``"CONSUMER"``.
+        trace_id: Its trace's id.
     """
 
     name: str
@@ -44,6 +47,9 @@ class SpanRecord:
     exceptions: tuple[str, ...]
     span_id: int
     parent_id: int | None
+    status: str = "UNSET"
+    kind: str = "INTERNAL"
+    trace_id: int = 0
 
 
 _EXPORTER: Any = None
@@ -92,6 +98,9 @@ def _record(span: Any) -> SpanRecord:  # noqa: ANN401 - the SDK's ReadableSpan
         exceptions=exceptions,
         span_id=span.context.span_id,
         parent_id=parent,
+        status=span.status.status_code.name,
+        kind=span.kind.name,
+        trace_id=span.context.trace_id,
     )
 
 

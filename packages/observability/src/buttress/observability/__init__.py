@@ -1,0 +1,82 @@
+"""buttress-observability: OpenTelemetry by the semantic conventions, cheaply.
+
+Set up the SDK once, trace functions and HTTP requests by the stable HTTP server conventions::
+
+    from buttress.observability import TracingMiddleware, setup_telemetry, shutdown, traced
+
+    setup_telemetry("orders-api", "1.4.2", otlp_endpoint="http://collector:4318")  # the sdk extra
+    app = TracingMiddleware(app, excluded_paths=["/health/*"])
+
+    @traced(arguments={"order_id": "app.order.id"})
+    async def charge(order_id: str, amount: int) -> None: ...
+
+    shutdown()  # at exit: flushes the exporters
+
+A library that only makes spans needs opentelemetry-api alone; `setup_telemetry` needs the ``sdk``
+extra.
+"""
+
+from __future__ import annotations
+
+from ._asgi import TracingMiddleware
+from ._http import DURATION_BUCKETS, KNOWN_METHODS, ExcludedPaths, RouteResolver
+from ._request_id import (
+    DEFAULT_HEADER,
+    RequestIdMiddleware,
+    WSGIRequestIdMiddleware,
+    current_request_id,
+    is_safe_request_id,
+    new_request_id,
+)
+from ._routes import ROUTE_KEY, DjangoRouteMiddleware, framework_route
+from ._setup import TelemetrySetup, current_setup, setup_telemetry, shutdown
+from ._traced import FunctionKind, error_type, function_kind, traced
+from ._version import __version__
+from ._wsgi import WSGITracingMiddleware
+from .exceptions import (
+    AuditEntryError,
+    AuditIntegrityError,
+    LogLevelError,
+    MissingExtraError,
+    ObservabilityConfigurationError,
+    ObservabilityError,
+    ObservabilityTypeError,
+    ObservabilityUnavailableError,
+    TelemetryAlreadySetError,
+)
+
+__all__ = [
+    "DEFAULT_HEADER",
+    "DURATION_BUCKETS",
+    "KNOWN_METHODS",
+    "ROUTE_KEY",
+    "AuditEntryError",
+    "AuditIntegrityError",
+    "DjangoRouteMiddleware",
+    "ExcludedPaths",
+    "FunctionKind",
+    "LogLevelError",
+    "MissingExtraError",
+    "ObservabilityConfigurationError",
+    "ObservabilityError",
+    "ObservabilityTypeError",
+    "ObservabilityUnavailableError",
+    "RequestIdMiddleware",
+    "RouteResolver",
+    "TelemetryAlreadySetError",
+    "TelemetrySetup",
+    "TracingMiddleware",
+    "WSGIRequestIdMiddleware",
+    "WSGITracingMiddleware",
+    "__version__",
+    "current_request_id",
+    "current_setup",
+    "error_type",
+    "framework_route",
+    "function_kind",
+    "is_safe_request_id",
+    "new_request_id",
+    "setup_telemetry",
+    "shutdown",
+    "traced",
+]

@@ -1,0 +1,143 @@
+"""Hostile input: every public entry point raises only typed errors; no middleware answers 5xx to it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import buttress.observability as package
+from buttress.observability import (
+    AuditEntryError,
+    AuditIntegrityError,
+    DjangoRouteMiddleware,
+    ExcludedPaths,
+    LogLevelError,
+    MissingExtraError,
+    ObservabilityConfigurationError,
+    ObservabilityError,
+    ObservabilityTypeError,
+    ObservabilityUnavailableError,
+    RequestIdMiddleware,
+    TelemetryAlreadySetError,
+    TelemetrySetup,
+    TracingMiddleware,
+    WSGIRequestIdMiddleware,
+    WSGITracingMiddleware,
+    error_type,
+    framework_route,
+    function_kind,
+    is_safe_request_id,
+    setup_telemetry,
+    shutdown,
+    traced,
+)
+from buttress.testing import (
+    HostileTarget,
+    HostileTargets,
+    check_hostile,
+    check_hostile_asgi,
+    check_hostile_wsgi,
+    isolated_opentelemetry,
+)
+
+TARGETS = HostileTargets()
+
+
+async def benign(scope: Any, receive: Any, send: Any) -> None:
+    if scope.get("type") != "http":
+        return
+    while (await receive()).get("more_body", False):
+        pass
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def wsgi_benign(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("200 OK", [("Content-Length", "2")])
+    return [b"ok"]
+
+
+def plain(x: int) -> int:
+    return x
+
+
+TARGETS.add(traced, name="span", attributes={"a": 1}, arguments=())
+TARGETS.add(traced(name="span", arguments=["x"]), plain, covers="traced")
+TARGETS.add(function_kind, plain)
+TARGETS.add(error_type, ValueError())
+TARGETS.add(framework_route, {"type": "http", "path": "/"})
+TARGETS.add(ExcludedPaths, ["/health", "/static/*"])
+TARGETS.add(is_safe_request_id, "abc", 64)
+TARGETS.add(TracingMiddleware, benign, excluded_paths=["/x"], route_resolver=None, ok_status=False)
+TARGETS.add(WSGITracingMiddleware, wsgi_benign, excluded_paths=["/x"], route_resolver=None, ok_status=False)
+TARGETS.add(RequestIdMiddleware, benign, header="X-Request-ID", max_length=64)
+TARGETS.add(WSGIRequestIdMiddleware, wsgi_benign, header="X-Request-ID", max_length=64)
+TARGETS.add(DjangoRouteMiddleware, plain)
+TARGETS.add(shutdown, 1.0, setup=None)
+
+
+@TARGETS.parametrize()
+def test_public_entry_points_raise_only_typed_errors(target: HostileTarget) -> None:
+    target.check()
+
+
+@TARGETS.drives("setup_telemetry")
+def test_setup_telemetry_raises_only_typed_errors() -> None:
+    with isolated_opentelemetry():
+        try:
+            check_hostile(
+                setup_telemetry,
+                "svc",
+                "1.0",
+                environment="test",
+                resource_attributes={"a": "b"},
+                otlp_endpoint=None,
+                span_exporters=(),
+                metric_readers=(),
+                export_interval=1.0,
+            )
+        finally:
+            shutdown()
+
+
+async def test_the_asgi_middleware_never_answers_5xx() -> None:
+    await check_hostile_asgi(TracingMiddleware(benign))
+    await check_hostile_asgi(RequestIdMiddleware(benign))
+    await check_hostile_asgi(RequestIdMiddleware(TracingMiddleware(benign, excluded_paths=["/h*"])))
+
+
+def test_the_wsgi_middleware_never_answers_5xx() -> None:
+    check_hostile_wsgi(WSGITracingMiddleware(wsgi_benign))
+    check_hostile_wsgi(WSGIRequestIdMiddleware(wsgi_benign))
+    check_hostile_wsgi(WSGIRequestIdMiddleware(WSGITracingMiddleware(wsgi_benign)))
+
+
+@TARGETS.drives(
+    "ObservabilityError",
+    "ObservabilityConfigurationError",
+    "ObservabilityTypeError",
+    "ObservabilityUnavailableError",
+    "LogLevelError",
+    "AuditEntryError",
+    "TelemetryAlreadySetError",
+    "AuditIntegrityError",
+    "MissingExtraError",
+    "TelemetrySetup",
+)
+def test_the_errors_and_records_type_their_errors() -> None:
+    check_hostile(ObservabilityError, "message")
+    check_hostile(ObservabilityConfigurationError, "timeout", 5, "must be positive", show_value=True)
+    check_hostile(ObservabilityTypeError, "timeout", "a float", "5")
+    check_hostile(ObservabilityUnavailableError, "postgresql", "postgresql://u:secret@db/x", "refused")
+    check_hostile(LogLevelError, "level", "LOUD", "must be a level name")
+    check_hostile(AuditEntryError, "timestamp", "x", "must be timezone-aware")
+    check_hostile(TelemetryAlreadySetError, "setup_telemetry", "svc", "already set up")
+    check_hostile(AuditIntegrityError, 3, "hash mismatch")
+    check_hostile(MissingExtraError, "setup_telemetry", "sdk")
+    with isolated_opentelemetry():
+        setup = setup_telemetry("svc", "1.0")
+        check_hostile(TelemetrySetup, "svc", "1.0", setup.tracer_provider, setup.meter_provider, {}, ())
+        check_hostile(setup.shutdown, 1.0)
+
+
+def test_every_public_name_is_driven() -> None:
+    TARGETS.assert_covers(package)
