@@ -3,8 +3,12 @@
     uv run uvicorn --app-dir examples frameworks.litestar.app:app
 
 Litestar runs its ``middleware`` list outermost first: fingerprint, idempotency, CSP. The webhook
-endpoint and the CSP report receiver are ASGI apps under ``asgi(..., is_mount=True)``, which takes
-the exact URL and its trailing-slash form alike.
+endpoint, the CSP report receiver and the probes are ASGI apps under ``asgi(..., is_mount=True)``,
+which takes the exact URL and its trailing-slash form alike. The in-flight counting of
+buttress-health's shutdown wraps the whole app: Litestar runs its middleware per route, where a
+mounted app's path has lost its prefix (``exempt=("/health",)`` would not match the probes). Litestar
+answers a view's exception inside the route, so a persistence error becomes RFC 9457 problem+json
+through ``exception_handlers``.
 """
 
 from __future__ import annotations
@@ -22,17 +26,31 @@ from litestar.template.config import TemplateConfig
 from strawberry.litestar import make_graphql_controller
 
 from buttress.caching import cached
+from buttress.core import ASGIApp
 from buttress.csp import CSPMiddleware, ReportReceiver, install_jinja2
 from buttress.fingerprint import FingerprintMiddleware
+from buttress.health import HealthApp, InFlightMiddleware
 from buttress.idempotency import IdempotencyMiddleware
+from buttress.persistence import PersistenceError
 from buttress.webhooks import WebhookEndpoint
 
-from ..shop import BETA, REPORTS_URL, Shop, download, policy, strawberry_schema, user
+from ..shop import (
+    BETA,
+    HEALTH,
+    REPORTS_URL,
+    Shop,
+    download,
+    list_products,
+    policy,
+    problem,
+    strawberry_schema,
+    user,
+)
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
 
 
-def create_app(shop: Shop | None = None, *, root_path: str = "") -> Litestar:
+def create_app(shop: Shop | None = None, *, root_path: str = "") -> ASGIApp:
     """A new app around ``shop`` (a new `Shop` by default); ``root_path`` is the prefix it is served under."""
     shop = shop or Shop(policy=policy(root_path))
 
@@ -62,6 +80,14 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> Litestar:
     async def download_file() -> Stream:
         return Stream(download(), media_type="application/octet-stream")
 
+    @get("/products")
+    async def products(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        return list_products(request.url.query)  # a bad query: problem+json, 400
+
+    def problem_details(request: Request[Any, Any, Any], error: PersistenceError) -> Response[bytes]:
+        status, body, media_type = problem(error)
+        return Response(body, status_code=status, media_type=media_type)
+
     @get("/products/{product_id:str}")
     @cached(shop.cache, ttl=60)  # under the route decorator: the parameters are the key
     async def product(product_id: FromPath[str]) -> dict[str, str | int]:
@@ -78,34 +104,37 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> Litestar:
         WebhookEndpoint(shop.handle_webhook, shop.webhooks)
     )
     reports = asgi(REPORTS_URL, is_mount=True, copy_scope=True)(ReportReceiver(shop.store_reports))
-    return Litestar(
+    probes = asgi(HEALTH, is_mount=True, copy_scope=True)(HealthApp(shop.health))
+    app = Litestar(
         route_handlers=[
             page,
             page_headers,
             place_order,
             upload,
             download_file,
+            products,
             product,
             echo,
             webhooks,
             reports,
+            probes,
             make_graphql_controller(strawberry_schema(), path="/graphql"),
         ],
-        # Litestar types ASGI messages as TypedDicts, which mypy cannot match to the mutable
-        # mappings buttress's middlewares take: hence the ignores, with no effect at run time.
         middleware=[
-            DefineMiddleware(FingerprintMiddleware, fingerprinter=shop.fingerprinter),  # type: ignore[arg-type]
-            DefineMiddleware(IdempotencyMiddleware, store=shop.idempotency),  # type: ignore[arg-type]
-            DefineMiddleware(CSPMiddleware, policy=shop.policy),  # type: ignore[arg-type]
+            DefineMiddleware(FingerprintMiddleware, fingerprinter=shop.fingerprinter),
+            DefineMiddleware(IdempotencyMiddleware, store=shop.idempotency),
+            DefineMiddleware(CSPMiddleware, policy=shop.policy),
         ],
         template_config=TemplateConfig(
             directory=TEMPLATES,
             engine=JinjaTemplateEngine,
             engine_callback=lambda engine: install_jinja2(engine.engine),  # {{ csp_nonce() }}
         ),
+        exception_handlers={PersistenceError: problem_details},
         on_startup=[shop.start],
         on_shutdown=[shop.stop],
     )
+    return InFlightMiddleware(app, shop.shutdown, exempt=(HEALTH,))
 
 
 app = create_app()

@@ -47,6 +47,7 @@ from buttress.core import (
     redact_url,
     respond,
     safe_repr,
+    scope_state,
     unavailable_on,
     wsgi_headers,
     wsgi_respond,
@@ -142,6 +143,7 @@ TARGETS.add(read_wsgi_body, {"CONTENT_LENGTH": "3", "wsgi.input": io.BytesIO(b"a
 TARGETS.add(wsgi_respond, _start_response, 200, headers=[("a", "b")], body=b"x", keep={"start_response"})
 TARGETS.add(read_body, _receive, limit=10, keep={"receive"})
 TARGETS.add(respond, _send, 200, headers=[(b"a", b"b")], body=b"x", keep={"send"})
+TARGETS.add(scope_state, {"type": "http", "state": {}}, type_error=ArgumentTypeError)
 
 
 @TARGETS.parametrize()

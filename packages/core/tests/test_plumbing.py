@@ -6,6 +6,7 @@ import asyncio
 import logging
 import subprocess
 import sys
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from buttress.core import (
     lazy_exports,
     read_body,
     respond,
+    scope_state,
     unavailable_on,
 )
 from buttress.testing import RecordedMetrics, RecordedSpans, check_hostile
@@ -362,6 +364,19 @@ async def test_respond_sets_the_length_of_the_body(sent: list[dict[str, Any]]) -
     assert (b"content-length", b"3") in sent[0]["headers"]
     with pytest.raises(ConfigurationError):
         await respond(send, 99)
+
+
+def test_scope_state_is_the_scope_s_own_or_a_new_one_set_on_it() -> None:
+    given: dict[str, Any] = {"user": 1}
+    assert scope_state({"type": "http", "state": given}) is given
+    bare: dict[str, Any] = {"type": "http"}
+    made = scope_state(bare)
+    made["nonce"] = "n"
+    assert bare["state"] == {"nonce": "n"}
+    with pytest.raises(ArgumentTypeError, match="scope must be a mutable mapping"):
+        scope_state(MappingProxyType({"type": "http"}))  # a read-only scope cannot take a state
+    with pytest.raises(ArgumentTypeError, match=r"scope\['state'\] must be"):
+        scope_state({"type": "http", "state": "s"})
 
 
 # --- lazy_exports ------------------------------------------------------------------------------------

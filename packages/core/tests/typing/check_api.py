@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self, assert_type
@@ -43,6 +43,7 @@ from buttress.core import (
     read_body,
     respond,
     safe_repr,
+    scope_state,
 )
 
 
@@ -171,6 +172,7 @@ async def plumbing_types(receive: Receive, send: Send) -> None:
     assert_type(await read_body(receive, limit=10), bytes | None)
     assert_type(connection_errors("redis"), tuple[type[BaseException], ...])
     await respond(send, 204)
+    assert_type(scope_state({"type": "http"}), MutableMapping[str, Any])
 
 
 class RedisThing(RedisBackend):

@@ -10,7 +10,17 @@ them can be swapped for your own implementation::
         return None if value is MISSING else value
 """
 
-from ._asgi import ASGIApp, ClientDisconnectedError, Message, Receive, Scope, Send, read_body, respond
+from ._asgi import (
+    ASGIApp,
+    ClientDisconnectedError,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    respond,
+    scope_state,
+)
 from ._backends import BackendErrors
 from ._checks import MAX_COUNT, MAX_SECONDS, check_count, check_seconds, check_text
 from ._clock import Clock, SystemClock
@@ -133,6 +143,7 @@ __all__ = [
     "redact_url",
     "respond",
     "safe_repr",
+    "scope_state",
     "unavailable_on",
     "wsgi_headers",
     "wsgi_respond",

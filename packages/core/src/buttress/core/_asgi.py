@@ -1,12 +1,22 @@
-"""ASGI types and the two pieces every middleware and endpoint of the suite needs.
+"""ASGI types and the pieces every middleware and endpoint of the suite needs.
 
 `read_body` reads a request body up to a limit; `respond` sends a complete response that HTTP
-allows (no body and no ``content-length`` on 204, 304 and 1xx; a ``content-length`` that matches).
+allows (no body and no ``content-length`` on 204, 304 and 1xx; a ``content-length`` that matches);
+`scope_state` is the request's ``state`` mapping, made when the server gave none.
+
+The types are what every framework's own ASGI types fit, under mypy --strict, both ways: a suite
+middleware is an application of Starlette (scopes and messages as ``MutableMapping[str, Any]``) and of
+Litestar, Quart and hypercorn (``TypedDict`` unions), and wraps any of theirs. A scope or a received
+message is read as a ``Mapping``, which a ``TypedDict`` is and a ``MutableMapping`` is too. A ``send``
+takes ``Any``: each framework's ``send`` takes its own message type, and a callable taking a narrower
+type is no ``Callable[[Mapping[str, Any]], ...]``. The application a middleware wraps takes the
+scope, ``receive`` and ``send`` the middleware was given, whatever their framework's types, so
+`ASGIApp` leaves its parameters open.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
 from ._checks import check_count
@@ -21,13 +31,50 @@ __all__ = [
     "Send",
     "read_body",
     "respond",
+    "scope_state",
 ]
 
-type Message = MutableMapping[str, Any]
-type Scope = MutableMapping[str, Any]
+type Message = Mapping[str, Any]
+"""An ASGI event, as ``receive`` returns it and as the suite builds it for ``send``."""
+type Scope = Mapping[str, Any]
+"""An ASGI connection scope (read-only here: `scope_state` is where a middleware writes)."""
 type Receive = Callable[[], Awaitable[Message]]
-type Send = Callable[[Message], Awaitable[None]]
-type ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+"""The ``receive`` callable of an ASGI connection."""
+type Send = Callable[[Any], Awaitable[None]]
+"""The ``send`` callable of an ASGI connection (each framework types its messages its own way)."""
+type ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
+"""An ASGI application, of any framework: ``await app(scope, receive, send)``."""
+
+
+def scope_state(
+    scope: Scope, *, type_error: type[ArgumentTypeError] = ArgumentTypeError
+) -> MutableMapping[str, Any]:
+    """The ``state`` mapping of a connection's scope, where middlewares leave what they made of it.
+
+    Servers that run a lifespan give every scope a ``state`` (a copy of the lifespan's); one that
+    does not (or a test's hand-made scope) gets an empty dict here, set on the scope.
+
+    Args:
+        scope: The connection's scope.
+        type_error: The `ArgumentTypeError` subclass to raise (the calling package's own).
+
+    Raises:
+        ArgumentTypeError: (``type_error``) The scope is no mapping, or has no ``state`` and cannot
+            take one, or its ``state`` is no mutable mapping; or ``type_error`` is no
+            `ArgumentTypeError` subclass.
+    """
+    if not (isinstance(type_error, type) and issubclass(type_error, ArgumentTypeError)):
+        raise ArgumentTypeError("type_error", "an ArgumentTypeError subclass", type_error)
+    if not isinstance(scope, Mapping):
+        raise type_error("scope", "an ASGI scope (a mapping)", scope)
+    state = scope.get("state")
+    if state is None:
+        if not isinstance(scope, MutableMapping):
+            raise type_error("scope", "a mutable mapping (a dict)", scope)
+        state = scope["state"] = {}
+    if not isinstance(state, MutableMapping):
+        raise type_error("scope['state']", "a mutable mapping (a dict)", state)
+    return state
 
 
 class ClientDisconnectedError(ButtressError):

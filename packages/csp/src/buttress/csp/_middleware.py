@@ -7,7 +7,18 @@ from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Final
 
-from buttress.core import ASGIApp, ExcInfo, Message, Receive, Scope, Send, StartResponse, WSGIApp, WSGIEnviron
+from buttress.core import (
+    ASGIApp,
+    ExcInfo,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    StartResponse,
+    WSGIApp,
+    WSGIEnviron,
+    scope_state,
+)
 
 from ._metrics import RESPONSES, response_attributes
 from ._policy import REPORTING_ENDPOINTS_HEADER, CompiledPolicy, Policy
@@ -191,10 +202,7 @@ class CSPMiddleware:
             await self.app(scope, receive, send)
             return
         nonce, value = self.policy.issue()
-        state = scope.get("state")
-        if state is None:
-            state = scope["state"] = {}
-        state[self._state_key] = nonce
+        scope_state(scope, type_error=CSPTypeError)[self._state_key] = nonce
         ours = [(self._name, value.encode("latin-1")), *self._extra]
         issued = _Issued(nonce)
         existing: list[str] = []

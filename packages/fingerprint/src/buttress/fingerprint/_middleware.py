@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
-from buttress.core import ASGIApp, Receive, Scope, Send, respond
+from buttress.core import ASGIApp, Receive, Scope, Send, respond, scope_state
 
 from ._components import _tls as check_tls
 from ._fingerprinter import Fingerprinter
@@ -139,10 +139,7 @@ class FingerprintMiddleware:
             except InvalidRequestError as error:
                 await _refuse(kind, send, error)
                 return
-            state = scope.get("state")
-            if state is None:
-                state = scope["state"] = {}
-            state[self._state_key] = fingerprint
+            scope_state(scope, type_error=FingerprintTypeError)[self._state_key] = fingerprint
         await self.app(scope, receive, send)
 
 
