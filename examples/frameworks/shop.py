@@ -4,15 +4,21 @@ Each ``examples/frameworks/<framework>/app.py`` wires these into one framework, 
 differ only where the frameworks do. Nothing here needs a server: the idempotency store, the replay
 guard, the cache and the flag source are the in-memory ones (swap in the Redis or PostgreSQL ones
 in production; nothing else changes).
+
+A new package joins the shop in three steps: its object as a field of `ShopState` (or of `Shop` and
+`SyncShop` when it has an async and a sync form), what it opens in ``start`` (registered with the
+shutdown coordinator, which closes it), and its route or middleware in each ``app.py``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
+import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import ariadne
 import strawberry
@@ -30,6 +36,7 @@ from buttress.csp import (
     strict,
 )
 from buttress.feature_flags import (
+    ClientStatus,
     Context,
     FlagClient,
     FlagDefinition,
@@ -39,7 +46,9 @@ from buttress.feature_flags import (
 )
 from buttress.federation import CostLimits, build_federated_schema, cost_limits_rule, federate
 from buttress.fingerprint import Fingerprinter
+from buttress.health import FunctionCheck, HealthRegistry, ShutdownCoordinator
 from buttress.idempotency import MemoryStore, SyncMemoryStore
+from buttress.persistence import PROBLEM_JSON, PersistenceError, QuerySchema, problem_details
 from buttress.webhooks import (
     MemoryReplayGuard,
     SyncMemoryReplayGuard,
@@ -62,6 +71,13 @@ STREAM_BYTES = 1024 * 1024
 CHUNK = 64 * 1024
 
 PRODUCTS = {"1": "teapot", "2": "kettle", "3": "mug"}
+PRICES = {"1": 30, "2": 45, "3": 8}
+
+CATALOGUE = QuerySchema(filters={"name": str, "price": int}, sorts=["name", "price"], default_sort=["name"])
+"""What ``GET /products`` lets a client ask: ``?filter={"price": {"lt": 40}}&sort=-price&page=1``."""
+
+HEALTH = "/health"
+"""Where the probes are mounted: ``/health/live``, ``/health/ready``, ``/health/startup``."""
 
 
 def beta_flag() -> FlagDefinition:
@@ -90,6 +106,52 @@ def download() -> Iterator[bytes]:
 
 def download_digest() -> str:
     return hashlib.sha256(b"".join(download())).hexdigest()
+
+
+def list_products(query: str | bytes) -> dict[str, Any]:
+    """``GET /products``: the catalogue, filtered, sorted and paged as the query string asks.
+
+    `CATALOGUE` checks the query against its allow-list; the specification it returns is evaluated
+    here in Python over the rows (the same specification compiles to SQL for
+    ``SqlAlchemyRepository.fetch`` on a database).
+
+    Raises:
+        InvalidQueryError: A bad filter, sort or page: each app answers it with `problem` (400).
+    """
+    listed = CATALOGUE.parse(query)
+    rows: list[dict[str, Any]] = [{"id": i, "name": n, "price": PRICES[i]} for i, n in PRODUCTS.items()]
+    if listed.where is not None:
+        rows = [row for row in rows if listed.where.is_satisfied_by(row)]
+    for key in reversed(listed.sort):  # stable sorts, the last key first
+        rows.sort(key=operator.itemgetter(key.field), reverse=key.descending)
+    start = ((listed.page or 1) - 1) * listed.per_page
+    return {"items": rows[start : start + listed.per_page], "page": listed.page}
+
+
+def problem(error: PersistenceError) -> tuple[int, bytes, str]:
+    """The RFC 9457 answer to a persistence error: status, body and media type (``PROBLEM_JSON``)."""
+    details = problem_details(error)
+    return details.status, details.to_json(), PROBLEM_JSON
+
+
+class _Flags(Protocol):
+    @property
+    def status(self) -> ClientStatus: ...
+
+
+def health_checks(flags: _Flags) -> HealthRegistry:
+    """The shop's checks: the startup and readiness probes pass once the flags are loaded.
+
+    Liveness has no check (it must never depend on a dependency): it passes while the process
+    answers. A real shop adds its database and Redis here (``SQLAlchemyCheck``, ``RedisCheck``).
+    """
+    registry = HealthRegistry(timeout=1.0)
+
+    async def flags_loaded() -> bool:
+        return flags.status in (ClientStatus.READY, ClientStatus.STALE)
+
+    registry.add("flags:loaded", FunctionCheck(flags_loaded), groups=("startup", "ready"))
+    return registry
 
 
 @dataclass
@@ -154,13 +216,33 @@ class Shop(ShopState):
         )
     )
 
+    health: HealthRegistry = field(init=False)
+    """The probes' checks (`health_checks`)."""
+    shutdown: ShutdownCoordinator = field(init=False)
+    """Fails readiness, drains, then closes what ``start`` opened, the last opened first."""
+    closed: tuple[str, ...] = ()
+    """What the shutdown closed, in order."""
+    loop: asyncio.AbstractEventLoop | None = None
+    """The loop the app runs on, once started (a test hands it a shutdown from another thread)."""
+
+    def __post_init__(self) -> None:
+        self.health = health_checks(self.flags)
+        self.shutdown = ShutdownCoordinator(self.health, drain_delay=5, grace=20)
+
     async def start(self) -> None:
         """The app's startup: the flag client's first load and its background refresh."""
+        self.loop = asyncio.get_running_loop()
+        self.shutdown.register(self.health, name="health")
+        self.shutdown.register(self.cache, name="cache")
+        self.shutdown.register(self.idempotency, name="idempotency")
         await self.flags.start()
+        self.shutdown.register(self.flags, name="flags")
         self.lifespan.append("startup")
 
     async def stop(self) -> None:
-        await self.flags.aclose()
+        """The app's shutdown: the coordinator's sequence (the server stopped accepting: no drain)."""
+        report = await self.shutdown.shutdown(drain=False)
+        self.closed = report.closed
         self.lifespan.append("shutdown")
 
     async def handle_webhook(self, webhook: VerifiedWebhook) -> None:
@@ -184,6 +266,12 @@ class SyncShop(ShopState):
             WebhookVerifier(WEBHOOK_SECRET), replay_guard=SyncMemoryReplayGuard()
         )
     )
+
+    health: HealthRegistry = field(init=False)
+    """The probes' checks (`health_checks`), served by ``WSGIHealthApp`` or ``HealthApp``."""
+
+    def __post_init__(self) -> None:
+        self.health = health_checks(self.flags)
 
     def start(self) -> None:
         """The flag client's first load, then its refresh in a thread of its own."""

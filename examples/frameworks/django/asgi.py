@@ -1,34 +1,63 @@
-"""Django under ASGI: buttress's ASGI middlewares around Django's application.
+"""Django under ASGI: buttress's ASGI middlewares around Django's application, and the probes.
 
     uv run uvicorn --app-dir examples frameworks.django.asgi:application
 
-Outermost first: fingerprint, idempotency (the async `MemoryStore`), CSP. Django speaks no ASGI
-lifespan (uvicorn says so and goes on): the flags start in the app's ``ready``.
+Outermost first: in-flight counting (buttress-health's shutdown), fingerprint, idempotency (the
+async `MemoryStore`), CSP. The probes answer at ``/health`` before Django sees the request. Django
+speaks no ASGI lifespan, so the example answers it: the flags start in the app's ``ready``, and the
+lifespan's shutdown runs the shutdown coordinator, which closes what it was given.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "frameworks.django.settings")
 
 from django.core.asgi import get_asgi_application
 
+from buttress.core import ASGIApp, Receive, Scope, Send
 from buttress.csp import CSPMiddleware
 from buttress.fingerprint import FingerprintMiddleware
+from buttress.health import HealthApp, InFlightMiddleware, ShutdownCoordinator
 from buttress.idempotency import IdempotencyMiddleware, MemoryStore
 
-from ..shop import policy
+from ..shop import HEALTH, health_checks, policy
 from .views import shop
 
 django_application = get_asgi_application()
 
 
-def create_app(*, root_path: str = "") -> Any:  # noqa: ANN401 - an ASGI application
+def create_app(*, root_path: str = "") -> ASGIApp:
     """Django's ASGI application in buttress's middlewares, for an app served under ``root_path``."""
     csp = CSPMiddleware(django_application, policy(root_path) if root_path else shop.policy)
-    return FingerprintMiddleware(IdempotencyMiddleware(csp, MemoryStore()), shop.fingerprinter)
+    site = FingerprintMiddleware(IdempotencyMiddleware(csp, MemoryStore()), shop.fingerprinter)
+    health = health_checks(shop.flags)
+    probes = HealthApp(health)
+    shutdown = ShutdownCoordinator(health, drain_delay=5, grace=20)
+    shutdown.register(health, name="health")
+
+    async def application(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan(receive, send, shutdown)
+        elif scope["path"].removeprefix(scope.get("root_path", "")).startswith(f"{HEALTH}/"):
+            await probes(scope, receive, send)
+        else:
+            await site(scope, receive, send)
+
+    return InFlightMiddleware(application, shutdown, exempt=(HEALTH,))
+
+
+async def lifespan(receive: Receive, send: Send, shutdown: ShutdownCoordinator) -> None:
+    """The ASGI lifespan Django does not speak: nothing to start, the coordinator at shutdown."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await shutdown.shutdown(drain=False)  # the server stopped accepting: no drain
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 application = create_app()

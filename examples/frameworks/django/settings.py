@@ -1,7 +1,8 @@
 """Django settings of the example: no database, no sessions, one template directory.
 
 CSP, idempotency and the fingerprint are not in ``MIDDLEWARE``: they wrap Django's application in
-``asgi.py`` and ``wsgi.py``. Django 6's own ``ContentSecurityPolicyMiddleware`` stays out (one policy,
+``asgi.py`` and ``wsgi.py``. ``MIDDLEWARE`` holds the views' own: problem details for persistence
+errors. Django 6's own ``ContentSecurityPolicyMiddleware`` stays out (one policy,
 not two: see buttress-csp's guide).
 """
 
@@ -14,7 +15,7 @@ DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 ROOT_URLCONF = "frameworks.django.urls"
 INSTALLED_APPS = ["frameworks.django.apps.ShopConfig"]
-MIDDLEWARE: list[str] = []
+MIDDLEWARE = ["frameworks.django.views.ProblemDetails"]
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",

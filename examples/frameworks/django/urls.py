@@ -12,6 +12,7 @@ urlpatterns = [
     path("orders", views.place_order),
     path("upload", views.upload),
     path("download", views.download_file),
+    path("products", views.products),
     path("products/<str:product_id>", views.product),
     path("webhooks", views.webhooks),
     path(REPORTS_URL.lstrip("/"), views.csp_reports),

@@ -23,9 +23,10 @@ from strawberry.django.views import AsyncGraphQLView
 from buttress.caching import cached
 from buttress.csp import current_nonce
 from buttress.fingerprint import Fingerprint
+from buttress.persistence import PersistenceError
 from buttress.webhooks import WSGIWebhookEndpoint
 
-from ..shop import BETA, SyncShop, download, strawberry_schema, user
+from ..shop import BETA, SyncShop, download, list_products, problem, strawberry_schema, user
 
 shop = SyncShop()
 endpoint = WSGIWebhookEndpoint(shop.handle, shop.webhooks)
@@ -70,6 +71,27 @@ def download_file(request: HttpRequest) -> HttpResponse:
     # Django streams an async iterator under ASGI and a sync one under WSGI (either way, it warns).
     chunks: Any = _async(download()) if isinstance(request, ASGIRequest) else download()
     return StreamingHttpResponse(chunks, content_type="application/octet-stream")
+
+
+@require_safe
+def products(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(list_products(request.META.get("QUERY_STRING", "")))  # bad query: 400
+
+
+class ProblemDetails:
+    """Django middleware (in ``MIDDLEWARE``): a persistence error a view raises is RFC 9457 problem+json."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, PersistenceError):
+            return None
+        status, body, media_type = problem(exception)
+        return HttpResponse(body, status=status, content_type=media_type)
 
 
 @cached(shop.cache, ttl=60, key=lambda request, product_id: product_id)  # the request is no key

@@ -1,33 +1,44 @@
-"""Django under WSGI: buttress's WSGI middlewares around Django's application.
+"""Django under WSGI: buttress's WSGI middlewares around Django's application, and the probes.
 
     uv run granian --interface wsgi --working-dir examples frameworks.django.wsgi:application
 
-Outermost first: fingerprint, idempotency (the synchronous `SyncMemoryStore`), CSP.
+Outermost first: fingerprint, idempotency (the synchronous `SyncMemoryStore`), CSP. The probes
+(buttress-health's WSGI twin) answer at ``/health`` before Django sees the request.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Iterable
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "frameworks.django.settings")
 
 from django.core.wsgi import get_wsgi_application
 
+from buttress.core import StartResponse, WSGIApp, WSGIEnviron
 from buttress.csp import CSPWSGIMiddleware
 from buttress.fingerprint import FingerprintWSGIMiddleware
+from buttress.health import WSGIHealthApp
 from buttress.idempotency import IdempotencyWSGIMiddleware
 
-from ..shop import policy
+from ..shop import HEALTH, health_checks, policy
 from .views import shop
 
 django_application = get_wsgi_application()
 
 
-def create_app(*, root_path: str = "") -> Any:  # noqa: ANN401 - a WSGI application
-    """Django's WSGI application in buttress's WSGI middlewares."""
+def create_app(*, root_path: str = "") -> WSGIApp:
+    """Django's WSGI application in buttress's WSGI middlewares, the probes beside it."""
     csp = CSPWSGIMiddleware(django_application, policy(root_path) if root_path else shop.policy)
-    return FingerprintWSGIMiddleware(IdempotencyWSGIMiddleware(csp, shop.idempotency), shop.fingerprinter)
+    site = FingerprintWSGIMiddleware(IdempotencyWSGIMiddleware(csp, shop.idempotency), shop.fingerprinter)
+    probes = WSGIHealthApp(health_checks(shop.flags))
+
+    def application(environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
+        if str(environ.get("PATH_INFO", "")).startswith(f"{HEALTH}/"):
+            return probes(environ, start_response)
+        return site(environ, start_response)
+
+    return application
 
 
 application = create_app()

@@ -3,8 +3,10 @@
     uv run uvicorn --app-dir examples frameworks.fastapi.app:app
 
 ``add_middleware`` wraps what is already there, so the last one added is the outermost: CSP is
-added first (innermost), then idempotency, then the fingerprint. The webhook endpoint and the CSP
-report receiver are ASGI apps routed at their exact URLs through ``app.router.add_route``.
+added first (innermost), then idempotency, the fingerprint, and the in-flight counting of
+buttress-health's shutdown. The webhook endpoint and the CSP report receiver are ASGI apps routed at
+their exact URLs through ``app.router.add_route``; the probes are mounted at ``/health``. A
+persistence error raised by a view is answered as RFC 9457 problem+json by an exception handler.
 """
 
 from __future__ import annotations
@@ -16,17 +18,30 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from strawberry.fastapi import GraphQLRouter
 
 from buttress.caching import cached
 from buttress.csp import CSPMiddleware, ReportReceiver, install_jinja2
 from buttress.fingerprint import FingerprintMiddleware
+from buttress.health import HealthApp, InFlightMiddleware
 from buttress.idempotency import IdempotencyMiddleware
+from buttress.persistence import PersistenceError
 from buttress.webhooks import WebhookEndpoint
 
-from ..shop import BETA, REPORTS_URL, Shop, download, policy, strawberry_schema, user
+from ..shop import (
+    BETA,
+    HEALTH,
+    REPORTS_URL,
+    Shop,
+    download,
+    list_products,
+    policy,
+    problem,
+    strawberry_schema,
+    user,
+)
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
 
@@ -47,6 +62,13 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> FastAPI:
     app.add_middleware(CSPMiddleware, policy=shop.policy)
     app.add_middleware(IdempotencyMiddleware, store=shop.idempotency)
     app.add_middleware(FingerprintMiddleware, fingerprinter=shop.fingerprinter)
+    app.add_middleware(InFlightMiddleware, coordinator=shop.shutdown, exempt=(HEALTH,))
+    app.mount(HEALTH, HealthApp(shop.health))
+
+    @app.exception_handler(PersistenceError)
+    async def problem_details(request: Request, error: PersistenceError) -> Response:
+        status, body, media_type = problem(error)
+        return Response(body, status_code=status, media_type=media_type)
 
     @app.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)  # HEAD is not implied
     async def page(request: Request, user_id: str | None = None) -> HTMLResponse:
@@ -69,6 +91,10 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> FastAPI:
     @app.get("/download")
     async def download_file() -> StreamingResponse:
         return StreamingResponse(download(), media_type="application/octet-stream")
+
+    @app.get("/products")
+    async def products(request: Request) -> dict[str, Any]:
+        return list_products(request.url.query)  # a bad query: problem+json, 400
 
     @app.get("/products/{product_id}")
     @cached(shop.cache, ttl=60)  # under the route decorator: the parameters are the key

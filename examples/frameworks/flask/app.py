@@ -4,8 +4,11 @@
 
 The WSGI twins wrap ``app.wsgi_app`` (outermost first: fingerprint, idempotency, CSP), over the
 synchronous store, receiver and flag client of `SyncShop`: no event loop, no thread glue. werkzeug's
-``DispatcherMiddleware`` serves the webhook endpoint and the CSP report receiver at their exact URLs.
-The cached view and the GraphQL view are async views (``flask[async]``).
+``DispatcherMiddleware`` serves the webhook endpoint and the CSP report receiver at their exact URLs,
+and the probes (buttress-health's WSGI twin) at ``/health``. WSGI has no lifespan and the in-flight
+counting is ASGI: a WSGI server drains on its own (see buttress-health's guide). A persistence error
+raised by a view becomes RFC 9457 problem+json in an ``errorhandler``. The cached view and the
+GraphQL view are async views (``flask[async]``).
 """
 
 from __future__ import annotations
@@ -21,10 +24,23 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from buttress.caching import cached
 from buttress.csp import CSPWSGIMiddleware, WSGIReportReceiver, install_jinja2
 from buttress.fingerprint import FingerprintWSGIMiddleware
+from buttress.health import WSGIHealthApp
 from buttress.idempotency import IdempotencyWSGIMiddleware
+from buttress.persistence import PersistenceError
 from buttress.webhooks import WSGIWebhookEndpoint
 
-from ..shop import BETA, REPORTS_URL, SyncShop, download, policy, strawberry_schema, user
+from ..shop import (
+    BETA,
+    HEALTH,
+    REPORTS_URL,
+    SyncShop,
+    download,
+    list_products,
+    policy,
+    problem,
+    strawberry_schema,
+    user,
+)
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
 
@@ -40,6 +56,7 @@ def create_app(shop: SyncShop | None = None, *, root_path: str = "") -> Flask:
         {
             "/webhooks": WSGIWebhookEndpoint(shop.handle, shop.webhooks),
             REPORTS_URL: WSGIReportReceiver(shop.store_reports),
+            HEALTH: WSGIHealthApp(shop.health),
         },
     )
     app.wsgi_app = FingerprintWSGIMiddleware(  # type: ignore[method-assign]
@@ -68,6 +85,15 @@ def create_app(shop: SyncShop | None = None, *, root_path: str = "") -> Flask:
     @app.get("/download")
     def download_file() -> Response:
         return Response(download(), mimetype="application/octet-stream")
+
+    @app.get("/products")
+    def products() -> dict[str, Any]:
+        return list_products(request.query_string)  # a bad query: problem+json, 400
+
+    @app.errorhandler(PersistenceError)
+    def problem_details(error: PersistenceError) -> Response:
+        status, body, media_type = problem(error)
+        return Response(body, status=status, mimetype=media_type)
 
     @app.get("/products/<product_id>")
     @cached(shop.cache, ttl=60)  # under the route decorator: the parameters are the key

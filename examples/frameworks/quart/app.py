@@ -2,9 +2,12 @@
 
     uv run uvicorn --app-dir examples frameworks.quart.app:app
 
-The middlewares wrap ``app.asgi_app`` (outermost first: fingerprint, idempotency, CSP). Quart routes
-views, not ASGI apps, so the webhook endpoint answers from a view (``endpoint.answer``) and CSP
-reports are parsed in one (``parse_reports``).
+The middlewares wrap the Quart app (outermost first: in-flight counting for buttress-health's
+shutdown, fingerprint, idempotency, CSP), the way Quart's guide wraps ``app.asgi_app`` but from
+outside, so nothing reassigns a method. Quart routes views, not ASGI apps, so the webhook endpoint
+answers from a view (``endpoint.answer``) and CSP reports are parsed in one (``parse_reports``);
+hypercorn's dispatcher serves the probes at ``/health`` beside the shop. A persistence error raised
+by a view becomes RFC 9457 problem+json in an ``errorhandler``.
 """
 
 from __future__ import annotations
@@ -14,31 +17,40 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from hypercorn.middleware.dispatcher import AsyncioDispatcherMiddleware
 from quart import Quart, Response, render_template, request, websocket
 from strawberry.quart.views import GraphQLView
 
 from buttress.caching import cached
+from buttress.core import ASGIApp
 from buttress.csp import CSPMiddleware, install_jinja2
 from buttress.fingerprint import FingerprintMiddleware
+from buttress.health import HealthApp, InFlightMiddleware
 from buttress.idempotency import IdempotencyMiddleware
+from buttress.persistence import PersistenceError
 from buttress.webhooks import WebhookEndpoint
 
-from ..shop import BETA, REPORTS_URL, Shop, download, policy, strawberry_schema, user
+from ..shop import (
+    BETA,
+    HEALTH,
+    REPORTS_URL,
+    Shop,
+    download,
+    list_products,
+    policy,
+    problem,
+    strawberry_schema,
+    user,
+)
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
 
 
-def create_app(shop: Shop | None = None, *, root_path: str = "") -> Quart:
+def create_app(shop: Shop | None = None, *, root_path: str = "") -> ASGIApp:
     """A new app around ``shop`` (a new `Shop` by default); ``root_path`` is the prefix it is served under."""
     shop = shop or Shop(policy=policy(root_path))
     app = Quart(__name__, template_folder=str(TEMPLATES))
     install_jinja2(app.jinja_env)  # {{ csp_nonce() }} in templates
-    # Quart types ASGI messages as TypedDicts, which mypy cannot match to the mutable mappings
-    # buttress's middlewares take: each wrapping needs its ignore, with no effect at run time.
-    app.asgi_app = FingerprintMiddleware(  # type: ignore[method-assign, assignment]
-        IdempotencyMiddleware(CSPMiddleware(app.asgi_app, shop.policy), shop.idempotency),  # type: ignore[arg-type]
-        shop.fingerprinter,
-    )
     endpoint = WebhookEndpoint(shop.handle_webhook, shop.webhooks)
 
     app.before_serving(shop.start)
@@ -70,6 +82,15 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> Quart:
 
         return Response(chunks(), mimetype="application/octet-stream")
 
+    @app.get("/products")
+    async def products() -> dict[str, Any]:
+        return list_products(request.query_string)  # a bad query: problem+json, 400
+
+    @app.errorhandler(PersistenceError)
+    async def problem_details(error: PersistenceError) -> Response:
+        status, body, media_type = problem(error)
+        return Response(body, status=status, mimetype=media_type)
+
     @app.get("/products/<product_id>")
     @cached(shop.cache, ttl=60)  # under the route decorator: the parameters are the key
     async def product(product_id: str) -> dict[str, str | int]:
@@ -97,7 +118,11 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> Quart:
         view_func=GraphQLView.as_view("graphql", schema=strawberry_schema()),
         methods=["GET", "POST"],
     )
-    return app
+    site = FingerprintMiddleware(
+        IdempotencyMiddleware(CSPMiddleware(app, shop.policy), shop.idempotency), shop.fingerprinter
+    )
+    routed = AsyncioDispatcherMiddleware({HEALTH: HealthApp(shop.health), "": site})
+    return InFlightMiddleware(routed, shop.shutdown, exempt=(HEALTH,))
 
 
 app = create_app()

@@ -2,9 +2,11 @@
 
     uv run uvicorn --app-dir examples frameworks.starlette.app:app
 
-Middlewares, outermost first: fingerprint, idempotency, CSP (so a replayed response carries the
-CSP header and nonce it was first sent with). The webhook endpoint and the CSP report receiver are
-ASGI apps routed at their exact URLs (a ``Mount`` would answer 307 to the trailing-slash form).
+Middlewares, outermost first: in-flight counting (buttress-health's shutdown), fingerprint,
+idempotency, CSP (so a replayed response carries the CSP header and nonce it was first sent with),
+problem details (a persistence error raised by a view becomes RFC 9457 problem+json). The webhook
+endpoint and the CSP report receiver are ASGI apps routed at their exact URLs (a ``Mount`` would
+answer 307 to the trailing-slash form); the probes are mounted at ``/health``.
 """
 
 from __future__ import annotations
@@ -19,17 +21,30 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.templating import Jinja2Templates
 from starlette.websockets import WebSocket
 
 from buttress.caching import cached
 from buttress.csp import CSPMiddleware, ReportReceiver, install_jinja2
 from buttress.fingerprint import FingerprintMiddleware
+from buttress.health import HealthApp, InFlightMiddleware
 from buttress.idempotency import IdempotencyMiddleware
+from buttress.persistence import ProblemDetailsMiddleware
 from buttress.webhooks import WebhookEndpoint
 
-from ..shop import BETA, REPORTS_URL, Shop, ariadne_schema, download, graphql_validation_rules, policy, user
+from ..shop import (
+    BETA,
+    HEALTH,
+    REPORTS_URL,
+    Shop,
+    ariadne_schema,
+    download,
+    graphql_validation_rules,
+    list_products,
+    policy,
+    user,
+)
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
 
@@ -58,6 +73,9 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> Starlette:
     async def download_file(request: Request) -> Response:
         return StreamingResponse(download(), media_type="application/octet-stream")
 
+    async def products(request: Request) -> Response:
+        return JSONResponse(list_products(request.url.query))  # a bad query: problem+json, 400
+
     @cached(shop.cache, ttl=60, key=lambda request: request.url.path)  # the request is no key
     async def product(request: Request) -> JSONResponse:
         return JSONResponse(shop.product(request.path_params["product_id"]))
@@ -81,16 +99,20 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> Starlette:
             Route("/orders", place_order, methods=["POST"]),
             Route("/upload", upload, methods=["POST"]),
             Route("/download", download_file),
+            Route("/products", products),
             Route("/products/{product_id}", product),
             Route("/webhooks", WebhookEndpoint(shop.handle_webhook, shop.webhooks), methods=["POST"]),
             Route(REPORTS_URL, ReportReceiver(shop.store_reports), methods=["POST"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/ws", echo),
+            Mount(HEALTH, HealthApp(shop.health)),
         ],
         middleware=[
+            Middleware(InFlightMiddleware, coordinator=shop.shutdown, exempt=(HEALTH,)),
             Middleware(FingerprintMiddleware, fingerprinter=shop.fingerprinter),
             Middleware(IdempotencyMiddleware, store=shop.idempotency),
             Middleware(CSPMiddleware, policy=shop.policy),
+            Middleware(ProblemDetailsMiddleware),
         ],
         lifespan=lifespan,
     )

@@ -104,8 +104,7 @@ def serve(target: Target, app: Any = None, *, root_path: str = "") -> Iterator[s
         with serve_hypercorn(app) as base:
             yield base
     else:
-        lifespan = "auto" if target.framework == "django" else "on"  # Django speaks no lifespan
-        with serve_asgi(app, lifespan=lifespan, root_path=root_path) as base:
+        with serve_asgi(app, lifespan="on", root_path=root_path) as base:
             yield base
 
 
