@@ -1,4 +1,11 @@
-"""SIGTERM to a real uvicorn: readiness fails first, the drain, in-flight requests finish, then it exits."""
+"""SIGTERM to real servers: uvicorn, hypercorn (its command and its ``serve``) and granian.
+
+uvicorn, and hypercorn's ``serve`` given the coordinator as its shutdown trigger, let the coordinator
+run the whole sequence: readiness fails first, the drain, new requests refused, the requests in
+flight finish, then the resources close and the server exits. The ``hypercorn`` and ``granian``
+commands stop accepting as soon as the signal arrives and give the application no say: the requests
+in flight still finish, and the lifespan's shutdown closes the resources.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +15,11 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from buttress.testing import free_port
 
@@ -18,7 +27,6 @@ APP = textwrap.dedent(
     """
     import asyncio
     import os
-    from contextlib import asynccontextmanager
 
     from buttress.health import HealthApp, HealthRegistry, InFlightMiddleware, ShutdownCoordinator
 
@@ -28,9 +36,12 @@ APP = textwrap.dedent(
     probes = HealthApp(registry)
 
 
-    class Pool:
+    class Resource:
+        def __init__(self, name):
+            self.name = name
+
         async def aclose(self):
-            print("closed: pool", flush=True)
+            print(f"closed: {self.name}", flush=True)
 
 
     async def site(scope, receive, send):
@@ -38,8 +49,10 @@ APP = textwrap.dedent(
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
-                    coordinator.register(Pool(), name="pool")
-                    coordinator.install_signal_handlers()
+                    coordinator.register(Resource("pool"), name="pool")
+                    coordinator.register(Resource("cache"), name="cache")
+                    if os.environ.get("INSTALL_SIGNAL_HANDLERS"):
+                        coordinator.install_signal_handlers()
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
                     report = await coordinator.shutdown()
@@ -60,72 +73,190 @@ APP = textwrap.dedent(
     """
 )
 
+HYPERCORN_SERVE = textwrap.dedent(
+    """
+    import asyncio
+    import sys
 
-async def wait_until(predicate: object, what: str) -> None:
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    from probe_app import app, coordinator
+
+    config = Config()
+    config.bind = [f"127.0.0.1:{sys.argv[1]}"]
+    config.loglevel = "WARNING"
+
+
+    async def main():
+        coordinator.install_signal_handlers()  # in the running loop, before serve()
+        await serve(app, config, shutdown_trigger=coordinator.wait)
+
+
+    asyncio.run(main())
+    """
+)
+
+PYTHON = sys.executable
+
+
+def uvicorn(port: int, app_dir: Path) -> list[str]:
+    options = ["--port", str(port), "--app-dir", str(app_dir), "--lifespan", "on", "--log-level", "warning"]
+    return [PYTHON, "-m", "uvicorn", "probe_app:app", *options]
+
+
+def hypercorn_serve(port: int, app_dir: Path) -> list[str]:
+    return [PYTHON, str(app_dir / "serve_hypercorn.py"), str(port)]
+
+
+def hypercorn(port: int, app_dir: Path) -> list[str]:
+    options = ["--bind", f"127.0.0.1:{port}", "--graceful-timeout", "30", "--log-level", "warning"]
+    return [PYTHON, "-m", "hypercorn", *options, "probe_app:app"]
+
+
+def granian(port: int, app_dir: Path) -> list[str]:
+    options = ["--interface", "asgi", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    return [PYTHON, "-m", "granian", *options, "--log-level", "warning", "probe_app:app"]
+
+
+type Command = Callable[[int, Path], list[str]]
+
+
+class Server:
+    """One server process serving ``APP``, with its slow requests held until ``release()``."""
+
+    def __init__(self, tmp_path: Path, command: Command, *, install_signal_handlers: bool) -> None:
+        (tmp_path / "probe_app.py").write_text(APP)
+        (tmp_path / "serve_hypercorn.py").write_text(HYPERCORN_SERVE)
+        self._release = tmp_path / "release"
+        self.port = free_port()
+        env = {**os.environ, "RELEASE_FILE": str(self._release), "PYTHONPATH": str(tmp_path)}
+        if install_signal_handlers:
+            env["INSTALL_SIGNAL_HANDLERS"] = "1"
+        self.process = subprocess.Popen(
+            command(self.port, tmp_path),
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def release(self) -> None:
+        self._release.touch()
+
+    def output(self) -> str:
+        return self.process.communicate(timeout=30)[0]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    servers: list[Server] = []
+
+    def started(command: Command, *, install_signal_handlers: bool = False) -> Server:
+        servers.append(Server(tmp_path, command, install_signal_handlers=install_signal_handlers))
+        return servers[-1]
+
+    yield started
+    for server in servers:
+        server.stop()
+
+
+async def wait_until(predicate: Callable[[], Awaitable[bool]]) -> None:
     async with asyncio.timeout(30):
-        while not await predicate():  # type: ignore[operator]  # noqa: ASYNC110 - another process
+        while not await predicate():  # noqa: ASYNC110 - the condition lives in another process
             await asyncio.sleep(0.05)
 
 
-async def test_sigterm_drains_a_real_uvicorn_before_it_exits(tmp_path: Path) -> None:
-    (tmp_path / "probe_app.py").write_text(APP)
-    release = tmp_path / "release"
-    port = free_port()
-    env = {**os.environ, "RELEASE_FILE": str(release)}
-    process = subprocess.Popen(  # noqa: ASYNC220 - the server runs beside the test
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "probe_app:app",
-            "--port",
-            str(port),
-            "--app-dir",
-            str(tmp_path),
-            "--lifespan",
-            "on",
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+async def answers(client: httpx.AsyncClient, path: str) -> int | None:
+    """The status a new connection gets for ``path``, or ``None`` when none is accepted."""
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        return (await client.get(path)).status_code
+    except httpx.ConnectError:
+        return None
 
-            async def up() -> bool:
-                try:
-                    return (await client.get("/health/ready")).status_code == 200
-                except httpx.TransportError:
-                    return False
 
-            await wait_until(up, "the server to start")
-            slow = [asyncio.ensure_future(client.get("/slow")) for _ in range(3)]
-            await asyncio.sleep(0.2)
-            process.send_signal(signal.SIGTERM)
+@pytest.mark.parametrize(
+    ("command", "install_signal_handlers"),
+    [(uvicorn, True), (hypercorn_serve, False)],
+    ids=["uvicorn", "hypercorn-serve"],
+)
+async def test_sigterm_fails_readiness_drains_and_finishes_in_flight_requests_before_the_exit(
+    start: Callable[..., Server], command: Command, *, install_signal_handlers: bool
+) -> None:
+    """The coordinator decides: readiness fails, the drain, 503 for new requests, in-flight ones finish."""
+    server = start(command, install_signal_handlers=install_signal_handlers)
+    async with httpx.AsyncClient(base_url=server.base, timeout=30) as client:
 
-            async def not_ready() -> bool:
-                return (await client.get("/health/ready")).status_code == 503
+        async def up() -> bool:
+            return await answers(client, "/health/ready") == 200
 
-            await wait_until(not_ready, "readiness to fail")
-            assert (await client.get("/health/live")).status_code == 200
+        await wait_until(up)
+        slow = [asyncio.ensure_future(client.get("/slow")) for _ in range(3)]
+        await asyncio.sleep(0.2)
+        server.process.send_signal(signal.SIGTERM)
 
-            async def refusing() -> bool:
-                return (await client.get("/fast")).status_code == 503
+        async def not_ready() -> bool:
+            return (await client.get("/health/ready")).status_code == 503
 
-            await wait_until(refusing, "new requests to be refused after the drain")
-            assert process.poll() is None, "the server waits for the requests in flight"
-            release.touch()
-            responses = await asyncio.gather(*slow)
-            assert [r.status_code for r in responses] == [200, 200, 200], "no request in flight was dropped"
-        output, _ = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert "closed: pool" in output, output
-    assert "report: drained=True closed=['pool']" in output, output
-    assert process.returncode in (0, -signal.SIGTERM), output
+        await wait_until(not_ready)
+        assert (await client.get("/health/live")).status_code == 200
+
+        async def refusing() -> bool:
+            return (await client.get("/fast")).status_code == 503
+
+        await wait_until(refusing)
+        assert server.process.poll() is None, "the server waits for the requests in flight"
+        server.release()
+        responses = await asyncio.gather(*slow)
+        assert [r.status_code for r in responses] == [200, 200, 200], "no request in flight was dropped"
+    output = server.output()
+    assert "closed: cache\nclosed: pool" in output, output
+    assert "report: drained=True closed=['cache', 'pool']" in output, output
+    assert server.process.returncode in (0, -signal.SIGTERM), output
+
+
+@pytest.mark.parametrize("command", [hypercorn, granian], ids=["hypercorn", "granian"])
+async def test_sigterm_to_a_server_command_finishes_in_flight_requests_then_closes(
+    start: Callable[..., Server], command: Command
+) -> None:
+    """The ``hypercorn`` and ``granian`` commands stop taking requests on SIGTERM without the app.
+
+    The requests in flight finish (hypercorn waits for them up to ``--graceful-timeout``), then the
+    lifespan's shutdown runs the coordinator, which closes the resources, the last registered first.
+    """
+    server = start(command)
+    async with httpx.AsyncClient(base_url=server.base, timeout=30) as client:
+
+        async def up() -> bool:
+            return await answers(client, "/health/ready") == 200
+
+        await wait_until(up)
+        slow = [asyncio.ensure_future(client.get("/slow")) for _ in range(3)]
+        await asyncio.sleep(0.2)
+        server.process.send_signal(signal.SIGTERM)
+        if command is granian:
+            async with httpx.AsyncClient(base_url=server.base, timeout=5) as fresh:
+
+                async def closed() -> bool:
+                    return await answers(fresh, "/health/ready") is None
+
+                await wait_until(closed)  # refused at once: readiness never gets to fail
+        await asyncio.sleep(0.5)
+        assert server.process.poll() is None, "the server waits for the requests in flight"
+        server.release()
+        responses = await asyncio.gather(*slow)
+        assert [r.status_code for r in responses] == [200, 200, 200], "no request in flight was dropped"
+    output = server.output()
+    assert "closed: cache\nclosed: pool" in output, output
+    assert "closed=['cache', 'pool']" in output, output
+    assert server.process.returncode == 0, output
