@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, Self, Unpack
 
 import pytest
@@ -17,7 +18,9 @@ pytest.importorskip("redis", reason="the Redis plumbing's tests need redis-py (c
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from buttress.core import (
     ArgumentTypeError,
@@ -150,11 +153,106 @@ def test_open_redis_builds_the_suites_client_without_connecting() -> None:
     pool = client.connection_pool
     assert isinstance(pool, BlockingConnectionPool)
     assert pool.max_connections == 7
-    assert pool.timeout == 0.5
+    assert pool.pool_timeout == 0.5  # kept by the pool itself: redis-py's per-call timer is off
     assert pool.connection_kwargs["socket_timeout"] == 2.5
     assert pool.connection_kwargs["socket_connect_timeout"] == 2.5
     assert pool.connection_kwargs["db"] == 3
     assert pool.connection_kwargs["retry"].get_retries() == 1
+
+
+# --- timeouts without a timer per command -----------------------------------------------------
+
+
+@pytest.fixture
+def silent_url() -> Iterator[str]:
+    """A TCP port whose connections the kernel completes and nobody ever answers: a hung server."""
+    with socket.create_server(("127.0.0.1", 0), backlog=64) as listener:
+        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+
+
+async def test_a_command_to_a_server_that_never_answers_ends_in_a_timeout(silent_url: str) -> None:
+    client = open_redis(silent_url, socket_timeout=0.2)
+    try:
+        for _ in range(2):  # and again, once the first connection was dropped
+            with pytest.raises(RedisTimeoutError):
+                await asyncio.wait_for(client.get("k"), 30)
+        assert not client.connection_pool._in_use_connections
+    finally:
+        await client.aclose()
+
+
+async def test_a_backend_reports_a_server_that_never_answers_as_unavailable(silent_url: str) -> None:
+    store = Store.from_url(silent_url, socket_timeout=0.2)
+    try:
+        with pytest.raises(StoreUnavailableError, match="TimeoutError"):
+            await asyncio.wait_for(store.run("GET", "k"), 30)
+    finally:
+        await store.aclose()
+
+
+async def test_a_caller_waits_for_a_free_connection_only_pool_timeout(silent_url: str) -> None:
+    client = open_redis(silent_url, socket_timeout=60, max_connections=1, pool_timeout=0.2)
+    hung = asyncio.create_task(client.get("k"))
+    try:
+        await asyncio.sleep(0)  # the first call takes the one connection
+        with pytest.raises(RedisConnectionError, match="No connection available"):
+            await asyncio.wait_for(client.get("k"), 30)
+    finally:
+        hung.cancel()
+        await asyncio.gather(hung, return_exceptions=True)
+        await client.aclose()
+
+
+async def test_a_connection_that_timed_out_is_replaced_once_the_server_answers(
+    redis_server: RedisServer,
+) -> None:
+    client = open_redis(redis_server.url, socket_timeout=0.1, max_connections=1)
+    admin = Redis.from_url(redis_server.url)
+    try:
+        await client.set("k", b"v")
+        await admin.client_pause(600, all=True)
+        with pytest.raises(RedisTimeoutError):
+            await asyncio.wait_for(client.get("k"), 30)
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:  # the pause ends by itself; the same client then reads again
+            try:
+                assert await client.get("k") == b"v"
+                break
+            except RedisTimeoutError:
+                assert asyncio.get_running_loop().time() < deadline
+    finally:
+        await admin.aclose()
+        await client.aclose()
+        redis_server.kill()
+
+
+async def test_explicit_read_timeouts_are_redis_pys_own(redis_url: str) -> None:
+    """A pub/sub read with its own timeout outlives ``socket_timeout`` and is not cut by it."""
+    client = open_redis(redis_url, socket_timeout=0.05)
+    channel = f"core-test:{uuid.uuid4().hex}"
+    pubsub = client.pubsub()
+    try:
+        await pubsub.subscribe(channel)
+        assert (await pubsub.get_message(timeout=1.0))["type"] == "subscribe"
+        assert await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.3) is None
+        await client.publish(channel, b"hello")
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+        assert message is not None
+        assert message["data"] == b"hello"
+    finally:
+        await pubsub.aclose()
+        await client.aclose()
+
+
+def test_a_client_keeps_its_timeouts_on_a_second_event_loop(silent_url: str) -> None:
+    client = open_redis(silent_url, socket_timeout=0.2)
+
+    async def hang_once() -> None:
+        with pytest.raises(RedisTimeoutError):
+            await asyncio.wait_for(client.get("k"), 30)
+
+    asyncio.run(hang_once())
+    asyncio.run(hang_once())  # the first loop's watchdog died with it; this one gets its own
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,9 @@ error::
 
 `open_redis` is the one place the suite's client is built: a ``BlockingConnectionPool`` (callers
 queue for a connection instead of failing), socket timeouts, and one immediate retry on a connection
-error (a pooled connection the server closed reconnects instead of failing the call).
+error (a pooled connection the server closed reconnects instead of failing the call). The timeouts
+are kept by one watchdog per client rather than a timer per command (see `_redis_deadlines`), so
+they cost a hit next to nothing.
 
 redis-py is imported only when a client is opened or checked, so core keeps no runtime dependency: a
 package's backend module imports redis itself (behind its ``redis`` extra) before it gets here.
@@ -39,6 +41,7 @@ from urllib.parse import urlsplit
 
 from ._backends import CORE_ERRORS, BackendErrors, check_address, check_errors
 from ._checks import check_count, check_seconds, check_text
+from ._redis_deadlines import deadline_pool_class
 from ._resources import AsyncResource, Owned
 from ._unavailable import connection_errors
 from .exceptions import BackendUnavailableError, ConfigurationError, redact_url
@@ -148,7 +151,7 @@ def open_redis(
         if cluster:
             cluster_class = _module("redis.asyncio.cluster").RedisCluster
             return cluster_class.from_url(text, max_connections=connections, **timeouts)
-        pool = _module("redis.asyncio").BlockingConnectionPool.from_url(
+        pool = deadline_pool_class().from_url(
             text,
             max_connections=connections,
             timeout=waiting,

@@ -69,7 +69,18 @@ class JsonSerializer[T]:
         if not isinstance(data, bytes | bytearray | memoryview):
             raise ArgumentTypeError("data", "bytes", data)
         try:
-            return cast("T", self._decoder.decode(bytes(data).decode()))
+            text = (data if data.__class__ is bytes else bytes(data)).decode()
+            decoder = self._decoder
+            try:
+                # What `decode` does for the text `dumps` writes, without its two whitespace scans
+                # (`scan_once` is the scanner `decode` itself calls).
+                value, end = decoder.scan_once(text, 0)  # type: ignore[attr-defined]
+            except StopIteration:
+                value, end = None, -1
+            if end == len(text):
+                return cast("T", value)
+            # Whitespace around the value, or no valid JSON: `decode` says which, in its own words.
+            return cast("T", decoder.decode(text))
         except (ValueError, RecursionError) as exc:
             raise SerializationError(self.format_name, "loads", str(exc)) from exc
 
