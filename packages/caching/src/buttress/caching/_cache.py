@@ -16,12 +16,13 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Unpack
+from typing import Any, Unpack, cast
 
 from buttress.core import MISSING, AsyncResource, Clock, Missing, SerializationError, Serializer, SystemClock
 
 from ._breaker import BreakerState, CircuitBreaker
 from ._entry import Entry
+from ._gate import Gate
 from ._metrics import LOAD_DURATION, track
 from ._policy import CachePolicy, CachePolicyOptions, resolve_policy
 from ._stats import CacheStats, Counters
@@ -179,7 +180,7 @@ class Cache[T](AsyncResource):
             name=name,
         )
         limit = settings.max_concurrency
-        self._gate = None if limit is None else asyncio.Semaphore(limit)
+        self._gate = None if limit is None else Gate(limit)
         self._last_warning = -math.inf
         self._down = ("storage", self.name)  # (backend, address) of the last failure, for strict errors
         self._counters = Counters(name=name)
@@ -213,27 +214,53 @@ class Cache[T](AsyncResource):
                         # The breaker opened while this call queued: don't queue callers behind a dead server.
                         return self._skip(operation, fallback)
                     result = await call()
-        except CachingUnavailableError as exc:
-            if not isinstance(exc, CachingBusyError):
-                # An exhausted pool is our congestion, not the server's absence: don't open the breaker.
-                breaker.failure()
-            self._counters.errors += 1
-            self._down = (exc.backend, exc.address)
-            if self._strict:
-                raise type(exc)(exc.backend, exc.address, f"{operation}: {exc.reason}") from exc
-            self._warn(operation, exc)
-            return fallback
-        except CacheSerializationError as exc:
+        except (CachingUnavailableError, CacheSerializationError) as exc:
+            return self._failed(operation, exc, fallback)
+        breaker.success()
+        return result
+
+    def _failed[R](
+        self, operation: str, exc: CachingUnavailableError | CacheSerializationError, fallback: R
+    ) -> R:
+        """What a storage call that raised ``exc`` returns (``fallback``), or the strict error it raises."""
+        if isinstance(exc, CacheSerializationError):
             # Data under our key that the storage cannot read (another Redis type, a broken layout):
             # the server answered, so the breaker is not told; the read is a miss.
-            breaker.success()
+            self._breaker.success()
             self._counters.errors += 1
             logger.warning(
                 "%s: %s found unreadable data; treated as a miss: %s", self.name, operation, exc.reason
             )
             return fallback
+        if not isinstance(exc, CachingBusyError):
+            # An exhausted pool is our congestion, not the server's absence: don't open the breaker.
+            self._breaker.failure()
+        self._counters.errors += 1
+        self._down = (exc.backend, exc.address)
+        if self._strict:
+            raise type(exc)(exc.backend, exc.address, f"{operation}: {exc.reason}") from exc
+        self._warn(operation, exc)
+        return fallback
+
+    async def _read_stored(self, key: str) -> Entry[Any] | None:
+        """The storage's entry for ``key``, its value still serialized (the hot path of every hit).
+
+        The same as ``_call("get", ...)``, without its closure and its extra coroutine when the
+        breaker is closed and the bound on calls in flight has room without waiting.
+        """
+        breaker = self._breaker
+        gate = self._gate
+        if breaker.state is not BreakerState.CLOSED or (gate is not None and not gate.try_enter()):
+            return await self._call("get", lambda: self._storage.read(key), None)
+        try:
+            stored = await self._storage.read(key)
+        except (CachingUnavailableError, CacheSerializationError) as exc:
+            return self._failed("get", exc, None)
+        finally:
+            if gate is not None:
+                gate.leave()
         breaker.success()
-        return result
+        return stored
 
     def _skip[R](self, operation: str, fallback: R) -> R:
         self._counters.errors += 1
@@ -256,7 +283,7 @@ class Cache[T](AsyncResource):
             )
 
     async def _read(self, key: str) -> Entry[T] | None:
-        entry = await self._call("get", lambda: self._storage.read(key), None)
+        entry = await self._read_stored(key)
         if entry is None or self._serializer is None:
             return entry
         return self._decode(key, entry)
@@ -312,6 +339,13 @@ class Cache[T](AsyncResource):
         return Entry(payload, entry.expires_at, entry.stale_until, entry.delta)
 
     def _decode(self, key: str, stored: Entry[Any]) -> Entry[T] | None:
+        value = self._value(key, stored)
+        if value is _UNREADABLE:
+            return None
+        return Entry(cast("T", value), stored.expires_at, stored.stale_until, stored.delta)
+
+    def _value(self, key: str, stored: Entry[Any]) -> T | object:
+        """The deserialized value of ``stored``, or `_UNREADABLE` (counted and logged) if it cannot be."""
         serializer = self._serializer
         assert serializer is not None  # noqa: S101 - only called with a serializer
         try:
@@ -319,7 +353,7 @@ class Cache[T](AsyncResource):
                 raise CacheSerializationError(
                     _format_name(serializer), "loads", "the storage returned no bytes"
                 )
-            return Entry(serializer.loads(stored.value), stored.expires_at, stored.stale_until, stored.delta)
+            return serializer.loads(stored.value)
         except (
             SerializationError,
             ValueError,
@@ -333,7 +367,7 @@ class Cache[T](AsyncResource):
             logger.warning(
                 "%s: unreadable value under %r treated as a miss: %s", self.name, key[:60], type(exc).__name__
             )
-            return None
+            return _UNREADABLE
 
     # --- CacheProvider ---------------------------------------------------------------------------
 
@@ -472,21 +506,33 @@ class Cache[T](AsyncResource):
         if flag.__class__ is not bool or not callable(loader):
             check_callable("loader", loader)
             check_bool("cache_none", cache_none)
-        entry = await self._read(key)
+        return await self._lookup(key, loader, seconds, labels, cache_none)
+
+    async def _lookup(
+        self, key: str, loader: Loader[T], seconds: float | None, labels: tuple[str, ...], cache_none: bool
+    ) -> T:
+        """`get_or_compute` with its arguments checked (`cached` checks them once, when it decorates)."""
+        stored = await self._read_stored(key)
+        value: T | object = _UNREADABLE
+        if stored is not None:
+            # Only the value is deserialized: the entry's timing is the stored one.
+            value = stored.value if self._serializer is None else self._value(key, stored)
+        if value is _UNREADABLE:
+            stored = None
         now = self._now()
-        if entry is not None and entry.fresh(now):
+        if stored is not None and stored.fresh(now):
             self._counters.hits += 1
-            if entry.expires_at is not None and self._early(entry, now):
+            if stored.expires_at is not None and self._early(stored, now):
                 # The value is still fresh: serve it and refresh behind it, so no reader ever waits.
                 self._counters.early_refreshes += 1
-                self._refresh_later(key, _Job(loader, seconds, labels, cache_none), entry.expires_at)
-            return entry.value
+                self._refresh_later(key, _Job(loader, seconds, labels, cache_none), stored.expires_at)
+            return value  # type: ignore[return-value] # a T: the stored value, or its deserialized one
         job = _Job(loader, seconds, labels, cache_none)
         self._counters.misses += 1
-        if entry is not None and entry.servable_stale(now):
+        if stored is not None and stored.servable_stale(now):
             self._counters.stale_served += 1
-            self._refresh_later(key, job, entry.expires_at)
-            return entry.value
+            self._refresh_later(key, job, stored.expires_at)
+            return value  # type: ignore[return-value] # a T, as above
         return await self._flight(key, job, None)
 
     async def refresh(
@@ -715,6 +761,9 @@ class _Found[V]:
     def __init__(self, value: V) -> None:
         self.value = value
 
+
+# What `Cache._value` returns for a stored value that cannot be deserialized.
+_UNREADABLE = object()
 
 # A refresh replaces whatever is stored, so any stored entry counts as "not newer".
 _ANY_EXPIRY = object()

@@ -14,8 +14,9 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from contextvars import ContextVar, Token
 from typing import Any, Protocol, cast, overload, runtime_checkable
 
+from ._cache import Cache
 from ._keys import encode_argument, encode_arguments, finish
-from ._validation import TTL, check_bool, check_callable, check_text, ttl_seconds
+from ._validation import TTL, check_bool, check_callable, check_key, check_text, ttl_seconds
 from .exceptions import CachingConfigurationError
 
 _BYPASS: ContextVar[bool] = ContextVar("buttress_caching_bypass", default=False)
@@ -208,12 +209,30 @@ class _Caching[**P, R]:
         func = self.__wrapped__
         resolve, key, tags_for = self._resolve, self.key, self._tags_for
         ttl, cache_none = self._ttl, self._cache_none
+        # Checked once here rather than on every call: the TTL, fixed tags and cache_none were
+        # checked by `cached`, so a `Cache` is asked through its checked entry point (`_lookup`).
+        fixed_tags = None if callable(self._tags) else self._tags
+        names, plain, head = self._names, self._plain and self._key is None, f"{self._namespace}:"
 
         @functools.wraps(func)
         async def cached_function(*args: P.args, **kwargs: P.kwargs) -> R:
             if _BYPASS.get():
                 return await func(*args, **kwargs)
-            return await resolve().get_or_compute(
+            cache = resolve()
+            if fixed_tags is not None and isinstance(cache, Cache):
+                if plain and not kwargs and len(args) == len(names):
+                    name = head + encode_arguments(names, args)  # the common call, without binding
+                else:
+                    name = key(*args, **kwargs)
+                found: R = await cache._lookup(
+                    check_key(name, cache._max_key_bytes),
+                    lambda: func(*args, **kwargs),
+                    cache._default_ttl if ttl is None else ttl,
+                    fixed_tags,
+                    cache_none,
+                )
+                return found
+            return await cache.get_or_compute(
                 key(*args, **kwargs),
                 lambda: func(*args, **kwargs),
                 ttl=ttl,

@@ -65,12 +65,14 @@ def unpack(data: bytes) -> Entry[bytes]:
     if len(data) < _PREFIX or not data.startswith(_MAGIC):
         raise CacheSerializationError("buttress-cache", "loads", "not an entry written by buttress-caching")
     expires_at, stale_until, delta = _HEADER.unpack_from(data, len(_MAGIC))
-    return Entry(data[_PREFIX:], _none(expires_at), _none(stale_until), delta)
+    # NaN (no time) is the one float unequal to itself: read on the path of every hit.
+    return Entry(
+        data[_PREFIX:],
+        expires_at if expires_at == expires_at else None,  # noqa: PLR0124
+        stale_until if stale_until == stale_until else None,  # noqa: PLR0124
+        delta,
+    )
 
 
 def _nan(value: float | None) -> float:
     return math.nan if value is None else value
-
-
-def _none(value: float) -> float | None:
-    return None if math.isnan(value) else value

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Self, Unpack
+from typing import Any, NoReturn, Self, Unpack
 
 from buttress.core import (
     BackendErrors,
@@ -19,6 +19,7 @@ from buttress.core import (
 
 from ._cache import Cache
 from ._entry import Entry, pack, unpack
+from ._gate import Gate
 from ._policy import CachePolicy, CachePolicyOptions, resolve_policy, with_concurrency
 from ._storage import StoredItem
 from ._validation import (
@@ -133,7 +134,7 @@ class RedisStorage(_RedisBackend):
             max_concurrency = _CLUSTER_CONCURRENCY if self._cluster else None
         else:
             check_positive_int("max_concurrency", max_concurrency)
-        self._gate = None if max_concurrency is None else asyncio.Semaphore(max_concurrency)
+        self._gate = None if max_concurrency is None else Gate(max_concurrency)
         self._cluster_ready = not self._cluster
         self._cluster_lock = asyncio.Lock()
         self._unlock_script = client.register_script(_UNLOCK)
@@ -180,21 +181,25 @@ class RedisStorage(_RedisBackend):
         return f"{self.prefix}{_INTERNAL}lock:{key}"
 
     async def _run[R](self, call: Callable[[], Awaitable[R]]) -> R:
+        try:
+            if self._gate is None:
+                return await call()
+            async with self._gate:
+                if not self._cluster_ready:
+                    await self._initialize_cluster()
+                return await call()
+        except Exception as exc:  # noqa: BLE001 - mapped (or raised as it is) by _raise
+            self._raise(exc)
+
+    def _raise(self, exc: Exception) -> NoReturn:
+        """Raise what a call that failed with ``exc`` means: an outage, another Redis type, or ``exc``."""
         with self._unavailable():
-            try:
-                if self._gate is None:
-                    return await call()
-                async with self._gate:
-                    if not self._cluster_ready:
-                        await self._initialize_cluster()
-                    return await call()
-            except ResponseError as exc:
-                if str(exc).startswith("WRONGTYPE"):
-                    # Something other than a cache entry lives under our prefix: not ours to read.
-                    raise CacheSerializationError(
-                        "redis", "loads", "a key of another Redis type is stored under the prefix"
-                    ) from exc
-                raise
+            if isinstance(exc, ResponseError) and str(exc).startswith("WRONGTYPE"):
+                # Something other than a cache entry lives under our prefix: not ours to read.
+                raise CacheSerializationError(
+                    "redis", "loads", "a key of another Redis type is stored under the prefix"
+                ) from exc
+            raise exc
 
     async def _initialize_cluster(self) -> None:
         # A fresh cluster client that receives many first commands at once can race while it
@@ -220,8 +225,19 @@ class RedisStorage(_RedisBackend):
             CachingUnavailableError: Redis cannot be reached or answers with an error.
             CacheSerializationError: The key holds something that is not an entry.
         """
-        name = self._key(check_storage_key(key))
-        raw = await self._run(lambda: self._client.get(name))
+        name = self._prefix + check_storage_key(key)
+        gate = self._gate
+        if gate is None or (self._cluster_ready and gate.try_enter()):
+            # The hot path of every hit: `_run` without its closure and its coroutine.
+            try:
+                raw = await self._client.get(name)
+            except Exception as exc:  # noqa: BLE001 - mapped (or raised as it is) by _raise
+                self._raise(exc)
+            finally:
+                if gate is not None:
+                    gate.leave()
+        else:
+            raw = await self._run(lambda: self._client.get(name))
         return None if raw is None else unpack(raw if isinstance(raw, bytes) else raw.encode())
 
     async def read_many(self, keys: Sequence[str]) -> list[Entry[bytes] | None]:
