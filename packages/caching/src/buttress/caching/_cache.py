@@ -377,10 +377,14 @@ class Cache[T](AsyncResource):
         Raises:
             InvalidKeyError: ``key`` is not a non-empty string within ``max_key_bytes``.
         """
-        entry = await self._read(check_key(key, self._max_key_bytes))
-        if entry is not None and entry.fresh(self._now()):
-            self._counters.hits += 1
-            return entry.value
+        key = check_key(key, self._max_key_bytes)
+        stored = await self._read_stored(key)
+        if stored is not None:
+            # Only the value is deserialized: the entry's timing is the stored one.
+            value = stored.value if self._serializer is None else self._value(key, stored)
+            if value is not _UNREADABLE and stored.fresh(self._now()):
+                self._counters.hits += 1
+                return value  # type: ignore[return-value] # a T: the stored value, or its deserialized one
         self._counters.misses += 1
         return MISSING
 
