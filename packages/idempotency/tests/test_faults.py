@@ -175,3 +175,25 @@ async def test_a_stopped_postgres_after_connect_is_unavailable_not_a_crash(
         assert counting_app.calls == 0
     finally:
         await store.aclose()
+
+
+@pytest.mark.parametrize("batching", [True, False])
+async def test_a_server_that_forgot_the_script_is_taught_it_again(
+    redis_server: RedisServer, batching: bool
+) -> None:
+    """A restart or ``SCRIPT FLUSH`` empties the script cache: the next call loads it and runs, once."""
+    store = RedisStore.from_url(redis_server.url, batching=batching)
+    ran: list[str] = []
+
+    async def operation() -> str:
+        ran.append("x")
+        return "done"
+
+    try:
+        assert await execute(store, "k1", "fp", operation) == "done"
+        await store.client.script_flush()
+        assert await execute(store, "k1", "fp", operation) == "done"  # a replay, read by the script
+        assert await execute(store, "k2", "fp", operation) == "done"
+        assert ran == ["x", "x"]
+    finally:
+        await store.aclose()

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import math
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Self, Unpack
 
 from buttress.core import AsyncResource, BackendErrors, RedisBackend, RedisOptions
 
-from ._metrics import store_call
+from ._metrics import STORE_DURATION, STORE_UNAVAILABLE
 from ._types import Claim, ClaimOutcome, StoredResponse, decode_response, encode_response
 from ._validation import check_bool, check_held, check_positive, check_store_text
 from .exceptions import (
@@ -24,7 +25,7 @@ from .exceptions import (
 try:
     from redis.asyncio import Redis
     from redis.asyncio.cluster import RedisCluster
-    from redis.exceptions import RedisClusterException, RedisError
+    from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
     raise MissingExtraError("RedisStore", "redis") from exc
 
@@ -116,6 +117,12 @@ return out
 )
 
 type _Call = tuple[list[Any], asyncio.Future[Any]]
+
+# The metric attributes of each operation, built once (they are read on every call).
+_ATTRIBUTES: dict[str, dict[str, str]] = {
+    operation: {"idempotency.store": "redis", "idempotency.operation": operation}
+    for operation in ("claim", "complete", "release", "renew")
+}
 
 
 class _Batcher:
@@ -245,6 +252,7 @@ class RedisStore(RedisBackend, AsyncResource):
 
     def __init__(self, client: RedisClient, *, prefix: str = "idempotency:", batching: bool = True) -> None:
         super().__init__(client, prefix=prefix)
+        self._client = client  # read on every call: an attribute, not the `client` property
         self._script = client.register_script(_RUN)
         self._cluster = client if isinstance(client, RedisCluster) else None
         self._gate = None if self._cluster is None else asyncio.Semaphore(_CLUSTER_CONCURRENCY)
@@ -284,17 +292,39 @@ class RedisStore(RedisBackend, AsyncResource):
 
     async def _evaluate(self, keys: list[str], arguments: list[Any]) -> Any:  # noqa: ANN401
         if self._gate is None:
-            return await self._script(keys=keys, args=arguments)
+            return await self._evalsha(keys, arguments)
         async with self._gate:
             await self._discover()
+            return await self._evalsha(keys, arguments)
+
+    async def _evalsha(self, keys: list[str], arguments: list[Any]) -> Any:  # noqa: ANN401
+        """``EVALSHA`` of the script, straight to the client (what calling the script does, lighter)."""
+        try:
+            sha = self._script.sha
+            return await self._client.execute_command("EVALSHA", sha, len(keys), *keys, *arguments)
+        except NoScriptError:
+            # A server that never saw the script (a restart, SCRIPT FLUSH, a failover): the script
+            # object loads it and runs it.
             return await self._script(keys=keys, args=arguments)
 
     async def _run(self, operation: str, key: str, arguments: list[Any]) -> list[Any]:
-        with store_call((), store="redis", operation=operation, address=self._address), self._unavailable():
+        # `store_call` and `_unavailable`, without their two generators: this runs twice a request.
+        attributes = _ATTRIBUTES[operation]
+        started = time.perf_counter()
+        try:
             if self._batcher is not None:
-                reply = await self._batcher.call(self.prefix + key, arguments)
+                reply = await self._batcher.call(self._prefix + key, arguments)
             else:
-                (reply,) = await self._evaluate([self.prefix + key], arguments)
+                (reply,) = await self._evaluate([self._prefix + key], arguments)
+        except Exception:  # noqa: BLE001 - mapped (or re-raised as it is) by _unavailable
+            try:
+                with self._unavailable():
+                    raise
+            except IdempotencyUnavailableError:
+                STORE_UNAVAILABLE.add(1, attributes)
+                raise
+        finally:
+            STORE_DURATION.record(time.perf_counter() - started, attributes)
         if reply[0] == -1:
             error = reply[1].decode(errors="replace") if isinstance(reply[1], bytes) else str(reply[1])
             raise StoredRecordError("idempotency-record", operation, f"the key holds something else: {error}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from buttress.core import MAX_COUNT, check_count, check_seconds
+from buttress.core import MAX_COUNT, MAX_SECONDS, check_count, check_seconds
 from buttress.core import check_text as core_check_text
 
 from .exceptions import IdempotencyConfigurationError, IdempotencyTypeError
@@ -35,6 +35,9 @@ _TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 def check_positive(name: str, value: object) -> float:
     """Return ``value`` as a float if it is a finite number of seconds above zero, at most 100 years."""
+    kind = value.__class__
+    if (kind is float or kind is int) and 0 < value <= MAX_SECONDS:  # type: ignore[operator]
+        return float(value)  # type: ignore[arg-type] # the common case, on every request: NaN fails both
     return check_seconds(name, value, error=IdempotencyConfigurationError)
 
 
@@ -53,6 +56,12 @@ def check_store_text(name: str, value: object, *, allow_empty: bool = False) -> 
 
     The value is never shown in the message: a key can be a client's.
     """
+    if value.__class__ is str and value.isascii():
+        # The common case, several times a request (digests, tokens): ASCII holds no lone surrogate
+        # and takes one byte a character.
+        size = len(value)
+        if 0 < size <= MAX_STORE_KEY_BYTES and "\x00" not in value:
+            return value
     return core_check_text(
         name,
         value,
