@@ -1,0 +1,55 @@
+"""Static checks of the public API (run by mypy --strict, never executed)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, assert_type
+
+import asyncpg
+from sqlalchemy import TextClause, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from buttress.tenancy import (
+    PostgresTenancy,
+    SqlAlchemyTenancy,
+    check_tenant_id,
+    current_tenant,
+    policy_statements,
+    tenant_safe,
+    tenant_scope,
+)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[str]
+
+
+async def context() -> None:
+    assert_type(current_tenant(), str)
+    assert_type(check_tenant_id("acme"), str)
+    with tenant_scope("acme") as tenant:
+        assert_type(tenant, str)
+    async with tenant_scope("acme") as tenant:
+        assert_type(tenant, str)
+
+
+async def database(pool: asyncpg.Pool, engine: AsyncEngine) -> None:
+    assert_type(policy_statements("orders", column_type="uuid"), tuple[str, ...])
+    backend = await PostgresTenancy.connect("postgresql://app@db/app", tables=["orders"])
+    assert_type(backend, PostgresTenancy)
+    assert_type(PostgresTenancy(pool, tables=["orders"]), PostgresTenancy)
+    async with backend.transaction() as connection:
+        assert_type(connection, Any)
+    tenancy = SqlAlchemyTenancy(Base, column="tenant_id")
+    assert_type(tenancy.sessionmaker(engine), async_sessionmaker[AsyncSession])
+    assert_type(tenancy.session_class, type[Session])
+    assert_type(tenancy.models, Mapping[type[Any], str])
+    assert_type(tenant_safe(text("SELECT 1")), TextClause)
+    await tenancy.check(engine)
