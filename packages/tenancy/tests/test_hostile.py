@@ -15,32 +15,85 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import buttress.tenancy as tenancy
 from buttress.tenancy import (
+    ClaimResolver,
     CrossTenantError,
+    HeaderResolver,
     InvalidTenantSettingsError,
+    MemoryTenantDirectory,
     MissingExtraError,
     NoTenantError,
+    PathPrefixResolver,
     PostgresTenancy,
+    PostgresTenantDirectory,
     SqlAlchemyTenancy,
+    SubdomainResolver,
     TenancyConfigurationError,
     TenancyError,
     TenancyTypeError,
     TenancyUnavailableError,
+    Tenant,
+    TenantConfig,
+    TenantMiddleware,
     TenantNotFoundError,
+    TenantRequest,
+    TenantStatus,
     TenantSuspendedError,
+    TenantTokenError,
     UnsafeConnectionError,
     UnscopedStatementError,
+    WSGITenantMiddleware,
     check_tenant_id,
     current_tenant,
     policy_statements,
     tenant_safe,
     tenant_scope,
 )
-from buttress.testing import HostileTarget, HostileTargets, acheck_hostile
+from buttress.testing import (
+    HostileTarget,
+    HostileTargets,
+    acheck_hostile,
+    check_hostile_asgi,
+    check_hostile_wsgi,
+)
 
 from .conftest import TENANT_TABLES, Database
 from .models import Base
 
 SQLA = SqlAlchemyTenancy(Base, database_layer=False)
+REQUEST = TenantRequest("acme.example.com", "/t/acme/x", {"x-tenant-id": "acme", "authorization": "Bearer t"})
+DIRECTORY = MemoryTenantDirectory([Tenant("acme")])
+
+
+class Settings:
+    @classmethod
+    def model_validate(cls, obj: object) -> Settings:
+        if not isinstance(obj, dict):
+            raise ValueError("not a dict")
+        return cls()
+
+
+async def load(tenant_id: str) -> dict[str, object] | None:
+    return {} if tenant_id == "acme" else None
+
+
+CONFIG = TenantConfig(Settings, load)
+
+
+async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def wsgi_app(environ, start_response):  # type: ignore[no-untyped-def]
+    start_response("200 OK", [])
+    return [b"ok"]
+
+
+def verify(token: str) -> dict[str, object]:
+    if token != "t":  # noqa: S105 - a test token
+        raise ValueError("bad")
+    return {"tenant_id": "acme"}
+
 
 TARGETS = HostileTargets()
 TARGETS.add(check_tenant_id, "acme", parameter="tenant_id")
@@ -50,6 +103,28 @@ TARGETS.add(SqlAlchemyTenancy, Base, column="tenant_id", setting="app.tenant_id"
 TARGETS.add(tenant_safe, text("SELECT 1"))
 TARGETS.add(SQLA.sessionmaker, create_async_engine("postgresql+asyncpg://u@127.0.0.1:1/x"))
 TARGETS.add(SQLA.check, create_async_engine("postgresql+asyncpg://u@127.0.0.1:1/x"))
+TARGETS.add(Tenant, "acme", TenantStatus.ACTIVE)
+TARGETS.add(TenantStatus, "active")
+TARGETS.add(MemoryTenantDirectory, [Tenant("acme")])
+TARGETS.add(DIRECTORY.get, "acme")
+TARGETS.add(DIRECTORY.put, Tenant("acme"))
+TARGETS.add(MemoryTenantDirectory().remove, "acme")
+TARGETS.add(TenantRequest, "example.com", "/", {"x-tenant-id": "acme"})
+TARGETS.add(HeaderResolver, "x-tenant-id")
+TARGETS.add(HeaderResolver().resolve, REQUEST)
+TARGETS.add(SubdomainResolver, "example.com")
+TARGETS.add(SubdomainResolver("example.com").resolve, REQUEST)
+TARGETS.add(PathPrefixResolver, "/t/")
+TARGETS.add(PathPrefixResolver().resolve, REQUEST)
+TARGETS.add(ClaimResolver, verify, claim="tenant_id", header="authorization")
+TARGETS.add(ClaimResolver(verify).resolve, REQUEST, allowed=(TenantTokenError,))
+TARGETS.add(TenantMiddleware, app, resolver=HeaderResolver(), directory=DIRECTORY)
+TARGETS.add(WSGITenantMiddleware, wsgi_app, resolver=HeaderResolver(), directory=DIRECTORY, timeout=1.0)
+TARGETS.add(TenantConfig, Settings, load, ttl=1.0, max_entries=10)
+TARGETS.add(CONFIG.get, "acme")
+TARGETS.add(CONFIG.invalidate, "acme")
+TARGETS.add(CONFIG.on_invalidate, print)
+TARGETS.add(TenantTokenError, "message")
 TARGETS.add(UnsafeConnectionError, "app", "reason", table="orders")
 TARGETS.add(InvalidTenantSettingsError, "acme", "reason")
 TARGETS.add(NoTenantError, "this")
@@ -86,6 +161,37 @@ async def test_the_asyncpg_layer_types_its_errors(pool: asyncpg.Pool) -> None:
     await acheck_hostile(
         PostgresTenancy.connect, "postgresql://u@127.0.0.1:1/x", tables=["docs"], min_size=1, max_size=2
     )
+
+
+@TARGETS.drives("PostgresTenantDirectory", "PostgresTenantDirectory.connect")
+async def test_the_postgres_directory_types_its_errors(postgres_pool: asyncpg.Pool) -> None:
+    pool = postgres_pool
+    await acheck_hostile(PostgresTenantDirectory, pool, table="tenants")
+    await acheck_hostile(
+        PostgresTenantDirectory.connect, "postgresql://u@127.0.0.1:1/x", table="t", min_size=1, max_size=2
+    )
+    directory = PostgresTenantDirectory(pool, table="hostile_tenants")
+    await directory.create_schema()
+    try:
+        calls = HostileTargets(max_examples=60)  # each call is a round trip to the server
+        calls.add(directory.get, "acme")
+        calls.add(directory.put, Tenant("acme"))
+        calls.add(directory.remove, "acme")
+        await calls.acheck_all()
+    finally:
+        await directory.drop_schema()
+
+
+async def test_the_asgi_middleware_answers_no_5xx() -> None:
+    await check_hostile_asgi(TenantMiddleware(app, resolver=HeaderResolver(), directory=DIRECTORY))
+
+
+def test_the_wsgi_middleware_answers_no_5xx() -> None:
+    middleware = WSGITenantMiddleware(wsgi_app, resolver=HeaderResolver(), directory=DIRECTORY)
+    try:
+        check_hostile_wsgi(middleware)
+    finally:
+        middleware.close()
 
 
 def test_current_tenant_outside_a_scope_is_typed() -> None:

@@ -10,9 +10,22 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from buttress.core import ASGIApp, WSGIApp
 from buttress.tenancy import (
+    ClaimResolver,
+    HeaderResolver,
+    MemoryTenantDirectory,
     PostgresTenancy,
+    PostgresTenantDirectory,
     SqlAlchemyTenancy,
+    Tenant,
+    TenantConfig,
+    TenantDirectory,
+    TenantMiddleware,
+    TenantRequest,
+    TenantResolver,
+    TenantStatus,
+    WSGITenantMiddleware,
     check_tenant_id,
     current_tenant,
     policy_statements,
@@ -53,3 +66,30 @@ async def database(pool: asyncpg.Pool, engine: AsyncEngine) -> None:
     assert_type(tenancy.models, Mapping[type[Any], str])
     assert_type(tenant_safe(text("SELECT 1")), TextClause)
     await tenancy.check(engine)
+
+
+class Settings:
+    max_users: int = 10
+
+    @classmethod
+    def model_validate(cls, obj: object, /) -> Settings:
+        return cls()
+
+
+async def load(tenant_id: str) -> dict[str, object] | None:
+    return {}
+
+
+async def web(app: ASGIApp, wsgi: WSGIApp, pool: asyncpg.Pool) -> None:
+    directory: TenantDirectory = MemoryTenantDirectory([Tenant("acme", TenantStatus.SUSPENDED)])
+    assert_type(await directory.get("acme"), Tenant | None)
+    postgres: TenantDirectory = PostgresTenantDirectory(pool, table="tenants")
+    assert_type(await PostgresTenantDirectory.connect("postgresql://db/app"), PostgresTenantDirectory)
+    resolver: TenantResolver = HeaderResolver()
+    claims: TenantResolver = ClaimResolver(lambda token: {"tenant_id": token})
+    assert_type(claims.resolve(TenantRequest("example.com", "/")), str | None)
+    assert_type(TenantMiddleware(app, resolver=resolver, directory=postgres), TenantMiddleware)
+    assert_type(WSGITenantMiddleware(wsgi, resolver=resolver, directory=directory), WSGITenantMiddleware)
+    config = TenantConfig(Settings, load, ttl=60.0)
+    assert_type(config, TenantConfig[Settings])
+    assert_type(await config.get("acme"), Settings)

@@ -53,6 +53,7 @@ from .contracts import (
     ResourceFactoryContract,
     SearchProviderContract,
     SnapshotStoreContract,
+    TenantDirectoryContract,
     TokenStoreContract,
     UnitOfWorkContract,
 )
@@ -108,6 +109,7 @@ __all__ = [
     "ServiceUnavailable",
     "SnapshotStoreContract",
     "SpanRecord",
+    "TenantDirectoryContract",
     "TestingConfigurationError",
     "TestingError",
     "TestingTypeError",

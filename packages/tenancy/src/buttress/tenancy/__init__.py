@@ -24,7 +24,18 @@ from typing import TYPE_CHECKING
 
 from buttress.core import lazy_exports
 
+from ._config import SettingsModel, TenantConfig
 from ._context import MAX_TENANT_ID, check_tenant_id, current_tenant, tenant_scope
+from ._directory import MemoryTenantDirectory, Tenant, TenantDirectory, TenantStatus
+from ._middleware import TenantMiddleware, WSGITenantMiddleware
+from ._resolvers import (
+    ClaimResolver,
+    HeaderResolver,
+    PathPrefixResolver,
+    SubdomainResolver,
+    TenantRequest,
+    TenantResolver,
+)
 from ._rls import COLUMN_TYPES, DEFAULT_SETTING, POLICY_NAME, policy_statements
 from ._version import __version__
 from .exceptions import (
@@ -38,18 +49,21 @@ from .exceptions import (
     TenancyUnavailableError,
     TenantNotFoundError,
     TenantSuspendedError,
+    TenantTokenError,
     UnsafeConnectionError,
     UnscopedStatementError,
 )
 
 if TYPE_CHECKING:  # what type checkers and IDEs see
     from ._postgres import PostgresTenancy
+    from ._postgres_directory import PostgresTenantDirectory
     from ._sqlalchemy import SAFE_OPTION, SqlAlchemyTenancy, tenant_safe
 
 __getattr__ = lazy_exports(
     __name__,
     {
         "PostgresTenancy": "_postgres",
+        "PostgresTenantDirectory": "_postgres_directory",
         "SAFE_OPTION": "_sqlalchemy",
         "SqlAlchemyTenancy": "_sqlalchemy",
         "tenant_safe": "_sqlalchemy",
@@ -62,20 +76,36 @@ __all__ = [
     "MAX_TENANT_ID",
     "POLICY_NAME",
     "SAFE_OPTION",
+    "ClaimResolver",
     "CrossTenantError",
+    "HeaderResolver",
     "InvalidTenantSettingsError",
+    "MemoryTenantDirectory",
     "MissingExtraError",
     "NoTenantError",
+    "PathPrefixResolver",
     "PostgresTenancy",
+    "PostgresTenantDirectory",
+    "SettingsModel",
     "SqlAlchemyTenancy",
+    "SubdomainResolver",
     "TenancyConfigurationError",
     "TenancyError",
     "TenancyTypeError",
     "TenancyUnavailableError",
+    "Tenant",
+    "TenantConfig",
+    "TenantDirectory",
+    "TenantMiddleware",
     "TenantNotFoundError",
+    "TenantRequest",
+    "TenantResolver",
+    "TenantStatus",
     "TenantSuspendedError",
+    "TenantTokenError",
     "UnsafeConnectionError",
     "UnscopedStatementError",
+    "WSGITenantMiddleware",
     "__version__",
     "check_tenant_id",
     "current_tenant",

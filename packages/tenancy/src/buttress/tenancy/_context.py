@@ -70,6 +70,11 @@ def current_tenant() -> str:
     return tenant
 
 
+def _enter(tenant_id: str) -> None:
+    """Set the tenant in the running context, for a context copied to hold it (WSGI's body iteration)."""
+    _CURRENT.set(tenant_id)
+
+
 def _peek() -> str | None:
     """The current tenant or ``None``: for the package's own layers, which decide what absence means."""
     return _CURRENT.get()

@@ -16,6 +16,8 @@
         ├── TenantNotFoundError                    (also NotFoundError, LookupError) the directory does not
         │                                          know the tenant (HTTP 404)
         ├── TenantSuspendedError                   the tenant exists but is suspended (HTTP 403)
+        ├── TenantTokenError                       a token that names the tenant failed verification or
+        │                                          names none (HTTP 401)
         ├── CrossTenantError                       a statement or a flush would touch another tenant's rows
         ├── UnscopedStatementError                 a Core or text() statement on a tenant table that was not
         │                                          marked as scoped by hand
@@ -49,6 +51,7 @@ __all__ = [
     "TenancyUnavailableError",
     "TenantNotFoundError",
     "TenantSuspendedError",
+    "TenantTokenError",
     "UnsafeConnectionError",
     "UnscopedStatementError",
 ]
@@ -130,6 +133,13 @@ class TenantSuspendedError(TenancyError):
     def __init__(self, tenant_id: str) -> None:
         super().__init__(f"tenant {safe_repr(tenant_id)} is suspended")
         self.tenant_id = tenant_id
+
+
+class TenantTokenError(TenancyError):
+    """A token that should name the tenant failed verification, or carries no tenant claim (HTTP 401).
+
+    The message says which; it never holds the token or the verifier's own message.
+    """
 
 
 class CrossTenantError(TenancyError):

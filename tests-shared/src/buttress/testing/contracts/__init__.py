@@ -25,6 +25,7 @@ from ._repository import AsyncRepositoryContract
 from ._resource_factory import ResourceFactoryContract
 from ._search import SearchProviderContract
 from ._snapshot_store import SnapshotStoreContract
+from ._tenancy import TenantDirectoryContract
 from ._webhooks import EndpointStoreContract
 from ._webhooks_delivery import OutboxContract, ReplayGuardContract
 
@@ -48,6 +49,7 @@ __all__ = [
     "ResourceFactoryContract",
     "SearchProviderContract",
     "SnapshotStoreContract",
+    "TenantDirectoryContract",
     "TokenStoreContract",
     "UnitOfWorkContract",
 ]
