@@ -1,4 +1,4 @@
-"""A labelled corpus for the search benchmark: product-review-like documents on 24 topics.
+"""The search benchmark's corpora: product-review-like documents on 24 topics, and Cranfield.
 
 Documents are generated deterministically from English vocabularies: each has a main topic (most of
 its topical words), often a side topic (a few words), a title and a body of mostly common words with
@@ -11,7 +11,9 @@ topics; a document is graded 2 when its main topic is the query's and 1 when its
 
 from __future__ import annotations
 
+import gzip
 import random
+from pathlib import Path
 
 COMMON = """
 the a of and to in is it you that he was for on are with as i his they be at one have this from or
@@ -126,3 +128,48 @@ QUESTION_FORMS = (
 def question_forms(texts: list[str]) -> list[str]:
     """Each labelled query's words inside one of `QUESTION_FORMS`, in turn (same grades)."""
     return [QUESTION_FORMS[index % len(QUESTION_FORMS)].format(text) for index, text in enumerate(texts)]
+
+
+# -- the Cranfield collection ------------------------------------------------------------------------
+
+CRANFIELD = Path(__file__).parent / "data" / "cranfield"
+
+
+def _records(name: str) -> list[dict[str, str]]:
+    """The ``.I``-numbered records of a SMART-format file, each field (``.T``, ``.W``...) as text."""
+    records: list[dict[str, str]] = []
+    field: str | None = None
+    with gzip.open(CRANFIELD / f"{name}.gz", "rt", encoding="ascii") as file:
+        for line in file:
+            if line.startswith(".I "):
+                records.append({"I": line[3:].strip()})
+                field = None
+            elif len(line.rstrip()) == 2 and line.startswith("."):
+                field = line[1]
+                records[-1][field] = ""
+            elif field is not None:
+                records[-1][field] += line
+    return records
+
+
+def cranfield() -> tuple[list[dict[str, str]], list[tuple[str, dict[str, int]]]]:
+    """The Cranfield collection: 1,400 aeronautics abstracts and 225 natural-language questions.
+
+    Returns ``(documents, queries)`` like `build`; a document's ``text`` is its abstract (whose
+    first sentence is its title). The relevance codes 1-4 (1: a complete answer, 4: of minimum
+    interest) become grades 4-1; code -1 (no interest) becomes 0. The judgements number the queries
+    1-225 in file order (the file's own ``.I`` numbers skip), as every Cranfield reader does.
+    """
+    documents = [
+        {"id": record["I"], "text": " ".join(record.get("W", "").split())}
+        for record in _records("cran.all.1400")
+    ]
+    texts = [" ".join(record["W"].split()) for record in _records("cran.qry")]
+    grades: dict[int, dict[str, int]] = {}
+    with gzip.open(CRANFIELD / "cranqrel.gz", "rt", encoding="ascii") as file:
+        for line in file:
+            parts = line.split()
+            if len(parts) >= 3:
+                code = int(parts[2])
+                grades.setdefault(int(parts[0]), {})[parts[1]] = 5 - code if 1 <= code <= 4 else 0
+    return documents, [(text, grades.get(number, {})) for number, text in enumerate(texts, 1)]

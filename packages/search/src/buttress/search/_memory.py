@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Literal, Self
 
 from ._analysis import Analyzer
 from ._cursor import decode_cursor, encode_cursor
@@ -25,7 +25,16 @@ from ._plan import TextPlan, plan_text
 from ._query import And, Exists, Filter, Not, Or, Range, SearchQuery, Sort, Term, Terms
 from ._schema import Schema, check_ids
 from ._types import FacetCount, NumericStats, SearchHit, SearchResult
-from .exceptions import IndexFileError, SearchConfigurationError, SearchError, SearchTypeError
+from .exceptions import (
+    IndexFileError,
+    MissingExtraError,
+    SearchConfigurationError,
+    SearchError,
+    SearchTypeError,
+)
+
+if TYPE_CHECKING:
+    from ._vector import Scores, VectorScorer
 
 __all__ = ["MemorySearch"]
 
@@ -42,6 +51,7 @@ FORMAT = "buttress-search-memory-index"
 FORMAT_VERSION = 1
 
 type Document = dict[str, Any]
+type Engine = Literal["auto", "python", "numpy"]
 
 
 _PROVIDER: Final = {"search.provider": "memory"}
@@ -104,8 +114,14 @@ class MemorySearch:
     (and so the scores): such pages may then repeat or skip a hit, as with any relevance cursor.
 
     **Speed.** The per-term, per-document BM25 contributions are computed once after a write (lazily,
-    term by term) and kept, so a query is a few dict merges plus `heapq.nlargest`. Writes and queries
-    run on the event loop without awaiting, so each is atomic with respect to other tasks.
+    term by term, at a term's first query) and kept. The ``"python"`` engine merges them as dicts and
+    ranks with `heapq`; the ``"numpy"`` engine (extra ``fast``) keeps each term's contributions as
+    arrays (a dense vector for a term most documents hold), so a query of any length is one vector
+    sum in the query's order plus an ``argpartition``: the same float64 additions in the same order,
+    so both engines return identical scores, hits, totals and cursors. The numpy engine answers the
+    queries that match ``"any"`` group; ``match="all"``, a minimum above one and text-less queries
+    take the dict path on either engine. Writes and queries run on the event loop without awaiting,
+    so each is atomic with respect to other tasks.
 
     Args:
         schema: The fields and their uses.
@@ -117,6 +133,13 @@ class MemorySearch:
             inserted in a page as they are.
         fragment_size: About how many characters a highlight fragment has.
         max_fragments: At most this many fragments per field.
+        engine: ``"auto"`` (default): ``"numpy"`` when numpy is installed (extra ``fast``), else
+            ``"python"``; ``"numpy"`` raises `MissingExtraError` without it. The chosen one is
+            ``engine`` on the instance.
+
+    Raises:
+        SearchConfigurationError: A bad ``k1``, ``b``, highlight option or ``engine``.
+        MissingExtraError: ``engine="numpy"`` without numpy.
     """
 
     def __init__(
@@ -130,6 +153,7 @@ class MemorySearch:
         fragment_size: int = 160,
         max_fragments: int = 3,
         escape_html: bool = False,
+        engine: Engine = "auto",
     ) -> None:
         if not isinstance(schema, Schema):
             raise SearchTypeError("schema", "a Schema", schema)
@@ -156,6 +180,7 @@ class MemorySearch:
         self.fragment_size = self._highlighter.fragment_size
         self.max_fragments = self._highlighter.max_fragments
         self._weights = dict(schema.searchable)
+        self.engine = _engine(engine)
         self._clear()
 
     def _clear(self) -> None:
@@ -181,6 +206,7 @@ class MemorySearch:
     def _invalidate(self) -> None:
         self._impacts: dict[str, dict[int, float]] = {}
         self._norms: dict[str, dict[int, float]] = {}
+        self._vectors: VectorScorer | None = None
 
     def __len__(self) -> int:
         """The number of documents in the index."""
@@ -351,9 +377,13 @@ class MemorySearch:
     def _impact(self, term: str) -> dict[int, float]:
         """Every document holding ``term`` with its weighted BM25 contribution (cached until a write)."""
         impact = self._impacts.get(term)
-        if impact is not None:
-            return impact
-        impact = {}
+        if impact is None:
+            impact = self._impacts[term] = self._compute_impact(term)
+        return impact
+
+    def _compute_impact(self, term: str) -> dict[int, float]:
+        """`_impact`, computed afresh (the numpy scorer keeps arrays instead)."""
+        impact: dict[int, float] = {}
         for name, weight in self._weights.items():
             postings = self._live_postings(name, term)
             if not postings:
@@ -367,27 +397,42 @@ class MemorySearch:
             for num in postings:
                 tf = freqs[num][term]
                 impact[num] = impact.get(num, 0.0) + factor * tf / (tf + norms[num])
-        self._impacts[term] = impact
         return impact
 
-    def _phrase(self, tokens: list[str]) -> set[int]:
-        """Documents holding ``tokens`` consecutively within one searchable field."""
+    def _phrase(self, tokens: list[str], unsettled: Callable[[set[int]], set[int]] | None = None) -> set[int]:
+        """Documents holding ``tokens`` consecutively within one searchable field.
+
+        With ``unsettled``, only the candidates it returns are verified (and can be found): the
+        caller already knows the others match.
+        """
         found: set[int] = set()
-        width = len(tokens)
-        first = tokens[0]
         for name in self._weights:
             lists = [self._live_postings(name, token) for token in tokens]
             if any(item is None for item in lists):
                 continue
             candidates = set.intersection(*(set(item) for item in lists if item is not None))
-            tokenize = self.analyzer.tokens
-            for num in candidates - found:
-                sequence = tokenize((self._docs[num] or {})[name])
-                for start in range(len(sequence) - width + 1):
-                    if sequence[start] == first and sequence[start : start + width] == tokens:
-                        found.add(num)
-                        break
+            if unsettled is not None:
+                candidates = unsettled(candidates)
+            found.update(num for num in candidates - found if self._holds(num, name, tokens))
         return found
+
+    def _holds(self, num: int, name: str, tokens: list[str]) -> bool:
+        """Whether document ``num``'s field ``name`` holds ``tokens`` consecutively."""
+        sequence = self.analyzer.tokens((self._docs[num] or {})[name])
+        first, width = tokens[0], len(tokens)
+        for start in range(len(sequence) - width + 1):
+            if sequence[start] == first and sequence[start : start + width] == tokens:
+                return True
+        return False
+
+    def _phrase_among(self, tokens: list[str], candidates: list[int]) -> list[int]:
+        """Those of ``candidates`` (each holding every token somewhere) that hold the phrase."""
+        lengths = self._lengths
+        return [
+            num
+            for num in candidates
+            if any(num in lengths[name] and self._holds(num, name, tokens) for name in self._weights)
+        ]
 
     def _holders(self, tokens: tuple[str, ...]) -> set[int] | dict[int, float]:
         return self._impact(tokens[0]) if len(tokens) == 1 else self._phrase(list(tokens))
@@ -418,9 +463,14 @@ class MemorySearch:
                 for num, value in self._impact(token).items():
                     scores[num] = scores.get(num, 0.0) + value
         if any(len(tokens) > 1 for tokens in groups):
+            # The terms' holders match; a phrase is verified only where no term settled it already.
             allowed: set[int] = set()
             for tokens in groups:
-                allowed.update(self._holders(tokens))
+                if len(tokens) == 1:
+                    allowed.update(self._impact(tokens[0]))
+            for tokens in groups:
+                if len(tokens) > 1:
+                    allowed.update(self._phrase(list(tokens), lambda found: found - allowed))
             scores = {num: score for num, score in scores.items() if num in allowed}
         return scores
 
@@ -485,13 +535,21 @@ class MemorySearch:
         self.schema.check_query(query)
         cursor = decode_cursor(query, self.schema)
         plan = plan_text(query, self.analyzer)
-        scores = self._match(plan)
-        if query.filter is not None and scores:
-            allowed = self._filter(query.filter)
-            if len(allowed) < len(scores):
-                scores = {num: scores[num] for num in allowed if num in scores}
-            else:
-                scores = {num: score for num, score in scores.items() if num in allowed}
+        vector = self._vector_scores(plan, query.filter)
+        if vector is not None:
+            if cursor is None and not (query.sort or query.facets or query.stats):
+                return self._vector_search(query, plan, vector)
+            from ._vector import as_dict  # noqa: PLC0415 - numpy is an optional extra
+
+            scores = as_dict(vector)
+        else:
+            scores = self._match(plan)
+            if query.filter is not None and scores:
+                allowed = self._filter(query.filter)
+                if len(allowed) < len(scores):
+                    scores = {num: scores[num] for num in allowed if num in scores}
+                else:
+                    scores = {num: score for num, score in scores.items() if num in allowed}
         total = len(scores)
         facets = {name: self._facet(name, scores) for name in query.facets}
         stats = {name: self._stats(name, scores) for name in query.stats}
@@ -510,23 +568,74 @@ class MemorySearch:
         next_cursor = None
         if more and page:
             next_cursor = encode_cursor(query, self._raw_key(query.sort, page[-1], scores))
-        terms = plan.tokens if query.highlight else set()
-        highlight = self._highlighter.highlights
-        hits = tuple(
-            SearchHit(
-                id=self._ids[num],
-                score=scores[num],
-                document=dict(self._docs[num] or {}),
-                highlights=highlight(self._docs[num] or {}, self._weights, terms) if terms else {},
-            )
-            for num in page
-        )
         return SearchResult(
-            hits=hits,
+            hits=self._hits(((num, scores[num]) for num in page), plan, query.highlight),
             total=total,
             facets=facets,
             stats=stats,
             offset=before,
+            limit=query.limit,
+            next_cursor=next_cursor,
+        )
+
+    def _hits(
+        self, page: Iterable[tuple[int, float]], plan: TextPlan, highlight: bool
+    ) -> tuple[SearchHit[Document], ...]:
+        terms = plan.tokens if highlight else set()
+        highlights = self._highlighter.highlights
+        docs, ids, weights = self._docs, self._ids, self._weights
+        return tuple(
+            SearchHit(
+                id=ids[num],
+                score=score,
+                document=dict(docs[num] or {}),
+                highlights=highlights(docs[num] or {}, weights, terms) if terms else {},
+            )
+            for num, score in page
+        )
+
+    def _vector_scores(self, plan: TextPlan, where: Filter | None) -> Scores | None:
+        """The numpy engine's scores of an "any" query (0.0: not a hit); None: the dict path answers."""
+        if self.engine != "numpy" or plan.required != 1 or not plan.positive:
+            return None
+        vectors = self._vectors
+        if vectors is None:
+            from ._vector import VectorScorer  # noqa: PLC0415 - numpy is an optional extra
+
+            vectors = self._vectors = VectorScorer(len(self._ids), self._compute_impact)
+        groups = plan.positive
+        scores = vectors.scores(token for tokens in groups for token in tokens)
+        if scores is None:
+            return None
+        if any(len(tokens) > 1 for tokens in groups):
+            vectors.restrict(scores, groups, self._phrase_among)
+        for tokens in plan.excluded:
+            vectors.drop(scores, self._holders(tokens))
+        if where is not None:
+            vectors.keep(scores, self._filter(where))
+        return scores
+
+    def _vector_search(self, query: SearchQuery, plan: TextPlan, scores: Scores) -> SearchResult[Document]:
+        """A relevance-ordered page without facets, stats or cursor, straight from the score vector."""
+        from ._vector import best, matched  # noqa: PLC0415 - numpy is an optional extra
+
+        total = matched(scores)
+        count = query.offset + query.limit
+        page: list[tuple[int, float]] = []
+        ids = self._ids
+        if count > 0 and total:
+            ranked = sorted(best(scores, count, total), key=lambda pair: (-pair[1], ids[pair[0]]))
+            page = ranked[query.offset : count]
+        next_cursor = None
+        if count < total and page:
+            last, score = page[-1]
+            next_cursor = encode_cursor(query, [score, ids[last]])
+        return SearchResult(
+            hits=self._hits(page, plan, query.highlight),
+            total=total,
+            facets={},
+            stats={},
+            offset=query.offset,
             limit=query.limit,
             next_cursor=next_cursor,
         )
@@ -702,6 +811,20 @@ class MemorySearch:
         except SearchError as exc:
             raise IndexFileError(str(target), f"a saved document is invalid: {exc}") from exc
         return search
+
+
+def _engine(engine: object) -> Literal["python", "numpy"]:
+    if engine not in ("auto", "python", "numpy"):
+        raise SearchConfigurationError("engine", engine, "must be 'auto', 'python' or 'numpy'")
+    if engine == "python":
+        return "python"
+    try:
+        import numpy  # noqa: F401, PLC0415 - the optional extra ``fast``
+    except ImportError as exc:
+        if engine == "numpy":
+            raise MissingExtraError("MemorySearch(engine='numpy')", "fast") from exc
+        return "python"
+    return "numpy"
 
 
 def _to_float(exact: Fraction) -> float:

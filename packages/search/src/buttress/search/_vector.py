@@ -1,0 +1,151 @@
+"""`MemorySearch`'s numpy scorer (extra ``fast``): each term's BM25 contributions as arrays.
+
+A term's contributions are kept as two arrays (document numbers and values) or, for a term most
+documents hold, as one dense vector over every document number. A query adds its terms' arrays into
+one score vector, in the query's order, so every document's sum is formed in the same order, with
+the same float64 operations, as the pure-Python scorer's: the scores are identical, not close. Every
+contribution is > 0 (weights > 0, IDF > 0, a held term's frequency > 0), so a document matches
+exactly when its score is not zero; a term whose contribution rounds to 0.0 is refused (`None`)
+and the caller scores the query the pure-Python way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["VectorScorer", "as_dict", "best", "matched"]
+
+type Scores = npt.NDArray[np.float64]
+type Entry = tuple[npt.NDArray[np.intp], Scores, Scores | None] | None
+"""A term's holders and contributions, with the dense vector of a common term; None: refused."""
+
+_DENSE = 4
+"""A term held by more than 1/_DENSE of the documents is kept dense (at most 4x its sparse size)."""
+
+
+class VectorScorer:
+    """The numpy arrays of the terms queried since the last write, and the sums over them.
+
+    Args:
+        size: How many document numbers there are (dead ones included).
+        impact: A term's contributions by document number (not cached by the caller).
+    """
+
+    __slots__ = ("_impact", "_size", "_terms")
+
+    def __init__(self, size: int, impact: Callable[[str], dict[int, float]]) -> None:
+        self._size = size
+        self._impact = impact
+        self._terms: dict[str, Entry] = {}
+
+    def _entry(self, term: str) -> Entry:
+        try:
+            return self._terms[term]
+        except KeyError:
+            pass
+        impact = self._impact(term)
+        count = len(impact)
+        entry: Entry
+        numbers = np.fromiter(impact.keys(), np.intp, count)
+        values = np.fromiter(impact.values(), np.float64, count)
+        if count and not values.min() > 0.0:
+            entry = None  # a contribution of 0.0 (a weight near the smallest float): not representable
+        elif count * _DENSE > self._size:
+            dense = np.zeros(self._size, np.float64)
+            dense[numbers] = values
+            entry = (numbers, values, dense)
+        else:
+            entry = (numbers, values, None)
+        self._terms[term] = entry
+        return entry
+
+    def scores(self, terms: Iterable[str]) -> Scores | None:
+        """The sum of ``terms``' contributions per document number (0.0: holds none); None: refused."""
+        total = np.zeros(self._size, np.float64)
+        for term in terms:
+            entry = self._entry(term)
+            if entry is None:
+                return None
+            numbers, values, dense = entry
+            if dense is not None:
+                np.add(total, dense, out=total)
+            elif len(numbers):
+                total[numbers] += values
+        return total
+
+    def holders(self, term: str) -> npt.NDArray[np.intp]:
+        """The numbers of the documents holding ``term`` (call after `scores` accepted it)."""
+        entry = self._entry(term)
+        if entry is None:  # pragma: no cover - `scores` refused the query first
+            raise LookupError(term)
+        return entry[0]
+
+    def restrict(
+        self,
+        scores: Scores,
+        groups: Iterable[tuple[str, ...]],
+        phrase: Callable[[list[str], list[int]], list[int]],
+    ) -> None:
+        """Zero the scores of the documents holding none of ``groups`` (a term, or a phrase).
+
+        ``phrase(tokens, candidates)`` returns those of ``candidates`` (documents holding every
+        token) that hold the phrase; it is asked only about documents no term or earlier phrase has
+        matched already.
+        """
+        groups = list(groups)
+        outside = np.ones(self._size, np.bool_)
+        for tokens in groups:
+            if len(tokens) == 1:
+                outside[self.holders(tokens[0])] = False
+        for tokens in groups:
+            if len(tokens) > 1:
+                candidates = outside.copy()
+                for token in tokens:
+                    holding = np.zeros(self._size, np.bool_)
+                    holding[self.holders(token)] = True
+                    candidates &= holding
+                found = phrase(list(tokens), np.flatnonzero(candidates).tolist())
+                if found:
+                    outside[found] = False
+        scores[outside] = 0.0
+
+    def keep(self, scores: Scores, allowed: Collection[int]) -> None:
+        """Zero the scores of every document number not in ``allowed``."""
+        mask = np.ones(self._size, np.bool_)
+        if allowed:
+            mask[np.fromiter(allowed, np.intp, len(allowed))] = False
+        scores[mask] = 0.0
+
+    def drop(self, scores: Scores, excluded: Collection[int]) -> None:
+        """Zero the scores of the document numbers in ``excluded``."""
+        if excluded:
+            scores[np.fromiter(excluded, np.intp, len(excluded))] = 0.0
+
+
+def matched(scores: Scores) -> int:
+    """How many documents have a score (are hits)."""
+    return int(np.count_nonzero(scores))
+
+
+def as_dict(scores: Scores) -> dict[int, float]:
+    """The hits as ``{document number: score}``."""
+    numbers = np.flatnonzero(scores)
+    return dict(zip(numbers.tolist(), scores[numbers].tolist(), strict=True))
+
+
+def best(scores: Scores, count: int, total: int) -> list[tuple[int, float]]:
+    """The ``count`` best ``(number, score)`` pairs, or every pair at or above the count-th score.
+
+    ``total`` is `matched`'s answer; ``count`` is at least 1. The caller settles ties by id.
+    """
+    numbers = np.flatnonzero(scores)
+    values = scores[numbers]
+    if count < total:
+        # Select among the hits only: the zeros of the non-hits would slow the selection down.
+        cut = np.partition(values, total - count)[total - count]
+        keep = values >= cut
+        numbers, values = numbers[keep], values[keep]
+    return list(zip(numbers.tolist(), values.tolist(), strict=True))
