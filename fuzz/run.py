@@ -41,6 +41,7 @@ SCOPES = {
     "fingerprint": ["buttress.fingerprint"],
     "health": ["buttress.health"],
     "persistence": ["buttress.persistence"],
+    "observability": ["buttress.observability"],
 }
 
 

@@ -35,6 +35,7 @@ from buttress.fingerprint import Fingerprinter, from_headers, from_scope
 from buttress.health import parse_status
 from buttress.idempotency import decode_response, parse_idempotency_key
 from buttress.notifications import Template, TemplateRegistry
+from buttress.observability import redact_pii, redact_text
 from buttress.persistence import CursorCodec, InvalidCursorError, QuerySchema
 from buttress.search import parse_query
 from buttress.webhooks import GitHubVerifier, StripeVerifier, WebhookVerifier, parse_retry_after
@@ -276,6 +277,18 @@ def persistence_cursor(data: bytes) -> None:
         raise AssertionError(f"{encoded!r} came back as {again!r}")
 
 
+def observability_redaction(data: bytes) -> None:
+    """The PII redactor on text and on the JSON document the bytes hold: no crash, and idempotent."""
+    text = _text(data)
+    once = redact_text(text)
+    if redact_text(once) != once:
+        raise AssertionError("redacting twice changed the text")
+    with contextlib.suppress(ValueError, RecursionError):
+        document = json.loads(data)
+        event = redact_pii(None, "info", {"event": text, "payload": document})
+        json.dumps(event, default=repr)
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -301,5 +314,6 @@ TARGETS: dict[str, Callable[[bytes], object]] = {
         fingerprint_request,
         persistence_query,
         persistence_cursor,
+        observability_redaction,
     )
 }

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import logging
 from typing import Any
+
+import structlog
 
 import buttress.observability as package
 from buttress.observability import (
@@ -16,16 +20,22 @@ from buttress.observability import (
     ObservabilityError,
     ObservabilityTypeError,
     ObservabilityUnavailableError,
+    Redactor,
     RequestIdMiddleware,
     TelemetryAlreadySetError,
     TelemetrySetup,
     TracingMiddleware,
     WSGIRequestIdMiddleware,
     WSGITracingMiddleware,
+    add_trace_context,
+    check_level,
+    configure_logging,
     error_type,
     framework_route,
     function_kind,
     is_safe_request_id,
+    redact_pii,
+    redact_text,
     setup_telemetry,
     shutdown,
     traced,
@@ -73,6 +83,13 @@ TARGETS.add(RequestIdMiddleware, benign, header="X-Request-ID", max_length=64)
 TARGETS.add(WSGIRequestIdMiddleware, wsgi_benign, header="X-Request-ID", max_length=64)
 TARGETS.add(DjangoRouteMiddleware, plain)
 TARGETS.add(shutdown, 1.0, setup=None)
+TARGETS.add(check_level, "INFO")
+TARGETS.add(add_trace_context, None, "info", {"event": "e"})
+TARGETS.add(Redactor, ["password"], extra_keys=["tax_id"], patterns=True, replacement="[X]", max_depth=8)
+TARGETS.add(redact_pii, None, "info", {"event": "e", "email": "a@b.co"}, covers="redact_pii")
+TARGETS.add(redact_pii.redact, {"nested": ["a@b.co"]}, covers="Redactor.redact")
+TARGETS.add(redact_pii.sensitive, "api_key", covers="Redactor.sensitive")
+TARGETS.add(redact_text, "mail a@b.co")
 
 
 @TARGETS.parametrize()
@@ -137,6 +154,26 @@ def test_the_errors_and_records_type_their_errors() -> None:
         setup = setup_telemetry("svc", "1.0")
         check_hostile(TelemetrySetup, "svc", "1.0", setup.tracer_provider, setup.meter_provider, {}, ())
         check_hostile(setup.shutdown, 1.0)
+
+
+@TARGETS.drives("configure_logging")
+def test_configure_logging_raises_only_typed_errors() -> None:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        check_hostile(
+            configure_logging,
+            level="INFO",
+            format="json",
+            redact=True,
+            sensitive_keys=("password",),
+            extra_sensitive_keys=(),
+            stream=io.StringIO(),
+        )
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        structlog.reset_defaults()
 
 
 def test_every_public_name_is_driven() -> None:

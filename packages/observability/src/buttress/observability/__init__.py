@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from ._asgi import TracingMiddleware
 from ._http import DURATION_BUCKETS, KNOWN_METHODS, ExcludedPaths, RouteResolver
+from ._logging import LEVELS, add_trace_context, check_level, configure_logging
+from ._redact import DEFAULT_SENSITIVE_KEYS, REDACTED, Redactor, redact_pii, redact_text
 from ._request_id import (
     DEFAULT_HEADER,
     RequestIdMiddleware,
@@ -47,8 +49,11 @@ from .exceptions import (
 
 __all__ = [
     "DEFAULT_HEADER",
+    "DEFAULT_SENSITIVE_KEYS",
     "DURATION_BUCKETS",
     "KNOWN_METHODS",
+    "LEVELS",
+    "REDACTED",
     "ROUTE_KEY",
     "AuditEntryError",
     "AuditIntegrityError",
@@ -61,6 +66,7 @@ __all__ = [
     "ObservabilityError",
     "ObservabilityTypeError",
     "ObservabilityUnavailableError",
+    "Redactor",
     "RequestIdMiddleware",
     "RouteResolver",
     "TelemetryAlreadySetError",
@@ -69,6 +75,9 @@ __all__ = [
     "WSGIRequestIdMiddleware",
     "WSGITracingMiddleware",
     "__version__",
+    "add_trace_context",
+    "check_level",
+    "configure_logging",
     "current_request_id",
     "current_setup",
     "error_type",
@@ -76,6 +85,8 @@ __all__ = [
     "function_kind",
     "is_safe_request_id",
     "new_request_id",
+    "redact_pii",
+    "redact_text",
     "setup_telemetry",
     "shutdown",
     "traced",
