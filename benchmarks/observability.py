@@ -1,5 +1,6 @@
-"""buttress-observability: the tracing middleware's cost per request against opentelemetry-instrumentation-asgi,
-and the PII redaction processor's cost per log event against structlog without it.
+"""buttress-observability: the tracing middleware's cost per request against
+opentelemetry-instrumentation-asgi, and the PII redaction processor's cost per log event against
+structlog without it.
 
 Run with ``nox -s bench -- observability`` (or ``python benchmarks/observability.py [--quick]``).
 
@@ -42,14 +43,14 @@ from typing import Any
 
 os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "http"
 
-from _harness import Dist, print_table, ratio  # noqa: E402
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware  # noqa: E402
-from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult  # noqa: E402
+from _harness import Dist, print_table, ratio
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
-from buttress.observability import TracingMiddleware  # noqa: E402
+from buttress.observability import TracingMiddleware
 
 
 class DropSpans(SpanExporter):
@@ -127,8 +128,8 @@ async def middleware(rounds: int, requests: int) -> None:
     try:
         for _ in range(rounds):
             times = {name: await per_request(app, requests) for name, app in variants.items()}
-            for name in overheads:
-                overheads[name].append((times[name] - times["bare"]) * 1e6)
+            for name, samples in overheads.items():
+                samples.append((times[name] - times["bare"]) * 1e6)
             gc.collect()
     finally:
         gc.enable()
@@ -205,7 +206,8 @@ def main() -> None:
     print(
         f"Python {platform.python_version()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; "
         f"opentelemetry-sdk {importlib.metadata.version('opentelemetry-sdk')}, "
-        f"opentelemetry-instrumentation-asgi {importlib.metadata.version('opentelemetry-instrumentation-asgi')}, "
+        f"opentelemetry-instrumentation-asgi "
+        f"{importlib.metadata.version('opentelemetry-instrumentation-asgi')}, "
         f"structlog {importlib.metadata.version('structlog')}"
     )
     asyncio.run(middleware(rounds, requests))
