@@ -14,6 +14,7 @@ from buttress.pooling import (
     PoolStats,
     PoolUnavailableError,
     RedisFactory,
+    ResetPolicy,
     ResourceFactory,
 )
 
@@ -52,6 +53,15 @@ async def ready_made_factories(dsn: str, url: str) -> None:
         assert_type(connection, asyncpg.Connection)
     async with Pool(RedisFactory(url)) as redis, redis.acquire() as client:
         assert_type(client, Redis)
+
+
+async def reset_policies(dsn: str) -> None:
+    async def reset_all(connection: asyncpg.Connection) -> None:
+        await connection.execute("RESET ALL")
+
+    assert_type(AsyncpgFactory(dsn, reset="rollback").reset_policy, ResetPolicy)
+    AsyncpgFactory(dsn, reset=reset_all)
+    AsyncpgFactory(dsn, reset="partial")  # type: ignore[arg-type]
 
 
 async def config_and_lifecycle() -> None:

@@ -39,10 +39,12 @@ from .exceptions import (
 )
 
 if TYPE_CHECKING:
-    from ._asyncpg import AsyncpgFactory
+    from ._asyncpg import AsyncpgFactory, ResetPolicy
     from ._redis import RedisFactory
 
-__getattr__ = lazy_exports(__name__, {"AsyncpgFactory": "_asyncpg", "RedisFactory": "_redis"})
+__getattr__ = lazy_exports(
+    __name__, {"AsyncpgFactory": "_asyncpg", "ResetPolicy": "_asyncpg", "RedisFactory": "_redis"}
+)
 
 __all__ = [
     "MAX_SIZE",
@@ -64,6 +66,7 @@ __all__ = [
     "PoolTypeError",
     "PoolUnavailableError",
     "RedisFactory",
+    "ResetPolicy",
     "ResourceFactory",
     "State",
     "__version__",

@@ -219,11 +219,24 @@ class Acquiring[R](PoolCore[R]):
                 f"pool {self.name!r} did not hand out this resource, or it was released"
             )
         self._books.totals.released += 1
-        if not discard and self._reset_fn is None and self._reusable(slot):
+        if not discard and self._clean(resource) and self._reusable(slot):
             self._offer(slot)  # nothing to await: no task, no trip around the event loop
             return
         # Shielded: a caller cancelled mid-release must not strand the resource in IN_USE.
         await asyncio.shield(self._spawn(self._give_back(slot, discard)))
+
+    def _clean(self, resource: R) -> bool:
+        """Whether ``resource`` goes back without a reset: the factory has none, or says none is needed."""
+        if self._reset_fn is None:
+            return True
+        needs_reset = self._needs_reset
+        if needs_reset is None:
+            return False
+        try:
+            return not needs_reset(resource)
+        except Exception as exc:  # noqa: BLE001 - a hook that fails: reset, as without it
+            logger.warning("%s: needs_reset failed (%s); resetting", self.name, type(exc).__name__)
+            return False
 
     def _reusable(self, slot: Slot[R]) -> bool:
         return (

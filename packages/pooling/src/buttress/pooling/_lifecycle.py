@@ -40,6 +40,8 @@ class PoolCore[R](AsyncResource):
         self._factory: Final = factory
         self._check_fn: _Check | None = getattr(factory, "check", None)
         self._reset_fn: _Check | None = getattr(factory, "reset", None)
+        # Optional and synchronous: whether a released resource needs `reset` at all.
+        self._needs_reset: Callable[[R], bool] | None = getattr(factory, "needs_reset", None)
         self._config = config
         self._lifo: Final = config.order == "lifo"
         self._check_on_acquire: Final = config.check_on_acquire and self._check_fn is not None

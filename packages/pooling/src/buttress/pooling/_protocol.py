@@ -17,7 +17,10 @@ class ResourceFactory[R](Protocol):
     - ``async check(resource) -> bool``: whether an idle resource still works (the health loop calls
       it; ``False`` or an exception means it is destroyed);
     - ``async reset(resource) -> None``: make a returned resource clean for the next user (an
-      exception means it is destroyed instead of reused).
+      exception means it is destroyed instead of reused);
+    - ``needs_reset(resource) -> bool`` (synchronous, with ``reset``): whether this resource needs
+      its reset at all. ``False`` hands it back at once, with no reset and no task; an exception
+      counts as ``True``. Without it every release resets.
 
     buttress-testing's ``ResourceFactoryContract`` checks a factory against this description.
 
