@@ -40,7 +40,7 @@ from _harness import print_table, ratio
 from psycopg_pool import AsyncConnectionPool
 
 import buttress.pooling
-from buttress.pooling import AsyncpgFactory, Pool, PoolStats
+from buttress.pooling import AsyncpgFactory, Pool, PoolStats, ResetPolicy
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 SIZE = 10
@@ -118,22 +118,6 @@ def cell(value: float, spread: tuple[float, float]) -> str:
 # --- pools ----------------------------------------------------------------------------------------------
 
 
-class NoResetFactory:
-    """`AsyncpgFactory` without ``reset``: no ``RESET ALL`` round trip on release, like psycopg_pool."""
-
-    def __init__(self, dsn: str, **connect_options: Any) -> None:
-        self._inner = AsyncpgFactory(dsn, **connect_options)
-
-    async def create(self) -> asyncpg.Connection:
-        return await self._inner.create()
-
-    async def destroy(self, resource: asyncpg.Connection) -> None:
-        await self._inner.destroy(resource)
-
-    async def check(self, resource: asyncpg.Connection) -> bool:
-        return await self._inner.check(resource)
-
-
 class NoopFactory:
     """Resources that cost nothing to make or keep: what is left to time is the pool itself."""
 
@@ -163,9 +147,8 @@ def app_name(label: str) -> str:
     return f"bench-pool-{TOKEN}-{label}"[:63]  # PostgreSQL keeps 63 bytes of it
 
 
-async def open_buttress(dsn: str, label: str, *, reset: bool = True, **options: Any) -> Pool[Any]:
-    settings = {"server_settings": {"application_name": app_name(label)}}
-    factory = AsyncpgFactory(dsn, **settings) if reset else NoResetFactory(dsn, **settings)
+async def open_buttress(dsn: str, label: str, *, reset: ResetPolicy = "full", **options: Any) -> Pool[Any]:
+    factory = AsyncpgFactory(dsn, reset=reset, server_settings={"application_name": app_name(label)})
     pool: Pool[Any] = Pool(factory, min_size=SIZE, max_size=SIZE, name=label, **options)
     await pool.open()
     return pool
@@ -276,7 +259,7 @@ def latency_rows(
 async def acquire_release(dsn: str, scale: Scale) -> None:
     ours = await open_buttress(dsn, "w1-buttress")
     checked = await open_buttress(dsn, "w1-checked", check_on_acquire=True)
-    bare = await open_buttress(dsn, "w1-noreset", reset=False)
+    rollback = await open_buttress(dsn, "w1-rollback", reset="rollback")
     apg = await open_asyncpg(dsn, "w1-asyncpg")
     pcg = await open_psycopg(dsn, "w1-psycopg")
 
@@ -298,7 +281,7 @@ async def acquire_release(dsn: str, scale: Scale) -> None:
     cycles: dict[str, Call] = {
         "buttress": buttress_cycle(ours),
         "buttress, check_on_acquire": buttress_cycle(checked),
-        "buttress, no reset": buttress_cycle(bare),
+        "buttress, reset='rollback'": buttress_cycle(rollback),
         "asyncpg.Pool": apg_cycle,
         "psycopg_pool": pcg_cycle,
     }
@@ -308,18 +291,19 @@ async def acquire_release(dsn: str, scale: Scale) -> None:
     try:
         for tasks, seed in ((1, 1), (64, 64)):
             result = await compare(cycles, tasks, scale.cycles, scale.repeats, seed)
-            rows += latency_rows(
-                result, f"{tasks} task{'s' if tasks > 1 else ''}", "buttress", peers, columns
-            )
+            label = f"{tasks} task{'s' if tasks > 1 else ''}"
+            full = latency_rows(result, label, "buttress", peers, columns)
+            equal = latency_rows(result, label, "buttress, reset='rollback'", ["psycopg_pool"], columns)
+            rows += [[*mine, theirs[-1]] for mine, theirs in zip(full, equal, strict=True)]
         stats = ours.stats()
     finally:
-        for pool in (ours, checked, bare):
+        for pool in (ours, checked, rollback):
             await pool.aclose()
         await apg.close()
         await pcg.close()
     print_table(
         f"1. Acquire + release, no query: pool of {SIZE} (filled), µs per cycle, value (range over repeats)",
-        ["operation", *columns, "buttress ÷ asyncpg", "buttress ÷ psycopg"],
+        ["operation", *columns, "buttress ÷ asyncpg", "buttress ÷ psycopg", "rollback ÷ psycopg"],
         rows,
         [
             f"{scale.cycles:,} cycles per pool and configuration per repeat, {scale.repeats} repeats (pools "
@@ -330,8 +314,9 @@ async def acquire_release(dsn: str, scale: Scale) -> None:
             "(`async with pool.acquire()`). Its release runs `AsyncpgFactory.reset`, which is asyncpg's "
             "`Connection.reset()` (one round trip), as asyncpg.Pool's release does; psycopg_pool's "
             "release makes no round trip when the connection is idle. `check_on_acquire` adds the "
-            "factory's check (`SELECT 1`) to every acquire; `no reset` is buttress with a factory "
-            "without `reset`, to compare the pools like with like against psycopg_pool.",
+            "factory's check (`SELECT 1`) to every acquire; `reset='rollback'` rolls back an open "
+            "transaction only (none here, so no round trip), psycopg_pool's own reset semantics: the "
+            "last column compares the two like with like.",
             f"buttress counters after the run: acquired={stats.acquired:,}, timeouts={stats.timeouts}, "
             f"created={stats.created}, destroyed={stats.destroyed}, reset_failures={stats.reset_failures}.",
         ],
