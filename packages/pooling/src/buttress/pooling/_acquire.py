@@ -222,8 +222,9 @@ class Acquiring[R](PoolCore[R]):
         if not discard and self._clean(resource) and self._reusable(slot):
             self._offer(slot)  # nothing to await: no task, no trip around the event loop
             return
-        # Shielded: a caller cancelled mid-release must not strand the resource in IN_USE.
-        await asyncio.shield(self._spawn(self._give_back(slot, discard)))
+        # Shielded: a caller cancelled mid-release must not strand the resource in IN_USE. Eager: the
+        # reset's first round trip starts now, not one trip around the event loop later.
+        await asyncio.shield(self._spawn(self._give_back(slot, discard), eager=True))
 
     def _clean(self, resource: R) -> bool:
         """Whether ``resource`` goes back without a reset: the factory has none, or says none is needed."""

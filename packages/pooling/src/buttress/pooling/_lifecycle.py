@@ -205,10 +205,13 @@ class PoolCore[R](AsyncResource):
         await self._destroy(slot)
         self._after_loss()
 
-    def _spawn[T](self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _spawn[T](self, work: Coroutine[Any, Any, T], *, eager: bool = False) -> asyncio.Task[T]:
+        """Run ``work`` in a task of the pool's; ``eager`` runs it at once, up to its first wait."""
+        loop = asyncio.get_running_loop()
+        task = asyncio.Task(work, loop=loop, eager_start=True) if eager else loop.create_task(work)
+        if not task.done():
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return task
 
     async def _settle(self) -> None:
