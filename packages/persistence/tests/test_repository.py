@@ -7,11 +7,24 @@ import dataclasses
 import subprocess
 import sys
 import textwrap
+from collections.abc import Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from sqlalchemy import inspect
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from sqlalchemy import delete, inspect
 from sqlalchemy.exc import InvalidRequestError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from buttress.persistence import (
     DatabaseSession,
@@ -26,7 +39,10 @@ from buttress.persistence import (
 )
 from buttress.testing import FakeClock, PostgresSchema, RecordedMetrics
 
-from .conftest import Author, Doc, Item, Note, Row, Tag
+from .conftest import Author, Doc, Item, Note, Row, Tag, asyncpg_url
+
+IDS_VALUES = (0, 1)
+IDS = st.sampled_from(IDS_VALUES)
 
 
 @pytest.fixture
@@ -295,3 +311,124 @@ async def test_a_mapping_with_load_listeners_is_read_through_the_orm(database: D
     assert [(n.id, n.__dict__.get("loaded_by_orm")) for n in listed] == [(2, True)]
     page = await notes.page(per_page=1)
     assert [n.id for n in page.items] == [1]
+
+
+def test_the_repository_lifecycle_follows_a_model(postgres_schema: PostgresSchema) -> None:
+    """Stateful: soft delete and optimistic locking, driven by hypothesis against a dict model — add
+    (refused for a stored id, deleted or not), update with the current or a stale version, soft and
+    hard delete, restore; after every step get, list and count show exactly the live entities with
+    the versions the model expects, and include_deleted shows the deleted ones too."""
+
+    class Lifecycle(RuleBasedStateMachine):
+        @initialize()
+        def open(self) -> None:
+            self.loop = asyncio.new_event_loop()
+            self.engine = create_async_engine(
+                asyncpg_url(postgres_schema.dsn),
+                connect_args={"server_settings": postgres_schema.server_settings},
+                pool_size=2,
+            )
+            self.database = DatabaseSession(self.engine)
+            self.repo = SqlAlchemyRepository(self.database, Doc, soft_delete="deleted_at", version="version")
+            self.model: dict[int, tuple[int, int, bool]] = {}  # id -> (score, version, deleted)
+            self.run(self.database.create_all(Doc.metadata))
+            self.run(self.empty())
+
+        async def empty(self) -> None:
+            async with self.database.session() as session:
+                await session.execute(delete(Doc))
+
+        def run[R](self, work: Coroutine[Any, Any, R]) -> R:
+            return self.loop.run_until_complete(work)
+
+        def teardown(self) -> None:
+            if hasattr(self, "loop"):
+                self.run(self.engine.dispose())
+                self.loop.close()
+
+        @rule(key=IDS, score=st.integers(0, 9))
+        def add(self, key: int, score: int) -> None:
+            if key in self.model:
+                with pytest.raises(EntityExistsError):
+                    self.run(self.repo.add(Doc(id=key, title="t", score=score)))
+                return
+            self.run(self.repo.add(Doc(id=key, title="t", score=score)))
+            self.model[key] = (score, 1, False)
+
+        def live(self) -> list[int]:
+            return sorted(k for k, v in self.model.items() if not v[2])
+
+        def deleted(self) -> list[int]:
+            return sorted(k for k, v in self.model.items() if v[2])
+
+        @precondition(lambda self: self.live())
+        @rule(data=st.data(), score=st.integers(0, 9), stale=st.booleans())
+        def update_a_live_one(self, data: st.DataObject, score: int, stale: bool) -> None:
+            self.update(data.draw(st.sampled_from(self.live())), score, stale)
+
+        @precondition(lambda self: self.live())
+        @rule(data=st.data(), hard=st.booleans())
+        def delete_a_live_one(self, data: st.DataObject, hard: bool) -> None:
+            self.delete(data.draw(st.sampled_from(self.live())), hard)
+
+        @precondition(lambda self: self.deleted())
+        @rule(data=st.data())
+        def restore_a_deleted_one(self, data: st.DataObject) -> None:
+            self.restore(data.draw(st.sampled_from(self.deleted())))
+
+        @rule(key=IDS, score=st.integers(0, 9), stale=st.booleans())
+        def update(self, key: int, score: int, stale: bool) -> None:
+            current = self.model.get(key)
+            version = (current[1] if current else 1) - (1 if stale else 0)
+            doc = Doc(id=key, title="t", score=score, version=version)
+            if current is None or current[2]:
+                with pytest.raises(EntityNotFoundError):
+                    self.run(self.repo.update(doc))
+            elif stale:
+                with pytest.raises(VersionConflictError) as info:
+                    self.run(self.repo.update(doc))
+                assert (info.value.expected, info.value.actual) == (version, current[1])
+            else:
+                self.run(self.repo.update(doc))
+                assert doc.version == version + 1
+                self.model[key] = (score, version + 1, False)
+
+        @rule(key=IDS, hard=st.booleans())
+        def delete(self, key: int, hard: bool) -> None:
+            current = self.model.get(key)
+            found = self.run(self.repo.delete(key, hard=hard))
+            if hard:
+                assert found is (current is not None)
+                self.model.pop(key, None)
+            else:
+                assert found is (current is not None and not current[2])
+                if found and current is not None:
+                    self.model[key] = (current[0], current[1] + 1, True)
+
+        @rule(key=IDS)
+        def restore(self, key: int) -> None:
+            current = self.model.get(key)
+            restored = self.run(self.repo.restore(key))
+            assert restored is (current is not None and current[2])
+            if restored and current is not None:
+                self.model[key] = (current[0], current[1] + 1, False)
+
+        @invariant()
+        def reads_show_the_model(self) -> None:
+            if not hasattr(self, "repo"):
+                return
+            live = {k: v for k, v in self.model.items() if not v[2]}
+            listed = self.run(self.repo.list())
+            assert [(d.id, d.score, d.version) for d in listed] == [(k, *live[k][:2]) for k in sorted(live)]
+            everything = self.run(self.repo.list(include_deleted=True))
+            assert [(d.id, d.version, d.deleted_at is not None) for d in everything] == [
+                (k, v[1], v[2]) for k, v in sorted(self.model.items())
+            ]
+            assert self.run(self.repo.count()) == len(live)
+            for key in IDS_VALUES:
+                found = self.run(self.repo.get(key))
+                assert (found is not None) is (key in live)
+
+    run_state_machine_as_test(
+        Lifecycle, settings=settings(max_examples=15, stateful_step_count=20, deadline=None)
+    )
