@@ -25,6 +25,7 @@ from . import (
     persistence,
     pooling,
     search,
+    tenancy,
     webhooks,
 )
 from ._tour import Section, Tour
@@ -48,5 +49,6 @@ MODULES: dict[str, ModuleType] = {
     "buttress-cqrs": cqrs,
     "buttress-health": health,
     "buttress-persistence": persistence,
+    "buttress-tenancy": tenancy,
 }
 SECTIONS: dict[str, Section] = {name: module.run for name, module in MODULES.items()}
