@@ -15,7 +15,6 @@ from ._rls import (
     DEFAULT_SETTING,
     ERRORS,
     ROLE_QUERY,
-    SET_TENANT,
     TABLE_QUERY,
     RoleFacts,
     TableFacts,
@@ -125,7 +124,8 @@ class PostgresTenancy(PostgresBackend):
         """A connection in a transaction that carries the current tenant, and only that transaction.
 
         The tenant is set with ``set_config(setting, tenant, true)``: it ends with the transaction,
-        committed or rolled back, so the next user of the pooled connection starts with none.
+        committed when the block ends or rolled back when it raises, so the next user of the pooled
+        connection starts with none. ``BEGIN`` and the setting travel in one round trip.
 
         Raises:
             NoTenantError: No tenant scope is active.
@@ -136,6 +136,22 @@ class PostgresTenancy(PostgresBackend):
         except NoTenantError:
             refused("no_tenant")
             raise NoTenantError("PostgresTenancy.transaction()") from None
-        async with self._connection() as connection, connection.transaction():
-            await connection.execute(SET_TENANT, self.setting, tenant)
-            yield connection
+        # Both values are checked (a setting name; a tenant id of letters, digits and ._:@-), so
+        # they are safe as literals, and BEGIN and set_config go as one simple query.
+        begin = f"BEGIN; SELECT set_config('{self.setting}', '{tenant}', true)"
+        async with self._connection() as connection:
+            await connection.execute(begin)
+            try:
+                yield connection
+            except BaseException:
+                await _rollback(connection)
+                raise
+            await connection.execute("COMMIT")
+
+
+async def _rollback(connection: Any) -> None:  # noqa: ANN401 - an asyncpg connection
+    """Roll back after the block raised; the block's own error is the one that matters."""
+    try:
+        await connection.execute("ROLLBACK")
+    except Exception:  # a lost connection is discarded by the pool anyway
+        logger.debug("rolling back a tenant transaction failed", exc_info=True)

@@ -26,7 +26,6 @@ __all__ = [
     "ERRORS",
     "POLICY_NAME",
     "ROLE_QUERY",
-    "SET_TENANT",
     "TABLE_QUERY",
     "RoleFacts",
     "TableFacts",
@@ -62,8 +61,6 @@ TABLE_QUERY: Final = (
     "SELECT t.name, c.relrowsecurity, c.relforcerowsecurity, pg_has_role(current_user, c.relowner, 'USAGE') "
     "FROM unnest($1::text[]) AS t(name) JOIN pg_class c ON c.oid = to_regclass(t.name)"
 )
-#: Set the tenant for the current transaction only: ``set_config(name, value, is_local => true)``.
-SET_TENANT: Final = "SELECT set_config($1, $2, true)"
 
 
 def check_setting(setting: object) -> str:
