@@ -5,20 +5,28 @@ from __future__ import annotations
 # Token types are names, not passwords.
 # ruff: noqa: S106
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
 
 import buttress.auth as package
 from buttress.auth import (
+    RBAC,
     Algorithm,
     AlgorithmMismatchError,
     AuthConfigurationError,
     AuthError,
+    AuthorizationHeaderError,
     AuthTypeError,
     AuthUnavailableError,
+    BearerAuthMiddleware,
     ExpiredTokenError,
     InvalidAudienceError,
     InvalidIssuerError,
     InvalidSignatureError,
     JWKSApp,
+    JWKSClient,
     JWKSUnavailableError,
     KeySet,
     MalformedTokenError,
@@ -26,8 +34,10 @@ from buttress.auth import (
     MissingClaimError,
     MissingExtraError,
     PermissionDeniedError,
+    RedisTokenStore,
     RefreshTokenReusedError,
     RevokedTokenError,
+    Role,
     RoleCycleError,
     SigningKey,
     TokenError,
@@ -41,12 +51,22 @@ from buttress.auth import (
     VerifyingKey,
     WeakKeyError,
     WrongTokenTypeError,
+    authenticate,
+    bearer_token,
     parse_jwks,
+    parse_permission,
     sign_jws,
     thumbprint,
     verify_jws,
 )
-from buttress.testing import HostileTargets, check_hostile, check_hostile_asgi
+from buttress.testing import (
+    HostileTargets,
+    acheck_hostile,
+    check_hostile,
+    check_hostile_asgi,
+    closing_factory,
+    free_port,
+)
 
 # Each entry point is cheap and checks its arguments first: 100 calls each keep the session short.
 TARGETS = HostileTargets(max_examples=100)
@@ -122,6 +142,40 @@ TARGETS.add(parse_jwks, KEYS.jwks())
 TARGETS.add(VerificationKeys, KEYS.jwks())
 TARGETS.add(VerificationKeys([KEY.verifying_key]).verification_key, KEY.kid)
 TARGETS.add(JWKSApp, KEYS, max_age=60)
+POLICY = RBAC({"viewer": Role(permissions=("posts:read",)), "editor": Role(("posts:*",), ("viewer",))})
+TARGETS.add(RBAC, {"viewer": Role(permissions=("posts:read",))})
+TARGETS.add(Role, ("posts:read",), ("viewer",))
+TARGETS.add(POLICY.allows, ["editor"], "posts:read")
+TARGETS.add(POLICY.require, "editor", "posts:read")
+TARGETS.add(POLICY.permissions, "editor")
+TARGETS.add(POLICY.includes, "editor")
+TARGETS.add(parse_permission, "posts:read", "permission")
+TARGETS.add(bearer_token, {"type": "http", "headers": [(b"authorization", b"Bearer " + TOKEN.encode())]})
+TARGETS.add(
+    authenticate, {"type": "http", "headers": [(b"authorization", b"Bearer " + TOKEN.encode())]}, SERVICE
+)
+
+
+async def benign(scope: Any, receive: Any, send: Any) -> None:
+    if scope.get("type") != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+TARGETS.add(BearerAuthMiddleware, benign, SERVICE, scope_key="auth", optional=True, realm="api")
+JWKS_URL = f"http://127.0.0.1:{free_port()}/jwks.json"  # nothing listens: every fetch fails fast
+TARGETS.add(
+    closing_factory(JWKSClient),
+    JWKS_URL,
+    ttl=60,
+    max_ttl=600,
+    cooldown=5,
+    negative_ttl=5,
+    timeout=1,
+    max_bytes=4096,
+    covers="JWKSClient",
+)
 
 
 @TARGETS.parametrize()
@@ -135,6 +189,7 @@ def test_public_entry_points_raise_only_typed_errors(target: object) -> None:
     "AuthError",
     "AuthTypeError",
     "AuthUnavailableError",
+    "AuthorizationHeaderError",
     "ExpiredTokenError",
     "InvalidAudienceError",
     "InvalidIssuerError",
@@ -166,6 +221,7 @@ def test_the_errors_are_built_from_anything() -> None:
         InvalidAudienceError,
         RevokedTokenError,
         RefreshTokenReusedError,
+        AuthorizationHeaderError,
     ):
         check_hostile(plain, "message", max_examples=25)
     check_hostile(AlgorithmMismatchError, "RS256", "none", max_examples=25)
@@ -188,14 +244,42 @@ def test_the_errors_are_built_from_anything() -> None:
     check_hostile(UnknownRoleError, "ghost", "role", max_examples=25)
     check_hostile(RoleCycleError, ("a", "b", "a"), max_examples=25)
     check_hostile(MissingExtraError, "RedisTokenStore", "redis", max_examples=25)
-
-
-async def benign(scope: object, receive: object, send: object) -> None:  # pragma: no cover - unused
-    return None
+    check_hostile(AuthorizationHeaderError, "bad header", max_examples=25)
 
 
 async def test_the_jwks_app_never_answers_5xx() -> None:
     await check_hostile_asgi(JWKSApp(KEYS))
+
+
+async def test_the_middleware_never_answers_5xx() -> None:
+    await check_hostile_asgi(BearerAuthMiddleware(benign, SERVICE))
+    await check_hostile_asgi(BearerAuthMiddleware(benign, SERVICE, optional=True))
+
+
+@TARGETS.drives("JWKSClient.verification_key")
+async def test_the_jwks_client_raises_only_typed_errors() -> None:
+    async with JWKSClient(JWKS_URL, timeout=1) as jwks:
+        await acheck_hostile(jwks.verification_key, "kid", max_examples=50)
+
+
+@TARGETS.drives("RedisTokenStore")
+@pytest.mark.redis
+async def test_the_redis_store_raises_only_typed_errors(redis_url: str, redis_prefix: str) -> None:
+    client: Redis = Redis.from_url(redis_url)
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    try:
+        await acheck_hostile(RedisTokenStore, client, prefix=redis_prefix)
+        await acheck_hostile(
+            closing_factory(RedisTokenStore.from_url), redis_url, prefix=redis_prefix, max_examples=25
+        )
+        store = RedisTokenStore(client, prefix=redis_prefix)
+        await acheck_hostile(store.revoke, "jti-1", expires_at=later)
+        await acheck_hostile(store.revoke_all_for_user, "user-1", cutoff=datetime.now(UTC), expires_at=later)
+        await acheck_hostile(
+            store.is_revoked, "jti-1", user_id="user-1", issued_at=datetime.now(UTC), family="f"
+        )
+    finally:
+        await client.aclose()
 
 
 def test_every_public_name_is_driven() -> None:

@@ -1,4 +1,4 @@
-"""buttress-auth: JWT done to RFC 8725, key rotation, the JWKS document and revocation.
+"""buttress-auth: JWT done to RFC 8725, JWKS published and fetched, revocation and RBAC.
 
 Issue and verify tokens with keys pinned to one algorithm each (RS256, ES256, EdDSA; HS256 only
 when chosen explicitly)::
@@ -13,8 +13,11 @@ when chosen explicitly)::
     except TokenError:
         ...  # answer 401
 
-`KeySet.jwks` and `JWKSApp` publish the public keys; a `TokenVerifier` over
-`VerificationKeys` verifies another issuer's tokens.
+`KeySet.jwks` and `JWKSApp` publish the public keys; `JWKSClient` (the ``http`` extra) fetches
+another issuer's, for a `TokenVerifier`. `RedisTokenStore` (the ``redis`` extra) shares
+revocations between instances. `RBAC` checks ``resource:action`` permissions through a role
+hierarchy in constant time, and `BearerAuthMiddleware` puts the verified principal into an ASGI
+scope.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from ._jwks import MAX_JWKS_KEYS, JWKSApp, VerificationKeys, parse_jwks
 from ._jws import REFUSED_HEADERS, sign_jws, verify_jws
 from ._keys import Algorithm, SigningKey, VerifyingKey, thumbprint
 from ._keyset import KeySet, KeySource, KeyState
+from ._middleware import BearerAuthMiddleware, TokenCheck, authenticate, bearer_token
+from ._rbac import RBAC, Role, parse_permission
 from ._store import MemoryTokenStore, TokenStore
 from ._tokens import TokenPair, TokenService, TokenVerifier
 from ._verify import VerifiedToken
@@ -35,6 +40,7 @@ from .exceptions import (
     AlgorithmMismatchError,
     AuthConfigurationError,
     AuthError,
+    AuthorizationHeaderError,
     AuthTypeError,
     AuthUnavailableError,
     ExpiredTokenError,
@@ -59,10 +65,12 @@ from .exceptions import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from ._jwks_client import JWKSClient
+    from ._redis import RedisTokenStore
 
 __all__ = [
     "MAX_JWKS_KEYS",
+    "RBAC",
     "REFUSED_HEADERS",
     "Algorithm",
     "AlgorithmMismatchError",
@@ -70,11 +78,14 @@ __all__ = [
     "AuthError",
     "AuthTypeError",
     "AuthUnavailableError",
+    "AuthorizationHeaderError",
+    "BearerAuthMiddleware",
     "ExpiredTokenError",
     "InvalidAudienceError",
     "InvalidIssuerError",
     "InvalidSignatureError",
     "JWKSApp",
+    "JWKSClient",
     "JWKSUnavailableError",
     "KeySet",
     "KeySource",
@@ -84,10 +95,13 @@ __all__ = [
     "MissingClaimError",
     "MissingExtraError",
     "PermissionDeniedError",
+    "RedisTokenStore",
     "RefreshTokenReusedError",
     "RevokedTokenError",
+    "Role",
     "RoleCycleError",
     "SigningKey",
+    "TokenCheck",
     "TokenError",
     "TokenNotYetValidError",
     "TokenPair",
@@ -103,10 +117,13 @@ __all__ = [
     "WeakKeyError",
     "WrongTokenTypeError",
     "__version__",
+    "authenticate",
+    "bearer_token",
     "parse_jwks",
+    "parse_permission",
     "sign_jws",
     "thumbprint",
     "verify_jws",
 ]
 
-__getattr__ = lazy_exports(__name__, {})
+__getattr__ = lazy_exports(__name__, {"JWKSClient": "_jwks_client", "RedisTokenStore": "_redis"})

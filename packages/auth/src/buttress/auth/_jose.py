@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -20,7 +19,6 @@ from .exceptions import MalformedTokenError
 
 __all__ = ["Parsed", "b64decode", "b64encode", "dumps", "loads_object", "parse"]
 
-_ALPHABET: Final = re.compile(r"[A-Za-z0-9_-]*")
 _ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
@@ -29,17 +27,25 @@ def b64encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_PADDING: Final = ("", "", "==", "=")
+
+
 def b64decode(segment: str, what: str) -> bytes:
     """Decode a base64url segment without padding, refusing any other character or a bad length.
+
+    ``+``, ``/`` and ``=`` are refused before the alphabet is mapped to standard base64, whose
+    strict decoder then refuses everything else (whitespace, other characters, a bad length).
 
     Raises:
         MalformedTokenError: The segment is not base64url.
     """
-    if not _ALPHABET.fullmatch(segment) or len(segment) % 4 == 1:
+    if "+" in segment or "/" in segment or "=" in segment or len(segment) % 4 == 1:
         raise MalformedTokenError(f"the token's {what} is not base64url without padding")
     try:
-        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    except (binascii.Error, ValueError):  # pragma: no cover - the alphabet and length are checked
+        # replace() twice: str.translate is an order of magnitude slower on these lengths
+        standard = segment.replace("-", "+").replace("_", "/")
+        return binascii.a2b_base64(standard + _PADDING[len(segment) % 4], strict_mode=True)
+    except (binascii.Error, ValueError):  # a character outside the alphabet, non-ASCII included
         raise MalformedTokenError(f"the token's {what} is not base64url") from None
 
 

@@ -87,11 +87,15 @@ class VerifiedToken:
     claims: Mapping[str, Any] = field(repr=False)
 
 
+_OK: Final = {name: {"auth.token_type": name, "auth.outcome": "ok"} for name in TOKEN_TYPES}
+
+
 def count(token_type: str, error: TokenError | None) -> None:
     """Count one verification in ``buttress.auth.verifications``."""
-    VERIFICATIONS.add(
-        1, {"auth.token_type": token_type, "auth.outcome": "ok" if error is None else error.reason}
-    )
+    if error is None:
+        VERIFICATIONS.add(1, _OK[token_type])
+    else:
+        VERIFICATIONS.add(1, {"auth.token_type": token_type, "auth.outcome": error.reason})
 
 
 def _text_tuple(parameter: str, value: object) -> tuple[str, ...]:

@@ -6,6 +6,7 @@
     └── AuthError                                   every error this package raises
         ├── TokenError                              a token must not be trusted: answer 401
         │   ├── MalformedTokenError                 not a compact JWS we accept (segments, base64, JSON, size)
+        │   │   ├── AuthorizationHeaderError        the Authorization header is not 'Bearer <token>'
         │   │   ├── MissingClaimError               a required claim is absent or of the wrong type
         │   │   └── UnsupportedHeaderError          crit, jku, x5u, jwk, x5c or b64 in the header
         │   ├── InvalidSignatureError               the signature does not verify under the key
@@ -50,6 +51,7 @@ __all__ = [
     "AuthError",
     "AuthTypeError",
     "AuthUnavailableError",
+    "AuthorizationHeaderError",
     "ExpiredTokenError",
     "InvalidAudienceError",
     "InvalidIssuerError",
@@ -107,6 +109,12 @@ class MalformedTokenError(TokenError):
     """The token is not a compact JWS this library accepts: segments, base64url, JSON or size."""
 
     reason = "malformed"
+
+
+class AuthorizationHeaderError(MalformedTokenError):
+    """The request's ``Authorization`` header is not ``Bearer <token68>``, or is repeated (answer 400)."""
+
+    reason = "invalid_request"
 
 
 class MissingClaimError(MalformedTokenError):
