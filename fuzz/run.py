@@ -42,6 +42,7 @@ SCOPES = {
     "health": ["buttress.health"],
     "persistence": ["buttress.persistence"],
     "observability": ["buttress.observability"],
+    "auth": ["buttress.auth"],
 }
 
 

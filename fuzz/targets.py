@@ -22,6 +22,17 @@ from pydantic import BaseModel
 from sqlalchemy import ForeignKey
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from buttress.auth import (
+    RBAC,
+    KeySet,
+    Role,
+    SigningKey,
+    TokenError,
+    TokenService,
+    bearer_token,
+    parse_jwks,
+    sign_jws,
+)
 from buttress.csp import parse, parse_reports
 from buttress.feature_flags import flag_from_dict, flag_set_from_dict
 from buttress.federation import (
@@ -293,6 +304,34 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_AUTH_KEY = SigningKey.from_secret(b"f" * 32, kid="fuzz")
+_AUTH = TokenService(KeySet(_AUTH_KEY), issuer="https://id.example", audience="api")
+_RBAC = RBAC({"viewer": Role(("posts:read",)), "editor": Role(("posts:*",), ("viewer",))})
+
+
+def auth_token(data: bytes) -> None:
+    """A bearer token: the text as a token, then the bytes as the payload of a token the key signed.
+
+    Signing the bytes reaches the claims checks behind the signature (what a forged token cannot).
+    """
+    for token in (_text(data), sign_jws(_AUTH_KEY, data, header={"typ": "at+jwt"})):
+        with contextlib.suppress(TokenError):
+            _AUTH.decode(token)
+
+
+def auth_request(data: bytes) -> None:
+    """An Authorization header, a JWKS document and a permission, as a client or an issuer sends them."""
+    first, rest = _lines(data, 1)
+    with contextlib.suppress(TokenError):
+        bearer_token(
+            {"type": "http", "headers": [(b"authorization", first[0].encode("utf-8", "surrogateescape"))]}
+        )
+    with contextlib.suppress(ValueError):
+        parse_jwks(json.loads(rest))
+    with contextlib.suppress(LookupError):
+        _RBAC.allows("editor", _text(rest))
+
+
 TARGETS: dict[str, Callable[[bytes], object]] = {
     target.__name__: target
     for target in (
@@ -315,5 +354,7 @@ TARGETS: dict[str, Callable[[bytes], object]] = {
         persistence_query,
         persistence_cursor,
         observability_redaction,
+        auth_token,
+        auth_request,
     )
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from . import (
+    auth,
     caching,
     core,
     cqrs,
@@ -50,5 +51,6 @@ MODULES: dict[str, ModuleType] = {
     "buttress-health": health,
     "buttress-persistence": persistence,
     "buttress-tenancy": tenancy,
+    "buttress-auth": auth,
 }
 SECTIONS: dict[str, Section] = {name: module.run for name, module in MODULES.items()}
