@@ -9,7 +9,7 @@ client's bad input. Frameworks wrap `authenticate` in their own dependency syste
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Final, Protocol
 
 from buttress.core import ASGIApp, Receive, Scope, Send, check_text, respond
@@ -164,6 +164,9 @@ class BearerAuthMiddleware:
         if verified is None and not self._optional:
             await self._refuse(scope, send, 401, None)
             return
+        if not isinstance(scope, MutableMapping):
+            raise AuthTypeError("scope", "a mutable ASGI scope (a dict)", scope)
+        # The scope itself, as Starlette's AuthenticationMiddleware does: request.auth reads it.
         scope[self._key] = verified
         await self._app(scope, receive, send)
 
