@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import io
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import structlog
 
 import buttress.observability as package
 from buttress.observability import (
+    AuditEntry,
     AuditEntryError,
+    AuditFilter,
     AuditIntegrityError,
     DjangoRouteMiddleware,
     ExcludedPaths,
     LogLevelError,
+    MemoryAuditSink,
     MissingExtraError,
     ObservabilityConfigurationError,
     ObservabilityError,
     ObservabilityTypeError,
     ObservabilityUnavailableError,
+    PostgresAuditSink,
     Redactor,
     RequestIdMiddleware,
     TelemetryAlreadySetError,
@@ -28,6 +34,7 @@ from buttress.observability import (
     WSGIRequestIdMiddleware,
     WSGITracingMiddleware,
     add_trace_context,
+    chain_hash,
     check_level,
     configure_logging,
     error_type,
@@ -39,10 +46,12 @@ from buttress.observability import (
     setup_telemetry,
     shutdown,
     traced,
+    verify_chain,
 )
 from buttress.testing import (
     HostileTarget,
     HostileTargets,
+    acheck_hostile,
     check_hostile,
     check_hostile_asgi,
     check_hostile_wsgi,
@@ -90,6 +99,19 @@ TARGETS.add(redact_pii, None, "info", {"event": "e", "email": "a@b.co"}, covers=
 TARGETS.add(redact_pii.redact, {"nested": ["a@b.co"]}, covers="Redactor.redact")
 TARGETS.add(redact_pii.sensitive, "api_key", covers="Redactor.sensitive")
 TARGETS.add(redact_text, "mail a@b.co")
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+ENTRY = AuditEntry.create("a", "x", "r", timestamp=T0)
+TARGETS.add(AuditEntry, "id1", T0, "a", "x", "r", outcome="success", details={"k": 1}, request_id=None)
+TARGETS.add(
+    AuditEntry.create, "a", "x", "r", outcome="success", details={"k": [1]}, timestamp=T0, request_id="r"
+)
+TARGETS.add(AuditEntry.from_dict, ENTRY.to_dict())
+TARGETS.add(AuditFilter, actor="a", action="x", resource="r", since=T0, until=T0, limit=10)
+TARGETS.add(chain_hash, ENTRY)
+TARGETS.add(verify_chain, [], previous=None)
+TARGETS.add(MemoryAuditSink, max_entries=10, chain=True)
+TARGETS.add(MemoryAuditSink().append, ENTRY, covers="MemoryAuditSink.append")
+TARGETS.add(MemoryAuditSink().query, AuditFilter(), covers="MemoryAuditSink.query")
 
 
 @TARGETS.parametrize()
@@ -174,6 +196,21 @@ def test_configure_logging_raises_only_typed_errors() -> None:
         root.handlers[:] = handlers
         root.setLevel(level)
         structlog.reset_defaults()
+
+
+@TARGETS.drives("PostgresAuditSink")
+async def test_the_postgres_sink_raises_only_typed_errors(
+    postgres_pool: asyncpg.Pool, postgres_table: str
+) -> None:
+    await acheck_hostile(PostgresAuditSink, postgres_pool, table=postgres_table, chain=True)
+    sink = PostgresAuditSink(postgres_pool, table=postgres_table, chain=True)
+    await sink.create_schema()
+    await acheck_hostile(sink.append, AuditEntry.create("a", "x", "r"))
+    await acheck_hostile(sink.query, AuditFilter(actor="a"))
+    await acheck_hostile(sink.verify, batch=10)
+    await acheck_hostile(
+        PostgresAuditSink.connect, "postgresql://127.0.0.1:9/x", table="t", chain=False, max_size=1
+    )
 
 
 def test_every_public_name_is_driven() -> None:

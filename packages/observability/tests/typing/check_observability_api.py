@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Sequence
 from typing import Any, assert_type
+
+import asyncpg
 
 from buttress.core import Receive, Scope, Send, StartResponse, WSGIEnviron
 from buttress.observability import (
+    AuditEntry,
+    AuditFilter,
+    AuditSink,
     DjangoRouteMiddleware,
     ExcludedPaths,
     FunctionKind,
+    MemoryAuditSink,
+    PostgresAuditSink,
+    Redactor,
     RequestIdMiddleware,
     TelemetrySetup,
     TracingMiddleware,
     WSGIRequestIdMiddleware,
     WSGITracingMiddleware,
+    chain_hash,
+    check_level,
+    configure_logging,
     current_request_id,
     current_setup,
     error_type,
@@ -22,9 +33,12 @@ from buttress.observability import (
     function_kind,
     is_safe_request_id,
     new_request_id,
+    redact_pii,
+    redact_text,
     setup_telemetry,
     shutdown,
     traced,
+    verify_chain,
 )
 
 
@@ -95,3 +109,28 @@ assert_type(current_request_id(), str | None)
 assert_type(new_request_id(), str)
 assert_type(is_safe_request_id("abc"), bool)
 assert_type(DjangoRouteMiddleware(lambda request: request), DjangoRouteMiddleware)
+
+
+async def audit(pool: asyncpg.Pool) -> None:
+    entry = AuditEntry.create("user:1", "order.refund", "order:7", details={"amount": 5})
+    assert_type(entry, AuditEntry)
+    assert_type(AuditEntry.from_dict(entry.to_dict()), AuditEntry)
+    assert_type(entry.to_dict(), dict[str, Any])
+    memory: AuditSink = MemoryAuditSink(max_entries=100, chain=True)
+    assert_type(await memory.append(entry), AuditEntry)
+    assert_type(await memory.query(AuditFilter(actor="user:1")), Sequence[AuditEntry])
+    postgres = await PostgresAuditSink.connect("postgresql://db/app", table="audit_log", chain=True)
+    as_sink: AuditSink = postgres
+    assert_type(await postgres.query(), list[AuditEntry])
+    assert_type(await postgres.verify(), int)
+    assert_type(PostgresAuditSink(pool, table="audit"), PostgresAuditSink)
+    assert_type(verify_chain([entry]), int)
+    assert_type(chain_hash(entry), str)
+    assert_type(as_sink, AuditSink)
+
+
+assert_type(redact_pii.redact({"a": 1}), object)
+assert_type(redact_text("a@b.co"), str)
+assert_type(Redactor(extra_keys=["tax_id"]).sensitive("tax_id"), bool)
+assert_type(configure_logging(level="INFO", format="json"), Redactor | None)
+assert_type(check_level("debug"), int)

@@ -35,6 +35,7 @@ from ._spans import RecordedSpans, SpanRecord, install_span_exporter
 from ._wsgi_server import serve_wsgi
 from .contracts import (
     AsyncRepositoryContract,
+    AuditLogContract,
     AuditSinkContract,
     CacheProviderContract,
     CacheStorageContract,
@@ -75,6 +76,7 @@ __all__ = [
     "REDIS_ENV",
     "REQUIRE_ENV",
     "AsyncRepositoryContract",
+    "AuditLogContract",
     "AuditSinkContract",
     "CacheProviderContract",
     "CacheStorageContract",

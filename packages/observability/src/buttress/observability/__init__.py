@@ -18,7 +18,20 @@ extra.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from buttress.core import lazy_exports
+
 from ._asgi import TracingMiddleware
+from ._audit import (
+    GENESIS_HASH,
+    AuditEntry,
+    AuditFilter,
+    AuditSink,
+    MemoryAuditSink,
+    chain_hash,
+    verify_chain,
+)
 from ._http import DURATION_BUCKETS, KNOWN_METHODS, ExcludedPaths, RouteResolver
 from ._logging import LEVELS, add_trace_context, check_level, configure_logging
 from ._redact import DEFAULT_SENSITIVE_KEYS, REDACTED, Redactor, redact_pii, redact_text
@@ -35,6 +48,9 @@ from ._setup import TelemetrySetup, current_setup, setup_telemetry, shutdown
 from ._traced import FunctionKind, error_type, function_kind, traced
 from ._version import __version__
 from ._wsgi import WSGITracingMiddleware
+
+if TYPE_CHECKING:
+    from ._postgres import PostgresAuditSink
 from .exceptions import (
     AuditEntryError,
     AuditIntegrityError,
@@ -51,21 +67,27 @@ __all__ = [
     "DEFAULT_HEADER",
     "DEFAULT_SENSITIVE_KEYS",
     "DURATION_BUCKETS",
+    "GENESIS_HASH",
     "KNOWN_METHODS",
     "LEVELS",
     "REDACTED",
     "ROUTE_KEY",
+    "AuditEntry",
     "AuditEntryError",
+    "AuditFilter",
     "AuditIntegrityError",
+    "AuditSink",
     "DjangoRouteMiddleware",
     "ExcludedPaths",
     "FunctionKind",
     "LogLevelError",
+    "MemoryAuditSink",
     "MissingExtraError",
     "ObservabilityConfigurationError",
     "ObservabilityError",
     "ObservabilityTypeError",
     "ObservabilityUnavailableError",
+    "PostgresAuditSink",
     "Redactor",
     "RequestIdMiddleware",
     "RouteResolver",
@@ -76,6 +98,7 @@ __all__ = [
     "WSGITracingMiddleware",
     "__version__",
     "add_trace_context",
+    "chain_hash",
     "check_level",
     "configure_logging",
     "current_request_id",
@@ -90,4 +113,7 @@ __all__ = [
     "setup_telemetry",
     "shutdown",
     "traced",
+    "verify_chain",
 ]
+
+__getattr__ = lazy_exports(__name__, {"PostgresAuditSink": "_postgres"})

@@ -12,10 +12,15 @@ from buttress.core import Telemetry
 
 from ._version import __version__
 
-__all__ = ["REQUEST_IDS", "TELEMETRY"]
+__all__ = ["AUDIT_ENTRIES", "REQUEST_IDS", "TELEMETRY"]
 
 TELEMETRY: Final = Telemetry("buttress.observability", __version__)
 
+AUDIT_ENTRIES: Final = TELEMETRY.counter(
+    "buttress.observability.audit.entries",
+    unit="{entry}",
+    description="Audit entries appended, by sink (memory, postgresql).",
+)
 REQUEST_IDS: Final = TELEMETRY.counter(
     "buttress.observability.request_ids",
     unit="{request}",

@@ -12,6 +12,7 @@ The suites hold only behaviour the Protocol's docstring promises, so a correct i
 Protocol passes them whatever else it does.
 """
 
+from ._audit_log import AuditLogContract
 from ._auth import TokenStoreContract
 from ._cache import CacheProviderContract
 from ._cache_storage import CacheStorageContract
@@ -31,6 +32,7 @@ from ._webhooks_delivery import OutboxContract, ReplayGuardContract
 
 __all__ = [
     "AsyncRepositoryContract",
+    "AuditLogContract",
     "AuditSinkContract",
     "CacheProviderContract",
     "CacheStorageContract",
