@@ -16,6 +16,7 @@ a test that imports an undeclared sibling or library fails there.
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import shutil
 import subprocess
@@ -264,8 +265,9 @@ def explore(session: nox.Session) -> None:
 
     The ``tests`` sessions run the derandomized ``ci`` profile, so they reproduce anywhere but
     explore the same examples on every run. This session keeps searching: it cycles through the
-    packages, running each one's hypothesis-driven tests (``pytest --explore``) with a fresh
-    ``--hypothesis-seed`` until ``BUTTRESS_EXPLORE_SECONDS`` (300 by default) have passed. Each
+    packages in a random order, running each one's hypothesis-driven tests (``pytest --explore``)
+    with a fresh ``--hypothesis-seed``, and starts no package after ``BUTTRESS_EXPLORE_SECONDS``
+    (300 by default) have passed (named packages each run once at least). Each
     run's seed is printed; a failure is saved to the example database (``.hypothesis/``) and
     reported with the command that replays it. ``-- <package> ... --seed N`` replays one run.
     """
@@ -275,15 +277,20 @@ def explore(session: nox.Session) -> None:
     except ValueError as exc:
         session.error(str(exc))
     packages = wanted or list(PACKAGES)
+    if not wanted:
+        # Everything on a budget: a new order each run, so the packages a budget leaves out change.
+        packages = random.SystemRandom().sample(packages, len(packages))
     session.chdir(ROOT)
     python = Path(session.virtualenv.location) / "bin" / "python"
     deadline = time.monotonic() + EXPLORE_SECONDS
     failures: list[str] = []
     runs = 0
-    # One full pass always; further passes with new seeds while the budget lasts (none when replaying).
+    # Named packages: each once at least (once only when replaying a seed), more while the budget
+    # lasts. All packages: no package starts after the budget is spent.
+    minimum = len(packages) if wanted else 1
     while runs == 0 or (seed is None and time.monotonic() < deadline):
         for package in packages:
-            if runs >= len(packages) and time.monotonic() >= deadline:
+            if runs >= minimum and time.monotonic() >= deadline:
                 break
             run_seed = seed if seed is not None else secrets.randbelow(2**32)
             tests_dir = str((PACKAGES[package] / "tests").relative_to(ROOT))
