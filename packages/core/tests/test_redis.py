@@ -244,6 +244,24 @@ async def test_explicit_read_timeouts_are_redis_pys_own(redis_url: str) -> None:
         await client.aclose()
 
 
+async def test_a_subscriber_that_reads_later_than_socket_timeout_keeps_its_connection(redis_url: str) -> None:
+    """Subscribing writes a command whose replies are read later: only the write is bounded."""
+    client = open_redis(redis_url, socket_timeout=0.05)
+    channel = f"core-test:{uuid.uuid4().hex}"
+    pubsub = client.pubsub()
+    try:
+        await pubsub.subscribe(channel)
+        await asyncio.sleep(0.3)  # six socket_timeouts between the subscription and its first read
+        await client.publish(channel, b"late")
+        messages = [await pubsub.get_message(timeout=5.0) for _ in range(2)]
+        assert [m["type"] for m in messages if m] == ["subscribe", "message"]
+        assert messages[1] is not None
+        assert messages[1]["data"] == b"late"
+    finally:
+        await pubsub.aclose()
+        await client.aclose()
+
+
 def test_a_client_keeps_its_timeouts_on_a_second_event_loop(silent_url: str) -> None:
     client = open_redis(silent_url, socket_timeout=0.2)
 

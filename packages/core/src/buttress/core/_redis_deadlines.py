@@ -6,8 +6,8 @@ the event loop's heap and cancelled a few microseconds later, and the cancelled 
 heap until it is compacted, so every later push and pop compares against them. On a cache hit that
 is most of what a client adds over a bare socket.
 
-Here the same bounds cost a dictionary entry. A connection notes its deadline when it sends a
-command or waits for a reply and drops it when the reply is in; one watchdog per client wakes every
+Here the same bounds cost a dictionary entry. A connection notes its deadline while it writes a
+command and while it waits for a reply, and drops it when that is done; one watchdog per client wakes every
 quarter of ``socket_timeout`` while any command is in flight and aborts the transport of a
 connection past its deadline. The waiting call then raises redis-py's ``TimeoutError``, exactly as
 before, between ``socket_timeout`` and 1.25 times it. Taking a connection arms a timer only when the
@@ -86,14 +86,18 @@ def _with_deadlines(base: type) -> type:
             if deadlines is None:
                 await super().send_packed_command(command, check_health)
                 return
+            # The write alone is bounded here, as redis-py bounds it; the reply, if one is read,
+            # gets its own deadline. (A pub/sub connection that subscribes and reads later must not
+            # be cut while it waits between the two.)
             deadlines.arm(self)
             try:
                 await super().send_packed_command(command, check_health)
             except BaseException as exc:
-                deadlines.disarm(self)
                 if self._buttress_expired and isinstance(exc, driver_errors):
                     raise timeout_error("Timeout writing to socket") from None
                 raise
+            finally:
+                deadlines.disarm(self)
 
         async def read_response(
             self,
