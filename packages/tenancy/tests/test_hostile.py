@@ -17,6 +17,7 @@ import buttress.tenancy as tenancy
 from buttress.tenancy import (
     ClaimResolver,
     CrossTenantError,
+    EntityNotFoundError,
     HeaderResolver,
     InvalidTenantSettingsError,
     MemoryTenantDirectory,
@@ -35,6 +36,7 @@ from buttress.tenancy import (
     TenantConfig,
     TenantMiddleware,
     TenantNotFoundError,
+    TenantRepository,
     TenantRequest,
     TenantStatus,
     TenantSuspendedError,
@@ -58,6 +60,7 @@ from buttress.testing import (
 
 from .conftest import TENANT_TABLES, Database
 from .models import Base
+from .test_repository import Note, seeded
 
 SQLA = SqlAlchemyTenancy(Base, database_layer=False)
 REQUEST = TenantRequest("acme.example.com", "/t/acme/x", {"x-tenant-id": "acme", "authorization": "Bearer t"})
@@ -125,6 +128,7 @@ TARGETS.add(CONFIG.get, "acme")
 TARGETS.add(CONFIG.invalidate, "acme")
 TARGETS.add(CONFIG.on_invalidate, print)
 TARGETS.add(TenantTokenError, "message")
+TARGETS.add(EntityNotFoundError, "entity", 7)
 TARGETS.add(UnsafeConnectionError, "app", "reason", table="orders")
 TARGETS.add(InvalidTenantSettingsError, "acme", "reason")
 TARGETS.add(NoTenantError, "this")
@@ -192,6 +196,28 @@ def test_the_wsgi_middleware_answers_no_5xx() -> None:
         check_hostile_wsgi(middleware)
     finally:
         middleware.close()
+
+
+@TARGETS.drives(
+    "TenantRepository",
+    "TenantRepository.get",
+    "TenantRepository.add",
+    "TenantRepository.update",
+    "TenantRepository.delete",
+    "TenantRepository.list",
+)
+async def test_the_tenant_repository_types_its_errors() -> None:
+    await acheck_hostile(TenantRepository, seeded())
+    repo = TenantRepository(seeded())
+    async with tenant_scope("acme"):
+        await repo.add(Note(1, "acme"))
+        calls = HostileTargets()
+        calls.add(repo.get, 1)
+        calls.add(repo.add, Note(2, "acme"))
+        calls.add(repo.update, Note(1, "acme", "x"))
+        calls.add(repo.delete, 5)
+        calls.add(repo.list, limit=10, offset=0)
+        await calls.acheck_all()
 
 
 def test_current_tenant_outside_a_scope_is_typed() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, assert_type
 
 import asyncpg
@@ -10,7 +10,7 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from buttress.core import ASGIApp, WSGIApp
+from buttress.core import ASGIApp, AsyncRepository, WSGIApp
 from buttress.tenancy import (
     ClaimResolver,
     HeaderResolver,
@@ -22,6 +22,7 @@ from buttress.tenancy import (
     TenantConfig,
     TenantDirectory,
     TenantMiddleware,
+    TenantRepository,
     TenantRequest,
     TenantResolver,
     TenantStatus,
@@ -93,3 +94,17 @@ async def web(app: ASGIApp, wsgi: WSGIApp, pool: asyncpg.Pool) -> None:
     config = TenantConfig(Settings, load, ttl=60.0)
     assert_type(config, TenantConfig[Settings])
     assert_type(await config.get("acme"), Settings)
+
+
+class Note:
+    def __init__(self, id: int, tenant_id: str) -> None:
+        self.id = id
+        self.tenant_id = tenant_id
+
+
+async def repositories(inner: AsyncRepository[Note, int]) -> None:
+    notes = TenantRepository(inner)
+    assert_type(notes, TenantRepository[Note, int])
+    assert_type(await notes.get(1), Note | None)
+    assert_type(await notes.list(limit=10), Sequence[Note])
+    await notes.add(Note(1, "acme"))

@@ -28,6 +28,7 @@ from ._config import SettingsModel, TenantConfig
 from ._context import MAX_TENANT_ID, check_tenant_id, current_tenant, tenant_scope
 from ._directory import MemoryTenantDirectory, Tenant, TenantDirectory, TenantStatus
 from ._middleware import TenantMiddleware, WSGITenantMiddleware
+from ._repository import TenantAware, TenantRepository
 from ._resolvers import (
     ClaimResolver,
     HeaderResolver,
@@ -40,6 +41,7 @@ from ._rls import COLUMN_TYPES, DEFAULT_SETTING, POLICY_NAME, policy_statements
 from ._version import __version__
 from .exceptions import (
     CrossTenantError,
+    EntityNotFoundError,
     InvalidTenantSettingsError,
     MissingExtraError,
     NoTenantError,
@@ -78,6 +80,7 @@ __all__ = [
     "SAFE_OPTION",
     "ClaimResolver",
     "CrossTenantError",
+    "EntityNotFoundError",
     "HeaderResolver",
     "InvalidTenantSettingsError",
     "MemoryTenantDirectory",
@@ -94,10 +97,12 @@ __all__ = [
     "TenancyTypeError",
     "TenancyUnavailableError",
     "Tenant",
+    "TenantAware",
     "TenantConfig",
     "TenantDirectory",
     "TenantMiddleware",
     "TenantNotFoundError",
+    "TenantRepository",
     "TenantRequest",
     "TenantResolver",
     "TenantStatus",

@@ -16,6 +16,8 @@
         ├── TenantNotFoundError                    (also NotFoundError, LookupError) the directory does not
         │                                          know the tenant (HTTP 404)
         ├── TenantSuspendedError                   the tenant exists but is suspended (HTTP 403)
+        ├── EntityNotFoundError                    (also NotFoundError, LookupError) no entity of the current
+        │                                          tenant has that id (another tenant's looks the same)
         ├── TenantTokenError                       a token that names the tenant failed verification or
         │                                          names none (HTTP 401)
         ├── CrossTenantError                       a statement or a flush would touch another tenant's rows
@@ -42,6 +44,7 @@ from buttress.core import MissingExtraError as CoreMissingExtraError
 
 __all__ = [
     "CrossTenantError",
+    "EntityNotFoundError",
     "InvalidTenantSettingsError",
     "MissingExtraError",
     "NoTenantError",
@@ -121,6 +124,13 @@ class TenantNotFoundError(TenancyError, NotFoundError):
     def __init__(self, tenant_id: str) -> None:
         super().__init__("tenant", tenant_id)
         self.tenant_id = tenant_id
+
+
+class EntityNotFoundError(TenancyError, NotFoundError):
+    """No entity of the current tenant has that id. Another tenant's entity is reported the same way.
+
+    Raised by `TenantRepository.update`; answered with HTTP 404.
+    """
 
 
 class TenantSuspendedError(TenancyError):
