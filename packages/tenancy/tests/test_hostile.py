@@ -106,6 +106,7 @@ TARGETS.add(SqlAlchemyTenancy, Base, column="tenant_id", setting="app.tenant_id"
 TARGETS.add(tenant_safe, text("SELECT 1"))
 TARGETS.add(SQLA.sessionmaker, create_async_engine("postgresql+asyncpg://u@127.0.0.1:1/x"))
 TARGETS.add(SQLA.check, create_async_engine("postgresql+asyncpg://u@127.0.0.1:1/x"))
+TARGETS.add(SQLA.bind_engine, create_async_engine("postgresql+asyncpg://u@127.0.0.1:1/x"))
 TARGETS.add(Tenant, "acme", TenantStatus.ACTIVE)
 TARGETS.add(TenantStatus, "active")
 TARGETS.add(MemoryTenantDirectory, [Tenant("acme")])

@@ -206,6 +206,34 @@ class SqlAlchemyTenancy:
             logger.error("refused the database role: %s", exc.reason, extra={"role": exc.role})  # noqa: TRY400
             raise
 
+    def bind_engine(self, engine: AsyncEngine) -> None:
+        """Set the tenant at the start of every transaction on ``engine``, whatever runs it.
+
+        For sessions that are not `session_class` ones (buttress-persistence's ``DatabaseSession``,
+        a framework's) and for Core connections. Inside a tenant scope each transaction begins with
+        ``set_config(setting, tenant, true)``; outside one nothing is set, so the policies show no
+        row and accept none. The application layer still needs `session_class`.
+
+        Raises:
+            TenancyTypeError: ``engine`` is not an ``AsyncEngine``.
+        """
+        if not isinstance(engine, AsyncEngine):
+            raise TenancyTypeError("engine", "an sqlalchemy AsyncEngine", engine)
+        event.listen(engine.sync_engine, "begin", self._engine_begin)
+
+    def _engine_begin(self, connection: Any) -> None:  # noqa: ANN401 - SQLAlchemy's Connection
+        tenant = _peek()
+        if tenant is None:
+            return
+        # The transaction is being opened: statements cannot go through the Connection yet, so the
+        # call goes to the driver's cursor, inside the transaction the driver starts for it. Both
+        # values are checked (a setting name; a tenant id of letters, digits and ._:@-).
+        cursor = connection.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(f"SELECT set_config('{self.setting}', '{tenant}', true)")
+        finally:
+            cursor.close()
+
     # --- the database layer -------------------------------------------------------------------------
 
     def _after_begin(self, session: Session, transaction: object, connection: Any) -> None:  # noqa: ANN401
