@@ -23,9 +23,11 @@ from typing import Any, Protocol
 import ariadne
 import strawberry
 from graphql import ASTValidationRule, GraphQLSchema
+from sqlalchemy.orm import DeclarativeBase, Mapped, MappedAsDataclass, mapped_column
 from strawberry.extensions import AddValidationRules
 
 from buttress.caching import MemoryCache
+from buttress.core import ASGIApp, Receive, Scope, Send
 from buttress.csp import (
     CSPReport,
     Policy,
@@ -46,9 +48,16 @@ from buttress.feature_flags import (
 )
 from buttress.federation import CostLimits, build_federated_schema, cost_limits_rule, federate
 from buttress.fingerprint import Fingerprinter
-from buttress.health import FunctionCheck, HealthRegistry, ShutdownCoordinator
+from buttress.health import FunctionCheck, HealthRegistry, ShutdownCoordinator, SQLAlchemyCheck
 from buttress.idempotency import MemoryStore, SyncMemoryStore
-from buttress.persistence import PROBLEM_JSON, PersistenceError, QuerySchema, problem_details
+from buttress.persistence import (
+    PROBLEM_JSON,
+    DatabaseSession,
+    PersistenceError,
+    QuerySchema,
+    SqlAlchemyRepository,
+    problem_details,
+)
 from buttress.webhooks import (
     MemoryReplayGuard,
     SyncMemoryReplayGuard,
@@ -75,6 +84,10 @@ PRICES = {"1": 30, "2": 45, "3": 8}
 
 CATALOGUE = QuerySchema(filters={"name": str, "price": int}, sorts=["name", "price"], default_sort=["name"])
 """What ``GET /products`` lets a client ask: ``?filter={"price": {"lt": 40}}&sort=-price&page=1``."""
+
+DATABASE_URL = "sqlite:///:memory:"
+"""buttress-persistence's embedded default: SQLite in memory, through aiosqlite (a PostgreSQL URL in
+production: ``postgresql://app@db/app``; nothing else changes)."""
 
 HEALTH = "/health"
 """Where the probes are mounted: ``/health/live``, ``/health/ready``, ``/health/startup``."""
@@ -108,24 +121,41 @@ def download_digest() -> str:
     return hashlib.sha256(b"".join(download())).hexdigest()
 
 
-def list_products(query: str | bytes) -> dict[str, Any]:
-    """``GET /products``: the catalogue, filtered, sorted and paged as the query string asks.
+class Base(MappedAsDataclass, DeclarativeBase):
+    pass
 
-    `CATALOGUE` checks the query against its allow-list; the specification it returns is evaluated
-    here in Python over the rows (the same specification compiles to SQL for
-    ``SqlAlchemyRepository.fetch`` on a database).
 
-    Raises:
-        InvalidQueryError: A bad filter, sort or page: each app answers it with `problem` (400).
+class CatalogueRow(Base):
+    """A product as the database keeps it (what ``GET /products`` lists)."""
+
+    __tablename__ = "products"
+    id: Mapped[str] = mapped_column(primary_key=True)
+    name: Mapped[str]
+    price: Mapped[int]
+
+    def to_dict(self) -> dict[str, str | int]:
+        return {"id": self.id, "name": self.name, "price": self.price}
+
+
+def catalogue() -> list[CatalogueRow]:
+    """The rows behind ``GET /products``."""
+    return [CatalogueRow(id=i, name=name, price=PRICES[i]) for i, name in PRODUCTS.items()]
+
+
+def beside_probes(site: ASGIApp, probes: ASGIApp) -> ASGIApp:
+    """One ASGI app: ``/health/...`` goes to ``probes``, the rest (the lifespan too) to ``site``.
+
+    For the frameworks that route views, not ASGI apps (Quart, and Django before its URLconf).
     """
-    listed = CATALOGUE.parse(query)
-    rows: list[dict[str, Any]] = [{"id": i, "name": n, "price": PRICES[i]} for i, n in PRODUCTS.items()]
-    if listed.where is not None:
-        rows = [row for row in rows if listed.where.is_satisfied_by(row)]
-    for key in reversed(listed.sort):  # stable sorts, the last key first
-        rows.sort(key=operator.itemgetter(key.field), reverse=key.descending)
-    start = ((listed.page or 1) - 1) * listed.per_page
-    return {"items": rows[start : start + listed.per_page], "page": listed.page}
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", "")).removeprefix(str(scope.get("root_path", "")))
+        if scope["type"] in {"http", "websocket"} and path.startswith(f"{HEALTH}/"):
+            await probes(scope, receive, send)
+        else:
+            await site(scope, receive, send)
+
+    return app
 
 
 def problem(error: PersistenceError) -> tuple[int, bytes, str]:
@@ -220,6 +250,10 @@ class Shop(ShopState):
     """The probes' checks (`health_checks`)."""
     shutdown: ShutdownCoordinator = field(init=False)
     """Fails readiness, drains, then closes what ``start`` opened, the last opened first."""
+    database: DatabaseSession | None = None
+    """The catalogue's database, opened by ``start``."""
+    products: SqlAlchemyRepository[CatalogueRow, str] | None = None
+    """The catalogue's repository, once started."""
     closed: tuple[str, ...] = ()
     """What the shutdown closed, in order."""
     loop: asyncio.AbstractEventLoop | None = None
@@ -235,6 +269,12 @@ class Shop(ShopState):
         self.shutdown.register(self.health, name="health")
         self.shutdown.register(self.cache, name="cache")
         self.shutdown.register(self.idempotency, name="idempotency")
+        self.database = await DatabaseSession.connect(DATABASE_URL)
+        self.shutdown.register(self.database, name="database")
+        await self.database.create_all(Base.metadata)
+        self.products = SqlAlchemyRepository(self.database, CatalogueRow)
+        await self.products.add_many(catalogue())
+        self.health.add("sqlite:responseTime", SQLAlchemyCheck(self.database.engine), timeout=1.0)
         await self.flags.start()
         self.shutdown.register(self.flags, name="flags")
         self.lifespan.append("startup")
@@ -244,6 +284,19 @@ class Shop(ShopState):
         report = await self.shutdown.shutdown(drain=False)
         self.closed = report.closed
         self.lifespan.append("shutdown")
+
+    async def list_products(self, query: str | bytes) -> dict[str, Any]:
+        """``GET /products``: the catalogue, filtered, sorted and paged as the query string asks.
+
+        `CATALOGUE` checks the query against its allow-list; the repository runs it as SQL.
+
+        Raises:
+            InvalidQueryError: A bad filter, sort or page: each app answers it with `problem` (400).
+        """
+        if self.products is None:
+            raise RuntimeError("the shop is not started")
+        page = await self.products.fetch(CATALOGUE.parse(query))
+        return {"items": [row.to_dict() for row in page.items], "page": page.page}
 
     async def handle_webhook(self, webhook: VerifiedWebhook) -> None:
         self.handle(webhook)
@@ -284,6 +337,26 @@ class SyncShop(ShopState):
 
     def store_reports(self, reports: Sequence[CSPReport]) -> None:
         self.reports.extend(reports)
+
+    def list_products(self, query: str | bytes) -> dict[str, Any]:
+        """``GET /products`` for WSGI views: the specification `CATALOGUE` returns, run in Python.
+
+        SQLAlchemy's async engine belongs to one event loop, and a WSGI app's async views each run
+        on a new one; the same query runs as SQL in `Shop.list_products`, with the same answers.
+
+        Raises:
+            InvalidQueryError: A bad filter, sort or page: each app answers it with `problem` (400).
+        """
+        listed = CATALOGUE.parse(query)
+        rows = catalogue()
+        if listed.where is not None:
+            rows = [row for row in rows if listed.where.is_satisfied_by(row)]
+        for key in (None, *reversed(listed.sort)):  # stable sorts: the id (the last key) first
+            field_name = "id" if key is None else key.field
+            rows.sort(key=operator.attrgetter(field_name), reverse=key is not None and key.descending)
+        start = ((listed.page or 1) - 1) * listed.per_page
+        items = rows[start : start + listed.per_page]
+        return {"items": [row.to_dict() for row in items], "page": listed.page}
 
 
 # --- Federation: a subgraph whose Product entities resolve in one batch per request ---

@@ -22,7 +22,7 @@ from buttress.fingerprint import FingerprintMiddleware
 from buttress.health import HealthApp, InFlightMiddleware, ShutdownCoordinator
 from buttress.idempotency import IdempotencyMiddleware, MemoryStore
 
-from ..shop import HEALTH, health_checks, policy
+from ..shop import HEALTH, beside_probes, health_checks, policy
 from .views import shop
 
 django_application = get_asgi_application()
@@ -37,13 +37,13 @@ def create_app(*, root_path: str = "") -> ASGIApp:
     shutdown = ShutdownCoordinator(health, drain_delay=5, grace=20)
     shutdown.register(health, name="health")
 
+    routed = beside_probes(site, probes)
+
     async def application(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await lifespan(receive, send, shutdown)
-        elif scope["path"].removeprefix(scope.get("root_path", "")).startswith(f"{HEALTH}/"):
-            await probes(scope, receive, send)
         else:
-            await site(scope, receive, send)
+            await routed(scope, receive, send)
 
     return InFlightMiddleware(application, shutdown, exempt=(HEALTH,))
 

@@ -26,7 +26,7 @@ from buttress.fingerprint import Fingerprint
 from buttress.persistence import PersistenceError
 from buttress.webhooks import WSGIWebhookEndpoint
 
-from ..shop import BETA, SyncShop, download, list_products, problem, strawberry_schema, user
+from ..shop import BETA, SyncShop, download, problem, strawberry_schema, user
 
 shop = SyncShop()
 endpoint = WSGIWebhookEndpoint(shop.handle, shop.webhooks)
@@ -75,7 +75,7 @@ def download_file(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def products(request: HttpRequest) -> HttpResponse:
-    return JsonResponse(list_products(request.META.get("QUERY_STRING", "")))  # bad query: 400
+    return JsonResponse(shop.list_products(request.META.get("QUERY_STRING", "")))  # bad query: 400
 
 
 class ProblemDetails:

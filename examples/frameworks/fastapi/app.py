@@ -36,7 +36,6 @@ from ..shop import (
     REPORTS_URL,
     Shop,
     download,
-    list_products,
     policy,
     problem,
     strawberry_schema,
@@ -94,7 +93,7 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> FastAPI:
 
     @app.get("/products")
     async def products(request: Request) -> dict[str, Any]:
-        return list_products(request.url.query)  # a bad query: problem+json, 400
+        return await shop.list_products(request.url.query)  # a bad query: problem+json, 400
 
     @app.get("/products/{product_id}")
     @cached(shop.cache, ttl=60)  # under the route decorator: the parameters are the key

@@ -35,7 +35,6 @@ from ..shop import (
     REPORTS_URL,
     SyncShop,
     download,
-    list_products,
     policy,
     problem,
     strawberry_schema,
@@ -88,7 +87,7 @@ def create_app(shop: SyncShop | None = None, *, root_path: str = "") -> Flask:
 
     @app.get("/products")
     def products() -> dict[str, Any]:
-        return list_products(request.query_string)  # a bad query: problem+json, 400
+        return shop.list_products(request.query_string)  # a bad query: problem+json, 400
 
     @app.errorhandler(PersistenceError)
     def problem_details(error: PersistenceError) -> Response:

@@ -40,7 +40,6 @@ from ..shop import (
     REPORTS_URL,
     Shop,
     download,
-    list_products,
     policy,
     problem,
     strawberry_schema,
@@ -82,7 +81,7 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> ASGIApp:
 
     @get("/products")
     async def products(request: Request[Any, Any, Any]) -> dict[str, Any]:
-        return list_products(request.url.query)  # a bad query: problem+json, 400
+        return await shop.list_products(request.url.query)  # a bad query: problem+json, 400
 
     def problem_details(request: Request[Any, Any, Any], error: PersistenceError) -> Response[bytes]:
         status, body, media_type = problem(error)

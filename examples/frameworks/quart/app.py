@@ -6,7 +6,7 @@ The middlewares wrap the Quart app (outermost first: in-flight counting for butt
 shutdown, fingerprint, idempotency, CSP), the way Quart's guide wraps ``app.asgi_app`` but from
 outside, so nothing reassigns a method. Quart routes views, not ASGI apps, so the webhook endpoint
 answers from a view (``endpoint.answer``) and CSP reports are parsed in one (``parse_reports``);
-hypercorn's dispatcher serves the probes at ``/health`` beside the shop. A persistence error raised
+`beside_probes` sends ``/health/...`` to the probes before Quart sees it. A persistence error raised
 by a view becomes RFC 9457 problem+json in an ``errorhandler``.
 """
 
@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from hypercorn.middleware.dispatcher import AsyncioDispatcherMiddleware
 from quart import Quart, Response, render_template, request, websocket
 from strawberry.quart.views import GraphQLView
 
@@ -35,8 +34,8 @@ from ..shop import (
     HEALTH,
     REPORTS_URL,
     Shop,
+    beside_probes,
     download,
-    list_products,
     policy,
     problem,
     strawberry_schema,
@@ -84,7 +83,7 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> ASGIApp:
 
     @app.get("/products")
     async def products() -> dict[str, Any]:
-        return list_products(request.query_string)  # a bad query: problem+json, 400
+        return await shop.list_products(request.query_string)  # a bad query: problem+json, 400
 
     @app.errorhandler(PersistenceError)
     async def problem_details(error: PersistenceError) -> Response:
@@ -121,8 +120,7 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> ASGIApp:
     site = FingerprintMiddleware(
         IdempotencyMiddleware(CSPMiddleware(app, shop.policy), shop.idempotency), shop.fingerprinter
     )
-    routed = AsyncioDispatcherMiddleware({HEALTH: HealthApp(shop.health), "": site})
-    return InFlightMiddleware(routed, shop.shutdown, exempt=(HEALTH,))
+    return InFlightMiddleware(beside_probes(site, HealthApp(shop.health)), shop.shutdown, exempt=(HEALTH,))
 
 
 app = create_app()

@@ -41,7 +41,6 @@ from ..shop import (
     ariadne_schema,
     download,
     graphql_validation_rules,
-    list_products,
     policy,
     user,
 )
@@ -74,7 +73,7 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> Starlette:
         return StreamingResponse(download(), media_type="application/octet-stream")
 
     async def products(request: Request) -> Response:
-        return JSONResponse(list_products(request.url.query))  # a bad query: problem+json, 400
+        return JSONResponse(await shop.list_products(request.url.query))  # a bad query: problem+json, 400
 
     @cached(shop.cache, ttl=60, key=lambda request: request.url.path)  # the request is no key
     async def product(request: Request) -> JSONResponse:

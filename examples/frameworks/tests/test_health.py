@@ -71,6 +71,6 @@ def test_a_shutdown_fails_readiness_then_refuses_requests_then_closes_in_order(t
     assert (closed.status_code, closed.headers["content-type"]) == (503, CONTENT_TYPE)
     assert refused.headers["retry-after"] == "1"
     assert report.clean
-    assert report.closed == ("flags", "idempotency", "cache", "health")
+    assert report.closed == ("flags", "database", "idempotency", "cache", "health")
     assert shop.closed == report.closed, "the lifespan's shutdown got the same report"
     assert shop.lifespan == ["startup", "shutdown"]

@@ -1,5 +1,9 @@
 """buttress-persistence in every example: ``GET /products`` parsed by a `QuerySchema`, and a bad
-query answered as RFC 9457 problem+json (400), never a 5xx."""
+query answered as RFC 9457 problem+json (400), never a 5xx.
+
+The ASGI apps run the query as SQL on SQLite (`SqlAlchemyRepository.fetch`); Flask and Django run the
+same specification in Python (`SyncShop.list_products`): the same expected answers hold for both.
+"""
 
 from __future__ import annotations
 
