@@ -19,7 +19,7 @@ from django.core.asgi import get_asgi_application
 from buttress.core import ASGIApp, Receive, Scope, Send
 from buttress.csp import CSPMiddleware
 from buttress.fingerprint import FingerprintMiddleware
-from buttress.health import HealthApp, InFlightMiddleware, ShutdownCoordinator
+from buttress.health import HealthApp, HealthRegistry, InFlightMiddleware, ShutdownCoordinator
 from buttress.idempotency import IdempotencyMiddleware, MemoryStore
 
 from ..shop import HEALTH, beside_probes, health_checks, policy
@@ -28,11 +28,15 @@ from .views import shop
 django_application = get_asgi_application()
 
 
-def create_app(*, root_path: str = "") -> ASGIApp:
-    """Django's ASGI application in buttress's middlewares, for an app served under ``root_path``."""
+def create_app(*, root_path: str = "", health: HealthRegistry | None = None) -> ASGIApp:
+    """Django's ASGI application in buttress's middlewares, for an app served under ``root_path``.
+
+    ``health`` is the probes' registry (`health_checks` of the shop's flags by default); the
+    lifespan's shutdown closes it.
+    """
     csp = CSPMiddleware(django_application, policy(root_path) if root_path else shop.policy)
     site = FingerprintMiddleware(IdempotencyMiddleware(csp, MemoryStore()), shop.fingerprinter)
-    health = health_checks(shop.flags)
+    health = health if health is not None else health_checks(shop.flags)
     probes = HealthApp(health)
     shutdown = ShutdownCoordinator(health, drain_delay=5, grace=20)
     shutdown.register(health, name="health")

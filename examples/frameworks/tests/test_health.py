@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from buttress.health import CONTENT_TYPE, ShutdownCoordinator
-from frameworks.shop import HEALTH, Shop
+from frameworks.shop import HEALTH, Shop, health_checks
 from frameworks.tests.conftest import Servers
 from frameworks.tests.serving import IN_PROCESS, TARGETS, Target, serve
 
@@ -74,3 +74,17 @@ def test_a_shutdown_fails_readiness_then_refuses_requests_then_closes_in_order(t
     assert report.closed == ("flags", "database", "idempotency", "cache", "health")
     assert shop.closed == report.closed, "the lifespan's shutdown got the same report"
     assert shop.lifespan == ["startup", "shutdown"]
+
+
+def test_django_s_lifespan_answered_by_the_example_closes_the_probes_registry() -> None:
+    """Django speaks no ASGI lifespan: the example answers it, and its shutdown runs the coordinator."""
+    target = Target("django", "uvicorn")
+    target.create_app()  # imports the ASGI module, which configures Django before the views
+    from frameworks.django.views import shop  # noqa: PLC0415 - after Django is configured
+
+    health = health_checks(shop.flags)
+    with serve(target, target.create_app(health=health)) as base:
+        ready = httpx.get(f"{base}{HEALTH}/ready", timeout=30)
+        assert not health.closed
+    assert ready.status_code == 200
+    assert health.closed, "the lifespan's shutdown ran the coordinator, which closed the registry"
