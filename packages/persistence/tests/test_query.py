@@ -15,16 +15,25 @@ from hypothesis import strategies as st
 
 from buttress.core import Receive, Scope, Send
 from buttress.persistence import (
+    DatabaseError,
+    EntityExistsError,
     EntityNotFoundError,
     FieldNotAllowedError,
     FieldSpecification,
+    InvalidCursorError,
     InvalidQueryError,
     MalformedFilterError,
+    MissingExtraError,
+    PersistenceConfigurationError,
+    PersistenceError,
+    PersistenceTypeError,
     PersistenceUnavailableError,
     ProblemDetailsMiddleware,
     QuerySchema,
     SortField,
+    UnknownFieldError,
     VersionConflictError,
+    exceptions,
     problem_details,
 )
 from buttress.testing import check_hostile_asgi
@@ -159,6 +168,41 @@ def test_problem_details_follow_rfc_9457() -> None:
     down = problem_details(PersistenceUnavailableError("database", "postgresql://u:pw@db/x", "refused"))
     assert down.status == 503
     assert "db" not in down.detail
+
+
+EVERY_ERROR: dict[type[PersistenceError], tuple[PersistenceError, int]] = {
+    kind: (error, status)
+    for error, status in [
+        (PersistenceError("message"), 500),
+        (PersistenceConfigurationError("p", 1, "reason"), 500),
+        (UnknownFieldError("f", "Model"), 500),
+        (InvalidQueryError("page", 1, "reason"), 400),
+        (FieldNotAllowedError("secret", "sort"), 400),
+        (MalformedFilterError("filter", "{", "reason"), 400),
+        (InvalidCursorError("reason"), 400),
+        (PersistenceTypeError("p", "a str", 1), 500),
+        (EntityNotFoundError("Doc", 1), 404),
+        (EntityExistsError("Doc", 1, "is stored already"), 409),
+        (VersionConflictError("Doc", 1, expected=1, actual=2), 409),
+        (DatabaseError("the database refused the statement", sqlstate="23514"), 500),
+        (PersistenceUnavailableError("database", "postgresql://u:pw@db/x", "refused"), 503),
+        (MissingExtraError("DatabaseSession", "postgres"), 500),
+    ]
+    for kind in [type(error)]
+}
+
+
+@pytest.mark.parametrize("name", exceptions.__all__)
+def test_every_typed_error_has_its_problem_status(name: str) -> None:
+    """Every error of the package maps to problem+json: 400 for what a client sent, 404, 409, 503 for
+    an outage, and 500 with a generic detail (no message, no SQLSTATE) for the server's own faults."""
+    error, status = EVERY_ERROR[getattr(exceptions, name)]
+    problem = problem_details(error)
+    assert problem.status == status
+    assert problem.to_dict()["status"] == status
+    if status == 500:
+        assert problem.detail == "the server failed to handle the request"
+    assert "pw" not in json.dumps(problem.to_dict())
 
 
 async def listing(scope: Scope, receive: Receive, send: Send) -> None:
