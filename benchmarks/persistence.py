@@ -17,7 +17,10 @@ Printed, in order:
    the repository roll it back when the connection closes, the ORM and advanced-alchemy when the
    session closes.
 
-Medians over sequential calls after a warm-up, with the 10th-90th percentile spread, in microseconds.
+``python benchmarks/persistence.py overhead`` runs one section (``pages``, ``specifications``,
+``overhead``); all three by default. Medians over sequential calls after a warm-up, with the
+10th-90th percentile spread, in microseconds; the repository-overhead calls are taken in turn, round
+after round, so a change in the machine's load falls on all of them alike.
 PostgreSQL comes from ``BUTTRESS_BENCH_POSTGRES`` (default ``postgresql://postgres@127.0.0.1:5432/test``).
 """
 
@@ -27,7 +30,7 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from advanced_alchemy.filters import LimitOffset
@@ -80,6 +83,20 @@ async def timed(call: Callable[[], Awaitable[object]], calls: int = CALLS) -> Di
         await call()
         samples.append((time.perf_counter() - start) * 1e6)
     return Dist.of(samples)
+
+
+async def timed_together(calls: Sequence[Callable[[], Awaitable[object]]], rounds: int = CALLS) -> list[Dist]:
+    """Each call's distribution, timed in turn round after round, so a change of load falls on all alike."""
+    for _ in range(max(10, rounds // 10)):
+        for call in calls:
+            await call()
+    samples: list[list[float]] = [[] for _ in calls]
+    for _ in range(rounds):
+        for call, kept in zip(calls, samples, strict=True):
+            start = time.perf_counter()
+            await call()
+            kept.append((time.perf_counter() - start) * 1e6)
+    return [Dist.of(kept) for kept in samples]
 
 
 def timed_sync(call: Callable[[], object], calls: int = 20_000) -> Dist:
@@ -253,7 +270,7 @@ async def overhead(db: DatabaseSession, repo: SqlAlchemyRepository[Order, int]) 
         "get": (lambda: repo.get(next_id()), core_get, core_get_once, orm_get, aa_get),
         "list 20": (lambda: repo.list(limit=20), core_list, core_list_once, orm_list, aa_list),
     }.items():
-        measured[name] = [await timed(call) for call in calls]
+        measured[name] = await timed_together(calls)
     rows = [
         [
             name,
@@ -289,16 +306,19 @@ async def overhead(db: DatabaseSession, repo: SqlAlchemyRepository[Order, int]) 
     )
 
 
-async def main() -> None:
+async def main(sections: Sequence[str]) -> None:
     engine = create_async_engine(DSN.replace("postgresql://", "postgresql+asyncpg://", 1), pool_size=4)
     try:
         built = await build(engine)
         print(f"built {ROWS:,} rows in {built:.1f} s (INSERT ... SELECT generate_series, then ANALYZE)")
         db = DatabaseSession(engine)
         repo: SqlAlchemyRepository[Order, int] = SqlAlchemyRepository(db, Order)
-        await pages(db, repo)
-        specifications()
-        await overhead(db, repo)
+        if "pages" in sections:
+            await pages(db, repo)
+        if "specifications" in sections:
+            specifications()
+        if "overhead" in sections:
+            await overhead(db, repo)
     finally:
         async with engine.begin() as connection:
             await connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
@@ -306,4 +326,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:] or ["pages", "specifications", "overhead"]))
