@@ -31,6 +31,7 @@ from buttress.testing import (
     CONFORMANCE_ENV,
     POSTGRES_ENV,
     REDIS_ENV,
+    Failover,
     FakeClock,
     HostileTarget,
     HostileTargets,
@@ -50,6 +51,7 @@ from buttress.testing import (
     TestingConfigurationError,
     TestingError,
     TestingTypeError,
+    acheck_hostile,
     check_hostile,
     closing_factory,
     discover_postgres,
@@ -58,6 +60,7 @@ from buttress.testing import (
     free_port,
     hostile_values,
     register_profiles,
+    through_failover,
 )
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -357,7 +360,35 @@ def test_redis_server_constructor_raises_only_typed_errors() -> None:
 
 @TARGETS.drives("RedisClusterServer")
 def test_redis_cluster_server_constructor_raises_only_typed_errors() -> None:
-    check_hostile(_closing(RedisClusterServer), nodes=3, binary=shutil.which("redis-server"))
+    check_hostile(
+        _closing(RedisClusterServer),
+        nodes=3,
+        binary=shutil.which("redis-server"),
+        replicas=1,
+        node_timeout=0.5,
+    )
+
+
+@TARGETS.drives("through_failover", "Failover")
+async def test_through_failover_raises_only_typed_errors() -> None:
+    """Driven on a cluster that was never started: whatever passes the checks finds no node to kill."""
+    cluster = RedisClusterServer(replicas=1)
+    try:
+        await acheck_hostile(
+            through_failover,
+            cluster,
+            "key",
+            _no_operation,
+            unavailable=ConnectionError,
+            kwargs={"timeout": 5.0},
+        )
+    finally:
+        cluster.close()
+    await acheck_hostile(Failover, 1, RedisServer, ())
+
+
+async def _no_operation() -> None:
+    return None
 
 
 @TARGETS.drives("PostgresServer")

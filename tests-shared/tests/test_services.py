@@ -18,6 +18,9 @@ from buttress.testing import (
     RedisServer,
     ServerError,
     ServiceUnavailable,
+    TestingConfigurationError,
+    TestingError,
+    TestingTypeError,
     discover_postgres,
     discover_redis,
     free_port,
@@ -213,8 +216,52 @@ def test_redis_cluster_fixture_gives_a_healthy_three_master_cluster(redis_cluste
         info = client.execute("CLUSTER", "INFO")
         assert isinstance(info, bytes)
         assert b"cluster_state:ok" in info
-        assert b"cluster_known_nodes:3" in info
+        assert b"cluster_known_nodes:6" in info
+        assert b"cluster_size:3" in info
         assert b"cluster_slots_assigned:16384" in info
+
+
+def test_a_killed_primary_is_replaced_by_its_replica_with_what_it_had_replicated(
+    redis_failover_cluster: RedisClusterServer,
+) -> None:
+    cluster = redis_failover_cluster
+    assert len(cluster.nodes) == 6
+    victim = cluster.primary_for("order:17")
+    (replica,) = cluster.replicas_of(victim)
+    assert replica is not victim
+    with RespClient(victim.url) as client:
+        client.execute("SET", "order:17", "kept")
+    cluster.wait_for_replicas()
+    with RespClient(replica.url) as client:
+        client.execute("READONLY")
+        assert client.execute("GET", "order:17") == b"kept"  # the replica has it before the primary dies
+    victim.kill()
+    cluster.wait_for_failover()
+    assert cluster.primary_for("order:17") is replica
+    assert victim.url not in cluster.urls
+    with RespClient(replica.url) as client:
+        assert client.execute("GET", "order:17") == b"kept"
+    with pytest.raises(TestingTypeError, match="key"):
+        cluster.primary_for(b"order:17")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"replicas": -1}, TestingConfigurationError),
+        ({"replicas": 6}, TestingConfigurationError),
+        ({"nodes": 51, "replicas": 1}, TestingConfigurationError),
+        ({"replicas": True}, TestingTypeError),
+        ({"node_timeout": 0.01}, TestingConfigurationError),
+        ({"node_timeout": float("nan")}, TestingConfigurationError),
+        ({"node_timeout": "2"}, TestingError),
+    ],
+)
+def test_replicas_and_node_timeout_are_checked_before_any_node_is_made(
+    options: dict[str, object], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        RedisClusterServer(**options)  # type: ignore[arg-type]
 
 
 def test_a_cluster_needs_three_masters() -> None:

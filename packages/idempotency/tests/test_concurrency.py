@@ -267,3 +267,87 @@ async def test_a_batch_spanning_every_cluster_slot_is_split_per_slot(request: py
         assert [claim.response.body for claim in replays] == [key.encode() for key in keys]
     finally:
         await _close([store])
+
+
+RACER = """
+import asyncio, os, sys
+from buttress.idempotency import KeyInFlightError, RedisStore, StoredResponse, idempotent
+
+async def main(kind, address, prefix):
+    store = RedisStore.from_url(address, prefix=prefix, cluster=kind == "redis-cluster")
+    print("ready", flush=True)
+    loop = asyncio.get_running_loop()
+    while key := (await loop.run_in_executor(None, sys.stdin.readline)).strip():
+        try:
+            async with idempotent(store, key, "fp", lease=30) as slot:
+                if slot.claimed:
+                    await asyncio.sleep(0.1)  # the handler: long enough for every racer to arrive
+                    await slot.complete(StoredResponse(body=str(os.getpid()).encode()))
+                    print("ran", flush=True)
+                else:
+                    print("replay", slot.replay.body.decode(), flush=True)
+        except KeyInFlightError:
+            print("in_flight", flush=True)
+    await store.aclose()
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+PROCESSES = 4
+ROUNDS = 3
+
+
+@pytest.mark.parametrize("kind", ["redis", "redis-cluster"])
+async def test_processes_racing_for_one_key_run_the_handler_exactly_once(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    """Property 1 across processes: racers in separate processes, each with its own connections, one key
+    at a time; the handler runs once per key and every other racer sees it in flight or replays it."""
+    (store,) = await _stores(kind, request, workers=1)
+    address = request.getfixturevalue("redis_cluster_url" if kind == "redis-cluster" else "redis_url")
+    racers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            RACER,
+            kind,
+            address,
+            store.prefix,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for _ in range(PROCESSES)
+    ]
+    try:
+        for racer in racers:
+            assert racer.stdout is not None
+            assert await asyncio.wait_for(racer.stdout.readline(), 60) == b"ready\n"
+        for round_ in range(ROUNDS):
+            key = f"race-{round_}"
+            for racer in racers:  # every racer gets the key before any answer is read
+                assert racer.stdin is not None
+                racer.stdin.write(f"{key}\n".encode())
+                await racer.stdin.drain()
+            answers = [
+                (await asyncio.wait_for(racer.stdout.readline(), 30)).decode().split()  # type: ignore[union-attr]
+                for racer in racers
+            ]
+            ran = [answer for answer in answers if answer == ["ran"]]
+            assert len(ran) == 1, f"round {round_}: the handler ran {len(ran)} times: {answers}"
+            assert all(answer[0] in {"ran", "replay", "in_flight"} for answer in answers), answers
+            winner = racers[answers.index(["ran"])].pid
+            assert all(answer[1] == str(winner) for answer in answers if answer[0] == "replay")
+            claim = await store.claim(key, "fp", lease=30)
+            assert claim.outcome == "completed"
+            assert claim.response is not None
+            assert claim.response.body == str(winner).encode()
+    finally:
+        for racer in racers:
+            if racer.stdin is not None and not racer.stdin.is_closing():
+                racer.stdin.close()
+        for racer in racers:
+            try:
+                await asyncio.wait_for(racer.wait(), 10)
+            except TimeoutError:
+                racer.kill()
+                await racer.wait()
+        await _close([store])

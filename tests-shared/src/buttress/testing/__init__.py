@@ -24,6 +24,7 @@ from ._discovery import (
     discover_redis,
 )
 from ._django import django_urls
+from ._failover import Failover, through_failover
 from ._hostile import acheck_hostile, check_hostile, hostile_values
 from ._hostile_http import check_hostile_asgi, check_hostile_wsgi
 from ._hostile_targets import HostileTarget, HostileTargets, closing_factory
@@ -84,6 +85,7 @@ __all__ = [
     "EndpointStoreContract",
     "EventOutboxContract",
     "EventStoreContract",
+    "Failover",
     "FakeClock",
     "FlagSourceContract",
     "HealthCheckContract",
@@ -134,4 +136,5 @@ __all__ = [
     "register_profiles",
     "serve_asgi",
     "serve_wsgi",
+    "through_failover",
 ]

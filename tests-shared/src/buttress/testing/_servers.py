@@ -21,9 +21,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
 
-from buttress.core import check_count, check_text, safe_repr
+from buttress.core import check_count, check_seconds, check_text, safe_repr
 
-from ._resp import RespClient, ping
+from ._resp import RespClient, RespError, ping
 from .exceptions import ServerError, TestingConfigurationError, TestingTypeError
 
 __all__ = ["PostgresServer", "RedisClusterServer", "RedisServer", "free_port"]
@@ -223,55 +223,177 @@ class RedisServer(_Server):
 
 
 class RedisClusterServer(_Server):
-    """A private Redis Cluster of ``nodes`` masters on free ports, slots split evenly, for one session.
+    """A private Redis Cluster of ``nodes`` primaries on free ports, slots split evenly, for one session.
 
     Each node is a `RedisServer` started with ``--cluster-enabled yes``; the slots are assigned with
-    ``CLUSTER ADDSLOTSRANGE`` and the nodes joined with ``CLUSTER MEET``, so only ``redis-server`` is
-    needed. `url` points at the first node; cluster clients discover the rest.
+    ``CLUSTER ADDSLOTSRANGE``, the nodes joined with ``CLUSTER MEET`` and each replica attached with
+    ``CLUSTER REPLICATE``, so only ``redis-server`` is needed. `url` points at the first node;
+    cluster clients discover the rest.
+
+    With ``replicas``, each primary gets that many replicas, so a primary can fail for real: `kill` the
+    one `primary_for` a key returns, and `wait_for_failover` until a replica has taken its slots. A
+    node that misses ``node_timeout`` seconds of heartbeats is failed, so a low value makes a failover
+    take a second or two (keep the default, 2 s, for a cluster that only needs to stay up).
 
     Args:
-        nodes: How many masters, from 3 (Redis Cluster needs them for a real majority) to 100.
+        nodes: How many primaries, from 3 (Redis Cluster needs them for a real majority) to 100.
         binary: The ``redis-server`` executable; found on PATH when omitted.
+        replicas: How many replicas each primary gets, from 0 (the default) to 5; every node, primaries
+            and replicas, is counted in the 100.
+        node_timeout: Seconds without an answer before a node is considered failed, from 0.1 to 60.
+
+    Attributes:
+        nodes: Every node: the ``nodes`` primaries first, then their replicas in order (the replicas
+            of the first primary, then of the second...). Roles change after a failover:
+            `primary_for` asks the cluster.
 
     Raises:
         TestingTypeError: An argument has the wrong type.
-        TestingConfigurationError: ``nodes`` is above 100, or ``binary`` holds NUL or a lone surrogate.
+        TestingConfigurationError: ``nodes`` is above 100, ``replicas`` out of range, ``node_timeout``
+            not a number of seconds from 0.1 to 60, or ``binary`` holds NUL or a lone surrogate.
         ServerError: ``nodes`` is below 3, the executable is not there, or no free ports were found.
+
+    Examples:
+        >>> with RedisClusterServer(replicas=1, node_timeout=0.5) as cluster:  # doctest: +SKIP
+        ...     victim = cluster.primary_for("order:17")
+        ...     victim.kill()
+        ...     cluster.wait_for_failover()  # its replica now serves the key's slot
     """
 
     SLOTS = 16384
 
-    def __init__(self, *, nodes: int = 3, binary: str | None = None) -> None:
+    def __init__(
+        self, *, nodes: int = 3, binary: str | None = None, replicas: int = 0, node_timeout: float = 2.0
+    ) -> None:
         if isinstance(nodes, bool) or not isinstance(nodes, int):
             raise TestingTypeError("nodes", "an int", nodes)
         if nodes < 3:
             # A ServerError, as it always was (and a TestingError like every other bad argument).
             raise ServerError(f"invalid nodes={nodes}: a Redis Cluster needs at least 3 masters")
         check_count("nodes", nodes, maximum=MAX_CLUSTER_NODES, error=TestingConfigurationError)
+        if isinstance(replicas, bool) or not isinstance(replicas, int):
+            raise TestingTypeError("replicas", "an int", replicas)
+        check_count("replicas", replicas, minimum=0, maximum=MAX_REPLICAS, error=TestingConfigurationError)
+        if nodes * (1 + replicas) > MAX_CLUSTER_NODES:
+            raise TestingConfigurationError(
+                "replicas",
+                replicas,
+                f"gives {nodes * (1 + replicas)} nodes in all, above {MAX_CLUSTER_NODES}",
+            )
+        timeout = check_seconds("node_timeout", node_timeout, maximum=60.0, error=TestingConfigurationError)
+        if timeout < MIN_NODE_TIMEOUT:
+            raise TestingConfigurationError(
+                "node_timeout", node_timeout, f"must be at least {MIN_NODE_TIMEOUT} s"
+            )
         binary = _redis_binary(_optional_text("binary", binary))
+        arguments = (*_CLUSTER_ARGS, "--cluster-node-timeout", str(round(timeout * 1000)))
+        self.primaries = nodes
+        self.replicas = replicas
         self.nodes: list[RedisServer] = []
         try:
-            for _ in range(nodes):
-                self.nodes.append(RedisServer(binary=binary, port=_cluster_port(), extra_args=_CLUSTER_ARGS))
+            for _ in range(nodes * (1 + replicas)):
+                self.nodes.append(RedisServer(binary=binary, port=_cluster_port(), extra_args=arguments))
         except BaseException:
             self.close()
             raise
         self.url = self.nodes[0].url
 
+    @property
+    def urls(self) -> list[str]:
+        """The URLs of the nodes that are running (a client can start from any of them)."""
+        return [node.url for node in self.nodes if node.running]
+
     def start(self) -> None:
-        """Start every node, assign the slots, join the nodes and wait until the cluster is ``ok``."""
+        """Start every node, assign the slots, join the nodes, attach the replicas; wait until ``ok``."""
         for node in self.nodes:
             node.start()
-        per_node = self.SLOTS // len(self.nodes)
-        for index, node in enumerate(self.nodes):
+        primaries = self.nodes[: self.primaries]
+        per_node = self.SLOTS // len(primaries)
+        for index, node in enumerate(primaries):
             first = index * per_node
-            last = self.SLOTS - 1 if index == len(self.nodes) - 1 else first + per_node - 1
+            last = self.SLOTS - 1 if index == len(primaries) - 1 else first + per_node - 1
             with RespClient(node.url) as client:
                 client.execute("CLUSTER", "ADDSLOTSRANGE", first, last)
         with RespClient(self.nodes[0].url) as client:
             for node in self.nodes[1:]:
                 client.execute("CLUSTER", "MEET", "127.0.0.1", node.port)
-        _wait_for(self._not_ok, f"Redis Cluster on ports {[n.port for n in self.nodes]}")
+        ports = [n.port for n in self.nodes]
+        if self.replicas:
+            _wait_for(self._not_known, f"Redis Cluster on ports {ports} (gossip)")
+            for index, node in enumerate(self.nodes[self.primaries :]):
+                with RespClient(primaries[index // self.replicas].url) as client:
+                    primary_id = _text(client.execute("CLUSTER", "MYID"))
+                with RespClient(node.url) as client:
+                    client.execute("CLUSTER", "REPLICATE", primary_id)
+        _wait_for(self._not_ok, f"Redis Cluster on ports {ports}")
+
+    def primary_for(self, key: str) -> RedisServer:
+        """The node serving ``key``'s slot now (after a failover, the replica that took over).
+
+        Raises:
+            TestingTypeError: ``key`` is not a str.
+            ServerError: No running node answers, or none serves the slot.
+        """
+        if not isinstance(key, str):
+            raise TestingTypeError("key", "a str", key)
+        with RespClient(self._live().url) as client:
+            slot = client.execute("CLUSTER", "KEYSLOT", key)
+            table = _text(client.execute("CLUSTER", "NODES"))
+        for port, slots in _primaries(table):
+            if any(first <= int(str(slot)) <= last for first, last in slots):
+                return self._node(port)
+        raise ServerError(f"no primary serves the slot of {safe_repr(key)}")
+
+    def replicas_of(self, primary: RedisServer) -> list[RedisServer]:
+        """The nodes replicating ``primary`` now, as the cluster reports them.
+
+        Raises:
+            ServerError: No running node answers.
+        """
+        with RespClient(self._live().url) as client:
+            table = _text(client.execute("CLUSTER", "NODES"))
+        lines = [line.split() for line in table.splitlines() if line.strip()]
+        ids = {_port_of(fields[1]): fields[0] for fields in lines}
+        wanted = ids.get(primary.port)
+        return [self._node(_port_of(f[1])) for f in lines if wanted is not None and f[3] == wanted]
+
+    def wait_for_replicas(self, timeout: float = 30.0) -> None:
+        """Wait until every running replica has applied every write its primary had taken when called.
+
+        A write a primary acknowledged is on its replicas only later (replication is asynchronous):
+        after this, everything written before the call would survive the primary's death.
+
+        Raises:
+            ServerError: A replica did not catch up within ``timeout`` seconds.
+        """
+        targets = {}
+        for node in self.nodes:
+            if node.running:
+                info = _fields(self._info(node, "INFO", "replication"))
+                if info.get("role") == "master":
+                    targets[node.port] = int(info.get("master_repl_offset", "0"))
+
+        def behind() -> str | None:
+            for node in self.nodes:
+                if not node.running:
+                    continue
+                info = _fields(self._info(node, "INFO", "replication"))
+                if info.get("role") != "slave":
+                    continue
+                wanted = targets.get(int(info.get("master_port", "0")))
+                if wanted is not None and int(info.get("slave_repl_offset", "-1")) < wanted:
+                    return f"replica {node.port} is behind its primary"
+            return None
+
+        _wait_for(behind, "Redis Cluster replication", timeout)
+
+    def wait_for_failover(self, timeout: float = 30.0) -> None:
+        """Wait until every running node says ``cluster_state:ok`` and running primaries hold every slot.
+
+        Raises:
+            ServerError: The cluster did not recover within ``timeout`` seconds (say, no replica).
+        """
+        _wait_for(self._not_recovered, "Redis Cluster failover", timeout)
 
     def close(self) -> None:
         """Kill every node and remove their directories."""
@@ -279,26 +401,101 @@ class RedisClusterServer(_Server):
             node.close()
 
     def __repr__(self) -> str:
-        return f"RedisClusterServer(url={self.url!r}, nodes={len(self.nodes)})"
+        return f"RedisClusterServer(url={self.url!r}, nodes={self.primaries}, replicas={self.replicas})"
+
+    def _live(self) -> RedisServer:
+        for node in self.nodes:
+            if node.running:
+                return node
+        raise ServerError("no node of the Redis Cluster is running")
+
+    def _node(self, port: int) -> RedisServer:
+        for node in self.nodes:
+            if node.port == port:
+                return node
+        raise ServerError(f"port {port} is no node of this Redis Cluster")
+
+    def _info(self, node: RedisServer, *command: str) -> str:
+        with RespClient(node.url) as client:
+            return _text(client.execute(*command))
+
+    def _not_known(self) -> str | None:
+        for node in self.nodes:
+            if f"cluster_known_nodes:{len(self.nodes)}" not in self._info(node, "CLUSTER", "INFO"):
+                return f"node {node.port} does not know every node yet"
+        return None
 
     def _not_ok(self) -> str | None:
         for node in self.nodes:
-            with RespClient(node.url) as client:
-                info = client.execute("CLUSTER", "INFO")
-                text = info.decode() if isinstance(info, bytes) else str(info)
-                if "cluster_state:ok" not in text or f"cluster_known_nodes:{len(self.nodes)}" not in text:
-                    return f"node {node.port} not ready"
+            text = self._info(node, "CLUSTER", "INFO")
+            if "cluster_state:ok" not in text or f"cluster_known_nodes:{len(self.nodes)}" not in text:
+                return f"node {node.port} not ready"
+        for node in self.nodes[self.primaries :]:
+            if "master_link_status:up" not in self._info(node, "INFO", "replication"):
+                return f"replica {node.port} not in sync"
         return None
 
+    def _not_recovered(self) -> str | None:
+        try:
+            for node in self.nodes:
+                if node.running and "cluster_state:ok" not in self._info(node, "CLUSTER", "INFO"):
+                    return f"node {node.port} not ok"
+            served = 0
+            for port, slots in _primaries(self._info(self._live(), "CLUSTER", "NODES")):
+                if self._node(port).running:
+                    served += sum(last - first + 1 for first, last in slots)
+        except (OSError, RespError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return None if served == self.SLOTS else f"running primaries serve {served} of {self.SLOTS} slots"
 
+
+MAX_REPLICAS: Final = 5
+MIN_NODE_TIMEOUT: Final = 0.1
+# A replica syncs at once (the default waits 5 s for more replicas to share one transfer).
 _CLUSTER_ARGS = (
     "--cluster-enabled",
     "yes",
     "--cluster-config-file",
     "nodes.conf",
-    "--cluster-node-timeout",
-    "2000",
+    "--repl-diskless-sync-delay",
+    "0",
 )
+
+
+def _text(reply: object) -> str:
+    if isinstance(reply, bytes):
+        return reply.decode()
+    return str(reply)
+
+
+def _fields(info: str) -> dict[str, str]:
+    """The ``name:value`` lines of an ``INFO`` reply."""
+    return dict(line.split(":", 1) for line in info.splitlines() if ":" in line and not line.startswith("#"))
+
+
+def _port_of(address: str) -> int:
+    """The client port of a ``CLUSTER NODES`` address (``127.0.0.1:7000@17000``)."""
+    return int(address.split("@", 1)[0].rsplit(":", 1)[1])
+
+
+def _primaries(table: str) -> list[tuple[int, list[tuple[int, int]]]]:
+    """The primaries a ``CLUSTER NODES`` reply lists as healthy, with the slot ranges each serves."""
+    found = []
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) < 8:
+            continue
+        flags = fields[2].split(",")
+        if "master" not in flags or "fail" in flags or "fail?" in flags:
+            continue
+        ranges = []
+        for item in fields[8:]:
+            if item.startswith("["):  # a slot being migrated
+                continue
+            first, _, last = item.partition("-")
+            ranges.append((int(first), int(last or first)))
+        found.append((_port_of(fields[1]), ranges))
+    return found
 
 
 def _redis_binary(asked: str | None) -> str:

@@ -9,7 +9,10 @@ fixture                   scope     gives
 ``redis_url``             function  its ``redis://`` URL
 ``redis_prefix``          function  a key prefix unique to the test; its keys are deleted after
 ``redis_server``          function  a private `RedisServer` the test may stop, kill and restart
-``redis_cluster_url``     session   a private 3-master Redis Cluster (`RedisClusterServer`)
+``redis_cluster_url``     session   a private Redis Cluster: 3 primaries, a replica each
+                                    (`RedisClusterServer`)
+``redis_failover_cluster``function  a private `RedisClusterServer` like it, failing a silent node
+                                    within 0.5 s: for a test that kills a primary
 ``postgres_service``      session   the PostgreSQL server found for the session
 ``postgres_dsn``          session   its DSN
 ``postgres_schema``       module    a fresh schema (`PostgresSchema`), dropped after the module
@@ -67,6 +70,9 @@ from ._resp import RespClient
 from ._servers import PostgresServer, RedisClusterServer, RedisServer, checked_text
 from ._spans import RecordedSpans
 from .exceptions import ServerError, TestingConfigurationError, TestingTypeError
+
+FAILOVER_NODE_TIMEOUT = 0.5
+"""Seconds of silence after which ``redis_failover_cluster`` fails a node (a replica takes over)."""
 
 __all__ = ["CONFORMANCE_ENV", "PostgresSchema", "find_conformance_dir"]
 
@@ -228,11 +234,12 @@ def redis_server(request: pytest.FixtureRequest) -> Iterator[RedisServer]:
 
 @pytest.fixture(scope="session")
 def redis_cluster_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A private 3-master Redis Cluster for the session, from ``redis-server`` on PATH; its first node's URL.
+    """A private Redis Cluster for the session (3 primaries, a replica each), from ``redis-server`` on PATH.
 
-    Tests share it: isolate them with ``redis_prefix``, as on a single server.
+    Its first node's URL. Tests share it: isolate them with ``redis_prefix``, as on a single server,
+    and never kill its nodes (``redis_failover_cluster`` is for that).
     """
-    cluster = RedisClusterServer()
+    cluster = RedisClusterServer(replicas=1)
     try:
         cluster.start()
     except ServerError as exc:
@@ -240,6 +247,25 @@ def redis_cluster_url(request: pytest.FixtureRequest) -> Iterator[str]:
         _unavailable(request.config, f"cannot start a private Redis Cluster: {exc}")
     try:
         yield cluster.url
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def redis_failover_cluster(request: pytest.FixtureRequest) -> Iterator[RedisClusterServer]:
+    """A private Redis Cluster of 3 primaries, each with a replica, for one test that kills a primary.
+
+    Nodes are failed after 0.5 s without an answer, so a replica takes over within about two
+    seconds: kill ``cluster.primary_for(key)``, then ``cluster.wait_for_failover()``.
+    """
+    cluster = RedisClusterServer(replicas=1, node_timeout=FAILOVER_NODE_TIMEOUT)
+    try:
+        cluster.start()
+    except ServerError as exc:
+        cluster.close()
+        _unavailable(request.config, f"cannot start a private Redis Cluster with replicas: {exc}")
+    try:
+        yield cluster
     finally:
         cluster.close()
 

@@ -154,6 +154,7 @@ class RedisFlagSource(_RedisBackend, AsyncResource):
         self._flags_key, self._segments_key, self.channel = _names(self.prefix)
         self._pubsub: PubSub | None = None
         self._sharded = True  # until the server says it has no SSUBSCRIBE
+        self._lost = False  # whether the last subscription broke
 
     @classmethod
     def from_url(
@@ -265,13 +266,19 @@ class RedisFlagSource(_RedisBackend, AsyncResource):
                 return await self._wait(deadline)
         except FeatureFlagsError:
             await self._drop_pubsub()
+            self._lost = True
             raise
 
     async def _wait(self, deadline: float) -> bool:
         pubsub = self._pubsub
         if pubsub is None:
             await self._discover()
+            if self._lost and isinstance(self._client, RedisCluster):
+                # The subscription broke, maybe with its primary: ask the cluster who serves the
+                # channel's slot now (a subscription, unlike a command, does not refresh the map).
+                await self._client.nodes_manager.initialize()
             pubsub = self._pubsub = await self._subscribe()
+            self._lost = False
         while (remaining := deadline - time.monotonic()) > 0:
             try:
                 message = await self._next(pubsub, remaining)
