@@ -11,6 +11,7 @@ import asyncpg
 import httpx
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from buttress.health import (
@@ -26,7 +27,7 @@ from buttress.health import (
     SQLAlchemyCheck,
     Status,
 )
-from buttress.testing import PostgresServer, RedisServer, free_port, serve_asgi
+from buttress.testing import PostgresServer, RedisClusterServer, RedisServer, free_port, serve_asgi
 
 
 async def eventually(registry: HealthRegistry, status: Status) -> Status:
@@ -231,3 +232,41 @@ async def test_a_connection_cut_by_the_server_fails_one_probe_at_most_then_recov
         assert statuses.count(Status.FAIL) <= 1, "the pool replaced the cut connection"
     finally:
         await pool.close()
+
+
+@pytest.mark.redis
+async def test_redis_check_on_a_cluster_pings_every_primary(redis_cluster_url: str) -> None:
+    check = RedisCheck.from_url(redis_cluster_url, cluster=True)
+    try:
+        result = await check.check()
+        assert result.status is Status.PASS
+    finally:
+        await check.aclose()
+    client = RedisCluster.from_url(redis_cluster_url)
+    try:
+        assert (await RedisCheck(client=client).check()).status is Status.PASS  # borrowed, left open
+        assert await client.ping()
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.redis
+async def test_redis_check_fails_while_a_primary_is_dead_and_passes_after_the_failover(
+    redis_failover_cluster: RedisClusterServer,
+) -> None:
+    check = RedisCheck.from_url(redis_failover_cluster.url, cluster=True, socket_timeout=1)
+    try:
+        assert (await check.check()).status is Status.PASS
+        redis_failover_cluster.primary_for("any").kill()
+        failed = await check.check()
+        assert failed.status is Status.FAIL
+        assert (failed.output or "").startswith("redis at redis://127.0.0.1")
+        redis_failover_cluster.wait_for_failover()
+        for _ in range(100):  # the client learns the new primary after a failed call or two
+            if (await check.check()).status is Status.PASS:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the check still fails after the replica took over")
+    finally:
+        await check.aclose()

@@ -82,6 +82,21 @@ class TestRedisCheck(HealthCheckContract):
         return RedisCheck.from_url(f"redis://127.0.0.1:{free_port()}/0")
 
 
+@pytest.mark.redis
+class TestRedisCheckOnACluster(HealthCheckContract):
+    """The same contract on the 3-primary Redis Cluster: PING to every primary."""
+
+    @pytest.fixture(autouse=True)
+    def _cluster(self, redis_cluster_url: str) -> None:
+        self.url = redis_cluster_url
+
+    async def make_check(self) -> Any:
+        return RedisCheck.from_url(self.url, cluster=True)
+
+    async def make_failing_check(self) -> Any:
+        return RedisCheck.from_url(f"redis://127.0.0.1:{free_port()}/0", cluster=True)
+
+
 class TestHTTPCheck(HealthCheckContract):
     @pytest_asyncio.fixture(autouse=True)
     async def _server(self) -> AsyncIterator[None]:

@@ -127,7 +127,7 @@ def test_the_constructors_type_their_errors(monkeypatch: pytest.MonkeyPatch, tmp
     check_hostile(ShutdownCoordinator, HealthRegistry(), drain_delay=1.0, grace=1.0, close_timeout=1.0)
     check_hostile(InFlightMiddleware, benign, ShutdownCoordinator(), exempt=("/health",))
     check_hostile(HTTPCheck, "http://127.0.0.1:9/health", client=None, timeout=1.0)
-    check_hostile(RedisCheck.from_url, "redis://127.0.0.1:9/0", socket_timeout=1.0)
+    check_hostile(RedisCheck.from_url, "redis://127.0.0.1:9/0", socket_timeout=1.0, cluster=False)
     check_hostile(RedisCheck, client=Redis())
     check_hostile(SQLAlchemyCheck, object(), query="SELECT 1")
 
