@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from buttress.caching import RedisCache
+from buttress.caching import RedisCache, TieredCache
 from buttress.core import MISSING
 from buttress.testing import CacheProviderContract
 
@@ -67,3 +67,46 @@ async def test_one_computation_across_two_cluster_clients(redis_cluster_url: str
         await first.clear()
         await first.aclose()
         await second.aclose()
+
+
+async def _eventually(check: Any, within: float = 5.0) -> bool:
+    deadline = asyncio.get_running_loop().time() + within
+    while not await check():
+        if asyncio.get_running_loop().time() >= deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
+async def test_tiered_caches_on_a_cluster_evict_each_other_s_l1_copies(
+    redis_cluster_url: str, redis_prefix: str
+) -> None:
+    """TieredCache's invalidations (PUBLISH, which a cluster sends to every node) reach every process."""
+    caches = [
+        TieredCache[str].from_url(redis_cluster_url, prefix=redis_prefix, cluster=True, l1_ttl=30)
+        for _ in range(2)
+    ]
+    a, b = caches
+    try:
+        for cache in caches:
+            assert await cache.wait_until_subscribed()
+        await a.set("k", "old", tags=["t"])
+
+        async def served_from_l1() -> bool:
+            # a's notice of its own write crosses the cluster bus, so it may evict b's first copy.
+            hits = b.l1_stats.hits
+            return await b.get("k") == "old" and b.l1_stats.hits == hits + 1
+
+        assert await _eventually(served_from_l1)  # b holds an L1 copy
+        await a.set("k", "new")
+        assert await _eventually(lambda: _reads(b, "k", "new")), "b kept serving its L1 copy"
+        await a.invalidate_tags("t")  # the tag's members, on whichever primaries they live
+        assert await _eventually(lambda: _reads(b, "k", MISSING)), "b kept a copy of a tagged entry"
+    finally:
+        await a.clear()
+        for cache in caches:
+            await cache.aclose()
+
+
+async def _reads(cache: TieredCache[str], key: str, expected: object) -> bool:
+    return await cache.get(key) == expected

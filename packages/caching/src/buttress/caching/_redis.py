@@ -99,7 +99,21 @@ class InvalidationChannel(_RedisBackend):
             CachingUnavailableError: Redis cannot be reached or answers with an error.
         """
         with self._unavailable():
+            await self._discover()
             await self.client.publish(self.prefix, message)
+
+    async def pubsub(self) -> Any:  # noqa: ANN401 - redis-py's PubSub or ClusterPubSub
+        """A pub/sub object of the client, ready to subscribe to the channel.
+
+        A cluster client must know its nodes before it can route a subscription (redis-py's cluster
+        pub/sub does not discover them itself: a fresh client failed with ``KeyError``).
+
+        Raises:
+            CachingUnavailableError: The cluster's nodes cannot be reached.
+        """
+        with self._unavailable():
+            await self._discover()
+        return self.client.pubsub()
 
 
 class RedisStorage(_RedisBackend):

@@ -418,8 +418,9 @@ class TieredStorage[V](AsyncResource):
     async def _listen(self) -> None:
         backoff = 0.05
         while True:
-            pubsub = self._client.pubsub()
+            pubsub: Any = None
             try:
+                pubsub = await self._channel.pubsub()
                 await pubsub.subscribe(self.channel)
                 connection: Any = pubsub.connection  # set by subscribe()
                 connection.register_connect_callback(self._on_reconnect)
@@ -444,8 +445,9 @@ class TieredStorage[V](AsyncResource):
                 self._l1_on = False
                 self._subscribed.clear()
                 await self.l1.clear()
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                if pubsub is not None:
+                    with contextlib.suppress(Exception):
+                        await pubsub.aclose()
             self._tell_waiters(False)
             # Back off before the next attempt, unless a caller of wait_until_subscribed asks for one now.
             self._retry_now.clear()
