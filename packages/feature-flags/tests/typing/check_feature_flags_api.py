@@ -7,6 +7,7 @@ from typing import assert_type
 
 import asyncpg
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from buttress.feature_flags import (
     AuditSink,
@@ -83,6 +84,8 @@ async def backend_types(url: str, dsn: str, pool: asyncpg.Pool, client: Redis) -
     assert_type(PostgresFlagSource(pool=pool, table="flags"), PostgresFlagSource)
     assert_type(PostgresAuditSink(pool=pool, table="audit"), PostgresAuditSink)
     assert_type(RedisFlagSource(client=client, prefix="app:"), RedisFlagSource)
+    assert_type(RedisFlagSource.from_url(url, prefix="app:", cluster=True), RedisFlagSource)
+    assert_type(RedisFlagSource(RedisCluster.from_url(url), prefix="app:"), RedisFlagSource)
     async with PostgresFlagSource(pool=pool) as borrowed:
         assert_type(borrowed, PostgresFlagSource)
         assert_type(await borrowed.aclose(), None)

@@ -6,6 +6,7 @@ from typing import assert_type
 
 import asyncpg
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from buttress.health import (
@@ -45,6 +46,8 @@ async def registry_types(pool: asyncpg.Pool, client: Redis, engine: AsyncEngine)
     assert_type(PostgresCheck(pool), PostgresCheck)
     assert_type(RedisCheck.from_url("redis://localhost"), RedisCheck)
     assert_type(RedisCheck(client=client), RedisCheck)
+    assert_type(RedisCheck.from_url("redis://node-1:7000", cluster=True), RedisCheck)
+    assert_type(RedisCheck(client=RedisCluster.from_url("redis://node-1:7000")), RedisCheck)
     assert_type(await SQLAlchemyCheck(engine).check(), CheckResult)
     assert_type(await HTTPCheck("http://billing/health").check(), CheckResult)
     checks: list[HealthCheck] = [
