@@ -251,22 +251,40 @@ async def test_redis_check_on_a_cluster_pings_every_primary(redis_cluster_url: s
 
 
 @pytest.mark.redis
-async def test_redis_check_fails_while_a_primary_is_dead_and_passes_after_the_failover(
+async def test_redis_check_through_a_failover_then_without_a_replica_to_take_over(
     redis_failover_cluster: RedisClusterServer,
 ) -> None:
-    check = RedisCheck.from_url(redis_failover_cluster.url, cluster=True, socket_timeout=1)
+    """While a primary dies and its replica takes over, the check passes (the client's retry) or fails
+    (typed, address redacted), then passes; a primary that dies with no replica left fails it."""
+    cluster = redis_failover_cluster
+    check = RedisCheck.from_url(cluster.url, cluster=True, socket_timeout=1)
     try:
         assert (await check.check()).status is Status.PASS
-        redis_failover_cluster.primary_for("any").kill()
+        victim = cluster.primary_for("any")
+        (replica,) = cluster.replicas_of(victim)
+        victim.kill()
+        for _ in range(200):
+            result = await check.check()
+            if result.status is Status.PASS:
+                break
+            assert result.status is Status.FAIL
+            assert (result.output or "").startswith("redis at redis://127.0.0.1")
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the check still fails after the replica took over")
+        cluster.wait_for_failover()
+        assert cluster.primary_for("any") is replica
+        replica.kill()  # its former primary is dead too: no one can take its slots over
         failed = await check.check()
         assert failed.status is Status.FAIL
         assert (failed.output or "").startswith("redis at redis://127.0.0.1")
-        redis_failover_cluster.wait_for_failover()
-        for _ in range(100):  # the client learns the new primary after a failed call or two
+        replica.start()  # back with its data and its slots (nodes.conf): the check passes again
+        cluster.wait_for_failover()
+        for _ in range(200):
             if (await check.check()).status is Status.PASS:
                 break
             await asyncio.sleep(0.05)
         else:
-            pytest.fail("the check still fails after the replica took over")
+            pytest.fail("the check still fails after the primary came back")
     finally:
         await check.aclose()
