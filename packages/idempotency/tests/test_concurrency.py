@@ -59,8 +59,10 @@ async def _stores(kind: str, request: pytest.FixtureRequest, workers: int) -> li
         cluster = kind == "redis-cluster"
         url = request.getfixturevalue("redis_cluster_url" if cluster else "redis_url")
         prefix = request.getfixturevalue("redis_prefix")
+        # A connect may wait its turn on a loaded machine (a batch opens up to 40 per node at once):
+        # 5 s, not the default 1 s, so that only a real outage fails these races.
         return [
-            RedisStore.from_url(url, prefix=prefix, max_connections=40, cluster=cluster)
+            RedisStore.from_url(url, prefix=prefix, max_connections=40, cluster=cluster, socket_timeout=5)
             for _ in range(workers)
         ]
     schema: PostgresSchema = request.getfixturevalue("postgres_schema")
