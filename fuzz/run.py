@@ -43,6 +43,7 @@ SCOPES = {
     "persistence": ["buttress.persistence"],
     "observability": ["buttress.observability"],
     "auth": ["buttress.auth"],
+    "tenancy": ["buttress.tenancy"],
 }
 
 

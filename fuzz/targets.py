@@ -49,6 +49,16 @@ from buttress.notifications import Template, TemplateRegistry
 from buttress.observability import redact_pii, redact_text
 from buttress.persistence import CursorCodec, InvalidCursorError, QuerySchema
 from buttress.search import parse_query
+from buttress.tenancy import (
+    ClaimResolver,
+    HeaderResolver,
+    PathPrefixResolver,
+    SubdomainResolver,
+    TenancyConfigurationError,
+    TenantRequest,
+    TenantTokenError,
+    check_tenant_id,
+)
 from buttress.webhooks import GitHubVerifier, StripeVerifier, WebhookVerifier, parse_retry_after
 
 __all__ = ["TARGETS"]
@@ -332,6 +342,34 @@ def auth_request(data: bytes) -> None:
         _RBAC.allows("editor", _text(rest))
 
 
+_TENANT_RESOLVERS = (
+    HeaderResolver(),
+    SubdomainResolver("example.com"),
+    PathPrefixResolver("/t/"),
+    ClaimResolver(lambda token: {"tenant_id": token.partition(".")[0]} if token.endswith(".ok") else {}),
+)
+
+
+def tenancy_request(data: bytes) -> None:
+    """A request's host, path, tenant header and Authorization header, through every tenant resolver.
+
+    A resolver answers a tenant id or None (a ClaimResolver may refuse the token, typed); whatever it
+    answers is then checked as a tenant id, as the middleware does.
+    """
+    (host, path, tenant, authorization), _ = _lines(data, 4)
+    request = TenantRequest(host, path, {"x-tenant-id": tenant, "authorization": authorization})
+    for resolver in _TENANT_RESOLVERS:
+        try:
+            found = resolver.resolve(request)
+        except TenantTokenError:
+            continue
+        if found is not None and not isinstance(found, str):
+            raise AssertionError(f"{type(resolver).__name__} resolved {found!r}")
+        if found is not None:
+            with contextlib.suppress(TenancyConfigurationError):
+                check_tenant_id(found)
+
+
 TARGETS: dict[str, Callable[[bytes], object]] = {
     target.__name__: target
     for target in (
@@ -356,5 +394,6 @@ TARGETS: dict[str, Callable[[bytes], object]] = {
         observability_redaction,
         auth_token,
         auth_request,
+        tenancy_request,
     )
 }
