@@ -22,6 +22,13 @@ class TestAsyncpgFactory(ResourceFactoryContract):
         return AsyncpgFactory("postgresql://app:secret@127.0.0.1:1/app", timeout=2)
 
 
+class TestAsyncpgFactoryRollback(TestAsyncpgFactory):
+    """The ``reset="rollback"`` policy, whose ``needs_reset`` answers from the session."""
+
+    async def make_factory(self) -> Any:
+        return AsyncpgFactory(self.dsn, reset="rollback")
+
+
 class TestRedisFactory(ResourceFactoryContract):
     @pytest.fixture(autouse=True)
     def _url(self, redis_url: str) -> None:

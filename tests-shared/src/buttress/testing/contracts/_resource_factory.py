@@ -101,6 +101,21 @@ class ResourceFactoryContract:
         finally:
             await factory.destroy(resource)
 
+    async def test_needs_reset_answers_a_bool_that_a_reset_settles(self, factory: Any) -> None:
+        """The optional ``needs_reset`` hook: a bool for a live resource, the same bool asked twice."""
+        if getattr(factory, "needs_reset", None) is None:
+            pytest.skip("the factory has no needs_reset()")
+        assert getattr(factory, "reset", None) is not None, "needs_reset() without reset() means nothing"
+        resource = await factory.create()
+        try:
+            assert factory.needs_reset(resource) in (True, False)
+            await factory.reset(resource)
+            answer = factory.needs_reset(resource)
+            assert answer in (True, False)
+            assert factory.needs_reset(resource) is answer  # asking changes nothing
+        finally:
+            await factory.destroy(resource)
+
     async def test_an_unreachable_server_is_reported_as_unavailable(self) -> None:
         factory = await self.make_unreachable_factory()
         if factory is None:
