@@ -7,6 +7,8 @@ import itertools
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openfeature import api
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.event import ProviderEvent
@@ -16,6 +18,7 @@ from buttress.feature_flags import (
     AuditAction,
     Context,
     FeatureFlagsConfigurationError,
+    FeatureFlagsError,
     FeatureFlagsTypeError,
     FlagClient,
     FlagDefinition,
@@ -155,3 +158,51 @@ def test_provider_arguments_are_checked() -> None:
         FlagProvider(object())  # type: ignore[arg-type]
     with pytest.raises(FeatureFlagsConfigurationError, match="init_timeout"):
         FlagProvider(FlagClient(MemoryFlagSource()), init_timeout=-1)
+
+
+_attribute_names = st.sampled_from(
+    [
+        "userId",
+        "sessionId",
+        "remoteAddress",
+        "environment",
+        "appName",
+        "currentTime",
+        "properties",
+        "plan",
+        "x",
+    ]
+)
+_attribute_values = st.one_of(
+    st.text(max_size=6),
+    st.just("lone \ud800 surrogate"),
+    st.integers(-3, 3),
+    st.booleans(),
+    st.none(),
+    st.floats(allow_nan=False, width=16),
+    st.datetimes(timezones=st.just(UTC)),
+    st.lists(st.text(max_size=2), max_size=2),
+)
+
+
+@settings(max_examples=200)
+@given(
+    st.none() | st.text(max_size=6),
+    st.dictionaries(_attribute_names, _attribute_values, max_size=5),
+    st.sampled_from(["userId", "sessionId", "currentTime", "properties", "tenant"]),
+)
+def test_the_provider_reads_a_context_as_context_from_openfeature_does(
+    key: str | None, attributes: dict[str, object], field: str
+) -> None:
+    """Property: the provider's one-pass reading of a context equals `context_from_openfeature`'s."""
+    provider = FlagProvider(FlagClient(MemoryFlagSource()), targeting_key_field=field)
+    context = EvaluationContext(targeting_key=key, attributes=attributes)  # type: ignore[arg-type]
+    try:
+        expected: object = context_from_openfeature(context, targeting_key_field=field)
+    except FeatureFlagsError as exc:
+        expected = type(exc)
+    try:
+        got: object = provider._context(context)
+    except FeatureFlagsError as exc:
+        got = type(exc)
+    assert got == expected

@@ -12,7 +12,8 @@ from buttress.core import check_seconds, check_text
 
 from ._client import ClientStatus, FlagClient
 from ._engine import Snapshot
-from ._model import Context, ErrorCode, EvaluationDetails, context_text
+from ._model import _STANDARD, Context, ErrorCode, EvaluationDetails, context_text
+from ._model import Reason as _Reason
 from .exceptions import FeatureFlagsConfigurationError, FeatureFlagsTypeError, MissingExtraError
 
 try:
@@ -97,6 +98,7 @@ class FlagProvider(AbstractProvider):
             type_error=FeatureFlagsTypeError,
         )
         self.client = client
+        self._key_attribute = _STANDARD.get(self.targeting_key_field)
         self._loaded = threading.Event()
         self._shutdown = threading.Event()
         self._last_status = client.status
@@ -158,11 +160,46 @@ class FlagProvider(AbstractProvider):
                 ),
             )
 
+    def _context(self, context: EvaluationContext | None) -> Context:
+        """`context_from_openfeature`, in one pass when every attribute is plain text (the usual case)."""
+        if context is None or type(context) is not EvaluationContext:
+            return context_from_openfeature(context, targeting_key_field=self.targeting_key_field)
+        standard: dict[str, str] = {}
+        properties: dict[str, str] = {}
+        current_time: str | None = None
+        for name, value in context.attributes.items():
+            if type(value) is not str or type(name) is not str:
+                return context_from_openfeature(context, targeting_key_field=self.targeting_key_field)
+            attribute = _STANDARD.get(name)
+            if attribute is not None:
+                standard[attribute] = value
+            elif name == "currentTime":
+                current_time = value
+            else:
+                properties[name] = value
+        key = context.targeting_key
+        if key is not None:
+            if type(key) is not str:
+                return context_from_openfeature(context, targeting_key_field=self.targeting_key_field)
+            attribute = self._key_attribute
+            if attribute is not None:
+                standard[attribute] = key
+            elif self.targeting_key_field == "currentTime":
+                current_time = key
+            else:
+                properties[self.targeting_key_field] = key
+        # Context checks every value (a lone surrogate is refused) as it does for any caller.
+        return Context(
+            current_time=current_time,
+            properties=MappingProxyType(properties) if properties else _NO_PROPERTIES,
+            **standard,
+        )
+
     def _resolve[T](
         self, key: str, default: T, context: EvaluationContext | None
     ) -> FlagResolutionDetails[T]:
         try:
-            ctx = context_from_openfeature(context, targeting_key_field=self.targeting_key_field)
+            ctx = self._context(context)
         except (FeatureFlagsConfigurationError, FeatureFlagsTypeError) as exc:
             # Evaluation never raises: the context is reported, and counted as the client counts it.
             self.client._count_invalid_context(key)
@@ -173,13 +210,14 @@ class FlagProvider(AbstractProvider):
                 error_message=str(exc),
             )
         details: EvaluationDetails[T] = self.client.evaluate(key, default, ctx)
+        code = details.error_code
         return FlagResolutionDetails(
             value=details.value,
             variant=details.variant,
-            reason=Reason(details.reason.value),
-            error_code=None if details.error_code is None else _ERROR_CODES[details.error_code],
+            reason=_REASONS[details.reason],
+            error_code=None if code is None else _ERROR_CODES[code],
             error_message=details.error_message,
-            flag_metadata=dict(details.flag_metadata),
+            flag_metadata=dict(details.flag_metadata) if details.flag_metadata else {},
         )
 
     def resolve_boolean_details(
@@ -219,6 +257,8 @@ class FlagProvider(AbstractProvider):
         return cast("FlagResolutionDetails[Sequence[FlagValueType] | Mapping[str, FlagValueType]]", resolved)
 
 
+_REASONS: Mapping[_Reason, Reason] = MappingProxyType({reason: Reason(reason.value) for reason in _Reason})
+_NO_PROPERTIES: Mapping[str, str] = Context().properties
 _ERROR_CODES: Mapping[ErrorCode, OFErrorCode] = MappingProxyType(
     {code: OFErrorCode(code.value) for code in ErrorCode}
 )
