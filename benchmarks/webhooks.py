@@ -6,11 +6,13 @@ Run with ``nox -s bench -- webhooks`` (or ``python benchmarks/webhooks.py [--qui
    off on both) on the same signed 1 KiB payload, and signing against ``Webhook.sign``; operations/s.
 2. Delivery: short rounds of 200 messages per path to a local receiver (uvicorn in a subprocess)
    that verifies every signature and counts ids. A raw httpx loop sends the same signed requests
-   (sequentially, and 8 at a time); the outbox path is `PostgresOutbox.send` for each message (timed
-   apart), then one `DeliveryWorker` (8 in flight) claiming, signing, POSTing and recording each
-   delivery; the same again on `MemoryOutbox` (the embedded default, through the same `Outbox`
-   Protocol). Rows are deliveries/s; the target is the PostgreSQL outbox >= 80% of the faster raw
-   loop, taken as the median of per-round ratios, since the paths of one round share the machine's load.
+   (sequentially, and 8 at a time); the outbox path is measured end to end: `PostgresOutbox.send`
+   for each message (8 senders, as request handlers would), then one `DeliveryWorker` (8 in flight)
+   claiming, signing, POSTing and recording each delivery, the rate being the messages over both
+   times together (each part is also shown alone); the same again on `MemoryOutbox` (the embedded
+   default, through the same `Outbox` Protocol). The target is the PostgreSQL outbox end to end >=
+   80% of the faster raw loop, taken as the median of per-round ratios, since the paths of one round
+   share the machine's load.
 3. Flaky receiver: one id in five answers 503 + ``Retry-After: 0`` the first time; a fast retry
    schedule; the run ends when nothing is pending. Target: 100% delivered, 0 duplicates.
 
@@ -188,10 +190,23 @@ async def raw_loop(
 
 async def outbox_round(
     outbox: PostgresOutbox | MemoryOutbox, bodies: list[bytes]
-) -> tuple[float, float, set[str]]:
+) -> tuple[float, float, float, set[str]]:
+    """Send every body (``CONCURRENCY`` senders, as request handlers would), then deliver them all.
+
+    Returns the enqueue rate, the delivery rate and the end-to-end rate (messages over the send
+    time plus the delivery time), with the ids sent.
+    """
+    queue = iter(bodies)
+    ids: set[str] = set()
+
+    async def sender() -> None:
+        for body in queue:
+            ids.add((await outbox.send("invoice.paid", body)).id)
+
     started = time.perf_counter()
-    ids = {(await outbox.send("invoice.paid", body)).id for body in bodies}
-    enqueue = len(bodies) / (time.perf_counter() - started)
+    await asyncio.gather(*(sender() for _ in range(CONCURRENCY)))
+    sending = time.perf_counter() - started
+    enqueue = len(bodies) / sending
     async with DeliveryWorker(
         outbox,
         policy=NetworkPolicy(allow=["127.0.0.0/8"]),
@@ -202,10 +217,10 @@ async def outbox_round(
     ) as worker:
         started = time.perf_counter()
         delivered = await worker.drain()
-        rate = delivered / (time.perf_counter() - started)
+        delivering = time.perf_counter() - started
     if delivered != len(bodies):
         raise RuntimeError(f"the worker delivered {delivered} of {len(bodies)}")
-    return enqueue, rate, ids
+    return enqueue, delivered / delivering, len(bodies) / (sending + delivering), ids
 
 
 async def delivery(quick: bool) -> None:
@@ -236,7 +251,15 @@ async def delivery(quick: bool) -> None:
             await outbox_round(outbox, bodies[:100])
             await outbox_round(memory, bodies[:100])
             await stats(control, base)
-            rates: dict[str, list[float]] = {"seq": [], "conc": [], "box": [], "mem": [], "enqueue": []}
+            rates: dict[str, list[float]] = {
+                "seq": [],
+                "conc": [],
+                "box": [],
+                "mem": [],
+                "enqueue": [],
+                "deliver": [],
+                "mem_deliver": [],
+            }
             paired: list[float] = []
             for index in range(rounds):
                 # Short rounds, in a rotating order, so the machine's load hits every path alike;
@@ -245,38 +268,54 @@ async def delivery(quick: bool) -> None:
                 order = ("seq", "conc", "box", "mem")
                 for path in order[index % 4 :] + order[: index % 4]:
                     if path == "box":
-                        queued, rate, ids = await outbox_round(outbox, bodies)
+                        queued, deliver, rate, ids = await outbox_round(outbox, bodies)
                         rates["enqueue"].append(queued)
+                        rates["deliver"].append(deliver)
                     elif path == "mem":
-                        _, rate, ids = await outbox_round(memory, bodies)
+                        _, deliver, rate, ids = await outbox_round(memory, bodies)
+                        rates["mem_deliver"].append(deliver)
                     else:
                         rate, ids = await raw_loop(base, signer, bodies, 1 if path == "seq" else CONCURRENCY)
                     expect(await stats(control, base), ids)
                     measured[path] = rate
                     rates[path].append(rate)
                 paired.append(measured["box"] / max(measured["seq"], measured["conc"]))
-            seq, conc, box, mem, enq = (
-                Dist.range_of(rates[k]) for k in ("seq", "conc", "box", "mem", "enqueue")
+            seq, conc, box, mem, enq, dlv, mem_dlv = (
+                Dist.range_of(rates[k])
+                for k in ("seq", "conc", "box", "mem", "enqueue", "deliver", "mem_deliver")
             )
             within = statistics.median(paired)
             print_table(
-                f"Delivery to a verifying receiver ({rounds} rounds x {count} messages a path, deliveries/s)",
-                ["path", "deliveries/s", "outbox / this"],
+                f"Delivery to a verifying receiver ({rounds} rounds x {count} messages a path, messages/s)",
+                ["path", "messages/s", "outbox end to end / this"],
                 [
-                    ["raw httpx loop, sequential", seq.cell(), ratio(box.p50, seq.p50)],
-                    [f"raw httpx loop, {CONCURRENCY} in flight", conc.cell(), ratio(box.p50, conc.p50)],
-                    [f"PostgresOutbox + 1 DeliveryWorker ({CONCURRENCY} in flight)", box.cell(), "1.00x"],
+                    ["raw httpx loop, sequential (sign + POST)", seq.cell(), ratio(box.p50, seq.p50)],
                     [
-                        f"MemoryOutbox + 1 DeliveryWorker ({CONCURRENCY} in flight)",
+                        f"raw httpx loop, {CONCURRENCY} in flight (sign + POST)",
+                        conc.cell(),
+                        ratio(box.p50, conc.p50),
+                    ],
+                    [
+                        f"PostgresOutbox end to end: send ({CONCURRENCY} senders) + 1 DeliveryWorker "
+                        f"({CONCURRENCY} in flight)",
+                        box.cell(),
+                        "1.00x",
+                    ],
+                    [
+                        f"MemoryOutbox end to end: send ({CONCURRENCY} senders) + 1 DeliveryWorker",
                         mem.cell(),
                         ratio(box.p50, mem.p50),
                     ],
-                    ["PostgresOutbox.send (enqueue, messages/s, not in the rates above)", enq.cell(), "—"],
+                    ["of which PostgresOutbox.send alone (enqueue)", enq.cell(), "—"],
+                    ["of which the DeliveryWorker alone (claim, sign, POST, record)", dlv.cell(), "—"],
+                    ["of which the DeliveryWorker alone, MemoryOutbox", mem_dlv.cell(), "—"],
                 ],
                 [
                     "Every request in every row was verified by the receiver; each id counted exactly once.",
-                    f"Median of per-round ratios, outbox / the faster raw loop of its round: {within:.2f}x.",
-                    f"Target: outbox >= 0.80x the raw loop: {'met' if within >= 0.8 else 'NOT met'}.",
+                    "End to end = messages / (time to send them all + time to deliver them all).",
+                    "Median of per-round ratios, PostgresOutbox end to end / the faster raw loop of its "
+                    f"round: {within:.2f}x.",
+                    f"Target: end to end >= 0.80x the raw loop: {'met' if within >= 0.8 else 'NOT met'}.",
                 ],
             )
             await flaky(outbox, store, endpoint, base, control, [body] * (300 if quick else 1000))

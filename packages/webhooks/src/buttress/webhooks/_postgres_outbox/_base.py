@@ -99,11 +99,20 @@ class OutboxBase(PostgresBackend, AsyncResource):
         return self._endpoints
 
     @asynccontextmanager
-    async def _transaction(self, given: Connection | None) -> AsyncIterator[Connection]:
+    async def _transaction(self, given: Connection | None, *, own: bool = True) -> AsyncIterator[Connection]:
+        """The caller's connection (its transaction), else a pooled one in a transaction of ours.
+
+        With ``own=False`` no transaction is opened on the pooled connection: for a single statement,
+        which PostgreSQL runs atomically on its own.
+        """
         if given is not None:
             # The caller's transaction: commit and rollback are theirs; outages are still mapped.
             with self._unavailable():
                 yield given
+            return
+        if not own:
+            async with self._connection() as connection:
+                yield connection
             return
         async with self._connection() as connection, connection.transaction():
             yield connection

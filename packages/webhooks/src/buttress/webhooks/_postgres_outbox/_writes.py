@@ -21,6 +21,17 @@ _CONNECTIONS: Final = (asyncpg.Connection, asyncpg.pool.PoolConnectionProxy)
 class Writes(OutboxBase):
     """`send`."""
 
+    @property
+    def _send_sql(self) -> str:
+        t = self._tables
+        return (
+            f"WITH m AS (INSERT INTO {t.messages} (id, event_type, body, created_at) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING RETURNING id), "
+            f"d AS (INSERT INTO {t.deliveries} (message_id, endpoint_id, status, next_attempt_at, created_at) "
+            "SELECT m.id, target, 'pending', $6, $4 FROM m, unnest($5::text[]) AS target) "
+            "SELECT count(*) FROM m"
+        )
+
     async def send(
         self,
         event_type: str,
@@ -54,26 +65,10 @@ class Writes(OutboxBase):
         targets = [e.id for e in await self.endpoints.list(event_type=event_type, enabled=True)]
         now = self.clock.now()
         due = now + timedelta(seconds=self.schedule.first_delay)
-        t = self._tables
-        async with self._transaction(connection) as conn:
-            inserted = await conn.fetchval(
-                f"INSERT INTO {t.messages} (id, event_type, body, created_at) VALUES ($1, $2, $3, $4) "
-                "ON CONFLICT (id) DO NOTHING RETURNING id",
-                msg_id,
-                event_type,
-                body,
-                now,
-            )
-            if inserted is None:
+        # One statement, so one round trip and atomic without BEGIN/COMMIT of our own: the message,
+        # then a delivery per target only when the message row was new (a repeated id adds nothing).
+        async with self._transaction(connection, own=False) as conn:
+            inserted = await conn.fetchval(self._send_sql, msg_id, event_type, body, now, targets, due)
+            if not inserted:
                 return await self._message(conn, msg_id)
-            if targets:
-                await conn.execute(
-                    f"INSERT INTO {t.deliveries} "
-                    "(message_id, endpoint_id, status, next_attempt_at, created_at) "
-                    "SELECT $1, unnest($2::text[]), 'pending', $3, $4",
-                    msg_id,
-                    targets,
-                    due,
-                    now,
-                )
         return Message(msg_id, event_type, body, now)
