@@ -8,7 +8,8 @@ Run with ``nox -s bench -- notifications`` (or ``python benchmarks/notifications
    recipient, per-recipient results); the baseline is raw ``aiosmtplib.SMTP.send_message`` over a
    pool of 4 connections built by hand; Apprise is ``Apprise.notify`` on a ``mailto://`` URL with
    its per-service throttle turned off (it opens one connection per message and is synchronous).
-   Rounds alternate between the three; the ratio is the median of per-round ratios.
+   Rounds rotate the order of the three (buttress, raw, Apprise; raw, Apprise, buttress; Apprise,
+   buttress, raw; ...); the ratio is the median of per-round ratios.
 2. Preference decisions: `MemoryPreferenceStore` lookup + `decide` (opt-in/opt-out and quiet hours
    in the user's time zone) for 1,000 users spread over nine time zones with weekday windows, at
    random instants; decisions per second, in one thread.
@@ -48,6 +49,7 @@ from buttress.notifications import (
 )
 
 POOL = 4
+ORDER = ("buttress", "raw", "apprise")
 ZONES = (
     "UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Sydney",
     "America/Sao_Paulo", "Asia/Tokyo", "Europe/London", "Pacific/Auckland",
@@ -153,9 +155,17 @@ async def email_bench(rounds: int, n: int, n_apprise: int) -> list[list[str]]:
         ratios_raw: list[float] = []
         ratios_apprise: list[float] = []
         for r in range(rounds):
-            b = await run_buttress(port, emails(n, f"b{r}"))
-            a = await run_raw(port, emails(n, f"r{r}"))
-            p = await asyncio.to_thread(run_apprise, port, emails(n_apprise, f"a{r}"))
+            # The order rotates every round (buttress, raw, Apprise; then raw, Apprise, buttress; ...)
+            # so no client always runs first, or always right after another's connections closed.
+            found: dict[str, float] = {}
+            for name in ORDER[r % 3 :] + ORDER[: r % 3]:
+                if name == "buttress":
+                    found[name] = await run_buttress(port, emails(n, f"b{r}"))
+                elif name == "raw":
+                    found[name] = await run_raw(port, emails(n, f"r{r}"))
+                else:
+                    found[name] = await asyncio.to_thread(run_apprise, port, emails(n_apprise, f"a{r}"))
+            b, a, p = found["buttress"], found["raw"], found["apprise"]
             ours.append(b)
             raw.append(a)
             peer.append(p)
