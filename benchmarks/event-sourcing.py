@@ -8,9 +8,10 @@ each in a schema of its own that is created for the run and dropped at the end. 
    (asyncpg, one round trip) against eventsourcing's ``PostgresApplicationRecorder.insert_events``
    (psycopg 3, its default gap-safe path: a pipelined transaction that locks the table and inserts with
    ``executemany``). Both take payloads that are already serialized (``EventData`` / ``StoredEvent``).
-2. Eight concurrent writers append 50-event batches (asyncio tasks on an 8-connection pool; threads on an
-   8-connection psycopg pool for the peer) while a subscriber follows the global log; a subscriber that
-   ever moves past a position it has not delivered counts it as skipped.
+2. Eight concurrent writers append 50-event batches, each writer a process of its own with one
+   connection, for both libraries (released together by a barrier once all have connected; the rate
+   runs until the last one finishes), while a subscriber in the main process follows the global log;
+   a subscriber that ever moves past a position it has not delivered counts it as skipped.
 3. Loading a 1,000-event aggregate: from a snapshot at version 990 plus a 10-event tail, against full
    replay (buttress only: the ratio is the target).
 4. The same load with the snapshot corrupted in the database: the hash check fails, the repository falls
@@ -26,6 +27,7 @@ import asyncio
 import datetime
 import importlib.metadata
 import logging
+import multiprocessing
 import os
 import platform
 import secrets
@@ -33,8 +35,10 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlparse
 
 import asyncpg
@@ -94,7 +98,7 @@ async def admin(dsn: str, statement: str) -> None:
         await conn.close()
 
 
-def peer_datastore(dsn: str, pool_size: int) -> PostgresDatastore:
+def peer_datastore(dsn: str, pool_size: int, schema: str = PEER_SCHEMA) -> PostgresDatastore:
     url = urlparse(dsn)
     return PostgresDatastore(
         dbname=url.path.lstrip("/") or "postgres",
@@ -103,7 +107,7 @@ def peer_datastore(dsn: str, pool_size: int) -> PostgresDatastore:
         user=url.username or "postgres",
         password=url.password or "",
         pool_size=pool_size,
-        schema=PEER_SCHEMA,
+        schema=schema,
     )
 
 
@@ -162,12 +166,66 @@ async def single_writer(dsn: str, scale: Scale) -> tuple[Dist, Dist]:
 # --- 2. eight writers and a subscriber ----------------------------------------------------------------------
 
 
+WRITERS = 8
+
+
+def _ours_writer(dsn: str, table: str, batches: int, barrier: Any, finished: Any) -> None:
+    """One writer process of ours: its own connection, then ``batches`` appends after the barrier."""
+
+    async def run() -> None:
+        store = await PostgresEventStore.connect(dsn, table=table, min_size=1, max_size=1)
+        try:
+            await asyncio.to_thread(barrier.wait)
+            for b in range(batches):
+                await store.append(f"{uuid.uuid4()}-{b}", our_batch(50), NO_STREAM)
+            finished.put(time.monotonic())
+        finally:
+            await store.aclose()
+
+    asyncio.run(run())
+
+
+def _theirs_writer(dsn: str, table: str, batches: int, barrier: Any, finished: Any) -> None:
+    """One writer process of the peer's: its own recorder (one connection), the same appends."""
+    schema, _, name = table.partition(".")  # a spawned process draws its own TOKEN: pass the schema
+    recorder = PostgresApplicationRecorder(peer_datastore(dsn, 1, schema), events_table_name=name)
+    try:
+        barrier.wait()
+        for _ in range(batches):
+            recorder.insert_events(peer_batch(50))
+        finished.put(time.monotonic())
+    finally:
+        recorder.datastore.close()
+
+
+def run_writers(target: Callable[..., None], dsn: str, table: str, batches: int) -> float:
+    """Start ``WRITERS`` processes, release them together; seconds until the last one finished."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(WRITERS + 1)
+    finished = context.Queue()
+    processes = [
+        context.Process(target=target, args=(dsn, table, batches, barrier, finished)) for _ in range(WRITERS)
+    ]
+    for process in processes:
+        process.start()
+    barrier.wait(timeout=120)  # every writer has connected
+    started = time.monotonic()
+    ends = [finished.get(timeout=600) for _ in processes]
+    for process in processes:
+        process.join(60)
+        if process.exitcode != 0:
+            raise RuntimeError(f"a writer process failed (exit code {process.exitcode})")
+    return max(ends) - started
+
+
 async def concurrent_ours(dsn: str, scale: Scale, round_: int) -> tuple[float, int, int]:
-    # 8 writers + the subscriber's reads + its LISTEN connection; the peer gets 8 writers + its follower.
-    store = await our_store(dsn, f"conc{round_}", 10)
+    # 8 writer processes (one connection each) + the subscriber here (its reads + its LISTEN); the
+    # peer gets 8 writer processes + its follower thread here.
+    table = f"conc{round_}"
+    store = await our_store(dsn, table, 2)
     delivered: list[int] = []
     skipped = 0
-    total = 8 * scale.concurrent_batches * 50
+    total = WRITERS * scale.concurrent_batches * 50
 
     async def follow(record: RecordedEvent) -> None:
         nonlocal skipped
@@ -180,29 +238,25 @@ async def concurrent_ours(dsn: str, scale: Scale, round_: int) -> tuple[float, i
         store, follow, name="bench", checkpoints=MemoryEventStore(), batch_size=500, poll_interval=0.5
     )
     subscriber.start()
-
-    async def writer(n: int) -> None:
-        for b in range(scale.concurrent_batches):
-            await store.append(f"w{n}-{b}", our_batch(50), NO_STREAM)
-
     try:
-        started = time.perf_counter()
-        await asyncio.gather(*(writer(n) for n in range(8)))
-        elapsed = time.perf_counter() - started
+        elapsed = await asyncio.to_thread(
+            run_writers, _ours_writer, dsn, f"{OURS_SCHEMA}.{table}", scale.concurrent_batches
+        )
         for _ in range(3000):
             if len(delivered) >= total:
                 break
             await asyncio.sleep(0.01)
     finally:
-        await subscriber.stop()
+        await subscriber.aclose()
         await store.aclose()
     missing = total - len(set(delivered))
     return total / elapsed, skipped, missing
 
 
 def concurrent_theirs(dsn: str, scale: Scale, round_: int) -> tuple[float, int, int]:
-    recorder = peer_recorder(dsn, 9, f"conc{round_}_events")
-    total = 8 * scale.concurrent_batches * 50
+    table = f"conc{round_}_events"
+    recorder = peer_recorder(dsn, 2, table)
+    total = WRITERS * scale.concurrent_batches * 50
     delivered: list[int] = []
     done = threading.Event()
 
@@ -218,25 +272,17 @@ def concurrent_theirs(dsn: str, scale: Scale, round_: int) -> tuple[float, int, 
             else:
                 time.sleep(0.005)
 
-    def writer() -> None:
-        for _ in range(scale.concurrent_batches):
-            recorder.insert_events(peer_batch(50))
-
     follower = threading.Thread(target=follow)
     follower.start()
-    writers = [threading.Thread(target=writer) for _ in range(8)]
-    started = time.perf_counter()
-    for thread in writers:
-        thread.start()
-    for thread in writers:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    for _ in range(3000):
-        if len(delivered) >= total:
-            break
-        time.sleep(0.01)
-    done.set()
-    follower.join()
+    try:
+        elapsed = run_writers(_theirs_writer, dsn, f"{PEER_SCHEMA}.{table}", scale.concurrent_batches)
+        for _ in range(3000):
+            if len(delivered) >= total:
+                break
+            time.sleep(0.01)
+    finally:
+        done.set()
+        follower.join()
     stored = {n.id for n in recorder.select_notifications(None, total + 10)}
     recorder.datastore.close()
     skipped = len(stored - set(delivered))
