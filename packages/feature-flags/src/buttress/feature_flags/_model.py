@@ -307,6 +307,18 @@ class Context:
                 check_context_text(f"properties[{name!r}]", value)
 
     @classmethod
+    def _checked(
+        cls, current_time: str | None, properties: Mapping[str, str] | None, standard: Mapping[str, str]
+    ) -> Context:
+        """A context of values already known to be valid text (`FlagProvider`'s fast path)."""
+        context = object.__new__(cls)
+        for name in ("user_id", "session_id", "remote_address", "environment", "app_name"):
+            object.__setattr__(context, name, standard.get(name))
+        object.__setattr__(context, "current_time", current_time)
+        object.__setattr__(context, "properties", _EMPTY if properties is None else properties)
+        return context
+
+    @classmethod
     def from_mapping(cls, data: Mapping[str, object]) -> Context:
         """Build a context from Unleash-style keys (``userId``, ``properties``, ...).
 

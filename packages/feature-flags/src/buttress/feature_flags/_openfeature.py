@@ -6,7 +6,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from buttress.core import check_seconds, check_text
 
@@ -108,7 +108,7 @@ class FlagProvider(AbstractProvider):
 
     def get_metadata(self) -> Metadata:
         """The provider's name."""
-        return Metadata(name="buttress-feature-flags")
+        return _METADATA
 
     def initialize(self, evaluation_context: EvaluationContext) -> None:
         """Wait for the client's first snapshot.
@@ -188,12 +188,7 @@ class FlagProvider(AbstractProvider):
                 current_time = key
             else:
                 properties[self.targeting_key_field] = key
-        # Context checks every value (a lone surrogate is refused) as it does for any caller.
-        return Context(
-            current_time=current_time,
-            properties=MappingProxyType(properties) if properties else _NO_PROPERTIES,
-            **standard,
-        )
+        return _context(current_time, properties, standard)
 
     def _resolve[T](
         self, key: str, default: T, context: EvaluationContext | None
@@ -257,6 +252,22 @@ class FlagProvider(AbstractProvider):
         return cast("FlagResolutionDetails[Sequence[FlagValueType] | Mapping[str, FlagValueType]]", resolved)
 
 
+def _context(current_time: str | None, properties: dict[str, str], standard: dict[str, str]) -> Context:
+    values = [*standard.values(), *properties, *properties.values()]
+    if current_time is not None:
+        values.append(current_time)
+    if all(value.isascii() for value in values):
+        # ASCII text is text every Context field holds (no lone surrogate): nothing to check.
+        return Context._checked(current_time, MappingProxyType(properties) if properties else None, standard)
+    # Context checks every value (a lone surrogate is refused) as it does for any caller.
+    return Context(
+        current_time=current_time,
+        properties=MappingProxyType(properties) if properties else _NO_PROPERTIES,
+        **standard,
+    )
+
+
+_METADATA: Final = Metadata(name="buttress-feature-flags")
 _REASONS: Mapping[_Reason, Reason] = MappingProxyType({reason: Reason(reason.value) for reason in _Reason})
 _NO_PROPERTIES: Mapping[str, str] = Context().properties
 _ERROR_CODES: Mapping[ErrorCode, OFErrorCode] = MappingProxyType(
