@@ -78,6 +78,17 @@ class ParsedQuery:
                 raise SearchTypeError(f"ParsedQuery.{name}", "a tuple of str", given)
             object.__setattr__(self, name, tuple(check_str(f"ParsedQuery.{name}", part) for part in given))
 
+    @classmethod
+    def _parts(
+        cls, terms: tuple[str, ...], phrases: tuple[str, ...], excluded: tuple[str, ...]
+    ) -> ParsedQuery:
+        """A parse of text `parse_query` has checked already: its parts need no second check."""
+        parsed = object.__new__(cls)
+        object.__setattr__(parsed, "terms", terms)
+        object.__setattr__(parsed, "phrases", phrases)
+        object.__setattr__(parsed, "excluded", excluded)
+        return parsed
+
     @property
     def positive(self) -> tuple[str, ...]:
         """Terms and phrases, which select and score documents."""
@@ -118,7 +129,7 @@ def parse_query(text: str, syntax: Syntax = "web") -> ParsedQuery:
             text, MAX_QUERY_LENGTH, f"the query is longer than {MAX_QUERY_LENGTH} characters"
         )
     if syntax == "plain":
-        return ParsedQuery(terms=tuple(text.split()))
+        return ParsedQuery._parts(tuple(text.split()), (), ())
     return _parse_web(text)
 
 
@@ -158,7 +169,7 @@ def _parse_web(text: str) -> ParsedQuery:
             stop += 1
         (excluded if negated else terms).append(text[position:stop])
         position = stop
-    return ParsedQuery(tuple(terms), tuple(phrases), tuple(excluded))
+    return ParsedQuery._parts(tuple(terms), tuple(phrases), tuple(excluded))
 
 
 def _names(parameter: str, value: object) -> tuple[str, ...]:

@@ -141,10 +141,16 @@ def best(scores: Scores, count: int, total: int) -> list[tuple[int, float]]:
 
     ``total`` is `matched`'s answer; ``count`` is at least 1. The caller settles ties by id.
     """
+    if count < total and total * 2 > len(scores):
+        # Most documents are hits: select on the whole vector.
+        size = len(scores)
+        cut = scores[np.argpartition(scores, size - count)[size - count :]].min()
+        numbers = np.flatnonzero(scores >= cut)
+        return list(zip(numbers.tolist(), scores[numbers].tolist(), strict=True))
     numbers = np.flatnonzero(scores)
     values = scores[numbers]
     if count < total:
-        # Select among the hits only: the zeros of the non-hits would slow the selection down.
+        # Few hits: select among them only (the non-hits' zeros slow a selection down).
         cut = np.partition(values, total - count)[total - count]
         keep = values >= cut
         numbers, values = numbers[keep], values[keep]
