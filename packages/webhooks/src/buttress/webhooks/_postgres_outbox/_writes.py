@@ -27,7 +27,8 @@ class Writes(OutboxBase):
         return (
             f"WITH m AS (INSERT INTO {t.messages} (id, event_type, body, created_at) "
             "VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING RETURNING id), "
-            f"d AS (INSERT INTO {t.deliveries} (message_id, endpoint_id, status, next_attempt_at, created_at) "
+            f"d AS (INSERT INTO {t.deliveries} "
+            "(message_id, endpoint_id, status, next_attempt_at, created_at) "
             "SELECT m.id, target, 'pending', $6, $4 FROM m, unnest($5::text[]) AS target) "
             "SELECT count(*) FROM m"
         )
