@@ -201,7 +201,7 @@ def check_token(  # noqa: PLR0917 - private; called from two places in this pack
     if len(token) > policy.max_token_bytes:
         raise MalformedTokenError(f"the token is longer than {policy.max_token_bytes} bytes")
     parsed = parse(token, headers)
-    kid, typ = _header(parsed.header)
+    kid, typ = _header(parsed.header)  # a cached header passed it before; checking again costs little
     key: VerifyingKey = key_for(kid)
     alg = parsed.header.get("alg")
     if alg != key.alg:
