@@ -264,7 +264,11 @@ class Shop(ShopState):
         self.shutdown = ShutdownCoordinator(self.health, drain_delay=5, grace=20)
 
     async def start(self) -> None:
-        """The app's startup: the flag client's first load and its background refresh."""
+        """The app's startup: the catalogue's database and the flags' first load (then their refresh).
+
+        Each resource is registered with the shutdown coordinator as it opens, so the shutdown
+        closes them the other way round.
+        """
         self.loop = asyncio.get_running_loop()
         self.shutdown.register(self.health, name="health")
         self.shutdown.register(self.cache, name="cache")
