@@ -7,7 +7,7 @@ import dataclasses
 import subprocess
 import sys
 import textwrap
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -201,6 +201,83 @@ def test_optimistic_increments_from_several_processes_lose_nothing(postgres_sche
     workers = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(3)]
     assert [worker.wait(timeout=120) for worker in workers] == [0, 0, 0]
     assert asyncio.run(result()) == 45
+
+
+def test_soft_deletes_restores_and_updates_from_several_processes_are_each_counted_once(
+    postgres_schema: PostgresSchema,
+) -> None:
+    """Property 6 and 13 across processes: writers that soft-delete, restore and update one entity at
+    once (each update with the version it read) see only EntityNotFoundError or VersionConflictError
+    when they lose, and the stored version ends at 1 plus the number of writes that won: each won
+    write raised it exactly once, none was lost or applied twice."""
+    dsn = postgres_schema.dsn.replace("postgresql://", "postgresql+asyncpg://")
+    script = textwrap.dedent(
+        f"""
+        import asyncio, random, sys
+        sys.path.insert(0, {str(__import__("pathlib").Path(__file__).parent.parent)!r})
+        from sqlalchemy.ext.asyncio import create_async_engine
+        from buttress.persistence import (
+            DatabaseSession, EntityNotFoundError, SqlAlchemyRepository, VersionConflictError,
+        )
+        from tests.conftest import Doc
+
+        async def main():
+            engine = create_async_engine({dsn!r},
+                connect_args={{"server_settings": {postgres_schema.server_settings!r}}})
+            database = DatabaseSession(engine)
+            repo = SqlAlchemyRepository(database, Doc, soft_delete="deleted_at", version="version")
+            won, rng = 0, random.Random(int(sys.argv[1]))
+            for _ in range(15):
+                act = rng.choice(["update", "delete", "restore"])
+                if act == "delete":
+                    won += await repo.delete(535353)
+                elif act == "restore":
+                    won += await repo.restore(535353)
+                else:
+                    doc = await repo.get(535353, include_deleted=True)
+                    doc.score += 1
+                    try:
+                        await repo.update(doc)
+                        won += 1
+                    except (EntityNotFoundError, VersionConflictError):
+                        pass
+            await engine.dispose()
+            print(won)
+
+        asyncio.run(main())
+        """
+    )
+
+    async def with_repo(work: Callable[[SqlAlchemyRepository[Doc, int]], Awaitable[object]]) -> object:
+        engine = create_async_engine(dsn, connect_args={"server_settings": postgres_schema.server_settings})
+        database = DatabaseSession(engine)
+        await database.create_all(Doc.metadata)
+        try:
+            return await work(
+                SqlAlchemyRepository(database, Doc, soft_delete="deleted_at", version="version")
+            )
+        finally:
+            await engine.dispose()
+
+    async def prepare(repo: SqlAlchemyRepository[Doc, int]) -> None:
+        await repo.delete(535353, hard=True)
+        await repo.add(Doc(id=535353, title="contended"))
+
+    async def stored(repo: SqlAlchemyRepository[Doc, int]) -> Doc | None:
+        found = await repo.get(535353, include_deleted=True)
+        await repo.delete(535353, hard=True)
+        return found
+
+    asyncio.run(with_repo(prepare))
+    workers = [
+        subprocess.Popen([sys.executable, "-c", script, str(seed)], stdout=subprocess.PIPE, text=True)
+        for seed in range(3)
+    ]
+    outputs = [worker.communicate(timeout=120)[0] for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0, 0]
+    doc = asyncio.run(with_repo(stored))
+    assert isinstance(doc, Doc)
+    assert doc.version == 1 + sum(int(output) for output in outputs)
 
 
 async def test_specifications_select_through_relationships(database: DatabaseSession) -> None:
