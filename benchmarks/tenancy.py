@@ -6,7 +6,8 @@ Printed, in order:
    call, as a request would: unscoped (a plain session on a table without policies), with the
    application layer only (``with_loader_criteria`` on every ORM statement), with the database layer
    only (the tenant set by ``set_config(..., true)`` at the start of the transaction, row-level
-   security on the table) and with both (target: ≤ 1.15x unscoped). The same lookup on asyncpg alone:
+   security on the table) and with both (target: ≤ 1.15x unscoped), the tenant sent by a separate
+   statement or, with `TenantConnection`, with the ``BEGIN``. The same lookup on asyncpg alone:
    a transaction on a pooled connection, against `PostgresTenancy.transaction()`.
 2. The middleware per request: `TenantMiddleware` (header resolver, memory directory of 1,000 tenants)
    around a bare ASGI app, against the bare app, both called directly (no server).
@@ -41,6 +42,7 @@ from buttress.tenancy import (
     PostgresTenancy,
     SqlAlchemyTenancy,
     Tenant,
+    TenantConnection,
     TenantMiddleware,
     policy_statements,
     tenant_scope,
@@ -135,10 +137,14 @@ async def measure(variants: dict[str, Callable[[int], Awaitable[object]]]) -> di
 async def lookups() -> None:
     url = role_dsn(DSN, ROLE).replace("postgresql://", "postgresql+asyncpg://", 1)
     engine = create_async_engine(url, pool_size=2, max_overflow=0)
+    begin_engine = create_async_engine(
+        url, pool_size=2, max_overflow=0, connect_args={"connection_class": TenantConnection}
+    )
     plain = async_sessionmaker(engine)
     app_only = SqlAlchemyTenancy(PlainBase, database_layer=False).sessionmaker(engine)
     db_only = SqlAlchemyTenancy(Base, application_layer=False).sessionmaker(engine)
     both = SqlAlchemyTenancy(Base).sessionmaker(engine)
+    both_on_begin = SqlAlchemyTenancy(Base).sessionmaker(begin_engine)
     await SqlAlchemyTenancy(Base).check(engine)
     pool = await asyncpg.create_pool(role_dsn(DSN, ROLE), min_size=2, max_size=2)
     tenancy = PostgresTenancy(pool, tables=[f"{SCHEMA}.docs"])
@@ -178,11 +184,13 @@ async def lookups() -> None:
             "application layer": orm(app_only, PlainDoc),
             "database layer": orm(db_only, Doc),
             "both layers": orm(both, Doc),
+            "both layers, TenantConnection": orm(both_on_begin, Doc),
             "asyncpg unscoped": raw_plain,
             "asyncpg PostgresTenancy": raw_scoped,
         }
     )
     await engine.dispose()
+    await begin_engine.dispose()
     await pool.close()
     base, raw = results["unscoped"], results["asyncpg unscoped"]
     rows = []

@@ -20,6 +20,7 @@ from buttress.tenancy import (
     SqlAlchemyTenancy,
     TenancyTypeError,
     TenancyUnavailableError,
+    TenantConnection,
     UnsafeConnectionError,
     UnscopedStatementError,
     tenant_safe,
@@ -392,3 +393,28 @@ async def test_the_guard_reports_an_unreachable_database() -> None:
         assert "secret" not in str(caught.value)
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize("layer", ["on", "off"])
+async def test_a_tenant_connection_sends_the_tenant_with_begin(clean: Database, layer: str) -> None:
+    """With TenantConnection the session skips its own set_config; the tenant still binds, and ends."""
+    options = {"connect_args": {"server_settings": clean.settings}}
+    if layer == "on":
+        options["connect_args"]["connection_class"] = TenantConnection  # type: ignore[index]
+    url = clean.dsn(clean.app).replace("postgresql://", "postgresql+asyncpg://", 1)
+    engine = create_async_engine(url, pool_size=1, max_overflow=0, **options)  # type: ignore[arg-type]
+    tenancy = SqlAlchemyTenancy(Base)
+    sessions = tenancy.sessionmaker(engine)
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    try:
+        for tenant in ("acme", "globex"):
+            async with tenant_scope(tenant), sessions() as session, session.begin():
+                session.add(Doc(body=tenant))
+        async with tenant_scope("globex"), sessions() as session:
+            assert (await session.scalars(select(Doc.body))).all() == ["globex"]
+        assert await unscoped_count(engine) == 0
+    finally:
+        await engine.dispose()
+    separate = [s for s in statements if "set_config" in s]
+    assert (separate == []) is (layer == "on"), "TenantConnection saves the separate set_config"

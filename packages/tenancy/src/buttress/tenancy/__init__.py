@@ -57,7 +57,7 @@ from .exceptions import (
 )
 
 if TYPE_CHECKING:  # what type checkers and IDEs see
-    from ._postgres import PostgresTenancy
+    from ._postgres import PostgresTenancy, TenantConnection
     from ._postgres_directory import PostgresTenantDirectory
     from ._sqlalchemy import SAFE_OPTION, SqlAlchemyTenancy, tenant_safe
 
@@ -65,6 +65,7 @@ __getattr__ = lazy_exports(
     __name__,
     {
         "PostgresTenancy": "_postgres",
+        "TenantConnection": "_postgres",
         "PostgresTenantDirectory": "_postgres_directory",
         "SAFE_OPTION": "_sqlalchemy",
         "SqlAlchemyTenancy": "_sqlalchemy",
@@ -99,6 +100,7 @@ __all__ = [
     "Tenant",
     "TenantAware",
     "TenantConfig",
+    "TenantConnection",
     "TenantDirectory",
     "TenantMiddleware",
     "TenantNotFoundError",

@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Self
 
 from buttress.core import BackendErrors, PostgresBackend
 
-from ._context import current_tenant
+from ._context import _peek, current_tenant
 from ._metrics import refused
 from ._rls import (
     DEFAULT_SETTING,
@@ -29,7 +29,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by the bare session
     raise MissingExtraError("PostgresTenancy", "postgres") from exc
 
-__all__ = ["PostgresTenancy"]
+__all__ = ["PostgresTenancy", "TenantConnection"]
 
 logger = logging.getLogger(__name__)
 
@@ -155,3 +155,30 @@ async def _rollback(connection: Any) -> None:  # noqa: ANN401 - an asyncpg conne
         await connection.execute("ROLLBACK")
     except Exception:  # a lost connection is discarded by the pool anyway
         logger.debug("rolling back a tenant transaction failed", exc_info=True)
+
+
+class TenantConnection(asyncpg.Connection):
+    """An asyncpg connection whose ``BEGIN`` carries the current tenant, in the same round trip.
+
+    Give it to asyncpg (``connection_class=``), or to SQLAlchemy through
+    ``create_async_engine(url, connect_args={"connection_class": TenantConnection})``: every top-level
+    ``BEGIN`` sent inside a tenant scope is followed, in one simple query, by
+    ``SELECT set_config(setting, tenant, true)``; outside a scope ``BEGIN`` goes alone, and the
+    policies show no row. `SqlAlchemyTenancy` then skips its own ``set_config`` statement, which
+    saves a round trip per transaction. Subclass it to change `setting`.
+
+    Attributes:
+        setting: The setting the policies read (`DEFAULT_SETTING`).
+    """
+
+    setting: ClassVar[str] = DEFAULT_SETTING
+    _buttress_tenant_begin: ClassVar[bool] = True  # what SqlAlchemyTenancy looks for
+
+    async def execute(self, query: str, *args: object, timeout: float | None = None) -> str:
+        """Run a query as asyncpg does; a bare ``BEGIN`` inside a tenant scope also sets the tenant."""
+        tenant = _peek()
+        if tenant is not None and not args and isinstance(query, str) and query.startswith("BEGIN"):
+            # Both values are checked (a setting name; a tenant id of letters, digits and ._:@-).
+            setting = check_setting(self.setting)
+            query = f"{query.rstrip(';')}; SELECT set_config('{setting}', '{tenant}', true);"
+        return await super().execute(query, *args, timeout=timeout)

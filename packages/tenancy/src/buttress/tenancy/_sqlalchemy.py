@@ -238,7 +238,14 @@ class SqlAlchemyTenancy:
 
     def _after_begin(self, session: Session, transaction: object, connection: Any) -> None:  # noqa: ANN401
         tenant = _require("a database transaction")
+        if self._sets_on_begin(connection):
+            return  # a TenantConnection sent the setting with its BEGIN
         connection.execute(select(func.set_config(self.setting, tenant, True)))
+
+    def _sets_on_begin(self, connection: Any) -> bool:  # noqa: ANN401 - SQLAlchemy's Connection
+        driver = getattr(connection.connection, "driver_connection", None)
+        setting = getattr(type(driver), "setting", None)
+        return setting == self.setting and hasattr(type(driver), "_buttress_tenant_begin")
 
     # --- the application layer ----------------------------------------------------------------------
 
