@@ -10,7 +10,7 @@ buttress-caching``). The sections, in order:
     buttress-core, buttress-caching, buttress-pooling, buttress-csp, buttress-fingerprint,
     buttress-idempotency, buttress-event-sourcing, buttress-feature-flags, buttress-fuzzing,
     buttress-webhooks, buttress-search, buttress-notifications, buttress-federation, buttress-cqrs,
-    buttress-health, buttress-persistence, buttress-tenancy, buttress-auth
+    buttress-health, buttress-persistence, buttress-tenancy, buttress-auth, buttress-observability
 """
 
 from __future__ import annotations

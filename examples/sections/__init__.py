@@ -23,6 +23,7 @@ from . import (
     health,
     idempotency,
     notifications,
+    observability,
     persistence,
     pooling,
     search,
@@ -52,5 +53,6 @@ MODULES: dict[str, ModuleType] = {
     "buttress-persistence": persistence,
     "buttress-tenancy": tenancy,
     "buttress-auth": auth,
+    "buttress-observability": observability,
 }
 SECTIONS: dict[str, Section] = {name: module.run for name, module in MODULES.items()}
