@@ -52,7 +52,8 @@ async def load_item(item_id: int) -> dict[str, Any]:
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     """A one-route app: its router leaves the matched template where the tracing middleware reads it."""
-    scope[ROUTE_KEY] = "/items/{item_id}"
+    if isinstance(scope, dict):  # ASGI servers pass a dict
+        scope[ROUTE_KEY] = "/items/{item_id}"
     item = await load_item(int(scope["path"].rsplit("/", 1)[1]))
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": json.dumps(item).encode()})
