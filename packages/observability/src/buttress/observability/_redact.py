@@ -135,6 +135,8 @@ def redact_text(text: str) -> str:
     # a card number starts a word once the number is gone). Each pass consumes original characters,
     # since the replacement itself matches no pattern, so this ends.
     while (redacted := _PATTERN.sub(_replace, text)) != text:
+        if _QUICK.search(redacted) is None:  # nothing left that could match: no second pass
+            return redacted
         text = redacted
     return text
 
