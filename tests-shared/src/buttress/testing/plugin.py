@@ -2,31 +2,31 @@
 
 Installing buttress-testing makes these fixtures available to every test, with no ``conftest.py``:
 
-========================  ========  ===========================================================
-fixture                   scope     gives
-========================  ========  ===========================================================
-``redis_service``         session   the Redis server found for the session (`RedisService`)
-``redis_url``             function  its ``redis://`` URL
-``redis_prefix``          function  a key prefix unique to the test; its keys are deleted after
-``redis_server``          function  a private `RedisServer` the test may stop, kill and restart
-``redis_cluster_url``     session   a private Redis Cluster: 3 primaries, a replica each
-                                    (`RedisClusterServer`)
-``redis_failover_cluster``function  a private `RedisClusterServer` like it, failing a silent node
-                                    within 0.5 s: for a test that kills a primary
-``postgres_service``      session   the PostgreSQL server found for the session
-``postgres_dsn``          session   its DSN
-``postgres_schema``       module    a fresh schema (`PostgresSchema`), dropped after the module
-``postgres_pool``         function  an asyncpg pool (1..12) on ``postgres_schema`` (extra ``postgres``)
-``postgres_table``        function  a table name unique to the test, for ``table=``
-``postgres_server``       function  a private `PostgresServer` the test may stop and restart
-``fake_clock``            function  a `FakeClock`
-``metric_reader``         function  the OpenTelemetry metrics recorded during the test
-                                    (`RecordedMetrics`; extra ``telemetry``)
-``span_recorder``         function  the OpenTelemetry spans finished during the test
-                                    (`RecordedSpans`; extra ``telemetry``)
-``conformance_dir``       session   the folder of third-party conformance suites (see below)
-``unavailable``           function  ``unavailable(reason)``: skip for want of an outside tool
-========================  ========  ===========================================================
+==========================  ========  ===========================================================
+fixture                     scope     gives
+==========================  ========  ===========================================================
+``redis_service``           session   the Redis server found for the session (`RedisService`)
+``redis_url``               function  its ``redis://`` URL
+``redis_prefix``            function  a key prefix unique to the test; its keys are deleted after
+``redis_server``            function  a private `RedisServer` the test may stop, kill and restart
+``redis_cluster_url``       session   a private Redis Cluster: 3 primaries, a replica each
+                                      (`RedisClusterServer`)
+``redis_failover_cluster``  function  a private `RedisClusterServer` like it, failing a silent node
+                                      within 0.5 s: for a test that kills a primary
+``postgres_service``        session   the PostgreSQL server found for the session
+``postgres_dsn``            session   its DSN
+``postgres_schema``         module    a fresh schema (`PostgresSchema`), dropped after the module
+``postgres_pool``           function  an asyncpg pool (1..12) on ``postgres_schema`` (extra ``postgres``)
+``postgres_table``          function  a table name unique to the test, for ``table=``
+``postgres_server``         function  a private `PostgresServer` the test may stop and restart
+``fake_clock``              function  a `FakeClock`
+``metric_reader``           function  the OpenTelemetry metrics recorded during the test
+                                      (`RecordedMetrics`; extra ``telemetry``)
+``span_recorder``           function  the OpenTelemetry spans finished during the test
+                                      (`RecordedSpans`; extra ``telemetry``)
+``conformance_dir``         session   the folder of third-party conformance suites (see below)
+``unavailable``             function  ``unavailable(reason)``: skip for want of an outside tool
+==========================  ========  ===========================================================
 
 ``--explore`` runs only the property and state-machine tests (those hypothesis drives) under the
 random ``explore`` profile; ``nox -s explore`` uses it with a new ``--hypothesis-seed`` on each run.
