@@ -353,3 +353,20 @@ async def test_processes_racing_for_one_key_run_the_handler_exactly_once(
                 racer.kill()
                 await racer.wait()
         await _close([store])
+
+
+@pytest.mark.parametrize("kind", ["redis", "redis-cluster"])
+async def test_a_claim_sent_twice_is_still_the_caller_s(kind: str, request: pytest.FixtureRequest) -> None:
+    """A client that retries a claim whose first attempt reached Redis (a timeout, a cut connection)
+    sends the same lease token again: the retry answers "claimed", not "in flight" for its own lease;
+    another claimant, with another token, still finds it in flight."""
+    (store,) = await _stores(kind, request, workers=1)
+    try:
+        attempt = ["c", "fp", "the-token", 30_000]
+        assert (await store._run("claim", "retried", attempt))[0] == 1
+        assert (await store._run("claim", "retried", attempt))[0] == 1  # the retry
+        assert (await store.claim("retried", "fp", lease=30)).outcome == "in_flight"
+        assert await store.complete("retried", "the-token", StoredResponse(body=b"ok"), retention=60)
+        assert (await store._run("claim", "retried", attempt))[0] == 3  # completed: replayed, not re-run
+    finally:
+        await _close([store])

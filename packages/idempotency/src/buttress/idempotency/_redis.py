@@ -60,6 +60,9 @@ local function claim(key, fingerprint, token, lease)
   end
   if rec[1] ~= fingerprint then return {2} end
   if rec[3] then return {3, rec[3]} end
+  -- The lease is this very claim's: the client sent it again (a retry after a timeout or a cut
+  -- connection, when the first attempt had reached the server). It is still the caller's.
+  if rec[2] == token then return {1} end
   return {4, redis.call('PTTL', key)}
 end
 
