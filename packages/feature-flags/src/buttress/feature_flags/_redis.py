@@ -12,7 +12,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 from types import MappingProxyType
-from typing import ClassVar, Self, Unpack, cast
+from typing import ClassVar, Final, Self, Unpack, cast
 
 from buttress.core import AsyncResource, BackendErrors, RedisBackend, RedisOptions, check_seconds
 
@@ -35,10 +35,14 @@ try:
     from redis.asyncio.cluster import ClusterPubSub, RedisCluster
     from redis.crc import key_slot
     from redis.exceptions import RedisClusterException, RedisError, ResponseError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
 except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
     raise MissingExtraError("RedisFlagSource", "redis") from exc
 
 __all__ = ["RedisFlagSource"]
+
+# How long a new subscription may wait for the server's answer (an outage past it).
+_CONFIRM_SECONDS: Final = 5.0
 
 
 class _RedisBackend(RedisBackend):
@@ -280,16 +284,7 @@ class RedisFlagSource(_RedisBackend, AsyncResource):
             pubsub = self._pubsub = await self._subscribe()
             self._lost = False
         while (remaining := deadline - time.monotonic()) > 0:
-            try:
-                message = await self._next(pubsub, remaining)
-            except ResponseError as exc:
-                # A server without SSUBSCRIBE answers it here, at the first read: subscribe plainly.
-                if not (self._sharded and _unknown_command(exc)):
-                    raise
-                self._sharded = False
-                await self._drop_pubsub()
-                pubsub = self._pubsub = await self._subscribe()
-                continue
+            message = await self._next(pubsub, remaining)
             if message is not None and message.get("type") in {"message", "smessage"}:
                 while await self._next(pubsub, 0.0) is not None:  # a burst of writes: one reload
                     pass
@@ -297,23 +292,47 @@ class RedisFlagSource(_RedisBackend, AsyncResource):
         return False
 
     async def _subscribe(self) -> PubSub:
-        """A subscription to the channel: sharded where the server has ``SSUBSCRIBE``, else plain."""
-        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
-        try:
-            if self._sharded:
-                try:
-                    await pubsub.ssubscribe(self.channel)
-                except ResponseError as exc:
-                    if not _unknown_command(exc):
-                        raise
-                    self._sharded = False  # before Redis 7: the script publishes with PUBLISH too
-            if not self._sharded:
-                await pubsub.subscribe(self.channel)
-        except BaseException:
-            with contextlib.suppress(*self._outages()):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
-            raise
-        return pubsub
+        """A confirmed subscription to the channel: sharded where the server has ``SSUBSCRIBE``, else plain.
+
+        The server's answer is read here, whatever the caller's deadline: a server without
+        ``SSUBSCRIBE`` refuses it only in that answer, and a change published before the plain
+        ``SUBSCRIBE`` replaced it would be missed.
+        """
+        while True:
+            # Subscribe confirmations are kept on this object (`_confirm` reads one); `_next` skips them.
+            pubsub = self._client.pubsub(ignore_subscribe_messages=False)
+            try:
+                if self._sharded:
+                    try:
+                        await pubsub.ssubscribe(self.channel)
+                        await self._confirm(pubsub)
+                    except ResponseError as exc:
+                        if not _unknown_command(exc):
+                            raise
+                        self._sharded = False  # before Redis 7: the script publishes with PUBLISH too
+                        with contextlib.suppress(*self._outages()):
+                            await pubsub.aclose()  # type: ignore[no-untyped-call]
+                        continue
+                else:
+                    await pubsub.subscribe(self.channel)
+                    await self._confirm(pubsub)
+            except BaseException:
+                with contextlib.suppress(*self._outages()):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                raise
+            return pubsub
+
+    async def _confirm(self, pubsub: PubSub) -> None:
+        """Read the server's answer to the subscription (a refusal raises `ResponseError`)."""
+        deadline = time.monotonic() + _CONFIRM_SECONDS
+        while (remaining := deadline - time.monotonic()) > 0:
+            if isinstance(pubsub, ClusterPubSub) and self._sharded:
+                message = await pubsub.get_sharded_message(ignore_subscribe_messages=False, timeout=remaining)
+            else:
+                message = await pubsub.get_message(ignore_subscribe_messages=False, timeout=remaining)
+            if message is not None and message.get("type") in {"subscribe", "ssubscribe"}:
+                return
+        raise RedisTimeoutError(f"no answer to the subscription within {_CONFIRM_SECONDS:g} s")
 
     async def _next(self, pubsub: PubSub, timeout: float) -> dict[str, object] | None:
         """The next message, waiting up to ``timeout`` seconds (a cluster's shard messages arrive apart)."""
