@@ -349,3 +349,28 @@ async def test_writers_in_several_processes_keep_one_chain(postgres_schema: Post
         assert [await writer.wait() for writer in writers] == [0, 0, 0]
         assert await sink.verify() == 45
         assert len({e.actor for e in await sink.query()}) == 3
+
+
+async def test_a_cut_connection_is_unavailable_then_the_sink_recovers(
+    postgres_schema: PostgresSchema, postgres_pool: asyncpg.Pool
+) -> None:
+    """pg_terminate_backend on the sink's connection: one typed error at most, nothing half-written."""
+    table = f"{postgres_schema.name}.audit_{uuid.uuid4().hex[:8]}"
+    async with await PostgresAuditSink.connect(
+        postgres_schema.dsn, table=table, chain=True, max_size=1
+    ) as sink:
+        await sink.create_schema()
+        await sink.append(AuditEntry.create("a", "x", "1"))
+        pid = await sink.pool.fetchval("SELECT pg_backend_pid()")
+        await postgres_pool.execute("SELECT pg_terminate_backend($1)", pid)
+        outcomes = []
+        for index in range(2, 4):
+            try:
+                await sink.append(AuditEntry.create("a", "x", str(index)))
+                outcomes.append("kept")
+            except ObservabilityUnavailableError:
+                outcomes.append("unavailable")
+        assert outcomes[-1] == "kept"
+        kept = [entry.resource for entry in await sink.query()]
+        assert kept == ["1", *[str(i) for i, o in zip(range(2, 4), outcomes, strict=True) if o == "kept"]]
+        assert await sink.verify() == len(kept)
