@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import itertools
 import operator
 from collections.abc import Iterator, Sequence
@@ -26,6 +27,15 @@ from graphql import ASTValidationRule, GraphQLSchema
 from sqlalchemy.orm import DeclarativeBase, Mapped, MappedAsDataclass, mapped_column
 from strawberry.extensions import AddValidationRules
 
+from buttress.auth import (
+    KeySet,
+    MemoryTokenStore,
+    SigningKey,
+    TokenError,
+    TokenService,
+    VerifiedToken,
+    authenticate,
+)
 from buttress.caching import MemoryCache
 from buttress.core import ASGIApp, Receive, Scope, Send
 from buttress.csp import (
@@ -91,6 +101,63 @@ production: ``postgresql://app@db/app``; nothing else changes)."""
 
 HEALTH = "/health"
 """Where the probes are mounted: ``/health/live``, ``/health/ready``, ``/health/startup``."""
+
+
+TRACED_EXCEPT = (f"{HEALTH}/*",)
+"""Paths the tracing middleware leaves alone: the probes, polled every few seconds."""
+
+ISSUER = "https://shop.example"
+AUDIENCE = "shop-api"
+USERS = {"alice": "wonderland"}
+"""The example's one account (a real shop checks a password hash in its user store)."""
+CHALLENGE = 'Bearer realm="shop"'
+"""The ``WWW-Authenticate`` challenge of a request without a token (RFC 6750)."""
+
+
+def token_service() -> TokenService:
+    """buttress-auth on embedded defaults: a key generated at startup, revocations in memory.
+
+    In production the key comes from your secret store (``SigningKey.from_pem``) and revocations
+    from Redis (``RedisTokenStore``), so that every instance accepts the same tokens.
+    """
+    return TokenService(
+        KeySet(SigningKey.generate("ES256")), issuer=ISSUER, audience=AUDIENCE, store=MemoryTokenStore()
+    )
+
+
+class Unauthorized(Exception):  # noqa: N818 - named after the status it becomes
+    """A request to a protected route without a valid token: each app answers 401 with `challenge`."""
+
+    def __init__(self, challenge: str) -> None:
+        super().__init__(challenge)
+        self.challenge = challenge
+
+
+def authorization_scope(authorization: str | None) -> Scope:
+    """A minimal ASGI scope holding one ``Authorization`` header, for `authenticate` outside ASGI."""
+    headers = [] if authorization is None else [(b"authorization", authorization.encode("latin-1"))]
+    return {"type": "http", "headers": headers}
+
+
+async def principal(scope: Scope, tokens: TokenService) -> VerifiedToken:
+    """The verified access token of a request, for a framework's dependency or view decorator.
+
+    Raises:
+        Unauthorized: No token, or one that must not be trusted (malformed, expired, forged,
+            revoked); its ``challenge`` says which (``error="invalid_token"``).
+    """
+    try:
+        verified = await authenticate(scope, tokens)
+    except TokenError as exc:
+        raise Unauthorized(f'{CHALLENGE}, error="invalid_token"') from exc
+    if verified is None:
+        raise Unauthorized(CHALLENGE)
+    return verified
+
+
+def whoami(verified: VerifiedToken) -> dict[str, Any]:
+    """The body of ``GET /me``: who the token says the caller is."""
+    return {"subject": verified.subject, "roles": list(verified.claims.get("roles", []))}
 
 
 def beta_flag() -> FlagDefinition:
@@ -202,6 +269,19 @@ class ShopState:
     """The CSP violation reports browsers sent."""
     lifespan: list[str] = field(default_factory=list)
     """``startup`` and ``shutdown``, as the framework ran them."""
+    tokens: TokenService = field(default_factory=token_service)
+    """Issues the tokens of ``POST /token`` and verifies those of ``GET /me``."""
+
+    def login(self, payload: Any) -> tuple[int, dict[str, str]]:  # noqa: ANN401 - any JSON
+        """``POST /token``: an access token for a known user and password, else 401."""
+        name = payload.get("user") if isinstance(payload, dict) else None
+        password = payload.get("password") if isinstance(payload, dict) else None
+        if not isinstance(name, str) or not isinstance(password, str) or name not in USERS:
+            return 401, {"error": "invalid_grant"}
+        if not hmac.compare_digest(USERS[name].encode(), password.encode()):
+            return 401, {"error": "invalid_grant"}
+        token = self.tokens.issue_access(name, claims={"roles": ["customer"]})
+        return 200, {"access_token": token, "token_type": "Bearer"}
 
     def handle(self, webhook: VerifiedWebhook) -> None:
         """What the shop does with a verified webhook (raise, and the sender retries it)."""

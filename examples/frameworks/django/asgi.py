@@ -2,10 +2,11 @@
 
     uv run uvicorn --app-dir examples frameworks.django.asgi:application
 
-Outermost first: in-flight counting (buttress-health's shutdown), fingerprint, idempotency (the
-async `MemoryStore`), CSP. The probes answer at ``/health`` before Django sees the request. Django
-speaks no ASGI lifespan, so the example answers it: the flags start in the app's ``ready``, and the
-lifespan's shutdown runs the shutdown coordinator, which closes what it was given.
+Outermost first: request ids and tracing (buttress-observability), in-flight counting (buttress-health's
+shutdown), fingerprint, idempotency (the async `MemoryStore`), CSP. The probes answer at ``/health``
+before Django sees the request. Django speaks no ASGI lifespan, so the example answers it: the flags
+start in the app's ``ready``, and the lifespan's shutdown runs the shutdown coordinator, which closes
+what it was given.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from buttress.csp import CSPMiddleware
 from buttress.fingerprint import FingerprintMiddleware
 from buttress.health import HealthApp, HealthRegistry, InFlightMiddleware, ShutdownCoordinator
 from buttress.idempotency import IdempotencyMiddleware, MemoryStore
+from buttress.observability import RequestIdMiddleware, TracingMiddleware
 
-from ..shop import HEALTH, beside_probes, health_checks, policy
+from ..shop import HEALTH, TRACED_EXCEPT, beside_probes, health_checks, policy
 from .views import shop
 
 django_application = get_asgi_application()
@@ -49,7 +51,10 @@ def create_app(*, root_path: str = "", health: HealthRegistry | None = None) -> 
         else:
             await routed(scope, receive, send)
 
-    return InFlightMiddleware(application, shutdown, exempt=(HEALTH,))
+    served = InFlightMiddleware(application, shutdown, exempt=(HEALTH,))
+    # outermost: request ids, then one server span per request, named by the route that Django
+    # resolved (DjangoRouteMiddleware in MIDDLEWARE hands it over)
+    return RequestIdMiddleware(TracingMiddleware(served, excluded_paths=TRACED_EXCEPT))
 
 
 async def lifespan(receive: Receive, send: Send, shutdown: ShutdownCoordinator) -> None:

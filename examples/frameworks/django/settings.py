@@ -2,8 +2,9 @@
 
 CSP, idempotency and the fingerprint are not in ``MIDDLEWARE``: they wrap Django's application in
 ``asgi.py`` and ``wsgi.py``. ``MIDDLEWARE`` holds the views' own: problem details for persistence
-errors. Django 6's own ``ContentSecurityPolicyMiddleware`` stays out (one policy,
-not two: see buttress-csp's guide).
+errors, and buttress-observability's ``DjangoRouteMiddleware``, which hands the resolved route to the
+tracing middleware (spans named ``GET /products/<str:product_id>``). Django 6's own
+``ContentSecurityPolicyMiddleware`` stays out (one policy, not two: see buttress-csp's guide).
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 ROOT_URLCONF = "frameworks.django.urls"
 INSTALLED_APPS = ["frameworks.django.apps.ShopConfig"]
-MIDDLEWARE = ["frameworks.django.views.ProblemDetails"]
+MIDDLEWARE = [
+    "buttress.observability.DjangoRouteMiddleware",  # the resolved route, for the tracing middleware
+    "frameworks.django.views.ProblemDetails",
+]
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",

@@ -14,6 +14,8 @@ urlpatterns = [
     path("download", views.download_file),
     path("products", views.products),
     path("products/<str:product_id>", views.product),
+    path("token", views.token),
+    path("me", views.me),
     path("webhooks", views.webhooks),
     path(REPORTS_URL.lstrip("/"), views.csp_reports),
     path("graphql", views.graphql),

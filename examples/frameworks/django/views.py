@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import wraps
 from typing import Any
 
 from django.core.handlers.asgi import ASGIRequest
@@ -26,7 +27,18 @@ from buttress.fingerprint import Fingerprint
 from buttress.persistence import PersistenceError
 from buttress.webhooks import WSGIWebhookEndpoint
 
-from ..shop import BETA, SyncShop, download, problem, strawberry_schema, user
+from ..shop import (
+    BETA,
+    SyncShop,
+    Unauthorized,
+    authorization_scope,
+    download,
+    principal,
+    problem,
+    strawberry_schema,
+    user,
+    whoami,
+)
 
 shop = SyncShop()
 endpoint = WSGIWebhookEndpoint(shop.handle, shop.webhooks)
@@ -97,6 +109,46 @@ class ProblemDetails:
 @cached(shop.cache, ttl=60, key=lambda request, product_id: product_id)  # the request is no key
 async def product(request: HttpRequest, product_id: str) -> HttpResponse:
     return JsonResponse(shop.product(product_id))
+
+
+type AsyncView = Callable[[HttpRequest], Awaitable[HttpResponse]]
+
+
+def requires_token(view: AsyncView) -> AsyncView:
+    """A view decorator around buttress-auth's ``authenticate``: the principal in ``request.verified``.
+
+    The view is async under ASGI and WSGI alike (Django runs it in an event loop under WSGI).
+    """
+
+    @wraps(view)
+    async def protected(request: HttpRequest) -> HttpResponse:
+        scope = authorization_scope(request.headers.get("Authorization"))
+        try:
+            request.verified = await principal(scope, shop.tokens)
+        except Unauthorized as exc:
+            response = JsonResponse({"error": "unauthorized"}, status=401)
+            response["WWW-Authenticate"] = exc.challenge
+            return response
+        return await view(request)
+
+    return protected
+
+
+@csrf_exempt
+@require_POST
+def token(request: HttpRequest) -> HttpResponse:
+    try:
+        payload = json.loads(request.body)
+    except ValueError:
+        payload = None
+    status, body = shop.login(payload)
+    return JsonResponse(body, status=status)
+
+
+@require_safe
+@requires_token
+async def me(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(whoami(request.verified))
 
 
 @csrf_exempt

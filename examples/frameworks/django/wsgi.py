@@ -2,8 +2,9 @@
 
     uv run granian --interface wsgi --working-dir examples frameworks.django.wsgi:application
 
-Outermost first: fingerprint, idempotency (the synchronous `SyncMemoryStore`), CSP. The probes
-(buttress-health's WSGI twin) answer at ``/health`` before Django sees the request.
+Outermost first: request ids and tracing (buttress-observability), fingerprint, idempotency (the
+synchronous `SyncMemoryStore`), CSP. The probes (buttress-health's WSGI twin) answer at ``/health``
+before Django sees the request.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from buttress.csp import CSPWSGIMiddleware
 from buttress.fingerprint import FingerprintWSGIMiddleware
 from buttress.health import WSGIHealthApp
 from buttress.idempotency import IdempotencyWSGIMiddleware
+from buttress.observability import WSGIRequestIdMiddleware, WSGITracingMiddleware
 
-from ..shop import HEALTH, health_checks, policy
+from ..shop import HEALTH, TRACED_EXCEPT, health_checks, policy
 from .views import shop
 
 django_application = get_wsgi_application()
@@ -38,7 +40,9 @@ def create_app(*, root_path: str = "") -> WSGIApp:
             return probes(environ, start_response)
         return site(environ, start_response)
 
-    return application
+    # outermost: request ids, then one server span per request, named by the route that Django
+    # resolved (DjangoRouteMiddleware in MIDDLEWARE hands it over)
+    return WSGIRequestIdMiddleware(WSGITracingMiddleware(application, excluded_paths=TRACED_EXCEPT))
 
 
 application = create_app()

@@ -17,16 +17,18 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, WebSocket
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from strawberry.fastapi import GraphQLRouter
 
+from buttress.auth import VerifiedToken
 from buttress.caching import cached
 from buttress.csp import CSPMiddleware, ReportReceiver, install_jinja2
 from buttress.fingerprint import FingerprintMiddleware
 from buttress.health import HealthApp, InFlightMiddleware
 from buttress.idempotency import IdempotencyMiddleware
+from buttress.observability import RequestIdMiddleware, TracingMiddleware
 from buttress.persistence import PersistenceError
 from buttress.webhooks import WebhookEndpoint
 
@@ -34,12 +36,16 @@ from ..shop import (
     BETA,
     HEALTH,
     REPORTS_URL,
+    TRACED_EXCEPT,
     Shop,
+    Unauthorized,
     download,
     policy,
+    principal,
     problem,
     strawberry_schema,
     user,
+    whoami,
 )
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
@@ -57,12 +63,31 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> FastAPI:
         yield
         await shop.stop()
 
-    app = FastAPI(lifespan=lifespan)
+    # buttress-observability's middleware makes the server span: FastAPI's own would be a second one
+    app = FastAPI(lifespan=lifespan, telemetry={"tracing": False, "metrics": False})
     app.add_middleware(CSPMiddleware, policy=shop.policy)
     app.add_middleware(IdempotencyMiddleware, store=shop.idempotency)
     app.add_middleware(FingerprintMiddleware, fingerprinter=shop.fingerprinter)
     app.add_middleware(InFlightMiddleware, coordinator=shop.shutdown, exempt=(HEALTH,))
+    app.add_middleware(TracingMiddleware, excluded_paths=TRACED_EXCEPT)  # spans: "GET /products/{product_id}"
+    app.add_middleware(RequestIdMiddleware)  # outermost: every answer has its X-Request-ID
     app.mount(HEALTH, HealthApp(shop.health))
+
+    async def caller(request: Request) -> VerifiedToken:
+        """The dependency of protected routes: buttress-auth's ``authenticate`` behind ``Depends``."""
+        try:
+            return await principal(request.scope, shop.tokens)
+        except Unauthorized as exc:
+            raise HTTPException(401, headers={"WWW-Authenticate": exc.challenge}) from exc
+
+    @app.post("/token")
+    async def token(payload: dict[str, Any]) -> JSONResponse:
+        status, body = shop.login(payload)
+        return JSONResponse(body, status_code=status)
+
+    @app.get("/me")
+    async def me(verified: VerifiedToken = Depends(caller)) -> dict[str, Any]:  # noqa: B008 - FastAPI's way
+        return whoami(verified)
 
     @app.exception_handler(PersistenceError)
     async def problem_details(request: Request, error: PersistenceError) -> Response:

@@ -14,10 +14,12 @@ GraphQL view are async views (``flask[async]``).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
+from functools import wraps
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, g, render_template, request
 from strawberry.flask.views import AsyncGraphQLView
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
@@ -26,6 +28,7 @@ from buttress.csp import CSPWSGIMiddleware, WSGIReportReceiver, install_jinja2
 from buttress.fingerprint import FingerprintWSGIMiddleware
 from buttress.health import WSGIHealthApp
 from buttress.idempotency import IdempotencyWSGIMiddleware
+from buttress.observability import ROUTE_KEY, WSGIRequestIdMiddleware, WSGITracingMiddleware
 from buttress.persistence import PersistenceError
 from buttress.webhooks import WSGIWebhookEndpoint
 
@@ -33,12 +36,17 @@ from ..shop import (
     BETA,
     HEALTH,
     REPORTS_URL,
+    TRACED_EXCEPT,
     SyncShop,
+    Unauthorized,
+    authorization_scope,
     download,
     policy,
+    principal,
     problem,
     strawberry_schema,
     user,
+    whoami,
 )
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
@@ -58,10 +66,43 @@ def create_app(shop: SyncShop | None = None, *, root_path: str = "") -> Flask:
             HEALTH: WSGIHealthApp(shop.health),
         },
     )
-    app.wsgi_app = FingerprintWSGIMiddleware(  # type: ignore[method-assign]
+    site = FingerprintWSGIMiddleware(
         IdempotencyWSGIMiddleware(CSPWSGIMiddleware(routed, shop.policy), shop.idempotency),
         shop.fingerprinter,
     )
+    # outermost: request ids, then one server span per request named by the rule set below
+    traced = WSGITracingMiddleware(site, excluded_paths=TRACED_EXCEPT)
+    app.wsgi_app = WSGIRequestIdMiddleware(traced)  # type: ignore[method-assign]
+
+    @app.before_request
+    def route_for_tracing() -> None:
+        """Hand Flask's matched rule to the tracing middleware: spans are named by route, not path."""
+        if request.url_rule is not None:
+            request.environ[ROUTE_KEY] = request.url_rule.rule
+
+    def requires_token(view: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
+        """A view decorator around buttress-auth's ``authenticate``: the principal in ``g.verified``."""
+
+        @wraps(view)
+        async def protected() -> Any:  # noqa: ANN401 - what the view returns
+            scope = authorization_scope(request.headers.get("Authorization"))
+            try:
+                g.verified = await principal(scope, shop.tokens)
+            except Unauthorized as exc:
+                return {"error": "unauthorized"}, 401, {"WWW-Authenticate": exc.challenge}
+            return await view()
+
+        return protected
+
+    @app.post("/token")
+    def token() -> tuple[dict[str, str], int]:
+        status, body = shop.login(request.get_json(silent=True))
+        return body, status
+
+    @app.get("/me")
+    @requires_token
+    async def me() -> dict[str, Any]:
+        return whoami(g.verified)
 
     @app.get("/")
     def page() -> str:

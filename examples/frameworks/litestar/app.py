@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, MediaType, Request, Response, WebSocket, asgi, get, head, post, websocket
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import DefineMiddleware
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -25,12 +27,14 @@ from litestar.response import Stream, Template
 from litestar.template.config import TemplateConfig
 from strawberry.litestar import make_graphql_controller
 
+from buttress.auth import VerifiedToken
 from buttress.caching import cached
 from buttress.core import ASGIApp
 from buttress.csp import CSPMiddleware, ReportReceiver, install_jinja2
 from buttress.fingerprint import FingerprintMiddleware
 from buttress.health import HealthApp, InFlightMiddleware
 from buttress.idempotency import IdempotencyMiddleware
+from buttress.observability import RequestIdMiddleware, TracingMiddleware
 from buttress.persistence import PersistenceError
 from buttress.webhooks import WebhookEndpoint
 
@@ -38,12 +42,16 @@ from ..shop import (
     BETA,
     HEALTH,
     REPORTS_URL,
+    TRACED_EXCEPT,
     Shop,
+    Unauthorized,
     download,
     policy,
+    principal,
     problem,
     strawberry_schema,
     user,
+    whoami,
 )
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
@@ -92,6 +100,22 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> ASGIApp:
     async def product(product_id: FromPath[str]) -> dict[str, str | int]:
         return shop.product(product_id)
 
+    async def caller(request: Request[Any, Any, Any]) -> VerifiedToken:
+        """The dependency of protected handlers: buttress-auth's ``authenticate`` behind ``Provide``."""
+        try:
+            return await principal(request.scope, shop.tokens)
+        except Unauthorized as exc:
+            raise NotAuthorizedException(headers={"WWW-Authenticate": exc.challenge}) from exc
+
+    @post("/token", status_code=200)
+    async def token(data: JSONBody[dict[str, Any]]) -> Response[dict[str, str]]:
+        status, body = shop.login(data)
+        return Response(body, status_code=status)
+
+    @get("/me", dependencies={"verified": Provide(caller)})
+    async def me(verified: NamedDependency[VerifiedToken]) -> dict[str, Any]:
+        return whoami(verified)
+
     @websocket("/ws")
     async def echo(socket: WebSocket[Any, Any, Any]) -> None:
         await socket.accept()
@@ -113,6 +137,8 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> ASGIApp:
             download_file,
             products,
             product,
+            token,
+            me,
             echo,
             webhooks,
             reports,
@@ -133,7 +159,9 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> ASGIApp:
         on_startup=[shop.start],
         on_shutdown=[shop.stop],
     )
-    return InFlightMiddleware(app, shop.shutdown, exempt=(HEALTH,))
+    served = InFlightMiddleware(app, shop.shutdown, exempt=(HEALTH,))
+    # outermost: request ids, then one server span per request named by Litestar's path template
+    return RequestIdMiddleware(TracingMiddleware(served, excluded_paths=TRACED_EXCEPT))
 
 
 app = create_app()

@@ -13,11 +13,12 @@ by a view becomes RFC 9457 problem+json in an ``errorhandler``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from quart import Quart, Response, render_template, request, websocket
+from quart import Quart, Response, g, render_template, request, websocket
 from strawberry.quart.views import GraphQLView
 
 from buttress.caching import cached
@@ -26,6 +27,7 @@ from buttress.csp import CSPMiddleware, install_jinja2
 from buttress.fingerprint import FingerprintMiddleware
 from buttress.health import HealthApp, InFlightMiddleware
 from buttress.idempotency import IdempotencyMiddleware
+from buttress.observability import ROUTE_KEY, RequestIdMiddleware, TracingMiddleware
 from buttress.persistence import PersistenceError
 from buttress.webhooks import WebhookEndpoint
 
@@ -33,13 +35,17 @@ from ..shop import (
     BETA,
     HEALTH,
     REPORTS_URL,
+    TRACED_EXCEPT,
     Shop,
+    Unauthorized,
     beside_probes,
     download,
     policy,
+    principal,
     problem,
     strawberry_schema,
     user,
+    whoami,
 )
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
@@ -54,6 +60,35 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> ASGIApp:
 
     app.before_serving(shop.start)
     app.after_serving(shop.stop)
+
+    @app.before_request
+    async def route_for_tracing() -> None:
+        """Hand Quart's matched rule to the tracing middleware: spans are named by route, not path."""
+        if request.url_rule is not None:
+            cast("dict[str, Any]", request.scope)[ROUTE_KEY] = request.url_rule.rule
+
+    def requires_token(view: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
+        """A view decorator around buttress-auth's ``authenticate``: the principal in ``g.verified``."""
+
+        @wraps(view)
+        async def protected() -> Any:  # noqa: ANN401 - what the view returns
+            try:
+                g.verified = await principal(request.scope, shop.tokens)
+            except Unauthorized as exc:
+                return {"error": "unauthorized"}, 401, {"WWW-Authenticate": exc.challenge}
+            return await view()
+
+        return protected
+
+    @app.post("/token")
+    async def token() -> tuple[dict[str, str], int]:
+        status, body = shop.login(await request.get_json(silent=True))
+        return body, status
+
+    @app.get("/me")
+    @requires_token
+    async def me() -> dict[str, Any]:
+        return whoami(g.verified)
 
     @app.get("/")
     async def page() -> str:
@@ -120,7 +155,9 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> ASGIApp:
     site = FingerprintMiddleware(
         IdempotencyMiddleware(CSPMiddleware(app, shop.policy), shop.idempotency), shop.fingerprinter
     )
-    return InFlightMiddleware(beside_probes(site, HealthApp(shop.health)), shop.shutdown, exempt=(HEALTH,))
+    served = InFlightMiddleware(beside_probes(site, HealthApp(shop.health)), shop.shutdown, exempt=(HEALTH,))
+    # outermost: request ids, then one server span per request named by the rule set above
+    return RequestIdMiddleware(TracingMiddleware(served, excluded_paths=TRACED_EXCEPT))
 
 
 app = create_app()

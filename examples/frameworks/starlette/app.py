@@ -2,11 +2,12 @@
 
     uv run uvicorn --app-dir examples frameworks.starlette.app:app
 
-Middlewares, outermost first: in-flight counting (buttress-health's shutdown), fingerprint,
-idempotency, CSP (so a replayed response carries the CSP header and nonce it was first sent with),
-problem details (a persistence error raised by a view becomes RFC 9457 problem+json). The webhook
-endpoint and the CSP report receiver are ASGI apps routed at their exact URLs (a ``Mount`` would
-answer 307 to the trailing-slash form); the probes are mounted at ``/health``.
+Middlewares, outermost first: request ids and tracing (buttress-observability), in-flight counting
+(buttress-health's shutdown), fingerprint, idempotency, CSP (so a replayed response carries the CSP
+header and nonce it was first sent with), problem details (a persistence error raised by a view becomes
+RFC 9457 problem+json). The webhook endpoint and the CSP report receiver are ASGI apps routed at their
+exact URLs (a ``Mount`` would answer 307 to the trailing-slash form); the probes are mounted at
+``/health``.
 """
 
 from __future__ import annotations
@@ -21,15 +22,17 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute, request_response
 from starlette.templating import Jinja2Templates
 from starlette.websockets import WebSocket
 
+from buttress.auth import BearerAuthMiddleware
 from buttress.caching import cached
 from buttress.csp import CSPMiddleware, ReportReceiver, install_jinja2
 from buttress.fingerprint import FingerprintMiddleware
 from buttress.health import HealthApp, InFlightMiddleware
 from buttress.idempotency import IdempotencyMiddleware
+from buttress.observability import RequestIdMiddleware, TracingMiddleware
 from buttress.persistence import ProblemDetailsMiddleware
 from buttress.webhooks import WebhookEndpoint
 
@@ -37,12 +40,14 @@ from ..shop import (
     BETA,
     HEALTH,
     REPORTS_URL,
+    TRACED_EXCEPT,
     Shop,
     ariadne_schema,
     download,
     graphql_validation_rules,
     policy,
     user,
+    whoami,
 )
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
@@ -79,6 +84,13 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> Starlette:
     async def product(request: Request) -> JSONResponse:
         return JSONResponse(shop.product(request.path_params["product_id"]))
 
+    async def token(request: Request) -> Response:
+        status, body = shop.login(await request.json())
+        return JSONResponse(body, status_code=status)
+
+    async def me(request: Request) -> Response:
+        return JSONResponse(whoami(request.scope["auth"]))  # put there by BearerAuthMiddleware
+
     async def echo(websocket: WebSocket) -> None:
         await websocket.accept()
         text = await websocket.receive_text()
@@ -100,6 +112,9 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> Starlette:
             Route("/download", download_file),
             Route("/products", products),
             Route("/products/{product_id}", product),
+            Route("/token", token, methods=["POST"]),
+            # the route's app behind buttress-auth's middleware: 401 + WWW-Authenticate without a valid token
+            Route("/me", BearerAuthMiddleware(request_response(me), shop.tokens, realm="shop")),
             Route("/webhooks", WebhookEndpoint(shop.handle_webhook, shop.webhooks), methods=["POST"]),
             Route(REPORTS_URL, ReportReceiver(shop.store_reports), methods=["POST"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -107,6 +122,8 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> Starlette:
             Mount(HEALTH, HealthApp(shop.health)),
         ],
         middleware=[
+            Middleware(RequestIdMiddleware),  # every answer has its X-Request-ID
+            Middleware(TracingMiddleware, excluded_paths=TRACED_EXCEPT),  # "GET /products/{product_id}"
             Middleware(InFlightMiddleware, coordinator=shop.shutdown, exempt=(HEALTH,)),
             Middleware(FingerprintMiddleware, fingerprinter=shop.fingerprinter),
             Middleware(IdempotencyMiddleware, store=shop.idempotency),

@@ -13,6 +13,8 @@ EXAMPLES = Path(__file__).resolve().parents[2]
 if str(EXAMPLES) not in sys.path:  # the examples import each other as the package ``frameworks``
     sys.path.insert(0, str(EXAMPLES))
 
+from buttress.auth import TokenService  # noqa: E402
+from frameworks.shop import Shop, SyncShop  # noqa: E402
 from frameworks.tests.serving import Target, serve  # noqa: E402 - after the path is set
 
 
@@ -33,11 +35,26 @@ class Servers:
     def __init__(self, stack: contextlib.ExitStack) -> None:
         self._stack = stack
         self._bases: dict[Target, str] = {}
+        self._tokens: dict[Target, TokenService] = {}
 
     def __call__(self, target: Target) -> str:
         if target not in self._bases:
-            self._bases[target] = self._stack.enter_context(serve(target))
+            app = None
+            if target.in_process and target.framework != "django":
+                shop = SyncShop() if target.interface == "wsgi" else Shop()
+                self._tokens[target] = shop.tokens
+                app = target.create_app(shop=shop)
+            self._bases[target] = self._stack.enter_context(serve(target, app))
         return self._bases[target]
+
+    def tokens(self, target: Target) -> TokenService | None:
+        """The token service of ``target``'s app, when the test process holds it (in process)."""
+        self(target)
+        if target.framework == "django" and target.in_process:
+            from frameworks.django.views import shop  # noqa: PLC0415 - once Django is configured
+
+            return shop.tokens
+        return self._tokens.get(target)
 
 
 @pytest.fixture(scope="session")
