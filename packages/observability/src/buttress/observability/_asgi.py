@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from time import perf_counter
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -100,7 +100,33 @@ def finish(
     return metric
 
 
-class TracingMiddleware:
+class TracingBase[A]:
+    """What `TracingMiddleware` and `WSGITracingMiddleware` share: their arguments and the checks.
+
+    A subclass names the kind of application it wraps, for the error a wrong ``app`` gets.
+    """
+
+    _kind: ClassVar[str]
+
+    def __init__(
+        self,
+        app: A,
+        *,
+        excluded_paths: Iterable[str] = (),
+        route_resolver: RouteResolver | None = None,
+        ok_status: bool = False,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: Any = None,  # noqa: ANN401 - the API's MeterProvider
+    ) -> None:
+        if not callable(app):
+            raise ObservabilityTypeError("app", self._kind, app)
+        self.app: A = app
+        self._excluded, self._resolver = check_options(excluded_paths, route_resolver, ok_status)
+        self._ok = ok_status
+        self._tracer, self._duration = check_providers(tracer_provider, meter_provider)
+
+
+class TracingMiddleware(TracingBase[ASGIApp]):
     """Trace every HTTP request an ASGI app serves, by the stable HTTP semantic conventions.
 
     Args:
@@ -121,22 +147,7 @@ class TracingMiddleware:
         app = TracingMiddleware(app, excluded_paths=["/health/*"])
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        excluded_paths: Iterable[str] = (),
-        route_resolver: RouteResolver | None = None,
-        ok_status: bool = False,
-        tracer_provider: trace.TracerProvider | None = None,
-        meter_provider: Any = None,  # noqa: ANN401 - the API's MeterProvider
-    ) -> None:
-        if not callable(app):
-            raise ObservabilityTypeError("app", "an ASGI application", app)
-        self.app = app
-        self._excluded, self._resolver = check_options(excluded_paths, route_resolver, ok_status)
-        self._ok = ok_status
-        self._tracer, self._duration = check_providers(tracer_provider, meter_provider)
+    _kind = "an ASGI application"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one connection: HTTP requests traced, anything else passed through."""

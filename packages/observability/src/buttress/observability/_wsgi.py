@@ -16,9 +16,8 @@ from opentelemetry.trace import SpanKind
 
 from buttress.core import ExcInfo, StartResponse, WSGIApp, WSGIEnviron
 
-from ._asgi import check_options, finish, resolve
-from ._http import RouteResolver, check_providers, normalize_method, redact_query
-from .exceptions import ObservabilityTypeError
+from ._asgi import TracingBase, finish, resolve
+from ._http import normalize_method, redact_query
 
 __all__ = ["WSGITracingMiddleware"]
 
@@ -67,7 +66,7 @@ class _Response:
             self._end(error)
 
 
-class WSGITracingMiddleware:
+class WSGITracingMiddleware(TracingBase[WSGIApp]):
     """Trace every request a WSGI app serves, by the stable HTTP semantic conventions.
 
     Args:
@@ -84,22 +83,7 @@ class WSGITracingMiddleware:
         ObservabilityConfigurationError: An exclusion glob that does not start with ``/``.
     """
 
-    def __init__(
-        self,
-        app: WSGIApp,
-        *,
-        excluded_paths: Iterable[str] = (),
-        route_resolver: RouteResolver | None = None,
-        ok_status: bool = False,
-        tracer_provider: trace.TracerProvider | None = None,
-        meter_provider: Any = None,  # noqa: ANN401 - the API's MeterProvider
-    ) -> None:
-        if not callable(app):
-            raise ObservabilityTypeError("app", "a WSGI application", app)
-        self.app = app
-        self._excluded, self._resolver = check_options(excluded_paths, route_resolver, ok_status)
-        self._ok = ok_status
-        self._tracer, self._duration = check_providers(tracer_provider, meter_provider)
+    _kind = "a WSGI application"
 
     def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request, traced unless its path is excluded."""
