@@ -47,9 +47,11 @@ class TokenCheck(Protocol):
 def bearer_token(scope: Scope) -> str | None:
     """The token of the request's ``Authorization: Bearer`` header, or ``None`` when there is none.
 
+    A header of another scheme (``Basic ...``) is no bearer token: ``None`` as well.
+
     Raises:
-        AuthorizationHeaderError: The header is present but not ``Bearer <token68>`` (RFC 6750
-            section 2.1), repeated, or longer than 16 KiB.
+        AuthorizationHeaderError: A ``Bearer`` header that is not ``Bearer <token68>`` (RFC 6750
+            section 2.1), a repeated header, or one longer than 16 KiB.
     """
     if not isinstance(scope, Mapping):
         raise AuthTypeError("scope", "an ASGI scope (a mapping)", scope)
@@ -69,8 +71,12 @@ def bearer_token(scope: Scope) -> str | None:
     if len(found) > _MAX_HEADER:
         raise AuthorizationHeaderError("the Authorization header is too long")
     scheme, _, token = found.strip().partition(b" ")
+    if scheme.lower() != b"bearer":
+        # Another scheme (Basic, Digest...) carries no bearer token: the request is answered as one
+        # without credentials, a bare challenge (RFC 6750 section 3.1), not as a malformed one.
+        return None
     token = token.strip(b" ")
-    if scheme.lower() != b"bearer" or not token or not set(token) <= _TOKEN68:
+    if not token or not set(token) <= _TOKEN68:
         raise AuthorizationHeaderError("the Authorization header is not 'Bearer <token>'")
     return token.decode("ascii")
 
