@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import itertools
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -37,7 +37,7 @@ from buttress.auth import (
     authenticate,
 )
 from buttress.caching import MemoryCache
-from buttress.core import ASGIApp, Receive, Scope, Send
+from buttress.core import ASGIApp, Receive, Scope, Send, StartResponse, WSGIApp, WSGIEnviron
 from buttress.csp import (
     CSPReport,
     Policy,
@@ -67,6 +67,15 @@ from buttress.persistence import (
     QuerySchema,
     SqlAlchemyRepository,
     problem_details,
+)
+from buttress.tenancy import (
+    HeaderResolver,
+    MemoryTenantDirectory,
+    Tenant,
+    TenantMiddleware,
+    TenantStatus,
+    WSGITenantMiddleware,
+    current_tenant,
 )
 from buttress.webhooks import (
     MemoryReplayGuard,
@@ -112,6 +121,60 @@ USERS = {"alice": "wonderland"}
 """The example's one account (a real shop checks a password hash in its user store)."""
 CHALLENGE = 'Bearer realm="shop"'
 """The ``WWW-Authenticate`` challenge of a request without a token (RFC 6750)."""
+
+
+TENANT_PATH = "/tenant"
+"""The one route behind buttress-tenancy: it answers the tenant the request's ``X-Tenant-ID`` names."""
+
+
+def tenant_directory() -> MemoryTenantDirectory:
+    """buttress-tenancy on embedded defaults: two active tenants and a suspended one, in memory.
+
+    In production the tenants come from PostgreSQL (``PostgresTenantDirectory``); nothing else changes.
+    """
+    return MemoryTenantDirectory(
+        [Tenant("acme"), Tenant("globex"), Tenant("initech", TenantStatus.SUSPENDED)]
+    )
+
+
+def tenant_resolver() -> HeaderResolver:
+    """The package's default resolver: the ``X-Tenant-ID`` header (set by your gateway, not a client)."""
+    return HeaderResolver()
+
+
+def which_tenant() -> dict[str, str]:
+    """The body of ``GET /tenant``: the tenant whose scope the request runs in."""
+    return {"tenant": current_tenant()}
+
+
+def tenant_route(site: ASGIApp, directory: MemoryTenantDirectory) -> ASGIApp:
+    """``site`` with `TENANT_PATH` alone behind ``TenantMiddleware``: no other route needs a tenant.
+
+    For the frameworks that route views, not ASGI apps (Quart, Django): the middleware wraps the
+    framework's app, and only that path goes through it.
+    """
+    scoped = TenantMiddleware(site, resolver=tenant_resolver(), directory=directory)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", "")).removeprefix(str(scope.get("root_path", "")))
+        if scope["type"] == "http" and path == TENANT_PATH:
+            await scoped(scope, receive, send)
+        else:
+            await site(scope, receive, send)
+
+    return app
+
+
+def wsgi_tenant_route(site: WSGIApp, directory: MemoryTenantDirectory) -> WSGIApp:
+    """The WSGI twin of `tenant_route`: ``WSGITenantMiddleware`` on `TENANT_PATH` only."""
+    scoped = WSGITenantMiddleware(site, resolver=tenant_resolver(), directory=directory)
+
+    def app(environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == TENANT_PATH:
+            return scoped(environ, start_response)
+        return site(environ, start_response)
+
+    return app
 
 
 def token_service() -> TokenService:
@@ -271,6 +334,8 @@ class ShopState:
     """``startup`` and ``shutdown``, as the framework ran them."""
     tokens: TokenService = field(default_factory=token_service)
     """Issues the tokens of ``POST /token`` and verifies those of ``GET /me``."""
+    tenants: MemoryTenantDirectory = field(default_factory=tenant_directory)
+    """Who may call ``GET /tenant``: `tenant_directory`."""
 
     def login(self, payload: Any) -> tuple[int, dict[str, str]]:  # noqa: ANN401 - any JSON
         """``POST /token``: an access token for a known user and password, else 401."""

@@ -24,7 +24,7 @@ from buttress.health import HealthApp, HealthRegistry, InFlightMiddleware, Shutd
 from buttress.idempotency import IdempotencyMiddleware, MemoryStore
 from buttress.observability import RequestIdMiddleware, TracingMiddleware
 
-from ..shop import HEALTH, TRACED_EXCEPT, beside_probes, health_checks, policy
+from ..shop import HEALTH, TRACED_EXCEPT, beside_probes, health_checks, policy, tenant_route
 from .views import shop
 
 django_application = get_asgi_application()
@@ -36,7 +36,9 @@ def create_app(*, root_path: str = "", health: HealthRegistry | None = None) -> 
     ``health`` is the probes' registry (`health_checks` of the shop's flags by default); the
     lifespan's shutdown closes it.
     """
-    csp = CSPMiddleware(django_application, policy(root_path) if root_path else shop.policy)
+    # innermost: buttress-tenancy's middleware around Django, for TENANT_PATH only
+    tenanted = tenant_route(django_application, shop.tenants)
+    csp = CSPMiddleware(tenanted, policy(root_path) if root_path else shop.policy)
     site = FingerprintMiddleware(IdempotencyMiddleware(csp, MemoryStore()), shop.fingerprinter)
     health = health if health is not None else health_checks(shop.flags)
     probes = HealthApp(health)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from ..shop import REPORTS_URL
+from ..shop import REPORTS_URL, TENANT_PATH
 from . import views
 
 urlpatterns = [
@@ -16,6 +16,7 @@ urlpatterns = [
     path("products/<str:product_id>", views.product),
     path("token", views.token),
     path("me", views.me),
+    path(TENANT_PATH.lstrip("/"), views.tenant),
     path("webhooks", views.webhooks),
     path(REPORTS_URL.lstrip("/"), views.csp_reports),
     path("graphql", views.graphql),

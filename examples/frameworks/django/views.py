@@ -37,6 +37,7 @@ from ..shop import (
     problem,
     strawberry_schema,
     user,
+    which_tenant,
     whoami,
 )
 
@@ -149,6 +150,12 @@ def token(request: HttpRequest) -> HttpResponse:
 @requires_token
 async def me(request: HttpRequest) -> HttpResponse:
     return JsonResponse(whoami(request.verified))
+
+
+@require_safe
+def tenant(request: HttpRequest) -> HttpResponse:
+    """In the tenant's scope: buttress-tenancy's middleware wraps Django for this path (asgi.py, wsgi.py)."""
+    return JsonResponse(which_tenant())
 
 
 @csrf_exempt

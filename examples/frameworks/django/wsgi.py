@@ -23,7 +23,7 @@ from buttress.health import WSGIHealthApp
 from buttress.idempotency import IdempotencyWSGIMiddleware
 from buttress.observability import WSGIRequestIdMiddleware, WSGITracingMiddleware
 
-from ..shop import HEALTH, TRACED_EXCEPT, health_checks, policy
+from ..shop import HEALTH, TRACED_EXCEPT, health_checks, policy, wsgi_tenant_route
 from .views import shop
 
 django_application = get_wsgi_application()
@@ -31,7 +31,9 @@ django_application = get_wsgi_application()
 
 def create_app(*, root_path: str = "") -> WSGIApp:
     """Django's WSGI application in buttress's WSGI middlewares, the probes beside it."""
-    csp = CSPWSGIMiddleware(django_application, policy(root_path) if root_path else shop.policy)
+    # innermost: buttress-tenancy's WSGI middleware around Django, for TENANT_PATH only
+    tenanted = wsgi_tenant_route(django_application, shop.tenants)
+    csp = CSPWSGIMiddleware(tenanted, policy(root_path) if root_path else shop.policy)
     site = FingerprintWSGIMiddleware(IdempotencyWSGIMiddleware(csp, shop.idempotency), shop.fingerprinter)
     probes = WSGIHealthApp(health_checks(shop.flags))
 

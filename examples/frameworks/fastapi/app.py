@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
+from starlette.routing import request_response
 from strawberry.fastapi import GraphQLRouter
 
 from buttress.auth import VerifiedToken
@@ -30,12 +31,14 @@ from buttress.health import HealthApp, InFlightMiddleware
 from buttress.idempotency import IdempotencyMiddleware
 from buttress.observability import RequestIdMiddleware, TracingMiddleware
 from buttress.persistence import PersistenceError
+from buttress.tenancy import TenantMiddleware
 from buttress.webhooks import WebhookEndpoint
 
 from ..shop import (
     BETA,
     HEALTH,
     REPORTS_URL,
+    TENANT_PATH,
     TRACED_EXCEPT,
     Shop,
     Unauthorized,
@@ -44,7 +47,9 @@ from ..shop import (
     principal,
     problem,
     strawberry_schema,
+    tenant_resolver,
     user,
+    which_tenant,
     whoami,
 )
 
@@ -136,6 +141,13 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> FastAPI:
     webhooks = WebhookEndpoint(shop.handle_webhook, shop.webhooks)
     app.router.add_route("/webhooks", webhooks, methods=["POST"])  # type: ignore[arg-type]
     app.router.add_route(REPORTS_URL, ReportReceiver(shop.store_reports), methods=["POST"])  # type: ignore[arg-type]
+
+    async def tenant(request: Request) -> Response:
+        return JSONResponse(which_tenant())  # in the scope TenantMiddleware entered
+
+    # the one route behind buttress-tenancy's middleware, as an ASGI app (no other route needs a tenant)
+    scoped = TenantMiddleware(request_response(tenant), resolver=tenant_resolver(), directory=shop.tenants)
+    app.router.add_route(TENANT_PATH, scoped)  # type: ignore[arg-type]
     app.include_router(GraphQLRouter(strawberry_schema()), prefix="/graphql")
     return app
 

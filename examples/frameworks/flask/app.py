@@ -36,6 +36,7 @@ from ..shop import (
     BETA,
     HEALTH,
     REPORTS_URL,
+    TENANT_PATH,
     TRACED_EXCEPT,
     SyncShop,
     Unauthorized,
@@ -46,7 +47,9 @@ from ..shop import (
     problem,
     strawberry_schema,
     user,
+    which_tenant,
     whoami,
+    wsgi_tenant_route,
 )
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
@@ -58,8 +61,10 @@ def create_app(shop: SyncShop | None = None, *, root_path: str = "") -> Flask:
     shop.start()  # the flags' first load; they refresh in a thread of their own from now on
     app = Flask(__name__, template_folder=str(TEMPLATES))
     install_jinja2(app.jinja_env)  # {{ csp_nonce() }} in templates
+    # innermost: buttress-tenancy's WSGI middleware around Flask, for TENANT_PATH only
+    tenanted = wsgi_tenant_route(app.wsgi_app, shop.tenants)
     routed = DispatcherMiddleware(
-        app.wsgi_app,
+        tenanted,
         {
             "/webhooks": WSGIWebhookEndpoint(shop.handle, shop.webhooks),
             REPORTS_URL: WSGIReportReceiver(shop.store_reports),
@@ -103,6 +108,10 @@ def create_app(shop: SyncShop | None = None, *, root_path: str = "") -> Flask:
     @requires_token
     async def me() -> dict[str, Any]:
         return whoami(g.verified)
+
+    @app.get(TENANT_PATH)
+    def tenant() -> dict[str, str]:
+        return which_tenant()  # in the scope WSGITenantMiddleware entered
 
     @app.get("/")
     def page() -> str:

@@ -36,12 +36,14 @@ from buttress.health import HealthApp, InFlightMiddleware
 from buttress.idempotency import IdempotencyMiddleware
 from buttress.observability import RequestIdMiddleware, TracingMiddleware
 from buttress.persistence import PersistenceError
+from buttress.tenancy import TenantMiddleware
 from buttress.webhooks import WebhookEndpoint
 
 from ..shop import (
     BETA,
     HEALTH,
     REPORTS_URL,
+    TENANT_PATH,
     TRACED_EXCEPT,
     Shop,
     Unauthorized,
@@ -50,7 +52,9 @@ from ..shop import (
     principal,
     problem,
     strawberry_schema,
+    tenant_resolver,
     user,
+    which_tenant,
     whoami,
 )
 
@@ -116,6 +120,13 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> ASGIApp:
     async def me(verified: NamedDependency[VerifiedToken]) -> dict[str, Any]:
         return whoami(verified)
 
+    # buttress-tenancy's middleware on this route alone (Litestar's per-route middleware)
+    scoped = DefineMiddleware(TenantMiddleware, resolver=tenant_resolver(), directory=shop.tenants)
+
+    @get(TENANT_PATH, middleware=[scoped])
+    async def tenant() -> dict[str, str]:
+        return which_tenant()  # in the scope TenantMiddleware entered
+
     @websocket("/ws")
     async def echo(socket: WebSocket[Any, Any, Any]) -> None:
         await socket.accept()
@@ -139,6 +150,7 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> ASGIApp:
             product,
             token,
             me,
+            tenant,
             echo,
             webhooks,
             reports,

@@ -6,7 +6,8 @@ The middlewares wrap the Quart app (outermost first: in-flight counting for butt
 shutdown, fingerprint, idempotency, CSP), the way Quart's guide wraps ``app.asgi_app`` but from
 outside, so nothing reassigns a method. Quart routes views, not ASGI apps, so the webhook endpoint
 answers from a view (``endpoint.answer``) and CSP reports are parsed in one (``parse_reports``);
-`beside_probes` sends ``/health/...`` to the probes before Quart sees it. A persistence error raised
+`beside_probes` sends ``/health/...`` to the probes before Quart sees it, and `tenant_route` puts
+buttress-tenancy's middleware around Quart for ``/tenant`` alone. A persistence error raised
 by a view becomes RFC 9457 problem+json in an ``errorhandler``.
 """
 
@@ -35,6 +36,7 @@ from ..shop import (
     BETA,
     HEALTH,
     REPORTS_URL,
+    TENANT_PATH,
     TRACED_EXCEPT,
     Shop,
     Unauthorized,
@@ -44,7 +46,9 @@ from ..shop import (
     principal,
     problem,
     strawberry_schema,
+    tenant_route,
     user,
+    which_tenant,
     whoami,
 )
 
@@ -140,6 +144,10 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> ASGIApp:
         body = await request.body
         return "", shop.read_reports(body, request.content_type or "")
 
+    @app.get(TENANT_PATH)
+    async def tenant() -> dict[str, str]:
+        return which_tenant()  # in the scope TenantMiddleware entered (see tenant_route below)
+
     @app.websocket("/ws")
     async def echo() -> None:
         message = await websocket.receive()
@@ -152,8 +160,10 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> ASGIApp:
         view_func=GraphQLView.as_view("graphql", schema=strawberry_schema()),
         methods=["GET", "POST"],
     )
+    # innermost: buttress-tenancy's middleware around Quart, for TENANT_PATH only
+    tenanted = tenant_route(app, shop.tenants)
     site = FingerprintMiddleware(
-        IdempotencyMiddleware(CSPMiddleware(app, shop.policy), shop.idempotency), shop.fingerprinter
+        IdempotencyMiddleware(CSPMiddleware(tenanted, shop.policy), shop.idempotency), shop.fingerprinter
     )
     served = InFlightMiddleware(beside_probes(site, HealthApp(shop.health)), shop.shutdown, exempt=(HEALTH,))
     # outermost: request ids, then one server span per request named by the rule set above

@@ -34,19 +34,23 @@ from buttress.health import HealthApp, InFlightMiddleware
 from buttress.idempotency import IdempotencyMiddleware
 from buttress.observability import RequestIdMiddleware, TracingMiddleware
 from buttress.persistence import ProblemDetailsMiddleware
+from buttress.tenancy import TenantMiddleware
 from buttress.webhooks import WebhookEndpoint
 
 from ..shop import (
     BETA,
     HEALTH,
     REPORTS_URL,
+    TENANT_PATH,
     TRACED_EXCEPT,
     Shop,
     ariadne_schema,
     download,
     graphql_validation_rules,
     policy,
+    tenant_resolver,
     user,
+    which_tenant,
     whoami,
 )
 
@@ -91,6 +95,9 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> Starlette:
     async def me(request: Request) -> Response:
         return JSONResponse(whoami(request.scope["auth"]))  # put there by BearerAuthMiddleware
 
+    async def tenant(request: Request) -> Response:
+        return JSONResponse(which_tenant())  # in the scope TenantMiddleware entered
+
     async def echo(websocket: WebSocket) -> None:
         await websocket.accept()
         text = await websocket.receive_text()
@@ -115,6 +122,13 @@ def create_app(shop: Shop | None = None, *, root_path: str = "") -> Starlette:
             Route("/token", token, methods=["POST"]),
             # the route's app behind buttress-auth's middleware: 401 + WWW-Authenticate without a valid token
             Route("/me", BearerAuthMiddleware(request_response(me), shop.tokens, realm="shop")),
+            # the route's app behind buttress-tenancy's middleware: the only route that needs a tenant
+            Route(
+                TENANT_PATH,
+                TenantMiddleware(
+                    request_response(tenant), resolver=tenant_resolver(), directory=shop.tenants
+                ),
+            ),
             Route("/webhooks", WebhookEndpoint(shop.handle_webhook, shop.webhooks), methods=["POST"]),
             Route(REPORTS_URL, ReportReceiver(shop.store_reports), methods=["POST"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
