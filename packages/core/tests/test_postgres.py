@@ -230,17 +230,25 @@ async def test_command_timeout_bounds_every_statement(postgres_dsn: str) -> None
 
 
 class LossyStore(Store):
-    outages = (asyncpg.InternalClientError,)
+    # A writer for which a read-only server (a standby after a failover) is an outage.
+    outages = (asyncpg.ReadOnlySQLTransactionError,)
 
 
 async def test_a_backend_names_the_driver_errors_that_also_mean_an_outage(postgres_pool: Any) -> None:
     with pytest.raises(StoreUnavailableError), LossyStore(postgres_pool)._unavailable():
-        raise asyncpg.InternalClientError("cut")
-    with pytest.raises(asyncpg.InternalClientError), Store(postgres_pool)._unavailable():
-        raise asyncpg.InternalClientError("cut")
+        raise asyncpg.ReadOnlySQLTransactionError("read-only")
+    with pytest.raises(asyncpg.ReadOnlySQLTransactionError), Store(postgres_pool)._unavailable():
+        raise asyncpg.ReadOnlySQLTransactionError("read-only")
     with pytest.raises(StoreUnavailableError):
         async with LossyStore(postgres_pool)._connection():
-            raise asyncpg.InternalClientError("cut")
+            raise asyncpg.ReadOnlySQLTransactionError("read-only")
+
+
+async def test_a_connection_left_mid_operation_is_an_outage_for_every_backend(postgres_pool: Any) -> None:
+    """asyncpg's InternalClientError ("another operation is in progress") is what the next call on a
+    connection cut mid-operation raises: an outage for every backend, not an untyped escape."""
+    with pytest.raises(StoreUnavailableError), Store(postgres_pool)._unavailable():
+        raise asyncpg.InternalClientError("cannot switch to state 15; another operation (2) is in progress")
 
 
 async def test_a_held_connection_listens_until_given_back(postgres_dsn: str) -> None:

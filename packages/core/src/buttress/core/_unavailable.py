@@ -48,6 +48,9 @@ _DRIVER_ERRORS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("asyncpg.exceptions", "CannotConnectNowError"),
         ("asyncpg.exceptions", "TooManyConnectionsError"),
         ("asyncpg.exceptions", "ConnectionDoesNotExistError"),
+        # A connection left mid-operation by a cut ("cannot switch to state ...; another operation
+        # is in progress"): what a terminated backend looks like to the next call on it.
+        ("asyncpg.exceptions", "InternalClientError"),
     ),
     "httpx": (("httpx", "TransportError"),),
     "aiosmtplib": (
