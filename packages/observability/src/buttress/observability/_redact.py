@@ -73,17 +73,45 @@ DEFAULT_SENSITIVE_KEYS: Final = (
 _WORDS: Final = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _MAX_KEY_CACHE: Final = 4096
 
-# One pass over a string finds every candidate; card numbers and IBANs are then checked.
+# One search finds the next candidate; card numbers and IBANs are then checked in Python, where a
+# candidate can be cut to a valid part. No pattern needs a word boundary before it: a secret glued
+# to the text around it (``idBearer x``, ``acct_DE89...``, ``1https://u:p@h``) is still a secret.
 _PATTERN: Final = re.compile(
-    r"(?P<url>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@?#]*:)(?P<urlpass>[^\s@/?#]+)(?=@)"
-    r"|(?P<bearer>\b[Bb][Ee][Aa][Rr][Ee][Rr][ \t]+)(?P<btoken>[A-Za-z0-9\-._~+/]+=*)"
-    r"|(?P<jwt>\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*)"
-    r"|(?P<email>[A-Za-z0-9!#$%&'*+\-?^_`{|}~.]+"
+    r"(?P<url>[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@?#]*:)(?P<urlpass>[^\s@/?#]+)(?=@)"
+    r"|(?P<bearer>[Bb][Ee][Aa][Rr][Ee][Rr][ \t]+)(?P<btoken>[A-Za-z0-9\-._~+/]+=*)"
+    r"|(?P<jwt>eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*)"
+    r"|(?P<email>[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]+"
     r"@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z][A-Za-z0-9\-]*[A-Za-z0-9])"
-    r"|(?P<iban>\b[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]){11,30}\b)"
-    r"|(?P<card>(?<![0-9])[0-9](?:[ \-]?[0-9]){12,18}(?![0-9]))"
+    r"|(?P<iban>[A-Z]{2}[0-9]{2}(?=(?:[ ]?[A-Z0-9]){11}))"
+    r"|(?P<card>(?<![0-9])[0-9](?=(?:[ \-]?[0-9]){12}))"
 )
-_QUICK: Final = re.compile(r"@|://|[Bb]earer|eyJ|[0-9]{4}|[0-9][ \-][0-9]")
+_QUICK: Final = re.compile(r"@|://|[Bb]earer|eyJ|[A-Z]{2}[0-9]{2}|[0-9]{4}|[0-9][ \-][0-9]")
+# A run of digit groups (one space or dash between groups) and a run of IBAN characters.
+_DIGIT_RUN: Final = re.compile(r"[0-9]+(?:[ \-][0-9]+)*")
+_IBAN_RUN: Final = re.compile(r"[A-Z0-9]+(?:[ ][A-Z0-9]+)*")
+
+# The length of each country's IBAN (the SWIFT IBAN registry): a candidate glued to more letters or
+# digits is checked at its country's length, the rest of the text kept.
+_IBAN_LENGTHS: Final = {
+    **dict.fromkeys(("NO",), 15),
+    **dict.fromkeys(("BE",), 16),
+    **dict.fromkeys(("DK", "FI", "FK", "FO", "GL", "NL", "SD"), 18),
+    **dict.fromkeys(("MK", "SI"), 19),
+    **dict.fromkeys(("AT", "BA", "EE", "KZ", "LT", "LU", "MN", "XK"), 20),
+    **dict.fromkeys(("CH", "HR", "LI", "LV"), 21),
+    **dict.fromkeys(("BG", "BH", "CR", "DE", "GB", "GE", "IE", "ME", "RS", "VA"), 22),
+    **dict.fromkeys(("AE", "GI", "IL", "IQ", "OM", "SO", "TL"), 23),
+    **dict.fromkeys(("AD", "CZ", "ES", "MD", "PK", "RO", "SA", "SE", "SK", "TN", "VG"), 24),
+    **dict.fromkeys(("LY", "PT", "ST"), 25),
+    **dict.fromkeys(("IS", "TR"), 26),
+    **dict.fromkeys(("BI", "DJ", "FR", "GR", "IT", "MC", "MR", "SM"), 27),
+    **dict.fromkeys(("AL", "AZ", "BY", "CY", "DO", "GT", "HN", "HU", "LB", "NI", "PL", "SV"), 28),
+    **dict.fromkeys(("BR", "EG", "PS", "QA", "UA"), 29),
+    **dict.fromkeys(("JO", "KW", "MU", "YE"), 30),
+    **dict.fromkeys(("MT", "SC"), 31),
+    **dict.fromkeys(("LC",), 32),
+    **dict.fromkeys(("RU",), 33),
+}
 
 
 def luhn_valid(digits: str) -> bool:
@@ -107,18 +135,71 @@ def iban_valid(candidate: str) -> bool:
     return int(number) % 97 == 1
 
 
-def _replace(match: re.Match[str]) -> str:
-    kind = match.lastgroup
-    if kind == "urlpass":
-        return f"{match.group('url')}{REDACTED}"
-    if kind == "btoken":
-        return f"{match.group('bearer')}{REDACTED}"
-    if kind == "card":
-        digits = re.sub(r"[ \-]", "", match.group(0))
-        return REDACTED if 13 <= len(digits) <= 19 and luhn_valid(digits) else match.group(0)
-    if kind == "iban":
-        return REDACTED if iban_valid(match.group(0)) else match.group(0)
-    return REDACTED
+def _iban_end(text: str, start: int) -> int | None:
+    """Where the valid IBAN at ``start`` ends (its country's length first, then 34 down to 15)."""
+    run = _IBAN_RUN.match(text, start)
+    if run is None:  # pragma: no cover - the pattern saw four IBAN characters here
+        return None
+    # the end of the text after each compact character: spaces between groups do not count
+    ends = [index + 1 for index in range(start, run.end()) if text[index] != " "][:34]
+    known = _IBAN_LENGTHS.get(text[start : start + 2])
+    lengths = (known,) if known is not None else range(min(len(ends), 34), 14, -1)
+    for length in lengths:
+        if length <= len(ends) and iban_valid(text[start : ends[length - 1]]):
+            return ends[length - 1]
+    return None
+
+
+def _redact_cards(run: str) -> str:
+    """``run`` (digit groups) with each part made of whole groups that is a Luhn-valid card replaced."""
+    groups = re.split(r"([ \-])", run)  # digits, separator, digits, ...
+    out: list[str] = []
+    first = 0
+    while first < len(groups):
+        digits, last, found = 0, first, -1
+        while last < len(groups) and digits <= 19:
+            digits += len(groups[last])
+            if 13 <= digits <= 19 and luhn_valid("".join(groups[first : last + 1 : 2])):
+                found = last  # the longest card from this group on
+            last += 2
+        if found >= 0:
+            out.append(REDACTED)
+            out.extend(groups[found + 1 : found + 2])  # the separator after it, if any
+            first = found + 2
+        else:
+            out.extend(groups[first : first + 2])
+            first += 2
+    return "".join(out)
+
+
+def _redact_once(text: str) -> str:
+    out: list[str] = []
+    position = 0
+    while (match := _PATTERN.search(text, position)) is not None:
+        kind, start = match.lastgroup, match.start()
+        out.append(text[position:start])
+        if kind == "card":
+            run = _DIGIT_RUN.match(text, start)  # always a match: the pattern saw 13 digits
+            position = run.end() if run is not None else start + 1
+            out.append(_redact_cards(text[start:position]))
+        elif kind == "iban":
+            end = _iban_end(text, start)
+            if end is None:  # no IBAN starts here: one character on, one may start inside
+                out.append(text[start])
+                position = start + 1
+            else:
+                out.append(REDACTED)
+                position = end
+        else:
+            if kind == "urlpass":
+                out.append(f"{match.group('url')}{REDACTED}")
+            elif kind == "btoken":
+                out.append(f"{match.group('bearer')}{REDACTED}")
+            else:
+                out.append(REDACTED)
+            position = match.end()
+    out.append(text[position:])
+    return "".join(out)
 
 
 def redact_text(text: str) -> str:
@@ -134,7 +215,7 @@ def redact_text(text: str) -> str:
     # Until nothing changes: a replacement can expose what its neighbour hid (a URL's scheme glued to
     # a card number starts a word once the number is gone). Each pass consumes original characters,
     # since the replacement itself matches no pattern, so this ends.
-    while (redacted := _PATTERN.sub(_replace, text)) != text:
+    while (redacted := _redact_once(text)) != text:
         if _QUICK.search(redacted) is None:  # nothing left that could match: no second pass
             return redacted
         text = redacted
