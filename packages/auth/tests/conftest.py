@@ -25,8 +25,17 @@ def ed_key() -> SigningKey:
     return SigningKey.generate("EdDSA")
 
 
-@pytest.fixture(params=["RS256", "ES256", "EdDSA"])
+@pytest.fixture(scope="session")
+def ed25519_key() -> SigningKey:
+    return SigningKey.generate("Ed25519")  # RFC 9864's fully-specified name
+
+
+@pytest.fixture(params=["RS256", "ES256", "EdDSA", "Ed25519"])
 def any_key(
-    request: pytest.FixtureRequest, rsa_key: SigningKey, es_key: SigningKey, ed_key: SigningKey
+    request: pytest.FixtureRequest,
+    rsa_key: SigningKey,
+    es_key: SigningKey,
+    ed_key: SigningKey,
+    ed25519_key: SigningKey,
 ) -> SigningKey:
-    return {"RS256": rsa_key, "ES256": es_key, "EdDSA": ed_key}[request.param]
+    return {"RS256": rsa_key, "ES256": es_key, "EdDSA": ed_key, "Ed25519": ed25519_key}[request.param]

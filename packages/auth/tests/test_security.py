@@ -106,6 +106,21 @@ def test_alg_none_is_refused(service: TokenService, rsa_key: SigningKey, alg: st
         service.decode(token)
 
 
+@pytest.mark.parametrize(("pinned", "claimed"), [("EdDSA", "Ed25519"), ("Ed25519", "EdDSA")])
+def test_eddsa_and_ed25519_are_two_pins_for_one_key(
+    ed_key: SigningKey, clock: FakeClock, pinned: str, claimed: str
+) -> None:
+    """RFC 9864's "Ed25519" names the same signature as "EdDSA": a key pinned to one refuses the other."""
+    key = SigningKey(pinned, ed_key._private)
+    other = SigningKey(claimed, ed_key._private)
+    assert key.kid == other.kid  # the RFC 7638 thumbprint has no alg
+    service = TokenService(KeySet(key, clock=clock), issuer=ISSUER, audience="api", clock=clock)
+    assert service.decode(forge(header(key), good_claims(), key)).subject == "user-1"
+    with pytest.raises(AlgorithmMismatchError) as caught:
+        service.decode(forge(header(other), good_claims(), other))
+    assert caught.value.expected == pinned
+
+
 def _public_forms(key: SigningKey) -> dict[str, bytes]:
     public = key.verifying_key._key
     assert not isinstance(public, bytes)

@@ -1,6 +1,6 @@
 """buttress-auth: JWT done to RFC 8725, JWKS published and fetched, revocation and RBAC.
 
-Issue and verify tokens with keys pinned to one algorithm each (RS256, ES256, EdDSA; HS256 only
+Issue and verify tokens with keys pinned to one algorithm each (RS256, ES256, EdDSA or Ed25519; HS256 only
 when chosen explicitly)::
 
     from buttress.auth import KeySet, MemoryTokenStore, SigningKey, TokenError, TokenService

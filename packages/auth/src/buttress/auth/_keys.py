@@ -1,7 +1,7 @@
 """Signing and verification keys, each pinned to one algorithm, named by its RFC 7638 thumbprint.
 
 A key knows its algorithm; a token never chooses it (RFC 8725 section 3.1). RS256 keys have at
-least 2048 bits, ES256 keys are on P-256, EdDSA keys are Ed25519, and HS256 secrets have at least
+least 2048 bits, ES256 keys are on P-256, EdDSA and Ed25519 keys are Ed25519, and HS256 secrets have at least
 32 bytes and exist only when asked for by name (`SigningKey.from_secret`). No key ever appears in a
 ``repr``, a message or a log line.
 """
@@ -42,15 +42,21 @@ type _Public = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519Pub
 
 
 class Algorithm(StrEnum):
-    """The JWS algorithms a key may be pinned to (RFC 7518 section 3.1, RFC 8037 for EdDSA)."""
+    """The JWS algorithms a key may be pinned to (RFC 7518 section 3.1, RFC 8037 for EdDSA).
+
+    ``Ed25519`` is RFC 9864's fully-specified name for EdDSA over Ed25519: the same keys and
+    signatures, another ``alg`` value. A key is pinned to one of the two names, like any algorithm.
+    """
 
     RS256 = "RS256"
     ES256 = "ES256"
     EDDSA = "EdDSA"
+    ED25519 = "Ed25519"
     HS256 = "HS256"
 
 
-_ASYMMETRIC: Final = frozenset({Algorithm.RS256, Algorithm.ES256, Algorithm.EDDSA})
+_EDWARDS: Final = frozenset({Algorithm.EDDSA, Algorithm.ED25519})
+_ASYMMETRIC: Final = frozenset({Algorithm.RS256, Algorithm.ES256, *_EDWARDS})
 
 
 def _algorithm(value: object, *, allow_hmac: bool = False) -> Algorithm:
@@ -60,7 +66,7 @@ def _algorithm(value: object, *, allow_hmac: bool = False) -> Algorithm:
         alg = Algorithm(value)
     except ValueError:
         raise AuthConfigurationError(
-            "alg", value, "must be RS256, ES256 or EdDSA (HS256 only through SigningKey.from_secret)"
+            "alg", value, "must be RS256, ES256, EdDSA or Ed25519 (HS256 only through SigningKey.from_secret)"
         ) from None
     if alg is Algorithm.HS256 and not allow_hmac:
         raise AuthConfigurationError(
@@ -137,9 +143,9 @@ def _check_public(alg: Algorithm, key: object, parameter: str) -> _Public:
         if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
             raise WeakKeyError(parameter, "ES256 needs an EC key on P-256")
         return key
-    if alg is Algorithm.EDDSA:
+    if alg in _EDWARDS:
         if not isinstance(key, ed25519.Ed25519PublicKey):
-            raise WeakKeyError(parameter, "EdDSA needs an Ed25519 key")
+            raise WeakKeyError(parameter, f"{alg} needs an Ed25519 key")
         return key
     if not isinstance(key, bytes) or len(key) < MIN_SECRET_BYTES:
         raise WeakKeyError(parameter, f"HS256 needs a secret of at least {MIN_SECRET_BYTES} bytes")
@@ -173,7 +179,7 @@ class VerifyingKey:
 
         Raises:
             WeakKeyError: The PEM holds no public key of ``alg``'s kind and strength.
-            AuthConfigurationError: ``alg`` is not RS256, ES256 or EdDSA.
+            AuthConfigurationError: ``alg`` is not RS256, ES256, EdDSA or Ed25519.
             AuthTypeError: ``pem`` is not bytes or str.
         """
         algorithm = _algorithm(alg)
@@ -268,7 +274,7 @@ def _jwk_public(alg: Algorithm, jwk: Mapping[str, Any]) -> _Public:
         return rsa.RSAPublicNumbers(number("e"), number("n")).public_key()
     if alg is Algorithm.ES256 and kty == "EC" and jwk.get("crv") == "P-256":
         return ec.EllipticCurvePublicNumbers(number("x"), number("y"), ec.SECP256R1()).public_key()
-    if alg is Algorithm.EDDSA and kty == "OKP" and jwk.get("crv") == "Ed25519":
+    if alg in _EDWARDS and kty == "OKP" and jwk.get("crv") == "Ed25519":
         raw = jwk["x"]
         if not isinstance(raw, str):
             raise TypeError("x")
@@ -295,7 +301,7 @@ def _jwk_private(alg: Algorithm, jwk: Mapping[str, Any]) -> _Private:
     if alg is Algorithm.ES256 and kty == "EC" and jwk.get("crv") == "P-256":
         point = ec.EllipticCurvePublicNumbers(number("x"), number("y"), ec.SECP256R1())
         return ec.EllipticCurvePrivateNumbers(number("d"), point).private_key()
-    if alg is Algorithm.EDDSA and kty == "OKP" and jwk.get("crv") == "Ed25519":
+    if alg in _EDWARDS and kty == "OKP" and jwk.get("crv") == "Ed25519":
         private = ed25519.Ed25519PrivateKey.from_private_bytes(raw("d"))
         raw_format = (serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         encoded = private.public_key().public_bytes(*raw_format)
@@ -380,10 +386,10 @@ class SigningKey:
 
     @classmethod
     def generate(cls, alg: Algorithm | str = Algorithm.ES256, *, kid: str | None = None) -> Self:
-        """Generate a new key for ``alg``: RSA 2048 bits for RS256, P-256 for ES256, Ed25519 for EdDSA.
+        """Generate a new key for ``alg``: RSA 2048 bits for RS256, P-256 for ES256, else Ed25519.
 
         Raises:
-            AuthConfigurationError: ``alg`` is not RS256, ES256 or EdDSA (use `from_secret` for HS256).
+            AuthConfigurationError: ``alg`` is not RS256, ES256, EdDSA or Ed25519 (HS256: `from_secret`).
         """
         algorithm = _algorithm(alg)
         private: _Private
@@ -404,7 +410,7 @@ class SigningKey:
         Raises:
             WeakKeyError: The PEM is not a private key of ``alg``'s kind and strength, or the password
                 is wrong or missing.
-            AuthConfigurationError: ``alg`` is not RS256, ES256 or EdDSA.
+            AuthConfigurationError: ``alg`` is not RS256, ES256, EdDSA or Ed25519.
             AuthTypeError: ``pem`` is not bytes or str, or ``password`` not bytes.
         """
         algorithm = _algorithm(alg)
