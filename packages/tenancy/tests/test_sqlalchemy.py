@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 from sqlalchemy import delete, event, func, insert, select, text, update
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -325,6 +326,36 @@ async def test_objects_of_another_tenant_cannot_be_changed_or_deleted(
         with pytest.raises(CrossTenantError):
             await change(how)
     assert ("globex", "g1") in await all_docs(clean)
+
+
+@LAYER
+async def test_the_identity_map_answers_get_for_the_current_tenant_only(
+    clean: Database, bypass_engine: AsyncEngine, layer: str
+) -> None:
+    """One session across two scopes: ``get()`` hits the identity map, where no criteria apply."""
+    await seed_family(clean)
+    async with app_layer(bypass_engine, layer)() as session:
+        async with tenant_scope("acme"):
+            mine = (await session.scalars(select(Doc).order_by(Doc.id))).first()
+            assert mine is not None
+            doc_id = mine.id
+            assert await session.get(Doc, doc_id) is mine
+        async with tenant_scope("globex"):
+            cached = await session.get(Doc, doc_id)
+            session.expire(mine)  # asked again: a refresh, then the same check
+            refreshed = await session.get(Doc, doc_id)
+            if layer == "on":
+                assert cached is None
+                assert refreshed is None
+                with pytest.raises(NoResultFound):
+                    await session.get_one(Doc, doc_id)
+            else:
+                assert cached is mine  # the leak the layer closes
+                assert refreshed is mine
+        async with tenant_scope("acme"):
+            assert await session.get(Doc, doc_id) is mine
+    async with tenant_scope("acme"), app_layer(bypass_engine, layer)() as session:
+        assert (await session.get(Parent, 1)) is not None  # a plain miss still loads, scoped
 
 
 @LAYER

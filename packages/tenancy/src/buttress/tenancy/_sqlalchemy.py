@@ -50,6 +50,7 @@ try:
         with_loader_criteria,
     )
     from sqlalchemy.orm import UOWTransaction as _Flush
+    from sqlalchemy.orm import exc as orm_exc
     from sqlalchemy.sql import visitors
     from sqlalchemy.sql.elements import BindParameter, TextClause
 except ImportError as exc:  # pragma: no cover - exercised by the bare session
@@ -134,7 +135,9 @@ class SqlAlchemyTenancy:
         self.database_layer = database_layer
         self._models: dict[type[Any], str] = {}
         self._seen = -1
-        self.session_class: type[Session] = type("TenantSession", (Session,), {})
+        self.session_class: type[Session] = (
+            _scoped_session_class(self) if application_layer else type("TenantSession", (Session,), {})
+        )
         """A ``Session`` subclass with the layers installed (pass it as ``sync_session_class``)."""
         if database_layer:
             event.listen(self.session_class, "after_begin", self._after_begin)
@@ -273,6 +276,20 @@ class SqlAlchemyTenancy:
         state.statement = statement.options(*criteria)
         return None
 
+    def _visible[O](self, obj: O) -> O | None:
+        """``obj`` if it is not a tenant model's or belongs to the current tenant, else ``None``."""
+        attribute = self.models.get(type(obj))
+        if attribute is None:
+            return obj
+        tenant = _require("session.get() of a tenant model")
+        owner = inspect(obj).dict.get(attribute, _UNLOADED)
+        if owner is _UNLOADED:
+            try:
+                owner = getattr(obj, attribute)  # a refresh, through a scoped statement
+            except orm_exc.ObjectDeletedError:
+                return None
+        return obj if owner == tenant else None
+
     def _refuse_unscoped(self, statement: object) -> None:
         if isinstance(statement, TextClause):
             refused("unscoped_statement")
@@ -367,6 +384,30 @@ class SqlAlchemyTenancy:
             owners = {*history.unchanged, *history.deleted, *history.added} - {None}
             if owners - {tenant}:
                 _cross(tenant, type(obj).__table__.fullname, "the object belongs to another tenant")
+
+
+_UNLOADED: Final = object()
+
+
+def _scoped_session_class(tenancy: SqlAlchemyTenancy) -> type[Session]:
+    class TenantSession(Session):
+        """A session whose ``get()`` and ``get_one()`` find the current tenant's objects only.
+
+        SQLAlchemy answers them from the identity map without SQL, where no statement criteria
+        apply: an object loaded in one tenant scope is not found by id in another.
+        """
+
+        def get(self, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - Session.get's overloads
+            found = super().get(*args, **kwargs)
+            return None if found is None else tenancy._visible(found)
+
+        def get_one(self, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - Session.get_one's
+            found = self.get(*args, **kwargs)
+            if found is None:
+                raise sa_exc.NoResultFound("No row was found when one was required")
+            return found
+
+    return TenantSession
 
 
 def _require(action: str) -> str:
