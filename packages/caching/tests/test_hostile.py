@@ -321,6 +321,7 @@ async def test_tiered_cache_raises_only_typed_errors(redis_url: str, redis_prefi
         "l1_max_size": 100,
         "l1_ttl": 5.0,
         "channel": "c",
+        "invalidation": "pubsub",
         "policy": CachePolicy(jitter=None),
         "name": "t",
         "clock": FakeClock(),
@@ -335,6 +336,7 @@ async def test_tiered_cache_raises_only_typed_errors(redis_url: str, redis_prefi
             RedisStorage(client, prefix=redis_prefix),
             client=client,
             channel="c",
+            invalidation="pubsub",
             l1_ttl=5.0,
             warn_interval=30.0,
             name="t",
@@ -361,6 +363,10 @@ async def test_tiered_cache_raises_only_typed_errors(redis_url: str, redis_prefi
         assert await storage.wait_until_subscribed()
         await _drive_storage_methods(storage, b"v")
         assert cache.stats.errors == 0, "no hostile argument may reach Redis and fail there"
+        async with TieredCache[Any](client, prefix=redis_prefix, invalidation="tracking") as tracked:
+            assert await tracked.wait_until_subscribed()
+            await _drive_cache_methods(tracked)
+            assert tracked.stats.errors == 0, "no hostile argument may reach Redis and fail there"
     finally:
         await cache.aclose()
         await storage.aclose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
-from typing import Any, assert_type
+from typing import Any, Literal, assert_type
 
 from redis.asyncio import Redis
 
@@ -113,6 +113,17 @@ def redis_from_url() -> RedisCache[int]:
 
 def tiered_from_url() -> TieredCache[int]:
     return TieredCache[int].from_url("redis://localhost:6379/0", prefix="app:", l1_ttl=5, policy=POLICY)
+
+
+def tiered_with_tracking(client: Redis) -> None:
+    cache = TieredCache[int].from_url("redis://localhost:6379/0", prefix="app:", invalidation="tracking")
+    assert_type(cache.invalidation, Literal["pubsub", "tracking"])
+    assert_type(cache.channel, str | None)
+    storage = TieredStorage[bytes](
+        MemoryStorage[bytes](), RedisStorage(client), client=client, invalidation="tracking"
+    )
+    assert_type(storage.invalidation, Literal["pubsub", "tracking"])
+    TieredCache[int](client, invalidation="bcast")  # type: ignore[arg-type]
 
 
 def storages_are_cache_storages(client: Redis) -> None:

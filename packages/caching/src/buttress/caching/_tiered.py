@@ -1,4 +1,4 @@
-"""`TieredStorage`: a per-process L1 in front of a shared L2, kept coherent by Redis pub/sub.
+"""`TieredStorage`: a per-process L1 in front of a shared L2, kept coherent by Redis pub/sub or tracking.
 
 `TieredCache` is the cache over a memory L1 and a Redis L2 (extra ``redis``).
 """
@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any, Self, Unpack
+from typing import Any, Literal, Self, Unpack, cast
 
 from buttress.core import AsyncResource, Clock, JsonSerializer, Owned, Serializer, SystemClock, open_redis
 
@@ -23,9 +23,13 @@ from ._cache import Cache
 from ._entry import Entry
 from ._memory import MemoryStorage
 from ._policy import CachePolicy, CachePolicyOptions, resolve_policy, with_concurrency
-from ._redis import InvalidationChannel, RedisClient, RedisStorage
+from ._redis import _INTERNAL, InvalidationChannel, RedisClient, RedisStorage
 from ._stats import CacheStats
 from ._storage import CacheStorage, StoredItem
+from ._tracking import TrackingConnection
+
+with contextlib.suppress(ImportError):  # _redis has raised MissingExtraError already if it is missing
+    from redis.asyncio import Redis
 from ._validation import (
     MAX_SECONDS,
     check_non_negative,
@@ -45,35 +49,50 @@ logger = logging.getLogger(__name__)
 _MAX_BACKOFF = 5.0
 # Recently changed keys remembered to keep overlapping reads out of L1; far more than reads in flight.
 _MAX_MARKS = 10_000
+_INVALIDATIONS = ("pubsub", "tracking")
 
 
 class TieredStorage[V](AsyncResource):
     """A `CacheStorage` that keeps an L1 (per process) in front of an L2 (shared), both `CacheStorage`.
 
-    Reads try L1, then L2 (filling L1). Writes and removals go to L2 first, then L1, then a message
-    on a Redis pub/sub channel makes every other process drop its L1 copy. It reaches both storages
-    through the `CacheStorage` Protocol only, so any L1 and L2 compose; locks are the L2's.
+    Reads try L1, then L2 (filling L1). Writes and removals go to L2 first, then L1; every other
+    process drops its L1 copy when told, by one of two means (``invalidation``):
+
+    - ``"pubsub"`` (default): the writer publishes a message on a Redis pub/sub channel. Only
+      writers that are `TieredStorage` on the same channel are seen; any L1 and L2 compose.
+    - ``"tracking"``: Redis itself reports every change of a key under the L2's prefix (RESP3
+      ``CLIENT TRACKING`` in broadcasting mode, Redis >= 6, on a connection of the storage's own).
+      Writes from any client count, ``redis-cli`` included, as do expiries, evictions and
+      ``FLUSHDB``; writers publish nothing. The L2 must be a `RedisStorage` on a single-node client.
+
+    It reaches both storages through the `CacheStorage` Protocol only; locks are the L2's.
 
     **Staleness bound.** An L1 copy is never older than ``l1_ttl``. An L2 read that overlapped a
     write or an invalidation (local or received) does not fill L1, so a late read cannot put an old
     value back. While the invalidation subscription is connected, a write in another process evicts
-    it within pub/sub delivery time (sub-millisecond on one host). L1 is not used until the
-    subscription is confirmed, and is emptied whenever the subscription connection is lost or
+    it within delivery time (sub-millisecond on one host). L1 is not used until the subscription
+    (the channel, or tracking) is confirmed, and is emptied whenever its connection is lost or
     re-established, since messages may have been missed meanwhile; so a process cut off from the
-    channel serves nothing older than ``l1_ttl``.
+    channel serves nothing older than ``l1_ttl``. The tracking connection is also pinged after a
+    second of silence, so a connection that dies without a reset stops L1 within about two seconds.
 
     Args:
         l1: The per-process storage, usually a `MemoryStorage`. Closed by `aclose`.
         l2: The shared storage, usually a `RedisStorage`. Closed by `aclose`.
-        client: The Redis client that carries the invalidation messages (never closed here).
-        channel: The pub/sub channel. Processes sharing an L2 must use the same one.
+        client: The Redis client that carries the invalidation messages (never closed here); under
+            tracking, the storage opens one more connection with the same settings.
+        channel: The pub/sub channel (required under ``"pubsub"``, refused under ``"tracking"``).
+            Processes sharing an L2 must use the same one.
+        invalidation: ``"pubsub"`` or ``"tracking"``, see above. Processes sharing an L2 must use
+            the same one.
         l1_ttl: The longest an L1 copy is served without going back to L2.
         warn_interval: The least time between two warnings about the subscription being lost.
         name: Name for logs.
         clock: Time source: ``now()`` on the axis of the entries' expiry, ``monotonic()`` for warnings.
 
     Raises:
-        CachingConfigurationError: A storage, client or setting of the wrong kind.
+        CachingConfigurationError: A storage, client or setting of the wrong kind; tracking over an
+            L2 that is not a `RedisStorage` or over a Redis Cluster client.
     """
 
     def __init__(
@@ -82,7 +101,8 @@ class TieredStorage[V](AsyncResource):
         l2: CacheStorage[V],
         *,
         client: RedisClient,
-        channel: str,
+        channel: str | None = None,
+        invalidation: Literal["pubsub", "tracking"] = "pubsub",
         l1_ttl: float = 30.0,
         warn_interval: float = 30.0,
         max_concurrency: int | None = None,
@@ -93,8 +113,11 @@ class TieredStorage[V](AsyncResource):
         for parameter, storage in (("l1", l1), ("l2", l2)):
             if isinstance(storage, type) or not isinstance(storage, CacheStorage):
                 raise CachingConfigurationError(parameter, storage, "must be a CacheStorage")
-        self.channel = check_text("channel", channel)
-        self._channel = InvalidationChannel(client, channel=self.channel)  # checks the client
+        self.invalidation: Literal["pubsub", "tracking"] = invalidation
+        self.channel, self._tracked_client = _check_invalidation(invalidation, channel, l2, client)
+        self._tracked_prefix = "" if self._tracked_client is None else cast("RedisStorage", l2).prefix
+        # Checks the client; under tracking it only maps the client's errors.
+        self._channel = InvalidationChannel(client, channel=self.channel or "tracking")
         self._client = client
         self._l1_ttl = check_positive("l1_ttl", l1_ttl)
         self._warn_interval = check_non_negative("warn_interval", warn_interval)
@@ -129,6 +152,7 @@ class TieredStorage[V](AsyncResource):
         self._retry_now = asyncio.Event()
         self._last_warning = -math.inf
         self._failures = 0
+        self._backoff = 0.05
 
     @classmethod
     def from_url(
@@ -139,6 +163,7 @@ class TieredStorage[V](AsyncResource):
         l1_max_size: int = 10_000,
         l1_ttl: float = 30.0,
         channel: str | None = None,
+        invalidation: Literal["pubsub", "tracking"] = "pubsub",
         socket_timeout: float = 1.0,
         max_connections: int = 50,
         pool_timeout: float = 5.0,
@@ -150,8 +175,8 @@ class TieredStorage[V](AsyncResource):
     ) -> TieredStorage[bytes]:
         """A `MemoryStorage` L1 over a `RedisStorage` L2 on its own client for ``url`` (closed by `aclose`).
 
-        The channel defaults to ``<prefix>__invalidate__``. See `RedisStorage.from_url` for the
-        connection options.
+        Under ``"pubsub"`` the channel defaults to ``<prefix>__invalidate__``. See
+        `RedisStorage.from_url` for the connection options.
 
         Raises:
             CachingConfigurationError: A bad URL (never quoted) or option.
@@ -170,6 +195,7 @@ class TieredStorage[V](AsyncResource):
             l1_max_size=l1_max_size,
             l1_ttl=l1_ttl,
             channel=channel,
+            invalidation=invalidation,
             warn_interval=warn_interval,
             max_concurrency=max_connections,
             name=name,
@@ -190,7 +216,11 @@ class TieredStorage[V](AsyncResource):
 
     @property
     def invalidations_received(self) -> int:
-        """How many invalidation messages from other processes this storage has applied."""
+        """How many invalidation messages this storage has applied.
+
+        Under ``"pubsub"``, messages from other processes; under ``"tracking"``, every report of the
+        server, this process's own writes included.
+        """
         return self._received
 
     @property
@@ -280,6 +310,11 @@ class TieredStorage[V](AsyncResource):
             for key, _, _ in checked:
                 await self.l1.remove(key)  # L1 holds only what L2 holds
             raise
+        if self.invalidation == "tracking":
+            # The server's report of this very write is on its way and would evict a copy made now.
+            for key, _, _ in checked:
+                await self.l1.remove(key)
+            return
         await self._fill(checked, labels)
         await self._publish("keys", [key for key, _, _ in checked])
 
@@ -377,6 +412,8 @@ class TieredStorage[V](AsyncResource):
             await self.l1.write(items, tags)
 
     async def _publish(self, op: str, args: list[str]) -> None:
+        if self.invalidation == "tracking":  # the server tells every process itself
+            return
         message = json.dumps({"o": self._origin, "op": op, "a": args})
         await self._channel.publish(message)
 
@@ -416,26 +453,13 @@ class TieredStorage[V](AsyncResource):
             )
 
     async def _listen(self) -> None:
-        backoff = 0.05
+        self._backoff = 0.05
         while True:
-            pubsub: Any = None
             try:
-                pubsub = await self._channel.pubsub()
-                await pubsub.subscribe(self.channel)
-                connection: Any = pubsub.connection  # set by subscribe()
-                connection.register_connect_callback(self._on_reconnect)
-                async for message in pubsub.listen():
-                    kind = message.get("type")
-                    if kind == "subscribe":
-                        # Confirmed by the server: from here on no message on the channel is missed.
-                        # Any (re)connection may have missed some before: start L1 empty.
-                        await self.l1.clear()
-                        self._l1_on = True
-                        self._subscribed.set()
-                        self._tell_waiters(True)
-                        backoff = 0.05
-                    elif kind == "message":
-                        await self._apply(message["data"])
+                if self.invalidation == "tracking":
+                    await self._track()
+                else:
+                    await self._subscribe()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure of the subscription disables L1 until it is back
@@ -445,15 +469,77 @@ class TieredStorage[V](AsyncResource):
                 self._l1_on = False
                 self._subscribed.clear()
                 await self.l1.clear()
-                if pubsub is not None:
-                    with contextlib.suppress(Exception):
-                        await pubsub.aclose()
             self._tell_waiters(False)
             # Back off before the next attempt, unless a caller of wait_until_subscribed asks for one now.
             self._retry_now.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._retry_now.wait(), backoff)
-            backoff = min(backoff * 2, _MAX_BACKOFF)
+                await asyncio.wait_for(self._retry_now.wait(), self._backoff)
+            self._backoff = min(self._backoff * 2, _MAX_BACKOFF)
+
+    async def _subscribe(self) -> None:
+        """Listen on the pub/sub channel until the subscription fails."""
+        pubsub: Any = None
+        try:
+            pubsub = await self._channel.pubsub()
+            await pubsub.subscribe(self.channel)
+            connection: Any = pubsub.connection  # set by subscribe()
+            connection.register_connect_callback(self._on_reconnect)
+            async for message in pubsub.listen():
+                kind = message.get("type")
+                if kind == "subscribe":
+                    # Confirmed by the server: from here on no message on the channel is missed.
+                    await self._activate()
+                elif kind == "message":
+                    await self._apply(message["data"])
+        finally:
+            if pubsub is not None:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    async def _track(self) -> None:
+        """Listen to the server's reports of changed keys until the tracking connection fails."""
+        if self._tracked_client is None:  # pragma: no cover - set at construction under tracking
+            raise CachingConfigurationError("invalidation", self.invalidation, "needs a single-node Redis")
+        tracking = TrackingConnection(self._tracked_client, prefix=self._tracked_prefix)
+        try:
+            await tracking.open()
+            # Tracking is on: from here on no change under the prefix is missed.
+            await self._activate()
+            async for keys in tracking.changes():
+                await self._apply_tracked(keys)
+        finally:
+            await tracking.aclose()
+
+    async def _activate(self) -> None:
+        # Any (re)connection may have missed messages before it: start L1 empty.
+        await self.l1.clear()
+        self._l1_on = True
+        self._subscribed.set()
+        self._tell_waiters(True)
+        self._backoff = 0.05
+
+    async def _apply_tracked(self, names: list[bytes] | None) -> None:
+        """Evict the L1 copies of the keys Redis reports changed (all of them for a flush)."""
+        self._received += 1
+        if names is None:
+            self._epoch += 1
+            await self.l1.clear()
+            return
+        prefix = self._tracked_prefix
+        internal = prefix + _INTERNAL  # tag sets and locks: no L1 copy is stored under them
+        for name in names:
+            try:
+                key = name.decode()
+            except UnicodeDecodeError:  # not a key RedisStorage writes: no L1 copy to evict
+                continue
+            if not key.startswith(prefix) or key.startswith(internal):
+                continue
+            key = key[len(prefix) :]
+            self._mark(key)
+            try:
+                await self.l1.remove(key)
+            except CachingConfigurationError:  # a key no L1 can hold: nothing to evict
+                continue
 
     def _tell_waiters(self, subscribed: bool) -> None:
         waiters, self._outcome_waiters = self._outcome_waiters, []
@@ -477,7 +563,10 @@ class TieredStorage[V](AsyncResource):
         await self.l1.clear()
 
     def __repr__(self) -> str:
-        return f"TieredStorage(name={self.name!r}, channel={self.channel!r}, l1_ttl={self._l1_ttl})"
+        where = (
+            f"channel={self.channel!r}" if self.channel is not None else f"tracking={self._tracked_prefix!r}"
+        )
+        return f"TieredStorage(name={self.name!r}, {where}, l1_ttl={self._l1_ttl})"
 
 
 class TieredCache[T](Cache[T]):
@@ -493,8 +582,11 @@ class TieredCache[T](Cache[T]):
         prefix: Prepended to every L2 key; `clear` removes exactly the keys under it.
         l1_max_size: The most keys the L1 holds in this process.
         l1_ttl: The longest an L1 copy is served without going back to L2.
-        channel: The pub/sub channel; default ``<prefix>__invalidate__``. Processes sharing an L2
-            must use the same one.
+        channel: The pub/sub channel; default ``<prefix>__invalidate__`` under ``"pubsub"``, refused
+            under ``"tracking"``. Processes sharing an L2 must use the same one.
+        invalidation: How other processes' L1 copies are evicted: ``"pubsub"`` (the writer publishes
+            on ``channel``) or ``"tracking"`` (Redis reports every change under ``prefix``, whoever
+            made it; single-node Redis >= 6). See `TieredStorage`.
         policy: TTLs, jitter, early refresh, locking and failure handling (default: `CachePolicy()`);
             its ``warn_interval`` also paces warnings about the invalidation subscription.
         serializer: How values become bytes; default `JsonSerializer`.
@@ -512,6 +604,7 @@ class TieredCache[T](Cache[T]):
         l1_max_size: int = 10_000,
         l1_ttl: float = 30.0,
         channel: str | None = None,
+        invalidation: Literal["pubsub", "tracking"] = "pubsub",
         policy: CachePolicy | None = None,
         serializer: Serializer[T] | None = None,
         name: str = "tiered",
@@ -529,6 +622,7 @@ class TieredCache[T](Cache[T]):
                 l1_max_size=l1_max_size,
                 l1_ttl=l1_ttl,
                 channel=channel,
+                invalidation=invalidation,
                 warn_interval=settings.warn_interval,
                 max_concurrency=None,
                 name=name,
@@ -553,6 +647,7 @@ class TieredCache[T](Cache[T]):
         l1_max_size: int = 10_000,
         l1_ttl: float = 30.0,
         channel: str | None = None,
+        invalidation: Literal["pubsub", "tracking"] = "pubsub",
         socket_timeout: float = 1.0,
         max_connections: int = 50,
         pool_timeout: float = 5.0,
@@ -580,6 +675,7 @@ class TieredCache[T](Cache[T]):
             l1_max_size=l1_max_size,
             l1_ttl=l1_ttl,
             channel=channel,
+            invalidation=invalidation,
             socket_timeout=socket_timeout,
             max_connections=max_connections,
             pool_timeout=pool_timeout,
@@ -608,12 +704,17 @@ class TieredCache[T](Cache[T]):
 
     @property
     def invalidations_received(self) -> int:
-        """How many invalidation messages from other processes this cache has applied."""
+        """How many invalidation messages this cache has applied (see `TieredStorage`)."""
         return self._tiers.invalidations_received
 
     @property
-    def channel(self) -> str:
-        """The pub/sub channel of the invalidation messages."""
+    def invalidation(self) -> Literal["pubsub", "tracking"]:
+        """How other processes' L1 copies are evicted: ``"pubsub"`` or ``"tracking"``."""
+        return self._tiers.invalidation
+
+    @property
+    def channel(self) -> str | None:
+        """The pub/sub channel of the invalidation messages (``None`` under ``"tracking"``)."""
         return self._tiers.channel
 
     async def wait_until_subscribed(self, within: float = 5.0) -> bool:
@@ -637,6 +738,7 @@ def _over_redis(
     l1_max_size: int,
     l1_ttl: float,
     channel: str | None,
+    invalidation: Literal["pubsub", "tracking"],
     warn_interval: float,
     max_concurrency: int | None,
     name: str,
@@ -644,18 +746,47 @@ def _over_redis(
 ) -> TieredStorage[bytes]:
     """A `MemoryStorage` L1 over a `RedisStorage` L2 on ``client``, which also carries the invalidations."""
     check_text("prefix", prefix)
+    if invalidation == "pubsub" and channel is None:
+        channel = f"{prefix}__invalidate__"
     check_text("name", name)
     check_positive_int("l1_max_size", l1_max_size)
     return TieredStorage[bytes](
         MemoryStorage[bytes](max_size=l1_max_size, name=f"{name}.l1", clock=clock),
         RedisStorage(client, prefix=prefix, max_concurrency=max_concurrency),
         client=client,
-        channel=f"{prefix}__invalidate__" if channel is None else channel,
+        channel=channel,
+        invalidation=invalidation,
         l1_ttl=l1_ttl,
         warn_interval=warn_interval,
         name=name,
         clock=clock,
     )
+
+
+def _check_invalidation(
+    invalidation: object, channel: str | None, l2: object, client: RedisClient
+) -> tuple[str | None, Redis | None]:
+    """Check the invalidation settings; return the channel (pub/sub) or the client to track with."""
+    if invalidation not in _INVALIDATIONS:
+        raise CachingConfigurationError("invalidation", invalidation, 'must be "pubsub" or "tracking"')
+    if invalidation == "pubsub":
+        if channel is None:
+            raise CachingConfigurationError("channel", channel, 'is required with invalidation="pubsub"')
+        return check_text("channel", channel), None
+    if channel is not None:
+        raise CachingConfigurationError(
+            "channel", channel, 'applies to invalidation="pubsub" only: leave it out with "tracking"'
+        )
+    InvalidationChannel(client, channel="tracking")  # checks the client
+    if not isinstance(l2, RedisStorage):
+        raise CachingConfigurationError(
+            "l2", l2, 'must be a RedisStorage with invalidation="tracking" (its prefix is tracked)'
+        )
+    if not isinstance(client, Redis):
+        raise CachingConfigurationError(
+            "client", client, 'must be a single-node Redis with invalidation="tracking"'
+        )
+    return None, client
 
 
 def _sequence(name: str, values: object) -> Sequence[Any]:
