@@ -20,6 +20,7 @@ from buttress.core import (
 from ._cache import Cache
 from ._entry import Entry, pack, unpack
 from ._gate import Gate
+from ._lean_get import LeanGet
 from ._policy import CachePolicy, CachePolicyOptions, resolve_policy, with_concurrency
 from ._storage import StoredItem
 from ._validation import (
@@ -152,6 +153,9 @@ class RedisStorage(_RedisBackend):
         self._cluster_ready = not self._cluster
         self._cluster_lock = asyncio.Lock()
         self._unlock_script = client.register_script(_UNLOCK)
+        # The GET of every read: lean through the pool where the client allows it (see `LeanGet`).
+        lean = LeanGet.for_client(client)
+        self._get: Callable[[str], Awaitable[Any]] = client.get if lean is None else lean.get
 
     @classmethod
     def from_url(
@@ -244,14 +248,14 @@ class RedisStorage(_RedisBackend):
         if gate is None or (self._cluster_ready and gate.try_enter()):
             # The hot path of every hit: `_run` without its closure and its coroutine.
             try:
-                raw = await self._client.get(name)
+                raw = await self._get(name)
             except Exception as exc:  # noqa: BLE001 - mapped (or raised as it is) by _raise
                 self._raise(exc)
             finally:
                 if gate is not None:
                     gate.leave()
         else:
-            raw = await self._run(lambda: self._client.get(name))
+            raw = await self._run(lambda: self._get(name))
         return None if raw is None else unpack(raw if isinstance(raw, bytes) else raw.encode())
 
     async def read_many(self, keys: Sequence[str]) -> list[Entry[bytes] | None]:
