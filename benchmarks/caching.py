@@ -1,9 +1,9 @@
 """buttress-caching against cashews, aiocache and cachetools, side by side in one run.
 
 Run with ``nox -s bench -- caching`` (or ``python benchmarks/caching.py [--quick]
-[--full-redis-stampede]``); the default run takes about four minutes on two cores. Every library
-talks to the same Redis, in the same process and event loop, after a warm-up. Four workloads, run
-and printed in this order:
+[--full-redis-stampede] [--only redis-hit|memory-hit|hot-key|stampede]``); the default run takes
+about four minutes on two cores. Every library talks to the same Redis, in the same process and
+event loop, after a warm-up. Four workloads, run and printed in this order:
 
 1. Redis hit: ``@cached`` (and ``get`` / ``get_or_compute``) on Redis against a raw ``redis.asyncio``
    GET of the same value, cashews (redis backend, ``@cache``) and aiocache (``RedisCache``, ``@cached``).
@@ -51,7 +51,7 @@ from aiocache import SimpleMemoryCache, cached_stampede
 from aiocache import cached as aio_cached
 from cashews import Cache as CashewsCache
 
-from buttress.caching import MemoryCache, RedisCache, TieredCache, cached
+from buttress.caching import MemoryCache, PickleSerializer, RedisCache, TieredCache, cached
 
 type Value = dict[str, Any]
 type Call = Callable[[], Awaitable[object]]
@@ -261,6 +261,25 @@ async def redis_hits(url: str, scale: Scale) -> None:
     async def ours_user(user_id: int) -> Value:
         return make_value(user_id)
 
+    # buttress with its pickle serializer (signed: HMAC-SHA256 checked before unpickling), next to
+    # cashews' default (unsigned) pickle.
+    ours_pickle: RedisCache[Value] = RedisCache.from_url(
+        url, prefix=f"{prefix}bp:", ttl=LONG_TTL, serializer=PickleSerializer(secrets.token_bytes(32))
+    )
+
+    @cached(ours_pickle, ttl=LONG_TTL, namespace="user")
+    async def ours_pickle_user(user_id: int) -> Value:
+        return make_value(user_id)
+
+    # The same cache with its reads through redis-py's `client.get` instead of `LeanGet`: the hit
+    # as it was before the lean path (an ablation; nothing else differs).
+    ours_plain: RedisCache[Value] = RedisCache.from_url(url, prefix=f"{prefix}bc:", ttl=LONG_TTL)
+    ours_plain.storage._get = ours_plain.storage.client.get  # type: ignore[attr-defined]
+
+    @cached(ours_plain, ttl=LONG_TTL, namespace="user")
+    async def ours_plain_user(user_id: int) -> Value:
+        return make_value(user_id)
+
     async def ours_load() -> Value:
         return value
 
@@ -293,6 +312,8 @@ async def redis_hits(url: str, scale: Scale) -> None:
     try:
         # Fill every cache once; what follows are hits.
         await ours_user(7)
+        await ours_pickle_user(7)
+        await ours_plain_user(7)
         await ours.set("k", value, ttl=LONG_TTL)
         await cw_user(7)
         await cw.set(f"{prefix}cw:k", value, expire=LONG_TTL)
@@ -303,6 +324,8 @@ async def redis_hits(url: str, scale: Scale) -> None:
         await aio_user(7)
         await aio_direct.set("k", value, ttl=int(LONG_TTL))
         check(await ours_user(7), value)
+        check(await ours_pickle_user(7), value)
+        check(await ours_plain_user(7), value)
         check(await cw_user(7), value)
         check(await aio_user(7), value)
         check(await ours.get("k"), value)
@@ -317,6 +340,8 @@ async def redis_hits(url: str, scale: Scale) -> None:
             "raw GET": raw_get,
             "raw GET, same client": tuned_get,
             "ours @cached": lambda: ours_user(7),
+            "ours pickle @cached": lambda: ours_pickle_user(7),
+            "ours client.get @cached": lambda: ours_plain_user(7),
             "ours get": lambda: ours.get("k"),
             "ours get_or_compute": lambda: ours.get_or_compute("k", ours_load, ttl=LONG_TTL),
             "cashews @cache": lambda: cw_user(7),
@@ -332,6 +357,8 @@ async def redis_hits(url: str, scale: Scale) -> None:
         stats = ours.stats
     finally:
         await ours.aclose()
+        await ours_pickle.aclose()
+        await ours_plain.aclose()
         await cw.close()
         await cwj.close()
         await aio_direct.close()
@@ -343,6 +370,13 @@ async def redis_hits(url: str, scale: Scale) -> None:
     rows: list[list[str]] = []
     for op, ours_name, cw_name, aio_name in (
         ("`@cached` hit", "ours @cached", "cashews {}@cache", "aiocache @cached"),
+        ("`@cached` hit, buttress pickle (signed)", "ours pickle @cached", "cashews {}@cache", None),
+        (
+            "`@cached` hit via `client.get` (before)",
+            "ours client.get @cached",
+            "cashews {}@cache",
+            "aiocache @cached",
+        ),
         ("`get` hit", "ours get", "cashews {}get", "aiocache get"),
         ("`get_or_compute` hit", "ours get_or_compute", None, None),
     ):
@@ -386,9 +420,13 @@ async def redis_hits(url: str, scale: Scale) -> None:
             f"{scale.redis_rounds:,} calls per cell, each timed, interleaved call by call with the other "
             "cells in a shuffled order, after a warm-up; "
             "one key, a 10-field dict. Ratios are buttress median ÷ peer median (< 1: buttress faster).",
-            "Serialization: buttress JSON, aiocache JSON, cashews both JSON (pickle_type='json') and its "
-            "default pickle; the raw GETs return the bytes undecoded. 'raw GET' is redis-py's default "
-            "client; 'same client' is buttress's own (core's open_redis: blocking pool, timeouts, retry).",
+            "Serialization: buttress JSON (and, in its own row, its pickle signed with HMAC-SHA256), "
+            "aiocache JSON, cashews both JSON (pickle_type='json') and its default pickle (unsigned); the "
+            "raw GETs return the bytes undecoded. 'raw GET' is redis-py's `client.get` on its default "
+            "client; 'same client' is `client.get` on buttress's own (core's open_redis: blocking pool, "
+            "timeouts, retry). buttress reads through `LeanGet` (one GET straight on a pooled "
+            "connection); the 'via client.get' row is the same cache reading through redis-py's "
+            "`client.get` instead, as before.",
             f"buttress stats after the run: hits={stats.hits}, misses={stats.misses}, errors={stats.errors}.",
         ],
     )
@@ -948,7 +986,15 @@ async def machine(url: str) -> None:
     sys.stdout.flush()
 
 
-async def main(url: str, scale: Scale, quick: bool) -> None:
+WORKLOADS: dict[str, Callable[[str, Scale], Awaitable[None]]] = {
+    "redis-hit": redis_hits,
+    "memory-hit": lambda _url, scale: memory_hits(scale),
+    "hot-key": hot_key,
+    "stampede": stampede,  # last: it leaves the biggest heap behind
+}
+
+
+async def main(url: str, scale: Scale, quick: bool, only: Sequence[str] = ()) -> None:
     await machine(url)
     print(
         f"- scale: {'QUICK (--quick)' if quick else 'default'}: stampede "
@@ -958,10 +1004,9 @@ async def main(url: str, scale: Scale, quick: bool) -> None:
     )
     started = time.perf_counter()
     try:
-        await redis_hits(url, scale)
-        await memory_hits(scale)
-        await hot_key(url, scale)
-        await stampede(url, scale)  # last: it leaves the biggest heap behind
+        for name, workload in WORKLOADS.items():
+            if not only or name in only:
+                await workload(url, scale)
     finally:
         removed = await delete_redis_keys(url, f"*{TOKEN}*")
         print(f"\nCleaned up {removed:,} Redis keys; total run time {time.perf_counter() - started:.0f} s.")
@@ -975,9 +1020,16 @@ if __name__ == "__main__":
         action="store_true",
         help="200,000 stampede requests on Redis too (about 8 minutes more; the default is 20,000)",
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=list(WORKLOADS),
+        default=[],
+        help="run only this workload (repeat for several); default: all four",
+    )
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL))
     args = parser.parse_args()
     chosen = QUICK if args.quick else DEFAULT
     if args.full_redis_stampede:
         chosen = dataclasses.replace(chosen, stampede_requests_redis=chosen.stampede_requests)
-    asyncio.run(main(args.redis_url, chosen, args.quick))
+    asyncio.run(main(args.redis_url, chosen, args.quick, args.only))
