@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from openfeature import api
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.event import ProviderEvent
+from openfeature.exception import ErrorCode as OFErrorCode
 from openfeature.provider import ProviderStatus
 
 from buttress.feature_flags import (
@@ -130,6 +131,30 @@ def test_the_provider_uses_the_targeting_key_for_rollouts() -> None:
             assert of_client.get_boolean_value("r", False, EvaluationContext(targeting_key=user)) is expected
     finally:
         api.clear_providers()
+
+
+def test_the_provider_shares_resolution_details_only_read_only() -> None:
+    """Resolution details built once per outcome are shared between calls, so none can be changed."""
+    metadata: dict[str, str | int | float | bool] = {"owner": "growth"}
+    flag = FlagDefinition(key="m", metadata=metadata)
+    provider = FlagProvider(FlagClient(MemoryFlagSource(), bootstrap=FlagSet(flags={"m": flag})))
+    first = provider.resolve_boolean_details("m", False, EvaluationContext(targeting_key="a"))
+    second = provider.resolve_boolean_details("m", False, EvaluationContext(targeting_key="b"))
+    assert (first.value, first.variant, first.reason, first.error_code) == (True, None, "STATIC", None)
+    assert second == first
+    with pytest.raises(AttributeError, match="read-only"):
+        first.value = False
+    with pytest.raises(AttributeError, match="read-only"):
+        del first.reason
+    with pytest.raises(TypeError):
+        first.flag_metadata["owner"] = "someone else"  # type: ignore[index]
+    metadata["owner"] = "changed after loading"
+    third = provider.resolve_boolean_details("m", False, EvaluationContext(targeting_key="c"))
+    assert dict(third.flag_metadata) == {"owner": "growth"}
+    assert provider.resolve_boolean_details("m", False, None).value is True
+    # A default of another type is resolved (and cached) apart: the mismatch is reported, not shared.
+    mismatch = provider.resolve_string_details("m", "x", EvaluationContext(targeting_key="a"))
+    assert (mismatch.value, mismatch.error_code) == ("x", OFErrorCode.TYPE_MISMATCH)
 
 
 async def test_the_provider_mirrors_the_client_status_as_events() -> None:

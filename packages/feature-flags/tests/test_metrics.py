@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from openfeature.evaluation_context import EvaluationContext
 
 from buttress.feature_flags import (
     Context,
     FlagClient,
     FlagDefinition,
+    FlagProvider,
     FlagSet,
     MemoryFlagSource,
     MemoryStickyStore,
@@ -85,6 +87,28 @@ def test_evaluations_are_counted_by_reason_variant_and_defined_key(metric_reader
     assert sum(point.value for point in blue) == 2
     assert {point.attributes.get("feature_flag.result.variant") for point in blue} == {"blue"}
     assert {p.unit for p in metric_reader.points(EVALUATIONS)} == {"{evaluation}"}
+
+
+def test_evaluations_through_the_provider_are_each_counted(metric_reader: RecordedMetrics) -> None:
+    """The provider's resolution details are shared per outcome; its evaluations are still each counted."""
+    provider = FlagProvider(client_with(FlagDefinition("static"), SPLIT, TARGETED))
+    for user in ("a", "b", "c"):
+        assert provider.resolve_boolean_details("static", False, EvaluationContext(user)).value is True
+        details = provider.resolve_string_details("split", "x", EvaluationContext(user))
+        assert (details.value, details.variant) == ("b", "blue")
+    free = EvaluationContext("f", {"plan": "free"})
+    assert provider.resolve_boolean_details("targeted", True, free).value is False
+    assert provider.resolve_boolean_details("targeted", True, free).value is False
+    assert provider.resolve_boolean_details("targeted", False, EvaluationContext("p", {"plan": "pro"})).value
+    assert provider.resolve_integer_details("static", 1, EvaluationContext("a")).value == 1
+
+    assert metric_reader.value(EVALUATIONS, reason("static", "static")) == 3
+    blue = [p for p in metric_reader.points(EVALUATIONS, {"feature_flag.key": "split"}) if p.value]
+    assert sum(point.value for point in blue) == 3
+    assert {point.attributes.get("feature_flag.result.variant") for point in blue} == {"blue"}
+    assert metric_reader.value(EVALUATIONS, reason("targeted", "default")) == 2
+    assert metric_reader.value(EVALUATIONS, reason("targeted", "targeting_match")) == 1
+    assert metric_reader.value(ERRORS, {"error.type": "type_mismatch", "feature_flag.key": "static"}) == 1
 
 
 def test_an_unknown_key_is_counted_without_its_name(metric_reader: RecordedMetrics) -> None:

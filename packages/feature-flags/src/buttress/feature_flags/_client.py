@@ -390,6 +390,49 @@ class FlagClient(AsyncResource):
             self._count(flag, details.reason, details.variant)
         return details
 
+    def _evaluate_converted[T, R](
+        self, key: str, default: T, context: Context, convert: Callable[[EvaluationDetails[T]], R]
+    ) -> R:
+        """``convert(self.evaluate(key, default, context))``, the conversion kept beside cached details.
+
+        For `FlagProvider`: the details the client caches per outcome are converted once, so an
+        evaluation through OpenFeature allocates no more than one through `evaluate`. ``convert`` must
+        give the same result for the same details, and that result is shared: it must not be changed.
+        """
+        snapshot = self._snapshot
+        flag = None if snapshot is None else snapshot.get(key)
+        if (
+            snapshot is None
+            or flag is None
+            or self._sticky is not None
+            or self._stale
+            or type(context) is not Context
+        ):
+            return convert(self.evaluate(key, default, context))
+        outcome = snapshot._decide(flag, context)
+        kind = type(default)
+        converted = outcome.converted.get(kind)
+        if converted is not None:
+            result, attributes = converted
+            EVALUATIONS.add(1, attributes)
+            return cast("R", result)
+        cached = outcome.cache.get(kind)
+        from_flag = cached is not None
+        if cached is not None:
+            details = cast("EvaluationDetails[T]", cached)
+        else:
+            details, from_flag = self._resolve(flag, outcome, _REASONS[outcome.matched], default)
+        if details.error_code is not None:
+            self._count_error(flag, details.error_code)
+            return convert(details)
+        attributes = self._labels(flag, details.reason, details.variant)
+        EVALUATIONS.add(1, attributes)
+        result = convert(details)
+        if from_flag:
+            outcome.cache[kind] = details
+            outcome.converted[kind] = (result, attributes)
+        return result
+
     def _evaluate[T](
         self, snapshot: Snapshot, flag: CompiledFlag, key: str, default: T, context: Context | None
     ) -> EvaluationDetails[T]:
@@ -423,6 +466,10 @@ class FlagClient(AsyncResource):
 
     @staticmethod
     def _count(flag: CompiledFlag, reason: Reason, variant: str | None) -> None:
+        EVALUATIONS.add(1, FlagClient._labels(flag, reason, variant))
+
+    @staticmethod
+    def _labels(flag: CompiledFlag, reason: Reason, variant: str | None) -> Attributes:
         # The attributes are built once per flag, reason and variant: all bounded by the definitions.
         attributes = flag.labels.get((reason, variant))
         if attributes is None:
@@ -430,7 +477,7 @@ class FlagClient(AsyncResource):
             if variant is not None:
                 labels["feature_flag.result.variant"] = variant
             attributes = flag.labels[(reason, variant)] = labels
-        EVALUATIONS.add(1, attributes)
+        return attributes
 
     def _count_invalid_context(self, key: str) -> None:
         """Count an evaluation whose context could not even be built (by `FlagProvider`)."""

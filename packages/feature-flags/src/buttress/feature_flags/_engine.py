@@ -17,6 +17,8 @@ from types import MappingProxyType
 
 from mmh3 import hash as _murmur3
 
+from buttress.core import Attributes
+
 from ._hashing import VARIANT_SEED
 from ._model import (
     DISABLED_VARIANT,
@@ -251,15 +253,19 @@ class Outcome:
         matched: ``"static"`` (on, no rules), ``"targeting"`` (a rule matched), ``"split"`` (a variant
             picked by hash), ``"default"`` (no rule matched), ``"disabled"`` or ``"sticky"``.
         cache: Evaluation details already built from this outcome, by the type of the default.
+        converted: The same details as another API hands them out (`FlagProvider`'s OpenFeature
+            resolution details), with the metric attributes of their evaluation, by the type of the
+            default.
     """
 
-    __slots__ = ("cache", "choice", "matched", "on")
+    __slots__ = ("cache", "choice", "converted", "matched", "on")
 
     def __init__(self, *, on: bool, choice: _Choice | None, matched: str) -> None:
         self.on = on
         self.choice = choice
         self.matched = matched
         self.cache: dict[type, object] = {}
+        self.converted: dict[type, tuple[object, Attributes]] = {}
 
 
 _DISABLED = Outcome(on=False, choice=None, matched="disabled")

@@ -311,12 +311,16 @@ class Context:
         cls, current_time: str | None, properties: Mapping[str, str] | None, standard: Mapping[str, str]
     ) -> Context:
         """A context of values already known to be valid text (`FlagProvider`'s fast path)."""
-        context = object.__new__(cls)
-        for name in ("user_id", "session_id", "remote_address", "environment", "app_name"):
-            object.__setattr__(context, name, standard.get(name))
-        object.__setattr__(context, "current_time", current_time)
-        object.__setattr__(context, "properties", _EMPTY if properties is None else properties)
-        return context
+        get = standard.get
+        return _context_of(
+            get("user_id"),
+            get("session_id"),
+            get("remote_address"),
+            get("environment"),
+            get("app_name"),
+            current_time,
+            _EMPTY if properties is None else properties,
+        )
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, object]) -> Context:
@@ -402,6 +406,38 @@ _STANDARD = {
 }
 
 EMPTY_CONTEXT = Context()
+
+# The slots' own setters: a context of checked values is filled without `__post_init__`'s checks and
+# without `object.__setattr__`'s lookup by name (`FlagProvider` builds one per evaluation).
+_set_user = Context.__dict__["user_id"].__set__
+_set_session = Context.__dict__["session_id"].__set__
+_set_address = Context.__dict__["remote_address"].__set__
+_set_environment = Context.__dict__["environment"].__set__
+_set_app = Context.__dict__["app_name"].__set__
+_set_time = Context.__dict__["current_time"].__set__
+_set_properties = Context.__dict__["properties"].__set__
+_new_context = object.__new__
+
+
+def _context_of(  # noqa: PLR0917 - one argument per field, in the fields' order
+    user_id: str | None,
+    session_id: str | None,
+    remote_address: str | None,
+    environment: str | None,
+    app_name: str | None,
+    current_time: datetime | str | None,
+    properties: Mapping[str, str],
+) -> Context:
+    """A `Context` of values already checked (valid text), built without checking them again."""
+    context: Context = _new_context(Context)
+    _set_user(context, user_id)
+    _set_session(context, session_id)
+    _set_address(context, remote_address)
+    _set_environment(context, environment)
+    _set_app(context, app_name)
+    _set_time(context, current_time)
+    _set_properties(context, properties)
+    return context
 
 
 def context_text(value: object) -> str | None:

@@ -12,7 +12,7 @@ from buttress.core import check_seconds, check_text
 
 from ._client import ClientStatus, FlagClient
 from ._engine import Snapshot
-from ._model import _STANDARD, Context, ErrorCode, EvaluationDetails, context_text
+from ._model import _STANDARD, Context, ErrorCode, EvaluationDetails, _context_of, context_text
 from ._model import Reason as _Reason
 from .exceptions import FeatureFlagsConfigurationError, FeatureFlagsTypeError, MissingExtraError
 
@@ -161,34 +161,53 @@ class FlagProvider(AbstractProvider):
             )
 
     def _context(self, context: EvaluationContext | None) -> Context:
-        """`context_from_openfeature`, in one pass when every attribute is plain text (the usual case)."""
+        """`context_from_openfeature`, in one pass when every name and value is ASCII text (the usual case).
+
+        ASCII text is text every `Context` field holds (no lone surrogate can hide in it), so such a
+        context is built without a second check; anything else takes `context_from_openfeature`'s path.
+        The context lives for this evaluation only, read by the rules and nothing else, so its
+        properties are the dict built here, not a read-only view of it.
+        """
         if context is None or type(context) is not EvaluationContext:
             return context_from_openfeature(context, targeting_key_field=self.targeting_key_field)
-        standard: dict[str, str] = {}
+        standard: dict[str, str] | None = None
         properties: dict[str, str] = {}
         current_time: str | None = None
         for name, value in context.attributes.items():
-            if type(value) is not str or type(name) is not str:
+            if type(value) is not str or type(name) is not str or not (value.isascii() and name.isascii()):
                 return context_from_openfeature(context, targeting_key_field=self.targeting_key_field)
-            attribute = _STANDARD.get(name)
-            if attribute is not None:
-                standard[attribute] = value
+            if name in _STANDARD:
+                if standard is None:
+                    standard = {}
+                standard[_STANDARD[name]] = value
             elif name == "currentTime":
                 current_time = value
             else:
                 properties[name] = value
         key = context.targeting_key
+        user: str | None = None
         if key is not None:
-            if type(key) is not str:
+            if type(key) is not str or not key.isascii():
                 return context_from_openfeature(context, targeting_key_field=self.targeting_key_field)
-            attribute = self._key_attribute
-            if attribute is not None:
-                standard[attribute] = key
-            elif self.targeting_key_field == "currentTime":
-                current_time = key
+            if self._key_attribute == "user_id":
+                user = key
             else:
-                properties[self.targeting_key_field] = key
-        return _context(current_time, properties, standard)
+                standard, current_time = self._place_key(key, standard, properties, current_time)
+        return _built(user, standard, current_time, properties)
+
+    def _place_key(
+        self, key: str, standard: dict[str, str] | None, properties: dict[str, str], current_time: str | None
+    ) -> tuple[dict[str, str] | None, str | None]:
+        """Put the targeting key in the field it fills when that is not ``user_id``."""
+        attribute = self._key_attribute
+        if attribute is not None:
+            standard = {} if standard is None else standard
+            standard[attribute] = key
+        elif self.targeting_key_field == "currentTime":
+            current_time = key
+        else:
+            properties[self.targeting_key_field] = key
+        return standard, current_time
 
     def _resolve[T](
         self, key: str, default: T, context: EvaluationContext | None
@@ -198,22 +217,10 @@ class FlagProvider(AbstractProvider):
         except (FeatureFlagsConfigurationError, FeatureFlagsTypeError) as exc:
             # Evaluation never raises: the context is reported, and counted as the client counts it.
             self.client._count_invalid_context(key)
-            return FlagResolutionDetails(
-                value=default,
-                reason=Reason.ERROR,
-                error_code=OFErrorCode.INVALID_CONTEXT,
-                error_message=str(exc),
+            return _read_only(
+                default, OFErrorCode.INVALID_CONTEXT, str(exc), Reason.ERROR, None, _NO_METADATA
             )
-        details: EvaluationDetails[T] = self.client.evaluate(key, default, ctx)
-        code = details.error_code
-        return FlagResolutionDetails(
-            value=details.value,
-            variant=details.variant,
-            reason=_REASONS[details.reason],
-            error_code=None if code is None else _ERROR_CODES[code],
-            error_message=details.error_message,
-            flag_metadata=dict(details.flag_metadata) if details.flag_metadata else {},
-        )
+        return self.client._evaluate_converted(key, default, ctx, _resolution)
 
     def resolve_boolean_details(
         self, flag_key: str, default_value: bool, evaluation_context: EvaluationContext | None = None
@@ -248,26 +255,82 @@ class FlagProvider(AbstractProvider):
         """Resolve an object (JSON object or list) flag."""
         resolved = self._resolve(flag_key, cast("Any", default_value), evaluation_context)
         if isinstance(resolved.value, Mapping) and not isinstance(resolved.value, dict):
-            resolved.value = dict(resolved.value)
+            resolved = _read_only(
+                dict(resolved.value),
+                resolved.error_code,
+                resolved.error_message,
+                resolved.reason,
+                resolved.variant,
+                resolved.flag_metadata,
+            )
         return cast("FlagResolutionDetails[Sequence[FlagValueType] | Mapping[str, FlagValueType]]", resolved)
 
 
-def _context(current_time: str | None, properties: dict[str, str], standard: dict[str, str]) -> Context:
-    values = [*standard.values(), *properties, *properties.values()]
-    if current_time is not None:
-        values.append(current_time)
-    if all(value.isascii() for value in values):
-        # ASCII text is text every Context field holds (no lone surrogate): nothing to check.
-        return Context._checked(current_time, MappingProxyType(properties) if properties else None, standard)
-    # Context checks every value (a lone surrogate is refused) as it does for any caller.
-    return Context(
-        current_time=current_time,
-        properties=MappingProxyType(properties) if properties else _NO_PROPERTIES,
-        **standard,
+class _ReadOnlyResolution(FlagResolutionDetails[Any]):
+    """Resolution details that refuse changes: the ones built from a cached outcome are shared."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"FlagProvider's resolution details are read-only (setting {name!r})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"FlagProvider's resolution details are read-only (deleting {name!r})")
+
+
+_set = object.__setattr__
+
+
+def _built(
+    user: str | None, standard: dict[str, str] | None, current_time: str | None, properties: dict[str, str]
+) -> Context:
+    shown = properties or _NO_PROPERTIES
+    if standard is None:
+        return _context_of(user, None, None, None, None, current_time, shown)
+    get = standard.get
+    return _context_of(
+        user if user is not None else get("user_id"),
+        get("session_id"),
+        get("remote_address"),
+        get("environment"),
+        get("app_name"),
+        current_time,
+        shown,
+    )
+
+
+def _read_only[T](  # noqa: PLR0917 - one argument per field of FlagResolutionDetails
+    value: T,
+    error_code: OFErrorCode | None,
+    error_message: str | None,
+    reason: str | Reason | None,
+    variant: str | None,
+    flag_metadata: Mapping[str, bool | int | float | str],
+) -> FlagResolutionDetails[T]:
+    resolution = object.__new__(_ReadOnlyResolution)
+    _set(resolution, "value", value)
+    _set(resolution, "error_code", error_code)
+    _set(resolution, "error_message", error_message)
+    _set(resolution, "reason", reason)
+    _set(resolution, "variant", variant)
+    _set(resolution, "flag_metadata", flag_metadata)
+    return cast("FlagResolutionDetails[T]", resolution)
+
+
+def _resolution[T](details: EvaluationDetails[T]) -> FlagResolutionDetails[T]:
+    """OpenFeature's resolution details for ``details`` (read-only: they may be shared)."""
+    code = details.error_code
+    metadata = details.flag_metadata
+    return _read_only(
+        details.value,
+        None if code is None else _ERROR_CODES[code],
+        details.error_message,
+        _REASONS[details.reason],
+        details.variant,
+        MappingProxyType(dict(metadata)) if metadata else _NO_METADATA,
     )
 
 
 _METADATA: Final = Metadata(name="buttress-feature-flags")
+_NO_METADATA: Mapping[str, bool | int | float | str] = MappingProxyType({})
 _REASONS: Mapping[_Reason, Reason] = MappingProxyType({reason: Reason(reason.value) for reason in _Reason})
 _NO_PROPERTIES: Mapping[str, str] = Context().properties
 _ERROR_CODES: Mapping[ErrorCode, OFErrorCode] = MappingProxyType(

@@ -645,12 +645,32 @@ def _combine(terms: list[Check], operators: list[str]) -> Check:
     alternatives = [group[0] if len(group) == 1 else _any(tuple(group)) for group in groups]
     if len(alternatives) == 1:
         return alternatives[0]
+    if len(alternatives) == 2:  # the usual shape (a constraint and a rollout): no loop, no generator
+        first, second = alternatives
+        return lambda context, toggle: first(context, toggle) and second(context, toggle)
     every = tuple(alternatives)
-    return lambda context, toggle: all(check(context, toggle) for check in every)
+
+    def every_holds(context: Context, toggle: str) -> bool:
+        for check in every:  # noqa: SIM110 - a loop, not a generator: it runs on every evaluation
+            if not check(context, toggle):
+                return False
+        return True
+
+    return every_holds
 
 
 def _any(checks: tuple[Check, ...]) -> Check:
-    return lambda context, toggle: any(check(context, toggle) for check in checks)
+    if len(checks) == 2:
+        first, second = checks
+        return lambda context, toggle: first(context, toggle) or second(context, toggle)
+
+    def one_holds(context: Context, toggle: str) -> bool:
+        for check in checks:  # noqa: SIM110 - a loop, not a generator: it runs on every evaluation
+            if check(context, toggle):
+                return True
+        return False
+
+    return one_holds
 
 
 def _cmp(left: Instant, right: Instant) -> int:
@@ -714,15 +734,37 @@ def _numeric_membership(get: Resolver, values: list[float], *, negate: bool) -> 
 
 
 def _rollout_check(percent: int, resolvers: list[Resolver], group: str | None) -> Check:
-    def check(context: Context, toggle: str) -> bool:
+    if group is None:
+
+        def check_in_toggle(context: Context, toggle: str) -> bool:
+            for resolve in resolvers:
+                identifier = resolve(context)
+                if identifier is not None:
+                    break
+            else:
+                return False
+            return _murmur3(f"{toggle}:{identifier}", 0, False) % 100 + 1 <= percent
+
+        return check_in_toggle
+    # With a groupId (the usual case) the key's prefix is built once, not on every evaluation.
+    prefix = f"{group}:"
+    if len(resolvers) == 1:
+        (resolve_one,) = resolvers
+
+        def check_one(context: Context, _toggle: str) -> bool:
+            identifier = resolve_one(context)
+            if identifier is None:
+                return False
+            return _murmur3(prefix + identifier, 0, False) % 100 + 1 <= percent
+
+        return check_one
+
+    def check(context: Context, _toggle: str) -> bool:
         for resolve in resolvers:
             identifier = resolve(context)
             if identifier is not None:
-                break
-        else:
-            return False
-        key = f"{toggle if group is None else group}:{identifier}"
-        return _murmur3(key, 0, False) % 100 + 1 <= percent
+                return _murmur3(prefix + identifier, 0, False) % 100 + 1 <= percent
+        return False
 
     return check
 
