@@ -184,6 +184,36 @@ async def test_a_hyphenated_word_is_a_phrase() -> None:
     assert (await search.search(SearchQuery("e-mail"))).ids == ["a"]
 
 
+@pytest.mark.parametrize("engine", ["python", "numpy"])
+async def test_phrases_are_found_at_either_end_across_repeats_and_after_a_rewrite(engine: str) -> None:
+    if engine == "numpy":
+        pytest.importorskip("numpy")
+    search = MemorySearch(Schema(searchable={"title": 1.0}), engine=engine)  # type: ignore[arg-type]
+    await search.index(
+        [
+            {"id": "start", "title": "gamma delta alpha"},
+            {"id": "end", "title": "alpha alpha gamma delta"},
+            {"id": "overlap", "title": "beta beta beta gamma"},
+            {"id": "apart", "title": "gamma alpha delta"},
+            {"id": "short", "title": "gamma"},
+        ]
+    )
+
+    async def found(text: str) -> list[str]:
+        return sorted((await search.search(SearchQuery(text, limit=100))).ids)
+
+    assert await found('"gamma delta"') == ["end", "start"]
+    assert await found('"beta beta gamma"') == ["overlap"]
+    assert await found('"gamma delta" zeta') == ["end", "start"]
+    assert await found('"delta alpha gamma"') == []
+    # A document rewritten with other text is checked against its new text, not the old one's tokens.
+    await search.index([{"id": "start", "title": "delta gamma"}, {"id": "short", "title": "gamma delta"}])
+    assert await found('"gamma delta"') == ["end", "short"]
+    await search.delete(["end"])
+    assert await found('"gamma delta"') == ["short"]
+    assert await found('"alpha alpha"') == []
+
+
 async def test_highlights_wrap_matches_in_fragments() -> None:
     body = " ".join(["filler"] * 60 + ["the", "Shoes", "here"] + ["filler"] * 60 + ["more", "shoes"])
     search = MemorySearch(TOPIC_SCHEMA, marks=("[", "]"), fragment_size=40, max_fragments=2)

@@ -54,6 +54,11 @@ type Document = dict[str, Any]
 type Engine = Literal["auto", "python", "numpy"]
 
 
+_ANALYSED_SIZE: Final = 65_536
+"""How many analysed query words and phrases a `MemorySearch` remembers (then it starts over)."""
+_ANALYSED_LENGTH: Final = 64
+"""The longest query part (in characters) that is remembered once analysed."""
+
 _PROVIDER: Final = {"search.provider": "memory"}
 _INDEX: Final = {"search.provider": "memory", "search.operation": "index"}
 _DELETE: Final = {"search.provider": "memory", "search.operation": "delete"}
@@ -181,21 +186,36 @@ class MemorySearch:
         self.max_fragments = self._highlighter.max_fragments
         self._weights = dict(schema.searchable)
         self.engine = _engine(engine)
+        self._analysed: dict[str, list[str]] = {}
         self._clear()
+
+    def _analyse(self, part: str) -> list[str]:
+        """``analyzer.tokens(part)`` for a query's word or phrase, remembered (the analyzer is fixed)."""
+        found = self._analysed.get(part)
+        if found is None:
+            found = self.analyzer.tokens(part)
+            if len(part) <= _ANALYSED_LENGTH:
+                if len(self._analysed) >= _ANALYSED_SIZE:
+                    self._analysed.clear()  # a vocabulary this large: start over rather than grow
+                self._analysed[part] = found
+        return found
 
     def _clear(self) -> None:
         self._num: dict[str, int] = {}
         self._ids: list[str] = []
         self._docs: list[Document | None] = []
         self._live: set[int] = set()
-        # Token counts per field and document; phrases are verified by analysing the stored text
-        # again (only for candidates holding every word), so no per-document token list is kept.
+        # Token counts per field and document. Phrases are verified by analysing the stored text
+        # again (only for candidates holding every word) and keeping its tokens: no positions are
+        # stored at indexing.
         self._lengths: dict[str, dict[int, int]] = {name: {} for name in self._weights}
         # Postings are lists of document numbers, appended to on writes; a delete leaves its numbers
         # behind (counted in _garbage) and readers skip them, compacting a list as they read it and
         # every list once half of all entries are dead. Term frequencies live in _freqs.
         self._postings: dict[str, dict[str, list[int]]] = {name: {} for name in self._weights}
         self._freqs: dict[str, dict[int, dict[str, int]]] = {name: {} for name in self._weights}
+        # The token sequences of the documents a phrase was checked in (see _sequence).
+        self._sequences: dict[str, dict[int, list[str]]] = {name: {} for name in self._weights}
         self._entries = 0
         self._garbage = 0
         self._length_sum: dict[str, int] = dict.fromkeys(self._weights, 0)
@@ -319,6 +339,7 @@ class MemorySearch:
                 continue
             self._length_sum[name] -= length
             self._garbage += len(self._freqs[name].pop(num))
+            self._sequences[name].pop(num, None)
         for name, values in self._values.items():
             value = values.pop(num, None)
             if value is None:
@@ -418,12 +439,34 @@ class MemorySearch:
 
     def _holds(self, num: int, name: str, tokens: list[str]) -> bool:
         """Whether document ``num``'s field ``name`` holds ``tokens`` consecutively."""
-        sequence = self.analyzer.tokens((self._docs[num] or {})[name])
+        sequence = self._sequence(num, name)
         first, width = tokens[0], len(tokens)
-        for start in range(len(sequence) - width + 1):
-            if sequence[start] == first and sequence[start : start + width] == tokens:
+        end = len(sequence) - width + 1
+        start = 0
+        while start < end:
+            try:
+                start = sequence.index(first, start, end)
+            except ValueError:
+                return False
+            if sequence[start : start + width] == tokens:
                 return True
+            start += 1
         return False
+
+    def _sequence(self, num: int, name: str) -> list[str]:
+        """Document ``num``'s tokens in field ``name``, analysed at the first phrase check and kept.
+
+        The tokens are the index's own strings (those of the document's term frequencies), so a
+        kept sequence costs a pointer per token. It is dropped when the document is.
+        """
+        kept = self._sequences[name]
+        sequence = kept.get(num)
+        if sequence is None:
+            held = self._freqs[name][num]
+            canonical = dict(zip(held, held, strict=True))
+            tokens = self.analyzer.tokens((self._docs[num] or {})[name])
+            sequence = kept[num] = list(map(canonical.__getitem__, tokens))
+        return sequence
 
     def _phrase_among(self, tokens: list[str], candidates: list[int]) -> list[int]:
         """Those of ``candidates`` (each holding every token somewhere) that hold the phrase."""
@@ -534,7 +577,7 @@ class MemorySearch:
     def _search(self, query: SearchQuery) -> SearchResult[Document]:
         self.schema.check_query(query)
         cursor = decode_cursor(query, self.schema)
-        plan = plan_text(query, self.analyzer)
+        plan = plan_text(query, self.analyzer, self._analyse)
         vector = self._vector_scores(plan, query.filter)
         if vector is not None:
             if cursor is None and not (query.sort or query.facets or query.stats):
@@ -624,8 +667,11 @@ class MemorySearch:
         page: list[tuple[int, float]] = []
         ids = self._ids
         if count > 0 and total:
-            ranked = sorted(best(scores, count, total), key=lambda pair: (-pair[1], ids[pair[0]]))
-            page = ranked[query.offset : count]
+            numbers, values = best(scores, count, total)
+            # Tuples compare in C: best score first (negated exactly), then the id settles ties.
+            keys = zip([-value for value in values], [ids[num] for num in numbers], numbers, strict=True)
+            ranked = sorted(keys)
+            page = [(num, -negated) for negated, _, num in ranked[query.offset : count]]
         next_cursor = None
         if count < total and page:
             last, score = page[-1]

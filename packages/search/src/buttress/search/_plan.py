@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ._analysis import Analyzer
@@ -36,9 +37,18 @@ class TextPlan:
         return {token for group in self.positive for token in group}
 
 
-def plan_text(query: SearchQuery, analyzer: Analyzer) -> TextPlan:
-    """Analyse ``query``'s parts with ``analyzer`` into a `TextPlan`."""
+def plan_text(
+    query: SearchQuery,
+    analyzer: Analyzer,
+    analyse: Callable[[str], Sequence[str]] | None = None,
+) -> TextPlan:
+    """Analyse ``query``'s parts with ``analyzer`` into a `TextPlan`.
+
+    ``analyse``, when given, stands for ``analyzer.tokens`` (a caching front of it, say): it must
+    return the same tokens.
+    """
+    tokens = analyzer.tokens if analyse is None else analyse
     parsed = query.parsed
-    positive = tuple(tuple(tokens) for tokens in map(analyzer.tokens, parsed.positive) if tokens)
-    excluded = tuple(tuple(tokens) for tokens in map(analyzer.tokens, parsed.excluded) if tokens)
+    positive = tuple(tuple(found) for found in map(tokens, parsed.positive) if found)
+    excluded = tuple(tuple(found) for found in map(tokens, parsed.excluded) if found)
     return TextPlan(bool(parsed.positive), positive, excluded, query.required(len(positive)))

@@ -240,9 +240,13 @@ class SearchQuery:
         if not isinstance(self.match, str) or self.match not in ("all", "any"):
             raise SearchConfigurationError("match", self.match, "must be 'any' or 'all'")
         self._check_minimum()
-        object.__setattr__(self, "facets", _names("facets", self.facets))
-        object.__setattr__(self, "stats", _names("stats", self.stats))
-        self._check_sort()
+        # An empty tuple (the default) needs no check.
+        if type(self.facets) is not tuple or self.facets:
+            object.__setattr__(self, "facets", _names("facets", self.facets))
+        if type(self.stats) is not tuple or self.stats:
+            object.__setattr__(self, "stats", _names("stats", self.stats))
+        if type(self.sort) is not tuple or self.sort:
+            self._check_sort()
         object.__setattr__(self, "limit", _count("limit", self.limit, MAX_LIMIT, "; page with a cursor"))
         object.__setattr__(self, "offset", _count("offset", self.offset, MAX_OFFSET, "; page with a cursor"))
         if self.cursor is not None:

@@ -96,18 +96,21 @@ class VectorScorer:
         matched already.
         """
         groups = list(groups)
-        outside = np.ones(self._size, np.bool_)
-        for tokens in groups:
-            if len(tokens) == 1:
-                outside[self.holders(tokens[0])] = False
+        size = self._size
+        terms = [self.holders(tokens[0]) for tokens in groups if len(tokens) == 1]
+        if terms:
+            outside = np.bincount(np.concatenate(terms), minlength=size) == 0
+        else:
+            outside = np.ones(size, np.bool_)
         for tokens in groups:
             if len(tokens) > 1:
-                candidates = outside.copy()
-                for token in tokens:
-                    holding = np.zeros(self._size, np.bool_)
-                    holding[self.holders(token)] = True
-                    candidates &= holding
-                found = phrase(list(tokens), np.flatnonzero(candidates).tolist())
+                distinct = list(dict.fromkeys(tokens))
+                holding = np.concatenate([self.holders(token) for token in distinct])
+                held = np.bincount(holding, minlength=size)
+                candidates = np.flatnonzero(outside & (held == len(distinct)))
+                if not len(candidates):
+                    continue
+                found = phrase(list(tokens), candidates.tolist())
                 if found:
                     outside[found] = False
         scores[outside] = 0.0
@@ -136,22 +139,20 @@ def as_dict(scores: Scores) -> dict[int, float]:
     return dict(zip(numbers.tolist(), scores[numbers].tolist(), strict=True))
 
 
-def best(scores: Scores, count: int, total: int) -> list[tuple[int, float]]:
-    """The ``count`` best ``(number, score)`` pairs, or every pair at or above the count-th score.
+def best(scores: Scores, count: int, total: int) -> tuple[list[int], list[float]]:
+    """The numbers and scores of the ``count`` best hits, or of every hit at or above the count-th score.
 
     ``total`` is `matched`'s answer; ``count`` is at least 1. The caller settles ties by id.
     """
-    if count < total and total * 2 > len(scores):
+    if count >= total:
+        numbers = np.flatnonzero(scores)
+    elif total * 2 > len(scores):
         # Most documents are hits: select on the whole vector.
         size = len(scores)
-        cut = scores[np.argpartition(scores, size - count)[size - count :]].min()
-        numbers = np.flatnonzero(scores >= cut)
-        return list(zip(numbers.tolist(), scores[numbers].tolist(), strict=True))
-    numbers = np.flatnonzero(scores)
-    values = scores[numbers]
-    if count < total:
+        numbers = np.flatnonzero(scores >= np.partition(scores, size - count)[size - count])
+    else:
         # Few hits: select among them only (the non-hits' zeros slow a selection down).
-        cut = np.partition(values, total - count)[total - count]
-        keep = values >= cut
-        numbers, values = numbers[keep], values[keep]
-    return list(zip(numbers.tolist(), values.tolist(), strict=True))
+        numbers = np.flatnonzero(scores)
+        values = scores[numbers]
+        numbers = numbers[values >= np.partition(values, total - count)[total - count]]
+    return numbers.tolist(), scores[numbers].tolist()
