@@ -19,6 +19,7 @@ from buttress.search import (
     MemorySearch,
     Range,
     Schema,
+    SearchHit,
     SearchQuery,
     SearchTypeError,
     Sort,
@@ -405,3 +406,15 @@ async def test_bad_load_options_are_not_blamed_on_the_file(tmp_path: Path) -> No
     loaded = await MemorySearch.load(path, marks=("[", "]"))
     hit = (await loaded.search(SearchQuery("alpha", highlight=True))).hits[0]
     assert hit.highlights == {"title": ("[alpha]",)}
+
+
+def test_the_fast_hit_constructor_builds_the_constructors_object() -> None:
+    from buttress.search._types import make_hit  # noqa: PLC0415 - the private helper itself
+
+    document = {"id": "a", "title": "x"}
+    hit = make_hit("a", 1.5, document, {"title": ("<mark>x</mark>",)})
+    assert hit == SearchHit("a", 1.5, document, {"title": ("<mark>x</mark>",)})
+    assert repr(hit) == repr(SearchHit("a", 1.5, document, {"title": ("<mark>x</mark>",)}))
+    assert hash(make_hit("a", 1.5, "doc", ())) == hash(SearchHit("a", 1.5, "doc", ()))  # type: ignore[arg-type]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        hit.score = 2.0  # type: ignore[misc]

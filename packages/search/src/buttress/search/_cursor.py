@@ -22,6 +22,10 @@ from .exceptions import SearchConfigurationError, SearchError
 __all__ = ["decode_cursor", "encode_cursor"]
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+"""``json.dumps`` with compact separators, without building an encoder per call."""
+
+
 def _fingerprint(query: SearchQuery) -> str:
     """A short digest of what decides a query's order and hit set (so a cursor is not reused elsewhere)."""
     basis = repr(
@@ -32,7 +36,7 @@ def _fingerprint(query: SearchQuery) -> str:
 
 def encode_cursor(query: SearchQuery, key: list[Any]) -> str:
     """Encode the sort key of the last hit of a page (sort values, score, id) as an opaque cursor."""
-    payload = json.dumps([_fingerprint(query), key], separators=(",", ":"))
+    payload = _ENCODE([_fingerprint(query), key])
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 

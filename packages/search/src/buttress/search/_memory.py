@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from fractions import Fraction
 from pathlib import Path
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final, Literal, Self
 
 from ._analysis import Analyzer
@@ -24,7 +25,7 @@ from ._metrics import DOCUMENTS_INDEXED, INDEX_DURATION, QUERIES, QUERY_DURATION
 from ._plan import TextPlan, plan_text
 from ._query import And, Exists, Filter, Not, Or, Range, SearchQuery, Sort, Term, Terms
 from ._schema import Schema, check_ids
-from ._types import FacetCount, NumericStats, SearchHit, SearchResult
+from ._types import FacetCount, NumericStats, SearchHit, SearchResult, make_hit
 from .exceptions import (
     IndexFileError,
     MissingExtraError,
@@ -571,8 +572,11 @@ class MemorySearch:
     def search_now(self, query: SearchQuery) -> SearchResult[Document]:
         """`search`, synchronously."""
         QUERIES.add(1, _PROVIDER)
-        with timed(QUERY_DURATION, _PROVIDER):
+        start = perf_counter()  # `timed`, inline: a query is short enough for its cost to show
+        try:
             return self._search(query)
+        finally:
+            QUERY_DURATION.record(perf_counter() - start, _PROVIDER)
 
     def _search(self, query: SearchQuery) -> SearchResult[Document]:
         self.schema.check_query(query)
@@ -627,14 +631,13 @@ class MemorySearch:
         terms = plan.tokens if highlight else set()
         highlights = self._highlighter.highlights
         docs, ids, weights = self._docs, self._ids, self._weights
+        if not terms:
+            return tuple([make_hit(ids[num], score, dict(docs[num] or {}), {}) for num, score in page])
         return tuple(
-            SearchHit(
-                id=ids[num],
-                score=score,
-                document=dict(docs[num] or {}),
-                highlights=highlights(docs[num] or {}, weights, terms) if terms else {},
-            )
-            for num, score in page
+            [
+                make_hit(ids[num], score, dict(docs[num] or {}), highlights(docs[num] or {}, weights, terms))
+                for num, score in page
+            ]
         )
 
     def _vector_scores(self, plan: TextPlan, where: Filter | None) -> Scores | None:
@@ -660,14 +663,14 @@ class MemorySearch:
 
     def _vector_search(self, query: SearchQuery, plan: TextPlan, scores: Scores) -> SearchResult[Document]:
         """A relevance-ordered page without facets, stats or cursor, straight from the score vector."""
-        from ._vector import best, matched  # noqa: PLC0415 - numpy is an optional extra
-
-        total = matched(scores)
+        vectors = self._vectors
+        assert vectors is not None  # noqa: S101 - _vector_scores made it
+        total = vectors.matched(scores)
         count = query.offset + query.limit
         page: list[tuple[int, float]] = []
         ids = self._ids
         if count > 0 and total:
-            numbers, values = best(scores, count, total)
+            numbers, values = vectors.best(scores, count, total)
             # Tuples compare in C: best score first (negated exactly), then the id settles ties.
             keys = zip([-value for value in values], [ids[num] for num in numbers], numbers, strict=True)
             ranked = sorted(keys)

@@ -127,10 +127,29 @@ class VectorScorer:
         if excluded:
             scores[np.fromiter(excluded, np.intp, len(excluded))] = 0.0
 
+    @staticmethod
+    def matched(scores: Scores) -> int:
+        """How many documents have a score (are hits)."""
+        return int(np.count_nonzero(scores))
 
-def matched(scores: Scores) -> int:
-    """How many documents have a score (are hits)."""
-    return int(np.count_nonzero(scores))
+    @staticmethod
+    def best(scores: Scores, count: int, total: int) -> tuple[list[int], list[float]]:
+        """The numbers and scores of the ``count`` best hits, or of all at or above the count-th score.
+
+        ``total`` is `matched`'s answer; ``count`` is at least 1. The caller settles ties by id.
+        """
+        if count >= total:
+            numbers = np.flatnonzero(scores)
+        elif total * 2 > len(scores):
+            # Most documents are hits: select on the whole vector.
+            size = len(scores)
+            numbers = np.flatnonzero(scores >= np.partition(scores, size - count)[size - count])
+        else:
+            # Few hits: select among them only (the non-hits' zeros slow a selection down).
+            numbers = np.flatnonzero(scores)
+            values = scores[numbers]
+            numbers = numbers[values >= np.partition(values, total - count)[total - count]]
+        return numbers.tolist(), scores[numbers].tolist()
 
 
 def as_dict(scores: Scores) -> dict[int, float]:
@@ -139,20 +158,5 @@ def as_dict(scores: Scores) -> dict[int, float]:
     return dict(zip(numbers.tolist(), scores[numbers].tolist(), strict=True))
 
 
-def best(scores: Scores, count: int, total: int) -> tuple[list[int], list[float]]:
-    """The numbers and scores of the ``count`` best hits, or of every hit at or above the count-th score.
-
-    ``total`` is `matched`'s answer; ``count`` is at least 1. The caller settles ties by id.
-    """
-    if count >= total:
-        numbers = np.flatnonzero(scores)
-    elif total * 2 > len(scores):
-        # Most documents are hits: select on the whole vector.
-        size = len(scores)
-        numbers = np.flatnonzero(scores >= np.partition(scores, size - count)[size - count])
-    else:
-        # Few hits: select among them only (the non-hits' zeros slow a selection down).
-        numbers = np.flatnonzero(scores)
-        values = scores[numbers]
-        numbers = numbers[values >= np.partition(values, total - count)[total - count]]
-    return numbers.tolist(), scores[numbers].tolist()
+matched = VectorScorer.matched
+best = VectorScorer.best
