@@ -22,6 +22,9 @@ type Scores = npt.NDArray[np.float64]
 type Entry = tuple[npt.NDArray[np.intp], Scores, Scores | None] | None
 """A term's holders and contributions, with the dense vector of a common term; None: refused."""
 
+_LACKS, _UNKNOWN, _ABSENT, _PRESENT = 0, 1, 2, 3
+"""A document and a phrase: it lacks one of the words; holds them all, not yet checked; checked."""
+
 _DENSE = 4
 """A term held by more than 1/_DENSE of the documents is kept dense (at most 4x its sparse size)."""
 
@@ -34,12 +37,13 @@ class VectorScorer:
         impact: A term's contributions by document number (not cached by the caller).
     """
 
-    __slots__ = ("_impact", "_size", "_terms")
+    __slots__ = ("_impact", "_phrases", "_size", "_terms")
 
     def __init__(self, size: int, impact: Callable[[str], dict[int, float]]) -> None:
         self._size = size
         self._impact = impact
         self._terms: dict[str, Entry] = {}
+        self._phrases: dict[tuple[str, ...], npt.NDArray[np.int8]] = {}
 
     def _entry(self, term: str) -> Entry:
         try:
@@ -93,7 +97,8 @@ class VectorScorer:
 
         ``phrase(tokens, candidates)`` returns those of ``candidates`` (documents holding every
         token) that hold the phrase; it is asked only about documents no term or earlier phrase has
-        matched already.
+        matched already, and about each document once per phrase: the answers are kept (a scorer
+        lives until the next write).
         """
         groups = list(groups)
         size = self._size
@@ -104,16 +109,27 @@ class VectorScorer:
             outside = np.ones(size, np.bool_)
         for tokens in groups:
             if len(tokens) > 1:
-                distinct = list(dict.fromkeys(tokens))
-                holding = np.concatenate([self.holders(token) for token in distinct])
-                held = np.bincount(holding, minlength=size)
-                candidates = np.flatnonzero(outside & (held == len(distinct)))
-                if not len(candidates):
-                    continue
-                found = phrase(list(tokens), candidates.tolist())
-                if found:
-                    outside[found] = False
+                state = self._phrase_state(tokens)
+                candidates = outside & (state != _LACKS)
+                unknown = np.flatnonzero(candidates & (state == _UNKNOWN))
+                if len(unknown):
+                    state[unknown] = _ABSENT
+                    found = phrase(list(tokens), unknown.tolist())
+                    if found:
+                        state[found] = _PRESENT
+                outside[candidates & (state == _PRESENT)] = False
         scores[outside] = 0.0
+
+    def _phrase_state(self, tokens: tuple[str, ...]) -> npt.NDArray[np.int8]:
+        """What is known of each document and the phrase ``tokens`` (kept until the next write)."""
+        state = self._phrases.get(tokens)
+        if state is None:
+            distinct = list(dict.fromkeys(tokens))
+            holding = np.concatenate([self.holders(token) for token in distinct])
+            every = np.bincount(holding, minlength=self._size) == len(distinct)
+            state = np.where(every, _UNKNOWN, _LACKS).astype(np.int8)
+            self._phrases[tokens] = state
+        return state
 
     def keep(self, scores: Scores, allowed: Collection[int]) -> None:
         """Zero the scores of every document number not in ``allowed``."""
