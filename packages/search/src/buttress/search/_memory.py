@@ -13,6 +13,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from fractions import Fraction
+from operator import itemgetter
 from pathlib import Path
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final, Literal, Self
@@ -389,12 +390,28 @@ class MemorySearch:
     def _norm(self, name: str) -> dict[int, float]:
         norms = self._norms.get(name)
         if norms is None:
-            by_doc = self._lengths[name]
-            average = self._length_sum[name] / len(by_doc) if by_doc else 1.0
-            k1, b = self.k1, self.b
-            base, slope = k1 * (1 - b), k1 * b / average
+            base, slope, by_doc = self._norm_terms(name)
             norms = self._norms[name] = {num: base + slope * length for num, length in by_doc.items()}
         return norms
+
+    def _norm_terms(self, name: str) -> tuple[float, float, dict[int, int]]:
+        """A field's BM25 length norm is ``base + slope * length``: ``(base, slope, lengths)``."""
+        by_doc = self._lengths[name]
+        average = self._length_sum[name] / len(by_doc) if by_doc else 1.0
+        return self.k1 * (1 - self.b), self.k1 * self.b / average, by_doc
+
+    def _term_postings(self, term: str) -> list[tuple[str, float, list[int], list[int]]]:
+        """Per searchable field holding ``term``: its name, weight x IDF, holders and frequencies."""
+        found = []
+        for name, weight in self._weights.items():
+            postings = self._live_postings(name, term)
+            if not postings:
+                continue
+            total, holding = len(self._lengths[name]), len(postings)
+            factor = weight * math.log(1 + (total - holding + 0.5) / (holding + 0.5))
+            frequencies = map(itemgetter(term), map(self._freqs[name].__getitem__, postings))
+            found.append((name, factor, postings, list(frequencies)))  # iterated in C
+        return found
 
     def _impact(self, term: str) -> dict[int, float]:
         """Every document holding ``term`` with its weighted BM25 contribution (cached until a write)."""
@@ -404,7 +421,7 @@ class MemorySearch:
         return impact
 
     def _compute_impact(self, term: str) -> dict[int, float]:
-        """`_impact`, computed afresh (the numpy scorer keeps arrays instead)."""
+        """`_impact`, computed afresh (the numpy scorer computes arrays instead)."""
         impact: dict[int, float] = {}
         for name, weight in self._weights.items():
             postings = self._live_postings(name, term)
@@ -648,7 +665,7 @@ class MemorySearch:
         if vectors is None:
             from ._vector import VectorScorer  # noqa: PLC0415 - numpy is an optional extra
 
-            vectors = self._vectors = VectorScorer(len(self._ids), self._compute_impact)
+            vectors = self._vectors = VectorScorer(len(self._ids), self._term_postings, self._norm_terms)
         groups = plan.positive
         scores = vectors.scores(token for tokens in groups for token in tokens)
         if scores is None:

@@ -29,32 +29,75 @@ _DENSE = 4
 """A term held by more than 1/_DENSE of the documents is kept dense (at most 4x its sparse size)."""
 
 
+type Postings = list[tuple[str, float, list[int], list[int]]]
+"""A term's holders per searchable field: ``(field, weight x IDF, document numbers, frequencies)``."""
+
+type Norms = Callable[[str], tuple[float, float, dict[int, int]]]
+"""A field's BM25 length normalisation: ``(k1 x (1 - b), k1 x b / average length, lengths)``."""
+
+
 class VectorScorer:
     """The numpy arrays of the terms queried since the last write, and the sums over them.
 
+    A term's contributions are computed here, vectorised, with the pure-Python scorer's operations
+    in its order (``weight x IDF x tf / (tf + norm)`` per field, fields summed in schema order), so
+    they are the same floats.
+
     Args:
         size: How many document numbers there are (dead ones included).
-        impact: A term's contributions by document number (not cached by the caller).
+        postings: A term's live holders per field (see `Postings`).
+        norms: A field's length normalisation (see `Norms`).
     """
 
-    __slots__ = ("_impact", "_phrases", "_size", "_terms")
+    __slots__ = ("_norm_of", "_norms", "_phrases", "_postings", "_size", "_terms")
 
-    def __init__(self, size: int, impact: Callable[[str], dict[int, float]]) -> None:
+    def __init__(self, size: int, postings: Callable[[str], Postings], norms: Norms) -> None:
         self._size = size
-        self._impact = impact
+        self._postings = postings
+        self._norm_of = norms
+        self._norms: dict[str, Scores] = {}
         self._terms: dict[str, Entry] = {}
         self._phrases: dict[tuple[str, ...], npt.NDArray[np.int8]] = {}
+
+    def _norm(self, name: str) -> Scores:
+        """``k1 x (1 - b + b x length / average)`` of field ``name`` per document number."""
+        norm = self._norms.get(name)
+        if norm is None:
+            base, slope, lengths = self._norm_of(name)
+            count = len(lengths)
+            numbers = np.fromiter(lengths.keys(), np.intp, count)
+            norm = self._norms[name] = np.zeros(self._size, np.float64)
+            norm[numbers] = base + slope * np.fromiter(lengths.values(), np.float64, count)
+        return norm
+
+    def _contributions(self, term: str) -> tuple[npt.NDArray[np.intp], Scores]:
+        fields = self._postings(term)
+        parts = []
+        for name, factor, holders, frequencies in fields:
+            numbers = np.array(holders, np.intp)
+            tf = np.array(frequencies, np.float64)
+            parts.append((numbers, factor * tf / (tf + self._norm(name)[numbers])))
+        if not parts:
+            return np.zeros(0, np.intp), np.zeros(0, np.float64)
+        if len(parts) == 1:
+            return parts[0]
+        # Several fields: summed in schema order from 0.0, as the pure-Python scorer does.
+        total = np.zeros(self._size, np.float64)
+        held = np.zeros(self._size, np.bool_)
+        for numbers, values in parts:
+            total[numbers] += values
+            held[numbers] = True
+        numbers = np.flatnonzero(held)
+        return numbers, total[numbers]
 
     def _entry(self, term: str) -> Entry:
         try:
             return self._terms[term]
         except KeyError:
             pass
-        impact = self._impact(term)
-        count = len(impact)
+        numbers, values = self._contributions(term)
+        count = len(numbers)
         entry: Entry
-        numbers = np.fromiter(impact.keys(), np.intp, count)
-        values = np.fromiter(impact.values(), np.float64, count)
         if count and not values.min() > 0.0:
             entry = None  # a contribution of 0.0 (a weight near the smallest float): not representable
         elif count * _DENSE > self._size:
