@@ -111,6 +111,39 @@ async def test_concurrent_gets_beyond_the_pool_all_answer(client: Redis, redis_p
     assert in_use(client) == 0
 
 
+async def test_a_caller_queued_for_a_blocking_pool_and_a_lean_get_arriving_then_are_both_served(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """A lean GET that finds the connection a queued caller was woken for takes it, as ``client.get`` would.
+
+    redis-py's ``BlockingConnectionPool`` is not first-come, first-served: a newcomer whose check finds
+    a free connection takes it before the woken waiter runs. The lean path keeps that behaviour (no
+    worse); the waiter gets the connection when the newcomer puts it back, and none is left in use.
+    """
+    client = Redis.from_pool(BlockingConnectionPool.from_url(redis_url, max_connections=1, timeout=5))
+    getter = lean(client)
+    order: list[str] = []
+
+    async def read(who: str, call: Any) -> None:
+        assert await call(f"{redis_prefix}k") == b"v"
+        order.append(who)
+
+    try:
+        await client.set(f"{redis_prefix}k", b"v")
+        for newcomer in (client.get, getter.get):  # redis-py's own path, then the lean one
+            order.clear()
+            held = await client.connection_pool.get_connection()
+            queued = asyncio.ensure_future(read("queued", client.get))
+            await asyncio.sleep(0.05)  # it waits for the pool's one connection
+            await client.connection_pool.release(held)  # the queued caller is woken, has not run yet
+            await read("newcomer", newcomer)  # runs at once, up to its first wait
+            await asyncio.wait_for(queued, 5)
+            assert order == ["newcomer", "queued"]
+            assert in_use(client) == 0
+    finally:
+        await client.aclose()
+
+
 @given(name=st.text(min_size=1, max_size=300))
 def test_the_packed_get_is_redis_pys(name: str) -> None:
     """Property: `LeanGet.packed` sends the bytes redis-py's own packer sends, for any str key."""
