@@ -103,23 +103,75 @@ local arity = {c = 3, d = 3, r = 1, n = 2}
 """
 
 # One operation: ARGV = op, its arguments. A batch: KEYS = one key per operation, ARGV = each operation's
-# code followed by its arguments, in order; the reply holds one reply per operation.
+# code followed by its arguments, in order. The reply is flat, so the client parses as little as it can:
+# first a string of one character per operation (its code: 0-4, or e for an error), then the payload of
+# each operation that has one (a stored response, a PTTL, an error), in order.
 _RUN = (
     _FUNCTIONS
     + """
-local out = {}
+local codes = {}
+local out = {''}
 local at = 1
 for i = 1, #KEYS do
   local op = ARGV[at]
   local n = arity[op]
-  out[i] = operations[op](KEYS[i], unpack(ARGV, at + 1, at + n))
+  local reply = operations[op](KEYS[i], unpack(ARGV, at + 1, at + n))
+  local code = reply[1]
+  if code == -1 then codes[i] = 'e' else codes[i] = string.char(48 + code) end
+  if reply[2] ~= nil then out[#out + 1] = reply[2] end
   at = at + n + 1
 end
+out[1] = table.concat(codes)
 return out
 """
 )
 
-type _Call = tuple[list[Any], asyncio.Future[Any]]
+# The codes whose reply carries a payload: 3 (the stored response), 4 (the PTTL), e (-1, the error).
+_WITH_PAYLOAD = frozenset(b"34e")
+
+
+def _replies(reply: Any) -> list[tuple[int, Any]]:  # noqa: ANN401 - a script reply, as redis-py parsed it
+    """One ``(code, payload)`` per operation from a flat script reply (see `_RUN`)."""
+    codes: bytes = reply[0]
+    out: list[tuple[int, Any]] = []
+    at = 1
+    for char in codes:
+        if char in _WITH_PAYLOAD:
+            out.append((-1 if char == 101 else char - 48, reply[at]))  # 101 is b"e"
+            at += 1
+        else:
+            out.append((char - 48, None))
+    return out
+
+
+def _pack(sha: bytes, keys: list[bytes], arguments: list[bytes]) -> list[bytes]:
+    """The RESP form of ``EVALSHA sha len(keys) *keys *arguments``; every value is bytes already.
+
+    redis-py's `pack_command` does the same for any value, checking and encoding each one. Values over
+    16 KiB (large stored responses) stay buffers of their own instead of being copied into the command.
+    """
+    count = b"%d" % len(keys)
+    parts = [
+        b"*%d\r\n$7\r\nEVALSHA\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n"
+        % (3 + len(keys) + len(arguments), len(sha), sha, len(count), count)
+    ]
+    buffers: list[bytes] = []
+    for value in (*keys, *arguments):
+        if len(value) > _LARGE:
+            parts.append(b"$%d\r\n" % len(value))
+            buffers.append(b"".join(parts))
+            buffers.append(value)
+            parts = [b"\r\n"]
+        else:
+            parts.append(b"$%d\r\n%b\r\n" % (len(value), value))
+    buffers.append(b"".join(parts))
+    return buffers
+
+
+_LARGE = 16 * 1024
+
+type _Reply = tuple[int, Any]
+type _Operation = tuple[bytes, list[bytes], asyncio.Future[_Reply]]
 
 # The metric attributes of each operation, built once (they are read on every call).
 _ATTRIBUTES: dict[str, dict[str, str]] = {
@@ -143,20 +195,20 @@ class _Batcher:
 
     def __init__(
         self,
-        run: Callable[[list[str], list[Any]], Awaitable[Any]],
+        run: Callable[[list[bytes], list[bytes]], Awaitable[list[_Reply]]],
         in_flight: int,
-        slot: Callable[[str], int] | None = None,
+        slot: Callable[[bytes], int] | None = None,
     ) -> None:
         self._run = run
         self._slot = slot
         self._limit = in_flight
-        self._pending: list[tuple[str, list[Any], asyncio.Future[Any]]] = []
+        self._pending: list[_Operation] = []
         self._in_flight = 0
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def call(self, key: str, arguments: list[Any]) -> Any:  # noqa: ANN401
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    async def call(self, key: bytes, arguments: list[bytes]) -> _Reply:
+        future: asyncio.Future[_Reply] = asyncio.get_running_loop().create_future()
         self._pending.append((key, arguments, future))
         if not self._scheduled and self._in_flight < self._limit:
             self._schedule()
@@ -188,17 +240,17 @@ class _Batcher:
             if self._pending and not self._scheduled:
                 self._schedule()
 
-    async def _send(self, batch: list[tuple[str, list[Any], asyncio.Future[Any]]]) -> None:
+    async def _send(self, batch: list[_Operation]) -> None:
         if self._slot is None:
             await self._send_one(batch)
             return
         # On a cluster one script call touches the keys of one slot: one call per slot, sent together.
-        groups: dict[int, list[tuple[str, list[Any], asyncio.Future[Any]]]] = {}
+        groups: dict[int, list[_Operation]] = {}
         for call in batch:
             groups.setdefault(self._slot(call[0]), []).append(call)
         await asyncio.gather(*(self._send_one(group) for group in groups.values()))
 
-    async def _send_one(self, batch: list[tuple[str, list[Any], asyncio.Future[Any]]]) -> None:
+    async def _send_one(self, batch: list[_Operation]) -> None:
         keys = [key for key, _, _ in batch]
         arguments = [argument for _, operation, _ in batch for argument in operation]
         try:
@@ -257,9 +309,21 @@ class RedisStore(RedisBackend, AsyncResource):
         super().__init__(client, prefix=prefix)
         self._client = client  # read on every call: an attribute, not the `client` property
         self._script = client.register_script(_RUN)
+        self._sha = self._script.sha.encode("ascii")
         self._cluster = client if isinstance(client, RedisCluster) else None
         self._gate = None if self._cluster is None else asyncio.Semaphore(_CLUSTER_CONCURRENCY)
         slot = None if self._cluster is None else self._cluster.keyslot
+        # A pooled single-node client is spoken to through its pool's connections directly (see `_direct`);
+        # a cluster or a single-connection client goes through the client's own `execute_command`.
+        self._pool = (
+            client.connection_pool
+            if isinstance(client, Redis) and not client.single_connection_client
+            else None
+        )
+        encoder = client.get_encoder()
+        self._encoding: str = encoder.encoding
+        self._encoding_errors: str = encoder.encoding_errors
+        self._key_prefix = self._prefix.encode(self._encoding, self._encoding_errors)
         if check_bool("batching", batching):
             self._batcher: _Batcher | None = _Batcher(self._evaluate, in_flight=4, slot=slot)
         else:
@@ -293,32 +357,63 @@ class RedisStore(RedisBackend, AsyncResource):
             url, lambda client: cls(client, prefix=prefix, batching=batching), cluster=cluster, **options
         )
 
-    async def _evaluate(self, keys: list[str], arguments: list[Any]) -> Any:  # noqa: ANN401
+    async def _evaluate(self, keys: list[bytes], arguments: list[bytes]) -> list[_Reply]:
+        if self._pool is not None:
+            return _replies(await self._direct(keys, arguments))
         if self._gate is None:
-            return await self._evalsha(keys, arguments)
+            return _replies(await self._evalsha(keys, arguments))
         async with self._gate:
             await self._discover()
-            return await self._evalsha(keys, arguments)
+            return _replies(await self._evalsha(keys, arguments))
 
-    async def _evalsha(self, keys: list[str], arguments: list[Any]) -> Any:  # noqa: ANN401
-        """``EVALSHA`` of the script, straight to the client (what calling the script does, lighter)."""
+    async def _direct(self, keys: list[bytes], arguments: list[bytes]) -> Any:  # noqa: ANN401
+        """``EVALSHA`` packed here and sent on a connection of the client's pool.
+
+        What ``execute_command`` does for it, without its generic per-value encoding and packing, its
+        response callbacks and its own metrics: the same pool, the same connection retry policy (a
+        connection error disconnects and retries as the client's ``Retry`` says), the same socket
+        timeouts, and a connection that an error or a cancellation left mid-reply is disconnected
+        before it goes back to the pool (redis-py's connection does that itself).
+        """
+        packed = _pack(self._sha, keys, arguments)
+        pool = self._pool
+        assert pool is not None  # noqa: S101 - only called with a pool
+        connection = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
-            sha = self._script.sha
-            return await self._client.execute_command("EVALSHA", sha, len(keys), *keys, *arguments)
+            try:
+                return await connection.retry.call_with_retry(
+                    lambda: _exchange(connection, packed), lambda _: connection.disconnect()
+                )
+            except NoScriptError:
+                # A server that never saw the script (a restart, SCRIPT FLUSH, a failover): load, resend.
+                await self._client.script_load(_RUN)
+                return await connection.retry.call_with_retry(
+                    lambda: _exchange(connection, packed), lambda _: connection.disconnect()
+                )
+        finally:
+            await pool.release(connection)
+
+    async def _evalsha(self, keys: list[bytes], arguments: list[bytes]) -> Any:  # noqa: ANN401
+        """``EVALSHA`` of the script through the client (a cluster, or a single-connection client)."""
+        try:
+            return await self._client.execute_command("EVALSHA", self._sha, len(keys), *keys, *arguments)
         except NoScriptError:
             # A server that never saw the script (a restart, SCRIPT FLUSH, a failover): the script
             # object loads it and runs it.
             return await self._script(keys=keys, args=arguments)
 
-    async def _run(self, operation: str, key: str, arguments: list[Any]) -> list[Any]:
+    def _key(self, key: str) -> bytes:
+        return self._key_prefix + key.encode(self._encoding, self._encoding_errors)
+
+    async def _run(self, operation: str, key: str, arguments: list[bytes]) -> _Reply:
         # `store_call` and `_unavailable`, without their two generators: this runs twice a request.
         attributes = _ATTRIBUTES[operation]
         started = time.perf_counter()
         try:
             if self._batcher is not None:
-                reply = await self._batcher.call(self._prefix + key, arguments)
+                reply = await self._batcher.call(self._key(key), arguments)
             else:
-                (reply,) = await self._evaluate([self._prefix + key], arguments)
+                (reply,) = await self._evaluate([self._key(key)], arguments)
         except Exception:  # noqa: BLE001 - mapped (or re-raised as it is) by _unavailable
             try:
                 with self._unavailable():
@@ -331,7 +426,10 @@ class RedisStore(RedisBackend, AsyncResource):
         if reply[0] == -1:
             error = reply[1].decode(errors="replace") if isinstance(reply[1], bytes) else str(reply[1])
             raise StoredRecordError("idempotency-record", operation, f"the key holds something else: {error}")
-        return list(reply)
+        return reply
+
+    def _text(self, value: str) -> bytes:
+        return value.encode(self._encoding, self._encoding_errors)
 
     async def claim(self, key: str, fingerprint: str, *, lease: float) -> Claim:
         """Claim ``key`` for ``lease`` seconds, or report what holds it (see `IdempotencyStore`)."""
@@ -339,14 +437,15 @@ class RedisStore(RedisBackend, AsyncResource):
         check_store_text("fingerprint", fingerprint)
         lease_ms = _ms(check_positive("lease", lease))
         token = secrets.token_urlsafe(12)
-        reply = await self._run("claim", key, ["c", fingerprint, token, lease_ms])
-        code = reply[0]
+        code, payload = await self._run(
+            "claim", key, [b"c", self._text(fingerprint), token.encode("ascii"), b"%d" % lease_ms]
+        )
         if code == 1:
             return Claim(ClaimOutcome.CLAIMED, token=token)
         if code == 3:
-            return Claim(ClaimOutcome.COMPLETED, response=decode_response(reply[1]))
+            return Claim(ClaimOutcome.COMPLETED, response=decode_response(payload))
         if code == 4:
-            return Claim(ClaimOutcome.IN_FLIGHT, retry_after=max(int(reply[1]), 0) / 1000)
+            return Claim(ClaimOutcome.IN_FLIGHT, retry_after=max(int(payload), 0) / 1000)
         return Claim(ClaimOutcome.MISMATCH)
 
     async def complete(self, key: str, token: str, response: StoredResponse, *, retention: float) -> bool:
@@ -354,21 +453,27 @@ class RedisStore(RedisBackend, AsyncResource):
         check_held(key, token)
         retention_ms = _ms(check_positive("retention", retention))
         data = encode_response(response)
-        return bool((await self._run("complete", key, ["d", token, data, retention_ms]))[0] == 1)
+        arguments = [b"d", self._text(token), data, b"%d" % retention_ms]
+        return (await self._run("complete", key, arguments))[0] == 1
 
     async def release(self, key: str, token: str) -> bool:
         """Delete the in-flight record ``token`` holds; ``False`` if it holds none."""
         check_held(key, token)
-        return bool((await self._run("release", key, ["r", token]))[0] == 1)
+        return (await self._run("release", key, [b"r", self._text(token)]))[0] == 1
 
     async def renew(self, key: str, token: str, *, lease: float) -> bool:
         """Extend the live lease ``token`` holds to ``lease`` seconds from now."""
         check_held(key, token)
         lease_ms = _ms(check_positive("lease", lease))
-        return bool((await self._run("renew", key, ["n", token, lease_ms]))[0] == 1)
+        return (await self._run("renew", key, [b"n", self._text(token), b"%d" % lease_ms]))[0] == 1
 
     def __repr__(self) -> str:
         return f"RedisStore(prefix={self.prefix!r}, address={self._address!r})"
+
+
+async def _exchange(connection: Any, packed: list[bytes]) -> Any:  # noqa: ANN401 - redis-py's own types
+    await connection.send_packed_command(packed)
+    return await connection.read_response()
 
 
 def _ms(seconds: float) -> int:
