@@ -362,7 +362,7 @@ async def test_a_claim_sent_twice_is_still_the_caller_s(kind: str, request: pyte
     another claimant, with another token, still finds it in flight."""
     (store,) = await _stores(kind, request, workers=1)
     try:
-        attempt = ["c", "fp", "the-token", 30_000]
+        attempt = [b"c", b"fp", b"the-token", b"30000"]  # the script's arguments, as the store sends them
         assert (await store._run("claim", "retried", attempt))[0] == 1
         assert (await store._run("claim", "retried", attempt))[0] == 1  # the retry
         assert (await store.claim("retried", "fp", lease=30)).outcome == "in_flight"

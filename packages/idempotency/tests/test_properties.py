@@ -21,6 +21,7 @@ from buttress.idempotency import (
     request_fingerprint,
     scope_key,
 )
+from buttress.idempotency._keys import request_identity
 from buttress.testing import FakeClock
 
 SAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:~+/="
@@ -296,3 +297,21 @@ class StoreMachine(RuleBasedStateMachine):
 
 TestStoreMachine = StoreMachine.TestCase
 TestStoreMachine.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
+
+
+@given(
+    keys,
+    st.text(),
+    st.sampled_from(["POST", "patch", "PUT"]),
+    st.text(),
+    st.binary(max_size=64),
+    st.binary(max_size=512),
+)
+def test_the_middleware_s_identity_is_scope_key_and_request_fingerprint(
+    key: str, principal: str, method: str, route: str, query: bytes, body: bytes
+) -> None:
+    """The per-request path computes both digests together: the very digests of the two public functions."""
+    assert request_identity(key, principal=principal, method=method, route=route, query=query, body=body) == (
+        scope_key(key, principal=principal, route=route),
+        request_fingerprint(method, route, body, query=query),
+    )

@@ -209,6 +209,40 @@ class IdempotencySlot(SlotRules):
         self._timer: asyncio.TimerHandle | None = None
         self._renewal: asyncio.Task[None] | None = None
 
+    @classmethod
+    def _checked(  # noqa: PLR0917 - private, called once per request with every setting
+        cls,
+        store: IdempotencyStore,
+        key: str,
+        fingerprint: str,
+        lease: float,
+        retention: float,
+        heartbeat: float | None,
+        fail_open: bool,
+    ) -> IdempotencySlot:
+        """A slot from arguments its caller checked already, once (the middleware, per request).
+
+        ``key`` and ``fingerprint`` are SHA-256 hex digests, ``store`` an `IdempotencyStore`, the
+        durations checked seconds, and ``heartbeat`` the interval itself (`heartbeat_interval`'s answer).
+        """
+        slot = cls.__new__(cls)
+        slot._store = store
+        slot.key = key
+        slot.fingerprint = fingerprint
+        slot._lease = lease
+        slot._retention = retention
+        slot._heartbeat = heartbeat
+        slot._fail_open = fail_open
+        slot.replay = None
+        slot.token = None
+        slot.guarded = True
+        slot.lease_lost = False
+        slot.entered = False
+        slot._done = False
+        slot._timer = None
+        slot._renewal = None
+        return slot
+
     async def __aenter__(self) -> Self:
         try:
             claim = await self._store.claim(self.key, self.fingerprint, lease=self._lease)
@@ -222,7 +256,8 @@ class IdempotencySlot(SlotRules):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self._stop_heartbeat()
+        if self._timer is not None or self._renewal is not None:
+            await self._stop_heartbeat()
         if self._done or self.token is None:
             return
         if exc_type is None:
@@ -248,7 +283,8 @@ class IdempotencySlot(SlotRules):
         if self.token is None:
             return
         self._finish()
-        await self._stop_heartbeat()
+        if self._timer is not None or self._renewal is not None:
+            await self._stop_heartbeat()
         if not await self._store.complete(self.key, self.token, response, retention=self._retention):
             raise self._lost()
 
@@ -264,7 +300,8 @@ class IdempotencySlot(SlotRules):
         if self.token is None:
             return False
         self._finish()
-        await self._stop_heartbeat()
+        if self._timer is not None or self._renewal is not None:
+            await self._stop_heartbeat()
         return await self._store.release(self.key, self.token)
 
     # --- heartbeat: a timer that starts a renewal only when it fires, so short requests pay nothing ---

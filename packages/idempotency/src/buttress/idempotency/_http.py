@@ -16,7 +16,7 @@ from typing import Any
 from buttress.core import BackendUnavailableError
 
 from ._core import heartbeat_interval
-from ._keys import parse_idempotency_key, request_fingerprint, scope_key
+from ._keys import parse_idempotency_key, request_fingerprint, request_identity, scope_key
 from ._types import StoredResponse
 from ._validation import check_bool, check_positive, check_positive_int, check_text, check_token
 from .exceptions import (
@@ -138,7 +138,8 @@ class HttpRules:
         self._lease = check_positive("lease", lease)
         self._retention = check_positive("retention", retention)
         self._heartbeat = heartbeat
-        heartbeat_interval(self._lease, heartbeat)  # reject a bad heartbeat here, not per request
+        # Checked here, not per request: the interval itself, for the slots of every request.
+        self._beat = heartbeat_interval(self._lease, heartbeat)
         self._store_status = store_status
         self._max_request = check_positive_int("max_request_bytes", max_request_bytes)
         self._max_response = check_positive_int("max_response_bytes", max_response_bytes)
@@ -198,6 +199,10 @@ class HttpRules:
         if principal is not None and not isinstance(principal, str):
             raise IdempotencyTypeError("principal()", "to return a str or None", principal)
         wanted = self._fp_headers
+        if not wanted:
+            return request_identity(
+                client_key, principal=principal or "", method=method, route=route, query=query, body=body
+            )
         picked = (
             sorted((name.lower(), value) for name, value in headers if name.lower() in wanted)
             if wanted

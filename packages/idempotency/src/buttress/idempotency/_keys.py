@@ -9,7 +9,7 @@ from typing import Final
 
 from .exceptions import IdempotencyTypeError, InvalidKeyError
 
-__all__ = ["MAX_KEY_LENGTH", "parse_idempotency_key", "request_fingerprint", "scope_key"]
+__all__ = ["MAX_KEY_LENGTH", "parse_idempotency_key", "request_fingerprint", "request_identity", "scope_key"]
 
 MAX_KEY_LENGTH = 255
 """The longest idempotency key accepted, in characters."""
@@ -156,3 +156,42 @@ def request_fingerprint(
     digest.update(b"\x00body\x00")
     digest.update(_raw("body", body))
     return digest.hexdigest()
+
+
+def request_identity(
+    client_key: str, *, principal: str, method: str, route: str, query: bytes, body: bytes
+) -> tuple[str, str]:
+    """The store key and the fingerprint of a request that fingerprints no header, computed together.
+
+    ``scope_key(client_key, principal=principal, route=route)`` and
+    ``request_fingerprint(method, route, body, query=query)``: the same digests, computed on the
+    middleware's path for each request (the route is encoded once for both, each framed prefix is one
+    buffer). Values of another type than the annotated ones go through those two functions (and their
+    errors).
+    """
+    if (
+        client_key.__class__ is not str
+        or principal.__class__ is not str
+        or method.__class__ is not str
+        or route.__class__ is not str
+        or query.__class__ is not bytes
+        or body.__class__ is not bytes
+    ):
+        return (
+            scope_key(client_key, principal=principal, route=route),
+            request_fingerprint(method, route, body, query=query),
+        )
+    path = route.encode("utf-8", _SURROGATEPASS)
+    size = len(path).to_bytes(8, "big")
+    verb = method.upper().encode("utf-8", _SURROGATEPASS)
+    verb_size = len(verb).to_bytes(8, "big")
+    key = client_key.encode("utf-8", _SURROGATEPASS)
+    who = principal.encode("utf-8", _SURROGATEPASS)
+    scoped = hashlib.sha256(
+        b"".join((len(key).to_bytes(8, "big"), key, len(who).to_bytes(8, "big"), who, size, path))
+    )
+    digest = hashlib.sha256(
+        b"".join((verb_size, verb, size, path, len(query).to_bytes(8, "big"), query, b"\x00body\x00"))
+    )
+    digest.update(body)
+    return scoped.hexdigest(), digest.hexdigest()

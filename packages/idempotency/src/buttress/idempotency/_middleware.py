@@ -21,7 +21,7 @@ from buttress.core import (
 
 from ._core import DEFAULT_LEASE, DEFAULT_RETENTION, IdempotencySlot
 from ._http import HttpRules, Problem, default_store_status
-from ._types import IdempotencyStore, StoredResponse
+from ._types import IdempotencyStore, StoredResponse, stored_response
 from .exceptions import (
     FingerprintMismatchError,
     IdempotencyError,
@@ -206,18 +206,15 @@ class IdempotencyMiddleware(HttpRules):
             body,
             method=scope["method"],
             route=route,
-            headers=((bytes(name), bytes(value)) for name, value in scope["headers"] if self._fp_headers),
+            headers=(
+                [(bytes(name), bytes(value)) for name, value in scope["headers"]] if self._fp_headers else ()
+            ),
             query=bytes(scope.get("query_string") or b""),
             principal=principal,
         )
-        slot = IdempotencySlot(
-            self.store,
-            key,
-            fingerprint,
-            lease=self._lease,
-            retention=self._retention,
-            heartbeat=self._heartbeat,
-            fail_open=self._fail_open,
+        # The settings were checked once, at construction; the key and fingerprint are digests.
+        slot = IdempotencySlot._checked(
+            self.store, key, fingerprint, self._lease, self._retention, self._beat, self._fail_open
         )
         try:
             await slot.__aenter__()
@@ -279,7 +276,7 @@ class _Capture:
         kind = message["type"]
         if kind == "http.response.start":
             self._status = status = message["status"]
-            self._headers = tuple((bytes(n), bytes(v)) for n, v in message.get("headers", ()))
+            self._headers = tuple([(bytes(n), bytes(v)) for n, v in message.get("headers", ())])
             if self._storing and not self._middleware._storable(status):
                 await self._give_up()
         elif kind == "http.response.body":
@@ -301,7 +298,7 @@ class _Capture:
         body = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
         self._chunks = []
         try:
-            response = StoredResponse(self._status, self._headers, body)
+            response = stored_response(self._status, self._headers, bytes(body))
         except IdempotencyError as exc:  # a status past 999: sent as the application gave it, not stored
             logger.warning("not storing an idempotent response the application sent: %s", exc)
             await self._slot.release()

@@ -75,6 +75,21 @@ class StoredResponse:
         return cls(status, tuple(_header_pair(pair) for pair in given), body)
 
 
+def stored_response(status: int, headers: tuple[Header, ...], body: bytes) -> StoredResponse:
+    """``StoredResponse(status, headers, body)`` for headers and body its caller made as they must be.
+
+    ``headers`` is a tuple of pairs of bytes and ``body`` bytes (the middleware builds both with
+    ``bytes()``); only the status, the application's own, is checked (and raises as the constructor).
+    """
+    if status.__class__ is not int or not 0 <= status <= 999:
+        return StoredResponse(status, headers, body)
+    response = object.__new__(StoredResponse)
+    object.__setattr__(response, "status", status)
+    object.__setattr__(response, "headers", headers)
+    object.__setattr__(response, "body", body)
+    return response
+
+
 def as_stored(response: object) -> StoredResponse:
     """``response`` as a checked `StoredResponse`; a store reads only status, headers and body."""
     if response.__class__ is StoredResponse:
