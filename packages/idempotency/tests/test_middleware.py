@@ -13,6 +13,7 @@ from buttress.idempotency import (
     IdempotencyMiddleware,
     IdempotencyTypeError,
     MemoryStore,
+    StoredResponse,
     default_store_status,
 )
 from buttress.idempotency.exceptions import IdempotencyConfigurationError
@@ -405,3 +406,122 @@ async def test_a_principal_that_is_not_a_str_is_a_type_error(counting_app: Any, 
         with pytest.raises(IdempotencyTypeError, match="principal"):
             await client.post("/orders", headers={"Idempotency-Key": "k"})
     assert counting_app.calls == 0
+
+
+# --- the last chunk: stored, then sent --------------------------------------------------------------------
+
+
+class _Recorded(MemoryStore):
+    """A MemoryStore that writes each completion into a shared log, and can hold it until released."""
+
+    def __init__(self, log: list[str]) -> None:
+        super().__init__()
+        self.log = log
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.writing = asyncio.Event()
+        self.stored = asyncio.Event()
+
+    async def complete(self, key: str, token: str, response: StoredResponse, *, retention: float) -> bool:
+        self.writing.set()
+        await self.gate.wait()
+        stored = await super().complete(key, token, response, retention=retention)
+        self.log.append("stored")
+        self.stored.set()
+        return stored
+
+
+def _scope(key: bytes = b"k") -> dict[str, Any]:
+    return {
+        "type": "http",
+        "method": "POST",
+        "path": "/orders",
+        "query_string": b"",
+        "headers": [(b"idempotency-key", key)],
+    }
+
+
+async def _receive() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"{}", "more_body": False}
+
+
+def _answering(log: list[str], *, then: Any = None) -> Any:
+    """An ASGI app sending 201 in two chunks, then running ``then`` (an extra message, an error)."""
+    calls: list[int] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        calls.append(1)
+        await send({"type": "http.response.start", "status": 201, "headers": [(b"x-n", b"%d" % len(calls))]})
+        await send({"type": "http.response.body", "body": b"a", "more_body": True})
+        await send({"type": "http.response.body", "body": b"b", "more_body": False})
+        log.append("app sent the last chunk")
+        if isinstance(then, BaseException):
+            raise then
+        if then is not None:
+            await send(then)
+
+    app.calls = calls  # type: ignore[attr-defined]
+    return app
+
+
+def _server(log: list[str]) -> Any:
+    async def send(message: dict[str, Any]) -> None:
+        body = message.get("body")
+        log.append(f"{message['type']} {body!r}" if body is not None else message["type"])
+
+    return send
+
+
+async def test_the_last_chunk_leaves_only_once_the_outcome_is_stored() -> None:
+    log: list[str] = []
+    store = _Recorded(log)
+    app = _answering(log)
+    await IdempotencyMiddleware(app, store)(_scope(), _receive, _server(log))
+    assert log == [
+        "http.response.start",
+        "http.response.body b'a'",
+        "app sent the last chunk",
+        "stored",
+        "http.response.body b'b'",
+    ]
+
+
+async def test_a_message_after_the_last_chunk_follows_it_out() -> None:
+    log: list[str] = []
+    app = _answering(log, then={"type": "http.response.trailers", "headers": [], "more_trailers": False})
+    await IdempotencyMiddleware(app, _Recorded(log))(_scope(), _receive, _server(log))
+    assert log[-3:] == ["stored", "http.response.body b'b'", "http.response.trailers"]
+
+
+async def test_an_error_after_the_whole_response_keeps_the_stored_outcome() -> None:
+    """The application sent its response in full, then raised: the response is stored and replayed."""
+    log: list[str] = []
+    store = _Recorded(log)
+    app = _answering(log, then=RuntimeError("after the response"))
+    middleware = IdempotencyMiddleware(app, store)
+    with pytest.raises(RuntimeError, match="after the response"):
+        await middleware(_scope(), _receive, _server(log))
+    assert log[-2:] == ["stored", "http.response.body b'b'"]
+    replay: list[str] = []
+    await middleware(_scope(), _receive, _server(replay))
+    assert app.calls == [1]
+    assert replay == ["http.response.start", "http.response.body b'ab'"]
+
+
+async def test_a_request_cancelled_during_the_last_write_still_stores_its_outcome() -> None:
+    log: list[str] = []
+    store = _Recorded(log)
+    store.gate.clear()  # the write waits
+    app = _answering(log)
+    middleware = IdempotencyMiddleware(app, store)
+    request = asyncio.create_task(middleware(_scope(), _receive, _server(log)))
+    await store.writing.wait()
+    request.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    store.gate.set()
+    await store.stored.wait()
+    replay: list[str] = []
+    await middleware(_scope(), _receive, _server(replay))
+    assert app.calls == [1]
+    assert replay == ["http.response.start", "http.response.body b'ab'"]

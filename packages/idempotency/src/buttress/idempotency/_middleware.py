@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -227,8 +228,10 @@ class IdempotencyMiddleware(HttpRules):
         try:
             await self.app(scope, _replaying(body, receive), capture.send)
         except BaseException as exc:
+            await capture.settle_after(exc)
             await slot.__aexit__(type(exc), exc, exc.__traceback__)
             raise
+        await capture.settle()
         await capture.finish()
         await slot.__aexit__(None, None, None)
 
@@ -242,6 +245,22 @@ class IdempotencyMiddleware(HttpRules):
     async def _send_problem(self, send: Send, problem: Problem) -> None:
         headers, body = self._problem_response(problem)
         await respond(send, problem.status, headers=headers, body=body)
+
+
+# Last-chunk tasks of cancelled requests, kept until they finish (the loop holds tasks weakly).
+_DETACHED: set[asyncio.Task[None]] = set()
+
+
+def _detach(task: asyncio.Task[None]) -> None:
+    """Let ``task`` finish on its own; what it raises is logged, not lost."""
+    _DETACHED.add(task)
+    task.add_done_callback(_detached_done)
+
+
+def _detached_done(task: asyncio.Task[None]) -> None:
+    _DETACHED.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("the last chunk of a cancelled request's response failed: %r", task.exception())
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:
@@ -260,7 +279,17 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
 class _Capture:
     """Forwards the application's response while keeping a copy of it to store."""
 
-    __slots__ = ("_chunks", "_headers", "_middleware", "_send", "_size", "_slot", "_status", "_storing")
+    __slots__ = (
+        "_chunks",
+        "_headers",
+        "_last",
+        "_middleware",
+        "_send",
+        "_size",
+        "_slot",
+        "_status",
+        "_storing",
+    )
 
     def __init__(self, middleware: IdempotencyMiddleware, slot: IdempotencySlot, send: Send) -> None:
         self._middleware = middleware
@@ -271,8 +300,11 @@ class _Capture:
         self._headers: tuple[tuple[bytes, bytes], ...] = ()
         self._chunks: list[bytes] = []
         self._size = 0
+        self._last: asyncio.Task[None] | None = None
 
     async def send(self, message: Message) -> None:
+        if self._last is not None:
+            await self.settle()  # anything after the last chunk follows it out
         kind = message["type"]
         if kind == "http.response.start":
             self._status = status = message["status"]
@@ -288,7 +320,12 @@ class _Capture:
                 else:
                     self._chunks.append(bytes(chunk))
                     if not message.get("more_body", False):
-                        await self._store()
+                        # Store, then send the last chunk, in a task of its own: the chunk leaves only
+                        # once the outcome is stored, but the application goes on (and returns) without
+                        # its whole stack waiting through the write. The middleware waits for the task
+                        # before it returns (`settle`).
+                        self._last = asyncio.get_running_loop().create_task(self._store_then_send(message))
+                        return
         elif self._storing:
             await self._give_up()  # trailers, pathsend, zero-copy: not something we can replay faithfully
         await self._send(message)
@@ -309,6 +346,43 @@ class _Capture:
             logger.warning("%s", exc)
         except BackendUnavailableError as exc:
             logger.warning("could not store an idempotent response (the lease will expire): %s", exc)
+
+    async def _store_then_send(self, message: Message) -> None:
+        await self._store()
+        await self._send(message)
+
+    async def settle(self) -> None:
+        """Wait until the last chunk is stored and sent; raise what sending it raised."""
+        last, self._last = self._last, None
+        if last is None:
+            return
+        if last.done():
+            last.result()
+            return
+        try:
+            await asyncio.shield(last)
+        except asyncio.CancelledError:
+            if not last.done():  # this request was cancelled, not the write: let the write finish
+                _detach(last)
+            raise
+
+    async def settle_after(self, error: BaseException) -> None:
+        """After the application raised ``error``: let the last chunk's store and send finish first.
+
+        A response the application sent in full before raising is stored, as it would be had the
+        application not raised; what sending its last chunk raises gives way to ``error``.
+        """
+        last = self._last
+        if last is None:
+            return
+        if isinstance(error, asyncio.CancelledError) and not last.done():
+            self._last = None
+            _detach(last)
+            return
+        try:
+            await self.settle()
+        except Exception as exc:  # noqa: BLE001 - the application's error is the one raised
+            logger.warning("could not send the last chunk of a response before an error: %r", exc)
 
     async def _give_up(self) -> None:
         self._storing = False
