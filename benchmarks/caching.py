@@ -1,9 +1,10 @@
 """buttress-caching against cashews, aiocache and cachetools, side by side in one run.
 
 Run with ``nox -s bench -- caching`` (or ``python benchmarks/caching.py [--quick]
-[--full-redis-stampede] [--only redis-hit|memory-hit|hot-key|stampede]``); the default run takes
-about four minutes on two cores. Every library talks to the same Redis, in the same process and
-event loop, after a warm-up. Four workloads, run and printed in this order:
+[--full-redis-stampede] [--only redis-hit|memory-hit|hot-key|l1-coherence|stampede]``); the default
+run takes about five minutes on two cores. Every library talks to the same Redis, in the same process
+and event loop, after a warm-up. Five workloads, run and printed in the order 1, 2, 3, 5, 4 (the
+stampede last: it leaves the biggest heap behind):
 
 1. Redis hit: ``@cached`` (and ``get`` / ``get_or_compute``) on Redis against a raw ``redis.asyncio``
    GET of the same value, cashews (redis backend, ``@cache``) and aiocache (``RedisCache``, ``@cached``).
@@ -14,6 +15,10 @@ event loop, after a warm-up. Four workloads, run and printed in this order:
 4. Stampede: Zipf-distributed requests from 1,000 concurrent callers, a 10 ms loader; loader calls
    against unique keys, and wall time. 200,000 requests in memory; 20,000 on Redis unless
    ``--full-redis-stampede`` (the Redis rows of all three libraries serve ~650-1,600 requests/s here).
+5. L1 coherence: a `TieredCache` L1 hit, and the time from a write in another OS process to the
+   eviction of this process's L1 copy, pub/sub invalidation against Redis tracking
+   (``invalidation="tracking"``), rounds alternating. No peer here: redis-py's own client-side cache
+   needs Redis >= 7.4.
 
 Every Redis key this script writes contains a random token; the keys are deleted at the end (by
 SCAN on that token; never FLUSHDB).
@@ -51,7 +56,7 @@ from aiocache import SimpleMemoryCache, cached_stampede
 from aiocache import cached as aio_cached
 from cashews import Cache as CashewsCache
 
-from buttress.caching import MemoryCache, PickleSerializer, RedisCache, TieredCache, cached
+from buttress.caching import MemoryCache, PickleSerializer, RedisCache, TieredCache, TieredStorage, cached
 
 type Value = dict[str, Any]
 type Call = Callable[[], Awaitable[object]]
@@ -963,6 +968,175 @@ async def stampede(url: str, scale: Scale) -> None:
     )
 
 
+# --- workload 5: L1 coherence, pub/sub against tracking -----------------------------------------------------
+
+L1_MODES = ("pubsub", "tracking")
+
+
+async def l1_hits(url: str, scale: Scale) -> None:
+    """An L1 hit under each invalidation mode: through `TieredCache.get`, and of the storage alone."""
+    value = make_value(7)
+    caches = {
+        mode: TieredCache[Value].from_url(url, prefix=f"{TOKEN}:w5:{mode}:", invalidation=mode, ttl=LONG_TTL)
+        for mode in L1_MODES
+    }
+    remote: RedisCache[Value] = RedisCache.from_url(url, prefix=f"{TOKEN}:w5:remote:", ttl=LONG_TTL)
+    try:
+        calls: dict[str, Call] = {}
+        for mode, cache in caches.items():
+            check(await cache.wait_until_subscribed(10), True)
+            await cache.set("k", value)
+            storage = cache.storage
+            while True:  # until L1 answers (a read overlapping the write's own report is not kept)
+                hits = cache.l1_stats.hits
+                check(await cache.get("k"), value)
+                if cache.l1_stats.hits > hits:
+                    break
+            calls[f"{mode} get"] = functools.partial(cache.get, "k")
+            calls[f"{mode} read"] = functools.partial(storage.read, "k")
+        await remote.set("k", value)
+        calls["redis get"] = functools.partial(remote.get, "k")
+        samples = {name: block_of(call) for name, call in calls.items()}
+        encoded = json.dumps(value).encode()
+        samples["decode"] = sync_block_of(functools.partial(json.loads, encoded))
+        result = await round_robin(samples, scale.memory_rounds, seed=5)
+        for cache in caches.values():
+            check(cache.l1_stats.misses <= 2, True)  # every timed call was an L1 hit
+    finally:
+        for cache in caches.values():
+            await cache.aclose()
+        await remote.aclose()
+
+    rows = [
+        [
+            op,
+            result[f"pubsub {name}"].cell(2),
+            result[f"tracking {name}"].cell(2),
+            ratio(result[f"tracking {name}"].p50, result[f"pubsub {name}"].p50),
+        ]
+        for op, name in (
+            ("`TieredCache.get`, L1 hit (value decoded)", "get"),
+            ("`TieredStorage.read`, L1 hit (entry, value still bytes)", "read"),
+        )
+    ]
+    print_table(
+        "5a. L1 hit: µs per call, median (p10-p90)",
+        ["operation", "pubsub", "tracking", "tracking ÷ pubsub"],
+        rows,
+        [
+            f"{scale.memory_rounds:,} samples per cell, each the mean of {BLOCK} calls in a row, interleaved "
+            "with the other cells in a shuffled order. The value is workload 1's ten-field record, stored as "
+            "JSON; `get` decodes it on every hit (the L1 holds what the L2 holds: bytes).",
+            f"Of a `get`, `json.loads` of the record alone takes {result['decode'].cell(2)} µs. For scale: "
+            f"a `RedisCache.get` hit on the same record: {result['redis get'].cell(2)} µs.",
+        ],
+    )
+
+
+async def l1_invalidation(url: str, scale: Scale) -> None:
+    """Write in process B, L1 copy in process A evicted: µs from B's call to A noticing, per mode."""
+    rounds = max(scale.memory_rounds // 2, 50)
+    caches = {
+        mode: TieredCache[int](
+            TieredStorage.from_url(url, prefix=f"{TOKEN}:w5i:{mode}:", invalidation=mode), ttl=LONG_TTL
+        )
+        for mode in L1_MODES
+    }
+    writer = await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--l1-writer",
+        url,
+        f"{TOKEN}:w5i:",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    if writer.stdin is None or writer.stdout is None:
+        raise RuntimeError("the writer process has no pipes")
+    seen: dict[str, list[float]] = {mode: [] for mode in L1_MODES}
+    wrote: dict[str, list[float]] = {mode: [] for mode in L1_MODES}
+    try:
+        check((await writer.stdout.readline()).strip(), b"ready")
+        for cache in caches.values():
+            check(await cache.wait_until_subscribed(10), True)
+            await cache.set("k", 0)
+        rng = random.Random(6)
+        order = list(L1_MODES)
+        for i in range(rounds + 20):  # the first 20 rounds warm up
+            rng.shuffle(order)
+            for mode in order:
+                cache = caches[mode]
+                l1 = cache.storage.l1  # type: ignore[attr-defined] # a TieredStorage's L1
+                while await l1.read("k") is None:  # hold an L1 copy (reads that overlap a report aren't kept)
+                    await cache.get("k")
+                writer.stdin.write(f"{mode} {i + 1}\n".encode())
+                await writer.stdin.drain()
+                # Busy, so the eviction is noticed at once (an Event would need a hook in the storage).
+                while await l1.read("k") is not None:  # noqa: ASYNC110
+                    await asyncio.sleep(0)
+                noticed = time.monotonic_ns()
+                started, finished = map(int, (await writer.stdout.readline()).split())
+                if i >= 20:
+                    seen[mode].append((noticed - started) / 1_000)
+                    wrote[mode].append((finished - started) / 1_000)
+    finally:
+        writer.stdin.close()
+        await writer.wait()
+        for cache in caches.values():
+            await cache.aclose()
+
+    dists = {mode: Dist.of(seen[mode]) for mode in L1_MODES}
+    rows = [
+        [
+            mode,
+            dists[mode].cell(0),
+            f"{sorted(seen[mode])[int(len(seen[mode]) * 0.99)]:,.0f}",
+            Dist.of(wrote[mode]).cell(0),
+        ]
+        for mode in L1_MODES
+    ]
+    print_table(
+        "5b. Invalidation across two processes: µs from a write in B to the eviction of A's L1 copy",
+        ["invalidation", "write → evicted in A, median (p10-p90)", "p99", "B's `set` call, median (p10-p90)"],
+        rows,
+        [
+            f"{rounds:,} rounds per mode after 20 of warm-up, the two modes alternating in a shuffled order. "
+            "A holds the key in L1, tells B (another OS process, over a pipe) to `set` it; B stamps "
+            "CLOCK_MONOTONIC (one clock for the whole host) before its call, A when its L1 copy is gone "
+            "(A polls its L1 in a busy loop that yields to the event loop).",
+            f"tracking ÷ pubsub, median: {ratio(dists['tracking'].p50, dists['pubsub'].p50)}. Under pub/sub "
+            "B's `set` is a SET then a PUBLISH; under tracking, a SET alone, and Redis sends the report.",
+        ],
+    )
+
+
+async def l1_coherence(url: str, scale: Scale) -> None:
+    """Workload 5: the L1 hit, then the invalidation across two processes."""
+    await l1_hits(url, scale)
+    await l1_invalidation(url, scale)
+
+
+async def l1_writer(url: str, prefix: str) -> None:
+    """Process B of `l1_invalidation`: for each stdin line ``<mode> <value>``, `set` the key, stamp it."""
+    caches = {
+        mode: TieredCache[int].from_url(url, prefix=f"{prefix}{mode}:", invalidation=mode)
+        for mode in L1_MODES
+    }
+    loop = asyncio.get_running_loop()
+    try:
+        for cache in caches.values():
+            check(await cache.wait_until_subscribed(10), True)
+        print("ready", flush=True)
+        while line := await loop.run_in_executor(None, sys.stdin.readline):
+            mode, value = line.split()
+            started = time.monotonic_ns()
+            await caches[mode].set("k", int(value))
+            print(started, time.monotonic_ns(), flush=True)
+    finally:
+        for cache in caches.values():
+            await cache.aclose()
+
+
 # --- main ---------------------------------------------------------------------------------------------------
 
 
@@ -990,6 +1164,7 @@ WORKLOADS: dict[str, Callable[[str, Scale], Awaitable[None]]] = {
     "redis-hit": redis_hits,
     "memory-hit": lambda _url, scale: memory_hits(scale),
     "hot-key": hot_key,
+    "l1-coherence": l1_coherence,
     "stampede": stampede,  # last: it leaves the biggest heap behind
 }
 
@@ -1025,10 +1200,14 @@ if __name__ == "__main__":
         action="append",
         choices=list(WORKLOADS),
         default=[],
-        help="run only this workload (repeat for several); default: all four",
+        help="run only this workload (repeat for several); default: all",
     )
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL))
+    parser.add_argument("--l1-writer", nargs=2, metavar=("URL", "PREFIX"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.l1_writer:
+        asyncio.run(l1_writer(*args.l1_writer))
+        sys.exit()
     chosen = QUICK if args.quick else DEFAULT
     if args.full_redis_stampede:
         chosen = dataclasses.replace(chosen, stampede_requests_redis=chosen.stampede_requests)
