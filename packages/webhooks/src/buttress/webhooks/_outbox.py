@@ -10,6 +10,7 @@ ran out, a failed attempt, a release -- keeps ``attempts <= schedule.attempts``;
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ __all__ = [
     "MemoryOutbox",
     "Outbox",
     "Outcome",
+    "SendSignal",
     "check_claim",
     "check_claims",
     "check_outbox_parts",
@@ -136,6 +138,42 @@ class Outbox(Protocol):
     async def cancel_endpoint(self, endpoint_id: str) -> int:
         """Cancel every pending delivery to ``endpoint_id``; return how many."""
         ...
+
+
+class SendSignal:
+    """Wakes the workers of this process that wait on an outbox when a send has made work due.
+
+    An outbox that has one (`MemoryOutbox`, `PostgresOutbox`) calls `notify` once a sent message is
+    stored for good; `DeliveryWorker.run` then claims at once instead of at its next poll. The poll
+    stays: it finds what other processes sent, and what a caller's own transaction committed later.
+    """
+
+    __slots__ = ("_waiters",)
+
+    def __init__(self) -> None:
+        self._waiters: dict[asyncio.Event, asyncio.AbstractEventLoop] = {}
+
+    def subscribe(self) -> asyncio.Event:
+        """A new event, set by every later `notify` (call from the loop that waits on it)."""
+        event = asyncio.Event()
+        self._waiters[event] = asyncio.get_running_loop()
+        return event
+
+    def unsubscribe(self, event: asyncio.Event) -> None:
+        """Stop setting ``event``."""
+        self._waiters.pop(event, None)
+
+    def notify(self) -> None:
+        """Set every subscribed event (from its own loop when the sender runs in another thread)."""
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        for event, loop in list(self._waiters.items()):
+            if loop is running:
+                event.set()
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(event.set)
 
 
 def check_outbox_parts(
@@ -264,6 +302,7 @@ class MemoryOutbox:
         self._attempts: list[Attempt] = []
         self._failing: dict[str, datetime | None] = {}
         self._ids = itertools.count(1)
+        self._sends = SendSignal()
 
     @property
     def clock(self) -> Clock:
@@ -302,6 +341,8 @@ class MemoryOutbox:
         due = now + timedelta(seconds=self._schedule.first_delay)
         for endpoint_id in targets:
             self._add(msg_id, endpoint_id, due, now)
+        if targets:
+            self._sends.notify()
         return message
 
     def _add(self, message_id: str, endpoint_id: str, due: datetime, now: datetime) -> None:

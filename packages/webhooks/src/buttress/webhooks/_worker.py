@@ -19,7 +19,7 @@ from ._checks import positive_int, positive_number
 from ._delivery import Attempt, DeadDelivery, DeliveryStatus, decide
 from ._endpoints import Endpoint
 from ._metrics import CLAIM_SIZE, DEAD, DELIVERIES, DELIVERY_DURATION, ENDPOINT_HEALTH, UNAVAILABLE
-from ._outbox import Claim, Outbox, Outcome
+from ._outbox import Claim, Outbox, Outcome, SendSignal
 from ._ssrf import NetworkPolicy
 from ._standard import WebhookSigner
 from ._transport import Resolver, SafeTransport
@@ -109,7 +109,9 @@ class DeliveryWorker(AsyncResource):
             (``None``: never).
         response_body_limit: Bytes of each answer kept in the attempt log.
         user_agent: The ``User-Agent`` header.
-        poll_interval: Seconds `run` waits when nothing was due.
+        poll_interval: Seconds `run` waits when nothing was due. A send through an outbox of this
+            process (`MemoryOutbox`, `PostgresOutbox` outside a caller's transaction) wakes it at
+            once; the poll finds what other processes, and callers' transactions, committed.
         on_dead: ``async`` callback for a delivery whose last attempt failed.
         on_endpoint_disabled: ``async`` callback for an endpoint the worker disabled.
     """
@@ -283,17 +285,24 @@ class DeliveryWorker(AsyncResource):
         await asyncio.gather(*(self._loop(stop) for _ in range(_PIPELINES)))
 
     async def _loop(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                claimed = await self.run_once()
-            except WebhooksUnavailableError as exc:
-                UNAVAILABLE.add(1, _OUTBOX_DOWN)
-                logger.warning("webhook outbox unavailable, retrying in %.1f s: %s", self._poll, exc)
-                claimed = 0
-            if claimed:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._poll)
+        signal = getattr(self.outbox, "_sends", None)
+        sent = signal.subscribe() if isinstance(signal, SendSignal) else None
+        try:
+            while not stop.is_set():
+                if sent is not None:
+                    sent.clear()  # before claiming: a send during the claim wakes the next wait
+                try:
+                    claimed = await self.run_once()
+                except WebhooksUnavailableError as exc:
+                    UNAVAILABLE.add(1, _OUTBOX_DOWN)
+                    logger.warning("webhook outbox unavailable, retrying in %.1f s: %s", self._poll, exc)
+                    await _wait_for_any((stop,), self._poll)
+                    continue
+                if not claimed:
+                    await _wait_for_any((stop,) if sent is None else (stop, sent), self._poll)
+        finally:
+            if isinstance(signal, SendSignal) and sent is not None:
+                signal.unsubscribe(sent)
 
     async def drain(self, *, max_rounds: int = 1000) -> int:
         """Run rounds (two at once, as `run` does) until nothing is due now; return how many were claimed."""
@@ -483,6 +492,20 @@ class DeliveryWorker(AsyncResource):
     async def _aclose(self) -> None:
         """Close the HTTP client if the worker built it."""
         await self._owned.release()
+
+
+async def _wait_for_any(events: tuple[asyncio.Event, ...], timeout: float) -> None:
+    """Return when one of ``events`` is set, or after ``timeout`` seconds."""
+    if len(events) == 1:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(events[0].wait(), timeout)
+        return
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
 
 
 async def _quietly(call: Awaitable[None], name: str) -> None:

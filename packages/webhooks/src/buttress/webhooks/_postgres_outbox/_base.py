@@ -14,7 +14,7 @@ from buttress.core import AsyncResource, BackendErrors, Clock, PostgresBackend, 
 
 from .._delivery import Message
 from .._endpoints import EndpointStore
-from .._outbox import check_outbox_parts, message_key
+from .._outbox import SendSignal, check_outbox_parts, message_key
 from .._postgres import ERRORS, Connection
 from .._schedule import RetrySchedule
 from ..exceptions import MessageNotFoundError
@@ -82,6 +82,7 @@ class OutboxBase(PostgresBackend, AsyncResource):
         self.table = tables.stem
         self._tables = tables
         self._endpoints, self._schedule, self._clock = parts
+        self._sends = SendSignal()
 
     @property
     def clock(self) -> Clock:

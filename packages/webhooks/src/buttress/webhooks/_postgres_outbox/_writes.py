@@ -72,4 +72,8 @@ class Writes(OutboxBase):
             inserted = await conn.fetchval(self._send_sql, msg_id, event_type, body, now, targets, due)
             if not inserted:
                 return await self._message(conn, msg_id)
+        if connection is None and targets:
+            # Committed (the statement was its own transaction): this process's workers claim it now.
+            # In the caller's transaction it is not visible before the caller commits: the poll finds it.
+            self._sends.notify()
         return Message(msg_id, event_type, body, now)
