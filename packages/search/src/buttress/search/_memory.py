@@ -13,6 +13,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from fractions import Fraction
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from time import perf_counter
@@ -667,10 +668,10 @@ class MemorySearch:
 
             vectors = self._vectors = VectorScorer(len(self._ids), self._term_postings, self._norm_terms)
         groups = plan.positive
-        scores = vectors.scores(token for tokens in groups for token in tokens)
+        scores = vectors.scores(chain.from_iterable(groups))
         if scores is None:
             return None
-        if any(len(tokens) > 1 for tokens in groups):
+        if max(map(len, groups)) > 1:
             vectors.restrict(scores, groups, self._phrase_among)
         for tokens in plan.excluded:
             vectors.drop(scores, self._holders(tokens))

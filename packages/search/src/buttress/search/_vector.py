@@ -112,13 +112,14 @@ class VectorScorer:
     def scores(self, terms: Iterable[str]) -> Scores | None:
         """The sum of ``terms``' contributions per document number (0.0: holds none); None: refused."""
         total = np.zeros(self._size, np.float64)
+        known, add = self._terms, np.add
         for term in terms:
-            entry = self._entry(term)
+            entry = known[term] if term in known else self._entry(term)
             if entry is None:
                 return None
             numbers, values, dense = entry
             if dense is not None:
-                np.add(total, dense, out=total)
+                add(total, dense, out=total)
             elif len(numbers):
                 total[numbers] += values
         return total
