@@ -277,8 +277,8 @@ def long_queries(analyzer: Analyzer) -> None:
         **{name: ((lambda run=run: [run(t) for t in texts]), len(texts)) for name, run in single.items()},
         "bm25s batched": (lambda: bm25s_batch(fast, ids, analyzer, texts), len(texts)),
     }
-    query_rates = rates(query_runs, 7)
-    cpu_rates = rates(query_runs, 7, time.process_time)
+    query_rates = rates(query_runs, 15)
+    cpu_rates = rates(query_runs, 15, time.process_time)
     timings = per_query_us(single, texts, 5)
     rankings = {
         "MemorySearch numpy": [

@@ -683,12 +683,11 @@ class MemorySearch:
         """A relevance-ordered page without facets, stats or cursor, straight from the score vector."""
         vectors = self._vectors
         assert vectors is not None  # noqa: S101 - _vector_scores made it
-        total = vectors.matched(scores)
         count = query.offset + query.limit
+        total, numbers, values = vectors.top(scores, count)
         page: list[tuple[int, float]] = []
         ids = self._ids
-        if count > 0 and total:
-            numbers, values = vectors.best(scores, count, total)
+        if numbers:
             # Tuples compare in C: best score first (negated exactly), then the id settles ties.
             keys = zip([-value for value in values], [ids[num] for num in numbers], numbers, strict=True)
             ranked = sorted(keys)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Iterable
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["VectorScorer", "as_dict", "best", "matched"]
+__all__ = ["VectorScorer", "as_dict"]
 
 type Scores = npt.NDArray[np.float64]
 type Entry = tuple[npt.NDArray[np.intp], Scores, Scores | None] | None
@@ -188,35 +188,24 @@ class VectorScorer:
             scores[np.fromiter(excluded, np.intp, len(excluded))] = 0.0
 
     @staticmethod
-    def matched(scores: Scores) -> int:
-        """How many documents have a score (are hits)."""
-        return int(np.count_nonzero(scores))
+    def top(scores: Scores, count: int) -> tuple[int, list[int], list[float]]:
+        """How many documents are hits, and the numbers and scores of the ``count`` best of them.
 
-    @staticmethod
-    def best(scores: Scores, count: int, total: int) -> tuple[list[int], list[float]]:
-        """The numbers and scores of the ``count`` best hits, or of all at or above the count-th score.
-
-        ``total`` is `matched`'s answer; ``count`` is at least 1. The caller settles ties by id.
+        Every hit scoring as much as the count-th best is returned (ties at the cut): the caller
+        settles ties by id.
         """
-        if count >= total:
-            numbers = np.flatnonzero(scores)
-        elif total * 2 > len(scores):
-            # Most documents are hits: select on the whole vector.
-            size = len(scores)
-            numbers = np.flatnonzero(scores >= np.partition(scores, size - count)[size - count])
-        else:
-            # Few hits: select among them only (the non-hits' zeros slow a selection down).
-            numbers = np.flatnonzero(scores)
-            values = scores[numbers]
-            numbers = numbers[values >= np.partition(values, total - count)[total - count]]
-        return numbers.tolist(), scores[numbers].tolist()
+        numbers = scores.nonzero()[0]
+        total = len(numbers)
+        if count <= 0 or not total:
+            return total, [], []
+        values = scores[numbers]
+        if count < total:
+            keep = values >= np.partition(values, total - count)[total - count]
+            numbers, values = numbers[keep], values[keep]
+        return total, numbers.tolist(), values.tolist()
 
 
 def as_dict(scores: Scores) -> dict[int, float]:
     """The hits as ``{document number: score}``."""
     numbers = np.flatnonzero(scores)
     return dict(zip(numbers.tolist(), scores[numbers].tolist(), strict=True))
-
-
-matched = VectorScorer.matched
-best = VectorScorer.best
