@@ -125,11 +125,15 @@ class MemorySearch:
     term by term, at a term's first query) and kept. The ``"python"`` engine merges them as dicts and
     ranks with `heapq`; the ``"numpy"`` engine (extra ``fast``) keeps each term's contributions as
     arrays (a dense vector for a term most documents hold), so a query of any length is one vector
-    sum in the query's order plus an ``argpartition``: the same float64 additions in the same order,
-    so both engines return identical scores, hits, totals and cursors. The numpy engine answers the
+    sum in the query's order plus a partition: the same float64 operations in the same order, so
+    both engines return identical scores, hits, totals and cursors. The numpy engine answers the
     queries that match ``"any"`` group; ``match="all"``, a minimum above one and text-less queries
-    take the dict path on either engine. Writes and queries run on the event loop without awaiting,
-    so each is atomic with respect to other tasks.
+    take the dict path on either engine. A phrase is checked in a candidate document by analysing
+    its stored text again, once: the tokens are then kept (the index's own strings) until the
+    document is replaced or deleted, and the numpy engine keeps each phrase's answers until the next
+    write. A query's words are analysed once and remembered (up to 65,536 of them, then it starts
+    over). Writes and queries run on the event loop without awaiting, so each is atomic with respect
+    to other tasks.
 
     Args:
         schema: The fields and their uses.
