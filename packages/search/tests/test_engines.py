@@ -8,6 +8,7 @@ analyzer splits), exclusions, filters, sorts, offsets and cursor pages.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import sys
 from typing import Any
 
@@ -142,3 +143,28 @@ def test_the_engine_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
         MemorySearch(SCHEMA, engine="numpy")
     assert caught.value.extra == "fast"
     assert MemorySearch(SCHEMA).engine == "python"
+
+
+def test_phrase_answers_kept_past_their_bound_are_dropped_and_found_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The numpy engine keeps at most a bounded size of phrase answers; past it, it starts over."""
+    from buttress.search import _vector  # noqa: PLC0415 - the module whose bound is lowered
+
+    monkeypatch.setattr(_vector, "_PHRASE_BYTES", 40)  # two phrases' answers over 20 documents
+    python, vector = MemorySearch(SCHEMA, engine="python"), MemorySearch(SCHEMA, engine="numpy")
+    docs = [
+        {"id": f"d{n}", "title": " ".join(WORDS[n % 7 : n % 7 + 2]), "body": " ".join(WORDS[n % 5 :])}
+        for n in range(20)
+    ]
+    for search in (python, vector):
+        search.index_now(docs)
+    asked = [f'"{a} {b}"' for a, b in itertools.pairwise(WORDS)] + ['"golf alpha"', '"bravo alpha"']
+    found = 0
+    for text in asked * 2:
+        query = SearchQuery(text, limit=20)
+        expected = python.search_now(query)
+        assert vector.search_now(query) == expected
+        found += expected.total
+    assert found
+    assert 0 < len(vector._vectors._phrases) <= 2  # type: ignore[union-attr]

@@ -25,6 +25,9 @@ type Entry = tuple[npt.NDArray[np.intp], Scores, Scores | None] | None
 _LACKS, _UNKNOWN, _ABSENT, _PRESENT = 0, 1, 2, 3
 """A document and a phrase: it lacks one of the words; holds them all, not yet checked; checked."""
 
+_PHRASE_BYTES = 64 * 1024 * 1024
+"""At most this many bytes of kept phrase answers (one byte per document and phrase)."""
+
 _DENSE = 4
 """A term held by more than 1/_DENSE of the documents is kept dense (at most 4x its sparse size)."""
 
@@ -168,6 +171,8 @@ class VectorScorer:
         """What is known of each document and the phrase ``tokens`` (kept until the next write)."""
         state = self._phrases.get(tokens)
         if state is None:
+            if (len(self._phrases) + 1) * self._size > _PHRASE_BYTES:
+                self._phrases.clear()  # bounded: start over rather than grow
             distinct = list(dict.fromkeys(tokens))
             holding = np.concatenate([self.holders(token) for token in distinct])
             every = np.bincount(holding, minlength=self._size) == len(distinct)
