@@ -131,9 +131,9 @@ class MemorySearch:
     take the dict path on either engine. A phrase is checked in a candidate document by analysing
     its stored text again, once: the tokens are then kept (the index's own strings) until the
     document is replaced or deleted, and the numpy engine keeps each phrase's answers until the next
-    write. A query's words are analysed once and remembered (up to 65,536 of them, then it starts
-    over). Writes and queries run on the event loop without awaiting, so each is atomic with respect
-    to other tasks.
+    write (at most 64 MiB of them, a byte per document and phrase). A query's words are analysed
+    once and remembered (up to 65,536 of them, then it starts over). Writes and queries run on the
+    event loop without awaiting, so each is atomic with respect to other tasks.
 
     Args:
         schema: The fields and their uses.
