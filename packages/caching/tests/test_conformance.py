@@ -59,6 +59,15 @@ class TestTieredCache(CacheProviderContract):
         return cache
 
 
+class TestTieredCacheWithTracking(TestTieredCache):
+    async def make_cache(self) -> Any:
+        cache = TieredCache[Any].from_url(
+            self.url, prefix=self.prefix, l1_max_size=500, invalidation="tracking"
+        )
+        assert await cache.wait_until_subscribed()
+        return cache
+
+
 class TestCacheOverATieredStorageOfTwoMemoryStorages(CacheProviderContract):
     """The front works over any storage: here a tiered storage whose tiers are both in memory."""
 
@@ -111,6 +120,15 @@ class TestTieredStorage(StorageContract):
 
     async def make_storage(self) -> Any:
         storage = TieredStorage.from_url(self.url, prefix=self.prefix, l1_max_size=500)
+        assert await storage.wait_until_subscribed()
+        return storage
+
+
+class TestTieredStorageWithTracking(TestTieredStorage):
+    async def make_storage(self) -> Any:
+        storage = TieredStorage.from_url(
+            self.url, prefix=self.prefix, l1_max_size=500, invalidation="tracking"
+        )
         assert await storage.wait_until_subscribed()
         return storage
 
