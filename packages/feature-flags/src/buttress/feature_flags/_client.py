@@ -400,7 +400,10 @@ class FlagClient(AsyncResource):
         give the same result for the same details, and that result is shared: it must not be changed.
         """
         snapshot = self._snapshot
-        flag = None if snapshot is None else snapshot.get(key)
+        flag = None
+        if snapshot is not None:
+            # A compiled flag straight from the snapshot's table; `get` checks the key and compiles.
+            flag = (snapshot._compiled.get(key) if type(key) is str else None) or snapshot.get(key)
         if (
             snapshot is None
             or flag is None

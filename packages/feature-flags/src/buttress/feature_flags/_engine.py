@@ -408,7 +408,11 @@ class Snapshot:
             return _DISABLED
         if flag.dependencies and not self._dependencies_hold(flag, context):
             return flag.off_outcome
-        strategy = _first_match(flag, context, flag.key)
+        strategy = None
+        for candidate in flag.strategies or ():  # `_first_match`, inline: this runs on every evaluation
+            if candidate.rule(context, flag.key):
+                strategy = candidate
+                break
         if strategy is None and (flag.strategies or not flag.rule(context, flag.key)):
             return flag.off_outcome
         kind = "static" if strategy is None or strategy.static else "targeting"

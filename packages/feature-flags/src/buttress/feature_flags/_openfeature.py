@@ -12,7 +12,22 @@ from buttress.core import check_seconds, check_text
 
 from ._client import ClientStatus, FlagClient
 from ._engine import Snapshot
-from ._model import _STANDARD, Context, ErrorCode, EvaluationDetails, _context_of, context_text
+from ._model import (
+    _STANDARD,
+    Context,
+    ErrorCode,
+    EvaluationDetails,
+    _context_of,
+    _new_context,
+    _set_address,
+    _set_app,
+    _set_environment,
+    _set_properties,
+    _set_session,
+    _set_time,
+    _set_user,
+    context_text,
+)
 from ._model import Reason as _Reason
 from .exceptions import FeatureFlagsConfigurationError, FeatureFlagsTypeError, MissingExtraError
 
@@ -193,6 +208,16 @@ class FlagProvider(AbstractProvider):
                 user = key
             else:
                 standard, current_time = self._place_key(key, standard, properties, current_time)
+        if standard is None:  # the usual case: no Unleash field but the targeting key (`_context_of`)
+            built: Context = _new_context(Context)
+            _set_user(built, user)
+            _set_session(built, None)
+            _set_address(built, None)
+            _set_environment(built, None)
+            _set_app(built, None)
+            _set_time(built, current_time)
+            _set_properties(built, properties or _NO_PROPERTIES)
+            return built
         return _built(user, standard, current_time, properties)
 
     def _place_key(
