@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from buttress.idempotency import (
     IdempotencyMiddleware,
@@ -195,5 +197,123 @@ async def test_a_server_that_forgot_the_script_is_taught_it_again(
         assert await execute(store, "k1", "fp", operation) == "done"  # a replay, read by the script
         assert await execute(store, "k2", "fp", operation) == "done"
         assert ran == ["x", "x"]
+    finally:
+        await store.aclose()
+
+
+# The worker of the test below: one request through the middleware on a private Redis. Its application
+# sends a first chunk, waits for a line on stdin, then sends the last one and returns; the "server" prints
+# each message that reaches it.
+LAST_WRITE_WORKER = r"""
+import asyncio, sys
+from buttress.idempotency import IdempotencyMiddleware, RedisStore
+
+async def app(scope, receive, send):
+    await receive()
+    await send({"type": "http.response.start", "status": 201, "headers": []})
+    await send({"type": "http.response.body", "body": b"a", "more_body": True})
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    await send({"type": "http.response.body", "body": b"b", "more_body": False})
+    print("returned", flush=True)
+
+async def main(url):
+    store = RedisStore.from_url(url, prefix="crash:")
+    middleware = IdempotencyMiddleware(app, store, lease=1.0)
+
+    async def receive():
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message):
+        print("server got", message["type"], message.get("body", b"").decode(), flush=True)
+
+    scope = {"type": "http", "method": "POST", "path": "/orders", "query_string": b"",
+             "headers": [(b"idempotency-key", b"k")]}
+    await middleware(scope, receive, send)
+    print("done", flush=True)
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+async def test_a_worker_killed_while_its_outcome_is_written_never_gave_the_client_the_whole_response(
+    redis_server: RedisServer,
+) -> None:
+    """The application has sent its last chunk and returned, but Redis holds the outcome's write
+    (CLIENT PAUSE WRITE) when the worker process is SIGKILLed: the client never received the last
+    chunk, so the retry may run the handler again; whatever Redis kept, a retry never meets a lost
+    outcome of a response the client holds."""
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        LAST_WRITE_WORKER,
+        redis_server.url,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    admin = Redis.from_url(redis_server.url)
+    store = RedisStore.from_url(redis_server.url, prefix="crash:")
+    seen: list[str] = []
+    try:
+        assert worker.stdin is not None
+        assert worker.stdout is not None
+        while not seen or seen[-1] != "ready":
+            seen.append((await asyncio.wait_for(worker.stdout.readline(), 30)).decode().strip())
+        await admin.execute_command("CLIENT", "PAUSE", 10_000, "WRITE")
+        worker.stdin.write(b"go\n")
+        await worker.stdin.drain()
+        while seen[-1] != "returned":
+            seen.append((await asyncio.wait_for(worker.stdout.readline(), 30)).decode().strip())
+        await asyncio.sleep(0.5)  # the outcome's EVALSHA is sent, and held by the pause
+        worker.kill()
+        rest = (await worker.stdout.read()).decode().split("\n")
+        await worker.wait()
+        seen += [line for line in rest if line]
+        assert "server got http.response.body a" in seen
+        assert "server got http.response.body b" not in seen  # the client never had the whole response
+        assert "done" not in seen
+    finally:
+        await admin.execute_command("CLIENT", "UNPAUSE")
+        await admin.aclose()
+        if worker.returncode is None:
+            worker.kill()
+            await worker.wait()
+    try:
+        runs: list[int] = []
+
+        async def handler(scope: Any, receive: Any, send: Any) -> None:
+            runs.append(1)
+            await send({"type": "http.response.start", "status": 201, "headers": []})
+            await send({"type": "http.response.body", "body": b"again", "more_body": False})
+
+        middleware = IdempotencyMiddleware(handler, store, lease=1.0)
+        got: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"{}", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            got.append(message)
+
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/orders",
+            "query_string": b"",
+            "headers": [(b"idempotency-key", b"k")],
+        }
+        for _ in range(40):  # a 409 while the dead worker's lease lives, at most a second
+            got.clear()
+            await middleware(scope, receive, send)
+            if got[0]["status"] != 409:
+                break
+            await asyncio.sleep(0.1)
+        assert got[0]["status"] == 201
+        body = b"".join(message.get("body", b"") for message in got[1:])
+        if runs:  # the outcome's write died with the worker: the handler runs again, once
+            assert (runs, body) == ([1], b"again")
+        else:  # Redis ran the write after the pause: the retry replays the whole first response
+            assert body == b"ab"
+            assert (b"idempotent-replayed", b"true") in got[0]["headers"]
     finally:
         await store.aclose()
