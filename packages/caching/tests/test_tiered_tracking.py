@@ -497,3 +497,24 @@ def test_l1_coherence_state_machine(redis_url: str, redis_prefix: str) -> None:
         max_examples=25, stateful_step_count=20, deadline=None, suppress_health_check=list(HealthCheck)
     )
     TrackingMachine.TestCase().runTest()
+
+
+@pytest.mark.parametrize("invalidation", ["pubsub", "tracking"])
+async def test_a_read_that_began_before_the_subscription_was_confirmed_does_not_fill_l1(
+    redis_url: str, redis_prefix: str, raw: Redis, invalidation: str
+) -> None:
+    """A change made while the subscription was down is never reported: a read from then stays out of L1."""
+    storage = TieredStorage.from_url(redis_url, prefix=redis_prefix, invalidation=invalidation)  # type: ignore[arg-type]
+    try:
+        assert await storage.wait_until_subscribed()
+        await raw.set(f"{redis_prefix}k", envelope(b'"v"'))
+        read = asyncio.ensure_future(storage.read("k"))
+        await asyncio.sleep(0)  # the read is now waiting for Redis's answer
+        await storage._activate()  # the subscription (re)confirmed while the read was in flight
+        entry = await read
+        assert entry is not None
+        assert await storage.l1.read("k") is None, "a read older than the subscription was kept in L1"
+        assert await storage.read("k") is not None
+        assert await storage.l1.read("k") is not None  # the next read fills L1 as usual
+    finally:
+        await storage.aclose()

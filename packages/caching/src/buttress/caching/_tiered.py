@@ -511,7 +511,9 @@ class TieredStorage[V](AsyncResource):
             await tracking.aclose()
 
     async def _activate(self) -> None:
-        # Any (re)connection may have missed messages before it: start L1 empty.
+        # Any (re)connection may have missed messages before it: start L1 empty, and keep reads that
+        # began before it (their value may have changed unreported) out of L1.
+        self._epoch += 1
         await self.l1.clear()
         self._l1_on = True
         self._subscribed.set()
