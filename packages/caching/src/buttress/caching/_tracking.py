@@ -30,7 +30,7 @@ PING_INTERVAL = 1.0
 class _PushParser(_AsyncRESP3Parser):
     """redis-py's RESP3 parser that hands every push message to the reader instead of a handler."""
 
-    async def handle_push_response(self, response: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - RESP values
+    async def handle_push_response(self, response: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - RESP
         return response
 
 
