@@ -416,9 +416,8 @@ class FlagClient(AsyncResource):
         kind = type(default)
         converted = outcome.converted.get(kind)
         if converted is not None:
-            result, attributes = converted
-            EVALUATIONS.add(1, attributes)
-            return cast("R", result)
+            EVALUATIONS.add(1, converted[1])
+            return converted[0]  # type: ignore[return-value]  # what `convert` gave: an R
         cached = outcome.cache.get(kind)
         from_flag = cached is not None
         if cached is not None:

@@ -180,44 +180,56 @@ class FlagProvider(AbstractProvider):
 
         ASCII text is text every `Context` field holds (no lone surrogate can hide in it), so such a
         context is built without a second check; anything else takes `context_from_openfeature`'s path.
-        The context lives for this evaluation only, read by the rules and nothing else, so its
-        properties are the dict built here, not a read-only view of it.
+        The context lives for this evaluation only, read by the rules and nothing else: when every
+        attribute is a property, its properties are the attributes themselves, not a copy.
         """
         if context is None or type(context) is not EvaluationContext:
             return context_from_openfeature(context, targeting_key_field=self.targeting_key_field)
+        attributes = context.attributes
+        mixed = False
+        for name, value in attributes.items():
+            if type(value) is not str or type(name) is not str or not (value.isascii() and name.isascii()):
+                return context_from_openfeature(context, targeting_key_field=self.targeting_key_field)
+            if name in _NOT_PROPERTIES:
+                mixed = True
+        key = context.targeting_key
+        if key is not None and (type(key) is not str or not key.isascii()):
+            return context_from_openfeature(context, targeting_key_field=self.targeting_key_field)
+        if mixed or (key is not None and self._key_attribute != "user_id"):
+            return self._mixed_context(context)
+        # The usual case: the targeting key and properties only (`_context_of`, inline).
+        built: Context = _new_context(Context)
+        _set_user(built, key)
+        _set_session(built, None)
+        _set_address(built, None)
+        _set_environment(built, None)
+        _set_app(built, None)
+        _set_time(built, None)
+        _set_properties(built, attributes or _NO_PROPERTIES)
+        return built
+
+    def _mixed_context(self, context: EvaluationContext) -> Context:
+        """`_context` for ASCII text attributes among which are Unleash fields or ``currentTime``."""
         standard: dict[str, str] | None = None
         properties: dict[str, str] = {}
         current_time: str | None = None
         for name, value in context.attributes.items():
-            if type(value) is not str or type(name) is not str or not (value.isascii() and name.isascii()):
-                return context_from_openfeature(context, targeting_key_field=self.targeting_key_field)
+            text = cast("str", value)
             if name in _STANDARD:
                 if standard is None:
                     standard = {}
-                standard[_STANDARD[name]] = value
+                standard[_STANDARD[name]] = text
             elif name == "currentTime":
-                current_time = value
+                current_time = text
             else:
-                properties[name] = value
+                properties[name] = text
         key = context.targeting_key
         user: str | None = None
         if key is not None:
-            if type(key) is not str or not key.isascii():
-                return context_from_openfeature(context, targeting_key_field=self.targeting_key_field)
             if self._key_attribute == "user_id":
                 user = key
             else:
                 standard, current_time = self._place_key(key, standard, properties, current_time)
-        if standard is None:  # the usual case: no Unleash field but the targeting key (`_context_of`)
-            built: Context = _new_context(Context)
-            _set_user(built, user)
-            _set_session(built, None)
-            _set_address(built, None)
-            _set_environment(built, None)
-            _set_app(built, None)
-            _set_time(built, current_time)
-            _set_properties(built, properties or _NO_PROPERTIES)
-            return built
         return _built(user, standard, current_time, properties)
 
     def _place_key(
@@ -358,6 +370,7 @@ _METADATA: Final = Metadata(name="buttress-feature-flags")
 _NO_METADATA: Mapping[str, bool | int | float | str] = MappingProxyType({})
 _REASONS: Mapping[_Reason, Reason] = MappingProxyType({reason: Reason(reason.value) for reason in _Reason})
 _NO_PROPERTIES: Mapping[str, str] = Context().properties
+_NOT_PROPERTIES: Final = frozenset({*_STANDARD, "currentTime"})
 _ERROR_CODES: Mapping[ErrorCode, OFErrorCode] = MappingProxyType(
     {code: OFErrorCode(code.value) for code in ErrorCode}
 )
