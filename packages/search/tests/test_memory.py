@@ -418,3 +418,57 @@ def test_the_fast_hit_constructor_builds_the_constructors_object() -> None:
     assert hash(make_hit("a", 1.5, "doc", ())) == hash(SearchHit("a", 1.5, "doc", ()))  # type: ignore[arg-type]
     with pytest.raises(dataclasses.FrozenInstanceError):
         hit.score = 2.0  # type: ignore[misc]
+
+
+def test_the_fast_result_constructor_builds_the_constructors_object() -> None:
+    from buttress.search import SearchResult  # noqa: PLC0415 - next to the private helper
+    from buttress.search._types import make_result  # noqa: PLC0415 - the private helper itself
+
+    hits = (SearchHit("a", 1.5, {"id": "a"}, {}),)
+    result = make_result(hits, 7, 2, 3, "cursor")
+    expected = SearchResult(hits=hits, total=7, offset=2, limit=3, next_cursor="cursor")
+    assert result == expected
+    assert repr(result) == repr(expected)
+    assert dataclasses.asdict(result) == dataclasses.asdict(expected)
+    assert result.facets is not make_result(hits, 7, 2, 3, None).facets  # a fresh dict each time
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.total = 8  # type: ignore[misc]
+
+
+def test_the_relevance_cursor_encoder_writes_the_general_encoders_cursor() -> None:
+    from buttress.search._cursor import encode_cursor, encode_score_cursor  # noqa: PLC0415 - private
+
+    query = SearchQuery("héllo wörld", syntax="plain")
+    generator = random.Random(7)
+    ids = ["a", 'é"\\\n\u2028x', "\U0001f600", "a/b", "<tag>&"]
+    scores = [
+        5e-324,
+        1e300,
+        0.1,
+        3.0,
+        *(generator.random() * 10 ** generator.randint(-20, 20) for _ in range(500)),
+    ]
+    for score in scores:
+        for doc_id in ids:
+            assert encode_score_cursor(query, score, doc_id) == encode_cursor(query, [score, doc_id])
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        SearchQuery("the quick brown-fox -lazy"),
+        SearchQuery('the "of the" and'),
+        SearchQuery('red "running shoes" -kids -"old hat"', minimum_should_match="50%"),
+        SearchQuery("red running shoes", minimum_should_match=2),
+        SearchQuery("red running the", match="all"),
+        SearchQuery(""),
+        SearchQuery("-red"),
+        SearchQuery('Ünïcode ﬁle "x-y z"', syntax="plain"),
+    ],
+)
+def test_the_remembered_plan_is_plan_texts(query: SearchQuery) -> None:
+    from buttress.search._plan import plan_text  # noqa: PLC0415 - the shared planner
+
+    search = MemorySearch(Schema(searchable={"title": 1.0}), analyzer=Analyzer(stop_words=ENGLISH_STOP_WORDS))
+    for _ in range(2):  # analysed, then remembered
+        assert search._plan(query) == plan_text(query, search.analyzer)

@@ -20,14 +20,14 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final, Literal, Self
 
 from ._analysis import Analyzer
-from ._cursor import decode_cursor, encode_cursor
+from ._cursor import decode_cursor, encode_cursor, encode_score_cursor
 from ._filters import check_number
 from ._highlight import Highlighter
 from ._metrics import DOCUMENTS_INDEXED, INDEX_DURATION, QUERIES, QUERY_DURATION, timed
-from ._plan import TextPlan, plan_text
+from ._plan import TextPlan
 from ._query import And, Exists, Filter, Not, Or, Range, SearchQuery, Sort, Term, Terms
 from ._schema import Schema, check_ids
-from ._types import FacetCount, NumericStats, SearchHit, SearchResult, make_hit
+from ._types import FacetCount, NumericStats, SearchHit, SearchResult, make_hit, make_result
 from .exceptions import (
     IndexFileError,
     MissingExtraError,
@@ -193,19 +193,31 @@ class MemorySearch:
         self.max_fragments = self._highlighter.max_fragments
         self._weights = dict(schema.searchable)
         self.engine = _engine(engine)
-        self._analysed: dict[str, list[str]] = {}
+        self._analysed: dict[str, tuple[str, ...]] = {}
         self._clear()
 
-    def _analyse(self, part: str) -> list[str]:
+    def _analyse(self, part: str) -> tuple[str, ...]:
         """``analyzer.tokens(part)`` for a query's word or phrase, remembered (the analyzer is fixed)."""
         found = self._analysed.get(part)
         if found is None:
-            found = self.analyzer.tokens(part)
+            found = tuple(self.analyzer.tokens(part))
             if len(part) <= _ANALYSED_LENGTH:
                 if len(self._analysed) >= _ANALYSED_SIZE:
                     self._analysed.clear()  # a vocabulary this large: start over rather than grow
                 self._analysed[part] = found
         return found
+
+    def _plan(self, query: SearchQuery) -> TextPlan:
+        """``plan_text(query, self.analyzer)``, from the remembered analyses (the same plan)."""
+        parsed, known, analyse = query.parsed, self._analysed.get, self._analyse
+        # A stop word's () is falsy: it is looked up again (remembered too), then dropped.
+        positive = tuple([found for part in parsed.positive if (found := known(part) or analyse(part))])
+        excluded = tuple([found for part in parsed.excluded if (found := known(part) or analyse(part))])
+        if query.match == "any" and query.minimum_should_match is None:
+            required = 1 if positive else 0  # `SearchQuery.required`'s rule for this case
+        else:
+            required = query.required(len(positive))
+        return TextPlan(bool(parsed.terms or parsed.phrases), positive, excluded, required)
 
     def _clear(self) -> None:
         self._num: dict[str, int] = {}
@@ -603,7 +615,7 @@ class MemorySearch:
     def _search(self, query: SearchQuery) -> SearchResult[Document]:
         self.schema.check_query(query)
         cursor = decode_cursor(query, self.schema)
-        plan = plan_text(query, self.analyzer, self._analyse)
+        plan = self._plan(query)
         vector = self._vector_scores(plan, query.filter)
         if vector is not None:
             if cursor is None and not (query.sort or query.facets or query.stats):
@@ -699,15 +711,9 @@ class MemorySearch:
         next_cursor = None
         if count < total and page:
             last, score = page[-1]
-            next_cursor = encode_cursor(query, [score, ids[last]])
-        return SearchResult(
-            hits=self._hits(page, plan, query.highlight),
-            total=total,
-            facets={},
-            stats={},
-            offset=query.offset,
-            limit=query.limit,
-            next_cursor=next_cursor,
+            next_cursor = encode_score_cursor(query, score, ids[last])
+        return make_result(
+            self._hits(page, plan, query.highlight), total, query.offset, query.limit, next_cursor
         )
 
     async def count(self, query: SearchQuery | None = None) -> int:

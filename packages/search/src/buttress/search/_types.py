@@ -123,6 +123,41 @@ class SearchResult[TDocument]:
         return [hit.id for hit in self.hits]
 
 
+_result_slots = vars(SearchResult)
+_set_hits: Callable[[object, object], None] = _result_slots["hits"].__set__
+_set_total: Callable[[object, object], None] = _result_slots["total"].__set__
+_set_facets: Callable[[object, object], None] = _result_slots["facets"].__set__
+_set_stats: Callable[[object, object], None] = _result_slots["stats"].__set__
+_set_offset: Callable[[object, object], None] = _result_slots["offset"].__set__
+_set_limit: Callable[[object, object], None] = _result_slots["limit"].__set__
+_set_next_cursor: Callable[[object, object], None] = _result_slots["next_cursor"].__set__
+_set_degraded: Callable[[object, object], None] = _result_slots["degraded"].__set__
+
+
+def make_result[TDocument](
+    hits: tuple[SearchHit[TDocument], ...],
+    total: int,
+    offset: int,
+    limit: int,
+    next_cursor: str | None,
+) -> SearchResult[TDocument]:
+    """``SearchResult(hits, total, {}, {}, offset, limit, next_cursor)``, built through its slots.
+
+    The same object as the constructor's (fresh empty facets and stats, not degraded), as
+    `make_hit` builds a hit: a query's one result, without eight ``object.__setattr__`` calls.
+    """
+    result: SearchResult[TDocument] = _new(SearchResult)
+    _set_hits(result, hits)
+    _set_total(result, total)
+    _set_facets(result, {})
+    _set_stats(result, {})
+    _set_offset(result, offset)
+    _set_limit(result, limit)
+    _set_next_cursor(result, next_cursor)
+    _set_degraded(result, False)
+    return result
+
+
 class SearchProvider[TDocument](Protocol):
     """**Protocol**: a search index that documents are written to and queried.
 
