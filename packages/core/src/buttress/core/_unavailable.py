@@ -74,7 +74,14 @@ def connection_errors(*drivers: Driver) -> tuple[type[BaseException], ...]:
     Raises:
         ConfigurationError: A driver the suite does not know.
     """
+    try:
+        known = _FOUND.get(drivers)
+    except TypeError:  # an unhashable driver: the checks below name it
+        known = None
+    if known is not None:
+        return known
     found: list[type[BaseException]] = list(_NETWORK)
+    complete = True
     for driver in drivers:
         if not isinstance(driver, str) or driver not in _DRIVER_ERRORS:
             raise ConfigurationError("driver", driver, f"must be one of {sorted(_DRIVER_ERRORS)}")
@@ -82,11 +89,18 @@ def connection_errors(*drivers: Driver) -> tuple[type[BaseException], ...]:
             try:
                 module = importlib.import_module(module_name)
             except ImportError:
+                complete = False  # installed later, perhaps: asked again next time
                 break
             error = getattr(module, attribute, None)
             if isinstance(error, type) and issubclass(error, BaseException) and error not in found:
                 found.append(error)
-    return tuple(found)
+    result = tuple(found)
+    if complete:
+        _FOUND[drivers] = result  # backends call this per operation: the imports are made once
+    return result
+
+
+_FOUND: dict[tuple[str, ...], tuple[type[BaseException], ...]] = {}
 
 
 @contextmanager
