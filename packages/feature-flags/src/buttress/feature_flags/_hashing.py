@@ -31,6 +31,17 @@ def normalized_hash(identifier: str, group_id: str, normalizer: int = 100, seed:
         >>> normalized_hash("123", "gr1")
         73
     """
+    if (
+        type(identifier) is str
+        and type(group_id) is str
+        and type(normalizer) is int
+        and type(seed) is int
+        and identifier.isascii()
+        and group_id.isascii()
+        and normalizer >= 1
+        and 0 <= seed <= 0xFFFFFFFF
+    ):  # the common call, every check passed at once
+        return _murmur3(f"{group_id}:{identifier}", seed, False) % normalizer + 1
     for name, value in (("identifier", identifier), ("group_id", group_id)):
         if not isinstance(value, str):
             raise FeatureFlagsTypeError(name, "a str", value)
