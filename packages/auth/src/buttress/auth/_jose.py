@@ -12,12 +12,22 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from .exceptions import MalformedTokenError
 
-__all__ = ["Parsed", "b64decode", "b64encode", "dumps", "loads_object", "parse"]
+__all__ = [
+    "Parsed",
+    "b64decode",
+    "b64encode",
+    "canonical_signature",
+    "dumps",
+    "loads_claims",
+    "loads_object",
+    "parse",
+    "split",
+]
 
 _ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
@@ -88,6 +98,26 @@ def loads_object(data: bytes, what: str) -> dict[str, Any]:
     return value
 
 
+def loads_claims(data: bytes) -> dict[str, Any] | None:
+    """`loads_object` for the common case: ``None`` where `loads_object` must decide (and raise).
+
+    The same decoder's scanner (duplicate names and NaN refused alike), called on a text that is one
+    object from its first character to its last: the whitespace `loads_object` also accepts around
+    it, and anything the scanner refuses, are left to `loads_object`.
+    """
+    try:
+        text = data.decode("utf-8")
+        if text[:1] != "{" or text[-1:] != "}":
+            return None
+        value, end = _SCAN(text, 0)
+    except (ValueError, RecursionError, StopIteration):  # refused: loads_object says how
+        return None
+    return value if end == len(text) else None
+
+
+_SCAN: Final[Callable[[str, int], tuple[dict[str, Any], int]]] = _DECODER.scan_once  # type: ignore[attr-defined]
+
+
 class Parsed:
     """The three parts of a compact JWS, decoded, and the bytes its signature covers."""
 
@@ -106,6 +136,15 @@ class Parsed:
         self.payload = payload
         self.signing_input = signing_input
         self.signature = signature
+
+
+def canonical_signature(segment: str) -> bool:
+    """Whether the bits of the last character that no byte uses are zero: one signature, one spelling.
+
+    ``segment`` decoded already (it is base64url).
+    """
+    unused = _UNUSED_BITS[len(segment) % 4]
+    return not (unused and _VALUE[segment[-1]] & unused)
 
 
 def split(token: str) -> tuple[str, str, str]:
@@ -132,8 +171,7 @@ def parse(token: str, headers: Mapping[str, dict[str, Any]]) -> Parsed:
         header = loads_object(b64decode(header_segment, "header"), "header")
     payload = b64decode(payload_segment, "payload")
     signature = b64decode(signature_segment, "signature")
-    unused = _UNUSED_BITS[len(signature_segment) % 4]
-    if unused and _VALUE[signature_segment[-1]] & unused:  # one signature, one spelling
+    if not canonical_signature(signature_segment):
         raise MalformedTokenError("the token's signature is not canonical base64url")
     signing_input = f"{header_segment}.{payload_segment}".encode("ascii")
     return Parsed(header_segment, header, payload, signing_input, signature)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from buttress.core import Clock, check_seconds
+from buttress.core import Clock, SystemClock, check_seconds
 
 from ._jose import b64decode, dumps, loads_object, split
 from ._jws import sign_jws
@@ -21,6 +22,7 @@ from ._verify import (
     DEFAULT_MAX_TOKEN_BYTES,
     REFRESH,
     TOKEN_TYPES,
+    HeaderCache,
     Policy,
     VerifiedToken,
     check_token,
@@ -132,7 +134,8 @@ class TokenVerifier:
         self._policy = Policy.make(issuer, audience, leeway, max_token_bytes, required)
         self._store = _check_store(store)
         self._clock = _clock(clock)
-        self._headers: dict[str, dict[str, Any]] = {}
+        self._timestamp = _timestamp_of(self._clock)
+        self._headers: HeaderCache = {}
 
     async def verify(self, token: str, *, token_type: str = ACCESS) -> VerifiedToken:
         """Verify ``token``: signature, claims, type, and revocation when a store is set.
@@ -148,7 +151,7 @@ class TokenVerifier:
         try:
             key = await self._key_of(token)
             verified = check_token(
-                token, self._policy, lambda _kid: key, self._headers, self._clock.now().timestamp(), kind
+                token, self._policy, lambda _kid: key, self._headers, self._timestamp(), kind
             )
             await _check_revocation(self._store, verified)
         except TokenError as exc:
@@ -162,13 +165,22 @@ class TokenVerifier:
         if len(token) > self._policy.max_token_bytes:
             raise MalformedTokenError(f"the token is longer than {self._policy.max_token_bytes} bytes")
         header_segment = split(token)[0]
-        header = self._headers.get(header_segment) or loads_object(
-            b64decode(header_segment, "header"), "header"
+        cached = self._headers.get(header_segment)
+        kid = (
+            cached[0]
+            if cached is not None
+            else loads_object(b64decode(header_segment, "header"), "header").get("kid")
         )
-        kid = header.get("kid")
         if not isinstance(kid, str):
             raise UnknownKeyError(kid)
         return await self._keys.verification_key(kid)
+
+
+def _timestamp_of(clock: Clock) -> Callable[[], float]:
+    """``clock.now().timestamp()``; `time.time` itself for the system clock (the same instant, unrounded)."""
+    if type(clock) is SystemClock:
+        return time.time
+    return lambda: clock.now().timestamp()
 
 
 class TokenService:
@@ -227,7 +239,8 @@ class TokenService:
         )
         self._store = _check_store(store)
         self._clock = _clock(clock)
-        self._headers: dict[str, dict[str, Any]] = {}
+        self._timestamp = _timestamp_of(self._clock)
+        self._headers: HeaderCache = {}
 
     @property
     def keys(self) -> KeySet:
@@ -332,7 +345,7 @@ class TokenService:
         kind = _check_type(token_type)
         try:
             verified = check_token(
-                token, self._policy, self._keys.get, self._headers, self._clock.now().timestamp(), kind
+                token, self._policy, self._keys.get, self._headers, self._timestamp(), kind
             )
         except TokenError as exc:
             count(kind, exc)

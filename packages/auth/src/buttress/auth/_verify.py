@@ -8,14 +8,14 @@ only then the claims, which an unverified token could have forged.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from buttress.core import check_count, check_seconds, check_text
 
-from ._jose import loads_object, parse
+from ._jose import b64decode, canonical_signature, loads_claims, loads_object, parse
 from ._jws import REFUSED_HEADERS
 from ._keys import VerifyingKey
 from ._metrics import VERIFICATIONS
@@ -87,6 +87,61 @@ class VerifiedToken:
     claims: Mapping[str, Any] = field(repr=False)
 
 
+def _field_setters() -> Callable[..., VerifiedToken]:
+    """`VerifiedToken`'s constructor without the frozen dataclass's ``object.__setattr__`` per field.
+
+    The slots' own descriptors set the fields, in the order of `dataclasses.fields` (checked here);
+    the result equals ``VerifiedToken(...)`` (a property test holds it to that).
+    """
+    names = tuple(item.name for item in fields(VerifiedToken))
+    if names != _FIELDS:  # pragma: no cover - a changed VerifiedToken must change this too
+        raise RuntimeError(f"VerifiedToken's fields changed: {names}")
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 = (getattr(VerifiedToken, name).__set__ for name in names)
+    new = object.__new__
+
+    def make(  # noqa: PLR0917 - the fields of VerifiedToken, in order
+        subject: str,
+        token_type: str,
+        issuer: str,
+        audience: tuple[str, ...],
+        expires_at: datetime,
+        issued_at: datetime | None,
+        jti: str | None,
+        family: str | None,
+        kid: str,
+        claims: Mapping[str, Any],
+    ) -> VerifiedToken:
+        token = new(VerifiedToken)
+        s0(token, subject)
+        s1(token, token_type)
+        s2(token, issuer)
+        s3(token, audience)
+        s4(token, expires_at)
+        s5(token, issued_at)
+        s6(token, jti)
+        s7(token, family)
+        s8(token, kid)
+        s9(token, claims)
+        return token
+
+    return make
+
+
+_FIELDS: Final = (
+    "subject",
+    "token_type",
+    "issuer",
+    "audience",
+    "expires_at",
+    "issued_at",
+    "jti",
+    "family",
+    "kid",
+    "claims",
+)
+new_verified_token: Final = _field_setters()
+
+
 _OK: Final = {name: {"auth.token_type": name, "auth.outcome": "ok"} for name in TOKEN_TYPES}
 
 
@@ -120,6 +175,13 @@ class Policy:
     leeway: float
     max_token_bytes: int
     required: tuple[str, ...]
+    present: frozenset[str] = field(init=False, repr=False, compare=False)
+    """The claims a token must hold: ``required`` and ``sub`` (for `_fast_claims`)."""
+    audience_set: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "present", frozenset((*self.required, "sub")))
+        object.__setattr__(self, "audience_set", frozenset(self.audience))
 
     @classmethod
     def make(
@@ -182,15 +244,23 @@ def _header(parsed_header: Mapping[str, Any]) -> tuple[str, str]:
     return kid, parsed_header.get("typ", "")
 
 
+type HeaderCache = dict[str, tuple[str, str, str]]
+"""The headers of tokens verified before, by header segment: (kid, alg, typ), checked already."""
+
+
 def check_token(  # noqa: PLR0917 - private; called from two places in this package
     token: object,
     policy: Policy,
     key_for: Any,  # noqa: ANN401 - Callable[[str], VerifyingKey], sync
-    headers: dict[str, dict[str, Any]],
+    headers: HeaderCache,
     now: float,
     token_type: str,
 ) -> VerifiedToken:
     """Verify ``token`` completely (signature and claims), with the key ``key_for(kid)`` returns.
+
+    Each step takes its common case first and leaves anything else to the general code, which
+    decides (and raises): a cached header, base64url that decodes, a payload that is one JSON object
+    end to end, claims of the expected types (`_fast_claims`).
 
     Raises:
         TokenError: Any reason not to trust the token (its subclasses say which).
@@ -200,8 +270,41 @@ def check_token(  # noqa: PLR0917 - private; called from two places in this pack
         raise AuthTypeError("token", "a str", token)
     if len(token) > policy.max_token_bytes:
         raise MalformedTokenError(f"the token is longer than {policy.max_token_bytes} bytes")
-    parsed = parse(token, headers)
-    kid, typ = _header(parsed.header)  # a cached header passed it before; checking again costs little
+    parts = token.split(".")
+    cached = headers.get(parts[0]) if len(parts) == 3 else None
+    if cached is None:
+        return _check_uncached(token, policy, key_for, headers, now, token_type)
+    header_segment, payload_segment, signature_segment = parts
+    payload = b64decode(payload_segment, "payload")
+    signature = b64decode(signature_segment, "signature")
+    if not canonical_signature(signature_segment):
+        raise MalformedTokenError("the token's signature is not canonical base64url")
+    kid, alg, typ = cached
+    key: VerifyingKey = key_for(kid)
+    if alg != key.alg:
+        raise AlgorithmMismatchError(str(key.alg), alg)
+    if not key._verify(signature, f"{header_segment}.{payload_segment}".encode("ascii")):
+        raise InvalidSignatureError("the token's signature does not verify under its key")
+    if _TYPE_OF.get(typ) != token_type:
+        raise WrongTokenTypeError(token_type, typ or None)
+    claims = loads_claims(payload)
+    if claims is None:
+        claims = loads_object(payload, "payload")
+    verified = _fast_claims(claims, policy, now, token_type, kid)
+    return verified if verified is not None else _claims(claims, policy, now, token_type, kid)
+
+
+def _check_uncached(  # noqa: PLR0917
+    token: str,
+    policy: Policy,
+    key_for: Any,  # noqa: ANN401
+    headers: HeaderCache,
+    now: float,
+    token_type: str,
+) -> VerifiedToken:
+    """`check_token` for a header not seen before: checked in full, then cached once the token verifies."""
+    parsed = parse(token, {})
+    kid, typ = _header(parsed.header)
     key: VerifyingKey = key_for(kid)
     alg = parsed.header.get("alg")
     if alg != key.alg:
@@ -212,11 +315,73 @@ def check_token(  # noqa: PLR0917 - private; called from two places in this pack
         raise WrongTokenTypeError(token_type, typ or None)
     claims = loads_object(parsed.payload, "payload")
     verified = _claims(claims, policy, now, token_type, kid)
-    if parsed.header_segment not in headers:
+    if isinstance(typ, str):  # a typ that is not a str was refused above; typed for the cache
         if len(headers) >= _HEADER_CACHE:
             headers.clear()
-        headers[parsed.header_segment] = parsed.header
+        headers[parsed.header_segment] = (kid, alg, typ)
     return verified
+
+
+_NUMBER: Final = (int, float)
+
+
+def _fast_claims(  # noqa: PLR0911, PLR0912 - one pass, in order; each exit leaves it to _claims
+    claims: dict[str, Any], policy: Policy, now: float, token_type: str, kid: str
+) -> VerifiedToken | None:
+    """`_claims` for claims of the expected types that pass, in one pass; ``None`` leaves it to `_claims`.
+
+    It never decides against a token: where it returns a token, `_claims` returns the same one
+    (a property test holds them to it); where anything is missing, of another type, out of range
+    or refused, `_claims` says why.
+    """
+    if not policy.present <= claims.keys():
+        return None
+    exp = claims["exp"]
+    if type(exp) not in _NUMBER or not -1e11 < exp < 1e11:  # bool is not int here; NaN fails the range
+        return None
+    leeway = policy.leeway
+    if now >= exp + leeway:
+        return None
+    latest = now + leeway
+    nbf = claims.get("nbf")
+    if nbf is not None and (type(nbf) not in _NUMBER or not -1e11 < nbf < 1e11 or nbf > latest):
+        return None
+    iat = claims.get("iat")
+    if iat is not None and (type(iat) not in _NUMBER or not -1e11 < iat < 1e11 or iat > latest):
+        return None
+    iss = claims["iss"]
+    if type(iss) is not str or iss != policy.issuer:
+        return None
+    aud = claims["aud"]
+    if type(aud) is str:
+        if aud not in policy.audience_set:
+            return None
+        audience: tuple[str, ...] = (aud,)
+    elif type(aud) is list and aud:
+        audience = tuple(aud)
+        if not all(type(item) is str for item in audience) or policy.audience_set.isdisjoint(audience):
+            return None
+    else:
+        return None
+    subject = claims["sub"]
+    jti = claims.get("jti")
+    family = claims.get("sid")
+    if type(subject) is not str or (jti is not None and type(jti) is not str):
+        return None
+    if family is not None and type(family) is not str:
+        return None
+    return new_verified_token(
+        subject,
+        token_type,
+        iss,
+        audience,
+        datetime.fromtimestamp(exp, UTC),
+        None if iat is None else datetime.fromtimestamp(iat, UTC),
+        jti,
+        family,
+        kid,
+        claims,
+    )
 
 
 def _claims(claims: dict[str, Any], policy: Policy, now: float, token_type: str, kid: str) -> VerifiedToken:
