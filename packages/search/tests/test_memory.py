@@ -420,6 +420,20 @@ def test_the_fast_hit_constructor_builds_the_constructors_object() -> None:
         hit.score = 2.0  # type: ignore[misc]
 
 
+def test_the_fast_page_constructor_builds_the_constructors_hits() -> None:
+    from buttress.search._types import make_plain_hits  # noqa: PLC0415 - the private helper itself
+
+    documents = [{"id": "a", "title": "x"}, {"id": "b"}]
+    hits = make_plain_hits([("a", 1.5, documents[0]), ("b", 0.5, documents[1])])
+    expected = (SearchHit("a", 1.5, documents[0]), SearchHit("b", 0.5, documents[1]))
+    assert type(hits) is tuple
+    assert hits == expected
+    assert repr(hits) == repr(expected)
+    assert hits[0].highlights == {}
+    assert hits[0].highlights is not hits[1].highlights  # each its own, as the default factory's
+    assert make_plain_hits([]) == ()
+
+
 def test_the_fast_result_constructor_builds_the_constructors_object() -> None:
     from buttress.search import SearchResult  # noqa: PLC0415 - next to the private helper
     from buttress.search._types import make_result  # noqa: PLC0415 - the private helper itself

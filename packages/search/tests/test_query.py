@@ -108,6 +108,15 @@ def test_the_parser_either_parses_or_raises_a_typed_error(text: str) -> None:
         (lambda: SearchQuery(limit=-1), SearchConfigurationError),
         (lambda: SearchQuery(limit=10_001), SearchConfigurationError),
         (lambda: SearchQuery(limit=True), SearchTypeError),  # type: ignore[arg-type]
+        (lambda: SearchQuery(limit=2.0), SearchTypeError),  # type: ignore[arg-type]
+        (lambda: SearchQuery(offset=-1), SearchConfigurationError),
+        (lambda: SearchQuery(offset=2**31), SearchConfigurationError),
+        (lambda: SearchQuery(offset=False), SearchTypeError),
+        (lambda: SearchQuery("a\x00b"), SearchConfigurationError),
+        (lambda: SearchQuery("caf\u00e9 \ud800"), SearchConfigurationError),
+        (lambda: SearchQuery(b"bytes"), SearchTypeError),  # type: ignore[arg-type]
+        (lambda: SearchQuery("x", minimum_should_match=0), SearchConfigurationError),
+        (lambda: SearchQuery("x", match="all", minimum_should_match=1), SearchConfigurationError),
         (lambda: SearchQuery(offset=5, cursor="x"), SearchConfigurationError),
         (lambda: SearchQuery(match="some"), SearchConfigurationError),  # type: ignore[arg-type]
         (lambda: SearchQuery(facets="category"), SearchTypeError),  # type: ignore[arg-type]

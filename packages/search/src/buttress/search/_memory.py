@@ -27,7 +27,7 @@ from ._metrics import DOCUMENTS_INDEXED, INDEX_DURATION, QUERIES, QUERY_DURATION
 from ._plan import TextPlan
 from ._query import And, Exists, Filter, Not, Or, Range, SearchQuery, Sort, Term, Terms
 from ._schema import Schema, check_ids
-from ._types import FacetCount, NumericStats, SearchHit, SearchResult, make_hit, make_result
+from ._types import FacetCount, NumericStats, SearchHit, SearchResult, make_hit, make_plain_hits, make_result
 from .exceptions import (
     IndexFileError,
     MissingExtraError,
@@ -666,7 +666,7 @@ class MemorySearch:
         highlights = self._highlighter.highlights
         docs, ids, weights = self._docs, self._ids, self._weights
         if not terms:
-            return tuple([make_hit(ids[num], score, dict(docs[num] or {}), {}) for num, score in page])
+            return make_plain_hits([(ids[num], score, dict(docs[num] or {})) for num, score in page])
         return tuple(
             [
                 make_hit(ids[num], score, dict(docs[num] or {}), highlights(docs[num] or {}, weights, terms))

@@ -121,7 +121,8 @@ def parse_query(text: str, syntax: Syntax = "web") -> ParsedQuery:
         >>> parse_query('red "running shoes" -kids', syntax="plain")
         ParsedQuery(terms=('red', '"running', 'shoes"', '-kids'), phrases=(), excluded=())
     """
-    text = check_str("text", text, allow_empty=True)
+    if type(text) is not str or "\x00" in text or not text.isascii():  # else nothing to refuse
+        text = check_str("text", text, allow_empty=True)
     if not isinstance(syntax, str) or syntax not in ("web", "plain"):
         raise SearchConfigurationError("syntax", syntax, "must be 'web' or 'plain'")
     if len(text) > MAX_QUERY_LENGTH:
@@ -239,7 +240,8 @@ class SearchQuery:
             check_filter_tree("filter", self.filter)
         if not isinstance(self.match, str) or self.match not in ("all", "any"):
             raise SearchConfigurationError("match", self.match, "must be 'any' or 'all'")
-        self._check_minimum()
+        if self.minimum_should_match is not None:
+            self._check_minimum()
         # An empty tuple (the default) needs no check.
         if type(self.facets) is not tuple or self.facets:
             object.__setattr__(self, "facets", _names("facets", self.facets))
@@ -247,8 +249,12 @@ class SearchQuery:
             object.__setattr__(self, "stats", _names("stats", self.stats))
         if type(self.sort) is not tuple or self.sort:
             self._check_sort()
-        object.__setattr__(self, "limit", _count("limit", self.limit, MAX_LIMIT, "; page with a cursor"))
-        object.__setattr__(self, "offset", _count("offset", self.offset, MAX_OFFSET, "; page with a cursor"))
+        # A plain int in range is kept as it is (what `_count` would return); anything else is checked.
+        limit, offset = self.limit, self.offset
+        if type(limit) is not int or not 0 <= limit <= MAX_LIMIT:
+            object.__setattr__(self, "limit", _count("limit", limit, MAX_LIMIT, "; page with a cursor"))
+        if type(offset) is not int or not 0 <= offset <= MAX_OFFSET:
+            object.__setattr__(self, "offset", _count("offset", offset, MAX_OFFSET, "; page with a cursor"))
         if self.cursor is not None:
             check_str("cursor", self.cursor)
             if self.offset:

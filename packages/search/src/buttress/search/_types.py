@@ -66,6 +66,25 @@ def make_hit[TDocument](
     return hit
 
 
+def make_plain_hits[TDocument](
+    page: Iterable[tuple[str, float, TDocument]],
+) -> tuple[SearchHit[TDocument], ...]:
+    """``tuple(make_hit(id, score, document, {}) for id, score, document in page)``, one loop.
+
+    Hits without highlights (each its own empty dict, as the constructor's default gives).
+    """
+    hits: list[SearchHit[TDocument]] = []
+    append = hits.append
+    for doc_id, score, document in page:
+        hit: SearchHit[TDocument] = _new(SearchHit)
+        _set_id(hit, doc_id)
+        _set_score(hit, score)
+        _set_document(hit, document)
+        _set_highlights(hit, {})
+        append(hit)
+    return tuple(hits)
+
+
 @dataclass(frozen=True, slots=True)
 class FacetCount:
     """How many hits hold ``value`` in the facet's field (a list-valued field counts each value once)."""

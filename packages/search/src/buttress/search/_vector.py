@@ -157,14 +157,15 @@ class VectorScorer:
         for tokens in groups:
             if len(tokens) > 1:
                 state = self._phrase_state(tokens)
-                candidates = outside & (state != _LACKS)
-                unknown = np.flatnonzero(candidates & (state == _UNKNOWN))
+                # Only a document holding every token can be unknown or present: no need to mask
+                # the others out first (and clearing a False entry changes nothing).
+                unknown = np.flatnonzero(outside & (state == _UNKNOWN))
                 if len(unknown):
                     state[unknown] = _ABSENT
                     found = phrase(list(tokens), unknown.tolist())
                     if found:
                         state[found] = _PRESENT
-                outside[candidates & (state == _PRESENT)] = False
+                outside &= state != _PRESENT
         scores[outside] = 0.0
 
     def _phrase_state(self, tokens: tuple[str, ...]) -> npt.NDArray[np.int8]:
