@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from buttress.auth import KeySet, SigningKey, TokenError, TokenService
-from buttress.auth._jose import b64encode, loads_claims, loads_object
+from buttress.auth._jose import b64encode, decode_body, decode_segments, loads_claims, loads_object
 from buttress.auth._verify import (
     ACCESS,
     Policy,
@@ -34,7 +34,21 @@ scalars = (
     | st.booleans()
     | st.integers(-(2**64), 2**64)
     | st.floats()  # NaN and infinities included: neither path may take them as times
-    | st.sampled_from([NOW, NOW - 40, NOW + 40, NOW - 3_600, NOW + 3_600, 1e11, -1e11, 99_999_999_999.5])
+    | st.sampled_from(
+        [
+            NOW,
+            NOW - 40,
+            NOW + 40,
+            NOW - 3_600,
+            NOW + 3_600,
+            1e11,
+            -1e11,
+            -6e10,
+            -6e10 + 1,
+            -99_999_999_999.0,
+            99_999_999_999.5,
+        ]
+    )
     | st.text(max_size=6)
 )
 json_values = st.recursive(
@@ -48,7 +62,7 @@ audiences = st.sampled_from(["api", "other", "", "API"])
 plausible = {
     "exp": st.sampled_from([NOW + 900, NOW - 10, NOW - 100, NOW + 0.5, int(NOW) + 60, 1e11, True]),
     "nbf": st.sampled_from([NOW - 1, NOW + 10, NOW + 100, int(NOW), -1e11, 1e11, False]),
-    "iat": st.sampled_from([NOW - 1, NOW + 10, NOW + 100, int(NOW), -1e11 + 1, 1e11 - 1]),
+    "iat": st.sampled_from([NOW - 1, NOW + 10, NOW + 100, int(NOW), -6e10 + 1, -6e10, -7e10, 1e11 - 1]),
     "iss": st.sampled_from(["https://id.example", "https://evil.example", "https://id.example/"]),
     "aud": audiences | st.lists(audiences | st.integers(), max_size=3),
     "sub": st.text(max_size=5),
@@ -178,3 +192,27 @@ def test_a_cached_header_decides_as_a_header_checked_anew(segment: int, edit: tu
     assert isinstance(_outcome(TOKEN, cached), VerifiedToken)
     assert cached  # the header is cached now
     assert _outcome(token, cached) == _outcome(token, {})
+
+
+base64url_ish = st.text(
+    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", max_size=12
+)
+segments = (
+    base64url_ish
+    | st.text(alphabet="AQgw-_+/= \n\x00é!", max_size=8)
+    | st.sampled_from(["", "A", "AB", "ABC", "ABD"])
+)
+
+
+@settings(max_examples=3_000)
+@given(base64url_ish, segments, segments)
+def test_the_one_pass_decode_decides_as_the_segments_decoded_apart(
+    header: str, payload: str, signature: str
+) -> None:
+    fast = decode_body(f"{header}.{payload}.{signature}", header, payload)
+    try:
+        slow = decode_segments(payload, signature)
+    except TokenError:
+        assert fast is None
+    else:
+        assert fast is None or fast == slow

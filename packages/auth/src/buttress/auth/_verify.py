@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from buttress.core import check_count, check_seconds, check_text
 
-from ._jose import b64decode, canonical_signature, loads_claims, loads_object, parse
+from ._jose import decode_body, decode_segments, loads_claims, loads_object, parse
 from ._jws import REFUSED_HEADERS
 from ._keys import VerifyingKey
 from ._metrics import VERIFICATIONS
@@ -56,6 +56,9 @@ DEFAULT_MAX_TOKEN_BYTES: Final = 8_192
 _HEADER_CACHE: Final = 64
 _DEFAULT_REQUIRED: Final = ("exp", "iss", "aud", "sub")
 _KNOWN_REQUIRED: Final = frozenset({"exp", "iss", "aud", "sub", "iat", "nbf", "jti"})
+# The times a claim may hold, in seconds since the epoch: the years 68 to 5138, which datetime holds.
+_EARLIEST: Final = -6e10
+_LATEST: Final = 1e11
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +231,7 @@ def _number(claims: Mapping[str, Any], name: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise MissingClaimError(name, "is not a number of seconds since the epoch")
-    if not -1e11 < value < 1e11:  # beyond year 5000 either way: no real token, and datetime would overflow
+    if not _EARLIEST < value < _LATEST:  # no real token; beyond them datetime would overflow
         raise MissingClaimError(name, "is out of range")
     return float(value)
 
@@ -275,10 +278,9 @@ def check_token(  # noqa: PLR0917 - private; called from two places in this pack
     if cached is None:
         return _check_uncached(token, policy, key_for, headers, now, token_type)
     header_segment, payload_segment, signature_segment = parts
-    payload = b64decode(payload_segment, "payload")
-    signature = b64decode(signature_segment, "signature")
-    if not canonical_signature(signature_segment):
-        raise MalformedTokenError("the token's signature is not canonical base64url")
+    payload, signature = decode_body(token, header_segment, payload_segment) or decode_segments(
+        payload_segment, signature_segment
+    )
     kid, alg, typ = cached
     key: VerifyingKey = key_for(kid)
     if alg != key.alg:
@@ -337,17 +339,17 @@ def _fast_claims(  # noqa: PLR0911, PLR0912 - one pass, in order; each exit leav
     if not policy.present <= claims.keys():
         return None
     exp = claims["exp"]
-    if type(exp) not in _NUMBER or not -1e11 < exp < 1e11:  # bool is not int here; NaN fails the range
+    if type(exp) not in _NUMBER or not _EARLIEST < exp < _LATEST:  # bool is not int here; NaN fails the range
         return None
     leeway = policy.leeway
     if now >= exp + leeway:
         return None
     latest = now + leeway
     nbf = claims.get("nbf")
-    if nbf is not None and (type(nbf) not in _NUMBER or not -1e11 < nbf < 1e11 or nbf > latest):
+    if nbf is not None and (type(nbf) not in _NUMBER or not _EARLIEST < nbf < _LATEST or nbf > latest):
         return None
     iat = claims.get("iat")
-    if iat is not None and (type(iat) not in _NUMBER or not -1e11 < iat < 1e11 or iat > latest):
+    if iat is not None and (type(iat) not in _NUMBER or not _EARLIEST < iat < _LATEST or iat > latest):
         return None
     iss = claims["iss"]
     if type(iss) is not str or iss != policy.issuer:
