@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import random
 import sys
 from typing import Any
 
@@ -168,3 +169,24 @@ def test_phrase_answers_kept_past_their_bound_are_dropped_and_found_again(
         found += expected.total
     assert found
     assert 0 < len(vector._vectors._phrases) <= 2  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("hits", [0, 3, 10, 11, 40, 199, 200, 201, 700, 1000])
+def test_the_top_k_cut_keeps_every_hit_at_or_above_it(hits: int) -> None:
+    np = pytest.importorskip("numpy")
+    from buttress.search._vector import VectorScorer  # noqa: PLC0415 - numpy is an optional extra
+
+    generator = random.Random(hits)
+    scores = np.zeros(1000, np.float64)
+    numbers = generator.sample(range(1000), hits)
+    # Few distinct scores: ties at the cut are the rule, not the exception.
+    scores[numbers] = [generator.choice([0.5, 1.0, 1.5, 2.0]) for _ in numbers]
+    for count in (0, 1, 10, 199, hits, hits + 1):
+        total, found, values = VectorScorer.top(scores, count)
+        assert total == hits
+        assert values == [float(scores[num]) for num in found]
+        if count <= 0 or not hits:
+            assert found == []
+            continue
+        cut = sorted(scores[numbers], reverse=True)[min(count, hits) - 1]
+        assert sorted(found) == sorted(num for num in numbers if scores[num] >= cut)

@@ -32,6 +32,10 @@ _DENSE = 4
 """A term held by more than 1/_DENSE of the documents is kept dense (at most 4x its sparse size)."""
 
 
+_FEW_HITS = 5
+"""Fewer hits than 1/_FEW_HITS of the documents are gathered before the top-k partition."""
+
+
 type Postings = list[tuple[str, float, list[int], list[int]]]
 """A term's holders per searchable field: ``(field, weight x IDF, document numbers, frequencies)``."""
 
@@ -198,19 +202,23 @@ class VectorScorer:
         """How many documents are hits, and the numbers and scores of the ``count`` best of them.
 
         Every hit scoring as much as the count-th best is returned (ties at the cut): the caller
-        settles ties by id. The cut is found by partitioning the whole vector (every hit scores
-        above 0.0, so with more hits than ``count`` the cut is a hit's score): cheaper than
-        gathering the hits first.
+        settles ties by id. With many hits the cut comes from partitioning the whole vector (every
+        hit scores above 0.0, so the cut is a hit's score), cheaper than gathering the hits first;
+        with few, the hits are gathered and partitioned (a partition of mostly equal zeros is slow).
         """
         total = int(np.count_nonzero(scores))
         if count <= 0 or not total:
             return total, [], []
-        if count < total:
+        if count < total and total * _FEW_HITS >= len(scores):
             last = len(scores) - count
             numbers = np.flatnonzero(scores >= np.partition(scores, last)[last])
-        else:
-            numbers = np.flatnonzero(scores)
-        return total, numbers.tolist(), scores[numbers].tolist()
+            return total, numbers.tolist(), scores[numbers].tolist()
+        numbers = np.flatnonzero(scores)
+        values = scores[numbers]
+        if count < total:
+            keep = values >= np.partition(values, total - count)[total - count]
+            numbers, values = numbers[keep], values[keep]
+        return total, numbers.tolist(), values.tolist()
 
 
 def as_dict(scores: Scores) -> dict[int, float]:
