@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from buttress.auth import KeySet, SigningKey, TokenError, TokenService
-from buttress.auth._jose import b64encode, decode_body, decode_segments, loads_claims, loads_object
+from buttress.auth._jose import b64encode, loads_claims, loads_object
 from buttress.auth._verify import (
     ACCESS,
     Policy,
@@ -192,27 +192,3 @@ def test_a_cached_header_decides_as_a_header_checked_anew(segment: int, edit: tu
     assert isinstance(_outcome(TOKEN, cached), VerifiedToken)
     assert cached  # the header is cached now
     assert _outcome(token, cached) == _outcome(token, {})
-
-
-base64url_ish = st.text(
-    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", max_size=12
-)
-segments = (
-    base64url_ish
-    | st.text(alphabet="AQgw-_+/= \n\x00é!", max_size=8)
-    | st.sampled_from(["", "A", "AB", "ABC", "ABD"])
-)
-
-
-@settings(max_examples=3_000)
-@given(base64url_ish, segments, segments)
-def test_the_one_pass_decode_decides_as_the_segments_decoded_apart(
-    header: str, payload: str, signature: str
-) -> None:
-    fast = decode_body(f"{header}.{payload}.{signature}", header, payload)
-    try:
-        slow = decode_segments(payload, signature)
-    except TokenError:
-        assert fast is None
-    else:
-        assert fast is None or fast == slow

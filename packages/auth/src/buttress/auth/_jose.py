@@ -22,7 +22,6 @@ __all__ = [
     "b64decode",
     "b64encode",
     "canonical_signature",
-    "decode_body",
     "decode_segments",
     "dumps",
     "loads_claims",
@@ -138,32 +137,6 @@ class Parsed:
         self.payload = payload
         self.signing_input = signing_input
         self.signature = signature
-
-
-def decode_body(token: str, header_segment: str, payload_segment: str) -> tuple[bytes, bytes] | None:
-    """The payload and signature of ``token``, or ``None`` where `decode_segments` must decide.
-
-    One pass over the whole token: the characters base64url refuses looked for once (its header is
-    a cached one, free of them), the alphabet mapped once, both segments sliced out of it.
-    """
-    payload_end = len(header_segment) + 1 + len(payload_segment)
-    payload_rest, signature_rest = len(payload_segment) % 4, (len(token) - payload_end - 1) % 4
-    if payload_rest == 1 or signature_rest == 1 or "+" in token or "/" in token or "=" in token:
-        return None
-    unused = _UNUSED_BITS[signature_rest]
-    if unused and _VALUE.get(token[-1], unused) & unused:  # not canonical, or not base64url
-        return None
-    standard = token.replace("-", "+").replace("_", "/")
-    try:
-        return (
-            _A2B(standard[len(header_segment) + 1 : payload_end] + _PADDING[payload_rest], strict_mode=True),
-            _A2B(standard[payload_end + 1 :] + _PADDING[signature_rest], strict_mode=True),
-        )
-    except (binascii.Error, ValueError):  # another character: decode_segments says which segment
-        return None
-
-
-_A2B: Final = binascii.a2b_base64
 
 
 def decode_segments(payload_segment: str, signature_segment: str) -> tuple[bytes, bytes]:

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from buttress.core import check_count, check_seconds, check_text
 
-from ._jose import decode_body, decode_segments, loads_claims, loads_object, parse
+from ._jose import decode_segments, loads_claims, loads_object, parse
 from ._jws import REFUSED_HEADERS
 from ._keys import VerifyingKey
 from ._metrics import VERIFICATIONS
@@ -278,9 +278,7 @@ def check_token(  # noqa: PLR0917 - private; called from two places in this pack
     if cached is None:
         return _check_uncached(token, policy, key_for, headers, now, token_type)
     header_segment, payload_segment, signature_segment = parts
-    payload, signature = decode_body(token, header_segment, payload_segment) or decode_segments(
-        payload_segment, signature_segment
-    )
+    payload, signature = decode_segments(payload_segment, signature_segment)
     kid, alg, typ = cached
     key: VerifyingKey = key_for(kid)
     if alg != key.alg:
