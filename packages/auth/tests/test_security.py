@@ -273,7 +273,7 @@ async def test_a_refresh_token_is_not_an_access_token(service: TokenService) -> 
         await service.refresh(pair.access_token)
 
 
-@pytest.mark.parametrize("typ", [None, "JWT", "jwt", "at+JWT", "refresh+jwt "])
+@pytest.mark.parametrize("typ", [None, "JWT", "jwt", "at+JWT", "refresh+jwt ", ["at+jwt"], {"at+jwt": 1}, 1])
 def test_an_untyped_or_mistyped_token_is_refused(
     service: TokenService, rsa_key: SigningKey, typ: Any
 ) -> None:

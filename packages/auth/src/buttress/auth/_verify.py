@@ -311,14 +311,13 @@ def _check_uncached(  # noqa: PLR0917
         raise AlgorithmMismatchError(str(key.alg), alg)
     if not key._verify(parsed.signature, parsed.signing_input):
         raise InvalidSignatureError("the token's signature does not verify under its key")
-    if _TYPE_OF.get(typ) != token_type:
+    if not isinstance(typ, str) or _TYPE_OF.get(typ) != token_type:  # a list or an object is unhashable
         raise WrongTokenTypeError(token_type, typ or None)
     claims = loads_object(parsed.payload, "payload")
     verified = _claims(claims, policy, now, token_type, kid)
-    if isinstance(typ, str):  # a typ that is not a str was refused above; typed for the cache
-        if len(headers) >= _HEADER_CACHE:
-            headers.clear()
-        headers[parsed.header_segment] = (kid, alg, typ)
+    if len(headers) >= _HEADER_CACHE:
+        headers.clear()
+    headers[parsed.header_segment] = (kid, alg, typ)
     return verified
 
 
