@@ -6,6 +6,7 @@ a test that imports an undeclared sibling or library fails there.
 
     nox -l                                   # list sessions
     nox -s "tests-3.12(package='core')"      # one package on one Python
+    nox -s "lowest(package='caching')"       # the same at every declared floor (not in the default run)
     nox -s frameworks                        # each framework example under real servers, over HTTP
     nox -s bench -- caching                  # benchmarks of the named packages
     nox -s explore                           # the randomized hypothesis pass, on a time budget
@@ -152,11 +153,15 @@ def _build_wheels(session: nox.Session, names: list[str], out: Path) -> dict[str
     return wheels
 
 
-def _install_isolated(session: nox.Session, package: str, *, with_tests: bool) -> None:
+def _install_isolated(session: nox.Session, package: str, *, with_tests: bool, lowest: bool = False) -> None:
     """Install one package from its wheel (with every extra and its test group when testing) and nothing else.
 
     Workspace packages are installed from wheels built now, by direct reference, so no index can
-    substitute a published version for the code under test.
+    substitute a published version for the code under test. With ``lowest``, every requirement the
+    installed workspace packages declare (dependencies of the extras asked) is passed to the
+    installer as well and resolved with ``--resolution lowest-direct``: each library at the lowest
+    version its floor allows (the installer does not count the requirements inside a wheel as
+    direct), what those libraries need at its newest.
     """
     directory = PACKAGES[package]
     name = _dist_name(directory)
@@ -164,6 +169,15 @@ def _install_isolated(session: nox.Session, package: str, *, with_tests: bool) -
     if with_tests:
         roots += _test_group(directory)
     workspace, external = _resolve(roots)
+    options: list[str] = []
+    if lowest:
+        external += [
+            r
+            for n, x in sorted(workspace.items())
+            for r in _dependencies(WORKSPACE[n], x)
+            if _requirement_name(r) not in WORKSPACE
+        ]
+        options = ["--resolution", "lowest-direct"]
     out = Path(tempfile.mkdtemp(prefix="buttress-wheels-"))
     try:
         wheels = _build_wheels(session, sorted(workspace), out)
@@ -171,7 +185,7 @@ def _install_isolated(session: nox.Session, package: str, *, with_tests: bool) -
             f"{n}{'[' + ','.join(sorted(x)) + ']' if x else ''} @ {wheels[n].as_uri()}"
             for n, x in workspace.items()
         ]
-        session.install(*pinned, *external)
+        session.install(*options, *pinned, *external)
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -194,6 +208,36 @@ def _sync(session: nox.Session, *args: str) -> None:
 def tests(session: nox.Session, package: str) -> None:
     """Run one package's tests in a virtualenv holding only that package and what it declares."""
     _install_isolated(session, package, with_tests=True)
+    tests_dir = PACKAGES[package] / "tests"
+    session.chdir(ROOT)
+    session.run(
+        "pytest",
+        str(tests_dir.relative_to(ROOT)),
+        "-p",
+        "no:cacheprovider",
+        f"--hypothesis-profile={TEST_PROFILE}",
+        *session.posargs,
+    )
+
+
+@nox.session(python=PYTHONS[0])
+@nox.parametrize("package", list(PACKAGES))
+def lowest(session: nox.Session, package: str) -> None:
+    """Run one package's tests with every library it declares at its declared floor (not in ``nox``).
+
+    The virtualenv is the ``tests`` session's (the wheel, every extra, the ``test`` group) resolved
+    with ``--resolution lowest-direct``: a floor in a ``pyproject.toml`` is a version this passed on.
+    """
+    _install_isolated(session, package, with_tests=True, lowest=True)
+    # The versions the run used, printed: the evidence for a floor.
+    session.run(
+        "uv",
+        "pip",
+        "list",
+        "--python",
+        str(Path(session.virtualenv.location) / "bin" / "python"),
+        external=True,
+    )
     tests_dir = PACKAGES[package] / "tests"
     session.chdir(ROOT)
     session.run(
