@@ -31,6 +31,8 @@ from buttress.observability._request_id import _Binding
 from buttress.testing import PostgresSchema, PostgresServer, RecordedMetrics
 
 TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), min_size=1, max_size=30)
+# an outcome holds at most 64 bytes of UTF-8 (30 characters of four bytes are 120)
+OUTCOMES = TEXT.filter(lambda text: len(text.encode()) <= 64)
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | TEXT,
     lambda children: st.lists(children, max_size=3) | st.dictionaries(TEXT, children, max_size=3),
@@ -43,7 +45,7 @@ ENTRIES = st.builds(
     TEXT,
     TEXT,
     TEXT,
-    outcome=TEXT,
+    outcome=OUTCOMES,
     details=st.dictionaries(TEXT, JSON, max_size=4),
     timestamp=TIMES,
     request_id=st.none() | TEXT,
@@ -118,6 +120,17 @@ def test_a_naive_timestamp_is_refused() -> None:
 def test_invalid_dicts_are_typed_errors(data: dict[str, object]) -> None:
     with pytest.raises(AuditEntryError):
         AuditEntry.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    ("name", "limit"), [("actor", 256), ("action", 128), ("resource", 512), ("outcome", 64)]
+)
+def test_text_fields_are_limited_in_utf8_bytes(name: str, limit: int) -> None:
+    fields = {"actor": "a", "action": "b", "resource": "c", "outcome": "ok"}
+    wide = "\U00010000"  # four bytes in UTF-8
+    AuditEntry.create(**{**fields, name: wide * (limit // 4)})  # type: ignore[arg-type]
+    with pytest.raises(AuditEntryError, match=f"at most {limit} bytes"):
+        AuditEntry.create(**{**fields, name: wide * (limit // 4) + "x"})  # type: ignore[arg-type]
 
 
 def test_details_must_be_json_data() -> None:
