@@ -28,6 +28,7 @@ from buttress.tenancy import (
     tenant_scope,
 )
 from buttress.tenancy._context import _peek
+from buttress.tenancy._sqlalchemy import _supported
 
 from .conftest import Database
 from .models import Base, Doc, Kid, Parent
@@ -449,3 +450,20 @@ async def test_a_tenant_connection_sends_the_tenant_with_begin(clean: Database, 
         await engine.dispose()
     separate = [s for s in statements if "set_config" in s]
     assert (separate == []) is (layer == "on"), "TenantConnection saves the separate set_config"
+
+
+@pytest.mark.parametrize(
+    ("version", "supported"),
+    [
+        ("2.0.58", False),
+        ("2.0.0", False),
+        ("1.4.54", False),
+        ("2.1.0", True),
+        ("2.1.0b1", True),
+        ("2.2", True),
+        ("x", False),
+    ],
+)
+def test_an_sqlalchemy_whose_criteria_miss_any_and_has_is_refused(version: str, supported: bool) -> None:
+    # on 2.0, with_loader_criteria did not reach the EXISTS of any()/has(): another tenant's rows showed
+    assert _supported(version) is supported

@@ -39,6 +39,7 @@ from .exceptions import (
 
 try:
     from sqlalchemy import Table, event, func, inspect, select, text
+    from sqlalchemy import __version__ as _sqlalchemy_version
     from sqlalchemy import exc as sa_exc
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
     from sqlalchemy.orm import (
@@ -55,6 +56,24 @@ try:
     from sqlalchemy.sql.elements import BindParameter, TextClause
 except ImportError as exc:  # pragma: no cover - exercised by the bare session
     raise MissingExtraError("SqlAlchemyTenancy", "sqlalchemy") from exc
+
+
+def _supported(version: str) -> bool:
+    """Whether SQLAlchemy ``version`` scopes what the application layer needs (2.1 or later).
+
+    On 2.0, ``with_loader_criteria`` does not reach the ``EXISTS`` of a relationship's
+    ``any()``/``has()``: a tenant would see another tenant's rows through them. The extra asks for
+    2.1; this refuses an older SQLAlchemy installed some other way.
+    """
+    parts = version.split(".")
+    try:
+        return (int(parts[0]), int(parts[1])) >= (2, 1)
+    except (IndexError, ValueError):
+        return False
+
+
+if not _supported(_sqlalchemy_version):  # pragma: no cover - the suite runs on a supported one
+    raise MissingExtraError("SqlAlchemyTenancy (SQLAlchemy 2.1 or later)", "sqlalchemy")
 
 __all__ = ["SAFE_OPTION", "SqlAlchemyTenancy", "tenant_safe"]
 
