@@ -203,11 +203,8 @@ def _sync(session: nox.Session, *args: str) -> None:
     )
 
 
-@nox.session(python=PYTHONS)
-@nox.parametrize("package", list(PACKAGES))
-def tests(session: nox.Session, package: str) -> None:
-    """Run one package's tests in a virtualenv holding only that package and what it declares."""
-    _install_isolated(session, package, with_tests=True)
+def _pytest(session: nox.Session, package: str) -> None:
+    """Run ``package``'s tests from the root, derandomized (the ``ci`` profile), with the posargs."""
     tests_dir = PACKAGES[package] / "tests"
     session.chdir(ROOT)
     session.run(
@@ -218,6 +215,14 @@ def tests(session: nox.Session, package: str) -> None:
         f"--hypothesis-profile={TEST_PROFILE}",
         *session.posargs,
     )
+
+
+@nox.session(python=PYTHONS)
+@nox.parametrize("package", list(PACKAGES))
+def tests(session: nox.Session, package: str) -> None:
+    """Run one package's tests in a virtualenv holding only that package and what it declares."""
+    _install_isolated(session, package, with_tests=True)
+    _pytest(session, package)
 
 
 @nox.session(python=PYTHONS[0])
@@ -238,16 +243,7 @@ def lowest(session: nox.Session, package: str) -> None:
         str(Path(session.virtualenv.location) / "bin" / "python"),
         external=True,
     )
-    tests_dir = PACKAGES[package] / "tests"
-    session.chdir(ROOT)
-    session.run(
-        "pytest",
-        str(tests_dir.relative_to(ROOT)),
-        "-p",
-        "no:cacheprovider",
-        f"--hypothesis-profile={TEST_PROFILE}",
-        *session.posargs,
-    )
+    _pytest(session, package)
 
 
 @nox.session(python=PYTHONS[0])
