@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -212,6 +213,13 @@ def test_the_analyzer_normalises_folds_and_splits() -> None:
     assert analyzer.tokens(text) == ["strasse", "fine", "abc12", "naïve", "東京", "x_y"]
     assert Analyzer(normalization="NFC").tokens("ＡＢＣ") == ["ａｂｃ"]  # noqa: RUF001 - full-width on purpose
     assert Analyzer(stop_words=ENGLISH_STOP_WORDS).tokens("The cat and THE hat") == ["cat", "hat"]
+
+
+@given(st.text(st.characters(max_codepoint=127)))
+def test_ascii_text_splits_as_the_unicode_word_pattern(text: str) -> None:
+    # ASCII text takes a byte-table path; it must give the tokens of the general path's regex.
+    assert Analyzer().tokens(text) == re.findall(r"\w+", text.lower())
+    assert Analyzer().tokens(text + "\u00e9") == re.findall(r"\w+", text.lower() + "\u00e9")
 
 
 def test_the_analyzer_stems_with_snowball() -> None:

