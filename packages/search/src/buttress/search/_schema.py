@@ -233,7 +233,8 @@ class Schema:
                     shape = "an int within ±(2**53 - 1) or a finite float"
                 raise InvalidDocumentError(doc_id, name, f"must be {shape}, got {type(value).__name__}")
             values[name] = value
-        _check_json(doc_id, document)
+        if not _plain_text(document):
+            _check_json(doc_id, document)
         return doc_id, texts, values
 
     # -- persistence ---------------------------------------------------------------------------
@@ -299,6 +300,21 @@ def _scalar_problem(value: object) -> str | None:
 
 def _reason(exc: ButtressError) -> str:
     return str(getattr(exc, "reason", None) or exc)
+
+
+def _plain_text(document: Mapping[str, Any]) -> bool:
+    """Whether ``document`` is a dict of ASCII str keys and values without NUL (valid I-JSON as it is).
+
+    The common flat document, accepted without `_check_json`'s walk; anything else takes the walk.
+    """
+    if type(document) is not dict:
+        return False
+    for key, value in document.items():
+        if type(key) is not str or type(value) is not str or "\x00" in value or "\x00" in key:
+            return False
+        if not (value.isascii() and key.isascii()):
+            return False
+    return True
 
 
 def _check_json(doc_id: str, document: Mapping[str, Any]) -> None:
