@@ -288,6 +288,28 @@ class IdempotencySlot(SlotRules):
         if not await self._store.complete(self.key, self.token, response, retention=self._retention):
             raise self._lost()
 
+    def _complete_soon(
+        self, response: StoredResponse, answer: Callable[[bool | BaseException], None]
+    ) -> bool:
+        """`complete`, started now and answered through ``answer``; ``False`` (nothing done) if it cannot.
+
+        It can when the store queues a write without awaiting (`RedisStore` with batching) and no
+        renewal is under way (the write must not overtake it). ``answer`` gets whether the store took
+        the outcome (``False``: the lease had run out, see `_lost`), or the exception it raised. The
+        caller holds a token (`claimed`).
+        """
+        start = getattr(self._store, "_complete_soon", None)
+        renewal = self._renewal
+        if start is None or (renewal is not None and not renewal.done()) or self.token is None:
+            return False
+        if not start(self.key, self.token, response, self._retention, answer):
+            return False
+        self._done = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        return True
+
     async def release(self) -> bool:
         """Give the key up without an outcome, so the next request with it runs again.
 

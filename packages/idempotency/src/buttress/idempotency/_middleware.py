@@ -276,19 +276,35 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+_PENDING: object = object()  # the held last chunk's write has not been answered yet
+
+
 class _Capture:
-    """Forwards the application's response while keeping a copy of it to store."""
+    """Forwards the application's response while keeping a copy of it to store.
+
+    The last chunk leaves only once the outcome is stored, and the application does not wait through
+    that write: its ``send`` returns at once. With a store that can queue the write without awaiting
+    it (`RedisStore` with batching), the chunk is held here and the write answers through `_written`,
+    with no task of its own: the middleware sends the chunk when the application has returned, or a
+    task does as soon as the write is answered if the application is still running. With any other
+    store the write and the chunk run in a task of their own. Either way a request cancelled during
+    the write still has its outcome stored.
+    """
 
     __slots__ = (
+        "_abandoned",
         "_chunks",
         "_headers",
+        "_held",
         "_last",
         "_middleware",
+        "_outcome",
         "_send",
         "_size",
         "_slot",
         "_status",
         "_storing",
+        "_waiter",
     )
 
     def __init__(self, middleware: IdempotencyMiddleware, slot: IdempotencySlot, send: Send) -> None:
@@ -301,9 +317,13 @@ class _Capture:
         self._chunks: list[bytes] = []
         self._size = 0
         self._last: asyncio.Task[None] | None = None
+        self._held: Message | None = None
+        self._outcome: object = _PENDING
+        self._waiter: asyncio.Future[None] | None = None
+        self._abandoned = False
 
     async def send(self, message: Message) -> None:
-        if self._last is not None:
+        if self._last is not None or self._held is not None:
             await self.settle()  # anything after the last chunk follows it out
         kind = message["type"]
         if kind == "http.response.start":
@@ -320,17 +340,19 @@ class _Capture:
                 else:
                     self._chunks.append(bytes(chunk))
                     if not message.get("more_body", False):
-                        # Store, then send the last chunk, in a task of its own: the chunk leaves only
-                        # once the outcome is stored, but the application goes on (and returns) without
-                        # its whole stack waiting through the write. The middleware waits for the task
-                        # before it returns (`settle`).
-                        self._last = asyncio.get_running_loop().create_task(self._store_then_send(message))
-                        return
+                        if self._store_before(message):
+                            return
+                        await self._slot.release()  # not storable: a retry runs again
         elif self._storing:
             await self._give_up()  # trailers, pathsend, zero-copy: not something we can replay faithfully
         await self._send(message)
 
-    async def _store(self) -> None:
+    def _store_before(self, message: Message) -> bool:
+        """Start storing the outcome, ``message`` (the last chunk) to leave once it is stored.
+
+        ``False`` when the response cannot be stored (a status past 999): the caller releases the key
+        and sends the chunk as it is.
+        """
         self._storing = False
         body = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
         self._chunks = []
@@ -338,21 +360,63 @@ class _Capture:
             response = stored_response(self._status, self._headers, bytes(body))
         except IdempotencyError as exc:  # a status past 999: sent as the application gave it, not stored
             logger.warning("not storing an idempotent response the application sent: %s", exc)
-            await self._slot.release()
-            return
+            return False
+        if self._slot._complete_soon(response, self._written):
+            self._held = message
+            return True
+        self._last = asyncio.get_running_loop().create_task(self._store_then_send(response, message))
+        return True
+
+    async def _store_then_send(self, response: StoredResponse, message: Message) -> None:
         try:
             await self._slot.complete(response)
         except LeaseLostError as exc:
             logger.warning("%s", exc)
         except BackendUnavailableError as exc:
             logger.warning("could not store an idempotent response (the lease will expire): %s", exc)
+        await self._send(message)
 
-    async def _store_then_send(self, message: Message) -> None:
-        await self._store()
+    def _written(self, outcome: bool | BaseException) -> None:
+        """The held chunk's write was answered: wake the middleware, or send the chunk from a task."""
+        self._outcome = outcome
+        waiter = self._waiter
+        if waiter is None:
+            task = asyncio.get_running_loop().create_task(self._send_held())
+            if self._abandoned:
+                _detach(task)  # the request was cancelled while the application ran
+            else:
+                self._last = task  # the application is still running: the chunk leaves now
+        elif not waiter.done():
+            waiter.set_result(None)
+        elif waiter.cancelled():  # the request was cancelled while waiting for the write
+            _detach(asyncio.get_running_loop().create_task(self._send_held()))
+
+    async def _send_held(self) -> None:
+        message, self._held = self._held, None
+        if message is None:
+            return
+        outcome = self._outcome
+        if outcome is False:
+            logger.warning("%s", self._slot._lost())
+        elif isinstance(outcome, BackendUnavailableError):
+            logger.warning("could not store an idempotent response (the lease will expire): %s", outcome)
+        elif isinstance(outcome, BaseException):
+            raise outcome
         await self._send(message)
 
     async def settle(self) -> None:
         """Wait until the last chunk is stored and sent; raise what sending it raised."""
+        if self._held is not None and self._last is None:
+            if self._outcome is _PENDING:
+                waiter = self._waiter = asyncio.get_running_loop().create_future()
+                try:
+                    await waiter
+                except asyncio.CancelledError:
+                    if not waiter.cancelled():  # answered, but this request was cancelled before it resumed
+                        _detach(asyncio.get_running_loop().create_task(self._send_held()))
+                    raise
+            await self._send_held()
+            return
         last, self._last = self._last, None
         if last is None:
             return
@@ -372,12 +436,16 @@ class _Capture:
         A response the application sent in full before raising is stored, as it would be had the
         application not raised; what sending its last chunk raises gives way to ``error``.
         """
-        last = self._last
-        if last is None:
-            return
-        if isinstance(error, asyncio.CancelledError) and not last.done():
-            self._last = None
-            _detach(last)
+        if isinstance(error, asyncio.CancelledError):
+            if self._held is not None and self._last is None and self._outcome is _PENDING:
+                self._abandoned = True  # `_written` sends the chunk when the write is answered
+                return
+            last = self._last
+            if last is not None and not last.done():
+                self._last = None
+                _detach(last)
+                return
+        if self._last is None and self._held is None:
             return
         try:
             await self.settle()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import secrets
 import time
@@ -30,6 +31,8 @@ except ImportError as exc:  # pragma: no cover - exercised by the bare-install s
     raise MissingExtraError("RedisStore", "redis") from exc
 
 __all__ = ["RedisStore"]
+
+logger = logging.getLogger(__name__)
 
 # Calls in flight at once on a cluster client, whose per-node pools cannot make callers queue.
 _CLUSTER_CONCURRENCY = 50
@@ -171,7 +174,10 @@ def _pack(sha: bytes, keys: list[bytes], arguments: list[bytes]) -> list[bytes]:
 _LARGE = 16 * 1024
 
 type _Reply = tuple[int, Any]
-type _Operation = tuple[bytes, list[bytes], asyncio.Future[_Reply]]
+# Where an operation's answer goes: a future its caller awaits, or a function called with the reply (or
+# the exception) as soon as the batch is answered, for a caller that must not wait (see `_complete_soon`).
+type _Sink = asyncio.Future[_Reply] | Callable[[_Reply | BaseException], None]
+type _Operation = tuple[bytes, list[bytes], _Sink]
 
 # The metric attributes of each operation, built once (they are read on every call).
 _ATTRIBUTES: dict[str, dict[str, str]] = {
@@ -214,6 +220,18 @@ class _Batcher:
             self._schedule()
         return await future
 
+    def submit(
+        self, key: bytes, arguments: list[bytes], answer: Callable[[_Reply | BaseException], None]
+    ) -> None:
+        """Queue an operation whose reply (or exception) ``answer`` takes when its batch returns.
+
+        Once queued, the operation is sent whatever becomes of its caller: nothing can cancel it but the
+        batcher's own task (at the loop's end), and then ``answer`` gets a `CancelledError`.
+        """
+        self._pending.append((key, arguments, answer))
+        if not self._scheduled and self._in_flight < self._limit:
+            self._schedule()
+
     def _schedule(self) -> None:
         self._scheduled = True
         task = asyncio.get_running_loop().create_task(self._next())
@@ -232,8 +250,8 @@ class _Batcher:
         try:
             await self._send(batch)
         except BaseException:
-            for _, _, future in batch:
-                future.cancel()
+            for _, _, sink in batch:
+                _cancel(sink)
             raise
         finally:
             self._in_flight -= 1
@@ -256,13 +274,32 @@ class _Batcher:
         try:
             replies = await self._run(keys, arguments)
         except Exception as exc:  # noqa: BLE001 - handed to every waiting caller, who raises it
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+            for _, _, sink in batch:
+                _answer(sink, exc)
             return
-        for (_, _, future), reply in zip(batch, replies, strict=True):
-            if not future.done():
-                future.set_result(reply)
+        for (_, _, sink), reply in zip(batch, replies, strict=True):
+            _answer(sink, reply)
+
+
+def _answer(sink: _Sink, outcome: _Reply | BaseException) -> None:
+    if isinstance(sink, asyncio.Future):
+        if not sink.done():
+            if isinstance(outcome, BaseException):
+                sink.set_exception(outcome)
+            else:
+                sink.set_result(outcome)
+        return
+    try:
+        sink(outcome)
+    except Exception:  # one caller's failure must not keep the rest of its batch from their answers
+        logger.exception("an idempotency store callback failed")
+
+
+def _cancel(sink: _Sink) -> None:
+    if isinstance(sink, asyncio.Future):
+        sink.cancel()
+    else:
+        _answer(sink, asyncio.CancelledError())
 
 
 # AsyncResource is named again (RedisBackend has it already) so the face shows at the class itself.
@@ -424,8 +461,7 @@ class RedisStore(RedisBackend, AsyncResource):
         finally:
             STORE_DURATION.record(time.perf_counter() - started, attributes)
         if reply[0] == -1:
-            error = reply[1].decode(errors="replace") if isinstance(reply[1], bytes) else str(reply[1])
-            raise StoredRecordError("idempotency-record", operation, f"the key holds something else: {error}")
+            raise _foreign(operation, reply[1])
         return reply
 
     def _text(self, value: str) -> bytes:
@@ -456,6 +492,55 @@ class RedisStore(RedisBackend, AsyncResource):
         arguments = [b"d", self._text(token), data, b"%d" % retention_ms]
         return (await self._run("complete", key, arguments))[0] == 1
 
+    def _complete_soon(
+        self,
+        key: str,
+        token: str,
+        response: StoredResponse,
+        retention: float,
+        answer: Callable[[bool | BaseException], None],
+    ) -> bool:
+        """`complete`, queued now and answered through ``answer``, not awaited; ``False`` if it cannot be.
+
+        For the middleware's last write, which must go out even if the request is cancelled while it
+        waits, without a task of its own: once queued, the batcher sends it whatever becomes of the
+        request. ``answer`` gets what `complete` would return, or the exception it would raise. Without
+        batching there is nothing to queue on: ``False``, and the caller awaits `complete`.
+        """
+        batcher = self._batcher
+        if batcher is None:
+            return False
+        check_held(key, token)
+        retention_ms = _ms(check_positive("retention", retention))
+        arguments = [b"d", self._text(token), encode_response(response), b"%d" % retention_ms]
+        attributes = _ATTRIBUTES["complete"]
+        started = time.perf_counter()
+
+        def answered(reply: _Reply | BaseException) -> None:
+            STORE_DURATION.record(time.perf_counter() - started, attributes)
+            if isinstance(reply, BaseException):
+                answer(self._mapped(reply, attributes))
+            elif reply[0] == -1:
+                answer(_foreign("complete", reply[1]))
+            else:
+                answer(reply[0] == 1)
+
+        batcher.submit(self._key(key), arguments, answered)
+        return True
+
+    def _mapped(self, error: BaseException, attributes: dict[str, str]) -> BaseException:
+        """``error`` as `_run` raises it: an outage mapped to `IdempotencyUnavailableError`, else as it is."""
+        if not isinstance(error, Exception):
+            return error
+        try:
+            with self._unavailable():
+                raise error  # noqa: TRY301 - mapped as `_run` maps what it catches
+        except IdempotencyUnavailableError as mapped:
+            STORE_UNAVAILABLE.add(1, attributes)
+            return mapped
+        except Exception as other:  # noqa: BLE001 - handed back, raised by the caller
+            return other
+
     async def release(self, key: str, token: str) -> bool:
         """Delete the in-flight record ``token`` holds; ``False`` if it holds none."""
         check_held(key, token)
@@ -474,6 +559,12 @@ class RedisStore(RedisBackend, AsyncResource):
 async def _exchange(connection: Any, packed: list[bytes]) -> Any:  # noqa: ANN401 - redis-py's own types
     await connection.send_packed_command(packed)
     return await connection.read_response()
+
+
+def _foreign(operation: str, error: object) -> StoredRecordError:
+    """The error for a key of another type under the prefix, from the script's error reply."""
+    text = error.decode(errors="replace") if isinstance(error, bytes) else str(error)
+    return StoredRecordError("idempotency-record", operation, f"the key holds something else: {text}")
 
 
 def _ms(seconds: float) -> int:
