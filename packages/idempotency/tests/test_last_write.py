@@ -139,12 +139,14 @@ async def test_a_request_cancelled_during_the_redis_write_still_stores_its_outco
     calls: list[int] = []
     sent: list[dict[str, Any]] = []
     forever = asyncio.Event()
+    paused = asyncio.Event()
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         calls.append(1)
         await send({"type": "http.response.start", "status": 201, "headers": []})
         if len(calls) == 1:
             await admin.execute_command("CLIENT", "PAUSE", 10_000, "WRITE")
+            paused.set()
         await send({"type": "http.response.body", "body": b"once", "more_body": False})
         if cancel_while == "the application runs":
             await forever.wait()
@@ -156,8 +158,7 @@ async def test_a_request_cancelled_during_the_redis_write_still_stores_its_outco
     try:
         await store.claim("warm-up", "f", lease=1)  # the script is loaded before the pause
         request = asyncio.create_task(middleware(_scope(), _receive, server))
-        while not calls:
-            await asyncio.sleep(0.001)
+        await asyncio.wait_for(paused.wait(), 10)
         await asyncio.sleep(0.2)  # the write is sent and held by the pause
         request.cancel()
         with pytest.raises(asyncio.CancelledError):
