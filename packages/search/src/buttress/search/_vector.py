@@ -163,7 +163,7 @@ class VectorScorer:
                 state = self._phrase_state(tokens)
                 # Only a document holding every token can be unknown or present: no need to mask
                 # the others out first (and clearing a False entry changes nothing).
-                unknown = np.flatnonzero(outside & (state == _UNKNOWN))
+                unknown = (outside & (state == _UNKNOWN)).nonzero()[0]
                 if len(unknown):
                     state[unknown] = _ABSENT
                     found = phrase(list(tokens), unknown.tolist())
@@ -209,19 +209,25 @@ class VectorScorer:
         total = int(np.count_nonzero(scores))
         if count <= 0 or not total:
             return total, [], []
+        # The array methods, not numpy's module-level wrappers (np.partition copies, then calls the
+        # method; np.flatnonzero ravels, then calls nonzero): a few µs less on every query.
         if count < total and total * _FEW_HITS >= len(scores):
             last = len(scores) - count
-            numbers = np.flatnonzero(scores >= np.partition(scores, last)[last])
+            ordered = scores.copy()
+            ordered.partition(last)
+            numbers = (scores >= ordered[last]).nonzero()[0]
             return total, numbers.tolist(), scores[numbers].tolist()
-        numbers = np.flatnonzero(scores)
+        numbers = scores.nonzero()[0]
         values = scores[numbers]
         if count < total:
-            keep = values >= np.partition(values, total - count)[total - count]
+            ordered = values.copy()
+            ordered.partition(total - count)
+            keep = values >= ordered[total - count]
             numbers, values = numbers[keep], values[keep]
         return total, numbers.tolist(), values.tolist()
 
 
 def as_dict(scores: Scores) -> dict[int, float]:
     """The hits as ``{document number: score}``."""
-    numbers = np.flatnonzero(scores)
+    numbers = scores.nonzero()[0]
     return dict(zip(numbers.tolist(), scores[numbers].tolist(), strict=True))
