@@ -9,6 +9,8 @@ from typing import Any, Self
 
 import asyncpg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from buttress.core import (
     ArgumentTypeError,
@@ -312,3 +314,173 @@ async def test_a_value_the_server_refuses_names_its_sqlstate_not_the_value(postg
         async with store._connection() as connection:
             await connection.fetchval("SELECT 'private 42'::text::int")
     assert "private" not in str(caught.value)
+
+
+# --- The reset on release -----------------------------------------------------------------------
+
+
+class NeutralStore(Store):
+    """A backend whose own statements leave no session state: its pool skips the reset query."""
+
+    session_neutral = True
+
+    async def work_mem(self) -> str:
+        async with self._connection() as connection:
+            return str(await connection.fetchval("SHOW work_mem"))
+
+    async def fail(self) -> None:
+        async with self._connection() as connection:
+            await connection.execute("SET work_mem = '2MB'")
+            raise RuntimeError("the block failed")
+
+
+def reset_queries(connection: Any, seen: list[str]) -> None:
+    """Record every reset query the connection runs (asyncpg logs each executed query)."""
+    reset = connection.get_reset_query()
+    connection.add_query_logger(lambda record: seen.append(record.query) if record.query == reset else None)
+
+
+async def dirty(pool: Any, value: str = "3MB") -> None:
+    """Take a connection as an application would, change its session, give it back."""
+    async with pool.acquire() as connection:
+        await connection.execute(f"SET work_mem = '{value}'")
+        await connection.execute("SELECT pg_advisory_lock(4242)")
+
+
+async def session_of(pool: Any) -> tuple[str, int]:
+    async with pool.acquire() as connection:
+        held = await connection.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+        )
+        return str(await connection.fetchval("SHOW work_mem")), int(held)
+
+
+async def test_the_default_reset_hands_no_session_state_to_the_next_user(postgres_dsn: str) -> None:
+    pool = await open_pool(postgres_dsn, min_size=1, max_size=1, errors=ERRORS)
+    try:
+        before = await session_of(pool)
+        await dirty(pool)
+        assert await session_of(pool) == before
+    finally:
+        await pool.close()
+
+
+async def test_reset_rollback_runs_no_query_and_rolls_back_an_open_transaction(postgres_dsn: str) -> None:
+    pool = await open_pool(postgres_dsn, min_size=1, max_size=1, reset="rollback", errors=ERRORS)
+    try:
+        default, _ = await session_of(pool)
+        seen: list[str] = []
+        async with pool.acquire() as connection:
+            reset_queries(connection, seen)
+            await connection.execute("BEGIN")
+            await connection.execute("SET LOCAL work_mem = '5MB'")
+        async with pool.acquire() as connection:
+            assert not connection.is_in_transaction()
+            assert await connection.fetchval("SHOW work_mem") == default
+        await dirty(pool)
+        # As documented: a session SET outlives the release under "rollback".
+        assert await session_of(pool) == ("3MB", 1)
+        assert seen == []
+    finally:
+        await pool.close()
+
+
+async def test_a_reset_callable_runs_after_the_rollback_and_a_failure_replaces_the_connection(
+    postgres_dsn: str,
+) -> None:
+    calls: list[bool] = []
+
+    async def reset(connection: Any) -> None:
+        calls.append(connection.is_in_transaction())
+        if len(calls) == 2:
+            raise RuntimeError("the reset failed")
+        await connection.execute("RESET ALL")
+
+    pool = await open_pool(postgres_dsn, min_size=1, max_size=1, reset=reset, errors=ERRORS)
+    try:
+        async with pool.acquire() as connection:
+            first = connection.get_server_pid()
+            await connection.execute("BEGIN")
+            await connection.execute("SET work_mem = '6MB'")
+        assert calls == [False]  # asyncpg rolled back first
+        with pytest.raises(RuntimeError, match="the reset failed"):
+            async with pool.acquire() as connection:
+                assert connection.get_server_pid() == first
+        async with pool.acquire() as connection:
+            assert connection.get_server_pid() != first  # the failed reset terminated it
+    finally:
+        await pool.close()
+
+
+@pytest.mark.parametrize(
+    ("reset", "error"),
+    [("none", StoreConfigurationError), ("", StoreConfigurationError), (3, StoreTypeError)],
+)
+async def test_a_reset_that_is_no_policy_is_refused_before_connecting(reset: object, error: type) -> None:
+    with pytest.raises(error, match="reset"):
+        await open_pool("postgresql://127.0.0.1:1/none", reset=reset, errors=ERRORS)  # type: ignore[arg-type]
+
+
+async def test_a_session_neutral_backend_skips_the_reset_query_after_its_own_use(postgres_dsn: str) -> None:
+    store = await NeutralStore.connect(postgres_dsn, min_size=1, max_size=1)
+    try:
+        seen: list[str] = []
+        async with store.pool.acquire() as connection:
+            reset_queries(connection, seen)
+        assert len(seen) == 1  # the application's own use: reset in full
+        default = await store.work_mem()
+        for _ in range(3):
+            assert await store.work_mem() == default
+        assert len(seen) == 1  # none after the backend's
+    finally:
+        await store.aclose()
+
+
+async def test_a_session_neutral_backend_still_resets_what_the_application_changed(postgres_dsn: str) -> None:
+    """A connection whose session the application changed through ``backend.pool`` comes back clean."""
+    store = await NeutralStore.connect(postgres_dsn, min_size=1, max_size=1)
+    try:
+        before = await session_of(store.pool)
+        await dirty(store.pool)
+        assert await store.work_mem() == before[0]
+        assert await session_of(store.pool) == before
+        with pytest.raises(RuntimeError):
+            await store.fail()  # a block that raised: reset in full
+        assert await store.work_mem() == before[0]
+    finally:
+        await store.aclose()
+
+
+async def test_a_borrowed_pool_keeps_its_own_reset(postgres_dsn: str) -> None:
+    pool = await open_pool(postgres_dsn, min_size=1, max_size=1, errors=ERRORS)
+    store = NeutralStore(pool)
+    try:
+        seen: list[str] = []
+        async with pool.acquire() as connection:
+            reset_queries(connection, seen)
+        await store.work_mem()
+        assert len(seen) == 2  # the application's pool resets after every release, the backend's too
+    finally:
+        await pool.close()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.sampled_from(["backend", "application", "failed"]), max_size=8))
+async def test_no_user_of_a_session_neutral_pool_gets_another_users_session(
+    postgres_dsn: str, steps: list[str]
+) -> None:
+    """Property: whatever the order of uses, every acquire sees the session a new connection has."""
+    store = await NeutralStore.connect(postgres_dsn, min_size=1, max_size=2)
+    try:
+        fresh = await session_of(store.pool)
+        for index, step in enumerate(steps):
+            if step == "application":
+                await dirty(store.pool, f"{index + 2}MB")
+            elif step == "failed":
+                with pytest.raises(RuntimeError):
+                    await store.fail()
+            else:
+                assert await store.work_mem() == fresh[0]
+            assert await session_of(store.pool) == fresh
+    finally:
+        await store.aclose()

@@ -26,7 +26,7 @@ from ._checks import MAX_COUNT, MAX_SECONDS, check_count, check_seconds, check_t
 from ._clock import Clock, SystemClock
 from ._lazy import lazy_exports
 from ._loop_thread import LoopThread
-from ._postgres import PostgresBackend, TableName, check_pool_size, open_pool
+from ._postgres import PostgresBackend, ResetPolicy, TableName, check_pool_size, open_pool
 from ._protocols import (
     MISSING,
     AsyncRepository,
@@ -114,6 +114,7 @@ __all__ = [
     "Receive",
     "RedisBackend",
     "RedisOptions",
+    "ResetPolicy",
     "Scope",
     "Send",
     "SerializationError",

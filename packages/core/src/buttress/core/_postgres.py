@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final, Self
+from typing import Any, ClassVar, Final, Literal, Self
 
 from ._backends import CORE_ERRORS, BackendErrors, check_address, check_errors
 from ._checks import check_count, check_seconds, check_text
@@ -39,7 +39,7 @@ from ._resources import AsyncResource, Owned
 from ._unavailable import connection_errors, unavailable_on
 from .exceptions import ConfigurationError, redact_url
 
-__all__ = ["BackendErrors", "PostgresBackend", "TableName", "check_pool_size", "open_pool"]
+__all__ = ["BackendErrors", "PostgresBackend", "ResetPolicy", "TableName", "check_pool_size", "open_pool"]
 
 _NAME: Final = r"[a-z_][a-z0-9_]*"
 _TABLE: Final = re.compile(rf"(?:({_NAME})\.)?({_NAME})")
@@ -49,6 +49,10 @@ MAX_IDENTIFIER: Final = 63
 MAX_POOL_SIZE: Final = 1_000
 _MAX_DSN: Final = 4_096  # server_settings' values: as long as a DSN
 _BORROWED: Final = "the application's pool"
+
+#: What a pool does to a connection given back to it: ``"full"`` (asyncpg's reset query),
+#: ``"rollback"`` (no query), or ``async def reset(connection)``; see `open_pool`.
+type ResetPolicy = Literal["full", "rollback"] | Callable[[Any], Awaitable[None]]
 
 
 def _asyncpg() -> Any:  # noqa: ANN401 - the asyncpg module, imported only where it is used
@@ -183,6 +187,57 @@ def _refused(exc: Any, dsn: str, errors: BackendErrors) -> ConfigurationError:  
     )
 
 
+async def _rollback_only(connection: Any) -> None:  # noqa: ANN401 - an asyncpg connection
+    """``reset="rollback"``: nothing beyond asyncpg's own rollback of an open transaction."""
+
+
+async def _full_reset(connection: Any) -> None:  # noqa: ANN401 - an asyncpg connection
+    """Run asyncpg's reset query (what ``Connection.reset`` runs after its rollback)."""
+    query = connection.get_reset_query()
+    if query:
+        await connection.execute(query)
+
+
+def _check_reset(reset: object, errors: BackendErrors) -> Callable[[Any], Awaitable[None]] | None:
+    """``reset`` as asyncpg's ``create_pool`` takes it: ``None`` for its own full reset."""
+    if reset == "full":
+        return None
+    if reset == "rollback":
+        return _rollback_only
+    if isinstance(reset, str):
+        raise errors.configuration("reset", reset, 'must be "full", "rollback" or an async callable')
+    if not callable(reset):
+        raise errors.type_error("reset", '"full", "rollback" or an async callable', reset)
+    return reset  # a callable; asyncpg awaits what it returns
+
+
+class _CleanReleases:
+    """The reset of a pool owned by a session-neutral backend: none after the backend's own use.
+
+    The backend marks a connection (by its server pid) around its own release; a marked
+    connection gets only asyncpg's rollback, any other (taken from ``backend.pool`` by the
+    application) asyncpg's full reset query.
+    """
+
+    __slots__ = ("_clean",)
+
+    def __init__(self) -> None:
+        self._clean: set[int] = set()
+
+    @contextmanager
+    def releasing(self, connection: Any) -> Iterator[None]:  # noqa: ANN401 - an asyncpg connection
+        pid: int = connection.get_server_pid()
+        self._clean.add(pid)
+        try:
+            yield
+        finally:
+            self._clean.discard(pid)  # also when the release closed the connection unreset
+
+    async def __call__(self, connection: Any) -> None:  # noqa: ANN401 - an asyncpg connection
+        if connection.get_server_pid() not in self._clean:
+            await _full_reset(connection)
+
+
 async def open_pool(
     dsn: str,
     *,
@@ -190,6 +245,7 @@ async def open_pool(
     max_size: int = 10,
     server_settings: Mapping[str, str] | None = None,
     command_timeout: float | None = None,
+    reset: ResetPolicy = "full",
     errors: BackendErrors = CORE_ERRORS,
 ) -> Any:  # noqa: ANN401 - an asyncpg.Pool; core does not depend on asyncpg
     """Open an asyncpg pool of ``min_size`` to ``max_size`` connections on ``dsn``.
@@ -200,8 +256,21 @@ async def open_pool(
     DSN's password reaches no message. ``command_timeout`` (seconds, or ``None`` for none) bounds
     every statement run on the pool's connections.
 
+    ``reset`` says what a release does to the connection before the next user gets it. Whatever
+    it says, asyncpg first rolls back a transaction left open and drops the connection's listener
+    callbacks (``add_listener``), with no round trip when there is neither.
+
+    - ``"full"`` (the default): asyncpg's reset query as well, one more round trip per release
+      (``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``): session settings,
+      advisory locks, cursors and ``LISTEN`` registrations end with the release.
+    - ``"rollback"``: no query. A ``SET``, ``LISTEN``, session advisory lock or ``WITH HOLD``
+      cursor outlives the release and is the next user's: only for a pool whose every user runs
+      plain statements (and ``SET LOCAL`` inside transactions).
+    - ``async def reset(connection)``: called after asyncpg's rollback; an exception terminates
+      the connection (the pool opens a new one).
+
     Raises:
-        ConfigurationError: As above (``errors.configuration``).
+        ConfigurationError: As above (``errors.configuration``), or ``reset`` is another string.
         ArgumentTypeError: An argument of the wrong type (``errors.type_error``).
         BackendUnavailableError: The server cannot be reached (``errors.unavailable``).
     """
@@ -214,6 +283,7 @@ async def open_pool(
         if command_timeout is None
         else check_seconds("command_timeout", command_timeout, error=errors.configuration)
     )
+    on_release = _check_reset(reset, errors)
     asyncpg = _asyncpg()
     bad_dsn = _bad_dsn_errors(asyncpg)
     try:
@@ -222,7 +292,12 @@ async def open_pool(
         ):
             try:
                 return await asyncpg.create_pool(
-                    text, min_size=low, max_size=high, server_settings=settings, command_timeout=timeout
+                    text,
+                    min_size=low,
+                    max_size=high,
+                    server_settings=settings,
+                    command_timeout=timeout,
+                    reset=on_release,
                 )
             except bad_dsn as exc:  # first: ClientConfigurationError is an InterfaceError as well
                 raise _bad_dsn(exc, text, errors) from None
@@ -248,6 +323,12 @@ class PostgresBackend(AsyncResource):
     errors: ClassVar[BackendErrors] = CORE_ERRORS
     #: asyncpg errors that also mean an outage for this backend (``asyncpg.InternalClientError``, say).
     outages: ClassVar[tuple[type[BaseException], ...]] = ()
+    #: ``True`` when nothing the backend runs through `_connection` outlives its statements in the
+    #: session (no ``SET``, ``LISTEN``, session advisory lock, held cursor or temporary table; its
+    #: transactions committed or rolled back). A pool that `_open` opens then skips asyncpg's
+    #: reset query (one round trip) after the backend's own use; a connection the application
+    #: takes from `pool` is still reset in full, and an open transaction is always rolled back.
+    session_neutral: ClassVar[bool] = False
 
     def __init__(self, pool: Any) -> None:  # noqa: ANN401 - an asyncpg.Pool
         super().__init__()
@@ -255,6 +336,7 @@ class PostgresBackend(AsyncResource):
             raise self.errors.type_error("pool", "an asyncpg.Pool", pool)
         self._owned: Owned[Any] = Owned(pool)
         self._address = _BORROWED
+        self._clean_releases: _CleanReleases | None = None
 
     @property
     def pool(self) -> Any:  # noqa: ANN401 - the asyncpg.Pool
@@ -280,14 +362,17 @@ class PostgresBackend(AsyncResource):
         """Open a pool on ``dsn`` and ``build`` the backend around it; the backend owns the pool.
 
         The pool is closed again if ``build`` raises. Check the backend's own arguments before
-        calling this, so that a bad one opens nothing.
+        calling this, so that a bad one opens nothing. The pool resets connections in full on
+        release, except after the backend's own use when the class is `session_neutral`.
         """
+        clean = _CleanReleases() if cls.session_neutral else None
         pool = await open_pool(
             dsn,
             min_size=min_size,
             max_size=max_size,
             server_settings=server_settings,
             command_timeout=command_timeout,
+            reset="full" if clean is None else clean,
             errors=cls.errors,
         )
         try:
@@ -297,6 +382,7 @@ class PostgresBackend(AsyncResource):
             raise
         backend._owned = Owned(pool, pool.close)
         backend._address = redact_url(dsn)
+        backend._clean_releases = clean
         return backend
 
     def _outages(self) -> tuple[type[BaseException], ...]:
@@ -338,13 +424,24 @@ class PostgresBackend(AsyncResource):
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
-        """A connection from the pool; an outage while it is held is ``errors.unavailable``."""
+        """A connection from the pool; an outage while it is held is ``errors.unavailable``.
+
+        On a `session_neutral` backend's own pool, a block that ended without an exception hands
+        the connection back without asyncpg's reset query (see `session_neutral`).
+        """
         connection = await self._acquire()
         pool = self._owned.value
+        clean = self._clean_releases
         with self._unavailable():
             try:
                 yield connection
-            finally:
+            except BaseException:
+                await pool.release(connection)
+                raise
+            if clean is None or connection.is_closed():
+                await pool.release(connection)
+                return
+            with clean.releasing(connection):
                 await pool.release(connection)
 
     def _bad_value(self, exc: BaseException) -> ConfigurationError:
