@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from buttress.testing import FakeClock, PostgresServer
+from buttress.testing import FakeClock, PostgresSchema, PostgresServer
 from buttress.webhooks import (
     DeadDelivery,
     DeliveryStatus,
@@ -623,3 +623,75 @@ async def test_a_delivery_past_a_shortened_schedule_is_dead_with_that_reason(
     assert claims == []
     assert [(d.message_id, d.attempts) for d in dead] == [(message.id, 2)]
     assert dead[0].last_error == "no attempt left under the retry schedule (2 attempts)"
+
+
+def log_resets(connection: Any, resets: list[str]) -> None:
+    """Record each run of asyncpg's reset query on ``connection`` (asyncpg logs every query it runs)."""
+    query = connection.get_reset_query()
+    connection.add_query_logger(lambda record: resets.append(record.query) if record.query == query else None)
+
+
+async def test_the_pool_connect_opens_skips_the_reset_query_only_after_the_outboxs_own_statements(
+    postgres_schema: PostgresSchema, postgres_table: str, fake_clock: FakeClock
+) -> None:
+    """Sends, claims and results hand connections back unreset; the application's use is reset in full."""
+    box = await PostgresOutbox.connect(
+        postgres_schema.dsn,
+        MemoryEndpointStore(),
+        table=postgres_table,
+        clock=fake_clock,
+        min_size=1,
+        max_size=1,
+        server_settings=postgres_schema.server_settings,
+    )
+    try:
+        await box.create_schema()
+        resets: list[str] = []
+        async with box.pool.acquire() as connection:
+            query = connection.get_reset_query()
+            connection.add_query_logger(
+                lambda record: resets.append(record.query) if record.query == query else None
+            )
+            default = await connection.fetchval("SHOW work_mem")
+            await connection.execute("SET work_mem = '7MB'")
+            await connection.execute("SELECT pg_advisory_lock(77)")
+        assert len(resets) == 1  # the application changed the session: reset in full
+        await endpoint(box, "http://127.0.0.1:9/")
+        sent = [await box.send("e", {"n": n}) for n in range(3)]
+        async with worker(box) as w:
+            assert await w.drain() == 3
+        assert [len(await box.attempts(m.id)) for m in sent] == [1, 1, 1]
+        assert len(resets) == 1  # none after the outbox's own statements
+        async with box.pool.acquire() as connection:
+            assert await connection.fetchval("SHOW work_mem") == default
+            assert not await connection.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+            )
+        assert len(resets) == 2
+    finally:
+        await box.drop_schema()
+        await box.aclose()
+
+
+async def test_an_outbox_on_the_applications_pool_keeps_the_pools_reset(
+    postgres_schema: PostgresSchema, postgres_table: str, fake_clock: FakeClock
+) -> None:
+    pool = await asyncpg.create_pool(
+        postgres_schema.dsn, min_size=1, max_size=1, server_settings=postgres_schema.server_settings
+    )
+    box = PostgresOutbox(pool, MemoryEndpointStore(), table=postgres_table, clock=fake_clock)
+    try:
+        await box.create_schema()
+        resets: list[str] = []
+        async with pool.acquire() as connection:
+            query = connection.get_reset_query()
+            connection.add_query_logger(
+                lambda record: resets.append(record.query) if record.query == query else None
+            )
+        await endpoint(box, "http://127.0.0.1:9/")
+        for n in range(3):
+            await box.send("e", {"n": n})
+        assert len(resets) == 4  # the pool is the application's: its reset runs after every release
+    finally:
+        await box.drop_schema()
+        await pool.close()

@@ -78,6 +78,10 @@ class PostgresOutbox(Schema, Writes, Queries, Operator, WorkerSide, AsyncResourc
     ) -> PostgresOutbox:
         """Open a pool of ``min_size`` to ``max_size`` connections for ``dsn``; the outbox owns it.
 
+        The outbox's own statements leave nothing in the session, so this pool hands a connection
+        back after them without asyncpg's reset query (one round trip fewer per send, claim and
+        result); a connection the application takes from `pool` is still reset in full on release.
+
         Raises:
             WebhooksConfigurationError: A bad DSN, table name, pool size or setting (checked before
                 any connection is made), or a database, role, password or setting the server refuses.

@@ -66,6 +66,9 @@ class OutboxBase(PostgresBackend, AsyncResource):
     """The pool, table names, endpoint store, schedule and clock of a `PostgresOutbox`."""
 
     errors: ClassVar[BackendErrors] = ERRORS
+    # Plain statements only, each alone or in a transaction the outbox commits or rolls back (no SET,
+    # LISTEN, session advisory lock or cursor): the pool `connect` opens needs no reset query after them.
+    session_neutral: ClassVar[bool] = True
 
     def __init__(
         self,
