@@ -8,6 +8,8 @@ from typing import Any
 
 import asyncpg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from buttress.testing import FakeClock, PostgresSchema, PostgresServer
 from buttress.webhooks import (
@@ -695,3 +697,82 @@ async def test_an_outbox_on_the_applications_pool_keeps_the_pools_reset(
     finally:
         await box.drop_schema()
         await pool.close()
+
+
+async def test_sends_made_while_one_is_written_share_a_statement(
+    postgres_schema: PostgresSchema, postgres_table: str, fake_clock: FakeClock
+) -> None:
+    """Concurrent sends are grouped: fewer statements than sends, every message with its deliveries."""
+    pool = await asyncpg.create_pool(
+        postgres_schema.dsn, min_size=1, max_size=1, server_settings=postgres_schema.server_settings
+    )
+    box = PostgresOutbox(pool, MemoryEndpointStore(), table=postgres_table, clock=fake_clock)
+    try:
+        await box.create_schema()
+        statements: list[str] = []
+        async with pool.acquire() as connection:
+            connection.add_query_logger(
+                lambda record: statements.append(record.query) if "unnest($6" in record.query else None
+            )
+        first = await endpoint(box, "http://127.0.0.1:9/a")
+        second = await endpoint(box, "http://127.0.0.1:9/b")
+        sent = await asyncio.gather(*(box.send("e", {"n": n}) for n in range(12)))
+        assert 1 <= len(statements) < len(sent)
+        for message in sent:
+            assert await box.message(message.id) == message
+            assert {d.endpoint_id for d in await box.deliveries(message.id)} == {first.id, second.id}
+    finally:
+        await box.drop_schema()
+        await pool.close()
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ids=st.lists(st.sampled_from(["msg_a", "msg_b", "msg_c", None]), min_size=1, max_size=12))
+async def test_concurrent_sends_store_each_id_once(
+    postgres_pool: asyncpg.Pool[Any], postgres_table: str, ids: list[str | None]
+) -> None:
+    """Property: idempotency under grouping — each id is stored once, every send of it returns it."""
+    box = PostgresOutbox(postgres_pool, MemoryEndpointStore(), table=postgres_table)
+    await box.create_schema()
+    try:
+        ep = await endpoint(box, "http://127.0.0.1:9/")
+        sent = await asyncio.gather(*(box.send("e", {"n": n}, message_id=i) for n, i in enumerate(ids)))
+        for message in sent:
+            assert await box.message(message.id) == message
+            assert [d.endpoint_id for d in await box.deliveries(message.id)] == [ep.id]
+        assert sum((await box.counts()).values()) == len({m.id for m in sent})
+    finally:
+        await box.drop_schema()
+
+
+async def test_a_send_the_database_refuses_fails_alone_in_its_group(outbox: PostgresOutbox) -> None:
+    await endpoint(outbox, "http://127.0.0.1:9/")
+    async with outbox.pool.acquire() as connection:
+        await connection.execute(
+            "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF NEW.event_type = 'poison' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$"
+        )
+        await connection.execute(
+            f"CREATE TRIGGER refuse_poison BEFORE INSERT ON {outbox.table}_messages "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_poison()"
+        )
+    results = await asyncio.gather(
+        *(outbox.send("poison" if n == 3 else "e", {"n": n}) for n in range(6)), return_exceptions=True
+    )
+    assert isinstance(results[3], asyncpg.RaiseError)
+    kept = [r for r in results if not isinstance(r, BaseException)]
+    assert len(kept) == 5
+    for message in kept:
+        assert await outbox.message(message.id) == message
+
+
+async def test_a_caller_cancelled_while_its_send_waits_stops_no_other_send(outbox: PostgresOutbox) -> None:
+    await endpoint(outbox, "http://127.0.0.1:9/")
+    tasks = [asyncio.create_task(outbox.send("e", {"n": n}, message_id=f"msg_{n}")) for n in range(6)]
+    await asyncio.sleep(0)  # every send is queued
+    tasks[2].cancel()
+    done = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(done[2], asyncio.CancelledError)
+    for n, message in enumerate(done):
+        if n != 2:
+            assert await outbox.message(f"msg_{n}") == message
