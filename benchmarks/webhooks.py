@@ -12,7 +12,8 @@ Run with ``nox -s bench -- webhooks`` (or ``python benchmarks/webhooks.py [--qui
    worker, woken by the sends, claims, signs, POSTs and records them; the clock stops when the last
    delivery is recorded as delivered. The outbox opens its own pool (`PostgresOutbox.connect`, whose
    releases skip asyncpg's reset query after the outbox's own statements); the same outbox on an
-   application's ``asyncpg.create_pool`` (a full reset on every release) runs in the same rounds. The
+   application's ``asyncpg.create_pool`` (a full reset on every release) runs in the same rounds, and
+   so does the previous outbox (one statement per send, no grouping, on the application's pool). The
    same again on `MemoryOutbox` (the embedded default, through the same `Outbox` Protocol). The
    PostgreSQL outbox is also run in two phases, all sends then `DeliveryWorker.drain` (the previous
    measurement; each phase is shown alone too). The target
@@ -273,6 +274,17 @@ class CountedPostgresOutbox(PostgresOutbox):
         return held, failing
 
 
+class OneStatementPerSend(CountedPostgresOutbox):
+    """The outbox as it was before sends were grouped: each send its own statement and commit."""
+
+    async def _grouped(self, send: Any) -> bool:
+        async with self._connection() as connection:
+            stored = bool(await connection.fetchval(self._send_sql, *send.arguments))
+        if stored and send.targets:
+            self._sends.notify()
+        return stored
+
+
 class CountedMemoryOutbox(MemoryOutbox):
     """`MemoryOutbox` whose `settle` also counts what it recorded as delivered (nothing else changes)."""
 
@@ -360,11 +372,16 @@ async def delivery(quick: bool) -> None:
         DSN, store, table="webhook", schedule=schedule, min_size=2, max_size=20, server_settings=own_settings
     )
     meter = CpuMeter(admin, receiver.pid)
-    applications = {"box": own_settings["application_name"], "app": app_settings["application_name"]}
+    applications = {
+        "box": own_settings["application_name"],
+        "app": app_settings["application_name"],
+        "before": app_settings["application_name"],
+    }
     try:
         await wait_for(f"{base}/stats")
         # The same tables through the application's pool: asyncpg's full reset on every release.
         on_app_pool = CountedPostgresOutbox(pool, store, table="webhook", schedule=schedule)
+        previous = OneStatementPerSend(pool, store, table="webhook", schedule=schedule)
         await outbox.create_schema()
         memory = CountedMemoryOutbox(store, schedule=schedule)
         endpoint = await store.create(Endpoint(f"{base}/ok", (secret,)))
@@ -376,6 +393,7 @@ async def delivery(quick: bool) -> None:
             await raw_loop(base, signer, bodies[:100], CONCURRENCY)  # warm-up
             await outbox_round(outbox, bodies[:100])
             await outbox_round(on_app_pool, bodies[:100])
+            await outbox_round(previous, bodies[:100])
             await outbox_round(memory, bodies[:100])
             await phased_round(outbox, bodies[:100])
             await stats(control, base)
@@ -384,6 +402,7 @@ async def delivery(quick: bool) -> None:
                 "conc": [],
                 "box": [],
                 "app": [],
+                "before": [],
                 "mem": [],
                 "phased": [],
                 "enqueue": [],
@@ -391,18 +410,21 @@ async def delivery(quick: bool) -> None:
             }
             paired: list[float] = []
             paired_app: list[float] = []
+            paired_before: list[float] = []
             paired_phased: list[float] = []
             for index in range(rounds):
                 # Short rounds, in a rotating order, so the machine's load hits every path alike;
                 # the ratio is taken within each round, then its median reported.
                 measured: dict[str, float] = {}
-                order = ("seq", "conc", "box", "app", "mem", "phased")
-                for path in order[index % 6 :] + order[: index % 6]:
+                order = ("seq", "conc", "box", "app", "before", "mem", "phased")
+                for path in order[index % 7 :] + order[: index % 7]:
                     began = await meter.start(applications.get(path))
                     if path == "box":
                         rate, ids = await outbox_round(outbox, bodies)
                     elif path == "app":
                         rate, ids = await outbox_round(on_app_pool, bodies)
+                    elif path == "before":
+                        rate, ids = await outbox_round(previous, bodies)
                     elif path == "mem":
                         rate, ids = await outbox_round(memory, bodies)
                     elif path == "phased":
@@ -418,10 +440,11 @@ async def delivery(quick: bool) -> None:
                 raw = max(measured["seq"], measured["conc"])
                 paired.append(measured["box"] / raw)
                 paired_app.append(measured["app"] / raw)
+                paired_before.append(measured["before"] / raw)
                 paired_phased.append(measured["phased"] / raw)
-            seq, conc, box, app, mem, phased, enq, dlv = (
+            seq, conc, box, app, before, mem, phased, enq, dlv = (
                 Dist.range_of(rates[k])
-                for k in ("seq", "conc", "box", "app", "mem", "phased", "enqueue", "deliver")
+                for k in ("seq", "conc", "box", "app", "before", "mem", "phased", "enqueue", "deliver")
             )
             within = statistics.median(paired)
             print_table(
@@ -446,6 +469,11 @@ async def delivery(quick: bool) -> None:
                         ratio(box.p50, app.p50),
                     ],
                     [
+                        "before: one statement per send, on the application's pool (full reset)",
+                        before.cell(),
+                        ratio(box.p50, before.p50),
+                    ],
+                    [
                         f"MemoryOutbox end to end: {CONCURRENCY} senders + a running DeliveryWorker",
                         mem.cell(),
                         ratio(box.p50, mem.p50),
@@ -463,6 +491,7 @@ async def delivery(quick: bool) -> None:
                     "End to end = messages / time from the first send to the last delivery recorded.",
                     "Median of per-round ratios, PostgresOutbox end to end / the faster raw loop of its "
                     f"round: {within:.2f}x (on the application's pool: {statistics.median(paired_app):.2f}x; "
+                    f"before: {statistics.median(paired_before):.2f}x; "
                     f"in two phases: {statistics.median(paired_phased):.2f}x).",
                     f"Target: end to end >= 0.80x the raw loop: {'met' if within >= 0.8 else 'NOT met'}.",
                 ],
@@ -486,6 +515,7 @@ def cpu_table(meter: CpuMeter) -> None:
         "conc": f"raw httpx loop, {CONCURRENCY} in flight",
         "box": "PostgresOutbox end to end, its own pool (connect)",
         "app": "PostgresOutbox end to end, the application's pool (full reset)",
+        "before": "before: one statement per send, the application's pool",
         "mem": "MemoryOutbox end to end",
     }
     for path, name in names.items():
@@ -502,7 +532,7 @@ def cpu_table(meter: CpuMeter) -> None:
             f"{1e3 / _TICK:g} ms; PostgreSQL's own background processes (WAL writer, checkpointer) are "
             "not counted.",
             f"The cheaper raw loop's CPU / PostgresOutbox's (its own pool): {raw / totals['box']:.2f}x; "
-            f"on the application's pool: {raw / totals['app']:.2f}x.",
+            f"on the application's pool: {raw / totals['app']:.2f}x; before: {raw / totals['before']:.2f}x.",
         ],
     )
 
