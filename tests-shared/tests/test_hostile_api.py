@@ -56,6 +56,7 @@ from buttress.testing import (
     closing_factory,
     discover_postgres,
     discover_redis,
+    eventually,
     find_conformance_dir,
     free_port,
     hostile_values,
@@ -389,6 +390,29 @@ async def test_through_failover_raises_only_typed_errors() -> None:
 
 async def _no_operation() -> None:
     return None
+
+
+@TARGETS.drives("eventually")
+async def test_eventually_raises_only_typed_errors() -> None:
+    """The check is kept (what it raises is the caller's own); every option is replaced. With a
+    check that never holds, the only failure besides a typed error is the documented AssertionError."""
+    options: dict[str, object] = {"timeout": 1.0, "interval": 0.01, "what": "it holds", "ignoring": ()}
+    await acheck_hostile(eventually, _holds, keep={"check"}, kwargs=options)
+    await acheck_hostile(
+        eventually,
+        _never_holds,
+        keep={"check", "timeout"},
+        allowed=(AssertionError,),
+        kwargs={**options, "timeout": 0.02},
+    )
+
+
+def _holds() -> bool:
+    return True
+
+
+def _never_holds() -> bool:
+    return False
 
 
 @TARGETS.drives("PostgresServer")

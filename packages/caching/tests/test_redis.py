@@ -37,7 +37,7 @@ from buttress.caching import (
 )
 from buttress.caching._entry import Entry, pack
 from buttress.core import MISSING, BackendUnavailableError, ButtressError
-from buttress.testing import FakeClock, RedisServer
+from buttress.testing import FakeClock, RedisServer, eventually
 
 pytestmark = pytest.mark.redis
 
@@ -83,18 +83,6 @@ class MakeDir:
 
 
 type CacheFactory = Callable[..., RedisCache[Any]]
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 2.0) -> bool:
-    """Poll ``check`` until it is true or ``within`` seconds have passed; return its last answer."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        if await check():
-            return True
-        if loop.time() >= deadline:
-            return False
-        await asyncio.sleep(0.01)
 
 
 def envelope(payload: bytes, *, expires_at: float | None = None) -> bytes:
@@ -307,7 +295,7 @@ async def test_from_url_owns_its_client_and_closes_it(make_cache: CacheFactory, 
     assert await connected()
     await cache.aclose()
     await cache.aclose()  # twice is fine
-    assert await eventually(lambda: _not(connected))
+    await eventually(lambda: _not(connected), what="the owned client disconnected")
 
 
 async def _not(check: Callable[[], Awaitable[bool]]) -> bool:
@@ -614,9 +602,9 @@ async def test_the_other_process_waits_for_the_lock_holders_value(
         return "from a waiter"
 
     holder = asyncio.create_task(holder_cache.get_or_compute("k", slow_load, ttl=60))
-    assert await eventually(lambda: _exists(raw, lock_key(holder_cache, "k")))
+    await eventually(lambda: raw.exists(lock_key(holder_cache, "k")), what="the holder took the lock")
     waiters = [asyncio.create_task(waiter_cache.get_or_compute("k", waiter_load, ttl=60)) for _ in range(10)]
-    assert await eventually(lambda: _true(waiter_cache.stats.lock_waits == 1))
+    await eventually(lambda: waiter_cache.stats.lock_waits == 1, what="a waiter waits for the lock")
     assert not any(w.done() for w in waiters)
 
     release.set()
@@ -625,14 +613,6 @@ async def test_the_other_process_waits_for_the_lock_holders_value(
     assert await asyncio.gather(*waiters) == ["from the holder"] * 10
     assert waiter_calls == 0
     assert await raw.exists(lock_key(holder_cache, "k")) == 0
-
-
-async def _exists(client: Redis, name: str) -> bool:
-    return bool(await client.exists(name))
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 async def test_a_lock_whose_holder_died_frees_itself_after_lock_ttl(
@@ -682,9 +662,9 @@ async def test_a_holder_whose_loader_fails_releases_the_lock_at_once(
         return "from the waiter"
 
     holder = asyncio.create_task(holder_cache.get_or_compute("k", failing))
-    assert await eventually(lambda: _exists(raw, lock_key(holder_cache, "k")))
+    await eventually(lambda: raw.exists(lock_key(holder_cache, "k")), what="the holder took the lock")
     waiter = asyncio.create_task(waiter_cache.get_or_compute("k", load))
-    assert await eventually(lambda: _true(waiter_cache.stats.lock_waits == 1))
+    await eventually(lambda: waiter_cache.stats.lock_waits == 1, what="a waiter waits for the lock")
 
     release.set()
 
@@ -706,9 +686,9 @@ async def test_a_cancelled_computation_releases_the_lock(make_cache: CacheFactor
         return "from the waiter"
 
     caller = asyncio.create_task(holder_cache.get_or_compute("k", hangs))
-    assert await eventually(lambda: _exists(raw, lock_key(holder_cache, "k")))
+    await eventually(lambda: raw.exists(lock_key(holder_cache, "k")), what="the holder took the lock")
     waiter = asyncio.create_task(waiter_cache.get_or_compute("k", load))
-    assert await eventually(lambda: _true(waiter_cache.stats.lock_waits == 1))
+    await eventually(lambda: waiter_cache.stats.lock_waits == 1, what="a waiter waits for the lock")
 
     holder_cache._flights["k"].cancel()  # the computation itself dies, as in a shutdown
 
@@ -865,7 +845,7 @@ async def test_the_breaker_recovers_with_a_real_clock(redis_server: RedisServer)
             await cache.set("k", "back")
             return await cache.get("k") == "back"
 
-        assert await eventually(resumed, within=5)
+        await eventually(resumed, what="the cache resumed after the restart")
         assert breaker(cache) is BreakerState.CLOSED
     finally:
         await cache.aclose()
@@ -1005,11 +985,11 @@ async def test_an_expired_value_is_served_while_one_background_refresh_runs(
     assert results == ["v1"] * 5
     assert await other_process.get_or_compute("k", load, ttl=10) == "v1"
     assert cache.stats.stale_served == 5
-    assert await eventually(lambda: _true(calls == 2))  # one refresh, started in the background
+    await eventually(lambda: calls == 2, what="one refresh started in the background")
 
     release.set()
 
-    assert await eventually(lambda: _equals(cache.get("k"), "v2"))
+    await eventually(lambda: _equals(cache.get("k"), "v2"), what="the refresh stored v2")
     assert calls == 2
     assert await cache.get_or_compute("k", load, ttl=10) == "v2"
     assert calls == 2
@@ -1070,7 +1050,7 @@ async def test_xfetch_recomputes_a_fresh_value_early(
     assert await cache.get_or_compute("k", load, ttl=10) == 1
     assert await cache.get_or_compute("k", load, ttl=10) == 1, "a fresh value is served at once"
     if refreshed:
-        assert await eventually(lambda: _equals(cache.get("k"), 2)), "refreshed behind the served value"
+        await eventually(lambda: _equals(cache.get("k"), 2), what="refreshed behind the served value")
     else:
         await asyncio.sleep(0.05)
         assert await cache.get("k") == 1
@@ -1091,5 +1071,5 @@ async def test_xfetch_with_stale_ttl_refreshes_in_the_background(
 
     assert await cache.get_or_compute("k", load, ttl=10) == 1
     assert await cache.get_or_compute("k", load, ttl=10) == 1  # served at once; refreshed behind
-    assert await eventually(lambda: _equals(cache.get("k"), 2))
+    await eventually(lambda: _equals(cache.get("k"), 2), what="refreshed behind the served value")
     assert cache.stats.early_refreshes == 1

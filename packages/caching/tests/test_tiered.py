@@ -26,26 +26,11 @@ from buttress.caching import (
 )
 from buttress.caching._entry import Entry, pack
 from buttress.core import MISSING
-from buttress.testing import FakeClock, RedisServer
+from buttress.testing import FakeClock, RedisServer, eventually
 
 pytestmark = pytest.mark.redis
 
-PROPAGATION = 2.0  # seconds an invalidation is given to reach the other process
-
-
 type TieredFactory = Callable[..., Awaitable[TieredCache[Any]]]
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = PROPAGATION) -> bool:
-    """Poll ``check`` until it is true or ``within`` seconds have passed; return its last answer."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        if await check():
-            return True
-        if loop.time() >= deadline:
-            return False
-        await asyncio.sleep(0.01)
 
 
 async def reads(cache: TieredCache[Any], key: str, expected: object) -> bool:
@@ -177,7 +162,7 @@ async def test_a_change_in_one_process_evicts_the_other_processes_l1_copy(
     expected = await change(a)
 
     assert await a.get("k") == expected
-    assert await eventually(lambda: reads(b, "k", expected)), "b kept serving its L1 copy"
+    await eventually(lambda: reads(b, "k", expected), what="b stopped serving its L1 copy")
 
 
 async def test_invalidate_tags_in_one_process_evicts_the_other_processes_l1_copy(
@@ -190,7 +175,7 @@ async def test_invalidate_tags_in_one_process_evicts_the_other_processes_l1_copy
     assert await a.invalidate_tags("t") == 1
 
     assert await a.get("k") is MISSING
-    assert await eventually(lambda: reads(b, "k", MISSING)), "b kept serving its L1 copy"
+    await eventually(lambda: reads(b, "k", MISSING), what="b stopped serving its L1 copy")
 
 
 async def test_invalidate_tags_evicts_the_callers_own_l1_copy_of_a_value_another_process_wrote(
@@ -225,7 +210,7 @@ async def test_a_malformed_invalidation_message_is_ignored(
         await raw.publish(b.channel, junk)
     await a.set("k", "new")  # delivered after the junk, on the same subscription
 
-    assert await eventually(lambda: reads(b, "k", "new")), "b kept serving its L1 copy"
+    await eventually(lambda: reads(b, "k", "new"), what="b stopped serving its L1 copy")
     assert b.stats.errors == 0, "the subscription was dropped over a bad message"
     assert b.l1_active
     assert not any("subscription lost" in r.getMessage() for r in caplog.records)
@@ -245,7 +230,7 @@ async def test_an_invalidation_message_with_wrongly_typed_fields_is_ignored(
     await raw.publish(b.channel, junk)
     await a.set("k", "new")
 
-    assert await eventually(lambda: reads(b, "k", "new")), "b kept serving its L1 copy"
+    await eventually(lambda: reads(b, "k", "new"), what="b stopped serving its L1 copy")
     assert b.stats.errors == 0, "the subscription was dropped over a bad message"
 
 
@@ -300,13 +285,13 @@ async def test_losing_the_subscription_disables_and_empties_l1_until_it_is_back(
 
     getattr(redis_server, fault)()
 
-    assert await eventually(lambda: _is(not cache.l1_active)), "L1 stayed on without a subscription"
+    await eventually(lambda: not cache.l1_active, what="L1 turned off without a subscription")
     assert await cache.get("k") is MISSING  # L1 was emptied; L2 is unreachable
     assert cache.stats.errors >= 1
 
     redis_server.start()
 
-    assert await eventually(lambda: _is(cache.l1_active), within=10), "never resubscribed"
+    await eventually(lambda: cache.l1_active, timeout=10, what="resubscribed")
     await cache.set("k", "after")
     hits = cache.l1_stats.hits
     assert await cache.get("k") == "after"
@@ -318,14 +303,14 @@ async def test_after_resubscribing_invalidations_flow_again(
 ) -> None:
     a, b = await make_tiered(url=redis_server.url), await make_tiered(url=redis_server.url)
     redis_server.stop()
-    assert await eventually(lambda: _is(not a.l1_active and not b.l1_active))
+    await eventually(lambda: not a.l1_active and not b.l1_active)
     redis_server.start()
-    assert await eventually(lambda: _is(a.l1_active and b.l1_active), within=10)
+    await eventually(lambda: a.l1_active and b.l1_active, timeout=10)
 
     await a.set("k", "old")
     assert await b.get("k") == "old"
     await a.set("k", "new")
-    assert await eventually(lambda: reads(b, "k", "new"))
+    await eventually(lambda: reads(b, "k", "new"))
 
 
 async def test_a_write_that_l2_dropped_is_not_served_from_l1(
@@ -335,10 +320,10 @@ async def test_a_write_that_l2_dropped_is_not_served_from_l1(
     a = await make_tiered(url=redis_server.url, breaker_threshold=1, clock=fake_clock)
     b = await make_tiered(url=redis_server.url)
     redis_server.stop()
-    assert await eventually(lambda: _is(not a.l1_active and not b.l1_active))
+    await eventually(lambda: not a.l1_active and not b.l1_active)
     assert await a.get("absent") is MISSING  # fails on L2 and opens a's breaker
     redis_server.start()
-    assert await eventually(lambda: _is(a.l1_active and b.l1_active), within=10)
+    await eventually(lambda: a.l1_active and b.l1_active, timeout=10)
 
     await a.set("k", "never stored")  # dropped: a's breaker is open
 
@@ -356,11 +341,7 @@ async def test_a_restart_while_subscribed_never_leaves_stale_l1_copies(
 
     redis_server.restart()  # the data is gone with it (the private server persists nothing)
 
-    assert await eventually(lambda: reads(cache, "k", MISSING), within=10)
-
-
-async def _is(value: bool) -> bool:
-    return value
+    await eventually(lambda: reads(cache, "k", MISSING), timeout=10)
 
 
 # --- stampede through the tiers ------------------------------------------------------------------------
@@ -389,7 +370,7 @@ async def test_aclose_closes_the_l2_and_stops_listening(make_tiered: TieredFacto
     assert await raw.pubsub_numsub(cache.channel) == [(cache.channel.encode(), 1)]
     await cache.aclose()
     assert not cache.l1_active
-    assert await eventually(lambda: _equals(raw.pubsub_numsub(cache.channel), [(cache.channel.encode(), 0)]))
+    await eventually(lambda: _equals(raw.pubsub_numsub(cache.channel), [(cache.channel.encode(), 0)]))
 
 
 async def _equals(value: Awaitable[object], expected: object) -> bool:

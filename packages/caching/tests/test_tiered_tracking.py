@@ -33,29 +33,11 @@ from buttress.caching import (
 )
 from buttress.caching._entry import Entry, pack
 from buttress.core import MISSING
-from buttress.testing import RedisServer
+from buttress.testing import RedisServer, eventually
 
 pytestmark = pytest.mark.redis
 
-PROPAGATION = 5.0  # seconds a report is given to arrive (generous: the machine is shared)
-
 type TrackingFactory = Callable[..., Awaitable[TieredCache[Any]]]
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = PROPAGATION) -> bool:
-    """Poll ``check`` until it is true or ``within`` seconds have passed; return its last answer."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        if await check():
-            return True
-        if loop.time() >= deadline:
-            return False
-        await asyncio.sleep(0.01)
-
-
-async def _is(value: bool) -> bool:
-    return value
 
 
 async def reads(cache: TieredCache[Any], key: str, expected: object) -> bool:
@@ -96,7 +78,7 @@ async def held_in_l1(cache: TieredCache[Any], key: str, expected: object) -> Non
         hits = cache.l1_stats.hits
         return await cache.get(key) == expected and cache.l1_stats.hits == hits + 1
 
-    assert await eventually(hit), f"{key!r} never came from L1"
+    await eventually(hit, what=f"{key!r} came from L1")
 
 
 # --- L1 ----------------------------------------------------------------------------------------------
@@ -214,7 +196,7 @@ async def test_a_change_by_any_client_evicts_the_l1_copy(
 
     expected = await change(a, raw, redis_prefix)
 
-    assert await eventually(lambda: reads(b, "k", expected)), "b kept serving its L1 copy"
+    await eventually(lambda: reads(b, "k", expected), what="b stopped serving its L1 copy")
     if expected is MISSING:
         assert await a.get("k") is MISSING
 
@@ -247,7 +229,7 @@ async def test_a_write_from_another_os_process_evicts_the_l1_copy(
     )
     assert done.returncode == 0, done.stderr.decode()
 
-    assert await eventually(lambda: reads(cache, "k", "from another process")), "kept serving its L1 copy"
+    await eventually(lambda: reads(cache, "k", "from another process"), what="stopped serving its L1 copy")
     await held_in_l1(cache, "k", "from another process")
 
 
@@ -274,7 +256,7 @@ async def test_a_flush_empties_l1(make_tracking: TrackingFactory, redis_server: 
         await flusher.flushdb()  # a private server: nobody else's data
     finally:
         await flusher.aclose()
-    assert await eventually(lambda: reads(cache, "k", MISSING))
+    await eventually(lambda: reads(cache, "k", MISSING))
     assert cache.l1_active
 
 
@@ -291,13 +273,13 @@ async def test_losing_the_server_disables_and_empties_l1_until_tracking_is_back(
 
     getattr(redis_server, fault)()
 
-    assert await eventually(lambda: _is(not cache.l1_active)), "L1 stayed on without tracking"
+    await eventually(lambda: not cache.l1_active, what="L1 turned off without tracking")
     assert await cache.get("k") is MISSING  # L1 was emptied; L2 is unreachable
     assert cache.stats.errors >= 1
 
     redis_server.start()
 
-    assert await eventually(lambda: _is(cache.l1_active), within=15), "tracking never came back"
+    await eventually(lambda: cache.l1_active, timeout=15, what="tracking came back")
     await cache.set("k", "after")
     await held_in_l1(cache, "k", "after")
 
@@ -326,16 +308,16 @@ async def test_a_write_while_tracking_is_cut_is_never_hidden_by_l1(
         ids = await _tracking_ids(admin)
         assert len(ids) == 1
         await admin.client_kill_filter(_id=ids[0])
-        assert await eventually(lambda: _is(not cache.l1_active))
+        await eventually(lambda: not cache.l1_active)
 
         await admin.set(f"{redis_prefix}k", envelope(b'"new"'))
         assert await cache.get("k") == "new"  # from L2: L1 is off
-        assert await eventually(lambda: _is(cache.stats.errors >= failures + 2))  # reconnects refused
+        await eventually(lambda: cache.stats.errors >= failures + 2)  # reconnects refused
         assert not cache.l1_active
         assert await cache.get("k") == "new"
 
         await admin.acl_setuser("default", enabled=True)
-        assert await eventually(lambda: _is(cache.l1_active), within=15)
+        await eventually(lambda: cache.l1_active, timeout=15)
         await held_in_l1(cache, "k", "new")
     finally:
         await admin.acl_setuser("default", enabled=True)
@@ -351,9 +333,9 @@ async def test_a_hung_server_disables_l1_within_two_pings(make_tracking: Trackin
         sleeper = Redis.from_url(server.url, socket_timeout=30)
         try:
             asleep = asyncio.ensure_future(sleeper.execute_command("DEBUG", "SLEEP", "6"))
-            assert await eventually(lambda: _is(not cache.l1_active), within=5.5), "L1 stayed on"
+            await eventually(lambda: not cache.l1_active, timeout=5.5, what="L1 turned off")
             await asleep
-            assert await eventually(lambda: _is(cache.l1_active), within=15)
+            await eventually(lambda: cache.l1_active, timeout=15)
             assert await cache.get("k") == "v"  # from L2 again: L1 started empty
         finally:
             await sleeper.aclose()
@@ -479,7 +461,8 @@ class TrackingMachine(RuleBasedStateMachine):
         self.barriers += 1
         await self.raw.set(f"{self.prefix}barrier", envelope(str(self.barriers).encode()))
         for cache in self.caches:
-            assert await eventually(lambda: reads(cache, "barrier", self.barriers)), "no report"  # noqa: B023
+            report = f"{cache!r} received the barrier's report"
+            await eventually(lambda: reads(cache, "barrier", self.barriers), what=report)  # noqa: B023
 
     @invariant()
     def l1_stays_on(self) -> None:

@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 
 from buttress.caching import BreakerState, CachingUnavailableError, RedisCache, TieredCache
 from buttress.core import MISSING
-from buttress.testing import FakeClock, RedisServer, ServerError, free_port
+from buttress.testing import FakeClock, RedisServer, ServerError, eventually, free_port
 
 pytestmark = pytest.mark.redis
 
@@ -45,17 +45,6 @@ def _prefix(cache: object) -> str:
 
 HOUR = 3600
 BOUND = 5  # seconds a test gives a call that must not wait; far below lock_wait
-
-
-async def eventually(check: Callable[[], bool], *, within: float = 5.0) -> bool:
-    """Poll ``check`` until it is true or ``within`` seconds have passed; return its last answer."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not check():
-        if loop.time() >= deadline:
-            return False
-        await asyncio.sleep(0.01)
-    return True
 
 
 async def close(*caches: RedisCache[Any] | TieredCache[Any]) -> None:
@@ -124,7 +113,7 @@ async def test_a_waiter_computes_at_once_when_redis_goes_away_while_another_proc
         task, release = await hold_the_lock(holder, "k", redis_server.url)
         load, calls = counting_loader()
         waiting = asyncio.create_task(waiter.get_or_compute("k", load))
-        assert await eventually(lambda: waiter.stats.lock_waits == 1)
+        await eventually(lambda: waiter.stats.lock_waits == 1)
 
         getattr(redis_server, fault)()
 
@@ -144,7 +133,7 @@ async def test_a_waiter_computes_at_once_when_redis_stops_answering(redis_server
         task, release = await hold_the_lock(holder, "k", redis_server.url)
         load, calls = counting_loader()
         waiting = asyncio.create_task(waiter.get_or_compute("k", load))
-        assert await eventually(lambda: waiter.stats.lock_waits == 1)
+        await eventually(lambda: waiter.stats.lock_waits == 1)
 
         await admin.client_pause(60_000, all=True)
 
@@ -165,7 +154,7 @@ async def test_a_tiered_waiter_computes_at_once_when_redis_goes_away(redis_serve
         task, release = await hold_the_lock(holder, "k", redis_server.url)
         load, calls = counting_loader()
         waiting = asyncio.create_task(waiter.get_or_compute("k", load))
-        assert await eventually(lambda: waiter.stats.lock_waits == 1)
+        await eventually(lambda: waiter.stats.lock_waits == 1)
 
         redis_server.kill()
 
@@ -195,12 +184,12 @@ async def test_an_early_refresh_behind_a_lock_held_elsewhere_ends_when_redis_goe
         await other.aclose()
         load, calls = counting_loader("v2")
         assert await reader.get_or_compute("k", load, ttl=10) == "v1"  # served; the refresh starts behind
-        assert await eventually(lambda: reader.stats.lock_waits == 1)
+        await eventually(lambda: reader.stats.lock_waits == 1)
 
         redis_server.kill()
 
-        assert await eventually(lambda: calls == [1]), "the refresh computed once Redis was gone"
-        assert await eventually(lambda: not reader._background)
+        await eventually(lambda: calls == [1], what="the refresh computed once Redis was gone")
+        await eventually(lambda: not reader._background)
     finally:
         await close(reader)
 
@@ -251,7 +240,7 @@ async def test_wait_until_subscribed_still_waits_for_a_server_that_answers(redis
     try:
         assert await asyncio.wait_for(cache.wait_until_subscribed(within=HOUR), BOUND) is True
         redis_server.kill()
-        assert await eventually(lambda: not cache.l1_active)
+        await eventually(lambda: not cache.l1_active)
         assert await asyncio.wait_for(cache.wait_until_subscribed(within=HOUR), BOUND) is False
         redis_server.start()
         assert await asyncio.wait_for(cache.wait_until_subscribed(within=BOUND * 2), BOUND * 3) is True

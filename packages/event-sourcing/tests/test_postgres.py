@@ -27,7 +27,7 @@ from buttress.event_sourcing import (
     SnapshotIntegrityError,
     Subscription,
 )
-from buttress.testing import PostgresSchema, PostgresServer
+from buttress.testing import PostgresSchema, PostgresServer, eventually
 
 from .conftest import Account, account_codec
 
@@ -36,15 +36,6 @@ pytestmark = pytest.mark.postgres
 
 def batch(n: int, tag: str = "T") -> list[EventData]:
     return [EventData(uuid.uuid4(), tag, f"{tag}:{i}".encode()) for i in range(n)]
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, attempts: int = 500) -> None:
-    """Poll ``check`` (bounded: attempts x 10 ms) instead of asserting on time."""
-    for _ in range(attempts):
-        if await check():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"never happened: {what}")
 
 
 async def test_a_later_append_cannot_commit_before_an_earlier_one(
@@ -92,7 +83,7 @@ async def test_a_later_append_cannot_commit_before_an_earlier_one(
                 )
             return bool(waiting)
 
-        await eventually(fast_waits_for_the_lock, "the second append waits for the commit-order lock")
+        await eventually(fast_waits_for_the_lock, what="the second append waits for the commit-order lock")
         assert not fast.done()
         assert seen == [1, 2]  # nothing past the uncommitted position is visible
         await transaction.commit()
@@ -196,7 +187,7 @@ async def test_ten_writers_and_a_follower_see_every_event_once_in_order(pg_store
     async def caught_up() -> bool:
         return len(delivered) >= len(appended)
 
-    await eventually(caught_up, "the follower caught up")
+    await eventually(caught_up, what="the follower caught up")
     await follower.aclose()
     assert not follower.running
     positions = [r.position for r in delivered]
@@ -232,7 +223,7 @@ async def test_the_listener_survives_its_connection_being_killed(
         await pg_store.wait_for_events(10**9, 0.01)
         return pg_store._listener not in (None, listener) and not pg_store._listener_lost
 
-    await eventually(listening_again, "listening again")
+    await eventually(listening_again, what="listening again")
     waiter = asyncio.create_task(pg_store.wait_for_events(0, 30))
     await asyncio.sleep(0.05)
     await pg_store.append("n2", batch(1), NO_STREAM)
@@ -257,7 +248,7 @@ async def test_a_stopped_server_is_unavailable_then_recovers(postgres_server: Po
                 return False
             return True
 
-        await eventually(appends, "appending after the restart")
+        await eventually(appends, what="appending after the restart")
         assert [e.version for e in await store.read("s")] == [1, 2]
     finally:
         await store.aclose()
@@ -280,7 +271,7 @@ async def test_a_subscription_rides_out_a_server_restart(
         follower = Subscription(store, handle, name="f", checkpoints=store, poll_interval=0.05)
         follower.start()
         await store.append("s", batch(2), NO_STREAM)
-        await eventually(lambda: delivered_count(2), "the first events delivered")
+        await eventually(lambda: delivered_count(2), what="the first events delivered")
         postgres_server.stop()
 
         async def warned() -> bool:
@@ -288,7 +279,7 @@ async def test_a_subscription_rides_out_a_server_restart(
             assert follower.crashes == 0, "the outage was not ridden out inside the run"
             return "cannot reach the store" in caplog.text
 
-        await eventually(warned, "the subscription noticed the outage")
+        await eventually(warned, what="the subscription noticed the outage")
         postgres_server.start()
 
         async def appends() -> bool:
@@ -298,8 +289,10 @@ async def test_a_subscription_rides_out_a_server_restart(
                 return False
             return True
 
-        await eventually(appends, "appending after the restart")
-        await eventually(lambda: delivered_count(4), "the events after the restart delivered", attempts=1500)
+        await eventually(appends, what="appending after the restart")
+        await eventually(
+            lambda: delivered_count(4), what="the events after the restart delivered", timeout=15
+        )
         await follower.aclose()
         assert delivered == [1, 2, 3, 4]
     finally:
@@ -521,7 +514,7 @@ async def test_a_running_projection_follows_new_events(pg_store: PostgresEventSt
         async def projected() -> bool:
             return (await applied(pg_store, table)).get("live") == 3
 
-        await eventually(projected, "the notified projection applied the events")
+        await eventually(projected, what="the notified projection applied the events")
     finally:
         await runner.aclose()
         assert not runner.running
@@ -547,7 +540,7 @@ async def test_a_failing_projection_is_retried_and_applies_each_event_once(
         async def projected() -> bool:
             return (await applied(pg_store, table)).get("r-1") == 6
 
-        await eventually(projected, "the retried projection applied every event", attempts=1500)
+        await eventually(projected, what="the retried projection applied every event", timeout=15)
         assert runner.crashes == 1
     assert await applied(pg_store, table) == {"r-1": 6}
     assert await runner.position() == 6

@@ -34,17 +34,9 @@ from buttress.feature_flags import (
     Strategy,
     flag_from_dict,
 )
-from buttress.testing import FakeClock, PostgresSchema, PostgresServer, RedisServer
+from buttress.testing import FakeClock, PostgresSchema, PostgresServer, RedisServer, eventually
 
 from .conftest import rollout_flag
-
-
-async def eventually(check: object, *, attempts: int = 300) -> None:
-    for _ in range(attempts):
-        if check():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met in time")
 
 
 def flags_key(prefix: str) -> str:

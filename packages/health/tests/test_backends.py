@@ -27,18 +27,23 @@ from buttress.health import (
     SQLAlchemyCheck,
     Status,
 )
-from buttress.testing import PostgresServer, RedisClusterServer, RedisServer, free_port, serve_asgi
+from buttress.testing import (
+    PostgresServer,
+    RedisClusterServer,
+    RedisServer,
+    eventually,
+    free_port,
+    serve_asgi,
+)
 
 
-async def eventually(registry: HealthRegistry, status: Status) -> Status:
-    """Probe until ``status`` (a pool reconnects on its next use after a restart), at most 100 times."""
-    seen = Status.PASS
-    for _ in range(100):
-        seen = (await registry.ready()).status
-        if seen is status:
-            return seen
-        await asyncio.sleep(0.1)
-    return seen
+async def until_status(registry: HealthRegistry, status: Status) -> None:
+    """Probe until readiness is ``status`` (a pool reconnects on its next use after a restart)."""
+
+    async def probe() -> bool:
+        return (await registry.ready()).status is status
+
+    await eventually(probe, timeout=10, interval=0.1, what=f"readiness became {status.value}")
 
 
 @pytest.mark.postgres
@@ -51,12 +56,12 @@ async def test_readiness_fails_without_postgresql_and_recovers(postgres_server: 
         assert report.status is Status.PASS
         assert report.checks[0].result.observed_unit == "s"
         postgres_server.stop()
-        assert await eventually(registry, Status.FAIL) is Status.FAIL
+        await until_status(registry, Status.FAIL)
         failed = (await registry.ready()).checks[0].result
         assert failed.output is not None
         assert "postgres@" not in failed.output or "***" not in failed.output
         postgres_server.start()
-        assert await eventually(registry, Status.PASS) is Status.PASS
+        await until_status(registry, Status.PASS)
     finally:
         await check.aclose()
     assert check.pool._closed  # owned: closed with the check
@@ -89,12 +94,12 @@ async def test_sqlalchemy_readiness_fails_and_recovers(postgres_server: Postgres
     try:
         assert (await registry.ready()).status is Status.PASS
         postgres_server.stop()
-        assert await eventually(registry, Status.FAIL) is Status.FAIL
+        await until_status(registry, Status.FAIL)
         output = (await registry.ready()).checks[0].result.output or ""
         assert "127.0.0.1" not in output
         assert "SELECT" not in output
         postgres_server.start()
-        assert await eventually(registry, Status.PASS) is Status.PASS
+        await until_status(registry, Status.PASS)
     finally:
         await engine.dispose()
 
@@ -107,11 +112,11 @@ async def test_readiness_fails_without_redis_and_recovers(redis_server: RedisSer
     try:
         assert (await registry.ready()).status is Status.PASS
         redis_server.stop()
-        assert await eventually(registry, Status.FAIL) is Status.FAIL
+        await until_status(registry, Status.FAIL)
         output = (await registry.ready()).checks[0].result.output or ""
         assert output.startswith("redis at redis://127.0.0.1")
         redis_server.start()
-        assert await eventually(registry, Status.PASS) is Status.PASS
+        await until_status(registry, Status.PASS)
     finally:
         await check.aclose()
 
@@ -172,8 +177,7 @@ async def test_an_http_dependency_that_is_ours_and_goes_away() -> None:
         check = HTTPCheck(f"{base}/ready", timeout=2)
         registry.add("billing:responseTime", check)
         assert (await registry.ready()).status is Status.PASS
-    report = await eventually(registry, Status.FAIL)
-    assert report is Status.FAIL
+    await until_status(registry, Status.FAIL)
     output = (await registry.ready()).checks[0].result.output or ""
     assert output.startswith("http at http://127.0.0.1")
     await check.aclose()

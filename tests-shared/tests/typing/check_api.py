@@ -16,6 +16,7 @@ from buttress.testing import (
     ServiceUnavailable,
     discover_postgres,
     discover_redis,
+    eventually,
     free_port,
 )
 
@@ -44,3 +45,11 @@ def servers() -> None:
 class MyContract(CacheProviderContract):
     async def make_cache(self) -> CacheProvider[Any]:
         raise NotImplementedError
+
+
+async def eventually_returns_what_the_check_returns() -> None:
+    async def report() -> dict[str, int] | None:
+        return {"hits": 1}
+
+    assert_type(await eventually(report), dict[str, int] | None)
+    assert_type(await eventually(lambda: 1 + 1 == 2, timeout=2, interval=0.05, what="sums"), bool)

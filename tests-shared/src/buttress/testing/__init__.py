@@ -3,7 +3,7 @@
 Installing the package registers its pytest plugin (`buttress.testing.plugin`); the fixtures are then
 available everywhere. Import the rest from here::
 
-    from buttress.testing import CacheProviderContract, FakeClock, RedisServer, check_hostile
+    from buttress.testing import CacheProviderContract, FakeClock, RedisServer, check_hostile, eventually
 """
 
 import pytest
@@ -24,6 +24,7 @@ from ._discovery import (
     discover_redis,
 )
 from ._django import django_urls
+from ._eventually import eventually
 from ._failover import Failover, through_failover
 from ._hostile import acheck_hostile, check_hostile, hostile_values
 from ._hostile_http import check_hostile_asgi, check_hostile_wsgi
@@ -127,6 +128,7 @@ __all__ = [
     "discover_postgres",
     "discover_redis",
     "django_urls",
+    "eventually",
     "find_conformance_dir",
     "free_port",
     "hostile_values",
