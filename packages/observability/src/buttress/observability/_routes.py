@@ -30,7 +30,11 @@ def _template(value: object) -> str | None:
 
 
 def _starlette(router: object, scope: Scope, prefix: str, depth: int) -> str | None:
-    """Walk a Starlette router's routes the way it matched them (Mounts included)."""
+    """Walk a Starlette router's routes the way it matched them (Mounts included).
+
+    Like the router: the first full match, else the first partial one (a route whose path matched
+    but not its methods, which answered 405).
+    """
     routes = getattr(router, "routes", None)
     if not isinstance(routes, Sequence) or depth > _MAX_DEPTH:
         return None
@@ -38,6 +42,7 @@ def _starlette(router: object, scope: Scope, prefix: str, depth: int) -> str | N
         from starlette.routing import Match, Mount  # noqa: PLC0415 - only when a Starlette router is there
     except ImportError:
         return None
+    partial: tuple[object, Scope] | None = None
     for route in routes:
         matches = getattr(route, "matches", None)
         if matches is None:
@@ -46,14 +51,21 @@ def _starlette(router: object, scope: Scope, prefix: str, depth: int) -> str | N
             match, child = matches(scope)
         except Exception:  # noqa: BLE001, S112 - a foreign route's own failure must not fail the request
             continue
-        if match is not Match.FULL:
-            continue
-        path = getattr(route, "path", "")
-        if isinstance(route, Mount):
-            inner = _starlette(route, {**scope, **child}, prefix + path, depth + 1)
-            return inner if inner is not None else (prefix + path + "/{path}" if path else None)
-        return prefix + path if isinstance(path, str) else None
-    return None
+        if match is Match.FULL:
+            return _starlette_template(route, {**scope, **child}, prefix, depth, Mount)
+        if match is Match.PARTIAL and partial is None:
+            partial = (route, {**scope, **child})
+    return None if partial is None else _starlette_template(*partial, prefix, depth, Mount)
+
+
+def _starlette_template(route: object, scope: Scope, prefix: str, depth: int, mount: type) -> str | None:
+    path = getattr(route, "path", "")
+    if not isinstance(path, str):
+        return None
+    if isinstance(route, mount):
+        inner = _starlette(route, scope, prefix + path, depth + 1)
+        return inner if inner is not None else (prefix + path + "/{path}" if path else None)
+    return prefix + path
 
 
 def _mount_prefix(scope: Scope) -> str:
