@@ -322,6 +322,7 @@ async def test_tiered_cache_raises_only_typed_errors(redis_url: str, redis_prefi
         "l1_ttl": 5.0,
         "channel": "c",
         "invalidation": "pubsub",
+        "l1_values": "copy",
         "policy": CachePolicy(jitter=None),
         "name": "t",
         "clock": FakeClock(),

@@ -10,6 +10,7 @@ back, so no stale copy is served. Propagation is awaited by polling with a bound
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
@@ -31,7 +32,7 @@ from buttress.caching import (
     TieredCache,
     TieredStorage,
 )
-from buttress.caching._entry import Entry, pack
+from buttress.caching._entry import Entry, pack, unpack
 from buttress.core import MISSING
 from buttress.testing import RedisServer, eventually
 
@@ -378,21 +379,62 @@ async def test_tracking_takes_no_channel_and_needs_a_single_node_redis_l2(redis_
 # --- the state machine -----------------------------------------------------------------------------------
 
 
-class TrackingMachine(RuleBasedStateMachine):
-    """Stateful test: two tracking caches and a plain client change and read a few keys in any order.
+# JSON-shaped values, nested: a fresh decode of what Redis holds is the reference (tuples come back as lists).
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+        | st.tuples(inner, inner)
+    ),
+    max_leaves=8,
+)
 
-    Property: L1 coherence. After a barrier (a key written last by the plain client, seen reported
-    by both caches; the server reports changes in order), each cache reads exactly what Redis holds,
-    whether from L1 or L2; and a cache's own write is never answered from an older L1 copy.
+
+def _mutate(value: object) -> bool:
+    """Change the first container found in ``value`` in place; return whether there was one."""
+    if isinstance(value, dict):
+        for item in value.values():
+            if _mutate(item):
+                return True
+        value["\x01mutated"] = [1]
+        return True
+    if isinstance(value, list):
+        for item in value:
+            if _mutate(item):
+                return True
+        value.append({"mutated": True})
+        return True
+    return False
+
+
+class TrackingMachine(RuleBasedStateMachine):
+    """Stateful test: two tiered caches (and, under tracking, a plain client) change and read a few keys.
+
+    Property: L1 coherence. After a barrier (under tracking, a key written last by the plain client,
+    seen reported by both caches, the server reporting changes in order; under pub/sub, a key written
+    by each cache, seen by the other), each cache reads exactly what Redis holds, whether from L1 or L2;
+    and a cache's own write is never answered from an older L1 copy.
+
+    Property: an L1 hit equals a fresh decode. Whatever ``l1_values`` keeps next to an L1 copy, `get`
+    returns a value equal to decoding the bytes Redis holds, across invalidations; under ``"copy"``
+    and ``"bytes"``, a caller that mutates what it got never changes what the next caller gets.
+    Subclasses run it under each invalidation and each ``l1_values``.
     """
 
     KEYS = "abc"
+    INVALIDATION = "tracking"
+    L1_VALUES = "copy"
 
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.new_event_loop()
         self.run(self._open())
-        self.model: dict[str, int] = {}
+        self.model: dict[str, object] = {}
         self.barriers = 0
 
     def run(self, coroutine: Any) -> Any:
@@ -402,12 +444,18 @@ class TrackingMachine(RuleBasedStateMachine):
         url, self.prefix = _MACHINE_CONTEXT["url"], f"{_MACHINE_CONTEXT['prefix']}{id(self)}:"
         self.raw = Redis.from_url(url)
         self.caches = [
-            TieredCache[int].from_url(url, prefix=self.prefix, invalidation="tracking", socket_timeout=2.0)
+            TieredCache[Any].from_url(
+                url,
+                prefix=self.prefix,
+                invalidation=self.INVALIDATION,  # type: ignore[arg-type] # a class setting
+                l1_values=self.L1_VALUES,  # type: ignore[arg-type] # a class setting
+                socket_timeout=2.0,
+            )
             for _ in range(2)
         ]
         for cache in self.caches:
             assert await cache.wait_until_subscribed(10)
-        await self.raw.set(f"{self.prefix}barrier", envelope(b"0"))
+        await self.caches[0].set("barrier", 0)
 
     def teardown(self) -> None:
         async def close() -> None:
@@ -419,11 +467,22 @@ class TrackingMachine(RuleBasedStateMachine):
         self.run(close())
         self.loop.close()
 
-    @rule(who=st.sampled_from([0, 1]), key=st.sampled_from(KEYS), value=st.integers(0, 99))
-    def cache_sets(self, who: int, key: str, value: int) -> None:
+    async def _decoded(self, key: str) -> object:
+        """A fresh decode of what Redis holds under ``key`` (`MISSING` when nothing)."""
+        data = await self.raw.get(f"{self.prefix}{key}")
+        return MISSING if data is None else json.loads(unpack(data).value)
+
+    def _tracking(self) -> bool:
+        return self.INVALIDATION == "tracking"
+
+    def _private(self) -> bool:
+        return self.L1_VALUES != "shared"
+
+    @rule(who=st.sampled_from([0, 1]), key=st.sampled_from(KEYS), value=JSON_VALUES)
+    def cache_sets(self, who: int, key: str, value: object) -> None:
         self.run(self.caches[who].set(key, value))
-        self.model[key] = value
-        assert self.run(self.caches[who].get(key)) == value  # its own write, at once
+        self.model[key] = self.run(self._decoded(key))
+        assert self.run(self.caches[who].get(key)) == self.model[key]  # its own write, at once
 
     @rule(who=st.sampled_from([0, 1]), key=st.sampled_from(KEYS))
     def cache_deletes(self, who: int, key: str) -> None:
@@ -431,11 +490,13 @@ class TrackingMachine(RuleBasedStateMachine):
         self.model.pop(key, None)
         assert self.run(self.caches[who].get(key)) is MISSING
 
-    @rule(key=st.sampled_from(KEYS), value=st.integers(0, 99))
-    def plain_client_sets(self, key: str, value: int) -> None:
-        self.run(self.raw.set(f"{self.prefix}{key}", envelope(str(value).encode())))
-        self.model[key] = value
+    @precondition(_tracking)
+    @rule(key=st.sampled_from(KEYS), value=JSON_VALUES)
+    def plain_client_sets(self, key: str, value: object) -> None:
+        self.run(self.raw.set(f"{self.prefix}{key}", envelope(json.dumps(value).encode())))
+        self.model[key] = json.loads(json.dumps(value))
 
+    @precondition(_tracking)
     @rule(key=st.sampled_from(KEYS))
     def plain_client_deletes(self, key: str) -> None:
         self.run(self.raw.delete(f"{self.prefix}{key}"))
@@ -445,6 +506,19 @@ class TrackingMachine(RuleBasedStateMachine):
     def cache_reads(self, who: int, key: str) -> None:
         self.run(self.caches[who].get(key))  # may fill L1; what it returns is checked after a barrier
 
+    @precondition(_private)
+    @rule(who=st.sampled_from([0, 1]), key=st.sampled_from(KEYS), twice=st.booleans())
+    def a_caller_mutates_what_it_got(self, who: int, key: str, twice: bool) -> None:
+        cache = self.caches[who]
+        first = self.run(cache.get(key))
+        if twice:
+            first = self.run(cache.get(key))  # the second hit of an L1 copy: the kept value's path
+        if first is MISSING or not _mutate(first):
+            return
+        again = self.run(cache.get(key))
+        assert again == self.run(self._decoded(key)), (key, again, first)
+        assert again is not first
+
     @rule()
     def barrier_then_every_read_agrees(self) -> None:
         self.run(self._barrier())
@@ -452,17 +526,30 @@ class TrackingMachine(RuleBasedStateMachine):
             for key in self.KEYS:
                 got = self.run(cache.get(key))
                 assert got == self.model.get(key, MISSING), (key, got, self.model)
+                assert got == self.run(self._decoded(key)), (key, got)
+                hit = self.run(cache.get(key))  # now from L1 when it was filled
+                assert hit == got, (key, hit, got)
 
     async def _barrier(self) -> None:
-        # Each cache holds the current barrier value in L1; a new value is read only once the report
-        # of its write evicted that copy, and reports on one connection are applied in order.
-        for cache in self.caches:
-            await held_in_l1(cache, "barrier", self.barriers)
-        self.barriers += 1
-        await self.raw.set(f"{self.prefix}barrier", envelope(str(self.barriers).encode()))
-        for cache in self.caches:
-            report = f"{cache!r} received the barrier's report"
-            await eventually(lambda: reads(cache, "barrier", self.barriers), what=report)  # noqa: B023
+        # The reader holds the current barrier value in L1; a new value is read only once the
+        # invalidation of its write evicted that copy, and invalidations on one connection arrive in
+        # order (under pub/sub, each writer's own messages: so each cache writes one barrier in turn).
+        pairs = [(None, 0), (None, 1)] if self._tracking() else [(0, 1), (1, 0)]
+        for writer, reader in pairs:
+            await held_in_l1(self.caches[reader], "barrier", self.barriers)
+            self.barriers += 1
+            if writer is None:
+                await self.raw.set(f"{self.prefix}barrier", envelope(str(self.barriers).encode()))
+            else:
+                await self.caches[writer].set("barrier", self.barriers)
+            target = self.caches[reader]
+            seen = f"{target!r} saw the barrier's invalidation"
+            await eventually(lambda: reads(target, "barrier", self.barriers), what=seen)  # noqa: B023
+            if writer is None:
+                # The other cache too: the server reported the write to both.
+                other = self.caches[1 - reader]
+                report = f"{other!r} received the barrier's report"
+                await eventually(lambda: reads(other, "barrier", self.barriers), what=report)  # noqa: B023
 
     @invariant()
     def l1_stays_on(self) -> None:
@@ -470,16 +557,53 @@ class TrackingMachine(RuleBasedStateMachine):
             assert cache.l1_active
 
 
+class SharedTrackingMachine(TrackingMachine):
+    L1_VALUES = "shared"
+
+
+class BytesTrackingMachine(TrackingMachine):
+    L1_VALUES = "bytes"
+
+
+class PubSubMachine(TrackingMachine):
+    INVALIDATION = "pubsub"
+
+
+class SharedPubSubMachine(TrackingMachine):
+    INVALIDATION = "pubsub"
+    L1_VALUES = "shared"
+
+
+class BytesPubSubMachine(TrackingMachine):
+    INVALIDATION = "pubsub"
+    L1_VALUES = "bytes"
+
+
 _MACHINE_CONTEXT: dict[str, str] = {}
 
 
-def test_l1_coherence_state_machine(redis_url: str, redis_prefix: str) -> None:
-    """Property: L1 coherence under tracking (see `TrackingMachine`)."""
+@pytest.mark.parametrize(
+    ("machine", "examples"),
+    [
+        (TrackingMachine, 25),
+        (SharedTrackingMachine, 10),
+        (BytesTrackingMachine, 10),
+        (PubSubMachine, 15),
+        (SharedPubSubMachine, 10),
+        (BytesPubSubMachine, 10),
+    ],
+    ids=lambda v: v.__name__ if isinstance(v, type) else str(v),
+)
+def test_l1_coherence_state_machine(
+    redis_url: str, redis_prefix: str, machine: type[TrackingMachine], examples: int
+) -> None:
+    """Property: L1 coherence, and an L1 hit equal to a fresh decode, under every invalidation and
+    ``l1_values`` (see `TrackingMachine`)."""
     _MACHINE_CONTEXT.update(url=redis_url, prefix=redis_prefix)
-    TrackingMachine.TestCase.settings = settings(
-        max_examples=25, stateful_step_count=20, deadline=None, suppress_health_check=list(HealthCheck)
+    machine.TestCase.settings = settings(
+        max_examples=examples, stateful_step_count=20, deadline=None, suppress_health_check=list(HealthCheck)
     )
-    TrackingMachine.TestCase().runTest()
+    machine.TestCase().runTest()
 
 
 @pytest.mark.parametrize("invalidation", ["pubsub", "tracking"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .exceptions import CacheSerializationError, CachingConfigurationError
 
@@ -24,6 +24,9 @@ class Entry[T]:
     expires_at: float | None
     stale_until: float | None
     delta: float
+    # Private to `TieredCache`: what it decoded from ``value`` (bytes held in its L1), kept on the
+    # entry object itself so the decoded form lives and dies with the L1 copy. Never compared or stored.
+    _decoded: object = field(default=None, init=False, repr=False, compare=False)
 
     def fresh(self, now: float) -> bool:
         """Whether the value is within its TTL at ``now``.

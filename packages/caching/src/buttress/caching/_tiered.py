@@ -13,14 +13,25 @@ import math
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, Literal, Self, Unpack, cast
 
-from buttress.core import AsyncResource, Clock, JsonSerializer, Owned, Serializer, SystemClock, open_redis
+from buttress.core import (
+    AsyncResource,
+    Clock,
+    JsonSerializer,
+    Missing,
+    Owned,
+    Serializer,
+    SystemClock,
+    open_redis,
+)
 
-from ._cache import Cache
+from ._breaker import BreakerState
+from ._cache import _UNREADABLE, Cache, _Job
 from ._entry import Entry
+from ._held import COPY, SHARE, L1Values, check_l1_values, copy_tree, plan
 from ._memory import MemoryStorage
 from ._policy import CachePolicy, CachePolicyOptions, resolve_policy, with_concurrency
 from ._redis import _INTERNAL, InvalidationChannel, RedisClient, RedisStorage
@@ -133,6 +144,11 @@ class TieredStorage[V](AsyncResource):
         )
         self.l1 = l1
         self.l2 = l2
+        # L1's read without an await, for the cache's hit path (an L1 of another kind is awaited).
+        memory: object = l1
+        self._l1_now: Callable[[str], Entry[V] | None] | None = (
+            memory.read_now if type(memory) is MemoryStorage else None
+        )
         self._owned: Owned[RedisClient] = Owned(client)
         self._origin = secrets.token_hex(8)
         # An L2 read that overlapped a change of its key (a write, a delete, an invalidation message)
@@ -577,6 +593,24 @@ class TieredCache[T](Cache[T]):
     Every setting of the cache's `CachePolicy` (TTL, jitter, XFetch, stale serving, locking,
     strictness, breaker) applies to both tiers; see `TieredStorage` for the staleness bound of L1 copies.
 
+    **What an L1 hit hands out** (``l1_values``). The L1 holds the serialized bytes, as Redis does;
+    the first hit of an L1 copy decodes them and keeps the decoded value with that copy, so later
+    hits skip the serializer. The kept value goes whenever the copy goes (an invalidation, a write,
+    ``l1_ttl``, the LRU), exactly as the bytes do, and it is always the decoding of the bytes Redis
+    held, never the object given to `set`:
+
+    - ``"copy"`` (default): every caller gets objects of its own, as if each hit decoded. Immutable
+      values (``str``, ``bytes``, ``int``, ``float``, ``complex``, ``bool``, ``None``, and tuples
+      and frozensets of those) are handed out as they are; trees of dicts, lists, sets and tuples
+      over them (all JSON and msgpack give) as a fresh copy, a few times cheaper than decoding;
+      anything else is decoded from the bytes on every hit.
+    - ``"shared"``: every caller gets the same decoded object. Fastest; a caller that mutates it
+      changes what the others get until the copy leaves L1, as with `MemoryCache`.
+    - ``"bytes"``: nothing decoded is kept (every hit decodes): the least memory.
+
+    ``l1_max_size`` bounds the number of L1 copies; under ``"copy"`` and ``"shared"`` each copy that
+    has been hit also holds its decoded value (the same object under both), next to its bytes.
+
     Args:
         client: A ``redis.asyncio.Redis`` or ``RedisCluster`` for L2 and the invalidation channel
             (never closed by the cache; `from_url` makes one it owns), or a `TieredStorage` (closed
@@ -589,6 +623,8 @@ class TieredCache[T](Cache[T]):
         invalidation: How other processes' L1 copies are evicted: ``"pubsub"`` (the writer publishes
             on ``channel``) or ``"tracking"`` (Redis reports every change under ``prefix``, whoever
             made it; single-node Redis >= 6). See `TieredStorage`.
+        l1_values: What an L1 hit hands out: ``"copy"`` (default), ``"shared"`` or ``"bytes"``,
+            see above.
         policy: TTLs, jitter, early refresh, locking and failure handling (default: `CachePolicy()`);
             its ``warn_interval`` also paces warnings about the invalidation subscription.
         serializer: How values become bytes; default `JsonSerializer`.
@@ -607,6 +643,7 @@ class TieredCache[T](Cache[T]):
         l1_ttl: float = 30.0,
         channel: str | None = None,
         invalidation: Literal["pubsub", "tracking"] = "pubsub",
+        l1_values: L1Values = "copy",
         policy: CachePolicy | None = None,
         serializer: Serializer[T] | None = None,
         name: str = "tiered",
@@ -614,6 +651,7 @@ class TieredCache[T](Cache[T]):
         rng: Callable[[], float] | None = None,
         **options: Unpack[CachePolicyOptions],
     ) -> None:
+        check_l1_values(l1_values)
         settings = resolve_policy(policy, options)
         if isinstance(client, TieredStorage):
             storage = client
@@ -639,6 +677,12 @@ class TieredCache[T](Cache[T]):
             rng=rng,
         )
         self._tiers = storage
+        self.l1_values: L1Values = l1_values
+        # The L1 hit path (get, get_or_compute, @cached) reads L1 without an await when it can.
+        self._l1_now = storage._l1_now
+        self._fast_key_chars = self._max_key_bytes // 4  # within max_key_bytes whatever it holds
+        self._keeps = l1_values != "bytes"
+        self._shares = l1_values == "shared"
 
     @classmethod
     def from_url(
@@ -650,6 +694,7 @@ class TieredCache[T](Cache[T]):
         l1_ttl: float = 30.0,
         channel: str | None = None,
         invalidation: Literal["pubsub", "tracking"] = "pubsub",
+        l1_values: L1Values = "copy",
         socket_timeout: float = 1.0,
         max_connections: int = 50,
         pool_timeout: float = 5.0,
@@ -670,6 +715,7 @@ class TieredCache[T](Cache[T]):
         Raises:
             CachingConfigurationError: A bad URL (never quoted), option or setting.
         """
+        check_l1_values(l1_values)
         settings = with_concurrency(resolve_policy(policy, options), max_connections)
         storage = TieredStorage.from_url(
             url,
@@ -686,7 +732,15 @@ class TieredCache[T](Cache[T]):
             name=name,
             clock=clock,
         )
-        return cls(storage, policy=settings, serializer=serializer, name=name, clock=clock, rng=rng)
+        return cls(
+            storage,
+            l1_values=l1_values,
+            policy=settings,
+            serializer=serializer,
+            name=name,
+            clock=clock,
+            rng=rng,
+        )
 
     @property
     def stats(self) -> CacheStats:
@@ -728,6 +782,88 @@ class TieredCache[T](Cache[T]):
             CachingConfigurationError: ``within`` is not a finite number of seconds >= 0.
         """
         return await self._tiers.wait_until_subscribed(within)
+
+    # --- the L1 hit path --------------------------------------------------------------------------
+
+    def _l1_entry(self, key: str) -> Entry[Any] | None:
+        """L1's copy of ``key`` when it can be read without an await and the breaker is closed.
+
+        The checks `get` makes, in their cheap form: a key L1 holds passed the full check when it
+        was written, so a ``str`` short enough to be within ``max_key_bytes`` is all that is left
+        to test. No slot of ``max_concurrency`` is taken: nothing is awaited.
+        """
+        read_now = self._l1_now
+        if (
+            read_now is None
+            or key.__class__ is not str
+            or len(key) > self._fast_key_chars
+            or not self._tiers._l1_on
+            or self._breaker.state is not BreakerState.CLOSED
+        ):
+            return None
+        return read_now(key)
+
+    async def get(self, key: str) -> T | Missing:
+        """Return the fresh value for ``key``, or `MISSING` (see ``l1_values`` for what an L1 hit returns).
+
+        Raises:
+            InvalidKeyError: ``key`` is not a non-empty string within ``max_key_bytes``.
+        """
+        entry = self._l1_entry(key)
+        if entry is not None:
+            expires_at = entry.expires_at
+            if expires_at is None or self._now() < expires_at:
+                value = self._value(key, entry)
+                if value is not _UNREADABLE:
+                    self._tiers._l1_hits += 1
+                    self._counters.hits += 1
+                    return value  # type: ignore[return-value] # a T, decoded from the entry
+        return await super().get(key)
+
+    async def _lookup(
+        self,
+        key: str,
+        loader: Callable[[], Awaitable[T]],
+        seconds: float | None,
+        labels: tuple[str, ...],
+        cache_none: bool,
+    ) -> T:
+        entry = self._l1_entry(key)
+        if entry is not None:
+            now = self._now()
+            expires_at = entry.expires_at
+            if expires_at is None or now < expires_at:
+                value = self._value(key, entry)
+                if value is not _UNREADABLE:
+                    self._tiers._l1_hits += 1
+                    self._counters.hits += 1
+                    if expires_at is not None and self._early(entry, now):
+                        self._counters.early_refreshes += 1
+                        self._refresh_later(key, _Job(loader, seconds, labels, cache_none), expires_at)
+                    return value  # type: ignore[return-value] # a T, decoded from the entry
+        return await super()._lookup(key, loader, seconds, labels, cache_none)
+
+    def _value(self, key: str, stored: Entry[Any]) -> T | object:
+        """The value of ``stored`` as ``l1_values`` hands it out, decoding at most once per entry object."""
+        if not self._keeps:
+            return super()._value(key, stored)
+        serializer = self._serializer
+        kept: Any = stored._decoded
+        if kept is not None and kept[0] is serializer:
+            how = kept[1]
+            held: object = kept[2]
+            if how is SHARE:
+                return held
+            if how is COPY:
+                return copy_tree(held)
+            return super()._value(key, stored)
+        value = super()._value(key, stored)
+        if value is _UNREADABLE:
+            return value
+        how = SHARE if self._shares else plan(value)
+        # Kept on the entry object: L1 drops the decoded value whenever it drops the copy.
+        object.__setattr__(stored, "_decoded", (serializer, how, value))
+        return copy_tree(value) if how is COPY else value
 
     def __repr__(self) -> str:
         return f"TieredCache(name={self.name!r}, storage={self._tiers!r})"

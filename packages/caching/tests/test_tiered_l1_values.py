@@ -1,0 +1,269 @@
+"""What a TieredCache's L1 hit hands out (``l1_values``), against a real Redis.
+
+``"copy"`` (default): every caller gets objects of its own; immutable values are kept decoded and
+shared, trees of containers copied, anything else decoded on every hit. ``"shared"``: one decoded
+object for every caller. ``"bytes"``: every hit decodes. In each, the decoded value lives and dies
+with its L1 copy. A counting serializer shows how often the bytes are decoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import pickle
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from buttress.caching import CachingConfigurationError, TieredCache, cached
+from buttress.core import MISSING
+from buttress.testing import FakeClock
+
+pytestmark = pytest.mark.redis
+
+PROPAGATION = 5.0  # seconds an invalidation is given to reach the other cache
+
+type Factory = Callable[..., Awaitable[TieredCache[Any]]]
+
+RECORD = {"id": 7, "name": "user-7", "tags": ["admin", "beta"], "nested": {"a": [1, 2]}, "score": 12.5}
+
+
+class CountingJson:
+    """JSON, counting its ``loads`` calls."""
+
+    format_name = "json"
+
+    def __init__(self) -> None:
+        self.loads_calls = 0
+
+    def dumps(self, value: object) -> bytes:
+        return json.dumps(value).encode()
+
+    def loads(self, data: bytes) -> object:
+        self.loads_calls += 1
+        return json.loads(data)
+
+
+class Point:
+    """A mutable object: no copy of it is made without the serializer."""
+
+    def __init__(self, x: int) -> None:
+        self.x = x
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Point) and other.x == self.x
+
+    __hash__ = None  # type: ignore[assignment] # mutable
+
+
+class CountingPickle(CountingJson):
+    """Pickle (test objects only), counting its ``loads`` calls."""
+
+    format_name = "pickle"
+
+    def dumps(self, value: object) -> bytes:
+        return pickle.dumps(value)
+
+    def loads(self, data: bytes) -> object:
+        self.loads_calls += 1
+        return pickle.loads(data)  # noqa: S301 - bytes this test wrote
+
+
+@pytest.fixture
+async def make(redis_url: str, redis_prefix: str) -> AsyncIterator[Factory]:
+    """Make subscribed TieredCaches on one L2 prefix (each its own client, as another process would)."""
+    made: list[TieredCache[Any]] = []
+
+    async def factory(**options: Any) -> TieredCache[Any]:
+        cache: TieredCache[Any] = TieredCache.from_url(redis_url, prefix=redis_prefix, **options)
+        made.append(cache)
+        assert await cache.wait_until_subscribed()
+        return cache
+
+    try:
+        yield factory
+    finally:
+        for cache in made:
+            await cache.aclose()
+
+
+async def from_l1(cache: TieredCache[Any], key: str) -> object:
+    """``cache.get(key)`` once L1 answers it (a read overlapping an invalidation does not fill L1)."""
+    for _ in range(500):
+        hits = cache.l1_stats.hits
+        value = await cache.get(key)
+        if cache.l1_stats.hits == hits + 1:
+            return value
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{key!r} never came from L1")
+
+
+async def eventually(check: Callable[[], Awaitable[bool]]) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PROPAGATION
+    while not await check():
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
+@pytest.mark.parametrize("invalidation", ["pubsub", "tracking"])
+async def test_by_default_a_caller_mutating_its_value_never_changes_the_next_callers(
+    make: Factory, invalidation: str
+) -> None:
+    """Property: under ``"copy"``, what one caller mutates is its own (get, get_or_compute, @cached)."""
+    serializer = CountingJson()
+    cache = await make(invalidation=invalidation, serializer=serializer)
+    await cache.set("k", RECORD)
+    first = await from_l1(cache, "k")
+    for _ in range(3):
+        got: Any = await from_l1(cache, "k")
+        assert got == RECORD
+        assert got is not first
+        got["name"] = "changed"
+        got["tags"].append("root")
+        got["nested"]["a"].clear()
+
+    async def never() -> Any:
+        raise AssertionError("a hit must not load")
+
+    computed: Any = await cache.get_or_compute("k", never)
+    assert computed == RECORD
+    computed["tags"].append("root")
+
+    # One decode for the L1 copy (the first hit, or the read that filled L1): the rest are copies.
+    assert serializer.loads_calls <= 2
+
+    @cached(cache)
+    async def load() -> Any:
+        raise AssertionError("a hit must not load")
+
+    await cache.set(load.key(), RECORD)
+    await from_l1(cache, load.key())
+    for _ in range(3):
+        decorated: Any = await load()
+        assert decorated == RECORD
+        decorated["nested"]["a"].append(3)
+    assert await cache.get(load.key()) == RECORD
+
+
+async def test_an_immutable_value_is_decoded_once_and_shared(make: Factory) -> None:
+    serializer = CountingJson()
+    cache = await make(serializer=serializer)
+    await cache.set("s", "a string")
+    first = await from_l1(cache, "s")
+    calls = serializer.loads_calls
+    for _ in range(5):
+        assert await from_l1(cache, "s") is first
+    assert serializer.loads_calls == calls
+
+
+async def test_a_tuple_comes_back_as_redis_holds_it_not_as_it_was_set(make: Factory) -> None:
+    """The kept value is the decoding of Redis's bytes: JSON gives a list for a tuple, every time."""
+    cache = await make()
+    await cache.set("t", (1, "two"))
+    assert await from_l1(cache, "t") == [1, "two"]
+    assert await from_l1(cache, "t") == [1, "two"]
+
+
+async def test_shared_hands_every_caller_the_same_object(make: Factory) -> None:
+    serializer = CountingJson()
+    cache = await make(l1_values="shared", serializer=serializer)
+    await cache.set("k", RECORD)
+    first: Any = await from_l1(cache, "k")
+    calls = serializer.loads_calls
+    assert await from_l1(cache, "k") is first
+    first["name"] = "changed"  # documented: the next caller sees it, until the copy leaves L1
+    assert (await from_l1(cache, "k"))["name"] == "changed"
+    assert serializer.loads_calls == calls
+
+
+async def test_bytes_decodes_on_every_hit(make: Factory) -> None:
+    serializer = CountingJson()
+    cache = await make(l1_values="bytes", serializer=serializer)
+    await cache.set("s", "a string")
+    await from_l1(cache, "s")
+    calls = serializer.loads_calls
+    for _ in range(4):
+        await from_l1(cache, "s")
+    assert serializer.loads_calls == calls + 4
+
+
+@pytest.mark.parametrize(
+    "value",
+    [Point(1), [Point(2)], {"p": Point(3)}, [[1]] * 2, frozenset({(1, Point.__name__)}) | {Point}],
+    ids=["object", "list of objects", "dict of objects", "aliased list", "frozenset of a class"],
+)
+async def test_a_value_that_cannot_be_copied_is_decoded_on_every_hit(make: Factory, value: object) -> None:
+    serializer = CountingPickle()
+    cache = await make(serializer=serializer)
+    await cache.set("o", value)
+    first = await from_l1(cache, "o")
+    calls = serializer.loads_calls
+    second = await from_l1(cache, "o")
+    assert second == value
+    assert second is not first
+    assert serializer.loads_calls == calls + 1
+
+
+@pytest.mark.parametrize("l1_values", ["copy", "shared", "bytes"])
+@pytest.mark.parametrize("invalidation", ["pubsub", "tracking"])
+@pytest.mark.parametrize("change", ["set", "delete", "tags", "pattern", "clear"])
+async def test_an_invalidation_drops_the_decoded_value_with_the_copy(
+    make: Factory, l1_values: str, invalidation: str, change: str
+) -> None:
+    """Property: a change in one process ends the other's kept decoded value, as it ends its bytes."""
+    writer = await make(invalidation=invalidation)
+    reader = await make(invalidation=invalidation, l1_values=l1_values)
+    await writer.set("k", {"v": 1}, tags=["t"])
+    assert await from_l1(reader, "k") == {"v": 1}
+    assert await from_l1(reader, "k") == {"v": 1}  # the kept value's path
+    expected: object = MISSING
+    if change == "set":
+        await writer.set("k", {"v": 2})
+        expected = {"v": 2}
+    elif change == "delete":
+        await writer.delete("k")
+    elif change == "tags":
+        await writer.invalidate_tags("t")
+    elif change == "pattern":
+        await writer.delete_pattern("k*")
+    else:
+        await writer.clear()
+
+    async def current() -> bool:
+        return await reader.get("k") == expected
+
+    assert await eventually(current)
+
+
+async def test_an_early_refresh_starts_from_an_l1_hit(make: Factory) -> None:
+    """XFetch still runs on the L1 hit path: a hit near expiry refreshes in the background."""
+    clock = FakeClock()
+    loads = 0
+
+    async def load() -> int:
+        nonlocal loads
+        loads += 1
+        clock.advance(1.0)  # the loader takes a second: XFetch's delta
+        return loads
+
+    cache = await make(clock=clock, rng=lambda: 0.999999, ttl=10, xfetch_beta=1.0)
+    assert await cache.get_or_compute("k", load) == 1
+    hits = cache.l1_stats.hits
+    assert await cache.get_or_compute("k", load) == 1  # served from L1, refreshed behind it
+    assert cache.l1_stats.hits == hits + 1
+    assert cache.stats.early_refreshes == 1
+    assert await eventually(lambda: _is(loads == 2))
+
+
+async def _is(value: bool) -> bool:
+    return value
+
+
+@pytest.mark.parametrize("value", ["copied", "", None, 1, b"copy", ["copy"]])
+def test_an_unknown_l1_values_is_rejected(value: object) -> None:
+    with pytest.raises(CachingConfigurationError, match="l1_values"):
+        TieredCache.from_url("redis://localhost", l1_values=value)  # type: ignore[arg-type]
