@@ -58,7 +58,6 @@ from cashews import Cache as CashewsCache
 
 from buttress.caching import (
     MemoryCache,
-    MsgpackSerializer,
     PickleSerializer,
     RedisCache,
     TieredCache,
@@ -982,76 +981,139 @@ async def stampede(url: str, scale: Scale) -> None:
 L1_MODES = ("pubsub", "tracking")
 
 
-async def l1_hits(url: str, scale: Scale) -> None:
-    """An L1 hit under each invalidation mode: through `TieredCache.get`, and of the storage alone."""
-    value = make_value(7)
-    caches = {
-        mode: TieredCache[Value].from_url(url, prefix=f"{TOKEN}:w5:{mode}:", invalidation=mode, ttl=LONG_TTL)
-        for mode in L1_MODES
-    }
-    packed = {  # the same, with a serializer that decodes the record faster than JSON
-        mode: TieredCache[Value].from_url(
-            url,
-            prefix=f"{TOKEN}:w5m:{mode}:",
-            invalidation=mode,
-            ttl=LONG_TTL,
-            serializer=MsgpackSerializer[Value](),
+L1_TEXT = "<p>user-7 · last seen 2025-01-01, plan pro, NL</p>"  # a str value (an HTML fragment)
+L1_SHAPES = {"record": make_value(7), "str": L1_TEXT}
+L1_VALUES = ("copy", "shared", "bytes")
+
+
+def load_before(rev: str) -> Any:
+    """buttress-caching's source at ``rev`` (git), imported beside this one as ``buttress_caching_before``.
+
+    The package has only relative imports (besides buttress-core, shared by both), so the old code
+    runs in this process, on this event loop and Redis: "before" and "after" in the same rounds.
+    """
+    import importlib.util  # noqa: PLC0415 - only for --before
+    import io  # noqa: PLC0415
+    import shutil  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import tarfile  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    git = shutil.which("git")
+    if git is None:
+        raise RuntimeError("--before needs git")
+    where = "packages/caching/src/buttress/caching"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    archive = subprocess.run(  # noqa: S603 - git archive of a revision the user named
+        [git, "-C", root, "archive", rev, where], check=True, capture_output=True
+    ).stdout
+    folder = tempfile.mkdtemp(prefix="buttress-caching-before-")
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    init = os.path.join(folder, where, "__init__.py")
+    spec = importlib.util.spec_from_file_location("buttress_caching_before", init)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load buttress-caching at {rev}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+async def l1_hits(url: str, scale: Scale, before_rev: str | None = None) -> None:
+    """An L1 hit through `get` and `@cached`, per ``l1_values`` (and before, from git), per value shape."""
+    variants: dict[str, Callable[[str], Any]] = {
+        values: functools.partial(
+            TieredCache[Any].from_url, url, invalidation="pubsub", l1_values=values, ttl=LONG_TTL
         )
-        for mode in L1_MODES
+        for values in L1_VALUES
     }
-    remote: RedisCache[Value] = RedisCache.from_url(url, prefix=f"{TOKEN}:w5:remote:", ttl=LONG_TTL)
+    variants["tracking copy"] = functools.partial(
+        TieredCache[Any].from_url, url, invalidation="tracking", ttl=LONG_TTL
+    )
+    before_version = None
+    if before_rev is not None:
+        old = load_before(before_rev)
+        before_version = before_rev
+        variants["before"] = functools.partial(old.TieredCache.from_url, url, ttl=LONG_TTL)
+    caches = {name: make(prefix=f"{TOKEN}:w5:{name.replace(' ', '-')}:") for name, make in variants.items()}
     try:
         calls: dict[str, Call] = {}
-        for name, cache in [*caches.items(), *((f"{mode} msgpack", c) for mode, c in packed.items())]:
+        for name, cache in caches.items():
             check(await cache.wait_until_subscribed(10), True)
-            await cache.set("k", value)
-            storage = cache.storage
-            while True:  # until L1 answers (a read overlapping the write's own report is not kept)
-                hits = cache.l1_stats.hits
-                check(await cache.get("k"), value)
-                if cache.l1_stats.hits > hits:
-                    break
-            calls[f"{name} get"] = functools.partial(cache.get, "k")
-            calls[f"{name} read"] = functools.partial(storage.read, "k")
-        await remote.set("k", value)
-        calls["redis get"] = functools.partial(remote.get, "k")
-        samples = {name: block_of(call) for name, call in calls.items()}
-        serializers = {"decode": JsonSerializer[Value](), "msgpack decode": MsgpackSerializer[Value]()}
-        for name, serializer in serializers.items():
-            samples[name] = sync_block_of(functools.partial(serializer.loads, serializer.dumps(value)))
-        result = await round_robin(samples, scale.memory_rounds, seed=5)
-        for cache in [*caches.values(), *packed.values()]:
-            check(cache.l1_stats.misses <= 2, True)  # every timed call was an L1 hit
-    finally:
-        for cache in [*caches.values(), *packed.values()]:
-            await cache.aclose()
-        await remote.aclose()
 
+            @cached(cache, namespace="user")
+            async def user(user_id: int) -> Value:
+                return make_value(user_id)
+
+            for shape, value in L1_SHAPES.items():
+                await cache.set(shape, value)
+                await cache.set(user.key(7 if shape == "record" else 8), value)
+                for call_key, call in (
+                    (f"{name} get {shape}", functools.partial(cache.get, shape)),
+                    (f"{name} cached {shape}", functools.partial(user, 7 if shape == "record" else 8)),
+                ):
+                    while True:  # until L1 answers (a read overlapping the write's own report is not kept)
+                        hits = cache.l1_stats.hits
+                        check(await call(), value)
+                        if cache.l1_stats.hits > hits:
+                            break
+                    calls[call_key] = call
+            if name == "copy":
+                calls["copy read record"] = functools.partial(cache.storage.read, "record")
+        samples = {name: block_of(call) for name, call in calls.items()}
+        serializer = JsonSerializer[Value]()
+        samples["decode"] = sync_block_of(
+            functools.partial(serializer.loads, serializer.dumps(make_value(7)))
+        )
+        result = await round_robin(samples, scale.memory_rounds, seed=5)
+        for cache in caches.values():
+            check(cache.l1_stats.misses <= 8, True)  # every timed call was an L1 hit
+            check(cache.stats.errors, 0)
+    finally:
+        for cache in caches.values():
+            await cache.aclose()
+
+    columns = [*(["before"] if before_version else []), *L1_VALUES]
     rows = [
         [
-            op,
-            result[f"pubsub {name}"].cell(2),
-            result[f"tracking {name}"].cell(2),
-            ratio(result[f"tracking {name}"].p50, result[f"pubsub {name}"].p50),
+            operation,
+            *(result[f"{column} {call} {shape}"].cell(2) for column in columns),
+            *(
+                [ratio(result[f"copy {call} {shape}"].p50, result[f"before {call} {shape}"].p50)]
+                if before_version
+                else []
+            ),
         ]
-        for op, name in (
-            ("`TieredCache.get`, L1 hit (value decoded)", "get"),
-            ("`TieredCache.get`, L1 hit, `MsgpackSerializer`", "msgpack get"),
-            ("`TieredStorage.read`, L1 hit (entry, value still bytes)", "read"),
+        for operation, call, shape in (
+            ("`get`, 10-field record (dict)", "get", "record"),
+            ("`get`, str (48 chars)", "get", "str"),
+            ("`@cached` hit, 10-field record", "cached", "record"),
+            ("`@cached` hit, str", "cached", "str"),
         )
     ]
+    headers = [
+        "L1 hit, µs per call",
+        *([f"before ({before_version})"] if before_version else []),
+        '`"copy"` (default)',
+        '`"shared"`',
+        '`"bytes"`',
+        *(["copy ÷ before"] if before_version else []),
+    ]
     print_table(
-        "5a. L1 hit: µs per call, median (p10-p90)",
-        ["operation", "pubsub", "tracking", "tracking ÷ pubsub"],
+        '5a. L1 hit: µs per call, median (p10-p90), `invalidation="pubsub"`',
+        headers,
         rows,
         [
             f"{scale.memory_rounds:,} samples per cell, each the mean of {BLOCK} calls in a row, interleaved "
-            "with the other cells in a shuffled order. The value is workload 1's ten-field record, stored as "
-            "JSON; `get` decodes it on every hit (the L1 holds what the L2 holds: bytes).",
-            f"Of a `get`, the serializer's `loads` of the record alone takes {result['decode'].cell(2)} µs "
-            f"(`JsonSerializer`, the default; `MsgpackSerializer`: {result['msgpack decode'].cell(2)} µs). "
-            "For scale: "
-            f"a `RedisCache.get` hit on the same record: {result['redis get'].cell(2)} µs.",
+            "with the other cells in a shuffled order. JSON (the default serializer). `l1_values`: "
+            '`"copy"` hands each caller its own value (immutable ones kept decoded, containers copied), '
+            '`"shared"` one decoded object for all, `"bytes"` decodes every hit.',
+            'Under `invalidation="tracking"`, `"copy"`: `get` record '
+            f"{result['tracking copy get record'].cell(2)}, str {result['tracking copy get str'].cell(2)}, "
+            f"`@cached` record {result['tracking copy cached record'].cell(2)} µs. "
+            f"`TieredStorage.read` L1 hit (bytes): {result['copy read record'].cell(2)} µs; "
+            f"`JsonSerializer.loads` of the record alone: {result['decode'].cell(2)} µs.",
         ],
     )
 
@@ -1135,8 +1197,12 @@ async def l1_invalidation(url: str, scale: Scale) -> None:
 
 async def l1_coherence(url: str, scale: Scale) -> None:
     """Workload 5: the L1 hit, then the invalidation across two processes."""
-    await l1_hits(url, scale)
+    await l1_hits(url, scale, BEFORE_REV[0] if BEFORE_REV else None)
     await l1_invalidation(url, scale)
+
+
+# A git revision whose buttress-caching runs beside this one in workload 5a (``--before``).
+BEFORE_REV: list[str] = []
 
 
 async def l1_writer(url: str, prefix: str) -> None:
@@ -1188,6 +1254,7 @@ WORKLOADS: dict[str, Callable[[str, Scale], Awaitable[None]]] = {
     "memory-hit": lambda _url, scale: memory_hits(scale),
     "hot-key": hot_key,
     "l1-coherence": l1_coherence,
+    "l1-hit": lambda url, scale: l1_hits(url, scale, BEFORE_REV[0] if BEFORE_REV else None),
     "stampede": stampede,  # last: it leaves the biggest heap behind
 }
 
@@ -1225,12 +1292,19 @@ if __name__ == "__main__":
         default=[],
         help="run only this workload (repeat for several); default: all",
     )
+    parser.add_argument(
+        "--before",
+        metavar="REV",
+        help="also run the L1 hit (5a) on buttress-caching as of this git revision, in the same rounds",
+    )
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL))
     parser.add_argument("--l1-writer", nargs=2, metavar=("URL", "PREFIX"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.l1_writer:
         asyncio.run(l1_writer(*args.l1_writer))
         sys.exit()
+    if args.before:
+        BEFORE_REV.append(args.before)
     chosen = QUICK if args.quick else DEFAULT
     if args.full_redis_stampede:
         chosen = dataclasses.replace(chosen, stampede_requests_redis=chosen.stampede_requests)

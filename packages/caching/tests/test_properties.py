@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from buttress.caching import InvalidKeyError, MemoryCache, RedisCache, cached, xfetch_should_refresh
+from buttress.caching._held import COPY, DECODE, SHARE, plan
 from buttress.caching._validation import check_key
 from buttress.core import MISSING
 from buttress.testing import FakeClock
@@ -221,3 +222,94 @@ def test_key_validity(key: str, limit: int) -> None:
         assert not valid
     else:
         assert valid
+
+
+# Trees a serializer may decode to: JSON's and msgpack's shapes, plus tuples, sets and frozensets.
+_hashable = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=5)
+    | st.binary(max_size=5),
+    lambda inner: st.tuples(inner, inner) | st.frozensets(inner, max_size=3),
+    max_leaves=6,
+)
+decoded_trees = st.recursive(
+    _hashable,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(_hashable, inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.sets(_hashable, max_size=3)
+    ),
+    max_leaves=16,
+)
+
+
+def _containers(value: object) -> list[object]:
+    """Every mutable container inside ``value`` (itself included)."""
+    found: list[object] = []
+    if isinstance(value, dict):
+        found.append(value)
+        for item in value.values():
+            found += _containers(item)
+    elif isinstance(value, list | set):
+        found.append(value)
+        if isinstance(value, list):
+            for item in value:
+                found += _containers(item)
+    elif isinstance(value, tuple):
+        for item in value:
+            found += _containers(item)
+    return found
+
+
+def _same_types(a: object, b: object) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        assert isinstance(b, dict)
+        return all(_same_types(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple):
+        assert isinstance(b, list | tuple)
+        return all(_same_types(x, y) for x, y in zip(a, b, strict=True))
+    return True  # an atom, or a set or frozenset of immutables (the copy keeps the members)
+
+
+@given(decoded_trees)
+def test_an_l1_copy_is_equal_and_shares_no_mutable_container(value: object) -> None:
+    """Property: what `TieredCache` hands out under ``l1_values="copy"`` equals the kept value, has its
+    types, and shares no mutable container with it (so a caller's mutation never reaches the next)."""
+    how, copier = plan(value)
+    assert how in {SHARE, COPY}  # every tree of these types is shared or copied, never decoded each hit
+    if how is SHARE:
+        assert not _containers(value)
+        return
+    assert copier is not None
+    copy = copier(value)
+    assert copy == value
+    assert _same_types(copy, value)  # a list stays a list, a tuple a tuple, all the way down
+    originals = {id(c) for c in _containers(value)}
+    assert originals
+    assert not originals & {id(c) for c in _containers(copy)}
+
+
+def test_an_aliased_or_foreign_value_is_decoded_on_every_hit() -> None:
+    shared: list[int] = [1]
+    cycle: list[object] = []
+    cycle.append(cycle)
+    deep: list[object] = []
+    inner = deep
+    for _ in range(100):
+        inner.append([])
+        inner = inner[0]  # type: ignore[assignment]
+    for value in (
+        [shared, shared],
+        cycle,
+        deep,
+        {"a": object()},
+        [bytearray(b"x")],
+        frozenset({(1, object)}),
+    ):
+        assert plan(value) == (DECODE, None)

@@ -15,11 +15,12 @@ lives and dies with that copy), in the form the cache's ``l1_values`` setting al
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final, Literal, cast
 
 from .exceptions import CachingConfigurationError
 
-__all__ = ["COPY", "DECODE", "SHARE", "L1Values", "check_l1_values", "copy_tree", "plan"]
+__all__ = ["COPY", "DECODE", "SHARE", "Copier", "L1Values", "check_l1_values", "plan"]
 
 type L1Values = Literal["copy", "shared", "bytes"]
 L1_VALUES: Final = ("copy", "shared", "bytes")
@@ -43,68 +44,85 @@ def check_l1_values(value: object) -> L1Values:
     return cast("L1Values", value)
 
 
-def plan(value: object) -> str:
-    """`SHARE` for an immutable value, `COPY` for a tree `copy_tree` copies faithfully, else `DECODE`."""
+type Copier = Callable[[Any], Any]
+
+
+def plan(value: object) -> tuple[str, Copier | None]:
+    """How to hand ``value`` out: `SHARE` (immutable), `COPY` with its copier, or `DECODE`.
+
+    A copier is built once per kept value, for its very shape (which keys and positions hold
+    containers): a copy is then ``dict.copy``/``list.copy`` of each container and nothing for the
+    immutable leaves, a few times cheaper than decoding. Only trees qualify: a container found twice
+    (pickle keeps aliases, and cycles) or nested deeper than 64 is decoded on every hit instead.
+    """
     if value.__class__ in _ATOMS:
-        return SHARE
-    kind = _walk(value, 0, set())
-    return DECODE if kind is None else kind
+        return SHARE, None
+    try:
+        copier = _copier(value, 0, set())
+    except _NotATreeError:
+        return DECODE, None
+    return (SHARE, None) if copier is None else (COPY, copier)
 
 
-def _walk(value: object, depth: int, seen: set[int]) -> str | None:  # noqa: PLR0911 - one return per kind
-    """`SHARE` (immutable), `COPY` (a copyable tree) or ``None`` (neither) for ``value``."""
+class _NotATreeError(Exception):
+    """A value no copier can copy faithfully."""
+
+
+def _copier(value: object, depth: int, seen: set[int]) -> Copier | None:
+    """A function copying ``value`` (of this exact shape), or ``None`` when it is immutable."""
     kind = value.__class__
     if kind in _ATOMS:
-        return SHARE
+        return None
     if depth >= _MAX_DEPTH:
+        raise _NotATreeError
+    if kind is tuple:
+        return _tuple_copier(value, depth, seen)  # type: ignore[arg-type]
+    if kind is frozenset:
+        # A frozenset of mutable trees cannot be rebuilt member by member.
+        _immutable_members(value, depth, seen)
         return None
-    if kind is tuple or kind is frozenset:
-        return _walk_fixed(value, kind is frozenset, depth, seen)
-    if kind is not dict and kind is not list and kind is not set:
-        return None
-    if id(value) in seen:  # one container in two places (pickle keeps aliases): a copy would split it
-        return None
+    if (kind is not dict and kind is not list and kind is not set) or id(value) in seen:
+        raise _NotATreeError
     seen.add(id(value))
+    if kind is set:
+        _immutable_members(value, depth, seen)  # a set's copy is shallow: immutable members only
+        return set.copy
     if kind is dict:
         mapping: dict[Any, Any] = value  # type: ignore[assignment]
-        for key, item in mapping.items():
-            if _walk(key, depth + 1, seen) is not SHARE or _walk(item, depth + 1, seen) is None:
-                return None
-        return COPY
-    members: Any = value
-    # A set's members are kept as they are (a copy of a set is shallow): immutable ones only.
-    for item in members:
-        inner = _walk(item, depth + 1, seen)
-        if inner is None or (kind is set and inner is not SHARE):
-            return None
-    return COPY
+        _immutable_members(mapping, depth, seen)
+        inner = [(key, sub) for key, item in mapping.items() if (sub := _copier(item, depth + 1, seen))]
+        return dict.copy if not inner else _fix_up(dict.copy, tuple(inner))
+    sequence: list[Any] = value  # type: ignore[assignment]
+    inner = [(i, sub) for i, item in enumerate(sequence) if (sub := _copier(item, depth + 1, seen))]
+    return list.copy if not inner else _fix_up(list.copy, tuple(inner))
 
 
-def _walk_fixed(value: Any, frozen: bool, depth: int, seen: set[int]) -> str | None:  # noqa: ANN401 - a tuple or frozenset
-    """`_walk` of a tuple (`COPY` when it holds a mutable tree) or a frozenset (immutable members only)."""
-    result = SHARE
-    for item in value:
-        inner = _walk(item, depth + 1, seen)
-        if inner is None or (frozen and inner is not SHARE):
-            return None
-        if inner is COPY:
-            result = COPY
-    return result
+def _immutable_members(members: Any, depth: int, seen: set[int]) -> None:  # noqa: ANN401 - a set, frozenset or dict
+    """Raise `_NotATreeError` unless every member (every key, for a dict) is immutable."""
+    for member in members:
+        if _copier(member, depth + 1, seen) is not None:
+            raise _NotATreeError
 
 
-def copy_tree[V](value: V) -> V:
-    """A copy of a value `plan` called `COPY`: new containers all the way down, immutables shared."""
-    return _copy(value)  # type: ignore[no-any-return]
+def _fix_up(shallow: Copier, inner: tuple[tuple[Any, Copier], ...]) -> Copier:
+    """Copy a container shallowly, then replace the containers inside it (at ``inner``) by copies."""
+
+    def copy(value: Any) -> Any:  # noqa: ANN401 - a dict or list
+        result = shallow(value)
+        for where, sub in inner:
+            result[where] = sub(result[where])
+        return result
+
+    return copy
 
 
-def _copy(value: Any) -> Any:  # noqa: ANN401 - any tree plan() accepted
-    kind = value.__class__
-    if kind is dict:
-        return {k: v if v.__class__ in _ATOMS else _copy(v) for k, v in value.items()}
-    if kind is list:
-        return [v if v.__class__ in _ATOMS else _copy(v) for v in value]
-    if kind is tuple:
-        return tuple([v if v.__class__ in _ATOMS else _copy(v) for v in value])
-    if kind is set:
-        return set(value)
-    return value  # an atom, or a frozenset of immutables
+def _tuple_copier(value: tuple[Any, ...], depth: int, seen: set[int]) -> Copier | None:
+    subs = [_copier(item, depth + 1, seen) for item in value]
+    if not any(subs):
+        return None  # immutable all the way down: shared
+    plan = tuple(subs)
+
+    def copy(value: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple([item if sub is None else sub(item) for item, sub in zip(value, plan, strict=True)])
+
+    return copy

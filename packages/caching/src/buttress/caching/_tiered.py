@@ -31,7 +31,7 @@ from buttress.core import (
 from ._breaker import BreakerState
 from ._cache import _UNREADABLE, Cache, _Job
 from ._entry import Entry
-from ._held import COPY, SHARE, L1Values, check_l1_values, copy_tree, plan
+from ._held import DECODE, SHARE, L1Values, check_l1_values, plan
 from ._memory import MemoryStorage
 from ._policy import CachePolicy, CachePolicyOptions, resolve_policy, with_concurrency
 from ._redis import _INTERNAL, InvalidationChannel, RedisClient, RedisStorage
@@ -58,6 +58,14 @@ __all__ = ["TieredCache", "TieredStorage"]
 logger = logging.getLogger(__name__)
 
 _MAX_BACKOFF = 5.0
+_CLOSED = BreakerState.CLOSED
+
+
+def _DECODE_EACH(value: object) -> object:  # noqa: N802 - a marker, never called
+    """Kept in place of a copier: the value is decoded on every hit (`plan` found no faithful copy)."""
+    raise AssertionError  # pragma: no cover
+
+
 # Recently changed keys remembered to keep overlapping reads out of L1; far more than reads in flight.
 _MAX_MARKS = 10_000
 _INVALIDATIONS = ("pubsub", "tracking")
@@ -679,7 +687,7 @@ class TieredCache[T](Cache[T]):
         self._tiers = storage
         self.l1_values: L1Values = l1_values
         # The L1 hit path (get, get_or_compute, @cached) reads L1 without an await when it can.
-        self._l1_now = storage._l1_now
+        self._l1_now: Callable[[str], Entry[Any] | None] | None = storage._l1_now
         self._fast_key_chars = self._max_key_bytes // 4  # within max_key_bytes whatever it holds
         self._keeps = l1_values != "bytes"
         self._shares = l1_values == "shared"
@@ -785,32 +793,26 @@ class TieredCache[T](Cache[T]):
 
     # --- the L1 hit path --------------------------------------------------------------------------
 
-    def _l1_entry(self, key: str) -> Entry[Any] | None:
-        """L1's copy of ``key`` when it can be read without an await and the breaker is closed.
-
-        The checks `get` makes, in their cheap form: a key L1 holds passed the full check when it
-        was written, so a ``str`` short enough to be within ``max_key_bytes`` is all that is left
-        to test. No slot of ``max_concurrency`` is taken: nothing is awaited.
-        """
-        read_now = self._l1_now
-        if (
-            read_now is None
-            or key.__class__ is not str
-            or len(key) > self._fast_key_chars
-            or not self._tiers._l1_on
-            or self._breaker.state is not BreakerState.CLOSED
-        ):
-            return None
-        return read_now(key)
-
     async def get(self, key: str) -> T | Missing:
         """Return the fresh value for ``key``, or `MISSING` (see ``l1_values`` for what an L1 hit returns).
 
         Raises:
             InvalidKeyError: ``key`` is not a non-empty string within ``max_key_bytes``.
         """
-        entry = self._l1_entry(key)
-        if entry is not None:
+        # The L1 hit, without an await: the checks of the long path in their cheap form. A key L1
+        # holds passed the full check when it was written, so a str short enough to be within
+        # max_key_bytes is all that is left to test; nothing is awaited, so no slot of
+        # max_concurrency is taken. Anything else (L1 off, breaker not closed, an L1 that is not a
+        # MemoryStorage, a miss) goes the long way.
+        read_now = self._l1_now
+        if (
+            read_now is not None
+            and key.__class__ is str
+            and len(key) <= self._fast_key_chars
+            and self._tiers._l1_on
+            and self._breaker.state is _CLOSED
+            and (entry := read_now(key)) is not None
+        ):
             expires_at = entry.expires_at
             if expires_at is None or self._now() < expires_at:
                 value = self._value(key, entry)
@@ -828,8 +830,15 @@ class TieredCache[T](Cache[T]):
         labels: tuple[str, ...],
         cache_none: bool,
     ) -> T:
-        entry = self._l1_entry(key)
-        if entry is not None:
+        read_now = self._l1_now  # as in get
+        if (
+            read_now is not None
+            and key.__class__ is str
+            and len(key) <= self._fast_key_chars
+            and self._tiers._l1_on
+            and self._breaker.state is _CLOSED
+            and (entry := read_now(key)) is not None
+        ):
             now = self._now()
             expires_at = entry.expires_at
             if expires_at is None or now < expires_at:
@@ -850,20 +859,23 @@ class TieredCache[T](Cache[T]):
         serializer = self._serializer
         kept: Any = stored._decoded
         if kept is not None and kept[0] is serializer:
-            how = kept[1]
-            held: object = kept[2]
-            if how is SHARE:
+            copier = kept[1]
+            if copier is None:
+                held: object = kept[2]
                 return held
-            if how is COPY:
-                return copy_tree(held)
+            if copier is not _DECODE_EACH:
+                copied: object = copier(kept[2])
+                return copied
             return super()._value(key, stored)
         value = super()._value(key, stored)
         if value is _UNREADABLE:
             return value
-        how = SHARE if self._shares else plan(value)
+        how, copier = (SHARE, None) if self._shares else plan(value)
         # Kept on the entry object: L1 drops the decoded value whenever it drops the copy.
-        object.__setattr__(stored, "_decoded", (serializer, how, value))
-        return copy_tree(value) if how is COPY else value
+        kept = (serializer, _DECODE_EACH, None) if how is DECODE else (serializer, copier, value)
+        object.__setattr__(stored, "_decoded", kept)
+        # This decode is the caller's own, unless it is kept to be copied (or shared) from now on.
+        return copier(value) if copier is not None else value
 
     def __repr__(self) -> str:
         return f"TieredCache(name={self.name!r}, storage={self._tiers!r})"
