@@ -126,6 +126,13 @@ def tiered_with_tracking(client: Redis) -> None:
     TieredCache[int](client, invalidation="bcast")  # type: ignore[arg-type]
 
 
+def tiered_l1_values(client: Redis) -> None:
+    shared = TieredCache[dict[str, int]].from_url("redis://localhost:6379/0", l1_values="shared")
+    assert_type(shared.l1_values, Literal["copy", "shared", "bytes"])
+    TieredCache[int](client, l1_values="bytes")
+    TieredCache[int](client, l1_values="copied")  # type: ignore[arg-type]
+
+
 def storages_are_cache_storages(client: Redis) -> None:
     memory = MemoryStorage[bytes](max_size=10)
     redis = RedisStorage(client, prefix="app:")
