@@ -1,7 +1,8 @@
 """buttress-caching against cashews, aiocache and cachetools, side by side in one run.
 
 Run with ``nox -s bench -- caching`` (or ``python benchmarks/caching.py [--quick]
-[--full-redis-stampede] [--only redis-hit|memory-hit|hot-key|l1-coherence|stampede]``); the default
+[--full-redis-stampede] [--only redis-hit|memory-hit|hot-key|l1-coherence|l1-hit|stampede]
+[--before REV]``); the default
 run takes about five minutes on two cores. Every library talks to the same Redis, in the same process
 and event loop, after a warm-up. Five workloads, run and printed in the order 1, 2, 3, 5, 4 (the
 stampede last: it leaves the biggest heap behind):
@@ -15,10 +16,12 @@ stampede last: it leaves the biggest heap behind):
 4. Stampede: Zipf-distributed requests from 1,000 concurrent callers, a 10 ms loader; loader calls
    against unique keys, and wall time. 200,000 requests in memory; 20,000 on Redis unless
    ``--full-redis-stampede`` (the Redis rows of all three libraries serve ~650-1,600 requests/s here).
-5. L1 coherence: a `TieredCache` L1 hit, and the time from a write in another OS process to the
-   eviction of this process's L1 copy, pub/sub invalidation against Redis tracking
+5. L1 coherence: a `TieredCache` L1 hit (``--only l1-hit`` for that part alone) through `get` and
+   `@cached`, per ``l1_values`` and value shape, and the time from a write in another OS process to
+   the eviction of this process's L1 copy, pub/sub invalidation against Redis tracking
    (``invalidation="tracking"``), rounds alternating. No peer here: redis-py's own client-side cache
-   needs Redis >= 7.4.
+   needs Redis >= 7.4. ``--before REV`` adds buttress-caching as of the git revision REV to the L1
+   hit's rounds, loaded from git into the same process.
 
 Every Redis key this script writes contains a random token; the keys are deleted at the end (by
 SCAN on that token; never FLUSHDB).
@@ -1270,7 +1273,7 @@ async def main(url: str, scale: Scale, quick: bool, only: Sequence[str] = ()) ->
     started = time.perf_counter()
     try:
         for name, workload in WORKLOADS.items():
-            if not only or name in only:
+            if (not only and name != "l1-hit") or name in only:  # l1-coherence runs l1-hit too
                 await workload(url, scale)
     finally:
         removed = await delete_redis_keys(url, f"*{TOKEN}*")
