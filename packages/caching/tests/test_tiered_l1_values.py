@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from buttress.caching import CachingConfigurationError, TieredCache, cached
+from buttress.caching import CachingConfigurationError, TieredCache, TieredStorage, cached
 from buttress.core import MISSING
 from buttress.testing import FakeClock
 
@@ -267,3 +267,27 @@ async def _is(value: bool) -> bool:
 def test_an_unknown_l1_values_is_rejected(value: object) -> None:
     with pytest.raises(CachingConfigurationError, match="l1_values"):
         TieredCache.from_url("redis://localhost", l1_values=value)  # type: ignore[arg-type]
+
+
+async def test_caches_sharing_one_storage_never_hand_out_each_others_kept_values(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """A ``"copy"`` cache over the storage a ``"shared"`` cache also reads still copies for its callers."""
+    storage = TieredStorage.from_url(redis_url, prefix=redis_prefix)
+    shared = TieredCache[Any](storage, l1_values="shared")
+    copying = TieredCache[Any](storage)
+    try:
+        assert await shared.wait_until_subscribed()
+        await shared.set("k", RECORD)
+        kept = await from_l1(shared, "k")
+        assert await from_l1(shared, "k") is kept
+        mine: Any = await from_l1(copying, "k")
+        assert mine == RECORD
+        assert mine is not kept
+        mine["tags"].append("root")
+        again: Any = await from_l1(copying, "k")
+        assert again == RECORD
+        assert again is not mine
+        assert await from_l1(shared, "k") == RECORD
+    finally:
+        await shared.aclose()

@@ -691,6 +691,9 @@ class TieredCache[T](Cache[T]):
         self._fast_key_chars = self._max_key_bytes // 4  # within max_key_bytes whatever it holds
         self._keeps = l1_values != "bytes"
         self._shares = l1_values == "shared"
+        # Marks the decoded values this cache kept: another cache over the same storage (another
+        # serializer or l1_values) decodes for itself rather than hand out what this one kept.
+        self._keeper = object()
 
     @classmethod
     def from_url(
@@ -856,9 +859,9 @@ class TieredCache[T](Cache[T]):
         """The value of ``stored`` as ``l1_values`` hands it out, decoding at most once per entry object."""
         if not self._keeps:
             return super()._value(key, stored)
-        serializer = self._serializer
+        keeper = self._keeper
         kept: Any = stored._decoded
-        if kept is not None and kept[0] is serializer:
+        if kept is not None and kept[0] is keeper:
             copier = kept[1]
             if copier is None:
                 held: object = kept[2]
@@ -872,7 +875,7 @@ class TieredCache[T](Cache[T]):
             return value
         how, copier = (SHARE, None) if self._shares else plan(value)
         # Kept on the entry object: L1 drops the decoded value whenever it drops the copy.
-        kept = (serializer, _DECODE_EACH, None) if how is DECODE else (serializer, copier, value)
+        kept = (keeper, _DECODE_EACH, None) if how is DECODE else (keeper, copier, value)
         object.__setattr__(stored, "_decoded", kept)
         # This decode is the caller's own, unless it is kept to be copied (or shared) from now on.
         return copier(value) if copier is not None else value
