@@ -8,7 +8,6 @@ with its L1 copy. A counting serializer shows how often the bytes are decoded.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import pickle
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,11 +17,9 @@ import pytest
 
 from buttress.caching import CachingConfigurationError, TieredCache, TieredStorage, cached
 from buttress.core import MISSING
-from buttress.testing import FakeClock
+from buttress.testing import FakeClock, eventually
 
 pytestmark = pytest.mark.redis
-
-PROPAGATION = 5.0  # seconds an invalidation is given to reach the other cache
 
 type Factory = Callable[..., Awaitable[TieredCache[Any]]]
 
@@ -90,23 +87,15 @@ async def make(redis_url: str, redis_prefix: str) -> AsyncIterator[Factory]:
 
 async def from_l1(cache: TieredCache[Any], key: str) -> object:
     """``cache.get(key)`` once L1 answers it (a read overlapping an invalidation does not fill L1)."""
-    for _ in range(500):
+    got: list[object] = []
+
+    async def hit() -> bool:
         hits = cache.l1_stats.hits
-        value = await cache.get(key)
-        if cache.l1_stats.hits == hits + 1:
-            return value
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{key!r} never came from L1")
+        got.append(await cache.get(key))
+        return cache.l1_stats.hits == hits + 1
 
-
-async def eventually(check: Callable[[], Awaitable[bool]]) -> bool:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + PROPAGATION
-    while not await check():
-        if loop.time() >= deadline:
-            return False
-        await asyncio.sleep(0.01)
-    return True
+    await eventually(hit, what=f"{key!r} came from L1")
+    return got[-1]
 
 
 @pytest.mark.parametrize("invalidation", ["pubsub", "tracking"])
@@ -236,7 +225,7 @@ async def test_an_invalidation_drops_the_decoded_value_with_the_copy(
     async def current() -> bool:
         return await reader.get("k") == expected
 
-    assert await eventually(current)
+    await eventually(current, what=f"the reader's copy of k went after {change}")
 
 
 async def test_an_early_refresh_starts_from_an_l1_hit(make: Factory) -> None:
@@ -256,11 +245,7 @@ async def test_an_early_refresh_starts_from_an_l1_hit(make: Factory) -> None:
     assert await cache.get_or_compute("k", load) == 1  # served from L1, refreshed behind it
     assert cache.l1_stats.hits == hits + 1
     assert cache.stats.early_refreshes == 1
-    assert await eventually(lambda: _is(loads == 2))
-
-
-async def _is(value: bool) -> bool:
-    return value
+    await eventually(lambda: loads == 2, what="the early refresh ran")
 
 
 @pytest.mark.parametrize("value", ["copied", "", None, 1, b"copy", ["copy"]])
