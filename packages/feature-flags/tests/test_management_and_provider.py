@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -17,6 +18,7 @@ from openfeature.provider import ProviderStatus
 
 from buttress.feature_flags import (
     AuditAction,
+    Constraint,
     Context,
     FeatureFlagsConfigurationError,
     FeatureFlagsError,
@@ -30,6 +32,8 @@ from buttress.feature_flags import (
     FlagSet,
     MemoryAuditSink,
     MemoryFlagSource,
+    Operator,
+    Strategy,
     context_from_openfeature,
 )
 from buttress.testing import FakeClock
@@ -231,3 +235,67 @@ def test_the_provider_reads_a_context_as_context_from_openfeature_does(
     except FeatureFlagsError as exc:
         got = type(exc)
     assert got == expected
+
+
+class _Text(str):
+    """A str subclass: text a context may carry, which the provider's usual path leaves to the general one."""
+
+    __slots__ = ()
+
+
+_property_names = st.sampled_from(["plan", "tenant", "x"]) | st.text(max_size=3)
+_property_values = st.one_of(
+    st.sampled_from(["pro", "enterprise", "free", "7", ""]),
+    st.text(max_size=4),
+    st.just("lone \ud800 surrogate"),
+    st.integers(-3, 3),
+    st.booleans(),
+    st.text(max_size=3).map(_Text),
+)
+_usual_flag = FlagDefinition(
+    key="f",
+    strategies=(
+        Strategy(
+            name="flexibleRollout",
+            parameters={"rollout": "50", "stickiness": "default", "groupId": "f"},
+            constraints=(Constraint("plan", Operator.IN, ("pro", "enterprise")),),
+        ),
+        Strategy(
+            name="flexibleRollout",
+            parameters={"rollout": "30", "groupId": "g"},
+            constraints=(Constraint("tenant", Operator.NOT_IN, ("a", "b")),),
+        ),
+    ),
+)
+
+
+@settings(max_examples=300)
+@given(
+    st.none() | st.text(max_size=6) | st.integers(0, 3) | st.text(max_size=3).map(_Text),
+    st.dictionaries(_property_names | _attribute_names, _property_values | _attribute_values, max_size=4),
+    st.sampled_from(["userId", "sessionId", "tenant"]),
+    st.sampled_from(["f", "missing"]),
+)
+def test_the_provider_resolves_as_the_client_evaluates_the_general_reading(
+    key: object, attributes: dict[str, object], field: str, flag_key: str
+) -> None:
+    """Property: `FlagProvider`'s resolution (its path for the usual context included) equals the
+    client's evaluation of `context_from_openfeature`'s reading, converted; a context that cannot be
+    read is an INVALID_CONTEXT error either way."""
+    # Two clients drawing the same numbers: a context with no id is placed at random.
+    client, twin = (
+        FlagClient(MemoryFlagSource(), bootstrap=FlagSet(flags={"f": _usual_flag}), rng=random.Random(7))
+        for _ in range(2)
+    )
+    provider = FlagProvider(twin, targeting_key_field=field)
+    context = EvaluationContext(targeting_key=key, attributes=attributes)  # type: ignore[arg-type]
+    got = provider.resolve_boolean_details(flag_key, False, context)
+    try:
+        read = context_from_openfeature(context, targeting_key_field=field)
+    except FeatureFlagsError:
+        assert (got.value, got.error_code, got.reason) == (False, OFErrorCode.INVALID_CONTEXT, "ERROR")
+        return
+    expected = client.evaluate(flag_key, False, read)
+    assert (got.value, got.variant, got.reason) == (expected.value, expected.variant, expected.reason.value)
+    assert got.error_code == (None if expected.error_code is None else OFErrorCode(expected.error_code.value))
+    assert dict(got.flag_metadata) == dict(expected.flag_metadata)

@@ -100,7 +100,17 @@ _SEED_FIELDS = {
 class _VariantPicker:
     """Picks a variant as Unleash does: overrides first, then the stickiness hash over the weights."""
 
-    __slots__ = ("_choices", "_cumulative", "_get", "_overrides", "_prefix", "_rng", "_split", "_total")
+    __slots__ = (
+        "_choices",
+        "_cumulative",
+        "_get",
+        "_overrides",
+        "_prefix",
+        "_rng",
+        "_split",
+        "_total",
+        "empty",
+    )
 
     def __init__(
         self,
@@ -116,6 +126,7 @@ class _VariantPicker:
         self._rng = rng
         choices = {variant.name: _choice(variant) for variant in variants}
         self._choices = tuple(choices[variant.name] for variant in variants)
+        self.empty = not self._choices  # `pick` gives None: the engine need not call it
         cumulative: list[int] = []
         running = 0
         for variant in variants:
@@ -421,6 +432,8 @@ class Snapshot:
             picked = strategy.variants.pick(context)
         elif flag.default_choice is not None:
             return flag.default_choice.outcomes[kind]
+        elif flag.variants.empty:
+            return flag.plain_on[kind]
         else:
             picked = flag.variants.pick(context)
         if picked is None:

@@ -19,13 +19,7 @@ from ._model import (
     EvaluationDetails,
     _context_of,
     _new_context,
-    _set_address,
-    _set_app,
-    _set_environment,
-    _set_properties,
-    _set_session,
-    _set_time,
-    _set_user,
+    _Unfrozen,
     context_text,
 )
 from ._model import Reason as _Reason
@@ -114,6 +108,7 @@ class FlagProvider(AbstractProvider):
         )
         self.client = client
         self._key_attribute = _STANDARD.get(self.targeting_key_field)
+        self._key_is_user = self._key_attribute == "user_id"
         self._loaded = threading.Event()
         self._shutdown = threading.Event()
         self._last_status = client.status
@@ -176,40 +171,19 @@ class FlagProvider(AbstractProvider):
             )
 
     def _context(self, context: EvaluationContext | None) -> Context:
-        """`context_from_openfeature`, in one pass when every name and value is ASCII text (the usual case).
+        """`context_from_openfeature`, in one pass when every name and value is ASCII text.
 
         ASCII text is text every `Context` field holds (no lone surrogate can hide in it), so such a
         context is built without a second check; anything else takes `context_from_openfeature`'s path.
-        The context lives for this evaluation only, read by the rules and nothing else: when every
-        attribute is a property, its properties are the attributes themselves, not a copy.
+        (The usual context, a targeting key and properties only, does not come here: see `_resolve`.)
         """
-        if context is None or type(context) is not EvaluationContext:
+        if type(context) is not EvaluationContext:
             return context_from_openfeature(context, targeting_key_field=self.targeting_key_field)
-        attributes = context.attributes
-        mixed = False
-        for name, value in attributes.items():
-            if type(value) is not str or type(name) is not str or not (value.isascii() and name.isascii()):
-                return context_from_openfeature(context, targeting_key_field=self.targeting_key_field)
-            if name in _NOT_PROPERTIES:
-                mixed = True
         key = context.targeting_key
-        if key is not None and (type(key) is not str or not key.isascii()):
+        if (key is not None and (type(key) is not str or not key.isascii())) or not _ascii_text(
+            context.attributes
+        ):
             return context_from_openfeature(context, targeting_key_field=self.targeting_key_field)
-        if mixed or (key is not None and self._key_attribute != "user_id"):
-            return self._mixed_context(context)
-        # The usual case: the targeting key and properties only (`_context_of`, inline).
-        built: Context = _new_context(Context)
-        _set_user(built, key)
-        _set_session(built, None)
-        _set_address(built, None)
-        _set_environment(built, None)
-        _set_app(built, None)
-        _set_time(built, None)
-        _set_properties(built, attributes or _NO_PROPERTIES)
-        return built
-
-    def _mixed_context(self, context: EvaluationContext) -> Context:
-        """`_context` for ASCII text attributes among which are Unleash fields or ``currentTime``."""
         standard: dict[str, str] | None = None
         properties: dict[str, str] = {}
         current_time: str | None = None
@@ -223,10 +197,9 @@ class FlagProvider(AbstractProvider):
                 current_time = text
             else:
                 properties[name] = text
-        key = context.targeting_key
         user: str | None = None
         if key is not None:
-            if self._key_attribute == "user_id":
+            if self._key_is_user:
                 user = key
             else:
                 standard, current_time = self._place_key(key, standard, properties, current_time)
@@ -247,41 +220,64 @@ class FlagProvider(AbstractProvider):
         return standard, current_time
 
     def _resolve[T](
-        self, key: str, default: T, context: EvaluationContext | None
+        self, flag_key: str, default_value: T, evaluation_context: EvaluationContext | None = None
     ) -> FlagResolutionDetails[T]:
+        """Resolve a flag whose value is of the default's type (every ``resolve_*_details``).
+
+        The usual context, a targeting key and properties only, all ASCII text (text every `Context`
+        field holds: no lone surrogate can hide in it), is read here, in one pass and without a call.
+        Its properties are the attributes themselves, not a copy: the context lives for this
+        evaluation only, read by the rules and nothing else. Any other context goes through
+        `_context`.
+        """
+        context = evaluation_context
+        if type(context) is EvaluationContext:
+            attributes = context.attributes
+            key = context.targeting_key
+            plain = type(attributes) is dict and (
+                key is None or (type(key) is str and self._key_is_user and key.isascii())
+            )
+            if plain:
+                for name, value in attributes.items():
+                    if (
+                        type(value) is not str
+                        or type(name) is not str
+                        or name in _NOT_PROPERTIES
+                        or not (value.isascii() and name.isascii())
+                    ):
+                        plain = False
+                        break
+            if plain:
+                # `_context_of`, inline: this runs on every evaluation.
+                built: Any = _new_context(_Unfrozen)
+                built.user_id = key
+                built.session_id = None
+                built.remote_address = None
+                built.environment = None
+                built.app_name = None
+                built.current_time = None
+                built.properties = attributes or _NO_PROPERTIES
+                built.__class__ = Context
+                return self.client._evaluate_converted(flag_key, default_value, built, _resolution)
         try:
             ctx = self._context(context)
         except (FeatureFlagsConfigurationError, FeatureFlagsTypeError) as exc:
             # Evaluation never raises: the context is reported, and counted as the client counts it.
-            self.client._count_invalid_context(key)
+            self.client._count_invalid_context(flag_key)
             return _read_only(
-                default, OFErrorCode.INVALID_CONTEXT, str(exc), Reason.ERROR, None, _NO_METADATA
+                default_value, OFErrorCode.INVALID_CONTEXT, str(exc), Reason.ERROR, None, _NO_METADATA
             )
-        return self.client._evaluate_converted(key, default, ctx, _resolution)
+        return self.client._evaluate_converted(flag_key, default_value, ctx, _resolution)
 
-    def resolve_boolean_details(
-        self, flag_key: str, default_value: bool, evaluation_context: EvaluationContext | None = None
-    ) -> FlagResolutionDetails[bool]:
-        """Resolve a boolean flag."""
-        return self._resolve(flag_key, default_value, evaluation_context)
-
-    def resolve_string_details(
-        self, flag_key: str, default_value: str, evaluation_context: EvaluationContext | None = None
-    ) -> FlagResolutionDetails[str]:
-        """Resolve a string flag."""
-        return self._resolve(flag_key, default_value, evaluation_context)
-
-    def resolve_integer_details(
-        self, flag_key: str, default_value: int, evaluation_context: EvaluationContext | None = None
-    ) -> FlagResolutionDetails[int]:
-        """Resolve an integer flag."""
-        return self._resolve(flag_key, default_value, evaluation_context)
-
-    def resolve_float_details(
-        self, flag_key: str, default_value: float, evaluation_context: EvaluationContext | None = None
-    ) -> FlagResolutionDetails[float]:
-        """Resolve a float flag (integers are widened)."""
-        return self._resolve(flag_key, default_value, evaluation_context)
+    # One method resolves every type but objects (OpenFeature checks the value's type itself).
+    resolve_boolean_details = _resolve
+    """Resolve a boolean flag."""
+    resolve_string_details = _resolve
+    """Resolve a string flag."""
+    resolve_integer_details = _resolve
+    """Resolve an integer flag."""
+    resolve_float_details = _resolve
+    """Resolve a float flag (integers are widened)."""
 
     def resolve_object_details(
         self,
@@ -332,6 +328,14 @@ def _built(
         current_time,
         shown,
     )
+
+
+def _ascii_text(attributes: Mapping[str, object]) -> bool:
+    """Whether every name and value of ``attributes`` is ASCII text (`str` itself, not a subclass)."""
+    for name, value in attributes.items():
+        if type(value) is not str or type(name) is not str or not (value.isascii() and name.isascii()):
+            return False
+    return True
 
 
 def _read_only[T](  # noqa: PLR0917 - one argument per field of FlagResolutionDetails

@@ -68,6 +68,17 @@ _STRING_OPS = (
 )
 
 
+_USER_ID: Resolver = attrgetter("user_id")
+_SESSION_ID: Resolver = attrgetter("session_id")
+_FIELD_GETTERS: tuple[tuple[str, Resolver], ...] = (
+    ("user_id", _USER_ID),
+    ("session_id", _SESSION_ID),
+    ("remote_address", attrgetter("remote_address")),
+    ("app_name", attrgetter("app_name")),
+    ("environment", attrgetter("environment")),
+)
+
+
 def _always(_context: Context, _toggle: str) -> bool:
     return True
 
@@ -354,21 +365,18 @@ class _Parser:
     # context values
 
     def context_value(self) -> Resolver:
+        return self.context_source()[1]
+
+    def context_source(self) -> tuple[str | None, Resolver]:
+        """A context value: the name of the property it reads (``None`` for any other), and its reader."""
         if self.literal("random"):
-            return self.random_value()
-        for word, attribute in (
-            ("user_id", "user_id"),
-            ("session_id", "session_id"),
-            ("remote_address", "remote_address"),
-            ("app_name", "app_name"),
-            ("environment", "environment"),
-        ):
+            return None, self.random_value()
+        for word, getter in _FIELD_GETTERS:
             if self.literal(word):
-                getter: Resolver = attrgetter(attribute)
-                return getter
+                return None, getter
         if self.literal("current_time"):
             now = self.now
-            return lambda context: context.current_time_text() or _now_text(now)
+            return None, lambda context: context.current_time_text() or _now_text(now)
         self.expect("context[")
         self.skip()
         name = self.string()
@@ -378,7 +386,7 @@ class _Parser:
         def read_property(context: Context) -> str | None:
             return context.properties.get(name)
 
-        return read_property
+        return name, read_property
 
     def random_value(self) -> Resolver:
         # `random[N]` draws from 1..N-1 (`random` alone: 1..99), as text, like the engine.
@@ -581,7 +589,7 @@ class _Parser:
         return check
 
     def list_rule(self) -> Check:
-        get = self.context_value()
+        name, get = self.context_source()
         self.skip()
         if self.literal("in"):
             negate = False
@@ -594,6 +602,8 @@ class _Parser:
             return _numeric_membership(get, numbers, negate=negate)
         items = self.attempt(self.string_list)
         if items is not None:
+            if name is not None:
+                return _property_membership(name, frozenset(items), negate=negate)
             return _membership(get, frozenset(items), negate=negate)
         self.expect("[]")
         return _always if negate else _never
@@ -720,6 +730,22 @@ def _membership(get: Resolver, values: frozenset[str], *, negate: bool) -> Check
     return is_in
 
 
+def _property_membership(name: str, values: frozenset[str], *, negate: bool) -> Check:
+    """`_membership` of a property, read in place (a constraint on a property is the usual one)."""
+    if negate:
+
+        def property_not_in(context: Context, _toggle: str) -> bool:
+            value = context.properties.get(name)
+            return value is None or value not in values
+
+        return property_not_in
+
+    def property_in(context: Context, _toggle: str) -> bool:
+        return context.properties.get(name) in values
+
+    return property_in
+
+
 def _numeric_membership(get: Resolver, values: list[float], *, negate: bool) -> Check:
     def check(context: Context, _toggle: str) -> bool:
         text = get(context)
@@ -748,6 +774,21 @@ def _rollout_check(percent: int, resolvers: list[Resolver], group: str | None) -
         return check_in_toggle
     # With a groupId (the usual case) the key's prefix is built once, not on every evaluation.
     prefix = f"{group}:"
+    if len(resolvers) == 3 and resolvers[0] is _USER_ID and resolvers[1] is _SESSION_ID:
+        draw = resolvers[2]
+
+        def check_default(context: Context, _toggle: str) -> bool:
+            # `default` stickiness (user_id | session_id | random), the usual one, read in place.
+            identifier = context.user_id
+            if identifier is None:
+                identifier = context.session_id
+                if identifier is None:
+                    identifier = draw(context)
+                    if identifier is None:
+                        return False
+            return _murmur3(prefix + identifier, 0, False) % 100 + 1 <= percent
+
+        return check_default
     if len(resolvers) == 1:
         (resolve_one,) = resolvers
 
