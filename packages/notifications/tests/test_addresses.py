@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from email import message_from_bytes
 from email.policy import default as default_policy
 from typing import Any
@@ -30,7 +31,7 @@ from buttress.notifications import (
     WebhookPost,
     WebPushChannel,
 )
-from buttress.notifications._address import check_email
+from buttress.notifications._address import check_email, unsafe_text
 
 from .conftest import PASSWORD, USER, MailServer, ScriptedChannel
 from .test_delivery import note, registry
@@ -279,3 +280,28 @@ def test_property_accepted_addresses_survive_the_mime_round_trip(address: str) -
     assert [a.addr_spec for a in parsed["To"].addresses] == [address]
     assert parsed.get_all("Bcc") is None
     assert parsed.get_all("Cc") is None
+
+
+def _unsafe_by_definition(value: str) -> str | None:
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        return "a control character (CR, LF, NUL, ...)"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "a lone surrogate (not valid UTF-8)"
+    return None
+
+
+@given(
+    st.text(st.characters(codec=None, exclude_categories=()))
+    | st.text(st.sampled_from("a\x00\x1f\x7f\x9f\xa0\ud800\udfff\u2028"))
+)
+def test_property_unsafe_text_is_category_cc_then_surrogates(value: str) -> None:
+    """Property: unsafe_text names a control character exactly for Unicode category Cc, else a surrogate."""
+    assert unsafe_text(value) == _unsafe_by_definition(value)
+
+
+def test_unsafe_text_agrees_with_unicodedata_on_every_code_point() -> None:
+    for code in range(0x110000):
+        char = chr(code)
+        assert unsafe_text("x" + char) == _unsafe_by_definition(char), hex(code)
