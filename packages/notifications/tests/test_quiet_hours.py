@@ -28,6 +28,7 @@ from buttress.notifications import (
     Verdict,
     decide,
 )
+from buttress.notifications._preferences import _around
 from buttress.notifications._wallclock import first_instant
 
 MINUTE = timedelta(minutes=1)
@@ -280,3 +281,33 @@ def test_property_first_instant_is_the_first_minute_showing_the_time(
     start = datetime.combine(day, time(0), tzinfo=UTC) - DAY
     face = Clockface.read(zone, start, start + 3 * DAY)
     assert first_instant(day, at, zone) == face.first_showing(day, at)
+
+
+@given(first=scenarios(), second=scenarios(), repeat=st.booleans())
+@example(  # two zones with the same windows, on the spring-forward day of one of them
+    first=("Europe/Berlin", utc(2024, 3, 31, 0, 30), NIGHTLY),
+    second=("Europe/London", utc(2024, 3, 31, 0, 30), NIGHTLY),
+    repeat=True,
+)
+def test_property_cached_window_instants_equal_the_computation(
+    first: tuple[str, datetime, list[QuietWindow]],
+    second: tuple[str, datetime, list[QuietWindow]],
+    repeat: bool,
+) -> None:
+    """Property 18c: quiet_until through the cache of window instants equals computing them afresh.
+
+    Two users (other zones or windows, the same local dates) ask in turn, so an entry one leaves
+    in the cache is never read for the other; near DST transitions, asked once or again.
+    """
+    for zone_name, now, quiet in (first, second, first, second):
+        try:
+            prefs = Preferences("u", timezone=zone_name, quiet_hours=tuple(quiet))
+        except NotificationsConfigurationError:
+            continue  # the windows cover the whole week
+        fresh = prefs._quiet_until(now, _around)
+        assert prefs.quiet_until(now) == fresh
+        if repeat:
+            assert prefs.quiet_until(now) == fresh
+        twin = Preferences("v", timezone=zone_name, quiet_hours=tuple(quiet))
+        assert twin._schedule is prefs._schedule  # equal preferences share their cached instants
+        assert decide(twin, "email", "news", now=now).release_at == fresh

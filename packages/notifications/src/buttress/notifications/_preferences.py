@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, Final, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -93,7 +94,7 @@ class Preferences:
     choices: Mapping[tuple[str, str], bool] = field(default_factory=dict)
     quiet_hours: tuple[QuietWindow, ...] = ()
     zone: ZoneInfo = field(init=False, repr=False, compare=False)
-    _by_day: tuple[tuple[tuple[time, time], ...], ...] = field(init=False, repr=False, compare=False)
+    _schedule: _Schedule = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_id("user_id", self.user_id)
@@ -111,7 +112,7 @@ class Preferences:
         object.__setattr__(self, "choices", choices)
         object.__setattr__(self, "quiet_hours", quiet)
         object.__setattr__(self, "zone", zone)
-        object.__setattr__(self, "_by_day", tuple(tuple(d) for d in by_day))
+        object.__setattr__(self, "_schedule", _schedule(zone, tuple(tuple(d) for d in by_day)))
 
     def choice(self, channel: str, category: str) -> bool | None:
         """The user's most specific explicit choice for ``channel`` x ``category``, or ``None``."""
@@ -134,28 +135,31 @@ class Preferences:
             raise NotificationsTypeError("now", "a timezone-aware datetime", now)
         if now.utcoffset() is None:
             raise _Config("now", now, "must be timezone-aware")
+        return self._quiet_until(now)
+
+    def _quiet_until(
+        self,
+        now: datetime,
+        around: Callable[[_Schedule, date], tuple[tuple[datetime, datetime], ...]] | None = None,
+    ) -> datetime | None:
+        # ``now`` is checked. ``around`` is the uncached computation in tests; by default the cache.
+        around = around or _around_cached
+        schedule = self._schedule
+        zone = schedule.zone
         start = t = now.astimezone(UTC)
         # Quiet hours never cover a whole week (checked at construction), so a chain ends within
         # about a week; a DST jump may swallow the one free slot of a week, hence the margin.
         while t - start < _LONGEST_CHAIN:
-            end = self._window_end(t)
-            if end is None:
-                return None if t == start else t
-            t = end
-        return t  # pragma: no cover - only with a free slot shorter than every DST jump for weeks
-
-    def _window_end(self, t: datetime) -> datetime | None:
-        # t is UTC. A window covering t opened on t's local date, the day before, or (after a
-        # fall-back across midnight) the day after.
-        today = t.astimezone(self.zone).date()
-        latest: datetime | None = None
-        for day in (today - _DAY, today, today + _DAY):
-            for start, end in self._by_day[day.weekday()]:
-                opens = first_instant(day, start, self.zone)
-                closes = first_instant(day if end > start else day + _DAY, end, self.zone)
+            # A window covering t opened on t's local date, the day before, or (after a fall-back
+            # across midnight) the day after: ``around`` holds the windows of those three days.
+            latest: datetime | None = None
+            for opens, closes in around(schedule, t.astimezone(zone).date()):
                 if opens <= t < closes and (latest is None or closes > latest):
                     latest = closes
-        return latest
+            if latest is None:
+                return None if t == start else t
+            t = latest
+        return t  # pragma: no cover - only with a free slot shorter than every DST jump for weeks
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (what the PostgreSQL store writes)."""
@@ -250,6 +254,40 @@ def _micros(t: time) -> int:
     return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000 + t.microsecond
 
 
+class _Schedule:
+    """A zone and its quiet windows by weekday; one object per distinct pair (see `_schedule`)."""
+
+    __slots__ = ("by_day", "zone")
+
+    def __init__(self, zone: ZoneInfo, by_day: tuple[tuple[tuple[time, time], ...], ...]) -> None:
+        self.zone = zone
+        self.by_day = by_day
+
+
+@functools.lru_cache(maxsize=1024)
+def _schedule(zone: ZoneInfo, by_day: tuple[tuple[tuple[time, time], ...], ...]) -> _Schedule:
+    # Equal preferences share one schedule, so the instants computed for one user serve every
+    # user with the same zone and windows; the object hashes by identity, which is cheap.
+    return _Schedule(zone, by_day)
+
+
+def _around(schedule: _Schedule, today: date) -> tuple[tuple[datetime, datetime], ...]:
+    """Where (UTC) each window opening on ``today`` or the days either side opens and closes."""
+    spans: list[tuple[datetime, datetime]] = []
+    zone = schedule.zone
+    for day in (today - _DAY, today, today + _DAY):
+        for start, end in schedule.by_day[day.weekday()]:
+            opens = first_instant(day, start, zone)
+            closes = first_instant(day if end > start else day + _DAY, end, zone)
+            spans.append((opens, closes))
+    return tuple(spans)
+
+
+# A pure function of its arguments, memoised: placing wall times on the time line (first_instant,
+# with its gap search) is most of a decision's cost, and a few local dates per zone serve everyone.
+_around_cached: Final = functools.lru_cache(maxsize=4096)(_around)
+
+
 def _lookup(choices: Mapping[tuple[str, str], bool], channel: str, category: str) -> bool | None:
     for key in ((channel, category), (channel, ANY), (ANY, category), (ANY, ANY)):
         value = choices.get(key)
@@ -337,7 +375,7 @@ def decide(
         raise NotificationsTypeError("critical", "a bool", critical)
     if not isinstance(defaults, PreferenceDefaults):
         raise NotificationsTypeError("defaults", "a PreferenceDefaults", defaults)
-    explicit = preferences.choice(channel, category) if preferences is not None else None
+    explicit = _lookup(preferences.choices, channel, category) if preferences is not None else None
     if explicit is False:
         return Decision(Verdict.SUPPRESS, reason=f"opted out of {category} on {channel}")
     if explicit is None:
@@ -346,7 +384,7 @@ def decide(
             return Decision(Verdict.SUPPRESS, reason=f"{category} on {channel} is off by default")
     if critical or preferences is None or not preferences.quiet_hours:
         return _DELIVER
-    until = preferences.quiet_until(now)
+    until = preferences._quiet_until(now)
     if until is None:
         return _DELIVER
     return Decision(Verdict.HOLD, release_at=until, reason="quiet hours")
