@@ -5,10 +5,18 @@ The scripts run as ``python benchmarks/<package>.py``, so this module is importa
 
 from __future__ import annotations
 
+import importlib.util
+import io
+import os
+import shutil
 import statistics
+import subprocess
 import sys
+import tarfile
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 def ratio(ours: float | None, theirs: float | None) -> str:
@@ -79,3 +87,30 @@ class Dist:
     def cell(self, digits: int = 0, unit: str = "") -> str:
         """``p50 (low-high)`` with thousands separators and ``digits`` decimals."""
         return f"{self.p50:,.{digits}f}{unit} ({self.low:,.{digits}f}-{self.high:,.{digits}f})"
+
+
+def load_before(package: str, rev: str) -> Any:
+    """buttress-``package``'s source at git revision ``rev``, imported as ``buttress_<package>_before``.
+
+    A package with only relative imports (besides buttress-core, shared by both) runs beside the
+    current one in this process: "before" and "after" in the same rounds.
+    """
+    git = shutil.which("git")
+    if git is None:
+        raise RuntimeError("--before needs git")
+    where = f"packages/{package}/src/buttress/{package.replace('-', '_')}"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    archive = subprocess.run(  # noqa: S603 - git archive of a revision the user named
+        [git, "-C", root, "archive", rev, where], check=True, capture_output=True
+    ).stdout
+    folder = tempfile.mkdtemp(prefix=f"buttress-{package}-before-")
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    name = f"buttress_{package.replace('-', '_')}_before"
+    spec = importlib.util.spec_from_file_location(name, os.path.join(folder, where, "__init__.py"))
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load buttress-{package} at {rev}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -12,7 +12,9 @@ Run with ``nox -s bench -- notifications`` (or ``python benchmarks/notifications
    buttress, raw; ...); the ratio is the median of per-round ratios.
 2. Preference decisions: `MemoryPreferenceStore` lookup + `decide` (opt-in/opt-out and quiet hours
    in the user's time zone) for 1,000 users spread over nine time zones with weekday windows, at
-   random instants; decisions per second, in one thread.
+   random instants; decisions per second, in one thread, by the wall clock and per CPU second.
+   ``--before REV`` runs buttress-notifications as of git revision REV in the same rounds (loaded
+   from git into this process), the order alternating; ``--decisions-only`` skips section 1.
 """
 
 from __future__ import annotations
@@ -32,21 +34,15 @@ import warnings
 from datetime import UTC, datetime, timedelta
 from datetime import time as wall
 from email.message import EmailMessage
+from typing import Any
 
 import aiosmtplib
 import apprise
-from _harness import Dist, print_table
+from _harness import Dist, load_before, print_table
 from aiosmtpd.controller import Controller
 
-from buttress.notifications import (
-    ANY,
-    Email,
-    MemoryPreferenceStore,
-    Preferences,
-    QuietWindow,
-    SmtpChannel,
-    decide,
-)
+from buttress import notifications
+from buttress.notifications import Email, SmtpChannel
 
 POOL = 4
 ORDER = ("buttress", "raw", "apprise")
@@ -183,21 +179,22 @@ async def email_bench(rounds: int, n: int, n_apprise: int) -> list[list[str]]:
         [
             "raw aiosmtplib (pool 4)",
             a.cell(),
-            f"buttress = {rr:.2f}x of raw ({'meets' if rr >= 0.8 else 'misses'} >= 0.80x)",
+            f"buttress = {rr:.2f}x of raw (>= 0.80x: {'met' if rr >= 0.8 else 'NOT met'})",
         ],
         ["Apprise `mailto://` (throttle off)", p.cell(), f"buttress = {ra:.1f}x Apprise"],
     ]
 
 
-def decision_bench(rounds: int, n: int) -> list[list[str]]:
+def decision_cases(lib: Any, n: int) -> tuple[Any, list[tuple[str, str, str, datetime, bool]]]:
+    """1,000 users in nine zones (weekday nights, weekend mornings quiet) and ``n`` random decisions."""
     rng = random.Random(7)
-    store = MemoryPreferenceStore()
+    store = lib.MemoryPreferenceStore()
     users = [f"user{i}" for i in range(1000)]
     for i, user in enumerate(users):
-        nights = QuietWindow.daily(wall(22), wall(7), weekdays=range(5))
-        weekend = (QuietWindow(5, wall(0), wall(10)), QuietWindow(6, wall(0), wall(10)))
-        choices = {("sms", ANY): False, ("email", "marketing"): i % 3 == 0}
-        prefs = Preferences(user, ZONES[i % len(ZONES)], choices, nights + weekend)
+        nights = lib.QuietWindow.daily(wall(22), wall(7), weekdays=range(5))
+        weekend = (lib.QuietWindow(5, wall(0), wall(10)), lib.QuietWindow(6, wall(0), wall(10)))
+        choices = {("sms", lib.ANY): False, ("email", "marketing"): i % 3 == 0}
+        prefs = lib.Preferences(user, ZONES[i % len(ZONES)], choices, nights + weekend)
         asyncio.run(store.put(prefs))
     base = datetime(2026, 3, 1, tzinfo=UTC)
     cases = [
@@ -206,27 +203,75 @@ def decision_bench(rounds: int, n: int) -> list[list[str]]:
          base + timedelta(seconds=rng.randrange(90 * 86400)), rng.random() < 0.05)
         for _ in range(n)
     ]  # fmt: skip
-    samples = []
-    verdicts: dict[str, int] = {}
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for user, channel, category, now, critical in cases:
-            d = decide(store.get_now(user), channel, category, now=now, critical=critical)
-        samples.append(n / (time.perf_counter() - start))
-        verdicts[d.verdict.value] = verdicts.get(d.verdict.value, 0) + 1
-    held = sum(
-        1 for u, c, k, t, x in cases[:2000] if decide(store.get_now(u), c, k, now=t, critical=x).release_at
-    )
-    dist = Dist.range_of(samples)
-    met = "meets" if dist.p50 >= 100_000 else "misses"
-    return [
-        ["lookup + decide (1,000 users, 9 zones)", dist.cell(), f"{met} >= 100,000/s; {held / 20:.0f}% held"]
-    ]
+    return store, cases
+
+
+def decision_round(lib: Any, store: Any, cases: list[Any]) -> tuple[float, float]:
+    """Decisions per second over ``cases``: by the wall clock, and per second of this process's CPU."""
+    decide, get_now = lib.decide, store.get_now
+    wall_start, cpu_start = time.perf_counter(), time.process_time()
+    for user, channel, category, now, critical in cases:
+        decide(get_now(user), channel, category, now=now, critical=critical)
+    wall_took, cpu_took = time.perf_counter() - wall_start, time.process_time() - cpu_start
+    return len(cases) / wall_took, len(cases) / cpu_took
+
+
+def decision_bench(rounds: int, n: int, before_rev: str | None = None) -> list[list[str]]:
+    """Lookup + decide, per round; with ``before_rev`` that revision's code too, the order alternating."""
+    libs: dict[str, Any] = {"buttress": notifications}
+    if before_rev is not None:
+        libs[f"buttress at {before_rev}"] = load_before("notifications", before_rev)
+    setups = {name: decision_cases(lib, n) for name, lib in libs.items()}
+    walls: dict[str, list[float]] = {name: [] for name in libs}
+    cpus: dict[str, list[float]] = {name: [] for name in libs}
+    names = list(libs)
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            store, cases = setups[name]
+            per_wall, per_cpu = decision_round(libs[name], store, cases)
+            walls[name].append(per_wall)
+            cpus[name].append(per_cpu)
+    # After the timed rounds, so the first round of each starts cold.
+    agree = {
+        name: [
+            (d.verdict.value, d.release_at, d.reason)
+            for d in (
+                lib.decide(store.get_now(u), c, k, now=t, critical=x) for u, c, k, t, x in cases[:20_000]
+            )
+        ]
+        for name, lib in libs.items()
+        for store, cases in [setups[name]]
+    }
+    if len({repr(a) for a in agree.values()}) != 1:
+        raise RuntimeError("the revisions decide differently on the same cases")
+    rows = []
+    for name, lib in libs.items():
+        store, cases = setups[name]
+        held = sum(
+            1
+            for u, c, k, t, x in cases[:2000]
+            if lib.decide(store.get_now(u), c, k, now=t, critical=x).release_at
+        )
+        wall_rate, cpu_rate = Dist.range_of(walls[name]), Dist.range_of(cpus[name])
+        met = "met" if wall_rate.p50 >= 100_000 else "NOT met"
+        rows.append([
+            f"lookup + decide, {name} (1,000 users, 9 zones)",
+            wall_rate.cell(),
+            cpu_rate.cell(),
+            f">= 100,000/s: {met}; {held / 20:.0f}% held",
+        ])  # fmt: skip
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer rounds and messages")
+    parser.add_argument(
+        "--before",
+        metavar="REV",
+        help="also run the decisions on buttress-notifications as of this git revision",
+    )
+    parser.add_argument("--decisions-only", action="store_true", help="skip the email section")
     args = parser.parse_args()
     logging.getLogger("apprise").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -236,20 +281,21 @@ def main() -> None:
         f"Python {platform.python_version()}, "
         f"{os.cpu_count()} cores, aiosmtplib {aiosmtplib.__version__}, apprise {apprise.__version__}"
     )
-    email_rows = asyncio.run(email_bench(rounds, n, n_apprise))
+    if not args.decisions_only:
+        email_rows = asyncio.run(email_bench(rounds, n, n_apprise))
+        print_table(
+            f"Email to a local aiosmtpd (messages/s, median (min-max) of {rounds} rounds)",
+            ["client", "messages/s", "ratio"],
+            email_rows,
+            [
+                f"\n{n} messages per round for buttress and raw aiosmtplib, {n_apprise} for Apprise; "
+                "multipart text + HTML."
+            ],
+        )
+    decisions = decision_bench(rounds, 20_000 if args.quick else 100_000, args.before)
     print_table(
-        f"Email to a local aiosmtpd (messages/s, median (min-max) of {rounds} rounds)",
-        ["client", "messages/s", "ratio"],
-        email_rows,
-        [
-            f"\n{n} messages per round for buttress and raw aiosmtplib, {n_apprise} for Apprise; "
-            "multipart text + HTML."
-        ],
-    )
-    decisions = decision_bench(rounds, 20_000 if args.quick else 100_000)
-    print_table(
-        "Preference + quiet-hours decisions in memory (decisions/s)",
-        ["operation", "decisions/s", "target"],
+        f"Preference + quiet-hours decisions in memory (decisions/s, median (min-max) of {rounds} rounds)",
+        ["operation", "decisions/s (wall)", "decisions/s (CPU)", "target (wall)"],
         decisions,
     )
 
