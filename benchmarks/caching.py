@@ -54,6 +54,7 @@ from urllib.parse import urlparse
 import cachetools
 import redis.asyncio as aioredis
 from _harness import Dist, delete_redis_keys, print_table, ratio
+from _harness import load_before as load_revision
 from aiocache import RedisCache as AioRedisCache
 from aiocache import SimpleMemoryCache, cached_stampede
 from aiocache import cached as aio_cached
@@ -995,32 +996,7 @@ def load_before(rev: str) -> Any:
     The package has only relative imports (besides buttress-core, shared by both), so the old code
     runs in this process, on this event loop and Redis: "before" and "after" in the same rounds.
     """
-    import importlib.util  # noqa: PLC0415 - only for --before
-    import io  # noqa: PLC0415
-    import shutil  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
-    import tarfile  # noqa: PLC0415
-    import tempfile  # noqa: PLC0415
-
-    git = shutil.which("git")
-    if git is None:
-        raise RuntimeError("--before needs git")
-    where = "packages/caching/src/buttress/caching"
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    archive = subprocess.run(  # noqa: S603 - git archive of a revision the user named
-        [git, "-C", root, "archive", rev, where], check=True, capture_output=True
-    ).stdout
-    folder = tempfile.mkdtemp(prefix="buttress-caching-before-")
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(folder, filter="data")
-    init = os.path.join(folder, where, "__init__.py")
-    spec = importlib.util.spec_from_file_location("buttress_caching_before", init)
-    if spec is None or spec.loader is None:
-        raise RuntimeError(f"cannot load buttress-caching at {rev}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_revision("caching", rev)
 
 
 async def l1_hits(url: str, scale: Scale, before_rev: str | None = None) -> None:
