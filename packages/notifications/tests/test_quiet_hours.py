@@ -28,7 +28,7 @@ from buttress.notifications import (
     Verdict,
     decide,
 )
-from buttress.notifications._preferences import _around
+from buttress.notifications._preferences import _MEMO_WINDOWS_A_DAY, _around, _around_cached
 from buttress.notifications._wallclock import first_instant
 
 MINUTE = timedelta(minutes=1)
@@ -311,3 +311,34 @@ def test_property_cached_window_instants_equal_the_computation(
         twin = Preferences("v", timezone=zone_name, quiet_hours=tuple(quiet))
         assert twin._schedule is prefs._schedule  # equal preferences share their cached instants
         assert decide(twin, "email", "news", now=now).release_at == fresh
+
+
+def test_many_windows_a_day_skip_the_memo_and_decide_the_same() -> None:
+    """A weekday with more windows than the memo takes is computed afresh: same answers, no entries.
+
+    The memo's entries grow with the windows of three days; a schedule of many short windows a
+    day (up to the 100 allowed) would otherwise let users' schedules fill it with large entries.
+    """
+    busy = tuple(
+        QuietWindow(weekday, time(hour), time(hour, 30))
+        for weekday in range(3)
+        for hour in range(_MEMO_WINDOWS_A_DAY + 1)
+    )
+    few = busy[:_MEMO_WINDOWS_A_DAY]  # Monday only, at the limit: memoised
+    zone = "Europe/Berlin"
+    busy_prefs = Preferences("u", timezone=zone, quiet_hours=busy)
+    few_prefs = Preferences("v", timezone=zone, quiet_hours=few)
+    assert busy_prefs._schedule.around is _around
+    assert few_prefs._schedule.around is _around_cached
+    # Monday 2026-03-30 in Berlin (the week after the spring-forward), every half hour of the day.
+    for step in range(48):
+        now = datetime(2026, 3, 29, 22, tzinfo=UTC) + timedelta(minutes=30 * step)
+        before = _around_cached.cache_info().currsize
+        got = busy_prefs.quiet_until(now)
+        assert _around_cached.cache_info().currsize == before  # nothing kept for the busy schedule
+        assert got == busy_prefs._quiet_until(now, _around)
+        hour = now.astimezone(ZoneInfo(zone)).hour
+        minute = now.astimezone(ZoneInfo(zone)).minute
+        expected_quiet = hour <= _MEMO_WINDOWS_A_DAY and minute < 30
+        assert (got is not None) == expected_quiet, (now, got)
+        assert few_prefs.quiet_until(now) == few_prefs._quiet_until(now, _around)

@@ -33,6 +33,8 @@ ANY: Final = "*"
 """Wildcard for a channel or a category in a preference key."""
 
 _MAX_WINDOWS: Final = 100
+_MEMO_WINDOWS_A_DAY: Final = 8
+"""A schedule whose busiest weekday holds more quiet windows than this skips the memo of instants."""
 _MAX_ZONE_NAME: Final = 255
 _MAX_KEY_PART: Final = 100
 _DAY: Final = timedelta(days=1)
@@ -142,9 +144,10 @@ class Preferences:
         now: datetime,
         around: Callable[[_Schedule, date], tuple[tuple[datetime, datetime], ...]] | None = None,
     ) -> datetime | None:
-        # ``now`` is checked. ``around`` is the uncached computation in tests; by default the cache.
-        around = around or _around_cached
+        # ``now`` is checked. ``around`` is the uncached computation in tests; by default the
+        # schedule's own (memoised unless its days hold many windows).
         schedule = self._schedule
+        around = around or schedule.around
         zone = schedule.zone
         start = t = now.astimezone(UTC)
         # Quiet hours never cover a whole week (checked at construction), so a chain ends within
@@ -257,11 +260,16 @@ def _micros(t: time) -> int:
 class _Schedule:
     """A zone and its quiet windows by weekday; one object per distinct pair (see `_schedule`)."""
 
-    __slots__ = ("by_day", "zone")
+    __slots__ = ("around", "by_day", "zone")
 
     def __init__(self, zone: ZoneInfo, by_day: tuple[tuple[tuple[time, time], ...], ...]) -> None:
         self.zone = zone
         self.by_day = by_day
+        # The memo's entries grow with the windows of three days: a schedule with many windows a
+        # day is computed afresh each time, so the memo stays small whatever schedules users write.
+        self.around: Callable[[_Schedule, date], tuple[tuple[datetime, datetime], ...]] = (
+            _around_cached if max(map(len, by_day), default=0) <= _MEMO_WINDOWS_A_DAY else _around
+        )
 
 
 @functools.lru_cache(maxsize=1024)
