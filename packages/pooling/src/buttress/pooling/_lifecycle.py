@@ -104,8 +104,8 @@ class PoolCore[R](AsyncResource):
 
     def _grow(self) -> None:
         """Start creations for waiters that no creation in progress will serve."""
-        if self._closing:
-            return
+        if self._closing or len(self._books.slots) >= self._books.max_size:
+            return  # nothing can start: no need to count the live waiters (a walk of the line)
         wanted = self._live_waiters() - self._books.counts[State.CREATING]
         while wanted > 0 and len(self._books.slots) < self._books.max_size:
             self._start_create()
