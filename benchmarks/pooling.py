@@ -11,6 +11,10 @@ the same PostgreSQL, in the same process and event loop, after a warm-up. Three 
    first ``acquire`` + ``SELECT`` succeeds, retrying (and discarding the dead connection) on errors.
 
 Each pool's connections carry their own ``application_name``, so the kill reaches only that pool.
+
+``--before REV`` adds buttress-pooling as of the git revision REV to workload 1 (a column of its own,
+in the same rounds and event loop); ``--tasks 64`` keeps only that row of workload 1, ``--workload 1``
+only that workload.
 """
 
 from __future__ import annotations
@@ -36,11 +40,11 @@ from typing import Any
 
 import asyncpg
 import psycopg
-from _harness import print_table, ratio
+from _harness import load_before, print_table, ratio
 from psycopg_pool import AsyncConnectionPool
 
 import buttress.pooling
-from buttress.pooling import AsyncpgFactory, Pool, PoolStats, ResetPolicy
+from buttress.pooling import Pool, PoolStats, ResetPolicy
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 SIZE = 10
@@ -147,9 +151,12 @@ def app_name(label: str) -> str:
     return f"bench-pool-{TOKEN}-{label}"[:63]  # PostgreSQL keeps 63 bytes of it
 
 
-async def open_buttress(dsn: str, label: str, *, reset: ResetPolicy = "full", **options: Any) -> Pool[Any]:
-    factory = AsyncpgFactory(dsn, reset=reset, server_settings={"application_name": app_name(label)})
-    pool: Pool[Any] = Pool(factory, min_size=SIZE, max_size=SIZE, name=label, **options)
+async def open_buttress(
+    dsn: str, label: str, *, reset: ResetPolicy = "full", package: Any = buttress.pooling, **options: Any
+) -> Pool[Any]:
+    """A filled buttress pool; ``package`` is buttress.pooling, or the same at another revision."""
+    factory = package.AsyncpgFactory(dsn, reset=reset, server_settings={"application_name": app_name(label)})
+    pool: Pool[Any] = package.Pool(factory, min_size=SIZE, max_size=SIZE, name=label, **options)
     await pool.open()
     return pool
 
@@ -256,8 +263,11 @@ def latency_rows(
 # --- workload 1: acquire + release, no query ------------------------------------------------------------
 
 
-async def acquire_release(dsn: str, scale: Scale) -> None:
+async def acquire_release(
+    dsn: str, scale: Scale, tasks_rows: Sequence[int] = (1, 64), before: tuple[str, Any] | None = None
+) -> None:
     ours = await open_buttress(dsn, "w1-buttress")
+    old = None if before is None else await open_buttress(dsn, "w1-before", package=before[1])
     checked = await open_buttress(dsn, "w1-checked", check_on_acquire=True)
     rollback = await open_buttress(dsn, "w1-rollback", reset="rollback")
     apg = await open_asyncpg(dsn, "w1-asyncpg")
@@ -285,25 +295,37 @@ async def acquire_release(dsn: str, scale: Scale) -> None:
         "asyncpg.Pool": apg_cycle,
         "psycopg_pool": pcg_cycle,
     }
+    if old is not None and before is not None:
+        cycles[f"buttress before ({before[0]})"] = buttress_cycle(old)
     columns = list(cycles)
     peers = ["asyncpg.Pool", "psycopg_pool"]
     rows: list[list[str]] = []
     try:
-        for tasks, seed in ((1, 1), (64, 64)):
-            result = await compare(cycles, tasks, scale.cycles, scale.repeats, seed)
+        for tasks in tasks_rows:
+            result = await compare(cycles, tasks, scale.cycles, scale.repeats, seed=tasks)
             label = f"{tasks} task{'s' if tasks > 1 else ''}"
             full = latency_rows(result, label, "buttress", peers, columns)
             equal = latency_rows(result, label, "buttress, reset='rollback'", ["psycopg_pool"], columns)
             rows += [[*mine, theirs[-1]] for mine, theirs in zip(full, equal, strict=True)]
+            if old is not None:
+                then = latency_rows(result, label, columns[-1], ["asyncpg.Pool"], columns)
+                rows[-3:] = [[*row, was[-1]] for row, was in zip(rows[-3:], then, strict=True)]
         stats = ours.stats()
     finally:
-        for pool in (ours, checked, rollback):
+        for pool in (ours, checked, rollback, *([] if old is None else [old])):
             await pool.aclose()
         await apg.close()
         await pcg.close()
     print_table(
         f"1. Acquire + release, no query: pool of {SIZE} (filled), µs per cycle, value (range over repeats)",
-        ["operation", *columns, "buttress ÷ asyncpg", "buttress ÷ psycopg", "rollback ÷ psycopg"],
+        [
+            "operation",
+            *columns,
+            "buttress ÷ asyncpg",
+            "buttress ÷ psycopg",
+            "rollback ÷ psycopg",
+            *([] if old is None else ["before ÷ asyncpg"]),
+        ],
         rows,
         [
             f"{scale.cycles:,} cycles per pool and configuration per repeat, {scale.repeats} repeats (pools "
@@ -656,12 +678,18 @@ async def machine(dsn: str, quick: bool) -> None:
     sys.stdout.flush()
 
 
-async def main(dsn: str, scale: Scale, quick: bool) -> None:
+async def main(
+    dsn: str, scale: Scale, quick: bool, workloads: Sequence[int], tasks: Sequence[int], before: str | None
+) -> None:
     await machine(dsn, quick)
     started = time.perf_counter()
-    await acquire_release(dsn, scale)
-    await overhead(scale)
-    await recovery(dsn, scale)
+    if 1 in workloads:
+        old = None if before is None else (before, load_before("pooling", before))
+        await acquire_release(dsn, scale, tasks, old)
+    if 2 in workloads:
+        await overhead(scale)
+    if 3 in workloads:
+        await recovery(dsn, scale)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\nTotal run time {time.perf_counter() - started:.0f} s; load average at the end: {load}.")
 
@@ -674,5 +702,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="a small smoke run instead of the full scale")
     parser.add_argument("--dsn", default=os.environ.get("BENCH_POSTGRES_DSN", DEFAULT_DSN))
+    parser.add_argument(
+        "--before", metavar="REV", help="add buttress-pooling at git revision REV to workload 1"
+    )
+    parser.add_argument("--workload", type=int, action="append", choices=(1, 2, 3), help="run only these")
+    parser.add_argument("--tasks", type=int, action="append", choices=(1, 64), help="workload 1's rows")
     args = parser.parse_args()
-    asyncio.run(main(args.dsn, QUICK if args.quick else FULL, args.quick))
+    workloads, tasks = args.workload or (1, 2, 3), args.tasks or (1, 64)
+    asyncio.run(main(args.dsn, QUICK if args.quick else FULL, args.quick, workloads, tasks, args.before))
