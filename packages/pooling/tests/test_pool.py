@@ -140,6 +140,62 @@ async def test_timeout_when_everything_is_in_use(factory: Any) -> None:
         assert pool.stats().waiting == 0
 
 
+async def test_a_shorter_timeout_behind_a_longer_one_times_out_first(factory: Any) -> None:
+    """The line has one timer, armed at the earliest deadline: a later, shorter wait moves it forward."""
+    async with make(factory, min_size=1, max_size=1, timeout=60) as pool:
+        await pool.open()  # the first acquire finds a resource ready: no wait has armed the timer
+        held = await pool.acquire()
+        patient = asyncio.ensure_future(pool.acquire(timeout=5))
+        await asyncio.sleep(0)
+        with pytest.raises(PoolTimeoutError):
+            await pool.acquire(timeout=0.02)
+        assert not patient.done(), "the longer wait ended with the shorter one"
+        assert pool.stats().waiting == 1
+        patient.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await patient
+        assert pool.stats().timeouts == 1
+        await pool.release(held)
+
+
+async def test_waits_time_out_after_the_earliest_waiter_was_served_or_cancelled(factory: Any) -> None:
+    """The line's timer fires for a waiter that is gone and is armed again for the next deadline."""
+    async with make(factory, max_size=1) as pool:
+        held = await pool.acquire()
+        first = asyncio.ensure_future(pool.acquire(timeout=0.01))
+        gone = asyncio.ensure_future(pool.acquire(timeout=0.02))
+        later = [asyncio.ensure_future(pool.acquire(timeout=t)) for t in (0.04, 0.03, 0.05)]
+        await asyncio.sleep(0)
+        gone.cancel()
+        await pool.release(held)  # served: `first`, whose deadline armed the timer
+        await pool.release(await first)
+        got = await asyncio.wait_for(asyncio.gather(*later, return_exceptions=True), 5)
+        served = [g for g in got if not isinstance(g, BaseException)]
+        failed = [type(g) for g in got if isinstance(g, BaseException)]
+        assert failed == [PoolTimeoutError] * (3 - len(served))
+        for resource in served:
+            await pool.release(resource)
+        stats = pool.stats()
+        assert (stats.waiting, stats.in_use, stats.timeouts) == (0, 0, 3 - len(served))
+
+
+async def test_a_wait_sets_no_timer_of_its_own(factory: Any) -> None:
+    """Waiters with the default timeout share the line's one timer: waiting adds no loop timers."""
+    loop = asyncio.get_running_loop()
+    async with make(factory, max_size=1) as pool, pool.acquire():
+        waiters = [asyncio.ensure_future(pool.acquire()) for _ in range(2)]
+        await asyncio.sleep(0)
+        timers = len(loop._scheduled)  # type: ignore[attr-defined] # the loop's heap of TimerHandles
+        waiters += [asyncio.ensure_future(pool.acquire()) for _ in range(50)]
+        await asyncio.sleep(0)
+        assert len(loop._scheduled) == timers  # type: ignore[attr-defined]
+        assert pool.stats().waiting == 52
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+        assert pool.stats().waiting == 0
+
+
 async def test_max_waiting_refuses_at_once(factory: Any) -> None:
     async with make(factory, max_size=1, max_waiting=1) as pool:
         async with pool.acquire():

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Generator
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 
 from ._accounting import Slot, State
 from ._config import check_flag, check_pool_seconds
@@ -22,6 +23,10 @@ from .exceptions import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+class _Expired(Exception):  # noqa: N818 - private: what the line's timer sets on a waiter past its deadline
+    """A waiter's deadline came before a resource did; `Acquiring._wait` raises `PoolTimeoutError`."""
 
 
 class AcquireContext[R]:
@@ -81,7 +86,7 @@ class Acquiring[R](PoolCore[R]):
         started = loop.time()
         outcome = "error"
         try:
-            slot = await self._get(timeout)
+            slot = await self._get(timeout, loop, started)
             outcome = "acquired"
         except PoolTimeoutError:
             outcome = "timeout"
@@ -98,9 +103,9 @@ class Acquiring[R](PoolCore[R]):
         finally:
             ACQUIRE_DURATION.record(loop.time() - started, self._outcomes[outcome])
         self._books.totals.acquired += 1
-        return cast("R", slot.resource)
+        return slot.resource  # type: ignore[return-value] # set before a slot is offered (no cast: a call)
 
-    async def _get(self, timeout: float | None) -> Slot[R]:
+    async def _get(self, timeout: float | None, loop: asyncio.AbstractEventLoop, started: float) -> Slot[R]:
         if self._closing:
             raise PoolClosedError(self._closed_error_message())
         if not self._opened:
@@ -109,10 +114,12 @@ class Acquiring[R](PoolCore[R]):
         while slot is not None and self._check_on_acquire and not await self._passes_check(slot):
             slot = self._take_idle()
         if slot is None:
-            slot = await self._wait(self._config.timeout if timeout is None else timeout)
+            slot = await self._wait(self._config.timeout if timeout is None else timeout, loop, started)
         return slot
 
     def _take_idle(self) -> Slot[R] | None:
+        if not self._idle:
+            return None  # under contention the usual case: no clock read
         now = self._clock.monotonic()
         while self._idle:
             slot = self._idle.pop() if self._lifo else self._idle.popleft()
@@ -146,7 +153,7 @@ class Acquiring[R](PoolCore[R]):
             self._after_loss()
         return healthy
 
-    async def _wait(self, timeout: float) -> Slot[R]:
+    async def _wait(self, timeout: float, loop: asyncio.AbstractEventLoop, started: float) -> Slot[R]:
         books = self._books
         pool_full = len(books.slots) >= books.max_size
         max_waiting = self._config.max_waiting
@@ -154,20 +161,23 @@ class Acquiring[R](PoolCore[R]):
             books.totals.exhausted += 1
             EXHAUSTED.add(1, self._attributes)
             raise PoolExhaustedError(f"pool {self.name!r}: {len(self._waiters)} callers are waiting already")
-        loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Slot[R]] = loop.create_future()
         self._waiters.append(waiter)
+        # No timer per wait (asyncio.timeout would push one on the loop's heap and cancel it on every
+        # handoff): the line's one timer is moved only when this deadline comes before it.
+        deadline = self._deadlines[waiter] = started + timeout
+        if deadline < self._expiry_at or self._expiry_loop is not loop:
+            self._arm_expiry(loop, deadline)
         self._grow()
-        started = loop.time()
         got: Slot[R] | None = None
         try:
-            async with asyncio.timeout(timeout):
-                got = await waiter
-        except TimeoutError:
+            got = await waiter
+        except _Expired:
             books.totals.timeouts += 1
             TIMEOUTS.add(1, self._attributes)
             raise PoolTimeoutError(timeout, self._why_waiting()) from self._last_create_error
         finally:
+            del self._deadlines[waiter]
             waited = loop.time() - started
             books.totals.wait_time_total += waited
             books.totals.wait_time_max = max(books.totals.wait_time_max, waited)
@@ -175,17 +185,43 @@ class Acquiring[R](PoolCore[R]):
                 self._abandon(waiter)
         return got
 
+    def _arm_expiry(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        """Move the line's timer to ``when`` (loop time)."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+        self._expiry = loop.call_at(when, self._expire)
+        self._expiry_at = when
+        self._expiry_loop = loop
+
+    def _expire(self) -> None:
+        """The line's timer: fail every waiter whose deadline has come, re-arm for the next one."""
+        loop, due = self._expiry_loop, self._expiry_at
+        self._expiry, self._expiry_at = None, math.inf
+        if loop is None:
+            return
+        # The loop runs a timer up to its clock resolution early: what it was armed for is due too.
+        now = max(loop.time(), due)
+        earliest = math.inf
+        for waiter, deadline in self._deadlines.items():
+            if waiter.done():
+                continue
+            if deadline <= now:
+                waiter.set_exception(_Expired())
+            elif deadline < earliest:
+                earliest = deadline
+        if earliest < math.inf:
+            self._arm_expiry(loop, earliest)
+
     def _abandon(self, waiter: asyncio.Future[Slot[R]]) -> None:
         """Clean up after a wait that ends without a resource (timeout, cancellation, close).
 
         A resource handed over in the same instant the caller gave up goes back to the pool, so a
         cancelled or timed-out waiter never leaks one.
         """
-        if waiter.done() and not waiter.cancelled():
-            if waiter.exception() is None:
-                self._offer(waiter.result())
+        if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+            self._offer(waiter.result())  # handed over: `_offer` took it out of the line
             return
-        # A timeout cancels the future itself: take it out of the line either way, or max_waiting
+        # Still in the line (cancelled, or failed by its deadline): take it out, or max_waiting
         # would count it until a release reached it.
         waiter.cancel()
         with contextlib.suppress(ValueError):
@@ -209,11 +245,13 @@ class Acquiring[R](PoolCore[R]):
             ForeignResourceError: ``resource`` was not handed out by this pool, or was given back already.
             PoolTypeError: ``discard`` is not a bool.
         """
-        check_flag("discard", discard)
-        if id(resource) in self._forced:
-            self._forced.discard(id(resource))
+        if discard is not False:
+            check_flag("discard", discard)
+        key = id(resource)
+        if key in self._forced:
+            self._forced.discard(key)
             return  # aclose() destroyed it after its timeout; nothing left to do
-        slot = self._books.by_resource.get(id(resource))
+        slot = self._books.by_resource.get(key)
         if slot is None or slot.resource is not resource or slot.state is not State.IN_USE:
             raise ForeignResourceError(
                 f"pool {self.name!r} did not hand out this resource, or it was released"

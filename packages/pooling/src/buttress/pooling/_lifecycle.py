@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
@@ -50,6 +51,12 @@ class PoolCore[R](AsyncResource):
         self._books: Final[Ledger[R]] = Ledger(config.max_size)
         self._idle: deque[Slot[R]] = deque()
         self._waiters: deque[asyncio.Future[Slot[R]]] = deque()
+        # Each waiting caller's deadline (loop time), and one timer for the whole line, armed at the
+        # earliest of them: a wait adds no timer of its own (see `Acquiring._wait`).
+        self._deadlines: dict[asyncio.Future[Slot[R]], float] = {}
+        self._expiry: asyncio.TimerHandle | None = None
+        self._expiry_at = math.inf
+        self._expiry_loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._numbers = 0
         self._generation = 0

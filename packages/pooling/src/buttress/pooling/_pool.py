@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 from typing import Unpack, cast
 
@@ -152,6 +153,9 @@ class Pool[R](Acquiring[R], Maintaining[R]):
             if not waiter.done():
                 waiter.set_exception(PoolClosedError(f"pool {self.name!r} was closed while waiting"))
         self._waiters.clear()
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry, self._expiry_at = None, math.inf
         if self._retry is not None:
             self._retry.cancel()
 
