@@ -260,6 +260,24 @@ async def test_a_cancelled_release_still_returns_the_resource(factory: Any) -> N
         assert (stats.in_use, stats.idle) == (0, 1), stats
 
 
+async def test_an_error_while_giving_back_reaches_the_releasing_caller(
+    factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The release's work runs in the pool's task; what it raises (a bug) is raised by `release`."""
+    factory.reset_delay = 0.01
+    async with make(factory) as pool:
+        resource = await pool.acquire()
+
+        def broken(slot: Any) -> None:
+            raise PoolInvariantViolation("a bug", {"total": 1})
+
+        monkeypatch.setattr(pool, "_offer", broken)
+        with pytest.raises(PoolInvariantViolation):
+            await asyncio.wait_for(pool.release(resource), 5)
+        monkeypatch.undo()
+        await pool.aclose(timeout=0)
+
+
 async def test_a_failed_reset_destroys_instead_of_reusing(factory: Any) -> None:
     factory.fail_reset = True
     async with make(factory) as pool:
