@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,6 +42,30 @@ async def endpoint(outbox: PostgresOutbox, url: str, **fields: Any) -> Endpoint:
 def worker(outbox: PostgresOutbox, **options: Any) -> DeliveryWorker:
     options.setdefault("policy", LOOPBACK)
     return DeliveryWorker(outbox, timeout=5, lease=30, **options)
+
+
+@asynccontextmanager
+async def outbox_on_a_pool_of_one(
+    schema: PostgresSchema, table: str, clock: FakeClock
+) -> AsyncIterator[tuple[asyncpg.Pool[Any], PostgresOutbox]]:
+    """An outbox on the application's own pool of one connection (so every release is that pool's)."""
+    settings = schema.server_settings
+    pool = await asyncpg.create_pool(schema.dsn, min_size=1, max_size=1, server_settings=settings)
+    box = PostgresOutbox(pool, MemoryEndpointStore(), table=table, clock=clock)
+    try:
+        await box.create_schema()
+        yield pool, box
+    finally:
+        await box.drop_schema()
+        await pool.close()
+
+
+def log_queries(connection: Any, keep: Callable[[str], bool]) -> list[str]:
+    """The queries ``connection`` runs from now on for which ``keep`` is true, as a growing list
+    (asyncpg logs every query it runs, its pool's reset query included)."""
+    seen: list[str] = []
+    connection.add_query_logger(lambda record: seen.append(record.query) if keep(record.query) else None)
+    return seen
 
 
 async def test_a_message_is_delivered_signed_and_logged(outbox: PostgresOutbox, receiver: Receiver) -> None:
@@ -627,12 +653,6 @@ async def test_a_delivery_past_a_shortened_schedule_is_dead_with_that_reason(
     assert dead[0].last_error == "no attempt left under the retry schedule (2 attempts)"
 
 
-def log_resets(connection: Any, resets: list[str]) -> None:
-    """Record each run of asyncpg's reset query on ``connection`` (asyncpg logs every query it runs)."""
-    query = connection.get_reset_query()
-    connection.add_query_logger(lambda record: resets.append(record.query) if record.query == query else None)
-
-
 async def test_the_pool_connect_opens_skips_the_reset_query_only_after_the_outboxs_own_statements(
     postgres_schema: PostgresSchema, postgres_table: str, fake_clock: FakeClock
 ) -> None:
@@ -648,12 +668,9 @@ async def test_the_pool_connect_opens_skips_the_reset_query_only_after_the_outbo
     )
     try:
         await box.create_schema()
-        resets: list[str] = []
         async with box.pool.acquire() as connection:
-            query = connection.get_reset_query()
-            connection.add_query_logger(
-                lambda record: resets.append(record.query) if record.query == query else None
-            )
+            reset = connection.get_reset_query()
+            resets = log_queries(connection, lambda query: query == reset)
             default = await connection.fetchval("SHOW work_mem")
             await connection.execute("SET work_mem = '7MB'")
             await connection.execute("SELECT pg_advisory_lock(77)")
@@ -678,42 +695,23 @@ async def test_the_pool_connect_opens_skips_the_reset_query_only_after_the_outbo
 async def test_an_outbox_on_the_applications_pool_keeps_the_pools_reset(
     postgres_schema: PostgresSchema, postgres_table: str, fake_clock: FakeClock
 ) -> None:
-    pool = await asyncpg.create_pool(
-        postgres_schema.dsn, min_size=1, max_size=1, server_settings=postgres_schema.server_settings
-    )
-    box = PostgresOutbox(pool, MemoryEndpointStore(), table=postgres_table, clock=fake_clock)
-    try:
-        await box.create_schema()
-        resets: list[str] = []
+    async with outbox_on_a_pool_of_one(postgres_schema, postgres_table, fake_clock) as (pool, box):
         async with pool.acquire() as connection:
-            query = connection.get_reset_query()
-            connection.add_query_logger(
-                lambda record: resets.append(record.query) if record.query == query else None
-            )
+            reset = connection.get_reset_query()
+            resets = log_queries(connection, lambda query: query == reset)
         await endpoint(box, "http://127.0.0.1:9/")
         for n in range(3):
             await box.send("e", {"n": n})
         assert len(resets) == 4  # the pool is the application's: its reset runs after every release
-    finally:
-        await box.drop_schema()
-        await pool.close()
 
 
 async def test_sends_made_while_one_is_written_share_a_statement(
     postgres_schema: PostgresSchema, postgres_table: str, fake_clock: FakeClock
 ) -> None:
     """Concurrent sends are grouped: fewer statements than sends, every message with its deliveries."""
-    pool = await asyncpg.create_pool(
-        postgres_schema.dsn, min_size=1, max_size=1, server_settings=postgres_schema.server_settings
-    )
-    box = PostgresOutbox(pool, MemoryEndpointStore(), table=postgres_table, clock=fake_clock)
-    try:
-        await box.create_schema()
-        statements: list[str] = []
+    async with outbox_on_a_pool_of_one(postgres_schema, postgres_table, fake_clock) as (pool, box):
         async with pool.acquire() as connection:
-            connection.add_query_logger(
-                lambda record: statements.append(record.query) if "unnest($6" in record.query else None
-            )
+            statements = log_queries(connection, lambda query: "unnest($6" in query)
         first = await endpoint(box, "http://127.0.0.1:9/a")
         second = await endpoint(box, "http://127.0.0.1:9/b")
         sent = await asyncio.gather(*(box.send("e", {"n": n}) for n in range(12)))
@@ -721,9 +719,6 @@ async def test_sends_made_while_one_is_written_share_a_statement(
         for message in sent:
             assert await box.message(message.id) == message
             assert {d.endpoint_id for d in await box.deliveries(message.id)} == {first.id, second.id}
-    finally:
-        await box.drop_schema()
-        await pool.close()
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
