@@ -60,6 +60,7 @@ from buttress.testing import (
     find_conformance_dir,
     free_port,
     hostile_values,
+    open_connections,
     register_profiles,
     through_failover,
 )
@@ -72,6 +73,7 @@ NOT_TRUE = hostile_values().filter(lambda value: value is not True)
 
 TARGETS = HostileTargets()
 TARGETS.add(hostile_values, relative_paths=True)
+TARGETS.add(open_connections, 6379)
 TARGETS.add(MetricPoint, "buttress.x.hits", "{hit}", "counter", {"x.kind": "a"}, 1.0, None)
 TARGETS.add(SpanRecord, "span", {"x.kind": "a"}, False, (), 1, None)
 TARGETS.add(RecordedMetrics, keep=())  # a reader of the wrong kind is refused before it is read

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from buttress.testing import (
     discover_postgres,
     discover_redis,
     free_port,
+    open_connections,
 )
 from buttress.testing._resp import RespClient, ping
 
@@ -267,3 +269,19 @@ def test_replicas_and_node_timeout_are_checked_before_any_node_is_made(
 def test_a_cluster_needs_three_masters() -> None:
     with pytest.raises(ServerError, match="at least 3"):
         RedisClusterServer(nodes=2)
+
+
+def test_open_connections_counts_the_sockets_this_process_holds_to_a_port() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        assert open_connections(port) == 0
+        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        accepted = [listener.accept()[0] for _ in clients]  # their local port is ``port``: not counted
+        try:
+            assert open_connections(port) == 3
+            clients[0].close()
+            assert open_connections(port) == 2
+        finally:
+            for sock in clients + accepted:
+                sock.close()
+        assert open_connections(port) == 0

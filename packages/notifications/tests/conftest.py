@@ -48,7 +48,21 @@ class MailHandler:
     drop_once: set[str] = field(default_factory=set)
     mails: int = 0
     logins: int = 0
+    tls_ehlos: int = 0
+    tls_ehlo_delay: float = 0.0  # before answering the EHLO that follows STARTTLS
+    datas: int = 0
+    data_delay: float = 0.0  # before accepting a message
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_EHLO(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTPServer, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        if session.ssl is not None:
+            with self.lock:
+                self.tls_ehlos += 1
+            await asyncio.sleep(self.tls_ehlo_delay)
+        session.host_name = hostname
+        return responses
 
     async def handle_MAIL(  # noqa: N802 - aiosmtpd's hook name
         self, server: SMTPServer, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -74,6 +88,9 @@ class MailHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        with self.lock:
+            self.datas += 1
+        await asyncio.sleep(self.data_delay)
         content = envelope.original_content or b""
         with self.lock:
             self.received.append(

@@ -26,7 +26,7 @@ from buttress.notifications import (
     TemplateRegistry,
     TransientDeliveryError,
 )
-from buttress.testing import FakeClock, free_port
+from buttress.testing import FakeClock, eventually, free_port, open_connections
 
 from .conftest import PASSWORD, USER, MailHandler, MailServer
 from .test_templates import Order
@@ -198,6 +198,54 @@ def test_critical_messages_are_marked_important() -> None:
     urgent = smtp.prepare(Message("n1", "u1", "a@b.c", Rendered("s", "t"), critical=True))
     assert urgent.headers["Importance"] == "high"
     assert "Importance" not in smtp.prepare(Message("n1", "u1", "a@b.c", Rendered("s", "t"))).headers
+
+
+async def test_aclose_leaves_no_socket_open(mail_server: MailServer) -> None:
+    """A TLS close waits for the server's close_notify; returning before it left the socket to the
+    garbage collector (a ResourceWarning in whatever test ran next). Closing after QUIT drops the
+    socket, as smtplib does."""
+    async with channel(mail_server, pool_size=3) as smtp:
+        await smtp.deliver_many([Email(to=(f"u{i}@example.com",), subject="s", text="t") for i in range(6)])
+        assert open_connections(mail_server.port) >= 1
+    assert open_connections(mail_server.port) == 0
+
+
+@pytest.mark.parametrize("failure", ["password", "certificate"])
+async def test_a_refused_connection_leaves_no_socket_open(mail_server: MailServer, failure: str) -> None:
+    options: dict[str, object] = (
+        {"password": "wrong"} if failure == "password" else {"tls_context": ssl.create_default_context()}
+    )
+    smtp = channel(mail_server, **options)
+    with pytest.raises((PermanentDeliveryError, TransientDeliveryError)):
+        await smtp.deliver(Email(to=("a@example.com",), subject="s", text="t"))
+    assert open_connections(mail_server.port) == 0
+    await smtp.aclose()
+
+
+async def test_a_connect_cancelled_after_starttls_leaves_no_socket_open(mail_server: MailServer) -> None:
+    mail_server.handler.tls_ehlo_delay = 2.0
+    smtp = channel(mail_server)
+    sending = asyncio.create_task(smtp.deliver(Email(to=("a@example.com",), subject="s", text="t")))
+    await eventually(lambda: mail_server.handler.tls_ehlos == 1, what="the EHLO after STARTTLS")
+    sending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sending
+    assert open_connections(mail_server.port) == 0
+    await smtp.aclose()
+
+
+async def test_a_send_cancelled_during_data_leaves_no_socket_open(mail_server: MailServer) -> None:
+    mail_server.handler.data_delay = 2.0
+    async with channel(mail_server) as smtp:
+        sending = asyncio.create_task(smtp.deliver(Email(to=("a@example.com",), subject="s", text="t")))
+        await eventually(lambda: mail_server.handler.datas == 1, what="the message is being accepted")
+        sending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sending
+        assert open_connections(mail_server.port) == 0, "a cancelled send keeps no connection"
+        mail_server.handler.data_delay = 0.0
+        (result,) = await smtp.deliver(Email(to=("b@example.com",), subject="s", text="t"))
+        assert result.ok
 
 
 async def test_implicit_tls(ca: trustme.CA) -> None:

@@ -18,6 +18,7 @@ from buttress.testing import (
     discover_redis,
     eventually,
     free_port,
+    open_connections,
 )
 
 
@@ -33,6 +34,7 @@ def discovery_results() -> None:
     assert_type(discover_redis({}), RedisService | ServiceUnavailable)
     assert_type(discover_postgres({}), PostgresService | ServiceUnavailable)
     assert_type(free_port(), int)
+    assert_type(open_connections(6379), int)
 
 
 def servers() -> None:

@@ -32,7 +32,7 @@ from ._hostile_targets import HostileTarget, HostileTargets, closing_factory
 from ._hypothesis import CI_PROFILE, DEV_PROFILE, EXPLORE_PROFILE, register_profiles
 from ._metrics import MetricPoint, RecordedMetrics, install_metric_reader
 from ._otel_globals import isolated_opentelemetry
-from ._servers import PostgresServer, RedisClusterServer, RedisServer, free_port
+from ._servers import PostgresServer, RedisClusterServer, RedisServer, free_port, open_connections
 from ._spans import RecordedSpans, SpanRecord, install_span_exporter
 from ._wsgi_server import serve_wsgi
 from .contracts import (
@@ -135,6 +135,7 @@ __all__ = [
     "install_metric_reader",
     "install_span_exporter",
     "isolated_opentelemetry",
+    "open_connections",
     "register_profiles",
     "serve_asgi",
     "serve_wsgi",

@@ -26,7 +26,7 @@ from buttress.core import check_count, check_seconds, check_text, safe_repr
 from ._resp import RespClient, RespError, ping
 from .exceptions import ServerError, TestingConfigurationError, TestingTypeError
 
-__all__ = ["PostgresServer", "RedisClusterServer", "RedisServer", "free_port"]
+__all__ = ["PostgresServer", "RedisClusterServer", "RedisServer", "free_port", "open_connections"]
 
 _START_TIMEOUT = 30.0
 MAX_CLUSTER_NODES: Final = 100
@@ -39,6 +39,40 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def open_connections(port: int) -> int:
+    """How many TCP sockets this process holds open to ``port`` (Linux: read from ``/proc``).
+
+    A client that says it closed a connection has closed it only once its socket is gone: a TLS
+    shutdown still waiting for the server's reply, or a close scheduled on a loop that is about to
+    end, leaves a socket for the garbage collector, whose ``ResourceWarning`` fails some later test.
+    Assert ``open_connections(port) == 0`` right after the client's ``aclose()``.
+
+    Raises:
+        TestingTypeError: ``port`` is not an int.
+        TestingConfigurationError: ``port`` is outside 1..65535.
+        ServerError: This system has no ``/proc/net/tcp`` to read.
+    """
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise TestingTypeError("port", "an int", port)
+    check_count("port", port, minimum=1, maximum=65535, error=TestingConfigurationError)
+    if not Path("/proc/net/tcp").exists():
+        raise ServerError("open_connections reads /proc/net/tcp, which this system lacks")
+    ours: set[str] = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # an fd closed while listing
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith("socket:["):
+                ours.add(target[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()  # sl, local, remote, state, ..., inode (the tenth)
+                if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[9] in ours:
+                    count += 1
+    return count
 
 
 def checked_text(parameter: str, value: object, *, allow_empty: bool = False, show_value: bool = True) -> str:

@@ -280,6 +280,9 @@ class SmtpChannel(AsyncResource):
                         raise TransientDeliveryError(self._name, str(retry)) from None
                     _log.info("smtp connection dropped before DATA; retrying on a new one")
                     continue
+                except asyncio.CancelledError:
+                    _drop(client)
+                    raise
                 except BaseException:
                     await _close(client)
                     raise
@@ -308,7 +311,7 @@ class SmtpChannel(AsyncResource):
             client = self._idle.pop()
             if client.is_connected:
                 return client
-            client.close()  # the server closed it while idle
+            _drop(client)  # the server closed it while idle
         client = aiosmtplib.SMTP(
             hostname=self._hostname,
             port=self._port,
@@ -327,6 +330,9 @@ class SmtpChannel(AsyncResource):
         except (aiosmtplib.SMTPException, OSError) as exc:
             await _close(client)
             raise TransientDeliveryError(self._name, f"cannot connect: {type(exc).__name__}") from None
+        except BaseException:  # cancelled while connecting: the half-open connection is still ours
+            _drop(client)
+            raise
         return client
 
     async def _transaction(
@@ -384,10 +390,26 @@ async def _reset(client: aiosmtplib.SMTP) -> None:
 
 
 async def _close(client: aiosmtplib.SMTP) -> None:
+    """Say QUIT if the connection is up, then drop it; the socket is closed when this returns."""
+    transport = client.transport
     try:
         if client.is_connected:
             await client.quit()
     except (aiosmtplib.SMTPException, OSError):
         pass
     finally:
-        client.close()  # also when the server already dropped it: the socket is ours to release
+        _drop(client, transport)
+        await asyncio.sleep(0)  # the loop closes the socket on its next pass
+
+
+def _drop(client: aiosmtplib.SMTP, transport: asyncio.BaseTransport | None = None) -> None:
+    """Drop the connection without a word (a cancelled caller must not wait on the server).
+
+    ``client.close()`` alone would start a TLS close that waits for the server's close_notify, which
+    can outlive the caller's event loop and leave the socket to the garbage collector. Nothing more
+    is said on this connection, so the transport is aborted instead, as smtplib drops its socket.
+    """
+    transport = transport or client.transport
+    client.close()  # also when the server already dropped it: the socket is ours to release
+    if isinstance(transport, asyncio.Transport):
+        transport.abort()
