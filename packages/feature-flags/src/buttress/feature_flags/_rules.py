@@ -500,36 +500,32 @@ class _Parser:
         return _never
 
     def ordinal_date(self) -> Check:
-        get = self.context_value()
-        order = self.ordinal()
-        operand = parse_instant(self.date())
-        if operand is None:
-            raise RuleError("not a date-time")
-        test = _ORDER_TESTS[order]
-
-        def check(context: Context, _toggle: str) -> bool:
-            text = get(context)
-            if text is None:
-                return False
-            moment = parse_instant(text)
-            return moment is not None and test(_cmp(moment, operand))
-
-        return check
+        return self._ordinal(self.date, parse_instant, _cmp, "not a date-time")
 
     def ordinal_semver(self) -> Check:
+        return self._ordinal(self.semver, parse_version, compare_versions, "not a semantic version")
+
+    def _ordinal[T](
+        self,
+        operand_text: Callable[[], str],
+        parse: Callable[[str], T | None],
+        compare: Callable[[T, T], int],
+        refused: str,
+    ) -> Check:
+        """A comparison of a context value with an operand; both parsed alike, an unparsable value false."""
         get = self.context_value()
         order = self.ordinal()
-        operand = parse_version(self.semver())
+        operand = parse(operand_text())
         if operand is None:
-            raise RuleError("not a semantic version")
+            raise RuleError(refused)
         test = _ORDER_TESTS[order]
 
         def check(context: Context, _toggle: str) -> bool:
             text = get(context)
             if text is None:
                 return False
-            version = parse_version(text)
-            return version is not None and test(compare_versions(version, operand))
+            value = parse(text)
+            return value is not None and test(compare(value, operand))
 
         return check
 
