@@ -37,6 +37,7 @@ from .exceptions import (
 )
 
 if TYPE_CHECKING:
+    from ._invert import Postings
     from ._vector import Scores, VectorScorer
 
 __all__ = ["MemorySearch"]
@@ -61,6 +62,12 @@ _ANALYSED_SIZE: Final = 65_536
 """How many analysed query words and phrases a `MemorySearch` remembers (then it starts over)."""
 _ANALYSED_LENGTH: Final = 64
 """The longest query part (in characters) that is remembered once analysed."""
+
+_INVERT_BYTES: Final = 131_072
+"""A numpy-engine write of at least this many characters of text is inverted in numpy as one batch.
+
+Below it, numpy's cost per call and per term (a batch of a few hundred short documents holds few
+pairs per term) outweighs counting document by document."""
 
 _PROVIDER: Final = {"search.provider": "memory"}
 _INDEX: Final = {"search.provider": "memory", "search.operation": "index"}
@@ -193,6 +200,7 @@ class MemorySearch:
         self.max_fragments = self._highlighter.max_fragments
         self._weights = dict(schema.searchable)
         self.engine = _engine(engine)
+        self._columnar = self.engine == "numpy"
         self._analysed: dict[str, tuple[str, ...]] = {}
         self._clear()
 
@@ -230,9 +238,20 @@ class MemorySearch:
         self._lengths: dict[str, dict[int, int]] = {name: {} for name in self._weights}
         # Postings are lists of document numbers, appended to on writes; a delete leaves its numbers
         # behind (counted in _garbage) and readers skip them, compacting a list as they read it and
-        # every list once half of all entries are dead. Term frequencies live in _freqs.
+        # every list once half of all entries are dead. A document counted on its own keeps its
+        # term frequencies (_freqs, the counts made anyway). The numpy engine also keeps them
+        # beside the postings (_tfs): a batch inverted at once in numpy gives them as whole lists
+        # and keeps no per-document counts, only how many distinct terms each document holds
+        # (_distinct). A term's _tfs list covers the first numbers of its postings; the rest are
+        # looked up in _freqs when the term is read (see _complete).
         self._postings: dict[str, dict[str, list[int]]] = {name: {} for name in self._weights}
         self._freqs: dict[str, dict[int, dict[str, int]]] = {name: {} for name in self._weights}
+        self._tfs: dict[str, dict[str, list[int]]] = {name: {} for name in self._weights}
+        self._distinct: dict[str, dict[int, int]] = {name: {} for name in self._weights}
+        # The numpy engine's last batch inverted at once: the terms it brought to a field are in
+        # _lazy (term -> position in the batch) until read or written again (see _settle).
+        self._lazy: dict[str, dict[str, int]] = {name: {} for name in self._weights}
+        self._pending: dict[str, Postings | None] = dict.fromkeys(self._weights)
         # The token sequences of the documents a phrase was checked in (see _sequence).
         self._sequences: dict[str, dict[int, list[str]]] = {name: {} for name in self._weights}
         self._entries = 0
@@ -277,15 +296,8 @@ class MemorySearch:
         latest: dict[str, int] = {}
         for position, ((doc_id, _, _), _) in enumerate(prepared):
             latest[doc_id] = position
-        tokenize = self.analyzer.tokens
         ids, docs, numbers, live = self._ids, self._docs, self._num, self._live
-        lengths_of, postings_of, freqs_of, length_sum = (
-            self._lengths,
-            self._postings,
-            self._freqs,
-            self._length_sum,
-        )
-        entries = 0
+        added: list[tuple[int, dict[str, str]]] = []
         for position, ((doc_id, texts, values), document) in enumerate(prepared):
             if latest[doc_id] != position:
                 continue  # a later document in the same call replaces it
@@ -297,29 +309,146 @@ class MemorySearch:
             docs.append(dict(document))
             numbers[doc_id] = num
             live.add(num)
+            added.append((num, texts))
+            if values:
+                self._add_values(num, values)
+        if (
+            self._columnar
+            and sum(len(text) for _, texts in added for text in texts.values()) >= _INVERT_BYTES
+        ):
+            # A large write: each field's texts are tokenised and inverted together (_add_texts).
+            gathered: dict[str, tuple[list[int], list[str]]] = {name: ([], []) for name in self._weights}
+            for num, texts in added:
+                for name, text in texts.items():
+                    nums, batch = gathered[name]
+                    nums.append(num)
+                    batch.append(text)
+            entries = sum(
+                self._add_texts(name, nums, batch) for name, (nums, batch) in gathered.items() if nums
+            )
+        else:
+            entries = self._add_counted(added)
+        self._entries += entries
+        self._invalidate()
+        self._collect()
+        return len(latest)
+
+    def _add_texts(self, name: str, nums: list[int], texts: list[str]) -> int:
+        """The numpy engine's large write of field ``name``: documents ``nums`` (ascending), ``texts``.
+
+        ASCII text under the default analysis (any stop words, no stemmer) is tokenised and
+        inverted at once in numpy (`invert_ascii`); anything else is counted document by document
+        (`_add_counted`). Either way each term's postings get the same numbers in the same
+        (ascending) order, with the same frequencies. The terms new to the field wait in _lazy
+        until read or written again. Returns how many document-term pairs were added.
+        """
+        analyzer = self.analyzer
+        inverted = None
+        if analyzer.stemmer is None and type(analyzer).tokens is Analyzer.tokens:
+            from ._invert import invert_ascii  # noqa: PLC0415 - numpy is an optional extra
+
+            inverted = invert_ascii(nums, texts, analyzer.stop_words)
+        if inverted is None:
+            return self._add_counted([(num, {name: text}) for num, text in zip(nums, texts, strict=True)])
+        held, lengths, terms, batch, distinct = inverted
+        self._lengths[name].update(zip(held, lengths, strict=True))
+        self._length_sum[name] += sum(lengths)
+        self._distinct[name].update(zip(held, distinct, strict=True))
+        self._settle_all(name)  # the previous batch's terms first: postings stay in order
+        postings, lazy = self._postings[name], self._lazy[name]
+        self._pending[name] = batch
+        if postings.keys().isdisjoint(terms):  # every term new to the field (a first load): in C
+            lazy.update(zip(terms, range(len(terms)), strict=True))
+            return sum(distinct)
+        edges, holders, frequencies = batch.lists()
+        get, known_of = postings.get, self._tfs[name].get
+        for position, term in enumerate(terms):
+            found = get(term)
+            if found is None:
+                lazy[term] = position
+                continue
+            known = known_of(term)
+            if known is None or len(known) < len(found):
+                known = self._complete(name, term, found)
+            start, end = edges[position], edges[position + 1]
+            found += holders[start:end]
+            known += frequencies[start:end]
+        return sum(distinct)
+
+    def _settle(self, name: str, term: str) -> list[int] | None:
+        """Make the lists of a term of the last batch inverted at once; None: not such a term."""
+        lazy = self._lazy[name]
+        position = lazy.pop(term, None)
+        batch = self._pending[name]
+        if position is None or batch is None:
+            return None
+        holders, self._tfs[name][term] = batch.take(position)
+        self._postings[name][term] = holders
+        if not lazy:
+            self._pending[name] = None
+        return holders
+
+    def _settle_all(self, name: str) -> None:
+        """`_settle` every term still waiting in field ``name``."""
+        lazy, batch = self._lazy[name], self._pending[name]
+        if batch is not None and lazy:
+            postings, tfs = self._postings[name], self._tfs[name]
+            edges, holders, frequencies = batch.lists()
+            for term, position in lazy.items():
+                start, end = edges[position], edges[position + 1]
+                postings[term], tfs[term] = holders[start:end], frequencies[start:end]
+        lazy.clear()
+        self._pending[name] = None
+
+    def _complete(self, name: str, term: str, found: list[int]) -> list[int]:
+        """The numpy engine's frequencies of ``term`` for all of ``found`` (its postings), kept.
+
+        The numbers written by counting have theirs in _freqs; a dead one (no longer there) gets
+        0, and compaction drops it with its number.
+        """
+        tfs = self._tfs[name]
+        known = tfs.get(term)
+        if known is None:
+            known = tfs[term] = []
+        if len(known) < len(found):
+            freqs = self._freqs[name]
+            known += [freqs[num][term] if num in freqs else 0 for num in found[len(known) :]]
+        return known
+
+    def _add_counted(self, added: list[tuple[int, dict[str, str]]]) -> int:
+        """A write document by document: each one's terms counted, its number appended to theirs.
+
+        Returns how many document-term pairs were added.
+        """
+        tokenize = self.analyzer.tokens
+        lengths_of, postings_of, freqs_of, length_sum, lazy_of = (
+            self._lengths,
+            self._postings,
+            self._freqs,
+            self._length_sum,
+            self._lazy,
+        )
+        entries = 0
+        for num, texts in added:
             for name, text in texts.items():
                 tokens = tokenize(text)
                 if not tokens:
                     continue
                 lengths_of[name][num] = length = len(tokens)
                 length_sum[name] += length
-                get = postings_of[name].get
+                get, lazy = postings_of[name].get, lazy_of[name]
                 frequencies: dict[str, int] = {}
                 _count(frequencies, tokens)
                 freqs_of[name][num] = frequencies
                 entries += len(frequencies)
                 for term in frequencies:
                     holders = get(term)
-                    if holders is None:
+                    # A term of the numpy engine's last large write gets its lists first.
+                    if holders is None and (not lazy or (holders := self._settle(name, term)) is None):
                         postings_of[name][term] = [num]
                     else:
                         holders.append(num)
-            if values:
-                self._add_values(num, values)
-        self._entries += entries
-        self._invalidate()
-        self._collect()
-        return len(latest)
+        return entries
 
     def _add_values(self, num: int, values: dict[str, Any]) -> None:
         for name, value in values.items():
@@ -364,7 +493,8 @@ class MemorySearch:
             if length is None:
                 continue
             self._length_sum[name] -= length
-            self._garbage += len(self._freqs[name].pop(num))
+            counted = self._distinct[name].pop(num, None)
+            self._garbage += counted if counted is not None else len(self._freqs[name].pop(num))
             self._sequences[name].pop(num, None)
         for name, values in self._values.items():
             value = values.pop(num, None)
@@ -382,9 +512,13 @@ class MemorySearch:
         if self._garbage * 2 <= self._entries:
             return
         for name, postings in self._postings.items():
-            freqs = self._freqs[name]
+            self._settle_all(name)
+            lengths = self._lengths[name]
             for term in list(postings):
-                live = [num for num in postings[term] if num in freqs]
+                if self._columnar:
+                    self._compact(name, term)
+                    continue
+                live = [num for num in postings[term] if num in lengths]
                 if live:
                     postings[term] = live
                 else:
@@ -392,14 +526,46 @@ class MemorySearch:
         self._entries -= self._garbage
         self._garbage = 0
 
+    def _compact(self, name: str, term: str) -> int:
+        """Drop a term's dead numbers and their frequencies (numpy engine); return how many went."""
+        postings, tfs, lengths = self._postings[name], self._tfs[name], self._lengths[name]
+        found = postings[term]
+        frequencies = self._complete(name, term, found)
+        kept = [(num, tf) for num, tf in zip(found, frequencies, strict=True) if num in lengths]
+        dropped = len(found) - len(kept)
+        if not kept:
+            del postings[term], tfs[term]
+        elif dropped:
+            live, counts = zip(*kept, strict=True)
+            postings[term], tfs[term] = list(live), list(counts)
+        return dropped
+
+    def _live_pairs(self, name: str, term: str) -> tuple[list[int], list[int]] | None:
+        """The numpy engine's `_live_postings` with the frequencies, in the same order."""
+        postings = self._postings[name]
+        found = postings.get(term)
+        if found is None and (found := self._settle(name, term)) is None:
+            return None
+        if self._garbage:
+            dropped = self._compact(name, term)
+            self._garbage -= dropped
+            self._entries -= dropped
+            if term not in postings:
+                return None
+            found = postings[term]
+        return found, self._complete(name, term, found)
+
     def _live_postings(self, name: str, term: str) -> list[int] | None:
         """The numbers of the live documents whose field ``name`` holds ``term`` (None: none)."""
+        if self._columnar:
+            pairs = self._live_pairs(name, term)
+            return None if pairs is None else pairs[0]
         postings = self._postings[name]
         found = postings.get(term)
         if found is None or not self._garbage:
             return found
-        freqs = self._freqs[name]
-        live = [num for num in found if num in freqs]
+        lengths = self._lengths[name]
+        live = [num for num in found if num in lengths]
         if len(live) != len(found):
             self._garbage -= len(found) - len(live)
             self._entries -= len(found) - len(live)
@@ -428,14 +594,23 @@ class MemorySearch:
         """Per searchable field holding ``term``: its name, weight x IDF, holders and frequencies."""
         found = []
         for name, weight in self._weights.items():
-            postings = self._live_postings(name, term)
-            if not postings:
+            pairs = self._pairs(name, term)
+            if pairs is None:
                 continue
+            postings, frequencies = pairs
             total, holding = len(self._lengths[name]), len(postings)
             factor = weight * math.log(1 + (total - holding + 0.5) / (holding + 0.5))
-            frequencies = map(itemgetter(term), map(self._freqs[name].__getitem__, postings))
-            found.append((name, factor, postings, list(frequencies)))  # iterated in C
+            found.append((name, factor, postings, frequencies))
         return found
+
+    def _pairs(self, name: str, term: str) -> tuple[list[int], list[int]] | None:
+        """The live holders of ``term`` in field ``name`` and its frequency in each (None: none)."""
+        if self._columnar:
+            return self._live_pairs(name, term)
+        postings = self._live_postings(name, term)
+        if not postings:
+            return None
+        return postings, list(map(itemgetter(term), map(self._freqs[name].__getitem__, postings)))
 
     def _impact(self, term: str) -> dict[int, float]:
         """Every document holding ``term`` with its weighted BM25 contribution (cached until a write)."""
@@ -448,17 +623,20 @@ class MemorySearch:
         """`_impact`, computed afresh (the numpy scorer computes arrays instead)."""
         impact: dict[int, float] = {}
         for name, weight in self._weights.items():
-            postings = self._live_postings(name, term)
-            if not postings:
+            pairs = self._pairs(name, term)
+            if pairs is None:
                 continue
+            postings, frequencies = pairs
             total, holding = len(self._lengths[name]), len(postings)
             factor = weight * math.log(1 + (total - holding + 0.5) / (holding + 0.5))
-            norms, freqs = self._norm(name), self._freqs[name]
+            norms = self._norm(name)
             if not impact:
-                impact = {num: factor * (tf := freqs[num][term]) / (tf + norms[num]) for num in postings}
+                impact = {
+                    num: factor * tf / (tf + norms[num])
+                    for num, tf in zip(postings, frequencies, strict=True)
+                }
                 continue
-            for num in postings:
-                tf = freqs[num][term]
+            for num, tf in zip(postings, frequencies, strict=True):
                 impact[num] = impact.get(num, 0.0) + factor * tf / (tf + norms[num])
         return impact
 
@@ -499,15 +677,20 @@ class MemorySearch:
         """Document ``num``'s tokens in field ``name``, analysed at the first phrase check and kept.
 
         The tokens are the index's own strings (those of the document's term frequencies), so a
-        kept sequence costs a pointer per token. It is dropped when the document is.
+        kept sequence costs a pointer per token; a document of a large write inverted in numpy
+        has no per-document terms, and its tokens are kept as analysed. It is dropped when the
+        document is.
         """
         kept = self._sequences[name]
         sequence = kept.get(num)
         if sequence is None:
-            held = self._freqs[name][num]
-            canonical = dict(zip(held, held, strict=True))
             tokens = self.analyzer.tokens((self._docs[num] or {})[name])
-            sequence = kept[num] = list(map(canonical.__getitem__, tokens))
+            held = self._freqs[name].get(num)
+            if held is None:  # inverted in numpy: no per-document terms
+                sequence = kept[num] = tokens
+            else:
+                canonical = dict(zip(held, held, strict=True))
+                sequence = kept[num] = list(map(canonical.__getitem__, tokens))
         return sequence
 
     def _phrase_among(self, tokens: list[str], candidates: list[int]) -> list[int]:
