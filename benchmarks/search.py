@@ -17,7 +17,10 @@ Printed, in order:
    ``syntax="plain"`` (its hyphenated words are phrases); the peers get the same tokens. tantivy is
    called its fastest documented way: ``search(query, 10, count=False)`` (no hit count, where
    MemorySearch counts every hit) and the ids read from an integer fast field, not from stored
-   documents. ``python benchmarks/search.py --cranfield`` runs this section alone.
+   documents. ``python benchmarks/search.py --cranfield`` runs this section alone; ``--before REV``
+   adds MemorySearch as of git revision REV (numpy engine) to the indexing rounds (wall clock, CPU
+   and index + every question once), alternating with the current code, and checks both return
+   the same hits and scores (top 100) on every question.
 1. Queries per second (OR of the query's words, top 10): MemorySearch vs rank_bm25 (target >= 10x),
    with bm25s and tantivy next to it, each called one query at a time as an application does; bm25s
    also with every query in one ``retrieve`` call (its batched mode); PostgresSearch (the Analyzer's
@@ -53,7 +56,7 @@ import tantivy
 from rank_bm25 import BM25Okapi
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _harness import Dist, print_table, ratio
+from _harness import Dist, load_before, print_table, ratio
 from _search_corpus import build, cranfield, question_forms
 
 from buttress.search import (
@@ -204,6 +207,13 @@ def per_query_us(
     return {name: [statistics.median(values) * 1e6 for values in rows] for name, rows in samples.items()}
 
 
+def before_revision() -> str | None:
+    """The revision after ``--before``, if any."""
+    if "--before" not in sys.argv:
+        return None
+    return sys.argv[sys.argv.index("--before") + 1]
+
+
 def long_queries(analyzer: Analyzer) -> None:
     documents, queries = cranfield()
     texts = [text for text, _ in queries]
@@ -225,8 +235,21 @@ def long_queries(analyzer: Analyzer) -> None:
         return build_index
 
     count = len(documents)
+    revision = before_revision()
+    old: Any = None
+    if revision is not None:
+        old = load_before("search", revision)
+
+    def memory_before() -> Any:
+        search = old.MemorySearch(
+            old.Schema(searchable={"text": 1.0}), analyzer=old.Analyzer(), engine="numpy"
+        )
+        search.index_now(documents)
+        return search
+
     index_runs: dict[str, tuple[Callable[[], Any], int]] = {
         "MemorySearch": (memory("numpy"), count),
+        **({"MemorySearch before": (memory_before, count)} if old is not None else {}),
         "bm25s": (peers.build_bm25s, count),
         "tantivy": (peers.build_tantivy, count),
         "tantivy raw": (lambda: peers.build_tantivy(raw=True), count),
@@ -252,14 +275,55 @@ def long_queries(analyzer: Analyzer) -> None:
         for text in texts:
             tantivy_top(built, reader, ids, analyzer, text)
 
+    def cold_before() -> None:
+        built = memory_before()
+        for text in texts:
+            built.search_now(old.SearchQuery(text, syntax="plain"))
+
     cold_rates = rates(
         {
             "MemorySearch": (cold_memory, count),
+            **({"MemorySearch before": (cold_before, count)} if old is not None else {}),
             "bm25s": (cold_bm25s, count),
             "tantivy": (cold_tantivy, count),
         },
         5,
     )
+    if old is not None:
+        now, then = memory("numpy")(), memory_before()
+        same = sum(
+            1
+            for text in texts
+            if [
+                (hit.id, hit.score)
+                for hit in now.search_now(SearchQuery(text, syntax="plain", limit=100)).hits
+            ]
+            == [
+                (hit.id, hit.score)
+                for hit in then.search_now(old.SearchQuery(text, syntax="plain", limit=100)).hits
+            ]
+        )
+        print_table(
+            f"Indexing, MemorySearch now and at {revision} (numpy engine), same rounds",
+            ["measure", "before", "now", "now / before", "tantivy", "now / tantivy", "before / tantivy"],
+            [
+                [
+                    label,
+                    found["MemorySearch before"].cell(),
+                    found["MemorySearch"].cell(),
+                    ratio(found["MemorySearch"].p50, found["MemorySearch before"].p50),
+                    found["tantivy"].cell(),
+                    ratio(found["MemorySearch"].p50, found["tantivy"].p50),
+                    ratio(found["MemorySearch before"].p50, found["tantivy"].p50),
+                ]
+                for label, found in (
+                    ("index documents/s, wall clock", index_rates),
+                    ("index documents per CPU second", index_cpu),
+                    ("index + every question once, documents/s", cold_rates),
+                )
+            ],
+            [f"Hits and scores (top 100) identical before and now on {same}/{len(texts)} questions."],
+        )
     fresh = memory("numpy")()
     start = time.perf_counter()
     for text in texts:
