@@ -362,11 +362,13 @@ async def test_a_claim_sent_twice_is_still_the_caller_s(kind: str, request: pyte
     another claimant, with another token, still finds it in flight."""
     (store,) = await _stores(kind, request, workers=1)
     try:
-        attempt = [b"c", b"fp", b"the-token", b"30000"]  # the script's arguments, as the store sends them
-        assert (await store._run("claim", "retried", attempt))[0] == 1
-        assert (await store._run("claim", "retried", attempt))[0] == 1  # the retry
+        # The script's arguments, as the store sends them.
+        attempt = store._arguments((b"c", b"fp", b"the-token", b"30000"))
+        key = store._key("retried")
+        assert (await store._run("claim", key, attempt, 4))[0] == 1
+        assert (await store._run("claim", key, attempt, 4))[0] == 1  # the retry
         assert (await store.claim("retried", "fp", lease=30)).outcome == "in_flight"
         assert await store.complete("retried", "the-token", StoredResponse(body=b"ok"), retention=60)
-        assert (await store._run("claim", "retried", attempt))[0] == 3  # completed: replayed, not re-run
+        assert (await store._run("claim", key, attempt, 4))[0] == 3  # completed: replayed, not re-run
     finally:
         await _close([store])

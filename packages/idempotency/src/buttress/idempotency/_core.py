@@ -179,7 +179,7 @@ class IdempotencySlot(SlotRules):
         entered: True once the claim was answered (whatever the answer).
     """
 
-    __slots__ = ("_renewal", "_timer")
+    __slots__ = ("_claim", "_renewal", "_timer")
 
     def __init__(
         self,
@@ -206,6 +206,7 @@ class IdempotencySlot(SlotRules):
             fail_open=fail_open,
         )
         self._store: IdempotencyStore = store
+        self._claim = checked_claim(store)
         self._timer: asyncio.TimerHandle | None = None
         self._renewal: asyncio.Task[None] | None = None
 
@@ -219,14 +220,17 @@ class IdempotencySlot(SlotRules):
         retention: float,
         heartbeat: float | None,
         fail_open: bool,
+        claim: CheckedClaim | None,
     ) -> IdempotencySlot:
         """A slot from arguments its caller checked already, once (the middleware, per request).
 
         ``key`` and ``fingerprint`` are SHA-256 hex digests, ``store`` an `IdempotencyStore`, the
-        durations checked seconds, and ``heartbeat`` the interval itself (`heartbeat_interval`'s answer).
+        durations checked seconds, ``heartbeat`` the interval itself (`heartbeat_interval`'s answer)
+        and ``claim`` `checked_claim`'s answer for ``store``.
         """
         slot = cls.__new__(cls)
         slot._store = store
+        slot._claim = claim
         slot.key = key
         slot.fingerprint = fingerprint
         slot._lease = lease
@@ -245,7 +249,10 @@ class IdempotencySlot(SlotRules):
 
     async def __aenter__(self) -> Self:
         try:
-            claim = await self._store.claim(self.key, self.fingerprint, lease=self._lease)
+            if self._claim is not None:
+                claim = await self._claim(self.key, self.fingerprint, self._lease)
+            else:
+                claim = await self._store.claim(self.key, self.fingerprint, lease=self._lease)
         except BackendUnavailableError as exc:
             self._unguarded(exc)
             return self
@@ -357,6 +364,18 @@ class IdempotencySlot(SlotRules):
         if renewal is not None and not renewal.done() and renewal is not asyncio.current_task():
             # Let a renewal in flight finish: cancelling a call mid-command would cost its connection.
             await asyncio.shield(renewal)
+
+
+type CheckedClaim = Callable[[str, str, float], Awaitable[Claim]]
+
+
+def checked_claim(store: object) -> CheckedClaim | None:
+    """The store's claim for arguments checked already, if it has one (`RedisStore._claim_checked`).
+
+    A slot checks its key, fingerprint and lease when it is made, so the store need not check them again.
+    """
+    claim = getattr(store, "_claim_checked", None)
+    return claim if callable(claim) else None
 
 
 def idempotent(

@@ -20,7 +20,7 @@ from buttress.core import (
     respond,
 )
 
-from ._core import DEFAULT_LEASE, DEFAULT_RETENTION, IdempotencySlot
+from ._core import DEFAULT_LEASE, DEFAULT_RETENTION, IdempotencySlot, checked_claim
 from ._http import HttpRules, Problem, default_store_status
 from ._types import IdempotencyStore, StoredResponse, stored_response
 from .exceptions import (
@@ -152,6 +152,7 @@ class IdempotencyMiddleware(HttpRules):
         )
         self.app = app
         self.store = store
+        self._claim = checked_claim(store)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection; other scopes and methods pass straight through."""
@@ -215,7 +216,14 @@ class IdempotencyMiddleware(HttpRules):
         )
         # The settings were checked once, at construction; the key and fingerprint are digests.
         slot = IdempotencySlot._checked(
-            self.store, key, fingerprint, self._lease, self._retention, self._beat, self._fail_open
+            self.store,
+            key,
+            fingerprint,
+            self._lease,
+            self._retention,
+            self._beat,
+            self._fail_open,
+            self._claim,
         )
         try:
             await slot.__aenter__()

@@ -8,7 +8,7 @@ import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar, Self, Unpack
+from typing import Any, ClassVar, Self, Unpack, cast
 
 from buttress.core import AsyncResource, BackendErrors, RedisBackend, RedisOptions
 
@@ -147,37 +147,79 @@ def _replies(reply: Any) -> list[tuple[int, Any]]:  # noqa: ANN401 - a script re
     return out
 
 
-def _pack(sha: bytes, keys: list[bytes], arguments: list[bytes]) -> list[bytes]:
-    """The RESP form of ``EVALSHA sha len(keys) *keys *arguments``; every value is bytes already.
+_LARGE = 16 * 1024
+_DURATIONS = 16  # distinct durations a store keeps packed (see `RedisStore._duration`)
 
-    redis-py's `pack_command` does the same for any value, checking and encoding each one. Values over
-    16 KiB (large stored responses) stay buffers of their own instead of being copied into the command.
-    """
-    count = b"%d" % len(keys)
-    parts = [
-        b"*%d\r\n$7\r\nEVALSHA\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n"
-        % (3 + len(keys) + len(arguments), len(sha), sha, len(count), count)
-    ]
-    buffers: list[bytes] = []
-    for value in (*keys, *arguments):
+# What `RedisStore` queues for one operation. On a pooled single-node client (`_direct`) its key and
+# its arguments are RESP already: ``$<len>\r\n<value>\r\n`` each, built by one format per operation
+# (`_CLAIM`, `_COMPLETE`), so a batch is packed by joining them (`_pack`); a value over 16 KiB (a large
+# stored response) stays a buffer of its own in a list instead of being copied. Otherwise (a cluster, a
+# single-connection client) the key and the arguments are the plain values, for ``execute_command``.
+type _Arguments = bytes | list[bytes]
+
+_KEY = b"$%d\r\n%b%b\r\n"
+_CLAIM = b"$1\r\nc\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n%b"
+_COMPLETE = b"$1\r\nd\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n%b"
+
+
+def _bulk(value: bytes) -> bytes:
+    return b"$%d\r\n%b\r\n" % (len(value), value)
+
+
+def _resp(values: tuple[bytes, ...]) -> _Arguments:
+    """``values`` as RESP bulk strings: one bytes, or a list when one of them is over 16 KiB."""
+    if all(len(value) <= _LARGE for value in values):
+        return b"".join([_bulk(value) for value in values])
+    parts: list[bytes] = []
+    for value in values:
         if len(value) > _LARGE:
-            parts.append(b"$%d\r\n" % len(value))
-            buffers.append(b"".join(parts))
-            buffers.append(value)
-            parts = [b"\r\n"]
+            parts += (b"$%d\r\n" % len(value), value, b"\r\n")
         else:
-            parts.append(b"$%d\r\n%b\r\n" % (len(value), value))
+            parts.append(_bulk(value))
+    return parts
+
+
+def _pack(sha: bytes, keys: list[bytes], arguments: list[_Arguments], count: int) -> list[bytes]:
+    """The RESP form of ``EVALSHA sha len(keys) *keys *arguments``, from RESP-encoded keys and arguments.
+
+    ``count`` is the number of arguments in all. What redis-py's `pack_command` does for any value,
+    checking and encoding each one, done once per operation (`_CLAIM`...) and joined here.
+    """
+    total = b"%d" % len(keys)
+    head = b"*%d\r\n$7\r\nEVALSHA\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (
+        3 + len(keys) + count,
+        len(sha),
+        sha,
+        len(total),
+        total,
+    )
+    try:
+        return [b"".join([head, *keys, *arguments])]  # type: ignore[list-item]
+    except TypeError:  # a large value, in a list (see `_Arguments`)
+        pass
+    parts = [head, *keys]
+    buffers: list[bytes] = []
+    for argument in arguments:
+        if isinstance(argument, bytes):
+            parts.append(argument)
+            continue
+        for piece in argument:  # a large value: its own buffer, not copied into the command
+            if len(piece) > _LARGE:
+                buffers.append(b"".join(parts))
+                buffers.append(piece)
+                parts = []
+            else:
+                parts.append(piece)
     buffers.append(b"".join(parts))
     return buffers
 
-
-_LARGE = 16 * 1024
 
 type _Reply = tuple[int, Any]
 # Where an operation's answer goes: a future its caller awaits, or a function called with the reply (or
 # the exception) as soon as the batch is answered, for a caller that must not wait (see `_complete_soon`).
 type _Sink = asyncio.Future[_Reply] | Callable[[_Reply | BaseException], None]
-type _Operation = tuple[bytes, list[bytes], _Sink]
+# The key, the arguments (see `_Arguments`), how many arguments, and where the answer goes.
+type _Operation = tuple[bytes, _Arguments, int, _Sink]
 
 # The metric attributes of each operation, built once (they are read on every call).
 _ATTRIBUTES: dict[str, dict[str, str]] = {
@@ -201,7 +243,7 @@ class _Batcher:
 
     def __init__(
         self,
-        run: Callable[[list[bytes], list[bytes]], Awaitable[list[_Reply]]],
+        run: Callable[[list[_Operation]], Awaitable[list[_Reply]]],
         in_flight: int,
         slot: Callable[[bytes], int] | None = None,
     ) -> None:
@@ -213,22 +255,26 @@ class _Batcher:
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def call(self, key: bytes, arguments: list[bytes]) -> _Reply:
+    async def call(self, key: bytes, arguments: _Arguments, count: int) -> _Reply:
         future: asyncio.Future[_Reply] = asyncio.get_running_loop().create_future()
-        self._pending.append((key, arguments, future))
+        self._pending.append((key, arguments, count, future))
         if not self._scheduled and self._in_flight < self._limit:
             self._schedule()
         return await future
 
     def submit(
-        self, key: bytes, arguments: list[bytes], answer: Callable[[_Reply | BaseException], None]
+        self,
+        key: bytes,
+        arguments: _Arguments,
+        count: int,
+        answer: Callable[[_Reply | BaseException], None],
     ) -> None:
         """Queue an operation whose reply (or exception) ``answer`` takes when its batch returns.
 
         Once queued, the operation is sent whatever becomes of its caller: nothing can cancel it but the
         batcher's own task (at the loop's end), and then ``answer`` gets a `CancelledError`.
         """
-        self._pending.append((key, arguments, answer))
+        self._pending.append((key, arguments, count, answer))
         if not self._scheduled and self._in_flight < self._limit:
             self._schedule()
 
@@ -250,7 +296,7 @@ class _Batcher:
         try:
             await self._send(batch)
         except BaseException:
-            for _, _, sink in batch:
+            for *_, sink in batch:
                 _cancel(sink)
             raise
         finally:
@@ -269,16 +315,14 @@ class _Batcher:
         await asyncio.gather(*(self._send_one(group) for group in groups.values()))
 
     async def _send_one(self, batch: list[_Operation]) -> None:
-        keys = [key for key, _, _ in batch]
-        arguments = [argument for _, operation, _ in batch for argument in operation]
         try:
-            replies = await self._run(keys, arguments)
+            replies = await self._run(batch)
         except Exception as exc:  # noqa: BLE001 - handed to every waiting caller, who raises it
-            for _, _, sink in batch:
+            for *_, sink in batch:
                 _answer(sink, exc)
             return
-        for (_, _, sink), reply in zip(batch, replies, strict=True):
-            _answer(sink, reply)
+        for operation, reply in zip(batch, replies, strict=True):
+            _answer(operation[3], reply)
 
 
 def _answer(sink: _Sink, outcome: _Reply | BaseException) -> None:
@@ -361,6 +405,8 @@ class RedisStore(RedisBackend, AsyncResource):
         self._encoding: str = encoder.encoding
         self._encoding_errors: str = encoder.encoding_errors
         self._key_prefix = self._prefix.encode(self._encoding, self._encoding_errors)
+        self._prefix_size = len(self._key_prefix)
+        self._durations: dict[float, tuple[bytes, bytes]] = {}
         if check_bool("batching", batching):
             self._batcher: _Batcher | None = _Batcher(self._evaluate, in_flight=4, slot=slot)
         else:
@@ -394,17 +440,26 @@ class RedisStore(RedisBackend, AsyncResource):
             url, lambda client: cls(client, prefix=prefix, batching=batching), cluster=cluster, **options
         )
 
-    async def _evaluate(self, keys: list[bytes], arguments: list[bytes]) -> list[_Reply]:
+    async def _evaluate(self, batch: list[_Operation]) -> list[_Reply]:
         if self._pool is not None:
-            return _replies(await self._direct(keys, arguments))
+            keys = [operation[0] for operation in batch]
+            if len(batch) == 1:
+                packed = [batch[0][1]]
+                count = batch[0][2]
+            else:
+                packed = [operation[1] for operation in batch]
+                count = sum([operation[2] for operation in batch])
+            return _replies(await self._direct(_pack(self._sha, keys, packed, count)))
+        keys = [operation[0] for operation in batch]
+        arguments = [value for operation in batch for value in cast("list[bytes]", operation[1])]
         if self._gate is None:
             return _replies(await self._evalsha(keys, arguments))
         async with self._gate:
             await self._discover()
             return _replies(await self._evalsha(keys, arguments))
 
-    async def _direct(self, keys: list[bytes], arguments: list[bytes]) -> Any:  # noqa: ANN401
-        """``EVALSHA`` packed here and sent on a connection of the client's pool.
+    async def _direct(self, packed: list[bytes]) -> Any:  # noqa: ANN401
+        """``EVALSHA`` packed here (`_pack`) and sent on a connection of the client's pool.
 
         What ``execute_command`` does for it, without its generic per-value encoding and packing, its
         response callbacks and its own metrics: the same pool, the same connection retry policy (a
@@ -412,7 +467,6 @@ class RedisStore(RedisBackend, AsyncResource):
         timeouts, and a connection that an error or a cancellation left mid-reply is disconnected
         before it goes back to the pool (redis-py's connection does that itself).
         """
-        packed = _pack(self._sha, keys, arguments)
         pool = self._pool
         assert pool is not None  # noqa: S101 - only called with a pool
         connection = await pool.get_connection()  # type: ignore[no-untyped-call]
@@ -440,17 +494,40 @@ class RedisStore(RedisBackend, AsyncResource):
             return await self._script(keys=keys, args=arguments)
 
     def _key(self, key: str) -> bytes:
-        return self._key_prefix + key.encode(self._encoding, self._encoding_errors)
+        """The Redis key of ``key``: RESP-encoded for `_direct` (see `_Arguments`), else as it is."""
+        raw = key.encode(self._encoding, self._encoding_errors)
+        if self._pool is None:
+            return self._key_prefix + raw
+        return _KEY % (self._prefix_size + len(raw), self._key_prefix, raw)
 
-    async def _run(self, operation: str, key: str, arguments: list[bytes]) -> _Reply:
+    def _arguments(self, values: tuple[bytes, ...]) -> _Arguments:
+        return _resp(values) if self._pool is not None else list(values)
+
+    def _duration(self, name: str, seconds: float) -> tuple[bytes, bytes]:
+        """``seconds`` checked, in whole milliseconds: as an argument, and RESP-encoded.
+
+        The few durations a store sees (the lease, the retention) are remembered, as int or float only.
+        """
+        kind = seconds.__class__
+        if kind is float or kind is int:
+            known = self._durations.get(seconds)
+            if known is not None:
+                return known
+        millis = b"%d" % _ms(check_positive(name, seconds))
+        found = (millis, _bulk(millis))
+        if (kind is float or kind is int) and len(self._durations) < _DURATIONS:
+            self._durations[seconds] = found
+        return found
+
+    async def _run(self, operation: str, key: bytes, arguments: _Arguments, count: int) -> _Reply:
         # `store_call` and `_unavailable`, without their two generators: this runs twice a request.
         attributes = _ATTRIBUTES[operation]
         started = time.perf_counter()
         try:
             if self._batcher is not None:
-                reply = await self._batcher.call(self._key(key), arguments)
+                reply = await self._batcher.call(key, arguments, count)
             else:
-                (reply,) = await self._evaluate([self._key(key)], arguments)
+                (reply,) = await self._evaluate([(key, arguments, count, _ignore)])
         except Exception:  # noqa: BLE001 - mapped (or re-raised as it is) by _unavailable
             try:
                 with self._unavailable():
@@ -471,11 +548,21 @@ class RedisStore(RedisBackend, AsyncResource):
         """Claim ``key`` for ``lease`` seconds, or report what holds it (see `IdempotencyStore`)."""
         check_store_text("key", key)
         check_store_text("fingerprint", fingerprint)
-        lease_ms = _ms(check_positive("lease", lease))
-        token = secrets.token_urlsafe(12)
-        code, payload = await self._run(
-            "claim", key, [b"c", self._text(fingerprint), token.encode("ascii"), b"%d" % lease_ms]
-        )
+        check_positive("lease", lease)
+        return await self._claim_checked(key, fingerprint, lease)
+
+    async def _claim_checked(self, key: str, fingerprint: str, lease: float) -> Claim:
+        """`claim` for a key, fingerprint and lease checked already (a slot checks them when made)."""
+        token = secrets.token_hex(12)
+        marked = token.encode("ascii")
+        digest = fingerprint.encode(self._encoding, self._encoding_errors)
+        millis, packed = self._duration("lease", lease)
+        arguments: _Arguments
+        if self._pool is not None:
+            arguments = _CLAIM % (len(digest), digest, len(marked), marked, packed)
+        else:
+            arguments = [b"c", digest, marked, millis]
+        code, payload = await self._run("claim", self._key(key), arguments, 4)
         if code == 1:
             return Claim(ClaimOutcome.CLAIMED, token=token)
         if code == 3:
@@ -484,13 +571,18 @@ class RedisStore(RedisBackend, AsyncResource):
             return Claim(ClaimOutcome.IN_FLIGHT, retry_after=max(int(payload), 0) / 1000)
         return Claim(ClaimOutcome.MISMATCH)
 
+    def _completion(self, token: str, data: bytes, retention: tuple[bytes, bytes]) -> _Arguments:
+        """The arguments of a complete (see `_Arguments`)."""
+        marked = token.encode(self._encoding, self._encoding_errors)
+        if self._pool is None or len(data) > _LARGE:
+            return self._arguments((b"d", marked, data, retention[0]))
+        return _COMPLETE % (len(marked), marked, len(data), data, retention[1])
+
     async def complete(self, key: str, token: str, response: StoredResponse, *, retention: float) -> bool:
         """Store ``response`` if ``token`` holds a live lease on ``key``; ``False`` if it does not."""
         check_held(key, token)
-        retention_ms = _ms(check_positive("retention", retention))
-        data = encode_response(response)
-        arguments = [b"d", self._text(token), data, b"%d" % retention_ms]
-        return (await self._run("complete", key, arguments))[0] == 1
+        arguments = self._completion(token, encode_response(response), self._duration("retention", retention))
+        return (await self._run("complete", self._key(key), arguments, 4))[0] == 1
 
     def _complete_soon(
         self,
@@ -505,14 +597,14 @@ class RedisStore(RedisBackend, AsyncResource):
         For the middleware's last write, which must go out even if the request is cancelled while it
         waits, without a task of its own: once queued, the batcher sends it whatever becomes of the
         request. ``answer`` gets what `complete` would return, or the exception it would raise. Without
-        batching there is nothing to queue on: ``False``, and the caller awaits `complete`.
+        batching there is nothing to queue on: ``False``, and the caller awaits `complete`. Its caller
+        is a slot, which checked the key and the retention when it was made and holds the token the
+        store gave it.
         """
         batcher = self._batcher
         if batcher is None:
             return False
-        check_held(key, token)
-        retention_ms = _ms(check_positive("retention", retention))
-        arguments = [b"d", self._text(token), encode_response(response), b"%d" % retention_ms]
+        arguments = self._completion(token, encode_response(response), self._duration("retention", retention))
         attributes = _ATTRIBUTES["complete"]
         started = time.perf_counter()
 
@@ -525,7 +617,7 @@ class RedisStore(RedisBackend, AsyncResource):
             else:
                 answer(reply[0] == 1)
 
-        batcher.submit(self._key(key), arguments, answered)
+        batcher.submit(self._key(key), arguments, 4, answered)
         return True
 
     def _mapped(self, error: BaseException, attributes: dict[str, str]) -> BaseException:
@@ -544,13 +636,15 @@ class RedisStore(RedisBackend, AsyncResource):
     async def release(self, key: str, token: str) -> bool:
         """Delete the in-flight record ``token`` holds; ``False`` if it holds none."""
         check_held(key, token)
-        return (await self._run("release", key, [b"r", self._text(token)]))[0] == 1
+        arguments = self._arguments((b"r", self._text(token)))
+        return (await self._run("release", self._key(key), arguments, 2))[0] == 1
 
     async def renew(self, key: str, token: str, *, lease: float) -> bool:
         """Extend the live lease ``token`` holds to ``lease`` seconds from now."""
         check_held(key, token)
-        lease_ms = _ms(check_positive("lease", lease))
-        return (await self._run("renew", key, [b"n", self._text(token), b"%d" % lease_ms]))[0] == 1
+        millis, _ = self._duration("lease", lease)
+        arguments = self._arguments((b"n", self._text(token), millis))
+        return (await self._run("renew", self._key(key), arguments, 3))[0] == 1
 
     def __repr__(self) -> str:
         return f"RedisStore(prefix={self.prefix!r}, address={self._address!r})"
@@ -559,6 +653,10 @@ class RedisStore(RedisBackend, AsyncResource):
 async def _exchange(connection: Any, packed: list[bytes]) -> Any:  # noqa: ANN401 - redis-py's own types
     await connection.send_packed_command(packed)
     return await connection.read_response()
+
+
+def _ignore(_: object) -> None:
+    """The answer of an operation sent alone, without the batcher: its caller reads the reply itself."""
 
 
 def _foreign(operation: str, error: object) -> StoredRecordError:
