@@ -12,6 +12,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invaria
 
 from buttress.idempotency import (
     IdempotencyMiddleware,
+    InvalidKeyError,
     MemoryStore,
     RedisStore,
     StoredResponse,
@@ -21,7 +22,8 @@ from buttress.idempotency import (
     request_fingerprint,
     scope_key,
 )
-from buttress.idempotency._keys import request_identity
+from buttress.idempotency._keys import framed_identity, request_identity, route_frames
+from buttress.idempotency._middleware import _framed
 from buttress.testing import FakeClock
 
 SAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:~+/="
@@ -315,3 +317,45 @@ def test_the_middleware_s_identity_is_scope_key_and_request_fingerprint(
         scope_key(key, principal=principal, route=route),
         request_fingerprint(method, route, body, query=query),
     )
+
+
+@given(
+    keys,
+    st.one_of(st.none(), st.text()),
+    st.sampled_from(["POST", "patch", "PUT"]),
+    st.text(),
+    st.binary(max_size=64),
+    st.binary(max_size=512),
+    st.booleans(),
+)
+def test_the_identity_from_frames_kept_per_route_is_the_same(
+    key: str, principal: str | None, method: str, route: str, query: bytes, body: bytes, large: bool
+) -> None:
+    """The middleware's per-request digests from the route's frames kept per route (any route, surrogates
+    and NUL included, any principal, a body hashed in one buffer or apart): scope_key and
+    request_fingerprint's."""
+    if large:  # past 64 KiB the body is hashed apart from the rest
+        body += b"b" * (64 * 1024)
+    frames = route_frames(method, route)
+    assert framed_identity(key, _framed(principal), frames, query, body) == (
+        scope_key(key, principal=principal or "", route=route),
+        request_fingerprint(method, route, body, query=query),
+    )
+
+
+@given(st.one_of(st.text(SAFE + ' \t";=\\', max_size=300).map(str.encode), st.binary(max_size=300)))
+def test_the_bare_token_fast_path_reads_a_key_as_the_parser_does(raw: bytes) -> None:
+    """A header value read by the fast path (a bare token) gives the key the full parser gives, and any
+    other value the same key or the same error."""
+    try:
+        expected: object = parse_idempotency_key(raw.decode("latin-1"))
+    except InvalidKeyError as exc:
+        expected = type(exc)
+    try:
+        got: object = parse_idempotency_key(raw)
+    except InvalidKeyError as exc:
+        got = type(exc)
+    if raw.isascii():
+        assert got == expected
+    else:
+        assert got is InvalidKeyError

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
-from ._checks import check_count
+from ._checks import MAX_COUNT, check_count
 from .exceptions import ArgumentTypeError, ButtressError
 
 __all__ = [
@@ -90,7 +90,8 @@ async def read_body(receive: Receive, *, limit: int) -> bytes | None:
         ClientDisconnectedError: The client disconnected before the body was complete.
         ConfigurationError: ``limit`` is not an int of at least 0.
     """
-    check_count("limit", limit)
+    if limit.__class__ is not int or not 0 <= limit <= MAX_COUNT:
+        check_count("limit", limit)
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -101,14 +102,19 @@ async def read_body(receive: Receive, *, limit: int) -> bytes | None:
         if kind != "http.request":
             continue
         chunk = message.get("body", b"")
-        if not isinstance(chunk, bytes | bytearray):
-            raise ArgumentTypeError("body", "bytes", chunk)
+        if chunk.__class__ is not bytes:
+            if not isinstance(chunk, bytes | bytearray):
+                raise ArgumentTypeError("body", "bytes", chunk)
+            chunk = bytes(chunk)
         size += len(chunk)
         if size > limit:
             return None
-        chunks.append(bytes(chunk))
         if not message.get("more_body", False):
+            if not chunks:  # the usual body, in one message: no copy
+                return chunk
+            chunks.append(chunk)
             return b"".join(chunks)
+        chunks.append(chunk)
 
 
 def _header_pairs(headers: object) -> list[tuple[bytes, bytes]]:

@@ -15,6 +15,7 @@ MAX_KEY_LENGTH = 255
 """The longest idempotency key accepted, in characters."""
 
 _SAFE = re.compile(r"[A-Za-z0-9\-_.:~+/=]{1,255}")
+_SAFE_BYTES = re.compile(rb"[A-Za-z0-9\-_.:~+/=]{1,255}")
 _SAFE_CHARS = "letters, digits and - _ . : ~ + / ="
 
 
@@ -34,6 +35,8 @@ def parse_idempotency_key(value: str | bytes) -> str:
         >>> parse_idempotency_key('"a1-b2"')
         'a1-b2'
     """
+    if value.__class__ is bytes and _SAFE_BYTES.fullmatch(value) is not None:
+        return value.decode("ascii")  # the usual bare token, as every path below would read it
     if isinstance(value, bytes):
         try:
             text = value.decode("ascii")
@@ -156,6 +159,41 @@ def request_fingerprint(
     digest.update(b"\x00body\x00")
     digest.update(_raw("body", body))
     return digest.hexdigest()
+
+
+def route_frames(method: str, route: str) -> tuple[bytes, bytes]:
+    """The framed parts of `request_identity` that depend on the method and route alone.
+
+    The route's frame (for the store key) and the method's and route's (the fingerprint's start), for a
+    caller that keeps them per route (`framed_identity`). Both are str (the caller checked).
+    """
+    path = route.encode("utf-8", _SURROGATEPASS)
+    framed = len(path).to_bytes(8, "big") + path
+    verb = method.upper().encode("utf-8", _SURROGATEPASS)
+    return framed, len(verb).to_bytes(8, "big") + verb + framed
+
+
+def framed_identity(
+    client_key: str, principal: bytes, frames: tuple[bytes, bytes], query: bytes, body: bytes
+) -> tuple[str, str]:
+    """`request_identity` from `route_frames`'s answer and the principal framed already.
+
+    ``client_key`` is a str, ``principal`` the framed UTF-8 principal, ``query`` and ``body`` bytes: the
+    same digests as `request_identity` gives for the same request.
+    """
+    key = client_key.encode("utf-8", _SURROGATEPASS)
+    scoped = hashlib.sha256(b"".join((len(key).to_bytes(8, "big"), key, principal, frames[0])))
+    if len(body) <= _JOINED:
+        digest = hashlib.sha256(
+            b"".join((frames[1], len(query).to_bytes(8, "big"), query, b"\x00body\x00", body))
+        )
+    else:  # not copied into one buffer with the rest
+        digest = hashlib.sha256(b"".join((frames[1], len(query).to_bytes(8, "big"), query, b"\x00body\x00")))
+        digest.update(body)
+    return scoped.hexdigest(), digest.hexdigest()
+
+
+_JOINED = 64 * 1024  # bodies up to this size are hashed in one buffer with the framed prefix
 
 
 def request_identity(

@@ -22,6 +22,7 @@ from buttress.core import (
 
 from ._core import DEFAULT_LEASE, DEFAULT_RETENTION, IdempotencySlot, checked_claim
 from ._http import HttpRules, Problem, default_store_status
+from ._keys import framed_identity, route_frames
 from ._types import IdempotencyStore, StoredResponse, stored_response
 from .exceptions import (
     FingerprintMismatchError,
@@ -153,6 +154,8 @@ class IdempotencyMiddleware(HttpRules):
         self.app = app
         self.store = store
         self._claim = checked_claim(store)
+        # The framed method and route of the routes seen first (see `route_frames`), at most 1,024.
+        self._frames: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection; other scopes and methods pass straight through."""
@@ -203,17 +206,36 @@ class IdempotencyMiddleware(HttpRules):
         if self._principal is not None:
             found = self._principal(scope)
             principal = await found if inspect.isawaitable(found) else found
-        key, fingerprint = self._identity(
-            client_key,
-            body,
-            method=scope["method"],
-            route=route,
-            headers=(
-                [(bytes(name), bytes(value)) for name, value in scope["headers"]] if self._fp_headers else ()
-            ),
-            query=bytes(scope.get("query_string") or b""),
-            principal=principal,
-        )
+        method = scope["method"]
+        query = scope.get("query_string") or b""
+        if (
+            not self._fp_headers
+            and route.__class__ is str
+            and method.__class__ is str
+            and query.__class__ is bytes
+            and (principal is None or principal.__class__ is str)
+        ):
+            # The usual request: the same digests as `_identity`, with the route's part kept per route.
+            frames = self._frames.get((method, route))
+            if frames is None:
+                frames = route_frames(method, route)
+                if len(self._frames) < _ROUTES_KEPT:
+                    self._frames[method, route] = frames
+            key, fingerprint = framed_identity(client_key, _framed(principal), frames, query, body)
+        else:
+            key, fingerprint = self._identity(
+                client_key,
+                body,
+                method=method,
+                route=route,
+                headers=(
+                    [(bytes(name), bytes(value)) for name, value in scope["headers"]]
+                    if self._fp_headers
+                    else ()
+                ),
+                query=bytes(query),
+                principal=principal,
+            )
         # The settings were checked once, at construction; the key and fingerprint are digests.
         slot = IdempotencySlot._checked(
             self.store,
@@ -253,6 +275,18 @@ class IdempotencyMiddleware(HttpRules):
     async def _send_problem(self, send: Send, problem: Problem) -> None:
         headers, body = self._problem_response(problem)
         await respond(send, problem.status, headers=headers, body=body)
+
+
+_ROUTES_KEPT = 1024
+_NOBODY = bytes(8)  # the framed empty principal
+
+
+def _framed(principal: str | None) -> bytes:
+    """The principal as `framed_identity` takes it (``None`` is every caller's one scope, as ``""``)."""
+    if not principal:
+        return _NOBODY
+    who = principal.encode("utf-8", "surrogatepass")
+    return len(who).to_bytes(8, "big") + who
 
 
 # Last-chunk tasks of cancelled requests, kept until they finish (the loop holds tasks weakly).
