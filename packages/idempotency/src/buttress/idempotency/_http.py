@@ -141,6 +141,7 @@ class HttpRules:
         # Checked here, not per request: the interval itself, for the slots of every request.
         self._beat = heartbeat_interval(self._lease, heartbeat)
         self._store_status = store_status
+        self._default_statuses = store_status is default_store_status
         self._max_request = check_positive_int("max_request_bytes", max_request_bytes)
         self._max_response = check_positive_int("max_response_bytes", max_response_bytes)
         self._fail_open = check_bool("fail_open", fail_open)

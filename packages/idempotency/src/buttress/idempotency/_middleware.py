@@ -21,7 +21,7 @@ from buttress.core import (
 )
 
 from ._core import DEFAULT_LEASE, DEFAULT_RETENTION, IdempotencySlot, checked_claim
-from ._http import HttpRules, Problem, default_store_status
+from ._http import _TRANSIENT_4XX, HttpRules, Problem, default_store_status
 from ._keys import framed_identity, route_frames
 from ._types import IdempotencyStore, StoredResponse, stored_response
 from .exceptions import (
@@ -159,7 +159,10 @@ class IdempotencyMiddleware(HttpRules):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection; other scopes and methods pass straight through."""
-        if scope.get("type") != "http" or not self._guards(scope.get("method")):
+        method = scope.get("method")
+        if scope.get("type") != "http" or not (
+            method in self._methods if method.__class__ is str else self._guards(method)
+        ):
             await self.app(scope, receive, send)
             return
         try:
@@ -168,24 +171,20 @@ class IdempotencyMiddleware(HttpRules):
                 await self.app(scope, receive, send)
                 return
             client_key = self._client_key(raw)
-            body = await self._read_body(receive)
-            if body is None:
+            # The whole request body; the client leaving first ends the request, past the limit a 413.
+            try:
+                body = await read_body(receive, limit=self._max_request)
+            except ClientDisconnectedError:
                 return  # the client went away before sending its body
+            except ArgumentTypeError:
+                raise Problem(
+                    400, "bad-body", "Unreadable request body", "a body chunk is not bytes"
+                ) from None
+            if body is None:
+                raise self._too_large()
             await self._guarded(scope, receive, send, client_key, body)
         except Problem as problem:
             await self._send_problem(send, problem)
-
-    async def _read_body(self, receive: Receive) -> bytes | None:
-        """The whole request body; ``None`` if the client left first; a 413 problem past the limit."""
-        try:
-            body = await read_body(receive, limit=self._max_request)
-        except ClientDisconnectedError:
-            return None
-        except ArgumentTypeError:
-            raise Problem(400, "bad-body", "Unreadable request body", "a body chunk is not bytes") from None
-        if body is None:
-            raise self._too_large()
-        return body
 
     def _find_key(self, scope: Scope) -> bytes | None:
         raw: bytes | None = None
@@ -198,14 +197,14 @@ class IdempotencyMiddleware(HttpRules):
             raise self._missing()
         return raw
 
-    async def _guarded(
-        self, scope: Scope, receive: Receive, send: Send, client_key: str, body: bytes
-    ) -> None:
-        route = self._route(scope)
-        principal: object = None
-        if self._principal is not None:
-            found = self._principal(scope)
-            principal = await found if inspect.isawaitable(found) else found
+    def _digests(self, scope: Scope, client_key: str, body: bytes, principal: object) -> tuple[str, str]:
+        """The store key and the fingerprint of the request (see `HttpRules._identity`)."""
+        if self._route is _path:
+            route = scope["path"]
+            if route.__class__ is not str:
+                route = str(route)
+        else:
+            route = self._route(scope)
         method = scope["method"]
         query = scope.get("query_string") or b""
         if (
@@ -221,21 +220,28 @@ class IdempotencyMiddleware(HttpRules):
                 frames = route_frames(method, route)
                 if len(self._frames) < _ROUTES_KEPT:
                     self._frames[method, route] = frames
-            key, fingerprint = framed_identity(client_key, _framed(principal), frames, query, body)
-        else:
-            key, fingerprint = self._identity(
-                client_key,
-                body,
-                method=method,
-                route=route,
-                headers=(
-                    [(bytes(name), bytes(value)) for name, value in scope["headers"]]
-                    if self._fp_headers
-                    else ()
-                ),
-                query=bytes(query),
-                principal=principal,
-            )
+            who = _NOBODY if principal is None else _framed(principal)
+            return framed_identity(client_key, who, frames, query, body)
+        return self._identity(
+            client_key,
+            body,
+            method=method,
+            route=route,
+            headers=(
+                [(bytes(name), bytes(value)) for name, value in scope["headers"]] if self._fp_headers else ()
+            ),
+            query=bytes(query),
+            principal=principal,
+        )
+
+    async def _guarded(
+        self, scope: Scope, receive: Receive, send: Send, client_key: str, body: bytes
+    ) -> None:
+        principal: object = None
+        if self._principal is not None:
+            found = self._principal(scope)
+            principal = await found if inspect.isawaitable(found) else found
+        key, fingerprint = self._digests(scope, client_key, body, principal)
         # The settings were checked once, at construction; the key and fingerprint are digests.
         slot = IdempotencySlot._checked(
             self.store,
@@ -262,8 +268,10 @@ class IdempotencyMiddleware(HttpRules):
             await slot.__aexit__(type(exc), exc, exc.__traceback__)
             raise
         await capture.settle()
-        await capture.finish()
-        await slot.__aexit__(None, None, None)
+        if capture._storing and slot.claimed:
+            await capture.finish()
+        if not slot._done or slot._timer is not None or slot._renewal is not None:
+            await slot.__aexit__(None, None, None)  # else it has nothing left to do
 
     async def _send_replay(self, send: Send, response: StoredResponse) -> None:
         # Sent as stored, byte for byte: the application's own status and headers (any status it
@@ -371,7 +379,11 @@ class _Capture:
         if kind == "http.response.start":
             self._status = status = message["status"]
             self._headers = tuple([(bytes(n), bytes(v)) for n, v in message.get("headers", ())])
-            if self._storing and not self._middleware._storable(status):
+            if self._storing and not (
+                status.__class__ is int and status < 500 and status not in _TRANSIENT_4XX  # the default
+                if self._middleware._default_statuses
+                else self._middleware._storable(status)
+            ):
                 await self._give_up()
         elif kind == "http.response.body":
             if self._storing:
@@ -399,7 +411,7 @@ class _Capture:
         body = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
         self._chunks = []
         try:
-            response = stored_response(self._status, self._headers, bytes(body))
+            response = stored_response(self._status, self._headers, body)
         except IdempotencyError as exc:  # a status past 999: sent as the application gave it, not stored
             logger.warning("not storing an idempotent response the application sent: %s", exc)
             return False

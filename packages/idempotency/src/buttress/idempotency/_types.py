@@ -291,13 +291,12 @@ def encode_response(response: StoredResponse) -> bytes:
         IdempotencyTypeError: ``response`` has no ``status``, ``headers`` and ``body``.
         IdempotencyConfigurationError: They are not a status from 0 to 999, pairs of bytes and bytes.
     """
-    response = as_stored(response)
+    if response.__class__ is not StoredResponse:
+        response = as_stored(response)
     headers: Sequence[tuple[bytes, bytes]] = response.headers
     parts = [_HEAD.pack(_VERSION, response.status, len(headers))]
     for name, value in headers:
-        parts.append(_LENGTHS.pack(len(name), len(value)))
-        parts.append(name)
-        parts.append(value)
+        parts += (_LENGTHS.pack(len(name), len(value)), name, value)
     parts.append(response.body)
     return b"".join(parts)
 
