@@ -19,6 +19,10 @@ database write or payment call a POST exists for) and answers 201 JSON: the work
 targets are about (first-time >= 85 % of bare, replays >= 100 %). ``POST /noop`` does no I/O, which
 shows the middleware's raw overhead per request; no target applies to it.
 
+``--before REV`` adds buttress-idempotency as of the git revision REV (first-time POSTs and replays, and
+the CPU per request on ``/noop``) to the same rounds, on the same app, loop and Redis: before and after
+measured in the same window.
+
 Every Redis key this script writes contains a random token and is deleted at the end (SCAN on it).
 """
 
@@ -43,7 +47,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import redis.asyncio as aioredis
-from _harness import Dist, delete_redis_keys, print_table, ratio
+from _harness import Dist, delete_redis_keys, load_before, print_table, ratio
 from idempotency_header_middleware import IdempotencyHeaderMiddleware
 from idempotency_header_middleware.backends import RedisBackend
 from starlette.applications import Starlette
@@ -170,7 +174,13 @@ async def cpu_per_request(app: ASGIApp, path: str, keys: Sequence[str]) -> float
 # --- the workload -------------------------------------------------------------------------------------------
 
 
-async def workload(url: str, path: str, requests: int, rounds: int) -> dict[str, Dist]:
+async def workload(
+    url: str,
+    path: str,
+    requests: int,
+    rounds: int,
+    before: Any = None,  # the module of `--before`, or None
+) -> dict[str, Dist]:
     app = make_app()
     store = RedisStore(
         aioredis.Redis.from_pool(aioredis.BlockingConnectionPool.from_url(url, max_connections=32)),
@@ -189,6 +199,16 @@ async def workload(url: str, path: str, requests: int, rounds: int) -> dict[str,
         "peer first": (peer, False),
         "peer replay": (peer, True),
     }
+    stores = [store]
+    if before is not None:
+        old_store = before.RedisStore(
+            aioredis.Redis.from_pool(aioredis.BlockingConnectionPool.from_url(url, max_connections=32)),
+            prefix=f"{TOKEN}:before:",
+        )
+        stores.append(old_store)
+        old = before.IdempotencyMiddleware(app, old_store)
+        variants["before first"] = (old, False)
+        variants["before replay"] = (old, True)
     replay_keys = [f"{TOKEN}-{path[1:]}-replay-{i}" for i in range(200)]
     # Complete the replay keys once, and warm every variant up.
     for name, (variant, _) in variants.items():
@@ -209,8 +229,10 @@ async def workload(url: str, path: str, requests: int, rounds: int) -> dict[str,
             samples[name].append(await run(variant, path, keys, 201))
     if path == "/noop":
         cpu: dict[str, list[float]] = {"bare": [], "buttress first": []}
-        for _ in range(rounds):
-            for name, taken in cpu.items():
+        if before is not None:
+            cpu["before first"] = []
+        for turn in range(rounds):
+            for name, taken in cpu.items() if turn % 2 == 0 else reversed(cpu.items()):
                 keys = [f"{TOKEN}-cpu-{name.replace(' ', '_')}-{next(counter)}" for _ in range(requests)]
                 taken.append(await cpu_per_request(variants[name][0], path, keys))
         bare_cpu, ours_cpu = (statistics.median(cpu[name]) for name in ("bare", "buttress first"))
@@ -219,7 +241,19 @@ async def workload(url: str, path: str, requests: int, rounds: int) -> dict[str,
             f"{bare_cpu:.0f} µs, with buttress first-time {ours_cpu:.0f} µs: the middleware adds "
             f"{ours_cpu - bare_cpu:.0f} µs (target < 40 µs)"
         )
-    await store.client.aclose()
+        if before is not None:
+            old_cpu = statistics.median(cpu["before first"])
+            print(
+                f"Before (the revision given): {old_cpu:.0f} µs, adding {old_cpu - bare_cpu:.0f} µs; "
+                "per round, before - after: "
+                + ", ".join(
+                    f"{old - new:+.0f}"
+                    for old, new in zip(cpu["before first"], cpu["buttress first"], strict=True)
+                )
+                + " µs"
+            )
+    for each in stores:
+        await each.client.aclose()
     await peer_client.aclose()
     return {name: Dist.of(values) for name, values in samples.items()}
 
@@ -246,6 +280,10 @@ def report(title: str, stats: dict[str, Dist], with_targets: bool) -> list[str]:
                 ratio(ours, theirs),
             ]
         )
+    for kind in ("first", "replay"):
+        if f"before {kind}" in stats:
+            old = stats[f"before {kind}"]
+            rows.append([f"{kind} (the revision before)", old.cell(), "—", ratio(old.p50, bare), "—"])
     print_table(
         title,
         [
@@ -290,8 +328,12 @@ async def machine(url: str) -> None:
     sys.stdout.flush()
 
 
-async def main(url: str, scale: Scale, quick: bool) -> int:
+async def main(url: str, scale: Scale, quick: bool, before_rev: str | None) -> int:
     await machine(url)
+    before = None
+    if before_rev is not None:
+        before = load_before("idempotency", before_rev)
+        print(f"- before: buttress-idempotency at git revision {before_rev}, in the same rounds")
     print(
         f"- scale: {'QUICK (--quick)' if quick else 'default'}: {scale.rounds} rounds; "
         f"{scale.requests:,} requests per variant per round on /orders, {scale.noop_requests:,} on /noop; "
@@ -300,17 +342,18 @@ async def main(url: str, scale: Scale, quick: bool) -> int:
     started = time.perf_counter()
     failures: list[str] = []
     try:
-        orders = await workload(url, "/orders", scale.requests, scale.rounds)
+        orders = await workload(url, "/orders", scale.requests, scale.rounds, before)
         failures += report(
             f"POST /orders: handler with {IO_SECONDS * 1000:g} ms of downstream I/O (the targets)",
             orders,
             True,
         )
-        noop = await workload(url, "/noop", scale.noop_requests, scale.rounds)
+        noop = await workload(url, "/noop", scale.noop_requests, scale.rounds, before)
         report("POST /noop: handler with no I/O (raw middleware overhead; no target)", noop, False)
         per_request = {
             name: (1 / noop[name].p50 - 1 / noop["bare"].p50) * 1e6
-            for name in ("buttress first", "buttress replay", "peer first", "peer replay")
+            for name in ("buttress first", "buttress replay", "peer first", "peer replay", "before first")
+            if name in noop
         }
         print(
             "\nAdded time per request over bare on /noop (µs, from the medians): "
@@ -329,5 +372,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL))
+    parser.add_argument("--before", metavar="REV", help="also run buttress-idempotency at git revision REV")
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.redis_url, QUICK if args.quick else DEFAULT, args.quick)))
+    sys.exit(asyncio.run(main(args.redis_url, QUICK if args.quick else DEFAULT, args.quick, args.before)))
