@@ -21,7 +21,7 @@ stampede last: it leaves the biggest heap behind):
    the eviction of this process's L1 copy, pub/sub invalidation against Redis tracking
    (``invalidation="tracking"``), rounds alternating. No peer here: redis-py's own client-side cache
    needs Redis >= 7.4. ``--before REV`` adds buttress-caching as of the git revision REV to the L1
-   hit's rounds, loaded from git into the same process.
+   hit's rounds, loaded from git into the same process (its `TieredCache` under its own `@cached`).
 
 Every Redis key this script writes contains a random token; the keys are deleted at the end (by
 SCAN on that token; never FLUSHDB).
@@ -1011,17 +1011,19 @@ async def l1_hits(url: str, scale: Scale, before_rev: str | None = None) -> None
         TieredCache[Any].from_url, url, invalidation="tracking", ttl=LONG_TTL
     )
     before_version = None
+    decorators: dict[str, Any] = {}
     if before_rev is not None:
         old = load_before(before_rev)
         before_version = before_rev
         variants["before"] = functools.partial(old.TieredCache.from_url, url, ttl=LONG_TTL)
+        decorators["before"] = old.cached  # the revision's own decorator over the revision's cache
     caches = {name: make(prefix=f"{TOKEN}:w5:{name.replace(' ', '-')}:") for name, make in variants.items()}
     try:
         calls: dict[str, Call] = {}
         for name, cache in caches.items():
             check(await cache.wait_until_subscribed(10), True)
 
-            @cached(cache, namespace="user")
+            @decorators.get(name, cached)(cache, namespace="user")
             async def user(user_id: int) -> Value:
                 return make_value(user_id)
 
