@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import enum
+import functools
 import json
 import math
 import os
@@ -532,3 +533,100 @@ async def test_concurrent_calls_with_distinct_hidden_fields_never_share_a_result
     tenants = [f"t{i}" for i in range(20)]
     results = await asyncio.gather(*(echo(Query("same", t)) for t in tenants * 3))
     assert results == tenants * 3
+
+
+# --- the call's own key builder ----------------------------------------------------------------------
+
+# Values aimed at the shortcuts of the builder a call uses (`positional_key`): ints and strs at
+# the length where the arguments' part turns into a digest, lone surrogates, NUL and other
+# unprintable text, huge ints, the types equal to an int (bool, IntEnum) and subclasses of str.
+hostile = st.one_of(
+    st.integers(),
+    st.integers(-(10**200), 10**200),
+    st.sampled_from([10**185, -(10**185), 10**190 - 1, -(10**190) + 1, 10**600 - 1, 10**600, -(10**700)]),
+    st.booleans(),
+    st.sampled_from([Level.LOW, 1.0, -0.0, float("nan"), Decimal("1.0"), b"1", None]),
+    st.text(st.characters(codec=None, exclude_categories=()), max_size=8),
+    st.text(st.sampled_from("ab\x00\x7f\ud800\u200b\n é"), min_size=150, max_size=230),
+    st.text(max_size=20).map(type("Text", (str,), {})),
+    supported,
+)
+# A one-parameter function's label shortens the room its argument has before the digest.
+parameter_names = st.sampled_from(["x", "user_id", "p" * 120, "q" * 197, "r" * 199])
+
+
+def _builders(names: tuple[str, ...]) -> tuple[Any, Any]:
+    """The key a call builds (`positional_key`, as the decorated function holds it) and `key`."""
+    namespace = "ns"
+    parameters = ", ".join(names)
+    scope: dict[str, Any] = {}
+    exec(f"async def f({parameters}): return None", scope)  # noqa: S102 - a signature of these names
+    wrapped: Any = cached(MemoryCache[Any](), namespace=namespace)(scope["f"])
+    keys = wrapped.key.__self__  # the object that builds keys (`_Caching`)
+    from buttress.caching._keys import positional_key  # noqa: PLC0415 - the private builder itself
+
+    return positional_key(f"{namespace}:", keys._names), keys
+
+
+def _bound(keys: Any, *args: object) -> str:
+    return f"ns:{keys._bound_key(args, {})}"
+
+
+def _outcome(build: Any, *args: object) -> str | type[Exception]:
+    try:
+        return str(build(*args))
+    except CachingTypeError:
+        return CachingTypeError
+
+
+@given(parameter_names, st.lists(hostile, min_size=1, max_size=3))
+def test_the_call_builds_the_key_that_binding_the_signature_builds(name: str, values: list[object]) -> None:
+    """Property: the key a call builds equals the bound-argument key, byte for byte, or both refuse.
+
+    For one and two parameters, hostile values included, and on a second call (the builder
+    remembers recent keys) as on the first.
+    """
+    # The ints around the length at which this name's arguments' part becomes a digest.
+    room = MAX_ARGS_CHARS - len(name) - 3
+    edges = [
+        sign * (10**digits + step)
+        for digits in (room - 1, room, room + 1)
+        for step in (-1, 0)
+        for sign in (1, -1)
+    ]
+    cases = [((name,), (value,)) for value in edges]
+    cases += [((name,), (values[0],)), ((name, "other"), (values[0], values[-1]))]
+    for names, args in cases:
+        build, keys = _builders(names)
+        bound = _outcome(functools.partial(_bound, keys), *args)
+        assert _outcome(build, args) == bound, (names, args)
+        assert _outcome(build, args) == bound, (names, args)  # remembered
+        assert _outcome(keys.key, *args) == bound
+
+
+def test_the_call_remembers_a_bounded_number_of_keys() -> None:
+    """The builder's memory of recent keys never exceeds 256 per function, and stays correct past it."""
+    import inspect  # noqa: PLC0415
+
+    build, _ = _builders(("x",))
+    memo = inspect.getclosurevars(build).nonlocals["memo"]
+    for i in range(1_000):
+        assert build((i,)) == f"ns:x=i{i}"
+        assert build((str(i),)) == f"ns:x=s{len(str(i))}:{i}"
+        assert len(memo) <= 256
+    assert build((True,)) == "ns:x=T"  # equal to 1, which the builder remembers: never mistaken for it
+    assert build((1,)) == "ns:x=i1"
+
+
+async def test_a_call_stores_its_value_under_the_key_that_key_returns(cache: MemoryCache[Any]) -> None:
+    """What a call writes is found under ``f.key(...)`` (the call builds its key its own way)."""
+    values = ["ab", "\ud800", "x" * 300, 7, True, 10**300, 1.0, Level.LOW]
+
+    @cached(cache)
+    async def f(x: object) -> str:
+        return repr(x)
+
+    for value in values:
+        assert await f(value) == repr(value)
+        assert await cache.get(f.key(value)) == repr(value)
+        assert await f(value) == repr(value)  # a hit, under the same key

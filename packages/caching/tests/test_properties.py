@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from buttress.caching import InvalidKeyError, MemoryCache, RedisCache, cached, xfetch_should_refresh
+from buttress.caching._entry import Entry
 from buttress.caching._held import COPY, DECODE, SHARE, plan
 from buttress.caching._validation import check_key
 from buttress.core import MISSING
@@ -106,6 +107,46 @@ def test_xfetch_window(expires_at: float, before: float, delta: float, beta: flo
         assert not decision, "outside the window no refresh happens"
     if before < window * (1 - 1e-9) - 1e-9:
         assert decision, "inside the window the draw decides for a refresh"
+
+
+# The largest u a float can be below 1: -ln(1 - u) at its largest, 53 ln 2.
+_LAST_U = 1.0 - 2.0**-53
+
+
+@given(
+    now=st.one_of(st.floats(0, 1e4), st.floats(1.6e9, 2e9)),
+    gap=st.one_of(st.floats(0, 1e4), st.integers(0, 64)),
+    delta=st.one_of(st.floats(1e-12, 100), st.just(0.0)),
+    beta=st.one_of(st.floats(1e-3, 10), st.just(0.0)),
+    u=st.one_of(st.floats(0, 1, exclude_max=True), st.just(_LAST_U), st.just(0.0)),
+)
+def test_xfetch_draws_only_where_a_draw_could_refresh(
+    now: float, gap: float, delta: float, beta: float, u: float
+) -> None:
+    """Property: a hit decides as a draw of ``u`` always would, and draws nothing where no u refreshes.
+
+    ``gap`` is the time to expiry in seconds, or (an int) in steps of one float past ``now``, where
+    rounding decides.
+    """
+    expires_at = now + gap if isinstance(gap, float) else now
+    if isinstance(gap, int):
+        for _ in range(gap):
+            expires_at = math.nextafter(expires_at, math.inf)
+    draws: list[float] = []
+
+    def rng() -> float:
+        draws.append(u)
+        return u
+
+    cache = MemoryCache[int](xfetch_beta=beta, rng=rng)
+    decided = cache._early(Entry(0, expires_at, None, delta), now)
+    if beta == 0.0 or delta == 0.0:
+        assert not decided
+        assert not draws
+        return
+    assert decided == (now - delta * beta * math.log(1.0 - u) >= expires_at)
+    if not draws:
+        assert not now - delta * beta * math.log(1.0 - _LAST_U) >= expires_at, "a draw could have refreshed"
 
 
 @given(calls=st.lists(st.tuples(st.integers(0, 5), st.sampled_from(["a", "b"])), min_size=1, max_size=30))

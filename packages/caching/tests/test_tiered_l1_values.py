@@ -15,7 +15,14 @@ from typing import Any
 
 import pytest
 
-from buttress.caching import CachingConfigurationError, TieredCache, TieredStorage, cached
+from buttress.caching import (
+    BreakerState,
+    CachingConfigurationError,
+    InvalidKeyError,
+    TieredCache,
+    TieredStorage,
+    cached,
+)
 from buttress.core import MISSING
 from buttress.testing import FakeClock, eventually
 
@@ -276,3 +283,103 @@ async def test_caches_sharing_one_storage_never_hand_out_each_others_kept_values
         assert await from_l1(shared, "k") == RECORD
     finally:
         await shared.aclose()
+
+
+def finished_at_once(call: Awaitable[object]) -> object:
+    """The result of a coroutine that returns on its first step (it awaited nothing that waits)."""
+    coroutine: Any = call
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise AssertionError("the call waited")
+
+
+async def test_an_l1_hit_takes_no_slot_and_is_no_success_of_the_breaker(make: Factory) -> None:
+    """L1 hits of get, get_many, get_or_compute and @cached read no Redis: no slot, no breaker news.
+
+    The one slot of ``max_concurrency`` is taken and the breaker is one failure from opening; every
+    hit still returns on its first step, and the next failure opens the breaker (a hit counted as a
+    success would have reset it).
+    """
+    cache = await make(max_concurrency=1, breaker_threshold=2)
+
+    @cached(cache)
+    async def user(user_id: int) -> Any:
+        raise AssertionError("a hit must not load")
+
+    async def never() -> Any:
+        raise AssertionError("a hit must not load")
+
+    await cache.set("k", RECORD)
+    await cache.set(user.key(7), RECORD)
+    await from_l1(cache, "k")
+    await from_l1(cache, user.key(7))
+    assert cache._gate is not None
+    assert cache._gate.try_enter()  # the only slot, held
+    cache._breaker.failure()
+    hits = cache.l1_stats.hits
+    for _ in range(2):
+        assert finished_at_once(cache.get("k")) == RECORD
+        assert finished_at_once(cache.get_many(["k", user.key(7)])) == {"k": RECORD, user.key(7): RECORD}
+        assert finished_at_once(cache.get_or_compute("k", never)) == RECORD
+        assert finished_at_once(user(7)) == RECORD
+    assert cache.l1_stats.hits == hits + 2 * 5
+    cache._breaker.failure()
+    assert cache.breaker_state is BreakerState.OPEN
+    cache._gate.leave()
+
+
+async def test_get_many_from_l1_hands_out_copies_and_counts_as_the_general_path(make: Factory) -> None:
+    """Property: ``get_many`` served by L1 returns what the general path returns, copies included."""
+    serializer = CountingJson()
+    cache = await make(serializer=serializer)
+    await cache.set_many({"a": RECORD, "b": "text"})
+    await from_l1(cache, "a")
+    await from_l1(cache, "b")
+    before, l1_before, loads = cache.stats, cache.l1_stats, serializer.loads_calls
+    first: Any = await cache.get_many(["a", "b", "a"])
+    assert first == {"a": RECORD, "b": "text"}
+    first["a"]["tags"].append("root")
+    first["a"]["nested"]["a"].clear()
+    second: Any = await cache.get_many(("a", "b"))
+    assert second == {"a": RECORD, "b": "text"}
+    assert second["a"] is not first["a"]
+    assert serializer.loads_calls == loads  # copies of the kept values: nothing decoded again
+    after = cache.stats
+    # As the general path counts: a key asked twice is found once, so the second ask is a miss.
+    assert (after.hits - before.hits, after.misses - before.misses) == (4, 1)
+    assert cache.l1_stats.hits - l1_before.hits == 5
+    assert cache.l1_stats.misses == l1_before.misses
+
+    # One key L1 does not hold: every key goes the general way, with the same answer.
+    assert await cache.get_many(["a", "absent", "b"]) == {"a": RECORD, "b": "text"}
+    assert cache.l1_stats.misses == l1_before.misses + 1
+    assert await cache.get_many([]) == {}
+    with pytest.raises(InvalidKeyError):
+        await cache.get_many(["a", ""])
+    with pytest.raises(CachingConfigurationError, match="keys"):
+        await cache.get_many("a")
+
+
+async def test_an_early_refresh_starts_from_an_l1_hit_of_a_cached_function(make: Factory) -> None:
+    """XFetch on the @cached L1 hit: a hit near expiry is served and refreshed in the background."""
+    clock = FakeClock()
+    loads = 0
+    cache = await make(clock=clock, rng=lambda: 0.999999, ttl=10, xfetch_beta=1.0)
+
+    @cached(cache)
+    async def counter(step: int) -> int:
+        nonlocal loads
+        loads += step
+        clock.advance(1.0)  # the loader takes a second: XFetch's delta
+        return loads
+
+    assert await counter(1) == 1
+    await from_l1(cache, counter.key(1))
+    hits = cache.l1_stats.hits
+    assert await counter(1) == 1  # served from L1, refreshed behind it
+    assert cache.l1_stats.hits == hits + 1
+    assert cache.stats.early_refreshes == 1
+    await eventually(lambda: loads == 2, what="the early refresh ran")

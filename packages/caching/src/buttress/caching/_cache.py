@@ -50,6 +50,9 @@ class _Job[T]:
     cache_none: bool
 
 
+# Above -ln(1 - u) for every float u in [0, 1): XFetch draws only within this many delta*beta of expiry.
+_NO_DRAW_BEYOND = 37.0
+
 # Waiting for another process's computation polls at growing intervals up to this many seconds.
 _MAX_POLL = 0.05
 _FIRST_POLL = 0.002
@@ -539,6 +542,31 @@ class Cache[T](AsyncResource):
             return value  # type: ignore[return-value] # a T, as above
         return await self._flight(key, job, None)
 
+    def _hit_now(self, key: str) -> object:
+        """A fresh value for ``key`` found without an await, or `NO_HIT` (the general path decides).
+
+        ``key`` is a str that holds neither NUL nor a lone surrogate (a key `check_key` passed, or
+        one `cached` built, which is printable or a digest). A hit is counted here; when XFetch
+        draws an early refresh the value comes wrapped in an `EarlyHit` and the caller, which has
+        the loader, starts the refresh with `_refresh_early`. This cache has no such path: a
+        `TieredCache` reads its memory L1 here.
+        """
+        return NO_HIT
+
+    def _refresh_early(
+        self,
+        key: str,
+        loader: Loader[T],
+        *,
+        seconds: float | None,
+        labels: tuple[str, ...],
+        cache_none: bool,
+        expires_at: float,
+    ) -> None:
+        """Recompute ``key`` in the background behind a hit that XFetch chose (see `_hit_now`)."""
+        self._counters.early_refreshes += 1
+        self._refresh_later(key, _Job(loader, seconds, labels, cache_none), expires_at)
+
     async def refresh(
         self,
         key: str,
@@ -643,7 +671,13 @@ class Cache[T](AsyncResource):
 
     def _early(self, entry: Entry[T], now: float) -> bool:
         # On every hit of get_or_compute: _draw and _should_refresh inlined.
-        if self._beta == 0.0 or entry.delta <= 0.0 or entry.expires_at is None:
+        expires_at = entry.expires_at
+        if self._beta == 0.0 or entry.delta <= 0.0 or expires_at is None:
+            return False
+        # Far from expiry no draw can call for a refresh, so none is made: -ln(1 - u) is below
+        # _NO_DRAW_BEYOND for every float u in [0, 1) (at most 53 ln 2 = 36.74), and this is the
+        # test below in the same float operations with that bound, which rounding keeps monotonic.
+        if now + entry.delta * self._beta * _NO_DRAW_BEYOND < expires_at:
             return False
         try:
             u = self._random()
@@ -651,7 +685,7 @@ class Cache[T](AsyncResource):
             raise CachingConfigurationError("rng", self._random, f"failed when called: {exc!r}") from exc
         if u.__class__ is not float or not 0.0 <= u < 1.0:
             u = self._checked_draw(u)
-        return now - entry.delta * self._beta * math.log(1.0 - u) >= entry.expires_at
+        return now - entry.delta * self._beta * math.log(1.0 - u) >= expires_at
 
     def _flight(self, key: str, job: _Job[T], seen_expiry: float | object | None) -> Coroutine[Any, Any, T]:
         task = self._flights.get(key)
@@ -768,6 +802,20 @@ class _Found[V]:
 
 # What `Cache._value` returns for a stored value that cannot be deserialized.
 _UNREADABLE = object()
+
+# What `Cache._hit_now` returns when it found no value it may hand out without an await.
+NO_HIT = object()
+
+
+class EarlyHit:
+    """What `Cache._hit_now` returns for a hit whose XFetch draw asks for a background refresh."""
+
+    __slots__ = ("expires_at", "value")
+
+    def __init__(self, value: object, expires_at: float) -> None:
+        self.value = value
+        self.expires_at = expires_at
+
 
 # A refresh replaces whatever is stored, so any stored entry counts as "not newer".
 _ANY_EXPIRY = object()

@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from contextvars import ContextVar, Token
 from typing import Any, Protocol, cast, overload, runtime_checkable
 
-from ._cache import Cache
-from ._keys import encode_argument, encode_arguments, finish
+from ._cache import NO_HIT, Cache, EarlyHit
+from ._keys import encode_argument, encode_arguments, finish, positional_key
 from ._validation import TTL, check_bool, check_callable, check_key, check_text, ttl_seconds
 from .exceptions import CachingConfigurationError
 
@@ -207,21 +207,42 @@ class _Caching[**P, R]:
     def function(self) -> CachedFunction[P, R]:
         """The ``async def`` function that stands for the original: it reads and fills the cache."""
         func = self.__wrapped__
-        resolve, key, tags_for = self._resolve, self.key, self._tags_for
+        resolve, key, tags_for, fixed = self._resolve, self.key, self._tags_for, self._fixed
         ttl, cache_none = self._ttl, self._cache_none
         # Checked once here rather than on every call: the TTL, fixed tags and cache_none were
         # checked by `cached`, so a `Cache` is asked through its checked entry point (`_lookup`).
         fixed_tags = None if callable(self._tags) else self._tags
-        names, plain, head = self._names, self._plain and self._key is None, f"{self._namespace}:"
+        # The common call (every argument by position, no key function) gets its key from a
+        # builder made for this signature: no binding, the same text as `key` builds.
+        plain = self._plain and self._key is None
+        build = positional_key(f"{self._namespace}:", self._names) if plain else None
+        arity, positional = len(self._names), build is not None
 
         @functools.wraps(func)
         async def cached_function(*args: P.args, **kwargs: P.kwargs) -> R:
             if _BYPASS.get():
                 return await func(*args, **kwargs)
-            cache = resolve()
+            cache = fixed if fixed is not None else resolve()
             if fixed_tags is not None and isinstance(cache, Cache):
-                if plain and not kwargs and len(args) == len(names):
-                    name = head + encode_arguments(names, args)  # the common call, without binding
+                if positional and not kwargs and len(args) == arity:
+                    name = build(args)  # type: ignore[misc] # not None when positional
+                    # The built key is printable text or a digest (no NUL, no lone surrogate), as
+                    # `_hit_now` requires: a value found without an await is returned before any
+                    # closure or coroutine of the general path is made.
+                    hit = cache._hit_now(name)
+                    if hit is not NO_HIT:
+                        if hit.__class__ is EarlyHit:
+                            early: EarlyHit = hit  # its class was just tested: mypy narrows it
+                            cache._refresh_early(
+                                name,
+                                lambda: func(*args, **kwargs),
+                                seconds=cache._default_ttl if ttl is None else ttl,
+                                labels=fixed_tags,
+                                cache_none=cache_none,
+                                expires_at=early.expires_at,
+                            )
+                            hit = early.value
+                        return hit  # type: ignore[return-value] # a T: the cache's value
                 else:
                     name = key(*args, **kwargs)
                 found: R = await cache._lookup(

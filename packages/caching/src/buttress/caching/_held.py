@@ -106,6 +106,15 @@ def _immutable_members(members: Any, depth: int, seen: set[int]) -> None:  # noq
 
 def _fix_up(shallow: Copier, inner: tuple[tuple[Any, Copier], ...]) -> Copier:
     """Copy a container shallowly, then replace the containers inside it (at ``inner``) by copies."""
+    if len(inner) == 1:  # one container inside (a record with one list): no loop per copy
+        ((place, only),) = inner
+
+        def copy_one(value: Any) -> Any:  # noqa: ANN401 - a dict or list
+            result = shallow(value)
+            result[place] = only(result[place])
+            return result
+
+        return copy_one
 
     def copy(value: Any) -> Any:  # noqa: ANN401 - a dict or list
         result = shallow(value)

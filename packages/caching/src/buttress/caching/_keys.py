@@ -63,6 +63,8 @@ MAX_ARGS_CHARS = 200
 _MAX_DEPTH = 64
 # Below 600 digits, str(int) works whatever sys.set_int_max_str_digits says (its floor is 640).
 _DECIMAL_LIMIT = 10**600
+# Keys remembered per cached function of one argument (see `positional_key`).
+_MEMO_SIZE = 256
 
 _SUPPORTED = (
     "None, bool, int, float, complex, str, bytes, bytearray, tuple, list, dict, set, frozenset, UUID, "
@@ -108,6 +110,65 @@ def encode_arguments(names: Iterable[str], values: Iterable[object]) -> str:
     if len(joined) <= MAX_ARGS_CHARS and joined.isprintable():
         return joined
     return finish(joined)
+
+
+def positional_key(head: str, names: tuple[str, ...]) -> Callable[[tuple[Any, ...]], str]:
+    """A function of the positional arguments (one per name) returning ``head`` + `encode_arguments`.
+
+    Built once per cached function. With one parameter, a str or an int argument (the common
+    calls) is encoded in one formatted string, its length and printability tested as
+    `encode_arguments` tests them; every other case, and every function of more parameters, goes
+    through `encode_arguments` itself, so the keys are the same text.
+    """
+    if len(names) != 1:
+
+        def build(args: tuple[Any, ...]) -> str:
+            return head + encode_arguments(names, args)
+
+        return build
+    label = f"{names[0]}="
+    if not label.isprintable():  # never for an identifier, but encode_arguments would hash it
+        return lambda args: head + encode_arguments(names, args)
+    # An int strictly between -bound and bound has at most `room` digits, so its part (label, "i",
+    # a sign, the digits) is within MAX_ARGS_CHARS; and it is printable. Such a str is any str
+    # whose part fits and that is printable itself, since the label is.
+    room = MAX_ARGS_CHARS - len(label) - 2
+    bound = 10**room if room > 0 else 0
+    int_prefix = f"{head}{label}i"
+    str_prefix = f"{head}{label}s"
+    longest = len(head) + MAX_ARGS_CHARS
+
+    # The keys of the latest arguments, by value (exact int and str only, so 1, True and 1.0 stay
+    # apart): a hot argument's key is one dict lookup, and a str that the L1 lookup has hashed
+    # before. Emptied when full, so it holds at most _MEMO_SIZE keys per function.
+    memo: dict[object, str] = {}
+
+    def build_one(args: tuple[Any, ...]) -> str:
+        value = args[0]
+        cls = value.__class__
+        if cls is int:
+            key = memo.get(value)
+            if key is not None:
+                return key
+            if -bound < value < bound:
+                return _remember(memo, value, f"{int_prefix}{value}")
+        elif cls is str:
+            key = memo.get(value)
+            if key is not None:
+                return key
+            key = f"{str_prefix}{len(value)}:{value}"
+            if len(key) <= longest and value.isprintable():
+                return _remember(memo, value, key)
+        return head + encode_arguments(names, args)
+
+    return build_one
+
+
+def _remember(memo: dict[object, str], value: object, key: str) -> str:
+    if len(memo) >= _MEMO_SIZE:
+        memo.clear()
+    memo[value] = key
+    return key
 
 
 def encode_argument(name: str, value: object) -> str:

@@ -90,7 +90,7 @@ class MemoryStorage[V](AsyncResource):
         if slot is None:
             return None
         entry, drop_at = slot
-        if drop_at is not None and (now if isinstance(now, float) else self._monotonic()) >= drop_at:
+        if drop_at is not None and (now if now.__class__ is float else self._monotonic()) >= drop_at:
             self._forget(key)
             return None
         self._items.move_to_end(key)

@@ -13,7 +13,7 @@ import math
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any, Literal, Self, Unpack, cast
 
@@ -29,7 +29,7 @@ from buttress.core import (
 )
 
 from ._breaker import BreakerState
-from ._cache import _UNREADABLE, Cache, _Job
+from ._cache import _NO_DRAW_BEYOND, _UNREADABLE, NO_HIT, Cache, EarlyHit, _iterable
 from ._entry import Entry
 from ._held import DECODE, SHARE, L1Values, check_l1_values, plan
 from ._memory import MemoryStorage
@@ -825,18 +825,47 @@ class TieredCache[T](Cache[T]):
                     return value  # type: ignore[return-value] # a T, decoded from the entry
         return await super().get(key)
 
-    async def _lookup(
-        self,
-        key: str,
-        loader: Callable[[], Awaitable[T]],
-        seconds: float | None,
-        labels: tuple[str, ...],
-        cache_none: bool,
-    ) -> T:
-        read_now = self._l1_now  # as in get
+    async def get_many(self, keys: Iterable[str]) -> dict[str, T]:
+        """Return the fresh values among ``keys``; missing keys are absent from the result.
+
+        When L1 holds a fresh copy of every key, they are read without an await, as `get` reads
+        one, and each value is handed out as ``l1_values`` says; otherwise every key goes the
+        general way (L1, then one L2 read for the rest).
+
+        Raises:
+            InvalidKeyError: A key is not a non-empty string within ``max_key_bytes``.
+            CachingConfigurationError: ``keys`` is not an iterable of keys.
+        """
+        wanted = list(_iterable("keys", keys))
+        read_now = self._l1_now
+        if not wanted or read_now is None or not self._tiers._l1_on or self._breaker.state is not _CLOSED:
+            return await super().get_many(wanted)
+        limit = self._fast_key_chars
+        now = self._now()
+        found: dict[str, T] = {}
+        for key in wanted:
+            # Only what a key check would pass: a str short enough for max_key_bytes that L1 holds
+            # (it passed the full check when it was written).
+            if key.__class__ is not str or len(key) > limit or (entry := read_now(key)) is None:
+                return await super().get_many(wanted)
+            expires_at = entry.expires_at
+            if expires_at is not None and now >= expires_at:
+                return await super().get_many(wanted)
+            value = self._value(key, entry)
+            if value is _UNREADABLE:
+                return await super().get_many(wanted)
+            found[key] = value  # type: ignore[assignment] # a T, decoded from the entry
+        self._tiers._l1_hits += len(wanted)
+        # Counted as the general path counts them: a key asked twice is one hit and one miss.
+        self._counters.hits += len(found)
+        self._counters.misses += len(wanted) - len(found)
+        return found
+
+    def _hit_now(self, key: str) -> object:
+        # The L1 hit of get_or_compute and @cached, as in get (see Cache._hit_now for the contract).
+        read_now = self._l1_now
         if (
             read_now is not None
-            and key.__class__ is str
             and len(key) <= self._fast_key_chars
             and self._tiers._l1_on
             and self._breaker.state is _CLOSED
@@ -849,11 +878,39 @@ class TieredCache[T](Cache[T]):
                 if value is not _UNREADABLE:
                     self._tiers._l1_hits += 1
                     self._counters.hits += 1
-                    if expires_at is not None and self._early(entry, now):
-                        self._counters.early_refreshes += 1
-                        self._refresh_later(key, _Job(loader, seconds, labels, cache_none), expires_at)
-                    return value  # type: ignore[return-value] # a T, decoded from the entry
-        return await super()._lookup(key, loader, seconds, labels, cache_none)
+                    # XFetch (`_early`), past its cheap test inlined: far from expiry, no draw.
+                    if (
+                        expires_at is not None
+                        and now + entry.delta * self._beta * _NO_DRAW_BEYOND >= expires_at
+                        and self._early(entry, now)
+                    ):
+                        return EarlyHit(value, expires_at)
+                    return value
+        return NO_HIT
+
+    async def _lookup(
+        self,
+        key: str,
+        loader: Callable[[], Awaitable[T]],
+        seconds: float | None,
+        labels: tuple[str, ...],
+        cache_none: bool,
+    ) -> T:
+        hit = self._hit_now(key)
+        if hit is NO_HIT:
+            return await super()._lookup(key, loader, seconds, labels, cache_none)
+        if hit.__class__ is EarlyHit:
+            early: EarlyHit = hit  # its class was just tested: mypy narrows it
+            self._refresh_early(
+                key,
+                loader,
+                seconds=seconds,
+                labels=labels,
+                cache_none=cache_none,
+                expires_at=early.expires_at,
+            )
+            hit = early.value
+        return hit  # type: ignore[return-value] # a T, decoded from the entry
 
     def _value(self, key: str, stored: Entry[Any]) -> T | object:
         """The value of ``stored`` as ``l1_values`` hands it out, decoding at most once per entry object."""
