@@ -874,7 +874,12 @@ class TieredCache[T](Cache[T]):
             now = self._now()
             expires_at = entry.expires_at
             if expires_at is None or now < expires_at:
-                value = self._value(key, entry)
+                # `_value`'s common case inlined: the value this cache kept, shared or copied.
+                kept: Any = entry._decoded
+                if kept is not None and kept[0] is self._keeper and (copier := kept[1]) is not _DECODE_EACH:
+                    value = kept[2] if copier is None else copier(kept[2])
+                else:
+                    value = self._value(key, entry)
                 if value is not _UNREADABLE:
                     self._tiers._l1_hits += 1
                     self._counters.hits += 1
