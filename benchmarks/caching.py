@@ -21,7 +21,8 @@ stampede last: it leaves the biggest heap behind):
    the eviction of this process's L1 copy, pub/sub invalidation against Redis tracking
    (``invalidation="tracking"``), rounds alternating. No peer here: redis-py's own client-side cache
    needs Redis >= 7.4. ``--before REV`` adds buttress-caching as of the git revision REV to the L1
-   hit's rounds, loaded from git into the same process (its `TieredCache` under its own `@cached`).
+   hit's rounds and to the Redis hit's (1), loaded from git into the same process (its caches under
+   its own `@cached`).
 
 Every Redis key this script writes contains a random token; the keys are deleted at the end (by
 SCAN on that token; never FLUSHDB).
@@ -300,6 +301,19 @@ async def redis_hits(url: str, scale: Scale) -> None:
     async def ours_load() -> Value:
         return value
 
+    # --before REV: the revision's RedisCache under its own @cached, in the same rounds.
+    old_cache: Any = None
+    calls_before: dict[str, Call] = {}
+    if BEFORE_REV:
+        old = load_before(BEFORE_REV[0])
+        old_cache = old.RedisCache.from_url(url, prefix=f"{prefix}before:", ttl=LONG_TTL)
+
+        @old.cached(old_cache, ttl=LONG_TTL, namespace="user")
+        async def before_user(user_id: int) -> Value:
+            return make_value(user_id)
+
+        calls_before["before @cached"] = lambda: before_user(7)
+
     # The same client configuration as ours (core's open_redis), for the raw GET ours is held to.
     tuned = ours.storage.client  # type: ignore[attr-defined]
     await tuned.set(f"{prefix}raw-tuned", json.dumps(value))
@@ -367,6 +381,7 @@ async def redis_hits(url: str, scale: Scale) -> None:
             "cashews json get": lambda: cwj.get(f"{prefix}cwj:k"),
             "aiocache @cached": lambda: aio_user(7),
             "aiocache get": lambda: aio_direct.get("k"),
+            **calls_before,
         }
         result = await round_robin(
             {name: one_call(call) for name, call in calls.items()}, scale.redis_rounds, seed=1
@@ -376,6 +391,8 @@ async def redis_hits(url: str, scale: Scale) -> None:
         await ours.aclose()
         await ours_pickle.aclose()
         await ours_plain.aclose()
+        if old_cache is not None:
+            await old_cache.aclose()
         await cw.close()
         await cwj.close()
         await aio_direct.close()
@@ -393,6 +410,18 @@ async def redis_hits(url: str, scale: Scale) -> None:
             "ours client.get @cached",
             "cashews {}@cache",
             "aiocache @cached",
+        ),
+        *(
+            [
+                (
+                    f"`@cached` hit, before ({BEFORE_REV[0]})",
+                    "before @cached",
+                    "cashews {}@cache",
+                    "aiocache @cached",
+                )
+            ]
+            if BEFORE_REV
+            else []
         ),
         ("`get` hit", "ours get", "cashews {}get", "aiocache get"),
         ("`get_or_compute` hit", "ours get_or_compute", None, None),
@@ -1276,7 +1305,8 @@ if __name__ == "__main__":
     parser.add_argument(
         "--before",
         metavar="REV",
-        help="also run the L1 hit (5a) on buttress-caching as of this git revision, in the same rounds",
+        help="also run the Redis hit (1) and the L1 hit (5a) on buttress-caching as of this git revision, "
+        "in the same rounds",
     )
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL))
     parser.add_argument("--l1-writer", nargs=2, metavar=("URL", "PREFIX"), help=argparse.SUPPRESS)
