@@ -5,6 +5,7 @@ The scripts run as ``python benchmarks/<package>.py``, so this module is importa
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import io
 import os
@@ -104,6 +105,7 @@ def load_before(package: str, rev: str) -> Any:
         [git, "-C", root, "archive", rev, where], check=True, capture_output=True
     ).stdout
     folder = tempfile.mkdtemp(prefix=f"buttress-{package}-before-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # modules may import lazily until exit
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(folder, filter="data")
     name = f"buttress_{package.replace('-', '_')}_before"
