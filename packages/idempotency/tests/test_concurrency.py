@@ -249,6 +249,65 @@ async def test_the_heartbeat_keeps_a_long_handler_exclusive(
         await _close([store])
 
 
+async def _post(app: Any, path: str, key: str) -> int:
+    """One POST through ``app`` as an ASGI server would send it; the response's status."""
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "query_string": b"",
+        "headers": [(b"idempotency-key", key.encode())],
+    }
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_the_middleware_s_heartbeat_keeps_long_handlers_exclusive(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    """Handlers that outlive their lease several times over, started at different moments, keep their
+    keys through the middleware's heartbeat (one timer for all its requests): every duplicate is
+    answered 409, each handler runs once, and each response is stored and replayed."""
+    (store,) = await _stores(kind, request, workers=1)
+    runs: dict[str, int] = {}
+
+    async def slow(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        runs[scope["path"]] = runs.get(scope["path"], 0) + 1
+        await asyncio.sleep(1.0)
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": b"done"})
+
+    app = IdempotencyMiddleware(slow, store, lease=0.3, heartbeat=0.1)
+    paths = [f"/job/{i}" for i in range(6)]
+    try:
+        first = [asyncio.create_task(_post(app, path, "k")) for path in paths[:3]]
+        await asyncio.sleep(0.07)  # the others join between two sweeps
+        first += [asyncio.create_task(_post(app, path, "k")) for path in paths[3:]]
+        for _ in range(3):
+            await asyncio.sleep(0.25)
+            assert await asyncio.gather(*(_post(app, path, "k") for path in paths)) == [409] * len(paths)
+        assert await asyncio.gather(*first) == [201] * len(paths)
+        assert await asyncio.gather(*(_post(app, path, "k") for path in paths)) == [201] * len(paths)
+        assert runs == dict.fromkeys(paths, 1)
+        assert app._beats is not None
+        assert not app._beats._fresh
+        assert not app._beats._due  # finished requests leave the sweeps at once
+    finally:
+        await _close([store])
+
+
 async def test_a_batch_spanning_every_cluster_slot_is_split_per_slot(request: pytest.FixtureRequest) -> None:
     """Hundreds of concurrent claims on distinct keys go out as batches that one EVALSHA could not carry."""
     (store,) = await _stores("redis-cluster", request, workers=1)

@@ -179,7 +179,7 @@ class IdempotencySlot(SlotRules):
         entered: True once the claim was answered (whatever the answer).
     """
 
-    __slots__ = ("_claim", "_renewal", "_timer")
+    __slots__ = ("_beats", "_claim", "_renewal", "_timer")
 
     def __init__(
         self,
@@ -207,7 +207,9 @@ class IdempotencySlot(SlotRules):
         )
         self._store: IdempotencyStore = store
         self._claim = checked_claim(store)
-        self._timer: asyncio.TimerHandle | None = None
+        self._beats: Heartbeats | None = None
+        # The heartbeat's timer of its own, or the shared `Heartbeats` that holds the slot.
+        self._timer: asyncio.TimerHandle | Heartbeats | None = None
         self._renewal: asyncio.Task[None] | None = None
 
     @classmethod
@@ -221,16 +223,19 @@ class IdempotencySlot(SlotRules):
         heartbeat: float | None,
         fail_open: bool,
         claim: CheckedClaim | None,
+        beats: Heartbeats | None = None,
     ) -> IdempotencySlot:
         """A slot from arguments its caller checked already, once (the middleware, per request).
 
         ``key`` and ``fingerprint`` are SHA-256 hex digests, ``store`` an `IdempotencyStore`, the
         durations checked seconds, ``heartbeat`` the interval itself (`heartbeat_interval`'s answer)
-        and ``claim`` `checked_claim`'s answer for ``store``.
+        ``claim`` `checked_claim`'s answer for ``store`` and ``beats`` the middleware's shared
+        heartbeat (for ``heartbeat`` seconds), if it has one.
         """
         slot = cls.__new__(cls)
         slot._store = store
         slot._claim = claim
+        slot._beats = beats
         slot.key = key
         slot.fingerprint = fingerprint
         slot._lease = lease
@@ -313,8 +318,7 @@ class IdempotencySlot(SlotRules):
             return False
         self._done = True
         if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+            self._stop_timer()
         return True
 
     async def release(self) -> bool:
@@ -337,7 +341,18 @@ class IdempotencySlot(SlotRules):
 
     def _schedule(self) -> None:
         assert self._heartbeat is not None  # noqa: S101 - only called with a heartbeat
+        beats = self._beats
+        if beats is not None and beats.add(self):
+            self._timer = beats
+            return
         self._timer = asyncio.get_running_loop().call_later(self._heartbeat, self._fire)
+
+    def _stop_timer(self) -> None:
+        timer, self._timer = self._timer, None
+        if isinstance(timer, Heartbeats):
+            timer.discard(self)
+        elif timer is not None:
+            timer.cancel()
 
     def _fire(self) -> None:
         self._timer = None
@@ -358,8 +373,7 @@ class IdempotencySlot(SlotRules):
 
     async def _stop_heartbeat(self) -> None:
         if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+            self._stop_timer()
         renewal, self._renewal = self._renewal, None
         if renewal is not None and not renewal.done() and renewal is not asyncio.current_task():
             # Let a renewal in flight finish: cancelling a call mid-command would cost its connection.
@@ -367,6 +381,52 @@ class IdempotencySlot(SlotRules):
 
 
 type CheckedClaim = Callable[[str, str, float], Awaitable[Claim]]
+
+
+class Heartbeats:
+    """One timer for the heartbeats of many slots (a middleware's), instead of a timer per slot.
+
+    Every ``interval / 2`` seconds, while it holds slots, a sweep renews the slots that were already
+    held at the sweep before, and keeps the others for the next one: a slot is renewed between
+    ``interval / 2`` and ``interval`` seconds after it joined (its claim, or its last renewal), never later
+    than its own timer would have renewed it. A renewed slot joins again; a finished slot leaves at once
+    (`discard`), so the sweeps hold only live slots. One event loop at a time: a slot made on another
+    loop, while this one holds slots, keeps a timer of its own.
+    """
+
+    __slots__ = ("_due", "_fresh", "_interval", "_loop", "_timer")
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._fresh: dict[IdempotencySlot, bool] = {}  # joined since the last sweep
+        self._due: dict[IdempotencySlot, bool] = {}  # held at the last sweep: renewed at the next
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, slot: IdempotencySlot) -> bool:
+        """Hold ``slot`` until its next renewal; ``False`` if it runs on another loop than the held ones."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            if self._timer is not None:
+                return False
+            self._loop = loop
+        self._fresh[slot] = True
+        if self._timer is None:
+            self._timer = loop.call_later(self._interval / 2, self._sweep)
+        return True
+
+    def discard(self, slot: IdempotencySlot) -> None:
+        """Let ``slot`` go: it finished, or it renews by itself."""
+        if not self._fresh.pop(slot, False):
+            self._due.pop(slot, None)
+
+    def _sweep(self) -> None:
+        due, self._due, self._fresh = self._due, self._fresh, {}
+        self._timer = None
+        for slot in due:
+            slot._fire()  # starts the slot's renewal, which joins again when it succeeds
+        if (self._due or self._fresh) and self._loop is not None and not self._loop.is_closed():
+            self._timer = self._loop.call_later(self._interval / 2, self._sweep)
 
 
 def checked_claim(store: object) -> CheckedClaim | None:

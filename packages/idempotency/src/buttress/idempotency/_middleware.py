@@ -20,7 +20,7 @@ from buttress.core import (
     respond,
 )
 
-from ._core import DEFAULT_LEASE, DEFAULT_RETENTION, IdempotencySlot, checked_claim
+from ._core import DEFAULT_LEASE, DEFAULT_RETENTION, Heartbeats, IdempotencySlot, checked_claim
 from ._http import _TRANSIENT_4XX, HttpRules, Problem, default_store_status
 from ._keys import framed_identity, route_frames
 from ._types import IdempotencyStore, StoredResponse, stored_response
@@ -154,6 +154,7 @@ class IdempotencyMiddleware(HttpRules):
         self.app = app
         self.store = store
         self._claim = checked_claim(store)
+        self._beats = None if self._beat is None else Heartbeats(self._beat)
         # The framed method and route of the routes seen first (see `route_frames`), at most 1,024.
         self._frames: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 
@@ -252,6 +253,7 @@ class IdempotencyMiddleware(HttpRules):
             self._beat,
             self._fail_open,
             self._claim,
+            self._beats,
         )
         try:
             await slot.__aenter__()
