@@ -80,8 +80,8 @@ class IdempotencyMiddleware(HttpRules):
         fingerprint_headers: Request headers (besides method, route and body) that make two requests
             different, such as ``content-type``.
         lease: Seconds a claim holds without renewal; a crashed worker's key is free after it.
-        heartbeat: Seconds between lease renewals while the handler runs (default ``lease / 3``, ``0``
-            for none).
+        heartbeat: The most seconds between lease renewals while the handler runs (default
+            ``lease / 3``, ``0`` for none); one timer renews every request's lease.
         retention: Seconds a completed response is kept and replayed (default 24 hours).
         store_status: Which response statuses are stored (default `default_store_status`).
         max_request_bytes: The largest request body buffered for fingerprinting (413 beyond).
