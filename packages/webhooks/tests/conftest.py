@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+import trustme
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -106,11 +107,20 @@ class _Server(uvicorn.Server):
         pass
 
 
-def serve(app: Any, host: str) -> tuple[_Server, threading.Thread, int]:
-    """Start ``app`` on ``host`` in a thread; return the server, its thread and port."""
+def serve(app: Any, host: str, *, certificate: str | None = None) -> tuple[_Server, threading.Thread, int]:
+    """Start ``app`` on ``host`` in a thread; return the server, its thread and port.
+
+    With ``certificate`` (a PEM file holding the key and the chain), it serves HTTPS.
+    """
     port = free_port()
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+        ssl_certfile=certificate,
     )
     server = _Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -134,6 +144,33 @@ def receiver() -> Iterator[Receiver]:
     state = Receiver(base="")
     server, thread, port = serve(_app(state), "127.0.0.1")
     state.base = f"http://127.0.0.1:{port}"
+    try:
+        yield state
+    finally:
+        state.release.set()
+        stop(server, thread)
+
+
+@dataclass
+class TlsReceiver(Receiver):
+    """The receiver over HTTPS: its certificate, for 127.0.0.1, is issued by ``ca`` (saved at ``ca_file``)."""
+
+    port: int = 0
+    ca: trustme.CA = field(default_factory=trustme.CA)
+    ca_file: str = ""
+
+
+@pytest.fixture(scope="session")
+def tls_receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsReceiver]:
+    """The same receiver on HTTPS, with a certificate for 127.0.0.1 from a private CA (trustme)."""
+    state = TlsReceiver(base="")
+    directory = tmp_path_factory.mktemp("tls")
+    state.ca_file = str(directory / "ca.pem")
+    state.ca.cert_pem.write_to_path(state.ca_file)
+    certificate = directory / "server.pem"
+    state.ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(certificate))
+    server, thread, state.port = serve(_app(state), "127.0.0.1", certificate=str(certificate))
+    state.base = f"https://127.0.0.1:{state.port}"
     try:
         yield state
     finally:

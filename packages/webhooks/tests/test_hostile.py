@@ -481,6 +481,7 @@ async def test_the_delivery_worker_raises_only_typed_errors(outbox: PostgresOutb
         outbox,
         policy=NetworkPolicy(),
         resolver=StaticResolver(),
+        verify=True,
         client=None,
         timeout=5.0,
         lease=60.0,

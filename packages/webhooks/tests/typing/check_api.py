@@ -143,6 +143,8 @@ async def check_the_face(dsn: str, store: PostgresEndpointStore) -> None:
     assert_type(await memory.counts(), dict[DeliveryStatus, int])
     async with DeliveryWorker(memory, policy=NetworkPolicy()) as worker:
         assert_type(await worker.drain(), int)
+    async with DeliveryWorker(memory, verify="/etc/ssl/certs/ca-certificates.crt") as tls_worker:
+        assert_type(await tls_worker.drain(), int)
     try:
         DeliveryWorker(memory, timeout=1.0)
     except WebhooksTypeError as exc:

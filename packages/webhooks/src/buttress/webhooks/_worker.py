@@ -7,6 +7,7 @@ import contextlib
 import logging
 import re
 import secrets
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -98,6 +99,10 @@ class DeliveryWorker(AsyncResource):
         policy: The SSRF guard's address rules (public addresses only by default). Ignored when
             ``client`` is given: then the client's transport is responsible.
         resolver: How host names are resolved by the guard.
+        verify: TLS verification of ``https`` endpoints: ``True`` (certifi's CAs), ``False``, a CA
+            file or directory, or an ``ssl.SSLContext``. Ignored when ``client`` is given. A certificate
+            that does not verify (unknown CA, wrong host name) fails the attempt like a refused
+            connection: it is retried on ``outbox.schedule``.
         client: An httpx client to send with (its redirects must be off; the worker never closes
             it); one with `SafeTransport` is built, and closed by `aclose`, when omitted.
         timeout: Seconds an attempt may take, in all.
@@ -122,6 +127,7 @@ class DeliveryWorker(AsyncResource):
         *,
         policy: NetworkPolicy | None = None,
         resolver: Resolver | None = None,
+        verify: bool | str | ssl.SSLContext = True,
         client: httpx.AsyncClient | None = None,
         timeout: float = 15.0,
         lease: float = 60.0,
@@ -185,6 +191,7 @@ class DeliveryWorker(AsyncResource):
                 transport=SafeTransport(
                     policy,
                     resolver=resolver,
+                    verify=verify,
                     # One connection per slot: a larger pool only costs httpcore time scanning it.
                     limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
                 ),
