@@ -70,10 +70,17 @@ async def benign(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"ok"})
 
 
-async def call(app: Any, headers: list[tuple[bytes, bytes]], method: str = "POST") -> tuple[int, bytes]:
-    """Send one request straight into ``app``, headers as given (no client library cleans them)."""
+async def call(
+    app: Any,
+    headers: list[tuple[bytes, bytes]],
+    method: str = "POST",
+    messages: list[dict[str, Any]] | None = None,
+) -> tuple[int, bytes]:
+    """Send one request straight into ``app``, headers as given (no client library cleans them); the
+    client leaves after ``messages`` (by default one whole body)."""
     scope = {"type": "http", "method": method, "path": "/orders", "query_string": b"", "headers": headers}
-    messages = [{"type": "http.request", "body": b"{}", "more_body": False}]
+    if messages is None:
+        messages = [{"type": "http.request", "body": b"{}", "more_body": False}]
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -84,6 +91,25 @@ async def call(app: Any, headers: list[tuple[bytes, bytes]], method: str = "POST
 
     await app(scope, receive, send)
     return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+async def test_a_body_cut_short_is_a_400_and_claims_nothing() -> None:
+    """Found by the hostile run: the middleware ended without answering a body cut short (the WSGI
+    twin, the webhook endpoint and the CSP report receiver answer 400); the key stays unclaimed."""
+    runs: list[int] = []
+
+    async def counting(scope: Any, receive: Any, send: Any) -> None:
+        runs.append(1)
+        await benign(scope, receive, send)
+
+    app = IdempotencyMiddleware(counting, MemoryStore())
+    cut_short = [{"type": "http.request", "body": b"{", "more_body": True}]
+    status, body = await call(app, [(b"idempotency-key", b"k")], messages=cut_short)
+    assert status == 400
+    assert json.loads(body)["type"].endswith("bad-body")
+    assert runs == []
+    assert await call(app, [(b"idempotency-key", b"k")]) == (200, b"ok")
+    assert runs == [1]
 
 
 # --- the listed defects ----------------------------------------------------------------------------------
