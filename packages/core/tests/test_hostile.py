@@ -94,6 +94,7 @@ TARGETS.add(Telemetry("buttress.hostile_a").counter, "buttress.hostile.counter",
 TARGETS.add(Telemetry("buttress.hostile_b").histogram, "buttress.hostile.histogram", unit="s")
 TARGETS.add(Telemetry("buttress.hostile_c").up_down_counter, "buttress.hostile.updown")
 TARGETS.add(Telemetry("buttress.hostile_d").observe, "buttress.hostile.gauge", list, kind="gauge")
+TARGETS.add(Telemetry("buttress.hostile_h").bind, spans=False)
 TARGETS.add(Owned, "pool", _nothing)
 TARGETS.add(LoopThread, "buttress-hostile")
 # Never started: a valid stop returns at once (run and submit: test_loop_thread.py drives their arguments).

@@ -151,6 +151,98 @@ def test_without_the_api_instruments_do_nothing(monkeypatch: pytest.MonkeyPatch)
     assert telemetry.meter() is None
 
 
+_BIND_AT_START = """
+import sys
+
+from buttress.core import Telemetry
+
+telemetry = Telemetry("buttress.core_test_bind")
+hits = telemetry.counter("buttress.core_test.bind_hits")
+sizes = telemetry.histogram("buttress.core_test.bind_size", unit="By")
+assert not [m for m in sys.modules if m.startswith("opentelemetry")], "imported before bind()"
+assert telemetry.bind() is True
+assert "opentelemetry.trace" not in sys.modules  # no tracer unless spans=True
+inflight = telemetry.up_down_counter("buttress.core_test.bind_inflight")  # declared after bind()
+
+
+def made_late(*args, **kwargs):
+    raise AssertionError("an instrument was made on its first measurement")
+
+
+for kind in ("counter", "histogram", "up_down_counter"):
+    setattr(telemetry.meter(), f"create_{kind}", made_late)
+before = set(sys.modules)
+hits.add(5)  # the first measurements: bound already, so they import and make nothing
+sizes.record(50)
+inflight.add(5)
+assert telemetry.bind() is True  # again: nothing to do
+print(sorted(set(sys.modules) - before))
+telemetry.bind(spans=True)
+print("opentelemetry.trace" in sys.modules)
+
+from opentelemetry import metrics
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+reader = InMemoryMetricReader()
+metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+hits.add(2)
+sizes.record(7)
+inflight.add(-3)
+found = {
+    metric.name: [getattr(p, "value", None) or p.sum for p in metric.data.data_points]
+    for resource in reader.get_metrics_data().resource_metrics
+    for scope in resource.scope_metrics
+    for metric in scope.metrics
+}
+print(sorted(found.items()))
+"""
+
+
+def test_bind_pays_the_first_measurement_s_cost_and_the_sdk_still_receives_them() -> None:
+    """After bind(), the first measurement imports nothing; an SDK installed later gets the rest.
+
+    A new interpreter: what the first measurement imports shows only where nothing imported the API.
+    """
+    done = subprocess.run([sys.executable, "-c", _BIND_AT_START], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == [
+        "[]",
+        "True",
+        str(
+            [
+                ("buttress.core_test.bind_hits", [2]),
+                ("buttress.core_test.bind_inflight", [-3]),
+                ("buttress.core_test.bind_size", [7]),
+            ]
+        ),
+    ]
+
+
+def test_bound_instruments_reach_an_installed_reader(metric_reader: RecordedMetrics) -> None:
+    telemetry = Telemetry("buttress.core_test_bound", "1.0")
+    hits = telemetry.counter("buttress.core_test.bound_hits")
+    assert telemetry.bind(spans=True) is True
+    sizes = telemetry.histogram("buttress.core_test.bound_size", unit="By")
+    hits.add(3, {"k": "v"})
+    sizes.record(4)
+    assert metric_reader.value("buttress.core_test.bound_hits", {"k": "v"}) == 3
+    assert [p.value for p in metric_reader.points("buttress.core_test.bound_size")] == [4]
+    assert telemetry.tracer() is not None
+
+
+def test_without_the_api_bind_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "opentelemetry", None)
+    telemetry = Telemetry("buttress.core_test_unbound")
+    counter = telemetry.counter("buttress.core_test.unbound")
+    assert telemetry.bind(spans=True) is False
+    assert telemetry.bind() is False
+    counter.add(1)
+    telemetry.histogram("buttress.core_test.unbound_size").record(1.0)
+    assert (telemetry.meter(), telemetry.tracer()) == (None, None)
+    with pytest.raises(ArgumentTypeError):
+        telemetry.bind(spans=1)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("name", "error"),
     [("cache.hits", ConfigurationError), ("buttress.bad name", ConfigurationError), (5, ConfigurationError)],

@@ -168,6 +168,8 @@ async def plumbing_types(receive: Receive, send: Send) -> None:
     assert_type(telemetry.counter("buttress.example.hits"), Counter)
     assert_type(telemetry.histogram("buttress.example.duration"), Histogram)
     assert_type(telemetry.up_down_counter("buttress.example.inflight"), UpDownCounter)
+    assert_type(telemetry.bind(), bool)
+    assert_type(telemetry.bind(spans=True), bool)
     assert_type(Owned("pool").value, str)
     assert_type(await read_body(receive, limit=10), bytes | None)
     assert_type(connection_errors("redis"), tuple[type[BaseException], ...])

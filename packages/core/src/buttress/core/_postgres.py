@@ -36,6 +36,7 @@ from typing import Any, ClassVar, Final, Literal, Self
 from ._backends import CORE_ERRORS, BackendErrors, check_address, check_errors
 from ._checks import check_count, check_seconds, check_text
 from ._resources import AsyncResource, Owned
+from ._telemetry import Telemetry
 from ._unavailable import connection_errors, unavailable_on
 from .exceptions import ConfigurationError, redact_url
 
@@ -309,7 +310,8 @@ class PostgresBackend(AsyncResource):
     """Base of the suite's PostgreSQL backends: the pool, owned or borrowed, and outages mapped.
 
     Subclasses set `errors` to their package's classes, and `outages` to the driver errors beyond
-    ``connection_errors("asyncpg")`` that mean the server is lost for them. Built with a pool
+    ``connection_errors("asyncpg")`` that mean the server is lost for them, and `telemetry` to
+    their package's `Telemetry` (bound when a backend is made). Built with a pool
     (``X(pool)``), the backend borrows it and never closes it; `_open` (behind each backend's
     ``connect``) opens one the backend owns, closed by `aclose`.
 
@@ -329,11 +331,17 @@ class PostgresBackend(AsyncResource):
     #: reset query (one round trip) after the backend's own use; a connection the application
     #: takes from `pool` is still reset in full, and an open transaction is always rolled back.
     session_neutral: ClassVar[bool] = False
+    #: The package's `Telemetry`, bound (`Telemetry.bind`) when a backend is made, by ``connect`` or
+    #: around the application's pool: the application waits at start-up, not on its first request,
+    #: for the instruments. ``None``: nothing is bound early.
+    telemetry: ClassVar[Telemetry | None] = None
 
     def __init__(self, pool: Any) -> None:  # noqa: ANN401 - an asyncpg.Pool
         super().__init__()
         if not isinstance(pool, _asyncpg().Pool):
             raise self.errors.type_error("pool", "an asyncpg.Pool", pool)
+        if self.telemetry is not None:
+            self.telemetry.bind()
         self._owned: Owned[Any] = Owned(pool)
         self._address = _BORROWED
         self._clean_releases: _CleanReleases | None = None
