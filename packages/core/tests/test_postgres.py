@@ -484,3 +484,26 @@ async def test_no_user_of_a_session_neutral_pool_gets_another_users_session(
             assert await session_of(store.pool) == fresh
     finally:
         await store.aclose()
+
+
+async def test_init_runs_once_on_each_connection_the_pool_opens(postgres_dsn: str) -> None:
+    opened: list[int] = []
+
+    async def init(connection: Any) -> None:
+        opened.append(connection.get_server_pid())
+
+    store = await Store._open(postgres_dsn, Store, min_size=1, max_size=2, init=init)
+    try:
+        assert len(opened) == 1  # min_size connections, at open
+        async with store.pool.acquire() as first, store.pool.acquire() as second:
+            pids = {first.get_server_pid(), second.get_server_pid()}
+        async with store.pool.acquire():
+            pass
+        assert sorted(opened) == sorted(pids)  # the second connection got it when the pool grew; no reuse
+    finally:
+        await store.aclose()
+
+
+async def test_an_init_that_is_not_callable_is_the_packages_type_error(postgres_dsn: str) -> None:
+    with pytest.raises(StoreTypeError):
+        await open_pool(postgres_dsn, init="prepare", errors=ERRORS)  # type: ignore[arg-type]

@@ -247,6 +247,7 @@ async def open_pool(
     server_settings: Mapping[str, str] | None = None,
     command_timeout: float | None = None,
     reset: ResetPolicy = "full",
+    init: Callable[[Any], Awaitable[None]] | None = None,
     errors: BackendErrors = CORE_ERRORS,
 ) -> Any:  # noqa: ANN401 - an asyncpg.Pool; core does not depend on asyncpg
     """Open an asyncpg pool of ``min_size`` to ``max_size`` connections on ``dsn``.
@@ -270,6 +271,11 @@ async def open_pool(
     - ``async def reset(connection)``: called after asyncpg's rollback; an exception terminates
       the connection (the pool opens a new one).
 
+    ``init``, an ``async def init(connection)``, runs once on each connection the pool opens,
+    before its first use (asyncpg's ``init``): a backend prepares its hot statements there, so the
+    server's planning and the driver's type look-ups fall on opening, not on the first request. An
+    exception it lets out fails that open (``open_pool`` itself, or the acquire that grew the pool).
+
     Raises:
         ConfigurationError: As above (``errors.configuration``), or ``reset`` is another string.
         ArgumentTypeError: An argument of the wrong type (``errors.type_error``).
@@ -285,6 +291,8 @@ async def open_pool(
         else check_seconds("command_timeout", command_timeout, error=errors.configuration)
     )
     on_release = _check_reset(reset, errors)
+    if init is not None and not callable(init):
+        raise errors.type_error("init", "an async callable or None", init)
     asyncpg = _asyncpg()
     bad_dsn = _bad_dsn_errors(asyncpg)
     try:
@@ -299,6 +307,7 @@ async def open_pool(
                     server_settings=settings,
                     command_timeout=timeout,
                     reset=on_release,
+                    init=init,
                 )
             except bad_dsn as exc:  # first: ClientConfigurationError is an InterfaceError as well
                 raise _bad_dsn(exc, text, errors) from None
@@ -366,12 +375,15 @@ class PostgresBackend(AsyncResource):
         max_size: int = 10,
         server_settings: Mapping[str, str] | None = None,
         command_timeout: float | None = None,
+        init: Callable[[Any], Awaitable[None]] | None = None,
     ) -> Self:
         """Open a pool on ``dsn`` and ``build`` the backend around it; the backend owns the pool.
 
         The pool is closed again if ``build`` raises. Check the backend's own arguments before
         calling this, so that a bad one opens nothing. The pool resets connections in full on
-        release, except after the backend's own use when the class is `session_neutral`.
+        release, except after the backend's own use when the class is `session_neutral`. ``init``
+        runs on each connection the pool opens (see `open_pool`); only a pool the backend owns gets
+        one, never the application's.
         """
         clean = _CleanReleases() if cls.session_neutral else None
         pool = await open_pool(
@@ -381,6 +393,7 @@ class PostgresBackend(AsyncResource):
             server_settings=server_settings,
             command_timeout=command_timeout,
             reset="full" if clean is None else clean,
+            init=init,
             errors=cls.errors,
         )
         try:
