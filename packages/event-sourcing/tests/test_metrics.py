@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -217,3 +219,39 @@ async def test_attributes_never_carry_stream_ids(metric_reader: RecordedMetrics)
         for point in metric_reader.points(name):
             assert set(point.attributes) <= allowed, (name, point.attributes)
             assert "secret-stream" not in point.attributes.values()
+
+
+_BOUND_WHEN_MADE = """
+import sys
+
+import asyncpg
+
+from buttress.event_sourcing import PostgresEventStore
+from buttress.event_sourcing._metrics import TELEMETRY, UNAVAILABLE, record_append
+
+assert not [m for m in sys.modules if m.startswith("opentelemetry")], "imported with the package"
+PostgresEventStore(asyncpg.create_pool("postgresql://nobody@127.0.0.1:1/none"))  # opens nothing yet
+
+
+def made_late(*args, **kwargs):
+    raise AssertionError("an instrument was made on its first measurement")
+
+
+for kind in ("counter", "histogram", "up_down_counter"):
+    setattr(TELEMETRY.meter(), f"create_{kind}", made_late)
+before = set(sys.modules)
+record_append("postgresql", 0.0, "conflict", 1)
+UNAVAILABLE.add(1, {"backend": "postgresql"})
+print(sorted(set(sys.modules) - before))
+"""
+
+
+def test_making_a_store_binds_the_instruments_so_the_first_append_imports_nothing() -> None:
+    """The first append's measurements import and make nothing: the store bound them when it was made.
+
+    A new interpreter, where nothing imported OpenTelemetry before the store was made.
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", _BOUND_WHEN_MADE], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"

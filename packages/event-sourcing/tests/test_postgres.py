@@ -29,7 +29,7 @@ from buttress.event_sourcing import (
 )
 from buttress.testing import PostgresSchema, PostgresServer, eventually
 
-from .conftest import Account, account_codec
+from .conftest import Account, account_codec, fresh_table
 
 pytestmark = pytest.mark.postgres
 
@@ -339,6 +339,49 @@ async def test_a_borrowed_pool_stays_open_and_an_owned_one_is_closed(
         await owned.append("s", batch(1), NO_STREAM)
     assert owned.pool.is_closing()
     await owned.aclose()  # idempotent
+
+
+async def test_connect_prepares_the_append_on_each_connection_and_never_on_a_borrowed_pool(
+    postgres_pool: asyncpg.Pool, postgres_schema: PostgresSchema, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each connection `connect`'s pool opens prepares the append once; the application's pool, never."""
+    prepared: list[int] = []  # the server pid of each connection that prepared the append
+    real_prepare = asyncpg.connection.Connection.prepare
+    table = fresh_table()
+
+    async def prepare(conn: asyncpg.Connection, query: str, **options: Any) -> Any:
+        statement = await real_prepare(conn, query, **options)
+        if query == PostgresEventStore(postgres_pool, table=table)._append_sql:
+            prepared.append(conn.get_server_pid())  # only once the server accepted it
+        return statement
+
+    monkeypatch.setattr(asyncpg.connection.Connection, "prepare", prepare)
+    settings = postgres_schema.server_settings
+    # Before create_schema there is nothing to prepare: the pool opens all the same.
+    early = await PostgresEventStore.connect(
+        postgres_schema.dsn, table=table, min_size=1, max_size=1, server_settings=settings
+    )
+    async with early:
+        assert prepared == []
+        await early.create_schema()  # its connection prepares what its init could not
+        async with early.pool.acquire() as conn:
+            assert prepared == [conn.get_server_pid()]
+    prepared.clear()
+    owned = await PostgresEventStore.connect(
+        postgres_schema.dsn, table=table, min_size=2, max_size=3, server_settings=settings
+    )
+    async with owned:
+        assert len(set(prepared)) == 2
+        await owned.append("s", batch(1), NO_STREAM)
+        async with owned.pool.acquire() as a, owned.pool.acquire() as b, owned.pool.acquire() as c:
+            pids = {a.get_server_pid(), b.get_server_pid(), c.get_server_pid()}
+        assert sorted(prepared) == sorted(pids)  # the third, opened as the pool grew, prepared too
+    prepared.clear()
+    borrowed = PostgresEventStore(postgres_pool, table=table)
+    await borrowed.create_schema()
+    await borrowed.append("s", batch(1), 1)
+    assert prepared == []
+    assert [e.version for e in await borrowed.read("s")] == [1, 2]
 
 
 async def test_a_schema_qualified_table_names_every_object_after_it(

@@ -21,13 +21,13 @@ import asyncio
 import contextlib
 import time
 import zlib
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
 from buttress.core import AsyncResource, BackendErrors, PostgresBackend, TableName
 
 from . import _rules as rules
-from ._metrics import UNAVAILABLE, record_append
+from ._metrics import TELEMETRY, UNAVAILABLE, record_append
 from ._records import ANY, NO_STREAM, AppendResult, EventData, ExpectedVersion, RecordedEvent
 from ._snapshots import HASH_TAG, check_snapshot
 from ._store import SnapshotRecord, StoredLocation, Wakeup, resolve_replay
@@ -104,6 +104,8 @@ class PostgresEventStore(PostgresBackend, AsyncResource):
     # progress" on its next use (the store never shares a connection between operations, so nothing
     # else causes it), and the pool then replaces that connection.
     outages: ClassVar[tuple[type[BaseException], ...]] = (asyncpg.InternalClientError,)
+    # Bound when the store is made, so the first append does not import and make the instruments.
+    telemetry = TELEMETRY
 
     def __init__(self, pool: asyncpg.Pool, *, table: str = "es_events", notify: bool = True) -> None:
         parsed = TableName.parse(table, errors=_ERRORS, max_length=_MAX_TABLE)
@@ -112,7 +114,7 @@ class PostgresEventStore(PostgresBackend, AsyncResource):
         schema, name = parsed.schema, parsed.name
 
         def qualify(name: str) -> str:
-            return f'"{schema}"."{name}"' if schema else f'"{name}"'
+            return _qualify(schema, name)
 
         self.table = table
         self._schema = schema
@@ -124,11 +126,7 @@ class PostgresEventStore(PostgresBackend, AsyncResource):
         qualified = f"{schema or ''}.{name}"
         self._lock_key = zlib.crc32(f"buttress.event_sourcing:{qualified}".encode())
         self.channel: str | None = f"{name}_{zlib.crc32(qualified.encode()):08x}" if notify else None
-        self._append_sql = (
-            f"SELECT ok, stream_version, last_position FROM {self._append_function}"  # noqa: S608
-            "($1, $2, $3::uuid[], $4::text[], $5::int[], $6::bytea[], $7::bytea[], $8::timestamptz[], "
-            "$9, $10)"
-        )
+        self._append_sql = _append_sql(self._append_function)
         # Kind 0 is the snapshot (its hash rides in the metadata column, its last event id in event_id),
         # kind 1 the events from its version on. The server computes the snapshot's hash too, only to
         # choose the events: after a damaged snapshot it sends the whole stream, so the fallback costs no
@@ -173,12 +171,18 @@ class PostgresEventStore(PostgresBackend, AsyncResource):
             max_size: The most connections the pool opens.
             server_settings: Settings for every connection (``{"search_path": "app"}``).
 
+        Each connection the pool opens prepares the append statement before its first use, so the
+        server's parsing and catalog look-ups and the driver's type look-ups fall on opening, not on
+        the first append (nothing runs: a prepare writes, locks and plans nothing the append relies
+        on; before `create_schema` there is nothing to prepare and the connection opens as is). A
+        store made around the application's pool never does this on the application's connections.
+
         Raises:
             EventSourcingUnavailableError: The server cannot be reached.
             EventSourcingConfigurationError: A bad DSN, table name or pool size.
             EventSourcingTypeError: An argument of the wrong type.
         """
-        TableName.parse(table, errors=_ERRORS, max_length=_MAX_TABLE)  # checked before connecting
+        parsed = TableName.parse(table, errors=_ERRORS, max_length=_MAX_TABLE)  # checked before connecting
         _check_notify(notify)
         with _counted():
             return await cls._open(
@@ -187,6 +191,7 @@ class PostgresEventStore(PostgresBackend, AsyncResource):
                 min_size=min_size,
                 max_size=max_size,
                 server_settings=server_settings,
+                init=_preparer(_append_sql(_qualify(parsed.schema, f"{parsed.name}_append"))),
             )
 
     if TYPE_CHECKING:
@@ -207,12 +212,19 @@ class PostgresEventStore(PostgresBackend, AsyncResource):
                 yield conn
 
     async def create_schema(self) -> None:
-        """Create the tables and the append function if they do not exist (safe to call every start)."""
+        """Create the tables and the append function if they do not exist (safe to call every start).
+
+        On a pool `connect` opened, the connection it used then prepares the append statement, as
+        every later connection of that pool does when it opens.
+        """
         sql = _schema_sql(self)
-        async with self._connection() as conn, conn.transaction():
-            # Two processes creating the schema at once would race on the catalog; serialize them.
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", self._lock_key)
-            await conn.execute(sql)
+        async with self._connection() as conn:
+            async with conn.transaction():
+                # Two processes creating the schema at once would race on the catalog; serialize them.
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", self._lock_key)
+                await conn.execute(sql)
+            if self.owns_pool:  # opened before the function existed: prepare what its init could not
+                await conn.prepare(self._append_sql)
 
     async def drop_schema(self) -> None:
         """Drop the tables and the function (every event, snapshot and checkpoint is lost)."""
@@ -493,6 +505,34 @@ async def save_checkpoint(conn: PoolConnectionProxy[Any], table: str, name: str,
         "ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position",
         *rules.save_checkpoint(name, position),
     )
+
+
+def _qualify(schema: str | None, name: str) -> str:
+    return f'"{schema}"."{name}"' if schema else f'"{name}"'
+
+
+def _append_sql(function: str) -> str:
+    """The append: one call of the store's function (``function``, qualified) with the batch as arrays."""
+    return (
+        f"SELECT ok, stream_version, last_position FROM {function}"  # noqa: S608
+        "($1, $2, $3::uuid[], $4::text[], $5::int[], $6::bytea[], $7::bytea[], $8::timestamptz[], "
+        "$9, $10)"
+    )
+
+
+def _preparer(sql: str) -> Callable[[Any], Awaitable[None]]:
+    """An ``init`` for `connect`'s pool: prepare ``sql`` on each new connection, if it can be yet.
+
+    Before `create_schema` the function (or its schema) does not exist: the connection opens as it
+    would have, and the first append on it prepares as before. A prepare plans the outer ``SELECT``
+    and looks up the argument types; it runs nothing, takes no lock and changes no session state.
+    """
+
+    async def prepare(connection: Any) -> None:  # noqa: ANN401 - an asyncpg connection
+        with contextlib.suppress(asyncpg.UndefinedFunctionError, asyncpg.InvalidSchemaNameError):
+            await connection.prepare(sql)
+
+    return prepare
 
 
 def _check_notify(notify: object) -> None:
