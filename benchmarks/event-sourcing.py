@@ -29,12 +29,17 @@ import argparse
 import asyncio
 import datetime
 import importlib.metadata
+import io
+import json
 import logging
 import multiprocessing
 import os
 import platform
 import secrets
+import subprocess
 import sys
+import tarfile
+import tempfile
 import threading
 import time
 import uuid
@@ -464,9 +469,154 @@ async def main(dsn: str, scale: Scale) -> None:
     print(f"\nTotal run time {time.perf_counter() - started:.0f} s; schemas dropped.")
 
 
+# --- --cold: the first append of a fresh process --------------------------------------------------------
+
+# Each child is a fresh interpreter: it opens its store (one connection), then times its first three
+# appends. CPU is the child's process clock and the server backend's /proc/<pid>/schedstat (the server
+# runs on this machine); wall is perf_counter. Printed as JSON: seconds.
+_SERVER_CPU = """
+def server_cpu(pid):
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e9
+    except OSError:
+        return float("nan")
+"""
+_OURS_COLD = (
+    _SERVER_CPU
+    + """
+import asyncio, json, sys, time, uuid
+from buttress.event_sourcing import NO_STREAM, EventData, PostgresEventStore
+
+async def main(dsn, table, payload):
+    out = {}
+    wall, cpu = time.perf_counter(), time.process_time()
+    store = await PostgresEventStore.connect(dsn, table=table, min_size=1, max_size=1)
+    out["connect"] = (time.perf_counter() - wall, time.process_time() - cpu, 0.0)
+    pid = next(h._con for h in store.pool._holders if h._con is not None).get_server_pid()
+    for n in (1, 2, 3):
+        events = [EventData(uuid.uuid4(), "Deposited", payload)]
+        wall, cpu, srv = time.perf_counter(), time.process_time(), server_cpu(pid)
+        await store.append(f"cold-{uuid.uuid4()}", events, NO_STREAM)
+        out[f"append {n}"] = (time.perf_counter() - wall, time.process_time() - cpu, server_cpu(pid) - srv)
+    await store.aclose()
+    print(json.dumps(out))
+
+asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3].encode()))
+"""
+)
+_PEER_COLD = (
+    _SERVER_CPU
+    + """
+import json, sys, time, uuid
+from urllib.parse import urlparse
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+
+dsn, schema, table, payload = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].encode()
+url = urlparse(dsn)
+out = {}
+wall, cpu = time.perf_counter(), time.process_time()
+datastore = PostgresDatastore(
+    dbname=url.path.lstrip("/") or "postgres", host=url.hostname or "127.0.0.1", port=url.port or 5432,
+    user=url.username or "postgres", password=url.password or "", pool_size=1, schema=schema,
+)
+recorder = PostgresApplicationRecorder(datastore, events_table_name=table)
+with datastore.get_connection() as conn:
+    pid = conn.info.backend_pid
+out["connect"] = (time.perf_counter() - wall, time.process_time() - cpu, 0.0)
+for n in (1, 2, 3):
+    events = [StoredEvent(uuid.uuid4(), 1, "bench:Deposited", payload)]
+    wall, cpu, srv = time.perf_counter(), time.process_time(), server_cpu(pid)
+    recorder.insert_events(events)
+    out[f"append {n}"] = (time.perf_counter() - wall, time.process_time() - cpu, server_cpu(pid) - srv)
+datastore.close()
+print(json.dumps(out))
+"""
+)
+
+
+def _before_path(rev: str) -> str:
+    """A folder holding buttress-core's and buttress-event-sourcing's sources at ``rev``, for PYTHONPATH."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    folder = tempfile.mkdtemp(prefix="buttress-es-cold-before-")
+    for package in ("core", "event-sourcing"):
+        archive = subprocess.run(  # noqa: S603 - git archive of a revision the user named
+            ["git", "-C", root, "archive", rev, f"packages/{package}/src"],  # noqa: S607
+            check=True,
+            capture_output=True,
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            for member in tar.getmembers():
+                member.name = member.name.split("/src/", 1)[-1]  # buttress/<package>/...
+            tar.extractall(folder, filter="data")
+    return folder
+
+
+def _child(code: str, args: list[str], pythonpath: str | None = None) -> dict[str, list[float]]:
+    env = dict(os.environ)
+    if pythonpath is not None:  # ahead of the installed (editable) packages
+        env["PYTHONPATH"] = pythonpath + os.pathsep + env.get("PYTHONPATH", "")
+    done = subprocess.run(  # noqa: S603 - this interpreter, fixed code
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, env=env
+    )
+    result: dict[str, list[float]] = json.loads(done.stdout)
+    return result
+
+
+async def cold(dsn: str, runs: int, before: str | None) -> None:
+    """The first appends of fresh processes: ours (and ours at ``before``) against eventsourcing's."""
+    await machine(dsn)
+    load = os.getloadavg()[0]
+    table = f"{OURS_SCHEMA}.cold"
+    await admin(dsn, f'CREATE SCHEMA "{OURS_SCHEMA}"; CREATE SCHEMA "{PEER_SCHEMA}"')
+    try:
+        store = await our_store(dsn, "cold", 1)
+        await store.aclose()
+        peer_recorder(dsn, 1, "cold_events").datastore.close()
+        sides: dict[str, tuple[str, list[str], str | None]] = {
+            "buttress": (_OURS_COLD, [dsn, table, PAYLOAD.decode()], None),
+            "eventsourcing": (_PEER_COLD, [dsn, PEER_SCHEMA, "cold_events", PAYLOAD.decode()], None),
+        }
+        if before is not None:
+            sides[f"buttress at {before}"] = (
+                _OURS_COLD,
+                [dsn, table, PAYLOAD.decode()],
+                _before_path(before),
+            )
+        found: dict[str, list[dict[str, list[float]]]] = {side: [] for side in sides}
+        for _ in range(runs):  # the sides in turn, so a change of load falls on each alike
+            for side, (code, args, path) in sides.items():
+                found[side].append(_child(code, args, path))
+    finally:
+        await admin(
+            dsn,
+            f'DROP SCHEMA IF EXISTS "{OURS_SCHEMA}" CASCADE; DROP SCHEMA IF EXISTS "{PEER_SCHEMA}" CASCADE',
+        )
+    rows = []
+    for side, results in found.items():
+        for step in ("connect", "append 1", "append 2", "append 3"):
+            wall, cpu, server = (Dist.range_of([r[step][i] * 1000 for r in results]) for i in range(3))
+            rows.append([side, step, wall.cell(2), cpu.cell(2), server.cell(2) if step != "connect" else "-"])
+    print_table(
+        f"A fresh process's store: open, then its first appends (ms, median (min-max) of {runs} processes)",
+        ["library", "step", "wall", "client CPU", "server CPU"],
+        rows,
+        [f"load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"],
+    )
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="a small smoke run instead of the full scale")
     parser.add_argument("--dsn", default=os.environ.get("BUTTRESS_POSTGRES_DSN", DEFAULT_DSN))
+    parser.add_argument(
+        "--cold", action="store_true", help="only the first appends of fresh processes (see cold())"
+    )
+    parser.add_argument("--runs", type=int, default=7, help="fresh processes per side for --cold")
+    parser.add_argument("--before", metavar="REV", help="with --cold: also buttress at git revision REV")
     args = parser.parse_args()
-    asyncio.run(main(args.dsn, QUICK if args.quick else DEFAULT))
+    if args.cold:
+        asyncio.run(cold(args.dsn, args.runs, args.before))
+    else:
+        asyncio.run(main(args.dsn, QUICK if args.quick else DEFAULT))
