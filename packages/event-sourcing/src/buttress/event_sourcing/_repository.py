@@ -269,11 +269,20 @@ class Repository[A: Aggregate[Any]]:
                 expected_hash=problem.expected_hash,
                 actual_hash=problem.actual_hash,
             )
+        # Once per load, with what finds the row (never the state): the stream, the aggregate type, the
+        # version the row claims, and why.
         logger.warning(
-            "snapshot of stream %r at version %d fails its integrity check (%s); replaying the full history",
+            "snapshot of %s stream %r at version %d fails its integrity check (%s); "
+            "replaying the full history",
+            self.aggregate_type.__name__,
             stream_id,
             stored.version,
             problem.reason,
+            extra={
+                "stream_id": stream_id,
+                "aggregate_type": self.aggregate_type.__name__,
+                "snapshot_version": stored.version,
+            },
         )
 
     async def _whole_stream(
