@@ -20,6 +20,10 @@ each in a schema of its own that is created for the run and dropped at the end. 
 4. The same load with the snapshot corrupted in the database: the hash check fails, the repository falls
    back to full replay; compared with plain full replay.
 
+   Rows 3 and 4 load the same aggregate (1,000 events) the same number of times on each side, in pairs
+   whose order alternates (through the snapshot first in even rounds, the full replay first in odd
+   ones), each phase after a warm-up of its own.
+
 Times are medians over rounds, with the p10-p90 band; ratios compare medians.
 """
 
@@ -367,25 +371,25 @@ async def loading(dsn: str, scale: Scale) -> tuple[Dist, Dist, Dist, Dist]:
                 raise RuntimeError(f"benchmark setup is wrong: loaded {loaded!r}")
             return elapsed * 1000
 
-        for _ in range(5):
-            await timed(use_snapshot=True)
-            await timed(use_snapshot=False)
-        snapshot: list[float] = []
-        replay: list[float] = []
-        corrupted: list[float] = []
-        replay_again: list[float] = []
-        for _ in range(scale.load_rounds):
-            snapshot.append(await timed(use_snapshot=True))
-            replay.append(await timed(use_snapshot=False))
+        async def pairs(rounds: int) -> tuple[list[float], list[float]]:
+            """``rounds`` loads through the snapshot and as many full replays, alternating the order."""
+            through: list[float] = []
+            replayed: list[float] = []
+            for n in range(rounds):
+                for use_snapshot in (True, False) if n % 2 == 0 else (False, True):
+                    (through if use_snapshot else replayed).append(await timed(use_snapshot=use_snapshot))
+            return through, replayed
+
+        await pairs(6)  # warm-up
+        snapshot, replay = await pairs(scale.load_rounds)
         async with store.transaction() as conn:
             await conn.execute(
                 f"UPDATE {store.snapshots_table} "  # noqa: S608
                 "SET state = set_byte(state, 5, get_byte(state, 5) # 1)"
             )
+        await pairs(6)  # warm-up again: the server sees another row, the repository another path
         before = accounts.snapshot_integrity_failures
-        for _ in range(scale.load_rounds):
-            corrupted.append(await timed(use_snapshot=True))
-            replay_again.append(await timed(use_snapshot=False))
+        corrupted, replay_again = await pairs(scale.load_rounds)
         if accounts.snapshot_integrity_failures - before != scale.load_rounds:
             raise RuntimeError("the corrupted snapshot was not detected on every load")
     finally:
