@@ -460,12 +460,34 @@ def telemetry(package: Package) -> Iterator[str]:
     tests = package.directory / "tests"
     if instruments and not any("metric_reader" in p.read_text() for p in tests.rglob("test_*.py")):
         yield "no test reads the package's metrics (buttress-testing's metric_reader fixture)"
+    if instruments:
+        yield from _bound_at_start(package)
     if package.name in OPENTELEMETRY_PACKAGES:
         return
     for path, tree in _sources(package):
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("opentelemetry"):
                 yield f"{_where(path, node)}: imports {node.module}: instruments go through core's Telemetry"
+
+
+def _bound_at_start(package: Package) -> Iterator[str]:
+    """Each class right under core's PostgresBackend names the package's Telemetry (bound when made)."""
+    for path, tree in _sources(package):
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ClassDef) or "PostgresBackend" not in _base_names(node):
+                continue
+            if not any(
+                isinstance(item, ast.Assign | ast.AnnAssign)
+                and any(
+                    isinstance(target, ast.Name) and target.id == "telemetry"
+                    for target in (item.targets if isinstance(item, ast.Assign) else [item.target])
+                )
+                for item in node.body
+            ):
+                yield (
+                    f"{_where(path, node)}: {node.name} derives from PostgresBackend without "
+                    "`telemetry = TELEMETRY`: its instruments would bind on the first request"
+                )
 
 
 # --- the public surface ----------------------------------------------------------------------------

@@ -285,6 +285,26 @@ def test_a_private_lazy_getattr_is_found(demo: Path) -> None:
     assert any("lazy exports use core's lazy_exports" in f for f in findings())
 
 
+_POSTGRES = """
+from buttress.core import PostgresBackend
+
+from ._metrics import TELEMETRY
+
+
+class PostgresThing(PostgresBackend):
+    \"\"\"A thing on PostgreSQL.\"\"\"
+
+    telemetry = TELEMETRY
+"""
+
+
+def test_a_postgres_backend_that_does_not_bind_its_telemetry_is_found(demo: Path) -> None:
+    (demo / "_postgres.py").write_text(_POSTGRES)
+    assert not any("PostgresThing" in f for f in findings())
+    edit(demo / "_postgres.py", "    telemetry = TELEMETRY\n", "")
+    assert any("PostgresThing derives from PostgresBackend without `telemetry" in f for f in findings())
+
+
 def test_a_redis_backend_without_from_url_is_found(demo: Path) -> None:
     edit(demo / "_redis.py", "def from_url(", "def connect_url(")
     assert any("RedisThing takes a client but has no from_url()" in f for f in findings())

@@ -13,6 +13,7 @@ from typing import ClassVar, Self
 from buttress.core import AsyncResource, BackendErrors, PostgresBackend, TableName, check_seconds
 
 from ._audit import AuditAction, FlagAuditEvent, check_event, check_limit
+from ._metrics import TELEMETRY
 from ._model import FlagDefinition, FlagSet, Segment
 from ._parse import flag_from_dict, load_json, segment_from_dict
 from ._sources import MAX_WAIT
@@ -59,6 +60,7 @@ def _channel(value: object, table: str) -> str:
 
 class _PostgresBase(PostgresBackend):
     errors: ClassVar[BackendErrors] = _ERRORS
+    telemetry = TELEMETRY  # bound when a backend is made, not on the first request
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         super().__init__(pool)

@@ -6,6 +6,7 @@ from typing import Any, ClassVar, Final, Self
 
 from buttress.core import AsyncResource, BackendErrors, PostgresBackend, check_text
 
+from ._metrics import TELEMETRY
 from ._status import CheckResult
 from ._timing import round_trip
 from .exceptions import HealthConfigurationError, HealthTypeError, HealthUnavailableError, MissingExtraError
@@ -39,6 +40,8 @@ class PostgresCheck(PostgresBackend, AsyncResource):
         HealthTypeError: ``pool`` is not an ``asyncpg.Pool``, or ``query`` not a str.
         HealthConfigurationError: ``query`` is empty or holds NUL.
     """
+
+    telemetry = TELEMETRY  # bound when a backend is made, not on the first request
 
     errors = BackendErrors(HealthConfigurationError, HealthTypeError, HealthUnavailableError)
     outages = (asyncpg.exceptions.InternalClientError,)

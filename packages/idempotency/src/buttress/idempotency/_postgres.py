@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Self
 
 from buttress.core import AsyncResource, BackendErrors, PostgresBackend, TableName
 
-from ._metrics import store_call
+from ._metrics import TELEMETRY, store_call
 from ._types import Claim, ClaimOutcome, StoredResponse, decode_response, encode_response
 from ._validation import check_held, check_positive, check_positive_int, check_store_text
 from .exceptions import (
@@ -126,6 +126,8 @@ class PostgresStore(PostgresBackend, AsyncResource):
         IdempotencyTypeError: ``pool`` is not an ``asyncpg.Pool``.
         IdempotencyConfigurationError: ``table`` is not a table name.
     """
+
+    telemetry = TELEMETRY  # bound when a backend is made, not on the first request
 
     errors: ClassVar[BackendErrors] = _ERRORS
 

@@ -21,6 +21,7 @@ from buttress.core import (
     check_text,
 )
 
+from ._metrics import TELEMETRY
 from ._model import Job, NotificationStatus, Rendered, check_id, check_instant, check_protocol
 from ._outbox import Claim, check_claim, check_jobs, check_settle
 from ._preferences import Preferences
@@ -59,6 +60,8 @@ _COLUMNS: Final = (
 
 class TableStore(PostgresBackend, AsyncResource):
     """What the package's one-table stores share: the checked table, opening a pool, dropping the table."""
+
+    telemetry = TELEMETRY  # bound when a backend is made, not on the first request
 
     errors: ClassVar[BackendErrors] = ERRORS
 
@@ -170,6 +173,8 @@ class PostgresOutbox(PostgresBackend, AsyncResource):
             ``<table>_jobs``, closed digest windows in ``<table>_digests``.
         clock: The time source.
     """
+
+    telemetry = TELEMETRY  # bound when a backend is made, not on the first request
 
     errors: ClassVar[BackendErrors] = ERRORS
 

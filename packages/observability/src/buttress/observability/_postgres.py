@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Final, Self
 from buttress.core import BackendErrors, PostgresBackend, TableName, check_count
 
 from ._audit import AuditEntry, AuditFilter, link, verify_chain
-from ._metrics import AUDIT_ENTRIES
+from ._metrics import AUDIT_ENTRIES, TELEMETRY
 from .exceptions import (
     AuditIntegrityError,
     MissingExtraError,
@@ -75,6 +75,8 @@ class PostgresAuditSink(PostgresBackend):
         await sink.create_schema()
         await sink.append(AuditEntry.create("user:7", "order.refund", "order:o-1"))
     """
+
+    telemetry = TELEMETRY  # bound when a backend is made, not on the first request
 
     errors: ClassVar[BackendErrors] = BackendErrors(
         ObservabilityConfigurationError, ObservabilityTypeError, ObservabilityUnavailableError

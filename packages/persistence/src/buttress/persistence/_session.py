@@ -23,7 +23,7 @@ from sqlalchemy.pool import StaticPool
 from buttress.core import AsyncResource, Owned, check_count, check_seconds, check_text, redact_url
 
 from ._errors import translated
-from ._metrics import TRANSACTION_DURATION
+from ._metrics import TELEMETRY, TRANSACTION_DURATION
 from .exceptions import (
     MissingExtraError,
     PersistenceConfigurationError,
@@ -111,6 +111,9 @@ class DatabaseSession(AsyncResource):
         self._engine: Owned[AsyncEngine] = Owned(engine)
         self._address = _address(engine.url)
         self._factory = async_sessionmaker(engine, expire_on_commit=expire_on_commit)
+        # At start-up rather than on the first request: the instruments, and the tracer of the
+        # repositories' spans (as the suite's PostgreSQL backends do through PostgresBackend).
+        TELEMETRY.bind(spans=True)
 
     @classmethod
     async def connect(

@@ -20,7 +20,15 @@ from ._analysis import Analyzer
 from ._cursor import decode_cursor, encode_cursor
 from ._filters import check_seconds
 from ._highlight import Highlighter
-from ._metrics import DOCUMENTS_INDEXED, INDEX_DURATION, QUERIES, QUERY_DURATION, UNAVAILABLE, timed
+from ._metrics import (
+    DOCUMENTS_INDEXED,
+    INDEX_DURATION,
+    QUERIES,
+    QUERY_DURATION,
+    TELEMETRY,
+    UNAVAILABLE,
+    timed,
+)
 from ._pgsql import Params, after_condition, filter_condition, literal, order_by, text_conditions
 from ._pgtext import encode_document
 from ._plan import TextPlan, plan_text
@@ -100,6 +108,8 @@ class PostgresSearch(PostgresBackend, AsyncResource):
         max_fragments: At most this many highlight fragments per field.
         escape_html: Whether highlight fragments are HTML-escaped (the marks are not).
     """
+
+    telemetry = TELEMETRY  # bound when a backend is made, not on the first request
 
     errors: ClassVar[BackendErrors] = _ERRORS
     # An outage beyond core's list: a connection left in a broken protocol state by a cut. (A

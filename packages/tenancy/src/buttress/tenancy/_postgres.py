@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Self
 from buttress.core import BackendErrors, PostgresBackend
 
 from ._context import _peek, current_tenant
-from ._metrics import refused
+from ._metrics import TELEMETRY, refused
 from ._rls import (
     DEFAULT_SETTING,
     ERRORS,
@@ -57,6 +57,8 @@ class PostgresTenancy(PostgresBackend):
         TenancyTypeError: ``pool`` is not an ``asyncpg.Pool``, or an argument is not a str.
         TenancyConfigurationError: A malformed table or setting name, or no table.
     """
+
+    telemetry = TELEMETRY  # bound when a backend is made, not on the first request
 
     errors: ClassVar[BackendErrors] = ERRORS
 

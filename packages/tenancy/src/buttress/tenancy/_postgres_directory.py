@@ -8,6 +8,7 @@ from buttress.core import BackendErrors, PostgresBackend, TableName
 
 from ._context import check_tenant_id
 from ._directory import Tenant, TenantStatus
+from ._metrics import TELEMETRY
 from ._rls import ERRORS
 from .exceptions import MissingExtraError, TenancyTypeError
 
@@ -37,6 +38,8 @@ class PostgresTenantDirectory(PostgresBackend):
         TenancyTypeError: ``pool`` is not an ``asyncpg.Pool``.
         TenancyConfigurationError: A malformed table name.
     """
+
+    telemetry = TELEMETRY  # bound when a backend is made, not on the first request
 
     errors: ClassVar[BackendErrors] = ERRORS
 

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Final
 from buttress.core import AsyncResource, BackendErrors, PostgresBackend, TableName
 
 from ._endpoints import Endpoint, check_list_filters, endpoint_key
+from ._metrics import TELEMETRY
 from .exceptions import (
     EndpointConflictError,
     EndpointNotFoundError,
@@ -53,6 +54,8 @@ class PostgresEndpointStore(PostgresBackend, AsyncResource):
         ``store = await PostgresEndpointStore.connect(dsn, table="webhook_endpoints")`` opens a pool
         the store owns and closes in `aclose`.
     """
+
+    telemetry = TELEMETRY  # bound when a backend is made, not on the first request
 
     errors: ClassVar[BackendErrors] = ERRORS
 

@@ -14,6 +14,7 @@ from buttress.core import AsyncResource, BackendErrors, Clock, PostgresBackend, 
 
 from .._delivery import Message
 from .._endpoints import EndpointStore
+from .._metrics import TELEMETRY
 from .._outbox import SendSignal, check_outbox_parts, message_key
 from .._postgres import ERRORS, Connection
 from .._schedule import RetrySchedule
@@ -64,6 +65,8 @@ class Tables:
 # AsyncResource is named again (PostgresBackend has it already) so the face shows at the class itself.
 class OutboxBase(PostgresBackend, AsyncResource):
     """The pool, table names, endpoint store, schedule and clock of a `PostgresOutbox`."""
+
+    telemetry = TELEMETRY  # bound when a backend is made, not on the first request
 
     errors: ClassVar[BackendErrors] = ERRORS
     # Plain statements only, each alone or in a transaction the outbox commits or rolls back (no SET,
