@@ -125,6 +125,8 @@ TARGETS.add(
     server_settings={"application_name": "hostile"},
     command_timeout=1.0,
     errors=BackendErrors(),
+    reset="full",
+    init=None,
 )
 TARGETS.add(RedisBackend, open_redis("redis://127.0.0.1:1/0"), prefix="hostile:")
 # Nothing listens on port 1, and a client connects only when first used: nothing is reached.
