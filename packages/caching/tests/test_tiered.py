@@ -441,3 +441,20 @@ async def test_the_caches_own_settings_apply_to_l2(
     await cache.set("k", "v")
     kept_ms = await raw.pttl(f"{redis_prefix}k")
     assert 69_000 < kept_ms <= 70_000  # 100 s shortened by the fixed 50 % jitter, plus 20 s of stale
+
+
+async def test_an_unreadable_value_is_one_error_and_one_miss_per_read(
+    make_tiered: TieredFactory, raw: Redis, redis_prefix: str
+) -> None:
+    """The await-free L1 path finds the value unreadable once: the general path does not read it again."""
+    cache = await make_tiered()
+    for key in ("a", "b"):
+        await raw.set(f"{redis_prefix}{key}", pack(Entry(b"{not json", None, None, 0.0)))
+    await cache.set("c", 1)
+    for reads_done in (1, 2, 3):  # the first from Redis, the next ones from L1 (the bytes L2 gave it)
+        before = cache.stats
+        assert await cache.get("a") is MISSING
+        assert await cache.get_many(["b", "c"]) == {"c": 1}
+        after = cache.stats
+        assert after.errors - before.errors == 2, f"read {reads_done}"
+        assert after.misses - before.misses == 2, f"read {reads_done}"

@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any, Literal, Self, Unpack, cast
 
 from buttress.core import (
+    MISSING,
     AsyncResource,
     Clock,
     JsonSerializer,
@@ -819,10 +820,12 @@ class TieredCache[T](Cache[T]):
             expires_at = entry.expires_at
             if expires_at is None or self._now() < expires_at:
                 value = self._value(key, entry)
-                if value is not _UNREADABLE:
-                    self._tiers._l1_hits += 1
-                    self._counters.hits += 1
-                    return value  # type: ignore[return-value] # a T, decoded from the entry
+                self._tiers._l1_hits += 1
+                if value is _UNREADABLE:  # counted and logged by `_value`: a miss, as the long path
+                    self._counters.misses += 1  # would answer after reading the same entry again
+                    return MISSING
+                self._counters.hits += 1
+                return value  # type: ignore[return-value] # a T, decoded from the entry
         return await super().get(key)
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, T]:
@@ -852,9 +855,8 @@ class TieredCache[T](Cache[T]):
             if expires_at is not None and now >= expires_at:
                 return await super().get_many(wanted)
             value = self._value(key, entry)
-            if value is _UNREADABLE:
-                return await super().get_many(wanted)
-            found[key] = value  # type: ignore[assignment] # a T, decoded from the entry
+            if value is not _UNREADABLE:  # else counted and logged by `_value`, and a miss below
+                found[key] = value  # type: ignore[assignment] # a T, decoded from the entry
         self._tiers._l1_hits += len(wanted)
         # Counted as the general path counts them: a key asked twice is one hit and one miss.
         self._counters.hits += len(found)
