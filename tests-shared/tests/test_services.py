@@ -285,3 +285,17 @@ def test_open_connections_counts_the_sockets_this_process_holds_to_a_port() -> N
             for sock in clients + accepted:
                 sock.close()
         assert open_connections(port) == 0
+
+
+def test_a_cluster_never_puts_two_nodes_on_one_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in CI: free_port handed out one port twice (nothing holds it), two nodes got it, and the
+    cluster never formed."""
+    from buttress.testing import _servers  # noqa: PLC0415 - the private port picker under test
+
+    # the second pick repeats the first; 30001's bus port would be the first node's port
+    handed = iter([40001, 40001, 30002, 40001, 30002, 30001, 40003])
+    monkeypatch.setattr(_servers, "free_port", lambda: next(handed))
+    monkeypatch.setattr(_servers, "_port_open", lambda port: False)
+    taken: set[int] = set()
+    assert [_servers._cluster_port(taken) for _ in range(3)] == [40001, 30002, 40003]
+    assert taken == {40001, 50001, 30002, 40002, 40003, 50003}

@@ -324,9 +324,10 @@ class RedisClusterServer(_Server):
         self.primaries = nodes
         self.replicas = replicas
         self.nodes: list[RedisServer] = []
+        taken: set[int] = set()
         try:
             for _ in range(nodes * (1 + replicas)):
-                self.nodes.append(RedisServer(binary=binary, port=_cluster_port(), extra_args=arguments))
+                self.nodes.append(RedisServer(binary=binary, port=_cluster_port(taken), extra_args=arguments))
         except BaseException:
             self.close()
             raise
@@ -544,11 +545,18 @@ def _redis_binary(asked: str | None) -> str:
     return found
 
 
-def _cluster_port() -> int:
-    """A free port whose cluster-bus twin (port + 10000) is free too."""
+def _cluster_port(taken: set[int]) -> int:
+    """A free port whose cluster-bus twin (port + 10000) is free too, neither of them in ``taken``.
+
+    ``taken`` holds the other nodes' ports and twins, and the new pair joins it: nothing holds a port
+    `free_port` found, so the system can hand the same one out twice, and two nodes on one port never
+    form a cluster.
+    """
     for _ in range(100):
         port = free_port()
-        if port + 10000 < 65536 and not _port_open(port + 10000):
+        bus = port + 10000
+        if bus < 65536 and port not in taken and bus not in taken and not _port_open(bus):
+            taken.update((port, bus))
             return port
     raise ServerError("found no free port pair for a cluster node")
 
