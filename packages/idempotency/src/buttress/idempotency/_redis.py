@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ClassVar, Self, Unpack, cast
 
 from buttress.core import AsyncResource, BackendErrors, RedisBackend, RedisOptions
 
 from ._metrics import STORE_DURATION, STORE_UNAVAILABLE
+from ._pipe import Pipe
 from ._types import Claim, ClaimOutcome, StoredResponse, decode_response, encode_response
 from ._validation import check_bool, check_held, check_positive, check_store_text
 from .exceptions import (
@@ -27,6 +29,7 @@ try:
     from redis.asyncio import Redis
     from redis.asyncio.cluster import RedisCluster
     from redis.exceptions import NoScriptError, RedisClusterException, RedisError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
 except ImportError as exc:  # pragma: no cover - exercised by the bare-install session
     raise MissingExtraError("RedisStore", "redis") from exc
 
@@ -221,6 +224,11 @@ type _Sink = asyncio.Future[_Reply] | Callable[[_Reply | BaseException], None]
 # The key, the arguments (see `_Arguments`), how many arguments, and where the answer goes.
 type _Operation = tuple[bytes, _Arguments, int, _Sink]
 
+# A pipe needs a pool of at least two connections (one for what it hands back); a failed try to open one
+# is not repeated for a second.
+_PIPE_MIN_POOL = 2
+_PIPE_RETRY = 1.0
+
 # The metric attributes of each operation, built once (they are read on every call).
 _ATTRIBUTES: dict[str, dict[str, str]] = {
     operation: {"idempotency.store": "redis", "idempotency.operation": operation}
@@ -237,18 +245,36 @@ class _Batcher:
     concurrent ones cost a few round trips instead of a hundred, and the client's per-command work (most
     of its time) is paid per batch. Redis runs a script atomically, so each operation is as atomic as
     alone.
+
+    With ``pipe`` (a pooled single-node client), a batch is written on the store's `Pipe` when it has
+    one open (``pipe`` returns it, or ``None``), without a task: its reply is dispatched as it is read.
+    A batch the pipe hands back (an error reply, a lost connection) goes through ``run`` like any other.
     """
 
-    __slots__ = ("_in_flight", "_limit", "_pending", "_run", "_scheduled", "_slot", "_tasks")
+    __slots__ = (
+        "_in_flight",
+        "_limit",
+        "_pack",
+        "_pending",
+        "_pipe",
+        "_run",
+        "_scheduled",
+        "_slot",
+        "_tasks",
+    )
 
     def __init__(
         self,
         run: Callable[[list[_Operation]], Awaitable[list[_Reply]]],
         in_flight: int,
         slot: Callable[[bytes], int] | None = None,
+        pipe: Callable[[], Pipe | None] | None = None,
+        pack: Callable[[list[_Operation]], list[bytes]] | None = None,
     ) -> None:
         self._run = run
         self._slot = slot
+        self._pipe = pipe
+        self._pack = pack
         self._limit = in_flight
         self._pending: list[_Operation] = []
         self._in_flight = 0
@@ -280,9 +306,76 @@ class _Batcher:
 
     def _schedule(self) -> None:
         self._scheduled = True
-        task = asyncio.get_running_loop().create_task(self._next())
+        loop = asyncio.get_running_loop()
+        if self._pipe is not None:
+            loop.call_soon(self._hop, loop)
+            return
+        task = loop.create_task(self._next())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _hop(self, loop: asyncio.AbstractEventLoop) -> None:
+        # One more iteration, as the task's ``sleep(0)`` gives: operations made then join the batch.
+        loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        self._in_flight += 1
+        pipe = self._pipe() if self._pipe is not None else None
+        if pipe is not None and self._pack is not None:
+            try:
+                packed = self._pack(batch)
+            except Exception:  # noqa: BLE001 - the client's path raises it to the callers
+                packed = None
+            if packed is not None and pipe.send(packed, lambda reply: self._piped(batch, reply)):
+                return
+        self._resend(batch)
+
+    def _piped(self, batch: list[_Operation], reply: Any) -> None:  # noqa: ANN401 - a parsed script reply
+        """The pipe's answer to ``batch`` (see `Answer`)."""
+        if reply is None:
+            self._resend(batch)
+            return
+        if reply.__class__ is TimeoutError:
+            error = RedisTimeoutError("the Redis server did not answer within the socket timeout")
+            for *_, sink in batch:
+                _answer(sink, error)
+            self._done()
+            return
+        try:
+            replies = _replies(reply)
+        except Exception:  # noqa: BLE001 - not the script's reply: the client's path decides
+            self._resend(batch)
+            return
+        if len(replies) != len(batch):
+            self._resend(batch)
+            return
+        for operation, each in zip(batch, replies, strict=True):
+            _answer(operation[3], each)
+        self._done()
+
+    def _resend(self, batch: list[_Operation]) -> None:
+        task = asyncio.get_running_loop().create_task(self._through_client(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _through_client(self, batch: list[_Operation]) -> None:
+        try:
+            await self._send(batch)
+        except BaseException:
+            for *_, sink in batch:
+                _cancel(sink)
+            raise
+        finally:
+            self._done()
+
+    def _done(self) -> None:
+        self._in_flight -= 1
+        if self._pending and not self._scheduled:
+            self._schedule()
 
     async def _next(self) -> None:
         try:
@@ -293,16 +386,7 @@ class _Batcher:
         if not batch:
             return
         self._in_flight += 1
-        try:
-            await self._send(batch)
-        except BaseException:
-            for *_, sink in batch:
-                _cancel(sink)
-            raise
-        finally:
-            self._in_flight -= 1
-            if self._pending and not self._scheduled:
-                self._schedule()
+        await self._through_client(batch)
 
     async def _send(self, batch: list[_Operation]) -> None:
         if self._slot is None:
@@ -358,6 +442,13 @@ class RedisStore(RedisBackend, AsyncResource):
     vanishes when its lease runs out, with nothing to reap, and application servers' clocks never
     matter.
 
+    With a pooled single-node client of two connections or more, the store keeps one of the pool's
+    connections (connected and set up by redis-py) and writes its batches on it back to back, reading
+    each reply as it arrives, without a task or a pool round per batch. A batch that meets an error
+    reply or a lost connection there goes through the client's own path again (script loading, its
+    retry, its errors); one left unanswered for the client's ``socket_timeout`` fails with redis-py's
+    ``TimeoutError`` (an `IdempotencyUnavailableError`). Closing the client closes that connection too.
+
     On Redis Cluster each record is one key that every operation touches alone, so records spread over
     every primary by their idempotency key; a batch is split per hash slot (one ``EVALSHA`` per slot,
     sent together), and at most 50 calls are in flight at once (the cluster client's per-node pools
@@ -407,8 +498,21 @@ class RedisStore(RedisBackend, AsyncResource):
         self._key_prefix = self._prefix.encode(self._encoding, self._encoding_errors)
         self._prefix_size = len(self._key_prefix)
         self._durations: dict[float, tuple[bytes, bytes]] = {}
+        # The connection batches are pipelined on (see `_pipe`): only with a pool that has a second
+        # connection for what the pipe hands back.
+        self._piping = self._pool is not None and getattr(self._pool, "max_connections", 0) >= _PIPE_MIN_POOL
+        self._pipe_now: Pipe | None = None
+        self._pipe_opening = False
+        self._pipe_after = 0.0  # loop time before which no pipe is opened (after a failed attempt)
+        self._pipe_tasks: set[asyncio.Task[None]] = set()
         if check_bool("batching", batching):
-            self._batcher: _Batcher | None = _Batcher(self._evaluate, in_flight=4, slot=slot)
+            self._batcher: _Batcher | None = _Batcher(
+                self._evaluate,
+                in_flight=4,
+                slot=slot,
+                pipe=self._pipe if self._piping else None,
+                pack=self._pack_batch,
+            )
         else:
             self._batcher = None
 
@@ -440,16 +544,88 @@ class RedisStore(RedisBackend, AsyncResource):
             url, lambda client: cls(client, prefix=prefix, batching=batching), cluster=cluster, **options
         )
 
+    def _pack_batch(self, batch: list[_Operation]) -> list[bytes]:
+        """The RESP buffers of one ``EVALSHA`` for ``batch`` (a pooled client's operations)."""
+        keys = [operation[0] for operation in batch]
+        if len(batch) == 1:
+            return _pack(self._sha, keys, [batch[0][1]], batch[0][2])
+        count = sum([operation[2] for operation in batch])
+        return _pack(self._sha, keys, [operation[1] for operation in batch], count)
+
+    def _pipe(self) -> Pipe | None:
+        """The open pipe of this event loop, or ``None`` (then one is opened, unless a try just failed)."""
+        pipe = self._pipe_now
+        if pipe is not None:
+            if pipe.loop is asyncio.get_running_loop() and not pipe.broken:
+                return pipe
+            self._pipe_now = None  # another loop's (a closed one's, most likely): left to its pool
+        if not self._pipe_opening and not self.closed:
+            loop = asyncio.get_running_loop()
+            if loop.time() >= self._pipe_after:
+                self._pipe_opening = True
+                self._pipe_task(self._open_pipe())
+        return None
+
+    def _pipe_task(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._pipe_tasks.add(task)
+        task.add_done_callback(self._pipe_tasks.discard)
+
+    async def _open_pipe(self) -> None:
+        """Take a connection from the client's pool for the pipe; on failure, try again a second later."""
+        pool = self._pool
+        assert pool is not None  # noqa: S101 - only with a pool
+        loop = asyncio.get_running_loop()
+        try:
+            try:
+                connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+            except Exception:  # noqa: BLE001 - the batches go through the client, which reports it
+                self._pipe_after = loop.time() + _PIPE_RETRY
+                return
+            # The client's socket_timeout, as its pool was given it (core's pool keeps it off the
+            # connections, which it bounds itself).
+            timeout = pool.connection_kwargs.get("socket_timeout") or connection.socket_timeout or None
+            if Pipe.stale(connection):  # its server went away since it was last used: connect again
+                with contextlib.suppress(Exception):
+                    await connection.disconnect()
+                    await connection.connect()
+            pipe = Pipe.take(connection, self._pipe_lost, timeout) if not self.closed else None
+            if pipe is None:  # a connection class the pipe does not know, or the store closed meanwhile
+                self._pipe_after = math.inf if not self.closed else 0.0
+                await pool.release(connection)
+                return
+            self._pipe_now = pipe
+        finally:
+            self._pipe_opening = False
+
+    def _pipe_lost(self, pipe: Pipe) -> None:
+        """``pipe`` failed (or was closed): its connection goes back to the pool, disconnected."""
+        if self._pipe_now is pipe:
+            self._pipe_now = None
+            self._pipe_after = 0.0  # the next batch opens another (a dead server fails that, then waits)
+        if pipe.loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # a loop that is closing
+            pipe.loop.call_soon(self._pipe_task, self._give_back(pipe))
+
+    async def _give_back(self, pipe: Pipe) -> None:
+        pool = self._pool
+        assert pool is not None  # noqa: S101 - only with a pool
+        with contextlib.suppress(Exception):  # a closed pool or a connection that is gone: nothing to return
+            await pipe.connection.disconnect(nowait=True)
+            await pool.release(pipe.connection)
+
+    async def _aclose(self) -> None:
+        pipe, self._pipe_now = self._pipe_now, None
+        if pipe is not None and not pipe.broken and pipe.loop is asyncio.get_running_loop():
+            pipe.close()
+        if self._pipe_tasks:
+            await asyncio.gather(*self._pipe_tasks, return_exceptions=True)
+        await super()._aclose()
+
     async def _evaluate(self, batch: list[_Operation]) -> list[_Reply]:
         if self._pool is not None:
-            keys = [operation[0] for operation in batch]
-            if len(batch) == 1:
-                packed = [batch[0][1]]
-                count = batch[0][2]
-            else:
-                packed = [operation[1] for operation in batch]
-                count = sum([operation[2] for operation in batch])
-            return _replies(await self._direct(_pack(self._sha, keys, packed, count)))
+            return _replies(await self._direct(self._pack_batch(batch)))
         keys = [operation[0] for operation in batch]
         arguments = [value for operation in batch for value in cast("list[bytes]", operation[1])]
         if self._gate is None:
