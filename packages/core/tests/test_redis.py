@@ -29,6 +29,7 @@ from buttress.core import (
     ConfigurationError,
     RedisBackend,
     RedisOptions,
+    Telemetry,
     open_redis,
 )
 from buttress.testing import RedisServer, acheck_hostile, check_hostile
@@ -143,6 +144,41 @@ async def test_a_prefix_must_be_non_empty_text_redis_can_carry(client: Redis, pr
 async def test_a_prefix_that_is_not_a_str_is_the_packages_type_error(client: Redis) -> None:
     with pytest.raises(StoreTypeError, match="prefix"):
         Store(client, prefix=b"p:")  # type: ignore[arg-type]
+
+
+# --- telemetry bound when a backend is made -----------------------------------------------------
+
+
+async def test_making_a_backend_binds_its_package_s_instruments(
+    client: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backend class that names its package's Telemetry makes every instrument when it is made.
+
+    At start-up, then, rather than on the first request; a client the backend refuses binds nothing.
+    """
+    own = Telemetry("buttress.core_test_redis_bind")
+    calls = own.counter("buttress.core_test_redis_bind.calls")
+
+    class Bound(Store):
+        telemetry = own
+
+    meter = own.meter()
+    create = meter.create_counter
+    made: list[str] = []
+
+    def counter(name: str, **options: object) -> object:
+        made.append(name)
+        return create(name, **options)
+
+    monkeypatch.setattr(meter, "create_counter", counter)
+    with pytest.raises(StoreTypeError):
+        Bound(object())  # type: ignore[arg-type]
+    assert made == []
+    Bound(client)
+    assert made == ["buttress.core_test_redis_bind.calls"]
+    calls.add(1)  # the first measurement makes nothing
+    Store(client)  # a class without telemetry binds nothing (and calls nothing)
+    assert made == ["buttress.core_test_redis_bind.calls"]
 
 
 # --- open_redis ---------------------------------------------------------------------------------

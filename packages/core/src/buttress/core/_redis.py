@@ -43,6 +43,7 @@ from ._backends import CORE_ERRORS, BackendErrors, check_address, check_errors
 from ._checks import check_count, check_seconds, check_text
 from ._redis_deadlines import deadline_pool_class
 from ._resources import AsyncResource, Owned
+from ._telemetry import Telemetry
 from ._unavailable import connection_errors
 from .exceptions import BackendUnavailableError, ConfigurationError, redact_url
 
@@ -206,8 +207,9 @@ class RedisBackend(AsyncResource):
 
     Subclasses set `errors` to their package's classes, `outages` to the redis-py errors beyond
     ``connection_errors("redis")`` that mean the server cannot serve them (``RedisError`` for a
-    backend for which any error reply means that), and `accepts_cluster` once they have been proven
-    on Redis Cluster. Built with a client (``X(client)``), the backend borrows it and never closes it;
+    backend for which any error reply means that), `accepts_cluster` once they have been proven
+    on Redis Cluster, and `telemetry` to their package's `Telemetry` (bound when a backend is
+    made). Built with a client (``X(client)``), the backend borrows it and never closes it;
     `_from_url` (behind each backend's ``from_url``) opens one with `open_redis` that the backend
     owns, closed by `aclose`.
 
@@ -228,6 +230,10 @@ class RedisBackend(AsyncResource):
     outages: ClassVar[tuple[type[BaseException], ...]] = ()
     #: Whether the backend takes a ``RedisCluster`` (set once it has been proven on one).
     accepts_cluster: ClassVar[bool] = False
+    #: The package's `Telemetry`, bound (`Telemetry.bind`) when a backend is made, by ``from_url`` or
+    #: around the application's client: the application waits at start-up, not on its first
+    #: request, for the instruments. ``None``: nothing is bound early.
+    telemetry: ClassVar[Telemetry | None] = None
 
     def __init__(self, client: Any, *, prefix: str) -> None:  # noqa: ANN401 - a redis.asyncio client
         super().__init__()
@@ -239,6 +245,8 @@ class RedisBackend(AsyncResource):
             error=self.errors.configuration,
             type_error=self.errors.type_error,
         )
+        if self.telemetry is not None:
+            self.telemetry.bind()
         self._owned: Owned[Any] = Owned(client)
         self._address = _client_address(client)
         cluster = _module("redis.asyncio.cluster").RedisCluster
