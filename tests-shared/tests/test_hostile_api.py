@@ -578,6 +578,8 @@ def test_every_public_name_is_driven() -> None:
             "serve_asgi": "driven with check_hostile in tests/test_serve_asgi.py (it starts a server)",
             "serve_wsgi": "driven with check_hostile in tests/test_serve_wsgi.py (it starts a server)",
             "django_urls": "driven with check_hostile in tests/test_serve_wsgi.py (it configures Django)",
+            "check_bound_when_made": "driven with check_hostile in tests/test_bound.py (it starts an "
+            "interpreter that runs its make= code, kept valid there)",
         },
     )
 

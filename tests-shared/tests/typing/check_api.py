@@ -14,6 +14,7 @@ from buttress.testing import (
     RedisServer,
     RedisService,
     ServiceUnavailable,
+    check_bound_when_made,
     discover_postgres,
     discover_redis,
     eventually,
@@ -34,6 +35,7 @@ def discovery_results() -> None:
     assert_type(discover_redis({}), RedisService | ServiceUnavailable)
     assert_type(discover_postgres({}), PostgresService | ServiceUnavailable)
     assert_type(free_port(), int)
+    assert_type(check_bound_when_made("buttress.auth._metrics:TELEMETRY", "pass"), list[str])
     assert_type(open_connections(6379), int)
 
 

@@ -12,6 +12,7 @@ import pytest
 pytest.register_assert_rewrite("buttress.testing.contracts")
 
 from ._asgi_server import serve_asgi
+from ._bound import check_bound_when_made
 from ._clock import FakeClock
 from ._discovery import (
     POSTGRES_ENV,
@@ -121,6 +122,7 @@ __all__ = [
     "TokenStoreContract",
     "UnitOfWorkContract",
     "acheck_hostile",
+    "check_bound_when_made",
     "check_hostile",
     "check_hostile_asgi",
     "check_hostile_wsgi",
