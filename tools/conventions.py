@@ -51,6 +51,8 @@ RETIRED_CLASSMETHODS: Final = {"from_dsn": "connect", "open": "connect"}
 
 # Core's bases of every object that holds a pool, a client or a task: each gives aclose().
 RESOURCE_BASES: Final = frozenset({"AsyncResource", "BackgroundTask", "PostgresBackend", "RedisBackend"})
+# Core's backend bases that bind a subclass's `telemetry` when a backend is made.
+BOUND_BASES: Final = frozenset({"PostgresBackend", "RedisBackend"})
 
 # Classes with a from_url classmethod that are not core RedisBackends, and why. Every other one is:
 # its client (owned or borrowed), its prefix and its outages are core's, not a private copy.
@@ -471,10 +473,16 @@ def telemetry(package: Package) -> Iterator[str]:
 
 
 def _bound_at_start(package: Package) -> Iterator[str]:
-    """Each class right under core's PostgresBackend names the package's Telemetry (bound when made)."""
+    """Each class right under core's PostgresBackend or RedisBackend names the package's Telemetry.
+
+    The backend base binds it when a backend is made, so the first request makes no instrument.
+    """
     for path, tree in _sources(package):
         for node in ast.walk(tree):
-            if not isinstance(node, ast.ClassDef) or "PostgresBackend" not in _base_names(node):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            bases = sorted(_base_names(node) & BOUND_BASES)
+            if not bases:
                 continue
             if not any(
                 isinstance(item, ast.Assign | ast.AnnAssign)
@@ -485,7 +493,7 @@ def _bound_at_start(package: Package) -> Iterator[str]:
                 for item in node.body
             ):
                 yield (
-                    f"{_where(path, node)}: {node.name} derives from PostgresBackend without "
+                    f"{_where(path, node)}: {node.name} derives from {bases[0]} without "
                     "`telemetry = TELEMETRY`: its instruments would bind on the first request"
                 )
 

@@ -86,8 +86,12 @@ from typing import Self
 
 from buttress.core import RedisBackend
 
+from ._metrics import TELEMETRY
+
 
 class RedisThing(RedisBackend):
+    telemetry = TELEMETRY
+
     def __init__(self, client: object, *, prefix: str = "demo:") -> None:
         super().__init__(client, prefix=prefix)
 
@@ -305,6 +309,21 @@ def test_a_postgres_backend_that_does_not_bind_its_telemetry_is_found(demo: Path
     assert any("PostgresThing derives from PostgresBackend without `telemetry" in f for f in findings())
 
 
+def test_a_redis_backend_that_does_not_bind_its_telemetry_is_found(demo: Path) -> None:
+    edit(demo / "_redis.py", "    telemetry = TELEMETRY\n", "")
+    assert any("RedisThing derives from RedisBackend without `telemetry" in f for f in findings())
+
+
+def test_a_redis_backend_base_that_does_not_bind_is_found_though_its_subclass_does(demo: Path) -> None:
+    """The class right under RedisBackend names the Telemetry, as the package's own bases do."""
+    edit(
+        demo / "_redis.py",
+        "class RedisThing(RedisBackend):",
+        "class _Base(RedisBackend):\n    pass\n\n\nclass RedisThing(_Base):",
+    )
+    assert any("_Base derives from RedisBackend without `telemetry" in f for f in findings())
+
+
 def test_a_redis_backend_without_from_url_is_found(demo: Path) -> None:
     edit(demo / "_redis.py", "def from_url(", "def connect_url(")
     assert any("RedisThing takes a client but has no from_url()" in f for f in findings())
@@ -320,8 +339,8 @@ def test_a_from_url_class_off_redis_backend_is_found(demo: Path) -> None:
 def test_a_redis_backend_through_the_packages_own_base_passes(demo: Path) -> None:
     edit(
         demo / "_redis.py",
-        "class RedisThing(RedisBackend):",
-        "class _Base(RedisBackend):\n    pass\n\n\nclass RedisThing(_Base):",
+        "class RedisThing(RedisBackend):\n    telemetry = TELEMETRY\n",
+        "class _Base(RedisBackend):\n    telemetry = TELEMETRY\n\n\nclass RedisThing(_Base):\n",
     )
     assert findings() == []
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from buttress.auth import ExpiredTokenError, KeySet, MemoryTokenStore, SigningKey, TokenService
-from buttress.testing import FakeClock, RecordedMetrics
+from buttress.testing import FakeClock, RecordedMetrics, check_bound_when_made
 
 VERIFICATIONS = "buttress.auth.verifications"
 
@@ -35,3 +35,8 @@ async def test_evictions_are_counted(metric_reader: RecordedMetrics) -> None:
     for jti in ("a", "b", "c", "d"):
         await store.revoke(jti, expires_at=later)
     assert metric_reader.value("buttress.auth.store.evictions") == 2
+
+
+def test_making_the_token_store_binds_the_package_s_instruments() -> None:
+    make = "from buttress.auth import RedisTokenStore; RedisTokenStore.from_url('redis://localhost')"
+    assert "buttress.auth.store.evictions" in check_bound_when_made("buttress.auth._metrics:TELEMETRY", make)

@@ -12,7 +12,7 @@ import pytest
 from buttress.caching import CacheStats, MemoryCache, RedisCache
 from buttress.caching._metrics import COUNTED, LOAD_DURATION
 from buttress.core import MISSING
-from buttress.testing import FakeClock, RecordedMetrics
+from buttress.testing import FakeClock, RecordedMetrics, check_bound_when_made
 
 
 def named() -> dict[str, str]:
@@ -117,3 +117,10 @@ async def test_errors_and_lock_waits_are_counted(
 def test_every_counter_of_the_stats_is_reported() -> None:
     assert set(COUNTED) == {f.name for f in dataclasses.fields(CacheStats)}
     assert LOAD_DURATION.name == "buttress.caching.load.duration"
+
+
+def test_making_the_redis_cache_binds_the_package_s_instruments() -> None:
+    make = "from buttress.caching import RedisCache; RedisCache.from_url('redis://localhost')"
+    assert "buttress.caching.load.duration" in check_bound_when_made(
+        "buttress.caching._metrics:TELEMETRY", make
+    )

@@ -19,7 +19,7 @@ from buttress.feature_flags import (
     Strategy,
     flag_from_dict,
 )
-from buttress.testing import FakeClock, RecordedMetrics, RedisServer
+from buttress.testing import FakeClock, RecordedMetrics, RedisServer, check_bound_when_made
 
 from .conftest import FlakySource, rollout_flag
 
@@ -272,3 +272,13 @@ def test_the_openfeature_provider_counts_through_the_client(metric_reader: Recor
     provider.resolve_boolean_details("on", False, "not a context")  # type: ignore[arg-type]
     assert metric_reader.value(EVALUATIONS, reason("on", "static")) == 1
     assert metric_reader.value(ERRORS, {"error.type": "invalid_context", "feature_flag.key": "on"}) == 1
+
+
+@pytest.mark.parametrize(
+    ("backend", "instrument"),
+    [("RedisFlagSource", "source.changes"), ("RedisStickyStore", "sticky.write_failures")],
+)
+def test_making_a_redis_backend_binds_the_package_s_instruments(backend: str, instrument: str) -> None:
+    make = f"from buttress.feature_flags import {backend}; {backend}.from_url('redis://localhost')"
+    made = check_bound_when_made("buttress.feature_flags._metrics:TELEMETRY", make)
+    assert f"buttress.feature_flags.{instrument}" in made

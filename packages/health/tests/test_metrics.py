@@ -13,7 +13,7 @@ from buttress.health import (
     ShutdownCoordinator,
     Status,
 )
-from buttress.testing import RecordedMetrics
+from buttress.testing import RecordedMetrics, check_bound_when_made
 
 
 async def test_check_durations_statuses_and_changes_are_recorded(metric_reader: RecordedMetrics) -> None:
@@ -62,3 +62,10 @@ async def test_in_flight_requests_and_shutdowns_are_recorded(metric_reader: Reco
     await coordinator.shutdown()
     assert metric_reader.count("buttress.health.shutdown.duration", {"health.shutdown.outcome": "clean"}) == 1
     assert "buttress.health.shutdown.duration" in metric_reader.names()
+
+
+def test_making_the_redis_check_binds_the_package_s_instruments() -> None:
+    make = "from buttress.health import RedisCheck; RedisCheck.from_url('redis://localhost')"
+    assert "buttress.health.check.duration" in check_bound_when_made(
+        "buttress.health._metrics:TELEMETRY", make
+    )

@@ -18,7 +18,7 @@ from buttress.idempotency import (
     execute,
     idempotent,
 )
-from buttress.testing import FakeClock, RecordedMetrics, RedisServer
+from buttress.testing import FakeClock, RecordedMetrics, RedisServer, check_bound_when_made
 
 REQUESTS = "buttress.idempotency.requests"
 DURATION = "buttress.idempotency.store.duration"
@@ -136,3 +136,10 @@ async def test_an_unreachable_store_is_counted(
     postgres = {"idempotency.store": "postgresql", "idempotency.operation": "connect"}
     assert metric_reader.value(UNAVAILABLE, postgres) == 1
     assert {p.unit for p in metric_reader.points(UNAVAILABLE)} == {"{error}"}
+
+
+def test_making_the_redis_store_binds_the_package_s_instruments() -> None:
+    make = "from buttress.idempotency import RedisStore; RedisStore.from_url('redis://localhost')"
+    assert "buttress.idempotency.store.unavailable" in check_bound_when_made(
+        "buttress.idempotency._metrics:TELEMETRY", make
+    )

@@ -28,7 +28,7 @@ from buttress.notifications import (
     RetryPolicy,
     SmtpChannel,
 )
-from buttress.testing import FakeClock, PostgresServer, RecordedMetrics
+from buttress.testing import FakeClock, PostgresServer, RecordedMetrics, check_bound_when_made
 
 from .conftest import PASSWORD, USER, MailServer, ScriptedChannel
 from .test_delivery import START, alice, note, registry
@@ -212,3 +212,12 @@ async def test_outcomes_the_outbox_cannot_record_are_lease_losses(
     losses = PREFIX + "worker.lease_losses"
     assert metric_reader.value(losses, {"notification.lease.reason": "unavailable"}) == 3
     assert metric_reader.value(PREFIX + "outbox.claims", {"notification.claim.kind": "single"}) == 3
+
+
+def test_making_the_rate_limiter_binds_the_package_s_instruments() -> None:
+    make = (
+        "from buttress.notifications import RedisRateLimiter; RedisRateLimiter.from_url('redis://localhost')"
+    )
+    assert "buttress.notifications.rate_limit.waits" in check_bound_when_made(
+        "buttress.notifications._metrics:TELEMETRY", make
+    )

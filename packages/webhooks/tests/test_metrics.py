@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from buttress.testing import FakeClock, PostgresSchema, RecordedMetrics
+from buttress.testing import FakeClock, PostgresSchema, RecordedMetrics, check_bound_when_made
 from buttress.webhooks import (
     DeliveryWorker,
     Endpoint,
@@ -195,3 +195,10 @@ async def test_an_endpoint_starting_to_fail_is_counted_on_the_real_clock(
         metric_reader.value("buttress.webhooks.endpoint.health_changes", {"webhooks.change": "failing"}) == 1
     )
     assert metric_reader.value("buttress.webhooks.delivery.attempts", {"webhooks.outcome": "retry"}) == 1
+
+
+def test_making_the_replay_guard_binds_the_package_s_instruments() -> None:
+    make = "from buttress.webhooks import RedisReplayGuard; RedisReplayGuard.from_url('redis://localhost')"
+    assert "buttress.webhooks.replay.refusals" in check_bound_when_made(
+        "buttress.webhooks._metrics:TELEMETRY", make
+    )

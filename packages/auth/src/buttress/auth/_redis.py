@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Final, Unpack
 from buttress.core import AsyncResource, BackendErrors, Clock, RedisBackend, RedisOptions
 
 from ._keyset import _clock
+from ._metrics import TELEMETRY
 from ._store import check_id, check_instant
 from .exceptions import AuthConfigurationError, AuthTypeError, AuthUnavailableError
 
@@ -62,6 +63,8 @@ class RedisTokenStore(RedisBackend, AsyncResource):
         AuthConfigurationError: ``client`` decodes responses, or ``prefix`` is empty or too long.
         AuthUnavailableError: Redis cannot be reached or answers an error (from every method).
     """
+
+    telemetry = TELEMETRY  # bound when a backend is made, not on the first request
 
     errors: ClassVar[BackendErrors] = BackendErrors(
         AuthConfigurationError, AuthTypeError, AuthUnavailableError

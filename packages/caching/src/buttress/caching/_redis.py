@@ -21,6 +21,7 @@ from ._cache import Cache
 from ._entry import Entry, pack, unpack
 from ._gate import Gate
 from ._lean_get import LeanGet
+from ._metrics import TELEMETRY
 from ._policy import CachePolicy, CachePolicyOptions, resolve_policy, with_concurrency
 from ._storage import StoredItem
 from ._validation import (
@@ -71,6 +72,8 @@ type RedisClient = Redis | RedisCluster
 
 class _RedisBackend(RedisBackend):
     """What the package's Redis objects share: its errors, its outages, and Redis Cluster."""
+
+    telemetry = TELEMETRY  # bound when a backend is made, not on the first request
 
     errors = BackendErrors(CachingConfigurationError, CachingTypeError, CachingUnavailableError)
     # Failures of the server rather than of our input (which is checked before any call): it cannot be

@@ -16,6 +16,7 @@ from typing import ClassVar, Final, Self, Unpack, cast
 
 from buttress.core import AsyncResource, BackendErrors, RedisBackend, RedisOptions, check_seconds
 
+from ._metrics import TELEMETRY
 from ._model import FlagDefinition, FlagSet, Segment
 from ._parse import flag_from_dict, load_json, segment_from_dict
 from ._sources import MAX_WAIT
@@ -47,6 +48,8 @@ _CONFIRM_SECONDS: Final = 5.0
 
 class _RedisBackend(RedisBackend):
     """What the package's Redis backends share: its errors, and what counts as an outage for them."""
+
+    telemetry = TELEMETRY  # bound when a backend is made, not on the first request
 
     errors: ClassVar[BackendErrors] = BackendErrors(
         FeatureFlagsConfigurationError, FeatureFlagsTypeError, FeatureFlagsUnavailableError

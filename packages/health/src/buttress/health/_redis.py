@@ -6,6 +6,7 @@ from typing import ClassVar, Final, Self, Unpack
 
 from buttress.core import BackendErrors, RedisBackend, RedisOptions
 
+from ._metrics import TELEMETRY
 from ._status import CheckResult
 from ._timing import round_trip
 from .exceptions import HealthConfigurationError, HealthTypeError, HealthUnavailableError, MissingExtraError
@@ -43,6 +44,8 @@ class RedisCheck(RedisBackend):
         HealthTypeError: ``client`` is not a ``redis.asyncio.Redis`` or ``RedisCluster``.
         HealthConfigurationError: ``client`` decodes responses.
     """
+
+    telemetry = TELEMETRY  # bound when a backend is made, not on the first request
 
     errors = BackendErrors(HealthConfigurationError, HealthTypeError, HealthUnavailableError)
     # An error reply to PING (LOADING, CLUSTERDOWN) or a cluster that cannot route it: a failed check.

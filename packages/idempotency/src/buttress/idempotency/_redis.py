@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Self, Unpack, cast
 
 from buttress.core import AsyncResource, BackendErrors, RedisBackend, RedisOptions
 
-from ._metrics import STORE_DURATION, STORE_UNAVAILABLE
+from ._metrics import STORE_DURATION, STORE_UNAVAILABLE, TELEMETRY
 from ._pipe import Pipe
 from ._types import Claim, ClaimOutcome, StoredResponse, decode_response, encode_response
 from ._validation import check_bool, check_held, check_positive, check_store_text
@@ -469,6 +469,8 @@ class RedisStore(RedisBackend, AsyncResource):
         IdempotencyConfigurationError: ``client`` decodes responses, ``prefix`` is empty (or holds
             NUL or a lone surrogate), or ``batching`` is not a bool.
     """
+
+    telemetry = TELEMETRY  # bound when a backend is made, not on the first request
 
     errors: ClassVar[BackendErrors] = _ERRORS
     # Any error reply the scripts do not catch (OOM, READONLY, MISCONF, NOSCRIPT after a flush...):

@@ -6,6 +6,7 @@ from typing import Any, ClassVar, Final, Unpack
 
 from buttress.core import AsyncResource, BackendErrors, RedisBackend, RedisOptions
 
+from ._metrics import TELEMETRY
 from ._model import check_id
 from ._ratelimit import _MAX_KEY, Rate
 from .exceptions import (
@@ -69,6 +70,8 @@ class RedisRateLimiter(RedisBackend, AsyncResource):
         NotificationsConfigurationError: ``client`` decodes responses, or ``prefix`` is empty, longer
             than 1,024 bytes, or holds NUL or a lone surrogate.
     """
+
+    telemetry = TELEMETRY  # bound when a backend is made, not on the first request
 
     errors: ClassVar[BackendErrors] = BackendErrors(
         NotificationsConfigurationError, NotificationsTypeError, NotificationsUnavailableError

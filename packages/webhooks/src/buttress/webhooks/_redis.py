@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Final, Unpack
 from buttress.core import AsyncResource, BackendErrors, RedisBackend, RedisOptions
 
 from ._checks import text
+from ._metrics import TELEMETRY
 from ._replay import ReplayClaim, ReplayStatus, check_ttl, new_claim_token
 from .exceptions import WebhooksConfigurationError, WebhooksTypeError, WebhooksUnavailableError
 
@@ -76,6 +77,8 @@ class RedisReplayGuard(RedisBackend, AsyncResource):
             OOM...) (from `claim`, `complete`, `release`). `WebhookEndpoint` answers 503 with
             ``Retry-After`` so the sender retries, rather than process a webhook it cannot deduplicate.
     """
+
+    telemetry = TELEMETRY  # bound when a backend is made, not on the first request
 
     errors: ClassVar[BackendErrors] = BackendErrors(
         WebhooksConfigurationError, WebhooksTypeError, WebhooksUnavailableError
