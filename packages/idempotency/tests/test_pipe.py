@@ -228,3 +228,24 @@ async def test_a_resp3_client_speaks_through_the_pipe(redis_url: str, redis_pref
         assert all(claim.outcome is ClaimOutcome.CLAIMED for claim in claims)
     finally:
         await client.aclose()
+
+
+async def test_a_batch_of_eight_leaves_at_once_and_the_rest_at_the_end_of_the_iteration(
+    redis_server: RedisServer,
+) -> None:
+    """20 claims made in one loop iteration: 8 and 8 are written as they fill up, the last 4 after."""
+    store = RedisStore.from_url(redis_server.url)
+    admin = Redis.from_url(redis_server.url)
+    try:
+        await _claims(store, ["warm"])
+        await _claims(store, ["warm-2"])
+        assert isinstance(store._pipe_now, Pipe)
+        before = (await admin.info("commandstats"))["cmdstat_evalsha"]["calls"]
+        claims = await _claims(store, [f"k{i}" for i in range(20)])
+        assert all(claim.outcome is ClaimOutcome.CLAIMED for claim in claims)
+        assert len({claim.token for claim in claims}) == 20
+        after = (await admin.info("commandstats"))["cmdstat_evalsha"]["calls"]
+        assert after - before == 3
+    finally:
+        await admin.aclose()
+        await store.aclose()

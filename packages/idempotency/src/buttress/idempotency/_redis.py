@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import math
-import secrets
+import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ClassVar, Self, Unpack, cast
@@ -229,6 +229,11 @@ type _Operation = tuple[bytes, _Arguments, int, _Sink]
 _PIPE_MIN_POOL = 2
 _PIPE_RETRY = 1.0
 
+# On the pipe, a batch that reaches this many operations leaves at once (when fewer than the limit are
+# in flight) instead of at the end of the loop iteration: Redis runs it while the loop makes the next
+# operations, and its callers resume while the next batch travels.
+_EAGER = 8
+
 # The metric attributes of each operation, built once (they are read on every call).
 _ATTRIBUTES: dict[str, dict[str, str]] = {
     operation: {"idempotency.store": "redis", "idempotency.operation": operation}
@@ -248,7 +253,9 @@ class _Batcher:
 
     With ``pipe`` (a pooled single-node client), a batch is written on the store's `Pipe` when it has
     one open (``pipe`` returns it, or ``None``), without a task: its reply is dispatched as it is read.
-    A batch the pipe hands back (an error reply, a lost connection) goes through ``run`` like any other.
+    There a batch also leaves as soon as it holds eight operations (`_EAGER`), so Redis runs it while
+    the loop makes the next ones. A batch the pipe hands back (an error reply, a lost connection) goes
+    through ``run`` like any other.
     """
 
     __slots__ = (
@@ -281,12 +288,17 @@ class _Batcher:
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def call(self, key: bytes, arguments: _Arguments, count: int) -> _Reply:
+    def call(self, key: bytes, arguments: _Arguments, count: int) -> asyncio.Future[_Reply]:
+        """Queue an operation; the future its caller awaits gets the reply (or the exception)."""
         future: asyncio.Future[_Reply] = asyncio.get_running_loop().create_future()
-        self._pending.append((key, arguments, count, future))
-        if not self._scheduled and self._in_flight < self._limit:
-            self._schedule()
-        return await future
+        pending = self._pending
+        pending.append((key, arguments, count, future))
+        if self._in_flight < self._limit:
+            if not self._scheduled:
+                self._schedule()
+            elif len(pending) >= _EAGER and self._pipe is not None:
+                self._dispatch()
+        return future
 
     def submit(
         self,
@@ -300,26 +312,30 @@ class _Batcher:
         Once queued, the operation is sent whatever becomes of its caller: nothing can cancel it but the
         batcher's own task (at the loop's end), and then ``answer`` gets a `CancelledError`.
         """
-        self._pending.append((key, arguments, count, answer))
-        if not self._scheduled and self._in_flight < self._limit:
-            self._schedule()
+        pending = self._pending
+        pending.append((key, arguments, count, answer))
+        if self._in_flight < self._limit:
+            if not self._scheduled:
+                self._schedule()
+            elif len(pending) >= _EAGER and self._pipe is not None:
+                self._dispatch()
 
     def _schedule(self) -> None:
         self._scheduled = True
         loop = asyncio.get_running_loop()
         if self._pipe is not None:
-            loop.call_soon(self._hop, loop)
+            loop.call_soon(self._flush)
             return
         task = loop.create_task(self._next())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _hop(self, loop: asyncio.AbstractEventLoop) -> None:
-        # One more iteration, as the task's ``sleep(0)`` gives: operations made then join the batch.
-        loop.call_soon(self._flush)
-
     def _flush(self) -> None:
         self._scheduled = False
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Send what is pending: on the pipe if one is open, else through the client (in a task)."""
         batch, self._pending = self._pending, []
         if not batch:
             return
@@ -731,7 +747,7 @@ class RedisStore(RedisBackend, AsyncResource):
 
     async def _claim_checked(self, key: str, fingerprint: str, lease: float) -> Claim:
         """`claim` for a key, fingerprint and lease checked already (a slot checks them when made)."""
-        token = secrets.token_hex(12)
+        token = os.urandom(12).hex()  # what secrets.token_hex(12) returns, in one call
         marked = token.encode("ascii")
         digest = fingerprint.encode(self._encoding, self._encoding_errors)
         millis, packed = self._duration("lease", lease)
