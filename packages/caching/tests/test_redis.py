@@ -635,6 +635,27 @@ async def test_a_lock_whose_holder_died_frees_itself_after_lock_ttl(
     assert await raw.exists(lock_key(cache, "k")) == 0
 
 
+async def test_a_waiter_counts_an_unreadable_value_once_however_often_it_looks(
+    make_cache: CacheFactory, raw: Redis, redis_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While it waits for a lock, the computation looks at the key again and again (and once more
+    when it takes the lock over): the unreadable value its caller's read counted is not counted again."""
+    cache = make_cache(lock_ttl=0.3, name="c")
+    await raw.set(f"{redis_prefix}k", envelope(b"{not json"))
+    await raw.set(lock_key(cache, "k"), b"token-of-a-dead-process", px=300)
+    caplog.set_level(logging.WARNING, logger="buttress.caching")
+
+    async def load() -> str:
+        return "computed"
+
+    assert await asyncio.wait_for(cache.get_or_compute("k", load), timeout=10) == "computed"
+    assert cache.stats.lock_waits == 1
+    assert cache.stats.errors == 1
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("buttress")] == [
+        "c: unreadable value under 'k' treated as a miss: SerializationError"
+    ]
+
+
 async def test_a_waiter_that_gives_up_never_deletes_someone_elses_lock(
     make_cache: CacheFactory, raw: Redis
 ) -> None:

@@ -16,6 +16,7 @@ import pytest
 from redis.asyncio import Redis
 
 from buttress.caching import (
+    Cache,
     CachingConfigurationError,
     CachingTypeError,
     MemoryCache,
@@ -23,6 +24,7 @@ from buttress.caching import (
     RedisCache,
     TieredCache,
     TieredStorage,
+    cached,
 )
 from buttress.caching._entry import Entry, pack
 from buttress.core import MISSING
@@ -458,3 +460,64 @@ async def test_an_unreadable_value_is_one_error_and_one_miss_per_read(
         after = cache.stats
         assert after.errors - before.errors == 2, f"read {reads_done}"
         assert after.misses - before.misses == 2, f"read {reads_done}"
+
+
+@pytest.mark.parametrize("path", ["get", "get_many", "get_or_compute", "cached"])
+@pytest.mark.parametrize("tiered", [False, True], ids=["plain", "tiered"])
+async def test_an_unreadable_value_read_once_is_one_error_and_one_warning_on_every_path(
+    make_tiered: TieredFactory,
+    redis_url: str,
+    redis_prefix: str,
+    raw: Redis,
+    caplog: pytest.LogCaptureFixture,
+    path: str,
+    tiered: bool,
+) -> None:
+    """One read of an unreadable value is one error, one miss and one warning, whatever reads it.
+
+    The tiered cache holds the bytes in L1 (an earlier read brought them there), so its await-free
+    paths are the ones taken. The computation behind ``get_or_compute`` and ``@cached`` looks at the
+    key again under the distributed lock; that look does not count the value a second time.
+    """
+    cache: Cache[Any] = (
+        await make_tiered(name="c")
+        if tiered
+        else RedisCache.from_url(redis_url, prefix=redis_prefix, name="c")
+    )
+
+    async def load() -> str:
+        return "computed"
+
+    @cached(cache, namespace="f")
+    async def compute(n: int) -> str:
+        return "computed"
+
+    key = compute.key(1) if path == "cached" else "k"
+    reads: dict[str, Callable[[], Awaitable[object]]] = {
+        "get": lambda: cache.get(key),
+        "get_many": lambda: cache.get_many([key]),
+        "get_or_compute": lambda: cache.get_or_compute(key, load),
+        "cached": lambda: compute(1),
+    }
+    answers: dict[str, object] = {
+        "get": MISSING,
+        "get_many": {},
+        "get_or_compute": "computed",
+        "cached": "computed",
+    }
+    async with cache:
+        await raw.set(f"{redis_prefix}{key}", pack(Entry(b"{not json", None, None, 0.0)))
+        assert await cache.exists(key) is False
+        if isinstance(cache.storage, TieredStorage):
+            assert await cache.storage.l1.read(key) is not None, "L1 holds the bytes L2 gave it"
+        before = cache.stats
+        caplog.clear()
+        caplog.set_level(logging.WARNING, logger="buttress.caching")
+
+        assert await reads[path]() == answers[path]
+
+        after = cache.stats
+        assert (after.errors - before.errors, after.misses - before.misses) == (1, 1)
+        assert [(r.levelname, r.getMessage()) for r in caplog.records if r.name.startswith("buttress")] == [
+            ("WARNING", f"c: unreadable value under {key!r} treated as a miss: SerializationError")
+        ]

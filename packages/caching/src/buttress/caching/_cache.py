@@ -347,8 +347,13 @@ class Cache[T](AsyncResource):
             return None
         return Entry(cast("T", value), stored.expires_at, stored.stale_until, stored.delta)
 
-    def _value(self, key: str, stored: Entry[Any]) -> T | object:
-        """The deserialized value of ``stored``, or `_UNREADABLE` (counted and logged) if it cannot be."""
+    def _value(self, key: str, stored: Entry[Any], *, report: bool = True) -> T | object:
+        """The deserialized value of ``stored``, or `_UNREADABLE` if it cannot be.
+
+        An unreadable value is counted as an error and logged unless ``report`` is false, which a
+        caller passes when the same call counts it elsewhere (once): one unreadable entry read by
+        one call is one error and one warning, whatever the path.
+        """
         serializer = self._serializer
         assert serializer is not None  # noqa: S101 - only called with a serializer
         try:
@@ -366,6 +371,8 @@ class Cache[T](AsyncResource):
             AttributeError,
         ) as exc:
             # Foreign, corrupt or forged data is never returned; it reads as a miss and is counted.
+            if not report:
+                return _UNREADABLE
             self._counters.errors += 1
             logger.warning(
                 "%s: unreadable value under %r treated as a miss: %s", self.name, key[:60], type(exc).__name__
@@ -540,7 +547,8 @@ class Cache[T](AsyncResource):
             self._counters.stale_served += 1
             self._refresh_later(key, job, stored.expires_at)
             return value  # type: ignore[return-value] # a T, as above
-        return await self._flight(key, job, None)
+        # An unreadable value was counted here: the computation's own looks at the key stay quiet.
+        return await self._flight(key, job, _UNREADABLE if value is _UNREADABLE else None)
 
     def _hit_now(self, key: str) -> object:
         """A fresh value for ``key`` found without an await, or `NO_HIT` (the general path decides).
@@ -724,27 +732,26 @@ class Cache[T](AsyncResource):
 
     async def _compute(self, key: str, job: _Job[T], seen_expiry: float | object | None) -> T:
         token = secrets.token_hex(16)
+        seen = _Seen(seen_expiry)
         held = await self._lock(key, token)
         if held is False:
             self._counters.lock_waits += 1
-            outcome = await self._wait_for_other(key, token, seen_expiry)
+            outcome = await self._wait_for_other(key, token, seen)
             if isinstance(outcome, _Found):
                 return outcome.value
             held = outcome  # True: the holder went and we took over; False/None: compute unlocked
         try:
             if held:
                 # Another process may have stored a value between our read and taking the lock.
-                entry = await self._read(key)
-                if entry is not None and entry.fresh(self._now()) and _is_newer(entry, seen_expiry):
-                    return entry.value
+                found = await self._look(key, seen)
+                if found is not None:
+                    return found.value
             return await self._load_and_store(key, job)
         finally:
             if held:
                 await self._unlock(key, token)
 
-    async def _wait_for_other(
-        self, key: str, token: str, seen_expiry: float | object | None
-    ) -> _Found[T] | bool | None:
+    async def _wait_for_other(self, key: str, token: str, seen: _Seen) -> _Found[T] | bool | None:
         """Wait for the holder's value; take the lock if the holder goes; give up after ``_lock_wait``.
 
         Returns ``None`` at once when the lock can no longer be reached (the backend is down or its
@@ -756,9 +763,9 @@ class Cache[T](AsyncResource):
         while loop.time() < deadline:
             await asyncio.sleep(min(delay, max(deadline - loop.time(), 0.0)))
             delay = min(delay * 2, _MAX_POLL)
-            entry = await self._read(key)
-            if entry is not None and entry.fresh(self._now()) and _is_newer(entry, seen_expiry):
-                return _Found(entry.value)
+            found = await self._look(key, seen)
+            if found is not None:
+                return _Found(found.value)
             held = await self._lock(key, token)
             if held is None:
                 logger.debug("%s: the lock for %r cannot be reached; computing it here", self.name, key)
@@ -769,6 +776,26 @@ class Cache[T](AsyncResource):
             "%s: gave up waiting for %r after %.2fs; computing it here", self.name, key, self._lock_wait
         )
         return False
+
+    async def _look(self, key: str, seen: _Seen) -> Entry[T] | None:
+        """A computation's look at ``key``: a fresh entry stored since ``seen.expiry``, or ``None``.
+
+        An unreadable entry is ``None`` too, counted and logged only if this computation has not
+        counted one yet (its caller's read, or an earlier look while waiting for a lock).
+        """
+        stored = await self._read_stored(key)
+        if stored is None:
+            return None
+        entry: Entry[T] = stored
+        if self._serializer is not None:
+            value = self._value(key, stored, report=not seen.unreadable_counted)
+            if value is _UNREADABLE:
+                seen.unreadable_counted = True
+                return None
+            entry = Entry(cast("T", value), stored.expires_at, stored.stale_until, stored.delta)
+        if entry.fresh(self._now()) and _is_newer(entry, seen.expiry):
+            return entry
+        return None
 
     async def _load_and_store(self, key: str, job: _Job[T]) -> T:
         started = self._clock.monotonic()
@@ -802,6 +829,22 @@ class _Found[V]:
 
 # What `Cache._value` returns for a stored value that cannot be deserialized.
 _UNREADABLE = object()
+
+
+class _Seen:
+    """What one computation has seen under its key, so that its looks (`Cache._look`) count nothing twice.
+
+    ``expiry`` is the expiry of the entry whose read led to the computation (see `_is_newer`);
+    ``unreadable_counted`` whether an unreadable entry under the key was already counted for it.
+    A computation started by a read that found the value unreadable is given `_UNREADABLE`.
+    """
+
+    __slots__ = ("expiry", "unreadable_counted")
+
+    def __init__(self, seen_expiry: float | object | None) -> None:
+        self.unreadable_counted = seen_expiry is _UNREADABLE
+        self.expiry = None if self.unreadable_counted else seen_expiry
+
 
 # What `Cache._hit_now` returns when it found no value it may hand out without an await.
 NO_HIT = object()

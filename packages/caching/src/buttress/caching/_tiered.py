@@ -881,7 +881,9 @@ class TieredCache[T](Cache[T]):
                 if kept is not None and kept[0] is self._keeper and (copier := kept[1]) is not _DECODE_EACH:
                     value = kept[2] if copier is None else copier(kept[2])
                 else:
-                    value = self._value(key, entry)
+                    # Quiet if unreadable: the general path reads the same entry, counts and logs it
+                    # once, and computes the value.
+                    value = self._value(key, entry, report=False)
                 if value is not _UNREADABLE:
                     self._tiers._l1_hits += 1
                     self._counters.hits += 1
@@ -919,10 +921,10 @@ class TieredCache[T](Cache[T]):
             hit = early.value
         return hit  # type: ignore[return-value] # a T, decoded from the entry
 
-    def _value(self, key: str, stored: Entry[Any]) -> T | object:
+    def _value(self, key: str, stored: Entry[Any], *, report: bool = True) -> T | object:
         """The value of ``stored`` as ``l1_values`` hands it out, decoding at most once per entry object."""
         if not self._keeps:
-            return super()._value(key, stored)
+            return super()._value(key, stored, report=report)
         keeper = self._keeper
         kept: Any = stored._decoded
         if kept is not None and kept[0] is keeper:
@@ -933,8 +935,8 @@ class TieredCache[T](Cache[T]):
             if copier is not _DECODE_EACH:
                 copied: object = copier(kept[2])
                 return copied
-            return super()._value(key, stored)
-        value = super()._value(key, stored)
+            return super()._value(key, stored, report=report)
+        value = super()._value(key, stored, report=report)
         if value is _UNREADABLE:
             return value
         how, copier = (SHARE, None) if self._shares else plan(value)
