@@ -8,6 +8,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,17 +139,28 @@ def stop(server: _Server, thread: threading.Thread) -> None:
     thread.join(5)
 
 
+@contextmanager
+def _serving(state: Receiver, *, certificate: str | None = None) -> Iterator[int]:
+    """Serve the receiver app for ``state`` on 127.0.0.1 and yield its port; ``state.base`` is its URL.
+
+    With ``certificate`` it serves HTTPS. On the way out, requests held by ``hang-once`` are let go
+    and the server stops.
+    """
+    server, thread, port = serve(_app(state), "127.0.0.1", certificate=certificate)
+    state.base = f"{'http' if certificate is None else 'https'}://127.0.0.1:{port}"
+    try:
+        yield port
+    finally:
+        state.release.set()
+        stop(server, thread)
+
+
 @pytest.fixture(scope="session")
 def receiver() -> Iterator[Receiver]:
     """A uvicorn server on 127.0.0.1 that verifies every signature and counts webhook ids per token."""
     state = Receiver(base="")
-    server, thread, port = serve(_app(state), "127.0.0.1")
-    state.base = f"http://127.0.0.1:{port}"
-    try:
+    with _serving(state):
         yield state
-    finally:
-        state.release.set()
-        stop(server, thread)
 
 
 @dataclass
@@ -169,13 +181,9 @@ def tls_receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsReceiv
     state.ca.cert_pem.write_to_path(state.ca_file)
     certificate = directory / "server.pem"
     state.ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(certificate))
-    server, thread, state.port = serve(_app(state), "127.0.0.1", certificate=str(certificate))
-    state.base = f"https://127.0.0.1:{state.port}"
-    try:
+    with _serving(state, certificate=str(certificate)) as port:
+        state.port = port
         yield state
-    finally:
-        state.release.set()
-        stop(server, thread)
 
 
 @pytest.fixture

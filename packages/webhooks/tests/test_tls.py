@@ -15,6 +15,7 @@ from buttress.webhooks import (
     Endpoint,
     MemoryEndpointStore,
     MemoryOutbox,
+    Message,
     RetrySchedule,
     safe_client,
 )
@@ -36,6 +37,14 @@ def _outbox(url: str, clock: FakeClock) -> MemoryOutbox:
     return MemoryOutbox(store, schedule=RetrySchedule((0, 5), jitter=0), clock=clock)
 
 
+async def _one_message(receiver: TlsReceiver, clock: FakeClock, n: int) -> tuple[str, MemoryOutbox, Message]:
+    """A fresh token, an outbox whose one endpoint is the receiver's URL for it, and a message sent there."""
+    token = receiver.token()
+    outbox = _outbox(receiver.url(token), clock)
+    message = await outbox.send("invoice.paid", {"n": n})
+    return token, outbox, message
+
+
 def _trusting(receiver: TlsReceiver) -> ssl.SSLContext:
     context = ssl.create_default_context()
     receiver.ca.configure_trust(context)
@@ -48,19 +57,19 @@ VERIFY: dict[str, Callable[[TlsReceiver], str | ssl.SSLContext]] = {
 }
 
 
-@pytest.mark.parametrize("verify", VERIFY.values(), ids=VERIFY.keys())
+@pytest.fixture(params=VERIFY.values(), ids=list(VERIFY))
+def verify(request: pytest.FixtureRequest, tls_receiver: TlsReceiver) -> str | ssl.SSLContext:
+    """How a worker trusts the receiver's private CA: its PEM file, or a context that trusts it."""
+    trust: Callable[[TlsReceiver], str | ssl.SSLContext] = request.param
+    return trust(tls_receiver)
+
+
 async def test_the_worker_delivers_over_https_to_a_private_ca(
-    tls_receiver: TlsReceiver,
-    fake_clock: FakeClock,
-    verify: Callable[[TlsReceiver], str | ssl.SSLContext],
+    tls_receiver: TlsReceiver, fake_clock: FakeClock, verify: str | ssl.SSLContext
 ) -> None:
     """A worker trusting the CA (its PEM file, or a context) delivers; the receiver checks the signature."""
-    token = tls_receiver.token()
-    outbox = _outbox(tls_receiver.url(token), fake_clock)
-    message = await outbox.send("invoice.paid", {"n": 1})
-    async with DeliveryWorker(
-        outbox, policy=LOOPBACK, verify=verify(tls_receiver), timeout=5, lease=30
-    ) as worker:
+    token, outbox, message = await _one_message(tls_receiver, fake_clock, 1)
+    async with DeliveryWorker(outbox, policy=LOOPBACK, verify=verify, timeout=5, lease=30) as worker:
         assert await worker.drain() == 1
     [delivery] = await outbox.deliveries(message.id)
     assert delivery.status is DeliveryStatus.DELIVERED
@@ -69,17 +78,12 @@ async def test_the_worker_delivers_over_https_to_a_private_ca(
     assert tls_receiver.rejected[token] == 0
 
 
-@pytest.mark.parametrize("verify", VERIFY.values(), ids=VERIFY.keys())
 async def test_a_worker_sending_through_safe_client_delivers_over_https(
-    tls_receiver: TlsReceiver,
-    fake_clock: FakeClock,
-    verify: Callable[[TlsReceiver], str | ssl.SSLContext],
+    tls_receiver: TlsReceiver, fake_clock: FakeClock, verify: str | ssl.SSLContext
 ) -> None:
     """A worker given ``safe_client(verify=...)`` delivers through it, and the client keeps working after."""
-    token = tls_receiver.token()
-    outbox = _outbox(tls_receiver.url(token), fake_clock)
-    message = await outbox.send("invoice.paid", {"n": 2})
-    async with safe_client(LOOPBACK, timeout=5, verify=verify(tls_receiver)) as client:
+    token, outbox, message = await _one_message(tls_receiver, fake_clock, 2)
+    async with safe_client(LOOPBACK, timeout=5, verify=verify) as client:
         async with DeliveryWorker(outbox, client=client, timeout=5, lease=30) as worker:
             assert await worker.drain() == 1
         assert not client.is_closed  # the worker never closes a client it was given
@@ -108,9 +112,7 @@ async def test_an_untrusted_certificate_is_a_retried_connection_failure(
     tls_receiver: TlsReceiver, fake_clock: FakeClock
 ) -> None:
     """With the default CAs (``verify=True``) the private CA's certificate fails the attempt: retried."""
-    token = tls_receiver.token()
-    outbox = _outbox(tls_receiver.url(token), fake_clock)
-    message = await outbox.send("invoice.paid", {"n": 3})
+    token, outbox, message = await _one_message(tls_receiver, fake_clock, 3)
     worker = DeliveryWorker(outbox, policy=LOOPBACK, timeout=5, lease=30)
     error = await _failed_attempt(outbox, worker, message.id)
     assert error.startswith("ConnectError:")
@@ -141,9 +143,7 @@ async def test_closing_the_worker_closes_its_tls_connections(
     tls_receiver: TlsReceiver, fake_clock: FakeClock
 ) -> None:
     """The kept-alive TLS connection is pooled while the worker is open and closed when it closes."""
-    token = tls_receiver.token()
-    outbox = _outbox(tls_receiver.url(token), fake_clock)
-    await outbox.send("invoice.paid", {"n": 5})
+    token, outbox, _ = await _one_message(tls_receiver, fake_clock, 5)
     async with DeliveryWorker(
         outbox, policy=LOOPBACK, verify=tls_receiver.ca_file, timeout=5, lease=30
     ) as worker:
