@@ -115,6 +115,22 @@ def counting_app() -> CountingApp:
     return CountingApp()
 
 
+def post_scope(key: bytes = b"k") -> dict[str, Any]:
+    """The ASGI scope of ``POST /orders`` with ``Idempotency-Key: <key>``, for calling the middleware raw."""
+    return {
+        "type": "http",
+        "method": "POST",
+        "path": "/orders",
+        "query_string": b"",
+        "headers": [(b"idempotency-key", key)],
+    }
+
+
+async def receive_json() -> dict[str, Any]:
+    """An ASGI ``receive`` whose request body is ``{}``, in one message."""
+    return {"type": "http.request", "body": b"{}", "more_body": False}
+
+
 def client_for(app: Any) -> httpx.AsyncClient:
     """An httpx client that calls ``app`` in process."""
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")

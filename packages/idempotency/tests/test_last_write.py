@@ -18,19 +18,7 @@ from redis.asyncio import Redis
 from buttress.idempotency import IdempotencyMiddleware, MemoryStore, RedisStore, StoredResponse, idempotent
 from buttress.testing import RedisServer
 
-
-def _scope(key: bytes = b"k") -> dict[str, Any]:
-    return {
-        "type": "http",
-        "method": "POST",
-        "path": "/orders",
-        "query_string": b"",
-        "headers": [(b"idempotency-key", key)],
-    }
-
-
-async def _receive() -> dict[str, Any]:
-    return {"type": "http.request", "body": b"{}", "more_body": False}
+from .conftest import post_scope, receive_json
 
 
 async def _outcomes(client: Redis, prefix: str) -> list[bytes]:
@@ -84,7 +72,7 @@ async def test_the_last_chunk_leaves_only_once_redis_holds_the_outcome(
         if message["type"] == "http.response.body" and not message.get("more_body", False):
             stored_at_last_chunk.append(await _outcomes(redis_store.client, redis_prefix))
 
-    await IdempotencyMiddleware(app, redis_store)(_scope(), _receive, server)
+    await IdempotencyMiddleware(app, redis_store)(post_scope(), receive_json, server)
     assert len(stored_at_last_chunk) == 1
     assert len(stored_at_last_chunk[0]) == 1  # the outcome was in Redis before the chunk left
 
@@ -104,7 +92,7 @@ async def test_the_last_chunk_leaves_while_the_application_goes_on(redis_store: 
         if message["type"] == "http.response.body":
             chunk_out.set()
 
-    await IdempotencyMiddleware(app, redis_store)(_scope(), _receive, server)
+    await IdempotencyMiddleware(app, redis_store)(post_scope(), receive_json, server)
     assert finished == [True]
 
 
@@ -120,7 +108,7 @@ async def test_a_message_after_the_last_chunk_follows_it_out_on_redis(redis_stor
     async def server(message: dict[str, Any]) -> None:
         log.append(message["type"])
 
-    await IdempotencyMiddleware(app, redis_store)(_scope(), _receive, server)
+    await IdempotencyMiddleware(app, redis_store)(post_scope(), receive_json, server)
     assert log == [
         "http.response.start",
         "app sent the last chunk",
@@ -157,7 +145,7 @@ async def test_a_request_cancelled_during_the_redis_write_still_stores_its_outco
     middleware = IdempotencyMiddleware(app, store)
     try:
         await store.claim("warm-up", "f", lease=1)  # the script is loaded before the pause
-        request = asyncio.create_task(middleware(_scope(), _receive, server))
+        request = asyncio.create_task(middleware(post_scope(), receive_json, server))
         await asyncio.wait_for(paused.wait(), 10)
         await asyncio.sleep(0.2)  # the write is sent and held by the pause
         request.cancel()
@@ -175,7 +163,7 @@ async def test_a_request_cancelled_during_the_redis_write_still_stores_its_outco
         async def keep(message: dict[str, Any]) -> None:
             replay.append(message)
 
-        await middleware(_scope(), _receive, keep)
+        await middleware(post_scope(), receive_json, keep)
         assert calls == [1]
         assert replay[0]["status"] == 201
         assert replay[1]["body"] == b"once"
@@ -202,7 +190,7 @@ async def test_an_outage_during_the_last_redis_write_still_sends_the_chunk(
 
     try:
         with caplog.at_level(logging.WARNING, logger="buttress.idempotency"):
-            await IdempotencyMiddleware(app, store)(_scope(), _receive, server)
+            await IdempotencyMiddleware(app, store)(post_scope(), receive_json, server)
         assert sent[-1]["body"] == b"done"
         assert "could not store an idempotent response" in caplog.text
     finally:

@@ -18,6 +18,8 @@ from buttress.idempotency import (
 )
 from buttress.idempotency.exceptions import IdempotencyConfigurationError
 
+from .conftest import post_scope, receive_json
+
 PROBLEM = "application/problem+json"
 
 
@@ -431,20 +433,6 @@ class _Recorded(MemoryStore):
         return stored
 
 
-def _scope(key: bytes = b"k") -> dict[str, Any]:
-    return {
-        "type": "http",
-        "method": "POST",
-        "path": "/orders",
-        "query_string": b"",
-        "headers": [(b"idempotency-key", key)],
-    }
-
-
-async def _receive() -> dict[str, Any]:
-    return {"type": "http.request", "body": b"{}", "more_body": False}
-
-
 def _answering(log: list[str], *, then: Any = None) -> Any:
     """An ASGI app sending 201 in two chunks, then running ``then`` (an extra message, an error)."""
     calls: list[int] = []
@@ -476,7 +464,7 @@ async def test_the_last_chunk_leaves_only_once_the_outcome_is_stored() -> None:
     log: list[str] = []
     store = _Recorded(log)
     app = _answering(log)
-    await IdempotencyMiddleware(app, store)(_scope(), _receive, _server(log))
+    await IdempotencyMiddleware(app, store)(post_scope(), receive_json, _server(log))
     assert log == [
         "http.response.start",
         "http.response.body b'a'",
@@ -489,7 +477,7 @@ async def test_the_last_chunk_leaves_only_once_the_outcome_is_stored() -> None:
 async def test_a_message_after_the_last_chunk_follows_it_out() -> None:
     log: list[str] = []
     app = _answering(log, then={"type": "http.response.trailers", "headers": [], "more_trailers": False})
-    await IdempotencyMiddleware(app, _Recorded(log))(_scope(), _receive, _server(log))
+    await IdempotencyMiddleware(app, _Recorded(log))(post_scope(), receive_json, _server(log))
     assert log[-3:] == ["stored", "http.response.body b'b'", "http.response.trailers"]
 
 
@@ -500,10 +488,10 @@ async def test_an_error_after_the_whole_response_keeps_the_stored_outcome() -> N
     app = _answering(log, then=RuntimeError("after the response"))
     middleware = IdempotencyMiddleware(app, store)
     with pytest.raises(RuntimeError, match="after the response"):
-        await middleware(_scope(), _receive, _server(log))
+        await middleware(post_scope(), receive_json, _server(log))
     assert log[-2:] == ["stored", "http.response.body b'b'"]
     replay: list[str] = []
-    await middleware(_scope(), _receive, _server(replay))
+    await middleware(post_scope(), receive_json, _server(replay))
     assert app.calls == [1]
     assert replay == ["http.response.start", "http.response.body b'ab'"]
 
@@ -514,7 +502,7 @@ async def test_a_request_cancelled_during_the_last_write_still_stores_its_outcom
     store.gate.clear()  # the write waits
     app = _answering(log)
     middleware = IdempotencyMiddleware(app, store)
-    request = asyncio.create_task(middleware(_scope(), _receive, _server(log)))
+    request = asyncio.create_task(middleware(post_scope(), receive_json, _server(log)))
     await store.writing.wait()
     request.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -522,6 +510,6 @@ async def test_a_request_cancelled_during_the_last_write_still_stores_its_outcom
     store.gate.set()
     await store.stored.wait()
     replay: list[str] = []
-    await middleware(_scope(), _receive, _server(replay))
+    await middleware(post_scope(), receive_json, _server(replay))
     assert app.calls == [1]
     assert replay == ["http.response.start", "http.response.body b'ab'"]
