@@ -196,3 +196,82 @@ async def test_an_outage_during_the_last_redis_write_still_sends_the_chunk(
     finally:
         redis_server.start()
         await store.aclose()
+
+
+async def test_a_memory_store_holds_the_outcome_before_the_last_chunk_leaves_from_the_request_task() -> None:
+    """`MemoryStore` writes the outcome at once and the request's own task sends the last chunk."""
+    store = MemoryStore()
+    seen: list[tuple[bool, int]] = []
+    middleware: IdempotencyMiddleware
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 201, "headers": [(b"x-a", b"1")]})
+        await send({"type": "http.response.body", "body": b"a", "more_body": True})
+        await send({"type": "http.response.body", "body": b"b", "more_body": False})
+
+    async def server(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            statuses: list[int] = []
+
+            async def again(reply: dict[str, Any]) -> None:
+                if reply["type"] == "http.response.start":
+                    statuses.append(reply["status"])
+                    assert (b"idempotent-replayed", b"true") in reply["headers"]
+
+            await middleware(post_scope(), receive_json, again)  # a retry, while the chunk is held
+            seen.append((asyncio.current_task() is request, statuses[0]))
+
+    middleware = IdempotencyMiddleware(app, store)
+    request = asyncio.ensure_future(middleware(post_scope(), receive_json, server))
+    await request
+    assert seen == [(True, 201)]  # stored before the chunk left, and sent by the request's own task
+
+
+async def test_a_memory_store_lets_the_last_chunk_leave_while_the_application_goes_on() -> None:
+    chunk_out = asyncio.Event()
+    finished: list[bool] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": b"done", "more_body": False})
+        await asyncio.wait_for(chunk_out.wait(), 10)  # times out if the chunk waits for the return
+        finished.append(True)
+
+    async def server(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            chunk_out.set()
+
+    await IdempotencyMiddleware(app, MemoryStore())(post_scope(), receive_json, server)
+    assert finished == [True]
+
+
+async def test_a_store_that_overrides_complete_keeps_it_for_the_middlewares_last_write(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """The queued last write is the store's own `complete`; a subclass's override is never bypassed."""
+    written: list[str] = []
+
+    class CountingRedis(RedisStore):
+        async def complete(self, key: str, token: str, response: StoredResponse, *, retention: float) -> bool:
+            written.append("redis")
+            return await super().complete(key, token, response, retention=retention)
+
+    class CountingMemory(MemoryStore):
+        async def complete(self, key: str, token: str, response: StoredResponse, *, retention: float) -> bool:
+            written.append("memory")
+            return await super().complete(key, token, response, retention=retention)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": b"done", "more_body": False})
+
+    async def server(message: dict[str, Any]) -> None:
+        pass
+
+    redis = CountingRedis.from_url(redis_url, prefix=redis_prefix)
+    try:
+        for store in (redis, CountingMemory()):
+            await IdempotencyMiddleware(app, store)(post_scope(), receive_json, server)
+    finally:
+        await redis.aclose()
+    assert written == ["redis", "memory"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from buttress.core import Clock, SystemClock
@@ -145,10 +147,12 @@ class MemoryStore:
     takes them; durations are finite seconds above zero, at most 100 years.
     """
 
-    __slots__ = ("_records",)
+    __slots__ = ("_queues_writes", "_records")
 
     def __init__(self, *, clock: Clock | None = None, max_records: int = 100_000) -> None:
         self._records = _Records(clock, max_records)
+        # A subclass that overrides `complete` keeps it for every write, the middleware's last one too.
+        self._queues_writes = type(self).complete is MemoryStore.complete
 
     def __len__(self) -> int:
         """The number of records held, expired ones included until they are swept."""
@@ -161,6 +165,29 @@ class MemoryStore:
     async def complete(self, key: str, token: str, response: StoredResponse, *, retention: float) -> bool:
         """Store ``response`` if ``token`` holds a live lease on ``key``; ``False`` if it does not."""
         return self._records.complete(key, token, response, retention)
+
+    def _complete_soon(
+        self,
+        key: str,
+        token: str,
+        response: StoredResponse,
+        retention: float,
+        answer: Callable[[bool | BaseException], None],
+    ) -> bool:
+        """`complete` now, its answer handed to ``answer`` on the loop's next turn (see `RedisStore`).
+
+        The record is written before this returns; the middleware holds the last chunk until
+        ``answer`` runs, as it does for a store whose write travels, without a task of its own.
+        """
+        if not self._queues_writes:
+            return False
+        outcome: bool | BaseException
+        try:
+            outcome = self._records.complete(key, token, response, retention)
+        except Exception as exc:  # noqa: BLE001 - handed to the caller, who raises it
+            outcome = exc
+        asyncio.get_running_loop().call_soon(answer, outcome)
+        return True
 
     async def release(self, key: str, token: str) -> bool:
         """Delete the in-flight record ``token`` holds; ``False`` if it holds none."""

@@ -523,6 +523,8 @@ class RedisStore(RedisBackend, AsyncResource):
         self._pipe_opening = False
         self._pipe_after = 0.0  # loop time before which no pipe is opened (after a failed attempt)
         self._pipe_tasks: set[asyncio.Task[None]] = set()
+        # A subclass that overrides `complete` keeps it for every write, the middleware's last one too.
+        self._queues_writes = type(self).complete is RedisStore.complete
         if check_bool("batching", batching):
             self._batcher: _Batcher | None = _Batcher(
                 self._evaluate,
@@ -796,7 +798,7 @@ class RedisStore(RedisBackend, AsyncResource):
         store gave it.
         """
         batcher = self._batcher
-        if batcher is None:
+        if batcher is None or not self._queues_writes:
             return False
         arguments = self._completion(token, encode_response(response), self._duration("retention", retention))
         attributes = _ATTRIBUTES["complete"]
