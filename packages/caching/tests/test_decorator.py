@@ -332,3 +332,24 @@ def test_the_fast_key_path_agrees_with_signature_binding(args: list[int], kwargs
         assert isinstance(fast, CachingConfigurationError)
     else:
         assert fast == f"{keys._namespace}:{slow}"
+
+
+async def test_a_cache_that_overrides_get_or_compute_sees_every_decorated_call() -> None:
+    """`@cached`'s await-free hit and inner lookup are `Cache`'s own steps: never around an override."""
+    seen: list[str] = []
+
+    class Audited(MemoryCache[Any]):
+        async def get_or_compute(self, key: str, loader: Any, **options: Any) -> Any:
+            seen.append(key)
+            return await super().get_or_compute(key, loader, **options)
+
+    audited = Audited(jitter=None)
+
+    @cached(cache=audited)
+    async def double(x: int) -> int:
+        return 2 * x
+
+    assert [await double(1), await double(1), await double(2)] == [2, 2, 4]
+    assert len(seen) == 3  # the miss, the hit and the other miss all went through the override
+    assert Audited._own_compute is False
+    assert MemoryCache._own_compute is True

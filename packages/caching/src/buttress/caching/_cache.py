@@ -16,7 +16,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Unpack, cast
+from typing import Any, ClassVar, Unpack, cast
 
 from buttress.core import MISSING, AsyncResource, Clock, Missing, SerializationError, Serializer, SystemClock
 
@@ -126,6 +126,15 @@ class Cache[T](AsyncResource):
     Raises:
         CachingConfigurationError: A setting is out of range or of the wrong kind.
     """
+
+    #: Whether this class's `get_or_compute` is `Cache`'s own. `@cached` takes its inner steps (an
+    #: await-free hit, then `_lookup`) only then: a subclass that overrides `get_or_compute` has every
+    #: decorated call go through its override.
+    _own_compute: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:  # noqa: ANN401 - passed on as given
+        super().__init_subclass__(**kwargs)
+        cls._own_compute = cls.get_or_compute is Cache.get_or_compute
 
     def __init__(
         self,

@@ -223,7 +223,7 @@ class _Caching[**P, R]:
             if _BYPASS.get():
                 return await func(*args, **kwargs)
             cache = fixed if fixed is not None else resolve()
-            if fixed_tags is not None and isinstance(cache, Cache):
+            if fixed_tags is not None and isinstance(cache, Cache) and cache._own_compute:
                 if positional and not kwargs and len(args) == arity:
                     name = build(args)  # type: ignore[misc] # not None when positional
                     # The built key is printable text or a digest (no NUL, no lone surrogate), as
