@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from buttress.idempotency import IdempotencyMiddleware, MemoryStore, RedisStore, StoredResponse, idempotent
+from buttress.idempotency import (
+    Claim,
+    IdempotencyMiddleware,
+    MemoryStore,
+    RedisStore,
+    StoredResponse,
+    idempotent,
+)
 from buttress.testing import RedisServer
 
 from .conftest import post_scope, receive_json
@@ -245,6 +252,16 @@ async def test_a_memory_store_lets_the_last_chunk_leave_while_the_application_go
     assert finished == [True]
 
 
+async def _done_app(scope: Any, receive: Any, send: Any) -> None:
+    """Answers 201 ``done`` in one chunk."""
+    await send({"type": "http.response.start", "status": 201, "headers": []})
+    await send({"type": "http.response.body", "body": b"done", "more_body": False})
+
+
+async def _unheard(message: dict[str, Any]) -> None:
+    """A server that takes every message and keeps none."""
+
+
 async def test_a_store_that_overrides_complete_keeps_it_for_the_middlewares_last_write(
     redis_url: str, redis_prefix: str
 ) -> None:
@@ -261,17 +278,29 @@ async def test_a_store_that_overrides_complete_keeps_it_for_the_middlewares_last
             written.append("memory")
             return await super().complete(key, token, response, retention=retention)
 
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 201, "headers": []})
-        await send({"type": "http.response.body", "body": b"done", "more_body": False})
-
-    async def server(message: dict[str, Any]) -> None:
-        pass
-
     redis = CountingRedis.from_url(redis_url, prefix=redis_prefix)
     try:
         for store in (redis, CountingMemory()):
-            await IdempotencyMiddleware(app, store)(post_scope(), receive_json, server)
+            await IdempotencyMiddleware(_done_app, store)(post_scope(), receive_json, _unheard)
     finally:
         await redis.aclose()
     assert written == ["redis", "memory"]
+
+
+async def test_a_store_that_overrides_claim_is_claimed_through_it(redis_url: str, redis_prefix: str) -> None:
+    """The middleware's checked claim is the store's own `claim`; a subclass's override is never bypassed."""
+    claimed: list[str] = []
+
+    class AuditedClaims(RedisStore):
+        async def claim(self, key: str, fingerprint: str, *, lease: float) -> Claim:
+            claimed.append(key)
+            return await super().claim(key, fingerprint, lease=lease)
+
+    store = AuditedClaims.from_url(redis_url, prefix=redis_prefix)
+    try:
+        middleware = IdempotencyMiddleware(_done_app, store)
+        await middleware(post_scope(), receive_json, _unheard)
+        await middleware(post_scope(), receive_json, _unheard)  # the replay is a claim too
+    finally:
+        await store.aclose()
+    assert len(claimed) == 2

@@ -433,9 +433,10 @@ def checked_claim(store: object) -> CheckedClaim | None:
     """The store's claim for arguments checked already, if it has one (`RedisStore._claim_checked`).
 
     A slot checks its key, fingerprint and lease when it is made, so the store need not check them again.
+    A store whose class overrides ``claim`` (``_own_claim`` false) is claimed through its override.
     """
     claim = getattr(store, "_claim_checked", None)
-    return claim if callable(claim) else None
+    return claim if callable(claim) and getattr(store, "_own_claim", False) is True else None
 
 
 def idempotent(

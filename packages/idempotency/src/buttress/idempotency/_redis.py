@@ -525,6 +525,7 @@ class RedisStore(RedisBackend, AsyncResource):
         self._pipe_tasks: set[asyncio.Task[None]] = set()
         # A subclass that overrides `complete` keeps it for every write, the middleware's last one too.
         self._queues_writes = type(self).complete is RedisStore.complete
+        self._own_claim = type(self).claim is RedisStore.claim  # see `checked_claim`
         if check_bool("batching", batching):
             self._batcher: _Batcher | None = _Batcher(
                 self._evaluate,
