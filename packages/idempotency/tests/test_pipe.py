@@ -249,3 +249,35 @@ async def test_a_batch_of_eight_leaves_at_once_and_the_rest_at_the_end_of_the_it
     finally:
         await admin.aclose()
         await store.aclose()
+
+
+async def test_an_answer_that_closes_the_pipe_leaves_each_other_batch_answered_once(redis_url: str) -> None:
+    """Two replies read at once; the first one's answer closes the pipe: the second is handed back
+    (``None``) once, and not answered again by the read that was under way."""
+    client = Redis.from_url(redis_url)
+    connection = await client.connection_pool.get_connection()
+    answers: list[tuple[str, Any]] = []
+    pipe = Pipe.take(connection, lambda _: None, None)
+    assert pipe is not None
+
+    def first(reply: Any) -> None:
+        answers.append(("first", reply))
+        pipe.close()
+
+    def second(reply: Any) -> None:
+        answers.append(("second", reply))
+
+    ping = b"*1\r\n$4\r\nPING\r\n"
+    try:
+        assert pipe.send([ping + ping], first)  # both commands in one write: both replies in one read
+        assert pipe.send([b""], second)
+        for _ in range(100):
+            if answers:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        assert answers == [("first", b"PONG"), ("second", None)]
+    finally:
+        await connection.disconnect()
+        await client.connection_pool.release(connection)
+        await client.aclose()

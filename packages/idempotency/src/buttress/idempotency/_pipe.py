@@ -220,6 +220,8 @@ class Pipe(asyncio.Protocol):
                 return
             answer, _ = waiting.popleft()
             answer(None if reply.__class__ is ErrorReply else reply)
+            if self.broken:  # the answer closed the pipe: what is left was handed back already
+                return
         self._parts = []
         self._size = self._need = 0
 
@@ -257,7 +259,7 @@ class Pipe(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        waiting, self._waiting = self._waiting, deque()
+        waiting, self._waiting = self._waiting, deque()  # a reading loop holding the old one stops
         self._parts = []
         self._lost(self)
         for answer, _ in waiting:
