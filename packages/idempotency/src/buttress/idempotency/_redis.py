@@ -606,14 +606,21 @@ class RedisStore(RedisBackend, AsyncResource):
             # The client's socket_timeout, as its pool was given it (core's pool keeps it off the
             # connections, which it bounds itself).
             timeout = pool.connection_kwargs.get("socket_timeout") or connection.socket_timeout or None
+            # A connection class whose transport the pipe can take (as the pool handed it out).
+            known = isinstance(
+                getattr(getattr(connection, "_writer", None), "transport", None), asyncio.Transport
+            )
             if Pipe.stale(connection):  # its server went away since it was last used: connect again
                 with contextlib.suppress(Exception):
                     await connection.disconnect()
                     await connection.connect()
             pipe = Pipe.take(connection, self._pipe_lost, timeout) if not self.closed else None
-            if pipe is None:  # a connection class the pipe does not know, or the store closed meanwhile
-                self._pipe_after = math.inf if not self.closed else 0.0
-                await pool.release(connection)
+            if pipe is None:
+                # A connection class the pipe does not know: never again. One still stale (its server
+                # went away again), or a store closed meanwhile: another try later.
+                self._pipe_after = loop.time() + _PIPE_RETRY if known or self.closed else math.inf
+                with contextlib.suppress(Exception):
+                    await pool.release(connection)
                 return
             self._pipe_now = pipe
         finally:
