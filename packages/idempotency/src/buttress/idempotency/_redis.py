@@ -291,13 +291,8 @@ class _Batcher:
     def call(self, key: bytes, arguments: _Arguments, count: int) -> asyncio.Future[_Reply]:
         """Queue an operation; the future its caller awaits gets the reply (or the exception)."""
         future: asyncio.Future[_Reply] = asyncio.get_running_loop().create_future()
-        pending = self._pending
-        pending.append((key, arguments, count, future))
-        if self._in_flight < self._limit:
-            if not self._scheduled:
-                self._schedule()
-            elif len(pending) >= _EAGER and self._pipe is not None:
-                self._dispatch()
+        self._pending.append((key, arguments, count, future))
+        self._queued()
         return future
 
     def submit(
@@ -312,12 +307,15 @@ class _Batcher:
         Once queued, the operation is sent whatever becomes of its caller: nothing can cancel it but the
         batcher's own task (at the loop's end), and then ``answer`` gets a `CancelledError`.
         """
-        pending = self._pending
-        pending.append((key, arguments, count, answer))
+        self._pending.append((key, arguments, count, answer))
+        self._queued()
+
+    def _queued(self) -> None:
+        """An operation joined the pending batch: send it next iteration, or now if the batch is full."""
         if self._in_flight < self._limit:
             if not self._scheduled:
                 self._schedule()
-            elif len(pending) >= _EAGER and self._pipe is not None:
+            elif len(self._pending) >= _EAGER and self._pipe is not None:
                 self._dispatch()
 
     def _schedule(self) -> None:
