@@ -66,21 +66,23 @@ async def test_a_batching_redis_store_queues_the_last_write_and_an_unbatched_one
     assert not idempotent(MemoryStore(), "k", "f")._complete_soon(StoredResponse(), answer)
 
 
+async def _two_chunk_app(scope: Any, receive: Any, send: Any) -> None:
+    """Answers 201 in two chunks, ``a`` then ``b``."""
+    await send({"type": "http.response.start", "status": 201, "headers": [(b"x-a", b"1")]})
+    await send({"type": "http.response.body", "body": b"a", "more_body": True})
+    await send({"type": "http.response.body", "body": b"b", "more_body": False})
+
+
 async def test_the_last_chunk_leaves_only_once_redis_holds_the_outcome(
     redis_store: RedisStore, redis_prefix: str
 ) -> None:
     stored_at_last_chunk: list[list[bytes]] = []
 
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 201, "headers": [(b"x-a", b"1")]})
-        await send({"type": "http.response.body", "body": b"a", "more_body": True})
-        await send({"type": "http.response.body", "body": b"b", "more_body": False})
-
     async def server(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.body" and not message.get("more_body", False):
             stored_at_last_chunk.append(await _outcomes(redis_store.client, redis_prefix))
 
-    await IdempotencyMiddleware(app, redis_store)(post_scope(), receive_json, server)
+    await IdempotencyMiddleware(_two_chunk_app, redis_store)(post_scope(), receive_json, server)
     assert len(stored_at_last_chunk) == 1
     assert len(stored_at_last_chunk[0]) == 1  # the outcome was in Redis before the chunk left
 
@@ -230,11 +232,6 @@ async def test_a_memory_store_holds_the_outcome_before_the_last_chunk_leaves_fro
     seen: list[tuple[bool, int]] = []
     middleware: IdempotencyMiddleware
 
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 201, "headers": [(b"x-a", b"1")]})
-        await send({"type": "http.response.body", "body": b"a", "more_body": True})
-        await send({"type": "http.response.body", "body": b"b", "more_body": False})
-
     async def server(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.body" and not message.get("more_body", False):
             statuses: list[int] = []
@@ -247,7 +244,7 @@ async def test_a_memory_store_holds_the_outcome_before_the_last_chunk_leaves_fro
             await middleware(post_scope(), receive_json, again)  # a retry, while the chunk is held
             seen.append((asyncio.current_task() is request, statuses[0]))
 
-    middleware = IdempotencyMiddleware(app, store)
+    middleware = IdempotencyMiddleware(_two_chunk_app, store)
     request = asyncio.ensure_future(middleware(post_scope(), receive_json, server))
     await request
     assert seen == [(True, 201)]  # stored before the chunk left, and sent by the request's own task
