@@ -187,6 +187,36 @@ async def test_a_restarted_server_is_taught_the_script_through_the_client(redis_
         await store.aclose()
 
 
+async def test_a_server_down_for_a_while_gets_its_pipe_back_when_back(redis_server: RedisServer) -> None:
+    """While the server is down every try to open a pipe fails; none of them turns the pipe off for good."""
+    store = RedisStore.from_url(redis_server.url, socket_timeout=0.5)
+    loop = asyncio.get_running_loop()
+    try:
+        await _claims(store, ["warm"])
+        first = store._pipe_now
+        assert isinstance(first, Pipe)
+        redis_server.kill()
+        for round_ in range(4):  # tries to open a pipe over more than one retry period, all failing
+            outcomes = await _claims(store, [f"down{round_}-{i}" for i in range(4)])
+            assert all(isinstance(outcome, IdempotencyUnavailableError) for outcome in outcomes), outcomes
+            await asyncio.sleep(0.4)
+        assert first.broken
+        redis_server.start()
+        deadline = loop.time() + 10
+        round_ = 0
+        while not (isinstance(store._pipe_now, Pipe) and not store._pipe_now.broken):
+            assert loop.time() < deadline, "the pipe did not come back after the server did"
+            claims = await _claims(store, [f"up{round_}-{i}" for i in range(4)])
+            assert all(claim.outcome is ClaimOutcome.CLAIMED for claim in claims), claims
+            round_ += 1
+            await asyncio.sleep(0.1)
+        claims = await _claims(store, [f"after-{i}" for i in range(8)])
+        assert all(claim.outcome is ClaimOutcome.CLAIMED for claim in claims), claims
+        assert store._pipe_now is not first
+    finally:
+        await store.aclose()
+
+
 async def test_closing_the_store_or_only_the_client_closes_the_pipe(redis_server: RedisServer) -> None:
     owned = RedisStore.from_url(redis_server.url)
     await _claims(owned, ["a"])
