@@ -19,6 +19,7 @@ from buttress.core import (
     ConfigurationError,
     PostgresBackend,
     TableName,
+    Telemetry,
     check_pool_size,
     open_pool,
 )
@@ -128,6 +129,42 @@ async def test_a_bad_table_opens_nothing(postgres_dsn: str) -> None:
 async def test_a_pool_that_is_not_a_pool_is_the_packages_type_error() -> None:
     with pytest.raises(StoreTypeError):
         Store(object())
+
+
+async def test_making_a_backend_binds_its_package_s_instruments(
+    postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backend class that names its package's Telemetry makes every instrument when it is made.
+
+    Around the application's pool or by ``connect``, at start-up rather than on the first request; a
+    pool the backend refuses binds nothing.
+    """
+    own = Telemetry("buttress.core_test_postgres_bind")
+    own.counter("buttress.core_test_postgres_bind.calls")
+
+    class Bound(Store):
+        telemetry = own
+
+    meter = own.meter()
+    create = meter.create_counter
+    made: list[str] = []
+
+    def counter(name: str, **options: object) -> object:
+        made.append(name)
+        return create(name, **options)
+
+    monkeypatch.setattr(meter, "create_counter", counter)
+    with pytest.raises(StoreTypeError):
+        Bound(object())
+    assert made == []
+    store = await Bound.connect(postgres_dsn)
+    try:
+        assert made == ["buttress.core_test_postgres_bind.calls"]
+        Bound(store.pool)  # bound already: nothing made twice
+        Store(store.pool)  # a class without telemetry binds nothing
+        assert made == ["buttress.core_test_postgres_bind.calls"]
+    finally:
+        await store.aclose()
 
 
 async def test_a_dsn_the_server_refuses_is_configuration_not_an_outage(postgres_dsn: str) -> None:
