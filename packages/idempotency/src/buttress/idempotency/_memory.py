@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from buttress.core import Clock, SystemClock
 
+from ._tokens import lease_token
 from ._types import Claim, ClaimOutcome, StoredResponse, as_stored
 from ._validation import check_held, check_positive, check_positive_int, check_store_text
 from .exceptions import IdempotencyTypeError
@@ -67,7 +67,7 @@ class _Records:
             self.sweep(now)
         if len(self._records) >= self._max:
             self._evict(now)
-        token = secrets.token_urlsafe(12)
+        token = lease_token()
         self._records[key] = _Record(fingerprint, token, None, now + seconds)
         return Claim(ClaimOutcome.CLAIMED, token=token)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
 from buttress.core import AsyncResource, BackendErrors, PostgresBackend, TableName
 
 from ._metrics import TELEMETRY, store_call
+from ._tokens import lease_token
 from ._types import Claim, ClaimOutcome, StoredResponse, decode_response, encode_response
 from ._validation import check_held, check_positive, check_positive_int, check_store_text
 from .exceptions import (
@@ -200,7 +200,7 @@ class PostgresStore(PostgresBackend, AsyncResource):
         check_store_text("key", key)
         check_store_text("fingerprint", fingerprint)
         seconds = check_positive("lease", lease)
-        token = secrets.token_urlsafe(12)
+        token = lease_token()
         for _ in range(_CLAIM_ATTEMPTS):
             row = await self._call("claim", "fetchrow", self._claim_sql, key, fingerprint, token, seconds)
             # No row: a concurrent claim committed after this statement's snapshot; look again.

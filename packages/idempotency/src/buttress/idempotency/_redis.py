@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ClassVar, Self, Unpack, cast
@@ -15,6 +14,7 @@ from buttress.core import AsyncResource, BackendErrors, RedisBackend, RedisOptio
 
 from ._metrics import STORE_DURATION, STORE_UNAVAILABLE, TELEMETRY
 from ._pipe import Pipe
+from ._tokens import lease_token
 from ._types import Claim, ClaimOutcome, StoredResponse, decode_response, encode_response
 from ._validation import check_bool, check_held, check_positive, check_store_text
 from .exceptions import (
@@ -755,7 +755,7 @@ class RedisStore(RedisBackend, AsyncResource):
 
     async def _claim_checked(self, key: str, fingerprint: str, lease: float) -> Claim:
         """`claim` for a key, fingerprint and lease checked already (a slot checks them when made)."""
-        token = os.urandom(12).hex()  # what secrets.token_hex(12) returns, in one call
+        token = lease_token()
         marked = token.encode("ascii")
         digest = fingerprint.encode(self._encoding, self._encoding_errors)
         millis, packed = self._duration("lease", lease)
