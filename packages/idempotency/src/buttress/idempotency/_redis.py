@@ -229,9 +229,11 @@ type _Operation = tuple[bytes, _Arguments, int, _Sink]
 _PIPE_MIN_POOL = 2
 _PIPE_RETRY = 1.0
 
-# On the pipe, a batch that reaches this many operations leaves at once (when fewer than the limit are
-# in flight) instead of at the end of the loop iteration: Redis runs it while the loop makes the next
-# operations, and its callers resume while the next batch travels.
+# On the pipe an operation leaves at once while fewer than this many batches are in flight: a request
+# that comes alone does not wait for the loop's iteration to end (Redis answers it while the loop runs
+# the other requests). Beyond that, operations gather until a reply frees a place (`_Batcher._done`)
+# or their batch holds `_EAGER` of them, so a burst still costs a few round trips.
+_AT_ONCE = 2
 _EAGER = 8
 
 # The metric attributes of each operation, built once (they are read on every call).
@@ -253,9 +255,12 @@ class _Batcher:
 
     With ``pipe`` (a pooled single-node client), a batch is written on the store's `Pipe` when it has
     one open (``pipe`` returns it, or ``None``), without a task: its reply is dispatched as it is read.
-    There a batch also leaves as soon as it holds eight operations (`_EAGER`), so Redis runs it while
-    the loop makes the next ones. A batch the pipe hands back (an error reply, a lost connection) goes
-    through ``run`` like any other.
+    There batches form by how busy the pipe is rather than by loop iteration: an operation leaves at
+    once while fewer than two batches are in flight (`_AT_ONCE`); past that, operations gather and leave
+    together when a reply frees a place, or as soon as they are eight (`_EAGER`) while fewer than
+    ``in_flight`` batches travel. A request that comes alone pays one round trip and no wait; a burst
+    is still sent in a few batches. A batch the pipe hands back (an error reply, a lost connection)
+    goes through ``run`` like any other.
     """
 
     __slots__ = (
@@ -311,26 +316,19 @@ class _Batcher:
         self._queued()
 
     def _queued(self) -> None:
-        """An operation joined the pending batch: send it next iteration, or now if the batch is full."""
-        if self._in_flight < self._limit:
-            if not self._scheduled:
-                self._schedule()
-            elif len(self._pending) >= _EAGER and self._pipe is not None:
+        """An operation joined the pending batch: send it now, at the next iteration, or with a reply."""
+        in_flight = self._in_flight
+        if self._pipe is not None:
+            if in_flight < _AT_ONCE or (in_flight < self._limit and len(self._pending) >= _EAGER):
                 self._dispatch()
+        elif in_flight < self._limit and not self._scheduled:
+            self._schedule()
 
     def _schedule(self) -> None:
         self._scheduled = True
-        loop = asyncio.get_running_loop()
-        if self._pipe is not None:
-            loop.call_soon(self._flush)
-            return
-        task = loop.create_task(self._next())
+        task = asyncio.get_running_loop().create_task(self._next())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    def _flush(self) -> None:
-        self._scheduled = False
-        self._dispatch()
 
     def _dispatch(self) -> None:
         """Send what is pending: on the pipe if one is open, else through the client (in a task)."""
@@ -388,7 +386,11 @@ class _Batcher:
 
     def _done(self) -> None:
         self._in_flight -= 1
-        if self._pending and not self._scheduled:
+        if not self._pending:
+            return
+        if self._pipe is not None:
+            self._dispatch()  # what gathered while the pipe was busy: made in earlier iterations
+        elif not self._scheduled:
             self._schedule()
 
     async def _next(self) -> None:
