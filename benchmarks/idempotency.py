@@ -19,6 +19,14 @@ database write or payment call a POST exists for) and answers 201 JSON: the work
 targets are about (first-time >= 85 % of bare, replays >= 100 %). ``POST /noop`` does no I/O, which
 shows the middleware's raw overhead per request; no target applies to it.
 
+``--floor`` adds two measuring variants to the same rounds (first-time POSTs and the CPU per request on
+``/noop``): ``floor``, a stripped middleware on its own ``RedisStore`` that makes the same two store calls
+with the same guarantee (claim before the handler, the outcome stored before the last chunk leaves) and
+nothing else (no key validation past ASCII, no heartbeat, no metrics, no size limits, no cancellation
+handling: not something to deploy), so that what the middleware's features cost shows apart from what the
+store's round trips cost; and ``memory``, ``IdempotencyMiddleware`` on ``MemoryStore``, which makes no
+round trip at all.
+
 ``--before REV`` adds buttress-idempotency as of the git revision REV (first-time POSTs and replays, and
 the CPU per request on ``/noop``) to the same rounds, on the same app, loop and Redis: before and after
 measured in the same window.
@@ -55,7 +63,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from buttress.idempotency import IdempotencyMiddleware, RedisStore
+from buttress.idempotency import ClaimOutcome, IdempotencyMiddleware, MemoryStore, RedisStore
+from buttress.idempotency._keys import framed_identity, route_frames
+from buttress.idempotency._types import stored_response
 
 type ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
@@ -95,6 +105,56 @@ def make_app() -> Starlette:
     return Starlette(
         routes=[Route("/orders", orders, methods=["POST"]), Route("/noop", noop, methods=["POST"])]
     )
+
+
+class Floor:
+    """The same two store calls as the middleware and nothing else (see ``--floor``): a measuring device."""
+
+    def __init__(self, app: ASGIApp, store: RedisStore) -> None:
+        self.app, self.store = app, store
+        self.frames: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        raw = next((value for name, value in scope["headers"] if name == b"idempotency-key"), None)
+        if raw is None or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        body = (await receive())["body"]
+        method, route = scope["method"], scope["path"]
+        frames = self.frames.get((method, route))
+        if frames is None:
+            frames = self.frames[method, route] = route_frames(method, route)
+        key, fingerprint = framed_identity(raw.decode("ascii"), bytes(8), frames, scope["query_string"], body)
+        claim = await self.store._claim_checked(key, fingerprint, 30.0)
+        if claim.outcome is not ClaimOutcome.CLAIMED or claim.token is None:
+            raise RuntimeError(f"the floor variant handles first-time requests only: {claim}")
+        status, headers, chunks, last = 0, (), [], None
+
+        async def capture(message: dict[str, Any]) -> None:
+            nonlocal status, headers, last
+            if message["type"] == "http.response.start":
+                status, headers = message["status"], tuple(message.get("headers", ()))
+                await send(message)
+            elif message.get("more_body", False):
+                chunks.append(message.get("body", b""))
+                await send(message)
+            else:
+                chunks.append(message.get("body", b""))
+                last = message
+
+        pending = True
+
+        async def replay() -> dict[str, Any]:
+            nonlocal pending
+            if pending:
+                pending = False
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, capture)
+        response = stored_response(status, headers, b"".join(chunks))
+        await self.store.complete(key, claim.token, response, retention=86_400.0)
+        await send(last)
 
 
 async def call(app: ASGIApp, path: str, key: str) -> int:
@@ -190,6 +250,7 @@ async def workload(
     requests: int,
     rounds: int,
     before: Any = None,  # the module of `--before`, or None
+    floor: bool = False,
 ) -> dict[str, Dist]:
     app = make_app()
     store = RedisStore(
@@ -219,6 +280,14 @@ async def workload(
         old = before.IdempotencyMiddleware(app, old_store)
         variants["before first"] = (old, False)
         variants["before replay"] = (old, True)
+    if floor:
+        floor_store = RedisStore(
+            aioredis.Redis.from_pool(aioredis.BlockingConnectionPool.from_url(url, max_connections=32)),
+            prefix=f"{TOKEN}:floor:",
+        )
+        stores.append(floor_store)
+        variants["floor first"] = (Floor(app, floor_store), False)
+        variants["memory first"] = (IdempotencyMiddleware(app, MemoryStore()), False)
     replay_keys = [f"{TOKEN}-{path[1:]}-replay-{i}" for i in range(200)]
     # Complete the replay keys once, and warm every variant up.
     for name, (variant, _) in variants.items():
@@ -241,6 +310,9 @@ async def workload(
         cpu: dict[str, list[float]] = {"bare": [], "buttress first": []}
         if before is not None:
             cpu["before first"] = []
+        if floor:
+            cpu["floor first"] = []
+            cpu["memory first"] = []
         for turn in range(rounds):
             for name, taken in cpu.items() if turn % 2 == 0 else reversed(cpu.items()):
                 keys = [f"{TOKEN}-cpu-{name.replace(' ', '_')}-{next(counter)}" for _ in range(requests)]
@@ -261,6 +333,12 @@ async def workload(
                     for old, new in zip(cpu["before first"], cpu["buttress first"], strict=True)
                 )
                 + " µs"
+            )
+        if floor:
+            floor_cpu, memory_cpu = (statistics.median(cpu[name]) for name in ("floor first", "memory first"))
+            print(
+                f"The floor (the same store calls, no features) adds {floor_cpu - bare_cpu:.0f} µs; "
+                f"the middleware on MemoryStore (no round trip) adds {memory_cpu - bare_cpu:.0f} µs"
             )
     for each in stores:
         await each.client.aclose()
@@ -294,6 +372,12 @@ def report(title: str, stats: dict[str, Dist], with_targets: bool) -> list[str]:
         if f"before {kind}" in stats:
             old = stats[f"before {kind}"]
             rows.append([f"{kind} (the revision before)", old.cell(), "—", ratio(old.p50, bare), "—"])
+    for name, label in (
+        ("floor first", "floor: same store calls, no features"),
+        ("memory first", "on MemoryStore"),
+    ):
+        if name in stats:
+            rows.append([f"first-time, {label}", stats[name].cell(), "—", ratio(stats[name].p50, bare), "—"])
     print_table(
         title,
         [
@@ -338,12 +422,14 @@ async def machine(url: str) -> None:
     sys.stdout.flush()
 
 
-async def main(url: str, scale: Scale, quick: bool, before_rev: str | None) -> int:
+async def main(url: str, scale: Scale, quick: bool, before_rev: str | None, floor: bool) -> int:
     await machine(url)
     before = None
     if before_rev is not None:
         before = load_before("idempotency", before_rev)
         print(f"- before: buttress-idempotency at git revision {before_rev}, in the same rounds")
+    if floor:
+        print("- floor: a stripped middleware on the same store, and the middleware on MemoryStore (--floor)")
     print(
         f"- scale: {'QUICK (--quick)' if quick else 'default'}: {scale.rounds} rounds; "
         f"{scale.requests:,} requests per variant per round on /orders, {scale.noop_requests:,} on /noop; "
@@ -352,17 +438,25 @@ async def main(url: str, scale: Scale, quick: bool, before_rev: str | None) -> i
     started = time.perf_counter()
     failures: list[str] = []
     try:
-        orders = await workload(url, "/orders", scale.requests, scale.rounds, before)
+        orders = await workload(url, "/orders", scale.requests, scale.rounds, before, floor)
         failures += report(
             f"POST /orders: handler with {IO_SECONDS * 1000:g} ms of downstream I/O (the targets)",
             orders,
             True,
         )
-        noop = await workload(url, "/noop", scale.noop_requests, scale.rounds, before)
+        noop = await workload(url, "/noop", scale.noop_requests, scale.rounds, before, floor)
         report("POST /noop: handler with no I/O (raw middleware overhead; no target)", noop, False)
         per_request = {
             name: (1 / noop[name].p50 - 1 / noop["bare"].p50) * 1e6
-            for name in ("buttress first", "buttress replay", "peer first", "peer replay", "before first")
+            for name in (
+                "buttress first",
+                "buttress replay",
+                "peer first",
+                "peer replay",
+                "before first",
+                "floor first",
+                "memory first",
+            )
             if name in noop
         }
         print(
@@ -383,5 +477,11 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL))
     parser.add_argument("--before", metavar="REV", help="also run buttress-idempotency at git revision REV")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also run a stripped middleware and the middleware on MemoryStore",
+    )
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.redis_url, QUICK if args.quick else DEFAULT, args.quick, args.before)))
+    scale = QUICK if args.quick else DEFAULT
+    sys.exit(asyncio.run(main(args.redis_url, scale, args.quick, args.before, args.floor)))
