@@ -5,6 +5,7 @@ Run against the real server (buttress-testing's ``postgres_dsn``) and a private 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Self
 
 import asyncpg
@@ -132,7 +133,7 @@ async def test_a_pool_that_is_not_a_pool_is_the_packages_type_error() -> None:
 
 
 async def test_making_a_backend_binds_its_package_s_instruments(
-    postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+    postgres_dsn: str, counters_made: Callable[[Telemetry], list[str]]
 ) -> None:
     """A backend class that names its package's Telemetry makes every instrument when it is made.
 
@@ -145,15 +146,7 @@ async def test_making_a_backend_binds_its_package_s_instruments(
     class Bound(Store):
         telemetry = own
 
-    meter = own.meter()
-    create = meter.create_counter
-    made: list[str] = []
-
-    def counter(name: str, **options: object) -> object:
-        made.append(name)
-        return create(name, **options)
-
-    monkeypatch.setattr(meter, "create_counter", counter)
+    made = counters_made(own)
     with pytest.raises(StoreTypeError):
         Bound(object())
     assert made == []

@@ -9,7 +9,7 @@ import asyncio
 import gc
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Self, Unpack
 
 import pytest
@@ -150,7 +150,7 @@ async def test_a_prefix_that_is_not_a_str_is_the_packages_type_error(client: Red
 
 
 async def test_making_a_backend_binds_its_package_s_instruments(
-    client: Redis, monkeypatch: pytest.MonkeyPatch
+    client: Redis, counters_made: Callable[[Telemetry], list[str]]
 ) -> None:
     """A backend class that names its package's Telemetry makes every instrument when it is made.
 
@@ -162,15 +162,7 @@ async def test_making_a_backend_binds_its_package_s_instruments(
     class Bound(Store):
         telemetry = own
 
-    meter = own.meter()
-    create = meter.create_counter
-    made: list[str] = []
-
-    def counter(name: str, **options: object) -> object:
-        made.append(name)
-        return create(name, **options)
-
-    monkeypatch.setattr(meter, "create_counter", counter)
+    made = counters_made(own)
     with pytest.raises(StoreTypeError):
         Bound(object())  # type: ignore[arg-type]
     assert made == []
